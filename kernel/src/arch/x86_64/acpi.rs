@@ -1,0 +1,293 @@
+//! The static ACPI tables the kernel needs at boot: the MADT (local APICs,
+//! IOAPICs, interrupt source overrides) and the MCFG (PCI Express ECAM,
+//! kept for the PCI code that comes later). Read through the `acpi` crate;
+//! tables are reached through the direct map, so "mapping" is arithmetic.
+
+use super::layout::phys_to_virt;
+use super::multiboot::AcpiRoot;
+use acpi::sdt::madt::{Madt, MadtEntry};
+use acpi::sdt::mcfg::Mcfg;
+use acpi::{AcpiError, AcpiTables, Handler, PciAddress, PhysicalMapping, RawPhysicalMapping};
+use core::ptr::NonNull;
+use x86_64::instructions::port::Port;
+
+/// Fixed capacities: the kernel has no heap.
+const MAX_CPUS: usize = 64;
+const MAX_IOAPICS: usize = 8;
+const MAX_OVERRIDES: usize = 24;
+const MAX_ECAM: usize = 4;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IoApic {
+    pub id: u8,
+    pub address: u64,
+    pub gsi_base: u32,
+}
+
+/// An ISA IRQ that is wired to a different GSI or with a different polarity
+/// or trigger mode than the ISA default (edge, active high).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InterruptOverride {
+    pub isa_irq: u8,
+    pub gsi: u32,
+    pub active_low: bool,
+    pub level_triggered: bool,
+}
+
+/// One PCI Express configuration space window.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EcamRegion {
+    pub base: u64,
+    pub segment: u16,
+    pub first_bus: u8,
+    pub last_bus: u8,
+}
+
+/// A bounded list (the kernel has no heap); entries past the capacity are
+/// counted in `dropped` and reported.
+#[derive(Clone, Copy, Debug)]
+pub struct List<T: Copy + Default, const N: usize> {
+    items: [T; N],
+    len: usize,
+    pub dropped: usize,
+}
+
+impl<T: Copy + Default, const N: usize> List<T, N> {
+    fn new() -> Self {
+        Self {
+            items: [T::default(); N],
+            len: 0,
+            dropped: 0,
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = item;
+                self.len += 1;
+            }
+            None => self.dropped += 1,
+        }
+    }
+
+    pub fn as_slice(&self) -> &[T] {
+        &self.items[..self.len]
+    }
+}
+
+/// What the firmware says about the interrupt hardware and PCI.
+pub struct Platform {
+    pub revision: u8,
+    pub local_apic_address: u64,
+    /// APIC ids of the usable CPUs.
+    pub cpus: List<u32, MAX_CPUS>,
+    pub ioapics: List<IoApic, MAX_IOAPICS>,
+    pub overrides: List<InterruptOverride, MAX_OVERRIDES>,
+    pub ecam: List<EcamRegion, MAX_ECAM>,
+    /// The board also has the two legacy 8259 PICs (to be masked).
+    pub has_legacy_pics: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum PlatformError {
+    Acpi(AcpiError),
+    NoMadt,
+}
+
+impl Platform {
+    /// Reads the tables under `root`.
+    ///
+    /// # Safety
+    /// `root` must come from a valid RSDP, and every table must lie in
+    /// memory the direct map covers.
+    pub unsafe fn read(root: AcpiRoot) -> Result<Self, PlatformError> {
+        // SAFETY: upheld by the caller.
+        let tables =
+            unsafe { AcpiTables::from_rsdt(DirectMap, root.table as usize, root.entry_size) }
+                .map_err(PlatformError::Acpi)?;
+        let madt: PhysicalMapping<_, Madt> = tables.find_table().ok_or(PlatformError::NoMadt)?;
+        let mut platform = Self {
+            revision: root.revision,
+            local_apic_address: u64::from(madt.get().local_apic_address),
+            cpus: List::new(),
+            ioapics: List::new(),
+            overrides: List::new(),
+            ecam: List::new(),
+            has_legacy_pics: madt.get().supports_8259(),
+        };
+        for entry in madt.get().entries() {
+            match entry {
+                // Bit 0: enabled; bit 1: can be brought online.
+                MadtEntry::LocalApic(e) if e.flags & 3 != 0 => {
+                    platform.cpus.push(u32::from(e.apic_id))
+                }
+                MadtEntry::LocalX2Apic(e) if e.flags & 3 != 0 => platform.cpus.push(e.x2apic_id),
+                MadtEntry::IoApic(e) => platform.ioapics.push(IoApic {
+                    id: e.io_apic_id,
+                    address: u64::from(e.io_apic_address),
+                    gsi_base: e.global_system_interrupt_base,
+                }),
+                MadtEntry::InterruptSourceOverride(e) => {
+                    let flags = e.flags;
+                    // MPS INTI flags: polarity in bits 0-1 (3 = active low),
+                    // trigger mode in bits 2-3 (3 = level); 0 means "as the
+                    // bus says", which for ISA is edge, active high.
+                    platform.overrides.push(InterruptOverride {
+                        isa_irq: e.irq,
+                        gsi: e.global_system_interrupt,
+                        active_low: flags & 3 == 3,
+                        level_triggered: (flags >> 2) & 3 == 3,
+                    })
+                }
+                MadtEntry::LocalApicAddressOverride(e) => {
+                    platform.local_apic_address = e.local_apic_address
+                }
+                _ => {}
+            }
+        }
+        if let Some(mcfg) = tables.find_table::<Mcfg>() {
+            for e in mcfg.get().entries() {
+                platform.ecam.push(EcamRegion {
+                    base: e.base_address,
+                    segment: e.pci_segment_group,
+                    first_bus: e.bus_number_start,
+                    last_bus: e.bus_number_end,
+                });
+            }
+        }
+        Ok(platform)
+    }
+}
+
+/// The `acpi` crate's window onto the machine. Only table mapping is
+/// needed for the static tables; the AML-facing hooks are implemented
+/// directly because they are simple on x86.
+#[derive(Clone, Copy)]
+struct DirectMap;
+
+fn mmio<T>(address: usize) -> *mut T {
+    phys_to_virt(address as u64) as *mut T
+}
+
+fn pci_config_address(address: PciAddress, offset: u16) -> u32 {
+    0x8000_0000
+        | (u32::from(address.bus()) << 16)
+        | (u32::from(address.device()) << 11)
+        | (u32::from(address.function()) << 8)
+        | u32::from(offset & 0xfc)
+}
+
+impl Handler for DirectMap {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> RawPhysicalMapping<T> {
+        let virt = NonNull::new(mmio::<T>(physical_address)).expect("the direct map is never at 0");
+        // SAFETY: the direct map covers the region for the kernel's lifetime.
+        unsafe { RawPhysicalMapping::new(physical_address, virt, size, size) }
+    }
+
+    unsafe fn unmap_physical_region<T>(&self, _region: RawPhysicalMapping<T>) {}
+
+    fn read_u8(&self, address: usize) -> u8 {
+        // SAFETY: the crate passes addresses of firmware-described registers.
+        unsafe { mmio::<u8>(address).read_volatile() }
+    }
+    fn read_u16(&self, address: usize) -> u16 {
+        // SAFETY: as in `read_u8`.
+        unsafe { mmio::<u16>(address).read_volatile() }
+    }
+    fn read_u32(&self, address: usize) -> u32 {
+        // SAFETY: as in `read_u8`.
+        unsafe { mmio::<u32>(address).read_volatile() }
+    }
+    fn read_u64(&self, address: usize) -> u64 {
+        // SAFETY: as in `read_u8`.
+        unsafe { mmio::<u64>(address).read_volatile() }
+    }
+    fn write_u8(&self, address: usize, value: u8) {
+        // SAFETY: as in `read_u8`.
+        unsafe { mmio::<u8>(address).write_volatile(value) }
+    }
+    fn write_u16(&self, address: usize, value: u16) {
+        // SAFETY: as in `read_u8`.
+        unsafe { mmio::<u16>(address).write_volatile(value) }
+    }
+    fn write_u32(&self, address: usize, value: u32) {
+        // SAFETY: as in `read_u8`.
+        unsafe { mmio::<u32>(address).write_volatile(value) }
+    }
+    fn write_u64(&self, address: usize, value: u64) {
+        // SAFETY: as in `read_u8`.
+        unsafe { mmio::<u64>(address).write_volatile(value) }
+    }
+    fn read_io_u8(&self, port: u16) -> u8 {
+        // SAFETY: firmware-described I/O register.
+        unsafe { Port::new(port).read() }
+    }
+    fn read_io_u16(&self, port: u16) -> u16 {
+        // SAFETY: as in `read_io_u8`.
+        unsafe { Port::new(port).read() }
+    }
+    fn read_io_u32(&self, port: u16) -> u32 {
+        // SAFETY: as in `read_io_u8`.
+        unsafe { Port::new(port).read() }
+    }
+    fn write_io_u8(&self, port: u16, value: u8) {
+        // SAFETY: as in `read_io_u8`.
+        unsafe { Port::new(port).write(value) }
+    }
+    fn write_io_u16(&self, port: u16, value: u16) {
+        // SAFETY: as in `read_io_u8`.
+        unsafe { Port::new(port).write(value) }
+    }
+    fn write_io_u32(&self, port: u16, value: u32) {
+        // SAFETY: as in `read_io_u8`.
+        unsafe { Port::new(port).write(value) }
+    }
+    fn read_pci_u8(&self, address: PciAddress, offset: u16) -> u8 {
+        (self.read_pci_u32(address, offset) >> ((offset & 3) * 8)) as u8
+    }
+    fn read_pci_u16(&self, address: PciAddress, offset: u16) -> u16 {
+        (self.read_pci_u32(address, offset) >> ((offset & 2) * 8)) as u16
+    }
+    fn read_pci_u32(&self, address: PciAddress, offset: u16) -> u32 {
+        // SAFETY: the legacy configuration mechanism's two ports.
+        unsafe {
+            Port::new(0xcf8).write(pci_config_address(address, offset));
+            Port::new(0xcfc).read()
+        }
+    }
+    fn write_pci_u8(&self, address: PciAddress, offset: u16, value: u8) {
+        // SAFETY: as in `read_pci_u32`.
+        unsafe {
+            Port::new(0xcf8).write(pci_config_address(address, offset));
+            Port::new(0xcfc + (offset & 3)).write(value);
+        }
+    }
+    fn write_pci_u16(&self, address: PciAddress, offset: u16, value: u16) {
+        // SAFETY: as in `read_pci_u32`.
+        unsafe {
+            Port::new(0xcf8).write(pci_config_address(address, offset));
+            Port::new(0xcfc + (offset & 2)).write(value);
+        }
+    }
+    fn write_pci_u32(&self, address: PciAddress, offset: u16, value: u32) {
+        // SAFETY: as in `read_pci_u32`.
+        unsafe {
+            Port::new(0xcf8).write(pci_config_address(address, offset));
+            Port::new(0xcfc).write(value);
+        }
+    }
+    fn nanos_since_boot(&self) -> u64 {
+        super::timer::nanos_since_boot()
+    }
+    fn stall(&self, microseconds: u64) {
+        super::timer::busy_wait_us(microseconds);
+    }
+    fn sleep(&self, milliseconds: u64) {
+        super::timer::busy_wait_us(milliseconds * 1000);
+    }
+}

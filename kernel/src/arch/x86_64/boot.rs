@@ -1,0 +1,383 @@
+//! The boot sequence, from the entry code's jump to the higher half to the
+//! boot summary.
+
+use super::acpi::Platform;
+use super::layout::{self, KERNEL_VIRT_OFFSET};
+use super::multiboot::{BootInfo, Firmware, Module};
+use super::paging::KernelPageTables;
+use super::timer::{Timer, TimerMode};
+use super::{apic, cpu, gdt, idt, ioapic, pic, qemu, serial, stacks, timer};
+use crate::cmdline::{Args, SelfTest};
+use crate::kprintln;
+use crate::memory::{FrameAllocator, FreeMemory, PhysRange, RangeSet};
+use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Capacity of the kernel's range tables (free memory, the direct map).
+const RANGES: usize = 128;
+/// Memory below 1 MiB stays untouched: real-mode structures, the EBDA, and
+/// later the application processors' start-up code.
+const LOW_MEMORY: PhysRange = PhysRange::new(0, 1 << 20);
+
+static SELF_TEST: AtomicBool = AtomicBool::new(false);
+
+/// Ends the kernel's run: in a self-test, QEMU exits with the result;
+/// otherwise the CPU halts for good.
+pub fn stop(success: bool) -> ! {
+    if SELF_TEST.load(Ordering::Relaxed) {
+        qemu::exit(if success {
+            qemu::ExitCode::Success
+        } else {
+            qemu::ExitCode::Failure
+        });
+    }
+    cpu::halt_forever()
+}
+
+/// Stops with a message for a condition the kernel cannot boot past.
+fn fatal(what: fmt::Arguments<'_>) -> ! {
+    serial::write_fmt_emergency(format_args!("\nBOOT FAILED: {what}\n"));
+    stop(false)
+}
+
+/// Entered from `entry.rs` on the boot stack, in the higher half, with the
+/// loader's EAX and EBX.
+pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
+    serial::init();
+    crate::console::init(log::LevelFilter::Info);
+
+    // SAFETY: `magic` and the address come straight from the loader, and the
+    // entry code's tables map the first 4 GiB (where Multiboot2 puts the
+    // information) at the direct map.
+    let boot = match unsafe { BootInfo::load(magic, u64::from(boot_info_phys)) } {
+        Ok(b) => b,
+        Err(e) => fatal(format_args!(
+            "unusable boot information: {e:?}; boot Basalt with a Multiboot2 loader (GRUB)"
+        )),
+    };
+    let args = Args::parse(boot.command_line(), |u| {
+        log::warn!("ignoring unknown kernel argument `{}`", u.0)
+    });
+    SELF_TEST.store(args.self_test.is_some(), Ordering::Relaxed);
+    crate::console::init(args.log_level);
+    log::info!(
+        "Basalt {} starting (command line: `{}`)",
+        env!("CARGO_PKG_VERSION"),
+        boot.command_line()
+    );
+
+    let selectors = gdt::init();
+    idt::init(selectors.kernel_code);
+    let features = cpu::Features::detect();
+
+    let (mut frames, memory) = memory(&boot);
+    let tables = match build_page_tables(&boot, &mut frames) {
+        Ok(t) => t,
+        Err(e) => fatal(format_args!("cannot build the kernel page tables: {e:?}")),
+    };
+    // SAFETY: the new tables map the kernel image (minus only the stack
+    // guard pages, which nothing touches) and the direct map, which is all
+    // the kernel uses from here on.
+    unsafe { tables.activate() };
+    features.enable_protections();
+    let mut tables = tables;
+
+    let Some(root) = boot.acpi_root() else {
+        fatal(format_args!(
+            "the boot loader passed no valid ACPI RSDP; the interrupt controllers cannot be found"
+        ))
+    };
+    // SAFETY: the root comes from a checksummed RSDP; the direct map covers
+    // every region of the firmware memory map, which holds the tables.
+    let platform = match unsafe { Platform::read(root) } {
+        Ok(p) => p,
+        Err(e) => fatal(format_args!("cannot read the ACPI tables: {e:?}")),
+    };
+
+    pic::disable();
+    let apic_mode = if features.x2apic {
+        apic::Mode::X2Apic
+    } else {
+        match tables.map_device(&mut frames, platform.local_apic_address, 4096) {
+            Ok(virt) => apic::Mode::XApic(virt),
+            Err(e) => fatal(format_args!("cannot map the local APIC: {e:?}")),
+        }
+    };
+    apic::init(apic_mode);
+    let mut ioapic_inputs = [0u32; 8];
+    for (i, io) in platform.ioapics.as_slice().iter().enumerate() {
+        let virt = match tables.map_device(&mut frames, io.address, 4096) {
+            Ok(v) => v,
+            Err(e) => fatal(format_args!("cannot map IOAPIC {}: {e:?}", io.id)),
+        };
+        // SAFETY: `virt` maps this IOAPIC's registers uncached; the kernel
+        // is its only driver.
+        let io_apic = unsafe { ioapic::IoApic::new(virt) };
+        io_apic.mask_all();
+        ioapic_inputs[i] = io_apic.inputs();
+    }
+    let timer = timer::start(&features);
+
+    let summary = Summary {
+        boot: &boot,
+        memory: &memory,
+        frames: &frames,
+        platform: &platform,
+        ioapic_inputs: &ioapic_inputs,
+        apic_mode,
+        timer,
+        features,
+    };
+    kprintln!("{summary}");
+
+    x86_64::instructions::interrupts::enable();
+    match args.self_test {
+        Some(SelfTest::Boot) => self_test_boot(),
+        Some(SelfTest::PageFault) => self_test_page_fault(),
+        None => {
+            log::info!("no root task yet; idling");
+            loop {
+                x86_64::instructions::hlt();
+            }
+        }
+    }
+}
+
+/// Free memory and the boot frame allocator, from the loader's memory map.
+fn memory(boot: &BootInfo) -> (FrameAllocator<RANGES>, FreeMemory<RANGES>) {
+    let mut reserved = [PhysRange::new(0, 0); 64];
+    reserved[0] = LOW_MEMORY;
+    reserved[1] = layout::kernel_image();
+    reserved[2] = boot.own_range();
+    let mut n = 3;
+    for module in boot.modules() {
+        match reserved.get_mut(n) {
+            Some(slot) => *slot = module.range,
+            None => fatal(format_args!(
+                "more than {} boot modules",
+                reserved.len() - 3
+            )),
+        }
+        n += 1;
+    }
+    let map = match boot.memory_map() {
+        Ok(m) => m,
+        Err(e) => fatal(format_args!("{e:?}: the boot loader passed no memory map")),
+    };
+    for region in map.clone() {
+        log::debug!(
+            "memory map: {:#014x} +{:#x} {:?}",
+            region.start,
+            region.len,
+            region.kind
+        );
+    }
+    let memory = match FreeMemory::from_map(map, &reserved[..n]) {
+        Ok(m) => m,
+        Err(e) => fatal(format_args!("memory map: {e:?}")),
+    };
+    (FrameAllocator::new(memory.free.clone()), memory)
+}
+
+/// The kernel image with W^X and guard pages, plus the direct map of every
+/// range the firmware's memory map lists.
+fn build_page_tables(
+    boot: &BootInfo,
+    frames: &mut FrameAllocator<RANGES>,
+) -> Result<KernelPageTables, super::paging::MapError> {
+    let mut tables = KernelPageTables::new(frames)?;
+    let guards = stacks::guard_pages();
+    for section in layout::kernel_sections() {
+        tables.map_section(frames, &section, KERNEL_VIRT_OFFSET, &guards)?;
+    }
+    let mut direct: RangeSet<RANGES> = RangeSet::new();
+    let map = boot
+        .memory_map()
+        .map_err(|_| super::paging::MapError::OutOfFrames)?;
+    for region in map {
+        let start = crate::memory::page_floor(region.start);
+        let end = crate::memory::page_ceil(region.start.saturating_add(region.len));
+        if direct.insert(PhysRange::new(start, end)).is_err() {
+            fatal(format_args!(
+                "the memory map has more than {RANGES} separate ranges"
+            ));
+        }
+    }
+    for range in direct.as_slice() {
+        tables.map_direct(frames, *range)?;
+    }
+    Ok(tables)
+}
+
+fn self_test_boot() -> ! {
+    const WANTED_TICKS: u64 = 5;
+    let deadline = timer::nanos_since_boot() + 5_000_000_000;
+    while timer::ticks() < WANTED_TICKS {
+        if timer::nanos_since_boot() > deadline {
+            fatal(format_args!(
+                "self-test boot: the timer delivered {} ticks in 5 s",
+                timer::ticks()
+            ));
+        }
+        x86_64::instructions::hlt();
+    }
+    kprintln!("self-test boot: passed ({} timer ticks)", timer::ticks());
+    stop(true)
+}
+
+fn self_test_page_fault() -> ! {
+    let target = stacks::BOOT_STACK.guard_page();
+    kprintln!("self-test pagefault: reading the boot stack's guard page at {target:#018x}");
+    // SAFETY: deliberately unsound: the page is unmapped and the read must
+    // fault; the fault handler reports it and stops the machine.
+    let value = unsafe { (target as *const u64).read_volatile() };
+    fatal(format_args!(
+        "self-test pagefault: reading the guard page returned {value:#x} instead of faulting"
+    ))
+}
+
+/// FNV-1a, to identify a boot module's contents in the summary.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+struct Mib(u64);
+
+impl fmt::Display for Mib {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} MiB", self.0 >> 20)
+    }
+}
+
+/// The one block of boot facts `cargo xtask test` checks.
+struct Summary<'a> {
+    boot: &'a BootInfo,
+    memory: &'a FreeMemory<RANGES>,
+    frames: &'a FrameAllocator<RANGES>,
+    platform: &'a Platform,
+    ioapic_inputs: &'a [u32],
+    apic_mode: apic::Mode,
+    timer: Timer,
+    features: cpu::Features,
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.platform;
+        let kernel = layout::kernel_image();
+        writeln!(f, "Basalt {} boot summary", env!("CARGO_PKG_VERSION"))?;
+        let firmware = match self.boot.firmware() {
+            Firmware::Bios => "BIOS",
+            Firmware::Uefi => "UEFI",
+        };
+        writeln!(
+            f,
+            "  firmware   {firmware}, loaded by {}",
+            self.boot.loader_name()
+        )?;
+        writeln!(
+            f,
+            "  memory     {} total, {} usable in {} ranges; kernel image {kernel}, {} KiB of page tables",
+            Mib(self.memory.ram.total()),
+            Mib(self.frames.free_ranges().iter().map(PhysRange::len).sum()),
+            self.frames.free_ranges().len(),
+            self.frames.handed_out() >> 10,
+        )?;
+        let mode = match self.apic_mode {
+            apic::Mode::X2Apic => "x2APIC",
+            apic::Mode::XApic(_) => "xAPIC",
+        };
+        write!(f, "  cpus       {} (APIC ids", p.cpus.as_slice().len())?;
+        for id in p.cpus.as_slice() {
+            write!(f, " {id}")?;
+        }
+        writeln!(f, "), boot CPU {} in {mode} mode", apic::id())?;
+        write!(f, "  ioapics    {}:", p.ioapics.as_slice().len())?;
+        for (io, inputs) in p.ioapics.as_slice().iter().zip(self.ioapic_inputs) {
+            write!(
+                f,
+                " id {} at {:#x} GSIs {}-{};",
+                io.id,
+                io.address,
+                io.gsi_base,
+                io.gsi_base + inputs - 1
+            )?;
+        }
+        write!(
+            f,
+            " {} interrupt source overrides:",
+            p.overrides.as_slice().len()
+        )?;
+        for o in p.overrides.as_slice() {
+            write!(
+                f,
+                " irq{}->gsi{}{}{}",
+                o.isa_irq,
+                o.gsi,
+                if o.active_low { "/low" } else { "" },
+                if o.level_triggered { "/level" } else { "" }
+            )?;
+        }
+        writeln!(
+            f,
+            "; legacy PICs {}",
+            if p.has_legacy_pics {
+                "masked"
+            } else {
+                "absent"
+            }
+        )?;
+        write!(f, "  pci        ")?;
+        if p.ecam.as_slice().is_empty() {
+            write!(f, "no ECAM (MCFG absent); legacy configuration ports only")?;
+        }
+        for e in p.ecam.as_slice() {
+            write!(
+                f,
+                "ECAM at {:#x} segment {} buses {}-{}; ",
+                e.base, e.segment, e.first_bus, e.last_bus
+            )?;
+        }
+        writeln!(f, "ACPI revision {}", p.revision)?;
+        let timer_mode = match self.timer.mode {
+            TimerMode::TscDeadline => "TSC-deadline",
+            TimerMode::Periodic => "periodic",
+        };
+        writeln!(
+            f,
+            "  timer      local APIC {timer_mode}, {} ms tick; TSC {} MHz{}, APIC timer {} kHz",
+            timer::TICK_US / 1000,
+            self.timer.tsc_hz / 1_000_000,
+            if self.features.invariant_tsc {
+                " (invariant)"
+            } else {
+                ""
+            },
+            self.timer.apic_hz / 1000,
+        )?;
+        write!(f, "  hardening  NX W^X stack-guards")?;
+        let optional = [
+            (self.features.smep, "SMEP"),
+            (self.features.smap, "SMAP"),
+            (self.features.pcid, "PCID"),
+        ];
+        for (_, name) in optional.iter().filter(|(present, _)| *present) {
+            write!(f, " {name}")?;
+        }
+        writeln!(f)?;
+        let modules = self.boot.modules().count();
+        writeln!(f, "  modules    {modules}")?;
+        for Module { name, range } in self.boot.modules() {
+            let module = Module { name, range };
+            writeln!(
+                f,
+                "    \"{name}\" at {range}, {} bytes, fnv1a {:#018x}",
+                range.len(),
+                fnv1a(module.bytes())
+            )?;
+        }
+        write!(f, "Basalt: boot complete")
+    }
+}

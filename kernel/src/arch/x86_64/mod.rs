@@ -1,0 +1,25 @@
+//! x86_64 (PC) support: boot, CPU tables, paging, interrupt controllers,
+//! timer and console.
+
+pub mod acpi;
+pub mod apic;
+pub mod boot;
+pub mod cpu;
+#[cfg(target_os = "none")]
+mod entry;
+pub mod exception;
+pub mod gdt;
+pub mod idt;
+pub mod ioapic;
+pub mod layout;
+pub mod multiboot;
+pub mod paging;
+#[cfg(target_os = "none")]
+mod panic;
+pub mod pic;
+pub mod pit;
+pub mod qemu;
+pub mod serial;
+pub mod stacks;
+pub mod timer;
+pub mod trap;

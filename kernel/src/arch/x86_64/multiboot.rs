@@ -1,0 +1,170 @@
+//! What the Multiboot2 loader tells the kernel: memory map, modules,
+//! command line, ACPI root pointer.
+
+use super::layout::{PHYS_OFFSET, phys_to_virt};
+use crate::memory::{PhysRange, Region, RegionKind};
+use multiboot2::{BootInformation, BootInformationHeader};
+
+/// EAX at entry when a Multiboot2 loader started us.
+pub const BOOTLOADER_MAGIC: u32 = 0x36d7_6289;
+
+/// Why the boot information cannot be used.
+#[derive(Clone, Copy, Debug)]
+pub enum BootInfoError {
+    /// Not started by a Multiboot2 loader (EAX held this instead).
+    NotMultiboot2(u32),
+    /// The structure at the address the loader gave is malformed.
+    Malformed,
+    /// Neither a memory map nor an EFI memory map tag is present.
+    NoMemoryMap,
+}
+
+pub struct BootInfo {
+    info: BootInformation<'static>,
+}
+
+/// Where the root system description pointer says the ACPI tables are.
+#[derive(Clone, Copy, Debug)]
+pub struct AcpiRoot {
+    /// Physical address of the RSDT or XSDT.
+    pub table: u64,
+    /// 8 for the XSDT, 4 for the RSDT.
+    pub entry_size: usize,
+    pub revision: u8,
+}
+
+/// A boot module: its loader command line and where it was loaded.
+#[derive(Clone, Copy, Debug)]
+pub struct Module {
+    pub name: &'static str,
+    pub range: PhysRange,
+}
+
+impl Module {
+    /// The module's contents, through the direct map.
+    pub fn bytes(&self) -> &'static [u8] {
+        // SAFETY: the loader put the module at this physical range, which
+        // the frame allocator never hands out and the direct map covers.
+        unsafe {
+            core::slice::from_raw_parts(
+                phys_to_virt(self.range.start) as *const u8,
+                self.range.len() as usize,
+            )
+        }
+    }
+}
+
+/// Which firmware interface booted the machine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Firmware {
+    Bios,
+    Uefi,
+}
+
+impl BootInfo {
+    /// Reads the boot information at physical address `phys`.
+    ///
+    /// # Safety
+    /// `magic` and `phys` must be the values the loader passed in EAX/EBX,
+    /// and the memory there must be mapped at the direct map.
+    pub unsafe fn load(magic: u32, phys: u64) -> Result<Self, BootInfoError> {
+        if magic != BOOTLOADER_MAGIC {
+            return Err(BootInfoError::NotMultiboot2(magic));
+        }
+        let header = (PHYS_OFFSET + phys) as *const BootInformationHeader;
+        // SAFETY: the loader's contract, upheld by the caller.
+        let info =
+            unsafe { BootInformation::load(header) }.map_err(|_| BootInfoError::Malformed)?;
+        Ok(Self { info })
+    }
+
+    /// The physical range the boot information itself occupies.
+    pub fn own_range(&self) -> PhysRange {
+        let start = self.info.start_address() as u64 - PHYS_OFFSET;
+        PhysRange::new(start, start + self.info.total_size() as u64)
+    }
+
+    pub fn firmware(&self) -> Firmware {
+        if self.info.efi_sdt64_tag().is_some() || self.info.efi_memory_map_tag().is_some() {
+            Firmware::Uefi
+        } else {
+            Firmware::Bios
+        }
+    }
+
+    pub fn loader_name(&self) -> &str {
+        self.info
+            .boot_loader_name_tag()
+            .and_then(|t| t.name().ok())
+            .unwrap_or("unknown loader")
+    }
+
+    pub fn command_line(&self) -> &str {
+        self.info
+            .command_line_tag()
+            .and_then(|t| t.cmdline().ok())
+            .unwrap_or("")
+    }
+
+    /// The memory map: the EFI one when the loader passed it (more detail),
+    /// else the E820-style one.
+    pub fn memory_map(&self) -> Result<impl Iterator<Item = Region> + Clone + '_, BootInfoError> {
+        let efi = self.info.efi_memory_map_tag().map(|tag| {
+            tag.memory_areas().map(|d| {
+                Region::new(
+                    d.phys_start,
+                    d.page_count * 4096,
+                    RegionKind::from_efi(d.ty.0),
+                )
+            })
+        });
+        let e820 = self.info.memory_map_tag().map(|tag| {
+            tag.memory_areas().iter().map(|a| {
+                Region::new(
+                    a.start_address(),
+                    a.size(),
+                    RegionKind::from_e820(a.typ().into()),
+                )
+            })
+        });
+        if efi.is_none() && e820.is_none() {
+            return Err(BootInfoError::NoMemoryMap);
+        }
+        let e820 = if efi.is_some() { None } else { e820 };
+        Ok(efi.into_iter().flatten().chain(e820.into_iter().flatten()))
+    }
+
+    pub fn modules(&self) -> impl Iterator<Item = Module> + '_ {
+        self.info.module_tags().map(|m| Module {
+            name: self.leak_str(m.cmdline().unwrap_or("")),
+            range: PhysRange::new(m.start_address().into(), m.end_address().into()),
+        })
+    }
+
+    /// The ACPI root from the RSDP copy the loader passed (v2 preferred).
+    pub fn acpi_root(&self) -> Option<AcpiRoot> {
+        if let Some(v2) = self.info.rsdp_v2_tag().filter(|t| t.checksum_is_valid())
+            && v2.xsdt_address() != 0
+        {
+            return Some(AcpiRoot {
+                table: v2.xsdt_address() as u64,
+                entry_size: 8,
+                revision: v2.revision(),
+            });
+        }
+        let v1 = self.info.rsdp_v1_tag().filter(|t| t.checksum_is_valid())?;
+        Some(AcpiRoot {
+            table: v1.rsdt_address() as u64,
+            entry_size: 4,
+            revision: v1.revision(),
+        })
+    }
+
+    /// Strings in the boot information live as long as the kernel does: the
+    /// memory is reserved from the frame allocator forever.
+    fn leak_str(&self, s: &str) -> &'static str {
+        // SAFETY: `s` points into the boot information, which stays mapped
+        // and unmodified for the kernel's lifetime (see `own_range`).
+        unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(s.as_ptr(), s.len())) }
+    }
+}

@@ -1,0 +1,61 @@
+//! The COM1 serial console (115200 8N1), the kernel's only output.
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+use uart_16550::{Config, Uart16550, backend::PioBackend};
+
+const COM1: u16 = 0x3f8;
+
+static PORT: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+
+/// Programs COM1. Output before this call is dropped.
+pub fn init() {
+    // SAFETY: COM1's eight I/O ports belong to the kernel console alone.
+    let Ok(mut uart) = (unsafe { Uart16550::new_port(COM1) }) else {
+        return;
+    };
+    if uart.init(Config::default()).is_ok() {
+        *PORT.lock() = Some(uart);
+    }
+}
+
+struct Writer<'a>(&'a mut Uart16550<PioBackend>);
+
+impl Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for line in s.split_inclusive('\n') {
+            match line.strip_suffix('\n') {
+                Some(text) => {
+                    self.0.send_bytes_exact(text.as_bytes());
+                    self.0.send_bytes_exact(b"\r\n");
+                }
+                None => self.0.send_bytes_exact(line.as_bytes()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `args` with interrupts held off, so a line is never interleaved
+/// with output from an interrupt handler.
+pub fn write_fmt(args: fmt::Arguments<'_>) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if let Some(uart) = PORT.lock().as_mut() {
+            let _ = Writer(uart).write_fmt(args);
+        }
+    });
+}
+
+/// Writes `args` even if the console lock is held: for the fault and panic
+/// reporters, which may run while the interrupted code was printing.
+pub fn write_fmt_emergency(args: fmt::Arguments<'_>) {
+    if PORT.is_locked() {
+        // SAFETY: we only get here with interrupts off on the path to a halt
+        // (single CPU), so the holder never runs again; a torn line is the
+        // price of getting the report out at all.
+        unsafe { PORT.force_unlock() };
+    }
+    if let Some(uart) = PORT.lock().as_mut() {
+        let _ = Writer(uart).write_fmt(args);
+    }
+}

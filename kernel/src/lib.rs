@@ -1,0 +1,12 @@
+//! The Basalt microkernel.
+//!
+//! Portable logic (physical memory bookkeeping now, the capability object
+//! model later) lives at the top of this crate and is unit-tested on the
+//! host; everything that touches the machine lives under [`arch`].
+
+#![cfg_attr(not(test), no_std)]
+
+pub mod arch;
+pub mod cmdline;
+pub mod console;
+pub mod memory;

@@ -1,0 +1,27 @@
+//! Physical memory bookkeeping that does not depend on the architecture:
+//! the firmware's memory map, the set of free ranges derived from it, and the
+//! boot-time frame allocator. All of it is tested on the host.
+
+mod frames;
+mod map;
+mod range_set;
+
+pub use frames::{FrameAllocator, OutOfFrames};
+pub use map::{FreeMemory, MemoryMapError, Region, RegionKind};
+pub use range_set::{PhysRange, RangeSet, RangeSetFull};
+
+/// Size of the smallest page and of every frame the allocator hands out.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Rounds `addr` down to a page boundary.
+pub const fn page_floor(addr: u64) -> u64 {
+    addr & !(PAGE_SIZE - 1)
+}
+
+/// Rounds `addr` up to a page boundary, saturating at the last page.
+pub const fn page_ceil(addr: u64) -> u64 {
+    match addr.checked_add(PAGE_SIZE - 1) {
+        Some(a) => a & !(PAGE_SIZE - 1),
+        None => page_floor(u64::MAX),
+    }
+}

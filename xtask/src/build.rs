@@ -1,0 +1,87 @@
+//! Building the target crates with cargo.
+
+use crate::{Result, fail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const TARGET: &str = "x86_64-unknown-none";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+impl Profile {
+    pub fn from_release(release: bool) -> Self {
+        if release { Self::Release } else { Self::Debug }
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Release => "release",
+        }
+    }
+}
+
+/// The repository root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the repository")
+        .to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    root().join("target")
+}
+
+pub fn kernel_path(profile: Profile) -> PathBuf {
+    target_dir()
+        .join(TARGET)
+        .join(profile.dir())
+        .join("basalt-kernel")
+}
+
+/// Runs `command`, turning a failure to start or a non-zero exit into an
+/// error that names it.
+pub fn check(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .map_err(|e| fail!("cannot run {:?}: {e}", command.get_program()))?;
+    if !status.success() {
+        return Err(fail!("{:?} failed ({status})", command.get_program()));
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Builds the kernel ELF and returns its path.
+pub fn kernel(profile: Profile) -> Result<PathBuf> {
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--package",
+        "basalt-kernel",
+        "--bin",
+        "basalt-kernel",
+        "--target",
+        TARGET,
+    ]);
+    if let Profile::Release = profile {
+        c.arg("--release");
+    }
+    check(&mut c)?;
+    Ok(kernel_path(profile))
+}
+
+/// Runs the host unit tests of the whole workspace.
+pub fn host_tests() -> Result<()> {
+    check(cargo().args(["test", "--workspace"]))
+}

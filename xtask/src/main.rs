@@ -1,0 +1,143 @@
+//! `cargo xtask`: build, image, run, test and debug Basalt.
+
+mod build;
+mod image;
+mod qemu;
+mod selftest;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  build [--release]                 build the kernel
+  image [--release] [-o FILE]       build a hybrid BIOS/UEFI boot image (ISO, also a USB disk image)
+  run [--release] [--uefi] [--accel tcg|kvm] [--timeout SECS]
+                                    boot the image in QEMU, serial console on this terminal
+  test [--accel tcg|kvm]            host unit tests, then boot tests under SeaBIOS and OVMF
+  gdb [--release] [--uefi]          boot halted under QEMU's gdb stub and attach gdb
+";
+
+/// An error for the user: what went wrong and, where possible, what to do.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl<T: std::fmt::Display> From<T> for Error {
+    fn from(e: T) -> Self {
+        Self(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Builds an [`Error`] from a format string.
+#[macro_export]
+macro_rules! fail {
+    ($($arg:tt)*) => { $crate::Error(format!($($arg)*)) };
+}
+
+/// Command-line options shared by the subcommands.
+#[derive(Debug, Default)]
+struct Options {
+    release: bool,
+    uefi: bool,
+    accel: qemu::Accel,
+    output: Option<PathBuf>,
+    timeout_secs: Option<u64>,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| fail!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--release" => o.release = true,
+            "--uefi" => o.uefi = true,
+            "--accel" => o.accel = value("--accel")?.parse()?,
+            "-o" | "--output" => o.output = Some(value(arg)?.into()),
+            "--timeout" => {
+                let v = value("--timeout")?;
+                o.timeout_secs = Some(
+                    v.parse()
+                        .map_err(|_| fail!("--timeout wants whole seconds, not `{v}`"))?,
+                );
+            }
+            other => return Err(fail!("unknown option `{other}`\n\n{USAGE}")),
+        }
+    }
+    Ok(o)
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    let opts = parse(rest)?;
+    let profile = build::Profile::from_release(opts.release);
+    match command.as_str() {
+        "build" => {
+            let kernel = build::kernel(profile)?;
+            println!("kernel: {}", kernel.display());
+        }
+        "image" => {
+            let out = opts
+                .output
+                .clone()
+                .unwrap_or_else(|| build::target_dir().join("basalt.iso"));
+            image::build_default(profile, &out)?;
+            println!(
+                "image: {} (BIOS and UEFI; see docs/boot.md to write it to a USB stick)",
+                out.display()
+            );
+        }
+        "run" => {
+            let iso = build::target_dir().join("basalt.iso");
+            image::build_default(profile, &iso)?;
+            let firmware = if opts.uefi {
+                qemu::Firmware::Uefi
+            } else {
+                qemu::Firmware::Bios
+            };
+            let mut vm = qemu::Vm::new(&iso, qemu::Media::Cdrom, firmware, opts.accel)?;
+            vm.interactive();
+            let status = vm.run_foreground(opts.timeout_secs)?;
+            if !status {
+                return Err(fail!("QEMU did not exit cleanly"));
+            }
+        }
+        "test" => selftest::run_all(opts.accel)?,
+        "gdb" => {
+            let iso = build::target_dir().join("basalt.iso");
+            image::build_default(profile, &iso)?;
+            let firmware = if opts.uefi {
+                qemu::Firmware::Uefi
+            } else {
+                qemu::Firmware::Bios
+            };
+            qemu::gdb(&iso, &build::kernel_path(profile), firmware, opts.accel)?;
+        }
+        "help" | "--help" | "-h" => print!("{USAGE}"),
+        other => return Err(fail!("unknown command `{other}`\n\n{USAGE}")),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

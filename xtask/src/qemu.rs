@@ -1,0 +1,237 @@
+//! Running Basalt under QEMU (q35) with SeaBIOS or OVMF.
+
+use crate::build;
+use crate::tools::{self, GDB, QEMU};
+use crate::{Result, fail};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Accel {
+    /// Software emulation: slow but works everywhere.
+    #[default]
+    Tcg,
+    /// Hardware virtualisation through /dev/kvm.
+    Kvm,
+}
+
+impl FromStr for Accel {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "tcg" => Ok(Self::Tcg),
+            "kvm" => Ok(Self::Kvm),
+            _ => Err(fail!("--accel takes `tcg` or `kvm`, not `{s}`")),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    Bios,
+    Uefi,
+}
+
+/// How the image is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    Cdrom,
+    /// A raw hard disk, as when the image is written to a USB stick.
+    Disk,
+}
+
+pub struct Vm {
+    command: Command,
+    /// This run's private copy of the UEFI variable store.
+    vars: Option<PathBuf>,
+}
+
+/// What a captured run produced.
+pub struct Outcome {
+    /// QEMU's exit status (`None` if it was killed at the timeout).
+    pub status: Option<i32>,
+    pub serial: String,
+}
+
+static RUN: AtomicU32 = AtomicU32::new(0);
+
+impl Vm {
+    pub fn new(image: &Path, media: Media, firmware: Firmware, accel: Accel) -> Result<Self> {
+        tools::require(&[&QEMU])?;
+        let mut c = Command::new("qemu-system-x86_64");
+        c.args([
+            "-machine",
+            "q35",
+            "-m",
+            "256M",
+            "-no-reboot",
+            "-display",
+            "none",
+        ]);
+        match accel {
+            Accel::Tcg => c.args(["-accel", "tcg", "-cpu", "max"]),
+            Accel::Kvm => {
+                if !Path::new("/dev/kvm").exists() {
+                    return Err(fail!(
+                        "--accel kvm needs /dev/kvm; use --accel tcg on this machine"
+                    ));
+                }
+                c.args(["-accel", "kvm", "-cpu", "host"])
+            }
+        };
+        let image = image.display();
+        match media {
+            Media::Cdrom => c.arg("-cdrom").arg(image.to_string()),
+            Media::Disk => c
+                .arg("-drive")
+                .arg(format!("file={image},format=raw,if=ide,media=disk")),
+        };
+        let mut vars = None;
+        if firmware == Firmware::Uefi {
+            let (code, template) = tools::ovmf()?;
+            let dir = build::target_dir().join("qemu");
+            fs::create_dir_all(&dir)?;
+            let copy = dir.join(format!(
+                "ovmf-vars-{}-{}.fd",
+                std::process::id(),
+                RUN.fetch_add(1, Ordering::Relaxed)
+            ));
+            fs::copy(&template, &copy)
+                .map_err(|e| fail!("cannot copy {}: {e}", template.display()))?;
+            c.arg("-drive").arg(format!(
+                "if=pflash,format=raw,readonly=on,file={}",
+                code.display()
+            ));
+            c.arg("-drive")
+                .arg(format!("if=pflash,format=raw,file={}", copy.display()));
+            vars = Some(copy);
+        }
+        Ok(Self { command: c, vars })
+    }
+
+    /// Replaces the CPU model (TCG only: exercises older-CPU code paths).
+    pub fn cpu(&mut self, model: &str) -> &mut Self {
+        let args: Vec<_> = self.command.get_args().map(|a| a.to_os_string()).collect();
+        let mut c = Command::new(self.command.get_program());
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            c.arg(a);
+            if a == "-cpu" {
+                it.next();
+                c.arg(model);
+            }
+        }
+        self.command = c;
+        self
+    }
+
+    /// Serial console and QEMU monitor on this terminal (Ctrl-A X quits).
+    pub fn interactive(&mut self) -> &mut Self {
+        self.command.args(["-serial", "mon:stdio"]);
+        self
+    }
+
+    /// Adds the device through which self-tests report their result.
+    pub fn debug_exit(&mut self) -> &mut Self {
+        self.command
+            .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        self
+    }
+
+    fn spawn(&mut self) -> Result<Child> {
+        self.command
+            .spawn()
+            .map_err(|e| fail!("cannot start qemu-system-x86_64: {e}"))
+    }
+
+    /// Runs attached to the terminal until QEMU exits or `timeout` passes.
+    /// Returns whether QEMU exited successfully.
+    pub fn run_foreground(mut self, timeout_secs: Option<u64>) -> Result<bool> {
+        let mut child = self.spawn()?;
+        let deadline = timeout_secs.map(|s| Instant::now() + Duration::from_secs(s));
+        let status = wait(&mut child, deadline)?;
+        Ok(match status {
+            Some(code) => code == 0,
+            None => {
+                eprintln!(
+                    "\nxtask: stopped QEMU after {} s (--timeout)",
+                    timeout_secs.unwrap_or(0)
+                );
+                true
+            }
+        })
+    }
+
+    /// Runs with the serial console captured, killing QEMU at `timeout`.
+    pub fn run_captured(mut self, log: &Path, timeout: Duration) -> Result<Outcome> {
+        let _ = fs::remove_file(log);
+        self.command
+            .arg("-serial")
+            .arg(format!("file:{}", log.display()));
+        self.command
+            .args(["-monitor", "none"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let mut child = self.spawn()?;
+        let status = wait(&mut child, Some(Instant::now() + timeout))?;
+        let serial = fs::read(log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        Ok(Outcome { status, serial })
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Some(vars) = &self.vars {
+            let _ = fs::remove_file(vars);
+        }
+    }
+}
+
+/// Waits for `child`; at `deadline` kills it and returns `None`.
+fn wait(child: &mut Child, deadline: Option<Instant>) -> Result<Option<i32>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status.code().unwrap_or(-1)));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Boots `image` halted under QEMU's gdb stub and runs gdb on `kernel`.
+pub fn gdb(image: &Path, kernel: &Path, firmware: Firmware, accel: Accel) -> Result<()> {
+    tools::require(&[&GDB])?;
+    let log = build::target_dir().join("qemu").join("gdb-serial.log");
+    fs::create_dir_all(log.parent().expect("log has a parent"))?;
+    let mut vm = Vm::new(image, Media::Cdrom, firmware, accel)?;
+    vm.command
+        .args(["-s", "-S", "-monitor", "none"])
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()));
+    let mut qemu = vm.spawn()?;
+    eprintln!(
+        "xtask: QEMU waits for gdb on localhost:1234; serial output goes to {}",
+        log.display()
+    );
+    let status = Command::new("gdb")
+        .arg("-q")
+        .args(["-ex", "set architecture i386:x86-64"])
+        .arg("-ex")
+        .arg(format!("file {}", kernel.display()))
+        .args(["-ex", "target remote localhost:1234"])
+        .status();
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    status.map_err(|e| fail!("cannot run gdb: {e}"))?;
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! `cargo xtask test`: host unit tests, then the kernel's self-tests booted
+//! under QEMU from the same kind of image users write to a USB stick.
+//!
+//! A boot test passes only if QEMU exits through `isa-debug-exit` with the
+//! code the case expects and the serial log holds every line the case looks
+//! for; a timeout, a panic, a fault or a missing line fails it.
+
+use crate::build::{self, Profile};
+use crate::image::{self, Contents, Module};
+use crate::qemu::{Accel, Firmware, Media, Vm};
+use crate::{Result, fail};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// QEMU exit status for the kernel's `ExitCode::Success` and `Failure`.
+const EXIT_SUCCESS: i32 = 33;
+const EXIT_FAILURE: i32 = 35;
+
+const TEST_MODULE_NAME: &str = "test-module";
+const TEST_MODULE_LEN: usize = 10_000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Scenario {
+    Boot,
+    PageFault,
+}
+
+struct Case {
+    name: &'static str,
+    scenario: Scenario,
+    firmware: Firmware,
+    media: Media,
+    /// A CPU model instead of the accelerator's default.
+    cpu: Option<&'static str>,
+}
+
+const CASES: [Case; 4] = [
+    Case {
+        name: "boot, SeaBIOS, CD-ROM",
+        scenario: Scenario::Boot,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "boot, OVMF, USB-style disk",
+        scenario: Scenario::Boot,
+        firmware: Firmware::Uefi,
+        media: Media::Disk,
+        cpu: None,
+    },
+    Case {
+        name: "boot, SeaBIOS, disk, qemu64 CPU (xAPIC, periodic timer)",
+        scenario: Scenario::Boot,
+        firmware: Firmware::Bios,
+        media: Media::Disk,
+        cpu: Some("qemu64"),
+    },
+    Case {
+        name: "kernel page fault is reported",
+        scenario: Scenario::PageFault,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+];
+
+/// The module's bytes: a fixed pattern, so its checksum is known.
+fn test_module() -> Vec<u8> {
+    (0..TEST_MODULE_LEN).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// FNV-1a, computed here independently of the kernel as the test's oracle.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+pub fn run_all(accel: Accel) -> Result<()> {
+    println!("== host unit tests");
+    build::host_tests()?;
+
+    println!("== building test images");
+    let dir = build::target_dir().join("selftest");
+    fs::create_dir_all(&dir)?;
+    let kernel = build::kernel(Profile::Debug)?;
+    let module_path = dir.join("test-module.bin");
+    let module = test_module();
+    fs::write(&module_path, &module)?;
+    let modules = [Module {
+        path: module_path,
+        name: TEST_MODULE_NAME.into(),
+    }];
+    let images = [Scenario::Boot, Scenario::PageFault].map(|s| {
+        let (file, args) = match s {
+            Scenario::Boot => ("boot.iso", "test=boot"),
+            Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
+        };
+        (s, dir.join(file), args)
+    });
+    for (_, path, args) in &images {
+        image::build(
+            &Contents {
+                kernel: &kernel,
+                kernel_args: args,
+                modules: &modules,
+            },
+            path,
+        )?;
+    }
+
+    let mut failures = Vec::new();
+    for case in &CASES {
+        let image = &images
+            .iter()
+            .find(|(s, _, _)| *s == case.scenario)
+            .expect("an image per scenario")
+            .1;
+        let started = Instant::now();
+        match run_case(case, image, accel, &dir, &module) {
+            Ok(()) => println!(
+                "ok   {} ({:.1} s)",
+                case.name,
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                println!("FAIL {}: {}", case.name, e.0);
+                failures.push(case.name);
+            }
+        }
+    }
+    if failures.is_empty() {
+        println!("== all {} boot tests passed", CASES.len());
+        Ok(())
+    } else {
+        Err(fail!(
+            "{} of {} boot tests failed: {}",
+            failures.len(),
+            CASES.len(),
+            failures.join("; ")
+        ))
+    }
+}
+
+fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) -> Result<()> {
+    let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
+    vm.debug_exit();
+    if let Some(cpu) = case.cpu
+        && accel == Accel::Tcg
+    {
+        vm.cpu(cpu);
+    }
+    let log: PathBuf = dir.join(format!(
+        "{}.log",
+        case.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    ));
+    let timeout = Duration::from_secs(match case.firmware {
+        Firmware::Bios => 60,
+        Firmware::Uefi => 180,
+    });
+    let outcome = vm.run_captured(&log, timeout)?;
+    let serial = outcome.serial;
+    let result = match case.scenario {
+        Scenario::Boot => check_boot(case, accel, outcome.status, &serial, module),
+        Scenario::PageFault => check_page_fault(outcome.status, &serial),
+    };
+    result.map_err(|e| {
+        fail!(
+            "{}\n---- serial log ({}) ----\n{serial}\n---- end of serial log ----",
+            e.0,
+            log.display()
+        )
+    })
+}
+
+fn expect_status(status: Option<i32>, wanted: i32) -> Result<()> {
+    match status {
+        Some(s) if s == wanted => Ok(()),
+        Some(s) => Err(fail!("QEMU exited with status {s}, expected {wanted}")),
+        None => Err(fail!("timed out: the kernel never reported a result")),
+    }
+}
+
+fn expect_line<'a>(serial: &'a str, needle: &str) -> Result<&'a str> {
+    serial
+        .lines()
+        .find(|l| l.contains(needle))
+        .ok_or_else(|| fail!("serial log lacks a line with `{needle}`"))
+}
+
+fn check_boot(
+    case: &Case,
+    accel: Accel,
+    status: Option<i32>,
+    serial: &str,
+    module: &[u8],
+) -> Result<()> {
+    for bad in ["KERNEL FAULT", "KERNEL PANIC", "BOOT FAILED"] {
+        if serial.contains(bad) {
+            return Err(fail!("the kernel reported `{bad}`"));
+        }
+    }
+    expect_status(status, EXIT_SUCCESS)?;
+    expect_line(serial, "boot summary")?;
+    let firmware = match case.firmware {
+        Firmware::Bios => "firmware   BIOS",
+        Firmware::Uefi => "firmware   UEFI",
+    };
+    expect_line(serial, firmware)?;
+    let memory = expect_line(serial, "  memory ")?;
+    // QEMU gives the guest 256 MiB; firmware keeps a little of it.
+    let total: u64 = memory
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| fail!("cannot read the memory total from `{memory}`"))?;
+    if !(200..=256).contains(&total) {
+        return Err(fail!(
+            "memory total {total} MiB is not what a 256 MiB guest has: `{memory}`"
+        ));
+    }
+    expect_line(serial, "  cpus       1 (APIC ids 0)")?;
+    expect_line(serial, "  ioapics    1: id 0 at 0xfec00000 GSIs 0-23")?;
+    expect_line(serial, "irq0->gsi2")?;
+    // QEMU's TCG emulates neither x2APIC nor the TSC-deadline timer, and
+    // its qemu64 model lacks SMEP and SMAP; under KVM the host CPU decides.
+    let mode = expect_line(serial, "boot CPU 0 in")?;
+    let timer = expect_line(serial, "  timer      local APIC")?;
+    let hardening = expect_line(serial, "  hardening  NX W^X stack-guards")?;
+    if accel == Accel::Tcg {
+        if !mode.contains("xAPIC mode") || !timer.contains("periodic") {
+            return Err(fail!(
+                "TCG offers only xAPIC and a periodic timer: `{mode}` / `{timer}`"
+            ));
+        }
+        let smep = case.cpu.is_none();
+        if hardening.contains("SMEP") != smep || hardening.contains("SMAP") != smep {
+            return Err(fail!(
+                "SMEP/SMAP should be {} on this CPU model: `{hardening}`",
+                if smep { "on" } else { "off" }
+            ));
+        }
+    }
+    expect_line(
+        serial,
+        "pci        ECAM at 0xb0000000 segment 0 buses 0-255",
+    )?;
+    expect_line(serial, "modules    1")?;
+    expect_line(serial, &format!("\"{TEST_MODULE_NAME}\" at ")).and_then(|l| {
+        let wanted = format!("{} bytes, fnv1a {:#018x}", module.len(), fnv1a(module));
+        if l.contains(&wanted) {
+            Ok(())
+        } else {
+            Err(fail!("module line `{l}` lacks `{wanted}`"))
+        }
+    })?;
+    expect_line(serial, "Basalt: boot complete")?;
+    expect_line(serial, "self-test boot: passed")?;
+    Ok(())
+}
+
+fn check_page_fault(status: Option<i32>, serial: &str) -> Result<()> {
+    expect_status(status, EXIT_FAILURE)?;
+    let announce = expect_line(
+        serial,
+        "self-test pagefault: reading the boot stack's guard page at ",
+    )?;
+    let address = announce.rsplit(' ').next().unwrap_or_default();
+    expect_line(serial, "KERNEL FAULT: page fault (vector 14)")?;
+    expect_line(
+        serial,
+        &format!("CR2 {address}: not-present page on read in kernel mode"),
+    )?;
+    expect_line(serial, "  RIP 0xffffffff8")?;
+    expect_line(serial, "  RAX ")?;
+    expect_line(serial, "  backtrace")?;
+    expect_line(serial, "    #1  0xffffffff8")?;
+    expect_line(serial, "kernel stopped.")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_published_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn a_missing_line_or_wrong_status_fails_the_page_fault_check() {
+        assert!(check_page_fault(Some(EXIT_FAILURE), "").is_err());
+        assert!(check_page_fault(None, "KERNEL FAULT: page fault (vector 14)").is_err());
+        assert!(check_page_fault(Some(EXIT_SUCCESS), "").is_err());
+    }
+}
