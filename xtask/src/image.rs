@@ -28,6 +28,7 @@ fn grub_cfg(contents: &Contents<'_>) -> String {
         "serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1\n\
          terminal_input serial console\n\
          terminal_output serial console\n\
+         insmod all_video\n\
          set timeout=0\n\
          set default=0\n\n\
          menuentry \"Basalt\" {\n",
