@@ -10,3 +10,4 @@ pub mod arch;
 pub mod cmdline;
 pub mod console;
 pub mod memory;
+pub mod object;

@@ -1,0 +1,64 @@
+//! The boot-info page the kernel gives the root task, and the root task's
+//! well-known capability slots.
+
+/// Root CNode slots the kernel fills before the root task starts.
+pub mod slot {
+    /// Always empty: capability address 0 is "no capability".
+    pub const NULL: u64 = 0;
+    pub const TCB: u64 = 1;
+    /// The root CNode itself.
+    pub const CNODE: u64 = 2;
+    pub const VSPACE: u64 = 3;
+    pub const IRQ_CONTROL: u64 = 4;
+    pub const IO_PORT_CONTROL: u64 = 5;
+    pub const BOOT_INFO_FRAME: u64 = 6;
+    pub const IPC_BUFFER_FRAME: u64 = 7;
+    /// The first untyped capability; see [`BootInfo::untyped`].
+    pub const FIRST_UNTYPED: u64 = 8;
+}
+
+/// Radix of the root CNode: `2^ROOT_CNODE_BITS` slots.
+pub const ROOT_CNODE_BITS: u8 = 12;
+
+/// Where the root task finds the boot-info page.
+pub const BOOT_INFO_ADDR: u64 = 0x7fff_f000_0000;
+/// Where the root task's IPC buffer is mapped.
+pub const IPC_BUFFER_ADDR: u64 = 0x7fff_f000_1000;
+/// The top of the root task's initial stack (it grows down).
+pub const ROOT_STACK_TOP: u64 = 0x7fff_e000_0000;
+/// Pages of initial stack the kernel maps for the root task.
+pub const ROOT_STACK_PAGES: u64 = 16;
+
+/// Value of [`BootInfo::magic`].
+pub const MAGIC: u64 = 0x4f46_4e49_544c_5342; // "BSLTINFO"
+/// Layout version of the boot-info page.
+pub const VERSION: u64 = 1;
+
+/// Most untyped capabilities the page can list.
+pub const MAX_UNTYPED: usize = 200;
+
+/// One untyped capability handed to the root task.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct UntypedDesc {
+    pub physical_address: u64,
+    pub size_bits: u8,
+    /// Device memory (MMIO): can only become frames, never zeroed.
+    pub is_device: u8,
+    pub _reserved: [u8; 6],
+}
+
+/// The boot-info page, mapped read-only at [`BOOT_INFO_ADDR`].
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct BootInfo {
+    pub magic: u64,
+    pub version: u64,
+    /// The first empty slot of the root CNode.
+    pub first_free_slot: u64,
+    /// Untyped capabilities occupy slots `FIRST_UNTYPED..FIRST_UNTYPED + untyped_count`.
+    pub untyped_count: u64,
+    pub untyped: [UntypedDesc; MAX_UNTYPED],
+}
+
+const _: () = assert!(size_of::<BootInfo>() <= 4096);

@@ -1,0 +1,246 @@
+//! The Basalt system-call ABI, shared by the kernel and `libcap`.
+//!
+//! A system call is the `syscall` instruction with:
+//!
+//! | register | in | out |
+//! | --- | --- | --- |
+//! | `rax` | [`Syscall`] number | [`Error`] code (0: success) |
+//! | `rdi` | capability address | — |
+//! | `rsi` | [`MessageInfo`] | [`MessageInfo`] of the reply |
+//! | `rdx`, `r10`, `r8`, `r9` | message words 0–3 | reply words 0–3 |
+//!
+//! `rcx` and `r11` are clobbered (the CPU uses them); every other register
+//! is preserved. Words 4 and up travel in the thread's IPC buffer.
+//! `docs/abi.md` is the full reference.
+
+#![no_std]
+
+pub mod boot_info;
+
+use core::fmt;
+
+/// System-call numbers (`rax`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u64)]
+pub enum Syscall {
+    /// Invoke the capability: an operation on a kernel object, answered at
+    /// once with an error code and reply words.
+    Call = 1,
+    /// Let another thread of the same priority run.
+    Yield = 8,
+    /// Write bytes to the kernel console: `rdx` = address, `r10` = length.
+    DebugWrite = 9,
+    /// End a self-test run: `rdx` = 0 for success. Only in kernel self-test
+    /// mode; otherwise fails with [`Error::IllegalOperation`].
+    DebugExit = 10,
+}
+
+impl Syscall {
+    pub const fn from_raw(n: u64) -> Option<Self> {
+        Some(match n {
+            1 => Self::Call,
+            8 => Self::Yield,
+            9 => Self::DebugWrite,
+            10 => Self::DebugExit,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a system call failed. Zero in `rax` means success.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u64)]
+pub enum Error {
+    /// The capability address names an empty slot or cannot be resolved.
+    InvalidCapability = 1,
+    /// The capability is of the wrong type for the operation.
+    WrongType = 2,
+    /// The capability lacks a right the operation needs.
+    MissingRight = 3,
+    /// An argument is malformed (unknown object type, zero count, …).
+    InvalidArgument = 4,
+    /// A number is out of its range (slot index, size, priority, …).
+    RangeError = 5,
+    /// An address or size is not aligned as required.
+    AlignmentError = 6,
+    /// The untyped memory has no room for the requested objects.
+    NotEnoughMemory = 7,
+    /// A destination slot is not empty.
+    SlotOccupied = 8,
+    /// Something is already mapped at that address (or the object is
+    /// already mapped somewhere).
+    AlreadyMapped = 9,
+    /// A page table the mapping needs is missing.
+    MissingPageTable = 10,
+    /// The operation is not allowed on this object or in this state.
+    IllegalOperation = 11,
+    /// A user address points into the kernel or is not mapped.
+    InvalidUserAddress = 12,
+    /// Unknown system-call number.
+    UnknownSyscall = 13,
+    /// Unknown invocation label for this object type.
+    UnknownInvocation = 14,
+    /// The capability to copy or mint cannot be duplicated (untyped
+    /// memory, IRQ and I/O-port control).
+    NotCopyable = 15,
+    /// The object still has derived capabilities; revoke them first.
+    RevokeFirst = 16,
+}
+
+impl Error {
+    pub const ALL: [Error; 16] = [
+        Self::InvalidCapability,
+        Self::WrongType,
+        Self::MissingRight,
+        Self::InvalidArgument,
+        Self::RangeError,
+        Self::AlignmentError,
+        Self::NotEnoughMemory,
+        Self::SlotOccupied,
+        Self::AlreadyMapped,
+        Self::MissingPageTable,
+        Self::IllegalOperation,
+        Self::InvalidUserAddress,
+        Self::UnknownSyscall,
+        Self::UnknownInvocation,
+        Self::NotCopyable,
+        Self::RevokeFirst,
+    ];
+
+    pub fn from_raw(code: u64) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| *e as u64 == code)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Message words a thread can pass in one message.
+pub const MAX_MESSAGE_WORDS: usize = 120;
+/// Message words that travel in registers.
+pub const REGISTER_WORDS: usize = 4;
+
+/// The message descriptor in `rsi`: a label (what to do) and a length in
+/// words. Bits 0-6: length; bits 7-11: reserved (capability count, for IPC);
+/// bits 12-63: label.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MessageInfo(pub u64);
+
+impl MessageInfo {
+    pub const fn new(label: u64, length: usize) -> Self {
+        Self((label << 12) | (length as u64 & 0x7f))
+    }
+    pub const fn label(self) -> u64 {
+        self.0 >> 12
+    }
+    pub const fn length(self) -> usize {
+        (self.0 & 0x7f) as usize
+    }
+}
+
+bitflags::bitflags! {
+    /// What a capability allows.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub struct Rights: u8 {
+        const READ = 1 << 0;
+        const WRITE = 1 << 1;
+        /// Execute mappings (frames).
+        const EXECUTE = 1 << 2;
+        /// Transfer capabilities through IPC (endpoints).
+        const GRANT = 1 << 3;
+        /// Call through an endpoint (send and wait for the reply).
+        const CALL = 1 << 4;
+    }
+}
+
+/// Kernel object types, as named in `UntypedRetype`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u64)]
+pub enum ObjectType {
+    Untyped = 1,
+    Tcb = 2,
+    Endpoint = 3,
+    Notification = 4,
+    /// Slots: `2^size_bits`, the first of which is reserved.
+    CNode = 5,
+    /// A 4 KiB frame.
+    Frame4K = 6,
+    /// A 2 MiB frame.
+    Frame2M = 7,
+    /// A page-table page at any level below the PML4.
+    PageTable = 8,
+    /// An address space (its PML4).
+    VSpace = 9,
+}
+
+impl ObjectType {
+    pub const fn from_raw(n: u64) -> Option<Self> {
+        Some(match n {
+            1 => Self::Untyped,
+            2 => Self::Tcb,
+            3 => Self::Endpoint,
+            4 => Self::Notification,
+            5 => Self::CNode,
+            6 => Self::Frame4K,
+            7 => Self::Frame2M,
+            8 => Self::PageTable,
+            9 => Self::VSpace,
+            _ => return None,
+        })
+    }
+}
+
+/// Invocation labels (the label of a `Call`'s [`MessageInfo`]). Arguments
+/// are message words in the order listed; capabilities named as arguments
+/// are capability addresses in the caller's CSpace.
+pub mod label {
+    /// Untyped: `type, size_bits, count, dest_cnode, dest_index`.
+    pub const UNTYPED_RETYPE: u64 = 1;
+
+    /// CNode (the destination): `dest_index, src_cnode, src_index, rights`.
+    pub const CNODE_COPY: u64 = 16;
+    /// CNode: `dest_index, src_cnode, src_index, rights, badge_or_guard`.
+    pub const CNODE_MINT: u64 = 17;
+    /// CNode: `dest_index, src_cnode, src_index`.
+    pub const CNODE_MOVE: u64 = 18;
+    /// CNode: `dest_index, src_cnode, src_index, badge_or_guard`.
+    pub const CNODE_MUTATE: u64 = 19;
+    /// CNode: `index`.
+    pub const CNODE_DELETE: u64 = 20;
+    /// CNode: `index`.
+    pub const CNODE_REVOKE: u64 = 21;
+
+    /// TCB: `cspace_root, vspace, ipc_buffer_frame, ipc_buffer_addr`.
+    pub const TCB_CONFIGURE: u64 = 32;
+    /// TCB: `priority`.
+    pub const TCB_SET_PRIORITY: u64 = 33;
+    /// TCB: `rip, rsp, arg0, arg1` (reply: none).
+    pub const TCB_WRITE_REGISTERS: u64 = 34;
+    /// TCB: reply words `rip, rsp, rflags, rax`.
+    pub const TCB_READ_REGISTERS: u64 = 35;
+    pub const TCB_RESUME: u64 = 36;
+    pub const TCB_SUSPEND: u64 = 37;
+    /// TCB: `fault_endpoint` (capability address, 0 for none).
+    pub const TCB_SET_FAULT_ENDPOINT: u64 = 38;
+
+    /// Page table: `vspace, vaddr`.
+    pub const PAGE_TABLE_MAP: u64 = 48;
+    pub const PAGE_TABLE_UNMAP: u64 = 49;
+    /// Frame: `vspace, vaddr, rights`.
+    pub const FRAME_MAP: u64 = 50;
+    pub const FRAME_UNMAP: u64 = 51;
+    /// Frame: reply word `physical_address`.
+    pub const FRAME_GET_ADDRESS: u64 = 52;
+
+    /// IRQ control: `irq, dest_cnode, dest_index`.
+    pub const IRQ_CONTROL_GET: u64 = 64;
+    /// I/O port control: `first, last, dest_cnode, dest_index`.
+    pub const IO_PORT_ISSUE: u64 = 72;
+    /// I/O port range: `port, width` (reply: value).
+    pub const IO_PORT_IN: u64 = 73;
+    /// I/O port range: `port, width, value`.
+    pub const IO_PORT_OUT: u64 = 74;
+}

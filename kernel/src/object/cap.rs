@@ -1,0 +1,219 @@
+//! Capabilities: what a slot holds. A capability names one object (by the
+//! kernel address of its memory) and carries the rights and the badge or
+//! guard that this particular reference grants.
+
+use basalt_abi::Rights;
+use core::num::NonZeroU64;
+
+/// An address space identifier: the index of a VSpace in the kernel's
+/// address-space table (and its PCID). 0 means "not mapped".
+pub type Asid = u16;
+
+/// ASIDs are 12 bits (they double as PCIDs); 0 is never used.
+pub const ASID_BITS: u32 = 12;
+
+/// Where a frame or page table is mapped: a page-aligned user address and
+/// the ASID, packed into one word (the ASID in the low 12 bits). Each
+/// capability maps its object at most once; copies start unmapped.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Mapping(NonZeroU64);
+
+impl Mapping {
+    pub fn new(asid: Asid, vaddr: u64) -> Self {
+        debug_assert!(asid != 0 && u32::from(asid) < 1 << ASID_BITS && vaddr.is_multiple_of(4096));
+        Self(NonZeroU64::new(vaddr | u64::from(asid)).expect("ASID 0 is never used"))
+    }
+
+    pub fn asid(self) -> Asid {
+        (self.0.get() & ((1 << ASID_BITS) - 1)) as Asid
+    }
+
+    pub fn vaddr(self) -> u64 {
+        self.0.get() & !((1 << ASID_BITS) - 1)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Cap {
+    #[default]
+    Null,
+    /// `2^size_bits` bytes of memory at `base`, of which `[base, base +
+    /// watermark)` has been handed out.
+    Untyped {
+        base: u64,
+        size_bits: u8,
+        device: bool,
+        watermark: u64,
+    },
+    Endpoint {
+        base: u64,
+        badge: u64,
+        rights: Rights,
+    },
+    Notification {
+        base: u64,
+        badge: u64,
+        rights: Rights,
+    },
+    /// A CNode of `2^radix` slots. Resolving a capability address through
+    /// it consumes `guard_bits` bits that must equal `guard`, then `radix`
+    /// bits of index.
+    CNode {
+        base: u64,
+        radix: u8,
+        guard: u64,
+        guard_bits: u8,
+    },
+    Tcb {
+        base: u64,
+    },
+    VSpace {
+        base: u64,
+        asid: Asid,
+    },
+    /// A page-table page; `level` is 3 (PDPT), 2 (PD) or 1 (PT) once mapped.
+    PageTable {
+        base: u64,
+        mapping: Option<Mapping>,
+        level: u8,
+    },
+    Frame {
+        base: u64,
+        large: bool,
+        device: bool,
+        rights: Rights,
+        mapping: Option<Mapping>,
+    },
+    IrqControl,
+    IrqHandler {
+        irq: u8,
+    },
+    IoPortControl,
+    /// The inclusive port range `first..=last`.
+    IoPort {
+        first: u16,
+        last: u16,
+    },
+}
+
+/// The identity of the object a capability refers to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ObjectId {
+    /// Untyped memory: its first object starts at the same address.
+    Untyped(u64),
+    /// Any other object made from memory.
+    Memory(u64),
+    Irq(u8),
+    IoPorts(u16, u16),
+    IrqControl,
+    IoPortControl,
+}
+
+impl Cap {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Cap::Null)
+    }
+
+    /// The object this capability refers to.
+    pub fn object(&self) -> Option<ObjectId> {
+        Some(match *self {
+            Cap::Null => return None,
+            Cap::Untyped { base, .. } => ObjectId::Untyped(base),
+            Cap::Endpoint { base, .. }
+            | Cap::Notification { base, .. }
+            | Cap::CNode { base, .. }
+            | Cap::Tcb { base }
+            | Cap::VSpace { base, .. }
+            | Cap::PageTable { base, .. }
+            | Cap::Frame { base, .. } => ObjectId::Memory(base),
+            Cap::IrqControl => ObjectId::IrqControl,
+            Cap::IrqHandler { irq } => ObjectId::Irq(irq),
+            Cap::IoPortControl => ObjectId::IoPortControl,
+            Cap::IoPort { first, last } => ObjectId::IoPorts(first, last),
+        })
+    }
+
+    /// Issuers hand out *other* objects: their children in the derivation
+    /// tree are distinct objects, not copies. There is exactly one
+    /// capability to each issuer, so they cannot be copied.
+    pub fn is_issuer(&self) -> bool {
+        matches!(
+            self,
+            Cap::Untyped { .. } | Cap::IrqControl | Cap::IoPortControl
+        )
+    }
+
+    /// Rights as far as they apply (objects without rights have all).
+    pub fn rights(&self) -> Rights {
+        match *self {
+            Cap::Endpoint { rights, .. }
+            | Cap::Notification { rights, .. }
+            | Cap::Frame { rights, .. } => rights,
+            _ => Rights::all(),
+        }
+    }
+
+    /// The capability with its rights reduced to `mask`; rights never grow.
+    pub fn with_rights_masked(mut self, mask: Rights) -> Self {
+        match &mut self {
+            Cap::Endpoint { rights, .. }
+            | Cap::Notification { rights, .. }
+            | Cap::Frame { rights, .. } => *rights &= mask,
+            _ => {}
+        }
+        self
+    }
+
+    /// What a fresh copy looks like: mappings belong to the capability that
+    /// made them, so a copy starts unmapped.
+    pub fn fresh_copy(mut self) -> Self {
+        match &mut self {
+            Cap::Frame { mapping, .. } | Cap::PageTable { mapping, .. } => *mapping = None,
+            _ => {}
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capability_fits_half_a_slot() {
+        assert!(size_of::<Cap>() <= 32, "Cap is {} bytes", size_of::<Cap>());
+    }
+
+    #[test]
+    fn mappings_pack_and_unpack() {
+        let m = Mapping::new(4095, 0x7fff_ffff_f000);
+        assert_eq!((m.asid(), m.vaddr()), (4095, 0x7fff_ffff_f000));
+    }
+
+    #[test]
+    fn masking_never_adds_rights() {
+        let cap = Cap::Endpoint {
+            base: 64,
+            badge: 0,
+            rights: Rights::READ,
+        };
+        let masked = cap.with_rights_masked(Rights::all());
+        assert_eq!(masked.rights(), Rights::READ);
+    }
+
+    #[test]
+    fn copies_start_unmapped() {
+        let m = Some(Mapping::new(3, 0x1000));
+        let frame = Cap::Frame {
+            base: 0,
+            large: false,
+            device: false,
+            rights: Rights::READ,
+            mapping: m,
+        };
+        assert!(matches!(
+            frame.fresh_copy(),
+            Cap::Frame { mapping: None, .. }
+        ));
+    }
+}

@@ -1,0 +1,795 @@
+//! The object model checked against a reference model.
+//!
+//! A test "machine" gives the object model real memory (a host allocation
+//! standing in for untyped RAM) and records what it is asked to do. Random
+//! operation sequences run against both the kernel code and a simple model
+//! that tracks, for every capability, which capability it was derived from,
+//! its rights and its badge; after every step the invariants are checked:
+//! no capability survives the revoke of an ancestor, rights never grow, no
+//! memory is handed out twice, a destroyed object is unreachable, and a
+//! failed operation changes nothing.
+
+use super::cap::{Asid, Cap, Mapping, ObjectId};
+use super::cnode::{self, slot_at};
+use super::objects::object_size_bits;
+use super::ops::{self, Machine};
+use super::slot::{SLOT_BITS, SlotRef};
+use basalt_abi::{Error, ObjectType, Rights};
+use proptest::prelude::*;
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Host memory standing in for physical memory, freed on drop.
+struct Arena {
+    ptr: *mut u8,
+    layout: Layout,
+}
+
+impl Arena {
+    fn new(bits: u8) -> Self {
+        let layout = Layout::from_size_align(1 << bits, 1 << bits).unwrap();
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        Self { ptr, layout }
+    }
+    fn base(&self) -> u64 {
+        self.ptr as u64
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { dealloc(self.ptr, self.layout) }
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    asids: BTreeSet<Asid>,
+    live_vspaces: BTreeSet<u64>,
+    forgotten_threads: Vec<u64>,
+    unmapped: Vec<u64>,
+}
+
+impl Machine for Recorder {
+    fn create_vspace(&mut self, base: u64) -> Option<Asid> {
+        let asid = (1..16).find(|a| !self.asids.contains(a))?;
+        self.asids.insert(asid);
+        assert!(
+            self.live_vspaces.insert(base),
+            "two live VSpaces at {base:#x}"
+        );
+        Some(asid)
+    }
+    fn destroy_vspace(&mut self, asid: Asid, base: u64) {
+        assert!(self.asids.remove(&asid), "ASID {asid} freed twice");
+        assert!(
+            self.live_vspaces.remove(&base),
+            "VSpace at {base:#x} destroyed twice"
+        );
+    }
+    fn unmap_frame(&mut self, _m: Mapping, base: u64, _large: bool) {
+        self.unmapped.push(base);
+    }
+    fn unmap_page_table(&mut self, _m: Mapping, _level: u8, base: u64) {
+        self.unmapped.push(base);
+    }
+    fn release_irq(&mut self, _irq: u8) {}
+    fn forget_thread(&mut self, tcb: u64) {
+        self.forgotten_threads.push(tcb);
+    }
+}
+
+const ROOT_RADIX: u8 = 5;
+const UNTYPED_BITS: u8 = 18;
+
+/// A root CNode (in its own arena) holding one untyped capability over a
+/// second arena in slot 1.
+struct World {
+    _cnode_mem: Arena,
+    untyped_mem: Arena,
+    root: Cap,
+    machine: Recorder,
+}
+
+impl World {
+    fn new() -> Self {
+        let cnode_mem = Arena::new(cnode::cnode_size_bits(ROOT_RADIX));
+        let untyped_mem = Arena::new(UNTYPED_BITS);
+        let root = Cap::CNode {
+            base: cnode_mem.base(),
+            radix: ROOT_RADIX,
+            guard: 0,
+            guard_bits: 64 - ROOT_RADIX,
+        };
+        let ut = Cap::Untyped {
+            base: untyped_mem.base(),
+            size_bits: UNTYPED_BITS,
+            device: false,
+            watermark: 0,
+        };
+        // SAFETY: slot 1 of the freshly zeroed root CNode.
+        unsafe { slot_at(cnode_mem.base(), 1) }.install_root(ut);
+        Self {
+            _cnode_mem: cnode_mem,
+            untyped_mem,
+            root,
+            machine: Recorder::default(),
+        }
+    }
+
+    fn root_slot(&self, index: u64) -> SlotRef {
+        cnode::index_slot(self.root, index).unwrap()
+    }
+
+    /// Every slot reachable from the root: the root's slots, then the slots
+    /// of CNodes held there (one level), in a fixed order.
+    fn slots(&self) -> Vec<SlotRef> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for i in 1..1u64 << ROOT_RADIX {
+            out.push(self.root_slot(i));
+        }
+        for i in 1..1u64 << ROOT_RADIX {
+            if let Cap::CNode { base, radix, .. } = self.root_slot(i).cap()
+                && base != self.root_base()
+                && seen.insert(base)
+            {
+                for j in 1..1u64 << radix {
+                    // SAFETY: a live CNode of 2^radix slots.
+                    out.push(unsafe { slot_at(base, j) });
+                }
+            }
+        }
+        out
+    }
+
+    fn root_base(&self) -> u64 {
+        match self.root {
+            Cap::CNode { base, .. } => base,
+            _ => unreachable!(),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<(u64, Cap)> {
+        self.slots().iter().map(|s| (s.addr(), s.cap())).collect()
+    }
+}
+
+/// What the model knows about one capability (keyed by its id).
+#[derive(Clone, Debug)]
+struct ModelCap {
+    slot: u64,
+    object: ObjectId,
+    rights: Rights,
+    badge: u64,
+    /// Ids of the capabilities it was derived from, nearest first.
+    ancestors: Vec<u64>,
+}
+
+#[derive(Default)]
+struct Model {
+    caps: BTreeMap<u64, ModelCap>,
+    next_id: u64,
+}
+
+impl Model {
+    fn id_at(&self, slot: u64) -> Option<u64> {
+        self.caps
+            .iter()
+            .find(|(_, c)| c.slot == slot)
+            .map(|(id, _)| *id)
+    }
+
+    fn add(&mut self, c: ModelCap) -> u64 {
+        self.next_id += 1;
+        self.caps.insert(self.next_id, c);
+        self.next_id
+    }
+
+    /// Drops the model's view of capabilities no longer in the kernel.
+    fn sync_removed(&mut self, world: &World) -> Vec<ModelCap> {
+        let live: BTreeMap<u64, Cap> = world.snapshot().into_iter().collect();
+        let gone: Vec<u64> = self
+            .caps
+            .iter()
+            .filter(|(_, c)| live.get(&c.slot).and_then(|cap| cap.object()) != Some(c.object))
+            .map(|(id, _)| *id)
+            .collect();
+        gone.iter()
+            .map(|id| self.caps.remove(id).unwrap())
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Retype {
+        ut: usize,
+        ty: u8,
+        count: u64,
+        dest: usize,
+    },
+    Copy {
+        src: usize,
+        dest: usize,
+        rights: u8,
+    },
+    Mint {
+        src: usize,
+        dest: usize,
+        rights: u8,
+        badge: u64,
+    },
+    Move {
+        src: usize,
+        dest: usize,
+    },
+    Delete {
+        slot: usize,
+    },
+    Revoke {
+        slot: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let idx = 0usize..64;
+    prop_oneof![
+        3 => (idx.clone(), 0u8..7, 1u64..4, idx.clone()).prop_map(|(ut, ty, count, dest)| Op::Retype { ut, ty, count, dest }),
+        3 => (idx.clone(), idx.clone(), 0u8..32).prop_map(|(src, dest, rights)| Op::Copy { src, dest, rights }),
+        2 => (idx.clone(), idx.clone(), 0u8..32, 0u64..3).prop_map(|(src, dest, rights, badge)| Op::Mint { src, dest, rights, badge }),
+        1 => (idx.clone(), idx.clone()).prop_map(|(src, dest)| Op::Move { src, dest }),
+        2 => idx.clone().prop_map(|slot| Op::Delete { slot }),
+        1 => idx.prop_map(|slot| Op::Revoke { slot }),
+    ]
+}
+
+const TYPES: [(ObjectType, u64); 7] = [
+    (ObjectType::Endpoint, 0),
+    (ObjectType::Notification, 0),
+    (ObjectType::CNode, 2),
+    (ObjectType::Tcb, 0),
+    (ObjectType::Frame4K, 0),
+    (ObjectType::VSpace, 0),
+    (ObjectType::Untyped, 13),
+];
+
+/// Whether the capability type carries rights at all.
+fn has_rights(cap: &Cap) -> bool {
+    matches!(
+        cap,
+        Cap::Endpoint { .. } | Cap::Notification { .. } | Cap::Frame { .. }
+    )
+}
+
+fn object_bytes(cap: &Cap) -> u64 {
+    let (ty, bits) = match *cap {
+        Cap::Untyped { size_bits, .. } => return 1 << size_bits,
+        Cap::Endpoint { .. } => (ObjectType::Endpoint, 0),
+        Cap::Notification { .. } => (ObjectType::Notification, 0),
+        Cap::CNode { radix, .. } => (ObjectType::CNode, u64::from(radix)),
+        Cap::Tcb { .. } => (ObjectType::Tcb, 0),
+        Cap::Frame { .. } => (ObjectType::Frame4K, 0),
+        Cap::VSpace { .. } => (ObjectType::VSpace, 0),
+        Cap::PageTable { .. } => (ObjectType::PageTable, 0),
+        _ => return 0,
+    };
+    1 << object_size_bits(ty, bits).unwrap()
+}
+
+fn is_kernel_descendant(mut slot: SlotRef, ancestor: SlotRef) -> bool {
+    while let Some(p) = slot.parent() {
+        if p == ancestor {
+            return true;
+        }
+        slot = p;
+    }
+    false
+}
+
+fn check_invariants(world: &World, model: &Model) {
+    let slots = world.slots();
+    let live: Vec<(SlotRef, Cap)> = slots
+        .iter()
+        .map(|s| (*s, s.cap()))
+        .filter(|(_, c)| !c.is_null())
+        .collect();
+
+    // The model and the kernel agree on every capability, and rights and
+    // badges are what derivation allowed.
+    for c in model.caps.values() {
+        let (_, cap) = live
+            .iter()
+            .find(|(s, _)| s.addr() == c.slot)
+            .expect("model capability missing");
+        assert_eq!(cap.object(), Some(c.object));
+        assert_eq!(cap.rights(), c.rights, "rights differ for {cap:?}");
+        if let Cap::Endpoint { badge, .. } | Cap::Notification { badge, .. } = cap {
+            assert_eq!(*badge, c.badge);
+        }
+    }
+    assert_eq!(
+        live.len(),
+        model.caps.len(),
+        "the kernel holds capabilities the model does not know"
+    );
+
+    // No memory is handed out twice: two objects overlap only when one is
+    // an untyped and the other was made from it.
+    let mut regions: Vec<(SlotRef, Cap, u64, u64)> = Vec::new();
+    for (s, cap) in &live {
+        if let Some(ObjectId::Memory(base) | ObjectId::Untyped(base)) = cap.object() {
+            regions.push((*s, *cap, base, base + object_bytes(cap)));
+        }
+    }
+    for (i, a) in regions.iter().enumerate() {
+        for b in &regions[i + 1..] {
+            if a.2 == b.2
+                && a.1.object() == b.1.object()
+                && std::mem::discriminant(&a.1) == std::mem::discriminant(&b.1)
+            {
+                continue;
+            }
+            let overlap = a.2 < b.3 && b.2 < a.3;
+            if overlap {
+                let nested = (matches!(a.1, Cap::Untyped { .. }) && is_kernel_descendant(b.0, a.0))
+                    || (matches!(b.1, Cap::Untyped { .. }) && is_kernel_descendant(a.0, b.0));
+                assert!(nested, "{:?} and {:?} overlap", a.1, b.1);
+            }
+        }
+    }
+
+    // Every derivation link points at a live slot that holds a capability.
+    for (s, _) in &live {
+        if let Some(p) = s.parent() {
+            assert!(!p.is_empty(), "parent link to an empty slot");
+        }
+        let mut child = s.first_child();
+        while let Some(c) = child {
+            assert_eq!(c.parent(), Some(*s));
+            child = c.next();
+        }
+    }
+}
+
+/// Indices below 56 pick among the slots that suit the role (occupied for
+/// sources, empty for destinations) so most operations can succeed; the
+/// rest pick any slot, to exercise the error paths.
+fn pick_where(slots: &[SlotRef], i: usize, want_full: bool) -> SlotRef {
+    let suitable: Vec<SlotRef> = slots
+        .iter()
+        .copied()
+        .filter(|s| s.is_empty() != want_full)
+        .collect();
+    if i < 56 && !suitable.is_empty() {
+        suitable[i % suitable.len()]
+    } else {
+        slots[i % slots.len()]
+    }
+}
+
+fn pick_full(slots: &[SlotRef], i: usize) -> SlotRef {
+    pick_where(slots, i, true)
+}
+
+fn pick_empty(slots: &[SlotRef], i: usize) -> SlotRef {
+    pick_where(slots, i, false)
+}
+
+fn run(ops: &[Op]) {
+    let mut world = World::new();
+    let mut model = Model::default();
+    let ut_slot = world.root_slot(1);
+    model.add(ModelCap {
+        slot: ut_slot.addr(),
+        object: ut_slot.cap().object().unwrap(),
+        rights: Rights::all(),
+        badge: 0,
+        ancestors: vec![],
+    });
+    let mut created_threads = Vec::new();
+    for op in ops {
+        let slots = world.slots();
+        let before = world.snapshot();
+        let result: Result<(), Error> = match *op {
+            Op::Retype {
+                ut,
+                ty,
+                count,
+                dest,
+            } => {
+                let (ty, bits) = TYPES[usize::from(ty)];
+                let ut = pick_full(&slots, ut);
+                let dest_slot = pick_empty(&slots, dest);
+                let dest_index = (dest_slot.addr() - world.root_base()) >> SLOT_BITS;
+                let r = if dest_slot.addr() >> (cnode::cnode_size_bits(ROOT_RADIX))
+                    == world.root_base() >> cnode::cnode_size_bits(ROOT_RADIX)
+                {
+                    ops::retype(
+                        ut,
+                        ty,
+                        bits,
+                        count,
+                        world.root,
+                        dest_index,
+                        &mut world.machine,
+                    )
+                } else {
+                    Err(Error::RangeError)
+                };
+                if r.is_ok() {
+                    let parent = model.id_at(ut.addr()).unwrap();
+                    let mut ancestors = vec![parent];
+                    ancestors.extend(model.caps[&parent].ancestors.clone());
+                    for i in 0..count {
+                        let s = world.root_slot(dest_index + i);
+                        let cap = s.cap();
+                        if let Cap::Tcb { base } = cap {
+                            created_threads.push(base);
+                        }
+                        assert!(matches!(
+                            cap,
+                            Cap::Endpoint { .. }
+                                | Cap::Notification { .. }
+                                | Cap::CNode { .. }
+                                | Cap::Tcb { .. }
+                                | Cap::Frame { .. }
+                                | Cap::VSpace { .. }
+                                | Cap::Untyped { .. }
+                        ));
+                        model.add(ModelCap {
+                            slot: s.addr(),
+                            object: cap.object().unwrap(),
+                            rights: cap.rights(),
+                            badge: 0,
+                            ancestors: ancestors.clone(),
+                        });
+                    }
+                }
+                r
+            }
+            Op::Copy { src, dest, rights }
+            | Op::Mint {
+                src, dest, rights, ..
+            } => {
+                let (src, dest) = (pick_full(&slots, src), pick_empty(&slots, dest));
+                let mask = Rights::from_bits_truncate(rights);
+                let badge = if let Op::Mint { badge, .. } = *op {
+                    Some(badge)
+                } else {
+                    None
+                };
+                let src_cap = src.cap();
+                let r = match badge {
+                    None => ops::copy(src, dest, mask),
+                    Some(b) => ops::mint(src, dest, mask, b),
+                };
+                if src_cap.is_issuer() && !src_cap.is_null() && dest.is_empty() {
+                    assert_eq!(r, Err(Error::NotCopyable));
+                }
+                if r.is_ok() {
+                    let parent = model.id_at(src.addr()).unwrap();
+                    let p = model.caps[&parent].clone();
+                    let mut ancestors = vec![parent];
+                    ancestors.extend(p.ancestors.clone());
+                    let has_badge =
+                        matches!(src_cap, Cap::Endpoint { .. } | Cap::Notification { .. });
+                    let new_badge = match badge {
+                        Some(b) if has_badge => {
+                            assert_eq!(p.badge, 0, "a badge was set twice");
+                            b
+                        }
+                        _ => p.badge,
+                    };
+                    model.add(ModelCap {
+                        slot: dest.addr(),
+                        object: p.object,
+                        rights: if has_rights(&src_cap) {
+                            p.rights & mask
+                        } else {
+                            p.rights
+                        },
+                        badge: new_badge,
+                        ancestors,
+                    });
+                }
+                r
+            }
+            Op::Move { src, dest } => {
+                let (src, dest) = (pick_full(&slots, src), pick_empty(&slots, dest));
+                let r = ops::move_cap(src, dest);
+                if r.is_ok() {
+                    let id = model.id_at(src.addr()).unwrap();
+                    model.caps.get_mut(&id).unwrap().slot = dest.addr();
+                }
+                r
+            }
+            Op::Delete { slot } => {
+                let s = pick_full(&slots, slot);
+                if s.is_empty() {
+                    Err(Error::InvalidCapability)
+                } else {
+                    ops::delete(s, &mut world.machine);
+                    let gone = model.sync_removed(&world);
+                    let id_gone = gone.iter().any(|c| c.slot == s.addr());
+                    assert!(id_gone, "delete left the capability in place");
+                    check_destroyed(&world, &model, &gone);
+                    Ok(())
+                }
+            }
+            Op::Revoke { slot } => {
+                let s = pick_full(&slots, slot);
+                if s.is_empty() {
+                    Err(Error::InvalidCapability)
+                } else {
+                    let id = model.id_at(s.addr()).unwrap();
+                    let object = model.caps[&id].object;
+                    ops::revoke(s, &mut world.machine);
+                    let gone = model.sync_removed(&world);
+                    for c in model.caps.values() {
+                        assert!(
+                            !c.ancestors.contains(&id),
+                            "{c:?} survived the revoke of an ancestor"
+                        );
+                    }
+                    // Anything else removed was either destroyed with a
+                    // CNode, or a copy of the same object that the tree had
+                    // placed under the revoked capability.
+                    let _ = object;
+                    check_destroyed(&world, &model, &gone);
+                    Ok(())
+                }
+            }
+        };
+        if result.is_err() {
+            assert_eq!(world.snapshot(), before, "failed {op:?} changed the CSpace");
+        } else if std::env::var_os("MODEL_STATS").is_some() {
+            eprintln!("ok {op:?}");
+        }
+        // Anything removed by cascades (CNode destruction) is gone from the
+        // model too.
+        model.sync_removed(&world);
+        check_invariants(&world, &model);
+    }
+    // Deleting everything destroys every object exactly once.
+    for s in world.slots() {
+        if !s.is_empty() {
+            ops::delete(s, &mut world.machine);
+        }
+    }
+    assert!(world.slots().iter().all(|s| s.is_empty()));
+    assert!(
+        world.machine.asids.is_empty(),
+        "ASIDs leaked: {:?}",
+        world.machine.asids
+    );
+    assert!(world.machine.live_vspaces.is_empty());
+    let mut forgotten = world.machine.forgotten_threads.clone();
+    forgotten.sort();
+    created_threads.sort();
+    assert_eq!(
+        forgotten, created_threads,
+        "every thread is destroyed exactly once"
+    );
+    let _ = world.untyped_mem.base();
+}
+
+/// Objects whose last capability went away must be unreachable.
+fn check_destroyed(world: &World, model: &Model, gone: &[ModelCap]) {
+    let live_objects: BTreeSet<_> = model
+        .caps
+        .values()
+        .map(|c| format!("{:?}", c.object))
+        .collect();
+    for g in gone {
+        if !live_objects.contains(&format!("{:?}", g.object)) {
+            for (_, cap) in world.snapshot() {
+                assert_ne!(
+                    cap.object(),
+                    Some(g.object),
+                    "destroyed object still reachable"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #[test]
+    fn random_operation_sequences_keep_the_invariants(ops in prop::collection::vec(op(), 1..120)) {
+        run(&ops);
+    }
+}
+
+fn retype_into(
+    world: &mut World,
+    ut: u64,
+    ty: ObjectType,
+    bits: u64,
+    count: u64,
+    dest: u64,
+) -> Result<(), Error> {
+    let root = world.root;
+    ops::retype(
+        world.root_slot(ut),
+        ty,
+        bits,
+        count,
+        root,
+        dest,
+        &mut world.machine,
+    )
+}
+
+#[test]
+fn memory_is_reusable_only_after_everything_made_from_it_is_gone() {
+    let mut world = World::new();
+    // Two 128 KiB untypeds fill the 256 KiB arena.
+    retype_into(&mut world, 1, ObjectType::Untyped, 17, 2, 2).unwrap();
+    assert_eq!(
+        retype_into(&mut world, 1, ObjectType::Frame4K, 0, 1, 4),
+        Err(Error::NotEnoughMemory)
+    );
+    retype_into(&mut world, 2, ObjectType::Endpoint, 0, 1, 5).unwrap();
+    ops::copy(world.root_slot(5), world.root_slot(6), Rights::READ).unwrap();
+    ops::revoke(world.root_slot(1), &mut world.machine);
+    for i in 2..=6 {
+        assert!(
+            world.root_slot(i).is_empty(),
+            "slot {i} survived the revoke"
+        );
+    }
+    retype_into(&mut world, 1, ObjectType::Untyped, 17, 2, 2).unwrap();
+}
+
+#[test]
+fn deleting_an_untyped_destroys_what_was_made_from_it() {
+    let mut world = World::new();
+    retype_into(&mut world, 1, ObjectType::Untyped, 16, 1, 2).unwrap();
+    retype_into(&mut world, 2, ObjectType::VSpace, 0, 2, 3).unwrap();
+    assert_eq!(world.machine.asids.len(), 2);
+    ops::delete(world.root_slot(2), &mut world.machine);
+    assert!(world.root_slot(3).is_empty() && world.root_slot(4).is_empty());
+    assert!(world.machine.asids.is_empty());
+}
+
+#[test]
+fn a_deep_chain_of_cnodes_is_destroyed_without_recursion() {
+    let mut world = World::new();
+    const DEPTH: usize = 1500;
+    // Slot 2 holds the head; each CNode's only slot holds the next one.
+    retype_into(&mut world, 1, ObjectType::CNode, 1, 1, 2).unwrap();
+    let mut tail = world.root_slot(2).cap();
+    for _ in 1..DEPTH {
+        retype_into(&mut world, 1, ObjectType::CNode, 1, 1, 3).unwrap();
+        let next = world.root_slot(3).cap();
+        ops::move_cap(world.root_slot(3), cnode::index_slot(tail, 1).unwrap()).unwrap();
+        tail = next;
+    }
+    retype_into(&mut world, 1, ObjectType::Tcb, 0, 1, 3).unwrap();
+    ops::move_cap(world.root_slot(3), cnode::index_slot(tail, 1).unwrap()).unwrap();
+    ops::delete(world.root_slot(2), &mut world.machine);
+    assert_eq!(
+        world.machine.forgotten_threads.len(),
+        1,
+        "the TCB at the end of the chain died"
+    );
+    assert_eq!(
+        world.root_slot(1).first_child(),
+        None,
+        "every CNode in the chain is gone"
+    );
+}
+
+#[test]
+fn guarded_two_level_addresses_resolve() {
+    let mut world = World::new();
+    retype_into(&mut world, 1, ObjectType::CNode, 4, 1, 2).unwrap();
+    retype_into(&mut world, 1, ObjectType::Endpoint, 0, 1, 3).unwrap();
+    // A root whose guard leaves 5 + 4 bits: slot 2 holds the second level.
+    let Cap::CNode { base, radix, .. } = world.root else {
+        unreachable!()
+    };
+    let root = Cap::CNode {
+        base,
+        radix,
+        guard: 0,
+        guard_bits: 64 - radix - 4,
+    };
+    let second = world.root_slot(2).cap();
+    ops::move_cap(world.root_slot(3), cnode::index_slot(second, 7).unwrap()).unwrap();
+    let found = cnode::lookup(root, (2 << 4) | 7).unwrap();
+    assert!(matches!(found.cap(), Cap::Endpoint { .. }));
+    assert_eq!(
+        cnode::lookup(root, (2 << 4) | 8).err(),
+        Some(Error::InvalidCapability),
+        "empty slot"
+    );
+    assert_eq!(
+        cnode::lookup(root, 1 << 63).err(),
+        Some(Error::InvalidCapability),
+        "guard mismatch"
+    );
+    assert_eq!(
+        cnode::lookup(root, 0).err(),
+        Some(Error::InvalidCapability),
+        "slot 0 is never a capability"
+    );
+}
+
+#[test]
+fn derivation_rules() {
+    let mut world = World::new();
+    assert_eq!(
+        ops::copy(world.root_slot(1), world.root_slot(2), Rights::all()),
+        Err(Error::NotCopyable)
+    );
+    retype_into(&mut world, 1, ObjectType::Endpoint, 0, 1, 2).unwrap();
+    ops::mint(world.root_slot(2), world.root_slot(3), Rights::READ, 7).unwrap();
+    assert_eq!(
+        world.root_slot(3).cap(),
+        Cap::Endpoint {
+            base: world.untyped_mem.base(),
+            badge: 7,
+            rights: Rights::READ
+        }
+    );
+    assert_eq!(
+        ops::mint(world.root_slot(3), world.root_slot(4), Rights::all(), 9),
+        Err(Error::IllegalOperation)
+    );
+    ops::copy(world.root_slot(3), world.root_slot(4), Rights::all()).unwrap();
+    assert_eq!(
+        world.root_slot(4).cap().rights(),
+        Rights::READ,
+        "rights never grow"
+    );
+    assert_eq!(
+        ops::copy(world.root_slot(2), world.root_slot(4), Rights::all()),
+        Err(Error::SlotOccupied)
+    );
+    assert_eq!(
+        retype_into(&mut world, 1, ObjectType::Endpoint, 0, 1, 0),
+        Err(Error::RangeError)
+    );
+    assert_eq!(
+        retype_into(&mut world, 1, ObjectType::Endpoint, 0, 0, 5),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        retype_into(&mut world, 1, ObjectType::Endpoint, 0, 2, 31),
+        Err(Error::RangeError)
+    );
+    assert_eq!(
+        retype_into(&mut world, 1, ObjectType::Untyped, 40, 1, 5),
+        Err(Error::NotEnoughMemory)
+    );
+}
+
+#[test]
+fn device_memory_only_becomes_frames() {
+    let mut world = World::new();
+    let Cap::Untyped { base, .. } = world.root_slot(1).cap() else {
+        unreachable!()
+    };
+    ops::delete(world.root_slot(1), &mut world.machine);
+    world.root_slot(1).install_root(Cap::Untyped {
+        base,
+        size_bits: UNTYPED_BITS,
+        device: true,
+        watermark: 0,
+    });
+    assert_eq!(
+        retype_into(&mut world, 1, ObjectType::Endpoint, 0, 1, 2),
+        Err(Error::InvalidArgument)
+    );
+    retype_into(&mut world, 1, ObjectType::Frame4K, 0, 1, 2).unwrap();
+    assert!(matches!(
+        world.root_slot(2).cap(),
+        Cap::Frame { device: true, .. }
+    ));
+}

@@ -1,0 +1,103 @@
+//! The layouts and sizes of kernel objects in untyped memory.
+
+use super::cnode::{MAX_RADIX, MIN_RADIX, RegionHeader, cnode_size_bits};
+use super::slot::Slot;
+use basalt_abi::{Error, ObjectType};
+
+/// Smallest and largest untyped objects (4 KiB, 128 TiB).
+pub const MIN_UNTYPED_BITS: u8 = 12;
+pub const MAX_UNTYPED_BITS: u8 = 47;
+
+/// Bytes of an endpoint or notification object.
+pub const ENDPOINT_BITS: u8 = 6;
+/// Bytes of a TCB object.
+pub const TCB_BITS: u8 = 11;
+
+/// A TCB's own capability slots: copies that keep the objects a thread
+/// runs on alive, and that vanish (stopping the thread's use of them) when
+/// someone revokes the originals.
+pub mod tcb_slot {
+    pub const CSPACE: usize = 0;
+    pub const VSPACE: usize = 1;
+    pub const IPC_BUFFER: usize = 2;
+    pub const FAULT_ENDPOINT: usize = 3;
+    pub const COUNT: usize = 4;
+}
+
+/// Scheduling state of a thread.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum ThreadState {
+    /// Created or suspended: never scheduled.
+    Inactive,
+    /// On the run queue or running.
+    Runnable,
+}
+
+/// The registers of a user thread, saved on kernel entry.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct UserContext {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub rip: u64,
+    pub rsp: u64,
+    pub rflags: u64,
+}
+
+/// A thread control block.
+#[repr(C)]
+pub struct Tcb {
+    pub header: RegionHeader,
+    pub slots: [Slot; tcb_slot::COUNT],
+    pub context: UserContext,
+    pub state: ThreadState,
+    pub priority: u8,
+    pub ipc_buffer_addr: u64,
+    /// Run-queue links (TCB addresses, 0 for none).
+    pub run_next: u64,
+    pub run_prev: u64,
+}
+
+const _: () = assert!(size_of::<Tcb>() <= 1 << TCB_BITS);
+
+/// The maximum priority (priorities are `0..=MAX_PRIORITY`).
+pub const MAX_PRIORITY: u64 = 255;
+
+/// Bytes (as a power of two) of one object of `ty`; `size_bits` is the
+/// caller's size for the variable-sized types (untyped: bytes; CNode: slots).
+pub fn object_size_bits(ty: ObjectType, size_bits: u64) -> Result<u8, Error> {
+    Ok(match ty {
+        ObjectType::Untyped => {
+            let bits = u8::try_from(size_bits).map_err(|_| Error::RangeError)?;
+            if !(MIN_UNTYPED_BITS..=MAX_UNTYPED_BITS).contains(&bits) {
+                return Err(Error::RangeError);
+            }
+            bits
+        }
+        ObjectType::CNode => {
+            let radix = u8::try_from(size_bits).map_err(|_| Error::RangeError)?;
+            if !(MIN_RADIX..=MAX_RADIX).contains(&radix) {
+                return Err(Error::RangeError);
+            }
+            cnode_size_bits(radix)
+        }
+        ObjectType::Tcb => TCB_BITS,
+        ObjectType::Endpoint | ObjectType::Notification => ENDPOINT_BITS,
+        ObjectType::Frame4K | ObjectType::PageTable | ObjectType::VSpace => 12,
+        ObjectType::Frame2M => 21,
+    })
+}

@@ -1,0 +1,429 @@
+//! Capability operations: retype, copy, mint, move, mutate, delete, revoke.
+//!
+//! Deleting the last capability to an object destroys it. Destroying a
+//! CNode or a TCB empties its slots, which can destroy more objects; rather
+//! than recurse (a user can chain CNodes arbitrarily deep), dying slot
+//! regions are queued through their headers and emptied one slot at a time.
+
+use super::cap::{Asid, Cap, Mapping};
+use super::cnode::{RegionHeader, cnode_size_bits, index_slot};
+use super::objects::{
+    ENDPOINT_BITS, TCB_BITS, Tcb, ThreadState, UserContext, object_size_bits, tcb_slot,
+};
+use super::slot::{Slot, SlotRef};
+use basalt_abi::{Error, ObjectType, Rights};
+
+/// What the object model needs from the machine: address spaces, mappings,
+/// interrupts and the scheduler. The kernel implements it over the real
+/// hardware; host tests implement it with a recorder.
+pub trait Machine {
+    /// Prepares the page at `base` as a new address space and returns its
+    /// ASID, or `None` when every ASID is taken.
+    fn create_vspace(&mut self, base: u64) -> Option<Asid>;
+    /// The address space is gone: its ASID becomes free.
+    fn destroy_vspace(&mut self, asid: Asid, base: u64);
+    /// Removes the mapping of the frame at `base` (if it is still the one
+    /// mapped there).
+    fn unmap_frame(&mut self, mapping: Mapping, base: u64, large: bool);
+    /// Removes the page table at `base` from its parent table (if it is
+    /// still the one there).
+    fn unmap_page_table(&mut self, mapping: Mapping, level: u8, base: u64);
+    /// The IRQ's handler capability is gone: mask and free the line.
+    fn release_irq(&mut self, irq: u8);
+    /// The thread is going away: take it off every queue.
+    fn forget_thread(&mut self, tcb: u64);
+}
+
+/// Cleans up after the final capability to an object is gone. Returns the
+/// object's slot region if it has one that must be emptied.
+fn finalize(cap: Cap, machine: &mut impl Machine) -> Option<(u64, u64, u64)> {
+    match cap {
+        Cap::Frame {
+            base,
+            large,
+            mapping: Some(m),
+            ..
+        } => machine.unmap_frame(m, base, large),
+        Cap::PageTable {
+            base,
+            mapping: Some(m),
+            level,
+        } => machine.unmap_page_table(m, level, base),
+        Cap::VSpace { base, asid } => machine.destroy_vspace(asid, base),
+        Cap::IrqHandler { irq } => machine.release_irq(irq),
+        Cap::CNode { base, radix, .. } => {
+            // Slot 0 is the header; the capability slots follow it.
+            return Some((base, base + size_of::<Slot>() as u64, (1u64 << radix) - 1));
+        }
+        Cap::Tcb { base } => {
+            machine.forget_thread(base);
+            let slots = base + core::mem::offset_of!(Tcb, slots) as u64;
+            return Some((base, slots, tcb_slot::COUNT as u64));
+        }
+        _ => {}
+    }
+    None
+}
+
+/// Mappings die with the capability that made them, final or not.
+fn release_mapping(cap: Cap, machine: &mut impl Machine) {
+    match cap {
+        Cap::Frame {
+            base,
+            large,
+            mapping: Some(m),
+            ..
+        } => machine.unmap_frame(m, base, large),
+        Cap::PageTable {
+            base,
+            mapping: Some(m),
+            level,
+        } => machine.unmap_page_table(m, level, base),
+        _ => {}
+    }
+}
+
+fn header(base: u64) -> *mut RegionHeader {
+    base as *mut RegionHeader
+}
+
+/// Deletes the capability in `slot` and everything its deletion destroys.
+/// Deleting an issuer (untyped memory, IRQ or I/O-port control) first
+/// deletes everything made from it, so nothing outlives the memory or the
+/// authority it came from.
+pub fn delete(slot: SlotRef, machine: &mut impl Machine) {
+    let mut dying: u64 = 0;
+    loop {
+        let done = remove(slot, machine, &mut dying);
+        drain(machine, &mut dying);
+        if done || slot.is_empty() {
+            break;
+        }
+    }
+}
+
+/// One step of deleting `slot`: an issuer with children loses one leaf of
+/// its subtree (returns false: call again); anything else is deleted
+/// (returns true).
+fn remove(slot: SlotRef, machine: &mut impl Machine, dying: &mut u64) -> bool {
+    if slot.cap().is_issuer()
+        && let Some(leaf) = slot.leaf_descendant()
+    {
+        delete_one(leaf, machine, dying);
+        return false;
+    }
+    delete_one(slot, machine, dying);
+    true
+}
+
+/// Empties the queued slot regions of destroyed objects, newest first.
+fn drain(machine: &mut impl Machine, dying: &mut u64) {
+    while *dying != 0 {
+        let h = header(*dying);
+        // SAFETY: `*dying` is the header of a destroyed CNode or TCB whose
+        // memory stays allocated (its untyped keeps children until the
+        // object is gone); only this loop uses the header now.
+        let (slots, count, next) = unsafe { ((*h).dying_slots, (*h).dying_count, (*h).dying_next) };
+        if count == 0 {
+            *dying = next;
+            continue;
+        }
+        // SAFETY: `slots` points at one of the region's remaining slots.
+        let s = unsafe { SlotRef::new(slots as *mut Slot) };
+        if s.is_empty() || remove(s, machine, dying) {
+            // SAFETY: as above; `h` is still this region's header even if
+            // `remove` queued newer regions in front of it.
+            unsafe {
+                (*h).dying_slots = slots + size_of::<Slot>() as u64;
+                (*h).dying_count = count - 1;
+            }
+        }
+    }
+}
+
+fn delete_one(slot: SlotRef, machine: &mut impl Machine, dying: &mut u64) {
+    let (cap, was_final) = slot.take();
+    if !was_final {
+        release_mapping(cap, machine);
+        return;
+    }
+    if let Some((base, slots, count)) = finalize(cap, machine) {
+        let h = header(base);
+        // SAFETY: the object just lost its last capability, so its header is
+        // ours to use for the dying list.
+        unsafe {
+            (*h).dying_next = *dying;
+            (*h).dying_slots = slots;
+            (*h).dying_count = count;
+        }
+        *dying = base;
+    }
+}
+
+/// Deletes every capability derived from the one in `slot`.
+pub fn revoke(slot: SlotRef, machine: &mut impl Machine) {
+    let original = slot.cap();
+    // Deleting descendants can destroy the CNode holding `slot` itself;
+    // stop as soon as the slot no longer holds what it held.
+    while slot.cap() == original {
+        let Some(leaf) = slot.leaf_descendant() else {
+            break;
+        };
+        delete(leaf, machine);
+    }
+}
+
+/// Copies the capability in `src` to the empty slot `dest` with rights
+/// reduced to `rights`.
+pub fn copy(src: SlotRef, dest: SlotRef, rights: Rights) -> Result<(), Error> {
+    let cap = derive(src, dest)?;
+    dest.install_child(cap.with_rights_masked(rights).fresh_copy(), src);
+    Ok(())
+}
+
+/// Like [`copy`], also setting the badge of an endpoint or notification
+/// (which must not have one yet) or the guard of a CNode (`value` holds
+/// the guard in its low bits, the guard size in bits 58-63).
+pub fn mint(src: SlotRef, dest: SlotRef, rights: Rights, value: u64) -> Result<(), Error> {
+    let cap = derive(src, dest)?.with_rights_masked(rights).fresh_copy();
+    let cap = with_badge_or_guard(cap, value)?;
+    dest.install_child(cap, src);
+    Ok(())
+}
+
+/// Moves the capability in `src` to the empty slot `dest`.
+pub fn move_cap(src: SlotRef, dest: SlotRef) -> Result<(), Error> {
+    check_move(src, dest)?;
+    src.move_to(dest, src.cap());
+    Ok(())
+}
+
+/// Moves and changes the badge or guard in one step (seL4's mutate).
+pub fn mutate(src: SlotRef, dest: SlotRef, value: u64) -> Result<(), Error> {
+    check_move(src, dest)?;
+    let cap = with_badge_or_guard(src.cap(), value)?;
+    src.move_to(dest, cap);
+    Ok(())
+}
+
+fn check_move(src: SlotRef, dest: SlotRef) -> Result<(), Error> {
+    if src.is_empty() {
+        return Err(Error::InvalidCapability);
+    }
+    if !dest.is_empty() {
+        return Err(Error::SlotOccupied);
+    }
+    Ok(())
+}
+
+fn derive(src: SlotRef, dest: SlotRef) -> Result<Cap, Error> {
+    check_move(src, dest)?;
+    let cap = src.cap();
+    if cap.is_issuer() {
+        return Err(Error::NotCopyable);
+    }
+    Ok(cap)
+}
+
+/// Guard size field of a CNode mint/mutate value.
+const GUARD_BITS_SHIFT: u32 = 58;
+
+fn with_badge_or_guard(mut cap: Cap, value: u64) -> Result<Cap, Error> {
+    match &mut cap {
+        Cap::Endpoint { badge, .. } | Cap::Notification { badge, .. } => {
+            if *badge != 0 {
+                return Err(Error::IllegalOperation);
+            }
+            *badge = value;
+        }
+        Cap::CNode {
+            radix,
+            guard,
+            guard_bits,
+            ..
+        } => {
+            let bits = (value >> GUARD_BITS_SHIFT) as u8;
+            let g = value & ((1 << GUARD_BITS_SHIFT) - 1);
+            if u32::from(bits) + u32::from(*radix) > 64 || (bits < 58 && g >> bits != 0) {
+                return Err(Error::RangeError);
+            }
+            *guard = g;
+            *guard_bits = bits;
+        }
+        _ if value != 0 => return Err(Error::IllegalOperation),
+        _ => {}
+    }
+    Ok(cap)
+}
+
+/// Carves `count` objects of `ty` out of the untyped in `untyped` and puts
+/// capabilities to them in slots `dest_index..` of the CNode `dest`.
+pub fn retype(
+    untyped: SlotRef,
+    ty: ObjectType,
+    size_bits: u64,
+    count: u64,
+    dest: Cap,
+    dest_index: u64,
+    machine: &mut impl Machine,
+) -> Result<(), Error> {
+    let Cap::Untyped {
+        base,
+        size_bits: ut_bits,
+        device,
+        watermark,
+    } = untyped.cap()
+    else {
+        return Err(Error::WrongType);
+    };
+    if device && !matches!(ty, ObjectType::Frame4K | ObjectType::Frame2M) {
+        return Err(Error::InvalidArgument);
+    }
+    let obj_bits = object_size_bits(ty, size_bits)?;
+    if count == 0 || count > 1 << 16 {
+        return Err(Error::InvalidArgument);
+    }
+    let Cap::CNode { radix, .. } = dest else {
+        return Err(Error::WrongType);
+    };
+    if dest_index == 0
+        || dest_index
+            .checked_add(count)
+            .is_none_or(|end| end > 1 << radix)
+    {
+        return Err(Error::RangeError);
+    }
+    for i in 0..count {
+        if !index_slot(dest, dest_index + i)?.is_empty() {
+            return Err(Error::SlotOccupied);
+        }
+    }
+    // Memory is reusable once everything made from it is gone.
+    let watermark = if untyped.first_child().is_none() {
+        0
+    } else {
+        watermark
+    };
+    let size = 1u64 << obj_bits;
+    let start = watermark.next_multiple_of(size);
+    let end = count.checked_mul(size).and_then(|b| b.checked_add(start));
+    let Some(end) = end.filter(|&e| e <= 1 << ut_bits) else {
+        return Err(Error::NotEnoughMemory);
+    };
+
+    for i in 0..count {
+        let obj = base + start + i * size;
+        if !device {
+            // SAFETY: `[obj, obj + size)` lies inside the untyped region,
+            // past its watermark, so no live object uses it.
+            unsafe { core::ptr::write_bytes(obj as *mut u8, 0, size as usize) };
+        }
+        let cap = match new_object(ty, obj, obj_bits, size_bits, device, machine) {
+            Ok(cap) => cap,
+            Err(e) => {
+                // Objects made so far stay valid; record them.
+                untyped.update_cap(Cap::Untyped {
+                    base,
+                    size_bits: ut_bits,
+                    device,
+                    watermark: start + i * size,
+                });
+                return Err(e);
+            }
+        };
+        index_slot(dest, dest_index + i)?.install_child(cap, untyped);
+    }
+    untyped.update_cap(Cap::Untyped {
+        base,
+        size_bits: ut_bits,
+        device,
+        watermark: end,
+    });
+    Ok(())
+}
+
+fn new_object(
+    ty: ObjectType,
+    base: u64,
+    obj_bits: u8,
+    size_bits: u64,
+    device: bool,
+    machine: &mut impl Machine,
+) -> Result<Cap, Error> {
+    Ok(match ty {
+        ObjectType::Untyped => Cap::Untyped {
+            base,
+            size_bits: obj_bits,
+            device,
+            watermark: 0,
+        },
+        ObjectType::Endpoint => Cap::Endpoint {
+            base,
+            badge: 0,
+            rights: Rights::all(),
+        },
+        ObjectType::Notification => Cap::Notification {
+            base,
+            badge: 0,
+            rights: Rights::all(),
+        },
+        ObjectType::CNode => {
+            let radix = size_bits as u8;
+            debug_assert_eq!(cnode_size_bits(radix), obj_bits);
+            Cap::CNode {
+                base,
+                radix,
+                guard: 0,
+                guard_bits: 0,
+            }
+        }
+        ObjectType::Tcb => {
+            let tcb = base as *mut Tcb;
+            // SAFETY: the memory was just zeroed and belongs to this object;
+            // every field is written before the TCB is used.
+            unsafe {
+                tcb.write(Tcb {
+                    header: RegionHeader {
+                        dying_next: 0,
+                        dying_slots: 0,
+                        dying_count: 0,
+                    },
+                    slots: [Slot::EMPTY, Slot::EMPTY, Slot::EMPTY, Slot::EMPTY],
+                    context: UserContext::default(),
+                    state: ThreadState::Inactive,
+                    priority: 0,
+                    ipc_buffer_addr: 0,
+                    run_next: 0,
+                    run_prev: 0,
+                });
+            }
+            Cap::Tcb { base }
+        }
+        ObjectType::Frame4K | ObjectType::Frame2M => Cap::Frame {
+            base,
+            large: ty == ObjectType::Frame2M,
+            device,
+            rights: Rights::READ | Rights::WRITE | Rights::EXECUTE,
+            mapping: None,
+        },
+        ObjectType::PageTable => Cap::PageTable {
+            base,
+            mapping: None,
+            level: 0,
+        },
+        ObjectType::VSpace => {
+            let asid = machine.create_vspace(base).ok_or(Error::NotEnoughMemory)?;
+            Cap::VSpace { base, asid }
+        }
+    })
+}
+
+/// Sizes for the tests and the boot code.
+pub const fn endpoint_bytes() -> u64 {
+    1 << ENDPOINT_BITS
+}
+
+/// Bytes of a TCB object.
+pub const fn tcb_bytes() -> u64 {
+    1 << TCB_BITS
+}
