@@ -11,6 +11,9 @@ pub enum SelfTest {
     Boot,
     /// Touch an unmapped kernel address; the fault handler must report it.
     PageFault,
+    /// Run the root task (a test suite); it ends the run through the
+    /// `DebugExit` system call.
+    RootTask,
 }
 
 /// What the command line asks for.
@@ -45,6 +48,7 @@ impl Args {
                 "test" => match value {
                     "boot" => Some(SelfTest::Boot),
                     "pagefault" => Some(SelfTest::PageFault),
+                    "roottask" => Some(SelfTest::RootTask),
                     _ => None,
                 }
                 .map(|t| args.self_test = Some(t))
@@ -76,6 +80,7 @@ mod tests {
 
     #[test]
     fn known_words_are_applied() {
+        assert_eq!(parse("test=roottask").0.self_test, Some(SelfTest::RootTask));
         let (args, bad) = parse("  loglevel=debug   test=pagefault ");
         assert_eq!(args.log_level, LevelFilter::Debug);
         assert_eq!(args.self_test, Some(SelfTest::PageFault));

@@ -11,3 +11,4 @@ pub mod cmdline;
 pub mod console;
 pub mod memory;
 pub mod object;
+pub mod sched;

@@ -38,10 +38,7 @@ pub fn target_dir() -> PathBuf {
 }
 
 pub fn kernel_path(profile: Profile) -> PathBuf {
-    target_dir()
-        .join(TARGET)
-        .join(profile.dir())
-        .join("basalt-kernel")
+    user_program_path("basalt-kernel", profile)
 }
 
 /// Runs `command`, turning a failure to start or a non-zero exit into an
@@ -64,13 +61,31 @@ fn cargo() -> Command {
 
 /// Builds the kernel ELF and returns its path.
 pub fn kernel(profile: Profile) -> Result<PathBuf> {
+    bare_metal_binary("basalt-kernel", profile)
+}
+
+/// Where cargo puts user program `package` (a binary of the same name)
+/// built for the bare-metal target.
+pub fn user_program_path(package: &str, profile: Profile) -> PathBuf {
+    target_dir().join(TARGET).join(profile.dir()).join(package)
+}
+
+/// Builds user program `package` (a crate whose binary has the package's
+/// name and links with `libcap/link.ld`) for the bare-metal target and
+/// returns the ELF's path.
+pub fn user_program(package: &str, profile: Profile) -> Result<PathBuf> {
+    bare_metal_binary(package, profile)
+}
+
+/// Builds the binary named like its `package` for the bare-metal target.
+fn bare_metal_binary(package: &str, profile: Profile) -> Result<PathBuf> {
     let mut c = cargo();
     c.args([
         "build",
         "--package",
-        "basalt-kernel",
+        package,
         "--bin",
-        "basalt-kernel",
+        package,
         "--target",
         TARGET,
     ]);
@@ -78,7 +93,7 @@ pub fn kernel(profile: Profile) -> Result<PathBuf> {
         c.arg("--release");
     }
     check(&mut c)?;
-    Ok(kernel_path(profile))
+    Ok(user_program_path(package, profile))
 }
 
 /// Runs the host unit tests of the whole workspace.

@@ -20,10 +20,19 @@ const EXIT_FAILURE: i32 = 35;
 const TEST_MODULE_NAME: &str = "test-module";
 const TEST_MODULE_LEN: usize = 10_000;
 
+/// The root task that runs the capability tests: its package, and the
+/// module name the kernel looks for.
+const ROOT_TEST_PACKAGE: &str = "roottest";
+const ROOT_TASK_MODULE_NAME: &str = "roottask";
+/// The fewest capability tests a passing root-task run reports.
+const MIN_ROOT_TESTS: u32 = 30;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Scenario {
     Boot,
     PageFault,
+    /// `roottest` as the root task: the kernel's capability test suite.
+    RootTask,
 }
 
 struct Case {
@@ -35,7 +44,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -60,6 +69,13 @@ const CASES: [Case; 4] = [
     Case {
         name: "kernel page fault is reported",
         scenario: Scenario::PageFault,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "root task: capability tests, SeaBIOS, CD-ROM",
+        scenario: Scenario::RootTask,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
         cpu: None,
@@ -89,26 +105,36 @@ pub fn run_all(accel: Accel) -> Result<()> {
     let dir = build::target_dir().join("selftest");
     fs::create_dir_all(&dir)?;
     let kernel = build::kernel(Profile::Debug)?;
+    let root_test = build::user_program(ROOT_TEST_PACKAGE, Profile::Debug)?;
     let module_path = dir.join("test-module.bin");
     let module = test_module();
     fs::write(&module_path, &module)?;
-    let modules = [Module {
+    let test_modules = [Module {
         path: module_path,
         name: TEST_MODULE_NAME.into(),
     }];
-    let images = [Scenario::Boot, Scenario::PageFault].map(|s| {
+    let root_task_modules = [Module {
+        path: root_test,
+        name: ROOT_TASK_MODULE_NAME.into(),
+    }];
+    let images = [Scenario::Boot, Scenario::PageFault, Scenario::RootTask].map(|s| {
         let (file, args) = match s {
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
+            Scenario::RootTask => ("roottest.iso", "test=roottask"),
         };
         (s, dir.join(file), args)
     });
-    for (_, path, args) in &images {
+    for (scenario, path, args) in &images {
+        let modules: &[Module] = match scenario {
+            Scenario::RootTask => &root_task_modules,
+            Scenario::Boot | Scenario::PageFault => &test_modules,
+        };
         image::build(
             &Contents {
                 kernel: &kernel,
                 kernel_args: args,
-                modules: &modules,
+                modules,
             },
             path,
         )?;
@@ -168,6 +194,7 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
     let result = match case.scenario {
         Scenario::Boot => check_boot(case, accel, outcome.status, &serial, module),
         Scenario::PageFault => check_page_fault(outcome.status, &serial),
+        Scenario::RootTask => check_root_task(outcome.status, &serial),
     };
     result.map_err(|e| {
         fail!(
@@ -284,6 +311,49 @@ fn check_page_fault(status: Option<i32>, serial: &str) -> Result<()> {
     Ok(())
 }
 
+/// Reads `roottest: N passed, M failed`.
+fn root_test_summary(line: &str) -> Option<(u32, u32)> {
+    let rest = line.trim().strip_prefix("roottest: ")?;
+    let (passed, failed) = rest.split_once(" passed, ")?;
+    let failed = failed.strip_suffix(" failed")?;
+    Some((passed.parse().ok()?, failed.parse().ok()?))
+}
+
+fn check_root_task(status: Option<i32>, serial: &str) -> Result<()> {
+    for bad in ["KERNEL FAULT", "KERNEL PANIC", "BOOT FAILED"] {
+        if serial.contains(bad) {
+            return Err(fail!("the kernel reported `{bad}`"));
+        }
+    }
+    if let Some(l) = serial.lines().find(|l| l.starts_with("PANIC: ")) {
+        return Err(fail!("the root task panicked: `{}`", l.trim_end()));
+    }
+    let failed: Vec<&str> = serial
+        .lines()
+        .filter(|l| l.starts_with("FAIL "))
+        .map(str::trim_end)
+        .collect();
+    if !failed.is_empty() {
+        return Err(fail!(
+            "{} capability test(s) failed:\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        ));
+    }
+    expect_status(status, EXIT_SUCCESS)?;
+    let summary = serial
+        .lines()
+        .find_map(root_test_summary)
+        .ok_or_else(|| fail!("serial log lacks `roottest: N passed, M failed`"))?;
+    match summary {
+        (_, failed) if failed != 0 => Err(fail!("the root task reports {failed} failed tests")),
+        (passed, _) if passed < MIN_ROOT_TESTS => Err(fail!(
+            "the root task ran only {passed} tests, expected at least {MIN_ROOT_TESTS}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +370,37 @@ mod tests {
         assert!(check_page_fault(Some(EXIT_FAILURE), "").is_err());
         assert!(check_page_fault(None, "KERNEL FAULT: page fault (vector 14)").is_err());
         assert!(check_page_fault(Some(EXIT_SUCCESS), "").is_err());
+    }
+
+    #[test]
+    fn the_root_task_summary_line_is_parsed() {
+        assert_eq!(
+            root_test_summary("roottest: 42 passed, 0 failed"),
+            Some((42, 0))
+        );
+        assert_eq!(
+            root_test_summary("roottest: 7 passed, 3 failed\r"),
+            Some((7, 3))
+        );
+        assert_eq!(root_test_summary("roottest: capability tests"), None);
+        assert_eq!(root_test_summary("roottest: x passed, 0 failed"), None);
+    }
+
+    #[test]
+    fn the_root_task_check_wants_a_clean_run_of_enough_tests() {
+        let ok = "ok   a\nroottest: 31 passed, 0 failed\n";
+        assert!(check_root_task(Some(EXIT_SUCCESS), ok).is_ok());
+        // Too few tests, a failure, a panic, a fault, the wrong status.
+        let few = "roottest: 29 passed, 0 failed\n";
+        assert!(check_root_task(Some(EXIT_SUCCESS), few).is_err());
+        let failing = "FAIL b: Ok vs Err(WrongType)\nroottest: 31 passed, 1 failed\n";
+        assert!(check_root_task(Some(EXIT_FAILURE), failing).is_err());
+        let panicked = "PANIC: oops at servers/roottest/src/main.rs:1\n";
+        assert!(check_root_task(Some(EXIT_FAILURE), panicked).is_err());
+        let fault = format!("KERNEL FAULT: page fault (vector 14)\n{ok}");
+        assert!(check_root_task(Some(EXIT_SUCCESS), &fault).is_err());
+        assert!(check_root_task(Some(EXIT_FAILURE), ok).is_err());
+        assert!(check_root_task(None, ok).is_err());
+        assert!(check_root_task(Some(EXIT_SUCCESS), "").is_err());
     }
 }

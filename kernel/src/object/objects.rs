@@ -74,6 +74,63 @@ pub struct Tcb {
 
 const _: () = assert!(size_of::<Tcb>() <= 1 << TCB_BITS);
 
+impl Tcb {
+    /// A new, inactive thread with no capabilities.
+    pub const fn new() -> Self {
+        Self {
+            header: RegionHeader {
+                dying_next: 0,
+                dying_slots: 0,
+                dying_count: 0,
+            },
+            slots: [Slot::EMPTY, Slot::EMPTY, Slot::EMPTY, Slot::EMPTY],
+            context: UserContext {
+                r15: 0,
+                r14: 0,
+                r13: 0,
+                r12: 0,
+                r11: 0,
+                r10: 0,
+                r9: 0,
+                r8: 0,
+                rbp: 0,
+                rdi: 0,
+                rsi: 0,
+                rdx: 0,
+                rcx: 0,
+                rbx: 0,
+                rax: 0,
+                rip: 0,
+                rsp: 0,
+                rflags: INITIAL_RFLAGS,
+            },
+            state: ThreadState::Inactive,
+            priority: 0,
+            ipc_buffer_addr: 0,
+            run_next: 0,
+            run_prev: 0,
+        }
+    }
+
+    /// The TCB's slot `index` (see [`tcb_slot`]).
+    pub fn slot(tcb: u64, index: usize) -> super::slot::SlotRef {
+        debug_assert!(index < tcb_slot::COUNT);
+        let addr =
+            tcb + core::mem::offset_of!(Tcb, slots) as u64 + (index * size_of::<Slot>()) as u64;
+        // SAFETY: `tcb` is a live TCB, which holds `tcb_slot::COUNT` slots.
+        unsafe { super::slot::SlotRef::new(addr as *mut Slot) }
+    }
+}
+
+impl Default for Tcb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// RFLAGS of a new thread: interrupts enabled (bit 1 is always set).
+pub const INITIAL_RFLAGS: u64 = 0x202;
+
 /// The maximum priority (priorities are `0..=MAX_PRIORITY`).
 pub const MAX_PRIORITY: u64 = 255;
 

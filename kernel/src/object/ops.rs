@@ -7,9 +7,7 @@
 
 use super::cap::{Asid, Cap, Mapping};
 use super::cnode::{RegionHeader, cnode_size_bits, index_slot};
-use super::objects::{
-    ENDPOINT_BITS, TCB_BITS, Tcb, ThreadState, UserContext, object_size_bits, tcb_slot,
-};
+use super::objects::{ENDPOINT_BITS, TCB_BITS, Tcb, object_size_bits, tcb_slot};
 use super::slot::{Slot, SlotRef};
 use basalt_abi::{Error, ObjectType, Rights};
 
@@ -378,25 +376,8 @@ fn new_object(
             }
         }
         ObjectType::Tcb => {
-            let tcb = base as *mut Tcb;
-            // SAFETY: the memory was just zeroed and belongs to this object;
-            // every field is written before the TCB is used.
-            unsafe {
-                tcb.write(Tcb {
-                    header: RegionHeader {
-                        dying_next: 0,
-                        dying_slots: 0,
-                        dying_count: 0,
-                    },
-                    slots: [Slot::EMPTY, Slot::EMPTY, Slot::EMPTY, Slot::EMPTY],
-                    context: UserContext::default(),
-                    state: ThreadState::Inactive,
-                    priority: 0,
-                    ipc_buffer_addr: 0,
-                    run_next: 0,
-                    run_prev: 0,
-                });
-            }
+            // SAFETY: the memory was just zeroed and belongs to this object.
+            unsafe { (base as *mut Tcb).write(Tcb::new()) };
             Cap::Tcb { base }
         }
         ObjectType::Frame4K | ObjectType::Frame2M => Cap::Frame {

@@ -6,7 +6,9 @@ use super::layout::{self, KERNEL_VIRT_OFFSET};
 use super::multiboot::{BootInfo, Firmware, Module};
 use super::paging::KernelPageTables;
 use super::timer::{Timer, TimerMode};
-use super::{apic, cpu, gdt, idt, ioapic, pic, qemu, serial, stacks, timer};
+use super::{
+    apic, cpu, gdt, idt, ioapic, pic, qemu, roottask, serial, stacks, thread, timer, user, vspace,
+};
 use crate::cmdline::{Args, SelfTest};
 use crate::kprintln;
 use crate::memory::{FrameAllocator, FreeMemory, PhysRange, RangeSet};
@@ -34,8 +36,13 @@ pub fn stop(success: bool) -> ! {
     cpu::halt_forever()
 }
 
-/// Stops with a message for a condition the kernel cannot boot past.
-fn fatal(what: fmt::Arguments<'_>) -> ! {
+/// Whether the kernel runs a self-test (`test=` on the command line).
+pub fn in_self_test() -> bool {
+    SELF_TEST.load(Ordering::Relaxed)
+}
+
+/// Stops with a message for a condition the kernel cannot get past.
+pub fn fatal(what: fmt::Arguments<'_>) -> ! {
     serial::write_fmt_emergency(format_args!("\nBOOT FAILED: {what}\n"));
     stop(false)
 }
@@ -68,6 +75,7 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
 
     let selectors = gdt::init();
     idt::init(selectors.kernel_code);
+    user::init();
     let features = cpu::Features::detect();
 
     let (mut frames, memory) = memory(&boot);
@@ -80,6 +88,7 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     // the kernel uses from here on.
     unsafe { tables.activate() };
     features.enable_protections();
+    vspace::init(tables.pml4());
     let mut tables = tables;
 
     let Some(root) = boot.acpi_root() else {
@@ -118,6 +127,27 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     }
     let timer = timer::start(&features);
 
+    let root_task = boot
+        .modules()
+        .find(|m| m.name == roottask::MODULE_NAME)
+        .map(|module| {
+            let mut kernel_devices = [platform.local_apic_address; 9];
+            for (slot, io) in kernel_devices[1..]
+                .iter_mut()
+                .zip(platform.ioapics.as_slice())
+            {
+                *slot = io.address;
+            }
+            let devices = roottask::device_space(&memory.ram, &kernel_devices);
+            match roottask::create(&module, &mut frames, &devices) {
+                Ok(r) => r,
+                Err(e) => fatal(format_args!(
+                    "cannot start the root task (module `{}`): {e}",
+                    module.name
+                )),
+            }
+        });
+
     let summary = Summary {
         boot: &boot,
         memory: &memory,
@@ -127,15 +157,27 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         apic_mode,
         timer,
         features,
+        root_task: root_task.as_ref(),
     };
     kprintln!("{summary}");
 
     x86_64::instructions::interrupts::enable();
-    match args.self_test {
-        Some(SelfTest::Boot) => self_test_boot(),
-        Some(SelfTest::PageFault) => self_test_page_fault(),
-        None => {
-            log::info!("no root task yet; idling");
+    match (args.self_test, root_task) {
+        (Some(SelfTest::Boot), _) => self_test_boot(),
+        (Some(SelfTest::PageFault), _) => self_test_page_fault(),
+        (_, Some(root)) => {
+            thread::resume(root.tcb);
+            thread::schedule()
+        }
+        (Some(SelfTest::RootTask), None) => fatal(format_args!(
+            "test=roottask needs a boot module named `{}`",
+            roottask::MODULE_NAME
+        )),
+        (None, None) => {
+            log::info!(
+                "no root task (boot module `{}`); idling",
+                roottask::MODULE_NAME
+            );
             loop {
                 x86_64::instructions::hlt();
             }
@@ -261,6 +303,7 @@ struct Summary<'a> {
     apic_mode: apic::Mode,
     timer: Timer,
     features: cpu::Features,
+    root_task: Option<&'a roottask::RootTask>,
 }
 
 impl fmt::Display for Summary<'_> {
@@ -279,10 +322,10 @@ impl fmt::Display for Summary<'_> {
         )?;
         writeln!(
             f,
-            "  memory     {} total, {} usable in {} ranges; kernel image {kernel}, {} KiB of page tables",
+            "  memory     {} total, {} usable in {} ranges; kernel image {kernel}, {} KiB of kernel page tables and boot objects",
             Mib(self.memory.ram.total()),
-            Mib(self.frames.free_ranges().iter().map(PhysRange::len).sum()),
-            self.frames.free_ranges().len(),
+            Mib(self.memory.free.total()),
+            self.memory.free.as_slice().len(),
             self.frames.handed_out() >> 10,
         )?;
         let mode = match self.apic_mode {
@@ -377,6 +420,21 @@ impl fmt::Display for Summary<'_> {
                 range.len(),
                 fnv1a(module.bytes())
             )?;
+        }
+        match self.root_task {
+            Some(r) => writeln!(
+                f,
+                "  roottask   entry {:#x}; {} untyped capabilities ({} of RAM, {} of them device memory)",
+                r.entry,
+                r.untyped,
+                Mib(r.untyped_bytes),
+                r.device_untyped
+            )?,
+            None => writeln!(
+                f,
+                "  roottask   none (no boot module named `{}`)",
+                roottask::MODULE_NAME
+            )?,
         }
         write!(f, "Basalt: boot complete")
     }

@@ -49,6 +49,11 @@ const NAMES: [&str; 32] = [
 /// Deepest call chain the backtrace follows.
 const MAX_FRAMES: usize = 32;
 
+/// The exception's name.
+pub fn name(vector: usize) -> &'static str {
+    NAMES[vector % 32]
+}
+
 pub fn handle(frame: &TrapFrame) -> ! {
     let vector = frame.vector as usize;
     report!(

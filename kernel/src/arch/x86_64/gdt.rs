@@ -32,6 +32,7 @@ pub fn init() -> &'static Selectors {
         ist[usize::from(IST_NMI - 1)] = VirtAddr::new(NMI_STACK.top());
         ist[usize::from(IST_MACHINE_CHECK - 1)] = VirtAddr::new(MACHINE_CHECK_STACK.top());
         tss.interrupt_stack_table = ist;
+        tss.privilege_stack_table[0] = VirtAddr::new(super::user::kernel_stack_top());
         tss
     });
     let (gdt, selectors) = GDT.call_once(|| {

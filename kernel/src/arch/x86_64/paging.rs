@@ -79,6 +79,11 @@ impl KernelPageTables {
         })
     }
 
+    /// Kernel address of the PML4.
+    pub fn pml4(&self) -> u64 {
+        super::layout::phys_to_virt(self.pml4)
+    }
+
     /// Maps `[virt, virt + len)` to `[phys, phys + len)`, with 2 MiB pages
     /// where both sides are aligned and 4 KiB pages elsewhere.
     pub fn map<const N: usize>(

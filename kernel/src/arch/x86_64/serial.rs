@@ -21,17 +21,22 @@ pub fn init() {
 
 struct Writer<'a>(&'a mut Uart16550<PioBackend>);
 
+/// Sends `bytes`, turning each `\n` into the `\r\n` a terminal expects.
+fn send(uart: &mut Uart16550<PioBackend>, bytes: &[u8]) {
+    for chunk in bytes.split_inclusive(|&b| b == b'\n') {
+        match chunk.strip_suffix(b"\n") {
+            Some(line) => {
+                uart.send_bytes_exact(line);
+                uart.send_bytes_exact(b"\r\n");
+            }
+            None => uart.send_bytes_exact(chunk),
+        }
+    }
+}
+
 impl Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for line in s.split_inclusive('\n') {
-            match line.strip_suffix('\n') {
-                Some(text) => {
-                    self.0.send_bytes_exact(text.as_bytes());
-                    self.0.send_bytes_exact(b"\r\n");
-                }
-                None => self.0.send_bytes_exact(line.as_bytes()),
-            }
-        }
+        send(self.0, s.as_bytes());
         Ok(())
     }
 }
@@ -42,6 +47,15 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         if let Some(uart) = PORT.lock().as_mut() {
             let _ = Writer(uart).write_fmt(args);
+        }
+    });
+}
+
+/// Writes raw bytes (user output), with interrupts held off.
+pub fn write_bytes(bytes: &[u8]) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if let Some(uart) = PORT.lock().as_mut() {
+            send(uart, bytes);
         }
     });
 }

@@ -21,6 +21,8 @@ pub mod vector {
     pub const LEGACY_PIC_BASE: u8 = 0xF0;
     /// The local APIC's spurious-interrupt vector.
     pub const SPURIOUS: u8 = 0xFF;
+    /// Marks a frame built by the `syscall` entry (not a hardware vector).
+    pub const SYSCALL: u64 = 0x100;
 }
 
 const STUB_SIZE: u64 = 16;
@@ -131,7 +133,12 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+/// Entered from every stub and from the `syscall` entry. Entries from user
+/// mode never return here: the kernel resumes some thread from its TCB.
+pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if frame.cs & 3 == 3 {
+        super::thread::user_entry(frame);
+    }
     match frame.vector as u8 {
         v if v < vector::FIRST_EXTERNAL => exception::handle(frame),
         vector::TIMER => {

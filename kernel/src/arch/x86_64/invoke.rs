@@ -1,0 +1,424 @@
+//! System calls: decoding the registers, invoking capabilities, writing
+//! the reply. Every argument is checked here or in the operation it reaches;
+//! nothing a thread passes can make the kernel fault or panic.
+
+use super::layout::PHYS_OFFSET;
+use super::thread::{self, KernelMachine};
+use super::{boot, serial, vspace};
+use crate::object::cap::{Cap, Mapping};
+use crate::object::cnode::{self, index_slot};
+use crate::object::objects::{MAX_PRIORITY, Tcb, tcb_slot};
+use crate::object::ops;
+use crate::object::slot::SlotRef;
+use crate::sched::TcbRef;
+use basalt_abi::{Error, MessageInfo, ObjectType, REGISTER_WORDS, Rights, Syscall, label};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+type Reply = Result<[u64; REGISTER_WORDS], Error>;
+
+const NO_REPLY: Reply = Ok([0; REGISTER_WORDS]);
+
+/// The message of a `Call`: words 0-3 from registers, the rest from the
+/// caller's IPC buffer (read through its frame capability, never through a
+/// user pointer).
+struct Message {
+    regs: [u64; REGISTER_WORDS],
+    len: usize,
+    ipc_buffer: Option<u64>,
+}
+
+impl Message {
+    fn word(&self, i: usize) -> Result<u64, Error> {
+        if i >= self.len {
+            return Err(Error::InvalidArgument);
+        }
+        if i < REGISTER_WORDS {
+            return Ok(self.regs[i]);
+        }
+        let base = self.ipc_buffer.ok_or(Error::InvalidArgument)?;
+        // SAFETY: `base` is a live 4 KiB frame (the thread's IPC buffer
+        // capability) and `i < MAX_MESSAGE_WORDS`, so the word is inside it.
+        Ok(unsafe { ((base + 8 * i as u64) as *const u64).read_volatile() })
+    }
+}
+
+/// Handles the system call the current thread `t` made.
+pub fn syscall(t: TcbRef) {
+    let ctx = t.with(|tcb| tcb.context);
+    let result = match Syscall::from_raw(ctx.rax) {
+        Some(Syscall::Call) => call(
+            t,
+            ctx.rdi,
+            MessageInfo(ctx.rsi),
+            [ctx.rdx, ctx.r10, ctx.r8, ctx.r9],
+        ),
+        Some(Syscall::Yield) => {
+            thread::yield_current();
+            NO_REPLY
+        }
+        Some(Syscall::DebugWrite) => debug_write(t, ctx.rdx, ctx.r10),
+        Some(Syscall::DebugExit) if boot::in_self_test() => boot::stop(ctx.rdx == 0),
+        Some(Syscall::DebugExit) => Err(Error::IllegalOperation),
+        None => Err(Error::UnknownSyscall),
+    };
+    t.with(|tcb| {
+        let c = &mut tcb.context;
+        match result {
+            Ok(words) => {
+                c.rax = 0;
+                c.rsi = MessageInfo::new(0, REGISTER_WORDS).0;
+                [c.rdx, c.r10, c.r8, c.r9] = words;
+            }
+            Err(e) => {
+                c.rax = e as u64;
+                c.rsi = MessageInfo::new(0, 0).0;
+                [c.rdx, c.r10, c.r8, c.r9] = [0; REGISTER_WORDS];
+            }
+        }
+    });
+}
+
+fn debug_write(t: TcbRef, addr: u64, len: u64) -> Reply {
+    if len > 4096 {
+        return Err(Error::RangeError);
+    }
+    let Cap::VSpace { base, .. } = Tcb::slot(t.0, tcb_slot::VSPACE).cap() else {
+        return Err(Error::IllegalOperation);
+    };
+    let bytes = vspace::UserBytes::new(addr, len);
+    let mut buf = [0u8; 256];
+    let mut done = 0;
+    while done < bytes.len() {
+        let n = (bytes.len() - done).min(buf.len() as u64) as usize;
+        bytes.read(base, done, &mut buf[..n])?;
+        serial::write_bytes(&buf[..n]);
+        done += n as u64;
+    }
+    Ok([len, 0, 0, 0])
+}
+
+fn lookup_arg(cspace: Cap, address: u64) -> Result<SlotRef, Error> {
+    cnode::lookup(cspace, address)
+}
+
+fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS]) -> Reply {
+    let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
+    let slot = cnode::lookup(cspace, address)?;
+    let ipc_buffer = match Tcb::slot(t.0, tcb_slot::IPC_BUFFER).cap() {
+        Cap::Frame {
+            base, large: false, ..
+        } => Some(base),
+        _ => None,
+    };
+    let msg = Message {
+        regs,
+        len: info.length(),
+        ipc_buffer,
+    };
+    let w = |i| msg.word(i);
+    let cap = slot.cap();
+    match (cap, info.label()) {
+        (Cap::Untyped { .. }, label::UNTYPED_RETYPE) => {
+            let ty = ObjectType::from_raw(w(0)?).ok_or(Error::InvalidArgument)?;
+            let dest = lookup_arg(cspace, w(3)?)?.cap();
+            if !matches!(dest, Cap::CNode { .. }) {
+                return Err(Error::WrongType);
+            }
+            ops::retype(slot, ty, w(1)?, w(2)?, dest, w(4)?, &mut KernelMachine)?;
+            NO_REPLY
+        }
+        (
+            Cap::CNode { .. },
+            l @ (label::CNODE_COPY | label::CNODE_MINT | label::CNODE_MOVE | label::CNODE_MUTATE),
+        ) => {
+            let dest = index_slot(cap, w(0)?)?;
+            let src_cnode = lookup_arg(cspace, w(1)?)?.cap();
+            let src = index_slot(src_cnode, w(2)?)?;
+            if src.is_empty() {
+                return Err(Error::InvalidCapability);
+            }
+            match l {
+                label::CNODE_COPY => ops::copy(src, dest, Rights::from_bits_truncate(w(3)? as u8))?,
+                label::CNODE_MINT => {
+                    ops::mint(src, dest, Rights::from_bits_truncate(w(3)? as u8), w(4)?)?
+                }
+                label::CNODE_MOVE => ops::move_cap(src, dest)?,
+                _ => ops::mutate(src, dest, w(3)?)?,
+            }
+            NO_REPLY
+        }
+        (Cap::CNode { .. }, l @ (label::CNODE_DELETE | label::CNODE_REVOKE)) => {
+            let target = index_slot(cap, w(0)?)?;
+            if target.is_empty() {
+                return Err(Error::InvalidCapability);
+            }
+            if l == label::CNODE_DELETE {
+                ops::delete(target, &mut KernelMachine);
+            } else {
+                ops::revoke(target, &mut KernelMachine);
+            }
+            NO_REPLY
+        }
+        (Cap::Tcb { base }, l) => tcb_invocation(TcbRef(base), l, cspace, &msg),
+        (Cap::PageTable { base, mapping, .. }, label::PAGE_TABLE_MAP) => {
+            if mapping.is_some() {
+                return Err(Error::AlreadyMapped);
+            }
+            let Cap::VSpace { asid, .. } = lookup_arg(cspace, w(0)?)?.cap() else {
+                return Err(Error::WrongType);
+            };
+            let (level, covered) = vspace::map_page_table(asid, w(1)?, base)?;
+            slot.update_cap(Cap::PageTable {
+                base,
+                mapping: Some(Mapping::new(asid, covered)),
+                level,
+            });
+            NO_REPLY
+        }
+        (
+            Cap::PageTable {
+                base,
+                mapping,
+                level,
+            },
+            label::PAGE_TABLE_UNMAP,
+        ) => {
+            if let Some(m) = mapping {
+                vspace::unmap_page_table(m, level, base);
+                slot.update_cap(Cap::PageTable {
+                    base,
+                    mapping: None,
+                    level: 0,
+                });
+            }
+            NO_REPLY
+        }
+        (
+            Cap::Frame {
+                base,
+                large,
+                device,
+                rights,
+                mapping,
+            },
+            label::FRAME_MAP,
+        ) => {
+            if mapping.is_some() {
+                return Err(Error::AlreadyMapped);
+            }
+            let Cap::VSpace { asid, .. } = lookup_arg(cspace, w(0)?)?.cap() else {
+                return Err(Error::WrongType);
+            };
+            let (vaddr, wanted) = (w(1)?, Rights::from_bits_truncate(w(2)? as u8));
+            if !rights.contains(wanted) {
+                return Err(Error::MissingRight);
+            }
+            vspace::map_frame(asid, vaddr, base, large, device, wanted)?;
+            slot.update_cap(Cap::Frame {
+                base,
+                large,
+                device,
+                rights,
+                mapping: Some(Mapping::new(asid, vaddr)),
+            });
+            NO_REPLY
+        }
+        (
+            Cap::Frame {
+                base,
+                large,
+                device,
+                rights,
+                mapping,
+            },
+            label::FRAME_UNMAP,
+        ) => {
+            if let Some(m) = mapping {
+                vspace::unmap_frame(m, base, large);
+                slot.update_cap(Cap::Frame {
+                    base,
+                    large,
+                    device,
+                    rights,
+                    mapping: None,
+                });
+            }
+            NO_REPLY
+        }
+        (Cap::Frame { base, .. }, label::FRAME_GET_ADDRESS) => Ok([base - PHYS_OFFSET, 0, 0, 0]),
+        (Cap::IrqControl, label::IRQ_CONTROL_GET) => {
+            let irq = u8::try_from(w(0)?)
+                .ok()
+                .filter(|&i| usize::from(i) < IRQ_LINES)
+                .ok_or(Error::RangeError)?;
+            let dest = index_slot(lookup_arg(cspace, w(1)?)?.cap(), w(2)?)?;
+            if !dest.is_empty() {
+                return Err(Error::SlotOccupied);
+            }
+            let bit = 1u32 << irq;
+            if ISSUED_IRQS.fetch_or(bit, Ordering::Relaxed) & bit != 0 {
+                return Err(Error::IllegalOperation);
+            }
+            dest.install_child(Cap::IrqHandler { irq }, slot);
+            NO_REPLY
+        }
+        (Cap::IoPortControl, label::IO_PORT_ISSUE) => {
+            let (first, last) = (w(0)?, w(1)?);
+            if first > last || last > 0xffff {
+                return Err(Error::RangeError);
+            }
+            if KERNEL_PORTS
+                .iter()
+                .any(|&(a, b)| u64::from(a) <= last && first <= u64::from(b))
+            {
+                return Err(Error::IllegalOperation);
+            }
+            let dest = index_slot(lookup_arg(cspace, w(2)?)?.cap(), w(3)?)?;
+            if !dest.is_empty() {
+                return Err(Error::SlotOccupied);
+            }
+            dest.install_child(
+                Cap::IoPort {
+                    first: first as u16,
+                    last: last as u16,
+                },
+                slot,
+            );
+            NO_REPLY
+        }
+        (Cap::IoPort { first, last }, l @ (label::IO_PORT_IN | label::IO_PORT_OUT)) => {
+            let (port, width) = (w(0)?, w(1)?);
+            if !matches!(width, 1 | 2 | 4) {
+                return Err(Error::InvalidArgument);
+            }
+            if port < u64::from(first) || port + width - 1 > u64::from(last) {
+                return Err(Error::RangeError);
+            }
+            let port = port as u16;
+            use x86_64::instructions::port::Port;
+            // SAFETY: the capability grants exactly these ports, which the
+            // kernel never uses itself (see KERNEL_PORTS).
+            unsafe {
+                if l == label::IO_PORT_IN {
+                    let v = match width {
+                        1 => u64::from(Port::<u8>::new(port).read()),
+                        2 => u64::from(Port::<u16>::new(port).read()),
+                        _ => u64::from(Port::<u32>::new(port).read()),
+                    };
+                    return Ok([v, 0, 0, 0]);
+                }
+                let v = w(2)?;
+                match width {
+                    1 => Port::<u8>::new(port).write(v as u8),
+                    2 => Port::<u16>::new(port).write(v as u16),
+                    _ => Port::<u32>::new(port).write(v as u32),
+                }
+            }
+            NO_REPLY
+        }
+        _ => Err(Error::UnknownInvocation),
+    }
+}
+
+/// IOAPIC inputs that IRQ handlers can be issued for.
+const IRQ_LINES: usize = 24;
+static ISSUED_IRQS: AtomicU32 = AtomicU32::new(0);
+
+/// The IRQ's handler is gone: it can be issued again.
+pub fn release_irq(irq: u8) {
+    ISSUED_IRQS.fetch_and(!(1u32 << irq), Ordering::Relaxed);
+}
+
+/// I/O ports the kernel drives itself: PICs, PIT, the speaker gate, the
+/// debug-exit device, COM1.
+const KERNEL_PORTS: [(u16, u16); 6] = [
+    (0x20, 0x21),
+    (0x40, 0x43),
+    (0x61, 0x61),
+    (0xa0, 0xa1),
+    (0xf4, 0xf7),
+    (0x3f8, 0x3ff),
+];
+
+fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
+    let w = |i| msg.word(i);
+    match l {
+        label::TCB_CONFIGURE => {
+            let wanted = [
+                (tcb_slot::CSPACE, w(0)?),
+                (tcb_slot::VSPACE, w(1)?),
+                (tcb_slot::IPC_BUFFER, w(2)?),
+            ];
+            let mut sources = [None; 3];
+            for (i, (kind, address)) in wanted.iter().enumerate() {
+                let src = lookup_arg(cspace, *address)?;
+                let ok = match *kind {
+                    tcb_slot::CSPACE => matches!(src.cap(), Cap::CNode { .. }),
+                    tcb_slot::VSPACE => matches!(src.cap(), Cap::VSpace { .. }),
+                    _ => matches!(src.cap(), Cap::Frame { large: false, .. }),
+                };
+                if !ok {
+                    return Err(Error::WrongType);
+                }
+                sources[i] = Some(src);
+            }
+            let buffer_addr = w(3)?;
+            if buffer_addr % 4096 != 0 || buffer_addr >= vspace::USER_TOP {
+                return Err(Error::AlignmentError);
+            }
+            for ((kind, _), src) in wanted.iter().zip(sources) {
+                let dest = Tcb::slot(target.0, *kind);
+                if !dest.is_empty() {
+                    ops::delete(dest, &mut KernelMachine);
+                }
+                ops::copy(src.expect("checked above"), dest, Rights::all())?;
+            }
+            target.with(|t| t.ipc_buffer_addr = buffer_addr);
+            NO_REPLY
+        }
+        label::TCB_SET_PRIORITY => {
+            let p = w(0)?;
+            if p > MAX_PRIORITY {
+                return Err(Error::RangeError);
+            }
+            target.with(|t| t.priority = p as u8);
+            NO_REPLY
+        }
+        label::TCB_WRITE_REGISTERS => {
+            let (rip, rsp) = (w(0)?, w(1)?);
+            if rip >= vspace::USER_TOP || rsp >= vspace::USER_TOP {
+                return Err(Error::InvalidUserAddress);
+            }
+            let (a0, a1) = (w(2)?, w(3)?);
+            target.with(|t| {
+                t.context.rip = rip;
+                t.context.rsp = rsp;
+                t.context.rdi = a0;
+                t.context.rsi = a1;
+            });
+            NO_REPLY
+        }
+        label::TCB_READ_REGISTERS => Ok(target.with(|t| {
+            [
+                t.context.rip,
+                t.context.rsp,
+                t.context.rflags,
+                t.context.rax,
+            ]
+        })),
+        label::TCB_RESUME => {
+            let configured = !Tcb::slot(target.0, tcb_slot::CSPACE).is_empty()
+                && !Tcb::slot(target.0, tcb_slot::VSPACE).is_empty();
+            if !configured {
+                return Err(Error::IllegalOperation);
+            }
+            thread::resume(target);
+            NO_REPLY
+        }
+        label::TCB_SUSPEND => {
+            thread::suspend(target);
+            NO_REPLY
+        }
+        _ => Err(Error::UnknownInvocation),
+    }
+}

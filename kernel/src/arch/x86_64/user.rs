@@ -1,0 +1,142 @@
+//! Entering and leaving user mode: the `syscall` entry point and the return
+//! path through `iretq`.
+//!
+//! The kernel has one stack (per CPU) and keeps no state on it between
+//! entries, as in seL4: every entry saves the user registers into the
+//! current thread's TCB, and every exit restores some thread's registers
+//! from its TCB and starts over at the top of the stack.
+
+use super::stacks::{BOOT_STACK, KERNEL_STACK_SIZE};
+use super::trap::vector;
+use crate::object::objects::UserContext;
+use core::sync::atomic::AtomicU64;
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+use x86_64::structures::gdt::SegmentSelector;
+
+/// User segment selectors (GDT entries 3 and 4, RPL 3).
+pub const USER_DATA: u16 = 0x18 | 3;
+pub const USER_CODE: u16 = 0x20 | 3;
+
+/// RFLAGS bits user code may hold; IF is always set.
+pub const USER_FLAGS: u64 = 0x0cd5; // CF PF AF ZF SF TF DF OF
+
+/// The user stack pointer between `syscall` and the switch to the kernel
+/// stack (one CPU, interrupts off).
+static USER_RSP: AtomicU64 = AtomicU64::new(0);
+
+/// Offset of the kernel stack's top from `BOOT_STACK`: the boot stack
+/// becomes the kernel stack once the first thread runs.
+const STACK_TOP: usize = size_of::<super::stacks::GuardedStack<KERNEL_STACK_SIZE>>();
+
+core::arch::global_asm!(
+    r#"
+    .text
+    .global syscall_entry
+syscall_entry:
+    mov %rsp, {user_rsp}(%rip)
+    lea {stack}+{top}(%rip), %rsp
+    push ${user_ss}
+    push {user_rsp}(%rip)
+    push %r11
+    push ${user_cs}
+    push %rcx
+    push $0
+    push ${vector}
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi
+    cld
+    call {dispatch}
+    ud2
+
+    .global resume_user
+resume_user:
+    lea {stack}+{top}(%rip), %rsp
+    push ${user_ss}
+    push 16*8(%rdi)
+    push 17*8(%rdi)
+    push ${user_cs}
+    push 15*8(%rdi)
+    mov 0*8(%rdi), %r15
+    mov 1*8(%rdi), %r14
+    mov 2*8(%rdi), %r13
+    mov 3*8(%rdi), %r12
+    mov 4*8(%rdi), %r11
+    mov 5*8(%rdi), %r10
+    mov 6*8(%rdi), %r9
+    mov 7*8(%rdi), %r8
+    mov 8*8(%rdi), %rbp
+    mov 10*8(%rdi), %rsi
+    mov 11*8(%rdi), %rdx
+    mov 12*8(%rdi), %rcx
+    mov 13*8(%rdi), %rbx
+    mov 14*8(%rdi), %rax
+    mov 9*8(%rdi), %rdi
+    iretq
+"#,
+    user_rsp = sym USER_RSP,
+    stack = sym BOOT_STACK,
+    top = const STACK_TOP,
+    user_ss = const USER_DATA,
+    user_cs = const USER_CODE,
+    vector = const vector::SYSCALL,
+    dispatch = sym super::trap::trap_dispatch,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn syscall_entry();
+    fn resume_user(context: *const UserContext) -> !;
+}
+
+/// Enables `syscall` with the kernel's entry point and segment layout.
+pub fn init() {
+    // SAFETY: the GDT holds kernel code/data at 0x08/0x10 and user data/code
+    // at 0x18/0x20, the layout STAR describes; the entry point switches to
+    // the kernel stack before touching memory through RSP.
+    unsafe {
+        Star::write(
+            SegmentSelector(USER_CODE),
+            SegmentSelector(USER_DATA),
+            SegmentSelector(0x08),
+            SegmentSelector(0x10),
+        )
+        .expect("the GDT layout matches what SYSCALL/SYSRET require");
+        LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
+        SFMask::write(
+            RFlags::INTERRUPT_FLAG
+                | RFlags::DIRECTION_FLAG
+                | RFlags::TRAP_FLAG
+                | RFlags::ALIGNMENT_CHECK,
+        );
+        Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
+    }
+}
+
+/// The top of the kernel stack (TSS RSP0: where interrupts from user mode land).
+pub fn kernel_stack_top() -> u64 {
+    BOOT_STACK.top()
+}
+
+/// Leaves the kernel for user mode with `context`'s registers.
+pub fn resume(context: &UserContext) -> ! {
+    // SAFETY: the context's RIP and RSP were checked to be user addresses
+    // when they were written and RFLAGS is masked to `USER_FLAGS | IF`;
+    // the kernel keeps nothing on its stack across the return.
+    unsafe { resume_user(context) }
+}

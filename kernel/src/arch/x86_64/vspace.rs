@@ -1,0 +1,323 @@
+//! User address spaces: the ASID table, page-table and frame mappings, and
+//! reading user memory through the page tables.
+//!
+//! A VSpace object is a PML4 page whose upper half is a copy of the
+//! kernel's; the lower half (user space, below `USER_TOP`) is built by user
+//! code from page-table and frame capabilities. Its ASID indexes a kernel
+//! table (so a stale mapping record can never reach freed memory) and is
+//! used as its PCID.
+
+use super::layout::{PHYS_OFFSET, phys_to_virt};
+use crate::object::cap::{ASID_BITS, Asid, Mapping};
+use basalt_abi::{Error, Rights};
+use spin::Mutex;
+use x86_64::PhysAddr;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::{PageTable, PageTableFlags as F, PhysFrame};
+
+/// User addresses are below this (the lower canonical half).
+pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+
+const ASIDS: usize = 1 << ASID_BITS;
+
+struct AsidTable {
+    /// Kernel address of each ASID's PML4 (0: free). ASID 0 is never used.
+    pml4: [u64; ASIDS],
+    /// The kernel's own PML4, whose upper half every VSpace shares.
+    kernel_pml4: u64,
+}
+
+static ASID_TABLE: Mutex<AsidTable> = Mutex::new(AsidTable {
+    pml4: [0; ASIDS],
+    kernel_pml4: 0,
+});
+
+/// Records the kernel's page tables (by kernel address) for new VSpaces.
+pub fn init(kernel_pml4: u64) {
+    ASID_TABLE.lock().kernel_pml4 = kernel_pml4;
+}
+
+fn table(kernel_addr: u64) -> &'static mut PageTable {
+    // SAFETY: `kernel_addr` is a page-table page reached from a live VSpace
+    // (through the ASID table) or a page-table object; the kernel is
+    // single-threaded and holds no other reference to it.
+    unsafe { &mut *(kernel_addr as *mut PageTable) }
+}
+
+fn kernel_to_phys(addr: u64) -> u64 {
+    addr - PHYS_OFFSET
+}
+
+/// Gives the zeroed page at `base` the kernel half and an ASID.
+pub fn create(base: u64) -> Option<Asid> {
+    let mut t = ASID_TABLE.lock();
+    let asid = (1..ASIDS).find(|&a| t.pml4[a] == 0)?;
+    t.pml4[asid] = base;
+    let kernel = table(t.kernel_pml4);
+    let new = table(base);
+    for i in 256..512 {
+        new[i] = kernel[i].clone();
+    }
+    Some(asid as Asid)
+}
+
+/// Frees the ASID; if the CPU is using this VSpace, it moves to the kernel's.
+pub fn destroy(asid: Asid, base: u64) {
+    let mut t = ASID_TABLE.lock();
+    if t.pml4[usize::from(asid)] == base {
+        t.pml4[usize::from(asid)] = 0;
+    }
+    let (current, _) = Cr3::read_raw();
+    if current.start_address().as_u64() == kernel_to_phys(base) {
+        let kernel = PhysFrame::containing_address(PhysAddr::new(kernel_to_phys(t.kernel_pml4)));
+        // SAFETY: the kernel's tables map everything the kernel uses.
+        unsafe { Cr3::write(kernel, Cr3Flags::empty()) };
+    }
+}
+
+fn pml4_of(asid: Asid) -> Option<u64> {
+    let t = ASID_TABLE.lock();
+    let p = *t.pml4.get(usize::from(asid))?;
+    (p != 0).then_some(p)
+}
+
+/// Switches the CPU to the VSpace at `base` with PCID `asid`. The old
+/// entries of that PCID are flushed (the no-flush bit stays clear), which
+/// also clears any left by unmaps made while it was not current.
+pub fn activate(asid: Asid, base: u64) {
+    let frame = PhysFrame::containing_address(PhysAddr::new(kernel_to_phys(base)));
+    let (current, pcid) = Cr3::read_raw();
+    if current == frame && pcid == asid {
+        return;
+    }
+    let value = kernel_to_phys(base) | u64::from(asid);
+    // SAFETY: the PML4 carries the kernel half, so the kernel keeps running;
+    // PCIDs are enabled when the CPU has them, and `asid` < 4096.
+    unsafe {
+        if x86_64::registers::control::Cr4::read()
+            .contains(x86_64::registers::control::Cr4Flags::PCID)
+        {
+            core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack));
+        } else {
+            Cr3::write(frame, Cr3Flags::empty());
+        }
+    }
+}
+
+/// Flushes the TLB entries of `asid` if it is the current address space.
+fn flush_if_current(asid: Asid, base: u64) {
+    let (current, pcid) = Cr3::read_raw();
+    if current.start_address().as_u64() == kernel_to_phys(base) && pcid == asid {
+        let value = kernel_to_phys(base) | u64::from(asid);
+        // SAFETY: reloading the current CR3 value only flushes the TLB.
+        unsafe { core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack)) };
+    }
+}
+
+fn index(vaddr: u64, level: u8) -> usize {
+    ((vaddr >> (12 + 9 * (u32::from(level) - 1))) & 0x1ff) as usize
+}
+
+/// Checks a user address for a mapping of `size` bytes.
+fn check_user_range(vaddr: u64, size: u64) -> Result<(), Error> {
+    if !vaddr.is_multiple_of(size) {
+        return Err(Error::AlignmentError);
+    }
+    if vaddr.checked_add(size).is_none_or(|end| end > USER_TOP) {
+        return Err(Error::InvalidUserAddress);
+    }
+    Ok(())
+}
+
+/// The table at `level` (4 = PML4) covering `vaddr`, following present
+/// entries from the PML4; `None` where a table is missing.
+fn walk(pml4: u64, vaddr: u64, level: u8) -> Option<u64> {
+    let mut t = pml4;
+    for l in (level + 1..=4).rev() {
+        let e = &table(t)[index(vaddr, l)];
+        if e.is_unused() || e.flags().contains(F::HUGE_PAGE) {
+            return None;
+        }
+        t = phys_to_virt(e.addr().as_u64());
+    }
+    Some(t)
+}
+
+/// Installs the page table at `pt` where `vaddr`'s first missing table is.
+/// Returns the level it took (3: PDPT, 2: PD, 1: PT) and the address it
+/// covers from.
+pub fn map_page_table(asid: Asid, vaddr: u64, pt: u64) -> Result<(u8, u64), Error> {
+    if vaddr >= USER_TOP {
+        return Err(Error::InvalidUserAddress);
+    }
+    let pml4 = pml4_of(asid).ok_or(Error::InvalidCapability)?;
+    let mut t = pml4;
+    for level in (1..=4u8).rev() {
+        let e = &mut table(t)[index(vaddr, level)];
+        if e.is_unused() {
+            if level == 1 {
+                break;
+            }
+            e.set_addr(
+                PhysAddr::new(kernel_to_phys(pt)),
+                F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE,
+            );
+            let covered = 1u64 << (12 + 9 * u32::from(level - 1));
+            return Ok((level - 1, vaddr & !(covered - 1)));
+        }
+        if e.flags().contains(F::HUGE_PAGE) {
+            break;
+        }
+        t = phys_to_virt(e.addr().as_u64());
+    }
+    Err(Error::AlreadyMapped)
+}
+
+/// Removes the page table at `pt` (mapped at `level` for `mapping`) if it
+/// is still there.
+pub fn unmap_page_table(mapping: Mapping, level: u8, pt: u64) {
+    let Some(pml4) = pml4_of(mapping.asid()) else {
+        return;
+    };
+    let Some(parent) = walk(pml4, mapping.vaddr(), level + 1) else {
+        return;
+    };
+    let e = &mut table(parent)[index(mapping.vaddr(), level + 1)];
+    if !e.is_unused() && e.addr().as_u64() == kernel_to_phys(pt) {
+        e.set_unused();
+        flush_if_current(mapping.asid(), pml4);
+    }
+}
+
+/// Maps the frame at `frame` (4 KiB, or 2 MiB when `large`) at `vaddr`;
+/// device memory is mapped uncached.
+pub fn map_frame(
+    asid: Asid,
+    vaddr: u64,
+    frame: u64,
+    large: bool,
+    device: bool,
+    rights: Rights,
+) -> Result<(), Error> {
+    let size = if large { 2 << 20 } else { 4096 };
+    check_user_range(vaddr, size)?;
+    if rights.contains(Rights::WRITE | Rights::EXECUTE) || !rights.contains(Rights::READ) {
+        return Err(Error::InvalidArgument);
+    }
+    let pml4 = pml4_of(asid).ok_or(Error::InvalidCapability)?;
+    let level = if large { 2 } else { 1 };
+    let t = walk(pml4, vaddr, level).ok_or(Error::MissingPageTable)?;
+    let e = &mut table(t)[index(vaddr, level)];
+    if !e.is_unused() {
+        return Err(Error::AlreadyMapped);
+    }
+    let mut flags = F::PRESENT | F::USER_ACCESSIBLE;
+    if rights.contains(Rights::WRITE) {
+        flags |= F::WRITABLE;
+    }
+    if !rights.contains(Rights::EXECUTE) {
+        flags |= F::NO_EXECUTE;
+    }
+    if large {
+        flags |= F::HUGE_PAGE;
+    }
+    if device {
+        flags |= F::NO_CACHE | F::WRITE_THROUGH;
+    }
+    e.set_addr(PhysAddr::new(frame - PHYS_OFFSET), flags);
+    Ok(())
+}
+
+/// Removes the mapping of `frame` recorded in `mapping`, if it still maps
+/// that frame.
+pub fn unmap_frame(mapping: Mapping, frame: u64, large: bool) {
+    let Some(pml4) = pml4_of(mapping.asid()) else {
+        return;
+    };
+    let level = if large { 2 } else { 1 };
+    let Some(t) = walk(pml4, mapping.vaddr(), level) else {
+        return;
+    };
+    let e = &mut table(t)[index(mapping.vaddr(), level)];
+    if !e.is_unused() && e.addr().as_u64() == frame - PHYS_OFFSET {
+        e.set_unused();
+        flush_if_current(mapping.asid(), pml4);
+    }
+}
+
+/// The kernel address of user address `vaddr` in the VSpace `pml4`, if it
+/// is mapped user-accessible (and writable, when `write`).
+fn translate(pml4: u64, vaddr: u64, write: bool) -> Option<u64> {
+    if vaddr >= USER_TOP {
+        return None;
+    }
+    let mut t = pml4;
+    for level in (1..=4u8).rev() {
+        let e = &table(t)[index(vaddr, level)];
+        let f = e.flags();
+        if !f.contains(F::PRESENT | F::USER_ACCESSIBLE) || (write && !f.contains(F::WRITABLE)) {
+            return None;
+        }
+        let page = e.addr().as_u64();
+        if level == 1 || f.contains(F::HUGE_PAGE) {
+            let offset = vaddr & ((1u64 << (12 + 9 * u32::from(level - 1))) - 1);
+            return Some(phys_to_virt(page + offset));
+        }
+        t = phys_to_virt(page);
+    }
+    None
+}
+
+/// Bytes of user memory named by system-call arguments. The kernel never
+/// dereferences a user address: the only way to the bytes is
+/// [`UserBytes::read`], which translates through the caller's page tables
+/// page by page, so a bad pointer is an error, never a kernel fault.
+#[derive(Clone, Copy, Debug)]
+pub struct UserBytes {
+    addr: u64,
+    len: u64,
+}
+
+impl UserBytes {
+    pub fn new(addr: u64, len: u64) -> Self {
+        Self { addr, len }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `out.len()` bytes starting `offset` bytes in, reading through
+    /// the VSpace whose PML4 is at `pml4`.
+    pub fn read(&self, pml4: u64, offset: u64, out: &mut [u8]) -> Result<(), Error> {
+        if offset
+            .checked_add(out.len() as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(Error::RangeError);
+        }
+        let start = self
+            .addr
+            .checked_add(offset)
+            .ok_or(Error::InvalidUserAddress)?;
+        let mut done = 0;
+        while done < out.len() {
+            let addr = start
+                .checked_add(done as u64)
+                .ok_or(Error::InvalidUserAddress)?;
+            let src = translate(pml4, addr, false).ok_or(Error::InvalidUserAddress)?;
+            let n = ((4096 - addr % 4096) as usize).min(out.len() - done);
+            // SAFETY: `src..src + n` lies inside one mapped user page, reached
+            // through the direct map.
+            unsafe {
+                core::ptr::copy_nonoverlapping(src as *const u8, out[done..].as_mut_ptr(), n)
+            };
+            done += n;
+        }
+        Ok(())
+    }
+}

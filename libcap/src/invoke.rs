@@ -1,0 +1,333 @@
+//! One function per invocation label of [`basalt_abi::label`]: the first
+//! argument is the capability invoked, the rest are the label's message
+//! words in the ABI's order. Capabilities named as arguments (a destination
+//! CNode, a VSpace, …) are capability addresses in the caller's CSpace;
+//! slot indices are indices into the CNode named next to them.
+//!
+//! Every invocation fits in the four register words except
+//! [`untyped_retype`] and [`cnode_mint`], whose fifth word goes through the
+//! IPC buffer (see [`crate::ipc_buffer`]).
+
+use crate::ipc_buffer;
+use crate::syscall;
+use basalt_abi::{Error, MessageInfo, ObjectType, REGISTER_WORDS, Rights, label};
+
+/// Splits a message into its descriptor, its register words and the words
+/// that go through the IPC buffer.
+fn message(label: u64, args: &[u64]) -> (MessageInfo, [u64; REGISTER_WORDS], &[u64]) {
+    let mut words = [0; REGISTER_WORDS];
+    let in_registers = args.len().min(REGISTER_WORDS);
+    words[..in_registers].copy_from_slice(&args[..in_registers]);
+    (
+        MessageInfo::new(label, args.len()),
+        words,
+        &args[in_registers..],
+    )
+}
+
+/// Invokes `cap` with `label` and message words `args`, any number of them
+/// up to [`basalt_abi::MAX_MESSAGE_WORDS`] (words 4 and up through the IPC
+/// buffer). Returns reply words 0–3. The typed functions below are built on
+/// it; use it for labels or values they do not allow (an unknown object
+/// type, a label meant for another object type).
+pub fn raw(cap: u64, label: u64, args: &[u64]) -> Result<[u64; REGISTER_WORDS], Error> {
+    let (info, words, extra) = message(label, args);
+    if !extra.is_empty() {
+        ipc_buffer::write_extra_words(extra);
+    }
+    syscall::call(cap, info, words).map(|(_, reply)| reply)
+}
+
+fn rights_word(rights: Rights) -> u64 {
+    u64::from(rights.bits())
+}
+
+/// Creates `count` objects of type `ty` from untyped memory `untyped`, into
+/// slots `dest_index..dest_index + count` of CNode `dest_cnode`.
+/// `size_bits` sizes the objects whose size varies: an [`ObjectType::Untyped`]
+/// of `2^size_bits` bytes, an [`ObjectType::CNode`] of `2^size_bits` slots;
+/// pass 0 for the other types. Five words: the fifth goes through the IPC
+/// buffer.
+pub fn untyped_retype(
+    untyped: u64,
+    ty: ObjectType,
+    size_bits: u64,
+    count: u64,
+    dest_cnode: u64,
+    dest_index: u64,
+) -> Result<(), Error> {
+    raw(
+        untyped,
+        label::UNTYPED_RETYPE,
+        &[ty as u64, size_bits, count, dest_cnode, dest_index],
+    )
+    .map(drop)
+}
+
+/// Copies the capability in slot `src_index` of CNode `src_cnode` into the
+/// empty slot `dest_index` of CNode `dest_cnode`, keeping only `rights` of
+/// the source's rights. The copy is a child of the source (a revoke of the
+/// source deletes it).
+pub fn cnode_copy(
+    dest_cnode: u64,
+    dest_index: u64,
+    src_cnode: u64,
+    src_index: u64,
+    rights: Rights,
+) -> Result<(), Error> {
+    raw(
+        dest_cnode,
+        label::CNODE_COPY,
+        &[dest_index, src_cnode, src_index, rights_word(rights)],
+    )
+    .map(drop)
+}
+
+/// Like [`cnode_copy`], and also sets the copy's badge (endpoints,
+/// notifications) or guard (CNodes) to `badge_or_guard`. Five words: the
+/// fifth goes through the IPC buffer.
+pub fn cnode_mint(
+    dest_cnode: u64,
+    dest_index: u64,
+    src_cnode: u64,
+    src_index: u64,
+    rights: Rights,
+    badge_or_guard: u64,
+) -> Result<(), Error> {
+    raw(
+        dest_cnode,
+        label::CNODE_MINT,
+        &[
+            dest_index,
+            src_cnode,
+            src_index,
+            rights_word(rights),
+            badge_or_guard,
+        ],
+    )
+    .map(drop)
+}
+
+/// Moves the capability in slot `src_index` of CNode `src_cnode` into the
+/// empty slot `dest_index` of CNode `dest_cnode`; the source slot ends
+/// empty.
+pub fn cnode_move(
+    dest_cnode: u64,
+    dest_index: u64,
+    src_cnode: u64,
+    src_index: u64,
+) -> Result<(), Error> {
+    raw(
+        dest_cnode,
+        label::CNODE_MOVE,
+        &[dest_index, src_cnode, src_index],
+    )
+    .map(drop)
+}
+
+/// Like [`cnode_move`], and also sets the moved capability's badge or guard
+/// to `badge_or_guard`.
+pub fn cnode_mutate(
+    dest_cnode: u64,
+    dest_index: u64,
+    src_cnode: u64,
+    src_index: u64,
+    badge_or_guard: u64,
+) -> Result<(), Error> {
+    raw(
+        dest_cnode,
+        label::CNODE_MUTATE,
+        &[dest_index, src_cnode, src_index, badge_or_guard],
+    )
+    .map(drop)
+}
+
+/// Deletes the capability in slot `index` of CNode `cnode`, leaving the
+/// slot empty.
+pub fn cnode_delete(cnode: u64, index: u64) -> Result<(), Error> {
+    raw(cnode, label::CNODE_DELETE, &[index]).map(drop)
+}
+
+/// Deletes every capability derived from the one in slot `index` of CNode
+/// `cnode` (copies, mints and, for untyped memory, the objects made from
+/// it); the capability itself stays.
+pub fn cnode_revoke(cnode: u64, index: u64) -> Result<(), Error> {
+    raw(cnode, label::CNODE_REVOKE, &[index]).map(drop)
+}
+
+/// Gives thread `tcb` its CSpace root (a CNode capability), its address
+/// space (a VSpace capability) and its IPC buffer: the frame capability
+/// `ipc_buffer_frame`, which the thread sees at `ipc_buffer_addr`.
+pub fn tcb_configure(
+    tcb: u64,
+    cspace_root: u64,
+    vspace: u64,
+    ipc_buffer_frame: u64,
+    ipc_buffer_addr: u64,
+) -> Result<(), Error> {
+    raw(
+        tcb,
+        label::TCB_CONFIGURE,
+        &[cspace_root, vspace, ipc_buffer_frame, ipc_buffer_addr],
+    )
+    .map(drop)
+}
+
+/// Sets thread `tcb`'s scheduling priority (0–255).
+pub fn tcb_set_priority(tcb: u64, priority: u64) -> Result<(), Error> {
+    raw(tcb, label::TCB_SET_PRIORITY, &[priority]).map(drop)
+}
+
+/// Sets the user registers thread `tcb` starts (or continues) with: the
+/// instruction pointer, the stack pointer and two argument words.
+pub fn tcb_write_registers(
+    tcb: u64,
+    rip: u64,
+    rsp: u64,
+    arg0: u64,
+    arg1: u64,
+) -> Result<(), Error> {
+    raw(tcb, label::TCB_WRITE_REGISTERS, &[rip, rsp, arg0, arg1]).map(drop)
+}
+
+/// Reads thread `tcb`'s saved user registers: `[rip, rsp, rflags, rax]`.
+pub fn tcb_read_registers(tcb: u64) -> Result<[u64; 4], Error> {
+    raw(tcb, label::TCB_READ_REGISTERS, &[])
+}
+
+/// Makes thread `tcb` runnable.
+pub fn tcb_resume(tcb: u64) -> Result<(), Error> {
+    raw(tcb, label::TCB_RESUME, &[]).map(drop)
+}
+
+/// Stops thread `tcb` until the next [`tcb_resume`].
+pub fn tcb_suspend(tcb: u64) -> Result<(), Error> {
+    raw(tcb, label::TCB_SUSPEND, &[]).map(drop)
+}
+
+/// Names the endpoint to which the kernel reports thread `tcb`'s faults
+/// (a capability address; 0 for none).
+pub fn tcb_set_fault_endpoint(tcb: u64, fault_endpoint: u64) -> Result<(), Error> {
+    raw(tcb, label::TCB_SET_FAULT_ENDPOINT, &[fault_endpoint]).map(drop)
+}
+
+/// Maps page table `pt` into address space `vspace` so that it covers
+/// `vaddr`. The kernel puts it at the first paging level that `vaddr` lacks
+/// a table at; mapping tables one after another at the same `vaddr` builds
+/// the path down to the level that holds 4 KiB pages.
+pub fn page_table_map(pt: u64, vspace: u64, vaddr: u64) -> Result<(), Error> {
+    raw(pt, label::PAGE_TABLE_MAP, &[vspace, vaddr]).map(drop)
+}
+
+/// Unmaps page table `pt` from wherever it is mapped.
+pub fn page_table_unmap(pt: u64) -> Result<(), Error> {
+    raw(pt, label::PAGE_TABLE_UNMAP, &[]).map(drop)
+}
+
+/// Maps `frame` at the page-aligned user address `vaddr` of `vspace` with
+/// `rights` (at most the capability's own; never both WRITE and EXECUTE).
+/// A frame capability maps at one place at a time; copy the capability to
+/// map the frame twice.
+pub fn frame_map(frame: u64, vspace: u64, vaddr: u64, rights: Rights) -> Result<(), Error> {
+    raw(
+        frame,
+        label::FRAME_MAP,
+        &[vspace, vaddr, rights_word(rights)],
+    )
+    .map(drop)
+}
+
+/// Unmaps `frame` from wherever this capability mapped it (nothing happens
+/// if it is not mapped).
+pub fn frame_unmap(frame: u64) -> Result<(), Error> {
+    raw(frame, label::FRAME_UNMAP, &[]).map(drop)
+}
+
+/// The physical address of `frame` (for programming DMA).
+pub fn frame_get_address(frame: u64) -> Result<u64, Error> {
+    raw(frame, label::FRAME_GET_ADDRESS, &[]).map(|w| w[0])
+}
+
+/// Creates a capability for interrupt `irq` in slot `dest_index` of CNode
+/// `dest_cnode`.
+pub fn irq_control_get(
+    irq_control: u64,
+    irq: u64,
+    dest_cnode: u64,
+    dest_index: u64,
+) -> Result<(), Error> {
+    raw(
+        irq_control,
+        label::IRQ_CONTROL_GET,
+        &[irq, dest_cnode, dest_index],
+    )
+    .map(drop)
+}
+
+/// Creates a capability for I/O ports `first..=last` in slot `dest_index`
+/// of CNode `dest_cnode`.
+pub fn io_port_issue(
+    io_port_control: u64,
+    first: u64,
+    last: u64,
+    dest_cnode: u64,
+    dest_index: u64,
+) -> Result<(), Error> {
+    raw(
+        io_port_control,
+        label::IO_PORT_ISSUE,
+        &[first, last, dest_cnode, dest_index],
+    )
+    .map(drop)
+}
+
+/// Reads I/O port `port` through port-range capability `port_cap`;
+/// `width` is the access size in bytes (1, 2 or 4).
+pub fn io_port_in(port_cap: u64, port: u64, width: u64) -> Result<u64, Error> {
+    raw(port_cap, label::IO_PORT_IN, &[port, width]).map(|w| w[0])
+}
+
+/// Writes `value` to I/O port `port` through port-range capability
+/// `port_cap`; `width` is the access size in bytes (1, 2 or 4).
+pub fn io_port_out(port_cap: u64, port: u64, width: u64, value: u64) -> Result<(), Error> {
+    raw(port_cap, label::IO_PORT_OUT, &[port, width, value]).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_messages_travel_in_registers_only() {
+        let (info, words, extra) = message(label::CNODE_MOVE, &[7, 2, 9]);
+        assert_eq!(info.label(), label::CNODE_MOVE);
+        assert_eq!(info.length(), 3);
+        assert_eq!(info.0, (label::CNODE_MOVE << 12) | 3);
+        assert_eq!(words, [7, 2, 9, 0]);
+        assert!(extra.is_empty());
+    }
+
+    #[test]
+    fn the_fifth_word_goes_to_the_ipc_buffer() {
+        let (info, words, extra) = message(label::UNTYPED_RETYPE, &[1, 2, 3, 4, 5]);
+        assert_eq!(info.length(), 5);
+        assert_eq!(info.label(), label::UNTYPED_RETYPE);
+        assert_eq!(words, [1, 2, 3, 4]);
+        assert_eq!(extra, &[5]);
+    }
+
+    #[test]
+    fn an_empty_message_has_length_zero() {
+        let (info, words, extra) = message(label::TCB_RESUME, &[]);
+        assert_eq!(info, MessageInfo::new(label::TCB_RESUME, 0));
+        assert_eq!(words, [0; 4]);
+        assert!(extra.is_empty());
+    }
+
+    #[test]
+    fn rights_travel_as_their_bits() {
+        assert_eq!(rights_word(Rights::READ | Rights::WRITE), 3);
+        assert_eq!(rights_word(Rights::empty()), 0);
+        assert_eq!(rights_word(Rights::all()), 0x1f);
+    }
+}

@@ -1,0 +1,198 @@
+//! The `syscall` instruction, per the register ABI of [`basalt_abi`]:
+//!
+//! | register | in | out |
+//! | --- | --- | --- |
+//! | `rax` | [`Syscall`] number | error code (0: success) |
+//! | `rdi` | capability address | — |
+//! | `rsi` | [`MessageInfo`] | [`MessageInfo`] of the reply |
+//! | `rdx`, `r10`, `r8`, `r9` | message words 0–3 | reply words 0–3 |
+//!
+//! `rcx` and `r11` are clobbered by the CPU. The wrappers here also treat
+//! `rdi` as clobbered; that costs nothing and keeps them correct should
+//! the kernel ever use it for a reply.
+//!
+//! Capability invocations are safe functions, as in other capability
+//! systems' Rust bindings: the kernel checks every argument. What the kernel
+//! cannot check is the program's own use of its memory, so a program that
+//! unmaps (or revokes the memory of) a page its Rust code still refers to
+//! gets a page fault on the next access, or worse if something else is
+//! mapped there by then; that is the program's responsibility.
+
+use basalt_abi::{Error, MessageInfo, REGISTER_WORDS, Syscall};
+
+/// Everything a system call returns, undecoded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RawReply {
+    /// `rax`: 0 on success, else an [`Error`] code (perhaps one this
+    /// library does not know).
+    pub error: u64,
+    /// `rsi`: the reply's label and length.
+    pub info: MessageInfo,
+    /// `rdx`, `r10`, `r8`, `r9`: reply words 0–3.
+    pub words: [u64; REGISTER_WORDS],
+}
+
+/// Issues system call `number` with every argument register set, and
+/// returns every result register. The building block of the other wrappers;
+/// programs use it to pass values the typed wrappers do not allow (an
+/// unknown system-call number, a bad address).
+///
+/// Safe because the kernel validates every argument: it reads user memory
+/// only through checked addresses and writes none but the IPC buffer. See
+/// the module documentation for what the kernel cannot check.
+#[inline]
+pub fn raw(number: u64, cap: u64, info: MessageInfo, words: [u64; REGISTER_WORDS]) -> RawReply {
+    imp::raw(number, cap, info, words)
+}
+
+#[cfg(target_os = "none")]
+mod imp {
+    use super::RawReply;
+    use basalt_abi::{MessageInfo, REGISTER_WORDS};
+    use core::arch::asm;
+
+    #[inline(always)]
+    pub(super) fn raw(
+        number: u64,
+        cap: u64,
+        info: MessageInfo,
+        words: [u64; REGISTER_WORDS],
+    ) -> RawReply {
+        let (error, info_out, w0, w1, w2, w3): (u64, u64, u64, u64, u64, u64);
+        // SAFETY: `syscall` enters the Basalt kernel, which follows the
+        // register ABI above: it preserves every register not named here
+        // and never touches this thread's stack (so `nostack` holds). The
+        // asm block is not `nomem`, so the compiler assumes the kernel may
+        // read or write memory (a buffer for DebugWrite, the IPC buffer),
+        // which keeps stores before the call and loads after it in order.
+        unsafe {
+            asm!(
+                "syscall",
+                inlateout("rax") number => error,
+                inlateout("rdi") cap => _,
+                inlateout("rsi") info.0 => info_out,
+                inlateout("rdx") words[0] => w0,
+                inlateout("r10") words[1] => w1,
+                inlateout("r8") words[2] => w2,
+                inlateout("r9") words[3] => w3,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        RawReply {
+            error,
+            info: MessageInfo(info_out),
+            words: [w0, w1, w2, w3],
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+mod imp {
+    use super::RawReply;
+    use basalt_abi::{MessageInfo, REGISTER_WORDS};
+
+    pub(super) fn raw(
+        number: u64,
+        _cap: u64,
+        _info: MessageInfo,
+        _words: [u64; REGISTER_WORDS],
+    ) -> RawReply {
+        panic!(
+            "Basalt system call {number} outside the Basalt kernel (build for x86_64-unknown-none)"
+        )
+    }
+}
+
+/// Decodes `rax`: 0 is success; a code this library does not know (a
+/// newer kernel's) becomes [`Error::IllegalOperation`], the closest
+/// general meaning ("not allowed on this object or in this state"). Use
+/// [`raw`] to see the code itself.
+pub const fn decode_error(code: u64) -> Result<(), Error> {
+    if code == 0 {
+        return Ok(());
+    }
+    // `Error::from_raw` is not `const`; this mirrors it.
+    let mut i = 0;
+    while i < Error::ALL.len() {
+        if Error::ALL[i] as u64 == code {
+            return Err(Error::ALL[i]);
+        }
+        i += 1;
+    }
+    Err(Error::IllegalOperation)
+}
+
+/// Invokes capability `cap` ([`Syscall::Call`]): `info` names the operation
+/// (label) and the message length, `words` are message words 0–3 (words 4
+/// and up must already be in the IPC buffer; see [`crate::ipc_buffer`]).
+/// Returns the reply's [`MessageInfo`] and words 0–3, or the kernel's error.
+pub fn call(
+    cap: u64,
+    info: MessageInfo,
+    words: [u64; REGISTER_WORDS],
+) -> Result<(MessageInfo, [u64; REGISTER_WORDS]), Error> {
+    let reply = raw(Syscall::Call as u64, cap, info, words);
+    decode_error(reply.error).map(|()| (reply.info, reply.words))
+}
+
+/// Lets another ready thread of the same priority run ([`Syscall::Yield`]);
+/// returns at once if there is none.
+pub fn yield_now() {
+    raw(
+        Syscall::Yield as u64,
+        0,
+        MessageInfo(0),
+        [0; REGISTER_WORDS],
+    );
+}
+
+/// Writes `bytes` to the kernel console ([`Syscall::DebugWrite`]) as they
+/// are; the kernel adds nothing. An empty slice makes no system call.
+pub fn debug_write(bytes: &[u8]) -> Result<(), Error> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let words = [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0];
+    decode_error(raw(Syscall::DebugWrite as u64, 0, MessageInfo(0), words).error)
+}
+
+/// Ends a kernel self-test run ([`Syscall::DebugExit`]) with success or
+/// failure: the kernel stops the machine (under QEMU, with an exit status
+/// that says which). Outside self-test mode the kernel refuses; this
+/// function then yields forever, so it never returns either way.
+pub fn debug_exit(success: bool) -> ! {
+    let words = [u64::from(!success), 0, 0, 0];
+    raw(Syscall::DebugExit as u64, 0, MessageInfo(0), words);
+    loop {
+        yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_success_and_known_codes_decode_to_their_error() {
+        assert_eq!(decode_error(0), Ok(()));
+        for e in Error::ALL {
+            assert_eq!(decode_error(e as u64), Err(e));
+            assert_eq!(Error::from_raw(e as u64), Some(e));
+        }
+    }
+
+    #[test]
+    fn unknown_codes_decode_to_illegal_operation() {
+        assert_eq!(Error::from_raw(17), None);
+        assert_eq!(decode_error(17), Err(Error::IllegalOperation));
+        assert_eq!(decode_error(u64::MAX), Err(Error::IllegalOperation));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the Basalt kernel")]
+    fn system_calls_refuse_to_run_on_the_host() {
+        yield_now();
+    }
+}
