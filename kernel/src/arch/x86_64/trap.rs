@@ -1,7 +1,8 @@
 //! Interrupt and exception entry. Each of the 256 vectors has a 16-byte stub
 //! that pushes a uniform frame (a zero where the CPU pushes no error code,
 //! then the vector number) and jumps to the common path, which saves every
-//! general-purpose register and calls [`trap_dispatch`].
+//! general-purpose register and calls [`trap_dispatch`]. The `syscall` entry
+//! (`user.rs`) builds the same frame and joins the common path too.
 
 use super::{apic, exception, timer};
 
@@ -52,6 +53,7 @@ trap_stubs:
     .set vec, vec + 1
     .endr
 
+    .global trap_common
 trap_common:
     push %rax
     push %rbx

@@ -44,25 +44,7 @@ syscall_entry:
     push %rcx
     push $0
     push ${vector}
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    mov %rsp, %rdi
-    cld
-    call {dispatch}
-    ud2
+    jmp trap_common
 
     .global resume_user
 resume_user:
@@ -95,7 +77,6 @@ resume_user:
     user_ss = const USER_DATA,
     user_cs = const USER_CODE,
     vector = const vector::SYSCALL,
-    dispatch = sym super::trap::trap_dispatch,
     options(att_syntax)
 );
 
