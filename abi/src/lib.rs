@@ -5,7 +5,7 @@
 //! | register | in | out |
 //! | --- | --- | --- |
 //! | `rax` | [`Syscall`] number | [`Error`] code (0: success) |
-//! | `rdi` | capability address | — |
+//! | `rdi` | capability address | badge (receive operations) |
 //! | `rsi` | [`MessageInfo`] | [`MessageInfo`] of the reply |
 //! | `rdx`, `r10`, `r8`, `r9` | message words 0–3 | reply words 0–3 |
 //!
@@ -23,9 +23,26 @@ use core::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u64)]
 pub enum Syscall {
-    /// Invoke the capability: an operation on a kernel object, answered at
-    /// once with an error code and reply words.
+    /// On an endpoint: send and wait for the reply (needs the CALL right).
+    /// On any other capability: an operation on the kernel object, answered
+    /// at once with an error code and reply words.
     Call = 1,
+    /// Send on an endpoint, blocking until a receiver takes the message
+    /// (needs WRITE); on a notification, signal it (needs WRITE).
+    Send = 2,
+    /// Send only if a receiver is waiting, else fail with
+    /// [`Error::WouldBlock`]; on a notification, the same as `Send`.
+    NbSend = 3,
+    /// Receive on an endpoint (needs READ), or wait on a notification.
+    /// The sender's badge (or the notification word) comes back in `rdi`.
+    Recv = 4,
+    /// Receive only if a sender is waiting (poll a notification), else fail
+    /// with [`Error::WouldBlock`].
+    NbRecv = 5,
+    /// Reply to the thread whose call this thread received last.
+    Reply = 6,
+    /// Reply, then receive on the endpoint in `rdi`, in one system call.
+    ReplyRecv = 7,
     /// Let another thread of the same priority run.
     Yield = 8,
     /// Write bytes to the kernel console: `rdx` = address, `r10` = length.
@@ -33,15 +50,24 @@ pub enum Syscall {
     /// End a self-test run: `rdx` = 0 for success. Only in kernel self-test
     /// mode; otherwise fails with [`Error::IllegalOperation`].
     DebugExit = 10,
+    /// Does nothing: measures the cost of entering and leaving the kernel.
+    Null = 11,
 }
 
 impl Syscall {
     pub const fn from_raw(n: u64) -> Option<Self> {
         Some(match n {
             1 => Self::Call,
+            2 => Self::Send,
+            3 => Self::NbSend,
+            4 => Self::Recv,
+            5 => Self::NbRecv,
+            6 => Self::Reply,
+            7 => Self::ReplyRecv,
             8 => Self::Yield,
             9 => Self::DebugWrite,
             10 => Self::DebugExit,
+            11 => Self::Null,
             _ => return None,
         })
     }
@@ -85,10 +111,15 @@ pub enum Error {
     NotCopyable = 15,
     /// The object still has derived capabilities; revoke them first.
     RevokeFirst = 16,
+    /// The IPC was cut short: the endpoint or notification was deleted, or
+    /// the partner thread was suspended or destroyed.
+    Aborted = 17,
+    /// A non-blocking operation found no partner.
+    WouldBlock = 18,
 }
 
 impl Error {
-    pub const ALL: [Error; 16] = [
+    pub const ALL: [Error; 18] = [
         Self::InvalidCapability,
         Self::WrongType,
         Self::MissingRight,
@@ -105,6 +136,8 @@ impl Error {
         Self::UnknownInvocation,
         Self::NotCopyable,
         Self::RevokeFirst,
+        Self::Aborted,
+        Self::WouldBlock,
     ];
 
     pub fn from_raw(code: u64) -> Option<Self> {
@@ -123,9 +156,9 @@ pub const MAX_MESSAGE_WORDS: usize = 120;
 /// Message words that travel in registers.
 pub const REGISTER_WORDS: usize = 4;
 
-/// The message descriptor in `rsi`: a label (what to do) and a length in
-/// words. Bits 0-6: length; bits 7-11: reserved (capability count, for IPC);
-/// bits 12-63: label.
+/// The message descriptor in `rsi`: a label (what to do), a length in
+/// words and whether a capability travels with it. Bits 0-6: length;
+/// bit 7: one capability attached; bits 8-11: reserved; bits 12-63: label.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct MessageInfo(pub u64);
 
@@ -133,12 +166,57 @@ impl MessageInfo {
     pub const fn new(label: u64, length: usize) -> Self {
         Self((label << 12) | (length as u64 & 0x7f))
     }
+    /// The same message with a capability attached (see [`ipc_buffer`]).
+    pub const fn with_cap(self) -> Self {
+        Self(self.0 | 1 << 7)
+    }
     pub const fn label(self) -> u64 {
         self.0 >> 12
     }
     pub const fn length(self) -> usize {
         (self.0 & 0x7f) as usize
     }
+    pub const fn has_cap(self) -> bool {
+        self.0 & 1 << 7 != 0
+    }
+}
+
+/// Where things live in a thread's IPC buffer (a 4 KiB frame of 512 words,
+/// see `TCB_CONFIGURE`). Words 4 to 119 carry message words 4 and up (words
+/// 0-3 travel in registers and their slots are unused).
+pub mod ipc_buffer {
+    /// Sender: the capability address of the capability to transfer, when
+    /// the message info says one is attached (needs GRANT on the endpoint).
+    pub const SEND_CAP: usize = 120;
+    /// Receiver: the CNode (capability address) and slot index where a
+    /// received capability goes; CNode 0 accepts none.
+    pub const RECV_CNODE: usize = 121;
+    pub const RECV_INDEX: usize = 122;
+}
+
+/// The label of the message a thread receives when its bound notification
+/// is signalled while it waits on an endpoint; `rdi` holds the signal word.
+pub const NOTIFICATION_LABEL: u64 = (1 << 52) - 1;
+
+/// Fault messages: what the kernel sends to a thread's fault endpoint when
+/// the thread faults. The badge is the fault endpoint capability's; the
+/// words are `rip, rsp, address, code` (address: CR2 for page faults, the
+/// syscall number for unknown syscalls; code: the CPU's error code).
+pub mod fault {
+    pub const PAGE_FAULT: u64 = 1;
+    pub const GENERAL_PROTECTION: u64 = 2;
+    pub const INVALID_OPCODE: u64 = 3;
+    pub const DIVIDE_ERROR: u64 = 4;
+    pub const BREAKPOINT: u64 = 5;
+    pub const UNKNOWN_SYSCALL: u64 = 6;
+    /// Any other exception; `code` holds the vector number.
+    pub const OTHER_EXCEPTION: u64 = 7;
+    /// Reply label: resume the thread where it faulted (after fixing the
+    /// cause), registers unchanged.
+    pub const RESUME: u64 = 0;
+    /// Reply label: resume the thread with words `rip, rsp` as its new
+    /// instruction and stack pointers.
+    pub const RESUME_AT: u64 = 1;
 }
 
 bitflags::bitflags! {
@@ -225,6 +303,10 @@ pub mod label {
     pub const TCB_SUSPEND: u64 = 37;
     /// TCB: `fault_endpoint` (capability address, 0 for none).
     pub const TCB_SET_FAULT_ENDPOINT: u64 = 38;
+    /// TCB: `notification` (capability address, 0 to unbind). A bound
+    /// notification's signals also wake the thread when it waits on an
+    /// endpoint.
+    pub const TCB_BIND_NOTIFICATION: u64 = 39;
 
     /// Page table: `vspace, vaddr`.
     pub const PAGE_TABLE_MAP: u64 = 48;
@@ -237,6 +319,13 @@ pub mod label {
 
     /// IRQ control: `irq, dest_cnode, dest_index`.
     pub const IRQ_CONTROL_GET: u64 = 64;
+    /// IRQ handler: `notification` (capability address): interrupts on the
+    /// line signal it with its badge. The line is unmasked.
+    pub const IRQ_HANDLER_SET_NOTIFICATION: u64 = 65;
+    /// IRQ handler: the interrupt was handled; unmask the line again.
+    pub const IRQ_HANDLER_ACK: u64 = 66;
+    /// IRQ handler: stop delivering (mask the line, forget the notification).
+    pub const IRQ_HANDLER_CLEAR: u64 = 67;
     /// I/O port control: `first, last, dest_cnode, dest_index`.
     pub const IO_PORT_ISSUE: u64 = 72;
     /// I/O port range: `port, width` (reply: value).

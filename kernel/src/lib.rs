@@ -9,6 +9,7 @@
 pub mod arch;
 pub mod cmdline;
 pub mod console;
+pub mod ipc;
 pub mod memory;
 pub mod object;
 pub mod sched;

@@ -1,9 +1,13 @@
-//! The run queue: runnable threads in round-robin order, linked through
-//! their TCBs (the kernel allocates nothing for scheduling). Priorities and
-//! preemption by time slice arrive with IPC; for now every runnable thread
-//! gets its turn when the running one yields, blocks or faults.
+//! Thread queues and the scheduler.
+//!
+//! Threads are linked through their TCBs (the kernel allocates nothing for
+//! scheduling): [`Queue`] is the one doubly linked list used for the run
+//! queues and for the threads waiting on an endpoint or notification. The
+//! scheduler keeps one queue per priority (0-255, higher runs first) and a
+//! bitmap of the non-empty ones, so choosing the next thread is a few
+//! instructions; within a priority, threads take turns (round robin).
 
-use crate::object::objects::{Tcb, ThreadState};
+use crate::object::objects::{Links, Tcb, ThreadState};
 
 /// A TCB in kernel memory, by address.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -16,96 +20,232 @@ impl TcbRef {
 
     /// Runs `f` on the TCB.
     ///
-    /// The reference must name a live TCB: the scheduler only holds TCBs that
-    /// have not been destroyed (`forget` runs before a TCB's memory can be
+    /// The reference must name a live TCB: queues only hold TCBs that have
+    /// not been destroyed (a TCB leaves every queue before its memory can be
     /// reused), and the kernel is single-threaded.
     pub fn with<R>(self, f: impl FnOnce(&mut Tcb) -> R) -> R {
         // SAFETY: see above; no other reference to the TCB is live while `f`
         // runs.
         f(unsafe { &mut *self.ptr() })
     }
-}
 
-/// Runnable threads; `current` is the one running (not on the queue).
-#[derive(Default)]
-pub struct RunQueue {
-    head: u64,
-    tail: u64,
-    pub current: Option<TcbRef>,
-}
-
-impl RunQueue {
-    pub const fn new() -> Self {
-        Self {
-            head: 0,
-            tail: 0,
-            current: None,
-        }
+    pub fn state(self) -> ThreadState {
+        self.with(|t| t.state)
     }
 
-    fn queued(&self, t: TcbRef) -> bool {
-        t.with(|tcb| tcb.run_prev != 0 || tcb.run_next != 0) || self.head == t.0
+    pub fn priority(self) -> u8 {
+        self.with(|t| t.priority)
+    }
+}
+
+/// Which links of a TCB a queue uses.
+#[derive(Clone, Copy)]
+pub enum LinkKind {
+    Run,
+    Wait,
+}
+
+fn links(t: TcbRef, kind: LinkKind) -> Links {
+    t.with(|tcb| match kind {
+        LinkKind::Run => tcb.run,
+        LinkKind::Wait => tcb.wait,
+    })
+}
+
+fn set_links(t: TcbRef, kind: LinkKind, l: Links) {
+    t.with(|tcb| match kind {
+        LinkKind::Run => tcb.run = l,
+        LinkKind::Wait => tcb.wait = l,
+    })
+}
+
+/// A FIFO of threads, linked through `kind` links. Its head and tail can
+/// live anywhere (in a kernel object, in the scheduler).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Queue {
+    pub head: u64,
+    pub tail: u64,
+}
+
+impl Queue {
+    pub const EMPTY: Queue = Queue { head: 0, tail: 0 };
+
+    pub fn is_empty(&self) -> bool {
+        self.head == 0
     }
 
-    /// Appends `t` unless it is queued or running.
-    pub fn push(&mut self, t: TcbRef) {
-        if self.queued(t) || self.current == Some(t) {
-            return;
-        }
-        t.with(|tcb| {
-            tcb.run_prev = self.tail;
-            tcb.run_next = 0;
-        });
+    pub fn push_back(&mut self, t: TcbRef, kind: LinkKind) {
+        set_links(
+            t,
+            kind,
+            Links {
+                next: 0,
+                prev: self.tail,
+            },
+        );
         if self.tail != 0 {
-            TcbRef(self.tail).with(|tail| tail.run_next = t.0);
+            let mut tail = links(TcbRef(self.tail), kind);
+            tail.next = t.0;
+            set_links(TcbRef(self.tail), kind, tail);
         } else {
             self.head = t.0;
         }
         self.tail = t.0;
     }
 
-    fn unlink(&mut self, t: TcbRef) {
-        let (prev, next) = t.with(|tcb| (tcb.run_prev, tcb.run_next));
-        if prev != 0 {
-            TcbRef(prev).with(|p| p.run_next = next);
-        } else {
-            self.head = next;
-        }
-        if next != 0 {
-            TcbRef(next).with(|n| n.run_prev = prev);
-        } else {
-            self.tail = prev;
-        }
-        t.with(|tcb| {
-            tcb.run_prev = 0;
-            tcb.run_next = 0;
-        });
+    pub fn pop_front(&mut self, kind: LinkKind) -> Option<TcbRef> {
+        let head = TcbRef(self.head);
+        (self.head != 0).then(|| {
+            self.remove(head, kind);
+            head
+        })
     }
 
-    /// Takes `t` off the queue and, if it is running, stops it running.
+    /// Removes `t`, which must be on this queue.
+    pub fn remove(&mut self, t: TcbRef, kind: LinkKind) {
+        let l = links(t, kind);
+        if l.prev != 0 {
+            let mut p = links(TcbRef(l.prev), kind);
+            p.next = l.next;
+            set_links(TcbRef(l.prev), kind, p);
+        } else {
+            self.head = l.next;
+        }
+        if l.next != 0 {
+            let mut n = links(TcbRef(l.next), kind);
+            n.prev = l.prev;
+            set_links(TcbRef(l.next), kind, n);
+        } else {
+            self.tail = l.prev;
+        }
+        set_links(t, kind, Links::default());
+    }
+
+    /// Whether `t` is on this queue (by walking it; for assertions/tests).
+    pub fn contains(&self, t: TcbRef, kind: LinkKind) -> bool {
+        let mut at = self.head;
+        while at != 0 {
+            if at == t.0 {
+                return true;
+            }
+            at = links(TcbRef(at), kind).next;
+        }
+        false
+    }
+}
+
+const PRIORITIES: usize = 256;
+
+/// Runnable threads by priority; `current` is the one running (it is not
+/// on a queue while it runs).
+pub struct RunQueue {
+    queues: [Queue; PRIORITIES],
+    /// Bit `p` set: the queue of priority `p` is not empty.
+    bitmap: [u64; PRIORITIES / 64],
+    pub current: Option<TcbRef>,
+}
+
+impl Default for RunQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunQueue {
+    pub const fn new() -> Self {
+        Self {
+            queues: [Queue::EMPTY; PRIORITIES],
+            bitmap: [0; PRIORITIES / 64],
+            current: None,
+        }
+    }
+
+    fn queued(&self, t: TcbRef) -> bool {
+        let l = links(t, LinkKind::Run);
+        l.next != 0 || l.prev != 0 || self.queues[usize::from(t.priority())].head == t.0
+    }
+
+    /// Makes `t` eligible to run (at the back of its priority's queue),
+    /// unless it is queued or running already.
+    pub fn push(&mut self, t: TcbRef) {
+        if self.current == Some(t) || self.queued(t) {
+            return;
+        }
+        let p = usize::from(t.priority());
+        self.queues[p].push_back(t, LinkKind::Run);
+        self.bitmap[p / 64] |= 1 << (p % 64);
+    }
+
+    /// Takes `t` off the run queue; if it is running, nothing runs.
     pub fn remove(&mut self, t: TcbRef) {
         if self.queued(t) {
-            self.unlink(t);
+            let p = usize::from(t.priority());
+            self.queues[p].remove(t, LinkKind::Run);
+            if self.queues[p].is_empty() {
+                self.bitmap[p / 64] &= !(1 << (p % 64));
+            }
         }
         if self.current == Some(t) {
             self.current = None;
         }
     }
 
-    /// Puts the running thread (if still runnable) at the back of the queue
-    /// and makes the front one current.
+    /// The highest priority with a queued thread.
+    pub fn highest(&self) -> Option<u8> {
+        (0..self.bitmap.len())
+            .rev()
+            .find(|&i| self.bitmap[i] != 0)
+            .map(|i| (i * 64 + 63 - self.bitmap[i].leading_zeros() as usize) as u8)
+    }
+
+    fn pop_highest(&mut self) -> Option<TcbRef> {
+        let p = usize::from(self.highest()?);
+        let t = self.queues[p].pop_front(LinkKind::Run)?;
+        if self.queues[p].is_empty() {
+            self.bitmap[p / 64] &= !(1 << (p % 64));
+        }
+        Some(t)
+    }
+
+    /// Chooses who runs: the current thread keeps the CPU while it is
+    /// runnable and nothing of higher priority waits; otherwise it goes to
+    /// the back of its queue and the best queued thread runs.
+    pub fn choose(&mut self) -> Option<TcbRef> {
+        if let Some(cur) = self.current {
+            let runnable = cur.state() == ThreadState::Runnable;
+            if runnable && self.highest().is_none_or(|h| h <= cur.priority()) {
+                return Some(cur);
+            }
+            self.current = None;
+            if runnable {
+                self.push(cur);
+            }
+        }
+        self.current = self.pop_highest();
+        self.current
+    }
+
+    /// Ends the current thread's turn: threads of its priority run first.
     pub fn rotate(&mut self) -> Option<TcbRef> {
         if let Some(cur) = self.current.take()
-            && cur.with(|t| t.state) == ThreadState::Runnable
+            && cur.state() == ThreadState::Runnable
         {
             self.push(cur);
         }
-        if self.head != 0 {
-            let next = TcbRef(self.head);
-            self.unlink(next);
-            self.current = Some(next);
+        self.choose()
+    }
+
+    /// Moves `t` to priority `p`, keeping its place in the scheduler.
+    pub fn set_priority(&mut self, t: TcbRef, p: u8) {
+        let queued = self.queued(t);
+        if queued {
+            self.remove(t);
         }
-        self.current
+        t.with(|tcb| tcb.priority = p);
+        if queued {
+            self.push(t);
+        }
     }
 }
 
@@ -113,26 +253,29 @@ impl RunQueue {
 mod tests {
     use super::*;
 
-    fn tcbs(n: usize) -> Vec<Tcb> {
-        (0..n)
-            .map(|_| {
-                let mut t = Tcb::new();
-                t.state = ThreadState::Runnable;
-                t
+    fn threads(priorities: &[u8]) -> (Vec<Tcb>, Vec<TcbRef>) {
+        let mut t: Vec<Tcb> = priorities
+            .iter()
+            .map(|&p| {
+                let mut tcb = Tcb::new();
+                tcb.state = ThreadState::Runnable;
+                tcb.priority = p;
+                tcb
             })
-            .collect()
+            .collect();
+        let r = t.iter_mut().map(|b| TcbRef(b as *mut Tcb as u64)).collect();
+        (t, r)
     }
 
     #[test]
-    fn round_robin_and_removal() {
-        let mut t = tcbs(3);
-        let r: Vec<TcbRef> = t.iter_mut().map(|b| TcbRef(b as *mut Tcb as u64)).collect();
+    fn round_robin_within_a_priority() {
+        let (_t, r) = threads(&[5, 5, 5]);
         let mut q = RunQueue::new();
         for &x in &r {
             q.push(x);
         }
         q.push(r[0]);
-        assert_eq!(q.rotate(), Some(r[0]));
+        assert_eq!(q.choose(), Some(r[0]));
         assert_eq!(q.rotate(), Some(r[1]));
         assert_eq!(q.rotate(), Some(r[2]));
         assert_eq!(q.rotate(), Some(r[0]));
@@ -144,5 +287,41 @@ mod tests {
         assert_eq!(q.rotate(), Some(r[0]), "only one runnable thread is left");
         q.remove(r[0]);
         assert_eq!(q.rotate(), None);
+    }
+
+    #[test]
+    fn higher_priority_preempts_and_lower_waits() {
+        let (_t, r) = threads(&[10, 200, 0, 255]);
+        let mut q = RunQueue::new();
+        q.push(r[0]);
+        assert_eq!(q.choose(), Some(r[0]));
+        q.push(r[2]);
+        assert_eq!(q.choose(), Some(r[0]), "lower priority does not preempt");
+        q.push(r[1]);
+        assert_eq!(q.choose(), Some(r[1]), "higher priority preempts");
+        assert_eq!(q.highest(), Some(10));
+        r[1].with(|t| t.state = ThreadState::BlockedOnReceive);
+        assert_eq!(q.choose(), Some(r[0]), "the preempted thread resumes");
+        q.push(r[3]);
+        assert_eq!(q.highest(), Some(255));
+        assert_eq!(q.rotate(), Some(r[3]));
+        q.set_priority(r[2], 254);
+        assert_eq!(q.highest(), Some(254));
+    }
+
+    #[test]
+    fn queues_link_and_unlink_anywhere() {
+        let (_t, r) = threads(&[1, 1, 1, 1]);
+        let mut q = Queue::EMPTY;
+        for &x in &r {
+            q.push_back(x, LinkKind::Wait);
+        }
+        q.remove(r[2], LinkKind::Wait);
+        q.remove(r[0], LinkKind::Wait);
+        assert!(!q.contains(r[0], LinkKind::Wait));
+        assert_eq!(q.pop_front(LinkKind::Wait), Some(r[1]));
+        assert_eq!(q.pop_front(LinkKind::Wait), Some(r[3]));
+        assert_eq!(q.pop_front(LinkKind::Wait), None);
+        assert!(q.is_empty());
     }
 }

@@ -35,7 +35,7 @@ pub fn raw(cap: u64, label: u64, args: &[u64]) -> Result<[u64; REGISTER_WORDS], 
     if !extra.is_empty() {
         ipc_buffer::write_extra_words(extra);
     }
-    syscall::call(cap, info, words).map(|(_, reply)| reply)
+    syscall::invoke(cap, info, words).map(|(_, reply)| reply)
 }
 
 fn rights_word(rights: Rights) -> u64 {
@@ -206,9 +206,22 @@ pub fn tcb_suspend(tcb: u64) -> Result<(), Error> {
 }
 
 /// Names the endpoint to which the kernel reports thread `tcb`'s faults
-/// (a capability address; 0 for none).
+/// (a capability address; 0 for none). A fault then arrives there as a
+/// call with a label of [`basalt_abi::fault`] and the words `rip, rsp,
+/// address, code`, its badge that of `fault_endpoint`; the handler's reply
+/// (label `fault::RESUME`, or `fault::RESUME_AT` with words `rip, rsp`)
+/// restarts the thread. Without one, a faulting thread is suspended.
 pub fn tcb_set_fault_endpoint(tcb: u64, fault_endpoint: u64) -> Result<(), Error> {
     raw(tcb, label::TCB_SET_FAULT_ENDPOINT, &[fault_endpoint]).map(drop)
+}
+
+/// Binds notification `ntfn` (a capability address; 0 unbinds) to thread
+/// `tcb`: while the thread waits in [`crate::ipc::recv`] on an endpoint, a
+/// signal of the notification (or a word already pending) ends the wait
+/// with a message labelled [`basalt_abi::NOTIFICATION_LABEL`] whose badge is
+/// the notification word.
+pub fn tcb_bind_notification(tcb: u64, ntfn: u64) -> Result<(), Error> {
+    raw(tcb, label::TCB_BIND_NOTIFICATION, &[ntfn]).map(drop)
 }
 
 /// Maps page table `pt` into address space `vspace` so that it covers
@@ -262,6 +275,25 @@ pub fn irq_control_get(
         &[irq, dest_cnode, dest_index],
     )
     .map(drop)
+}
+
+/// Routes interrupt line `irq_handler` to notification `ntfn` (a
+/// capability address): each interrupt masks the line and signals the
+/// notification with that capability's badge. Unmasks the line.
+pub fn irq_handler_set_notification(irq_handler: u64, ntfn: u64) -> Result<(), Error> {
+    raw(irq_handler, label::IRQ_HANDLER_SET_NOTIFICATION, &[ntfn]).map(drop)
+}
+
+/// Tells the kernel the last interrupt on `irq_handler`'s line was handled:
+/// unmasks the line again.
+pub fn irq_handler_ack(irq_handler: u64) -> Result<(), Error> {
+    raw(irq_handler, label::IRQ_HANDLER_ACK, &[]).map(drop)
+}
+
+/// Stops delivering `irq_handler`'s interrupts: masks the line and forgets
+/// the notification.
+pub fn irq_handler_clear(irq_handler: u64) -> Result<(), Error> {
+    raw(irq_handler, label::IRQ_HANDLER_CLEAR, &[]).map(drop)
 }
 
 /// Creates a capability for I/O ports `first..=last` in slot `dest_index`

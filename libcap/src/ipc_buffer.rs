@@ -3,7 +3,10 @@
 //!
 //! Word `i` of a message lives at index `i` of the page, so indices
 //! `0..REGISTER_WORDS` are unused (the registers carry those words) and
-//! indices `REGISTER_WORDS..MAX_MESSAGE_WORDS` hold words 4 and up.
+//! indices `REGISTER_WORDS..MAX_MESSAGE_WORDS` hold words 4 and up. Past
+//! them lie the capability-transfer words of [`basalt_abi::ipc_buffer`]:
+//! the capability a message carries ([`set_send_cap`]) and where a received
+//! capability goes ([`set_receive_slot`]).
 //!
 //! libcap assumes the buffer is mapped read-write at [`ADDRESS`]: the kernel
 //! maps the root task's there, and whoever builds another address space
@@ -11,6 +14,7 @@
 //! documentation). Two threads in one address space therefore cannot both
 //! use words 4 and up yet.
 
+use basalt_abi::ipc_buffer::{RECV_CNODE, RECV_INDEX, SEND_CAP};
 use basalt_abi::{MAX_MESSAGE_WORDS, REGISTER_WORDS};
 
 /// Where libcap expects the calling thread's IPC buffer.
@@ -49,6 +53,52 @@ pub fn read_word(index: usize) -> u64 {
     );
     imp::read(index)
 }
+
+/// Names the capability (an address in the caller's CSpace) that the next
+/// message sent with [`MessageInfo::with_cap`](basalt_abi::MessageInfo::with_cap)
+/// carries. [`crate::ipc`] calls it for messages that have a capability.
+///
+/// # Panics
+///
+/// On any target but Basalt's.
+pub fn set_send_cap(cap: u64) {
+    imp::write(SEND_CAP, &[cap]);
+}
+
+/// Says where a capability that arrives with a received message goes: slot
+/// `index` of the CNode at capability address `cnode`. The setting stays
+/// until changed; `cnode` 0 (see [`clear_receive_slot`]) accepts no
+/// capability, and a message whose capability cannot be placed (the slot is
+/// occupied or invalid) arrives without it.
+///
+/// # Panics
+///
+/// On any target but Basalt's.
+pub fn set_receive_slot(cnode: u64, index: u64) {
+    imp::write(RECV_CNODE, &[cnode, index]);
+}
+
+/// Accepts no capability with received messages (the receive CNode is 0).
+///
+/// # Panics
+///
+/// On any target but Basalt's.
+pub fn clear_receive_slot() {
+    set_receive_slot(0, 0);
+}
+
+/// The receive slot as [`set_receive_slot`] last set it: `(cnode, index)`.
+///
+/// # Panics
+///
+/// On any target but Basalt's.
+pub fn receive_slot() -> (u64, u64) {
+    (imp::read(RECV_CNODE), imp::read(RECV_INDEX))
+}
+
+// The capability-transfer words follow the message words and fit the page.
+const _: () =
+    assert!(SEND_CAP >= MAX_MESSAGE_WORDS && RECV_CNODE + 1 == RECV_INDEX && RECV_INDEX < 512);
 
 #[cfg(target_os = "none")]
 mod imp {

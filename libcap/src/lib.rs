@@ -2,9 +2,10 @@
 //!
 //! | module | holds |
 //! | --- | --- |
-//! | [`syscall`] | the `syscall` instruction per the register ABI of [`basalt_abi`]: [`call`](syscall::call), [`yield_now`](syscall::yield_now), [`debug_write`](syscall::debug_write), [`debug_exit`](syscall::debug_exit) |
+//! | [`syscall`] | the `syscall` instruction per the register ABI of [`basalt_abi`]: [`raw`](syscall::raw), [`invoke`](syscall::invoke), [`yield_now`](syscall::yield_now), [`null_syscall`](syscall::null_syscall), [`debug_write`](syscall::debug_write), [`debug_exit`](syscall::debug_exit) |
 //! | [`invoke`] | one typed function per invocation label of [`basalt_abi::label`] |
-//! | [`ipc_buffer`] | the calling thread's IPC buffer, which carries message words 4 and up |
+//! | [`ipc`] | messages through endpoints ([`send`](ipc::send), [`recv`](ipc::recv), [`call`](ipc::call), [`reply_recv`](ipc::reply_recv), …) and notifications ([`signal`](ipc::signal), [`wait`](ipc::wait), [`poll`](ipc::poll)) |
+//! | [`ipc_buffer`] | the calling thread's IPC buffer, which carries message words 4 and up and the capability-transfer words |
 //! | [`console`] | [`print!`] and [`println!`] over the kernel's debug console, without a heap |
 //! | `rt` | (bare-metal target only) the `_start` entry point and the panic handler |
 //!
@@ -14,7 +15,8 @@
 //! # Conventions this library relies on
 //!
 //! - Every thread that uses invocations with more than four message words
-//!   ([`invoke::untyped_retype`], [`invoke::cnode_mint`]) has its IPC buffer
+//!   ([`invoke::untyped_retype`], [`invoke::cnode_mint`]), or IPC with long
+//!   messages or capabilities ([`ipc`]), has its IPC buffer
 //!   mapped read-write at [`ipc_buffer::ADDRESS`] (the root task's, as the
 //!   kernel maps it; other address spaces by convention), and only this
 //!   library touches that page.
@@ -30,6 +32,7 @@
 
 pub mod console;
 pub mod invoke;
+pub mod ipc;
 pub mod ipc_buffer;
 #[cfg(target_os = "none")]
 mod rt;

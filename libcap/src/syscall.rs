@@ -3,13 +3,13 @@
 //! | register | in | out |
 //! | --- | --- | --- |
 //! | `rax` | [`Syscall`] number | error code (0: success) |
-//! | `rdi` | capability address | — |
+//! | `rdi` | capability address | badge (receive operations) |
 //! | `rsi` | [`MessageInfo`] | [`MessageInfo`] of the reply |
 //! | `rdx`, `r10`, `r8`, `r9` | message words 0–3 | reply words 0–3 |
 //!
-//! `rcx` and `r11` are clobbered by the CPU. The wrappers here also treat
-//! `rdi` as clobbered; that costs nothing and keeps them correct should
-//! the kernel ever use it for a reply.
+//! `rcx` and `r11` are clobbered by the CPU. [`raw`] returns `rdi` too, as
+//! [`RawReply::badge`]; the IPC operations built on it are in
+//! [`crate::ipc`].
 //!
 //! Capability invocations are safe functions, as in other capability
 //! systems' Rust bindings: the kernel checks every argument. What the kernel
@@ -26,6 +26,10 @@ pub struct RawReply {
     /// `rax`: 0 on success, else an [`Error`] code (perhaps one this
     /// library does not know).
     pub error: u64,
+    /// `rdi`: the badge of the capability the sender used (receive
+    /// operations), the notification word (waiting on a notification), or
+    /// whatever the kernel left there (other system calls).
+    pub badge: u64,
     /// `rsi`: the reply's label and length.
     pub info: MessageInfo,
     /// `rdx`, `r10`, `r8`, `r9`: reply words 0–3.
@@ -58,7 +62,7 @@ mod imp {
         info: MessageInfo,
         words: [u64; REGISTER_WORDS],
     ) -> RawReply {
-        let (error, info_out, w0, w1, w2, w3): (u64, u64, u64, u64, u64, u64);
+        let (error, badge, info_out, w0, w1, w2, w3): (u64, u64, u64, u64, u64, u64, u64);
         // SAFETY: `syscall` enters the Basalt kernel, which follows the
         // register ABI above: it preserves every register not named here
         // and never touches this thread's stack (so `nostack` holds). The
@@ -69,7 +73,7 @@ mod imp {
             asm!(
                 "syscall",
                 inlateout("rax") number => error,
-                inlateout("rdi") cap => _,
+                inlateout("rdi") cap => badge,
                 inlateout("rsi") info.0 => info_out,
                 inlateout("rdx") words[0] => w0,
                 inlateout("r10") words[1] => w1,
@@ -82,6 +86,7 @@ mod imp {
         }
         RawReply {
             error,
+            badge,
             info: MessageInfo(info_out),
             words: [w0, w1, w2, w3],
         }
@@ -128,7 +133,11 @@ pub const fn decode_error(code: u64) -> Result<(), Error> {
 /// (label) and the message length, `words` are message words 0–3 (words 4
 /// and up must already be in the IPC buffer; see [`crate::ipc_buffer`]).
 /// Returns the reply's [`MessageInfo`] and words 0–3, or the kernel's error.
-pub fn call(
+///
+/// This is the register-level form that [`crate::invoke`] builds on. On an
+/// endpoint the same system call is an IPC call; [`crate::ipc::call`] is the
+/// message-level form of that (any length, a capability, the badge).
+pub fn invoke(
     cap: u64,
     info: MessageInfo,
     words: [u64; REGISTER_WORDS],
@@ -146,6 +155,13 @@ pub fn yield_now() {
         MessageInfo(0),
         [0; REGISTER_WORDS],
     );
+}
+
+/// Enters and leaves the kernel doing nothing ([`Syscall::Null`]): the
+/// cost of a system call, for measurements. Fails only with a kernel that
+/// does not know the system call ([`Error::UnknownSyscall`]).
+pub fn null_syscall() -> Result<(), Error> {
+    decode_error(raw(Syscall::Null as u64, 0, MessageInfo(0), [0; REGISTER_WORDS]).error)
 }
 
 /// Writes `bytes` to the kernel console ([`Syscall::DebugWrite`]) as they
@@ -185,8 +201,9 @@ mod tests {
 
     #[test]
     fn unknown_codes_decode_to_illegal_operation() {
-        assert_eq!(Error::from_raw(17), None);
-        assert_eq!(decode_error(17), Err(Error::IllegalOperation));
+        let unknown = Error::ALL.iter().map(|e| *e as u64).max().unwrap_or(0) + 1;
+        assert_eq!(Error::from_raw(unknown), None);
+        assert_eq!(decode_error(unknown), Err(Error::IllegalOperation));
         assert_eq!(decode_error(u64::MAX), Err(Error::IllegalOperation));
     }
 

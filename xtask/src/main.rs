@@ -1,5 +1,6 @@
 //! `cargo xtask`: build, image, run, test and debug Basalt.
 
+mod bench;
 mod build;
 mod image;
 mod qemu;
@@ -18,6 +19,9 @@ commands:
   run [--release] [--uefi] [--accel tcg|kvm] [--timeout SECS]
                                     boot the image in QEMU, serial console on this terminal
   test [--accel tcg|kvm]            host unit tests, then boot tests under SeaBIOS and OVMF
+  bench ipc [--accel tcg|kvm] [--icount|--no-icount] [--timeout SECS]
+                                    system-call and IPC latency (docs/perf.md); under TCG
+                                    with -icount shift=0,sleep=off unless --no-icount
   gdb [--release] [--uefi]          boot halted under QEMU's gdb stub and attach gdb
 ";
 
@@ -47,6 +51,8 @@ struct Options {
     accel: qemu::Accel,
     output: Option<PathBuf>,
     timeout_secs: Option<u64>,
+    /// `--icount` / `--no-icount` (bench): `None` leaves the default.
+    icount: Option<bool>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -61,6 +67,8 @@ fn parse(args: &[String]) -> Result<Options> {
         match arg.as_str() {
             "--release" => o.release = true,
             "--uefi" => o.uefi = true,
+            "--icount" => o.icount = Some(true),
+            "--no-icount" => o.icount = Some(false),
             "--accel" => o.accel = value("--accel")?.parse()?,
             "-o" | "--output" => o.output = Some(value(arg)?.into()),
             "--timeout" => {
@@ -80,6 +88,12 @@ fn run(args: &[String]) -> Result<()> {
     let Some((command, rest)) = args.split_first() else {
         print!("{USAGE}");
         return Ok(());
+    };
+    // `bench` names its suite before the options.
+    let (suite, rest) = match (command.as_str(), rest.split_first()) {
+        ("bench", Some((suite, rest))) if !suite.starts_with('-') => (Some(suite.as_str()), rest),
+        ("bench", _) => return Err(fail!("bench needs a suite: `cargo xtask bench ipc`")),
+        _ => (None, rest),
     };
     let opts = parse(rest)?;
     let profile = build::Profile::from_release(opts.release);
@@ -115,6 +129,12 @@ fn run(args: &[String]) -> Result<()> {
             }
         }
         "test" => selftest::run_all(opts.accel)?,
+        "bench" => bench::run(
+            suite.unwrap_or_default(),
+            opts.accel,
+            opts.icount,
+            opts.timeout_secs,
+        )?,
         "gdb" => {
             let iso = build::target_dir().join("basalt.iso");
             image::build_default(profile, &iso)?;

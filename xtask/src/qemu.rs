@@ -129,6 +129,12 @@ impl Vm {
         self
     }
 
+    /// Adds QEMU arguments of the caller's own (`-icount ...`, say).
+    pub fn args(&mut self, args: &[&str]) -> &mut Self {
+        self.command.args(args);
+        self
+    }
+
     /// Serial console and QEMU monitor on this terminal (Ctrl-A X quits).
     pub fn interactive(&mut self) -> &mut Self {
         self.command.args(["-serial", "mon:stdio"]);

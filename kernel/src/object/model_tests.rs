@@ -80,6 +80,8 @@ impl Machine for Recorder {
     fn forget_thread(&mut self, tcb: u64) {
         self.forgotten_threads.push(tcb);
     }
+    fn destroy_endpoint(&mut self, _base: u64) {}
+    fn destroy_notification(&mut self, _base: u64) {}
 }
 
 const ROOT_RADIX: u8 = 5;
@@ -124,23 +126,22 @@ impl World {
         cnode::index_slot(self.root, index).unwrap()
     }
 
-    /// Every slot reachable from the root: the root's slots, then the slots
-    /// of CNodes held there (one level), in a fixed order.
+    /// Every slot reachable from the root: the root's slots, then those of
+    /// every CNode reachable through them (breadth first, each once).
     fn slots(&self) -> Vec<SlotRef> {
         let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        for i in 1..1u64 << ROOT_RADIX {
-            out.push(self.root_slot(i));
-        }
-        for i in 1..1u64 << ROOT_RADIX {
-            if let Cap::CNode { base, radix, .. } = self.root_slot(i).cap()
-                && base != self.root_base()
-                && seen.insert(base)
-            {
-                for j in 1..1u64 << radix {
-                    // SAFETY: a live CNode of 2^radix slots.
-                    out.push(unsafe { slot_at(base, j) });
+        let mut seen = BTreeSet::from([self.root_base()]);
+        let mut cnodes = std::collections::VecDeque::from([(self.root_base(), ROOT_RADIX)]);
+        while let Some((base, radix)) = cnodes.pop_front() {
+            for j in 1..1u64 << radix {
+                // SAFETY: a live CNode of 2^radix slots.
+                let slot = unsafe { slot_at(base, j) };
+                if let Cap::CNode { base, radix, .. } = slot.cap()
+                    && seen.insert(base)
+                {
+                    cnodes.push_back((base, radix));
                 }
+                out.push(slot);
             }
         }
         out

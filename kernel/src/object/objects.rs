@@ -24,7 +24,7 @@ pub mod tcb_slot {
     pub const COUNT: usize = 4;
 }
 
-/// Scheduling state of a thread.
+/// What a thread is doing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum ThreadState {
@@ -32,7 +32,104 @@ pub enum ThreadState {
     Inactive,
     /// On the run queue or running.
     Runnable,
+    /// Queued on an endpoint with a message (`Send`, `Call` or a fault).
+    BlockedOnSend,
+    /// Queued on an endpoint, waiting for a message.
+    BlockedOnReceive,
+    /// Waiting for the reply to a call (or to a fault message).
+    BlockedOnReply,
+    /// Queued on a notification, waiting for a signal.
+    BlockedOnNotification,
 }
+
+/// Links of a doubly linked list of TCBs (by address, 0 for none).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Links {
+    pub next: u64,
+    pub prev: u64,
+}
+
+/// Why a thread sends: what its partner must do with it afterwards.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum SendKind {
+    /// A plain send: the sender carries on once the message is taken.
+    Send,
+    /// A call: the sender waits for the reply.
+    Call,
+    /// A fault message: the thread waits for its handler's reply.
+    Fault,
+}
+
+/// The IPC state of a thread.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct IpcState {
+    /// The endpoint or notification the thread is queued on (0: none).
+    pub blocked_on: u64,
+    /// While queued to send: the badge of the capability it used, its
+    /// message info, whether the capability had the grant right, and why.
+    pub badge: u64,
+    pub info: u64,
+    pub can_grant: bool,
+    pub kind: SendKind,
+    /// The thread waiting for this thread's reply (the reply capability).
+    pub caller: u64,
+    /// While waiting for a reply: the thread that holds the reply.
+    pub replier: u64,
+    /// The bound notification (0: none).
+    pub bound_notification: u64,
+    /// A fault message's label and words.
+    pub fault: [u64; 5],
+}
+
+impl IpcState {
+    pub const fn new() -> Self {
+        Self {
+            blocked_on: 0,
+            badge: 0,
+            info: 0,
+            can_grant: false,
+            kind: SendKind::Send,
+            caller: 0,
+            replier: 0,
+            bound_notification: 0,
+            fault: [0; 5],
+        }
+    }
+}
+
+impl Default for IpcState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An endpoint: the queue of threads waiting on it, all senders or all
+/// receivers.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Endpoint {
+    pub head: u64,
+    pub tail: u64,
+    /// Whether the queued threads are receivers (else senders).
+    pub receivers: bool,
+}
+
+/// A notification: a word of signal bits and the threads waiting for it.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Notification {
+    pub word: u64,
+    pub head: u64,
+    pub tail: u64,
+    /// The TCB bound to it (0: none).
+    pub bound: u64,
+}
+
+const _: () = assert!(size_of::<Endpoint>() <= 1 << ENDPOINT_BITS);
+const _: () = assert!(size_of::<Notification>() <= 1 << ENDPOINT_BITS);
 
 /// The registers of a user thread, saved on kernel entry.
 #[derive(Clone, Copy, Debug, Default)]
@@ -67,9 +164,11 @@ pub struct Tcb {
     pub state: ThreadState,
     pub priority: u8,
     pub ipc_buffer_addr: u64,
-    /// Run-queue links (TCB addresses, 0 for none).
-    pub run_next: u64,
-    pub run_prev: u64,
+    /// Run-queue links.
+    pub run: Links,
+    /// Endpoint or notification queue links.
+    pub wait: Links,
+    pub ipc: IpcState,
 }
 
 const _: () = assert!(size_of::<Tcb>() <= 1 << TCB_BITS);
@@ -107,8 +206,9 @@ impl Tcb {
             state: ThreadState::Inactive,
             priority: 0,
             ipc_buffer_addr: 0,
-            run_next: 0,
-            run_prev: 0,
+            run: Links { next: 0, prev: 0 },
+            wait: Links { next: 0, prev: 0 },
+            ipc: IpcState::new(),
         }
     }
 

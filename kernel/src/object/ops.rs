@@ -30,6 +30,10 @@ pub trait Machine {
     fn release_irq(&mut self, irq: u8);
     /// The thread is going away: take it off every queue.
     fn forget_thread(&mut self, tcb: u64);
+    /// The endpoint is going away: wake the threads waiting on it.
+    fn destroy_endpoint(&mut self, base: u64);
+    /// The notification is going away: wake its waiters, unbind its thread.
+    fn destroy_notification(&mut self, base: u64);
 }
 
 /// Cleans up after the final capability to an object is gone. Returns the
@@ -49,6 +53,8 @@ fn finalize(cap: Cap, machine: &mut impl Machine) -> Option<(u64, u64, u64)> {
         } => machine.unmap_page_table(m, level, base),
         Cap::VSpace { base, asid } => machine.destroy_vspace(asid, base),
         Cap::IrqHandler { irq } => machine.release_irq(irq),
+        Cap::Endpoint { base, .. } => machine.destroy_endpoint(base),
+        Cap::Notification { base, .. } => machine.destroy_notification(base),
         Cap::CNode { base, radix, .. } => {
             // Slot 0 is the header; the capability slots follow it.
             return Some((base, base + size_of::<Slot>() as u64, (1u64 << radix) - 1));

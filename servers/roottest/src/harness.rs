@@ -24,13 +24,32 @@ const WINDOW_PAGES: u64 = 512;
 /// Bytes in a page.
 pub const PAGE: u64 = 4096;
 
-/// A label no object type has: invoking it tells an empty slot
-/// (InvalidCapability) from an occupied one (UnknownInvocation).
+/// A label no object type has: invoking a capability other than an
+/// endpoint with it answers UnknownInvocation.
 pub const PROBE_LABEL: u64 = 0xfff;
 
-/// What an invocation of `cap` with [`PROBE_LABEL`] answers.
-pub fn probe(cap: u64) -> Result<[u64; 4], Error> {
-    invoke::raw(cap, PROBE_LABEL, &[])
+/// Whether capability address `cap` names a capability: `Ok` if it does,
+/// `Err(InvalidCapability)` if it names an empty slot or nothing, without
+/// changing anything.
+///
+/// A slot of the root CNode is probed by moving its capability onto its
+/// own slot, which the kernel refuses with SlotOccupied for a capability of
+/// any type (and InvalidCapability for an empty slot). Invoking the
+/// capability with [`PROBE_LABEL`] would not do: on an endpoint, `Call` is
+/// an IPC call, which waits for a receiver. Other addresses (0, past the
+/// root CNode) resolve to nothing that could be an endpoint and are
+/// invoked.
+pub fn probe(cap: u64) -> Result<(), Error> {
+    if (1..SLOTS).contains(&cap) {
+        match invoke::cnode_move(CNODE, cap, CNODE, cap) {
+            Err(Error::SlotOccupied) => Ok(()),
+            // A kernel that moved a capability onto its own slot.
+            Ok(()) => Err(Error::IllegalOperation),
+            Err(e) => Err(e),
+        }
+    } else {
+        invoke::raw(cap, PROBE_LABEL, &[]).map(drop)
+    }
 }
 
 /// Runs the cases and counts the outcomes.
@@ -46,6 +65,8 @@ pub struct Suite {
     /// Whether the page tables of [`WINDOW`] are mapped.
     pub window_ready: bool,
     next_page: u64,
+    /// The window page for short-lived mappings, once taken.
+    scratch: Option<u64>,
 }
 
 impl Suite {
@@ -60,6 +81,7 @@ impl Suite {
             memory: 0,
             window_ready: false,
             next_page: 0,
+            scratch: None,
         }
     }
 
@@ -92,6 +114,24 @@ impl Suite {
         );
         self.next_page += 1;
         WINDOW + (self.next_page - 1) * PAGE
+    }
+
+    /// One page of [`WINDOW`] kept for short-lived mappings (a frame is
+    /// mapped there, filled and unmapped again): the same page every time.
+    pub fn scratch_page(&mut self) -> u64 {
+        match self.scratch {
+            Some(page) => page,
+            None => {
+                let page = self.page();
+                self.scratch = Some(page);
+                page
+            }
+        }
+    }
+
+    /// Slots and window pages used so far: `(slots, pages)`.
+    pub fn usage(&self) -> (u64, u64) {
+        (self.next_slot, self.next_page)
     }
 
     /// Records a passed case.
@@ -156,15 +196,14 @@ impl Suite {
         )
     }
 
-    /// Passes if slot `cap` is empty (probing it answers InvalidCapability).
+    /// Passes if slot `cap` is empty (see [`probe`]).
     pub fn expect_empty(&mut self, name: &str, cap: u64) -> bool {
         self.expect_err(name, Error::InvalidCapability, probe(cap))
     }
 
-    /// Passes if slot `cap` holds a capability (probing it answers
-    /// UnknownInvocation).
+    /// Passes if slot `cap` holds a capability (see [`probe`]).
     pub fn expect_occupied(&mut self, name: &str, cap: u64) -> bool {
-        self.expect_err(name, Error::UnknownInvocation, probe(cap))
+        self.expect_eq(name, Ok(()), probe(cap))
     }
 
     /// A step a group of cases needs but does not test: counts as a failed
@@ -184,8 +223,14 @@ impl Suite {
     /// Retypes one object of type `ty` from [`Suite::memory`] into a fresh
     /// slot, as a setup step; returns the slot.
     pub fn object(&mut self, ty: ObjectType, size_bits: u64) -> Option<u64> {
+        self.object_in(self.memory, ty, size_bits)
+    }
+
+    /// Retypes one object of type `ty` from the untyped at `untyped` into a
+    /// fresh slot, as a setup step; returns the slot.
+    pub fn object_in(&mut self, untyped: u64, ty: ObjectType, size_bits: u64) -> Option<u64> {
         let dest = self.slot();
-        let result = invoke::untyped_retype(self.memory, ty, size_bits, 1, CNODE, dest);
+        let result = invoke::untyped_retype(untyped, ty, size_bits, 1, CNODE, dest);
         let mut what = [0u8; 32];
         let what = describe(&mut what, format_args!("retype {ty:?}"));
         self.setup(what, result).map(|()| dest)
@@ -202,6 +247,10 @@ impl Suite {
     /// Prints the summary line `roottest: N passed, M failed` and ends the
     /// run: success if no case failed.
     pub fn finish(&self) -> ! {
+        let (slots, pages) = self.usage();
+        println!(
+            "roottest: used {slots} of {SLOTS} root slots, {pages} of {WINDOW_PAGES} window pages"
+        );
         println!("roottest: {} passed, {} failed", self.passed, self.failed);
         libcap::syscall::debug_exit(self.failed == 0)
     }

@@ -7,7 +7,8 @@
 //! FAIL <name>: <expected> vs <got>
 //! ```
 //!
-//! then `roottest: N passed, M failed`, and ends the run through DebugExit
+//! then `roottest: used … root slots, … window pages` and
+//! `roottest: N passed, M failed`, and ends the run through DebugExit
 //! (success when M is 0). A failing setup step prints `FAIL setup: ...` and
 //! counts as a failed case; the cases that needed it are skipped.
 //!
@@ -26,7 +27,8 @@
 //! | [`vspace`]: page tables and frames | the root VSpace's [`WINDOW`](harness::WINDOW): its 3 page tables are mapped by the first cases, then pages are handed out one per mapping; `WINDOW + 2 MiB` (a page table mapped, unmapped, mapped again), `+ 4 MiB` (left without a page table), `+ 6 MiB` (a 2 MiB frame); `0x2000_0000_0000` (never gets page tables) |
 //! | [`vspace::revoke_mapped_untyped`] | a 64 KiB child untyped, revoked while one of its frames is mapped in the window |
 //! | [`ports`]: I/O ports, IRQs | I/O-port control (issues port 0x80 only), IRQ control (takes line 7, then deletes it) |
-//! | [`thread`]: a second thread in a second address space | a new VSpace (3 page tables, code, stack, shared and IPC-buffer frames at `0x400000..0x406000`), a 16-slot CNode, a TCB; the root TCB's priority is set to [`thread::PRIORITY`]; the shared frame is also mapped in the window |
+//! | [`thread`]: a second thread in a second address space | a new VSpace (3 page tables, code, stack, shared and IPC-buffer frames at `0x400000..0x406000`), a 16-slot CNode, a TCB; the root TCB's priority is set to [`thread::PRIORITY`]; the shared frame is also mapped in the window; the window's scratch page (for copying code) |
+//! | [`ipc`]: endpoints, notifications, capability transfer, aborts, faults, IRQs, scheduling | per group a 1 MiB child untyped of memory (revoked and deleted at the end of the group) holding its endpoints, notifications and threads, each thread in its own address space as above (one window page each for its shared page); the root thread's IPC buffer (long messages, capability transfer); the root thread at priority 100, its threads at 150 (10 and 200 in the scheduling cases); I/O-port control (issues ports 0x70–0x71, the CMOS RTC, deleted at the end) and IRQ control (takes line 8, the RTC's, then deletes it); the RTC's periodic interrupt is enabled at 32 Hz and disabled again |
 //! | [`boot::risky`] | nothing; runs last because a kernel that gets it wrong faults |
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -38,6 +40,8 @@ mod boot;
 mod cnode;
 #[cfg(target_os = "none")]
 mod harness;
+#[cfg(target_os = "none")]
+mod ipc;
 #[cfg(target_os = "none")]
 mod ports;
 #[cfg(target_os = "none")]
@@ -73,6 +77,7 @@ fn run(boot_info: &'static libcap::BootInfo) -> ! {
     vspace::revoke_mapped_untyped(&mut t);
     ports::cases(&mut t);
     thread::cases(&mut t);
+    ipc::cases(&mut t);
     boot::risky(&mut t);
     t.finish()
 }

@@ -15,6 +15,9 @@
 //! page's words 1–3, writes a greeting with DebugWrite, stores [`MARKER`]
 //! into word 0, then forever increments word 4 and yields. It reaches the
 //! shared page `rip`-relatively, so it depends only on [`SHARED`] − [`CODE`].
+//!
+//! [`address_space`] builds such an address space for any code blob; the
+//! IPC cases (`crate::ipc`) use it for their threads.
 
 use crate::harness::{CNODE, PAGE, Suite, VSPACE, peek};
 use core::arch::global_asm;
@@ -27,14 +30,16 @@ use libcap::{Error, invoke, syscall};
 pub const PRIORITY: u64 = 100;
 
 /// Where the second address space has its code.
-const CODE: u64 = 0x40_0000;
+pub const CODE: u64 = 0x40_0000;
 /// The top of its stack (one page below is mapped; a guard page below that
 /// and one above are not).
-const STACK_TOP: u64 = CODE + 3 * PAGE;
+pub const STACK_TOP: u64 = CODE + 3 * PAGE;
 /// Its page shared with the root task.
-const SHARED: u64 = CODE + 4 * PAGE;
+pub const SHARED: u64 = CODE + 4 * PAGE;
 /// Its IPC buffer.
-const IPC_BUFFER: u64 = CODE + 5 * PAGE;
+pub const IPC_BUFFER: u64 = CODE + 5 * PAGE;
+/// Radix of the CNode made for the thread (16 slots).
+pub const CSPACE_RADIX: u64 = 4;
 /// What the blob stores in word 0 of the shared page once it has run.
 const MARKER: u64 = 0x1234;
 /// The argument words given to the thread.
@@ -89,14 +94,22 @@ fn blob() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(start, len) }
 }
 
-/// The second thread's objects.
-struct Child {
-    tcb: u64,
-    cspace: u64,
-    vspace: u64,
-    ipc_buffer: u64,
+/// A thread's objects in a second address space (see the module
+/// documentation for the layout).
+pub struct Child {
+    /// Its TCB.
+    pub tcb: u64,
+    /// A 16-slot CNode (radix [`CSPACE_RADIX`], no guard).
+    pub cspace: u64,
+    /// Its address space.
+    pub vspace: u64,
+    /// The IPC buffer frame (mapped at [`IPC_BUFFER`]).
+    pub ipc_buffer: u64,
+    /// The shared frame's capability (mapped at [`SHARED`] in the new
+    /// address space).
+    pub shared_frame: u64,
     /// The shared page's address in the root task's window.
-    shared: u64,
+    pub shared: u64,
 }
 
 /// Every TCB case.
@@ -137,56 +150,88 @@ pub fn cases(t: &mut Suite) {
     if !t.window_ready {
         return;
     }
-    let Some(child) = address_space(t, tcb) else {
+    let memory = t.memory;
+    let Some(child) = address_space(t, tcb, memory, blob(), true) else {
         return;
     };
     run(t, &child);
 }
 
-/// Builds the second address space and returns the objects of the thread
-/// that will run in it.
-fn address_space(t: &mut Suite, tcb: u64) -> Option<Child> {
-    let vspace = t.object(ObjectType::VSpace, 0)?;
-    let cspace = t.object(ObjectType::CNode, 4)?;
-    let mut ok = true;
-    for _ in 0..3 {
-        let pt = t.object(ObjectType::PageTable, 0)?;
-        ok &= invoke::page_table_map(pt, vspace, CODE).is_ok();
+/// A step of [`address_space`]: a case of its own when `report` is set,
+/// else a setup step.
+fn step<T: core::fmt::Debug>(
+    t: &mut Suite,
+    report: bool,
+    name: &str,
+    got: Result<T, Error>,
+) -> Option<T> {
+    if report {
+        t.expect_ok(name, got)
+    } else {
+        t.setup(name, got)
     }
-    t.check(
-        "page table map: three levels into a new VSpace",
-        ok,
-        format_args!("Ok three times"),
-        format_args!("a refusal"),
-    );
-    let code = t.object(ObjectType::Frame4K, 0)?;
-    let stack = t.object(ObjectType::Frame4K, 0)?;
-    let shared = t.object(ObjectType::Frame4K, 0)?;
-    let ipc_buffer = t.object(ObjectType::Frame4K, 0)?;
+}
+
+/// Builds a second address space with `code` at [`CODE`] and returns the
+/// objects of a thread (`tcb`, not yet configured) that will run in it.
+/// The objects come from the untyped at `untyped`; the shared frame is also
+/// mapped in the root task's window. With `report`, the steps that the TCB
+/// cases check count as cases of their own; otherwise all are setup steps.
+///
+/// # Panics
+///
+/// If `code` is larger than a page.
+pub fn address_space(
+    t: &mut Suite,
+    tcb: u64,
+    untyped: u64,
+    code: &[u8],
+    report: bool,
+) -> Option<Child> {
+    let vspace = t.object_in(untyped, ObjectType::VSpace, 0)?;
+    let cspace = t.object_in(untyped, ObjectType::CNode, CSPACE_RADIX)?;
+    let mut mapped = Ok(());
+    for _ in 0..3 {
+        let pt = t.object_in(untyped, ObjectType::PageTable, 0)?;
+        let r = invoke::page_table_map(pt, vspace, CODE);
+        mapped = mapped.and(r);
+    }
+    if report {
+        t.check(
+            "page table map: three levels into a new VSpace",
+            mapped.is_ok(),
+            format_args!("Ok three times"),
+            format_args!("{mapped:?}"),
+        );
+    } else {
+        t.setup("map the page tables of a new VSpace", mapped)?;
+    }
+    let code_frame = t.object_in(untyped, ObjectType::Frame4K, 0)?;
+    let stack = t.object_in(untyped, ObjectType::Frame4K, 0)?;
+    let shared = t.object_in(untyped, ObjectType::Frame4K, 0)?;
+    let ipc_buffer = t.object_in(untyped, ObjectType::Frame4K, 0)?;
 
     // The code goes in through a temporary mapping in the root VSpace.
-    let bytes = blob();
-    assert!(
-        bytes.len() <= PAGE as usize,
-        "the child blob exceeds a page"
-    );
-    let tmp = t.page();
+    assert!(code.len() <= PAGE as usize, "a child's code exceeds a page");
+    let tmp = t.scratch_page();
     t.setup(
         "map the code frame in the root VSpace",
-        invoke::frame_map(code, VSPACE, tmp, Rights::READ | Rights::WRITE),
+        invoke::frame_map(code_frame, VSPACE, tmp, Rights::READ | Rights::WRITE),
     )?;
-    // SAFETY: `code` is mapped read-write at `tmp`, a whole page no Rust
-    // reference points into, and the blob fits in it (asserted above).
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), tmp as *mut u8, bytes.len()) };
+    // SAFETY: `code_frame` is mapped read-write at `tmp`, a whole page no
+    // Rust reference points into, and the code fits in it (asserted above).
+    unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), tmp as *mut u8, code.len()) };
     t.setup(
         "unmap the code frame from the root VSpace",
-        invoke::frame_unmap(code),
+        invoke::frame_unmap(code_frame),
     )?;
-    // `tmp` is unmapped now and never touched again.
+    // `tmp` is unmapped now and not touched again until it is remapped.
 
-    t.expect_ok(
+    step(
+        t,
+        report,
         "frame map: code, read and execute, into the new VSpace",
-        invoke::frame_map(code, vspace, CODE, Rights::READ | Rights::EXECUTE),
+        invoke::frame_map(code_frame, vspace, CODE, Rights::READ | Rights::EXECUTE),
     )?;
     let rw = Rights::READ | Rights::WRITE;
     t.setup(
@@ -212,6 +257,7 @@ fn address_space(t: &mut Suite, tcb: u64) -> Option<Child> {
         cspace,
         vspace,
         ipc_buffer,
+        shared_frame: shared,
         shared: shared_page,
     })
 }

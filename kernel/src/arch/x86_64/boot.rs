@@ -7,7 +7,8 @@ use super::multiboot::{BootInfo, Firmware, Module};
 use super::paging::KernelPageTables;
 use super::timer::{Timer, TimerMode};
 use super::{
-    apic, cpu, gdt, idt, ioapic, pic, qemu, roottask, serial, stacks, thread, timer, user, vspace,
+    apic, cpu, gdt, idt, ioapic, irq, pic, qemu, roottask, serial, stacks, thread, timer, user,
+    vspace,
 };
 use crate::cmdline::{Args, SelfTest};
 use crate::kprintln;
@@ -124,6 +125,14 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         let io_apic = unsafe { ioapic::IoApic::new(virt) };
         io_apic.mask_all();
         ioapic_inputs[i] = io_apic.inputs();
+        if i == 0 {
+            irq::init(
+                io_apic,
+                io.gsi_base,
+                platform.overrides.as_slice(),
+                apic::id(),
+            );
+        }
     }
     let timer = timer::start(&features);
 

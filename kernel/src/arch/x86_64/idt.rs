@@ -24,14 +24,17 @@ struct Gate {
 
 /// Present, DPL 0, 64-bit interrupt gate (interrupts off on entry).
 const INTERRUPT_GATE: u8 = 0x8E;
+/// The same, callable from user mode with `int3`: a breakpoint becomes a
+/// breakpoint fault for the thread's handler, not a protection fault.
+const USER_INTERRUPT_GATE: u8 = 0xEE;
 
 impl Gate {
-    fn new(handler: u64, code: SegmentSelector, ist: u8) -> Self {
+    fn new(handler: u64, code: SegmentSelector, ist: u8, attributes: u8) -> Self {
         Self {
             offset_low: handler as u16,
             selector: code.0,
             ist,
-            attributes: INTERRUPT_GATE,
+            attributes,
             offset_mid: (handler >> 16) as u16,
             offset_high: (handler >> 32) as u32,
             reserved: 0,
@@ -70,7 +73,12 @@ pub fn init(code: SegmentSelector) {
             vector::MACHINE_CHECK => IST_MACHINE_CHECK,
             _ => 0,
         };
-        *gate = Gate::new(trap::stub_address(v as u8), code, ist);
+        let attributes = if v as u8 == vector::BREAKPOINT {
+            USER_INTERRUPT_GATE
+        } else {
+            INTERRUPT_GATE
+        };
+        *gate = Gate::new(trap::stub_address(v as u8), code, ist, attributes);
     }
     let pointer = DescriptorTablePointer {
         limit: (size_of::<[Gate; 256]>() - 1) as u16,

@@ -4,14 +4,16 @@
 
 use super::layout::PHYS_OFFSET;
 use super::thread::{self, KernelMachine};
-use super::{boot, serial, vspace};
+use super::{boot, irq, serial, vspace};
+use crate::ipc;
 use crate::object::cap::{Cap, Mapping};
 use crate::object::cnode::{self, index_slot};
+use crate::object::objects::SendKind;
 use crate::object::objects::{MAX_PRIORITY, Tcb, tcb_slot};
 use crate::object::ops;
 use crate::object::slot::SlotRef;
 use crate::sched::TcbRef;
-use basalt_abi::{Error, MessageInfo, ObjectType, REGISTER_WORDS, Rights, Syscall, label};
+use basalt_abi::{Error, MessageInfo, ObjectType, REGISTER_WORDS, Rights, Syscall, fault, label};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 type Reply = Result<[u64; REGISTER_WORDS], Error>;
@@ -42,40 +44,169 @@ impl Message {
     }
 }
 
+/// What a system call leaves for the epilogue.
+enum Outcome {
+    /// A kernel invocation's reply words (written as the result).
+    Reply([u64; REGISTER_WORDS]),
+    /// IPC wrote the result itself, or the thread blocked and its partner
+    /// will.
+    Done,
+}
+
 /// Handles the system call the current thread `t` made.
 pub fn syscall(t: TcbRef) {
     let ctx = t.with(|tcb| tcb.context);
+    let info = MessageInfo(ctx.rsi);
     let result = match Syscall::from_raw(ctx.rax) {
-        Some(Syscall::Call) => call(
-            t,
-            ctx.rdi,
-            MessageInfo(ctx.rsi),
-            [ctx.rdx, ctx.r10, ctx.r8, ctx.r9],
-        ),
+        Some(Syscall::Call) => match endpoint_arg(t, ctx.rdi) {
+            Some(Ok(Cap::Endpoint {
+                base,
+                badge,
+                rights,
+            })) => {
+                if !rights.contains(Rights::CALL) {
+                    Err(Error::MissingRight)
+                } else {
+                    let can_grant = rights.contains(Rights::GRANT);
+                    let mut rq = thread::RUN_QUEUE.lock();
+                    ipc::send(
+                        &mut rq,
+                        t,
+                        base,
+                        badge,
+                        can_grant,
+                        info,
+                        SendKind::Call,
+                        true,
+                    )
+                    .map(|()| Outcome::Done)
+                }
+            }
+            Some(Err(e)) => Err(e),
+            _ => call(t, ctx.rdi, info, [ctx.rdx, ctx.r10, ctx.r8, ctx.r9]).map(Outcome::Reply),
+        },
+        Some(s @ (Syscall::Send | Syscall::NbSend)) => send(t, ctx.rdi, info, s == Syscall::Send),
+        Some(s @ (Syscall::Recv | Syscall::NbRecv)) => receive(t, ctx.rdi, s == Syscall::Recv),
+        Some(Syscall::Reply) => ipc::reply(&mut thread::RUN_QUEUE.lock(), t, info)
+            .map(|()| Outcome::Reply([0; REGISTER_WORDS])),
+        Some(Syscall::ReplyRecv) => match endpoint_arg(t, ctx.rdi) {
+            Some(Ok(Cap::Endpoint { base, rights, .. }))
+                if rights.contains(Rights::READ)
+                    && ipc::fast_reply_recv(&mut thread::RUN_QUEUE.lock(), t, base, info) =>
+            {
+                Ok(Outcome::Done)
+            }
+            Some(Ok(Cap::Endpoint { rights, .. } | Cap::Notification { rights, .. }))
+                if rights.contains(Rights::READ) =>
+            {
+                // With nobody to reply to, this is a plain receive (as on
+                // the first round of a server loop).
+                let _ = ipc::reply(&mut thread::RUN_QUEUE.lock(), t, info);
+                receive(t, ctx.rdi, true)
+            }
+            // A receive that cannot work fails before anything is sent.
+            Some(Ok(_)) => Err(Error::MissingRight),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::WrongType),
+        },
         Some(Syscall::Yield) => {
             thread::yield_current();
-            NO_REPLY
+            Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
-        Some(Syscall::DebugWrite) => debug_write(t, ctx.rdx, ctx.r10),
+        Some(Syscall::Null) => Ok(Outcome::Reply([0; REGISTER_WORDS])),
+        Some(Syscall::DebugWrite) => debug_write(t, ctx.rdx, ctx.r10).map(Outcome::Reply),
         Some(Syscall::DebugExit) if boot::in_self_test() => boot::stop(ctx.rdx == 0),
         Some(Syscall::DebugExit) => Err(Error::IllegalOperation),
-        None => Err(Error::UnknownSyscall),
-    };
-    t.with(|tcb| {
-        let c = &mut tcb.context;
-        match result {
-            Ok(words) => {
-                c.rax = 0;
-                c.rsi = MessageInfo::new(0, REGISTER_WORDS).0;
-                [c.rdx, c.r10, c.r8, c.r9] = words;
-            }
-            Err(e) => {
-                c.rax = e as u64;
-                c.rsi = MessageInfo::new(0, 0).0;
-                [c.rdx, c.r10, c.r8, c.r9] = [0; REGISTER_WORDS];
+        None => {
+            if thread::send_fault(t, fault::UNKNOWN_SYSCALL, [ctx.rip, ctx.rsp, ctx.rax, 0]) {
+                Ok(Outcome::Done)
+            } else {
+                Err(Error::UnknownSyscall)
             }
         }
-    });
+    };
+    match result {
+        Ok(Outcome::Reply(words)) => t.with(|tcb| {
+            let c = &mut tcb.context;
+            c.rax = 0;
+            c.rsi = MessageInfo::new(0, REGISTER_WORDS).0;
+            [c.rdx, c.r10, c.r8, c.r9] = words;
+        }),
+        Ok(Outcome::Done) => {}
+        Err(e) => ipc::fail(t, e),
+    }
+}
+
+/// The capability at `address` if it is an endpoint or notification;
+/// `None` for any other (valid) capability.
+fn endpoint_arg(t: TcbRef, address: u64) -> Option<Result<Cap, Error>> {
+    let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
+    match cnode::lookup(cspace, address) {
+        Ok(slot) => match slot.cap() {
+            c @ (Cap::Endpoint { .. } | Cap::Notification { .. }) => Some(Ok(c)),
+            _ => None,
+        },
+        Err(e) => Some(Err(e)),
+    }
+}
+
+fn send(t: TcbRef, address: u64, info: MessageInfo, blocking: bool) -> Result<Outcome, Error> {
+    let cap = endpoint_arg(t, address).unwrap_or(Err(Error::WrongType))?;
+    let mut rq = thread::RUN_QUEUE.lock();
+    match cap {
+        Cap::Endpoint {
+            base,
+            badge,
+            rights,
+        } => {
+            if !rights.contains(Rights::WRITE) {
+                return Err(Error::MissingRight);
+            }
+            let can_grant = rights.contains(Rights::GRANT);
+            ipc::send(
+                &mut rq,
+                t,
+                base,
+                badge,
+                can_grant,
+                info,
+                SendKind::Send,
+                blocking,
+            )?;
+            Ok(Outcome::Done)
+        }
+        Cap::Notification {
+            base,
+            badge,
+            rights,
+        } => {
+            if !rights.contains(Rights::WRITE) {
+                return Err(Error::MissingRight);
+            }
+            ipc::signal(&mut rq, base, badge);
+            Ok(Outcome::Reply([0; REGISTER_WORDS]))
+        }
+        _ => Err(Error::WrongType),
+    }
+}
+
+fn receive(t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {
+    let cap = endpoint_arg(t, address).unwrap_or(Err(Error::WrongType))?;
+    let mut rq = thread::RUN_QUEUE.lock();
+    let (base, rights, is_endpoint) = match cap {
+        Cap::Endpoint { base, rights, .. } => (base, rights, true),
+        Cap::Notification { base, rights, .. } => (base, rights, false),
+        _ => return Err(Error::WrongType),
+    };
+    if !rights.contains(Rights::READ) {
+        return Err(Error::MissingRight);
+    }
+    if is_endpoint {
+        ipc::receive(&mut rq, t, base, blocking)?;
+    } else {
+        ipc::wait(t, base, blocking)?;
+    }
+    Ok(Outcome::Done)
 }
 
 fn debug_write(t: TcbRef, addr: u64, len: u64) -> Reply {
@@ -249,7 +380,7 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
         (Cap::IrqControl, label::IRQ_CONTROL_GET) => {
             let irq = u8::try_from(w(0)?)
                 .ok()
-                .filter(|&i| usize::from(i) < IRQ_LINES)
+                .filter(|&i| usize::from(i) < irq::IRQ_LINES)
                 .ok_or(Error::RangeError)?;
             let dest = index_slot(lookup_arg(cspace, w(1)?)?.cap(), w(2)?)?;
             if !dest.is_empty() {
@@ -260,6 +391,31 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
                 return Err(Error::IllegalOperation);
             }
             dest.install_child(Cap::IrqHandler { irq }, slot);
+            NO_REPLY
+        }
+        (Cap::IrqHandler { irq: line }, label::IRQ_HANDLER_SET_NOTIFICATION) => {
+            let Cap::Notification {
+                base,
+                badge,
+                rights,
+            } = lookup_arg(cspace, w(0)?)?.cap()
+            else {
+                return Err(Error::WrongType);
+            };
+            if !rights.contains(Rights::WRITE) {
+                return Err(Error::MissingRight);
+            }
+            if !irq::bind(line, base, badge) {
+                return Err(Error::RangeError);
+            }
+            NO_REPLY
+        }
+        (Cap::IrqHandler { irq: line }, label::IRQ_HANDLER_ACK) => {
+            irq::ack(line);
+            NO_REPLY
+        }
+        (Cap::IrqHandler { irq: line }, label::IRQ_HANDLER_CLEAR) => {
+            irq::unbind(line);
             NO_REPLY
         }
         (Cap::IoPortControl, label::IO_PORT_ISSUE) => {
@@ -320,13 +476,13 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
     }
 }
 
-/// IOAPIC inputs that IRQ handlers can be issued for.
-const IRQ_LINES: usize = 24;
+/// IRQ lines with a handler capability issued (bit per line).
 static ISSUED_IRQS: AtomicU32 = AtomicU32::new(0);
 
-/// The IRQ's handler is gone: it can be issued again.
-pub fn release_irq(irq: u8) {
-    ISSUED_IRQS.fetch_and(!(1u32 << irq), Ordering::Relaxed);
+/// The IRQ's handler is gone: the line stops and can be issued again.
+pub fn release_irq(line: u8) {
+    irq::unbind(line);
+    ISSUED_IRQS.fetch_and(!(1u32 << line), Ordering::Relaxed);
 }
 
 /// I/O ports the kernel drives itself: PICs, PIT, the speaker gate, the
@@ -381,7 +537,42 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
             if p > MAX_PRIORITY {
                 return Err(Error::RangeError);
             }
-            target.with(|t| t.priority = p as u8);
+            thread::RUN_QUEUE.lock().set_priority(target, p as u8);
+            NO_REPLY
+        }
+        label::TCB_SET_FAULT_ENDPOINT => {
+            let address = w(0)?;
+            let src = if address == 0 {
+                None
+            } else {
+                let src = lookup_arg(cspace, address)?;
+                match src.cap() {
+                    Cap::Endpoint { rights, .. } if rights.contains(Rights::WRITE) => Some(src),
+                    Cap::Endpoint { .. } => return Err(Error::MissingRight),
+                    _ => return Err(Error::WrongType),
+                }
+            };
+            let dest = Tcb::slot(target.0, tcb_slot::FAULT_ENDPOINT);
+            if !dest.is_empty() {
+                ops::delete(dest, &mut KernelMachine);
+            }
+            if let Some(src) = src {
+                ops::copy(src, dest, Rights::all())?;
+            }
+            NO_REPLY
+        }
+        label::TCB_BIND_NOTIFICATION => {
+            let address = w(0)?;
+            let base = if address == 0 {
+                0
+            } else {
+                match lookup_arg(cspace, address)?.cap() {
+                    Cap::Notification { base, rights, .. } if rights.contains(Rights::READ) => base,
+                    Cap::Notification { .. } => return Err(Error::MissingRight),
+                    _ => return Err(Error::WrongType),
+                }
+            };
+            ipc::bind(target, base)?;
             NO_REPLY
         }
         label::TCB_WRITE_REGISTERS => {
@@ -416,7 +607,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
             NO_REPLY
         }
         label::TCB_SUSPEND => {
-            thread::suspend(target);
+            ipc::cancel(&mut thread::RUN_QUEUE.lock(), target, false);
             NO_REPLY
         }
         _ => Err(Error::UnknownInvocation),

@@ -1,6 +1,5 @@
 //! IOAPICs: found through the MADT, mapped uncached, every input masked at
-//! boot. Routing a line to a vector (honouring the MADT's interrupt source
-//! overrides) arrives with interrupt handlers.
+//! boot; `irq.rs` routes lines to vectors as IRQ handlers are bound.
 
 const IOREGSEL: u64 = 0x00;
 const IOWIN: u64 = 0x10;
@@ -39,6 +38,38 @@ impl IoApic {
     /// Number of interrupt inputs.
     pub fn inputs(&self) -> u32 {
         ((self.read(REG_VERSION) >> 16) & 0xff) + 1
+    }
+
+    /// Routes `input` to `vector` on the CPU with APIC id `apic_id`,
+    /// masked or not.
+    pub fn route(
+        &self,
+        input: u32,
+        vector: u8,
+        apic_id: u32,
+        active_low: bool,
+        level: bool,
+        masked: bool,
+    ) {
+        let mut low = u32::from(vector);
+        if active_low {
+            low |= 1 << 13;
+        }
+        if level {
+            low |= 1 << 15;
+        }
+        if masked {
+            low |= MASKED;
+        }
+        self.write(REDIRECTION_BASE + 2 * input + 1, apic_id << 24);
+        self.write(REDIRECTION_BASE + 2 * input, low);
+    }
+
+    /// Masks or unmasks `input`, keeping its routing.
+    pub fn set_masked(&self, input: u32, masked: bool) {
+        let low = self.read(REDIRECTION_BASE + 2 * input);
+        let low = if masked { low | MASKED } else { low & !MASKED };
+        self.write(REDIRECTION_BASE + 2 * input, low);
     }
 
     pub fn mask_all(&self) {

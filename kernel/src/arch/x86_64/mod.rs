@@ -12,6 +12,7 @@ pub mod gdt;
 pub mod idt;
 pub mod invoke;
 pub mod ioapic;
+pub mod irq;
 pub mod layout;
 pub mod multiboot;
 pub mod paging;

@@ -10,7 +10,7 @@ use super::vspace;
 use crate::memory::{FrameAllocator, OutOfFrames, PAGE_SIZE, PhysRange, RangeSet};
 use crate::object::cap::{Asid, Cap, Mapping};
 use crate::object::cnode::{cnode_size_bits, slot_at};
-use crate::object::objects::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, Tcb, ThreadState, tcb_slot};
+use crate::object::objects::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, Tcb, tcb_slot};
 use crate::object::ops;
 use crate::sched::TcbRef;
 use basalt_abi::Rights;
@@ -129,7 +129,7 @@ fn aligned_blocks(mut start: u64, end: u64, mut emit: impl FnMut(u64, u8)) {
     }
 }
 
-/// Loads and prepares the root task; it starts when the scheduler runs.
+/// Loads and prepares the root task (inactive: the caller resumes it).
 pub fn create<const N: usize>(
     module: &Module,
     allocator: &mut FrameAllocator<N>,
@@ -298,7 +298,6 @@ pub fn create<const N: usize>(
         t.context.rdi = bi::BOOT_INFO_ADDR;
         t.priority = u8::MAX;
         t.ipc_buffer_addr = bi::IPC_BUFFER_ADDR;
-        t.state = ThreadState::Runnable;
     });
     Ok(RootTask {
         tcb: TcbRef(tcb),

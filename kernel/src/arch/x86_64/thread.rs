@@ -3,11 +3,13 @@
 //! of the object model's [`Machine`] interface.
 
 use super::trap::{TrapFrame, vector};
-use super::{apic, boot, exception, timer, user, vspace};
+use super::{apic, boot, exception, irq, timer, user, vspace};
+use crate::ipc;
 use crate::object::cap::{Asid, Cap, Mapping};
-use crate::object::objects::{Tcb, ThreadState, tcb_slot};
+use crate::object::objects::{SendKind, Tcb, ThreadState, tcb_slot};
 use crate::object::ops::Machine;
 use crate::sched::{RunQueue, TcbRef};
+use basalt_abi::{MessageInfo, fault};
 use spin::Mutex;
 use x86_64::registers::control::Cr2;
 
@@ -33,8 +35,14 @@ impl Machine for KernelMachine {
         super::invoke::release_irq(irq)
     }
     fn forget_thread(&mut self, tcb: u64) {
-        TcbRef(tcb).with(|t| t.state = ThreadState::Inactive);
-        RUN_QUEUE.lock().remove(TcbRef(tcb));
+        ipc::cancel(&mut RUN_QUEUE.lock(), TcbRef(tcb), true);
+    }
+    fn destroy_endpoint(&mut self, base: u64) {
+        ipc::destroy_endpoint(&mut RUN_QUEUE.lock(), base);
+    }
+    fn destroy_notification(&mut self, base: u64) {
+        irq::forget_notification(base);
+        ipc::destroy_notification(&mut RUN_QUEUE.lock(), base);
     }
 }
 
@@ -61,6 +69,7 @@ pub fn user_entry(frame: &TrapFrame) -> ! {
     match frame.vector {
         vector::SYSCALL => super::invoke::syscall(thread),
         v if v < u64::from(vector::FIRST_EXTERNAL) => user_fault(thread, frame),
+        v if irq::is_irq_vector(v) => irq::handle(v as u8),
         v if v == u64::from(vector::TIMER) => {
             timer::tick();
             apic::end_of_interrupt();
@@ -72,14 +81,31 @@ pub fn user_entry(frame: &TrapFrame) -> ! {
     schedule()
 }
 
-/// A user thread faulted and has no fault handler (those arrive with IPC):
-/// report it and suspend it. The kernel itself carries on.
+/// A user thread faulted: its fault handler gets a fault message, or, if
+/// it has none, the thread is reported and suspended. The kernel itself
+/// carries on either way.
 fn user_fault(thread: TcbRef, frame: &TrapFrame) {
     let cr2 = if frame.vector == 14 {
         Cr2::read_raw()
     } else {
         0
     };
+    let label = match frame.vector {
+        14 => fault::PAGE_FAULT,
+        13 => fault::GENERAL_PROTECTION,
+        6 => fault::INVALID_OPCODE,
+        0 => fault::DIVIDE_ERROR,
+        3 => fault::BREAKPOINT,
+        _ => fault::OTHER_EXCEPTION,
+    };
+    let code = if label == fault::OTHER_EXCEPTION {
+        frame.vector
+    } else {
+        frame.error_code
+    };
+    if send_fault(thread, label, [frame.rip, frame.rsp, cr2, code]) {
+        return;
+    }
     log::error!(
         "thread {:#x} faulted: {} at RIP {:#x} (error code {:#x}, CR2 {:#x}, RSP {:#x}); suspended, it has no fault handler",
         thread.0,
@@ -92,16 +118,39 @@ fn user_fault(thread: TcbRef, frame: &TrapFrame) {
     suspend(thread);
 }
 
-/// Stops `thread` from running until it is resumed.
-pub fn suspend(thread: TcbRef) {
-    thread.with(|t| t.state = ThreadState::Inactive);
-    RUN_QUEUE.lock().remove(thread);
+/// Sends a fault message for `thread` to its fault endpoint, as if the
+/// thread had called it. False if it has no (usable) fault endpoint.
+pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
+    let Cap::Endpoint { base, badge, .. } = Tcb::slot(thread.0, tcb_slot::FAULT_ENDPOINT).cap()
+    else {
+        return false;
+    };
+    thread.with(|t| t.ipc.fault = [label, words[0], words[1], words[2], words[3]]);
+    let info = MessageInfo::new(label, 4);
+    ipc::send(
+        &mut RUN_QUEUE.lock(),
+        thread,
+        base,
+        badge,
+        false,
+        info,
+        SendKind::Fault,
+        true,
+    )
+    .is_ok()
 }
 
-/// Makes `thread` runnable.
+/// Stops `thread` until it is resumed, wherever it is in IPC.
+pub fn suspend(thread: TcbRef) {
+    ipc::cancel(&mut RUN_QUEUE.lock(), thread, false);
+}
+
+/// Makes an inactive `thread` runnable (a blocked one stays blocked).
 pub fn resume(thread: TcbRef) {
-    thread.with(|t| t.state = ThreadState::Runnable);
-    RUN_QUEUE.lock().push(thread);
+    if thread.state() == ThreadState::Inactive {
+        thread.with(|t| t.state = ThreadState::Runnable);
+        RUN_QUEUE.lock().push(thread);
+    }
 }
 
 /// Lets the next runnable thread run.
@@ -113,13 +162,7 @@ pub fn yield_current() {
 /// one; idles (interrupts on, CPU halted) while there is none.
 pub fn schedule() -> ! {
     loop {
-        let next = {
-            let mut q = RUN_QUEUE.lock();
-            match q.current {
-                Some(c) if c.with(|t| t.state) == ThreadState::Runnable => Some(c),
-                _ => q.rotate(),
-            }
-        };
+        let next = RUN_QUEUE.lock().choose();
         if let Some(thread) = next {
             match Tcb::slot(thread.0, tcb_slot::VSPACE).cap() {
                 Cap::VSpace { base, asid } => {
@@ -138,10 +181,27 @@ pub fn schedule() -> ! {
                 }
             }
         }
-        if boot::in_self_test() {
-            boot::fatal(format_args!("no thread is left to run"));
-        }
+        idle();
+    }
+}
+
+/// How long a self-test may sit with no runnable thread before it counts
+/// as hung (threads may legitimately wait for interrupts meanwhile).
+const SELF_TEST_IDLE_LIMIT_NS: u64 = 10_000_000_000;
+
+/// Halts until an interrupt has made a thread runnable.
+fn idle() {
+    let started = timer::nanos_since_boot();
+    loop {
         x86_64::instructions::interrupts::enable_and_hlt();
         x86_64::instructions::interrupts::disable();
+        let q = RUN_QUEUE.lock();
+        if q.current.is_some() || q.highest().is_some() {
+            return;
+        }
+        drop(q);
+        if boot::in_self_test() && timer::nanos_since_boot() - started > SELF_TEST_IDLE_LIMIT_NS {
+            boot::fatal(format_args!("no thread has been runnable for 10 s"));
+        }
     }
 }

@@ -10,6 +10,7 @@ use super::{apic, exception, timer};
 pub mod vector {
     pub const DIVIDE_ERROR: u8 = 0;
     pub const NMI: u8 = 2;
+    pub const BREAKPOINT: u8 = 3;
     pub const DOUBLE_FAULT: u8 = 8;
     pub const PAGE_FAULT: u8 = 14;
     pub const MACHINE_CHECK: u8 = 18;
@@ -143,6 +144,7 @@ pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     }
     match frame.vector as u8 {
         v if v < vector::FIRST_EXTERNAL => exception::handle(frame),
+        v if super::irq::is_irq_vector(u64::from(v)) => super::irq::handle(v),
         vector::TIMER => {
             timer::tick();
             apic::end_of_interrupt();

@@ -32,6 +32,27 @@ static ASID_TABLE: Mutex<AsidTable> = Mutex::new(AsidTable {
     kernel_pml4: 0,
 });
 
+/// ASIDs whose TLB entries may be stale (something was unmapped while
+/// another address space was current, or the ASID was reused): the next
+/// switch to them flushes; every other switch keeps the TLB (PCID).
+static STALE: Mutex<[u64; ASIDS / 64]> = Mutex::new([0; ASIDS / 64]);
+
+fn mark_stale(asid: Asid) {
+    STALE.lock()[usize::from(asid) / 64] |= 1 << (asid % 64);
+}
+
+/// Whether `asid` needs a flush, clearing the mark.
+fn take_stale(asid: Asid) -> bool {
+    let mut s = STALE.lock();
+    let (word, bit) = (usize::from(asid) / 64, 1u64 << (asid % 64));
+    let stale = s[word] & bit != 0;
+    s[word] &= !bit;
+    stale
+}
+
+/// CR3 bit 63: keep this PCID's TLB entries.
+const CR3_NO_FLUSH: u64 = 1 << 63;
+
 /// Records the kernel's page tables (by kernel address) for new VSpaces.
 pub fn init(kernel_pml4: u64) {
     ASID_TABLE.lock().kernel_pml4 = kernel_pml4;
@@ -58,6 +79,7 @@ pub fn create(base: u64) -> Option<Asid> {
     for i in 256..512 {
         new[i] = kernel[i].clone();
     }
+    mark_stale(asid as Asid);
     Some(asid as Asid)
 }
 
@@ -81,16 +103,16 @@ fn pml4_of(asid: Asid) -> Option<u64> {
     (p != 0).then_some(p)
 }
 
-/// Switches the CPU to the VSpace at `base` with PCID `asid`. The old
-/// entries of that PCID are flushed (the no-flush bit stays clear), which
-/// also clears any left by unmaps made while it was not current.
+/// Switches the CPU to the VSpace at `base` with PCID `asid`, keeping its
+/// TLB entries unless some may be stale.
 pub fn activate(asid: Asid, base: u64) {
     let frame = PhysFrame::containing_address(PhysAddr::new(kernel_to_phys(base)));
     let (current, pcid) = Cr3::read_raw();
     if current == frame && pcid == asid {
         return;
     }
-    let value = kernel_to_phys(base) | u64::from(asid);
+    let keep = if take_stale(asid) { 0 } else { CR3_NO_FLUSH };
+    let value = kernel_to_phys(base) | u64::from(asid) | keep;
     // SAFETY: the PML4 carries the kernel half, so the kernel keeps running;
     // PCIDs are enabled when the CPU has them, and `asid` < 4096.
     unsafe {
@@ -104,13 +126,16 @@ pub fn activate(asid: Asid, base: u64) {
     }
 }
 
-/// Flushes the TLB entries of `asid` if it is the current address space.
+/// Flushes the TLB entries of `asid` now if it is the current address
+/// space, else at the next switch to it.
 fn flush_if_current(asid: Asid, base: u64) {
     let (current, pcid) = Cr3::read_raw();
     if current.start_address().as_u64() == kernel_to_phys(base) && pcid == asid {
         let value = kernel_to_phys(base) | u64::from(asid);
         // SAFETY: reloading the current CR3 value only flushes the TLB.
         unsafe { core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack)) };
+    } else {
+        mark_stale(asid);
     }
 }
 

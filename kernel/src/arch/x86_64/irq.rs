@@ -1,0 +1,149 @@
+//! Device interrupts for user-space drivers. An IRQ handler capability is
+//! bound to a notification; each interrupt masks its line and signals the
+//! notification, and the driver's acknowledgement unmasks it again. ISA
+//! IRQ `n` arrives on vector `IRQ_BASE + n`, routed through the IOAPIC with
+//! the MADT's interrupt source overrides (GSI, polarity, trigger).
+
+use super::acpi::InterruptOverride;
+use super::ioapic::IoApic;
+use super::{apic, thread};
+use spin::{Mutex, Once};
+
+/// Vector of ISA IRQ 0.
+pub const IRQ_BASE: u8 = 0x30;
+/// IRQ lines user space can have handlers for.
+pub const IRQ_LINES: usize = 24;
+
+struct Line {
+    notification: u64,
+    badge: u64,
+}
+
+struct Controller {
+    ioapic: IoApic,
+    gsi_base: u32,
+    inputs: u32,
+    overrides: [Option<InterruptOverride>; 16],
+    apic_id: u32,
+}
+
+static CONTROLLER: Once<Controller> = Once::new();
+static LINES: Mutex<[Line; IRQ_LINES]> = Mutex::new(
+    [const {
+        Line {
+            notification: 0,
+            badge: 0,
+        }
+    }; IRQ_LINES],
+);
+
+/// Takes over the (first) IOAPIC for device interrupts.
+pub fn init(ioapic: IoApic, gsi_base: u32, overrides: &[InterruptOverride], apic_id: u32) {
+    let inputs = ioapic.inputs();
+    let mut table = [None; 16];
+    for o in overrides {
+        if let Some(slot) = table.get_mut(usize::from(o.isa_irq)) {
+            *slot = Some(*o);
+        }
+    }
+    CONTROLLER.call_once(|| Controller {
+        ioapic,
+        gsi_base,
+        inputs,
+        overrides: table,
+        apic_id,
+    });
+}
+
+/// The IOAPIC input, polarity and trigger mode of ISA IRQ `irq`.
+fn wiring(c: &Controller, irq: u8) -> Option<(u32, bool, bool)> {
+    let (gsi, low, level) = match c.overrides.get(usize::from(irq)).copied().flatten() {
+        Some(o) => (o.gsi, o.active_low, o.level_triggered),
+        None if irq < 16 => (u32::from(irq), false, false),
+        // Lines above the ISA range are PCI: level-triggered, active low.
+        None => (u32::from(irq), true, true),
+    };
+    let input = gsi.checked_sub(c.gsi_base).filter(|&i| i < c.inputs)?;
+    Some((input, low, level))
+}
+
+/// Delivers `irq` as a signal of `badge` on the notification at
+/// `notification`, and unmasks it. False if the line does not exist here.
+pub fn bind(irq: u8, notification: u64, badge: u64) -> bool {
+    let Some(c) = CONTROLLER.get() else {
+        return false;
+    };
+    let Some((input, low, level)) = wiring(c, irq) else {
+        return false;
+    };
+    LINES.lock()[usize::from(irq)] = Line {
+        notification,
+        badge,
+    };
+    c.ioapic
+        .route(input, IRQ_BASE + irq, c.apic_id, low, level, false);
+    true
+}
+
+/// The driver handled the interrupt: unmask the line, if it is bound to a
+/// notification (an unbound line stays masked).
+pub fn ack(irq: u8) {
+    let bound = LINES
+        .lock()
+        .get(usize::from(irq))
+        .is_some_and(|l| l.notification != 0);
+    if bound {
+        set_masked(irq, false);
+    }
+}
+
+/// Masks or unmasks `irq`.
+fn set_masked(irq: u8, masked: bool) {
+    if let Some(c) = CONTROLLER.get()
+        && let Some((input, ..)) = wiring(c, irq)
+    {
+        c.ioapic.set_masked(input, masked);
+    }
+}
+
+/// Stops delivering `irq`: masked, notification forgotten.
+pub fn unbind(irq: u8) {
+    set_masked(irq, true);
+    if let Some(line) = LINES.lock().get_mut(usize::from(irq)) {
+        *line = Line {
+            notification: 0,
+            badge: 0,
+        };
+    }
+}
+
+/// A notification is going away: lines that signal it stop.
+pub fn forget_notification(notification: u64) {
+    for irq in 0..IRQ_LINES as u8 {
+        let bound = LINES.lock()[usize::from(irq)].notification == notification;
+        if bound {
+            unbind(irq);
+        }
+    }
+}
+
+/// Handles the interrupt on `vector` (an IRQ vector): mask the line until
+/// the driver acknowledges it, signal the driver, end the interrupt.
+pub fn handle(vector: u8) {
+    let irq = vector - IRQ_BASE;
+    set_masked(irq, true);
+    let (notification, badge) = {
+        let lines = LINES.lock();
+        let l = &lines[usize::from(irq)];
+        (l.notification, l.badge)
+    };
+    if notification != 0 {
+        crate::ipc::signal(&mut thread::RUN_QUEUE.lock(), notification, badge);
+    }
+    apic::end_of_interrupt();
+}
+
+/// Whether `vector` is a device interrupt vector.
+pub fn is_irq_vector(vector: u64) -> bool {
+    (u64::from(IRQ_BASE)..u64::from(IRQ_BASE) + IRQ_LINES as u64).contains(&vector)
+}

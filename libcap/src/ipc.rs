@@ -1,0 +1,408 @@
+//! Inter-process communication: messages through endpoints, signals
+//! through notifications.
+//!
+//! An **endpoint** is a rendezvous: a message passes only when a sender and
+//! a receiver meet, and whoever comes first waits (or, with the `nb_`
+//! forms, fails with [`Error::WouldBlock`]). A [`Message`] is a label and up
+//! to [`MAX_MESSAGE_WORDS`] words (the first four travel in registers, the
+//! rest through both threads' IPC buffers) and at most one capability. The
+//! receiver learns the badge of the capability the sender used
+//! ([`Received::badge`]), which is how a server tells its clients apart.
+//!
+//! | operation | right needed on the endpoint | what it does |
+//! | --- | --- | --- |
+//! | [`send`], [`nb_send`] | WRITE | deliver a message |
+//! | [`recv`], [`nb_recv`] | READ | take a message |
+//! | [`call`] | CALL | deliver a message and wait for the reply |
+//! | [`reply`], [`reply_recv`] | — | answer the last call received |
+//!
+//! Sending a capability also needs GRANT on the endpoint capability used;
+//! the receiver says where it goes with
+//! [`ipc_buffer::set_receive_slot`].
+//!
+//! A **notification** is a word of signal bits: [`signal`] ORs the badge of
+//! the capability used into it (WRITE), [`wait`] takes and clears the word,
+//! blocking while it is zero, and [`poll`] takes it without blocking (READ).
+//!
+//! A thread waiting in [`recv`] on an endpoint is also woken by its bound
+//! notification (`invoke::tcb_bind_notification`): the message then has the
+//! label [`NOTIFICATION_LABEL`], no words, and the signal word as its badge
+//! ([`Received::is_notification`]).
+//!
+//! Every function here uses the calling thread's IPC buffer (see
+//! [`crate::ipc_buffer`]) for words 4 and up and for capabilities.
+
+use crate::ipc_buffer;
+use crate::syscall::{self, RawReply, decode_error};
+use basalt_abi::{
+    Error, MAX_MESSAGE_WORDS, MessageInfo, NOTIFICATION_LABEL, REGISTER_WORDS, Syscall,
+};
+
+/// A message: a label, up to [`MAX_MESSAGE_WORDS`] words, and optionally a
+/// capability to send with it.
+///
+/// It is a plain value of about a kilobyte; building one does not touch
+/// the IPC buffer (sending does).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Message {
+    /// What the message means to its receiver (52 bits).
+    pub label: u64,
+    length: usize,
+    words: [u64; MAX_MESSAGE_WORDS],
+    cap: Option<u64>,
+}
+
+impl Message {
+    /// A message with `label` and no words.
+    pub const fn empty(label: u64) -> Self {
+        Self {
+            label,
+            length: 0,
+            words: [0; MAX_MESSAGE_WORDS],
+            cap: None,
+        }
+    }
+
+    /// A message with `label` and `words`.
+    ///
+    /// # Panics
+    ///
+    /// If there are more than [`MAX_MESSAGE_WORDS`] words.
+    pub fn new(label: u64, words: &[u64]) -> Self {
+        assert!(
+            words.len() <= MAX_MESSAGE_WORDS,
+            "a message has at most {MAX_MESSAGE_WORDS} words, not {}",
+            words.len()
+        );
+        let mut m = Self::empty(label);
+        m.words[..words.len()].copy_from_slice(words);
+        m.length = words.len();
+        m
+    }
+
+    /// The same message carrying capability `cap` (an address in the
+    /// sender's CSpace). Sending it needs GRANT on the endpoint capability.
+    pub const fn with_cap(mut self, cap: u64) -> Self {
+        self.cap = Some(cap);
+        self
+    }
+
+    /// The message's words.
+    pub fn words(&self) -> &[u64] {
+        &self.words[..self.length]
+    }
+
+    /// Word `i`, or 0 past the end of the message.
+    pub fn word(&self, i: usize) -> u64 {
+        self.words().get(i).copied().unwrap_or(0)
+    }
+
+    /// How many words the message has.
+    pub const fn len(&self) -> usize {
+        self.length
+    }
+
+    /// Whether the message has no words.
+    pub const fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// The capability the message carries, if any.
+    pub const fn cap(&self) -> Option<u64> {
+        self.cap
+    }
+
+    /// The message descriptor the kernel sees: label, length, and whether a
+    /// capability is attached.
+    pub const fn info(&self) -> MessageInfo {
+        let info = MessageInfo::new(self.label, self.length);
+        if self.cap.is_some() {
+            info.with_cap()
+        } else {
+            info
+        }
+    }
+
+    /// Words 0–3, as they travel in registers (zero past the end).
+    fn register_words(&self) -> [u64; REGISTER_WORDS] {
+        let mut w = [0; REGISTER_WORDS];
+        w.copy_from_slice(&self.words[..REGISTER_WORDS]);
+        w
+    }
+
+    /// Words 4 and up, which travel through the IPC buffer.
+    fn buffer_words(&self) -> &[u64] {
+        self.words().get(REGISTER_WORDS..).unwrap_or(&[])
+    }
+
+    /// A received message: `info` and `registers` as the kernel returned
+    /// them, `buffer_word(i)` reading word `i` (4 and up) of the IPC buffer.
+    fn from_parts(
+        info: MessageInfo,
+        registers: [u64; REGISTER_WORDS],
+        mut buffer_word: impl FnMut(usize) -> u64,
+    ) -> Self {
+        let mut m = Self::empty(info.label());
+        m.length = info.length().min(MAX_MESSAGE_WORDS);
+        for (i, w) in m.words[..m.length].iter_mut().enumerate() {
+            *w = if i < REGISTER_WORDS {
+                registers[i]
+            } else {
+                buffer_word(i)
+            };
+        }
+        m
+    }
+}
+
+/// What a receive operation (or a call's reply) delivered.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Received {
+    /// The badge of the capability the sender used (0 for an unbadged one,
+    /// and for a call's reply); for a bound notification's signal, the
+    /// notification word.
+    pub badge: u64,
+    /// The message descriptor as it arrived, including whether a
+    /// capability came with it.
+    pub info: MessageInfo,
+    /// The label and words (its [`Message::cap`] is `None`: a received
+    /// capability is in the receive slot, see [`Received::has_cap`]).
+    pub message: Message,
+}
+
+impl Received {
+    /// Whether a capability arrived, in the slot named with
+    /// [`ipc_buffer::set_receive_slot`].
+    pub const fn has_cap(&self) -> bool {
+        self.info.has_cap()
+    }
+
+    /// The message's label.
+    pub const fn label(&self) -> u64 {
+        self.message.label
+    }
+
+    /// The message's words.
+    pub fn words(&self) -> &[u64] {
+        self.message.words()
+    }
+
+    /// Whether this is the wake-up of a bound notification rather than a
+    /// message: label [`NOTIFICATION_LABEL`], the word in
+    /// [`badge`](Self::badge).
+    pub const fn is_notification(&self) -> bool {
+        self.message.label == NOTIFICATION_LABEL
+    }
+}
+
+/// Puts `msg`'s words 4 and up and its capability in the IPC buffer and
+/// returns what goes in registers.
+fn stage(msg: &Message) -> (MessageInfo, [u64; REGISTER_WORDS]) {
+    let extra = msg.buffer_words();
+    if !extra.is_empty() {
+        ipc_buffer::write_extra_words(extra);
+    }
+    if let Some(cap) = msg.cap {
+        ipc_buffer::set_send_cap(cap);
+    }
+    (msg.info(), msg.register_words())
+}
+
+/// Issues a sending system call with `msg`.
+fn transmit(number: Syscall, cap: u64, msg: &Message) -> RawReply {
+    let (info, words) = stage(msg);
+    syscall::raw(number as u64, cap, info, words)
+}
+
+/// Decodes what a receiving system call returned.
+fn received(reply: RawReply) -> Result<Received, Error> {
+    decode_error(reply.error)?;
+    Ok(Received {
+        badge: reply.badge,
+        info: reply.info,
+        message: Message::from_parts(reply.info, reply.words, ipc_buffer::read_word),
+    })
+}
+
+fn nothing() -> Message {
+    Message::empty(0)
+}
+
+/// Sends `msg` through endpoint `ep` ([`Syscall::Send`], needs WRITE),
+/// waiting until a receiver takes it. On a notification capability this
+/// signals instead (see [`signal`]).
+///
+/// Fails with [`Error::Aborted`] if the endpoint is destroyed while the
+/// thread waits, [`Error::MissingRight`] without WRITE (or with a
+/// capability but without GRANT), [`Error::WrongType`] on any other
+/// object.
+pub fn send(ep: u64, msg: &Message) -> Result<(), Error> {
+    decode_error(transmit(Syscall::Send, ep, msg).error)
+}
+
+/// Sends `msg` through endpoint `ep` only if a receiver is waiting
+/// ([`Syscall::NbSend`]); otherwise fails with [`Error::WouldBlock`] and
+/// the message is dropped.
+pub fn nb_send(ep: u64, msg: &Message) -> Result<(), Error> {
+    decode_error(transmit(Syscall::NbSend, ep, msg).error)
+}
+
+/// Receives a message from endpoint `ep` ([`Syscall::Recv`], needs READ),
+/// waiting for a sender. On a notification capability, waits for a signal
+/// (see [`wait`]).
+///
+/// If the message was a call, this thread now owes the caller a [`reply`].
+pub fn recv(ep: u64) -> Result<Received, Error> {
+    received(syscall::raw(
+        Syscall::Recv as u64,
+        ep,
+        MessageInfo(0),
+        [0; REGISTER_WORDS],
+    ))
+}
+
+/// Receives a message from endpoint `ep` only if a sender is waiting
+/// ([`Syscall::NbRecv`]); otherwise fails with [`Error::WouldBlock`].
+pub fn nb_recv(ep: u64) -> Result<Received, Error> {
+    received(syscall::raw(
+        Syscall::NbRecv as u64,
+        ep,
+        MessageInfo(0),
+        [0; REGISTER_WORDS],
+    ))
+}
+
+/// Sends `msg` through endpoint `ep` and waits for the reply
+/// ([`Syscall::Call`], needs CALL). Returns the reply (its badge is 0).
+///
+/// Fails with [`Error::Aborted`] if the receiver is suspended or destroyed
+/// before it replies, or the endpoint is destroyed while this thread waits.
+/// On a capability that is not an endpoint, the system call is an
+/// invocation of that object; use [`crate::invoke`] for those.
+pub fn call(ep: u64, msg: &Message) -> Result<Received, Error> {
+    received(transmit(Syscall::Call, ep, msg))
+}
+
+/// Replies `msg` to the thread whose call this thread received last
+/// ([`Syscall::Reply`]). Fails with [`Error::IllegalOperation`] when no
+/// call is waiting for a reply.
+pub fn reply(msg: &Message) -> Result<(), Error> {
+    decode_error(transmit(Syscall::Reply, 0, msg).error)
+}
+
+/// Replies `msg` to the last caller (if any) and then receives on `ep`,
+/// in one system call ([`Syscall::ReplyRecv`]): a server's loop.
+pub fn reply_recv(ep: u64, msg: &Message) -> Result<Received, Error> {
+    received(transmit(Syscall::ReplyRecv, ep, msg))
+}
+
+/// Signals notification `ntfn` ([`Syscall::Send`], needs WRITE): ORs the
+/// capability's badge into the notification word and wakes a waiter.
+pub fn signal(ntfn: u64) -> Result<(), Error> {
+    send(ntfn, &nothing())
+}
+
+/// Waits on notification `ntfn` ([`Syscall::Recv`], needs READ): returns
+/// the notification word, which is then cleared, as soon as it is not zero.
+pub fn wait(ntfn: u64) -> Result<u64, Error> {
+    recv(ntfn).map(|r| r.badge)
+}
+
+/// Takes the word of notification `ntfn` without waiting
+/// ([`Syscall::NbRecv`], needs READ); fails with [`Error::WouldBlock`] when
+/// it is zero.
+pub fn poll(ntfn: u64) -> Result<u64, Error> {
+    nb_recv(ntfn).map(|r| r.badge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_between_registers_and_the_buffer() {
+        let words: Vec<u64> = (1..=6).collect();
+        let m = Message::new(9, &words);
+        assert_eq!(m.info(), MessageInfo::new(9, 6));
+        assert_eq!(m.register_words(), [1, 2, 3, 4]);
+        assert_eq!(m.buffer_words(), &[5, 6]);
+        assert_eq!(m.words(), &words[..]);
+        assert_eq!(m.word(5), 6);
+        assert_eq!(m.word(6), 0);
+    }
+
+    #[test]
+    fn short_and_empty_messages_use_no_buffer_words() {
+        let m = Message::new(3, &[7, 8]);
+        assert_eq!(m.register_words(), [7, 8, 0, 0]);
+        assert!(m.buffer_words().is_empty());
+        let e = Message::empty(4);
+        assert!(e.is_empty());
+        assert_eq!(e.info(), MessageInfo::new(4, 0));
+        assert!(e.buffer_words().is_empty());
+    }
+
+    #[test]
+    fn a_capability_sets_the_info_bit_and_nothing_else() {
+        let m = Message::new(5, &[1]).with_cap(42);
+        assert_eq!(m.cap(), Some(42));
+        assert!(m.info().has_cap());
+        assert_eq!(m.info().label(), 5);
+        assert_eq!(m.info().length(), 1);
+        assert!(!Message::new(5, &[1]).info().has_cap());
+    }
+
+    #[test]
+    fn the_longest_message_fits() {
+        let words = [7; MAX_MESSAGE_WORDS];
+        let m = Message::new(1, &words);
+        assert_eq!(m.info().length(), MAX_MESSAGE_WORDS);
+        assert_eq!(m.buffer_words().len(), MAX_MESSAGE_WORDS - REGISTER_WORDS);
+    }
+
+    #[test]
+    #[should_panic(expected = "at most")]
+    fn a_message_longer_than_the_limit_is_refused() {
+        Message::new(1, &[0; MAX_MESSAGE_WORDS + 1]);
+    }
+
+    #[test]
+    fn a_received_message_reads_words_4_and_up_from_the_buffer() {
+        let info = MessageInfo::new(0x77, 6).with_cap();
+        let m = Message::from_parts(info, [1, 2, 3, 4], |i| 100 + i as u64);
+        assert_eq!(m.label, 0x77);
+        assert_eq!(m.words(), &[1, 2, 3, 4, 104, 105]);
+        assert_eq!(m.cap(), None);
+    }
+
+    #[test]
+    fn a_received_length_past_the_limit_is_cut_to_it() {
+        let info = MessageInfo::new(1, 127);
+        let mut read = Vec::new();
+        let m = Message::from_parts(info, [0; 4], |i| {
+            read.push(i);
+            0
+        });
+        assert_eq!(m.len(), MAX_MESSAGE_WORDS);
+        assert_eq!(read.last(), Some(&(MAX_MESSAGE_WORDS - 1)));
+    }
+
+    #[test]
+    fn a_bound_notification_wake_up_is_recognised() {
+        let r = Received {
+            badge: 0b101,
+            info: MessageInfo::new(NOTIFICATION_LABEL, 0),
+            message: Message::empty(NOTIFICATION_LABEL),
+        };
+        assert!(r.is_notification());
+        assert!(!r.has_cap());
+        assert_eq!(r.label(), NOTIFICATION_LABEL);
+        assert!(r.words().is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the Basalt kernel")]
+    fn ipc_refuses_to_run_on_the_host() {
+        let _ = nb_recv(1);
+    }
+}
