@@ -53,9 +53,39 @@ enum Outcome {
     Done,
 }
 
+/// The registers a system call reads (copying the whole context would cost
+/// more than the null system call itself).
+struct SyscallArgs {
+    rax: u64,
+    rdi: u64,
+    rsi: u64,
+    rdx: u64,
+    r10: u64,
+    r8: u64,
+    r9: u64,
+    rip: u64,
+    rsp: u64,
+}
+
+impl SyscallArgs {
+    fn of(c: &crate::object::objects::UserContext) -> Self {
+        Self {
+            rax: c.rax,
+            rdi: c.rdi,
+            rsi: c.rsi,
+            rdx: c.rdx,
+            r10: c.r10,
+            r8: c.r8,
+            r9: c.r9,
+            rip: c.rip,
+            rsp: c.rsp,
+        }
+    }
+}
+
 /// Handles the system call the current thread `t` made.
 pub fn syscall(t: TcbRef) {
-    let ctx = t.with(|tcb| tcb.context);
+    let ctx = t.with(|tcb| SyscallArgs::of(&tcb.context));
     let info = MessageInfo(ctx.rsi);
     let result = match Syscall::from_raw(ctx.rax) {
         Some(Syscall::Call) => match endpoint_arg(t, ctx.rdi) {

@@ -57,8 +57,18 @@ fn save(frame: &TrapFrame, tcb: &mut Tcb) {
     (c.rip, c.rsp, c.rflags) = (frame.rip, frame.rsp, frame.rflags);
 }
 
-/// Every entry from user mode: save the thread's registers, handle the
-/// event, run whichever thread should run next.
+/// A system call: the entry code has saved the registers into the current
+/// thread's TCB already.
+pub extern "C" fn handle_syscall() -> ! {
+    let current = RUN_QUEUE.lock().current;
+    if let Some(thread) = current {
+        super::invoke::syscall(thread);
+    }
+    schedule()
+}
+
+/// Every interrupt or exception from user mode: save the thread's
+/// registers, handle the event, run whichever thread should run next.
 pub fn user_entry(frame: &TrapFrame) -> ! {
     let current = RUN_QUEUE.lock().current;
     let Some(thread) = current else {
@@ -67,7 +77,6 @@ pub fn user_entry(frame: &TrapFrame) -> ! {
     };
     thread.with(|t| save(frame, t));
     match frame.vector {
-        vector::SYSCALL => super::invoke::syscall(thread),
         v if v < u64::from(vector::FIRST_EXTERNAL) => user_fault(thread, frame),
         v if irq::is_irq_vector(v) => irq::handle(v as u8),
         v if v == u64::from(vector::TIMER) => {

@@ -1,8 +1,7 @@
 //! Interrupt and exception entry. Each of the 256 vectors has a 16-byte stub
 //! that pushes a uniform frame (a zero where the CPU pushes no error code,
 //! then the vector number) and jumps to the common path, which saves every
-//! general-purpose register and calls [`trap_dispatch`]. The `syscall` entry
-//! (`user.rs`) builds the same frame and joins the common path too.
+//! general-purpose register and calls [`trap_dispatch`].
 
 use super::{apic, exception, timer};
 
@@ -23,8 +22,6 @@ pub mod vector {
     pub const LEGACY_PIC_BASE: u8 = 0xF0;
     /// The local APIC's spurious-interrupt vector.
     pub const SPURIOUS: u8 = 0xFF;
-    /// Marks a frame built by the `syscall` entry (not a hardware vector).
-    pub const SYSCALL: u64 = 0x100;
 }
 
 const STUB_SIZE: u64 = 16;
@@ -54,7 +51,6 @@ trap_stubs:
     .set vec, vec + 1
     .endr
 
-    .global trap_common
 trap_common:
     push %rax
     push %rbx
@@ -136,8 +132,8 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
-/// Entered from every stub and from the `syscall` entry. Entries from user
-/// mode never return here: the kernel resumes some thread from its TCB.
+/// Entered from every stub. Entries from user mode never return here: the
+/// kernel resumes some thread from its TCB.
 pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     if frame.cs & 3 == 3 {
         super::thread::user_entry(frame);

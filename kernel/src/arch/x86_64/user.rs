@@ -3,11 +3,12 @@
 //!
 //! The kernel has one stack (per CPU) and keeps no state on it between
 //! entries, as in seL4: every entry saves the user registers into the
-//! current thread's TCB, and every exit restores some thread's registers
-//! from its TCB and starts over at the top of the stack.
+//! current thread's TCB (a system call pushes them there directly; an
+//! interrupt or exception goes through the trap stubs and a copy), and
+//! every exit restores some thread's registers from its TCB and starts
+//! over at the top of the stack.
 
 use super::stacks::{BOOT_STACK, KERNEL_STACK_SIZE};
-use super::trap::vector;
 use crate::object::objects::UserContext;
 use core::sync::atomic::AtomicU64;
 use x86_64::VirtAddr;
@@ -26,6 +27,11 @@ pub const USER_FLAGS: u64 = 0x0cd5; // CF PF AF ZF SF TF DF OF
 /// stack (one CPU, interrupts off).
 static USER_RSP: AtomicU64 = AtomicU64::new(0);
 
+/// The end of the running thread's saved-register area in its TCB: the
+/// `syscall` entry pushes the user registers straight into it, as seL4
+/// does, instead of onto the kernel stack and then copying them.
+static CURRENT_CONTEXT_TOP: AtomicU64 = AtomicU64::new(0);
+
 /// Offset of the kernel stack's top from `BOOT_STACK`: the boot stack
 /// becomes the kernel stack once the first thread runs.
 const STACK_TOP: usize = size_of::<super::stacks::GuardedStack<KERNEL_STACK_SIZE>>();
@@ -36,15 +42,29 @@ core::arch::global_asm!(
     .global syscall_entry
 syscall_entry:
     mov %rsp, {user_rsp}(%rip)
-    lea {stack}+{top}(%rip), %rsp
-    push ${user_ss}
-    push {user_rsp}(%rip)
+    mov {context_top}(%rip), %rsp
     push %r11
-    push ${user_cs}
+    push {user_rsp}(%rip)
     push %rcx
-    push $0
-    push ${vector}
-    jmp trap_common
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    lea {stack}+{top}(%rip), %rsp
+    cld
+    call {handler}
+    ud2
 
     .global resume_user
 resume_user:
@@ -76,7 +96,8 @@ resume_user:
     top = const STACK_TOP,
     user_ss = const USER_DATA,
     user_cs = const USER_CODE,
-    vector = const vector::SYSCALL,
+    context_top = sym CURRENT_CONTEXT_TOP,
+    handler = sym super::thread::handle_syscall,
     options(att_syntax)
 );
 
@@ -114,8 +135,11 @@ pub fn kernel_stack_top() -> u64 {
     BOOT_STACK.top()
 }
 
-/// Leaves the kernel for user mode with `context`'s registers.
+/// Leaves the kernel for user mode with `context`'s registers; the next
+/// system call saves the registers back into `context`.
 pub fn resume(context: &UserContext) -> ! {
+    let top = context as *const UserContext as u64 + size_of::<UserContext>() as u64;
+    CURRENT_CONTEXT_TOP.store(top, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: the context's RIP and RSP were checked to be user addresses
     // when they were written and RFLAGS is masked to `USER_FLAGS | IF`;
     // the kernel keeps nothing on its stack across the return.

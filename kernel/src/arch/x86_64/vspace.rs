@@ -10,6 +10,7 @@
 use super::layout::{PHYS_OFFSET, phys_to_virt};
 use crate::object::cap::{ASID_BITS, Asid, Mapping};
 use basalt_abi::{Error, Rights};
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
@@ -89,11 +90,11 @@ pub fn destroy(asid: Asid, base: u64) {
     if t.pml4[usize::from(asid)] == base {
         t.pml4[usize::from(asid)] = 0;
     }
-    let (current, _) = Cr3::read_raw();
-    if current.start_address().as_u64() == kernel_to_phys(base) {
+    if ACTIVE.load(Ordering::Relaxed) == base {
         let kernel = PhysFrame::containing_address(PhysAddr::new(kernel_to_phys(t.kernel_pml4)));
         // SAFETY: the kernel's tables map everything the kernel uses.
         unsafe { Cr3::write(kernel, Cr3Flags::empty()) };
+        ACTIVE.store(0, Ordering::Relaxed);
     }
 }
 
@@ -103,24 +104,35 @@ fn pml4_of(asid: Asid) -> Option<u64> {
     (p != 0).then_some(p)
 }
 
+/// The address space the CPU uses now (PML4 kernel address), so that
+/// switching to it again costs nothing.
+static ACTIVE: AtomicU64 = AtomicU64::new(0);
+
 /// Switches the CPU to the VSpace at `base` with PCID `asid`, keeping its
 /// TLB entries unless some may be stale.
 pub fn activate(asid: Asid, base: u64) {
-    let frame = PhysFrame::containing_address(PhysAddr::new(kernel_to_phys(base)));
-    let (current, pcid) = Cr3::read_raw();
-    if current == frame && pcid == asid {
+    if ACTIVE.load(Ordering::Relaxed) == base {
         return;
     }
-    let keep = if take_stale(asid) { 0 } else { CR3_NO_FLUSH };
-    let value = kernel_to_phys(base) | u64::from(asid) | keep;
+    ACTIVE.store(base, Ordering::Relaxed);
+    let stale = take_stale(asid);
+    load_cr3(asid, base, !stale);
+}
+
+/// Points CR3 at the PML4 at `base`. With PCIDs, `keep` keeps the TLB
+/// entries tagged `asid`; without them every switch flushes.
+fn load_cr3(asid: Asid, base: u64, keep: bool) {
+    let pcid = x86_64::registers::control::Cr4::read()
+        .contains(x86_64::registers::control::Cr4Flags::PCID);
     // SAFETY: the PML4 carries the kernel half, so the kernel keeps running;
-    // PCIDs are enabled when the CPU has them, and `asid` < 4096.
+    // the PCID form is used only when PCIDs are enabled, and `asid` < 4096.
     unsafe {
-        if x86_64::registers::control::Cr4::read()
-            .contains(x86_64::registers::control::Cr4Flags::PCID)
-        {
+        if pcid {
+            let value =
+                kernel_to_phys(base) | u64::from(asid) | if keep { CR3_NO_FLUSH } else { 0 };
             core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack));
         } else {
+            let frame = PhysFrame::containing_address(PhysAddr::new(kernel_to_phys(base)));
             Cr3::write(frame, Cr3Flags::empty());
         }
     }
@@ -129,11 +141,8 @@ pub fn activate(asid: Asid, base: u64) {
 /// Flushes the TLB entries of `asid` now if it is the current address
 /// space, else at the next switch to it.
 fn flush_if_current(asid: Asid, base: u64) {
-    let (current, pcid) = Cr3::read_raw();
-    if current.start_address().as_u64() == kernel_to_phys(base) && pcid == asid {
-        let value = kernel_to_phys(base) | u64::from(asid);
-        // SAFETY: reloading the current CR3 value only flushes the TLB.
-        unsafe { core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack)) };
+    if ACTIVE.load(Ordering::Relaxed) == base {
+        load_cr3(asid, base, false);
     } else {
         mark_stale(asid);
     }
