@@ -35,7 +35,38 @@ pub const MAGIC: u64 = 0x4f46_4e49_544c_5342; // "BSLTINFO"
 pub const VERSION: u64 = 1;
 
 /// Most untyped capabilities the page can list.
-pub const MAX_UNTYPED: usize = 200;
+pub const MAX_UNTYPED: usize = 180;
+
+/// Where the kernel maps the boot modules (other than the root task's own
+/// ELF) read-only into the root task, one after the other, page aligned.
+pub const MODULES_ADDR: u64 = 0x5000_0000_0000;
+/// Most boot modules the page lists.
+pub const MAX_MODULES: usize = 16;
+/// Bytes of a module name (its GRUB command line; UTF-8, zero-padded).
+pub const MODULE_NAME_BYTES: usize = 40;
+
+/// A boot module mapped into the root task.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct ModuleDesc {
+    pub name: [u8; MODULE_NAME_BYTES],
+    /// Where it is mapped in the root task.
+    pub address: u64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl ModuleDesc {
+    /// The module's name.
+    pub fn name(&self) -> &str {
+        let len = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(MODULE_NAME_BYTES);
+        core::str::from_utf8(&self.name[..len]).unwrap_or("")
+    }
+}
 
 /// One untyped capability handed to the root task.
 #[derive(Clone, Copy, Debug, Default)]
@@ -59,6 +90,9 @@ pub struct BootInfo {
     /// Untyped capabilities occupy slots `FIRST_UNTYPED..FIRST_UNTYPED + untyped_count`.
     pub untyped_count: u64,
     pub untyped: [UntypedDesc; MAX_UNTYPED],
+    /// Boot modules mapped at [`MODULES_ADDR`] and up.
+    pub module_count: u64,
+    pub modules: [ModuleDesc; MAX_MODULES],
 }
 
 const _: () = assert!(size_of::<BootInfo>() <= 4096);

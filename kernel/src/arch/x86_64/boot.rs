@@ -148,7 +148,8 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
                 *slot = io.address;
             }
             let devices = roottask::device_space(&memory.ram, &kernel_devices);
-            match roottask::create(&module, &mut frames, &devices) {
+            let others = boot.modules().filter(|m| m.name != roottask::MODULE_NAME);
+            match roottask::create(&module, others, &mut frames, &devices) {
                 Ok(r) => r,
                 Err(e) => fatal(format_args!(
                     "cannot start the root task (module `{}`): {e}",

@@ -129,9 +129,11 @@ fn aligned_blocks(mut start: u64, end: u64, mut emit: impl FnMut(u64, u8)) {
     }
 }
 
-/// Loads and prepares the root task (inactive: the caller resumes it).
+/// Loads and prepares the root task (inactive: the caller resumes it) and
+/// maps the `others` boot modules into it.
 pub fn create<const N: usize>(
     module: &Module,
+    others: impl Iterator<Item = Module>,
     allocator: &mut FrameAllocator<N>,
     device_space: &RangeSet<N>,
 ) -> Result<RootTask, RootTaskError> {
@@ -198,6 +200,34 @@ pub fn create<const N: usize>(
     }
     let ipc_buffer = frames.map_new(asid, bi::IPC_BUFFER_ADDR, Rights::READ | Rights::WRITE)?;
     let info_frame = frames.map_new(asid, bi::BOOT_INFO_ADDR, Rights::READ)?;
+    // SAFETY: the boot-info frame is zeroed, ours, and holds a BootInfo.
+    let info = unsafe { &mut *(info_frame as *mut BootInfo) };
+
+    // The other boot modules (the system's manifest and binaries), read-only.
+    let mut at = bi::MODULES_ADDR;
+    for m in others {
+        let Some(desc) = info.modules.get_mut(info.module_count as usize) else {
+            log::warn!(
+                "more than {} boot modules; `{}` is not given to the root task",
+                bi::MAX_MODULES,
+                m.name
+            );
+            continue;
+        };
+        let first = m.range.start & !(PAGE_SIZE - 1);
+        let mut page = first;
+        while page < m.range.end {
+            frames.map(asid, at + (page - first), phys_to_virt(page), Rights::READ)?;
+            page += PAGE_SIZE;
+        }
+        let name = m.name.as_bytes();
+        let n = name.len().min(bi::MODULE_NAME_BYTES);
+        desc.name[..n].copy_from_slice(&name[..n]);
+        desc.address = at + (m.range.start - first);
+        desc.size = m.range.len();
+        info.module_count += 1;
+        at += (page - first) + PAGE_SIZE;
+    }
 
     // SAFETY (all `slot_at` below): the root CNode was just allocated with
     // 2^ROOT_CNODE_BITS slots, all zero (empty).
@@ -242,8 +272,6 @@ pub fn create<const N: usize>(
     }
 
     // Untyped memory: everything still free, then the device space.
-    // SAFETY: the boot-info frame is zeroed, ours, and holds a BootInfo.
-    let info = unsafe { &mut *(info_frame as *mut BootInfo) };
     info.magic = bi::MAGIC;
     info.version = bi::VERSION;
     let mut next = slot::FIRST_UNTYPED;
