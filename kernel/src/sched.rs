@@ -226,6 +226,14 @@ impl RunQueue {
         self.current
     }
 
+    /// Whether `t`, the running thread, simply carries on: it is still
+    /// runnable and nothing of higher priority waits.
+    pub fn keeps_running(&self, t: TcbRef) -> bool {
+        self.current == Some(t)
+            && t.state() == ThreadState::Runnable
+            && self.highest().is_none_or(|h| h <= t.priority())
+    }
+
     /// Ends the current thread's turn: threads of its priority run first.
     pub fn rotate(&mut self) -> Option<TcbRef> {
         if let Some(cur) = self.current.take()

@@ -99,17 +99,21 @@ pub fn syscall(t: TcbRef) {
                 } else {
                     let can_grant = rights.contains(Rights::GRANT);
                     let mut rq = thread::RUN_QUEUE.lock();
-                    ipc::send(
-                        &mut rq,
-                        t,
-                        base,
-                        badge,
-                        can_grant,
-                        info,
-                        SendKind::Call,
-                        true,
-                    )
-                    .map(|()| Outcome::Done)
+                    if ipc::fast_call(&mut rq, t, base, badge, info) {
+                        Ok(Outcome::Done)
+                    } else {
+                        ipc::send(
+                            &mut rq,
+                            t,
+                            base,
+                            badge,
+                            can_grant,
+                            info,
+                            SendKind::Call,
+                            true,
+                        )
+                        .map(|()| Outcome::Done)
+                    }
                 }
             }
             Some(Err(e)) => Err(e),

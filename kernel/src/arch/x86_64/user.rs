@@ -66,6 +66,26 @@ syscall_entry:
     call {handler}
     ud2
 
+    .global return_from_syscall
+return_from_syscall:
+    mov 0*8(%rdi), %r15
+    mov 1*8(%rdi), %r14
+    mov 2*8(%rdi), %r13
+    mov 3*8(%rdi), %r12
+    mov 5*8(%rdi), %r10
+    mov 6*8(%rdi), %r9
+    mov 7*8(%rdi), %r8
+    mov 8*8(%rdi), %rbp
+    mov 10*8(%rdi), %rsi
+    mov 11*8(%rdi), %rdx
+    mov 13*8(%rdi), %rbx
+    mov 14*8(%rdi), %rax
+    mov 15*8(%rdi), %rcx
+    mov 17*8(%rdi), %r11
+    mov 16*8(%rdi), %rsp
+    mov 9*8(%rdi), %rdi
+    sysretq
+
     .global resume_user
 resume_user:
     lea {stack}+{top}(%rip), %rsp
@@ -104,6 +124,7 @@ resume_user:
 unsafe extern "C" {
     fn syscall_entry();
     fn resume_user(context: *const UserContext) -> !;
+    fn return_from_syscall(context: *const UserContext) -> !;
 }
 
 /// Enables `syscall` with the kernel's entry point and segment layout.
@@ -133,6 +154,17 @@ pub fn init() {
 /// The top of the kernel stack (TSS RSP0: where interrupts from user mode land).
 pub fn kernel_stack_top() -> u64 {
     BOOT_STACK.top()
+}
+
+/// Returns from a system call to the thread that made it (the one whose
+/// registers the entry saved into `context`), with `sysretq`: the quick
+/// way out when the scheduler has nothing to change.
+pub fn return_to_caller(context: &UserContext) -> ! {
+    // SAFETY: `context` is the current thread's, saved on this system
+    // call's entry (so CURRENT_CONTEXT_TOP already points at it); its RIP
+    // is a canonical user address (written by `syscall` or checked when set)
+    // as SYSRET requires; RCX and R11 are clobbered by the ABI anyway.
+    unsafe { return_from_syscall(context) }
 }
 
 /// Leaves the kernel for user mode with `context`'s registers; the next
