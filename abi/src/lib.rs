@@ -53,6 +53,10 @@ pub enum Syscall {
     DebugExit = 10,
     /// Does nothing: measures the cost of entering and leaving the kernel.
     Null = 11,
+    /// The thread is done: `rdx` = exit status. Its supervisor (fault
+    /// endpoint) gets a [`fault::EXITED`] message with the status; a thread
+    /// without one is suspended.
+    Exit = 12,
 }
 
 impl Syscall {
@@ -69,6 +73,7 @@ impl Syscall {
             9 => Self::DebugWrite,
             10 => Self::DebugExit,
             11 => Self::Null,
+            12 => Self::Exit,
             _ => return None,
         })
     }
@@ -212,6 +217,8 @@ pub mod fault {
     pub const UNKNOWN_SYSCALL: u64 = 6;
     /// Any other exception; `code` holds the vector number.
     pub const OTHER_EXCEPTION: u64 = 7;
+    /// Not a fault: the thread called `Exit`; `address` holds its status.
+    pub const EXITED: u64 = 8;
     /// Reply label: resume the thread where it faulted (after fixing the
     /// cause), registers unchanged.
     pub const RESUME: u64 = 0;

@@ -4,15 +4,34 @@
 //! [`debug_write`](crate::syscall::debug_write) each time it fills, and once
 //! more at the end. Output shorter than a chunk therefore reaches the
 //! console in one piece; longer output may interleave with other threads'.
+//!
+//! ```no_run
+//! libcap::println!("{} components started", 3);
+//! libcap::print!("no newline");
+//! ```
 
 use core::fmt;
 
 /// Bytes the print macros collect before each system call.
+///
+/// ```
+/// assert_eq!(libcap::console::CHUNK, 256);
+/// ```
 pub const CHUNK: usize = 256;
 
 /// A [`fmt::Write`] that collects up to `N` bytes and passes them to `sink`
 /// whenever the buffer is full and on [`flush`](Self::flush). Dropping it
 /// does not flush.
+///
+/// ```
+/// use core::fmt::Write;
+/// let mut out = Vec::new();
+/// let mut w = libcap::console::BufferedWriter::<4, _>::new(|c: &[u8]| out.push(c.to_vec()));
+/// write!(w, "abcdef").unwrap();
+/// w.flush();
+/// drop(w);
+/// assert_eq!(out, [b"abcd".to_vec(), b"ef".to_vec()]);
+/// ```
 pub struct BufferedWriter<const N: usize, F: FnMut(&[u8])> {
     buf: [u8; N],
     len: usize,
@@ -21,6 +40,11 @@ pub struct BufferedWriter<const N: usize, F: FnMut(&[u8])> {
 
 impl<const N: usize, F: FnMut(&[u8])> BufferedWriter<N, F> {
     /// An empty writer that sends its chunks to `sink`.
+    ///
+    /// ```
+    /// let w = libcap::console::BufferedWriter::<16, _>::new(|_: &[u8]| {});
+    /// # let _ = w;
+    /// ```
     pub const fn new(sink: F) -> Self {
         Self {
             buf: [0; N],
@@ -30,6 +54,15 @@ impl<const N: usize, F: FnMut(&[u8])> BufferedWriter<N, F> {
     }
 
     /// Adds `bytes`, passing each full buffer to the sink.
+    ///
+    /// ```
+    /// let mut n = 0;
+    /// let mut w = libcap::console::BufferedWriter::<2, _>::new(|c: &[u8]| n += c.len());
+    /// w.write_bytes(b"abc");
+    /// w.flush();
+    /// drop(w);
+    /// assert_eq!(n, 3);
+    /// ```
     pub fn write_bytes(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             let n = (N - self.len).min(bytes.len());
@@ -43,6 +76,16 @@ impl<const N: usize, F: FnMut(&[u8])> BufferedWriter<N, F> {
     }
 
     /// Passes what the buffer holds to the sink, if anything.
+    ///
+    /// ```
+    /// let mut chunks = 0;
+    /// let mut w = libcap::console::BufferedWriter::<8, _>::new(|_: &[u8]| chunks += 1);
+    /// w.write_bytes(b"x");
+    /// w.flush();
+    /// w.flush(); // nothing left: no call
+    /// drop(w);
+    /// assert_eq!(chunks, 1);
+    /// ```
     pub fn flush(&mut self) {
         if self.len > 0 {
             (self.sink)(&self.buf[..self.len]);
@@ -61,6 +104,10 @@ impl<const N: usize, F: FnMut(&[u8])> fmt::Write for BufferedWriter<N, F> {
 /// Formats `args` to the debug console; what [`print!`](crate::print) and
 /// [`println!`](crate::println) expand to. Console errors are ignored:
 /// there is nowhere to report them.
+///
+/// ```no_run
+/// libcap::console::print(format_args!("{} + {} = {}\n", 1, 2, 3));
+/// ```
 pub fn print(args: fmt::Arguments<'_>) {
     let mut w = BufferedWriter::<CHUNK, _>::new(|chunk: &[u8]| {
         let _ = crate::syscall::debug_write(chunk);

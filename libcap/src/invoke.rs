@@ -7,6 +7,15 @@
 //! Every invocation fits in the four register words except
 //! [`untyped_retype`] and [`cnode_mint`], whose fifth word goes through the
 //! IPC buffer (see [`crate::ipc_buffer`]).
+//!
+//! ```no_run
+//! use libcap::abi::{ObjectType, Rights};
+//! use libcap::invoke;
+//! // Root task: a notification from untyped slot 8 into root-CNode slot 100,
+//! // then a badged copy of it in slot 101.
+//! invoke::untyped_retype(8, ObjectType::Notification, 0, 1, 2, 100).expect("retype");
+//! invoke::cnode_mint(2, 101, 2, 100, Rights::WRITE, 0b10).expect("mint");
+//! ```
 
 use crate::ipc_buffer;
 use crate::syscall;
@@ -30,6 +39,11 @@ fn message(label: u64, args: &[u64]) -> (MessageInfo, [u64; REGISTER_WORDS], &[u
 /// buffer). Returns reply words 0–3. The typed functions below are built on
 /// it; use it for labels or values they do not allow (an unknown object
 /// type, a label meant for another object type).
+///
+/// ```no_run
+/// let [w0, ..] = libcap::invoke::raw(7, libcap::abi::label::FRAME_GET_ADDRESS, &[]).expect("invoke");
+/// # let _ = w0;
+/// ```
 pub fn raw(cap: u64, label: u64, args: &[u64]) -> Result<[u64; REGISTER_WORDS], Error> {
     let (info, words, extra) = message(label, args);
     if !extra.is_empty() {
@@ -48,6 +62,12 @@ fn rights_word(rights: Rights) -> u64 {
 /// of `2^size_bits` bytes, an [`ObjectType::CNode`] of `2^size_bits` slots;
 /// pass 0 for the other types. Five words: the fifth goes through the IPC
 /// buffer.
+///
+/// ```no_run
+/// use libcap::abi::ObjectType;
+/// // In the root task: 4 endpoints from untyped slot 8 into root-CNode slots 100..104.
+/// libcap::invoke::untyped_retype(8, ObjectType::Endpoint, 0, 4, 2, 100).expect("retype");
+/// ```
 pub fn untyped_retype(
     untyped: u64,
     ty: ObjectType,
@@ -68,6 +88,11 @@ pub fn untyped_retype(
 /// empty slot `dest_index` of CNode `dest_cnode`, keeping only `rights` of
 /// the source's rights. The copy is a child of the source (a revoke of the
 /// source deletes it).
+///
+/// ```no_run
+/// use libcap::abi::Rights;
+/// libcap::invoke::cnode_copy(2, 101, 2, 100, Rights::READ | Rights::WRITE).expect("copy");
+/// ```
 pub fn cnode_copy(
     dest_cnode: u64,
     dest_index: u64,
@@ -86,6 +111,11 @@ pub fn cnode_copy(
 /// Like [`cnode_copy`], and also sets the copy's badge (endpoints,
 /// notifications) or guard (CNodes) to `badge_or_guard`. Five words: the
 /// fifth goes through the IPC buffer.
+///
+/// ```no_run
+/// use libcap::abi::Rights;
+/// libcap::invoke::cnode_mint(2, 102, 2, 100, Rights::CALL | Rights::WRITE, 7).expect("mint");
+/// ```
 pub fn cnode_mint(
     dest_cnode: u64,
     dest_index: u64,
@@ -111,6 +141,10 @@ pub fn cnode_mint(
 /// Moves the capability in slot `src_index` of CNode `src_cnode` into the
 /// empty slot `dest_index` of CNode `dest_cnode`; the source slot ends
 /// empty.
+///
+/// ```no_run
+/// libcap::invoke::cnode_move(2, 103, 2, 102).expect("move");
+/// ```
 pub fn cnode_move(
     dest_cnode: u64,
     dest_index: u64,
@@ -127,6 +161,10 @@ pub fn cnode_move(
 
 /// Like [`cnode_move`], and also sets the moved capability's badge or guard
 /// to `badge_or_guard`.
+///
+/// ```no_run
+/// libcap::invoke::cnode_mutate(2, 104, 2, 101, 9).expect("mutate");
+/// ```
 pub fn cnode_mutate(
     dest_cnode: u64,
     dest_index: u64,
@@ -144,6 +182,10 @@ pub fn cnode_mutate(
 
 /// Deletes the capability in slot `index` of CNode `cnode`, leaving the
 /// slot empty.
+///
+/// ```no_run
+/// libcap::invoke::cnode_delete(2, 104).expect("delete");
+/// ```
 pub fn cnode_delete(cnode: u64, index: u64) -> Result<(), Error> {
     raw(cnode, label::CNODE_DELETE, &[index]).map(drop)
 }
@@ -151,6 +193,10 @@ pub fn cnode_delete(cnode: u64, index: u64) -> Result<(), Error> {
 /// Deletes every capability derived from the one in slot `index` of CNode
 /// `cnode` (copies, mints and, for untyped memory, the objects made from
 /// it); the capability itself stays.
+///
+/// ```no_run
+/// libcap::invoke::cnode_revoke(2, 100).expect("revoke");
+/// ```
 pub fn cnode_revoke(cnode: u64, index: u64) -> Result<(), Error> {
     raw(cnode, label::CNODE_REVOKE, &[index]).map(drop)
 }
@@ -158,6 +204,11 @@ pub fn cnode_revoke(cnode: u64, index: u64) -> Result<(), Error> {
 /// Gives thread `tcb` its CSpace root (a CNode capability), its address
 /// space (a VSpace capability) and its IPC buffer: the frame capability
 /// `ipc_buffer_frame`, which the thread sees at `ipc_buffer_addr`.
+///
+/// ```no_run
+/// // TCB 30 gets CNode 31, VSpace 32 and IPC-buffer frame 33, seen at the usual address.
+/// libcap::invoke::tcb_configure(30, 31, 32, 33, libcap::ipc_buffer::ADDRESS).expect("configure");
+/// ```
 pub fn tcb_configure(
     tcb: u64,
     cspace_root: u64,
@@ -174,12 +225,20 @@ pub fn tcb_configure(
 }
 
 /// Sets thread `tcb`'s scheduling priority (0–255).
+///
+/// ```no_run
+/// libcap::invoke::tcb_set_priority(30, 150).expect("priority");
+/// ```
 pub fn tcb_set_priority(tcb: u64, priority: u64) -> Result<(), Error> {
     raw(tcb, label::TCB_SET_PRIORITY, &[priority]).map(drop)
 }
 
 /// Sets the user registers thread `tcb` starts (or continues) with: the
 /// instruction pointer, the stack pointer and two argument words.
+///
+/// ```no_run
+/// libcap::invoke::tcb_write_registers(30, 0x40_0000, 0x7fff_e000_0000, 0, 0).expect("registers");
+/// ```
 pub fn tcb_write_registers(
     tcb: u64,
     rip: u64,
@@ -191,16 +250,29 @@ pub fn tcb_write_registers(
 }
 
 /// Reads thread `tcb`'s saved user registers: `[rip, rsp, rflags, rax]`.
+///
+/// ```no_run
+/// let [rip, rsp, _rflags, _rax] = libcap::invoke::tcb_read_registers(30).expect("read");
+/// # let _ = (rip, rsp);
+/// ```
 pub fn tcb_read_registers(tcb: u64) -> Result<[u64; 4], Error> {
     raw(tcb, label::TCB_READ_REGISTERS, &[])
 }
 
 /// Makes thread `tcb` runnable.
+///
+/// ```no_run
+/// libcap::invoke::tcb_resume(30).expect("resume");
+/// ```
 pub fn tcb_resume(tcb: u64) -> Result<(), Error> {
     raw(tcb, label::TCB_RESUME, &[]).map(drop)
 }
 
 /// Stops thread `tcb` until the next [`tcb_resume`].
+///
+/// ```no_run
+/// libcap::invoke::tcb_suspend(30).expect("suspend");
+/// ```
 pub fn tcb_suspend(tcb: u64) -> Result<(), Error> {
     raw(tcb, label::TCB_SUSPEND, &[]).map(drop)
 }
@@ -211,6 +283,10 @@ pub fn tcb_suspend(tcb: u64) -> Result<(), Error> {
 /// address, code`, its badge that of `fault_endpoint`; the handler's reply
 /// (label `fault::RESUME`, or `fault::RESUME_AT` with words `rip, rsp`)
 /// restarts the thread. Without one, a faulting thread is suspended.
+///
+/// ```no_run
+/// libcap::invoke::tcb_set_fault_endpoint(30, 20).expect("fault endpoint");
+/// ```
 pub fn tcb_set_fault_endpoint(tcb: u64, fault_endpoint: u64) -> Result<(), Error> {
     raw(tcb, label::TCB_SET_FAULT_ENDPOINT, &[fault_endpoint]).map(drop)
 }
@@ -220,6 +296,10 @@ pub fn tcb_set_fault_endpoint(tcb: u64, fault_endpoint: u64) -> Result<(), Error
 /// signal of the notification (or a word already pending) ends the wait
 /// with a message labelled [`basalt_abi::NOTIFICATION_LABEL`] whose badge is
 /// the notification word.
+///
+/// ```no_run
+/// libcap::invoke::tcb_bind_notification(30, 21).expect("bind");
+/// ```
 pub fn tcb_bind_notification(tcb: u64, ntfn: u64) -> Result<(), Error> {
     raw(tcb, label::TCB_BIND_NOTIFICATION, &[ntfn]).map(drop)
 }
@@ -228,11 +308,22 @@ pub fn tcb_bind_notification(tcb: u64, ntfn: u64) -> Result<(), Error> {
 /// `vaddr`. The kernel puts it at the first paging level that `vaddr` lacks
 /// a table at; mapping tables one after another at the same `vaddr` builds
 /// the path down to the level that holds 4 KiB pages.
+///
+/// ```no_run
+/// // Three tables make the path from the PML4 down to 4 KiB pages.
+/// for pt in [40, 41, 42] {
+///     libcap::invoke::page_table_map(pt, 3, 0x1000_0000_0000).expect("map");
+/// }
+/// ```
 pub fn page_table_map(pt: u64, vspace: u64, vaddr: u64) -> Result<(), Error> {
     raw(pt, label::PAGE_TABLE_MAP, &[vspace, vaddr]).map(drop)
 }
 
 /// Unmaps page table `pt` from wherever it is mapped.
+///
+/// ```no_run
+/// libcap::invoke::page_table_unmap(42).expect("unmap");
+/// ```
 pub fn page_table_unmap(pt: u64) -> Result<(), Error> {
     raw(pt, label::PAGE_TABLE_UNMAP, &[]).map(drop)
 }
@@ -241,6 +332,11 @@ pub fn page_table_unmap(pt: u64) -> Result<(), Error> {
 /// `rights` (at most the capability's own; never both WRITE and EXECUTE).
 /// A frame capability maps at one place at a time; copy the capability to
 /// map the frame twice.
+///
+/// ```no_run
+/// use libcap::abi::Rights;
+/// libcap::invoke::frame_map(43, 3, 0x1000_0000_0000, Rights::READ | Rights::WRITE).expect("map");
+/// ```
 pub fn frame_map(frame: u64, vspace: u64, vaddr: u64, rights: Rights) -> Result<(), Error> {
     raw(
         frame,
@@ -252,17 +348,31 @@ pub fn frame_map(frame: u64, vspace: u64, vaddr: u64, rights: Rights) -> Result<
 
 /// Unmaps `frame` from wherever this capability mapped it (nothing happens
 /// if it is not mapped).
+///
+/// ```no_run
+/// libcap::invoke::frame_unmap(43).expect("unmap");
+/// ```
 pub fn frame_unmap(frame: u64) -> Result<(), Error> {
     raw(frame, label::FRAME_UNMAP, &[]).map(drop)
 }
 
 /// The physical address of `frame` (for programming DMA).
+///
+/// ```no_run
+/// let phys = libcap::invoke::frame_get_address(43).expect("address");
+/// assert_eq!(phys % 4096, 0);
+/// ```
 pub fn frame_get_address(frame: u64) -> Result<u64, Error> {
     raw(frame, label::FRAME_GET_ADDRESS, &[]).map(|w| w[0])
 }
 
 /// Creates a capability for interrupt `irq` in slot `dest_index` of CNode
 /// `dest_cnode`.
+///
+/// ```no_run
+/// // IRQ 8 (the RTC) into root-CNode slot 50.
+/// libcap::invoke::irq_control_get(4, 8, 2, 50).expect("irq");
+/// ```
 pub fn irq_control_get(
     irq_control: u64,
     irq: u64,
@@ -280,24 +390,41 @@ pub fn irq_control_get(
 /// Routes interrupt line `irq_handler` to notification `ntfn` (a
 /// capability address): each interrupt masks the line and signals the
 /// notification with that capability's badge. Unmasks the line.
+///
+/// ```no_run
+/// libcap::invoke::irq_handler_set_notification(50, 51).expect("route");
+/// ```
 pub fn irq_handler_set_notification(irq_handler: u64, ntfn: u64) -> Result<(), Error> {
     raw(irq_handler, label::IRQ_HANDLER_SET_NOTIFICATION, &[ntfn]).map(drop)
 }
 
 /// Tells the kernel the last interrupt on `irq_handler`'s line was handled:
 /// unmasks the line again.
+///
+/// ```no_run
+/// libcap::invoke::irq_handler_ack(50).expect("ack");
+/// ```
 pub fn irq_handler_ack(irq_handler: u64) -> Result<(), Error> {
     raw(irq_handler, label::IRQ_HANDLER_ACK, &[]).map(drop)
 }
 
 /// Stops delivering `irq_handler`'s interrupts: masks the line and forgets
 /// the notification.
+///
+/// ```no_run
+/// libcap::invoke::irq_handler_clear(50).expect("clear");
+/// ```
 pub fn irq_handler_clear(irq_handler: u64) -> Result<(), Error> {
     raw(irq_handler, label::IRQ_HANDLER_CLEAR, &[]).map(drop)
 }
 
 /// Creates a capability for I/O ports `first..=last` in slot `dest_index`
 /// of CNode `dest_cnode`.
+///
+/// ```no_run
+/// // Ports 0x70-0x71 (the CMOS RTC) into root-CNode slot 52.
+/// libcap::invoke::io_port_issue(5, 0x70, 0x71, 2, 52).expect("ports");
+/// ```
 pub fn io_port_issue(
     io_port_control: u64,
     first: u64,
@@ -315,12 +442,21 @@ pub fn io_port_issue(
 
 /// Reads I/O port `port` through port-range capability `port_cap`;
 /// `width` is the access size in bytes (1, 2 or 4).
+///
+/// ```no_run
+/// let value = libcap::invoke::io_port_in(52, 0x71, 1).expect("in");
+/// # let _ = value;
+/// ```
 pub fn io_port_in(port_cap: u64, port: u64, width: u64) -> Result<u64, Error> {
     raw(port_cap, label::IO_PORT_IN, &[port, width]).map(|w| w[0])
 }
 
 /// Writes `value` to I/O port `port` through port-range capability
 /// `port_cap`; `width` is the access size in bytes (1, 2 or 4).
+///
+/// ```no_run
+/// libcap::invoke::io_port_out(52, 0x70, 1, 0x0c).expect("out");
+/// ```
 pub fn io_port_out(port_cap: u64, port: u64, width: u64, value: u64) -> Result<(), Error> {
     raw(port_cap, label::IO_PORT_OUT, &[port, width, value]).map(drop)
 }

@@ -31,6 +31,13 @@
 //!
 //! Every function here uses the calling thread's IPC buffer (see
 //! [`crate::ipc_buffer`]) for words 4 and up and for capabilities.
+//!
+//! ```no_run
+//! use libcap::ipc::{self, Message};
+//! // A client: call endpoint 9 with two words.
+//! let reply = ipc::call(9, &Message::new(1, &[40, 2])).expect("call");
+//! println!("{}", reply.message.word(0));
+//! ```
 
 use crate::ipc_buffer;
 use crate::syscall::{self, RawReply, decode_error};
@@ -43,6 +50,12 @@ use basalt_abi::{
 ///
 /// It is a plain value of about a kilobyte; building one does not touch
 /// the IPC buffer (sending does).
+///
+/// ```
+/// use libcap::ipc::Message;
+/// let m = Message::new(3, &[1, 2, 3]);
+/// assert_eq!((m.label, m.len()), (3, 3));
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Message {
     /// What the message means to its receiver (52 bits).
@@ -54,6 +67,11 @@ pub struct Message {
 
 impl Message {
     /// A message with `label` and no words.
+    ///
+    /// ```
+    /// let m = libcap::ipc::Message::empty(5);
+    /// assert!(m.is_empty());
+    /// ```
     pub const fn empty(label: u64) -> Self {
         Self {
             label,
@@ -68,6 +86,11 @@ impl Message {
     /// # Panics
     ///
     /// If there are more than [`MAX_MESSAGE_WORDS`] words.
+    ///
+    /// ```
+    /// let m = libcap::ipc::Message::new(1, &[10, 20]);
+    /// assert_eq!(m.words(), &[10, 20]);
+    /// ```
     pub fn new(label: u64, words: &[u64]) -> Self {
         assert!(
             words.len() <= MAX_MESSAGE_WORDS,
@@ -82,38 +105,69 @@ impl Message {
 
     /// The same message carrying capability `cap` (an address in the
     /// sender's CSpace). Sending it needs GRANT on the endpoint capability.
+    ///
+    /// ```
+    /// let m = libcap::ipc::Message::new(1, &[]).with_cap(40);
+    /// assert_eq!(m.cap(), Some(40));
+    /// ```
     pub const fn with_cap(mut self, cap: u64) -> Self {
         self.cap = Some(cap);
         self
     }
 
     /// The message's words.
+    ///
+    /// ```
+    /// assert_eq!(libcap::ipc::Message::new(1, &[7]).words(), &[7]);
+    /// ```
     pub fn words(&self) -> &[u64] {
         &self.words[..self.length]
     }
 
     /// Word `i`, or 0 past the end of the message.
+    ///
+    /// ```
+    /// let m = libcap::ipc::Message::new(1, &[7]);
+    /// assert_eq!((m.word(0), m.word(5)), (7, 0));
+    /// ```
     pub fn word(&self, i: usize) -> u64 {
         self.words().get(i).copied().unwrap_or(0)
     }
 
     /// How many words the message has.
+    ///
+    /// ```
+    /// assert_eq!(libcap::ipc::Message::new(1, &[1, 2]).len(), 2);
+    /// ```
     pub const fn len(&self) -> usize {
         self.length
     }
 
     /// Whether the message has no words.
+    ///
+    /// ```
+    /// assert!(libcap::ipc::Message::empty(1).is_empty());
+    /// ```
     pub const fn is_empty(&self) -> bool {
         self.length == 0
     }
 
     /// The capability the message carries, if any.
+    ///
+    /// ```
+    /// assert_eq!(libcap::ipc::Message::new(1, &[]).cap(), None);
+    /// ```
     pub const fn cap(&self) -> Option<u64> {
         self.cap
     }
 
     /// The message descriptor the kernel sees: label, length, and whether a
     /// capability is attached.
+    ///
+    /// ```
+    /// let info = libcap::ipc::Message::new(9, &[1, 2]).info();
+    /// assert_eq!((info.label(), info.length(), info.has_cap()), (9, 2, false));
+    /// ```
     pub const fn info(&self) -> MessageInfo {
         let info = MessageInfo::new(self.label, self.length);
         if self.cap.is_some() {
@@ -156,6 +210,11 @@ impl Message {
 }
 
 /// What a receive operation (or a call's reply) delivered.
+///
+/// ```no_run
+/// let r = libcap::Endpoint::from_raw(9).recv().expect("recv");
+/// println!("badge {} label {} words {:?}", r.badge, r.label(), r.words());
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Received {
     /// The badge of the capability the sender used (0 for an unbadged one,
@@ -173,16 +232,33 @@ pub struct Received {
 impl Received {
     /// Whether a capability arrived, in the slot named with
     /// [`ipc_buffer::set_receive_slot`].
+    ///
+    /// ```no_run
+    /// let r = libcap::Endpoint::from_raw(9).recv().expect("recv");
+    /// if r.has_cap() {
+    ///     println!("a capability arrived in the receive slot");
+    /// }
+    /// ```
     pub const fn has_cap(&self) -> bool {
         self.info.has_cap()
     }
 
     /// The message's label.
+    ///
+    /// ```no_run
+    /// let r = libcap::Endpoint::from_raw(9).recv().expect("recv");
+    /// println!("method {}", r.label());
+    /// ```
     pub const fn label(&self) -> u64 {
         self.message.label
     }
 
     /// The message's words.
+    ///
+    /// ```no_run
+    /// let r = libcap::Endpoint::from_raw(9).recv().expect("recv");
+    /// println!("{:?}", r.words());
+    /// ```
     pub fn words(&self) -> &[u64] {
         self.message.words()
     }
@@ -190,6 +266,13 @@ impl Received {
     /// Whether this is the wake-up of a bound notification rather than a
     /// message: label [`NOTIFICATION_LABEL`], the word in
     /// [`badge`](Self::badge).
+    ///
+    /// ```no_run
+    /// let r = libcap::Endpoint::from_raw(9).recv().expect("recv");
+    /// if r.is_notification() {
+    ///     println!("signal bits {:#x}", r.badge);
+    /// }
+    /// ```
     pub const fn is_notification(&self) -> bool {
         self.message.label == NOTIFICATION_LABEL
     }
@@ -236,6 +319,10 @@ fn nothing() -> Message {
 /// thread waits, [`Error::MissingRight`] without WRITE (or with a
 /// capability but without GRANT), [`Error::WrongType`] on any other
 /// object.
+///
+/// ```no_run
+/// libcap::ipc::send(9, &libcap::ipc::Message::new(1, &[42])).expect("send");
+/// ```
 pub fn send(ep: u64, msg: &Message) -> Result<(), Error> {
     decode_error(transmit(Syscall::Send, ep, msg).error)
 }
@@ -243,6 +330,10 @@ pub fn send(ep: u64, msg: &Message) -> Result<(), Error> {
 /// Sends `msg` through endpoint `ep` only if a receiver is waiting
 /// ([`Syscall::NbSend`]); otherwise fails with [`Error::WouldBlock`] and
 /// the message is dropped.
+///
+/// ```no_run
+/// let _ = libcap::ipc::nb_send(9, &libcap::ipc::Message::new(1, &[42]));
+/// ```
 pub fn nb_send(ep: u64, msg: &Message) -> Result<(), Error> {
     decode_error(transmit(Syscall::NbSend, ep, msg).error)
 }
@@ -252,6 +343,11 @@ pub fn nb_send(ep: u64, msg: &Message) -> Result<(), Error> {
 /// (see [`wait`]).
 ///
 /// If the message was a call, this thread now owes the caller a [`reply`].
+///
+/// ```no_run
+/// let r = libcap::ipc::recv(9).expect("recv");
+/// # let _ = r;
+/// ```
 pub fn recv(ep: u64) -> Result<Received, Error> {
     received(syscall::raw(
         Syscall::Recv as u64,
@@ -263,6 +359,14 @@ pub fn recv(ep: u64) -> Result<Received, Error> {
 
 /// Receives a message from endpoint `ep` only if a sender is waiting
 /// ([`Syscall::NbRecv`]); otherwise fails with [`Error::WouldBlock`].
+///
+/// ```no_run
+/// match libcap::ipc::nb_recv(9) {
+///     Ok(r) => println!("label {}", r.label()),
+///     Err(libcap::Error::WouldBlock) => println!("nobody sent"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
 pub fn nb_recv(ep: u64) -> Result<Received, Error> {
     received(syscall::raw(
         Syscall::NbRecv as u64,
@@ -279,6 +383,11 @@ pub fn nb_recv(ep: u64) -> Result<Received, Error> {
 /// before it replies, or the endpoint is destroyed while this thread waits.
 /// On a capability that is not an endpoint, the system call is an
 /// invocation of that object; use [`crate::invoke`] for those.
+///
+/// ```no_run
+/// let reply = libcap::ipc::call(9, &libcap::ipc::Message::new(2, &[40, 2])).expect("call");
+/// println!("{}", reply.message.word(0));
+/// ```
 pub fn call(ep: u64, msg: &Message) -> Result<Received, Error> {
     received(transmit(Syscall::Call, ep, msg))
 }
@@ -286,24 +395,46 @@ pub fn call(ep: u64, msg: &Message) -> Result<Received, Error> {
 /// Replies `msg` to the thread whose call this thread received last
 /// ([`Syscall::Reply`]). Fails with [`Error::IllegalOperation`] when no
 /// call is waiting for a reply.
+///
+/// ```no_run
+/// let request = libcap::ipc::recv(9).expect("recv");
+/// libcap::ipc::reply(&libcap::ipc::Message::new(0, &[request.message.word(0) + 1])).expect("reply");
+/// ```
 pub fn reply(msg: &Message) -> Result<(), Error> {
     decode_error(transmit(Syscall::Reply, 0, msg).error)
 }
 
 /// Replies `msg` to the last caller (if any) and then receives on `ep`,
 /// in one system call ([`Syscall::ReplyRecv`]): a server's loop.
+///
+/// ```no_run
+/// use libcap::ipc::{self, Message};
+/// let mut request = ipc::recv(9).expect("recv");
+/// loop {
+///     request = ipc::reply_recv(9, &Message::new(0, &[request.message.word(0)])).expect("reply_recv");
+/// }
+/// ```
 pub fn reply_recv(ep: u64, msg: &Message) -> Result<Received, Error> {
     received(transmit(Syscall::ReplyRecv, ep, msg))
 }
 
 /// Signals notification `ntfn` ([`Syscall::Send`], needs WRITE): ORs the
 /// capability's badge into the notification word and wakes a waiter.
+///
+/// ```no_run
+/// libcap::ipc::signal(10).expect("signal");
+/// ```
 pub fn signal(ntfn: u64) -> Result<(), Error> {
     send(ntfn, &nothing())
 }
 
 /// Waits on notification `ntfn` ([`Syscall::Recv`], needs READ): returns
 /// the notification word, which is then cleared, as soon as it is not zero.
+///
+/// ```no_run
+/// let bits = libcap::ipc::wait(10).expect("wait");
+/// # let _ = bits;
+/// ```
 pub fn wait(ntfn: u64) -> Result<u64, Error> {
     recv(ntfn).map(|r| r.badge)
 }
@@ -311,6 +442,11 @@ pub fn wait(ntfn: u64) -> Result<u64, Error> {
 /// Takes the word of notification `ntfn` without waiting
 /// ([`Syscall::NbRecv`], needs READ); fails with [`Error::WouldBlock`] when
 /// it is zero.
+///
+/// ```no_run
+/// let pending = libcap::ipc::poll(10).unwrap_or(0);
+/// # let _ = pending;
+/// ```
 pub fn poll(ntfn: u64) -> Result<u64, Error> {
     nb_recv(ntfn).map(|r| r.badge)
 }

@@ -13,11 +13,23 @@
 //! maps that thread's buffer at the same address (see the crate
 //! documentation). Two threads in one address space therefore cannot both
 //! use words 4 and up yet.
+//!
+//! ```no_run
+//! use libcap::ipc::{self, Message};
+//! // Accept a capability into root-CNode slot 60 with the next message.
+//! libcap::ipc_buffer::set_receive_slot(2, 60);
+//! let r = ipc::recv(9).expect("recv");
+//! assert!(r.has_cap());
+//! ```
 
 use basalt_abi::ipc_buffer::{RECV_CNODE, RECV_INDEX, SEND_CAP};
 use basalt_abi::{MAX_MESSAGE_WORDS, REGISTER_WORDS};
 
 /// Where libcap expects the calling thread's IPC buffer.
+///
+/// ```
+/// assert_eq!(libcap::ipc_buffer::ADDRESS, 0x7fff_f000_1000);
+/// ```
 pub const ADDRESS: u64 = basalt_abi::boot_info::IPC_BUFFER_ADDR;
 
 // The longest message fits in the buffer's one page.
@@ -30,6 +42,11 @@ const _: () = assert!(MAX_MESSAGE_WORDS * 8 <= 4096 && ADDRESS.is_multiple_of(40
 ///
 /// If the words would pass [`MAX_MESSAGE_WORDS`], or (on any target but
 /// Basalt's) at all.
+///
+/// ```no_run
+/// // Words 4 and 5 of the next message.
+/// libcap::ipc_buffer::write_extra_words(&[4, 5]);
+/// ```
 pub fn write_extra_words(words: &[u64]) {
     assert!(
         REGISTER_WORDS + words.len() <= MAX_MESSAGE_WORDS,
@@ -46,6 +63,11 @@ pub fn write_extra_words(words: &[u64]) {
 /// If `index` is below [`REGISTER_WORDS`] (those words come back in
 /// registers) or not below [`MAX_MESSAGE_WORDS`], or (on any target but
 /// Basalt's) at all.
+///
+/// ```no_run
+/// let fifth = libcap::ipc_buffer::read_word(4);
+/// # let _ = fifth;
+/// ```
 pub fn read_word(index: usize) -> u64 {
     assert!(
         (REGISTER_WORDS..MAX_MESSAGE_WORDS).contains(&index),
@@ -61,6 +83,10 @@ pub fn read_word(index: usize) -> u64 {
 /// # Panics
 ///
 /// On any target but Basalt's.
+///
+/// ```no_run
+/// libcap::ipc_buffer::set_send_cap(40);
+/// ```
 pub fn set_send_cap(cap: u64) {
     imp::write(SEND_CAP, &[cap]);
 }
@@ -74,6 +100,11 @@ pub fn set_send_cap(cap: u64) {
 /// # Panics
 ///
 /// On any target but Basalt's.
+///
+/// ```no_run
+/// // A capability that arrives goes into root-CNode slot 60.
+/// libcap::ipc_buffer::set_receive_slot(2, 60);
+/// ```
 pub fn set_receive_slot(cnode: u64, index: u64) {
     imp::write(RECV_CNODE, &[cnode, index]);
 }
@@ -83,6 +114,10 @@ pub fn set_receive_slot(cnode: u64, index: u64) {
 /// # Panics
 ///
 /// On any target but Basalt's.
+///
+/// ```no_run
+/// libcap::ipc_buffer::clear_receive_slot();
+/// ```
 pub fn clear_receive_slot() {
     set_receive_slot(0, 0);
 }
@@ -92,6 +127,11 @@ pub fn clear_receive_slot() {
 /// # Panics
 ///
 /// On any target but Basalt's.
+///
+/// ```no_run
+/// let (cnode, index) = libcap::ipc_buffer::receive_slot();
+/// # let _ = (cnode, index);
+/// ```
 pub fn receive_slot() -> (u64, u64) {
     (imp::read(RECV_CNODE), imp::read(RECV_INDEX))
 }

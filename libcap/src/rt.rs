@@ -1,22 +1,26 @@
 //! The runtime of a bare-metal Basalt program: the `_start` entry point and
-//! the panic handler.
+//! the panic handler. What they do for each entry form is in
+//! [`crate::runtime`].
 //!
 //! # Entry contract
 //!
-//! The kernel starts the root task at `_start` (the ELF entry point) with:
+//! The kernel starts the root task, and `init` starts each component, at
+//! `_start` (the ELF entry point) with:
 //!
 //! | register | value |
 //! | --- | --- |
 //! | `rsp` | the top of the initial stack, 16-byte aligned |
-//! | `rdi` | the address of the read-only [`BootInfo`] page |
+//! | `rdi` | the address of the read-only boot-info page (root task) or start-info page (component) |
 //!
 //! `_start` clears `rbp` (so frame-pointer backtraces end there) and the
 //! direction flag, then calls [`__libcap_start`] as a System V function, so
-//! the stack is aligned as the ABI requires at its entry. That checks the
-//! pointer and calls the program's entry function, named by
-//! [`entry!`](crate::entry), which never returns.
+//! the stack is aligned as the ABI requires at its entry. That calls
+//! `__libcap_main`, which [`entry!`](crate::entry) or
+//! [`component!`](crate::component) defines: it hands `rdi` to
+//! [`runtime::enter_root_task`](crate::runtime::enter_root_task) or
+//! [`runtime::enter_component`](crate::runtime::enter_component), which
+//! check the page and call the program's function.
 
-use crate::BootInfo;
 use core::arch::global_asm;
 use core::panic::PanicInfo;
 
@@ -37,38 +41,29 @@ global_asm!(
 );
 
 unsafe extern "Rust" {
-    /// The program's entry function, defined by [`entry!`](crate::entry).
-    fn __libcap_main(boot_info: &'static BootInfo) -> !;
+    /// The program's entry, defined by [`entry!`](crate::entry) or
+    /// [`component!`](crate::component): takes `rdi` as `_start` got it.
+    fn __libcap_main(rdi: u64) -> !;
 }
 
-/// Called by `_start` with the boot-info address the kernel passed in `rdi`.
+/// Called by `_start` with the page address the kernel or `init` passed in
+/// `rdi`.
 ///
 /// # Safety
 ///
-/// `boot_info` is null or points to a [`BootInfo`] that stays mapped and
-/// unchanged for the rest of the program (the kernel's contract for the
-/// root task).
+/// Called once, by `_start`, as the program's first code.
 #[unsafe(no_mangle)]
-unsafe extern "C" fn __libcap_start(boot_info: *const BootInfo) -> ! {
-    assert!(
-        !boot_info.is_null() && boot_info.is_aligned(),
-        "the kernel passed no usable boot-info address in rdi: {boot_info:p}"
-    );
-    // SAFETY: non-null and aligned (checked above); mapped read-only for the
-    // program's lifetime and never written again, per the caller's contract.
-    let boot_info: &'static BootInfo = unsafe { &*boot_info };
-    // SAFETY: `entry!` defines `__libcap_main` with exactly this signature
-    // (its body type-checks the program's function against it).
-    unsafe { __libcap_main(boot_info) }
+unsafe extern "C" fn __libcap_start(rdi: u64) -> ! {
+    // SAFETY: `entry!` and `component!` define `__libcap_main` with exactly
+    // this signature; each checks `rdi` before using it.
+    unsafe { __libcap_main(rdi) }
 }
 
-/// Reports the panic on the debug console as `PANIC: <message> at
-/// <file>:<line>` and ends the run as a failure.
+/// Reports the panic and ends the program as the active entry form wants
+/// (root task: `PANIC: <message> at <file>:<line>`, then `DebugExit`
+/// failure; component: `PANIC in <name>: …`, then a deliberate fault for
+/// `init`); see [`crate::runtime`].
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    match info.location() {
-        Some(l) => crate::println!("PANIC: {} at {}:{}", info.message(), l.file(), l.line()),
-        None => crate::println!("PANIC: {}", info.message()),
-    }
-    crate::syscall::debug_exit(false)
+    crate::runtime::panic(info)
 }

@@ -17,10 +17,21 @@
 //! unmaps (or revokes the memory of) a page its Rust code still refers to
 //! gets a page fault on the next access, or worse if something else is
 //! mapped there by then; that is the program's responsibility.
+//!
+//! ```no_run
+//! libcap::syscall::debug_write(b"hello from user space\n").expect("write");
+//! libcap::syscall::null_syscall().expect("null");
+//! ```
 
 use basalt_abi::{Error, MessageInfo, REGISTER_WORDS, Syscall};
 
 /// Everything a system call returns, undecoded.
+///
+/// ```no_run
+/// use libcap::abi::{MessageInfo, Syscall};
+/// let r = libcap::syscall::raw(Syscall::Null as u64, 0, MessageInfo(0), [0; 4]);
+/// assert_eq!(r.error, 0);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct RawReply {
     /// `rax`: 0 on success, else an [`Error`] code (perhaps one this
@@ -44,6 +55,12 @@ pub struct RawReply {
 /// Safe because the kernel validates every argument: it reads user memory
 /// only through checked addresses and writes none but the IPC buffer. See
 /// the module documentation for what the kernel cannot check.
+///
+/// ```no_run
+/// use libcap::abi::{MessageInfo, Syscall};
+/// let r = libcap::syscall::raw(Syscall::Yield as u64, 0, MessageInfo(0), [0; 4]);
+/// # let _ = r;
+/// ```
 #[inline]
 pub fn raw(number: u64, cap: u64, info: MessageInfo, words: [u64; REGISTER_WORDS]) -> RawReply {
     imp::raw(number, cap, info, words)
@@ -114,6 +131,12 @@ mod imp {
 /// newer kernel's) becomes [`Error::IllegalOperation`], the closest
 /// general meaning ("not allowed on this object or in this state"). Use
 /// [`raw`] to see the code itself.
+///
+/// ```
+/// use libcap::{Error, syscall::decode_error};
+/// assert_eq!(decode_error(0), Ok(()));
+/// assert_eq!(decode_error(1), Err(Error::InvalidCapability));
+/// ```
 pub const fn decode_error(code: u64) -> Result<(), Error> {
     if code == 0 {
         return Ok(());
@@ -137,6 +160,12 @@ pub const fn decode_error(code: u64) -> Result<(), Error> {
 /// This is the register-level form that [`crate::invoke`] builds on. On an
 /// endpoint the same system call is an IPC call; [`crate::ipc::call`] is the
 /// message-level form of that (any length, a capability, the badge).
+///
+/// ```no_run
+/// use libcap::abi::{MessageInfo, label};
+/// let (_, words) = libcap::syscall::invoke(7, MessageInfo::new(label::FRAME_GET_ADDRESS, 0), [0; 4]).expect("invoke");
+/// # let _ = words;
+/// ```
 pub fn invoke(
     cap: u64,
     info: MessageInfo,
@@ -148,6 +177,10 @@ pub fn invoke(
 
 /// Lets another ready thread of the same priority run ([`Syscall::Yield`]);
 /// returns at once if there is none.
+///
+/// ```no_run
+/// libcap::syscall::yield_now();
+/// ```
 pub fn yield_now() {
     raw(
         Syscall::Yield as u64,
@@ -160,12 +193,20 @@ pub fn yield_now() {
 /// Enters and leaves the kernel doing nothing ([`Syscall::Null`]): the
 /// cost of a system call, for measurements. Fails only with a kernel that
 /// does not know the system call ([`Error::UnknownSyscall`]).
+///
+/// ```no_run
+/// libcap::syscall::null_syscall().expect("null");
+/// ```
 pub fn null_syscall() -> Result<(), Error> {
     decode_error(raw(Syscall::Null as u64, 0, MessageInfo(0), [0; REGISTER_WORDS]).error)
 }
 
 /// Writes `bytes` to the kernel console ([`Syscall::DebugWrite`]) as they
 /// are; the kernel adds nothing. An empty slice makes no system call.
+///
+/// ```no_run
+/// libcap::syscall::debug_write(b"hello\n").expect("write");
+/// ```
 pub fn debug_write(bytes: &[u8]) -> Result<(), Error> {
     if bytes.is_empty() {
         return Ok(());
@@ -174,10 +215,49 @@ pub fn debug_write(bytes: &[u8]) -> Result<(), Error> {
     decode_error(raw(Syscall::DebugWrite as u64, 0, MessageInfo(0), words).error)
 }
 
+/// Like [`debug_exit`], but returns when the kernel refuses (outside
+/// self-test mode), with the kernel's error, so that the program can go on
+/// (a component then exits normally).
+///
+/// ```no_run
+/// let refused = libcap::syscall::try_debug_exit(true);
+/// libcap::println!("not a self-test run ({refused:?})");
+/// ```
+pub fn try_debug_exit(success: bool) -> Error {
+    let words = [u64::from(!success), 0, 0, 0];
+    match decode_error(raw(Syscall::DebugExit as u64, 0, MessageInfo(0), words).error) {
+        Err(e) => e,
+        // A kernel that returned from a successful DebugExit.
+        Ok(()) => Error::IllegalOperation,
+    }
+}
+
+/// Ends the calling thread with `status` ([`Syscall::Exit`], 0 for
+/// success): its fault endpoint (for a component: `init`) gets a
+/// `fault::EXITED` message with the status, and the thread runs no more;
+/// without a fault endpoint the kernel suspends it. Programs call
+/// [`crate::runtime::exit`], which does the right thing for each entry
+/// form. Should the kernel not know the system call, this faults (`ud2`)
+/// instead of returning.
+///
+/// ```no_run
+/// libcap::syscall::exit(0);
+/// ```
+pub fn exit(status: u64) -> ! {
+    raw(Syscall::Exit as u64, 0, MessageInfo(0), [status, 0, 0, 0]);
+    // A supervisor that replied to the EXITED message, or a kernel without
+    // `Exit`: stop here for good.
+    crate::runtime::fault()
+}
+
 /// Ends a kernel self-test run ([`Syscall::DebugExit`]) with success or
 /// failure: the kernel stops the machine (under QEMU, with an exit status
 /// that says which). Outside self-test mode the kernel refuses; this
 /// function then yields forever, so it never returns either way.
+///
+/// ```no_run
+/// libcap::syscall::debug_exit(true);
+/// ```
 pub fn debug_exit(success: bool) -> ! {
     let words = [u64::from(!success), 0, 0, 0];
     raw(Syscall::DebugExit as u64, 0, MessageInfo(0), words);

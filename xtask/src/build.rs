@@ -77,6 +77,22 @@ pub fn user_program(package: &str, profile: Profile) -> Result<PathBuf> {
     bare_metal_binary(package, profile)
 }
 
+/// Builds the bare-metal binaries `names` (each the binary of some
+/// workspace package under servers/ or apps/) in one cargo run and returns
+/// the directory that holds them.
+pub fn user_binaries(names: &[&str], profile: Profile) -> Result<PathBuf> {
+    let mut c = cargo();
+    c.args(["build", "--target", TARGET]);
+    for name in names {
+        c.args(["--bin", name]);
+    }
+    if let Profile::Release = profile {
+        c.arg("--release");
+    }
+    check(&mut c)?;
+    Ok(target_dir().join(TARGET).join(profile.dir()))
+}
+
 /// Builds the binary named like its `package` for the bare-metal target.
 fn bare_metal_binary(package: &str, profile: Profile) -> Result<PathBuf> {
     let mut c = cargo();

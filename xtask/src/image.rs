@@ -2,7 +2,9 @@
 //! CD or, written raw to a USB stick or disk, from legacy BIOS and UEFI.
 
 use crate::build::{self, Profile};
-use crate::tools::{self, GRUB_BIOS, GRUB_EFI, GRUB_MKRESCUE, MTOOLS, XORRISO};
+use crate::tools::{
+    self, FAKETIME, FAKETIME_LIB, GRUB_BIOS, GRUB_EFI, GRUB_MKRESCUE, MTOOLS, XORRISO,
+};
 use crate::{Result, fail};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -46,7 +48,14 @@ fn grub_cfg(contents: &Contents<'_>) -> String {
 
 /// Writes the image for `contents` to `out`.
 pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
-    tools::require(&[&GRUB_MKRESCUE, &XORRISO, &MTOOLS, &GRUB_BIOS, &GRUB_EFI])?;
+    tools::require(&[
+        &GRUB_MKRESCUE,
+        &XORRISO,
+        &MTOOLS,
+        &GRUB_BIOS,
+        &GRUB_EFI,
+        &FAKETIME,
+    ])?;
     let stem = out
         .file_name()
         .ok_or_else(|| fail!("{} is not a file name", out.display()))?;
@@ -66,12 +75,14 @@ pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
-    let output = Command::new("grub-mkrescue")
-        .arg("-o")
-        .arg(out)
-        .arg(&staging)
-        .output()
-        .map_err(|e| fail!("cannot run grub-mkrescue: {e}"))?;
+    let output = reproducible(
+        Command::new("grub-mkrescue")
+            .arg("-o")
+            .arg(out)
+            .arg(&staging),
+    )
+    .output()
+    .map_err(|e| fail!("cannot run grub-mkrescue: {e}"))?;
     if !output.status.success() {
         return Err(fail!(
             "grub-mkrescue failed ({}):\n{}",
@@ -80,6 +91,41 @@ pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
         ));
     }
     check_both_firmwares(out)
+}
+
+/// The time every image claims to be made at: 2023-11-14 22:13:20 UTC.
+pub const SOURCE_DATE_EPOCH: u64 = 1_700_000_000;
+
+/// Makes a `grub-mkrescue` run give the same bytes for the same inputs.
+///
+/// Left alone it stamps the image with the time of the run in several
+/// places: grub-mkrescue names the ISO after the current time (the
+/// "modification date" that GRUB's embedded `search --fs-uuid` looks for,
+/// from which xorriso also derives the GPT disk GUID), and builds its EFI
+/// FAT image with `mformat`/`mcopy`, which date the files and derive the
+/// volume serial from the clock; xorriso records file and volume dates.
+/// So the run gets
+///
+/// - libfaketime (`LD_PRELOAD`) with the clock frozen at
+///   [`SOURCE_DATE_EPOCH`] in UTC, which fixes grub-mkrescue's date and
+///   what the tools it starts read from the clock;
+/// - `SOURCE_DATE_EPOCH`, which mtools and xorriso honour (file dates in
+///   the FAT image; xorriso's dates and GUID defaults);
+/// - `-volume_date all_file_dates`, a native xorriso command (after `--`)
+///   that sets every file's dates in the ISO, whatever the staged files'
+///   modification times.
+fn reproducible(command: &mut Command) -> &mut Command {
+    command
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH.to_string())
+        .env("TZ", "UTC")
+        .env("LD_PRELOAD", FAKETIME_LIB)
+        .env("FAKETIME", "2023-11-14 22:13:20")
+        .args([
+            "--",
+            "-volume_date",
+            "all_file_dates",
+            &format!("={SOURCE_DATE_EPOCH}"),
+        ])
 }
 
 /// grub-mkrescue quietly leaves out a platform whose GRUB files are missing;

@@ -2,6 +2,8 @@
 
 mod bench;
 mod build;
+mod compose;
+mod config;
 mod image;
 mod qemu;
 mod selftest;
@@ -15,10 +17,22 @@ usage: cargo xtask <command> [options]
 
 commands:
   build [--release]                 build the kernel
-  image [--release] [-o FILE]       build a hybrid BIOS/UEFI boot image (ISO, also a USB disk image)
-  run [--release] [--uefi] [--accel tcg|kvm] [--timeout SECS]
-                                    boot the image in QEMU, serial console on this terminal
-  test [--accel tcg|kvm]            host unit tests, then boot tests under SeaBIOS and OVMF
+  image [--release] [--config DIR] [-o FILE]
+                                    build a hybrid BIOS/UEFI boot image (ISO, also a USB disk
+                                    image) of the system in DIR (default config/default; the
+                                    kernel alone while config/default does not exist)
+  run [--release] [--config DIR] [--uefi] [--accel tcg|kvm] [--timeout SECS]
+                                    boot that image in QEMU, serial console on this terminal
+  test [--config DIR] [--accel tcg|kvm]
+                                    host unit tests, the config check, then boot tests under
+                                    SeaBIOS and OVMF
+  check [--config DIR]              check a config tree (docs/config.md), report every error
+  compose --config DIR [--bins DIR] -o IMAGE
+                                    check DIR, build the kernel, init and the component binaries
+                                    (release), or take them from --bins DIR, and write a boot
+                                    image with the manifest; same inputs, same bytes
+  graph [--config DIR] [--dot]      the system's components, channels, notifications and
+                                    regions as text, or as a Graphviz graph
   bench ipc [--accel tcg|kvm] [--icount|--no-icount] [--timeout SECS]
                                     system-call and IPC latency (docs/perf.md); under TCG
                                     with -icount shift=0,sleep=off unless --no-icount
@@ -53,6 +67,12 @@ struct Options {
     timeout_secs: Option<u64>,
     /// `--icount` / `--no-icount` (bench): `None` leaves the default.
     icount: Option<bool>,
+    /// `--config DIR`: the config tree (`None`: config/default).
+    config: Option<PathBuf>,
+    /// `--bins DIR` (compose): prebuilt ELF files instead of a build.
+    bins: Option<PathBuf>,
+    /// `--dot` (graph): Graphviz output.
+    dot: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -71,6 +91,9 @@ fn parse(args: &[String]) -> Result<Options> {
             "--no-icount" => o.icount = Some(false),
             "--accel" => o.accel = value("--accel")?.parse()?,
             "-o" | "--output" => o.output = Some(value(arg)?.into()),
+            "--config" => o.config = Some(value("--config")?.into()),
+            "--bins" => o.bins = Some(value("--bins")?.into()),
+            "--dot" => o.dot = true,
             "--timeout" => {
                 let v = value("--timeout")?;
                 o.timeout_secs = Some(
@@ -107,7 +130,7 @@ fn run(args: &[String]) -> Result<()> {
                 .output
                 .clone()
                 .unwrap_or_else(|| build::target_dir().join("basalt.iso"));
-            image::build_default(profile, &out)?;
+            compose::system_image(opts.config.as_deref(), profile, &out)?;
             println!(
                 "image: {} (BIOS and UEFI; see docs/boot.md to write it to a USB stick)",
                 out.display()
@@ -115,7 +138,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         "run" => {
             let iso = build::target_dir().join("basalt.iso");
-            image::build_default(profile, &iso)?;
+            compose::system_image(opts.config.as_deref(), profile, &iso)?;
             let firmware = if opts.uefi {
                 qemu::Firmware::Uefi
             } else {
@@ -128,7 +151,50 @@ fn run(args: &[String]) -> Result<()> {
                 return Err(fail!("QEMU did not exit cleanly"));
             }
         }
-        "test" => selftest::run_all(opts.accel)?,
+        "test" => {
+            config::check_for_test(opts.config.as_deref())?;
+            selftest::run_all(opts.accel)?
+        }
+        "check" => {
+            let dir = config::resolve(opts.config.as_deref());
+            let m = config::load(&dir)?;
+            println!(
+                "{}: system `{}` is valid ({} components)",
+                dir.display(),
+                m.system,
+                m.components.len()
+            );
+        }
+        "compose" => {
+            let dir = opts
+                .config
+                .as_deref()
+                .ok_or_else(|| fail!("compose needs --config DIR"))?;
+            let out = opts
+                .output
+                .as_deref()
+                .ok_or_else(|| fail!("compose needs -o IMAGE"))?;
+            let from = match &opts.bins {
+                Some(bins) => compose::Binaries::Prebuilt(bins),
+                None => compose::Binaries::Build(build::Profile::Release),
+            };
+            let m = compose::compose(dir, from, out)?;
+            println!(
+                "image: {} (system `{}`: {} components, {} binaries)",
+                out.display(),
+                m.system,
+                m.components.len(),
+                compose::binaries(&m).len()
+            );
+        }
+        "graph" => {
+            let m = config::load(&config::resolve(opts.config.as_deref()))?;
+            if opts.dot {
+                print!("{}", config::graph::dot(&m));
+            } else {
+                print!("{}", config::graph::text(&m));
+            }
+        }
         "bench" => bench::run(
             suite.unwrap_or_default(),
             opts.accel,

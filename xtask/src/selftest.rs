@@ -6,6 +6,7 @@
 //! for; a timeout, a panic, a fault or a missing line fails it.
 
 use crate::build::{self, Profile};
+use crate::compose;
 use crate::image::{self, Contents, Module};
 use crate::qemu::{Accel, Firmware, Media, Vm};
 use crate::{Result, fail};
@@ -33,6 +34,8 @@ enum Scenario {
     PageFault,
     /// `roottest` as the root task: the kernel's capability test suite.
     RootTask,
+    /// `config/hello` composed and booted: init, a server, a client.
+    System,
 }
 
 struct Case {
@@ -44,7 +47,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -80,7 +83,40 @@ const CASES: [Case; 5] = [
         media: Media::Cdrom,
         cpu: None,
     },
+    Case {
+        name: "system: config/hello (init, RPC, restart, ungranted capability)",
+        scenario: Scenario::System,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
 ];
+
+/// `config/hello`, copied with the client told (argument `exit`) to end the
+/// QEMU run through `DebugExit` once its checks pass.
+fn hello_test_config(dir: &Path) -> Result<PathBuf> {
+    let src = build::root().join("config").join("hello");
+    let dst = dir.join("hello-config");
+    if dst.exists() {
+        fs::remove_dir_all(&dst)?;
+    }
+    fs::create_dir_all(&dst)?;
+    for entry in fs::read_dir(&src).map_err(|e| fail!("cannot read {}: {e}", src.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::copy(&path, dst.join(path.file_name().expect("a file name")))?;
+        }
+    }
+    let client = dst.join("hello-client.toml");
+    let text = fs::read_to_string(&client)?;
+    let text = if text.contains("[args]") {
+        text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
+    } else {
+        text + "\n[args]\nexit = \"on-success\"\n"
+    };
+    fs::write(&client, text)?;
+    Ok(dst)
+}
 
 /// The module's bytes: a fixed pattern, so its checksum is known.
 fn test_module() -> Vec<u8> {
@@ -117,11 +153,24 @@ pub fn run_all(accel: Accel) -> Result<()> {
         path: root_test,
         name: ROOT_TASK_MODULE_NAME.into(),
     }];
-    let images = [Scenario::Boot, Scenario::PageFault, Scenario::RootTask].map(|s| {
+    let images = [
+        Scenario::Boot,
+        Scenario::PageFault,
+        Scenario::RootTask,
+        Scenario::System,
+    ]
+    .map(|s| {
         let (file, args) = match s {
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
-            Scenario::RootTask => ("roottest.iso", "test=roottask"),
+            Scenario::RootTask | Scenario::System => (
+                if s == Scenario::System {
+                    "hello.iso"
+                } else {
+                    "roottest.iso"
+                },
+                "test=roottask",
+            ),
         };
         (s, dir.join(file), args)
     });
@@ -129,6 +178,16 @@ pub fn run_all(accel: Accel) -> Result<()> {
         let modules: &[Module] = match scenario {
             Scenario::RootTask => &root_task_modules,
             Scenario::Boot | Scenario::PageFault => &test_modules,
+            Scenario::System => {
+                let config = hello_test_config(&dir)?;
+                compose::compose_with_args(
+                    &config,
+                    compose::Binaries::Build(Profile::Debug),
+                    path,
+                    args,
+                )?;
+                continue;
+            }
         };
         image::build(
             &Contents {
@@ -195,6 +254,7 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
         Scenario::Boot => check_boot(case, accel, outcome.status, &serial, module),
         Scenario::PageFault => check_page_fault(outcome.status, &serial),
         Scenario::RootTask => check_root_task(outcome.status, &serial),
+        Scenario::System => check_hello(outcome.status, &serial),
     };
     result.map_err(|e| {
         fail!(
@@ -288,6 +348,37 @@ fn check_boot(
     })?;
     expect_line(serial, "Basalt: boot complete")?;
     expect_line(serial, "self-test boot: passed")?;
+    Ok(())
+}
+
+/// The hello system: init starts both components, the client's calls
+/// succeed, the server crashes on request and comes back as generation 2,
+/// the client notices, and a capability it was not granted is refused.
+fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
+    for bad in [
+        "KERNEL FAULT",
+        "KERNEL PANIC",
+        "BOOT FAILED",
+        "PANIC in hello-client",
+        "cannot start",
+    ] {
+        if serial.contains(bad) {
+            return Err(fail!("the serial log has `{bad}`"));
+        }
+    }
+    expect_status(status, EXIT_SUCCESS)?;
+    for line in [
+        "init: started hello-server (generation 1",
+        "init: started hello-client (generation 1",
+        "hello-client: add(40, 2) = 42",
+        "(not granted) failed with Kernel(InvalidCapability)",
+        "init: hello-server (generation 1) faulted",
+        "init: started hello-server (generation 2",
+        "hello-client: server restarted (generation 2)",
+        "hello-client: all calls succeeded",
+    ] {
+        expect_line(serial, line)?;
+    }
     Ok(())
 }
 

@@ -34,6 +34,13 @@ pub const GRUB_EFI: Tool = Tool {
     what: "/usr/lib/grub/x86_64-efi/multiboot2.mod",
     package: "grub-efi-amd64-bin",
 };
+/// libfaketime, which freezes the clock grub-mkrescue reads so that images
+/// come out byte-identical (see `image::build`).
+pub const FAKETIME: Tool = Tool {
+    what: FAKETIME_LIB,
+    package: "faketime",
+};
+pub const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 pub const GDB: Tool = Tool {
     what: "gdb",
     package: "gdb",

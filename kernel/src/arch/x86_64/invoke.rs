@@ -148,6 +148,12 @@ pub fn syscall(t: TcbRef) {
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
         Some(Syscall::Null) => Ok(Outcome::Reply([0; REGISTER_WORDS])),
+        Some(Syscall::Exit) => {
+            if !thread::send_fault(t, fault::EXITED, [ctx.rip, ctx.rsp, ctx.rdx, 0]) {
+                thread::suspend(t);
+            }
+            Ok(Outcome::Done)
+        }
         Some(Syscall::DebugWrite) => debug_write(t, ctx.rdx, ctx.r10).map(Outcome::Reply),
         Some(Syscall::DebugExit) if boot::in_self_test() => boot::stop(ctx.rdx == 0),
         Some(Syscall::DebugExit) => Err(Error::IllegalOperation),

@@ -1,0 +1,255 @@
+//! Init's main line: read the manifest, make the shared objects, start the
+//! components in order, then wait for faults and apply restart policies.
+
+use crate::component::{self, BuildError, Shared, Started};
+use crate::space::{CNODE, Memory, Space};
+use crate::{heap, plan};
+use alloc::vec::Vec;
+use basalt_abi::boot_info::{BootInfo, ModuleDesc};
+use basalt_abi::{ObjectType, fault};
+use elf::ElfBytes;
+use elf::abi::PT_LOAD;
+use elf::endian::LittleEndian;
+use libcap::{invoke, ipc, println};
+use manifest::{Manifest, Restart};
+
+/// Name of the boot module holding the manifest.
+const MANIFEST_MODULE: &str = "manifest";
+
+/// Stops init for good with a message (nothing can be supervised).
+fn give_up(what: core::fmt::Arguments<'_>) -> ! {
+    println!("init: {what}; stopping");
+    libcap::syscall::debug_exit(false)
+}
+
+fn module(boot: &'static BootInfo, name: &str) -> Option<&'static [u8]> {
+    let count = (boot.module_count as usize).min(boot.modules.len());
+    boot.modules[..count]
+        .iter()
+        .find(|m: &&ModuleDesc| m.name() == name)
+        .map(|m| {
+            // SAFETY: the kernel mapped the module read-only at this address
+            // for the root task's lifetime.
+            unsafe { core::slice::from_raw_parts(m.address as *const u8, m.size as usize) }
+        })
+}
+
+/// What init tracks for each component.
+struct Component {
+    binary: &'static [u8],
+    memory: Memory,
+    started: Option<Started>,
+    generation: u64,
+    restarts: u32,
+}
+
+fn fault_name(label: u64) -> &'static str {
+    match label {
+        fault::PAGE_FAULT => "page fault",
+        fault::GENERAL_PROTECTION => "general protection fault",
+        fault::INVALID_OPCODE => "invalid opcode",
+        fault::DIVIDE_ERROR => "divide error",
+        fault::BREAKPOINT => "breakpoint",
+        fault::UNKNOWN_SYSCALL => "unknown system call",
+        _ => "exception",
+    }
+}
+
+fn start(
+    space: &mut Space,
+    manifest: &Manifest,
+    shared: &Shared,
+    index: usize,
+    c: &mut Component,
+) -> Result<(), BuildError> {
+    let started = component::start(
+        space,
+        manifest,
+        index,
+        c.binary,
+        &mut c.memory,
+        shared,
+        c.generation,
+    )?;
+    c.started = Some(started);
+    let m = &manifest.components[index];
+    println!(
+        "init: started {} (generation {}, priority {})",
+        m.name, c.generation, m.priority
+    );
+    Ok(())
+}
+
+/// Tears component `c` down: everything made from its memory goes.
+fn stop(space: &mut Space, c: &mut Component) {
+    let _ = invoke::cnode_revoke(CNODE, c.memory.slot);
+    c.memory.reset();
+    if let Some(s) = c.started.take() {
+        space.release_slot(s.tcb);
+        space.release_slot(s.bookkeeping);
+    }
+}
+
+/// The root task's entry point.
+pub fn run(boot: &'static BootInfo) -> ! {
+    let mut space = Space::new(boot);
+    if let Err(e) = heap::init(&mut space) {
+        give_up(format_args!("cannot make a heap: {e:?}"));
+    }
+    let Some(bytes) = module(boot, MANIFEST_MODULE) else {
+        give_up(format_args!(
+            "no boot module named `{MANIFEST_MODULE}`; compose the image with `cargo xtask compose`"
+        ));
+    };
+    let manifest = match Manifest::decode(bytes) {
+        Ok(m) => m,
+        Err(e) => give_up(format_args!("the manifest is unusable: {e:?}")),
+    };
+    println!(
+        "init: system `{}`: {} components",
+        manifest.system,
+        manifest.components.len()
+    );
+
+    let make = |space: &mut Space, ty| match space.global_object(ty, 0) {
+        Ok(s) => s,
+        Err(e) => give_up(format_args!("out of memory for shared objects: {e:?}")),
+    };
+    let fault_endpoint = make(&mut space, ObjectType::Endpoint);
+    let channels = manifest
+        .channels
+        .iter()
+        .map(|_| make(&mut space, ObjectType::Endpoint))
+        .collect();
+    let notifications = manifest
+        .notifications
+        .iter()
+        .map(|_| make(&mut space, ObjectType::Notification))
+        .collect();
+    let regions = manifest
+        .regions
+        .iter()
+        .map(|r| {
+            (0..r.size.div_ceil(plan::PAGE))
+                .map(|_| make(&mut space, ObjectType::Frame4K))
+                .collect()
+        })
+        .collect();
+    let shared = Shared {
+        channels,
+        notifications,
+        regions,
+        fault_endpoint,
+    };
+
+    let mut components: Vec<Component> = Vec::new();
+    for c in &manifest.components {
+        let Some(binary) = module(boot, &c.module_name()) else {
+            give_up(format_args!(
+                "{}: no boot module `{}` holds its binary",
+                c.name,
+                c.module_name()
+            ));
+        };
+        let pages = ElfBytes::<LittleEndian>::minimal_parse(binary)
+            .ok()
+            .and_then(|f| f.segments())
+            .map(|segs| {
+                plan::image_pages(
+                    segs.iter()
+                        .filter(|p| p.p_type == PT_LOAD)
+                        .map(|p| (p.p_vaddr, p.p_vaddr + p.p_memsz)),
+                )
+            })
+            .unwrap_or(0);
+        let bits = plan::untyped_bits(plan::component_bytes(
+            pages,
+            c.stack_bytes,
+            c.heap_bytes,
+            basalt_abi::start_info::COMPONENT_CNODE_BITS,
+        ));
+        let slot = match space.global_object(ObjectType::Untyped, u64::from(bits)) {
+            Ok(s) => s,
+            Err(e) => give_up(format_args!(
+                "{}: no room for {} KiB: {e:?}",
+                c.name,
+                (1u64 << bits) >> 10
+            )),
+        };
+        components.push(Component {
+            binary,
+            memory: Memory::new(slot, bits),
+            started: None,
+            generation: 1,
+            restarts: 0,
+        });
+    }
+
+    let mut order: Vec<usize> = (0..components.len()).collect();
+    order.sort_by_key(|&i| manifest.components[i].start_order);
+    for i in order {
+        if let Err(e) = start(&mut space, &manifest, &shared, i, &mut components[i]) {
+            println!("init: cannot start {}: {e}", manifest.components[i].name);
+            stop(&mut space, &mut components[i]);
+        }
+    }
+
+    loop {
+        let msg = match ipc::recv(shared.fault_endpoint) {
+            Ok(m) => m,
+            Err(e) => give_up(format_args!("waiting for faults failed: {e:?}")),
+        };
+        let Some(index) = (msg.badge as usize)
+            .checked_sub(1)
+            .filter(|&i| i < components.len())
+        else {
+            println!("init: a fault message with unknown badge {}", msg.badge);
+            continue;
+        };
+        let m = &manifest.components[index];
+        let c = &mut components[index];
+        let w = msg.words();
+        let word = |i: usize| w.get(i).copied().unwrap_or(0);
+        let failed = if msg.info.label() == fault::EXITED {
+            println!(
+                "init: {} (generation {}) exited with status {}",
+                m.name,
+                c.generation,
+                word(2)
+            );
+            word(2) != 0
+        } else {
+            println!(
+                "init: {} (generation {}) faulted: {} at {:#x}, address {:#x}, code {:#x}",
+                m.name,
+                c.generation,
+                fault_name(msg.info.label()),
+                word(0),
+                word(2),
+                word(3)
+            );
+            true
+        };
+        stop(&mut space, c);
+        let again = match m.restart {
+            Restart::Never => false,
+            Restart::Always => true,
+            Restart::OnFailure { limit } => failed && c.restarts < limit,
+        };
+        if !again {
+            if failed {
+                println!(
+                    "init: {} stays stopped (restart policy, {} restarts so far)",
+                    m.name, c.restarts
+                );
+            }
+            continue;
+        }
+        c.restarts += 1;
+        c.generation += 1;
+        if let Err(e) = start(&mut space, &manifest, &shared, index, c) {
+            println!("init: cannot restart {}: {e}", m.name);
+            stop(&mut space, c);
+        }
+    }
+}

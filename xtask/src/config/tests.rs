@@ -1,0 +1,870 @@
+//! One test per kind of error, each checking the message and where it
+//! points (`file:line:col`), plus the manifest a sound tree yields.
+
+use super::*;
+use manifest::{Device, Restart};
+
+const SYSTEM: &str = "name = \"demo\"\n";
+const SERVER: &str = "binary = \"srv\"\npriority = 100\nserves = [\"greeter\"]\n";
+const CLIENT: &str = "binary = \"cli\"\npriority = 90\nuses = [\"greeter\"]\n";
+
+fn tree(files: &[(&str, &str)]) -> Tree {
+    let mut files: Vec<(String, String)> = files
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    files.sort();
+    Tree {
+        dir: "cfg".into(),
+        files,
+    }
+}
+
+/// The `file:line:col: message` lines of a tree that must fail.
+fn errors(files: &[(&str, &str)]) -> Vec<String> {
+    match check(&tree(files)) {
+        Ok(m) => panic!("the tree passed: {m:?}"),
+        Err(report) => report.headlines(),
+    }
+}
+
+/// The one error of a tree that must fail with exactly one.
+fn error(files: &[(&str, &str)]) -> String {
+    let e = errors(files);
+    assert_eq!(e.len(), 1, "expected one error, got {e:#?}");
+    e.into_iter().next().unwrap()
+}
+
+fn ok(files: &[(&str, &str)]) -> Manifest {
+    match check(&tree(files)) {
+        Ok(m) => m,
+        Err(report) => panic!("the tree failed:\n{}", report.render()),
+    }
+}
+
+fn assert_starts(got: &str, wanted: &str) {
+    assert!(
+        got.starts_with(wanted),
+        "got\n  {got}\nwanted it to start with\n  {wanted}"
+    );
+}
+
+#[test]
+fn a_sound_tree_becomes_a_manifest() {
+    let m = ok(&[
+        (
+            "system.toml",
+            "name = \"demo\"\nmemory = \"64 MiB\"\n\
+             [[region]]\nname = \"log\"\nsize = \"8 KiB\"\nwriters = [\"server\"]\nreaders = [\"client\"]\n",
+        ),
+        (
+            "server.toml",
+            "binary = \"srv\"\npriority = 100\nheap = \"1 MiB\"\nstack = 8192\n\
+             serves = [\"greeter\"]\nnotifications = [\"done\"]\n\
+             [args]\nmode = \"fast\"\nport = 6379\nverbose = true\n\
+             [[device]]\nkind = \"irq\"\nname = \"rtc\"\nirq = 8\n\
+             [[device]]\nkind = \"io-ports\"\nname = \"cmos\"\nfirst = 0x70\nlast = 0x71\n\
+             [[device]]\nkind = \"pci\"\nname = \"net\"\nvendor = 0x1af4\ndevice = 0x1041\n",
+        ),
+        (
+            "client.toml",
+            "binary = \"cli\"\npriority = 90\nrestart = \"on-failure\"\nrestart-limit = 5\n\
+             uses = [\"greeter\"]\nsignals = [\"done\"]\n",
+        ),
+        (
+            "other.toml",
+            "binary = \"cli\"\npriority = 0\nrestart = \"always\"\nuses = [\"greeter\"]\n",
+        ),
+    ]);
+    assert_eq!(m.system, "demo");
+    // Without a `components` list: every file but system.toml, by name.
+    let names: Vec<&str> = m.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["client", "other", "server"]);
+    let server = &m.components[2];
+    assert_eq!(server.binary, "srv");
+    assert_eq!((server.heap_bytes, server.stack_bytes), (1 << 20, 8192));
+    assert_eq!(server.restart, Restart::Never);
+    assert_eq!(
+        server.args,
+        [
+            ("mode".to_string(), "fast".to_string()),
+            ("port".into(), "6379".into()),
+            ("verbose".into(), "true".into())
+        ]
+    );
+    assert_eq!(
+        server.devices,
+        [
+            Device::Irq {
+                name: "rtc".into(),
+                irq: 8
+            },
+            Device::IoPorts {
+                name: "cmos".into(),
+                first: 0x70,
+                last: 0x71
+            },
+            Device::Pci {
+                name: "net".into(),
+                vendor: 0x1af4,
+                device: 0x1041
+            }
+        ]
+    );
+    let client = &m.components[0];
+    assert_eq!(client.restart, Restart::OnFailure { limit: 5 });
+    assert_eq!(
+        (client.heap_bytes, client.stack_bytes),
+        (parse::DEFAULT_HEAP, parse::DEFAULT_STACK)
+    );
+    assert_eq!(m.components[1].restart, Restart::Always);
+    assert_eq!(m.channels.len(), 1);
+    assert_eq!(m.channels[0].name, "greeter");
+    assert_eq!(
+        (m.channels[0].server, &m.channels[0].clients[..]),
+        (2, &[0, 1][..])
+    );
+    assert_eq!(m.notifications[0].name, "done");
+    assert_eq!(
+        (m.notifications[0].owner, &m.notifications[0].signallers[..]),
+        (2, &[0][..])
+    );
+    assert_eq!(m.regions[0].size, 8192);
+    assert_eq!(m.regions[0].users, [(0, false), (2, true)]);
+    // The server starts first, then its clients in the listed order.
+    assert_eq!(m.start_sequence(), [2, 0, 1]);
+}
+
+#[test]
+fn the_components_list_sets_the_order() {
+    let m = ok(&[
+        (
+            "system.toml",
+            "name = \"demo\"\ncomponents = [\"server\", \"client\"]\n",
+        ),
+        ("server.toml", SERVER),
+        ("client.toml", CLIENT),
+    ]);
+    let names: Vec<&str> = m.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["server", "client"]);
+    assert_eq!(m.channels[0].server, 0);
+    assert_eq!(m.channels[0].clients, [1]);
+}
+
+#[test]
+fn servers_start_before_their_clients_down_a_chain() {
+    let m = ok(&[
+        (
+            "system.toml",
+            "name = \"demo\"\ncomponents = [\"a\", \"b\", \"c\"]\n",
+        ),
+        ("a.toml", "binary = \"x\"\npriority = 1\nuses = [\"bee\"]\n"),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"bee\"]\nuses = [\"sea\"]\n",
+        ),
+        (
+            "c.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"sea\"]\n",
+        ),
+    ]);
+    assert_eq!(m.start_sequence(), [2, 1, 0]);
+    assert_eq!(m.components[0].start_order, 2);
+}
+
+#[test]
+fn the_hello_tree_and_every_tree_in_config_pass() {
+    let root = crate::build::root().join("config");
+    let mut checked = 0;
+    for entry in fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let tree = Tree::read(&dir).unwrap();
+        if let Err(report) = check(&tree) {
+            panic!("{} fails:\n{}", dir.display(), report.render());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1);
+    let hello = check(&Tree::read(&root.join("hello")).unwrap()).unwrap();
+    assert_eq!(hello.system, "hello");
+    assert_eq!(hello.components[0].name, "hello-server");
+    assert_eq!(hello.components[1].name, "hello-client");
+    assert_eq!(hello.components[1].restart, Restart::OnFailure { limit: 3 });
+    assert_eq!(hello.channels[0].name, "greeter");
+    assert_eq!(
+        (hello.channels[0].server, &hello.channels[0].clients[..]),
+        (0, &[1][..])
+    );
+}
+
+#[test]
+fn errors_print_the_place_the_line_and_a_caret() {
+    let report = check(&tree(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = \"x\"\n\tpriority = 300\n"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        report.render(),
+        "cfg/a.toml:2:13: `priority` = 300 is out of range: components use 0-254\n    \
+         \tpriority = 300\n    \t           ^^^\n"
+    );
+}
+
+#[test]
+fn toml_syntax_errors_are_reported_where_they_are() {
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = \"x\"\npriority = \n"),
+    ]);
+    assert_starts(&e, "cfg/a.toml:2:12: TOML syntax: ");
+}
+
+#[test]
+fn unknown_keys_are_reported_with_a_suggestion() {
+    let e = errors(&[
+        ("system.toml", "name = \"demo\"\ncolour = \"red\"\n"),
+        ("a.toml", "binary = \"x\"\npriority = 1\nprority = 2\n"),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\n[[device]]\nkind = \"irq\"\nname = \"rtc\"\nirq = 8\nfirst = 1\n",
+        ),
+    ]);
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert_starts(
+        &e[0],
+        "cfg/a.toml:3:1: unknown key `prority` in a.toml; did you mean `priority`?",
+    );
+    assert_starts(
+        &e[1],
+        "cfg/b.toml:7:1: unknown key `first` in an irq device",
+    );
+    assert_starts(
+        &e[2],
+        "cfg/system.toml:2:1: unknown key `colour` in system.toml (known keys: name, memory, components, region)",
+    );
+}
+
+#[test]
+fn missing_required_keys_are_reported() {
+    let e = errors(&[
+        (
+            "system.toml",
+            "memory = \"64 MiB\"\n[[region]]\nname = \"r\"\nreaders = [\"a\"]\n",
+        ),
+        (
+            "a.toml",
+            "priority = 1\n[[device]]\nkind = \"io-ports\"\nname = \"p\"\nfirst = 0x70\n",
+        ),
+    ]);
+    assert_eq!(e.len(), 4, "{e:#?}");
+    assert_eq!(
+        e[0],
+        "cfg/a.toml:1:1: missing required key `binary` in a.toml (e.g. `binary = \"a\"`)"
+    );
+    assert_eq!(
+        e[1],
+        "cfg/a.toml:2:1: missing required key `last` in an io-ports device (e.g. `last = 0x71`)"
+    );
+    assert_eq!(
+        e[2],
+        "cfg/system.toml:1:1: missing required key `name` in system.toml (e.g. `name = \"hello\"`)"
+    );
+    assert_starts(
+        &e[3],
+        "cfg/system.toml:2:1: missing required key `size` in [[region]]",
+    );
+}
+
+#[test]
+fn values_of_the_wrong_type_are_reported() {
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = 7\npriority = 1\n"),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/a.toml:1:10: `binary` must be a string, not an integer"
+    );
+}
+
+#[test]
+fn a_component_listed_twice_is_reported() {
+    let e = error(&[
+        (
+            "system.toml",
+            "name = \"demo\"\ncomponents = [\"a\", \"b\", \"a\"]\n",
+        ),
+        ("a.toml", "binary = \"x\"\npriority = 1\n"),
+        ("b.toml", "binary = \"x\"\npriority = 1\n"),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/system.toml:2:25: component `a` is listed twice (first at 2:15)"
+    );
+}
+
+#[test]
+fn a_listed_component_without_a_file_is_reported() {
+    let e = error(&[
+        (
+            "system.toml",
+            "name = \"demo\"\ncomponents = [\"a\", \"ghost\"]\n",
+        ),
+        ("a.toml", "binary = \"x\"\npriority = 1\n"),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/system.toml:2:20: component `ghost` has no file: create cfg/ghost.toml"
+    );
+}
+
+#[test]
+fn a_component_file_not_listed_is_reported() {
+    let e = error(&[
+        ("system.toml", "name = \"demo\"\ncomponents = [\"a\"]\n"),
+        ("a.toml", "binary = \"x\"\npriority = 1\n"),
+        ("stray.toml", "binary = \"x\"\npriority = 1\n"),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/system.toml:2:14: stray.toml is not listed in `components`: add \"stray\" or remove the file"
+    );
+}
+
+#[test]
+fn a_tree_without_a_system_file_is_reported() {
+    let e = error(&[("a.toml", "binary = \"x\"\npriority = 1\n")]);
+    assert_starts(&e, "cfg/system.toml:1:1: cfg has no system.toml");
+}
+
+#[test]
+fn a_channel_nobody_serves_is_reported() {
+    let e = error(&[("system.toml", SYSTEM), ("client.toml", CLIENT)]);
+    assert_eq!(
+        e,
+        "cfg/client.toml:3:9: channel `greeter` is used but no component serves it"
+    );
+}
+
+#[test]
+fn a_channel_served_twice_is_reported() {
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", SERVER),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"other\", \"greeter\"]\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/b.toml:3:20: channel `greeter` is served by both `a` (a.toml:3) and `b`: a channel has one server"
+    );
+}
+
+#[test]
+fn notifications_need_exactly_one_owner() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nnotifications = [\"irq\"]\nsignals = [\"tick\"]\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\nnotifications = [\"irq\"]\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:12: notification `tick` is signalled but no component lists it in `notifications`",
+            "cfg/b.toml:3:18: notification `irq` is waited on by both `a` (a.toml:3) and `b`: a notification has one owner",
+        ]
+    );
+}
+
+#[test]
+fn a_name_shared_by_a_channel_a_notification_or_a_region_is_reported() {
+    let e = errors(&[
+        (
+            "system.toml",
+            "name = \"demo\"\n[[region]]\nname = \"greeter\"\nsize = 4096\nreaders = [\"a\"]\n",
+        ),
+        ("a.toml", SERVER),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\nnotifications = [\"greeter\"]\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/b.toml:3:18: `greeter` names both a channel (a.toml:3) and a notification: channels, notifications and regions need distinct names",
+            "cfg/system.toml:3:8: `greeter` names both a channel (a.toml:3) and a region: channels, notifications and regions need distinct names",
+        ]
+    );
+}
+
+#[test]
+fn regions_need_known_users_and_distinct_names() {
+    let e = errors(&[
+        (
+            "system.toml",
+            "name = \"demo\"\n\
+             [[region]]\nname = \"r\"\nsize = 4096\nwriters = [\"a\", \"nobody\"]\n\
+             [[region]]\nname = \"r\"\nsize = 4096\nwriters = [\"a\"]\nreaders = [\"a\"]\n\
+             [[region]]\nname = \"empty\"\nsize = 4096\n",
+        ),
+        ("a.toml", "binary = \"x\"\npriority = 1\n"),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/system.toml:5:17: region user `nobody` is not a component of this system",
+            "cfg/system.toml:7:8: region `r` is declared twice (first at system.toml:3)",
+            "cfg/system.toml:9:12: `a` is both a writer and a reader of this region: list it in one",
+            "cfg/system.toml:11:1: this region has no users: list components in `writers` or `readers`",
+        ]
+    );
+}
+
+#[test]
+fn a_device_granted_twice_is_reported() {
+    let irq = "[[device]]\nkind = \"irq\"\nname = \"rtc\"\nirq = 8\n";
+    let pci = "[[device]]\nkind = \"pci\"\nname = \"nic\"\nvendor = 0x8086\ndevice = 0x10d3\n";
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            &format!("binary = \"x\"\npriority = 1\n{irq}{pci}"),
+        ),
+        (
+            "b.toml",
+            &format!("binary = \"x\"\npriority = 1\n{irq}{pci}"),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/b.toml:3:1: IRQ 8 is already granted to `a` (a.toml:3)",
+            "cfg/b.toml:7:1: PCI device 8086:10d3 is already granted to `a` (a.toml:7)",
+        ]
+    );
+}
+
+#[test]
+fn overlapping_port_ranges_are_reported() {
+    let ports = |name: &str, first: &str, last: &str| {
+        format!(
+            "[[device]]\nkind = \"io-ports\"\nname = \"{name}\"\nfirst = {first}\nlast = {last}\n"
+        )
+    };
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            &format!(
+                "binary = \"x\"\npriority = 1\n{}",
+                ports("cmos", "0x70", "0x71")
+            ),
+        ),
+        (
+            "b.toml",
+            &format!(
+                "binary = \"x\"\npriority = 1\n{}{}",
+                ports("rtc", "0x71", "0x72"),
+                ports("ok", "0x72", "0x72")
+            ),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/b.toml:3:1: I/O ports 0x71-0x72 overlap 0x70-0x71, already granted to `a` (a.toml:3)",
+            "cfg/b.toml:8:1: I/O ports 0x72-0x72 overlap 0x71-0x72, already granted to `b` (b.toml:3)",
+        ]
+    );
+}
+
+#[test]
+fn ports_the_kernel_keeps_and_bad_device_values_are_reported() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\n\
+             [[device]]\nkind = \"io-ports\"\nname = \"serial\"\nfirst = 0x3f8\nlast = 0x3f8\n\
+             [[device]]\nkind = \"irq\"\nname = \"big\"\nirq = 24\n\
+             [[device]]\nkind = \"gpio\"\nname = \"g\"\n\
+             [[device]]\nkind = \"io-ports\"\nname = \"back\"\nfirst = 0x80\nlast = 0x7f\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:3:1: ports 0x3f8-0x3f8 include 0x3f8-0x3ff, which the kernel keeps (COM1)",
+            "cfg/a.toml:11:7: `irq` = 24 is out of range: IRQ lines are 0-23",
+            "cfg/a.toml:13:8: unknown device kind `gpio`: use \"irq\", \"io-ports\" or \"pci\"",
+            "cfg/a.toml:15:1: port range 0x80-0x7f is empty: `first` is above `last`",
+        ]
+    );
+}
+
+#[test]
+fn memory_beyond_the_budget_is_reported() {
+    let e = error(&[
+        (
+            "system.toml",
+            "name = \"demo\"\nmemory = \"1536 KiB\"\n[[region]]\nname = \"big\"\nsize = \"1 MiB\"\nreaders = [\"a\"]\n",
+        ),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nheap = \"512 KiB\"\nstack = \"64 KiB\"\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/system.toml:2:10: the system needs 2112 KiB (heaps 512 KiB, stacks 64 KiB, regions 1 MiB, \
+         1 component x 512 KiB overhead) but `memory` is 1536 KiB"
+    );
+}
+
+#[test]
+fn memory_over_the_default_budget_points_at_the_start_of_system_toml() {
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = \"x\"\npriority = 1\nheap = \"1 GiB\"\n"),
+    ]);
+    assert_starts(&e, "cfg/system.toml:1:1: the system needs ");
+    assert!(e.ends_with("but `memory` is 192 MiB"), "{e}");
+}
+
+#[test]
+fn bad_and_zero_sizes_are_reported() {
+    let e = errors(&[
+        ("system.toml", "name = \"demo\"\nmemory = \"lots\"\n"),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nheap = \"0 KiB\"\nstack = \"1000\"\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:3:8: `heap` cannot be zero",
+            "cfg/a.toml:4:9: `stack` = 1000 bytes is not a multiple of 4 KiB (4096 bytes)",
+            "cfg/system.toml:2:10: `memory`: `lots` is not a size: write a whole number of bytes, KiB, MiB or GiB, e.g. \"4096\", \"64 KiB\", \"2 MiB\"",
+        ]
+    );
+}
+
+#[test]
+fn priorities_out_of_range_are_reported() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = \"x\"\npriority = 255\n"),
+        ("b.toml", "binary = \"x\"\npriority = -1\n"),
+        ("c.toml", "binary = \"x\"\npriority = 1000\n"),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:2:12: priority 255 is init's: components use 0-254",
+            "cfg/b.toml:2:12: `priority` = -1 is out of range: components use 0-254",
+            "cfg/c.toml:2:12: `priority` = 1000 is out of range: components use 0-254",
+        ]
+    );
+}
+
+#[test]
+fn restart_policies_are_checked() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nrestart = \"sometimes\"\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\nrestart = \"always\"\nrestart-limit = 2\n",
+        ),
+        (
+            "c.toml",
+            "binary = \"x\"\npriority = 1\nrestart = \"on-failure\"\nrestart-limit = 0\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:3:11: unknown restart policy `sometimes`: use \"never\", \"on-failure\" or \"always\"",
+            "cfg/b.toml:4:17: `restart-limit` applies only to restart = \"on-failure\", not \"always\"",
+            "cfg/c.toml:4:17: `restart-limit` = 0 is out of range: at least 1 (use restart = \"never\" for no restarts)",
+        ]
+    );
+    let m = ok(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nrestart = \"on-failure\"\n",
+        ),
+    ]);
+    assert_eq!(
+        m.components[0].restart,
+        Restart::OnFailure {
+            limit: parse::DEFAULT_RESTART_LIMIT
+        }
+    );
+}
+
+#[test]
+fn a_cycle_of_calls_is_reported_with_its_path() {
+    let e = error(&[
+        (
+            "system.toml",
+            "name = \"demo\"\ncomponents = [\"a\", \"b\", \"c\"]\n",
+        ),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"alpha\"]\nuses = [\"beta\"]\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"beta\"]\nuses = [\"gamma\"]\n",
+        ),
+        (
+            "c.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"gamma\"]\nuses = [\"alpha\"]\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/a.toml:4:9: synchronous calls form a cycle: a -> b (`beta`) -> c (`gamma`) -> a (`alpha`); \
+         a server must not call, directly or through others, a component that calls it"
+    );
+}
+
+#[test]
+fn a_component_calling_itself_is_a_cycle() {
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"me\"]\nuses = [\"me\"]\n",
+        ),
+    ]);
+    assert_starts(
+        &e,
+        "cfg/a.toml:4:9: synchronous calls form a cycle: a -> a (`me`);",
+    );
+}
+
+#[test]
+fn names_and_lists_are_checked() {
+    let e = errors(&[
+        ("system.toml", "name = \"Demo\"\n"),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"s\", \"s\"]\n\
+             uses = [\"this-name-is-far-too-long-for-the-start-info-page\"]\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:3:16: `s` is listed twice in `serves`",
+            "cfg/a.toml:4:9: `uses`: `this-name-is-far-too-long-for-the-start-info-page` is 49 bytes long; names are at most 32 bytes",
+            "cfg/system.toml:1:8: `name`: `Demo` is not a valid name: use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+        ]
+    );
+}
+
+#[test]
+fn arguments_must_be_text_that_fits() {
+    let long = "x".repeat(1100);
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\n[args]\nlist = [1, 2]\n\"a=b\" = \"c\"\n",
+        ),
+        (
+            "b.toml",
+            &format!("binary = \"x\"\npriority = 1\nargs = {{ text = \"{long}\" }}\n"),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:8: `list` must be a string, an integer or a boolean, not an array",
+            "cfg/a.toml:5:1: argument name `a=b` cannot be empty or hold `=` or a line break",
+            "cfg/b.toml:3:8: the arguments take 1106 bytes as `key=value` lines; at most 1024 fit",
+        ]
+    );
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let e = errors(&[
+        (
+            "system.toml",
+            "name = \"demo\"\ncomponents = [\"a\", \"b\", \"missing\"]\n",
+        ),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 999\nheap = \"lots\"\n",
+        ),
+        ("b.toml", "priority = 1\nbogus = 1\n"),
+    ]);
+    assert_eq!(e.len(), 5, "{e:#?}");
+}
+
+#[test]
+fn device_names_must_be_distinct() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nserves = [\"greeter\"]\n\
+             [[device]]\nkind = \"irq\"\nname = \"greeter\"\nirq = 3\n\
+             [[device]]\nkind = \"irq\"\nname = \"dup\"\nirq = 4\n\
+             [[device]]\nkind = \"irq\"\nname = \"dup\"\nirq = 5\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:1: device name `greeter` is also the name of a channel",
+            "cfg/a.toml:12:1: device name `dup` is used twice in this component (first at a.toml:8)",
+        ]
+    );
+}
+
+#[test]
+fn a_file_named_unlike_a_component_is_reported() {
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        ("Server.toml", SERVER),
+        ("a.toml", "binary = \"x\"\npriority = 1\n"),
+    ]);
+    assert_starts(
+        &e,
+        "cfg/Server.toml:1:1: Server.toml: a component file is named after its component, and `Server` is not a valid name",
+    );
+}
+
+#[test]
+fn more_binaries_than_boot_modules_is_reported() {
+    let names: Vec<String> = (0..16).map(|i| format!("c{i:02}")).collect();
+    let files: Vec<(String, String)> = names
+        .iter()
+        .map(|n| {
+            (
+                format!("{n}.toml"),
+                format!("binary = \"{n}\"\npriority = 1\n"),
+            )
+        })
+        .collect();
+    let mut all: Vec<(&str, &str)> = vec![("system.toml", SYSTEM)];
+    all.extend(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let e = error(&all);
+    assert_eq!(
+        e,
+        "cfg/c15.toml:1:10: 16 distinct binaries and the manifest make 17 boot modules; the kernel passes at most 16"
+    );
+    // Fifteen binaries fit, however many components run them.
+    all.push(("c16.toml", "binary = \"c00\"\npriority = 1\n"));
+    all.retain(|(n, _)| *n != "c15.toml");
+    assert_eq!(ok(&all).components.len(), 16);
+}
+
+#[test]
+fn too_many_capabilities_for_the_start_info_page_are_reported() {
+    let many: Vec<String> = (0..49).map(|i| format!("\"n{i}\"")).collect();
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            &format!(
+                "binary = \"x\"\npriority = 1\nnotifications = [{}]\n",
+                many.join(", ")
+            ),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/a.toml:1:1: `a` is given 49 capabilities (channels, notifications, regions, devices); a component can hold at most 48"
+    );
+}
+
+#[test]
+fn the_graph_shows_every_connection() {
+    let m = ok(&[
+        (
+            "system.toml",
+            "name = \"demo\"\ncomponents = [\"server\", \"client\"]\n\
+             [[region]]\nname = \"log\"\nsize = \"8 KiB\"\nwriters = [\"server\"]\nreaders = [\"client\"]\n",
+        ),
+        (
+            "server.toml",
+            "binary = \"srv\"\npriority = 100\nserves = [\"greeter\"]\nsignals = [\"done\"]\n\
+             [[device]]\nkind = \"irq\"\nname = \"rtc\"\nirq = 8\n",
+        ),
+        (
+            "client.toml",
+            "binary = \"cli\"\npriority = 90\nuses = [\"greeter\"]\nnotifications = [\"done\"]\n\
+             [args]\nwho = \"world\"\n",
+        ),
+    ]);
+    assert_eq!(
+        graph::text(&m),
+        "system demo: 2 components, 1 channel, 1 notification, 1 region\n\
+         \n\
+         components, in start order:\n  \
+           server  bin/srv, priority 100, heap 256 KiB, stack 64 KiB, restart never\n    \
+             device rtc: IRQ 8\n  \
+           client  bin/cli, priority 90, heap 256 KiB, stack 64 KiB, restart never\n    \
+             arg who = \"world\"\n\
+         \n\
+         channels (clients -> server):\n  \
+           greeter: client -> server\n\
+         \n\
+         notifications (signallers ~> owner):\n  \
+           done: server ~> client\n\
+         \n\
+         regions:\n  \
+           log (8 KiB): server rw, client ro\n"
+    );
+    let dot = graph::dot(&m);
+    assert!(dot.starts_with("digraph \"demo\" {\n"), "{dot}");
+    for line in [
+        "  \"server\" [label=\"server\\npriority 100\\nrtc: IRQ 8\"];",
+        "  \"client\" -> \"server\" [label=\"greeter\"];",
+        "  \"server\" -> \"client\" [label=\"done\", style=dashed];",
+        "  \"region:log\" [label=\"log\\n8 KiB\", shape=ellipse];",
+        "  \"server\" -> \"region:log\" [style=dotted, dir=both];",
+        "  \"client\" -> \"region:log\" [style=dotted];",
+    ] {
+        assert!(
+            dot.contains(&format!("{line}\n")),
+            "missing `{line}` in\n{dot}"
+        );
+    }
+    assert!(dot.ends_with("}\n"));
+}
+
+#[test]
+fn a_system_without_components_is_reported() {
+    assert_eq!(
+        error(&[("system.toml", SYSTEM)]),
+        "cfg/system.toml:1:1: the system has no components: add a <component>.toml file for each"
+    );
+    assert_eq!(
+        error(&[("system.toml", "name = \"demo\"\ncomponents = []\n")]),
+        "cfg/system.toml:2:14: the system has no components: add a <component>.toml file for each"
+    );
+}

@@ -1,0 +1,529 @@
+//! The checks that span files: the component list, channels,
+//! notifications, regions, devices, memory, limits and call cycles; and the
+//! manifest the checked tree describes.
+
+use super::diag::{At, Loc, Report};
+use super::parse::{ComponentFile, SystemFile};
+use super::size::show;
+use basalt_abi::boot_info::MAX_MODULES;
+use basalt_abi::start_info::{ARGS_BYTES, MAX_CAPS};
+use manifest::{Channel, Component, Device, Manifest, NotificationDecl, Region};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Memory each component costs besides its heap and stack: its kernel
+/// objects (TCB, CNodes (init keeps a 4096-slot one per component for
+/// the capabilities of its frames and tables), VSpace and page tables),
+/// start-info page, IPC buffer and loaded program image.
+pub const COMPONENT_OVERHEAD: u64 = 512 << 10;
+
+/// Where `where_` is first declared, as `file:line` for messages.
+fn place(report: &Report, loc: &Loc) -> String {
+    let (line, _) = report.line_col(loc);
+    let path = &report.sources[loc.file].path;
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    format!("{file}:{line}")
+}
+
+/// A channel or notification as the component files declare it.
+#[derive(Default)]
+struct Decl {
+    /// Components that serve the channel (own the notification).
+    owners: Vec<(usize, Loc)>,
+    /// Components that use the channel (signal the notification).
+    users: Vec<(usize, Loc)>,
+}
+
+/// Collects `owners`/`users` per name, in order of first appearance.
+fn collect(
+    components: &[ComponentFile],
+    owned: impl Fn(&ComponentFile) -> &[At<String>],
+    used: impl Fn(&ComponentFile) -> &[At<String>],
+) -> Vec<(String, Decl)> {
+    fn entry<'o>(out: &'o mut Vec<(String, Decl)>, name: &str) -> &'o mut Decl {
+        let i = match out.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                out.push((name.to_string(), Decl::default()));
+                out.len() - 1
+            }
+        };
+        &mut out[i].1
+    }
+    let mut out: Vec<(String, Decl)> = Vec::new();
+    for (i, c) in components.iter().enumerate() {
+        for n in owned(c) {
+            entry(&mut out, &n.value).owners.push((i, n.loc.clone()));
+        }
+        for n in used(c) {
+            entry(&mut out, &n.value).users.push((i, n.loc.clone()));
+        }
+    }
+    out
+}
+
+/// Checks the tree as a whole and returns its manifest, or `None` if
+/// anything was wrong (all of it reported).
+pub fn system(
+    report: &mut Report,
+    sys: &SystemFile,
+    components: &[ComponentFile],
+) -> Option<Manifest> {
+    let errors_before = report.diagnostics.len();
+    let index: BTreeMap<&str, usize> = components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+
+    // Channels: one server each, and a server for every channel used.
+    let channels = collect(components, |c| &c.serves, |c| &c.uses);
+    for (name, d) in &channels {
+        match d.owners.as_slice() {
+            [] => {
+                let (_, at) = &d.users[0];
+                report.error(
+                    at,
+                    format!("channel `{name}` is used but no component serves it"),
+                );
+            }
+            [(first, first_at), rest @ ..] => {
+                for (other, at) in rest {
+                    let msg = format!(
+                        "channel `{name}` is served by both `{}` ({}) and `{}`: a channel has one server",
+                        components[*first].name,
+                        place(report, first_at),
+                        components[*other].name
+                    );
+                    report.error(at, msg);
+                }
+            }
+        }
+    }
+
+    // Notifications: one owner each, and an owner for every one signalled.
+    let notifications = collect(components, |c| &c.notifications, |c| &c.signals);
+    for (name, d) in &notifications {
+        match d.owners.as_slice() {
+            [] => {
+                let (_, at) = &d.users[0];
+                report.error(
+                    at,
+                    format!(
+                        "notification `{name}` is signalled but no component lists it in `notifications`"
+                    ),
+                );
+            }
+            [(first, first_at), rest @ ..] => {
+                for (other, at) in rest {
+                    let msg = format!(
+                        "notification `{name}` is waited on by both `{}` ({}) and `{}`: a notification has one owner",
+                        components[*first].name,
+                        place(report, first_at),
+                        components[*other].name
+                    );
+                    report.error(at, msg);
+                }
+            }
+        }
+    }
+
+    // Regions: unique names, known users.
+    let mut region_names: Vec<(&str, &Loc)> = Vec::new();
+    for r in &sys.regions {
+        let Some(name) = &r.name else { continue };
+        if let Some((_, first)) = region_names.iter().find(|(n, _)| *n == name.value) {
+            let msg = format!(
+                "region `{}` is declared twice (first at {})",
+                name.value,
+                place(report, first)
+            );
+            report.error(&name.loc, msg);
+        } else {
+            region_names.push((&name.value, &name.loc));
+        }
+        for user in r.writers.iter().chain(&r.readers) {
+            if !index.contains_key(user.value.as_str()) {
+                report.error(
+                    &user.loc,
+                    format!(
+                        "region user `{}` is not a component of this system",
+                        user.value
+                    ),
+                );
+            }
+        }
+    }
+
+    // One name space for channels, notifications and regions: a component
+    // finds each capability by name.
+    let mut seen: BTreeMap<&str, (&str, &Loc)> = BTreeMap::new();
+    let first_loc = |d: &Decl| {
+        d.owners
+            .iter()
+            .chain(&d.users)
+            .map(|(_, l)| l)
+            .min_by_key(|l| (l.file, l.span.start))
+            .expect("a declared name has a place")
+            .clone()
+    };
+    let channel_locs: Vec<(&str, Loc)> = channels
+        .iter()
+        .map(|(n, d)| (n.as_str(), first_loc(d)))
+        .collect();
+    let notification_locs: Vec<(&str, Loc)> = notifications
+        .iter()
+        .map(|(n, d)| (n.as_str(), first_loc(d)))
+        .collect();
+    let named = channel_locs
+        .iter()
+        .map(|(n, l)| ("channel", *n, l))
+        .chain(
+            notification_locs
+                .iter()
+                .map(|(n, l)| ("notification", *n, l)),
+        )
+        .chain(region_names.iter().map(|(n, l)| ("region", *n, *l)));
+    for (kind, name, loc) in named {
+        match seen.get(name) {
+            Some((other, first)) => {
+                let msg = format!(
+                    "`{name}` names both a {other} ({}) and a {kind}: channels, notifications and regions need distinct names",
+                    place(report, first)
+                );
+                report.error(loc, msg);
+            }
+            None => {
+                seen.insert(name, (kind, loc));
+            }
+        }
+    }
+
+    // Devices: names distinct within a component and from the shared
+    // names; no IRQ, port or PCI function granted twice.
+    let mut irqs: Vec<(u8, usize, &Loc)> = Vec::new();
+    let mut ports: Vec<(u16, u16, usize, &Loc)> = Vec::new();
+    let mut pcis: Vec<(u16, u16, usize, &Loc)> = Vec::new();
+    for (ci, c) in components.iter().enumerate() {
+        let mut names: Vec<(&str, &Loc)> = Vec::new();
+        for d in &c.devices {
+            let name = d.value.name();
+            if let Some((_, first)) = names.iter().find(|(n, _)| *n == name) {
+                let msg = format!(
+                    "device name `{name}` is used twice in this component (first at {})",
+                    place(report, first)
+                );
+                report.error(&d.loc, msg);
+            } else {
+                names.push((name, &d.loc));
+            }
+            if let Some((kind, _)) = seen.get(name) {
+                report.error(
+                    &d.loc,
+                    format!("device name `{name}` is also the name of a {kind}"),
+                );
+            }
+            let owner =
+                |i: usize, at: &Loc| format!("`{}` ({})", components[i].name, place(report, at));
+            match d.value {
+                Device::Irq { irq, .. } => {
+                    if let Some((_, other, at)) = irqs.iter().find(|(n, _, _)| *n == irq) {
+                        let msg = format!("IRQ {irq} is already granted to {}", owner(*other, at));
+                        report.error(&d.loc, msg);
+                    }
+                    irqs.push((irq, ci, &d.loc));
+                }
+                Device::IoPorts { first, last, .. } => {
+                    if let Some((lo, hi, other, at)) = ports
+                        .iter()
+                        .find(|(lo, hi, _, _)| first <= *hi && *lo <= last)
+                    {
+                        let msg = format!(
+                            "I/O ports {first:#x}-{last:#x} overlap {lo:#x}-{hi:#x}, already granted to {}",
+                            owner(*other, at)
+                        );
+                        report.error(&d.loc, msg);
+                    }
+                    ports.push((first, last, ci, &d.loc));
+                }
+                Device::Pci { vendor, device, .. } => {
+                    if let Some((_, _, other, at)) = pcis
+                        .iter()
+                        .find(|(v, dv, _, _)| *v == vendor && *dv == device)
+                    {
+                        let msg = format!(
+                            "PCI device {vendor:04x}:{device:04x} is already granted to {}",
+                            owner(*other, at)
+                        );
+                        report.error(&d.loc, msg);
+                    }
+                    pcis.push((vendor, device, ci, &d.loc));
+                }
+            }
+        }
+    }
+
+    // Per-component limits of the start-info page.
+    for c in components {
+        let regions = sys
+            .regions
+            .iter()
+            .filter(|r| {
+                r.writers
+                    .iter()
+                    .chain(&r.readers)
+                    .any(|u| u.value == c.name)
+            })
+            .count();
+        let caps = c.serves.len()
+            + c.uses.len()
+            + c.notifications.len()
+            + c.signals.len()
+            + c.devices.len()
+            + regions;
+        if caps > MAX_CAPS {
+            report.error(
+                &Loc::start_of(c.file),
+                format!(
+                    "`{}` is given {caps} capabilities (channels, notifications, regions, devices); a component can hold at most {MAX_CAPS}",
+                    c.name
+                ),
+            );
+        }
+        let args: usize = c.args.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        if args > ARGS_BYTES
+            && let Some(at) = &c.args_loc
+        {
+            report.error(
+                at,
+                format!(
+                    "the arguments take {args} bytes as `key=value` lines; at most {ARGS_BYTES} fit"
+                ),
+            );
+        }
+    }
+
+    // Boot modules: the manifest and one per distinct binary.
+    let mut binaries: Vec<&At<String>> = Vec::new();
+    for c in components {
+        if let Some(b) = &c.binary
+            && !binaries.iter().any(|x| x.value == b.value)
+        {
+            binaries.push(b);
+        }
+    }
+    if binaries.len() + 1 > MAX_MODULES {
+        report.error(
+            &binaries[MAX_MODULES - 1].loc,
+            format!(
+                "{} distinct binaries and the manifest make {} boot modules; the kernel passes at most {MAX_MODULES}",
+                binaries.len(),
+                binaries.len() + 1
+            ),
+        );
+    }
+
+    // Memory.
+    let heaps: u128 = components.iter().map(|c| u128::from(c.heap)).sum();
+    let stacks: u128 = components.iter().map(|c| u128::from(c.stack)).sum();
+    let regions: u128 = sys.regions.iter().map(|r| u128::from(r.size)).sum();
+    let overhead = u128::from(COMPONENT_OVERHEAD) * components.len() as u128;
+    let total = heaps + stacks + regions + overhead;
+    if let Some(memory) = &sys.memory
+        && total > u128::from(memory.value)
+    {
+        let show = |n: u128| show(u64::try_from(n).unwrap_or(u64::MAX));
+        report.error(
+            &memory.loc,
+            format!(
+                "the system needs {} (heaps {}, stacks {}, regions {}, {} component{} x {} overhead) but `memory` is {}",
+                show(total),
+                show(heaps),
+                show(stacks),
+                show(regions),
+                components.len(),
+                if components.len() == 1 { "" } else { "s" },
+                show(u128::from(COMPONENT_OVERHEAD)),
+                show(u128::from(memory.value)),
+            ),
+        );
+    }
+
+    // Synchronous calls must not form a cycle: component -> servers it calls.
+    let server_of: BTreeMap<&str, usize> = channels
+        .iter()
+        .filter_map(|(n, d)| d.owners.first().map(|(s, _)| (n.as_str(), *s)))
+        .collect();
+    let calls: Vec<Vec<(usize, &At<String>)>> = components
+        .iter()
+        .map(|c| {
+            c.uses
+                .iter()
+                .filter_map(|u| server_of.get(u.value.as_str()).map(|s| (*s, u)))
+                .collect()
+        })
+        .collect();
+    for cycle in call_cycles(&calls) {
+        let mut path = components[cycle[0].0].name.clone();
+        for (from, edge) in &cycle {
+            let (to, via) = calls[*from][*edge];
+            path += &format!(" -> {} (`{}`)", components[to].name, via.value);
+        }
+        let (from, edge) = cycle[0];
+        report.error(
+            &calls[from][edge].1.loc,
+            format!(
+                "synchronous calls form a cycle: {path}; a server must not call, directly or through others, a component that calls it"
+            ),
+        );
+    }
+
+    if report.diagnostics.len() > errors_before {
+        return None;
+    }
+    let name = sys.name.as_ref()?.value.clone();
+    let comp = |n: &str| index[n] as u32;
+    let mut manifest = Manifest {
+        system: name,
+        components: components
+            .iter()
+            .map(|c| Component {
+                name: c.name.clone(),
+                binary: c
+                    .binary
+                    .as_ref()
+                    .map(|b| b.value.clone())
+                    .unwrap_or_default(),
+                priority: c.priority,
+                heap_bytes: c.heap,
+                stack_bytes: c.stack,
+                restart: c.restart,
+                args: c.args.clone(),
+                devices: c.devices.iter().map(|d| d.value.clone()).collect(),
+                start_order: 0,
+            })
+            .collect(),
+        channels: channels
+            .iter()
+            .map(|(n, d)| Channel {
+                name: n.clone(),
+                server: d.owners[0].0 as u32,
+                clients: sorted(d.users.iter().map(|(c, _)| *c as u32)),
+            })
+            .collect(),
+        notifications: notifications
+            .iter()
+            .map(|(n, d)| NotificationDecl {
+                name: n.clone(),
+                owner: d.owners[0].0 as u32,
+                signallers: sorted(d.users.iter().map(|(c, _)| *c as u32)),
+            })
+            .collect(),
+        regions: sys
+            .regions
+            .iter()
+            .map(|r| {
+                let mut users: Vec<(u32, bool)> = r
+                    .writers
+                    .iter()
+                    .map(|w| (comp(&w.value), true))
+                    .chain(r.readers.iter().map(|x| (comp(&x.value), false)))
+                    .collect();
+                users.sort();
+                Region {
+                    name: r.name.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
+                    size: r.size,
+                    users,
+                }
+            })
+            .collect(),
+    };
+    for (order, i) in start_order(&calls).into_iter().enumerate() {
+        manifest.components[i].start_order = order as u32;
+    }
+    Some(manifest)
+}
+
+fn sorted(it: impl Iterator<Item = u32>) -> Vec<u32> {
+    let set: BTreeSet<u32> = it.collect();
+    set.into_iter().collect()
+}
+
+/// One cycle per strongly connected part of the call graph that has one,
+/// as `(component, edge index)` steps starting from its lowest component.
+fn call_cycles<T>(calls: &[Vec<(usize, T)>]) -> Vec<Vec<(usize, usize)>> {
+    let n = calls.len();
+    // reach[a][b]: b can be reached from a in one or more calls.
+    let mut reach = vec![vec![false; n]; n];
+    for (a, edges) in calls.iter().enumerate() {
+        for (b, _) in edges {
+            reach[a][*b] = true;
+        }
+    }
+    for k in 0..n {
+        let via = reach[k].clone();
+        for row in reach.iter_mut() {
+            if row[k] {
+                for (to, reachable) in row.iter_mut().zip(&via) {
+                    *to |= *reachable;
+                }
+            }
+        }
+    }
+    let mut done = vec![false; n];
+    let mut cycles = Vec::new();
+    for start in 0..n {
+        if done[start] || !reach[start][start] {
+            continue;
+        }
+        // Everything on a cycle through `start` belongs to its part.
+        for (other, d) in done.iter_mut().enumerate() {
+            if reach[start][other] && reach[other][start] {
+                *d = true;
+            }
+        }
+        // Shortest path back to `start`, by breadth-first search.
+        let mut came_from: Vec<Option<(usize, usize)>> = vec![None; n];
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut seen = vec![false; n];
+        'search: while let Some(a) = queue.pop_front() {
+            for (e, (b, _)) in calls[a].iter().enumerate() {
+                if *b == start {
+                    let mut path = vec![(a, e)];
+                    let mut at = a;
+                    while let Some((prev, pe)) = came_from[at] {
+                        path.push((prev, pe));
+                        at = prev;
+                    }
+                    path.reverse();
+                    cycles.push(path);
+                    break 'search;
+                }
+                if !seen[*b] {
+                    seen[*b] = true;
+                    came_from[*b] = Some((a, e));
+                    queue.push_back(*b);
+                }
+            }
+        }
+    }
+    cycles
+}
+
+/// Components in start order: every server before the components that
+/// call it, otherwise in the listed order. The call graph has no cycle.
+fn start_order<T>(calls: &[Vec<(usize, T)>]) -> Vec<usize> {
+    let n = calls.len();
+    let mut started = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let next = (0..n)
+            .find(|&c| !started[c] && calls[c].iter().all(|(s, _)| started[*s]))
+            .expect("the call graph has no cycle");
+        started[next] = true;
+        order.push(next);
+    }
+    order
+}
