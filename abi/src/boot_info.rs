@@ -13,8 +13,10 @@ pub mod slot {
     pub const IO_PORT_CONTROL: u64 = 5;
     pub const BOOT_INFO_FRAME: u64 = 6;
     pub const IPC_BUFFER_FRAME: u64 = 7;
+    /// The kernel console: the capability `DebugWrite` writes through.
+    pub const CONSOLE: u64 = 8;
     /// The first untyped capability; see [`BootInfo::untyped`].
-    pub const FIRST_UNTYPED: u64 = 8;
+    pub const FIRST_UNTYPED: u64 = 9;
 }
 
 /// Radix of the root CNode: `2^ROOT_CNODE_BITS` slots.

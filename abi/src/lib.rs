@@ -46,7 +46,8 @@ pub enum Syscall {
     ReplyRecv = 7,
     /// Let another thread of the same priority run.
     Yield = 8,
-    /// Write bytes to the kernel console: `rdx` = address, `r10` = length.
+    /// Write bytes to the kernel console through the console capability in
+    /// `rdi`: `rdx` = address, `r10` = length.
     DebugWrite = 9,
     /// End a self-test run: `rdx` = 0 for success. Only in kernel self-test
     /// mode; otherwise fails with [`Error::IllegalOperation`].

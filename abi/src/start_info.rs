@@ -38,6 +38,8 @@ pub const COMPONENT_CNODE_BITS: u8 = 8;
 pub mod slot {
     /// The component's IPC buffer frame.
     pub const IPC_BUFFER: u64 = 1;
+    /// The kernel console (for `DebugWrite`, which `libcap`'s logging uses).
+    pub const CONSOLE: u64 = 2;
     /// The first slot of the capabilities listed in [`StartInfo::caps`]
     /// (entry `i` is in slot `FIRST_GRANTED + i`).
     ///

@@ -212,7 +212,21 @@ pub fn debug_write(bytes: &[u8]) -> Result<(), Error> {
         return Ok(());
     }
     let words = [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0];
-    decode_error(raw(Syscall::DebugWrite as u64, 0, MessageInfo(0), words).error)
+    decode_error(raw(Syscall::DebugWrite as u64, console(), MessageInfo(0), words).error)
+}
+
+/// The capability address of the kernel console in this program's CSpace:
+/// a well-known slot, which differs between the root task and components.
+///
+/// ```
+/// // Before either entry form has run, the root task's slot is assumed.
+/// assert_eq!(libcap::syscall::console(), libcap::abi::boot_info::slot::CONSOLE);
+/// ```
+pub fn console() -> u64 {
+    match crate::runtime::entry_form() {
+        crate::runtime::EntryForm::Component => basalt_abi::start_info::slot::CONSOLE,
+        _ => basalt_abi::boot_info::slot::CONSOLE,
+    }
 }
 
 /// Like [`debug_exit`], but returns when the kernel refuses (outside

@@ -94,6 +94,8 @@ pub enum Cap {
         first: u16,
         last: u16,
     },
+    /// The kernel console: who holds it may write to the serial port.
+    Console,
 }
 
 /// The identity of the object a capability refers to.
@@ -107,6 +109,7 @@ pub enum ObjectId {
     IoPorts(u16, u16),
     IrqControl,
     IoPortControl,
+    Console,
 }
 
 impl Cap {
@@ -130,6 +133,7 @@ impl Cap {
             Cap::IrqHandler { irq } => ObjectId::Irq(irq),
             Cap::IoPortControl => ObjectId::IoPortControl,
             Cap::IoPort { first, last } => ObjectId::IoPorts(first, last),
+            Cap::Console => ObjectId::Console,
         })
     }
 

@@ -2,7 +2,7 @@
 //! CSpace, granted capabilities, start-info page and thread.
 
 use crate::plan::{BOOKKEEPING_BITS, PAGE};
-use crate::space::{CNODE, IO_PORT_CONTROL, IRQ_CONTROL, Memory, Space};
+use crate::space::{CNODE, CONSOLE, IO_PORT_CONTROL, IRQ_CONTROL, Memory, Space};
 use basalt_abi::start_info::{self as si, CapEntry, CapKind, StartInfo};
 use basalt_abi::{ObjectType, Rights};
 use elf::ElfBytes;
@@ -214,6 +214,8 @@ pub fn start(
         Rights::all(),
     )
     .doing("IPC buffer slot")?;
+    invoke::cnode_copy(cnode, si::slot::CONSOLE, CNODE, CONSOLE, Rights::all())
+        .doing("console slot")?;
 
     // Grants, in the order the start-info page lists them.
     let mut info = StartInfo {

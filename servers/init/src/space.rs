@@ -11,6 +11,7 @@ pub const CNODE: u64 = slot::CNODE;
 pub const VSPACE: u64 = slot::VSPACE;
 pub const IRQ_CONTROL: u64 = slot::IRQ_CONTROL;
 pub const IO_PORT_CONTROL: u64 = slot::IO_PORT_CONTROL;
+pub const CONSOLE: u64 = slot::CONSOLE;
 
 /// Where init maps a frame for a moment to fill it.
 const SCRATCH: u64 = 0x4000_0000_0000;

@@ -15,7 +15,7 @@ const KERNEL_ADDRESS: u64 = 0xffff_8000_0000_0000;
 fn debug_write_raw(address: u64, len: u64) -> Result<(), Error> {
     let r = syscall::raw(
         Syscall::DebugWrite as u64,
-        0,
+        slot::CONSOLE,
         MessageInfo(0),
         [address, len, 0, 0],
     );
@@ -167,6 +167,26 @@ pub fn syscalls(t: &mut Suite) {
     t.expect_ok(
         "syscall: DebugWrite of program memory",
         debug_write_raw(text.as_ptr() as u64, text.len() as u64),
+    );
+    let text = b"x";
+    let console_case = |cap: u64| {
+        let r = syscall::raw(
+            Syscall::DebugWrite as u64,
+            cap,
+            MessageInfo(0),
+            [text.as_ptr() as u64, 1, 0, 0],
+        );
+        syscall::decode_error(r.error)
+    };
+    t.expect_eq(
+        "syscall: DebugWrite without a capability",
+        Err(Error::InvalidCapability),
+        console_case(slot::NULL),
+    );
+    t.expect_eq(
+        "syscall: DebugWrite through a capability that is not the console",
+        Err(Error::WrongType),
+        console_case(slot::TCB),
     );
     t.expect_ok(
         "syscall: DebugWrite of nothing",

@@ -58,6 +58,7 @@ global_asm!(
     "    movq %rsi, roottest_child_start + {shared} + 16(%rip)",
     "    movq %rsp, roottest_child_start + {shared} + 24(%rip)",
     "    movl ${debug_write}, %eax",
+    "    movl ${console}, %edi",
     "    leaq .Lroottest_child_msg(%rip), %rdx",
     "    movl $(.Lroottest_child_msg_end - .Lroottest_child_msg), %r10d",
     "    syscall",
@@ -75,6 +76,7 @@ global_asm!(
     shared = const SHARED - CODE,
     marker = const MARKER,
     debug_write = const Syscall::DebugWrite as u64,
+    console = const libcap::abi::boot_info::slot::CONSOLE,
     yield_ = const Syscall::Yield as u64,
     options(att_syntax),
 );

@@ -154,7 +154,7 @@ pub fn syscall(t: TcbRef) {
             }
             Ok(Outcome::Done)
         }
-        Some(Syscall::DebugWrite) => debug_write(t, ctx.rdx, ctx.r10).map(Outcome::Reply),
+        Some(Syscall::DebugWrite) => debug_write(t, ctx.rdi, ctx.rdx, ctx.r10).map(Outcome::Reply),
         Some(Syscall::DebugExit) if boot::in_self_test() => boot::stop(ctx.rdx == 0),
         Some(Syscall::DebugExit) => Err(Error::IllegalOperation),
         None => {
@@ -249,7 +249,13 @@ fn receive(t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {
     Ok(Outcome::Done)
 }
 
-fn debug_write(t: TcbRef, addr: u64, len: u64) -> Reply {
+/// `DebugWrite`: the bytes go to the serial console, if `console` names
+/// the console capability in the caller's CSpace.
+fn debug_write(t: TcbRef, console: u64, addr: u64, len: u64) -> Reply {
+    let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
+    if cnode::lookup(cspace, console)?.cap() != Cap::Console {
+        return Err(Error::WrongType);
+    }
     if len > 4096 {
         return Err(Error::RangeError);
     }

@@ -245,6 +245,7 @@ pub fn create<const N: usize>(
     root(slot::VSPACE).install_root(Cap::VSpace { base: pml4, asid });
     root(slot::IRQ_CONTROL).install_root(Cap::IrqControl);
     root(slot::IO_PORT_CONTROL).install_root(Cap::IoPortControl);
+    root(slot::CONSOLE).install_root(Cap::Console);
     let frame_cap = |base, rights, vaddr| Cap::Frame {
         base,
         large: false,
