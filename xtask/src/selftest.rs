@@ -84,7 +84,7 @@ const CASES: [Case; 6] = [
         cpu: None,
     },
     Case {
-        name: "system: config/hello (init, RPC, restart, ungranted capability)",
+        name: "system: config/hello (init, RPC, restart, ungranted capability, PCI BARs)",
         scenario: Scenario::System,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -93,7 +93,8 @@ const CASES: [Case; 6] = [
 ];
 
 /// `config/hello`, copied with the client told (argument `exit`) to end the
-/// QEMU run through `DebugExit` once its checks pass.
+/// QEMU run through `DebugExit` once its checks pass, and granted a virtio
+/// disk's PCI BARs, which it reads a register of.
 fn hello_test_config(dir: &Path) -> Result<PathBuf> {
     let src = build::root().join("config").join("hello");
     let dst = dir.join("hello-config");
@@ -109,11 +110,16 @@ fn hello_test_config(dir: &Path) -> Result<PathBuf> {
     }
     let client = dst.join("hello-client.toml");
     let text = fs::read_to_string(&client)?;
-    let text = if text.contains("[args]") {
-        text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
+    let args = "exit = \"on-success\"\nvirtio-device = \"disk.bar4\"";
+    let mut text = if text.contains("[args]") {
+        text.replacen("[args]", &format!("[args]\n{args}"), 1)
     } else {
-        text + "\n[args]\nexit = \"on-success\"\n"
+        format!("{text}\n[args]\n{args}\n")
     };
+    // The virtio disk QEMU gets (see `run_case`), granted to the client.
+    text.push_str(
+        "\n[[device]]\nkind = \"pci\"\nname = \"disk\"\nvendor = 0x1af4\ndevice = 0x1001\n",
+    );
     fs::write(&client, text)?;
     Ok(dst)
 }
@@ -235,6 +241,17 @@ pub fn run_all(accel: Accel) -> Result<()> {
 fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) -> Result<()> {
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
     vm.debug_exit();
+    if case.scenario == Scenario::System {
+        let disk = dir.join("virtio-disk.img");
+        fs::write(&disk, vec![0u8; 1 << 20])?;
+        let drive = format!("if=none,id=disk0,format=raw,file={}", disk.display());
+        vm.args(&[
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-pci,drive=disk0,num-queues=1",
+        ]);
+    }
     if let Some(cpu) = case.cpu
         && accel == Accel::Tcg
     {
@@ -376,6 +393,7 @@ fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
         "init: started hello-server (generation 2",
         "hello-client: server restarted (generation 2)",
         "hello-client: all calls succeeded",
+        "hello-client: device disk.bar4: 16 KiB mapped, virtio num_queues = 1",
     ] {
         expect_line(serial, line)?;
     }

@@ -772,7 +772,7 @@ fn derivation_rules() {
 }
 
 #[test]
-fn device_memory_only_becomes_frames() {
+fn device_memory_only_becomes_frames_or_smaller_device_memory() {
     let mut world = World::new();
     let Cap::Untyped { base, .. } = world.root_slot(1).cap() else {
         unreachable!()
@@ -793,4 +793,13 @@ fn device_memory_only_becomes_frames() {
         world.root_slot(2).cap(),
         Cap::Frame { device: true, .. }
     ));
+    retype_into(&mut world, 1, ObjectType::Untyped, 13, 1, 3).unwrap();
+    assert!(
+        matches!(world.root_slot(3).cap(), Cap::Untyped { device: true, .. }),
+        "device memory split up stays device memory"
+    );
+    assert_eq!(
+        retype_into(&mut world, 3, ObjectType::Tcb, 0, 1, 4),
+        Err(Error::InvalidArgument)
+    );
 }

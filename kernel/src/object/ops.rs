@@ -280,7 +280,12 @@ pub fn retype(
     else {
         return Err(Error::WrongType);
     };
-    if device && !matches!(ty, ObjectType::Frame4K | ObjectType::Frame2M) {
+    if device
+        && !matches!(
+            ty,
+            ObjectType::Frame4K | ObjectType::Frame2M | ObjectType::Untyped
+        )
+    {
         return Err(Error::InvalidArgument);
     }
     let obj_bits = object_size_bits(ty, size_bits)?;

@@ -54,6 +54,16 @@ pub struct Shared {
     pub regions: alloc::vec::Vec<alloc::vec::Vec<u64>>,
     /// Init's fault endpoint.
     pub fault_endpoint: u64,
+    /// Per component: the memory BARs of its PCI devices.
+    pub devices: alloc::vec::Vec<alloc::vec::Vec<DeviceGrant>>,
+}
+
+/// A PCI memory BAR granted to a component, as frames init holds.
+pub struct DeviceGrant {
+    /// `<device name>.bar<index>`.
+    pub name: alloc::string::String,
+    pub size: u64,
+    pub frames: alloc::vec::Vec<u64>,
 }
 
 /// The root slots a started component occupies in init's CNode (they
@@ -330,13 +340,28 @@ pub fn start(
                 )
                 .doing("granting I/O ports")?;
             }
-            Device::Pci { name, .. } => {
-                libcap::println!(
-                    "init: {}: PCI device `{name}` not granted: PCI arrives with the device drivers",
-                    c.name
-                );
-            }
+            // Granted below, from the BARs init found at boot.
+            Device::Pci { .. } => {}
         }
+    }
+    for d in &shared.devices[index] {
+        grant(&mut info, CapKind::DeviceMemory, &d.name, region_at, d.size)?;
+        for (i, &frame) in d.frames.iter().enumerate() {
+            let copy = space.slot().doing("slot")?;
+            invoke::cnode_copy(CNODE, copy, CNODE, frame, Rights::all()).doing("device frame")?;
+            space
+                .map(
+                    copy,
+                    vspace,
+                    region_at + i as u64 * PAGE,
+                    rw,
+                    memory,
+                    &mut |sp, pt| slots.keep(sp, pt),
+                )
+                .doing("mapping device memory")?;
+            slots.keep(space, copy).doing("slot")?;
+        }
+        region_at += d.size.next_multiple_of(2 << 20);
     }
     let mut args_len = 0;
     for (k, v) in &c.args {

@@ -23,6 +23,8 @@ mod component;
 #[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
+mod pci;
+#[cfg(target_os = "none")]
 mod space;
 #[cfg(target_os = "none")]
 mod supervise;

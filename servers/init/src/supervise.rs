@@ -1,9 +1,11 @@
 //! Init's main line: read the manifest, make the shared objects, start the
 //! components in order, then wait for faults and apply restart policies.
 
-use crate::component::{self, BuildError, Shared, Started};
+use crate::component::{self, BuildError, DeviceGrant, Shared, Started};
+use crate::pci;
 use crate::space::{CNODE, Memory, Space};
 use crate::{heap, plan};
+use alloc::format;
 use alloc::vec::Vec;
 use basalt_abi::boot_info::{BootInfo, ModuleDesc};
 use basalt_abi::{ObjectType, fault};
@@ -11,7 +13,7 @@ use elf::ElfBytes;
 use elf::abi::PT_LOAD;
 use elf::endian::LittleEndian;
 use libcap::{invoke, ipc, println};
-use manifest::{Manifest, Restart};
+use manifest::{Device, Manifest, Restart};
 
 /// Name of the boot module holding the manifest.
 const MANIFEST_MODULE: &str = "manifest";
@@ -90,6 +92,82 @@ fn stop(space: &mut Space, c: &mut Component) {
     }
 }
 
+/// Finds the PCI functions the config names and carves frames for their
+/// memory BARs (a device that is missing or cannot be mapped is reported
+/// and left out).
+fn pci_devices(
+    space: &mut Space,
+    boot: &'static BootInfo,
+    manifest: &Manifest,
+) -> Vec<Vec<DeviceGrant>> {
+    let mut grants: Vec<Vec<DeviceGrant>> =
+        manifest.components.iter().map(|_| Vec::new()).collect();
+    let wanted: Vec<(usize, &str, u16, u16)> = manifest
+        .components
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            c.devices.iter().filter_map(move |d| match d {
+                Device::Pci {
+                    name,
+                    vendor,
+                    device,
+                } => Some((i, name.as_str(), *vendor, *device)),
+                _ => None,
+            })
+        })
+        .collect();
+    if wanted.is_empty() {
+        return grants;
+    }
+    let config = match pci::Config::new(space) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("init: no access to PCI configuration space: {e:?}");
+            return grants;
+        }
+    };
+    let mut bars = Vec::new();
+    for (component, name, vendor, device) in wanted {
+        match config.find(vendor, device) {
+            Ok(Some(f)) => match config.memory_bars(f) {
+                Ok(found) => bars.extend(found.into_iter().map(|b| (component, name, f, b))),
+                Err(e) => println!("init: {name}: cannot read the BARs of {f:?}: {e:?}"),
+            },
+            Ok(None) => println!("init: {name}: no PCI device {vendor:04x}:{device:04x}"),
+            Err(e) => println!("init: {name}: PCI scan failed: {e:?}"),
+        }
+    }
+    bars.sort_by_key(|(_, _, _, b)| b.address);
+    let mut memory = pci::DeviceMemory::new(boot);
+    for (component, name, f, bar) in bars {
+        match memory.frames(space, bar.address, bar.size) {
+            Ok(frames) => {
+                println!(
+                    "init: {}: {name} ({:02x}:{:02x}.{}) BAR{} at {:#x}, {} KiB",
+                    manifest.components[component].name,
+                    f.bus,
+                    f.device,
+                    f.function,
+                    bar.index,
+                    bar.address,
+                    bar.size >> 10
+                );
+                grants[component].push(DeviceGrant {
+                    name: format!("{name}.bar{}", bar.index),
+                    size: bar.size,
+                    frames,
+                });
+            }
+            Err(e) => println!(
+                "init: {name}: BAR{} at {:#x} cannot be granted: {e:?}",
+                bar.index, bar.address
+            ),
+        }
+    }
+    grants
+}
+
 /// The root task's entry point.
 pub fn run(boot: &'static BootInfo) -> ! {
     let mut space = Space::new(boot);
@@ -135,11 +213,13 @@ pub fn run(boot: &'static BootInfo) -> ! {
                 .collect()
         })
         .collect();
+    let devices = pci_devices(&mut space, boot, &manifest);
     let shared = Shared {
         channels,
         notifications,
         regions,
         fault_endpoint,
+        devices,
     };
 
     let mut components: Vec<Component> = Vec::new();
