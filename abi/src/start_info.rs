@@ -27,7 +27,7 @@ pub const VERSION: u64 = 1;
 /// Bytes of a name (UTF-8, zero-padded).
 pub const NAME_BYTES: usize = 32;
 /// Most capabilities a component is given.
-pub const MAX_CAPS: usize = 48;
+pub const MAX_CAPS: usize = 40;
 /// Bytes of the arguments text.
 pub const ARGS_BYTES: usize = 1024;
 
@@ -104,6 +104,11 @@ pub struct CapEntry {
     pub address: u64,
     /// Size in bytes of a region or device memory; IRQ number; port range.
     pub value: u64,
+    /// The physical address of a region or device memory (0 otherwise). A
+    /// region's frames are physically contiguous, so a driver can hand
+    /// device DMA addresses inside it.
+    pub physical: u64,
+    pub _reserved2: u64,
 }
 
 /// The start-info page.

@@ -96,6 +96,9 @@ pub struct Grant {
     /// Bytes of a region or device memory; IRQ line; port range
     /// (`first | last << 16`).
     pub value: u64,
+    /// The physical address of a region or device memory (else 0): where a
+    /// device doing DMA finds the region.
+    pub physical: u64,
 }
 
 /// A shared-memory region (or device memory) mapped into this component:
@@ -595,6 +598,7 @@ fn grant(index: usize, e: &'static CapEntry) -> Grant {
         name: start_info::name_str(&e.name),
         address: e.address,
         value: e.value,
+        physical: e.physical,
     }
 }
 

@@ -393,10 +393,23 @@ fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
         "init: started hello-server (generation 2",
         "hello-client: server restarted (generation 2)",
         "hello-client: all calls succeeded",
-        "hello-client: device disk.bar4: 16 KiB mapped, virtio num_queues = 1",
     ] {
         expect_line(serial, line)?;
     }
+    // The client reads the disk's register through the BAR init granted,
+    // and learns the BAR's physical address (for DMA-style use) from init.
+    let bar = expect_line(serial, "disk (")?;
+    let bar = bar
+        .split(" at ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_default();
+    expect_line(
+        serial,
+        &format!(
+            "hello-client: device disk.bar4: 16 KiB mapped, physical {bar}, virtio num_queues = 1"
+        ),
+    )?;
     Ok(())
 }
 

@@ -51,11 +51,17 @@ impl<T> Doing<T> for Result<T, Error> {
 pub struct Shared {
     pub channels: alloc::vec::Vec<u64>,
     pub notifications: alloc::vec::Vec<u64>,
-    pub regions: alloc::vec::Vec<alloc::vec::Vec<u64>>,
+    pub regions: alloc::vec::Vec<SharedRegion>,
     /// Init's fault endpoint.
     pub fault_endpoint: u64,
     /// Per component: the memory BARs of its PCI devices.
     pub devices: alloc::vec::Vec<alloc::vec::Vec<DeviceGrant>>,
+}
+
+/// A shared region's frames (physically contiguous) and where it starts.
+pub struct SharedRegion {
+    pub frames: alloc::vec::Vec<u64>,
+    pub physical: u64,
 }
 
 /// A PCI memory BAR granted to a component, as frames init holds.
@@ -63,6 +69,8 @@ pub struct DeviceGrant {
     /// `<device name>.bar<index>`.
     pub name: alloc::string::String,
     pub size: u64,
+    /// The BAR's physical address (page aligned).
+    pub physical: u64,
     pub frames: alloc::vec::Vec<u64>,
 }
 
@@ -239,6 +247,8 @@ pub fn start(
         caps: [CapEntry {
             kind: 0,
             _reserved: [0; 7],
+            physical: 0,
+            _reserved2: 0,
             name: [0; si::NAME_BYTES],
             address: 0,
             value: 0,
@@ -298,11 +308,13 @@ pub fn start(
                 .doing("granting a notification")?;
         }
     }
-    for (r, frames) in manifest.regions.iter().zip(&shared.regions) {
+    for (r, region) in manifest.regions.iter().zip(&shared.regions) {
+        let frames = &region.frames;
         let Some(&(_, writable)) = r.users.iter().find(|(u, _)| *u == me) else {
             continue;
         };
-        grant(&mut info, CapKind::Region, &r.name, region_at, r.size)?;
+        let slot = grant(&mut info, CapKind::Region, &r.name, region_at, r.size)?;
+        info.caps[(slot - si::slot::FIRST_GRANTED) as usize].physical = region.physical;
         let rights = if writable { rw } else { Rights::READ };
         for (i, &frame) in frames.iter().enumerate() {
             let copy = space.slot().doing("slot")?;
@@ -345,7 +357,8 @@ pub fn start(
         }
     }
     for d in &shared.devices[index] {
-        grant(&mut info, CapKind::DeviceMemory, &d.name, region_at, d.size)?;
+        let slot = grant(&mut info, CapKind::DeviceMemory, &d.name, region_at, d.size)?;
+        info.caps[(slot - si::slot::FIRST_GRANTED) as usize].physical = d.physical;
         for (i, &frame) in d.frames.iter().enumerate() {
             let copy = space.slot().doing("slot")?;
             invoke::cnode_copy(CNODE, copy, CNODE, frame, Rights::all()).doing("device frame")?;

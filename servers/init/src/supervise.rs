@@ -1,7 +1,7 @@
 //! Init's main line: read the manifest, make the shared objects, start the
 //! components in order, then wait for faults and apply restart policies.
 
-use crate::component::{self, BuildError, DeviceGrant, Shared, Started};
+use crate::component::{self, BuildError, DeviceGrant, Shared, SharedRegion, Started};
 use crate::pci;
 use crate::space::{CNODE, Memory, Space};
 use crate::{heap, plan};
@@ -92,6 +92,21 @@ fn stop(space: &mut Space, c: &mut Component) {
     }
 }
 
+/// Frames for a shared region, physically contiguous (carved in order from
+/// one untyped block of their own), so that a driver can give a device DMA
+/// addresses inside the region.
+fn contiguous_frames(space: &mut Space, size: u64) -> Result<SharedRegion, libcap::Error> {
+    let pages = size.div_ceil(plan::PAGE).max(1);
+    let bits = (64 - (pages * plan::PAGE - 1).leading_zeros()).max(12) as u8;
+    let slot = space.global_object(ObjectType::Untyped, u64::from(bits))?;
+    let mut memory = Memory::new(slot, bits);
+    let frames: Vec<u64> = (0..pages)
+        .map(|_| space.object_from(&mut memory, ObjectType::Frame4K, 0))
+        .collect::<Result<_, _>>()?;
+    let physical = invoke::frame_get_address(frames[0])?;
+    Ok(SharedRegion { frames, physical })
+}
+
 /// Finds the PCI functions the config names and carves frames for their
 /// memory BARs (a device that is missing or cannot be mapped is reported
 /// and left out).
@@ -156,6 +171,7 @@ fn pci_devices(
                 grants[component].push(DeviceGrant {
                     name: format!("{name}.bar{}", bar.index),
                     size: bar.size,
+                    physical: bar.address & !(plan::PAGE - 1),
                     frames,
                 });
             }
@@ -207,10 +223,13 @@ pub fn run(boot: &'static BootInfo) -> ! {
     let regions = manifest
         .regions
         .iter()
-        .map(|r| {
-            (0..r.size.div_ceil(plan::PAGE))
-                .map(|_| make(&mut space, ObjectType::Frame4K))
-                .collect()
+        .map(|r| match contiguous_frames(&mut space, r.size) {
+            Ok(region) => region,
+            Err(e) => give_up(format_args!(
+                "region `{}`: no room for {} KiB: {e:?}",
+                r.name,
+                r.size >> 10
+            )),
         })
         .collect();
     let devices = pci_devices(&mut space, boot, &manifest);

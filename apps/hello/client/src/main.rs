@@ -77,8 +77,11 @@ fn report_virtio_device(start: &'static libcap::Start, name: &str) {
             // address for the component's lifetime; the register is a
             // 16-bit field inside it.
             let queues = unsafe { bar.as_ptr().add(0x12).cast::<u16>().read_volatile() };
+            let physical = start
+                .find(libcap::abi::start_info::CapKind::DeviceMemory, name)
+                .map_or(0, |g| g.physical);
             info!(
-                "device {name}: {} KiB mapped, virtio num_queues = {queues}",
+                "device {name}: {} KiB mapped, physical {physical:#x}, virtio num_queues = {queues}",
                 bar.len() >> 10
             );
         }
