@@ -39,6 +39,8 @@ mod boot;
 #[cfg(target_os = "none")]
 mod cnode;
 #[cfg(target_os = "none")]
+mod fuzz;
+#[cfg(target_os = "none")]
 mod harness;
 #[cfg(target_os = "none")]
 mod ipc;
@@ -78,6 +80,7 @@ fn run(boot_info: &'static libcap::BootInfo) -> ! {
     ports::cases(&mut t);
     thread::cases(&mut t);
     ipc::cases(&mut t);
+    fuzz::cases(&mut t);
     boot::risky(&mut t);
     t.finish()
 }
