@@ -1,0 +1,293 @@
+//! The command table and the helpers the command families share.
+
+use alloc::vec::Vec;
+
+use crate::num;
+use crate::reply::{NOT_FLOAT, NOT_INTEGER, Reply};
+use crate::store::Ctx;
+
+pub(crate) mod expire;
+pub(crate) mod hashes;
+pub(crate) mod keys;
+pub(crate) mod lists;
+pub(crate) mod scan;
+pub(crate) mod server;
+pub(crate) mod sets;
+pub(crate) mod strings;
+pub(crate) mod zsets;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+/// A command handler: the context and the whole argument vector.
+pub(crate) type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> Reply;
+
+/// What running a command means.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// An ordinary command, queued inside MULTI.
+    Normal(Handler),
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    /// Queued inside MULTI like an ordinary command.
+    Unwatch,
+}
+
+/// One entry of the command table.
+pub(crate) struct Command {
+    /// The lowercase name (also the one arity errors quote).
+    pub(crate) name: &'static str,
+    /// Redis's arity: `n > 0` exactly n arguments (name included), `n < 0`
+    /// at least -n.
+    pub(crate) arity: i32,
+    pub(crate) kind: Kind,
+}
+
+impl Command {
+    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let a = i64::from(self.arity);
+        if a >= 0 { argc == a } else { argc >= -a }
+    }
+}
+
+const fn c(name: &'static str, arity: i32, h: Handler) -> Command {
+    Command {
+        name,
+        arity,
+        kind: Kind::Normal(h),
+    }
+}
+
+/// Every command, sorted by name (a test checks the order).
+static COMMANDS: &[Command] = &[
+    c("append", 3, strings::append),
+    c("dbsize", 1, server::dbsize),
+    c("decr", 2, strings::decr),
+    c("decrby", 3, strings::decrby),
+    c("del", -2, keys::del),
+    Command {
+        name: "discard",
+        arity: 1,
+        kind: Kind::Discard,
+    },
+    c("echo", 2, server::echo),
+    Command {
+        name: "exec",
+        arity: 1,
+        kind: Kind::Exec,
+    },
+    c("exists", -2, keys::exists),
+    c("expire", -3, expire::expire),
+    c("expireat", -3, expire::expireat),
+    c("expiretime", 2, expire::expiretime),
+    c("flushall", -1, server::flushall),
+    c("flushdb", -1, server::flushdb),
+    c("get", 2, strings::get),
+    c("getdel", 2, strings::getdel),
+    c("getex", -2, strings::getex),
+    c("getrange", 4, strings::getrange),
+    c("getset", 3, strings::getset),
+    c("hdel", -3, hashes::hdel),
+    c("hexists", 3, hashes::hexists),
+    c("hget", 3, hashes::hget),
+    c("hgetall", 2, hashes::hgetall),
+    c("hincrby", 4, hashes::hincrby),
+    c("hincrbyfloat", 4, hashes::hincrbyfloat),
+    c("hkeys", 2, hashes::hkeys),
+    c("hlen", 2, hashes::hlen),
+    c("hmget", -3, hashes::hmget),
+    c("hmset", -4, hashes::hmset),
+    c("hscan", -3, hashes::hscan),
+    c("hset", -4, hashes::hset),
+    c("hsetnx", 4, hashes::hsetnx),
+    c("hstrlen", 3, hashes::hstrlen),
+    c("hvals", 2, hashes::hvals),
+    c("incr", 2, strings::incr),
+    c("incrby", 3, strings::incrby),
+    c("incrbyfloat", 3, strings::incrbyfloat),
+    c("keys", 2, keys::keys),
+    c("lindex", 3, lists::lindex),
+    c("linsert", 5, lists::linsert),
+    c("llen", 2, lists::llen),
+    c("lmove", 5, lists::lmove),
+    c("lpop", -2, lists::lpop),
+    c("lpos", -3, lists::lpos),
+    c("lpush", -3, lists::lpush),
+    c("lpushx", -3, lists::lpushx),
+    c("lrange", 4, lists::lrange),
+    c("lrem", 4, lists::lrem),
+    c("lset", 4, lists::lset),
+    c("ltrim", 4, lists::ltrim),
+    c("mget", -2, strings::mget),
+    c("mset", -3, strings::mset),
+    c("msetnx", -3, strings::msetnx),
+    Command {
+        name: "multi",
+        arity: 1,
+        kind: Kind::Multi,
+    },
+    c("persist", 2, expire::persist),
+    c("pexpire", -3, expire::pexpire),
+    c("pexpireat", -3, expire::pexpireat),
+    c("pexpiretime", 2, expire::pexpiretime),
+    c("ping", -1, server::ping),
+    c("psetex", 4, strings::psetex),
+    c("pttl", 2, expire::pttl),
+    c("randomkey", 1, keys::randomkey),
+    c("rename", 3, keys::rename),
+    c("renamenx", 3, keys::renamenx),
+    c("rpop", -2, lists::rpop),
+    c("rpoplpush", 3, lists::rpoplpush),
+    c("rpush", -3, lists::rpush),
+    c("rpushx", -3, lists::rpushx),
+    c("sadd", -3, sets::sadd),
+    c("scan", -2, keys::scan),
+    c("scard", 2, sets::scard),
+    c("sdiff", -2, sets::sdiff),
+    c("sdiffstore", -3, sets::sdiffstore),
+    c("select", 2, server::select),
+    c("set", -3, strings::set),
+    c("setex", 4, strings::setex),
+    c("setnx", 3, strings::setnx),
+    c("setrange", 4, strings::setrange),
+    c("sinter", -2, sets::sinter),
+    c("sinterstore", -3, sets::sinterstore),
+    c("sismember", 3, sets::sismember),
+    c("smembers", 2, sets::smembers),
+    c("smismember", -3, sets::smismember),
+    c("smove", 4, sets::smove),
+    c("spop", -2, sets::spop),
+    c("srandmember", -2, sets::srandmember),
+    c("srem", -3, sets::srem),
+    c("sscan", -3, sets::sscan),
+    c("strlen", 2, strings::strlen),
+    c("substr", 4, strings::getrange),
+    c("sunion", -2, sets::sunion),
+    c("sunionstore", -3, sets::sunionstore),
+    c("ttl", 2, expire::ttl),
+    c("type", 2, keys::type_),
+    c("unlink", -2, keys::del),
+    Command {
+        name: "unwatch",
+        arity: 1,
+        kind: Kind::Unwatch,
+    },
+    Command {
+        name: "watch",
+        arity: -2,
+        kind: Kind::Watch,
+    },
+    c("zadd", -4, zsets::zadd),
+    c("zcard", 2, zsets::zcard),
+    c("zcount", 4, zsets::zcount),
+    c("zincrby", 4, zsets::zincrby),
+    c("zlexcount", 4, zsets::zlexcount),
+    c("zmscore", -3, zsets::zmscore),
+    c("zpopmax", -2, zsets::zpopmax),
+    c("zpopmin", -2, zsets::zpopmin),
+    c("zrange", -4, zsets::zrange),
+    c("zrangebylex", -4, zsets::zrangebylex),
+    c("zrangebyscore", -4, zsets::zrangebyscore),
+    c("zrank", -3, zsets::zrank),
+    c("zrem", -3, zsets::zrem),
+    c("zrevrange", -4, zsets::zrevrange),
+    c("zrevrangebylex", -4, zsets::zrevrangebylex),
+    c("zrevrangebyscore", -4, zsets::zrevrangebyscore),
+    c("zrevrank", -3, zsets::zrevrank),
+    c("zscan", -3, zsets::zscan),
+    c("zscore", 3, zsets::zscore),
+];
+
+/// Finds a command by name, case-insensitively.
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 24];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    COMMANDS
+        .binary_search_by(|c| c.name.as_bytes().cmp(lower))
+        .ok()
+        .map(|i| &COMMANDS[i])
+}
+
+/// Case-insensitive comparison of an argument with an option word.
+pub(crate) fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Parses an integer argument (`ERR value is not an integer or out of range`).
+pub(crate) fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    num::parse_i64(arg).ok_or_else(|| Reply::error(NOT_INTEGER))
+}
+
+/// Parses a float argument (`ERR value is not a valid float`).
+pub(crate) fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
+    num::parse_f64(arg).ok_or_else(|| Reply::error(NOT_FLOAT))
+}
+
+/// Resolves a Redis `start`/`end` index pair against a length: negative
+/// indexes count from the end; `None` when the range is empty.
+pub(crate) fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 {
+        start.saturating_add(len)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        end.saturating_add(len)
+    } else {
+        end
+    };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= len {
+        return None;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
+/// The bulk-string array of owned byte strings.
+pub(crate) fn bulk_array(items: Vec<Vec<u8>>) -> Reply {
+    Reply::array(items.into_iter().map(|b| Reply::Bulk(Some(b))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        for w in COMMANDS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} >= {}", w[0].name, w[1].name);
+        }
+        for c in COMMANDS {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(lookup(c.name.as_bytes()).is_some());
+        }
+        assert!(lookup(b"GeT").is_some());
+        assert!(lookup(b"nope").is_none());
+        assert!(lookup(&[b'a'; 40]).is_none());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(index_range(0, -1, 3), Some((0, 2)));
+        assert_eq!(index_range(-100, 100, 3), Some((0, 2)));
+        assert_eq!(index_range(2, 1, 3), None);
+        assert_eq!(index_range(3, 5, 3), None);
+        assert_eq!(index_range(0, -1, 0), None);
+        assert_eq!(index_range(-1, -1, 3), Some((2, 2)));
+        assert_eq!(index_range(i64::MIN, i64::MAX, 3), Some((0, 2)));
+    }
+}

@@ -1,0 +1,422 @@
+//! One logical database: keys, values, expiry times and WATCH versions.
+
+use alloc::collections::{BTreeSet, VecDeque};
+use alloc::vec::Vec;
+
+use crate::hash::{Map, Rng, SeededState, Set};
+use crate::reply::{Reply, WRONGTYPE};
+use crate::zset::ZSet;
+
+/// A value of one of the Redis types.
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    Str(Vec<u8>),
+    List(VecDeque<Vec<u8>>),
+    Hash(Map<Vec<u8>, Vec<u8>>),
+    Set(Set<Vec<u8>>),
+    ZSet(ZSet),
+}
+
+impl Value {
+    /// The name `TYPE` and `SCAN ... TYPE` use.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// Whether this is a collection with no elements (such keys are removed).
+    fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+}
+
+/// A key's value and absolute expiry time (ms).
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) value: Value,
+    pub(crate) expire_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+struct WatchSlot {
+    refs: usize,
+    version: u64,
+}
+
+/// The WRONGTYPE error reply.
+pub(crate) fn wrongtype() -> Reply {
+    Reply::error(WRONGTYPE)
+}
+
+/// One of the 16 databases.
+#[derive(Debug)]
+pub(crate) struct Db {
+    map: Map<Vec<u8>, Entry>,
+    /// (expire_at, key) for every key with an expiry, for active expiry.
+    expires: BTreeSet<(i64, Vec<u8>)>,
+    /// Version counters of the keys some session WATCHes.
+    watched: Map<Vec<u8>, WatchSlot>,
+    next_version: u64,
+    pub(crate) state: SeededState,
+}
+
+impl Db {
+    pub(crate) fn new(state: SeededState) -> Db {
+        Db {
+            map: Map::with_hasher(state),
+            expires: BTreeSet::new(),
+            watched: Map::with_hasher(state),
+            next_version: 0,
+            state,
+        }
+    }
+
+    /// Number of keys, including expired keys not yet removed.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Every key and entry, expired ones included.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> + '_ {
+        self.map.iter()
+    }
+
+    /// Whether an entry is logically expired at `now` (Redis: `now > when`).
+    pub(crate) fn is_expired(e: &Entry, now: i64) -> bool {
+        e.expire_at.is_some_and(|t| now > t)
+    }
+
+    /// Removes `key` if it has expired; returns whether it did.
+    pub(crate) fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
+        match self.map.get(key) {
+            Some(e) if Self::is_expired(e, now) => {
+                self.remove(key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live value of `key` (lazily expiring it).
+    pub(crate) fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
+        self.expire_if_needed(key, now);
+        self.map.get(key).map(|e| &e.value)
+    }
+
+    /// The live value of `key`, mutable (lazily expiring it). The caller
+    /// touches the key if it changes it.
+    pub(crate) fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        self.expire_if_needed(key, now);
+        self.map.get_mut(key).map(|e| &mut e.value)
+    }
+
+    /// The value of `key` without expiring it (for callers that just did).
+    pub(crate) fn peek(&self, key: &[u8]) -> Option<&Value> {
+        self.map.get(key).map(|e| &e.value)
+    }
+
+    /// The live entry of `key` (lazily expiring it).
+    pub(crate) fn entry(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.expire_if_needed(key, now);
+        self.map.get(key)
+    }
+
+    /// Whether `key` exists (lazily expiring it).
+    pub(crate) fn exists(&mut self, key: &[u8], now: i64) -> bool {
+        self.entry(key, now).is_some()
+    }
+
+    /// Removes `key`, touching it; returns its entry.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.map.remove(key)?;
+        if let Some(t) = e.expire_at {
+            self.expires.remove(&(t, key.to_vec()));
+        }
+        self.touch(key);
+        Some(e)
+    }
+
+    /// Stores `value` under `key`, touching it. The expiry is kept when
+    /// `keep_ttl`, cleared otherwise.
+    pub(crate) fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        match self.map.get_mut(key) {
+            Some(e) => {
+                e.value = value;
+                if !keep_ttl && let Some(t) = e.expire_at.take() {
+                    self.expires.remove(&(t, key.to_vec()));
+                }
+            }
+            None => {
+                self.map.insert(
+                    key.to_vec(),
+                    Entry {
+                        value,
+                        expire_at: None,
+                    },
+                );
+            }
+        }
+        self.touch(key);
+    }
+
+    /// Inserts a whole entry (value and expiry) under `key`, replacing any.
+    pub(crate) fn put_entry(&mut self, key: &[u8], entry: Entry) {
+        self.remove(key);
+        if let Some(t) = entry.expire_at {
+            self.expires.insert((t, key.to_vec()));
+        }
+        self.map.insert(key.to_vec(), entry);
+        self.touch(key);
+    }
+
+    /// The value of `key`, created with `make` if missing (not touched: the
+    /// caller touches after changing it, and calls [`Db::drop_if_empty`]).
+    /// Errs with WRONGTYPE when `check` refuses the existing value.
+    pub(crate) fn get_or_create(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        check: fn(&Value) -> bool,
+        make: impl FnOnce(SeededState) -> Value,
+    ) -> Result<&mut Value, Reply> {
+        self.expire_if_needed(key, now);
+        if !self.map.contains_key(key) {
+            let value = make(self.state);
+            self.map.insert(
+                key.to_vec(),
+                Entry {
+                    value,
+                    expire_at: None,
+                },
+            );
+        }
+        let e = self.map.get_mut(key).expect("just inserted");
+        if check(&e.value) {
+            Ok(&mut e.value)
+        } else {
+            Err(wrongtype())
+        }
+    }
+
+    /// Removes `key` if it holds an empty collection (touching it).
+    pub(crate) fn drop_if_empty(&mut self, key: &[u8]) {
+        if self
+            .map
+            .get(key)
+            .is_some_and(|e| e.value.is_empty_collection())
+        {
+            self.remove(key);
+        }
+    }
+
+    /// The expiry of a live key: `None` missing, `Some(None)` persistent.
+    pub(crate) fn expiry(&mut self, key: &[u8], now: i64) -> Option<Option<i64>> {
+        self.entry(key, now).map(|e| e.expire_at)
+    }
+
+    /// Sets the absolute expiry of an existing key, touching it.
+    pub(crate) fn set_expire(&mut self, key: &[u8], when: i64) {
+        if let Some(e) = self.map.get_mut(key) {
+            if let Some(t) = e.expire_at.replace(when) {
+                self.expires.remove(&(t, key.to_vec()));
+            }
+            self.expires.insert((when, key.to_vec()));
+            self.touch(key);
+        }
+    }
+
+    /// Removes the expiry of `key`; returns whether it had one. Touches the
+    /// key if so.
+    pub(crate) fn persist(&mut self, key: &[u8]) -> bool {
+        let Some(e) = self.map.get_mut(key) else {
+            return false;
+        };
+        match e.expire_at.take() {
+            Some(t) => {
+                self.expires.remove(&(t, key.to_vec()));
+                self.touch(key);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks `key` as modified for WATCH.
+    pub(crate) fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(slot) = self.watched.get_mut(key) {
+            self.next_version += 1;
+            slot.version = self.next_version;
+        }
+    }
+
+    /// Empties the database, touching every watched key that existed.
+    pub(crate) fn flush(&mut self) {
+        if !self.watched.is_empty() {
+            let keys: Vec<Vec<u8>> = self
+                .watched
+                .keys()
+                .filter(|k| self.map.contains_key(k.as_slice()))
+                .cloned()
+                .collect();
+            for k in keys {
+                self.touch(&k);
+            }
+        }
+        self.map.clear();
+        self.expires.clear();
+    }
+
+    /// Registers one more watcher of `key`; returns its current version.
+    pub(crate) fn watch(&mut self, key: &[u8]) -> u64 {
+        let slot = self.watched.entry(key.to_vec()).or_insert(WatchSlot {
+            refs: 0,
+            version: 0,
+        });
+        slot.refs += 1;
+        slot.version
+    }
+
+    /// Drops one watcher of `key`.
+    pub(crate) fn unwatch(&mut self, key: &[u8]) {
+        if let Some(slot) = self.watched.get_mut(key) {
+            slot.refs -= 1;
+            if slot.refs == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// The current version of a watched key.
+    pub(crate) fn watched_version(&self, key: &[u8]) -> Option<u64> {
+        self.watched.get(key).map(|s| s.version)
+    }
+
+    /// Removes up to `budget` keys whose expiry has passed; returns how many.
+    pub(crate) fn active_expire(&mut self, now: i64, budget: usize) -> usize {
+        let mut n = 0;
+        while n < budget {
+            match self.expires.first() {
+                Some((t, _)) if now > *t => {
+                    let (_, key) = self.expires.pop_first().expect("first exists");
+                    if let Some(e) = self.map.get_mut(&key) {
+                        e.expire_at = None;
+                    }
+                    self.remove(&key);
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        n
+    }
+
+    /// A random live key (expired picks are removed and the draw repeated).
+    /// O(n) per draw: hashbrown offers no random bucket access.
+    pub(crate) fn random_key(&mut self, rng: &mut Rng, now: i64) -> Option<Vec<u8>> {
+        loop {
+            if self.map.is_empty() {
+                return None;
+            }
+            let i = rng.below(self.map.len());
+            let (k, e) = self.map.iter().nth(i).expect("index below len");
+            if Self::is_expired(e, now) {
+                let k = k.clone();
+                self.remove(&k);
+                continue;
+            }
+            return Some(k.clone());
+        }
+    }
+}
+
+/// Reads a typed value: `Ok(None)` missing, `Err(WRONGTYPE)` other type.
+macro_rules! typed {
+    ($db:expr, $key:expr, $now:expr, $variant:ident) => {
+        match $db.get($key, $now) {
+            None => Ok(None),
+            Some($crate::db::Value::$variant(v)) => Ok(Some(v)),
+            Some(_) => Err($crate::db::wrongtype()),
+        }
+    };
+}
+
+/// Like [`typed!`], mutable.
+macro_rules! typed_mut {
+    ($db:expr, $key:expr, $now:expr, $variant:ident) => {
+        match $db.get_mut($key, $now) {
+            None => Ok(None),
+            Some($crate::db::Value::$variant(v)) => Ok(Some(v)),
+            Some(_) => Err($crate::db::wrongtype()),
+        }
+    };
+}
+
+/// Unwraps a `Result<T, Reply>`, returning the error reply.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+
+pub(crate) use {tri, typed, typed_mut};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Db {
+        Db::new(SeededState::new(3))
+    }
+
+    #[test]
+    fn lazy_expiry_boundary() {
+        let mut d = db();
+        d.set(b"k", Value::Str(b"v".to_vec()), false);
+        d.set_expire(b"k", 100);
+        assert!(d.get(b"k", 100).is_some(), "alive at exactly its expiry");
+        assert!(d.get(b"k", 101).is_none());
+        assert_eq!(d.len(), 0);
+    }
+
+    #[test]
+    fn active_expiry_respects_budget() {
+        let mut d = db();
+        for i in 0..10u8 {
+            d.set(&[i], Value::Str(Vec::new()), false);
+            d.set_expire(&[i], i64::from(i));
+        }
+        assert_eq!(d.active_expire(5, 3), 3);
+        assert_eq!(d.active_expire(5, 100), 2);
+        assert_eq!(d.active_expire(5, 100), 0);
+        assert_eq!(d.len(), 5);
+    }
+
+    #[test]
+    fn versions_move_on_touch() {
+        let mut d = db();
+        let v0 = d.watch(b"k");
+        d.set(b"other", Value::Str(Vec::new()), false);
+        assert_eq!(d.watched_version(b"k"), Some(v0));
+        d.set(b"k", Value::Str(Vec::new()), false);
+        assert_ne!(d.watched_version(b"k"), Some(v0));
+        d.unwatch(b"k");
+        assert_eq!(d.watched_version(b"k"), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! The command logic of Basalt's Redis-compatible key-value store.
+//!
+//! `no_std` + `alloc`, host-testable: a [`Store`] holds 16 databases; each
+//! client has a [`Session`]; [`Store::execute`] runs one command given as
+//! an argument vector and returns a [`Reply`] shaped like RESP2. Time is a
+//! parameter (`now_ms`, milliseconds since the Unix epoch) of every call, so
+//! expiry is deterministic. Randomness (RANDOMKEY, SPOP, SRANDMEMBER) and
+//! the hash tables' keys come from a per-store seed ([`Store::with_seed`]).
+//!
+//! ```
+//! use kvs_core::{Reply, Session, Store};
+//! let mut store = Store::new();
+//! let mut s = Session::new();
+//! assert_eq!(store.execute(&mut s, &[b"SET", b"k", b"v"], 0), Reply::ok());
+//! assert_eq!(store.execute(&mut s, &[b"GET", b"k"], 0), Reply::bulk(b"v"));
+//! let mut wire = Vec::new();
+//! store.execute(&mut s, &[b"GET", b"k"], 0).encode_resp2(&mut wire);
+//! assert_eq!(wire, b"$1\r\nv\r\n");
+//! ```
+//!
+//! Expiry is lazy (a key past its time is removed when touched) and active
+//! ([`Store::active_expire`], to call periodically). WATCH works through
+//! per-key version counters that every write, deletion, expiry and flush
+//! bumps; EXEC answers a nil array when a watched key's version moved.
+//! A session that WATCHes holds a reference in the store until EXEC,
+//! DISCARD, UNWATCH or [`Store::release`] (call it when a client goes away).
+//!
+//! # SCAN cursors
+//!
+//! SCAN, HSCAN, SSCAN and ZSCAN visit elements in the order of their 64-bit
+//! hash under the store's seeded hasher; the cursor is the hash to resume
+//! from. A full iteration returns every element present for its whole
+//! duration exactly once, whatever is added or removed meanwhile (elements
+//! added or removed during it may or may not appear). Elements sharing a
+//! hash come together, so a reply may exceed COUNT; MATCH and TYPE filter
+//! after selection, as in Redis. Each call costs O(n) in the collection.
+//!
+//! # Known differences from Redis
+//!
+//! - Arithmetic is `f64`, not `long double`: INCRBYFLOAT/HINCRBYFLOAT print
+//!   via [`num::fmt_human`] (`0.1 + 0.2` gives `0.3` as in Redis, but very
+//!   long decimals can differ in the last digits). Hex floats are refused.
+//! - Scores print with the shortest round-trip digits (Redis 7.2+ style,
+//!   `fpconv_dtoa` layout), so `1.1` is `1.1`, not `1.1000000000000001`.
+//! - Glob ranges compare bytes as signed `char`, as Redis does on x86.
+//! - Commands are run to completion; there are no blocking variants, no
+//!   keyspace notifications, no memory limit or eviction, and no hash-field
+//!   expiry.
+
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod cmd;
+mod db;
+pub mod glob;
+mod hash;
+pub mod num;
+mod reply;
+mod store;
+mod zset;
+
+pub use reply::*;
+pub use store::{DATABASES, DEFAULT_SEED, Session, Store};

@@ -1,0 +1,520 @@
+//! The store (16 databases), client sessions, dispatch and transactions.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::cmd::{self, Kind};
+use crate::db::Db;
+use crate::hash::{Rng, SeededState};
+use crate::reply::{
+    DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT, MULTI_NESTED, Reply, WATCH_IN_MULTI,
+};
+
+/// Number of logical databases (`SELECT 0` .. `SELECT 15`).
+pub const DATABASES: usize = 16;
+
+/// The seed [`Store::new`] uses.
+pub const DEFAULT_SEED: u64 = 0x5EED_BA5A_17C0_FFEE;
+
+/// The whole key space: 16 databases, the PRNG and the hash seed.
+#[derive(Debug)]
+pub struct Store {
+    dbs: Vec<Db>,
+    rng: Rng,
+}
+
+/// One client's state: the selected database, the MULTI queue and the
+/// WATCHed keys with the versions they had.
+///
+/// A session that WATCHed keys holds a reference in the store until EXEC,
+/// DISCARD, UNWATCH or [`Store::release`]; call `release` when a client
+/// goes away.
+#[derive(Debug, Default)]
+pub struct Session {
+    db: usize,
+    multi: Option<MultiState>,
+    watched: Vec<Watched>,
+}
+
+#[derive(Debug, Default)]
+struct MultiState {
+    queue: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    dirty: bool,
+}
+
+#[derive(Debug)]
+struct Watched {
+    db: usize,
+    key: Vec<u8>,
+    version: u64,
+}
+
+impl Session {
+    /// A new session on database 0.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// The selected database.
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    /// Whether the session is inside MULTI.
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// How many keys the session watches.
+    pub fn watched_keys(&self) -> usize {
+        self.watched.len()
+    }
+}
+
+/// What a command handler sees: the databases, the selected one, the time
+/// and the PRNG.
+pub(crate) struct Ctx<'a> {
+    pub(crate) dbs: &'a mut [Db],
+    pub(crate) db: usize,
+    pub(crate) now: i64,
+    pub(crate) rng: &'a mut Rng,
+}
+
+impl Ctx<'_> {
+    /// The selected database.
+    pub(crate) fn db(&mut self) -> &mut Db {
+        &mut self.dbs[self.db]
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    /// An empty store with the fixed [`DEFAULT_SEED`]. A server facing
+    /// untrusted clients should use [`Store::with_seed`] with a random seed,
+    /// which keys the hash tables against collision flooding.
+    pub fn new() -> Store {
+        Store::with_seed(DEFAULT_SEED)
+    }
+
+    /// An empty store whose hash tables and PRNG derive from `seed`.
+    pub fn with_seed(seed: u64) -> Store {
+        let state = SeededState::new(seed);
+        Store {
+            dbs: (0..DATABASES).map(|_| Db::new(state)).collect(),
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Number of keys in database `db` (expired keys not yet removed
+    /// included, as Redis's DBSIZE).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.dbs.get(db).map_or(0, Db::len)
+    }
+
+    /// Active expiry: removes up to `budget` keys whose expiry has passed,
+    /// across all databases, oldest expiry first; returns how many. Call it
+    /// periodically (Redis does about ten times a second).
+    pub fn active_expire(&mut self, now_ms: u64, budget: usize) -> usize {
+        let now = clamp_now(now_ms);
+        let mut done = 0;
+        for db in &mut self.dbs {
+            if done >= budget {
+                break;
+            }
+            done += db.active_expire(now, budget - done);
+        }
+        done
+    }
+
+    /// Ends a session: drops its transaction and its WATCHes.
+    pub fn release(&mut self, session: &mut Session) {
+        session.multi = None;
+        self.unwatch_all(session);
+    }
+
+    /// Executes one command (`args[0]` is the name, case-insensitive) for
+    /// `session` at time `now_ms` (milliseconds since the Unix epoch).
+    pub fn execute(&mut self, session: &mut Session, args: &[&[u8]], now_ms: u64) -> Reply {
+        let now = clamp_now(now_ms);
+        let Some(name) = args.first() else {
+            return unknown_command(b"", &[]);
+        };
+        let Some(command) = cmd::lookup(name) else {
+            flag_multi(session);
+            return unknown_command(name, &args[1..]);
+        };
+        if !command.arity_ok(args.len()) {
+            flag_multi(session);
+            return Reply::arity(command.name);
+        }
+        if let Some(multi) = session.multi.as_mut()
+            && !matches!(
+                command.kind,
+                Kind::Exec | Kind::Discard | Kind::Multi | Kind::Watch
+            )
+        {
+            multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
+            return Reply::simple("QUEUED");
+        }
+        match command.kind {
+            Kind::Multi => {
+                if session.multi.is_some() {
+                    return Reply::error(MULTI_NESTED);
+                }
+                session.multi = Some(MultiState::default());
+                Reply::ok()
+            }
+            Kind::Exec => self.exec(session, now),
+            Kind::Discard => match session.multi.take() {
+                None => Reply::error(DISCARD_WITHOUT_MULTI),
+                Some(_) => {
+                    self.unwatch_all(session);
+                    Reply::ok()
+                }
+            },
+            Kind::Watch => {
+                if session.multi.is_some() {
+                    return Reply::error(WATCH_IN_MULTI);
+                }
+                for key in &args[1..] {
+                    self.watch(session, key, now);
+                }
+                Reply::ok()
+            }
+            Kind::Unwatch => {
+                self.unwatch_all(session);
+                Reply::ok()
+            }
+            Kind::Normal(handler) => {
+                let mut ctx = Ctx {
+                    dbs: &mut self.dbs,
+                    db: session.db,
+                    now,
+                    rng: &mut self.rng,
+                };
+                let reply = handler(&mut ctx, args);
+                session.db = ctx.db;
+                reply
+            }
+        }
+    }
+
+    fn watch(&mut self, session: &mut Session, key: &[u8], now: i64) {
+        let db = session.db;
+        if session.watched.iter().any(|w| w.db == db && w.key == key) {
+            return;
+        }
+        // An already-expired key is removed first, so that only expiry after
+        // WATCH counts as a change.
+        self.dbs[db].expire_if_needed(key, now);
+        let version = self.dbs[db].watch(key);
+        session.watched.push(Watched {
+            db,
+            key: key.to_vec(),
+            version,
+        });
+    }
+
+    fn unwatch_all(&mut self, session: &mut Session) {
+        for w in session.watched.drain(..) {
+            self.dbs[w.db].unwatch(&w.key);
+        }
+    }
+
+    fn exec(&mut self, session: &mut Session, now: i64) -> Reply {
+        let Some(multi) = session.multi.take() else {
+            return Reply::error(EXEC_WITHOUT_MULTI);
+        };
+        if multi.dirty {
+            self.unwatch_all(session);
+            return Reply::error(EXECABORT);
+        }
+        let mut changed = false;
+        for w in &session.watched {
+            // Expiry since WATCH is a change (it touches the key).
+            self.dbs[w.db].expire_if_needed(&w.key, now);
+            if self.dbs[w.db].watched_version(&w.key) != Some(w.version) {
+                changed = true;
+            }
+        }
+        self.unwatch_all(session);
+        if changed {
+            return Reply::nil_array();
+        }
+        let mut replies = Vec::with_capacity(multi.queue.len());
+        for queued in &multi.queue {
+            let args: Vec<&[u8]> = queued.iter().map(Vec::as_slice).collect();
+            replies.push(self.execute(session, &args, now as u64));
+        }
+        Reply::array(replies)
+    }
+}
+
+fn clamp_now(now_ms: u64) -> i64 {
+    i64::try_from(now_ms).unwrap_or(i64::MAX)
+}
+
+fn flag_multi(session: &mut Session) {
+    if let Some(m) = session.multi.as_mut() {
+        m.dirty = true;
+    }
+}
+
+/// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `
+fn unknown_command(name: &[u8], args: &[&[u8]]) -> Reply {
+    let mut msg = String::from("ERR unknown command '");
+    msg.push_str(&String::from_utf8_lossy(&name[..name.len().min(128)]));
+    msg.push_str("', with args beginning with: ");
+    let mut shown = String::new();
+    for a in args {
+        if shown.len() >= 128 {
+            break;
+        }
+        let room = 128 - shown.len();
+        shown.push('\'');
+        shown.push_str(&String::from_utf8_lossy(&a[..a.len().min(room)]));
+        shown.push_str("' ");
+    }
+    msg.push_str(&shown);
+    Reply::Error(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::testutil::*;
+    use crate::reply::*;
+    use crate::{Session, Store};
+    use alloc::vec;
+
+    #[test]
+    fn multi_exec_runs_atomically() {
+        let mut t = T::new();
+        assert_eq!(t.run("MULTI"), ok());
+        assert!(t.s.in_multi());
+        assert_eq!(t.run("SET a 1"), simple("QUEUED"));
+        assert_eq!(t.run("INCR a"), simple("QUEUED"));
+        assert_eq!(t.run("LPUSH a x"), simple("QUEUED"));
+        assert_eq!(t.run("GET a"), simple("QUEUED"));
+        assert_eq!(
+            t.run("EXEC"),
+            Reply::array(vec![ok(), int(2), err(WRONGTYPE), bulk("2")]),
+            "a runtime error does not stop the others"
+        );
+        assert!(!t.s.in_multi());
+        assert_eq!(t.run("EXEC"), err(EXEC_WITHOUT_MULTI));
+        assert_eq!(t.run("DISCARD"), err(DISCARD_WITHOUT_MULTI));
+    }
+
+    #[test]
+    fn empty_transaction_and_discard() {
+        let mut t = T::new();
+        t.run("MULTI");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![]));
+        t.run("MULTI");
+        t.run("SET a 1");
+        assert_eq!(t.run("DISCARD"), ok());
+        assert_eq!(t.run("GET a"), nil());
+    }
+
+    #[test]
+    fn nested_multi_is_refused_but_harmless() {
+        let mut t = T::new();
+        t.run("MULTI");
+        assert_eq!(t.run("MULTI"), err(MULTI_NESTED));
+        t.run("SET a 1");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![ok()]));
+    }
+
+    #[test]
+    fn queueing_errors_abort_exec() {
+        let mut t = T::new();
+        t.run("MULTI");
+        t.run("SET a 1");
+        assert_eq!(
+            t.run("GET"),
+            err("ERR wrong number of arguments for 'get' command")
+        );
+        assert_eq!(t.run("EXEC"), err(EXECABORT));
+        assert_eq!(t.run("GET a"), nil(), "nothing ran");
+        t.run("MULTI");
+        assert!(t.run("NOSUCHCMD x").is_error());
+        t.run("SET a 1");
+        assert_eq!(t.run("EXEC"), err(EXECABORT));
+        assert_eq!(t.run("GET a"), nil());
+        // A syntax error found only when the command runs is per command.
+        t.run("MULTI");
+        t.run("SET a 1 BOGUS");
+        t.run("SET b 2");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![err(SYNTAX), ok()]));
+    }
+
+    #[test]
+    fn select_inside_multi() {
+        let mut t = T::new();
+        t.run("MULTI");
+        t.run("SELECT 2");
+        t.run("SET k v");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![ok(), ok()]));
+        assert_eq!(t.s.db(), 2);
+        assert_eq!(t.run("GET k"), bulk("v"));
+        t.run("SELECT 0");
+        assert_eq!(t.run("GET k"), nil());
+    }
+
+    #[test]
+    fn watch_detects_changes_from_other_sessions() {
+        let mut t = T::new();
+        let mut other = Session::new();
+        t.run("SET k 1");
+        assert_eq!(t.run("WATCH k"), ok());
+        assert_eq!(t.s.watched_keys(), 1);
+        t.store.execute(&mut other, &[b"SET", b"k", b"2"], t.now);
+        t.run("MULTI");
+        t.run("SET k 3");
+        assert_eq!(t.run("EXEC"), Reply::nil_array());
+        assert_eq!(t.run("GET k"), bulk("2"));
+        assert_eq!(t.s.watched_keys(), 0, "EXEC unwatches");
+        // Without interference it goes through.
+        t.run("WATCH k");
+        t.run("MULTI");
+        t.run("SET k 3");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![ok()]));
+        assert_eq!(t.run("GET k"), bulk("3"));
+    }
+
+    #[test]
+    fn watch_sees_deletes_creates_flushes_and_own_writes() {
+        let mut t = T::new();
+        let mut other = Session::new();
+        let now = t.now;
+        let cases: [(&str, &[&[u8]]); 5] = [
+            ("SET k 1", &[b"DEL", b"k"]),
+            ("DEL k", &[b"SET", b"k", b"x"]),
+            ("SET k 1", &[b"FLUSHDB"]),
+            ("SET k 1", &[b"FLUSHALL"]),
+            ("SET k 1", &[b"EXPIRE", b"k", b"100"]),
+        ];
+        for (prep, change) in cases {
+            t.run("FLUSHALL");
+            t.run(prep);
+            t.run("WATCH k");
+            t.store.execute(&mut other, change, now);
+            t.run("MULTI");
+            t.run("PING");
+            assert_eq!(t.run("EXEC"), Reply::nil_array(), "{prep} then {change:?}");
+        }
+        // The session's own writes between WATCH and MULTI count too.
+        t.run("SET k 1");
+        t.run("WATCH k");
+        t.run("INCR k");
+        t.run("MULTI");
+        t.run("PING");
+        assert_eq!(t.run("EXEC"), Reply::nil_array());
+    }
+
+    #[test]
+    fn watch_ignores_non_changes() {
+        let mut t = T::new();
+        let mut other = Session::new();
+        t.run("SADD s a");
+        t.run("SET k 1");
+        t.run("WATCH s k nope");
+        for cmd in [
+            &[&b"SADD"[..], b"s", b"a"][..],
+            &[b"GET", b"k"],
+            &[b"SET", b"k", b"2", b"NX"],
+            &[b"DEL", b"nope"],
+            &[b"SET", b"other", b"1"],
+        ] {
+            t.store.execute(&mut other, cmd, t.now);
+        }
+        t.run("MULTI");
+        t.run("PING");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![simple("PONG")]));
+    }
+
+    #[test]
+    fn watch_expiry_counts_as_change() {
+        let mut t = T::new();
+        t.run("SET k 1 PX 100");
+        t.run("WATCH k");
+        t.now += 101;
+        t.run("MULTI");
+        t.run("PING");
+        assert_eq!(t.run("EXEC"), Reply::nil_array());
+        // A key already expired when watched does not abort.
+        t.run("SET k 1 PX 10");
+        t.now += 11;
+        t.run("WATCH k");
+        t.run("MULTI");
+        t.run("PING");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![simple("PONG")]));
+    }
+
+    #[test]
+    fn watch_rules() {
+        let mut t = T::new();
+        t.run("MULTI");
+        assert_eq!(t.run("WATCH k"), err(WATCH_IN_MULTI));
+        assert_eq!(t.run("EXEC"), Reply::array(vec![]), "not an aborting error");
+        assert_eq!(
+            t.run("WATCH"),
+            err("ERR wrong number of arguments for 'watch' command")
+        );
+        t.run("WATCH a b a");
+        assert_eq!(t.s.watched_keys(), 2);
+        assert_eq!(t.run("UNWATCH"), ok());
+        assert_eq!(t.s.watched_keys(), 0);
+        t.run("WATCH a");
+        t.run("SET a 1");
+        t.run("UNWATCH");
+        t.run("MULTI");
+        t.run("PING");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![simple("PONG")]));
+        t.run("WATCH a");
+        t.run("MULTI");
+        t.run("DISCARD");
+        assert_eq!(t.s.watched_keys(), 0, "DISCARD unwatches");
+    }
+
+    #[test]
+    fn watch_per_database() {
+        let mut t = T::new();
+        t.run("WATCH k");
+        t.run("SELECT 1");
+        t.run("SET k 1");
+        t.run("MULTI");
+        t.run("PING");
+        assert_eq!(t.run("EXEC"), Reply::array(vec![simple("PONG")]));
+    }
+
+    #[test]
+    fn sessions_share_watch_slots() {
+        let mut store = Store::with_seed(1);
+        let mut a = Session::new();
+        let mut b = Session::new();
+        store.execute(&mut a, &[b"WATCH", b"k"], 0);
+        store.execute(&mut b, &[b"WATCH", b"k"], 0);
+        store.release(&mut a);
+        store.execute(&mut a, &[b"SET", b"k", b"1"], 0);
+        store.execute(&mut b, &[b"MULTI"], 0);
+        assert_eq!(store.execute(&mut b, &[b"EXEC"], 0), Reply::nil_array());
+    }
+
+    #[test]
+    fn encodes_a_transaction_reply() {
+        let mut t = T::new();
+        t.run("MULTI");
+        t.run("SET a 1");
+        t.run("GET nope");
+        let mut out = alloc::vec::Vec::new();
+        t.run("EXEC").encode_resp2(&mut out);
+        assert_eq!(out, b"*2\r\n+OK\r\n$-1\r\n");
+    }
+}
