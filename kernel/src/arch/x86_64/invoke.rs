@@ -56,7 +56,6 @@ enum Outcome {
 /// The registers a system call reads (copying the whole context would cost
 /// more than the null system call itself).
 struct SyscallArgs {
-    rax: u64,
     rdi: u64,
     rsi: u64,
     rdx: u64,
@@ -70,7 +69,6 @@ struct SyscallArgs {
 impl SyscallArgs {
     fn of(c: &crate::object::objects::UserContext) -> Self {
         Self {
-            rax: c.rax,
             rdi: c.rdi,
             rsi: c.rsi,
             rdx: c.rdx,
@@ -83,11 +81,36 @@ impl SyscallArgs {
     }
 }
 
+/// Whether a system call may have changed who should run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Next {
+    /// No: the caller simply carries on (no thread woke, blocked or moved).
+    Caller,
+    /// Perhaps: the scheduler decides.
+    Scheduler,
+}
+
+/// Invocation labels that cannot wake, block, suspend or destroy a thread.
+fn leaves_threads_alone(label: u64) -> bool {
+    !matches!(
+        label,
+        label::CNODE_DELETE | label::CNODE_REVOKE | label::TCB_CONFIGURE
+            ..=label::TCB_BIND_NOTIFICATION
+    )
+}
+
 /// Handles the system call the current thread `t` made.
-pub fn syscall(t: TcbRef) {
+pub fn syscall(t: TcbRef) -> Next {
+    let number = t.with(|tcb| tcb.context.rax);
+    if number == Syscall::Null as u64 {
+        // Nothing to decode: the cheapest way through the kernel.
+        t.with(|tcb| tcb.context.rax = 0);
+        return Next::Caller;
+    }
     let ctx = t.with(|tcb| SyscallArgs::of(&tcb.context));
     let info = MessageInfo(ctx.rsi);
-    let result = match Syscall::from_raw(ctx.rax) {
+    let mut next = Next::Scheduler;
+    let result = match Syscall::from_raw(number) {
         Some(Syscall::Call) => match endpoint_arg(t, ctx.rdi) {
             Some(Ok(Cap::Endpoint {
                 base,
@@ -117,7 +140,12 @@ pub fn syscall(t: TcbRef) {
                 }
             }
             Some(Err(e)) => Err(e),
-            _ => call(t, ctx.rdi, info, [ctx.rdx, ctx.r10, ctx.r8, ctx.r9]).map(Outcome::Reply),
+            _ => {
+                if leaves_threads_alone(info.label()) {
+                    next = Next::Caller;
+                }
+                call(t, ctx.rdi, info, [ctx.rdx, ctx.r10, ctx.r8, ctx.r9]).map(Outcome::Reply)
+            }
         },
         Some(s @ (Syscall::Send | Syscall::NbSend)) => send(t, ctx.rdi, info, s == Syscall::Send),
         Some(s @ (Syscall::Recv | Syscall::NbRecv)) => receive(t, ctx.rdi, s == Syscall::Recv),
@@ -147,6 +175,7 @@ pub fn syscall(t: TcbRef) {
             thread::yield_current();
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
+        // Handled above.
         Some(Syscall::Null) => Ok(Outcome::Reply([0; REGISTER_WORDS])),
         Some(Syscall::Exit) => {
             if !thread::send_fault(t, fault::EXITED, [ctx.rip, ctx.rsp, ctx.rdx, 0]) {
@@ -154,11 +183,14 @@ pub fn syscall(t: TcbRef) {
             }
             Ok(Outcome::Done)
         }
-        Some(Syscall::DebugWrite) => debug_write(t, ctx.rdi, ctx.rdx, ctx.r10).map(Outcome::Reply),
+        Some(Syscall::DebugWrite) => {
+            next = Next::Caller;
+            debug_write(t, ctx.rdi, ctx.rdx, ctx.r10).map(Outcome::Reply)
+        }
         Some(Syscall::DebugExit) if boot::in_self_test() => boot::stop(ctx.rdx == 0),
         Some(Syscall::DebugExit) => Err(Error::IllegalOperation),
         None => {
-            if thread::send_fault(t, fault::UNKNOWN_SYSCALL, [ctx.rip, ctx.rsp, ctx.rax, 0]) {
+            if thread::send_fault(t, fault::UNKNOWN_SYSCALL, [ctx.rip, ctx.rsp, number, 0]) {
                 Ok(Outcome::Done)
             } else {
                 Err(Error::UnknownSyscall)
@@ -175,6 +207,7 @@ pub fn syscall(t: TcbRef) {
         Ok(Outcome::Done) => {}
         Err(e) => ipc::fail(t, e),
     }
+    next
 }
 
 /// The capability at `address` if it is an endpoint or notification;

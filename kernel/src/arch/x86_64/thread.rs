@@ -62,8 +62,8 @@ fn save(frame: &TrapFrame, tcb: &mut Tcb) {
 pub extern "C" fn handle_syscall() -> ! {
     let current = RUN_QUEUE.lock().current;
     if let Some(thread) = current {
-        super::invoke::syscall(thread);
-        if RUN_QUEUE.lock().keeps_running(thread) {
+        let next = super::invoke::syscall(thread);
+        if next == super::invoke::Next::Caller || RUN_QUEUE.lock().keeps_running(thread) {
             // SAFETY: the thread is live and current; nothing else touches
             // its context until it enters the kernel again.
             user::return_to_caller(unsafe { &(*thread.ptr()).context })
