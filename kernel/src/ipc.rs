@@ -204,8 +204,9 @@ pub fn send(
     });
     let e = endpoint(ep);
     let mut q = queue_of(e);
-    if e.receivers && !q.is_empty() {
-        let receiver = q.pop_front(LinkKind::Wait).expect("queue is not empty");
+    if e.receivers
+        && let Some(receiver) = q.pop_front(LinkKind::Wait)
+    {
         set_queue(e, q);
         transfer(sender, receiver, badge);
         wake(rq, receiver);
@@ -247,8 +248,9 @@ pub fn receive(rq: &mut RunQueue, receiver: TcbRef, ep: u64, blocking: bool) -> 
     }
     let e = endpoint(ep);
     let mut q = queue_of(e);
-    if !e.receivers && !q.is_empty() {
-        let sender = q.pop_front(LinkKind::Wait).expect("queue is not empty");
+    if !e.receivers
+        && let Some(sender) = q.pop_front(LinkKind::Wait)
+    {
         set_queue(e, q);
         let (badge, kind) = sender.with(|t| (t.ipc.badge, t.ipc.kind));
         transfer(sender, receiver, badge);
