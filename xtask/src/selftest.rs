@@ -36,6 +36,12 @@ enum Scenario {
     RootTask,
     /// `config/hello` composed and booted: init, a server, a client.
     System,
+    /// `config/block-test` composed and booted with a virtio disk: the
+    /// block server's self-check.
+    Block,
+    /// `config/kvs-test` composed and booted: the kvs server and the
+    /// `kvs-smoke` client's script of commands.
+    Kvs,
 }
 
 struct Case {
@@ -47,7 +53,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 9] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -90,6 +96,27 @@ const CASES: [Case; 6] = [
         media: Media::Cdrom,
         cpu: None,
     },
+    Case {
+        name: "block: config/block-test (virtio-blk over PCI, polling, sector write and read)",
+        scenario: Scenario::Block,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "block: the same under OVMF (a 64-bit BAR above 4 GiB)",
+        scenario: Scenario::Block,
+        firmware: Firmware::Uefi,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "kvs: config/kvs-test (the store over IPC, a 64 KiB value through a shared region)",
+        scenario: Scenario::Kvs,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
 ];
 
 /// `config/hello`, copied with the client told (argument `exit`) to end the
@@ -122,6 +149,71 @@ fn hello_test_config(dir: &Path) -> Result<PathBuf> {
     );
     fs::write(&client, text)?;
     Ok(dst)
+}
+
+/// `config/block-test`, copied with the block server told (argument
+/// `exit`) to end the QEMU run through `DebugExit` after its self-check.
+fn block_test_config(dir: &Path) -> Result<PathBuf> {
+    let src = build::root().join("config").join("block-test");
+    let dst = dir.join("block-config");
+    if dst.exists() {
+        fs::remove_dir_all(&dst)?;
+    }
+    fs::create_dir_all(&dst)?;
+    for entry in fs::read_dir(&src).map_err(|e| fail!("cannot read {}: {e}", src.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::copy(&path, dst.join(path.file_name().expect("a file name")))?;
+        }
+    }
+    let block = dst.join("block.toml");
+    let text = fs::read_to_string(&block)?;
+    let text = if text.contains("[args]") {
+        text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
+    } else {
+        format!("{text}\n[args]\nexit = \"on-success\"\n")
+    };
+    fs::write(&block, text)?;
+    Ok(dst)
+}
+
+/// `config/kvs-test`, copied with `kvs-smoke` told (argument `exit`) to
+/// end the QEMU run through `DebugExit` after its script.
+fn kvs_test_config(dir: &Path) -> Result<PathBuf> {
+    let src = build::root().join("config").join("kvs-test");
+    let dst = dir.join("kvs-config");
+    if dst.exists() {
+        fs::remove_dir_all(&dst)?;
+    }
+    fs::create_dir_all(&dst)?;
+    for entry in fs::read_dir(&src).map_err(|e| fail!("cannot read {}: {e}", src.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::copy(&path, dst.join(path.file_name().expect("a file name")))?;
+        }
+    }
+    let smoke = dst.join("kvs-smoke.toml");
+    let text = fs::read_to_string(&smoke)?;
+    let text = if text.contains("[args]") {
+        text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
+    } else {
+        format!("{text}\n[args]\nexit = \"on-success\"\n")
+    };
+    fs::write(&smoke, text)?;
+    Ok(dst)
+}
+
+/// The fewest checks a passing `kvs-smoke` run reports.
+const MIN_KVS_CHECKS: u32 = 10;
+
+/// What the block test's disk holds at sector 0; the server logs it.
+const BLOCK_DISK_MAGIC: &[u8; 16] = b"BASALT-BLOCKTEST";
+const BLOCK_DISK_BYTES: usize = 1 << 20;
+
+/// Byte `i` of what the block server writes to `sector` (1 and 2): the
+/// oracle for `servers/block`'s `check::pattern`.
+fn block_pattern(sector: usize, i: usize) -> u8 {
+    ((i * 31 + sector * 97 + 0x5a) as u8) ^ ((i >> 8) as u8)
 }
 
 /// The module's bytes: a fixed pattern, so its checksum is known.
@@ -164,9 +256,13 @@ pub fn run_all(accel: Accel) -> Result<()> {
         Scenario::PageFault,
         Scenario::RootTask,
         Scenario::System,
+        Scenario::Block,
+        Scenario::Kvs,
     ]
     .map(|s| {
         let (file, args) = match s {
+            Scenario::Block => ("block.iso", "test=roottask"),
+            Scenario::Kvs => ("kvs.iso", "test=roottask"),
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
             Scenario::RootTask | Scenario::System => (
@@ -186,6 +282,26 @@ pub fn run_all(accel: Accel) -> Result<()> {
             Scenario::Boot | Scenario::PageFault => &test_modules,
             Scenario::System => {
                 let config = hello_test_config(&dir)?;
+                compose::compose_with_args(
+                    &config,
+                    compose::Binaries::Build(Profile::Debug),
+                    path,
+                    args,
+                )?;
+                continue;
+            }
+            Scenario::Kvs => {
+                let config = kvs_test_config(&dir)?;
+                compose::compose_with_args(
+                    &config,
+                    compose::Binaries::Build(Profile::Debug),
+                    path,
+                    args,
+                )?;
+                continue;
+            }
+            Scenario::Block => {
+                let config = block_test_config(&dir)?;
                 compose::compose_with_args(
                     &config,
                     compose::Binaries::Build(Profile::Debug),
@@ -252,6 +368,14 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
             "virtio-blk-pci,drive=disk0,num-queues=1",
         ]);
     }
+    let block_disk = dir.join("block-disk.img");
+    if case.scenario == Scenario::Block {
+        let mut bytes = vec![0u8; BLOCK_DISK_BYTES];
+        bytes[..BLOCK_DISK_MAGIC.len()].copy_from_slice(BLOCK_DISK_MAGIC);
+        fs::write(&block_disk, bytes)?;
+        let drive = format!("if=none,id=disk0,format=raw,file={}", block_disk.display());
+        vm.args(&["-drive", &drive, "-device", "virtio-blk-pci,drive=disk0"]);
+    }
     if let Some(cpu) = case.cpu
         && accel == Accel::Tcg
     {
@@ -272,6 +396,8 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
         Scenario::PageFault => check_page_fault(outcome.status, &serial),
         Scenario::RootTask => check_root_task(outcome.status, &serial),
         Scenario::System => check_hello(outcome.status, &serial),
+        Scenario::Block => check_block(outcome.status, &serial, &fs::read(&block_disk)?),
+        Scenario::Kvs => check_kvs(outcome.status, &serial),
     };
     result.map_err(|e| {
         fail!(
@@ -413,6 +539,94 @@ fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
     Ok(())
 }
 
+/// The block test: the server finds the disk, reports its capacity and
+/// the sector 0 the test wrote, passes its self-check, and the pattern it
+/// wrote is on the disk image afterwards.
+fn check_block(status: Option<i32>, serial: &str, disk: &[u8]) -> Result<()> {
+    for bad in [
+        "KERNEL FAULT",
+        "KERNEL PANIC",
+        "BOOT FAILED",
+        "PANIC in block",
+        "cannot start",
+        "self-check failed",
+    ] {
+        if serial.contains(bad) {
+            return Err(fail!("the serial log has `{bad}`"));
+        }
+    }
+    expect_status(status, EXIT_SUCCESS)?;
+    let sector0: Vec<String> = BLOCK_DISK_MAGIC
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for line in [
+        "init: started block (generation 1".to_string(),
+        "block: virtio-blk 1af4:1001 at ".to_string(),
+        format!("block: capacity {} sectors", BLOCK_DISK_BYTES / 512),
+        "block: sectors 1-2 written and read back".to_string(),
+        format!("block: sector 0 starts {}", sector0.join(" ")),
+        "block: self-check passed".to_string(),
+    ] {
+        expect_line(serial, &line)?;
+    }
+    for sector in 1..=2 {
+        let at = sector * 512;
+        let on_disk = disk.get(at..at + 512).unwrap_or_default();
+        if on_disk.len() != 512
+            || on_disk
+                .iter()
+                .enumerate()
+                .any(|(i, &b)| b != block_pattern(sector, i))
+        {
+            return Err(fail!(
+                "sector {sector} of the disk image does not hold the pattern the server wrote"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `kvs-smoke: N passed, M failed` as `(N, M)`.
+fn kvs_summary(line: &str) -> Option<(u32, u32)> {
+    let rest = line.split("kvs-smoke: ").nth(1)?;
+    let (passed, rest) = rest.split_once(" passed, ")?;
+    let failed = rest.strip_suffix(" failed")?;
+    Some((passed.trim().parse().ok()?, failed.trim().parse().ok()?))
+}
+
+/// The kvs system: both components start, and `kvs-smoke` passes at least
+/// [`MIN_KVS_CHECKS`] checks and fails none.
+fn check_kvs(status: Option<i32>, serial: &str) -> Result<()> {
+    for bad in [
+        "KERNEL FAULT",
+        "KERNEL PANIC",
+        "BOOT FAILED",
+        "PANIC",
+        "cannot start",
+        "kvs-smoke: FAIL",
+    ] {
+        if serial.contains(bad) {
+            return Err(fail!("the serial log has `{bad}`"));
+        }
+    }
+    expect_status(status, EXIT_SUCCESS)?;
+    expect_line(serial, "init: started kvs (generation 1")?;
+    expect_line(serial, "kvs: serving kvs (generation 1")?;
+    expect_line(
+        serial,
+        "kvs-smoke: ok 64 KiB value through the shared region",
+    )?;
+    let line = expect_line(serial, " passed, ")?;
+    match kvs_summary(line) {
+        Some((passed, 0)) if passed >= MIN_KVS_CHECKS => Ok(()),
+        Some((passed, failed)) => Err(fail!(
+            "kvs-smoke: {passed} passed, {failed} failed; wanted at least {MIN_KVS_CHECKS} and no failure"
+        )),
+        None => Err(fail!("cannot read the summary line `{line}`")),
+    }
+}
+
 fn check_page_fault(status: Option<i32>, serial: &str) -> Result<()> {
     expect_status(status, EXIT_FAILURE)?;
     let announce = expect_line(
@@ -524,5 +738,46 @@ mod tests {
         assert!(check_root_task(Some(EXIT_FAILURE), ok).is_err());
         assert!(check_root_task(None, ok).is_err());
         assert!(check_root_task(Some(EXIT_SUCCESS), "").is_err());
+    }
+
+    #[test]
+    fn the_block_check_wants_the_log_lines_and_the_pattern_on_disk() {
+        let serial = "init: started block (generation 1, priority 100)\n\
+            block: virtio-blk 1af4:1001 at 00:03.0, 2 BARs\n\
+            block: capacity 2048 sectors (1024 KiB)\n\
+            block: sectors 1-2 written and read back\n\
+            block: sector 0 starts 42 41 53 41 4c 54 2d 42 4c 4f 43 4b 54 45 53 54\n\
+            block: self-check passed\n";
+        let mut disk = vec![0u8; 4 * 512];
+        for sector in 1..=2 {
+            for i in 0..512 {
+                disk[sector * 512 + i] = block_pattern(sector, i);
+            }
+        }
+        assert!(check_block(Some(EXIT_SUCCESS), serial, &disk).is_ok());
+        assert!(check_block(Some(EXIT_FAILURE), serial, &disk).is_err());
+        let lost = serial.replace("self-check passed", "self-check failed: Check(..)");
+        assert!(check_block(Some(EXIT_SUCCESS), &lost, &disk).is_err());
+        let mut unwritten = disk.clone();
+        unwritten[2 * 512 + 7] ^= 1;
+        assert!(check_block(Some(EXIT_SUCCESS), serial, &unwritten).is_err());
+    }
+
+    #[test]
+    fn the_kvs_check_wants_enough_checks_and_no_failure() {
+        let ok = "init: started kvs (generation 1, priority 100)\n\
+            kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz)\n\
+            kvs-smoke: ok 64 KiB value through the shared region\n\
+            kvs-smoke: 13 passed, 0 failed\n";
+        assert_eq!(kvs_summary("kvs-smoke: 13 passed, 0 failed"), Some((13, 0)));
+        assert!(check_kvs(Some(EXIT_SUCCESS), ok).is_ok());
+        assert!(check_kvs(Some(EXIT_FAILURE), ok).is_err());
+        assert!(check_kvs(None, ok).is_err());
+        let few = ok.replace("13 passed", "9 passed");
+        assert!(check_kvs(Some(EXIT_SUCCESS), &few).is_err());
+        let failed = ok.replace("0 failed", "1 failed");
+        assert!(check_kvs(Some(EXIT_SUCCESS), &failed).is_err());
+        let fail_line = format!("{ok}kvs-smoke: FAIL INCR: INCR n: ...\n");
+        assert!(check_kvs(Some(EXIT_SUCCESS), &fail_line).is_err());
     }
 }

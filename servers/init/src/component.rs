@@ -1,7 +1,7 @@
 //! Building one component from the manifest: its memory, address space,
 //! CSpace, granted capabilities, start-info page and thread.
 
-use crate::plan::{BOOKKEEPING_BITS, PAGE};
+use crate::plan::{BOOKKEEPING_BITS, LARGE_PAGE, PAGE};
 use crate::space::{CNODE, CONSOLE, IO_PORT_CONTROL, IRQ_CONTROL, Memory, Space};
 use basalt_abi::start_info::{self as si, CapEntry, CapKind, StartInfo};
 use basalt_abi::{ObjectType, Rights};
@@ -217,8 +217,28 @@ pub fn start(
             .doing("mapping the stack")?;
         slots.keep(space, f).doing("slot")?;
     }
-    for i in 0..c.heap_bytes.div_ceil(PAGE) {
-        let f = map_new(space, &mut slots, memory, si::HEAP_BASE + i * PAGE, rw)
+    // The heap in 2 MiB frames as far as it goes (a big heap would not fit
+    // the bookkeeping CNode page by page), the rest in 4 KiB frames.
+    let large = c.heap_bytes / LARGE_PAGE;
+    for i in 0..large {
+        let frame = space
+            .object_from(memory, ObjectType::Frame2M, 0)
+            .doing("frame")?;
+        space
+            .map(
+                frame,
+                vspace,
+                si::HEAP_BASE + i * LARGE_PAGE,
+                rw,
+                memory,
+                &mut |sp, pt| slots.keep(sp, pt),
+            )
+            .doing("mapping the heap")?;
+        slots.keep(space, frame).doing("slot")?;
+    }
+    let small_base = si::HEAP_BASE + large * LARGE_PAGE;
+    for i in 0..(c.heap_bytes - large * LARGE_PAGE).div_ceil(PAGE) {
+        let f = map_new(space, &mut slots, memory, small_base + i * PAGE, rw)
             .doing("mapping the heap")?;
         slots.keep(space, f).doing("slot")?;
     }

@@ -4,6 +4,8 @@
 
 /// Bytes of a page.
 pub const PAGE: u64 = 4096;
+/// Bytes of a large page: a big heap is mapped in these.
+pub const LARGE_PAGE: u64 = 2 << 20;
 
 /// Radix of the CNode where init keeps the capabilities of a component's
 /// own objects (frames, page tables): it dies with the component.

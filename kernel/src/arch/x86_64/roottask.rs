@@ -338,12 +338,16 @@ pub fn create<const N: usize>(
 }
 
 /// Physical address space that is neither RAM nor claimed by the kernel,
-/// below 4 GiB and above the firmware's low memory: where PCI devices put
-/// their registers (and firmware-reserved areas such as the PCIe ECAM
-/// window). It is handed out as device untyped memory.
+/// above the firmware's low memory and below 1 TiB: where PCI devices put
+/// their registers (below 4 GiB, and above it for 64-bit BARs, as OVMF
+/// does) and firmware-reserved areas such as the PCIe ECAM window. It is
+/// handed out as device untyped memory.
+/// The end of the physical address space handed out as device memory.
+const DEVICE_SPACE_END: u64 = 1 << 40;
+
 pub fn device_space<const N: usize>(ram: &RangeSet<N>, kernel_devices: &[u64]) -> RangeSet<N> {
     let mut space = RangeSet::new();
-    let _ = space.insert(PhysRange::new(1 << 20, 1 << 32));
+    let _ = space.insert(PhysRange::new(1 << 20, DEVICE_SPACE_END));
     for r in ram.as_slice() {
         let _ = space.remove(PhysRange::new(
             r.start & !(PAGE_SIZE - 1),

@@ -1,0 +1,224 @@
+//! `block`: a Basalt component that drives a virtio-blk PCI disk with the
+//! `virtio-drivers` crate, polling. `init` starts it (see `docs/block.md`
+//! and `config/block-test`). For now it runs a self-check at start and
+//! logs:
+//!
+//! ```text
+//! block: virtio-blk 1af4:1001 at 00:04.0
+//! block: capacity 2048 sectors (1024 KiB)
+//! block: sectors 1-2 written and read back
+//! block: sector 0 starts 42 41 53 41 4c 54 2d 42 4c 4f 43 4b 54 45 53 54
+//! block: self-check passed
+//! ```
+//!
+//! With the argument `exit = "on-success"` it then ends the QEMU self-test
+//! run through `DebugExit` (success, or failure after logging what went
+//! wrong); otherwise it exits, status 0 or 1.
+//!
+//! Arguments: `dma` (the DMA region, default `block-dma`), `device` (the
+//! PCI device's name, default `disk`), `pci-ports` (the configuration
+//! ports, default `pci-config`).
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "block is a Basalt component that init starts; \
+         see docs/block.md (cargo xtask run --config config/block-test)"
+    );
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "none")]
+libcap::component!(component::run);
+
+#[cfg(target_os = "none")]
+mod component {
+    use block::check::{self, CheckError, Disk, Hex};
+    use block::dma::{self, BlockHal, Window};
+    use block::pci::{CONFIG_ADDRESS, CONFIG_DATA, PortCam};
+    use libcap::abi::start_info::CapKind;
+    use libcap::log::{error, info};
+    use virtio_drivers::device::blk::VirtIOBlk;
+    use virtio_drivers::transport::pci::PciTransport;
+    use virtio_drivers::transport::pci::bus::{BarInfo, Command, DeviceFunction, PciRoot};
+    use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
+
+    /// The virtio vendor ID, and the transitional and modern block device IDs.
+    const VIRTIO_VENDOR: u16 = 0x1af4;
+    const BLOCK_DEVICES: [u16; 2] = [0x1001, 0x1042];
+
+    /// The step that went wrong (the runtime prints `block: main failed: …`).
+    #[derive(Debug)]
+    #[allow(dead_code)] // the fields are read only by `Debug`
+    pub enum Failure {
+        /// No shared region of that name was granted (or it has no
+        /// physical address).
+        NoDmaRegion(&'static str),
+        /// No I/O-port range of that name covering 0xcf8-0xcff.
+        NoConfigPorts(&'static str),
+        /// No device memory `<device>.bar<N>` was granted.
+        NoBars(&'static str),
+        /// No virtio block function on bus 0.
+        NoDevice,
+        /// Sizing the function's BARs failed.
+        Pci(virtio_drivers::transport::pci::bus::PciError),
+        /// A memory BAR of the function was not granted (init could not
+        /// map it: see its log): the BAR's index and physical address.
+        BarNotGranted(usize, u64),
+        /// The PCI transport refused the function.
+        Transport(virtio_drivers::transport::pci::VirtioPciError),
+        /// The driver could not set the device up.
+        Driver(virtio_drivers::Error),
+        /// The self-check failed.
+        Check(CheckError<virtio_drivers::Error>),
+    }
+
+    struct Virtio(VirtIOBlk<BlockHal, PciTransport>);
+
+    impl Disk for Virtio {
+        type Error = virtio_drivers::Error;
+        fn capacity(&self) -> u64 {
+            self.0.capacity()
+        }
+        fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Self::Error> {
+            self.0.read_blocks(sector as usize, buf)
+        }
+        fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Self::Error> {
+            self.0.write_blocks(sector as usize, buf)
+        }
+    }
+
+    pub fn run(start: &'static libcap::Start) -> Result<(), Failure> {
+        let exit_when_done = start.arg("exit") == Some("on-success");
+        match bring_up(start) {
+            Ok(()) => {
+                info!("self-check passed");
+                if exit_when_done {
+                    // Returns only outside self-test mode; then exit normally.
+                    libcap::syscall::try_debug_exit(true);
+                }
+                Ok(())
+            }
+            Err(failure) => {
+                error!("self-check failed: {failure:?}");
+                if exit_when_done {
+                    libcap::syscall::try_debug_exit(false);
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Finds the device, starts the driver and runs the self-check.
+    fn bring_up(start: &'static libcap::Start) -> Result<(), Failure> {
+        let dma_name = start.arg("dma").unwrap_or("block-dma");
+        let device = start.arg("device").unwrap_or("disk");
+        let ports_name = start.arg("pci-ports").unwrap_or("pci-config");
+
+        let grant = start
+            .find(CapKind::Region, dma_name)
+            .filter(|g| g.physical != 0)
+            .ok_or(Failure::NoDmaRegion(dma_name))?;
+        let region = start
+            .shared_region(dma_name)
+            .ok_or(Failure::NoDmaRegion(dma_name))?;
+        // SAFETY: init maps the region read-write for the component's
+        // lifetime, physically contiguous from `physical`; the config
+        // makes this component its only user, and `shared_region` hands it
+        // out once, to here.
+        unsafe { dma::set_dma_region(region.as_ptr(), grant.physical, region.len()) };
+
+        let mut bars = 0;
+        for g in start.grants() {
+            let is_bar = g.kind == Some(CapKind::DeviceMemory)
+                && g.name
+                    .strip_prefix(device)
+                    .is_some_and(|rest| rest.starts_with(".bar"));
+            if is_bar && start.device_memory(g.name).is_some() {
+                // SAFETY: init maps the BAR uncached for the component's
+                // lifetime; `device_memory` handed it out once, to here,
+                // and only the driver uses it.
+                let added = unsafe {
+                    dma::add_window(Window {
+                        phys: g.physical,
+                        virt: g.address as usize,
+                        len: g.value as usize,
+                    })
+                };
+                bars += usize::from(added);
+            }
+        }
+        if bars == 0 {
+            return Err(Failure::NoBars(device));
+        }
+
+        let ports = start
+            .io_ports(ports_name)
+            .filter(|p| p.first <= CONFIG_ADDRESS && p.last >= CONFIG_DATA + 3)
+            .ok_or(Failure::NoConfigPorts(ports_name))?;
+        let mut root = PciRoot::new(PortCam::new(ports.ports));
+        let (function, info) = root
+            .enumerate_bus(0)
+            .find(|(_, i)| i.vendor_id == VIRTIO_VENDOR && BLOCK_DEVICES.contains(&i.device_id))
+            .ok_or(Failure::NoDevice)?;
+        let DeviceFunction {
+            bus,
+            device: slot,
+            function: func,
+        } = function;
+        info!(
+            "virtio-blk {:04x}:{:04x} at {bus:02x}:{slot:02x}.{func}, {bars} BARs, DMA region {} KiB at physical {:#x}",
+            info.vendor_id,
+            info.device_id,
+            region.len() >> 10,
+            grant.physical
+        );
+        // The device reaches the DMA region only as a bus master.
+        let (_, command) = root.get_status_command(function);
+        root.set_command(
+            function,
+            command | Command::MEMORY_SPACE | Command::BUS_MASTER,
+        );
+
+        // Every memory BAR the driver may use must have been granted, or
+        // the driver would fail deep inside (in `mmio_phys_to_virt`).
+        for (index, bar) in root
+            .bars(function)
+            .map_err(Failure::Pci)?
+            .iter()
+            .enumerate()
+        {
+            if let Some((address, size)) = bar.as_ref().and_then(BarInfo::memory_address_size)
+                && address != 0
+                && dma::window_virt(address, size as usize).is_none()
+            {
+                error!("BAR{index} at {address:#x} ({size:#x} bytes) was not granted");
+                return Err(Failure::BarNotGranted(index, address));
+            }
+        }
+
+        let transport =
+            PciTransport::new::<BlockHal, _>(&mut root, function).map_err(Failure::Transport)?;
+        let mut disk = Virtio(VirtIOBlk::new(transport).map_err(Failure::Driver)?);
+        let capacity = disk.capacity();
+        info!("capacity {capacity} sectors ({} KiB)", capacity / 2);
+
+        // The transfer buffer lies in the DMA region, so the driver hands
+        // it to the device in place (its request headers go through
+        // bounce pages).
+        let (_, page) = BlockHal::dma_alloc(1, BufferDirection::Both);
+        // SAFETY: a page of the DMA region that this function owns from
+        // here on (it is never freed).
+        let buf = unsafe { core::slice::from_raw_parts_mut(page.as_ptr(), PAGE_SIZE) };
+        let report = check::self_check(&mut disk, buf).map_err(Failure::Check)?;
+        info!(
+            "sectors {}-{} written and read back",
+            check::FIRST_CHECK_SECTOR,
+            check::FIRST_CHECK_SECTOR + check::CHECK_SECTORS as u64 - 1
+        );
+        info!("sector 0 starts {}", Hex(&report.sector0));
+        Ok(())
+    }
+}

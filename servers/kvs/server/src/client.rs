@@ -1,0 +1,125 @@
+//! The client side: [`Connection`] picks the message words or the shared
+//! region for each request and reply.
+
+use crate::shared::SharedBuf;
+use crate::{Answer, INLINE_REQUEST, KvsClient, proto};
+use alloc::string::String;
+use alloc::vec::Vec;
+use libcap::rpc::{RpcError, Transport};
+
+/// Why a command got no reply.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Error {
+    /// The call failed (see [`RpcError`]; `Remote(code)` carries one of
+    /// the crate's error codes). After [`RpcError::Restarted`] the
+    /// connection has set itself up again with the new server instance
+    /// (whose store is empty); the command ran there, its reply is lost.
+    Rpc(RpcError),
+    /// The encoded request is larger than the message words and there is
+    /// no region, or larger than the region.
+    TooLarge,
+    /// The server answered with a reply outside the region.
+    BadAnswer,
+}
+
+impl From<RpcError> for Error {
+    fn from(e: RpcError) -> Self {
+        Error::Rpc(e)
+    }
+}
+
+/// A client's connection to the kvs server: the RPC client and, if the
+/// config gives it one, the shared region for large requests and replies.
+///
+/// ```
+/// use kvs::{Connection, Kvs, KvsClient, KvsServer, ManualClock};
+/// let server = libcap::rpc::Local::new(KvsServer::new(ManualClock(0), Vec::new()), KvsServer::rpc_dispatch);
+/// let mut kvs = Connection::open(KvsClient::new(&server), None).unwrap();
+/// assert_eq!(kvs.command(&[b"INCR", b"n"]).unwrap(), b":1\r\n");
+/// ```
+#[derive(Debug)]
+pub struct Connection<T: Transport> {
+    client: KvsClient<T>,
+    region: Option<(String, SharedBuf)>,
+    request: Vec<u8>,
+}
+
+impl<T: Transport> Connection<T> {
+    /// Starts a fresh session with the server behind `client` (dropping
+    /// whatever a previous instance of this client left there) and
+    /// attaches the region `(name, buffer)` if given.
+    pub fn open(client: KvsClient<T>, region: Option<(&str, SharedBuf)>) -> Result<Self, Error> {
+        let mut c = Self {
+            client,
+            region: region.map(|(name, buf)| (String::from(name), buf)),
+            request: Vec::new(),
+        };
+        match c.setup() {
+            // The first call may see a server that restarted since this
+            // client's previous instance: set up again with it.
+            Err(Error::Rpc(RpcError::Restarted { .. })) => c.setup()?,
+            other => other?,
+        }
+        Ok(c)
+    }
+
+    /// The RPC client.
+    pub fn client(&self) -> &KvsClient<T> {
+        &self.client
+    }
+
+    /// The size of the region, 0 without one.
+    pub fn region_len(&self) -> usize {
+        self.region.as_ref().map_or(0, |(_, b)| b.len())
+    }
+
+    fn setup(&mut self) -> Result<(), Error> {
+        self.client.reset()?;
+        if let Some((name, _)) = &self.region {
+            self.client.attach(name)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the command `args`; returns the RESP2 encoding of its reply.
+    pub fn command(&mut self, args: &[&[u8]]) -> Result<Vec<u8>, Error> {
+        let mut request = core::mem::take(&mut self.request);
+        request.clear();
+        proto::encode_command(args, &mut request);
+        let reply = self.request(&request);
+        self.request = request;
+        reply
+    }
+
+    /// Runs one command already encoded (see [`proto`]); returns the RESP2
+    /// encoding of its reply.
+    pub fn request(&mut self, encoded: &[u8]) -> Result<Vec<u8>, Error> {
+        let answer = if encoded.len() <= INLINE_REQUEST {
+            self.client.exec(encoded)
+        } else {
+            let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
+            if !buf.write(encoded) {
+                return Err(Error::TooLarge);
+            }
+            self.client.exec_shared(encoded.len() as u64)
+        };
+        match answer {
+            Ok(Answer::Inline(bytes)) => Ok(bytes.to_vec()),
+            Ok(Answer::Shared(len)) => {
+                let (_, buf) = self.region.as_ref().ok_or(Error::BadAnswer)?;
+                let mut reply = Vec::new();
+                let len = usize::try_from(len).map_err(|_| Error::BadAnswer)?;
+                if buf.read(len, &mut reply) {
+                    Ok(reply)
+                } else {
+                    Err(Error::BadAnswer)
+                }
+            }
+            Err(e @ RpcError::Restarted { .. }) => {
+                self.setup()?;
+                Err(Error::Rpc(e))
+            }
+            Err(e) => Err(Error::Rpc(e)),
+        }
+    }
+}

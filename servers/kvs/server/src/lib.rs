@@ -1,0 +1,132 @@
+//! The key-value store component's interface, [`Kvs`], its request
+//! encoding ([`proto`]), the server ([`KvsServer`], which runs
+//! [`kvs_core::Store`]) and a client helper ([`Connection`]). The component
+//! (`src/main.rs`) serves [`Kvs`] on the channel the config calls `kvs`;
+//! clients (the front ends, `kvs-smoke`) depend on this library.
+//! `docs/kvs.md` describes the interface.
+//!
+//! ```
+//! use kvs::{Connection, Kvs, KvsClient, KvsServer, ManualClock};
+//! use libcap::rpc::Local;
+//!
+//! let server = Local::new(KvsServer::new(ManualClock(0), Vec::new()), KvsServer::rpc_dispatch);
+//! let mut kvs = Connection::open(KvsClient::new(&server), None).unwrap();
+//! assert_eq!(kvs.command(&[b"SET", b"k", b"v"]).unwrap(), b"+OK\r\n");
+//! assert_eq!(kvs.command(&[b"GET", b"k"]).unwrap(), b"$1\r\nv\r\n");
+//! ```
+//!
+//! The library is portable: its tests run on the host, calling the server
+//! through [`libcap::rpc::Local`] and sharing leaked host memory as the
+//! region.
+
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod client;
+pub mod proto;
+mod server;
+mod shared;
+
+pub use client::{Connection, Error};
+pub use server::{
+    Clock, EXPIRE_BUDGET, EXPIRE_EVERY, EXPIRE_INTERVAL_MS, KvsServer, ManualClock, TscClock,
+};
+pub use shared::SharedBuf;
+
+use libcap::rpc::{Bytes, Decode, Decoder, Encode, Encoder, WireError};
+
+/// The most bytes of a RESP2 reply that travel in the reply's message
+/// words (120 words: a tag, a length, and 118 words of bytes).
+pub const INLINE_REPLY: usize = 944;
+/// The most bytes of an encoded request that travel in the call's
+/// message words (120 words: a length and 119 words of bytes).
+pub const INLINE_REQUEST: usize = 952;
+
+/// Error code: [`Kvs::exec_shared`] without a region attached (or a reply
+/// too large for the message words, and no region to put it in).
+pub const NOT_ATTACHED: u64 = 1;
+/// Error code: the request is not a RESP array of bulk strings with at
+/// least one element, or it does not fit the region.
+pub const BAD_REQUEST: u64 = 2;
+/// Error code: the command ran, but its reply is larger than the region
+/// (or than [`INLINE_REPLY`] with no region); the reply is lost.
+pub const REPLY_TOO_LARGE: u64 = 3;
+/// Error code of [`Kvs::attach`]: the server maps no region of that name.
+pub const NO_SUCH_REGION: u64 = 4;
+/// Error code of [`Kvs::attach`]: another client attached that region.
+pub const REGION_TAKEN: u64 = 5;
+
+libcap::rpc_interface! {
+    /// What the kvs component serves on channel `kvs`. Each client (told
+    /// apart by the badge `init` minted for it) has its own session:
+    /// selected database, MULTI queue, WATCHed keys. Method ids are the
+    /// wire labels: keep them, and give a new method a new id.
+    pub interface Kvs {
+        /// The client side of [`Kvs`]; make one with
+        /// `start.channel_client("kvs")`, and use it through
+        /// [`Connection`].
+        client KvsClient;
+        /// Runs one command: `request` is its argument list as a RESP
+        /// array of bulk strings ([`proto::encode_command`]), at most
+        /// [`INLINE_REQUEST`] bytes. The answer is the reply's RESP2
+        /// encoding, inline when it has at most [`INLINE_REPLY`] bytes,
+        /// else in the caller's region at offset 0. Fails with
+        /// [`BAD_REQUEST`], [`REPLY_TOO_LARGE`] or [`NOT_ATTACHED`].
+        fn exec(request: &[u8]) -> Answer = 1;
+        /// Attaches the shared region `region` (which the config lets both
+        /// this client and the server write) to the caller for
+        /// [`exec_shared`](Kvs::exec_shared) and large replies; returns
+        /// its size. Fails with [`NO_SUCH_REGION`] or [`REGION_TAKEN`].
+        fn attach(region: &str) -> u64 = 2;
+        /// Like [`exec`](Kvs::exec), with the request in the caller's
+        /// region: its first `len` bytes. The reply may overwrite it.
+        fn exec_shared(len: u64) -> Answer = 3;
+        /// Ends the caller's session (`Store::release`: its transaction
+        /// and WATCHes go) and detaches its region. A client calls it when
+        /// it starts, so that what a previous instance left is dropped,
+        /// and when it goes away.
+        fn reset() = 4;
+    }
+}
+
+/// Where a reply is: in the message, or in the caller's region.
+// One lives per call, on the stack; boxing the inline bytes would cost an
+// allocation per reply.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Answer {
+    /// The reply's RESP2 bytes.
+    Inline(Bytes<INLINE_REPLY>),
+    /// The reply's RESP2 bytes are the first `len` bytes of the region.
+    Shared(u64),
+}
+
+impl Encode for Answer {
+    fn encode(&self, enc: &mut Encoder) -> Result<(), WireError> {
+        match self {
+            Answer::Inline(bytes) => {
+                enc.push(0)?;
+                bytes.encode(enc)
+            }
+            Answer::Shared(len) => {
+                enc.push(1)?;
+                enc.push(*len)
+            }
+        }
+    }
+}
+
+impl Decode<'_> for Answer {
+    fn decode(dec: &mut Decoder<'_>) -> Result<Self, WireError> {
+        match dec.word()? {
+            0 => Ok(Answer::Inline(Bytes::decode(dec)?)),
+            1 => Ok(Answer::Shared(dec.word()?)),
+            _ => Err(WireError::Malformed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+//! The request encoding: one command as a RESP array of bulk strings,
+//! `*<n>\r\n` then, per argument, `$<len>\r\n<bytes>\r\n` — what a Redis
+//! client sends, so the RESP front end can pass a command on unchanged.
+//!
+//! ```
+//! let mut wire = Vec::new();
+//! kvs::proto::encode_command(&[b"GET", b"k"], &mut wire);
+//! assert_eq!(wire, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+//! assert_eq!(kvs::proto::parse_command(&wire), Some(vec![&b"GET"[..], b"k"]));
+//! ```
+
+use alloc::vec::Vec;
+
+/// Appends the encoding of the command `args` to `out`.
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    out.push(b'*');
+    push_decimal(out, args.len());
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        out.push(b'$');
+        push_decimal(out, arg.len());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// How many bytes [`encode_command`] writes for `args`.
+///
+/// ```
+/// assert_eq!(kvs::proto::encoded_len(&[b"GET", b"k"]), 20);
+/// ```
+pub fn encoded_len(args: &[&[u8]]) -> usize {
+    let header = 3 + decimal_len(args.len());
+    args.iter()
+        .map(|a| 5 + decimal_len(a.len()) + a.len())
+        .sum::<usize>()
+        + header
+}
+
+/// The arguments of a request: the whole of `bytes` must be one RESP array
+/// of at least one bulk string (no nil elements, no trailing bytes);
+/// `None` otherwise.
+///
+/// ```
+/// use kvs::proto::parse_command;
+/// assert_eq!(parse_command(b"*1\r\n$4\r\nPING\r\n"), Some(vec![&b"PING"[..]]));
+/// assert_eq!(parse_command(b"*0\r\n"), None);
+/// assert_eq!(parse_command(b"*1\r\n$4\r\nPING\r\nx"), None);
+/// ```
+pub fn parse_command(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut rest = bytes.strip_prefix(b"*")?;
+    let count = take_decimal(&mut rest)?;
+    // Each argument takes at least 6 bytes: never trust the count for the
+    // allocation.
+    if count == 0 || count > rest.len() / 6 {
+        return None;
+    }
+    let mut args = Vec::with_capacity(count);
+    for _ in 0..count {
+        rest = rest.strip_prefix(b"$")?;
+        let len = take_decimal(&mut rest)?;
+        if rest.len() < len + 2 || &rest[len..len + 2] != b"\r\n" {
+            return None;
+        }
+        args.push(&rest[..len]);
+        rest = &rest[len + 2..];
+    }
+    rest.is_empty().then_some(args)
+}
+
+/// Reads a decimal number (1 to 19 digits) and the `\r\n` after it.
+fn take_decimal(rest: &mut &[u8]) -> Option<usize> {
+    let end = rest.iter().position(|&b| b == b'\r')?;
+    let digits = &rest[..end];
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if rest.get(end + 1) != Some(&b'\n') {
+        return None;
+    }
+    let n = digits.iter().try_fold(0usize, |n, &d| {
+        n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+    })?;
+    *rest = &rest[end + 2..];
+    Some(n)
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn decimal_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}

@@ -1,0 +1,250 @@
+//! The server: one [`Store`], one [`Session`] per client badge, the shared
+//! regions it may attach to clients, and a clock.
+
+use crate::proto;
+use crate::shared::SharedBuf;
+use crate::{
+    Answer, BAD_REQUEST, INLINE_REPLY, Kvs, NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN,
+    REPLY_TOO_LARGE,
+};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use kvs_core::{Session, Store};
+use libcap::rpc::{Bytes, Caller};
+
+/// Active expiry runs after every this many requests ...
+pub const EXPIRE_EVERY: u64 = 64;
+/// ... or when this many milliseconds passed since it last ran, whichever
+/// comes first (checked at each request: an idle server expires nothing,
+/// which lazy expiry makes invisible to clients).
+pub const EXPIRE_INTERVAL_MS: u64 = 100;
+/// The most keys one round of active expiry removes.
+pub const EXPIRE_BUDGET: usize = 64;
+
+/// Where the server's time comes from: milliseconds since the Unix epoch,
+/// never going back. Any `FnMut() -> u64` is one (host tests use a
+/// closure over a cell).
+pub trait Clock {
+    /// The time now.
+    fn now_ms(&mut self) -> u64;
+}
+
+impl<F: FnMut() -> u64> Clock for F {
+    fn now_ms(&mut self) -> u64 {
+        self()
+    }
+}
+
+/// A fixed time, for examples and tests.
+#[derive(Clone, Copy, Debug)]
+pub struct ManualClock(pub u64);
+
+impl Clock for ManualClock {
+    fn now_ms(&mut self) -> u64 {
+        self.0
+    }
+}
+
+/// Time from the time-stamp counter: `epoch_ms` at the moment of
+/// [`TscClock::new`], plus the TSC ticks since then divided by
+/// `tsc_mhz * 1000`. There is no calibration and no wall clock: the
+/// frequency and the starting time are the component's arguments
+/// (`tsc-mhz`, `epoch-ms`), so a wrong frequency makes expiry early or
+/// late by its ratio. The kernel's boot summary prints the TSC's frequency.
+#[derive(Clone, Copy, Debug)]
+pub struct TscClock {
+    start: u64,
+    ticks_per_ms: u64,
+    epoch_ms: u64,
+}
+
+impl TscClock {
+    /// A clock that reads `epoch_ms` now and counts `tsc_mhz` MHz.
+    pub fn new(tsc_mhz: u64, epoch_ms: u64) -> Self {
+        Self {
+            start: rdtsc(),
+            ticks_per_ms: tsc_mhz.max(1) * 1000,
+            epoch_ms,
+        }
+    }
+}
+
+impl Clock for TscClock {
+    fn now_ms(&mut self) -> u64 {
+        let ticks = rdtsc().wrapping_sub(self.start);
+        self.epoch_ms + ticks / self.ticks_per_ms
+    }
+}
+
+/// The time-stamp counter (user mode may read it: the kernel leaves
+/// CR4.TSD clear).
+#[cfg(target_arch = "x86_64")]
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads a counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn rdtsc() -> u64 {
+    0
+}
+
+/// One client: its session and the region it attached.
+#[derive(Debug, Default)]
+struct Client {
+    session: Session,
+    region: Option<usize>,
+}
+
+/// A region the server maps, and which client attached it.
+#[derive(Debug)]
+struct Region {
+    name: String,
+    buf: SharedBuf,
+    owner: Option<u64>,
+}
+
+/// The kvs server: implements [`Kvs`].
+///
+/// ```
+/// use kvs::{Kvs, KvsServer, ManualClock};
+/// use libcap::rpc::Caller;
+/// let mut server = KvsServer::new(ManualClock(0), Vec::new());
+/// let answer = server.exec(Caller { badge: 1 }, b"*1\r\n$4\r\nPING\r\n").unwrap();
+/// assert_eq!(answer, kvs::Answer::Inline(libcap::rpc::Bytes::try_from(&b"+PONG\r\n"[..]).unwrap()));
+/// ```
+#[derive(Debug)]
+pub struct KvsServer<C> {
+    store: Store,
+    clock: C,
+    clients: BTreeMap<u64, Client>,
+    regions: Vec<Region>,
+    requests: u64,
+    last_expire: u64,
+    /// A copy of a request taken from a region.
+    request: Vec<u8>,
+    /// The reply being encoded.
+    reply: Vec<u8>,
+}
+
+impl<C: Clock> KvsServer<C> {
+    /// An empty store with time from `clock`, and `regions` (by name) that
+    /// clients may attach.
+    pub fn new(clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
+        Self::with_store(Store::new(), clock, regions)
+    }
+
+    /// The same with a store of the caller's (e.g. [`Store::with_seed`]).
+    pub fn with_store(store: Store, clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
+        Self {
+            store,
+            clock,
+            clients: BTreeMap::new(),
+            regions: regions
+                .into_iter()
+                .map(|(name, buf)| Region {
+                    name,
+                    buf,
+                    owner: None,
+                })
+                .collect(),
+            requests: 0,
+            last_expire: 0,
+            request: Vec::new(),
+            reply: Vec::new(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// How many clients have a session.
+    pub fn sessions(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Runs the command encoded in `request` for client `badge`.
+    fn run(&mut self, badge: u64, request: &[u8]) -> Result<Answer, u64> {
+        let args = proto::parse_command(request).ok_or(BAD_REQUEST)?;
+        let now = self.clock.now_ms();
+        self.requests += 1;
+        if self.requests.is_multiple_of(EXPIRE_EVERY)
+            || now >= self.last_expire.saturating_add(EXPIRE_INTERVAL_MS)
+        {
+            self.store.active_expire(now, EXPIRE_BUDGET);
+            self.last_expire = now;
+        }
+        let client = self.clients.entry(badge).or_default();
+        let reply = self.store.execute(&mut client.session, &args, now);
+        self.reply.clear();
+        reply.encode_resp2(&mut self.reply);
+        if self.reply.len() <= INLINE_REPLY {
+            let bytes = Bytes::try_from(&self.reply[..]).map_err(|_| REPLY_TOO_LARGE)?;
+            return Ok(Answer::Inline(bytes));
+        }
+        let region = client.region.ok_or(NOT_ATTACHED)?;
+        if !self.regions[region].buf.write(&self.reply) {
+            return Err(REPLY_TOO_LARGE);
+        }
+        Ok(Answer::Shared(self.reply.len() as u64))
+    }
+}
+
+impl<C: Clock> Kvs for KvsServer<C> {
+    fn exec(&mut self, caller: Caller, request: &[u8]) -> Result<Answer, u64> {
+        self.run(caller.badge, request)
+    }
+
+    fn attach(&mut self, caller: Caller, region: &str) -> Result<u64, u64> {
+        let index = self
+            .regions
+            .iter()
+            .position(|r| r.name == region)
+            .ok_or(NO_SUCH_REGION)?;
+        if self.regions[index]
+            .owner
+            .is_some_and(|owner| owner != caller.badge)
+        {
+            return Err(REGION_TAKEN);
+        }
+        let client = self.clients.entry(caller.badge).or_default();
+        if let Some(old) = client.region.replace(index)
+            && old != index
+        {
+            self.regions[old].owner = None;
+        }
+        self.regions[index].owner = Some(caller.badge);
+        Ok(self.regions[index].buf.len() as u64)
+    }
+
+    fn exec_shared(&mut self, caller: Caller, len: u64) -> Result<Answer, u64> {
+        let region = self
+            .clients
+            .get(&caller.badge)
+            .and_then(|c| c.region)
+            .ok_or(NOT_ATTACHED)?;
+        let len = usize::try_from(len).map_err(|_| BAD_REQUEST)?;
+        let mut request = core::mem::take(&mut self.request);
+        let answer = if self.regions[region].buf.read(len, &mut request) {
+            self.run(caller.badge, &request)
+        } else {
+            Err(BAD_REQUEST)
+        };
+        request.clear();
+        self.request = request;
+        answer
+    }
+
+    fn reset(&mut self, caller: Caller) -> Result<(), u64> {
+        if let Some(mut client) = self.clients.remove(&caller.badge) {
+            self.store.release(&mut client.session);
+            if let Some(region) = client.region {
+                self.regions[region].owner = None;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+extern crate std;
+
+use super::*;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use libcap::rpc::{Local, RpcError};
+
+type Server = KvsServer<Box<dyn FnMut() -> u64>>;
+
+/// Leaked host memory standing in for a region: the server's and the
+/// client's view of the same bytes.
+fn region(len: usize) -> (SharedBuf, SharedBuf) {
+    let mem: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+    let base = mem.as_mut_ptr();
+    // SAFETY: leaked, so mapped for ever; each side copies in and out only
+    // while the other does not (the calls are synchronous).
+    unsafe { (SharedBuf::new(base, len), SharedBuf::new(base, len)) }
+}
+
+fn server(regions: Vec<(String, SharedBuf)>) -> (Local<Server>, Rc<Cell<u64>>) {
+    let now = Rc::new(Cell::new(1_000_000));
+    let clock = now.clone();
+    let s = KvsServer::new(
+        Box::new(move || clock.get()) as Box<dyn FnMut() -> u64>,
+        regions,
+    );
+    (Local::new(s, Server::rpc_dispatch), now)
+}
+
+#[test]
+fn commands_round_trip_inline() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    assert_eq!(c.command(&[b"SET", b"k", b"v"]).unwrap(), b"+OK\r\n");
+    assert_eq!(c.command(&[b"GET", b"k"]).unwrap(), b"$1\r\nv\r\n");
+    assert_eq!(c.command(&[b"GET", b"nope"]).unwrap(), b"$-1\r\n");
+    assert_eq!(
+        c.command(&[b"NOPE"]).unwrap()[..21],
+        b"-ERR unknown command "[..]
+    );
+}
+
+#[test]
+fn the_inline_limits_are_what_fits_in_a_message() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    // The largest request that travels inline.
+    let n = (0..INLINE_REQUEST)
+        .rev()
+        .find(|&n| proto::encoded_len(&[b"SET", b"k", &vec![b'x'; n]]) <= INLINE_REQUEST)
+        .unwrap();
+    let value = vec![b'x'; n];
+    assert_eq!(proto::encoded_len(&[b"SET", b"k", &value]), INLINE_REQUEST);
+    assert_eq!(c.command(&[b"SET", b"k", &value]).unwrap(), b"+OK\r\n");
+    // One byte more needs a region.
+    let more = vec![b'x'; value.len() + 1];
+    assert_eq!(c.command(&[b"SET", b"k", &more]), Err(Error::TooLarge));
+    // The largest reply that travels inline: $<len>\r\n<bytes>\r\n.
+    let half = vec![b'y'; (INLINE_REPLY - 8) / 2];
+    c.command(&[b"SET", b"r", &half]).unwrap();
+    c.command(&[b"APPEND", b"r", &half]).unwrap();
+    assert_eq!(c.command(&[b"GET", b"r"]).unwrap().len(), INLINE_REPLY);
+    c.command(&[b"APPEND", b"r", b"y"]).unwrap();
+    assert_eq!(
+        c.command(&[b"GET", b"r"]),
+        Err(Error::Rpc(RpcError::Remote(NOT_ATTACHED)))
+    );
+}
+
+#[test]
+fn large_values_go_through_the_region() {
+    let (server_side, client_side) = region(128 * 1024);
+    let (s, _) = server(vec![("kvs-smoke-buf".into(), server_side)]);
+    let mut c = Connection::open(KvsClient::new(&s), Some(("kvs-smoke-buf", client_side))).unwrap();
+    let big: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(c.command(&[b"SET", b"big", &big]).unwrap(), b"+OK\r\n");
+    let reply = c.command(&[b"GET", b"big"]).unwrap();
+    assert_eq!(&reply[..9], b"$65536\r\n\x00");
+    assert_eq!(&reply[8..8 + big.len()], &big[..]);
+    assert_eq!(c.command(&[b"STRLEN", b"big"]).unwrap(), b":65536\r\n");
+    // Past the region: refused on the client side.
+    let huge = vec![0u8; 128 * 1024];
+    assert_eq!(c.command(&[b"SET", b"h", &huge]), Err(Error::TooLarge));
+    // A reply past the region: the command ran, the reply is lost.
+    c.command(&[b"SET", b"a", &big]).unwrap();
+    c.command(&[b"APPEND", b"a", &big]).unwrap();
+    assert_eq!(
+        c.command(&[b"GET", b"a"]),
+        Err(Error::Rpc(RpcError::Remote(REPLY_TOO_LARGE)))
+    );
+}
+
+#[test]
+fn a_region_belongs_to_one_client_at_a_time() {
+    let (server_side, _) = region(8192);
+    let (s, _) = server(vec![("buf".into(), server_side)]);
+    let c = KvsClient::new(&s);
+    s.set_badge(1);
+    assert_eq!(c.attach("buf"), Ok(8192));
+    assert_eq!(c.attach("buf"), Ok(8192), "again by the same client");
+    assert_eq!(c.attach("other"), Err(RpcError::Remote(NO_SUCH_REGION)));
+    s.set_badge(2);
+    assert_eq!(c.attach("buf"), Err(RpcError::Remote(REGION_TAKEN)));
+    assert_eq!(c.exec_shared(4), Err(RpcError::Remote(NOT_ATTACHED)));
+    s.set_badge(1);
+    c.reset().unwrap();
+    s.set_badge(2);
+    assert_eq!(c.attach("buf"), Ok(8192), "free after the owner's reset");
+    assert_eq!(c.exec_shared(9000), Err(RpcError::Remote(BAD_REQUEST)));
+    assert_eq!(c.exec(b"*1\r\n"), Err(RpcError::Remote(BAD_REQUEST)));
+}
+
+#[test]
+fn each_badge_has_its_own_session() {
+    let (s, _) = server(Vec::new());
+    let c = KvsClient::new(&s);
+    let run = |badge: u64, args: &[&[u8]]| {
+        s.set_badge(badge);
+        let mut request = Vec::new();
+        proto::encode_command(args, &mut request);
+        match c.exec(&request).unwrap() {
+            Answer::Inline(bytes) => bytes.to_vec(),
+            Answer::Shared(_) => panic!("a short reply in the region"),
+        }
+    };
+    assert_eq!(run(1, &[b"SELECT", b"1"]), b"+OK\r\n");
+    assert_eq!(run(1, &[b"SET", b"k", b"one"]), b"+OK\r\n");
+    assert_eq!(run(2, &[b"GET", b"k"]), b"$-1\r\n", "client 2 is on db 0");
+    assert_eq!(run(2, &[b"MULTI"]), b"+OK\r\n");
+    assert_eq!(run(1, &[b"GET", b"k"]), b"$3\r\none\r\n", "not queued");
+    assert_eq!(run(2, &[b"GET", b"k"]), b"+QUEUED\r\n");
+    assert_eq!(s.state().sessions(), 2);
+    // A reset drops client 2's transaction.
+    s.set_badge(2);
+    c.reset().unwrap();
+    assert_eq!(s.state().sessions(), 1);
+    assert_eq!(run(2, &[b"EXEC"]), b"-ERR EXEC without MULTI\r\n");
+}
+
+#[test]
+fn keys_expire_with_the_clock_and_actively() {
+    let (s, now) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    for i in 0..10u8 {
+        c.command(&[b"SET", &[b'k', i], b"v", b"PX", b"50"])
+            .unwrap();
+    }
+    assert_eq!(c.command(&[b"PTTL", b"k\x00"]).unwrap(), b":50\r\n");
+    now.set(now.get() + EXPIRE_INTERVAL_MS);
+    // The next request runs active expiry before the command.
+    assert_eq!(c.command(&[b"DBSIZE"]).unwrap(), b":0\r\n");
+    assert_eq!(s.state().store().dbsize(0), 0);
+}
+
+#[test]
+fn a_restart_is_reported_once_and_the_connection_sets_up_again() {
+    let (server_side, client_side) = region(8192);
+    let (s, _) = server(vec![("buf".into(), server_side)]);
+    let mut c = Connection::open(KvsClient::new(&s), Some(("buf", client_side))).unwrap();
+    c.command(&[b"SET", b"k", b"v"]).unwrap();
+    let (again, _) = region(8192);
+    s.restart(KvsServer::new(
+        Box::new(|| 0u64) as Box<dyn FnMut() -> u64>,
+        vec![("buf".into(), again)],
+    ));
+    assert!(matches!(
+        c.command(&[b"GET", b"k"]),
+        Err(Error::Rpc(RpcError::Restarted { generation: 2 }))
+    ));
+    assert_eq!(c.command(&[b"GET", b"k"]).unwrap(), b"$-1\r\n");
+    assert_eq!(s.state().sessions(), 1, "attached again");
+}
+
+#[test]
+fn requests_parse_strictly() {
+    use proto::parse_command;
+    for bad in [
+        &b""[..],
+        b"*",
+        b"*1\r\n",
+        b"*1\r\n$1\r\nab\r\n",
+        b"*1\r\n$2\r\nab",
+        b"*1\r\n$-1\r\n",
+        b"*2\r\n$1\r\na\r\n",
+        b"*1\n$1\r\na\r\n",
+        b"*99999999999999999999\r\n",
+        b"*1\r\n$+1\r\na\r\n",
+        b"PING\r\n",
+    ] {
+        assert_eq!(parse_command(bad), None, "{bad:?}");
+    }
+    let mut wire = Vec::new();
+    let args: [&[u8]; 3] = [b"SET", b"", b"a\r\nb"];
+    proto::encode_command(&args, &mut wire);
+    assert_eq!(wire.len(), proto::encoded_len(&args));
+    assert_eq!(parse_command(&wire).unwrap(), args);
+}
