@@ -15,7 +15,7 @@ pub mod slot {
     pub const IPC_BUFFER_FRAME: u64 = 7;
     /// The kernel console: the capability `DebugWrite` writes through.
     pub const CONSOLE: u64 = 8;
-    /// The first untyped capability; see [`BootInfo::untyped`].
+    /// The first untyped capability; see [`BootInfo::untyped`](super::BootInfo::untyped).
     pub const FIRST_UNTYPED: u64 = 9;
 }
 
