@@ -37,7 +37,8 @@ enum Scenario {
     /// `config/hello` composed and booted: init, a server, a client.
     System,
     /// `config/block-test` composed and booted with a virtio disk: the
-    /// block server's self-check.
+    /// block server's self-check, then `block-smoke`'s reads and writes
+    /// over IPC.
     Block,
     /// `config/kvs-test` composed and booted: the kvs server and the
     /// `kvs-smoke` client's script of commands.
@@ -97,7 +98,7 @@ const CASES: [Case; 9] = [
         cpu: None,
     },
     Case {
-        name: "block: config/block-test (virtio-blk over PCI, polling, sector write and read)",
+        name: "block: config/block-test (virtio-blk over PCI, polling; block-smoke reads and writes over IPC)",
         scenario: Scenario::Block,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -166,14 +167,18 @@ fn block_test_config(dir: &Path) -> Result<PathBuf> {
             fs::copy(&path, dst.join(path.file_name().expect("a file name")))?;
         }
     }
-    let block = dst.join("block.toml");
-    let text = fs::read_to_string(&block)?;
-    let text = if text.contains("[args]") {
-        text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
-    } else {
-        format!("{text}\n[args]\nexit = \"on-success\"\n")
-    };
-    fs::write(&block, text)?;
+    // The server ends the run (failure) if it cannot start; the client ends
+    // it after its checks.
+    for file in ["block.toml", "block-smoke.toml"] {
+        let path = dst.join(file);
+        let text = fs::read_to_string(&path)?;
+        let text = if text.contains("[args]") {
+            text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
+        } else {
+            format!("{text}\n[args]\nexit = \"on-success\"\n")
+        };
+        fs::write(&path, text)?;
+    }
     Ok(dst)
 }
 
@@ -205,6 +210,9 @@ fn kvs_test_config(dir: &Path) -> Result<PathBuf> {
 
 /// The fewest checks a passing `kvs-smoke` run reports.
 const MIN_KVS_CHECKS: u32 = 10;
+
+/// The fewest checks a passing `block-smoke` run reports.
+const MIN_BLOCK_CHECKS: u32 = 8;
 
 /// What the block test's disk holds at sector 0; the server logs it.
 const BLOCK_DISK_MAGIC: &[u8; 16] = b"BASALT-BLOCKTEST";
@@ -547,9 +555,11 @@ fn check_block(status: Option<i32>, serial: &str, disk: &[u8]) -> Result<()> {
         "KERNEL FAULT",
         "KERNEL PANIC",
         "BOOT FAILED",
-        "PANIC in block",
+        "PANIC",
         "cannot start",
         "self-check failed",
+        "start-up failed",
+        "block-smoke: FAIL",
     ] {
         if serial.contains(bad) {
             return Err(fail!("the serial log has `{bad}`"));
@@ -567,10 +577,28 @@ fn check_block(status: Option<i32>, serial: &str, disk: &[u8]) -> Result<()> {
         "block: sectors 1-2 written and read back".to_string(),
         format!("block: sector 0 starts {}", sector0.join(" ")),
         "block: self-check passed".to_string(),
+        "block: serving block (generation 1".to_string(),
+        "init: started block-smoke (generation 1".to_string(),
+        "block-smoke: ok read back sectors 4-7".to_string(),
+        "block-smoke: ok sector 0 holds BASALT-BLOCKTEST".to_string(),
     ] {
         expect_line(serial, &line)?;
     }
-    for sector in 1..=2 {
+    let line = serial
+        .lines()
+        .find(|l| l.contains("block-smoke: ") && l.contains(" passed, "))
+        .ok_or_else(|| fail!("serial log lacks block-smoke's summary line"))?;
+    match smoke_summary("block-smoke: ", line) {
+        Some((passed, 0)) if passed >= MIN_BLOCK_CHECKS => {}
+        Some((passed, failed)) => {
+            return Err(fail!(
+                "block-smoke: {passed} passed, {failed} failed; wanted at least {MIN_BLOCK_CHECKS} and no failure"
+            ));
+        }
+        None => return Err(fail!("cannot read the summary line `{line}`")),
+    }
+    // The server's self-check wrote sectors 1-2, block-smoke sectors 4-7.
+    for sector in [1, 2, 4, 5, 6, 7] {
         let at = sector * 512;
         let on_disk = disk.get(at..at + 512).unwrap_or_default();
         if on_disk.len() != 512
@@ -589,7 +617,12 @@ fn check_block(status: Option<i32>, serial: &str, disk: &[u8]) -> Result<()> {
 
 /// `kvs-smoke: N passed, M failed` as `(N, M)`.
 fn kvs_summary(line: &str) -> Option<(u32, u32)> {
-    let rest = line.split("kvs-smoke: ").nth(1)?;
+    smoke_summary("kvs-smoke: ", line)
+}
+
+/// `<prefix>N passed, M failed` as `(N, M)`.
+fn smoke_summary(prefix: &str, line: &str) -> Option<(u32, u32)> {
+    let rest = line.split(prefix).nth(1)?;
     let (passed, rest) = rest.split_once(" passed, ")?;
     let failed = rest.strip_suffix(" failed")?;
     Some((passed.trim().parse().ok()?, failed.trim().parse().ok()?))
@@ -743,13 +776,18 @@ mod tests {
     #[test]
     fn the_block_check_wants_the_log_lines_and_the_pattern_on_disk() {
         let serial = "init: started block (generation 1, priority 100)\n\
+            init: started block-smoke (generation 1, priority 90)\n\
             block: virtio-blk 1af4:1001 at 00:03.0, 2 BARs\n\
             block: capacity 2048 sectors (1024 KiB)\n\
             block: sectors 1-2 written and read back\n\
             block: sector 0 starts 42 41 53 41 4c 54 2d 42 4c 4f 43 4b 54 45 53 54\n\
-            block: self-check passed\n";
-        let mut disk = vec![0u8; 4 * 512];
-        for sector in 1..=2 {
+            block: self-check passed\n\
+            block: serving block (generation 1, 128 sectors per request at most)\n\
+            block-smoke: ok read back sectors 4-7\n\
+            block-smoke: ok sector 0 holds BASALT-BLOCKTEST\n\
+            block-smoke: 8 passed, 0 failed\n";
+        let mut disk = vec![0u8; 8 * 512];
+        for sector in [1, 2, 4, 5, 6, 7] {
             for i in 0..512 {
                 disk[sector * 512 + i] = block_pattern(sector, i);
             }
@@ -758,9 +796,17 @@ mod tests {
         assert!(check_block(Some(EXIT_FAILURE), serial, &disk).is_err());
         let lost = serial.replace("self-check passed", "self-check failed: Check(..)");
         assert!(check_block(Some(EXIT_SUCCESS), &lost, &disk).is_err());
-        let mut unwritten = disk.clone();
-        unwritten[2 * 512 + 7] ^= 1;
-        assert!(check_block(Some(EXIT_SUCCESS), serial, &unwritten).is_err());
+        let failed = serial.replace("8 passed, 0 failed", "7 passed, 1 failed");
+        assert!(check_block(Some(EXIT_SUCCESS), &failed, &disk).is_err());
+        let few = serial.replace("8 passed", "5 passed");
+        assert!(check_block(Some(EXIT_SUCCESS), &few, &disk).is_err());
+        let no_summary = serial.replace("block-smoke: 8 passed, 0 failed\n", "");
+        assert!(check_block(Some(EXIT_SUCCESS), &no_summary, &disk).is_err());
+        for at in [2 * 512 + 7, 6 * 512 + 100] {
+            let mut unwritten = disk.clone();
+            unwritten[at] ^= 1;
+            assert!(check_block(Some(EXIT_SUCCESS), serial, &unwritten).is_err());
+        }
     }
 
     #[test]

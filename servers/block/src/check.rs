@@ -21,6 +21,10 @@ pub trait Disk {
     fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Self::Error>;
     /// Writes `buf.len() / SECTOR_SIZE` sectors from `sector` on.
     fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Self::Error>;
+    /// Makes written sectors durable; does nothing unless implemented.
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Byte `i` of the pattern written to `sector`.

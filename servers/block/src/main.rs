@@ -1,23 +1,24 @@
 //! `block`: a Basalt component that drives a virtio-blk PCI disk with the
-//! `virtio-drivers` crate, polling. `init` starts it (see `docs/block.md`
-//! and `config/block-test`). For now it runs a self-check at start and
-//! logs:
+//! `virtio-drivers` crate, polling, and serves [`block::Block`] (read,
+//! write and flush of sector ranges, the data in a shared region) on the
+//! channel its config calls `block`. `init` starts it (see `docs/block.md`
+//! and `config/block-test`). It logs:
 //!
 //! ```text
-//! block: virtio-blk 1af4:1001 at 00:04.0
+//! block: virtio-blk 1af4:1001 at 00:04.0, 2 BARs, DMA region 256 KiB at physical 0x4240000
 //! block: capacity 2048 sectors (1024 KiB)
-//! block: sectors 1-2 written and read back
-//! block: sector 0 starts 42 41 53 41 4c 54 2d 42 4c 4f 43 4b 54 45 53 54
-//! block: self-check passed
+//! block: serving block (generation 1, 128 sectors per request at most)
 //! ```
 //!
-//! With the argument `exit = "on-success"` it then ends the QEMU self-test
-//! run through `DebugExit` (success, or failure after logging what went
-//! wrong); otherwise it exits, status 0 or 1.
+//! With the argument `self-check = "on"` it first writes and reads back
+//! sectors 1 and 2 and logs sector 0 (`block: self-check passed`). With
+//! `exit = "on-success"` a failed start-up ends the QEMU self-test run
+//! through `DebugExit` (failure); otherwise the component exits, status 1.
 //!
-//! Arguments: `dma` (the DMA region, default `block-dma`), `device` (the
-//! PCI device's name, default `disk`), `pci-ports` (the configuration
-//! ports, default `pci-config`).
+//! Arguments: `region` (the clients' data region, default `block-io`),
+//! `dma` (the DMA region, default `block-dma`), `device` (the PCI device's
+//! name, default `disk`), `pci-ports` (the configuration ports, default
+//! `pci-config`), `self-check`, `exit`.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -35,9 +36,11 @@ libcap::component!(component::run);
 
 #[cfg(target_os = "none")]
 mod component {
+    use block::Block;
     use block::check::{self, CheckError, Disk, Hex};
     use block::dma::{self, BlockHal, Window};
     use block::pci::{CONFIG_ADDRESS, CONFIG_DATA, PortCam};
+    use block::server::{BlockServer, IoRegion};
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info};
     use virtio_drivers::device::blk::VirtIOBlk;
@@ -71,11 +74,14 @@ mod component {
         Transport(virtio_drivers::transport::pci::VirtioPciError),
         /// The driver could not set the device up.
         Driver(virtio_drivers::Error),
+        /// The DMA region has too few free pages for the bounce buffer
+        /// (its size).
+        DmaRegionTooSmall(usize),
         /// The self-check failed.
         Check(CheckError<virtio_drivers::Error>),
     }
 
-    struct Virtio(VirtIOBlk<BlockHal, PciTransport>);
+    pub struct Virtio(VirtIOBlk<BlockHal, PciTransport>);
 
     impl Disk for Virtio {
         type Error = virtio_drivers::Error;
@@ -88,22 +94,22 @@ mod component {
         fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Self::Error> {
             self.0.write_blocks(sector as usize, buf)
         }
+        fn flush(&mut self) -> Result<(), Self::Error> {
+            self.0.flush()
+        }
     }
 
+    /// Pages of the DMA region the server moves data through: 64 KiB,
+    /// 128 sectors per request at most.
+    const BOUNCE_PAGES: usize = 16;
+
     pub fn run(start: &'static libcap::Start) -> Result<(), Failure> {
-        let exit_when_done = start.arg("exit") == Some("on-success");
+        let exit_on_failure = start.arg("exit") == Some("on-success");
         match bring_up(start) {
-            Ok(()) => {
-                info!("self-check passed");
-                if exit_when_done {
-                    // Returns only outside self-test mode; then exit normally.
-                    libcap::syscall::try_debug_exit(true);
-                }
-                Ok(())
-            }
+            Ok(server) => serve(start, server),
             Err(failure) => {
-                error!("self-check failed: {failure:?}");
-                if exit_when_done {
+                error!("start-up failed: {failure:?}");
+                if exit_on_failure {
                     libcap::syscall::try_debug_exit(false);
                 }
                 Err(failure)
@@ -111,8 +117,28 @@ mod component {
         }
     }
 
-    /// Finds the device, starts the driver and runs the self-check.
-    fn bring_up(start: &'static libcap::Start) -> Result<(), Failure> {
+    /// Serves channel `block` forever.
+    fn serve(start: &'static libcap::Start, server: BlockServer<'static, Virtio>) -> ! {
+        let endpoint = start.served("block");
+        let Some(endpoint) = endpoint else {
+            error!("the config gives block no channel `block` to serve");
+            if start.arg("exit") == Some("on-success") {
+                libcap::syscall::try_debug_exit(false);
+            }
+            libcap::syscall::exit(1)
+        };
+        info!(
+            "serving block (generation {}, {} sectors per request at most)",
+            start.generation(),
+            server.max_sectors()
+        );
+        server.serve(endpoint)
+    }
+
+    /// Finds the device, starts the driver, runs the self-check if asked
+    /// to and makes the server.
+    fn bring_up(start: &'static libcap::Start) -> Result<BlockServer<'static, Virtio>, Failure> {
+        let io_name = start.arg("region").unwrap_or("block-io");
         let dma_name = start.arg("dma").unwrap_or("block-dma");
         let device = start.arg("device").unwrap_or("disk");
         let ports_name = start.arg("pci-ports").unwrap_or("pci-config");
@@ -208,17 +234,28 @@ mod component {
         // The transfer buffer lies in the DMA region, so the driver hands
         // it to the device in place (its request headers go through
         // bounce pages).
-        let (_, page) = BlockHal::dma_alloc(1, BufferDirection::Both);
-        // SAFETY: a page of the DMA region that this function owns from
-        // here on (it is never freed).
-        let buf = unsafe { core::slice::from_raw_parts_mut(page.as_ptr(), PAGE_SIZE) };
-        let report = check::self_check(&mut disk, buf).map_err(Failure::Check)?;
-        info!(
-            "sectors {}-{} written and read back",
-            check::FIRST_CHECK_SECTOR,
-            check::FIRST_CHECK_SECTOR + check::CHECK_SECTORS as u64 - 1
-        );
-        info!("sector 0 starts {}", Hex(&report.sector0));
-        Ok(())
+        if dma::free_dma_pages() < BOUNCE_PAGES + 4 {
+            return Err(Failure::DmaRegionTooSmall(region.len()));
+        }
+        let (_, pages) = BlockHal::dma_alloc(BOUNCE_PAGES, BufferDirection::Both);
+        // SAFETY: pages of the DMA region that this function owns from
+        // here on (they are never freed).
+        let buf =
+            unsafe { core::slice::from_raw_parts_mut(pages.as_ptr(), BOUNCE_PAGES * PAGE_SIZE) };
+        if start.arg("self-check") == Some("on") {
+            let report = check::self_check(&mut disk, buf).map_err(Failure::Check)?;
+            info!(
+                "sectors {}-{} written and read back",
+                check::FIRST_CHECK_SECTOR,
+                check::FIRST_CHECK_SECTOR + check::CHECK_SECTORS as u64 - 1
+            );
+            info!("sector 0 starts {}", Hex(&report.sector0));
+            info!("self-check passed");
+        }
+        let io = start.shared_region(io_name).map(IoRegion::from_region);
+        if io.is_none() {
+            error!("no region `{io_name}`: every read and write will fail");
+        }
+        Ok(BlockServer::new(disk, buf, io))
     }
 }
