@@ -69,6 +69,18 @@ pub(crate) struct Db {
     watched: Map<Vec<u8>, WatchSlot>,
     next_version: u64,
     pub(crate) state: SeededState,
+    /// The change journal the append-only log reads (`crate::aof`): when
+    /// on, every touched key is recorded, and a flush is noted.
+    journal: Option<Journal>,
+}
+
+/// What changed in one database since the journal was last taken.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    /// The database was emptied (keys touched before that are dropped).
+    pub(crate) flushed: bool,
+    /// Keys touched since (or since the flush), duplicates possible.
+    pub(crate) keys: Vec<Vec<u8>>,
 }
 
 impl Db {
@@ -79,6 +91,7 @@ impl Db {
             watched: Map::with_hasher(state),
             next_version: 0,
             state,
+            journal: None,
         }
     }
 
@@ -252,8 +265,27 @@ impl Db {
         }
     }
 
-    /// Marks `key` as modified for WATCH.
+    /// Turns the change journal on or off (off drops what it held).
+    pub(crate) fn set_journal(&mut self, on: bool) {
+        self.journal = if on { Some(Journal::default()) } else { None };
+    }
+
+    /// Takes what the journal recorded, leaving it on and empty; `None`
+    /// when it is off.
+    pub(crate) fn take_journal(&mut self) -> Option<Journal> {
+        self.journal.as_mut().map(core::mem::take)
+    }
+
+    /// The entry of `key`, expired or not, without touching anything.
+    pub(crate) fn raw_entry(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    /// Marks `key` as modified for WATCH (and in the journal, if on).
     pub(crate) fn touch(&mut self, key: &[u8]) {
+        if let Some(j) = self.journal.as_mut() {
+            j.keys.push(key.to_vec());
+        }
         if self.watched.is_empty() {
             return;
         }
@@ -265,6 +297,10 @@ impl Db {
 
     /// Empties the database, touching every watched key that existed.
     pub(crate) fn flush(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.flushed = true;
+            j.keys.clear();
+        }
         if !self.watched.is_empty() {
             let keys: Vec<Vec<u8>> = self
                 .watched

@@ -52,6 +52,7 @@
 
 extern crate alloc;
 
+pub mod aof;
 mod cmd;
 mod db;
 pub mod glob;
@@ -61,5 +62,6 @@ mod reply;
 mod store;
 mod zset;
 
+pub use aof::{AofWriter, ReplayReport, replay, rewrite};
 pub use reply::*;
 pub use store::{DATABASES, DEFAULT_SEED, Session, Store};

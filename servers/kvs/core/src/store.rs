@@ -66,6 +66,11 @@ impl Session {
         self.multi.is_some()
     }
 
+    /// Selects database `db` directly (for log replay; `db < DATABASES`).
+    pub(crate) fn set_db(&mut self, db: usize) {
+        self.db = db;
+    }
+
     /// How many keys the session watches.
     pub fn watched_keys(&self) -> usize {
         self.watched.len()
@@ -130,6 +135,16 @@ impl Store {
             done += db.active_expire(now, budget - done);
         }
         done
+    }
+
+    /// The databases, for the append-only log (`crate::aof`).
+    pub(crate) fn dbs_mut(&mut self) -> &mut [Db] {
+        &mut self.dbs
+    }
+
+    /// The databases, read-only.
+    pub(crate) fn dbs(&self) -> &[Db] {
+        &self.dbs
     }
 
     /// Ends a session: drops its transaction and its WATCHes.

@@ -1,0 +1,302 @@
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::*;
+use crate::db::Db;
+
+type Dump = BTreeMap<(usize, Vec<u8>), (String, Option<i64>)>;
+
+/// Every live key at `now` with a canonical rendering of its value.
+fn dump(store: &Store, now: u64) -> Dump {
+    let mut out = BTreeMap::new();
+    for (i, db) in store.dbs().iter().enumerate() {
+        for (k, e) in db.entries() {
+            if Db::is_expired(e, now as i64) {
+                continue;
+            }
+            let v = match &e.value {
+                Value::Str(s) => format!("str {s:?}"),
+                Value::List(l) => format!("list {l:?}"),
+                Value::Hash(h) => {
+                    let mut v: Vec<_> = h.iter().collect();
+                    v.sort();
+                    format!("hash {v:?}")
+                }
+                Value::Set(s) => {
+                    let mut v: Vec<_> = s.iter().collect();
+                    v.sort();
+                    format!("set {v:?}")
+                }
+                Value::ZSet(z) => {
+                    let v: Vec<_> = z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect();
+                    format!("zset {v:?}")
+                }
+            };
+            out.insert((i, k.clone()), (v, e.expire_at));
+        }
+    }
+    out
+}
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn random_command(r: &mut Lcg) -> Vec<String> {
+    let k = format!("k{}", r.below(6));
+    let k2 = format!("k{}", r.below(6));
+    let m = format!("m{}", r.below(5));
+    let n = r.below(300) + 1;
+    let line = match r.below(30) {
+        0 => format!("SET {k} v{n}"),
+        1 => format!("SET {k} v{n} EX 1"),
+        2 => format!("SET {k} v{n} PX {n}"),
+        3 => format!("INCR {k}"),
+        4 => format!("INCRBYFLOAT {k} 0.1"),
+        5 => format!("APPEND {k} x"),
+        6 => format!("DEL {k}"),
+        7 => format!("PEXPIRE {k} {n}"),
+        8 => format!("PERSIST {k}"),
+        9 => format!("LPUSH {k} {m} a"),
+        10 => format!("RPOP {k}"),
+        11 => format!("HSET {k} {m} {n}"),
+        12 => format!("HDEL {k} {m}"),
+        13 => format!("SADD {k} {m} m9"),
+        14 => format!("SPOP {k}"),
+        15 => format!("SREM {k} {m}"),
+        16 => format!("ZADD {k} {}.25 {m}", n as i64 - 150),
+        17 => format!("ZINCRBY {k} 0.1 {m}"),
+        18 => format!("ZPOPMIN {k}"),
+        19 => format!("SELECT {}", r.below(3)),
+        20 => {
+            if r.below(8) == 0 {
+                String::from("FLUSHDB")
+            } else {
+                format!("GET {k}")
+            }
+        }
+        21 => format!("RENAME {k} {k2}"),
+        22 => format!("GETEX {k} PX {n}"),
+        23 => format!("SUNIONSTORE {k} {k2} k1"),
+        24 => String::from("MULTI"),
+        25 => String::from("EXEC"),
+        26 => format!("LMOVE {k} {k2} LEFT RIGHT"),
+        27 => format!("SETEX {k} 1 y"),
+        28 => format!("ZADD {k} inf {m}"),
+        _ => format!("HINCRBYFLOAT {k} {m} 1.5"),
+    };
+    line.split(' ').map(String::from).collect()
+}
+
+fn run(w: &mut AofWriter, st: &mut Store, s: &mut Session, line: &str, now: u64) -> Reply {
+    let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+    w.execute(st, s, &args, now)
+}
+
+#[test]
+fn crc32c_known_value() {
+    assert_eq!(crc32c(0, b"123456789"), 0xE306_9283);
+    assert_eq!(crc32c(crc32c(0, b"1234"), b"56789"), 0xE306_9283);
+}
+
+#[test]
+fn random_round_trips() {
+    for seed in 0..40 {
+        let mut r = Lcg(seed);
+        let mut a = Store::with_seed(seed);
+        let mut s = Session::new();
+        let mut w = AofWriter::new();
+        let mut now = 1_000_000;
+        for _ in 0..400 {
+            let words = random_command(&mut r);
+            let args: Vec<&[u8]> = words.iter().map(String::as_bytes).collect();
+            w.execute(&mut a, &mut s, &args, now);
+            now += r.below(20);
+        }
+        let mut b = Store::with_seed(seed ^ 0xFFFF);
+        let report = replay(w.bytes(), &mut b, now);
+        assert_eq!(report.records, w.records());
+        assert_eq!(report.bytes_used, w.bytes().len());
+        assert!(!report.torn_tail);
+        assert_eq!(report.stop, Stop::End);
+        assert_eq!(dump(&a, now), dump(&b, now), "seed {seed}");
+        // Compaction recreates the same data set, also later in time.
+        let compact = rewrite(&a, now);
+        let mut c = Store::new();
+        replay(&compact, &mut c, now);
+        assert_eq!(dump(&a, now), dump(&c, now), "seed {seed}");
+        assert_eq!(dump(&a, now + 150), dump(&c, now + 150), "seed {seed}");
+    }
+}
+
+#[test]
+fn failed_writes_and_reads_are_not_logged() {
+    let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
+    run(&mut w, &mut st, &mut s, "SET k abc", 0);
+    run(&mut w, &mut st, &mut s, "HSET h f v", 0);
+    let n = w.bytes().len();
+    assert_eq!(w.records(), 2);
+    for line in [
+        "INCR k",
+        "LPUSH k x",
+        "HINCRBY h f 1",
+        "GET k",
+        "SELECT 3",
+        "SET",
+        "NOPE x",
+        "EXPIRE missing 10",
+        "MULTI",
+        "DISCARD",
+    ] {
+        run(&mut w, &mut st, &mut s, line, 0);
+    }
+    assert_eq!(w.bytes().len(), n);
+    assert_eq!(w.records(), 2);
+}
+
+#[test]
+fn select_and_multi_replay() {
+    let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
+    for line in [
+        "SET a 0", "SELECT 5", "SET a 5", "MULTI", "SET b 1", "SELECT 7", "SET c 7", "EXEC",
+    ] {
+        run(&mut w, &mut st, &mut s, line, 0);
+    }
+    // SET a 0, SET a 5, and the whole EXEC as one record.
+    assert_eq!(w.records(), 3);
+    let mut b = Store::new();
+    replay(w.bytes(), &mut b, 0);
+    assert_eq!(dump(&st, 0), dump(&b, 0));
+    assert_eq!(b.dbsize(5), 2);
+    assert_eq!(b.dbsize(7), 1);
+}
+
+/// A small log with records of different sizes.
+fn small_log() -> (Vec<u8>, Vec<usize>) {
+    let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
+    let mut ends = vec![0];
+    for line in [
+        "SET a 1",
+        "RPUSH l x y z",
+        "SADD s m",
+        "INCR a",
+        "ZADD z 1.5 q",
+        "DEL l",
+    ] {
+        run(&mut w, &mut st, &mut s, line, 0);
+        ends.push(w.bytes().len());
+    }
+    (w.take(), ends)
+}
+
+#[test]
+fn truncation_at_every_offset_keeps_whole_records() {
+    let (log, ends) = small_log();
+    for cut in 0..=log.len() {
+        let mut st = Store::new();
+        let report = replay(&log[..cut], &mut st, 0);
+        let whole = ends.iter().rposition(|&e| e <= cut).unwrap();
+        assert_eq!(report.records, whole, "cut {cut}");
+        assert_eq!(report.bytes_used, ends[whole], "cut {cut}");
+        let mid = cut != ends[whole];
+        assert_eq!(report.torn_tail, mid, "cut {cut}");
+        assert_eq!(report.stop, if mid { Stop::Incomplete } else { Stop::End });
+        // The store holds exactly the prefix.
+        let mut expect = Store::new();
+        replay(&log[..ends[whole]], &mut expect, 0);
+        assert_eq!(dump(&st, 0), dump(&expect, 0), "cut {cut}");
+    }
+}
+
+#[test]
+fn flipped_byte_is_detected() {
+    let (log, ends) = small_log();
+    for at in 0..log.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut bad = log.clone();
+            bad[at] ^= bit;
+            let mut st = Store::new();
+            let report = replay(&bad, &mut st, 0);
+            let rec = ends.iter().rposition(|&e| e <= at).unwrap();
+            // Every record before the damaged one is applied, none after.
+            assert_eq!(report.records, rec, "byte {at}");
+            assert_eq!(report.bytes_used, ends[rec], "byte {at}");
+            assert!(report.torn_tail);
+            assert_ne!(report.stop, Stop::End);
+        }
+    }
+}
+
+#[test]
+fn relative_expiry_is_not_extended_by_late_replay() {
+    let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
+    run(&mut w, &mut st, &mut s, "SET k v EX 10", 0);
+    run(&mut w, &mut st, &mut s, "SET j v", 0);
+    run(&mut w, &mut st, &mut s, "EXPIRE j 30", 0);
+    run(&mut w, &mut st, &mut s, "SETEX i 10 v", 0);
+    let mut b = Store::new();
+    let mut bs = Session::new();
+    replay(w.bytes(), &mut b, 20_000);
+    assert_eq!(b.execute(&mut bs, &[b"GET", b"k"], 20_000), Reply::nil());
+    assert_eq!(b.execute(&mut bs, &[b"GET", b"i"], 20_000), Reply::nil());
+    assert_eq!(
+        b.execute(&mut bs, &[b"PTTL", b"j"], 20_000),
+        Reply::Integer(10_000)
+    );
+    // Replayed before its time, the key lives until its original expiry.
+    let mut c = Store::new();
+    replay(w.bytes(), &mut c, 5_000);
+    assert_eq!(
+        c.execute(&mut bs, &[b"PTTL", b"k"], 5_000),
+        Reply::Integer(5_000)
+    );
+}
+
+#[test]
+fn compaction_is_smaller_after_overwrites() {
+    let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
+    for i in 0..500 {
+        run(&mut w, &mut st, &mut s, &format!("SET k{} v{i}", i % 10), 0);
+        run(&mut w, &mut st, &mut s, &format!("SELECT {}", i % 16), 0);
+        run(
+            &mut w,
+            &mut st,
+            &mut s,
+            &format!("HSET h f{} {i}", i % 3),
+            0,
+        );
+    }
+    run(&mut w, &mut st, &mut s, "PEXPIRE k1 5000", 0);
+    run(&mut w, &mut st, &mut s, "PEXPIRE h 100", 0);
+    let compact = rewrite(&st, 0);
+    assert!(
+        compact.len() * 10 < w.bytes().len(),
+        "{} vs {}",
+        compact.len(),
+        w.bytes().len()
+    );
+    let mut b = Store::new();
+    let report = replay(&compact, &mut b, 0);
+    assert_eq!(report.bytes_used, compact.len());
+    assert_eq!(dump(&st, 0), dump(&b, 0));
+    assert_eq!(dump(&st, 200), dump(&b, 200));
+    assert_eq!(dump(&st, 6000), dump(&b, 6000));
+    // Keys expired at rewrite time are left out.
+    let later = rewrite(&st, 200);
+    let mut c = Store::new();
+    replay(&later, &mut c, 0);
+    assert_eq!(dump(&c, 0), dump(&st, 200));
+}
