@@ -108,7 +108,10 @@ pub struct CapEntry {
     /// region's frames are physically contiguous, so a driver can hand
     /// device DMA addresses inside it.
     pub physical: u64,
-    pub _reserved2: u64,
+    /// For a region exactly two components share: the client badge (its
+    /// component index + 1, as on its channel capabilities) of the other
+    /// one, so a server knows which client a region belongs to. 0 otherwise.
+    pub peer_badge: u64,
 }
 
 /// The start-info page.

@@ -99,6 +99,9 @@ pub struct Grant {
     /// The physical address of a region or device memory (else 0): where a
     /// device doing DMA finds the region.
     pub physical: u64,
+    /// For a region exactly two components share, the client badge of the
+    /// other one (else 0): a server can tell whose region it is.
+    pub peer_badge: u64,
 }
 
 /// A shared-memory region (or device memory) mapped into this component:
@@ -599,6 +602,7 @@ fn grant(index: usize, e: &'static CapEntry) -> Grant {
         address: e.address,
         value: e.value,
         physical: e.physical,
+        peer_badge: e.peer_badge,
     }
 }
 

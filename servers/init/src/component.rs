@@ -268,7 +268,7 @@ pub fn start(
             kind: 0,
             _reserved: [0; 7],
             physical: 0,
-            _reserved2: 0,
+            peer_badge: 0,
             name: [0; si::NAME_BYTES],
             address: 0,
             value: 0,
@@ -334,7 +334,11 @@ pub fn start(
             continue;
         };
         let slot = grant(&mut info, CapKind::Region, &r.name, region_at, r.size)?;
-        info.caps[(slot - si::slot::FIRST_GRANTED) as usize].physical = region.physical;
+        let entry = &mut info.caps[(slot - si::slot::FIRST_GRANTED) as usize];
+        entry.physical = region.physical;
+        if let [(a, _), (b, _)] = r.users.as_slice() {
+            entry.peer_badge = u64::from(if *a == me { *b } else { *a }) + 1;
+        }
         let rights = if writable { rw } else { Rights::READ };
         for (i, &frame) in frames.iter().enumerate() {
             let copy = space.slot().doing("slot")?;

@@ -74,7 +74,14 @@ fn run(start: &'static libcap::Start) -> ! {
     );
     let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
     let store = kvs_core::Store::with_seed(seed);
-    KvsServer::with_store(store, TscClock::new(tsc_mhz, epoch_ms), regions).serve(endpoint)
+    let mut server = KvsServer::with_store(store, TscClock::new(tsc_mhz, epoch_ms), regions);
+    for g in start
+        .grants()
+        .filter(|g| g.kind == Some(CapKind::Region) && g.peer_badge != 0)
+    {
+        server.reserve(g.name, g.peer_badge);
+    }
+    server.serve(endpoint)
 }
 
 /// Some bits that differ from boot to boot, for the hash tables' seed.

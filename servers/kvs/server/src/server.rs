@@ -103,6 +103,8 @@ struct Region {
     name: String,
     buf: SharedBuf,
     owner: Option<u64>,
+    /// The only client that may attach it, when the config says whose it is.
+    peer: Option<u64>,
 }
 
 /// The kvs server: implements [`Kvs`].
@@ -135,6 +137,14 @@ impl<C: Clock> KvsServer<C> {
         Self::with_store(Store::new(), clock, regions)
     }
 
+    /// Lets only the client with `badge` attach region `name` (the region's
+    /// other user, as init reports it in the start-info page).
+    pub fn reserve(&mut self, name: &str, badge: u64) {
+        if let Some(r) = self.regions.iter_mut().find(|r| r.name == name) {
+            r.peer = Some(badge);
+        }
+    }
+
     /// The same with a store of the caller's (e.g. [`Store::with_seed`]).
     pub fn with_store(store: Store, clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
         Self {
@@ -147,6 +157,7 @@ impl<C: Clock> KvsServer<C> {
                     name,
                     buf,
                     owner: None,
+                    peer: None,
                 })
                 .collect(),
             requests: 0,
@@ -204,9 +215,9 @@ impl<C: Clock> Kvs for KvsServer<C> {
             .iter()
             .position(|r| r.name == region)
             .ok_or(NO_SUCH_REGION)?;
-        if self.regions[index]
-            .owner
-            .is_some_and(|owner| owner != caller.badge)
+        let r = &self.regions[index];
+        if r.owner.is_some_and(|owner| owner != caller.badge)
+            || r.peer.is_some_and(|peer| peer != caller.badge)
         {
             return Err(REGION_TAKEN);
         }

@@ -199,3 +199,25 @@ fn requests_parse_strictly() {
     assert_eq!(wire.len(), proto::encoded_len(&args));
     assert_eq!(parse_command(&wire).unwrap(), args);
 }
+
+#[test]
+fn a_reserved_region_can_only_be_attached_by_its_peer() {
+    let (server_side, _) = region(8192);
+    let now = Rc::new(Cell::new(1_000_000u64));
+    let clock = now.clone();
+    let mut kvs = KvsServer::new(
+        Box::new(move || clock.get()) as Box<dyn FnMut() -> u64>,
+        vec![("buf".into(), server_side)],
+    );
+    kvs.reserve("buf", 2);
+    let s = Local::new(kvs, Server::rpc_dispatch);
+    let c = KvsClient::new(&s);
+    s.set_badge(1);
+    assert_eq!(
+        c.attach("buf"),
+        Err(RpcError::Remote(REGION_TAKEN)),
+        "not its region"
+    );
+    s.set_badge(2);
+    assert_eq!(c.attach("buf"), Ok(8192), "the peer init named");
+}
