@@ -95,6 +95,9 @@ pub struct BootInfo {
     /// Boot modules mapped at [`MODULES_ADDR`] and up.
     pub module_count: u64,
     pub modules: [ModuleDesc; MAX_MODULES],
+    /// The time-stamp counter's frequency in Hz, as the kernel calibrated
+    /// it against the PIT (0 if it could not).
+    pub tsc_hz: u64,
 }
 
 const _: () = assert!(size_of::<BootInfo>() <= 4096);

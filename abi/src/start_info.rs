@@ -131,6 +131,9 @@ pub struct StartInfo {
     pub caps: [CapEntry; MAX_CAPS],
     /// The config's arguments, as `key=value` lines (UTF-8, zero-padded).
     pub args: [u8; ARGS_BYTES],
+    /// The time-stamp counter's frequency in Hz (from the kernel's
+    /// calibration; 0 if unknown): `rdtsc` divided by it is seconds.
+    pub tsc_hz: u64,
 }
 
 const _: () = assert!(size_of::<StartInfo>() <= 4096);

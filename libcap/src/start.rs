@@ -367,6 +367,21 @@ impl Start {
         self.info.generation
     }
 
+    /// The time-stamp counter's frequency in Hz, as the kernel calibrated
+    /// it, if known: `rdtsc` ticks divided by it are seconds.
+    ///
+    /// ```
+    /// # let start = libcap::start::testing::start();
+    /// let mhz = start.tsc_hz().map_or(2_000, |hz| hz / 1_000_000);
+    /// assert!(mhz > 0);
+    /// ```
+    pub const fn tsc_hz(&self) -> Option<u64> {
+        match self.info.tsc_hz {
+            0 => None,
+            hz => Some(hz),
+        }
+    }
+
     /// The heap `init` mapped: `(base, bytes)`. The runtime gives it to
     /// the allocator; programs need not look.
     ///

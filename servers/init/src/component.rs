@@ -54,6 +54,8 @@ pub struct Shared {
     pub regions: alloc::vec::Vec<SharedRegion>,
     /// Init's fault endpoint.
     pub fault_endpoint: u64,
+    /// The TSC frequency the kernel measured (for the start-info pages).
+    pub tsc_hz: u64,
     /// Per component: the memory BARs of its PCI devices.
     pub devices: alloc::vec::Vec<alloc::vec::Vec<DeviceGrant>>,
 }
@@ -274,6 +276,7 @@ pub fn start(
             value: 0,
         }; si::MAX_CAPS],
         args: [0; si::ARGS_BYTES],
+        tsc_hz: shared.tsc_hz,
     };
     write_name(&mut info.name, &c.name);
     let me = index as u32;

@@ -238,6 +238,7 @@ pub fn run(boot: &'static BootInfo) -> ! {
         notifications,
         regions,
         fault_endpoint,
+        tsc_hz: boot.tsc_hz,
         devices,
     };
 

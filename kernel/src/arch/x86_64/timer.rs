@@ -105,6 +105,11 @@ pub fn tick() {
     }
 }
 
+/// The calibrated TSC frequency in Hz (0 before `start`).
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
 /// Timer interrupts taken since `start`.
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)

@@ -6,7 +6,8 @@
 //! kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz)
 //! ```
 //!
-//! Arguments: `tsc-mhz` (the TSC's frequency, default 2000) and `epoch-ms`
+//! Arguments: `tsc-mhz` (the TSC's frequency; default: the kernel's
+//! calibration from the start-info page, else 2000) and `epoch-ms`
 //! (the Unix time in milliseconds it takes the start to be, default
 //! 1700000000000), from which it counts time (see [`kvs::TscClock`]). Every
 //! shared region the config gives it is a buffer clients may attach.
@@ -28,7 +29,7 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
-/// The default of argument `tsc-mhz`.
+/// The TSC frequency assumed when neither the kernel nor the config gives one.
 #[cfg(target_os = "none")]
 const DEFAULT_TSC_MHZ: u64 = 2000;
 /// The default of argument `epoch-ms`: 2023-11-14 22:13:20 UTC.
@@ -52,7 +53,9 @@ fn run(start: &'static libcap::Start) -> ! {
             .map(|v| v.parse().expect("a numeric argument"))
             .unwrap_or(default)
     };
-    let tsc_mhz = number("tsc-mhz", DEFAULT_TSC_MHZ);
+    // The kernel's calibration, unless the config overrides it.
+    let measured = start.tsc_hz().map_or(DEFAULT_TSC_MHZ, |hz| hz / 1_000_000);
+    let tsc_mhz = number("tsc-mhz", measured);
     let epoch_ms = number("epoch-ms", DEFAULT_EPOCH_MS);
     let names: Vec<&'static str> = start
         .grants()
