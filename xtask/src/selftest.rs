@@ -120,12 +120,12 @@ const CASES: [Case; 9] = [
     },
 ];
 
-/// `config/hello`, copied with the client told (argument `exit`) to end the
-/// QEMU run through `DebugExit` once its checks pass, and granted a virtio
-/// disk's PCI BARs, which it reads a register of.
-fn hello_test_config(dir: &Path) -> Result<PathBuf> {
-    let src = build::root().join("config").join("hello");
-    let dst = dir.join("hello-config");
+/// Copies the config tree `config/<name>` to `<dir>/<name>-config` and
+/// adds the `extra` arguments (TOML lines) to the `[args]` of each listed
+/// component file; returns the copy.
+fn test_config(dir: &Path, name: &str, components: &[&str], extra: &str) -> Result<PathBuf> {
+    let src = build::root().join("config").join(name);
+    let dst = dir.join(format!("{name}-config"));
     if dst.exists() {
         fs::remove_dir_all(&dst)?;
     }
@@ -136,15 +136,35 @@ fn hello_test_config(dir: &Path) -> Result<PathBuf> {
             fs::copy(&path, dst.join(path.file_name().expect("a file name")))?;
         }
     }
+    for component in components {
+        let path = dst.join(format!("{component}.toml"));
+        let text = fs::read_to_string(&path)?;
+        let text = if text.contains("[args]") {
+            text.replacen("[args]", &format!("[args]\n{extra}"), 1)
+        } else {
+            format!("{text}\n[args]\n{extra}\n")
+        };
+        fs::write(&path, text)?;
+    }
+    Ok(dst)
+}
+
+/// The argument that makes a component end the QEMU run through
+/// `DebugExit` when its checks are done.
+const EXIT_ON_SUCCESS: &str = "exit = \"on-success\"";
+
+/// `config/hello`, copied with the client told to end the QEMU run once its
+/// checks pass, and granted a virtio disk's PCI BARs (the disk QEMU gets,
+/// see `run_case`), which it reads a register of.
+fn hello_test_config(dir: &Path) -> Result<PathBuf> {
+    let dst = test_config(
+        dir,
+        "hello",
+        &["hello-client"],
+        &format!("{EXIT_ON_SUCCESS}\nvirtio-device = \"disk.bar4\""),
+    )?;
     let client = dst.join("hello-client.toml");
-    let text = fs::read_to_string(&client)?;
-    let args = "exit = \"on-success\"\nvirtio-device = \"disk.bar4\"";
-    let mut text = if text.contains("[args]") {
-        text.replacen("[args]", &format!("[args]\n{args}"), 1)
-    } else {
-        format!("{text}\n[args]\n{args}\n")
-    };
-    // The virtio disk QEMU gets (see `run_case`), granted to the client.
+    let mut text = fs::read_to_string(&client)?;
     text.push_str(
         "\n[[device]]\nkind = \"pci\"\nname = \"disk\"\nvendor = 0x1af4\ndevice = 0x1001\n",
     );
@@ -152,60 +172,20 @@ fn hello_test_config(dir: &Path) -> Result<PathBuf> {
     Ok(dst)
 }
 
-/// `config/block-test`, copied with the block server told (argument
-/// `exit`) to end the QEMU run through `DebugExit` after its self-check.
+/// `config/block-test`: the server ends the run (failure) if it cannot
+/// start, the client after its checks.
 fn block_test_config(dir: &Path) -> Result<PathBuf> {
-    let src = build::root().join("config").join("block-test");
-    let dst = dir.join("block-config");
-    if dst.exists() {
-        fs::remove_dir_all(&dst)?;
-    }
-    fs::create_dir_all(&dst)?;
-    for entry in fs::read_dir(&src).map_err(|e| fail!("cannot read {}: {e}", src.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            fs::copy(&path, dst.join(path.file_name().expect("a file name")))?;
-        }
-    }
-    // The server ends the run (failure) if it cannot start; the client ends
-    // it after its checks.
-    for file in ["block.toml", "block-smoke.toml"] {
-        let path = dst.join(file);
-        let text = fs::read_to_string(&path)?;
-        let text = if text.contains("[args]") {
-            text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
-        } else {
-            format!("{text}\n[args]\nexit = \"on-success\"\n")
-        };
-        fs::write(&path, text)?;
-    }
-    Ok(dst)
+    test_config(
+        dir,
+        "block-test",
+        &["block", "block-smoke"],
+        EXIT_ON_SUCCESS,
+    )
 }
 
-/// `config/kvs-test`, copied with `kvs-smoke` told (argument `exit`) to
-/// end the QEMU run through `DebugExit` after its script.
+/// `config/kvs-test`, with `kvs-smoke` ending the run after its script.
 fn kvs_test_config(dir: &Path) -> Result<PathBuf> {
-    let src = build::root().join("config").join("kvs-test");
-    let dst = dir.join("kvs-config");
-    if dst.exists() {
-        fs::remove_dir_all(&dst)?;
-    }
-    fs::create_dir_all(&dst)?;
-    for entry in fs::read_dir(&src).map_err(|e| fail!("cannot read {}: {e}", src.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            fs::copy(&path, dst.join(path.file_name().expect("a file name")))?;
-        }
-    }
-    let smoke = dst.join("kvs-smoke.toml");
-    let text = fs::read_to_string(&smoke)?;
-    let text = if text.contains("[args]") {
-        text.replacen("[args]", "[args]\nexit = \"on-success\"", 1)
-    } else {
-        format!("{text}\n[args]\nexit = \"on-success\"\n")
-    };
-    fs::write(&smoke, text)?;
-    Ok(dst)
+    test_config(dir, "kvs-test", &["kvs-smoke"], EXIT_ON_SUCCESS)
 }
 
 /// The fewest checks a passing `kvs-smoke` run reports.

@@ -106,6 +106,34 @@ impl Slots {
     }
 }
 
+/// Maps copies of `frames` (capabilities init keeps, shared between
+/// components) one after the other from `at` in `vspace`; the copies die
+/// with the component.
+fn map_copies(
+    space: &mut Space,
+    slots: &mut Slots,
+    memory: &mut Memory,
+    vspace: u64,
+    frames: &[u64],
+    at: u64,
+    rights: Rights,
+) -> Result<(), Error> {
+    for (i, &frame) in frames.iter().enumerate() {
+        let copy = space.slot()?;
+        invoke::cnode_copy(CNODE, copy, CNODE, frame, Rights::all())?;
+        space.map(
+            copy,
+            vspace,
+            at + i as u64 * PAGE,
+            rights,
+            memory,
+            &mut |sp, pt| slots.keep(sp, pt),
+        )?;
+        slots.keep(space, copy)?;
+    }
+    Ok(())
+}
+
 /// Builds and starts component `index` of `manifest`, generation
 /// `generation`, from `binary` (its ELF), in `memory` (an empty untyped
 /// region of its own).
@@ -343,21 +371,8 @@ pub fn start(
             entry.peer_badge = u64::from(if *a == me { *b } else { *a }) + 1;
         }
         let rights = if writable { rw } else { Rights::READ };
-        for (i, &frame) in frames.iter().enumerate() {
-            let copy = space.slot().doing("slot")?;
-            invoke::cnode_copy(CNODE, copy, CNODE, frame, Rights::all()).doing("region frame")?;
-            space
-                .map(
-                    copy,
-                    vspace,
-                    region_at + i as u64 * PAGE,
-                    rights,
-                    memory,
-                    &mut |sp, pt| slots.keep(sp, pt),
-                )
-                .doing("mapping a region")?;
-            slots.keep(space, copy).doing("slot")?;
-        }
+        map_copies(space, &mut slots, memory, vspace, frames, region_at, rights)
+            .doing("mapping a region")?;
         region_at += r.size.next_multiple_of(2 << 20);
     }
     for d in &c.devices {
@@ -386,21 +401,8 @@ pub fn start(
     for d in &shared.devices[index] {
         let slot = grant(&mut info, CapKind::DeviceMemory, &d.name, region_at, d.size)?;
         info.caps[(slot - si::slot::FIRST_GRANTED) as usize].physical = d.physical;
-        for (i, &frame) in d.frames.iter().enumerate() {
-            let copy = space.slot().doing("slot")?;
-            invoke::cnode_copy(CNODE, copy, CNODE, frame, Rights::all()).doing("device frame")?;
-            space
-                .map(
-                    copy,
-                    vspace,
-                    region_at + i as u64 * PAGE,
-                    rw,
-                    memory,
-                    &mut |sp, pt| slots.keep(sp, pt),
-                )
-                .doing("mapping device memory")?;
-            slots.keep(space, copy).doing("slot")?;
-        }
+        map_copies(space, &mut slots, memory, vspace, &d.frames, region_at, rw)
+            .doing("mapping device memory")?;
         region_at += d.size.next_multiple_of(2 << 20);
     }
     let mut args_len = 0;
