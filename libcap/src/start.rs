@@ -180,6 +180,66 @@ impl SharedRegion {
         self.len == 0
     }
 
+    /// Copies `out.len()` bytes at `offset` into `out`; `false` (copying
+    /// nothing) if they are not all inside. The copy is how a server takes
+    /// a client's data without holding references into memory the client
+    /// may change at any time.
+    ///
+    /// ```
+    /// # let start = libcap::start::testing::start();
+    /// let mut region = start.shared_region("rx").unwrap();
+    /// assert!(region.write_at(100, b"abc"));
+    /// let mut out = [0u8; 3];
+    /// assert!(region.read_at(100, &mut out));
+    /// assert_eq!(&out, b"abc");
+    /// assert!(!region.read_at(region.len() - 1, &mut out), "past the end");
+    /// ```
+    pub fn read_at(&self, offset: usize, out: &mut [u8]) -> bool {
+        if offset
+            .checked_add(out.len())
+            .is_none_or(|end| end > self.len)
+        {
+            return false;
+        }
+        // SAFETY: in bounds of the mapped region (the `new` contract);
+        // `out` is this program's own memory, not the region's.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.base.as_ptr().add(offset),
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        };
+        true
+    }
+
+    /// Copies `bytes` to `offset`; `false` (copying nothing) if they do not
+    /// fit.
+    ///
+    /// ```
+    /// # let start = libcap::start::testing::start();
+    /// let mut region = start.shared_region("rx").unwrap();
+    /// assert!(region.write_at(0, &[1, 2, 3]));
+    /// assert!(!region.write_at(usize::MAX, &[1]), "no wrap-around");
+    /// ```
+    pub fn write_at(&mut self, offset: usize, bytes: &[u8]) -> bool {
+        if offset
+            .checked_add(bytes.len())
+            .is_none_or(|end| end > self.len)
+        {
+            return false;
+        }
+        // SAFETY: as in `read_at`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.base.as_ptr().add(offset),
+                bytes.len(),
+            )
+        };
+        true
+    }
+
     /// Splits it into `[0, at)` and `[at, len)`; `None` if `at` is past
     /// the end or not a multiple of 64 (each part stays cache-line
     /// aligned, as [`crate::ring`] wants).

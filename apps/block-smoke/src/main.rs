@@ -22,9 +22,9 @@
 // the tests use it.
 #![cfg_attr(not(any(target_os = "none", test)), allow(dead_code))]
 
-use block::server::IoRegion;
 use block::{BlockClient, Geometry, MISALIGNED, OUT_OF_RANGE, TOO_LARGE};
 use libcap::rpc::{RpcError, Transport};
+use libcap::start::SharedRegion;
 
 /// The region argument's default.
 #[cfg(target_os = "none")]
@@ -89,7 +89,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failed> {
         Err(e) => info!("FAIL {what}: {e:?}"),
     };
     let client = start.channel_client::<BlockClient>("block");
-    let region = start.shared_region(region_name).map(IoRegion::from_region);
+    let region = start.shared_region(region_name);
     let (passed, failed) = match (client, region) {
         (Some(client), Some(mut region)) => script(&client, &mut region, &mut report),
         (None, _) => {
@@ -125,7 +125,7 @@ fn refused(result: Result<(), RpcError>, code: u64) -> Result<(), Problem> {
 /// passing each outcome to `report`; returns how many passed and failed.
 fn script<T: Transport>(
     block: &BlockClient<T>,
-    region: &mut IoRegion,
+    region: &mut SharedRegion,
     report: &mut dyn FnMut(&str, &Result<(), Problem>),
 ) -> (u32, u32) {
     let (mut passed, mut failed) = (0, 0);
@@ -178,30 +178,33 @@ fn script<T: Transport>(
 
 fn write_pattern<T: Transport>(
     block: &BlockClient<T>,
-    region: &mut IoRegion,
+    region: &mut SharedRegion,
 ) -> Result<(), Problem> {
     let mut sector = [0u8; SECTOR];
     for s in 0..COUNT {
         for (i, b) in sector.iter_mut().enumerate() {
             *b = block::check::pattern(FIRST + s, i);
         }
-        if !region.write(OUT + s as usize * SECTOR, &sector) {
+        if !region.write_at(OUT + s as usize * SECTOR, &sector) {
             return Err(Problem::RegionTooSmall(region.len()));
         }
     }
     Ok(block.write(FIRST, COUNT, OUT as u64)?)
 }
 
-fn read_back<T: Transport>(block: &BlockClient<T>, region: &mut IoRegion) -> Result<(), Problem> {
+fn read_back<T: Transport>(
+    block: &BlockClient<T>,
+    region: &mut SharedRegion,
+) -> Result<(), Problem> {
     let mut sector = [0u8; SECTOR];
     for s in 0..COUNT as usize {
-        if !region.write(IN + s * SECTOR, &sector) {
+        if !region.write_at(IN + s * SECTOR, &sector) {
             return Err(Problem::RegionTooSmall(region.len()));
         }
     }
     block.read(FIRST, COUNT, IN as u64)?;
     for s in 0..COUNT {
-        region.read(IN + s as usize * SECTOR, &mut sector);
+        region.read_at(IN + s as usize * SECTOR, &mut sector);
         for (i, &read) in sector.iter().enumerate() {
             let wrote = block::check::pattern(FIRST + s, i);
             if read != wrote {
@@ -216,13 +219,13 @@ fn read_back<T: Transport>(block: &BlockClient<T>, region: &mut IoRegion) -> Res
     Ok(())
 }
 
-fn sector0<T: Transport>(block: &BlockClient<T>, region: &mut IoRegion) -> Result<(), Problem> {
+fn sector0<T: Transport>(block: &BlockClient<T>, region: &mut SharedRegion) -> Result<(), Problem> {
     let mut first = [0u8; 16];
-    if !region.write(IN, &first) {
+    if !region.write_at(IN, &first) {
         return Err(Problem::RegionTooSmall(region.len()));
     }
     block.read(0, 1, IN as u64)?;
-    region.read(IN, &mut first);
+    region.read_at(IN, &mut first);
     if &first == MAGIC {
         Ok(())
     } else {
@@ -264,8 +267,8 @@ mod tests {
         // script (between them) take turns to use, as on Basalt.
         let (server_side, mut client_side) = unsafe {
             (
-                IoRegion::new(memory.as_mut_ptr(), memory.len()),
-                IoRegion::new(memory.as_mut_ptr(), memory.len()),
+                SharedRegion::new(memory.as_mut_ptr(), memory.len()).expect("not null"),
+                SharedRegion::new(memory.as_mut_ptr(), memory.len()).expect("not null"),
             )
         };
         let local = Local::new(

@@ -338,8 +338,14 @@ mod tests {
         if size > 0 {
             // SAFETY: leaked; the two sides take turns (synchronous calls).
             unsafe {
-                regions.push((DEFAULT_REGION.into(), SharedBuf::new(base, size)));
-                ours = Some((DEFAULT_REGION, SharedBuf::new(base, size)));
+                regions.push((
+                    DEFAULT_REGION.into(),
+                    SharedBuf::new(base, size).expect("not null"),
+                ));
+                ours = Some((
+                    DEFAULT_REGION,
+                    SharedBuf::new(base, size).expect("not null"),
+                ));
             }
         }
         let server = Local::new(KvsServer::new(tick, regions), Server::rpc_dispatch);

@@ -40,7 +40,7 @@ mod component {
     use block::check::{self, CheckError, Disk, Hex};
     use block::dma::{self, BlockHal, Window};
     use block::pci::{CONFIG_ADDRESS, CONFIG_DATA, PortCam};
-    use block::server::{BlockServer, IoRegion};
+    use block::server::BlockServer;
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info};
     use virtio_drivers::device::blk::VirtIOBlk;
@@ -252,7 +252,7 @@ mod component {
             info!("sector 0 starts {}", Hex(&report.sector0));
             info!("self-check passed");
         }
-        let io = start.shared_region(io_name).map(IoRegion::from_region);
+        let io = start.shared_region(io_name);
         if io.is_none() {
             error!("no region `{io_name}`: every read and write will fail");
         }

@@ -12,79 +12,6 @@ use crate::{Block, Geometry, IO_ERROR, MISALIGNED, NO_REGION, OUT_OF_RANGE, TOO_
 use libcap::rpc::Caller;
 use libcap::start::SharedRegion;
 
-/// A client's data region: raw memory that the client also writes. The
-/// server copies in and out of it only while it handles a call (the
-/// client waits in the call), and never holds references into it.
-#[derive(Debug)]
-pub struct IoRegion {
-    base: *mut u8,
-    len: usize,
-}
-
-// SAFETY: plain memory; no thread-bound state.
-unsafe impl Send for IoRegion {}
-
-impl IoRegion {
-    /// The region at `base`, `len` bytes.
-    ///
-    /// # Safety
-    ///
-    /// `base..base + len` stays mapped read-write for the rest of the
-    /// program, and this program reaches it only through this value.
-    pub unsafe fn new(base: *mut u8, len: usize) -> Self {
-        Self { base, len }
-    }
-
-    /// The region `init` mapped.
-    pub fn from_region(region: SharedRegion) -> Self {
-        // SAFETY: `Start` hands a region out once and init keeps it
-        // mapped for the component's lifetime.
-        unsafe { Self::new(region.as_ptr(), region.len()) }
-    }
-
-    /// Its size in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether it has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether `len` bytes at `offset` lie inside it.
-    fn fits(&self, offset: usize, len: usize) -> bool {
-        offset.checked_add(len).is_some_and(|end| end <= self.len)
-    }
-
-    /// Copies `out.len()` bytes at `offset` into `out`; `false` (copying
-    /// nothing) if they are not all inside.
-    pub fn read(&self, offset: usize, out: &mut [u8]) -> bool {
-        if !self.fits(offset, out.len()) {
-            return false;
-        }
-        // SAFETY: in bounds of the mapped region; `out` is our own memory.
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.base.add(offset), out.as_mut_ptr(), out.len())
-        };
-        true
-    }
-
-    /// Copies `bytes` to `offset`; `false` (copying nothing) if they do
-    /// not fit.
-    pub fn write(&mut self, offset: usize, bytes: &[u8]) -> bool {
-        if !self.fits(offset, bytes.len()) {
-            return false;
-        }
-        // SAFETY: in bounds of the mapped region; `bytes` is our own
-        // memory, not the region's.
-        unsafe {
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(offset), bytes.len())
-        };
-        true
-    }
-}
-
 /// Serves [`Block`](crate::Block) for `disk`, with `bounce` as the
 /// transfer buffer (a whole number of sectors; on Basalt it lies in the
 /// DMA region so that the device uses it in place) and `region` as the
@@ -93,13 +20,13 @@ impl IoRegion {
 pub struct BlockServer<'b, D> {
     disk: D,
     bounce: &'b mut [u8],
-    region: Option<IoRegion>,
+    region: Option<SharedRegion>,
 }
 
 impl<'b, D: Disk> BlockServer<'b, D> {
     /// A server for `disk`. Requests fail with
     /// [`NO_REGION`](crate::NO_REGION) while `region` is `None`.
-    pub fn new(disk: D, bounce: &'b mut [u8], region: Option<IoRegion>) -> Self {
+    pub fn new(disk: D, bounce: &'b mut [u8], region: Option<SharedRegion>) -> Self {
         let whole = bounce.len() / SECTOR_SIZE * SECTOR_SIZE;
         Self {
             disk,
@@ -116,7 +43,7 @@ impl<'b, D: Disk> BlockServer<'b, D> {
     /// The most sectors one request may move: what fits in both the
     /// bounce buffer and the region.
     pub fn max_sectors(&self) -> u64 {
-        let region = self.region.as_ref().map_or(0, IoRegion::len);
+        let region = self.region.as_ref().map_or(0, SharedRegion::len);
         (self.bounce.len().min(region) / SECTOR_SIZE) as u64
     }
 
@@ -136,7 +63,7 @@ impl<'b, D: Disk> BlockServer<'b, D> {
             .filter(|&len| len <= self.bounce.len())
             .ok_or(TOO_LARGE)?;
         let offset = usize::try_from(offset).map_err(|_| TOO_LARGE)?;
-        if !region.fits(offset, len) {
+        if offset.checked_add(len).is_none_or(|end| end > region.len()) {
             return Err(TOO_LARGE);
         }
         Ok((offset, len))
@@ -160,7 +87,7 @@ impl<D: Disk> Block for BlockServer<'_, D> {
         let buf = &mut self.bounce[..len];
         self.disk.read(sector, buf).map_err(|_| IO_ERROR)?;
         let region = self.region.as_mut().ok_or(NO_REGION)?;
-        if region.write(offset, buf) {
+        if region.write_at(offset, buf) {
             Ok(())
         } else {
             Err(TOO_LARGE)
@@ -174,7 +101,7 @@ impl<D: Disk> Block for BlockServer<'_, D> {
         }
         let buf = &mut self.bounce[..len];
         let region = self.region.as_ref().ok_or(NO_REGION)?;
-        if !region.read(offset, buf) {
+        if !region.read_at(offset, buf) {
             return Err(TOO_LARGE);
         }
         self.disk.write(sector, buf).map_err(|_| IO_ERROR)
@@ -214,15 +141,15 @@ mod tests {
 
     /// A server over a 64-sector RAM disk with an 8-sector bounce buffer
     /// and a 16-sector region; the client's view of the region.
-    fn server() -> (Local<BlockServer<'static, Ram>>, IoRegion) {
+    fn server() -> (Local<BlockServer<'static, Ram>>, SharedRegion) {
         let memory: &'static mut [u8] = Vec::leak(vec![0; 16 * SECTOR_SIZE]);
         let bounce: &'static mut [u8] = Vec::leak(vec![0; 8 * SECTOR_SIZE + 100]);
         // SAFETY: leaked, so mapped for the rest of the program; the
         // server uses it during calls, the test between them.
         let (server_side, client_side) = unsafe {
             (
-                IoRegion::new(memory.as_mut_ptr(), memory.len()),
-                IoRegion::new(memory.as_mut_ptr(), memory.len()),
+                SharedRegion::new(memory.as_mut_ptr(), memory.len()).expect("not null"),
+                SharedRegion::new(memory.as_mut_ptr(), memory.len()).expect("not null"),
             )
         };
         let mut disk = Ram(vec![0; 64 * SECTOR_SIZE]);
@@ -249,22 +176,22 @@ mod tests {
             })
         );
         let data: Vec<u8> = (0..4 * SECTOR_SIZE).map(|i| i as u8 ^ 0x33).collect();
-        assert!(region.write(SECTOR_SIZE, &data));
+        assert!(region.write_at(SECTOR_SIZE, &data));
         block.write(4, 4, SECTOR_SIZE as u64).unwrap();
         block.read(3, 6, 8 * SECTOR_SIZE as u64).unwrap();
         let mut back = vec![0xff; 6 * SECTOR_SIZE];
-        assert!(region.read(8 * SECTOR_SIZE, &mut back));
+        assert!(region.read_at(8 * SECTOR_SIZE, &mut back));
         assert!(back[..SECTOR_SIZE].iter().all(|&b| b == 0));
         assert_eq!(&back[SECTOR_SIZE..5 * SECTOR_SIZE], &data[..]);
         assert!(back[5 * SECTOR_SIZE..].iter().all(|&b| b == 0));
         block.read(0, 1, 0).unwrap();
         let mut first = [0; 4];
-        assert!(region.read(0, &mut first));
+        assert!(region.read_at(0, &mut first));
         assert_eq!(&first, b"BSLT");
         block.read(0, 0, 0).unwrap();
         block.flush().unwrap();
-        assert!(!region.read(16 * SECTOR_SIZE - 1, &mut first));
-        assert!(!region.write(usize::MAX, &first));
+        assert!(!region.read_at(16 * SECTOR_SIZE - 1, &mut first));
+        assert!(!region.write_at(usize::MAX, &first));
     }
 
     #[test]

@@ -1,76 +1,60 @@
 //! A client's request and reply buffer: a shared region both the client
 //! and the server map read-write. The client writes a request, calls, and
 //! reads the reply after the call returns; the server touches it only
-//! while it handles that client's call. Both sides copy in and out, never
-//! hold references into it.
+//! while it handles that client's call. Both sides copy in and out (with
+//! libcap's bounds-checked `SharedRegion::read_at`/`write_at`), never hold
+//! references into it.
 
 use alloc::vec::Vec;
 use libcap::start::SharedRegion;
 
-/// A shared buffer: raw memory that another component also writes.
+/// A shared buffer: a request or reply at its start.
 #[derive(Debug)]
 pub struct SharedBuf {
-    base: *mut u8,
-    len: usize,
+    region: SharedRegion,
 }
 
-// SAFETY: plain memory; no thread-bound state.
-unsafe impl Send for SharedBuf {}
-
 impl SharedBuf {
-    /// The buffer at `base`, `len` bytes.
+    /// The buffer at `base`, `len` bytes; `None` if `base` is null.
     ///
     /// # Safety
     ///
     /// `base..base + len` stays mapped read-write for the rest of the
     /// program, and this program reaches it only through this value.
-    pub unsafe fn new(base: *mut u8, len: usize) -> Self {
-        Self { base, len }
+    pub unsafe fn new(base: *mut u8, len: usize) -> Option<Self> {
+        // SAFETY: upheld by the caller.
+        unsafe { SharedRegion::new(base, len) }.map(Self::from_region)
     }
 
     /// The region `init` mapped.
     pub fn from_region(region: SharedRegion) -> Self {
-        // SAFETY: `Start` hands a region out once and init keeps it
-        // mapped for the component's lifetime.
-        unsafe { Self::new(region.as_ptr(), region.len()) }
+        Self { region }
     }
 
     /// Its size in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.region.len()
     }
 
     /// Whether it has no bytes.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.region.is_empty()
     }
 
     /// Replaces `out` with a copy of the first `len` bytes; `false` (and
     /// `out` empty) if the buffer is shorter.
     pub fn read(&self, len: usize, out: &mut Vec<u8>) -> bool {
         out.clear();
-        if len > self.len {
+        if len > self.len() {
             return false;
         }
-        out.reserve(len);
-        // SAFETY: `len` bytes are in the mapped buffer, `out` has room for
-        // them, and a copy of bytes is valid whatever they are.
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.base, out.as_mut_ptr(), len);
-            out.set_len(len);
-        }
-        true
+        out.resize(len, 0);
+        self.region.read_at(0, out)
     }
 
     /// Writes `bytes` at its start; `false` (writing nothing) if they do
     /// not fit.
     pub fn write(&mut self, bytes: &[u8]) -> bool {
-        if bytes.len() > self.len {
-            return false;
-        }
-        // SAFETY: in bounds of the mapped buffer, and `bytes` is our own
-        // memory, not the buffer's.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base, bytes.len()) };
-        true
+        self.region.write_at(0, bytes)
     }
 }

@@ -18,7 +18,12 @@ fn region(len: usize) -> (SharedBuf, SharedBuf) {
     let base = mem.as_mut_ptr();
     // SAFETY: leaked, so mapped for ever; each side copies in and out only
     // while the other does not (the calls are synchronous).
-    unsafe { (SharedBuf::new(base, len), SharedBuf::new(base, len)) }
+    unsafe {
+        (
+            SharedBuf::new(base, len).expect("not null"),
+            SharedBuf::new(base, len).expect("not null"),
+        )
+    }
 }
 
 fn server(regions: Vec<(String, SharedBuf)>) -> (Local<Server>, Rc<Cell<u64>>) {
