@@ -11,7 +11,7 @@ use crate::object::cap::Cap;
 use crate::object::cnode::{self, index_slot};
 use crate::object::objects::{Endpoint, Notification, SendKind, Tcb, ThreadState, tcb_slot};
 use crate::object::ops;
-use crate::sched::{LinkKind, Queue, RunQueue, TcbRef};
+use crate::sched::{LinkKind, RunQueue, TcbRef};
 use basalt_abi::{
     Error, MAX_MESSAGE_WORDS, MessageInfo, NOTIFICATION_LABEL, REGISTER_WORDS, Rights, fault,
     ipc_buffer,
@@ -30,17 +30,6 @@ fn endpoint(base: u64) -> &'static mut Endpoint {
 fn notification(base: u64) -> &'static mut Notification {
     // SAFETY: as for `endpoint`.
     unsafe { &mut *(base as *mut Notification) }
-}
-
-fn queue_of(ep: &Endpoint) -> Queue {
-    Queue {
-        head: ep.head,
-        tail: ep.tail,
-    }
-}
-
-fn set_queue(ep: &mut Endpoint, q: Queue) {
-    (ep.head, ep.tail) = (q.head, q.tail);
 }
 
 /// Writes a successful result into `t`'s registers.
@@ -203,30 +192,57 @@ pub fn send(
         t.ipc.kind = kind;
     });
     let e = endpoint(ep);
-    let mut q = queue_of(e);
     if e.receivers
-        && let Some(receiver) = q.pop_front(LinkKind::Wait)
+        && let Some(receiver) = e.queue.pop_front(LinkKind::Wait)
     {
-        set_queue(e, q);
-        transfer(sender, receiver, badge);
-        wake(rq, receiver);
-        match kind {
-            SendKind::Send => complete(sender, 0, MessageInfo::new(0, 0), [0; REGISTER_WORDS]),
-            SendKind::Call | SendKind::Fault => link_reply(rq, sender, receiver),
-        }
+        deliver(rq, sender, receiver, badge, kind, false);
         return Ok(());
     }
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    e.receivers = false;
-    q.push_back(sender, LinkKind::Wait);
-    set_queue(e, q);
-    sender.with(|t| {
-        t.state = ThreadState::BlockedOnSend;
-        t.ipc.blocked_on = ep;
-    });
+    wait_on_endpoint(e, ep, sender, false);
     Ok(())
+}
+
+/// Hands `sender`'s message to `receiver` and settles both: whichever of
+/// them was queued on the endpoint (`sender_was_queued`) wakes; a plain
+/// send completes, a call or fault waits for the reply.
+fn deliver(
+    rq: &mut RunQueue,
+    sender: TcbRef,
+    receiver: TcbRef,
+    badge: u64,
+    kind: SendKind,
+    sender_was_queued: bool,
+) {
+    transfer(sender, receiver, badge);
+    if !sender_was_queued {
+        wake(rq, receiver);
+    }
+    match kind {
+        SendKind::Send => {
+            complete(sender, 0, MessageInfo::new(0, 0), [0; REGISTER_WORDS]);
+            if sender_was_queued {
+                wake(rq, sender);
+            }
+        }
+        SendKind::Call | SendKind::Fault => link_reply(rq, sender, receiver),
+    }
+}
+
+/// Queues `t` on the endpoint at `ep` as a receiver or a sender and blocks it.
+fn wait_on_endpoint(e: &mut Endpoint, ep: u64, t: TcbRef, receiving: bool) {
+    e.receivers = receiving;
+    e.queue.push_back(t, LinkKind::Wait);
+    t.with(|tcb| {
+        tcb.state = if receiving {
+            ThreadState::BlockedOnReceive
+        } else {
+            ThreadState::BlockedOnSend
+        };
+        tcb.ipc.blocked_on = ep;
+    });
 }
 
 /// Receives on the endpoint at `ep` into `receiver`; a pending signal on
@@ -247,32 +263,17 @@ pub fn receive(rq: &mut RunQueue, receiver: TcbRef, ep: u64, blocking: bool) -> 
         }
     }
     let e = endpoint(ep);
-    let mut q = queue_of(e);
     if !e.receivers
-        && let Some(sender) = q.pop_front(LinkKind::Wait)
+        && let Some(sender) = e.queue.pop_front(LinkKind::Wait)
     {
-        set_queue(e, q);
         let (badge, kind) = sender.with(|t| (t.ipc.badge, t.ipc.kind));
-        transfer(sender, receiver, badge);
-        match kind {
-            SendKind::Send => {
-                complete(sender, 0, MessageInfo::new(0, 0), [0; REGISTER_WORDS]);
-                wake(rq, sender);
-            }
-            SendKind::Call | SendKind::Fault => link_reply(rq, sender, receiver),
-        }
+        deliver(rq, sender, receiver, badge, kind, true);
         return Ok(());
     }
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    e.receivers = true;
-    q.push_back(receiver, LinkKind::Wait);
-    set_queue(e, q);
-    receiver.with(|t| {
-        t.state = ThreadState::BlockedOnReceive;
-        t.ipc.blocked_on = ep;
-    });
+    wait_on_endpoint(e, ep, receiver, true);
     Ok(())
 }
 
@@ -325,17 +326,15 @@ pub fn fast_call(
         return false;
     }
     let e = endpoint(ep);
-    if !e.receivers || e.head == 0 {
+    if !e.receivers || e.queue.is_empty() {
         return false;
     }
-    let receiver = TcbRef(e.head);
+    let receiver = TcbRef(e.queue.head);
     let prio = receiver.priority();
     if prio < caller.priority() || rq.highest().is_some_and(|h| h > prio) {
         return false;
     }
-    let mut q = queue_of(e);
-    q.remove(receiver, LinkKind::Wait);
-    set_queue(e, q);
+    e.queue.remove(receiver, LinkKind::Wait);
     let words = caller.with(|t| {
         t.ipc.kind = SendKind::Call;
         t.ipc.badge = badge;
@@ -372,7 +371,7 @@ pub fn fast_reply_recv(rq: &mut RunQueue, replier: TcbRef, ep: u64, info: Messag
     let caller = TcbRef(caller);
     let e = endpoint(ep);
     let prio = caller.priority();
-    if (!e.receivers && e.head != 0)
+    if (!e.receivers && !e.queue.is_empty())
         || caller.with(|t| t.ipc.kind) == SendKind::Fault
         || prio < replier.priority()
         || rq.highest().is_some_and(|h| h > prio)
@@ -393,14 +392,7 @@ pub fn fast_reply_recv(rq: &mut RunQueue, replier: TcbRef, ep: u64, info: Messag
         t.state = ThreadState::Runnable;
         t.ipc.replier = 0;
     });
-    e.receivers = true;
-    let mut q = queue_of(e);
-    q.push_back(replier, LinkKind::Wait);
-    set_queue(e, q);
-    replier.with(|t| {
-        t.state = ThreadState::BlockedOnReceive;
-        t.ipc.blocked_on = ep;
-    });
+    wait_on_endpoint(e, ep, replier, true);
     rq.remove(replier);
     rq.current = Some(caller);
     true
@@ -409,12 +401,7 @@ pub fn fast_reply_recv(rq: &mut RunQueue, replier: TcbRef, ep: u64, info: Messag
 /// Signals the notification at `ntfn` with `badge`.
 pub fn signal(rq: &mut RunQueue, ntfn: u64, badge: u64) {
     let n = notification(ntfn);
-    let mut q = Queue {
-        head: n.head,
-        tail: n.tail,
-    };
-    if let Some(waiter) = q.pop_front(LinkKind::Wait) {
-        (n.head, n.tail) = (q.head, q.tail);
+    if let Some(waiter) = n.queue.pop_front(LinkKind::Wait) {
         complete(
             waiter,
             n.word | badge,
@@ -453,12 +440,7 @@ pub fn wait(t: TcbRef, ntfn: u64, blocking: bool) -> Result<(), Error> {
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    let mut q = Queue {
-        head: n.head,
-        tail: n.tail,
-    };
-    q.push_back(t, LinkKind::Wait);
-    (n.head, n.tail) = (q.head, q.tail);
+    n.queue.push_back(t, LinkKind::Wait);
     t.with(|tcb| {
         tcb.state = ThreadState::BlockedOnNotification;
         tcb.ipc.blocked_on = ntfn;
@@ -490,20 +472,9 @@ fn leave_queue(t: TcbRef) {
     }
     match state {
         ThreadState::BlockedOnSend | ThreadState::BlockedOnReceive => {
-            let e = endpoint(on);
-            let mut q = queue_of(e);
-            q.remove(t, LinkKind::Wait);
-            set_queue(e, q);
+            endpoint(on).queue.remove(t, LinkKind::Wait)
         }
-        ThreadState::BlockedOnNotification => {
-            let n = notification(on);
-            let mut q = Queue {
-                head: n.head,
-                tail: n.tail,
-            };
-            q.remove(t, LinkKind::Wait);
-            (n.head, n.tail) = (q.head, q.tail);
-        }
+        ThreadState::BlockedOnNotification => notification(on).queue.remove(t, LinkKind::Wait),
         _ => {}
     }
     t.with(|tcb| tcb.ipc.blocked_on = 0);
@@ -544,8 +515,7 @@ pub fn cancel(rq: &mut RunQueue, t: TcbRef, destroying: bool) {
 /// fails with `Aborted` (a thread sending a fault message is suspended).
 pub fn destroy_endpoint(rq: &mut RunQueue, ep: u64) {
     let e = endpoint(ep);
-    let mut q = queue_of(e);
-    while let Some(t) = q.pop_front(LinkKind::Wait) {
+    while let Some(t) = e.queue.pop_front(LinkKind::Wait) {
         t.with(|tcb| tcb.ipc.blocked_on = 0);
         if t.with(|tcb| tcb.state == ThreadState::BlockedOnSend && tcb.ipc.kind == SendKind::Fault)
         {
@@ -555,23 +525,17 @@ pub fn destroy_endpoint(rq: &mut RunQueue, ep: u64) {
             wake(rq, t);
         }
     }
-    set_queue(e, q);
 }
 
 /// The notification at `ntfn` is being destroyed: waiters fail with
 /// `Aborted`, a bound thread is unbound.
 pub fn destroy_notification(rq: &mut RunQueue, ntfn: u64) {
     let n = notification(ntfn);
-    let mut q = Queue {
-        head: n.head,
-        tail: n.tail,
-    };
-    while let Some(t) = q.pop_front(LinkKind::Wait) {
+    while let Some(t) = n.queue.pop_front(LinkKind::Wait) {
         t.with(|tcb| tcb.ipc.blocked_on = 0);
         fail(t, Error::Aborted);
         wake(rq, t);
     }
-    (n.head, n.tail) = (0, 0);
     if n.bound != 0 {
         TcbRef(n.bound).with(|tcb| tcb.ipc.bound_notification = 0);
         n.bound = 0;
@@ -665,7 +629,7 @@ mod tests {
         assert_eq!(s.state(), ThreadState::Runnable);
         assert_eq!(result(s).0, 0, "the send completed");
         assert_unlinked(s);
-        assert!(endpoint(ep).head == 0 && endpoint(ep).tail == 0);
+        assert!(endpoint(ep).queue.is_empty());
     }
 
     #[test]
@@ -773,7 +737,7 @@ mod tests {
             (client.state(), server.state()),
             (ThreadState::Runnable, ThreadState::BlockedOnReceive)
         );
-        assert_eq!(endpoint(ep).head, server.0);
+        assert_eq!(endpoint(ep).queue.head, server.0);
 
         let urgent = thread(200);
         rq.push(urgent);
@@ -809,7 +773,7 @@ mod tests {
         );
         assert_eq!(receive(&mut rq, t, ep, false), Err(Error::WouldBlock));
         assert_eq!(wait(t, n, false), Err(Error::WouldBlock));
-        assert_eq!(endpoint(ep).head, 0);
+        assert!(endpoint(ep).queue.is_empty());
         assert_unlinked(t);
     }
 
@@ -852,7 +816,7 @@ mod tests {
         receive(&mut rq, r, ep, true).unwrap();
         assert_eq!(ts[0].state(), ThreadState::Runnable);
         assert_eq!(ts[2].state(), ThreadState::Runnable);
-        assert!(endpoint(ep).head == 0 && endpoint(ep).tail == 0);
+        assert!(endpoint(ep).queue.is_empty());
     }
 
     #[test]

@@ -343,6 +343,17 @@ pub fn pair<D: Descriptor>(capacity: usize) -> Result<(Producer<D>, Consumer<D>)
     }
 }
 
+/// Where the ring that fills `region` starts and how many descriptors it
+/// holds (the largest power of two that fits).
+fn ring_in<D: Descriptor>(region: &SharedRegion) -> Result<(NonNull<u8>, usize), RingError> {
+    let capacity = capacity_for::<D>(region.len());
+    if capacity == 0 {
+        return Err(RingError::TooSmall);
+    }
+    let base = NonNull::new(region.as_ptr()).ok_or(RingError::Misaligned)?;
+    Ok((base, capacity))
+}
+
 impl<D: Descriptor> Producer<D> {
     /// The producer of the ring of `capacity` descriptors at `base`,
     /// continuing from the `head` stored there.
@@ -385,11 +396,7 @@ impl<D: Descriptor> Producer<D> {
     /// assert_eq!(tx.capacity(), 512);
     /// ```
     pub fn from_region(region: SharedRegion) -> Result<Self, RingError> {
-        let capacity = capacity_for::<D>(region.len());
-        if capacity == 0 {
-            return Err(RingError::TooSmall);
-        }
-        let base = NonNull::new(region.as_ptr()).ok_or(RingError::Misaligned)?;
+        let (base, capacity) = ring_in::<D>(&region)?;
         // SAFETY: a region is mapped read-write for the program's lifetime
         // and handed out once (so this is its only user in this program);
         // the ring fits in it.
@@ -566,11 +573,7 @@ impl<D: Descriptor> Consumer<D> {
     /// assert_eq!(rx.capacity(), 1024);
     /// ```
     pub fn from_region(region: SharedRegion) -> Result<Self, RingError> {
-        let capacity = capacity_for::<D>(region.len());
-        if capacity == 0 {
-            return Err(RingError::TooSmall);
-        }
-        let base = NonNull::new(region.as_ptr()).ok_or(RingError::Misaligned)?;
+        let (base, capacity) = ring_in::<D>(&region)?;
         // SAFETY: as in `Producer::from_region`.
         unsafe { Self::new(base, capacity) }
     }

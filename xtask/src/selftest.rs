@@ -253,14 +253,8 @@ pub fn run_all(accel: Accel) -> Result<()> {
             Scenario::Kvs => ("kvs.iso", "test=roottask"),
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
-            Scenario::RootTask | Scenario::System => (
-                if s == Scenario::System {
-                    "hello.iso"
-                } else {
-                    "roottest.iso"
-                },
-                "test=roottask",
-            ),
+            Scenario::RootTask => ("roottest.iso", "test=roottask"),
+            Scenario::System => ("hello.iso", "test=roottask"),
         };
         (s, dir.join(file), args)
     });
@@ -268,28 +262,13 @@ pub fn run_all(accel: Accel) -> Result<()> {
         let modules: &[Module] = match scenario {
             Scenario::RootTask => &root_task_modules,
             Scenario::Boot | Scenario::PageFault => &test_modules,
-            Scenario::System => {
-                let config = hello_test_config(&dir)?;
-                compose::compose_with_args(
-                    &config,
-                    compose::Binaries::Build(Profile::Debug),
-                    path,
-                    args,
-                )?;
-                continue;
-            }
-            Scenario::Kvs => {
-                let config = kvs_test_config(&dir)?;
-                compose::compose_with_args(
-                    &config,
-                    compose::Binaries::Build(Profile::Debug),
-                    path,
-                    args,
-                )?;
-                continue;
-            }
-            Scenario::Block => {
-                let config = block_test_config(&dir)?;
+            // Composed systems: a test copy of their config tree.
+            Scenario::System | Scenario::Kvs | Scenario::Block => {
+                let config = match scenario {
+                    Scenario::System => hello_test_config(&dir)?,
+                    Scenario::Kvs => kvs_test_config(&dir)?,
+                    _ => block_test_config(&dir)?,
+                };
                 compose::compose_with_args(
                     &config,
                     compose::Binaries::Build(Profile::Debug),

@@ -2,6 +2,7 @@
 
 use super::cnode::{MAX_RADIX, MIN_RADIX, RegionHeader, cnode_size_bits};
 use super::slot::Slot;
+use crate::sched::Queue;
 use basalt_abi::{Error, ObjectType};
 
 /// Smallest and largest untyped objects (4 KiB, 128 TiB).
@@ -111,8 +112,7 @@ impl Default for IpcState {
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub struct Endpoint {
-    pub head: u64,
-    pub tail: u64,
+    pub queue: Queue,
     /// Whether the queued threads are receivers (else senders).
     pub receivers: bool,
 }
@@ -122,8 +122,7 @@ pub struct Endpoint {
 #[repr(C)]
 pub struct Notification {
     pub word: u64,
-    pub head: u64,
-    pub tail: u64,
+    pub queue: Queue,
     /// The TCB bound to it (0: none).
     pub bound: u64,
 }

@@ -89,7 +89,7 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     // the kernel uses from here on.
     unsafe { tables.activate() };
     features.enable_protections();
-    vspace::init(tables.pml4());
+    vspace::init(tables.pml4(), features.pcid);
     let mut tables = tables;
 
     let Some(root) = boot.acpi_root() else {

@@ -3,7 +3,7 @@
 //! of the object model's [`Machine`] interface.
 
 use super::trap::{TrapFrame, vector};
-use super::{apic, boot, exception, irq, timer, user, vspace};
+use super::{boot, exception, irq, timer, user, vspace};
 use crate::ipc;
 use crate::object::cap::{Asid, Cap, Mapping};
 use crate::object::objects::{SendKind, Tcb, ThreadState, tcb_slot};
@@ -81,16 +81,15 @@ pub fn user_entry(frame: &TrapFrame) -> ! {
         exception::handle(frame)
     };
     thread.with(|t| save(frame, t));
-    match frame.vector {
-        v if v < u64::from(vector::FIRST_EXTERNAL) => user_fault(thread, frame),
-        v if irq::is_irq_vector(v) => irq::handle(v as u8),
-        v if v == u64::from(vector::TIMER) => {
-            timer::tick();
-            apic::end_of_interrupt();
-            RUN_QUEUE.lock().rotate();
+    match frame.vector as u8 {
+        v if v < vector::FIRST_EXTERNAL => user_fault(thread, frame),
+        v => {
+            super::trap::interrupt(v);
+            if v == vector::TIMER {
+                // The end of a time slice: the next thread of this priority.
+                RUN_QUEUE.lock().rotate();
+            }
         }
-        v if v == u64::from(vector::SPURIOUS) || v >= u64::from(vector::LEGACY_PIC_BASE) => {}
-        _ => apic::end_of_interrupt(),
     }
     schedule()
 }

@@ -140,6 +140,13 @@ pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     }
     match frame.vector as u8 {
         v if v < vector::FIRST_EXTERNAL => exception::handle(frame),
+        v => interrupt(v),
+    }
+}
+
+/// Handles the external interrupt on `v`, whatever mode it arrived in.
+pub fn interrupt(v: u8) {
+    match v {
         v if super::irq::is_irq_vector(u64::from(v)) => super::irq::handle(v),
         vector::TIMER => {
             timer::tick();

@@ -10,7 +10,7 @@
 use super::layout::{PHYS_OFFSET, phys_to_virt};
 use crate::object::cap::{ASID_BITS, Asid, Mapping};
 use basalt_abi::{Error, Rights};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::Mutex;
 use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
@@ -54,8 +54,13 @@ fn take_stale(asid: Asid) -> bool {
 /// CR3 bit 63: keep this PCID's TLB entries.
 const CR3_NO_FLUSH: u64 = 1 << 63;
 
-/// Records the kernel's page tables (by kernel address) for new VSpaces.
-pub fn init(kernel_pml4: u64) {
+/// Whether CR4.PCIDE is on (set once at boot, read on every switch).
+static PCIDS: AtomicBool = AtomicBool::new(false);
+
+/// Records the kernel's page tables (by kernel address) for new VSpaces,
+/// and whether the CPU runs with PCIDs.
+pub fn init(kernel_pml4: u64, pcids: bool) {
+    PCIDS.store(pcids, Ordering::Relaxed);
     ASID_TABLE.lock().kernel_pml4 = kernel_pml4;
 }
 
@@ -122,8 +127,7 @@ pub fn activate(asid: Asid, base: u64) {
 /// Points CR3 at the PML4 at `base`. With PCIDs, `keep` keeps the TLB
 /// entries tagged `asid`; without them every switch flushes.
 fn load_cr3(asid: Asid, base: u64, keep: bool) {
-    let pcid = x86_64::registers::control::Cr4::read()
-        .contains(x86_64::registers::control::Cr4Flags::PCID);
+    let pcid = PCIDS.load(Ordering::Relaxed);
     // SAFETY: the PML4 carries the kernel half, so the kernel keeps running;
     // the PCID form is used only when PCIDs are enabled, and `asid` < 4096.
     unsafe {
