@@ -7,6 +7,7 @@
 //! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc |
 //! | [`check`] | the start-up self-check: capacity, write and read back sectors 1 and 2, sector 0 |
 //! | [`server`] | [`server::BlockServer`], which serves [`Block`] for a [`check::Disk`] |
+//! | [`disk`] | [`disk::Disk`], the client side as a sector device (what the kvs log writes to) |
 //!
 //! The binary (`src/main.rs`) wires them to what `init` grants and serves
 //! [`Block`] on channel `block`; clients (`block-smoke`) use this library
@@ -16,9 +17,12 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 pub mod check;
+pub mod disk;
 pub mod dma;
 pub mod pci;
 pub mod server;
+#[cfg(test)]
+mod testutil;
 
 use libcap::rpc::{Decode, Decoder, Encode, Encoder, WireError};
 
