@@ -8,25 +8,33 @@
 //! | --- | --- |
 //! | 1 | kind: [`RECORD_BATCH`] (`0xA5`) |
 //! | 4 | payload length, `u32` little-endian |
-//! | 4 | CRC-32C (Castagnoli) of the kind byte, the length and the payload, `u32` little-endian |
+//! | 4 | CRC-32C (Castagnoli) of the kind byte, the length and the payload, `u32` little-endian, started from the log's salt |
 //! | n | payload |
 //!
-//! The payload is `u32` command count, then per command: `u8` database
+//! The payload is `u64` time in milliseconds (the server's clock when the
+//! command ran), `u32` command count, then per command: `u8` database
 //! index, `u32` argument count, and per argument `u32` length + bytes (all
 //! integers little-endian).
 //!
-//! **What is logged is the effect, not the command.** While
-//! [`AofWriter::execute`] runs a command, the store journals every key it
-//! touches (the same hook WATCH uses) and every flush; afterwards each
-//! touched key is written as its resulting state: `DEL key` and, if the key
-//! exists, commands recreating it (`SET`, `RPUSH`, `HSET`, `SADD`, `ZADD`)
-//! and its absolute expiry (`PEXPIREAT key ms`); a flush is `FLUSHDB` in
-//! that database. So replay is deterministic (SPOP's random pick, relative
-//! expiries, `INCRBYFLOAT` rounding are all replayed as their outcome), does
-//! not depend on the time of replay, and a command that changed nothing
-//! (a failed write, a read) writes no record. The cost is that a change to
-//! a large collection rewrites it whole; logging small deterministic
-//! commands verbatim is a possible refinement.
+//! **The salt** is a number the log's owner picks for each new log
+//! (`kvs::persist` takes a new one at every compaction): the checksum
+//! starts from it, so records of an older log that happen to lie past the
+//! end of a newer one on the same disk never pass as the newer log's.
+//!
+//! **What is logged.** While [`AofWriter::execute`] runs a command, the
+//! store journals every key it touches (the same hook WATCH uses) and
+//! every flush; a command that changed nothing (a failed write, a read)
+//! writes no record. A command that did change data is logged verbatim
+//! with its database and time: replay runs it on the same state at the
+//! same time, so it has the same effect (relative expiries, lazy expiry
+//! and `INCRBYFLOAT` rounding included), and a push onto a long list costs
+//! a record the size of the push. Two kinds are logged by their effect
+//! instead: `SPOP`, whose pick is random, becomes `SREM` of the members it
+//! returned; `EXEC` (whose queued commands may `SELECT` between databases)
+//! writes each touched key as its resulting state: `DEL key` and, if the
+//! key exists, commands recreating it (`SET`, `RPUSH`, `HSET`, `SADD`,
+//! `ZADD`) and its absolute expiry (`PEXPIREAT key ms`); a flush is
+//! `FLUSHDB` in that database.
 //!
 //! **Recovery rule.** [`replay`] applies records in order and stops at the
 //! first one that is incomplete (a power cut mid-write), has an unknown
@@ -99,25 +107,38 @@ pub struct LoggedCommand {
     pub args: Vec<Vec<u8>>,
 }
 
-/// Encodes one record holding `commands` and appends it to `out`.
-pub fn encode_record(out: &mut Vec<u8>, commands: &[LoggedCommand]) {
-    let mut payload = Vec::new();
-    put_u32(&mut payload, commands.len());
+/// One record: when its commands ran and what they were.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The server's clock when the commands ran, in milliseconds.
+    pub time_ms: u64,
+    /// The commands, applied in order.
+    pub commands: Vec<LoggedCommand>,
+}
+
+/// Encodes one record holding `commands`, run at `time_ms`, for a log with
+/// `salt`, and appends it to `out`.
+pub fn encode_record(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[LoggedCommand]) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    out.extend_from_slice(&time_ms.to_le_bytes());
+    put_u32(out, commands.len());
     for c in commands {
-        payload.push(c.db);
-        put_u32(&mut payload, c.args.len());
+        out.push(c.db);
+        put_u32(out, c.args.len());
         for a in &c.args {
-            put_u32(&mut payload, a.len());
-            payload.extend_from_slice(a);
+            put_u32(out, a.len());
+            out.extend_from_slice(a);
         }
     }
-    let mut header = [0u8; HEADER_LEN];
-    header[0] = RECORD_BATCH;
-    header[1..5].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    let crc = crc32c(crc32c(0, &header[..5]), &payload);
-    header[5..9].copy_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&payload);
+    let len = out.len() - start - HEADER_LEN;
+    out[start] = RECORD_BATCH;
+    out[start + 1..start + 5].copy_from_slice(&(len as u32).to_le_bytes());
+    let crc = crc32c(
+        crc32c(salt, &out[start..start + 5]),
+        &out[start + HEADER_LEN..],
+    );
+    out[start + 5..start + HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn put_u32(out: &mut Vec<u8>, n: usize) {
@@ -136,9 +157,9 @@ pub enum Stop {
     Corrupt,
 }
 
-/// Decodes the record at the start of `bytes`: its commands and its total
-/// length, or why there is none.
-pub fn decode_record(bytes: &[u8]) -> Result<(Vec<LoggedCommand>, usize), Stop> {
+/// Decodes the record at the start of `bytes` (a log with `salt`): the
+/// record and its total length, or why there is none.
+pub fn decode_record(bytes: &[u8], salt: u32) -> Result<(Record, usize), Stop> {
     if bytes.is_empty() {
         return Err(Stop::End);
     }
@@ -156,19 +177,22 @@ pub fn decode_record(bytes: &[u8]) -> Result<(Vec<LoggedCommand>, usize), Stop> 
         return Err(Stop::Incomplete);
     };
     let crc = u32::from_le_bytes(bytes[5..9].try_into().expect("4 bytes"));
-    if crc32c(crc32c(0, &bytes[..5]), payload) != crc {
+    if crc32c(crc32c(salt, &bytes[..5]), payload) != crc {
         return Err(Stop::Corrupt);
     }
-    let commands = parse_payload(payload).ok_or(Stop::Corrupt)?;
-    Ok((commands, HEADER_LEN + len))
+    let record = parse_payload(payload).ok_or(Stop::Corrupt)?;
+    Ok((record, HEADER_LEN + len))
 }
 
-fn parse_payload(mut p: &[u8]) -> Option<Vec<LoggedCommand>> {
+fn parse_payload(mut p: &[u8]) -> Option<Record> {
     fn u32_(p: &mut &[u8]) -> Option<usize> {
         let (head, rest) = p.split_at_checked(4)?;
         *p = rest;
         Some(u32::from_le_bytes(head.try_into().ok()?) as usize)
     }
+    let (time, rest) = p.split_at_checked(8)?;
+    let time_ms = u64::from_le_bytes(time.try_into().ok()?);
+    p = rest;
     let count = u32_(&mut p)?;
     let mut commands = Vec::new();
     for _ in 0..count {
@@ -190,7 +214,7 @@ fn parse_payload(mut p: &[u8]) -> Option<Vec<LoggedCommand>> {
         }
         commands.push(LoggedCommand { db, args });
     }
-    p.is_empty().then_some(commands)
+    p.is_empty().then_some(Record { time_ms, commands })
 }
 
 /// What [`replay`] did.
@@ -204,33 +228,70 @@ pub struct ReplayReport {
     pub torn_tail: bool,
     /// Why replay stopped.
     pub stop: Stop,
+    /// The time of the last record applied (0 if none): the server's clock
+    /// must not start earlier, or keys would come back to life.
+    pub last_time_ms: u64,
 }
 
-/// Applies the records of `log` to `store` in order at time `now_ms`,
-/// stopping at the first incomplete or corrupt record (see the module
-/// documentation). Expiry times are restored as logged; keys already past
-/// theirs are removed by the store's lazy and active expiry as usual.
-pub fn replay(log: &[u8], store: &mut Store, now_ms: u64) -> ReplayReport {
-    let mut at = 0;
-    let mut records = 0;
-    let mut session = Session::new();
-    let stop = loop {
-        match decode_record(&log[at..]) {
-            Ok((commands, len)) => {
-                for c in &commands {
-                    apply(store, &mut session, c, now_ms);
-                }
-                at += len;
-                records += 1;
-            }
-            Err(stop) => break stop,
+/// Replay in steps, for a log read in pieces: [`apply`](Self::apply)
+/// takes what has been read so far and consumes the whole records in it.
+#[derive(Debug)]
+pub struct Replayer {
+    salt: u32,
+    session: Session,
+    /// Records applied.
+    pub records: usize,
+    /// The time of the last record applied (0 if none).
+    pub last_time_ms: u64,
+}
+
+impl Replayer {
+    /// Replays a log with `salt`.
+    pub fn new(salt: u32) -> Replayer {
+        Replayer {
+            salt,
+            session: Session::new(),
+            records: 0,
+            last_time_ms: 0,
         }
-    };
+    }
+
+    /// Applies the whole, valid records at the start of `bytes` to
+    /// `store`, each at its own time (never earlier than the one before);
+    /// returns the bytes they took and why it stopped: [`Stop::End`] or
+    /// [`Stop::Incomplete`] mean more bytes may complete the next record.
+    pub fn apply(&mut self, store: &mut Store, bytes: &[u8]) -> (usize, Stop) {
+        let mut at = 0;
+        loop {
+            match decode_record(&bytes[at..], self.salt) {
+                Ok((record, len)) => {
+                    self.last_time_ms = self.last_time_ms.max(record.time_ms);
+                    for c in &record.commands {
+                        apply(store, &mut self.session, c, self.last_time_ms);
+                    }
+                    at += len;
+                    self.records += 1;
+                }
+                Err(stop) => return (at, stop),
+            }
+        }
+    }
+}
+
+/// Applies the records of `log` (with `salt`) to `store` in order, each
+/// at the time it was logged, stopping at the first incomplete or corrupt
+/// record (see the module documentation). Expiry times are restored as
+/// logged; keys already past theirs are removed by the store's lazy and
+/// active expiry as usual.
+pub fn replay(log: &[u8], store: &mut Store, salt: u32) -> ReplayReport {
+    let mut replayer = Replayer::new(salt);
+    let (bytes_used, stop) = replayer.apply(store, log);
     ReplayReport {
-        records,
-        bytes_used: at,
-        torn_tail: at < log.len(),
+        records: replayer.records,
+        bytes_used,
+        torn_tail: bytes_used < log.len(),
         stop,
+        last_time_ms: replayer.last_time_ms,
     }
 }
 
@@ -255,12 +316,32 @@ fn apply(store: &mut Store, session: &mut Session, c: &LoggedCommand, now_ms: u6
 pub struct AofWriter {
     buf: Vec<u8>,
     records: usize,
+    salt: u32,
 }
 
 impl AofWriter {
-    /// An empty writer.
+    /// An empty writer for a log with salt 0.
     pub fn new() -> AofWriter {
         AofWriter::default()
+    }
+
+    /// An empty writer for a log with `salt`.
+    pub fn with_salt(salt: u32) -> AofWriter {
+        AofWriter {
+            salt,
+            ..AofWriter::default()
+        }
+    }
+
+    /// The salt of the records it writes.
+    pub fn salt(&self) -> u32 {
+        self.salt
+    }
+
+    /// Writes later records for a log with `salt` (a new log: what was
+    /// appended before and not taken belongs to the old one).
+    pub fn set_salt(&mut self, salt: u32) {
+        self.salt = salt;
     }
 
     /// The bytes appended so far.
@@ -279,11 +360,11 @@ impl AofWriter {
         core::mem::take(&mut self.buf)
     }
 
-    /// Runs a command like [`Store::execute`] and appends one record with
-    /// its effect if it changed data (a change from lazy expiry included);
-    /// returns the reply. Changes made outside `execute` (such as
-    /// [`Store::active_expire`]) are not logged: replay restores expiry
-    /// times, so they need not be.
+    /// Runs a command like [`Store::execute`] and appends one record if it
+    /// changed data (a change from lazy expiry included; see the module
+    /// documentation for what the record holds); returns the reply.
+    /// Changes made outside `execute` (such as [`Store::active_expire`])
+    /// are not logged: replay restores expiry times, so they need not be.
     pub fn execute(
         &mut self,
         store: &mut Store,
@@ -291,40 +372,84 @@ impl AofWriter {
         args: &[&[u8]],
         now_ms: u64,
     ) -> Reply {
-        for db in store.dbs_mut() {
-            db.set_journal(true);
+        let db = session.db() as u8;
+        for d in store.dbs_mut() {
+            d.set_journal(true);
         }
         let reply = store.execute(session, args, now_ms);
-        let mut commands = Vec::new();
-        for (i, db) in store.dbs_mut().iter_mut().enumerate() {
-            let journal = db.take_journal().unwrap_or_default();
-            db.set_journal(false);
-            let dbi = i as u8;
-            if journal.flushed {
-                commands.push(LoggedCommand {
-                    db: dbi,
-                    args: alloc::vec![b"FLUSHDB".to_vec()],
-                });
-            }
-            let mut keys = journal.keys;
-            keys.sort_unstable();
-            keys.dedup();
-            for key in keys {
-                commands.push(LoggedCommand {
-                    db: dbi,
-                    args: alloc::vec![b"DEL".to_vec(), key.clone()],
-                });
-                if let Some(e) = db.raw_entry(&key) {
-                    recreate(&mut commands, dbi, &key, e);
-                }
-            }
+        let mut journals = Vec::new();
+        for d in store.dbs_mut() {
+            journals.push(d.take_journal().unwrap_or_default());
+            d.set_journal(false);
         }
+        if journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
+            return reply;
+        }
+        let name = args.first().copied().unwrap_or_default();
+        let commands = if name.eq_ignore_ascii_case(b"EXEC") {
+            effect(store, journals)
+        } else if name.eq_ignore_ascii_case(b"SPOP") {
+            popped(db, args, &reply)
+        } else {
+            alloc::vec![LoggedCommand {
+                db,
+                args: args.iter().map(|a| a.to_vec()).collect(),
+            }]
+        };
         if !commands.is_empty() {
-            encode_record(&mut self.buf, &commands);
+            encode_record(&mut self.buf, self.salt, now_ms, &commands);
             self.records += 1;
         }
         reply
     }
+}
+
+/// The state of every key in `journals` (one per database) after a
+/// command: a flush as `FLUSHDB`, each touched key as `DEL` and the
+/// commands recreating it.
+fn effect(store: &Store, journals: Vec<crate::db::Journal>) -> Vec<LoggedCommand> {
+    let mut commands = Vec::new();
+    for (i, (db, journal)) in store.dbs().iter().zip(journals).enumerate() {
+        let dbi = i as u8;
+        if journal.flushed {
+            commands.push(LoggedCommand {
+                db: dbi,
+                args: alloc::vec![b"FLUSHDB".to_vec()],
+            });
+        }
+        let mut keys = journal.keys;
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            commands.push(LoggedCommand {
+                db: dbi,
+                args: alloc::vec![b"DEL".to_vec(), key.clone()],
+            });
+            if let Some(e) = db.raw_entry(&key) {
+                recreate(&mut commands, dbi, &key, e);
+            }
+        }
+    }
+    commands
+}
+
+/// `SREM key <members SPOP returned>`: SPOP's effect, without its random
+/// choice. Nothing when it returned none (it only dropped an expired key,
+/// which replay's lazy expiry drops as well).
+fn popped(db: u8, args: &[&[u8]], reply: &Reply) -> Vec<LoggedCommand> {
+    let mut srem = alloc::vec![b"SREM".to_vec(), args[1].to_vec()];
+    match reply {
+        Reply::Bulk(Some(m)) => srem.push(m.clone()),
+        Reply::Array(Some(items)) => srem.extend(items.iter().filter_map(|r| match r {
+            Reply::Bulk(Some(m)) => Some(m.clone()),
+            _ => None,
+        })),
+        _ => {}
+    }
+    if srem.len() == 2 {
+        return Vec::new();
+    }
+    alloc::vec![LoggedCommand { db, args: srem }]
 }
 
 /// Commands that create `key` with entry `e` in an empty slot of `db`.
@@ -369,9 +494,10 @@ fn recreate(out: &mut Vec<LoggedCommand>, db: u8, key: &[u8], e: &Entry) {
     }
 }
 
-/// Compaction: a log that recreates the data set of `store` as of
-/// `now_ms` (keys already expired then are left out), one record per key.
-pub fn rewrite(store: &Store, now_ms: u64) -> Vec<u8> {
+/// Compaction: a log with `salt` that recreates the data set of `store`
+/// as of `now_ms` (keys already expired then are left out), one record per
+/// key.
+pub fn rewrite(store: &Store, now_ms: u64, salt: u32) -> Vec<u8> {
     let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
     let mut out = Vec::new();
     for (i, db) in store.dbs().iter().enumerate() {
@@ -381,7 +507,7 @@ pub fn rewrite(store: &Store, now_ms: u64) -> Vec<u8> {
             }
             let mut commands = Vec::new();
             recreate(&mut commands, i as u8, key, e);
-            encode_record(&mut out, &commands);
+            encode_record(&mut out, salt, now_ms, &commands);
         }
     }
     out
