@@ -25,6 +25,7 @@
 extern crate alloc;
 
 mod client;
+pub mod persist;
 pub mod proto;
 mod server;
 mod shared;

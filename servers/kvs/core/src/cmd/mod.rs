@@ -43,6 +43,8 @@ pub(crate) struct Command {
     /// at least -n.
     pub(crate) arity: i32,
     pub(crate) kind: Kind,
+    /// It may change data (what a full disk refuses).
+    pub(crate) writes: bool,
 }
 
 impl Command {
@@ -53,10 +55,22 @@ impl Command {
     }
 }
 
+/// A command that may change data.
 const fn c(name: &'static str, arity: i32, h: Handler) -> Command {
     Command {
         name,
         arity,
+        writes: true,
+        kind: Kind::Normal(h),
+    }
+}
+
+/// A command that only reads.
+const fn r(name: &'static str, arity: i32, h: Handler) -> Command {
+    Command {
+        name,
+        arity,
+        writes: false,
         kind: Kind::Normal(h),
     }
 }
@@ -64,7 +78,7 @@ const fn c(name: &'static str, arity: i32, h: Handler) -> Command {
 /// Every command, sorted by name (a test checks the order).
 static COMMANDS: &[Command] = &[
     c("append", 3, strings::append),
-    c("dbsize", 1, server::dbsize),
+    r("dbsize", 1, server::dbsize),
     c("decr", 2, strings::decr),
     c("decrby", 3, strings::decrby),
     c("del", -2, keys::del),
@@ -72,71 +86,74 @@ static COMMANDS: &[Command] = &[
         name: "discard",
         arity: 1,
         kind: Kind::Discard,
+        writes: false,
     },
-    c("echo", 2, server::echo),
+    r("echo", 2, server::echo),
     Command {
         name: "exec",
         arity: 1,
         kind: Kind::Exec,
+        writes: true,
     },
-    c("exists", -2, keys::exists),
+    r("exists", -2, keys::exists),
     c("expire", -3, expire::expire),
     c("expireat", -3, expire::expireat),
-    c("expiretime", 2, expire::expiretime),
+    r("expiretime", 2, expire::expiretime),
     c("flushall", -1, server::flushall),
     c("flushdb", -1, server::flushdb),
-    c("get", 2, strings::get),
+    r("get", 2, strings::get),
     c("getdel", 2, strings::getdel),
     c("getex", -2, strings::getex),
-    c("getrange", 4, strings::getrange),
+    r("getrange", 4, strings::getrange),
     c("getset", 3, strings::getset),
     c("hdel", -3, hashes::hdel),
-    c("hexists", 3, hashes::hexists),
-    c("hget", 3, hashes::hget),
-    c("hgetall", 2, hashes::hgetall),
+    r("hexists", 3, hashes::hexists),
+    r("hget", 3, hashes::hget),
+    r("hgetall", 2, hashes::hgetall),
     c("hincrby", 4, hashes::hincrby),
     c("hincrbyfloat", 4, hashes::hincrbyfloat),
-    c("hkeys", 2, hashes::hkeys),
-    c("hlen", 2, hashes::hlen),
-    c("hmget", -3, hashes::hmget),
+    r("hkeys", 2, hashes::hkeys),
+    r("hlen", 2, hashes::hlen),
+    r("hmget", -3, hashes::hmget),
     c("hmset", -4, hashes::hmset),
-    c("hscan", -3, hashes::hscan),
+    r("hscan", -3, hashes::hscan),
     c("hset", -4, hashes::hset),
     c("hsetnx", 4, hashes::hsetnx),
-    c("hstrlen", 3, hashes::hstrlen),
-    c("hvals", 2, hashes::hvals),
+    r("hstrlen", 3, hashes::hstrlen),
+    r("hvals", 2, hashes::hvals),
     c("incr", 2, strings::incr),
     c("incrby", 3, strings::incrby),
     c("incrbyfloat", 3, strings::incrbyfloat),
-    c("keys", 2, keys::keys),
-    c("lindex", 3, lists::lindex),
+    r("keys", 2, keys::keys),
+    r("lindex", 3, lists::lindex),
     c("linsert", 5, lists::linsert),
-    c("llen", 2, lists::llen),
+    r("llen", 2, lists::llen),
     c("lmove", 5, lists::lmove),
     c("lpop", -2, lists::lpop),
-    c("lpos", -3, lists::lpos),
+    r("lpos", -3, lists::lpos),
     c("lpush", -3, lists::lpush),
     c("lpushx", -3, lists::lpushx),
-    c("lrange", 4, lists::lrange),
+    r("lrange", 4, lists::lrange),
     c("lrem", 4, lists::lrem),
     c("lset", 4, lists::lset),
     c("ltrim", 4, lists::ltrim),
-    c("mget", -2, strings::mget),
+    r("mget", -2, strings::mget),
     c("mset", -3, strings::mset),
     c("msetnx", -3, strings::msetnx),
     Command {
         name: "multi",
         arity: 1,
         kind: Kind::Multi,
+        writes: false,
     },
     c("persist", 2, expire::persist),
     c("pexpire", -3, expire::pexpire),
     c("pexpireat", -3, expire::pexpireat),
-    c("pexpiretime", 2, expire::pexpiretime),
-    c("ping", -1, server::ping),
+    r("pexpiretime", 2, expire::pexpiretime),
+    r("ping", -1, server::ping),
     c("psetex", 4, strings::psetex),
-    c("pttl", 2, expire::pttl),
-    c("randomkey", 1, keys::randomkey),
+    r("pttl", 2, expire::pttl),
+    r("randomkey", 1, keys::randomkey),
     c("rename", 3, keys::rename),
     c("renamenx", 3, keys::renamenx),
     c("rpop", -2, lists::rpop),
@@ -144,64 +161,79 @@ static COMMANDS: &[Command] = &[
     c("rpush", -3, lists::rpush),
     c("rpushx", -3, lists::rpushx),
     c("sadd", -3, sets::sadd),
-    c("scan", -2, keys::scan),
-    c("scard", 2, sets::scard),
-    c("sdiff", -2, sets::sdiff),
+    r("scan", -2, keys::scan),
+    r("scard", 2, sets::scard),
+    r("sdiff", -2, sets::sdiff),
     c("sdiffstore", -3, sets::sdiffstore),
-    c("select", 2, server::select),
+    r("select", 2, server::select),
     c("set", -3, strings::set),
     c("setex", 4, strings::setex),
     c("setnx", 3, strings::setnx),
     c("setrange", 4, strings::setrange),
-    c("sinter", -2, sets::sinter),
+    r("sinter", -2, sets::sinter),
     c("sinterstore", -3, sets::sinterstore),
-    c("sismember", 3, sets::sismember),
-    c("smembers", 2, sets::smembers),
-    c("smismember", -3, sets::smismember),
+    r("sismember", 3, sets::sismember),
+    r("smembers", 2, sets::smembers),
+    r("smismember", -3, sets::smismember),
     c("smove", 4, sets::smove),
     c("spop", -2, sets::spop),
-    c("srandmember", -2, sets::srandmember),
+    r("srandmember", -2, sets::srandmember),
     c("srem", -3, sets::srem),
-    c("sscan", -3, sets::sscan),
-    c("strlen", 2, strings::strlen),
-    c("substr", 4, strings::getrange),
-    c("sunion", -2, sets::sunion),
+    r("sscan", -3, sets::sscan),
+    r("strlen", 2, strings::strlen),
+    r("substr", 4, strings::getrange),
+    r("sunion", -2, sets::sunion),
     c("sunionstore", -3, sets::sunionstore),
-    c("ttl", 2, expire::ttl),
-    c("type", 2, keys::type_),
+    r("ttl", 2, expire::ttl),
+    r("type", 2, keys::type_),
     c("unlink", -2, keys::del),
     Command {
         name: "unwatch",
         arity: 1,
         kind: Kind::Unwatch,
+        writes: false,
     },
     Command {
         name: "watch",
         arity: -2,
         kind: Kind::Watch,
+        writes: false,
     },
     c("zadd", -4, zsets::zadd),
-    c("zcard", 2, zsets::zcard),
-    c("zcount", 4, zsets::zcount),
+    r("zcard", 2, zsets::zcard),
+    r("zcount", 4, zsets::zcount),
     c("zincrby", 4, zsets::zincrby),
-    c("zlexcount", 4, zsets::zlexcount),
-    c("zmscore", -3, zsets::zmscore),
+    r("zlexcount", 4, zsets::zlexcount),
+    r("zmscore", -3, zsets::zmscore),
     c("zpopmax", -2, zsets::zpopmax),
     c("zpopmin", -2, zsets::zpopmin),
-    c("zrange", -4, zsets::zrange),
-    c("zrangebylex", -4, zsets::zrangebylex),
-    c("zrangebyscore", -4, zsets::zrangebyscore),
-    c("zrank", -3, zsets::zrank),
+    r("zrange", -4, zsets::zrange),
+    r("zrangebylex", -4, zsets::zrangebylex),
+    r("zrangebyscore", -4, zsets::zrangebyscore),
+    r("zrank", -3, zsets::zrank),
     c("zrem", -3, zsets::zrem),
-    c("zrevrange", -4, zsets::zrevrange),
-    c("zrevrangebylex", -4, zsets::zrevrangebylex),
-    c("zrevrangebyscore", -4, zsets::zrevrangebyscore),
-    c("zrevrank", -3, zsets::zrevrank),
-    c("zscan", -3, zsets::zscan),
-    c("zscore", 3, zsets::zscore),
+    r("zrevrange", -4, zsets::zrevrange),
+    r("zrevrangebylex", -4, zsets::zrevrangebylex),
+    r("zrevrangebyscore", -4, zsets::zrevrangebyscore),
+    r("zrevrank", -3, zsets::zrevrank),
+    r("zscan", -3, zsets::zscan),
+    r("zscore", 3, zsets::zscore),
 ];
 
 /// Finds a command by name, case-insensitively.
+/// Whether the command `name` may change data (EXEC counts: its queue
+/// may); false for read-only, transaction-control and unknown commands.
+///
+/// ```
+/// assert!(kvs_core::writes(b"set"));
+/// assert!(kvs_core::writes(b"EXEC"));
+/// assert!(!kvs_core::writes(b"GET"));
+/// assert!(!kvs_core::writes(b"nope"));
+/// ```
+pub fn writes(name: &[u8]) -> bool {
+    lookup(name).is_some_and(|c| c.writes)
+}
+
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 24];
     if name.len() > buf.len() {

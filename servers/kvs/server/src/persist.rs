@@ -1,0 +1,659 @@
+//! Persistence: the append-only log ([`kvs_core::aof`]) on a sector
+//! device, replayed at start, written after every change, flushed as the
+//! fsync policy says, and compacted when it grows.
+//!
+//! # Disk layout
+//!
+//! | sectors | what |
+//! | --- | --- |
+//! | 0 and 1 | two copies of the [`Superblock`], written alternately |
+//! | 2 .. 2 + H | log area 0 |
+//! | 2 + H .. 2 + 2H | log area 1 |
+//!
+//! `H = (sectors − 2) / 2` when the disk is formatted. The superblock with
+//! the highest sequence number whose checksum holds says which area holds
+//! the live log and the log's salt (the seed of every record's checksum).
+//! A log is a run of records from its area's first byte; it ends where the
+//! next bytes are not a valid record of that salt. Every write of the log
+//! carries zeros from the log's end to the end of its last sector (and a
+//! whole zero sector when the end falls on a sector boundary), so a clean
+//! end reads as a zero byte; anything else there is a torn or corrupt tail.
+//!
+//! **Compaction** writes the live data set ([`kvs_core::rewrite`]) into
+//! the other area with a new salt, flushes, then writes the next
+//! superblock and flushes again. A power cut before that last write leaves
+//! the old superblock and the old log in force; after it, the new ones. No
+//! sector of the live log is written except at its end.
+//!
+//! **Recovery.** At start the live log is replayed. A torn or corrupt tail
+//! (a power cut while records that were never acknowledged under
+//! `always` were being written) is reported and dropped by compacting at
+//! once, so the new log starts under a new salt and no stale record past
+//! the old end can ever pass as valid.
+//!
+//! Rewriting the last, partly filled sector of the log assumes that the
+//! device writes a sector entirely or not at all, as disks (and QEMU's
+//! virtio-blk) do.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use kvs_core::aof::{self, Replayer, Stop, crc32c};
+use kvs_core::{AofWriter, Reply, Session, Store};
+
+/// Bytes of a sector.
+pub const SECTOR: usize = 512;
+/// What the superblock starts with.
+pub const MAGIC: &[u8; 8] = b"BASALTKV";
+/// The disk format this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The smallest disk: the superblocks and two 16-sector log areas.
+pub const MIN_SECTORS: u64 = 2 + 2 * 16;
+/// How much of the log is read at a time during replay.
+const READ_CHUNK: usize = 64 * 1024;
+/// A log smaller than this is never compacted for its size alone.
+pub const MIN_REWRITE_BYTES: u64 = 1 << 20;
+
+/// A disk as the log sees it (on Basalt, `block::disk::Disk`).
+pub trait SectorDevice {
+    /// The disk's size in sectors.
+    fn sectors(&self) -> u64;
+    /// Reads `buf.len() / 512` sectors from `sector` on.
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
+    /// Writes whole sectors from `sector` on.
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError>;
+    /// Returns once everything written before is durable.
+    fn flush(&mut self) -> Result<(), DeviceError>;
+}
+
+/// A device operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceError {
+    /// The device reported an error.
+    Io,
+    /// The block server cannot be reached (or answered nonsense).
+    Unreachable,
+}
+
+/// When the log is flushed to durable storage, as Redis's `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before the reply to every change: an acknowledged write survives a
+    /// power cut.
+    Always,
+    /// At most once a second (checked when a change comes in): a power cut
+    /// loses at most the last second or so of acknowledged writes.
+    EverySec,
+    /// Never explicitly: the device decides.
+    No,
+}
+
+impl Fsync {
+    /// The policy named `always`, `everysec` or `no` (any case).
+    pub fn parse(s: &str) -> Option<Fsync> {
+        [
+            ("always", Fsync::Always),
+            ("everysec", Fsync::EverySec),
+            ("no", Fsync::No),
+        ]
+        .into_iter()
+        .find(|(name, _)| s.eq_ignore_ascii_case(name))
+        .map(|(_, f)| f)
+    }
+}
+
+/// Why the log cannot be opened or written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogError {
+    /// The device failed.
+    Device(DeviceError),
+    /// The disk has fewer than [`MIN_SECTORS`] sectors.
+    TooSmall(u64),
+    /// The disk holds a kvs log of another format version.
+    UnsupportedVersion(u32),
+    /// The disk holds something other than a kvs log (its first bytes):
+    /// the server refuses to overwrite it.
+    NotALog([u8; 16]),
+    /// The disk is smaller than the log areas its superblock describes.
+    Shrunk {
+        /// Sectors the superblock's areas need.
+        needs: u64,
+        /// Sectors the disk has.
+        has: u64,
+    },
+    /// The live data set does not fit in a log area.
+    Full,
+}
+
+impl From<DeviceError> for LogError {
+    fn from(e: DeviceError) -> Self {
+        LogError::Device(e)
+    }
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::Device(DeviceError::Io) => f.write_str("the disk reported an I/O error"),
+            LogError::Device(DeviceError::Unreachable) => {
+                f.write_str("the block server does not answer")
+            }
+            LogError::TooSmall(n) => write!(
+                f,
+                "the disk has {n} sectors; the log needs at least {MIN_SECTORS}"
+            ),
+            LogError::UnsupportedVersion(v) => write!(
+                f,
+                "the disk holds a kvs log of format {v}; this kvs reads format {FORMAT_VERSION}"
+            ),
+            LogError::NotALog(first) => write!(
+                f,
+                "the disk holds something else (it starts {first:02x?}); give kvs an empty disk"
+            ),
+            LogError::Shrunk { needs, has } => write!(
+                f,
+                "the disk has {has} sectors but its log areas need {needs}: restore the disk's size"
+            ),
+            LogError::Full => f.write_str("the data set does not fit on the disk"),
+        }
+    }
+}
+
+/// The disk's header: which log area is live, and its salt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Superblock {
+    /// Counts up with every superblock written; the highest valid one is
+    /// in force. Copy `sequence % 2` lives in sector `sequence % 2`.
+    pub sequence: u64,
+    /// The live log's salt.
+    pub salt: u32,
+    /// The live log's area, 0 or 1.
+    pub area: u8,
+    /// Sectors per log area.
+    pub area_sectors: u64,
+}
+
+impl Superblock {
+    /// The sector image: magic, version, sequence, salt, area, area size,
+    /// CRC-32C of what precedes it (all little-endian), zeros.
+    pub fn encode(&self) -> [u8; SECTOR] {
+        let mut s = [0u8; SECTOR];
+        s[..8].copy_from_slice(MAGIC);
+        s[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        s[16..24].copy_from_slice(&self.sequence.to_le_bytes());
+        s[24..28].copy_from_slice(&self.salt.to_le_bytes());
+        s[28] = self.area;
+        s[32..40].copy_from_slice(&self.area_sectors.to_le_bytes());
+        let crc = crc32c(0, &s[..40]);
+        s[40..44].copy_from_slice(&crc.to_le_bytes());
+        s
+    }
+
+    /// Reads a sector image: `Ok(None)` if it is not a valid superblock
+    /// of this format (never written, or torn), an error for another
+    /// format's.
+    pub fn decode(s: &[u8; SECTOR]) -> Result<Option<Superblock>, LogError> {
+        if &s[..8] != MAGIC {
+            return Ok(None);
+        }
+        let word = |at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+        let long = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+        if crc32c(0, &s[..40]) != word(40) {
+            return Ok(None);
+        }
+        if word(8) != FORMAT_VERSION {
+            return Err(LogError::UnsupportedVersion(word(8)));
+        }
+        if s[28] > 1 {
+            return Ok(None);
+        }
+        Ok(Some(Superblock {
+            sequence: long(16),
+            salt: word(24),
+            area: s[28],
+            area_sectors: long(32),
+        }))
+    }
+
+    /// The first sector of log area `area`.
+    fn area_start(&self, area: u8) -> u64 {
+        2 + u64::from(area) * self.area_sectors
+    }
+}
+
+/// What [`Log::open`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The disk held no log and was formatted.
+    pub formatted: bool,
+    /// Records replayed.
+    pub records: usize,
+    /// Bytes of valid log replayed.
+    pub bytes: u64,
+    /// A torn or corrupt tail followed them (dropped by compacting).
+    pub torn_tail: bool,
+    /// The time of the last record replayed (0 if none).
+    pub last_time_ms: u64,
+}
+
+/// The log on a device: where it ends, the bytes of its last partial
+/// sector, and the records not yet written.
+#[derive(Debug)]
+pub struct Log<D> {
+    device: D,
+    superblock: Superblock,
+    /// Bytes of log in the live area.
+    end: u64,
+    /// The log's bytes from the start of the sector holding `end` to `end`.
+    tail: Vec<u8>,
+    /// The log's size after the last compaction (or at open).
+    base: u64,
+    /// A write reached the device since the last flush.
+    unflushed: bool,
+    /// Picks salts: a seed mixed with the sequence number.
+    seed: u64,
+}
+
+impl<D: SectorDevice> Log<D> {
+    /// Opens the log on `device` and replays it into `store` (which
+    /// should be empty); formats an all-zero disk. `seed` varies from
+    /// boot to boot (it picks new salts).
+    pub fn open(mut device: D, store: &mut Store, seed: u64) -> Result<(Self, OpenReport), LogError> {
+        let sectors = device.sectors();
+        if sectors < MIN_SECTORS {
+            return Err(LogError::TooSmall(sectors));
+        }
+        let mut head = [0u8; 2 * SECTOR];
+        device.read(0, &mut head)?;
+        let copies = [
+            Superblock::decode(head[..SECTOR].try_into().expect("a sector"))?,
+            Superblock::decode(head[SECTOR..].try_into().expect("a sector"))?,
+        ];
+        let current = copies.into_iter().flatten().max_by_key(|s| s.sequence);
+        let mut report = OpenReport {
+            formatted: false,
+            records: 0,
+            bytes: 0,
+            torn_tail: false,
+            last_time_ms: 0,
+        };
+        let superblock = match current {
+            Some(s) => s,
+            None if head.iter().all(|&b| b == 0) => {
+                report.formatted = true;
+                let s = Superblock {
+                    sequence: 1,
+                    salt: salt_for(seed, 1),
+                    area: 0,
+                    area_sectors: (sectors - 2) / 2,
+                };
+                device.write(s.area_start(0), &[0; SECTOR])?;
+                device.flush()?;
+                device.write(1, &s.encode())?;
+                device.flush()?;
+                s
+            }
+            None => {
+                return Err(LogError::NotALog(
+                    head[..16].try_into().expect("16 bytes"),
+                ));
+            }
+        };
+        let needs = 2 + 2 * superblock.area_sectors;
+        if needs > sectors || superblock.area_sectors < 16 {
+            return Err(LogError::Shrunk {
+                needs,
+                has: sectors,
+            });
+        }
+        let mut log = Log {
+            device,
+            superblock,
+            end: 0,
+            tail: Vec::new(),
+            base: 0,
+            unflushed: false,
+            seed,
+        };
+        let (end, torn, replayer) = log.replay(store)?;
+        report.records = replayer.records;
+        report.bytes = end;
+        report.torn_tail = torn;
+        report.last_time_ms = replayer.last_time_ms;
+        log.end = end;
+        log.base = end;
+        if torn {
+            log.compact(store, replayer.last_time_ms)?;
+        } else if !end.is_multiple_of(SECTOR as u64) {
+            let sector = end / SECTOR as u64;
+            let mut buf = [0u8; SECTOR];
+            log.device
+                .read(log.superblock.area_start(log.superblock.area) + sector, &mut buf)?;
+            log.tail = buf[..(end % SECTOR as u64) as usize].to_vec();
+        }
+        Ok((log, report))
+    }
+
+    /// Replays the live area into `store`: where the valid log ends,
+    /// whether something other than the clean end follows, the replayer.
+    fn replay(&mut self, store: &mut Store) -> Result<(u64, bool, Replayer), LogError> {
+        let sb = self.superblock;
+        let area_bytes = sb.area_sectors * SECTOR as u64;
+        let mut replayer = Replayer::new(sb.salt);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut consumed = 0u64;
+        let mut read = 0u64;
+        loop {
+            let (used, stop) = replayer.apply(store, &buf);
+            buf.drain(..used);
+            consumed += used as u64;
+            let more = read < area_bytes;
+            match stop {
+                Stop::Corrupt => {
+                    // A zero where the next record would start is the clean end.
+                    return Ok((consumed, buf[0] != 0, replayer));
+                }
+                Stop::End | Stop::Incomplete if more => {
+                    let n = (area_bytes - read).min(READ_CHUNK as u64) as usize;
+                    let at = buf.len();
+                    buf.resize(at + n, 0);
+                    self.device
+                        .read(sb.area_start(sb.area) + read / SECTOR as u64, &mut buf[at..])?;
+                    read += n as u64;
+                }
+                // The area is full to its last byte, or ends in a torn record.
+                Stop::End => return Ok((consumed, false, replayer)),
+                Stop::Incomplete => return Ok((consumed, true, replayer)),
+            }
+        }
+    }
+
+    /// The superblock in force.
+    pub fn superblock(&self) -> Superblock {
+        self.superblock
+    }
+
+    /// Bytes of log in the live area.
+    pub fn len(&self) -> u64 {
+        self.end
+    }
+
+    /// Whether the live log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.end == 0
+    }
+
+    /// Bytes a log area holds.
+    pub fn capacity(&self) -> u64 {
+        self.superblock.area_sectors * SECTOR as u64
+    }
+
+    /// Whether the log has grown enough to be worth compacting: past
+    /// [`MIN_REWRITE_BYTES`] and twice its size after the last compaction
+    /// (Redis's `auto-aof-rewrite-percentage 100`), or past three quarters
+    /// of its area.
+    pub fn wants_compaction(&self) -> bool {
+        (self.end >= MIN_REWRITE_BYTES && self.end >= 2 * self.base)
+            || self.end >= self.capacity() / 4 * 3
+    }
+
+    /// Appends `records` (encoded with the live salt) at the log's end.
+    /// Fails with [`LogError::Full`] if they do not fit in the area;
+    /// nothing is written then.
+    pub fn append(&mut self, records: &[u8]) -> Result<(), LogError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let new_end = self.end + records.len() as u64;
+        if !fits(new_end, self.capacity()) {
+            return Err(LogError::Full);
+        }
+        let first = self.end / SECTOR as u64;
+        let mut data = core::mem::take(&mut self.tail);
+        data.extend_from_slice(records);
+        let tail_len = data.len() % SECTOR;
+        let tail_start = data.len() - tail_len;
+        let padded = if new_end == self.capacity() {
+            data.len()
+        } else {
+            tail_start + SECTOR
+        };
+        data.resize(padded, 0);
+        let start = self.superblock.area_start(self.superblock.area);
+        let written = self.device.write(start + first, &data);
+        // Whatever happened, the tail in memory is the log's (what a retry
+        // rewrites); the end moves only if the write went through.
+        if written.is_ok() {
+            self.tail = data[tail_start..tail_start + tail_len].to_vec();
+            self.end = new_end;
+            self.unflushed = true;
+        } else {
+            data.truncate(self.end as usize % SECTOR);
+            self.tail = data;
+        }
+        Ok(written?)
+    }
+
+    /// Makes everything appended durable.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        if self.unflushed {
+            self.device.flush()?;
+            self.unflushed = false;
+        }
+        Ok(())
+    }
+
+    /// Whether something appended is not known to be durable.
+    pub fn unflushed(&self) -> bool {
+        self.unflushed
+    }
+
+    /// Replaces the log by one recreating `store` as of `now_ms`, in the
+    /// other area under a new salt (see the module documentation); the
+    /// new salt, for the records that follow.
+    pub fn compact(&mut self, store: &Store, now_ms: u64) -> Result<u32, LogError> {
+        let old = self.superblock;
+        let next = Superblock {
+            sequence: old.sequence + 1,
+            salt: salt_for(self.seed, old.sequence + 1),
+            area: 1 - old.area,
+            area_sectors: old.area_sectors,
+        };
+        let mut image = aof::rewrite(store, now_ms, next.salt);
+        let len = image.len() as u64;
+        if !fits(len, self.capacity()) {
+            return Err(LogError::Full);
+        }
+        let tail_len = image.len() % SECTOR;
+        let tail = image[image.len() - tail_len..].to_vec();
+        if len < self.capacity() {
+            image.resize(image.len() - tail_len + SECTOR, 0);
+        }
+        self.device.write(next.area_start(next.area), &image)?;
+        self.device.flush()?;
+        self.device.write(next.sequence % 2, &next.encode())?;
+        self.device.flush()?;
+        self.superblock = next;
+        self.end = len;
+        self.base = len;
+        self.tail = tail;
+        self.unflushed = false;
+        Ok(next.salt)
+    }
+}
+
+/// Whether a log of `len` bytes and its end marker (zeros to the end of
+/// its last sector, or a whole sector when it ends on a boundary) fit in
+/// an area of `capacity` bytes; a log filling the area needs no marker.
+fn fits(len: u64, capacity: u64) -> bool {
+    len == capacity || (len / SECTOR as u64 + 1) * SECTOR as u64 <= capacity
+}
+
+/// A salt for the log of superblock `sequence`: differs from the previous
+/// one, and from boot to boot through `seed`.
+fn salt_for(seed: u64, sequence: u64) -> u32 {
+    let x = (seed ^ sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    (x >> 32) as u32 ^ sequence as u32
+}
+
+/// The error reply a write gets when the log cannot take it (Redis's
+/// words for a failed AOF write).
+pub fn misconf(e: LogError) -> Reply {
+    let why = match e {
+        LogError::Full => "No space left on device",
+        _ => "Input/output error",
+    };
+    Reply::Error(alloc::format!(
+        "MISCONF Errors writing to the AOF file: {why}"
+    ))
+}
+
+/// A store's persistence: the log, the record writer, the policy, and
+/// whether writes are refused for a full disk.
+#[derive(Debug)]
+pub struct Persistence<D> {
+    log: Log<D>,
+    writer: AofWriter,
+    /// Records the log has not taken yet (a write failed): they go before
+    /// the next ones, so the log never skips a change the store holds.
+    pending: Vec<u8>,
+    fsync: Fsync,
+    last_flush_ms: u64,
+    /// A compaction did not fit: none is tried again before this time.
+    retry_ms: u64,
+    /// The last change did not fit either: writes are refused until a
+    /// compaction succeeds.
+    refusing: bool,
+}
+
+impl<D: SectorDevice> Persistence<D> {
+    /// Persistence through `log` (opened with [`Log::open`]).
+    pub fn new(log: Log<D>, fsync: Fsync) -> Self {
+        let writer = AofWriter::with_salt(log.superblock.salt);
+        Persistence {
+            log,
+            writer,
+            pending: Vec::new(),
+            fsync,
+            last_flush_ms: 0,
+            retry_ms: 0,
+            refusing: false,
+        }
+    }
+
+    /// The log.
+    pub fn log(&self) -> &Log<D> {
+        &self.log
+    }
+
+    /// The fsync policy.
+    pub fn fsync(&self) -> Fsync {
+        self.fsync
+    }
+
+    /// Whether writes are being refused because the data set does not fit
+    /// on the disk.
+    pub fn refusing(&self) -> bool {
+        self.refusing
+    }
+
+    /// Runs a command and logs its change; the reply. A write gets an
+    /// error reply instead, the store untouched, while the disk is full
+    /// (a compaction is retried at most once a second); and an error reply
+    /// if its change could not be written (the store then holds the
+    /// change, which is written with the next one that goes through, or
+    /// by the next compaction). Under [`Fsync::Always`] the change
+    /// is durable when this returns; otherwise it is at least on the device.
+    pub fn execute(
+        &mut self,
+        store: &mut Store,
+        session: &mut Session,
+        args: &[&[u8]],
+        now_ms: u64,
+    ) -> Reply {
+        let name = args.first().copied().unwrap_or_default();
+        let queued = session.in_multi() && !name.eq_ignore_ascii_case(b"EXEC");
+        if self.refusing && kvs_core::writes(name) && !queued {
+            if now_ms < self.retry_ms {
+                return misconf(LogError::Full);
+            }
+            if let Err(e) = self.compact(store, now_ms) {
+                return misconf(e);
+            }
+        }
+        let reply = self.writer.execute(store, session, args, now_ms);
+        match self.commit(store, now_ms) {
+            Ok(()) => reply,
+            Err(e) => misconf(e),
+        }
+    }
+
+    /// Compacts; on [`LogError::Full`] sets when to try again.
+    fn compact(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
+        match self.log.compact(store, now_ms) {
+            Ok(salt) => {
+                // The new log holds the store, pending changes included.
+                self.pending.clear();
+                self.writer.set_salt(salt);
+                self.refusing = false;
+                Ok(())
+            }
+            Err(e) => {
+                if e == LogError::Full {
+                    self.retry_ms = now_ms.saturating_add(1000);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes what the writer holds, compacting when the log is full or
+    /// has grown enough, and flushes as the policy says.
+    fn commit(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
+        let records = self.writer.take();
+        // A command that changed nothing does not retry pending records.
+        if records.is_empty() {
+            return Ok(());
+        }
+        if self.pending.is_empty() {
+            self.pending = records;
+        } else {
+            self.pending.extend_from_slice(&records);
+        }
+        match self.log.append(&self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                if self.log.wants_compaction() && now_ms >= self.retry_ms {
+                    // Not fitting is not an error yet: the change is in.
+                    match self.compact(store, now_ms) {
+                        Ok(()) | Err(LogError::Full) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            // The store already holds the change: a compaction makes it
+            // durable along with the rest.
+            Err(LogError::Full) => {
+                if let Err(e) = self.compact(store, now_ms) {
+                    self.refusing = e == LogError::Full;
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        let due = match self.fsync {
+            Fsync::Always => true,
+            Fsync::EverySec => now_ms >= self.last_flush_ms.saturating_add(1000),
+            Fsync::No => false,
+        };
+        if due {
+            self.log.flush()?;
+            self.last_flush_ms = now_ms;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,413 @@
+extern crate std;
+
+use super::*;
+use alloc::format;
+use alloc::string::String;
+use std::collections::BTreeMap;
+
+/// A disk in memory that remembers which writes were flushed, so a test
+/// can cut the power: the durable image plus any subset of the sectors
+/// written since the last flush.
+#[derive(Clone, Debug)]
+struct RamDisk {
+    sectors: Vec<[u8; SECTOR]>,
+    durable: Vec<[u8; SECTOR]>,
+    /// Sectors written since the last flush, in order.
+    pending: Vec<(u64, [u8; SECTOR])>,
+    flushes: usize,
+    fail: bool,
+}
+
+impl RamDisk {
+    fn new(sectors: u64) -> Self {
+        let zero = vec![[0u8; SECTOR]; sectors as usize];
+        RamDisk {
+            sectors: zero.clone(),
+            durable: zero,
+            pending: Vec::new(),
+            flushes: 0,
+            fail: false,
+        }
+    }
+
+    /// The disk after a power cut in which the unflushed sector writes
+    /// that `lands` picks reached the medium (in any order).
+    fn power_cut(&self, mut lands: impl FnMut(usize) -> bool) -> RamDisk {
+        let mut image = self.durable.clone();
+        for (i, (sector, data)) in self.pending.iter().enumerate() {
+            if lands(i) {
+                image[*sector as usize] = *data;
+            }
+        }
+        RamDisk {
+            sectors: image.clone(),
+            durable: image,
+            pending: Vec::new(),
+            flushes: 0,
+            fail: false,
+        }
+    }
+}
+
+impl SectorDevice for &mut RamDisk {
+    fn sectors(&self) -> u64 {
+        self.sectors.len() as u64
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        for (i, chunk) in buf.chunks_mut(SECTOR).enumerate() {
+            chunk.copy_from_slice(&self.sectors[sector as usize + i]);
+        }
+        Ok(())
+    }
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+        assert!(data.len().is_multiple_of(SECTOR) && !data.is_empty());
+        assert!(sector as usize + data.len() / SECTOR <= self.sectors.len());
+        if self.fail {
+            return Err(DeviceError::Io);
+        }
+        for (i, chunk) in data.chunks(SECTOR).enumerate() {
+            let s = sector + i as u64;
+            let bytes: [u8; SECTOR] = chunk.try_into().unwrap();
+            self.sectors[s as usize] = bytes;
+            self.pending.push((s, bytes));
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        if self.fail {
+            return Err(DeviceError::Io);
+        }
+        self.durable = self.sectors.clone();
+        self.pending.clear();
+        self.flushes += 1;
+        Ok(())
+    }
+}
+
+fn args(line: &str) -> Vec<&[u8]> {
+    line.split(' ').map(str::as_bytes).collect()
+}
+
+/// Every key of database 0 with its type and contents.
+fn dump(store: &mut Store, now: u64) -> BTreeMap<String, String> {
+    let mut s = Session::new();
+    let Reply::Array(Some(keys)) = store.execute(&mut s, &args("KEYS *"), now) else {
+        panic!("KEYS answers an array");
+    };
+    let mut out = BTreeMap::new();
+    for k in keys {
+        let Reply::Bulk(Some(k)) = k else { panic!() };
+        let key = String::from_utf8(k.clone()).unwrap();
+        let value = match store.execute(&mut s, &[b"TYPE", &k], now) {
+            Reply::Simple(t) if t == "string" => store.execute(&mut s, &[b"GET", &k], now),
+            Reply::Simple(t) if t == "list" => {
+                store.execute(&mut s, &[b"LRANGE", &k, b"0", b"-1"], now)
+            }
+            t => t,
+        };
+        out.insert(key, format!("{value:?}"));
+    }
+    out
+}
+
+fn open(disk: &mut RamDisk) -> (Log<&mut RamDisk>, OpenReport, Store) {
+    let mut store = Store::new();
+    let (log, report) = Log::open(disk, &mut store, 42).unwrap();
+    (log, report, store)
+}
+
+#[test]
+fn a_zero_disk_is_formatted_and_reopens_empty() {
+    let mut disk = RamDisk::new(100);
+    let (log, report, _) = open(&mut disk);
+    assert!(report.formatted);
+    assert_eq!(log.superblock().area_sectors, 49);
+    assert_eq!((log.len(), report.records), (0, 0));
+    let (log, report, _) = open(&mut disk);
+    assert!(!report.formatted && !report.torn_tail);
+    assert_eq!(log.superblock().sequence, 1);
+    assert_eq!(&disk.sectors[1][..8], MAGIC);
+}
+
+#[test]
+fn other_disks_are_refused() {
+    let mut store = Store::new();
+    let mut small = RamDisk::new(MIN_SECTORS - 1);
+    assert_eq!(
+        Log::open(&mut small, &mut store, 1).unwrap_err(),
+        LogError::TooSmall(MIN_SECTORS - 1)
+    );
+    let mut other = RamDisk::new(100);
+    other.sectors[0][..4].copy_from_slice(b"\x7fELF");
+    assert!(matches!(
+        Log::open(&mut other, &mut store, 1).unwrap_err(),
+        LogError::NotALog(first) if first[..4] == *b"\x7fELF"
+    ));
+    let mut newer = RamDisk::new(100);
+    let mut sb = Superblock {
+        sequence: 1,
+        salt: 1,
+        area: 0,
+        area_sectors: 49,
+    }
+    .encode();
+    sb[8] = 9;
+    let crc = crc32c(0, &sb[..40]);
+    sb[40..44].copy_from_slice(&crc.to_le_bytes());
+    newer.sectors[1] = sb;
+    assert_eq!(
+        Log::open(&mut newer, &mut store, 1).unwrap_err(),
+        LogError::UnsupportedVersion(9)
+    );
+    let mut shrunk = RamDisk::new(100);
+    open(&mut shrunk);
+    shrunk.sectors.truncate(90);
+    assert_eq!(
+        Log::open(&mut shrunk, &mut store, 1).unwrap_err(),
+        LogError::Shrunk { needs: 100, has: 90 }
+    );
+}
+
+/// Runs `lines` under `fsync`; the disk, and how many commands had been
+/// answered when each flush happened.
+fn run_lines(disk: &mut RamDisk, fsync: Fsync, lines: &[String]) {
+    let (log, _, mut store) = open(disk);
+    let mut p = Persistence::new(log, fsync);
+    let mut s = Session::new();
+    for (i, line) in lines.iter().enumerate() {
+        let reply = p.execute(&mut store, &mut s, &args(line), 1000 + i as u64 * 300);
+        assert!(!matches!(reply, Reply::Error(ref e) if e.starts_with("MISCONF")), "{line}");
+    }
+}
+
+fn lines(n: usize, seed: u64) -> Vec<String> {
+    let mut x = seed;
+    (0..n)
+        .map(|i| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let k = (x >> 33) % 7;
+            match (x >> 40) % 5 {
+                0 => format!("SET k{k} v{i}"),
+                1 => format!("RPUSH l{k} e{i}"),
+                2 => format!("DEL k{k}"),
+                3 => format!("INCR n{k}"),
+                _ => format!("APPEND k{k} {}", "x".repeat((x >> 50) as usize % 1500)),
+            }
+        })
+        .collect()
+}
+
+/// The state after the first `n` of `lines`.
+fn state_after(lines: &[String], n: usize) -> BTreeMap<String, String> {
+    let mut store = Store::new();
+    let mut s = Session::new();
+    for (i, line) in lines[..n].iter().enumerate() {
+        store.execute(&mut s, &args(line), 1000 + i as u64 * 300);
+    }
+    dump(&mut store, 1_000_000)
+}
+
+#[test]
+fn under_always_every_answered_write_survives_a_power_cut() {
+    let lines = lines(80, 3);
+    let mut disk = RamDisk::new(200);
+    run_lines(&mut disk, Fsync::Always, &lines);
+    assert!(disk.pending.is_empty());
+    let mut cut = disk.power_cut(|_| false);
+    let (_, report, mut store) = open(&mut cut);
+    assert!(!report.torn_tail);
+    assert_eq!(dump(&mut store, 1_000_000), state_after(&lines, lines.len()));
+}
+
+#[test]
+fn a_power_cut_leaves_a_prefix_and_recovery_never_resurrects_old_records() {
+    let (mut torn, mut lost) = (0, 0);
+    for seed in 0..40u64 {
+        let lines = lines(60, seed);
+        for fsync in [Fsync::EverySec, Fsync::No] {
+            let mut disk = RamDisk::new(300);
+            run_lines(&mut disk, fsync, &lines);
+            let mut pick = seed;
+            let mut cut = disk.power_cut(|_| {
+                pick = pick.wrapping_mul(6364136223846793005).wrapping_add(1);
+                pick >> 63 == 0
+            });
+            let (log, report, mut store) = open(&mut cut);
+            let got = dump(&mut store, 1_000_000);
+            let prefix = (0..=lines.len())
+                .rev()
+                .find(|&n| state_after(&lines, n) == got)
+                .unwrap_or_else(|| panic!("seed {seed} {fsync:?}: not a prefix"));
+            // A torn tail starts a new log under a new salt.
+            if report.torn_tail {
+                assert_eq!(log.superblock().sequence, 2);
+                torn += 1;
+            }
+            lost += usize::from(prefix < lines.len());
+            drop(log);
+            // More writes after recovery, another cut with nothing landed:
+            // the prefix and the new writes, nothing from before the cut.
+            let more: Vec<String> = (0..10).map(|i| format!("SET k{} after{i}", i % 3)).collect();
+            let (log, _, mut store) = open(&mut cut);
+            let mut p = Persistence::new(log, Fsync::Always);
+            let mut s = Session::new();
+            for line in &more {
+                p.execute(&mut store, &mut s, &args(line), 2_000_000);
+            }
+            drop(p);
+            let mut again = cut.power_cut(|_| false);
+            let (_, report, mut store) = open(&mut again);
+            assert!(!report.torn_tail, "seed {seed}");
+            let mut expect = Store::new();
+            let mut es = Session::new();
+            for (i, line) in lines[..prefix].iter().enumerate() {
+                expect.execute(&mut es, &args(line), 1000 + i as u64 * 300);
+            }
+            for line in &more {
+                expect.execute(&mut es, &args(line), 2_000_000);
+            }
+            assert_eq!(
+                dump(&mut store, 1_000_000),
+                dump(&mut expect, 1_000_000),
+                "seed {seed}"
+            );
+        }
+    }
+    // The cuts did exercise recovery.
+    assert!(torn > 10 && lost > 10, "{torn} torn, {lost} lost");
+}
+
+#[test]
+fn everysec_flushes_once_a_second_and_no_never() {
+    for (fsync, flushes) in [(Fsync::Always, 50), (Fsync::EverySec, 5), (Fsync::No, 0)] {
+        let mut disk = RamDisk::new(400);
+        let (log, _, mut store) = open(&mut disk);
+        let before = 2; // formatting
+        let mut p = Persistence::new(log, fsync);
+        let mut s = Session::new();
+        for i in 0..50u64 {
+            // 50 writes, 100 ms apart: 5 seconds.
+            p.execute(&mut store, &mut s, &args(&format!("SET k{i} v")), 1000 + i * 100);
+        }
+        drop(p);
+        assert_eq!(disk.flushes - before, flushes, "{fsync:?}");
+    }
+}
+
+#[test]
+fn compaction_switches_areas_and_keeps_the_data() {
+    // Areas of 40 sectors: overwriting one key soon fills one.
+    let mut disk = RamDisk::new(82);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::Always);
+    let mut s = Session::new();
+    let value = "v".repeat(400);
+    for i in 0..200 {
+        let line = format!("SET k{} {value}{i}", i % 4);
+        let reply = p.execute(&mut store, &mut s, &args(&line), 5000);
+        assert_eq!(reply, Reply::ok(), "{i}");
+    }
+    let sequence = p.log().superblock().sequence;
+    assert!(sequence > 5, "{sequence}");
+    drop(p);
+    let (log, report, mut store) = open(&mut disk);
+    assert!(!report.torn_tail);
+    assert_eq!(log.superblock().sequence, sequence);
+    let got = dump(&mut store, 5000);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got["k3"], format!("{:?}", Reply::bulk(format!("{value}199").as_bytes())));
+}
+
+#[test]
+fn a_full_disk_refuses_writes_and_keeps_what_was_acknowledged() {
+    let mut disk = RamDisk::new(MIN_SECTORS);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::Always);
+    let mut s = Session::new();
+    let value = "x".repeat(1000);
+    let mut acked = Vec::new();
+    let mut refused = 0;
+    for i in 0..20 {
+        let line = format!("SET k{i} {value}");
+        match p.execute(&mut store, &mut s, &args(&line), 7000) {
+            Reply::Simple(ok) if ok == "OK" => acked.push(i),
+            Reply::Error(e) => {
+                assert_eq!(e, "MISCONF Errors writing to the AOF file: No space left on device");
+                refused += 1;
+            }
+            r => panic!("{r:?}"),
+        }
+    }
+    assert!(p.refusing());
+    assert!(refused >= 10 && acked.len() >= 5, "{acked:?}");
+    // Reads still work; writes are refused without touching the store.
+    assert_eq!(p.execute(&mut store, &mut s, &args("GET k0"), 7000), Reply::bulk(value.as_bytes()));
+    assert!(matches!(p.execute(&mut store, &mut s, &args("SET new v"), 7000), Reply::Error(_)));
+    assert_eq!(p.execute(&mut store, &mut s, &args("EXISTS new"), 7000), Reply::Integer(0));
+    drop(p);
+    let (_, _, mut store) = open(&mut disk.power_cut(|_| false));
+    let got = dump(&mut store, 7000);
+    for i in acked {
+        assert!(got.contains_key(&format!("k{i}")), "k{i}");
+    }
+}
+
+#[test]
+fn after_deletes_a_full_disk_takes_writes_again() {
+    let mut disk = RamDisk::new(MIN_SECTORS);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::Always);
+    let mut s = Session::new();
+    let value = "x".repeat(1000);
+    let mut now = 1000;
+    let mut i = 0;
+    while !p.refusing() {
+        p.execute(&mut store, &mut s, &args(&format!("SET k{i} {value}")), now);
+        i += 1;
+    }
+    // Keys that expire free the space; a second later a write is retried.
+    for k in 0..i {
+        store.execute(&mut s, &args(&format!("PEXPIRE k{k} 10")), now);
+    }
+    now += 2000;
+    assert_eq!(p.execute(&mut store, &mut s, &args("SET fresh v"), now), Reply::ok());
+    assert!(!p.refusing());
+}
+
+#[test]
+fn a_torn_superblock_falls_back_to_the_other_copy() {
+    let mut disk = RamDisk::new(100);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::Always);
+    let mut s = Session::new();
+    p.execute(&mut store, &mut s, &args("SET a 1"), 1);
+    drop(p);
+    // Sequence 1 is in sector 1; sector 0 is a torn write of sequence 2.
+    disk.sectors[0][..8].copy_from_slice(MAGIC);
+    disk.sectors[0][16] = 2;
+    let (log, report, mut store) = open(&mut disk);
+    assert_eq!(log.superblock().sequence, 1);
+    assert_eq!(report.records, 1);
+    assert_eq!(store.execute(&mut Session::new(), &args("GET a"), 1), Reply::bulk(b"1"));
+}
+
+#[test]
+fn device_errors_become_error_replies() {
+    let mut disk = RamDisk::new(100);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::Always);
+    let mut s = Session::new();
+    assert_eq!(p.execute(&mut store, &mut s, &args("SET a 1"), 1), Reply::ok());
+    p.log.device.fail = true;
+    assert_eq!(
+        p.execute(&mut store, &mut s, &args("SET b 2"), 1),
+        Reply::error("MISCONF Errors writing to the AOF file: Input/output error")
+    );
+    p.log.device.fail = false;
+    assert_eq!(p.execute(&mut store, &mut s, &args("SET c 3"), 1), Reply::ok());
+    drop(p);
+    let (_, _, mut store) = open(&mut disk.power_cut(|_| false));
+    // The failed change went out with the next one.
+    let got = dump(&mut store, 1);
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+}
