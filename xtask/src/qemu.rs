@@ -159,7 +159,7 @@ impl Vm {
     pub fn run_foreground(mut self, timeout_secs: Option<u64>) -> Result<bool> {
         let mut child = self.spawn()?;
         let deadline = timeout_secs.map(|s| Instant::now() + Duration::from_secs(s));
-        let status = wait(&mut child, deadline)?;
+        let status = wait(&mut child, deadline, || false)?;
         Ok(match status {
             Some(code) => code == 0,
             None => {
@@ -173,7 +173,19 @@ impl Vm {
     }
 
     /// Runs with the serial console captured, killing QEMU at `timeout`.
-    pub fn run_captured(mut self, log: &Path, timeout: Duration) -> Result<Outcome> {
+    pub fn run_captured(self, log: &Path, timeout: Duration) -> Result<Outcome> {
+        self.run_until(log, timeout, |_| false)
+    }
+
+    /// Runs with the serial console captured, killing QEMU (SIGKILL: no
+    /// clean shutdown, as a power cut) at `timeout` or as soon as `stop`
+    /// says so about the serial output so far.
+    pub fn run_until(
+        mut self,
+        log: &Path,
+        timeout: Duration,
+        mut stop: impl FnMut(&str) -> bool,
+    ) -> Result<Outcome> {
         let _ = fs::remove_file(log);
         self.command
             .arg("-serial")
@@ -183,11 +195,16 @@ impl Vm {
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         let mut child = self.spawn()?;
-        let status = wait(&mut child, Some(Instant::now() + timeout))?;
-        let serial = fs::read(log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        Ok(Outcome { status, serial })
+        let read = || {
+            fs::read(log)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        let status = wait(&mut child, Some(Instant::now() + timeout), || stop(&read()))?;
+        Ok(Outcome {
+            status,
+            serial: read(),
+        })
     }
 }
 
@@ -199,13 +216,24 @@ impl Drop for Vm {
     }
 }
 
-/// Waits for `child`; at `deadline` kills it and returns `None`.
-fn wait(child: &mut Child, deadline: Option<Instant>) -> Result<Option<i32>> {
+/// Waits for `child`; at `deadline`, or once `stop` (asked every 100 ms)
+/// says so, kills it and returns `None`.
+fn wait(
+    child: &mut Child,
+    deadline: Option<Instant>,
+    mut stop: impl FnMut() -> bool,
+) -> Result<Option<i32>> {
+    let mut next_ask = Instant::now();
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status.code().unwrap_or(-1)));
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = Instant::now();
+        let stopping = now >= next_ask && {
+            next_ask = now + Duration::from_millis(100);
+            stop()
+        };
+        if stopping || deadline.is_some_and(|d| now >= d) {
             let _ = child.kill();
             let _ = child.wait();
             return Ok(None);

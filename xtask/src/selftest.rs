@@ -43,6 +43,10 @@ enum Scenario {
     /// `config/kvs-test` composed and booted: the kvs server and the
     /// `kvs-smoke` client's script of commands.
     Kvs,
+    /// `config/kvs-persist` booted twice on one disk: `kvs-crash` writes
+    /// under `fsync = always` until QEMU is killed, then checks that every
+    /// acknowledged write survived.
+    PowerCut,
 }
 
 struct Case {
@@ -54,7 +58,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 9] = [
+const CASES: [Case; 10] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -114,6 +118,13 @@ const CASES: [Case; 9] = [
     Case {
         name: "kvs: config/kvs-test (the store over IPC, a 64 KiB value through a shared region)",
         scenario: Scenario::Kvs,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "kvs: power cut (config/kvs-persist: QEMU killed while writing under fsync = always, rebooted on the same disk)",
+        scenario: Scenario::PowerCut,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
         cpu: None,
@@ -188,6 +199,21 @@ fn kvs_test_config(dir: &Path) -> Result<PathBuf> {
     test_config(dir, "kvs-test", &["kvs-smoke"], EXIT_ON_SUCCESS)
 }
 
+/// `config/kvs-persist` with `kvs-crash` in `mode` (`write` or `verify`).
+fn kvs_persist_config(dir: &Path, mode: &str) -> Result<PathBuf> {
+    test_config(
+        dir,
+        "kvs-persist",
+        &["kvs-crash"],
+        &format!("mode = \"{mode}\""),
+    )
+}
+
+/// The power-cut test's disk (under the selftest directory), and how many
+/// acknowledged rounds the first boot must reach before the kill.
+const POWER_CUT_DISK_BYTES: usize = 4 << 20;
+const POWER_CUT_AFTER_ROUNDS: u64 = 40;
+
 /// The fewest checks a passing `kvs-smoke` run reports.
 const MIN_KVS_CHECKS: u32 = 10;
 
@@ -246,11 +272,13 @@ pub fn run_all(accel: Accel) -> Result<()> {
         Scenario::System,
         Scenario::Block,
         Scenario::Kvs,
+        Scenario::PowerCut,
     ]
     .map(|s| {
         let (file, args) = match s {
             Scenario::Block => ("block.iso", "test=roottask"),
             Scenario::Kvs => ("kvs.iso", "test=roottask"),
+            Scenario::PowerCut => ("kvs-persist-write.iso", "test=roottask"),
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
             Scenario::RootTask => ("roottest.iso", "test=roottask"),
@@ -263,10 +291,19 @@ pub fn run_all(accel: Accel) -> Result<()> {
             Scenario::RootTask => &root_task_modules,
             Scenario::Boot | Scenario::PageFault => &test_modules,
             // Composed systems: a test copy of their config tree.
-            Scenario::System | Scenario::Kvs | Scenario::Block => {
+            Scenario::System | Scenario::Kvs | Scenario::Block | Scenario::PowerCut => {
+                if *scenario == Scenario::PowerCut {
+                    compose::compose_with_args(
+                        &kvs_persist_config(&dir, "verify")?,
+                        compose::Binaries::Build(Profile::Debug),
+                        &power_cut_verify_image(path),
+                        args,
+                    )?;
+                }
                 let config = match scenario {
                     Scenario::System => hello_test_config(&dir)?,
                     Scenario::Kvs => kvs_test_config(&dir)?,
+                    Scenario::PowerCut => kvs_persist_config(&dir, "write")?,
                     _ => block_test_config(&dir)?,
                 };
                 compose::compose_with_args(
@@ -321,7 +358,113 @@ pub fn run_all(accel: Accel) -> Result<()> {
     }
 }
 
+/// The verifying boot's image, next to the writing boot's.
+fn power_cut_verify_image(write_image: &Path) -> PathBuf {
+    write_image.with_file_name("kvs-persist-verify.iso")
+}
+
+/// The last `kvs-crash: acked <i>` round in `serial`.
+fn last_acked(serial: &str) -> Option<u64> {
+    serial
+        .lines()
+        .rev()
+        .filter_map(|l| l.split("kvs-crash: acked ").nth(1))
+        .find_map(|n| n.trim().parse().ok())
+}
+
+/// Boots the writing image on a fresh disk and kills QEMU once enough
+/// rounds are acknowledged; boots the verifying image on the same disk and
+/// checks that every acknowledged round is there.
+fn run_power_cut(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
+    let disk = dir.join("kvs-persist-disk.img");
+    fs::write(&disk, vec![0u8; POWER_CUT_DISK_BYTES])?;
+    // Writeback caching passes the guest's flushes on to the host file.
+    let drive = format!(
+        "if=none,id=disk0,format=raw,cache=writeback,file={}",
+        disk.display()
+    );
+    let boot = |image: &Path| -> Result<Vm> {
+        let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
+        vm.debug_exit();
+        vm.args(&["-drive", &drive, "-device", "virtio-blk-pci,drive=disk0"]);
+        Ok(vm)
+    };
+    let with_log = |e: crate::Error, serial: &str, log: &Path| {
+        fail!(
+            "{}\n---- serial log ({}) ----\n{serial}\n---- end of serial log ----",
+            e.0,
+            log.display()
+        )
+    };
+    let write_log = dir.join("kvs-power-cut-write.log");
+    let outcome = boot(image)?.run_until(&write_log, Duration::from_secs(120), |serial| {
+        last_acked(serial).is_some_and(|n| n >= POWER_CUT_AFTER_ROUNDS)
+    })?;
+    let acked = check_power_cut_write(outcome.status, &outcome.serial)
+        .map_err(|e| with_log(e, &outcome.serial, &write_log))?;
+    let verify_log = dir.join("kvs-power-cut-verify.log");
+    let outcome =
+        boot(&power_cut_verify_image(image))?.run_captured(&verify_log, Duration::from_secs(60))?;
+    check_power_cut_verify(outcome.status, &outcome.serial, acked)
+        .map_err(|e| with_log(e, &outcome.serial, &verify_log))
+}
+
+/// The serial lines that fail any system test.
+const FATAL: [&str; 5] = [
+    "KERNEL FAULT",
+    "KERNEL PANIC",
+    "BOOT FAILED",
+    "PANIC",
+    "cannot start",
+];
+
+fn check_power_cut_write(status: Option<i32>, serial: &str) -> Result<u64> {
+    for bad in FATAL.iter().chain(&["kvs-crash: FAIL"]) {
+        if serial.contains(bad) {
+            return Err(fail!("the serial log has `{bad}`"));
+        }
+    }
+    if let Some(s) = status {
+        return Err(fail!("QEMU exited (status {s}) before it was killed"));
+    }
+    expect_line(serial, "kvs: log: formatted an empty disk")?;
+    expect_line(serial, "kvs: log: 0 records")?;
+    match last_acked(serial) {
+        Some(n) if n >= POWER_CUT_AFTER_ROUNDS => Ok(n),
+        n => Err(fail!(
+            "kvs-crash acknowledged {n:?} rounds in 120 s; wanted {POWER_CUT_AFTER_ROUNDS}"
+        )),
+    }
+}
+
+fn check_power_cut_verify(status: Option<i32>, serial: &str, acked: u64) -> Result<()> {
+    for bad in FATAL.iter().chain(&["kvs-crash: FAIL"]) {
+        if serial.contains(bad) {
+            return Err(fail!("the serial log has `{bad}`"));
+        }
+    }
+    expect_status(status, EXIT_SUCCESS)?;
+    expect_line(serial, "kvs: log: ")?;
+    let line = expect_line(serial, "kvs-crash: recovered ")?;
+    let rounds: u64 = line
+        .split("recovered ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| fail!("cannot read the rounds from `{line}`"))?;
+    // Rounds 0..=acked were acknowledged: all of them must be there.
+    if rounds <= acked {
+        return Err(fail!(
+            "{rounds} rounds survived, but rounds 0 to {acked} were acknowledged"
+        ));
+    }
+    Ok(())
+}
+
 fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) -> Result<()> {
+    if case.scenario == Scenario::PowerCut {
+        return run_power_cut(case, image, accel, dir);
+    }
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
     vm.debug_exit();
     if case.scenario == Scenario::System {
@@ -365,6 +508,7 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
         Scenario::System => check_hello(outcome.status, &serial),
         Scenario::Block => check_block(outcome.status, &serial, &fs::read(&block_disk)?),
         Scenario::Kvs => check_kvs(outcome.status, &serial),
+        Scenario::PowerCut => unreachable!("run_power_cut runs it"),
     };
     result.map_err(|e| {
         fail!(

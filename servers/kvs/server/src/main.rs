@@ -9,8 +9,20 @@
 //! Arguments: `tsc-mhz` (the TSC's frequency; default: the kernel's
 //! calibration from the start-info page, else 2000) and `epoch-ms`
 //! (the Unix time in milliseconds it takes the start to be, default
-//! 1700000000000), from which it counts time (see [`kvs::TscClock`]). Every
-//! shared region the config gives it is a buffer clients may attach.
+//! 1700000000000), from which it counts time (see [`kvs::TscClock`]).
+//!
+//! With a channel `block` (the block server) it keeps its data set in an
+//! append-only log on that disk ([`kvs::persist`]), replayed at start:
+//! `disk-region` names the region it shares with the block server
+//! (default `kvs-disk`), `fsync` is `always`, `everysec` (the default) or
+//! `no`. It logs what it found:
+//!
+//! ```text
+//! kvs: log: 1523 records (48 KiB) replayed, fsync always, area 0 of 2 x 1023 KiB
+//! ```
+//!
+//! Every other shared region the config gives it is a buffer clients may
+//! attach.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -43,6 +55,7 @@ fn run(start: &'static libcap::Start) -> ! {
     use alloc::vec::Vec;
     use kvs::{Kvs, KvsServer, SharedBuf, TscClock};
     use libcap::abi::start_info::CapKind;
+    use libcap::log::{error, info};
 
     let endpoint = start
         .served("kvs")
@@ -57,9 +70,25 @@ fn run(start: &'static libcap::Start) -> ! {
     let measured = start.tsc_hz().map_or(DEFAULT_TSC_MHZ, |hz| hz / 1_000_000);
     let tsc_mhz = number("tsc-mhz", measured);
     let epoch_ms = number("epoch-ms", DEFAULT_EPOCH_MS);
+    let disk_region = start.arg("disk-region").unwrap_or("kvs-disk");
+    let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
+    let mut store = kvs_core::Store::with_seed(seed);
+    let persistence = start
+        .channel_client::<block::BlockClient>("block")
+        .map(
+            |client| match open_log(start, client, disk_region, &mut store, seed) {
+                Ok(p) => p,
+                Err(e) => {
+                    error!("{e}");
+                    libcap::syscall::exit(1)
+                }
+            },
+        );
+    // Time never runs backwards past what the log recorded.
+    let last_logged = persistence.as_ref().map_or(0, |(_, last)| *last + 1);
     let names: Vec<&'static str> = start
         .grants()
-        .filter(|g| g.kind == Some(CapKind::Region))
+        .filter(|g| g.kind == Some(CapKind::Region) && g.name != disk_region)
         .map(|g| g.name)
         .collect();
     let regions: Vec<(String, SharedBuf)> = names
@@ -69,22 +98,100 @@ fn run(start: &'static libcap::Start) -> ! {
             Some((String::from(name), SharedBuf::from_region(region)))
         })
         .collect();
-    libcap::log::info!(
-        "serving kvs (generation {}, {} region{}, TSC {tsc_mhz} MHz)",
-        start.generation(),
-        regions.len(),
-        if regions.len() == 1 { "" } else { "s" }
-    );
-    let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
-    let store = kvs_core::Store::with_seed(seed);
-    let mut server = KvsServer::with_store(store, TscClock::new(tsc_mhz, epoch_ms), regions);
+    let clock = TscClock::new(tsc_mhz, epoch_ms.max(last_logged));
+    let mut server = KvsServer::with_store(store, clock, regions);
+    if let Some((p, _)) = persistence {
+        server.persist(p);
+    }
     for g in start
         .grants()
         .filter(|g| g.kind == Some(CapKind::Region) && g.peer_badge != 0)
     {
         server.reserve(g.name, g.peer_badge);
     }
+    info!(
+        "serving kvs (generation {}, {} region{}, TSC {tsc_mhz} MHz)",
+        start.generation(),
+        names.len(),
+        if names.len() == 1 { "" } else { "s" }
+    );
     server.serve(endpoint)
+}
+
+/// Why persistence could not start.
+#[cfg(target_os = "none")]
+enum OpenError {
+    NoRegion(&'static str),
+    Disk(block::disk::DiskError),
+    BadFsync(&'static str),
+    Log(kvs::persist::LogError),
+}
+
+#[cfg(target_os = "none")]
+impl core::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            OpenError::NoRegion(name) => write!(
+                f,
+                "no region `{name}` shared with the block server: add it to the config or set disk-region"
+            ),
+            OpenError::Disk(e) => write!(f, "the disk: {e}"),
+            OpenError::BadFsync(v) => write!(
+                f,
+                "argument fsync = \"{v}\": use \"always\", \"everysec\" or \"no\""
+            ),
+            OpenError::Log(e) => write!(f, "the log: {e}"),
+        }
+    }
+}
+
+/// Opens the log on the block server's disk and replays it into `store`:
+/// the persistence and the time of the last record.
+#[cfg(target_os = "none")]
+fn open_log(
+    start: &'static libcap::Start,
+    client: block::BlockClient,
+    region: &'static str,
+    store: &mut kvs_core::Store,
+    seed: u64,
+) -> Result<
+    (
+        kvs::persist::Persistence<alloc::boxed::Box<dyn kvs::persist::SectorDevice>>,
+        u64,
+    ),
+    OpenError,
+> {
+    use kvs::persist::{Fsync, Log, Persistence};
+
+    let fsync = match start.arg("fsync") {
+        None => Fsync::EverySec,
+        Some(v) => Fsync::parse(v).ok_or(OpenError::BadFsync(v))?,
+    };
+    let shared = start
+        .shared_region(region)
+        .ok_or(OpenError::NoRegion(region))?;
+    let disk = block::disk::Disk::open(client, shared).map_err(OpenError::Disk)?;
+    let device: alloc::boxed::Box<dyn kvs::persist::SectorDevice> = alloc::boxed::Box::new(disk);
+    let (log, report) = Log::open(device, store, seed).map_err(OpenError::Log)?;
+    let sb = log.superblock();
+    if report.formatted {
+        libcap::log::info!("log: formatted an empty disk");
+    }
+    if report.torn_tail {
+        libcap::log::warn!(
+            "log: a torn or corrupt tail after byte {} was dropped (a write cut short); the log was rewritten",
+            report.bytes
+        );
+    }
+    libcap::log::info!(
+        "log: {} records ({} KiB) replayed, fsync {}, area {} of 2 x {} KiB",
+        report.records,
+        report.bytes / 1024,
+        fsync.name(),
+        sb.area,
+        sb.area_sectors / 2
+    );
+    Ok((Persistence::new(log, fsync), report.last_time_ms))
 }
 
 /// Some bits that differ from boot to boot, for the hash tables' seed.

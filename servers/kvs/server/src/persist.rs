@@ -35,7 +35,6 @@
 //! device writes a sector entirely or not at all, as disks (and QEMU's
 //! virtio-blk) do.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -56,7 +55,7 @@ const READ_CHUNK: usize = 64 * 1024;
 pub const MIN_REWRITE_BYTES: u64 = 1 << 20;
 
 /// A disk as the log sees it (on Basalt, `block::disk::Disk`).
-pub trait SectorDevice {
+pub trait SectorDevice: fmt::Debug {
     /// The disk's size in sectors.
     fn sectors(&self) -> u64;
     /// Reads `buf.len() / 512` sectors from `sector` on.
@@ -65,6 +64,48 @@ pub trait SectorDevice {
     fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError>;
     /// Returns once everything written before is durable.
     fn flush(&mut self) -> Result<(), DeviceError>;
+}
+
+impl<D: SectorDevice + ?Sized> SectorDevice for alloc::boxed::Box<D> {
+    fn sectors(&self) -> u64 {
+        (**self).sectors()
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        (**self).read(sector, buf)
+    }
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+        (**self).write(sector, data)
+    }
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        (**self).flush()
+    }
+}
+
+/// The block server's disk.
+impl<T: libcap::rpc::Transport + fmt::Debug> SectorDevice for block::disk::Disk<T> {
+    fn sectors(&self) -> u64 {
+        block::disk::Disk::sectors(self)
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        block::disk::Disk::read(self, sector, buf).map_err(DeviceError::from)
+    }
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+        block::disk::Disk::write(self, sector, data).map_err(DeviceError::from)
+    }
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        block::disk::Disk::flush(self).map_err(DeviceError::from)
+    }
+}
+
+impl From<block::disk::DiskError> for DeviceError {
+    fn from(e: block::disk::DiskError) -> Self {
+        match e {
+            block::disk::DiskError::Io => DeviceError::Io,
+            // The log only asks for whole sectors inside the disk: any
+            // other answer means the server is not doing its job.
+            _ => DeviceError::Unreachable,
+        }
+    }
 }
 
 /// A device operation failed.
@@ -100,6 +141,15 @@ impl Fsync {
         .into_iter()
         .find(|(name, _)| s.eq_ignore_ascii_case(name))
         .map(|(_, f)| f)
+    }
+
+    /// Its name in the config (and in Redis).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
     }
 }
 
@@ -259,7 +309,11 @@ impl<D: SectorDevice> Log<D> {
     /// Opens the log on `device` and replays it into `store` (which
     /// should be empty); formats an all-zero disk. `seed` varies from
     /// boot to boot (it picks new salts).
-    pub fn open(mut device: D, store: &mut Store, seed: u64) -> Result<(Self, OpenReport), LogError> {
+    pub fn open(
+        mut device: D,
+        store: &mut Store,
+        seed: u64,
+    ) -> Result<(Self, OpenReport), LogError> {
         let sectors = device.sectors();
         if sectors < MIN_SECTORS {
             return Err(LogError::TooSmall(sectors));
@@ -295,9 +349,7 @@ impl<D: SectorDevice> Log<D> {
                 s
             }
             None => {
-                return Err(LogError::NotALog(
-                    head[..16].try_into().expect("16 bytes"),
-                ));
+                return Err(LogError::NotALog(head[..16].try_into().expect("16 bytes")));
             }
         };
         let needs = 2 + 2 * superblock.area_sectors;
@@ -328,8 +380,10 @@ impl<D: SectorDevice> Log<D> {
         } else if !end.is_multiple_of(SECTOR as u64) {
             let sector = end / SECTOR as u64;
             let mut buf = [0u8; SECTOR];
-            log.device
-                .read(log.superblock.area_start(log.superblock.area) + sector, &mut buf)?;
+            log.device.read(
+                log.superblock.area_start(log.superblock.area) + sector,
+                &mut buf,
+            )?;
             log.tail = buf[..(end % SECTOR as u64) as usize].to_vec();
         }
         Ok((log, report))
@@ -358,8 +412,10 @@ impl<D: SectorDevice> Log<D> {
                     let n = (area_bytes - read).min(READ_CHUNK as u64) as usize;
                     let at = buf.len();
                     buf.resize(at + n, 0);
-                    self.device
-                        .read(sb.area_start(sb.area) + read / SECTOR as u64, &mut buf[at..])?;
+                    self.device.read(
+                        sb.area_start(sb.area) + read / SECTOR as u64,
+                        &mut buf[at..],
+                    )?;
                     read += n as u64;
                 }
                 // The area is full to its last byte, or ends in a torn record.
@@ -493,7 +549,8 @@ fn fits(len: u64, capacity: u64) -> bool {
 /// A salt for the log of superblock `sequence`: differs from the previous
 /// one, and from boot to boot through `seed`.
 fn salt_for(seed: u64, sequence: u64) -> u32 {
-    let x = (seed ^ sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let x =
+        (seed ^ sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     (x >> 32) as u32 ^ sequence as u32
 }
 

@@ -1,12 +1,14 @@
 //! The server: one [`Store`], one [`Session`] per client badge, the shared
 //! regions it may attach to clients, and a clock.
 
+use crate::persist::{Persistence, SectorDevice};
 use crate::proto;
 use crate::shared::SharedBuf;
 use crate::{
     Answer, BAD_REQUEST, INLINE_REPLY, Kvs, NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN,
     REPLY_TOO_LARGE,
 };
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -128,6 +130,8 @@ pub struct KvsServer<C> {
     request: Vec<u8>,
     /// The reply being encoded.
     reply: Vec<u8>,
+    /// The append-only log, if the server has a disk.
+    persistence: Option<Persistence<Box<dyn SectorDevice>>>,
 }
 
 impl<C: Clock> KvsServer<C> {
@@ -164,7 +168,19 @@ impl<C: Clock> KvsServer<C> {
             last_expire: 0,
             request: Vec::new(),
             reply: Vec::new(),
+            persistence: None,
         }
+    }
+
+    /// Logs every change through `persistence` from now on (its log was
+    /// replayed into the store this server was made with).
+    pub fn persist(&mut self, persistence: Persistence<Box<dyn SectorDevice>>) {
+        self.persistence = Some(persistence);
+    }
+
+    /// The persistence, if the server has a disk.
+    pub fn persistence(&self) -> Option<&Persistence<Box<dyn SectorDevice>>> {
+        self.persistence.as_ref()
     }
 
     /// The store.
@@ -189,7 +205,10 @@ impl<C: Clock> KvsServer<C> {
             self.last_expire = now;
         }
         let client = self.clients.entry(badge).or_default();
-        let reply = self.store.execute(&mut client.session, &args, now);
+        let reply = match self.persistence.as_mut() {
+            Some(p) => p.execute(&mut self.store, &mut client.session, &args, now),
+            None => self.store.execute(&mut client.session, &args, now),
+        };
         self.reply.clear();
         reply.encode_resp2(&mut self.reply);
         if self.reply.len() <= INLINE_REPLY {

@@ -324,7 +324,11 @@ fn a_push_onto_a_long_list_logs_only_the_push() {
     }
     let before = w.bytes().len();
     run(&mut w, &mut st, &mut s, "LPUSH l x", 0);
-    assert!(w.bytes().len() - before < 64, "{}", w.bytes().len() - before);
+    assert!(
+        w.bytes().len() - before < 64,
+        "{}",
+        w.bytes().len() - before
+    );
 }
 
 #[test]
@@ -380,6 +384,12 @@ fn replay_uses_the_time_of_each_record() {
     assert_eq!(report.last_time_ms, 1300);
     assert_eq!(dump(&st, 1300), dump(&b, 1300));
     let mut bs = Session::new();
-    assert_eq!(b.execute(&mut bs, &[b"GET", b"j"], 1300), Reply::Bulk(Some(b"x".to_vec())));
-    assert_eq!(b.execute(&mut bs, &[b"GET", b"k"], 1099), Reply::Bulk(Some(b"vw".to_vec())));
+    assert_eq!(
+        b.execute(&mut bs, &[b"GET", b"j"], 1300),
+        Reply::Bulk(Some(b"x".to_vec()))
+    );
+    assert_eq!(
+        b.execute(&mut bs, &[b"GET", b"k"], 1099),
+        Reply::Bulk(Some(b"vw".to_vec()))
+    );
 }

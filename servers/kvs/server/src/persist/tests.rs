@@ -3,6 +3,7 @@ extern crate std;
 use super::*;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use std::collections::BTreeMap;
 
 /// A disk in memory that remembers which writes were flushed, so a test
@@ -164,7 +165,10 @@ fn other_disks_are_refused() {
     shrunk.sectors.truncate(90);
     assert_eq!(
         Log::open(&mut shrunk, &mut store, 1).unwrap_err(),
-        LogError::Shrunk { needs: 100, has: 90 }
+        LogError::Shrunk {
+            needs: 100,
+            has: 90
+        }
     );
 }
 
@@ -176,7 +180,10 @@ fn run_lines(disk: &mut RamDisk, fsync: Fsync, lines: &[String]) {
     let mut s = Session::new();
     for (i, line) in lines.iter().enumerate() {
         let reply = p.execute(&mut store, &mut s, &args(line), 1000 + i as u64 * 300);
-        assert!(!matches!(reply, Reply::Error(ref e) if e.starts_with("MISCONF")), "{line}");
+        assert!(
+            !matches!(reply, Reply::Error(ref e) if e.starts_with("MISCONF")),
+            "{line}"
+        );
     }
 }
 
@@ -184,7 +191,9 @@ fn lines(n: usize, seed: u64) -> Vec<String> {
     let mut x = seed;
     (0..n)
         .map(|i| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let k = (x >> 33) % 7;
             match (x >> 40) % 5 {
                 0 => format!("SET k{k} v{i}"),
@@ -216,7 +225,10 @@ fn under_always_every_answered_write_survives_a_power_cut() {
     let mut cut = disk.power_cut(|_| false);
     let (_, report, mut store) = open(&mut cut);
     assert!(!report.torn_tail);
-    assert_eq!(dump(&mut store, 1_000_000), state_after(&lines, lines.len()));
+    assert_eq!(
+        dump(&mut store, 1_000_000),
+        state_after(&lines, lines.len())
+    );
 }
 
 #[test]
@@ -247,7 +259,9 @@ fn a_power_cut_leaves_a_prefix_and_recovery_never_resurrects_old_records() {
             drop(log);
             // More writes after recovery, another cut with nothing landed:
             // the prefix and the new writes, nothing from before the cut.
-            let more: Vec<String> = (0..10).map(|i| format!("SET k{} after{i}", i % 3)).collect();
+            let more: Vec<String> = (0..10)
+                .map(|i| format!("SET k{} after{i}", i % 3))
+                .collect();
             let (log, _, mut store) = open(&mut cut);
             let mut p = Persistence::new(log, Fsync::Always);
             let mut s = Session::new();
@@ -287,7 +301,12 @@ fn everysec_flushes_once_a_second_and_no_never() {
         let mut s = Session::new();
         for i in 0..50u64 {
             // 50 writes, 100 ms apart: 5 seconds.
-            p.execute(&mut store, &mut s, &args(&format!("SET k{i} v")), 1000 + i * 100);
+            p.execute(
+                &mut store,
+                &mut s,
+                &args(&format!("SET k{i} v")),
+                1000 + i * 100,
+            );
         }
         drop(p);
         assert_eq!(disk.flushes - before, flushes, "{fsync:?}");
@@ -315,7 +334,10 @@ fn compaction_switches_areas_and_keeps_the_data() {
     assert_eq!(log.superblock().sequence, sequence);
     let got = dump(&mut store, 5000);
     assert_eq!(got.len(), 4);
-    assert_eq!(got["k3"], format!("{:?}", Reply::bulk(format!("{value}199").as_bytes())));
+    assert_eq!(
+        got["k3"],
+        format!("{:?}", Reply::bulk(format!("{value}199").as_bytes()))
+    );
 }
 
 #[test]
@@ -332,7 +354,10 @@ fn a_full_disk_refuses_writes_and_keeps_what_was_acknowledged() {
         match p.execute(&mut store, &mut s, &args(&line), 7000) {
             Reply::Simple(ok) if ok == "OK" => acked.push(i),
             Reply::Error(e) => {
-                assert_eq!(e, "MISCONF Errors writing to the AOF file: No space left on device");
+                assert_eq!(
+                    e,
+                    "MISCONF Errors writing to the AOF file: No space left on device"
+                );
                 refused += 1;
             }
             r => panic!("{r:?}"),
@@ -341,9 +366,18 @@ fn a_full_disk_refuses_writes_and_keeps_what_was_acknowledged() {
     assert!(p.refusing());
     assert!(refused >= 10 && acked.len() >= 5, "{acked:?}");
     // Reads still work; writes are refused without touching the store.
-    assert_eq!(p.execute(&mut store, &mut s, &args("GET k0"), 7000), Reply::bulk(value.as_bytes()));
-    assert!(matches!(p.execute(&mut store, &mut s, &args("SET new v"), 7000), Reply::Error(_)));
-    assert_eq!(p.execute(&mut store, &mut s, &args("EXISTS new"), 7000), Reply::Integer(0));
+    assert_eq!(
+        p.execute(&mut store, &mut s, &args("GET k0"), 7000),
+        Reply::bulk(value.as_bytes())
+    );
+    assert!(matches!(
+        p.execute(&mut store, &mut s, &args("SET new v"), 7000),
+        Reply::Error(_)
+    ));
+    assert_eq!(
+        p.execute(&mut store, &mut s, &args("EXISTS new"), 7000),
+        Reply::Integer(0)
+    );
     drop(p);
     let (_, _, mut store) = open(&mut disk.power_cut(|_| false));
     let got = dump(&mut store, 7000);
@@ -370,7 +404,10 @@ fn after_deletes_a_full_disk_takes_writes_again() {
         store.execute(&mut s, &args(&format!("PEXPIRE k{k} 10")), now);
     }
     now += 2000;
-    assert_eq!(p.execute(&mut store, &mut s, &args("SET fresh v"), now), Reply::ok());
+    assert_eq!(
+        p.execute(&mut store, &mut s, &args("SET fresh v"), now),
+        Reply::ok()
+    );
     assert!(!p.refusing());
 }
 
@@ -388,7 +425,10 @@ fn a_torn_superblock_falls_back_to_the_other_copy() {
     let (log, report, mut store) = open(&mut disk);
     assert_eq!(log.superblock().sequence, 1);
     assert_eq!(report.records, 1);
-    assert_eq!(store.execute(&mut Session::new(), &args("GET a"), 1), Reply::bulk(b"1"));
+    assert_eq!(
+        store.execute(&mut Session::new(), &args("GET a"), 1),
+        Reply::bulk(b"1")
+    );
 }
 
 #[test]
@@ -397,14 +437,20 @@ fn device_errors_become_error_replies() {
     let (log, _, mut store) = open(&mut disk);
     let mut p = Persistence::new(log, Fsync::Always);
     let mut s = Session::new();
-    assert_eq!(p.execute(&mut store, &mut s, &args("SET a 1"), 1), Reply::ok());
+    assert_eq!(
+        p.execute(&mut store, &mut s, &args("SET a 1"), 1),
+        Reply::ok()
+    );
     p.log.device.fail = true;
     assert_eq!(
         p.execute(&mut store, &mut s, &args("SET b 2"), 1),
         Reply::error("MISCONF Errors writing to the AOF file: Input/output error")
     );
     p.log.device.fail = false;
-    assert_eq!(p.execute(&mut store, &mut s, &args("SET c 3"), 1), Reply::ok());
+    assert_eq!(
+        p.execute(&mut store, &mut s, &args("SET c 3"), 1),
+        Reply::ok()
+    );
     drop(p);
     let (_, _, mut store) = open(&mut disk.power_cut(|_| false));
     // The failed change went out with the next one.
