@@ -56,11 +56,48 @@ impl Lcg {
 }
 
 fn random_command(r: &mut Lcg) -> Vec<String> {
-    let k = format!("k{}", r.below(6));
-    let k2 = format!("k{}", r.below(6));
-    let m = format!("m{}", r.below(5));
-    let n = r.below(300) + 1;
-    let line = match r.below(30) {
+    let pick = Pick {
+        k: r.below(6),
+        k2: r.below(6),
+        m: r.below(5),
+        n: r.below(300) + 1,
+        which: r.below(30),
+        rare: r.below(8),
+    };
+    command(pick)
+}
+
+/// The random choices that make one command.
+#[derive(Clone, Copy, Debug)]
+struct Pick {
+    k: u64,
+    k2: u64,
+    m: u64,
+    n: u64,
+    which: u64,
+    rare: u64,
+}
+
+fn pick() -> impl proptest::strategy::Strategy<Value = Pick> {
+    use proptest::prelude::*;
+    (0u64..6, 0u64..6, 0u64..5, 1u64..301, 0u64..30, 0u64..8).prop_map(
+        |(k, k2, m, n, which, rare)| Pick {
+            k,
+            k2,
+            m,
+            n,
+            which,
+            rare,
+        },
+    )
+}
+
+fn command(p: Pick) -> Vec<String> {
+    let k = format!("k{}", p.k);
+    let k2 = format!("k{}", p.k2);
+    let m = format!("m{}", p.m);
+    let n = p.n;
+    let line = match p.which {
         0 => format!("SET {k} v{n}"),
         1 => format!("SET {k} v{n} EX 1"),
         2 => format!("SET {k} v{n} PX {n}"),
@@ -80,9 +117,9 @@ fn random_command(r: &mut Lcg) -> Vec<String> {
         16 => format!("ZADD {k} {}.25 {m}", n as i64 - 150),
         17 => format!("ZINCRBY {k} 0.1 {m}"),
         18 => format!("ZPOPMIN {k}"),
-        19 => format!("SELECT {}", r.below(3)),
+        19 => format!("SELECT {}", p.k % 3),
         20 => {
-            if r.below(8) == 0 {
+            if p.rare == 0 {
                 String::from("FLUSHDB")
             } else {
                 format!("GET {k}")
@@ -392,4 +429,37 @@ fn replay_uses_the_time_of_each_record() {
         b.execute(&mut bs, &[b"GET", b"k"], 1099),
         Reply::Bulk(Some(b"vw".to_vec()))
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Replaying the compacted log gives the data set that replaying the
+    /// original log gives, now and later (when expiries have passed).
+    #[test]
+    fn compaction_is_equivalent(
+        picks in proptest::collection::vec(pick(), 1..300),
+        steps in proptest::collection::vec(0u64..40, 300),
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let (mut st, mut s) = (Store::with_seed(seed), Session::new());
+        let mut w = AofWriter::with_salt(seed as u32);
+        let mut now = 1_000_000;
+        for (p, step) in picks.iter().zip(&steps) {
+            let words = command(*p);
+            let args: Vec<&[u8]> = words.iter().map(String::as_bytes).collect();
+            w.execute(&mut st, &mut s, &args, now);
+            now += step;
+        }
+        let mut original = Store::with_seed(seed.rotate_left(7));
+        let report = replay(w.bytes(), &mut original, seed as u32);
+        proptest::prop_assert_eq!(report.bytes_used, w.bytes().len());
+        let compact = rewrite(&original, now, 99);
+        let mut compacted = Store::with_seed(seed.rotate_left(13));
+        replay(&compact, &mut compacted, 99);
+        for later in [0, 100, 1000, 400_000] {
+            proptest::prop_assert_eq!(dump(&original, now + later), dump(&compacted, now + later));
+        }
+        proptest::prop_assert_eq!(dump(&st, now), dump(&original, now));
+    }
 }
