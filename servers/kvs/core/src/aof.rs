@@ -317,6 +317,9 @@ pub struct AofWriter {
     buf: Vec<u8>,
     records: usize,
     salt: u32,
+    /// While a new log is being written: its salt, and the effect records
+    /// of the changes made meanwhile.
+    shadow: Option<(u32, Vec<u8>)>,
 }
 
 impl AofWriter {
@@ -342,6 +345,23 @@ impl AofWriter {
     /// appended before and not taken belongs to the old one).
     pub fn set_salt(&mut self, salt: u32) {
         self.salt = salt;
+    }
+
+    /// While a new log with `salt` is written (compaction in the
+    /// background), also appends to a second buffer the effect record of
+    /// every change (see [`effect_record`]): appended to that new log
+    /// after the records of the keys already copied, they make it follow
+    /// the changes. `None` stops it.
+    pub fn shadow(&mut self, salt: Option<u32>) {
+        self.shadow = salt.map(|s| (s, Vec::new()));
+    }
+
+    /// Takes the shadow records appended so far.
+    pub fn take_shadow(&mut self) -> Vec<u8> {
+        self.shadow
+            .as_mut()
+            .map(|(_, buf)| core::mem::take(buf))
+            .unwrap_or_default()
     }
 
     /// The bytes appended so far.
@@ -385,9 +405,13 @@ impl AofWriter {
         if journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
             return reply;
         }
+        if let Some((salt, buf)) = self.shadow.as_mut() {
+            let commands = effect(store, &journals);
+            encode_record(buf, *salt, now_ms, &commands);
+        }
         let name = args.first().copied().unwrap_or_default();
         let commands = if name.eq_ignore_ascii_case(b"EXEC") {
-            effect(store, journals)
+            effect(store, &journals)
         } else if name.eq_ignore_ascii_case(b"SPOP") {
             popped(db, args, &reply)
         } else {
@@ -407,7 +431,7 @@ impl AofWriter {
 /// The state of every key in `journals` (one per database) after a
 /// command: a flush as `FLUSHDB`, each touched key as `DEL` and the
 /// commands recreating it.
-fn effect(store: &Store, journals: Vec<crate::db::Journal>) -> Vec<LoggedCommand> {
+fn effect(store: &Store, journals: &[crate::db::Journal]) -> Vec<LoggedCommand> {
     let mut commands = Vec::new();
     for (i, (db, journal)) in store.dbs().iter().zip(journals).enumerate() {
         let dbi = i as u8;
@@ -417,20 +441,64 @@ fn effect(store: &Store, journals: Vec<crate::db::Journal>) -> Vec<LoggedCommand
                 args: alloc::vec![b"FLUSHDB".to_vec()],
             });
         }
-        let mut keys = journal.keys;
+        let mut keys: Vec<&Vec<u8>> = journal.keys.iter().collect();
         keys.sort_unstable();
         keys.dedup();
         for key in keys {
-            commands.push(LoggedCommand {
-                db: dbi,
-                args: alloc::vec![b"DEL".to_vec(), key.clone()],
-            });
-            if let Some(e) = db.raw_entry(&key) {
-                recreate(&mut commands, dbi, &key, e);
-            }
+            key_state(&mut commands, dbi, key, db.raw_entry(key));
         }
     }
     commands
+}
+
+/// `DEL key`, then the commands recreating `entry` if there is one.
+fn key_state(out: &mut Vec<LoggedCommand>, db: u8, key: &[u8], entry: Option<&Entry>) {
+    out.push(LoggedCommand {
+        db,
+        args: alloc::vec![b"DEL".to_vec(), key.to_vec()],
+    });
+    if let Some(e) = entry {
+        recreate(out, db, key, e);
+    }
+}
+
+/// Appends to `out` a record (log `salt`, time `now_ms`) that sets key
+/// `key` of database `db` to its state in `store` at `now_ms`: `DEL`, then
+/// the commands recreating it; nothing if the key is missing or expired.
+/// Independent of what the key held before: what a log written while
+/// clients change data (compaction in the background) is made of, with
+/// the records [`AofWriter::shadow`] collects.
+pub fn effect_record(
+    out: &mut Vec<u8>,
+    salt: u32,
+    store: &Store,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+) {
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    let Some(entry) = store
+        .dbs()
+        .get(db)
+        .and_then(|d| d.raw_entry(key))
+        .filter(|e| !Db::is_expired(e, now))
+    else {
+        return;
+    };
+    let mut commands = Vec::new();
+    key_state(&mut commands, db as u8, key, Some(entry));
+    encode_record(out, salt, now_ms, &commands);
+}
+
+/// The keys of every database (expired ones included): what a compaction
+/// in the background visits, one [`effect_record`] each.
+pub fn keys(store: &Store) -> Vec<(usize, Vec<u8>)> {
+    store
+        .dbs()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, db)| db.entries().map(move |(k, _)| (i, k.clone())))
+        .collect()
 }
 
 /// `SREM key <members SPOP returned>`: SPOP's effect, without its random

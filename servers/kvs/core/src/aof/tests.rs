@@ -462,4 +462,49 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(dump(&st, now), dump(&original, now));
     }
+
+    /// A log written in the background — the keys at some moment visited
+    /// a few at a time while commands go on, each change's effect record
+    /// appended as it happens — replays to the data set at its end.
+    #[test]
+    fn background_compaction_is_equivalent(
+        before in proptest::collection::vec(pick(), 0..150),
+        during in proptest::collection::vec(pick(), 1..150),
+        per_step in 1usize..5,
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let (mut st, mut s) = (Store::with_seed(seed), Session::new());
+        let mut w = AofWriter::with_salt(1);
+        let mut now = 1_000_000;
+        let mut run = |w: &mut AofWriter, st: &mut Store, s: &mut Session, p: Pick, now: u64| {
+            let words = command(p);
+            let args: Vec<&[u8]> = words.iter().map(String::as_bytes).collect();
+            w.execute(st, s, &args, now);
+        };
+        for p in &before {
+            run(&mut w, &mut st, &mut s, *p, now);
+            now += p.n % 40;
+        }
+        w.shadow(Some(2));
+        let mut pending = keys(&st);
+        let mut log = Vec::new();
+        for p in &during {
+            run(&mut w, &mut st, &mut s, *p, now);
+            log.extend(w.take_shadow());
+            now += p.n % 40;
+            for (db, key) in pending.drain(..per_step.min(pending.len())) {
+                effect_record(&mut log, 2, &st, db, &key, now);
+            }
+        }
+        for (db, key) in pending.drain(..) {
+            effect_record(&mut log, 2, &st, db, &key, now);
+        }
+        w.shadow(None);
+        let mut b = Store::with_seed(!seed);
+        let report = replay(&log, &mut b, 2);
+        proptest::prop_assert_eq!(report.bytes_used, log.len());
+        for later in [0, 100, 400_000] {
+            proptest::prop_assert_eq!(dump(&st, now + later), dump(&b, now + later));
+        }
+    }
 }
