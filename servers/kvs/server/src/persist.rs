@@ -51,6 +51,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MIN_SECTORS: u64 = 2 + 2 * 16;
 /// How much of the log is read at a time during replay.
 const READ_CHUNK: usize = 64 * 1024;
+/// Keys a compaction copies after each change while it is under way.
+pub const COMPACTION_STEP: usize = 64;
 /// A log smaller than this is never compacted for its size alone.
 pub const MIN_REWRITE_BYTES: u64 = 1 << 20;
 
@@ -303,6 +305,8 @@ pub struct Log<D> {
     unflushed: bool,
     /// Picks salts: a seed mixed with the sequence number.
     seed: u64,
+    /// The compaction under way.
+    rewrite: Option<Rewrite>,
 }
 
 impl<D: SectorDevice> Log<D> {
@@ -367,6 +371,7 @@ impl<D: SectorDevice> Log<D> {
             base: 0,
             unflushed: false,
             seed,
+            rewrite: None,
         };
         let (end, torn, replayer) = log.replay(store)?;
         report.records = replayer.records;
@@ -505,38 +510,113 @@ impl<D: SectorDevice> Log<D> {
         self.unflushed
     }
 
-    /// Replaces the log by one recreating `store` as of `now_ms`, in the
-    /// other area under a new salt (see the module documentation); the
-    /// new salt, for the records that follow.
-    pub fn compact(&mut self, store: &Store, now_ms: u64) -> Result<u32, LogError> {
+    /// Whether a compaction is under way.
+    pub fn compacting(&self) -> bool {
+        self.rewrite.is_some()
+    }
+
+    /// Starts a compaction: a new log in the other area under a new salt
+    /// (returned), to which [`compaction_step`](Self::compaction_step)
+    /// copies the keys `store` holds now, a few at a time, and the caller
+    /// adds the effect of every change made meanwhile
+    /// ([`kvs_core::AofWriter::shadow`]). A compaction under way goes on.
+    pub fn start_compaction(&mut self, store: &Store) -> u32 {
         let old = self.superblock;
-        let next = Superblock {
-            sequence: old.sequence + 1,
-            salt: salt_for(self.seed, old.sequence + 1),
-            area: 1 - old.area,
-            area_sectors: old.area_sectors,
+        let rewrite = self.rewrite.get_or_insert_with(|| Rewrite {
+            next: Superblock {
+                sequence: old.sequence + 1,
+                salt: salt_for(self.seed, old.sequence + 1),
+                area: 1 - old.area,
+                area_sectors: old.area_sectors,
+            },
+            keys: aof::keys(store),
+            written: 0,
+            image: Vec::new(),
+        });
+        rewrite.next.salt
+    }
+
+    /// Copies up to `budget` more keys of `store` into the new log, after
+    /// `changes` (effect records of the changes made since the last step);
+    /// once every key is copied, installs the new log (see the module
+    /// documentation) and returns `true`. Fails with [`LogError::Full`]
+    /// (and drops the compaction) if the new log outgrows its area.
+    pub fn compaction_step(
+        &mut self,
+        store: &Store,
+        changes: &[u8],
+        budget: usize,
+        now_ms: u64,
+    ) -> Result<bool, LogError> {
+        let capacity = self.capacity();
+        let Some(rw) = self.rewrite.as_mut() else {
+            return Ok(false);
         };
-        let mut image = aof::rewrite(store, now_ms, next.salt);
-        let len = image.len() as u64;
-        if !fits(len, self.capacity()) {
+        rw.image.extend_from_slice(changes);
+        let take = budget.min(rw.keys.len());
+        for (db, key) in rw.keys.drain(rw.keys.len() - take..) {
+            aof::effect_record(&mut rw.image, rw.next.salt, store, db, &key, now_ms);
+        }
+        let len = rw.written + rw.image.len() as u64;
+        if !fits(len, capacity) {
+            self.rewrite = None;
             return Err(LogError::Full);
         }
-        let tail_len = image.len() % SECTOR;
-        let tail = image[image.len() - tail_len..].to_vec();
-        if len < self.capacity() {
-            image.resize(image.len() - tail_len + SECTOR, 0);
+        let start = rw.next.area_start(rw.next.area);
+        let done = rw.keys.is_empty();
+        if done || rw.image.len() >= READ_CHUNK {
+            let whole = rw.image.len() / SECTOR * SECTOR;
+            let mut data: Vec<u8> = rw.image.drain(..whole).collect();
+            let tail = rw.image.clone();
+            if done && len < capacity {
+                // The last sector with the end marker.
+                data.extend_from_slice(&tail);
+                data.resize(whole + SECTOR, 0);
+            }
+            if !data.is_empty() {
+                let at = start + rw.written / SECTOR as u64;
+                if let Err(e) = self.device.write(at, &data) {
+                    self.rewrite = None;
+                    return Err(e.into());
+                }
+                rw.written += whole as u64;
+            }
         }
-        self.device.write(next.area_start(next.area), &image)?;
+        if !done {
+            return Ok(false);
+        }
+        let rw = self.rewrite.take().expect("checked above");
         self.device.flush()?;
-        self.device.write(next.sequence % 2, &next.encode())?;
+        self.device.write(rw.next.sequence % 2, &rw.next.encode())?;
         self.device.flush()?;
-        self.superblock = next;
+        self.superblock = rw.next;
         self.end = len;
         self.base = len;
-        self.tail = tail;
+        self.tail = rw.image;
         self.unflushed = false;
-        Ok(next.salt)
+        Ok(true)
     }
+
+    /// Replaces the log by one recreating `store` as of `now_ms` at once
+    /// (finishing a compaction under way); the new salt, for the records
+    /// that follow.
+    pub fn compact(&mut self, store: &Store, now_ms: u64) -> Result<u32, LogError> {
+        let salt = self.start_compaction(store);
+        self.compaction_step(store, &[], usize::MAX, now_ms)?;
+        Ok(salt)
+    }
+}
+
+/// A new log being written into the other area.
+#[derive(Debug)]
+struct Rewrite {
+    next: Superblock,
+    /// Keys still to copy.
+    keys: Vec<(usize, Vec<u8>)>,
+    /// Bytes of the new log on its area (whole sectors).
+    written: u64,
+    /// Bytes of the new log after those, not yet written.
+    image: Vec<u8>,
 }
 
 /// Whether a log of `len` bytes and its end marker (zeros to the end of
@@ -646,17 +726,32 @@ impl<D: SectorDevice> Persistence<D> {
         }
     }
 
-    /// Compacts; on [`LogError::Full`] sets when to try again.
+    /// Compacts at once (finishing a compaction under way); on
+    /// [`LogError::Full`] sets when to try again.
     fn compact(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
-        match self.log.compact(store, now_ms) {
-            Ok(salt) => {
-                // The new log holds the store, pending changes included.
+        let changes = self.writer.take_shadow();
+        self.log.start_compaction(store);
+        let done = self
+            .log
+            .compaction_step(store, &changes, usize::MAX, now_ms);
+        self.after_step(done, now_ms).map(|_| ())
+    }
+
+    /// What a compaction step's result means for the writer: a finished
+    /// compaction's log holds every change so far, so pending records go
+    /// and later ones use its salt; a failed one is dropped.
+    fn after_step(&mut self, step: Result<bool, LogError>, now_ms: u64) -> Result<bool, LogError> {
+        match step {
+            Ok(true) => {
                 self.pending.clear();
-                self.writer.set_salt(salt);
+                self.writer.shadow(None);
+                self.writer.set_salt(self.log.superblock.salt);
                 self.refusing = false;
-                Ok(())
+                Ok(true)
             }
+            Ok(false) => Ok(false),
             Err(e) => {
+                self.writer.shadow(None);
                 if e == LogError::Full {
                     self.retry_ms = now_ms.saturating_add(1000);
                 }
@@ -665,8 +760,10 @@ impl<D: SectorDevice> Persistence<D> {
         }
     }
 
-    /// Writes what the writer holds, compacting when the log is full or
-    /// has grown enough, and flushes as the policy says.
+    /// Writes what the writer holds, flushes as the policy says, and moves
+    /// compaction on: a step of [`COMPACTION_STEP`] keys after every
+    /// change while one is under way, a new one when the log has grown
+    /// enough, all of it at once when a record does not fit.
     fn commit(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
         let records = self.writer.take();
         // A command that changed nothing does not retry pending records.
@@ -679,16 +776,7 @@ impl<D: SectorDevice> Persistence<D> {
             self.pending.extend_from_slice(&records);
         }
         match self.log.append(&self.pending) {
-            Ok(()) => {
-                self.pending.clear();
-                if self.log.wants_compaction() && now_ms >= self.retry_ms {
-                    // Not fitting is not an error yet: the change is in.
-                    match self.compact(store, now_ms) {
-                        Ok(()) | Err(LogError::Full) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
+            Ok(()) => self.pending.clear(),
             // The store already holds the change: a compaction makes it
             // durable along with the rest.
             Err(LogError::Full) => {
@@ -707,6 +795,20 @@ impl<D: SectorDevice> Persistence<D> {
         if due {
             self.log.flush()?;
             self.last_flush_ms = now_ms;
+        }
+        if self.log.compacting() {
+            let changes = self.writer.take_shadow();
+            let step = self
+                .log
+                .compaction_step(store, &changes, COMPACTION_STEP, now_ms);
+            // Not fitting is not an error of this change: it is in the log.
+            match self.after_step(step, now_ms) {
+                Ok(_) | Err(LogError::Full) => {}
+                Err(e) => return Err(e),
+            }
+        } else if self.log.wants_compaction() && now_ms >= self.retry_ms {
+            let salt = self.log.start_compaction(store);
+            self.writer.shadow(Some(salt));
         }
         Ok(())
     }
