@@ -14,6 +14,7 @@
 //! | [`ring`] | shared-memory single-producer single-consumer descriptor rings with notification wake-ups (sDDF style) |
 //! | [`console`] | [`print!`] and [`println!`] over the kernel's debug console, without a heap |
 //! | [`logging`] | the [`log`] crate's macros on the debug console, prefixed with the program's name ([`log_init`]) |
+//! | [`bench`] | for benchmark programs: the time-stamp counter, warm-up and timed rounds, and the order statistics of a `bench:` line |
 //! | `rt` | (bare-metal target only) the `_start` entry point and the panic handler |
 //!
 //! A root task names its entry function with [`entry!`]; a component that
@@ -60,6 +61,7 @@
 #[cfg(not(target_os = "none"))]
 extern crate alloc;
 
+pub mod bench;
 pub mod cap;
 pub mod console;
 pub mod heap;

@@ -33,9 +33,11 @@ commands:
                                     image with the manifest; same inputs, same bytes
   graph [--config DIR] [--dot]      the system's components, channels, notifications and
                                     regions as text, or as a Graphviz graph
-  bench ipc [--accel tcg|kvm] [--icount|--no-icount] [--timeout SECS]
-                                    system-call and IPC latency (docs/perf.md); under TCG
-                                    with -icount shift=0,sleep=off unless --no-icount
+  bench ipc|kvs-ipc [--accel tcg|kvm] [--icount|--no-icount] [--timeout SECS]
+                                    benchmarks in release builds (docs/perf.md): ipc, system-call
+                                    and IPC latency; kvs-ipc, GET and SET over IPC next to the
+                                    same store in-process; under TCG with -icount
+                                    shift=0,sleep=off unless --no-icount
   gdb [--release] [--uefi]          boot halted under QEMU's gdb stub and attach gdb
 ";
 
@@ -115,7 +117,11 @@ fn run(args: &[String]) -> Result<()> {
     // `bench` names its suite before the options.
     let (suite, rest) = match (command.as_str(), rest.split_first()) {
         ("bench", Some((suite, rest))) if !suite.starts_with('-') => (Some(suite.as_str()), rest),
-        ("bench", _) => return Err(fail!("bench needs a suite: `cargo xtask bench ipc`")),
+        ("bench", _) => {
+            return Err(fail!(
+                "bench needs a suite: `cargo xtask bench ipc` or `cargo xtask bench kvs-ipc`"
+            ));
+        }
         _ => (None, rest),
     };
     let opts = parse(rest)?;

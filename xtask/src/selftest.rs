@@ -133,8 +133,9 @@ const CASES: [Case; 10] = [
 
 /// Copies the config tree `config/<name>` to `<dir>/<name>-config` and
 /// adds the `extra` arguments (TOML lines) to the `[args]` of each listed
-/// component file; returns the copy.
-fn test_config(dir: &Path, name: &str, components: &[&str], extra: &str) -> Result<PathBuf> {
+/// component file; returns the copy. (`cargo xtask bench` boots its
+/// systems the same way.)
+pub fn test_config(dir: &Path, name: &str, components: &[&str], extra: &str) -> Result<PathBuf> {
     let src = build::root().join("config").join(name);
     let dst = dir.join(format!("{name}-config"));
     if dst.exists() {
@@ -162,7 +163,7 @@ fn test_config(dir: &Path, name: &str, components: &[&str], extra: &str) -> Resu
 
 /// The argument that makes a component end the QEMU run through
 /// `DebugExit` when its checks are done.
-const EXIT_ON_SUCCESS: &str = "exit = \"on-success\"";
+pub const EXIT_ON_SUCCESS: &str = "exit = \"on-success\"";
 
 /// `config/hello`, copied with the client told to end the QEMU run once its
 /// checks pass, and granted a virtio disk's PCI BARs (the disk QEMU gets,

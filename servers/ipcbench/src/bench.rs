@@ -3,10 +3,10 @@
 
 use crate::child::{self, Child, shared};
 use crate::measure::{overhead, stamped_syscall, timed_syscall};
-use crate::stats::{self, Summary};
 use core::cell::UnsafeCell;
 use core::fmt;
 use libcap::abi::{MessageInfo, REGISTER_WORDS, Syscall};
+use libcap::bench::Summary;
 use libcap::{BootInfo, Error, ipc_buffer, println, syscall};
 
 /// Timed rounds per benchmark.
@@ -84,15 +84,9 @@ fn partners(c: &Child) -> Result<(), Failure> {
 /// argument says whether the round is timed (false during the warm-up).
 fn measure(
     samples: &mut [u32],
-    mut one: impl FnMut(bool) -> Result<u64, Failure>,
+    one: impl FnMut(bool) -> Result<u64, Failure>,
 ) -> Result<Summary, Failure> {
-    for _ in 0..WARMUP {
-        one(false)?;
-    }
-    for s in samples.iter_mut() {
-        *s = stats::sample(0, one(true)?);
-    }
-    Ok(stats::summarize(samples).expect("ITERATIONS is not zero"))
+    libcap::bench::measure(samples, WARMUP, one)
 }
 
 /// Prints the benchmark's `bench:` line; returns whether it has numbers.

@@ -4,7 +4,7 @@
 //! end the run through DebugExit) and reads its lines:
 //!
 //! ```text
-//! bench: <name> median=<c> p99=<c> min=<c> max=<c> n=<rounds> unit=cycles [key=value ...]
+//! bench: <name> median=<c> p99=<c> min=<c> max=<c> n=<rounds> mean=<c> unit=cycles [key=value ...]
 //! bench: <name> error=<Error> (<what failed>)
 //! bench: done
 //! ```
@@ -19,7 +19,7 @@
 //!
 //! Each benchmark runs 10,000 untimed rounds, then 100,000 timed ones whose
 //! samples go to a fixed array in `.bss`; median and 99th percentile are by
-//! nearest rank after sorting it. The run ends with DebugExit: success if
+//! nearest rank after sorting it (`libcap::bench`). The run ends with DebugExit: success if
 //! every benchmark produced numbers. See `docs/perf.md`.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -31,9 +31,6 @@ mod bench;
 mod child;
 #[cfg(target_os = "none")]
 mod measure;
-// Portable, so that its tests run on the host.
-#[cfg_attr(not(target_os = "none"), allow(dead_code))]
-mod stats;
 
 #[cfg(not(target_os = "none"))]
 fn main() {
