@@ -476,7 +476,7 @@ proptest::proptest! {
         let (mut st, mut s) = (Store::with_seed(seed), Session::new());
         let mut w = AofWriter::with_salt(1);
         let mut now = 1_000_000;
-        let mut run = |w: &mut AofWriter, st: &mut Store, s: &mut Session, p: Pick, now: u64| {
+        let run = |w: &mut AofWriter, st: &mut Store, s: &mut Session, p: Pick, now: u64| {
             let words = command(p);
             let args: Vec<&[u8]> = words.iter().map(String::as_bytes).collect();
             w.execute(st, s, &args, now);
