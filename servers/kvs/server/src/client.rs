@@ -63,6 +63,11 @@ impl<T: Transport> Connection<T> {
         Ok(c)
     }
 
+    /// Ends session `session` (its transaction and WATCHes go).
+    pub fn end(&mut self, session: u64) -> Result<(), Error> {
+        Ok(self.client.end(session)?)
+    }
+
     /// The RPC client.
     pub fn client(&self) -> &KvsClient<T> {
         &self.client
@@ -81,27 +86,40 @@ impl<T: Transport> Connection<T> {
         Ok(())
     }
 
-    /// Runs the command `args`; returns the RESP2 encoding of its reply.
+    /// Runs the command `args` in session 0; returns the RESP2 encoding
+    /// of its reply.
     pub fn command(&mut self, args: &[&[u8]]) -> Result<Vec<u8>, Error> {
+        self.command_in(0, args)
+    }
+
+    /// Runs the command `args` in the client's session `session`.
+    pub fn command_in(&mut self, session: u64, args: &[&[u8]]) -> Result<Vec<u8>, Error> {
         let mut request = core::mem::take(&mut self.request);
         request.clear();
         proto::encode_command(args, &mut request);
-        let reply = self.request(&request);
+        let reply = self.request_in(session, &request);
         self.request = request;
         reply
     }
 
-    /// Runs one command already encoded (see [`proto`]); returns the RESP2
-    /// encoding of its reply.
+    /// Runs one command already encoded (see [`proto`]) in session 0;
+    /// returns the RESP2 encoding of its reply.
     pub fn request(&mut self, encoded: &[u8]) -> Result<Vec<u8>, Error> {
+        self.request_in(0, encoded)
+    }
+
+    /// Runs one command already encoded in session `session` (a front end
+    /// keeps one per network connection, and passes what the network
+    /// client sent on unchanged).
+    pub fn request_in(&mut self, session: u64, encoded: &[u8]) -> Result<Vec<u8>, Error> {
         let answer = if encoded.len() <= INLINE_REQUEST {
-            self.client.exec(encoded)
+            self.client.exec_in(session, encoded)
         } else {
             let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
             if !buf.write(encoded) {
                 return Err(Error::TooLarge);
             }
-            self.client.exec_shared(encoded.len() as u64)
+            self.client.exec_shared_in(session, encoded.len() as u64)
         };
         match answer {
             Ok(Answer::Inline(bytes)) => Ok(bytes.to_vec()),

@@ -42,8 +42,9 @@ use libcap::rpc::{Bytes, Decode, Decoder, Encode, Encoder, WireError};
 /// words (120 words: a tag, a length, and 118 words of bytes).
 pub const INLINE_REPLY: usize = 944;
 /// The most bytes of an encoded request that travel in the call's
-/// message words (120 words: a length and 119 words of bytes).
-pub const INLINE_REQUEST: usize = 952;
+/// message words (120 words: the session, a length and 118 words of
+/// bytes; [`Kvs::exec`], which has no session word, takes 8 more).
+pub const INLINE_REQUEST: usize = 944;
 
 /// Error code: [`Kvs::exec_shared`] without a region attached (or a reply
 /// too large for the message words, and no region to put it in).
@@ -58,12 +59,22 @@ pub const REPLY_TOO_LARGE: u64 = 3;
 pub const NO_SUCH_REGION: u64 = 4;
 /// Error code of [`Kvs::attach`]: another client attached that region.
 pub const REGION_TAKEN: u64 = 5;
+/// Error code: the caller already has [`MAX_SESSIONS`] sessions; end some
+/// ([`Kvs::end`]).
+pub const TOO_MANY_SESSIONS: u64 = 6;
+
+/// The most sessions one client may have open at once.
+pub const MAX_SESSIONS: usize = 65_536;
 
 libcap::rpc_interface! {
     /// What the kvs component serves on channel `kvs`. Each client (told
-    /// apart by the badge `init` minted for it) has its own session:
-    /// selected database, MULTI queue, WATCHed keys. Method ids are the
-    /// wire labels: keep them, and give a new method a new id.
+    /// apart by the badge `init` minted for it) has its own sessions —
+    /// selected database, MULTI queue, WATCHed keys — numbered by the
+    /// client: session 0 for [`exec`](Kvs::exec) and
+    /// [`exec_shared`](Kvs::exec_shared), any number for
+    /// [`exec_in`](Kvs::exec_in) (a front end keeps one per network
+    /// connection). Method ids are the wire labels: keep them, and give a
+    /// new method a new id.
     pub interface Kvs {
         /// The client side of [`Kvs`]; make one with
         /// `start.channel_client("kvs")`, and use it through
@@ -84,11 +95,20 @@ libcap::rpc_interface! {
         /// Like [`exec`](Kvs::exec), with the request in the caller's
         /// region: its first `len` bytes. The reply may overwrite it.
         fn exec_shared(len: u64) -> Answer = 3;
-        /// Ends the caller's session (`Store::release`: its transaction
-        /// and WATCHes go) and detaches its region. A client calls it when
-        /// it starts, so that what a previous instance left is dropped,
-        /// and when it goes away.
+        /// Ends the caller's sessions (`Store::release`: their
+        /// transactions and WATCHes go) and detaches its region. A client
+        /// calls it when it starts, so that what a previous instance left
+        /// is dropped, and when it goes away.
         fn reset() = 4;
+        /// Like [`exec`](Kvs::exec), in the caller's session `session`
+        /// (made on first use). Fails like `exec`, and with
+        /// [`TOO_MANY_SESSIONS`].
+        fn exec_in(session: u64, request: &[u8]) -> Answer = 5;
+        /// Like [`exec_shared`](Kvs::exec_shared), in session `session`.
+        fn exec_shared_in(session: u64, len: u64) -> Answer = 6;
+        /// Ends the caller's session `session` (its transaction and
+        /// WATCHes go); nothing if there is none.
+        fn end(session: u64) = 7;
     }
 }
 

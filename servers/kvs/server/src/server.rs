@@ -5,8 +5,8 @@ use crate::persist::{Persistence, SectorDevice};
 use crate::proto;
 use crate::shared::SharedBuf;
 use crate::{
-    Answer, BAD_REQUEST, INLINE_REPLY, Kvs, NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN,
-    REPLY_TOO_LARGE,
+    Answer, BAD_REQUEST, INLINE_REPLY, Kvs, MAX_SESSIONS, NO_SUCH_REGION, NOT_ATTACHED,
+    REGION_TAKEN, REPLY_TOO_LARGE, TOO_MANY_SESSIONS,
 };
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -92,10 +92,10 @@ fn rdtsc() -> u64 {
     0
 }
 
-/// One client: its session and the region it attached.
+/// One client: its sessions and the region it attached.
 #[derive(Debug, Default)]
 struct Client {
-    session: Session,
+    sessions: BTreeMap<u64, Session>,
     region: Option<usize>,
 }
 
@@ -188,13 +188,14 @@ impl<C: Clock> KvsServer<C> {
         &self.store
     }
 
-    /// How many clients have a session.
+    /// How many sessions the clients have.
     pub fn sessions(&self) -> usize {
-        self.clients.len()
+        self.clients.values().map(|c| c.sessions.len()).sum()
     }
 
-    /// Runs the command encoded in `request` for client `badge`.
-    fn run(&mut self, badge: u64, request: &[u8]) -> Result<Answer, u64> {
+    /// Runs the command encoded in `request` in session `session` of
+    /// client `badge`.
+    fn run(&mut self, badge: u64, session: u64, request: &[u8]) -> Result<Answer, u64> {
         let args = proto::parse_command(request).ok_or(BAD_REQUEST)?;
         let now = self.clock.now_ms();
         self.requests += 1;
@@ -205,9 +206,13 @@ impl<C: Clock> KvsServer<C> {
             self.last_expire = now;
         }
         let client = self.clients.entry(badge).or_default();
+        if !client.sessions.contains_key(&session) && client.sessions.len() >= MAX_SESSIONS {
+            return Err(TOO_MANY_SESSIONS);
+        }
+        let state = client.sessions.entry(session).or_default();
         let reply = match self.persistence.as_mut() {
-            Some(p) => p.execute(&mut self.store, &mut client.session, &args, now),
-            None => self.store.execute(&mut client.session, &args, now),
+            Some(p) => p.execute(&mut self.store, state, &args, now),
+            None => self.store.execute(state, &args, now),
         };
         self.reply.clear();
         reply.encode_resp2(&mut self.reply);
@@ -225,7 +230,11 @@ impl<C: Clock> KvsServer<C> {
 
 impl<C: Clock> Kvs for KvsServer<C> {
     fn exec(&mut self, caller: Caller, request: &[u8]) -> Result<Answer, u64> {
-        self.run(caller.badge, request)
+        self.run(caller.badge, 0, request)
+    }
+
+    fn exec_in(&mut self, caller: Caller, session: u64, request: &[u8]) -> Result<Answer, u64> {
+        self.run(caller.badge, session, request)
     }
 
     fn attach(&mut self, caller: Caller, region: &str) -> Result<u64, u64> {
@@ -251,6 +260,10 @@ impl<C: Clock> Kvs for KvsServer<C> {
     }
 
     fn exec_shared(&mut self, caller: Caller, len: u64) -> Result<Answer, u64> {
+        self.exec_shared_in(caller, 0, len)
+    }
+
+    fn exec_shared_in(&mut self, caller: Caller, session: u64, len: u64) -> Result<Answer, u64> {
         let region = self
             .clients
             .get(&caller.badge)
@@ -259,7 +272,7 @@ impl<C: Clock> Kvs for KvsServer<C> {
         let len = usize::try_from(len).map_err(|_| BAD_REQUEST)?;
         let mut request = core::mem::take(&mut self.request);
         let answer = if self.regions[region].buf.read(len, &mut request) {
-            self.run(caller.badge, &request)
+            self.run(caller.badge, session, &request)
         } else {
             Err(BAD_REQUEST)
         };
@@ -269,11 +282,24 @@ impl<C: Clock> Kvs for KvsServer<C> {
     }
 
     fn reset(&mut self, caller: Caller) -> Result<(), u64> {
-        if let Some(mut client) = self.clients.remove(&caller.badge) {
-            self.store.release(&mut client.session);
+        if let Some(client) = self.clients.remove(&caller.badge) {
+            for mut session in client.sessions.into_values() {
+                self.store.release(&mut session);
+            }
             if let Some(region) = client.region {
                 self.regions[region].owner = None;
             }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, caller: Caller, session: u64) -> Result<(), u64> {
+        if let Some(mut state) = self
+            .clients
+            .get_mut(&caller.badge)
+            .and_then(|c| c.sessions.remove(&session))
+        {
+            self.store.release(&mut state);
         }
         Ok(())
     }

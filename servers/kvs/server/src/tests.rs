@@ -226,3 +226,57 @@ fn a_reserved_region_can_only_be_attached_by_its_peer() {
     s.set_badge(2);
     assert_eq!(c.attach("buf"), Ok(8192), "the peer init named");
 }
+
+#[test]
+fn one_client_keeps_many_sessions() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    // Each session has its own database and transaction.
+    assert_eq!(c.command_in(1, &[b"SELECT", b"3"]).unwrap(), b"+OK\r\n");
+    assert_eq!(
+        c.command_in(1, &[b"SET", b"k", b"one"]).unwrap(),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.command_in(2, &[b"GET", b"k"]).unwrap(), b"$-1\r\n");
+    assert_eq!(c.command_in(2, &[b"MULTI"]).unwrap(), b"+OK\r\n");
+    assert_eq!(
+        c.command_in(2, &[b"SET", b"k", b"two"]).unwrap(),
+        b"+QUEUED\r\n"
+    );
+    assert_eq!(
+        c.command_in(3, &[b"SET", b"k", b"three"]).unwrap(),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.command(&[b"GET", b"k"]).unwrap(), b"$5\r\nthree\r\n");
+    assert_eq!(s.state().sessions(), 4);
+    // Ending a session drops its transaction and its database choice.
+    c.end(2).unwrap();
+    assert_eq!(
+        c.command_in(2, &[b"EXEC"]).unwrap(),
+        b"-ERR EXEC without MULTI\r\n"
+    );
+    c.end(1).unwrap();
+    assert_eq!(
+        c.command_in(1, &[b"GET", b"k"]).unwrap(),
+        b"$5\r\nthree\r\n"
+    );
+    c.end(99).unwrap();
+}
+
+#[test]
+fn sessions_per_client_are_bounded() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    for i in 0..MAX_SESSIONS as u64 {
+        c.command_in(i, &[b"PING"]).unwrap();
+    }
+    assert_eq!(
+        c.command_in(MAX_SESSIONS as u64, &[b"PING"]),
+        Err(Error::Rpc(RpcError::Remote(TOO_MANY_SESSIONS)))
+    );
+    c.end(5).unwrap();
+    assert_eq!(
+        c.command_in(MAX_SESSIONS as u64, &[b"PING"]).unwrap(),
+        b"+PONG\r\n"
+    );
+}
