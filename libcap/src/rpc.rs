@@ -77,6 +77,10 @@
 //! generation 0 (a server that does not track generations) are not
 //! checked.
 
+mod held;
+
+pub use held::{HoldLoop, ReplyPool, ServerPort, Settle, serve_held};
+
 use crate::cap::Endpoint;
 use crate::syscall::{self, decode_error};
 use basalt_abi::{
@@ -1163,11 +1167,18 @@ pub fn serve<S>(
     dispatch: DispatchFn<S>,
     notified: fn(&mut S, u64),
 ) -> ! {
+    let mut port = endpoint;
     let mut words = Encoder::new();
-    let mut received = receive(endpoint, &mut words, None);
+    let mut reply = None;
     loop {
-        let (info, badge) = received;
-        let reply = if info.label() == NOTIFICATION_LABEL {
+        let (info, badge) = match next_message(&mut port, &mut words, reply, true) {
+            Ok(received) => received,
+            Err(e) => panic!(
+                "cannot receive on endpoint {}: {e} (is the channel served by this component?)",
+                endpoint.raw()
+            ),
+        };
+        reply = if info.label() == NOTIFICATION_LABEL {
             notified(state, badge);
             None
         } else {
@@ -1181,31 +1192,22 @@ pub fn serve<S>(
                 &mut words,
             ))
         };
-        received = receive(endpoint, &mut words, reply);
     }
 }
 
 /// Sends `reply` (a label; the words are in `words`) if there is one, then
-/// receives the next message into `words`; retries aborted receives.
-fn receive(endpoint: Endpoint, words: &mut Encoder, reply: Option<u64>) -> (MessageInfo, u64) {
-    let mut result = match reply {
-        Some(label) => in_place(Syscall::ReplyRecv, endpoint.raw(), label, words),
-        None => {
-            words.clear();
-            in_place(Syscall::Recv, endpoint.raw(), 0, words)
-        }
-    };
+/// receives the next message into `words` (waiting for one if
+/// `blocking`); retries receives cut short ([`Error::Aborted`]).
+fn next_message<P: ServerPort>(
+    port: &mut P,
+    words: &mut Encoder,
+    mut reply: Option<u64>,
+    blocking: bool,
+) -> Result<(MessageInfo, u64), Error> {
     loop {
-        match result {
-            Ok(r) => return r,
-            Err(Error::Aborted) => {
-                words.clear();
-                result = in_place(Syscall::Recv, endpoint.raw(), 0, words);
-            }
-            Err(e) => panic!(
-                "cannot receive on endpoint {}: {e} (is the channel served by this component?)",
-                endpoint.raw()
-            ),
+        match port.receive(reply.take(), blocking, words) {
+            Err(Error::Aborted) => {}
+            result => return result,
         }
     }
 }
