@@ -273,7 +273,13 @@ impl<const N: usize> ReplyPool<N> {
     /// assert_eq!(pool.get(0), None);
     /// ```
     pub fn get(&self, i: usize) -> Option<(u64, u64, &[u64])> {
-        (i < self.len).then(|| (self.slots[i], self.held[i].label, self.held[i].words.words()))
+        (i < self.len).then(|| {
+            (
+                self.slots[i],
+                self.held[i].label,
+                self.held[i].words.words(),
+            )
+        })
     }
 
     /// Forgets every entry (once their replies are sent).
@@ -758,8 +764,15 @@ mod tests {
 
         let mut store = Store::default();
         let k = run::<0>(&[Call(1, 1), Call(2, 3)], &mut store, &[]);
-        assert_eq!(store.settles, [1, 1], "without a pool, one settle per write");
-        assert_eq!((&k.answers[&1], &k.answers[&2]), (&vec![ok(2)], &vec![ok(6)]));
+        assert_eq!(
+            store.settles,
+            [1, 1],
+            "without a pool, one settle per write"
+        );
+        assert_eq!(
+            (&k.answers[&1], &k.answers[&2]),
+            (&vec![ok(2)], &vec![ok(6)])
+        );
     }
 
     #[test]
