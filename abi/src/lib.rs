@@ -120,7 +120,7 @@ pub enum Error {
     /// Unknown invocation label for this object type.
     UnknownInvocation = 14,
     /// The capability to copy or mint cannot be duplicated (untyped
-    /// memory, IRQ and I/O-port control).
+    /// memory, IRQ and I/O-port control, reply capabilities).
     NotCopyable = 15,
     /// The object still has derived capabilities; revoke them first.
     RevokeFirst = 16,

@@ -76,8 +76,16 @@
 //! [`RpcError::Unavailable`] (the kernel aborts it). Replies with
 //! generation 0 (a server that does not track generations) are not
 //! checked.
+//!
+//! # Held replies
+//!
+//! A server can answer some calls only after its state has settled (a
+//! write acknowledged once it is on disk), one settle covering every call
+//! that arrived meanwhile: [`serve_held`] with a [`Settle`] state, or the
+//! `serve_held` method of a generated server trait. [`held`] explains the
+//! loop, the slots it needs and what it costs.
 
-mod held;
+pub mod held;
 
 pub use held::{HoldLoop, ReplyPool, ServerPort, Settle, serve_held};
 
@@ -1447,8 +1455,10 @@ macro_rules! __rpc_ret {
 ///   as [`RpcError::Remote`]); a provided `notified(&mut self, word)`
 ///   (the serving thread's bound notification fired; does nothing by
 ///   default); a provided `serve(self, endpoint) -> !`, the server loop
-///   ([`serve`]) with this component's generation; and a hidden
-///   `rpc_dispatch` ([`DispatchFn`]).
+///   ([`serve`]) with this component's generation; a provided
+///   `serve_held(self, endpoint, pool: ReplyPool<N>) -> !` for a server
+///   that also implements [`Settle`] ([`serve_held`]: replies held until
+///   the state settles); and a hidden `rpc_dispatch` ([`DispatchFn`]).
 /// - `struct StoreClient<T: Transport = Endpoint>`, with `new(transport)`,
 ///   `From<Endpoint>` (so [`Start::channel_client`](crate::Start::channel_client)
 ///   makes one), `generation()`, `transport()`, and per method `fn
@@ -1462,7 +1472,7 @@ macro_rules! __rpc_ret {
 /// (`= 1`) is its label on the wire: keep ids stable, give new methods new
 /// ids. Ids must be unique and in 1 … 2³² − 1 (checked at compile time).
 /// Methods must not be called `new`, `generation`, `transport`, `serve`,
-/// `notified` or `rpc_dispatch`.
+/// `serve_held`, `notified` or `rpc_dispatch`.
 #[macro_export]
 macro_rules! rpc_interface {
     (
@@ -1509,6 +1519,29 @@ macro_rules! rpc_interface {
                     &mut self,
                     <Self as $name>::rpc_dispatch,
                     <Self as $name>::notified,
+                )
+            }
+
+            /// Serves this interface on `endpoint` forever like `serve`,
+            /// but holds the replies `Settle::hold` picks, in the reply
+            /// capabilities of `pool`, until `Settle::settle` has run
+            /// (`libcap::rpc::serve_held`).
+            #[allow(dead_code)]
+            fn serve_held<const N: usize>(
+                mut self,
+                endpoint: $crate::cap::Endpoint,
+                pool: $crate::rpc::ReplyPool<N>,
+            ) -> !
+            where
+                Self: Sized + $crate::rpc::Settle,
+            {
+                $crate::rpc::serve_held(
+                    endpoint,
+                    $crate::runtime::generation(),
+                    &mut self,
+                    <Self as $name>::rpc_dispatch,
+                    <Self as $name>::notified,
+                    pool,
                 )
             }
 

@@ -24,6 +24,47 @@
 //! or the kernel refuses the slot) is not lost: the loop settles at once
 //! and sends that reply directly.
 //!
+//! A server declared with [`rpc_interface!`](crate::rpc_interface) that
+//! implements [`Settle`] gets a `serve_held` method:
+//!
+//! ```no_run
+//! use libcap::abi::start_info::slot::FIRST_FREE;
+//! use libcap::rpc::{Caller, ReplyPool, Settle};
+//!
+//! libcap::rpc_interface! {
+//!     /// A counter whose increments are durable before they are acknowledged.
+//!     pub interface Counter {
+//!         /// Its client.
+//!         client CounterClient;
+//!         /// Adds `n`; the new value.
+//!         fn add(n: u64) -> u64 = 1;
+//!     }
+//! }
+//!
+//! struct Server {
+//!     value: u64,
+//!     dirty: bool,
+//! }
+//! impl Counter for Server {
+//!     fn add(&mut self, _: Caller, n: u64) -> Result<u64, u64> {
+//!         self.value += n;
+//!         self.dirty = true;
+//!         Ok(self.value)
+//!     }
+//! }
+//! impl Settle for Server {
+//!     fn hold(&mut self) -> bool {
+//!         core::mem::take(&mut self.dirty)
+//!     }
+//!     fn settle(&mut self) -> Result<(), u64> {
+//!         Ok(()) // write `value` to disk and flush; Err(code) on failure
+//!     }
+//! }
+//!
+//! let server = Server { value: 0, dirty: false };
+//! server.serve_held(libcap::Endpoint::from_raw(8), ReplyPool::<16>::at(FIRST_FREE));
+//! ```
+//!
 //! # Slots
 //!
 //! Each pool entry needs one empty slot of the serving thread's CSpace.
@@ -31,7 +72,8 @@
 //! [`FIRST_FREE`](crate::abi::start_info::slot::FIRST_FREE) and up empty
 //! ([`FREE_COUNT`](crate::abi::start_info::slot::FREE_COUNT) of them);
 //! [`ReplyPool::at`] takes a run of them. A component that makes other
-//! capabilities in those slots gives the pool ones it does not use.
+//! capabilities in those slots gives the pool ones it does not use. A
+//! root task (no `init`) takes them from its boot info's free slots.
 //!
 //! # Memory
 //!
@@ -467,8 +509,8 @@ impl<P: ServerPort, const N: usize> HoldLoop<P, N> {
 /// [`Settle::settle`] (see the [module documentation](self)): receives
 /// calls on `endpoint`, answers each through `dispatch` with `generation`
 /// in the reply label, passes bound-notification signals to `notified`,
-/// and keeps up to `N` held replies in the reply capabilities of `slots`
-/// (empty slots of this thread's CSpace).
+/// and keeps up to `N` held replies in `pool` (whose slots are empty slots
+/// of this thread's CSpace).
 ///
 /// A receive cut short ([`Error::Aborted`]) is retried; any other error
 /// (the endpoint is missing or lacks READ) is a configuration fault and
@@ -476,7 +518,7 @@ impl<P: ServerPort, const N: usize> HoldLoop<P, N> {
 ///
 /// ```no_run
 /// use libcap::abi::start_info::slot::FIRST_FREE;
-/// use libcap::rpc::{Caller, Encoder, Settle, Status, serve_held};
+/// use libcap::rpc::{Caller, Encoder, ReplyPool, Settle, Status, serve_held};
 ///
 /// struct Log {
 ///     pending: bool,
@@ -494,8 +536,8 @@ impl<P: ServerPort, const N: usize> HoldLoop<P, N> {
 ///     words.clear();
 ///     Status::Ok
 /// }
-/// let slots = core::array::from_fn::<u64, 8, _>(|i| FIRST_FREE + i as u64);
-/// serve_held(libcap::Endpoint::from_raw(8), 1, &mut Log { pending: false }, append, |_, _| {}, slots);
+/// let pool = ReplyPool::<8>::at(FIRST_FREE);
+/// serve_held(libcap::Endpoint::from_raw(8), 1, &mut Log { pending: false }, append, |_, _| {}, pool);
 /// ```
 pub fn serve_held<S: Settle, const N: usize>(
     endpoint: Endpoint,
@@ -503,9 +545,9 @@ pub fn serve_held<S: Settle, const N: usize>(
     state: &mut S,
     dispatch: DispatchFn<S>,
     notified: fn(&mut S, u64),
-    slots: [u64; N],
+    pool: ReplyPool<N>,
 ) -> ! {
-    let mut server = HoldLoop::new(endpoint, generation, ReplyPool::new(slots));
+    let mut server = HoldLoop::new(endpoint, generation, pool);
     loop {
         if let Err(e) = server.step(state, dispatch, notified) {
             panic!(
