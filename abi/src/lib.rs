@@ -58,6 +58,11 @@ pub enum Syscall {
     /// endpoint) gets a [`fault::EXITED`] message with the status; a thread
     /// without one is suspended.
     Exit = 12,
+    /// Moves the reply this thread owes (the last call it received) into
+    /// the empty slot at capability address `rdi`, as a one-shot reply
+    /// capability: `Send` or `NbSend` on it answers that caller later,
+    /// and this thread may receive other calls meanwhile.
+    SaveReply = 13,
 }
 
 impl Syscall {
@@ -75,6 +80,7 @@ impl Syscall {
             10 => Self::DebugExit,
             11 => Self::Null,
             12 => Self::Exit,
+            13 => Self::SaveReply,
             _ => return None,
         })
     }
@@ -114,12 +120,13 @@ pub enum Error {
     /// Unknown invocation label for this object type.
     UnknownInvocation = 14,
     /// The capability to copy or mint cannot be duplicated (untyped
-    /// memory, IRQ and I/O-port control).
+    /// memory, IRQ and I/O-port control, reply capabilities).
     NotCopyable = 15,
     /// The object still has derived capabilities; revoke them first.
     RevokeFirst = 16,
     /// The IPC was cut short: the endpoint or notification was deleted, or
-    /// the partner thread was suspended or destroyed.
+    /// the partner thread was suspended or destroyed (for a reply
+    /// capability: the caller it would answer is gone).
     Aborted = 17,
     /// A non-blocking operation found no partner.
     WouldBlock = 18,

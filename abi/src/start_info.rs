@@ -45,6 +45,13 @@ pub mod slot {
     ///
     /// [`StartInfo::caps`]: super::StartInfo::caps
     pub const FIRST_GRANTED: u64 = 8;
+    /// The first of the slots `init` leaves empty, up to the last slot
+    /// (`2^COMPONENT_CNODE_BITS - 1`): the component's own, for
+    /// capabilities it makes itself, such as saved replies
+    /// (`Syscall::SaveReply`).
+    pub const FIRST_FREE: u64 = FIRST_GRANTED + super::MAX_CAPS as u64;
+    /// How many free slots there are ([`FIRST_FREE`] and up).
+    pub const FREE_COUNT: u64 = (1 << super::COMPONENT_CNODE_BITS) - FIRST_FREE;
 }
 
 /// What kind of capability a [`CapEntry`] names.

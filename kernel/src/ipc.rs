@@ -11,6 +11,7 @@ use crate::object::cap::Cap;
 use crate::object::cnode::{self, index_slot};
 use crate::object::objects::{Endpoint, Notification, SendKind, Tcb, ThreadState, tcb_slot};
 use crate::object::ops;
+use crate::object::slot::{Slot, SlotRef};
 use crate::sched::{LinkKind, RunQueue, TcbRef};
 use basalt_abi::{
     Error, MAX_MESSAGE_WORDS, MessageInfo, NOTIFICATION_LABEL, REGISTER_WORDS, Rights, fault,
@@ -280,18 +281,32 @@ pub fn receive(rq: &mut RunQueue, receiver: TcbRef, ep: u64, blocking: bool) -> 
 /// Replies to the thread whose call (or fault) `replier` received last.
 /// The reply message is in `replier`'s registers and IPC buffer.
 pub fn reply(rq: &mut RunQueue, replier: TcbRef, info: MessageInfo) -> Result<(), Error> {
-    let caller = replier.with(|t| core::mem::take(&mut t.ipc.caller));
+    let caller = replier.with(|t| t.ipc.caller);
     if caller == 0 {
         return Err(Error::IllegalOperation);
     }
     let caller = TcbRef(caller);
+    answer(rq, replier, caller, info)?;
+    replier.with(|t| t.ipc.caller = 0);
     caller.with(|t| t.ipc.replier = 0);
+    Ok(())
+}
+
+/// Delivers the reply in `replier`'s registers and IPC buffer to `caller`,
+/// which waits for it, and wakes it; a reply to a fault message says how
+/// the faulting thread resumes. Fails, having changed nothing, on a
+/// `RESUME_AT` reply without two user addresses. The links between the
+/// two threads are the caller's to clear.
+fn answer(
+    rq: &mut RunQueue,
+    replier: TcbRef,
+    caller: TcbRef,
+    info: MessageInfo,
+) -> Result<(), Error> {
     if caller.with(|t| t.ipc.kind) == SendKind::Fault {
         if info.label() == fault::RESUME_AT {
             let (rip, rsp) = replier.with(|t| (t.context.rdx, t.context.r10));
             if rip >= USER_TOP || rsp >= USER_TOP || info.length() < 2 {
-                caller.with(|t| t.ipc.replier = replier.0);
-                replier.with(|t| t.ipc.caller = caller.0);
                 return Err(Error::InvalidArgument);
             }
             caller.with(|t| (t.context.rip, t.context.rsp) = (rip, rsp));
@@ -308,6 +323,62 @@ pub fn reply(rq: &mut RunQueue, replier: TcbRef, info: MessageInfo) -> Result<()
     transfer(replier, caller, 0);
     wake(rq, caller);
     Ok(())
+}
+
+/// `SaveReply`: moves the reply `replier` owes into the empty `slot` as a
+/// reply capability, so that `replier` can receive other calls while its
+/// caller keeps waiting. The caller's TCB remembers the slot: if the
+/// caller goes away first, [`cancel`] kills the capability there.
+pub fn save_reply(replier: TcbRef, slot: SlotRef) -> Result<(), Error> {
+    if !slot.is_empty() {
+        return Err(Error::SlotOccupied);
+    }
+    let caller = replier.with(|t| core::mem::take(&mut t.ipc.caller));
+    if caller == 0 {
+        return Err(Error::IllegalOperation);
+    }
+    TcbRef(caller).with(|t| {
+        t.ipc.replier = 0;
+        t.ipc.reply_slot = slot.addr();
+    });
+    slot.install_root(Cap::Reply { caller });
+    Ok(())
+}
+
+/// `Send` on the reply capability in `slot`: answers its caller with the
+/// message in `replier`'s registers and IPC buffer. The capability is used
+/// up whether its caller is still there or not (a dead one fails with
+/// `Aborted`); a malformed message fails with `InvalidArgument` and
+/// leaves it in place.
+pub fn reply_through(
+    rq: &mut RunQueue,
+    replier: TcbRef,
+    slot: SlotRef,
+    info: MessageInfo,
+) -> Result<(), Error> {
+    let Cap::Reply { caller } = slot.cap() else {
+        return Err(Error::WrongType);
+    };
+    if info.length() > MAX_MESSAGE_WORDS {
+        return Err(Error::InvalidArgument);
+    }
+    if caller == 0 {
+        let _ = slot.take();
+        return Err(Error::Aborted);
+    }
+    let caller = TcbRef(caller);
+    answer(rq, replier, caller, info)?;
+    caller.with(|t| t.ipc.reply_slot = 0);
+    let _ = slot.take();
+    Ok(())
+}
+
+/// The reply capability naming `caller` was deleted unanswered: its call
+/// fails with `Aborted` (a faulting thread stays suspended, as when its
+/// handler goes away).
+pub fn drop_reply(rq: &mut RunQueue, caller: TcbRef) {
+    caller.with(|t| t.ipc.reply_slot = 0);
+    abort_caller(rq, caller);
 }
 
 /// The fast path of `Call`: a register-only message (no capability) to an
@@ -482,7 +553,8 @@ fn leave_queue(t: TcbRef) {
 
 /// Stops `t` wherever it is in IPC (suspend, or destruction when
 /// `destroying`): it leaves every queue, a thread waiting for its reply is
-/// aborted, and the thread whose reply it waits for forgets it.
+/// aborted, the thread whose reply it waits for forgets it, and a saved
+/// reply capability naming it dies (answering through it fails).
 pub fn cancel(rq: &mut RunQueue, t: TcbRef, destroying: bool) {
     if !matches!(t.state(), ThreadState::Inactive | ThreadState::Runnable) {
         // The interrupted system call returns `Aborted` if it is resumed.
@@ -499,6 +571,14 @@ pub fn cancel(rq: &mut RunQueue, t: TcbRef, destroying: bool) {
     }
     if caller != 0 {
         abort_caller(rq, TcbRef(caller));
+    }
+    let reply_slot = t.with(|tcb| core::mem::take(&mut tcb.ipc.reply_slot));
+    if reply_slot != 0 {
+        // SAFETY: `reply_slot` is set only while that slot holds the reply
+        // capability naming `t` (deleting or using it clears the field
+        // first), so the slot and the object holding it are alive.
+        let slot = unsafe { SlotRef::new(reply_slot as *mut Slot) };
+        slot.update_cap(Cap::Reply { caller: 0 });
     }
     t.with(|tcb| {
         tcb.ipc.replier = 0;
@@ -997,5 +1077,212 @@ mod tests {
             );
             assert_eq!(t.state, ThreadState::Runnable);
         });
+    }
+
+    /// An empty slot in leaked host memory.
+    fn slot() -> SlotRef {
+        let s = Box::leak(Box::new(Slot::EMPTY));
+        // SAFETY: a live slot that is never freed.
+        unsafe { SlotRef::new(s) }
+    }
+
+    /// `client` calls the endpoint `ep`, where `server` receives.
+    fn call_to(rq: &mut RunQueue, client: TcbRef, server: TcbRef, ep: u64, word: u64) {
+        receive(rq, server, ep, true).unwrap();
+        set_message(client, [word, 0, 0, 0]);
+        send(
+            rq,
+            client,
+            ep,
+            0,
+            false,
+            MessageInfo::new(1, 1),
+            SendKind::Call,
+            true,
+        )
+        .unwrap();
+        assert_eq!(server.with(|t| t.ipc.caller), client.0);
+    }
+
+    #[test]
+    fn saved_replies_let_a_server_take_more_calls_and_answer_later() {
+        let mut rq = RunQueue::new();
+        let ep = object::<Endpoint>();
+        let (a, b, server) = (thread(3), thread(3), thread(3));
+        let (sa, sb) = (slot(), slot());
+        call_to(&mut rq, a, server, ep, 10);
+        save_reply(server, sa).unwrap();
+        assert_eq!(sa.cap(), Cap::Reply { caller: a.0 });
+        assert_eq!(
+            (server.with(|t| t.ipc.caller), a.with(|t| t.ipc.replier)),
+            (0, 0)
+        );
+        assert_eq!(a.with(|t| t.ipc.reply_slot), sa.addr());
+        assert_eq!(
+            reply(&mut rq, server, MessageInfo::new(0, 0)),
+            Err(Error::IllegalOperation),
+            "the implicit reply moved into the slot"
+        );
+        call_to(&mut rq, b, server, ep, 20);
+        assert_eq!(
+            a.state(),
+            ThreadState::BlockedOnReply,
+            "a new call does not abort a saved caller"
+        );
+        save_reply(server, sb).unwrap();
+
+        set_message(server, [21, 22, 0, 0]);
+        reply_through(&mut rq, server, sb, MessageInfo::new(5, 2)).unwrap();
+        assert_eq!(result(b), (0, 0, MessageInfo::new(5, 2), [21, 22, 0, 0]));
+        assert_eq!(b.state(), ThreadState::Runnable);
+        assert!(sb.is_empty(), "used up");
+        assert_eq!(
+            reply_through(&mut rq, server, sb, MessageInfo::new(5, 0)),
+            Err(Error::WrongType),
+            "a second answer finds no reply capability"
+        );
+        for i in 4..10 {
+            // SAFETY: word i of a live 512-word frame.
+            unsafe { buffer_of(server).add(i).write(100 + i as u64) };
+        }
+        assert_eq!(
+            reply_through(&mut rq, server, sa, MessageInfo::new(6, 121)),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(
+            sa.cap(),
+            Cap::Reply { caller: a.0 },
+            "kept after a bad message"
+        );
+        reply_through(&mut rq, server, sa, MessageInfo::new(6, 10).with_cap()).unwrap();
+        assert_eq!(
+            result(a).2,
+            MessageInfo::new(6, 10),
+            "no capability in a reply"
+        );
+        // SAFETY: word 9 of a live 512-word frame.
+        assert_eq!(unsafe { buffer_of(a).add(9).read() }, 109);
+        assert_eq!(a.with(|t| t.ipc.reply_slot), 0);
+        assert_unlinked(a);
+    }
+
+    #[test]
+    fn saving_needs_an_owed_reply_and_an_empty_slot() {
+        let mut rq = RunQueue::new();
+        let ep = object::<Endpoint>();
+        let (client, server) = (thread(3), thread(3));
+        let s = slot();
+        assert_eq!(save_reply(server, s), Err(Error::IllegalOperation));
+        assert!(s.is_empty());
+        call_to(&mut rq, client, server, ep, 1);
+        s.install_root(Cap::Reply { caller: 0 });
+        assert_eq!(save_reply(server, s), Err(Error::SlotOccupied));
+        assert_eq!(
+            server.with(|t| t.ipc.caller),
+            client.0,
+            "a refused save changes nothing"
+        );
+        let wrong = slot();
+        wrong.install_root(Cap::Console);
+        assert_eq!(
+            reply_through(&mut rq, server, wrong, MessageInfo::new(0, 0)),
+            Err(Error::WrongType)
+        );
+    }
+
+    #[test]
+    fn a_caller_that_goes_away_leaves_a_dead_reply_capability() {
+        let mut rq = RunQueue::new();
+        let ep = object::<Endpoint>();
+        let (client, server) = (thread(3), thread(3));
+        let s = slot();
+        call_to(&mut rq, client, server, ep, 1);
+        save_reply(server, s).unwrap();
+        cancel(&mut rq, client, false);
+        assert_eq!(s.cap(), Cap::Reply { caller: 0 });
+        assert_eq!(client.with(|t| t.ipc.reply_slot), 0);
+        assert_eq!(
+            result(client).0,
+            Error::Aborted as u64,
+            "a resumed caller sees its call aborted"
+        );
+        assert_eq!(
+            reply_through(&mut rq, server, s, MessageInfo::new(0, 0)),
+            Err(Error::Aborted)
+        );
+        assert!(s.is_empty(), "a dead capability is used up too");
+    }
+
+    #[test]
+    fn a_reply_capability_deleted_unanswered_aborts_its_caller() {
+        let mut rq = RunQueue::new();
+        let ep = object::<Endpoint>();
+        let (client, server) = (thread(3), thread(3));
+        let s = slot();
+        call_to(&mut rq, client, server, ep, 1);
+        save_reply(server, s).unwrap();
+        cancel(&mut rq, server, true);
+        assert_eq!(
+            client.state(),
+            ThreadState::BlockedOnReply,
+            "a saved reply does not depend on the thread that saved it"
+        );
+        let (cap, _) = s.take();
+        assert_eq!(cap, Cap::Reply { caller: client.0 });
+        drop_reply(&mut rq, client);
+        assert_eq!(result(client).0, Error::Aborted as u64);
+        assert_eq!(client.state(), ThreadState::Runnable);
+        assert_eq!(client.with(|t| t.ipc.reply_slot), 0);
+    }
+
+    #[test]
+    fn a_saved_fault_reply_resumes_the_faulting_thread() {
+        let mut rq = RunQueue::new();
+        let ep = object::<Endpoint>();
+        let (faulter, handler) = (thread(5), thread(5));
+        let s = slot();
+        receive(&mut rq, handler, ep, true).unwrap();
+        send(
+            &mut rq,
+            faulter,
+            ep,
+            0,
+            false,
+            MessageInfo::new(basalt_abi::fault::PAGE_FAULT, 4),
+            SendKind::Fault,
+            true,
+        )
+        .unwrap();
+        save_reply(handler, s).unwrap();
+        set_message(handler, [USER_TOP, 0x5000, 0, 0]);
+        assert_eq!(
+            reply_through(&mut rq, handler, s, MessageInfo::new(fault::RESUME_AT, 2)),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(s.cap(), Cap::Reply { caller: faulter.0 });
+        set_message(handler, [0x4000, 0x5000, 0, 0]);
+        reply_through(&mut rq, handler, s, MessageInfo::new(fault::RESUME_AT, 2)).unwrap();
+        faulter.with(|t| {
+            assert_eq!((t.context.rip, t.context.rsp), (0x4000, 0x5000));
+            assert_eq!(t.state, ThreadState::Runnable);
+        });
+
+        // Deleting a saved fault reply leaves the faulting thread stopped.
+        receive(&mut rq, handler, ep, true).unwrap();
+        send(
+            &mut rq,
+            faulter,
+            ep,
+            0,
+            false,
+            MessageInfo::new(basalt_abi::fault::PAGE_FAULT, 4),
+            SendKind::Fault,
+            true,
+        )
+        .unwrap();
+        save_reply(handler, s).unwrap();
+        let _ = s.take();
+        drop_reply(&mut rq, faulter);
+        assert_eq!(faulter.state(), ThreadState::Inactive);
     }
 }

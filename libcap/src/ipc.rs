@@ -15,6 +15,7 @@
 //! | [`recv`], [`nb_recv`] | READ | take a message |
 //! | [`call`] | CALL | deliver a message and wait for the reply |
 //! | [`reply`], [`reply_recv`] | — | answer the last call received |
+//! | [`save_reply`], then [`Reply::send`] | — | answer a call later, after receiving others |
 //!
 //! Sending a capability also needs GRANT on the endpoint capability used;
 //! the receiver says where it goes with
@@ -28,6 +29,14 @@
 //! notification (`invoke::tcb_bind_notification`): the message then has the
 //! label [`NOTIFICATION_LABEL`], no words, and the signal word as its badge
 //! ([`Received::is_notification`]).
+//!
+//! **Deferred replies.** A server that wants to answer a call later (after
+//! a disk flush, say) moves the reply it owes into an empty slot of its
+//! CSpace with [`save_reply`], which gives a [`Reply`]: a one-shot reply
+//! capability. The server can then receive other calls; [`Reply::send`]
+//! answers the saved caller whenever the server is ready. See
+//! `docs/ipc.md` for what happens when the caller or the capability goes
+//! away first.
 //!
 //! Every function here uses the calling thread's IPC buffer (see
 //! [`crate::ipc_buffer`]) for words 4 and up and for capabilities.
@@ -449,6 +458,96 @@ pub fn wait(ntfn: u64) -> Result<u64, Error> {
 /// ```
 pub fn poll(ntfn: u64) -> Result<u64, Error> {
     nb_recv(ntfn).map(|r| r.badge)
+}
+
+/// A reply this thread saved for later ([`save_reply`]): a one-shot reply
+/// capability in a slot of its CSpace, naming the caller that waits for it.
+///
+/// [`send`](Self::send) answers the caller and empties the slot. Dropping
+/// the handle leaves the capability where it is (the caller keeps
+/// waiting); deleting the slot (with a CNode capability) instead wakes the
+/// caller with [`Error::Aborted`].
+///
+/// ```no_run
+/// use libcap::ipc::{self, Message};
+/// let request = ipc::recv(9).expect("recv");
+/// let later = ipc::save_reply(60).expect("slot 60 is free");
+/// // ... receive and answer other calls, flush a disk ...
+/// later.send(&Message::new(0, &[request.message.word(0)])).expect("reply");
+/// ```
+#[must_use = "the caller waits until the reply is sent or its slot deleted"]
+#[derive(PartialEq, Eq, Debug)]
+pub struct Reply {
+    slot: u64,
+}
+
+impl Reply {
+    /// The reply capability at capability address `slot` (one saved
+    /// earlier, whose handle was given up).
+    ///
+    /// ```
+    /// assert_eq!(libcap::ipc::Reply::from_raw(60).slot(), 60);
+    /// ```
+    pub const fn from_raw(slot: u64) -> Self {
+        Self { slot }
+    }
+
+    /// The capability address of its slot.
+    ///
+    /// ```
+    /// assert_eq!(libcap::ipc::Reply::from_raw(61).slot(), 61);
+    /// ```
+    pub const fn slot(&self) -> u64 {
+        self.slot
+    }
+
+    /// Answers the saved caller with `msg` ([`Syscall::Send`] on the reply
+    /// capability): its `Call` returns `msg` (badge 0, without `msg`'s
+    /// capability: a reply carries none). The capability is used up and
+    /// its slot empty afterwards, also when this fails with
+    /// [`Error::Aborted`]: the caller was suspended, restarted or
+    /// destroyed since the reply was saved. Other errors leave the slot as
+    /// it was: [`Error::InvalidCapability`] (the slot is empty, for example
+    /// because the reply was sent already), [`Error::WrongType`] (it holds
+    /// something else), [`Error::InvalidArgument`] (an answer to a fault
+    /// message with `RESUME_AT` and a bad address).
+    ///
+    /// ```no_run
+    /// let r = libcap::ipc::save_reply(60).expect("save");
+    /// r.send(&libcap::ipc::Message::new(0, &[1])).expect("send");
+    /// ```
+    pub fn send(self, msg: &Message) -> Result<(), Error> {
+        send(self.slot, msg)
+    }
+}
+
+/// Moves the reply this thread owes (to the last call it received) into
+/// the empty slot at capability address `slot` ([`Syscall::SaveReply`]),
+/// and returns it as a [`Reply`] to send later. Until then the thread may
+/// receive other calls without aborting this caller.
+///
+/// Fails with [`Error::IllegalOperation`] when no call waits for this
+/// thread's reply, [`Error::SlotOccupied`] when the slot holds something,
+/// [`Error::InvalidCapability`] when the address names no slot; nothing
+/// changes then. A component's free slots are
+/// [`FIRST_FREE`](basalt_abi::start_info::slot::FIRST_FREE) and up.
+///
+/// ```no_run
+/// let request = libcap::ipc::recv(9).expect("recv");
+/// let reply = libcap::ipc::save_reply(60).expect("save");
+/// # let _ = (request, reply);
+/// ```
+pub fn save_reply(slot: u64) -> Result<Reply, Error> {
+    decode_error(
+        syscall::raw(
+            Syscall::SaveReply as u64,
+            slot,
+            MessageInfo(0),
+            [0; REGISTER_WORDS],
+        )
+        .error,
+    )?;
+    Ok(Reply { slot })
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@
 //! | --- | --- |
 //! | [`syscall`] | the `syscall` instruction per the register ABI of [`basalt_abi`]: [`raw`](syscall::raw), [`invoke`](syscall::invoke), [`yield_now`](syscall::yield_now), [`null_syscall`](syscall::null_syscall), [`debug_write`](syscall::debug_write), [`debug_exit`](syscall::debug_exit) |
 //! | [`invoke`] | one typed function per invocation label of [`basalt_abi::label`] |
-//! | [`ipc`] | messages through endpoints ([`send`](ipc::send), [`recv`](ipc::recv), [`call`](ipc::call), [`reply_recv`](ipc::reply_recv), …) and notifications ([`signal`](ipc::signal), [`wait`](ipc::wait), [`poll`](ipc::poll)) |
+//! | [`ipc`] | messages through endpoints ([`send`](ipc::send), [`recv`](ipc::recv), [`call`](ipc::call), [`reply_recv`](ipc::reply_recv), …), replies saved for later ([`save_reply`](ipc::save_reply), [`Reply`](ipc::Reply)) and notifications ([`signal`](ipc::signal), [`wait`](ipc::wait), [`poll`](ipc::poll)) |
 //! | [`ipc_buffer`] | the calling thread's IPC buffer, which carries message words 4 and up and the capability-transfer words |
 //! | [`cap`] | typed capability handles ([`Endpoint`], [`Notification`], [`Frame`], [`Untyped`], [`CNode`], [`Tcb`], [`VSpace`], [`IrqHandler`], [`IoPorts`], …) with their operations as methods |
 //! | [`start`] | a component's start-info page as [`Start`]: its name, generation, arguments and capabilities by name |
 //! | [`runtime`] | the two entry forms ([`entry!`], [`component!`]), exit, and what a panic does |
 //! | [`heap`] | the heap allocator ([`talc`] behind a spin lock) that components get as their global allocator |
-//! | [`rpc`] | [`rpc_interface!`]: typed client stubs and server loops over endpoints, with restart detection |
+//! | [`rpc`] | [`rpc_interface!`]: typed client stubs and server loops over endpoints, with restart detection; [`serve_held`](rpc::serve_held): a loop that holds replies until the server's state settles (group commit) |
 //! | [`ring`] | shared-memory single-producer single-consumer descriptor rings with notification wake-ups (sDDF style) |
 //! | [`console`] | [`print!`] and [`println!`] over the kernel's debug console, without a heap |
 //! | [`logging`] | the [`log`] crate's macros on the debug console, prefixed with the program's name ([`log_init`]) |

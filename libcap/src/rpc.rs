@@ -76,6 +76,18 @@
 //! [`RpcError::Unavailable`] (the kernel aborts it). Replies with
 //! generation 0 (a server that does not track generations) are not
 //! checked.
+//!
+//! # Held replies
+//!
+//! A server can answer some calls only after its state has settled (a
+//! write acknowledged once it is on disk), one settle covering every call
+//! that arrived meanwhile: [`serve_held`] with a [`Settle`] state, or the
+//! `serve_held` method of a generated server trait. [`held`] explains the
+//! loop, the slots it needs and what it costs.
+
+pub mod held;
+
+pub use held::{HoldLoop, ReplyPool, ServerPort, Settle, serve_held};
 
 use crate::cap::Endpoint;
 use crate::syscall::{self, decode_error};
@@ -1163,11 +1175,18 @@ pub fn serve<S>(
     dispatch: DispatchFn<S>,
     notified: fn(&mut S, u64),
 ) -> ! {
+    let mut port = endpoint;
     let mut words = Encoder::new();
-    let mut received = receive(endpoint, &mut words, None);
+    let mut reply = None;
     loop {
-        let (info, badge) = received;
-        let reply = if info.label() == NOTIFICATION_LABEL {
+        let (info, badge) = match next_message(&mut port, &mut words, reply, true) {
+            Ok(received) => received,
+            Err(e) => panic!(
+                "cannot receive on endpoint {}: {e} (is the channel served by this component?)",
+                endpoint.raw()
+            ),
+        };
+        reply = if info.label() == NOTIFICATION_LABEL {
             notified(state, badge);
             None
         } else {
@@ -1181,31 +1200,22 @@ pub fn serve<S>(
                 &mut words,
             ))
         };
-        received = receive(endpoint, &mut words, reply);
     }
 }
 
 /// Sends `reply` (a label; the words are in `words`) if there is one, then
-/// receives the next message into `words`; retries aborted receives.
-fn receive(endpoint: Endpoint, words: &mut Encoder, reply: Option<u64>) -> (MessageInfo, u64) {
-    let mut result = match reply {
-        Some(label) => in_place(Syscall::ReplyRecv, endpoint.raw(), label, words),
-        None => {
-            words.clear();
-            in_place(Syscall::Recv, endpoint.raw(), 0, words)
-        }
-    };
+/// receives the next message into `words` (waiting for one if
+/// `blocking`); retries receives cut short ([`Error::Aborted`]).
+fn next_message<P: ServerPort>(
+    port: &mut P,
+    words: &mut Encoder,
+    mut reply: Option<u64>,
+    blocking: bool,
+) -> Result<(MessageInfo, u64), Error> {
     loop {
-        match result {
-            Ok(r) => return r,
-            Err(Error::Aborted) => {
-                words.clear();
-                result = in_place(Syscall::Recv, endpoint.raw(), 0, words);
-            }
-            Err(e) => panic!(
-                "cannot receive on endpoint {}: {e} (is the channel served by this component?)",
-                endpoint.raw()
-            ),
+        match port.receive(reply.take(), blocking, words) {
+            Err(Error::Aborted) => {}
+            result => return result,
         }
     }
 }
@@ -1445,8 +1455,10 @@ macro_rules! __rpc_ret {
 ///   as [`RpcError::Remote`]); a provided `notified(&mut self, word)`
 ///   (the serving thread's bound notification fired; does nothing by
 ///   default); a provided `serve(self, endpoint) -> !`, the server loop
-///   ([`serve`]) with this component's generation; and a hidden
-///   `rpc_dispatch` ([`DispatchFn`]).
+///   ([`serve`]) with this component's generation; a provided
+///   `serve_held(self, endpoint, pool: ReplyPool<N>) -> !` for a server
+///   that also implements [`Settle`] ([`serve_held`]: replies held until
+///   the state settles); and a hidden `rpc_dispatch` ([`DispatchFn`]).
 /// - `struct StoreClient<T: Transport = Endpoint>`, with `new(transport)`,
 ///   `From<Endpoint>` (so [`Start::channel_client`](crate::Start::channel_client)
 ///   makes one), `generation()`, `transport()`, and per method `fn
@@ -1460,7 +1472,7 @@ macro_rules! __rpc_ret {
 /// (`= 1`) is its label on the wire: keep ids stable, give new methods new
 /// ids. Ids must be unique and in 1 … 2³² − 1 (checked at compile time).
 /// Methods must not be called `new`, `generation`, `transport`, `serve`,
-/// `notified` or `rpc_dispatch`.
+/// `serve_held`, `notified` or `rpc_dispatch`.
 #[macro_export]
 macro_rules! rpc_interface {
     (
@@ -1507,6 +1519,29 @@ macro_rules! rpc_interface {
                     &mut self,
                     <Self as $name>::rpc_dispatch,
                     <Self as $name>::notified,
+                )
+            }
+
+            /// Serves this interface on `endpoint` forever like `serve`,
+            /// but holds the replies `Settle::hold` picks, in the reply
+            /// capabilities of `pool`, until `Settle::settle` has run
+            /// (`libcap::rpc::serve_held`).
+            #[allow(dead_code)]
+            fn serve_held<const N: usize>(
+                mut self,
+                endpoint: $crate::cap::Endpoint,
+                pool: $crate::rpc::ReplyPool<N>,
+            ) -> !
+            where
+                Self: Sized + $crate::rpc::Settle,
+            {
+                $crate::rpc::serve_held(
+                    endpoint,
+                    $crate::runtime::generation(),
+                    &mut self,
+                    <Self as $name>::rpc_dispatch,
+                    <Self as $name>::notified,
+                    pool,
                 )
             }
 

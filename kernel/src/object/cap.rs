@@ -96,6 +96,15 @@ pub enum Cap {
     },
     /// The kernel console: who holds it may write to the serial port.
     Console,
+    /// A one-shot reply capability (`SaveReply`): answering through it
+    /// wakes the thread at `caller`, which waits for the reply to its call.
+    /// `caller` is 0 once that thread is gone (suspended, restarted or
+    /// destroyed): the capability is dead and answering fails. It is never
+    /// copied or moved, so the caller's TCB can name the one slot that
+    /// holds it (`IpcState::reply_slot`).
+    Reply {
+        caller: u64,
+    },
 }
 
 /// The identity of the object a capability refers to.
@@ -110,6 +119,9 @@ pub enum ObjectId {
     IrqControl,
     IoPortControl,
     Console,
+    /// A reply capability: never derived from or to anything, so whether
+    /// two are "the same object" matters nowhere.
+    Reply,
 }
 
 impl Cap {
@@ -134,6 +146,7 @@ impl Cap {
             Cap::IoPortControl => ObjectId::IoPortControl,
             Cap::IoPort { first, last } => ObjectId::IoPorts(first, last),
             Cap::Console => ObjectId::Console,
+            Cap::Reply { .. } => ObjectId::Reply,
         })
     }
 
@@ -166,6 +179,13 @@ impl Cap {
             _ => {}
         }
         self
+    }
+
+    /// Whether the capability must stay in the slot it was put in:
+    /// reply capabilities are neither copied, minted, moved nor mutated
+    /// (the caller they answer keeps the address of their slot).
+    pub fn is_pinned(&self) -> bool {
+        matches!(self, Cap::Reply { .. })
     }
 
     /// What a fresh copy looks like: mappings belong to the capability that

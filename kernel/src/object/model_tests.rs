@@ -51,6 +51,7 @@ struct Recorder {
     live_vspaces: BTreeSet<u64>,
     forgotten_threads: Vec<u64>,
     unmapped: Vec<u64>,
+    dropped_replies: Vec<u64>,
 }
 
 impl Machine for Recorder {
@@ -82,6 +83,9 @@ impl Machine for Recorder {
     }
     fn destroy_endpoint(&mut self, _base: u64) {}
     fn destroy_notification(&mut self, _base: u64) {}
+    fn drop_reply(&mut self, caller: u64) {
+        self.dropped_replies.push(caller);
+    }
 }
 
 const ROOT_RADIX: u8 = 5;
@@ -802,4 +806,54 @@ fn device_memory_only_becomes_frames_or_smaller_device_memory() {
         retype_into(&mut world, 3, ObjectType::Tcb, 0, 1, 4),
         Err(Error::InvalidArgument)
     );
+}
+
+#[test]
+fn reply_capabilities_stay_put_and_their_deletion_is_reported() {
+    let mut world = World::new();
+    const CALLER: u64 = 0x1000;
+    world
+        .root_slot(2)
+        .install_root(Cap::Reply { caller: CALLER });
+    for (name, result) in [
+        (
+            "copy",
+            ops::copy(world.root_slot(2), world.root_slot(3), Rights::all()),
+        ),
+        (
+            "mint",
+            ops::mint(world.root_slot(2), world.root_slot(3), Rights::all(), 0),
+        ),
+    ] {
+        assert_eq!(result, Err(Error::NotCopyable), "{name}");
+    }
+    assert_eq!(
+        ops::move_cap(world.root_slot(2), world.root_slot(3)),
+        Err(Error::IllegalOperation)
+    );
+    assert_eq!(
+        ops::mutate(world.root_slot(2), world.root_slot(3), 0),
+        Err(Error::IllegalOperation)
+    );
+    assert!(world.root_slot(3).is_empty(), "nothing was derived");
+    ops::revoke(world.root_slot(2), &mut world.machine);
+    assert_eq!(
+        world.root_slot(2).cap(),
+        Cap::Reply { caller: CALLER },
+        "revoke leaves it (nothing derives from it)"
+    );
+    assert!(world.machine.dropped_replies.is_empty());
+    ops::delete(world.root_slot(2), &mut world.machine);
+    assert_eq!(world.machine.dropped_replies, [CALLER]);
+
+    // A dead one (its caller gone) dies quietly; a live one in a CNode
+    // that is destroyed is reported.
+    world.root_slot(2).install_root(Cap::Reply { caller: 0 });
+    ops::delete(world.root_slot(2), &mut world.machine);
+    retype_into(&mut world, 1, ObjectType::CNode, 2, 1, 4).unwrap();
+    let inner = cnode::index_slot(world.root_slot(4).cap(), 3).unwrap();
+    inner.install_root(Cap::Reply { caller: CALLER + 1 });
+    ops::revoke(world.root_slot(1), &mut world.machine);
+    assert!(world.root_slot(4).is_empty());
+    assert_eq!(world.machine.dropped_replies, [CALLER, CALLER + 1]);
 }

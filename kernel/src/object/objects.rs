@@ -77,8 +77,12 @@ pub struct IpcState {
     pub kind: SendKind,
     /// The thread waiting for this thread's reply (the reply capability).
     pub caller: u64,
-    /// While waiting for a reply: the thread that holds the reply.
+    /// While waiting for a reply: the thread that holds the reply (0 once
+    /// the reply was saved into a slot).
     pub replier: u64,
+    /// While waiting for a reply that was saved (`SaveReply`): the slot
+    /// holding the reply capability that names this thread (0: none).
+    pub reply_slot: u64,
     /// The bound notification (0: none).
     pub bound_notification: u64,
     /// A fault message's label and words.
@@ -95,6 +99,7 @@ impl IpcState {
             kind: SendKind::Send,
             caller: 0,
             replier: 0,
+            reply_slot: 0,
             bound_notification: 0,
             fault: [0; 5],
         }

@@ -34,6 +34,9 @@ pub trait Machine {
     fn destroy_endpoint(&mut self, base: u64);
     /// The notification is going away: wake its waiters, unbind its thread.
     fn destroy_notification(&mut self, base: u64);
+    /// A reply capability was deleted unanswered: the thread at `caller`,
+    /// which waits for that reply, must not wait forever.
+    fn drop_reply(&mut self, caller: u64);
 }
 
 /// Cleans up after the final capability to an object is gone. Returns the
@@ -55,6 +58,7 @@ fn finalize(cap: Cap, machine: &mut impl Machine) -> Option<(u64, u64, u64)> {
         Cap::IrqHandler { irq } => machine.release_irq(irq),
         Cap::Endpoint { base, .. } => machine.destroy_endpoint(base),
         Cap::Notification { base, .. } => machine.destroy_notification(base),
+        Cap::Reply { caller } if caller != 0 => machine.drop_reply(caller),
         Cap::CNode { base, radix, .. } => {
             // Slot 0 is the header; the capability slots follow it.
             return Some((base, base + size_of::<Slot>() as u64, (1u64 << radix) - 1));
@@ -210,7 +214,7 @@ pub fn mutate(src: SlotRef, dest: SlotRef, value: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_move(src: SlotRef, dest: SlotRef) -> Result<(), Error> {
+fn check_slots(src: SlotRef, dest: SlotRef) -> Result<(), Error> {
     if src.is_empty() {
         return Err(Error::InvalidCapability);
     }
@@ -220,10 +224,18 @@ fn check_move(src: SlotRef, dest: SlotRef) -> Result<(), Error> {
     Ok(())
 }
 
+fn check_move(src: SlotRef, dest: SlotRef) -> Result<(), Error> {
+    check_slots(src, dest)?;
+    if src.cap().is_pinned() {
+        return Err(Error::IllegalOperation);
+    }
+    Ok(())
+}
+
 fn derive(src: SlotRef, dest: SlotRef) -> Result<Cap, Error> {
-    check_move(src, dest)?;
+    check_slots(src, dest)?;
     let cap = src.cap();
-    if cap.is_issuer() {
+    if cap.is_issuer() || cap.is_pinned() {
         return Err(Error::NotCopyable);
     }
     Ok(cap)

@@ -171,6 +171,10 @@ pub fn syscall(t: TcbRef) -> Next {
             Some(Err(e)) => Err(e),
             None => Err(Error::WrongType),
         },
+        Some(Syscall::SaveReply) => {
+            next = Next::Caller;
+            save_reply(t, ctx.rdi)
+        }
         Some(Syscall::Yield) => {
             thread::yield_current();
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
@@ -224,9 +228,10 @@ fn endpoint_arg(t: TcbRef, address: u64) -> Option<Result<Cap, Error>> {
 }
 
 fn send(t: TcbRef, address: u64, info: MessageInfo, blocking: bool) -> Result<Outcome, Error> {
-    let cap = endpoint_arg(t, address).unwrap_or(Err(Error::WrongType))?;
+    let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
+    let slot = cnode::lookup(cspace, address)?;
     let mut rq = thread::RUN_QUEUE.lock();
-    match cap {
+    match slot.cap() {
         Cap::Endpoint {
             base,
             badge,
@@ -259,8 +264,19 @@ fn send(t: TcbRef, address: u64, info: MessageInfo, blocking: bool) -> Result<Ou
             ipc::signal(&mut rq, base, badge);
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
+        Cap::Reply { .. } => {
+            ipc::reply_through(&mut rq, t, slot, info)?;
+            Ok(Outcome::Reply([0; REGISTER_WORDS]))
+        }
         _ => Err(Error::WrongType),
     }
+}
+
+/// `SaveReply`: the reply `t` owes goes into the empty slot at `address`.
+fn save_reply(t: TcbRef, address: u64) -> Result<Outcome, Error> {
+    let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
+    ipc::save_reply(t, cnode::resolve(cspace, address)?)?;
+    Ok(Outcome::Reply([0; REGISTER_WORDS]))
 }
 
 fn receive(t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {

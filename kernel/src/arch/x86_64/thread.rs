@@ -44,6 +44,9 @@ impl Machine for KernelMachine {
         irq::forget_notification(base);
         ipc::destroy_notification(&mut RUN_QUEUE.lock(), base);
     }
+    fn drop_reply(&mut self, caller: u64) {
+        ipc::drop_reply(&mut RUN_QUEUE.lock(), TcbRef(caller));
+    }
 }
 
 fn save(frame: &TrapFrame, tcb: &mut Tcb) {

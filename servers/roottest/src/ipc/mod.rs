@@ -25,6 +25,7 @@ mod faults;
 mod irq;
 mod messages;
 mod notify;
+mod replies;
 
 use crate::harness::{CNODE, Suite, peek, poke};
 use crate::thread::{self, CSPACE_RADIX, Child, IPC_BUFFER, STACK_TOP};
@@ -105,6 +106,7 @@ pub fn cases(t: &mut Suite) {
     notify::cases(t);
     messages::aborts(t);
     faults::cases(t);
+    replies::cases(t);
     irq::cases(t);
 }
 
