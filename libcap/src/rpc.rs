@@ -1342,6 +1342,20 @@ impl<S> Local<S> {
     pub fn state(&self) -> core::cell::Ref<'_, S> {
         self.state.borrow()
     }
+
+    /// The server's state, to change or to call between calls (e.g. the
+    /// [`Settle`] hooks a hold loop would call).
+    ///
+    /// ```
+    /// # use libcap::rpc::{Caller, Encoder, Local, Status};
+    /// # fn nothing(_: &mut u8, _: Caller, _: u64, _: &mut Encoder) -> Status { Status::Ok }
+    /// let local = Local::new(3u8, nothing);
+    /// *local.state_mut() += 1;
+    /// assert_eq!(*local.state(), 4);
+    /// ```
+    pub fn state_mut(&self) -> core::cell::RefMut<'_, S> {
+        self.state.borrow_mut()
+    }
 }
 
 impl<S> Transport for Local<S> {

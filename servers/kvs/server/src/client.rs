@@ -1,8 +1,9 @@
 //! The client side: [`Connection`] picks the message words or the shared
 //! region for each request and reply.
 
+use crate::persist::{DeviceError, LogError, misconf};
 use crate::shared::SharedBuf;
-use crate::{Answer, INLINE_REQUEST, KvsClient, proto};
+use crate::{Answer, DISK_ERROR, DISK_FULL, INLINE_REQUEST, KvsClient, proto};
 use alloc::string::String;
 use alloc::vec::Vec;
 use libcap::rpc::{RpcError, Transport};
@@ -121,6 +122,11 @@ impl<T: Transport> Connection<T> {
             }
             self.client.exec_shared_in(session, encoded.len() as u64)
         };
+        self.answer(answer)
+    }
+
+    /// The reply bytes of a call's answer.
+    pub(crate) fn answer(&mut self, answer: Result<Answer, RpcError>) -> Result<Vec<u8>, Error> {
         match answer {
             Ok(Answer::Inline(bytes)) => Ok(bytes.to_vec()),
             Ok(Answer::Shared(len)) => {
@@ -132,6 +138,18 @@ impl<T: Transport> Connection<T> {
                 } else {
                     Err(Error::BadAnswer)
                 }
+            }
+            // The command ran; only its durability failed: the client
+            // gets Redis's words for that.
+            Err(RpcError::Remote(code @ (DISK_FULL | DISK_ERROR))) => {
+                let e = if code == DISK_FULL {
+                    LogError::Full
+                } else {
+                    LogError::Device(DeviceError::Io)
+                };
+                let mut reply = Vec::new();
+                misconf(e).encode_resp2(&mut reply);
+                Ok(reply)
             }
             Err(e @ RpcError::Restarted { .. }) => {
                 self.setup()?;

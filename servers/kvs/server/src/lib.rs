@@ -63,6 +63,15 @@ pub const REGION_TAKEN: u64 = 5;
 /// ([`Kvs::end`]).
 pub const TOO_MANY_SESSIONS: u64 = 6;
 
+/// Error code: the command ran, but its change could not be made durable
+/// because the disk is full (the server refuses writes until a compaction
+/// fits). [`Connection`] turns it into Redis's `-MISCONF` error reply.
+pub const DISK_FULL: u64 = 7;
+/// Error code: the command ran, but writing or flushing its change failed
+/// (the change is written with the next one). [`Connection`] turns it into
+/// Redis's `-MISCONF` error reply.
+pub const DISK_ERROR: u64 = 8;
+
 /// The most sessions one client may have open at once.
 pub const MAX_SESSIONS: usize = 65_536;
 

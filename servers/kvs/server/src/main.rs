@@ -100,6 +100,7 @@ fn run(start: &'static libcap::Start) -> ! {
         .collect();
     let clock = TscClock::new(tsc_mhz, epoch_ms.max(last_logged));
     let mut server = KvsServer::with_store(store, clock, regions);
+    let persistent = persistence.is_some();
     if let Some((p, _)) = persistence {
         server.persist(p);
     }
@@ -115,8 +116,20 @@ fn run(start: &'static libcap::Start) -> ! {
         names.len(),
         if names.len() == 1 { "" } else { "s" }
     );
-    server.serve(endpoint)
+    if persistent {
+        // Replies that wait for a flush are held in these slots.
+        let pool =
+            libcap::rpc::ReplyPool::<HELD_REPLIES>::at(libcap::abi::start_info::slot::FIRST_FREE);
+        server.serve_held(endpoint, pool)
+    } else {
+        server.serve(endpoint)
+    }
 }
+
+/// The most replies held for one flush (group commit); each costs a
+/// message (about 1 KiB of stack).
+#[cfg(target_os = "none")]
+const HELD_REPLIES: usize = 16;
 
 /// Why persistence could not start.
 #[cfg(target_os = "none")]

@@ -83,6 +83,21 @@ impl<D: SectorDevice + ?Sized> SectorDevice for alloc::boxed::Box<D> {
     }
 }
 
+impl<D: SectorDevice + ?Sized> SectorDevice for &mut D {
+    fn sectors(&self) -> u64 {
+        (**self).sectors()
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        (**self).read(sector, buf)
+    }
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+        (**self).write(sector, data)
+    }
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        (**self).flush()
+    }
+}
+
 /// The block server's disk.
 impl<T: libcap::rpc::Transport + fmt::Debug> SectorDevice for block::disk::Disk<T> {
     fn sectors(&self) -> u64 {
@@ -662,6 +677,8 @@ pub struct Persistence<D> {
     /// The last change did not fit either: writes are refused until a
     /// compaction succeeds.
     refusing: bool,
+    /// Under [`Fsync::Always`], changes wait for [`settle`](Self::settle).
+    grouped: bool,
 }
 
 impl<D: SectorDevice> Persistence<D> {
@@ -676,7 +693,35 @@ impl<D: SectorDevice> Persistence<D> {
             last_flush_ms: 0,
             retry_ms: 0,
             refusing: false,
+            grouped: false,
         }
+    }
+
+    /// Group commit: under [`Fsync::Always`], [`execute`](Self::execute)
+    /// leaves a change's record in memory, and [`settle`](Self::settle)
+    /// writes the records of every change since and flushes them at once.
+    /// The caller must not answer a change (nor anything that could have
+    /// seen it) before `settle` returns: it holds the replies (see
+    /// `libcap::rpc::Settle`).
+    pub fn set_grouped(&mut self, on: bool) {
+        self.grouped = on;
+    }
+
+    /// Whether changes wait for [`settle`](Self::settle) to be durable.
+    pub fn unsettled(&self) -> bool {
+        self.grouped && self.fsync == Fsync::Always && !self.pending.is_empty()
+    }
+
+    /// Writes and flushes the changes made since the last call (group
+    /// commit; see [`set_grouped`](Self::set_grouped)).
+    pub fn settle(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.write_pending(store, now_ms)?;
+        self.log.flush()?;
+        self.last_flush_ms = now_ms;
+        Ok(())
     }
 
     /// The log.
@@ -760,6 +805,21 @@ impl<D: SectorDevice> Persistence<D> {
         }
     }
 
+    /// Appends the pending records, compacting at once if they do not fit
+    /// (the store holds their changes, so the compacted log does too).
+    fn write_pending(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
+        match self.log.append(&self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                Ok(())
+            }
+            Err(LogError::Full) => self.compact(store, now_ms).inspect_err(|e| {
+                self.refusing = *e == LogError::Full;
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes what the writer holds, flushes as the policy says, and moves
     /// compaction on: a step of [`COMPACTION_STEP`] keys after every
     /// change while one is under way, a new one when the log has grown
@@ -775,26 +835,17 @@ impl<D: SectorDevice> Persistence<D> {
         } else {
             self.pending.extend_from_slice(&records);
         }
-        match self.log.append(&self.pending) {
-            Ok(()) => self.pending.clear(),
-            // The store already holds the change: a compaction makes it
-            // durable along with the rest.
-            Err(LogError::Full) => {
-                if let Err(e) = self.compact(store, now_ms) {
-                    self.refusing = e == LogError::Full;
-                    return Err(e);
-                }
+        if !(self.grouped && self.fsync == Fsync::Always) {
+            self.write_pending(store, now_ms)?;
+            let due = match self.fsync {
+                Fsync::Always => true,
+                Fsync::EverySec => now_ms >= self.last_flush_ms.saturating_add(1000),
+                Fsync::No => false,
+            };
+            if due {
+                self.log.flush()?;
+                self.last_flush_ms = now_ms;
             }
-            Err(e) => return Err(e),
-        }
-        let due = match self.fsync {
-            Fsync::Always => true,
-            Fsync::EverySec => now_ms >= self.last_flush_ms.saturating_add(1000),
-            Fsync::No => false,
-        };
-        if due {
-            self.log.flush()?;
-            self.last_flush_ms = now_ms;
         }
         if self.log.compacting() {
             let changes = self.writer.take_shadow();
@@ -814,5 +865,7 @@ impl<D: SectorDevice> Persistence<D> {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod ramdisk;
 #[cfg(test)]
 mod tests;

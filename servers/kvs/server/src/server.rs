@@ -1,19 +1,19 @@
 //! The server: one [`Store`], one [`Session`] per client badge, the shared
 //! regions it may attach to clients, and a clock.
 
-use crate::persist::{Persistence, SectorDevice};
+use crate::persist::{LogError, Persistence, SectorDevice};
 use crate::proto;
 use crate::shared::SharedBuf;
 use crate::{
-    Answer, BAD_REQUEST, INLINE_REPLY, Kvs, MAX_SESSIONS, NO_SUCH_REGION, NOT_ATTACHED,
-    REGION_TAKEN, REPLY_TOO_LARGE, TOO_MANY_SESSIONS,
+    Answer, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS, NO_SUCH_REGION,
+    NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, TOO_MANY_SESSIONS,
 };
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kvs_core::{Session, Store};
-use libcap::rpc::{Bytes, Caller};
+use libcap::rpc::{Bytes, Caller, Settle};
 
 /// Active expiry runs after every this many requests ...
 pub const EXPIRE_EVERY: u64 = 64;
@@ -173,8 +173,12 @@ impl<C: Clock> KvsServer<C> {
     }
 
     /// Logs every change through `persistence` from now on (its log was
-    /// replayed into the store this server was made with).
-    pub fn persist(&mut self, persistence: Persistence<Box<dyn SectorDevice>>) {
+    /// replayed into the store this server was made with). Under
+    /// `fsync = always` it commits in groups: serve with `serve_held`
+    /// (the server implements [`Settle`]), which holds replies until the
+    /// flush that makes them durable.
+    pub fn persist(&mut self, mut persistence: Persistence<Box<dyn SectorDevice>>) {
+        persistence.set_grouped(true);
         self.persistence = Some(persistence);
     }
 
@@ -225,6 +229,27 @@ impl<C: Clock> KvsServer<C> {
             return Err(REPLY_TOO_LARGE);
         }
         Ok(Answer::Shared(self.reply.len() as u64))
+    }
+}
+
+/// Group commit: while changes wait for the disk, every reply is held
+/// (a read could have seen them); `settle` writes and flushes them all.
+impl<C: Clock> Settle for KvsServer<C> {
+    fn hold(&mut self) -> bool {
+        self.persistence
+            .as_ref()
+            .is_some_and(Persistence::unsettled)
+    }
+
+    fn settle(&mut self) -> Result<(), u64> {
+        let Some(p) = self.persistence.as_mut() else {
+            return Ok(());
+        };
+        let now = self.clock.now_ms();
+        p.settle(&self.store, now).map_err(|e| match e {
+            LogError::Full => DISK_FULL,
+            _ => DISK_ERROR,
+        })
     }
 }
 

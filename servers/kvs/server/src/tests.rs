@@ -280,3 +280,54 @@ fn sessions_per_client_are_bounded() {
         b"+PONG\r\n"
     );
 }
+
+/// A server with persistence on a RAM disk, `fsync = always`.
+fn persistent() -> (Local<Server>, Rc<Cell<u64>>) {
+    use crate::persist::{Fsync, Log, Persistence, SectorDevice, ramdisk::RamDisk};
+    let (s, now) = server(Vec::new());
+    let mut store = kvs_core::Store::new();
+    let device: Box<dyn SectorDevice> = Box::new(RamDisk::new(200));
+    let (log, _) = Log::open(device, &mut store, 1).unwrap();
+    s.state_mut().persist(Persistence::new(log, Fsync::Always));
+    (s, now)
+}
+
+#[test]
+fn under_always_replies_are_held_until_the_flush() {
+    use libcap::rpc::Settle;
+    let (s, _) = persistent();
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    assert!(!s.state_mut().hold(), "reset changes nothing");
+    c.command(&[b"GET", b"k"]).unwrap();
+    assert!(
+        !s.state_mut().hold(),
+        "a read with nothing pending goes out"
+    );
+    c.command(&[b"SET", b"k", b"v"]).unwrap();
+    assert!(s.state_mut().hold());
+    c.command_in(7, &[b"GET", b"k"]).unwrap();
+    assert!(
+        s.state_mut().hold(),
+        "a read that may have seen it waits too"
+    );
+    assert_eq!(s.state_mut().settle(), Ok(()));
+    assert!(!s.state_mut().hold());
+}
+
+#[test]
+fn durability_errors_reach_the_client_as_misconf() {
+    let (s, _) = server(Vec::new());
+    let c = KvsClient::new(&s);
+    let mut conn = Connection::open(c, None).unwrap();
+    // Stand-ins for a failed settle: the codes the hold loop sends back.
+    for (code, words) in [
+        (DISK_FULL, "No space left on device"),
+        (DISK_ERROR, "Input/output error"),
+    ] {
+        let reply = conn.answer(Err(RpcError::Remote(code))).unwrap();
+        assert_eq!(
+            reply,
+            alloc::format!("-MISCONF Errors writing to the AOF file: {words}\r\n").into_bytes()
+        );
+    }
+}

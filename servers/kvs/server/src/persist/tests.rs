@@ -1,89 +1,10 @@
 extern crate std;
 
 use super::*;
+use crate::persist::ramdisk::RamDisk;
 use alloc::format;
 use alloc::string::String;
-use alloc::vec;
 use std::collections::BTreeMap;
-
-/// A disk in memory that remembers which writes were flushed, so a test
-/// can cut the power: the durable image plus any subset of the sectors
-/// written since the last flush.
-#[derive(Clone, Debug)]
-struct RamDisk {
-    sectors: Vec<[u8; SECTOR]>,
-    durable: Vec<[u8; SECTOR]>,
-    /// Sectors written since the last flush, in order.
-    pending: Vec<(u64, [u8; SECTOR])>,
-    flushes: usize,
-    fail: bool,
-}
-
-impl RamDisk {
-    fn new(sectors: u64) -> Self {
-        let zero = vec![[0u8; SECTOR]; sectors as usize];
-        RamDisk {
-            sectors: zero.clone(),
-            durable: zero,
-            pending: Vec::new(),
-            flushes: 0,
-            fail: false,
-        }
-    }
-
-    /// The disk after a power cut in which the unflushed sector writes
-    /// that `lands` picks reached the medium (in any order).
-    fn power_cut(&self, mut lands: impl FnMut(usize) -> bool) -> RamDisk {
-        let mut image = self.durable.clone();
-        for (i, (sector, data)) in self.pending.iter().enumerate() {
-            if lands(i) {
-                image[*sector as usize] = *data;
-            }
-        }
-        RamDisk {
-            sectors: image.clone(),
-            durable: image,
-            pending: Vec::new(),
-            flushes: 0,
-            fail: false,
-        }
-    }
-}
-
-impl SectorDevice for &mut RamDisk {
-    fn sectors(&self) -> u64 {
-        self.sectors.len() as u64
-    }
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        for (i, chunk) in buf.chunks_mut(SECTOR).enumerate() {
-            chunk.copy_from_slice(&self.sectors[sector as usize + i]);
-        }
-        Ok(())
-    }
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
-        assert!(data.len().is_multiple_of(SECTOR) && !data.is_empty());
-        assert!(sector as usize + data.len() / SECTOR <= self.sectors.len());
-        if self.fail {
-            return Err(DeviceError::Io);
-        }
-        for (i, chunk) in data.chunks(SECTOR).enumerate() {
-            let s = sector + i as u64;
-            let bytes: [u8; SECTOR] = chunk.try_into().unwrap();
-            self.sectors[s as usize] = bytes;
-            self.pending.push((s, bytes));
-        }
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        if self.fail {
-            return Err(DeviceError::Io);
-        }
-        self.durable = self.sectors.clone();
-        self.pending.clear();
-        self.flushes += 1;
-        Ok(())
-    }
-}
 
 fn args(line: &str) -> Vec<&[u8]> {
     line.split(' ').map(str::as_bytes).collect()
@@ -523,4 +444,66 @@ fn state_at(lines: &[String]) -> BTreeMap<String, String> {
         store.execute(&mut s, &args(line), 1000);
     }
     dump(&mut store, 1000)
+}
+
+#[test]
+fn grouped_changes_wait_for_one_settle() {
+    let mut disk = RamDisk::new(200);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::Always);
+    p.set_grouped(true);
+    let mut s = Session::new();
+    assert!(!p.unsettled());
+    for i in 0..10 {
+        let reply = p.execute(&mut store, &mut s, &args(&format!("SET k{i} v")), 5);
+        assert_eq!(reply, Reply::ok());
+        assert!(p.unsettled());
+    }
+    // A read changes nothing: nothing more to settle.
+    p.execute(&mut store, &mut s, &args("GET k1"), 5);
+    // Nothing reached the disk yet: a cut now loses the (unanswered) batch.
+    let flushes = p.log.device.flushes;
+    let (_, _, mut before) = open(&mut p.log.device.power_cut(|_| true));
+    assert!(dump(&mut before, 5).is_empty());
+    p.settle(&store, 5).unwrap();
+    assert!(!p.unsettled());
+    assert_eq!(p.log.device.flushes, flushes + 1, "one flush for the batch");
+    let (_, report, mut after) = open(&mut p.log.device.power_cut(|_| false));
+    assert_eq!(report.records, 10);
+    assert_eq!(dump(&mut after, 5).len(), 10);
+    // A settle with nothing to do does not flush.
+    p.settle(&store, 5).unwrap();
+    assert_eq!(p.log.device.flushes, flushes + 1);
+}
+
+#[test]
+fn a_failed_settle_keeps_the_batch_for_the_next() {
+    let mut disk = RamDisk::new(200);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::Always);
+    p.set_grouped(true);
+    let mut s = Session::new();
+    p.execute(&mut store, &mut s, &args("SET a 1"), 5);
+    p.log.device.fail = true;
+    assert_eq!(p.settle(&store, 5), Err(LogError::Device(DeviceError::Io)));
+    p.log.device.fail = false;
+    p.execute(&mut store, &mut s, &args("SET b 2"), 5);
+    p.settle(&store, 5).unwrap();
+    let (_, _, mut got) = open(&mut p.log.device.power_cut(|_| false));
+    assert_eq!(dump(&mut got, 5).keys().collect::<Vec<_>>(), ["a", "b"]);
+}
+
+#[test]
+fn under_everysec_grouping_changes_nothing() {
+    let mut disk = RamDisk::new(200);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::EverySec);
+    p.set_grouped(true);
+    let mut s = Session::new();
+    p.execute(&mut store, &mut s, &args("SET a 1"), 5);
+    assert!(!p.unsettled());
+    // Written to the device at once (not flushed: a second has not passed).
+    assert!(!p.log.device.pending.is_empty());
+    let (_, _, mut got) = open(&mut p.log.device.power_cut(|_| true));
+    assert_eq!(dump(&mut got, 5).len(), 1);
 }
