@@ -125,6 +125,24 @@ impl<T: Transport> Connection<T> {
         self.answer(answer)
     }
 
+    /// Runs several commands already encoded (one after the other, at
+    /// most [`proto::MAX_BATCH`]) in session `session`, in one call;
+    /// returns their replies one after the other. A front end passes a
+    /// client's pipeline on this way.
+    pub fn batch_in(&mut self, session: u64, encoded: &[u8]) -> Result<Vec<u8>, Error> {
+        let answer = if encoded.len() <= INLINE_REQUEST {
+            self.client.exec_batch_in(session, encoded)
+        } else {
+            let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
+            if !buf.write(encoded) {
+                return Err(Error::TooLarge);
+            }
+            self.client
+                .exec_batch_shared_in(session, encoded.len() as u64)
+        };
+        self.answer(answer)
+    }
+
     /// The reply bytes of a call's answer.
     pub(crate) fn answer(&mut self, answer: Result<Answer, RpcError>) -> Result<Vec<u8>, Error> {
         match answer {

@@ -118,6 +118,15 @@ libcap::rpc_interface! {
         /// Ends the caller's session `session` (its transaction and
         /// WATCHes go); nothing if there is none.
         fn end(session: u64) = 7;
+        /// Runs several commands in session `session`, in order: `request`
+        /// is their encodings one after the other (at most
+        /// [`proto::MAX_BATCH`]; all are checked before any runs), the
+        /// answer their replies one after the other. What a front end does
+        /// with a pipeline. Fails like [`exec_in`](Kvs::exec_in).
+        fn exec_batch_in(session: u64, request: &[u8]) -> Answer = 8;
+        /// Like [`exec_batch_in`](Kvs::exec_batch_in), with the requests
+        /// in the first `len` bytes of the caller's region.
+        fn exec_batch_shared_in(session: u64, len: u64) -> Answer = 9;
     }
 }
 

@@ -49,25 +49,74 @@ pub fn encoded_len(args: &[&[u8]]) -> usize {
 /// assert_eq!(parse_command(b"*1\r\n$4\r\nPING\r\nx"), None);
 /// ```
 pub fn parse_command(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let (args, used) = parse_prefix(bytes)?;
+    (used == bytes.len()).then_some(args)
+}
+
+/// The first command of `bytes` (one RESP array of at least one bulk
+/// string) and the bytes it takes; `None` if `bytes` does not start with
+/// a whole one.
+///
+/// ```
+/// use kvs::proto::parse_prefix;
+/// let two = b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+/// assert_eq!(parse_prefix(two), Some((vec![&b"PING"[..]], 14)));
+/// assert_eq!(parse_prefix(&two[14..]), Some((vec![&b"GET"[..], b"k"], 20)));
+/// assert_eq!(parse_prefix(&two[..13]), None);
+/// ```
+pub fn parse_prefix(bytes: &[u8]) -> Option<(Vec<&[u8]>, usize)> {
+    let mut args = Vec::new();
+    let used = walk(bytes, |a| args.push(a))?;
+    Some((args, used))
+}
+
+/// Goes through the command at the start of `bytes`, handing each
+/// argument to `arg`; the bytes the command takes.
+fn walk<'a>(bytes: &'a [u8], mut arg: impl FnMut(&'a [u8])) -> Option<usize> {
     let mut rest = bytes.strip_prefix(b"*")?;
     let count = take_decimal(&mut rest)?;
-    // Each argument takes at least 6 bytes: never trust the count for the
-    // allocation.
+    // Each argument takes at least 6 bytes.
     if count == 0 || count > rest.len() / 6 {
         return None;
     }
-    let mut args = Vec::with_capacity(count);
     for _ in 0..count {
         rest = rest.strip_prefix(b"$")?;
         let len = take_decimal(&mut rest)?;
-        if rest.len() < len + 2 || &rest[len..len + 2] != b"\r\n" {
+        if rest.len() < len.checked_add(2)? || &rest[len..len + 2] != b"\r\n" {
             return None;
         }
-        args.push(&rest[..len]);
+        arg(&rest[..len]);
         rest = &rest[len + 2..];
     }
-    rest.is_empty().then_some(args)
+    Some(bytes.len() - rest.len())
 }
+
+/// How many commands `bytes` holds, if it is nothing but whole commands
+/// (at least one, at most [`MAX_BATCH`]); what [`Kvs::exec_batch_in`]
+/// checks before it runs any.
+///
+/// [`Kvs::exec_batch_in`]: crate::Kvs::exec_batch_in
+///
+/// ```
+/// use kvs::proto::count_commands;
+/// assert_eq!(count_commands(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"), Some(2));
+/// assert_eq!(count_commands(b"*1\r\n$4\r\nPING\r\n*1"), None);
+/// assert_eq!(count_commands(b""), None);
+/// ```
+pub fn count_commands(mut bytes: &[u8]) -> Option<usize> {
+    let mut count = 0;
+    while !bytes.is_empty() {
+        bytes = &bytes[walk(bytes, |_| {})?..];
+        count += 1;
+        if count > MAX_BATCH {
+            return None;
+        }
+    }
+    (count > 0).then_some(count)
+}
+
+/// The most commands one batch may hold.
+pub const MAX_BATCH: usize = 4096;
 
 /// Reads a decimal number (1 to 19 digits) and the `\r\n` after it.
 fn take_decimal(rest: &mut &[u8]) -> Option<usize> {

@@ -197,10 +197,45 @@ impl<C: Clock> KvsServer<C> {
         self.clients.values().map(|c| c.sessions.len()).sum()
     }
 
-    /// Runs the command encoded in `request` in session `session` of
-    /// client `badge`.
-    fn run(&mut self, badge: u64, session: u64, request: &[u8]) -> Result<Answer, u64> {
-        let args = proto::parse_command(request).ok_or(BAD_REQUEST)?;
+    /// Runs the commands encoded in `request` (exactly one unless
+    /// `batch`) in session `session` of client `badge`; the answer holds
+    /// their replies one after the other.
+    fn run(
+        &mut self,
+        badge: u64,
+        session: u64,
+        request: &[u8],
+        batch: bool,
+    ) -> Result<Answer, u64> {
+        let count = proto::count_commands(request).ok_or(BAD_REQUEST)?;
+        if count > 1 && !batch {
+            return Err(BAD_REQUEST);
+        }
+        let client = self.clients.entry(badge).or_default();
+        if !client.sessions.contains_key(&session) && client.sessions.len() >= MAX_SESSIONS {
+            return Err(TOO_MANY_SESSIONS);
+        }
+        let region = client.region;
+        self.reply.clear();
+        let mut rest = request;
+        while let Some((args, used)) = proto::parse_prefix(rest) {
+            rest = &rest[used..];
+            self.execute(badge, session, &args);
+        }
+        if self.reply.len() <= INLINE_REPLY {
+            let bytes = Bytes::try_from(&self.reply[..]).map_err(|_| REPLY_TOO_LARGE)?;
+            return Ok(Answer::Inline(bytes));
+        }
+        let region = region.ok_or(NOT_ATTACHED)?;
+        if !self.regions[region].buf.write(&self.reply) {
+            return Err(REPLY_TOO_LARGE);
+        }
+        Ok(Answer::Shared(self.reply.len() as u64))
+    }
+
+    /// Runs one command in a session and appends its reply's encoding to
+    /// `self.reply`; active expiry goes first when it is due.
+    fn execute(&mut self, badge: u64, session: u64, args: &[&[u8]]) {
         let now = self.clock.now_ms();
         self.requests += 1;
         if self.requests.is_multiple_of(EXPIRE_EVERY)
@@ -209,26 +244,44 @@ impl<C: Clock> KvsServer<C> {
             self.store.active_expire(now, EXPIRE_BUDGET);
             self.last_expire = now;
         }
-        let client = self.clients.entry(badge).or_default();
-        if !client.sessions.contains_key(&session) && client.sessions.len() >= MAX_SESSIONS {
-            return Err(TOO_MANY_SESSIONS);
-        }
-        let state = client.sessions.entry(session).or_default();
+        let state = self
+            .clients
+            .entry(badge)
+            .or_default()
+            .sessions
+            .entry(session)
+            .or_default();
         let reply = match self.persistence.as_mut() {
-            Some(p) => p.execute(&mut self.store, state, &args, now),
-            None => self.store.execute(state, &args, now),
+            Some(p) => p.execute(&mut self.store, state, args, now),
+            None => self.store.execute(state, args, now),
         };
-        self.reply.clear();
         reply.encode_resp2(&mut self.reply);
-        if self.reply.len() <= INLINE_REPLY {
-            let bytes = Bytes::try_from(&self.reply[..]).map_err(|_| REPLY_TOO_LARGE)?;
-            return Ok(Answer::Inline(bytes));
-        }
-        let region = client.region.ok_or(NOT_ATTACHED)?;
-        if !self.regions[region].buf.write(&self.reply) {
-            return Err(REPLY_TOO_LARGE);
-        }
-        Ok(Answer::Shared(self.reply.len() as u64))
+    }
+
+    /// [`Kvs::exec_shared_in`] and [`Kvs::exec_batch_shared_in`]: the
+    /// request is the first `len` bytes of the caller's region.
+    fn run_shared(
+        &mut self,
+        badge: u64,
+        session: u64,
+        len: u64,
+        batch: bool,
+    ) -> Result<Answer, u64> {
+        let region = self
+            .clients
+            .get(&badge)
+            .and_then(|c| c.region)
+            .ok_or(NOT_ATTACHED)?;
+        let len = usize::try_from(len).map_err(|_| BAD_REQUEST)?;
+        let mut request = core::mem::take(&mut self.request);
+        let answer = if self.regions[region].buf.read(len, &mut request) {
+            self.run(badge, session, &request, batch)
+        } else {
+            Err(BAD_REQUEST)
+        };
+        request.clear();
+        self.request = request;
+        answer
     }
 }
 
@@ -255,11 +308,29 @@ impl<C: Clock> Settle for KvsServer<C> {
 
 impl<C: Clock> Kvs for KvsServer<C> {
     fn exec(&mut self, caller: Caller, request: &[u8]) -> Result<Answer, u64> {
-        self.run(caller.badge, 0, request)
+        self.run(caller.badge, 0, request, false)
     }
 
     fn exec_in(&mut self, caller: Caller, session: u64, request: &[u8]) -> Result<Answer, u64> {
-        self.run(caller.badge, session, request)
+        self.run(caller.badge, session, request, false)
+    }
+
+    fn exec_batch_in(
+        &mut self,
+        caller: Caller,
+        session: u64,
+        request: &[u8],
+    ) -> Result<Answer, u64> {
+        self.run(caller.badge, session, request, true)
+    }
+
+    fn exec_batch_shared_in(
+        &mut self,
+        caller: Caller,
+        session: u64,
+        len: u64,
+    ) -> Result<Answer, u64> {
+        self.run_shared(caller.badge, session, len, true)
     }
 
     fn attach(&mut self, caller: Caller, region: &str) -> Result<u64, u64> {
@@ -289,21 +360,7 @@ impl<C: Clock> Kvs for KvsServer<C> {
     }
 
     fn exec_shared_in(&mut self, caller: Caller, session: u64, len: u64) -> Result<Answer, u64> {
-        let region = self
-            .clients
-            .get(&caller.badge)
-            .and_then(|c| c.region)
-            .ok_or(NOT_ATTACHED)?;
-        let len = usize::try_from(len).map_err(|_| BAD_REQUEST)?;
-        let mut request = core::mem::take(&mut self.request);
-        let answer = if self.regions[region].buf.read(len, &mut request) {
-            self.run(caller.badge, session, &request)
-        } else {
-            Err(BAD_REQUEST)
-        };
-        request.clear();
-        self.request = request;
-        answer
+        self.run_shared(caller.badge, session, len, false)
     }
 
     fn reset(&mut self, caller: Caller) -> Result<(), u64> {

@@ -2,6 +2,7 @@ extern crate std;
 
 use super::*;
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
@@ -327,7 +328,57 @@ fn durability_errors_reach_the_client_as_misconf() {
         let reply = conn.answer(Err(RpcError::Remote(code))).unwrap();
         assert_eq!(
             reply,
-            alloc::format!("-MISCONF Errors writing to the AOF file: {words}\r\n").into_bytes()
+            format!("-MISCONF Errors writing to the AOF file: {words}\r\n").into_bytes()
         );
     }
+}
+
+#[test]
+fn a_batch_runs_in_order_in_one_call() {
+    let (server_side, client_side) = region(64 * 1024);
+    let (s, _) = server(vec![("buf".into(), server_side)]);
+    let mut c = Connection::open(KvsClient::new(&s), Some(("buf", client_side))).unwrap();
+    let mut batch = Vec::new();
+    for args in [
+        &[&b"SET"[..], b"k", b"1"][..],
+        &[b"INCR", b"k"],
+        &[b"MULTI"],
+        &[b"INCR", b"k"],
+        &[b"EXEC"],
+        &[b"GET", b"k"],
+    ] {
+        proto::encode_command(args, &mut batch);
+    }
+    assert_eq!(
+        c.batch_in(4, &batch).unwrap(),
+        b"+OK\r\n:2\r\n+OK\r\n+QUEUED\r\n*1\r\n:3\r\n$1\r\n3\r\n"
+    );
+    // Through the region, with replies past the message words.
+    let mut big = Vec::new();
+    for i in 0..300 {
+        proto::encode_command(
+            &[b"SET", format!("key{i}").as_bytes(), &[b'x'; 40]],
+            &mut big,
+        );
+        proto::encode_command(&[b"GET", format!("key{i}").as_bytes()], &mut big);
+    }
+    let replies = c.batch_in(4, &big).unwrap();
+    assert_eq!(replies.len(), 300 * (5 + 5 + 40 + 2));
+    // A malformed batch runs nothing.
+    let mut bad = Vec::new();
+    proto::encode_command(&[b"SET", b"k", b"new"], &mut bad);
+    bad.extend_from_slice(b"*1\r\n$3\r\nGE");
+    assert_eq!(
+        c.batch_in(4, &bad),
+        Err(Error::Rpc(RpcError::Remote(BAD_REQUEST)))
+    );
+    assert_eq!(c.command(&[b"GET", b"k"]).unwrap(), b"$1\r\n3\r\n");
+    // Two commands are not one.
+    let mut two = Vec::new();
+    proto::encode_command(&[b"PING"], &mut two);
+    proto::encode_command(&[b"PING"], &mut two);
+    assert_eq!(
+        c.request(&two),
+        Err(Error::Rpc(RpcError::Remote(BAD_REQUEST)))
+    );
 }
