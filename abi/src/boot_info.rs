@@ -98,6 +98,20 @@ pub struct BootInfo {
     /// The time-stamp counter's frequency in Hz, as the kernel calibrated
     /// it against the PIT (0 if it could not).
     pub tsc_hz: u64,
+    /// The wall-clock time at boot, from the real-time clock.
+    pub wall_clock: WallClock,
+}
+
+/// A wall-clock reading: the Unix time at one moment and the time-stamp
+/// counter at that moment, so that `unix_ms + (rdtsc − tsc) / tsc_hz`
+/// (in ms) is the time later.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct WallClock {
+    /// Milliseconds since 1970-01-01 00:00 UTC (0: no clock was read).
+    pub unix_ms: u64,
+    /// The time-stamp counter when it was read.
+    pub tsc: u64,
 }
 
 const _: () = assert!(size_of::<BootInfo>() <= 4096);

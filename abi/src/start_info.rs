@@ -141,6 +141,8 @@ pub struct StartInfo {
     /// The time-stamp counter's frequency in Hz (from the kernel's
     /// calibration; 0 if unknown): `rdtsc` divided by it is seconds.
     pub tsc_hz: u64,
+    /// The wall-clock time the kernel read at boot (`unix_ms` 0 if none).
+    pub wall_clock: crate::boot_info::WallClock,
 }
 
 const _: () = assert!(size_of::<StartInfo>() <= 4096);

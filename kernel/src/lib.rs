@@ -13,3 +13,4 @@ pub mod ipc;
 pub mod memory;
 pub mod object;
 pub mod sched;
+pub mod time;

@@ -76,6 +76,7 @@ mod rt;
 pub mod runtime;
 pub mod start;
 pub mod syscall;
+pub mod time;
 
 /// The system-call ABI this library speaks, re-exported for programs.
 ///

@@ -442,6 +442,26 @@ impl Start {
         }
     }
 
+    /// The Unix time now in milliseconds, if the kernel read the real-time
+    /// clock at boot and calibrated the TSC: the boot reading plus the TSC
+    /// ticks since. (PCs keep the RTC in UTC by convention, and QEMU does
+    /// by default.)
+    ///
+    /// ```
+    /// # let start = libcap::start::testing::start();
+    /// let ms = start.unix_time_ms().unwrap_or(1_700_000_000_000);
+    /// assert!(ms >= 1_700_000_000_000);
+    /// ```
+    pub fn unix_time_ms(&self) -> Option<u64> {
+        let clock = self.info.wall_clock;
+        let hz = self.tsc_hz()?;
+        if clock.unix_ms == 0 {
+            return None;
+        }
+        let ticks = crate::time::rdtsc().wrapping_sub(clock.tsc);
+        Some(clock.unix_ms + (u128::from(ticks) * 1000 / u128::from(hz)) as u64)
+    }
+
     /// The heap `init` mapped: `(base, bytes)`. The runtime gives it to
     /// the allocator; programs need not look.
     ///

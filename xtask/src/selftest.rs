@@ -734,6 +734,28 @@ fn smoke_summary(prefix: &str, line: &str) -> Option<(u32, u32)> {
 
 /// The kvs system: both components start, and `kvs-smoke` passes at least
 /// [`MIN_KVS_CHECKS`] checks and fails none.
+/// QEMU's RTC starts at the host's UTC time: the clock the kvs server
+/// reports (`clock <unix seconds> s`, from the kernel's RTC reading) must
+/// be within 10 minutes of the host's (boot and a slow TCG run included).
+fn check_wall_clock(line: &str) -> Result<()> {
+    let guest: u64 = line
+        .split("clock ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| fail!("no `clock <seconds> s` in `{line}`"))?;
+    let host = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| fail!("the host clock is before 1970: {e}"))?
+        .as_secs();
+    if guest.abs_diff(host) > 600 {
+        return Err(fail!(
+            "the guest's clock says {guest} s, the host's {host} s: the RTC reading is wrong"
+        ));
+    }
+    Ok(())
+}
+
 fn check_kvs(status: Option<i32>, serial: &str) -> Result<()> {
     for bad in [
         "KERNEL FAULT",
@@ -749,7 +771,8 @@ fn check_kvs(status: Option<i32>, serial: &str) -> Result<()> {
     }
     expect_status(status, EXIT_SUCCESS)?;
     expect_line(serial, "init: started kvs (generation 1")?;
-    expect_line(serial, "kvs: serving kvs (generation 1")?;
+    let serving = expect_line(serial, "kvs: serving kvs (generation 1")?;
+    check_wall_clock(serving)?;
     expect_line(
         serial,
         "kvs-smoke: ok 64 KiB value through the shared region",
@@ -915,12 +938,24 @@ mod tests {
 
     #[test]
     fn the_kvs_check_wants_enough_checks_and_no_failure() {
-        let ok = "init: started kvs (generation 1, priority 100)\n\
-            kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz)\n\
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ok = &format!(
+            "init: started kvs (generation 1, priority 100)\n\
+            kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz, clock {} s)\n\
             kvs-smoke: ok 64 KiB value through the shared region\n\
-            kvs-smoke: 13 passed, 0 failed\n";
+            kvs-smoke: 13 passed, 0 failed\n",
+            now - 30
+        );
         assert_eq!(kvs_summary("kvs-smoke: 13 passed, 0 failed"), Some((13, 0)));
         assert!(check_kvs(Some(EXIT_SUCCESS), ok).is_ok());
+        // The guest's clock must be the host's, within minutes.
+        let wrong = ok.replace(&format!("clock {} s", now - 30), "clock 1700000000 s");
+        assert!(check_kvs(Some(EXIT_SUCCESS), &wrong).is_err());
+        let missing = ok.replace(&format!(", clock {} s", now - 30), "");
+        assert!(check_kvs(Some(EXIT_SUCCESS), &missing).is_err());
         assert!(check_kvs(Some(EXIT_FAILURE), ok).is_err());
         assert!(check_kvs(None, ok).is_err());
         let few = ok.replace("13 passed", "9 passed");

@@ -56,6 +56,8 @@ pub struct Shared {
     pub fault_endpoint: u64,
     /// The TSC frequency the kernel measured (for the start-info pages).
     pub tsc_hz: u64,
+    /// The wall-clock time the kernel read at boot (for the start-info pages).
+    pub wall_clock: basalt_abi::boot_info::WallClock,
     /// Per component: the memory BARs of its PCI devices.
     pub devices: alloc::vec::Vec<alloc::vec::Vec<DeviceGrant>>,
 }
@@ -305,6 +307,7 @@ pub fn start(
         }; si::MAX_CAPS],
         args: [0; si::ARGS_BYTES],
         tsc_hz: shared.tsc_hz,
+        wall_clock: shared.wall_clock,
     };
     write_name(&mut info.name, &c.name);
     let me = index as u32;

@@ -239,6 +239,7 @@ pub fn run(boot: &'static BootInfo) -> ! {
         regions,
         fault_endpoint,
         tsc_hz: boot.tsc_hz,
+        wall_clock: boot.wall_clock,
         devices,
     };
 

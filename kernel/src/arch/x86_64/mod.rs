@@ -22,6 +22,7 @@ pub mod pic;
 pub mod pit;
 pub mod qemu;
 pub mod roottask;
+pub mod rtc;
 pub mod serial;
 pub mod stacks;
 pub mod thread;

@@ -321,6 +321,7 @@ pub fn create<const N: usize>(
     info.untyped_count = count as u64;
     info.first_free_slot = next;
     info.tsc_hz = super::timer::tsc_hz();
+    info.wall_clock = super::timer::wall_clock();
 
     TcbRef(tcb).with(|t| {
         t.context.rip = file.ehdr.e_entry;

@@ -137,3 +137,15 @@ pub fn busy_wait_us(micros: u64) {
         core::hint::spin_loop();
     }
 }
+
+/// The wall-clock time from the RTC, with the TSC at the moment it was read
+/// (all zero if the RTC holds no valid time).
+pub fn wall_clock() -> basalt_abi::boot_info::WallClock {
+    let tsc = cpu::rdtsc();
+    super::rtc::unix_time().map_or_else(Default::default, |seconds| {
+        basalt_abi::boot_info::WallClock {
+            unix_ms: seconds * 1000,
+            tsc,
+        }
+    })
+}

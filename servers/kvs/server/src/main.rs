@@ -3,13 +3,14 @@
 //! (see `config/kvs-test` and `docs/kvs.md`); it prints
 //!
 //! ```text
-//! kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz)
+//! kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz, clock 1795804249 s)
 //! ```
 //!
 //! Arguments: `tsc-mhz` (the TSC's frequency; default: the kernel's
 //! calibration from the start-info page, else 2000) and `epoch-ms`
-//! (the Unix time in milliseconds it takes the start to be, default
-//! 1700000000000), from which it counts time (see [`kvs::TscClock`]).
+//! (the Unix time in milliseconds it takes the start to be; default: the
+//! real-time clock the kernel read at boot, else 1700000000000), from
+//! which it counts time (see [`kvs::TscClock`]).
 //!
 //! With a channel `block` (the block server) it keeps its data set in an
 //! append-only log on that disk ([`kvs::persist`]), replayed at start:
@@ -69,7 +70,8 @@ fn run(start: &'static libcap::Start) -> ! {
     // The kernel's calibration, unless the config overrides it.
     let measured = start.tsc_hz().map_or(DEFAULT_TSC_MHZ, |hz| hz / 1_000_000);
     let tsc_mhz = number("tsc-mhz", measured);
-    let epoch_ms = number("epoch-ms", DEFAULT_EPOCH_MS);
+    // The config's time, else the kernel's reading of the real-time clock.
+    let epoch_ms = number("epoch-ms", start.unix_time_ms().unwrap_or(DEFAULT_EPOCH_MS));
     let disk_region = start.arg("disk-region").unwrap_or("kvs-disk");
     let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
     let mut store = kvs_core::Store::with_seed(seed);
@@ -98,7 +100,8 @@ fn run(start: &'static libcap::Start) -> ! {
             Some((String::from(name), SharedBuf::from_region(region)))
         })
         .collect();
-    let clock = TscClock::new(tsc_mhz, epoch_ms.max(last_logged));
+    let clock_start = epoch_ms.max(last_logged);
+    let clock = TscClock::new(tsc_mhz, clock_start);
     let mut server = KvsServer::with_store(store, clock, regions);
     let persistent = persistence.is_some();
     if let Some((p, _)) = persistence {
@@ -111,10 +114,11 @@ fn run(start: &'static libcap::Start) -> ! {
         server.reserve(g.name, g.peer_badge);
     }
     info!(
-        "serving kvs (generation {}, {} region{}, TSC {tsc_mhz} MHz)",
+        "serving kvs (generation {}, {} region{}, TSC {tsc_mhz} MHz, clock {} s)",
         start.generation(),
         names.len(),
-        if names.len() == 1 { "" } else { "s" }
+        if names.len() == 1 { "" } else { "s" },
+        clock_start / 1000
     );
     if persistent {
         // Replies that wait for a flush are held in these slots.
@@ -210,7 +214,6 @@ fn open_log(
 /// Some bits that differ from boot to boot, for the hash tables' seed.
 #[cfg(target_os = "none")]
 fn tsc_seed() -> u64 {
-    // SAFETY: RDTSC only reads a counter.
-    let t = unsafe { core::arch::x86_64::_rdtsc() };
+    let t = libcap::time::rdtsc();
     t.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }

@@ -65,7 +65,7 @@ impl TscClock {
     /// A clock that reads `epoch_ms` now and counts `tsc_mhz` MHz.
     pub fn new(tsc_mhz: u64, epoch_ms: u64) -> Self {
         Self {
-            start: rdtsc(),
+            start: libcap::time::rdtsc(),
             ticks_per_ms: tsc_mhz.max(1) * 1000,
             epoch_ms,
         }
@@ -74,22 +74,9 @@ impl TscClock {
 
 impl Clock for TscClock {
     fn now_ms(&mut self) -> u64 {
-        let ticks = rdtsc().wrapping_sub(self.start);
+        let ticks = libcap::time::rdtsc().wrapping_sub(self.start);
         self.epoch_ms + ticks / self.ticks_per_ms
     }
-}
-
-/// The time-stamp counter (user mode may read it: the kernel leaves
-/// CR4.TSD clear).
-#[cfg(target_arch = "x86_64")]
-fn rdtsc() -> u64 {
-    // SAFETY: RDTSC only reads a counter.
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn rdtsc() -> u64 {
-    0
 }
 
 /// One client: its sessions and the region it attached.
