@@ -194,20 +194,27 @@ impl<C: Clock> KvsServer<C> {
         request: &[u8],
         batch: bool,
     ) -> Result<Answer, u64> {
-        let count = proto::count_commands(request).ok_or(BAD_REQUEST)?;
-        if count > 1 && !batch {
-            return Err(BAD_REQUEST);
-        }
+        // A batch is checked whole before any of it runs.
+        let single = if batch {
+            proto::count_commands(request).ok_or(BAD_REQUEST)?;
+            None
+        } else {
+            Some(proto::parse_command(request).ok_or(BAD_REQUEST)?)
+        };
         let client = self.clients.entry(badge).or_default();
         if !client.sessions.contains_key(&session) && client.sessions.len() >= MAX_SESSIONS {
             return Err(TOO_MANY_SESSIONS);
         }
         let region = client.region;
         self.reply.clear();
-        let mut rest = request;
-        while let Some((args, used)) = proto::parse_prefix(rest) {
-            rest = &rest[used..];
+        if let Some(args) = single {
             self.execute(badge, session, &args);
+        } else {
+            let mut rest = request;
+            while let Some((args, used)) = proto::parse_prefix(rest) {
+                rest = &rest[used..];
+                self.execute(badge, session, &args);
+            }
         }
         if self.reply.len() <= INLINE_REPLY {
             let bytes = Bytes::try_from(&self.reply[..]).map_err(|_| REPLY_TOO_LARGE)?;
