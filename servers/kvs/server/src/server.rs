@@ -201,19 +201,47 @@ impl<C: Clock> KvsServer<C> {
         } else {
             Some(proto::parse_command(request).ok_or(BAD_REQUEST)?)
         };
-        let client = self.clients.entry(badge).or_default();
+        let Self {
+            clients,
+            store,
+            persistence,
+            clock,
+            requests,
+            last_expire,
+            reply,
+            ..
+        } = self;
+        let client = clients.entry(badge).or_default();
         if !client.sessions.contains_key(&session) && client.sessions.len() >= MAX_SESSIONS {
             return Err(TOO_MANY_SESSIONS);
         }
         let region = client.region;
-        self.reply.clear();
+        let state = client.sessions.entry(session).or_default();
+        reply.clear();
+        // Runs one command, active expiry first when it is due, and
+        // appends its reply's encoding.
+        let mut execute = |args: &[&[u8]]| {
+            let now = clock.now_ms();
+            *requests += 1;
+            if requests.is_multiple_of(EXPIRE_EVERY)
+                || now >= last_expire.saturating_add(EXPIRE_INTERVAL_MS)
+            {
+                store.active_expire(now, EXPIRE_BUDGET);
+                *last_expire = now;
+            }
+            let r = match persistence.as_mut() {
+                Some(p) => p.execute(store, state, args, now),
+                None => store.execute(state, args, now),
+            };
+            r.encode_resp2(reply);
+        };
         if let Some(args) = single {
-            self.execute(badge, session, &args);
+            execute(&args);
         } else {
             let mut rest = request;
             while let Some((args, used)) = proto::parse_prefix(rest) {
                 rest = &rest[used..];
-                self.execute(badge, session, &args);
+                execute(&args);
             }
         }
         if self.reply.len() <= INLINE_REPLY {
@@ -225,31 +253,6 @@ impl<C: Clock> KvsServer<C> {
             return Err(REPLY_TOO_LARGE);
         }
         Ok(Answer::Shared(self.reply.len() as u64))
-    }
-
-    /// Runs one command in a session and appends its reply's encoding to
-    /// `self.reply`; active expiry goes first when it is due.
-    fn execute(&mut self, badge: u64, session: u64, args: &[&[u8]]) {
-        let now = self.clock.now_ms();
-        self.requests += 1;
-        if self.requests.is_multiple_of(EXPIRE_EVERY)
-            || now >= self.last_expire.saturating_add(EXPIRE_INTERVAL_MS)
-        {
-            self.store.active_expire(now, EXPIRE_BUDGET);
-            self.last_expire = now;
-        }
-        let state = self
-            .clients
-            .entry(badge)
-            .or_default()
-            .sessions
-            .entry(session)
-            .or_default();
-        let reply = match self.persistence.as_mut() {
-            Some(p) => p.execute(&mut self.store, state, args, now),
-            None => self.store.execute(state, args, now),
-        };
-        reply.encode_resp2(&mut self.reply);
     }
 
     /// [`Kvs::exec_shared_in`] and [`Kvs::exec_batch_shared_in`]: the
