@@ -126,7 +126,11 @@ pub fn compose_with_args(
 /// The image `run` and `image` boot: the system in `config` (default
 /// config/default) composed with `profile`; while config/default does not
 /// exist, the kernel alone, as before there were config trees.
-pub fn system_image(config: Option<&Path>, profile: Profile, out: &Path) -> Result<()> {
+pub fn system_image(
+    config: Option<&Path>,
+    profile: Profile,
+    out: &Path,
+) -> Result<Option<manifest::Manifest>> {
     let dir = config::resolve(config);
     if dir.is_dir() {
         let m = compose(&dir, Binaries::Build(profile), out)?;
@@ -136,7 +140,7 @@ pub fn system_image(config: Option<&Path>, profile: Profile, out: &Path) -> Resu
             dir.display(),
             m.components.len()
         );
-        Ok(())
+        Ok(Some(m))
     } else if config.is_some() {
         Err(fail!("{} is not a config directory", dir.display()))
     } else {
@@ -144,7 +148,8 @@ pub fn system_image(config: Option<&Path>, profile: Profile, out: &Path) -> Resu
             "note: {} does not exist yet, so the image holds the kernel alone",
             dir.display()
         );
-        image::build_default(profile, out)
+        image::build_default(profile, out)?;
+        Ok(None)
     }
 }
 

@@ -5,12 +5,14 @@ mod build;
 mod compose;
 mod config;
 mod image;
+mod machine;
 mod qemu;
 mod selftest;
 mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
@@ -22,7 +24,12 @@ commands:
                                     image) of the system in DIR (default config/default; the
                                     kernel alone while config/default does not exist)
   run [--release] [--config DIR] [--uefi] [--accel tcg|kvm] [--timeout SECS]
-                                    boot that image in QEMU, serial console on this terminal
+      [--disk FILE] [--redis-port N] [--http-port N]
+                                    boot that image in QEMU, serial console on this terminal;
+                                    with a virtio disk (FILE, default target/basalt-disk.img,
+                                    made if missing) and NIC where the system has drivers,
+                                    127.0.0.1:N forwarded to the RESP (6379) and HTTP (8080)
+                                    front ends
   test [--config DIR] [--accel tcg|kvm]
                                     host unit tests, the config check, then boot tests under
                                     SeaBIOS and OVMF
@@ -75,6 +82,18 @@ struct Options {
     bins: Option<PathBuf>,
     /// `--dot` (graph): Graphviz output.
     dot: bool,
+    /// `--disk FILE` (run): the disk image.
+    disk: Option<PathBuf>,
+    /// `--redis-port N`, `--http-port N` (run): host ports to forward.
+    ports: machine::HostPorts,
+}
+
+/// A TCP port number from the command line.
+fn port(v: &str) -> Result<u16> {
+    v.parse()
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| fail!("`{v}` is not a TCP port (1-65535)"))
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -96,6 +115,9 @@ fn parse(args: &[String]) -> Result<Options> {
             "--config" => o.config = Some(value("--config")?.into()),
             "--bins" => o.bins = Some(value("--bins")?.into()),
             "--dot" => o.dot = true,
+            "--disk" => o.disk = Some(value("--disk")?.into()),
+            "--redis-port" => o.ports.redis = Some(port(&value("--redis-port")?)?),
+            "--http-port" => o.ports.http = Some(port(&value("--http-port")?)?),
             "--timeout" => {
                 let v = value("--timeout")?;
                 o.timeout_secs = Some(
@@ -144,7 +166,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         "run" => {
             let iso = build::target_dir().join("basalt.iso");
-            compose::system_image(opts.config.as_deref(), profile, &iso)?;
+            let system = compose::system_image(opts.config.as_deref(), profile, &iso)?;
             let firmware = if opts.uefi {
                 qemu::Firmware::Uefi
             } else {
@@ -152,6 +174,19 @@ fn run(args: &[String]) -> Result<()> {
             };
             let mut vm = qemu::Vm::new(&iso, qemu::Media::Cdrom, firmware, opts.accel)?;
             vm.interactive();
+            if let Some(m) = &system {
+                let machine = machine::Machine::for_system(m, opts.ports)?;
+                let disk = match machine.disk {
+                    Some(_) => machine::disk_image(opts.disk.as_deref())?,
+                    None => PathBuf::new(),
+                };
+                let args = machine.qemu_args(&disk);
+                vm.args(&args.iter().map(String::as_str).collect::<Vec<_>>());
+                for f in &machine.forwards {
+                    println!("net: 127.0.0.1:{} -> port {} in Basalt", f.host, f.guest);
+                }
+                machine::announce_when_ready(machine.forwards, Duration::from_secs(600));
+            }
             let status = vm.run_foreground(opts.timeout_secs)?;
             if !status {
                 return Err(fail!("QEMU did not exit cleanly"));

@@ -1,0 +1,362 @@
+//! What a system needs of the QEMU machine `cargo xtask run` boots: a
+//! virtio disk when a component is granted one, a virtio NIC with the
+//! front ends' ports forwarded from the host's loopback when one is granted
+//! a NIC, and a check that tells the user when the services answer.
+
+use crate::{Result, fail};
+use manifest::{Device, Manifest};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The virtio vendor ID and the device IDs QEMU gives virtio-blk and
+/// virtio-net: transitional (legacy + modern) and modern-only.
+const VIRTIO: u16 = 0x1af4;
+const BLOCK_IDS: [(u16, bool); 2] = [(0x1001, false), (0x1042, true)];
+const NET_IDS: [(u16, bool); 2] = [(0x1000, false), (0x1041, true)];
+
+/// The size of the disk image `run` creates when there is none.
+pub const DISK_BYTES: u64 = 64 << 20;
+
+/// A front end whose TCP port `run` forwards: the component's binary, its
+/// port unless its argument `port` sets another, and how to see it answer.
+struct FrontEnd {
+    binary: &'static str,
+    default_port: u16,
+    probe: Probe,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    /// `PING` answered with `+PONG`.
+    Redis,
+    /// `GET /health` answered with status 200.
+    Http,
+}
+
+const FRONT_ENDS: [FrontEnd; 2] = [
+    FrontEnd {
+        binary: "resp",
+        default_port: 6379,
+        probe: Probe::Redis,
+    },
+    FrontEnd {
+        binary: "http",
+        default_port: 8080,
+        probe: Probe::Http,
+    },
+];
+
+/// One forwarded port: 127.0.0.1:`host` on the host to `guest` in Basalt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub guest: u16,
+    probe: Probe,
+}
+
+/// The devices a system needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Machine {
+    /// A virtio-blk disk; `true` for a modern-only device.
+    pub disk: Option<bool>,
+    /// A virtio-net NIC; `true` for a modern-only device.
+    pub nic: Option<bool>,
+    pub forwards: Vec<Forward>,
+}
+
+/// Host ports the user asked for instead of the guest's (`--redis-port`,
+/// `--http-port`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostPorts {
+    pub redis: Option<u16>,
+    pub http: Option<u16>,
+}
+
+impl Machine {
+    /// The devices the components of `m` are granted, and the ports of its
+    /// front ends (their argument `port`, else 6379 for `resp` and 8080
+    /// for `http`) forwarded from the same host ports unless `ports` says
+    /// otherwise.
+    pub fn for_system(m: &Manifest, ports: HostPorts) -> Result<Machine> {
+        let mut machine = Machine::default();
+        let pci = m
+            .components
+            .iter()
+            .flat_map(|c| &c.devices)
+            .filter_map(|d| match d {
+                Device::Pci { vendor, device, .. } if *vendor == VIRTIO => Some(*device),
+                _ => None,
+            });
+        for id in pci {
+            let find = |ids: &[(u16, bool)]| ids.iter().find(|(d, _)| *d == id).map(|(_, m)| *m);
+            machine.disk = machine.disk.or(find(&BLOCK_IDS));
+            machine.nic = machine.nic.or(find(&NET_IDS));
+        }
+        if machine.nic.is_none() {
+            return Ok(machine);
+        }
+        for c in &m.components {
+            let Some(front) = FRONT_ENDS.iter().find(|f| f.binary == c.binary) else {
+                continue;
+            };
+            let guest = match c.args.iter().find(|(k, _)| k == "port") {
+                Some((_, v)) => v.parse().map_err(|_| {
+                    fail!(
+                        "component `{}`: argument port = {v:?} is not a TCP port",
+                        c.name
+                    )
+                })?,
+                None => front.default_port,
+            };
+            let host = match front.probe {
+                Probe::Redis => ports.redis,
+                Probe::Http => ports.http,
+            }
+            .unwrap_or(guest);
+            machine.forwards.push(Forward {
+                host,
+                guest,
+                probe: front.probe,
+            });
+        }
+        Ok(machine)
+    }
+
+    /// QEMU's arguments for these devices, the disk being `disk`.
+    pub fn qemu_args(&self, disk: &Path) -> Vec<String> {
+        let mut args = Vec::new();
+        let modern = |m: bool| if m { ",disable-legacy=on" } else { "" };
+        if let Some(m) = self.disk {
+            args.push("-drive".into());
+            // Writeback caching passes the guest's flushes on to the file.
+            args.push(format!(
+                "if=none,id=disk0,format=raw,cache=writeback,file={}",
+                disk.display()
+            ));
+            args.push("-device".into());
+            args.push(format!("virtio-blk-pci,drive=disk0{}", modern(m)));
+        }
+        if let Some(m) = self.nic {
+            let forwards: String = self
+                .forwards
+                .iter()
+                .map(|f| format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest))
+                .collect();
+            args.push("-netdev".into());
+            args.push(format!("user,id=net0{forwards}"));
+            args.push("-device".into());
+            args.push(format!("virtio-net-pci,netdev=net0{}", modern(m)));
+        }
+        args
+    }
+}
+
+/// The disk image `run` uses: `path`, or `target/basalt-disk.img`, made
+/// (all zeros, [`DISK_BYTES`]) if it does not exist. A new disk is what
+/// the kvs server formats; an existing one keeps its data across runs.
+pub fn disk_image(path: Option<&Path>) -> Result<PathBuf> {
+    let path = path.map_or_else(
+        || crate::build::target_dir().join("basalt-disk.img"),
+        Path::to_path_buf,
+    );
+    if !path.exists() {
+        let file = std::fs::File::create(&path)
+            .map_err(|e| fail!("cannot create the disk image {}: {e}", path.display()))?;
+        file.set_len(DISK_BYTES)
+            .map_err(|e| fail!("cannot size the disk image {}: {e}", path.display()))?;
+        println!(
+            "disk: created {} ({} MiB, empty)",
+            path.display(),
+            DISK_BYTES >> 20
+        );
+    }
+    Ok(path)
+}
+
+/// Waits (on its own thread) until every forwarded service answers, then
+/// tells the user how to reach them; says so if they never do within
+/// `patience`.
+pub fn announce_when_ready(forwards: Vec<Forward>, patience: Duration) {
+    if forwards.is_empty() {
+        return;
+    }
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + patience;
+        let mut waiting = forwards.clone();
+        while !waiting.is_empty() && Instant::now() < deadline {
+            waiting.retain(|f| !answers(*f));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let mut lines = Vec::new();
+        for f in &forwards {
+            let how = match f.probe {
+                Probe::Redis => format!("redis-cli -p {}", f.host),
+                Probe::Http => format!("curl localhost:{}/kv/<key>", f.host),
+            };
+            let state = if waiting.contains(f) {
+                "not answering"
+            } else {
+                "ready"
+            };
+            lines.push(format!("{how} ({state})"));
+        }
+        eprintln!("\r\nxtask: {}\r", lines.join("; "));
+    });
+}
+
+/// Whether the service behind `f` answers its probe now. QEMU accepts a
+/// forwarded connection before the guest does, so only an answer counts.
+fn answers(f: Forward) -> bool {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, f.host));
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let (request, wanted): (&[u8], &[u8]) = match f.probe {
+        Probe::Redis => (b"PING\r\n", b"+PONG"),
+        Probe::Http => (
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            b"HTTP/1.1 200",
+        ),
+    };
+    if stream.write_all(request).is_err() {
+        return false;
+    }
+    let mut reply = vec![0; wanted.len()];
+    stream.read_exact(&mut reply).is_ok() && reply == wanted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manifest::{Component, Restart};
+
+    fn component(
+        name: &str,
+        binary: &str,
+        args: &[(&str, &str)],
+        devices: Vec<Device>,
+    ) -> Component {
+        Component {
+            name: name.into(),
+            binary: binary.into(),
+            priority: 100,
+            heap_bytes: 1 << 20,
+            stack_bytes: 1 << 16,
+            restart: Restart::Never,
+            args: args
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            devices,
+            start_order: 0,
+        }
+    }
+
+    fn pci(device: u16) -> Device {
+        Device::Pci {
+            name: "dev".into(),
+            vendor: VIRTIO,
+            device,
+        }
+    }
+
+    fn system(components: Vec<Component>) -> Manifest {
+        Manifest {
+            system: "t".into(),
+            components,
+            ..Manifest::default()
+        }
+    }
+
+    #[test]
+    fn a_system_without_devices_needs_none() {
+        let m = system(vec![component("hello", "hello-server", &[], vec![])]);
+        let machine = Machine::for_system(&m, HostPorts::default()).unwrap();
+        assert_eq!(machine, Machine::default());
+        assert!(machine.qemu_args(Path::new("d.img")).is_empty());
+    }
+
+    #[test]
+    fn disk_nic_and_front_ends() {
+        let m = system(vec![
+            component("block", "block", &[], vec![pci(0x1042)]),
+            component("net", "net", &[], vec![pci(0x1000)]),
+            component("resp", "resp", &[], vec![]),
+            component("http", "http", &[("port", "8081")], vec![]),
+        ]);
+        let ports = HostPorts {
+            redis: Some(16379),
+            http: None,
+        };
+        let machine = Machine::for_system(&m, ports).unwrap();
+        assert_eq!(machine.disk, Some(true));
+        assert_eq!(machine.nic, Some(false));
+        let args = machine.qemu_args(Path::new("/tmp/d.img"));
+        assert_eq!(
+            args,
+            [
+                "-drive",
+                "if=none,id=disk0,format=raw,cache=writeback,file=/tmp/d.img",
+                "-device",
+                "virtio-blk-pci,drive=disk0,disable-legacy=on",
+                "-netdev",
+                "user,id=net0,hostfwd=tcp:127.0.0.1:16379-:6379,hostfwd=tcp:127.0.0.1:8081-:8081",
+                "-device",
+                "virtio-net-pci,netdev=net0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_port_argument_is_named() {
+        let m = system(vec![
+            component("net", "net", &[], vec![pci(0x1041)]),
+            component("front", "resp", &[("port", "70000")], vec![]),
+        ]);
+        let e = Machine::for_system(&m, HostPorts::default()).unwrap_err();
+        assert!(
+            e.0.contains("component `front`: argument port = \"70000\""),
+            "{}",
+            e.0
+        );
+    }
+
+    #[test]
+    fn nothing_listening_is_not_an_answer() {
+        // A port nobody listens on (bound, then released).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        for probe in [Probe::Redis, Probe::Http] {
+            assert!(!answers(Forward {
+                host: port,
+                guest: port,
+                probe
+            }));
+        }
+    }
+
+    #[test]
+    fn a_redis_answer_is_recognised() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0; 6];
+            s.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"PING\r\n");
+            s.write_all(b"+PONG\r\n").unwrap();
+        });
+        assert!(answers(Forward {
+            host: port,
+            guest: port,
+            probe: Probe::Redis
+        }));
+        server.join().unwrap();
+    }
+}
