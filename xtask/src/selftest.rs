@@ -37,8 +37,8 @@ enum Scenario {
     /// `config/hello` composed and booted: init, a server, a client.
     System,
     /// `config/block-test` composed and booted with a virtio disk: the
-    /// block server's self-check, then `block-smoke`'s reads and writes
-    /// over IPC.
+    /// block server's self-check, then `block-smoke`'s requests through
+    /// the shared rings, the server woken by the disk's MSI-X interrupt.
     Block,
     /// `config/kvs-test` composed and booted: the kvs server and the
     /// `kvs-smoke` client's script of commands.
@@ -98,7 +98,7 @@ const CASES: [Case; 9] = [
         cpu: None,
     },
     Case {
-        name: "block: config/block-test (modern virtio-blk over PCI, requests in flight through shared rings)",
+        name: "block: config/block-test (modern virtio-blk over PCI, MSI-X, requests in flight through shared rings)",
         scenario: Scenario::Block,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -544,6 +544,7 @@ fn check_block(status: Option<i32>, serial: &str, disk: &[u8]) -> Result<()> {
     for line in [
         "init: started block (generation 1".to_string(),
         "block: virtio-blk 1af4:1042 at ".to_string(),
+        "block: interrupts: MSI-X entry 0 on line ".to_string(),
         format!("block: capacity {} sectors", BLOCK_DISK_BYTES / 512),
         "block: sectors 1-2 written and read back".to_string(),
         format!("block: sector 0 starts {}", sector0.join(" ")),
@@ -750,6 +751,7 @@ mod tests {
         let serial = "init: started block (generation 1, priority 100)\n\
             init: started block-smoke (generation 1, priority 90)\n\
             block: virtio-blk 1af4:1042 at 00:03.0, 2 BARs\n\
+            block: interrupts: MSI-X entry 0 on line 24\n\
             block: capacity 2048 sectors (1024 KiB), flush\n\
             block: sectors 1-2 written and read back\n\
             block: sector 0 starts 42 41 53 41 4c 54 2d 42 4c 4f 43 4b 54 45 53 54\n\
@@ -770,6 +772,11 @@ mod tests {
         assert!(check_block(Some(EXIT_FAILURE), serial, &disk).is_err());
         let lost = serial.replace("self-check passed", "self-check failed: Check(..)");
         assert!(check_block(Some(EXIT_SUCCESS), &lost, &disk).is_err());
+        let polling = serial.replace(
+            "interrupts: MSI-X entry 0 on line 24",
+            "no interrupt: polling",
+        );
+        assert!(check_block(Some(EXIT_SUCCESS), &polling, &disk).is_err());
         let failed = serial.replace("12 passed, 0 failed", "11 passed, 1 failed");
         assert!(check_block(Some(EXIT_SUCCESS), &failed, &disk).is_err());
         let few = serial.replace("12 passed", "8 passed");

@@ -7,9 +7,15 @@
 //!
 //! ```text
 //! block: virtio-blk 1af4:1042 at 00:03.0, 2 BARs, DMA region 64 KiB at physical 0x4240000
+//! block: interrupts: MSI-X entry 0 on line 24
 //! block: capacity 2048 sectors (1024 KiB), flush
-//! block: serving block (generation 1, 32 requests in flight, 256 sectors per request at most)
+//! block: serving block (generation 1, 32 requests in flight, 240 sectors per request at most)
 //! ```
+//!
+//! With the device's interrupt granted (`interrupt = "msi"` on the PCI
+//! device, so init grants the line `<device>.msi`) and a notification it
+//! both owns and signals, it programs the device's MSI-X table and
+//! virtio's queue vector and waits for interrupts; otherwise it polls.
 //!
 //! With the argument `self-check = "on"` it first writes and reads back
 //! sectors 1 and 2 and logs sector 0 (`block: self-check passed`). With
@@ -19,7 +25,8 @@
 //! Arguments: `region` (the client's region, default `block-io`), `dma`
 //! (the DMA region, default `block-dma`), `device` (the PCI device's
 //! name, default `disk`), `pci-ports` (the configuration ports, default
-//! `pci-config`), `self-check`, `exit`.
+//! `pci-config`), `irq-notification` (the notification the interrupt
+//! signals, default `block-irq`), `self-check`, `exit`.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -40,11 +47,13 @@ mod component {
     use block::Block;
     use block::check::{self, CheckError, Failed, Hex, OneAtATime};
     use block::dma::{self, BlockHal, Window};
-    use block::pci::{CONFIG_ADDRESS, CONFIG_DATA, PortCam};
+    use block::pci::{self, CONFIG_ADDRESS, CONFIG_DATA, MSIX_ENTRY_BYTES, Msix, PortCam};
     use block::server::{BlockServer, Device};
-    use block::virtio::{InitError, VirtioBlk};
+    use block::virtio::{self, InitError, VirtioBlk};
+    use core::ptr::NonNull;
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info, warn};
+    use libcap::{IoPorts, IrqHandler, Notification};
     use virtio_drivers::transport::pci::PciTransport;
     use virtio_drivers::transport::pci::bus::{BarInfo, Command, DeviceFunction, PciRoot};
     use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
@@ -146,6 +155,85 @@ mod component {
         Some(region)
     }
 
+    /// What the device's interrupt needs once MSI-X is on.
+    struct Interrupt {
+        /// What it signals (this component's own notification).
+        notification: Notification,
+        /// Where the virtio common configuration is mapped, to route the
+        /// queue's interrupts to table entry 0.
+        common: NonNull<u8>,
+        /// The line init granted.
+        line: u64,
+    }
+
+    /// Routes MSI-X table entry 0 of `function` to the message-signalled
+    /// line init granted as `<device>.msi`, that line to the notification
+    /// named by argument `irq-notification` (default `block-irq`; the
+    /// component owns it and signals it too), and turns MSI-X on. `None`
+    /// (the server polls) when a part is missing, which it logs.
+    fn msix(
+        start: &'static libcap::Start,
+        device: &str,
+        root: &mut PciRoot<PortCam<IoPorts>>,
+        mut cam: PortCam<IoPorts>,
+        function: DeviceFunction,
+    ) -> Option<Interrupt> {
+        let grant = start.grants().find(|g| {
+            g.kind == Some(CapKind::Irq) && g.name.strip_prefix(device) == Some(".msi")
+        })?;
+        let name = start.arg("irq-notification").unwrap_or("block-irq");
+        let (Some(notification), Some(signal)) = (start.notification(name), start.signal(name))
+        else {
+            warn!("no notification `{name}` to wait on and signal: polling");
+            return None;
+        };
+        let Some(msix) = Msix::find(root, &cam, function) else {
+            warn!("the device has no MSI-X capability: polling");
+            return None;
+        };
+        let bars = root.bars(function).ok()?;
+        let bar = |index: u8| {
+            let (address, _) = bars
+                .get(usize::from(index))?
+                .as_ref()?
+                .memory_address_size()?;
+            Some(address)
+        };
+        let table = bar(msix.table_bar)
+            .and_then(|a| dma::window_virt(a + u64::from(msix.table_offset), MSIX_ENTRY_BYTES));
+        let common = virtio::common_cfg(root, &cam, function).and_then(|(index, offset)| {
+            dma::window_virt(bar(index)? + u64::from(offset), virtio::COMMON_CFG_BYTES)
+        });
+        let (Some(table), Some(common)) = (
+            table.and_then(|t| NonNull::new(t as *mut u32)),
+            common.and_then(|c| NonNull::new(c as *mut u8)),
+        ) else {
+            warn!("the MSI-X table or the common configuration is in no granted BAR: polling");
+            return None;
+        };
+        let handler = IrqHandler::from_raw(grant.slot);
+        let routed = handler
+            .msi_message()
+            .and_then(|m| handler.set_notification(signal).map(|()| m));
+        let message = match routed {
+            Ok(m) => m,
+            Err(e) => {
+                warn!("cannot route line {}: {e:?}; polling", grant.value);
+                return None;
+            }
+        };
+        // SAFETY: `table` maps the function's MSI-X table (a granted BAR,
+        // uncached), which has at least one entry; only this driver
+        // writes it.
+        unsafe { pci::write_msix_entry(table, 0, message) };
+        msix.enable(&mut cam, function);
+        Some(Interrupt {
+            notification,
+            common,
+            line: grant.value,
+        })
+    }
+
     /// Finds the device, starts the driver, runs the self-check if asked
     /// to and makes the server.
     fn bring_up(start: &'static libcap::Start) -> Result<BlockServer<VirtioBlk>, Failure> {
@@ -194,7 +282,8 @@ mod component {
             .io_ports(ports_name)
             .filter(|p| p.first <= CONFIG_ADDRESS && p.last >= CONFIG_DATA + 3)
             .ok_or(Failure::NoConfigPorts(ports_name))?;
-        let mut root = PciRoot::new(PortCam::new(ports.ports));
+        let cam = PortCam::new(ports.ports);
+        let mut root = PciRoot::new(cam);
         let (function, info) = root
             .enumerate_bus(0)
             .find(|(_, i)| i.vendor_id == VIRTIO_VENDOR && BLOCK_DEVICES.contains(&i.device_id))
@@ -235,9 +324,24 @@ mod component {
             }
         }
 
+        let interrupt = msix(start, device, &mut root, cam, function);
         let transport =
             PciTransport::new::<BlockHal, _>(&mut root, function).map_err(Failure::Transport)?;
-        let mut disk = VirtioBlk::new(transport, |_| {}).map_err(Failure::Init)?;
+        let mut disk = VirtioBlk::new(transport, || match &interrupt {
+            // SAFETY: `common` maps the common configuration (`msix`
+            // found it in a granted BAR), and `new` calls this between
+            // the reset and the queue's set-up.
+            Some(i) => unsafe { virtio::route_queue_vector(i.common, 0) },
+            None => true,
+        })
+        .map_err(Failure::Init)?;
+        match interrupt {
+            Some(i) => {
+                disk.wait_for_interrupts(i.notification);
+                info!("interrupts: MSI-X entry 0 on line {}", i.line);
+            }
+            None => info!("no interrupt: polling"),
+        }
         let capacity = disk.capacity();
         info!(
             "capacity {capacity} sectors ({} KiB){}{}",

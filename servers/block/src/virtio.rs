@@ -11,12 +11,21 @@
 //! Only modern (virtio 1.0) devices are driven: `VIRTIO_F_VERSION_1` is
 //! required, `VIRTIO_BLK_F_FLUSH` and `VIRTIO_BLK_F_RO` are accepted,
 //! nothing else.
+//!
+//! Interrupts: `virtio-drivers` does not assign MSI-X vectors, so
+//! [`route_queue_vector`] writes the common configuration's
+//! `queue_msix_vector` itself (through the mapped BAR, between the reset
+//! and the queue's enabling: [`VirtioBlk::new`]'s `before_queue`), and
+//! [`VirtioBlk::wait_for_interrupts`] makes [`Device::wait`] wait on the
+//! notification the interrupt signals instead of returning at once.
 
 use crate::dma::{self, BlockHal};
 use crate::server::{Device, MAX_SLOTS, Transfer};
 use core::ptr::NonNull;
+use libcap::Notification;
 use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::pci::PciTransport;
+use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
 use virtio_drivers::transport::{DeviceStatus, Transport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
 
@@ -40,6 +49,57 @@ const T_OUT: u32 = 1;
 const T_FLUSH: u32 = 4;
 /// `VIRTIO_BLK_S_OK`.
 const S_OK: u8 = 0;
+
+/// The vendor-specific PCI capability ID, and `cfg_type` of the common
+/// configuration structure.
+const CAP_VENDOR: u8 = 0x09;
+const COMMON_CFG: u8 = 1;
+/// Offsets in `struct virtio_pci_common_cfg`.
+const MSIX_CONFIG: usize = 0x10;
+const QUEUE_SELECT: usize = 0x16;
+const QUEUE_MSIX_VECTOR: usize = 0x1a;
+/// Bytes of the common configuration this driver touches.
+pub const COMMON_CFG_BYTES: usize = 0x38;
+/// `VIRTIO_MSI_NO_VECTOR`.
+const NO_VECTOR: u16 = 0xffff;
+
+/// Where function `f`'s common configuration structure lies: its BAR's
+/// index and the offset in it (from its virtio vendor capability).
+pub fn common_cfg<C: ConfigurationAccess>(
+    root: &PciRoot<C>,
+    cam: &C,
+    f: DeviceFunction,
+) -> Option<(u8, u32)> {
+    root.capabilities(f)
+        .find(|c| c.id == CAP_VENDOR && (c.private_header >> 8) as u8 == COMMON_CFG)
+        .map(|c| {
+            (
+                cam.read_word(f, c.offset + 4) as u8,
+                cam.read_word(f, c.offset + 8),
+            )
+        })
+}
+
+/// Sends the request queue's interrupts to MSI-X table entry `entry` and
+/// configuration changes nowhere; false if the device refused the entry
+/// (it reads back `VIRTIO_MSI_NO_VECTOR`).
+///
+/// # Safety
+///
+/// `common` maps the device's common configuration structure (uncached,
+/// [`COMMON_CFG_BYTES`] at least), and the driver is between the device's
+/// reset and its queue's set-up.
+pub unsafe fn route_queue_vector(common: NonNull<u8>, entry: u16) -> bool {
+    let register = |offset: usize| common.as_ptr().wrapping_add(offset).cast::<u16>();
+    // SAFETY: the caller's contract: these registers are mapped, and
+    // nothing else touches the queue selector meanwhile.
+    unsafe {
+        register(MSIX_CONFIG).write_volatile(NO_VECTOR);
+        register(QUEUE_SELECT).write_volatile(QUEUE);
+        register(QUEUE_MSIX_VECTOR).write_volatile(entry);
+        register(QUEUE_MSIX_VECTOR).read_volatile() == entry
+    }
+}
 
 /// `struct virtio_blk_req`'s header.
 #[repr(C)]
@@ -73,6 +133,8 @@ pub enum InitError {
     Queue(virtio_drivers::Error),
     /// The DMA region has no page left for the request headers.
     NoDmaPage,
+    /// The device refused the interrupt vector (`before_queue` failed).
+    Vector,
 }
 
 /// A virtio-blk disk with requests in flight.
@@ -90,6 +152,8 @@ pub struct VirtioBlk {
     /// Slots done without the device (flushes when it has no cache), one
     /// bit each.
     done_now: u32,
+    /// The notification the device's interrupt signals; `None`: poll.
+    interrupt: Option<Notification>,
 }
 
 impl core::fmt::Debug for VirtioBlk {
@@ -104,10 +168,11 @@ impl core::fmt::Debug for VirtioBlk {
 impl VirtioBlk {
     /// Resets the device behind `transport`, negotiates features, calls
     /// `before_queue` (where interrupt vectors are assigned: after the
-    /// reset, before the queue is enabled) and sets up the request queue.
+    /// reset, before the queue is enabled; it returns whether that
+    /// worked) and sets up the request queue.
     pub fn new(
         mut transport: PciTransport,
-        before_queue: impl FnOnce(&mut PciTransport),
+        before_queue: impl FnOnce() -> bool,
     ) -> Result<Self, InitError> {
         transport.set_status(DeviceStatus::empty());
         while transport.get_status() != DeviceStatus::empty() {
@@ -135,7 +200,10 @@ impl VirtioBlk {
                 Ok(u64::from(high) << 32 | u64::from(low))
             })
             .map_err(InitError::Config)?;
-        before_queue(&mut transport);
+        if !before_queue() {
+            transport.set_status(DeviceStatus::FAILED);
+            return Err(InitError::Vector);
+        }
         let queue =
             VirtQueue::new(&mut transport, QUEUE, false, false).map_err(InitError::Queue)?;
         if dma::free_dma_pages() == 0 {
@@ -153,7 +221,15 @@ impl VirtioBlk {
             started: [None; MAX_SLOTS],
             slot_of: [None; QUEUE_SIZE],
             done_now: 0,
+            interrupt: None,
         })
+    }
+
+    /// From now on [`Device::wait`] waits on `notification`, which the
+    /// device's interrupt signals (routed by the caller), instead of
+    /// returning at once.
+    pub fn wait_for_interrupts(&mut self, notification: Notification) {
+        self.interrupt = Some(notification);
     }
 
     /// Whether the device has a write cache that flushes write back.
@@ -305,7 +381,17 @@ impl Device for VirtioBlk {
         Some((slot, popped.is_ok() && status == S_OK))
     }
 
+    /// Waits for the interrupt, which comes after every request the device
+    /// completes; one that came since the last wait (or before the
+    /// caller last polled) returns at once, so none is lost.
     fn wait(&mut self) {
-        core::hint::spin_loop();
+        match self.interrupt {
+            // A failed wait (the notification is gone) returns at once:
+            // the server then polls.
+            Some(n) => {
+                let _ = n.wait();
+            }
+            None => core::hint::spin_loop(),
+        }
     }
 }
