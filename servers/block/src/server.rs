@@ -143,58 +143,12 @@ impl<D: Device> BlockServer<D> {
     /// The most sectors one request may move: [`MAX_SECTORS`] or the data
     /// area, whichever is smaller; 0 without a region.
     pub fn max_sectors(&self) -> u64 {
-        self.client
-            .as_ref()
-            .map_or(0, |c| MAX_SECTORS.min((c.data.len() / SECTOR_SIZE) as u64))
+        self.client.as_ref().map_or(0, Client::max_sectors)
     }
 
     /// Requests taken whose completion is not posted yet.
     pub fn outstanding(&self) -> u64 {
         (self.in_flight + usize::from(self.held.is_some())) as u64
-    }
-
-    /// Checks `r`: the transfer it asks for, `None` for one that moves
-    /// nothing, or why it is refused.
-    fn check(&self, data: &SharedRegion, r: &Request) -> Result<Option<Transfer>, Code> {
-        let op = Op::from_raw(r.op).ok_or(BAD_OP)?;
-        if op == Op::Flush {
-            return Ok(Some(Transfer::Flush));
-        }
-        if !r.offset.is_multiple_of(SECTOR_SIZE as u64) {
-            return Err(MISALIGNED);
-        }
-        let end = r
-            .sector
-            .checked_add(u64::from(r.count))
-            .ok_or(OUT_OF_RANGE)?;
-        if end > self.device.capacity() {
-            return Err(OUT_OF_RANGE);
-        }
-        if u64::from(r.count) > self.max_sectors() {
-            return Err(TOO_LARGE);
-        }
-        let len = r.count as usize * SECTOR_SIZE;
-        let offset = usize::try_from(r.offset).map_err(|_| TOO_LARGE)?;
-        if offset.checked_add(len).is_none_or(|end| end > data.len()) {
-            return Err(TOO_LARGE);
-        }
-        if len == 0 {
-            return Ok(None);
-        }
-        // In bounds (checked just above), so the pointer stays inside the
-        // data area.
-        let start = NonNull::new(data.as_ptr().wrapping_add(offset)).ok_or(TOO_LARGE)?;
-        let buf = NonNull::slice_from_raw_parts(start, len);
-        Ok(Some(match op {
-            Op::Read => Transfer::Read {
-                sector: r.sector,
-                buf,
-            },
-            _ => Transfer::Write {
-                sector: r.sector,
-                buf,
-            },
-        }))
     }
 
     /// Posts what the device finished, then takes and starts requests
@@ -210,9 +164,9 @@ impl<D: Device> BlockServer<D> {
                 post(&mut client.complete, &mut self.lost, id, status);
             }
         }
+        let capacity = self.device.capacity();
         let slots = self.device.slots().min(MAX_SLOTS);
         loop {
-            let client = self.client.as_mut().expect("checked above");
             let r = match self.held.take() {
                 Some(r) => r,
                 // Room for the completions of every request in the device
@@ -223,15 +177,14 @@ impl<D: Device> BlockServer<D> {
                 },
                 None => break,
             };
-            let client = self.client.as_ref().expect("checked above");
-            let transfer = match self.check(&client.data, &r) {
+            let transfer = match client.check(capacity, &r) {
                 Ok(Some(t)) => t,
                 Ok(None) => {
-                    self.complete(r.id, OK);
+                    post(&mut client.complete, &mut self.lost, r.id, OK);
                     continue;
                 }
                 Err(code) => {
-                    self.complete(r.id, code);
+                    post(&mut client.complete, &mut self.lost, r.id, code);
                     continue;
                 }
             };
@@ -249,14 +202,8 @@ impl<D: Device> BlockServer<D> {
                 self.slots[slot] = Some(r.id);
                 self.in_flight += 1;
             } else {
-                self.complete(r.id, IO_ERROR);
+                post(&mut client.complete, &mut self.lost, r.id, IO_ERROR);
             }
-        }
-    }
-
-    fn complete(&mut self, id: u64, status: u64) {
-        if let Some(client) = self.client.as_mut() {
-            post(&mut client.complete, &mut self.lost, id, status);
         }
     }
 
@@ -266,6 +213,55 @@ impl<D: Device> BlockServer<D> {
         self.client
             .as_mut()
             .is_some_and(|c| c.complete.free() < c.complete.capacity())
+    }
+}
+
+impl Client {
+    /// The most sectors one request may move.
+    fn max_sectors(&self) -> u64 {
+        MAX_SECTORS.min((self.data.len() / SECTOR_SIZE) as u64)
+    }
+
+    /// Checks `r` against a disk of `capacity` sectors: the transfer it
+    /// asks for, `None` for one that moves nothing, or why it is refused.
+    fn check(&self, capacity: u64, r: &Request) -> Result<Option<Transfer>, Code> {
+        let op = Op::from_raw(r.op).ok_or(BAD_OP)?;
+        if op == Op::Flush {
+            return Ok(Some(Transfer::Flush));
+        }
+        if !r.offset.is_multiple_of(SECTOR_SIZE as u64) {
+            return Err(MISALIGNED);
+        }
+        let end = r
+            .sector
+            .checked_add(u64::from(r.count))
+            .ok_or(OUT_OF_RANGE)?;
+        if end > capacity {
+            return Err(OUT_OF_RANGE);
+        }
+        if u64::from(r.count) > self.max_sectors() {
+            return Err(TOO_LARGE);
+        }
+        let len = r.count as usize * SECTOR_SIZE;
+        let offset = usize::try_from(r.offset).map_err(|_| TOO_LARGE)?;
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > self.data.len())
+        {
+            return Err(TOO_LARGE);
+        }
+        if len == 0 {
+            return Ok(None);
+        }
+        // In bounds (checked just above), so the pointer stays inside the
+        // data area.
+        let start = NonNull::new(self.data.as_ptr().wrapping_add(offset)).ok_or(TOO_LARGE)?;
+        let buf = NonNull::slice_from_raw_parts(start, len);
+        let sector = r.sector;
+        Ok(Some(match op {
+            Op::Read => Transfer::Read { sector, buf },
+            _ => Transfer::Write { sector, buf },
+        }))
     }
 }
 

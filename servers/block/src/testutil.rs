@@ -78,12 +78,14 @@ impl Ram {
                 } else {
                     let disk = &mut self.disk[at..at + buf.len()];
                     // SAFETY: `start`'s contract: the buffer is valid until
-                    // this completion is reported, and nobody else uses it.
-                    let buf = unsafe { &mut *buf.as_ptr() };
-                    if matches!(transfer, Transfer::Read { .. }) {
-                        buf.copy_from_slice(disk);
-                    } else {
-                        disk.copy_from_slice(buf);
+                    // this completion is reported, and nobody else uses it
+                    // (a write's buffer is only read).
+                    unsafe {
+                        if matches!(transfer, Transfer::Read { .. }) {
+                            (*buf.as_ptr()).copy_from_slice(disk);
+                        } else {
+                            disk.copy_from_slice(&*buf.as_ptr());
+                        }
                     }
                     true
                 }

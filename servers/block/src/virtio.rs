@@ -337,6 +337,7 @@ impl Device for VirtioBlk {
         let Ok(token) = added else {
             return false;
         };
+        // A token is a descriptor index, below QUEUE_SIZE.
         let Some(entry) = self.slot_of.get_mut(usize::from(token)) else {
             return false;
         };
@@ -393,5 +394,22 @@ impl Device for VirtioBlk {
             }
             None => core::hint::spin_loop(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_vector_goes_to_the_common_configuration() {
+        let mut registers = [0u16; COMMON_CFG_BYTES / 2];
+        registers[QUEUE_SELECT / 2] = 5;
+        let common = NonNull::new(registers.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: plain memory standing in for the registers.
+        assert!(unsafe { route_queue_vector(common, 3) });
+        assert_eq!(registers[MSIX_CONFIG / 2], NO_VECTOR);
+        assert_eq!(registers[QUEUE_SELECT / 2], QUEUE);
+        assert_eq!(registers[QUEUE_MSIX_VECTOR / 2], 3);
     }
 }
