@@ -342,6 +342,12 @@ pub mod label {
     pub const IRQ_HANDLER_ACK: u64 = 66;
     /// IRQ handler: stop delivering (mask the line, forget the notification).
     pub const IRQ_HANDLER_CLEAR: u64 = 67;
+    /// IRQ control: `dest_cnode, dest_index`: a handler for a free
+    /// message-signalled line (reply: the line).
+    pub const IRQ_CONTROL_GET_MSI: u64 = 68;
+    /// IRQ handler of a message-signalled line: reply words `address,
+    /// data`, what the device writes to raise it (MSI or MSI-X).
+    pub const IRQ_HANDLER_MSI_MESSAGE: u64 = 69;
     /// I/O port control: `first, last, dest_cnode, dest_index`.
     pub const IO_PORT_ISSUE: u64 = 72;
     /// I/O port range: `port, width` (reply: value).

@@ -658,6 +658,37 @@ impl IrqControl {
         invoke::irq_control_get(self.0, irq, root.0, dest_index)?;
         Ok(IrqHandler(dest_index))
     }
+
+    /// Creates the handler of a free message-signalled line in slot
+    /// `dest_index` of `root`; returns it and the line
+    /// ([`invoke::irq_control_get_msi`]).
+    ///
+    /// ```no_run
+    /// use libcap::{CNode, IrqControl};
+    /// let (handler, line) = IrqControl::from_raw(4).get_msi(CNode::from_raw(2), 70).expect("msi");
+    /// let message = handler.msi_message().expect("message");
+    /// # let _ = (line, message);
+    /// ```
+    pub fn get_msi(self, root: CNode, dest_index: u64) -> Result<(IrqHandler, u64), Error> {
+        let line = invoke::irq_control_get_msi(self.0, root.0, dest_index)?;
+        Ok((IrqHandler(dest_index), line))
+    }
+}
+
+/// What a device writes, and where, to raise a message-signalled
+/// interrupt: the contents of an MSI capability's address and data
+/// registers or of an MSI-X table entry.
+///
+/// ```
+/// let m = libcap::MsiMessage { address: 0xfee0_0000, data: 0x48 };
+/// assert_eq!(m.address as u32, 0xfee0_0000);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MsiMessage {
+    /// The address (64 bits; the high half is 0 on x86).
+    pub address: u64,
+    /// The data (the low 16 bits matter for MSI, 32 for MSI-X).
+    pub data: u32,
 }
 
 impl IrqHandler {
@@ -680,6 +711,22 @@ impl IrqHandler {
     /// ```
     pub fn ack(self) -> Result<(), Error> {
         invoke::irq_handler_ack(self.0)
+    }
+
+    /// What the device writes to raise this message-signalled line
+    /// ([`invoke::irq_handler_msi_message`]); `IllegalOperation` for an
+    /// IOAPIC line.
+    ///
+    /// ```no_run
+    /// let m = libcap::IrqHandler::from_raw(70).msi_message().expect("an MSI line");
+    /// # let _ = m;
+    /// ```
+    pub fn msi_message(self) -> Result<MsiMessage, Error> {
+        let (address, data) = invoke::irq_handler_msi_message(self.0)?;
+        Ok(MsiMessage {
+            address,
+            data: data as u32,
+        })
     }
 
     /// Masks the line and forgets the notification

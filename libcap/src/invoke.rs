@@ -387,6 +387,40 @@ pub fn irq_control_get(
     .map(drop)
 }
 
+/// Creates a capability for a free message-signalled interrupt line in
+/// slot `dest_index` of CNode `dest_cnode`; returns the line (24 … 39).
+/// Fails with `NotEnoughMemory` when every such line is issued.
+///
+/// ```no_run
+/// let line = libcap::invoke::irq_control_get_msi(4, 2, 50).expect("msi");
+/// assert!(line >= 24);
+/// ```
+pub fn irq_control_get_msi(
+    irq_control: u64,
+    dest_cnode: u64,
+    dest_index: u64,
+) -> Result<u64, Error> {
+    raw(
+        irq_control,
+        label::IRQ_CONTROL_GET_MSI,
+        &[dest_cnode, dest_index],
+    )
+    .map(|w| w[0])
+}
+
+/// The address and data a device writes to raise message-signalled line
+/// `irq_handler` (for its MSI capability or an MSI-X table entry).
+/// `IllegalOperation` for an IOAPIC line.
+///
+/// ```no_run
+/// let (address, data) = libcap::invoke::irq_handler_msi_message(50).expect("message");
+/// assert_eq!(address & 0xfff0_0000, 0xfee0_0000);
+/// # let _ = data;
+/// ```
+pub fn irq_handler_msi_message(irq_handler: u64) -> Result<(u64, u64), Error> {
+    raw(irq_handler, label::IRQ_HANDLER_MSI_MESSAGE, &[]).map(|w| (w[0], w[1]))
+}
+
 /// Routes interrupt line `irq_handler` to notification `ntfn` (a
 /// capability address): each interrupt masks the line and signals the
 /// notification with that capability's badge. Unmasks the line.

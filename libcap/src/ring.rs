@@ -295,6 +295,19 @@ pub struct Producer<D: Descriptor> {
 // the consumer only through the atomics and the hand-over protocol.
 unsafe impl<D: Descriptor> Send for Producer<D> {}
 
+impl<D: Descriptor> core::fmt::Debug for Producer<D> {
+    /// ```
+    /// let (tx, _rx) = libcap::ring::pair::<u64>(8).unwrap();
+    /// assert_eq!(format!("{tx:?}"), "Producer { capacity: 8, head: 0 }");
+    /// ```
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.ring.capacity())
+            .field("head", &self.head)
+            .finish()
+    }
+}
+
 /// The consuming half of a ring.
 ///
 /// ```
@@ -312,6 +325,19 @@ pub struct Consumer<D: Descriptor> {
 
 // SAFETY: as for `Producer`.
 unsafe impl<D: Descriptor> Send for Consumer<D> {}
+
+impl<D: Descriptor> core::fmt::Debug for Consumer<D> {
+    /// ```
+    /// let (_tx, rx) = libcap::ring::pair::<u64>(8).unwrap();
+    /// assert_eq!(format!("{rx:?}"), "Consumer { capacity: 8, tail: 0 }");
+    /// ```
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.ring.capacity())
+            .field("tail", &self.tail)
+            .finish()
+    }
+}
 
 /// A ring of `capacity` descriptors in newly allocated (and never freed)
 /// heap memory, and both its halves: for host tests and examples (not

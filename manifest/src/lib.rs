@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// The first eight bytes of an encoded manifest.
 pub const MAGIC: [u8; 8] = *b"BSLTMANI";
 /// The encoding version this crate writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Bytes before the postcard encoding: [`MAGIC`] and [`VERSION`].
 pub const HEADER_BYTES: usize = MAGIC.len() + 4;
 
@@ -154,7 +154,21 @@ pub enum Device {
         vendor: u16,
         /// The PCI device ID.
         device: u16,
+        /// The interrupt the component gets for it.
+        interrupt: PciInterrupt,
     },
+}
+
+/// The interrupt a PCI device's driver is given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PciInterrupt {
+    /// None: the driver polls.
+    #[default]
+    None,
+    /// A message-signalled line (`IRQ_CONTROL_GET_MSI`), granted as the
+    /// IRQ handler `<name>.msi`; the driver programs the device's MSI or
+    /// MSI-X capability with the message the handler gives.
+    Msi,
 }
 
 impl Device {

@@ -31,6 +31,7 @@ fn hello() -> Manifest {
                         name: "net".into(),
                         vendor: 0x1af4,
                         device: 0x1041,
+                        interrupt: PciInterrupt::Msi,
                     },
                 ],
                 start_order: 0,
@@ -69,7 +70,7 @@ fn hello() -> Manifest {
 fn the_header_is_magic_then_little_endian_version() {
     let bytes = hello().encode();
     assert_eq!(&bytes[..8], b"BSLTMANI");
-    assert_eq!(&bytes[8..12], &[1, 0, 0, 0]);
+    assert_eq!(&bytes[8..12], &[2, 0, 0, 0]);
 }
 
 #[test]
@@ -96,10 +97,10 @@ fn a_wrong_magic_is_refused() {
 #[test]
 fn another_version_is_refused_with_its_number() {
     let mut bytes = hello().encode();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
     assert_eq!(
         Manifest::decode(&bytes),
-        Err(DecodeError::UnsupportedVersion(2))
+        Err(DecodeError::UnsupportedVersion(1))
     );
     bytes[8..12].copy_from_slice(&0x0100_0000u32.to_le_bytes());
     assert_eq!(
@@ -161,13 +162,18 @@ fn device() -> impl Strategy<Value = Device> {
         (any::<String>(), any::<u8>()).prop_map(|(name, irq)| Device::Irq { name, irq }),
         (any::<String>(), any::<u16>(), any::<u16>())
             .prop_map(|(name, first, last)| Device::IoPorts { name, first, last }),
-        (any::<String>(), any::<u16>(), any::<u16>()).prop_map(|(name, vendor, device)| {
-            Device::Pci {
+        (any::<String>(), any::<u16>(), any::<u16>(), any::<bool>()).prop_map(
+            |(name, vendor, device, msi)| Device::Pci {
                 name,
                 vendor,
                 device,
+                interrupt: if msi {
+                    PciInterrupt::Msi
+                } else {
+                    PciInterrupt::None
+                },
             }
-        }),
+        ),
     ]
 }
 

@@ -37,8 +37,8 @@ enum Scenario {
     /// `config/hello` composed and booted: init, a server, a client.
     System,
     /// `config/block-test` composed and booted with a virtio disk: the
-    /// block server's self-check, then `block-smoke`'s reads and writes
-    /// over IPC.
+    /// block server's self-check, then `block-smoke`'s requests through
+    /// the shared rings, the server woken by the disk's MSI-X interrupt.
     Block,
     /// `config/kvs-test` composed and booted: the kvs server and the
     /// `kvs-smoke` client's script of commands.
@@ -102,7 +102,7 @@ const CASES: [Case; 10] = [
         cpu: None,
     },
     Case {
-        name: "block: config/block-test (virtio-blk over PCI, polling; block-smoke reads and writes over IPC)",
+        name: "block: config/block-test (modern virtio-blk over PCI, MSI-X, requests in flight through shared rings)",
         scenario: Scenario::Block,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -219,14 +219,21 @@ const POWER_CUT_AFTER_ROUNDS: u64 = 40;
 const MIN_KVS_CHECKS: u32 = 10;
 
 /// The fewest checks a passing `block-smoke` run reports.
-const MIN_BLOCK_CHECKS: u32 = 8;
+const MIN_BLOCK_CHECKS: u32 = 12;
 
 /// What the block test's disk holds at sector 0; the server logs it.
 const BLOCK_DISK_MAGIC: &[u8; 16] = b"BASALT-BLOCKTEST";
 const BLOCK_DISK_BYTES: usize = 1 << 20;
 
-/// Byte `i` of what the block server writes to `sector` (1 and 2): the
-/// oracle for `servers/block`'s `check::pattern`.
+/// The sectors that hold the pattern after a block test run: the server's
+/// self-check writes 1-2, `block-smoke` 4-7 through the rings and 16-115
+/// through `block::disk::Disk`.
+fn block_pattern_sectors() -> impl Iterator<Item = usize> {
+    [1, 2, 4, 5, 6, 7].into_iter().chain(16..116)
+}
+
+/// Byte `i` of what the block server and `block-smoke` write to `sector`:
+/// the oracle for `servers/block`'s `check::pattern`.
 fn block_pattern(sector: usize, i: usize) -> u8 {
     ((i * 31 + sector * 97 + 0x5a) as u8) ^ ((i >> 8) as u8)
 }
@@ -485,7 +492,12 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
         bytes[..BLOCK_DISK_MAGIC.len()].copy_from_slice(BLOCK_DISK_MAGIC);
         fs::write(&block_disk, bytes)?;
         let drive = format!("if=none,id=disk0,format=raw,file={}", block_disk.display());
-        vm.args(&["-drive", &drive, "-device", "virtio-blk-pci,drive=disk0"]);
+        vm.args(&[
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-pci,drive=disk0,disable-legacy=on",
+        ]);
     }
     if let Some(cpu) = case.cpu
         && accel == Accel::Tcg
@@ -676,15 +688,18 @@ fn check_block(status: Option<i32>, serial: &str, disk: &[u8]) -> Result<()> {
         .collect();
     for line in [
         "init: started block (generation 1".to_string(),
-        "block: virtio-blk 1af4:1001 at ".to_string(),
+        "block: virtio-blk 1af4:1042 at ".to_string(),
+        "block: interrupts: MSI-X entry 0 on line ".to_string(),
         format!("block: capacity {} sectors", BLOCK_DISK_BYTES / 512),
         "block: sectors 1-2 written and read back".to_string(),
         format!("block: sector 0 starts {}", sector0.join(" ")),
         "block: self-check passed".to_string(),
         "block: serving block (generation 1".to_string(),
         "init: started block-smoke (generation 1".to_string(),
+        "block-smoke: ok write sectors 4-7, four requests in flight".to_string(),
         "block-smoke: ok read back sectors 4-7".to_string(),
         "block-smoke: ok sector 0 holds BASALT-BLOCKTEST".to_string(),
+        "block-smoke: ok disk: sectors 16-115 written, flushed and read back".to_string(),
     ] {
         expect_line(serial, &line)?;
     }
@@ -701,8 +716,7 @@ fn check_block(status: Option<i32>, serial: &str, disk: &[u8]) -> Result<()> {
         }
         None => return Err(fail!("cannot read the summary line `{line}`")),
     }
-    // The server's self-check wrote sectors 1-2, block-smoke sectors 4-7.
-    for sector in [1, 2, 4, 5, 6, 7] {
+    for sector in block_pattern_sectors() {
         let at = sector * 512;
         let on_disk = disk.get(at..at + 512).unwrap_or_default();
         if on_disk.len() != 512
@@ -904,17 +918,20 @@ mod tests {
     fn the_block_check_wants_the_log_lines_and_the_pattern_on_disk() {
         let serial = "init: started block (generation 1, priority 100)\n\
             init: started block-smoke (generation 1, priority 90)\n\
-            block: virtio-blk 1af4:1001 at 00:03.0, 2 BARs\n\
-            block: capacity 2048 sectors (1024 KiB)\n\
+            block: virtio-blk 1af4:1042 at 00:03.0, 2 BARs\n\
+            block: interrupts: MSI-X entry 0 on line 24\n\
+            block: capacity 2048 sectors (1024 KiB), flush\n\
             block: sectors 1-2 written and read back\n\
             block: sector 0 starts 42 41 53 41 4c 54 2d 42 4c 4f 43 4b 54 45 53 54\n\
             block: self-check passed\n\
-            block: serving block (generation 1, 128 sectors per request at most)\n\
+            block: serving block (generation 1, 32 requests in flight, 240 sectors per request at most)\n\
+            block-smoke: ok write sectors 4-7, four requests in flight\n\
             block-smoke: ok read back sectors 4-7\n\
             block-smoke: ok sector 0 holds BASALT-BLOCKTEST\n\
-            block-smoke: 8 passed, 0 failed\n";
-        let mut disk = vec![0u8; 8 * 512];
-        for sector in [1, 2, 4, 5, 6, 7] {
+            block-smoke: ok disk: sectors 16-115 written, flushed and read back\n\
+            block-smoke: 12 passed, 0 failed\n";
+        let mut disk = vec![0u8; 116 * 512];
+        for sector in block_pattern_sectors() {
             for i in 0..512 {
                 disk[sector * 512 + i] = block_pattern(sector, i);
             }
@@ -923,13 +940,18 @@ mod tests {
         assert!(check_block(Some(EXIT_FAILURE), serial, &disk).is_err());
         let lost = serial.replace("self-check passed", "self-check failed: Check(..)");
         assert!(check_block(Some(EXIT_SUCCESS), &lost, &disk).is_err());
-        let failed = serial.replace("8 passed, 0 failed", "7 passed, 1 failed");
+        let polling = serial.replace(
+            "interrupts: MSI-X entry 0 on line 24",
+            "no interrupt: polling",
+        );
+        assert!(check_block(Some(EXIT_SUCCESS), &polling, &disk).is_err());
+        let failed = serial.replace("12 passed, 0 failed", "11 passed, 1 failed");
         assert!(check_block(Some(EXIT_SUCCESS), &failed, &disk).is_err());
-        let few = serial.replace("8 passed", "5 passed");
+        let few = serial.replace("12 passed", "8 passed");
         assert!(check_block(Some(EXIT_SUCCESS), &few, &disk).is_err());
-        let no_summary = serial.replace("block-smoke: 8 passed, 0 failed\n", "");
+        let no_summary = serial.replace("block-smoke: 12 passed, 0 failed\n", "");
         assert!(check_block(Some(EXIT_SUCCESS), &no_summary, &disk).is_err());
-        for at in [2 * 512 + 7, 6 * 512 + 100] {
+        for at in [2 * 512 + 7, 6 * 512 + 100, 115 * 512 + 511] {
             let mut unwritten = disk.clone();
             unwritten[at] ^= 1;
             assert!(check_block(Some(EXIT_SUCCESS), serial, &unwritten).is_err());

@@ -1,10 +1,10 @@
 //! The start-up self-check: the disk's capacity, a known pattern written to
 //! sectors 1 and 2 and read back, and the first bytes of sector 0.
 
+use crate::SECTOR_SIZE;
+use crate::server::{Device, Transfer};
 use core::fmt;
-
-/// Bytes of a sector.
-pub const SECTOR_SIZE: usize = 512;
+use core::ptr::NonNull;
 /// The first sector the check writes; it writes [`CHECK_SECTORS`].
 pub const FIRST_CHECK_SECTOR: u64 = 1;
 /// How many sectors the check writes and reads back.
@@ -24,6 +24,61 @@ pub trait Disk {
     /// Makes written sectors durable; does nothing unless implemented.
     fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
+    }
+}
+
+/// A [`Device`] used one request at a time, waiting for each (the
+/// self-check runs before the server takes requests).
+#[derive(Debug)]
+pub struct OneAtATime<'a, D>(pub &'a mut D);
+
+/// A request the device refused to start, or that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failed;
+
+impl<D: Device> OneAtATime<'_, D> {
+    /// Runs `transfer` in slot 0 and waits until it is done.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Device::start`]; this returns only once the request is done.
+    unsafe fn run(&mut self, transfer: Transfer) -> Result<(), Failed> {
+        // SAFETY: the caller's contract; the loop below waits until the
+        // device reports the slot done.
+        if !unsafe { self.0.start(0, transfer) } {
+            return Err(Failed);
+        }
+        loop {
+            match self.0.poll() {
+                Some((0, true)) => return Ok(()),
+                Some((0, false)) => return Err(Failed),
+                Some(_) => {}
+                None => self.0.wait(),
+            }
+        }
+    }
+}
+
+impl<D: Device> Disk for OneAtATime<'_, D> {
+    type Error = Failed;
+    fn capacity(&self) -> u64 {
+        self.0.capacity()
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Failed> {
+        let buf = NonNull::from(buf);
+        // SAFETY: `buf` is borrowed until `run` returns, which is after
+        // the device is done with it.
+        unsafe { self.run(Transfer::Read { sector, buf }) }
+    }
+    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Failed> {
+        // The device only reads it.
+        let buf = NonNull::from(buf);
+        // SAFETY: as in `read`.
+        unsafe { self.run(Transfer::Write { sector, buf }) }
+    }
+    fn flush(&mut self) -> Result<(), Failed> {
+        // SAFETY: no buffer.
+        unsafe { self.run(Transfer::Flush) }
     }
 }
 
@@ -211,6 +266,21 @@ mod tests {
             Hex(&report.sector0).to_string(),
             "42 41 53 41 4c 54 2d 42 4c 4f 43 4b 54 45 53 54"
         );
+    }
+
+    #[test]
+    fn the_check_runs_on_a_device_one_request_at_a_time() {
+        let mut device = crate::testutil::RamDevice::new(8);
+        device.0.borrow_mut().disk[..4].copy_from_slice(b"BSLT");
+        let report = self_check(&mut OneAtATime(&mut device), &mut [0; 1024]).unwrap();
+        assert_eq!(&report.sector0[..4], b"BSLT");
+        assert_eq!(device.0.borrow().disk[SECTOR_SIZE], pattern(1, 0));
+        assert_eq!(device.0.borrow().max_in_flight, 1);
+        device.0.borrow_mut().fail = Some(2);
+        assert!(matches!(
+            self_check(&mut OneAtATime(&mut device), &mut [0; 1024]),
+            Err(CheckError::Write(Failed))
+        ));
     }
 
     #[test]

@@ -1,18 +1,38 @@
 //! [`Disk`]: the client side of the block server as a plain sector device —
-//! read, write and flush of byte buffers at sector numbers — over a
-//! [`BlockClient`] and the shared region the data moves through. It splits
-//! transfers that are larger than the server's limit or the region, and
-//! turns the wire's error codes into [`DiskError`].
+//! read, write and flush of byte buffers at sector numbers — over the
+//! rings in the region it shares with the server ([`Rings`]). A transfer
+//! is cut into requests of at most [`CHUNK_SECTORS`] sectors that are all
+//! in flight at once, as many as the data area holds; the wire's error
+//! codes become [`DiskError`].
 //!
 //! This is the interface the kvs server's log uses; how the requests reach
-//! the server (calls today) is its business.
+//! the server is its business.
+//!
+//! ```
+//! # fn demo<T: libcap::rpc::Transport>(mut disk: block::disk::Disk<T>) -> Result<(), block::disk::DiskError> {
+//! let record = [0x42u8; 1024];
+//! disk.write_and_flush(8, &record)?; // sectors 8-9, then a flush: one round trip
+//! let mut back = [0u8; 1024];
+//! disk.read(8, &mut back)?;
+//! assert_eq!(back, record);
+//! # Ok(())
+//! # }
+//! ```
 
-use crate::{BlockClient, Geometry, IO_ERROR, MISALIGNED, NO_REGION, OUT_OF_RANGE, TOO_LARGE};
+use crate::client::Rings;
+use crate::{
+    BlockClient, Geometry, IO_ERROR, MISALIGNED, NO_REGION, OK, OUT_OF_RANGE, Request,
+    SUBMIT_CAPACITY, TOO_LARGE,
+};
 use libcap::rpc::{RpcError, Transport};
 use libcap::start::SharedRegion;
 
 /// Bytes of a sector.
 pub const SECTOR: usize = 512;
+
+/// The most sectors [`Disk`] puts in one request (16 KiB): a larger
+/// transfer becomes several requests in flight together.
+pub const CHUNK_SECTORS: usize = 32;
 
 /// Why a [`Disk`] operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +47,7 @@ pub enum DiskError {
     /// gives the two no common region.
     NoRegion,
     /// The call itself failed (the server is gone, restarted, or answered
-    /// something undecodable).
+    /// something undecodable or inconsistent).
     Rpc(RpcError),
 }
 
@@ -45,12 +65,22 @@ impl core::fmt::Display for DiskError {
     }
 }
 
+impl DiskError {
+    /// The error a completion's status or a call's error code stands for.
+    fn from_code(code: u64) -> Self {
+        match code {
+            OUT_OF_RANGE => DiskError::OutOfRange,
+            IO_ERROR => DiskError::Io,
+            NO_REGION | MISALIGNED | TOO_LARGE => DiskError::NoRegion,
+            code => DiskError::Rpc(RpcError::Remote(code)),
+        }
+    }
+}
+
 impl From<RpcError> for DiskError {
     fn from(e: RpcError) -> Self {
         match e {
-            RpcError::Remote(OUT_OF_RANGE) => DiskError::OutOfRange,
-            RpcError::Remote(IO_ERROR) => DiskError::Io,
-            RpcError::Remote(NO_REGION | MISALIGNED | TOO_LARGE) => DiskError::NoRegion,
+            RpcError::Remote(code) => DiskError::from_code(code),
             e => DiskError::Rpc(e),
         }
     }
@@ -59,29 +89,50 @@ impl From<RpcError> for DiskError {
 /// A disk reached through the block server.
 #[derive(Debug)]
 pub struct Disk<T: Transport> {
-    client: BlockClient<T>,
-    region: SharedRegion,
+    rings: Rings<T>,
     geometry: Geometry,
-    /// Sectors per request: the server's limit and the region's size.
+    /// Sectors per request.
     chunk: usize,
+    /// Requests per batch: as many chunks as the data area holds, and
+    /// room for a flush in the submission ring.
+    batch: usize,
+    next_id: u64,
 }
 
 impl<T: Transport> Disk<T> {
-    /// Asks the server for the disk's geometry; `region` is the data
-    /// region the server was given (its argument `region`).
+    /// Asks the server for the disk's geometry and attaches to the rings
+    /// in `region`, the region the server was given (its argument
+    /// `region`). Requests a previous user of the region left behind are
+    /// completed and their completions dropped first.
     pub fn open(client: BlockClient<T>, region: SharedRegion) -> Result<Self, DiskError> {
-        let geometry = client.info()?;
+        Self::from_rings(Rings::new(client, region).ok_or(DiskError::NoRegion)?)
+    }
+
+    /// [`open`](Self::open) on rings already attached.
+    pub fn from_rings(mut rings: Rings<T>) -> Result<Self, DiskError> {
+        let geometry = rings.block().info()?;
+        let data_sectors = rings.data_len() / SECTOR;
         let chunk = usize::try_from(geometry.max_sectors)
             .unwrap_or(usize::MAX)
-            .min(region.len() / SECTOR);
+            .min(data_sectors)
+            .min(CHUNK_SECTORS);
         if chunk == 0 {
             return Err(DiskError::NoRegion);
         }
+        let batch = (data_sectors / chunk).min(SUBMIT_CAPACITY - 1);
+        loop {
+            while rings.pop().is_some() {}
+            if rings.wait()? == 0 && rings.all_taken() {
+                while rings.pop().is_some() {}
+                break;
+            }
+        }
         Ok(Self {
-            client,
-            region,
+            rings,
             geometry,
             chunk,
+            batch,
+            next_id: 1,
         })
     }
 
@@ -93,33 +144,107 @@ impl<T: Transport> Disk<T> {
     /// Reads `buf.len() / 512` sectors from `sector` on into `buf`.
     pub fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DiskError> {
         self.check(sector, buf.len())?;
-        for (i, part) in buf.chunks_mut(self.chunk * SECTOR).enumerate() {
-            let at = sector + (i * self.chunk) as u64;
-            self.client.read(at, (part.len() / SECTOR) as u64, 0)?;
-            if !self.region.read_at(0, part) {
+        let per_batch = self.chunk * self.batch * SECTOR;
+        for (b, part) in buf.chunks_mut(per_batch).enumerate() {
+            let at = sector + (b * per_batch / SECTOR) as u64;
+            self.run(part.len(), at, Request::read, false)?;
+            if !self.rings.data().read_at(0, part) {
                 return Err(DiskError::NoRegion);
             }
         }
         Ok(())
     }
 
-    /// Writes `data` (whole sectors) from `sector` on. The sectors are on
-    /// the device, not necessarily durable: see [`flush`](Self::flush).
+    /// Writes `data` (whole sectors) from `sector` on; returns once the
+    /// device has them, not necessarily durable: see
+    /// [`flush`](Self::flush).
     pub fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DiskError> {
-        self.check(sector, data.len())?;
-        for (i, part) in data.chunks(self.chunk * SECTOR).enumerate() {
-            let at = sector + (i * self.chunk) as u64;
-            if !self.region.write_at(0, part) {
-                return Err(DiskError::NoRegion);
-            }
-            self.client.write(at, (part.len() / SECTOR) as u64, 0)?;
-        }
-        Ok(())
+        self.write_batches(sector, data, false)
+    }
+
+    /// Writes `data` (whole sectors) from `sector` on and then flushes, in
+    /// one batch where the data area holds it: returns once the data and
+    /// everything written before are durable.
+    pub fn write_and_flush(&mut self, sector: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.write_batches(sector, data, true)
     }
 
     /// Returns once everything written before is durable.
     pub fn flush(&mut self) -> Result<(), DiskError> {
-        Ok(self.client.flush()?)
+        self.run(0, 0, Request::write, true)
+    }
+
+    fn write_batches(&mut self, sector: u64, data: &[u8], flush: bool) -> Result<(), DiskError> {
+        self.check(sector, data.len())?;
+        let per_batch = self.chunk * self.batch * SECTOR;
+        let batches = data.len().div_ceil(per_batch);
+        for (b, part) in data.chunks(per_batch).enumerate() {
+            if !self.rings.data().write_at(0, part) {
+                return Err(DiskError::NoRegion);
+            }
+            let at = sector + (b * per_batch / SECTOR) as u64;
+            self.run(part.len(), at, Request::write, flush && b + 1 == batches)?;
+        }
+        if flush && batches == 0 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Moves `len` bytes (whole sectors, at most a batch) between sector
+    /// `sector` on and the start of the data area with requests made by
+    /// `make` (`Request::read` or `Request::write`), then a flush if
+    /// `flush`; returns once every one has completed, with the first
+    /// error.
+    fn run(
+        &mut self,
+        len: usize,
+        sector: u64,
+        make: fn(u64, u64, u32, u64) -> Request,
+        flush: bool,
+    ) -> Result<(), DiskError> {
+        let first = self.next_id;
+        let chunk_bytes = self.chunk * SECTOR;
+        for (i, start) in (0..len).step_by(chunk_bytes).enumerate() {
+            let count = (len - start).min(chunk_bytes) / SECTOR;
+            let at = sector + (i * self.chunk) as u64;
+            self.push(make(self.next_id, at, count as u32, start as u64))?;
+        }
+        if flush {
+            self.push(Request::flush(self.next_id))?;
+        }
+        let ids = first..self.next_id;
+        let mut left = ids.end - ids.start;
+        let mut error = None;
+        let mut take = |rings: &mut Rings<T>| {
+            while let Some(c) = rings.pop() {
+                if ids.contains(&c.id) {
+                    left -= 1;
+                    if c.status != OK {
+                        error.get_or_insert(DiskError::from_code(c.status));
+                    }
+                }
+            }
+            left
+        };
+        while take(&mut self.rings) > 0 {
+            let quiet = self.rings.wait()? == 0 && self.rings.all_taken();
+            if take(&mut self.rings) > 0 && quiet {
+                // Nothing outstanding, yet completions are missing: the
+                // server dropped them.
+                return Err(DiskError::Rpc(RpcError::BadMessage));
+            }
+        }
+        error.map_or(Ok(()), Err)
+    }
+
+    /// Pushes `r` with the next id. The ring has room: a batch is smaller
+    /// than the ring, and the one before it has completed.
+    fn push(&mut self, r: Request) -> Result<(), DiskError> {
+        self.next_id += 1;
+        self.rings
+            .push(r)
+            .map_err(|_| DiskError::Rpc(RpcError::BadMessage))
     }
 
     fn check(&self, sector: u64, len: usize) -> Result<(), DiskError> {
@@ -139,34 +264,91 @@ impl<T: Transport> Disk<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::server;
+    use crate::testutil::{DATA_SECTORS, DISK_SECTORS, server};
 
     #[test]
-    fn transfers_larger_than_a_request_are_split() {
-        let (local, region) = server();
+    fn transfers_larger_than_the_data_area_are_split_into_batches() {
+        let (local, region, ram) = server();
         let mut disk = Disk::open(BlockClient::new(&local), region).unwrap();
-        assert_eq!(disk.sectors(), 64);
-        // 20 sectors: three requests of at most 8 (the bounce buffer).
-        let data: Vec<u8> = (0..20 * SECTOR).map(|i| (i / 7) as u8).collect();
-        disk.write(30, &data).unwrap();
+        assert_eq!(disk.sectors(), DISK_SECTORS);
+        // 150 sectors: batches of 64 (the data area), 64 and 22.
+        const { assert!(DATA_SECTORS < 150) };
+        let data: Vec<u8> = (0..150 * SECTOR).map(|i| (i / 7) as u8).collect();
+        disk.write(3, &data).unwrap();
         disk.flush().unwrap();
-        let mut back = vec![0; 22 * SECTOR];
-        disk.read(29, &mut back).unwrap();
+        let mut back = vec![0; 152 * SECTOR];
+        disk.read(2, &mut back).unwrap();
         assert!(back[..SECTOR].iter().all(|&b| b == 0));
-        assert_eq!(&back[SECTOR..21 * SECTOR], &data[..]);
-        assert!(back[21 * SECTOR..].iter().all(|&b| b == 0));
+        assert_eq!(&back[SECTOR..151 * SECTOR], &data[..]);
+        assert!(back[151 * SECTOR..].iter().all(|&b| b == 0));
+        assert_eq!(ram.borrow().durable[3 * SECTOR..153 * SECTOR], data[..]);
+    }
+
+    #[test]
+    fn write_and_flush_makes_the_data_durable_in_one_batch() {
+        let (local, region, ram) = server();
+        let mut disk = Disk::open(BlockClient::new(&local), region).unwrap();
+        disk.write(0, &[7; 4 * SECTOR]).unwrap();
+        assert_eq!(ram.borrow().durable[0], 0, "written, not flushed");
+        disk.write_and_flush(10, &[9; 2 * SECTOR]).unwrap();
+        let ram = ram.borrow();
+        assert_eq!(ram.durable[0], 7, "written before the flush");
+        assert_eq!(ram.durable[10 * SECTOR], 9);
+        assert_eq!(ram.flushes_with_others_in_flight, 0);
+    }
+
+    #[test]
+    fn a_large_transfer_is_several_requests_in_flight() {
+        let (local, region, ram) = server();
+        let mut disk = Disk::open(BlockClient::new(&local), region).unwrap();
+        disk.write(0, &vec![1; DATA_SECTORS * SECTOR]).unwrap();
+        assert_eq!(ram.borrow().max_in_flight, DATA_SECTORS / CHUNK_SECTORS);
+        const { assert!(DATA_SECTORS / CHUNK_SECTORS >= 2) };
     }
 
     #[test]
     fn bad_requests_fail_before_reaching_the_server() {
-        let (local, region) = server();
+        let (local, region, _ram) = server();
         let mut disk = Disk::open(BlockClient::new(&local), region).unwrap();
         assert_eq!(disk.write(0, &[1; 100]), Err(DiskError::PartialSector));
-        assert_eq!(disk.read(63, &mut [0; 1024]), Err(DiskError::OutOfRange));
+        assert_eq!(
+            disk.read(DISK_SECTORS - 1, &mut [0; 1024]),
+            Err(DiskError::OutOfRange)
+        );
         assert_eq!(
             disk.read(u64::MAX, &mut [0; 512]),
             Err(DiskError::OutOfRange)
         );
-        assert_eq!(disk.write(64, &[]), Ok(()));
+        assert_eq!(disk.write(DISK_SECTORS, &[]), Ok(()));
+    }
+
+    #[test]
+    fn device_errors_are_io_errors() {
+        let (local, region, ram) = server();
+        let mut disk = Disk::open(BlockClient::new(&local), region).unwrap();
+        ram.borrow_mut().fail = Some(5);
+        assert_eq!(disk.read(4, &mut [0; 4 * SECTOR]), Err(DiskError::Io));
+        assert_eq!(disk.read(6, &mut [0; 4 * SECTOR]), Ok(()));
+    }
+
+    #[test]
+    fn open_completes_what_a_previous_client_left_in_the_rings() {
+        let (local, region, _ram) = server();
+        // SAFETY: the same leaked memory as `region`; the first client is
+        // gone (dropped) before the second attaches.
+        let again = unsafe { SharedRegion::new(region.as_ptr(), region.len()) }.unwrap();
+        {
+            let mut rings = Rings::new(BlockClient::new(&local), region).unwrap();
+            for i in 0..10 {
+                rings.push(Request::read(1000 + i, i, 1, 0)).unwrap();
+            }
+            rings.submit().unwrap();
+            rings.push(Request::read(2000, 0, 1, 0)).unwrap();
+        }
+        let mut disk = Disk::open(BlockClient::new(&local), again).unwrap();
+        disk.write(1, &[3; SECTOR]).unwrap();
+        let mut back = [0; SECTOR];
+        disk.read(1, &mut back).unwrap();
+        assert_eq!(back, [3; SECTOR]);
     }
 }

@@ -3,11 +3,12 @@
 //! [`Hal`] the virtio driver allocates its queues and shares its buffers
 //! through.
 //!
-//! The driver's own allocations (the virtqueue) come from the pool. A
-//! buffer it shares with the device (a request header on the stack, the
-//! caller's data) is used in place when it already lies in the region,
-//! else copied through a bounce buffer from the pool: the device sees
-//! only physical addresses inside the region.
+//! The driver's own allocations (the virtqueue, the request headers) come
+//! from the pool. A buffer it shares with the device is used in place when
+//! it lies in the region or in a DMA window added with [`add_dma_window`]
+//! (the client's data area, a region the server shares), else copied
+//! through a bounce buffer from the pool: the device sees only physical
+//! addresses inside memory this component owns or shares.
 
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
@@ -145,7 +146,26 @@ pub const MAX_WINDOWS: usize = 6;
 
 struct State {
     pool: Option<PagePool>,
+    /// Device memory (BARs) the driver maps registers from.
     windows: [Option<Window>; MAX_WINDOWS],
+    /// Memory outside the pool the device may reach in place.
+    dma_windows: [Option<Window>; MAX_WINDOWS],
+}
+
+impl State {
+    /// The physical address of `virt..virt + len` if the device may use
+    /// it in place: inside the pool or one DMA window.
+    fn in_place(&self, virt: usize, len: usize) -> Option<u64> {
+        if let Some(pool) = &self.pool
+            && pool.contains_virt(virt, len)
+        {
+            return Some(pool.phys_of(virt));
+        }
+        self.dma_windows.iter().flatten().find_map(|w| {
+            let offset = virt.checked_sub(w.virt)?;
+            (offset.checked_add(len)? <= w.len).then_some(w.phys + offset as u64)
+        })
+    }
 }
 
 /// A spin lock: the component has one thread, so it never spins; it keeps
@@ -160,6 +180,7 @@ static STATE: Locked = Locked(
     UnsafeCell::new(State {
         pool: None,
         windows: [None; MAX_WINDOWS],
+        dma_windows: [None; MAX_WINDOWS],
     }),
 );
 
@@ -197,6 +218,25 @@ pub unsafe fn set_dma_region(virt: *mut u8, phys: u64, len: usize) {
 /// the driver uses it.
 pub unsafe fn add_window(window: Window) -> bool {
     with(|s| match s.windows.iter_mut().find(|w| w.is_none()) {
+        Some(slot) => {
+            *slot = Some(window);
+            true
+        }
+        None => false,
+    })
+}
+
+/// Adds memory outside the DMA region that the device may read and write
+/// in place (a shared region's data area); false if all [`MAX_WINDOWS`]
+/// are taken.
+///
+/// # Safety
+///
+/// `window.virt..+len` is mapped read-write for the rest of the program,
+/// physically contiguous from `window.phys`, and the device may write any
+/// of it that a buffer shared with it covers.
+pub unsafe fn add_dma_window(window: Window) -> bool {
+    with(|s| match s.dma_windows.iter_mut().find(|w| w.is_none()) {
         Some(slot) => {
             *slot = Some(window);
             true
@@ -265,10 +305,7 @@ unsafe impl Hal for BlockHal {
     unsafe fn share(buffer: NonNull<[u8]>, direction: BufferDirection) -> PhysAddr {
         let len = buffer.len();
         let virt = buffer.cast::<u8>().as_ptr() as usize;
-        if let Some(phys) = with(|s| {
-            let pool = s.pool.as_ref()?;
-            pool.contains_virt(virt, len).then(|| pool.phys_of(virt))
-        }) {
+        if let Some(phys) = with(|s| s.in_place(virt, len)) {
             return phys;
         }
         let (phys, bounce) = Self::dma_alloc(pages_for(len), direction);
@@ -286,11 +323,10 @@ unsafe impl Hal for BlockHal {
         let len = buffer.len();
         let virt = buffer.cast::<u8>().as_ptr() as usize;
         let bounce = with(|s| {
-            let pool = s.pool.as_ref()?;
-            if pool.contains_virt(virt, len) {
+            if s.in_place(virt, len).is_some() {
                 return None;
             }
-            pool.virt_of(paddr, len)
+            s.pool.as_ref()?.virt_of(paddr, len)
         });
         let Some(bounce) = bounce else {
             return; // used in place
@@ -382,6 +418,24 @@ mod tests {
         assert_eq!(phys, 0x40_1010);
         assert_eq!(free_dma_pages(), 4);
 
+        // A buffer in a DMA window is used in place too.
+        let outside: &'static mut [u8] = Vec::leak(vec![0; 64]);
+        // SAFETY: leaked memory, given a made-up physical address.
+        assert!(unsafe {
+            add_dma_window(Window {
+                phys: 0x9000_0000,
+                virt: outside.as_ptr() as usize,
+                len: 64,
+            })
+        });
+        let in_window = NonNull::from(&mut outside[16..48]);
+        // SAFETY: a live buffer.
+        let phys = unsafe { BlockHal::share(in_window, BufferDirection::DeviceToDriver) };
+        assert_eq!(phys, 0x9000_0010);
+        assert_eq!(free_dma_pages(), 4);
+        // SAFETY: as above; nothing to copy back.
+        unsafe { BlockHal::unshare(phys, in_window, BufferDirection::DeviceToDriver) };
+        assert_eq!(free_dma_pages(), 4);
         // SAFETY: a fake window; only translated, never touched.
         assert!(unsafe {
             add_window(Window {

@@ -2,8 +2,13 @@
 //! address goes to 0xcf8, the 32-bit register is read or written at 0xcfc
 //! (configuration mechanism #1). The component is granted the ports as a
 //! device (`kind = "io-ports"`, `first = 0xcf8`, `last = 0xcff`).
+//!
+//! And the MSI-X capability ([`Msix`]): where a function's table of
+//! interrupt messages lies, how to fill an entry and turn MSI-X on.
 
-use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction};
+use core::ptr::NonNull;
+use libcap::MsiMessage;
+use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
 
 /// The configuration-address port.
 pub const CONFIG_ADDRESS: u16 = 0xcf8;
@@ -80,6 +85,84 @@ impl<P: Ports + Copy> ConfigurationAccess for PortCam<P> {
     }
 }
 
+/// The MSI-X capability's ID.
+const CAP_MSIX: u8 = 0x11;
+/// Message control: MSI-X enable, function mask.
+const MSIX_ENABLE: u32 = 1 << 15;
+const MSIX_FUNCTION_MASK: u32 = 1 << 14;
+/// Bytes of an MSI-X table entry.
+pub const MSIX_ENTRY_BYTES: usize = 16;
+
+/// A function's MSI-X capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Msix {
+    /// Where the capability is in configuration space.
+    offset: u8,
+    /// The BAR that holds the table.
+    pub table_bar: u8,
+    /// The table's offset in that BAR.
+    pub table_offset: u32,
+    /// Entries in the table.
+    pub entries: u16,
+}
+
+impl Msix {
+    /// The MSI-X capability of `f`, if it has one; `cam` reads what the
+    /// capability list does not carry.
+    pub fn find<C: ConfigurationAccess>(
+        root: &PciRoot<C>,
+        cam: &C,
+        f: DeviceFunction,
+    ) -> Option<Self> {
+        let cap = root.capabilities(f).find(|c| c.id == CAP_MSIX)?;
+        let table = cam.read_word(f, cap.offset + 4);
+        Some(Self {
+            offset: cap.offset,
+            table_bar: (table & 7) as u8,
+            table_offset: table & !7,
+            entries: (cap.private_header & 0x7ff) + 1,
+        })
+    }
+
+    /// Turns MSI-X on for `f` (and with it INTx off), no longer masking
+    /// the whole function: entries that are unmasked may fire.
+    pub fn enable<C: ConfigurationAccess>(&self, cam: &mut C, f: DeviceFunction) {
+        let header = cam.read_word(f, self.offset);
+        let control = (header >> 16 | MSIX_ENABLE) & !MSIX_FUNCTION_MASK;
+        cam.write_word(f, self.offset, (header & 0xffff) | control << 16);
+    }
+}
+
+/// Fills entry `entry` of the MSI-X table at `table` with `message` and
+/// unmasks it.
+///
+/// # Safety
+///
+/// `table` maps the function's MSI-X table (uncached) with at least
+/// `entry + 1` entries, and nothing else writes that entry.
+///
+/// ```
+/// let mut table = [0u32, 0, 0, 1, 0, 0, 0, 1]; // two masked entries
+/// let message = libcap::MsiMessage { address: 0xfee0_0000, data: 0x48 };
+/// let at = core::ptr::NonNull::new(table.as_mut_ptr()).unwrap();
+/// // SAFETY: a table of two entries in this program's memory.
+/// unsafe { block::pci::write_msix_entry(at, 1, message) };
+/// assert_eq!(table, [0, 0, 0, 1, 0xfee0_0000, 0, 0x48, 0]);
+/// ```
+pub unsafe fn write_msix_entry(table: NonNull<u32>, entry: usize, message: MsiMessage) {
+    // SAFETY: the caller's contract: the entry's four words are mapped and
+    // ours. The entry is masked (its reset state, or cleared by the
+    // writes before) until the last write unmasks it.
+    unsafe {
+        let words = table.as_ptr().add(entry * MSIX_ENTRY_BYTES / 4);
+        words.add(3).write_volatile(1);
+        words.write_volatile(message.address as u32);
+        words.add(1).write_volatile((message.address >> 32) as u32);
+        words.add(2).write_volatile(message.data);
+        words.add(3).write_volatile(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +217,43 @@ mod tests {
             (found[0].1.vendor_id, found[0].1.device_id),
             (0x1af4, 0x1001)
         );
+    }
+
+    #[test]
+    fn the_msix_capability_is_found_and_enabled() {
+        let bus: &'static Bus = Box::leak(Box::default());
+        let f = DeviceFunction {
+            bus: 0,
+            device: 3,
+            function: 0,
+        };
+        let base = config_address(f, 0);
+        let mut regs = bus.registers.borrow_mut();
+        regs.insert(base, 0x1042_1af4);
+        // Status: a capability list, starting at 0x98.
+        regs.insert(base + 4, 0x0010_0000);
+        regs.insert(base + 0x34, 0x98);
+        // A vendor capability, then MSI-X with 2 entries (control 1),
+        // function masked, table at BAR1 offset 0.
+        regs.insert(base + 0x98, 0x0010_8409);
+        regs.insert(base + 0x84, 0x4001_0011);
+        regs.insert(base + 0x88, 0x0000_0001);
+        drop(regs);
+        let mut cam = PortCam::new(Fake(bus));
+        let root = PciRoot::new(cam);
+        let msix = Msix::find(&root, &cam, f).unwrap();
+        assert_eq!((msix.table_bar, msix.table_offset, msix.entries), (1, 0, 2));
+        msix.enable(&mut cam, f);
+        assert_eq!(bus.registers.borrow()[&(base + 0x84)], 0x8001_0011);
+        let none = DeviceFunction {
+            bus: 0,
+            device: 4,
+            function: 0,
+        };
+        bus.registers
+            .borrow_mut()
+            .insert(config_address(none, 4), 0);
+        assert_eq!(Msix::find(&root, &cam, none), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use elf::ElfBytes;
 use elf::abi::{PF_W, PF_X, PT_LOAD};
 use elf::endian::LittleEndian;
 use libcap::{Error, invoke};
-use manifest::{Device, Manifest};
+use manifest::{Device, Manifest, PciInterrupt};
 
 /// Why a component could not be built.
 #[derive(Debug)]
@@ -397,7 +397,18 @@ pub fn start(
                 )
                 .doing("granting I/O ports")?;
             }
-            // Granted below, from the BARs init found at boot.
+            Device::Pci {
+                name,
+                interrupt: PciInterrupt::Msi,
+                ..
+            } => {
+                let msi = alloc::format!("{name}.msi");
+                let dest = grant(&mut info, CapKind::Irq, &msi, 0, 0)?;
+                let line = invoke::irq_control_get_msi(IRQ_CONTROL, cnode, dest)
+                    .doing("granting a message-signalled interrupt")?;
+                info.caps[(dest - si::slot::FIRST_GRANTED) as usize].value = line;
+            }
+            // The BARs are granted below, from what init found at boot.
             Device::Pci { .. } => {}
         }
     }

@@ -127,6 +127,7 @@ fn pci_devices(
                     name,
                     vendor,
                     device,
+                    ..
                 } => Some((i, name.as_str(), *vendor, *device)),
                 _ => None,
             })

@@ -31,7 +31,7 @@ impl Rng {
 }
 
 /// Labels worth trying, plus one nobody uses.
-const LABELS: [u64; 24] = [
+const LABELS: [u64; 26] = [
     label::UNTYPED_RETYPE,
     label::CNODE_COPY,
     label::CNODE_MINT,
@@ -55,6 +55,8 @@ const LABELS: [u64; 24] = [
     label::TCB_BIND_NOTIFICATION,
     label::TCB_SET_FAULT_ENDPOINT,
     label::IRQ_CONTROL_GET,
+    label::IRQ_CONTROL_GET_MSI,
+    label::IRQ_HANDLER_MSI_MESSAGE,
     0x7777,
 ];
 

@@ -2,7 +2,7 @@
 //! them, as text or as a Graphviz graph.
 
 use super::size::show;
-use manifest::{Device, Manifest, Restart};
+use manifest::{Device, Manifest, PciInterrupt, Restart};
 use std::fmt::Write;
 
 fn restart(r: Restart) -> String {
@@ -21,7 +21,14 @@ fn device(d: &Device) -> String {
             name,
             vendor,
             device,
-        } => format!("{name}: PCI {vendor:04x}:{device:04x}"),
+            interrupt,
+        } => format!(
+            "{name}: PCI {vendor:04x}:{device:04x}{}",
+            match interrupt {
+                PciInterrupt::None => "",
+                PciInterrupt::Msi => ", MSI",
+            }
+        ),
     }
 }
 

@@ -5,7 +5,7 @@
 use super::diag::{At, Loc, Report};
 use super::size;
 use basalt_abi::start_info::NAME_BYTES;
-use manifest::{Device, Restart};
+use manifest::{Device, PciInterrupt, Restart};
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
@@ -577,6 +577,10 @@ fn args(r: &mut Reader<'_>, v: &Value<'_>) -> Vec<(String, String)> {
     out
 }
 
+/// Bytes a PCI device's name leaves for the suffixes of its grants
+/// (`.bar<N>`, `.msi`).
+const PCI_SUFFIX_BYTES: usize = ".bar5".len();
+
 fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Device> {
     let what = "[[device]]";
     let kind = r
@@ -589,7 +593,10 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
     let (what, keys): (&str, &[&str]) = match kind.value.as_str() {
         "irq" => ("an irq device", &["kind", "name", "irq"]),
         "io-ports" => ("an io-ports device", &["kind", "name", "first", "last"]),
-        "pci" => ("a pci device", &["kind", "name", "vendor", "device"]),
+        "pci" => (
+            "a pci device",
+            &["kind", "name", "vendor", "device", "interrupt"],
+        ),
         other => {
             r.error(
                 kind.loc.span,
@@ -599,9 +606,15 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
         }
     };
     r.check_keys(t, what, keys);
+    // A PCI device's grants are named `<name>.bar<N>` and `<name>.msi`.
+    let max_name = if kind.value == "pci" {
+        NAME_BYTES - PCI_SUFFIX_BYTES
+    } else {
+        NAME_BYTES
+    };
     let name = r
         .required(t, "name", &span, what, "name = \"rtc\"")
-        .and_then(|v| r.name("name", v, NAME_BYTES));
+        .and_then(|v| r.name("name", v, max_name));
     let mut num = |key: &str, example: &str, max: i128, range: &str| {
         r.required(t, key, &span, what, example)
             .and_then(|v| r.integer_in(key, v, 0..=max, range))
@@ -646,10 +659,27 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
             let range = "PCI IDs are 0-0xfffe";
             let vendor = num("vendor", "vendor = 0x1af4", 0xfffe, range);
             let device = num("device", "device = 0x1041", 0xffff, "PCI IDs are 0-0xffff");
+            let interrupt = match t.get("interrupt") {
+                None => Some(PciInterrupt::None),
+                Some(v) => r
+                    .string("interrupt", v)
+                    .and_then(|s| match s.value.as_str() {
+                        "none" => Some(PciInterrupt::None),
+                        "msi" => Some(PciInterrupt::Msi),
+                        other => {
+                            r.error(
+                                s.loc.span,
+                                format!("unknown PCI interrupt `{other}`: use \"none\" or \"msi\""),
+                            );
+                            None
+                        }
+                    }),
+            };
             Device::Pci {
                 name: name?.value,
                 vendor: vendor? as u16,
                 device: device? as u16,
+                interrupt: interrupt?,
             }
         }
     };

@@ -2,7 +2,7 @@
 //! points (`file:line:col`), plus the manifest a sound tree yields.
 
 use super::*;
-use manifest::{Device, Restart};
+use manifest::{Device, PciInterrupt, Restart};
 
 const SYSTEM: &str = "name = \"demo\"\n";
 const SERVER: &str = "binary = \"srv\"\npriority = 100\nserves = [\"greeter\"]\n";
@@ -64,7 +64,8 @@ fn a_sound_tree_becomes_a_manifest() {
              [args]\nmode = \"fast\"\nport = 6379\nverbose = true\n\
              [[device]]\nkind = \"irq\"\nname = \"rtc\"\nirq = 8\n\
              [[device]]\nkind = \"io-ports\"\nname = \"cmos\"\nfirst = 0x70\nlast = 0x71\n\
-             [[device]]\nkind = \"pci\"\nname = \"net\"\nvendor = 0x1af4\ndevice = 0x1041\n",
+             [[device]]\nkind = \"pci\"\nname = \"net\"\nvendor = 0x1af4\ndevice = 0x1041\n\
+             interrupt = \"msi\"\n",
         ),
         (
             "client.toml",
@@ -107,7 +108,8 @@ fn a_sound_tree_becomes_a_manifest() {
             Device::Pci {
                 name: "net".into(),
                 vendor: 0x1af4,
-                device: 0x1041
+                device: 0x1041,
+                interrupt: PciInterrupt::Msi,
             }
         ]
     );
@@ -501,7 +503,9 @@ fn ports_the_kernel_keeps_and_bad_device_values_are_reported() {
              [[device]]\nkind = \"io-ports\"\nname = \"serial\"\nfirst = 0x3f8\nlast = 0x3f8\n\
              [[device]]\nkind = \"irq\"\nname = \"big\"\nirq = 24\n\
              [[device]]\nkind = \"gpio\"\nname = \"g\"\n\
-             [[device]]\nkind = \"io-ports\"\nname = \"back\"\nfirst = 0x80\nlast = 0x7f\n",
+             [[device]]\nkind = \"io-ports\"\nname = \"back\"\nfirst = 0x80\nlast = 0x7f\n\
+             [[device]]\nkind = \"pci\"\nname = \"nic\"\nvendor = 1\ndevice = 2\ninterrupt = \"intx\"\n\
+             [[device]]\nkind = \"pci\"\nname = \"a-pci-device-name-of-29-bytes\"\nvendor = 1\ndevice = 3\n",
         ),
     ]);
     assert_eq!(
@@ -511,6 +515,8 @@ fn ports_the_kernel_keeps_and_bad_device_values_are_reported() {
             "cfg/a.toml:11:7: `irq` = 24 is out of range: IRQ lines are 0-23",
             "cfg/a.toml:13:8: unknown device kind `gpio`: use \"irq\", \"io-ports\" or \"pci\"",
             "cfg/a.toml:15:1: port range 0x80-0x7f is empty: `first` is above `last`",
+            "cfg/a.toml:25:13: unknown PCI interrupt `intx`: use \"none\" or \"msi\"",
+            "cfg/a.toml:28:8: `name`: `a-pci-device-name-of-29-bytes` is 29 bytes long; names are at most 27 bytes",
         ]
     );
 }

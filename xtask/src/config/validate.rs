@@ -7,7 +7,7 @@ use super::parse::{ComponentFile, SystemFile};
 use super::size::show;
 use basalt_abi::boot_info::MAX_MODULES;
 use basalt_abi::start_info::{ARGS_BYTES, MAX_CAPS};
-use manifest::{Channel, Component, Device, Manifest, NotificationDecl, Region};
+use manifest::{Channel, Component, Device, Manifest, NotificationDecl, PciInterrupt, Region};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Memory each component costs besides its heap and stack: its kernel
@@ -277,11 +277,26 @@ pub fn system(
                     .any(|u| u.value == c.name)
             })
             .count();
+        // A PCI device with an interrupt is granted its IRQ handler too.
+        let msis = c
+            .devices
+            .iter()
+            .filter(|d| {
+                matches!(
+                    d.value,
+                    Device::Pci {
+                        interrupt: PciInterrupt::Msi,
+                        ..
+                    }
+                )
+            })
+            .count();
         let caps = c.serves.len()
             + c.uses.len()
             + c.notifications.len()
             + c.signals.len()
             + c.devices.len()
+            + msis
             + regions;
         if caps > MAX_CAPS {
             report.error(

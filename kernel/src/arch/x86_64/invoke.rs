@@ -14,7 +14,7 @@ use crate::object::ops;
 use crate::object::slot::SlotRef;
 use crate::sched::TcbRef;
 use basalt_abi::{Error, MessageInfo, ObjectType, REGISTER_WORDS, Rights, Syscall, fault, label};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 type Reply = Result<[u64; REGISTER_WORDS], Error>;
 
@@ -475,18 +475,41 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
         (Cap::IrqControl, label::IRQ_CONTROL_GET) => {
             let irq = u8::try_from(w(0)?)
                 .ok()
-                .filter(|&i| usize::from(i) < irq::IRQ_LINES)
+                .filter(|&i| usize::from(i) < irq::IOAPIC_LINES)
                 .ok_or(Error::RangeError)?;
             let dest = index_slot(lookup_arg(cspace, w(1)?)?.cap(), w(2)?)?;
             if !dest.is_empty() {
                 return Err(Error::SlotOccupied);
             }
-            let bit = 1u32 << irq;
+            let bit = 1u64 << irq;
             if ISSUED_IRQS.fetch_or(bit, Ordering::Relaxed) & bit != 0 {
                 return Err(Error::IllegalOperation);
             }
             dest.install_child(Cap::IrqHandler { irq }, slot);
             NO_REPLY
+        }
+        (Cap::IrqControl, label::IRQ_CONTROL_GET_MSI) => {
+            let dest = index_slot(lookup_arg(cspace, w(0)?)?.cap(), w(1)?)?;
+            if !dest.is_empty() {
+                return Err(Error::SlotOccupied);
+            }
+            let first = irq::IOAPIC_LINES as u8;
+            if irq::msi_message(first).is_none() {
+                return Err(Error::IllegalOperation);
+            }
+            // Claims the first line whose bit was clear.
+            let irq = (first..irq::IRQ_LINES as u8)
+                .find(|&line| {
+                    let bit = 1u64 << line;
+                    ISSUED_IRQS.fetch_or(bit, Ordering::Relaxed) & bit == 0
+                })
+                .ok_or(Error::NotEnoughMemory)?;
+            dest.install_child(Cap::IrqHandler { irq }, slot);
+            Ok([u64::from(irq), 0, 0, 0])
+        }
+        (Cap::IrqHandler { irq: line }, label::IRQ_HANDLER_MSI_MESSAGE) => {
+            let (address, data) = irq::msi_message(line).ok_or(Error::IllegalOperation)?;
+            Ok([address, data, 0, 0])
         }
         (Cap::IrqHandler { irq: line }, label::IRQ_HANDLER_SET_NOTIFICATION) => {
             let Cap::Notification {
@@ -572,12 +595,14 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
 }
 
 /// IRQ lines with a handler capability issued (bit per line).
-static ISSUED_IRQS: AtomicU32 = AtomicU32::new(0);
+static ISSUED_IRQS: AtomicU64 = AtomicU64::new(0);
+
+const _: () = assert!(irq::IRQ_LINES <= 64);
 
 /// The IRQ's handler is gone: the line stops and can be issued again.
 pub fn release_irq(line: u8) {
     irq::unbind(line);
-    ISSUED_IRQS.fetch_and(!(1u32 << line), Ordering::Relaxed);
+    ISSUED_IRQS.fetch_and(!(1u64 << line), Ordering::Relaxed);
 }
 
 /// I/O ports the kernel drives itself: PICs, PIT, the speaker gate, the

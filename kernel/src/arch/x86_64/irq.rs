@@ -1,8 +1,16 @@
 //! Device interrupts for user-space drivers. An IRQ handler capability is
-//! bound to a notification; each interrupt masks its line and signals the
-//! notification, and the driver's acknowledgement unmasks it again. ISA
-//! IRQ `n` arrives on vector `IRQ_BASE + n`, routed through the IOAPIC with
-//! the MADT's interrupt source overrides (GSI, polarity, trigger).
+//! bound to a notification; each interrupt signals the notification.
+//!
+//! Lines `0 .. IOAPIC_LINES` are the IOAPIC's: ISA IRQ `n` arrives on
+//! vector `IRQ_BASE + n`, routed through the IOAPIC with the MADT's
+//! interrupt source overrides (GSI, polarity, trigger); each interrupt
+//! masks its line and the driver's acknowledgement unmasks it again.
+//!
+//! Lines `IOAPIC_LINES .. IRQ_LINES` are message-signalled (MSI, MSI-X):
+//! a device writes [`msi_message`]'s data to its address, which raises
+//! vector `IRQ_BASE + line` on the boot CPU. Such an interrupt is an
+//! edge, so nothing is masked; the device masks its own messages if it
+//! must.
 
 use super::acpi::InterruptOverride;
 use super::ioapic::IoApic;
@@ -11,8 +19,37 @@ use spin::{Mutex, Once};
 
 /// Vector of ISA IRQ 0.
 pub const IRQ_BASE: u8 = 0x30;
-/// IRQ lines user space can have handlers for.
-pub const IRQ_LINES: usize = 24;
+/// Lines routed through the IOAPIC.
+pub const IOAPIC_LINES: usize = 24;
+/// Message-signalled lines, after the IOAPIC's.
+pub const MSI_LINES: usize = 16;
+/// IRQ lines user space can have handlers for: vectors `IRQ_BASE ..
+/// IRQ_BASE + IRQ_LINES` (0x30 … 0x57).
+pub const IRQ_LINES: usize = IOAPIC_LINES + MSI_LINES;
+
+/// Where a message-signalled interrupt is written: the local APICs'
+/// window (destination APIC id in bits 12-19, physical mode, fixed).
+const MSI_ADDRESS: u64 = 0xfee0_0000;
+
+/// Whether `line` is message-signalled.
+pub fn is_msi(line: u8) -> bool {
+    (IOAPIC_LINES..IRQ_LINES).contains(&usize::from(line))
+}
+
+/// The address and data a device writes to raise message-signalled
+/// `line` on the boot CPU (edge-triggered, fixed delivery); `None` for an
+/// IOAPIC line, or when the boot CPU's APIC id does not fit the address
+/// (above 255, which needs interrupt remapping).
+pub fn msi_message(line: u8) -> Option<(u64, u64)> {
+    let id = apic::id();
+    if !is_msi(line) || id > 0xff {
+        return None;
+    }
+    Some((
+        MSI_ADDRESS | u64::from(id) << 12,
+        u64::from(IRQ_BASE + line),
+    ))
+}
 
 struct Line {
     notification: u64,
@@ -55,8 +92,12 @@ pub fn init(ioapic: IoApic, gsi_base: u32, overrides: &[InterruptOverride], apic
     });
 }
 
-/// The IOAPIC input, polarity and trigger mode of ISA IRQ `irq`.
+/// The IOAPIC input, polarity and trigger mode of ISA IRQ `irq` (`None`
+/// for a message-signalled line).
 fn wiring(c: &Controller, irq: u8) -> Option<(u32, bool, bool)> {
+    if usize::from(irq) >= IOAPIC_LINES {
+        return None;
+    }
     let (gsi, low, level) = match c.overrides.get(usize::from(irq)).copied().flatten() {
         Some(o) => (o.gsi, o.active_low, o.level_triggered),
         None if irq < 16 => (u32::from(irq), false, false),
@@ -70,6 +111,13 @@ fn wiring(c: &Controller, irq: u8) -> Option<(u32, bool, bool)> {
 /// Delivers `irq` as a signal of `badge` on the notification at
 /// `notification`, and unmasks it. False if the line does not exist here.
 pub fn bind(irq: u8, notification: u64, badge: u64) -> bool {
+    if is_msi(irq) {
+        LINES.lock()[usize::from(irq)] = Line {
+            notification,
+            badge,
+        };
+        return true;
+    }
     let Some(c) = CONTROLLER.get() else {
         return false;
     };
@@ -86,8 +134,12 @@ pub fn bind(irq: u8, notification: u64, badge: u64) -> bool {
 }
 
 /// The driver handled the interrupt: unmask the line, if it is bound to a
-/// notification (an unbound line stays masked).
+/// notification (an unbound line stays masked). A message-signalled line
+/// is never masked.
 pub fn ack(irq: u8) {
+    if is_msi(irq) {
+        return;
+    }
     let bound = LINES
         .lock()
         .get(usize::from(irq))
@@ -127,11 +179,14 @@ pub fn forget_notification(notification: u64) {
     }
 }
 
-/// Handles the interrupt on `vector` (an IRQ vector): mask the line until
-/// the driver acknowledges it, signal the driver, end the interrupt.
+/// Handles the interrupt on `vector` (an IRQ vector): mask an IOAPIC line
+/// until the driver acknowledges it, signal the driver, end the
+/// interrupt.
 pub fn handle(vector: u8) {
     let irq = vector - IRQ_BASE;
-    set_masked(irq, true);
+    if !is_msi(irq) {
+        set_masked(irq, true);
+    }
     let (notification, badge) = {
         let lines = LINES.lock();
         let l = &lines[usize::from(irq)];
