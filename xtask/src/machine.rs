@@ -260,6 +260,7 @@ mod tests {
             name: "dev".into(),
             vendor: VIRTIO,
             device,
+            interrupt: manifest::PciInterrupt::None,
         }
     }
 

@@ -394,7 +394,12 @@ fn run_power_cut(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<
     let boot = |image: &Path| -> Result<Vm> {
         let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
         vm.debug_exit();
-        vm.args(&["-drive", &drive, "-device", "virtio-blk-pci,drive=disk0"]);
+        vm.args(&[
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-pci,drive=disk0,disable-legacy=on",
+        ]);
         Ok(vm)
     };
     let with_log = |e: crate::Error, serial: &str, log: &Path| {
