@@ -113,16 +113,7 @@ impl<T: Transport> Connection<T> {
     /// keeps one per network connection, and passes what the network
     /// client sent on unchanged).
     pub fn request_in(&mut self, session: u64, encoded: &[u8]) -> Result<Vec<u8>, Error> {
-        let answer = if encoded.len() <= INLINE_REQUEST {
-            self.client.exec_in(session, encoded)
-        } else {
-            let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
-            if !buf.write(encoded) {
-                return Err(Error::TooLarge);
-            }
-            self.client.exec_shared_in(session, encoded.len() as u64)
-        };
-        self.answer(answer)
+        self.call(session, encoded, false)
     }
 
     /// Runs several commands already encoded (one after the other, at
@@ -130,15 +121,29 @@ impl<T: Transport> Connection<T> {
     /// returns their replies one after the other. A front end passes a
     /// client's pipeline on this way.
     pub fn batch_in(&mut self, session: u64, encoded: &[u8]) -> Result<Vec<u8>, Error> {
+        self.call(session, encoded, true)
+    }
+
+    /// Sends `encoded` in the message words when it fits, else through the
+    /// region; one command, or a batch.
+    fn call(&mut self, session: u64, encoded: &[u8], batch: bool) -> Result<Vec<u8>, Error> {
         let answer = if encoded.len() <= INLINE_REQUEST {
-            self.client.exec_batch_in(session, encoded)
+            if batch {
+                self.client.exec_batch_in(session, encoded)
+            } else {
+                self.client.exec_in(session, encoded)
+            }
         } else {
             let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
             if !buf.write(encoded) {
                 return Err(Error::TooLarge);
             }
-            self.client
-                .exec_batch_shared_in(session, encoded.len() as u64)
+            let len = encoded.len() as u64;
+            if batch {
+                self.client.exec_batch_shared_in(session, len)
+            } else {
+                self.client.exec_shared_in(session, len)
+            }
         };
         self.answer(answer)
     }

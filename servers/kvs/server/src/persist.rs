@@ -66,37 +66,40 @@ pub trait SectorDevice: fmt::Debug {
     fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError>;
     /// Returns once everything written before is durable.
     fn flush(&mut self) -> Result<(), DeviceError>;
-}
-
-impl<D: SectorDevice + ?Sized> SectorDevice for alloc::boxed::Box<D> {
-    fn sectors(&self) -> u64 {
-        (**self).sectors()
-    }
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        (**self).read(sector, buf)
-    }
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
-        (**self).write(sector, data)
-    }
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        (**self).flush()
+    /// Writes, then flushes: returns once `data` and everything written
+    /// before are durable. A device that can do both in one request
+    /// (the block server) says so here.
+    fn write_durable(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+        self.write(sector, data)?;
+        self.flush()
     }
 }
 
-impl<D: SectorDevice + ?Sized> SectorDevice for &mut D {
-    fn sectors(&self) -> u64 {
-        (**self).sectors()
-    }
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        (**self).read(sector, buf)
-    }
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
-        (**self).write(sector, data)
-    }
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        (**self).flush()
-    }
+/// A device behind a pointer is the device: `Box<dyn SectorDevice>` (what
+/// the server keeps), `&mut D` (a device lent for a while).
+macro_rules! forward_device {
+    ($($pointer:ty),*) => {$(
+        impl<D: SectorDevice + ?Sized> SectorDevice for $pointer {
+            fn sectors(&self) -> u64 {
+                (**self).sectors()
+            }
+            fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+                (**self).read(sector, buf)
+            }
+            fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+                (**self).write(sector, data)
+            }
+            fn flush(&mut self) -> Result<(), DeviceError> {
+                (**self).flush()
+            }
+            fn write_durable(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+                (**self).write_durable(sector, data)
+            }
+        }
+    )*};
 }
+
+forward_device!(alloc::boxed::Box<D>, &mut D);
 
 /// The block server's disk.
 impl<T: libcap::rpc::Transport + fmt::Debug> SectorDevice for block::disk::Disk<T> {
@@ -111,6 +114,9 @@ impl<T: libcap::rpc::Transport + fmt::Debug> SectorDevice for block::disk::Disk<
     }
     fn flush(&mut self) -> Result<(), DeviceError> {
         block::disk::Disk::flush(self).map_err(DeviceError::from)
+    }
+    fn write_durable(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
+        block::disk::Disk::write_and_flush(self, sector, data).map_err(DeviceError::from)
     }
 }
 
@@ -478,6 +484,16 @@ impl<D: SectorDevice> Log<D> {
     /// Fails with [`LogError::Full`] if they do not fit in the area;
     /// nothing is written then.
     pub fn append(&mut self, records: &[u8]) -> Result<(), LogError> {
+        self.write_records(records, false)
+    }
+
+    /// [`append`](Self::append), then [`flush`](Self::flush), in one
+    /// device request where the device can.
+    pub fn append_durable(&mut self, records: &[u8]) -> Result<(), LogError> {
+        self.write_records(records, true)
+    }
+
+    fn write_records(&mut self, records: &[u8], durable: bool) -> Result<(), LogError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -497,13 +513,17 @@ impl<D: SectorDevice> Log<D> {
         };
         data.resize(padded, 0);
         let start = self.superblock.area_start(self.superblock.area);
-        let written = self.device.write(start + first, &data);
+        let written = if durable {
+            self.device.write_durable(start + first, &data)
+        } else {
+            self.device.write(start + first, &data)
+        };
         // Whatever happened, the tail in memory is the log's (what a retry
         // rewrites); the end moves only if the write went through.
         if written.is_ok() {
             self.tail = data[tail_start..tail_start + tail_len].to_vec();
             self.end = new_end;
-            self.unflushed = true;
+            self.unflushed = !durable;
         } else {
             data.truncate(self.end as usize % SECTOR);
             self.tail = data;
@@ -718,7 +738,10 @@ impl<D: SectorDevice> Persistence<D> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.write_pending(store, now_ms)?;
+        // One request writes and flushes; a compaction (if the records
+        // did not fit) flushed on its own.
+        self.write_pending(store, now_ms, true)?;
+        // Nothing else is unflushed in this mode; a no-op then.
         self.log.flush()?;
         self.last_flush_ms = now_ms;
         Ok(())
@@ -807,8 +830,13 @@ impl<D: SectorDevice> Persistence<D> {
 
     /// Appends the pending records, compacting at once if they do not fit
     /// (the store holds their changes, so the compacted log does too).
-    fn write_pending(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
-        match self.log.append(&self.pending) {
+    fn write_pending(&mut self, store: &Store, now_ms: u64, durable: bool) -> Result<(), LogError> {
+        let written = if durable {
+            self.log.append_durable(&self.pending)
+        } else {
+            self.log.append(&self.pending)
+        };
+        match written {
             Ok(()) => {
                 self.pending.clear();
                 Ok(())
@@ -836,7 +864,7 @@ impl<D: SectorDevice> Persistence<D> {
             self.pending.extend_from_slice(&records);
         }
         if !(self.grouped && self.fsync == Fsync::Always) {
-            self.write_pending(store, now_ms)?;
+            self.write_pending(store, now_ms, false)?;
             let due = match self.fsync {
                 Fsync::Always => true,
                 Fsync::EverySec => now_ms >= self.last_flush_ms.saturating_add(1000),
