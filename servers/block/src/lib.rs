@@ -3,8 +3,8 @@
 //!
 //! | module | holds |
 //! | --- | --- |
-//! | [`dma`] | the page pool over the component's DMA region and [`dma::BlockHal`], the driver's [`virtio_drivers::Hal`] |
-//! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc |
+//! | [`dma`] | the page pool over the component's DMA region and [`dma::BlockHal`], the driver's [`virtio_drivers::Hal`] (from the `virtio-pci` library, shared with the net server) |
+//! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc (from `virtio-pci`) |
 //! | [`check`] | the start-up self-check: capacity, write and read back sectors 1 and 2, sector 0 |
 //! | [`server`] | [`server::BlockServer`], which serves [`Block`] for a [`check::Disk`] |
 //! | [`disk`] | [`disk::Disk`], the client side as a sector device (what the kvs log writes to) |
@@ -18,9 +18,21 @@
 
 pub mod check;
 pub mod disk;
-pub mod dma;
-pub mod pci;
 pub mod server;
+
+/// DMA memory and the driver's `Hal`: `virtio_pci::dma`, which the net
+/// server's driver shares.
+pub mod dma {
+    pub use virtio_pci::dma::*;
+
+    /// The block driver's [`virtio_drivers::Hal`]: [`VirtioHal`].
+    pub type BlockHal = VirtioHal;
+}
+
+/// PCI configuration space: `virtio_pci::pci`.
+pub mod pci {
+    pub use virtio_pci::pci::*;
+}
 #[cfg(test)]
 mod testutil;
 

@@ -14,7 +14,7 @@ pub const CONFIG_DATA: u16 = 0xcfc;
 /// enable bit, bus, device, function and the dword-aligned offset.
 ///
 /// ```
-/// use block::pci::config_address;
+/// use virtio_pci::pci::config_address;
 /// use virtio_drivers::transport::pci::bus::DeviceFunction;
 /// let f = DeviceFunction { bus: 0, device: 3, function: 0 };
 /// assert_eq!(config_address(f, 0x10), 0x8000_1810);
