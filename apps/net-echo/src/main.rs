@@ -60,9 +60,9 @@ enum Failure {
 fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let region = start.arg("region").unwrap_or("echo-net");
     let number = |key: &'static str, default: u16| {
-        start
-            .arg(key)
-            .map_or(Ok(default), |v| v.parse().map_err(|_| Failure::BadPort(key)))
+        start.arg(key).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| Failure::BadPort(key))
+        })
     };
     let port = number("port", 7)?;
     let backlog = number("backlog", 64)?;
@@ -216,5 +216,53 @@ impl Echo {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net::testing::Bench;
+
+    #[test]
+    fn echoes_in_order_and_bounds_what_it_holds() {
+        let mut bench = Bench::new(Default::default());
+        let mut echo = Echo::new(7, 8, false);
+        bench.run(5, |e, io| echo.handle(e, io));
+        // A peer that sends much faster than it reads back.
+        let h = bench.peer.connect_with(7, 16 * 1024);
+        bench.run(20, |e, io| echo.handle(e, io));
+        assert_eq!(echo.open(), 1);
+        let data: Vec<u8> = (0..400_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut most_held = 0;
+        for step in 0..100_000 {
+            if sent < data.len() {
+                sent += bench.peer.send(h, &data[sent..]);
+            }
+            bench.run(1, |e, io| echo.handle(e, io));
+            if step % 20 == 0 {
+                got.extend(bench.peer.recv(h));
+            }
+            let held: usize = echo.conns.values().map(|c| c.pending.len()).sum();
+            most_held = most_held.max(held);
+            if got.len() == data.len() {
+                break;
+            }
+        }
+        assert!(
+            got == data,
+            "{} of {} bytes echoed in order",
+            got.len(),
+            data.len()
+        );
+        // It held enough to stop receiving, and not much more.
+        assert!(
+            (MAX_PENDING..MAX_PENDING + 32 * 1024).contains(&most_held),
+            "held {most_held} bytes"
+        );
+        bench.peer.tcp(h).close();
+        bench.run(50, |e, io| echo.handle(e, io));
+        assert_eq!(echo.open(), 0, "closed after the peer's FIN");
     }
 }

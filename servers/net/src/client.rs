@@ -329,9 +329,9 @@ impl<W: Wake> Sockets<W> {
                         generation: raw.len,
                     }
                 }
-                ev::ADDRESS => Event::Address(
-                    (raw.arg != 0).then(|| Endpoint::unpack(raw.arg).addr),
-                ),
+                ev::ADDRESS => {
+                    Event::Address((raw.arg != 0).then(|| Endpoint::unpack(raw.arg).addr))
+                }
                 ev::LISTENING => Event::Listening {
                     port: raw.arg as u16,
                     result: Error::from_code(raw.len).map_or(Ok(()), Err),
@@ -370,7 +370,8 @@ impl<W: Wake> Sockets<W> {
                         Event::Received { conn, data }
                     } else {
                         // Data of a connection closed meanwhile.
-                        self.control.release_rx(raw.pos + data.len() as u64, &self.io.server);
+                        self.control
+                            .release_rx(raw.pos + data.len() as u64, &self.io.server);
                         self.lent = None;
                         continue;
                     }
@@ -436,7 +437,7 @@ impl<W: Wake> Io<W> {
     }
 
     /// Queues control request `r` behind earlier ones.
-    fn control(&mut self, r: Request) {
+    pub(crate) fn control(&mut self, r: Request) {
         if self.queued.is_empty() && self.requests.try_push(r).is_ok() {
             return;
         }

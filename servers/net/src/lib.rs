@@ -6,6 +6,7 @@
 //! | [`client`] | [`client::Sockets`], what an app's event loop uses (listen, accept, send, receive, close) |
 //! | [`service`] | the server's socket service: requests onto smoltcp sockets, socket state into events, limits |
 //! | [`stack`] | [`stack::Net`]: the smoltcp interface, DHCPv4 or a static address, and the service |
+//! | `testing` | (host only) a bench: the stack on an in-memory wire to a second smoltcp stack, and an app |
 //! | [`nic`] | the virtio-net device as a smoltcp `Device` |
 //! | [`settings`] | the server's config arguments |
 //!
@@ -24,3 +25,7 @@ pub mod proto;
 pub mod service;
 pub mod settings;
 pub mod stack;
+#[cfg(not(target_os = "none"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;

@@ -130,7 +130,9 @@ impl<T: Transport> VirtioNic<T> {
         // returns it (its token is recorded, and the buffer is read only
         // after `receive_complete`).
         match unsafe { self.device.receive_begin(buf) } {
-            Ok(token) if usize::from(token) < QUEUE => self.rx.by_token[usize::from(token)] = Some(i as u8),
+            Ok(token) if usize::from(token) < QUEUE => {
+                self.rx.by_token[usize::from(token)] = Some(i as u8)
+            }
             _ => self.stats.errors += 1,
         }
     }

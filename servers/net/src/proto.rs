@@ -498,8 +498,8 @@ impl Writer {
     ///
     /// ```
     /// use net::proto::Writer;
-    /// let w = Writer::new(4096, 4000);
-    /// assert_eq!(w.reserve_whole(100), None); // 96 to the end, 0 after
+    /// let w = Writer { pos: 4000, released: 50, size: 4096 };
+    /// assert_eq!(w.reserve_whole(100), None); // 96 to the end, 50 after
     /// let w = Writer { pos: 4000, released: 3000, size: 4096 };
     /// assert_eq!(w.reserve_whole(100), Some(4096));
     /// ```

@@ -103,6 +103,8 @@ pub struct Stats {
     pub accepted: u64,
     /// TCP sockets the service holds (at most `max_sockets`).
     pub sockets: usize,
+    /// Connections half open: SYN received, handshake not complete.
+    pub half_open: usize,
     /// Times a listener could not get a socket (the limit).
     pub refused: u64,
     /// Payload bytes moved to apps.
@@ -244,6 +246,7 @@ impl<W: Wake> Service<W> {
     pub fn stats(&self) -> Stats {
         Stats {
             sockets: self.tcp_sockets,
+            half_open: self.listeners.iter().map(|l| l.half_open.len()).sum(),
             ..self.stats
         }
     }
@@ -266,11 +269,8 @@ impl<W: Wake> Service<W> {
         // A restarted server continues where its predecessor stopped:
         // positions never go back, and what the app has not released yet
         // is not overwritten.
-        let rx_writer = Writer::resume(
-            parts.rx.size(),
-            control.rx_written(),
-            control.rx_released(),
-        );
+        let rx_writer =
+            Writer::resume(parts.rx.size(), control.rx_written(), control.rx_released());
         let tx_released = control.tx_released();
         self.clients.push(Client {
             requests,
@@ -579,7 +579,11 @@ impl<W: Wake> Service<W> {
             return;
         };
         let l = self.listeners.swap_remove(i);
-        for h in l.idle.into_iter().chain(l.half_open.into_iter().map(|(h, _)| h)) {
+        for h in l
+            .idle
+            .into_iter()
+            .chain(l.half_open.into_iter().map(|(h, _)| h))
+        {
             self.retire(h, sockets);
         }
     }
@@ -752,7 +756,11 @@ impl<W: Wake> Service<W> {
         let mut sent = s.send_slice(first).unwrap_or(0);
         if sent == first.len() && first.len() < len {
             // SAFETY: as above; the rest of the chunk, from the ring's start.
-            let rest = unsafe { client.tx.slice(r.pos + first.len() as u64, len - first.len()) };
+            let rest = unsafe {
+                client
+                    .tx
+                    .slice(r.pos + first.len() as u64, len - first.len())
+            };
             sent += s.send_slice(rest).unwrap_or(0);
         }
         self.stats.tx_bytes += sent as u64;

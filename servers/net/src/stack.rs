@@ -92,9 +92,8 @@ impl<D: Device, W: Wake> Net<D, W> {
         let mut config = Config::new(HardwareAddress::Ethernet(hw));
         config.random_seed = seed;
         let mut iface = Interface::new(config, &mut device, now);
-        let mut sockets = SocketSet::new(Vec::with_capacity(
-            limits.max_sockets + limits.max_udp + 1,
-        ));
+        let mut sockets =
+            SocketSet::new(Vec::with_capacity(limits.max_sockets + limits.max_udp + 1));
         let mut service = Service::new(limits, generation);
         let dhcp = match addressing {
             Addressing::Dhcp => Some(sockets.add(dhcpv4::Socket::new())),
