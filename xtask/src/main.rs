@@ -5,6 +5,7 @@ mod build;
 mod compose;
 mod config;
 mod image;
+mod nettest;
 mod qemu;
 mod selftest;
 mod tools;
