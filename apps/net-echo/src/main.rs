@@ -70,7 +70,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let mut echo = Echo::new(port, backlog, start.arg("quiet") != Some("true"));
     loop {
         net.wait();
-        while let Some((event, io)) = net.next() {
+        while let Some((event, io)) = net.next_event() {
             echo.handle(event, io);
         }
     }

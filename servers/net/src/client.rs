@@ -8,7 +8,7 @@
 //! net.io().listen(7, 16);
 //! loop {
 //!     net.wait(); // until there are events
-//!     while let Some((event, io)) = net.next() {
+//!     while let Some((event, io)) = net.next_event() {
 //!         match event {
 //!             Event::Received { conn, data } => {
 //!                 io.send(conn, data); // short if out of credit: see Writable
@@ -25,7 +25,7 @@
 //! server in batches: [`Sockets::wait`] (or [`Sockets::flush`]) publishes
 //! them and wakes the server if it sleeps. Received bytes are lent in
 //! place from the shared region until the next call of
-//! [`Sockets::next`]. A send takes what the connection's credit and the
+//! [`Sockets::next_event`]. A send takes what the connection's credit and the
 //! tx ring allow and says how much; when more room comes, a
 //! [`Event::Writable`] follows.
 
@@ -49,7 +49,7 @@ pub struct ConnId {
     pub generation: u32,
 }
 
-/// What happened, as [`Sockets::next`] reports it.
+/// What happened, as [`Sockets::next_event`] reports it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
     /// The server (re)started: connections, listeners and bindings of
@@ -76,7 +76,7 @@ pub enum Event<'a> {
         /// The peer's address and port.
         peer: Endpoint,
     },
-    /// Bytes from the peer, lent until the next [`Sockets::next`].
+    /// Bytes from the peer, lent until the next [`Sockets::next_event`].
     Received {
         /// The connection.
         conn: ConnId,
@@ -110,7 +110,7 @@ pub enum Event<'a> {
         result: Result<(), Error>,
     },
     /// A UDP datagram for a bound port, lent until the next
-    /// [`Sockets::next`].
+    /// [`Sockets::next_event`].
     Datagram {
         /// The local port.
         port: u16,
@@ -137,7 +137,7 @@ struct Conn {
 }
 
 /// The request side: what an app does to connections. Reached through
-/// [`Sockets::io`], or next to each event from [`Sockets::next`].
+/// [`Sockets::io`], or next to each event from [`Sockets::next_event`].
 pub struct Io<W> {
     requests: Producer<Request>,
     tx: ByteRing,
@@ -291,7 +291,7 @@ impl<W: Wake> Sockets<W> {
 
     /// The next event and the request side, or `None` when there is
     /// nothing now. Payload is lent until the next call.
-    pub fn next(&mut self) -> Option<(Event<'_>, &mut Io<W>)> {
+    pub fn next_event(&mut self) -> Option<(Event<'_>, &mut Io<W>)> {
         self.release();
         self.io.writer.update(self.io.control.tx_released());
         if let Some(&conn) = self.io.blocked.first()

@@ -167,16 +167,6 @@ impl<T: Transport> VirtioNic<T> {
             self.post(i);
         }
     }
-
-    fn tx_token(&mut self) -> Option<TxToken<'_, T>> {
-        let i = self.tx.free.iter().position(|&f| f)?;
-        self.device.can_send().then_some(TxToken {
-            device: &mut self.device,
-            tx: &mut self.tx,
-            stats: &mut self.stats,
-            index: i,
-        })
-    }
 }
 
 /// A received frame, lent from its buffer.
@@ -243,10 +233,7 @@ impl<T: Transport> Device for VirtioNic<T> {
         self.reclaim();
         // A reply may be needed: only take a frame when a transmit
         // buffer is free too.
-        self.tx.free.iter().position(|&f| f)?;
-        if !self.device.can_send() {
-            return None;
-        }
+        tx_token(&mut self.tx, &mut self.device, &mut self.stats)?;
         let (i, header, len) = loop {
             let token = self.device.poll_receive()?;
             let Some(i) = self
@@ -273,14 +260,14 @@ impl<T: Transport> Device for VirtioNic<T> {
         self.stats.rx_frames += 1;
         self.rx.lent = Some(i);
         let frame = &self.rx.memory[i * BUFFER + header..i * BUFFER + header + len];
-        let tx = TxSide::token_parts(&mut self.tx, &mut self.device, &mut self.stats)?;
+        let tx = tx_token(&mut self.tx, &mut self.device, &mut self.stats)?;
         Some((RxToken { frame }, tx))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_, T>> {
         self.repost();
         self.reclaim();
-        self.tx_token()
+        tx_token(&mut self.tx, &mut self.device, &mut self.stats)
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -292,18 +279,18 @@ impl<T: Transport> Device for VirtioNic<T> {
     }
 }
 
-impl TxSide {
-    fn token_parts<'a, T: Transport>(
-        tx: &'a mut TxSide,
-        device: &'a mut VirtIONetRaw<VirtioHal, T, QUEUE>,
-        stats: &'a mut NicStats,
-    ) -> Option<TxToken<'a, T>> {
-        let index = tx.free.iter().position(|&f| f)?;
-        Some(TxToken {
-            device,
-            tx,
-            stats,
-            index,
-        })
-    }
+/// A transmit token for a free buffer, if one is free and the queue has
+/// room.
+fn tx_token<'a, T: Transport>(
+    tx: &'a mut TxSide,
+    device: &'a mut VirtIONetRaw<VirtioHal, T, QUEUE>,
+    stats: &'a mut NicStats,
+) -> Option<TxToken<'a, T>> {
+    let index = tx.free.iter().position(|&f| f)?;
+    device.can_send().then_some(TxToken {
+        device,
+        tx,
+        stats,
+        index,
+    })
 }

@@ -68,6 +68,10 @@ impl Default for Limits {
     }
 }
 
+/// The longest the service goes without walking its sockets (for what
+/// timers change: half-open timeouts, connections smoltcp dropped).
+pub const SCAN_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Datagrams a UDP socket queues each way.
 const UDP_PACKETS: usize = 32;
 
@@ -131,6 +135,8 @@ struct Client<W> {
     pushed: bool,
     /// The rx ring was full in the last pass.
     rx_full: bool,
+    /// An event did not fit in the last pass.
+    events_full: bool,
     reset_sent: bool,
     address_sent: Option<u64>,
 }
@@ -194,6 +200,8 @@ pub struct Service<W> {
     scan_from: usize,
     /// The interface's address, packed (0 while there is none).
     address: u64,
+    /// When the sockets are walked next at the latest.
+    next_scan: Instant,
     stats: Stats,
 }
 
@@ -233,6 +241,7 @@ impl<W: Wake> Service<W> {
             generation,
             scan_from: 0,
             address: 0,
+            next_scan: Instant::ZERO,
             stats: Stats::default(),
         }
     }
@@ -284,6 +293,7 @@ impl<W: Wake> Service<W> {
             wake,
             pushed: false,
             rx_full: false,
+            events_full: false,
             reset_sent: false,
             address_sent: None,
         });
@@ -304,16 +314,40 @@ impl<W: Wake> Service<W> {
 
     /// One pass: requests, listeners, connections, UDP; wakes the apps
     /// that got events.
-    pub fn pass(&mut self, sockets: &mut SocketSet<'static>, now: Instant) -> Activity {
+    ///
+    /// The walk over the sockets costs time in proportion to their
+    /// number, so it runs only when something may have changed: `frames`
+    /// (the interface took in or sent frames), requests were taken, an
+    /// app released rx bytes or made room in a full event ring, or
+    /// [`SCAN_INTERVAL`] passed (timers).
+    pub fn pass(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        now: Instant,
+        frames: bool,
+    ) -> Activity {
         let mut activity = Activity::default();
         for c in 0..self.clients.len() {
             self.announce(c, &mut activity);
             activity.requests += self.take_requests(c, sockets, now, &mut activity);
         }
-        self.reap(sockets);
-        self.watch_listeners(sockets, now);
-        self.scan_connections(sockets, &mut activity);
-        self.deliver_datagrams(sockets, &mut activity);
+        let due = frames
+            || activity.requests > 0
+            || now >= self.next_scan
+            || self.clients.iter_mut().any(|c| {
+                (c.events_full && c.events.free() > 0)
+                    || c.control.rx_released() != c.rx_writer.released
+            });
+        if due {
+            self.next_scan = now + SCAN_INTERVAL;
+            for client in &mut self.clients {
+                client.events_full = false;
+            }
+            self.reap(sockets);
+            self.watch_listeners(sockets, now);
+            self.scan_connections(sockets, &mut activity);
+            self.deliver_datagrams(sockets, &mut activity);
+        }
         for client in &mut self.clients {
             client.requests.notify(&client.wake);
             if client.pushed {
@@ -902,11 +936,11 @@ impl<W: Wake> Service<W> {
             tcp::State::CloseWait if !conn.eof_sent && !s.can_recv() => {
                 conn.eof_sent = push(client, id(ev::EOF, 0), activity);
             }
-            tcp::State::Closed | tcp::State::TimeWait => {
-                if push(client, id(ev::CLOSED, CloseReason::Reset as u32), activity) {
-                    self.free_slot(slot);
-                    self.retire(handle, sockets);
-                }
+            tcp::State::Closed | tcp::State::TimeWait
+                if push(client, id(ev::CLOSED, CloseReason::Reset as u32), activity) =>
+            {
+                self.free_slot(slot);
+                self.retire(handle, sockets);
             }
             _ => {}
         }
@@ -1044,6 +1078,7 @@ fn push<W>(client: &mut Client<W>, e: Event, activity: &mut Activity) -> bool {
         activity.events += 1;
         true
     } else {
+        client.events_full = true;
         false
     }
 }

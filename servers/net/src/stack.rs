@@ -153,7 +153,7 @@ impl<D: Device, W: Wake> Net<D, W> {
                 None => {}
             }
         }
-        progress.service = self.service.pass(&mut self.sockets, now);
+        progress.service = self.service.pass(&mut self.sockets, now, progress.frames);
         if progress.service.any()
             && self.iface.poll(now, &mut self.device, &mut self.sockets)
                 == PollResult::SocketStateChanged
@@ -165,9 +165,11 @@ impl<D: Device, W: Wake> Net<D, W> {
 
     /// The interface's IPv4 address, if it has one.
     pub fn address(&self) -> Option<Ipv4Cidr> {
-        self.iface.ip_addrs().iter().find_map(|a| match a {
-            IpCidr::Ipv4(c) => Some(*c),
-        })
+        self.iface
+            .ip_addrs()
+            .iter()
+            .map(|&IpCidr::Ipv4(c)| c)
+            .next()
     }
 
     /// The service's counters.

@@ -351,7 +351,7 @@ impl Bench {
     /// The app drains its events through `handle` and publishes its
     /// requests.
     pub fn app(&mut self, mut handle: impl FnMut(Event<'_>, &mut Io<Bell>)) {
-        while let Some((event, io)) = self.sockets.next() {
+        while let Some((event, io)) = self.sockets.next_event() {
             handle(event, io);
         }
         self.sockets.flush();

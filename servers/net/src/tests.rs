@@ -602,7 +602,7 @@ fn layouts_fit_their_regions() {
         assert!(l.tx.0 >= l.events + libcap::ring::ring_bytes::<Request>(l.ring));
         assert_eq!(l.rx.0, l.tx.0 + l.tx.1);
         assert!(l.rx.0 + l.rx.1 <= len);
-        assert!(l.tx.1 >= 4096 && l.tx.1 % 4096 == 0);
+        assert!(l.tx.1 >= 4096 && l.tx.1.is_multiple_of(4096));
     }
     assert_eq!(Layout::new(proto::MIN_REGION - 4096), None);
 }
