@@ -313,8 +313,11 @@ impl<W: Wake> Sockets<W> {
                 if raw.kind == ev::RESET && raw.arg == self.token {
                     self.synced = true;
                 } else if raw.kind == ev::DATA || raw.kind == ev::DATAGRAM {
+                    // SAFETY: as for the lent payload below; only its
+                    // length is used.
+                    let n = unsafe { self.rx.slice(raw.pos, raw.len as usize) }.len();
                     self.control
-                        .release_rx(raw.pos + u64::from(raw.len), &self.io.server);
+                        .release_rx(raw.pos.wrapping_add(n as u64), &self.io.server);
                     continue;
                 } else {
                     continue;
@@ -359,7 +362,7 @@ impl<W: Wake> Sockets<W> {
                     // the next call; the slice lives until then (it
                     // borrows `self`).
                     let data = unsafe { self.rx.slice(raw.pos, raw.len as usize) };
-                    self.lent = Some(raw.pos + data.len() as u64);
+                    self.lent = Some(raw.pos.wrapping_add(data.len() as u64));
                     if raw.kind == ev::DATAGRAM {
                         Event::Datagram {
                             port: raw.conn as u16,
@@ -371,14 +374,14 @@ impl<W: Wake> Sockets<W> {
                     } else {
                         // Data of a connection closed meanwhile.
                         self.control
-                            .release_rx(raw.pos + data.len() as u64, &self.io.server);
+                            .release_rx(raw.pos.wrapping_add(data.len() as u64), &self.io.server);
                         self.lent = None;
                         continue;
                     }
                 }
                 ev::WRITABLE if known => {
                     if let Some(c) = self.io.conns.get_mut(&conn) {
-                        c.credit += u64::from(raw.len);
+                        c.credit = c.credit.saturating_add(u64::from(raw.len));
                     }
                     Event::Writable { conn }
                 }

@@ -793,7 +793,7 @@ impl<W: Wake> Service<W> {
             let rest = unsafe {
                 client
                     .tx
-                    .slice(r.pos + first.len() as u64, len - first.len())
+                    .slice(r.pos.wrapping_add(first.len() as u64), len - first.len())
             };
             sent += s.send_slice(rest).unwrap_or(0);
         }

@@ -372,6 +372,7 @@ fn sending_beyond_the_credit_costs_only_that_connection() {
     let good = bench.peer.connect(7);
     run(&mut bench, &mut echo, 20);
     let conn = echo.accepted[0];
+    let good_conn = echo.accepted[1];
     // Requests a well-behaved library never makes, straight into the
     // ring.
     let junk = [
@@ -424,6 +425,16 @@ fn sending_beyond_the_credit_costs_only_that_connection() {
             generation: 3,
             ..Request::default()
         },
+        // Within the credit, at a position at the end of the number
+        // range: the copy wraps around the ring, not the arithmetic.
+        Request {
+            op: op::SEND,
+            conn: good_conn.slot,
+            generation: good_conn.generation,
+            len: 10,
+            pos: u64::MAX - 3,
+            arg: 0,
+        },
     ];
     for r in junk {
         bench.sockets.io().control(r);
@@ -439,6 +450,7 @@ fn sending_beyond_the_credit_costs_only_that_connection() {
         bench.peer.tcp(bad).state(),
         tcp::State::Closed | tcp::State::TimeWait
     ));
+    let _ = bench.peer.recv(good); // the 10 bytes of the wrapped send
     round_trip(&mut bench, &mut echo, good, b"unaffected");
 }
 
