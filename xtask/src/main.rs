@@ -6,6 +6,7 @@ mod compose;
 mod config;
 mod image;
 mod machine;
+mod nettest;
 mod qemu;
 mod selftest;
 mod tools;

@@ -8,6 +8,7 @@
 use crate::build::{self, Profile};
 use crate::compose;
 use crate::image::{self, Contents, Module};
+use crate::nettest;
 use crate::qemu::{Accel, Firmware, Media, Vm};
 use crate::{Result, fail};
 use std::fs;
@@ -47,6 +48,10 @@ enum Scenario {
     /// under `fsync = always` until QEMU is killed, then checks that every
     /// acknowledged write survived.
     PowerCut,
+    /// `config/net-test` composed and booted with a virtio-net NIC on
+    /// QEMU's user networking: the host talks to `net-echo` through
+    /// forwarded ports of 127.0.0.1.
+    Net,
 }
 
 struct Case {
@@ -58,7 +63,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 10] = [
+const CASES: [Case; 11] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -125,6 +130,13 @@ const CASES: [Case; 10] = [
     Case {
         name: "kvs: power cut (config/kvs-persist: QEMU killed while writing under fsync = always, rebooted on the same disk)",
         scenario: Scenario::PowerCut,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "net: config/net-test (virtio-net, DHCP, TCP and UDP echo from the host through QEMU's user networking)",
+        scenario: Scenario::Net,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
         cpu: None,
@@ -198,6 +210,12 @@ fn block_test_config(dir: &Path) -> Result<PathBuf> {
 /// `config/kvs-test`, with `kvs-smoke` ending the run after its script.
 fn kvs_test_config(dir: &Path) -> Result<PathBuf> {
     test_config(dir, "kvs-test", &["kvs-smoke"], EXIT_ON_SUCCESS)
+}
+
+/// `config/net-test`: the server ends the run (failure) if it cannot
+/// start.
+fn net_test_config(dir: &Path) -> Result<PathBuf> {
+    test_config(dir, "net-test", &["net"], EXIT_ON_SUCCESS)
 }
 
 /// `config/kvs-persist` with `kvs-crash` in `mode` (`write` or `verify`).
@@ -281,12 +299,14 @@ pub fn run_all(accel: Accel) -> Result<()> {
         Scenario::Block,
         Scenario::Kvs,
         Scenario::PowerCut,
+        Scenario::Net,
     ]
     .map(|s| {
         let (file, args) = match s {
             Scenario::Block => ("block.iso", "test=roottask"),
             Scenario::Kvs => ("kvs.iso", "test=roottask"),
             Scenario::PowerCut => ("kvs-persist-write.iso", "test=roottask"),
+            Scenario::Net => ("net.iso", "test=roottask"),
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
             Scenario::RootTask => ("roottest.iso", "test=roottask"),
@@ -299,7 +319,11 @@ pub fn run_all(accel: Accel) -> Result<()> {
             Scenario::RootTask => &root_task_modules,
             Scenario::Boot | Scenario::PageFault => &test_modules,
             // Composed systems: a test copy of their config tree.
-            Scenario::System | Scenario::Kvs | Scenario::Block | Scenario::PowerCut => {
+            Scenario::System
+            | Scenario::Kvs
+            | Scenario::Block
+            | Scenario::PowerCut
+            | Scenario::Net => {
                 if *scenario == Scenario::PowerCut {
                     compose::compose_with_args(
                         &kvs_persist_config(&dir, "verify")?,
@@ -312,6 +336,7 @@ pub fn run_all(accel: Accel) -> Result<()> {
                     Scenario::System => hello_test_config(&dir)?,
                     Scenario::Kvs => kvs_test_config(&dir)?,
                     Scenario::PowerCut => kvs_persist_config(&dir, "write")?,
+                    Scenario::Net => net_test_config(&dir)?,
                     _ => block_test_config(&dir)?,
                 };
                 compose::compose_with_args(
@@ -478,6 +503,9 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
     if case.scenario == Scenario::PowerCut {
         return run_power_cut(case, image, accel, dir);
     }
+    if case.scenario == Scenario::Net {
+        return run_net(case, image, accel, dir);
+    }
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
     vm.debug_exit();
     if case.scenario == Scenario::System {
@@ -527,6 +555,7 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
         Scenario::Block => check_block(outcome.status, &serial, &fs::read(&block_disk)?),
         Scenario::Kvs => check_kvs(outcome.status, &serial),
         Scenario::PowerCut => unreachable!("run_power_cut runs it"),
+        Scenario::Net => unreachable!("run_net runs it"),
     };
     result.map_err(|e| {
         fail!(
@@ -535,6 +564,71 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
             log.display()
         )
     })
+}
+
+/// Boots `config/net-test` with the NIC on QEMU's user networking; once
+/// the guest has its address and listens, talks to it from the host
+/// ([`nettest::converse`]) and stops QEMU when done.
+fn run_net(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
+    let (tcp, udp) = nettest::free_ports()?;
+    let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
+    vm.debug_exit();
+    let args = nettest::qemu_args(tcp, udp);
+    vm.args(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let log = dir.join("net.log");
+    let started = Instant::now();
+    let timeout = Duration::from_secs(180);
+    let mut client: Option<std::thread::JoinHandle<Result<String>>> = None;
+    let outcome = vm.run_until(&log, timeout, |serial| {
+        if client.is_none() && nettest::ready(serial) {
+            let deadline = started + timeout - Duration::from_secs(10);
+            client = Some(std::thread::spawn(move || {
+                nettest::converse(tcp, udp, deadline)
+            }));
+        }
+        client.as_ref().is_some_and(|c| c.is_finished())
+            || FATAL.iter().any(|bad| serial.contains(bad))
+    })?;
+    let result = match client {
+        None => Err(fail!(
+            "the guest never became ready (wanted the lines {:?})",
+            nettest::READY
+        )),
+        Some(c) => c
+            .join()
+            .unwrap_or_else(|_| Err(fail!("the host client panicked"))),
+    };
+    check_net(outcome.status, &outcome.serial, result).map_err(|e| {
+        fail!(
+            "{}\n---- serial log ({}) ----\n{}\n---- end of serial log ----",
+            e.0,
+            log.display(),
+            outcome.serial
+        )
+    })
+}
+
+/// The net test passes when the host's conversation did, nothing fatal
+/// was logged and the guest did not end the run (QEMU was stopped).
+fn check_net(status: Option<i32>, serial: &str, conversation: Result<String>) -> Result<()> {
+    for bad in FATAL
+        .iter()
+        .chain(&["net: start-up failed", "net-echo: cannot"])
+    {
+        if serial.contains(bad) {
+            return Err(fail!("the serial log has `{bad}`"));
+        }
+    }
+    if let Some(s) = status {
+        return Err(fail!("QEMU exited (status {s}) during the test"));
+    }
+    for line in nettest::READY {
+        expect_line(serial, line)?;
+    }
+    expect_line(serial, "net-echo: 10.0.2.2:")?;
+    let summary = conversation?;
+    println!("     {summary}");
+    Ok(())
 }
 
 fn expect_status(status: Option<i32>, wanted: i32) -> Result<()> {
@@ -917,6 +1011,22 @@ mod tests {
         assert!(check_root_task(Some(EXIT_FAILURE), ok).is_err());
         assert!(check_root_task(None, ok).is_err());
         assert!(check_root_task(Some(EXIT_SUCCESS), "").is_err());
+    }
+
+    #[test]
+    fn the_net_check_wants_the_conversation_and_a_clean_log() {
+        let serial = format!(
+            "{}\nnet-echo: 10.0.2.2:40000 connected (1 open)\n",
+            nettest::READY.join("\n")
+        );
+        let ok = || Ok("fine".to_string());
+        assert!(check_net(None, &serial, ok()).is_ok());
+        assert!(check_net(None, &serial, Err(fail!("short echo"))).is_err());
+        assert!(check_net(Some(EXIT_FAILURE), &serial, ok()).is_err());
+        let fault = format!("{serial}init: net (generation 1) faulted\nPANIC in net");
+        assert!(check_net(None, &fault, ok()).is_err());
+        let no_dhcp = serial.replace("(DHCP)", "");
+        assert!(check_net(None, &no_dhcp, ok()).is_err());
     }
 
     #[test]

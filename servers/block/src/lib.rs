@@ -4,8 +4,8 @@
 //!
 //! | module | holds |
 //! | --- | --- |
-//! | [`dma`] | the page pool over the component's DMA region, the windows the device may reach in place, and [`dma::BlockHal`], the driver's [`virtio_drivers::Hal`] |
-//! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc, and the MSI-X capability |
+//! | [`dma`] | the page pool over the component's DMA region, the windows the device may reach in place, and [`dma::BlockHal`], the driver's [`virtio_drivers::Hal`] (from the `virtio-pci` library, shared with the net server) |
+//! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc, and the MSI-X capability (from `virtio-pci`) |
 //! | [`virtio`] | [`virtio::VirtioBlk`], the disk as a [`server::Device`]: several requests in the virtqueue at once, completions in any order |
 //! | [`check`] | the start-up self-check: capacity, write and read back sectors 1 and 2, sector 0 |
 //! | [`server`] | [`server::BlockServer`], which takes [`Request`]s from the submission ring, checks them, keeps the device busy and posts [`Completion`]s |
@@ -35,9 +35,21 @@
 pub mod check;
 pub mod client;
 pub mod disk;
-pub mod dma;
-pub mod pci;
 pub mod server;
+
+/// DMA memory and the driver's `Hal`: `virtio_pci::dma`, which the net
+/// server's driver shares.
+pub mod dma {
+    pub use virtio_pci::dma::*;
+
+    /// The block driver's [`virtio_drivers::Hal`]: [`VirtioHal`].
+    pub type BlockHal = VirtioHal;
+}
+
+/// PCI configuration space: `virtio_pci::pci`.
+pub mod pci {
+    pub use virtio_pci::pci::*;
+}
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 pub mod virtio;

@@ -1,5 +1,5 @@
 //! DMA memory: a page pool over one physically contiguous region (a
-//! shared region that only this component uses), and [`BlockHal`], the
+//! shared region that only this component uses), and [`VirtioHal`], the
 //! [`Hal`] the virtio driver allocates its queues and shares its buffers
 //! through.
 //!
@@ -32,7 +32,7 @@ impl PagePool {
     /// page-aligned; whole pages only, at most [`MAX_PAGES`]).
     ///
     /// ```
-    /// let pool = block::dma::PagePool::new(0x2000_0000_0000, 0x10_0000, 64 * 1024);
+    /// let pool = virtio_pci::dma::PagePool::new(0x2000_0000_0000, 0x10_0000, 64 * 1024);
     /// assert_eq!(pool.free_pages(), 16);
     /// ```
     pub fn new(virt: usize, phys: u64, len: usize) -> Self {
@@ -66,7 +66,7 @@ impl PagePool {
     /// `count` contiguous pages: their physical and virtual addresses.
     ///
     /// ```
-    /// let mut pool = block::dma::PagePool::new(0x1000_0000, 0x20_0000, 4 * 4096);
+    /// let mut pool = virtio_pci::dma::PagePool::new(0x1000_0000, 0x20_0000, 4 * 4096);
     /// assert_eq!(pool.alloc(2), Some((0x20_0000, 0x1000_0000)));
     /// assert_eq!(pool.alloc(2), Some((0x20_2000, 0x1000_2000)));
     /// assert_eq!(pool.alloc(1), None);
@@ -141,7 +141,7 @@ pub struct Window {
     pub len: usize,
 }
 
-/// Most device windows [`BlockHal`] translates (a PCI function has six BARs).
+/// Most device windows [`VirtioHal`] translates (a PCI function has six BARs).
 pub const MAX_WINDOWS: usize = 6;
 
 struct State {
@@ -198,7 +198,7 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
     r
 }
 
-/// Gives [`BlockHal`] its DMA region: `len` bytes mapped read-write at
+/// Gives [`VirtioHal`] its DMA region: `len` bytes mapped read-write at
 /// `virt`, physically contiguous from `phys`.
 ///
 /// # Safety
@@ -209,7 +209,7 @@ pub unsafe fn set_dma_region(virt: *mut u8, phys: u64, len: usize) {
     with(|s| s.pool = Some(PagePool::new(virt as usize, phys, len)));
 }
 
-/// Adds a device window [`BlockHal::mmio_phys_to_virt`] translates into;
+/// Adds a device window [`VirtioHal::mmio_phys_to_virt`] translates into;
 /// false if all [`MAX_WINDOWS`] are taken.
 ///
 /// # Safety
@@ -264,7 +264,7 @@ pub fn free_dma_pages() -> usize {
 /// The driver's view of this component's memory: DMA from the region,
 /// BARs through the device windows.
 #[derive(Debug)]
-pub struct BlockHal;
+pub struct VirtioHal;
 
 fn pages_for(len: usize) -> usize {
     len.div_ceil(PAGE_SIZE).max(1)
@@ -276,7 +276,7 @@ fn pages_for(len: usize) -> usize {
 // only the driver uses; `share` returns the physical address of memory
 // that holds the buffer's contents (the buffer itself or a bounce copy)
 // for the device.
-unsafe impl Hal for BlockHal {
+unsafe impl Hal for VirtioHal {
     fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
         let (phys, virt) = with(|s| s.pool.as_mut().and_then(|p| p.alloc(pages)))
             .unwrap_or_else(|| panic!("DMA region exhausted: {pages} pages wanted"));
@@ -396,7 +396,7 @@ mod tests {
         let mut data = *b"request header!!";
         let ptr = NonNull::from(&mut data[..]);
         // SAFETY: `data` is a live buffer.
-        let phys = unsafe { BlockHal::share(ptr, BufferDirection::Both) };
+        let phys = unsafe { VirtioHal::share(ptr, BufferDirection::Both) };
         assert_eq!(free_dma_pages(), 3);
         let bounce = (phys - 0x40_0000) as usize;
         // SAFETY: inside the leaked region.
@@ -405,7 +405,7 @@ mod tests {
             *base.add(bounce) = b'R';
         }
         // SAFETY: as above; `phys` came from `share`.
-        unsafe { BlockHal::unshare(phys, ptr, BufferDirection::Both) };
+        unsafe { VirtioHal::unshare(phys, ptr, BufferDirection::Both) };
         assert_eq!(&data, b"Request header!!");
         assert_eq!(free_dma_pages(), 4);
 
@@ -414,7 +414,7 @@ mod tests {
         let inside =
             NonNull::slice_from_raw_parts(NonNull::new(unsafe { base.add(0x1010) }).unwrap(), 16);
         // SAFETY: as above.
-        let phys = unsafe { BlockHal::share(inside, BufferDirection::DeviceToDriver) };
+        let phys = unsafe { VirtioHal::share(inside, BufferDirection::DeviceToDriver) };
         assert_eq!(phys, 0x40_1010);
         assert_eq!(free_dma_pages(), 4);
 
@@ -430,11 +430,11 @@ mod tests {
         });
         let in_window = NonNull::from(&mut outside[16..48]);
         // SAFETY: a live buffer.
-        let phys = unsafe { BlockHal::share(in_window, BufferDirection::DeviceToDriver) };
+        let phys = unsafe { VirtioHal::share(in_window, BufferDirection::DeviceToDriver) };
         assert_eq!(phys, 0x9000_0010);
         assert_eq!(free_dma_pages(), 4);
         // SAFETY: as above; nothing to copy back.
-        unsafe { BlockHal::unshare(phys, in_window, BufferDirection::DeviceToDriver) };
+        unsafe { VirtioHal::unshare(phys, in_window, BufferDirection::DeviceToDriver) };
         assert_eq!(free_dma_pages(), 4);
         // SAFETY: a fake window; only translated, never touched.
         assert!(unsafe {
@@ -445,7 +445,7 @@ mod tests {
             })
         });
         // SAFETY: inside the window.
-        let v = unsafe { BlockHal::mmio_phys_to_virt(0xfe00_3000, 0x1000) };
+        let v = unsafe { VirtioHal::mmio_phys_to_virt(0xfe00_3000, 0x1000) };
         assert_eq!(v.as_ptr() as usize, 0x5000_3000);
         assert_eq!(window_virt(0xfe00_3000, 0x1001), None);
         assert_eq!(window_virt(0xe0_0000_0000, 0x1000), None);

@@ -19,7 +19,7 @@ pub const CONFIG_DATA: u16 = 0xcfc;
 /// enable bit, bus, device, function and the dword-aligned offset.
 ///
 /// ```
-/// use block::pci::config_address;
+/// use virtio_pci::pci::config_address;
 /// use virtio_drivers::transport::pci::bus::DeviceFunction;
 /// let f = DeviceFunction { bus: 0, device: 3, function: 0 };
 /// assert_eq!(config_address(f, 0x10), 0x8000_1810);
@@ -146,7 +146,7 @@ impl Msix {
 /// let message = libcap::MsiMessage { address: 0xfee0_0000, data: 0x48 };
 /// let at = core::ptr::NonNull::new(table.as_mut_ptr()).unwrap();
 /// // SAFETY: a table of two entries in this program's memory.
-/// unsafe { block::pci::write_msix_entry(at, 1, message) };
+/// unsafe { virtio_pci::pci::write_msix_entry(at, 1, message) };
 /// assert_eq!(table, [0, 0, 0, 1, 0xfee0_0000, 0, 0x48, 0]);
 /// ```
 pub unsafe fn write_msix_entry(table: NonNull<u32>, entry: usize, message: MsiMessage) {

@@ -1,0 +1,197 @@
+//! `net`: the Basalt component that drives a virtio-net PCI device with
+//! the `virtio-drivers` crate, runs the smoltcp TCP/IP stack on it (DHCPv4
+//! or a static address; ARP, ICMP echo, TCP, UDP) and serves sockets to
+//! apps through shared regions ([`net::client::Sockets`] is their side).
+//! `init` starts it (see `docs/net.md` and `config/net-test`). It logs:
+//!
+//! ```text
+//! net: virtio-net 1af4:1000 at 00:02.0, 1 BARs, DMA region 512 KiB at physical 0x4240000
+//! net: MAC 52:54:00:12:34:56; 1100 TCP sockets of 8 KiB + 8 KiB at most (18 MiB of heap)
+//! net: serving 1 app: echo-net
+//! net: address 10.0.2.15/24, gateway 10.0.2.2 (DHCP)
+//! ```
+//!
+//! It polls: the device's interrupt is not routed yet, so it runs at the
+//! priority of its apps and yields when a round finds nothing to do.
+//!
+//! Arguments: see [`net::settings`] and `docs/net.md`; `exit =
+//! "on-success"` ends a self-test run (failure) if start-up fails.
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "net is a Basalt component that init starts; \
+         see docs/net.md (cargo xtask run --config config/net-test)"
+    );
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+libcap::component!(component::run);
+
+#[cfg(target_os = "none")]
+mod component {
+    use alloc::vec::Vec;
+    use libcap::abi::start_info::CapKind;
+    use libcap::log::{error, info, warn};
+    use net::client::EVENT_SUFFIX;
+    use net::nic::{NicError, VirtioNic};
+    use net::settings::{ArgError, Settings};
+    use net::stack::{Addressing, Net, StackError};
+    use smoltcp::time::Instant;
+    use virtio_pci::device::{self, Names, OpenError};
+
+    /// The transitional and modern virtio-net device IDs.
+    const NET_DEVICES: [u16; 2] = [0x1000, 0x1041];
+    /// Heap kept for everything but the TCP and UDP sockets: the socket
+    /// set, the interface, the service's tables.
+    const HEAP_RESERVE: usize = 512 * 1024;
+    /// The TSC frequency assumed when the kernel did not measure it.
+    const DEFAULT_TSC_HZ: u64 = 2_000_000_000;
+
+    /// The step that went wrong (the runtime prints `net: main failed: …`).
+    #[derive(Debug)]
+    #[allow(dead_code)] // the fields are read only by `Debug`
+    pub enum Failure {
+        /// An argument is malformed.
+        Args(ArgError),
+        /// The device could not be found or started.
+        Open(OpenError),
+        /// The driver failed.
+        Nic(NicError),
+        /// The stack refused the device.
+        Stack(StackError),
+        /// The heap cannot hold a single socket.
+        HeapTooSmall(usize),
+    }
+
+    /// Microseconds from the time-stamp counter.
+    struct Clock {
+        ticks_per_us: u64,
+    }
+
+    impl Clock {
+        fn now(&self) -> Instant {
+            // SAFETY: RDTSC only reads a counter.
+            let t = unsafe { core::arch::x86_64::_rdtsc() };
+            Instant::from_micros((t / self.ticks_per_us) as i64)
+        }
+    }
+
+    pub fn run(start: &'static libcap::Start) -> Result<(), Failure> {
+        let result = serve(start);
+        if let Err(failure) = &result {
+            error!("start-up failed: {failure:?}");
+            if start.arg("exit") == Some("on-success") {
+                libcap::syscall::try_debug_exit(false);
+            }
+        }
+        result
+    }
+
+    fn serve(start: &'static libcap::Start) -> Result<(), Failure> {
+        let settings = Settings::from_args(|k| start.arg(k)).map_err(Failure::Args)?;
+        let names = Names {
+            dma: settings.dma,
+            device: settings.device,
+            ports: settings.pci_ports,
+        };
+        let opened = device::open(start, &names, &NET_DEVICES).map_err(Failure::Open)?;
+        info!("{}", opened.describe("virtio-net"));
+        let nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
+        let mac = nic.mac();
+
+        let heap = start.heap().1 as usize;
+        let limits = settings
+            .limits
+            .fit(heap, HEAP_RESERVE)
+            .ok_or(Failure::HeapTooSmall(heap))?;
+        if limits.max_sockets < settings.limits.max_sockets {
+            warn!(
+                "a heap of {} KiB holds {} TCP sockets, not the {} asked for",
+                heap >> 10,
+                limits.max_sockets,
+                settings.limits.max_sockets
+            );
+        }
+        let [a, b, c, d, e, f] = mac;
+        info!(
+            "MAC {a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}; {} TCP sockets of {} KiB + {} KiB at most ({} MiB of heap)",
+            limits.max_sockets,
+            limits.rx_buffer >> 10,
+            limits.tx_buffer >> 10,
+            (limits.tcp_bytes() + limits.udp_bytes()) >> 20
+        );
+
+        let hz = start.tsc_hz().unwrap_or(DEFAULT_TSC_HZ);
+        let clock = Clock {
+            ticks_per_us: (hz / 1_000_000).max(1),
+        };
+        // SAFETY: RDTSC only reads a counter.
+        let seed = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut net = Net::new(
+            nic,
+            mac,
+            settings.addressing,
+            limits,
+            seed,
+            start.generation() as u32,
+            clock.now(),
+        )
+        .map_err(Failure::Stack)?;
+
+        let mut apps = Vec::new();
+        for g in start.grants() {
+            if g.kind != Some(CapKind::Region) || g.name == settings.dma || g.peer_badge == 0 {
+                continue;
+            }
+            let signal = alloc::format!("{}{EVENT_SUFFIX}", g.name);
+            let Some(wake) = start.signal(&signal) else {
+                error!(
+                    "region {} has no notification {signal} to signal: skipped",
+                    g.name
+                );
+                continue;
+            };
+            let Some(region) = start.shared_region(g.name) else {
+                continue;
+            };
+            match net.attach(region, wake) {
+                Ok(_) => apps.push(g.name),
+                Err(e) => error!("region {}: {e:?}: skipped", g.name),
+            }
+        }
+        info!(
+            "serving {} app{}: {}",
+            apps.len(),
+            if apps.len() == 1 { "" } else { "s" },
+            apps.join(", ")
+        );
+        if let Addressing::Static { address, gateway } = settings.addressing {
+            match gateway {
+                Some(g) => info!("address {address}, gateway {g} (static)"),
+                None => info!("address {address} (static)"),
+            }
+        }
+
+        loop {
+            let progress = net.poll(clock.now());
+            match progress.dhcp {
+                Some(Some((address, Some(gateway)))) => {
+                    info!("address {address}, gateway {gateway} (DHCP)")
+                }
+                Some(Some((address, None))) => info!("address {address} (DHCP)"),
+                Some(None) => warn!("DHCP lease lost: no address"),
+                None => {}
+            }
+            if !progress.any() && !net.rx_released() {
+                libcap::syscall::yield_now();
+            }
+        }
+    }
+}

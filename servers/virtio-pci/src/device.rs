@@ -1,0 +1,204 @@
+//! Finding and starting a virtio PCI function from what `init` granted:
+//! the DMA region (a shared region with a physical address), the
+//! function's memory BARs (device memory `<device>.bar<N>`) and the PCI
+//! configuration ports.
+//!
+//! ```no_run
+//! # fn run(start: &'static libcap::Start) -> Result<(), virtio_pci::device::OpenError> {
+//! use virtio_pci::device::{self, Names};
+//! let names = Names { dma: "net-dma", device: "nic", ports: "pci-config" };
+//! let opened = device::open(start, &names, &[0x1000, 0x1041])?;
+//! libcap::log::info!("{}", opened.describe("virtio-net"));
+//! # Ok(()) }
+//! ```
+
+use crate::dma::{self, VirtioHal, Window};
+use crate::pci::{CONFIG_ADDRESS, CONFIG_DATA, PortCam};
+use core::fmt;
+use libcap::abi::start_info::CapKind;
+use virtio_drivers::transport::pci::bus::{BarInfo, Command, DeviceFunction, PciError, PciRoot};
+use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
+
+/// The virtio vendor ID.
+pub const VIRTIO_VENDOR: u16 = 0x1af4;
+
+/// The names of the grants a driver starts from (its config arguments
+/// usually override the defaults).
+#[derive(Clone, Copy, Debug)]
+pub struct Names<'a> {
+    /// The DMA region: a `[[region]]` only this component uses.
+    pub dma: &'a str,
+    /// The PCI device (`[[device]] kind = "pci"`): its BARs are granted
+    /// as `<device>.bar<N>`.
+    pub device: &'a str,
+    /// The configuration ports (`kind = "io-ports"`, 0xcf8-0xcff).
+    pub ports: &'a str,
+}
+
+/// The step that went wrong.
+#[derive(Debug)]
+pub enum OpenError {
+    /// No shared region of that name was granted (or it has no physical
+    /// address).
+    NoDmaRegion,
+    /// No I/O-port range of that name covering 0xcf8-0xcff.
+    NoConfigPorts,
+    /// No device memory `<device>.bar<N>` was granted.
+    NoBars,
+    /// No virtio function with one of the device IDs on bus 0.
+    NoDevice,
+    /// Sizing the function's BARs failed.
+    Pci(PciError),
+    /// A memory BAR of the function was not granted (init could not map
+    /// it: see its log): the BAR's index and physical address.
+    BarNotGranted(usize, u64),
+    /// The PCI transport refused the function.
+    Transport(VirtioPciError),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoDmaRegion => f.write_str("no DMA region (a region with a physical address)"),
+            Self::NoConfigPorts => f.write_str("no I/O ports covering 0xcf8-0xcff"),
+            Self::NoBars => f.write_str("no device memory <device>.bar<N> was granted"),
+            Self::NoDevice => f.write_str("no such virtio function on PCI bus 0"),
+            Self::Pci(e) => write!(f, "sizing the BARs: {e:?}"),
+            Self::BarNotGranted(i, a) => write!(f, "BAR{i} at {a:#x} was not granted"),
+            Self::Transport(e) => write!(f, "the PCI transport: {e:?}"),
+        }
+    }
+}
+
+/// A started transport and what was found on the way.
+pub struct Opened {
+    /// The transport, for the device driver's `new`.
+    pub transport: PciTransport,
+    /// The function's bus, device and function numbers.
+    pub function: DeviceFunction,
+    /// Its vendor and device IDs.
+    pub ids: (u16, u16),
+    /// How many BAR windows were registered.
+    pub bars: usize,
+    /// The DMA region's size in bytes and physical address.
+    pub dma: (usize, u64),
+}
+
+impl Opened {
+    /// One log line: `<what> 1af4:1041 at 00:02.0, 2 BARs, DMA region 256 KiB at physical 0x…`.
+    pub fn describe<'a>(&'a self, what: &'a str) -> impl fmt::Display + 'a {
+        Describe(self, what)
+    }
+}
+
+struct Describe<'a>(&'a Opened, &'a str);
+
+impl fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = self.0;
+        let DeviceFunction {
+            bus,
+            device,
+            function,
+        } = o.function;
+        write!(
+            f,
+            "{} {:04x}:{:04x} at {bus:02x}:{device:02x}.{function}, {} BARs, DMA region {} KiB at physical {:#x}",
+            self.1,
+            o.ids.0,
+            o.ids.1,
+            o.bars,
+            o.dma.0 >> 10,
+            o.dma.1
+        )
+    }
+}
+
+/// Gives [`VirtioHal`] the DMA region and the function's BAR windows,
+/// finds the first virtio function on bus 0 whose device ID is in
+/// `device_ids`, enables memory decoding and bus mastering, checks that
+/// every memory BAR was granted and starts the PCI transport.
+///
+/// Call once per program: the region and windows are handed out once.
+pub fn open(
+    start: &'static libcap::Start,
+    names: &Names<'_>,
+    device_ids: &[u16],
+) -> Result<Opened, OpenError> {
+    let grant = start
+        .find(CapKind::Region, names.dma)
+        .filter(|g| g.physical != 0)
+        .ok_or(OpenError::NoDmaRegion)?;
+    let region = start
+        .shared_region(names.dma)
+        .ok_or(OpenError::NoDmaRegion)?;
+    // SAFETY: init maps the region read-write for the component's
+    // lifetime, physically contiguous from `physical`; the config makes
+    // this component its only user, and `shared_region` hands it out once,
+    // to here.
+    unsafe { dma::set_dma_region(region.as_ptr(), grant.physical, region.len()) };
+
+    let mut bars = 0;
+    for g in start.grants() {
+        let is_bar = g.kind == Some(CapKind::DeviceMemory)
+            && g.name
+                .strip_prefix(names.device)
+                .is_some_and(|rest| rest.starts_with(".bar"));
+        if is_bar && start.device_memory(g.name).is_some() {
+            // SAFETY: init maps the BAR uncached for the component's
+            // lifetime; `device_memory` handed it out once, to here, and
+            // only the driver uses it.
+            let added = unsafe {
+                dma::add_window(Window {
+                    phys: g.physical,
+                    virt: g.address as usize,
+                    len: g.value as usize,
+                })
+            };
+            bars += usize::from(added);
+        }
+    }
+    if bars == 0 {
+        return Err(OpenError::NoBars);
+    }
+
+    let ports = start
+        .io_ports(names.ports)
+        .filter(|p| p.first <= CONFIG_ADDRESS && p.last >= CONFIG_DATA + 3)
+        .ok_or(OpenError::NoConfigPorts)?;
+    let mut root = PciRoot::new(PortCam::new(ports.ports));
+    let (function, info) = root
+        .enumerate_bus(0)
+        .find(|(_, i)| i.vendor_id == VIRTIO_VENDOR && device_ids.contains(&i.device_id))
+        .ok_or(OpenError::NoDevice)?;
+    // The device reaches the DMA region only as a bus master.
+    let (_, command) = root.get_status_command(function);
+    root.set_command(
+        function,
+        command | Command::MEMORY_SPACE | Command::BUS_MASTER,
+    );
+    // Every memory BAR the driver may use must have been granted, or the
+    // driver would fail deep inside (in `mmio_phys_to_virt`).
+    for (index, bar) in root
+        .bars(function)
+        .map_err(OpenError::Pci)?
+        .iter()
+        .enumerate()
+    {
+        if let Some((address, size)) = bar.as_ref().and_then(BarInfo::memory_address_size)
+            && address != 0
+            && dma::window_virt(address, size as usize).is_none()
+        {
+            return Err(OpenError::BarNotGranted(index, address));
+        }
+    }
+    let transport =
+        PciTransport::new::<VirtioHal, _>(&mut root, function).map_err(OpenError::Transport)?;
+    Ok(Opened {
+        transport,
+        function,
+        ids: (info.vendor_id, info.device_id),
+        bars,
+        dma: (region.len(), grant.physical),
+    })
+}

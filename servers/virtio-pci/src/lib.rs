@@ -1,0 +1,19 @@
+//! `virtio-pci`: what Basalt's virtio PCI drivers (the `block` and `net`
+//! servers) share, so that each holds only its device's logic.
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | [`dma`] | the page pool over the component's DMA region and [`dma::VirtioHal`], the [`virtio_drivers::Hal`] |
+//! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc |
+//! | [`device`] | [`device::open`]: from what `init` granted (DMA region, BARs, configuration ports) to a started [`virtio_drivers::transport::pci::PciTransport`] |
+//!
+//! See `docs/block.md` and `docs/net.md` for the config a driver needs.
+
+#![cfg_attr(not(test), no_std)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+pub mod device;
+pub mod dma;
+pub mod pci;
+
+pub use virtio_drivers;
