@@ -91,21 +91,17 @@ impl Default for Limits {
     }
 }
 
-/// What the glue does after [`Server::feed`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Flow {
-    /// Send what the output holds; feed the next bytes received.
-    Read,
-    /// Requests wait in the connection while the output holds
-    /// [`Limits::output_pause`] bytes or more: send the output, then call
-    /// [`Server::feed`] again (with no new bytes, or with what arrived
-    /// meanwhile) before receiving more.
-    Drain,
-    /// Send what the output holds, then close the connection (and call
-    /// [`Server::close`]). Later calls to [`Server::feed`] ignore their
-    /// input and return `Close` again.
-    Close,
-}
+/// What the glue does after [`Server::feed`] (the net library's type, so
+/// that [`Server`] is a [`net::serve::Protocol`]):
+///
+/// - `Read`: send what the output holds; feed the next bytes received.
+/// - `Drain`: requests wait in the connection while the output holds
+///   [`Limits::output_pause`] bytes or more: send the output, then call
+///   [`Server::feed`] again (with no new bytes) before receiving more.
+/// - `Close`: send what the output holds, then close the connection (and
+///   call [`Server::close`]). Later calls to [`Server::feed`] ignore their
+///   input and return `Close` again.
+pub use net::serve::Flow;
 
 /// The server: the store, the limits and the metrics every connection
 /// shares.
@@ -320,5 +316,35 @@ impl Reply {
             StoreError::Refused(_) | StoreError::Unavailable => Status::ServiceUnavailable,
         };
         Self::error(status, e.message())
+    }
+}
+
+/// The server on the net server's sockets: `net::serve::StreamServer`
+/// runs it, one [`Connection`] per TCP connection.
+impl<S: Store> net::serve::Protocol for Server<S> {
+    type Conn = Connection;
+
+    fn open(&mut self) -> Connection {
+        Server::open(self)
+    }
+
+    fn feed(&mut self, conn: &mut Connection, input: &[u8], out: &mut Vec<u8>) -> Flow {
+        Server::feed(self, conn, input, out)
+    }
+
+    fn close(&mut self, conn: Connection) {
+        Server::close(self, conn)
+    }
+
+    fn refused(&mut self) {
+        self.metrics.connection_refused();
+    }
+
+    fn listening(&mut self, port: u16, ok: bool) {
+        if ok {
+            libcap::log::info!("listening on port {port}");
+        } else {
+            libcap::log::error!("cannot listen on port {port}: another app has it");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | [`proto`] | the shared-region protocol: layout, requests, events, byte rings |
 //! | [`client`] | [`client::Sockets`], what an app's event loop uses (listen, accept, send, receive, close) |
+//! | [`serve`] | [`serve::StreamServer`]: a request/response protocol on a TCP port, one state per connection, with back-pressure (the front ends' loop) |
 //! | [`service`] | the server's socket service: requests onto smoltcp sockets, socket state into events, limits |
 //! | [`stack`] | [`stack::Net`]: the smoltcp interface, DHCPv4 or a static address, and the service |
 //! | `testing` | (host only) a bench: the stack on an in-memory wire to a second smoltcp stack, and an app |
@@ -22,6 +23,7 @@ extern crate alloc;
 pub mod client;
 pub mod nic;
 pub mod proto;
+pub mod serve;
 pub mod service;
 pub mod settings;
 pub mod stack;

@@ -169,3 +169,43 @@ fn a_store_down_or_restarted_is_503_then_recovers() {
     let (out, _) = exchange(&mut s, &input);
     assert_eq!(codes(&out), [503, 204]);
 }
+
+#[test]
+fn over_tcp_through_the_net_server() {
+    use net::serve::StreamServer;
+    use net::testing::Bench;
+
+    let kvs = kvs(Vec::new());
+    let store = Connection::open(KvsClient::new(&kvs), None).unwrap();
+    let mut front = StreamServer::new(Server::new(store, Limits::default()), 8080, 16, 10);
+    let mut bench = Bench::new(Default::default());
+    bench.run(5, |e, io| front.handle(e, io));
+    let c = bench.peer.connect(8080);
+    bench.run(20, |e, io| front.handle(e, io));
+    // What `curl -X PUT -d v localhost:8080/kv/k && curl localhost:8080/kv/k` sends.
+    bench.peer.send(
+        c,
+        b"PUT /kv/k HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: curl/7.88.1\r\n\
+          Accept: */*\r\nContent-Length: 1\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\n\r\nv",
+    );
+    bench.run(20, |e, io| front.handle(e, io));
+    let put = bench.peer.recv(c);
+    assert!(put.starts_with(b"HTTP/1.1 201 Created\r\n"), "{put:?}");
+    bench
+        .peer
+        .send(c, b"GET /kv/k HTTP/1.1\r\nHost: localhost:8080\r\n\r\n");
+    bench.run(20, |e, io| front.handle(e, io));
+    let get = bench.peer.recv(c);
+    assert!(
+        get.starts_with(b"HTTP/1.1 200 OK\r\n") && get.ends_with(b"\r\n\r\nv"),
+        "{get:?}"
+    );
+    // A bad request is answered, then the connection closes.
+    bench.peer.send(c, b"BAD\r\n\r\n");
+    bench.run(20, |e, io| front.handle(e, io));
+    assert!(bench.peer.recv(c).starts_with(b"HTTP/1.1 400 "));
+    assert!(!bench.peer.tcp(c).may_recv());
+    assert_eq!(front.connections(), 0);
+    assert_eq!(front.protocol().metrics().open_connections(), 0);
+}

@@ -1,0 +1,93 @@
+//! `http`: the Basalt component that serves the REST interface
+//! (`docs/http.md`) on a TCP port through the net server, answering from
+//! the kvs server. It logs:
+//!
+//! ```text
+//! http: port 8080, 1000 connections at most, bodies up to 1024 KiB
+//! http: listening on port 8080
+//! ```
+//!
+//! Arguments: `region` (the region shared with the net server, default
+//! `http-net`; the component waits on notification `<region>-ev`), `port`
+//! (default 8080), `backlog` (default 64), `max-connections` (default
+//! 1000), `kvs-region` (the region shared with the kvs server for large
+//! values, default `http-kvs`; without it a value must fit in a message),
+//! `max-body` (bytes; default 1 MiB, at most what the kvs region carries),
+//! `max-head` (bytes, default 8192).
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "http is a Basalt component that init starts; \
+         see docs/http.md (cargo xtask run boots it in config/default)"
+    );
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+libcap::component!(run);
+
+/// Why the component could not start.
+#[cfg(target_os = "none")]
+#[derive(Debug)]
+#[allow(dead_code)] // the fields are read only by `Debug`
+enum Failure {
+    /// An argument that is not a number (its name).
+    BadArgument(&'static str),
+    /// No channel `kvs`.
+    NoKvs,
+    /// The kvs server did not take the session.
+    Kvs(kvs::Error),
+    /// The net server's region or notifications are missing.
+    Net(net::client::ClientError),
+}
+
+#[cfg(target_os = "none")]
+fn run(start: &'static libcap::Start) -> Result<(), Failure> {
+    use net::serve::StreamServer;
+
+    let number = |key: &'static str, default: usize| {
+        start.arg(key).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| Failure::BadArgument(key))
+        })
+    };
+    let port = u16::try_from(number("port", 8080)?).map_err(|_| Failure::BadArgument("port"))?;
+    let backlog =
+        u16::try_from(number("backlog", 64)?).map_err(|_| Failure::BadArgument("backlog"))?;
+    let max_connections = number("max-connections", 1000)?;
+    let kvs_region = start.arg("kvs-region").unwrap_or("http-kvs");
+    let region = start
+        .shared_region(kvs_region)
+        .map(|r| (kvs_region, kvs::SharedBuf::from_region(r)));
+    let mut limits = http::Limits {
+        max_head: number("max-head", 8192)?,
+        ..http::Limits::default()
+    };
+    // A body must fit in one SET through the region (or the message).
+    let carried = region
+        .as_ref()
+        .map_or(kvs::INLINE_REQUEST, |(_, b)| b.len())
+        .saturating_sub(limits.max_head + 128);
+    limits.max_body = number("max-body", limits.max_body)?.min(carried);
+    let client = start.channel_client("kvs").ok_or(Failure::NoKvs)?;
+    let store = kvs::Connection::open(client, region).map_err(Failure::Kvs)?;
+    let server = http::Server::new(store, limits);
+    let mut front = StreamServer::new(server, port, backlog, max_connections);
+    let mut net = net::client::Sockets::attach(start, start.arg("region").unwrap_or("http-net"))
+        .map_err(Failure::Net)?;
+    libcap::log::info!(
+        "port {port}, {max_connections} connections at most, bodies up to {} KiB",
+        limits.max_body / 1024
+    );
+    loop {
+        net.wait();
+        while let Some((event, io)) = net.next_event() {
+            front.handle(event, io);
+        }
+    }
+}
