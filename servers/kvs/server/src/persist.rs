@@ -697,7 +697,7 @@ pub struct Persistence<D> {
     /// The last change did not fit either: writes are refused until a
     /// compaction succeeds.
     refusing: bool,
-    /// Under [`Fsync::Always`], changes wait for [`settle`](Self::settle).
+    /// Changes wait in memory for [`settle`](Self::settle).
     grouped: bool,
 }
 
@@ -717,33 +717,48 @@ impl<D: SectorDevice> Persistence<D> {
         }
     }
 
-    /// Group commit: under [`Fsync::Always`], [`execute`](Self::execute)
-    /// leaves a change's record in memory, and [`settle`](Self::settle)
-    /// writes the records of every change since and flushes them at once.
-    /// The caller must not answer a change (nor anything that could have
-    /// seen it) before `settle` returns: it holds the replies (see
-    /// `libcap::rpc::Settle`).
+    /// Group commit: [`execute`](Self::execute) leaves a change's record
+    /// in memory, and [`settle`](Self::settle) writes the records of every
+    /// change since in one request — and flushes them with it under
+    /// [`Fsync::Always`], or when a second has passed under
+    /// [`Fsync::EverySec`]. The caller must not answer a change (nor
+    /// anything that could have seen it) before `settle` returns: it holds
+    /// the replies (see `libcap::rpc::Settle`). So an answered change is
+    /// on the device (and durable under `always`), as Redis writes its
+    /// log before it answers a round of commands.
     pub fn set_grouped(&mut self, on: bool) {
         self.grouped = on;
     }
 
-    /// Whether changes wait for [`settle`](Self::settle) to be durable.
+    /// Whether changes wait for [`settle`](Self::settle).
     pub fn unsettled(&self) -> bool {
-        self.grouped && self.fsync == Fsync::Always && !self.pending.is_empty()
+        self.grouped && !self.pending.is_empty()
     }
 
-    /// Writes and flushes the changes made since the last call (group
-    /// commit; see [`set_grouped`](Self::set_grouped)).
+    /// Writes the changes made since the last call, and flushes as the
+    /// policy says (group commit; see [`set_grouped`](Self::set_grouped)).
     pub fn settle(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        // One request writes and flushes; a compaction (if the records
-        // did not fit) flushed on its own.
-        self.write_pending(store, now_ms, true)?;
-        // Nothing else is unflushed in this mode; a no-op then.
-        self.log.flush()?;
-        self.last_flush_ms = now_ms;
+        // Under `always` one request writes and flushes; a compaction (if
+        // the records did not fit) flushed on its own.
+        self.write_pending(store, now_ms, self.fsync == Fsync::Always)?;
+        self.flush_if_due(now_ms)
+    }
+
+    /// Flushes what is on the device but not durable, if the policy wants
+    /// it now.
+    fn flush_if_due(&mut self, now_ms: u64) -> Result<(), LogError> {
+        let due = match self.fsync {
+            Fsync::Always => true,
+            Fsync::EverySec => now_ms >= self.last_flush_ms.saturating_add(1000),
+            Fsync::No => false,
+        };
+        if due && self.log.unflushed() {
+            self.log.flush()?;
+            self.last_flush_ms = now_ms;
+        }
         Ok(())
     }
 
@@ -863,17 +878,9 @@ impl<D: SectorDevice> Persistence<D> {
         } else {
             self.pending.extend_from_slice(&records);
         }
-        if !(self.grouped && self.fsync == Fsync::Always) {
+        if !self.grouped {
             self.write_pending(store, now_ms, false)?;
-            let due = match self.fsync {
-                Fsync::Always => true,
-                Fsync::EverySec => now_ms >= self.last_flush_ms.saturating_add(1000),
-                Fsync::No => false,
-            };
-            if due {
-                self.log.flush()?;
-                self.last_flush_ms = now_ms;
-            }
+            self.flush_if_due(now_ms)?;
         }
         if self.log.compacting() {
             let changes = self.writer.take_shadow();

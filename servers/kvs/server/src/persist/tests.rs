@@ -494,16 +494,26 @@ fn a_failed_settle_keeps_the_batch_for_the_next() {
 }
 
 #[test]
-fn under_everysec_grouping_changes_nothing() {
+fn under_everysec_a_group_is_written_at_once_and_flushed_once_a_second() {
     let mut disk = RamDisk::new(200);
     let (log, _, mut store) = open(&mut disk);
     let mut p = Persistence::new(log, Fsync::EverySec);
     p.set_grouped(true);
     let mut s = Session::new();
+    let flushes = p.log.device.flushes;
     p.execute(&mut store, &mut s, &args("SET a 1"), 5);
+    p.execute(&mut store, &mut s, &args("SET b 2"), 5);
+    assert!(p.unsettled());
+    assert!(p.log.device.pending.is_empty(), "nothing written before settle");
+    p.settle(&store, 5).unwrap();
     assert!(!p.unsettled());
-    // Written to the device at once (not flushed: a second has not passed).
-    assert!(!p.log.device.pending.is_empty());
+    // Written in one request, not flushed: a second has not passed.
+    assert_eq!(p.log.device.flushes, flushes);
     let (_, _, mut got) = open(&mut p.log.device.power_cut(|_| true));
-    assert_eq!(dump(&mut got, 5).len(), 1);
+    assert_eq!(dump(&mut got, 5).len(), 2);
+    p.execute(&mut store, &mut s, &args("SET c 3"), 1500);
+    p.settle(&store, 1500).unwrap();
+    assert_eq!(p.log.device.flushes, flushes + 1);
+    let (_, _, mut got) = open(&mut p.log.device.power_cut(|_| false));
+    assert_eq!(dump(&mut got, 5).len(), 3);
 }
