@@ -160,10 +160,10 @@ impl<C: Clock> KvsServer<C> {
     }
 
     /// Logs every change through `persistence` from now on (its log was
-    /// replayed into the store this server was made with). Under
-    /// `fsync = always` it commits in groups: serve with `serve_held`
-    /// (the server implements [`Settle`]), which holds replies until the
-    /// flush that makes them durable.
+    /// replayed into the store this server was made with). It commits in
+    /// groups: serve with `serve_held` (the server implements [`Settle`]),
+    /// which holds replies until their round of changes is written (and,
+    /// under `fsync = always`, flushed).
     pub fn persist(&mut self, mut persistence: Persistence<Box<dyn SectorDevice>>) {
         persistence.set_grouped(true);
         self.persistence = Some(persistence);
