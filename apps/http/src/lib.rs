@@ -324,7 +324,7 @@ impl Reply {
 impl<S: Store> net::serve::Protocol for Server<S> {
     type Conn = Connection;
 
-    fn open(&mut self) -> Connection {
+    fn open(&mut self, _peer: net::proto::Endpoint, _port: u16) -> Connection {
         Server::open(self)
     }
 

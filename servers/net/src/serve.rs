@@ -13,7 +13,7 @@
 //! struct Lengths;
 //! impl Protocol for Lengths {
 //!     type Conn = Vec<u8>;
-//!     fn open(&mut self) -> Vec<u8> { Vec::new() }
+//!     fn open(&mut self, _: net::proto::Endpoint, _: u16) -> Vec<u8> { Vec::new() }
 //!     fn feed(&mut self, line: &mut Vec<u8>, input: &[u8], out: &mut Vec<u8>) -> Flow {
 //!         for &b in input {
 //!             if b == b'\n' {
@@ -39,6 +39,7 @@
 //! ```
 
 use crate::client::{ConnId, Event, Io};
+use crate::proto::Endpoint;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use libcap::ring::Wake;
@@ -60,8 +61,8 @@ pub enum Flow {
 pub trait Protocol {
     /// One connection's state.
     type Conn;
-    /// A connection was accepted.
-    fn open(&mut self) -> Self::Conn;
+    /// A connection from `peer` to local `port` was accepted.
+    fn open(&mut self, peer: Endpoint, port: u16) -> Self::Conn;
     /// Handles received bytes (possibly none, after [`Flow::Drain`]),
     /// appending what to send to `out`.
     fn feed(&mut self, conn: &mut Self::Conn, input: &[u8], out: &mut Vec<u8>) -> Flow;
@@ -128,14 +129,14 @@ impl<P: Protocol> StreamServer<P> {
                 io.listen(self.port, self.backlog);
             }
             Event::Listening { port, result } => self.protocol.listening(port, result.is_ok()),
-            Event::Accepted { conn, .. } => {
+            Event::Accepted { conn, port, peer } => {
                 if self.conns.len() >= self.max_connections {
                     self.protocol.refused();
                     io.close(conn);
                     return;
                 }
                 let slot = Slot {
-                    state: self.protocol.open(),
+                    state: self.protocol.open(peer, port),
                     out: Vec::new(),
                     sent: 0,
                     draining: false,
@@ -250,7 +251,7 @@ mod tests {
 
     impl Protocol for Echoes {
         type Conn = Vec<u8>;
-        fn open(&mut self) -> Vec<u8> {
+        fn open(&mut self, _: Endpoint, _: u16) -> Vec<u8> {
             Vec::new()
         }
         fn feed(&mut self, held: &mut Vec<u8>, input: &[u8], out: &mut Vec<u8>) -> Flow {
