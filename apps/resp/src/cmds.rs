@@ -75,7 +75,6 @@ pub(crate) fn execute<S: Store, C: Clock>(
     fe: &mut Frontend<S, C>,
     cmd: Command<'_>,
 ) {
-    fe.stats.commands_processed += 1;
     let name = cmd.name();
     if let Some(info) = fe.client_mut(s) {
         info.set_cmd(name);
@@ -96,6 +95,8 @@ pub(crate) fn execute<S: Store, C: Clock>(
     if s.out.get(start) == Some(&b'-') {
         fe.stats.error_replies += 1;
     }
+    // Counted once it ran, as Redis does (INFO does not count itself).
+    fe.stats.commands_processed += 1;
 }
 
 /// Passes `cmd` to the store in the connection's session.
@@ -224,12 +225,15 @@ fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|c| (b'!'..=b'~').contains(c))
 }
 
+const NOPROTO: &[u8] = b"NOPROTO unsupported protocol version";
+
 const BAD_NAME: &[u8] = b"ERR Client names cannot contain spaces, newlines or special characters.";
 
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`.
 fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
     let out = &mut s.out;
     let args: Vec<&[u8]> = cmd.args().skip(1).collect();
+    let mut resp3 = false;
     if let Some(version) = args.first() {
         match parse_i64(version) {
             None => {
@@ -238,9 +242,11 @@ fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Comm
                     b"ERR Protocol version is not an integer or out of range",
                 );
             }
-            // RESP3 is not spoken.
-            Some(v) if v != 2 => return reply::error(out, b"NOPROTO unsupported protocol version"),
-            Some(_) => {}
+            Some(2) => {}
+            // Redis checks RESP3's options before switching; Basalt
+            // checks them too, then refuses to switch.
+            Some(3) => resp3 = true,
+            Some(_) => return reply::error(out, NOPROTO),
         }
     }
     let mut auth = None;
@@ -266,10 +272,13 @@ fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Comm
     {
         return reply::error(out, e);
     }
+    if name.is_some_and(|name| !valid_name(name)) {
+        return reply::error(out, BAD_NAME);
+    }
+    if resp3 {
+        return reply::error(out, NOPROTO);
+    }
     if let Some(name) = name {
-        if !valid_name(name) {
-            return reply::error(out, BAD_NAME);
-        }
         if let Some(info) = fe.client_mut(s) {
             info.name = name.to_vec();
         }

@@ -243,8 +243,10 @@ impl Parser {
                         Err(Incomplete) => break Step::Incomplete,
                         Err(TooLong) => break Step::Error(ProtocolError::TooBigBulkCount),
                     };
-                    if line[0] != b'$' {
-                        break Step::Error(ProtocolError::ExpectedDollar(line[0]));
+                    // The line may be empty (a CR right away): the byte
+                    // Redis looks at is then that CR.
+                    if data[cursor] != b'$' {
+                        break Step::Error(ProtocolError::ExpectedDollar(data[cursor]));
                     }
                     let len = match parse_i64(&line[1..]) {
                         Some(n) if n >= 0 && n as u64 <= max_bulk => n as usize,
@@ -567,6 +569,8 @@ mod tests {
             (b"*1\r\n+x\r\n", ExpectedDollar(b'+')),
             (b"*2\r\n$3\r\nGET\r\n:1\r\n", ExpectedDollar(b':')),
             (b"*1\r\r\n$4\r\n", ExpectedDollar(b'\n')),
+            (b"*1\r\n\r\n", ExpectedDollar(b'\r')),
+            (b"*2\r\n$4\r\\\nECHOx\r\n$8\r\n", ExpectedDollar(b'\r')),
             (b"PING \"a\r\n", UnbalancedQuotes),
             (b"PING 'a\r\n", UnbalancedQuotes),
             (b"PING \"a\"b\r\n", UnbalancedQuotes),
