@@ -278,10 +278,10 @@ fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Comm
     if resp3 {
         return reply::error(out, NOPROTO);
     }
-    if let Some(name) = name {
-        if let Some(info) = fe.client_mut(s) {
-            info.name = name.to_vec();
-        }
+    if let Some(name) = name
+        && let Some(info) = fe.client_mut(s)
+    {
+        info.name = name.to_vec();
     }
     let out = &mut s.out;
     reply::array(out, 14);
