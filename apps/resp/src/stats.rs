@@ -19,9 +19,7 @@ pub struct Stats {
     pub commands_processed: u64,
     /// Bytes received from clients (`total_net_input_bytes`).
     pub net_input_bytes: u64,
-    /// Bytes sent to clients, as reported by
-    /// [`Connection::consume`](crate::Connection::consume)
-    /// (`total_net_output_bytes`).
+    /// Bytes of replies produced for clients (`total_net_output_bytes`).
     pub net_output_bytes: u64,
     /// Error replies sent, the store's included (`total_error_replies`).
     pub error_replies: u64,
