@@ -369,8 +369,9 @@ fn hex_value(c: u8) -> Option<u8> {
 /// `sdssplitargs` does: white space separates them; `"…"` holds spaces
 /// and the escapes `\xHH`, `\n`, `\r`, `\t`, `\b`, `\a` and `\<c>`;
 /// `'…'` holds everything literally but `\'`; a closing quote must be
-/// followed by white space or the end. The unquoted bytes go to `out`,
-/// their places to `spans`. `Err` for unbalanced quotes.
+/// followed by white space or the end. A NUL byte is an ordinary byte.
+/// The unquoted bytes go to `out`, their places to `spans`. `Err` for
+/// unbalanced quotes.
 fn split_inline(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Result<(), ()> {
     let at = |i: usize| line.get(i).copied();
     let mut i = 0;
@@ -438,7 +439,9 @@ fn split_inline(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Result
                 out.push(c);
             } else {
                 match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    // (Redis's C string would end at a NUL; here it is an
+                    // ordinary byte.)
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => double = true,
                     b'\'' => single = true,
                     _ => out.push(c),
@@ -641,6 +644,9 @@ mod tests {
             (b"ECHO a\"b c\"\r\n", vec![b"ECHO", b"ab c"]),
             (b"ECHO \"a b\" 'c d'\r\n", vec![b"ECHO", b"a b", b"c d"]),
             (b"ECHO a\x0bb\r\n", vec![b"ECHO", b"a\x0bb"]),
+            (b"ECHO a\x00b \x00\r\n", vec![b"ECHO", b"a\x00b", b"\x00"]),
+            (b"\x00\r\n", vec![b"\x00"]),
+            (b"ECHO \"\x00\" '\x00'\r\n", vec![b"ECHO", b"\x00", b"\x00"]),
         ] {
             let (step, a) = parse(line);
             assert_eq!(step, Step::Inline { len: line.len() }, "{line:?}");
