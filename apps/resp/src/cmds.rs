@@ -202,7 +202,7 @@ fn run_own<S: Store, C: Clock>(
         Own::Command => command(cmd, out),
         Own::Client => client(s, fe, spec, cmd),
         Own::Config => config(fe, spec, cmd, out),
-        // Answered before: QUIT needs no table entry.
+        // `execute` answers QUIT itself (it closes even inside MULTI).
         Own::Quit => reply::ok(out),
     }
 }
