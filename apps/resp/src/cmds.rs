@@ -1,0 +1,665 @@
+//! Running one command: the front end's own, or forwarded to the store.
+
+use crate::conn::Session;
+use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
+use crate::table::{self, Spec};
+use crate::{Clock, Command, Store, StoreError, docs, info, reply};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use kvs_core::num::parse_i64;
+
+/// The commands the front end answers itself.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Own {
+    Auth,
+    Client,
+    Command,
+    Config,
+    Echo,
+    Hello,
+    Info,
+    Ping,
+    Quit,
+    Time,
+}
+
+/// Which of the front end's commands `name` is.
+fn own(name: &[u8]) -> Option<Own> {
+    let mut buf = [0u8; 7];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"auth" => Own::Auth,
+        b"client" => Own::Client,
+        b"command" => Own::Command,
+        b"config" => Own::Config,
+        b"echo" => Own::Echo,
+        b"hello" => Own::Hello,
+        b"info" => Own::Info,
+        b"ping" => Own::Ping,
+        b"quit" => Own::Quit,
+        b"time" => Own::Time,
+        _ => return None,
+    })
+}
+
+/// The store commands whose effect on the session the front end follows
+/// (for CLIENT LIST, and to know when commands must be queued).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tracked {
+    Multi,
+    Exec,
+    Discard,
+    Select,
+}
+
+fn tracked(name: &[u8]) -> Option<Tracked> {
+    let mut buf = [0u8; 7];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"multi" => Tracked::Multi,
+        b"exec" => Tracked::Exec,
+        b"discard" => Tracked::Discard,
+        b"select" => Tracked::Select,
+        _ => return None,
+    })
+}
+
+/// Runs `cmd` for the connection `s`, appending the reply to its output.
+pub(crate) fn execute<S: Store, C: Clock>(
+    s: &mut Session,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+) {
+    let name = cmd.name();
+    if let Some(info) = fe.client_mut(s) {
+        info.set_cmd(name);
+    }
+    let start = s.out.len();
+    match own(name) {
+        // QUIT closes even inside MULTI, as in Redis.
+        Some(Own::Quit) => {
+            reply::ok(&mut s.out);
+            s.closing = true;
+        }
+        // Inside MULTI everything else goes to the store to be queued; the
+        // store does not know the front end's commands, so it refuses them
+        // and the transaction fails at EXEC (EXECABORT).
+        Some(own) if !s.in_multi => run_own(own, s, fe, cmd),
+        _ => forward(s, fe, cmd),
+    }
+    if s.out.get(start) == Some(&b'-') {
+        fe.stats.error_replies += 1;
+    }
+    // Counted once it ran, as Redis does (INFO does not count itself).
+    fe.stats.commands_processed += 1;
+}
+
+/// Passes `cmd` to the store in the connection's session.
+fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
+    s.used_store = true;
+    let start = s.out.len();
+    match fe.store.exec(s.id, cmd, &mut s.out) {
+        Ok(()) => {
+            let Some(t) = tracked(cmd.name()) else {
+                if s.in_multi
+                    && s.out[start..] == *b"+QUEUED\r\n"
+                    && let Some(info) = fe.client_mut(s)
+                {
+                    info.multi = Some(info.multi.unwrap_or(0) + 1);
+                }
+                return;
+            };
+            let ok = s.out[start..] == *b"+OK\r\n";
+            let info = fe.client_mut(s);
+            match t {
+                Tracked::Multi if ok => {
+                    s.in_multi = true;
+                    if let Some(info) = info {
+                        info.multi = Some(0);
+                    }
+                }
+                Tracked::Exec | Tracked::Discard if s.in_multi => {
+                    s.in_multi = false;
+                    if let Some(info) = info {
+                        info.multi = None;
+                    }
+                }
+                Tracked::Select if ok && !s.in_multi => {
+                    let db = cmd
+                        .arg(1)
+                        .and_then(parse_i64)
+                        .and_then(|n| u32::try_from(n).ok());
+                    if let (Some(info), Some(db)) = (info, db) {
+                        info.db = db;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(StoreError::TooLarge) => {
+            s.out.truncate(start);
+            reply::error(
+                &mut s.out,
+                b"ERR the command or its reply is too large for the key-value store (the command may have run)",
+            );
+        }
+        Err(StoreError::Lost) => {
+            s.out.truncate(start);
+            reply::error(
+                &mut s.out,
+                b"ERR the key-value store restarted or cannot be reached; this connection's state is lost",
+            );
+            s.closing = true;
+        }
+    }
+}
+
+fn run_own<S: Store, C: Clock>(
+    own: Own,
+    s: &mut Session,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+) {
+    // Every one of the front end's commands is in the table.
+    let Some(spec) = table::lookup(cmd.name()) else {
+        return reply::error(&mut s.out, b"ERR unknown command");
+    };
+    if !spec.arity_ok(cmd.len()) {
+        return reply::arity(&mut s.out, spec.name);
+    }
+    let out = &mut s.out;
+    match own {
+        Own::Ping => match cmd.arg(1) {
+            _ if cmd.len() > 2 => reply::arity(out, spec.name),
+            None => reply::simple(out, "PONG"),
+            Some(message) => reply::bulk(out, message),
+        },
+        Own::Echo => reply::bulk(out, cmd.arg(1).unwrap_or_default()),
+        Own::Time => {
+            let now = fe.clock.now_us();
+            reply::array(out, 2);
+            reply::bulk_u64(out, now / 1_000_000);
+            reply::bulk_u64(out, now % 1_000_000);
+        }
+        Own::Auth => {
+            let args: Vec<&[u8]> = cmd.args().skip(1).collect();
+            if let Err(e) = authenticate(&args) {
+                reply::error(out, e);
+            } else {
+                reply::ok(out);
+            }
+        }
+        Own::Hello => hello(s, fe, cmd),
+        Own::Info => {
+            let sections: Vec<&[u8]> = cmd.args().skip(1).collect();
+            info::write(fe, &sections, out);
+        }
+        Own::Command => command(cmd, out),
+        Own::Client => client(s, fe, spec, cmd),
+        Own::Config => config(fe, spec, cmd, out),
+        // `execute` answers QUIT itself (it closes even inside MULTI).
+        Own::Quit => reply::ok(out),
+    }
+}
+
+/// AUTH's check: Basalt has one user, `default`, without a password.
+fn authenticate(args: &[&[u8]]) -> Result<(), &'static [u8]> {
+    match args {
+        [_password] => Err(
+            b"ERR AUTH <password> called without any password configured for the default user. \
+              Are you sure your configuration is correct?",
+        ),
+        [user, _password] if *user == b"default" => Ok(()),
+        [_, _] => Err(b"WRONGPASS invalid username-password pair or user is disabled."),
+        _ => Err(b"ERR syntax error"),
+    }
+}
+
+/// Whether `name` may name a connection: printable, no spaces.
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|c| (b'!'..=b'~').contains(c))
+}
+
+const NOPROTO: &[u8] = b"NOPROTO unsupported protocol version";
+
+const BAD_NAME: &[u8] = b"ERR Client names cannot contain spaces, newlines or special characters.";
+
+/// `HELLO [protover [AUTH username password] [SETNAME name]]`.
+fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
+    let out = &mut s.out;
+    let args: Vec<&[u8]> = cmd.args().skip(1).collect();
+    let mut resp3 = false;
+    if let Some(version) = args.first() {
+        match parse_i64(version) {
+            None => {
+                return reply::error(
+                    out,
+                    b"ERR Protocol version is not an integer or out of range",
+                );
+            }
+            Some(2) => {}
+            // Redis checks RESP3's options before switching; Basalt
+            // checks them too, then refuses to switch.
+            Some(3) => resp3 = true,
+            Some(_) => return reply::error(out, NOPROTO),
+        }
+    }
+    let mut auth = None;
+    let mut name = None;
+    let mut i = 1;
+    while i < args.len() {
+        let option = args[i];
+        if option.eq_ignore_ascii_case(b"AUTH") && i + 2 < args.len() {
+            auth = Some([args[i + 1], args[i + 2]]);
+            i += 3;
+        } else if option.eq_ignore_ascii_case(b"SETNAME") && i + 1 < args.len() {
+            name = Some(args[i + 1]);
+            i += 2;
+        } else {
+            let mut msg = b"ERR Syntax error in HELLO option '".to_vec();
+            msg.extend_from_slice(option);
+            msg.push(b'\'');
+            return reply::error(out, &msg);
+        }
+    }
+    if let Some(pair) = auth
+        && let Err(e) = authenticate(&pair)
+    {
+        return reply::error(out, e);
+    }
+    if name.is_some_and(|name| !valid_name(name)) {
+        return reply::error(out, BAD_NAME);
+    }
+    if resp3 {
+        return reply::error(out, NOPROTO);
+    }
+    if let Some(name) = name
+        && let Some(info) = fe.client_mut(s)
+    {
+        info.name = name.to_vec();
+    }
+    let out = &mut s.out;
+    reply::array(out, 14);
+    reply::bulk(out, b"server");
+    reply::bulk(out, b"redis");
+    reply::bulk(out, b"version");
+    reply::bulk(out, REDIS_VERSION.as_bytes());
+    reply::bulk(out, b"proto");
+    reply::int(out, 2);
+    reply::bulk(out, b"id");
+    reply::int(out, s.id as i64);
+    reply::bulk(out, b"mode");
+    reply::bulk(out, b"standalone");
+    reply::bulk(out, b"role");
+    reply::bulk(out, b"master");
+    reply::bulk(out, b"modules");
+    reply::array(out, 0);
+}
+
+/// Appends the lines of a HELP reply, as simple strings.
+fn help(out: &mut Vec<u8>, lines: &[&str]) {
+    reply::array(out, lines.len());
+    for line in lines {
+        reply::simple(out, line);
+    }
+}
+
+/// Checks a subcommand's arity; writes the error if it is wrong.
+fn sub_arity_ok(sub: &Spec, argc: usize, out: &mut Vec<u8>) -> bool {
+    let ok = sub.arity_ok(argc);
+    if !ok {
+        reply::arity(out, sub.name);
+    }
+    ok
+}
+
+/// `COMMAND [COUNT|DOCS|INFO|LIST|HELP …]`.
+fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
+    let Some(container) = table::lookup(b"command") else {
+        return;
+    };
+    let Some(sub_name) = cmd.arg(1) else {
+        reply::array(out, table::COMMANDS.len());
+        for spec in table::COMMANDS {
+            docs::write_info(spec, out);
+        }
+        return;
+    };
+    let Some(sub) = table::subcommand(container, sub_name) else {
+        return reply::unknown_subcommand(out, sub_name, "COMMAND");
+    };
+    if !sub_arity_ok(sub, cmd.len(), out) {
+        return;
+    }
+    let names: Vec<&[u8]> = cmd.args().skip(2).collect();
+    match sub.name {
+        "command|count" => reply::int(out, docs::count() as i64),
+        "command|info" if names.is_empty() => {
+            reply::array(out, table::COMMANDS.len());
+            for spec in table::COMMANDS {
+                docs::write_info(spec, out);
+            }
+        }
+        "command|info" => {
+            reply::array(out, names.len());
+            for name in names {
+                match table::lookup(name) {
+                    Some(spec) => docs::write_info(spec, out),
+                    None => reply::nil(out),
+                }
+            }
+        }
+        "command|docs" => {
+            let specs: Vec<&Spec> = if names.is_empty() {
+                table::COMMANDS.iter().collect()
+            } else {
+                names.iter().filter_map(|n| table::lookup(n)).collect()
+            };
+            reply::array(out, specs.len() * 2);
+            for spec in specs {
+                docs::write_docs(spec, out);
+            }
+        }
+        "command|list" => {
+            let all: Vec<&Spec> = table::COMMANDS
+                .iter()
+                .flat_map(|s| core::iter::once(s).chain(s.subcommands))
+                .collect();
+            reply::array(out, all.len());
+            for spec in all {
+                reply::bulk(out, spec.name.as_bytes());
+            }
+        }
+        _ => help(
+            out,
+            &[
+                "COMMAND <subcommand> [<arg> ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Describe every command, as COMMAND INFO does.",
+                "COUNT",
+                "    Return the number of commands.",
+                "DOCS [<command-name> ...]",
+                "    Describe the commands and their arguments (all of them by default).",
+                "INFO [<command-name> ...]",
+                "    Return arity, flags and key positions of the commands (all of them by default).",
+                "LIST",
+                "    Return the names of every command and subcommand.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
+    }
+}
+
+/// `CONFIG GET|SET|RESETSTAT|REWRITE|HELP …`.
+fn config<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    container: &'static Spec,
+    cmd: Command<'_>,
+    out: &mut Vec<u8>,
+) {
+    let sub_name = cmd.arg(1).unwrap_or_default();
+    let Some(sub) = table::subcommand(container, sub_name) else {
+        return reply::unknown_subcommand(out, sub_name, "CONFIG");
+    };
+    if !sub_arity_ok(sub, cmd.len(), out) {
+        return;
+    }
+    let rest: Vec<&[u8]> = cmd.args().skip(2).collect();
+    match sub.name {
+        "config|get" => fe.config.write_get(&rest, out),
+        "config|set" => fe.config.write_set(&rest, out),
+        "config|resetstat" => {
+            fe.stats.reset();
+            reply::ok(out);
+        }
+        "config|rewrite" => reply::error(out, b"ERR The server is running without a config file"),
+        _ => help(
+            out,
+            &[
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern> [<pattern> ...]",
+                "    Return the parameters matching the glob-like patterns, and their values.",
+                "SET <directive> <value> [<directive> <value> ...]",
+                "    Set parameters to values, all or none.",
+                "RESETSTAT",
+                "    Zero the counters INFO reports.",
+                "REWRITE",
+                "    Refused: there is no configuration file.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
+    }
+}
+
+/// `CLIENT ID|GETNAME|SETNAME|INFO|LIST|SETINFO|HELP …`.
+fn client<S: Store, C: Clock>(
+    s: &mut Session,
+    fe: &mut Frontend<S, C>,
+    container: &'static Spec,
+    cmd: Command<'_>,
+) {
+    let out = &mut s.out;
+    let sub_name = cmd.arg(1).unwrap_or_default();
+    let Some(sub) = table::subcommand(container, sub_name) else {
+        return reply::unknown_subcommand(out, sub_name, "CLIENT");
+    };
+    if !sub_arity_ok(sub, cmd.len(), out) {
+        return;
+    }
+    if let Some(info) = fe.client_mut(s) {
+        info.set_cmd(sub.name.as_bytes());
+    }
+    let now = fe.clock.now_us();
+    let out = &mut s.out;
+    let arg = |i: usize| cmd.arg(i).unwrap_or_default();
+    match sub.name {
+        "client|id" => reply::int(out, s.id as i64),
+        "client|getname" => match fe.client_list().find(|c| c.id == s.id) {
+            Some(info) if !info.name.is_empty() => reply::bulk(out, &info.name),
+            _ => reply::nil(out),
+        },
+        "client|setname" => {
+            let name = arg(2);
+            if !valid_name(name) {
+                return reply::error(out, BAD_NAME);
+            }
+            if let Some(info) = fe.client_mut(s) {
+                info.name = name.to_vec();
+            }
+            reply::ok(&mut s.out);
+        }
+        "client|setinfo" => {
+            let (attr, value) = (arg(2), arg(3));
+            let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
+            if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
+                let mut msg = b"ERR Unrecognized option '".to_vec();
+                msg.extend_from_slice(attr);
+                msg.push(b'\'');
+                return reply::error(out, &msg);
+            }
+            if !valid_name(value) {
+                let mut msg = attr.to_ascii_lowercase();
+                msg.splice(0..0, b"ERR ".iter().copied());
+                msg.extend_from_slice(b" cannot contain spaces, newlines or special characters.");
+                return reply::error(out, &msg);
+            }
+            if let Some(info) = fe.client_mut(s) {
+                if lib_name {
+                    info.lib_name = value.to_vec();
+                } else {
+                    info.lib_ver = value.to_vec();
+                }
+            }
+            reply::ok(&mut s.out);
+        }
+        "client|info" => {
+            let mut line = String::new();
+            if let Some(info) = fe.client_list().find(|c| c.id == s.id) {
+                client_line(info, now, &mut line);
+            }
+            reply::bulk(out, line.as_bytes());
+        }
+        "client|list" => client_list(fe, &cmd, now, out),
+        _ => help(
+            out,
+            &[
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of this connection.",
+                "ID",
+                "    Return the id of this connection.",
+                "INFO",
+                "    Describe this connection, as a line of CLIENT LIST.",
+                "LIST [TYPE <type>] [ID <id> [<id> ...]]",
+                "    Describe the open connections (type normal: all of them).",
+                "SETINFO <LIB-NAME|LIB-VER> <value>",
+                "    Record the client library's name or version.",
+                "SETNAME <name>",
+                "    Name this connection.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
+    }
+}
+
+/// `CLIENT LIST [TYPE type] [ID id …]`.
+fn client_list<S: Store, C: Clock>(
+    fe: &Frontend<S, C>,
+    cmd: &Command<'_>,
+    now: u64,
+    out: &mut Vec<u8>,
+) {
+    let args: Vec<&[u8]> = cmd.args().skip(2).collect();
+    let mut ids: Option<Vec<u64>> = None;
+    let mut none = false;
+    let mut i = 0;
+    while i < args.len() {
+        if args[i].eq_ignore_ascii_case(b"TYPE") && i + 1 < args.len() {
+            let ty = args[i + 1].to_ascii_lowercase();
+            match ty.as_slice() {
+                b"normal" => {}
+                // Basalt has no replicas and no pub/sub connections.
+                b"master" | b"replica" | b"slave" | b"pubsub" => none = true,
+                _ => {
+                    let mut msg = b"ERR Unknown client type '".to_vec();
+                    msg.extend_from_slice(args[i + 1]);
+                    msg.push(b'\'');
+                    return reply::error(out, &msg);
+                }
+            }
+            i += 2;
+        } else if args[i].eq_ignore_ascii_case(b"ID") && i + 1 < args.len() {
+            let mut list = Vec::new();
+            for id in &args[i + 1..] {
+                match parse_i64(id)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|&n| n > 0)
+                {
+                    Some(n) => list.push(n),
+                    None => return reply::error(out, b"ERR Invalid client ID"),
+                }
+            }
+            ids = Some(list);
+            i = args.len();
+        } else {
+            return reply::syntax(out);
+        }
+    }
+    let mut clients: Vec<&ClientInfo> = fe
+        .client_list()
+        .filter(|c| !none && ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+        .collect();
+    clients.sort_by_key(|c| c.id);
+    let mut text = String::new();
+    for info in clients {
+        client_line(info, now, &mut text);
+    }
+    reply::bulk(out, text.as_bytes());
+}
+
+/// One line of CLIENT LIST: Redis's fields that Basalt can tell.
+fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
+    let name = String::from_utf8_lossy(&c.name);
+    let cmd = String::from_utf8_lossy(&c.cmd[..c.cmd_len]);
+    let (flags, multi) = match c.multi {
+        Some(n) => ("x", n as i64),
+        None => ("N", -1),
+    };
+    // Writing to a String cannot fail.
+    let _ = write!(
+        line,
+        "id={} addr={} laddr={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
+         qbuf={} omem={} cmd={} user=default redir=-1 resp=2",
+        c.id,
+        c.addr,
+        c.laddr,
+        name,
+        now.saturating_sub(c.created_us) / 1_000_000,
+        now.saturating_sub(c.last_us) / 1_000_000,
+        flags,
+        c.db,
+        multi,
+        c.qbuf,
+        c.omem,
+        cmd,
+    );
+    if !c.lib_name.is_empty() || !c.lib_ver.is_empty() {
+        let _ = write!(
+            line,
+            " lib-name={} lib-ver={}",
+            String::from_utf8_lossy(&c.lib_name),
+            String::from_utf8_lossy(&c.lib_ver)
+        );
+    }
+    line.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_commands_are_in_the_table() {
+        for name in [
+            "auth", "client", "command", "config", "echo", "hello", "info", "ping", "quit", "time",
+        ] {
+            assert!(own(name.as_bytes()).is_some(), "{name}");
+            assert!(
+                own(name.to_ascii_uppercase().as_bytes()).is_some(),
+                "{name}"
+            );
+            assert!(table::lookup(name.as_bytes()).is_some(), "{name}");
+        }
+        assert_eq!(own(b"get"), None);
+        assert_eq!(own(b"pingpong"), None);
+        assert_eq!(tracked(b"Multi"), Some(Tracked::Multi));
+        assert_eq!(tracked(b"selects"), None);
+    }
+
+    #[test]
+    fn names_and_auth() {
+        assert!(valid_name(b"worker-1"));
+        assert!(valid_name(b""));
+        assert!(!valid_name(b"a b"));
+        assert!(!valid_name(b"a\x01"));
+        assert!(!valid_name("é".as_bytes()));
+        assert_eq!(authenticate(&[b"default", b"x"]), Ok(()));
+        assert!(authenticate(&[b"x"]).is_err());
+        assert_eq!(
+            authenticate(&[b"bob", b"x"]),
+            Err(&b"WRONGPASS invalid username-password pair or user is disabled."[..])
+        );
+        assert_eq!(
+            authenticate(&[b"a", b"b", b"c"]),
+            Err(&b"ERR syntax error"[..])
+        );
+    }
+}

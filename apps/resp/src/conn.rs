@@ -1,0 +1,239 @@
+//! One TCP connection: its input (the command in progress, and commands
+//! held back while the output is full), its parser and its output.
+
+use crate::frontend::Frontend;
+use crate::parse::{Parser, Step};
+use crate::{Clock, Command, CommandBuf, Store, cmds};
+use alloc::vec::Vec;
+
+/// While a connection has at least this many bytes of output not yet
+/// sent, it runs no more commands (the rest of its input waits) and
+/// [`Connection::wants_input`] is false, so that a client that pipelines
+/// without reading its replies is slowed down instead of growing the
+/// output without bound.
+pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// A buffer that grew past this while a large command or reply went
+/// through is given back once empty.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
+/// What to do with the connection after [`Connection::feed`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flow {
+    /// Keep it open.
+    Continue,
+    /// Send what [`Connection::output`] holds, then close it: the client
+    /// sent QUIT, broke the protocol, outgrew `client-query-buffer-limit`,
+    /// was refused (`maxclients`), or the store lost its session.
+    Close,
+}
+
+/// A connection's state the commands work on.
+#[derive(Debug)]
+pub(crate) struct Session {
+    /// The client id (CLIENT ID) and the store session.
+    pub(crate) id: u64,
+    /// Its entry in the front end's client list (none when refused).
+    pub(crate) slot: Option<usize>,
+    /// Replies; the first `sent` bytes have been sent.
+    pub(crate) out: Vec<u8>,
+    sent: usize,
+    /// No more commands: close once the output is sent.
+    pub(crate) closing: bool,
+    /// Inside MULTI (commands go to the store to be queued).
+    pub(crate) in_multi: bool,
+    /// The store has a session for it (to close when it goes).
+    pub(crate) used_store: bool,
+}
+
+/// One client connection. Make it with
+/// [`Frontend::connect`](crate::Frontend::connect), feed it what the
+/// socket received, send what [`output`](Self::output) holds and report
+/// it with [`consume`](Self::consume); end it with
+/// [`Frontend::disconnect`](crate::Frontend::disconnect).
+///
+/// The component's loop, per connection:
+///
+/// ```text
+/// on readable, if conn.wants_input():  n = recv(buf); flow = conn.feed(&mut fe, &buf[..n])
+/// on writable, if output not empty:    n = send(conn.output()); conn.consume(n);
+///                                      flow = conn.feed(&mut fe, &[])   // runs what waited
+/// flow == Close and output empty:      close the socket; fe.disconnect(conn)
+/// peer closed:                         fe.disconnect(conn)
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    parser: Parser,
+    /// Received bytes not yet run: the command in progress, and any held
+    /// back by full output.
+    input: Vec<u8>,
+    /// Commands re-encoded for the store (inline ones, and multibulk ones
+    /// in Redis's lax framing).
+    encoded: CommandBuf,
+    pub(crate) session: Session,
+}
+
+impl Connection {
+    pub(crate) fn new(id: u64, slot: Option<usize>) -> Self {
+        Self {
+            parser: Parser::new(),
+            input: Vec::new(),
+            encoded: CommandBuf::new(),
+            session: Session {
+                id,
+                slot,
+                out: Vec::new(),
+                sent: 0,
+                closing: false,
+                in_multi: false,
+                used_store: false,
+            },
+        }
+    }
+
+    /// The client id (what CLIENT ID answers; also the store session).
+    pub fn id(&self) -> u64 {
+        self.session.id
+    }
+
+    /// Takes `input`, the next bytes received, runs every command they
+    /// complete (until the output holds [`OUTPUT_HIGH_WATER`] bytes; the
+    /// rest waits for the next call, which may pass no bytes), and appends
+    /// the replies to [`output`](Self::output). After [`Flow::Close`]
+    /// further input is ignored.
+    pub fn feed<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>, input: &[u8]) -> Flow {
+        fe.stats.net_input_bytes += input.len() as u64;
+        if self.session.closing {
+            return Flow::Close;
+        }
+        let produced_from = self.session.out.len();
+        if self.input.is_empty() {
+            // The usual case: parse the received bytes where they are and
+            // keep only an incomplete tail.
+            let used = self.run(fe, input);
+            if !self.session.closing {
+                self.input.extend_from_slice(&input[used..]);
+            }
+        } else {
+            self.input.extend_from_slice(input);
+            let held = core::mem::take(&mut self.input);
+            let used = self.run(fe, &held);
+            self.input = held;
+            self.input.drain(..used);
+        }
+        fe.stats.net_output_bytes += (self.session.out.len() - produced_from) as u64;
+        if self.session.closing {
+            self.input = Vec::new();
+            self.parser = Parser::new();
+        } else if (self.input.len() + self.parser.held()) as u64 > fe.config.query_buffer_limit() {
+            // Redis closes such a client without a reply.
+            fe.stats.query_buffer_overflows += 1;
+            self.session.closing = true;
+            self.input = Vec::new();
+            self.parser = Parser::new();
+        } else if self.input.is_empty() && self.input.capacity() > SHRINK_ABOVE {
+            self.input = Vec::new();
+        }
+        let now = fe.clock.now_us();
+        if let Some(info) = fe.client_mut(&self.session) {
+            info.last_us = now;
+            info.qbuf = self.input.len();
+            info.omem = self.pending_output();
+        }
+        self.flow()
+    }
+
+    /// Runs the commands in `data`; returns how many bytes they took.
+    fn run<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>, data: &[u8]) -> usize {
+        let Self {
+            parser,
+            encoded,
+            session,
+            ..
+        } = self;
+        let mut pos = 0;
+        while !session.closing && session.out.len() - session.sent < OUTPUT_HIGH_WATER {
+            let rest = &data[pos..];
+            match parser.step(rest, fe.config.proto_max_bulk_len()) {
+                Step::Incomplete => break,
+                Step::Empty { len } => pos += len,
+                Step::Error(e) => {
+                    e.write(&mut session.out);
+                    fe.stats.error_replies += 1;
+                    fe.stats.protocol_errors += 1;
+                    session.closing = true;
+                }
+                Step::Multibulk { len, canonical } => {
+                    let command = if canonical {
+                        Command {
+                            encoded: &rest[..len],
+                            spans: &parser.spans,
+                        }
+                    } else {
+                        encoded.set_from(parser.spans.iter().map(|s| s.of(rest)))
+                    };
+                    cmds::execute(session, fe, command);
+                    parser.clear();
+                    pos += len;
+                }
+                Step::Inline { len } => {
+                    let args = parser.spans.iter().map(|s| s.of(&parser.inline));
+                    let command = encoded.set_from(args);
+                    cmds::execute(session, fe, command);
+                    parser.clear();
+                    pos += len;
+                }
+            }
+        }
+        pos
+    }
+
+    /// The replies not yet sent.
+    pub fn output(&self) -> &[u8] {
+        &self.session.out[self.session.sent..]
+    }
+
+    /// Reports that the first `n` bytes of [`output`](Self::output) were
+    /// sent.
+    pub fn consume(&mut self, n: usize) {
+        let s = &mut self.session;
+        s.sent = (s.sent + n).min(s.out.len());
+        if s.sent == s.out.len() {
+            s.out.clear();
+            s.sent = 0;
+            if s.out.capacity() > SHRINK_ABOVE {
+                s.out = Vec::new();
+            }
+        } else if s.sent >= s.out.len() / 2 {
+            // Keep the unsent half at the front, so that partial sends
+            // cost no more than the bytes they leave.
+            s.out.drain(..s.sent);
+            s.sent = 0;
+        }
+    }
+
+    /// Bytes of output not yet sent.
+    fn pending_output(&self) -> usize {
+        self.session.out.len() - self.session.sent
+    }
+
+    /// Whether to read more from the socket: false once closing, and while
+    /// the output holds [`OUTPUT_HIGH_WATER`] bytes or more (the client is
+    /// not reading its replies; let TCP slow it down).
+    pub fn wants_input(&self) -> bool {
+        !self.session.closing && self.pending_output() < OUTPUT_HIGH_WATER
+    }
+
+    /// Whether the connection is to close once its output is sent.
+    pub fn is_closing(&self) -> bool {
+        self.session.closing
+    }
+
+    fn flow(&self) -> Flow {
+        if self.session.closing {
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! What the connections share: the store, the configuration, the counters
+//! and the client list.
+
+use crate::conn::{Connection, Session};
+use crate::{Clock, Config, Stats, Store};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+/// The Redis version Basalt reports (HELLO, `INFO server`): the protocol
+/// and command semantics it follows. Clients compare it to decide what
+/// they may send.
+pub const REDIS_VERSION: &str = "7.0.0";
+
+/// One connection as the client list shows it.
+#[derive(Debug)]
+pub(crate) struct ClientInfo {
+    pub(crate) id: u64,
+    pub(crate) addr: String,
+    pub(crate) laddr: String,
+    pub(crate) name: Vec<u8>,
+    pub(crate) lib_name: Vec<u8>,
+    pub(crate) lib_ver: Vec<u8>,
+    pub(crate) created_us: u64,
+    /// When it last sent something.
+    pub(crate) last_us: u64,
+    /// The last SELECT outside MULTI.
+    pub(crate) db: u32,
+    /// Commands queued, inside MULTI.
+    pub(crate) multi: Option<u64>,
+    /// Bytes of input held.
+    pub(crate) qbuf: usize,
+    /// Bytes of output not yet sent.
+    pub(crate) omem: usize,
+    /// The last command's name, in lower case (truncated).
+    pub(crate) cmd: [u8; 32],
+    pub(crate) cmd_len: usize,
+}
+
+impl ClientInfo {
+    /// Records the name of the command running now.
+    pub(crate) fn set_cmd(&mut self, name: &[u8]) {
+        let n = name.len().min(self.cmd.len());
+        self.cmd[..n].copy_from_slice(&name[..n]);
+        self.cmd[..n].make_ascii_lowercase();
+        self.cmd_len = n;
+    }
+}
+
+/// The RESP front end's shared state: the [`Store`] commands are
+/// forwarded to, the [`Config`], the [`Stats`] and the list of open
+/// connections (CLIENT LIST). The component makes one, sets its
+/// parameters, then makes a [`Connection`] per accepted socket.
+#[derive(Debug)]
+pub struct Frontend<S, C> {
+    pub(crate) store: S,
+    pub(crate) clock: C,
+    pub(crate) config: Config,
+    pub(crate) stats: Stats,
+    /// Open connections by slot; `free` lists the empty slots.
+    pub(crate) clients: Vec<Option<ClientInfo>>,
+    free: Vec<usize>,
+    next_id: u64,
+    pub(crate) started_us: u64,
+}
+
+impl<S: Store, C: Clock> Frontend<S, C> {
+    /// A front end for `store`, telling time by `clock`, with the default
+    /// configuration.
+    pub fn new(store: S, mut clock: C) -> Self {
+        let started_us = clock.now_us();
+        Self {
+            store,
+            clock,
+            config: Config::default(),
+            stats: Stats::default(),
+            clients: Vec::new(),
+            free: Vec::new(),
+            next_id: 1,
+            started_us,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, to change.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The configuration, for the component to set its parameters
+    /// (`port`, `appendonly`, `maxclients`, limits).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The counters, for the component to set
+    /// [`used_memory`](Stats::used_memory).
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// A new connection from `peer` to `local`. Past `maxclients` open
+    /// connections it is refused: its output holds
+    /// `-ERR max number of clients reached` and it is already closing.
+    pub fn connect(&mut self, peer: SocketAddr, local: SocketAddr) -> Connection {
+        self.stats.connections_received += 1;
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.stats.connected >= self.config.maxclients() {
+            self.stats.rejected_connections += 1;
+            self.stats.error_replies += 1;
+            let mut conn = Connection::new(id, None);
+            conn.session
+                .out
+                .extend_from_slice(b"-ERR max number of clients reached\r\n");
+            conn.session.closing = true;
+            return conn;
+        }
+        let now = self.clock.now_us();
+        let info = ClientInfo {
+            id,
+            addr: peer.to_string(),
+            laddr: local.to_string(),
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            created_us: now,
+            last_us: now,
+            db: 0,
+            multi: None,
+            qbuf: 0,
+            omem: 0,
+            cmd: [0; 32],
+            cmd_len: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.clients[slot] = Some(info);
+                slot
+            }
+            None => {
+                self.clients.push(Some(info));
+                self.clients.len() - 1
+            }
+        };
+        self.stats.connected += 1;
+        Connection::new(id, Some(slot))
+    }
+
+    /// Ends `conn` (the socket closed, or the component closed it after
+    /// [`Flow::Close`](crate::Flow::Close)): closes its store session and
+    /// takes it off the client list.
+    pub fn disconnect(&mut self, conn: Connection) {
+        let session = &conn.session;
+        if let Some(slot) = session.slot
+            && self
+                .clients
+                .get(slot)
+                .is_some_and(|c| c.as_ref().is_some_and(|c| c.id == session.id))
+        {
+            self.clients[slot] = None;
+            self.free.push(slot);
+            self.stats.connected -= 1;
+        }
+        if session.used_store {
+            self.store.close(session.id);
+        }
+    }
+
+    /// The client list entry of `session`.
+    pub(crate) fn client_mut(&mut self, session: &Session) -> Option<&mut ClientInfo> {
+        self.clients.get_mut(session.slot?)?.as_mut()
+    }
+
+    /// The open connections, in slot order.
+    pub(crate) fn client_list(&self) -> impl Iterator<Item = &ClientInfo> {
+        self.clients.iter().flatten()
+    }
+}

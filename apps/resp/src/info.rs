@@ -1,0 +1,195 @@
+//! The `INFO` reply.
+
+use crate::frontend::{Frontend, REDIS_VERSION};
+use crate::{Clock, Store, reply};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// The sections, in the order INFO prints them.
+const SECTIONS: [&str; 6] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "keyspace",
+];
+
+/// Appends `INFO [section …]`: the named sections (case-insensitive;
+/// `default`, `all` and `everything` and no name at all mean every one;
+/// unknown names add nothing) as one bulk string.
+pub(crate) fn write<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    names: &[&[u8]],
+    out: &mut Vec<u8>,
+) {
+    let mut wanted = [names.is_empty(); SECTIONS.len()];
+    for name in names {
+        if [&b"default"[..], b"all", b"everything"]
+            .iter()
+            .any(|all| name.eq_ignore_ascii_case(all))
+        {
+            wanted = [true; SECTIONS.len()];
+        } else if let Some(i) = SECTIONS
+            .iter()
+            .position(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+        {
+            wanted[i] = true;
+        }
+    }
+    let now = fe.clock.now_us();
+    let mut text = String::new();
+    for (i, section) in SECTIONS.iter().enumerate() {
+        if !wanted[i] {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        // Writing to a String cannot fail.
+        let _ = match *section {
+            "server" => server(fe, now, &mut text),
+            "clients" => clients(fe, &mut text),
+            "memory" => memory(fe, &mut text),
+            "persistence" => persistence(fe, &mut text),
+            "stats" => stats(fe, &mut text),
+            _ => keyspace(fe, &mut text),
+        };
+    }
+    reply::bulk(out, text.as_bytes());
+}
+
+fn server<S: Store, C: Clock>(fe: &Frontend<S, C>, now: u64, t: &mut String) -> core::fmt::Result {
+    let uptime = now.saturating_sub(fe.started_us) / 1_000_000;
+    write!(
+        t,
+        "# Server\r\n\
+         redis_version:{REDIS_VERSION}\r\n\
+         basalt_version:{}\r\n\
+         redis_mode:standalone\r\n\
+         os:Basalt\r\n\
+         arch_bits:64\r\n\
+         tcp_port:{}\r\n\
+         server_time_usec:{now}\r\n\
+         uptime_in_seconds:{uptime}\r\n\
+         uptime_in_days:{}\r\n\
+         config_file:\r\n",
+        env!("CARGO_PKG_VERSION"),
+        fe.config.get("port").unwrap_or("0"),
+        uptime / 86_400,
+    )
+}
+
+fn clients<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    write!(
+        t,
+        "# Clients\r\n\
+         connected_clients:{}\r\n\
+         maxclients:{}\r\n\
+         blocked_clients:0\r\n\
+         tracking_clients:0\r\n",
+        fe.stats.connected,
+        fe.config.maxclients(),
+    )
+}
+
+fn memory<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    let maxmemory = fe
+        .config
+        .get("maxmemory")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    write!(
+        t,
+        "# Memory\r\n\
+         used_memory:{}\r\n\
+         used_memory_human:{}\r\n\
+         maxmemory:{maxmemory}\r\n\
+         maxmemory_human:{}\r\n\
+         maxmemory_policy:{}\r\n",
+        fe.stats.used_memory,
+        human(fe.stats.used_memory),
+        human(maxmemory),
+        fe.config.get("maxmemory-policy").unwrap_or("noeviction"),
+    )
+}
+
+fn persistence<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    write!(
+        t,
+        "# Persistence\r\n\
+         loading:0\r\n\
+         async_loading:0\r\n\
+         rdb_bgsave_in_progress:0\r\n\
+         rdb_last_bgsave_status:ok\r\n\
+         rdb_saves:0\r\n\
+         aof_enabled:{}\r\n",
+        u8::from(fe.config.appendonly()),
+    )
+}
+
+fn stats<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    let s = &fe.stats;
+    write!(
+        t,
+        "# Stats\r\n\
+         total_connections_received:{}\r\n\
+         total_commands_processed:{}\r\n\
+         total_net_input_bytes:{}\r\n\
+         total_net_output_bytes:{}\r\n\
+         rejected_connections:{}\r\n\
+         total_error_replies:{}\r\n",
+        s.connections_received,
+        s.commands_processed,
+        s.net_input_bytes,
+        s.net_output_bytes,
+        s.rejected_connections,
+        s.error_replies,
+    )
+}
+
+/// One line per non-empty database. The store counts keys; it does not
+/// report keys with an expiry, so `expires` is 0.
+fn keyspace<S: Store, C: Clock>(fe: &mut Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    t.push_str("# Keyspace\r\n");
+    for db in 0..fe.config.databases() {
+        match fe.store.dbsize(db) {
+            Ok(Some(0)) => {}
+            Ok(Some(keys)) => write!(t, "db{db}:keys={keys},expires=0,avg_ttl=0\r\n")?,
+            // No such database, or the store cannot answer: no more lines.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// A byte count as Redis's `bytesToHuman` prints it: `812B`, `1.31M`.
+fn human(n: u64) -> String {
+    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
+    if n < 1024 {
+        return alloc::format!("{n}B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    alloc::format!("{value:.2}{}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(1_372_904), "1.31M");
+        assert_eq!(human(10 << 20), "10.00M");
+        assert_eq!(human(3 << 30), "3.00G");
+    }
+}

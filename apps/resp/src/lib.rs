@@ -1,0 +1,238 @@
+//! Basalt's RESP front end: the Redis protocol (RESP2) on a TCP byte
+//! stream. `docs/resp.md` describes what it supports.
+//!
+//! A [`Frontend`] holds what the connections share: the [`Store`] (the
+//! key-value store, behind a trait so that the component can put its IPC
+//! client there and host tests a `kvs::KvsServer`), the [`Config`] that
+//! `CONFIG GET/SET` read and write, the [`Stats`] that `INFO` reports, and
+//! the client list. Each TCP connection is a [`Connection`]: feed it the
+//! bytes received, in pieces of any size; it parses the commands (RESP2
+//! multibulk arrays and inline commands, pipelined or not), answers the
+//! front end's own (PING, ECHO, QUIT, HELLO, AUTH, INFO, COMMAND, CLIENT,
+//! CONFIG, TIME), passes every other one to the store in the connection's
+//! own session, and appends the replies to its output.
+//!
+//! ```
+//! use resp::{Command, Connection, Flow, Frontend, Store, StoreError};
+//!
+//! /// A store that knows one command.
+//! struct Echo;
+//! impl Store for Echo {
+//!     fn exec(&mut self, _session: u64, cmd: Command<'_>, reply: &mut Vec<u8>) -> Result<(), StoreError> {
+//!         reply.extend_from_slice(b"+stored\r\n");
+//!         Ok(())
+//!     }
+//!     fn close(&mut self, _session: u64) {}
+//! }
+//!
+//! let mut fe = Frontend::new(Echo, || 1_700_000_000_000_000u64);
+//! let peer = "10.0.2.2:50000".parse().unwrap();
+//! let local = "10.0.2.15:6379".parse().unwrap();
+//! let mut conn = fe.connect(peer, local);
+//! assert_eq!(conn.feed(&mut fe, b"PING\r\n*2\r\n$3\r\nGET\r\n$1"), Flow::Continue);
+//! assert_eq!(conn.output(), b"+PONG\r\n");
+//! assert_eq!(conn.feed(&mut fe, b"\r\nk\r\nQUIT\r\n"), Flow::Close);
+//! assert_eq!(conn.output(), b"+PONG\r\n+stored\r\n+OK\r\n");
+//! let sent = conn.output().len();
+//! conn.consume(sent);
+//! fe.disconnect(conn);
+//! ```
+//!
+//! The library is `no_std` + `alloc` and host-tested; the component that
+//! binds it to the net server's sockets and the kvs client is separate.
+
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod cmds;
+mod config;
+mod conn;
+mod docs;
+mod frontend;
+mod info;
+mod parse;
+mod reply;
+mod stats;
+mod table;
+
+pub use config::{Config, ConfigError};
+pub use conn::{Connection, Flow, OUTPUT_HIGH_WATER};
+pub use frontend::{Frontend, REDIS_VERSION};
+pub use parse::{INLINE_MAX, ProtocolError};
+pub use stats::Stats;
+
+use alloc::vec::Vec;
+use parse::Span;
+
+/// The session id the front end itself uses for its queries to the store
+/// (`INFO keyspace`); connections are numbered from 1.
+pub const INTERNAL_SESSION: u64 = 0;
+
+/// The key-value store, as the front end sees it: it runs commands in
+/// sessions (one per TCP connection, numbered by the connection's id)
+/// and answers with RESP2. A session holds what Redis keeps per client:
+/// the selected database (SELECT), the MULTI queue and the WATCHed keys.
+pub trait Store {
+    /// Runs `command` in `session` (opening the session if it is new) and
+    /// appends the reply's RESP2 encoding to `reply`. On an error nothing
+    /// may have been appended.
+    fn exec(
+        &mut self,
+        session: u64,
+        command: Command<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Result<(), StoreError>;
+
+    /// Ends `session`: drops its MULTI queue and WATCHes. Called when a
+    /// connection that used the store goes away.
+    fn close(&mut self, session: u64);
+
+    /// The number of keys in database `db` for `INFO keyspace`; `None`
+    /// when the store has no such database. The default runs `SELECT db`
+    /// and `DBSIZE` in [`INTERNAL_SESSION`].
+    fn dbsize(&mut self, db: u32) -> Result<Option<u64>, StoreError> {
+        let mut buf = CommandBuf::new();
+        let mut digits = Vec::new();
+        reply::push_u64(&mut digits, u64::from(db));
+        let mut answer = Vec::new();
+        self.exec(
+            INTERNAL_SESSION,
+            buf.set(&[b"SELECT", &digits]),
+            &mut answer,
+        )?;
+        if answer != b"+OK\r\n" {
+            return Ok(None);
+        }
+        answer.clear();
+        self.exec(INTERNAL_SESSION, buf.set(&[b"DBSIZE"]), &mut answer)?;
+        Ok(answer
+            .strip_prefix(b":")
+            .and_then(|rest| rest.strip_suffix(b"\r\n"))
+            .and_then(kvs_core::num::parse_i64)
+            .and_then(|n| u64::try_from(n).ok()))
+    }
+}
+
+/// Why the store gave no reply.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StoreError {
+    /// The command or its reply is larger than what can travel to or from
+    /// the store; the command may have run. The client gets an error reply
+    /// and the connection stays open.
+    TooLarge,
+    /// The store lost the session (it restarted) or cannot be reached: the
+    /// client's SELECT, MULTI and WATCH state is gone, so the client gets an
+    /// error reply and the connection closes, as if the server had.
+    Lost,
+}
+
+/// One command: its arguments (the name first), and their encoding as a
+/// RESP array of bulk strings (`*<n>\r\n` then `$<len>\r\n<bytes>\r\n` per
+/// argument), which is what `kvs::Kvs::exec` takes. For a command that
+/// arrived in that form the encoding is the received bytes themselves.
+#[derive(Clone, Copy, Debug)]
+pub struct Command<'a> {
+    encoded: &'a [u8],
+    spans: &'a [Span],
+}
+
+impl<'a> Command<'a> {
+    /// The command's RESP array encoding.
+    pub fn encoded(&self) -> &'a [u8] {
+        self.encoded
+    }
+
+    /// The number of arguments, the name included (at least 1).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Never true: a command has at least its name.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Argument `i` (0 is the name).
+    pub fn arg(&self, i: usize) -> Option<&'a [u8]> {
+        self.spans.get(i).map(|s| s.of(self.encoded))
+    }
+
+    /// The command's name (its first argument).
+    pub fn name(&self) -> &'a [u8] {
+        self.arg(0).unwrap_or_default()
+    }
+
+    /// The arguments, the name first.
+    pub fn args(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let encoded = self.encoded;
+        self.spans.iter().map(move |s| s.of(encoded))
+    }
+}
+
+/// A buffer that encodes commands given as argument lists, for stores and
+/// tests that make their own [`Command`]s.
+///
+/// ```
+/// let mut buf = resp::CommandBuf::new();
+/// let cmd = buf.set(&[b"GET", b"k"]);
+/// assert_eq!(cmd.encoded(), b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+/// assert_eq!(cmd.arg(1), Some(&b"k"[..]));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CommandBuf {
+    encoded: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+impl CommandBuf {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes `args` (the name first) and returns the command.
+    pub fn set(&mut self, args: &[&[u8]]) -> Command<'_> {
+        self.set_from(args.iter().copied())
+    }
+
+    /// Encodes the arguments `args` yields.
+    pub(crate) fn set_from<'b>(
+        &mut self,
+        args: impl ExactSizeIterator<Item = &'b [u8]>,
+    ) -> Command<'_> {
+        self.encoded.clear();
+        self.spans.clear();
+        reply::array(&mut self.encoded, args.len());
+        for arg in args {
+            self.encoded.push(b'$');
+            reply::push_u64(&mut self.encoded, arg.len() as u64);
+            self.encoded.extend_from_slice(b"\r\n");
+            self.spans.push(Span {
+                start: self.encoded.len(),
+                len: arg.len(),
+            });
+            self.encoded.extend_from_slice(arg);
+            self.encoded.extend_from_slice(b"\r\n");
+        }
+        Command {
+            encoded: &self.encoded,
+            spans: &self.spans,
+        }
+    }
+}
+
+/// Where the front end's time comes from: microseconds since the Unix
+/// epoch (TIME, INFO's uptime, CLIENT LIST's age and idle). Any
+/// `FnMut() -> u64` is one.
+pub trait Clock {
+    /// The time now.
+    fn now_us(&mut self) -> u64;
+}
+
+impl<F: FnMut() -> u64> Clock for F {
+    fn now_us(&mut self) -> u64 {
+        self()
+    }
+}

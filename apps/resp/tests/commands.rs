@@ -1,0 +1,762 @@
+//! The front end's commands, transactions through the store, the client
+//! list, and what redis-cli and redis-benchmark send when they start.
+
+mod common;
+
+use common::*;
+use resp::{Command, Flow, Frontend, REDIS_VERSION, Store, StoreError};
+
+#[test]
+fn ping_echo_time_quit() {
+    let (mut fe, now) = frontend();
+    let mut c = connect(&mut fe);
+    assert_eq!(run(&mut c, &mut fe, "PING\r\n"), "+PONG\r\n");
+    assert_eq!(run(&mut c, &mut fe, "ping hi\r\n"), "$2\r\nhi\r\n");
+    assert_eq!(
+        run(&mut c, &mut fe, "PING a b\r\n"),
+        "-ERR wrong number of arguments for 'ping' command\r\n"
+    );
+    assert_eq!(run(&mut c, &mut fe, "ECHO x\r\n"), "$1\r\nx\r\n");
+    assert_eq!(
+        run(&mut c, &mut fe, "ECHO\r\n"),
+        "-ERR wrong number of arguments for 'echo' command\r\n"
+    );
+    now.set(1_795_805_425_000_005);
+    assert_eq!(
+        run(&mut c, &mut fe, "TIME\r\n"),
+        "*2\r\n$10\r\n1795805425\r\n$1\r\n5\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "TIME x\r\n"),
+        "-ERR wrong number of arguments for 'time' command\r\n"
+    );
+    assert_eq!(
+        drive(&mut c, &mut fe, b"QUIT extra\r\nPING\r\n"),
+        (b"+OK\r\n".to_vec(), Flow::Close)
+    );
+    assert!(c.is_closing());
+    fe.disconnect(c);
+    assert_eq!(fe.store().sessions(), 0, "never used the store");
+}
+
+#[test]
+fn hello_and_auth() {
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let id = c.id();
+    let expect = format!(
+        "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n${}\r\n{REDIS_VERSION}\r\n\
+         $5\r\nproto\r\n:2\r\n$2\r\nid\r\n:{id}\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n\
+         $4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n",
+        REDIS_VERSION.len()
+    );
+    assert_eq!(run(&mut c, &mut fe, "HELLO\r\n"), expect);
+    assert_eq!(run(&mut c, &mut fe, "HELLO 2\r\n"), expect);
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 3\r\n"),
+        "-NOPROTO unsupported protocol version\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 3 FOO\r\n"),
+        "-ERR Syntax error in HELLO option 'FOO'\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 3 SETNAME x\r\nCLIENT GETNAME\r\n"),
+        "-NOPROTO unsupported protocol version\r\n$-1\r\n",
+        "refused, so nothing is applied"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 4 FOO\r\n"),
+        "-NOPROTO unsupported protocol version\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO x\r\n"),
+        "-ERR Protocol version is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 2 FOO\r\n"),
+        "-ERR Syntax error in HELLO option 'FOO'\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 2 AUTH x\r\n"),
+        "-ERR Syntax error in HELLO option 'AUTH'\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 2 AUTH bob pw\r\n"),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 2 SETNAME \"a b\"\r\n"),
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "HELLO 2 AUTH default pw SETNAME app\r\n"),
+        expect
+    );
+    assert_eq!(run(&mut c, &mut fe, "CLIENT GETNAME\r\n"), "$3\r\napp\r\n");
+    assert_eq!(run(&mut c, &mut fe, "AUTH default secret\r\n"), "+OK\r\n");
+    assert_eq!(
+        run(&mut c, &mut fe, "AUTH secret\r\n"),
+        "-ERR AUTH <password> called without any password configured for the default user. \
+         Are you sure your configuration is correct?\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "AUTH a b c\r\n"),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "AUTH\r\n"),
+        "-ERR wrong number of arguments for 'auth' command\r\n"
+    );
+}
+
+#[test]
+fn client_subcommands() {
+    let (mut fe, now) = frontend();
+    let mut a = connect(&mut fe);
+    let mut b = connect(&mut fe);
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT ID\r\n"),
+        format!(":{}\r\n", a.id())
+    );
+    assert_eq!(
+        run(&mut b, &mut fe, "client id\r\n"),
+        format!(":{}\r\n", b.id())
+    );
+    assert_eq!(run(&mut a, &mut fe, "CLIENT GETNAME\r\n"), "$-1\r\n");
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT SETNAME worker-1\r\n"),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT GETNAME\r\n"),
+        "$8\r\nworker-1\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT SETNAME \"a b\"\r\n"),
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT SETNAME\r\n"),
+        "-ERR wrong number of arguments for 'client|setname' command\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT SETINFO lib-name redis-py\r\n"),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT SETINFO LIB-VER 5.0\r\n"),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT SETINFO x y\r\n"),
+        "-ERR Unrecognized option 'x'\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT FOO\r\n"),
+        "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT\r\n"),
+        "-ERR wrong number of arguments for 'client' command\r\n"
+    );
+    assert!(run(&mut a, &mut fe, "CLIENT HELP\r\n").starts_with("*15\r\n+CLIENT <subcommand>"));
+
+    assert_eq!(run(&mut b, &mut fe, "SELECT 3\r\n"), "+OK\r\n");
+    now.set(now.get() + 5_000_000);
+    assert_eq!(run(&mut a, &mut fe, "PING\r\n"), "+PONG\r\n");
+    let list = read_all(run(&mut a, &mut fe, "CLIENT LIST\r\n").as_bytes())[0].text();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "id={} addr=127.0.0.1:50000 laddr=127.0.0.1:6379 name=worker-1 age=5 idle=0 flags=N db=0 \
+             sub=0 psub=0 ssub=0 multi=-1 qbuf=0 omem=0 cmd=client|list user=default redir=-1 resp=2 \
+             lib-name=redis-py lib-ver=5.0",
+            a.id()
+        )
+    );
+    assert!(
+        lines[1].contains(" name= age=5 idle=5 flags=N db=3 "),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains(" cmd=select "), "{}", lines[1]);
+    let info = read_all(run(&mut b, &mut fe, "CLIENT INFO\r\n").as_bytes())[0].text();
+    assert!(
+        info.starts_with(&format!("id={} ", b.id())) && info.ends_with("resp=2\n"),
+        "{info}"
+    );
+    let only_b = read_all(
+        run(
+            &mut a,
+            &mut fe,
+            &format!("CLIENT LIST ID {} 999\r\n", b.id()),
+        )
+        .as_bytes(),
+    )[0]
+    .text();
+    assert_eq!(only_b.lines().count(), 1);
+    assert!(only_b.starts_with(&format!("id={} ", b.id())));
+    assert_eq!(
+        read_all(run(&mut a, &mut fe, "CLIENT LIST TYPE normal\r\n").as_bytes())[0]
+            .text()
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT LIST TYPE pubsub\r\n"),
+        "$0\r\n\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT LIST TYPE foo\r\n"),
+        "-ERR Unknown client type 'foo'\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT LIST ID x\r\n"),
+        "-ERR Invalid client ID\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT LIST FOO\r\n"),
+        "-ERR syntax error\r\n"
+    );
+
+    fe.disconnect(b);
+    let list = read_all(run(&mut a, &mut fe, "CLIENT LIST\r\n").as_bytes())[0].text();
+    assert_eq!(list.lines().count(), 1);
+    assert_eq!(fe.stats().connected, 1);
+}
+
+#[test]
+fn config_get_and_set() {
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG GET maxmemory\r\n"),
+        "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG SET maxmemory 10mb\r\n"),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG GET maxmemory\r\n"),
+        "*2\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut c,
+            &mut fe,
+            "CONFIG SET hash-max-listpack-entries 1000 zset-max-ziplist-value 32\r\n"
+        ),
+        "+OK\r\n"
+    );
+    assert_eq!(fe.config().get("zset-max-listpack-value"), Some("32"));
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG SET save\r\n"),
+        "-ERR wrong number of arguments for 'config|set' command\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG GET\r\n"),
+        "-ERR wrong number of arguments for 'config|get' command\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG\r\n"),
+        "-ERR wrong number of arguments for 'config' command\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG FOO\r\n"),
+        "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG REWRITE\r\n"),
+        "-ERR The server is running without a config file\r\n"
+    );
+    assert!(run(&mut c, &mut fe, "CONFIG HELP\r\n").starts_with("*11\r\n+CONFIG <subcommand>"));
+    assert!(fe.stats().commands_processed > 5);
+    assert_eq!(run(&mut c, &mut fe, "CONFIG RESETSTAT\r\n"), "+OK\r\n");
+    assert_eq!(
+        fe.stats().commands_processed,
+        1,
+        "RESETSTAT itself, as in Redis"
+    );
+    assert_eq!(fe.stats().connected, 1, "gauges survive");
+}
+
+#[test]
+fn redis_benchmark_startup() {
+    // What redis-benchmark 7.0 sends first, pipelined in one write.
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let mut input = cmd(&[b"CONFIG", b"GET", b"save"]);
+    input.extend(cmd(&[b"CONFIG", b"GET", b"appendonly"]));
+    assert_eq!(
+        drive(&mut c, &mut fe, &input).0,
+        b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+    );
+    // The component says how it persists.
+    fe.config_mut().set("appendonly", "yes").unwrap();
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG GET appendonly\r\n"),
+        "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n"
+    );
+}
+
+#[test]
+fn redis_cli_startup_command_docs() {
+    // redis-cli 7 sends COMMAND DOCS when it starts interactively and
+    // turns the reply into its hints; it asserts on the reply's shape.
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let (out, flow) = drive(&mut c, &mut fe, &cmd(&[b"COMMAND", b"DOCS"]));
+    assert_eq!(flow, Flow::Continue);
+    let replies = read_all(&out);
+    assert_eq!(replies.len(), 1);
+    let table = replies[0].items();
+    assert_eq!(table.len() % 2, 0);
+    let count = read_all(run(&mut c, &mut fe, "COMMAND COUNT\r\n").as_bytes())[0].clone();
+    assert_eq!(Value::Int((table.len() / 2) as i64), count);
+    let mut names = Vec::new();
+    for pair in table.chunks(2) {
+        let name = pair[0].text();
+        check_docs(&name, &pair[1]);
+        names.push(name);
+    }
+    for expected in [
+        "get", "set", "client", "config", "multi", "zadd", "hello", "info",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing");
+    }
+    // One command, and an unknown one (left out, as in Redis).
+    let one = read_all(run(&mut c, &mut fe, "COMMAND DOCS get nope\r\n").as_bytes());
+    assert_eq!(one[0].items().len(), 2);
+    assert_eq!(one[0].items()[0], Value::bulk("get"));
+    assert_eq!(run(&mut c, &mut fe, "COMMAND DOCS nope\r\n"), "*0\r\n");
+}
+
+/// Checks a COMMAND DOCS map the way redis-cli 7 reads it.
+fn check_docs(name: &str, map: &Value) {
+    let items = map.items();
+    assert_eq!(items.len() % 2, 0, "{name}");
+    let mut keys = Vec::new();
+    for pair in items.chunks(2) {
+        let key = pair[0].text();
+        match key.as_str() {
+            "summary" | "since" | "group" => {
+                assert!(matches!(pair[1], Value::Bulk(Some(_))), "{name} {key}")
+            }
+            "arguments" => pair[1].items().iter().for_each(|a| check_arg(name, a)),
+            "subcommands" => {
+                for sub in pair[1].items().chunks(2) {
+                    assert!(sub[0].text().starts_with(&format!("{name}|")));
+                    check_docs(&sub[0].text(), &sub[1]);
+                }
+            }
+            other => panic!("{name}: unexpected key {other}"),
+        }
+        keys.push(key);
+    }
+    for required in ["summary", "since", "group"] {
+        assert!(
+            keys.iter().any(|k| k == required),
+            "{name} lacks {required}"
+        );
+    }
+}
+
+fn check_arg(command: &str, arg: &Value) {
+    let items = arg.items();
+    let mut ty = None;
+    let mut has_name = false;
+    for pair in items.chunks(2) {
+        match pair[0].text().as_str() {
+            "name" => has_name = matches!(pair[1], Value::Bulk(Some(_))),
+            "type" => ty = Some(pair[1].text()),
+            "token" => assert!(matches!(pair[1], Value::Bulk(Some(_)))),
+            "flags" => {
+                for flag in pair[1].items() {
+                    assert!(
+                        matches!(flag, Value::Simple(f) if f == "optional" || f == "multiple"),
+                        "{command}: flags must be simple strings: {flag:?}"
+                    );
+                }
+            }
+            "arguments" => pair[1].items().iter().for_each(|a| check_arg(command, a)),
+            other => panic!("{command}: unexpected argument key {other}"),
+        }
+    }
+    assert!(has_name, "{command}: an argument without a name");
+    let ty = ty.unwrap_or_else(|| panic!("{command}: an argument without a type"));
+    assert!(
+        [
+            "key",
+            "string",
+            "integer",
+            "double",
+            "pattern",
+            "unix-time",
+            "pure-token",
+            "oneof",
+            "block"
+        ]
+        .contains(&ty.as_str()),
+        "{command}: type {ty}"
+    );
+}
+
+#[test]
+fn command_info_count_list() {
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let all = read_all(run(&mut c, &mut fe, "COMMAND\r\n").as_bytes());
+    let count = all[0].items().len();
+    assert_eq!(
+        run(&mut c, &mut fe, "COMMAND COUNT\r\n"),
+        format!(":{count}\r\n")
+    );
+    let info = read_all(run(&mut c, &mut fe, "COMMAND INFO get nope client|list\r\n").as_bytes());
+    let entries = info[0].items();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(
+        entries[0],
+        read_all(b"*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n")[0]
+    );
+    assert_eq!(entries[1], Value::Bulk(None));
+    assert_eq!(entries[2].items()[0], Value::bulk("client|list"));
+    let list = read_all(run(&mut c, &mut fe, "COMMAND LIST\r\n").as_bytes());
+    let names: Vec<String> = list[0].items().iter().map(Value::text).collect();
+    assert!(names.contains(&"config|set".to_string()) && names.contains(&"lpush".to_string()));
+    assert_eq!(
+        run(&mut c, &mut fe, "COMMAND FOO\r\n"),
+        "-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "COMMAND COUNT x\r\n"),
+        "-ERR wrong number of arguments for 'command|count' command\r\n"
+    );
+}
+
+#[test]
+fn every_store_command_in_the_table_is_known_to_the_store() {
+    // COMMAND lists what Basalt answers: each command the front end does
+    // not answer itself must exist in the store (an arity error, not an
+    // unknown command, for a call without arguments).
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let own = [
+        "auth", "client", "command", "config", "echo", "hello", "info", "ping", "quit", "time",
+    ];
+    let list = read_all(run(&mut c, &mut fe, "COMMAND\r\n").as_bytes());
+    let mut store = Kvs::new(1);
+    for entry in list[0].items() {
+        let name = entry.items()[0].text();
+        if own.contains(&name.as_str()) {
+            continue;
+        }
+        let mut buf = resp::CommandBuf::new();
+        let mut reply = Vec::new();
+        store
+            .exec(0, buf.set(&[name.as_bytes()]), &mut reply)
+            .unwrap();
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(
+            !reply.starts_with("-ERR unknown command"),
+            "{name}: {reply}"
+        );
+        let write = entry.items()[2]
+            .items()
+            .contains(&Value::Simple("write".into()));
+        assert_eq!(write, kvs_core_writes(&name), "{name}: write flag");
+    }
+}
+
+/// Whether the store counts `name` as a command that may write.
+fn kvs_core_writes(name: &str) -> bool {
+    // EXEC may write in the store's eyes; the table keeps Redis's flags.
+    name != "exec" && kvs_core::writes(name.as_bytes())
+}
+
+#[test]
+fn transactions_go_through_the_store() {
+    let (mut fe, _) = frontend();
+    let mut a = connect(&mut fe);
+    let mut b = connect(&mut fe);
+    assert_eq!(run(&mut a, &mut fe, "MULTI\r\n"), "+OK\r\n");
+    assert_eq!(run(&mut a, &mut fe, "SET k 1\r\n"), "+QUEUED\r\n");
+    assert_eq!(run(&mut a, &mut fe, "INCR k\r\n"), "+QUEUED\r\n");
+    assert_eq!(run(&mut a, &mut fe, "ECHO e\r\n"), "+QUEUED\r\n");
+    let list = read_all(run(&mut b, &mut fe, "CLIENT LIST\r\n").as_bytes())[0].text();
+    assert!(
+        list.lines()
+            .next()
+            .unwrap()
+            .contains(" flags=x db=0 sub=0 psub=0 ssub=0 multi=3 "),
+        "{list}"
+    );
+    assert_eq!(run(&mut b, &mut fe, "GET k\r\n"), "$-1\r\n", "not yet");
+    assert_eq!(
+        run(&mut a, &mut fe, "EXEC\r\n"),
+        "*3\r\n+OK\r\n:2\r\n$1\r\ne\r\n"
+    );
+    assert_eq!(run(&mut b, &mut fe, "GET k\r\n"), "$1\r\n2\r\n");
+    // DISCARD.
+    assert_eq!(
+        run(&mut a, &mut fe, "MULTI\r\nSET k 9\r\nDISCARD\r\nGET k\r\n"),
+        "+OK\r\n+QUEUED\r\n+OK\r\n$1\r\n2\r\n"
+    );
+    // WATCH: another connection's write makes EXEC fail.
+    assert_eq!(
+        run(&mut a, &mut fe, "WATCH k\r\nMULTI\r\nINCR k\r\n"),
+        "+OK\r\n+OK\r\n+QUEUED\r\n"
+    );
+    assert_eq!(run(&mut b, &mut fe, "SET k 100\r\n"), "+OK\r\n");
+    assert_eq!(run(&mut a, &mut fe, "EXEC\r\n"), "*-1\r\n");
+    assert_eq!(run(&mut a, &mut fe, "UNWATCH\r\n"), "+OK\r\n");
+    // The front end's own commands cannot be queued: the store refuses
+    // them and the transaction aborts.
+    assert_eq!(run(&mut a, &mut fe, "MULTI\r\n"), "+OK\r\n");
+    assert!(
+        run(&mut a, &mut fe, "CONFIG GET save\r\n").starts_with("-ERR unknown command 'CONFIG'")
+    );
+    assert!(run(&mut a, &mut fe, "EXEC\r\n").starts_with("-EXECABORT"));
+    assert_eq!(
+        run(&mut a, &mut fe, "PING\r\n"),
+        "+PONG\r\n",
+        "out of MULTI again"
+    );
+    // Errors the store answers.
+    assert_eq!(
+        run(&mut a, &mut fe, "EXEC\r\n"),
+        "-ERR EXEC without MULTI\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "MULTI\r\nMULTI\r\n"),
+        "+OK\r\n-ERR MULTI calls can not be nested\r\n"
+    );
+    // QUIT inside MULTI closes; the store session goes with the connection.
+    assert_eq!(
+        drive(&mut a, &mut fe, b"QUIT\r\n"),
+        (b"+OK\r\n".to_vec(), Flow::Close)
+    );
+    assert_eq!(fe.store().sessions(), 2);
+    fe.disconnect(a);
+    assert_eq!(fe.store().sessions(), 1);
+}
+
+#[test]
+fn each_connection_is_its_own_store_session() {
+    let (mut fe, _) = frontend();
+    let mut a = connect(&mut fe);
+    let mut b = connect(&mut fe);
+    assert_eq!(
+        run(&mut a, &mut fe, "SELECT 1\r\nSET k in-db-1\r\n"),
+        "+OK\r\n+OK\r\n"
+    );
+    assert_eq!(run(&mut b, &mut fe, "GET k\r\n"), "$-1\r\n");
+    assert_eq!(
+        run(&mut b, &mut fe, "SELECT 1\r\nGET k\r\n"),
+        "+OK\r\n$7\r\nin-db-1\r\n"
+    );
+    assert_eq!(run(&mut a, &mut fe, "DBSIZE\r\n"), ":1\r\n");
+    assert_eq!(
+        run(&mut a, &mut fe, "SELECT 99\r\n"),
+        "-ERR DB index is out of range\r\n"
+    );
+    assert!(
+        run(&mut a, &mut fe, "NOPE a\r\n")
+            .starts_with("-ERR unknown command 'NOPE', with args beginning with: 'a'")
+    );
+}
+
+#[test]
+fn info_sections() {
+    let (mut fe, now) = frontend();
+    fe.config_mut().set("port", "6380").unwrap();
+    fe.stats_mut().used_memory = 1_372_904;
+    let mut c = connect(&mut fe);
+    assert_eq!(
+        run(
+            &mut c,
+            &mut fe,
+            "SET a 1\r\nSET b 2\r\nSELECT 3\r\nSET c 3\r\n"
+        ),
+        "+OK\r\n".repeat(4)
+    );
+    now.set(now.get() + 90_061_000_000);
+    let info = read_all(run(&mut c, &mut fe, "INFO\r\n").as_bytes())[0].text();
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Keyspace",
+    ] {
+        assert!(
+            info.contains(&format!("{section}\r\n")),
+            "{section} in {info}"
+        );
+    }
+    for field in [
+        &format!("redis_version:{REDIS_VERSION}\r\n")[..],
+        "redis_mode:standalone\r\n",
+        "tcp_port:6380\r\n",
+        "uptime_in_seconds:90061\r\n",
+        "uptime_in_days:1\r\n",
+        "connected_clients:1\r\n",
+        "maxclients:10000\r\n",
+        "used_memory:1372904\r\n",
+        "used_memory_human:1.31M\r\n",
+        "maxmemory_policy:noeviction\r\n",
+        "aof_enabled:0\r\n",
+        "total_connections_received:1\r\n",
+        "total_commands_processed:4\r\n",
+        "db0:keys=2,expires=0,avg_ttl=0\r\n",
+        "db3:keys=1,expires=0,avg_ttl=0\r\n",
+    ] {
+        assert!(info.contains(field), "{field:?} missing from {info}");
+    }
+    assert!(!info.contains("db1:"), "empty databases are left out");
+    assert!(
+        info.contains("\r\n\r\n# Clients\r\n"),
+        "sections are separated by a blank line"
+    );
+    assert!(info.ends_with("avg_ttl=0\r\n"));
+    let keyspace = read_all(run(&mut c, &mut fe, "info KEYSPACE\r\n").as_bytes())[0].text();
+    assert_eq!(
+        keyspace,
+        "# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
+    );
+    let two = read_all(run(&mut c, &mut fe, "INFO clients stats\r\n").as_bytes())[0].text();
+    assert!(
+        two.starts_with("# Clients\r\n")
+            && two.contains("\r\n\r\n# Stats\r\n")
+            && !two.contains("# Server")
+    );
+    assert_eq!(run(&mut c, &mut fe, "INFO nope\r\n"), "$0\r\n\r\n");
+    let everything = read_all(run(&mut c, &mut fe, "INFO everything\r\n").as_bytes())[0].text();
+    assert!(everything.contains("# Server") && everything.contains("# Keyspace"));
+    // The session's own database is untouched by the keyspace queries.
+    assert_eq!(run(&mut c, &mut fe, "DBSIZE\r\n"), ":1\r\n");
+    let stats = read_all(run(&mut c, &mut fe, "INFO stats\r\n").as_bytes())[0].text();
+    assert!(stats.contains("total_error_replies:0\r\n"), "{stats}");
+}
+
+#[test]
+fn maxclients_refuses_connections() {
+    let (mut fe, _) = frontend();
+    fe.config_mut().set("maxclients", "2").unwrap();
+    let a = connect(&mut fe);
+    let b = connect(&mut fe);
+    let mut refused = connect(&mut fe);
+    assert!(refused.is_closing());
+    assert_eq!(refused.output(), b"-ERR max number of clients reached\r\n");
+    assert_eq!(refused.feed(&mut fe, b"PING\r\n"), Flow::Close);
+    assert_eq!(fe.stats().rejected_connections, 1);
+    assert_eq!(fe.stats().connected, 2);
+    fe.disconnect(refused);
+    assert_eq!(fe.stats().connected, 2);
+    fe.disconnect(a);
+    let c = connect(&mut fe);
+    assert!(!c.is_closing(), "room again");
+    assert_eq!(fe.stats().connections_received, 4);
+    fe.disconnect(b);
+    fe.disconnect(c);
+    assert_eq!(fe.stats().connected, 0);
+}
+
+/// A store that fails on demand.
+struct Failing(Option<StoreError>);
+
+impl Store for Failing {
+    fn exec(
+        &mut self,
+        _session: u64,
+        command: Command<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
+        if let Some(e) = self.0 {
+            reply.extend_from_slice(b"partial");
+            return Err(e);
+        }
+        reply.extend_from_slice(b"$");
+        reply.extend_from_slice(command.len().to_string().as_bytes());
+        reply.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    fn close(&mut self, _session: u64) {}
+}
+
+#[test]
+fn store_errors() {
+    let mut fe = Frontend::new(Failing(Some(StoreError::TooLarge)), || 0u64);
+    let mut c = connect(&mut fe);
+    let (out, flow) = drive(&mut c, &mut fe, b"GET k\r\nPING\r\n");
+    assert_eq!(flow, Flow::Continue);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "-ERR the command or its reply is too large for the key-value store (the command may have run)\r\n+PONG\r\n"
+    );
+    fe.store_mut().0 = Some(StoreError::Lost);
+    let (out, flow) = drive(&mut c, &mut fe, b"GET k\r\nPING\r\n");
+    assert_eq!(flow, Flow::Close);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "-ERR the key-value store restarted or cannot be reached; this connection's state is lost\r\n"
+    );
+    assert_eq!(fe.stats().error_replies, 2);
+    // INFO still answers without the store's keyspace.
+    let mut d = connect(&mut fe);
+    let info = read_all(&drive(&mut d, &mut fe, b"INFO keyspace\r\n").0)[0].text();
+    assert_eq!(info, "# Keyspace\r\n");
+}
+
+#[test]
+fn commands_reach_the_store_as_resp_arrays() {
+    // Inline commands and Redis's lax framing are re-encoded; canonical
+    // multibulk passes as received.
+    let mut fe = Frontend::new(Failing(None), || 0u64);
+    let mut c = connect(&mut fe);
+    let (out, _) = drive(
+        &mut c,
+        &mut fe,
+        b"GET \"a b\" c\r\n*2\r\n$3\r\nGETxx$1\r\nkxx*1\r\n$3\r\nGET\r\n",
+    );
+    assert_eq!(out, b"$3\r\n$2\r\n$1\r\n");
+    let mut fe = Frontend::new(Spy(Vec::new()), || 0u64);
+    let mut c = connect(&mut fe);
+    drive(
+        &mut c,
+        &mut fe,
+        b"GET \"a b\"\r\n*2\r\n$3\r\nGETxx$1\r\nkxx",
+    );
+    assert_eq!(
+        fe.store().0,
+        vec![
+            b"*2\r\n$3\r\nGET\r\n$3\r\na b\r\n".to_vec(),
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".to_vec()
+        ]
+    );
+}
+
+/// A store that records what it was sent.
+struct Spy(Vec<Vec<u8>>);
+
+impl Store for Spy {
+    fn exec(
+        &mut self,
+        _session: u64,
+        command: Command<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
+        assert_eq!(command.args().len(), command.len());
+        self.0.push(command.encoded().to_vec());
+        reply.extend_from_slice(b"+OK\r\n");
+        Ok(())
+    }
+
+    fn close(&mut self, _session: u64) {}
+}
