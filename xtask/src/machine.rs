@@ -56,9 +56,14 @@ pub struct Forward {
     probe: Probe,
 }
 
-/// The devices a system needs.
+/// The devices a system needs, and its memory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Machine {
+    /// The guest's RAM in MiB: at least 256, and three times what the
+    /// components and regions take, rounded up to a power of two (`init`
+    /// gives each component a power-of-two block at least twice its need,
+    /// and the boot modules take room too).
+    pub memory_mib: u64,
     /// A virtio-blk disk; `true` for a modern-only device.
     pub disk: Option<bool>,
     /// A virtio-net NIC; `true` for a modern-only device.
@@ -80,7 +85,18 @@ impl Machine {
     /// for `http`) forwarded from the same host ports unless `ports` says
     /// otherwise.
     pub fn for_system(m: &Manifest, ports: HostPorts) -> Result<Machine> {
-        let mut machine = Machine::default();
+        let components: u64 = m
+            .components
+            .iter()
+            .map(|c| c.heap_bytes + c.stack_bytes + (512 << 10))
+            .sum();
+        let regions: u64 = m.regions.iter().map(|r| r.size).sum();
+        let mut machine = Machine {
+            memory_mib: ((components + regions).div_ceil(1 << 20) * 3)
+                .next_power_of_two()
+                .max(256),
+            ..Machine::default()
+        };
         let pci = m
             .components
             .iter()
@@ -276,7 +292,13 @@ mod tests {
     fn a_system_without_devices_needs_none() {
         let m = system(vec![component("hello", "hello-server", &[], vec![])]);
         let machine = Machine::for_system(&m, HostPorts::default()).unwrap();
-        assert_eq!(machine, Machine::default());
+        assert_eq!(
+            machine,
+            Machine {
+                memory_mib: 256,
+                ..Machine::default()
+            }
+        );
         assert!(machine.qemu_args(Path::new("d.img")).is_empty());
     }
 
@@ -293,6 +315,7 @@ mod tests {
             http: None,
         };
         let machine = Machine::for_system(&m, ports).unwrap();
+        assert_eq!(machine.memory_mib, 256);
         assert_eq!(machine.disk, Some(true));
         assert_eq!(machine.nic, Some(false));
         let args = machine.qemu_args(Path::new("/tmp/d.img"));
@@ -309,6 +332,15 @@ mod tests {
                 "virtio-net-pci,netdev=net0",
             ]
         );
+    }
+
+    #[test]
+    fn memory_follows_what_the_system_takes() {
+        let mut big = component("kvs", "kvs", &[], vec![]);
+        big.heap_bytes = 100 << 20;
+        let machine = Machine::for_system(&system(vec![big]), HostPorts::default()).unwrap();
+        // 100.6 MiB, three times, to a power of two.
+        assert_eq!(machine.memory_mib, 512);
     }
 
     #[test]

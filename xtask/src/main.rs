@@ -177,6 +177,7 @@ fn run(args: &[String]) -> Result<()> {
             vm.interactive();
             if let Some(m) = &system {
                 let machine = machine::Machine::for_system(m, opts.ports)?;
+                vm.memory_mib(machine.memory_mib);
                 let disk = match machine.disk {
                     Some(_) => machine::disk_image(opts.disk.as_deref())?,
                     None => PathBuf::new(),

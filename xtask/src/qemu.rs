@@ -115,14 +115,24 @@ impl Vm {
 
     /// Replaces the CPU model (TCG only: exercises older-CPU code paths).
     pub fn cpu(&mut self, model: &str) -> &mut Self {
+        self.replace("-cpu", model)
+    }
+
+    /// Replaces the guest's memory size (256 MiB unless told).
+    pub fn memory_mib(&mut self, mib: u64) -> &mut Self {
+        self.replace("-m", &format!("{mib}M"))
+    }
+
+    /// Replaces the value of QEMU option `flag`.
+    fn replace(&mut self, flag: &str, value: &str) -> &mut Self {
         let args: Vec<_> = self.command.get_args().map(|a| a.to_os_string()).collect();
         let mut c = Command::new(self.command.get_program());
         let mut it = args.iter();
         while let Some(a) = it.next() {
             c.arg(a);
-            if a == "-cpu" {
+            if a == flag {
                 it.next();
-                c.arg(model);
+                c.arg(value);
             }
         }
         self.command = c;

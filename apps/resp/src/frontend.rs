@@ -62,6 +62,9 @@ pub struct Frontend<S, C> {
     free: Vec<usize>,
     next_id: u64,
     pub(crate) started_us: u64,
+    /// This host's address, for CLIENT LIST's `laddr` (unspecified until
+    /// the glue learns it).
+    local_ip: [u8; 4],
 }
 
 impl<S: Store, C: Clock> Frontend<S, C> {
@@ -78,7 +81,19 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             free: Vec::new(),
             next_id: 1,
             started_us,
+            local_ip: [0; 4],
         }
+    }
+
+    /// This host's IPv4 address (what the network assigned), for the
+    /// local addresses of connections made from now on.
+    pub fn set_local_ip(&mut self, ip: [u8; 4]) {
+        self.local_ip = ip;
+    }
+
+    /// This host's IPv4 address as last set (0.0.0.0 before).
+    pub fn local_ip(&self) -> [u8; 4] {
+        self.local_ip
     }
 
     /// The store.

@@ -236,3 +236,76 @@ impl<F: FnMut() -> u64> Clock for F {
         self()
     }
 }
+
+/// The kvs server through its IPC client: each connection's session is a
+/// kvs session of this client (`kvs::Kvs::exec_in`), and a command goes on
+/// in the encoding the client sent.
+impl<T: libcap::rpc::Transport> Store for kvs::Connection<T> {
+    fn exec(
+        &mut self,
+        session: u64,
+        command: Command<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
+        match self.request_in(session, command.encoded()) {
+            Ok(bytes) => {
+                reply.extend_from_slice(&bytes);
+                Ok(())
+            }
+            Err(kvs::Error::TooLarge)
+            | Err(kvs::Error::Rpc(libcap::rpc::RpcError::Remote(kvs::REPLY_TOO_LARGE))) => {
+                Err(StoreError::TooLarge)
+            }
+            Err(_) => Err(StoreError::Lost),
+        }
+    }
+
+    fn close(&mut self, session: u64) {
+        // A server that is gone has dropped the session already.
+        let _ = self.end(session);
+    }
+}
+
+/// The front end on the net server's sockets: `net::serve::StreamServer`
+/// runs it, one [`Connection`] per TCP connection.
+impl<S: Store, C: Clock> net::serve::Protocol for Frontend<S, C> {
+    type Conn = Connection;
+
+    fn open(&mut self, peer: net::proto::Endpoint, port: u16) -> Connection {
+        let [a, b, c, d] = peer.addr;
+        let peer = core::net::SocketAddr::from(([a, b, c, d], peer.port));
+        let local = core::net::SocketAddr::from((self.local_ip(), port));
+        self.connect(peer, local)
+    }
+
+    fn feed(&mut self, conn: &mut Connection, input: &[u8], out: &mut Vec<u8>) -> net::serve::Flow {
+        let flow = conn.feed(self, input);
+        // Commands wait in the connection while its output is this full.
+        let waiting = !conn.wants_input() && !conn.is_closing();
+        let output = conn.output();
+        out.extend_from_slice(output);
+        let n = output.len();
+        conn.consume(n);
+        match flow {
+            Flow::Close => net::serve::Flow::Close,
+            Flow::Continue if waiting => net::serve::Flow::Drain,
+            Flow::Continue => net::serve::Flow::Read,
+        }
+    }
+
+    fn close(&mut self, conn: Connection) {
+        self.disconnect(conn);
+    }
+
+    fn address(&mut self, ip: Option<[u8; 4]>) {
+        self.set_local_ip(ip.unwrap_or_default());
+    }
+
+    fn listening(&mut self, port: u16, ok: bool) {
+        if ok {
+            libcap::log::info!("listening on port {port}");
+        } else {
+            libcap::log::error!("cannot listen on port {port}: another app has it");
+        }
+    }
+}

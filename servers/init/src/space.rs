@@ -40,6 +40,11 @@ impl Memory {
         self.used.next_multiple_of(1 << bits) + (1 << bits) <= 1 << self.size_bits
     }
 
+    /// Bytes not used yet.
+    fn free(&self) -> u64 {
+        (1u64 << self.size_bits) - self.used
+    }
+
     fn take(&mut self, bits: u8) {
         self.used = self.used.next_multiple_of(1 << bits) + (1 << bits);
     }
@@ -142,9 +147,14 @@ impl Space {
     /// One object of `ty` from the global pool (it lives as long as init).
     pub fn global_object(&mut self, ty: ObjectType, size_bits: u64) -> Result<u64, Error> {
         let bits = object_bits(ty, size_bits);
+        // Best fit: the block with the least room that takes it, so that
+        // small objects do not break up the blocks a large one needs.
         let index = self.pool[..self.pool_len]
             .iter()
-            .position(|m| m.fits(bits))
+            .enumerate()
+            .filter(|(_, m)| m.fits(bits))
+            .min_by_key(|(_, m)| m.free())
+            .map(|(i, _)| i)
             .ok_or(Error::NotEnoughMemory)?;
         let mut memory = self.pool[index];
         let result = self.object_from(&mut memory, ty, size_bits);

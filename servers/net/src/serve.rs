@@ -72,6 +72,8 @@ pub trait Protocol {
     fn refused(&mut self) {}
     /// The server listens (or failed to): for the component's log.
     fn listening(&mut self, _port: u16, _ok: bool) {}
+    /// This host's address changed (`None`: it has none, yet).
+    fn address(&mut self, _ip: Option<[u8; 4]>) {}
 }
 
 /// One connection: the protocol's state and what waits to be sent.
@@ -167,7 +169,8 @@ impl<P: Protocol> StreamServer<P> {
                     self.protocol.close(slot.state);
                 }
             }
-            Event::Address(_) | Event::Bound { .. } | Event::Datagram { .. } => {}
+            Event::Address(ip) => self.protocol.address(ip),
+            Event::Bound { .. } | Event::Datagram { .. } => {}
         }
     }
 

@@ -89,6 +89,9 @@ pub struct ComponentFile {
     pub notifications: Vec<At<String>>,
     pub signals: Vec<At<String>>,
     pub devices: Vec<At<Device>>,
+    /// Per device: an `io-ports` range marked `shared = true`, which other
+    /// components may be granted too.
+    pub shared: Vec<bool>,
 }
 
 /// Reads the values of one file, reporting what is wrong.
@@ -210,6 +213,16 @@ impl Reader<'_> {
             }),
             _ => {
                 self.wrong_type(key, v, "a string");
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, key: &str, v: &Value<'_>) -> Option<bool> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(key, v, "true or false");
                 None
             }
         }
@@ -467,9 +480,15 @@ pub fn component(r: &mut Reader<'_>, name: &str, doc: &DeTable<'_>) -> Component
     let (serves, uses) = (list("serves"), list("uses"));
     let (notifications, signals) = (list("notifications"), list("signals"));
     let mut devices = Vec::new();
+    let mut shared = Vec::new();
     if let Some(v) = doc.get("device") {
         for (t, span) in r.tables("device", v) {
             if let Some(d) = device(r, t, span.clone()) {
+                let is_shared = t
+                    .get("shared")
+                    .and_then(|v| r.boolean("shared", v))
+                    .unwrap_or(false);
+                shared.push(is_shared);
                 devices.push(At {
                     value: d,
                     loc: r.loc(span),
@@ -492,6 +511,7 @@ pub fn component(r: &mut Reader<'_>, name: &str, doc: &DeTable<'_>) -> Component
         notifications,
         signals,
         devices,
+        shared,
     }
 }
 
@@ -592,7 +612,10 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
     };
     let (what, keys): (&str, &[&str]) = match kind.value.as_str() {
         "irq" => ("an irq device", &["kind", "name", "irq"]),
-        "io-ports" => ("an io-ports device", &["kind", "name", "first", "last"]),
+        "io-ports" => (
+            "an io-ports device",
+            &["kind", "name", "first", "last", "shared"],
+        ),
         "pci" => (
             "a pci device",
             &["kind", "name", "vendor", "device", "interrupt"],

@@ -494,6 +494,50 @@ fn overlapping_port_ranges_are_reported() {
 }
 
 #[test]
+fn shared_port_ranges_may_be_granted_again_whole() {
+    let ports = |name: &str, first: &str, shared: &str| {
+        format!(
+            "[[device]]\nkind = \"io-ports\"\nname = \"{name}\"\nfirst = {first}\nlast = 0xcff\n{shared}"
+        )
+    };
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            &format!(
+                "binary = \"x\"\npriority = 1\n{}",
+                ports("pci", "0xcf8", "shared = true\n")
+            ),
+        ),
+        (
+            "b.toml",
+            &format!(
+                "binary = \"x\"\npriority = 1\n{}{}{}",
+                ports("pci", "0xcf8", "shared = true\n"),
+                ports("unshared", "0xcf8", ""),
+                ports("part", "0xcfc", "shared = true\n"),
+            ),
+        ),
+        (
+            "c.toml",
+            &format!(
+                "binary = \"x\"\npriority = 1\n{}",
+                ports("p", "0xcf8", "shared = 1\n")
+            ),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/b.toml:9:1: I/O ports 0xcf8-0xcff overlap 0xcf8-0xcff, already granted to `a` (a.toml:3)",
+            "cfg/b.toml:14:1: I/O ports 0xcfc-0xcff overlap 0xcf8-0xcff, already granted to `a` (a.toml:3)",
+            "cfg/c.toml:3:1: I/O ports 0xcf8-0xcff overlap 0xcf8-0xcff, already granted to `a` (a.toml:3)",
+            "cfg/c.toml:8:10: `shared` must be true or false, not an integer",
+        ]
+    );
+}
+
+#[test]
 fn ports_the_kernel_keeps_and_bad_device_values_are_reported() {
     let e = errors(&[
         ("system.toml", SYSTEM),

@@ -204,11 +204,11 @@ pub fn system(
     // Devices: names distinct within a component and from the shared
     // names; no IRQ, port or PCI function granted twice.
     let mut irqs: Vec<(u8, usize, &Loc)> = Vec::new();
-    let mut ports: Vec<(u16, u16, usize, &Loc)> = Vec::new();
+    let mut ports: Vec<(u16, u16, bool, usize, &Loc)> = Vec::new();
     let mut pcis: Vec<(u16, u16, usize, &Loc)> = Vec::new();
     for (ci, c) in components.iter().enumerate() {
         let mut names: Vec<(&str, &Loc)> = Vec::new();
-        for d in &c.devices {
+        for (d, &shared) in c.devices.iter().zip(&c.shared) {
             let name = d.value.name();
             if let Some((_, first)) = names.iter().find(|(n, _)| *n == name) {
                 let msg = format!(
@@ -236,9 +236,13 @@ pub fn system(
                     irqs.push((irq, ci, &d.loc));
                 }
                 Device::IoPorts { first, last, .. } => {
-                    if let Some((lo, hi, other, at)) = ports
-                        .iter()
-                        .find(|(lo, hi, _, _)| first <= *hi && *lo <= last)
+                    // Shared ranges may be granted again, whole and shared.
+                    if let Some((lo, hi, _, other, at)) =
+                        ports.iter().find(|(lo, hi, both, _, _)| {
+                            first <= *hi
+                                && *lo <= last
+                                && !(shared && *both && (first, last) == (*lo, *hi))
+                        })
                     {
                         let msg = format!(
                             "I/O ports {first:#x}-{last:#x} overlap {lo:#x}-{hi:#x}, already granted to {}",
@@ -246,7 +250,7 @@ pub fn system(
                         );
                         report.error(&d.loc, msg);
                     }
-                    ports.push((first, last, ci, &d.loc));
+                    ports.push((first, last, shared, ci, &d.loc));
                 }
                 Device::Pci { vendor, device, .. } => {
                     if let Some((_, _, other, at)) = pcis

@@ -504,7 +504,10 @@ fn under_everysec_a_group_is_written_at_once_and_flushed_once_a_second() {
     p.execute(&mut store, &mut s, &args("SET a 1"), 5);
     p.execute(&mut store, &mut s, &args("SET b 2"), 5);
     assert!(p.unsettled());
-    assert!(p.log.device.pending.is_empty(), "nothing written before settle");
+    assert!(
+        p.log.device.pending.is_empty(),
+        "nothing written before settle"
+    );
     p.settle(&store, 5).unwrap();
     assert!(!p.unsettled());
     // Written in one request, not flushed: a second has not passed.

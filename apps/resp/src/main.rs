@@ -1,0 +1,122 @@
+//! `resp`: the Basalt component that speaks the Redis protocol
+//! (`docs/resp.md`) on a TCP port through the net server, running commands
+//! on the kvs server, one kvs session per connection. It logs:
+//!
+//! ```text
+//! resp: port 6379, 1000 clients at most, bulk strings up to 8176 KiB
+//! resp: listening on port 6379
+//! ```
+//!
+//! Arguments: `region` (the region shared with the net server, default
+//! `resp-net`; the component waits on notification `<region>-ev`), `port`
+//! (default 6379), `backlog` (default 128), `max-connections` (default
+//! 1000: `maxclients`), `kvs-region` (the region shared with the kvs
+//! server for large requests and replies, default `resp-kvs`),
+//! `appendonly` (what `CONFIG GET appendonly` says: `yes` when the kvs
+//! server keeps a log, default `no`).
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "resp is a Basalt component that init starts; \
+         see docs/resp.md (cargo xtask run boots it in config/default)"
+    );
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+libcap::component!(run);
+
+/// Why the component could not start.
+#[cfg(target_os = "none")]
+#[derive(Debug)]
+#[allow(dead_code)] // the fields are read only by `Debug`
+enum Failure {
+    /// An argument that is not valid (its name).
+    BadArgument(&'static str),
+    /// No channel `kvs`.
+    NoKvs,
+    /// The kvs server did not take the client.
+    Kvs(kvs::Error),
+    /// The net server's region or notifications are missing.
+    Net(net::client::ClientError),
+}
+
+/// Bytes of a request that are not the bulk string itself (the command
+/// name, the key, the framing): what the kvs region must hold besides.
+#[cfg(target_os = "none")]
+const REQUEST_OVERHEAD: usize = 16 * 1024;
+
+#[cfg(target_os = "none")]
+fn run(start: &'static libcap::Start) -> Result<(), Failure> {
+    use alloc::format;
+    use net::serve::StreamServer;
+
+    let number = |key: &'static str, default: usize| {
+        start.arg(key).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| Failure::BadArgument(key))
+        })
+    };
+    let port = u16::try_from(number("port", 6379)?).map_err(|_| Failure::BadArgument("port"))?;
+    let backlog =
+        u16::try_from(number("backlog", 128)?).map_err(|_| Failure::BadArgument("backlog"))?;
+    let max_connections = number("max-connections", 1000)?;
+    let kvs_region = start.arg("kvs-region").unwrap_or("resp-kvs");
+    let region = start
+        .shared_region(kvs_region)
+        .map(|r| (kvs_region, kvs::SharedBuf::from_region(r)));
+    // A bulk string must travel to the store in one request.
+    let carried = region
+        .as_ref()
+        .map_or(kvs::INLINE_REQUEST, |(_, b)| b.len())
+        .saturating_sub(REQUEST_OVERHEAD);
+    let client = start.channel_client("kvs").ok_or(Failure::NoKvs)?;
+    let store = kvs::Connection::open(client, region).map_err(Failure::Kvs)?;
+    let clock = clock(start);
+    let mut front = resp::Frontend::new(store, clock);
+    let config = front.config_mut();
+    let settings = [
+        ("port", format!("{port}")),
+        ("maxclients", format!("{max_connections}")),
+        ("appendonly", start.arg("appendonly").unwrap_or("no").into()),
+        ("proto-max-bulk-len", format!("{}", carried.max(1 << 20))),
+    ];
+    for (name, value) in &settings {
+        config
+            .set(name, value)
+            .map_err(|_| Failure::BadArgument(name))?;
+    }
+    libcap::log::info!(
+        "port {port}, {max_connections} clients at most, bulk strings up to {} KiB",
+        carried / 1024
+    );
+    // The server takes one more connection than `maxclients`, so that the
+    // front end refuses the extra one with Redis's words.
+    let mut server = StreamServer::new(front, port, backlog, max_connections + 1);
+    let mut net = net::client::Sockets::attach(start, start.arg("region").unwrap_or("resp-net"))
+        .map_err(Failure::Net)?;
+    loop {
+        net.wait();
+        while let Some((event, io)) = net.next_event() {
+            server.handle(event, io);
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch: the kernel's RTC reading plus the
+/// TSC since (without them, the TSC since start, as if it were 1970).
+#[cfg(target_os = "none")]
+fn clock(start: &'static libcap::Start) -> impl FnMut() -> u64 {
+    let tsc_hz = start.tsc_hz().unwrap_or(2_000_000_000).max(1);
+    let base_us = start.unix_time_ms().unwrap_or(0) * 1000;
+    let tsc0 = libcap::time::rdtsc();
+    move || {
+        let ticks = libcap::time::rdtsc().wrapping_sub(tsc0);
+        base_us + (u128::from(ticks) * 1_000_000 / u128::from(tsc_hz)) as u64
+    }
+}
