@@ -100,6 +100,7 @@ mod component {
             dma: settings.dma,
             device: settings.device,
             ports: settings.pci_ports,
+            interrupt: settings.wake,
         };
         let opened = device::open(start, &names, &NET_DEVICES).map_err(Failure::Open)?;
         info!("{}", opened.describe("virtio-net"));
