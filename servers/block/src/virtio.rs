@@ -12,27 +12,25 @@
 //! required, `VIRTIO_BLK_F_FLUSH` and `VIRTIO_BLK_F_RO` are accepted,
 //! nothing else.
 //!
-//! Interrupts: `virtio-drivers` does not assign MSI-X vectors, so
-//! [`route_queue_vector`] writes the common configuration's
-//! `queue_msix_vector` itself (through the mapped BAR, between the reset
-//! and the queue's enabling: [`VirtioBlk::new`]'s `before_queue`), and
-//! [`VirtioBlk::wait_for_interrupts`] makes [`Device::wait`] wait on the
-//! notification the interrupt signals instead of returning at once.
+//! Interrupts: the transport ([`MsixTransport`], from
+//! `virtio_pci::device::open`) routes the queue to MSI-X entry 0 when it
+//! is set up, and [`VirtioBlk::wait_for_interrupts`] makes
+//! [`Device::wait`] wait on the notification the interrupt signals
+//! instead of returning at once.
 
 use crate::dma::{self, BlockHal};
 use crate::server::{Device, MAX_SLOTS, Transfer};
 use core::ptr::NonNull;
 use libcap::Notification;
 use virtio_drivers::queue::VirtQueue;
-use virtio_drivers::transport::pci::PciTransport;
-use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
 use virtio_drivers::transport::{DeviceStatus, Transport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
+use virtio_pci::interrupt::MsixTransport;
 
 /// Descriptors in the virtqueue.
 pub const QUEUE_SIZE: usize = 128;
 /// The request queue's index.
-const QUEUE: u16 = 0;
+pub const QUEUE: u16 = 0;
 /// Descriptors of a read or write.
 const CHAIN: usize = 3;
 
@@ -49,57 +47,6 @@ const T_OUT: u32 = 1;
 const T_FLUSH: u32 = 4;
 /// `VIRTIO_BLK_S_OK`.
 const S_OK: u8 = 0;
-
-/// The vendor-specific PCI capability ID, and `cfg_type` of the common
-/// configuration structure.
-const CAP_VENDOR: u8 = 0x09;
-const COMMON_CFG: u8 = 1;
-/// Offsets in `struct virtio_pci_common_cfg`.
-const MSIX_CONFIG: usize = 0x10;
-const QUEUE_SELECT: usize = 0x16;
-const QUEUE_MSIX_VECTOR: usize = 0x1a;
-/// Bytes of the common configuration this driver touches.
-pub const COMMON_CFG_BYTES: usize = 0x38;
-/// `VIRTIO_MSI_NO_VECTOR`.
-const NO_VECTOR: u16 = 0xffff;
-
-/// Where function `f`'s common configuration structure lies: its BAR's
-/// index and the offset in it (from its virtio vendor capability).
-pub fn common_cfg<C: ConfigurationAccess>(
-    root: &PciRoot<C>,
-    cam: &C,
-    f: DeviceFunction,
-) -> Option<(u8, u32)> {
-    root.capabilities(f)
-        .find(|c| c.id == CAP_VENDOR && (c.private_header >> 8) as u8 == COMMON_CFG)
-        .map(|c| {
-            (
-                cam.read_word(f, c.offset + 4) as u8,
-                cam.read_word(f, c.offset + 8),
-            )
-        })
-}
-
-/// Sends the request queue's interrupts to MSI-X table entry `entry` and
-/// configuration changes nowhere; false if the device refused the entry
-/// (it reads back `VIRTIO_MSI_NO_VECTOR`).
-///
-/// # Safety
-///
-/// `common` maps the device's common configuration structure (uncached,
-/// [`COMMON_CFG_BYTES`] at least), and the driver is between the device's
-/// reset and its queue's set-up.
-pub unsafe fn route_queue_vector(common: NonNull<u8>, entry: u16) -> bool {
-    let register = |offset: usize| common.as_ptr().wrapping_add(offset).cast::<u16>();
-    // SAFETY: the caller's contract: these registers are mapped, and
-    // nothing else touches the queue selector meanwhile.
-    unsafe {
-        register(MSIX_CONFIG).write_volatile(NO_VECTOR);
-        register(QUEUE_SELECT).write_volatile(QUEUE);
-        register(QUEUE_MSIX_VECTOR).write_volatile(entry);
-        register(QUEUE_MSIX_VECTOR).read_volatile() == entry
-    }
-}
 
 /// `struct virtio_blk_req`'s header.
 #[repr(C)]
@@ -133,13 +80,11 @@ pub enum InitError {
     Queue(virtio_drivers::Error),
     /// The DMA region has no page left for the request headers.
     NoDmaPage,
-    /// The device refused the interrupt vector (`before_queue` failed).
-    Vector,
 }
 
 /// A virtio-blk disk with requests in flight.
 pub struct VirtioBlk {
-    transport: PciTransport,
+    transport: MsixTransport,
     queue: VirtQueue<BlockHal, QUEUE_SIZE>,
     capacity: u64,
     read_only: bool,
@@ -166,14 +111,10 @@ impl core::fmt::Debug for VirtioBlk {
 }
 
 impl VirtioBlk {
-    /// Resets the device behind `transport`, negotiates features, calls
-    /// `before_queue` (where interrupt vectors are assigned: after the
-    /// reset, before the queue is enabled; it returns whether that
-    /// worked) and sets up the request queue.
-    pub fn new(
-        mut transport: PciTransport,
-        before_queue: impl FnOnce() -> bool,
-    ) -> Result<Self, InitError> {
+    /// Resets the device behind `transport`, negotiates features and sets
+    /// up the request queue (which the transport routes to the interrupt,
+    /// if there is one).
+    pub fn new(mut transport: MsixTransport) -> Result<Self, InitError> {
         transport.set_status(DeviceStatus::empty());
         while transport.get_status() != DeviceStatus::empty() {
             core::hint::spin_loop();
@@ -200,10 +141,6 @@ impl VirtioBlk {
                 Ok(u64::from(high) << 32 | u64::from(low))
             })
             .map_err(InitError::Config)?;
-        if !before_queue() {
-            transport.set_status(DeviceStatus::FAILED);
-            return Err(InitError::Vector);
-        }
         let queue =
             VirtQueue::new(&mut transport, QUEUE, false, false).map_err(InitError::Queue)?;
         if dma::free_dma_pages() == 0 {
@@ -394,22 +331,5 @@ impl Device for VirtioBlk {
             }
             None => core::hint::spin_loop(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_queue_vector_goes_to_the_common_configuration() {
-        let mut registers = [0u16; COMMON_CFG_BYTES / 2];
-        registers[QUEUE_SELECT / 2] = 5;
-        let common = NonNull::new(registers.as_mut_ptr().cast::<u8>()).unwrap();
-        // SAFETY: plain memory standing in for the registers.
-        assert!(unsafe { route_queue_vector(common, 3) });
-        assert_eq!(registers[MSIX_CONFIG / 2], NO_VECTOR);
-        assert_eq!(registers[QUEUE_SELECT / 2], QUEUE);
-        assert_eq!(registers[QUEUE_MSIX_VECTOR / 2], 3);
     }
 }

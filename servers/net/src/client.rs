@@ -149,6 +149,10 @@ pub struct Io<W> {
     /// Connections whose send the rings cut short: they get a Writable
     /// when room comes back.
     blocked: BTreeSet<ConnId>,
+    /// Requests were published since the server was last told: only
+    /// then does `flush` wake it (a sleeping server asks to be woken
+    /// every time it sleeps, so a wake-up for nothing costs it a round).
+    published: bool,
     server: W,
 }
 
@@ -256,6 +260,7 @@ impl<W: Wake> Sockets<W> {
                 conns: BTreeMap::new(),
                 queued: VecDeque::new(),
                 blocked: BTreeSet::new(),
+                published: false,
                 server,
             },
             own: None,
@@ -275,18 +280,24 @@ impl<W: Wake> Sockets<W> {
         &mut self.io
     }
 
-    /// Publishes the requests made so far and wakes the server if it
-    /// sleeps.
+    /// Publishes the requests made so far and the payload and event
+    /// slots released, and wakes the server if it waits for any of them.
+    /// The server is woken here only, never while the app takes events:
+    /// once per batch, however many events it holds (a server above the
+    /// app's priority would otherwise run a round per event).
     pub fn flush(&mut self) {
         self.release();
+        self.control.notify_rx(&self.io.server);
+        self.events.notify(&self.io.server);
         self.io.flush();
     }
 
+    /// Releases the payload lent last (the server sees it on its next
+    /// pass).
     fn release(&mut self) {
         if let Some(end) = self.lent.take() {
-            self.control.release_rx(end, &self.io.server);
+            self.control.release_rx(end);
         }
-        self.events.notify(&self.io.server);
     }
 
     /// The next event and the request side, or `None` when there is
@@ -316,8 +327,7 @@ impl<W: Wake> Sockets<W> {
                     // SAFETY: as for the lent payload below; only its
                     // length is used.
                     let n = unsafe { self.rx.slice(raw.pos, raw.len as usize) }.len();
-                    self.control
-                        .release_rx(raw.pos.wrapping_add(n as u64), &self.io.server);
+                    self.control.release_rx(raw.pos.wrapping_add(n as u64));
                     continue;
                 } else {
                     continue;
@@ -374,7 +384,7 @@ impl<W: Wake> Sockets<W> {
                     } else {
                         // Data of a connection closed meanwhile.
                         self.control
-                            .release_rx(raw.pos.wrapping_add(data.len() as u64), &self.io.server);
+                            .release_rx(raw.pos.wrapping_add(data.len() as u64));
                         self.lent = None;
                         continue;
                     }
@@ -431,17 +441,27 @@ impl<W: Wake> Io<W> {
     /// Publishes queued requests and wakes the server if it waits.
     fn flush(&mut self) {
         while let Some(&r) = self.queued.front() {
-            if self.requests.try_push(r).is_err() {
+            if !self.push(r) {
                 break;
             }
             self.queued.pop_front();
         }
-        self.requests.notify(&self.server);
+        if self.published {
+            self.published = false;
+            self.requests.notify(&self.server);
+        }
+    }
+
+    /// Publishes `r` in the request ring; false if the ring is full.
+    fn push(&mut self, r: Request) -> bool {
+        let pushed = self.requests.try_push(r).is_ok();
+        self.published |= pushed;
+        pushed
     }
 
     /// Queues control request `r` behind earlier ones.
     pub(crate) fn control(&mut self, r: Request) {
-        if self.queued.is_empty() && self.requests.try_push(r).is_ok() {
+        if self.queued.is_empty() && self.push(r) {
             return;
         }
         self.queued.push_back(r);
@@ -509,7 +529,7 @@ impl<W: Wake> Io<W> {
                 pos,
                 ..Request::default()
             };
-            if self.requests.try_push(r).is_err() {
+            if !self.push(r) {
                 break;
             }
             self.writer.commit(pos, n);
@@ -606,7 +626,9 @@ impl<W: Wake> Io<W> {
             arg: to.pack(),
             ..Request::default()
         };
-        self.requests.try_push(r).map_err(|_| SendToError::Full)?;
+        if !self.push(r) {
+            return Err(SendToError::Full);
+        }
         self.writer.commit(pos, data.len());
         self.control.set_tx_written(self.writer.pos);
         Ok(())

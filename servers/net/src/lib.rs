@@ -9,11 +9,14 @@
 //! | [`stack`] | [`stack::Net`]: the smoltcp interface, DHCPv4 or a static address, and the service |
 //! | `testing` | (host only) a bench: the stack on an in-memory wire to a second smoltcp stack, and an app |
 //! | [`nic`] | the virtio-net device as a smoltcp `Device` |
+//! | [`tick`] | the RTC's periodic interrupt, which wakes a sleeping server for its timers |
 //! | [`settings`] | the server's config arguments |
 //!
 //! The binary (`src/main.rs`) finds the virtio-net device through what
-//! `init` granted, attaches every app region, and polls. See
-//! `docs/net.md` and `config/net-test`.
+//! `init` granted, attaches every app region, and runs rounds, sleeping
+//! on its notification between them when the device's interrupt and the
+//! tick are granted (polling otherwise). See `docs/net.md` and
+//! `config/net-test`.
 
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
@@ -31,3 +34,4 @@ pub mod stack;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod tick;

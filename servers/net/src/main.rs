@@ -5,14 +5,20 @@
 //! `init` starts it (see `docs/net.md` and `config/net-test`). It logs:
 //!
 //! ```text
-//! net: virtio-net 1af4:1000 at 00:02.0, 1 BARs, DMA region 512 KiB at physical 0x4240000
+//! net: virtio-net 1af4:1000 at 00:02.0, 2 BARs, DMA region 512 KiB at physical 0x4280000
+//! net: interrupts: MSI-X entry 0 on line 24 (receive and transmit), RTC tick 16 Hz on line 8: sleeping on net-wake when idle
 //! net: MAC 52:54:00:12:34:56; 1100 TCP sockets of 8 KiB + 8 KiB at most (18 MiB of heap)
 //! net: serving 1 app: echo-net
 //! net: address 10.0.2.15/24, gateway 10.0.2.2 (DHCP)
 //! ```
 //!
-//! It polls: the device's interrupt is not routed yet, so it runs at the
-//! priority of its apps and yields when a round finds nothing to do.
+//! With the device's interrupt (`interrupt = "msi"`, granted as
+//! `nic.msi`) and the RTC's (IRQ 8 and ports 0x70-0x71, the tick that
+//! serves timers: [`net::tick`]) it sleeps on its notification `net-wake`
+//! whenever a round finds nothing to do: the NIC's interrupt, the tick
+//! and the apps all signal it. It can then run at a higher priority than
+//! its apps. Without them it polls (it says why), yielding between
+//! rounds, and must run at its apps' priority.
 //!
 //! Arguments: see [`net::settings`] and `docs/net.md`; `exit =
 //! "on-success"` ends a self-test run (failure) if start-up fails.
@@ -39,12 +45,15 @@ mod component {
     use alloc::vec::Vec;
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info, warn};
+    use libcap::{IoPorts, IrqHandler, Notification};
     use net::client::EVENT_SUFFIX;
-    use net::nic::{NicError, VirtioNic};
+    use net::nic::{NicError, QUEUES, VirtioNic};
     use net::settings::{ArgError, Settings};
     use net::stack::{Addressing, Net, StackError};
+    use net::tick::{self, Tick};
     use smoltcp::time::Instant;
     use virtio_pci::device::{self, Names, OpenError};
+    use virtio_pci::interrupt::{Interrupt, NoInterrupt};
 
     /// The transitional and modern virtio-net device IDs.
     const NET_DEVICES: [u16; 2] = [0x1000, 0x1041];
@@ -83,6 +92,87 @@ mod component {
         }
     }
 
+    /// What the loop does when a round finds nothing to do.
+    enum Idle {
+        /// Yield to the threads of the same priority.
+        Poll,
+        /// Wait on the notification that the NIC's interrupt, the tick
+        /// and the apps signal.
+        Sleep {
+            wake: Notification,
+            tick: Tick<IoPorts, IrqHandler>,
+        },
+    }
+
+    /// Sleeping needs the NIC's interrupt on both queues and the tick;
+    /// without either the server polls, and says why.
+    fn idle(
+        start: &'static libcap::Start,
+        settings: &Settings<'static>,
+        interrupt: Result<Interrupt, NoInterrupt>,
+    ) -> Idle {
+        const POLLING: &str = "polling (net must run at its apps' priority)";
+        let interrupt = match interrupt {
+            Ok(i) if QUEUES.iter().all(|&q| i.routed(q)) => i,
+            Ok(_) => {
+                warn!("the device refused MSI-X entry 0 for its queues: {POLLING}");
+                return Idle::Poll;
+            }
+            Err(NoInterrupt::NotGranted) => {
+                info!("no interrupt: {POLLING}");
+                return Idle::Poll;
+            }
+            Err(why) => {
+                warn!("{why}: {POLLING}");
+                return Idle::Poll;
+            }
+        };
+        let Some(rtc) = start.irq(settings.rtc).filter(|r| r.line == tick::IRQ) else {
+            warn!(
+                "no IRQ {} `{}` for the tick: {POLLING}",
+                tick::IRQ,
+                settings.rtc
+            );
+            return Idle::Poll;
+        };
+        let Some(ports) = start
+            .io_ports(settings.rtc_ports)
+            .filter(|p| p.first <= tick::INDEX_PORT && p.last >= tick::DATA_PORT)
+        else {
+            warn!(
+                "no I/O ports `{}` covering 0x70-0x71 for the tick: {POLLING}",
+                settings.rtc_ports
+            );
+            return Idle::Poll;
+        };
+        // `device::open` bound the NIC's line to the same notification,
+        // so the signal capability is there.
+        let bound = start
+            .signal(settings.wake)
+            .map_or(Err(libcap::Error::InvalidCapability), |s| {
+                rtc.handler.set_notification(s)
+            });
+        match bound.and_then(|()| Tick::start(ports.ports, rtc.handler)) {
+            Ok(tick) => {
+                info!(
+                    "interrupts: MSI-X entry 0 on line {} (receive and transmit), RTC tick {} Hz on line {}: sleeping on {} when idle",
+                    interrupt.line,
+                    tick::HZ,
+                    rtc.line,
+                    settings.wake
+                );
+                Idle::Sleep {
+                    wake: interrupt.notification,
+                    tick,
+                }
+            }
+            Err(e) => {
+                warn!("the tick failed to start: {e:?}; {POLLING}");
+                Idle::Poll
+            }
+        }
+    }
+
     pub fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         let result = serve(start);
         if let Err(failure) = &result {
@@ -100,10 +190,13 @@ mod component {
             dma: settings.dma,
             device: settings.device,
             ports: settings.pci_ports,
+            interrupt: settings.wake,
         };
         let opened = device::open(start, &names, &NET_DEVICES).map_err(Failure::Open)?;
         info!("{}", opened.describe("virtio-net"));
-        let nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
+        let mut nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
+        let idle = idle(start, &settings, opened.interrupt);
+        nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
         let mac = nic.mac();
 
         let heap = start.heap().1 as usize;
@@ -179,6 +272,7 @@ mod component {
             }
         }
 
+        let mut failed = false;
         loop {
             let progress = net.poll(clock.now());
             match progress.dhcp {
@@ -189,8 +283,26 @@ mod component {
                 Some(None) => warn!("DHCP lease lost: no address"),
                 None => {}
             }
-            if !progress.any() && !net.rx_released() {
-                libcap::syscall::yield_now();
+            if progress.any() || net.rx_released() {
+                continue;
+            }
+            match &idle {
+                Idle::Poll => libcap::syscall::yield_now(),
+                // Work that came in since the round (the apps may have
+                // looked before the request) is served without sleeping.
+                Idle::Sleep { .. } if net.request_wakes() => {}
+                Idle::Sleep { wake, tick } => {
+                    let woken = wake.wait().map(drop).and_then(|()| tick.rearm());
+                    // Neither fails while the server holds its
+                    // capabilities; if one did, the loop would go on
+                    // without sleeping or without ticks.
+                    if let Err(e) = woken
+                        && !failed
+                    {
+                        failed = true;
+                        error!("waiting for a wake-up failed: {e:?}");
+                    }
+                }
             }
         }
     }

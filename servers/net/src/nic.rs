@@ -16,6 +16,8 @@ use virtio_pci::dma::VirtioHal;
 
 /// Descriptors per virtqueue, and buffers each way.
 pub const QUEUE: usize = 64;
+/// The virtqueues: receiveq1 and transmitq1 (virtio 1.x §5.1.2).
+pub const QUEUES: [u16; 2] = [0, 1];
 /// Bytes of a buffer: the virtio-net header and a full Ethernet frame.
 pub const BUFFER: usize = 2048;
 /// Pages of the DMA region the buffers take (besides the two queues).
@@ -73,7 +75,8 @@ pub enum NicError {
 
 impl<T: Transport> VirtioNic<T> {
     /// Starts the device on `transport` with buffers from the DMA region
-    /// and posts every receive buffer.
+    /// and posts every receive buffer. The device asks for no interrupts
+    /// until [`set_interrupts`](Self::set_interrupts).
     ///
     /// # Errors
     ///
@@ -81,7 +84,6 @@ impl<T: Transport> VirtioNic<T> {
     pub fn new(transport: T) -> Result<Self, NicError> {
         let mut device =
             VirtIONetRaw::<VirtioHal, T, QUEUE>::new(transport).map_err(NicError::Driver)?;
-        // Polled: the device's interrupt is not routed.
         device.disable_interrupts();
         if virtio_pci::dma::free_dma_pages() < BUFFER_PAGES {
             return Err(NicError::DmaRegionTooSmall);
@@ -111,6 +113,19 @@ impl<T: Transport> VirtioNic<T> {
             nic.post(i);
         }
         Ok(nic)
+    }
+
+    /// Whether the device interrupts when it has used a buffer (received
+    /// a frame, sent one): on for a server that sleeps between rounds.
+    /// (With `VIRTIO_F_EVENT_IDX`, which QEMU offers, the device
+    /// interrupts regardless, once per batch the driver has caught up
+    /// with: virtio-drivers moves `used_event` as it takes buffers.)
+    pub fn set_interrupts(&mut self, on: bool) {
+        if on {
+            self.device.enable_interrupts();
+        } else {
+            self.device.disable_interrupts();
+        }
     }
 
     /// The device's MAC address.

@@ -470,6 +470,23 @@ impl Writer {
         }
     }
 
+    /// Whether `released` (the reader's release position) frees bytes
+    /// [`update`](Self::update) would take: a position that runs
+    /// backwards or ahead of what was written frees nothing.
+    ///
+    /// ```
+    /// use net::proto::Writer;
+    /// let w = Writer::new(4096, 100);
+    /// assert!(!w.advances(100));
+    /// let mut w = w;
+    /// w.commit(100, 50);
+    /// assert!(w.advances(120));
+    /// assert!(!w.advances(151)); // ahead of what was written
+    /// ```
+    pub const fn advances(&self, released: u64) -> bool {
+        released > self.released && released <= self.pos
+    }
+
     /// Bytes free in the ring.
     pub const fn free(&self) -> u64 {
         self.size - (self.pos - self.released)
@@ -591,14 +608,24 @@ impl ControlBlock {
         self.get().rx_released.0.load(Ordering::Acquire)
     }
 
-    /// The app records that it is done with rx bytes before `pos`, and
-    /// wakes the server if it waits for rx space.
-    pub fn release_rx(&self, pos: u64, server: &impl Wake) {
+    /// The app records that it is done with rx bytes before `pos`; the
+    /// server sees it on its next pass ([`notify_rx`](Self::notify_rx)
+    /// wakes it if it waits for it).
+    pub fn release_rx(&self, pos: u64) {
         self.get().rx_released.0.store(pos, Ordering::Release);
+    }
+
+    /// After releases: wakes the server if it waits for rx space; returns
+    /// whether it did. The protocol's producer side (see
+    /// [`libcap::ring`]): the release, a fence, the flag.
+    pub fn notify_rx(&self, server: &impl Wake) -> bool {
         fence(Ordering::SeqCst);
         let flag = &self.get().server_waiting.0;
         if flag.load(Ordering::Relaxed) != 0 && flag.swap(0, Ordering::Relaxed) != 0 {
             server.wake();
+            true
+        } else {
+            false
         }
     }
 

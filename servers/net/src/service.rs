@@ -133,8 +133,10 @@ struct Client<W> {
     wake: W,
     /// Events pushed since the last wake-up check.
     pushed: bool,
-    /// The rx ring was full in the last pass.
-    rx_full: bool,
+    /// The last pass left received bytes in a socket for lack of rx
+    /// space: the ring was full, or a connection had its `rx_window` out
+    /// with the app. The app's next release is worth a wake-up.
+    rx_waiting: bool,
     /// An event did not fit in the last pass.
     events_full: bool,
     reset_sent: bool,
@@ -292,7 +294,7 @@ impl<W: Wake> Service<W> {
             in_flight: VecDeque::new(),
             wake,
             pushed: false,
-            rx_full: false,
+            rx_waiting: false,
             events_full: false,
             reset_sent: false,
             address_sent: None,
@@ -336,7 +338,7 @@ impl<W: Wake> Service<W> {
             || now >= self.next_scan
             || self.clients.iter_mut().any(|c| {
                 (c.events_full && c.events.free() > 0)
-                    || c.control.rx_released() != c.rx_writer.released
+                    || c.rx_writer.advances(c.control.rx_released())
             });
         if due {
             self.next_scan = now + SCAN_INTERVAL;
@@ -358,12 +360,32 @@ impl<W: Wake> Service<W> {
         activity
     }
 
-    /// Whether some app's rx ring was full and has been released since:
-    /// worth a pass even if nothing else happened.
+    /// Whether some app released rx space that received bytes wait for
+    /// (a full ring, a connection's window): worth a pass even if
+    /// nothing else happened.
     pub fn rx_released(&mut self) -> bool {
         self.clients
             .iter()
-            .any(|c| c.rx_full && c.control.rx_released() != c.rx_writer.released)
+            .any(|c| c.rx_waiting && c.rx_writer.advances(c.control.rx_released()))
+    }
+
+    /// Before the server sleeps: asks every app to signal the server when
+    /// it queues requests, releases rx space that received bytes wait for
+    /// or frees an event slot the service waits for; returns whether any
+    /// of that is there already, in which case the server must not sleep
+    /// (the app may have looked before the request and not signalled).
+    pub fn request_wakes(&mut self) -> bool {
+        let mut ready = false;
+        for c in &mut self.clients {
+            ready |= c.requests.request_wake();
+            if c.rx_waiting {
+                ready |= c.rx_writer.advances(c.control.request_rx_wake());
+            }
+            if c.events_full {
+                ready |= c.events.request_wake();
+            }
+        }
+        ready
     }
 
     fn announce(&mut self, c: usize, activity: &mut Activity) {
@@ -821,7 +843,7 @@ impl<W: Wake> Service<W> {
         for client in &mut self.clients {
             let released = client.control.rx_released();
             client.rx_writer.update(released);
-            client.rx_full = false;
+            client.rx_waiting = false;
             while let Some(&(end, slot, generation, len)) = client.in_flight.front() {
                 if end > client.rx_writer.released {
                     break;
@@ -893,7 +915,7 @@ impl<W: Wake> Service<W> {
             let want = (limits.rx_window - conn.outstanding).min(s.recv_queue());
             let (pos, room) = client.rx_writer.reserve(want);
             if room == 0 {
-                client.rx_full = true;
+                client.rx_waiting = true;
                 break;
             }
             // SAFETY: `reserve` handed these bytes to the server: the app
@@ -918,6 +940,9 @@ impl<W: Wake> Service<W> {
                 },
                 activity,
             );
+        }
+        if !conn.paused && s.can_recv() && conn.outstanding >= limits.rx_window {
+            client.rx_waiting = true;
         }
         // Credit: what the transmit buffer can take beyond what the app
         // already holds, in steps of a quarter buffer (fewer events).
@@ -1039,7 +1064,7 @@ impl<W: Wake> Service<W> {
                     break;
                 };
                 let Some(pos) = client.rx_writer.reserve_whole(data.len()) else {
-                    client.rx_full = true;
+                    client.rx_waiting = true;
                     break;
                 };
                 let IpAddress::Ipv4(from) = meta.endpoint.addr;

@@ -21,8 +21,13 @@ pub struct Settings<'a> {
     pub device: &'a str,
     /// The configuration ports' name (`pci-ports`, default `pci-config`).
     pub pci_ports: &'a str,
-    /// The notification apps signal (`wake`, default `net-wake`).
+    /// The notification apps signal (`wake`, default `net-wake`); the
+    /// device's interrupt and the tick signal it too.
     pub wake: &'a str,
+    /// The RTC's interrupt line, the tick (`rtc`, default `rtc`).
+    pub rtc: &'a str,
+    /// The RTC's ports 0x70-0x71 (`rtc-ports`, default `rtc-ports`).
+    pub rtc_ports: &'a str,
 }
 
 /// A bad argument: its name and what is wrong.
@@ -162,6 +167,8 @@ impl Settings<'static> {
             device: arg("device").unwrap_or("nic"),
             pci_ports: arg("pci-ports").unwrap_or("pci-config"),
             wake: arg("wake").unwrap_or("net-wake"),
+            rtc: arg("rtc").unwrap_or("rtc"),
+            rtc_ports: arg("rtc-ports").unwrap_or("rtc-ports"),
         })
     }
 }

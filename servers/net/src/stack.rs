@@ -191,6 +191,12 @@ impl<D: Device, W: Wake> Net<D, W> {
     pub fn rx_released(&mut self) -> bool {
         self.service.rx_released()
     }
+
+    /// Asks the apps for wake-ups before the server sleeps; true if work
+    /// is there already (see [`Service::request_wakes`]).
+    pub fn request_wakes(&mut self) -> bool {
+        self.service.request_wakes()
+    }
 }
 
 /// Sets the interface's address and default route (or clears them).

@@ -265,15 +265,56 @@ pub struct Bench {
     pub cut: bool,
     /// The app's region, to attach a second app-side view (a restart).
     region: (usize, usize),
+    /// How the server waits between rounds: `None` polls (a round every
+    /// step), `Some` sleeps as on Basalt with interrupts.
+    sleep: Option<Sleep>,
+    /// Steps the bench ran.
+    pub steps: u64,
+    /// Rounds the server ran (one per step unless it sleeps).
+    pub rounds: u64,
+    /// Rounds of a sleeping server that only the tick woke and that did
+    /// something: a timer's work, or a wake-up the server missed.
+    pub tick_rounds: u64,
 }
 
-/// The bench's region size for the app.
+/// The state of a server that sleeps between rounds.
+#[derive(Clone, Copy, Debug)]
+struct Sleep {
+    /// Whether it sleeps now.
+    asleep: bool,
+    /// Its bell's count when it went to sleep.
+    bell: u64,
+    /// When the tick wakes it next.
+    tick: Instant,
+}
+
+/// The period of the bench's tick, like the RTC's on Basalt
+/// (`net::tick`): a sleeping server's timers are served this late at
+/// worst.
+pub const TICK: Duration = Duration::from_micros(62_500);
+
+/// The bench's region size for the app (unless [`Bench::with`] says).
 pub const REGION: usize = 1 << 20;
 
 impl Bench {
+    /// A bench whose server sleeps between rounds as it does on Basalt
+    /// with interrupts: after a round with nothing done it asks for
+    /// wake-ups ([`Net::request_wakes`]) and, if nothing is there yet,
+    /// runs again only when its bell rings after that, a frame arrives
+    /// for it (the NIC's interrupt) or the [`TICK`] passes.
+    pub fn sleeping(limits: Limits) -> Self {
+        Self::with(limits, REGION, true)
+    }
+
     /// A bench whose server has `limits` and the static address
-    /// [`SERVER`].
+    /// [`SERVER`], and polls (a round every step).
     pub fn new(limits: Limits) -> Self {
+        Self::with(limits, REGION, false)
+    }
+
+    /// A bench whose app's region has `region` bytes and whose server
+    /// sleeps ([`sleeping`](Self::sleeping)) or polls.
+    pub fn with(limits: Limits, region: usize, sleeping: bool) -> Self {
         let to_server: Queue = Rc::default();
         let to_peer: Queue = Rc::default();
         let now = Instant::from_millis(1_000);
@@ -298,7 +339,7 @@ impl Bench {
             now,
         )
         .expect("a unicast MAC");
-        let (server_side, app_side) = proto::test_region(REGION);
+        let (server_side, app_side) = proto::test_region(region);
         let region = (app_side.as_ptr() as usize, app_side.len());
         let app_bell = Bell::default();
         let server_bell = Bell::default();
@@ -315,6 +356,14 @@ impl Bench {
             now,
             cut: false,
             region,
+            sleep: sleeping.then_some(Sleep {
+                asleep: false,
+                bell: 0,
+                tick: now,
+            }),
+            steps: 0,
+            rounds: 0,
+            tick_rounds: 0,
         }
     }
 
@@ -333,12 +382,60 @@ impl Bench {
     /// each event) each take a turn.
     pub fn step(&mut self, handle: &mut impl FnMut(Event<'_>, &mut Io<Bell>)) {
         self.now += Duration::from_millis(1);
-        self.server.poll(self.now);
+        self.steps += 1;
+        self.server_turn();
         if self.cut {
             self.peer.to_peer.borrow_mut().clear();
         }
         self.peer.poll(self.now);
         self.app(&mut *handle);
+    }
+
+    /// The server's turn: a round, unless it sleeps and nothing wakes it.
+    fn server_turn(&mut self) {
+        let mut by_tick = false;
+        if let Some(sleep) = &mut self.sleep
+            && sleep.asleep
+        {
+            let signalled =
+                self.server_bell.rings() != sleep.bell || !self.peer.to_server.borrow().is_empty();
+            by_tick = !signalled && self.now >= sleep.tick;
+            if !signalled && !by_tick {
+                return;
+            }
+            sleep.asleep = false;
+        }
+        self.rounds += 1;
+        let progress = self.server.poll(self.now);
+        if by_tick && progress.any() {
+            self.tick_rounds += 1;
+        }
+        if let Some(sleep) = &mut self.sleep
+            && !progress.any()
+            && !self.server.rx_released()
+        {
+            // Only rings after the request count: the real notification
+            // keeps earlier ones too, so this is the stricter test.
+            let bell = self.server_bell.rings();
+            if !self.server.request_wakes() {
+                *sleep = Sleep {
+                    asleep: true,
+                    bell,
+                    tick: self.now + TICK,
+                };
+            }
+        }
+    }
+
+    /// `steps` steps in which the app is busy elsewhere: the server and
+    /// the peer take turns, the app's events and releases wait.
+    pub fn without_app(&mut self, steps: usize) {
+        for _ in 0..steps {
+            self.now += Duration::from_millis(1);
+            self.steps += 1;
+            self.server_turn();
+            self.peer.poll(self.now);
+        }
     }
 
     /// `steps` steps.

@@ -6,7 +6,7 @@
 use crate::client::{ConnId, Event, Io};
 use crate::proto::{self, CloseReason, Endpoint, Error, Layout, Request, Writer, op};
 use crate::service::Limits;
-use crate::testing::{Bell, Bench, PEER, SERVER};
+use crate::testing::{Bell, Bench, PEER, SERVER, TICK};
 use smoltcp::socket::{icmp, tcp};
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress};
 use std::collections::{BTreeMap, VecDeque};
@@ -104,6 +104,22 @@ fn run(bench: &mut Bench, echo: &mut Echo, steps: usize) {
     bench.run(steps, |e, io| echo.handle(e, io));
 }
 
+/// Checks that a sleeping server slept (ran fewer rounds than the bench
+/// ran steps) and, unless `timers` did work, that only wake-ups got it
+/// going: a round that the tick alone started and that found work means
+/// a wake-up was missed.
+fn slept(bench: &Bench, timers: bool) {
+    assert!(
+        bench.rounds < bench.steps,
+        "{} rounds in {} steps: the server never slept",
+        bench.rounds,
+        bench.steps
+    );
+    if !timers {
+        assert_eq!(bench.tick_rounds, 0, "only the tick found this work");
+    }
+}
+
 fn pattern(seed: u8, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -130,7 +146,19 @@ fn round_trip(bench: &mut Bench, echo: &mut Echo, h: smoltcp::iface::SocketHandl
 
 #[test]
 fn several_connections_echo_and_close() {
-    let mut bench = Bench::new(Limits::default());
+    several_connections_echo_and_close_on(Bench::new);
+}
+
+#[test]
+fn several_connections_echo_and_close_with_a_sleeping_server() {
+    slept(
+        &several_connections_echo_and_close_on(Bench::sleeping),
+        false,
+    );
+}
+
+fn several_connections_echo_and_close_on(make: fn(Limits) -> Bench) -> Bench {
+    let mut bench = make(Limits::default());
     let mut echo = Echo::new(7);
     run(&mut bench, &mut echo, 5);
     assert_eq!(echo.resets, 1);
@@ -151,11 +179,24 @@ fn several_connections_echo_and_close() {
     assert_eq!(bench.server.stats().connections, 0);
     assert!(echo.pending.is_empty());
     assert_eq!(bench.sockets.io().open_connections(), 0);
+    bench
 }
 
 #[test]
 fn a_paused_connection_does_not_stall_the_others() {
-    let mut bench = Bench::new(Limits::default());
+    a_paused_connection_does_not_stall_the_others_on(Bench::new);
+}
+
+#[test]
+fn a_paused_connection_does_not_stall_the_others_with_a_sleeping_server() {
+    slept(
+        &a_paused_connection_does_not_stall_the_others_on(Bench::sleeping),
+        false,
+    );
+}
+
+fn a_paused_connection_does_not_stall_the_others_on(make: fn(Limits) -> Bench) -> Bench {
+    let mut bench = make(Limits::default());
     let mut echo = Echo::new(7);
     run(&mut bench, &mut echo, 5);
     let a = bench.peer.connect_with(7, 16 * 1024);
@@ -188,11 +229,101 @@ fn a_paused_connection_does_not_stall_the_others() {
         }
     }
     assert!(echo.kept == flood, "A's bytes were lost or reordered");
+    bench
+}
+
+/// A sleeping server runs a round per tick while idle, and the apps'
+/// signals wake it: a request with no traffic around it, and rx bytes
+/// that a slow app that only reads releases (no requests go with them)
+/// while the server sleeps.
+#[test]
+fn a_sleeping_server_wakes_for_requests_and_released_bytes() {
+    let mut bench = Bench::sleeping(Limits::default());
+    let mut echo = Echo::new(7);
+    run(&mut bench, &mut echo, 5);
+    let idle = bench.rounds;
+    run(&mut bench, &mut echo, 1000);
+    let ticks = 1000 * 1000 / TICK.total_micros();
+    assert!(
+        bench.rounds - idle <= ticks + 1,
+        "{} rounds in 1000 idle steps",
+        bench.rounds - idle
+    );
+    bench.sockets.io().listen(9, 4);
+    run(&mut bench, &mut echo, 2);
+    assert_eq!(echo.listening.last(), Some(&(9, Ok(()))));
+    // A sink: the app keeps what arrives and sends nothing back.
+    let h = bench.peer.connect(9);
+    run(&mut bench, &mut echo, 20);
+    echo.hold.push(echo.accepted[0]);
+    let data = pattern(5, 300_000);
+    let mut sent = 0;
+    for _ in 0..3_000 {
+        sent += bench.peer.send(h, &data[sent..]);
+        run(&mut bench, &mut echo, 1);
+        if echo.kept.len() == data.len() {
+            break;
+        }
+        // A slow app: the server sleeps with bytes out with it.
+        bench.without_app(20);
+    }
+    assert!(echo.kept == data, "the sink's bytes were lost or reordered");
+    slept(&bench, false);
+}
+
+/// A sleeping server whose app's event ring is full wakes when the app
+/// takes events (a small region: a ring of 64 events).
+#[test]
+fn a_sleeping_server_wakes_when_a_full_event_ring_drains() {
+    let mut bench = Bench::with(
+        Limits {
+            max_backlog: 32,
+            ..Limits::default()
+        },
+        proto::MIN_REGION,
+        true,
+    );
+    let mut echo = Echo::new(7);
+    echo.backlog = 32;
+    run(&mut bench, &mut echo, 5);
+    // 100 connections while the app is busy: more ACCEPTED events than
+    // the ring holds.
+    let conns: Vec<_> = (0..100)
+        .map(|i| {
+            if i % 20 == 0 {
+                bench.without_app(20);
+            }
+            bench.peer.connect(7)
+        })
+        .collect();
+    bench.without_app(100);
+    assert_eq!(bench.server.stats().connections, conns.len());
+    assert!(echo.accepted.is_empty());
+    for _ in 0..50 {
+        run(&mut bench, &mut echo, 1);
+        if echo.accepted.len() == conns.len() {
+            break;
+        }
+    }
+    assert_eq!(echo.accepted.len(), conns.len());
+    slept(&bench, false);
 }
 
 #[test]
 fn a_peer_that_does_not_read_does_not_stall_the_others() {
-    let mut bench = Bench::new(Limits::default());
+    a_peer_that_does_not_read_does_not_stall_the_others_on(Bench::new);
+}
+
+#[test]
+fn a_peer_that_does_not_read_does_not_stall_the_others_with_a_sleeping_server() {
+    slept(
+        &a_peer_that_does_not_read_does_not_stall_the_others_on(Bench::sleeping),
+        false,
+    );
+}
+
+fn a_peer_that_does_not_read_does_not_stall_the_others_on(make: fn(Limits) -> Bench) -> Bench {
+    let mut bench = make(Limits::default());
     let mut echo = Echo::new(7);
     run(&mut bench, &mut echo, 5);
     let slow = bench.peer.connect_with(7, 4096);
@@ -221,6 +352,7 @@ fn a_peer_that_does_not_read_does_not_stall_the_others() {
     }
     assert!(bench.sockets.io().credit(conn) > 0);
     assert_eq!(&got[..], &big[..got.len()]);
+    bench
 }
 
 #[test]
@@ -267,13 +399,23 @@ fn a_connection_flood_stays_within_the_socket_limit() {
 
 #[test]
 fn half_open_connections_time_out() {
+    half_open_connections_time_out_on(Bench::new);
+}
+
+#[test]
+fn half_open_connections_time_out_with_a_sleeping_server() {
+    // The SYN timeout is a timer: the tick serves it.
+    slept(&half_open_connections_time_out_on(Bench::sleeping), true);
+}
+
+fn half_open_connections_time_out_on(make: fn(Limits) -> Bench) -> Bench {
     let limits = Limits {
         max_sockets: 8,
         max_backlog: 2,
         syn_timeout: smoltcp::time::Duration::from_millis(500),
         ..Limits::default()
     };
-    let mut bench = Bench::new(limits);
+    let mut bench = make(limits);
     let mut echo = Echo::new(7);
     run(&mut bench, &mut echo, 5);
     // One connection first, so that both sides know each other's MAC.
@@ -306,6 +448,7 @@ fn half_open_connections_time_out() {
     let h = bench.peer.connect(7);
     run(&mut bench, &mut echo, 20);
     round_trip(&mut bench, &mut echo, h, b"after the timeout");
+    bench
 }
 
 /// xorshift64: repeatable noise.
@@ -456,7 +599,16 @@ fn sending_beyond_the_credit_costs_only_that_connection() {
 
 #[test]
 fn udp_datagrams_echo() {
-    let mut bench = Bench::new(Limits::default());
+    udp_datagrams_echo_on(Bench::new);
+}
+
+#[test]
+fn udp_datagrams_echo_with_a_sleeping_server() {
+    slept(&udp_datagrams_echo_on(Bench::sleeping), false);
+}
+
+fn udp_datagrams_echo_on(make: fn(Limits) -> Bench) -> Bench {
+    let mut bench = make(Limits::default());
     let mut echo = Echo::new(7);
     let mut bound = Vec::new();
     bench.run(5, |e, io| {
@@ -491,11 +643,21 @@ fn udp_datagrams_echo() {
         assert_eq!(data, pattern(i, 100 + usize::from(i) * 60));
     }
     assert!(bench.peer.recv_from(u).is_none());
+    bench
 }
 
 #[test]
 fn echo_requests_are_answered() {
-    let mut bench = Bench::new(Limits::default());
+    echo_requests_are_answered_on(Bench::new);
+}
+
+#[test]
+fn echo_requests_are_answered_with_a_sleeping_server() {
+    slept(&echo_requests_are_answered_on(Bench::sleeping), false);
+}
+
+fn echo_requests_are_answered_on(make: fn(Limits) -> Bench) -> Bench {
+    let mut bench = make(Limits::default());
     let mut echo = Echo::new(7);
     run(&mut bench, &mut echo, 5);
     let h = bench.peer.icmp(0x4242);
@@ -528,6 +690,7 @@ fn echo_requests_are_answered() {
         }
     );
     let _ = icmp::Endpoint::Unspecified;
+    bench
 }
 
 #[test]
@@ -561,7 +724,16 @@ fn a_restarted_app_starts_clean() {
 
 #[test]
 fn a_thousand_connections_at_once() {
-    let mut bench = Bench::new(Limits {
+    a_thousand_connections_at_once_on(Bench::new);
+}
+
+#[test]
+fn a_thousand_connections_at_once_with_a_sleeping_server() {
+    slept(&a_thousand_connections_at_once_on(Bench::sleeping), false);
+}
+
+fn a_thousand_connections_at_once_on(make: fn(Limits) -> Bench) -> Bench {
+    let mut bench = make(Limits {
         max_backlog: 128,
         ..Limits::default()
     });
@@ -584,6 +756,7 @@ fn a_thousand_connections_at_once() {
     for (i, &h) in conns.iter().enumerate() {
         assert_eq!(bench.peer.recv(h), format!("conn {i};").as_bytes());
     }
+    bench
 }
 
 #[test]

@@ -1,18 +1,26 @@
 //! Finding and starting a virtio PCI function from what `init` granted:
 //! the DMA region (a shared region with a physical address), the
-//! function's memory BARs (device memory `<device>.bar<N>`) and the PCI
-//! configuration ports.
+//! function's memory BARs (device memory `<device>.bar<N>`), the PCI
+//! configuration ports and, if granted, its message-signalled interrupt
+//! (`<device>.msi`, see [`crate::interrupt`]).
 //!
 //! ```no_run
 //! # fn run(start: &'static libcap::Start) -> Result<(), virtio_pci::device::OpenError> {
 //! use virtio_pci::device::{self, Names};
-//! let names = Names { dma: "net-dma", device: "nic", ports: "pci-config" };
+//! let names = Names { dma: "net-dma", device: "nic", ports: "pci-config", interrupt: "net-wake" };
 //! let opened = device::open(start, &names, &[0x1000, 0x1041])?;
 //! libcap::log::info!("{}", opened.describe("virtio-net"));
+//! match &opened.interrupt {
+//!     Ok(i) => libcap::log::info!("interrupts: MSI-X entry 0 on line {}", i.line),
+//!     Err(why) => libcap::log::info!("polling: {why}"),
+//! }
+//! // The driver starts on `opened.transport` and, with an interrupt,
+//! // checks `Interrupt::routed` for its queues.
 //! # Ok(()) }
 //! ```
 
 use crate::dma::{self, VirtioHal, Window};
+use crate::interrupt::{self, Interrupt, MsixTransport, NoInterrupt};
 use crate::pci::{CONFIG_ADDRESS, CONFIG_DATA, PortCam};
 use core::fmt;
 use libcap::abi::start_info::CapKind;
@@ -25,14 +33,19 @@ pub const VIRTIO_VENDOR: u16 = 0x1af4;
 /// The names of the grants a driver starts from (its config arguments
 /// usually override the defaults).
 #[derive(Clone, Copy, Debug)]
-pub struct Names<'a> {
+pub struct Names {
     /// The DMA region: a `[[region]]` only this component uses.
-    pub dma: &'a str,
+    pub dma: &'static str,
     /// The PCI device (`[[device]] kind = "pci"`): its BARs are granted
-    /// as `<device>.bar<N>`.
-    pub device: &'a str,
+    /// as `<device>.bar<N>`, its interrupt (`interrupt = "msi"`) as
+    /// `<device>.msi`.
+    pub device: &'static str,
     /// The configuration ports (`kind = "io-ports"`, 0xcf8-0xcff).
-    pub ports: &'a str,
+    pub ports: &'static str,
+    /// The notification the interrupt signals: the component owns it
+    /// (`notifications`, to wait) and signals it (`signals`, to bind the
+    /// line to it).
+    pub interrupt: &'static str,
 }
 
 /// The step that went wrong.
@@ -72,8 +85,12 @@ impl fmt::Display for OpenError {
 
 /// A started transport and what was found on the way.
 pub struct Opened {
-    /// The transport, for the device driver's `new`.
-    pub transport: PciTransport,
+    /// The transport, for the device driver's `new`: it routes the
+    /// queues' interrupts to the MSI-X entry when `interrupt` is set up.
+    pub transport: MsixTransport,
+    /// The device's interrupt, or why it has none (then the driver
+    /// polls).
+    pub interrupt: Result<Interrupt, NoInterrupt>,
     /// The function's bus, device and function numbers.
     pub function: DeviceFunction,
     /// Its vendor and device IDs.
@@ -117,12 +134,13 @@ impl fmt::Display for Describe<'_> {
 /// Gives [`VirtioHal`] the DMA region and the function's BAR windows,
 /// finds the first virtio function on bus 0 whose device ID is in
 /// `device_ids`, enables memory decoding and bus mastering, checks that
-/// every memory BAR was granted and starts the PCI transport.
+/// every memory BAR was granted, sets up the MSI-X interrupt if one is
+/// granted ([`interrupt::setup`]) and starts the PCI transport.
 ///
 /// Call once per program: the region and windows are handed out once.
 pub fn open(
     start: &'static libcap::Start,
-    names: &Names<'_>,
+    names: &Names,
     device_ids: &[u16],
 ) -> Result<Opened, OpenError> {
     let grant = start
@@ -166,7 +184,8 @@ pub fn open(
         .io_ports(names.ports)
         .filter(|p| p.first <= CONFIG_ADDRESS && p.last >= CONFIG_DATA + 3)
         .ok_or(OpenError::NoConfigPorts)?;
-    let mut root = PciRoot::new(PortCam::new(ports.ports));
+    let cam = PortCam::new(ports.ports);
+    let mut root = PciRoot::new(cam);
     let (function, info) = root
         .enumerate_bus(0)
         .find(|(_, i)| i.vendor_id == VIRTIO_VENDOR && device_ids.contains(&i.device_id))
@@ -192,10 +211,19 @@ pub fn open(
             return Err(OpenError::BarNotGranted(index, address));
         }
     }
+    let interrupt = interrupt::setup(
+        start,
+        names.device,
+        names.interrupt,
+        &mut root,
+        cam,
+        function,
+    );
     let transport =
         PciTransport::new::<VirtioHal, _>(&mut root, function).map_err(OpenError::Transport)?;
     Ok(Opened {
-        transport,
+        transport: MsixTransport::new(transport, interrupt.as_ref().ok()),
+        interrupt,
         function,
         ids: (info.vendor_id, info.device_id),
         bars,

@@ -5,7 +5,8 @@
 //! | --- | --- |
 //! | [`dma`] | the page pool over the component's DMA region and [`dma::VirtioHal`], the [`virtio_drivers::Hal`] |
 //! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc |
-//! | [`device`] | [`device::open`]: from what `init` granted (DMA region, BARs, configuration ports) to a started [`virtio_drivers::transport::pci::PciTransport`] |
+//! | [`interrupt`] | the MSI-X interrupt: table entry 0 bound to the driver's notification, and [`interrupt::MsixTransport`], which routes every queue to it |
+//! | [`device`] | [`device::open`]: from what `init` granted (DMA region, BARs, configuration ports, interrupt) to a started transport |
 //!
 //! See `docs/block.md` and `docs/net.md` for the config a driver needs.
 
@@ -14,6 +15,7 @@
 
 pub mod device;
 pub mod dma;
+pub mod interrupt;
 pub mod pci;
 
 pub use virtio_drivers;
