@@ -222,6 +222,15 @@ pub fn announce_when_ready(forwards: Vec<Forward>, patience: Duration) {
     });
 }
 
+/// Whether a RESP server on 127.0.0.1:`port` answers PING.
+pub fn answers_redis(port: u16) -> bool {
+    answers(Forward {
+        host: port,
+        guest: port,
+        probe: Probe::Redis,
+    })
+}
+
 /// Whether the service behind `f` answers its probe now. QEMU accepts a
 /// forwarded connection before the guest does, so only an answer counts.
 fn answers(f: Forward) -> bool {

@@ -4,6 +4,7 @@ mod bench;
 mod build;
 mod compose;
 mod config;
+mod e2e;
 mod image;
 mod machine;
 mod nettest;

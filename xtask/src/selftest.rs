@@ -48,6 +48,9 @@ enum Scenario {
     /// under `fsync = always` until QEMU is killed, then checks that every
     /// acknowledged write survived.
     PowerCut,
+    /// `config/default`, the system `cargo xtask run` boots, driven with
+    /// `redis-cli` and `curl`, powered off and booted again (`e2e`).
+    Default,
     /// `config/net-test` composed and booted with a virtio-net NIC on
     /// QEMU's user networking: the host talks to `net-echo` through
     /// forwarded ports of 127.0.0.1; the server sleeps between rounds,
@@ -64,7 +67,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 11] = [
+const CASES: [Case; 12] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -138,6 +141,13 @@ const CASES: [Case; 11] = [
     Case {
         name: "net: config/net-test (virtio-net with MSI-X and the RTC tick, DHCP, TCP and UDP echo from the host through QEMU's user networking)",
         scenario: Scenario::Net,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "system: config/default (redis-cli and curl from the host, a power cut, the data after the reboot)",
+        scenario: Scenario::Default,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
         cpu: None,
@@ -301,6 +311,7 @@ pub fn run_all(accel: Accel) -> Result<()> {
         Scenario::Kvs,
         Scenario::PowerCut,
         Scenario::Net,
+        Scenario::Default,
     ]
     .map(|s| {
         let (file, args) = match s {
@@ -308,6 +319,7 @@ pub fn run_all(accel: Accel) -> Result<()> {
             Scenario::Kvs => ("kvs.iso", "test=roottask"),
             Scenario::PowerCut => ("kvs-persist-write.iso", "test=roottask"),
             Scenario::Net => ("net.iso", "test=roottask"),
+            Scenario::Default => ("default.iso", ""),
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
             Scenario::RootTask => ("roottest.iso", "test=roottask"),
@@ -315,8 +327,19 @@ pub fn run_all(accel: Accel) -> Result<()> {
         };
         (s, dir.join(file), args)
     });
+    let mut default_system = None;
     for (scenario, path, args) in &images {
         let modules: &[Module] = match scenario {
+            Scenario::Default => {
+                let dir = crate::config::resolve(None);
+                default_system = Some(compose::compose_with_args(
+                    &dir,
+                    compose::Binaries::Build(Profile::Debug),
+                    path,
+                    args,
+                )?);
+                continue;
+            }
             Scenario::RootTask => &root_task_modules,
             Scenario::Boot | Scenario::PageFault => &test_modules,
             // Composed systems: a test copy of their config tree.
@@ -367,7 +390,7 @@ pub fn run_all(accel: Accel) -> Result<()> {
             .expect("an image per scenario")
             .1;
         let started = Instant::now();
-        match run_case(case, image, accel, &dir, &module) {
+        match run_case(case, image, accel, &dir, &module, default_system.as_ref()) {
             Ok(()) => println!(
                 "ok   {} ({:.1} s)",
                 case.name,
@@ -500,12 +523,24 @@ fn check_power_cut_verify(status: Option<i32>, serial: &str, acked: u64) -> Resu
     Ok(())
 }
 
-fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) -> Result<()> {
+fn run_case(
+    case: &Case,
+    image: &Path,
+    accel: Accel,
+    dir: &Path,
+    module: &[u8],
+    default: Option<&manifest::Manifest>,
+) -> Result<()> {
     if case.scenario == Scenario::PowerCut {
         return run_power_cut(case, image, accel, dir);
     }
     if case.scenario == Scenario::Net {
         return run_net(case, image, accel, dir);
+    }
+    if case.scenario == Scenario::Default {
+        let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
+        let machine_for = |ports| crate::machine::Machine::for_system(m, ports);
+        return crate::e2e::run_default(image, &machine_for, dir, accel);
     }
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
     vm.debug_exit();
@@ -557,6 +592,7 @@ fn run_case(case: &Case, image: &Path, accel: Accel, dir: &Path, module: &[u8]) 
         Scenario::Kvs => check_kvs(outcome.status, &serial),
         Scenario::PowerCut => unreachable!("run_power_cut runs it"),
         Scenario::Net => unreachable!("run_net runs it"),
+        Scenario::Default => unreachable!("e2e::run_default runs it"),
     };
     result.map_err(|e| {
         fail!(

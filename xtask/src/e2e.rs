@@ -1,0 +1,270 @@
+//! The end-to-end boot test of `config/default`: the system `cargo xtask
+//! run` boots, driven from the host with Debian's `redis-cli` and `curl`
+//! through QEMU's user networking, powered off (QEMU killed) and booted
+//! again on the same disk.
+
+use crate::machine::{HostPorts, Machine, answers_redis};
+use crate::qemu::{Accel, Firmware, Media, Vm};
+use crate::{Result, fail};
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How long a boot may take until both front ends listen, and the whole
+/// of one boot's checks.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
+
+/// A free port of 127.0.0.1 now.
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Runs `program` with `args` (and `input` on its standard input); its
+/// standard output, or why it failed.
+fn run(program: &str, args: &[&str], input: Option<&[u8]>) -> Result<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail!("cannot run {program}: {e} (install redis-tools and curl)"))?;
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(data)?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(fail!(
+            "{program} {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `redis-cli -p port args...`, its output trimmed.
+fn redis(port: u16, args: &[&str]) -> Result<String> {
+    let p = port.to_string();
+    let mut all = vec!["-p", &p];
+    all.extend_from_slice(args);
+    Ok(run("redis-cli", &all, None)?.trim_end().to_string())
+}
+
+fn expect(what: &str, got: Result<String>, wanted: &str) -> Result<()> {
+    let got = got?;
+    if got == wanted {
+        Ok(())
+    } else {
+        Err(fail!("{what}: expected {wanted:?}, got {got:?}"))
+    }
+}
+
+/// `curl` on `path` of the HTTP port: the status code and the body.
+fn curl(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<(String, String)> {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut args = vec!["-s", "-X", method, "-w", "\n%{http_code}", &url];
+    if let Some(b) = body {
+        args.extend_from_slice(&["-d", b]);
+    }
+    let out = run("curl", &args, None)?;
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+    Ok((code.to_string(), body.to_string()))
+}
+
+/// The first boot's checks.
+fn first_boot(redis_port: u16, http_port: u16) -> Result<()> {
+    let r = |args: &[&str]| redis(redis_port, args);
+    expect("SET", r(&["set", "a", "1"]), "OK")?;
+    expect("GET", r(&["get", "a"]), "1")?;
+    expect("INCR", r(&["incr", "a"]), "2")?;
+    expect("EXPIRE", r(&["expire", "a", "1000"]), "1")?;
+    let ttl: u64 = r(&["ttl", "a"])?.parse().unwrap_or(0);
+    if !(990..=1000).contains(&ttl) {
+        return Err(fail!("TTL after EXPIRE 1000 is {ttl}"));
+    }
+    expect("HSET", r(&["hset", "h", "f", "v"]), "1")?;
+    expect("HGET", r(&["hget", "h", "f"]), "v")?;
+    expect("LPUSH", r(&["lpush", "l", "x", "y", "z"]), "3")?;
+    expect("LRANGE", r(&["lrange", "l", "0", "-1"]), "z\ny\nx")?;
+    expect("ZADD", r(&["zadd", "z", "2", "b", "1", "a"]), "2")?;
+    expect("ZRANGE", r(&["zrange", "z", "0", "-1"]), "a\nb")?;
+    // A transaction, through one connection (commands on stdin).
+    let p = redis_port.to_string();
+    let multi = run(
+        "redis-cli",
+        &["-p", &p],
+        Some(b"MULTI\nINCR n\nINCR n\nEXEC\n"),
+    )?;
+    if multi.trim_end() != "OK\nQUEUED\nQUEUED\n1\n2" {
+        return Err(fail!("MULTI/EXEC answered {multi:?}"));
+    }
+    // 10,000 commands in one pipeline.
+    let mut pipeline = Vec::new();
+    for i in 0..10_000 {
+        let (k, v) = (format!("p:{i}"), format!("{i}"));
+        pipeline.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
+        );
+    }
+    let piped = run("redis-cli", &["-p", &p, "--pipe"], Some(&pipeline))?;
+    if !piped.contains("errors: 0, replies: 10000") {
+        return Err(fail!("redis-cli --pipe: {piped:?}"));
+    }
+    expect("GET after the pipeline", r(&["get", "p:9999"]), "9999")?;
+    // A protocol error: Redis's words, then the connection closes.
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(b"*1\r\n$x\r\n")?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)?;
+    if answer != b"-ERR Protocol error: invalid bulk length\r\n" {
+        return Err(fail!(
+            "a bad bulk length got {:?} (wanted the error, then the close)",
+            String::from_utf8_lossy(&answer)
+        ));
+    }
+    // The REST interface.
+    let c = |m: &str, path: &str, body: Option<&str>| curl(http_port, m, path, body);
+    let created = c("PUT", "/kv/k", Some("v"))?;
+    let read = c("GET", "/kv/k", None)?;
+    let deleted = c("DELETE", "/kv/gone", None)?;
+    let bad = c("GET", "/kv/%zz", None)?;
+    let kept = c("PUT", "/kv/kept", Some("yes"))?;
+    let seen = [
+        (created.0.as_str(), "201", "PUT"),
+        (read.0.as_str(), "200", "GET"),
+        (deleted.0.as_str(), "404", "DELETE of a missing key"),
+        (bad.0.as_str(), "400", "a bad percent escape"),
+        (kept.0.as_str(), "201", "PUT"),
+    ];
+    for (got, wanted, what) in seen {
+        if got != wanted {
+            return Err(fail!("curl {what}: status {got}, wanted {wanted}"));
+        }
+    }
+    if read.1 != "v" {
+        return Err(fail!("curl GET /kv/k gave {:?}", read.1));
+    }
+    Ok(())
+}
+
+/// The second boot's checks: what the first wrote is there.
+fn second_boot(redis_port: u16, http_port: u16) -> Result<()> {
+    expect(
+        "GET a after the reboot",
+        redis(redis_port, &["get", "a"]),
+        "2",
+    )?;
+    expect(
+        "a pipelined key after the reboot",
+        redis(redis_port, &["get", "p:5000"]),
+        "5000",
+    )?;
+    expect(
+        "LRANGE after the reboot",
+        redis(redis_port, &["lrange", "l", "0", "-1"]),
+        "z\ny\nx",
+    )?;
+    let (code, body) = curl(http_port, "GET", "/kv/kept", None)?;
+    if (code.as_str(), body.as_str()) != ("200", "yes") {
+        return Err(fail!("curl GET /kv/kept after the reboot: {code} {body:?}"));
+    }
+    Ok(())
+}
+
+/// Boots `image` with the system's devices on `disk` and free host ports;
+/// once both front ends answer, runs `checks`, then kills QEMU (a power
+/// cut). The serial log goes to `log`.
+fn boot(
+    image: &Path,
+    machine_for: &dyn Fn(HostPorts) -> Result<Machine>,
+    disk: &Path,
+    log: &Path,
+    accel: Accel,
+    checks: fn(u16, u16) -> Result<()>,
+) -> Result<()> {
+    let (redis_port, http_port) = (free_port()?, free_port()?);
+    let machine = machine_for(HostPorts {
+        redis: Some(redis_port),
+        http: Some(http_port),
+    })?;
+    let mut vm = Vm::new(image, Media::Cdrom, Firmware::Bios, accel)?;
+    vm.memory_mib(machine.memory_mib);
+    let args = machine.qemu_args(disk);
+    vm.args(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let outcome = RefCell::new(None);
+    let result = vm.run_until(log, BOOT_TIMEOUT, |serial| {
+        let listening = serial.contains("resp: listening on port")
+            && serial.contains("http: listening on port");
+        if !listening || !answers_redis(redis_port) {
+            return false;
+        }
+        *outcome.borrow_mut() = Some(checks(redis_port, http_port));
+        true
+    })?;
+    let serial = result.serial;
+    let failure = |e: crate::Error| {
+        fail!(
+            "{}\n---- serial log ({}) ----\n{serial}\n---- end of serial log ----",
+            e.0,
+            log.display()
+        )
+    };
+    for bad in ["KERNEL FAULT", "KERNEL PANIC", "PANIC", "faulted"] {
+        if serial.contains(bad) {
+            return Err(failure(fail!("the serial log has `{bad}`")));
+        }
+    }
+    match outcome.into_inner() {
+        Some(r) => r.map_err(failure),
+        None => Err(failure(match result.status {
+            Some(s) => fail!("QEMU exited (status {s}) before the front ends answered"),
+            None => fail!("the front ends did not answer within {BOOT_TIMEOUT:?}"),
+        })),
+    }
+}
+
+/// The test: a fresh disk, the first boot's checks, a power cut, the
+/// second boot's checks on the same disk.
+pub fn run_default(
+    image: &Path,
+    machine_for: &dyn Fn(HostPorts) -> Result<Machine>,
+    dir: &Path,
+    accel: Accel,
+) -> Result<()> {
+    let disk = dir.join("default-disk.img");
+    let file = std::fs::File::create(&disk)?;
+    file.set_len(crate::machine::DISK_BYTES)?;
+    boot(
+        image,
+        machine_for,
+        &disk,
+        &dir.join("default-first.log"),
+        accel,
+        first_boot,
+    )?;
+    boot(
+        image,
+        machine_for,
+        &disk,
+        &dir.join("default-second.log"),
+        accel,
+        second_boot,
+    )
+}
