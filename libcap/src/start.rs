@@ -676,7 +676,30 @@ impl Start {
     pub fn arg(&self, key: &str) -> Option<&'static str> {
         self.args().get(key)
     }
+
+    /// Argument `key` read as a `T` (a number, say), `default` when the
+    /// config does not give it; [`BadArgument`] naming the key when its
+    /// value does not read as one.
+    ///
+    /// ```
+    /// # let start = libcap::start::testing::start();
+    /// assert_eq!(start.parsed_arg("missing", 8080u16), Ok(8080));
+    /// assert_eq!(start.parsed_arg("exit", 1u16), Err(libcap::start::BadArgument("exit")));
+    /// ```
+    pub fn parsed_arg<T: core::str::FromStr>(
+        &self,
+        key: &'static str,
+        default: T,
+    ) -> Result<T, BadArgument> {
+        self.arg(key)
+            .map_or(Ok(default), |v| v.parse().map_err(|_| BadArgument(key)))
+    }
 }
+
+/// An argument whose value does not read as what the component wants:
+/// its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadArgument(pub &'static str);
 
 impl fmt::Debug for Start {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -37,8 +37,8 @@ libcap::component!(run);
 #[derive(Debug)]
 #[allow(dead_code)] // the fields are read only by `Debug`
 enum Failure {
-    /// An argument that is not a number (its name).
-    BadArgument(&'static str),
+    /// An argument that is not valid.
+    BadArgument(libcap::start::BadArgument),
     /// No channel `kvs`.
     NoKvs,
     /// The kvs server did not take the session.
@@ -52,13 +52,14 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     use net::serve::StreamServer;
 
     let number = |key: &'static str, default: usize| {
-        start.arg(key).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| Failure::BadArgument(key))
-        })
+        start.parsed_arg(key, default).map_err(Failure::BadArgument)
     };
-    let port = u16::try_from(number("port", 8080)?).map_err(|_| Failure::BadArgument("port"))?;
-    let backlog =
-        u16::try_from(number("backlog", 64)?).map_err(|_| Failure::BadArgument("backlog"))?;
+    let port = start
+        .parsed_arg("port", 8080u16)
+        .map_err(Failure::BadArgument)?;
+    let backlog = start
+        .parsed_arg("backlog", 64u16)
+        .map_err(Failure::BadArgument)?;
     let max_connections = number("max-connections", 1000)?;
     let kvs_region = start.arg("kvs-region").unwrap_or("http-kvs");
     let region = start
@@ -84,10 +85,5 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         "port {port}, {max_connections} connections at most, bodies up to {} KiB",
         limits.max_body / 1024
     );
-    loop {
-        net.wait();
-        while let Some((event, io)) = net.next_event() {
-            front.handle(event, io);
-        }
-    }
+    front.serve(&mut net)
 }

@@ -37,8 +37,8 @@ libcap::component!(run);
 #[derive(Debug)]
 #[allow(dead_code)] // the fields are read only by `Debug`
 enum Failure {
-    /// An argument that is not valid (its name).
-    BadArgument(&'static str),
+    /// An argument that is not valid.
+    BadArgument(libcap::start::BadArgument),
     /// No channel `kvs`.
     NoKvs,
     /// The kvs server did not take the client.
@@ -58,13 +58,14 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     use net::serve::StreamServer;
 
     let number = |key: &'static str, default: usize| {
-        start.arg(key).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| Failure::BadArgument(key))
-        })
+        start.parsed_arg(key, default).map_err(Failure::BadArgument)
     };
-    let port = u16::try_from(number("port", 6379)?).map_err(|_| Failure::BadArgument("port"))?;
-    let backlog =
-        u16::try_from(number("backlog", 128)?).map_err(|_| Failure::BadArgument("backlog"))?;
+    let port = start
+        .parsed_arg("port", 6379u16)
+        .map_err(Failure::BadArgument)?;
+    let backlog = start
+        .parsed_arg("backlog", 128u16)
+        .map_err(Failure::BadArgument)?;
     let max_connections = number("max-connections", 1000)?;
     let kvs_region = start.arg("kvs-region").unwrap_or("resp-kvs");
     let region = start
@@ -89,7 +90,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     for (name, value) in &settings {
         config
             .set(name, value)
-            .map_err(|_| Failure::BadArgument(name))?;
+            .map_err(|_| Failure::BadArgument(libcap::start::BadArgument(name)))?;
     }
     libcap::log::info!(
         "port {port}, {max_connections} clients at most, bulk strings up to {} KiB",
@@ -100,12 +101,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let mut server = StreamServer::new(front, port, backlog, max_connections + 1);
     let mut net = net::client::Sockets::attach(start, start.arg("region").unwrap_or("resp-net"))
         .map_err(Failure::Net)?;
-    loop {
-        net.wait();
-        while let Some((event, io)) = net.next_event() {
-            server.handle(event, io);
-        }
-    }
+    server.serve(&mut net)
 }
 
 /// Microseconds since the Unix epoch: the kernel's RTC reading plus the

@@ -120,6 +120,17 @@ impl<P: Protocol> StreamServer<P> {
         self.conns.len()
     }
 
+    /// Serves for ever on `net` (an app's sockets on Basalt): waits for
+    /// events and handles them.
+    pub fn serve(&mut self, net: &mut crate::client::Sockets<libcap::Notification>) -> ! {
+        loop {
+            net.wait();
+            while let Some((event, io)) = net.next_event() {
+                self.handle(event, io);
+            }
+        }
+    }
+
     /// Handles one event of the socket service.
     pub fn handle<W: Wake>(&mut self, event: Event<'_>, io: &mut Io<W>) {
         match event {
