@@ -789,6 +789,11 @@ impl<W: Wake> Service<W> {
             s.abort();
             conn.app_closed = true;
             self.stats.violations += 1;
+            libcap::log::warn!(
+                "app {c} sent {len} bytes on connection {} with credit for {}: reset",
+                r.conn,
+                conn.granted
+            );
             let client = &mut self.clients[c];
             push(
                 client,
