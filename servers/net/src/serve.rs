@@ -358,3 +358,56 @@ mod tests {
         assert_eq!(bench.peer.recv(b), b"22");
     }
 }
+
+#[cfg(test)]
+mod load {
+    extern crate std;
+
+    use super::*;
+    use crate::testing::Bench;
+    use alloc::vec;
+
+    /// Answers each `L` with 3,000 bytes (an LRANGE of 300 short items).
+    struct Lists;
+
+    impl Protocol for Lists {
+        type Conn = ();
+        fn open(&mut self, _: Endpoint, _: u16) {}
+        fn feed(&mut self, _: &mut (), input: &[u8], out: &mut Vec<u8>) -> Flow {
+            for _ in input.iter().filter(|&&b| b == b'L') {
+                out.extend(core::iter::repeat_n(b'x', 3000));
+            }
+            Flow::Read
+        }
+        fn close(&mut self, _: ()) {}
+    }
+
+    #[test]
+    fn twenty_clients_with_large_replies_never_wait_for_the_tick() {
+        let mut s = StreamServer::new(Lists, 9, 64, 100);
+        let mut bench = Bench::sleeping(Default::default());
+        bench.run(5, |e, io| s.handle(e, io));
+        let peers: Vec<_> = (0..20).map(|_| bench.peer.connect(9)).collect();
+        bench.run(40, |e, io| s.handle(e, io));
+        let mut got = vec![0usize; peers.len()];
+        for round in 1..=10 {
+            for &p in &peers {
+                assert_eq!(bench.peer.send(p, b"L"), 1);
+            }
+            for _ in 0..2000 {
+                bench.run(1, |e, io| s.handle(e, io));
+                for (i, &p) in peers.iter().enumerate() {
+                    got[i] += bench.peer.recv(p).len();
+                }
+                if got.iter().all(|&n| n == round * 3000) {
+                    break;
+                }
+            }
+            assert!(
+                got.iter().all(|&n| n == round * 3000),
+                "round {round}: {got:?}"
+            );
+        }
+        assert_eq!(bench.tick_rounds, 0, "wake-ups missed");
+    }
+}
