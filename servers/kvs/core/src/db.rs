@@ -195,14 +195,13 @@ impl Db {
 
     /// The value of `key`, created with `make` if missing (not touched: the
     /// caller touches after changing it, and calls [`Db::drop_if_empty`]).
-    /// Errs with WRONGTYPE when `check` refuses the existing value.
+    /// [`typed_or_create!`] checks its type.
     pub(crate) fn get_or_create(
         &mut self,
         key: &[u8],
         now: i64,
-        check: fn(&Value) -> bool,
         make: impl FnOnce(SeededState) -> Value,
-    ) -> Result<&mut Value, Reply> {
+    ) -> &mut Value {
         self.expire_if_needed(key, now);
         if !self.map.contains_key(key) {
             let value = make(self.state);
@@ -214,12 +213,7 @@ impl Db {
                 },
             );
         }
-        let e = self.map.get_mut(key).expect("just inserted");
-        if check(&e.value) {
-            Ok(&mut e.value)
-        } else {
-            Err(wrongtype())
-        }
+        &mut self.map.get_mut(key).expect("just inserted").value
     }
 
     /// Removes `key` if it holds an empty collection (touching it).
@@ -401,6 +395,18 @@ macro_rules! typed_mut {
     };
 }
 
+/// A collection to change: the live `$variant` of `key`, made empty with
+/// `$make` (given the database's hash seed) when the key is missing;
+/// `Err(WRONGTYPE)` when it holds another type.
+macro_rules! typed_or_create {
+    ($db:expr, $key:expr, $now:expr, $variant:ident, $make:expr) => {
+        match $db.get_or_create($key, $now, |seed| $crate::db::Value::$variant($make(seed))) {
+            $crate::db::Value::$variant(v) => Ok(v),
+            _ => Err($crate::db::wrongtype()),
+        }
+    };
+}
+
 /// Unwraps a `Result<T, Reply>`, returning the error reply.
 macro_rules! tri {
     ($e:expr) => {
@@ -411,7 +417,7 @@ macro_rules! tri {
     };
 }
 
-pub(crate) use {tri, typed, typed_mut};
+pub(crate) use {tri, typed, typed_mut, typed_or_create};
 
 #[cfg(test)]
 mod tests {

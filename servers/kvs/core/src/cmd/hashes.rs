@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{float_arg, int_arg};
-use crate::db::{Value, tri, typed};
+use crate::db::{tri, typed, typed_or_create};
 use crate::hash::Map;
 use crate::num;
 use crate::reply::{NAN_OR_INF, OVERFLOW, Reply};
@@ -12,20 +12,10 @@ use crate::store::Ctx;
 
 type Hash = Map<Vec<u8>, Vec<u8>>;
 
-fn is_hash(v: &Value) -> bool {
-    matches!(v, Value::Hash(_))
-}
-
 /// The hash at `key`, created if missing (the caller drops it if empty).
 fn hash_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut Hash, Reply> {
     let now = cx.now;
-    match cx
-        .db()
-        .get_or_create(key, now, is_hash, |s| Value::Hash(Map::with_hasher(s)))?
-    {
-        Value::Hash(h) => Ok(h),
-        _ => unreachable!("checked by is_hash"),
-    }
+    typed_or_create!(cx.db(), key, now, Hash, Map::with_hasher)
 }
 
 fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a Hash>, Reply> {

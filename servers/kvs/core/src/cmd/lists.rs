@@ -6,25 +6,15 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use crate::cmd::{index_range, int_arg, is};
-use crate::db::{Value, tri, typed, typed_mut};
+use crate::db::{tri, typed, typed_mut, typed_or_create};
 use crate::reply::{INDEX_OUT_OF_RANGE, MUST_BE_POSITIVE, NO_SUCH_KEY, Reply, SYNTAX};
 use crate::store::Ctx;
 
 type List = VecDeque<Vec<u8>>;
 
-fn is_list(v: &Value) -> bool {
-    matches!(v, Value::List(_))
-}
-
 fn list_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut List, Reply> {
     let now = cx.now;
-    match cx
-        .db()
-        .get_or_create(key, now, is_list, |_| Value::List(VecDeque::new()))?
-    {
-        Value::List(l) => Ok(l),
-        _ => unreachable!("checked by is_list"),
-    }
+    typed_or_create!(cx.db(), key, now, List, |_| VecDeque::new())
 }
 
 fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a List>, Reply> {

@@ -4,26 +4,16 @@ use alloc::vec::Vec;
 
 use crate::cmd::int_arg;
 use crate::cmd::scan::{self, Family};
-use crate::db::{Value, tri, typed, typed_mut};
+use crate::db::{Value, tri, typed, typed_mut, typed_or_create};
 use crate::hash::{Rng, Set};
 use crate::reply::{MUST_BE_POSITIVE, Reply, SYNTAX};
 use crate::store::Ctx;
 
 type MemberSet = Set<Vec<u8>>;
 
-fn is_set(v: &Value) -> bool {
-    matches!(v, Value::Set(_))
-}
-
 fn set_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut MemberSet, Reply> {
     let now = cx.now;
-    match cx
-        .db()
-        .get_or_create(key, now, is_set, |s| Value::Set(Set::with_hasher(s)))?
-    {
-        Value::Set(s) => Ok(s),
-        _ => unreachable!("checked by is_set"),
-    }
+    typed_or_create!(cx.db(), key, now, Set, Set::with_hasher)
 }
 
 fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a MemberSet>, Reply> {

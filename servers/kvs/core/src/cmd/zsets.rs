@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{float_arg, index_range, int_arg, is};
-use crate::db::{Value, tri, typed, typed_mut};
+use crate::db::{tri, typed, typed_mut, typed_or_create};
 use crate::num::{self, fmt_double};
 use crate::reply::{MUST_BE_POSITIVE, Reply, SYNTAX};
 use crate::store::Ctx;
@@ -14,19 +14,9 @@ const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
 const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
 
-fn is_zset(v: &Value) -> bool {
-    matches!(v, Value::ZSet(_))
-}
-
 fn zset_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut ZSet, Reply> {
     let now = cx.now;
-    match cx
-        .db()
-        .get_or_create(key, now, is_zset, |s| Value::ZSet(ZSet::new(s)))?
-    {
-        Value::ZSet(z) => Ok(z),
-        _ => unreachable!("checked by is_zset"),
-    }
+    typed_or_create!(cx.db(), key, now, ZSet, ZSet::new)
 }
 
 fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
