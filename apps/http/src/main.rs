@@ -39,9 +39,7 @@ libcap::component!(run);
 enum Failure {
     /// An argument that is not valid.
     BadArgument(libcap::start::BadArgument),
-    /// No channel `kvs`.
-    NoKvs,
-    /// The kvs server did not take the session.
+    /// No channel `kvs`, or the kvs server did not take the client.
     Kvs(kvs::Error),
     /// The net server's region or notifications are missing.
     Net(net::client::ClientError),
@@ -61,22 +59,15 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         .parsed_arg("backlog", 64u16)
         .map_err(Failure::BadArgument)?;
     let max_connections = number("max-connections", 1000)?;
-    let kvs_region = start.arg("kvs-region").unwrap_or("http-kvs");
-    let region = start
-        .shared_region(kvs_region)
-        .map(|r| (kvs_region, kvs::SharedBuf::from_region(r)));
+    let store = kvs::Connection::attach(start, start.arg("kvs-region").unwrap_or("http-kvs"))
+        .map_err(Failure::Kvs)?;
     let mut limits = http::Limits {
         max_head: number("max-head", 8192)?,
         ..http::Limits::default()
     };
     // A body must fit in one SET through the region (or the message).
-    let carried = region
-        .as_ref()
-        .map_or(kvs::INLINE_REQUEST, |(_, b)| b.len())
-        .saturating_sub(limits.max_head + 128);
+    let carried = store.request_limit().saturating_sub(limits.max_head + 128);
     limits.max_body = number("max-body", limits.max_body)?.min(carried);
-    let client = start.channel_client("kvs").ok_or(Failure::NoKvs)?;
-    let store = kvs::Connection::open(client, region).map_err(Failure::Kvs)?;
     let server = http::Server::new(store, limits);
     let mut front = StreamServer::new(server, port, backlog, max_connections);
     let mut net = net::client::Sockets::attach(start, start.arg("region").unwrap_or("http-net"))

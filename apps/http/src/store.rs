@@ -151,7 +151,7 @@ fn from_kvs(error: kvs::Error) -> StoreError {
             StoreError::TooLarge
         }
         kvs::Error::BadAnswer | kvs::Error::Rpc(RpcError::Remote(_)) => StoreError::BadReply,
-        kvs::Error::Rpc(_) => StoreError::Unavailable,
+        kvs::Error::Rpc(_) | kvs::Error::NoChannel => StoreError::Unavailable,
     }
 }
 

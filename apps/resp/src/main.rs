@@ -39,9 +39,7 @@ libcap::component!(run);
 enum Failure {
     /// An argument that is not valid.
     BadArgument(libcap::start::BadArgument),
-    /// No channel `kvs`.
-    NoKvs,
-    /// The kvs server did not take the client.
+    /// No channel `kvs`, or the kvs server did not take the client.
     Kvs(kvs::Error),
     /// The net server's region or notifications are missing.
     Net(net::client::ClientError),
@@ -67,17 +65,10 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         .parsed_arg("backlog", 128u16)
         .map_err(Failure::BadArgument)?;
     let max_connections = number("max-connections", 1000)?;
-    let kvs_region = start.arg("kvs-region").unwrap_or("resp-kvs");
-    let region = start
-        .shared_region(kvs_region)
-        .map(|r| (kvs_region, kvs::SharedBuf::from_region(r)));
+    let store = kvs::Connection::attach(start, start.arg("kvs-region").unwrap_or("resp-kvs"))
+        .map_err(Failure::Kvs)?;
     // A bulk string must travel to the store in one request.
-    let carried = region
-        .as_ref()
-        .map_or(kvs::INLINE_REQUEST, |(_, b)| b.len())
-        .saturating_sub(REQUEST_OVERHEAD);
-    let client = start.channel_client("kvs").ok_or(Failure::NoKvs)?;
-    let store = kvs::Connection::open(client, region).map_err(Failure::Kvs)?;
+    let carried = store.request_limit().saturating_sub(REQUEST_OVERHEAD);
     let clock = clock(start);
     let mut front = resp::Frontend::new(store, clock);
     let config = front.config_mut();

@@ -21,6 +21,8 @@ pub enum Error {
     TooLarge,
     /// The server answered with a reply outside the region.
     BadAnswer,
+    /// The config gives the component no channel `kvs`.
+    NoChannel,
 }
 
 impl From<RpcError> for Error {
@@ -43,6 +45,19 @@ pub struct Connection<T: Transport> {
     client: KvsClient<T>,
     region: Option<(String, SharedBuf)>,
     request: Vec<u8>,
+}
+
+impl Connection<libcap::Endpoint> {
+    /// A component's connection to the kvs server on its channel `kvs`,
+    /// with the shared region `region` for large requests and replies if
+    /// the config gives the component one.
+    pub fn attach(start: &libcap::Start, region: &str) -> Result<Self, Error> {
+        let client = start.channel_client("kvs").ok_or(Error::NoChannel)?;
+        let buf = start
+            .shared_region(region)
+            .map(|r| (region, SharedBuf::from_region(r)));
+        Self::open(client, buf)
+    }
 }
 
 impl<T: Transport> Connection<T> {
@@ -77,6 +92,12 @@ impl<T: Transport> Connection<T> {
     /// The size of the region, 0 without one.
     pub fn region_len(&self) -> usize {
         self.region.as_ref().map_or(0, |(_, b)| b.len())
+    }
+
+    /// The largest encoded request that can travel: the region's size, or
+    /// what fits in a message without one.
+    pub fn request_limit(&self) -> usize {
+        self.region_len().max(INLINE_REQUEST)
     }
 
     fn setup(&mut self) -> Result<(), Error> {
