@@ -661,6 +661,11 @@ mod tests {
         });
     }
 
+    /// `t` sends `info` on `ep` unbadged, blocking, as a `kind`.
+    fn send_blocking(rq: &mut RunQueue, t: TcbRef, ep: u64, info: MessageInfo, kind: SendKind) {
+        send(rq, t, ep, 0, false, info, kind, true).unwrap();
+    }
+
     fn result(t: TcbRef) -> (u64, u64, MessageInfo, [u64; 4]) {
         t.with(|tcb| {
             let c = &tcb.context;
@@ -905,17 +910,7 @@ mod tests {
         let ep = object::<Endpoint>();
         let (client, server) = (thread(3), thread(3));
         receive(&mut rq, server, ep, true).unwrap();
-        send(
-            &mut rq,
-            client,
-            ep,
-            0,
-            false,
-            MessageInfo::new(0, 0),
-            SendKind::Call,
-            true,
-        )
-        .unwrap();
+        send_blocking(&mut rq, client, ep, MessageInfo::new(0, 0), SendKind::Call);
         cancel(&mut rq, server, true);
         assert_eq!(result(client).0, Error::Aborted as u64);
         assert_eq!(client.state(), ThreadState::Runnable);
@@ -923,17 +918,7 @@ mod tests {
 
         let (client, server) = (thread(3), thread(3));
         receive(&mut rq, server, ep, true).unwrap();
-        send(
-            &mut rq,
-            client,
-            ep,
-            0,
-            false,
-            MessageInfo::new(0, 0),
-            SendKind::Call,
-            true,
-        )
-        .unwrap();
+        send_blocking(&mut rq, client, ep, MessageInfo::new(0, 0), SendKind::Call);
         cancel(&mut rq, client, true);
         assert_eq!(
             server.with(|t| t.ipc.caller),
@@ -952,29 +937,9 @@ mod tests {
         let ep = object::<Endpoint>();
         let (a, b, server) = (thread(3), thread(3), thread(3));
         receive(&mut rq, server, ep, true).unwrap();
-        send(
-            &mut rq,
-            a,
-            ep,
-            0,
-            false,
-            MessageInfo::new(0, 0),
-            SendKind::Call,
-            true,
-        )
-        .unwrap();
+        send_blocking(&mut rq, a, ep, MessageInfo::new(0, 0), SendKind::Call);
         receive(&mut rq, server, ep, true).unwrap();
-        send(
-            &mut rq,
-            b,
-            ep,
-            0,
-            false,
-            MessageInfo::new(0, 0),
-            SendKind::Call,
-            true,
-        )
-        .unwrap();
+        send_blocking(&mut rq, b, ep, MessageInfo::new(0, 0), SendKind::Call);
         assert_eq!(result(a).0, Error::Aborted as u64);
         assert_eq!(server.with(|t| t.ipc.caller), b.0);
     }
@@ -1242,17 +1207,13 @@ mod tests {
         let (faulter, handler) = (thread(5), thread(5));
         let s = slot();
         receive(&mut rq, handler, ep, true).unwrap();
-        send(
+        send_blocking(
             &mut rq,
             faulter,
             ep,
-            0,
-            false,
             MessageInfo::new(basalt_abi::fault::PAGE_FAULT, 4),
             SendKind::Fault,
-            true,
-        )
-        .unwrap();
+        );
         save_reply(handler, s).unwrap();
         set_message(handler, [USER_TOP, 0x5000, 0, 0]);
         assert_eq!(
@@ -1269,17 +1230,13 @@ mod tests {
 
         // Deleting a saved fault reply leaves the faulting thread stopped.
         receive(&mut rq, handler, ep, true).unwrap();
-        send(
+        send_blocking(
             &mut rq,
             faulter,
             ep,
-            0,
-            false,
             MessageInfo::new(basalt_abi::fault::PAGE_FAULT, 4),
             SendKind::Fault,
-            true,
-        )
-        .unwrap();
+        );
         save_reply(handler, s).unwrap();
         let _ = s.take();
         drop_reply(&mut rq, faulter);
