@@ -59,6 +59,13 @@ fn cargo() -> Command {
     c
 }
 
+/// Builds `xtask/listen-backlog` (a host library QEMU preloads when it
+/// forwards ports: see its docs) and returns its path.
+pub fn listen_backlog() -> Result<PathBuf> {
+    check(cargo().args(["build", "--quiet", "-p", "listen-backlog"]))?;
+    Ok(target_dir().join("debug").join("liblisten_backlog.so"))
+}
+
 /// Builds the kernel ELF and returns its path.
 pub fn kernel(profile: Profile) -> Result<PathBuf> {
     bare_metal_binary("basalt-kernel", profile)

@@ -159,6 +159,15 @@ impl Vm {
     }
 
     fn spawn(&mut self) -> Result<Child> {
+        // libslirp listens on forwarded ports with a backlog of 1, which
+        // loses connections that a client opens at once.
+        let forwards = self
+            .command
+            .get_args()
+            .any(|a| a.to_string_lossy().contains("hostfwd="));
+        if forwards {
+            self.command.env("LD_PRELOAD", build::listen_backlog()?);
+        }
         self.command
             .spawn()
             .map_err(|e| fail!("cannot start qemu-system-x86_64: {e}"))
