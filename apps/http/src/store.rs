@@ -150,7 +150,9 @@ fn from_kvs(error: kvs::Error) -> StoreError {
         | kvs::Error::Rpc(RpcError::Remote(kvs::REPLY_TOO_LARGE | kvs::NOT_ATTACHED)) => {
             StoreError::TooLarge
         }
-        kvs::Error::BadAnswer | kvs::Error::Rpc(RpcError::Remote(_)) => StoreError::BadReply,
+        kvs::Error::BadAnswer | kvs::Error::BadRound | kvs::Error::Rpc(RpcError::Remote(_)) => {
+            StoreError::BadReply
+        }
         kvs::Error::Rpc(_) | kvs::Error::NoChannel => StoreError::Unavailable,
     }
 }

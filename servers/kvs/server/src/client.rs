@@ -8,6 +8,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use libcap::rpc::{RpcError, Transport};
 
+/// The reply that stands for a command of a round too large to send.
+const TOO_LARGE_TO_SEND: &[u8] =
+    b"-ERR the command is larger than the client's shared region (it did not run)\r\n";
+
 /// Why a command got no reply.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Error {
@@ -23,6 +27,8 @@ pub enum Error {
     BadAnswer,
     /// The config gives the component no channel `kvs`.
     NoChannel,
+    /// A round's request is not whole entries ([`proto::parse_round`]).
+    BadRound,
 }
 
 impl From<RpcError> for Error {
@@ -169,18 +175,97 @@ impl<T: Transport> Connection<T> {
         self.answer(answer)
     }
 
+    /// Runs a round: `request` holds entries made with
+    /// [`proto::push_round_entry`], commands of any of the client's
+    /// sessions. Their replies are appended to `replies`, one after the
+    /// other, in as many calls as the replies need (a round stops early
+    /// when its replies outgrow the region). A change the disk could not
+    /// take answers each command from there on with Redis's `-MISCONF`.
+    pub fn round(&mut self, request: &[u8], replies: &mut Vec<u8>) -> Result<(), Error> {
+        let ends: Vec<usize> = proto::parse_round(request)
+            .ok_or(Error::BadRound)?
+            .into_iter()
+            .map(|(_, _, end)| end)
+            .collect();
+        let limit = self.request_limit();
+        let offset = |i: usize| i.checked_sub(1).map_or(0, |i| ends[i]);
+        let mut next: usize = 0;
+        // The server holds a reply back for the next call.
+        let mut held = false;
+        loop {
+            // The entries that travel in one call.
+            let start = offset(next);
+            let mut last = next;
+            while last < ends.len() && ends[last] - start <= limit {
+                last += 1;
+            }
+            if last == next && next < ends.len() && !held {
+                // Too large to travel at all: it does not run.
+                replies.extend_from_slice(TOO_LARGE_TO_SEND);
+                next += 1;
+                continue;
+            }
+            let part = &request[start..offset(last)];
+            let answer = if part.len() <= INLINE_REQUEST {
+                self.client.exec_round(part)
+            } else {
+                let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
+                if !buf.write(part) {
+                    return Err(Error::TooLarge);
+                }
+                self.client.exec_round_shared(part.len() as u64)
+            };
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e) => {
+                    // The rest of the round has this one reply each.
+                    let mut one = Vec::new();
+                    self.answer_into(Err(e), &mut one)?;
+                    for _ in next..ends.len() {
+                        replies.extend_from_slice(&one);
+                    }
+                    return Ok(());
+                }
+            };
+            self.answer_into(Ok(answer.replies), replies)?;
+            let ran = usize::try_from(answer.ran).map_err(|_| Error::BadAnswer)?;
+            if ran > last - next || (ran < last - next && !answer.held) {
+                return Err(Error::BadAnswer);
+            }
+            next += ran;
+            held = answer.held;
+            if next == ends.len() && !held {
+                return Ok(());
+            }
+        }
+    }
+
     /// The reply bytes of a call's answer.
     pub(crate) fn answer(&mut self, answer: Result<Answer, RpcError>) -> Result<Vec<u8>, Error> {
+        let mut reply = Vec::new();
+        self.answer_into(answer, &mut reply)?;
+        Ok(reply)
+    }
+
+    /// Appends the reply bytes of a call's answer to `reply`.
+    fn answer_into(
+        &mut self,
+        answer: Result<Answer, RpcError>,
+        reply: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         match answer {
-            Ok(Answer::Inline(bytes)) => Ok(bytes.to_vec()),
+            Ok(Answer::Inline(bytes)) => reply.extend_from_slice(&bytes),
             Ok(Answer::Shared(len)) => {
                 let (_, buf) = self.region.as_ref().ok_or(Error::BadAnswer)?;
-                let mut reply = Vec::new();
                 let len = usize::try_from(len).map_err(|_| Error::BadAnswer)?;
-                if buf.read(len, &mut reply) {
-                    Ok(reply)
+                let mut copy = Vec::new();
+                if !buf.read(len, &mut copy) {
+                    return Err(Error::BadAnswer);
+                }
+                if reply.is_empty() {
+                    *reply = copy;
                 } else {
-                    Err(Error::BadAnswer)
+                    reply.extend_from_slice(&copy);
                 }
             }
             // The command ran; only its durability failed: the client
@@ -191,15 +276,14 @@ impl<T: Transport> Connection<T> {
                 } else {
                     LogError::Device(DeviceError::Io)
                 };
-                let mut reply = Vec::new();
-                misconf(e).encode_resp2(&mut reply);
-                Ok(reply)
+                misconf(e).encode_resp2(reply);
             }
             Err(e @ RpcError::Restarted { .. }) => {
                 self.setup()?;
-                Err(Error::Rpc(e))
+                return Err(Error::Rpc(e));
             }
-            Err(e) => Err(Error::Rpc(e)),
+            Err(e) => return Err(Error::Rpc(e)),
         }
+        Ok(())
     }
 }

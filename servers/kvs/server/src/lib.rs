@@ -127,6 +127,59 @@ libcap::rpc_interface! {
         /// Like [`exec_batch_in`](Kvs::exec_batch_in), with the requests
         /// in the first `len` bytes of the caller's region.
         fn exec_batch_shared_in(session: u64, len: u64) -> Answer = 9;
+        /// Runs a round: commands of any of the caller's sessions, in
+        /// order. `request` holds entries made with
+        /// [`proto::push_round_entry`] (at most [`proto::MAX_BATCH`]; all
+        /// are checked before any runs); none is a round too. The answer
+        /// holds replies one after the other: first the reply the previous
+        /// round held back, if it held one, then those of this round's
+        /// commands. When the next reply would not fit after the others
+        /// (the region's size, or [`INLINE_REPLY`] without a region), the
+        /// round stops after that command and holds its reply for the
+        /// next round ([`RoundAnswer::held`]); a reply larger than the
+        /// region alone is replaced by an error reply. One round is one
+        /// group commit: a front end gathers the commands of all its
+        /// connections into one. Fails with [`BAD_REQUEST`] (nothing ran).
+        fn exec_round(request: &[u8]) -> RoundAnswer = 10;
+        /// Like [`exec_round`](Kvs::exec_round), with the entries in the
+        /// first `len` bytes of the caller's region.
+        fn exec_round_shared(len: u64) -> RoundAnswer = 11;
+    }
+}
+
+/// The answer to [`Kvs::exec_round`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RoundAnswer {
+    /// How many of the round's commands ran (from the first).
+    pub ran: u64,
+    /// The last one that ran has its reply held back: it comes first in
+    /// the answer to the next round.
+    pub held: bool,
+    /// The replies.
+    pub replies: Answer,
+}
+
+impl Encode for RoundAnswer {
+    fn encode(&self, enc: &mut Encoder) -> Result<(), WireError> {
+        enc.push(self.ran)?;
+        enc.push(u64::from(self.held))?;
+        self.replies.encode(enc)
+    }
+}
+
+impl Decode<'_> for RoundAnswer {
+    fn decode(dec: &mut Decoder<'_>) -> Result<Self, WireError> {
+        let ran = dec.word()?;
+        let held = match dec.word()? {
+            0 => false,
+            1 => true,
+            _ => return Err(WireError::Malformed),
+        };
+        Ok(Self {
+            ran,
+            held,
+            replies: Answer::decode(dec)?,
+        })
     }
 }
 

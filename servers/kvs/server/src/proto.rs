@@ -118,19 +118,103 @@ pub fn count_commands(mut bytes: &[u8]) -> Option<usize> {
 /// The most commands one batch may hold.
 pub const MAX_BATCH: usize = 4096;
 
-/// Reads a decimal number (1 to 19 digits) and the `\r\n` after it.
-fn take_decimal(rest: &mut &[u8]) -> Option<usize> {
-    let end = rest.iter().position(|&b| b == b'\r')?;
-    let digits = &rest[..end];
+/// Appends one entry of a round ([`Kvs::exec_round`]) to `out`: the
+/// session's number (8 bytes, little-endian), then the command's
+/// encoding.
+///
+/// [`Kvs::exec_round`]: crate::Kvs::exec_round
+///
+/// ```
+/// let mut round = Vec::new();
+/// kvs::proto::push_round_entry(7, b"*1\r\n$4\r\nPING\r\n", &mut round);
+/// let entries = kvs::proto::parse_round(&round).unwrap();
+/// assert_eq!(entries, vec![(7, vec![&b"PING"[..]], 8 + 14)]);
+/// ```
+pub fn push_round_entry(session: u64, encoded: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&session.to_le_bytes());
+    out.extend_from_slice(encoded);
+}
+
+/// The entries of a round: each one's session, arguments and end (the
+/// offset just past it in `bytes`). `None` unless `bytes` is nothing but
+/// whole entries, at most [`MAX_BATCH`] of them; no entries is a round.
+pub fn parse_round(bytes: &[u8]) -> Option<Vec<(u64, Vec<&[u8]>, usize)>> {
+    let mut entries = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if entries.len() == MAX_BATCH {
+            return None;
+        }
+        let session = u64::from_le_bytes(bytes.get(pos..pos + 8)?.try_into().ok()?);
+        let (args, used) = parse_prefix(&bytes[pos + 8..])?;
+        pos += 8 + used;
+        entries.push((session, args, pos));
+    }
+    Some(entries)
+}
+
+/// The length of the RESP2 reply at the start of `bytes` (a simple
+/// string, error, integer, bulk string or array of them, nil included);
+/// `None` if `bytes` does not start with a whole one. A client splits
+/// the replies of a batch or a round with it.
+///
+/// ```
+/// use kvs::proto::reply_len;
+/// assert_eq!(reply_len(b"+OK\r\n:1\r\n"), Some(5));
+/// assert_eq!(reply_len(b"*2\r\n$1\r\na\r\n$-1\r\n"), Some(16));
+/// assert_eq!(reply_len(b"$3\r\nab"), None);
+/// ```
+pub fn reply_len(bytes: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    // Replies still to walk: an array adds its elements.
+    let mut pending: usize = 1;
+    while pending > 0 {
+        pending -= 1;
+        let kind = *bytes.get(pos)?;
+        let line = bytes.get(pos + 1..)?;
+        let end = line.windows(2).position(|w| w == b"\r\n")?;
+        let header = &line[..end];
+        pos += 1 + end + 2;
+        match kind {
+            b'+' | b'-' | b':' => {}
+            b'$' | b'*' => {
+                if header == b"-1" {
+                    continue;
+                }
+                let n = decimal(header)?;
+                if kind == b'$' {
+                    let data_end = pos.checked_add(n)?;
+                    if bytes.get(data_end..data_end + 2)? != b"\r\n" {
+                        return None;
+                    }
+                    pos = data_end + 2;
+                } else {
+                    pending = pending.checked_add(n)?;
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(pos)
+}
+
+/// The number that is all of `digits` (1 to 19 of them).
+fn decimal(digits: &[u8]) -> Option<usize> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
+    digits.iter().try_fold(0usize, |n, &d| {
+        n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+    })
+}
+
+/// Reads a decimal number (1 to 19 digits) and the `\r\n` after it.
+fn take_decimal(rest: &mut &[u8]) -> Option<usize> {
+    let end = rest.iter().position(|&b| b == b'\r')?;
+    let n = decimal(&rest[..end])?;
     if rest.get(end + 1) != Some(&b'\n') {
         return None;
     }
-    let n = digits.iter().try_fold(0usize, |n, &d| {
-        n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
-    })?;
     *rest = &rest[end + 2..];
     Some(n)
 }

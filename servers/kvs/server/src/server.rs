@@ -6,7 +6,7 @@ use crate::proto;
 use crate::shared::SharedBuf;
 use crate::{
     Answer, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS, NO_SUCH_REGION,
-    NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, TOO_MANY_SESSIONS,
+    NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, TOO_MANY_SESSIONS,
 };
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -84,6 +84,8 @@ impl Clock for TscClock {
 struct Client {
     sessions: BTreeMap<u64, Session>,
     region: Option<usize>,
+    /// The reply a round held back for the next one.
+    held: Option<Vec<u8>>,
 }
 
 /// A region the server maps, and which client attached it.
@@ -201,6 +203,61 @@ impl<C: Clock> KvsServer<C> {
         } else {
             Some(proto::parse_command(request).ok_or(BAD_REQUEST)?)
         };
+        let (mut engine, clients, reply) = self.engine();
+        let client = clients.entry(badge).or_default();
+        let region = client.region;
+        let state = client.session(session).ok_or(TOO_MANY_SESSIONS)?;
+        reply.clear();
+        if let Some(args) = single {
+            engine.execute(state, &args, reply);
+        } else {
+            let mut rest = request;
+            while let Some((args, used)) = proto::parse_prefix(rest) {
+                rest = &rest[used..];
+                engine.execute(state, &args, reply);
+            }
+        }
+        self.answer(region, INLINE_REPLY)
+    }
+
+    /// Runs a round ([`Kvs::exec_round`]) of client `badge`.
+    fn run_round(&mut self, badge: u64, request: &[u8]) -> Result<RoundAnswer, u64> {
+        let entries = proto::parse_round(request).ok_or(BAD_REQUEST)?;
+        let region_len = |s: &Self, c: Option<usize>| c.map(|r| s.regions[r].buf.len());
+        let region = self.clients.get(&badge).and_then(|c| c.region);
+        let room = region_len(self, region).unwrap_or(INLINE_ROUND_REPLY);
+        let (mut engine, clients, reply) = self.engine();
+        let client = clients.entry(badge).or_default();
+        reply.clear();
+        if let Some(held) = client.held.take() {
+            reply.extend_from_slice(&held);
+        }
+        let mut ran = 0;
+        let mut held = false;
+        for (session, args, _) in &entries {
+            let start = reply.len();
+            match client.session(*session) {
+                Some(state) => engine.execute(state, args, reply),
+                None => reply.extend_from_slice(b"-ERR too many sessions for one client\r\n"),
+            }
+            ran += 1;
+            if reply.len() - start > room {
+                reply.truncate(start);
+                reply.extend_from_slice(TOO_LARGE_FOR_REGION);
+            }
+            if reply.len() > room {
+                client.held = Some(reply.split_off(start));
+                held = true;
+                break;
+            }
+        }
+        let replies = self.answer(region, INLINE_ROUND_REPLY)?;
+        Ok(RoundAnswer { ran, held, replies })
+    }
+
+    /// The parts that run commands, the clients and the reply buffer,
+    /// borrowed apart.
+    fn engine(&mut self) -> (Engine<'_, C>, &mut BTreeMap<u64, Client>, &mut Vec<u8>) {
         let Self {
             clients,
             store,
@@ -211,40 +268,20 @@ impl<C: Clock> KvsServer<C> {
             reply,
             ..
         } = self;
-        let client = clients.entry(badge).or_default();
-        if !client.sessions.contains_key(&session) && client.sessions.len() >= MAX_SESSIONS {
-            return Err(TOO_MANY_SESSIONS);
-        }
-        let region = client.region;
-        let state = client.sessions.entry(session).or_default();
-        reply.clear();
-        // Runs one command, active expiry first when it is due, and
-        // appends its reply's encoding.
-        let mut execute = |args: &[&[u8]]| {
-            let now = clock.now_ms();
-            *requests += 1;
-            if requests.is_multiple_of(EXPIRE_EVERY)
-                || now >= last_expire.saturating_add(EXPIRE_INTERVAL_MS)
-            {
-                store.active_expire(now, EXPIRE_BUDGET);
-                *last_expire = now;
-            }
-            let r = match persistence.as_mut() {
-                Some(p) => p.execute(store, state, args, now),
-                None => store.execute(state, args, now),
-            };
-            r.encode_resp2(reply);
+        let engine = Engine {
+            store,
+            persistence,
+            clock,
+            requests,
+            last_expire,
         };
-        if let Some(args) = single {
-            execute(&args);
-        } else {
-            let mut rest = request;
-            while let Some((args, used)) = proto::parse_prefix(rest) {
-                rest = &rest[used..];
-                execute(&args);
-            }
-        }
-        if self.reply.len() <= INLINE_REPLY {
+        (engine, clients, reply)
+    }
+
+    /// The reply buffer as an answer: inline up to `inline` bytes, else in
+    /// the client's region.
+    fn answer(&mut self, region: Option<usize>, inline: usize) -> Result<Answer, u64> {
+        if self.reply.len() <= inline {
             let bytes = Bytes::try_from(&self.reply[..]).map_err(|_| REPLY_TOO_LARGE)?;
             return Ok(Answer::Inline(bytes));
         }
@@ -255,15 +292,14 @@ impl<C: Clock> KvsServer<C> {
         Ok(Answer::Shared(self.reply.len() as u64))
     }
 
-    /// [`Kvs::exec_shared_in`] and [`Kvs::exec_batch_shared_in`]: the
-    /// request is the first `len` bytes of the caller's region.
-    fn run_shared(
+    /// Copies the first `len` bytes of client `badge`'s region (a
+    /// request) and hands them to `run`.
+    fn with_shared<T>(
         &mut self,
         badge: u64,
-        session: u64,
         len: u64,
-        batch: bool,
-    ) -> Result<Answer, u64> {
+        run: impl FnOnce(&mut Self, &[u8]) -> Result<T, u64>,
+    ) -> Result<T, u64> {
         let region = self
             .clients
             .get(&badge)
@@ -272,13 +308,64 @@ impl<C: Clock> KvsServer<C> {
         let len = usize::try_from(len).map_err(|_| BAD_REQUEST)?;
         let mut request = core::mem::take(&mut self.request);
         let answer = if self.regions[region].buf.read(len, &mut request) {
-            self.run(badge, session, &request, batch)
+            run(self, &request)
         } else {
             Err(BAD_REQUEST)
         };
         request.clear();
         self.request = request;
         answer
+    }
+}
+
+/// The reply that stands for one too large for the client's region.
+const TOO_LARGE_FOR_REGION: &[u8] =
+    b"-ERR the reply is larger than the client's shared region (the command ran)\r\n";
+
+/// The most reply bytes a round answers inline: what is left of the
+/// message words next to the round's count and flag.
+const INLINE_ROUND_REPLY: usize = INLINE_REPLY - 16;
+
+impl Client {
+    /// Session `id`, made if new; `None` if that would be one more than
+    /// [`MAX_SESSIONS`].
+    fn session(&mut self, id: u64) -> Option<&mut Session> {
+        let count = self.sessions.len();
+        match self.sessions.entry(id) {
+            alloc::collections::btree_map::Entry::Occupied(e) => Some(e.into_mut()),
+            alloc::collections::btree_map::Entry::Vacant(e) => {
+                (count < MAX_SESSIONS).then(|| e.insert(Session::default()))
+            }
+        }
+    }
+}
+
+/// What running a command touches besides its session.
+struct Engine<'a, C> {
+    store: &'a mut Store,
+    persistence: &'a mut Option<Persistence<Box<dyn SectorDevice>>>,
+    clock: &'a mut C,
+    requests: &'a mut u64,
+    last_expire: &'a mut u64,
+}
+
+impl<C: Clock> Engine<'_, C> {
+    /// Runs one command in `state`, active expiry first when it is due,
+    /// and appends its reply's encoding to `reply`.
+    fn execute(&mut self, state: &mut Session, args: &[&[u8]], reply: &mut Vec<u8>) {
+        let now = self.clock.now_ms();
+        *self.requests += 1;
+        if self.requests.is_multiple_of(EXPIRE_EVERY)
+            || now >= self.last_expire.saturating_add(EXPIRE_INTERVAL_MS)
+        {
+            self.store.active_expire(now, EXPIRE_BUDGET);
+            *self.last_expire = now;
+        }
+        let r = match self.persistence.as_mut() {
+            Some(p) => p.execute(self.store, state, args, now),
+            None => self.store.execute(state, args, now),
+        };
+        r.encode_resp2(reply);
     }
 }
 
@@ -296,9 +383,16 @@ impl<C: Clock> Settle for KvsServer<C> {
             return Ok(());
         };
         let now = self.clock.now_ms();
-        p.settle(&self.store, now).map_err(|e| match e {
-            LogError::Full => DISK_FULL,
-            _ => DISK_ERROR,
+        p.settle(&self.store, now).map_err(|e| {
+            // The rounds answered with this error lose their replies, the
+            // held ones too: their clients answer the rest with MISCONF.
+            for c in self.clients.values_mut() {
+                c.held = None;
+            }
+            match e {
+                LogError::Full => DISK_FULL,
+                _ => DISK_ERROR,
+            }
         })
     }
 }
@@ -327,7 +421,17 @@ impl<C: Clock> Kvs for KvsServer<C> {
         session: u64,
         len: u64,
     ) -> Result<Answer, u64> {
-        self.run_shared(caller.badge, session, len, true)
+        self.with_shared(caller.badge, len, |s, r| {
+            s.run(caller.badge, session, r, true)
+        })
+    }
+
+    fn exec_round(&mut self, caller: Caller, request: &[u8]) -> Result<RoundAnswer, u64> {
+        self.run_round(caller.badge, request)
+    }
+
+    fn exec_round_shared(&mut self, caller: Caller, len: u64) -> Result<RoundAnswer, u64> {
+        self.with_shared(caller.badge, len, |s, r| s.run_round(caller.badge, r))
     }
 
     fn attach(&mut self, caller: Caller, region: &str) -> Result<u64, u64> {
@@ -357,7 +461,9 @@ impl<C: Clock> Kvs for KvsServer<C> {
     }
 
     fn exec_shared_in(&mut self, caller: Caller, session: u64, len: u64) -> Result<Answer, u64> {
-        self.run_shared(caller.badge, session, len, false)
+        self.with_shared(caller.badge, len, |s, r| {
+            s.run(caller.badge, session, r, false)
+        })
     }
 
     fn reset(&mut self, caller: Caller) -> Result<(), u64> {

@@ -382,3 +382,134 @@ fn a_batch_runs_in_order_in_one_call() {
         Err(Error::Rpc(RpcError::Remote(BAD_REQUEST)))
     );
 }
+
+/// A round's request: `(session, args)` entries.
+fn round_of(entries: &[(u64, &[&[u8]])]) -> Vec<u8> {
+    let mut round = Vec::new();
+    for (session, args) in entries {
+        let mut cmd = Vec::new();
+        proto::encode_command(args, &mut cmd);
+        proto::push_round_entry(*session, &cmd, &mut round);
+    }
+    round
+}
+
+/// `replies` split into single replies.
+fn split_replies(mut replies: &[u8]) -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    while !replies.is_empty() {
+        let n = proto::reply_len(replies).expect("whole replies");
+        all.push(replies[..n].to_vec());
+        replies = &replies[n..];
+    }
+    all
+}
+
+#[test]
+fn a_round_runs_commands_of_many_sessions_in_order() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    let round = round_of(&[
+        (1, &[b"SET", b"k", b"1"]),
+        (2, &[b"MULTI"]),
+        (3, &[b"SELECT", b"1"]),
+        (2, &[b"INCR", b"k"]),
+        (3, &[b"GET", b"k"]),
+        (1, &[b"INCR", b"k"]),
+        (2, &[b"EXEC"]),
+        (1, &[b"GET", b"k"]),
+    ]);
+    let mut replies = Vec::new();
+    c.round(&round, &mut replies).unwrap();
+    let want: [&[u8]; 8] = [
+        b"+OK\r\n",
+        b"+OK\r\n",
+        b"+OK\r\n",
+        b"+QUEUED\r\n",
+        b"$-1\r\n",
+        b":2\r\n",
+        b"*1\r\n:3\r\n",
+        b"$1\r\n3\r\n",
+    ];
+    assert_eq!(split_replies(&replies), want.map(<[u8]>::to_vec));
+    // The sessions live on: 3 is still in database 1.
+    assert_eq!(c.command_in(3, &[b"GET", b"k"]).unwrap(), b"$-1\r\n");
+    // A malformed round runs nothing.
+    let mut bad = round_of(&[(1, &[b"SET", b"k", b"new"])]);
+    bad.extend_from_slice(&[1, 0, 0]);
+    assert_eq!(c.round(&bad, &mut replies), Err(Error::BadRound));
+    assert_eq!(
+        c.client().exec_round(&bad),
+        Err(RpcError::Remote(BAD_REQUEST))
+    );
+    assert_eq!(c.command_in(1, &[b"GET", b"k"]).unwrap(), b"$1\r\n3\r\n");
+}
+
+#[test]
+fn replies_that_outgrow_the_region_come_in_later_calls_each_once() {
+    let (server_side, client_side) = region(1024);
+    let (s, _) = server(vec![("buf".into(), server_side)]);
+    let mut c = Connection::open(KvsClient::new(&s), Some(("buf", client_side))).unwrap();
+    let value = [b'v'; 300];
+    let set_big: [&[u8]; 3] = [b"SET", b"big", &value];
+    let mut entries: Vec<(u64, &[&[u8]])> = vec![(9, &set_big)];
+    // Ten 307-byte replies, each with a counter that shows it ran once.
+    for session in 0..10u64 {
+        entries.push((session, &[b"INCR", b"n"]));
+        entries.push((session, &[b"GET", b"big"]));
+    }
+    // A reply larger than the region: an error stands for it.
+    entries.push((4, &[b"SETRANGE", b"huge", b"1999", b"h"]));
+    entries.push((4, &[b"GET", b"huge"]));
+    // A command larger than the region: it does not run.
+    let huge = [b'h'; 2000];
+    let set_huge: [&[u8]; 3] = [b"SET", b"other", &huge];
+    entries.push((4, &set_huge));
+    entries.push((4, &[b"INCR", b"n"]));
+    entries.push((4, &[b"EXISTS", b"other"]));
+    let round = round_of(&entries);
+    let mut replies = Vec::new();
+    c.round(&round, &mut replies).unwrap();
+    let replies = split_replies(&replies);
+    assert_eq!(replies.len(), entries.len());
+    assert_eq!(replies[0], b"+OK\r\n");
+    let mut big = b"$300\r\n".to_vec();
+    big.extend_from_slice(&value);
+    big.extend_from_slice(b"\r\n");
+    for i in 0..10 {
+        assert_eq!(replies[1 + 2 * i], format!(":{}\r\n", i + 1).into_bytes());
+        assert_eq!(replies[2 + 2 * i], big);
+    }
+    assert_eq!(replies[21], b":2000\r\n");
+    assert!(replies[22].starts_with(b"-ERR the reply is larger than the client's shared region"));
+    assert!(replies[23].starts_with(b"-ERR the command is larger than the client's shared region"));
+    assert_eq!(replies[24], b":11\r\n");
+    assert_eq!(replies[25], b":0\r\n");
+}
+
+#[test]
+fn reply_lengths_cover_every_resp2_kind() {
+    for (bytes, len) in [
+        (&b"+OK\r\n"[..], Some(5)),
+        (b"-ERR x\r\n", Some(8)),
+        (b":-12\r\n", Some(6)),
+        (b"$-1\r\n", Some(5)),
+        (b"$0\r\n\r\n", Some(6)),
+        (b"*-1\r\n", Some(5)),
+        (b"*0\r\n", Some(4)),
+        (b"*2\r\n*1\r\n:1\r\n$2\r\nab\r\n+rest", Some(20)),
+        (b"$2\r\nabc\r\n", None),
+        (b"*2\r\n:1\r\n", None),
+        (b"$99999999999999999999\r\n", None),
+        (b"*99999999999\r\n", None),
+        (b"?\r\n", None),
+        (b"", None),
+    ] {
+        assert_eq!(
+            proto::reply_len(bytes),
+            len,
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
