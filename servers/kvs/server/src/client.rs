@@ -185,7 +185,7 @@ impl<T: Transport> Connection<T> {
         let ends: Vec<usize> = proto::parse_round(request)
             .ok_or(Error::BadRound)?
             .into_iter()
-            .map(|(_, _, end)| end)
+            .map(|e| e.end)
             .collect();
         let limit = self.request_limit();
         let offset = |i: usize| i.checked_sub(1).map_or(0, |i| ends[i]);

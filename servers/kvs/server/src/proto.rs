@@ -128,17 +128,28 @@ pub const MAX_BATCH: usize = 4096;
 /// let mut round = Vec::new();
 /// kvs::proto::push_round_entry(7, b"*1\r\n$4\r\nPING\r\n", &mut round);
 /// let entries = kvs::proto::parse_round(&round).unwrap();
-/// assert_eq!(entries, vec![(7, vec![&b"PING"[..]], 8 + 14)]);
+/// assert_eq!((entries[0].session, entries[0].end), (7, 8 + 14));
+/// assert_eq!(entries[0].args, [&b"PING"[..]]);
 /// ```
 pub fn push_round_entry(session: u64, encoded: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&session.to_le_bytes());
     out.extend_from_slice(encoded);
 }
 
-/// The entries of a round: each one's session, arguments and end (the
-/// offset just past it in `bytes`). `None` unless `bytes` is nothing but
-/// whole entries, at most [`MAX_BATCH`] of them; no entries is a round.
-pub fn parse_round(bytes: &[u8]) -> Option<Vec<(u64, Vec<&[u8]>, usize)>> {
+/// One entry of a round, as [`parse_round`] finds it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RoundEntry<'a> {
+    /// The session it runs in.
+    pub session: u64,
+    /// The command's arguments, its name first.
+    pub args: Vec<&'a [u8]>,
+    /// The offset just past it in the round.
+    pub end: usize,
+}
+
+/// The entries of a round. `None` unless `bytes` is nothing but whole
+/// entries, at most [`MAX_BATCH`] of them; no entries is a round.
+pub fn parse_round(bytes: &[u8]) -> Option<Vec<RoundEntry<'_>>> {
     let mut entries = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -148,7 +159,11 @@ pub fn parse_round(bytes: &[u8]) -> Option<Vec<(u64, Vec<&[u8]>, usize)>> {
         let session = u64::from_le_bytes(bytes.get(pos..pos + 8)?.try_into().ok()?);
         let (args, used) = parse_prefix(&bytes[pos + 8..])?;
         pos += 8 + used;
-        entries.push((session, args, pos));
+        entries.push(RoundEntry {
+            session,
+            args,
+            end: pos,
+        });
     }
     Some(entries)
 }

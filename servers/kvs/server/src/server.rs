@@ -234,10 +234,10 @@ impl<C: Clock> KvsServer<C> {
         }
         let mut ran = 0;
         let mut held = false;
-        for (session, args, _) in &entries {
+        for entry in &entries {
             let start = reply.len();
-            match client.session(*session) {
-                Some(state) => engine.execute(state, args, reply),
+            match client.session(entry.session) {
+                Some(state) => engine.execute(state, &entry.args, reply),
                 None => reply.extend_from_slice(b"-ERR too many sessions for one client\r\n"),
             }
             ran += 1;
