@@ -55,6 +55,12 @@ pub enum Flow {
     Drain,
     /// Send the output, then close the connection.
     Close,
+    /// The protocol queued work that it runs all at once in
+    /// [`Protocol::flush`] (one round for every connection that waits):
+    /// send the output, go on reading, and feed this connection again
+    /// (with no bytes) after the flush. A peer that finished sending is
+    /// not closed on while its connection waits.
+    Wait,
 }
 
 /// A protocol served per connection.
@@ -68,6 +74,9 @@ pub trait Protocol {
     fn feed(&mut self, conn: &mut Self::Conn, input: &[u8], out: &mut Vec<u8>) -> Flow;
     /// The connection is gone.
     fn close(&mut self, conn: Self::Conn);
+    /// Runs the work that connections queued ([`Flow::Wait`]), once the
+    /// events at hand are handled; they are fed again after it.
+    fn flush(&mut self) {}
     /// A connection was turned away (over the limit).
     fn refused(&mut self) {}
     /// The server listens (or failed to): for the component's log.
@@ -86,6 +95,8 @@ struct Slot<C> {
     draining: bool,
     /// Close once `out` is out (the protocol said so, or the peer finished).
     closing: bool,
+    /// The protocol said [`Flow::Wait`]: feed it again after the flush.
+    waiting: bool,
 }
 
 /// The server: a protocol on a TCP port.
@@ -95,6 +106,8 @@ pub struct StreamServer<P: Protocol> {
     backlog: u16,
     max_connections: usize,
     conns: BTreeMap<ConnId, Slot<P::Conn>>,
+    /// The connections whose slot says `waiting`.
+    waiting: Vec<ConnId>,
 }
 
 impl<P: Protocol> StreamServer<P> {
@@ -107,6 +120,7 @@ impl<P: Protocol> StreamServer<P> {
             backlog,
             max_connections,
             conns: BTreeMap::new(),
+            waiting: Vec::new(),
         }
     }
 
@@ -121,12 +135,31 @@ impl<P: Protocol> StreamServer<P> {
     }
 
     /// Serves for ever on `net` (an app's sockets on Basalt): waits for
-    /// events and handles them.
+    /// events, handles them, then settles what they queued.
     pub fn serve(&mut self, net: &mut crate::client::Sockets<libcap::Notification>) -> ! {
         loop {
             net.wait();
             while let Some((event, io)) = net.next_event() {
                 self.handle(event, io);
+            }
+            self.settle(net.io());
+        }
+    }
+
+    /// Flushes the protocol's queued work and feeds the connections that
+    /// waited for it, until none waits: call it after handling the events
+    /// at hand (a batch of them shares one flush).
+    pub fn settle<W: Wake>(&mut self, io: &mut Io<W>) {
+        while !self.waiting.is_empty() {
+            self.protocol.flush();
+            for conn in core::mem::take(&mut self.waiting) {
+                let Some(slot) = self.conns.get_mut(&conn) else {
+                    continue;
+                };
+                slot.waiting = false;
+                let flow = self.protocol.feed(&mut slot.state, &[], &mut slot.out);
+                Self::follow(slot, flow, conn, io, &mut self.waiting);
+                self.pump(conn, io);
             }
         }
     }
@@ -154,6 +187,7 @@ impl<P: Protocol> StreamServer<P> {
                     sent: 0,
                     draining: false,
                     closing: false,
+                    waiting: false,
                 };
                 self.conns.insert(conn, slot);
             }
@@ -165,7 +199,7 @@ impl<P: Protocol> StreamServer<P> {
                     return;
                 }
                 let flow = self.protocol.feed(&mut slot.state, data, &mut slot.out);
-                Self::follow(slot, flow, conn, io);
+                Self::follow(slot, flow, conn, io, &mut self.waiting);
                 self.pump(conn, io);
             }
             Event::Writable { conn } => self.pump(conn, io),
@@ -186,9 +220,19 @@ impl<P: Protocol> StreamServer<P> {
     }
 
     /// Acts on what the protocol said.
-    fn follow<W: Wake>(slot: &mut Slot<P::Conn>, flow: Flow, conn: ConnId, io: &mut Io<W>) {
+    fn follow<W: Wake>(
+        slot: &mut Slot<P::Conn>,
+        flow: Flow,
+        conn: ConnId,
+        io: &mut Io<W>,
+        waiting: &mut Vec<ConnId>,
+    ) {
+        if flow == Flow::Wait && !slot.waiting {
+            slot.waiting = true;
+            waiting.push(conn);
+        }
         match flow {
-            Flow::Read => {
+            Flow::Read | Flow::Wait => {
                 if slot.draining {
                     slot.draining = false;
                     io.set_receiving(conn, true);
@@ -222,6 +266,9 @@ impl<P: Protocol> StreamServer<P> {
             }
             slot.out.clear();
             slot.sent = 0;
+            if slot.waiting {
+                return;
+            }
             if slot.closing {
                 break;
             }
@@ -235,7 +282,7 @@ impl<P: Protocol> StreamServer<P> {
             } else {
                 flow
             };
-            Self::follow(slot, flow, conn, io);
+            Self::follow(slot, flow, conn, io, &mut self.waiting);
         }
         // Closing, everything sent: the connection ends here (the service
         // reports no `Closed` for a close the app asked for).
@@ -356,6 +403,85 @@ mod tests {
         bench.peer.send(b, b"2");
         bench.run(20, |e, io| s.handle(e, io));
         assert_eq!(bench.peer.recv(b), b"22");
+    }
+}
+
+#[cfg(test)]
+mod rounds {
+    extern crate std;
+
+    use super::*;
+    use crate::testing::Bench;
+    use alloc::collections::BTreeMap;
+    use alloc::vec;
+
+    /// Upper-cases each byte, but only in a round: `feed` queues, `flush`
+    /// answers every connection's queue at once.
+    #[derive(Default)]
+    struct Rounds {
+        next: u32,
+        queued: BTreeMap<u32, Vec<u8>>,
+        answered: BTreeMap<u32, Vec<u8>>,
+        flushes: usize,
+    }
+
+    impl Protocol for Rounds {
+        type Conn = u32;
+        fn open(&mut self, _: Endpoint, _: u16) -> u32 {
+            self.next += 1;
+            self.next
+        }
+        fn feed(&mut self, id: &mut u32, input: &[u8], out: &mut Vec<u8>) -> Flow {
+            if let Some(done) = self.answered.remove(id) {
+                out.extend(done);
+            }
+            if input.is_empty() {
+                return Flow::Read;
+            }
+            self.queued.entry(*id).or_default().extend_from_slice(input);
+            Flow::Wait
+        }
+        fn close(&mut self, _: u32) {}
+        fn flush(&mut self) {
+            self.flushes += 1;
+            for (id, q) in core::mem::take(&mut self.queued) {
+                self.answered
+                    .entry(id)
+                    .or_default()
+                    .extend(q.to_ascii_uppercase());
+            }
+        }
+    }
+
+    #[test]
+    fn connections_share_rounds_and_a_finished_peer_gets_its_answer() {
+        let mut s = StreamServer::new(Rounds::default(), 9, 64, 100);
+        let mut bench = Bench::new(Default::default());
+        bench.serve(5, &mut s);
+        let peers: Vec<_> = (0..10).map(|_| bench.peer.connect(9)).collect();
+        bench.serve(40, &mut s);
+        for &p in &peers {
+            assert_eq!(bench.peer.send(p, b"abc"), 3);
+        }
+        // The last one finishes sending at once: it still gets its answer
+        // before the server closes.
+        bench.peer.tcp(peers[9]).close();
+        let mut got = vec![Vec::new(); peers.len()];
+        for _ in 0..200 {
+            bench.serve(1, &mut s);
+            for (i, &p) in peers.iter().enumerate() {
+                got[i].extend(bench.peer.recv(p));
+            }
+        }
+        assert!(got.iter().all(|g| g == b"ABC"), "{got:?}");
+        assert!(
+            s.protocol().flushes < peers.len(),
+            "{} flushes for {} connections",
+            s.protocol().flushes,
+            peers.len()
+        );
+        assert!(!bench.peer.tcp(peers[9]).may_recv(), "closed after");
+        assert_eq!(s.connections(), 9);
     }
 }
 

@@ -29,6 +29,7 @@
 
 use crate::client::{Event, Io, Sockets};
 use crate::proto;
+use crate::serve::{Protocol, StreamServer};
 use crate::service::Limits;
 use crate::stack::{Addressing, Net};
 use alloc::collections::VecDeque;
@@ -442,6 +443,16 @@ impl Bench {
     pub fn run(&mut self, steps: usize, mut handle: impl FnMut(Event<'_>, &mut Io<Bell>)) {
         for _ in 0..steps {
             self.step(&mut handle);
+        }
+    }
+
+    /// `steps` steps with `server` as the app: its events, then the work
+    /// they queued ([`StreamServer::settle`]), as `serve` does on Basalt.
+    pub fn serve<P: Protocol>(&mut self, steps: usize, server: &mut StreamServer<P>) {
+        for _ in 0..steps {
+            self.step(&mut |e, io| server.handle(e, io));
+            server.settle(self.sockets.io());
+            self.sockets.flush();
         }
     }
 
