@@ -69,6 +69,35 @@ fn tracked(name: &[u8]) -> Option<Tracked> {
     })
 }
 
+/// The error reply for [`StoreError::TooLarge`].
+pub(crate) const TOO_LARGE: &[u8] =
+    b"ERR the command or its reply is too large for the key-value store (the command may have run)";
+
+/// Answers [`StoreError::Lost`]: an error reply, then the connection closes.
+pub(crate) fn lost(s: &mut Session) {
+    reply::error(
+        &mut s.out,
+        b"ERR the key-value store restarted or cannot be reached; this connection's state is lost",
+    );
+    s.closing = true;
+}
+
+/// Whether `cmd` may wait for a round: a store command whose reply the
+/// front end need not follow (not a transaction's, not SELECT).
+pub(crate) fn deferrable(s: &Session, cmd: Command<'_>) -> bool {
+    let name = cmd.name();
+    !s.in_multi && own(name).is_none() && tracked(name).is_none()
+}
+
+/// Counts a command that ran and whether its reply is an error.
+pub(crate) fn count<S, C>(fe: &mut Frontend<S, C>, error: bool) {
+    if error {
+        fe.stats.error_replies += 1;
+    }
+    // Counted once it ran, as Redis does (INFO does not count itself).
+    fe.stats.commands_processed += 1;
+}
+
 /// Runs `cmd` for the connection `s`, appending the reply to its output.
 pub(crate) fn execute<S: Store, C: Clock>(
     s: &mut Session,
@@ -92,11 +121,7 @@ pub(crate) fn execute<S: Store, C: Clock>(
         Some(own) if !s.in_multi => run_own(own, s, fe, cmd),
         _ => forward(s, fe, cmd),
     }
-    if s.out.get(start) == Some(&b'-') {
-        fe.stats.error_replies += 1;
-    }
-    // Counted once it ran, as Redis does (INFO does not count itself).
-    fe.stats.commands_processed += 1;
+    count(fe, s.out.get(start) == Some(&b'-'));
 }
 
 /// Passes `cmd` to the store in the connection's session.
@@ -143,18 +168,11 @@ fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Co
         }
         Err(StoreError::TooLarge) => {
             s.out.truncate(start);
-            reply::error(
-                &mut s.out,
-                b"ERR the command or its reply is too large for the key-value store (the command may have run)",
-            );
+            reply::error(&mut s.out, TOO_LARGE);
         }
         Err(StoreError::Lost) => {
             s.out.truncate(start);
-            reply::error(
-                &mut s.out,
-                b"ERR the key-value store restarted or cannot be reached; this connection's state is lost",
-            );
-            s.closing = true;
+            lost(s);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::frontend::Frontend;
 use crate::parse::{Parser, Step};
-use crate::{Clock, Command, CommandBuf, Store, cmds};
+use crate::{Clock, Command, CommandBuf, ROUND_COMMANDS_PER_CONNECTION, Store, cmds};
 use alloc::vec::Vec;
 
 /// While a connection has at least this many bytes of output not yet
@@ -26,6 +26,11 @@ pub enum Flow {
     /// sent QUIT, broke the protocol, outgrew `client-query-buffer-limit`,
     /// was refused (`maxclients`), or the store lost its session.
     Close,
+    /// Store commands wait in the front end's round: run it
+    /// ([`Frontend::flush`]), then feed the connection again (no bytes);
+    /// their replies join the output then. Send what the output holds
+    /// meanwhile.
+    Wait,
 }
 
 /// A connection's state the commands work on.
@@ -71,6 +76,10 @@ pub struct Connection {
     /// in Redis's lax framing).
     encoded: CommandBuf,
     pub(crate) session: Session,
+    /// Its commands in the front end's round (their indices), in order.
+    queued: Vec<usize>,
+    /// The number of the round they are in.
+    round: u64,
 }
 
 impl Connection {
@@ -88,6 +97,41 @@ impl Connection {
                 in_multi: false,
                 used_store: false,
             },
+            queued: Vec::new(),
+            round: 0,
+        }
+    }
+
+    /// Whether commands of this connection wait in round number `run`.
+    pub(crate) fn waits_for(&self, run: u64) -> bool {
+        !self.queued.is_empty() && self.round == run
+    }
+
+    /// Takes the replies of its commands from the round that ran.
+    fn collect<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>) {
+        if self.queued.is_empty() || self.round == fe.outcome.run {
+            return;
+        }
+        let queued = core::mem::take(&mut self.queued);
+        let outcome = &fe.outcome;
+        let mut errors = 0;
+        let mut ran = 0;
+        let whole = !outcome.lost && self.round + 1 == outcome.run;
+        for &i in queued.iter().take_while(|_| whole) {
+            let Some(reply) = outcome.reply(i) else {
+                break;
+            };
+            self.session.out.extend_from_slice(reply);
+            errors += usize::from(reply.first() == Some(&b'-'));
+            ran += 1;
+        }
+        for error in (0..ran).map(|n| n < errors) {
+            cmds::count(fe, error);
+        }
+        if ran < queued.len() {
+            // One error reply for the rest, and the connection closes.
+            cmds::lost(&mut self.session);
+            cmds::count(fe, true);
         }
     }
 
@@ -103,10 +147,12 @@ impl Connection {
     /// further input is ignored.
     pub fn feed<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>, input: &[u8]) -> Flow {
         fe.stats.net_input_bytes += input.len() as u64;
-        if self.session.closing {
-            return Flow::Close;
-        }
         let produced_from = self.session.out.len();
+        self.collect(fe);
+        if self.session.closing {
+            fe.stats.net_output_bytes += (self.session.out.len() - produced_from) as u64;
+            return self.flow();
+        }
         if self.input.is_empty() {
             // The usual case: parse the received bytes where they are and
             // keep only an incomplete tail.
@@ -149,6 +195,8 @@ impl Connection {
             parser,
             encoded,
             session,
+            queued,
+            round,
             ..
         } = self;
         let mut pos = 0;
@@ -157,6 +205,8 @@ impl Connection {
             match parser.step(rest, fe.config.proto_max_bulk_len()) {
                 Step::Incomplete => break,
                 Step::Empty { len } => pos += len,
+                // Answered after the queued commands.
+                Step::Error(_) if !queued.is_empty() => break,
                 Step::Error(e) => {
                     e.write(&mut session.out);
                     fe.stats.error_replies += 1;
@@ -172,15 +222,21 @@ impl Connection {
                     } else {
                         encoded.set_from(parser.spans.iter().map(|s| s.of(rest)))
                     };
-                    cmds::execute(session, fe, command);
+                    let done = dispatch(session, queued, round, fe, command);
                     parser.clear();
+                    if !done {
+                        break;
+                    }
                     pos += len;
                 }
                 Step::Inline { len } => {
                     let args = parser.spans.iter().map(|s| s.of(&parser.inline));
                     let command = encoded.set_from(args);
-                    cmds::execute(session, fe, command);
+                    let done = dispatch(session, queued, round, fe, command);
                     parser.clear();
+                    if !done {
+                        break;
+                    }
                     pos += len;
                 }
             }
@@ -230,10 +286,44 @@ impl Connection {
     }
 
     fn flow(&self) -> Flow {
-        if self.session.closing {
+        if !self.queued.is_empty() {
+            Flow::Wait
+        } else if self.session.closing {
             Flow::Close
         } else {
             Flow::Continue
         }
     }
+}
+
+/// Runs `cmd`, or queues it in the front end's round (`queued` lists the
+/// connection's commands there, `round` the round's number); false to
+/// stop before it (it runs after the queued ones).
+fn dispatch<S: Store, C: Clock>(
+    session: &mut Session,
+    queued: &mut Vec<usize>,
+    round: &mut u64,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+) -> bool {
+    if !cmds::deferrable(session, cmd) {
+        if !queued.is_empty() {
+            return false;
+        }
+        cmds::execute(session, fe, cmd);
+        return true;
+    }
+    if queued.len() >= ROUND_COMMANDS_PER_CONNECTION {
+        return false;
+    }
+    match fe.queue(session, cmd) {
+        Some(i) => {
+            queued.push(i);
+            *round = fe.outcome.run;
+        }
+        // A full round: run it alone, unless others wait before it.
+        None if queued.is_empty() => cmds::execute(session, fe, cmd),
+        None => return false,
+    }
+    true
 }

@@ -2,7 +2,8 @@
 //! and the client list.
 
 use crate::conn::{Connection, Session};
-use crate::{Clock, Config, Stats, Store};
+use crate::round::{Outcome, Round};
+use crate::{Clock, Command, Config, Stats, Store};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -65,6 +66,13 @@ pub struct Frontend<S, C> {
     /// This host's address, for CLIENT LIST's `laddr` (unspecified until
     /// the glue learns it).
     local_ip: [u8; 4],
+    /// The commands queued for the next round.
+    round: Round,
+    /// What the last round left.
+    pub(crate) outcome: Outcome,
+    /// Sessions of connections gone with commands in the round: closed
+    /// once it ran.
+    ended: Vec<u64>,
 }
 
 impl<S: Store, C: Clock> Frontend<S, C> {
@@ -82,7 +90,39 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             next_id: 1,
             started_us,
             local_ip: [0; 4],
+            round: Round::default(),
+            outcome: Outcome::default(),
+            ended: Vec::new(),
         }
+    }
+
+    /// Runs the round: the store commands connections queued since the
+    /// last one ([`Flow::Wait`](crate::Flow::Wait)), in one
+    /// [`Store::exec_round`]. Feed every waiting connection again (no
+    /// bytes) before the next flush: its replies join its output (a
+    /// connection fed only after a later round lost them and answers with
+    /// the store-lost error).
+    pub fn flush(&mut self) {
+        if self.round.is_empty() {
+            return;
+        }
+        self.outcome.take(&mut self.store, &self.round);
+        self.round.clear();
+        for session in core::mem::take(&mut self.ended) {
+            self.store.close(session);
+        }
+    }
+
+    /// Queues `cmd` of `session` in the round, if it has room; its index.
+    pub(crate) fn queue(&mut self, session: &mut Session, cmd: Command<'_>) -> Option<usize> {
+        if !self.round.has_room(cmd) {
+            return None;
+        }
+        if let Some(info) = self.client_mut(session) {
+            info.set_cmd(cmd.name());
+        }
+        session.used_store = true;
+        Some(self.round.push(session.id, cmd))
     }
 
     /// This host's IPv4 address (what the network assigned), for the
@@ -191,7 +231,9 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             self.free.push(slot);
             self.stats.connected -= 1;
         }
-        if session.used_store {
+        if conn.waits_for(self.outcome.run) {
+            self.ended.push(session.id);
+        } else if session.used_store {
             self.store.close(session.id);
         }
     }

@@ -10,7 +10,11 @@
 //! multibulk arrays and inline commands, pipelined or not), answers the
 //! front end's own (PING, ECHO, QUIT, HELLO, AUTH, INFO, COMMAND, CLIENT,
 //! CONFIG, TIME), passes every other one to the store in the connection's
-//! own session, and appends the replies to its output.
+//! own session, and appends the replies to its output. Store commands wait
+//! in a [`Round`] that the front end runs for all its connections at once
+//! ([`Frontend::flush`], one [`Store::exec_round`]: for the kvs server one
+//! call and one write to the disk); a connection's own commands,
+//! transactions and SELECT run at once, after its queued ones.
 //!
 //! ```
 //! use resp::{Command, Connection, Flow, Frontend, Store, StoreError};
@@ -31,7 +35,11 @@
 //! let mut conn = fe.connect(peer, local);
 //! assert_eq!(conn.feed(&mut fe, b"PING\r\n*2\r\n$3\r\nGET\r\n$1"), Flow::Continue);
 //! assert_eq!(conn.output(), b"+PONG\r\n");
-//! assert_eq!(conn.feed(&mut fe, b"\r\nk\r\nQUIT\r\n"), Flow::Close);
+//! // GET waits in the round the front end runs for all its connections
+//! // at once; QUIT waits behind it.
+//! assert_eq!(conn.feed(&mut fe, b"\r\nk\r\nQUIT\r\n"), Flow::Wait);
+//! fe.flush();
+//! assert_eq!(conn.feed(&mut fe, b""), Flow::Close);
 //! assert_eq!(conn.output(), b"+PONG\r\n+stored\r\n+OK\r\n");
 //! let sent = conn.output().len();
 //! conn.consume(sent);
@@ -54,6 +62,7 @@ mod frontend;
 mod info;
 mod parse;
 mod reply;
+mod round;
 mod stats;
 mod table;
 
@@ -61,6 +70,7 @@ pub use config::{Config, ConfigError};
 pub use conn::{Connection, Flow, OUTPUT_HIGH_WATER};
 pub use frontend::{Frontend, REDIS_VERSION};
 pub use parse::{INLINE_MAX, ProtocolError};
+pub use round::{ROUND_BYTES, ROUND_COMMANDS, ROUND_COMMANDS_PER_CONNECTION, Round};
 pub use stats::Stats;
 
 use alloc::vec::Vec;
@@ -88,6 +98,21 @@ pub trait Store {
     /// Ends `session`: drops its MULTI queue and WATCHes. Called when a
     /// connection that used the store goes away.
     fn close(&mut self, session: u64);
+
+    /// Runs the commands of `round`, in order, each in its session;
+    /// appends their replies to `replies` one after the other and the end
+    /// of each to `ends`. A command or reply too large to travel gets an
+    /// error reply in its place; [`StoreError::Lost`] fails the round. The
+    /// default runs them one by one with [`exec`](Self::exec); a store
+    /// that can take them in one call does so.
+    fn exec_round(
+        &mut self,
+        round: &Round,
+        replies: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<(), StoreError> {
+        round::one_by_one(self, round, replies, ends)
+    }
 
     /// The number of keys in database `db` for `INFO keyspace`; `None`
     /// when the store has no such database. The default runs `SELECT db`
@@ -134,8 +159,8 @@ pub enum StoreError {
 /// arrived in that form the encoding is the received bytes themselves.
 #[derive(Clone, Copy, Debug)]
 pub struct Command<'a> {
-    encoded: &'a [u8],
-    spans: &'a [Span],
+    pub(crate) encoded: &'a [u8],
+    pub(crate) spans: &'a [Span],
 }
 
 impl<'a> Command<'a> {
@@ -264,6 +289,29 @@ impl<T: libcap::rpc::Transport> Store for kvs::Connection<T> {
         // A server that is gone has dropped the session already.
         let _ = self.end(session);
     }
+
+    /// One `exec_round` call (more if the replies outgrow the region):
+    /// the round is one group commit.
+    fn exec_round(
+        &mut self,
+        round: &Round,
+        replies: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<(), StoreError> {
+        let mut request = Vec::new();
+        for (session, cmd) in round.commands() {
+            kvs::proto::push_round_entry(session, cmd.encoded(), &mut request);
+        }
+        let start = replies.len();
+        self.round(&request, replies)
+            .map_err(|_| StoreError::Lost)?;
+        let mut pos = start;
+        while pos < replies.len() {
+            pos += kvs::proto::reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
+            ends.push(pos);
+        }
+        Ok(())
+    }
 }
 
 /// The front end on the net server's sockets: `net::serve::StreamServer`
@@ -288,6 +336,7 @@ impl<S: Store, C: Clock> net::serve::Protocol for Frontend<S, C> {
         conn.consume(n);
         match flow {
             Flow::Close => net::serve::Flow::Close,
+            Flow::Wait => net::serve::Flow::Wait,
             Flow::Continue if waiting => net::serve::Flow::Drain,
             Flow::Continue => net::serve::Flow::Read,
         }
@@ -295,6 +344,10 @@ impl<S: Store, C: Clock> net::serve::Protocol for Frontend<S, C> {
 
     fn close(&mut self, conn: Connection) {
         self.disconnect(conn);
+    }
+
+    fn flush(&mut self) {
+        Frontend::flush(self);
     }
 
     fn address(&mut self, ip: Option<[u8; 4]>) {

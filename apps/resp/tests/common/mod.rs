@@ -132,7 +132,8 @@ pub fn connect<S: Store, C: resp::Clock>(fe: &mut Frontend<S, C>) -> Connection 
 }
 
 /// Feeds `input` and then, like a socket that sends everything at once,
-/// takes the output until nothing is left to run. Returns the output and
+/// takes the output until nothing is left to run (running the front
+/// end's round whenever the connection waits for it). Returns the output and
 /// the last flow.
 pub fn drive<S: Store, C: resp::Clock>(
     conn: &mut Connection,
@@ -142,6 +143,11 @@ pub fn drive<S: Store, C: resp::Clock>(
     let mut out = Vec::new();
     let mut flow = conn.feed(fe, input);
     loop {
+        if flow == Flow::Wait {
+            fe.flush();
+            flow = conn.feed(fe, &[]);
+            continue;
+        }
         let pending = conn.output().len();
         out.extend_from_slice(conn.output());
         conn.consume(pending);
