@@ -181,6 +181,25 @@ impl Heap {
     pub fn claimed(&self) -> usize {
         self.claimed.load(Ordering::Relaxed)
     }
+
+    /// Bytes allocated now (what the live allocations asked for).
+    ///
+    /// ```
+    /// let heap = libcap::heap::Heap::new();
+    /// let memory: &'static mut [u8] = Box::leak(vec![0u8; 8192].into_boxed_slice());
+    /// // SAFETY: leaked memory that only `heap` uses.
+    /// unsafe { heap.claim(memory.as_mut_ptr(), memory.len()) }.unwrap();
+    /// let layout = core::alloc::Layout::from_size_align(100, 8).unwrap();
+    /// // SAFETY: a valid layout; the block goes back to this heap below.
+    /// let p = unsafe { core::alloc::GlobalAlloc::alloc(&heap, layout) };
+    /// assert_eq!(heap.used(), 100);
+    /// // SAFETY: allocated above with this layout.
+    /// unsafe { core::alloc::GlobalAlloc::dealloc(&heap, p, layout) };
+    /// assert_eq!(heap.used(), 0);
+    /// ```
+    pub fn used(&self) -> usize {
+        self.talc.lock().get_counters().allocated_bytes
+    }
 }
 
 impl Default for Heap {

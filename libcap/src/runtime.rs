@@ -186,6 +186,7 @@ pub fn enter_component<M: ComponentMain>(rdi: u64, heap: &'static Heap, main: M)
     let Ok(start) = START.set(start) else {
         panic!("the component runtime was entered twice")
     };
+    let _ = HEAP.set(heap);
     let (base, size) = start.heap();
     if size > 0 {
         let size = usize::try_from(size).unwrap_or(usize::MAX);
@@ -198,6 +199,19 @@ pub fn enter_component<M: ComponentMain>(rdi: u64, heap: &'static Heap, main: M)
     }
     crate::logging::init_for_component(start);
     main.run(start)
+}
+
+/// The component's heap, once the runtime set it up.
+static HEAP: SetOnce<&'static Heap> = SetOnce::new();
+
+/// Bytes of the component's heap allocated now; `None` outside a
+/// component (a root task, a host test).
+///
+/// ```
+/// assert_eq!(libcap::runtime::heap_used(), None);
+/// ```
+pub fn heap_used() -> Option<usize> {
+    HEAP.get().map(|h| h.used())
 }
 
 /// Ends the program with `status` (0: success). A component calls the

@@ -39,6 +39,13 @@ pub(crate) fn write<S: Store, C: Clock>(
         }
     }
     let now = fe.clock.now_us();
+    // The store's own INFO (its memory and its log), when a section
+    // wants it.
+    let store = if wanted[2] || wanted[3] {
+        fe.store.info().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let mut text = String::new();
     for (i, section) in SECTIONS.iter().enumerate() {
         if !wanted[i] {
@@ -51,8 +58,8 @@ pub(crate) fn write<S: Store, C: Clock>(
         let _ = match *section {
             "server" => server(fe, now, &mut text),
             "clients" => clients(fe, &mut text),
-            "memory" => memory(fe, &mut text),
-            "persistence" => persistence(fe, &mut text),
+            "memory" => memory(fe, &store, &mut text),
+            "persistence" => persistence(fe, &store, &mut text),
             "stats" => stats(fe, &mut text),
             _ => keyspace(fe, &mut text),
         };
@@ -94,7 +101,24 @@ fn clients<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt
     )
 }
 
-fn memory<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+/// Field `name` of an `INFO` text.
+fn field<'a>(info: &'a [u8], name: &str) -> Option<&'a str> {
+    info.split(|&b| b == b'\n').find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let value = line.strip_prefix(name.as_bytes())?.strip_prefix(b":")?;
+        core::str::from_utf8(value).ok()
+    })
+}
+
+fn memory<S: Store, C: Clock>(
+    fe: &Frontend<S, C>,
+    store: &[u8],
+    t: &mut String,
+) -> core::fmt::Result {
+    // The store's memory is the data set's; without it, the component's.
+    let used = field(store, "used_memory")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(fe.stats.used_memory);
     let maxmemory = fe
         .config
         .get("maxmemory")
@@ -108,14 +132,18 @@ fn memory<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt:
          maxmemory:{maxmemory}\r\n\
          maxmemory_human:{}\r\n\
          maxmemory_policy:{}\r\n",
-        fe.stats.used_memory,
-        human(fe.stats.used_memory),
+        used,
+        human(used),
         human(maxmemory),
         fe.config.get("maxmemory-policy").unwrap_or("noeviction"),
     )
 }
 
-fn persistence<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+fn persistence<S: Store, C: Clock>(
+    fe: &Frontend<S, C>,
+    store: &[u8],
+    t: &mut String,
+) -> core::fmt::Result {
     write!(
         t,
         "# Persistence\r\n\
@@ -126,7 +154,17 @@ fn persistence<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core:
          rdb_saves:0\r\n\
          aof_enabled:{}\r\n",
         u8::from(fe.config.appendonly()),
-    )
+    )?;
+    for name in [
+        "aof_rewrite_in_progress",
+        "aof_current_size",
+        "aof_last_write_status",
+    ] {
+        if let Some(value) = field(store, name) {
+            write!(t, "{name}:{value}\r\n")?;
+        }
+    }
+    Ok(())
 }
 
 fn stats<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {

@@ -99,6 +99,21 @@ pub trait Store {
     /// connection that used the store goes away.
     fn close(&mut self, session: u64);
 
+    /// The store's `INFO` text (`field:value` lines; the kvs server
+    /// reports `used_memory` and its log's `aof_*`), for the front end's
+    /// INFO. The default runs `INFO` in [`INTERNAL_SESSION`]; `None` when
+    /// the store does not answer with a bulk string.
+    fn info(&mut self) -> Option<Vec<u8>> {
+        let mut buf = CommandBuf::new();
+        let mut answer = Vec::new();
+        self.exec(INTERNAL_SESSION, buf.set(&[b"INFO"]), &mut answer)
+            .ok()?;
+        let len = kvs::proto::reply_len(&answer)?;
+        let body = answer.get(..len)?.strip_prefix(b"$")?;
+        let header = body.iter().position(|&b| b == b'\r')?;
+        Some(body.get(header + 2..body.len() - 2)?.to_vec())
+    }
+
     /// Runs the commands of `round`, in order, each in its session;
     /// appends their replies to `replies` one after the other and the end
     /// of each to `ends`. A command or reply too large to travel gets an

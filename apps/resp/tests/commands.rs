@@ -760,3 +760,42 @@ impl Store for Spy {
 
     fn close(&mut self, _session: u64) {}
 }
+
+/// A store that answers INFO as the kvs server does.
+struct Reporting;
+
+impl Store for Reporting {
+    fn exec(
+        &mut self,
+        _session: u64,
+        command: Command<'_>,
+        reply: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
+        assert_eq!(command.name(), b"INFO");
+        let text = "# Memory\r\nused_memory:123456\r\n\r\n# Persistence\r\naof_enabled:1\r\n\
+                    aof_rewrite_in_progress:1\r\naof_current_size:99\r\naof_last_write_status:err\r\n";
+        reply.extend_from_slice(format!("${}\r\n{text}\r\n", text.len()).as_bytes());
+        Ok(())
+    }
+
+    fn close(&mut self, _session: u64) {}
+}
+
+#[test]
+fn info_takes_memory_and_the_log_from_the_store() {
+    let mut fe = Frontend::new(Reporting, || 0u64);
+    fe.config_mut().set("appendonly", "yes").unwrap();
+    let mut c = connect(&mut fe);
+    let memory = read_all(&drive(&mut c, &mut fe, b"INFO memory\r\n").0)[0].text();
+    assert!(
+        memory.contains("used_memory:123456\r\nused_memory_human:120.56K\r\n"),
+        "{memory}"
+    );
+    let persistence = read_all(&drive(&mut c, &mut fe, b"INFO persistence\r\n").0)[0].text();
+    assert!(
+        persistence.ends_with(
+            "aof_enabled:1\r\naof_rewrite_in_progress:1\r\naof_current_size:99\r\naof_last_write_status:err\r\n"
+        ),
+        "{persistence}"
+    );
+}

@@ -25,6 +25,7 @@
 extern crate alloc;
 
 mod client;
+mod info;
 pub mod persist;
 pub mod proto;
 mod server;

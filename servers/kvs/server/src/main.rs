@@ -103,6 +103,7 @@ fn run(start: &'static libcap::Start) -> ! {
     let clock_start = epoch_ms.max(last_logged);
     let clock = TscClock::new(tsc_mhz, clock_start);
     let mut server = KvsServer::with_store(store, clock, regions);
+    server.set_memory_gauge(|| libcap::runtime::heap_used().unwrap_or(0) as u64);
     let persistent = persistence.is_some();
     if let Some((p, _)) = persistence {
         server.persist(p);

@@ -699,6 +699,8 @@ pub struct Persistence<D> {
     refusing: bool,
     /// Changes wait in memory for [`settle`](Self::settle).
     grouped: bool,
+    /// The last write (or flush) to the log failed.
+    failed: bool,
 }
 
 impl<D: SectorDevice> Persistence<D> {
@@ -714,6 +716,7 @@ impl<D: SectorDevice> Persistence<D> {
             retry_ms: 0,
             refusing: false,
             grouped: false,
+            failed: false,
         }
     }
 
@@ -743,8 +746,11 @@ impl<D: SectorDevice> Persistence<D> {
         }
         // Under `always` one request writes and flushes; a compaction (if
         // the records did not fit) flushed on its own.
-        self.write_pending(store, now_ms, self.fsync == Fsync::Always)?;
-        self.flush_if_due(now_ms)
+        let written = self
+            .write_pending(store, now_ms, self.fsync == Fsync::Always)
+            .and_then(|()| self.flush_if_due(now_ms));
+        self.failed = written.is_err();
+        written
     }
 
     /// Flushes what is on the device but not durable, if the policy wants
@@ -776,6 +782,12 @@ impl<D: SectorDevice> Persistence<D> {
     /// on the disk.
     pub fn refusing(&self) -> bool {
         self.refusing
+    }
+
+    /// Whether the last write (and flush) to the log succeeded, and
+    /// writes are not refused.
+    pub fn last_write_ok(&self) -> bool {
+        !self.failed && !self.refusing
     }
 
     /// Runs a command and logs its change; the reply. A write gets an
@@ -879,8 +891,11 @@ impl<D: SectorDevice> Persistence<D> {
             self.pending.extend_from_slice(&records);
         }
         if !self.grouped {
-            self.write_pending(store, now_ms, false)?;
-            self.flush_if_due(now_ms)?;
+            let written = self
+                .write_pending(store, now_ms, false)
+                .and_then(|()| self.flush_if_due(now_ms));
+            self.failed = written.is_err();
+            written?;
         }
         if self.log.compacting() {
             let changes = self.writer.take_shadow();

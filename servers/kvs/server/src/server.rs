@@ -2,12 +2,12 @@
 //! regions it may attach to clients, and a clock.
 
 use crate::persist::{LogError, Persistence, SectorDevice};
-use crate::proto;
 use crate::shared::SharedBuf;
 use crate::{
     Answer, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS, NO_SUCH_REGION,
     NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, TOO_MANY_SESSIONS,
 };
+use crate::{info, proto};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -121,6 +121,8 @@ pub struct KvsServer<C> {
     reply: Vec<u8>,
     /// The append-only log, if the server has a disk.
     persistence: Option<Persistence<Box<dyn SectorDevice>>>,
+    /// What `INFO` reports as `used_memory`.
+    memory: Option<fn() -> u64>,
 }
 
 impl<C: Clock> KvsServer<C> {
@@ -158,7 +160,14 @@ impl<C: Clock> KvsServer<C> {
             request: Vec::new(),
             reply: Vec::new(),
             persistence: None,
+            memory: None,
         }
+    }
+
+    /// Reports `gauge()` as `used_memory` in `INFO` (the component's heap
+    /// in use).
+    pub fn set_memory_gauge(&mut self, gauge: fn() -> u64) {
+        self.memory = Some(gauge);
     }
 
     /// Logs every change through `persistence` from now on (its log was
@@ -266,6 +275,7 @@ impl<C: Clock> KvsServer<C> {
             requests,
             last_expire,
             reply,
+            memory,
             ..
         } = self;
         let engine = Engine {
@@ -274,6 +284,7 @@ impl<C: Clock> KvsServer<C> {
             clock,
             requests,
             last_expire,
+            memory: *memory,
         };
         (engine, clients, reply)
     }
@@ -347,12 +358,17 @@ struct Engine<'a, C> {
     clock: &'a mut C,
     requests: &'a mut u64,
     last_expire: &'a mut u64,
+    memory: Option<fn() -> u64>,
 }
 
 impl<C: Clock> Engine<'_, C> {
     /// Runs one command in `state`, active expiry first when it is due,
     /// and appends its reply's encoding to `reply`.
     fn execute(&mut self, state: &mut Session, args: &[&[u8]], reply: &mut Vec<u8>) {
+        if info::is_info(args) && !state.in_multi() {
+            let memory = self.memory.map(|gauge| gauge());
+            return info::reply(args, memory, self.persistence.as_ref(), reply);
+        }
         let now = self.clock.now_ms();
         *self.requests += 1;
         if self.requests.is_multiple_of(EXPIRE_EVERY)

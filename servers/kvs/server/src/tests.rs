@@ -513,3 +513,46 @@ fn reply_lengths_cover_every_resp2_kind() {
         );
     }
 }
+
+#[test]
+fn info_reports_memory_and_the_log() {
+    let (s, _) = persistent();
+    s.state_mut().set_memory_gauge(|| 4096);
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    c.command(&[b"SET", b"k", b"v"]).unwrap();
+    // What serve_held does before it answers.
+    assert_eq!(libcap::rpc::Settle::settle(&mut *s.state_mut()), Ok(()));
+    let text = |reply: Vec<u8>| String::from_utf8(reply).unwrap();
+    let all = text(c.command(&[b"INFO"]).unwrap());
+    assert!(all.starts_with('$'), "{all}");
+    for field in [
+        "# Memory\r\nused_memory:4096\r\n",
+        "# Persistence\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\n",
+        "aof_last_write_status:ok\r\naof_fsync:always\r\n",
+    ] {
+        assert!(all.contains(field), "{field:?} in {all}");
+    }
+    let size: u64 = all
+        .split("aof_current_size:")
+        .nth(1)
+        .and_then(|r| r.split('\r').next())
+        .and_then(|n| n.parse().ok())
+        .expect("aof_current_size");
+    assert!(size > 0, "the SET is in the log");
+    let memory = text(c.command(&[b"info", b"MEMORY"]).unwrap());
+    assert!(
+        memory.contains("used_memory:4096") && !memory.contains("aof_"),
+        "{memory}"
+    );
+    assert_eq!(c.command(&[b"INFO", b"nosuch"]).unwrap(), b"$0\r\n\r\n");
+    // Without a disk or a gauge.
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    let bare = text(c.command(&[b"INFO"]).unwrap());
+    assert!(
+        bare.contains("# Memory\r\n# Persistence")
+            || bare.contains("# Memory\r\n\r\n# Persistence"),
+        "{bare}"
+    );
+    assert!(bare.contains("aof_enabled:0"), "{bare}");
+}
