@@ -34,7 +34,7 @@ pub const ROOT_STACK_PAGES: u64 = 16;
 /// Value of [`BootInfo::magic`].
 pub const MAGIC: u64 = 0x4f46_4e49_544c_5342; // "BSLTINFO"
 /// Layout version of the boot-info page.
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
 
 /// Most untyped capabilities the page can list.
 pub const MAX_UNTYPED: usize = 180;
@@ -100,6 +100,9 @@ pub struct BootInfo {
     pub tsc_hz: u64,
     /// The wall-clock time at boot, from the real-time clock.
     pub wall_clock: WallClock,
+    /// The PCI Express configuration window of PCI segment 0, from the
+    /// ACPI MCFG table (`base` 0: none).
+    pub pci_ecam: Ecam,
 }
 
 /// A wall-clock reading: the Unix time at one moment and the time-stamp
@@ -114,4 +117,42 @@ pub struct WallClock {
     pub tsc: u64,
 }
 
+/// A PCI Express enhanced configuration window (ECAM): 4 KiB of
+/// configuration space per function, memory-mapped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Ecam {
+    /// The physical address bus 0 would have: as in ACPI's MCFG, the
+    /// window itself starts at bus `first_bus` (0: no window).
+    pub base: u64,
+    /// The first bus the window decodes.
+    pub first_bus: u8,
+    /// The last bus the window decodes.
+    pub last_bus: u8,
+    pub _reserved: [u8; 6],
+}
+
+impl Ecam {
+    /// The physical address of the 4 KiB configuration space of function
+    /// `function` of device `device` on bus `bus`, if the window covers
+    /// that bus.
+    ///
+    /// ```
+    /// use basalt_abi::boot_info::Ecam;
+    /// let ecam = Ecam { base: 0xb000_0000, first_bus: 0, last_bus: 255, ..Ecam::default() };
+    /// assert_eq!(ecam.function_page(1, 3, 2), Some(0xb011_a000));
+    /// assert_eq!(Ecam::default().function_page(0, 0, 0), None);
+    /// ```
+    pub fn function_page(&self, bus: u8, device: u8, function: u8) -> Option<u64> {
+        if self.base == 0 || device >= 32 || function >= 8 {
+            return None;
+        }
+        (self.first_bus..=self.last_bus).contains(&bus).then(|| {
+            self.base + (u64::from(bus) << 20 | u64::from(device) << 15 | u64::from(function) << 12)
+        })
+    }
+}
+
 const _: () = assert!(size_of::<BootInfo>() <= 4096);
+// docs/abi.md gives the offsets.
+const _: () = assert!(core::mem::offset_of!(BootInfo, pci_ecam) == 3840);

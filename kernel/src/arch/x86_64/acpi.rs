@@ -1,6 +1,7 @@
 //! The static ACPI tables the kernel needs at boot: the MADT (local APICs,
 //! IOAPICs, interrupt source overrides) and the MCFG (PCI Express ECAM,
-//! kept for the PCI code that comes later). Read through the `acpi` crate;
+//! whose segment-0 window the boot-info page passes on to the root task).
+//! Read through the `acpi` crate;
 //! tables are reached through the direct map, so "mapping" is arithmetic.
 
 use super::layout::phys_to_virt;
@@ -157,6 +158,21 @@ impl Platform {
             }
         }
         Ok(platform)
+    }
+
+    /// The first ECAM window of PCI segment 0, as the boot-info page
+    /// carries it (base 0: the firmware lists none).
+    pub fn segment0_ecam(&self) -> basalt_abi::boot_info::Ecam {
+        self.ecam
+            .as_slice()
+            .iter()
+            .find(|e| e.segment == 0)
+            .map_or_else(Default::default, |e| basalt_abi::boot_info::Ecam {
+                base: e.base,
+                first_bus: e.first_bus,
+                last_bus: e.last_bus,
+                _reserved: [0; 6],
+            })
     }
 }
 

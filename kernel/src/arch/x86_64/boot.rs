@@ -149,7 +149,13 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
             }
             let devices = roottask::device_space(&memory.ram, &kernel_devices);
             let others = boot.modules().filter(|m| m.name != roottask::MODULE_NAME);
-            match roottask::create(&module, others, &mut frames, &devices) {
+            match roottask::create(
+                &module,
+                others,
+                &mut frames,
+                &devices,
+                platform.segment0_ecam(),
+            ) {
                 Ok(r) => r,
                 Err(e) => fatal(format_args!(
                     "cannot start the root task (module `{}`): {e}",

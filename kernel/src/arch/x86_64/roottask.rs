@@ -129,13 +129,15 @@ fn aligned_blocks(mut start: u64, end: u64, mut emit: impl FnMut(u64, u8)) {
     }
 }
 
-/// Loads and prepares the root task (inactive: the caller resumes it) and
-/// maps the `others` boot modules into it.
+/// Loads and prepares the root task (inactive: the caller resumes it),
+/// maps the `others` boot modules into it and tells it where PCI
+/// segment 0's configuration window is (`pci_ecam`).
 pub fn create<const N: usize>(
     module: &Module,
     others: impl Iterator<Item = Module>,
     allocator: &mut FrameAllocator<N>,
     device_space: &RangeSet<N>,
+    pci_ecam: bi::Ecam,
 ) -> Result<RootTask, RootTaskError> {
     let image = module.bytes();
     let file = ElfBytes::<LittleEndian>::minimal_parse(image).map_err(RootTaskError::NotElf)?;
@@ -322,6 +324,7 @@ pub fn create<const N: usize>(
     info.first_free_slot = next;
     info.tsc_hz = super::timer::tsc_hz();
     info.wall_clock = super::timer::wall_clock();
+    info.pci_ecam = pci_ecam;
 
     TcbRef(tcb).with(|t| {
         t.context.rip = file.ehdr.e_entry;
