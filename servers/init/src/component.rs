@@ -58,7 +58,8 @@ pub struct Shared {
     pub tsc_hz: u64,
     /// The wall-clock time the kernel read at boot (for the start-info pages).
     pub wall_clock: basalt_abi::boot_info::WallClock,
-    /// Per component: the memory BARs of its PCI devices.
+    /// Per component: the memory BARs and configuration pages of its PCI
+    /// devices.
     pub devices: alloc::vec::Vec<alloc::vec::Vec<DeviceGrant>>,
 }
 
@@ -68,12 +69,13 @@ pub struct SharedRegion {
     pub physical: u64,
 }
 
-/// A PCI memory BAR granted to a component, as frames init holds.
+/// A PCI memory BAR or configuration page granted to a component, as
+/// frames init holds.
 pub struct DeviceGrant {
-    /// `<device name>.bar<index>`.
+    /// `<device name>.bar<index>` or `<device name>.config`.
     pub name: alloc::string::String,
     pub size: u64,
-    /// The BAR's physical address (page aligned).
+    /// Its physical address (page aligned).
     pub physical: u64,
     pub frames: alloc::vec::Vec<u64>,
 }
@@ -408,7 +410,8 @@ pub fn start(
                     .doing("granting a message-signalled interrupt")?;
                 info.caps[(dest - si::slot::FIRST_GRANTED) as usize].value = line;
             }
-            // The BARs are granted below, from what init found at boot.
+            // The BARs and the configuration page are granted below, from
+            // what init found at boot.
             Device::Pci { .. } => {}
         }
     }

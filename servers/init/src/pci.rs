@@ -1,7 +1,8 @@
 //! PCI: init finds the functions the config names (by vendor and device
 //! ID) through the legacy configuration ports and hands their memory BARs
-//! to the component that drives them, as frames carved from the device
-//! untyped memory the kernel gave it.
+//! and their page of ECAM configuration space to the component that drives
+//! them, as frames carved from the device untyped memory the kernel gave
+//! it. The ports stay init's: they reach every function.
 
 use crate::space::{CNODE, IO_PORT_CONTROL, Space};
 use alloc::vec::Vec;

@@ -107,9 +107,34 @@ fn contiguous_frames(space: &mut Space, size: u64) -> Result<SharedRegion, libca
     Ok(SharedRegion { frames, physical })
 }
 
+/// What init grants of a PCI function as device memory.
+#[derive(Clone, Copy)]
+enum Piece {
+    /// A memory BAR: `<device>.bar<N>`.
+    Bar(pci::Bar),
+    /// The function's 4 KiB of ECAM configuration space: `<device>.config`.
+    Config(u64),
+}
+
+impl Piece {
+    fn address(&self) -> u64 {
+        match self {
+            Self::Bar(b) => b.address,
+            Self::Config(address) => *address,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            Self::Bar(b) => b.size,
+            Self::Config(_) => plan::PAGE,
+        }
+    }
+}
+
 /// Finds the PCI functions the config names and carves frames for their
-/// memory BARs (a device that is missing or cannot be mapped is reported
-/// and left out).
+/// memory BARs and their configuration space (a device that is missing or
+/// cannot be mapped is reported and left out).
 fn pci_devices(
     space: &mut Space,
     boot: &'static BootInfo,
@@ -143,43 +168,64 @@ fn pci_devices(
             return grants;
         }
     };
-    let mut bars = Vec::new();
+    let mut pieces = Vec::new();
     for (component, name, vendor, device) in wanted {
-        match config.find(vendor, device) {
-            Ok(Some(f)) => match config.memory_bars(f) {
-                Ok(found) => bars.extend(found.into_iter().map(|b| (component, name, f, b))),
-                Err(e) => println!("init: {name}: cannot read the BARs of {f:?}: {e:?}"),
-            },
-            Ok(None) => println!("init: {name}: no PCI device {vendor:04x}:{device:04x}"),
-            Err(e) => println!("init: {name}: PCI scan failed: {e:?}"),
+        let f = match config.find(vendor, device) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                println!("init: {name}: no PCI device {vendor:04x}:{device:04x}");
+                continue;
+            }
+            Err(e) => {
+                println!("init: {name}: PCI scan failed: {e:?}");
+                continue;
+            }
+        };
+        match config.memory_bars(f) {
+            Ok(found) => pieces.extend(
+                found
+                    .into_iter()
+                    .map(|b| (component, name, f, Piece::Bar(b))),
+            ),
+            Err(e) => println!("init: {name}: cannot read the BARs of {f:?}: {e:?}"),
+        }
+        // The driver reaches its function's configuration space only
+        // through this page: never the ports, which reach every function.
+        match boot.pci_ecam.function_page(f.bus, f.device, f.function) {
+            Some(page) => pieces.push((component, name, f, Piece::Config(page))),
+            None => println!(
+                "init: {name}: no ECAM window covers bus {}: no configuration space granted",
+                f.bus
+            ),
         }
     }
-    bars.sort_by_key(|(_, _, _, b)| b.address);
+    // Device memory is carved in address order.
+    pieces.sort_by_key(|(_, _, _, p)| p.address());
     let mut memory = pci::DeviceMemory::new(boot);
-    for (component, name, f, bar) in bars {
-        match memory.frames(space, bar.address, bar.size) {
+    for (component, name, f, piece) in pieces {
+        let (address, size) = (piece.address(), piece.size());
+        let (what, suffix) = match piece {
+            Piece::Bar(b) => (format!("BAR{}", b.index), format!("bar{}", b.index)),
+            Piece::Config(_) => ("configuration space".into(), "config".into()),
+        };
+        match memory.frames(space, address, size) {
             Ok(frames) => {
                 println!(
-                    "init: {}: {name} ({:02x}:{:02x}.{}) BAR{} at {:#x}, {} KiB",
+                    "init: {}: {name} ({:02x}:{:02x}.{}) {what} at {address:#x}, {} KiB",
                     manifest.components[component].name,
                     f.bus,
                     f.device,
                     f.function,
-                    bar.index,
-                    bar.address,
-                    bar.size >> 10
+                    size >> 10
                 );
                 grants[component].push(DeviceGrant {
-                    name: format!("{name}.bar{}", bar.index),
-                    size: bar.size,
-                    physical: bar.address & !(plan::PAGE - 1),
+                    name: format!("{name}.{suffix}"),
+                    size,
+                    physical: address & !(plan::PAGE - 1),
                     frames,
                 });
             }
-            Err(e) => println!(
-                "init: {name}: BAR{} at {:#x} cannot be granted: {e:?}",
-                bar.index, bar.address
-            ),
+            Err(e) => println!("init: {name}: {what} at {address:#x} cannot be granted: {e:?}"),
         }
     }
     grants
