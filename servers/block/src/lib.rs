@@ -5,7 +5,7 @@
 //! | module | holds |
 //! | --- | --- |
 //! | [`dma`] | the page pool over the component's DMA region, the windows the device may reach in place, and [`dma::BlockHal`], the driver's [`virtio_drivers::Hal`] (from the `virtio-pci` library, shared with the net server) |
-//! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc, and the MSI-X capability (from `virtio-pci`) |
+//! | [`pci`] | [`pci::ConfigPage`], the device's PCI configuration space through its page of the ECAM window, and the MSI-X capability (from `virtio-pci`) |
 //! | [`virtio`] | [`virtio::VirtioBlk`], the disk as a [`server::Device`]: several requests in the virtqueue at once, completions in any order |
 //! | [`check`] | the start-up self-check: capacity, write and read back sectors 1 and 2, sector 0 |
 //! | [`server`] | [`server::BlockServer`], which takes [`Request`]s from the submission ring, checks them, keeps the device busy and posts [`Completion`]s |

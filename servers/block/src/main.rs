@@ -24,8 +24,8 @@
 //!
 //! Arguments: `region` (the client's region, default `block-io`), `dma`
 //! (the DMA region, default `block-dma`), `device` (the PCI device's
-//! name, default `disk`), `pci-ports` (the configuration ports, default
-//! `pci-config`), `irq-notification` (the notification the interrupt
+//! name, default `disk`: init grants its BARs, its configuration space
+//! and its interrupt), `irq-notification` (the notification the interrupt
 //! signals, default `block-irq`), `self-check`, `exit`.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -144,7 +144,6 @@ mod component {
         let names = Names {
             dma: start.arg("dma").unwrap_or("block-dma"),
             device: start.arg("device").unwrap_or("disk"),
-            ports: start.arg("pci-ports").unwrap_or("pci-config"),
             interrupt: start.arg("irq-notification").unwrap_or("block-irq"),
         };
         let opened = device::open(start, &names, &BLOCK_DEVICES).map_err(Failure::Open)?;

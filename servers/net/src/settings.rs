@@ -19,8 +19,6 @@ pub struct Settings<'a> {
     pub dma: &'a str,
     /// The PCI device's name (`device`, default `nic`).
     pub device: &'a str,
-    /// The configuration ports' name (`pci-ports`, default `pci-config`).
-    pub pci_ports: &'a str,
     /// The notification apps signal (`wake`, default `net-wake`); the
     /// device's interrupt and the tick signal it too.
     pub wake: &'a str,
@@ -165,7 +163,6 @@ impl Settings<'static> {
             limits,
             dma: arg("dma").unwrap_or("net-dma"),
             device: arg("device").unwrap_or("nic"),
-            pci_ports: arg("pci-ports").unwrap_or("pci-config"),
             wake: arg("wake").unwrap_or("net-wake"),
             rtc: arg("rtc").unwrap_or("rtc"),
             rtc_ports: arg("rtc-ports").unwrap_or("rtc-ports"),

@@ -1,13 +1,14 @@
 //! Finding and starting a virtio PCI function from what `init` granted:
 //! the DMA region (a shared region with a physical address), the
-//! function's memory BARs (device memory `<device>.bar<N>`), the PCI
-//! configuration ports and, if granted, its message-signalled interrupt
-//! (`<device>.msi`, see [`crate::interrupt`]).
+//! function's memory BARs (device memory `<device>.bar<N>`), its page of
+//! configuration space (device memory `<device>.config`, see
+//! [`crate::pci::ConfigPage`]) and, if granted, its message-signalled
+//! interrupt (`<device>.msi`, see [`crate::interrupt`]).
 //!
 //! ```no_run
 //! # fn run(start: &'static libcap::Start) -> Result<(), virtio_pci::device::OpenError> {
 //! use virtio_pci::device::{self, Names};
-//! let names = Names { dma: "net-dma", device: "nic", ports: "pci-config", interrupt: "net-wake" };
+//! let names = Names { dma: "net-dma", device: "nic", interrupt: "net-wake" };
 //! let opened = device::open(start, &names, &[0x1000, 0x1041])?;
 //! libcap::log::info!("{}", opened.describe("virtio-net"));
 //! match &opened.interrupt {
@@ -21,10 +22,10 @@
 
 use crate::dma::{self, VirtioHal, Window};
 use crate::interrupt::{self, Interrupt, MsixTransport, NoInterrupt};
-use crate::pci::{CONFIG_ADDRESS, CONFIG_DATA, PortCam};
+use crate::pci::{ConfigPage, PAGE_FUNCTION};
 use core::fmt;
 use libcap::abi::start_info::CapKind;
-use virtio_drivers::transport::pci::bus::{BarInfo, Command, DeviceFunction, PciError, PciRoot};
+use virtio_drivers::transport::pci::bus::{BarInfo, Command, PciError, PciRoot};
 use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
 
 /// The virtio vendor ID.
@@ -37,11 +38,10 @@ pub struct Names {
     /// The DMA region: a `[[region]]` only this component uses.
     pub dma: &'static str,
     /// The PCI device (`[[device]] kind = "pci"`): its BARs are granted
-    /// as `<device>.bar<N>`, its interrupt (`interrupt = "msi"`) as
+    /// as `<device>.bar<N>`, its configuration space as
+    /// `<device>.config`, its interrupt (`interrupt = "msi"`) as
     /// `<device>.msi`.
     pub device: &'static str,
-    /// The configuration ports (`kind = "io-ports"`, 0xcf8-0xcff).
-    pub ports: &'static str,
     /// The notification the interrupt signals: the component owns it
     /// (`notifications`, to wait) and signals it (`signals`, to bind the
     /// line to it).
@@ -54,12 +54,15 @@ pub enum OpenError {
     /// No shared region of that name was granted (or it has no physical
     /// address).
     NoDmaRegion,
-    /// No I/O-port range of that name covering 0xcf8-0xcff.
-    NoConfigPorts,
     /// No device memory `<device>.bar<N>` was granted.
     NoBars,
-    /// No virtio function with one of the device IDs on bus 0.
-    NoDevice,
+    /// No device memory `<device>.config` (the device's name) of at least
+    /// 256 bytes was granted: init grants it when the firmware describes
+    /// an ECAM window covering the function (see its log).
+    NoConfigSpace(&'static str),
+    /// The function `<device>.config` holds (the device's name) is not a
+    /// virtio device with one of the wanted IDs: its vendor and device IDs.
+    WrongDevice(&'static str, u16, u16),
     /// Sizing the function's BARs failed.
     Pci(PciError),
     /// A memory BAR of the function was not granted (init could not map
@@ -73,9 +76,17 @@ impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoDmaRegion => f.write_str("no DMA region (a region with a physical address)"),
-            Self::NoConfigPorts => f.write_str("no I/O ports covering 0xcf8-0xcff"),
             Self::NoBars => f.write_str("no device memory <device>.bar<N> was granted"),
-            Self::NoDevice => f.write_str("no such virtio function on PCI bus 0"),
+            Self::NoConfigSpace(device) => write!(
+                f,
+                "no configuration space: device memory `{device}.config` was not granted \
+                 (init grants it from the firmware's ECAM window; see its log)"
+            ),
+            Self::WrongDevice(device, vendor, id) => write!(
+                f,
+                "`{device}.config` is the configuration space of {vendor:04x}:{id:04x}, \
+                 not one of the virtio devices this driver wants"
+            ),
             Self::Pci(e) => write!(f, "sizing the BARs: {e:?}"),
             Self::BarNotGranted(i, a) => write!(f, "BAR{i} at {a:#x} was not granted"),
             Self::Transport(e) => write!(f, "the PCI transport: {e:?}"),
@@ -91,8 +102,8 @@ pub struct Opened {
     /// The device's interrupt, or why it has none (then the driver
     /// polls).
     pub interrupt: Result<Interrupt, NoInterrupt>,
-    /// The function's bus, device and function numbers.
-    pub function: DeviceFunction,
+    /// The physical address of the function's configuration space.
+    pub config: u64,
     /// Its vendor and device IDs.
     pub ids: (u16, u16),
     /// How many BAR windows were registered.
@@ -102,7 +113,8 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// One log line: `<what> 1af4:1041 at 00:02.0, 2 BARs, DMA region 256 KiB at physical 0x…`.
+    /// One log line: `<what> 1af4:1041, configuration space at physical
+    /// 0xb0010000, 2 BARs, DMA region 256 KiB at physical 0x…`.
     pub fn describe<'a>(&'a self, what: &'a str) -> impl fmt::Display + 'a {
         Describe(self, what)
     }
@@ -113,17 +125,13 @@ struct Describe<'a>(&'a Opened, &'a str);
 impl fmt::Display for Describe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = self.0;
-        let DeviceFunction {
-            bus,
-            device,
-            function,
-        } = o.function;
         write!(
             f,
-            "{} {:04x}:{:04x} at {bus:02x}:{device:02x}.{function}, {} BARs, DMA region {} KiB at physical {:#x}",
+            "{} {:04x}:{:04x}, configuration space at physical {:#x}, {} BARs, DMA region {} KiB at physical {:#x}",
             self.1,
             o.ids.0,
             o.ids.1,
+            o.config,
             o.bars,
             o.dma.0 >> 10,
             o.dma.1
@@ -131,13 +139,35 @@ impl fmt::Display for Describe<'_> {
     }
 }
 
+/// The configuration space granted as `<device>.config`, if it is that
+/// of a virtio device (vendor 0x1af4) with one of `device_ids`; its
+/// physical address.
+fn config_page(
+    start: &'static libcap::Start,
+    device: &'static str,
+    device_ids: &[u16],
+) -> Result<(ConfigPage, u64), OpenError> {
+    let (page, physical) = start
+        .grants()
+        .filter(|g| g.kind == Some(CapKind::DeviceMemory))
+        .find(|g| g.name.strip_prefix(device) == Some(".config"))
+        .and_then(|g| Some((ConfigPage::new(start.device_memory(g.name)?)?, g.physical)))
+        .ok_or(OpenError::NoConfigSpace(device))?;
+    match page.ids() {
+        (VIRTIO_VENDOR, id) if device_ids.contains(&id) => Ok((page, physical)),
+        (vendor, id) => Err(OpenError::WrongDevice(device, vendor, id)),
+    }
+}
+
 /// Gives [`VirtioHal`] the DMA region and the function's BAR windows,
-/// finds the first virtio function on bus 0 whose device ID is in
-/// `device_ids`, enables memory decoding and bus mastering, checks that
-/// every memory BAR was granted, sets up the MSI-X interrupt if one is
-/// granted ([`interrupt::setup`]) and starts the PCI transport.
+/// checks that the configuration space granted as `<device>.config` is a
+/// virtio function whose device ID is in `device_ids`, enables memory
+/// decoding and bus mastering, checks that every memory BAR was granted,
+/// sets up the MSI-X interrupt if one is granted ([`interrupt::setup`])
+/// and starts the PCI transport.
 ///
-/// Call once per program: the region and windows are handed out once.
+/// Call once per program: the region, windows and page are handed out
+/// once.
 pub fn open(
     start: &'static libcap::Start,
     names: &Names,
@@ -180,16 +210,10 @@ pub fn open(
         return Err(OpenError::NoBars);
     }
 
-    let ports = start
-        .io_ports(names.ports)
-        .filter(|p| p.first <= CONFIG_ADDRESS && p.last >= CONFIG_DATA + 3)
-        .ok_or(OpenError::NoConfigPorts)?;
-    let cam = PortCam::new(ports.ports);
+    let (cam, config) = config_page(start, names.device, device_ids)?;
+    let ids = cam.ids();
     let mut root = PciRoot::new(cam);
-    let (function, info) = root
-        .enumerate_bus(0)
-        .find(|(_, i)| i.vendor_id == VIRTIO_VENDOR && device_ids.contains(&i.device_id))
-        .ok_or(OpenError::NoDevice)?;
+    let function = PAGE_FUNCTION;
     // The device reaches the DMA region only as a bus master.
     let (_, command) = root.get_status_command(function);
     root.set_command(
@@ -211,22 +235,76 @@ pub fn open(
             return Err(OpenError::BarNotGranted(index, address));
         }
     }
-    let interrupt = interrupt::setup(
-        start,
-        names.device,
-        names.interrupt,
-        &mut root,
-        cam,
-        function,
-    );
+    let interrupt = interrupt::setup(start, names.device, names.interrupt, &mut root, cam);
     let transport =
         PciTransport::new::<VirtioHal, _>(&mut root, function).map_err(OpenError::Transport)?;
     Ok(Opened {
         transport: MsixTransport::new(transport, interrupt.as_ref().ok()),
         interrupt,
-        function,
-        ids: (info.vendor_id, info.device_id),
+        config,
+        ids,
         bars,
         dma: (region.len(), grant.physical),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libcap::start::testing;
+    use virtio_drivers::transport::pci::bus::ConfigurationAccess;
+
+    /// A start whose `disk.config` is a page of host memory holding `id`
+    /// (device ID << 16 | vendor ID) in its first register.
+    fn start_with_config(id: u32) -> &'static libcap::Start {
+        let (mut page, base) = crate::pci::tests::page();
+        page.write_word(PAGE_FUNCTION, 0, id);
+        let info = testing::info(
+            "block",
+            &[
+                (CapKind::DeviceMemory, "disk.bar4", 0, 0),
+                (CapKind::DeviceMemory, "disk.config", base as u64, 4096),
+            ],
+            "",
+        );
+        let info = Box::leak(Box::new(info));
+        Box::leak(Box::new(libcap::Start::new(info).unwrap()))
+    }
+
+    #[test]
+    fn the_configuration_page_must_hold_a_wanted_virtio_device() {
+        let start = start_with_config(0x1042_1af4);
+        let (page, _) = config_page(start, "disk", &[0x1001, 0x1042]).unwrap();
+        assert_eq!(page.ids(), (0x1af4, 0x1042));
+        // It is handed out once.
+        assert!(matches!(
+            config_page(start, "disk", &[0x1042]),
+            Err(OpenError::NoConfigSpace("disk"))
+        ));
+
+        let start = start_with_config(0x1042_1af4);
+        let err = config_page(start, "disk", &[0x1000]).err().unwrap();
+        assert!(matches!(
+            err,
+            OpenError::WrongDevice("disk", 0x1af4, 0x1042)
+        ));
+        assert_eq!(
+            err.to_string(),
+            "`disk.config` is the configuration space of 1af4:1042, \
+             not one of the virtio devices this driver wants"
+        );
+        let start = start_with_config(0x1042_8086);
+        assert!(matches!(
+            config_page(start, "disk", &[0x1042]),
+            Err(OpenError::WrongDevice("disk", 0x8086, 0x1042))
+        ));
+    }
+
+    #[test]
+    fn a_missing_configuration_page_is_named() {
+        let start = start_with_config(0x1042_1af4);
+        let err = config_page(start, "nic", &[0x1000]).err().unwrap();
+        assert!(matches!(err, OpenError::NoConfigSpace("nic")));
+        assert!(err.to_string().contains("`nic.config` was not granted"));
+    }
 }

@@ -14,11 +14,11 @@
 //! took the vector.
 
 use crate::dma;
-use crate::pci::{self, MSIX_ENTRY_BYTES, Msix, PortCam};
+use crate::pci::{self, ConfigPage, MSIX_ENTRY_BYTES, Msix, PAGE_FUNCTION};
 use core::fmt;
 use core::ptr::NonNull;
 use libcap::abi::start_info::CapKind;
-use libcap::{IoPorts, IrqHandler, Notification};
+use libcap::{IrqHandler, Notification};
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
 use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Transport};
@@ -151,19 +151,20 @@ impl fmt::Display for NoInterrupt {
     }
 }
 
-/// Routes MSI-X table entry 0 of `function` to the message-signalled line
-/// granted as `<device>.msi`, that line to `notification` (which the
-/// component owns and signals), and turns MSI-X on.
+/// Routes MSI-X table entry 0 of the function whose configuration space
+/// `cam` is (and `root` reaches) to the message-signalled line granted as
+/// `<device>.msi`, that line to `notification` (which the component owns
+/// and signals), and turns MSI-X on.
 ///
 /// The function's BARs are registered as windows already (`open` did).
 pub fn setup(
     start: &'static libcap::Start,
     device: &str,
     notification: &'static str,
-    root: &mut PciRoot<PortCam<IoPorts>>,
-    mut cam: PortCam<IoPorts>,
-    function: DeviceFunction,
+    root: &mut PciRoot<ConfigPage>,
+    mut cam: ConfigPage,
 ) -> Result<Interrupt, NoInterrupt> {
+    let function = PAGE_FUNCTION;
     let grant = start
         .grants()
         .find(|g| g.kind == Some(CapKind::Irq) && g.name.strip_prefix(device) == Some(".msi"))

@@ -4,9 +4,9 @@
 //! | module | holds |
 //! | --- | --- |
 //! | [`dma`] | the page pool over the component's DMA region and [`dma::VirtioHal`], the [`virtio_drivers::Hal`] |
-//! | [`pci`] | [`pci::PortCam`], PCI configuration space through the legacy ports 0xcf8/0xcfc |
+//! | [`pci`] | [`pci::ConfigPage`], the function's PCI configuration space through its page of the ECAM window, and the MSI-X capability |
 //! | [`interrupt`] | the MSI-X interrupt: table entry 0 bound to the driver's notification, and [`interrupt::MsixTransport`], which routes every queue to it |
-//! | [`device`] | [`device::open`]: from what `init` granted (DMA region, BARs, configuration ports, interrupt) to a started transport |
+//! | [`device`] | [`device::open`]: from what `init` granted (DMA region, BARs, configuration page, interrupt) to a started transport |
 //!
 //! See `docs/block.md` and `docs/net.md` for the config a driver needs.
 

@@ -1,83 +1,88 @@
-//! PCI configuration space through the legacy configuration ports: the
-//! address goes to 0xcf8, the 32-bit register is read or written at 0xcfc
-//! (configuration mechanism #1). The component is granted the ports as a
-//! device (`kind = "io-ports"`, `first = 0xcf8`, `last = 0xcff`).
+//! PCI configuration space through one function's page of the PCI Express
+//! configuration window (ECAM): [`ConfigPage`]. `init` grants a driver its
+//! function's 4 KiB there as device memory `<device>.config`, mapped
+//! uncached; it is all of the configuration space the driver reaches. The
+//! legacy ports 0xcf8-0xcff, which reach every function on every bus (and
+//! so the other drivers' devices), stay `init`'s.
 //!
 //! And the MSI-X capability ([`Msix`]): where a function's table of
 //! interrupt messages lies, how to fill an entry and turn MSI-X on.
 
 use core::ptr::NonNull;
 use libcap::MsiMessage;
+use libcap::start::SharedRegion;
 use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
 
-/// The configuration-address port.
-pub const CONFIG_ADDRESS: u16 = 0xcf8;
-/// The configuration-data port.
-pub const CONFIG_DATA: u16 = 0xcfc;
+/// Bytes of configuration space a [`ConfigurationAccess`] reaches (its
+/// offsets are bytes): the header and the capability list.
+pub const CONFIG_BYTES: usize = 256;
 
-/// The value written to [`CONFIG_ADDRESS`] to select a register: the
-/// enable bit, bus, device, function and the dword-aligned offset.
-///
-/// ```
-/// use virtio_pci::pci::config_address;
-/// use virtio_drivers::transport::pci::bus::DeviceFunction;
-/// let f = DeviceFunction { bus: 0, device: 3, function: 0 };
-/// assert_eq!(config_address(f, 0x10), 0x8000_1810);
-/// ```
-pub fn config_address(f: DeviceFunction, offset: u8) -> u32 {
-    0x8000_0000
-        | u32::from(f.bus) << 16
-        | u32::from(f.device & 0x1f) << 11
-        | u32::from(f.function & 0x7) << 8
-        | u32::from(offset & 0xfc)
-}
+/// The function to name where [`PciRoot`] asks for one: a [`ConfigPage`]
+/// answers every function from its page, which is one function's.
+pub const PAGE_FUNCTION: DeviceFunction = DeviceFunction {
+    bus: 0,
+    device: 0,
+    function: 0,
+};
 
-/// 32-bit port accesses: [`libcap::IoPorts`] on Basalt, a fake in tests.
-pub trait Ports {
-    /// Reads 32 bits from `port` (all ones when the access fails, as for
-    /// an absent function).
-    fn read_u32(&self, port: u16) -> u32;
-    /// Writes 32 bits to `port`.
-    fn write_u32(&self, port: u16, value: u32);
-}
-
-impl Ports for libcap::IoPorts {
-    fn read_u32(&self, port: u16) -> u32 {
-        libcap::IoPorts::read_u32(*self, port).unwrap_or(u32::MAX)
-    }
-
-    fn write_u32(&self, port: u16, value: u32) {
-        if let Err(e) = libcap::IoPorts::write_u32(*self, port, value) {
-            log::error!("out {port:#x}: {e:?}");
-        }
-    }
-}
-
-/// Configuration space over the legacy ports, for
-/// [`virtio_drivers::transport::pci::bus::PciRoot`].
+/// One function's configuration space, memory-mapped, for
+/// [`virtio_drivers::transport::pci::bus::PciRoot`]: 32-bit volatile
+/// accesses at the register's offset in the page, whatever function is
+/// asked for.
 #[derive(Clone, Copy, Debug)]
-pub struct PortCam<P> {
-    ports: P,
+pub struct ConfigPage {
+    base: NonNull<u32>,
 }
 
-impl<P: Ports> PortCam<P> {
-    /// Configuration access through `ports` (which must cover 0xcf8-0xcff).
-    pub const fn new(ports: P) -> Self {
-        Self { ports }
+impl ConfigPage {
+    /// Configuration access through `page` (the grant `<device>.config`);
+    /// `None` if it is shorter than [`CONFIG_BYTES`].
+    ///
+    /// ```
+    /// use libcap::start::SharedRegion;
+    /// use virtio_pci::pci::ConfigPage;
+    /// let page: &'static mut [u32] = Box::leak(vec![0u32; 1024].into_boxed_slice());
+    /// page[0] = 0x1042_1af4;
+    /// // SAFETY: leaked, so mapped forever, and used only through `region`.
+    /// let region = unsafe { SharedRegion::new(page.as_mut_ptr().cast(), 4096) }.unwrap();
+    /// let config = ConfigPage::new(region).unwrap();
+    /// assert_eq!(config.ids(), (0x1af4, 0x1042));
+    /// ```
+    pub fn new(page: SharedRegion) -> Option<Self> {
+        if page.len() < CONFIG_BYTES || !page.as_ptr().cast::<u32>().is_aligned() {
+            return None;
+        }
+        Some(Self {
+            base: NonNull::new(page.as_ptr().cast())?,
+        })
+    }
+
+    /// The function's vendor and device IDs (vendor 0xffff: no function
+    /// answers there).
+    pub fn ids(&self) -> (u16, u16) {
+        let id = self.read_word(PAGE_FUNCTION, 0);
+        (id as u16, (id >> 16) as u16)
+    }
+
+    /// The register that holds byte `offset`.
+    fn register(&self, offset: u8) -> *mut u32 {
+        self.base.as_ptr().wrapping_add(usize::from(offset / 4))
     }
 }
 
-impl<P: Ports + Copy> ConfigurationAccess for PortCam<P> {
-    fn read_word(&self, f: DeviceFunction, offset: u8) -> u32 {
-        self.ports
-            .write_u32(CONFIG_ADDRESS, config_address(f, offset));
-        self.ports.read_u32(CONFIG_DATA)
+impl ConfigurationAccess for ConfigPage {
+    fn read_word(&self, _: DeviceFunction, offset: u8) -> u32 {
+        // SAFETY: the page is mapped read-write for the rest of the
+        // program (`SharedRegion`'s contract) and holds at least
+        // CONFIG_BYTES (`new` checked), so the aligned register at an
+        // offset below 256 lies in it; it is device memory, not a Rust
+        // object, and this program is single-threaded.
+        unsafe { self.register(offset).read_volatile() }
     }
 
-    fn write_word(&mut self, f: DeviceFunction, offset: u8, data: u32) {
-        self.ports
-            .write_u32(CONFIG_ADDRESS, config_address(f, offset));
-        self.ports.write_u32(CONFIG_DATA, data);
+    fn write_word(&mut self, _: DeviceFunction, offset: u8, data: u32) {
+        // SAFETY: as in `read_word`.
+        unsafe { self.register(offset).write_volatile(data) }
     }
 
     unsafe fn unsafe_clone(&self) -> Self {
@@ -164,109 +169,84 @@ pub unsafe fn write_msix_entry(table: NonNull<u32>, entry: usize, message: MsiMe
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use std::cell::{Cell, RefCell};
-    use std::collections::HashMap;
-    use virtio_drivers::transport::pci::bus::PciRoot;
 
-    /// A bus with one function: registers by (address with offset).
-    #[derive(Default)]
-    struct Bus {
-        selected: Cell<u32>,
-        registers: RefCell<HashMap<u32, u32>>,
-    }
-
-    #[derive(Clone, Copy)]
-    struct Fake(&'static Bus);
-
-    impl Ports for Fake {
-        fn read_u32(&self, port: u16) -> u32 {
-            assert_eq!(port, CONFIG_DATA);
-            let a = self.0.selected.get();
-            *self.0.registers.borrow().get(&a).unwrap_or(&u32::MAX)
-        }
-        fn write_u32(&self, port: u16, value: u32) {
-            if port == CONFIG_ADDRESS {
-                self.0.selected.set(value);
-            } else {
-                assert_eq!(port, CONFIG_DATA);
-                let a = self.0.selected.get();
-                self.0.registers.borrow_mut().insert(a, value);
-            }
-        }
+    /// A zeroed 4 KiB page of host memory standing in for a function's
+    /// configuration space, and its first register.
+    pub(crate) fn page() -> (ConfigPage, *mut u32) {
+        let memory: &'static mut [u32] = Box::leak(vec![0u32; 1024].into_boxed_slice());
+        let base = memory.as_mut_ptr();
+        // SAFETY: leaked, so mapped forever, and used only through the page.
+        let region = unsafe { SharedRegion::new(base.cast(), 4096) }.unwrap();
+        (ConfigPage::new(region).unwrap(), base)
     }
 
     #[test]
-    fn enumeration_finds_the_function_through_the_ports() {
-        let bus: &'static Bus = Box::leak(Box::default());
-        let f = DeviceFunction {
-            bus: 0,
-            device: 4,
-            function: 0,
-        };
-        let base = config_address(f, 0);
-        bus.registers.borrow_mut().insert(base, 0x1001_1af4);
-        bus.registers.borrow_mut().insert(base + 8, 0x0100_0000);
-        bus.registers.borrow_mut().insert(base + 0xc, 0);
-        let root = PciRoot::new(PortCam::new(Fake(bus)));
-        let found: Vec<_> = root.enumerate_bus(0).collect();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].0, f);
-        assert_eq!(
-            (found[0].1.vendor_id, found[0].1.device_id),
-            (0x1af4, 0x1001)
-        );
-    }
-
-    #[test]
-    fn the_msix_capability_is_found_and_enabled() {
-        let bus: &'static Bus = Box::leak(Box::default());
-        let f = DeviceFunction {
-            bus: 0,
-            device: 3,
-            function: 0,
-        };
-        let base = config_address(f, 0);
-        let mut regs = bus.registers.borrow_mut();
-        regs.insert(base, 0x1042_1af4);
-        // Status: a capability list, starting at 0x98.
-        regs.insert(base + 4, 0x0010_0000);
-        regs.insert(base + 0x34, 0x98);
-        // A vendor capability, then MSI-X with 2 entries (control 1),
-        // function masked, table at BAR1 offset 0.
-        regs.insert(base + 0x98, 0x0010_8409);
-        regs.insert(base + 0x84, 0x4001_0011);
-        regs.insert(base + 0x88, 0x0000_0001);
-        drop(regs);
-        let mut cam = PortCam::new(Fake(bus));
-        let root = PciRoot::new(cam);
-        let msix = Msix::find(&root, &cam, f).unwrap();
-        assert_eq!((msix.table_bar, msix.table_offset, msix.entries), (1, 0, 2));
-        msix.enable(&mut cam, f);
-        assert_eq!(bus.registers.borrow()[&(base + 0x84)], 0x8001_0011);
-        let none = DeviceFunction {
-            bus: 0,
-            device: 4,
-            function: 0,
-        };
-        bus.registers
-            .borrow_mut()
-            .insert(config_address(none, 4), 0);
-        assert_eq!(Msix::find(&root, &cam, none), None);
-    }
-
-    #[test]
-    fn writes_select_then_store() {
-        let bus: &'static Bus = Box::leak(Box::default());
+    fn registers_are_read_and_written_at_their_offset_whatever_the_function() {
+        let (mut config, base) = page();
         let f = DeviceFunction {
             bus: 1,
             device: 2,
             function: 3,
         };
-        let mut cam = PortCam::new(Fake(bus));
-        cam.write_word(f, 0x13, 0xdead_beef);
-        assert_eq!(cam.read_word(f, 0x10), 0xdead_beef);
-        assert_eq!(bus.selected.get(), 0x8001_1310);
+        config.write_word(f, 0x13, 0xdead_beef);
+        config.write_word(PAGE_FUNCTION, 0xfc, 7);
+        // SAFETY: registers 4 and 63 of the leaked page.
+        unsafe {
+            assert_eq!(base.add(4).read(), 0xdead_beef);
+            assert_eq!(base.add(63).read(), 7);
+        }
+        assert_eq!(config.read_word(PAGE_FUNCTION, 0x10), 0xdead_beef);
+        assert_eq!(config.read_word(f, 0xff), 7);
+        assert_eq!(config.read_word(f, 0x14), 0);
+    }
+
+    #[test]
+    fn the_ids_come_from_the_first_register() {
+        let (mut config, _) = page();
+        config.write_word(PAGE_FUNCTION, 0, 0x1000_1af4);
+        assert_eq!(config.ids(), (0x1af4, 0x1000));
+    }
+
+    #[test]
+    fn a_page_shorter_than_the_header_or_unaligned_is_refused() {
+        let memory: &'static mut [u32] = Box::leak(vec![0u32; 64].into_boxed_slice());
+        let base = memory.as_mut_ptr().cast::<u8>();
+        // SAFETY: leaked, so mapped forever, and used only through these.
+        let (short, odd) = unsafe {
+            (
+                SharedRegion::new(base, CONFIG_BYTES - 4).unwrap(),
+                SharedRegion::new(base.add(1), CONFIG_BYTES - 4).unwrap(),
+            )
+        };
+        assert!(ConfigPage::new(short).is_none());
+        assert!(ConfigPage::new(odd).is_none());
+    }
+
+    #[test]
+    fn the_msix_capability_is_found_through_the_capability_list_and_enabled() {
+        let (mut config, base) = page();
+        let f = PAGE_FUNCTION;
+        config.write_word(f, 0, 0x1042_1af4);
+        // Status: a capability list, starting at 0x98.
+        config.write_word(f, 4, 0x0010_0000);
+        config.write_word(f, 0x34, 0x98);
+        // A vendor capability, then MSI-X with 2 entries (control 1),
+        // function masked, table at BAR1 offset 0.
+        config.write_word(f, 0x98, 0x0010_8409);
+        config.write_word(f, 0x84, 0x4001_0011);
+        config.write_word(f, 0x88, 0x0000_0001);
+        let root = PciRoot::new(config);
+        let caps: Vec<(u8, u8)> = root.capabilities(f).map(|c| (c.offset, c.id)).collect();
+        assert_eq!(caps, [(0x98, 0x09), (0x84, 0x11)]);
+        let msix = Msix::find(&root, &config, f).unwrap();
+        assert_eq!((msix.table_bar, msix.table_offset, msix.entries), (1, 0, 2));
+        msix.enable(&mut config, f);
+        // SAFETY: register 0x84 / 4 of the leaked page.
+        assert_eq!(unsafe { base.add(0x84 / 4).read() }, 0x8001_0011);
+        // Without a capability list there is no MSI-X.
+        config.write_word(f, 4, 0);
+        assert_eq!(Msix::find(&root, &config, f), None);
     }
 }
