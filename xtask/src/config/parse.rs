@@ -89,9 +89,6 @@ pub struct ComponentFile {
     pub notifications: Vec<At<String>>,
     pub signals: Vec<At<String>>,
     pub devices: Vec<At<Device>>,
-    /// Per device: an `io-ports` range marked `shared = true`, which other
-    /// components may be granted too.
-    pub shared: Vec<bool>,
 }
 
 /// Reads the values of one file, reporting what is wrong.
@@ -213,16 +210,6 @@ impl Reader<'_> {
             }),
             _ => {
                 self.wrong_type(key, v, "a string");
-                None
-            }
-        }
-    }
-
-    pub fn boolean(&mut self, key: &str, v: &Value<'_>) -> Option<bool> {
-        match v.get_ref() {
-            DeValue::Boolean(b) => Some(*b),
-            _ => {
-                self.wrong_type(key, v, "true or false");
                 None
             }
         }
@@ -480,15 +467,9 @@ pub fn component(r: &mut Reader<'_>, name: &str, doc: &DeTable<'_>) -> Component
     let (serves, uses) = (list("serves"), list("uses"));
     let (notifications, signals) = (list("notifications"), list("signals"));
     let mut devices = Vec::new();
-    let mut shared = Vec::new();
     if let Some(v) = doc.get("device") {
         for (t, span) in r.tables("device", v) {
             if let Some(d) = device(r, t, span.clone()) {
-                let is_shared = t
-                    .get("shared")
-                    .and_then(|v| r.boolean("shared", v))
-                    .unwrap_or(false);
-                shared.push(is_shared);
                 devices.push(At {
                     value: d,
                     loc: r.loc(span),
@@ -511,7 +492,6 @@ pub fn component(r: &mut Reader<'_>, name: &str, doc: &DeTable<'_>) -> Component
         notifications,
         signals,
         devices,
-        shared,
     }
 }
 
@@ -598,8 +578,8 @@ fn args(r: &mut Reader<'_>, v: &Value<'_>) -> Vec<(String, String)> {
 }
 
 /// Bytes a PCI device's name leaves for the suffixes of its grants
-/// (`.bar<N>`, `.msi`).
-const PCI_SUFFIX_BYTES: usize = ".bar5".len();
+/// (`.bar<N>`, `.config`, `.msi`).
+const PCI_SUFFIX_BYTES: usize = ".config".len();
 
 fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Device> {
     let what = "[[device]]";
@@ -612,10 +592,7 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
     };
     let (what, keys): (&str, &[&str]) = match kind.value.as_str() {
         "irq" => ("an irq device", &["kind", "name", "irq"]),
-        "io-ports" => (
-            "an io-ports device",
-            &["kind", "name", "first", "last", "shared"],
-        ),
+        "io-ports" => ("an io-ports device", &["kind", "name", "first", "last"]),
         "pci" => (
             "a pci device",
             &["kind", "name", "vendor", "device", "interrupt"],
@@ -629,7 +606,8 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
         }
     };
     r.check_keys(t, what, keys);
-    // A PCI device's grants are named `<name>.bar<N>` and `<name>.msi`.
+    // A PCI device's grants are named `<name>.bar<N>`, `<name>.config` and
+    // `<name>.msi`.
     let max_name = if kind.value == "pci" {
         NAME_BYTES - PCI_SUFFIX_BYTES
     } else {

@@ -204,11 +204,11 @@ pub fn system(
     // Devices: names distinct within a component and from the shared
     // names; no IRQ, port or PCI function granted twice.
     let mut irqs: Vec<(u8, usize, &Loc)> = Vec::new();
-    let mut ports: Vec<(u16, u16, bool, usize, &Loc)> = Vec::new();
+    let mut ports: Vec<(u16, u16, usize, &Loc)> = Vec::new();
     let mut pcis: Vec<(u16, u16, usize, &Loc)> = Vec::new();
     for (ci, c) in components.iter().enumerate() {
         let mut names: Vec<(&str, &Loc)> = Vec::new();
-        for (d, &shared) in c.devices.iter().zip(&c.shared) {
+        for d in &c.devices {
             let name = d.value.name();
             if let Some((_, first)) = names.iter().find(|(n, _)| *n == name) {
                 let msg = format!(
@@ -236,13 +236,9 @@ pub fn system(
                     irqs.push((irq, ci, &d.loc));
                 }
                 Device::IoPorts { first, last, .. } => {
-                    // Shared ranges may be granted again, whole and shared.
-                    if let Some((lo, hi, _, other, at)) =
-                        ports.iter().find(|(lo, hi, both, _, _)| {
-                            first <= *hi
-                                && *lo <= last
-                                && !(shared && *both && (first, last) == (*lo, *hi))
-                        })
+                    if let Some((lo, hi, other, at)) = ports
+                        .iter()
+                        .find(|(lo, hi, _, _)| first <= *hi && *lo <= last)
                     {
                         let msg = format!(
                             "I/O ports {first:#x}-{last:#x} overlap {lo:#x}-{hi:#x}, already granted to {}",
@@ -250,7 +246,7 @@ pub fn system(
                         );
                         report.error(&d.loc, msg);
                     }
-                    ports.push((first, last, shared, ci, &d.loc));
+                    ports.push((first, last, ci, &d.loc));
                 }
                 Device::Pci { vendor, device, .. } => {
                     if let Some((_, _, other, at)) = pcis
@@ -281,26 +277,27 @@ pub fn system(
                     .any(|u| u.value == c.name)
             })
             .count();
-        // A PCI device with an interrupt is granted its IRQ handler too.
-        let msis = c
+        // A PCI device is granted its configuration page besides its BARs
+        // (which the device's own count stands for), and with an interrupt
+        // its IRQ handler too.
+        let pci_extras: usize = c
             .devices
             .iter()
-            .filter(|d| {
-                matches!(
-                    d.value,
-                    Device::Pci {
-                        interrupt: PciInterrupt::Msi,
-                        ..
-                    }
-                )
+            .map(|d| match d.value {
+                Device::Pci {
+                    interrupt: PciInterrupt::Msi,
+                    ..
+                } => 2,
+                Device::Pci { .. } => 1,
+                _ => 0,
             })
-            .count();
+            .sum();
         let caps = c.serves.len()
             + c.uses.len()
             + c.notifications.len()
             + c.signals.len()
             + c.devices.len()
-            + msis
+            + pci_extras
             + regions;
         if caps > MAX_CAPS {
             report.error(
