@@ -6,7 +6,7 @@
 //! and `config/block-test`). It logs:
 //!
 //! ```text
-//! block: virtio-blk 1af4:1042 at 00:03.0, 2 BARs, DMA region 64 KiB at physical 0x4240000
+//! block: virtio-blk 1af4:1042 at configuration page 0xb0018000, 2 BARs, DMA region 64 KiB at physical 0x1470000
 //! block: interrupts: MSI-X entry 0 on line 24
 //! block: capacity 2048 sectors (1024 KiB), flush
 //! block: serving block (generation 1, 32 requests in flight, 240 sectors per request at most)

@@ -204,28 +204,32 @@ fn pci_devices(
     let mut memory = pci::DeviceMemory::new(boot);
     for (component, name, f, piece) in pieces {
         let (address, size) = (piece.address(), piece.size());
-        let (what, suffix) = match piece {
-            Piece::Bar(b) => (format!("BAR{}", b.index), format!("bar{}", b.index)),
-            Piece::Config(_) => ("configuration space".into(), "config".into()),
+        let bdf = format!("{:02x}:{:02x}.{}", f.bus, f.device, f.function);
+        let (what, grant) = match piece {
+            Piece::Bar(b) => (
+                format!("{name} ({bdf}) BAR{}", b.index),
+                format!("{name}.bar{}", b.index),
+            ),
+            Piece::Config(_) => (
+                format!("{name}.config: the configuration space of {bdf}"),
+                format!("{name}.config"),
+            ),
         };
         match memory.frames(space, address, size) {
             Ok(frames) => {
                 println!(
-                    "init: {}: {name} ({:02x}:{:02x}.{}) {what} at {address:#x}, {} KiB",
+                    "init: {}: {what} at {address:#x}, {} KiB",
                     manifest.components[component].name,
-                    f.bus,
-                    f.device,
-                    f.function,
                     size >> 10
                 );
                 grants[component].push(DeviceGrant {
-                    name: format!("{name}.{suffix}"),
+                    name: grant,
                     size,
                     physical: address & !(plan::PAGE - 1),
                     frames,
                 });
             }
-            Err(e) => println!("init: {name}: {what} at {address:#x} cannot be granted: {e:?}"),
+            Err(e) => println!("init: {what} at {address:#x} cannot be granted: {e:?}"),
         }
     }
     grants

@@ -5,7 +5,7 @@
 //! `init` starts it (see `docs/net.md` and `config/net-test`). It logs:
 //!
 //! ```text
-//! net: virtio-net 1af4:1000, configuration space at physical 0xb0018000, 2 BARs, DMA region 512 KiB at physical 0x4280000
+//! net: virtio-net 1af4:1000 at configuration page 0xb0010000, 2 BARs, DMA region 512 KiB at physical 0xff00000
 //! net: interrupts: MSI-X entry 0 on line 24 (receive and transmit), RTC tick 16 Hz on line 8: sleeping on net-wake when idle
 //! net: MAC 52:54:00:12:34:56; 1100 TCP sockets of 8 KiB + 8 KiB at most (18 MiB of heap)
 //! net: serving 1 app: echo-net

@@ -113,8 +113,10 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// One log line: `<what> 1af4:1041, configuration space at physical
-    /// 0xb0010000, 2 BARs, DMA region 256 KiB at physical 0x…`.
+    /// One log line: `<what> 1af4:1041 at configuration page 0xb0018000,
+    /// 2 BARs, DMA region 256 KiB at physical 0x…` (the page's physical
+    /// address names the function: init logs its bus, device and function
+    /// beside it).
     pub fn describe<'a>(&'a self, what: &'a str) -> impl fmt::Display + 'a {
         Describe(self, what)
     }
@@ -127,7 +129,7 @@ impl fmt::Display for Describe<'_> {
         let o = self.0;
         write!(
             f,
-            "{} {:04x}:{:04x}, configuration space at physical {:#x}, {} BARs, DMA region {} KiB at physical {:#x}",
+            "{} {:04x}:{:04x} at configuration page {:#x}, {} BARs, DMA region {} KiB at physical {:#x}",
             self.1,
             o.ids.0,
             o.ids.1,

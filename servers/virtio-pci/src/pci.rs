@@ -73,10 +73,11 @@ impl ConfigPage {
 impl ConfigurationAccess for ConfigPage {
     fn read_word(&self, _: DeviceFunction, offset: u8) -> u32 {
         // SAFETY: the page is mapped read-write for the rest of the
-        // program (`SharedRegion`'s contract) and holds at least
-        // CONFIG_BYTES (`new` checked), so the aligned register at an
-        // offset below 256 lies in it; it is device memory, not a Rust
-        // object, and this program is single-threaded.
+        // program and only reached through this `ConfigPage` and its
+        // copies (`SharedRegion`'s contract; `new` took the region), none
+        // of which leaves this thread (a raw pointer is neither `Send` nor
+        // `Sync`). It holds at least CONFIG_BYTES and is 4-byte aligned
+        // (`new` checked), so the register at `offset / 4` lies in it.
         unsafe { self.register(offset).read_volatile() }
     }
 
