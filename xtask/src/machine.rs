@@ -6,7 +6,7 @@
 use crate::{Result, fail};
 use manifest::{Device, Manifest};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -189,6 +189,14 @@ pub fn disk_image(path: Option<&Path>) -> Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// A free TCP port of 127.0.0.1 now (another program could take it before
+/// QEMU does: forwarding it then fails, not silently).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }
 
 /// Waits (on its own thread) until every forwarded service answers, then

@@ -9,6 +9,7 @@ mod image;
 mod machine;
 mod nettest;
 mod qemu;
+mod redisbench;
 mod selftest;
 mod tools;
 
