@@ -87,6 +87,22 @@ impl Vm {
         Ok(c)
     }
 
+    /// The same machine booting a Linux kernel directly (`-kernel`,
+    /// `-initrd`, `-append`) under SeaBIOS, as the Linux baseline of
+    /// `cargo xtask bench kvs` boots.
+    pub fn linux(kernel: &Path, initrd: &Path, append: &str, accel: Accel) -> Result<Self> {
+        let mut c = Self::machine(accel)?;
+        c.arg("-kernel")
+            .arg(kernel)
+            .arg("-initrd")
+            .arg(initrd)
+            .args(["-append", append]);
+        Ok(Self {
+            command: c,
+            vars: None,
+        })
+    }
+
     pub fn new(image: &Path, media: Media, firmware: Firmware, accel: Accel) -> Result<Self> {
         let mut c = Self::machine(accel)?;
         let image = image.display();

@@ -147,7 +147,7 @@ const CASES: [Case; 12] = [
         cpu: None,
     },
     Case {
-        name: "system: config/default (redis-cli and curl from the host, a power cut, the data after the reboot)",
+        name: "system: config/default, release build (redis-cli and curl from the host, a power cut, the data after the reboot, redis-benchmark)",
         scenario: Scenario::Default,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
