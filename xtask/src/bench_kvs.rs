@@ -323,7 +323,7 @@ fn boot<T>(vm: Vm, port: u16, log: &Path, work: impl FnOnce() -> T) -> Result<(f
 impl Setup {
     /// `system`'s machine, its RESP port forwarded from a free port of
     /// 127.0.0.1, under `-icount` if `icount`.
-    fn vm(&self, system: System, icount: bool, tag: &str) -> Result<(Vm, u16)> {
+    fn vm(&self, system: System, icount: bool) -> Result<(Vm, u16)> {
         let port = machine::free_port()?;
         let (mut vm, machine) = match system {
             System::Basalt => {
@@ -355,7 +355,7 @@ impl Setup {
         };
         vm.memory_mib(MEMORY_MIB);
         // A fresh disk for every boot: each run starts from an empty store.
-        let disk = self.dir.join(format!("kvs-{tag}-disk.img"));
+        let disk = self.dir.join("kvs-basalt-disk.img");
         if machine.disk.is_some() {
             let file = fs::File::create(&disk)?;
             file.set_len(machine::DISK_BYTES)?;
@@ -393,7 +393,7 @@ impl Setup {
     fn throughput(&self, system: System, rep: u32, r: &mut Results) {
         let tag = format!("{}-r{rep}", system.name().to_lowercase());
         let what = format!("{} run {rep}", system.name());
-        let booted = self.vm(system, false, &tag).and_then(|(vm, port)| {
+        let booted = self.vm(system, false).and_then(|(vm, port)| {
             boot(
                 vm,
                 port,
@@ -437,7 +437,7 @@ impl Setup {
     fn per_request(&self, system: System, r: &mut Results) {
         let tag = format!("{}-icount", system.name().to_lowercase());
         let what = format!("{} under -icount", system.name());
-        let booted = self.vm(system, true, &tag).and_then(|(vm, port)| {
+        let booted = self.vm(system, true).and_then(|(vm, port)| {
             boot(
                 vm,
                 port,
