@@ -54,9 +54,9 @@ commands:
                                     redis-benchmark -t set,get -c 50 -P 1 and -P 16 against
                                     config/default (release) and against Linux's redis-server in
                                     the same QEMU machine, REPS boots of each (default 3, -n
-                                    100000); --icount adds guest instructions per request; the
-                                    Linux guest comes from bench/linux-guest/build.sh in the
-                                    shared folder (docs/perf.md)
+                                    100000); --icount adds guest time per request under -icount
+                                    (instructions plus idle warps); the Linux guest comes from
+                                    bench/linux-guest/build.sh in the shared folder (docs/perf.md)
   gdb [--release] [--uefi]          boot halted under QEMU's gdb stub and attach gdb
 ";
 
