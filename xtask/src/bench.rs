@@ -7,6 +7,9 @@
 //! | `ipc` | `servers/ipcbench` as the root task: system-call and IPC latency |
 //! | `kvs-ipc` | `config/kvs-bench`: `init`, the kvs server and `apps/kvs-bench`, which times GET and SET over IPC and in-process |
 //!
+//! `cargo xtask bench kvs` (redis-benchmark against Basalt and Linux)
+//! reads no serial log; [`crate::bench_kvs`] runs it.
+//!
 //! Under TCG a run uses `-icount shift=0,sleep=off` unless told otherwise:
 //! the guest's time-stamp counter then advances by one per guest
 //! instruction, so a "cycle" is an instruction and the figures are the same
@@ -32,7 +35,7 @@ const EXIT_SUCCESS: i32 = 33;
 const DEFAULT_TIMEOUT_SECS: u64 = 600;
 /// Guest rdtsc counts guest instructions; the guest never waits for the
 /// host clock.
-const ICOUNT: [&str; 2] = ["-icount", "shift=0,sleep=off"];
+pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,sleep=off"];
 
 /// A benchmark suite: what `cargo xtask bench <name>` boots and what it
 /// reports.
@@ -238,7 +241,7 @@ fn tsc_mhz(line: &str) -> Option<u64> {
 /// fault or panic, a program's panic (`PANIC: …` from a root task,
 /// `PANIC in <component>: …`), or `init` reporting a component that faulted
 /// or could not start.
-fn crashed(line: &str) -> bool {
+pub fn crashed(line: &str) -> bool {
     ["KERNEL FAULT", "KERNEL PANIC", "BOOT FAILED"]
         .iter()
         .any(|bad| line.contains(bad))
@@ -398,7 +401,7 @@ impl Timing {
 }
 
 /// `n` with a comma every three digits.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -479,10 +482,15 @@ pub fn run(
     timeout_secs: Option<u64>,
 ) -> Result<()> {
     let Some(suite) = SUITES.iter().find(|s| s.name == suite) else {
-        let names: Vec<String> = SUITES.iter().map(|s| format!("`{}`", s.name)).collect();
+        let names: Vec<String> = SUITES
+            .iter()
+            .map(|s| s.name)
+            .chain([crate::bench_kvs::SUITE])
+            .map(|name| format!("`{name}`"))
+            .collect();
         return Err(fail!(
             "unknown benchmark `{suite}`; there are {}",
-            names.join(" and ")
+            names.join(", ")
         ));
     };
     let timing = match (accel, icount) {

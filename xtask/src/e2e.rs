@@ -1,28 +1,54 @@
 //! The end-to-end boot test of `config/default`: the system `cargo xtask
-//! run` boots, driven from the host with Debian's `redis-cli` and `curl`
-//! through QEMU's user networking, powered off (QEMU killed) and booted
-//! again on the same disk.
+//! run --release` boots, driven from the host with Debian's `redis-cli`,
+//! `curl` and `redis-benchmark` through QEMU's user networking, powered
+//! off (QEMU killed) and booted again on the same disk.
 
-use crate::machine::{HostPorts, Machine, answers_redis};
+use crate::machine::{HostPorts, Machine, answers_redis, free_port};
 use crate::qemu::{Accel, Firmware, Media, Vm};
+use crate::redisbench;
 use crate::{Result, fail};
-use std::cell::RefCell;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long a boot may take until both front ends listen, and the whole
-/// of one boot's checks.
+/// How long a boot may take until both front ends answer.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
 
-/// A free port of 127.0.0.1 now.
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
+/// The issue's `redis-benchmark` run against the rebooted system, and the
+/// tests it must report (`-t lrange` fills a list, then reads 100, 300,
+/// 500 and 600 of its elements).
+const BENCHMARK_ARGS: [&str; 5] = [
+    "-q",
+    "-n",
+    "10000",
+    "-t",
+    "set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange,mset",
+];
+const BENCHMARK_TESTS: [&str; 18] = [
+    "SET",
+    "GET",
+    "INCR",
+    "LPUSH",
+    "RPUSH",
+    "LPOP",
+    "RPOP",
+    "SADD",
+    "HSET",
+    "SPOP",
+    "ZADD",
+    "ZPOPMIN",
+    "LPUSH (needed to benchmark LRANGE)",
+    "LRANGE_100 (first 100 elements)",
+    "LRANGE_300 (first 300 elements)",
+    "LRANGE_500 (first 500 elements)",
+    "LRANGE_600 (first 600 elements)",
+    "MSET (10 keys)",
+];
+/// How long that run may take: about 2 minutes in a release build under
+/// TCG on a 2-core host.
+const BENCHMARK_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Runs `program` with `args` (and `input` on its standard input); its
 /// standard output, or why it failed.
@@ -188,6 +214,24 @@ fn second_boot(redis_port: u16, http_port: u16) -> Result<()> {
     Ok(())
 }
 
+/// The issue's `redis-benchmark` run: fails on an error in its output, a
+/// test without its rate, a failure status or [`BENCHMARK_TIMEOUT`];
+/// prints each test's rate.
+fn benchmark(redis_port: u16, log: &Path) -> Result<()> {
+    let started = Instant::now();
+    let output = redisbench::run(redis_port, &BENCHMARK_ARGS, BENCHMARK_TIMEOUT, log)?;
+    let rates = redisbench::check(&output, &BENCHMARK_TESTS)?;
+    println!(
+        "     redis-benchmark {} ({:.0} s), requests/s:",
+        BENCHMARK_ARGS.join(" "),
+        started.elapsed().as_secs_f64()
+    );
+    for r in rates {
+        println!("       {:<36} {:>8.0}", r.test, r.per_second);
+    }
+    Ok(())
+}
+
 /// Boots `image` with the system's devices on `disk` and free host ports;
 /// once both front ends answer, runs `checks`, then kills QEMU (a power
 /// cut). The serial log goes to `log`.
@@ -197,7 +241,7 @@ fn boot(
     disk: &Path,
     log: &Path,
     accel: Accel,
-    checks: fn(u16, u16) -> Result<()>,
+    checks: &dyn Fn(u16, u16) -> Result<()>,
 ) -> Result<()> {
     let (redis_port, http_port) = (free_port()?, free_port()?);
     let machine = machine_for(HostPorts {
@@ -208,17 +252,13 @@ fn boot(
     vm.memory_mib(machine.memory_mib);
     let args = machine.qemu_args(disk);
     vm.args(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let outcome = RefCell::new(None);
-    let result = vm.run_until(log, BOOT_TIMEOUT, |serial| {
-        let listening = serial.contains("resp: listening on port")
-            && serial.contains("http: listening on port");
-        if !listening || !answers_redis(redis_port) {
-            return false;
-        }
-        *outcome.borrow_mut() = Some(checks(redis_port, http_port));
-        true
-    })?;
-    let serial = result.serial;
+    let ready = |serial: &str| {
+        serial.contains("resp: listening on port")
+            && serial.contains("http: listening on port")
+            && answers_redis(redis_port)
+    };
+    let served = vm.serve(log, BOOT_TIMEOUT, ready, || checks(redis_port, http_port))?;
+    let serial = served.serial;
     let failure = |e: crate::Error| {
         fail!(
             "{}\n---- serial log ({}) ----\n{serial}\n---- end of serial log ----",
@@ -231,9 +271,9 @@ fn boot(
             return Err(failure(fail!("the serial log has `{bad}`")));
         }
     }
-    match outcome.into_inner() {
+    match served.result {
         Some(r) => r.map_err(failure),
-        None => Err(failure(match result.status {
+        None => Err(failure(match served.status {
             Some(s) => fail!("QEMU exited (status {s}) before the front ends answered"),
             None => fail!("the front ends did not answer within {BOOT_TIMEOUT:?}"),
         })),
@@ -241,7 +281,8 @@ fn boot(
 }
 
 /// The test: a fresh disk, the first boot's checks, a power cut, the
-/// second boot's checks on the same disk.
+/// second boot's checks on the same disk and the issue's `redis-benchmark`
+/// run.
 pub fn run_default(
     image: &Path,
     machine_for: &dyn Fn(HostPorts) -> Result<Machine>,
@@ -257,14 +298,18 @@ pub fn run_default(
         &disk,
         &dir.join("default-first.log"),
         accel,
-        first_boot,
+        &first_boot,
     )?;
+    let benchmark_log = dir.join("default-redis-benchmark.log");
     boot(
         image,
         machine_for,
         &disk,
         &dir.join("default-second.log"),
         accel,
-        second_boot,
+        &|redis_port, http_port| {
+            second_boot(redis_port, http_port)?;
+            benchmark(redis_port, &benchmark_log)
+        },
     )
 }

@@ -6,7 +6,7 @@
 use crate::{Result, fail};
 use manifest::{Device, Manifest};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -140,6 +140,23 @@ impl Machine {
         Ok(machine)
     }
 
+    /// A machine of `memory_mib` with a NIC alone (transitional
+    /// virtio-net, as `config/default` drives) and 127.0.0.1:`host`
+    /// forwarded to the guest's RESP port 6379: how `cargo xtask bench kvs`
+    /// boots the Linux baseline.
+    pub fn redis_server(host: u16, memory_mib: u64) -> Machine {
+        Machine {
+            memory_mib,
+            disk: None,
+            nic: Some(false),
+            forwards: vec![Forward {
+                host,
+                guest: FRONT_ENDS[0].default_port,
+                probe: Probe::Redis,
+            }],
+        }
+    }
+
     /// QEMU's arguments for these devices, the disk being `disk`.
     pub fn qemu_args(&self, disk: &Path) -> Vec<String> {
         let mut args = Vec::new();
@@ -191,6 +208,14 @@ pub fn disk_image(path: Option<&Path>) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A free TCP port of 127.0.0.1 now (another program could take it before
+/// QEMU does: forwarding it then fails, not silently).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
 /// Waits (on its own thread) until every forwarded service answers, then
 /// tells the user how to reach them; says so if they never do within
 /// `patience`.
@@ -229,6 +254,48 @@ pub fn answers_redis(port: u16) -> bool {
         guest: port,
         probe: Probe::Redis,
     })
+}
+
+/// The clock of the RESP server on 127.0.0.1:`port`: its answer to
+/// `TIME`, as time since the Unix epoch.
+pub fn redis_time(port: u16) -> Result<Duration> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"TIME\r\n")?;
+    let mut reply = Vec::new();
+    let mut buf = [0; 256];
+    loop {
+        if let Some(t) = parse_time(&reply) {
+            return Ok(t);
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 || reply.len() > 1024 {
+            return Err(fail!(
+                "TIME on port {port} answered {:?}",
+                String::from_utf8_lossy(&reply)
+            ));
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A whole RESP2 reply to `TIME` (an array of two bulk strings, seconds
+/// and microseconds), or `None` while it is incomplete or is not one.
+fn parse_time(reply: &[u8]) -> Option<Duration> {
+    let text = std::str::from_utf8(reply).ok()?;
+    let rest = text.strip_prefix("*2\r\n")?;
+    let mut numbers = [0u64; 2];
+    let mut rest = rest;
+    for number in &mut numbers {
+        let (len, after) = rest.strip_prefix('$')?.split_once("\r\n")?;
+        let len: usize = len.parse().ok()?;
+        let digits = after.get(..len)?;
+        rest = after.get(len..)?.strip_prefix("\r\n")?;
+        *number = digits.parse().ok()?;
+    }
+    let [seconds, micros] = numbers;
+    (micros < 1_000_000).then(|| Duration::from_secs(seconds) + Duration::from_micros(micros))
 }
 
 /// Whether the service behind `f` answers its probe now. QEMU accepts a
@@ -381,6 +448,41 @@ mod tests {
                 probe
             }));
         }
+    }
+
+    #[test]
+    fn a_time_reply_is_read_whole() {
+        let whole = b"*2\r\n$10\r\n1700000000\r\n$6\r\n123456\r\n";
+        assert_eq!(
+            parse_time(whole),
+            Some(Duration::new(1_700_000_000, 123_456_000))
+        );
+        for cut in 0..whole.len() {
+            assert_eq!(parse_time(&whole[..cut]), None, "cut at {cut}");
+        }
+        for bad in [
+            &b"-ERR unknown command 'TIME'\r\n"[..],
+            b"*2\r\n$2\r\n17\r\n$7\r\n1000000\r\n",
+            b"*2\r\n$3\r\n17\r\n$1\r\n1\r\n",
+            b"*2\r\n$2\r\nab\r\n$1\r\n1\r\n",
+        ] {
+            assert_eq!(parse_time(bad), None);
+        }
+    }
+
+    #[test]
+    fn the_linux_baseline_machine_has_a_nic_alone() {
+        let m = Machine::redis_server(16379, 512);
+        assert_eq!(m.memory_mib, 512);
+        assert_eq!(
+            m.qemu_args(Path::new("unused")),
+            [
+                "-netdev",
+                "user,id=net0,hostfwd=tcp:127.0.0.1:16379-:6379",
+                "-device",
+                "virtio-net-pci,netdev=net0",
+            ]
+        );
     }
 
     #[test]

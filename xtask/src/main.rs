@@ -1,6 +1,7 @@
 //! `cargo xtask`: build, image, run, test and debug Basalt.
 
 mod bench;
+mod bench_kvs;
 mod build;
 mod compose;
 mod config;
@@ -9,6 +10,7 @@ mod image;
 mod machine;
 mod nettest;
 mod qemu;
+mod redisbench;
 mod selftest;
 mod tools;
 
@@ -47,6 +49,14 @@ commands:
                                     and IPC latency; kvs-ipc, GET and SET over IPC next to the
                                     same store in-process; under TCG with -icount
                                     shift=0,sleep=off unless --no-icount
+  bench kvs [--requests N] [--reps N] [--icount] [--accel tcg|kvm] [--timeout SECS]
+            [--linux-kernel FILE] [--linux-initrd FILE]
+                                    redis-benchmark -t set,get -c 50 -P 1 and -P 16 against
+                                    config/default (release) and against Linux's redis-server in
+                                    the same QEMU machine, REPS boots of each (default 3, -n
+                                    100000); --icount adds guest time per request under -icount
+                                    (instructions plus idle warps); the Linux guest comes from
+                                    bench/linux-guest/build.sh in the shared folder (docs/perf.md)
   gdb [--release] [--uefi]          boot halted under QEMU's gdb stub and attach gdb
 ";
 
@@ -88,6 +98,18 @@ struct Options {
     disk: Option<PathBuf>,
     /// `--redis-port N`, `--http-port N` (run): host ports to forward.
     ports: machine::HostPorts,
+    /// `--requests N`, `--reps N` (bench kvs).
+    requests: Option<u64>,
+    reps: Option<u32>,
+    /// `--linux-kernel FILE`, `--linux-initrd FILE` (bench kvs).
+    linux_kernel: Option<PathBuf>,
+    linux_initrd: Option<PathBuf>,
+}
+
+/// A count from the command line.
+fn count<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
+    v.parse()
+        .map_err(|_| fail!("{name} wants a whole number, not `{v}`"))
 }
 
 /// A TCP port number from the command line.
@@ -127,6 +149,10 @@ fn parse(args: &[String]) -> Result<Options> {
                         .map_err(|_| fail!("--timeout wants whole seconds, not `{v}`"))?,
                 );
             }
+            "--requests" => o.requests = Some(count(arg, &value(arg)?)?),
+            "--reps" => o.reps = Some(count(arg, &value(arg)?)?),
+            "--linux-kernel" => o.linux_kernel = Some(value(arg)?.into()),
+            "--linux-initrd" => o.linux_initrd = Some(value(arg)?.into()),
             other => return Err(fail!("unknown option `{other}`\n\n{USAGE}")),
         }
     }
@@ -143,7 +169,7 @@ fn run(args: &[String]) -> Result<()> {
         ("bench", Some((suite, rest))) if !suite.starts_with('-') => (Some(suite.as_str()), rest),
         ("bench", _) => {
             return Err(fail!(
-                "bench needs a suite: `cargo xtask bench ipc` or `cargo xtask bench kvs-ipc`"
+                "bench needs a suite: `cargo xtask bench ipc`, `bench kvs-ipc` or `bench kvs`"
             ));
         }
         _ => (None, rest),
@@ -238,6 +264,22 @@ fn run(args: &[String]) -> Result<()> {
             } else {
                 print!("{}", config::graph::text(&m));
             }
+        }
+        "bench" if suite == Some(bench_kvs::SUITE) => {
+            if opts.icount == Some(false) {
+                return Err(fail!(
+                    "bench kvs runs without -icount unless told --icount; drop --no-icount"
+                ));
+            }
+            bench_kvs::run(&bench_kvs::Settings {
+                accel: opts.accel,
+                requests: opts.requests.unwrap_or(bench_kvs::DEFAULT_REQUESTS),
+                reps: opts.reps.unwrap_or(bench_kvs::DEFAULT_REPS),
+                icount: opts.icount == Some(true),
+                timeout_secs: opts.timeout_secs,
+                linux_kernel: opts.linux_kernel,
+                linux_initrd: opts.linux_initrd,
+            })?
         }
         "bench" => bench::run(
             suite.unwrap_or_default(),

@@ -8,7 +8,7 @@
 
 use crate::{Result, fail};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// The guest's echo port (`config/net-test`'s net-echo).
@@ -26,9 +26,7 @@ pub const DATAGRAMS: usize = 20;
 /// could take them before QEMU does: the test then fails to forward, not
 /// silently).
 pub fn free_ports() -> Result<(u16, u16)> {
-    let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port();
+    let tcp = crate::machine::free_port()?;
     let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port();
@@ -230,6 +228,7 @@ pub fn converse(tcp: u16, udp: u16, deadline: Instant) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
 
     #[test]
     fn readiness_wants_every_line() {

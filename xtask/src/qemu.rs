@@ -60,7 +60,8 @@ pub struct Outcome {
 static RUN: AtomicU32 = AtomicU32::new(0);
 
 impl Vm {
-    pub fn new(image: &Path, media: Media, firmware: Firmware, accel: Accel) -> Result<Self> {
+    /// QEMU's machine without anything to boot: q35, 256 MiB, one CPU.
+    fn machine(accel: Accel) -> Result<Command> {
         tools::require(&[&QEMU])?;
         let mut c = Command::new("qemu-system-x86_64");
         c.args([
@@ -83,6 +84,27 @@ impl Vm {
                 c.args(["-accel", "kvm", "-cpu", "host"])
             }
         };
+        Ok(c)
+    }
+
+    /// The same machine booting a Linux kernel directly (`-kernel`,
+    /// `-initrd`, `-append`) under SeaBIOS, as the Linux baseline of
+    /// `cargo xtask bench kvs` boots.
+    pub fn linux(kernel: &Path, initrd: &Path, append: &str, accel: Accel) -> Result<Self> {
+        let mut c = Self::machine(accel)?;
+        c.arg("-kernel")
+            .arg(kernel)
+            .arg("-initrd")
+            .arg(initrd)
+            .args(["-append", append]);
+        Ok(Self {
+            command: c,
+            vars: None,
+        })
+    }
+
+    pub fn new(image: &Path, media: Media, firmware: Firmware, accel: Accel) -> Result<Self> {
+        let mut c = Self::machine(accel)?;
         let image = image.display();
         match media {
             Media::Cdrom => c.arg("-cdrom").arg(image.to_string()),
@@ -225,6 +247,44 @@ impl Vm {
             serial: read(),
         })
     }
+
+    /// Runs with the serial console captured until `ready` (asked every
+    /// 100 ms with the serial output so far) says the guest is ready, then
+    /// runs `work` while the guest runs on, then kills QEMU (SIGKILL: a
+    /// power cut). QEMU is killed at `boot_timeout` if the guest is not
+    /// ready by then; `work` must bound its own time.
+    pub fn serve<T>(
+        self,
+        log: &Path,
+        boot_timeout: Duration,
+        mut ready: impl FnMut(&str) -> bool,
+        work: impl FnOnce() -> T,
+    ) -> Result<Served<T>> {
+        let mut work = Some(work);
+        let mut result = None;
+        let outcome = self.run_until(log, boot_timeout, |serial| {
+            if !ready(serial) {
+                return false;
+            }
+            result = work.take().map(|w| w());
+            true
+        })?;
+        Ok(Served {
+            result,
+            status: outcome.status,
+            serial: outcome.serial,
+        })
+    }
+}
+
+/// What [`Vm::serve`] produced.
+pub struct Served<T> {
+    /// What the work gave; `None` if the guest never became ready.
+    pub result: Option<T>,
+    /// QEMU's exit status if it ended on its own (`None`: killed, after
+    /// the work or at the boot timeout).
+    pub status: Option<i32>,
+    pub serial: String,
 }
 
 impl Drop for Vm {
@@ -235,9 +295,9 @@ impl Drop for Vm {
     }
 }
 
-/// Waits for `child`; at `deadline`, or once `stop` (asked every 100 ms)
-/// says so, kills it and returns `None`.
-fn wait(
+/// Waits for `child` (QEMU, or any other program); at `deadline`, or once
+/// `stop` (asked every 100 ms) says so, kills it and returns `None`.
+pub fn wait(
     child: &mut Child,
     deadline: Option<Instant>,
     mut stop: impl FnMut() -> bool,

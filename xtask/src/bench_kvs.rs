@@ -1,0 +1,671 @@
+//! `cargo xtask bench kvs`: Debian's `redis-benchmark -t set,get -c 50`,
+//! with `-P 1` and `-P 16`, against Basalt's RESP server (a release build
+//! of `config/default`) and against Linux running `redis-server`, each in
+//! the same QEMU machine (q35, 512 MiB, one vCPU, the same accelerator, a
+//! virtio-net NIC on QEMU's user networking) and booted by this, in turns:
+//! per repetition Basalt, then Linux. It prints the medians side by side
+//! with the ratio Basalt / Linux, and, with `--icount`, guest instructions
+//! per request from a further boot of each under `-icount`.
+//! `docs/perf.md` explains the figures.
+//!
+//! The Linux guest is the shared baseline's (`bench/linux-guest/build.sh`
+//! in the project's shared folder builds its kernel and initramfs); this
+//! boots it with its own QEMU command line and the network contract of
+//! that harness: the guest answers on 10.0.2.15:6379.
+
+use crate::bench::{ICOUNT, crashed, thousands};
+use crate::build::{self, Profile};
+use crate::compose;
+use crate::machine::{self, HostPorts, Machine};
+use crate::qemu::{Accel, Firmware, Media, Vm};
+use crate::redisbench;
+use crate::{Result, fail};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The suite's name on the command line.
+pub const SUITE: &str = "kvs";
+/// redis-benchmark's clients, and the pipeline depths of the table.
+const CLIENTS: &str = "50";
+const PIPELINES: [u32; 2] = [1, 16];
+/// What redis-benchmark runs, and its name for each test.
+const COMMANDS: [&str; 2] = ["SET", "GET"];
+/// Requests per command and repetitions unless told otherwise.
+pub const DEFAULT_REQUESTS: u64 = 100_000;
+pub const DEFAULT_REPS: u32 = 3;
+/// The guest's memory, as the Linux baseline's harness gives it.
+const MEMORY_MIB: u64 = 512;
+/// How long a guest may take until it answers PING.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+/// A redis-benchmark run may take this long plus [`MIN_RATE`]'s time for
+/// its requests, unless `--timeout` says otherwise.
+const RUN_SLACK_SECS: u64 = 120;
+const MIN_RATE: u64 = 200;
+/// Where the shared harness's build.sh puts the Linux guest, and the
+/// files this boots.
+const LINUX_BUILD_DIR: &str = "/tmp/linux-guest-build";
+const LINUX_KERNEL: &str = "vmlinuz";
+const LINUX_INITRD: &str = "initramfs.cpio.gz";
+/// The baseline's `/init` reads its address from the command line.
+const LINUX_APPEND: &str = "console=ttyS0 quiet panic=-1 lg.ip=10.0.2.15/24 lg.gw=10.0.2.2";
+
+/// What `cargo xtask bench kvs` was asked for.
+#[derive(Debug)]
+pub struct Settings {
+    pub accel: Accel,
+    /// Requests per command and run (`--requests`).
+    pub requests: u64,
+    /// Boots of each system (`--reps`).
+    pub reps: u32,
+    /// A further boot of each under `-icount` (`--icount`).
+    pub icount: bool,
+    /// The limit of one redis-benchmark run (`--timeout`), else one from
+    /// the requests.
+    pub timeout_secs: Option<u64>,
+    /// The Linux guest's kernel and initramfs (`--linux-kernel`,
+    /// `--linux-initrd`), else `$LG_KERNEL` / `$LG_INITRD`, else
+    /// build.sh's output in `$LG_OUT` or /tmp/linux-guest-build.
+    pub linux_kernel: Option<PathBuf>,
+    pub linux_initrd: Option<PathBuf>,
+}
+
+/// The systems compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum System {
+    Basalt,
+    Linux,
+}
+
+const SYSTEMS: [System; 2] = [System::Basalt, System::Linux];
+
+impl System {
+    fn name(self) -> &'static str {
+        match self {
+            System::Basalt => "Basalt",
+            System::Linux => "Linux",
+        }
+    }
+}
+
+/// A row of the table: a command at a pipeline depth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Row {
+    command: &'static str,
+    pipeline: u32,
+}
+
+impl Row {
+    fn title(self) -> String {
+        format!("{} -P {}", self.command, self.pipeline)
+    }
+}
+
+/// The rows, pipeline by pipeline as redis-benchmark runs them.
+fn rows() -> Vec<Row> {
+    PIPELINES
+        .iter()
+        .flat_map(|&pipeline| {
+            COMMANDS
+                .iter()
+                .map(move |&command| Row { command, pipeline })
+        })
+        .collect()
+}
+
+/// Everything measured: per system, one value per row and boot.
+#[derive(Debug, Default)]
+struct Results {
+    /// `(system, row, requests per second)` of every run that passed.
+    rates: Vec<(System, Row, f64)>,
+    /// `(system, seconds from QEMU's start to the first PONG)` per boot.
+    boots: Vec<(System, f64)>,
+    /// `(system, row, guest nanoseconds per request)` of the icount pass.
+    per_request: Vec<(System, Row, f64)>,
+    /// What failed, one line each.
+    failures: Vec<String>,
+}
+
+impl Results {
+    fn rates_of(&self, system: System, row: Row) -> Vec<f64> {
+        self.rates
+            .iter()
+            .filter(|(s, r, _)| *s == system && *r == row)
+            .map(|(_, _, v)| *v)
+            .collect()
+    }
+
+    fn boots_of(&self, system: System) -> Vec<f64> {
+        self.boots
+            .iter()
+            .filter(|(s, _)| *s == system)
+            .map(|(_, v)| *v)
+            .collect()
+    }
+
+    fn per_request_of(&self, system: System, row: Row) -> Option<f64> {
+        self.per_request
+            .iter()
+            .find(|(s, r, _)| *s == system && *r == row)
+            .map(|(_, _, v)| *v)
+    }
+}
+
+/// The median of `values` (the mean of the middle two of an even count).
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// `value` rounded, with thousands separated; `-` for none.
+fn whole(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| thousands(v.round() as u64))
+}
+
+/// `a / b` as `0.42x`; `-` unless both are there and `b` is not zero.
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".to_owned(),
+    }
+}
+
+/// The results as tables: medians of requests per second and the ratio
+/// per row, every run's figure, boot times, and the icount pass's
+/// instructions per request where there was one.
+fn table(r: &Results) -> String {
+    let mut out = String::new();
+    let header = |out: &mut String, first: &str| {
+        let _ = writeln!(
+            out,
+            "{first:<26} {:>10} {:>10} {:>13}",
+            "Basalt", "Linux", "Basalt/Linux"
+        );
+    };
+    header(&mut out, "median requests/s");
+    for row in rows() {
+        let [b, l] = SYSTEMS.map(|s| median(&r.rates_of(s, row)));
+        let _ = writeln!(
+            out,
+            "{:<26} {:>10} {:>10} {:>13}",
+            row.title(),
+            whole(b),
+            whole(l),
+            ratio(b, l)
+        );
+    }
+    let [b, l] = SYSTEMS.map(|s| median(&r.boots_of(s)));
+    let secs = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+    let _ = writeln!(
+        out,
+        "{:<26} {:>10} {:>10} {:>13}",
+        "boot to first PONG (s)",
+        secs(b),
+        secs(l),
+        ratio(b, l)
+    );
+    let _ = writeln!(out, "\nevery run, requests/s:");
+    for row in rows() {
+        for s in SYSTEMS {
+            let runs: Vec<String> = r.rates_of(s, row).iter().map(|v| whole(Some(*v))).collect();
+            let _ = writeln!(
+                out,
+                "  {:<10} {:<8} {}",
+                row.title(),
+                s.name(),
+                if runs.is_empty() {
+                    "-".to_owned()
+                } else {
+                    runs.join(" ")
+                }
+            );
+        }
+    }
+    if !r.per_request.is_empty() {
+        out.push('\n');
+        header(&mut out, "guest ns/request, icount");
+        for row in rows() {
+            let [b, l] = SYSTEMS.map(|s| r.per_request_of(s, row));
+            let _ = writeln!(
+                out,
+                "{:<26} {:>10} {:>10} {:>13}",
+                row.title(),
+                whole(b),
+                whole(l),
+                ratio(b, l)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "(1 ns = 1 guest instruction, plus the time QEMU skips while the guest idles: docs/perf.md)"
+        );
+    }
+    if !r.failures.is_empty() {
+        let _ = writeln!(out, "\nfailed runs:\n  {}", r.failures.join("\n  "));
+    }
+    out
+}
+
+/// The Linux guest's kernel and initramfs, checked to exist.
+fn linux_files(s: &Settings) -> Result<(PathBuf, PathBuf)> {
+    let dir =
+        std::env::var_os("LG_OUT").map_or_else(|| PathBuf::from(LINUX_BUILD_DIR), PathBuf::from);
+    let pick = |given: &Option<PathBuf>, var: &str, file: &str| {
+        given
+            .clone()
+            .or_else(|| std::env::var_os(var).map(PathBuf::from))
+            .unwrap_or_else(|| dir.join(file))
+    };
+    let kernel = pick(&s.linux_kernel, "LG_KERNEL", LINUX_KERNEL);
+    let initrd = pick(&s.linux_initrd, "LG_INITRD", LINUX_INITRD);
+    for (what, path) in [("kernel", &kernel), ("initramfs", &initrd)] {
+        if !path.is_file() {
+            return Err(fail!(
+                "the Linux guest's {what} {} is missing: build it once with \
+                 bench/linux-guest/build.sh from the project's shared folder \
+                 (it writes {LINUX_BUILD_DIR}), or name yours with \
+                 --linux-kernel / --linux-initrd (or LG_KERNEL / LG_INITRD)",
+                path.display()
+            ));
+        }
+    }
+    Ok((kernel, initrd))
+}
+
+/// How to boot each system.
+struct Setup {
+    accel: Accel,
+    basalt_iso: PathBuf,
+    basalt: manifest::Manifest,
+    linux_kernel: PathBuf,
+    linux_initrd: PathBuf,
+    dir: PathBuf,
+    requests: u64,
+    run_timeout: Duration,
+}
+
+/// One boot: `vm` booted with its NIC forwarding 127.0.0.1:`port`, ready
+/// once PING is answered; `work` runs then. Returns the seconds from
+/// QEMU's start to the first answer and what `work` gave, or why the boot
+/// failed.
+fn boot<T>(vm: Vm, port: u16, log: &Path, work: impl FnOnce() -> T) -> Result<(f64, T)> {
+    let started = Instant::now();
+    let served = vm.serve(
+        log,
+        BOOT_TIMEOUT,
+        |_| machine::answers_redis(port),
+        || (started.elapsed().as_secs_f64(), work()),
+    )?;
+    let crash = served
+        .serial
+        .lines()
+        .map(str::trim_end)
+        .find(|l| crashed(l) || l.contains("Kernel panic"));
+    if let Some(line) = crash {
+        return Err(fail!("the serial log ({}) has `{line}`", log.display()));
+    }
+    served.result.ok_or_else(|| match served.status {
+        Some(s) => fail!(
+            "QEMU exited (status {s}) before the guest answered PING; see {}",
+            log.display()
+        ),
+        None => fail!(
+            "the guest did not answer PING within {} s; see {}",
+            BOOT_TIMEOUT.as_secs(),
+            log.display()
+        ),
+    })
+}
+
+impl Setup {
+    /// `system`'s machine, its RESP port forwarded from a free port of
+    /// 127.0.0.1, under `-icount` if `icount`.
+    fn vm(&self, system: System, icount: bool) -> Result<(Vm, u16)> {
+        let port = machine::free_port()?;
+        let (mut vm, machine) = match system {
+            System::Basalt => {
+                let machine = Machine::for_system(
+                    &self.basalt,
+                    HostPorts {
+                        redis: Some(port),
+                        http: Some(machine::free_port()?),
+                    },
+                )?;
+                if machine.memory_mib > MEMORY_MIB {
+                    return Err(fail!(
+                        "config/default needs {} MiB, more than the {MEMORY_MIB} MiB the comparison gives both systems",
+                        machine.memory_mib
+                    ));
+                }
+                let vm = Vm::new(&self.basalt_iso, Media::Cdrom, Firmware::Bios, self.accel)?;
+                (vm, machine)
+            }
+            System::Linux => {
+                let vm = Vm::linux(
+                    &self.linux_kernel,
+                    &self.linux_initrd,
+                    LINUX_APPEND,
+                    self.accel,
+                )?;
+                (vm, Machine::redis_server(port, MEMORY_MIB))
+            }
+        };
+        vm.memory_mib(MEMORY_MIB);
+        // A fresh disk for every boot: each run starts from an empty store.
+        let disk = self.dir.join("kvs-basalt-disk.img");
+        if machine.disk.is_some() {
+            let file = fs::File::create(&disk)?;
+            file.set_len(machine::DISK_BYTES)?;
+        }
+        let args = machine.qemu_args(&disk);
+        vm.args(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        if icount {
+            vm.args(&ICOUNT);
+        }
+        Ok((vm, port))
+    }
+
+    /// One redis-benchmark run of `tests` at `pipeline`; its rates by
+    /// command, in [`COMMANDS`]' order.
+    fn benchmark(&self, port: u16, tests: &str, pipeline: u32, log: &Path) -> Result<Vec<f64>> {
+        let requests = self.requests.to_string();
+        let pipeline = pipeline.to_string();
+        let args = [
+            "-q", "-t", tests, "-n", &requests, "-c", CLIENTS, "-P", &pipeline,
+        ];
+        let output = redisbench::run(port, &args, self.run_timeout, log)?;
+        let wanted: Vec<&str> = COMMANDS
+            .iter()
+            .copied()
+            .filter(|c| tests.split(',').any(|t| t.eq_ignore_ascii_case(c)))
+            .collect();
+        Ok(redisbench::check(&output, &wanted)?
+            .into_iter()
+            .map(|r| r.per_second)
+            .collect())
+    }
+
+    /// A boot of `system` for the throughput table: SET and GET at every
+    /// pipeline depth.
+    fn throughput(&self, system: System, rep: u32, r: &mut Results) {
+        let tag = format!("{}-r{rep}", system.name().to_lowercase());
+        let what = format!("{} run {rep}", system.name());
+        let booted = self.vm(system, false).and_then(|(vm, port)| {
+            boot(
+                vm,
+                port,
+                &self.dir.join(format!("kvs-{tag}-serial.log")),
+                || {
+                    PIPELINES.map(|p| {
+                        let log = self.dir.join(format!("kvs-{tag}-P{p}.txt"));
+                        (p, self.benchmark(port, "set,get", p, &log))
+                    })
+                },
+            )
+        });
+        match booted {
+            Err(e) => r.failures.push(format!("{what}: {}", e.0)),
+            Ok((secs, runs)) => {
+                r.boots.push((system, secs));
+                let mut line = format!("{what}: boot {secs:.1} s");
+                for (p, run) in runs {
+                    match run {
+                        Ok(rates) => {
+                            for (command, rate) in COMMANDS.iter().zip(rates) {
+                                let row = Row {
+                                    command,
+                                    pipeline: p,
+                                };
+                                let _ = write!(line, ", {} {}", row.title(), whole(Some(rate)));
+                                r.rates.push((system, row, rate));
+                            }
+                        }
+                        Err(e) => r.failures.push(format!("{what}, -P {p}: {}", e.0)),
+                    }
+                }
+                println!("{line}");
+            }
+        }
+    }
+
+    /// A boot of `system` under `-icount`: per row, the guest's clock
+    /// (`TIME`) before and after a run of that command alone, in guest
+    /// nanoseconds per request.
+    fn per_request(&self, system: System, r: &mut Results) {
+        let tag = format!("{}-icount", system.name().to_lowercase());
+        let what = format!("{} under -icount", system.name());
+        let booted = self.vm(system, true).and_then(|(vm, port)| {
+            boot(
+                vm,
+                port,
+                &self.dir.join(format!("kvs-{tag}-serial.log")),
+                || {
+                    rows()
+                        .into_iter()
+                        .map(|row| {
+                            let log = self.dir.join(format!(
+                                "kvs-{tag}-{}-P{}.txt",
+                                row.command.to_lowercase(),
+                                row.pipeline
+                            ));
+                            let before = machine::redis_time(port)?;
+                            self.benchmark(port, &row.command.to_lowercase(), row.pipeline, &log)?;
+                            let after = machine::redis_time(port)?;
+                            let ns = after.saturating_sub(before).as_nanos() as f64;
+                            Ok((row, ns / self.requests as f64))
+                        })
+                        .collect::<Vec<Result<(Row, f64)>>>()
+                },
+            )
+        });
+        match booted {
+            Err(e) => r.failures.push(format!("{what}: {}", e.0)),
+            Ok((_, rows)) => {
+                let mut line = what.clone();
+                for row in rows {
+                    match row {
+                        Ok((row, per)) => {
+                            let _ = write!(line, ", {} {}", row.title(), whole(Some(per)));
+                            r.per_request.push((system, row, per));
+                        }
+                        Err(e) => r.failures.push(format!("{what}: {}", e.0)),
+                    }
+                }
+                println!("{line}");
+            }
+        }
+    }
+}
+
+/// `cargo xtask bench kvs`.
+pub fn run(s: &Settings) -> Result<()> {
+    if s.icount && s.accel == Accel::Kvm {
+        return Err(fail!("--icount needs TCG; drop it or use --accel tcg"));
+    }
+    if s.requests == 0 || s.reps == 0 {
+        return Err(fail!("--requests and --reps must be at least 1"));
+    }
+    let (linux_kernel, linux_initrd) = linux_files(s)?;
+    let dir = build::target_dir().join("bench");
+    fs::create_dir_all(&dir)?;
+    let basalt_iso = dir.join("kvs.iso");
+    let basalt = compose::system_image(None, Profile::Release, &basalt_iso)?
+        .ok_or_else(|| fail!("bench kvs needs config/default"))?;
+    let run_timeout = Duration::from_secs(
+        s.timeout_secs
+            .unwrap_or(RUN_SLACK_SECS + 2 * s.requests / MIN_RATE),
+    );
+    let setup = Setup {
+        accel: s.accel,
+        basalt_iso,
+        basalt,
+        linux_kernel,
+        linux_initrd,
+        dir,
+        requests: s.requests,
+        run_timeout,
+    };
+    let accel = match s.accel {
+        Accel::Tcg => "TCG",
+        Accel::Kvm => "KVM",
+    };
+    println!(
+        "== redis-benchmark -t set,get -n {} -c {CLIENTS} -P 1 and -P 16; {} boots of each \
+         system, {accel}, q35, {MEMORY_MIB} MiB, 1 vCPU, virtio-net on user networking; \
+         each redis-benchmark run limited to {} s",
+        s.requests,
+        s.reps,
+        run_timeout.as_secs()
+    );
+    let started = Instant::now();
+    let mut results = Results::default();
+    for rep in 1..=s.reps {
+        for system in SYSTEMS {
+            setup.throughput(system, rep, &mut results);
+        }
+    }
+    if s.icount {
+        println!("== one boot of each under -icount shift=0,sleep=off: guest time per request");
+        for system in SYSTEMS {
+            setup.per_request(system, &mut results);
+        }
+    }
+    println!(
+        "== {:.0} s; logs and redis-benchmark output in {}\n",
+        started.elapsed().as_secs_f64(),
+        setup.dir.display()
+    );
+    print!("{}", table(&results));
+    if results.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(fail!(
+            "{} run(s) failed (listed above)",
+            results.failures.len()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(command: &'static str, pipeline: u32) -> Row {
+        Row { command, pipeline }
+    }
+
+    #[test]
+    fn rows_go_pipeline_by_pipeline() {
+        let titles: Vec<String> = rows().into_iter().map(Row::title).collect();
+        assert_eq!(titles, ["SET -P 1", "GET -P 1", "SET -P 16", "GET -P 16"]);
+    }
+
+    #[test]
+    fn medians_of_odd_even_and_no_runs() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[7.0]), Some(7.0));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn ratios_and_figures() {
+        assert_eq!(ratio(Some(1.0), Some(4.0)), "0.25x");
+        assert_eq!(ratio(Some(1.0), None), "-");
+        assert_eq!(ratio(Some(1.0), Some(0.0)), "-");
+        assert_eq!(whole(Some(12_345.6)), "12,346");
+        assert_eq!(whole(None), "-");
+    }
+
+    /// Three runs of each system, Basalt's at half Linux's rate.
+    fn three_runs() -> Results {
+        let mut r = Results::default();
+        for (i, base) in [2000.0, 2100.0, 1900.0].into_iter().enumerate() {
+            for (n, row) in rows().into_iter().enumerate() {
+                let rate = base * (n + 1) as f64;
+                r.rates.push((System::Basalt, row, rate));
+                r.rates.push((System::Linux, row, rate * 2.0));
+            }
+            r.boots.push((System::Basalt, 2.0 + i as f64));
+            r.boots.push((System::Linux, 5.0));
+        }
+        r
+    }
+
+    #[test]
+    fn the_table_has_medians_and_ratios() {
+        let t = table(&three_runs());
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("median requests/s") && lines[0].contains("Basalt/Linux"));
+        let set16: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(set16, ["SET", "-P", "16", "6,000", "12,000", "0.50x"]);
+        let boot: Vec<&str> = lines[5].split_whitespace().collect();
+        assert_eq!(boot[5..], ["3.0", "5.0", "0.60x"]);
+        assert!(t.contains("  GET -P 1   Basalt   4,000 4,200 3,800"), "{t}");
+        assert!(!t.contains("icount") && !t.contains("failed"), "{t}");
+    }
+
+    #[test]
+    fn missing_runs_show_as_dashes_and_failures_are_listed() {
+        let mut r = three_runs();
+        let get1 = row("GET", 1);
+        r.rates
+            .retain(|(s, rw, _)| !(*s == System::Linux && *rw == get1));
+        r.failures
+            .push("Linux run 2, -P 1: redis-benchmark did not finish".into());
+        let t = table(&r);
+        let get1 = t.lines().find(|l| l.starts_with("GET -P 1 ")).unwrap();
+        assert_eq!(
+            get1.split_whitespace().collect::<Vec<_>>()[3..],
+            ["4,000", "-", "-"]
+        );
+        assert!(t.contains("  GET -P 1   Linux    -"), "{t}");
+        assert!(t.ends_with("failed runs:\n  Linux run 2, -P 1: redis-benchmark did not finish\n"));
+    }
+
+    #[test]
+    fn the_icount_pass_gets_a_table_of_its_own() {
+        let mut r = three_runs();
+        r.per_request
+            .push((System::Basalt, row("SET", 1), 150_000.4));
+        r.per_request
+            .push((System::Linux, row("SET", 1), 100_000.0));
+        let t = table(&r);
+        let at = t.find("guest ns/request, icount").unwrap();
+        let set1 = t[at..].lines().nth(1).unwrap();
+        assert_eq!(
+            set1.split_whitespace().collect::<Vec<_>>(),
+            ["SET", "-P", "1", "150,000", "100,000", "1.50x"]
+        );
+        let get16 = t[at..].lines().nth(4).unwrap();
+        assert!(
+            get16.starts_with("GET -P 16") && get16.ends_with(" -"),
+            "{get16}"
+        );
+    }
+
+    #[test]
+    fn a_missing_linux_guest_names_build_sh() {
+        let s = Settings {
+            accel: Accel::Tcg,
+            requests: 1,
+            reps: 1,
+            icount: false,
+            timeout_secs: None,
+            linux_kernel: Some(PathBuf::from("/nonexistent/vmlinuz")),
+            linux_initrd: Some(PathBuf::from("/nonexistent/initramfs.cpio.gz")),
+        };
+        let e = linux_files(&s).unwrap_err().0;
+        assert!(
+            e.contains("kernel /nonexistent/vmlinuz is missing") && e.contains("build.sh"),
+            "{e}"
+        );
+    }
+}
