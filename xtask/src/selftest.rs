@@ -791,7 +791,7 @@ fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
     }
     // The client reads the disk's register through the BAR init granted,
     // and learns the BAR's physical address (for DMA-style use) from init.
-    let bar = expect_line(serial, "disk (")?;
+    let bar = expect_line(serial, ") BAR4 at ")?;
     let bar = bar
         .split(" at ")
         .nth(1)

@@ -35,6 +35,11 @@ pub const KERNEL_PORTS: [(u16, u16, &str); 6] = [
     (0x3f8, 0x3ff, "COM1"),
 ];
 
+/// The PCI configuration ports, which init keeps for its scan: a driver
+/// reaches only its own function's configuration space, the page a
+/// `kind = "pci"` device grants (docs/config.md).
+pub const PCI_CONFIG_PORTS: (u16, u16) = (0xcf8, 0xcff);
+
 pub const SYSTEM_KEYS: [&str; 4] = ["name", "memory", "components", "region"];
 pub const REGION_KEYS: [&str; 4] = ["name", "size", "writers", "readers"];
 pub const COMPONENT_KEYS: [&str; 12] = [
@@ -649,6 +654,16 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
                         ),
                     );
                 }
+            }
+            let (lo, hi) = PCI_CONFIG_PORTS;
+            if first <= hi && lo <= last {
+                r.error(
+                    span.clone(),
+                    format!(
+                        "ports {first:#x}-{last:#x} include {lo:#x}-{hi:#x}, the PCI configuration ports, which init keeps: \
+                         a driver gets its own function's configuration space from its `kind = \"pci\"` device"
+                    ),
+                );
             }
             Device::IoPorts {
                 name: name?.value,

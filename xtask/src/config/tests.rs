@@ -494,7 +494,7 @@ fn overlapping_port_ranges_are_reported() {
 }
 
 #[test]
-fn ports_the_kernel_keeps_and_bad_device_values_are_reported() {
+fn ports_the_kernel_or_init_keeps_and_bad_device_values_are_reported() {
     let e = errors(&[
         ("system.toml", SYSTEM),
         (
@@ -504,6 +504,7 @@ fn ports_the_kernel_keeps_and_bad_device_values_are_reported() {
              [[device]]\nkind = \"irq\"\nname = \"big\"\nirq = 24\n\
              [[device]]\nkind = \"gpio\"\nname = \"g\"\n\
              [[device]]\nkind = \"io-ports\"\nname = \"back\"\nfirst = 0x80\nlast = 0x7f\n\
+             [[device]]\nkind = \"io-ports\"\nname = \"pci-config\"\nfirst = 0xcf8\nlast = 0xcff\n\
              [[device]]\nkind = \"pci\"\nname = \"nic\"\nvendor = 1\ndevice = 2\ninterrupt = \"intx\"\n\
              [[device]]\nkind = \"pci\"\nname = \"a-pci-device-name-26-bytes\"\nvendor = 1\ndevice = 3\n",
         ),
@@ -515,8 +516,10 @@ fn ports_the_kernel_keeps_and_bad_device_values_are_reported() {
             "cfg/a.toml:11:7: `irq` = 24 is out of range: IRQ lines are 0-23",
             "cfg/a.toml:13:8: unknown device kind `gpio`: use \"irq\", \"io-ports\" or \"pci\"",
             "cfg/a.toml:15:1: port range 0x80-0x7f is empty: `first` is above `last`",
-            "cfg/a.toml:25:13: unknown PCI interrupt `intx`: use \"none\" or \"msi\"",
-            "cfg/a.toml:28:8: `name`: `a-pci-device-name-26-bytes` is 26 bytes long; names are at most 25 bytes",
+            "cfg/a.toml:20:1: ports 0xcf8-0xcff include 0xcf8-0xcff, the PCI configuration ports, which init keeps: \
+             a driver gets its own function's configuration space from its `kind = \"pci\"` device",
+            "cfg/a.toml:30:13: unknown PCI interrupt `intx`: use \"none\" or \"msi\"",
+            "cfg/a.toml:33:8: `name`: `a-pci-device-name-26-bytes` is 26 bytes long; names are at most 25 bytes",
         ]
     );
 }
