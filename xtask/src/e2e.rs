@@ -50,10 +50,18 @@ const BENCHMARK_TESTS: [&str; 18] = [
 /// TCG on a 2-core host.
 const BENCHMARK_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Runs `program` with `args` (and `input` on its standard input); its
-/// standard output, or why it failed.
+/// How long one `redis-cli` or `curl` call may take (coreutils' `timeout`
+/// stops it): seconds for a system that answers, bounded for one that
+/// hangs.
+const CALL_TIMEOUT_SECS: u32 = 60;
+
+/// Runs `program` with `args` (and `input` on its standard input) for at
+/// most [`CALL_TIMEOUT_SECS`]; its standard output, or why it failed.
 fn run(program: &str, args: &[&str], input: Option<&[u8]>) -> Result<String> {
-    let mut child = Command::new(program)
+    let limit = CALL_TIMEOUT_SECS.to_string();
+    let mut child = Command::new("timeout")
+        .arg(&limit)
+        .arg(program)
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -63,20 +71,25 @@ fn run(program: &str, args: &[&str], input: Option<&[u8]>) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| fail!("cannot run {program}: {e} (install redis-tools and curl)"))?;
+        .map_err(|e| fail!("cannot run timeout {program}: {e} (coreutils' timeout)"))?;
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin.write_all(data)?;
     }
     let out = child.wait_with_output()?;
-    if !out.status.success() {
-        return Err(fail!(
+    match out.status.code() {
+        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Some(124) => Err(fail!(
+            "{program} {}: no answer within {CALL_TIMEOUT_SECS} s",
+            args.join(" ")
+        )),
+        Some(126 | 127) => Err(fail!("cannot run {program} (install redis-tools and curl)")),
+        _ => Err(fail!(
             "{program} {}: {}{}",
             args.join(" "),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        ));
+        )),
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `redis-cli -p port args...`, its output trimmed.
