@@ -194,7 +194,7 @@ mod component {
         let opened = device::open(start, &names, &NET_DEVICES).map_err(Failure::Open)?;
         info!("{}", opened.describe("virtio-net"));
         let mut nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
-        let mut idle = idle(start, &settings, opened.interrupt);
+        let idle = idle(start, &settings, opened.interrupt);
         nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
         let mac = nic.mac();
 
@@ -285,19 +285,13 @@ mod component {
             if progress.any() || net.rx_released() {
                 continue;
             }
-            match &mut idle {
+            match &idle {
                 Idle::Poll => libcap::syscall::yield_now(),
                 // Work that came in since the round (the apps may have
                 // looked before the request) is served without sleeping.
                 Idle::Sleep { .. } if net.request_wakes() => {}
                 Idle::Sleep { wake, tick } => {
-                    // A timer due before the next slow tick (a delayed
-                    // ACK) fires on a fast one.
-                    let soon = net.timer_due(clock.now(), tick::PERIOD);
-                    let woken = tick
-                        .set_fast(soon)
-                        .and_then(|()| wake.wait().map(drop))
-                        .and_then(|()| tick.rearm());
+                    let woken = wake.wait().map(drop).and_then(|()| tick.rearm());
                     // Neither fails while the server holds its
                     // capabilities; if one did, the loop would go on
                     // without sleeping or without ticks.

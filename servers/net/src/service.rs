@@ -50,9 +50,6 @@ pub struct Limits {
     pub max_udp: usize,
     /// A UDP socket's buffer for payload, each way (bytes).
     pub udp_buffer: usize,
-    /// How long the ACK of received data may wait for a reply to carry it
-    /// (zero: it goes at once).
-    pub ack_delay: Duration,
 }
 
 impl Default for Limits {
@@ -67,7 +64,6 @@ impl Default for Limits {
             tcp_timeout: Duration::from_secs(120),
             max_udp: 16,
             udp_buffer: 16384,
-            ack_delay: Duration::from_millis(10),
         }
     }
 }
@@ -555,14 +551,11 @@ impl<W: Wake> Service<W> {
             }
         };
         let s = sockets.get_mut::<tcp::Socket>(handle);
-        // Request/response traffic: no Nagle, so a small reply goes out at
-        // once and never waits for the peer's delayed ACK. The ACK of a
-        // request waits up to `ack_delay` for the reply to carry it (one
-        // segment instead of two); a sleeping server ticks fast while one
-        // waits (`tick::Tick::set_fast`), so a peer whose own Nagle holds
-        // data back for that ACK waits about the delay, no longer.
+        // Request/response traffic: no Nagle (a small reply goes out at
+        // once) and no delayed ACK (which with the peer's Nagle holds a
+        // pipelined request back for the delay).
         s.set_nagle_enabled(false);
-        s.set_ack_delay((self.limits.ack_delay > Duration::ZERO).then_some(self.limits.ack_delay));
+        s.set_ack_delay(None);
         // smoltcp counts its timeout from the peer's last segment even on
         // an idle connection, so keep-alive probes (a quarter of the
         // timeout apart) keep a live peer talking; a peer that answers

@@ -120,18 +120,6 @@ impl Settings<'static> {
                     })
             })
         };
-        let ack_delay = arg("ack-delay-ms").map_or(Ok(d.ack_delay), |v| {
-            v.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|&ms| ms <= 200)
-                .map(Duration::from_millis)
-                .ok_or(ArgError {
-                    key: "ack-delay-ms",
-                    value: Some(v),
-                    wanted: "whole milliseconds, 0 to 200",
-                })
-        })?;
         let limits = Limits {
             max_sockets: size("max-sockets", d.max_sockets, 1, 65_536)?,
             rx_buffer: size("rx-buffer", d.rx_buffer, 1024, 1 << 20)?,
@@ -142,7 +130,6 @@ impl Settings<'static> {
             tcp_timeout: seconds("tcp-timeout", d.tcp_timeout)?,
             max_udp: size("max-udp", d.max_udp, 0, 1024)?,
             udp_buffer: size("udp-buffer", d.udp_buffer, 2048, 1 << 20)?,
-            ack_delay,
         };
         let addressing = match arg("address") {
             None | Some("dhcp") => Addressing::Dhcp,

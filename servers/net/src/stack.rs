@@ -14,7 +14,7 @@ use libcap::start::SharedRegion;
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::dhcpv4;
-use smoltcp::time::{Duration, Instant};
+use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
 /// How the interface gets its address.
@@ -161,14 +161,6 @@ impl<D: Device, W: Wake> Net<D, W> {
             progress.frames = true;
         }
         progress
-    }
-
-    /// Whether a timer of the stack is due within `within` (a delayed
-    /// ACK, mostly): a sleeping server then ticks fast.
-    pub fn timer_due(&mut self, now: Instant, within: Duration) -> bool {
-        self.iface
-            .poll_delay(now, &self.sockets)
-            .is_some_and(|d| d < within)
     }
 
     /// The interface's IPv4 address, if it has one.

@@ -294,10 +294,6 @@ struct Sleep {
 /// worst.
 pub const TICK: Duration = Duration::from_micros(62_500);
 
-/// The bench's tick while a timer is due within a [`TICK`], like the
-/// RTC's fast mode on Basalt (`net::tick::Tick::set_fast`).
-pub const FAST_TICK: Duration = Duration::from_micros(3_906);
-
 /// The bench's region size for the app (unless [`Bench::with`] says).
 pub const REGION: usize = 1 << 20;
 
@@ -423,16 +419,10 @@ impl Bench {
             // keeps earlier ones too, so this is the stricter test.
             let bell = self.server_bell.rings();
             if !self.server.request_wakes() {
-                // As on Basalt: fast ticks while a timer is due soon.
-                let period = if self.server.timer_due(self.now, TICK) {
-                    FAST_TICK
-                } else {
-                    TICK
-                };
                 *sleep = Sleep {
                     asleep: true,
                     bell,
-                    tick: self.now + period,
+                    tick: self.now + TICK,
                 };
             }
         }

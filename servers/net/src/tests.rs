@@ -6,7 +6,7 @@
 use crate::client::{ConnId, Event, Io};
 use crate::proto::{self, CloseReason, Endpoint, Error, Layout, Request, Writer, op};
 use crate::service::Limits;
-use crate::testing::{Bell, Bench, FAST_TICK, PEER, SERVER, TICK};
+use crate::testing::{Bell, Bench, PEER, SERVER, TICK};
 use smoltcp::socket::{icmp, tcp};
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress};
 use std::collections::{BTreeMap, VecDeque};
@@ -812,37 +812,4 @@ fn the_heap_decides_the_socket_count() {
         "the default config's heap holds the default"
     );
     assert!(limits.fit(256 << 10, 512 << 10).is_none());
-}
-
-#[test]
-fn an_unanswered_request_is_acknowledged_about_the_delay_later() {
-    let limits = Limits::default();
-    let mut bench = Bench::sleeping(limits);
-    // An app that listens and never answers.
-    let mut app = |e: Event<'_>, io: &mut Io<Bell>| {
-        if let Event::Reset { .. } = e {
-            io.listen(7, 4);
-        }
-    };
-    bench.run(5, &mut app);
-    let c = bench.peer.connect(7);
-    bench.run(40, &mut app);
-    assert_eq!(bench.peer.send(c, b"GET k"), 5);
-    let start = bench.now;
-    for _ in 0..500 {
-        bench.run(1, &mut app);
-        if bench.peer.tcp(c).send_queue() == 0 {
-            break;
-        }
-    }
-    assert_eq!(bench.peer.tcp(c).send_queue(), 0, "never acknowledged");
-    let waited = bench.now - start;
-    // It waited for a reply to carry it, then went out on a fast tick,
-    // not on a slow one.
-    assert!(waited >= limits.ack_delay, "{waited}");
-    assert!(
-        waited <= limits.ack_delay + FAST_TICK + smoltcp::time::Duration::from_millis(3),
-        "{waited}"
-    );
-    assert!(TICK > limits.ack_delay + FAST_TICK + smoltcp::time::Duration::from_millis(3));
 }

@@ -40,13 +40,6 @@ const RATE: u8 = 12;
 pub const HZ: u64 = 32_768 >> (RATE - 1);
 /// The time between ticks.
 pub const PERIOD: Duration = Duration::from_micros(1_000_000 / HZ);
-/// Rate 8: 32768 Hz >> 7, while a timer is due within a [`PERIOD`] (a
-/// delayed ACK): [`FAST_HZ`] ticks a second.
-const FAST_RATE: u8 = 8;
-/// Ticks a second in fast mode ([`Tick::set_fast`]).
-pub const FAST_HZ: u64 = 32_768 >> (FAST_RATE - 1);
-/// The time between ticks in fast mode.
-pub const FAST_PERIOD: Duration = Duration::from_micros(1_000_000 / FAST_HZ);
 
 /// The RTC's registers.
 pub trait Cmos {
@@ -98,7 +91,6 @@ impl Line for libcap::IrqHandler {
 pub struct Tick<C, L> {
     cmos: C,
     line: L,
-    fast: bool,
 }
 
 impl<C: Cmos, L: Line> Tick<C, L> {
@@ -114,32 +106,9 @@ impl<C: Cmos, L: Line> Tick<C, L> {
         cmos.write(REG_A, (a & 0xf0) | RATE)?;
         let b = cmos.read(REG_B)?;
         cmos.write(REG_B, b | PIE)?;
-        let tick = Self {
-            cmos,
-            line,
-            fast: false,
-        };
+        let tick = Self { cmos, line };
         tick.rearm()?;
         Ok(tick)
-    }
-
-    /// Ticks at [`FAST_HZ`] (`true`) or [`HZ`]: a server that sleeps with a
-    /// timer due sooner than a [`PERIOD`] (a delayed ACK) asks for fast
-    /// ticks, so that it fires at most a [`FAST_PERIOD`] late, and for slow
-    /// ones again once none is. Writes the rate only when it changes.
-    ///
-    /// # Errors
-    ///
-    /// As for [`start`](Self::start).
-    pub fn set_fast(&mut self, fast: bool) -> Result<(), Error> {
-        if fast == self.fast {
-            return Ok(());
-        }
-        let a = self.cmos.read(REG_A)?;
-        let rate = if fast { FAST_RATE } else { RATE };
-        self.cmos.write(REG_A, (a & 0xf0) | rate)?;
-        self.fast = fast;
-        Ok(())
     }
 
     /// Lets the next tick through; call after every wake-up.
@@ -186,28 +155,6 @@ mod tests {
             self.0.borrow_mut().push(Op::Ack);
             Ok(())
         }
-    }
-
-    #[test]
-    fn fast_ticks_are_asked_for_and_given_back_once() {
-        assert_eq!((FAST_HZ, FAST_PERIOD.total_micros()), (256, 3_906));
-        let mut log = Log::default();
-        log.1[usize::from(REG_A)] = 0x26;
-        let mut tick = Tick::start(&log, &log).unwrap();
-        log.0.borrow_mut().clear();
-        tick.set_fast(true).unwrap();
-        tick.set_fast(true).unwrap();
-        tick.set_fast(false).unwrap();
-        tick.set_fast(false).unwrap();
-        assert_eq!(
-            log.0.borrow().as_slice(),
-            [
-                Op::Read(REG_A),
-                Op::Write(REG_A, 0x28),
-                Op::Read(REG_A),
-                Op::Write(REG_A, 0x2c),
-            ]
-        );
     }
 
     #[test]
