@@ -160,7 +160,7 @@ impl Writer<'_> {
     }
 
     fn number(&mut self, n: u64) {
-        crate::response::push_decimal(self.0, n);
+        kvs_core::num::push_u64(self.0, n);
     }
 
     fn family(&mut self, name: &str, kind: &str, help: &str) {

@@ -36,7 +36,7 @@ impl Response<'_> {
     /// `HEAD`) without the body, its length still announced.
     pub(crate) fn write(&self, persist: Persist, head_only: bool, out: &mut Vec<u8>) {
         out.extend_from_slice(b"HTTP/1.1 ");
-        push_decimal(out, u64::from(self.status.code()));
+        kvs_core::num::push_u64(out, u64::from(self.status.code()));
         out.push(b' ');
         out.extend_from_slice(self.status.reason().as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -49,7 +49,7 @@ impl Response<'_> {
         // RFC 9110 §8.6: no Content-Length in a 204.
         if self.status != Status::NoContent {
             out.extend_from_slice(b"Content-Length: ");
-            push_decimal(out, self.body.len() as u64);
+            kvs_core::num::push_u64(out, self.body.len() as u64);
             out.extend_from_slice(b"\r\n");
         }
         match persist {
@@ -72,21 +72,6 @@ fn field(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
-}
-
-/// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// Appends `{"<field>":"<text>"}`, `text` escaped as a JSON string.

@@ -3,28 +3,7 @@
 
 use alloc::vec::Vec;
 
-/// Appends the decimal digits of `n`.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-/// Appends the decimal digits of `n`, with a sign when negative.
-pub(crate) fn push_i64(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
-    push_u64(out, n.unsigned_abs());
-}
+pub(crate) use kvs_core::num::{push_i64, push_u64};
 
 /// `+<text>\r\n`.
 pub(crate) fn simple(out: &mut Vec<u8>, text: &str) {

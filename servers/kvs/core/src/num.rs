@@ -251,6 +251,41 @@ fn snap_decimal(v: f64) -> f64 {
     v
 }
 
+/// Appends the decimal digits of `n`, without allocating.
+///
+/// ```
+/// let mut out = b"$".to_vec();
+/// kvs_core::num::push_u64(&mut out, 1234);
+/// assert_eq!(out, b"$1234");
+/// ```
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends the decimal digits of `n`, with a sign when negative.
+///
+/// ```
+/// let mut out = Vec::new();
+/// kvs_core::num::push_i64(&mut out, i64::MIN);
+/// assert_eq!(out, b"-9223372036854775808");
+/// ```
+pub fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
 /// Formats an integer as bytes.
 pub fn int_bytes(v: i64) -> Vec<u8> {
     format!("{v}").into_bytes()

@@ -139,13 +139,13 @@ impl Reply {
             }
             Reply::Integer(n) => {
                 out.push(b':');
-                push_int(out, *n);
+                crate::num::push_i64(out, *n);
                 out.extend_from_slice(b"\r\n");
             }
             Reply::Bulk(None) => out.extend_from_slice(b"$-1\r\n"),
             Reply::Bulk(Some(b)) => {
                 out.push(b'$');
-                push_int(out, b.len() as i64);
+                crate::num::push_i64(out, b.len() as i64);
                 out.extend_from_slice(b"\r\n");
                 out.extend_from_slice(b);
                 out.extend_from_slice(b"\r\n");
@@ -153,7 +153,7 @@ impl Reply {
             Reply::Array(None) => out.extend_from_slice(b"*-1\r\n"),
             Reply::Array(Some(items)) => {
                 out.push(b'*');
-                push_int(out, items.len() as i64);
+                crate::num::push_i64(out, items.len() as i64);
                 out.extend_from_slice(b"\r\n");
                 for item in items {
                     item.encode_resp2(out);
@@ -170,25 +170,6 @@ fn push_line(out: &mut Vec<u8>, bytes: &[u8]) {
             .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
     );
     out.extend_from_slice(b"\r\n");
-}
-
-fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]

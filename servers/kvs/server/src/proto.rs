@@ -10,15 +10,16 @@
 //! ```
 
 use alloc::vec::Vec;
+use kvs_core::num::push_u64;
 
 /// Appends the encoding of the command `args` to `out`.
 pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
     out.push(b'*');
-    push_decimal(out, args.len());
+    push_u64(out, args.len() as u64);
     out.extend_from_slice(b"\r\n");
     for arg in args {
         out.push(b'$');
-        push_decimal(out, arg.len());
+        push_u64(out, arg.len() as u64);
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
@@ -232,21 +233,6 @@ fn take_decimal(rest: &mut &[u8]) -> Option<usize> {
     }
     *rest = &rest[end + 2..];
     Some(n)
-}
-
-fn push_decimal(out: &mut Vec<u8>, n: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 fn decimal_len(mut n: usize) -> usize {
