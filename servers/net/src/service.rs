@@ -143,6 +143,21 @@ struct Client<W> {
     address_sent: Option<u64>,
 }
 
+impl<W> Client<W> {
+    /// The payload bytes of send request `r` (at most the tx ring's
+    /// size), released to the app at once: they are consumed now, and a
+    /// request for a connection or port that is gone drops them.
+    fn take_tx(&mut self, r: &Request) -> usize {
+        let len = (r.len as usize).min(self.tx.size());
+        let end = r.pos.wrapping_add(len as u64);
+        if end > self.tx_released {
+            self.tx_released = end;
+            self.control.release_tx(end);
+        }
+        len
+    }
+}
+
 /// A connection: an accepted socket and what the app knows of it.
 #[derive(Debug)]
 pub struct Conn {
@@ -768,12 +783,7 @@ impl<W: Wake> Service<W> {
 
     fn send(&mut self, c: usize, r: &Request, sockets: &mut SocketSet<'static>) {
         let client = &mut self.clients[c];
-        let len = (r.len as usize).min(client.tx.size());
-        let end = r.pos.wrapping_add(len as u64);
-        if end > client.tx_released {
-            client.tx_released = end;
-            client.control.release_tx(end);
-        }
+        let len = client.take_tx(r);
         let Some(conn) = self
             .slots
             .get_mut(r.conn as usize)
@@ -1026,12 +1036,7 @@ impl<W: Wake> Service<W> {
 
     fn send_to(&mut self, c: usize, r: &Request, sockets: &mut SocketSet<'static>) {
         let client = &mut self.clients[c];
-        let len = (r.len as usize).min(client.tx.size());
-        let end = r.pos.wrapping_add(len as u64);
-        if end > client.tx_released {
-            client.tx_released = end;
-            client.control.release_tx(end);
-        }
+        let len = client.take_tx(r);
         let Some(b) = self
             .bindings
             .iter()
