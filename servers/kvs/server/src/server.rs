@@ -232,9 +232,8 @@ impl<C: Clock> KvsServer<C> {
     /// Runs a round ([`Kvs::exec_round`]) of client `badge`.
     fn run_round(&mut self, badge: u64, request: &[u8]) -> Result<RoundAnswer, u64> {
         let entries = proto::parse_round(request).ok_or(BAD_REQUEST)?;
-        let region_len = |s: &Self, c: Option<usize>| c.map(|r| s.regions[r].buf.len());
         let region = self.clients.get(&badge).and_then(|c| c.region);
-        let room = region_len(self, region).unwrap_or(INLINE_ROUND_REPLY);
+        let room = region.map_or(INLINE_ROUND_REPLY, |r| self.regions[r].buf.len());
         let (mut engine, clients, reply) = self.engine();
         let client = clients.entry(badge).or_default();
         reply.clear();
