@@ -61,9 +61,16 @@ fn cargo() -> Command {
 
 /// Builds `xtask/listen-backlog` (a host library QEMU preloads when it
 /// forwards ports: see its docs) and returns its path.
+/// Built once per xtask run: a test or bench boots QEMU many times.
 pub fn listen_backlog() -> Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(path) = BUILT.get() {
+        return Ok(path.clone());
+    }
     check(cargo().args(["build", "--quiet", "-p", "listen-backlog"]))?;
-    Ok(target_dir().join("debug").join("liblisten_backlog.so"))
+    Ok(BUILT
+        .get_or_init(|| target_dir().join("debug").join("liblisten_backlog.so"))
+        .clone())
 }
 
 /// Builds the kernel ELF and returns its path.
