@@ -60,8 +60,8 @@ fn cargo() -> Command {
 }
 
 /// Builds `xtask/listen-backlog` (a host library QEMU preloads when it
-/// forwards ports: see its docs) and returns its path.
-/// Built once per xtask run: a test or bench boots QEMU many times.
+/// forwards ports: see its docs) and returns its path, once per xtask
+/// run (a test or a bench boots QEMU many times).
 pub fn listen_backlog() -> Result<PathBuf> {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     if let Some(path) = BUILT.get() {
