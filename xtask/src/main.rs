@@ -34,9 +34,10 @@ commands:
                                     made if missing) and NIC where the system has drivers,
                                     127.0.0.1:N forwarded to the RESP (6379) and HTTP (8080)
                                     front ends
-  test [--config DIR] [--accel tcg|kvm]
+  test [--config DIR] [--accel tcg|kvm] [--only TEXT]
                                     host unit tests, the config check, then boot tests under
-                                    SeaBIOS and OVMF
+                                    SeaBIOS and OVMF; --only: just the boot tests whose name
+                                    contains TEXT (no host tests), building just their images
   check [--config DIR]              check a config tree (docs/config.md), report every error
   compose --config DIR [--bins DIR] -o IMAGE
                                     check DIR, build the kernel, init and the component binaries
@@ -104,6 +105,8 @@ struct Options {
     /// `--linux-kernel FILE`, `--linux-initrd FILE` (bench kvs).
     linux_kernel: Option<PathBuf>,
     linux_initrd: Option<PathBuf>,
+    /// `--only TEXT` (test): the boot tests whose name contains TEXT.
+    only: Option<String>,
 }
 
 /// A count from the command line.
@@ -153,6 +156,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--reps" => o.reps = Some(count(arg, &value(arg)?)?),
             "--linux-kernel" => o.linux_kernel = Some(value(arg)?.into()),
             "--linux-initrd" => o.linux_initrd = Some(value(arg)?.into()),
+            "--only" => o.only = Some(value(arg)?),
             other => return Err(fail!("unknown option `{other}`\n\n{USAGE}")),
         }
     }
@@ -223,7 +227,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         "test" => {
             config::check_for_test(opts.config.as_deref())?;
-            selftest::run_all(opts.accel)?
+            selftest::run_all(opts.accel, opts.only.as_deref())?
         }
         "check" => {
             let dir = config::resolve(opts.config.as_deref());

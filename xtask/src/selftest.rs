@@ -283,9 +283,23 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-pub fn run_all(accel: Accel) -> Result<()> {
-    println!("== host unit tests");
-    build::host_tests()?;
+/// Runs the host unit tests and every boot test, or, with `only`, just
+/// the boot tests whose name contains it.
+pub fn run_all(accel: Accel, only: Option<&str>) -> Result<()> {
+    let cases: Vec<&Case> = CASES
+        .iter()
+        .filter(|c| only.is_none_or(|o| c.name.contains(o)))
+        .collect();
+    if cases.is_empty() {
+        return Err(fail!(
+            "no boot test's name contains `{}`",
+            only.unwrap_or_default()
+        ));
+    }
+    if only.is_none() {
+        println!("== host unit tests");
+        build::host_tests()?;
+    }
 
     println!("== building test images");
     let dir = build::target_dir().join("selftest");
@@ -314,6 +328,8 @@ pub fn run_all(accel: Accel) -> Result<()> {
         Scenario::Net,
         Scenario::Default,
     ]
+    .into_iter()
+    .filter(|s| cases.iter().any(|c| c.scenario == *s))
     .map(|s| {
         let (file, args) = match s {
             Scenario::Block => ("block.iso", "test=roottask"),
@@ -327,7 +343,8 @@ pub fn run_all(accel: Accel) -> Result<()> {
             Scenario::System => ("hello.iso", "test=roottask"),
         };
         (s, dir.join(file), args)
-    });
+    })
+    .collect::<Vec<_>>();
     let mut default_system = None;
     for (scenario, path, args) in &images {
         let modules: &[Module] = match scenario {
@@ -381,7 +398,7 @@ pub fn run_all(accel: Accel) -> Result<()> {
     }
 
     let mut failures = Vec::new();
-    for case in &CASES {
+    for case in &cases {
         let image = &images
             .iter()
             .find(|(s, _, _)| *s == case.scenario)
@@ -401,13 +418,13 @@ pub fn run_all(accel: Accel) -> Result<()> {
         }
     }
     if failures.is_empty() {
-        println!("== all {} boot tests passed", CASES.len());
+        println!("== all {} boot tests passed", cases.len());
         Ok(())
     } else {
         Err(fail!(
             "{} of {} boot tests failed: {}",
             failures.len(),
-            CASES.len(),
+            cases.len(),
             failures.join("; ")
         ))
     }
