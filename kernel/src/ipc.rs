@@ -9,7 +9,9 @@
 
 use crate::object::cap::Cap;
 use crate::object::cnode::{self, index_slot};
-use crate::object::objects::{Endpoint, Notification, SendKind, Tcb, ThreadState, tcb_slot};
+use crate::object::objects::{
+    Endpoint, INITIAL_RFLAGS, Notification, SendKind, Tcb, ThreadState, tcb_slot,
+};
 use crate::object::ops;
 use crate::object::slot::{Slot, SlotRef};
 use crate::sched::{LinkKind, RunQueue, TcbRef};
@@ -18,8 +20,7 @@ use basalt_abi::{
     ipc_buffer,
 };
 
-/// User addresses are below this; fault replies cannot move a thread out.
-const USER_TOP: u64 = 1 << 47;
+use crate::memory::USER_TOP;
 
 fn endpoint(base: u64) -> &'static mut Endpoint {
     // SAFETY: `base` comes from a live endpoint capability, or from a TCB
@@ -309,7 +310,11 @@ fn answer(
             if rip >= USER_TOP || rsp >= USER_TOP || info.length() < 2 {
                 return Err(Error::InvalidArgument);
             }
-            caller.with(|t| (t.context.rip, t.context.rsp) = (rip, rsp));
+            // A thread sent elsewhere starts with a new thread's flags: a
+            // fault may have come from flags it set (TF single-steps it).
+            caller.with(|t| {
+                (t.context.rip, t.context.rsp, t.context.rflags) = (rip, rsp, INITIAL_RFLAGS)
+            });
         }
         caller.with(|t| t.ipc.kind = SendKind::Send);
         wake(rq, caller);

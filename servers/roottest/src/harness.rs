@@ -67,6 +67,8 @@ pub struct Suite {
     next_page: u64,
     /// The window page for short-lived mappings, once taken.
     scratch: Option<u64>,
+    /// A frame of device memory, once made (see [`Suite::device_frame`]).
+    device: Option<u64>,
 }
 
 impl Suite {
@@ -82,6 +84,7 @@ impl Suite {
             window_ready: false,
             next_page: 0,
             scratch: None,
+            device: None,
         }
     }
 
@@ -239,9 +242,46 @@ impl Suite {
     /// A copy of `src` with all of its rights in a fresh slot, as a setup
     /// step; returns the slot.
     pub fn copy(&mut self, src: u64) -> Option<u64> {
+        self.slot_copy(src, libcap::abi::Rights::all())
+    }
+
+    /// A copy of `src` with only `rights` in a fresh slot, as a setup step;
+    /// returns the slot.
+    pub fn slot_copy(&mut self, src: u64, rights: libcap::abi::Rights) -> Option<u64> {
         let dest = self.slot();
-        let result = invoke::cnode_copy(CNODE, dest, CNODE, src, libcap::abi::Rights::all());
+        let result = invoke::cnode_copy(CNODE, dest, CNODE, src, rights);
         self.setup("copy a capability", result).map(|()| dest)
+    }
+
+    /// A 4 KiB frame of device memory, from the first device untyped the
+    /// boot info lists that has room (made once and kept). Nothing in the
+    /// suite reads or writes it from user mode: the cases use it to see the
+    /// kernel refuse to touch device memory itself. `None` (a failed setup
+    /// step) when no device untyped has room.
+    pub fn device_frame(&mut self) -> Option<u64> {
+        if self.device.is_none() {
+            let dest = self.slot();
+            let bi = self.boot;
+            let made = bi.untyped[..bi.untyped_count as usize]
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| u.is_device != 0)
+                .any(|(i, _)| {
+                    let untyped = slot::FIRST_UNTYPED + i as u64;
+                    invoke::untyped_retype(untyped, ObjectType::Frame4K, 0, 1, CNODE, dest).is_ok()
+                });
+            self.device = self
+                .setup(
+                    "a frame of device memory",
+                    if made {
+                        Ok(dest)
+                    } else {
+                        Err(Error::NotEnoughMemory)
+                    },
+                )
+                .filter(|_| made);
+        }
+        self.device
     }
 
     /// Prints the summary line `roottest: N passed, M failed` and ends the
@@ -257,7 +297,7 @@ impl Suite {
 }
 
 /// Formats `args` into `buf` (cut short if it does not fit).
-fn describe<'a>(buf: &'a mut [u8], args: fmt::Arguments<'_>) -> &'a str {
+pub fn describe<'a>(buf: &'a mut [u8], args: fmt::Arguments<'_>) -> &'a str {
     struct Cursor<'b>(&'b mut [u8], usize);
     impl fmt::Write for Cursor<'_> {
         fn write_str(&mut self, s: &str) -> fmt::Result {

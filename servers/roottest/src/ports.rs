@@ -38,6 +38,15 @@ pub fn cases(t: &mut Suite) {
             Error::InvalidArgument,
             invoke::io_port_in(range, PORT, 3),
         );
+        // port + width - 1 wraps around for these: a kernel that adds
+        // unchecked panics (debug) or lets the port through (release).
+        for (port, width) in [(u64::MAX, 2), (u64::MAX - 2, 4), (u64::MAX, 1)] {
+            t.expect_err(
+                "io port: a port number whose end wraps around is out of range",
+                Error::RangeError,
+                invoke::io_port_in(range, port, width),
+            );
+        }
         let copy = t.slot();
         t.expect_ok(
             "copy: an I/O-port range",

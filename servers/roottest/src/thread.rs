@@ -291,6 +291,22 @@ fn run(t: &mut Suite, c: &Child) {
         Error::WrongType,
         invoke::tcb_configure(c.tcb, c.cspace, c.cspace, c.ipc_buffer, IPC_BUFFER),
     );
+    // The kernel writes replies into the IPC buffer: a frame its holder
+    // may only read, or device memory, will not do.
+    if let Some(read_only) = t.slot_copy(c.ipc_buffer, Rights::READ) {
+        t.expect_err(
+            "tcb: configure with a read-only frame as the IPC buffer",
+            Error::MissingRight,
+            invoke::tcb_configure(c.tcb, c.cspace, c.vspace, read_only, IPC_BUFFER),
+        );
+    }
+    if let Some(device) = t.device_frame() {
+        t.expect_err(
+            "tcb: configure with a device frame as the IPC buffer",
+            Error::InvalidArgument,
+            invoke::tcb_configure(c.tcb, c.cspace, c.vspace, device, IPC_BUFFER),
+        );
+    }
     let configured = t.expect_ok(
         "tcb: configure",
         invoke::tcb_configure(c.tcb, c.cspace, c.vspace, c.ipc_buffer, IPC_BUFFER),

@@ -3,8 +3,8 @@
 
 use crate::harness::{CNODE, PAGE, Suite, VSPACE, WINDOW, page_is_zero, peek, poke};
 use crate::retype::CHILD_UNTYPED_BITS;
-use libcap::abi::{ObjectType, Rights};
-use libcap::{Error, invoke};
+use libcap::abi::{MessageInfo, ObjectType, Rights, Syscall};
+use libcap::{Error, invoke, syscall};
 
 /// Three page tables past the window: a 2 MiB frame maps there.
 const LARGE: u64 = WINDOW + 3 * 512 * PAGE;
@@ -131,6 +131,11 @@ fn map_errors(t: &mut Suite) {
         invoke::frame_map(frame, VSPACE, KERNEL_ADDRESS, RW),
     );
     t.expect_err(
+        "frame map: the last page of the user half (a syscall at its end would return to a non-canonical address)",
+        Error::InvalidUserAddress,
+        invoke::frame_map(frame, VSPACE, NON_CANONICAL - PAGE, RW),
+    );
+    t.expect_err(
         "frame map: writable and executable",
         Error::InvalidArgument,
         invoke::frame_map(frame, VSPACE, page, RW | Rights::EXECUTE),
@@ -159,6 +164,38 @@ fn map_errors(t: &mut Suite) {
         "frame map: after all those refusals, at the page",
         invoke::frame_map(frame, VSPACE, page, RW),
     );
+    device_debug_write(t);
+}
+
+/// The kernel reads a DebugWrite buffer through its direct map of RAM,
+/// which device memory is not in: a buffer in a device mapping is refused,
+/// not read (a kernel that read it would fault).
+fn device_debug_write(t: &mut Suite) {
+    let Some(device) = t.device_frame() else {
+        return;
+    };
+    let page = t.page();
+    if t.expect_ok(
+        "frame map: device memory, read-only",
+        invoke::frame_map(device, VSPACE, page, Rights::READ),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let words = [page, 16, 0, 0];
+    let r = syscall::raw(
+        Syscall::DebugWrite as u64,
+        syscall::console(),
+        MessageInfo(0),
+        words,
+    );
+    t.expect_err(
+        "debug write: a buffer in device memory is refused",
+        Error::InvalidUserAddress,
+        syscall::decode_error(r.error),
+    );
+    t.expect_ok("frame unmap: the device frame", invoke::frame_unmap(device));
 }
 
 fn map_and_unmap(t: &mut Suite) {

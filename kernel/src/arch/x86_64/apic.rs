@@ -15,6 +15,7 @@ pub mod reg {
     pub const TASK_PRIORITY: u32 = 0x80;
     pub const EOI: u32 = 0xb0;
     pub const SPURIOUS: u32 = 0xf0;
+    pub const IN_SERVICE: u32 = 0x100;
     pub const LVT_TIMER: u32 = 0x320;
     pub const LVT_LINT0: u32 = 0x350;
     pub const LVT_ERROR: u32 = 0x370;
@@ -90,6 +91,14 @@ pub fn id() -> u32 {
         Some(Mode::X2Apic) => read(reg::ID),
         _ => read(reg::ID) >> 24,
     }
+}
+
+/// Whether the APIC has `vector` in service: the CPU is handling it as an
+/// interrupt the APIC delivered (the in-service register, ISR, holds 256
+/// bits in eight 32-bit registers 0x10 apart).
+pub fn in_service(vector: u8) -> bool {
+    let word = read(reg::IN_SERVICE + 0x10 * u32::from(vector / 32));
+    word & (1 << (vector % 32)) != 0
 }
 
 pub fn end_of_interrupt() {

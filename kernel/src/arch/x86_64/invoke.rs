@@ -9,7 +9,7 @@ use crate::ipc;
 use crate::object::cap::{Cap, Mapping};
 use crate::object::cnode::{self, index_slot};
 use crate::object::objects::SendKind;
-use crate::object::objects::{MAX_PRIORITY, Tcb, tcb_slot};
+use crate::object::objects::{INITIAL_RFLAGS, MAX_PRIORITY, Tcb, tcb_slot};
 use crate::object::ops;
 use crate::object::slot::SlotRef;
 use crate::sched::TcbRef;
@@ -565,7 +565,13 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
             if !matches!(width, 1 | 2 | 4) {
                 return Err(Error::InvalidArgument);
             }
-            if port < u64::from(first) || port + width - 1 > u64::from(last) {
+            // `port` is the caller's word: `port + width - 1` must not wrap
+            // (a wrapped sum would pass the check for a port below `first`).
+            if port < u64::from(first)
+                || port
+                    .checked_add(width - 1)
+                    .is_none_or(|end| end > u64::from(last))
+            {
                 return Err(Error::RangeError);
             }
             let port = port as u16;
@@ -636,6 +642,19 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
                 if !ok {
                     return Err(Error::WrongType);
                 }
+                // The kernel writes replies into the IPC buffer through its
+                // direct map: it must be RAM (the direct map does not
+                // cover device memory) that its holder may write.
+                if let Cap::Frame { device, rights, .. } = src.cap()
+                    && *kind == tcb_slot::IPC_BUFFER
+                {
+                    if device {
+                        return Err(Error::InvalidArgument);
+                    }
+                    if !rights.contains(Rights::READ | Rights::WRITE) {
+                        return Err(Error::MissingRight);
+                    }
+                }
                 sources[i] = Some(src);
             }
             let buffer_addr = w(3)?;
@@ -704,6 +723,8 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
             target.with(|t| {
                 t.context.rip = rip;
                 t.context.rsp = rsp;
+                // A new start: none of the old flags (TF, DF, AC) carry over.
+                t.context.rflags = INITIAL_RFLAGS;
                 t.context.rdi = a0;
                 t.context.rsi = a1;
             });

@@ -63,6 +63,7 @@ fn save(frame: &TrapFrame, tcb: &mut Tcb) {
 /// A system call: the entry code has saved the registers into the current
 /// thread's TCB already.
 pub extern "C" fn handle_syscall() -> ! {
+    user::debug_check_entry_flags();
     let current = RUN_QUEUE.lock().current;
     if let Some(thread) = current {
         let next = super::invoke::syscall(thread);

@@ -20,8 +20,40 @@ use x86_64::structures::gdt::SegmentSelector;
 pub const USER_DATA: u16 = 0x18 | 3;
 pub const USER_CODE: u16 = 0x20 | 3;
 
-/// RFLAGS bits user code may hold; IF is always set.
-pub const USER_FLAGS: u64 = 0x0cd5; // CF PF AF ZF SF TF DF OF
+/// RFLAGS bits the kernel runs with cleared, whatever user code left in
+/// them: `syscall` clears these through the flag mask (SFMASK), and every
+/// interrupt or exception entry clears all flags (see `trap.rs`). User code
+/// can set TF, DF, AC and NT with `popfq`; IOPL it cannot (at CPL 3
+/// `popfq` leaves it alone), but it is masked too so that no future path
+/// can carry it into the kernel.
+///
+/// - IF: the kernel runs with interrupts off (one CPU, no kernel locks
+///   held across an interrupt).
+/// - TF: no single-step traps inside the kernel.
+/// - DF: string instructions (`rep movsb` in memcpy) run forwards.
+/// - AC: with AC set, SMAP would not stop the kernel touching user memory.
+/// - NT: `iretq` with NT set raises #GP in ring 0 (a task return, which
+///   long mode does not have): the kernel's way back to user mode would
+///   fault.
+/// - IOPL: port access in ring 3.
+pub const KERNEL_CLEARED_FLAGS: RFlags = RFlags::INTERRUPT_FLAG
+    .union(RFlags::TRAP_FLAG)
+    .union(RFlags::DIRECTION_FLAG)
+    .union(RFlags::ALIGNMENT_CHECK)
+    .union(RFlags::NESTED_TASK)
+    .union(RFlags::IOPL_LOW)
+    .union(RFlags::IOPL_HIGH);
+
+/// Debug builds check on every kernel entry that the entry code cleared
+/// [`KERNEL_CLEARED_FLAGS`], so a hostile-flags test fails on a kernel
+/// that forgot one even where the flag would do no visible harm yet.
+#[inline]
+pub fn debug_check_entry_flags() {
+    if cfg!(debug_assertions) {
+        let left = x86_64::registers::rflags::read() & KERNEL_CLEARED_FLAGS;
+        assert!(left.is_empty(), "kernel entered with flags {left:?} set");
+    }
+}
 
 /// The user stack pointer between `syscall` and the switch to the kernel
 /// stack (one CPU, interrupts off).
@@ -141,12 +173,7 @@ pub fn init() {
         )
         .expect("the GDT layout matches what SYSCALL/SYSRET require");
         LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
-        SFMask::write(
-            RFlags::INTERRUPT_FLAG
-                | RFlags::DIRECTION_FLAG
-                | RFlags::TRAP_FLAG
-                | RFlags::ALIGNMENT_CHECK,
-        );
+        SFMask::write(KERNEL_CLEARED_FLAGS);
         Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
     }
 }
@@ -173,7 +200,10 @@ pub fn resume(context: &UserContext) -> ! {
     let top = context as *const UserContext as u64 + size_of::<UserContext>() as u64;
     CURRENT_CONTEXT_TOP.store(top, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: the context's RIP and RSP were checked to be user addresses
-    // when they were written and RFLAGS is masked to `USER_FLAGS | IF`;
-    // the kernel keeps nothing on its stack across the return.
+    // when they were written; its RFLAGS is what the CPU saved on entry
+    // from user mode (which user code can set only as far as `popfq` at
+    // CPL 3 allows) or a new thread's; the kernel itself runs with NT clear
+    // (KERNEL_CLEARED_FLAGS), so `iretq` takes the 64-bit return path; the
+    // kernel keeps nothing on its stack across the return.
     unsafe { resume_user(context) }
 }

@@ -16,8 +16,8 @@ use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{PageTable, PageTableFlags as F, PhysFrame};
 
-/// User addresses are below this (the lower canonical half).
-pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+use crate::memory::USER_MAP_TOP;
+pub use crate::memory::USER_TOP;
 
 const ASIDS: usize = 1 << ASID_BITS;
 
@@ -156,12 +156,13 @@ fn index(vaddr: u64, level: u8) -> usize {
     ((vaddr >> (12 + 9 * (u32::from(level) - 1))) & 0x1ff) as usize
 }
 
-/// Checks a user address for a mapping of `size` bytes.
+/// Checks a user address for a mapping of `size` bytes: aligned, and
+/// below [`USER_MAP_TOP`].
 fn check_user_range(vaddr: u64, size: u64) -> Result<(), Error> {
     if !vaddr.is_multiple_of(size) {
         return Err(Error::AlignmentError);
     }
-    if vaddr.checked_add(size).is_none_or(|end| end > USER_TOP) {
+    if vaddr.checked_add(size).is_none_or(|end| end > USER_MAP_TOP) {
         return Err(Error::InvalidUserAddress);
     }
     Ok(())
@@ -284,7 +285,11 @@ pub fn unmap_frame(mapping: Mapping, frame: u64, large: bool) {
 }
 
 /// The kernel address of user address `vaddr` in the VSpace `pml4`, if it
-/// is mapped user-accessible (and writable, when `write`).
+/// is mapped user-accessible (and writable, when `write`) to RAM. Device
+/// memory (a BAR) is refused: the kernel reaches RAM through its direct
+/// map, which does not cover device memory, and reading a device register
+/// may have side effects. Device frames, and only they, are mapped
+/// uncached ([`map_frame`]), which is how a leaf entry tells.
 fn translate(pml4: u64, vaddr: u64, write: bool) -> Option<u64> {
     if vaddr >= USER_TOP {
         return None;
@@ -298,6 +303,9 @@ fn translate(pml4: u64, vaddr: u64, write: bool) -> Option<u64> {
         }
         let page = e.addr().as_u64();
         if level == 1 || f.contains(F::HUGE_PAGE) {
+            if f.contains(F::NO_CACHE) {
+                return None;
+            }
             let offset = vaddr & ((1u64 << (12 + 9 * u32::from(level - 1))) - 1);
             return Some(phys_to_virt(page + offset));
         }

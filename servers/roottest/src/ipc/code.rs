@@ -20,6 +20,7 @@
 //! | [`Routine::Faulter`] | fault kind ([`FaultKind`]) | [`sw::AUX`] = 1, then the fault. Resumed after it: page fault → stores back what it wrote to [`FAULT_PAGE`] in [`sw::W0`]; done; park |
 //! | [`Routine::Recover`] | — | the address a fault handler resumes a faulter at: [`sw::AUX`] = [`RECOVERED`], [`sw::AUX2`] = `rsp`; done; park |
 //! | [`Routine::Spin`] | — | increments [`sw::COUNTER`] forever, never entering the kernel |
+//! | [`Routine::Hostile`] | flags, TSC cycles | loads RFLAGS XOR the flags with `popfq`, then: `Null` (the `sysretq` way back), flags after it in [`sw::AUX`]; `Yield` (through the scheduler), flags in [`sw::AUX2`]; spins for the given cycles with [`sw::COUNTER`] counting, so timer interrupts arrive with those flags, flags in [`sw::W0`] + 1; `Null`'s error in [`sw::W0`]; all flags cleared; done; park |
 //! | [`Routine::Driver`] | wake-ups before signalling | the RTC's driver: forever `Recv` on [`cs::A`] (a notification), log the [`sw::COUNTER`] of the page at [`OTHER`] at [`sw::LOG`] + i, read RTC register C through the port capability [`cs::B`] (value in [`sw::AUX2`]), `IRQ_HANDLER_ACK` on [`cs::C`], [`sw::DONE`] = wake-ups; after the given number, signal [`cs::D`] once. Errors are ORed into [`sw::AUX`] |
 
 use super::{cs, sw};
@@ -267,6 +268,46 @@ global_asm!(
     ".Lroottest_ipc_fault_done:",
     "    inc qword ptr [r15]",
     "    jmp roottest_ipc_park",
+    // ---- hostile(flags, cycles)
+    ".global roottest_ipc_hostile",
+    "roottest_ipc_hostile:",
+    "    mov r15d, {shared}",
+    "    mov r12d, {ipc_buffer}",
+    "    inc qword ptr [r15 + {off_started}]",
+    "    mov rbx, rdi",
+    "    mov r14, rsi",
+    "    pushfq",
+    "    xor [rsp], rbx",
+    "    popfq",
+    "    mov eax, {null}",
+    "    syscall",
+    "    mov [r15 + {off_w0}], rax",
+    "    pushfq",
+    "    pop rax",
+    "    mov [r15 + {off_aux}], rax",
+    "    mov eax, {yield_}",
+    "    syscall",
+    "    pushfq",
+    "    pop rax",
+    "    mov [r15 + {off_aux2}], rax",
+    "    rdtsc",
+    "    shl rdx, 32",
+    "    or rax, rdx",
+    "    lea r13, [rax + r14]",
+    ".Lroottest_ipc_hostile_spin:",
+    "    inc qword ptr [r15 + {off_counter}]",
+    "    rdtsc",
+    "    shl rdx, 32",
+    "    or rax, rdx",
+    "    cmp rax, r13",
+    "    jb .Lroottest_ipc_hostile_spin",
+    "    pushfq",
+    "    pop rax",
+    "    mov [r15 + {off_w0} + 8], rax",
+    "    push 0x202",
+    "    popfq",
+    "    inc qword ptr [r15]",
+    "    jmp roottest_ipc_park",
     // ---- spin()
     ".global roottest_ipc_spin",
     "roottest_ipc_spin:",
@@ -332,6 +373,9 @@ global_asm!(
     "roottest_ipc_end:",
     ".popsection",
     call = const Syscall::Call as u64,
+    null = const Syscall::Null as u64,
+    yield_ = const Syscall::Yield as u64,
+
     send = const Syscall::Send as u64,
     recv = const Syscall::Recv as u64,
     reply = const Syscall::Reply as u64,
@@ -384,6 +428,7 @@ unsafe extern "C" {
     static roottest_ipc_faulter: u8;
     static roottest_ipc_recover: u8;
     static roottest_ipc_spin: u8;
+    static roottest_ipc_hostile: u8;
     static roottest_ipc_driver: u8;
     static roottest_ipc_fault_pf: u8;
     static roottest_ipc_fault_ud: u8;
@@ -419,6 +464,7 @@ pub enum Routine {
     Recover,
     Spin,
     Driver,
+    Hostile,
 }
 
 impl Routine {
@@ -433,6 +479,7 @@ impl Routine {
             Self::Recover => &raw const roottest_ipc_recover,
             Self::Spin => &raw const roottest_ipc_spin,
             Self::Driver => &raw const roottest_ipc_driver,
+            Self::Hostile => &raw const roottest_ipc_hostile,
         })
     }
 }

@@ -22,6 +22,7 @@
 mod caps;
 mod code;
 mod faults;
+mod hostile;
 mod irq;
 mod messages;
 mod notify;
@@ -106,6 +107,7 @@ pub fn cases(t: &mut Suite) {
     notify::cases(t);
     messages::aborts(t);
     faults::cases(t);
+    hostile::cases(t);
     replies::cases(t);
     irq::cases(t);
 }
