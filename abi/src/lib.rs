@@ -109,7 +109,10 @@ pub enum Error {
     /// Something is already mapped at that address (or the object is
     /// already mapped somewhere).
     AlreadyMapped = 9,
-    /// A page table the mapping needs is missing.
+    /// A page table the mapping needs is missing. Reply word 0 is the
+    /// [`ObjectType`] of the highest missing one ([`ObjectType::Pdpt`],
+    /// [`ObjectType::PageDirectory`] or [`ObjectType::PageTable`]): make
+    /// one, map it, and try again.
     MissingPageTable = 10,
     /// The operation is not allowed on this object or in this state.
     IllegalOperation = 11,
@@ -231,7 +234,8 @@ pub mod fault {
     /// cause), registers unchanged.
     pub const RESUME: u64 = 0;
     /// Reply label: resume the thread with words `rip, rsp` as its new
-    /// instruction and stack pointers.
+    /// instruction and stack pointers, and a new thread's flags (a fault
+    /// may have come from flags it set, such as TF).
     pub const RESUME_AT: u64 = 1;
 }
 
@@ -264,13 +268,43 @@ pub enum ObjectType {
     Frame4K = 6,
     /// A 2 MiB frame.
     Frame2M = 7,
-    /// A page-table page at any level below the PML4.
+    /// A page table (level 1): 512 entries of 4 KiB frames, covering
+    /// 2 MiB. It maps into a page directory.
     PageTable = 8,
-    /// An address space (its PML4).
+    /// An address space: its page-map level 4 (PML4), whose entries hold
+    /// [`ObjectType::Pdpt`]s.
     VSpace = 9,
+    /// A page directory (level 2): 512 entries of page tables or 2 MiB
+    /// frames, covering 1 GiB. It maps into a PDPT.
+    PageDirectory = 10,
+    /// A page-directory-pointer table (level 3): 512 entries of page
+    /// directories, covering 512 GiB. It maps into a VSpace.
+    Pdpt = 11,
 }
 
 impl ObjectType {
+    /// The paging-structure type of `level` (1: page table, 2: page
+    /// directory, 3: PDPT).
+    pub const fn page_table_of_level(level: u8) -> Option<Self> {
+        Some(match level {
+            1 => Self::PageTable,
+            2 => Self::PageDirectory,
+            3 => Self::Pdpt,
+            _ => return None,
+        })
+    }
+
+    /// The level of a paging-structure type below the PML4 (`None` for
+    /// other types).
+    pub const fn page_table_level(self) -> Option<u8> {
+        Some(match self {
+            Self::PageTable => 1,
+            Self::PageDirectory => 2,
+            Self::Pdpt => 3,
+            _ => return None,
+        })
+    }
+
     pub const fn from_raw(n: u64) -> Option<Self> {
         Some(match n {
             1 => Self::Untyped,
@@ -282,6 +316,8 @@ impl ObjectType {
             7 => Self::Frame2M,
             8 => Self::PageTable,
             9 => Self::VSpace,
+            10 => Self::PageDirectory,
+            11 => Self::Pdpt,
             _ => return None,
         })
     }
@@ -311,7 +347,8 @@ pub mod label {
     pub const TCB_CONFIGURE: u64 = 32;
     /// TCB: `priority`.
     pub const TCB_SET_PRIORITY: u64 = 33;
-    /// TCB: `rip, rsp, arg0, arg1` (reply: none).
+    /// TCB: `rip, rsp, arg0, arg1` (reply: none). The thread starts over:
+    /// its flags become a new thread's (interrupts on, nothing else).
     pub const TCB_WRITE_REGISTERS: u64 = 34;
     /// TCB: reply words `rip, rsp, rflags, rax`.
     pub const TCB_READ_REGISTERS: u64 = 35;
@@ -324,8 +361,17 @@ pub mod label {
     /// endpoint.
     pub const TCB_BIND_NOTIFICATION: u64 = 39;
 
-    /// Page table: `vspace, vaddr`.
+    /// Page table, page directory or PDPT: `vspace, vaddr`. It goes into
+    /// the entry of the table one level up that covers `vaddr`; that table
+    /// must be there (else `MissingPageTable`) and the entry empty (else
+    /// `AlreadyMapped`). A table is mapped at most once: its capability
+    /// records where, and copies of it (which only a mapped table's
+    /// capability can have) share that record.
     pub const PAGE_TABLE_MAP: u64 = 48;
+    /// Page table, page directory or PDPT: removes it from its parent and
+    /// clears every entry in it (what was mapped through it is unmapped).
+    /// Only the last capability to the table may do this (else
+    /// `RevokeFirst`).
     pub const PAGE_TABLE_UNMAP: u64 = 49;
     /// Frame: `vspace, vaddr, rights`.
     pub const FRAME_MAP: u64 = 50;

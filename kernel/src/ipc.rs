@@ -47,7 +47,13 @@ fn complete(t: TcbRef, badge: u64, info: MessageInfo, words: [u64; REGISTER_WORD
 
 /// Writes an error result into `t`'s registers.
 pub fn fail(t: TcbRef, e: Error) {
-    complete(t, 0, MessageInfo::new(0, 0), [0; REGISTER_WORDS]);
+    fail_with(t, e, 0);
+}
+
+/// Writes an error result into `t`'s registers, with `detail` as reply
+/// word 0 (see the error's documentation).
+pub fn fail_with(t: TcbRef, e: Error, detail: u64) {
+    complete(t, 0, MessageInfo::new(0, 0), [detail, 0, 0, 0]);
     t.with(|tcb| tcb.context.rax = e as u64);
 }
 

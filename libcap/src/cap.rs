@@ -192,8 +192,8 @@ handle!(
     VSpace
 );
 handle!(
-    /// A page table below the top level (the kernel decides the level when
-    /// it is mapped).
+    /// A page table (level 1: 4 KiB pages, 2 MiB of address space); it maps
+    /// into a [`PageDirectory`].
     ///
     /// ```no_run
     /// use libcap::{PageTable, VSpace};
@@ -201,6 +201,28 @@ handle!(
     /// ```
     PageTable,
     PageTable
+);
+handle!(
+    /// A page directory (level 2: page tables or 2 MiB pages, 1 GiB of
+    /// address space); it maps into a [`Pdpt`].
+    ///
+    /// ```no_run
+    /// use libcap::{PageDirectory, VSpace};
+    /// PageDirectory::from_raw(33).map(VSpace::from_raw(3), 0x1000_0000_0000).expect("map");
+    /// ```
+    PageDirectory,
+    PageDirectory
+);
+handle!(
+    /// A page-directory-pointer table (level 3: page directories, 512 GiB
+    /// of address space); it maps into a [`VSpace`].
+    ///
+    /// ```no_run
+    /// use libcap::{Pdpt, VSpace};
+    /// Pdpt::from_raw(34).map(VSpace::from_raw(3), 0x1000_0000_0000).expect("map");
+    /// ```
+    Pdpt,
+    Pdpt
 );
 handle!(
     /// A 4 KiB or 2 MiB frame of memory.
@@ -590,27 +612,36 @@ impl Tcb {
     }
 }
 
-impl PageTable {
-    /// Maps the table into `vspace` so that it covers `vaddr`
-    /// ([`invoke::page_table_map`]).
-    ///
-    /// ```no_run
-    /// use libcap::{PageTable, VSpace};
-    /// PageTable::from_raw(32).map(VSpace::from_raw(3), 0x1000_0000_0000).expect("map");
-    /// ```
-    pub fn map(self, vspace: VSpace, vaddr: u64) -> Result<(), Error> {
-        invoke::page_table_map(self.0, vspace.0, vaddr)
-    }
+/// Mapping and unmapping, the same for every level of paging structure.
+macro_rules! paging_structure {
+    ($name:ident, $raw:literal) => {
+        impl $name {
+            /// Maps the table into `vspace` where it covers `vaddr`
+            /// ([`invoke::page_table_map`]).
+            ///
+            /// ```no_run
+            #[doc = concat!("use libcap::{", stringify!($name), ", VSpace};")]
+            #[doc = concat!(stringify!($name), "::from_raw(", $raw, ").map(VSpace::from_raw(3), 0x1000_0000_0000).expect(\"map\");")]
+            /// ```
+            pub fn map(self, vspace: VSpace, vaddr: u64) -> Result<(), Error> {
+                invoke::page_table_map(self.0, vspace.0, vaddr)
+            }
 
-    /// Unmaps the table ([`invoke::page_table_unmap`]).
-    ///
-    /// ```no_run
-    /// libcap::PageTable::from_raw(32).unmap().expect("unmap");
-    /// ```
-    pub fn unmap(self) -> Result<(), Error> {
-        invoke::page_table_unmap(self.0)
-    }
+            /// Unmaps and clears the table ([`invoke::page_table_unmap`]).
+            ///
+            /// ```no_run
+            #[doc = concat!("libcap::", stringify!($name), "::from_raw(", $raw, ").unmap().expect(\"unmap\");")]
+            /// ```
+            pub fn unmap(self) -> Result<(), Error> {
+                invoke::page_table_unmap(self.0)
+            }
+        }
+    };
 }
+
+paging_structure!(PageTable, "32");
+paging_structure!(PageDirectory, "33");
+paging_structure!(Pdpt, "34");
 
 impl Frame {
     /// Maps the frame at `vaddr` of `vspace` with `rights`

@@ -304,22 +304,27 @@ pub fn tcb_bind_notification(tcb: u64, ntfn: u64) -> Result<(), Error> {
     raw(tcb, label::TCB_BIND_NOTIFICATION, &[ntfn]).map(drop)
 }
 
-/// Maps page table `pt` into address space `vspace` so that it covers
-/// `vaddr`. The kernel puts it at the first paging level that `vaddr` lacks
-/// a table at; mapping tables one after another at the same `vaddr` builds
-/// the path down to the level that holds 4 KiB pages.
+/// Maps paging structure `pt` (a [`ObjectType::Pdpt`],
+/// [`ObjectType::PageDirectory`] or [`ObjectType::PageTable`]) into address
+/// space `vspace` so that it covers `vaddr`: it goes into the entry for
+/// `vaddr` of the table one level up, which must be mapped already
+/// ([`Error::MissingPageTable`]). A table is mapped once; its capability
+/// can be copied only while it is mapped.
 ///
 /// ```no_run
-/// // Three tables make the path from the PML4 down to 4 KiB pages.
-/// for pt in [40, 41, 42] {
-///     libcap::invoke::page_table_map(pt, 3, 0x1000_0000_0000).expect("map");
+/// // A PDPT, a page directory and a page table: the path from the PML4
+/// // down to 4 KiB pages.
+/// for table in [40, 41, 42] {
+///     libcap::invoke::page_table_map(table, 3, 0x1000_0000_0000).expect("map");
 /// }
 /// ```
 pub fn page_table_map(pt: u64, vspace: u64, vaddr: u64) -> Result<(), Error> {
     raw(pt, label::PAGE_TABLE_MAP, &[vspace, vaddr]).map(drop)
 }
 
-/// Unmaps page table `pt` from wherever it is mapped.
+/// Unmaps paging structure `pt` from wherever it is mapped and clears it:
+/// everything mapped through it is unmapped. `pt` must be the last
+/// capability to the table ([`Error::RevokeFirst`]).
 ///
 /// ```no_run
 /// libcap::invoke::page_table_unmap(42).expect("unmap");
@@ -344,6 +349,47 @@ pub fn frame_map(frame: u64, vspace: u64, vaddr: u64, rights: Rights) -> Result<
         &[vspace, vaddr, rights_word(rights)],
     )
     .map(drop)
+}
+
+/// Maps `frame` like [`frame_map`], first providing the paging structures
+/// that are missing on the way, highest first: for each, `add_table` gets
+/// its type and must make an object of that type (from untyped memory the
+/// caller chooses) and map it at `vaddr` in `vspace` ([`page_table_map`]).
+///
+/// ```no_run
+/// use libcap::abi::{ObjectType, Rights};
+/// use libcap::invoke;
+/// let (vspace, vaddr) = (3, 0x1000_0000_0000);
+/// let mut next = 100;
+/// invoke::frame_map_with_tables(43, vspace, vaddr, Rights::READ, |ty: ObjectType| {
+///     invoke::untyped_retype(8, ty, 0, 1, 2, next)?;
+///     invoke::page_table_map(next, vspace, vaddr)?;
+///     next += 1;
+///     Ok(())
+/// })
+/// .expect("map");
+/// ```
+pub fn frame_map_with_tables(
+    frame: u64,
+    vspace: u64,
+    vaddr: u64,
+    rights: Rights,
+    mut add_table: impl FnMut(ObjectType) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let (info, words, _) = message(label::FRAME_MAP, &[vspace, vaddr, rights_word(rights)]);
+    loop {
+        let reply = syscall::raw(basalt_abi::Syscall::Call as u64, frame, info, words);
+        match syscall::decode_error(reply.error) {
+            Err(Error::MissingPageTable) => {
+                // Reply word 0 names the highest table missing.
+                let ty = ObjectType::from_raw(reply.words[0])
+                    .filter(|t| t.page_table_level().is_some())
+                    .ok_or(Error::MissingPageTable)?;
+                add_table(ty)?;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Unmaps `frame` from wherever this capability mapped it (nothing happens

@@ -102,7 +102,7 @@ pub use basalt_abi::Error;
 pub use basalt_abi::boot_info::BootInfo;
 pub use cap::{
     CNode, Capability, Endpoint, Frame, IoPortControl, IoPorts, IrqControl, IrqHandler,
-    KernelObject, MsiMessage, Notification, PageTable, Tcb, Untyped, VSpace,
+    KernelObject, MsiMessage, Notification, PageDirectory, PageTable, Pdpt, Tcb, Untyped, VSpace,
 };
 /// The [`log`] crate, for its macros: `libcap::log::info!("…")`.
 ///

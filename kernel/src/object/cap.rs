@@ -13,8 +13,11 @@ pub type Asid = u16;
 pub const ASID_BITS: u32 = 12;
 
 /// Where a frame or page table is mapped: a page-aligned user address and
-/// the ASID, packed into one word (the ASID in the low 12 bits). Each
-/// capability maps its object at most once; copies start unmapped.
+/// the ASID, packed into one word (the ASID in the low 12 bits). A frame
+/// capability maps its frame at most once, and its copies start unmapped
+/// (a frame may be mapped in many places, once per capability). A page
+/// table is mapped at most once at all: the record belongs to the table,
+/// and every copy of its capability carries it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Mapping(NonZeroU64);
 
@@ -71,7 +74,9 @@ pub enum Cap {
         base: u64,
         asid: Asid,
     },
-    /// A page-table page; `level` is 3 (PDPT), 2 (PD) or 1 (PT) once mapped.
+    /// A paging structure below the PML4: `level` 3 (PDPT), 2 (page
+    /// directory) or 1 (page table), fixed when it was made. `mapping` is
+    /// where it covers from (its entry is in the table one level up).
     PageTable {
         base: u64,
         mapping: Option<Mapping>,
@@ -188,12 +193,13 @@ impl Cap {
         matches!(self, Cap::Reply { .. })
     }
 
-    /// What a fresh copy looks like: mappings belong to the capability that
-    /// made them, so a copy starts unmapped.
+    /// What a fresh copy looks like: a frame's mapping belongs to the
+    /// capability that made it, so a copy of a frame capability starts
+    /// unmapped. A page table's mapping belongs to the table (see
+    /// [`Mapping`]), and the copy keeps it.
     pub fn fresh_copy(mut self) -> Self {
-        match &mut self {
-            Cap::Frame { mapping, .. } | Cap::PageTable { mapping, .. } => *mapping = None,
-            _ => {}
+        if let Cap::Frame { mapping, .. } = &mut self {
+            *mapping = None;
         }
         self
     }
@@ -223,6 +229,17 @@ mod tests {
         };
         let masked = cap.with_rights_masked(Rights::all());
         assert_eq!(masked.rights(), Rights::READ);
+    }
+
+    #[test]
+    fn page_table_copies_keep_the_tables_mapping() {
+        let m = Some(Mapping::new(3, 0x20_0000));
+        let pt = Cap::PageTable {
+            base: 0,
+            mapping: m,
+            level: 1,
+        };
+        assert_eq!(pt.fresh_copy(), pt);
     }
 
     #[test]

@@ -8,6 +8,14 @@
 //! no capability survives the revoke of an ancestor, rights never grow, no
 //! memory is handed out twice, a destroyed object is unreachable, and a
 //! failed operation changes nothing.
+//!
+//! The recorder also keeps page tables the way the MMU reads them: entries
+//! in the tables' own memory, walked from each address space's PML4. After
+//! every step the mappings are checked too: every table is mapped at most
+//! once and only one level below its parent, every copy of a table's
+//! capability says where it is, and every page reachable from an address
+//! space is a frame whose capability recorded that mapping, with at least
+//! the rights the entry gives.
 
 use super::cap::{Asid, Cap, Mapping, ObjectId};
 use super::cnode::{self, slot_at};
@@ -47,35 +55,155 @@ impl Drop for Arena {
 
 #[derive(Default)]
 struct Recorder {
-    asids: BTreeSet<Asid>,
-    live_vspaces: BTreeSet<u64>,
+    /// Each live address space's PML4, by ASID.
+    pml4s: BTreeMap<Asid, u64>,
     forgotten_threads: Vec<u64>,
-    unmapped: Vec<u64>,
     dropped_replies: Vec<u64>,
+}
+
+/// Page-table entries as the recorder writes them into a table's memory:
+/// the address of what it points at, and these bits.
+mod pte {
+    pub const PRESENT: u64 = 1;
+    /// The entry points at a table (else at a frame).
+    pub const TABLE: u64 = 2;
+    /// A 2 MiB frame.
+    pub const LARGE: u64 = 4;
+    /// The frame's rights, from this bit up.
+    pub const RIGHTS_SHIFT: u32 = 5;
+    pub const ADDRESS: u64 = !0xfff;
+}
+
+fn pte_index(vaddr: u64, level: u8) -> usize {
+    ((vaddr >> (12 + 9 * (u32::from(level) - 1))) & 0x1ff) as usize
+}
+
+/// Entry `i` of the table object at `table`.
+fn pte_ptr(table: u64, i: usize) -> *mut u64 {
+    (table + 8 * i as u64) as *mut u64
+}
+
+fn read_pte(table: u64, i: usize) -> u64 {
+    // SAFETY: `table` is a page-table or VSpace object in the test's
+    // arena: 4 KiB of host memory, 512 entries.
+    unsafe { pte_ptr(table, i).read() }
+}
+
+fn write_pte(table: u64, i: usize, value: u64) {
+    // SAFETY: as in `read_pte`; nothing else refers to the entry.
+    unsafe { pte_ptr(table, i).write(value) }
+}
+
+/// Bytes an entry of a table at `level` (4 = PML4) covers.
+fn covered_by_entry(level: u8) -> u64 {
+    1 << (12 + 9 * (u32::from(level) - 1))
+}
+
+impl Recorder {
+    /// The table at `level` covering `vaddr`, walking present table
+    /// entries down from the PML4.
+    fn walk(&self, pml4: u64, vaddr: u64, level: u8) -> Option<u64> {
+        let mut t = pml4;
+        for l in (level + 1..=4).rev() {
+            let e = read_pte(t, pte_index(vaddr, l));
+            if e & pte::PRESENT == 0 || e & pte::TABLE == 0 {
+                return None;
+            }
+            t = e & pte::ADDRESS;
+        }
+        Some(t)
+    }
 }
 
 impl Machine for Recorder {
     fn create_vspace(&mut self, base: u64) -> Option<Asid> {
-        let asid = (1..16).find(|a| !self.asids.contains(a))?;
-        self.asids.insert(asid);
+        let asid = (1..16).find(|a| !self.pml4s.contains_key(a))?;
         assert!(
-            self.live_vspaces.insert(base),
+            !self.pml4s.values().any(|&b| b == base),
             "two live VSpaces at {base:#x}"
         );
+        self.pml4s.insert(asid, base);
         Some(asid)
     }
     fn destroy_vspace(&mut self, asid: Asid, base: u64) {
-        assert!(self.asids.remove(&asid), "ASID {asid} freed twice");
-        assert!(
-            self.live_vspaces.remove(&base),
-            "VSpace at {base:#x} destroyed twice"
+        assert_eq!(
+            self.pml4s.remove(&asid),
+            Some(base),
+            "ASID {asid} freed twice, or for another VSpace"
         );
     }
-    fn unmap_frame(&mut self, _m: Mapping, base: u64, _large: bool) {
-        self.unmapped.push(base);
+    fn map_frame(
+        &mut self,
+        asid: Asid,
+        vaddr: u64,
+        base: u64,
+        large: bool,
+        _device: bool,
+        rights: Rights,
+    ) -> Result<(), Error> {
+        let pml4 = *self.pml4s.get(&asid).ok_or(Error::InvalidCapability)?;
+        let level = if large { 2 } else { 1 };
+        let t = self
+            .walk(pml4, vaddr, level)
+            .ok_or(Error::MissingPageTable)?;
+        let i = pte_index(vaddr, level);
+        if read_pte(t, i) != 0 {
+            return Err(Error::AlreadyMapped);
+        }
+        let size = if large { pte::LARGE } else { 0 };
+        write_pte(
+            t,
+            i,
+            base | pte::PRESENT | size | u64::from(rights.bits()) << pte::RIGHTS_SHIFT,
+        );
+        Ok(())
     }
-    fn unmap_page_table(&mut self, _m: Mapping, _level: u8, base: u64) {
-        self.unmapped.push(base);
+    fn unmap_frame(&mut self, m: Mapping, base: u64, large: bool) {
+        let Some(&pml4) = self.pml4s.get(&m.asid()) else {
+            return;
+        };
+        let level = if large { 2 } else { 1 };
+        if let Some(t) = self.walk(pml4, m.vaddr(), level) {
+            let i = pte_index(m.vaddr(), level);
+            let e = read_pte(t, i);
+            if e & pte::PRESENT != 0 && e & pte::TABLE == 0 && e & pte::ADDRESS == base {
+                write_pte(t, i, 0);
+            }
+        }
+    }
+    fn map_page_table(
+        &mut self,
+        asid: Asid,
+        level: u8,
+        vaddr: u64,
+        base: u64,
+    ) -> Result<u64, Error> {
+        let pml4 = *self.pml4s.get(&asid).ok_or(Error::InvalidCapability)?;
+        let parent = self
+            .walk(pml4, vaddr, level + 1)
+            .ok_or(Error::MissingPageTable)?;
+        let i = pte_index(vaddr, level + 1);
+        if read_pte(parent, i) != 0 {
+            return Err(Error::AlreadyMapped);
+        }
+        write_pte(parent, i, base | pte::PRESENT | pte::TABLE);
+        Ok(vaddr & !(covered_by_entry(level + 1) - 1))
+    }
+    fn unmap_page_table(&mut self, m: Mapping, level: u8, base: u64) {
+        let Some(&pml4) = self.pml4s.get(&m.asid()) else {
+            return;
+        };
+        if let Some(parent) = self.walk(pml4, m.vaddr(), level + 1) {
+            let i = pte_index(m.vaddr(), level + 1);
+            if read_pte(parent, i) == base | pte::PRESENT | pte::TABLE {
+                write_pte(parent, i, 0);
+            }
+        }
+    }
+    fn clear_page_table(&mut self, base: u64) {
+        for i in 0..512 {
+            write_pte(base, i, 0);
+        }
     }
     fn release_irq(&mut self, _irq: u8) {}
     fn forget_thread(&mut self, tcb: u64) {
@@ -238,21 +366,104 @@ enum Op {
     Revoke {
         slot: usize,
     },
+    MapFrame {
+        frame: usize,
+        vspace: usize,
+        addr: usize,
+        rights: u8,
+    },
+    UnmapFrame {
+        frame: usize,
+    },
+    MapTable {
+        table: usize,
+        vspace: usize,
+        addr: usize,
+    },
+    UnmapTable {
+        table: usize,
+    },
 }
+
+/// Addresses to map at: a few that share tables at each level, one in
+/// another 512 GiB region, the last page of the user half (refused) and
+/// the first non-canonical address.
+const ADDRS: [u64; 8] = [
+    0x0,
+    0x1000,
+    0x20_0000,
+    0x4000_0000,
+    0x80_0000_0000,
+    0x80_0020_1000,
+    0x7fff_ffff_f000,
+    0x8000_0000_0000,
+];
 
 fn op() -> impl Strategy<Value = Op> {
     let idx = 0usize..64;
     prop_oneof![
-        3 => (idx.clone(), 0u8..7, 1u64..4, idx.clone()).prop_map(|(ut, ty, count, dest)| Op::Retype { ut, ty, count, dest }),
+        3 => (idx.clone(), 0u8..TYPES.len() as u8, 1u64..4, idx.clone()).prop_map(|(ut, ty, count, dest)| Op::Retype { ut, ty, count, dest }),
         3 => (idx.clone(), idx.clone(), 0u8..32).prop_map(|(src, dest, rights)| Op::Copy { src, dest, rights }),
         2 => (idx.clone(), idx.clone(), 0u8..32, 0u64..3).prop_map(|(src, dest, rights, badge)| Op::Mint { src, dest, rights, badge }),
         1 => (idx.clone(), idx.clone()).prop_map(|(src, dest)| Op::Move { src, dest }),
         2 => idx.clone().prop_map(|slot| Op::Delete { slot }),
+        1 => idx.clone().prop_map(|slot| Op::Revoke { slot }),
+        3 => (idx.clone(), idx.clone(), 0..ADDRS.len(), 0u8..8).prop_map(|(frame, vspace, addr, rights)| Op::MapFrame { frame, vspace, addr, rights }),
+        1 => idx.clone().prop_map(|frame| Op::UnmapFrame { frame }),
+        4 => (idx.clone(), idx.clone(), 0..ADDRS.len()).prop_map(|(table, vspace, addr)| Op::MapTable { table, vspace, addr }),
+        1 => idx.prop_map(|table| Op::UnmapTable { table }),
+    ]
+}
+
+/// Operations that mostly map and unmap, among copies and deletions.
+fn mapping_op() -> impl Strategy<Value = Op> {
+    let idx = 0usize..64;
+    prop_oneof![
+        5 => (idx.clone(), idx.clone(), 0..ADDRS.len(), prop_oneof![Just(1u8), Just(3), Just(5), 0u8..32]).prop_map(|(frame, vspace, addr, rights)| Op::MapFrame { frame, vspace, addr, rights }),
+        3 => idx.clone().prop_map(|frame| Op::UnmapFrame { frame }),
+        6 => (idx.clone(), idx.clone(), 0..ADDRS.len()).prop_map(|(table, vspace, addr)| Op::MapTable { table, vspace, addr }),
+        2 => idx.clone().prop_map(|table| Op::UnmapTable { table }),
+        2 => (idx.clone(), idx.clone(), 0u8..32).prop_map(|(src, dest, rights)| Op::Copy { src, dest, rights }),
+        1 => (idx.clone(), idx.clone()).prop_map(|(src, dest)| Op::Move { src, dest }),
+        1 => idx.clone().prop_map(|slot| Op::Delete { slot }),
         1 => idx.prop_map(|slot| Op::Revoke { slot }),
     ]
 }
 
-const TYPES: [(ObjectType, u64); 7] = [
+/// Objects to map, made before a [`mapping_op`] sequence: two address
+/// spaces, tables of every level and frames for both, and a full chain of
+/// tables in each address space (so that frames map from the first step).
+fn mapping_prelude() -> Vec<Op> {
+    // In slot order: 2 VSpaces, then tables (3 PDPTs, 4 page directories,
+    // 5 page tables), then 8 frames.
+    let made = [(5, 2), (9, 3), (8, 4), (7, 5), (4, 8)]
+        .into_iter()
+        .map(|(ty, count)| Op::Retype {
+            ut: 0,
+            ty,
+            count,
+            dest: 0,
+        });
+    // PDPT, page directory and page table at ADDRS[0] of the first
+    // address space and at ADDRS[4] of the second.
+    let chains = [
+        (0, 0, 0),
+        (3, 0, 0),
+        (7, 0, 0),
+        (1, 1, 4),
+        (4, 1, 4),
+        (8, 1, 4),
+    ]
+    .into_iter()
+    .map(|(table, vspace, addr)| Op::MapTable {
+        table,
+        vspace,
+        addr,
+    });
+    made.chain(chains).collect()
+}
+
+const TYPES: [(ObjectType, u64); 10] = [
     (ObjectType::Endpoint, 0),
     (ObjectType::Notification, 0),
     (ObjectType::CNode, 2),
@@ -260,6 +471,9 @@ const TYPES: [(ObjectType, u64); 7] = [
     (ObjectType::Frame4K, 0),
     (ObjectType::VSpace, 0),
     (ObjectType::Untyped, 13),
+    (ObjectType::PageTable, 0),
+    (ObjectType::PageDirectory, 0),
+    (ObjectType::Pdpt, 0),
 ];
 
 /// Whether the capability type carries rights at all.
@@ -380,6 +594,98 @@ fn pick_full(slots: &[SlotRef], i: usize) -> SlotRef {
     pick_where(slots, i, true)
 }
 
+/// Mostly a slot holding a capability that `wanted` accepts, so that most
+/// mapping operations get as far as the page tables.
+fn pick_kind(slots: &[SlotRef], i: usize, wanted: fn(&Cap) -> bool) -> SlotRef {
+    let suitable: Vec<SlotRef> = slots.iter().copied().filter(|s| wanted(&s.cap())).collect();
+    if i < 56 && !suitable.is_empty() {
+        suitable[i % suitable.len()]
+    } else {
+        slots[i % slots.len()]
+    }
+}
+
+/// The ASID of the VSpace in a slot picked mostly among VSpaces (0, which
+/// names no address space, for anything else).
+fn pick_vspace(slots: &[SlotRef], i: usize) -> Asid {
+    match pick_kind(slots, i, |c| matches!(c, Cap::VSpace { .. })).cap() {
+        Cap::VSpace { asid, .. } => asid,
+        _ => 0,
+    }
+}
+
+fn pick_table(slots: &[SlotRef], i: usize) -> SlotRef {
+    pick_kind(slots, i, |c| matches!(c, Cap::PageTable { .. }))
+}
+
+/// The mapping invariants (see the module documentation), walking every
+/// live address space's tables as the MMU would.
+fn check_mappings(world: &World) {
+    let live: Vec<Cap> = world
+        .slots()
+        .iter()
+        .map(|s| s.cap())
+        .filter(|c| !c.is_null())
+        .collect();
+    // Every capability to a table agrees on where it is mapped.
+    let mut tables: BTreeMap<u64, (u8, Option<Mapping>)> = BTreeMap::new();
+    for cap in &live {
+        if let Cap::PageTable {
+            base,
+            mapping,
+            level,
+        } = *cap
+            && let Some(seen) = tables.insert(base, (level, mapping))
+        {
+            assert_eq!(seen, (level, mapping), "copies of a table disagree");
+        }
+    }
+    let mut reached: BTreeSet<u64> = BTreeSet::new();
+    for (&asid, &pml4) in &world.machine.pml4s {
+        let mut stack = vec![(pml4, 4u8, 0u64)];
+        while let Some((table, level, from)) = stack.pop() {
+            for i in 0..512 {
+                let e = read_pte(table, i);
+                if e & pte::PRESENT == 0 {
+                    continue;
+                }
+                let vaddr = from + i as u64 * covered_by_entry(level);
+                let target = e & pte::ADDRESS;
+                if e & pte::TABLE != 0 {
+                    assert!(reached.insert(target), "table {target:#x} is mapped twice");
+                    let Some(&(child_level, mapping)) = tables.get(&target) else {
+                        panic!("{target:#x}, reachable as a table, is no live table");
+                    };
+                    assert_eq!(child_level, level - 1, "a table at the wrong level");
+                    assert_eq!(
+                        mapping,
+                        Some(Mapping::new(asid, vaddr)),
+                        "a table's capabilities do not say where it is"
+                    );
+                    stack.push((target, child_level, vaddr));
+                    continue;
+                }
+                let large = e & pte::LARGE != 0;
+                assert_eq!(
+                    level,
+                    if large { 2 } else { 1 },
+                    "a frame at the wrong level"
+                );
+                let rights = Rights::from_bits_truncate((e >> pte::RIGHTS_SHIFT) as u8);
+                let backed = live.iter().any(|c| {
+                    matches!(*c, Cap::Frame { base, large: l, rights: r, mapping: Some(m), .. }
+                        if base == target && l == large && r.contains(rights)
+                            && m == Mapping::new(asid, vaddr))
+                });
+                assert!(
+                    backed,
+                    "page {vaddr:#x} of ASID {asid} maps {target:#x}, which no frame capability mapped there with {rights:?}"
+                );
+            }
+        }
+    }
+}
+
 fn pick_empty(slots: &[SlotRef], i: usize) -> SlotRef {
     pick_where(slots, i, false)
 }
@@ -444,6 +750,7 @@ fn run(ops: &[Op]) {
                                 | Cap::Frame { .. }
                                 | Cap::VSpace { .. }
                                 | Cap::Untyped { .. }
+                                | Cap::PageTable { mapping: None, .. }
                         ));
                         model.add(ModelCap {
                             slot: s.addr(),
@@ -474,6 +781,23 @@ fn run(ops: &[Op]) {
                 };
                 if src_cap.is_issuer() && !src_cap.is_null() && dest.is_empty() {
                     assert_eq!(r, Err(Error::NotCopyable));
+                }
+                if let Cap::PageTable { mapping, .. } = src_cap
+                    && dest.is_empty()
+                    && (mapping.is_none() || badge.is_some_and(|b| b != 0))
+                {
+                    assert_eq!(
+                        r,
+                        Err(Error::IllegalOperation),
+                        "an unmapped table's capability was copied"
+                    );
+                }
+                if let (Ok(()), Cap::PageTable { .. }) = (r, src_cap) {
+                    assert_eq!(
+                        dest.cap(),
+                        src_cap,
+                        "a table's copy does not share its mapping"
+                    );
                 }
                 if r.is_ok() {
                     let parent = model.id_at(src.addr()).unwrap();
@@ -548,6 +872,89 @@ fn run(ops: &[Op]) {
                     Ok(())
                 }
             }
+            Op::MapFrame {
+                frame,
+                vspace,
+                addr,
+                rights,
+            } => {
+                let frame = pick_kind(&slots, frame, |c| matches!(c, Cap::Frame { .. }));
+                let vspace = pick_vspace(&slots, vspace);
+                let wanted = Rights::from_bits_truncate(rights);
+                let r = ops::map_frame(frame, vspace, ADDRS[addr], wanted, &mut world.machine);
+                if let (
+                    Cap::Frame {
+                        mapping: Some(_), ..
+                    },
+                    true,
+                ) = (frame.cap(), r.is_err())
+                {
+                    assert!(
+                        before.iter().any(|(_, c)| *c == frame.cap()),
+                        "a failed map recorded a mapping"
+                    );
+                }
+                r
+            }
+            Op::UnmapFrame { frame } => {
+                let frame = pick_kind(&slots, frame, |c| matches!(c, Cap::Frame { .. }));
+                let r = ops::unmap_frame(frame, &mut world.machine);
+                if r.is_ok() {
+                    assert!(
+                        matches!(frame.cap(), Cap::Frame { mapping: None, .. }),
+                        "an unmapped frame's capability still records a mapping"
+                    );
+                }
+                r
+            }
+            Op::MapTable {
+                table,
+                vspace,
+                addr,
+            } => {
+                let table = pick_table(&slots, table);
+                let vspace = pick_vspace(&slots, vspace);
+                let was_mapped = matches!(
+                    table.cap(),
+                    Cap::PageTable {
+                        mapping: Some(_),
+                        ..
+                    }
+                );
+                let r = ops::map_page_table(table, vspace, ADDRS[addr], &mut world.machine);
+                if was_mapped {
+                    assert_eq!(r, Err(Error::AlreadyMapped), "a table mapped twice");
+                }
+                r
+            }
+            Op::UnmapTable { table } => {
+                let table = pick_table(&slots, table);
+                let cap = table.cap();
+                let copies = model
+                    .caps
+                    .values()
+                    .filter(|c| Some(c.object) == cap.object())
+                    .count();
+                let r = ops::unmap_page_table(table, &mut world.machine);
+                if let Cap::PageTable {
+                    mapping: Some(_), ..
+                } = cap
+                {
+                    if copies > 1 {
+                        assert_eq!(r, Err(Error::RevokeFirst), "unmapped through a copy");
+                    } else {
+                        assert_eq!(r, Ok(()));
+                        let Cap::PageTable { base, .. } = cap else {
+                            unreachable!()
+                        };
+                        assert!(
+                            (0..512).all(|i| read_pte(base, i) == 0),
+                            "an unmapped table kept its entries"
+                        );
+                    }
+                }
+                r
+            }
         };
         if result.is_err() {
             assert_eq!(world.snapshot(), before, "failed {op:?} changed the CSpace");
@@ -558,6 +965,7 @@ fn run(ops: &[Op]) {
         // model too.
         model.sync_removed(&world);
         check_invariants(&world, &model);
+        check_mappings(&world);
     }
     // Deleting everything destroys every object exactly once.
     for s in world.slots() {
@@ -567,11 +975,10 @@ fn run(ops: &[Op]) {
     }
     assert!(world.slots().iter().all(|s| s.is_empty()));
     assert!(
-        world.machine.asids.is_empty(),
+        world.machine.pml4s.is_empty(),
         "ASIDs leaked: {:?}",
-        world.machine.asids
+        world.machine.pml4s
     );
-    assert!(world.machine.live_vspaces.is_empty());
     let mut forgotten = world.machine.forgotten_threads.clone();
     forgotten.sort();
     created_threads.sort();
@@ -607,6 +1014,13 @@ proptest! {
     #[test]
     fn random_operation_sequences_keep_the_invariants(ops in prop::collection::vec(op(), 1..120)) {
         run(&ops);
+    }
+
+    #[test]
+    fn random_mapping_sequences_keep_the_invariants(ops in prop::collection::vec(mapping_op(), 1..150)) {
+        let mut all = mapping_prelude();
+        all.extend(ops);
+        run(&all);
     }
 }
 
@@ -656,10 +1070,10 @@ fn deleting_an_untyped_destroys_what_was_made_from_it() {
     let mut world = World::new();
     retype_into(&mut world, 1, ObjectType::Untyped, 16, 1, 2).unwrap();
     retype_into(&mut world, 2, ObjectType::VSpace, 0, 2, 3).unwrap();
-    assert_eq!(world.machine.asids.len(), 2);
+    assert_eq!(world.machine.pml4s.len(), 2);
     ops::delete(world.root_slot(2), &mut world.machine);
     assert!(world.root_slot(3).is_empty() && world.root_slot(4).is_empty());
-    assert!(world.machine.asids.is_empty());
+    assert!(world.machine.pml4s.is_empty());
 }
 
 #[test]

@@ -258,7 +258,11 @@ pub fn object_size_bits(ty: ObjectType, size_bits: u64) -> Result<u8, Error> {
         }
         ObjectType::Tcb => TCB_BITS,
         ObjectType::Endpoint | ObjectType::Notification => ENDPOINT_BITS,
-        ObjectType::Frame4K | ObjectType::PageTable | ObjectType::VSpace => 12,
+        ObjectType::Frame4K
+        | ObjectType::PageTable
+        | ObjectType::PageDirectory
+        | ObjectType::Pdpt
+        | ObjectType::VSpace => 12,
         ObjectType::Frame2M => 21,
     })
 }

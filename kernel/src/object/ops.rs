@@ -1,4 +1,5 @@
-//! Capability operations: retype, copy, mint, move, mutate, delete, revoke.
+//! Capability operations: retype, copy, mint, move, mutate, delete, revoke,
+//! and the mapping of frames and page tables into address spaces.
 //!
 //! Deleting the last capability to an object destroys it. Destroying a
 //! CNode or a TCB empties its slots, which can destroy more objects; rather
@@ -9,6 +10,7 @@ use super::cap::{Asid, Cap, Mapping};
 use super::cnode::{RegionHeader, cnode_size_bits, index_slot};
 use super::objects::{ENDPOINT_BITS, TCB_BITS, Tcb, object_size_bits, tcb_slot};
 use super::slot::{Slot, SlotRef};
+use crate::memory::{PAGE_SIZE, USER_MAP_TOP, USER_TOP};
 use basalt_abi::{Error, ObjectType, Rights};
 
 /// What the object model needs from the machine: address spaces, mappings,
@@ -20,12 +22,41 @@ pub trait Machine {
     fn create_vspace(&mut self, base: u64) -> Option<Asid>;
     /// The address space is gone: its ASID becomes free.
     fn destroy_vspace(&mut self, asid: Asid, base: u64);
+    /// Installs the frame at `base` (2 MiB when `large`) at `vaddr` in the
+    /// address space `asid` with `rights` (already checked: READ, not both
+    /// WRITE and EXECUTE; `vaddr` aligned and below `USER_MAP_TOP`).
+    /// Fails with `MissingPageTable` where a table on the way is missing,
+    /// `AlreadyMapped` where the entry is in use, `InvalidCapability`
+    /// where the ASID names no address space.
+    fn map_frame(
+        &mut self,
+        asid: Asid,
+        vaddr: u64,
+        base: u64,
+        large: bool,
+        device: bool,
+        rights: Rights,
+    ) -> Result<(), Error>;
     /// Removes the mapping of the frame at `base` (if it is still the one
     /// mapped there).
     fn unmap_frame(&mut self, mapping: Mapping, base: u64, large: bool);
+    /// Installs the table at `base`, of `level` (1-3), in the entry of the
+    /// level-above table that covers `vaddr` (below `USER_TOP`) in the
+    /// address space `asid`, and returns the first address the table
+    /// covers. Fails like [`Machine::map_frame`].
+    fn map_page_table(
+        &mut self,
+        asid: Asid,
+        level: u8,
+        vaddr: u64,
+        base: u64,
+    ) -> Result<u64, Error>;
     /// Removes the page table at `base` from its parent table (if it is
     /// still the one there).
     fn unmap_page_table(&mut self, mapping: Mapping, level: u8, base: u64);
+    /// Empties the table at `base`: it has just been unmapped, and must
+    /// not carry its entries to wherever it is mapped next.
+    fn clear_page_table(&mut self, base: u64);
     /// The IRQ's handler capability is gone: mask and free the line.
     fn release_irq(&mut self, irq: u8);
     /// The thread is going away: take it off every queue.
@@ -73,21 +104,18 @@ fn finalize(cap: Cap, machine: &mut impl Machine) -> Option<(u64, u64, u64)> {
     None
 }
 
-/// Mappings die with the capability that made them, final or not.
+/// A frame's mapping dies with the capability that made it, final or not.
+/// (A page table's belongs to the table: it goes with the last capability,
+/// in [`finalize`].)
 fn release_mapping(cap: Cap, machine: &mut impl Machine) {
-    match cap {
-        Cap::Frame {
-            base,
-            large,
-            mapping: Some(m),
-            ..
-        } => machine.unmap_frame(m, base, large),
-        Cap::PageTable {
-            base,
-            mapping: Some(m),
-            level,
-        } => machine.unmap_page_table(m, level, base),
-        _ => {}
+    if let Cap::Frame {
+        base,
+        large,
+        mapping: Some(m),
+        ..
+    } = cap
+    {
+        machine.unmap_frame(m, base, large);
     }
 }
 
@@ -237,6 +265,12 @@ fn derive(src: SlotRef, dest: SlotRef) -> Result<Cap, Error> {
     let cap = src.cap();
     if cap.is_issuer() || cap.is_pinned() {
         return Err(Error::NotCopyable);
+    }
+    // A copy of an unmapped table's capability could map the table a
+    // second time (into itself, even); a mapped table's copies share its
+    // one mapping, and unmapping needs the last capability.
+    if let Cap::PageTable { mapping: None, .. } = cap {
+        return Err(Error::IllegalOperation);
     }
     Ok(cap)
 }
@@ -410,16 +444,145 @@ fn new_object(
             rights: Rights::READ | Rights::WRITE | Rights::EXECUTE,
             mapping: None,
         },
-        ObjectType::PageTable => Cap::PageTable {
+        ObjectType::PageTable | ObjectType::PageDirectory | ObjectType::Pdpt => Cap::PageTable {
             base,
             mapping: None,
-            level: 0,
+            level: ty.page_table_level().expect("a paging-structure type"),
         },
         ObjectType::VSpace => {
             let asid = machine.create_vspace(base).ok_or(Error::NotEnoughMemory)?;
             Cap::VSpace { base, asid }
         }
     })
+}
+
+/// Maps the frame in `frame` at `vaddr` of the address space `asid` with
+/// `wanted` rights, which the capability must have, and records where.
+pub fn map_frame(
+    frame: SlotRef,
+    asid: Asid,
+    vaddr: u64,
+    wanted: Rights,
+    machine: &mut impl Machine,
+) -> Result<(), Error> {
+    let Cap::Frame {
+        base,
+        large,
+        device,
+        rights,
+        mapping,
+    } = frame.cap()
+    else {
+        return Err(Error::WrongType);
+    };
+    if mapping.is_some() {
+        return Err(Error::AlreadyMapped);
+    }
+    if !rights.contains(wanted) {
+        return Err(Error::MissingRight);
+    }
+    if wanted.contains(Rights::WRITE | Rights::EXECUTE) || !wanted.contains(Rights::READ) {
+        return Err(Error::InvalidArgument);
+    }
+    let size = if large { 2 << 20 } else { PAGE_SIZE };
+    if !vaddr.is_multiple_of(size) {
+        return Err(Error::AlignmentError);
+    }
+    if vaddr.checked_add(size).is_none_or(|end| end > USER_MAP_TOP) {
+        return Err(Error::InvalidUserAddress);
+    }
+    machine.map_frame(asid, vaddr, base, large, device, wanted)?;
+    frame.update_cap(Cap::Frame {
+        base,
+        large,
+        device,
+        rights,
+        mapping: Some(Mapping::new(asid, vaddr)),
+    });
+    Ok(())
+}
+
+/// Unmaps the frame in `frame`, if its capability mapped it.
+pub fn unmap_frame(frame: SlotRef, machine: &mut impl Machine) -> Result<(), Error> {
+    let cap @ Cap::Frame {
+        base,
+        large,
+        device,
+        rights,
+        ..
+    } = frame.cap()
+    else {
+        return Err(Error::WrongType);
+    };
+    release_mapping(cap, machine);
+    frame.update_cap(Cap::Frame {
+        base,
+        large,
+        device,
+        rights,
+        mapping: None,
+    });
+    Ok(())
+}
+
+/// Maps the page table in `table` into the address space `asid` where it
+/// covers `vaddr`, and records where (for every capability to it: only a
+/// mapped table's capability can be copied).
+pub fn map_page_table(
+    table: SlotRef,
+    asid: Asid,
+    vaddr: u64,
+    machine: &mut impl Machine,
+) -> Result<(), Error> {
+    let Cap::PageTable {
+        base,
+        mapping,
+        level,
+    } = table.cap()
+    else {
+        return Err(Error::WrongType);
+    };
+    if mapping.is_some() {
+        return Err(Error::AlreadyMapped);
+    }
+    if vaddr >= USER_TOP {
+        return Err(Error::InvalidUserAddress);
+    }
+    let covered = machine.map_page_table(asid, level, vaddr, base)?;
+    table.update_cap(Cap::PageTable {
+        base,
+        mapping: Some(Mapping::new(asid, covered)),
+        level,
+    });
+    Ok(())
+}
+
+/// Unmaps the page table in `table` and clears it. Only the last
+/// capability to it may: otherwise a copy would still say where the
+/// table is mapped.
+pub fn unmap_page_table(table: SlotRef, machine: &mut impl Machine) -> Result<(), Error> {
+    let Cap::PageTable {
+        base,
+        mapping,
+        level,
+    } = table.cap()
+    else {
+        return Err(Error::WrongType);
+    };
+    let Some(m) = mapping else {
+        return Ok(());
+    };
+    if !table.is_final() {
+        return Err(Error::RevokeFirst);
+    }
+    machine.unmap_page_table(m, level, base);
+    machine.clear_page_table(base);
+    table.update_cap(Cap::PageTable {
+        base,
+        mapping: None,
+        level,
+    });
+    Ok(())
 }
 
 /// Sizes for the tests and the boot code.

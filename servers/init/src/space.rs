@@ -62,7 +62,11 @@ pub fn object_bits(ty: ObjectType, size_bits: u64) -> u8 {
         ObjectType::CNode => size_bits as u8 + 6,
         ObjectType::Tcb => 11,
         ObjectType::Endpoint | ObjectType::Notification => 6,
-        ObjectType::Frame4K | ObjectType::PageTable | ObjectType::VSpace => 12,
+        ObjectType::Frame4K
+        | ObjectType::PageTable
+        | ObjectType::PageDirectory
+        | ObjectType::Pdpt
+        | ObjectType::VSpace => 12,
         ObjectType::Frame2M => 21,
     }
 }
@@ -173,31 +177,20 @@ impl Space {
         tables: &mut Memory,
         keep: &mut dyn FnMut(&mut Self, u64) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        loop {
-            match invoke::frame_map(frame, vspace, vaddr, rights) {
-                Err(Error::MissingPageTable) => {
-                    let pt = self.object_from(tables, ObjectType::PageTable, 0)?;
-                    invoke::page_table_map(pt, vspace, vaddr)?;
-                    keep(self, pt)?;
-                }
-                other => return other,
-            }
-        }
+        invoke::frame_map_with_tables(frame, vspace, vaddr, rights, |ty| {
+            let table = self.object_from(tables, ty, 0)?;
+            invoke::page_table_map(table, vspace, vaddr)?;
+            keep(self, table)
+        })
     }
 
     /// Maps `frame` into init itself, read-write (page tables from the
     /// global pool).
     pub fn map_into_self(&mut self, frame: u64, vaddr: u64) -> Result<(), Error> {
         let rights = Rights::READ | Rights::WRITE;
-        loop {
-            match invoke::frame_map(frame, VSPACE, vaddr, rights) {
-                Err(Error::MissingPageTable) => {
-                    let pt = self.global_object(ObjectType::PageTable, 0)?;
-                    invoke::page_table_map(pt, VSPACE, vaddr)?;
-                }
-                other => return other,
-            }
-        }
+        invoke::frame_map_with_tables(frame, VSPACE, vaddr, rights, |ty| {
+            invoke::page_table_map(self.global_object(ty, 0)?, VSPACE, vaddr)
+        })
     }
 
     /// Runs `fill` on the page of `frame` (mapped for a moment into init).

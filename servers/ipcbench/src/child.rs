@@ -223,11 +223,16 @@ impl Alloc {
         Ok(dest)
     }
 
-    /// Maps the three page tables that `vaddr` needs in `vspace`.
+    /// Maps the three paging structures that `vaddr` needs in `vspace`: a
+    /// PDPT, a page directory and a page table.
     fn page_tables(&mut self, vspace: u64, vaddr: u64) -> Result<(), SetupError> {
-        for _ in 0..3 {
-            let pt = self.object(ObjectType::PageTable, 0)?;
-            invoke::page_table_map(pt, vspace, vaddr).step("map a page table")?;
+        for ty in [
+            ObjectType::Pdpt,
+            ObjectType::PageDirectory,
+            ObjectType::PageTable,
+        ] {
+            let table = self.object(ty, 0)?;
+            invoke::page_table_map(table, vspace, vaddr).step("map a page table")?;
         }
         Ok(())
     }

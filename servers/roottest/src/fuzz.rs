@@ -63,13 +63,15 @@ const LABELS: [u64; 26] = [
 /// Object types a retype may make. Endpoints are left out (a `Call` on one
 /// would block the suite forever, which is correct but untestable), and so
 /// are TCBs (a started thread of random priority could starve the suite).
-const TYPES: [ObjectType; 7] = [
+const TYPES: [ObjectType; 9] = [
     ObjectType::Untyped,
     ObjectType::Notification,
     ObjectType::CNode,
     ObjectType::Frame4K,
     ObjectType::Frame2M,
     ObjectType::PageTable,
+    ObjectType::PageDirectory,
+    ObjectType::Pdpt,
     ObjectType::VSpace,
 ];
 

@@ -169,6 +169,8 @@ fn successes(t: &mut Suite) {
     made(t, "retype: an endpoint", ObjectType::Endpoint, 0);
     made(t, "retype: a notification", ObjectType::Notification, 0);
     made(t, "retype: a page table", ObjectType::PageTable, 0);
+    made(t, "retype: a page directory", ObjectType::PageDirectory, 0);
+    made(t, "retype: a PDPT", ObjectType::Pdpt, 0);
     made(t, "retype: a VSpace", ObjectType::VSpace, 0);
     if let Some(tcb) = made(t, "retype: a TCB", ObjectType::Tcb, 0) {
         t.expect_ok(

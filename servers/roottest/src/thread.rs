@@ -183,6 +183,14 @@ fn step<T: core::fmt::Debug>(
 /// # Panics
 ///
 /// If `code` is larger than a page.
+/// The paging structures from the PML4 down to 4 KiB pages, in the order
+/// they map.
+pub const PAGING_LEVELS: [ObjectType; 3] = [
+    ObjectType::Pdpt,
+    ObjectType::PageDirectory,
+    ObjectType::PageTable,
+];
+
 pub fn address_space(
     t: &mut Suite,
     tcb: u64,
@@ -193,14 +201,14 @@ pub fn address_space(
     let vspace = t.object_in(untyped, ObjectType::VSpace, 0)?;
     let cspace = t.object_in(untyped, ObjectType::CNode, CSPACE_RADIX)?;
     let mut mapped = Ok(());
-    for _ in 0..3 {
-        let pt = t.object_in(untyped, ObjectType::PageTable, 0)?;
-        let r = invoke::page_table_map(pt, vspace, CODE);
+    for ty in PAGING_LEVELS {
+        let table = t.object_in(untyped, ty, 0)?;
+        let r = invoke::page_table_map(table, vspace, CODE);
         mapped = mapped.and(r);
     }
     if report {
         t.check(
-            "page table map: three levels into a new VSpace",
+            "page table map: a PDPT, a page directory and a page table into a new VSpace",
             mapped.is_ok(),
             format_args!("Ok three times"),
             format_args!("{mapped:?}"),

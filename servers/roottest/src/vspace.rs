@@ -3,7 +3,8 @@
 
 use crate::harness::{CNODE, PAGE, Suite, VSPACE, WINDOW, page_is_zero, peek, poke};
 use crate::retype::CHILD_UNTYPED_BITS;
-use libcap::abi::{MessageInfo, ObjectType, Rights, Syscall};
+use crate::thread::PAGING_LEVELS;
+use libcap::abi::{MessageInfo, ObjectType, Rights, Syscall, label};
 use libcap::{Error, invoke, syscall};
 
 /// Three page tables past the window: a 2 MiB frame maps there.
@@ -18,6 +19,9 @@ const NO_LAST_TABLE: u64 = WINDOW + 2 * 512 * PAGE;
 const NON_CANONICAL: u64 = 0x0000_8000_0000_0000;
 /// An address in the kernel's image.
 const KERNEL_ADDRESS: u64 = 0xffff_ffff_8000_0000;
+/// An empty 512 GiB-aligned region of the root VSpace, for the aliasing
+/// cases.
+const ALIAS: u64 = 0x0000_3000_0000_0000;
 /// A value to write and read back.
 const PATTERN: u64 = 0x5a5a_0123_4567_89ab;
 
@@ -29,6 +33,7 @@ pub fn cases(t: &mut Suite) {
     if !t.window_ready {
         return;
     }
+    aliasing(t);
     map_errors(t);
     map_and_unmap(t);
     rights(t);
@@ -37,54 +42,66 @@ pub fn cases(t: &mut Suite) {
     large_frame(t);
 }
 
-/// Maps the window's page tables, one level at a time.
+/// Maps the window's paging structures, one level at a time.
 fn window(t: &mut Suite) {
     let Some(frame) = t.object(ObjectType::Frame4K, 0) else {
         return;
     };
     let mut tables = [0u64; 4];
-    for pt in &mut tables {
-        let Some(slot) = t.object(ObjectType::PageTable, 0) else {
+    for (slot, ty) in tables
+        .iter_mut()
+        .zip(PAGING_LEVELS.into_iter().chain([ObjectType::PageTable]))
+    {
+        let Some(made) = t.object(ty, 0) else {
             return;
         };
-        *pt = slot;
+        *slot = made;
     }
     let [pdpt, pd, pt, spare] = tables;
-    t.expect_err(
-        "frame map: no page table at any level",
-        Error::MissingPageTable,
-        invoke::frame_map(frame, VSPACE, WINDOW, RW),
+    missing(
+        t,
+        "frame map: no table at any level; the reply names a PDPT",
+        invoke_words(frame, label::FRAME_MAP, &[VSPACE, WINDOW, RW.bits().into()]),
+        ObjectType::Pdpt,
+    );
+    missing(
+        t,
+        "page table map: a page table above its page directory; the reply names a PDPT",
+        invoke_words(pt, label::PAGE_TABLE_MAP, &[VSPACE, WINDOW]),
+        ObjectType::Pdpt,
     );
     let ok = t
         .expect_ok(
-            "page table map: the first table where the PML4 has none",
+            "page table map: a PDPT where the PML4 has none",
             invoke::page_table_map(pdpt, VSPACE, WINDOW),
         )
         .is_some();
-    t.expect_err(
-        "frame map: still two levels missing",
-        Error::MissingPageTable,
-        invoke::frame_map(frame, VSPACE, WINDOW, RW),
+    missing(
+        t,
+        "frame map: a page directory and a page table missing; the reply names the page directory",
+        invoke_words(frame, label::FRAME_MAP, &[VSPACE, WINDOW, RW.bits().into()]),
+        ObjectType::PageDirectory,
     );
     let ok = ok
         && t.expect_ok(
-            "page table map: the second table below it",
+            "page table map: a page directory below it",
             invoke::page_table_map(pd, VSPACE, WINDOW),
         )
         .is_some();
-    t.expect_err(
-        "frame map: still one level missing",
-        Error::MissingPageTable,
-        invoke::frame_map(frame, VSPACE, WINDOW, RW),
+    missing(
+        t,
+        "frame map: the page table missing; the reply names it",
+        invoke_words(frame, label::FRAME_MAP, &[VSPACE, WINDOW, RW.bits().into()]),
+        ObjectType::PageTable,
     );
     t.window_ready = ok
         && t.expect_ok(
-            "page table map: the last table, for 4 KiB pages",
+            "page table map: the page table, for 4 KiB pages",
             invoke::page_table_map(pt, VSPACE, WINDOW),
         )
         .is_some();
     t.expect_err(
-        "page table map: every level is present",
+        "page table map: a second page table where one is",
         Error::AlreadyMapped,
         invoke::page_table_map(spare, VSPACE, WINDOW),
     );
@@ -107,6 +124,126 @@ fn window(t: &mut Suite) {
         "page table map: on a frame is unknown",
         Error::UnknownInvocation,
         invoke::page_table_map(frame, VSPACE, NO_TABLES),
+    );
+}
+
+/// Invokes `cap` with `label` and `args` (all in registers) and returns the
+/// error and reply word 0, which some errors fill in.
+fn invoke_words(cap: u64, label: u64, args: &[u64]) -> (Result<(), Error>, u64) {
+    let mut words = [0; 4];
+    words[..args.len()].copy_from_slice(args);
+    let r = syscall::raw(
+        Syscall::Call as u64,
+        cap,
+        MessageInfo::new(label, args.len()),
+        words,
+    );
+    (syscall::decode_error(r.error), r.words[0])
+}
+
+/// Passes if `got` is `MissingPageTable` with reply word 0 naming `ty`.
+fn missing(t: &mut Suite, name: &str, got: (Result<(), Error>, u64), ty: ObjectType) {
+    t.check(
+        name,
+        got == (Err(Error::MissingPageTable), ty as u64),
+        format_args!("Err(MissingPageTable), word 0 = {ty:?} ({})", ty as u64),
+        format_args!("{:?}, word 0 = {}", got.0, got.1),
+    );
+}
+
+/// Page-table aliasing, as a code review found it: a table mapped twice
+/// (through a copy of its capability) at a 512 GiB-aligned address became
+/// its own PDPT, page directory and page table, which mapped the table
+/// itself, and then any physical page, into user space. Paging structures
+/// are typed per level now; a table maps once (copies of its capability
+/// share the one mapping, and an unmapped table's capability cannot be
+/// copied); unmapping needs the last capability and clears the table.
+fn aliasing(t: &mut Suite) {
+    let mut made = [0u64; 5];
+    for (slot, ty) in made.iter_mut().zip([
+        ObjectType::Pdpt,
+        ObjectType::PageDirectory,
+        ObjectType::PageTable,
+        ObjectType::Frame4K,
+        ObjectType::Frame4K,
+    ]) {
+        let Some(object) = t.object(ty, 0) else {
+            return;
+        };
+        *slot = object;
+    }
+    let [pdpt, pd, pt, first, second] = made;
+    let copy = t.slot();
+    t.expect_err(
+        "aliasing: an unmapped table's capability cannot be copied",
+        Error::IllegalOperation,
+        invoke::cnode_copy(CNODE, copy, CNODE, pdpt, Rights::all()),
+    );
+    missing(
+        t,
+        "aliasing: a page table cannot stand in for a PDPT",
+        invoke_words(pt, label::PAGE_TABLE_MAP, &[VSPACE, ALIAS]),
+        ObjectType::Pdpt,
+    );
+    if t.expect_ok(
+        "aliasing: a PDPT at an empty 512 GiB-aligned address",
+        invoke::page_table_map(pdpt, VSPACE, ALIAS),
+    )
+    .is_none()
+    {
+        return;
+    }
+    if t.expect_ok(
+        "aliasing: a mapped table's capability can be copied",
+        invoke::cnode_copy(CNODE, copy, CNODE, pdpt, Rights::all()),
+    )
+    .is_none()
+    {
+        return;
+    }
+    t.expect_err(
+        "aliasing: the copy maps the table nowhere else (the mapping is the table's)",
+        Error::AlreadyMapped,
+        invoke::page_table_map(copy, VSPACE, ALIAS),
+    );
+    t.expect_err(
+        "aliasing: nor at the next 512 GiB",
+        Error::AlreadyMapped,
+        invoke::page_table_map(copy, VSPACE, ALIAS + (512 << 30)),
+    );
+    t.expect_err(
+        "aliasing: unmapping needs the table's last capability",
+        Error::RevokeFirst,
+        invoke::page_table_unmap(pdpt),
+    );
+    t.expect_ok(
+        "aliasing: delete the copy",
+        invoke::cnode_delete(CNODE, copy),
+    );
+    // Unmapping clears: a page mapped through the tables is gone with them.
+    let rw = RW;
+    let path = invoke::page_table_map(pd, VSPACE, ALIAS)
+        .and(invoke::page_table_map(pt, VSPACE, ALIAS))
+        .and(invoke::frame_map(first, VSPACE, ALIAS, rw));
+    if t.setup(
+        "a page directory, a page table and a page at the address",
+        path,
+    )
+    .is_none()
+    {
+        return;
+    }
+    t.expect_ok(
+        "aliasing: unmap the page table with a page mapped through it",
+        invoke::page_table_unmap(pt),
+    );
+    t.expect_ok(
+        "aliasing: map it again 2 MiB further on",
+        invoke::page_table_map(pt, VSPACE, ALIAS + (2 << 20)),
+    );
+    t.expect_ok(
+        "aliasing: its first entry is empty again (the unmap cleared it)",
+        invoke::frame_map(second, VSPACE, ALIAS + (2 << 20), rw),
     );
 }
 

@@ -6,7 +6,7 @@ use super::layout::PHYS_OFFSET;
 use super::thread::{self, KernelMachine};
 use super::{boot, irq, serial, vspace};
 use crate::ipc;
-use crate::object::cap::{Cap, Mapping};
+use crate::object::cap::{Asid, Cap};
 use crate::object::cnode::{self, index_slot};
 use crate::object::objects::SendKind;
 use crate::object::objects::{INITIAL_RFLAGS, MAX_PRIORITY, Tcb, tcb_slot};
@@ -18,7 +18,33 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 type Reply = Result<[u64; REGISTER_WORDS], Error>;
 
-const NO_REPLY: Reply = Ok([0; REGISTER_WORDS]);
+/// A refused invocation: the error, and reply word 0 where the error
+/// carries more (the missing table's type for `MissingPageTable`).
+pub struct Failure {
+    error: Error,
+    detail: u64,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self { error, detail: 0 }
+    }
+}
+
+/// `e`, with the type of the highest table missing on the way to the
+/// table at `level` covering `vaddr` when `e` is `MissingPageTable`.
+fn missing_table(e: Error, asid: Asid, vaddr: u64, level: u8) -> Failure {
+    let detail = match e {
+        Error::MissingPageTable => vspace::missing_table(asid, vaddr, level)
+            .and_then(ObjectType::page_table_of_level)
+            .map_or(0, |ty| ty as u64),
+        _ => 0,
+    };
+    Failure { error: e, detail }
+}
+
+/// The reply words of an invocation that answers nothing but success.
+const NO_WORDS: [u64; REGISTER_WORDS] = [0; REGISTER_WORDS];
 
 /// The message of a `Call`: words 0-3 from registers, the rest from the
 /// caller's IPC buffer (read through its frame capability, never through a
@@ -144,7 +170,13 @@ pub fn syscall(t: TcbRef) -> Next {
                 if leaves_threads_alone(info.label()) {
                     next = Next::Caller;
                 }
-                call(t, ctx.rdi, info, [ctx.rdx, ctx.r10, ctx.r8, ctx.r9]).map(Outcome::Reply)
+                match call(t, ctx.rdi, info, [ctx.rdx, ctx.r10, ctx.r8, ctx.r9]) {
+                    Ok(words) => Ok(Outcome::Reply(words)),
+                    Err(f) => {
+                        ipc::fail_with(t, f.error, f.detail);
+                        Ok(Outcome::Done)
+                    }
+                }
             }
         },
         Some(s @ (Syscall::Send | Syscall::NbSend)) => send(t, ctx.rdi, info, s == Syscall::Send),
@@ -327,7 +359,12 @@ fn lookup_arg(cspace: Cap, address: u64) -> Result<SlotRef, Error> {
     cnode::lookup(cspace, address)
 }
 
-fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS]) -> Reply {
+fn call(
+    t: TcbRef,
+    address: u64,
+    info: MessageInfo,
+    regs: [u64; REGISTER_WORDS],
+) -> Result<[u64; REGISTER_WORDS], Failure> {
     let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
     let slot = cnode::lookup(cspace, address)?;
     let ipc_buffer = match Tcb::slot(t.0, tcb_slot::IPC_BUFFER).cap() {
@@ -348,10 +385,10 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
             let ty = ObjectType::from_raw(w(0)?).ok_or(Error::InvalidArgument)?;
             let dest = lookup_arg(cspace, w(3)?)?.cap();
             if !matches!(dest, Cap::CNode { .. }) {
-                return Err(Error::WrongType);
+                return Err(Error::WrongType.into());
             }
             ops::retype(slot, ty, w(1)?, w(2)?, dest, w(4)?, &mut KernelMachine)?;
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         (
             Cap::CNode { .. },
@@ -361,7 +398,7 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
             let src_cnode = lookup_arg(cspace, w(1)?)?.cap();
             let src = index_slot(src_cnode, w(2)?)?;
             if src.is_empty() {
-                return Err(Error::InvalidCapability);
+                return Err(Error::InvalidCapability.into());
             }
             match l {
                 label::CNODE_COPY => ops::copy(src, dest, Rights::from_bits_truncate(w(3)? as u8))?,
@@ -371,105 +408,46 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
                 label::CNODE_MOVE => ops::move_cap(src, dest)?,
                 _ => ops::mutate(src, dest, w(3)?)?,
             }
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         (Cap::CNode { .. }, l @ (label::CNODE_DELETE | label::CNODE_REVOKE)) => {
             let target = index_slot(cap, w(0)?)?;
             if target.is_empty() {
-                return Err(Error::InvalidCapability);
+                return Err(Error::InvalidCapability.into());
             }
             if l == label::CNODE_DELETE {
                 ops::delete(target, &mut KernelMachine);
             } else {
                 ops::revoke(target, &mut KernelMachine);
             }
-            NO_REPLY
+            Ok(NO_WORDS)
         }
-        (Cap::Tcb { base }, l) => tcb_invocation(TcbRef(base), l, cspace, &msg),
-        (Cap::PageTable { base, mapping, .. }, label::PAGE_TABLE_MAP) => {
-            if mapping.is_some() {
-                return Err(Error::AlreadyMapped);
-            }
+        (Cap::Tcb { base }, l) => Ok(tcb_invocation(TcbRef(base), l, cspace, &msg)?),
+        (Cap::PageTable { level, .. }, label::PAGE_TABLE_MAP) => {
             let Cap::VSpace { asid, .. } = lookup_arg(cspace, w(0)?)?.cap() else {
-                return Err(Error::WrongType);
+                return Err(Error::WrongType.into());
             };
-            let (level, covered) = vspace::map_page_table(asid, w(1)?, base)?;
-            slot.update_cap(Cap::PageTable {
-                base,
-                mapping: Some(Mapping::new(asid, covered)),
-                level,
-            });
-            NO_REPLY
+            let vaddr = w(1)?;
+            ops::map_page_table(slot, asid, vaddr, &mut KernelMachine)
+                .map_err(|e| missing_table(e, asid, vaddr, level + 1))?;
+            Ok(NO_WORDS)
         }
-        (
-            Cap::PageTable {
-                base,
-                mapping,
-                level,
-            },
-            label::PAGE_TABLE_UNMAP,
-        ) => {
-            if let Some(m) = mapping {
-                vspace::unmap_page_table(m, level, base);
-                slot.update_cap(Cap::PageTable {
-                    base,
-                    mapping: None,
-                    level: 0,
-                });
-            }
-            NO_REPLY
+        (Cap::PageTable { .. }, label::PAGE_TABLE_UNMAP) => {
+            ops::unmap_page_table(slot, &mut KernelMachine)?;
+            Ok(NO_WORDS)
         }
-        (
-            Cap::Frame {
-                base,
-                large,
-                device,
-                rights,
-                mapping,
-            },
-            label::FRAME_MAP,
-        ) => {
-            if mapping.is_some() {
-                return Err(Error::AlreadyMapped);
-            }
+        (Cap::Frame { large, .. }, label::FRAME_MAP) => {
             let Cap::VSpace { asid, .. } = lookup_arg(cspace, w(0)?)?.cap() else {
-                return Err(Error::WrongType);
+                return Err(Error::WrongType.into());
             };
             let (vaddr, wanted) = (w(1)?, Rights::from_bits_truncate(w(2)? as u8));
-            if !rights.contains(wanted) {
-                return Err(Error::MissingRight);
-            }
-            vspace::map_frame(asid, vaddr, base, large, device, wanted)?;
-            slot.update_cap(Cap::Frame {
-                base,
-                large,
-                device,
-                rights,
-                mapping: Some(Mapping::new(asid, vaddr)),
-            });
-            NO_REPLY
+            ops::map_frame(slot, asid, vaddr, wanted, &mut KernelMachine)
+                .map_err(|e| missing_table(e, asid, vaddr, if large { 2 } else { 1 }))?;
+            Ok(NO_WORDS)
         }
-        (
-            Cap::Frame {
-                base,
-                large,
-                device,
-                rights,
-                mapping,
-            },
-            label::FRAME_UNMAP,
-        ) => {
-            if let Some(m) = mapping {
-                vspace::unmap_frame(m, base, large);
-                slot.update_cap(Cap::Frame {
-                    base,
-                    large,
-                    device,
-                    rights,
-                    mapping: None,
-                });
-            }
-            NO_REPLY
+        (Cap::Frame { .. }, label::FRAME_UNMAP) => {
+            ops::unmap_frame(slot, &mut KernelMachine)?;
+            Ok(NO_WORDS)
         }
         (Cap::Frame { base, .. }, label::FRAME_GET_ADDRESS) => Ok([base - PHYS_OFFSET, 0, 0, 0]),
         (Cap::IrqControl, label::IRQ_CONTROL_GET) => {
@@ -479,23 +457,23 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
                 .ok_or(Error::RangeError)?;
             let dest = index_slot(lookup_arg(cspace, w(1)?)?.cap(), w(2)?)?;
             if !dest.is_empty() {
-                return Err(Error::SlotOccupied);
+                return Err(Error::SlotOccupied.into());
             }
             let bit = 1u64 << irq;
             if ISSUED_IRQS.fetch_or(bit, Ordering::Relaxed) & bit != 0 {
-                return Err(Error::IllegalOperation);
+                return Err(Error::IllegalOperation.into());
             }
             dest.install_child(Cap::IrqHandler { irq }, slot);
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         (Cap::IrqControl, label::IRQ_CONTROL_GET_MSI) => {
             let dest = index_slot(lookup_arg(cspace, w(0)?)?.cap(), w(1)?)?;
             if !dest.is_empty() {
-                return Err(Error::SlotOccupied);
+                return Err(Error::SlotOccupied.into());
             }
             let first = irq::IOAPIC_LINES as u8;
             if irq::msi_message(first).is_none() {
-                return Err(Error::IllegalOperation);
+                return Err(Error::IllegalOperation.into());
             }
             // Claims the first line whose bit was clear.
             let irq = (first..irq::IRQ_LINES as u8)
@@ -518,38 +496,38 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
                 rights,
             } = lookup_arg(cspace, w(0)?)?.cap()
             else {
-                return Err(Error::WrongType);
+                return Err(Error::WrongType.into());
             };
             if !rights.contains(Rights::WRITE) {
-                return Err(Error::MissingRight);
+                return Err(Error::MissingRight.into());
             }
             if !irq::bind(line, base, badge) {
-                return Err(Error::RangeError);
+                return Err(Error::RangeError.into());
             }
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         (Cap::IrqHandler { irq: line }, label::IRQ_HANDLER_ACK) => {
             irq::ack(line);
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         (Cap::IrqHandler { irq: line }, label::IRQ_HANDLER_CLEAR) => {
             irq::unbind(line);
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         (Cap::IoPortControl, label::IO_PORT_ISSUE) => {
             let (first, last) = (w(0)?, w(1)?);
             if first > last || last > 0xffff {
-                return Err(Error::RangeError);
+                return Err(Error::RangeError.into());
             }
             if KERNEL_PORTS
                 .iter()
                 .any(|&(a, b)| u64::from(a) <= last && first <= u64::from(b))
             {
-                return Err(Error::IllegalOperation);
+                return Err(Error::IllegalOperation.into());
             }
             let dest = index_slot(lookup_arg(cspace, w(2)?)?.cap(), w(3)?)?;
             if !dest.is_empty() {
-                return Err(Error::SlotOccupied);
+                return Err(Error::SlotOccupied.into());
             }
             dest.install_child(
                 Cap::IoPort {
@@ -558,12 +536,12 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
                 },
                 slot,
             );
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         (Cap::IoPort { first, last }, l @ (label::IO_PORT_IN | label::IO_PORT_OUT)) => {
             let (port, width) = (w(0)?, w(1)?);
             if !matches!(width, 1 | 2 | 4) {
-                return Err(Error::InvalidArgument);
+                return Err(Error::InvalidArgument.into());
             }
             // `port` is the caller's word: `port + width - 1` must not wrap
             // (a wrapped sum would pass the check for a port below `first`).
@@ -572,7 +550,7 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
                     .checked_add(width - 1)
                     .is_none_or(|end| end > u64::from(last))
             {
-                return Err(Error::RangeError);
+                return Err(Error::RangeError.into());
             }
             let port = port as u16;
             use x86_64::instructions::port::Port;
@@ -594,9 +572,9 @@ fn call(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS])
                     _ => Port::<u32>::new(port).write(v as u32),
                 }
             }
-            NO_REPLY
+            Ok(NO_WORDS)
         }
-        _ => Err(Error::UnknownInvocation),
+        _ => Err(Error::UnknownInvocation.into()),
     }
 }
 
@@ -669,7 +647,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
                 ops::copy(src.expect("checked above"), dest, Rights::all())?;
             }
             target.with(|t| t.ipc_buffer_addr = buffer_addr);
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         label::TCB_SET_PRIORITY => {
             let p = w(0)?;
@@ -677,7 +655,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
                 return Err(Error::RangeError);
             }
             thread::RUN_QUEUE.lock().set_priority(target, p as u8);
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         label::TCB_SET_FAULT_ENDPOINT => {
             let address = w(0)?;
@@ -698,7 +676,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
             if let Some(src) = src {
                 ops::copy(src, dest, Rights::all())?;
             }
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         label::TCB_BIND_NOTIFICATION => {
             let address = w(0)?;
@@ -712,7 +690,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
                 }
             };
             ipc::bind(target, base)?;
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         label::TCB_WRITE_REGISTERS => {
             let (rip, rsp) = (w(0)?, w(1)?);
@@ -728,7 +706,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
                 t.context.rdi = a0;
                 t.context.rsi = a1;
             });
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         label::TCB_READ_REGISTERS => Ok(target.with(|t| {
             [
@@ -745,11 +723,11 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
                 return Err(Error::IllegalOperation);
             }
             thread::resume(target);
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         label::TCB_SUSPEND => {
             ipc::cancel(&mut thread::RUN_QUEUE.lock(), target, false);
-            NO_REPLY
+            Ok(NO_WORDS)
         }
         _ => Err(Error::UnknownInvocation),
     }

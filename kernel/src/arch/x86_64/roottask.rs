@@ -92,8 +92,10 @@ impl<const N: usize> Frames<'_, N> {
             match vspace::map_frame(asid, vaddr, frame, false, false, rights) {
                 Ok(()) => return Ok(()),
                 Err(basalt_abi::Error::MissingPageTable) => {
+                    let level = vspace::missing_table(asid, vaddr, 1)
+                        .ok_or(RootTaskError::BadSegment(vaddr))?;
                     let pt = self.zeroed(PAGE_SIZE)?;
-                    vspace::map_page_table(asid, vaddr, pt)
+                    vspace::map_page_table(asid, level, vaddr, pt)
                         .map_err(|_| RootTaskError::BadSegment(vaddr))?;
                 }
                 Err(basalt_abi::Error::AlreadyMapped) => return Err(RootTaskError::Overlap(vaddr)),

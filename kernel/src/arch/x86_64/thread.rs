@@ -9,7 +9,7 @@ use crate::object::cap::{Asid, Cap, Mapping};
 use crate::object::objects::{SendKind, Tcb, ThreadState, tcb_slot};
 use crate::object::ops::Machine;
 use crate::sched::{RunQueue, TcbRef};
-use basalt_abi::{MessageInfo, fault};
+use basalt_abi::{Error, MessageInfo, Rights, fault};
 use spin::Mutex;
 use x86_64::registers::control::Cr2;
 
@@ -25,11 +25,34 @@ impl Machine for KernelMachine {
     fn destroy_vspace(&mut self, asid: Asid, base: u64) {
         vspace::destroy(asid, base)
     }
+    fn map_frame(
+        &mut self,
+        asid: Asid,
+        vaddr: u64,
+        base: u64,
+        large: bool,
+        device: bool,
+        rights: Rights,
+    ) -> Result<(), Error> {
+        vspace::map_frame(asid, vaddr, base, large, device, rights)
+    }
     fn unmap_frame(&mut self, mapping: Mapping, base: u64, large: bool) {
         vspace::unmap_frame(mapping, base, large)
     }
+    fn map_page_table(
+        &mut self,
+        asid: Asid,
+        level: u8,
+        vaddr: u64,
+        base: u64,
+    ) -> Result<u64, Error> {
+        vspace::map_page_table(asid, level, vaddr, base)
+    }
     fn unmap_page_table(&mut self, mapping: Mapping, level: u8, base: u64) {
         vspace::unmap_page_table(mapping, level, base)
+    }
+    fn clear_page_table(&mut self, base: u64) {
+        vspace::clear_page_table(base)
     }
     fn release_irq(&mut self, irq: u8) {
         super::invoke::release_irq(irq)

@@ -16,7 +16,6 @@ use x86_64::PhysAddr;
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{PageTable, PageTableFlags as F, PhysFrame};
 
-use crate::memory::USER_MAP_TOP;
 pub use crate::memory::USER_TOP;
 
 const ASIDS: usize = 1 << ASID_BITS;
@@ -156,18 +155,6 @@ fn index(vaddr: u64, level: u8) -> usize {
     ((vaddr >> (12 + 9 * (u32::from(level) - 1))) & 0x1ff) as usize
 }
 
-/// Checks a user address for a mapping of `size` bytes: aligned, and
-/// below [`USER_MAP_TOP`].
-fn check_user_range(vaddr: u64, size: u64) -> Result<(), Error> {
-    if !vaddr.is_multiple_of(size) {
-        return Err(Error::AlignmentError);
-    }
-    if vaddr.checked_add(size).is_none_or(|end| end > USER_MAP_TOP) {
-        return Err(Error::InvalidUserAddress);
-    }
-    Ok(())
-}
-
 /// The table at `level` (4 = PML4) covering `vaddr`, following present
 /// entries from the PML4; `None` where a table is missing.
 fn walk(pml4: u64, vaddr: u64, level: u8) -> Option<u64> {
@@ -182,34 +169,30 @@ fn walk(pml4: u64, vaddr: u64, level: u8) -> Option<u64> {
     Some(t)
 }
 
-/// Installs the page table at `pt` where `vaddr`'s first missing table is.
-/// Returns the level it took (3: PDPT, 2: PD, 1: PT) and the address it
-/// covers from.
-pub fn map_page_table(asid: Asid, vaddr: u64, pt: u64) -> Result<(u8, u64), Error> {
-    if vaddr >= USER_TOP {
-        return Err(Error::InvalidUserAddress);
-    }
+/// The highest table missing on the way from the PML4 to the table at
+/// `level` that covers `vaddr` (3: a PDPT, 2: a page directory, 1: a page
+/// table), or `None` when none is; for `MissingPageTable`'s reply.
+pub fn missing_table(asid: Asid, vaddr: u64, level: u8) -> Option<u8> {
+    let pml4 = pml4_of(asid)?;
+    (level..4).rev().find(|&l| walk(pml4, vaddr, l).is_none())
+}
+
+/// Installs the table at `pt`, of `level`, in the entry of the table one
+/// level up that covers `vaddr`; returns the first address it covers.
+pub fn map_page_table(asid: Asid, level: u8, vaddr: u64, pt: u64) -> Result<u64, Error> {
     let pml4 = pml4_of(asid).ok_or(Error::InvalidCapability)?;
-    let mut t = pml4;
-    for level in (1..=4u8).rev() {
-        let e = &mut table(t)[index(vaddr, level)];
-        if e.is_unused() {
-            if level == 1 {
-                break;
-            }
-            e.set_addr(
-                PhysAddr::new(kernel_to_phys(pt)),
-                F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE,
-            );
-            let covered = 1u64 << (12 + 9 * u32::from(level - 1));
-            return Ok((level - 1, vaddr & !(covered - 1)));
-        }
-        if e.flags().contains(F::HUGE_PAGE) {
-            break;
-        }
-        t = phys_to_virt(e.addr().as_u64());
+    let parent = walk(pml4, vaddr, level + 1).ok_or(Error::MissingPageTable)?;
+    let e = &mut table(parent)[index(vaddr, level + 1)];
+    if !e.is_unused() {
+        return Err(Error::AlreadyMapped);
     }
-    Err(Error::AlreadyMapped)
+    // Intermediate entries allow everything; the leaf decides.
+    e.set_addr(
+        PhysAddr::new(kernel_to_phys(pt)),
+        F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE,
+    );
+    let covered = 1u64 << (12 + 9 * u32::from(level));
+    Ok(vaddr & !(covered - 1))
 }
 
 /// Removes the page table at `pt` (mapped at `level` for `mapping`) if it
@@ -228,8 +211,16 @@ pub fn unmap_page_table(mapping: Mapping, level: u8, pt: u64) {
     }
 }
 
-/// Maps the frame at `frame` (4 KiB, or 2 MiB when `large`) at `vaddr`;
-/// device memory is mapped uncached.
+/// Zeroes every entry of the table at `pt`, which no address space
+/// reaches any more (it was just unmapped, and its TLB entries flushed).
+pub fn clear_page_table(pt: u64) {
+    table(pt).zero();
+}
+
+/// Maps the frame at `frame` (4 KiB, or 2 MiB when `large`) at `vaddr`
+/// with `rights` (checked by the object model: see `ops::map_frame`).
+/// Device memory, and only device memory, is mapped uncached, which is how
+/// [`translate`] tells it apart.
 pub fn map_frame(
     asid: Asid,
     vaddr: u64,
@@ -238,11 +229,6 @@ pub fn map_frame(
     device: bool,
     rights: Rights,
 ) -> Result<(), Error> {
-    let size = if large { 2 << 20 } else { 4096 };
-    check_user_range(vaddr, size)?;
-    if rights.contains(Rights::WRITE | Rights::EXECUTE) || !rights.contains(Rights::READ) {
-        return Err(Error::InvalidArgument);
-    }
     let pml4 = pml4_of(asid).ok_or(Error::InvalidCapability)?;
     let level = if large { 2 } else { 1 };
     let t = walk(pml4, vaddr, level).ok_or(Error::MissingPageTable)?;
