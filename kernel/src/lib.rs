@@ -9,6 +9,7 @@
 pub mod arch;
 pub mod cmdline;
 pub mod console;
+pub mod console_queue;
 pub mod ipc;
 pub mod memory;
 pub mod object;

@@ -202,17 +202,28 @@ pub fn null_syscall() -> Result<(), Error> {
 }
 
 /// Writes `bytes` to the kernel console ([`Syscall::DebugWrite`]) as they
-/// are; the kernel adds nothing. An empty slice makes no system call.
+/// are; the kernel adds nothing. The kernel queues what fits in its
+/// console buffer (4 KiB; it never waits for the serial line), so this
+/// calls it until every byte is queued, yielding while the buffer is full.
+/// An empty slice makes no system call.
 ///
 /// ```no_run
 /// libcap::syscall::debug_write(b"hello\n").expect("write");
 /// ```
-pub fn debug_write(bytes: &[u8]) -> Result<(), Error> {
-    if bytes.is_empty() {
-        return Ok(());
+pub fn debug_write(mut bytes: &[u8]) -> Result<(), Error> {
+    // The kernel takes at most 4096 bytes per call.
+    while !bytes.is_empty() {
+        let chunk = &bytes[..bytes.len().min(4096)];
+        let words = [chunk.as_ptr() as u64, chunk.len() as u64, 0, 0];
+        let reply = raw(Syscall::DebugWrite as u64, console(), MessageInfo(0), words);
+        decode_error(reply.error)?;
+        let written = (reply.words[0] as usize).min(chunk.len());
+        if written == 0 {
+            yield_now();
+        }
+        bytes = &bytes[written..];
     }
-    let words = [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0];
-    decode_error(raw(Syscall::DebugWrite as u64, console(), MessageInfo(0), words).error)
+    Ok(())
 }
 
 /// The capability address of the kernel console in this program's CSpace:

@@ -41,12 +41,15 @@ pub enum Cap {
     #[default]
     Null,
     /// `2^size_bits` bytes of memory at `base`, of which `[base, base +
-    /// watermark)` has been handed out.
+    /// watermark)` has been handed out, and `[base + watermark, base +
+    /// zeroed)` is known to hold zeroes (a retype preempted while zeroing
+    /// the memory for its objects keeps its progress here).
     Untyped {
         base: u64,
         size_bits: u8,
         device: bool,
         watermark: u64,
+        zeroed: u64,
     },
     Endpoint {
         base: u64,

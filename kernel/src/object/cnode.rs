@@ -25,6 +25,9 @@ pub struct RegionHeader {
     pub dying_next: u64,
     pub dying_slots: u64,
     pub dying_count: u64,
+    /// Where emptying the subtree of the issuer in the current slot goes
+    /// on from (0: that slot itself; see `ops::delete_leaf`).
+    pub dying_cursor: u64,
 }
 
 const _: () = assert!(size_of::<RegionHeader>() <= size_of::<Slot>());

@@ -159,6 +159,38 @@ pub struct UserContext {
     pub rflags: u64,
 }
 
+/// A thread's x87 and SSE registers, in the layout `fxsave` writes.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+pub struct FpuState {
+    pub bytes: [u8; 512],
+}
+
+impl FpuState {
+    /// Where MXCSR lives in the image.
+    const MXCSR: usize = 24;
+    /// MXCSR after reset: every SIMD exception masked, round to nearest.
+    const MXCSR_DEFAULT: u32 = 0x1f80;
+    /// The x87 control word after `fninit`: every exception masked,
+    /// 64-bit precision, round to nearest.
+    const FCW_DEFAULT: u16 = 0x037f;
+
+    /// The state of a thread that has not used the FPU yet.
+    pub const fn clean() -> Self {
+        let mut bytes = [0u8; 512];
+        let fcw = Self::FCW_DEFAULT.to_le_bytes();
+        bytes[0] = fcw[0];
+        bytes[1] = fcw[1];
+        let mxcsr = Self::MXCSR_DEFAULT.to_le_bytes();
+        let mut i = 0;
+        while i < 4 {
+            bytes[Self::MXCSR + i] = mxcsr[i];
+            i += 1;
+        }
+        Self { bytes }
+    }
+}
+
 /// A thread control block.
 #[repr(C)]
 pub struct Tcb {
@@ -173,6 +205,10 @@ pub struct Tcb {
     /// Endpoint or notification queue links.
     pub wait: Links,
     pub ipc: IpcState,
+    /// Its FPU and SSE registers while another thread has the FPU, once it
+    /// has used it (`fpu_used`); see `arch::x86_64::fpu`.
+    pub fpu_used: bool,
+    pub fpu: FpuState,
 }
 
 const _: () = assert!(size_of::<Tcb>() <= 1 << TCB_BITS);
@@ -185,6 +221,7 @@ impl Tcb {
                 dying_next: 0,
                 dying_slots: 0,
                 dying_count: 0,
+                dying_cursor: 0,
             },
             slots: [Slot::EMPTY, Slot::EMPTY, Slot::EMPTY, Slot::EMPTY],
             context: UserContext {
@@ -213,6 +250,8 @@ impl Tcb {
             run: Links { next: 0, prev: 0 },
             wait: Links { next: 0, prev: 0 },
             ipc: IpcState::new(),
+            fpu_used: false,
+            fpu: FpuState::clean(),
         }
     }
 

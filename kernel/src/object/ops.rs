@@ -68,7 +68,27 @@ pub trait Machine {
     /// A reply capability was deleted unanswered: the thread at `caller`,
     /// which waits for that reply, must not wait forever.
     fn drop_reply(&mut self, caller: u64);
+    /// A preemption point of a long operation (revoke, the deletion of
+    /// untyped memory, retype): whether to stop here, because something
+    /// more urgent than the caller is waiting. The operation has recorded
+    /// its progress; the caller repeats it to go on.
+    fn preempt(&mut self) -> bool;
 }
+
+/// How far a long operation got: all the way, or to a preemption point
+/// (called again with the same arguments, it goes on from there).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[must_use]
+pub enum Progress {
+    Done,
+    Preempted,
+}
+
+/// Capabilities deleted between two preemption points (fewer in the host
+/// tests, whose machine stops at every other one).
+const DELETIONS_PER_PREEMPTION_POINT: u32 = if cfg!(test) { 2 } else { 64 };
+/// Bytes zeroed between two preemption points.
+const ZEROED_PER_PREEMPTION_POINT: u64 = if cfg!(test) { 4096 } else { 64 << 10 };
 
 /// Cleans up after the final capability to an object is gone. Returns the
 /// object's slot region if it has one that must be emptied.
@@ -125,30 +145,79 @@ fn header(base: u64) -> *mut RegionHeader {
 
 /// Deletes the capability in `slot` and everything its deletion destroys.
 /// Deleting an issuer (untyped memory, IRQ or I/O-port control) first
-/// deletes everything made from it, so nothing outlives the memory or the
-/// authority it came from.
-pub fn delete(slot: SlotRef, machine: &mut impl Machine) {
+/// deletes everything made from it, with preemption points in between:
+/// `Preempted` leaves the rest for a repeated call.
+///
+/// What is not preemptible is the destruction of one object: emptying the
+/// slots of a CNode or TCB whose last capability went, and of whatever
+/// their deletion destroys in turn. That work is bounded by the
+/// capabilities only those objects held, which their holder paid for in
+/// untyped memory.
+pub fn delete(slot: SlotRef, machine: &mut impl Machine) -> Progress {
     let mut dying: u64 = 0;
+    let mut cursor = slot;
+    let mut steps: u32 = 0;
     loop {
-        let done = remove(slot, machine, &mut dying);
+        let done = remove(slot, &mut cursor, machine, &mut dying);
         drain(machine, &mut dying);
         if done || slot.is_empty() {
-            break;
+            return Progress::Done;
+        }
+        steps += 1;
+        if steps.is_multiple_of(DELETIONS_PER_PREEMPTION_POINT) && machine.preempt() {
+            return Progress::Preempted;
         }
     }
 }
 
 /// One step of deleting `slot`: an issuer with children loses one leaf of
-/// its subtree (returns false: call again); anything else is deleted
-/// (returns true).
-fn remove(slot: SlotRef, machine: &mut impl Machine, dying: &mut u64) -> bool {
-    if slot.cap().is_issuer()
-        && let Some(leaf) = slot.leaf_descendant()
-    {
-        delete_one(leaf, machine, dying);
+/// its subtree (returns false: call again, with the same `cursor`);
+/// anything else is deleted (returns true).
+fn remove(
+    slot: SlotRef,
+    cursor: &mut SlotRef,
+    machine: &mut impl Machine,
+    dying: &mut u64,
+) -> bool {
+    if slot.cap().is_issuer() && delete_leaf(slot, cursor, machine, dying) {
         return false;
     }
     delete_one(slot, machine, dying);
+    true
+}
+
+/// One step of emptying the subtree under `root` in post-order: deletes a
+/// capability with no children, found by walking down first children from
+/// `cursor`, and leaves `cursor` at that capability's parent, where the
+/// next step goes on. False when `root` has no children left.
+///
+/// Each step walks down from where the last one deleted, so emptying a
+/// subtree of n capabilities costs O(n) steps in all (not O(n) each, as
+/// walking down from `root` every time would in a deep chain of copies).
+/// The cursor's slot stays in `root`'s subtree while it holds a capability:
+/// a deleted capability's place goes to its first child, and nothing is
+/// ever installed in a slot during a deletion. When the cursor's slot was
+/// emptied (a deletion destroyed a CNode that held it), the walk starts
+/// from `root` again; each such restart is paid for by that CNode's
+/// destruction.
+fn delete_leaf(
+    root: SlotRef,
+    cursor: &mut SlotRef,
+    machine: &mut impl Machine,
+    dying: &mut u64,
+) -> bool {
+    if cursor.is_empty() {
+        *cursor = root;
+    }
+    let mut node = *cursor;
+    while let Some(child) = node.first_child() {
+        node = child;
+    }
+    if node == root {
+        return false;
+    }
+    *cursor = node.parent().unwrap_or(root);
+    delete_one(node, machine, dying);
     true
 }
 
@@ -159,19 +228,41 @@ fn drain(machine: &mut impl Machine, dying: &mut u64) {
         // SAFETY: `*dying` is the header of a destroyed CNode or TCB whose
         // memory stays allocated (its untyped keeps children until the
         // object is gone); only this loop uses the header now.
-        let (slots, count, next) = unsafe { ((*h).dying_slots, (*h).dying_count, (*h).dying_next) };
+        let (slots, count, next, at) = unsafe {
+            (
+                (*h).dying_slots,
+                (*h).dying_count,
+                (*h).dying_next,
+                (*h).dying_cursor,
+            )
+        };
         if count == 0 {
             *dying = next;
             continue;
         }
-        // SAFETY: `slots` points at one of the region's remaining slots.
-        let s = unsafe { SlotRef::new(slots as *mut Slot) };
-        if s.is_empty() || remove(s, machine, dying) {
-            // SAFETY: as above; `h` is still this region's header even if
-            // `remove` queued newer regions in front of it.
-            unsafe {
+        // SAFETY: `slots` points at one of the region's remaining slots,
+        // and a nonzero cursor at a slot of the subtree being emptied.
+        let (s, mut cursor) = unsafe {
+            let s = SlotRef::new(slots as *mut Slot);
+            (
+                s,
+                if at == 0 {
+                    s
+                } else {
+                    SlotRef::new(at as *mut Slot)
+                },
+            )
+        };
+        let finished = s.is_empty() || remove(s, &mut cursor, machine, dying);
+        // SAFETY: as above; `h` is still this region's header even if
+        // `remove` queued newer regions in front of it.
+        unsafe {
+            if finished {
                 (*h).dying_slots = slots + size_of::<Slot>() as u64;
                 (*h).dying_count = count - 1;
+                (*h).dying_cursor = 0;
+            } else {
+                (*h).dying_cursor = cursor.addr();
             }
         }
     }
@@ -191,22 +282,33 @@ fn delete_one(slot: SlotRef, machine: &mut impl Machine, dying: &mut u64) {
             (*h).dying_next = *dying;
             (*h).dying_slots = slots;
             (*h).dying_count = count;
+            (*h).dying_cursor = 0;
         }
         *dying = base;
     }
 }
 
-/// Deletes every capability derived from the one in `slot`.
-pub fn revoke(slot: SlotRef, machine: &mut impl Machine) {
+/// Deletes every capability derived from the one in `slot`, with
+/// preemption points in between (see [`delete`]).
+pub fn revoke(slot: SlotRef, machine: &mut impl Machine) -> Progress {
     let original = slot.cap();
+    let mut cursor = slot;
+    let mut steps: u32 = 0;
     // Deleting descendants can destroy the CNode holding `slot` itself;
     // stop as soon as the slot no longer holds what it held.
     while slot.cap() == original {
-        let Some(leaf) = slot.leaf_descendant() else {
+        let mut dying = 0;
+        let more = delete_leaf(slot, &mut cursor, machine, &mut dying);
+        drain(machine, &mut dying);
+        if !more {
             break;
-        };
-        delete(leaf, machine);
+        }
+        steps += 1;
+        if steps.is_multiple_of(DELETIONS_PER_PREEMPTION_POINT) && machine.preempt() {
+            return Progress::Preempted;
+        }
     }
+    Progress::Done
 }
 
 /// Copies the capability in `src` to the empty slot `dest` with rights
@@ -308,6 +410,13 @@ fn with_badge_or_guard(mut cap: Cap, value: u64) -> Result<Cap, Error> {
 
 /// Carves `count` objects of `ty` out of the untyped in `untyped` and puts
 /// capabilities to them in slots `dest_index..` of the CNode `dest`.
+///
+/// The objects' memory is zeroed first, with a preemption point every
+/// [`ZEROED_PER_PREEMPTION_POINT`] bytes: `Preempted` records how far the
+/// zeroes go in the untyped's capability and makes nothing yet, and the
+/// same call repeated goes on from there. Only then are the objects made,
+/// all of them or none. Untyped memory is not zeroed when it is split (the
+/// objects made from the part do that), and device memory never is.
 pub fn retype(
     untyped: SlotRef,
     ty: ObjectType,
@@ -316,12 +425,13 @@ pub fn retype(
     dest: Cap,
     dest_index: u64,
     machine: &mut impl Machine,
-) -> Result<(), Error> {
+) -> Result<Progress, Error> {
     let Cap::Untyped {
         base,
         size_bits: ut_bits,
         device,
         watermark,
+        zeroed,
     } = untyped.cap()
     else {
         return Err(Error::WrongType);
@@ -353,11 +463,12 @@ pub fn retype(
             return Err(Error::SlotOccupied);
         }
     }
-    // Memory is reusable once everything made from it is gone.
-    let watermark = if untyped.first_child().is_none() {
-        0
-    } else {
-        watermark
+    // Memory is reusable once everything made from it is gone; what was
+    // handed out may hold anything by then. (A watermark still at 0 means
+    // nothing was made since, so the zeroes recorded are still there.)
+    let (watermark, zeroed) = match (untyped.first_child(), watermark) {
+        (None, w) if w > 0 => (0, 0),
+        _ => (watermark, zeroed),
     };
     let size = 1u64 << obj_bits;
     let start = watermark.next_multiple_of(size);
@@ -365,36 +476,45 @@ pub fn retype(
     let Some(end) = end.filter(|&e| e <= 1 << ut_bits) else {
         return Err(Error::NotEnoughMemory);
     };
+    let record = |watermark, zeroed| {
+        untyped.update_cap(Cap::Untyped {
+            base,
+            size_bits: ut_bits,
+            device,
+            watermark,
+            zeroed,
+        })
+    };
+
+    let mut clean = zeroed.max(watermark);
+    if !device && ty != ObjectType::Untyped {
+        while clean < end {
+            let chunk = (end - clean).min(ZEROED_PER_PREEMPTION_POINT);
+            // SAFETY: `[clean, clean + chunk)` lies inside the untyped
+            // region, past its watermark, so no live object uses it.
+            unsafe { core::ptr::write_bytes((base + clean) as *mut u8, 0, chunk as usize) };
+            clean += chunk;
+            if clean < end && machine.preempt() {
+                record(watermark, clean);
+                return Ok(Progress::Preempted);
+            }
+        }
+    }
 
     for i in 0..count {
         let obj = base + start + i * size;
-        if !device {
-            // SAFETY: `[obj, obj + size)` lies inside the untyped region,
-            // past its watermark, so no live object uses it.
-            unsafe { core::ptr::write_bytes(obj as *mut u8, 0, size as usize) };
-        }
         let cap = match new_object(ty, obj, obj_bits, size_bits, device, machine) {
             Ok(cap) => cap,
             Err(e) => {
                 // Objects made so far stay valid; record them.
-                untyped.update_cap(Cap::Untyped {
-                    base,
-                    size_bits: ut_bits,
-                    device,
-                    watermark: start + i * size,
-                });
+                record(start + i * size, clean);
                 return Err(e);
             }
         };
         index_slot(dest, dest_index + i)?.install_child(cap, untyped);
     }
-    untyped.update_cap(Cap::Untyped {
-        base,
-        size_bits: ut_bits,
-        device,
-        watermark: end,
-    });
-    Ok(())
+    record(end, clean);
+    Ok(Progress::Done)
 }
 
 fn new_object(
@@ -411,6 +531,7 @@ fn new_object(
             size_bits: obj_bits,
             device,
             watermark: 0,
+            zeroed: 0,
         },
         ObjectType::Endpoint => Cap::Endpoint {
             base,

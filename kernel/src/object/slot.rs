@@ -53,15 +53,18 @@ pub struct SlotRef(NonNull<Slot>);
 
 macro_rules! field {
     ($get:ident, $set:ident, $t:ty) => {
+        field!($get, $get, $set, $t);
+    };
+    ($field:ident, $get:ident, $set:ident, $t:ty) => {
         pub fn $get(self) -> $t {
             // SAFETY: see the module comment: a SlotRef always points at a
             // live slot; the kernel is single-threaded and no reference to
             // the slot is held across this read.
-            unsafe { (*self.0.as_ptr()).$get }
+            unsafe { (*self.0.as_ptr()).$field }
         }
         fn $set(self, value: $t) {
             // SAFETY: as for the read.
-            unsafe { (*self.0.as_ptr()).$get = value }
+            unsafe { (*self.0.as_ptr()).$field = value }
         }
     };
 }
@@ -80,9 +83,21 @@ impl SlotRef {
 
     field!(cap, set_cap_raw, Cap);
     field!(parent, set_parent, Option<SlotRef>);
-    field!(first_child, set_first_child, Option<SlotRef>);
+    field!(
+        first_child,
+        first_child_link,
+        set_first_child,
+        Option<SlotRef>
+    );
     field!(next, set_next, Option<SlotRef>);
     field!(prev, set_prev, Option<SlotRef>);
+
+    /// The first capability derived from this one.
+    pub fn first_child(self) -> Option<SlotRef> {
+        #[cfg(test)]
+        tests::LINKS_FOLLOWED.with(|n| n.set(n.get() + 1));
+        self.first_child_link()
+    }
 
     pub fn is_empty(self) -> bool {
         self.cap().is_null()
@@ -231,5 +246,21 @@ impl SlotRef {
         self.set_prev(None);
         self.set_next(None);
         self.set_first_child(None);
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// `first_child` links followed on this thread: the tests measure
+        /// how much walking an operation does.
+        pub static LINKS_FOLLOWED: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// `first_child` links followed on this thread so far.
+    pub fn links_followed() -> u64 {
+        LINKS_FOLLOWED.with(Cell::get)
     }
 }

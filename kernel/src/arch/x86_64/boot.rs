@@ -7,8 +7,8 @@ use super::multiboot::{BootInfo, Firmware, Module};
 use super::paging::KernelPageTables;
 use super::timer::{Timer, TimerMode};
 use super::{
-    apic, cpu, gdt, idt, ioapic, irq, pic, qemu, roottask, serial, stacks, thread, timer, user,
-    vspace,
+    apic, cpu, fpu, gdt, idt, ioapic, irq, pic, qemu, roottask, serial, stacks, thread, timer,
+    user, vspace,
 };
 use crate::cmdline::{Args, SelfTest};
 use crate::kprintln;
@@ -77,6 +77,7 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     let selectors = gdt::init();
     idt::init(selectors.kernel_code);
     user::init();
+    fpu::init();
     let features = cpu::Features::detect();
 
     let (mut frames, memory) = memory(&boot);

@@ -18,16 +18,28 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 type Reply = Result<[u64; REGISTER_WORDS], Error>;
 
-/// A refused invocation: the error, and reply word 0 where the error
-/// carries more (the missing table's type for `MissingPageTable`).
-pub struct Failure {
-    error: Error,
-    detail: u64,
+/// Why an invocation did not complete.
+pub enum Failure {
+    /// Refused: the error, and reply word 0 where the error carries more
+    /// (the missing table's type for `MissingPageTable`).
+    Refused { error: Error, detail: u64 },
+    /// Stopped at a preemption point: the thread makes the same system
+    /// call again when it next runs, which goes on from there.
+    Preempted,
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        Self { error, detail: 0 }
+        Self::Refused { error, detail: 0 }
+    }
+}
+
+impl From<ops::Progress> for Result<[u64; REGISTER_WORDS], Failure> {
+    fn from(p: ops::Progress) -> Self {
+        match p {
+            ops::Progress::Done => Ok(NO_WORDS),
+            ops::Progress::Preempted => Err(Failure::Preempted),
+        }
     }
 }
 
@@ -40,7 +52,7 @@ fn missing_table(e: Error, asid: Asid, vaddr: u64, level: u8) -> Failure {
             .map_or(0, |ty| ty as u64),
         _ => 0,
     };
-    Failure { error: e, detail }
+    Failure::Refused { error: e, detail }
 }
 
 /// The reply words of an invocation that answers nothing but success.
@@ -172,8 +184,16 @@ pub fn syscall(t: TcbRef) -> Next {
                 }
                 match call(t, ctx.rdi, info, [ctx.rdx, ctx.r10, ctx.r8, ctx.r9]) {
                     Ok(words) => Ok(Outcome::Reply(words)),
-                    Err(f) => {
-                        ipc::fail_with(t, f.error, f.detail);
+                    Err(Failure::Refused { error, detail }) => {
+                        ipc::fail_with(t, error, detail);
+                        Ok(Outcome::Done)
+                    }
+                    Err(Failure::Preempted) => {
+                        // Back to the `syscall` instruction (two bytes,
+                        // 0f 05), registers untouched: the thread makes the
+                        // call again when it runs next.
+                        t.with(|tcb| tcb.context.rip -= 2);
+                        next = Next::Scheduler;
                         Ok(Outcome::Done)
                     }
                 }
@@ -331,7 +351,12 @@ fn receive(t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {
 }
 
 /// `DebugWrite`: the bytes go to the serial console, if `console` names
-/// the console capability in the caller's CSpace.
+/// the console capability in the caller's CSpace. They are queued for the
+/// UART (see `serial::queue_user_bytes`): the kernel never waits for the
+/// line with interrupts off. Reply word 0 says how many were queued, fewer
+/// than asked while the queue is full; the caller comes back for the rest
+/// (libcap's `debug_write` does). The whole buffer is checked first, so a
+/// bad one fails before any of it is written.
 fn debug_write(t: TcbRef, console: u64, addr: u64, len: u64) -> Reply {
     let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
     if cnode::lookup(cspace, console)?.cap() != Cap::Console {
@@ -344,15 +369,19 @@ fn debug_write(t: TcbRef, console: u64, addr: u64, len: u64) -> Reply {
         return Err(Error::IllegalOperation);
     };
     let bytes = vspace::UserBytes::new(addr, len);
+    bytes.check(base)?;
     let mut buf = [0u8; 256];
     let mut done = 0;
-    while done < bytes.len() {
-        let n = (bytes.len() - done).min(buf.len() as u64) as usize;
+    while done < len {
+        let n = (len - done).min(buf.len() as u64) as usize;
         bytes.read(base, done, &mut buf[..n])?;
-        serial::write_bytes(&buf[..n]);
-        done += n as u64;
+        let queued = serial::queue_user_bytes(&buf[..n]);
+        done += queued as u64;
+        if queued < n {
+            break;
+        }
     }
-    Ok([len, 0, 0, 0])
+    Ok([done, 0, 0, 0])
 }
 
 fn lookup_arg(cspace: Cap, address: u64) -> Result<SlotRef, Error> {
@@ -387,8 +416,7 @@ fn call(
             if !matches!(dest, Cap::CNode { .. }) {
                 return Err(Error::WrongType.into());
             }
-            ops::retype(slot, ty, w(1)?, w(2)?, dest, w(4)?, &mut KernelMachine)?;
-            Ok(NO_WORDS)
+            ops::retype(slot, ty, w(1)?, w(2)?, dest, w(4)?, &mut KernelMachine)?.into()
         }
         (
             Cap::CNode { .. },
@@ -416,11 +444,10 @@ fn call(
                 return Err(Error::InvalidCapability.into());
             }
             if l == label::CNODE_DELETE {
-                ops::delete(target, &mut KernelMachine);
+                ops::delete(target, &mut KernelMachine).into()
             } else {
-                ops::revoke(target, &mut KernelMachine);
+                ops::revoke(target, &mut KernelMachine).into()
             }
-            Ok(NO_WORDS)
         }
         (Cap::Tcb { base }, l) => Ok(tcb_invocation(TcbRef(base), l, cspace, &msg)?),
         (Cap::PageTable { level, .. }, label::PAGE_TABLE_MAP) => {
@@ -600,6 +627,14 @@ const KERNEL_PORTS: [(u16, u16); 6] = [
     (0x3f8, 0x3ff),
 ];
 
+/// Empties one of a TCB's own slots. They hold copies of CNodes, VSpaces,
+/// frames and endpoints, never an issuer, so the deletion never stops at a
+/// preemption point.
+fn clear_tcb_slot(slot: SlotRef) {
+    let progress = ops::delete(slot, &mut KernelMachine);
+    debug_assert_eq!(progress, ops::Progress::Done);
+}
+
 fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
     let w = |i| msg.word(i);
     match l {
@@ -642,7 +677,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
             for ((kind, _), src) in wanted.iter().zip(sources) {
                 let dest = Tcb::slot(target.0, *kind);
                 if !dest.is_empty() {
-                    ops::delete(dest, &mut KernelMachine);
+                    clear_tcb_slot(dest);
                 }
                 ops::copy(src.expect("checked above"), dest, Rights::all())?;
             }
@@ -671,7 +706,7 @@ fn tcb_invocation(target: TcbRef, l: u64, cspace: Cap, msg: &Message) -> Reply {
             };
             let dest = Tcb::slot(target.0, tcb_slot::FAULT_ENDPOINT);
             if !dest.is_empty() {
-                ops::delete(dest, &mut KernelMachine);
+                clear_tcb_slot(dest);
             }
             if let Some(src) = src {
                 ops::copy(src, dest, Rights::all())?;

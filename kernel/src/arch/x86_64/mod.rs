@@ -8,6 +8,7 @@ pub mod cpu;
 #[cfg(target_os = "none")]
 mod entry;
 pub mod exception;
+pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod invoke;

@@ -294,6 +294,7 @@ pub fn create<const N: usize>(
             size_bits: bits,
             device,
             watermark: 0,
+            zeroed: 0,
         });
         info.untyped[count] = UntypedDesc {
             physical_address: phys,

@@ -1,5 +1,6 @@
 //! The COM1 serial console (115200 8N1), the kernel's only output.
 
+use crate::console_queue::ConsoleQueue;
 use core::fmt::{self, Write};
 use spin::Mutex;
 use uart_16550::{Config, Uart16550, backend::PioBackend};
@@ -46,18 +47,48 @@ impl Write for Writer<'_> {
 pub fn write_fmt(args: fmt::Arguments<'_>) {
     x86_64::instructions::interrupts::without_interrupts(|| {
         if let Some(uart) = PORT.lock().as_mut() {
+            flush(uart);
             let _ = Writer(uart).write_fmt(args);
         }
     });
 }
 
-/// Writes raw bytes (user output), with interrupts held off.
-pub fn write_bytes(bytes: &[u8]) {
+/// User output waiting for the UART.
+static PENDING: Mutex<ConsoleQueue> = Mutex::new(ConsoleQueue::new());
+
+/// Queues as much of `bytes` (user output) as there is room for (see
+/// [`ConsoleQueue::queue`]) and hands the UART what it takes now; returns
+/// how many of `bytes` were queued.
+pub fn queue_user_bytes(bytes: &[u8]) -> usize {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let mut port = PORT.lock();
+        let Some(uart) = port.as_mut() else {
+            return bytes.len();
+        };
+        let mut pending = PENDING.lock();
+        let taken = pending.queue(bytes);
+        pending.drain(|b| uart.send_bytes(b));
+        taken
+    })
+}
+
+/// Hands the UART the queued user output it takes without waiting (the
+/// timer tick and the idle loop call this).
+pub fn drain() {
     x86_64::instructions::interrupts::without_interrupts(|| {
         if let Some(uart) = PORT.lock().as_mut() {
-            send(uart, bytes);
+            PENDING.lock().drain(|b| uart.send_bytes(b));
         }
     });
+}
+
+/// Sends every queued byte, waiting for the UART as long as it takes: the
+/// kernel's own output comes after what programs wrote before it.
+fn flush(uart: &mut Uart16550<PioBackend>) {
+    let mut pending = PENDING.lock();
+    while !pending.is_empty() {
+        pending.drain(|b| uart.send_bytes(b));
+    }
 }
 
 /// Writes `args` even if the console lock is held: for the fault and panic

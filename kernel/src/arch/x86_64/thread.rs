@@ -59,6 +59,7 @@ impl Machine for KernelMachine {
     }
     fn forget_thread(&mut self, tcb: u64) {
         ipc::cancel(&mut RUN_QUEUE.lock(), TcbRef(tcb), true);
+        super::fpu::forget(TcbRef(tcb));
     }
     fn destroy_endpoint(&mut self, base: u64) {
         ipc::destroy_endpoint(&mut RUN_QUEUE.lock(), base);
@@ -69,6 +70,18 @@ impl Machine for KernelMachine {
     }
     fn drop_reply(&mut self, caller: u64) {
         ipc::drop_reply(&mut RUN_QUEUE.lock(), TcbRef(caller));
+    }
+    /// Lets pending interrupts in (the long operations hold no lock at
+    /// their preemption points), then stops the operation if a thread of
+    /// higher priority than the caller became runnable: its driver's
+    /// interrupt should not wait for a revoke or a retype to finish.
+    fn preempt(&mut self) -> bool {
+        x86_64::instructions::interrupts::enable();
+        x86_64::instructions::nop();
+        x86_64::instructions::interrupts::disable();
+        let rq = RUN_QUEUE.lock();
+        rq.current
+            .is_some_and(|cur| rq.highest().is_some_and(|h| h > cur.priority()))
     }
 }
 
@@ -109,6 +122,7 @@ pub fn user_entry(frame: &TrapFrame) -> ! {
     };
     thread.with(|t| save(frame, t));
     match frame.vector as u8 {
+        vector::DEVICE_NOT_AVAILABLE => super::fpu::claim(thread),
         v if v < vector::FIRST_EXTERNAL => user_fault(thread, frame),
         v => {
             super::trap::interrupt(v);
@@ -207,6 +221,7 @@ pub fn schedule() -> ! {
             match Tcb::slot(thread.0, tcb_slot::VSPACE).cap() {
                 Cap::VSpace { base, asid } => {
                     vspace::activate(asid, base);
+                    super::fpu::switch_to(thread);
                     // SAFETY: the TCB is live (it is current), and nothing
                     // else touches its context until the thread re-enters.
                     user::resume(unsafe { &(*thread.ptr()).context })
@@ -233,6 +248,7 @@ const SELF_TEST_IDLE_LIMIT_NS: u64 = 10_000_000_000;
 fn idle() {
     let started = timer::nanos_since_boot();
     loop {
+        super::serial::drain();
         x86_64::instructions::interrupts::enable_and_hlt();
         x86_64::instructions::interrupts::disable();
         let q = RUN_QUEUE.lock();

@@ -25,6 +25,8 @@ pub mod vector {
     pub const DIVIDE_ERROR: u8 = 0;
     pub const NMI: u8 = 2;
     pub const BREAKPOINT: u8 = 3;
+    /// #NM: an FPU or SSE instruction while CR0.TS is set.
+    pub const DEVICE_NOT_AVAILABLE: u8 = 7;
     pub const DOUBLE_FAULT: u8 = 8;
     pub const PAGE_FAULT: u8 = 14;
     pub const MACHINE_CHECK: u8 = 18;
@@ -239,6 +241,7 @@ pub fn interrupt(v: u8) {
         v if super::irq::is_irq_vector(u64::from(v)) => super::irq::handle(v),
         vector::TIMER => {
             timer::tick();
+            super::serial::drain();
             apic::end_of_interrupt();
         }
         // Spurious interrupts must not be acknowledged.

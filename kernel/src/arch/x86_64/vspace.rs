@@ -323,6 +323,28 @@ impl UserBytes {
         self.len == 0
     }
 
+    /// Checks that every byte is mapped readable in the VSpace whose PML4
+    /// is at `pml4`, one translation per page (at most two for a buffer of
+    /// up to 4 KiB).
+    pub fn check(&self, pml4: u64) -> Result<(), Error> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        let last = self
+            .addr
+            .checked_add(self.len - 1)
+            .ok_or(Error::InvalidUserAddress)?;
+        let mut page = self.addr & !0xfff;
+        loop {
+            let at = page.max(self.addr);
+            translate(pml4, at, false).ok_or(Error::InvalidUserAddress)?;
+            if page >= last & !0xfff {
+                return Ok(());
+            }
+            page += 4096;
+        }
+    }
+
     /// Copies `out.len()` bytes starting `offset` bytes in, reading through
     /// the VSpace whose PML4 is at `pml4`.
     pub fn read(&self, pml4: u64, offset: u64, out: &mut [u8]) -> Result<(), Error> {

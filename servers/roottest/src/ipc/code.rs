@@ -21,7 +21,8 @@
 //! | [`Routine::Recover`] | — | the address a fault handler resumes a faulter at: [`sw::AUX`] = [`RECOVERED`], [`sw::AUX2`] = `rsp`; done; park |
 //! | [`Routine::Spin`] | — | increments [`sw::COUNTER`] forever, never entering the kernel |
 //! | [`Routine::Hostile`] | flags, TSC cycles | loads RFLAGS XOR the flags with `popfq`, then: `Null` (the `sysretq` way back), flags after it in [`sw::AUX`]; `Yield` (through the scheduler), flags in [`sw::AUX2`]; spins for the given cycles with [`sw::COUNTER`] counting, so timer interrupts arrive with those flags, flags in [`sw::W0`] + 1; `Null`'s error in [`sw::W0`]; all flags cleared; done; park |
-//! | [`Routine::Driver`] | wake-ups before signalling | the RTC's driver: forever `Recv` on [`cs::A`] (a notification), log the [`sw::COUNTER`] of the page at [`OTHER`] at [`sw::LOG`] + i, read RTC register C through the port capability [`cs::B`] (value in [`sw::AUX2`]), `IRQ_HANDLER_ACK` on [`cs::C`], [`sw::DONE`] = wake-ups; after the given number, signal [`cs::D`] once. Errors are ORed into [`sw::AUX`] |
+//! | [`Routine::Fpu`] | value, rounds | loads the value into `xmm0` and the x87 stack, and MXCSR with a rounding mode chosen by the value's bit 0 ([`sw::AUX2`]); then `rounds` times: `Yield`, and check that `xmm0`, the x87 top and MXCSR still hold its values (mismatches counted in [`sw::AUX`]); done; park |
+//! | [`Routine::Driver`] | wake-ups before signalling, what to log | the RTC's driver: forever `Recv` on [`cs::A`] (a notification), log the [`sw::COUNTER`] of the page at [`OTHER`] (or, when the second argument is not 0, the TSC) at [`sw::LOG`] + i, read RTC register C through the port capability [`cs::B`] (value in [`sw::AUX2`]), `IRQ_HANDLER_ACK` on [`cs::C`], [`sw::DONE`] = wake-ups; after the given number, signal [`cs::D`] once. Errors are ORed into [`sw::AUX`] |
 
 use super::{cs, sw};
 use crate::harness::PAGE;
@@ -308,6 +309,49 @@ global_asm!(
     "    popfq",
     "    inc qword ptr [r15]",
     "    jmp roottest_ipc_park",
+    // ---- fpu(value, rounds)
+    ".global roottest_ipc_fpu",
+    "roottest_ipc_fpu:",
+    "    mov r15d, {shared}",
+    "    inc qword ptr [r15 + {off_started}]",
+    "    mov rbx, rdi",
+    "    mov r14, rsi",
+    "    xor r13d, r13d",
+    "    movq xmm0, rbx",
+    "    mov [r15 + {off_w0}], rbx",
+    "    fild qword ptr [r15 + {off_w0}]",
+    "    mov eax, 0x1f80",
+    "    test bl, 1",
+    "    jz .Lroottest_ipc_fpu_mxcsr",
+    "    or eax, 0x6000",
+    ".Lroottest_ipc_fpu_mxcsr:",
+    "    mov [r15 + {off_aux2}], rax",
+    "    ldmxcsr [r15 + {off_aux2}]",
+    ".Lroottest_ipc_fpu_round:",
+    "    mov eax, {yield_}",
+    "    syscall",
+    "    movq rax, xmm0",
+    "    cmp rax, rbx",
+    "    je .Lroottest_ipc_fpu_x87",
+    "    inc r13",
+    ".Lroottest_ipc_fpu_x87:",
+    "    fld st(0)",
+    "    fistp qword ptr [r15 + {off_w0} + 8]",
+    "    cmp [r15 + {off_w0} + 8], rbx",
+    "    je .Lroottest_ipc_fpu_csr",
+    "    inc r13",
+    ".Lroottest_ipc_fpu_csr:",
+    "    stmxcsr [r15 + {off_w0} + 16]",
+    "    mov eax, [r15 + {off_w0} + 16]",
+    "    cmp eax, [r15 + {off_aux2}]",
+    "    je .Lroottest_ipc_fpu_next",
+    "    inc r13",
+    ".Lroottest_ipc_fpu_next:",
+    "    dec r14",
+    "    jnz .Lroottest_ipc_fpu_round",
+    "    mov [r15 + {off_aux}], r13",
+    "    inc qword ptr [r15]",
+    "    jmp roottest_ipc_park",
     // ---- spin()
     ".global roottest_ipc_spin",
     "roottest_ipc_spin:",
@@ -324,6 +368,7 @@ global_asm!(
     "    inc qword ptr [r15 + {off_started}]",
     "    mov r14d, {other}",
     "    mov rbx, rdi",
+    "    mov rbp, rsi",
     "    xor r13d, r13d",
     ".Lroottest_ipc_driver_wait:",
     "    mov eax, {recv}",
@@ -334,6 +379,12 @@ global_asm!(
     "    jnz roottest_ipc_park",
     "    mov [r15 + {off_badge}], rdi",
     "    mov rax, [r14 + {off_counter}]",
+    "    test rbp, rbp",
+    "    jz .Lroottest_ipc_driver_log",
+    "    rdtsc",
+    "    shl rdx, 32",
+    "    or rax, rdx",
+    ".Lroottest_ipc_driver_log:",
     "    cmp r13, {log_len}",
     "    jae .Lroottest_ipc_driver_io",
     "    mov [r15 + 8 * r13 + {off_log}], rax",
@@ -429,6 +480,7 @@ unsafe extern "C" {
     static roottest_ipc_recover: u8;
     static roottest_ipc_spin: u8;
     static roottest_ipc_hostile: u8;
+    static roottest_ipc_fpu: u8;
     static roottest_ipc_driver: u8;
     static roottest_ipc_fault_pf: u8;
     static roottest_ipc_fault_ud: u8;
@@ -465,6 +517,7 @@ pub enum Routine {
     Spin,
     Driver,
     Hostile,
+    Fpu,
 }
 
 impl Routine {
@@ -480,6 +533,7 @@ impl Routine {
             Self::Spin => &raw const roottest_ipc_spin,
             Self::Driver => &raw const roottest_ipc_driver,
             Self::Hostile => &raw const roottest_ipc_hostile,
+            Self::Fpu => &raw const roottest_ipc_fpu,
         })
     }
 }

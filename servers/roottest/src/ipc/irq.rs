@@ -15,8 +15,8 @@ use super::messages::mint;
 use super::{Arena, Kid, cs, sw};
 use crate::harness::{CNODE, Suite};
 use core::arch::asm;
-use libcap::abi::Rights;
 use libcap::abi::boot_info::slot;
+use libcap::abi::{ObjectType, Rights};
 use libcap::ipc;
 use libcap::{Error, invoke, syscall};
 
@@ -236,8 +236,10 @@ fn scheduling(
     };
     let high = arena.kid(t, HIGH_PRIORITY);
     round_robin(t, rtc, handler, ntfn, &l1, &l2);
-    if let Some(h) = &high {
-        preemption(t, rtc, handler, ntfn, done, &l1, h);
+    if let Some(h) = &high
+        && preemption(t, rtc, handler, ntfn, done, &l1, h)
+    {
+        long_operations(t, rtc, handler, ntfn, h);
     }
     [Some(l1), Some(l2), high]
 }
@@ -295,10 +297,19 @@ fn round_robin(t: &mut Suite, rtc: &Rtc, handler: u64, ntfn: u64, l1: &Kid, l2: 
 }
 
 /// A driver thread of high priority handles the RTC while a thread of low
-/// priority spins; the root thread waits for the driver's signal.
-fn preemption(t: &mut Suite, rtc: &Rtc, handler: u64, ntfn: u64, done: u64, low: &Kid, high: &Kid) {
+/// priority spins; the root thread waits for the driver's signal. Returns
+/// whether the driver was set up (its capabilities given).
+fn preemption(
+    t: &mut Suite,
+    rtc: &Rtc,
+    handler: u64,
+    ntfn: u64,
+    done: u64,
+    low: &Kid,
+    high: &Kid,
+) -> bool {
     let Some(other) = t.copy(low.child.shared_frame) else {
-        return;
+        return false;
     };
     let ready = t.setup(
         "map the spinning kid's page in the driver's address space",
@@ -310,7 +321,7 @@ fn preemption(t: &mut Suite, rtc: &Rtc, handler: u64, ntfn: u64, done: u64, low:
         || high.give(t, cs::C, handler, Rights::all()).is_none()
         || high.give_badged(t, cs::D, done, Rights::WRITE, 1).is_none()
     {
-        return;
+        return false;
     }
     // The line is masked since the last interrupt: let it interrupt again.
     let _ = ipc::poll(ntfn);
@@ -319,7 +330,7 @@ fn preemption(t: &mut Suite, rtc: &Rtc, handler: u64, ntfn: u64, done: u64, low:
             .is_none()
         || high.start(t, Routine::Driver, DRIVER_WAKEUPS, 0).is_none()
     {
-        return;
+        return true;
     }
     let woken = ipc::wait(done);
     let _ = invoke::tcb_suspend(high.tcb());
@@ -345,5 +356,81 @@ fn preemption(t: &mut Suite, rtc: &Rtc, handler: u64, ntfn: u64, done: u64, low:
         samples.windows(2).all(|w| w[1] > w[0]),
         format_args!("its counter rising at every wake-up"),
         format_args!("{samples:?}"),
+    );
+    true
+}
+
+/// Rate 6: 32768 >> 5 = 1024 Hz, an interrupt about every millisecond.
+const FAST_RATE: u64 = 6;
+/// Endpoints the revoke case makes (a CNode of 2^16 slots holds them).
+const MANY: u64 = (1 << 16) - 1;
+
+/// Long kernel operations stop at preemption points for a thread of
+/// higher priority: the driver, woken by the RTC about every millisecond,
+/// logs the TSC at each wake-up while the root thread revokes 65,535
+/// endpoints, and while it retypes 16 MiB of frames (zeroing them).
+/// Wake-ups logged between the start and the end of the system call show
+/// the call was preempted in the middle (and went on afterwards).
+fn long_operations(t: &mut Suite, rtc: &Rtc, handler: u64, ntfn: u64, high: &Kid) {
+    let Some(memory) = t.object(ObjectType::Untyped, 24) else {
+        return;
+    };
+    let Some(a) = t.setup("read RTC register A", rtc.read(REG_A)) else {
+        return;
+    };
+    let big = t.slot();
+    let frames = t.slots(8);
+    let made = invoke::untyped_retype(memory, ObjectType::CNode, 16, 1, CNODE, big)
+        .and_then(|()| invoke::untyped_retype(memory, ObjectType::Endpoint, 0, MANY, big, 1));
+    if t.setup("a CNode of 65,535 endpoints", made).is_none()
+        || t.setup("speed the RTC up", rtc.write(REG_A, (a & 0xf0) | FAST_RATE))
+            .is_none()
+    {
+        return;
+    }
+    let timed = |t: &mut Suite, name: &str, op: &mut dyn FnMut() -> Result<(), Error>| {
+        let _ = ipc::poll(ntfn);
+        if t.setup("re-arm the RTC", rtc.rearm(handler)).is_none()
+            || high.start(t, Routine::Driver, u64::MAX, 1).is_none()
+        {
+            return;
+        }
+        let start = tsc();
+        let r = op();
+        let end = tsc();
+        let _ = invoke::tcb_suspend(high.tcb());
+        let n = (high.word(sw::DONE) as usize).min(sw::LOG_LEN);
+        let inside = (0..n)
+            .map(|i| high.word(sw::LOG + i))
+            .filter(|&s| start < s && s < end)
+            .count();
+        // The line stays masked from an interrupt until the driver's ACK,
+        // so a kernel that finished the call first would let the driver
+        // run once, at its end; more wake-ups mean it ran midway.
+        t.check(
+            name,
+            r.is_ok() && inside >= 2,
+            format_args!("Ok, and the driver woken at least twice during the call"),
+            format_args!("{r:?}, {inside} of {n} wake-ups during it"),
+        );
+    };
+    timed(
+        t,
+        "preemption: revoking 65,535 endpoints lets a driver of higher priority run midway",
+        &mut || invoke::cnode_revoke(CNODE, memory),
+    );
+    timed(
+        t,
+        "preemption: retyping 16 MiB of frames lets it run midway too",
+        &mut || invoke::untyped_retype(memory, ObjectType::Frame2M, 0, 8, CNODE, frames),
+    );
+    let _ = rtc.write(REG_A, a);
+    t.setup(
+        "revoke the long operations' memory",
+        invoke::cnode_revoke(CNODE, memory),
+    );
+    t.setup(
+        "delete the long operations' memory",
+        invoke::cnode_delete(CNODE, memory),
     );
 }

@@ -22,6 +22,7 @@
 mod caps;
 mod code;
 mod faults;
+mod fpu;
 mod hostile;
 mod irq;
 mod messages;
@@ -108,6 +109,7 @@ pub fn cases(t: &mut Suite) {
     messages::aborts(t);
     faults::cases(t);
     hostile::cases(t);
+    fpu::cases(t);
     replies::cases(t);
     irq::cases(t);
 }
