@@ -63,6 +63,13 @@ pub enum Syscall {
     /// capability: `Send` or `NbSend` on it answers that caller later,
     /// and this thread may receive other calls meanwhile.
     SaveReply = 13,
+    /// Runs the kernel's invariant oracle (kernel self-test mode only;
+    /// otherwise [`Error::IllegalOperation`]) over everything derived from
+    /// the capabilities at addresses `rdi` and `rdx` (0: none): the
+    /// derivation tree, the address spaces and the queues. Reply words:
+    /// violations found, capabilities checked, 1 if the oracle ran out of
+    /// room and checked less. The kernel logs each violation.
+    DebugCheck = 14,
 }
 
 impl Syscall {
@@ -81,6 +88,7 @@ impl Syscall {
             11 => Self::Null,
             12 => Self::Exit,
             13 => Self::SaveReply,
+            14 => Self::DebugCheck,
             _ => return None,
         })
     }

@@ -166,6 +166,53 @@ impl RunQueue {
         l.next != 0 || l.prev != 0 || self.queues[usize::from(t.priority())].head == t.0
     }
 
+    /// Whether `t` is running or waiting to run.
+    pub fn is_scheduled(&self, t: TcbRef) -> bool {
+        self.current == Some(t) || self.queued(t)
+    }
+
+    /// Checks the queues against each other (for the kernel's invariant
+    /// oracle): each non-empty queue has its bitmap bit and only runnable
+    /// threads of its priority, linked both ways, none twice and none
+    /// the running one; each empty queue has neither. Returns the first
+    /// fault found, with the thread it concerns (0 for none), after
+    /// following at most `limit` links per queue.
+    pub fn check(&self, limit: usize) -> Result<(), (&'static str, u64)> {
+        for (p, q) in self.queues.iter().enumerate() {
+            let bit = self.bitmap[p / 64] & (1 << (p % 64)) != 0;
+            if bit == q.is_empty() {
+                return Err(("a run-queue bitmap bit disagrees with its queue", p as u64));
+            }
+            let (mut at, mut prev, mut n) = (q.head, 0, 0);
+            while at != 0 {
+                let t = TcbRef(at);
+                n += 1;
+                if n > limit {
+                    return Err(("a run queue does not end (a cycle?)", at));
+                }
+                let l = links(t, LinkKind::Run);
+                if l.prev != prev {
+                    return Err(("a run-queue back link is wrong", at));
+                }
+                if t.state() != ThreadState::Runnable || usize::from(t.priority()) != p {
+                    return Err((
+                        "a thread on a run queue is not runnable at that priority",
+                        at,
+                    ));
+                }
+                if self.current == Some(t) {
+                    return Err(("the running thread is also queued", at));
+                }
+                prev = at;
+                at = l.next;
+            }
+            if q.tail != prev {
+                return Err(("a run queue's tail is not its last thread", prev));
+            }
+        }
+        Ok(())
+    }
+
     /// Makes `t` eligible to run (at the back of its priority's queue),
     /// unless it is queued or running already.
     pub fn push(&mut self, t: TcbRef) {

@@ -240,6 +240,36 @@ pub fn console() -> u64 {
     }
 }
 
+/// What the kernel's invariant oracle found ([`debug_check`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OracleReport {
+    /// Broken invariants (the kernel logs them).
+    pub violations: u64,
+    /// Capabilities it looked at.
+    pub capabilities: u64,
+    /// It ran out of room and checked less than everything.
+    pub overflow: bool,
+}
+
+/// Runs the kernel's invariant oracle ([`Syscall::DebugCheck`]) over
+/// everything derived from the capabilities at addresses `a` and `b` (0:
+/// none). Only in kernel self-test mode; otherwise
+/// [`Error::IllegalOperation`].
+///
+/// ```no_run
+/// let report = libcap::syscall::debug_check(20, 0).expect("self-test mode");
+/// assert_eq!(report.violations, 0);
+/// ```
+pub fn debug_check(a: u64, b: u64) -> Result<OracleReport, Error> {
+    let r = raw(Syscall::DebugCheck as u64, a, MessageInfo(0), [b, 0, 0, 0]);
+    decode_error(r.error)?;
+    Ok(OracleReport {
+        violations: r.words[0],
+        capabilities: r.words[1],
+        overflow: r.words[2] != 0,
+    })
+}
+
 /// Like [`debug_exit`], but returns when the kernel refuses (outside
 /// self-test mode), with the kernel's error, so that the program can go on
 /// (a component then exits normally).

@@ -6,6 +6,7 @@ mod build;
 mod compose;
 mod config;
 mod e2e;
+mod fuzz;
 mod image;
 mod machine;
 mod nettest;
@@ -58,6 +59,12 @@ commands:
                                     100000); --icount adds guest time per request under -icount
                                     (instructions plus idle warps); the Linux guest comes from
                                     bench/linux-guest/build.sh in the shared folder (docs/perf.md)
+  fuzz [--seed N] [--seeds K] [--calls N] [--release] [--accel tcg|kvm] [--timeout SECS]
+                                    the kernel fuzzer (tests/kfuzz, docs/security.md): random
+                                    system calls from three threads against a sandbox, the
+                                    kernel's invariant oracle after each; K seeds from N
+                                    (default 1 seed, 1; 10,000 calls each); a failure names the
+                                    seed and the command that replays it
   gdb [--release] [--uefi]          boot halted under QEMU's gdb stub and attach gdb
 ";
 
@@ -107,6 +114,10 @@ struct Options {
     linux_initrd: Option<PathBuf>,
     /// `--only TEXT` (test): the boot tests whose name contains TEXT.
     only: Option<String>,
+    /// `--seed N`, `--seeds K`, `--calls N` (fuzz).
+    seed: Option<u64>,
+    seeds: Option<u64>,
+    calls: Option<u64>,
 }
 
 /// A count from the command line.
@@ -157,6 +168,9 @@ fn parse(args: &[String]) -> Result<Options> {
             "--linux-kernel" => o.linux_kernel = Some(value(arg)?.into()),
             "--linux-initrd" => o.linux_initrd = Some(value(arg)?.into()),
             "--only" => o.only = Some(value(arg)?),
+            "--seed" => o.seed = Some(count(arg, &value(arg)?)?),
+            "--seeds" => o.seeds = Some(count(arg, &value(arg)?)?),
+            "--calls" => o.calls = Some(count(arg, &value(arg)?)?),
             other => return Err(fail!("unknown option `{other}`\n\n{USAGE}")),
         }
     }
@@ -229,6 +243,14 @@ fn run(args: &[String]) -> Result<()> {
             config::check_for_test(opts.config.as_deref())?;
             selftest::run_all(opts.accel, opts.only.as_deref())?
         }
+        "fuzz" => fuzz::run(&fuzz::Campaign {
+            seed: opts.seed.unwrap_or(1),
+            seeds: opts.seeds.unwrap_or(1),
+            calls: opts.calls.unwrap_or(10_000),
+            profile,
+            accel: opts.accel,
+            timeout: opts.timeout_secs.map(Duration::from_secs),
+        })?,
         "check" => {
             let dir = config::resolve(opts.config.as_deref());
             let m = config::load(&dir)?;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// QEMU exit status for the kernel's `ExitCode::Success` and `Failure`.
-const EXIT_SUCCESS: i32 = 33;
+pub const EXIT_SUCCESS: i32 = 33;
 const EXIT_FAILURE: i32 = 35;
 
 const TEST_MODULE_NAME: &str = "test-module";

@@ -8,6 +8,7 @@ pub mod cap;
 pub mod cnode;
 pub mod objects;
 pub mod ops;
+pub mod oracle;
 pub mod slot;
 
 #[cfg(test)]

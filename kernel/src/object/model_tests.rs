@@ -21,6 +21,7 @@ use super::cap::{Asid, Cap, Mapping, ObjectId};
 use super::cnode::{self, slot_at};
 use super::objects::object_size_bits;
 use super::ops::{self, Machine, Progress};
+use super::oracle;
 use super::slot::{SLOT_BITS, SlotRef};
 use basalt_abi::{Error, ObjectType, Rights};
 use proptest::prelude::*;
@@ -570,6 +571,13 @@ fn check_invariants(world: &World, model: &Model) {
         }
     }
 
+    // An empty slot is linked to nothing.
+    for s in &slots {
+        if s.is_empty() {
+            assert!(s.is_clear(), "an empty slot keeps links");
+        }
+    }
+
     // Every derivation link points at a live slot that holds a capability.
     for (s, _) in &live {
         if let Some(p) = s.parent() {
@@ -625,6 +633,47 @@ fn pick_vspace(slots: &[SlotRef], i: usize) -> Asid {
 
 fn pick_table(slots: &[SlotRef], i: usize) -> SlotRef {
     pick_kind(slots, i, |c| matches!(c, Cap::PageTable { .. }))
+}
+
+impl oracle::PageTables for Recorder {
+    fn entry(&self, table: u64, _level: u8, index: usize) -> oracle::PageEntry {
+        let e = read_pte(table, index);
+        if e & pte::PRESENT == 0 {
+            oracle::PageEntry::Empty
+        } else if e & pte::TABLE != 0 {
+            oracle::PageEntry::Table(e & pte::ADDRESS)
+        } else {
+            oracle::PageEntry::Frame {
+                base: e & pte::ADDRESS,
+                large: e & pte::LARGE != 0,
+                rights: Rights::from_bits_truncate((e >> pte::RIGHTS_SHIFT) as u8),
+            }
+        }
+    }
+    fn kernel_half_intact(&self, _pml4: u64) -> bool {
+        true
+    }
+}
+
+/// The kernel's own oracle agrees that the state is sound, checking from
+/// every root of the derivation tree (the untyped, wherever it was moved).
+fn check_oracle(world: &World) {
+    let mut scratch = Box::new(oracle::Scratch::new());
+    let mut found = Vec::new();
+    let roots: Vec<SlotRef> = world
+        .slots()
+        .into_iter()
+        .filter(|s| !s.is_empty() && s.parent().is_none())
+        .collect();
+    let report = oracle::check(
+        &roots,
+        &crate::sched::RunQueue::new(),
+        &world.machine,
+        &mut scratch,
+        &mut |v| found.push(v),
+    );
+    assert!(!report.overflow);
+    assert_eq!(found, [], "the oracle found violations");
 }
 
 /// The mapping invariants (see the module documentation), walking every
@@ -991,6 +1040,7 @@ fn run(ops: &[Op]) {
         model.sync_removed(&world);
         check_invariants(&world, &model);
         check_mappings(&world);
+        check_oracle(&world);
     }
     // Deleting everything destroys every object exactly once.
     for s in world.slots() {
@@ -1023,6 +1073,7 @@ fn between_restarts(world: &World, model: &mut Model, restarts: &mut u32) {
     model.sync_removed(world);
     check_invariants(world, model);
     check_mappings(world);
+    check_oracle(world);
 }
 
 /// A snapshot with the untypeds' zeroing progress left out: a retype that
@@ -1457,4 +1508,158 @@ fn a_preempted_retype_makes_nothing_until_it_has_zeroed_everything() {
         let page = unsafe { core::slice::from_raw_parts(base as *const u8, 4096) };
         assert!(page.iter().all(|&b| b == 0), "frame {i} is not zero");
     }
+}
+
+/// The oracle's own violations, for the tests that break things on purpose.
+fn oracle_findings(world: &World) -> Vec<&'static str> {
+    let mut scratch = Box::new(oracle::Scratch::new());
+    let mut found = Vec::new();
+    oracle::check(
+        &[world.root_slot(1)],
+        &crate::sched::RunQueue::new(),
+        &world.machine,
+        &mut scratch,
+        &mut |v| found.push(v.what),
+    );
+    found
+}
+
+/// A VSpace with a PDPT, page directory and page table at 0 and a frame
+/// mapped through them: slots 2 (VSpace), 3 (PDPT), 4 (PD), 5 (PT), 6.
+fn mapped_world() -> World {
+    let mut world = World::new();
+    for (ty, slot) in [
+        (ObjectType::VSpace, 2),
+        (ObjectType::Pdpt, 3),
+        (ObjectType::PageDirectory, 4),
+        (ObjectType::PageTable, 5),
+        (ObjectType::Frame4K, 6),
+    ] {
+        retype_into(&mut world, 1, ty, 0, 1, slot).unwrap();
+    }
+    let Cap::VSpace { asid, .. } = world.root_slot(2).cap() else {
+        unreachable!()
+    };
+    for slot in 3..=5 {
+        ops::map_page_table(world.root_slot(slot), asid, 0, &mut world.machine).unwrap();
+    }
+    ops::map_frame(
+        world.root_slot(6),
+        asid,
+        0,
+        Rights::READ,
+        &mut world.machine,
+    )
+    .unwrap();
+    assert_eq!(oracle_findings(&world), Vec::<&str>::new());
+    world
+}
+
+fn base_of(world: &World, slot: u64) -> u64 {
+    match world.root_slot(slot).cap().object() {
+        Some(ObjectId::Memory(base)) => base,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn the_oracle_sees_a_table_that_maps_itself() {
+    let world = mapped_world();
+    let pd = base_of(&world, 4);
+    // The page directory's entry 1 names the page directory: the aliasing
+    // that made a table its own parent.
+    write_pte(pd, 1, pd | pte::PRESENT | pte::TABLE);
+    let found = oracle_findings(&world);
+    assert!(
+        found.contains(&"a table mapped at the wrong level"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_oracle_sees_a_paging_structure_mapped_as_a_page() {
+    let world = mapped_world();
+    let (pt, pdpt) = (base_of(&world, 5), base_of(&world, 3));
+    write_pte(
+        pt,
+        7,
+        pdpt | pte::PRESENT | u64::from(Rights::READ.bits()) << pte::RIGHTS_SHIFT,
+    );
+    let found = oracle_findings(&world);
+    assert!(
+        found.contains(&"a user page no frame capability mapped there with those rights"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_oracle_sees_more_rights_than_the_capability_gave() {
+    let mut world = mapped_world();
+    // A frame whose only capability is read-only, mapped read-only.
+    retype_into(&mut world, 1, ObjectType::Frame4K, 0, 1, 10).unwrap();
+    ops::copy(world.root_slot(10), world.root_slot(11), Rights::READ).unwrap();
+    delete_fully(world.root_slot(10), &mut world.machine);
+    let Cap::VSpace { asid, .. } = world.root_slot(2).cap() else {
+        unreachable!()
+    };
+    ops::map_frame(
+        world.root_slot(11),
+        asid,
+        0x1000,
+        Rights::READ,
+        &mut world.machine,
+    )
+    .unwrap();
+    assert_eq!(oracle_findings(&world), Vec::<&str>::new());
+    let (pt, frame) = (base_of(&world, 5), base_of(&world, 11));
+    let rw = Rights::READ | Rights::WRITE;
+    write_pte(
+        pt,
+        1,
+        frame | pte::PRESENT | u64::from(rw.bits()) << pte::RIGHTS_SHIFT,
+    );
+    let found = oracle_findings(&world);
+    assert!(
+        found.contains(&"a user page no frame capability mapped there with those rights"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_oracle_sees_a_broken_link() {
+    let mut world = mapped_world();
+    retype_into(&mut world, 1, ObjectType::Endpoint, 0, 1, 7).unwrap();
+    ops::copy(world.root_slot(7), world.root_slot(8), Rights::all()).unwrap();
+    // Overwrite the copy with another object's capability, links kept.
+    let other = world.root_slot(6).cap();
+    // SAFETY: test-only corruption of a live slot's capability field.
+    unsafe { (world.root_slot(8).addr() as *mut Cap).write(other) };
+    let found = oracle_findings(&world);
+    assert!(
+        found.contains(&"a copy names another object than its parent"),
+        "{found:?}"
+    );
+}
+
+/// Found by the fuzzer: deleting a capability that had copies left its
+/// slot empty but still linked into the tree; a reply capability saved
+/// into that slot later became a child of the old parent, and deleting it
+/// rewrote the parent's list of children.
+#[test]
+fn a_slot_emptied_by_deleting_a_copied_capability_is_unlinked() {
+    let mut world = World::new();
+    retype_into(&mut world, 1, ObjectType::Endpoint, 0, 1, 2).unwrap();
+    ops::copy(world.root_slot(2), world.root_slot(3), Rights::all()).unwrap();
+    ops::copy(world.root_slot(3), world.root_slot(4), Rights::all()).unwrap();
+    delete_fully(world.root_slot(3), &mut world.machine);
+    assert!(world.root_slot(3).is_clear());
+    world.root_slot(3).install_root(Cap::Reply { caller: 0 });
+    assert_eq!(world.root_slot(3).parent(), None);
+    delete_fully(world.root_slot(3), &mut world.machine);
+    assert_eq!(
+        world.root_slot(2).first_child(),
+        Some(world.root_slot(4)),
+        "the endpoint's copies are intact"
+    );
+    assert_eq!(oracle_findings(&world), Vec::<&str>::new());
 }

@@ -113,7 +113,7 @@ impl SlotRef {
     /// Fills the empty slot with `cap` as a root of the tree (boot-time
     /// capabilities).
     pub fn install_root(self, cap: Cap) {
-        debug_assert!(self.is_empty());
+        debug_assert!(self.is_clear());
         self.set_cap_raw(cap);
     }
 
@@ -224,9 +224,25 @@ impl SlotRef {
                 }
             }
         }
+        // An empty slot has no links: a capability installed here later
+        // as a root (a saved reply) would otherwise inherit this one's
+        // place in the tree.
+        self.set_parent(None);
+        self.set_prev(None);
+        self.set_next(None);
         self.set_first_child(None);
         self.set_cap_raw(Cap::Null);
         (cap, was_final)
+    }
+
+    /// Whether the slot is empty and linked to nothing, as every empty
+    /// slot must be.
+    pub fn is_clear(self) -> bool {
+        self.is_empty()
+            && self.parent().is_none()
+            && self.prev().is_none()
+            && self.next().is_none()
+            && self.first_child_link().is_none()
     }
 
     /// Moves the capability and its place in the tree to the empty slot

@@ -11,6 +11,7 @@ use crate::object::cnode::{self, index_slot};
 use crate::object::objects::SendKind;
 use crate::object::objects::{INITIAL_RFLAGS, MAX_PRIORITY, Tcb, tcb_slot};
 use crate::object::ops;
+use crate::object::oracle;
 use crate::object::slot::SlotRef;
 use crate::sched::TcbRef;
 use basalt_abi::{Error, MessageInfo, ObjectType, REGISTER_WORDS, Rights, Syscall, fault, label};
@@ -244,6 +245,11 @@ pub fn syscall(t: TcbRef) -> Next {
             debug_write(t, ctx.rdi, ctx.rdx, ctx.r10).map(Outcome::Reply)
         }
         Some(Syscall::DebugExit) if boot::in_self_test() => boot::stop(ctx.rdx == 0),
+        Some(Syscall::DebugCheck) if boot::in_self_test() => {
+            next = Next::Caller;
+            debug_check(t, [ctx.rdi, ctx.rdx]).map(Outcome::Reply)
+        }
+        Some(Syscall::DebugCheck) => Err(Error::IllegalOperation),
         Some(Syscall::DebugExit) => Err(Error::IllegalOperation),
         None => {
             if thread::send_fault(t, fault::UNKNOWN_SYSCALL, [ctx.rip, ctx.rsp, number, 0]) {
@@ -382,6 +388,56 @@ fn debug_write(t: TcbRef, console: u64, addr: u64, len: u64) -> Reply {
         }
     }
     Ok([done, 0, 0, 0])
+}
+
+/// The invariant oracle's working memory (about 200 KiB; self-test runs
+/// only use it).
+static ORACLE_SCRATCH: spin::Mutex<oracle::Scratch> = spin::Mutex::new(oracle::Scratch::new());
+
+/// Violations the oracle logs per check (it counts them all).
+const ORACLE_LOG_LIMIT: u64 = 8;
+
+/// `DebugCheck`: the invariant oracle over what derives from the
+/// capabilities at `roots` (0: none).
+fn debug_check(t: TcbRef, roots: [u64; 2]) -> Reply {
+    let cspace = Tcb::slot(t.0, tcb_slot::CSPACE).cap();
+    let mut slots = [None; 2];
+    for (slot, &address) in slots.iter_mut().zip(&roots) {
+        if address != 0 {
+            *slot = Some(cnode::lookup(cspace, address)?);
+        }
+    }
+    let list = match slots.map(|s| s.filter(|s: &SlotRef| !s.is_empty())) {
+        [Some(a), Some(b)] => [a, b],
+        [Some(a), None] | [None, Some(a)] => [a, a],
+        [None, None] => return Ok([0, 0, 0, 0]),
+    };
+    // A root named twice is checked once.
+    let list = if list[0] == list[1] {
+        &list[..1]
+    } else {
+        &list[..]
+    };
+    let rq = thread::RUN_QUEUE.lock();
+    let mut logged = 0;
+    let report = oracle::check(
+        list,
+        &rq,
+        &vspace::MmuTables,
+        &mut ORACLE_SCRATCH.lock(),
+        &mut |v| {
+            logged += 1;
+            if logged <= ORACLE_LOG_LIMIT {
+                log::error!("oracle: {} (at {:#x})", v.what, v.at);
+            }
+        },
+    );
+    Ok([
+        report.violations,
+        report.capabilities,
+        u64::from(report.overflow),
+        0,
+    ])
 }
 
 fn lookup_arg(cspace: Cap, address: u64) -> Result<SlotRef, Error> {

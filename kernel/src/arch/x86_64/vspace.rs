@@ -375,3 +375,46 @@ impl UserBytes {
         Ok(())
     }
 }
+
+/// The MMU's tables as the invariant oracle reads them.
+pub struct MmuTables;
+
+impl crate::object::oracle::PageTables for MmuTables {
+    fn entry(&self, t: u64, level: u8, index: usize) -> crate::object::oracle::PageEntry {
+        use crate::object::oracle::PageEntry;
+        let e = &table(t)[index];
+        let f = e.flags();
+        if !f.contains(F::PRESENT) {
+            return PageEntry::Empty;
+        }
+        let addr = phys_to_virt(e.addr().as_u64());
+        if level > 1 && !f.contains(F::HUGE_PAGE) {
+            return PageEntry::Table(addr);
+        }
+        let mut rights = Rights::empty();
+        if f.contains(F::USER_ACCESSIBLE) {
+            rights |= Rights::READ;
+            if f.contains(F::WRITABLE) {
+                rights |= Rights::WRITE;
+            }
+            if !f.contains(F::NO_EXECUTE) {
+                rights |= Rights::EXECUTE;
+            }
+        }
+        PageEntry::Frame {
+            base: addr,
+            large: level == 2,
+            rights,
+        }
+    }
+
+    fn kernel_half_intact(&self, pml4: u64) -> bool {
+        let kernel = table(ASID_TABLE.lock().kernel_pml4);
+        let this = table(pml4);
+        (256..512).all(|i| {
+            this[i].flags() == kernel[i].flags()
+                && this[i].addr() == kernel[i].addr()
+                && !this[i].flags().contains(F::USER_ACCESSIBLE)
+        })
+    }
+}
