@@ -68,7 +68,9 @@ pub enum Syscall {
     /// the capabilities at addresses `rdi` and `rdx` (0: none): the
     /// derivation tree, the address spaces and the queues. Reply words:
     /// violations found, capabilities checked, 1 if the oracle ran out of
-    /// room and checked less. The kernel logs each violation.
+    /// room and checked less, and the interrupts the kernel dropped so far
+    /// because they arrived on exception vectors (forged by devices). The
+    /// kernel logs each violation.
     DebugCheck = 14,
 }
 

@@ -249,6 +249,9 @@ pub struct OracleReport {
     pub capabilities: u64,
     /// It ran out of room and checked less than everything.
     pub overflow: bool,
+    /// Interrupts the kernel dropped so far because they arrived on
+    /// exception vectors (a device's forged message, an NMI).
+    pub forged_interrupts: u64,
 }
 
 /// Runs the kernel's invariant oracle ([`Syscall::DebugCheck`]) over
@@ -267,6 +270,7 @@ pub fn debug_check(a: u64, b: u64) -> Result<OracleReport, Error> {
         violations: r.words[0],
         capabilities: r.words[1],
         overflow: r.words[2] != 0,
+        forged_interrupts: r.words[3],
     })
 }
 

@@ -29,6 +29,7 @@
 //! | [`ports`]: I/O ports, IRQs | I/O-port control (issues port 0x80 only), IRQ control (takes line 7, then deletes it; takes every message-signalled line 24-39, checks the first one's message, binds it to a notification made from the suite's untyped, then deletes them all) |
 //! | [`thread`]: a second thread in a second address space | a new VSpace (3 page tables, code, stack, shared and IPC-buffer frames at `0x400000..0x406000`), a 16-slot CNode, a TCB; the root TCB's priority is set to [`thread::PRIORITY`]; the shared frame is also mapped in the window; the window's scratch page (for copying code) |
 //! | [`ipc`]: endpoints, notifications, capability transfer, aborts, faults, saved replies, IRQs, scheduling | per group a 1 MiB child untyped of memory (revoked and deleted at the end of the group) holding its endpoints, notifications and threads, each thread in its own address space as above (one window page each for its shared page); the root thread's IPC buffer (long messages, capability transfer); fresh root slots for saved replies (4 for the held-reply loop's pool); the root thread at priority 100, its threads at 150 (10 and 200 in the scheduling cases); I/O-port control (issues ports 0x70–0x71, the CMOS RTC, deleted at the end) and IRQ control (takes line 8, the RTC's, then deletes it); the RTC's periodic interrupt is enabled at 32 Hz and disabled again |
+//! | [`forged`]: interrupts on exception vectors | the `edu` device's configuration page and registers (device memory carved in address order), one message-signalled line (for the APIC's address, then deleted) |
 //! | [`boot::risky`] | nothing; runs last because a kernel that gets it wrong faults |
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -38,6 +39,8 @@
 mod boot;
 #[cfg(target_os = "none")]
 mod cnode;
+#[cfg(target_os = "none")]
+mod forged;
 #[cfg(target_os = "none")]
 mod fuzz;
 #[cfg(target_os = "none")]
@@ -81,6 +84,7 @@ fn run(boot_info: &'static libcap::BootInfo) -> ! {
     thread::cases(&mut t);
     ipc::cases(&mut t);
     fuzz::cases(&mut t);
+    forged::cases(&mut t);
     boot::risky(&mut t);
     t.finish()
 }
