@@ -196,15 +196,24 @@ impl Cap {
         matches!(self, Cap::Reply { .. })
     }
 
+    /// The same frame or page-table capability recording `mapping` (any
+    /// other capability unchanged).
+    pub fn with_mapping(mut self, to: Option<Mapping>) -> Self {
+        if let Cap::Frame { mapping, .. } | Cap::PageTable { mapping, .. } = &mut self {
+            *mapping = to;
+        }
+        self
+    }
+
     /// What a fresh copy looks like: a frame's mapping belongs to the
     /// capability that made it, so a copy of a frame capability starts
     /// unmapped. A page table's mapping belongs to the table (see
     /// [`Mapping`]), and the copy keeps it.
-    pub fn fresh_copy(mut self) -> Self {
-        if let Cap::Frame { mapping, .. } = &mut self {
-            *mapping = None;
+    pub fn fresh_copy(self) -> Self {
+        match self {
+            Cap::Frame { .. } => self.with_mapping(None),
+            _ => self,
         }
-        self
     }
 }
 

@@ -586,7 +586,7 @@ pub fn map_frame(
     wanted: Rights,
     machine: &mut impl Machine,
 ) -> Result<(), Error> {
-    let Cap::Frame {
+    let cap @ Cap::Frame {
         base,
         large,
         device,
@@ -613,36 +613,17 @@ pub fn map_frame(
         return Err(Error::InvalidUserAddress);
     }
     machine.map_frame(asid, vaddr, base, large, device, wanted)?;
-    frame.update_cap(Cap::Frame {
-        base,
-        large,
-        device,
-        rights,
-        mapping: Some(Mapping::new(asid, vaddr)),
-    });
+    frame.update_cap(cap.with_mapping(Some(Mapping::new(asid, vaddr))));
     Ok(())
 }
 
 /// Unmaps the frame in `frame`, if its capability mapped it.
 pub fn unmap_frame(frame: SlotRef, machine: &mut impl Machine) -> Result<(), Error> {
-    let cap @ Cap::Frame {
-        base,
-        large,
-        device,
-        rights,
-        ..
-    } = frame.cap()
-    else {
+    let cap @ Cap::Frame { .. } = frame.cap() else {
         return Err(Error::WrongType);
     };
     release_mapping(cap, machine);
-    frame.update_cap(Cap::Frame {
-        base,
-        large,
-        device,
-        rights,
-        mapping: None,
-    });
+    frame.update_cap(cap.with_mapping(None));
     Ok(())
 }
 
@@ -655,7 +636,7 @@ pub fn map_page_table(
     vaddr: u64,
     machine: &mut impl Machine,
 ) -> Result<(), Error> {
-    let Cap::PageTable {
+    let cap @ Cap::PageTable {
         base,
         mapping,
         level,
@@ -670,11 +651,7 @@ pub fn map_page_table(
         return Err(Error::InvalidUserAddress);
     }
     let covered = machine.map_page_table(asid, level, vaddr, base)?;
-    table.update_cap(Cap::PageTable {
-        base,
-        mapping: Some(Mapping::new(asid, covered)),
-        level,
-    });
+    table.update_cap(cap.with_mapping(Some(Mapping::new(asid, covered))));
     Ok(())
 }
 
@@ -682,7 +659,7 @@ pub fn map_page_table(
 /// capability to it may: otherwise a copy would still say where the
 /// table is mapped.
 pub fn unmap_page_table(table: SlotRef, machine: &mut impl Machine) -> Result<(), Error> {
-    let Cap::PageTable {
+    let cap @ Cap::PageTable {
         base,
         mapping,
         level,
@@ -698,11 +675,7 @@ pub fn unmap_page_table(table: SlotRef, machine: &mut impl Machine) -> Result<()
     }
     machine.unmap_page_table(m, level, base);
     machine.clear_page_table(base);
-    table.update_cap(Cap::PageTable {
-        base,
-        mapping: None,
-        level,
-    });
+    table.update_cap(cap.with_mapping(None));
     Ok(())
 }
 

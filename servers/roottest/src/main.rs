@@ -42,8 +42,6 @@ mod cnode;
 #[cfg(target_os = "none")]
 mod forged;
 #[cfg(target_os = "none")]
-mod fuzz;
-#[cfg(target_os = "none")]
 mod harness;
 #[cfg(target_os = "none")]
 mod ipc;
@@ -83,7 +81,6 @@ fn run(boot_info: &'static libcap::BootInfo) -> ! {
     ports::cases(&mut t);
     thread::cases(&mut t);
     ipc::cases(&mut t);
-    fuzz::cases(&mut t);
     forged::cases(&mut t);
     boot::risky(&mut t);
     t.finish()
