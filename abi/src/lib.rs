@@ -72,6 +72,14 @@ pub enum Syscall {
     /// because they arrived on exception vectors (forged by devices). The
     /// kernel logs each violation.
     DebugCheck = 14,
+    /// `Recv` with a deadline: as `Recv` on the endpoint or notification in
+    /// `rdi`, but a thread still waiting when the time-stamp counter
+    /// reaches `rdx` (absolute, in TSC cycles: the boot info and start
+    /// info give the rate) gives up with [`Error::TimedOut`]. A deadline
+    /// already past polls, failing with `TimedOut` instead of
+    /// `WouldBlock`. The kernel notices deadlines at its timer tick (every
+    /// 10 ms at most).
+    RecvTimed = 15,
 }
 
 impl Syscall {
@@ -91,6 +99,7 @@ impl Syscall {
             12 => Self::Exit,
             13 => Self::SaveReply,
             14 => Self::DebugCheck,
+            15 => Self::RecvTimed,
             _ => return None,
         })
     }
@@ -143,10 +152,12 @@ pub enum Error {
     Aborted = 17,
     /// A non-blocking operation found no partner.
     WouldBlock = 18,
+    /// A timed wait (`RecvTimed`) reached its deadline first.
+    TimedOut = 19,
 }
 
 impl Error {
-    pub const ALL: [Error; 18] = [
+    pub const ALL: [Error; 19] = [
         Self::InvalidCapability,
         Self::WrongType,
         Self::MissingRight,
@@ -165,6 +176,7 @@ impl Error {
         Self::RevokeFirst,
         Self::Aborted,
         Self::WouldBlock,
+        Self::TimedOut,
     ];
 
     pub fn from_raw(code: u64) -> Option<Self> {

@@ -62,7 +62,16 @@ fn wake(rq: &mut RunQueue, t: TcbRef) {
         tcb.state = ThreadState::Runnable;
         tcb.ipc.blocked_on = 0;
     });
+    rq.unsleep(t);
     rq.push(t);
+}
+
+/// `t`'s deadline passed while it waited (`RecvTimed`): it stops waiting
+/// and its system call fails with `TimedOut`.
+pub fn time_out(rq: &mut RunQueue, t: TcbRef) {
+    leave_queue(t);
+    fail(t, Error::TimedOut);
+    wake(rq, t);
 }
 
 /// The IPC buffer frame of `t` (kernel address), if it has one.
@@ -432,6 +441,7 @@ pub fn fast_call(
         t.state = ThreadState::Runnable;
         t.ipc.blocked_on = 0;
     });
+    rq.unsleep(receiver);
     link_reply(rq, caller, receiver);
     rq.remove(caller);
     rq.current = Some(receiver);
@@ -572,6 +582,7 @@ pub fn cancel(rq: &mut RunQueue, t: TcbRef, destroying: bool) {
         fail(t, Error::Aborted);
     }
     leave_queue(t);
+    rq.unsleep(t);
     let (replier, caller) = t.with(|tcb| (tcb.ipc.replier, tcb.ipc.caller));
     if replier != 0 {
         TcbRef(replier).with(|r| {

@@ -43,12 +43,14 @@ impl TcbRef {
 pub enum LinkKind {
     Run,
     Wait,
+    Sleep,
 }
 
 fn links(t: TcbRef, kind: LinkKind) -> Links {
     t.with(|tcb| match kind {
         LinkKind::Run => tcb.run,
         LinkKind::Wait => tcb.wait,
+        LinkKind::Sleep => tcb.sleep,
     })
 }
 
@@ -56,6 +58,7 @@ fn set_links(t: TcbRef, kind: LinkKind, l: Links) {
     t.with(|tcb| match kind {
         LinkKind::Run => tcb.run = l,
         LinkKind::Wait => tcb.wait = l,
+        LinkKind::Sleep => tcb.sleep = l,
     })
 }
 
@@ -102,6 +105,37 @@ impl Queue {
         })
     }
 
+    /// Inserts `t` before the first thread for which `after(t, that)` is
+    /// false, keeping the queue sorted by whatever `after` compares.
+    pub fn insert_sorted(
+        &mut self,
+        t: TcbRef,
+        kind: LinkKind,
+        after: impl Fn(TcbRef, TcbRef) -> bool,
+    ) {
+        let mut at = self.head;
+        while at != 0 && after(t, TcbRef(at)) {
+            at = links(TcbRef(at), kind).next;
+        }
+        if at == 0 {
+            self.push_back(t, kind);
+            return;
+        }
+        let next = TcbRef(at);
+        let prev = links(next, kind).prev;
+        set_links(t, kind, Links { next: at, prev });
+        let mut n = links(next, kind);
+        n.prev = t.0;
+        set_links(next, kind, n);
+        if prev == 0 {
+            self.head = t.0;
+        } else {
+            let mut p = links(TcbRef(prev), kind);
+            p.next = t.0;
+            set_links(TcbRef(prev), kind, p);
+        }
+    }
+
     /// Removes `t`, which must be on this queue.
     pub fn remove(&mut self, t: TcbRef, kind: LinkKind) {
         let l = links(t, kind);
@@ -144,6 +178,8 @@ pub struct RunQueue {
     /// Bit `p` set: the queue of priority `p` is not empty.
     bitmap: [u64; PRIORITIES / 64],
     pub current: Option<TcbRef>,
+    /// Threads waiting with a deadline (`RecvTimed`), earliest first.
+    sleepers: Queue,
 }
 
 impl Default for RunQueue {
@@ -158,12 +194,52 @@ impl RunQueue {
             queues: [Queue::EMPTY; PRIORITIES],
             bitmap: [0; PRIORITIES / 64],
             current: None,
+            sleepers: Queue::EMPTY,
         }
     }
 
     fn queued(&self, t: TcbRef) -> bool {
         let l = links(t, LinkKind::Run);
         l.next != 0 || l.prev != 0 || self.queues[usize::from(t.priority())].head == t.0
+    }
+
+    /// `t`, which has just blocked, gives up at TSC time `deadline`.
+    pub fn sleep(&mut self, t: TcbRef, deadline: u64) {
+        self.unsleep(t);
+        t.with(|tcb| tcb.deadline = deadline);
+        let later = |a: TcbRef, b: TcbRef| b.with(|tcb| tcb.deadline) <= a.with(|tcb| tcb.deadline);
+        self.sleepers.insert_sorted(t, LinkKind::Sleep, later);
+    }
+
+    /// Whether `t` waits with a deadline.
+    pub fn is_sleeping(&self, t: TcbRef) -> bool {
+        let l = links(t, LinkKind::Sleep);
+        l.next != 0 || l.prev != 0 || self.sleepers.head == t.0
+    }
+
+    /// `t` stopped waiting (it was woken, cancelled or destroyed): its
+    /// deadline no longer applies.
+    pub fn unsleep(&mut self, t: TcbRef) {
+        if self.is_sleeping(t) {
+            self.sleepers.remove(t, LinkKind::Sleep);
+            t.with(|tcb| tcb.deadline = 0);
+        }
+    }
+
+    /// The earliest deadline of a waiting thread.
+    pub fn next_deadline(&self) -> Option<u64> {
+        (self.sleepers.head != 0).then(|| TcbRef(self.sleepers.head).with(|t| t.deadline))
+    }
+
+    /// Takes the first thread whose deadline is `now` or earlier off the
+    /// sleepers.
+    pub fn expired(&mut self, now: u64) -> Option<TcbRef> {
+        let t = TcbRef(self.sleepers.head);
+        if self.sleepers.head == 0 || t.with(|tcb| tcb.deadline) > now {
+            return None;
+        }
+        self.unsleep(t);
+        Some(t)
     }
 
     /// Whether `t` is running or waiting to run.
@@ -209,6 +285,31 @@ impl RunQueue {
             if q.tail != prev {
                 return Err(("a run queue's tail is not its last thread", prev));
             }
+        }
+        let (mut at, mut prev, mut n, mut last) = (self.sleepers.head, 0, 0, 0);
+        while at != 0 {
+            let t = TcbRef(at);
+            n += 1;
+            if n > limit {
+                return Err(("the sleepers do not end (a cycle?)", at));
+            }
+            let (l, deadline, state) = t.with(|tcb| (tcb.sleep, tcb.deadline, tcb.state));
+            if l.prev != prev {
+                return Err(("a sleeper's back link is wrong", at));
+            }
+            if deadline < last {
+                return Err(("the sleepers are out of deadline order", at));
+            }
+            if !matches!(
+                state,
+                ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
+            ) {
+                return Err(("a sleeper does not wait to receive", at));
+            }
+            (prev, last, at) = (at, deadline, l.next);
+        }
+        if self.sleepers.tail != prev {
+            return Err(("the sleepers' tail is not the last one", prev));
         }
         Ok(())
     }
@@ -362,6 +463,39 @@ mod tests {
         assert_eq!(q.rotate(), Some(r[3]));
         q.set_priority(r[2], 254);
         assert_eq!(q.highest(), Some(254));
+    }
+
+    #[test]
+    fn sleepers_wake_in_deadline_order_and_leave_when_woken_early() {
+        let (_t, r) = threads(&[1, 1, 1, 1]);
+        for &t in &r {
+            t.with(|tcb| tcb.state = ThreadState::BlockedOnNotification);
+        }
+        let mut q = RunQueue::new();
+        q.sleep(r[0], 300);
+        q.sleep(r[1], 100);
+        q.sleep(r[2], 200);
+        q.sleep(r[3], 100);
+        assert_eq!(q.check(16), Ok(()));
+        assert_eq!(q.next_deadline(), Some(100));
+        q.unsleep(r[2]);
+        assert!(!q.is_sleeping(r[2]));
+        assert_eq!(q.expired(99), None);
+        assert_eq!(
+            q.expired(150),
+            Some(r[1]),
+            "equal deadlines in order of sleeping"
+        );
+        assert_eq!(q.expired(150), Some(r[3]));
+        assert_eq!(q.expired(150), None);
+        q.sleep(r[0], 50);
+        assert_eq!(
+            q.expired(1000),
+            Some(r[0]),
+            "sleeping again moves the deadline"
+        );
+        assert_eq!(q.expired(1000), None);
+        assert_eq!(q.check(16), Ok(()));
     }
 
     #[test]

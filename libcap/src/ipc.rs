@@ -385,6 +385,29 @@ pub fn nb_recv(ep: u64) -> Result<Received, Error> {
     ))
 }
 
+/// Receives from endpoint or notification `ep` like [`recv`], but gives
+/// up with [`Error::TimedOut`] when the time-stamp counter reaches
+/// `deadline` first ([`Syscall::RecvTimed`]; the kernel notices at its
+/// tick, so up to 10 ms late). A deadline already past polls.
+///
+/// ```no_run
+/// // Wait for a message, or a second at most (TSC rate from the start info).
+/// let hz = 2_000_000_000;
+/// match libcap::ipc::recv_until(9, libcap::time::rdtsc() + hz) {
+///     Ok(r) => println!("label {}", r.label()),
+///     Err(libcap::Error::TimedOut) => println!("a quiet second"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+pub fn recv_until(ep: u64, deadline: u64) -> Result<Received, Error> {
+    received(syscall::raw(
+        Syscall::RecvTimed as u64,
+        ep,
+        MessageInfo(0),
+        [deadline, 0, 0, 0],
+    ))
+}
+
 /// Sends `msg` through endpoint `ep` and waits for the reply
 /// ([`Syscall::Call`], needs CALL). Returns the reply (its badge is 0).
 ///
@@ -446,6 +469,20 @@ pub fn signal(ntfn: u64) -> Result<(), Error> {
 /// ```
 pub fn wait(ntfn: u64) -> Result<u64, Error> {
     recv(ntfn).map(|r| r.badge)
+}
+
+/// Waits on notification `ntfn` like [`wait`] until the time-stamp counter
+/// reaches `deadline` at the latest; then fails with [`Error::TimedOut`].
+///
+/// ```no_run
+/// match libcap::ipc::wait_until(10, libcap::time::rdtsc() + 1_000_000) {
+///     Ok(bits) => println!("signalled: {bits:#x}"),
+///     Err(libcap::Error::TimedOut) => println!("time"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+pub fn wait_until(ntfn: u64, deadline: u64) -> Result<u64, Error> {
+    recv_until(ntfn, deadline).map(|r| r.badge)
 }
 
 /// Takes the word of notification `ntfn` without waiting

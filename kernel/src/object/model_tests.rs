@@ -773,7 +773,7 @@ fn run(ops: &[Op]) {
                 let (ty, bits) = TYPES[usize::from(ty)];
                 let ut = pick_full(&slots, ut);
                 let dest_slot = pick_empty(&slots, dest);
-                let dest_index = (dest_slot.addr() - world.root_base()) >> SLOT_BITS;
+                let dest_index = dest_slot.addr().wrapping_sub(world.root_base()) >> SLOT_BITS;
                 let r = if dest_slot.addr() >> (cnode::cnode_size_bits(ROOT_RADIX))
                     == world.root_base() >> cnode::cnode_size_bits(ROOT_RADIX)
                 {

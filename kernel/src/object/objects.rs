@@ -204,6 +204,10 @@ pub struct Tcb {
     pub run: Links,
     /// Endpoint or notification queue links.
     pub wait: Links,
+    /// Links of the queue of threads waiting with a deadline, and the
+    /// deadline (TSC cycles).
+    pub sleep: Links,
+    pub deadline: u64,
     pub ipc: IpcState,
     /// Its FPU and SSE registers while another thread has the FPU, once it
     /// has used it (`fpu_used`); see `arch::x86_64::fpu`.
@@ -249,6 +253,8 @@ impl Tcb {
             ipc_buffer_addr: 0,
             run: Links { next: 0, prev: 0 },
             wait: Links { next: 0, prev: 0 },
+            sleep: Links { next: 0, prev: 0 },
+            deadline: 0,
             ipc: IpcState::new(),
             fpu_used: false,
             fpu: FpuState::clean(),

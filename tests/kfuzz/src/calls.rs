@@ -15,6 +15,18 @@ pub const SANDBOX_CNODE: u64 = 2;
 /// that nothing they start can keep it from running.
 pub const MAX_PRIORITY: u64 = 99;
 
+/// The time-stamp counter (0 on the host, where the tests need no clock).
+fn now() -> u64 {
+    #[cfg(target_os = "none")]
+    {
+        libcap::time::rdtsc()
+    }
+    #[cfg(not(target_os = "none"))]
+    {
+        0
+    }
+}
+
 /// splitmix64: a small, well-mixed generator; the state is the seed.
 pub struct Rng(u64);
 
@@ -596,6 +608,7 @@ impl Rng {
             13 => (Syscall::Null, 0, 0),
             14 => (Syscall::DebugWrite, self.cap(), 0),
             15 => (Syscall::Exit, 0, 0),
+            16..=17 => (Syscall::RecvTimed, self.of_kind(g, ipc), 0),
             _ => {
                 // Mostly a capability the fuzzer knows, with one of its
                 // kind's labels.
@@ -612,12 +625,22 @@ impl Rng {
         // Now and then a system call that does not exist (DebugExit, which
         // ends the run, and DebugCheck are never made).
         c.number = if self.one_in(100) {
-            self.pick(&[0, 15, 99, u64::MAX])
+            self.pick(&[0, 16, 99, u64::MAX])
         } else {
             number as u64
         };
         c.cap = cap;
-        let (words, fifth) = self.invocation(label, g);
+        let (mut words, fifth) = self.invocation(label, g);
+        if number == Syscall::RecvTimed {
+            // A deadline: passed, soon (the guest's TSC runs at a few GHz),
+            // far away, or anything.
+            words[0] = match self.below(4) {
+                0 => self.below(1 << 20),
+                1 => crate::calls::now().wrapping_add(self.below(1 << 24)),
+                2 => u64::MAX,
+                _ => self.next(),
+            };
+        }
         c.words = words;
         c.extra = [fifth, self.word(), self.word(), self.word(), self.word()];
         // Invocations mostly carry the words their label takes (five for

@@ -8,8 +8,8 @@ use super::{boot, irq, serial, vspace};
 use crate::ipc;
 use crate::object::cap::{Asid, Cap};
 use crate::object::cnode::{self, index_slot};
-use crate::object::objects::SendKind;
 use crate::object::objects::{INITIAL_RFLAGS, MAX_PRIORITY, Tcb, tcb_slot};
+use crate::object::objects::{SendKind, ThreadState};
 use crate::object::ops;
 use crate::object::oracle;
 use crate::object::slot::SlotRef;
@@ -202,6 +202,7 @@ pub fn syscall(t: TcbRef) -> Next {
         },
         Some(s @ (Syscall::Send | Syscall::NbSend)) => send(t, ctx.rdi, info, s == Syscall::Send),
         Some(s @ (Syscall::Recv | Syscall::NbRecv)) => receive(t, ctx.rdi, s == Syscall::Recv),
+        Some(Syscall::RecvTimed) => receive_until(t, ctx.rdi, ctx.rdx),
         Some(Syscall::Reply) => ipc::reply(&mut thread::RUN_QUEUE.lock(), t, info)
             .map(|()| Outcome::Reply([0; REGISTER_WORDS])),
         Some(Syscall::ReplyRecv) => match endpoint_arg(t, ctx.rdi) {
@@ -354,6 +355,24 @@ fn receive(t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {
         ipc::wait(t, base, blocking)?;
     }
     Ok(Outcome::Done)
+}
+
+/// `RecvTimed`: a receive that gives up at TSC time `deadline`.
+fn receive_until(t: TcbRef, address: u64, deadline: u64) -> Result<Outcome, Error> {
+    if super::cpu::rdtsc() >= deadline {
+        return receive(t, address, false).map_err(|e| match e {
+            Error::WouldBlock => Error::TimedOut,
+            e => e,
+        });
+    }
+    let outcome = receive(t, address, true)?;
+    if matches!(
+        t.state(),
+        ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
+    ) {
+        thread::RUN_QUEUE.lock().sleep(t, deadline);
+    }
+    Ok(outcome)
 }
 
 /// `DebugWrite`: the bytes go to the serial console, if `console` names

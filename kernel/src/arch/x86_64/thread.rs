@@ -194,6 +194,16 @@ pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
     .is_ok()
 }
 
+/// Threads whose `RecvTimed` deadline has passed stop waiting, with
+/// `TimedOut` (at every timer tick).
+pub fn wake_sleepers() {
+    let now = super::cpu::rdtsc();
+    let mut rq = RUN_QUEUE.lock();
+    while let Some(t) = rq.expired(now) {
+        ipc::time_out(&mut rq, t);
+    }
+}
+
 /// Stops `thread` until it is resumed, wherever it is in IPC.
 pub fn suspend(thread: TcbRef) {
     ipc::cancel(&mut RUN_QUEUE.lock(), thread, false);

@@ -241,6 +241,7 @@ pub fn interrupt(v: u8) {
         v if super::irq::is_irq_vector(u64::from(v)) => super::irq::handle(v),
         vector::TIMER => {
             timer::tick();
+            super::thread::wake_sleepers();
             super::serial::drain();
             apic::end_of_interrupt();
         }

@@ -22,6 +22,7 @@
 //! | [`Routine::Spin`] | — | increments [`sw::COUNTER`] forever, never entering the kernel |
 //! | [`Routine::Hostile`] | flags, TSC cycles | loads RFLAGS XOR the flags with `popfq`, then: `Null` (the `sysretq` way back), flags after it in [`sw::AUX`]; `Yield` (through the scheduler), flags in [`sw::AUX2`]; spins for the given cycles with [`sw::COUNTER`] counting, so timer interrupts arrive with those flags, flags in [`sw::W0`] + 1; `Null`'s error in [`sw::W0`]; all flags cleared; done; park |
 //! | [`Routine::Fpu`] | value, rounds | loads the value into `xmm0` and the x87 stack, and MXCSR with a rounding mode chosen by the value's bit 0 ([`sw::AUX2`]); then `rounds` times: `Yield`, and check that `xmm0`, the x87 top and MXCSR still hold its values (mismatches counted in [`sw::AUX`]); done; park |
+//! | [`Routine::Sleep`] | capability, deadline | `RecvTimed` on the capability until the TSC deadline; record; park |
 //! | [`Routine::Driver`] | wake-ups before signalling, what to log | the RTC's driver: forever `Recv` on [`cs::A`] (a notification), log the [`sw::COUNTER`] of the page at [`OTHER`] (or, when the second argument is not 0, the TSC) at [`sw::LOG`] + i, read RTC register C through the port capability [`cs::B`] (value in [`sw::AUX2`]), `IRQ_HANDLER_ACK` on [`cs::C`], [`sw::DONE`] = wake-ups; after the given number, signal [`cs::D`] once. Errors are ORed into [`sw::AUX`] |
 
 use super::{cs, sw};
@@ -165,6 +166,17 @@ global_asm!(
     "    mov [r12 + {off_recv_cnode}], rax",
     "    mov [r12 + {off_recv_index}], rsi",
     "    mov eax, {recv}",
+    "    syscall",
+    "    call .Lroottest_ipc_record",
+    "    jmp roottest_ipc_park",
+    // ---- sleep(capability, deadline)
+    ".global roottest_ipc_sleep",
+    "roottest_ipc_sleep:",
+    "    mov r15d, {shared}",
+    "    mov r12d, {ipc_buffer}",
+    "    inc qword ptr [r15 + {off_started}]",
+    "    mov rdx, rsi",
+    "    mov eax, {recv_timed}",
     "    syscall",
     "    call .Lroottest_ipc_record",
     "    jmp roottest_ipc_park",
@@ -425,6 +437,7 @@ global_asm!(
     ".popsection",
     call = const Syscall::Call as u64,
     null = const Syscall::Null as u64,
+    recv_timed = const Syscall::RecvTimed as u64,
     yield_ = const Syscall::Yield as u64,
 
     send = const Syscall::Send as u64,
@@ -481,6 +494,7 @@ unsafe extern "C" {
     static roottest_ipc_spin: u8;
     static roottest_ipc_hostile: u8;
     static roottest_ipc_fpu: u8;
+    static roottest_ipc_sleep: u8;
     static roottest_ipc_driver: u8;
     static roottest_ipc_fault_pf: u8;
     static roottest_ipc_fault_ud: u8;
@@ -518,6 +532,7 @@ pub enum Routine {
     Driver,
     Hostile,
     Fpu,
+    Sleep,
 }
 
 impl Routine {
@@ -534,6 +549,7 @@ impl Routine {
             Self::Driver => &raw const roottest_ipc_driver,
             Self::Hostile => &raw const roottest_ipc_hostile,
             Self::Fpu => &raw const roottest_ipc_fpu,
+            Self::Sleep => &raw const roottest_ipc_sleep,
         })
     }
 }

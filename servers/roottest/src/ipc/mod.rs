@@ -28,6 +28,7 @@ mod irq;
 mod messages;
 mod notify;
 mod replies;
+mod timed;
 
 use crate::harness::{CNODE, Suite, peek, poke};
 use crate::thread::{self, CSPACE_RADIX, Child, IPC_BUFFER, STACK_TOP};
@@ -111,6 +112,7 @@ pub fn cases(t: &mut Suite) {
     hostile::cases(t);
     fpu::cases(t);
     replies::cases(t);
+    timed::cases(t);
     irq::cases(t);
 }
 
@@ -124,6 +126,12 @@ impl Arena {
     pub fn new(t: &mut Suite) -> Option<Self> {
         let untyped = t.object(ObjectType::Untyped, ARENA_BITS)?;
         Some(Self { untyped })
+    }
+
+    /// Its untyped memory (a root slot): everything the group makes comes
+    /// from it.
+    pub fn untyped(&self) -> u64 {
+        self.untyped
     }
 
     /// One object of type `ty` in a fresh root slot (a setup step).
