@@ -265,7 +265,7 @@ impl Fuzzer {
                 .step("a kid's registers")?;
             invoke::tcb_resume(kid.tcb).step("resume a kid")?;
         }
-        kid::write_call(kid.page, call);
+        kid::write_call(kid.page, call, index + 1);
         kid.started = index;
         kid.done_before = kid::read(kid.page, word::DONE);
         libcap::ipc::signal(kid.go).step("signal a kid")

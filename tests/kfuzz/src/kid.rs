@@ -50,6 +50,11 @@ pub mod word {
     pub const RESULT: usize = 20;
     /// 1 while the kid waits for its next call.
     pub const WAITING: usize = 30;
+    /// The call's number in the fuzzer's sequence: a kid woken with no new
+    /// call (its notification signalled by some call, its own included)
+    /// waits again instead of repeating the last one, which could
+    /// otherwise signal itself forever and starve the fuzzer.
+    pub const SEQUENCE: usize = 31;
 }
 
 /// The sandbox slot of kid `k`'s notification.
@@ -65,6 +70,7 @@ global_asm!(
     "    mov r15d, {shared}",
     "    mov r12d, {ipc_buffer}",
     "    mov r13, rsi",
+    "    xor r14d, r14d",
     ".Lkfuzz_kid_wait:",
     "    mov qword ptr [r15 + 8 * {waiting}], 1",
     "    mov eax, {recv}",
@@ -73,6 +79,10 @@ global_asm!(
     "    mov qword ptr [r15 + 8 * {waiting}], 0",
     "    test rax, rax",
     "    jnz .Lkfuzz_kid_exit",
+    "    mov rax, [r15 + 8 * {sequence}]",
+    "    cmp rax, r14",
+    "    je .Lkfuzz_kid_wait",
+    "    mov r14, rax",
     "    mov rax, [r15 + 8 * {extra}]",
     "    mov [r12 + 8 * 4], rax",
     "    mov rax, [r15 + 8 * {extra} + 8]",
@@ -136,6 +146,7 @@ global_asm!(
     exit = const Syscall::Exit as u64,
     recv = const Syscall::Recv as u64,
     waiting = const word::WAITING,
+    sequence = const word::SEQUENCE,
 );
 
 unsafe extern "C" {
@@ -157,8 +168,9 @@ pub fn entry() -> u64 {
     CODE
 }
 
-/// Writes `call` into a kid's shared page, mapped at `page` here.
-pub fn write_call(page: u64, call: &Call) {
+/// Writes `call`, number `sequence` (never 0) in the fuzzer's order, into
+/// a kid's shared page, mapped at `page` here.
+pub fn write_call(page: u64, call: &Call, sequence: u64) {
     let put = |i: usize, v: u64| {
         // SAFETY: `page` maps the kid's shared frame read-write in the
         // fuzzer, 512 words, none referenced by Rust.
@@ -177,6 +189,7 @@ pub fn write_call(page: u64, call: &Call) {
     put(word::SEND_CAP, call.send_cap);
     put(word::RECV_CNODE, call.recv_cnode);
     put(word::RECV_INDEX, call.recv_index);
+    put(word::SEQUENCE, sequence);
 }
 
 /// Word `i` of the shared page mapped at `page`.
