@@ -87,7 +87,7 @@
 
 pub mod held;
 
-pub use held::{HoldLoop, ReplyPool, ServerPort, Settle, serve_held};
+pub use held::{HoldLoop, ReplyPool, ServerPort, Settle, Wait, serve_held};
 
 use crate::cap::Endpoint;
 use crate::syscall::{self, decode_error};
@@ -1179,7 +1179,7 @@ pub fn serve<S>(
     let mut words = Encoder::new();
     let mut reply = None;
     loop {
-        let (info, badge) = match next_message(&mut port, &mut words, reply, true) {
+        let (info, badge) = match next_message(&mut port, &mut words, reply, held::Wait::Forever) {
             Ok(received) => received,
             Err(e) => panic!(
                 "cannot receive on endpoint {}: {e} (is the channel served by this component?)",
@@ -1210,10 +1210,10 @@ fn next_message<P: ServerPort>(
     port: &mut P,
     words: &mut Encoder,
     mut reply: Option<u64>,
-    blocking: bool,
+    wait: held::Wait,
 ) -> Result<(MessageInfo, u64), Error> {
     loop {
-        match port.receive(reply.take(), blocking, words) {
+        match port.receive(reply.take(), wait, words) {
             Err(Error::Aborted) => {}
             result => return result,
         }

@@ -119,6 +119,28 @@ pub trait Settle {
     /// `Err(code)` every held reply is replaced by the error `code`, which
     /// the clients get as [`RpcError::Remote`](super::RpcError::Remote).
     fn settle(&mut self) -> Result<(), u64>;
+
+    /// When the server wants to run even if no call comes: a time-stamp
+    /// counter value (the kvs server flushes its log a second after a
+    /// write under `everysec`, idle or not). `None`: only for calls.
+    fn wake_at(&self) -> Option<u64> {
+        None
+    }
+
+    /// That time came and no call did.
+    fn woken(&mut self) {}
+}
+
+/// How long [`ServerPort::receive`] waits for a message.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wait {
+    /// Not at all: [`Error::WouldBlock`] when none is there.
+    No,
+    /// Until one comes.
+    Forever,
+    /// Until one comes or the time-stamp counter reaches this value, then
+    /// [`Error::TimedOut`].
+    Until(u64),
 }
 
 /// The kernel operations [`HoldLoop`] uses: an [`Endpoint`] on Basalt,
@@ -126,14 +148,13 @@ pub trait Settle {
 pub trait ServerPort {
     /// Sends the reply `reply` (a label; its words are in `words`) to the
     /// call this thread received last, if there is one, then receives the
-    /// next message into `words`: waiting for one when `blocking`, else
-    /// failing with [`Error::WouldBlock`] if none is there. Returns the
+    /// next message into `words`, waiting as `wait` says. Returns the
     /// message's info and badge (for a bound notification, label
     /// [`NOTIFICATION_LABEL`] and the signal word).
     fn receive(
         &mut self,
         reply: Option<u64>,
-        blocking: bool,
+        wait: Wait,
         words: &mut Encoder,
     ) -> Result<(MessageInfo, u64), Error>;
 
@@ -150,21 +171,26 @@ impl ServerPort for Endpoint {
     fn receive(
         &mut self,
         reply: Option<u64>,
-        blocking: bool,
+        wait: Wait,
         words: &mut Encoder,
     ) -> Result<(MessageInfo, u64), Error> {
-        let number = match (reply, blocking) {
-            (Some(label), true) => return in_place(Syscall::ReplyRecv, self.raw(), label, words),
-            (Some(label), false) => {
-                // A caller that went away meanwhile needs no answer.
-                let _ = in_place(Syscall::Reply, 0, label, words);
-                Syscall::NbRecv
-            }
-            (None, true) => Syscall::Recv,
-            (None, false) => Syscall::NbRecv,
-        };
+        if let (Some(label), Wait::Forever) = (reply, wait) {
+            return in_place(Syscall::ReplyRecv, self.raw(), label, words);
+        }
+        if let Some(label) = reply {
+            // A caller that went away meanwhile needs no answer.
+            let _ = in_place(Syscall::Reply, 0, label, words);
+        }
         words.clear();
-        in_place(number, self.raw(), 0, words)
+        match wait {
+            Wait::No => in_place(Syscall::NbRecv, self.raw(), 0, words),
+            Wait::Forever => in_place(Syscall::Recv, self.raw(), 0, words),
+            Wait::Until(deadline) => {
+                // The deadline goes in the first register word.
+                words.push(deadline).map_err(|_| Error::InvalidArgument)?;
+                in_place(Syscall::RecvTimed, self.raw(), 0, words)
+            }
+        }
     }
 
     fn save_reply(&mut self, slot: u64) -> Result<(), Error> {
@@ -433,12 +459,20 @@ impl<P: ServerPort, const N: usize> HoldLoop<P, N> {
         dispatch: DispatchFn<S>,
         notified: fn(&mut S, u64),
     ) -> Result<(), Error> {
-        let blocking = self.pool.is_empty();
+        let wait = match (self.pool.is_empty(), state.wake_at()) {
+            (false, _) => Wait::No,
+            (true, None) => Wait::Forever,
+            (true, Some(t)) => Wait::Until(t),
+        };
         let reply = self.reply.take();
-        let (info, badge) = match next_message(&mut self.port, &mut self.words, reply, blocking) {
+        let (info, badge) = match next_message(&mut self.port, &mut self.words, reply, wait) {
             Ok(received) => received,
             Err(Error::WouldBlock) => {
                 let _ = self.settle(state);
+                return Ok(());
+            }
+            Err(Error::TimedOut) => {
+                state.woken();
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -572,6 +606,8 @@ mod tests {
         Call(u64, u64),
         /// A bound-notification signal with this word.
         Signal(u64),
+        /// Nothing before the deadline of a timed receive.
+        Quiet,
     }
 
     /// A stand-in for the kernel: a script of incoming messages, the
@@ -587,8 +623,8 @@ mod tests {
         occupied: Vec<u64>,
         /// Per client badge, the (label, words) answers it got, in order.
         answers: BTreeMap<u64, Vec<(u64, Vec<u64>)>>,
-        /// Each receive: whether it blocked.
-        receives: Vec<bool>,
+        /// Each receive: how it waited.
+        receives: Vec<Wait>,
     }
 
     impl FakeKernel {
@@ -604,7 +640,7 @@ mod tests {
         fn receive(
             &mut self,
             reply: Option<u64>,
-            blocking: bool,
+            wait: Wait,
             words: &mut Encoder,
         ) -> Result<(MessageInfo, u64), Error> {
             if let Some(label) = reply
@@ -613,7 +649,7 @@ mod tests {
                 let w = words.words().to_vec();
                 self.answer(client, label, &w);
             }
-            self.receives.push(blocking);
+            self.receives.push(wait);
             words.clear();
             match self.incoming.pop_front() {
                 Some(Incoming::Call(badge, word)) => {
@@ -623,8 +659,12 @@ mod tests {
                     Ok((MessageInfo::new(1, 1), badge))
                 }
                 Some(Incoming::Signal(word)) => Ok((MessageInfo::new(NOTIFICATION_LABEL, 0), word)),
-                None if blocking => Err(Error::InvalidCapability),
-                None => Err(Error::WouldBlock),
+                Some(Incoming::Quiet) => match wait {
+                    Wait::Until(_) => Err(Error::TimedOut),
+                    _ => panic!("a quiet spell, but the loop waits {wait:?}"),
+                },
+                None if wait == Wait::No => Err(Error::WouldBlock),
+                None => Err(Error::InvalidCapability),
             }
         }
 
@@ -653,6 +693,9 @@ mod tests {
         outcomes: VecDeque<Result<(), u64>>,
         signals: Vec<u64>,
         held_now: usize,
+        /// When it wants to run without a call, and how often it did.
+        wake: Option<u64>,
+        woken: u32,
     }
 
     impl Settle for Store {
@@ -664,6 +707,13 @@ mod tests {
         fn settle(&mut self) -> Result<(), u64> {
             self.settles.push(core::mem::take(&mut self.held_now));
             self.outcomes.pop_front().unwrap_or(Ok(()))
+        }
+        fn wake_at(&self) -> Option<u64> {
+            self.wake
+        }
+        fn woken(&mut self) {
+            self.woken += 1;
+            self.wake = None;
         }
     }
 
@@ -722,7 +772,10 @@ mod tests {
         assert_eq!(k.answers[&2], [ok(8)]);
         assert_eq!(store.signals, [0b100]);
         assert!(store.settles.is_empty(), "nothing held, nothing settled");
-        assert!(k.receives.iter().all(|&b| b), "every receive blocks");
+        assert!(
+            k.receives.iter().all(|&w| w == Wait::Forever),
+            "every receive blocks"
+        );
     }
 
     #[test]
@@ -735,10 +788,28 @@ mod tests {
             (&k.answers[&1], &k.answers[&2], &k.answers[&3]),
             (&vec![ok(2)], &vec![ok(6)], &vec![ok(10)])
         );
+        use Wait::{Forever, No};
         assert_eq!(
             k.receives,
-            [true, false, false, false, true],
+            [Forever, No, No, No, Forever],
             "polls while holding, blocks once all are answered"
+        );
+    }
+
+    #[test]
+    fn a_server_that_wants_to_run_later_waits_until_then_and_is_woken() {
+        use Incoming::*;
+        let mut store = Store {
+            wake: Some(1234),
+            ..Store::default()
+        };
+        let k = run::<4>(&[Quiet, Call(1, 2)], &mut store, &[]);
+        assert_eq!(store.woken, 1, "woken once the time came with no call");
+        assert_eq!(k.answers[&1], [ok(4)]);
+        assert_eq!(
+            k.receives,
+            [Wait::Until(1234), Wait::Forever, Wait::Forever],
+            "a timed receive while it wants to run, then plain ones"
         );
     }
 
@@ -768,7 +839,8 @@ mod tests {
         let k = run::<2>(&[Call(1, 1), Call(2, 3), Call(3, 5)], &mut store, &[]);
         assert_eq!(store.settles, [2, 1]);
         assert_eq!(k.answers[&3], [ok(10)]);
-        assert_eq!(k.receives, [true, false, true, false, true]);
+        use Wait::{Forever, No};
+        assert_eq!(k.receives, [Forever, No, Forever, No, Forever]);
     }
 
     #[test]

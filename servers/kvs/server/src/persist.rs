@@ -753,6 +753,26 @@ impl<D: SectorDevice> Persistence<D> {
         written
     }
 
+    /// When the policy wants what is written but not flushed flushed, if
+    /// anything is: under [`Fsync::EverySec`], a second after the last
+    /// flush. The server wakes then even when no request comes, so an
+    /// answered change is durable within a second whether or not the
+    /// server goes idle after it.
+    pub fn flush_due_ms(&self) -> Option<u64> {
+        (self.fsync == Fsync::EverySec && self.log.unflushed())
+            .then(|| self.last_flush_ms.saturating_add(1000))
+    }
+
+    /// The time [`flush_due_ms`](Self::flush_due_ms) named came: flushes
+    /// if it is due.
+    pub fn tick(&mut self, now_ms: u64) -> Result<(), LogError> {
+        let flushed = self.flush_if_due(now_ms);
+        if flushed.is_err() {
+            self.failed = true;
+        }
+        flushed
+    }
+
     /// Flushes what is on the device but not durable, if the policy wants
     /// it now.
     fn flush_if_due(&mut self, now_ms: u64) -> Result<(), LogError> {

@@ -30,6 +30,14 @@ pub const EXPIRE_BUDGET: usize = 64;
 pub trait Clock {
     /// The time now.
     fn now_ms(&mut self) -> u64;
+
+    /// The time-stamp counter's value when this clock reads `ms`, for a
+    /// timed wait (`None`: the clock does not follow the TSC, and the
+    /// server does not wake on its own).
+    fn tsc_at_ms(&self, ms: u64) -> Option<u64> {
+        let _ = ms;
+        None
+    }
 }
 
 impl<F: FnMut() -> u64> Clock for F {
@@ -76,6 +84,13 @@ impl Clock for TscClock {
     fn now_ms(&mut self) -> u64 {
         let ticks = libcap::time::rdtsc().wrapping_sub(self.start);
         self.epoch_ms + ticks / self.ticks_per_ms
+    }
+
+    fn tsc_at_ms(&self, ms: u64) -> Option<u64> {
+        let ticks = ms
+            .saturating_sub(self.epoch_ms)
+            .checked_mul(self.ticks_per_ms)?;
+        self.start.checked_add(ticks)
     }
 }
 
@@ -391,6 +406,20 @@ impl<C: Clock> Settle for KvsServer<C> {
         self.persistence
             .as_ref()
             .is_some_and(Persistence::unsettled)
+    }
+
+    /// Under `everysec`, when the written log is due to be flushed.
+    fn wake_at(&self) -> Option<u64> {
+        let due = self.persistence.as_ref()?.flush_due_ms()?;
+        self.clock.tsc_at_ms(due)
+    }
+
+    fn woken(&mut self) {
+        if let Some(p) = self.persistence.as_mut() {
+            let now = self.clock.now_ms();
+            // A failed flush shows in INFO and in the next writes' replies.
+            let _ = p.tick(now);
+        }
     }
 
     fn settle(&mut self) -> Result<(), u64> {

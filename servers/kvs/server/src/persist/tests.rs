@@ -520,3 +520,42 @@ fn under_everysec_a_group_is_written_at_once_and_flushed_once_a_second() {
     let (_, _, mut got) = open(&mut p.log.device.power_cut(|_| false));
     assert_eq!(dump(&mut got, 5).len(), 3);
 }
+
+#[test]
+fn under_everysec_an_idle_server_is_due_to_flush_a_second_after_the_last_flush() {
+    let mut disk = RamDisk::new(200);
+    let (log, _, mut store) = open(&mut disk);
+    let mut p = Persistence::new(log, Fsync::EverySec);
+    p.set_grouped(true);
+    let mut s = Session::new();
+    assert_eq!(p.flush_due_ms(), None, "nothing written, nothing due");
+    p.execute(&mut store, &mut s, &args("SET a 1"), 5000);
+    p.settle(&store, 5000).unwrap();
+    // The first write flushed at once (the last flush was at 0).
+    assert_eq!(p.flush_due_ms(), None);
+    p.execute(&mut store, &mut s, &args("SET b 2"), 5200);
+    p.settle(&store, 5200).unwrap();
+    let flushes = p.log.device.flushes;
+    assert_eq!(
+        p.flush_due_ms(),
+        Some(6000),
+        "a second after the last flush"
+    );
+    p.tick(5900).unwrap();
+    assert_eq!(p.log.device.flushes, flushes, "not yet");
+    p.tick(6000).unwrap();
+    assert_eq!(p.log.device.flushes, flushes + 1, "flushed while idle");
+    assert_eq!(p.flush_due_ms(), None);
+    let (_, _, mut got) = open(&mut p.log.device.power_cut(|_| false));
+    assert_eq!(dump(&mut got, 6000).len(), 2, "both durable");
+    // Nothing to wait for under the other policies.
+    for fsync in [Fsync::Always, Fsync::No] {
+        let mut disk = RamDisk::new(200);
+        let (log, _, mut store) = open(&mut disk);
+        let mut p = Persistence::new(log, fsync);
+        p.set_grouped(true);
+        p.execute(&mut store, &mut s, &args("SET a 1"), 5000);
+        p.settle(&store, 5000).unwrap();
+        assert_eq!(p.flush_due_ms(), None, "{fsync:?}");
+    }
+}
