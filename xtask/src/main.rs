@@ -11,6 +11,7 @@ mod image;
 mod machine;
 mod nettest;
 mod qemu;
+mod qmp;
 mod redisbench;
 mod selftest;
 mod tools;

@@ -1,0 +1,70 @@
+//! Just enough of QEMU's machine protocol (QMP, JSON lines over a Unix
+//! socket) for the tests: how many flushes the guest's disks received.
+
+use crate::{Result, fail};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// QEMU's argument for a QMP socket at `socket`, which QEMU creates.
+pub fn arg(socket: &Path) -> String {
+    format!("unix:{},server=on,wait=off", socket.display())
+}
+
+/// Flushes the guest's block devices have completed so far
+/// (`query-blockstats`, `flush_operations`, summed over the devices).
+pub fn flushes(socket: &Path) -> Result<u64> {
+    let stream = UnixStream::connect(socket)
+        .map_err(|e| fail!("cannot reach QEMU's QMP socket {}: {e}", socket.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    let mut ask = |command: &str| -> Result<String> {
+        let mut s = &stream;
+        writeln!(s, "{{\"execute\": \"{command}\"}}")?;
+        // Events may come first; the answer is the line with "return".
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Err(fail!("QMP closed the connection"));
+            }
+            if line.contains("\"return\"") {
+                return Ok(line.clone());
+            }
+            if line.contains("\"error\"") {
+                return Err(fail!("QMP {command}: {}", line.trim()));
+            }
+        }
+    };
+    // The greeting, then leave negotiation mode.
+    ask("qmp_capabilities")?;
+    Ok(sum_of(&ask("query-blockstats")?, "\"flush_operations\":"))
+}
+
+/// The sum of the numbers that follow `key` in `json`.
+fn sum_of(json: &str, key: &str) -> u64 {
+    json.split(key)
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_counts_are_summed_over_devices() {
+        let answer = r#"{"return": [{"device": "ide1-cd0", "stats": {"flush_operations": 0, "wr_bytes": 0}}, {"device": "", "node-name": "disk0", "stats": {"flush_operations": 17, "rd_operations": 3}}]}"#;
+        assert_eq!(sum_of(answer, "\"flush_operations\":"), 17);
+        assert_eq!(sum_of("{\"return\": []}", "\"flush_operations\":"), 0);
+    }
+}
