@@ -77,8 +77,7 @@ pub enum Syscall {
     /// reaches `rdx` (absolute, in TSC cycles: the boot info and start
     /// info give the rate) gives up with [`Error::TimedOut`]. A deadline
     /// already past polls, failing with `TimedOut` instead of
-    /// `WouldBlock`. The kernel notices deadlines at its timer tick (every
-    /// 10 ms at most).
+    /// `WouldBlock`. The kernel sets its timer for the deadline.
     RecvTimed = 15,
 }
 

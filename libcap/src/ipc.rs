@@ -387,8 +387,8 @@ pub fn nb_recv(ep: u64) -> Result<Received, Error> {
 
 /// Receives from endpoint or notification `ep` like [`recv`], but gives
 /// up with [`Error::TimedOut`] when the time-stamp counter reaches
-/// `deadline` first ([`Syscall::RecvTimed`]; the kernel notices at its
-/// tick, so up to 10 ms late). A deadline already past polls.
+/// `deadline` first ([`Syscall::RecvTimed`]). A deadline already past
+/// polls.
 ///
 /// ```no_run
 /// // Wait for a message, or a second at most (TSC rate from the start info).

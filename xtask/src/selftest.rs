@@ -91,7 +91,7 @@ const CASES: [Case; 13] = [
         cpu: None,
     },
     Case {
-        name: "boot, SeaBIOS, disk, qemu64 CPU (xAPIC, periodic timer)",
+        name: "boot, SeaBIOS, disk, qemu64 CPU (xAPIC, one-shot count-down timer)",
         scenario: Scenario::Boot,
         firmware: Firmware::Bios,
         media: Media::Disk,
@@ -781,9 +781,9 @@ fn check_boot(
     let timer = expect_line(serial, "  timer      local APIC")?;
     let hardening = expect_line(serial, "  hardening  NX W^X stack-guards")?;
     if accel == Accel::Tcg {
-        if !mode.contains("xAPIC mode") || !timer.contains("periodic") {
+        if !mode.contains("xAPIC mode") || !timer.contains("one-shot") {
             return Err(fail!(
-                "TCG offers only xAPIC and a periodic timer: `{mode}` / `{timer}`"
+                "TCG offers only xAPIC and the count-down timer: `{mode}` / `{timer}`"
             ));
         }
         let smep = case.cpu.is_none();

@@ -272,6 +272,7 @@ fn self_test_boot() -> ! {
     const WANTED_TICKS: u64 = 5;
     let deadline = timer::nanos_since_boot() + 5_000_000_000;
     while timer::ticks() < WANTED_TICKS {
+        timer::arm(Some(timer::slice_end()));
         if timer::nanos_since_boot() > deadline {
             fatal(format_args!(
                 "self-test boot: the timer delivered {} ticks in 5 s",
@@ -403,12 +404,12 @@ impl fmt::Display for Summary<'_> {
         writeln!(f, "ACPI revision {}", p.revision)?;
         let timer_mode = match self.timer.mode {
             TimerMode::TscDeadline => "TSC-deadline",
-            TimerMode::Periodic => "periodic",
+            TimerMode::OneShot => "one-shot",
         };
         writeln!(
             f,
-            "  timer      local APIC {timer_mode}, {} ms tick; TSC {} MHz{}, APIC timer {} kHz",
-            timer::TICK_US / 1000,
+            "  timer      local APIC {timer_mode}, tickless when idle, {} ms slices; TSC {} MHz{}, APIC timer {} kHz",
+            timer::SLICE_US / 1000,
             self.timer.tsc_hz / 1_000_000,
             if self.features.invariant_tsc {
                 " (invariant)"

@@ -72,8 +72,14 @@ pub fn queue_user_bytes(bytes: &[u8]) -> usize {
     })
 }
 
+/// Whether user output waits in the queue for the UART.
+pub fn output_waiting() -> bool {
+    x86_64::instructions::interrupts::without_interrupts(|| !PENDING.lock().is_empty())
+}
+
 /// Hands the UART the queued user output it takes without waiting (the
-/// timer tick and the idle loop call this).
+/// timer interrupt and the idle loop call this; the idle CPU sets its timer
+/// while output waits).
 pub fn drain() {
     x86_64::instructions::interrupts::without_interrupts(|| {
         if let Some(uart) = PORT.lock().as_mut() {

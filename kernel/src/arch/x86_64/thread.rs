@@ -104,6 +104,8 @@ pub extern "C" fn handle_syscall() -> ! {
     if let Some(thread) = current {
         let next = super::invoke::syscall(thread);
         if next == super::invoke::Next::Caller || RUN_QUEUE.lock().keeps_running(thread) {
+            // The slice's timer may have fired at a preemption point.
+            arm_for_running(&RUN_QUEUE.lock());
             // SAFETY: the thread is live and current; nothing else touches
             // its context until it enters the kernel again.
             user::return_to_caller(unsafe { &(*thread.ptr()).context })
@@ -195,7 +197,7 @@ pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
 }
 
 /// Threads whose `RecvTimed` deadline has passed stop waiting, with
-/// `TimedOut` (at every timer tick).
+/// `TimedOut` (at every timer interrupt).
 pub fn wake_sleepers() {
     let now = super::cpu::rdtsc();
     let mut rq = RUN_QUEUE.lock();
@@ -232,6 +234,7 @@ pub fn schedule() -> ! {
                 Cap::VSpace { base, asid } => {
                     vspace::activate(asid, base);
                     super::fpu::switch_to(thread);
+                    arm_for_running(&RUN_QUEUE.lock());
                     // SAFETY: the TCB is live (it is current), and nothing
                     // else touches its context until the thread re-enters.
                     user::resume(unsafe { &(*thread.ptr()).context })
@@ -254,11 +257,38 @@ pub fn schedule() -> ! {
 /// as hung (threads may legitimately wait for interrupts meanwhile).
 const SELF_TEST_IDLE_LIMIT_NS: u64 = 10_000_000_000;
 
+/// Sets the timer for the thread about to run: the end of its slice, or
+/// the earliest timed wait's deadline if that comes first. A timer set
+/// sooner already stays, so a thread that blocks and runs again often
+/// does not reprogram it each time.
+fn arm_for_running(rq: &RunQueue) {
+    let end = timer::slice_end();
+    timer::arm_by(rq.next_deadline().map_or(end, |d| d.min(end)));
+}
+
+/// When the idle CPU must wake with no interrupt to wake it: the earliest
+/// timed wait's deadline; soon, while console output waits for the UART;
+/// within a second in self-test mode, for the hang check below. `None`:
+/// not at all (tickless).
+fn idle_wake(rq: &RunQueue) -> Option<u64> {
+    let soon = |us: u64| super::cpu::rdtsc() + timer::tsc_hz() * us / 1_000_000;
+    let mut at = rq.next_deadline();
+    let mut sooner = |t: u64| at = Some(at.map_or(t, |a| a.min(t)));
+    if super::serial::output_waiting() {
+        sooner(soon(1_000));
+    }
+    if boot::in_self_test() {
+        sooner(soon(1_000_000));
+    }
+    at
+}
+
 /// Halts until an interrupt has made a thread runnable.
 fn idle() {
     let started = timer::nanos_since_boot();
     loop {
         super::serial::drain();
+        timer::arm(idle_wake(&RUN_QUEUE.lock()));
         x86_64::instructions::interrupts::enable_and_hlt();
         x86_64::instructions::interrupts::disable();
         let q = RUN_QUEUE.lock();

@@ -1,6 +1,8 @@
-//! The local APIC timer: calibrated against the PIT, then run in
-//! TSC-deadline mode where the CPU has it, else in periodic mode. It is the
-//! kernel's tick (preemption arrives with the scheduler).
+//! The local APIC timer: calibrated against the PIT, then run one-shot,
+//! in TSC-deadline mode where the CPU has it, else counting down. It fires
+//! only when something is due (see [`arm`]): the end of a running thread's
+//! time slice, or the earliest deadline of a timed wait. An idle CPU with
+//! no timed waits takes no timer interrupts at all (tickless).
 
 use super::apic::{self, LVT_MASKED, reg};
 use super::trap::vector;
@@ -9,19 +11,21 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 
 const IA32_TSC_DEADLINE: u32 = 0x6e0;
-const LVT_PERIODIC: u32 = 1 << 17;
+const LVT_ONE_SHOT: u32 = 0;
 const LVT_TSC_DEADLINE: u32 = 2 << 17;
 /// APIC timer divide configuration value for "divide by 16".
 const DIVIDE_BY_16: u32 = 0b0011;
 
-/// The tick period.
-pub const TICK_US: u64 = 10_000;
+/// A time slice: how long a thread runs before one of its priority gets
+/// the CPU.
+pub const SLICE_US: u64 = 10_000;
 const CALIBRATION_US: u64 = 10_000;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TimerMode {
     TscDeadline,
-    Periodic,
+    /// One-shot count-down of the APIC timer's own clock.
+    OneShot,
 }
 
 /// The calibration result.
@@ -35,9 +39,13 @@ pub struct Timer {
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+static APIC_HZ: AtomicU64 = AtomicU64::new(0);
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
-/// TSC cycles per tick in TSC-deadline mode; 0 in periodic mode.
-static DEADLINE_STEP: AtomicU64 = AtomicU64::new(0);
+/// Whether the TSC-deadline mode is in use.
+static TSC_DEADLINE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// The TSC time the timer is set for (0: not set), so that setting it
+/// again for the same time costs nothing.
+static ARMED: AtomicU64 = AtomicU64::new(0);
 
 /// Measures the TSC and APIC timer rates against the PIT.
 fn calibrate() -> (u64, u64) {
@@ -63,25 +71,22 @@ fn calibrate() -> (u64, u64) {
     )
 }
 
-/// Calibrates and starts the tick. Interrupts are still off; the first
-/// tick arrives once the caller enables them.
+/// Calibrates the timer and sets it up, one-shot and not yet set: the
+/// scheduler sets it ([`arm`]) before it first runs a thread.
 pub fn start(features: &cpu::Features) -> Timer {
     let (tsc_hz, apic_hz) = calibrate();
     TSC_HZ.store(tsc_hz, Ordering::Relaxed);
+    APIC_HZ.store(apic_hz, Ordering::Relaxed);
     BOOT_TSC.store(cpu::rdtsc(), Ordering::Relaxed);
     let vector = u32::from(vector::TIMER);
     let mode = if features.tsc_deadline && tsc_hz > 0 {
-        let step = tsc_hz * TICK_US / 1_000_000;
-        DEADLINE_STEP.store(step, Ordering::Relaxed);
+        TSC_DEADLINE.store(true, Ordering::Relaxed);
         apic::write(reg::LVT_TIMER, LVT_TSC_DEADLINE | vector);
-        arm_deadline(step);
         TimerMode::TscDeadline
     } else {
         apic::write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
-        apic::write(reg::LVT_TIMER, LVT_PERIODIC | vector);
-        let count = (apic_hz * TICK_US / 1_000_000).clamp(1, u64::from(u32::MAX));
-        apic::write(reg::TIMER_INITIAL, count as u32);
-        TimerMode::Periodic
+        apic::write(reg::LVT_TIMER, LVT_ONE_SHOT | vector);
+        TimerMode::OneShot
     };
     Timer {
         mode,
@@ -90,19 +95,51 @@ pub fn start(features: &cpu::Features) -> Timer {
     }
 }
 
-fn arm_deadline(step: u64) {
-    // SAFETY: IA32_TSC_DEADLINE exists (CPUID said so before this mode was
-    // chosen); writing it only schedules the next timer interrupt.
-    unsafe { Msr::new(IA32_TSC_DEADLINE).write(cpu::rdtsc() + step) };
+/// Sets the timer to interrupt at TSC time `at` (at once if that has
+/// passed), or not at all (`None`). One time at a: setting it replaces the
+/// time set before.
+pub fn arm(at: Option<u64>) {
+    let at = at.map(|t| t.max(1));
+    if ARMED.swap(at.unwrap_or(0), Ordering::Relaxed) == at.unwrap_or(0) {
+        return;
+    }
+    if TSC_DEADLINE.load(Ordering::Relaxed) {
+        // SAFETY: IA32_TSC_DEADLINE exists (CPUID said so before this mode
+        // was chosen); writing it only schedules (0: cancels) the next
+        // timer interrupt.
+        unsafe { Msr::new(IA32_TSC_DEADLINE).write(at.unwrap_or(0)) };
+        return;
+    }
+    let count = at.map_or(0, |t| {
+        let cycles = t.saturating_sub(cpu::rdtsc());
+        let hz = TSC_HZ.load(Ordering::Relaxed).max(1);
+        let ticks =
+            u128::from(cycles) * u128::from(APIC_HZ.load(Ordering::Relaxed)) / u128::from(hz);
+        // A time further than the counter reaches interrupts early, and
+        // the scheduler sets it again then.
+        ticks.clamp(1, u128::from(u32::MAX)) as u32
+    });
+    apic::write(reg::TIMER_INITIAL, count);
 }
 
-/// Called from the timer interrupt.
+/// Sets the timer for `at` unless it is set for sooner already.
+pub fn arm_by(at: u64) {
+    let armed = ARMED.load(Ordering::Relaxed);
+    if armed == 0 || armed > at {
+        arm(Some(at));
+    }
+}
+
+/// The TSC time one time slice from now.
+pub fn slice_end() -> u64 {
+    cpu::rdtsc() + TSC_HZ.load(Ordering::Relaxed) * SLICE_US / 1_000_000
+}
+
+/// Called from the timer interrupt: the time set has come, nothing is set
+/// now.
 pub fn tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
-    let step = DEADLINE_STEP.load(Ordering::Relaxed);
-    if step != 0 {
-        arm_deadline(step);
-    }
+    ARMED.store(0, Ordering::Relaxed);
 }
 
 /// The calibrated TSC frequency in Hz (0 before `start`).
