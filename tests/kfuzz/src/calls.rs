@@ -202,7 +202,9 @@ impl Kind {
         }
     }
 
-    /// Labels that mean something for this kind.
+    /// Labels that mean something for this kind (a label listed twice is
+    /// made twice as often: mapping more than unmapping, so that paths of
+    /// tables get built and pages mapped through them).
     fn labels(self) -> &'static [u64] {
         match self {
             Self::Untyped => &[label::UNTYPED_RETYPE],
@@ -226,10 +228,20 @@ impl Kind {
             ],
             Self::Frame => &[
                 label::FRAME_MAP,
+                label::FRAME_MAP,
                 label::FRAME_UNMAP,
                 label::FRAME_GET_ADDRESS,
             ],
-            Self::Table(_) => &[label::PAGE_TABLE_MAP, label::PAGE_TABLE_UNMAP],
+            Self::Table(_) => &[
+                label::PAGE_TABLE_MAP,
+                label::PAGE_TABLE_MAP,
+                label::PAGE_TABLE_MAP,
+                label::PAGE_TABLE_MAP,
+                label::PAGE_TABLE_MAP,
+                label::PAGE_TABLE_MAP,
+                label::PAGE_TABLE_MAP,
+                label::PAGE_TABLE_UNMAP,
+            ],
             Self::Irq => &[
                 label::IRQ_HANDLER_SET_NOTIFICATION,
                 label::IRQ_HANDLER_ACK,
@@ -420,10 +432,13 @@ impl Rng {
         }
     }
 
+    /// A user address: an edge, noise, or a page of the first 2 MiB (the
+    /// reach of the tables the sandbox is seeded with, where maps succeed).
     fn address(&mut self) -> u64 {
         match self.below(8) {
             0 => self.next(),
             1 => self.pick(&ADDRESSES) + 1,
+            2 | 3 => self.below(512) << 12,
             _ => self.pick(&ADDRESSES),
         }
     }

@@ -127,6 +127,9 @@ struct Fuzzer {
     /// capability to port 0x80, copied into each new sandbox.
     irq: u64,
     port: u64,
+    /// Root slots where each reset makes the seeded address space and
+    /// its tables before moving them into the sandbox (empty otherwise).
+    staging: [u64; 4],
     kids: [Option<Kid>; KIDS],
 }
 
@@ -232,14 +235,28 @@ impl Fuzzer {
         for (index, ty) in [
             (8, ObjectType::Endpoint),
             (9, ObjectType::Notification),
-            (10, ObjectType::VSpace),
-            (11, ObjectType::Pdpt),
-            (12, ObjectType::PageDirectory),
-            (13, ObjectType::PageTable),
             (14, ObjectType::Frame4K),
             (15, ObjectType::Frame4K),
         ] {
             invoke::untyped_retype(parent, ty, 0, 1, sandbox, index).step("seed the sandbox")?;
+        }
+        // An address space whose tables are mapped from 0 (they cover the
+        // first 2 MiB), so that frames map from the first call: made and
+        // mapped in the fuzzer's own slots, then moved into the sandbox.
+        let made = self.staging;
+        for (&slot, ty) in made.iter().zip([
+            ObjectType::VSpace,
+            ObjectType::Pdpt,
+            ObjectType::PageDirectory,
+            ObjectType::PageTable,
+        ]) {
+            invoke::untyped_retype(parent, ty, 0, 1, ROOT, slot).step("seed the sandbox")?;
+        }
+        for &table in &made[1..] {
+            invoke::page_table_map(table, made[0], 0).step("map the seeded tables")?;
+        }
+        for (i, &s) in made.iter().enumerate() {
+            invoke::cnode_move(sandbox, 10 + i as u64, ROOT, s).step("seed the sandbox")?;
         }
         for (k, kid) in self.kids.iter().flatten().enumerate() {
             copy(kid::go_slot(k), kid.go)?;
@@ -401,8 +418,10 @@ fn fuzz(boot: &'static BootInfo, a: &Args) -> Result<u64, SetupError> {
         guarded: 0,
         irq: 0,
         port: 0,
+        staging: [0; 4],
         kids: [const { None }; KIDS],
     };
+    f.staging = core::array::from_fn(|_| f.slot());
     f.infra = f.object(memory, ObjectType::Untyped, INFRA_BITS)?;
     f.parent = f.object(memory, ObjectType::Untyped, PARENT_BITS)?;
     f.sandbox = f.object(f.infra, ObjectType::CNode, SANDBOX_RADIX)?;
