@@ -200,6 +200,29 @@ impl Heap {
     pub fn used(&self) -> usize {
         self.talc.lock().get_counters().allocated_bytes
     }
+
+    /// Bytes the allocator does not have free: the live allocations
+    /// rounded up to its granule, and its bookkeeping. At least
+    /// [`used`](Self::used); the ratio of the two is the allocator's
+    /// overhead.
+    ///
+    /// ```
+    /// let heap = libcap::heap::Heap::new();
+    /// let memory: &'static mut [u8] = Box::leak(vec![0u8; 8192].into_boxed_slice());
+    /// // SAFETY: leaked memory that only `heap` uses.
+    /// unsafe { heap.claim(memory.as_mut_ptr(), memory.len()) }.unwrap();
+    /// let layout = core::alloc::Layout::from_size_align(100, 8).unwrap();
+    /// // SAFETY: a valid layout; the block goes back to this heap below.
+    /// let p = unsafe { core::alloc::GlobalAlloc::alloc(&heap, layout) };
+    /// assert!(heap.held() >= heap.used());
+    /// // SAFETY: allocated above with this layout.
+    /// unsafe { core::alloc::GlobalAlloc::dealloc(&heap, p, layout) };
+    /// ```
+    pub fn held(&self) -> usize {
+        let talc = self.talc.lock();
+        let c = talc.get_counters();
+        c.claimed_bytes.saturating_sub(c.available_bytes)
+    }
 }
 
 impl Default for Heap {

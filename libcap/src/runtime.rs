@@ -214,6 +214,16 @@ pub fn heap_used() -> Option<usize> {
     HEAP.get().map(|h| h.used())
 }
 
+/// Bytes of the component's heap the allocator does not have free
+/// ([`Heap::held`]); `None` outside a component.
+///
+/// ```
+/// assert_eq!(libcap::runtime::heap_held(), None);
+/// ```
+pub fn heap_held() -> Option<usize> {
+    HEAP.get().map(|h| h.held())
+}
+
 /// Ends the program with `status` (0: success). A component calls the
 /// kernel's `Exit` ([`syscall::exit`]), which tells `init`; a root task,
 /// which has nobody to tell, ends the self-test run through `DebugExit`

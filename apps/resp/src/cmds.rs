@@ -430,8 +430,8 @@ fn config<S: Store, C: Clock>(
     }
     let rest: Vec<&[u8]> = cmd.args().skip(2).collect();
     match sub.name {
-        "config|get" => fe.config.write_get(&rest, out),
-        "config|set" => fe.config.write_set(&rest, out),
+        "config|get" => config_get(fe, &rest, out),
+        "config|set" => config_set(fe, &rest, out),
         "config|resetstat" => {
             fe.stats.reset();
             reply::ok(out);
@@ -453,6 +453,77 @@ fn config<S: Store, C: Clock>(
                 "    Print this help.",
             ],
         ),
+    }
+}
+
+/// Runs `args` in the store's internal session; its reply, if it could
+/// be reached.
+fn ask_store<S: Store, C: Clock>(fe: &mut Frontend<S, C>, args: &[&[u8]]) -> Option<Vec<u8>> {
+    let mut buf = crate::CommandBuf::new();
+    let mut answer = Vec::new();
+    fe.store
+        .exec(crate::INTERNAL_SESSION, buf.set(args), &mut answer)
+        .ok()?;
+    Some(answer)
+}
+
+/// `CONFIG GET pattern…`: the front end's parameters, then the store's
+/// (which the store reports itself).
+fn config_get<S: Store, C: Clock>(fe: &mut Frontend<S, C>, patterns: &[&[u8]], out: &mut Vec<u8>) {
+    let mut ask: Vec<&[u8]> = alloc::vec![b"CONFIG", b"GET"];
+    ask.extend_from_slice(patterns);
+    // The store's reply is an array of name/value pairs: its count, then
+    // its elements after the header line.
+    let store = ask_store(fe, &ask).and_then(|reply| {
+        let count = reply.strip_prefix(b"*")?;
+        let end = count.iter().position(|&b| b == b'\r')?;
+        let n = parse_i64(&count[..end]).and_then(|n| usize::try_from(n).ok())?;
+        Some((n, reply[1 + end + 2..].to_vec()))
+    });
+    let own = fe.config.matching(patterns);
+    let (store_count, store_body) = store.unwrap_or_default();
+    reply::array(out, own.len() * 2 + store_count);
+    for (name, value) in own {
+        reply::bulk(out, name.as_bytes());
+        reply::bulk(out, value.as_bytes());
+    }
+    out.extend_from_slice(&store_body);
+}
+
+/// `CONFIG SET name value [name value …]`: the store's parameters go to
+/// the store, which checks and sets them; the front end's are checked
+/// first and set only if the store took its own, so that all or none
+/// change.
+fn config_set<S: Store, C: Clock>(fe: &mut Frontend<S, C>, pairs: &[&[u8]], out: &mut Vec<u8>) {
+    let (mut own, mut theirs): (Vec<&[u8]>, Vec<&[u8]>) = (Vec::new(), Vec::new());
+    for pair in pairs.chunks(2) {
+        if pair.len() == 2 && !fe.config.knows(pair[0]) && kvs_core::config::is_store_param(pair[0])
+        {
+            theirs.extend_from_slice(pair);
+        } else {
+            own.extend_from_slice(pair);
+        }
+    }
+    if let Err(e) = fe.config.check(&own) {
+        return reply::error(out, &e.message());
+    }
+    if !theirs.is_empty() {
+        let mut ask: Vec<&[u8]> = alloc::vec![b"CONFIG", b"SET"];
+        ask.extend_from_slice(&theirs);
+        match ask_store(fe, &ask) {
+            Some(answer) if answer.starts_with(b"+") => {}
+            Some(answer) => return out.extend_from_slice(&answer),
+            None => {
+                return reply::error(
+                    out,
+                    b"ERR the key-value store cannot be reached; nothing was set",
+                );
+            }
+        }
+    }
+    match fe.config.set_all(&own) {
+        Ok(()) => reply::ok(out),
+        Err(e) => reply::error(out, &e.message()),
     }
 }
 

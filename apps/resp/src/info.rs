@@ -39,9 +39,9 @@ pub(crate) fn write<S: Store, C: Clock>(
         }
     }
     let now = fe.clock.now_us();
-    // The store's own INFO (its memory and its log), when a section
-    // wants it.
-    let store = if wanted[2] || wanted[3] {
+    // The store's own INFO (its memory, its log, its evictions), when a
+    // section wants it.
+    let store = if wanted[2] || wanted[3] || wanted[4] {
         fe.store.info().unwrap_or_default()
     } else {
         Vec::new()
@@ -60,7 +60,7 @@ pub(crate) fn write<S: Store, C: Clock>(
             "clients" => clients(fe, &mut text),
             "memory" => memory(fe, &store, &mut text),
             "persistence" => persistence(fe, &store, &mut text),
-            "stats" => stats(fe, &mut text),
+            "stats" => stats(fe, &store, &mut text),
             _ => keyspace(fe, &mut text),
         };
     }
@@ -119,9 +119,8 @@ fn memory<S: Store, C: Clock>(
     let used = field(store, "used_memory")
         .and_then(|v| v.parse().ok())
         .unwrap_or(fe.stats.used_memory);
-    let maxmemory = fe
-        .config
-        .get("maxmemory")
+    // The limits are the store's.
+    let maxmemory = field(store, "maxmemory")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
     write!(
@@ -135,8 +134,12 @@ fn memory<S: Store, C: Clock>(
         used,
         human(used),
         human(maxmemory),
-        fe.config.get("maxmemory-policy").unwrap_or("noeviction"),
-    )
+        field(store, "maxmemory_policy").unwrap_or("noeviction"),
+    )?;
+    if let Some(ratio) = field(store, "mem_fragmentation_ratio") {
+        write!(t, "mem_fragmentation_ratio:{ratio}\r\n")?;
+    }
+    Ok(())
 }
 
 fn persistence<S: Store, C: Clock>(
@@ -167,7 +170,11 @@ fn persistence<S: Store, C: Clock>(
     Ok(())
 }
 
-fn stats<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+fn stats<S: Store, C: Clock>(
+    fe: &Frontend<S, C>,
+    store: &[u8],
+    t: &mut String,
+) -> core::fmt::Result {
     let s = &fe.stats;
     write!(
         t,
@@ -177,13 +184,15 @@ fn stats<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::
          total_net_input_bytes:{}\r\n\
          total_net_output_bytes:{}\r\n\
          rejected_connections:{}\r\n\
-         total_error_replies:{}\r\n",
+         total_error_replies:{}\r\n\
+         evicted_keys:{}\r\n",
         s.connections_received,
         s.commands_processed,
         s.net_input_bytes,
         s.net_output_bytes,
         s.rejected_connections,
         s.error_replies,
+        field(store, "evicted_keys").unwrap_or("0"),
     )
 }
 

@@ -245,6 +245,44 @@ fn config_get_and_set() {
         run(&mut c, &mut fe, "CONFIG GET maxmemory\r\n"),
         "*2\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n"
     );
+    // The store's parameters and the front end's, in one command: all or
+    // nothing, whichever refuses.
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG SET maxmemory 20mb timeout x\r\n"),
+        "-ERR CONFIG SET failed (possibly related to argument 'timeout') - \
+         argument couldn't be parsed into an integer\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut c,
+            &mut fe,
+            "CONFIG SET timeout 5 maxmemory-samples 0\r\n"
+        ),
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - \
+         argument must be between 1 and 2147483647 inclusive\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG GET timeout maxmemory\r\n"),
+        "*4\r\n$7\r\ntimeout\r\n$1\r\n0\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n",
+        "neither changed"
+    );
+    assert_eq!(
+        run(
+            &mut c,
+            &mut fe,
+            "CONFIG SET timeout 5 maxmemory-policy allkeys-lru\r\n"
+        ),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG GET timeout maxmemory-policy\r\n"),
+        "*4\r\n$7\r\ntimeout\r\n$1\r\n5\r\n\
+         $16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lru\r\n"
+    );
+    assert!(
+        run(&mut c, &mut fe, "INFO memory\r\n").contains("maxmemory_policy:allkeys-lru\r\n"),
+        "INFO shows the store's policy"
+    );
     assert_eq!(
         run(
             &mut c,
@@ -517,9 +555,7 @@ fn transactions_go_through_the_store() {
     // The front end's own commands cannot be queued: the store refuses
     // them and the transaction aborts.
     assert_eq!(run(&mut a, &mut fe, "MULTI\r\n"), "+OK\r\n");
-    assert!(
-        run(&mut a, &mut fe, "CONFIG GET save\r\n").starts_with("-ERR unknown command 'CONFIG'")
-    );
+    assert!(run(&mut a, &mut fe, "CLIENT ID\r\n").starts_with("-ERR unknown command 'CLIENT'"));
     assert!(run(&mut a, &mut fe, "EXEC\r\n").starts_with("-EXECABORT"));
     assert_eq!(
         run(&mut a, &mut fe, "PING\r\n"),

@@ -4,6 +4,7 @@ use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
 use crate::hash::{Map, Rng, SeededState, Set};
+use crate::memory::Tracking;
 use crate::reply::{Reply, WRONGTYPE};
 use crate::zset::ZSet;
 
@@ -41,11 +42,13 @@ impl Value {
     }
 }
 
-/// A key's value and absolute expiry time (ms).
+/// A key's value, absolute expiry time (ms) and access word (what
+/// eviction ranks it by: [`Tracking`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) value: Value,
     pub(crate) expire_at: Option<i64>,
+    pub(crate) access: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -59,10 +62,15 @@ pub(crate) fn wrongtype() -> Reply {
     Reply::error(WRONGTYPE)
 }
 
+/// The key space of a database: a hash map that also indexes its
+/// entries, so that a random key (RANDOMKEY, eviction's samples) costs
+/// O(1).
+type Keys = indexmap::IndexMap<Vec<u8>, Entry, SeededState>;
+
 /// One of the 16 databases.
 #[derive(Debug)]
 pub(crate) struct Db {
-    map: Map<Vec<u8>, Entry>,
+    map: Keys,
     /// (expire_at, key) for every key with an expiry, for active expiry.
     expires: BTreeSet<(i64, Vec<u8>)>,
     /// Version counters of the keys some session WATCHes.
@@ -72,6 +80,12 @@ pub(crate) struct Db {
     /// The change journal the append-only log reads (`crate::aof`): when
     /// on, every touched key is recorded, and a flush is noted.
     journal: Option<Journal>,
+    /// How accesses are recorded, the time of the command running (for
+    /// the access words of keys it makes) and the randomness of LFU's
+    /// counters.
+    pub(crate) tracking: Tracking,
+    pub(crate) now: i64,
+    rng: Rng,
 }
 
 /// What changed in one database since the journal was last taken.
@@ -84,14 +98,34 @@ pub(crate) struct Journal {
 }
 
 impl Db {
-    pub(crate) fn new(state: SeededState) -> Db {
+    pub(crate) fn new(state: SeededState, seed: u64) -> Db {
         Db {
-            map: Map::with_hasher(state),
+            map: Keys::with_hasher(state),
             expires: BTreeSet::new(),
             watched: Map::with_hasher(state),
             next_version: 0,
             state,
             journal: None,
+            tracking: Tracking::Lru,
+            now: 0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Records an access to `key` (if present) at `now`.
+    fn accessed(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        let (tracking, rng) = (self.tracking, &mut self.rng);
+        let e = self.map.get_mut(key)?;
+        e.access = tracking.accessed(e.access, now, rng);
+        Some(e)
+    }
+
+    /// A new entry's value with no expiry, made at the current time.
+    fn fresh(&self, value: Value) -> Entry {
+        Entry {
+            value,
+            expire_at: None,
+            access: self.tracking.fresh(self.now),
         }
     }
 
@@ -121,17 +155,17 @@ impl Db {
         }
     }
 
-    /// The live value of `key` (lazily expiring it).
+    /// The live value of `key` (lazily expiring it), recording the access.
     pub(crate) fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
         self.expire_if_needed(key, now);
-        self.map.get(key).map(|e| &e.value)
+        self.accessed(key, now).map(|e| &e.value)
     }
 
-    /// The live value of `key`, mutable (lazily expiring it). The caller
-    /// touches the key if it changes it.
+    /// The live value of `key`, mutable (lazily expiring it), recording
+    /// the access. The caller touches the key if it changes it.
     pub(crate) fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
         self.expire_if_needed(key, now);
-        self.map.get_mut(key).map(|e| &mut e.value)
+        self.accessed(key, now).map(|e| &mut e.value)
     }
 
     /// The value of `key` without expiring it (for callers that just did).
@@ -139,7 +173,8 @@ impl Db {
         self.map.get(key).map(|e| &e.value)
     }
 
-    /// The live entry of `key` (lazily expiring it).
+    /// The live entry of `key` (lazily expiring it), without recording an
+    /// access (EXISTS, TTL and OBJECT do not count as one in Redis).
     pub(crate) fn entry(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         self.expire_if_needed(key, now);
         self.map.get(key)
@@ -152,7 +187,7 @@ impl Db {
 
     /// Removes `key`, touching it; returns its entry.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let e = self.map.remove(key)?;
+        let e = self.map.swap_remove(key)?;
         if let Some(t) = e.expire_at {
             self.expires.remove(&(t, key.to_vec()));
         }
@@ -171,13 +206,8 @@ impl Db {
                 }
             }
             None => {
-                self.map.insert(
-                    key.to_vec(),
-                    Entry {
-                        value,
-                        expire_at: None,
-                    },
-                );
+                let entry = self.fresh(value);
+                self.map.insert(key.to_vec(), entry);
             }
         }
         self.touch(key);
@@ -203,15 +233,9 @@ impl Db {
         make: impl FnOnce(SeededState) -> Value,
     ) -> &mut Value {
         self.expire_if_needed(key, now);
-        if !self.map.contains_key(key) {
-            let value = make(self.state);
-            self.map.insert(
-                key.to_vec(),
-                Entry {
-                    value,
-                    expire_at: None,
-                },
-            );
+        if self.accessed(key, now).is_none() {
+            let entry = self.fresh(make(self.state));
+            self.map.insert(key.to_vec(), entry);
         }
         &mut self.map.get_mut(key).expect("just inserted").value
     }
@@ -355,21 +379,45 @@ impl Db {
     }
 
     /// A random live key (expired picks are removed and the draw repeated).
-    /// O(n) per draw: hashbrown offers no random bucket access.
     pub(crate) fn random_key(&mut self, rng: &mut Rng, now: i64) -> Option<Vec<u8>> {
         loop {
-            if self.map.is_empty() {
-                return None;
-            }
-            let i = rng.below(self.map.len());
-            let (k, e) = self.map.iter().nth(i).expect("index below len");
+            let (k, e) = self.random_entry(rng)?;
             if Self::is_expired(e, now) {
-                let k = k.clone();
+                let k = k.to_vec();
                 self.remove(&k);
                 continue;
             }
-            return Some(k.clone());
+            return Some(k.to_vec());
         }
+    }
+
+    /// A key and its entry, uniformly at random (expired or not).
+    pub(crate) fn random_entry(&self, rng: &mut Rng) -> Option<(&[u8], &Entry)> {
+        if self.map.is_empty() {
+            return None;
+        }
+        let (k, e) = self.map.get_index(rng.below(self.map.len()))?;
+        Some((k, e))
+    }
+
+    /// A key with an expiry, at random: the first to expire at or after
+    /// a time drawn uniformly between the first and last expiry (so keys
+    /// after a gap in the expiry times come up more often).
+    pub(crate) fn random_volatile(&self, rng: &mut Rng) -> Option<&[u8]> {
+        let first = self.expires.first()?.0;
+        let last = self.expires.last()?.0;
+        let span = last.abs_diff(first);
+        let offset = rng.next_u64() % span.saturating_add(1).max(1);
+        let t = first.saturating_add_unsigned(offset);
+        self.expires
+            .range((t, Vec::new())..)
+            .next()
+            .map(|(_, k)| k.as_slice())
+    }
+
+    /// The key that expires first, and when.
+    pub(crate) fn soonest_expiry(&self) -> Option<(i64, &[u8])> {
+        self.expires.first().map(|(t, k)| (*t, k.as_slice()))
     }
 }
 
@@ -424,7 +472,7 @@ mod tests {
     use super::*;
 
     fn db() -> Db {
-        Db::new(SeededState::new(3))
+        Db::new(SeededState::new(3), 3)
     }
 
     #[test]

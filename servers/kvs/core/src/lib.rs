@@ -54,9 +54,11 @@ extern crate alloc;
 
 pub mod aof;
 mod cmd;
+pub mod config;
 mod db;
 pub mod glob;
 mod hash;
+pub mod memory;
 pub mod num;
 mod reply;
 mod store;

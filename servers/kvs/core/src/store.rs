@@ -4,8 +4,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::cmd::{self, Kind};
+use crate::config::{self, Table};
 use crate::db::Db;
 use crate::hash::{Rng, SeededState};
+use crate::memory::{self, Gauge, Limits, Memory, Policy, Room};
 use crate::reply::{
     DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT, MULTI_NESTED, Reply, WATCH_IN_MULTI,
 };
@@ -16,11 +18,14 @@ pub const DATABASES: usize = 16;
 /// The seed [`Store::new`] uses.
 pub const DEFAULT_SEED: u64 = 0x5EED_BA5A_17C0_FFEE;
 
-/// The whole key space: 16 databases, the PRNG and the hash seed.
+/// The whole key space: 16 databases, the PRNG and the hash seed, and
+/// the memory limits with the parameters `CONFIG` sets.
 #[derive(Debug)]
 pub struct Store {
     dbs: Vec<Db>,
     rng: Rng,
+    memory: Memory,
+    config: Table,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -41,6 +46,9 @@ struct MultiState {
     queue: Vec<Vec<Vec<u8>>>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     dirty: bool,
+    /// A queued command may grow the data (EXEC is refused when out of
+    /// memory).
+    denyoom: bool,
 }
 
 #[derive(Debug)]
@@ -77,13 +85,17 @@ impl Session {
     }
 }
 
-/// What a command handler sees: the databases, the selected one, the time
-/// and the PRNG.
+/// What a command handler sees: the databases, the selected one, the time,
+/// the PRNG, the room it has to grow the data, and the memory state and
+/// parameters (CONFIG, OBJECT, INFO).
 pub(crate) struct Ctx<'a> {
     pub(crate) dbs: &'a mut [Db],
     pub(crate) db: usize,
     pub(crate) now: i64,
     pub(crate) rng: &'a mut Rng,
+    pub(crate) room: Room,
+    pub(crate) memory: &'a mut Memory,
+    pub(crate) config: &'a mut Table,
 }
 
 impl Ctx<'_> {
@@ -110,10 +122,62 @@ impl Store {
     /// An empty store whose hash tables and PRNG derive from `seed`.
     pub fn with_seed(seed: u64) -> Store {
         let state = SeededState::new(seed);
+        let mut seeds = Rng::new(!seed);
         Store {
-            dbs: (0..DATABASES).map(|_| Db::new(state)).collect(),
+            dbs: (0..DATABASES)
+                .map(|_| Db::new(state, seeds.next_u64()))
+                .collect(),
             rng: Rng::new(seed),
+            memory: Memory::default(),
+            config: Table::new(config::STORE),
         }
+    }
+
+    /// Lends the store a gauge of the memory in use, and the most it may
+    /// use (`ceiling`, the memory its runner can spare for data): from
+    /// now on `maxmemory` is enforced ([`crate::memory`]), and a command
+    /// that would take the memory in use past the ceiling is refused
+    /// with `-OOM` instead of allocating.
+    pub fn set_memory(&mut self, gauge: Gauge, ceiling: u64) {
+        self.memory.room = Room {
+            gauge: Some(gauge),
+            ceiling,
+        };
+    }
+
+    /// The memory in use, if the store has a gauge.
+    pub fn used_memory(&self) -> Option<u64> {
+        self.memory.room.used()
+    }
+
+    /// The memory parameters as `CONFIG SET` left them.
+    pub fn limits(&self) -> Limits {
+        self.memory.limits
+    }
+
+    /// Sets store parameter `name` (`maxmemory`, `maxmemory-policy`, …;
+    /// see [`config::STORE`]) as `CONFIG SET` would: how the component
+    /// applies its configuration.
+    pub fn configure(&mut self, name: &str, value: &str) -> Result<(), config::ConfigError> {
+        self.config.set(name, value)?;
+        self.apply_config();
+        Ok(())
+    }
+
+    /// Keys deleted to free memory so far (`evicted_keys`).
+    pub fn evicted_keys(&self) -> u64 {
+        self.memory.evicted
+    }
+
+    /// Makes the typed limits and the databases' access tracking follow
+    /// the parameter table.
+    fn apply_config(&mut self) {
+        self.memory.limits = limits_of(&self.config);
+        let tracking = self.memory.limits.tracking();
+        for db in &mut self.dbs {
+            db.tracking = tracking;
+        }
+        self.memory.clear_pool();
     }
 
     /// Number of keys in database `db` (expired keys not yet removed
@@ -155,6 +219,11 @@ impl Store {
 
     /// Executes one command (`args[0]` is the name, case-insensitive) for
     /// `session` at time `now_ms` (milliseconds since the Unix epoch).
+    ///
+    /// First, with `maxmemory` set, keys are evicted until the memory in
+    /// use is below it; if that fails, a command that may grow the data
+    /// (and any command to be queued in MULTI, or an EXEC whose queue
+    /// holds one) is refused with `-OOM`, as in Redis.
     pub fn execute(&mut self, session: &mut Session, args: &[&[u8]], now_ms: u64) -> Reply {
         let now = clamp_now(now_ms);
         let Some(name) = args.first() else {
@@ -168,6 +237,39 @@ impl Store {
             flag_multi(session);
             return Reply::arity(command.name);
         }
+        for db in &mut self.dbs {
+            db.now = now;
+        }
+        if !self.memory.evict(&mut self.dbs, &mut self.rng, now) {
+            let refused = match (&session.multi, command.kind) {
+                (Some(multi), Kind::Exec) => multi.denyoom,
+                (Some(_), Kind::Discard) => false,
+                (Some(_), _) => true,
+                (None, _) => command.denyoom,
+            };
+            if refused {
+                if matches!(command.kind, Kind::Exec) {
+                    session.multi = None;
+                    self.unwatch_all(session);
+                    let mut msg = String::from("EXECABORT Transaction discarded because of: ");
+                    msg.push_str(memory::OOM);
+                    return Reply::Error(msg);
+                }
+                flag_multi(session);
+                return Reply::error(memory::OOM);
+            }
+        }
+        self.run(session, command, args, now)
+    }
+
+    /// Runs a command found and checked by [`execute`](Self::execute).
+    fn run(
+        &mut self,
+        session: &mut Session,
+        command: &'static cmd::Command,
+        args: &[&[u8]],
+        now: i64,
+    ) -> Reply {
         if let Some(multi) = session.multi.as_mut()
             && !matches!(
                 command.kind,
@@ -175,6 +277,7 @@ impl Store {
             )
         {
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
+            multi.denyoom |= command.denyoom;
             return Reply::simple("QUEUED");
         }
         match command.kind {
@@ -212,9 +315,15 @@ impl Store {
                     db: session.db,
                     now,
                     rng: &mut self.rng,
+                    room: self.memory.room,
+                    memory: &mut self.memory,
+                    config: &mut self.config,
                 };
                 let reply = handler(&mut ctx, args);
                 session.db = ctx.db;
+                if command.configures {
+                    self.apply_config();
+                }
                 reply
             }
         }
@@ -265,9 +374,35 @@ impl Store {
         let mut replies = Vec::with_capacity(multi.queue.len());
         for queued in &multi.queue {
             let args: Vec<&[u8]> = queued.iter().map(Vec::as_slice).collect();
-            replies.push(self.execute(session, &args, now as u64));
+            // Queued commands were looked up and checked when queued.
+            let reply = match cmd::lookup(args[0]) {
+                Some(command) => self.run(session, command, &args, now),
+                None => unknown_command(args[0], &args[1..]),
+            };
+            replies.push(reply);
         }
         Reply::array(replies)
+    }
+}
+
+/// The typed memory limits the parameter table holds.
+fn limits_of(table: &Table) -> Limits {
+    let num = |name: &str| table.get(name).and_then(|v| v.parse::<u64>().ok());
+    let defaults = Limits::default();
+    let small = |name: &str, default: u32| {
+        num(name)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(default)
+    };
+    Limits {
+        maxmemory: num("maxmemory").unwrap_or(0),
+        policy: table
+            .get("maxmemory-policy")
+            .and_then(|p| Policy::parse(p.as_bytes()))
+            .unwrap_or(defaults.policy),
+        samples: small("maxmemory-samples", defaults.samples),
+        lfu_log_factor: small("lfu-log-factor", defaults.lfu_log_factor),
+        lfu_decay_time: small("lfu-decay-time", defaults.lfu_decay_time),
     }
 }
 

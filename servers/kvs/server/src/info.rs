@@ -1,6 +1,6 @@
 //! `INFO`: what the kvs server says about itself in Redis's words (the
-//! sections `memory` and `persistence`), for the front ends' `INFO` and
-//! metrics. `kvs-core` does not know the heap or the disk; the server
+//! sections `memory`, `persistence` and `stats`), for the front ends'
+//! `INFO` and metrics. `kvs-core` does not know the heap or the disk; the server
 //! answers it before the store sees it.
 
 use crate::persist::{Persistence, SectorDevice};
@@ -8,6 +8,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use kvs_core::Store;
 
 /// Whether `args` is an `INFO` command.
 pub(crate) fn is_info(args: &[&[u8]]) -> bool {
@@ -17,10 +18,12 @@ pub(crate) fn is_info(args: &[&[u8]]) -> bool {
 
 /// Appends the reply to `INFO [section ...]`: a bulk string with the
 /// sections asked for (all, `default` or `everything` by name too), empty
-/// for sections the server does not have.
+/// for sections the server does not have. `held` is what the allocator
+/// holds for the live allocations.
 pub(crate) fn reply(
     args: &[&[u8]],
-    memory: Option<u64>,
+    store: &Store,
+    held: Option<u64>,
     persistence: Option<&Persistence<Box<dyn SectorDevice>>>,
     reply: &mut Vec<u8>,
 ) {
@@ -34,17 +37,39 @@ pub(crate) fn reply(
             })
     };
     let mut text = String::new();
-    if wants(b"memory") {
-        text.push_str("# Memory\r\n");
-        if let Some(bytes) = memory {
-            let _ = write!(text, "used_memory:{bytes}\r\n");
-        }
-    }
-    if wants(b"persistence") {
+    let section = |name: &str, text: &mut String| {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        text.push_str("# Persistence\r\n");
+        let _ = write!(text, "# {name}\r\n");
+    };
+    if wants(b"memory") {
+        section("Memory", &mut text);
+        let limits = store.limits();
+        if let Some(used) = store.used_memory() {
+            let _ = write!(text, "used_memory:{used}\r\n");
+            // The heap is mapped whole when the component starts, so
+            // there is no resident size to compare with: the ratio is
+            // what the allocator holds for the live allocations (their
+            // sizes rounded up, and its bookkeeping) over what they
+            // asked for.
+            if let Some(held) = held.filter(|_| used > 0) {
+                let _ = write!(
+                    text,
+                    "mem_fragmentation_ratio:{:.2}\r\n",
+                    held as f64 / used as f64
+                );
+            }
+        }
+        let _ = write!(
+            text,
+            "maxmemory:{}\r\nmaxmemory_policy:{}\r\n",
+            limits.maxmemory,
+            limits.policy.name()
+        );
+    }
+    if wants(b"persistence") {
+        section("Persistence", &mut text);
         match persistence {
             Some(p) => {
                 let log = p.log();
@@ -63,6 +88,10 @@ pub(crate) fn reply(
             }
             None => text.push_str("aof_enabled:0\r\n"),
         }
+    }
+    if wants(b"stats") {
+        section("Stats", &mut text);
+        let _ = write!(text, "evicted_keys:{}\r\n", store.evicted_keys());
     }
     kvs_core::Reply::Bulk(Some(text.into_bytes())).encode_resp2(reply);
 }

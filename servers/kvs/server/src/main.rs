@@ -10,7 +10,10 @@
 //! calibration from the start-info page, else 2000) and `epoch-ms`
 //! (the Unix time in milliseconds it takes the start to be; default: the
 //! real-time clock the kernel read at boot, else 1700000000000), from
-//! which it counts time (see [`kvs::TscClock`]).
+//! which it counts time (see [`kvs::TscClock`]); `maxmemory` (default:
+//! the heap less what the server needs besides the data, see
+//! `docs/kvs.md`) and `maxmemory-policy` (default `noeviction`), as
+//! Redis's `CONFIG SET` takes them.
 //!
 //! With a channel `block` (the block server) it keeps its data set in an
 //! append-only log on that disk ([`kvs::persist`]), replayed at start:
@@ -102,8 +105,28 @@ fn run(start: &'static libcap::Start) -> ! {
         .collect();
     let clock_start = epoch_ms.max(last_logged);
     let clock = TscClock::new(tsc_mhz, clock_start);
+    let largest_region = regions.iter().map(|(_, r)| r.len() as u64).max();
     let mut server = KvsServer::with_store(store, clock, regions);
-    server.set_memory_gauge(|| libcap::runtime::heap_used().unwrap_or(0) as u64);
+    // Limits apply once the log is replayed: loading never evicts.
+    let (ceiling, maxmemory) = memory_budget(start.heap().1, largest_region.unwrap_or(0));
+    server.set_memory(
+        || libcap::runtime::heap_used().unwrap_or(0) as u64,
+        || libcap::runtime::heap_held().unwrap_or(0) as u64,
+        ceiling,
+    );
+    let maxmemory = alloc::format!("{maxmemory}");
+    for (name, default) in [
+        ("maxmemory", Some(maxmemory.as_str())),
+        ("maxmemory-policy", None),
+    ] {
+        let Some(value) = start.arg(name).or(default) else {
+            continue;
+        };
+        if let Err(e) = server.configure(name, value) {
+            error!("argument {name} = \"{value}\": {e:?}");
+            libcap::syscall::exit(1)
+        }
+    }
     let persistent = persistence.is_some();
     if let Some((p, _)) = persistence {
         server.persist(p);
@@ -129,6 +152,20 @@ fn run(start: &'static libcap::Start) -> ! {
     } else {
         server.serve(endpoint)
     }
+}
+
+/// How much of a heap of `heap` bytes the data may take: the ceiling no
+/// command may pass (the heap less what the server needs besides the
+/// data: a request copied out of a region and a reply being encoded,
+/// each up to the largest region of `region` bytes, and 2 MiB for
+/// sessions and the log's buffers), and the default `maxmemory` below it
+/// (less room for one more such request, which may grow the data by its
+/// size after the check).
+#[cfg(target_os = "none")]
+fn memory_budget(heap: u64, region: u64) -> (u64, u64) {
+    const MIB: u64 = 1 << 20;
+    let ceiling = heap.saturating_sub(2 * region + 2 * MIB);
+    (ceiling, ceiling.saturating_sub(region + MIB).max(1))
 }
 
 /// The most replies held for one flush (group commit); each costs a

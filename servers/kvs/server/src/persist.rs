@@ -637,10 +637,15 @@ impl<D: SectorDevice> Log<D> {
     /// that follow.
     pub fn compact(&mut self, store: &Store, now_ms: u64) -> Result<u32, LogError> {
         let salt = self.start_compaction(store);
-        self.compaction_step(store, &[], usize::MAX, now_ms)?;
+        // In steps, so that the image in memory stays a chunk, not a copy
+        // of the data set.
+        while !self.compaction_step(store, &[], COMPACT_STEP, now_ms)? {}
         Ok(salt)
     }
 }
+
+/// Keys a one-go [`Log::compact`] copies per step.
+const COMPACT_STEP: usize = 256;
 
 /// A new log being written into the other area.
 #[derive(Debug)]

@@ -12,6 +12,8 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use kvs_core::config::ConfigError;
+use kvs_core::memory::Gauge;
 use kvs_core::{Session, Store};
 use libcap::rpc::{Bytes, Caller, Settle};
 
@@ -136,8 +138,9 @@ pub struct KvsServer<C> {
     reply: Vec<u8>,
     /// The append-only log, if the server has a disk.
     persistence: Option<Persistence<Box<dyn SectorDevice>>>,
-    /// What `INFO` reports as `used_memory`.
-    memory: Option<fn() -> u64>,
+    /// What `INFO` reports as the bytes the allocator holds for the live
+    /// allocations (for `mem_fragmentation_ratio`).
+    held: Option<Gauge>,
 }
 
 impl<C: Clock> KvsServer<C> {
@@ -175,14 +178,24 @@ impl<C: Clock> KvsServer<C> {
             request: Vec::new(),
             reply: Vec::new(),
             persistence: None,
-            memory: None,
+            held: None,
         }
     }
 
-    /// Reports `gauge()` as `used_memory` in `INFO` (the component's heap
-    /// in use).
-    pub fn set_memory_gauge(&mut self, gauge: fn() -> u64) {
-        self.memory = Some(gauge);
+    /// Measures memory with `used` (the component's heap in use: what
+    /// `INFO` reports as `used_memory`, and what `maxmemory` limits) and
+    /// `held` (what the allocator holds for it, bookkeeping included),
+    /// and lets the data grow to `ceiling` bytes at most (see
+    /// [`Store::set_memory`]).
+    pub fn set_memory(&mut self, used: Gauge, held: Gauge, ceiling: u64) {
+        self.store.set_memory(used, ceiling);
+        self.held = Some(held);
+    }
+
+    /// Sets store parameter `name` (`maxmemory`, `maxmemory-policy`, …)
+    /// as `CONFIG SET` would.
+    pub fn configure(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.store.configure(name, value)
     }
 
     /// Logs every change through `persistence` from now on (its log was
@@ -289,7 +302,7 @@ impl<C: Clock> KvsServer<C> {
             requests,
             last_expire,
             reply,
-            memory,
+            held,
             ..
         } = self;
         let engine = Engine {
@@ -298,7 +311,7 @@ impl<C: Clock> KvsServer<C> {
             clock,
             requests,
             last_expire,
-            memory: *memory,
+            held: *held,
         };
         (engine, clients, reply)
     }
@@ -372,7 +385,7 @@ struct Engine<'a, C> {
     clock: &'a mut C,
     requests: &'a mut u64,
     last_expire: &'a mut u64,
-    memory: Option<fn() -> u64>,
+    held: Option<Gauge>,
 }
 
 impl<C: Clock> Engine<'_, C> {
@@ -380,8 +393,8 @@ impl<C: Clock> Engine<'_, C> {
     /// and appends its reply's encoding to `reply`.
     fn execute(&mut self, state: &mut Session, args: &[&[u8]], reply: &mut Vec<u8>) {
         if info::is_info(args) && !state.in_multi() {
-            let memory = self.memory.map(|gauge| gauge());
-            return info::reply(args, memory, self.persistence.as_ref(), reply);
+            let held = self.held.map(|gauge| gauge());
+            return info::reply(args, self.store, held, self.persistence.as_ref(), reply);
         }
         let now = self.clock.now_ms();
         *self.requests += 1;

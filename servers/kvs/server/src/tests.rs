@@ -517,7 +517,11 @@ fn reply_lengths_cover_every_resp2_kind() {
 #[test]
 fn info_reports_memory_and_the_log() {
     let (s, _) = persistent();
-    s.state_mut().set_memory_gauge(|| 4096);
+    s.state_mut().set_memory(|| 4096, || 5000, 1 << 20);
+    s.state_mut().configure("maxmemory", "1mb").unwrap();
+    s.state_mut()
+        .configure("maxmemory-policy", "allkeys-lru")
+        .unwrap();
     let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
     c.command(&[b"SET", b"k", b"v"]).unwrap();
     // What serve_held does before it answers.
@@ -526,9 +530,11 @@ fn info_reports_memory_and_the_log() {
     let all = text(c.command(&[b"INFO"]).unwrap());
     assert!(all.starts_with('$'), "{all}");
     for field in [
-        "# Memory\r\nused_memory:4096\r\n",
+        "# Memory\r\nused_memory:4096\r\nmem_fragmentation_ratio:1.22\r\n\
+         maxmemory:1048576\r\nmaxmemory_policy:allkeys-lru\r\n",
         "# Persistence\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\n",
         "aof_last_write_status:ok\r\naof_fsync:always\r\n",
+        "# Stats\r\nevicted_keys:0\r\n",
     ] {
         assert!(all.contains(field), "{field:?} in {all}");
     }
@@ -550,8 +556,9 @@ fn info_reports_memory_and_the_log() {
     let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
     let bare = text(c.command(&[b"INFO"]).unwrap());
     assert!(
-        bare.contains("# Memory\r\n# Persistence")
-            || bare.contains("# Memory\r\n\r\n# Persistence"),
+        bare.contains(
+            "# Memory\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n\r\n# Persistence"
+        ),
         "{bare}"
     );
     assert!(bare.contains("aof_enabled:0"), "{bare}");

@@ -45,6 +45,11 @@ pub(crate) struct Command {
     pub(crate) kind: Kind,
     /// It may change data (what a full disk refuses).
     pub(crate) writes: bool,
+    /// It may grow the data (Redis's `denyoom`: refused when out of
+    /// memory).
+    pub(crate) denyoom: bool,
+    /// It may change the store's parameters (`CONFIG SET`).
+    pub(crate) configures: bool,
 }
 
 impl Command {
@@ -55,45 +60,55 @@ impl Command {
     }
 }
 
-/// A command that may change data.
-const fn c(name: &'static str, arity: i32, h: Handler) -> Command {
+/// A command of `kind` that neither changes data nor configures.
+const fn other(name: &'static str, arity: i32, kind: Kind) -> Command {
     Command {
         name,
         arity,
-        writes: true,
-        kind: Kind::Normal(h),
+        kind,
+        writes: false,
+        denyoom: false,
+        configures: false,
     }
 }
 
 /// A command that only reads.
 const fn r(name: &'static str, arity: i32, h: Handler) -> Command {
+    other(name, arity, Kind::Normal(h))
+}
+
+/// A command that may change data but not grow it (deletions, expiry).
+const fn c(name: &'static str, arity: i32, h: Handler) -> Command {
     Command {
-        name,
-        arity,
-        writes: false,
-        kind: Kind::Normal(h),
+        writes: true,
+        ..r(name, arity, h)
+    }
+}
+
+/// A command that may grow the data.
+const fn g(name: &'static str, arity: i32, h: Handler) -> Command {
+    Command {
+        denyoom: true,
+        ..c(name, arity, h)
     }
 }
 
 /// Every command, sorted by name (a test checks the order).
 static COMMANDS: &[Command] = &[
-    c("append", 3, strings::append),
-    r("dbsize", 1, server::dbsize),
-    c("decr", 2, strings::decr),
-    c("decrby", 3, strings::decrby),
-    c("del", -2, keys::del),
+    g("append", 3, strings::append),
     Command {
-        name: "discard",
-        arity: 1,
-        kind: Kind::Discard,
-        writes: false,
+        configures: true,
+        ..r("config", -2, server::config)
     },
+    r("dbsize", 1, server::dbsize),
+    g("decr", 2, strings::decr),
+    g("decrby", 3, strings::decrby),
+    c("del", -2, keys::del),
+    other("discard", 1, Kind::Discard),
     r("echo", 2, server::echo),
     Command {
-        name: "exec",
-        arity: 1,
-        kind: Kind::Exec,
         writes: true,
+        ..other("exec", 1, Kind::Exec)
     },
     r("exists", -2, keys::exists),
     c("expire", -3, expire::expire),
@@ -105,73 +120,69 @@ static COMMANDS: &[Command] = &[
     c("getdel", 2, strings::getdel),
     c("getex", -2, strings::getex),
     r("getrange", 4, strings::getrange),
-    c("getset", 3, strings::getset),
+    g("getset", 3, strings::getset),
     c("hdel", -3, hashes::hdel),
     r("hexists", 3, hashes::hexists),
     r("hget", 3, hashes::hget),
     r("hgetall", 2, hashes::hgetall),
-    c("hincrby", 4, hashes::hincrby),
-    c("hincrbyfloat", 4, hashes::hincrbyfloat),
+    g("hincrby", 4, hashes::hincrby),
+    g("hincrbyfloat", 4, hashes::hincrbyfloat),
     r("hkeys", 2, hashes::hkeys),
     r("hlen", 2, hashes::hlen),
     r("hmget", -3, hashes::hmget),
-    c("hmset", -4, hashes::hmset),
+    g("hmset", -4, hashes::hmset),
     r("hscan", -3, hashes::hscan),
-    c("hset", -4, hashes::hset),
-    c("hsetnx", 4, hashes::hsetnx),
+    g("hset", -4, hashes::hset),
+    g("hsetnx", 4, hashes::hsetnx),
     r("hstrlen", 3, hashes::hstrlen),
     r("hvals", 2, hashes::hvals),
-    c("incr", 2, strings::incr),
-    c("incrby", 3, strings::incrby),
-    c("incrbyfloat", 3, strings::incrbyfloat),
+    g("incr", 2, strings::incr),
+    g("incrby", 3, strings::incrby),
+    g("incrbyfloat", 3, strings::incrbyfloat),
     r("keys", 2, keys::keys),
     r("lindex", 3, lists::lindex),
-    c("linsert", 5, lists::linsert),
+    g("linsert", 5, lists::linsert),
     r("llen", 2, lists::llen),
-    c("lmove", 5, lists::lmove),
+    g("lmove", 5, lists::lmove),
     c("lpop", -2, lists::lpop),
     r("lpos", -3, lists::lpos),
-    c("lpush", -3, lists::lpush),
-    c("lpushx", -3, lists::lpushx),
+    g("lpush", -3, lists::lpush),
+    g("lpushx", -3, lists::lpushx),
     r("lrange", 4, lists::lrange),
     c("lrem", 4, lists::lrem),
-    c("lset", 4, lists::lset),
+    g("lset", 4, lists::lset),
     c("ltrim", 4, lists::ltrim),
     r("mget", -2, strings::mget),
-    c("mset", -3, strings::mset),
-    c("msetnx", -3, strings::msetnx),
-    Command {
-        name: "multi",
-        arity: 1,
-        kind: Kind::Multi,
-        writes: false,
-    },
+    g("mset", -3, strings::mset),
+    g("msetnx", -3, strings::msetnx),
+    other("multi", 1, Kind::Multi),
+    r("object", -2, keys::object),
     c("persist", 2, expire::persist),
     c("pexpire", -3, expire::pexpire),
     c("pexpireat", -3, expire::pexpireat),
     r("pexpiretime", 2, expire::pexpiretime),
     r("ping", -1, server::ping),
-    c("psetex", 4, strings::psetex),
+    g("psetex", 4, strings::psetex),
     r("pttl", 2, expire::pttl),
     r("randomkey", 1, keys::randomkey),
     c("rename", 3, keys::rename),
     c("renamenx", 3, keys::renamenx),
     c("rpop", -2, lists::rpop),
-    c("rpoplpush", 3, lists::rpoplpush),
-    c("rpush", -3, lists::rpush),
-    c("rpushx", -3, lists::rpushx),
-    c("sadd", -3, sets::sadd),
+    g("rpoplpush", 3, lists::rpoplpush),
+    g("rpush", -3, lists::rpush),
+    g("rpushx", -3, lists::rpushx),
+    g("sadd", -3, sets::sadd),
     r("scan", -2, keys::scan),
     r("scard", 2, sets::scard),
     r("sdiff", -2, sets::sdiff),
-    c("sdiffstore", -3, sets::sdiffstore),
+    g("sdiffstore", -3, sets::sdiffstore),
     r("select", 2, server::select),
-    c("set", -3, strings::set),
-    c("setex", 4, strings::setex),
-    c("setnx", 3, strings::setnx),
-    c("setrange", 4, strings::setrange),
+    g("set", -3, strings::set),
+    g("setex", 4, strings::setex),
+    g("setnx", 3, strings::setnx),
+    g("setrange", 4, strings::setrange),
     r("sinter", -2, sets::sinter),
-    c("sinterstore", -3, sets::sinterstore),
+    g("sinterstore", -3, sets::sinterstore),
     r("sismember", 3, sets::sismember),
     r("smembers", 2, sets::smembers),
     r("smismember", -3, sets::smismember),
@@ -183,26 +194,16 @@ static COMMANDS: &[Command] = &[
     r("strlen", 2, strings::strlen),
     r("substr", 4, strings::getrange),
     r("sunion", -2, sets::sunion),
-    c("sunionstore", -3, sets::sunionstore),
+    g("sunionstore", -3, sets::sunionstore),
     r("ttl", 2, expire::ttl),
     r("type", 2, keys::type_),
     c("unlink", -2, keys::del),
-    Command {
-        name: "unwatch",
-        arity: 1,
-        kind: Kind::Unwatch,
-        writes: false,
-    },
-    Command {
-        name: "watch",
-        arity: -2,
-        kind: Kind::Watch,
-        writes: false,
-    },
-    c("zadd", -4, zsets::zadd),
+    other("unwatch", 1, Kind::Unwatch),
+    other("watch", -2, Kind::Watch),
+    g("zadd", -4, zsets::zadd),
     r("zcard", 2, zsets::zcard),
     r("zcount", 4, zsets::zcount),
-    c("zincrby", 4, zsets::zincrby),
+    g("zincrby", 4, zsets::zincrby),
     r("zlexcount", 4, zsets::zlexcount),
     r("zmscore", -3, zsets::zmscore),
     c("zpopmax", -2, zsets::zpopmax),

@@ -1,5 +1,7 @@
 //! Connection and server commands: PING, ECHO, SELECT, DBSIZE, FLUSHDB,
-//! FLUSHALL.
+//! FLUSHALL, and CONFIG for the store's parameters.
+
+use alloc::string::String;
 
 use crate::cmd::is;
 use crate::num;
@@ -61,6 +63,40 @@ pub(crate) fn flushall(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         db.flush();
     }
     Reply::ok()
+}
+
+/// `ERR unknown subcommand '<sub>'. Try <COMMAND> HELP.`
+pub(crate) fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
+    let mut msg = String::from("ERR unknown subcommand '");
+    msg.push_str(&String::from_utf8_lossy(&sub[..sub.len().min(128)]));
+    msg.push_str("'. Try ");
+    msg.push_str(command);
+    msg.push_str(" HELP.");
+    Reply::Error(msg)
+}
+
+/// CONFIG GET pattern [pattern ...] | CONFIG SET name value [name value ...]
+/// for the store's parameters ([`crate::config::STORE`]); a front end
+/// answers the rest of CONFIG.
+pub(crate) fn config(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let sub = a[1];
+    if is(sub, "get") {
+        if a.len() < 3 {
+            return Reply::arity("config|get");
+        }
+        let found = cx.config.matching(&a[2..]);
+        Reply::bulks(found.iter().flat_map(|(n, v)| [n.as_bytes(), v.as_bytes()]))
+    } else if is(sub, "set") {
+        if a.len() < 4 {
+            return Reply::arity("config|set");
+        }
+        match cx.config.set_all(&a[2..]) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::Error(String::from_utf8_lossy(&e.message()).into_owned()),
+        }
+    } else {
+        unknown_subcommand(sub, "CONFIG")
+    }
 }
 
 #[cfg(test)]

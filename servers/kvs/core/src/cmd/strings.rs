@@ -278,15 +278,19 @@ pub(crate) fn msetnx(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// APPEND key value
 pub(crate) fn append(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let now = cx.now;
+    let (now, room) = (cx.now, cx.room);
     let db = cx.db();
     let len = match db.get_mut(a[1], now) {
         None => {
-            db.set(a[1], Value::Str(a[2].to_vec()), false);
+            let mut s = Vec::new();
+            tri!(room.reserve(&mut s, a[2].len()));
+            s.extend_from_slice(a[2]);
+            db.set(a[1], Value::Str(s), false);
             a[2].len()
         }
         Some(Value::Str(s)) => {
             tri!(check_len(s.len() + a[2].len()));
+            tri!(room.reserve(s, a[2].len()));
             s.extend_from_slice(a[2]);
             let n = s.len();
             db.touch(a[1]);
@@ -332,7 +336,7 @@ pub(crate) fn setrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
     let val = a[3];
-    let now = cx.now;
+    let (now, room) = (cx.now, cx.room);
     let db = cx.db();
     match db.get_mut(a[1], now) {
         None => {
@@ -340,7 +344,8 @@ pub(crate) fn setrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
                 return Reply::Integer(0);
             }
             tri!(check_len(offset.saturating_add(val.len())));
-            let mut s = alloc::vec![0u8; offset];
+            let mut s = tri!(room.zeroed(offset));
+            tri!(room.reserve(&mut s, val.len()));
             s.extend_from_slice(val);
             let n = s.len();
             db.set(a[1], Value::Str(s), false);
@@ -353,6 +358,7 @@ pub(crate) fn setrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             tri!(check_len(offset.saturating_add(val.len())));
             let end = offset + val.len();
             if s.len() < end {
+                tri!(room.reserve(s, end - s.len()));
                 s.resize(end, 0);
             }
             s[offset..end].copy_from_slice(val);

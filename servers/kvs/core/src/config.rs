@@ -1,0 +1,486 @@
+//! Parameters as `CONFIG GET` and `CONFIG SET` see them: tables with
+//! Redis's names, value syntax, defaults and error words. The store keeps
+//! the parameters that govern it ([`STORE`]: memory and eviction) and
+//! answers `CONFIG` for them; a front end keeps its own in a table of
+//! the same kind and passes the store's on.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::num::parse_i64;
+
+/// What values a parameter takes.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// `yes` or `no`.
+    Bool,
+    /// An integer in `min..=max`.
+    Int {
+        /// The least value.
+        min: i64,
+        /// The greatest value.
+        max: i64,
+    },
+    /// A byte count with an optional unit (`k`, `kb`, `m`, `mb`, `g`,
+    /// `gb`), at least `min`; shown in bytes.
+    Memory {
+        /// The least value.
+        min: i64,
+    },
+    /// One of the words (case-insensitive; shown in lower case).
+    Enum(&'static [&'static str]),
+    /// `save`: pairs `<seconds> <changes>` separated by single spaces, or
+    /// empty.
+    Save,
+    /// Any string.
+    Text,
+}
+
+/// One parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// Its name.
+    pub name: &'static str,
+    /// The name Redis 6 used (the `ziplist` spellings), also accepted.
+    pub alias: Option<&'static str>,
+    /// Its values.
+    pub kind: Kind,
+    /// Its value until set.
+    pub default: &'static str,
+    /// Whether `CONFIG SET` may change it (the component may always).
+    pub mutable: bool,
+}
+
+impl Param {
+    /// A parameter `CONFIG SET` may change.
+    pub const fn new(name: &'static str, kind: Kind, default: &'static str) -> Param {
+        Param {
+            name,
+            alias: None,
+            kind,
+            default,
+            mutable: true,
+        }
+    }
+
+    /// The same, also known by an older name.
+    pub const fn aliased(
+        name: &'static str,
+        alias: &'static str,
+        kind: Kind,
+        default: &'static str,
+    ) -> Param {
+        Param {
+            alias: Some(alias),
+            ..Param::new(name, kind, default)
+        }
+    }
+
+    /// A parameter only the component sets.
+    pub const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
+        Param {
+            mutable: false,
+            ..Param::new(name, kind, default)
+        }
+    }
+}
+
+const POSITIVE_INT32: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
+
+/// The policies `maxmemory-policy` takes, in Redis's order.
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// The store's parameters, sorted by name.
+pub static STORE: &[Param] = &[
+    Param::new("lfu-decay-time", POSITIVE_INT32, "1"),
+    Param::new("lfu-log-factor", POSITIVE_INT32, "10"),
+    Param::new("maxmemory", Kind::Memory { min: 0 }, "0"),
+    Param::new("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
+    Param::new(
+        "maxmemory-samples",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "5",
+    ),
+];
+
+/// Whether the store owns the parameter called `name` (any case): what
+/// a front end passes on.
+///
+/// ```
+/// assert!(kvs_core::config::is_store_param(b"MaxMemory"));
+/// assert!(!kvs_core::config::is_store_param(b"appendonly"));
+/// ```
+pub fn is_store_param(name: &[u8]) -> bool {
+    find(STORE, name).is_some()
+}
+
+/// Why a parameter was not set.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ConfigError {
+    /// No parameter has that name.
+    Unknown,
+    /// `CONFIG SET` may not change it (`databases`, `port`,
+    /// `requirepass`).
+    Immutable,
+    /// The same parameter twice in one `CONFIG SET`.
+    Duplicate,
+    /// The value does not fit the parameter; the text is Redis's reason
+    /// (`argument must be 'yes' or 'no'`, …).
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// The reason as `CONFIG SET` words it after `- `.
+    fn reason(&self) -> &str {
+        match self {
+            Self::Unknown => "unknown parameter",
+            Self::Immutable => "can't set immutable config",
+            Self::Duplicate => "duplicate parameter",
+            Self::Invalid(why) => why,
+        }
+    }
+}
+
+/// Why a `CONFIG SET` changed nothing.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum SetError {
+    /// An odd number of arguments.
+    Syntax,
+    /// No parameter has this name.
+    Unknown(Vec<u8>),
+    /// The parameter with this name refused its value.
+    Refused(Vec<u8>, ConfigError),
+}
+
+impl SetError {
+    /// Redis's error reply for it, without the leading `-`.
+    ///
+    /// ```
+    /// use kvs_core::config::{ConfigError, SetError};
+    /// assert_eq!(
+    ///     SetError::Refused(b"hz".to_vec(), ConfigError::Duplicate).message(),
+    ///     b"ERR CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter"
+    /// );
+    /// ```
+    pub fn message(&self) -> Vec<u8> {
+        match self {
+            SetError::Syntax => b"ERR syntax error".to_vec(),
+            SetError::Unknown(name) => {
+                let mut msg =
+                    b"ERR Unknown option or number of arguments for CONFIG SET - '".to_vec();
+                msg.extend_from_slice(name);
+                msg.push(b'\'');
+                msg
+            }
+            SetError::Refused(name, why) => {
+                let mut msg = b"ERR CONFIG SET failed (possibly related to argument '".to_vec();
+                msg.extend_from_slice(name);
+                msg.extend_from_slice(b"') - ");
+                msg.extend_from_slice(why.reason().as_bytes());
+                msg
+            }
+        }
+    }
+}
+
+/// A table of parameters and their values.
+///
+/// ```
+/// use kvs_core::config::{Table, STORE};
+/// let mut t = Table::new(STORE);
+/// t.set_all(&[b"maxmemory", b"2mb"]).unwrap();
+/// assert_eq!(t.get("maxmemory"), Some("2097152"));
+/// assert_eq!(t.matching(&[b"maxmemory-p*"]), vec![("maxmemory-policy", "noeviction")]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Table {
+    params: &'static [Param],
+    values: Vec<String>,
+}
+
+impl Table {
+    /// `params` (sorted by name), at their defaults.
+    pub fn new(params: &'static [Param]) -> Table {
+        Table {
+            params,
+            values: params.iter().map(|p| p.default.to_string()).collect(),
+        }
+    }
+
+    /// The value of parameter `name` (or its alias), as `CONFIG GET`
+    /// shows it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        find(self.params, name.as_bytes()).map(|i| self.values[i].as_str())
+    }
+
+    /// Sets parameter `name` (immutable ones included) to `value`, checked
+    /// and normalised as `CONFIG SET` does.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let i = find(self.params, name.as_bytes()).ok_or(ConfigError::Unknown)?;
+        self.values[i] = normalise(&self.params[i].kind, value.as_bytes())?;
+        Ok(())
+    }
+
+    /// Whether the table has a parameter called `name`.
+    pub fn knows(&self, name: &[u8]) -> bool {
+        find(self.params, name).is_some()
+    }
+
+    /// `CONFIG GET pattern…`: each parameter matching a pattern once
+    /// (under each of its names that matches), in name order.
+    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, &str)> {
+        let lowered: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let matches = |name: &str| {
+            lowered
+                .iter()
+                .any(|p| crate::glob::matches(p, name.as_bytes()))
+        };
+        let mut found = Vec::new();
+        for (param, value) in self.params.iter().zip(&self.values) {
+            if matches(param.name) {
+                found.push((param.name, value.as_str()));
+            }
+            if let Some(alias) = param.alias
+                && matches(alias)
+            {
+                found.push((alias, value.as_str()));
+            }
+        }
+        found
+    }
+
+    /// `CONFIG SET name value [name value …]`: every pair is checked
+    /// before any is set, so it sets all or nothing.
+    pub fn set_all(&mut self, pairs: &[&[u8]]) -> Result<(), SetError> {
+        let mut staged: Vec<(usize, String)> = Vec::with_capacity(pairs.len() / 2);
+        for pair in pairs.chunks(2) {
+            let [name, value] = pair else {
+                return Err(SetError::Syntax);
+            };
+            let i = find(self.params, name).ok_or_else(|| SetError::Unknown(name.to_vec()))?;
+            let param = &self.params[i];
+            let checked = if staged.iter().any(|(j, _)| *j == i) {
+                Err(ConfigError::Duplicate)
+            } else if !param.mutable {
+                Err(ConfigError::Immutable)
+            } else {
+                normalise(&param.kind, value)
+            };
+            let value = checked.map_err(|e| SetError::Refused(name.to_vec(), e))?;
+            staged.push((i, value));
+        }
+        for (i, v) in staged {
+            self.values[i] = v;
+        }
+        Ok(())
+    }
+
+    /// The parameters, for tests that go through them all.
+    pub fn params(&self) -> &'static [Param] {
+        self.params
+    }
+}
+
+/// The index of the parameter called `name` (or with that alias),
+/// case-insensitively.
+fn find(params: &[Param], name: &[u8]) -> Option<usize> {
+    params.iter().position(|p| {
+        name.eq_ignore_ascii_case(p.name.as_bytes())
+            || p.alias
+                .is_some_and(|a| name.eq_ignore_ascii_case(a.as_bytes()))
+    })
+}
+
+/// Checks `value` against `kind`; the form `CONFIG GET` shows.
+pub fn normalise(kind: &Kind, value: &[u8]) -> Result<String, ConfigError> {
+    let invalid = |why: &str| ConfigError::Invalid(why.to_string());
+    let between = |min: i64, max: i64| {
+        ConfigError::Invalid(alloc::format!(
+            "argument must be between {min} and {max} inclusive"
+        ))
+    };
+    match kind {
+        Kind::Bool => {
+            if value.eq_ignore_ascii_case(b"yes") {
+                Ok("yes".to_string())
+            } else if value.eq_ignore_ascii_case(b"no") {
+                Ok("no".to_string())
+            } else {
+                Err(invalid("argument must be 'yes' or 'no'"))
+            }
+        }
+        Kind::Int { min, max } => {
+            let n = parse_i64(value)
+                .ok_or_else(|| invalid("argument couldn't be parsed into an integer"))?;
+            if n < *min || n > *max {
+                return Err(between(*min, *max));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Memory { min } => {
+            let n =
+                parse_memory(value).ok_or_else(|| invalid("argument must be a memory value"))?;
+            if n < *min {
+                return Err(between(*min, i64::MAX));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Enum(words) => words
+            .iter()
+            .find(|w| value.eq_ignore_ascii_case(w.as_bytes()))
+            .map(|w| w.to_string())
+            .ok_or_else(|| {
+                ConfigError::Invalid(alloc::format!(
+                    "argument(s) must be one of the following: {}",
+                    words.join(", ")
+                ))
+            }),
+        Kind::Save => {
+            let text =
+                core::str::from_utf8(value).map_err(|_| invalid("Invalid save parameters"))?;
+            if text.is_empty() {
+                return Ok(String::new());
+            }
+            let fields: Vec<&str> = text.split(' ').collect();
+            let numbers_ok = fields
+                .iter()
+                .all(|f| parse_i64(f.as_bytes()).is_some_and(|n| n >= 0));
+            if !fields.len().is_multiple_of(2) || !numbers_ok {
+                return Err(invalid("Invalid save parameters"));
+            }
+            Ok(text.to_string())
+        }
+        Kind::Text => core::str::from_utf8(value)
+            .map(ToString::to_string)
+            .map_err(|_| invalid("argument must be text")),
+    }
+}
+
+/// A memory value: digits, then optionally `b`, `k` (1000), `kb` (1024),
+/// `m`, `mb`, `g` or `gb`, case-insensitive, as Redis's `memtoull`.
+///
+/// ```
+/// use kvs_core::config::parse_memory;
+/// assert_eq!(parse_memory(b"1KB"), Some(1024));
+/// assert_eq!(parse_memory(b"2g"), Some(2_000_000_000));
+/// assert_eq!(parse_memory(b"1tb"), None);
+/// ```
+pub fn parse_memory(value: &[u8]) -> Option<i64> {
+    let digits = value.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let unit = value[digits..].to_ascii_lowercase();
+    let scale: i64 = match unit.as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let mut n: i64 = 0;
+    for &c in &value[..digits] {
+        n = n.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+    }
+    n.checked_mul(scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_table_is_sorted_and_defaults_are_valid() {
+        for w in STORE.windows(2) {
+            assert!(w[0].name < w[1].name, "{} >= {}", w[0].name, w[1].name);
+        }
+        for param in STORE {
+            assert_eq!(
+                normalise(&param.kind, param.default.as_bytes()).as_deref(),
+                Ok(param.default),
+                "{}",
+                param.name
+            );
+        }
+        let names: Vec<&str> = POLICIES.to_vec();
+        let known: Vec<&str> = crate::memory::Policy::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        assert_eq!(names, known, "the words are the policies, in Redis's order");
+    }
+
+    #[test]
+    fn memory_values() {
+        assert_eq!(parse_memory(b"10"), Some(10));
+        assert_eq!(parse_memory(b"10b"), Some(10));
+        assert_eq!(parse_memory(b"1k"), Some(1000));
+        assert_eq!(parse_memory(b"1KB"), Some(1024));
+        assert_eq!(parse_memory(b"10mb"), Some(10 << 20));
+        assert_eq!(parse_memory(b"2g"), Some(2_000_000_000));
+        assert_eq!(parse_memory(b"1gb"), Some(1 << 30));
+        for bad in [
+            &b""[..],
+            b"mb",
+            b"-1",
+            b"1.5gb",
+            b"1tb",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(parse_memory(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn set_all_checks_everything_first() {
+        let mut t = Table::new(STORE);
+        let set = |t: &mut Table, args: &[&str]| {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            t.set_all(&args)
+                .map_err(|e| String::from_utf8(e.message()).unwrap())
+        };
+        assert_eq!(set(&mut t, &["maxmemory", "10mb"]), Ok(()));
+        assert_eq!(
+            set(&mut t, &["maxmemory", "1gb", "maxmemory-samples", "0"]),
+            Err(
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - \
+                 argument must be between 1 and 2147483647 inclusive"
+                    .into()
+            )
+        );
+        assert_eq!(t.get("maxmemory"), Some("10485760"), "nothing applied");
+        assert_eq!(
+            set(&mut t, &["maxmemory", "1", "maxmemory", "2"]),
+            Err("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter".into())
+        );
+        assert_eq!(
+            set(&mut t, &["nope", "1"]),
+            Err("ERR Unknown option or number of arguments for CONFIG SET - 'nope'".into())
+        );
+        assert_eq!(set(&mut t, &["maxmemory"]), Err("ERR syntax error".into()));
+        assert_eq!(set(&mut t, &["MAXMEMORY-POLICY", "AllKeys-LFU"]), Ok(()));
+        assert_eq!(t.get("maxmemory-policy"), Some("allkeys-lfu"));
+        assert_eq!(
+            t.matching(&[b"lfu*", b"*decay*"]),
+            alloc::vec![("lfu-decay-time", "1"), ("lfu-log-factor", "10")]
+        );
+    }
+}
