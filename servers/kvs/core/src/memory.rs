@@ -27,6 +27,7 @@
 //! their expiry times).
 
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 use crate::db::{Db, Entry};
 use crate::hash::Rng;
@@ -34,6 +35,16 @@ use crate::reply::Reply;
 
 /// Redis's reply to a command refused for memory.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// The reply to a read whose reply would be larger than the store may
+/// send ([`Store::set_reply_limit`](crate::Store::set_reply_limit)) or
+/// build in the memory it has; the command did nothing.
+pub const REPLY_TOO_LARGE: &str =
+    "ERR the reply would be too large for the key-value store to send; nothing was done";
+
+/// What an element of a reply costs besides its bytes: its framing and
+/// the reply tree's node.
+const ELEMENT_COST: usize = 48;
 
 /// Reads the memory in use, in bytes (for the kvs component: its heap's
 /// allocated bytes).
@@ -330,6 +341,59 @@ impl Room {
         self.reserve(&mut v, len)?;
         v.resize(len, 0);
         Ok(v)
+    }
+}
+
+/// What the replies of a command (of a whole transaction, for EXEC) may
+/// still copy out of the data: the store's reply limit, and no more than
+/// the room the heap has to build and encode them. A handler takes its
+/// share before it copies anything, so a reply that would not fit is
+/// refused before any of it is made.
+#[derive(Debug)]
+pub(crate) struct ReplyBudget {
+    left: Cell<usize>,
+    pub(crate) limit: usize,
+    room: Room,
+}
+
+impl Default for ReplyBudget {
+    fn default() -> Self {
+        ReplyBudget {
+            left: Cell::new(usize::MAX),
+            limit: usize::MAX,
+            room: Room::default(),
+        }
+    }
+}
+
+impl ReplyBudget {
+    /// A fresh budget for the next command.
+    pub(crate) fn reset(&mut self, room: Room) {
+        self.left.set(self.limit);
+        self.room = room;
+    }
+
+    /// Takes `bytes` of data in `elements` reply elements, or refuses.
+    pub(crate) fn take(&self, bytes: usize, elements: usize) -> Result<(), Reply> {
+        let cost = bytes.saturating_add(elements.saturating_mul(ELEMENT_COST));
+        let left = self.left.get();
+        // Built once as a tree and once encoded.
+        if cost > left || !self.room.fits(cost.saturating_mul(2)) {
+            return Err(Reply::error(REPLY_TOO_LARGE));
+        }
+        self.left.set(left - cost);
+        Ok(())
+    }
+
+    /// Takes the share of a reply of `items`.
+    pub(crate) fn take_all<'a>(
+        &self,
+        items: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), Reply> {
+        let (bytes, count) = items.into_iter().fold((0usize, 0usize), |(b, n), i| {
+            (b.saturating_add(i.len()), n + 1)
+        });
+        self.take(bytes, count)
     }
 }
 

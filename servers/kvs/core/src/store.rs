@@ -7,7 +7,7 @@ use crate::cmd::{self, Kind};
 use crate::config::{self, Table};
 use crate::db::Db;
 use crate::hash::{Rng, SeededState};
-use crate::memory::{self, Gauge, Limits, Memory, Policy, Room};
+use crate::memory::{self, Gauge, Limits, Memory, Policy, ReplyBudget, Room};
 use crate::reply::{
     DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT, MULTI_NESTED, Reply, WATCH_IN_MULTI,
 };
@@ -25,6 +25,7 @@ pub struct Store {
     dbs: Vec<Db>,
     rng: Rng,
     memory: Memory,
+    reply: ReplyBudget,
     config: Table,
 }
 
@@ -94,6 +95,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: i64,
     pub(crate) rng: &'a mut Rng,
     pub(crate) room: Room,
+    /// What the reply may still copy out of the data.
+    pub(crate) reply: &'a ReplyBudget,
     pub(crate) memory: &'a mut Memory,
     pub(crate) config: &'a mut Table,
 }
@@ -129,20 +132,32 @@ impl Store {
                 .collect(),
             rng: Rng::new(seed),
             memory: Memory::default(),
+            reply: ReplyBudget::default(),
             config: Table::new(config::STORE),
         }
     }
 
     /// Lends the store a gauge of the memory in use, and the most it may
     /// use (`ceiling`, the memory its runner can spare for data): from
-    /// now on `maxmemory` is enforced ([`crate::memory`]), and a command
-    /// that would take the memory in use past the ceiling is refused
-    /// with `-OOM` instead of allocating.
+    /// now on `maxmemory` is enforced ([`crate::memory`]); above the
+    /// ceiling the store is out of memory whatever `maxmemory` says, and
+    /// a command that would grow the data or build a reply past the
+    /// ceiling is refused instead of allocating. The runner keeps room
+    /// above the ceiling for the growth one command makes after the
+    /// check (its arguments' size).
     pub fn set_memory(&mut self, gauge: Gauge, ceiling: u64) {
         self.memory.room = Room {
             gauge: Some(gauge),
             ceiling,
         };
+    }
+
+    /// Refuses (with [`memory::REPLY_TOO_LARGE`]) a command whose reply
+    /// would copy more than `bytes` out of the data, before it copies
+    /// any: what its runner can send. A transaction's replies count
+    /// together.
+    pub fn set_reply_limit(&mut self, bytes: usize) {
+        self.reply.limit = bytes;
     }
 
     /// The memory in use, if the store has a gauge.
@@ -240,7 +255,11 @@ impl Store {
         for db in &mut self.dbs {
             db.now = now;
         }
-        if !self.memory.evict(&mut self.dbs, &mut self.rng, now) {
+        self.reply.reset(self.memory.room);
+        // Out of memory: over `maxmemory` with nothing left to evict, or
+        // over the ceiling whatever `maxmemory` says.
+        let under_max = self.memory.evict(&mut self.dbs, &mut self.rng, now);
+        if !under_max || !self.memory.room.fits(0) {
             let refused = match (&session.multi, command.kind) {
                 (Some(multi), Kind::Exec) => multi.denyoom,
                 (Some(_), Kind::Discard) => false,
@@ -316,6 +335,7 @@ impl Store {
                     now,
                     rng: &mut self.rng,
                     room: self.memory.room,
+                    reply: &self.reply,
                     memory: &mut self.memory,
                     config: &mut self.config,
                 };

@@ -94,7 +94,7 @@ impl T {
         assert_eq!(after, Reply::simple("PONG"));
         // What the test itself holds (its arguments, this reply) moves the
         // count by a few KiB either way.
-        let over = used() > max + SLACK;
+        let over = max > 0 && used() > max + SLACK;
         if over {
             assert!(
                 self.nothing_to_evict(),
@@ -475,4 +475,76 @@ fn config_for_the_store_parameters() {
         t.run("CONFIG GET"),
         Reply::error("ERR wrong number of arguments for 'config|get' command")
     );
+}
+
+#[test]
+fn replies_larger_than_the_limit_are_refused_before_they_are_built() {
+    let mut t = T::new("noeviction", 0, 256 * MIB);
+    t.store.configure("maxmemory", "0").unwrap();
+    t.store.set_reply_limit(64 << 10);
+    let too_large = Reply::error(kvs_core::memory::REPLY_TOO_LARGE);
+    for i in 0..200 {
+        let v = value(i);
+        t.argv(&[b"RPUSH", b"l", v.as_bytes()]);
+        t.argv(&[b"SADD", b"s", v.as_bytes()]);
+        t.argv(&[b"HSET", b"h", i.to_string().as_bytes(), v.as_bytes()]);
+        t.argv(&[b"ZADD", b"z", i.to_string().as_bytes(), v.as_bytes()]);
+        t.argv(&[b"SET", format!("k{i}").as_bytes(), v.as_bytes()]);
+    }
+    let big = vec![b'x'; 100 << 10];
+    t.argv(&[b"SET", b"big", &big]);
+    for line in [
+        "LRANGE l 0 -1",
+        "LPOP l 100",
+        "SMEMBERS s",
+        "SUNION s s",
+        "SRANDMEMBER s -100000000",
+        "SPOP s 150",
+        "HGETALL h",
+        "HVALS h",
+        "ZRANGE z 0 -1",
+        "ZPOPMIN z 100",
+        "SSCAN s 0 COUNT 1000",
+        "GET big",
+        "GETRANGE big 0 -1",
+    ] {
+        assert_eq!(t.run(line), too_large, "{line}");
+    }
+    assert_eq!(t.int("LLEN l"), 200, "a refused pop pops nothing");
+    assert!(matches!(t.run("KEYS *"), Reply::Array(Some(v)) if v.len() == 205));
+    for i in 0..1500 {
+        t.run(&format!("SET many{i} 1"));
+    }
+    assert_eq!(t.run("KEYS *"), too_large, "1705 names and their framing");
+    assert!(matches!(t.run("KEYS many1?"), Reply::Array(Some(v)) if v.len() == 10));
+    assert_eq!(t.int("SCARD s"), 200);
+    assert_eq!(t.int("ZCARD z"), 200);
+    assert!(matches!(t.run("LRANGE l 0 9"), Reply::Array(Some(v)) if v.len() == 10));
+    assert!(matches!(t.run("GETRANGE big 0 9"), Reply::Bulk(Some(v)) if v.len() == 10));
+    // A transaction's replies share the limit.
+    t.run("MULTI");
+    for i in 0..100 {
+        t.run(&format!("GET k{i}"));
+    }
+    let Reply::Array(Some(replies)) = t.run("EXEC") else {
+        panic!("EXEC")
+    };
+    assert!(matches!(&replies[0], Reply::Bulk(Some(_))));
+    assert_eq!(replies[99], too_large);
+    // The stored results of set operations are data, not replies.
+    assert_eq!(t.int("SUNIONSTORE u s s"), 200);
+}
+
+#[test]
+fn a_reply_must_fit_below_the_ceiling_too() {
+    let mut t = T::new("noeviction", 0, 12 * MIB);
+    t.store.configure("maxmemory", "0").unwrap();
+    let big = vec![b'x'; 5 << 20];
+    assert_eq!(t.argv(&[b"SET", b"big", &big]), Reply::ok());
+    // Copying 5 MiB and encoding it would pass the ceiling.
+    assert_eq!(
+        t.run("GET big"),
+        Reply::error(kvs_core::memory::REPLY_TOO_LARGE)
+    );
+    assert_eq!(t.int("STRLEN big"), 5 << 20);
 }

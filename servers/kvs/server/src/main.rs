@@ -108,13 +108,14 @@ fn run(start: &'static libcap::Start) -> ! {
     let largest_region = regions.iter().map(|(_, r)| r.len() as u64).max();
     let mut server = KvsServer::with_store(store, clock, regions);
     // Limits apply once the log is replayed: loading never evicts.
-    let (ceiling, maxmemory) = memory_budget(start.heap().1, largest_region.unwrap_or(0));
+    let ceiling = memory_budget(start.heap().1, largest_region.unwrap_or(0));
+    server.set_reply_limit(largest_region.unwrap_or(0).max(kvs::INLINE_REPLY as u64));
     server.set_memory(
         || libcap::runtime::heap_used().unwrap_or(0) as u64,
         || libcap::runtime::heap_held().unwrap_or(0) as u64,
         ceiling,
     );
-    let maxmemory = alloc::format!("{maxmemory}");
+    let maxmemory = alloc::format!("{ceiling}");
     for (name, default) in [
         ("maxmemory", Some(maxmemory.as_str())),
         ("maxmemory-policy", None),
@@ -154,18 +155,16 @@ fn run(start: &'static libcap::Start) -> ! {
     }
 }
 
-/// How much of a heap of `heap` bytes the data may take: the ceiling no
-/// command may pass (the heap less what the server needs besides the
-/// data: a request copied out of a region and a reply being encoded,
-/// each up to the largest region of `region` bytes, and 2 MiB for
-/// sessions and the log's buffers), and the default `maxmemory` below it
-/// (less room for one more such request, which may grow the data by its
-/// size after the check).
+/// How much of a heap of `heap` bytes the data may take, the ceiling
+/// (see `Store::set_memory`), which is also the default `maxmemory`: the
+/// heap less what the server needs besides the data — a request copied
+/// out of a region, a reply being encoded and the growth of the command
+/// that passes the check last, each up to the largest region of `region`
+/// bytes, and 3 MiB for sessions and the log's buffers.
 #[cfg(target_os = "none")]
-fn memory_budget(heap: u64, region: u64) -> (u64, u64) {
+fn memory_budget(heap: u64, region: u64) -> u64 {
     const MIB: u64 = 1 << 20;
-    let ceiling = heap.saturating_sub(2 * region + 2 * MIB);
-    (ceiling, ceiling.saturating_sub(region + MIB).max(1))
+    heap.saturating_sub(3 * region + 3 * MIB).max(1)
 }
 
 /// The most replies held for one flush (group commit); each costs a

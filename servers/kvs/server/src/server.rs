@@ -192,6 +192,14 @@ impl<C: Clock> KvsServer<C> {
         self.held = Some(held);
     }
 
+    /// Refuses commands whose replies would copy more than `bytes` out of
+    /// the data (see [`Store::set_reply_limit`]): what the largest region
+    /// a client may attach holds.
+    pub fn set_reply_limit(&mut self, bytes: u64) {
+        self.store
+            .set_reply_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
+
     /// Sets store parameter `name` (`maxmemory`, `maxmemory-policy`, …)
     /// as `CONFIG SET` would.
     pub fn configure(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {

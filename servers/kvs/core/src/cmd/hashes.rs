@@ -61,13 +61,18 @@ pub(crate) fn hsetnx(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// HGET key field
 pub(crate) fn hget(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let h = tri!(read(cx, a[1]));
-    Reply::Bulk(h.and_then(|h| h.get(a[2]).cloned()))
+    let budget = cx.reply;
+    let v = tri!(read(cx, a[1])).and_then(|h| h.get(a[2]));
+    tri!(budget.take_all(v.map(Vec::as_slice)));
+    Reply::Bulk(v.cloned())
 }
 
 /// HMGET key field [field ...]
 pub(crate) fn hmget(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let budget = cx.reply;
     let h = tri!(read(cx, a[1]));
+    let found = |f: &&[u8]| h.and_then(|h| h.get(*f)).map_or(&[][..], Vec::as_slice);
+    tri!(budget.take_all(a[2..].iter().map(found)));
     Reply::array(
         a[2..]
             .iter()
@@ -93,7 +98,15 @@ pub(crate) fn hdel(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// HGETALL key (field, value, field, value, ... in hash order)
 pub(crate) fn hgetall(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let budget = cx.reply;
     let h = tri!(read(cx, a[1]));
+    tri!(
+        budget.take_all(
+            h.into_iter()
+                .flatten()
+                .flat_map(|(f, v)| [f.as_slice(), v.as_slice()])
+        )
+    );
     let mut out = Vec::new();
     if let Some(h) = h {
         for (f, v) in h {
@@ -106,7 +119,9 @@ pub(crate) fn hgetall(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// HKEYS key
 pub(crate) fn hkeys(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let budget = cx.reply;
     let h = tri!(read(cx, a[1]));
+    tri!(budget.take_all(h.into_iter().flat_map(|h| h.keys()).map(Vec::as_slice)));
     Reply::array(
         h.into_iter()
             .flat_map(|h| h.keys())
@@ -117,7 +132,9 @@ pub(crate) fn hkeys(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// HVALS key
 pub(crate) fn hvals(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let budget = cx.reply;
     let h = tri!(read(cx, a[1]));
+    tri!(budget.take_all(h.into_iter().flat_map(|h| h.values()).map(Vec::as_slice)));
     Reply::array(
         h.into_iter()
             .flat_map(|h| h.values())
@@ -188,17 +205,19 @@ pub(crate) fn hincrbyfloat(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
 pub(crate) fn hscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
-    let state = cx.db().state;
+    let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
     let Some(h) = tri!(read(cx, a[1])) else {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Hscan));
+    tri!(scan::working_room(room, h.len()));
     let (batch, next) = scan::select(
         &state,
         h.iter().map(|(f, v)| (f.as_slice(), (f, v))),
         cursor,
         opts.count,
     );
+    tri!(budget.take_all(batch.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()])));
     let mut out = Vec::new();
     for (f, v) in batch {
         if opts.matches(f) {

@@ -1,8 +1,6 @@
 //! Key-space commands: DEL, EXISTS, TYPE, RENAME, KEYS, SCAN, RANDOMKEY,
 //! OBJECT.
 
-use alloc::vec::Vec;
-
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{is, server};
 use crate::db::{Db, tri};
@@ -123,16 +121,17 @@ pub(crate) fn renamenx(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// KEYS pattern (in hash-table order)
 pub(crate) fn keys(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let now = cx.now;
+    let (now, budget) = (cx.now, cx.reply);
     let pattern = a[1];
     let all = pattern == b"*";
-    let out: Vec<Reply> = cx
-        .db()
-        .entries()
-        .filter(|(k, e)| !Db::is_expired(e, now) && (all || glob::matches(pattern, k)))
-        .map(|(k, _)| Reply::bulk(k))
-        .collect();
-    Reply::array(out)
+    let db = cx.db();
+    let matching = || {
+        db.entries()
+            .filter(move |(k, e)| !Db::is_expired(e, now) && (all || glob::matches(pattern, k)))
+            .map(|(k, _)| k.as_slice())
+    };
+    tri!(budget.take_all(matching()));
+    Reply::bulks(matching())
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
@@ -141,9 +140,10 @@ pub(crate) fn keys(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn scan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[1]));
     let opts = tri!(scan::parse_opts(&a[2..], Family::Scan));
-    let now = cx.now;
+    let (now, room, budget) = (cx.now, cx.room, cx.reply);
     let db = cx.db();
     let state = db.state;
+    tri!(scan::working_room(room, db.len()));
     let (batch, next) = scan::select(
         &state,
         db.entries()
@@ -152,6 +152,7 @@ pub(crate) fn scan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         cursor,
         opts.count,
     );
+    tri!(budget.take_all(batch.iter().map(|(k, _)| k.as_slice())));
     let items = batch
         .into_iter()
         .filter(|(k, t)| opts.matches(k) && opts.type_name.is_none_or(|want| want == *t))

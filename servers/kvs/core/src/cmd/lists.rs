@@ -94,6 +94,7 @@ fn pop_generic(cx: &mut Ctx<'_>, a: &[&[u8]], left: bool, name: &str) -> Reply {
     } else {
         None
     };
+    let budget = cx.reply;
     let Some(l) = tri!(write(cx, a[1])) else {
         return if count.is_some() {
             Reply::nil_array()
@@ -109,6 +110,10 @@ fn pop_generic(cx: &mut Ctx<'_>, a: &[&[u8]], left: bool, name: &str) -> Reply {
         Some(0) => return Reply::array(Vec::new()),
         Some(n) => {
             let n = (n as usize).min(l.len());
+            // The popped elements move into the reply, but it is encoded
+            // next to them.
+            let popped = |i: usize| if left { &l[i] } else { &l[l.len() - 1 - i] };
+            tri!(budget.take_all((0..n).map(|i| popped(i).as_slice())));
             let items: Vec<Reply> = (0..n)
                 .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
                 .map(|v| Reply::Bulk(Some(v)))
@@ -141,12 +146,14 @@ pub(crate) fn llen(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn lrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let start = tri!(int_arg(a[2]));
     let end = tri!(int_arg(a[3]));
+    let budget = cx.reply;
     let Some(l) = tri!(read(cx, a[1])) else {
         return Reply::array(Vec::new());
     };
     let Some((s, e)) = index_range(start, end, l.len()) else {
         return Reply::array(Vec::new());
     };
+    tri!(budget.take_all(l.range(s..=e).map(Vec::as_slice)));
     Reply::array(l.range(s..=e).map(|v| Reply::bulk(v)).collect())
 }
 
@@ -163,10 +170,15 @@ fn position(index: i64, len: usize) -> Option<usize> {
 /// LINDEX key index
 pub(crate) fn lindex(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let index = tri!(int_arg(a[2]));
+    let budget = cx.reply;
     let Some(l) = tri!(read(cx, a[1])) else {
         return Reply::nil();
     };
-    Reply::Bulk(position(index, l.len()).map(|i| l[i].clone()))
+    let Some(i) = position(index, l.len()) else {
+        return Reply::nil();
+    };
+    tri!(budget.take(l[i].len(), 1));
+    Reply::Bulk(Some(l[i].clone()))
 }
 
 /// LSET key index element
@@ -292,6 +304,7 @@ pub(crate) fn lpos(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         }
         j += 1;
     }
+    let budget = cx.reply;
     let Some(l) = tri!(read(cx, a[1])) else {
         return if count.is_some() {
             Reply::array(Vec::new())
@@ -314,6 +327,7 @@ pub(crate) fn lpos(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         if l[idx].as_slice() == a[2] {
             matches += 1;
             if matches >= rank {
+                tri!(budget.take(0, 1));
                 found.push(Reply::Integer(idx as i64));
                 match count {
                     None => break,
@@ -346,10 +360,15 @@ fn lmove_generic(
     from_left: bool,
     to_left: bool,
 ) -> Reply {
+    let budget = cx.reply;
     match tri!(read(cx, src)) {
         None => return Reply::nil(),
         Some(l) if l.is_empty() => return Reply::nil(),
-        Some(_) => {}
+        // The moved element is copied into the reply.
+        Some(l) => {
+            let moved = if from_left { l.front() } else { l.back() };
+            tri!(budget.take(moved.map_or(0, Vec::len), 1));
+        }
     }
     // The destination's type is checked before anything moves.
     tri!(read(cx, dst));

@@ -21,6 +21,7 @@ use core::hash::BuildHasher;
 use crate::cmd::{int_arg, is};
 use crate::glob;
 use crate::hash::SeededState;
+use crate::memory::{OOM, Room};
 use crate::num;
 use crate::reply::{INVALID_CURSOR, Reply, SYNTAX};
 
@@ -130,6 +131,16 @@ pub(crate) fn select<'a, T: 'a>(
     };
     cands.sort_unstable_by_key(|(h, _)| *h);
     (cands.into_iter().map(|(_, t)| t).collect(), next)
+}
+
+/// Whether the heap has room to sort a collection of `len` elements by
+/// hash ([`select`] does), else `-OOM`.
+pub(crate) fn working_room(room: Room, len: usize) -> Result<(), Reply> {
+    if room.fits(len.saturating_mul(32)) {
+        Ok(())
+    } else {
+        Err(Reply::error(OOM))
+    }
 }
 
 /// The two-element SCAN reply.

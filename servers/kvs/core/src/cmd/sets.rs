@@ -6,6 +6,7 @@ use crate::cmd::int_arg;
 use crate::cmd::scan::{self, Family};
 use crate::db::{Value, tri, typed, typed_mut, typed_or_create};
 use crate::hash::{Rng, Set};
+use crate::memory::OOM;
 use crate::reply::{MUST_BE_POSITIVE, Reply, SYNTAX};
 use crate::store::Ctx;
 
@@ -48,7 +49,9 @@ pub(crate) fn srem(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// SMEMBERS key (hash order)
 pub(crate) fn smembers(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let budget = cx.reply;
     let s = tri!(read(cx, a[1]));
+    tri!(budget.take_all(s.into_iter().flatten().map(Vec::as_slice)));
     Reply::array(s.into_iter().flatten().map(|m| Reply::bulk(m)).collect())
 }
 
@@ -101,7 +104,7 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     } else {
         None
     };
-    let now = cx.now;
+    let (now, budget) = (cx.now, cx.reply);
     let db = &mut cx.dbs[cx.db];
     let Some(s) = tri!(typed_mut!(db, a[1], now, Set)) else {
         return match count {
@@ -109,6 +112,11 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             None => Reply::nil(),
         };
     };
+    // What goes into the reply: at most `count` members, as long as the
+    // longest ones.
+    let n = count.unwrap_or(1).min(s.len());
+    let longest = s.iter().map(Vec::len).max().unwrap_or(0);
+    tri!(budget.take(longest.saturating_mul(n), n));
     let reply = match count {
         Some(0) => return Reply::array(Vec::new()),
         None => {
@@ -152,7 +160,7 @@ pub(crate) fn srandmember(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     } else {
         None
     };
-    let now = cx.now;
+    let (now, budget) = (cx.now, cx.reply);
     let db = &mut cx.dbs[cx.db];
     let Some(s) = tri!(typed!(db, a[1], now, Set)) else {
         return match count {
@@ -160,6 +168,15 @@ pub(crate) fn srandmember(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             None => Reply::nil(),
         };
     };
+    // At most |count| members (repeats allowed when negative), each as
+    // long as the longest.
+    let n = match count {
+        None => 1,
+        Some(c) if c >= 0 => (c as usize).min(s.len()),
+        Some(c) => usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX),
+    };
+    let longest = s.iter().map(Vec::len).max().unwrap_or(0);
+    tri!(budget.take(longest.saturating_mul(n), n));
     match count {
         None => Reply::Bulk(pick_distinct(s, 1, cx.rng).pop()),
         Some(c) if c >= 0 => {
@@ -216,8 +233,15 @@ enum Op {
     Diff,
 }
 
-/// Computes SINTER/SUNION/SDIFF over `keys` (type-checking every key).
-fn combine(cx: &mut Ctx<'_>, keys: &[&[u8]], op: Op) -> Result<Vec<Vec<u8>>, Reply> {
+/// Computes SINTER/SUNION/SDIFF over `keys` (type-checking every key):
+/// the members of the result, borrowed. `room` says whether a result of
+/// that many members (`usize`: at most) may be worked out.
+fn combine<'a>(
+    cx: &'a mut Ctx<'_>,
+    keys: &[&[u8]],
+    op: Op,
+    room: impl FnOnce(usize) -> Result<(), Reply>,
+) -> Result<Vec<&'a [u8]>, Reply> {
     let now = cx.now;
     let db = cx.db();
     for k in keys {
@@ -230,10 +254,16 @@ fn combine(cx: &mut Ctx<'_>, keys: &[&[u8]], op: Op) -> Result<Vec<Vec<u8>>, Rep
             _ => None,
         })
         .collect();
+    let len = |s: &Option<&MemberSet>| s.map_or(0, |s| s.len());
+    room(match op {
+        Op::Inter => sets.iter().map(len).min().unwrap_or(0),
+        Op::Union => sets.iter().map(len).sum(),
+        Op::Diff => sets.first().map_or(0, len),
+    })?;
     Ok(combine_sets(&sets, op))
 }
 
-fn combine_sets(sets: &[Option<&MemberSet>], op: Op) -> Vec<Vec<u8>> {
+fn combine_sets<'a>(sets: &[Option<&'a MemberSet>], op: Op) -> Vec<&'a [u8]> {
     match op {
         Op::Inter => {
             if sets.iter().any(Option::is_none) {
@@ -245,17 +275,17 @@ fn combine_sets(sets: &[Option<&MemberSet>], op: Op) -> Vec<Vec<u8>> {
             first
                 .iter()
                 .filter(|m| rest.iter().all(|s| s.contains(*m)))
-                .cloned()
+                .map(Vec::as_slice)
                 .collect()
         }
         Op::Union => {
-            let mut out: Vec<Vec<u8>> = Vec::new();
-            let mut seen: Option<MemberSet> = None;
+            let mut out: Vec<&[u8]> = Vec::new();
+            let mut seen: Option<Set<&[u8]>> = None;
             for s in sets.iter().flatten() {
                 let seen = seen.get_or_insert_with(|| Set::with_hasher(*s.hasher()));
                 for m in s.iter() {
-                    if seen.insert(m.clone()) {
-                        out.push(m.clone());
+                    if seen.insert(m) {
+                        out.push(m);
                     }
                 }
             }
@@ -268,18 +298,33 @@ fn combine_sets(sets: &[Option<&MemberSet>], op: Op) -> Vec<Vec<u8>> {
             first
                 .iter()
                 .filter(|m| sets[1..].iter().flatten().all(|s| !s.contains(*m)))
-                .cloned()
+                .map(Vec::as_slice)
                 .collect()
         }
     }
 }
 
 fn read_op(cx: &mut Ctx<'_>, a: &[&[u8]], op: Op) -> Reply {
-    crate::cmd::bulk_array(tri!(combine(cx, &a[1..], op)))
+    let budget = cx.reply;
+    let members = tri!(combine(cx, &a[1..], op, |n| budget.take(0, n)));
+    tri!(budget.take_all(members.iter().copied()));
+    Reply::bulks(members)
 }
 
 fn store_op(cx: &mut Ctx<'_>, a: &[&[u8]], op: Op) -> Reply {
-    let members = tri!(combine(cx, &a[2..], op));
+    let room = cx.room;
+    // Working it out takes a few words per member; the result is data.
+    let fits = |bytes: usize| {
+        if room.fits(bytes) {
+            Ok(())
+        } else {
+            Err(Reply::error(OOM))
+        }
+    };
+    let members = tri!(combine(cx, &a[2..], op, |n| fits(n.saturating_mul(32))));
+    let bytes: usize = members.iter().map(|m| m.len() + 32).sum();
+    tri!(fits(bytes));
+    let members: Vec<Vec<u8>> = members.into_iter().map(<[u8]>::to_vec).collect();
     let db = cx.db();
     let n = members.len();
     if members.is_empty() {
@@ -325,17 +370,19 @@ pub(crate) fn sdiffstore(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn sscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
-    let state = cx.db().state;
+    let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
     let Some(s) = tri!(read(cx, a[1])) else {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Other));
+    tri!(scan::working_room(room, s.len()));
     let (batch, next) = scan::select(
         &state,
         s.iter().map(|m| (m.as_slice(), m)),
         cursor,
         opts.count,
     );
+    tri!(budget.take_all(batch.iter().map(|m| m.as_slice())));
     let out = batch
         .into_iter()
         .filter(|m| opts.matches(m))

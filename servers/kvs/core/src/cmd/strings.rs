@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use crate::cmd::{int_arg, is};
 use crate::db::{Db, Value, tri, typed};
+use crate::memory::ReplyBudget;
 use crate::num;
 use crate::reply::{NAN_OR_INF, NOT_FLOAT, NOT_INTEGER, OVERFLOW, Reply, STRING_TOO_LONG, SYNTAX};
 use crate::store::Ctx;
@@ -11,8 +12,18 @@ use crate::store::Ctx;
 /// Redis's default `proto-max-bulk-len`: the largest string value.
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
 
-fn string_value(db: &mut Db, key: &[u8], now: i64) -> Result<Option<Vec<u8>>, Reply> {
+/// A copy of the string at `key` for a reply, if its share of the reply
+/// budget allows.
+fn string_value(
+    db: &mut Db,
+    key: &[u8],
+    now: i64,
+    budget: &ReplyBudget,
+) -> Result<Option<Vec<u8>>, Reply> {
     let v: Option<&Vec<u8>> = typed!(db, key, now, Str)?;
+    if let Some(v) = v {
+        budget.take(v.len(), 1)?;
+    }
     Ok(v.cloned())
 }
 
@@ -27,7 +38,8 @@ fn check_len(total: usize) -> Result<(), Reply> {
 /// GET key
 pub(crate) fn get(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let now = cx.now;
-    Reply::Bulk(tri!(string_value(cx.db(), a[1], now)))
+    let budget = cx.reply;
+    Reply::Bulk(tri!(string_value(cx.db(), a[1], now, budget)))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -128,9 +140,10 @@ fn set_generic(
         Some((u, arg)) => Some(tri!(expire_at(u, arg, now, cmd))),
         None => None,
     };
+    let budget = cx.reply;
     let db = cx.db();
     let old = if o.get {
-        Some(tri!(string_value(db, key, now)))
+        Some(tri!(string_value(db, key, now, budget)))
     } else {
         None
     };
@@ -195,8 +208,9 @@ pub(crate) fn psetex(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// GETSET key value (clears the TTL)
 pub(crate) fn getset(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let now = cx.now;
+    let budget = cx.reply;
     let db = cx.db();
-    let old = tri!(string_value(db, a[1], now));
+    let old = tri!(string_value(db, a[1], now, budget));
     db.set(a[1], Value::Str(a[2].to_vec()), false);
     Reply::Bulk(old)
 }
@@ -204,8 +218,9 @@ pub(crate) fn getset(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// GETDEL key
 pub(crate) fn getdel(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let now = cx.now;
+    let budget = cx.reply;
     let db = cx.db();
-    let old = tri!(string_value(db, a[1], now));
+    let old = tri!(string_value(db, a[1], now, budget));
     if old.is_some() {
         db.remove(a[1]);
     }
@@ -216,8 +231,9 @@ pub(crate) fn getdel(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn getex(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let o = tri!(parse_ext(&a[2..], false));
     let now = cx.now;
+    let budget = cx.reply;
     let db = cx.db();
-    let Some(v) = tri!(string_value(db, a[1], now)) else {
+    let Some(v) = tri!(string_value(db, a[1], now, budget)) else {
         return Reply::nil();
     };
     if let Some((u, arg)) = o.expire {
@@ -235,8 +251,17 @@ pub(crate) fn getex(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// MGET key [key ...] (nil for missing keys and other types)
 pub(crate) fn mget(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let now = cx.now;
+    let (now, budget) = (cx.now, cx.reply);
     let db = cx.db();
+    let mut bytes = 0usize;
+    // Sized without counting as an access (expired keys included: an
+    // overestimate).
+    for k in &a[1..] {
+        if let Some(Value::Str(s)) = db.raw_entry(k).map(|e| &e.value) {
+            bytes = bytes.saturating_add(s.len());
+        }
+    }
+    tri!(budget.take(bytes, a.len()));
     Reply::array(
         a[1..]
             .iter()
@@ -312,7 +337,7 @@ pub(crate) fn strlen(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn getrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let start = tri!(int_arg(a[2]));
     let end = tri!(int_arg(a[3]));
-    let now = cx.now;
+    let (now, budget) = (cx.now, cx.reply);
     let v: Option<&Vec<u8>> = tri!(typed!(cx.db(), a[1], now, Str));
     let Some(s) = v else {
         return Reply::bulk(b"");
@@ -325,6 +350,7 @@ pub(crate) fn getrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
     let start = start.max(0) as usize;
     let end = end.min(len - 1) as usize;
+    tri!(budget.take(end + 1 - start, 1));
     Reply::bulk(&s[start..=end])
 }
 

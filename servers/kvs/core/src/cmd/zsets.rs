@@ -24,6 +24,9 @@ fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> 
     typed!(cx.db(), key, now, ZSet)
 }
 
+/// The most bytes a score's text takes (`-1.7976931348623157e+308`).
+const SCORE_TEXT: usize = 24;
+
 fn score_reply(v: f64) -> Reply {
     Reply::Bulk(Some(fmt_double(v).into_bytes()))
 }
@@ -475,10 +478,18 @@ fn zrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut rtype: RangeType, rev: Opti
         RangeType::Lex => Selector::Lex(tri!(LexRange::parse(lo, hi))),
         _ => Selector::Rank(tri!(int_arg(lo)), tri!(int_arg(hi))),
     };
+    let (room, budget) = (cx.room, cx.reply);
     let Some(z) = tri!(read(cx, a[1])) else {
         return Reply::array(Vec::new());
     };
-    range_reply(&select(z, &sel, reverse, offset, limit), withscores)
+    tri!(scan::working_room(room, z.len()));
+    let items = select(z, &sel, reverse, offset, limit);
+    let scores = if withscores { items.len() } else { 0 };
+    tri!(budget.take(
+        items.iter().map(|(m, _)| m.len()).sum::<usize>() + scores * SCORE_TEXT,
+        items.len() + scores
+    ));
+    range_reply(&items, withscores)
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
@@ -585,11 +596,15 @@ fn zpop_generic(cx: &mut Ctx<'_>, a: &[&[u8]], max: bool) -> Reply {
     } else {
         1
     };
-    let now = cx.now;
+    let (now, budget) = (cx.now, cx.reply);
     let db = cx.db();
     let Some(z) = tri!(typed_mut!(db, a[1], now, ZSet)) else {
         return Reply::array(Vec::new());
     };
+    // At most `count` members, each as long as the longest, and scores.
+    let n = count.min(z.len());
+    let longest = z.entries().map(|(m, _)| m.len()).max().unwrap_or(0);
+    tri!(budget.take(longest.saturating_add(SCORE_TEXT).saturating_mul(n), 2 * n));
     let mut out = Vec::new();
     for _ in 0..count {
         match z.pop(max) {
@@ -620,17 +635,22 @@ pub(crate) fn zpopmax(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn zscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
-    let state = cx.db().state;
+    let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
     let Some(z) = tri!(read(cx, a[1])) else {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Other));
+    tri!(scan::working_room(room, z.len()));
     let (batch, next) = scan::select(
         &state,
         z.entries().map(|(m, s)| (m.as_slice(), (m, *s))),
         cursor,
         opts.count,
     );
+    tri!(budget.take(
+        batch.iter().map(|(m, _)| m.len() + SCORE_TEXT).sum(),
+        2 * batch.len()
+    ));
     let mut out = Vec::new();
     for (m, s) in batch {
         if opts.matches(m) {
