@@ -125,15 +125,18 @@ pub fn user_program(package: &str, profile: Profile) -> Result<PathBuf> {
     bare_metal_binary(package, profile)
 }
 
-/// Builds the bare-metal binaries `names` (each the binary of some
-/// workspace package under servers/ or apps/) in one cargo run and returns
-/// the directory that holds them.
+/// Builds the bare-metal binaries `names` (each the binary of the
+/// workspace package of the same name, under servers/ or apps/) in one
+/// cargo run and returns the directory that holds them.
 pub fn user_binaries(names: &[&str], profile: Profile) -> Result<PathBuf> {
     ensure_target()?;
     let mut c = cargo();
     c.args(["build", "--target", TARGET]);
+    // Naming the packages keeps the host-only ones (xtask) out of the
+    // feature resolution: their dependencies' `std` features would reach
+    // the shared no_std crates (toml turns on indexmap's).
     for name in names {
-        c.args(["--bin", name]);
+        c.args(["--package", name, "--bin", name]);
     }
     if let Profile::Release = profile {
         c.arg("--release");

@@ -143,6 +143,63 @@ fn idle_flush(redis_port: u16, qmp: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The flood that used to crash the store: fourteen 4 MB APPENDs to one
+/// key, 56 MB for a store with a 48 MiB heap. The first ones grow the
+/// value, the rest are refused with Redis's `-OOM` (the boot fails on a
+/// `PANIC` or a restart in the serial log); reads still work, a GET of
+/// the value is refused as too large to send, and deleting it makes room.
+fn append_flood(redis_port: u16) -> Result<()> {
+    const CHUNK: usize = 4_000_000;
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
+    s.set_read_timeout(Some(Duration::from_secs(CALL_TIMEOUT_SECS.into())))?;
+    let chunk = vec![b'x'; CHUNK];
+    let mut replies = Vec::new();
+    for _ in 0..14 {
+        s.write_all(format!("*3\r\n$6\r\nAPPEND\r\n$5\r\nflood\r\n${CHUNK}\r\n").as_bytes())?;
+        s.write_all(&chunk)?;
+        s.write_all(b"\r\n")?;
+        replies.push(read_line(&mut s)?);
+    }
+    let grew = replies.iter().filter(|r| r.starts_with(':')).count();
+    let oom = "-OOM command not allowed when used memory > 'maxmemory'.";
+    let refused = replies.iter().filter(|r| *r == oom).count();
+    if grew == 0 || refused == 0 || grew + refused != replies.len() {
+        return Err(fail!(
+            "14 APPENDs of 4 MB answered {replies:?} (wanted growth, then {oom:?})"
+        ));
+    }
+    let r = |args: &[&str]| redis(redis_port, args);
+    expect("GET during the flood", r(&["get", "a"]), "2")?;
+    let got = r(&["get", "flood"])?;
+    if !got.starts_with("ERR the reply would be too large") {
+        return Err(fail!("GET of the flooded value answered {got:.200?}"));
+    }
+    expect(
+        "STRLEN",
+        r(&["strlen", "flood"]),
+        &(grew * CHUNK).to_string(),
+    )?;
+    expect("DEL", r(&["del", "flood"]), "1")?;
+    expect("SET after the DEL", r(&["set", "after-flood", "1"]), "OK")
+}
+
+/// One reply line (without its CRLF).
+fn read_line(s: &mut TcpStream) -> Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        if s.read(&mut byte)? == 0 {
+            return Err(fail!(
+                "the connection closed after {:?}",
+                String::from_utf8_lossy(&line)
+            ));
+        }
+        line.push(byte[0]);
+    }
+    line.truncate(line.len() - 2);
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
 fn first_boot(redis_port: u16, http_port: u16, qmp: &Path) -> Result<()> {
     idle_flush(redis_port, qmp)?;
     let r = |args: &[&str]| redis(redis_port, args);
@@ -222,7 +279,7 @@ fn first_boot(redis_port: u16, http_port: u16, qmp: &Path) -> Result<()> {
     if read.1 != "v" {
         return Err(fail!("curl GET /kv/k gave {:?}", read.1));
     }
-    Ok(())
+    append_flood(redis_port)
 }
 
 /// The second boot's checks: what the first wrote is there.
@@ -306,7 +363,15 @@ fn boot(
             log.display()
         )
     };
-    for bad in ["KERNEL FAULT", "KERNEL PANIC", "PANIC", "faulted"] {
+    // Nothing may restart either: each component serves at generation 1.
+    for bad in [
+        "KERNEL FAULT",
+        "KERNEL PANIC",
+        "PANIC",
+        "faulted",
+        "exited with status",
+        "(generation 2",
+    ] {
         if serial.contains(bad) {
             return Err(failure(fail!("the serial log has `{bad}`")));
         }

@@ -336,6 +336,11 @@ impl AofWriter {
         }
     }
 
+    /// Bytes its buffers hold (for [`Store::set_uncounted`]).
+    pub fn buffered(&self) -> usize {
+        self.buf.capacity() + self.shadow.as_ref().map_or(0, |(_, b)| b.capacity())
+    }
+
     /// The salt of the records it writes.
     pub fn salt(&self) -> u32 {
         self.salt
@@ -393,15 +398,27 @@ impl AofWriter {
         now_ms: u64,
     ) -> Reply {
         let db = session.db() as u8;
+        // Keys evicted for memory are deleted before the command, and
+        // logged on their own (their deletion is no part of the command's
+        // arguments).
         for d in store.dbs_mut() {
             d.set_journal(true);
         }
-        let reply = store.execute(session, args, now_ms);
-        let mut journals = Vec::new();
-        for d in store.dbs_mut() {
-            journals.push(d.take_journal().unwrap_or_default());
-            d.set_journal(false);
+        let memory = store.evict(now_ms);
+        let evicted = take_journals(store);
+        if evicted.iter().any(|j| !j.keys.is_empty()) {
+            let commands = effect(store, &evicted);
+            encode_record(&mut self.buf, self.salt, now_ms, &commands);
+            self.records += 1;
+            if let Some((salt, buf)) = self.shadow.as_mut() {
+                encode_record(buf, *salt, now_ms, &commands);
+            }
         }
+        for d in store.dbs_mut() {
+            d.set_journal(true);
+        }
+        let reply = store.execute_evicted(session, args, now_ms, memory);
+        let journals = take_journals(store);
         if journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
             return reply;
         }
@@ -426,6 +443,19 @@ impl AofWriter {
         }
         reply
     }
+}
+
+/// What every database's journal recorded; the journals go off.
+fn take_journals(store: &mut Store) -> Vec<crate::db::Journal> {
+    store
+        .dbs_mut()
+        .iter_mut()
+        .map(|d| {
+            let j = d.take_journal().unwrap_or_default();
+            d.set_journal(false);
+            j
+        })
+        .collect()
 }
 
 /// The state of every key in `journals` (one per database) after a

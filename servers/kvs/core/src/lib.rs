@@ -19,7 +19,9 @@
 //! ```
 //!
 //! Expiry is lazy (a key past its time is removed when touched) and active
-//! ([`Store::active_expire`], to call periodically). WATCH works through
+//! ([`Store::active_expire`], to call periodically). With a memory gauge
+//! ([`Store::set_memory`]) the store enforces `maxmemory` and its
+//! eviction policies as Redis does ([`memory`]). WATCH works through
 //! per-key version counters that every write, deletion, expiry and flush
 //! bumps; EXEC answers a nil array when a watched key's version moved.
 //! A session that WATCHes holds a reference in the store until EXEC,
@@ -44,8 +46,10 @@
 //!   `fpconv_dtoa` layout), so `1.1` is `1.1`, not `1.1000000000000001`.
 //! - Glob ranges compare bytes as signed `char`, as Redis does on x86.
 //! - Commands are run to completion; there are no blocking variants, no
-//!   keyspace notifications, no memory limit or eviction, and no hash-field
-//!   expiry.
+//!   keyspace notifications and no hash-field expiry.
+//! - `volatile-ttl` evicts the key that expires soonest exactly, where
+//!   Redis samples ([`memory`]); replies too large to send are refused
+//!   before they are built.
 
 #![no_std]
 #![warn(missing_docs)]

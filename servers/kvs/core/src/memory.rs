@@ -286,6 +286,8 @@ pub(crate) struct Memory {
     next_db: usize,
     /// `evicted_keys`.
     pub(crate) evicted: u64,
+    /// Bytes in use that `maxmemory` does not count (the log's buffers).
+    pub(crate) uncounted: u64,
 }
 
 /// What a command may allocate: the gauge and the ceiling the data must
@@ -408,7 +410,9 @@ impl Memory {
         if max == 0 {
             return true;
         }
-        while gauge() > max {
+        // The log's buffers are not data: evicting keys would not shrink
+        // them (Redis leaves them out the same way).
+        while gauge().saturating_sub(self.uncounted) > max {
             if self.limits.policy == Policy::NoEviction {
                 return false;
             }

@@ -160,6 +160,13 @@ impl Store {
         self.reply.limit = bytes;
     }
 
+    /// Leaves `bytes` of the memory in use out of what `maxmemory` limits:
+    /// the log's buffers, which evicting keys would not shrink. Set it
+    /// before each command.
+    pub fn set_uncounted(&mut self, bytes: u64) {
+        self.memory.uncounted = bytes;
+    }
+
     /// The memory in use, if the store has a gauge.
     pub fn used_memory(&self) -> Option<u64> {
         self.memory.room.used()
@@ -216,6 +223,16 @@ impl Store {
         done
     }
 
+    /// When the next key expires (ms since the epoch): when an idle
+    /// server should run [`active_expire`](Self::active_expire) next.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.dbs
+            .iter()
+            .filter_map(|db| db.soonest_expiry().map(|(t, _)| t))
+            .min()
+            .map(|t| u64::try_from(t).unwrap_or(0))
+    }
+
     /// The databases, for the append-only log (`crate::aof`).
     pub(crate) fn dbs_mut(&mut self) -> &mut [Db] {
         &mut self.dbs
@@ -240,6 +257,20 @@ impl Store {
     /// (and any command to be queued in MULTI, or an EXEC whose queue
     /// holds one) is refused with `-OOM`, as in Redis.
     pub fn execute(&mut self, session: &mut Session, args: &[&[u8]], now_ms: u64) -> Reply {
+        let memory = self.evict(now_ms);
+        self.execute_evicted(session, args, now_ms, memory)
+    }
+
+    /// [`execute`](Self::execute) once [`evict`](Self::evict) ran and
+    /// said whether the store has `memory`: what the log does, to record
+    /// the evictions apart from the command.
+    pub fn execute_evicted(
+        &mut self,
+        session: &mut Session,
+        args: &[&[u8]],
+        now_ms: u64,
+        memory: bool,
+    ) -> Reply {
         let now = clamp_now(now_ms);
         let Some(name) = args.first() else {
             return unknown_command(b"", &[]);
@@ -256,10 +287,7 @@ impl Store {
             db.now = now;
         }
         self.reply.reset(self.memory.room);
-        // Out of memory: over `maxmemory` with nothing left to evict, or
-        // over the ceiling whatever `maxmemory` says.
-        let under_max = self.memory.evict(&mut self.dbs, &mut self.rng, now);
-        if !under_max || !self.memory.room.fits(0) {
+        if !memory {
             let refused = match (&session.multi, command.kind) {
                 (Some(multi), Kind::Exec) => multi.denyoom,
                 (Some(_), Kind::Discard) => false,
@@ -279,6 +307,18 @@ impl Store {
             }
         }
         self.run(session, command, args, now)
+    }
+
+    /// Deletes keys by `maxmemory-policy` while the memory in use is over
+    /// `maxmemory` (what [`execute`](Self::execute) does first); whether
+    /// the store has memory: false when it is still over `maxmemory` with
+    /// nothing left to evict, or over the ceiling whatever `maxmemory`
+    /// says. The log calls it on its own, to record the deletions apart
+    /// from the command that follows.
+    pub fn evict(&mut self, now_ms: u64) -> bool {
+        let now = clamp_now(now_ms);
+        let under_max = self.memory.evict(&mut self.dbs, &mut self.rng, now);
+        under_max && self.memory.room.fits(0)
     }
 
     /// Runs a command found and checked by [`execute`](Self::execute).

@@ -548,3 +548,40 @@ fn a_reply_must_fit_below_the_ceiling_too() {
     );
     assert_eq!(t.int("STRLEN big"), 5 << 20);
 }
+
+#[test]
+fn evictions_are_in_the_log() {
+    let mut t = T::new("allkeys-random", MIB, 64 * MIB);
+    let mut writer = kvs_core::AofWriter::new();
+    for i in 0..3000 {
+        let v = value(i);
+        // The log in memory is not data.
+        t.store.set_uncounted(writer.buffered() as u64);
+        let reply = writer.execute(
+            &mut t.store,
+            &mut t.s,
+            &[b"SET", format!("k{i}").as_bytes(), v.as_bytes()],
+            t.now,
+        );
+        assert_eq!(reply, Reply::ok());
+    }
+    let evicted = t.store.evicted_keys() as usize;
+    assert!(evicted > 1000, "{evicted}");
+    // Replayed without a limit, the log holds what the store holds.
+    let mut replayed = Store::with_seed(1);
+    let report = kvs_core::replay(writer.bytes(), &mut replayed, writer.salt());
+    assert!(report.records >= 3000, "{report:?}");
+    assert_eq!(replayed.dbsize(0), t.store.dbsize(0));
+    assert_eq!(replayed.dbsize(0), 3000 - evicted);
+    // No more evictions while the two are compared.
+    t.store.configure("maxmemory", "0").unwrap();
+    let mut s = Session::new();
+    for i in 0..3000 {
+        let key = format!("k{i}");
+        let live = t
+            .store
+            .execute(&mut t.s, &[b"EXISTS", key.as_bytes()], t.now);
+        let again = replayed.execute(&mut s, &[b"EXISTS", key.as_bytes()], t.now);
+        assert_eq!(live, again, "{key}");
+    }
+}

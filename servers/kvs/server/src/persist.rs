@@ -545,6 +545,17 @@ impl<D: SectorDevice> Log<D> {
         self.unflushed
     }
 
+    /// Bytes of memory its buffers hold: the unwritten tail and, during a
+    /// compaction, the key names still to copy and the new log's image
+    /// (about: key names are counted as they were at the start).
+    pub fn buffered(&self) -> usize {
+        let rewrite = self.rewrite.as_ref().map_or(0, |rw| {
+            let share = rw.key_bytes as u128 * rw.keys.len() as u128 / rw.key_count.max(1) as u128;
+            share as usize + rw.image.capacity()
+        });
+        self.tail.capacity() + rewrite
+    }
+
     /// Whether a compaction is under way.
     pub fn compacting(&self) -> bool {
         self.rewrite.is_some()
@@ -557,16 +568,25 @@ impl<D: SectorDevice> Log<D> {
     /// ([`kvs_core::AofWriter::shadow`]). A compaction under way goes on.
     pub fn start_compaction(&mut self, store: &Store) -> u32 {
         let old = self.superblock;
-        let rewrite = self.rewrite.get_or_insert_with(|| Rewrite {
-            next: Superblock {
-                sequence: old.sequence + 1,
-                salt: salt_for(self.seed, old.sequence + 1),
-                area: 1 - old.area,
-                area_sectors: old.area_sectors,
-            },
-            keys: aof::keys(store),
-            written: 0,
-            image: Vec::new(),
+        let rewrite = self.rewrite.get_or_insert_with(|| {
+            let keys = aof::keys(store);
+            let key_bytes = keys
+                .iter()
+                .map(|(_, k)| k.capacity() + core::mem::size_of::<(usize, Vec<u8>)>())
+                .sum();
+            Rewrite {
+                next: Superblock {
+                    sequence: old.sequence + 1,
+                    salt: salt_for(self.seed, old.sequence + 1),
+                    area: 1 - old.area,
+                    area_sectors: old.area_sectors,
+                },
+                key_count: keys.len(),
+                key_bytes,
+                keys,
+                written: 0,
+                image: Vec::new(),
+            }
         });
         rewrite.next.salt
     }
@@ -653,6 +673,9 @@ struct Rewrite {
     next: Superblock,
     /// Keys still to copy.
     keys: Vec<(usize, Vec<u8>)>,
+    /// How many there were, and the memory they took, at the start.
+    key_count: usize,
+    key_bytes: usize,
     /// Bytes of the new log on its area (whole sectors).
     written: u64,
     /// Bytes of the new log after those, not yet written.
@@ -839,6 +862,9 @@ impl<D: SectorDevice> Persistence<D> {
                 return misconf(e);
             }
         }
+        // The log's buffers are not data that eviction could shrink.
+        let buffered = self.pending.capacity() + self.writer.buffered() + self.log.buffered();
+        store.set_uncounted(buffered as u64);
         let reply = self.writer.execute(store, session, args, now_ms);
         match self.commit(store, now_ms) {
             Ok(()) => reply,
@@ -849,12 +875,18 @@ impl<D: SectorDevice> Persistence<D> {
     /// Compacts at once (finishing a compaction under way); on
     /// [`LogError::Full`] sets when to try again.
     fn compact(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
-        let changes = self.writer.take_shadow();
+        let mut changes = self.writer.take_shadow();
         self.log.start_compaction(store);
-        let done = self
-            .log
-            .compaction_step(store, &changes, usize::MAX, now_ms);
-        self.after_step(done, now_ms).map(|_| ())
+        // In steps, so that the image in memory stays a chunk.
+        loop {
+            let step = self
+                .log
+                .compaction_step(store, &changes, COMPACT_STEP, now_ms);
+            changes.clear();
+            if self.after_step(step, now_ms)? {
+                return Ok(());
+            }
+        }
     }
 
     /// What a compaction step's result means for the writer: a finished

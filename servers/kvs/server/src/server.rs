@@ -429,18 +429,33 @@ impl<C: Clock> Settle for KvsServer<C> {
             .is_some_and(Persistence::unsettled)
     }
 
-    /// Under `everysec`, when the written log is due to be flushed.
+    /// Under `everysec`, when the written log is due to be flushed; and
+    /// when the next key expires (just after: a key is gone once its time
+    /// has passed), so that expired keys go while no request comes, as
+    /// Redis's active expiry does.
     fn wake_at(&self) -> Option<u64> {
-        let due = self.persistence.as_ref()?.flush_due_ms()?;
+        let flush = self
+            .persistence
+            .as_ref()
+            .and_then(Persistence::flush_due_ms);
+        let expiry = self.store.next_expiry().map(|t| t.saturating_add(1));
+        let due = match (flush, expiry) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
         self.clock.tsc_at_ms(due)
     }
 
     fn woken(&mut self) {
+        let now = self.clock.now_ms();
         if let Some(p) = self.persistence.as_mut() {
-            let now = self.clock.now_ms();
             // A failed flush shows in INFO and in the next writes' replies.
             let _ = p.tick(now);
         }
+        // Not logged: replay restores expiry times, and expires the same
+        // keys lazily.
+        self.store.active_expire(now, EXPIRE_BUDGET);
+        self.last_expire = now;
     }
 
     fn settle(&mut self) -> Result<(), u64> {

@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::Cell;
-use libcap::rpc::{Local, RpcError};
+use libcap::rpc::{Caller, Local, RpcError, Settle};
 
 type Server = KvsServer<Box<dyn FnMut() -> u64>>;
 
@@ -562,4 +562,46 @@ fn info_reports_memory_and_the_log() {
         "{bare}"
     );
     assert!(bare.contains("aof_enabled:0"), "{bare}");
+}
+
+/// A clock whose TSC counts a thousand ticks a millisecond.
+struct TickingClock(Rc<Cell<u64>>);
+
+impl Clock for TickingClock {
+    fn now_ms(&mut self) -> u64 {
+        self.0.get()
+    }
+
+    fn tsc_at_ms(&self, ms: u64) -> Option<u64> {
+        ms.checked_mul(1000)
+    }
+}
+
+#[test]
+fn an_idle_server_wakes_to_expire_keys() {
+    let now = Rc::new(Cell::new(1_000_000));
+    let mut s = KvsServer::new(TickingClock(now.clone()), Vec::new());
+    let caller = Caller { badge: 1 };
+    let run = |s: &mut KvsServer<TickingClock>, args: &[&[u8]]| {
+        let mut wire = Vec::new();
+        proto::encode_command(args, &mut wire);
+        s.exec(caller, &wire).unwrap()
+    };
+    assert_eq!(Settle::wake_at(&s), None, "nothing to wait for");
+    run(&mut s, &[b"SET", b"soon", b"v", b"PX", b"100"]);
+    run(&mut s, &[b"SET", b"later", b"v", b"PX", b"5000"]);
+    run(&mut s, &[b"SET", b"never", b"v"]);
+    assert_eq!(
+        Settle::wake_at(&s),
+        Some((1_000_000 + 100 + 1) * 1000),
+        "just after the first expiry"
+    );
+    now.set(1_000_101);
+    Settle::woken(&mut s);
+    assert_eq!(s.store().dbsize(0), 2, "gone with no request");
+    assert_eq!(Settle::wake_at(&s), Some((1_000_000 + 5000 + 1) * 1000));
+    now.set(1_005_001);
+    Settle::woken(&mut s);
+    assert_eq!(s.store().dbsize(0), 1);
+    assert_eq!(Settle::wake_at(&s), None);
 }
