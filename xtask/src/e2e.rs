@@ -143,18 +143,27 @@ fn idle_flush(redis_port: u16, qmp: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The flood that used to crash the store: fourteen 4 MB APPENDs to one
-/// key, 56 MB for a store with a 48 MiB heap. The first ones grow the
-/// value, the rest are refused with Redis's `-OOM` (the boot fails on a
-/// `PANIC` or a restart in the serial log); reads still work, a GET of
-/// the value is refused as too large to send, and deleting it makes room.
+/// The flood that used to crash the store (fourteen 4 MB APPENDs to one
+/// key took down a 48 MiB heap): 4 MB APPENDs to one key until past
+/// `maxmemory`. The first ones grow the value, the rest are refused with
+/// Redis's `-OOM` (the boot fails on a `PANIC` or a restart in the serial
+/// log); reads still work, a GET of the value answers it or refuses it as
+/// too large to send, and deleting it makes room.
 fn append_flood(redis_port: u16) -> Result<()> {
     const CHUNK: usize = 4_000_000;
+    let info = redis(redis_port, &["info", "memory"])?;
+    let maxmemory: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("maxmemory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&m| m > 0)
+        .ok_or_else(|| fail!("INFO memory shows no maxmemory: {info:?}"))?;
+    let appends = maxmemory / CHUNK + 3;
     let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
     s.set_read_timeout(Some(Duration::from_secs(CALL_TIMEOUT_SECS.into())))?;
     let chunk = vec![b'x'; CHUNK];
     let mut replies = Vec::new();
-    for _ in 0..14 {
+    for _ in 0..appends {
         s.write_all(format!("*3\r\n$6\r\nAPPEND\r\n$5\r\nflood\r\n${CHUNK}\r\n").as_bytes())?;
         s.write_all(&chunk)?;
         s.write_all(b"\r\n")?;
@@ -165,13 +174,15 @@ fn append_flood(redis_port: u16) -> Result<()> {
     let refused = replies.iter().filter(|r| *r == oom).count();
     if grew == 0 || refused == 0 || grew + refused != replies.len() {
         return Err(fail!(
-            "14 APPENDs of 4 MB answered {replies:?} (wanted growth, then {oom:?})"
+            "{appends} APPENDs of 4 MB answered {replies:?} (wanted growth, then {oom:?})"
         ));
     }
     let r = |args: &[&str]| redis(redis_port, args);
     expect("GET during the flood", r(&["get", "a"]), "2")?;
+    // The whole value, or (when it is larger than a reply can be) the
+    // store's refusal.
     let got = r(&["get", "flood"])?;
-    if !got.starts_with("ERR the reply would be too large") {
+    if got.len() != grew * CHUNK && !got.starts_with("ERR the reply would be too large") {
         return Err(fail!("GET of the flooded value answered {got:.200?}"));
     }
     expect(
@@ -181,6 +192,61 @@ fn append_flood(redis_port: u16) -> Result<()> {
     )?;
     expect("DEL", r(&["del", "flood"]), "1")?;
     expect("SET after the DEL", r(&["set", "after-flood", "1"]), "OK")
+}
+
+/// Under `allkeys-lru` the store makes room instead of refusing: 300
+/// values of 100 kB (30 MB, more than `maxmemory`) all go in, keys are
+/// evicted (INFO's `evicted_keys` grows), and a key read between the
+/// writes stays. Then back to `noeviction`, and the store emptied.
+fn lru_eviction(redis_port: u16) -> Result<()> {
+    let r = |args: &[&str]| redis(redis_port, args);
+    expect(
+        "CONFIG SET",
+        r(&["config", "set", "maxmemory-policy", "allkeys-lru"]),
+        "OK",
+    )?;
+    expect("SET", r(&["set", "hot", "1"]), "OK")?;
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
+    s.set_read_timeout(Some(Duration::from_secs(CALL_TIMEOUT_SECS.into())))?;
+    let value = "v".repeat(100_000);
+    for i in 0..300 {
+        let key = format!("lru:{i}");
+        s.write_all(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n*2\r\n$3\r\nGET\r\n$3\r\nhot\r\n",
+                key.len(),
+                value.len()
+            )
+            .as_bytes(),
+        )?;
+        let set = read_line(&mut s)?;
+        let mut get = read_line(&mut s)?;
+        if get == "$1" {
+            get = read_line(&mut s)?;
+        }
+        if set != "+OK" || get != "1" {
+            return Err(fail!(
+                "under allkeys-lru, SET {key} answered {set:?} and GET hot {get:?}"
+            ));
+        }
+    }
+    let stats = r(&["info", "stats"])?;
+    let evicted: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if evicted == 0 {
+        return Err(fail!("30 MB under allkeys-lru evicted nothing: {stats:?}"));
+    }
+    expect("the key read all along", r(&["get", "hot"]), "1")?;
+    expect(
+        "CONFIG SET",
+        r(&["config", "set", "maxmemory-policy", "noeviction"]),
+        "OK",
+    )?;
+    // The store is full: what comes next starts from an empty one.
+    expect("FLUSHALL", r(&["flushall"]), "OK")
 }
 
 /// One reply line (without its CRLF).
@@ -386,8 +452,8 @@ fn boot(
 }
 
 /// The test: a fresh disk, the first boot's checks, a power cut, the
-/// second boot's checks on the same disk and the issue's `redis-benchmark`
-/// run.
+/// second boot's checks on the same disk, eviction under `allkeys-lru`
+/// and the issue's `redis-benchmark` run.
 pub fn run_default(
     image: &Path,
     machine_for: &dyn Fn(HostPorts) -> Result<Machine>,
@@ -414,6 +480,7 @@ pub fn run_default(
         accel,
         &|redis_port, http_port, _| {
             second_boot(redis_port, http_port)?;
+            lru_eviction(redis_port)?;
             benchmark(redis_port, &benchmark_log)
         },
     )

@@ -170,7 +170,8 @@ impl Limits {
     }
 }
 
-/// What a key's access word holds: the second of its last access (LRU),
+/// What a key's access word holds: the time of its last access in 1/64 s
+/// (LRU),
 /// or the minute of its last access and a logarithmic access counter
 /// (LFU). Only the one the policy uses is kept, as in Redis, so after a
 /// switch between the two families the words take time to mean
@@ -185,8 +186,13 @@ pub(crate) enum Tracking {
 /// first to go before it had a chance to be used.
 const LFU_INIT: u8 = 5;
 
-fn seconds(now: i64) -> u32 {
-    (now.max(0) / 1000) as u32
+/// Ticks of the LRU clock per second: finer than Redis's second, so that
+/// keys used a moment apart are told apart (a 32-bit clock of 1/64 s wraps
+/// after two years).
+const LRU_HZ: u64 = 64;
+
+fn lru_clock(now: i64) -> u32 {
+    (now.max(0) as u64 * LRU_HZ / 1000) as u32
 }
 
 /// Minutes, in the 16 bits the LFU word keeps.
@@ -198,7 +204,7 @@ impl Tracking {
     /// The access word of a key made at `now`.
     pub(crate) fn fresh(self, now: i64) -> u32 {
         match self {
-            Tracking::Lru => seconds(now),
+            Tracking::Lru => lru_clock(now),
             Tracking::Lfu { .. } => lfu_word(minutes(now), LFU_INIT),
         }
     }
@@ -206,7 +212,7 @@ impl Tracking {
     /// The access word of a key with word `word`, accessed at `now`.
     pub(crate) fn accessed(self, word: u32, now: i64, rng: &mut Rng) -> u32 {
         match self {
-            Tracking::Lru => seconds(now),
+            Tracking::Lru => lru_clock(now),
             Tracking::Lfu { log_factor, .. } => {
                 let counter = log_increment(self.frequency(word, now), log_factor, rng);
                 lfu_word(minutes(now), counter)
@@ -231,13 +237,18 @@ impl Tracking {
 
     /// Seconds since the access an LRU word records.
     pub(crate) fn idle_seconds(word: u32, now: i64) -> u32 {
-        seconds(now).wrapping_sub(word)
+        Self::idle_ticks(word, now) / LRU_HZ as u32
+    }
+
+    /// Ticks of the LRU clock since the access an LRU word records.
+    fn idle_ticks(word: u32, now: i64) -> u32 {
+        lru_clock(now).wrapping_sub(word)
     }
 
     /// How good a victim the key is: the larger the better.
     fn score(self, word: u32, now: i64) -> u64 {
         match self {
-            Tracking::Lru => u64::from(Self::idle_seconds(word, now)),
+            Tracking::Lru => u64::from(Self::idle_ticks(word, now)),
             Tracking::Lfu { .. } => u64::from(255 - self.frequency(word, now)),
         }
     }
@@ -286,8 +297,6 @@ pub(crate) struct Memory {
     next_db: usize,
     /// `evicted_keys`.
     pub(crate) evicted: u64,
-    /// Bytes in use that `maxmemory` does not count (the log's buffers).
-    pub(crate) uncounted: u64,
 }
 
 /// What a command may allocate: the gauge and the ceiling the data must
@@ -296,6 +305,9 @@ pub(crate) struct Memory {
 pub(crate) struct Room {
     pub(crate) gauge: Option<Gauge>,
     pub(crate) ceiling: u64,
+    /// Bytes in use that neither `maxmemory` nor the ceiling count (the
+    /// runner's buffers: it keeps room for them above the ceiling).
+    pub(crate) uncounted: u64,
 }
 
 impl Room {
@@ -304,10 +316,14 @@ impl Room {
         self.gauge.map(|g| g())
     }
 
-    /// Whether `bytes` more fit below the ceiling.
+    /// Whether `bytes` more fit below the ceiling (the memory the runner
+    /// keeps room for above it left out).
     pub(crate) fn fits(&self, bytes: usize) -> bool {
-        self.used()
-            .is_none_or(|used| used.saturating_add(bytes as u64) <= self.ceiling)
+        self.used().is_none_or(|used| {
+            used.saturating_sub(self.uncounted)
+                .saturating_add(bytes as u64)
+                <= self.ceiling
+        })
     }
 
     /// Makes room in `v` for `additional` more bytes, growing as Redis's
@@ -347,15 +363,15 @@ impl Room {
 }
 
 /// What the replies of a command (of a whole transaction, for EXEC) may
-/// still copy out of the data: the store's reply limit, and no more than
-/// the room the heap has to build and encode them. A handler takes its
+/// still copy out of the data: the store's reply limit, which its runner
+/// keeps room for above the ceiling (see
+/// [`Store::set_memory`](crate::Store::set_memory)). A handler takes its
 /// share before it copies anything, so a reply that would not fit is
 /// refused before any of it is made.
 #[derive(Debug)]
 pub(crate) struct ReplyBudget {
     left: Cell<usize>,
     pub(crate) limit: usize,
-    room: Room,
 }
 
 impl Default for ReplyBudget {
@@ -363,24 +379,21 @@ impl Default for ReplyBudget {
         ReplyBudget {
             left: Cell::new(usize::MAX),
             limit: usize::MAX,
-            room: Room::default(),
         }
     }
 }
 
 impl ReplyBudget {
     /// A fresh budget for the next command.
-    pub(crate) fn reset(&mut self, room: Room) {
+    pub(crate) fn reset(&mut self) {
         self.left.set(self.limit);
-        self.room = room;
     }
 
     /// Takes `bytes` of data in `elements` reply elements, or refuses.
     pub(crate) fn take(&self, bytes: usize, elements: usize) -> Result<(), Reply> {
         let cost = bytes.saturating_add(elements.saturating_mul(ELEMENT_COST));
         let left = self.left.get();
-        // Built once as a tree and once encoded.
-        if cost > left || !self.room.fits(cost.saturating_mul(2)) {
+        if cost > left {
             return Err(Reply::error(REPLY_TOO_LARGE));
         }
         self.left.set(left - cost);
@@ -410,9 +423,9 @@ impl Memory {
         if max == 0 {
             return true;
         }
-        // The log's buffers are not data: evicting keys would not shrink
-        // them (Redis leaves them out the same way).
-        while gauge().saturating_sub(self.uncounted) > max {
+        // The runner's buffers are not data: evicting keys would not
+        // shrink them (Redis leaves its log's out the same way).
+        while gauge().saturating_sub(self.room.uncounted) > max {
             if self.limits.policy == Policy::NoEviction {
                 return false;
             }

@@ -141,14 +141,17 @@ impl Store {
     /// use (`ceiling`, the memory its runner can spare for data): from
     /// now on `maxmemory` is enforced ([`crate::memory`]); above the
     /// ceiling the store is out of memory whatever `maxmemory` says, and
-    /// a command that would grow the data or build a reply past the
-    /// ceiling is refused instead of allocating. The runner keeps room
-    /// above the ceiling for the growth one command makes after the
-    /// check (its arguments' size).
+    /// a command that would grow the data past the ceiling, or work out a
+    /// large result there, is refused instead of allocating. The runner
+    /// keeps room above the ceiling for the growth one command makes
+    /// after the check (its arguments' size), for a reply of the reply
+    /// limit ([`set_reply_limit`](Self::set_reply_limit)), built and
+    /// encoded, and for 1 MiB of working memory.
     pub fn set_memory(&mut self, gauge: Gauge, ceiling: u64) {
         self.memory.room = Room {
             gauge: Some(gauge),
             ceiling,
+            uncounted: 0,
         };
     }
 
@@ -160,11 +163,12 @@ impl Store {
         self.reply.limit = bytes;
     }
 
-    /// Leaves `bytes` of the memory in use out of what `maxmemory` limits:
-    /// the log's buffers, which evicting keys would not shrink. Set it
-    /// before each command.
+    /// Leaves `bytes` of the memory in use out of what `maxmemory` and
+    /// the ceiling limit: the runner's buffers (the request, replies, the
+    /// log's), which evicting keys would not shrink and which it keeps
+    /// room for above the ceiling. Set it before each command.
     pub fn set_uncounted(&mut self, bytes: u64) {
-        self.memory.uncounted = bytes;
+        self.memory.room.uncounted = bytes;
     }
 
     /// The memory in use, if the store has a gauge.
@@ -286,7 +290,7 @@ impl Store {
         for db in &mut self.dbs {
             db.now = now;
         }
-        self.reply.reset(self.memory.room);
+        self.reply.reset();
         if !memory {
             let refused = match (&session.multi, command.kind) {
                 (Some(multi), Kind::Exec) => multi.denyoom,

@@ -536,20 +536,6 @@ fn replies_larger_than_the_limit_are_refused_before_they_are_built() {
 }
 
 #[test]
-fn a_reply_must_fit_below_the_ceiling_too() {
-    let mut t = T::new("noeviction", 0, 12 * MIB);
-    t.store.configure("maxmemory", "0").unwrap();
-    let big = vec![b'x'; 5 << 20];
-    assert_eq!(t.argv(&[b"SET", b"big", &big]), Reply::ok());
-    // Copying 5 MiB and encoding it would pass the ceiling.
-    assert_eq!(
-        t.run("GET big"),
-        Reply::error(kvs_core::memory::REPLY_TOO_LARGE)
-    );
-    assert_eq!(t.int("STRLEN big"), 5 << 20);
-}
-
-#[test]
 fn evictions_are_in_the_log() {
     let mut t = T::new("allkeys-random", MIB, 64 * MIB);
     let mut writer = kvs_core::AofWriter::new();

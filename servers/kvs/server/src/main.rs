@@ -158,13 +158,14 @@ fn run(start: &'static libcap::Start) -> ! {
 /// How much of a heap of `heap` bytes the data may take, the ceiling
 /// (see `Store::set_memory`), which is also the default `maxmemory`: the
 /// heap less what the server needs besides the data — a request copied
-/// out of a region, a reply being encoded and the growth of the command
-/// that passes the check last, each up to the largest region of `region`
-/// bytes, and 3 MiB for sessions and the log's buffers.
+/// out of a region, a reply built and then encoded, and the growth of the
+/// command that passes the check last, each up to the largest region of
+/// `region` bytes, and 3 MiB for sessions, working memory and the log's
+/// buffers.
 #[cfg(target_os = "none")]
 fn memory_budget(heap: u64, region: u64) -> u64 {
     const MIB: u64 = 1 << 20;
-    heap.saturating_sub(3 * region + 3 * MIB).max(1)
+    heap.saturating_sub(4 * region + 3 * MIB).max(1)
 }
 
 /// The most replies held for one flush (group commit); each costs a

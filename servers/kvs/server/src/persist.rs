@@ -608,8 +608,15 @@ impl<D: SectorDevice> Log<D> {
             return Ok(false);
         };
         rw.image.extend_from_slice(changes);
-        let take = budget.min(rw.keys.len());
-        for (db, key) in rw.keys.drain(rw.keys.len() - take..) {
+        // Up to `budget` keys, and no more once a chunk is ready to go:
+        // the image in memory stays a chunk and the last key's record.
+        for _ in 0..budget {
+            if rw.image.len() >= READ_CHUNK {
+                break;
+            }
+            let Some((db, key)) = rw.keys.pop() else {
+                break;
+            };
             aof::effect_record(&mut rw.image, rw.next.salt, store, db, &key, now_ms);
         }
         let len = rw.written + rw.image.len() as u64;
@@ -761,6 +768,13 @@ impl<D: SectorDevice> Persistence<D> {
         self.grouped = on;
     }
 
+    /// Bytes of memory its buffers hold (records not written yet, the
+    /// log's tail and a compaction's working set): not data, so the
+    /// server leaves them out of `maxmemory` (`Store::set_uncounted`).
+    pub fn buffered(&self) -> usize {
+        self.pending.capacity() + self.writer.buffered() + self.log.buffered()
+    }
+
     /// Whether changes wait for [`settle`](Self::settle).
     pub fn unsettled(&self) -> bool {
         self.grouped && !self.pending.is_empty()
@@ -862,9 +876,6 @@ impl<D: SectorDevice> Persistence<D> {
                 return misconf(e);
             }
         }
-        // The log's buffers are not data that eviction could shrink.
-        let buffered = self.pending.capacity() + self.writer.buffered() + self.log.buffered();
-        store.set_uncounted(buffered as u64);
         let reply = self.writer.execute(store, session, args, now_ms);
         match self.commit(store, now_ms) {
             Ok(()) => reply,

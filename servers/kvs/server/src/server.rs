@@ -327,15 +327,20 @@ impl<C: Clock> KvsServer<C> {
     /// The reply buffer as an answer: inline up to `inline` bytes, else in
     /// the client's region.
     fn answer(&mut self, region: Option<usize>, inline: usize) -> Result<Answer, u64> {
-        if self.reply.len() <= inline {
-            let bytes = Bytes::try_from(&self.reply[..]).map_err(|_| REPLY_TOO_LARGE)?;
-            return Ok(Answer::Inline(bytes));
-        }
-        let region = region.ok_or(NOT_ATTACHED)?;
-        if !self.regions[region].buf.write(&self.reply) {
-            return Err(REPLY_TOO_LARGE);
-        }
-        Ok(Answer::Shared(self.reply.len() as u64))
+        let answer = if self.reply.len() <= inline {
+            Bytes::try_from(&self.reply[..])
+                .map(Answer::Inline)
+                .map_err(|_| REPLY_TOO_LARGE)
+        } else {
+            let region = region.ok_or(NOT_ATTACHED)?;
+            if self.regions[region].buf.write(&self.reply) {
+                Ok(Answer::Shared(self.reply.len() as u64))
+            } else {
+                Err(REPLY_TOO_LARGE)
+            }
+        };
+        shrink(&mut self.reply);
+        answer
     }
 
     /// Copies the first `len` bytes of client `badge`'s region (a
@@ -358,9 +363,21 @@ impl<C: Clock> KvsServer<C> {
         } else {
             Err(BAD_REQUEST)
         };
-        request.clear();
+        shrink(&mut request);
         self.request = request;
         answer
+    }
+}
+
+/// The most a transfer buffer keeps between requests: a large request or
+/// reply gives its memory back (to the data) once it is answered.
+const KEEP: usize = 64 << 10;
+
+/// Empties `buf`, giving back what it holds beyond [`KEEP`].
+fn shrink(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > KEEP {
+        buf.shrink_to(KEEP);
     }
 }
 
@@ -405,6 +422,13 @@ impl<C: Clock> Engine<'_, C> {
             return info::reply(args, self.store, held, self.persistence.as_ref(), reply);
         }
         let now = self.clock.now_ms();
+        // What `maxmemory` and the ceiling leave out: this request, the
+        // replies so far and the log's buffers, which the component keeps
+        // room for above the ceiling and evicting keys would not shrink.
+        let request: usize = args.iter().map(|a| a.len()).sum();
+        let log = self.persistence.as_ref().map_or(0, Persistence::buffered);
+        self.store
+            .set_uncounted((request + reply.capacity() + log) as u64);
         *self.requests += 1;
         if self.requests.is_multiple_of(EXPIRE_EVERY)
             || now >= self.last_expire.saturating_add(EXPIRE_INTERVAL_MS)

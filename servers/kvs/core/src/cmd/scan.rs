@@ -134,9 +134,11 @@ pub(crate) fn select<'a, T: 'a>(
 }
 
 /// Whether the heap has room to sort a collection of `len` elements by
-/// hash ([`select`] does), else `-OOM`.
+/// hash ([`select`] does), else `-OOM`: up to 1 MiB is in what the store's
+/// runner keeps above the ceiling, more must fit below it.
 pub(crate) fn working_room(room: Room, len: usize) -> Result<(), Reply> {
-    if room.fits(len.saturating_mul(32)) {
+    let bytes = len.saturating_mul(32);
+    if bytes <= 1 << 20 || room.fits(bytes) {
         Ok(())
     } else {
         Err(Reply::error(OOM))
