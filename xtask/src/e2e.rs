@@ -151,14 +151,7 @@ fn idle_flush(redis_port: u16, qmp: &Path) -> Result<()> {
 /// too large to send, and deleting it makes room.
 fn append_flood(redis_port: u16) -> Result<()> {
     const CHUNK: usize = 4_000_000;
-    let info = redis(redis_port, &["info", "memory"])?;
-    let maxmemory: usize = info
-        .lines()
-        .find_map(|l| l.strip_prefix("maxmemory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&m| m > 0)
-        .ok_or_else(|| fail!("INFO memory shows no maxmemory: {info:?}"))?;
-    let appends = maxmemory / CHUNK + 3;
+    let appends = maxmemory(redis_port)? / CHUNK + 3;
     let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
     s.set_read_timeout(Some(Duration::from_secs(CALL_TIMEOUT_SECS.into())))?;
     let chunk = vec![b'x'; CHUNK];
@@ -194,12 +187,13 @@ fn append_flood(redis_port: u16) -> Result<()> {
     expect("SET after the DEL", r(&["set", "after-flood", "1"]), "OK")
 }
 
-/// Under `allkeys-lru` the store makes room instead of refusing: 300
-/// values of 100 kB (30 MB, more than `maxmemory`) all go in, keys are
+/// Under `allkeys-lru` the store makes room instead of refusing: values
+/// of 100 kB, 20 MB more than `maxmemory` in all, all go in, keys are
 /// evicted (INFO's `evicted_keys` grows), and a key read between the
 /// writes stays. Then back to `noeviction`, and the store emptied.
 fn lru_eviction(redis_port: u16) -> Result<()> {
     let r = |args: &[&str]| redis(redis_port, args);
+    let sets = maxmemory(redis_port)? / 100_000 + 200;
     expect(
         "CONFIG SET",
         r(&["config", "set", "maxmemory-policy", "allkeys-lru"]),
@@ -209,7 +203,7 @@ fn lru_eviction(redis_port: u16) -> Result<()> {
     let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
     s.set_read_timeout(Some(Duration::from_secs(CALL_TIMEOUT_SECS.into())))?;
     let value = "v".repeat(100_000);
-    for i in 0..300 {
+    for i in 0..sets {
         let key = format!("lru:{i}");
         s.write_all(
             format!(
@@ -237,7 +231,9 @@ fn lru_eviction(redis_port: u16) -> Result<()> {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     if evicted == 0 {
-        return Err(fail!("30 MB under allkeys-lru evicted nothing: {stats:?}"));
+        return Err(fail!(
+            "{sets} values of 100 kB under allkeys-lru evicted nothing: {stats:?}"
+        ));
     }
     expect("the key read all along", r(&["get", "hot"]), "1")?;
     expect(
@@ -247,6 +243,16 @@ fn lru_eviction(redis_port: u16) -> Result<()> {
     )?;
     // The store is full: what comes next starts from an empty one.
     expect("FLUSHALL", r(&["flushall"]), "OK")
+}
+
+/// `maxmemory`, from `INFO memory`.
+fn maxmemory(redis_port: u16) -> Result<usize> {
+    let info = redis(redis_port, &["info", "memory"])?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("maxmemory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&m| m > 0)
+        .ok_or_else(|| fail!("INFO memory shows no maxmemory: {info:?}"))
 }
 
 /// One reply line (without its CRLF).

@@ -16,8 +16,10 @@ const VIRTIO: u16 = 0x1af4;
 const BLOCK_IDS: [(u16, bool); 2] = [(0x1001, false), (0x1042, true)];
 const NET_IDS: [(u16, bool); 2] = [(0x1000, false), (0x1041, true)];
 
-/// The size of the disk image `run` creates when there is none.
-pub const DISK_BYTES: u64 = 64 << 20;
+/// The size of the disk image `run` creates when there is none: kvs's log
+/// takes half of it at a time, and must hold the data set (`maxmemory`
+/// of config/default, 61 MiB) and its growth until a compaction.
+pub const DISK_BYTES: u64 = 256 << 20;
 
 /// A front end whose TCP port `run` forwards: the component's binary, its
 /// port unless its argument `port` sets another, and how to see it answer.
@@ -61,8 +63,10 @@ pub struct Forward {
 pub struct Machine {
     /// The guest's RAM in MiB: at least 256, and three times what the
     /// components and regions take, rounded up to a power of two (`init`
-    /// gives each component a power-of-two block at least twice its need,
-    /// and the boot modules take room too).
+    /// gives each component a power-of-two block at least twice what its
+    /// objects need, its heap's 2 MiB frames come from blocks the
+    /// physical memory's layout breaks up, and the boot modules take room
+    /// too).
     pub memory_mib: u64,
     /// A virtio-blk disk; `true` for a modern-only device.
     pub disk: Option<bool>,

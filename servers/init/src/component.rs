@@ -1,7 +1,7 @@
 //! Building one component from the manifest: its memory, address space,
 //! CSpace, granted capabilities, start-info page and thread.
 
-use crate::plan::{BOOKKEEPING_BITS, LARGE_PAGE, PAGE};
+use crate::plan::{self, BOOKKEEPING_BITS, LARGE_PAGE, PAGE};
 use crate::space::{CNODE, CONSOLE, IO_PORT_CONTROL, IRQ_CONTROL, Memory, Space};
 use basalt_abi::start_info::{self as si, CapEntry, CapKind, StartInfo};
 use basalt_abi::{ObjectType, Rights};
@@ -116,7 +116,7 @@ impl Slots {
 fn map_copies(
     space: &mut Space,
     slots: &mut Slots,
-    memory: &mut Memory,
+    memory: &mut Memory<1>,
     vspace: u64,
     frames: &[u64],
     at: u64,
@@ -138,19 +138,33 @@ fn map_copies(
     Ok(())
 }
 
+/// Most blocks a component's heap frames come from: enough for the
+/// binary decomposition of any heap the address space holds.
+pub const HEAP_BLOCKS: usize = 24;
+
+/// A component's own untyped memory: one block for its objects, and the
+/// blocks of its heap's 2 MiB frames (see [`plan::heap_split`]).
+pub struct Own {
+    pub objects: Memory<1>,
+    pub heap: Memory<HEAP_BLOCKS>,
+}
+
 /// Builds and starts component `index` of `manifest`, generation
-/// `generation`, from `binary` (its ELF), in `memory` (an empty untyped
-/// region of its own).
+/// `generation`, from `binary` (its ELF), in `own` (its empty memory).
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     space: &mut Space,
     manifest: &Manifest,
     index: usize,
     binary: &[u8],
-    memory: &mut Memory,
+    own: &mut Own,
     shared: &Shared,
     generation: u64,
 ) -> Result<Started, BuildError> {
+    let Own {
+        objects: memory,
+        heap,
+    } = own;
     let c = &manifest.components[index];
     let file = ElfBytes::<LittleEndian>::minimal_parse(binary)
         .map_err(|_| BuildError::BadBinary("not an ELF file"))?;
@@ -191,14 +205,17 @@ pub fn start(
     let tcb = space.object_from(memory, ObjectType::Tcb, 0).doing("TCB")?;
 
     // A new zeroed frame mapped at `vaddr`.
-    let map_new =
-        |space: &mut Space, slots: &mut Slots, memory: &mut Memory, vaddr: u64, rights: Rights| {
-            let frame = space.object_from(memory, ObjectType::Frame4K, 0)?;
-            space.map(frame, vspace, vaddr, rights, memory, &mut |sp, pt| {
-                slots.keep(sp, pt)
-            })?;
-            Ok::<u64, Error>(frame)
-        };
+    let map_new = |space: &mut Space,
+                   slots: &mut Slots,
+                   memory: &mut Memory<1>,
+                   vaddr: u64,
+                   rights: Rights| {
+        let frame = space.object_from(memory, ObjectType::Frame4K, 0)?;
+        space.map(frame, vspace, vaddr, rights, memory, &mut |sp, pt| {
+            slots.keep(sp, pt)
+        })?;
+        Ok::<u64, Error>(frame)
+    };
 
     // The image, segment by segment, with the segment's permissions.
     for ph in segments.iter().filter(|p| p.p_type == PT_LOAD) {
@@ -253,10 +270,10 @@ pub fn start(
     }
     // The heap in 2 MiB frames as far as it goes (a big heap would not fit
     // the bookkeeping CNode page by page), the rest in 4 KiB frames.
-    let large = c.heap_bytes / LARGE_PAGE;
+    let (large, small) = plan::heap_split(c.heap_bytes);
     for i in 0..large {
         let frame = space
-            .object_from(memory, ObjectType::Frame2M, 0)
+            .object_from(heap, ObjectType::Frame2M, 0)
             .doing("frame")?;
         space
             .map(
@@ -271,7 +288,7 @@ pub fn start(
         slots.keep(space, frame).doing("slot")?;
     }
     let small_base = si::HEAP_BASE + large * LARGE_PAGE;
-    for i in 0..(c.heap_bytes - large * LARGE_PAGE).div_ceil(PAGE) {
+    for i in 0..small.div_ceil(PAGE) {
         let f = map_new(space, &mut slots, memory, small_base + i * PAGE, rw)
             .doing("mapping the heap")?;
         slots.keep(space, f).doing("slot")?;

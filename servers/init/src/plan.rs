@@ -1,6 +1,7 @@
 //! The arithmetic of building a component: how much memory it needs, so
-//! that init can carve one untyped region per component (revoking that
-//! region is how a component is torn down for a restart).
+//! that init can carve its own untyped memory (revoking it is how a
+//! component is torn down for a restart): one block for its objects, and
+//! blocks that hold nothing but its heap's 2 MiB frames.
 
 /// Bytes of a page.
 pub const PAGE: u64 = 4096;
@@ -11,16 +12,25 @@ pub const LARGE_PAGE: u64 = 2 << 20;
 /// own objects (frames, page tables): it dies with the component.
 pub const BOOKKEEPING_BITS: u8 = 12;
 
-/// Memory a component needs, before rounding: its CNode, bookkeeping
-/// CNode, TCB, VSpace, IPC buffer and start-info page, the pages of its
-/// image, stack and heap, and one page table per 2 MiB of what it maps
-/// plus the upper levels.
+/// How init maps a heap of `heap_bytes`: 2 MiB frames as far as it
+/// goes, and the bytes left, in 4 KiB frames.
+pub fn heap_split(heap_bytes: u64) -> (u64, u64) {
+    (heap_bytes / LARGE_PAGE, heap_bytes % LARGE_PAGE)
+}
+
+/// Memory a component's objects need, before rounding: its CNode,
+/// bookkeeping CNode, TCB, VSpace, IPC buffer and start-info page, the
+/// pages of its image, stack and the small part of its heap (see
+/// [`heap_split`]), one page table per 2 MiB of what it maps in pages, a
+/// page directory per GiB of large frames, and the upper levels. The
+/// large frames come from blocks of their own.
 pub fn component_bytes(image_pages: u64, stack_bytes: u64, heap_bytes: u64, cnode_bits: u8) -> u64 {
     let pages = |bytes: u64| bytes.div_ceil(PAGE);
-    let mapped_pages = image_pages + pages(stack_bytes) + pages(heap_bytes) + 2;
-    // A PT per 512 pages of each of the (at most five) separate areas, and
-    // a PD and a PDPT for each area.
-    let tables = mapped_pages.div_ceil(512) + 5 * 3;
+    let (large, small) = heap_split(heap_bytes);
+    let mapped_pages = image_pages + pages(stack_bytes) + pages(small) + 2;
+    // A PT per 512 pages of each of the (at most five) separate areas, a
+    // PD per 512 large frames, and a PD and a PDPT for each area.
+    let tables = mapped_pages.div_ceil(512) + large.div_ceil(512) + 5 * 3;
     let objects = (64u64 << cnode_bits) + (64u64 << BOOKKEEPING_BITS) + 2048 + PAGE;
     objects + (mapped_pages + tables) * PAGE
 }
@@ -59,8 +69,16 @@ mod tests {
     fn a_component_needs_its_pages_and_objects() {
         let small = component_bytes(10, 16 << 10, 64 << 10, 8);
         assert!(small >= (10 + 4 + 16 + 2) * PAGE + (64 << 12));
-        let big = component_bytes(10, 16 << 10, 8 << 20, 8);
-        assert!(big > small + (8 << 20) - (64 << 10));
+        // Whole 2 MiB of heap come from blocks of their own: only the
+        // tables that map them count here.
+        let big = component_bytes(10, 16 << 10, (8 << 20) + (64 << 10), 8);
+        assert!(big > small && big < small + 4 * PAGE, "{big} vs {small}");
+        assert_eq!(heap_split((8 << 20) + (64 << 10)), (4, 64 << 10));
+        let huge = component_bytes(10, 16 << 10, 3 << 30, 8);
+        assert!(
+            huge >= small - (64 << 10) + 2 * PAGE,
+            "a PD per GiB of large frames"
+        );
     }
 
     #[test]

@@ -20,13 +20,13 @@ const SCRATCH: u64 = 0x4000_0000_0000;
 /// the same way the kernel does (objects at their natural alignment after
 /// a watermark that resets when the region is revoked).
 #[derive(Clone, Copy, Debug)]
-pub struct Memory {
+pub struct Block {
     pub slot: u64,
     size_bits: u8,
     used: u64,
 }
 
-impl Memory {
+impl Block {
     pub fn new(slot: u64, size_bits: u8) -> Self {
         Self {
             slot,
@@ -50,8 +50,73 @@ impl Memory {
     }
 
     /// Everything made from it is gone: it is empty again.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.used = 0;
+    }
+}
+
+/// Untyped memory in up to `N` blocks; an object comes from the block with
+/// the least room that takes it (best fit), so that small objects do not
+/// break up the blocks a large one needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory<const N: usize> {
+    blocks: [Block; N],
+    len: usize,
+}
+
+impl<const N: usize> Memory<N> {
+    /// No blocks.
+    pub const fn empty() -> Self {
+        Self {
+            blocks: [Block {
+                slot: 0,
+                size_bits: 0,
+                used: 0,
+            }; N],
+            len: 0,
+        }
+    }
+
+    /// The one block `slot` of `2^size_bits` bytes.
+    pub fn new(slot: u64, size_bits: u8) -> Self {
+        let mut m = Self::empty();
+        m.add(Block::new(slot, size_bits));
+        m
+    }
+
+    /// Adds a block; false if there is no room for one more.
+    pub fn add(&mut self, block: Block) -> bool {
+        let Some(b) = self.blocks.get_mut(self.len) else {
+            return false;
+        };
+        *b = block;
+        self.len += 1;
+        true
+    }
+
+    /// The blocks' capabilities.
+    pub fn slots(&self) -> impl Iterator<Item = u64> + '_ {
+        self.blocks[..self.len].iter().map(|b| b.slot)
+    }
+
+    /// The block an object of `2^bits` bytes comes from.
+    fn pick(&mut self, bits: u8) -> Option<&mut Block> {
+        self.blocks[..self.len]
+            .iter_mut()
+            .filter(|b| b.fits(bits))
+            .min_by_key(|b| b.free())
+    }
+
+    /// Whether an object of `2^bits` bytes fits in some block.
+    pub fn fits(&self, bits: u8) -> bool {
+        self.blocks[..self.len].iter().any(|b| b.fits(bits))
+    }
+
+    /// Everything made from it is gone: it is empty again.
+    pub fn reset(&mut self) {
+        for b in &mut self.blocks[..self.len] {
+            b.reset();
+        }
     }
 }
 
@@ -79,31 +144,26 @@ pub struct Space {
     next_slot: u64,
     free_slots: [u64; FREE_SLOTS],
     free_count: usize,
-    /// Untyped RAM from the kernel, largest first.
-    pool: [Memory; MAX_UNTYPED],
-    pool_len: usize,
+    /// Untyped RAM from the kernel.
+    pool: Memory<MAX_UNTYPED>,
 }
 
 impl Space {
     /// Init's view of what the kernel gave it (no heap needed: the heap is
     /// made from it).
     pub fn new(boot: &BootInfo) -> Self {
-        let mut pool = [Memory::new(0, 0); MAX_UNTYPED];
-        let mut pool_len = 0;
+        let mut pool = Memory::empty();
         let count = (boot.untyped_count as usize).min(boot.untyped.len());
         for (i, u) in boot.untyped[..count].iter().enumerate() {
             if u.is_device == 0 {
-                pool[pool_len] = Memory::new(slot::FIRST_UNTYPED + i as u64, u.size_bits);
-                pool_len += 1;
+                pool.add(Block::new(slot::FIRST_UNTYPED + i as u64, u.size_bits));
             }
         }
-        pool[..pool_len].sort_unstable_by_key(|m| core::cmp::Reverse(m.size_bits));
         Self {
             next_slot: boot.first_free_slot,
             free_slots: [0; FREE_SLOTS],
             free_count: 0,
             pool,
-            pool_len,
         }
     }
 
@@ -129,52 +189,72 @@ impl Space {
     }
 
     /// One object of `ty` from `memory`, in a new root slot.
-    pub fn object_from(
+    pub fn object_from<const N: usize>(
         &mut self,
-        memory: &mut Memory,
+        memory: &mut Memory<N>,
         ty: ObjectType,
         size_bits: u64,
     ) -> Result<u64, Error> {
         let bits = object_bits(ty, size_bits);
-        if !memory.fits(bits) {
-            return Err(Error::NotEnoughMemory);
-        }
+        let block = memory.pick(bits).ok_or(Error::NotEnoughMemory)?;
         let dest = self.slot()?;
-        if let Err(e) = invoke::untyped_retype(memory.slot, ty, size_bits, 1, CNODE, dest) {
+        if let Err(e) = invoke::untyped_retype(block.slot, ty, size_bits, 1, CNODE, dest) {
             self.release_slot(dest);
             return Err(e);
         }
-        memory.take(bits);
+        block.take(bits);
         Ok(dest)
     }
 
     /// One object of `ty` from the global pool (it lives as long as init).
     pub fn global_object(&mut self, ty: ObjectType, size_bits: u64) -> Result<u64, Error> {
-        let bits = object_bits(ty, size_bits);
-        // Best fit: the block with the least room that takes it, so that
-        // small objects do not break up the blocks a large one needs.
-        let index = self.pool[..self.pool_len]
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.fits(bits))
-            .min_by_key(|(_, m)| m.free())
-            .map(|(i, _)| i)
-            .ok_or(Error::NotEnoughMemory)?;
-        let mut memory = self.pool[index];
-        let result = self.object_from(&mut memory, ty, size_bits);
-        self.pool[index] = memory;
+        let mut pool = self.pool;
+        let result = self.object_from(&mut pool, ty, size_bits);
+        self.pool = pool;
         result
+    }
+
+    /// Untyped blocks from the global pool holding `2^bits`-byte objects,
+    /// `count` of them, each block as large as the pool allows (the
+    /// binary decomposition of `count`, halved where no block that large
+    /// is left): memory for many large frames without needing one aligned
+    /// block for all of them.
+    pub fn blocks_for<const N: usize>(
+        &mut self,
+        bits: u8,
+        mut count: u64,
+        into: &mut Memory<N>,
+    ) -> Result<(), Error> {
+        while count > 0 {
+            let mut order = 63 - count.leading_zeros() as u8;
+            loop {
+                let size = bits + order;
+                if self.pool.fits(size) {
+                    let slot = self.global_object(ObjectType::Untyped, u64::from(size))?;
+                    if !into.add(Block::new(slot, size)) {
+                        return Err(Error::RangeError);
+                    }
+                    count -= 1 << order;
+                    break;
+                }
+                if order == 0 {
+                    return Err(Error::NotEnoughMemory);
+                }
+                order -= 1;
+            }
+        }
+        Ok(())
     }
 
     /// Maps `frame` at `vaddr` in `vspace`, making the page tables that are
     /// missing from `tables` (each new page table's slot goes to `keep`).
-    pub fn map(
+    pub fn map<const N: usize>(
         &mut self,
         frame: u64,
         vspace: u64,
         vaddr: u64,
         rights: Rights,
-        tables: &mut Memory,
+        tables: &mut Memory<N>,
         keep: &mut dyn FnMut(&mut Self, u64) -> Result<(), Error>,
     ) -> Result<(), Error> {
         invoke::frame_map_with_tables(frame, vspace, vaddr, rights, |ty| {

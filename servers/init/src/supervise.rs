@@ -39,7 +39,7 @@ fn module(boot: &'static BootInfo, name: &str) -> Option<&'static [u8]> {
 /// What init tracks for each component.
 struct Component {
     binary: &'static [u8],
-    memory: Memory,
+    memory: component::Own,
     started: Option<Started>,
     generation: u64,
     restarts: u32,
@@ -84,8 +84,11 @@ fn start(
 
 /// Tears component `c` down: everything made from its memory goes.
 fn stop(space: &mut Space, c: &mut Component) {
-    let _ = invoke::cnode_revoke(CNODE, c.memory.slot);
-    c.memory.reset();
+    for slot in c.memory.objects.slots().chain(c.memory.heap.slots()) {
+        let _ = invoke::cnode_revoke(CNODE, slot);
+    }
+    c.memory.objects.reset();
+    c.memory.heap.reset();
     if let Some(s) = c.started.take() {
         space.release_slot(s.tcb);
         space.release_slot(s.bookkeeping);
@@ -99,7 +102,7 @@ fn contiguous_frames(space: &mut Space, size: u64) -> Result<SharedRegion, libca
     let pages = size.div_ceil(plan::PAGE).max(1);
     let bits = (64 - (pages * plan::PAGE - 1).leading_zeros()).max(12) as u8;
     let slot = space.global_object(ObjectType::Untyped, u64::from(bits))?;
-    let mut memory = Memory::new(slot, bits);
+    let mut memory = Memory::<1>::new(slot, bits);
     let frames: Vec<u64> = (0..pages)
         .map(|_| space.object_from(&mut memory, ObjectType::Frame4K, 0))
         .collect::<Result<_, _>>()?;
@@ -328,9 +331,21 @@ pub fn run(boot: &'static BootInfo) -> ! {
                 (1u64 << bits) >> 10
             )),
         };
+        let mut memory = component::Own {
+            objects: Memory::new(slot, bits),
+            heap: Memory::empty(),
+        };
+        let (large, _) = plan::heap_split(c.heap_bytes);
+        if let Err(e) = space.blocks_for(21, large, &mut memory.heap) {
+            give_up(format_args!(
+                "{}: no room for a heap of {} MiB: {e:?}",
+                c.name,
+                c.heap_bytes >> 20
+            ));
+        }
         components.push(Component {
             binary,
-            memory: Memory::new(slot, bits),
+            memory,
             started: None,
             generation: 1,
             restarts: 0,

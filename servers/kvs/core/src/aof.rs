@@ -46,6 +46,7 @@
 //! that recreates the current data set (all databases and types, expiries
 //! as absolute times); it replaces the old log.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use crate::db::{Db, Entry, Value};
@@ -65,6 +66,11 @@ pub const MAX_PAYLOAD: usize = 1 << 30;
 
 /// Collection elements per recreating command (bounds command size).
 const CHUNK: usize = 128;
+
+/// Argument bytes after which a compaction ends a record and starts the
+/// next: a key's records are built and written a piece at a time, so a
+/// large value is never copied whole (a string goes as SET and APPENDs).
+const RECORD_SPLIT: usize = 1 << 20;
 
 const fn crc32c_table() -> [u32; 256] {
     let mut table = [0u32; 256];
@@ -119,14 +125,27 @@ pub struct Record {
 /// Encodes one record holding `commands`, run at `time_ms`, for a log with
 /// `salt`, and appends it to `out`.
 pub fn encode_record(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[LoggedCommand]) {
+    let borrowed: Vec<Borrowed<'_>> = commands
+        .iter()
+        .map(|c| (c.db, c.args.iter().map(|a| Cow::Borrowed(&a[..])).collect()))
+        .collect();
+    encode(out, salt, time_ms, &borrowed);
+}
+
+/// A command with its arguments borrowed from the store where they can
+/// be (numbers printed for it are owned).
+type Borrowed<'a> = (u8, Vec<Cow<'a, [u8]>>);
+
+/// [`encode_record`] of borrowed commands.
+fn encode(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[Borrowed<'_>]) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_LEN]);
     out.extend_from_slice(&time_ms.to_le_bytes());
     put_u32(out, commands.len());
-    for c in commands {
-        out.push(c.db);
-        put_u32(out, c.args.len());
-        for a in &c.args {
+    for (db, args) in commands {
+        out.push(*db);
+        put_u32(out, args.len());
+        for a in args {
             put_u32(out, a.len());
             out.extend_from_slice(a);
         }
@@ -317,9 +336,38 @@ pub struct AofWriter {
     buf: Vec<u8>,
     records: usize,
     salt: u32,
-    /// While a new log is being written: its salt, and the effect records
-    /// of the changes made meanwhile.
-    shadow: Option<(u32, Vec<u8>)>,
+    /// While a new log is being written: what it needs to follow the
+    /// changes made meanwhile.
+    shadow: Option<Shadow>,
+}
+
+/// The changes made while a new log is written: records of the databases
+/// they flushed, in order, and the keys they touched, to copy again.
+#[derive(Debug, Default)]
+struct Shadow {
+    salt: u32,
+    buf: Vec<u8>,
+    touched: Vec<(usize, Vec<u8>)>,
+}
+
+impl Shadow {
+    /// Follows the changes in `journals`.
+    fn follow(&mut self, journals: &[crate::db::Journal], now_ms: u64) {
+        let mut flushes: Vec<Borrowed<'_>> = Vec::new();
+        for (i, journal) in journals.iter().enumerate() {
+            if journal.flushed {
+                flushes.push((i as u8, alloc::vec![Cow::Borrowed(&b"FLUSHDB"[..])]));
+            }
+            let mut keys: Vec<&Vec<u8>> = journal.keys.iter().collect();
+            keys.sort_unstable();
+            keys.dedup();
+            self.touched
+                .extend(keys.into_iter().map(|k| (i, k.clone())));
+        }
+        if !flushes.is_empty() {
+            encode(&mut self.buf, self.salt, now_ms, &flushes);
+        }
+    }
 }
 
 impl AofWriter {
@@ -338,7 +386,10 @@ impl AofWriter {
 
     /// Bytes its buffers hold (for [`Store::set_uncounted`]).
     pub fn buffered(&self) -> usize {
-        self.buf.capacity() + self.shadow.as_ref().map_or(0, |(_, b)| b.capacity())
+        self.buf.capacity()
+            + self.shadow.as_ref().map_or(0, |s| {
+                s.buf.capacity() + s.touched.capacity() * core::mem::size_of::<(usize, Vec<u8>)>()
+            })
     }
 
     /// The salt of the records it writes.
@@ -353,19 +404,34 @@ impl AofWriter {
     }
 
     /// While a new log with `salt` is written (compaction in the
-    /// background), also appends to a second buffer the effect record of
-    /// every change (see [`effect_record`]): appended to that new log
-    /// after the records of the keys already copied, they make it follow
-    /// the changes. `None` stops it.
+    /// background), also follows every change for it: a record of each
+    /// database it flushed, and each key it touched, to be copied again
+    /// ([`recopy_record`]) after those records. Appended to the new log
+    /// after the keys already copied, the records and the copies make it
+    /// follow the changes, and no change's value is copied while it is
+    /// made (a large value is copied once, a piece at a time). `None`
+    /// stops it.
     pub fn shadow(&mut self, salt: Option<u32>) {
-        self.shadow = salt.map(|s| (s, Vec::new()));
+        self.shadow = salt.map(|salt| Shadow {
+            salt,
+            ..Shadow::default()
+        });
     }
 
     /// Takes the shadow records appended so far.
     pub fn take_shadow(&mut self) -> Vec<u8> {
         self.shadow
             .as_mut()
-            .map(|(_, buf)| core::mem::take(buf))
+            .map(|s| core::mem::take(&mut s.buf))
+            .unwrap_or_default()
+    }
+
+    /// Takes the keys the changes since the last call touched (database
+    /// and key), to copy again after the shadow records taken with them.
+    pub fn take_touched(&mut self) -> Vec<(usize, Vec<u8>)> {
+        self.shadow
+            .as_mut()
+            .map(|s| core::mem::take(&mut s.touched))
             .unwrap_or_default()
     }
 
@@ -408,10 +474,10 @@ impl AofWriter {
         let evicted = take_journals(store);
         if evicted.iter().any(|j| !j.keys.is_empty()) {
             let commands = effect(store, &evicted);
-            encode_record(&mut self.buf, self.salt, now_ms, &commands);
+            encode(&mut self.buf, self.salt, now_ms, &commands);
             self.records += 1;
-            if let Some((salt, buf)) = self.shadow.as_mut() {
-                encode_record(buf, *salt, now_ms, &commands);
+            if let Some(shadow) = self.shadow.as_mut() {
+                shadow.follow(&evicted, now_ms);
             }
         }
         for d in store.dbs_mut() {
@@ -422,23 +488,21 @@ impl AofWriter {
         if journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
             return reply;
         }
-        if let Some((salt, buf)) = self.shadow.as_mut() {
-            let commands = effect(store, &journals);
-            encode_record(buf, *salt, now_ms, &commands);
+        if let Some(shadow) = self.shadow.as_mut() {
+            shadow.follow(&journals, now_ms);
         }
         let name = args.first().copied().unwrap_or_default();
-        let commands = if name.eq_ignore_ascii_case(b"EXEC") {
+        // One record, whatever its size: a transaction's effect must be
+        // replayed whole or not at all.
+        let commands: Vec<Borrowed<'_>> = if name.eq_ignore_ascii_case(b"EXEC") {
             effect(store, &journals)
         } else if name.eq_ignore_ascii_case(b"SPOP") {
             popped(db, args, &reply)
         } else {
-            alloc::vec![LoggedCommand {
-                db,
-                args: args.iter().map(|a| a.to_vec()).collect(),
-            }]
+            alloc::vec![(db, args.iter().map(|a| Cow::Borrowed(*a)).collect())]
         };
         if !commands.is_empty() {
-            encode_record(&mut self.buf, self.salt, now_ms, &commands);
+            encode(&mut self.buf, self.salt, now_ms, &commands);
             self.records += 1;
         }
         reply
@@ -461,43 +525,113 @@ fn take_journals(store: &mut Store) -> Vec<crate::db::Journal> {
 /// The state of every key in `journals` (one per database) after a
 /// command: a flush as `FLUSHDB`, each touched key as `DEL` and the
 /// commands recreating it.
-fn effect(store: &Store, journals: &[crate::db::Journal]) -> Vec<LoggedCommand> {
-    let mut commands = Vec::new();
+fn effect<'a>(store: &'a Store, journals: &'a [crate::db::Journal]) -> Vec<Borrowed<'a>> {
+    let mut out = Records::whole();
     for (i, (db, journal)) in store.dbs().iter().zip(journals).enumerate() {
         let dbi = i as u8;
         if journal.flushed {
-            commands.push(LoggedCommand {
-                db: dbi,
-                args: alloc::vec![b"FLUSHDB".to_vec()],
-            });
+            out.push(dbi, alloc::vec![Cow::Borrowed(&b"FLUSHDB"[..])]);
         }
         let mut keys: Vec<&Vec<u8>> = journal.keys.iter().collect();
         keys.sort_unstable();
         keys.dedup();
         for key in keys {
-            key_state(&mut commands, dbi, key, db.raw_entry(key));
+            key_state(&mut out, dbi, key, db.raw_entry(key));
         }
     }
-    commands
+    out.pending
+}
+
+/// Commands gathered into records: all into one ([`Records::whole`]), or
+/// into a record every [`RECORD_SPLIT`] argument bytes, written to `out`
+/// as they fill ([`Records::split`]).
+struct Records<'a, 'o> {
+    pending: Vec<Borrowed<'a>>,
+    bytes: usize,
+    split: Option<Split<'o>>,
+}
+
+/// Where split records go: appended to `out` (log `salt`, time
+/// `time_ms`), after each of which `spill` may take whole bytes away.
+struct Split<'o> {
+    out: &'o mut Vec<u8>,
+    salt: u32,
+    time_ms: u64,
+    spill: &'o mut dyn FnMut(&mut Vec<u8>),
+}
+
+impl<'a, 'o> Records<'a, 'o> {
+    /// One record's commands, kept for the caller.
+    fn whole() -> Self {
+        Records {
+            pending: Vec::new(),
+            bytes: 0,
+            split: None,
+        }
+    }
+
+    /// Records (log `salt`, time `time_ms`) appended to `out` a piece at a
+    /// time, `spill` called after each.
+    fn split(
+        out: &'o mut Vec<u8>,
+        salt: u32,
+        time_ms: u64,
+        spill: &'o mut dyn FnMut(&mut Vec<u8>),
+    ) -> Self {
+        Records {
+            pending: Vec::new(),
+            bytes: 0,
+            split: Some(Split {
+                out,
+                salt,
+                time_ms,
+                spill,
+            }),
+        }
+    }
+
+    fn push(&mut self, db: u8, args: Vec<Cow<'a, [u8]>>) {
+        self.bytes += args.iter().map(|a| a.len()).sum::<usize>();
+        self.pending.push((db, args));
+        if self.bytes >= RECORD_SPLIT {
+            self.flush();
+        }
+    }
+
+    /// Writes what is pending as a record, when splitting.
+    fn flush(&mut self) {
+        if let Some(split) = self.split.as_mut()
+            && !self.pending.is_empty()
+        {
+            encode(split.out, split.salt, split.time_ms, &self.pending);
+            (split.spill)(split.out);
+            self.pending.clear();
+            self.bytes = 0;
+        }
+    }
 }
 
 /// `DEL key`, then the commands recreating `entry` if there is one.
-fn key_state(out: &mut Vec<LoggedCommand>, db: u8, key: &[u8], entry: Option<&Entry>) {
-    out.push(LoggedCommand {
+fn key_state<'a>(out: &mut Records<'a, '_>, db: u8, key: &'a [u8], entry: Option<&'a Entry>) {
+    out.push(
         db,
-        args: alloc::vec![b"DEL".to_vec(), key.to_vec()],
-    });
+        alloc::vec![Cow::Borrowed(&b"DEL"[..]), Cow::Borrowed(key)],
+    );
     if let Some(e) = entry {
         recreate(out, db, key, e);
     }
 }
 
-/// Appends to `out` a record (log `salt`, time `now_ms`) that sets key
+/// Appends to `out` records (log `salt`, time `now_ms`) that set key
 /// `key` of database `db` to its state in `store` at `now_ms`: `DEL`, then
 /// the commands recreating it; nothing if the key is missing or expired.
 /// Independent of what the key held before: what a log written while
 /// clients change data (compaction in the background) is made of, with
-/// the records [`AofWriter::shadow`] collects.
+/// the records [`AofWriter::shadow`] collects. A large key takes several
+/// records of about [`RECORD_SPLIT`] bytes each (a compaction's log counts
+/// only once it is whole, so they need not be atomic), and `spill` is
+/// called with `out` after each, so that the caller can write and drop
+/// what is whole: the key is never copied whole.
 pub fn effect_record(
     out: &mut Vec<u8>,
     salt: u32,
@@ -505,6 +639,7 @@ pub fn effect_record(
     db: usize,
     key: &[u8],
     now_ms: u64,
+    spill: &mut dyn FnMut(&mut Vec<u8>),
 ) {
     let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
     let Some(entry) = store
@@ -515,9 +650,36 @@ pub fn effect_record(
     else {
         return;
     };
-    let mut commands = Vec::new();
-    key_state(&mut commands, db as u8, key, Some(entry));
-    encode_record(out, salt, now_ms, &commands);
+    let mut records = Records::split(out, salt, now_ms, spill);
+    key_state(&mut records, db as u8, key, Some(entry));
+    records.flush();
+}
+
+/// [`effect_record`] of a key a change touched during a compaction: also
+/// `DEL key` when the key is gone (or expired), as the new log may hold
+/// an earlier copy.
+pub fn recopy_record(
+    out: &mut Vec<u8>,
+    salt: u32,
+    store: &Store,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+    spill: &mut dyn FnMut(&mut Vec<u8>),
+) {
+    let mut wrote = false;
+    effect_record(out, salt, store, db, key, now_ms, &mut |out| {
+        wrote = true;
+        spill(out);
+    });
+    if !wrote {
+        let del = [(
+            db as u8,
+            alloc::vec![Cow::Borrowed(&b"DEL"[..]), Cow::Borrowed(key)],
+        )];
+        encode(out, salt, now_ms, &del);
+        spill(out);
+    }
 }
 
 /// The keys of every database (expired ones included): what a compaction
@@ -534,12 +696,12 @@ pub fn keys(store: &Store) -> Vec<(usize, Vec<u8>)> {
 /// `SREM key <members SPOP returned>`: SPOP's effect, without its random
 /// choice. Nothing when it returned none (it only dropped an expired key,
 /// which replay's lazy expiry drops as well).
-fn popped(db: u8, args: &[&[u8]], reply: &Reply) -> Vec<LoggedCommand> {
-    let mut srem = alloc::vec![b"SREM".to_vec(), args[1].to_vec()];
+fn popped<'a>(db: u8, args: &[&'a [u8]], reply: &'a Reply) -> Vec<Borrowed<'a>> {
+    let mut srem = alloc::vec![Cow::Borrowed(&b"SREM"[..]), Cow::Borrowed(args[1])];
     match reply {
-        Reply::Bulk(Some(m)) => srem.push(m.clone()),
+        Reply::Bulk(Some(m)) => srem.push(Cow::Borrowed(&m[..])),
         Reply::Array(Some(items)) => srem.extend(items.iter().filter_map(|r| match r {
-            Reply::Bulk(Some(m)) => Some(m.clone()),
+            Reply::Bulk(Some(m)) => Some(Cow::Borrowed(&m[..])),
             _ => None,
         })),
         _ => {}
@@ -547,54 +709,106 @@ fn popped(db: u8, args: &[&[u8]], reply: &Reply) -> Vec<LoggedCommand> {
     if srem.len() == 2 {
         return Vec::new();
     }
-    alloc::vec![LoggedCommand { db, args: srem }]
+    alloc::vec![(db, srem)]
 }
 
-/// Commands that create `key` with entry `e` in an empty slot of `db`.
-fn recreate(out: &mut Vec<LoggedCommand>, db: u8, key: &[u8], e: &Entry) {
-    let cmd = |name: &[u8], rest: Vec<Vec<u8>>| {
-        let mut args = alloc::vec![name.to_vec(), key.to_vec()];
+/// Commands that create `key` with entry `e` in an empty slot of `db`:
+/// a string as SET (and APPENDs of [`RECORD_SPLIT`] bytes when `out`
+/// splits), a collection in [`runs`] of elements.
+fn recreate<'a>(out: &mut Records<'a, '_>, db: u8, key: &'a [u8], e: &'a Entry) {
+    let cmd = |name: &'static [u8], rest: &mut dyn Iterator<Item = Cow<'a, [u8]>>| {
+        let mut args = alloc::vec![Cow::Borrowed(name), Cow::Borrowed(key)];
         args.extend(rest);
-        LoggedCommand { db, args }
+        args
     };
+    let b = |v: &'a Vec<u8>| Cow::Borrowed(v.as_slice());
     match &e.value {
-        Value::Str(s) => out.push(cmd(b"SET", alloc::vec![s.clone()])),
+        Value::Str(s) => {
+            let piece = if out.split.is_some() {
+                RECORD_SPLIT
+            } else {
+                s.len().max(1)
+            };
+            let mut pieces = s.chunks(piece);
+            let first = pieces.next().unwrap_or_default();
+            out.push(db, cmd(b"SET", &mut core::iter::once(Cow::Borrowed(first))));
+            for p in pieces {
+                out.push(db, cmd(b"APPEND", &mut core::iter::once(Cow::Borrowed(p))));
+            }
+        }
         Value::List(l) => {
-            let items: Vec<Vec<u8>> = l.iter().cloned().collect();
-            for chunk in items.chunks(CHUNK) {
-                out.push(cmd(b"RPUSH", chunk.to_vec()));
+            let items: Vec<&Vec<u8>> = l.iter().collect();
+            for chunk in runs(&items, |v| v.len()) {
+                out.push(db, cmd(b"RPUSH", &mut chunk.iter().map(|v| b(v))));
             }
         }
         Value::Hash(h) => {
-            let items: Vec<Vec<u8>> = h.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect();
-            for chunk in items.chunks(CHUNK * 2) {
-                out.push(cmd(b"HSET", chunk.to_vec()));
+            let items: Vec<(&Vec<u8>, &Vec<u8>)> = h.iter().collect();
+            for chunk in runs(&items, |(f, v)| f.len() + v.len()) {
+                out.push(
+                    db,
+                    cmd(b"HSET", &mut chunk.iter().flat_map(|(f, v)| [b(f), b(v)])),
+                );
             }
         }
         Value::Set(s) => {
-            let items: Vec<Vec<u8>> = s.iter().cloned().collect();
-            for chunk in items.chunks(CHUNK) {
-                out.push(cmd(b"SADD", chunk.to_vec()));
+            let items: Vec<&Vec<u8>> = s.iter().collect();
+            for chunk in runs(&items, |v| v.len()) {
+                out.push(db, cmd(b"SADD", &mut chunk.iter().map(|v| b(v))));
             }
         }
         Value::ZSet(z) => {
-            let items: Vec<Vec<u8>> = z
-                .iter()
-                .flat_map(|(m, s)| [num::fmt_double(s).into_bytes(), m.to_vec()])
-                .collect();
-            for chunk in items.chunks(CHUNK * 2) {
-                out.push(cmd(b"ZADD", chunk.to_vec()));
+            let items: Vec<(&[u8], f64)> = z.iter().collect();
+            for chunk in runs(&items, |(m, _)| m.len()) {
+                out.push(
+                    db,
+                    cmd(
+                        b"ZADD",
+                        &mut chunk.iter().flat_map(|(m, s)| {
+                            [
+                                Cow::Owned(num::fmt_double(*s).into_bytes()),
+                                Cow::Borrowed(*m),
+                            ]
+                        }),
+                    ),
+                );
             }
         }
     }
     if let Some(t) = e.expire_at {
-        out.push(cmd(b"PEXPIREAT", alloc::vec![num::int_bytes(t)]));
+        out.push(
+            db,
+            cmd(
+                b"PEXPIREAT",
+                &mut core::iter::once(Cow::Owned(num::int_bytes(t))),
+            ),
+        );
     }
 }
 
+/// `items` in runs of at most [`CHUNK`] elements and about
+/// [`RECORD_SPLIT`] bytes (`bytes` tells an element's), each one command.
+fn runs<T>(items: &[T], bytes: impl Fn(&T) -> usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    core::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut total = 0;
+        let mut n = 0;
+        while n < rest.len() && n < CHUNK && (n == 0 || total < RECORD_SPLIT) {
+            total += bytes(&rest[n]);
+            n += 1;
+        }
+        let (run, after) = rest.split_at(n);
+        rest = after;
+        Some(run)
+    })
+}
+
 /// Compaction: a log with `salt` that recreates the data set of `store`
-/// as of `now_ms` (keys already expired then are left out), one record per
-/// key.
+/// as of `now_ms` (keys already expired then are left out), a key's
+/// records after another's.
 pub fn rewrite(store: &Store, now_ms: u64, salt: u32) -> Vec<u8> {
     let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
     let mut out = Vec::new();
@@ -603,9 +817,10 @@ pub fn rewrite(store: &Store, now_ms: u64, salt: u32) -> Vec<u8> {
             if Db::is_expired(e, now) {
                 continue;
             }
-            let mut commands = Vec::new();
-            recreate(&mut commands, i as u8, key, e);
-            encode_record(&mut out, salt, now_ms, &commands);
+            let mut keep = |_: &mut Vec<u8>| {};
+            let mut records = Records::split(&mut out, salt, now_ms, &mut keep);
+            recreate(&mut records, i as u8, key, e);
+            records.flush();
         }
     }
     out

@@ -584,11 +584,21 @@ impl<D: SectorDevice> Log<D> {
                 key_count: keys.len(),
                 key_bytes,
                 keys,
+                recopy: Vec::new(),
                 written: 0,
                 image: Vec::new(),
             }
         });
         rewrite.next.salt
+    }
+
+    /// Copies `keys` again (keys that changes touched after the shadow
+    /// records deleting them: see `kvs_core::AofWriter::shadow`), after
+    /// the keys still to copy; nothing without a compaction.
+    pub fn requeue(&mut self, keys: Vec<(usize, Vec<u8>)>) {
+        if let Some(rw) = self.rewrite.as_mut() {
+            rw.recopy.extend(keys);
+        }
     }
 
     /// Copies up to `budget` more keys of `store` into the new log, after
@@ -608,23 +618,53 @@ impl<D: SectorDevice> Log<D> {
             return Ok(false);
         };
         rw.image.extend_from_slice(changes);
-        // Up to `budget` keys, and no more once a chunk is ready to go:
-        // the image in memory stays a chunk and the last key's record.
+        let start = rw.next.area_start(rw.next.area);
+        let (salt, device) = (rw.next.salt, &mut self.device);
+        let (image, written) = (&mut rw.image, &mut rw.written);
+        // A large key's records go to the device as they are made: the
+        // image in memory stays about a chunk and a record.
+        let mut failed = None;
+        let mut spill = |image: &mut Vec<u8>| {
+            if failed.is_some() || image.len() < READ_CHUNK {
+                return;
+            }
+            let whole = image.len() / SECTOR * SECTOR;
+            if !fits(*written + whole as u64, capacity) {
+                failed = Some(LogError::Full);
+                return;
+            }
+            let at = start + *written / SECTOR as u64;
+            match device.write(at, &image[..whole]) {
+                Ok(()) => {
+                    image.drain(..whole);
+                    *written += whole as u64;
+                }
+                Err(e) => failed = Some(e.into()),
+            }
+        };
+        // Keys changes touched first (after the changes' records), then
+        // up to `budget` keys, and no more once a chunk is ready to go.
+        while let Some((db, key)) = rw.recopy.pop() {
+            aof::recopy_record(image, salt, store, db, &key, now_ms, &mut spill);
+        }
         for _ in 0..budget {
-            if rw.image.len() >= READ_CHUNK {
+            if image.len() >= READ_CHUNK {
                 break;
             }
             let Some((db, key)) = rw.keys.pop() else {
                 break;
             };
-            aof::effect_record(&mut rw.image, rw.next.salt, store, db, &key, now_ms);
+            aof::effect_record(image, salt, store, db, &key, now_ms, &mut spill);
+        }
+        if let Some(e) = failed {
+            self.rewrite = None;
+            return Err(e);
         }
         let len = rw.written + rw.image.len() as u64;
         if !fits(len, capacity) {
             self.rewrite = None;
             return Err(LogError::Full);
         }
-        let start = rw.next.area_start(rw.next.area);
         let done = rw.keys.is_empty();
         if done || rw.image.len() >= READ_CHUNK {
             let whole = rw.image.len() / SECTOR * SECTOR;
@@ -683,6 +723,8 @@ struct Rewrite {
     /// How many there were, and the memory they took, at the start.
     key_count: usize,
     key_bytes: usize,
+    /// Keys changes touched since the last step, to copy again.
+    recopy: Vec<(usize, Vec<u8>)>,
     /// Bytes of the new log on its area (whole sectors).
     written: u64,
     /// Bytes of the new log after those, not yet written.
@@ -888,6 +930,7 @@ impl<D: SectorDevice> Persistence<D> {
     fn compact(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
         let mut changes = self.writer.take_shadow();
         self.log.start_compaction(store);
+        self.log.requeue(self.writer.take_touched());
         // In steps, so that the image in memory stays a chunk.
         loop {
             let step = self
@@ -967,6 +1010,7 @@ impl<D: SectorDevice> Persistence<D> {
         }
         if self.log.compacting() {
             let changes = self.writer.take_shadow();
+            self.log.requeue(self.writer.take_touched());
             let step = self
                 .log
                 .compaction_step(store, &changes, COMPACTION_STEP, now_ms);

@@ -559,3 +559,22 @@ fn under_everysec_an_idle_server_is_due_to_flush_a_second_after_the_last_flush()
         assert_eq!(p.flush_due_ms(), None, "{fsync:?}");
     }
 }
+
+#[test]
+fn a_value_larger_than_a_chunk_is_compacted_in_pieces() {
+    // 12 MiB of area each; a 5 MiB string compacts into records written as
+    // they are made.
+    let mut disk = RamDisk::new(2 + 2 * 24_576);
+    let (mut log, _, mut store) = open(&mut disk);
+    let mut s = Session::new();
+    let big = alloc::vec![b'x'; 5 << 20];
+    store.execute(&mut s, &[b"SET", b"big", &big], 1000);
+    store.execute(&mut s, &args("SET small 1"), 1000);
+    log.compact(&store, 1000).unwrap();
+    // A chunk and a record at most (the whole value would be 5 MiB).
+    assert!(log.tail.capacity() < 4 << 20, "no whole copy stayed behind");
+    drop(log);
+    let (_, report, mut got) = open(&mut disk);
+    assert!(report.records >= 6, "{} records", report.records);
+    assert_eq!(dump(&mut got, 1000), dump(&mut store, 1000));
+}
