@@ -564,8 +564,9 @@ impl<D: SectorDevice> Log<D> {
     /// Starts a compaction: a new log in the other area under a new salt
     /// (returned), to which [`compaction_step`](Self::compaction_step)
     /// copies the keys `store` holds now, a few at a time, and the caller
-    /// adds the effect of every change made meanwhile
-    /// ([`kvs_core::AofWriter::shadow`]). A compaction under way goes on.
+    /// makes it follow the changes made meanwhile (their records, and the
+    /// keys they touched to [`requeue`](Self::requeue): see
+    /// [`kvs_core::AofWriter::shadow`]). A compaction under way goes on.
     pub fn start_compaction(&mut self, store: &Store) -> u32 {
         let old = self.superblock;
         let rewrite = self.rewrite.get_or_insert_with(|| {
@@ -592,17 +593,18 @@ impl<D: SectorDevice> Log<D> {
         rewrite.next.salt
     }
 
-    /// Copies `keys` again (keys that changes touched after the shadow
-    /// records deleting them: see `kvs_core::AofWriter::shadow`), after
-    /// the keys still to copy; nothing without a compaction.
+    /// Copies `keys` again at the next step, before the keys still to copy
+    /// (keys changes touched, after those changes' records: see
+    /// `kvs_core::AofWriter::shadow`); nothing without a compaction.
     pub fn requeue(&mut self, keys: Vec<(usize, Vec<u8>)>) {
         if let Some(rw) = self.rewrite.as_mut() {
             rw.recopy.extend(keys);
         }
     }
 
-    /// Copies up to `budget` more keys of `store` into the new log, after
-    /// `changes` (effect records of the changes made since the last step);
+    /// Copies the requeued keys and up to `budget` more keys of `store`
+    /// into the new log, after `changes` (the records of the changes made
+    /// since the last step);
     /// once every key is copied, installs the new log (see the module
     /// documentation) and returns `true`. Fails with [`LogError::Full`]
     /// (and drops the compaction) if the new log outgrows its area.
