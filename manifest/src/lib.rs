@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// The first eight bytes of an encoded manifest.
 pub const MAGIC: [u8; 8] = *b"BSLTMANI";
 /// The encoding version this crate writes and reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Bytes before the postcard encoding: [`MAGIC`] and [`VERSION`].
 pub const HEADER_BYTES: usize = MAGIC.len() + 4;
 
@@ -117,14 +117,38 @@ pub enum Restart {
     /// Leave it stopped.
     #[default]
     Never,
-    /// Start it again after a fault or a failing exit, at most `limit`
-    /// times in all; leave it stopped after a clean exit.
+    /// Start it again after a fault or a failing exit, within `budget`;
+    /// leave it stopped after a clean exit.
     OnFailure {
-        /// How many restarts `init` grants before it gives up (at least 1).
-        limit: u32,
+        /// How often, and what happens past that.
+        budget: Budget,
     },
     /// Start it again whenever it ends, however it ends.
     Always,
+}
+
+/// How many restarts `init` makes at once: at most `limit` in any
+/// `window_s` seconds; past that, `exhausted` says what happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Restarts in a window (at least 1).
+    pub limit: u32,
+    /// The window, in seconds (at least 1).
+    pub window_s: u32,
+    /// What a failure past the limit brings.
+    pub exhausted: Exhausted,
+}
+
+/// What `init` does with a component that failed more often than its
+/// [`Budget`] allows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Exhausted {
+    /// Restart it after a delay that doubles with each such failure in a
+    /// row, from 1 s up to the window: it comes back, slower.
+    #[default]
+    BackOff,
+    /// Leave it stopped for good.
+    Stop,
 }
 
 /// A piece of hardware granted to one component.

@@ -42,7 +42,13 @@ fn hello() -> Manifest {
                 priority: 90,
                 heap_bytes: 64 << 10,
                 stack_bytes: 16 << 10,
-                restart: Restart::OnFailure { limit: 3 },
+                restart: Restart::OnFailure {
+                    budget: Budget {
+                        limit: 3,
+                        window_s: 60,
+                        exhausted: Exhausted::BackOff,
+                    },
+                },
                 args: vec![],
                 devices: vec![],
                 start_order: 1,
@@ -70,7 +76,7 @@ fn hello() -> Manifest {
 fn the_header_is_magic_then_little_endian_version() {
     let bytes = hello().encode();
     assert_eq!(&bytes[..8], b"BSLTMANI");
-    assert_eq!(&bytes[8..12], &[2, 0, 0, 0]);
+    assert_eq!(&bytes[8..12], &[3, 0, 0, 0]);
 }
 
 #[test]
@@ -152,7 +158,19 @@ fn helpers_name_modules_badges_and_the_start_sequence() {
 fn restart() -> impl Strategy<Value = Restart> {
     prop_oneof![
         Just(Restart::Never),
-        any::<u32>().prop_map(|limit| Restart::OnFailure { limit }),
+        (any::<u32>(), any::<u32>(), any::<bool>()).prop_map(|(limit, window_s, stop)| {
+            Restart::OnFailure {
+                budget: Budget {
+                    limit,
+                    window_s,
+                    exhausted: if stop {
+                        Exhausted::Stop
+                    } else {
+                        Exhausted::BackOff
+                    },
+                },
+            }
+        }),
         Just(Restart::Always),
     ]
 }

@@ -203,15 +203,20 @@ pub fn test_config(dir: &Path, name: &str, components: &[&str], extra: &str) -> 
 /// `DebugExit` when its checks are done.
 pub const EXIT_ON_SUCCESS: &str = "exit = \"on-success\"";
 
+/// How often the hello test crashes the server in a row.
+const HELLO_CRASHES: u32 = 10;
+
 /// `config/hello`, copied with the client told to end the QEMU run once its
-/// checks pass, and granted a virtio disk's PCI BARs (the disk QEMU gets,
-/// see `run_case`), which it reads a register of.
+/// checks pass and to crash the server [`HELLO_CRASHES`] times, the
+/// server's restart budget made tight (3 in 1 s, then back-off), and the
+/// client granted a virtio disk's PCI BARs (the disk QEMU gets, see
+/// `run_case`), which it reads a register of.
 fn hello_test_config(dir: &Path) -> Result<PathBuf> {
     let dst = test_config(
         dir,
         "hello",
         &["hello-client"],
-        &format!("{EXIT_ON_SUCCESS}\nvirtio-device = \"disk.bar4\""),
+        &format!("{EXIT_ON_SUCCESS}\nvirtio-device = \"disk.bar4\"\ncrashes = \"{HELLO_CRASHES}\""),
     )?;
     let client = dst.join("hello-client.toml");
     let mut text = fs::read_to_string(&client)?;
@@ -219,6 +224,13 @@ fn hello_test_config(dir: &Path) -> Result<PathBuf> {
         "\n[[device]]\nkind = \"pci\"\nname = \"disk\"\nvendor = 0x1af4\ndevice = 0x1001\n",
     );
     fs::write(&client, text)?;
+    let server = dst.join("hello-server.toml");
+    let text = fs::read_to_string(&server)?;
+    // Keys go before the first table; the server's file has none.
+    fs::write(
+        &server,
+        format!("restart-window = 1\nrestart-exhausted = \"back-off\"\n{text}"),
+    )?;
     Ok(dst)
 }
 
@@ -813,8 +825,10 @@ fn check_boot(
 }
 
 /// The hello system: init starts both components, the client's calls
-/// succeed, the server crashes on request and comes back as generation 2,
-/// the client notices, and a capability it was not granted is refused.
+/// succeed, the server crashes on request ten times in a row and comes
+/// back every time (past its budget of 3 restarts a second, after a
+/// back-off), the client notices each, and a capability it was not
+/// granted is refused.
 fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
     for bad in [
         "KERNEL FAULT",
@@ -836,9 +850,15 @@ fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
         "init: hello-server (generation 1) faulted",
         "init: started hello-server (generation 2",
         "hello-client: server restarted (generation 2)",
+        "init: hello-server failed past its restart budget; starting it again in 1000 ms (back-off)",
+        "init: started hello-server (generation 11",
+        "hello-client: server restarted (generation 11)",
         "hello-client: all calls succeeded",
     ] {
         expect_line(serial, line)?;
+    }
+    if serial.contains("hello-server stays stopped") {
+        return Err(fail!("init gave up on the server"));
     }
     // The client reads the disk's register through the BAR init granted,
     // and learns the BAR's physical address (for DMA-style use) from init.

@@ -11,12 +11,14 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(target_os = "none")]
 extern crate alloc;
 
-// The host build has no caller for the sizing rules (only their tests do).
+// The host build has no caller for the sizing and restart rules (only
+// their tests do).
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod plan;
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+mod restart;
 
 #[cfg(target_os = "none")]
 mod component;

@@ -3,6 +3,7 @@
 
 use crate::component::{self, BuildError, DeviceGrant, Shared, SharedRegion, Started};
 use crate::pci;
+use crate::restart::{Decision, History};
 use crate::space::{CNODE, Memory, Space};
 use crate::{heap, plan};
 use alloc::format;
@@ -43,6 +44,10 @@ struct Component {
     started: Option<Started>,
     generation: u64,
     restarts: u32,
+    /// Its restarts, against its budget.
+    history: History,
+    /// When it starts again, after a back-off (TSC).
+    restart_at: Option<u64>,
 }
 
 fn fault_name(label: u64) -> &'static str {
@@ -349,6 +354,8 @@ pub fn run(boot: &'static BootInfo) -> ! {
             started: None,
             generation: 1,
             restarts: 0,
+            history: History::default(),
+            restart_at: None,
         });
     }
 
@@ -361,9 +368,27 @@ pub fn run(boot: &'static BootInfo) -> ! {
         }
     }
 
+    // The TSC's ticks per millisecond, for restarts that wait.
+    let per_ms = (shared.tsc_hz / 1000).max(1);
     loop {
-        let msg = match ipc::recv(shared.fault_endpoint) {
+        // Wait for a fault, or until a restart that backs off is due.
+        let due = components.iter().filter_map(|c| c.restart_at).min();
+        let received = match due {
+            Some(deadline) => ipc::recv_until(shared.fault_endpoint, deadline),
+            None => ipc::recv(shared.fault_endpoint),
+        };
+        let msg = match received {
             Ok(m) => m,
+            Err(libcap::Error::TimedOut) => {
+                let now = libcap::time::rdtsc();
+                for (index, c) in components.iter_mut().enumerate() {
+                    if c.restart_at.is_some_and(|t| t <= now) {
+                        c.restart_at = None;
+                        restart(&mut space, &manifest, &shared, index, c);
+                    }
+                }
+                continue;
+            }
             Err(e) => give_up(format_args!("waiting for faults failed: {e:?}")),
         };
         let Some(index) = (msg.badge as usize)
@@ -398,25 +423,49 @@ pub fn run(boot: &'static BootInfo) -> ! {
             true
         };
         stop(&mut space, c);
-        let again = match m.restart {
-            Restart::Never => false,
-            Restart::Always => true,
-            Restart::OnFailure { limit } => failed && c.restarts < limit,
+        let now = libcap::time::rdtsc();
+        let decision = match m.restart {
+            Restart::Never => None,
+            Restart::Always => Some(Decision::Now),
+            Restart::OnFailure { budget } if failed => Some(c.history.failed(budget, now / per_ms)),
+            Restart::OnFailure { .. } => None,
         };
-        if !again {
-            if failed {
+        match decision {
+            Some(Decision::Now) => restart(&mut space, &manifest, &shared, index, c),
+            Some(Decision::After(ms)) => {
                 println!(
-                    "init: {} stays stopped (restart policy, {} restarts so far)",
-                    m.name, c.restarts
+                    "init: {} failed past its restart budget; starting it again in {ms} ms (back-off)",
+                    m.name
                 );
+                c.restart_at = Some(now.saturating_add(ms.saturating_mul(per_ms)));
             }
-            continue;
+            Some(Decision::Stop) | None => {
+                if failed {
+                    println!(
+                        "init: {} stays stopped (restart policy, {} restarts so far)",
+                        m.name, c.restarts
+                    );
+                }
+            }
         }
-        c.restarts += 1;
-        c.generation += 1;
-        if let Err(e) = start(&mut space, &manifest, &shared, index, c) {
-            println!("init: cannot restart {}: {e}", m.name);
-            stop(&mut space, c);
-        }
+    }
+}
+
+/// Starts component `index` again, as its next generation.
+fn restart(
+    space: &mut Space,
+    manifest: &Manifest,
+    shared: &Shared,
+    index: usize,
+    c: &mut Component,
+) {
+    c.restarts += 1;
+    c.generation += 1;
+    if let Err(e) = start(space, manifest, shared, index, c) {
+        println!(
+            "init: cannot restart {}: {e}",
+            manifest.components[index].name
+        );
+        stop(space, c);
     }
 }

@@ -2,13 +2,21 @@
 //! them, as text or as a Graphviz graph.
 
 use super::size::show;
-use manifest::{Device, Manifest, PciInterrupt, Restart};
+use manifest::{Device, Exhausted, Manifest, PciInterrupt, Restart};
 use std::fmt::Write;
 
 fn restart(r: Restart) -> String {
     match r {
         Restart::Never => "never".into(),
-        Restart::OnFailure { limit } => format!("on-failure (limit {limit})"),
+        Restart::OnFailure { budget } => format!(
+            "on-failure ({} in {} s, then {})",
+            budget.limit,
+            budget.window_s,
+            match budget.exhausted {
+                Exhausted::BackOff => "back-off",
+                Exhausted::Stop => "stop",
+            }
+        ),
         Restart::Always => "always".into(),
     }
 }

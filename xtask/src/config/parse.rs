@@ -5,7 +5,7 @@
 use super::diag::{At, Loc, Report};
 use super::size;
 use basalt_abi::start_info::NAME_BYTES;
-use manifest::{Device, PciInterrupt, Restart};
+use manifest::{Budget, Device, Exhausted, PciInterrupt, Restart};
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
@@ -20,6 +20,8 @@ pub const DEFAULT_HEAP: u64 = 256 << 10;
 pub const DEFAULT_STACK: u64 = 64 << 10;
 /// `restart-limit` when `restart = "on-failure"` sets none.
 pub const DEFAULT_RESTART_LIMIT: u32 = 3;
+/// `restart-window` (seconds) when `restart = "on-failure"` sets none.
+pub const DEFAULT_RESTART_WINDOW: u32 = 60;
 /// Highest priority a component may have (255 is init's).
 pub const MAX_PRIORITY: i128 = 254;
 /// Highest IRQ line the kernel hands out (docs/abi.md, `IRQ_CONTROL_GET`).
@@ -42,13 +44,15 @@ pub const PCI_CONFIG_PORTS: (u16, u16) = (0xcf8, 0xcff);
 
 pub const SYSTEM_KEYS: [&str; 4] = ["name", "memory", "components", "region"];
 pub const REGION_KEYS: [&str; 4] = ["name", "size", "writers", "readers"];
-pub const COMPONENT_KEYS: [&str; 12] = [
+pub const COMPONENT_KEYS: [&str; 14] = [
     "binary",
     "priority",
     "heap",
     "stack",
     "restart",
     "restart-limit",
+    "restart-window",
+    "restart-exhausted",
     "args",
     "serves",
     "uses",
@@ -504,7 +508,7 @@ fn restart(r: &mut Reader<'_>, doc: &DeTable<'_>) -> Restart {
     let kind = doc.get("restart").and_then(|v| {
         let s = r.string("restart", v)?;
         match s.value.as_str() {
-            "never" | "on-failure" | "always" => Some((s.value, v.span())),
+            "never" | "on-failure" | "always" => Some(s.value),
             other => {
                 r.error(
                     v.span(),
@@ -525,23 +529,62 @@ fn restart(r: &mut Reader<'_>, doc: &DeTable<'_>) -> Restart {
         )?;
         Some((n as u32, v.span()))
     });
-    match (kind.as_ref().map(|(k, _)| k.as_str()), limit) {
-        (Some("on-failure"), limit) => Restart::OnFailure {
-            limit: limit.map_or(DEFAULT_RESTART_LIMIT, |(n, _)| n),
-        },
-        (k, Some((_, span))) => {
-            if kind.is_some() || doc.get("restart").is_none() {
+    let window = doc.get("restart-window").and_then(|v| {
+        let n = r.integer_in(
+            "restart-window",
+            v,
+            1..=i128::from(u32::MAX),
+            "at least 1 second",
+        )?;
+        Some((n as u32, v.span()))
+    });
+    let exhausted = doc.get("restart-exhausted").and_then(|v| {
+        let s = r.string("restart-exhausted", v)?;
+        let e = match s.value.as_str() {
+            "back-off" => Exhausted::BackOff,
+            "stop" => Exhausted::Stop,
+            other => {
                 r.error(
-                    span,
+                    v.span(),
                     format!(
-                        "`restart-limit` applies only to restart = \"on-failure\", not {}",
-                        k.map_or("the default \"never\"".to_string(), |k| format!("\"{k}\""))
+                        "unknown `restart-exhausted` `{other}`: use \"back-off\" (restart later and later) or \"stop\" (for good)"
                     ),
                 );
+                return None;
             }
-            Restart::Never
+        };
+        Some((e, v.span()))
+    });
+    if kind.as_deref() == Some("on-failure") {
+        return Restart::OnFailure {
+            budget: Budget {
+                limit: limit.map_or(DEFAULT_RESTART_LIMIT, |(n, _)| n),
+                window_s: window.map_or(DEFAULT_RESTART_WINDOW, |(n, _)| n),
+                exhausted: exhausted.map_or(Exhausted::BackOff, |(e, _)| e),
+            },
+        };
+    }
+    // The budget keys mean nothing under another policy (unless the policy
+    // itself was wrong, which is reported already).
+    if kind.is_some() || doc.get("restart").is_none() {
+        let policy = kind
+            .as_ref()
+            .map_or("the default \"never\"".to_string(), |k| format!("\"{k}\""));
+        for (key, span) in [
+            ("restart-limit", limit.map(|(_, s)| s)),
+            ("restart-window", window.map(|(_, s)| s)),
+            ("restart-exhausted", exhausted.map(|(_, s)| s)),
+        ] {
+            if let Some(span) = span {
+                r.error(
+                    span,
+                    format!("`{key}` applies only to restart = \"on-failure\", not {policy}"),
+                );
+            }
         }
-        (Some("always"), None) => Restart::Always,
+    }
+    match kind.as_deref() {
+        Some("always") => Restart::Always,
         _ => Restart::Never,
     }
 }

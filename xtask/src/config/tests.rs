@@ -2,7 +2,7 @@
 //! points (`file:line:col`), plus the manifest a sound tree yields.
 
 use super::*;
-use manifest::{Device, PciInterrupt, Restart};
+use manifest::{Budget, Device, Exhausted, PciInterrupt, Restart};
 
 const SYSTEM: &str = "name = \"demo\"\n";
 const SERVER: &str = "binary = \"srv\"\npriority = 100\nserves = [\"greeter\"]\n";
@@ -114,7 +114,16 @@ fn a_sound_tree_becomes_a_manifest() {
         ]
     );
     let client = &m.components[0];
-    assert_eq!(client.restart, Restart::OnFailure { limit: 5 });
+    assert_eq!(
+        client.restart,
+        Restart::OnFailure {
+            budget: Budget {
+                limit: 5,
+                window_s: parse::DEFAULT_RESTART_WINDOW,
+                exhausted: Exhausted::BackOff
+            }
+        }
+    );
     assert_eq!(
         (client.heap_bytes, client.stack_bytes),
         (parse::DEFAULT_HEAP, parse::DEFAULT_STACK)
@@ -194,7 +203,12 @@ fn the_hello_tree_and_every_tree_in_config_pass() {
     assert_eq!(hello.system, "hello");
     assert_eq!(hello.components[0].name, "hello-server");
     assert_eq!(hello.components[1].name, "hello-client");
-    assert_eq!(hello.components[1].restart, Restart::OnFailure { limit: 3 });
+    assert!(matches!(
+        hello.components[1].restart,
+        Restart::OnFailure {
+            budget: Budget { limit: 3, .. }
+        }
+    ));
     assert_eq!(hello.channels[0].name, "greeter");
     assert_eq!(
         (hello.channels[0].server, &hello.channels[0].clients[..]),
@@ -606,6 +620,14 @@ fn restart_policies_are_checked() {
             "c.toml",
             "binary = \"x\"\npriority = 1\nrestart = \"on-failure\"\nrestart-limit = 0\n",
         ),
+        (
+            "d.toml",
+            "binary = \"x\"\npriority = 1\nrestart-window = 10\n",
+        ),
+        (
+            "e.toml",
+            "binary = \"x\"\npriority = 1\nrestart = \"on-failure\"\nrestart-window = 0\nrestart-exhausted = \"give-up\"\n",
+        ),
     ]);
     assert_eq!(
         e,
@@ -613,7 +635,27 @@ fn restart_policies_are_checked() {
             "cfg/a.toml:3:11: unknown restart policy `sometimes`: use \"never\", \"on-failure\" or \"always\"",
             "cfg/b.toml:4:17: `restart-limit` applies only to restart = \"on-failure\", not \"always\"",
             "cfg/c.toml:4:17: `restart-limit` = 0 is out of range: at least 1 (use restart = \"never\" for no restarts)",
+            "cfg/d.toml:3:18: `restart-window` applies only to restart = \"on-failure\", not the default \"never\"",
+            "cfg/e.toml:4:18: `restart-window` = 0 is out of range: at least 1 second",
+            "cfg/e.toml:5:21: unknown `restart-exhausted` `give-up`: use \"back-off\" (restart later and later) or \"stop\" (for good)",
         ]
+    );
+    let m = ok(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nrestart = \"on-failure\"\nrestart-limit = 10\nrestart-window = 5\nrestart-exhausted = \"stop\"\n",
+        ),
+    ]);
+    assert_eq!(
+        m.components[0].restart,
+        Restart::OnFailure {
+            budget: Budget {
+                limit: 10,
+                window_s: 5,
+                exhausted: Exhausted::Stop
+            }
+        }
     );
     let m = ok(&[
         ("system.toml", SYSTEM),
@@ -625,7 +667,11 @@ fn restart_policies_are_checked() {
     assert_eq!(
         m.components[0].restart,
         Restart::OnFailure {
-            limit: parse::DEFAULT_RESTART_LIMIT
+            budget: Budget {
+                limit: parse::DEFAULT_RESTART_LIMIT,
+                window_s: parse::DEFAULT_RESTART_WINDOW,
+                exhausted: Exhausted::BackOff
+            }
         }
     );
 }

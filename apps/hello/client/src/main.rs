@@ -16,6 +16,11 @@
 //! hello-client: all calls succeeded
 //! ```
 //!
+//! With the argument `crashes = N` it asks the server to crash N times in
+//! a row (default 1), checking each time that it comes back as the next
+//! generation (init's restart budget may make it wait: see `restart-window`
+//! in docs/config.md).
+//!
 //! With the argument `exit = "on-success"` it then ends the QEMU self-test
 //! run through `DebugExit` (success); if a step fails, it prints the step
 //! and ends the run as a failure instead. Otherwise (no such argument, or
@@ -48,6 +53,8 @@ const _: () = assert!(
 enum Failure {
     /// The config grants no channel `greeter`.
     NoChannel,
+    /// An argument is not a number.
+    BadArgument(&'static str),
     /// A call failed.
     Call(&'static str, RpcError),
     /// A call returned something else than it should.
@@ -96,13 +103,18 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     if let Some(name) = start.arg("virtio-device") {
         report_virtio_device(start, name);
     }
-    let result = start
-        .channel_client::<GreeterClient>("greeter")
-        .ok_or(Failure::NoChannel)
-        .and_then(|greeter| {
-            let stray = GreeterClient::new(libcap::Endpoint::from_raw(NOT_GRANTED));
-            scenario(&greeter, &stray)
-        });
+    let crashes = start.arg("crashes").map_or(Ok(1), |n| {
+        n.parse().map_err(|_| Failure::BadArgument("crashes"))
+    });
+    let result = crashes.and_then(|crashes| {
+        start
+            .channel_client::<GreeterClient>("greeter")
+            .ok_or(Failure::NoChannel)
+            .and_then(|greeter| {
+                let stray = GreeterClient::new(libcap::Endpoint::from_raw(NOT_GRANTED));
+                scenario(&greeter, &stray, crashes)
+            })
+    });
     match result {
         Ok(_) => {
             info!("all calls succeeded");
@@ -122,12 +134,13 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     }
 }
 
-/// Calls `greeter` and checks each answer, including a crash and restart
-/// of the server; `stray` calls a capability address that holds nothing.
-/// Returns the server's generation after the restart.
+/// Calls `greeter` and checks each answer, including `crashes` crashes
+/// and restarts of the server; `stray` calls a capability address that
+/// holds nothing. Returns the server's generation after the last restart.
 fn scenario<T: Transport, S: Transport>(
     greeter: &GreeterClient<T>,
     stray: &GreeterClient<S>,
+    crashes: u32,
 ) -> Result<u64, Failure> {
     let greeting = greeter
         .hello("world")
@@ -157,22 +170,24 @@ fn scenario<T: Transport, S: Transport>(
         _ => return Err(Failure::Unexpected("a call through a slot not granted")),
     }
 
-    let before = greeter.generation();
-    info!("server generation {before}; asking it to crash");
-    match greeter.crash() {
-        Err(RpcError::Unavailable) => info!("crash() was aborted: the server died"),
-        Err(e) => return Err(Failure::Call("crash()", e)),
-        Ok(()) => return Err(Failure::Unexpected("crash() returned")),
+    let mut generation = greeter.generation();
+    for _ in 0..crashes.max(1) {
+        let before = generation;
+        info!("server generation {before}; asking it to crash");
+        match greeter.crash() {
+            Err(RpcError::Unavailable) => info!("crash() was aborted: the server died"),
+            Err(e) => return Err(Failure::Call("crash()", e)),
+            Ok(()) => return Err(Failure::Unexpected("crash() returned")),
+        }
+        // The next call waits until init has restarted the server, and is
+        // the first to see its new generation.
+        generation = match greeter.hello("again") {
+            Err(RpcError::Restarted { generation }) if generation == before + 1 => generation,
+            Err(e) => return Err(Failure::Call("hello(\"again\") after the crash", e)),
+            Ok(_) => return Err(Failure::Unexpected("no restart seen after crash()")),
+        };
+        info!("server restarted (generation {generation})");
     }
-
-    // The next call waits until init has restarted the server, and is the
-    // first to see its new generation.
-    let generation = match greeter.hello("again") {
-        Err(RpcError::Restarted { generation }) if generation > before => generation,
-        Err(e) => return Err(Failure::Call("hello(\"again\") after the crash", e)),
-        Ok(_) => return Err(Failure::Unexpected("no restart seen after crash()")),
-    };
-    info!("server restarted (generation {generation})");
 
     let greeting = greeter
         .hello("again")
@@ -243,9 +258,14 @@ mod tests {
     fn the_scenario_passes_against_a_restarting_server() {
         let server = Supervised::new(true);
         let greeter = GreeterClient::new(&server);
-        let generation = scenario(&greeter, &GreeterClient::new(Empty)).expect("scenario");
+        let generation = scenario(&greeter, &GreeterClient::new(Empty), 1).expect("scenario");
         assert_eq!(generation, 2);
         assert_eq!(server.server.generation(), 2);
+        // Ten in a row: each restart is the next generation.
+        let server = Supervised::new(true);
+        let greeter = GreeterClient::new(&server);
+        let generation = scenario(&greeter, &GreeterClient::new(Empty), 10).expect("scenario");
+        assert_eq!(generation, 11);
     }
 
     #[test]
@@ -254,7 +274,7 @@ mod tests {
         // same generation (as if init resumed the old instance).
         let server = Supervised::new(false);
         let greeter = GreeterClient::new(&server);
-        let failure = scenario(&greeter, &GreeterClient::new(Empty)).unwrap_err();
+        let failure = scenario(&greeter, &GreeterClient::new(Empty), 1).unwrap_err();
         assert!(
             matches!(
                 failure,
@@ -269,7 +289,7 @@ mod tests {
         let server = Supervised::new(true);
         let other = Supervised::new(true);
         let failure =
-            scenario(&GreeterClient::new(&server), &GreeterClient::new(&other)).unwrap_err();
+            scenario(&GreeterClient::new(&server), &GreeterClient::new(&other), 1).unwrap_err();
         assert!(
             matches!(
                 failure,
