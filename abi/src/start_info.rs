@@ -22,7 +22,7 @@ pub const STACK_TOP: u64 = 0x7fff_e000_0000;
 /// Value of [`StartInfo::magic`].
 pub const MAGIC: u64 = 0x5452_4154_534c_5342; // "BSLSTART"
 /// Layout version of the start-info page.
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
 
 /// Bytes of a name (UTF-8, zero-padded).
 pub const NAME_BYTES: usize = 32;
@@ -30,6 +30,8 @@ pub const NAME_BYTES: usize = 32;
 pub const MAX_CAPS: usize = 40;
 /// Bytes of the arguments text.
 pub const ARGS_BYTES: usize = 1024;
+/// Bytes of [`StartInfo::last_exit`].
+pub const LAST_EXIT_BYTES: usize = 80;
 
 /// Root-CNode radix of a component: addresses 1..256 are slot numbers.
 pub const COMPONENT_CNODE_BITS: u8 = 8;
@@ -143,6 +145,10 @@ pub struct StartInfo {
     pub tsc_hz: u64,
     /// The wall-clock time the kernel read at boot (`unix_ms` 0 if none).
     pub wall_clock: crate::boot_info::WallClock,
+    /// How the previous generation ended, as init logged it (`page fault
+    /// at 0x…, address 0x…`, `exited with status 1`; UTF-8, zero-padded,
+    /// cut to fit); empty for generation 1.
+    pub last_exit: [u8; LAST_EXIT_BYTES],
 }
 
 const _: () = assert!(size_of::<StartInfo>() <= 4096);

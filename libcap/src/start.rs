@@ -427,6 +427,22 @@ impl Start {
         self.info.generation
     }
 
+    /// How the previous generation ended, as `init` logged it (`page
+    /// fault at 0x…, address 0x…, code 0x…`, `exited with status 1`);
+    /// `None` for generation 1.
+    ///
+    /// ```
+    /// # let start = libcap::start::testing::start();
+    /// assert_eq!(start.last_exit(), None);
+    /// ```
+    pub fn last_exit(&self) -> Option<&'static str> {
+        let text = &self.info.last_exit;
+        let len = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+        core::str::from_utf8(&text[..len])
+            .ok()
+            .filter(|t| !t.is_empty())
+    }
+
     /// The time-stamp counter's frequency in Hz, as the kernel calibrated
     /// it, if known: `rdtsc` ticks divided by it are seconds.
     ///

@@ -849,6 +849,7 @@ fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
         "(not granted) failed with Kernel(InvalidCapability)",
         "init: hello-server (generation 1) faulted",
         "init: started hello-server (generation 2",
+        "hello-server: serving greeter (generation 2; the last one ended: invalid opcode at 0x",
         "hello-client: server restarted (generation 2)",
         "init: hello-server failed past its restart budget; starting it again in 1000 ms (back-off)",
         "init: started hello-server (generation 11",

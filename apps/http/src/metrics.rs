@@ -148,6 +148,24 @@ impl Metrics {
             "1 if the store's last write to its log succeeded.",
             stats.aof_last_write_ok.map(u64::from),
         );
+        w.single(
+            "basalt_kvs_maxmemory_bytes",
+            "gauge",
+            "The store's maxmemory.",
+            stats.maxmemory,
+        );
+        w.single(
+            "basalt_kvs_evicted_keys_total",
+            "counter",
+            "Keys the store evicted for memory.",
+            stats.evicted_keys,
+        );
+        w.single(
+            "basalt_kvs_restarts_total",
+            "counter",
+            "How often init restarted the store.",
+            stats.restarts,
+        );
     }
 }
 

@@ -63,6 +63,12 @@ pub struct StoreStats {
     pub aof_size: Option<u64>,
     /// Its last write to the log succeeded (`basalt_kvs_aof_last_write_ok`).
     pub aof_last_write_ok: Option<bool>,
+    /// Its `maxmemory` in bytes (`basalt_kvs_maxmemory_bytes`).
+    pub maxmemory: Option<u64>,
+    /// Keys it evicted for memory (`basalt_kvs_evicted_keys_total`).
+    pub evicted_keys: Option<u64>,
+    /// How often init restarted it (`basalt_kvs_restarts_total`).
+    pub restarts: Option<u64>,
 }
 
 /// A key-value store of byte strings: what the routes need.
@@ -247,6 +253,9 @@ pub(crate) fn read_info(info: &[u8], stats: &mut StoreStats) {
             b"aof_enabled" => stats.aof_enabled = number().map(|n| n != 0),
             b"aof_current_size" => stats.aof_size = number(),
             b"aof_last_write_status" => stats.aof_last_write_ok = Some(value == b"ok"),
+            b"maxmemory" => stats.maxmemory = number(),
+            b"evicted_keys" => stats.evicted_keys = number(),
+            b"basalt_restarts" => stats.restarts = number(),
             _ => {}
         }
     }

@@ -41,7 +41,7 @@ pub(crate) fn write<S: Store, C: Clock>(
     let now = fe.clock.now_us();
     // The store's own INFO (its memory, its log, its evictions), when a
     // section wants it.
-    let store = if wanted[2] || wanted[3] || wanted[4] {
+    let store = if wanted[0] || wanted[2] || wanted[3] || wanted[4] {
         fe.store.info().unwrap_or_default()
     } else {
         Vec::new()
@@ -56,7 +56,7 @@ pub(crate) fn write<S: Store, C: Clock>(
         }
         // Writing to a String cannot fail.
         let _ = match *section {
-            "server" => server(fe, now, &mut text),
+            "server" => server(fe, now, &store, &mut text),
             "clients" => clients(fe, &mut text),
             "memory" => memory(fe, &store, &mut text),
             "persistence" => persistence(fe, &store, &mut text),
@@ -67,7 +67,12 @@ pub(crate) fn write<S: Store, C: Clock>(
     reply::bulk(out, text.as_bytes());
 }
 
-fn server<S: Store, C: Clock>(fe: &Frontend<S, C>, now: u64, t: &mut String) -> core::fmt::Result {
+fn server<S: Store, C: Clock>(
+    fe: &Frontend<S, C>,
+    now: u64,
+    store: &[u8],
+    t: &mut String,
+) -> core::fmt::Result {
     let uptime = now.saturating_sub(fe.started_us) / 1_000_000;
     write!(
         t,
@@ -85,7 +90,18 @@ fn server<S: Store, C: Clock>(fe: &Frontend<S, C>, now: u64, t: &mut String) -> 
         env!("CARGO_PKG_VERSION"),
         fe.config.get("port").unwrap_or("0"),
         uptime / 86_400,
-    )
+    )?;
+    // Basalt's own: how often the store was restarted, and why its last
+    // start ended.
+    for (name, field_name) in [
+        ("basalt_store_restarts", "basalt_restarts"),
+        ("basalt_store_last_exit", "basalt_last_exit"),
+    ] {
+        if let Some(value) = field(store, field_name) {
+            write!(t, "{name}:{value}\r\n")?;
+        }
+    }
+    Ok(())
 }
 
 fn clients<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {

@@ -641,6 +641,8 @@ fn info_sections() {
         "tcp_port:6380\r\n",
         "uptime_in_seconds:90061\r\n",
         "uptime_in_days:1\r\n",
+        "basalt_store_restarts:0\r\n",
+        "basalt_store_last_exit:\r\n",
         "connected_clients:1\r\n",
         "maxclients:10000\r\n",
         "used_memory:1372904\r\n",

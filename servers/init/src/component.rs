@@ -150,7 +150,8 @@ pub struct Own {
 }
 
 /// Builds and starts component `index` of `manifest`, generation
-/// `generation`, from `binary` (its ELF), in `own` (its empty memory).
+/// `generation`, from `binary` (its ELF), in `own` (its empty memory);
+/// `last_exit` tells it how the previous generation ended.
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     space: &mut Space,
@@ -160,6 +161,7 @@ pub fn start(
     own: &mut Own,
     shared: &Shared,
     generation: u64,
+    last_exit: &[u8; si::LAST_EXIT_BYTES],
 ) -> Result<Started, BuildError> {
     let Own {
         objects: memory,
@@ -327,6 +329,7 @@ pub fn start(
         args: [0; si::ARGS_BYTES],
         tsc_hz: shared.tsc_hz,
         wall_clock: shared.wall_clock,
+        last_exit: *last_exit,
     };
     write_name(&mut info.name, &c.name);
     let me = index as u32;

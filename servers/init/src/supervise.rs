@@ -9,6 +9,7 @@ use crate::{heap, plan};
 use alloc::format;
 use alloc::vec::Vec;
 use basalt_abi::boot_info::{BootInfo, ModuleDesc};
+use basalt_abi::start_info::LAST_EXIT_BYTES;
 use basalt_abi::{ObjectType, fault};
 use elf::ElfBytes;
 use elf::abi::PT_LOAD;
@@ -48,6 +49,8 @@ struct Component {
     history: History,
     /// When it starts again, after a back-off (TSC).
     restart_at: Option<u64>,
+    /// How its last generation ended (what its next one is told).
+    last_exit: [u8; LAST_EXIT_BYTES],
 }
 
 fn fault_name(label: u64) -> &'static str {
@@ -77,6 +80,7 @@ fn start(
         &mut c.memory,
         shared,
         c.generation,
+        &c.last_exit,
     )?;
     c.started = Some(started);
     let m = &manifest.components[index];
@@ -356,6 +360,7 @@ pub fn run(boot: &'static BootInfo) -> ! {
             restarts: 0,
             history: History::default(),
             restart_at: None,
+            last_exit: [0; LAST_EXIT_BYTES],
         });
     }
 
@@ -402,26 +407,27 @@ pub fn run(boot: &'static BootInfo) -> ! {
         let c = &mut components[index];
         let w = msg.words();
         let word = |i: usize| w.get(i).copied().unwrap_or(0);
-        let failed = if msg.info.label() == fault::EXITED {
-            println!(
-                "init: {} (generation {}) exited with status {}",
-                m.name,
-                c.generation,
-                word(2)
-            );
-            word(2) != 0
+        let (failed, how) = if msg.info.label() == fault::EXITED {
+            (word(2) != 0, format!("exited with status {}", word(2)))
         } else {
-            println!(
-                "init: {} (generation {}) faulted: {} at {:#x}, address {:#x}, code {:#x}",
-                m.name,
-                c.generation,
+            let how = format!(
+                "{} at {:#x}, address {:#x}, code {:#x}",
                 fault_name(msg.info.label()),
                 word(0),
                 word(2),
                 word(3)
             );
-            true
+            (true, how)
         };
+        let verb = if msg.info.label() == fault::EXITED {
+            ""
+        } else {
+            "faulted: "
+        };
+        println!("init: {} (generation {}) {verb}{how}", m.name, c.generation);
+        c.last_exit = [0; LAST_EXIT_BYTES];
+        let cut = how.len().min(LAST_EXIT_BYTES);
+        c.last_exit[..cut].copy_from_slice(&how.as_bytes()[..cut]);
         stop(&mut space, c);
         let now = libcap::time::rdtsc();
         let decision = match m.restart {

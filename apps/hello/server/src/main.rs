@@ -33,6 +33,12 @@ fn run(start: &'static libcap::Start) -> ! {
     let endpoint = start
         .served("greeter")
         .expect("the config gives hello-server no channel `greeter` to serve");
-    libcap::log::info!("serving greeter (generation {})", start.generation());
+    match start.last_exit() {
+        Some(how) => libcap::log::info!(
+            "serving greeter (generation {}; the last one ended: {how})",
+            start.generation()
+        ),
+        None => libcap::log::info!("serving greeter (generation {})", start.generation()),
+    }
     Hello::new().serve(endpoint)
 }

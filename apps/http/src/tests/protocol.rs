@@ -138,6 +138,9 @@ fn metrics_show_what_the_store_reports() {
                 aof_enabled: Some(true),
                 aof_size: Some(4096),
                 aof_last_write_ok: Some(false),
+                maxmemory: Some(1 << 30),
+                evicted_keys: Some(3),
+                restarts: Some(1),
             }
         }
     }
@@ -150,6 +153,9 @@ fn metrics_show_what_the_store_reports() {
         "basalt_kvs_aof_enabled 1",
         "basalt_kvs_aof_size_bytes 4096",
         "basalt_kvs_aof_last_write_ok 0",
+        "basalt_kvs_maxmemory_bytes 1073741824",
+        "basalt_kvs_evicted_keys_total 3",
+        "basalt_kvs_restarts_total 1",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }

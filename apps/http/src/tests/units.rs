@@ -72,7 +72,7 @@ fn resp_replies() {
 fn info_fields() {
     let mut stats = StoreStats::default();
     read_info(
-        b"# Memory\r\nused_memory:1024\r\nused_memory_human:1K\r\n\r\n# Persistence\r\naof_enabled:1\r\naof_last_write_status:err\r\naof_current_size:77\r\nbad line\r\n",
+        b"# Server\r\nbasalt_restarts:2\r\n\r\n# Memory\r\nused_memory:1024\r\nused_memory_human:1K\r\nmaxmemory:4096\r\n\r\n# Persistence\r\naof_enabled:1\r\naof_last_write_status:err\r\naof_current_size:77\r\nbad line\r\n\r\n# Stats\r\nevicted_keys:9\r\n",
         &mut stats,
     );
     assert_eq!(
@@ -84,6 +84,9 @@ fn info_fields() {
             aof_enabled: Some(true),
             aof_size: Some(77),
             aof_last_write_ok: Some(false),
+            maxmemory: Some(4096),
+            evicted_keys: Some(9),
+            restarts: Some(2),
         }
     );
     read_info(

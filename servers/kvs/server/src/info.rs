@@ -1,9 +1,11 @@
 //! `INFO`: what the kvs server says about itself in Redis's words (the
-//! sections `memory`, `persistence` and `stats`), for the front ends'
-//! `INFO` and metrics. `kvs-core` does not know the heap or the disk; the server
+//! sections `server` (Basalt's own fields: its generation, restarts and
+//! how the last start ended), `memory`, `persistence` and `stats`), for
+//! the front ends' `INFO` and metrics. `kvs-core` does not know the heap or the disk; the server
 //! answers it before the store sees it.
 
 use crate::persist::{Persistence, SectorDevice};
+use crate::server::Lineage;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,6 +26,7 @@ pub(crate) fn reply(
     args: &[&[u8]],
     store: &Store,
     held: Option<u64>,
+    lineage: Lineage,
     persistence: Option<&Persistence<Box<dyn SectorDevice>>>,
     reply: &mut Vec<u8>,
 ) {
@@ -43,6 +46,18 @@ pub(crate) fn reply(
         }
         let _ = write!(text, "# {name}\r\n");
     };
+    if wants(b"server") {
+        section("Server", &mut text);
+        // Basalt's own: which start of the component answers, and why
+        // the one before it ended.
+        let _ = write!(
+            text,
+            "basalt_generation:{}\r\nbasalt_restarts:{}\r\nbasalt_last_exit:{}\r\n",
+            lineage.generation,
+            lineage.generation.saturating_sub(1),
+            lineage.last_exit.unwrap_or("")
+        );
+    }
     if wants(b"memory") {
         section("Memory", &mut text);
         let limits = store.limits();

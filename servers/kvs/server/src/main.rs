@@ -108,6 +108,7 @@ fn run(start: &'static libcap::Start) -> ! {
     let largest_region = regions.iter().map(|(_, r)| r.len() as u64).max();
     let mut server = KvsServer::with_store(store, clock, regions);
     // Limits apply once the log is replayed: loading never evicts.
+    server.set_lineage(start.generation(), start.last_exit());
     let ceiling = memory_budget(start.heap().1, largest_region.unwrap_or(0));
     server.set_reply_limit(largest_region.unwrap_or(0).max(kvs::INLINE_REPLY as u64));
     server.set_memory(

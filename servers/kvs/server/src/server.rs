@@ -141,6 +141,15 @@ pub struct KvsServer<C> {
     /// What `INFO` reports as the bytes the allocator holds for the live
     /// allocations (for `mem_fragmentation_ratio`).
     held: Option<Gauge>,
+    /// Which start of the component this is, and how the last one ended.
+    lineage: Lineage,
+}
+
+/// Which start of the component a server is (`INFO`'s `basalt_*` fields).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lineage {
+    pub(crate) generation: u64,
+    pub(crate) last_exit: Option<&'static str>,
 }
 
 impl<C: Clock> KvsServer<C> {
@@ -179,7 +188,20 @@ impl<C: Clock> KvsServer<C> {
             reply: Vec::new(),
             persistence: None,
             held: None,
+            lineage: Lineage {
+                generation: 1,
+                last_exit: None,
+            },
         }
+    }
+
+    /// Reports in `INFO` that this is the component's start `generation`
+    /// (1 the first time) and how the previous one ended.
+    pub fn set_lineage(&mut self, generation: u64, last_exit: Option<&'static str>) {
+        self.lineage = Lineage {
+            generation,
+            last_exit,
+        };
     }
 
     /// Measures memory with `used` (the component's heap in use: what
@@ -311,6 +333,7 @@ impl<C: Clock> KvsServer<C> {
             last_expire,
             reply,
             held,
+            lineage,
             ..
         } = self;
         let engine = Engine {
@@ -320,6 +343,7 @@ impl<C: Clock> KvsServer<C> {
             requests,
             last_expire,
             held: *held,
+            lineage: *lineage,
         };
         (engine, clients, reply)
     }
@@ -411,6 +435,7 @@ struct Engine<'a, C> {
     requests: &'a mut u64,
     last_expire: &'a mut u64,
     held: Option<Gauge>,
+    lineage: Lineage,
 }
 
 impl<C: Clock> Engine<'_, C> {
@@ -419,7 +444,14 @@ impl<C: Clock> Engine<'_, C> {
     fn execute(&mut self, state: &mut Session, args: &[&[u8]], reply: &mut Vec<u8>) {
         if info::is_info(args) && !state.in_multi() {
             let held = self.held.map(|gauge| gauge());
-            return info::reply(args, self.store, held, self.persistence.as_ref(), reply);
+            return info::reply(
+                args,
+                self.store,
+                held,
+                self.lineage,
+                self.persistence.as_ref(),
+                reply,
+            );
         }
         let now = self.clock.now_ms();
         // What `maxmemory` and the ceiling leave out: this request, the

@@ -518,6 +518,8 @@ fn reply_lengths_cover_every_resp2_kind() {
 fn info_reports_memory_and_the_log() {
     let (s, _) = persistent();
     s.state_mut().set_memory(|| 4096, || 5000, 1 << 20);
+    s.state_mut()
+        .set_lineage(3, Some("page fault at 0x4000, address 0x0, code 0x4"));
     s.state_mut().configure("maxmemory", "1mb").unwrap();
     s.state_mut()
         .configure("maxmemory-policy", "allkeys-lru")
@@ -530,6 +532,8 @@ fn info_reports_memory_and_the_log() {
     let all = text(c.command(&[b"INFO"]).unwrap());
     assert!(all.starts_with('$'), "{all}");
     for field in [
+        "# Server\r\nbasalt_generation:3\r\nbasalt_restarts:2\r\n\
+         basalt_last_exit:page fault at 0x4000, address 0x0, code 0x4\r\n",
         "# Memory\r\nused_memory:4096\r\nmem_fragmentation_ratio:1.22\r\n\
          maxmemory:1048576\r\nmaxmemory_policy:allkeys-lru\r\n",
         "# Persistence\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\n",
