@@ -44,7 +44,7 @@ impl fmt::Display for StartError {
     /// ```
     /// assert_eq!(
     ///     libcap::start::StartError::BadVersion(9).to_string(),
-    ///     "start-info layout version 9, expected 1"
+    ///     "start-info layout version 9, expected 2"
     /// );
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -904,8 +904,11 @@ mod tests {
         i.magic = 1;
         assert_eq!(Start::new(leak(i)).err(), Some(StartError::BadMagic(1)));
         let mut i = info("x", &[], "");
-        i.version = 2;
-        assert_eq!(Start::new(leak(i)).err(), Some(StartError::BadVersion(2)));
+        i.version = start_info::VERSION + 1;
+        assert_eq!(
+            Start::new(leak(i)).err(),
+            Some(StartError::BadVersion(start_info::VERSION + 1))
+        );
         let mut i = info("x", &[], "");
         i.cap_count = start_info::MAX_CAPS as u64 + 1;
         assert_eq!(
