@@ -140,7 +140,7 @@ const CASES: [Case; 13] = [
         cpu: None,
     },
     Case {
-        name: "kvs: config/kvs-test (the store over IPC, a 64 KiB value through a shared region)",
+        name: "kvs: config/kvs-test (the store over IPC, a 64 KiB value through a shared region, faulted 10 times in a row)",
         scenario: Scenario::Kvs,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -245,9 +245,26 @@ fn block_test_config(dir: &Path) -> Result<PathBuf> {
     )
 }
 
-/// `config/kvs-test`, with `kvs-smoke` ending the run after its script.
+/// How often the kvs test faults the store in a row.
+const KVS_CRASHES: u32 = 10;
+
+/// `config/kvs-test`, with `kvs-smoke` faulting the store [`KVS_CRASHES`]
+/// times after its script (`DEBUG SEGFAULT`, enabled for the test, under
+/// a restart budget of 3 a second) and then ending the run.
 fn kvs_test_config(dir: &Path) -> Result<PathBuf> {
-    test_config(dir, "kvs-test", &["kvs-smoke"], EXIT_ON_SUCCESS)
+    let dst = test_config(
+        dir,
+        "kvs-test",
+        &["kvs-smoke"],
+        &format!("{EXIT_ON_SUCCESS}\ncrashes = \"{KVS_CRASHES}\""),
+    )?;
+    let kvs = dst.join("kvs.toml");
+    let text = fs::read_to_string(&kvs)?;
+    fs::write(
+        &kvs,
+        format!("restart-window = 1\n{text}\n[args]\nenable-debug-command = \"yes\"\n"),
+    )?;
+    Ok(dst)
 }
 
 /// `config/net-test`: the server ends the run (failure) if it cannot
@@ -1005,6 +1022,14 @@ fn check_kvs(status: Option<i32>, serial: &str) -> Result<()> {
     expect_line(
         serial,
         "kvs-smoke: ok 64 KiB value through the shared region",
+    )?;
+    expect_line(
+        serial,
+        &format!("kvs-smoke: ok {KVS_CRASHES} faults in a row, the store back each time"),
+    )?;
+    expect_line(
+        serial,
+        &format!("init: started kvs (generation {}", KVS_CRASHES + 1),
     )?;
     let line = expect_line(serial, " passed, ")?;
     match kvs_summary(line) {

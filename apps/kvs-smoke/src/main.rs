@@ -10,6 +10,15 @@
 //! kvs-smoke: 13 passed, 1 failed
 //! ```
 //!
+//! With the argument `crashes = N` it then faults the server N times in a
+//! row (`DEBUG SEGFAULT`, which the server's `enable-debug-command`
+//! argument must allow), checking each time that it comes back as the
+//! next generation and knows how the previous one ended:
+//!
+//! ```text
+//! kvs-smoke: ok 10 faults in a row, the store back each time
+//! ```
+//!
 //! With the argument `exit = "on-success"` it then ends the QEMU self-test
 //! run through `DebugExit` (success when nothing failed); otherwise it
 //! exits, with status 0 when nothing failed.
@@ -74,7 +83,29 @@ fn run(start: &'static libcap::Start) -> Result<(), Failed> {
                 .shared_region(region_name)
                 .map(|r| (region_name, kvs::SharedBuf::from_region(r)));
             match Connection::open(client, region) {
-                Ok(mut kvs) => script(&mut kvs, &mut report),
+                Ok(mut kvs) => {
+                    let (mut passed, mut failed) = script(&mut kvs, &mut report);
+                    match start.arg("crashes").map(str::parse::<u64>) {
+                        None => {}
+                        Some(Ok(n)) => {
+                            let result = crashes(&mut kvs, n);
+                            report(
+                                &format!("{n} faults in a row, the store back each time"),
+                                &result,
+                            );
+                            if result.is_ok() {
+                                passed += 1;
+                            } else {
+                                failed += 1;
+                            }
+                        }
+                        Some(Err(_)) => {
+                            report("crashes", &Err("argument crashes is not a number".into()));
+                            failed += 1;
+                        }
+                    }
+                    (passed, failed)
+                }
                 Err(e) => {
                     report("connect", &Err(format!("{e:?}")));
                     (0, 1)
@@ -127,6 +158,56 @@ fn script<T: Transport>(
         report(what, &result);
     }
     (passed, failed)
+}
+
+/// Faults the server `n` times with `DEBUG SEGFAULT`: each call is
+/// aborted by the fault, the next one reaches the restarted server (one
+/// generation on, told that its predecessor faulted). Only the boot test
+/// can fault a real server, so this exists on the target alone.
+#[cfg(target_os = "none")]
+fn crashes<T: Transport>(kvs: &mut Connection<T>, n: u64) -> Result<(), String> {
+    use kvs::Error;
+    use libcap::rpc::RpcError;
+    let first = generation(kvs)?;
+    for i in 1..=n {
+        match kvs.command(&[b"DEBUG", b"SEGFAULT"]) {
+            Err(Error::Rpc(RpcError::Unavailable)) => {}
+            other => return Err(format!("DEBUG SEGFAULT {i} answered {other:?}")),
+        }
+        // Waits until init has restarted the server; the connection sets
+        // itself up again.
+        match kvs.command(&[b"PING"]) {
+            Err(Error::Rpc(RpcError::Restarted { .. })) => {}
+            other => return Err(format!("the call after fault {i} answered {other:?}")),
+        }
+        let now = generation(kvs)?;
+        if now != first + i {
+            return Err(format!(
+                "generation {now} after fault {i}, not {}",
+                first + i
+            ));
+        }
+        let info = call(kvs, &[b"INFO", b"server"])?;
+        if !info
+            .windows(b"basalt_last_exit:page fault".len())
+            .any(|w| w == b"basalt_last_exit:page fault")
+        {
+            return Err(format!("after fault {i}, INFO says: {}", show(&info)));
+        }
+    }
+    Ok(())
+}
+
+/// The server's `basalt_generation`, from `INFO server`.
+#[cfg(target_os = "none")]
+fn generation<T: Transport>(kvs: &mut Connection<T>) -> Result<u64, String> {
+    let info = call(kvs, &[b"INFO", b"server"])?;
+    let text = String::from_utf8_lossy(&info);
+    text.split("basalt_generation:")
+        .nth(1)
+        .and_then(|rest| rest.split('\r').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no basalt_generation in INFO: {}", show(&info)))
 }
 
 /// At most 60 bytes of `bytes`, escaped.

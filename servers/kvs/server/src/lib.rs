@@ -25,6 +25,7 @@
 extern crate alloc;
 
 mod client;
+mod debug;
 mod info;
 pub mod persist;
 pub mod proto;
@@ -32,6 +33,7 @@ mod server;
 mod shared;
 
 pub use client::{Connection, Error};
+pub use debug::NOT_ALLOWED as DEBUG_NOT_ALLOWED;
 pub use server::{
     Clock, EXPIRE_BUDGET, EXPIRE_EVERY, EXPIRE_INTERVAL_MS, KvsServer, ManualClock, TscClock,
 };

@@ -26,7 +26,8 @@
 //! ```
 //!
 //! Every other shared region the config gives it is a buffer clients may
-//! attach.
+//! attach. With `enable-debug-command = "yes"`, `DEBUG SEGFAULT` faults
+//! it on purpose (for tests of its supervision).
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -109,6 +110,9 @@ fn run(start: &'static libcap::Start) -> ! {
     let mut server = KvsServer::with_store(store, clock, regions);
     // Limits apply once the log is replayed: loading never evicts.
     server.set_lineage(start.generation(), start.last_exit());
+    if start.arg("enable-debug-command") == Some("yes") {
+        server.enable_debug(fault_on_purpose);
+    }
     let ceiling = memory_budget(start.heap().1, largest_region.unwrap_or(0));
     server.set_reply_limit(largest_region.unwrap_or(0).max(kvs::INLINE_REPLY as u64));
     server.set_memory(
@@ -167,6 +171,17 @@ fn run(start: &'static libcap::Start) -> ! {
 fn memory_budget(heap: u64, region: u64) -> u64 {
     const MIB: u64 = 1 << 20;
     heap.saturating_sub(4 * region + 3 * MIB).max(1)
+}
+
+/// `DEBUG SEGFAULT`: a write to address 0, which no component maps: the
+/// kernel reports the page fault to init, which restarts the store by
+/// its policy.
+#[cfg(target_os = "none")]
+fn fault_on_purpose() -> ! {
+    // SAFETY: the write faults (page 0 is never mapped), so nothing after
+    // it runs and no memory of this program changes; `ud2` stops it should
+    // the write ever complete.
+    unsafe { core::arch::asm!("mov byte ptr [0], 0", "ud2", options(noreturn, nostack)) }
 }
 
 /// The most replies held for one flush (group commit); each costs a

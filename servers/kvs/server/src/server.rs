@@ -7,7 +7,7 @@ use crate::{
     Answer, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS, NO_SUCH_REGION,
     NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, TOO_MANY_SESSIONS,
 };
-use crate::{info, proto};
+use crate::{debug, info, proto};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -143,6 +143,8 @@ pub struct KvsServer<C> {
     held: Option<Gauge>,
     /// Which start of the component this is, and how the last one ended.
     lineage: Lineage,
+    /// How `DEBUG SEGFAULT` faults the server, when enabled.
+    crash: Option<fn() -> !>,
 }
 
 /// Which start of the component a server is (`INFO`'s `basalt_*` fields).
@@ -192,7 +194,14 @@ impl<C: Clock> KvsServer<C> {
                 generation: 1,
                 last_exit: None,
             },
+            crash: None,
         }
+    }
+
+    /// Enables `DEBUG SEGFAULT`, which runs `crash` (Redis's
+    /// `enable-debug-command yes`): for tests of supervision.
+    pub fn enable_debug(&mut self, crash: fn() -> !) {
+        self.crash = Some(crash);
     }
 
     /// Reports in `INFO` that this is the component's start `generation`
@@ -334,6 +343,7 @@ impl<C: Clock> KvsServer<C> {
             reply,
             held,
             lineage,
+            crash,
             ..
         } = self;
         let engine = Engine {
@@ -344,6 +354,7 @@ impl<C: Clock> KvsServer<C> {
             last_expire,
             held: *held,
             lineage: *lineage,
+            crash: *crash,
         };
         (engine, clients, reply)
     }
@@ -436,12 +447,16 @@ struct Engine<'a, C> {
     last_expire: &'a mut u64,
     held: Option<Gauge>,
     lineage: Lineage,
+    crash: Option<fn() -> !>,
 }
 
 impl<C: Clock> Engine<'_, C> {
     /// Runs one command in `state`, active expiry first when it is due,
     /// and appends its reply's encoding to `reply`.
     fn execute(&mut self, state: &mut Session, args: &[&[u8]], reply: &mut Vec<u8>) {
+        if debug::is_debug(args) && !state.in_multi() {
+            return debug::reply(args, self.crash, reply);
+        }
         if info::is_info(args) && !state.in_multi() {
             let held = self.held.map(|gauge| gauge());
             return info::reply(

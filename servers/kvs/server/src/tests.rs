@@ -609,3 +609,30 @@ fn an_idle_server_wakes_to_expire_keys() {
     assert_eq!(s.store().dbsize(0), 1);
     assert_eq!(Settle::wake_at(&s), None);
 }
+
+#[test]
+fn debug_segfault_only_when_enabled() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    let refused = format!("-{}\r\n", crate::DEBUG_NOT_ALLOWED).into_bytes();
+    assert_eq!(c.command(&[b"DEBUG", b"SEGFAULT"]).unwrap(), refused);
+    assert_eq!(c.command(&[b"debug", b"help"]).unwrap(), refused);
+    s.state_mut().enable_debug(|| panic!("faulted on purpose"));
+    assert!(
+        c.command(&[b"DEBUG", b"HELP"])
+            .unwrap()
+            .starts_with(b"*5\r\n+DEBUG <subcommand>")
+    );
+    assert_eq!(
+        c.command(&[b"DEBUG", b"nope"]).unwrap(),
+        b"-ERR unknown subcommand 'nope'. Try DEBUG HELP.\r\n"
+    );
+    assert_eq!(
+        c.command(&[b"DEBUG"]).unwrap(),
+        b"-ERR wrong number of arguments for 'debug' command\r\n"
+    );
+    let crashed = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+        c.command(&[b"DEBUG", b"SEGFAULT"])
+    }));
+    assert!(crashed.is_err(), "DEBUG SEGFAULT runs the crash");
+}
