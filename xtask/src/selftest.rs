@@ -1239,7 +1239,9 @@ mod tests {
             "init: started kvs (generation 1, priority 100)\n\
             kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz, clock {} s)\n\
             kvs-smoke: ok 64 KiB value through the shared region\n\
-            kvs-smoke: 13 passed, 0 failed\n",
+            kvs-smoke: 13 passed, 0 failed\n\
+            init: started kvs (generation 11, priority 100)\n\
+            kvs-smoke: ok 10 faults in a row, the store back each time\n",
             now - 30
         );
         assert_eq!(kvs_summary("kvs-smoke: 13 passed, 0 failed"), Some((13, 0)));
@@ -1257,5 +1259,10 @@ mod tests {
         assert!(check_kvs(Some(EXIT_SUCCESS), &failed).is_err());
         let fail_line = format!("{ok}kvs-smoke: FAIL INCR: INCR n: ...\n");
         assert!(check_kvs(Some(EXIT_SUCCESS), &fail_line).is_err());
+        // Every fault must have brought the store back.
+        let short = ok.replace("generation 11", "generation 4");
+        assert!(check_kvs(Some(EXIT_SUCCESS), &short).is_err());
+        let unsaid = ok.replace("10 faults in a row", "3 faults in a row");
+        assert!(check_kvs(Some(EXIT_SUCCESS), &unsaid).is_err());
     }
 }
