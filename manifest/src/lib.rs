@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// The first eight bytes of an encoded manifest.
 pub const MAGIC: [u8; 8] = *b"BSLTMANI";
 /// The encoding version this crate writes and reads.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// Bytes before the postcard encoding: [`MAGIC`] and [`VERSION`].
 pub const HEADER_BYTES: usize = MAGIC.len() + 4;
 
@@ -85,8 +85,8 @@ pub struct Component {
     pub binary: String,
     /// Scheduling priority, 0–254 (255 is `init`'s own).
     pub priority: u8,
-    /// Bytes of heap mapped at `start_info::HEAP_BASE` (a multiple of 4 KiB).
-    pub heap_bytes: u64,
+    /// The heap mapped at `start_info::HEAP_BASE`.
+    pub heap: Heap,
     /// Bytes of stack below `start_info::STACK_TOP` (a multiple of 4 KiB).
     pub stack_bytes: u64,
     /// What `init` does when the component ends.
@@ -108,6 +108,39 @@ impl Component {
         let mut name = String::from(BINARY_MODULE_PREFIX);
         name.push_str(&self.binary);
         name
+    }
+}
+
+/// How large a component's heap is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Heap {
+    /// This many bytes (a multiple of 4 KiB), whatever the machine.
+    Bytes(u64),
+    /// This percentage (1-100) of the memory left once `init` has placed
+    /// every fixed-size part of the system (kernel objects, stacks, fixed
+    /// heaps, regions), in whole 2 MiB frames: the heap grows with the
+    /// machine. Every share is of the same remainder; the config check
+    /// keeps their sum at most 100.
+    Share {
+        /// The percentage.
+        percent: u8,
+    },
+}
+
+impl Heap {
+    /// The bytes of a fixed heap; 0 for a share (it has no size until
+    /// `init` sees the machine).
+    pub const fn fixed_bytes(self) -> u64 {
+        match self {
+            Heap::Bytes(b) => b,
+            Heap::Share { .. } => 0,
+        }
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::Bytes(0)
     }
 }
 

@@ -13,7 +13,7 @@ fn hello() -> Manifest {
                 name: "hello-server".into(),
                 binary: "hello-server".into(),
                 priority: 100,
-                heap_bytes: 64 << 10,
+                heap: Heap::Bytes(64 << 10),
                 stack_bytes: 16 << 10,
                 restart: Restart::Never,
                 args: vec![("greeting".into(), "hello".into())],
@@ -40,7 +40,7 @@ fn hello() -> Manifest {
                 name: "hello-client".into(),
                 binary: "hello-client".into(),
                 priority: 90,
-                heap_bytes: 64 << 10,
+                heap: Heap::Bytes(64 << 10),
                 stack_bytes: 16 << 10,
                 restart: Restart::OnFailure {
                     budget: Budget {
@@ -76,7 +76,7 @@ fn hello() -> Manifest {
 fn the_header_is_magic_then_little_endian_version() {
     let bytes = hello().encode();
     assert_eq!(&bytes[..8], b"BSLTMANI");
-    assert_eq!(&bytes[8..12], &[3, 0, 0, 0]);
+    assert_eq!(&bytes[8..12], &[4, 0, 0, 0]);
 }
 
 #[test]
@@ -195,10 +195,17 @@ fn device() -> impl Strategy<Value = Device> {
     ]
 }
 
+fn heap() -> impl Strategy<Value = Heap> {
+    prop_oneof![
+        any::<u64>().prop_map(Heap::Bytes),
+        any::<u8>().prop_map(|percent| Heap::Share { percent }),
+    ]
+}
+
 fn component() -> impl Strategy<Value = Component> {
     (
         (any::<String>(), any::<String>(), any::<u8>()),
-        (any::<u64>(), any::<u64>(), restart()),
+        (heap(), any::<u64>(), restart()),
         proptest::collection::vec((any::<String>(), any::<String>()), 0..4),
         proptest::collection::vec(device(), 0..4),
         any::<u32>(),
@@ -206,7 +213,7 @@ fn component() -> impl Strategy<Value = Component> {
         .prop_map(
             |(
                 (name, binary, priority),
-                (heap_bytes, stack_bytes, restart),
+                (heap, stack_bytes, restart),
                 args,
                 devices,
                 start_order,
@@ -215,7 +222,7 @@ fn component() -> impl Strategy<Value = Component> {
                     name,
                     binary,
                     priority,
-                    heap_bytes,
+                    heap,
                     stack_bytes,
                     restart,
                     args,

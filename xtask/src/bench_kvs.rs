@@ -338,10 +338,10 @@ impl Setup {
                         http: Some(machine::free_port()?),
                     },
                 )?;
-                if machine.memory_mib > MEMORY_MIB {
+                let least = machine::least_memory_mib(&self.basalt);
+                if least > MEMORY_MIB {
                     return Err(fail!(
-                        "config/default needs {} MiB, more than the {MEMORY_MIB} MiB the comparison gives both systems",
-                        machine.memory_mib
+                        "config/default needs {least} MiB, more than the {MEMORY_MIB} MiB the comparison gives both systems"
                     ));
                 }
                 let vm = Vm::new(&self.basalt_iso, Media::Cdrom, Firmware::Bios, self.accel)?;

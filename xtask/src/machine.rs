@@ -4,7 +4,7 @@
 //! a NIC, and a check that tells the user when the services answer.
 
 use crate::{Result, fail};
-use manifest::{Device, Manifest};
+use manifest::{Device, Heap, Manifest};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,10 +16,19 @@ const VIRTIO: u16 = 0x1af4;
 const BLOCK_IDS: [(u16, bool); 2] = [(0x1001, false), (0x1042, true)];
 const NET_IDS: [(u16, bool); 2] = [(0x1000, false), (0x1041, true)];
 
-/// The size of the disk image `run` creates when there is none: kvs's log
-/// takes half of it at a time, and must hold the data set (`maxmemory`
-/// of config/default, 61 MiB) and its growth until a compaction.
+/// The least disk image `run` creates when there is none, and the one the
+/// boot tests give config/default: kvs's log takes half of it at a time,
+/// and must hold the data set (the store's `maxmemory`) and its growth
+/// until a compaction.
 pub const DISK_BYTES: u64 = 256 << 20;
+
+/// The disk image for a guest of `memory_mib`: four times its RAM (the
+/// data set is at most most of it; the log's half must hold it and its
+/// growth), at least [`DISK_BYTES`]. The file is sparse: the host stores
+/// only what the guest writes.
+pub fn disk_bytes(memory_mib: u64) -> u64 {
+    (memory_mib << 22).max(DISK_BYTES)
+}
 
 /// A front end whose TCP port `run` forwards: the component's binary, its
 /// port unless its argument `port` sets another, and how to see it answer.
@@ -58,15 +67,33 @@ pub struct Forward {
     probe: Probe,
 }
 
+/// The guest's RAM when a heap is a share of the machine: what `cargo
+/// xtask run` gives the default system unless `--memory` says otherwise.
+pub const SHARE_MEMORY_MIB: u64 = 1024;
+
+/// The least RAM in MiB a guest of system `m` boots with: at least 256,
+/// and three times what the fixed-size components and regions take,
+/// rounded up to a power of two (`init` gives each component a
+/// power-of-two block at least twice what its objects need, its heap's
+/// 2 MiB frames come from blocks the physical memory's layout breaks up,
+/// and the boot modules take room too).
+pub fn least_memory_mib(m: &Manifest) -> u64 {
+    let components: u64 = m
+        .components
+        .iter()
+        .map(|c| c.heap.fixed_bytes() + c.stack_bytes + (512 << 10))
+        .sum();
+    let regions: u64 = m.regions.iter().map(|r| r.size).sum();
+    ((components + regions).div_ceil(1 << 20) * 3)
+        .next_power_of_two()
+        .max(256)
+}
+
 /// The devices a system needs, and its memory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Machine {
-    /// The guest's RAM in MiB: at least 256, and three times what the
-    /// components and regions take, rounded up to a power of two (`init`
-    /// gives each component a power-of-two block at least twice what its
-    /// objects need, its heap's 2 MiB frames come from blocks the
-    /// physical memory's layout breaks up, and the boot modules take room
-    /// too).
+    /// The guest's RAM in MiB: [`least_memory_mib`], raised to
+    /// [`SHARE_MEMORY_MIB`] where a heap is a share of the machine.
     pub memory_mib: u64,
     /// A virtio-blk disk; `true` for a modern-only device.
     pub disk: Option<bool>,
@@ -89,16 +116,13 @@ impl Machine {
     /// for `http`) forwarded from the same host ports unless `ports` says
     /// otherwise.
     pub fn for_system(m: &Manifest, ports: HostPorts) -> Result<Machine> {
-        let components: u64 = m
+        let shares = m
             .components
             .iter()
-            .map(|c| c.heap_bytes + c.stack_bytes + (512 << 10))
-            .sum();
-        let regions: u64 = m.regions.iter().map(|r| r.size).sum();
+            .any(|c| matches!(c.heap, Heap::Share { .. }));
+        let least = if shares { SHARE_MEMORY_MIB } else { 0 };
         let mut machine = Machine {
-            memory_mib: ((components + regions).div_ceil(1 << 20) * 3)
-                .next_power_of_two()
-                .max(256),
+            memory_mib: least_memory_mib(m).max(least),
             ..Machine::default()
         };
         let pci = m
@@ -191,9 +215,10 @@ impl Machine {
 }
 
 /// The disk image `run` uses: `path`, or `target/basalt-disk.img`, made
-/// (all zeros, [`DISK_BYTES`]) if it does not exist. A new disk is what
-/// the kvs server formats; an existing one keeps its data across runs.
-pub fn disk_image(path: Option<&Path>) -> Result<PathBuf> {
+/// (all zeros, `bytes`) if it does not exist. A new disk is what the kvs
+/// server formats; an existing one keeps its data (and its size) across
+/// runs.
+pub fn disk_image(path: Option<&Path>, bytes: u64) -> Result<PathBuf> {
     let path = path.map_or_else(
         || crate::build::target_dir().join("basalt-disk.img"),
         Path::to_path_buf,
@@ -201,12 +226,12 @@ pub fn disk_image(path: Option<&Path>) -> Result<PathBuf> {
     if !path.exists() {
         let file = std::fs::File::create(&path)
             .map_err(|e| fail!("cannot create the disk image {}: {e}", path.display()))?;
-        file.set_len(DISK_BYTES)
+        file.set_len(bytes)
             .map_err(|e| fail!("cannot size the disk image {}: {e}", path.display()))?;
         println!(
             "disk: created {} ({} MiB, empty)",
             path.display(),
-            DISK_BYTES >> 20
+            bytes >> 20
         );
     }
     Ok(path)
@@ -327,7 +352,7 @@ fn answers(f: Forward) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use manifest::{Component, Restart};
+    use manifest::{Component, Heap, Restart};
 
     fn component(
         name: &str,
@@ -339,7 +364,7 @@ mod tests {
             name: name.into(),
             binary: binary.into(),
             priority: 100,
-            heap_bytes: 1 << 20,
+            heap: Heap::Bytes(1 << 20),
             stack_bytes: 1 << 16,
             restart: Restart::Never,
             args: args
@@ -417,10 +442,23 @@ mod tests {
     #[test]
     fn memory_follows_what_the_system_takes() {
         let mut big = component("kvs", "kvs", &[], vec![]);
-        big.heap_bytes = 100 << 20;
+        big.heap = Heap::Bytes(100 << 20);
         let machine = Machine::for_system(&system(vec![big]), HostPorts::default()).unwrap();
         // 100.6 MiB, three times, to a power of two.
         assert_eq!(machine.memory_mib, 512);
+    }
+
+    #[test]
+    fn a_share_of_the_machine_gets_a_gibibyte_by_default() {
+        let mut big = component("kvs", "kvs", &[], vec![]);
+        big.heap = Heap::Share { percent: 90 };
+        let m = system(vec![big]);
+        // Only the fixed parts count towards the least machine.
+        assert_eq!(least_memory_mib(&m), 256);
+        let machine = Machine::for_system(&m, HostPorts::default()).unwrap();
+        assert_eq!(machine.memory_mib, SHARE_MEMORY_MIB);
+        assert_eq!(disk_bytes(machine.memory_mib), 4 << 30);
+        assert_eq!(disk_bytes(16), DISK_BYTES);
     }
 
     #[test]

@@ -30,12 +30,14 @@ commands:
                                     image) of the system in DIR (default config/default; the
                                     kernel alone while config/default does not exist)
   run [--release] [--config DIR] [--uefi] [--accel tcg|kvm] [--timeout SECS]
-      [--disk FILE] [--redis-port N] [--http-port N]
+      [--disk FILE] [--redis-port N] [--http-port N] [--memory SIZE]
                                     boot that image in QEMU, serial console on this terminal;
                                     with a virtio disk (FILE, default target/basalt-disk.img,
                                     made if missing) and NIC where the system has drivers,
                                     127.0.0.1:N forwarded to the RESP (6379) and HTTP (8080)
-                                    front ends
+                                    front ends; --memory: the guest's RAM in MiB or as
+                                    \"2 GiB\" (default 1 GiB where a heap is a share of the
+                                    machine)
   test [--config DIR] [--accel tcg|kvm] [--only TEXT]
                                     host unit tests, the config check, then boot tests under
                                     SeaBIOS and OVMF; --only: just the boot tests whose name
@@ -107,6 +109,8 @@ struct Options {
     disk: Option<PathBuf>,
     /// `--redis-port N`, `--http-port N` (run): host ports to forward.
     ports: machine::HostPorts,
+    /// `--memory SIZE` (run): the guest's RAM in MiB.
+    memory_mib: Option<u64>,
     /// `--requests N`, `--reps N` (bench kvs).
     requests: Option<u64>,
     reps: Option<u32>,
@@ -125,6 +129,21 @@ struct Options {
 fn count<T: std::str::FromStr>(name: &str, v: &str) -> Result<T> {
     v.parse()
         .map_err(|_| fail!("{name} wants a whole number, not `{v}`"))
+}
+
+/// `--memory`: MiB as QEMU's `-m` takes them, or a size such as
+/// `"2 GiB"` (a whole number of MiB).
+fn memory_mib(v: &str) -> Result<u64> {
+    let bytes = match v.trim().parse::<u64>() {
+        Ok(mib) => mib.checked_mul(1 << 20),
+        Err(_) => config::size::parse(v).ok(),
+    };
+    bytes
+        .filter(|b| *b > 0 && b.is_multiple_of(1 << 20))
+        .map(|b| b >> 20)
+        .ok_or_else(|| {
+            fail!("--memory wants MiB or a size such as \"2 GiB\" (whole MiB), not `{v}`")
+        })
 }
 
 /// A TCP port number from the command line.
@@ -157,6 +176,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--disk" => o.disk = Some(value("--disk")?.into()),
             "--redis-port" => o.ports.redis = Some(port(&value("--redis-port")?)?),
             "--http-port" => o.ports.http = Some(port(&value("--http-port")?)?),
+            "--memory" => o.memory_mib = Some(memory_mib(&value(arg)?)?),
             "--timeout" => {
                 let v = value("--timeout")?;
                 o.timeout_secs = Some(
@@ -223,9 +243,22 @@ fn run(args: &[String]) -> Result<()> {
             vm.interactive();
             if let Some(m) = &system {
                 let machine = machine::Machine::for_system(m, opts.ports)?;
-                vm.memory_mib(machine.memory_mib);
+                let least = machine::least_memory_mib(m);
+                let memory = match opts.memory_mib {
+                    Some(mib) if mib < least => {
+                        return Err(fail!(
+                            "--memory {mib} MiB is less than the {least} MiB system `{}` needs",
+                            m.system
+                        ));
+                    }
+                    Some(mib) => mib,
+                    None => machine.memory_mib,
+                };
+                vm.memory_mib(memory);
                 let disk = match machine.disk {
-                    Some(_) => machine::disk_image(opts.disk.as_deref())?,
+                    Some(_) => {
+                        machine::disk_image(opts.disk.as_deref(), machine::disk_bytes(memory))?
+                    }
                     None => PathBuf::new(),
                 };
                 let args = machine.qemu_args(&disk);
@@ -337,6 +370,22 @@ fn main() -> ExitCode {
         Err(Error(message)) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory_mib;
+
+    #[test]
+    fn memory_is_mib_or_a_size_in_whole_mib() {
+        assert_eq!(memory_mib("2048").unwrap(), 2048);
+        assert_eq!(memory_mib("2 GiB").unwrap(), 2048);
+        assert_eq!(memory_mib("512MiB").unwrap(), 512);
+        for bad in ["0", "1536 KiB", "lots", "2 GB", ""] {
+            let e = memory_mib(bad).unwrap_err().0;
+            assert!(e.contains(&format!("not `{bad}`")), "{e}");
         }
     }
 }

@@ -611,7 +611,13 @@ fn run_case(
     }
     if case.scenario == Scenario::Default {
         let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
-        let machine_for = |ports| crate::machine::Machine::for_system(m, ports);
+        let machine_for = |ports| {
+            let machine = crate::machine::Machine::for_system(m, ports);
+            machine.map(|machine| crate::machine::Machine {
+                memory_mib: crate::e2e::MEMORY_MIB,
+                ..machine
+            })
+        };
         return crate::e2e::run_default(image, &machine_for, dir, accel);
     }
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;

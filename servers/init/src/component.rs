@@ -139,14 +139,19 @@ fn map_copies(
 }
 
 /// Most blocks a component's heap frames come from: enough for the
-/// binary decomposition of any heap the address space holds.
-pub const HEAP_BLOCKS: usize = 24;
+/// binary decomposition of any heap the address space holds, and for the
+/// pieces a share of the machine gathers from what the physical memory's
+/// layout leaves.
+pub const HEAP_BLOCKS: usize = 64;
 
 /// A component's own untyped memory: one block for its objects, and the
 /// blocks of its heap's 2 MiB frames (see [`plan::heap_split`]).
 pub struct Own {
     pub objects: Memory<1>,
     pub heap: Memory<HEAP_BLOCKS>,
+    /// The heap's size: the manifest's, or the share of the machine init
+    /// found for it.
+    pub heap_bytes: u64,
 }
 
 /// Builds and starts component `index` of `manifest`, generation
@@ -166,7 +171,9 @@ pub fn start(
     let Own {
         objects: memory,
         heap,
+        heap_bytes,
     } = own;
+    let heap_bytes = *heap_bytes;
     let c = &manifest.components[index];
     let file = ElfBytes::<LittleEndian>::minimal_parse(binary)
         .map_err(|_| BuildError::BadBinary("not an ELF file"))?;
@@ -272,7 +279,7 @@ pub fn start(
     }
     // The heap in 2 MiB frames as far as it goes (a big heap would not fit
     // the bookkeeping CNode page by page), the rest in 4 KiB frames.
-    let (large, small) = plan::heap_split(c.heap_bytes);
+    let (large, small) = plan::heap_split(heap_bytes);
     for i in 0..large {
         let frame = space
             .object_from(heap, ObjectType::Frame2M, 0)
@@ -314,7 +321,7 @@ pub fn start(
         version: si::VERSION,
         generation,
         heap_base: si::HEAP_BASE,
-        heap_size: c.heap_bytes.div_ceil(PAGE) * PAGE,
+        heap_size: heap_bytes.div_ceil(PAGE) * PAGE,
         name: [0; si::NAME_BYTES],
         cap_count: 0,
         caps: [CapEntry {

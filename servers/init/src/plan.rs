@@ -6,7 +6,9 @@
 /// Bytes of a page.
 pub const PAGE: u64 = 4096;
 /// Bytes of a large page: a big heap is mapped in these.
-pub const LARGE_PAGE: u64 = 2 << 20;
+pub const LARGE_PAGE: u64 = 1 << LARGE_PAGE_BITS;
+/// [`LARGE_PAGE`] as a power of two.
+pub const LARGE_PAGE_BITS: u8 = 21;
 
 /// Radix of the CNode where init keeps the capabilities of a component's
 /// own objects (frames, page tables): it dies with the component.
@@ -16,6 +18,12 @@ pub const BOOKKEEPING_BITS: u8 = 12;
 /// goes, and the bytes left, in 4 KiB frames.
 pub fn heap_split(heap_bytes: u64) -> (u64, u64) {
     (heap_bytes / LARGE_PAGE, heap_bytes % LARGE_PAGE)
+}
+
+/// `percent` of `count` large frames, rounded down (a share of the
+/// machine; see `manifest::Heap::Share`).
+pub fn share_of(count: u64, percent: u8) -> u64 {
+    (u128::from(count) * u128::from(percent.min(100)) / 100) as u64
 }
 
 /// Memory a component's objects need, before rounding: its CNode,
@@ -53,6 +61,15 @@ pub fn image_pages(segments: impl Iterator<Item = (u64, u64)>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_is_rounded_down_and_never_more_than_all() {
+        assert_eq!(share_of(450, 90), 405);
+        assert_eq!(share_of(3, 50), 1);
+        assert_eq!(share_of(7, 100), 7);
+        assert_eq!(share_of(7, 200), 7);
+        assert_eq!(share_of(u64::MAX, 100), u64::MAX);
+    }
 
     #[test]
     fn untyped_covers_the_objects_with_room_to_align() {

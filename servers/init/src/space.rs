@@ -40,6 +40,14 @@ impl Block {
         self.used.next_multiple_of(1 << bits) + (1 << bits) <= 1 << self.size_bits
     }
 
+    /// How many objects of `2^bits` bytes still fit.
+    fn count_of(&self, bits: u8) -> u64 {
+        if bits > self.size_bits {
+            return 0;
+        }
+        (1u64 << self.size_bits).saturating_sub(self.used.next_multiple_of(1 << bits)) >> bits
+    }
+
     /// Bytes not used yet.
     fn free(&self) -> u64 {
         (1u64 << self.size_bits) - self.used
@@ -110,6 +118,14 @@ impl<const N: usize> Memory<N> {
     /// Whether an object of `2^bits` bytes fits in some block.
     pub fn fits(&self, bits: u8) -> bool {
         self.blocks[..self.len].iter().any(|b| b.fits(bits))
+    }
+
+    /// How many objects of `2^bits` bytes the blocks still hold.
+    fn count_of(&self, bits: u8) -> u64 {
+        self.blocks[..self.len]
+            .iter()
+            .map(|b| b.count_of(bits))
+            .sum()
     }
 
     /// Everything made from it is gone: it is empty again.
@@ -214,6 +230,12 @@ impl Space {
         result
     }
 
+    /// How many `2^bits`-byte objects the global pool still holds, each
+    /// at its natural alignment.
+    pub fn room_for(&self, bits: u8) -> u64 {
+        self.pool.count_of(bits)
+    }
+
     /// Untyped blocks from the global pool holding `2^bits`-byte objects,
     /// `count` of them, each block as large as the pool allows (the
     /// binary decomposition of `count`, halved where no block that large
@@ -222,11 +244,26 @@ impl Space {
     pub fn blocks_for<const N: usize>(
         &mut self,
         bits: u8,
-        mut count: u64,
+        count: u64,
         into: &mut Memory<N>,
     ) -> Result<(), Error> {
-        while count > 0 {
-            let mut order = 63 - count.leading_zeros() as u8;
+        match self.blocks_up_to(bits, count, into)? {
+            got if got == count => Ok(()),
+            _ => Err(Error::NotEnoughMemory),
+        }
+    }
+
+    /// As [`Space::blocks_for`], but takes what there is when that is
+    /// fewer than `count`: how many objects the blocks hold.
+    pub fn blocks_up_to<const N: usize>(
+        &mut self,
+        bits: u8,
+        count: u64,
+        into: &mut Memory<N>,
+    ) -> Result<u64, Error> {
+        let mut left = count;
+        while left > 0 {
+            let mut order = 63 - left.leading_zeros() as u8;
             loop {
                 let size = bits + order;
                 if self.pool.fits(size) {
@@ -234,16 +271,16 @@ impl Space {
                     if !into.add(Block::new(slot, size)) {
                         return Err(Error::RangeError);
                     }
-                    count -= 1 << order;
+                    left -= 1 << order;
                     break;
                 }
                 if order == 0 {
-                    return Err(Error::NotEnoughMemory);
+                    return Ok(count - left);
                 }
                 order -= 1;
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Maps `frame` at `vaddr` in `vspace`, making the page tables that are

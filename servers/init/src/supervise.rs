@@ -15,7 +15,7 @@ use elf::ElfBytes;
 use elf::abi::PT_LOAD;
 use elf::endian::LittleEndian;
 use libcap::{invoke, ipc, println};
-use manifest::{Device, Manifest, Restart};
+use manifest::{Device, Heap, Manifest, Restart};
 
 /// Name of the boot module holding the manifest.
 const MANIFEST_MODULE: &str = "manifest";
@@ -247,6 +247,34 @@ fn pci_devices(
     grants
 }
 
+/// Gives each component whose heap is a share of the machine its share
+/// of the large frames left now that every fixed-size part is placed.
+fn share_heaps(space: &mut Space, manifest: &Manifest, components: &mut [Component]) {
+    let left = space.room_for(plan::LARGE_PAGE_BITS);
+    let left_mib = left * (plan::LARGE_PAGE >> 20);
+    for (c, own) in manifest.components.iter().zip(components) {
+        let Heap::Share { percent } = c.heap else {
+            continue;
+        };
+        let want = plan::share_of(left, percent);
+        let memory = &mut own.memory;
+        let got = match space.blocks_up_to(plan::LARGE_PAGE_BITS, want, &mut memory.heap) {
+            Ok(got) if got > 0 => got,
+            Ok(_) => give_up(format_args!(
+                "{}: no memory left for its heap ({percent}% of {left_mib} MiB)",
+                c.name,
+            )),
+            Err(e) => give_up(format_args!("{}: cannot make its heap: {e:?}", c.name)),
+        };
+        memory.heap_bytes = got * plan::LARGE_PAGE;
+        println!(
+            "init: {} gets a heap of {} MiB ({percent}% of the {left_mib} MiB left)",
+            c.name,
+            memory.heap_bytes >> 20,
+        );
+    }
+}
+
 /// The root task's entry point.
 pub fn run(boot: &'static BootInfo) -> ! {
     let mut space = Space::new(boot);
@@ -306,6 +334,9 @@ pub fn run(boot: &'static BootInfo) -> ! {
         devices,
     };
 
+    // A heap that is a share of the machine is no larger than all the
+    // large frames there are: its page directories are counted for that.
+    let most_heap = space.room_for(plan::LARGE_PAGE_BITS) * plan::LARGE_PAGE;
     let mut components: Vec<Component> = Vec::new();
     for c in &manifest.components {
         let Some(binary) = module(boot, &c.module_name()) else {
@@ -326,10 +357,14 @@ pub fn run(boot: &'static BootInfo) -> ! {
                 )
             })
             .unwrap_or(0);
+        let heap_bound = match c.heap {
+            Heap::Bytes(bytes) => bytes,
+            Heap::Share { .. } => most_heap,
+        };
         let bits = plan::untyped_bits(plan::component_bytes(
             pages,
             c.stack_bytes,
-            c.heap_bytes,
+            heap_bound,
             basalt_abi::start_info::COMPONENT_CNODE_BITS,
         ));
         let slot = match space.global_object(ObjectType::Untyped, u64::from(bits)) {
@@ -343,13 +378,14 @@ pub fn run(boot: &'static BootInfo) -> ! {
         let mut memory = component::Own {
             objects: Memory::new(slot, bits),
             heap: Memory::empty(),
+            heap_bytes: c.heap.fixed_bytes(),
         };
-        let (large, _) = plan::heap_split(c.heap_bytes);
-        if let Err(e) = space.blocks_for(21, large, &mut memory.heap) {
+        let (large, _) = plan::heap_split(memory.heap_bytes);
+        if let Err(e) = space.blocks_for(plan::LARGE_PAGE_BITS, large, &mut memory.heap) {
             give_up(format_args!(
                 "{}: no room for a heap of {} MiB: {e:?}",
                 c.name,
-                c.heap_bytes >> 20
+                memory.heap_bytes >> 20
             ));
         }
         components.push(Component {
@@ -363,6 +399,8 @@ pub fn run(boot: &'static BootInfo) -> ! {
             last_exit: [0; LAST_EXIT_BYTES],
         });
     }
+
+    share_heaps(&mut space, &manifest, &mut components);
 
     let mut order: Vec<usize> = (0..components.len()).collect();
     order.sort_by_key(|&i| manifest.components[i].start_order);

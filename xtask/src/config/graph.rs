@@ -2,7 +2,7 @@
 //! them, as text or as a Graphviz graph.
 
 use super::size::show;
-use manifest::{Device, Exhausted, Manifest, PciInterrupt, Restart};
+use manifest::{Device, Exhausted, Heap, Manifest, PciInterrupt, Restart};
 use std::fmt::Write;
 
 fn restart(r: Restart) -> String {
@@ -68,7 +68,10 @@ pub fn text(m: &Manifest) -> String {
             c.name,
             c.module_name(),
             c.priority,
-            show(c.heap_bytes),
+            match c.heap {
+                Heap::Bytes(b) => show(b),
+                Heap::Share { percent } => format!("{percent}% of what is left"),
+            },
             show(c.stack_bytes),
             restart(c.restart)
         );

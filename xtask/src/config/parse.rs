@@ -5,7 +5,7 @@
 use super::diag::{At, Loc, Report};
 use super::size;
 use basalt_abi::start_info::NAME_BYTES;
-use manifest::{Budget, Device, Exhausted, PciInterrupt, Restart};
+use manifest::{Budget, Device, Exhausted, Heap, PciInterrupt, Restart};
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
@@ -87,7 +87,9 @@ pub struct ComponentFile {
     pub file: usize,
     pub binary: Option<At<String>>,
     pub priority: u8,
-    pub heap: u64,
+    /// The heap, and where it was written (the file's start for the
+    /// default).
+    pub heap: At<Heap>,
     pub stack: u64,
     pub restart: Restart,
     pub args: Vec<(String, String)>,
@@ -459,10 +461,16 @@ pub fn component(r: &mut Reader<'_>, name: &str, doc: &DeTable<'_>) -> Component
             }
         })
         .unwrap_or(0) as u8;
-    let heap = doc
-        .get("heap")
-        .map_or(Some(DEFAULT_HEAP), |v| r.size("heap", v, true))
-        .unwrap_or(0);
+    let heap = match doc.get("heap") {
+        None => At {
+            value: Heap::Bytes(DEFAULT_HEAP),
+            loc: Loc::start_of(r.file),
+        },
+        Some(v) => At {
+            value: heap(r, v).unwrap_or(Heap::Bytes(0)),
+            loc: r.loc(v.span()),
+        },
+    };
     let stack = doc
         .get("stack")
         .map_or(Some(DEFAULT_STACK), |v| r.size("stack", v, true))
@@ -502,6 +510,27 @@ pub fn component(r: &mut Reader<'_>, name: &str, doc: &DeTable<'_>) -> Component
         signals,
         devices,
     }
+}
+
+/// `heap`: a size, or a share of the machine such as `"90%"`.
+fn heap(r: &mut Reader<'_>, v: &Value<'_>) -> Option<Heap> {
+    if let DeValue::String(text) = v.get_ref()
+        && let Some(number) = text.trim().strip_suffix('%')
+    {
+        return match number.trim().parse::<u8>() {
+            Ok(percent @ 1..=100) => Some(Heap::Share { percent }),
+            _ => {
+                r.error(
+                    v.span(),
+                    format!(
+                        "`heap` = \"{text}\": a share of the machine is a whole percentage from 1% to 100%"
+                    ),
+                );
+                None
+            }
+        };
+    }
+    r.size("heap", v, true).map(Heap::Bytes)
 }
 
 fn restart(r: &mut Reader<'_>, doc: &DeTable<'_>) -> Restart {

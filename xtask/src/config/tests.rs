@@ -2,7 +2,7 @@
 //! points (`file:line:col`), plus the manifest a sound tree yields.
 
 use super::*;
-use manifest::{Budget, Device, Exhausted, PciInterrupt, Restart};
+use manifest::{Budget, Device, Exhausted, Heap, PciInterrupt, Restart};
 
 const SYSTEM: &str = "name = \"demo\"\n";
 const SERVER: &str = "binary = \"srv\"\npriority = 100\nserves = [\"greeter\"]\n";
@@ -83,7 +83,10 @@ fn a_sound_tree_becomes_a_manifest() {
     assert_eq!(names, ["client", "other", "server"]);
     let server = &m.components[2];
     assert_eq!(server.binary, "srv");
-    assert_eq!((server.heap_bytes, server.stack_bytes), (1 << 20, 8192));
+    assert_eq!(
+        (server.heap, server.stack_bytes),
+        (Heap::Bytes(1 << 20), 8192)
+    );
     assert_eq!(server.restart, Restart::Never);
     assert_eq!(
         server.args,
@@ -125,8 +128,8 @@ fn a_sound_tree_becomes_a_manifest() {
         }
     );
     assert_eq!(
-        (client.heap_bytes, client.stack_bytes),
-        (parse::DEFAULT_HEAP, parse::DEFAULT_STACK)
+        (client.heap, client.stack_bytes),
+        (Heap::Bytes(parse::DEFAULT_HEAP), parse::DEFAULT_STACK)
     );
     assert_eq!(m.components[1].restart, Restart::Always);
     assert_eq!(m.channels.len(), 1);
@@ -565,6 +568,77 @@ fn memory_over_the_default_budget_points_at_the_start_of_system_toml() {
     ]);
     assert_starts(&e, "cfg/system.toml:1:1: the system needs ");
     assert!(e.ends_with("but `memory` is 192 MiB"), "{e}");
+}
+
+#[test]
+fn a_heap_can_be_a_share_of_what_the_machine_leaves() {
+    let m = ok(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = \"x\"\npriority = 1\nheap = \"90%\"\n"),
+        (
+            "b.toml",
+            "binary = \"y\"\npriority = 1\nheap = \" 10 % \"\n",
+        ),
+    ]);
+    let heaps: Vec<Heap> = m.components.iter().map(|c| c.heap).collect();
+    assert_eq!(
+        heaps,
+        [Heap::Share { percent: 90 }, Heap::Share { percent: 10 }]
+    );
+    assert!(
+        graph::text(&m).contains("heap 90% of what is left"),
+        "{}",
+        graph::text(&m)
+    );
+}
+
+#[test]
+fn shares_beyond_the_whole_are_reported() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = \"x\"\npriority = 1\nheap = \"0%\"\n"),
+        ("b.toml", "binary = \"y\"\npriority = 1\nheap = \"101%\"\n"),
+        ("c.toml", "binary = \"z\"\npriority = 1\nheap = \"half%\"\n"),
+    ]);
+    let hint = "a share of the machine is a whole percentage from 1% to 100%";
+    assert_eq!(
+        e,
+        [
+            format!("cfg/a.toml:3:8: `heap` = \"0%\": {hint}"),
+            format!("cfg/b.toml:3:8: `heap` = \"101%\": {hint}"),
+            format!("cfg/c.toml:3:8: `heap` = \"half%\": {hint}"),
+        ]
+    );
+    let e = error(&[
+        ("system.toml", SYSTEM),
+        ("a.toml", "binary = \"x\"\npriority = 1\nheap = \"70%\"\n"),
+        ("b.toml", "binary = \"y\"\npriority = 1\nheap = \"40%\"\n"),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/b.toml:3:8: heap shares add up to 110% (a 70%, b 40%); together they can have at most 100% of what the fixed-size parts leave"
+    );
+}
+
+#[test]
+fn a_share_too_small_for_one_large_frame_is_reported() {
+    // 4 MiB of `memory` less 2560 KiB fixed leaves 1.5 MiB: 50% of it is
+    // not one 2 MiB frame.
+    let e = error(&[
+        ("system.toml", "name = \"demo\"\nmemory = \"4 MiB\"\n"),
+        (
+            "a.toml",
+            "binary = \"x\"\npriority = 1\nheap = \"2 MiB\"\nstack = \"64 KiB\"\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"y\"\npriority = 1\nheap = \"50%\"\nstack = \"64 KiB\"\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        "cfg/b.toml:3:8: `b`'s heap, 50% of the 896 KiB that `memory` (4 MiB) leaves after the fixed-size parts, is less than one 2 MiB frame"
+    );
 }
 
 #[test]

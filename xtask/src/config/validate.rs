@@ -7,7 +7,9 @@ use super::parse::{ComponentFile, SystemFile};
 use super::size::show;
 use basalt_abi::boot_info::MAX_MODULES;
 use basalt_abi::start_info::{ARGS_BYTES, MAX_CAPS};
-use manifest::{Channel, Component, Device, Manifest, NotificationDecl, PciInterrupt, Region};
+use manifest::{
+    Channel, Component, Device, Heap, Manifest, NotificationDecl, PciInterrupt, Region,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Memory each component costs besides its heap and stack: its kernel
@@ -15,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// the capabilities of its frames and tables), VSpace and page tables),
 /// start-info page, IPC buffer and loaded program image.
 pub const COMPONENT_OVERHEAD: u64 = 512 << 10;
+/// Bytes of the frames a shared heap comes in.
+const LARGE_FRAME: u128 = 2 << 20;
 
 /// Where `where_` is first declared, as `file:line` for messages.
 fn place(report: &Report, loc: &Loc) -> String {
@@ -62,6 +66,84 @@ fn collect(
         }
     }
     out
+}
+
+/// Memory: the fixed-size parts must fit `memory`, and the shares of
+/// what is left must add up to at most all of it, each at least one
+/// large frame on a machine of `memory`.
+fn check_memory(report: &mut Report, sys: &SystemFile, components: &[ComponentFile]) {
+    let heaps: u128 = components
+        .iter()
+        .map(|c| u128::from(c.heap.value.fixed_bytes()))
+        .sum();
+    let stacks: u128 = components.iter().map(|c| u128::from(c.stack)).sum();
+    let regions: u128 = sys.regions.iter().map(|r| u128::from(r.size)).sum();
+    let overhead = u128::from(COMPONENT_OVERHEAD) * components.len() as u128;
+    let total = heaps + stacks + regions + overhead;
+    let Some(At {
+        value: budget,
+        loc: memory_loc,
+    }) = &sys.memory
+    else {
+        // An unreadable `memory` is reported already.
+        return;
+    };
+    let budget = *budget;
+    let show = |n: u128| show(u64::try_from(n).unwrap_or(u64::MAX));
+    if total > u128::from(budget) {
+        report.error(
+            memory_loc,
+            format!(
+                "the system needs {} (heaps {}, stacks {}, regions {}, {} component{} x {} overhead) but `memory` is {}",
+                show(total),
+                show(heaps),
+                show(stacks),
+                show(regions),
+                components.len(),
+                if components.len() == 1 { "" } else { "s" },
+                show(u128::from(COMPONENT_OVERHEAD)),
+                show(u128::from(budget)),
+            ),
+        );
+    }
+    let shares: Vec<(&ComponentFile, u8)> = components
+        .iter()
+        .filter_map(|c| match c.heap.value {
+            Heap::Share { percent } => Some((c, percent)),
+            Heap::Bytes(_) => None,
+        })
+        .collect();
+    let shared: u32 = shares.iter().map(|(_, p)| u32::from(*p)).sum();
+    if shared > 100
+        && let Some((last, _)) = shares.last()
+    {
+        let each: Vec<String> = shares
+            .iter()
+            .map(|(c, p)| format!("{} {p}%", c.name))
+            .collect();
+        report.error(
+            &last.heap.loc,
+            format!(
+                "heap shares add up to {shared}% ({}); together they can have at most 100% of what the fixed-size parts leave",
+                each.join(", ")
+            ),
+        );
+    }
+    let left = u128::from(budget).saturating_sub(total);
+    for (c, percent) in &shares {
+        let heap = left * u128::from(*percent) / 100 / LARGE_FRAME * LARGE_FRAME;
+        if heap == 0 && total <= u128::from(budget) {
+            report.error(
+                &c.heap.loc,
+                format!(
+                    "`{}`'s heap, {percent}% of the {} that `memory` ({}) leaves after the fixed-size parts, is less than one 2 MiB frame",
+                    c.name,
+                    show(left),
+                    show(u128::from(budget)),
+                ),
+            );
+        }
+    }
 }
 
 /// Checks the tree as a whole and returns its manifest, or `None` if
@@ -341,31 +423,7 @@ pub fn system(
         );
     }
 
-    // Memory.
-    let heaps: u128 = components.iter().map(|c| u128::from(c.heap)).sum();
-    let stacks: u128 = components.iter().map(|c| u128::from(c.stack)).sum();
-    let regions: u128 = sys.regions.iter().map(|r| u128::from(r.size)).sum();
-    let overhead = u128::from(COMPONENT_OVERHEAD) * components.len() as u128;
-    let total = heaps + stacks + regions + overhead;
-    if let Some(memory) = &sys.memory
-        && total > u128::from(memory.value)
-    {
-        let show = |n: u128| show(u64::try_from(n).unwrap_or(u64::MAX));
-        report.error(
-            &memory.loc,
-            format!(
-                "the system needs {} (heaps {}, stacks {}, regions {}, {} component{} x {} overhead) but `memory` is {}",
-                show(total),
-                show(heaps),
-                show(stacks),
-                show(regions),
-                components.len(),
-                if components.len() == 1 { "" } else { "s" },
-                show(u128::from(COMPONENT_OVERHEAD)),
-                show(u128::from(memory.value)),
-            ),
-        );
-    }
+    check_memory(report, sys, components);
 
     // Synchronous calls must not form a cycle: component -> servers it calls.
     let server_of: BTreeMap<&str, usize> = channels
@@ -413,7 +471,7 @@ pub fn system(
                     .map(|b| b.value.clone())
                     .unwrap_or_default(),
                 priority: c.priority,
-                heap_bytes: c.heap,
+                heap: c.heap.value,
                 stack_bytes: c.stack,
                 restart: c.restart,
                 args: c.args.clone(),
