@@ -249,6 +249,115 @@ fn lru_eviction(redis_port: u16) -> Result<()> {
     expect("FLUSHALL", r(&["flushall"]), "OK")
 }
 
+/// What a client cannot make the front end hold: `CONFIG SET` above the
+/// caps the component set from its memory is refused; a bulk string
+/// longer than the store can take is refused at its header; a command
+/// that outgrows `client-query-buffer-limit` closes its connection; and
+/// connections that together would pass the clients' memory are closed
+/// (`evicted_clients`), while the store keeps answering.
+fn oversized_queries(redis_port: u16) -> Result<()> {
+    let r = |args: &[&str]| redis(redis_port, args);
+    let refused = r(&["config", "set", "proto-max-bulk-len", "512mb"])?;
+    if !refused.starts_with(
+        "ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be between 1048576 and ",
+    ) {
+        return Err(fail!("CONFIG SET proto-max-bulk-len 512mb answered {refused:?}"));
+    }
+    let connect = || -> Result<TcpStream> {
+        let s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(s)
+    };
+    // What a closed connection answers: nothing more, or a reset.
+    let answer = |s: &mut TcpStream| {
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got
+    };
+    let header = |len: usize| format!("*3\r\n$3\r\nSET\r\n$1\r\nq\r\n${len}\r\n");
+    let mut s = connect()?;
+    s.write_all(header(64 << 20).as_bytes())?;
+    let got = answer(&mut s);
+    if got != b"-ERR Protocol error: invalid bulk length\r\n" {
+        return Err(fail!(
+            "a 64 MiB bulk string's header got {:?} (wanted the error, then the close)",
+            String::from_utf8_lossy(&got)
+        ));
+    }
+    // Streams `total` bytes of a bulk string; whether the front end closed
+    // the connection before they all went (a write fails, or a read sees
+    // the end).
+    let stream = |s: &mut TcpStream, total: usize| -> bool {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            if s.write_all(&chunk).is_err() {
+                return true;
+            }
+            sent += chunk.len();
+        }
+        false
+    };
+    expect(
+        "CONFIG SET",
+        r(&["config", "set", "client-query-buffer-limit", "1mb"]),
+        "OK",
+    )?;
+    let mut s = connect()?;
+    s.write_all(header(4_000_000).as_bytes())?;
+    let cut = stream(&mut s, 3_000_000) || answer(&mut s).is_empty();
+    if !cut {
+        return Err(fail!(
+            "a command past client-query-buffer-limit 1mb was not closed"
+        ));
+    }
+    // Redis's 1 GiB default is capped by the clients' memory.
+    let refused = r(&["config", "set", "client-query-buffer-limit", "1gb"])?;
+    let cap: u64 = refused
+        .strip_prefix("ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and ")
+        .and_then(|rest| rest.strip_suffix(" inclusive"))
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n < 1 << 30)
+        .ok_or_else(|| fail!("CONFIG SET client-query-buffer-limit 1gb answered {refused:?}"))?;
+    expect(
+        "CONFIG SET",
+        r(&[
+            "config",
+            "set",
+            "client-query-buffer-limit",
+            &cap.to_string(),
+        ]),
+        "OK",
+    )?;
+    // Four connections, 7 MB of a command each: more than the 22 MiB
+    // the clients may hold together.
+    let mut hogs = Vec::new();
+    for _ in 0..4 {
+        let mut s = connect()?;
+        s.write_all(header(8_000_000).as_bytes())?;
+        stream(&mut s, 7_000_000);
+        hogs.push(s);
+    }
+    expect(
+        "PING while the clients' memory is full",
+        r(&["ping"]),
+        "PONG",
+    )?;
+    let stats = r(&["info", "stats"])?;
+    let evicted: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if evicted == 0 {
+        return Err(fail!(
+            "four connections holding 7 MB each evicted none: {stats:?}"
+        ));
+    }
+    drop(hogs);
+    expect("SET after them", r(&["set", "after-hogs", "1"]), "OK")
+}
+
 /// `maxmemory`, from `INFO memory`.
 fn maxmemory(redis_port: u16) -> Result<usize> {
     let info = redis(redis_port, &["info", "memory"])?;
@@ -496,6 +605,7 @@ pub fn run_default(
         accel,
         &|redis_port, http_port, _| {
             second_boot(redis_port, http_port)?;
+            oversized_queries(redis_port)?;
             lru_eviction(redis_port)?;
             benchmark(redis_port, &benchmark_log)
         },

@@ -161,7 +161,7 @@ const CASES: [Case; 13] = [
         cpu: None,
     },
     Case {
-        name: "system: config/default, release build (redis-cli and curl from the host, an APPEND flood past maxmemory, a power cut, the data after the reboot, LRU eviction, redis-benchmark)",
+        name: "system: config/default, release build (redis-cli and curl from the host, an APPEND flood past maxmemory, a power cut, the data after the reboot, oversized queries and clients closed, LRU eviction, redis-benchmark)",
         scenario: Scenario::Default,
         firmware: Firmware::Bios,
         media: Media::Cdrom,

@@ -95,6 +95,7 @@ static PARAMS: &[Param] = &[
         },
         "10000",
     ),
+    p("maxmemory-clients", Kind::Memory { min: 0 }, "0"),
     fixed("port", Kind::Int { min: 0, max: 65535 }, "6379"),
     p("proto-max-bulk-len", Kind::Memory { min: MB }, "536870912"),
     // Setting a password would promise authentication, which Basalt does
@@ -139,6 +140,7 @@ pub struct Config {
     proto_max_bulk_len: u64,
     query_buffer_limit: u64,
     maxclients: u64,
+    maxmemory_clients: u64,
     databases: u32,
 }
 
@@ -149,6 +151,7 @@ impl Default for Config {
             proto_max_bulk_len: 0,
             query_buffer_limit: 0,
             maxclients: 0,
+            maxmemory_clients: 0,
             databases: 0,
         };
         config.refresh();
@@ -167,6 +170,25 @@ impl Config {
     /// and normalised as `CONFIG SET` does.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         self.table.set(name, value)?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Makes `greatest` the largest value numeric parameter `name` takes
+    /// (lowering it now if larger): the component caps Redis's defaults
+    /// (`proto-max-bulk-len`, `client-query-buffer-limit`) by what its
+    /// memory and the store's region can carry. `CONFIG SET` of more is
+    /// refused with Redis's range error.
+    ///
+    /// ```
+    /// let mut config = resp::Config::default();
+    /// config.limit("client-query-buffer-limit", 4 << 20).unwrap();
+    /// assert_eq!(config.query_buffer_limit(), 4 << 20);
+    /// assert!(config.set("client-query-buffer-limit", "1gb").is_err());
+    /// ```
+    pub fn limit(&mut self, name: &str, greatest: u64) -> Result<(), ConfigError> {
+        let greatest = i64::try_from(greatest).unwrap_or(i64::MAX);
+        self.table.limit(name, greatest)?;
         self.refresh();
         Ok(())
     }
@@ -193,6 +215,13 @@ impl Config {
         self.maxclients
     }
 
+    /// `maxmemory-clients`: the most bytes all connections may hold
+    /// together; 0 for no limit of its own (the component's memory still
+    /// is one, see [`Frontend::set_client_memory`](crate::Frontend::set_client_memory)).
+    pub fn maxmemory_clients(&self) -> u64 {
+        self.maxmemory_clients
+    }
+
     /// `databases`: the number of databases `INFO keyspace` looks at.
     pub fn databases(&self) -> u32 {
         self.databases
@@ -214,6 +243,7 @@ impl Config {
         self.proto_max_bulk_len = num(self, "proto-max-bulk-len");
         self.query_buffer_limit = num(self, "client-query-buffer-limit");
         self.maxclients = num(self, "maxclients");
+        self.maxmemory_clients = num(self, "maxmemory-clients");
         self.databases = u32::try_from(num(self, "databases")).unwrap_or(u32::MAX);
     }
 

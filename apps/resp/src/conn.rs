@@ -5,6 +5,7 @@ use crate::frontend::Frontend;
 use crate::parse::{Parser, Step};
 use crate::{Clock, Command, CommandBuf, ROUND_COMMANDS_PER_CONNECTION, Store, cmds};
 use alloc::vec::Vec;
+use libcap::log;
 
 /// While a connection has at least this many bytes of output not yet
 /// sent, it runs no more commands (the rest of its input waits) and
@@ -80,6 +81,8 @@ pub struct Connection {
     queued: Vec<usize>,
     /// The number of the round they are in.
     round: u64,
+    /// What the front end counts it as holding ([`Frontend::account`]).
+    pub(crate) accounted: u64,
 }
 
 impl Connection {
@@ -99,6 +102,7 @@ impl Connection {
             },
             queued: Vec::new(),
             round: 0,
+            accounted: 0,
         }
     }
 
@@ -158,27 +162,27 @@ impl Connection {
             // keep only an incomplete tail.
             let used = self.run(fe, input);
             if !self.session.closing {
-                self.input.extend_from_slice(&input[used..]);
+                self.hold(fe, &input[used..]);
             }
         } else {
-            self.input.extend_from_slice(input);
+            self.hold(fe, input);
             let held = core::mem::take(&mut self.input);
             let used = self.run(fe, &held);
             self.input = held;
             self.input.drain(..used);
         }
         fe.stats.net_output_bytes += (self.session.out.len() - produced_from) as u64;
+        if self.input.is_empty() && self.input.capacity() > SHRINK_ABOVE {
+            self.input = Vec::new();
+        }
+        if !self.session.closing && self.held() > fe.client_memory_left(self.accounted) {
+            // The replies that came in outgrew what the clients may hold
+            // together.
+            self.evict(fe, "its output");
+        }
         if self.session.closing {
             self.input = Vec::new();
             self.parser = Parser::new();
-        } else if (self.input.len() + self.parser.held()) as u64 > fe.config.query_buffer_limit() {
-            // Redis closes such a client without a reply.
-            fe.stats.query_buffer_overflows += 1;
-            self.session.closing = true;
-            self.input = Vec::new();
-            self.parser = Parser::new();
-        } else if self.input.is_empty() && self.input.capacity() > SHRINK_ABOVE {
-            self.input = Vec::new();
         }
         let now = fe.clock.now_us();
         if let Some(info) = fe.client_mut(&self.session) {
@@ -186,7 +190,74 @@ impl Connection {
             info.qbuf = self.input.len();
             info.omem = self.pending_output();
         }
+        let held = self.held();
+        fe.account(&mut self.accounted, held);
         self.flow()
+    }
+
+    /// Keeps `bytes` (received, not yet a whole command) in the input,
+    /// unless that would pass `client-query-buffer-limit` or what the
+    /// clients may hold together: then the connection closes without a
+    /// reply, as Redis closes it, and the bytes are never copied.
+    fn hold<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let qbuf = self.input.len() + self.parser.held() + bytes.len();
+        if qbuf as u64 > fe.config.query_buffer_limit() {
+            fe.stats.query_buffer_overflows += 1;
+            log::warn!(
+                "closing client id={} that reached client-query-buffer-limit ({} bytes)",
+                self.session.id,
+                fe.config.query_buffer_limit()
+            );
+            self.close_now();
+            return;
+        }
+        // What the input's growth would make it: doubled, as `Vec` grows.
+        let needed = self.input.len() + bytes.len();
+        let grown = if needed > self.input.capacity() {
+            needed.max(self.input.capacity() * 2)
+        } else {
+            self.input.capacity()
+        };
+        let held = self.held() - self.input.capacity() as u64 + grown as u64;
+        if held > fe.client_memory_left(self.accounted)
+            || self.input.try_reserve(bytes.len()).is_err()
+        {
+            self.evict(fe, "its input");
+            return;
+        }
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// Closes the connection now, for the memory it would hold: Redis's
+    /// client eviction (`maxmemory-clients`, `evicted_clients`).
+    fn evict<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>, what: &str) {
+        fe.stats.evicted_clients += 1;
+        log::warn!(
+            "closing client id={}: {what} would pass the {} bytes all clients may hold",
+            self.session.id,
+            fe.client_memory_limit()
+        );
+        self.close_now();
+    }
+
+    /// Drops what the connection holds, input and unsent output alike,
+    /// and closes it.
+    fn close_now(&mut self) {
+        self.session.closing = true;
+        self.session.out = Vec::new();
+        self.session.sent = 0;
+        self.input = Vec::new();
+        self.parser = Parser::new();
+    }
+
+    /// Bytes the connection holds: its input and output buffers as
+    /// allocated (room included: a buffer grows by doubling), and the
+    /// parser's.
+    fn held(&self) -> u64 {
+        (self.input.capacity() + self.parser.held() + self.session.out.capacity()) as u64
     }
 
     /// Runs the commands in `data`; returns how many bytes they took.

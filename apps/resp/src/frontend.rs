@@ -73,6 +73,11 @@ pub struct Frontend<S, C> {
     /// Sessions of connections gone with commands in the round: closed
     /// once it ran.
     ended: Vec<u64>,
+    /// The most bytes the connections may hold together (input not yet
+    /// run, output not yet sent): what the component's heap allows.
+    client_memory: u64,
+    /// What they hold now: the sum of their [`Connection::accounted`].
+    clients_held: u64,
 }
 
 impl<S: Store, C: Clock> Frontend<S, C> {
@@ -93,7 +98,44 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             round: Round::default(),
             outcome: Outcome::default(),
             ended: Vec::new(),
+            client_memory: u64::MAX,
+            clients_held: 0,
         }
+    }
+
+    /// Limits what the connections may hold together to `bytes`, the
+    /// part of the component's heap that is theirs. A connection whose
+    /// input or output would pass it (or `maxmemory-clients`, where that
+    /// is lower) is closed, as Redis evicts clients.
+    pub fn set_client_memory(&mut self, bytes: u64) {
+        self.client_memory = bytes;
+    }
+
+    /// The most bytes the connections may hold together: the heap's part
+    /// for them, or `maxmemory-clients` where that is set and lower.
+    pub fn client_memory_limit(&self) -> u64 {
+        match self.config.maxmemory_clients() {
+            0 => self.client_memory,
+            set => set.min(self.client_memory),
+        }
+    }
+
+    /// Bytes the connections hold now (INFO's `mem_clients_normal`).
+    pub fn clients_held(&self) -> u64 {
+        self.clients_held
+    }
+
+    /// What a connection counted as holding `accounted` may hold, given
+    /// what the others hold.
+    pub(crate) fn client_memory_left(&self, accounted: u64) -> u64 {
+        let others = self.clients_held.saturating_sub(accounted);
+        self.client_memory_limit().saturating_sub(others)
+    }
+
+    /// Counts a connection as holding `now` bytes instead of `accounted`.
+    pub(crate) fn account(&mut self, accounted: &mut u64, now: u64) {
+        self.clients_held = self.clients_held.saturating_sub(*accounted) + now;
+        *accounted = now;
     }
 
     /// Runs the round: the store commands connections queued since the
@@ -219,7 +261,8 @@ impl<S: Store, C: Clock> Frontend<S, C> {
     /// Ends `conn` (the socket closed, or the component closed it after
     /// [`Flow::Close`](crate::Flow::Close)): closes its store session and
     /// takes it off the client list.
-    pub fn disconnect(&mut self, conn: Connection) {
+    pub fn disconnect(&mut self, mut conn: Connection) {
+        self.account(&mut conn.accounted, 0);
         let session = &conn.session;
         if let Some(slot) = session.slot
             && self

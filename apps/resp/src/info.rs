@@ -155,7 +155,8 @@ fn memory<S: Store, C: Clock>(
     if let Some(ratio) = field(store, "mem_fragmentation_ratio") {
         write!(t, "mem_fragmentation_ratio:{ratio}\r\n")?;
     }
-    Ok(())
+    // The front end's own: what its connections hold.
+    write!(t, "mem_clients_normal:{}\r\n", fe.clients_held())
 }
 
 fn persistence<S: Store, C: Clock>(
@@ -201,7 +202,8 @@ fn stats<S: Store, C: Clock>(
          total_net_output_bytes:{}\r\n\
          rejected_connections:{}\r\n\
          total_error_replies:{}\r\n\
-         evicted_keys:{}\r\n",
+         evicted_keys:{}\r\n\
+         evicted_clients:{}\r\n",
         s.connections_received,
         s.commands_processed,
         s.net_input_bytes,
@@ -209,6 +211,7 @@ fn stats<S: Store, C: Clock>(
         s.rejected_connections,
         s.error_replies,
         field(store, "evicted_keys").unwrap_or("0"),
+        s.evicted_clients,
     )
 }
 

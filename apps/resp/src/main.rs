@@ -3,7 +3,7 @@
 //! on the kvs server, one kvs session per connection. It logs:
 //!
 //! ```text
-//! resp: port 6379, 1000 clients at most, bulk strings up to 8176 KiB
+//! resp: port 6379, 1000 clients at most, bulk strings up to 8176 KiB, 22528 KiB for the clients' buffers
 //! resp: listening on port 6379
 //! ```
 //!
@@ -68,7 +68,8 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let store = kvs::Connection::attach(start, start.arg("kvs-region").unwrap_or("resp-kvs"))
         .map_err(Failure::Kvs)?;
     // A bulk string must travel to the store in one request.
-    let carried = store.request_limit().saturating_sub(REQUEST_OVERHEAD);
+    let region = store.request_limit() as u64;
+    let carried = region.saturating_sub(REQUEST_OVERHEAD as u64);
     let clock = clock(start);
     let mut front = resp::Frontend::new(store, clock);
     let config = front.config_mut();
@@ -76,16 +77,32 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         ("port", format!("{port}")),
         ("maxclients", format!("{max_connections}")),
         ("appendonly", start.arg("appendonly").unwrap_or("no").into()),
-        ("proto-max-bulk-len", format!("{}", carried.max(1 << 20))),
     ];
     for (name, value) in &settings {
         config
             .set(name, value)
             .map_err(|_| Failure::BadArgument(libcap::start::BadArgument(name)))?;
     }
+    // The heap holds the connections' buffers and, besides them, a round
+    // of commands on its way to the store, the replies that came back,
+    // and one reply copied into a connection's output before the budget
+    // check sees it: three times what the store's region carries.
+    let reserve = 3 * region + (2 << 20);
+    let clients = start.heap().1.saturating_sub(reserve).max(1 << 20);
+    let limits = [
+        ("proto-max-bulk-len", carried),
+        ("client-query-buffer-limit", clients),
+    ];
+    for (name, greatest) in limits {
+        config
+            .limit(name, greatest)
+            .map_err(|_| Failure::BadArgument(libcap::start::BadArgument(name)))?;
+    }
+    front.set_client_memory(clients);
     libcap::log::info!(
-        "port {port}, {max_connections} clients at most, bulk strings up to {} KiB",
-        carried / 1024
+        "port {port}, {max_connections} clients at most, bulk strings up to {} KiB, {} KiB for the clients' buffers",
+        carried / 1024,
+        clients / 1024
     );
     // The server takes one more connection than `maxclients`, so that the
     // front end refuses the extra one with Redis's words.

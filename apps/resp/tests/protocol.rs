@@ -435,3 +435,132 @@ fn partial_sends() {
     conn.consume(10);
     assert!(conn.output().is_empty());
 }
+
+/// The header of a `SET k` command whose last bulk string is `len`
+/// bytes long: the bytes that follow are held until it is complete.
+fn set_header(len: usize) -> Vec<u8> {
+    format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${len}\r\n").into_bytes()
+}
+
+#[test]
+fn the_connection_whose_input_would_pass_the_clients_memory_is_closed() {
+    let (mut fe, _) = frontend();
+    fe.set_client_memory(4 << 20);
+    let mut first = connect(&mut fe);
+    let mut second = connect(&mut fe);
+    let mb = vec![b'x'; 1_000_000];
+    let mut echo = b"*2\r\n$4\r\nECHO\r\n$1500000\r\n".to_vec();
+    echo.extend_from_slice(&mb);
+    assert_eq!(first.feed(&mut fe, &echo), Flow::Continue);
+    assert_eq!(second.feed(&mut fe, &set_header(3_000_000)), Flow::Continue);
+    assert_eq!(second.feed(&mut fe, &mb), Flow::Continue);
+    // 1 MB and 2 MB held (the second's buffer doubled): under 4 MiB.
+    assert_eq!(second.feed(&mut fe, &mb), Flow::Continue);
+    let held = fe.clients_held();
+    assert!((3_000_000..3_100_000).contains(&held), "{held}");
+    // Its buffer would double again, to 4 MB: past what is left.
+    assert_eq!(second.feed(&mut fe, &mb[..500_000]), Flow::Close);
+    assert!(second.output().is_empty(), "closed without a reply");
+    assert_eq!(fe.stats().evicted_clients, 1);
+    fe.disconnect(second);
+    // The other one finishes its command and gets the whole reply.
+    let mut rest = mb[..500_000].to_vec();
+    rest.extend_from_slice(b"\r\n");
+    let (out, flow) = drive(&mut first, &mut fe, &rest);
+    assert_eq!(flow, Flow::Continue);
+    assert_eq!(read_all(&out), [Value::Bulk(Some(vec![b'x'; 1_500_000]))]);
+    let info = run(&mut first, &mut fe, "INFO stats\r\n");
+    assert!(info.contains("evicted_clients:1\r\n"), "{info}");
+}
+
+#[test]
+fn maxmemory_clients_lowers_the_clients_memory() {
+    let (mut fe, _) = frontend();
+    let mut conn = connect(&mut fe);
+    assert_eq!(
+        run(&mut conn, &mut fe, "CONFIG SET maxmemory-clients 1mb\r\n"),
+        "+OK\r\n"
+    );
+    assert_eq!(fe.client_memory_limit(), 1 << 20);
+    assert_eq!(conn.feed(&mut fe, &set_header(2_000_000)), Flow::Continue);
+    assert_eq!(conn.feed(&mut fe, &vec![b'x'; 600_000]), Flow::Continue);
+    assert_eq!(conn.feed(&mut fe, &vec![b'x'; 600_000]), Flow::Close);
+    assert_eq!(fe.stats().evicted_clients, 1);
+    assert_eq!(fe.stats().query_buffer_overflows, 0);
+    fe.disconnect(conn);
+    assert_eq!(fe.clients_held(), 0, "what it held is given back");
+    // The component's own limit stays the lower one.
+    fe.set_client_memory(512 << 10);
+    assert_eq!(fe.client_memory_limit(), 512 << 10);
+}
+
+#[test]
+fn a_reply_that_would_pass_the_clients_memory_closes_its_connection() {
+    let (mut fe, _) = frontend();
+    let mut conn = connect(&mut fe);
+    let value = vec![b'v'; 100_000];
+    assert_eq!(
+        drive(&mut conn, &mut fe, &cmd(&[b"SET", b"k", &value])).0,
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        run(&mut conn, &mut fe, "CONFIG SET maxmemory-clients 1mb\r\n"),
+        "+OK\r\n"
+    );
+    // Another connection holds most of it.
+    let mut hog = connect(&mut fe);
+    let mut partial = set_header(1_500_000);
+    partial.extend_from_slice(&vec![b'x'; 980_000]);
+    assert_eq!(hog.feed(&mut fe, &partial), Flow::Continue);
+    let mut flow = conn.feed(&mut fe, b"GET k\r\n");
+    while flow == Flow::Wait {
+        fe.flush();
+        flow = conn.feed(&mut fe, &[]);
+    }
+    assert_eq!(flow, Flow::Close);
+    assert!(conn.output().is_empty(), "the reply is dropped");
+    assert_eq!(fe.stats().evicted_clients, 1);
+}
+
+#[test]
+fn the_component_caps_the_bulk_length_and_the_query_buffer() {
+    let (mut fe, _) = frontend();
+    let config = fe.config_mut();
+    config.limit("proto-max-bulk-len", 2 << 20).unwrap();
+    config.limit("client-query-buffer-limit", 3 << 20).unwrap();
+    assert_eq!(config.proto_max_bulk_len(), 2 << 20);
+    assert_eq!(config.query_buffer_limit(), 3 << 20);
+    let mut conn = connect(&mut fe);
+    assert_eq!(
+        run(
+            &mut conn,
+            &mut fe,
+            "CONFIG SET proto-max-bulk-len 512mb\r\n"
+        ),
+        "-ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - \
+         argument must be between 1048576 and 2097152 inclusive\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut conn,
+            &mut fe,
+            "CONFIG SET client-query-buffer-limit 1gb\r\n"
+        ),
+        "-ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - \
+         argument must be between 1048576 and 3145728 inclusive\r\n"
+    );
+    assert_eq!(
+        run(&mut conn, &mut fe, "CONFIG SET proto-max-bulk-len 1mb\r\n"),
+        "+OK\r\n"
+    );
+    // Past the limit, the header alone closes the connection.
+    assert_eq!(
+        drive(&mut conn, &mut fe, &set_header(2 << 20)),
+        (
+            b"-ERR Protocol error: invalid bulk length\r\n".to_vec(),
+            Flow::Close
+        )
+    );
+    fe.disconnect(conn);
+    assert_eq!(fe.clients_held(), 0);
+}

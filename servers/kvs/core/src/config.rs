@@ -211,6 +211,9 @@ impl SetError {
 pub struct Table {
     params: &'static [Param],
     values: Vec<String>,
+    /// The greatest value of each numeric parameter, where the component
+    /// set one ([`Table::limit`]): what its memory allows.
+    greatest: Vec<Option<i64>>,
 }
 
 impl Table {
@@ -219,6 +222,50 @@ impl Table {
         Table {
             params,
             values: params.iter().map(|p| p.default.to_string()).collect(),
+            greatest: params.iter().map(|_| None).collect(),
+        }
+    }
+
+    /// Makes `greatest` the largest value numeric parameter `name` takes
+    /// from now on (lowering it now if it is larger): a limit the
+    /// component's memory sets on a Redis default. `CONFIG SET` of more
+    /// is refused with Redis's range error, naming the limit.
+    ///
+    /// ```
+    /// use kvs_core::config::{Table, STORE};
+    /// let mut t = Table::new(STORE);
+    /// t.set("maxmemory", "8mb").unwrap();
+    /// t.limit("maxmemory", 1 << 20).unwrap();
+    /// assert_eq!(t.get("maxmemory"), Some("1048576"));
+    /// assert!(t.set_all(&[b"maxmemory", b"2mb"]).is_err());
+    /// ```
+    pub fn limit(&mut self, name: &str, greatest: i64) -> Result<(), ConfigError> {
+        let i = find(self.params, name.as_bytes()).ok_or(ConfigError::Unknown)?;
+        let least = match self.params[i].kind {
+            Kind::Int { min, .. } | Kind::Memory { min } => min,
+            _ => return Err(ConfigError::Invalid("not a number".to_string())),
+        };
+        let greatest = greatest.max(least);
+        self.greatest[i] = Some(greatest);
+        if self.values[i].parse::<i64>().is_ok_and(|v| v > greatest) {
+            self.values[i] = greatest.to_string();
+        }
+        Ok(())
+    }
+
+    /// `value` checked for parameter `i`, as `CONFIG GET` shows it.
+    fn check(&self, i: usize, value: &[u8]) -> Result<String, ConfigError> {
+        let kind = &self.params[i].kind;
+        let normal = normalise(kind, value)?;
+        match (self.greatest[i], kind) {
+            (Some(greatest), Kind::Int { min, .. } | Kind::Memory { min })
+                if normal.parse::<i64>().is_ok_and(|v| v > greatest) =>
+            {
+                Err(ConfigError::Invalid(alloc::format!(
+                    "argument must be between {min} and {greatest} inclusive"
+                )))
+            }
+            _ => Ok(normal),
         }
     }
 
@@ -232,7 +279,7 @@ impl Table {
     /// and normalised as `CONFIG SET` does.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let i = find(self.params, name.as_bytes()).ok_or(ConfigError::Unknown)?;
-        self.values[i] = normalise(&self.params[i].kind, value.as_bytes())?;
+        self.values[i] = self.check(i, value.as_bytes())?;
         Ok(())
     }
 
@@ -279,7 +326,7 @@ impl Table {
             } else if !param.mutable {
                 Err(ConfigError::Immutable)
             } else {
-                normalise(&param.kind, value)
+                self.check(i, value)
             };
             let value = checked.map_err(|e| SetError::Refused(name.to_vec(), e))?;
             staged.push((i, value));
