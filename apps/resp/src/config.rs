@@ -4,8 +4,8 @@
 //! and the eviction ones) are the store's: `CONFIG` passes them on.
 
 use alloc::vec::Vec;
-pub use kvs_core::config::ConfigError;
-use kvs_core::config::{Kind, Param, SetError, Table};
+pub use kvs_core::config::{ConfigError, OutputLimit};
+use kvs_core::config::{Kind, OUTPUT_BUFFER_DEFAULTS, Param, SetError, Table, output_limit};
 
 const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
     Param::new(name, kind, default)
@@ -45,6 +45,11 @@ static PARAMS: &[Param] = &[
         "everysec",
     ),
     p("appendonly", Kind::Bool, "no"),
+    p(
+        "client-output-buffer-limit",
+        Kind::OutputBufferLimits,
+        OUTPUT_BUFFER_DEFAULTS,
+    ),
     p(
         "client-query-buffer-limit",
         Kind::Memory { min: MB },
@@ -141,6 +146,7 @@ pub struct Config {
     query_buffer_limit: u64,
     maxclients: u64,
     maxmemory_clients: u64,
+    output_normal: OutputLimit,
     databases: u32,
 }
 
@@ -152,6 +158,7 @@ impl Default for Config {
             query_buffer_limit: 0,
             maxclients: 0,
             maxmemory_clients: 0,
+            output_normal: OutputLimit::default(),
             databases: 0,
         };
         config.refresh();
@@ -222,6 +229,12 @@ impl Config {
         self.maxmemory_clients
     }
 
+    /// `client-output-buffer-limit` of class `normal`: the replies a
+    /// connection may have waiting before it is closed.
+    pub fn output_limit(&self) -> OutputLimit {
+        self.output_normal
+    }
+
     /// `databases`: the number of databases `INFO keyspace` looks at.
     pub fn databases(&self) -> u32 {
         self.databases
@@ -244,6 +257,10 @@ impl Config {
         self.query_buffer_limit = num(self, "client-query-buffer-limit");
         self.maxclients = num(self, "maxclients");
         self.maxmemory_clients = num(self, "maxmemory-clients");
+        self.output_normal = output_limit(
+            self.get("client-output-buffer-limit").unwrap_or(""),
+            "normal",
+        );
         self.databases = u32::try_from(num(self, "databases")).unwrap_or(u32::MAX);
     }
 

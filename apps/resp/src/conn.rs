@@ -24,7 +24,8 @@ pub enum Flow {
     /// Keep it open.
     Continue,
     /// Send what [`Connection::output`] holds, then close it: the client
-    /// sent QUIT, broke the protocol, outgrew `client-query-buffer-limit`,
+    /// sent QUIT, broke the protocol, outgrew `client-query-buffer-limit`
+    /// or `client-output-buffer-limit` or the clients' memory,
     /// was refused (`maxclients`), or the store lost its session.
     Close,
     /// Store commands wait in the front end's round: run it
@@ -83,6 +84,9 @@ pub struct Connection {
     round: u64,
     /// What the front end counts it as holding ([`Frontend::account`]).
     pub(crate) accounted: u64,
+    /// Since when its output has been past the soft limit of
+    /// `client-output-buffer-limit` (microseconds).
+    soft_since: Option<u64>,
 }
 
 impl Connection {
@@ -103,6 +107,7 @@ impl Connection {
             queued: Vec::new(),
             round: 0,
             accounted: 0,
+            soft_since: None,
         }
     }
 
@@ -180,6 +185,9 @@ impl Connection {
             // together.
             self.evict(fe, "its output");
         }
+        if !self.session.closing {
+            self.check_output_limit(fe);
+        }
         if self.session.closing {
             self.input = Vec::new();
             self.parser = Parser::new();
@@ -229,6 +237,34 @@ impl Connection {
             return;
         }
         self.input.extend_from_slice(bytes);
+    }
+
+    /// `client-output-buffer-limit` (class `normal`), as Redis applies it
+    /// when replies are added: past the hard limit the connection closes at
+    /// once; past the soft one, once it has stayed past it longer than
+    /// the soft seconds. Its replies are dropped.
+    fn check_output_limit<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>) {
+        let limit = fe.config.output_limit();
+        let pending = self.pending_output() as u64;
+        let over_soft = limit.soft > 0 && pending > limit.soft;
+        let passed = if limit.hard > 0 && pending > limit.hard {
+            true
+        } else if over_soft {
+            let now = fe.clock.now_us();
+            let since = *self.soft_since.get_or_insert(now);
+            now.saturating_sub(since) > limit.soft_seconds.saturating_mul(1_000_000)
+        } else {
+            self.soft_since = None;
+            false
+        };
+        if passed {
+            fe.stats.output_buffer_overflows += 1;
+            log::warn!(
+                "closing client id={} for overcoming its output buffer limits ({pending} bytes waiting)",
+                self.session.id
+            );
+            self.close_now();
+        }
     }
 
     /// Closes the connection now, for the memory it would hold: Redis's

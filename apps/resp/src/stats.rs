@@ -28,6 +28,9 @@ pub struct Stats {
     /// Connections closed because a command in progress outgrew
     /// `client-query-buffer-limit`.
     pub query_buffer_overflows: u64,
+    /// Connections closed because their replies passed
+    /// `client-output-buffer-limit`.
+    pub output_buffer_overflows: u64,
     /// Connections closed because their input or output would have passed
     /// what all clients may hold together (`evicted_clients`).
     pub evicted_clients: u64,

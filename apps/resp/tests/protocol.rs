@@ -564,3 +564,68 @@ fn the_component_caps_the_bulk_length_and_the_query_buffer() {
     fe.disconnect(conn);
     assert_eq!(fe.clients_held(), 0);
 }
+
+/// A connection that stored a 60 kB value at `k` and reads it back
+/// without taking the reply: its output waits.
+fn waiting_reply(fe: &mut Fe, conn: &mut resp::Connection, limit: &str) -> Flow {
+    let value = vec![b'v'; 60_000];
+    assert_eq!(drive(conn, fe, &cmd(&[b"SET", b"k", &value])).0, b"+OK\r\n");
+    let set = format!("CONFIG SET client-output-buffer-limit \"{limit}\"\r\n");
+    assert_eq!(run(conn, fe, &set), "+OK\r\n");
+    let mut flow = conn.feed(fe, b"GET k\r\n");
+    while flow == Flow::Wait {
+        fe.flush();
+        flow = conn.feed(fe, &[]);
+    }
+    flow
+}
+
+#[test]
+fn a_reply_past_the_hard_output_limit_closes_at_once() {
+    let (mut fe, _) = frontend();
+    let mut conn = connect(&mut fe);
+    assert_eq!(
+        waiting_reply(&mut fe, &mut conn, "normal 50kb 0 0"),
+        Flow::Close
+    );
+    assert!(conn.output().is_empty(), "the reply is dropped");
+    assert_eq!(fe.stats().output_buffer_overflows, 1);
+    // Under the limit, the same reply goes out.
+    let mut other = connect(&mut fe);
+    assert_eq!(
+        waiting_reply(&mut fe, &mut other, "normal 100kb 0 0"),
+        Flow::Continue
+    );
+    assert_eq!(other.output().len(), 60_000 + 10);
+}
+
+#[test]
+fn a_reply_past_the_soft_output_limit_closes_once_it_lasts() {
+    let (mut fe, hand) = frontend();
+    let mut conn = connect(&mut fe);
+    assert_eq!(
+        waiting_reply(&mut fe, &mut conn, "normal 0 50kb 2"),
+        Flow::Continue
+    );
+    hand.set(hand.get() + 2_000_000);
+    assert_eq!(
+        conn.feed(&mut fe, &[]),
+        Flow::Continue,
+        "2 s is not past 2 s"
+    );
+    hand.set(hand.get() + 1_000_000);
+    assert_eq!(conn.feed(&mut fe, &[]), Flow::Close);
+    assert_eq!(fe.stats().output_buffer_overflows, 1);
+    // Output that drains below the soft limit starts the clock again.
+    let mut reader = connect(&mut fe);
+    assert_eq!(
+        waiting_reply(&mut fe, &mut reader, "normal 0 50kb 2"),
+        Flow::Continue
+    );
+    hand.set(hand.get() + 2_000_000);
+    reader.consume(20_000);
+    assert_eq!(reader.feed(&mut fe, &[]), Flow::Continue);
+    hand.set(hand.get() + 2_000_000);
+    assert_eq!(reader.feed(&mut fe, &[]), Flow::Continue);
+    assert_eq!(fe.stats().output_buffer_overflows, 1);
+}

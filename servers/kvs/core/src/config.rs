@@ -34,6 +34,110 @@ pub enum Kind {
     Save,
     /// Any string.
     Text,
+    /// `client-output-buffer-limit`: groups `<class> <hard> <soft>
+    /// <soft-seconds>` separated by single spaces, the class `normal`,
+    /// `replica` (or `slave`) or `pubsub`; a value sets the classes it
+    /// names and keeps the others. Shown for every class, in that order
+    /// (`replica` as `slave`), in bytes.
+    OutputBufferLimits,
+}
+
+/// The classes of `client-output-buffer-limit`, in the order it is shown.
+pub const OUTPUT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// `client-output-buffer-limit` as Redis 7.0 starts with it.
+pub const OUTPUT_BUFFER_DEFAULTS: &str =
+    "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+
+/// The limits of one class of `client-output-buffer-limit`; 0 is none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Bytes of pending output that close the client at once.
+    pub hard: u64,
+    /// Bytes of pending output that close the client once they have
+    /// lasted `soft_seconds`.
+    pub soft: u64,
+    /// How long the soft limit may be passed.
+    pub soft_seconds: u64,
+}
+
+/// The limits of class `class` (`normal`, `slave` or `pubsub`) in `value`,
+/// a `client-output-buffer-limit` as shown; the default (none) where it
+/// is missing.
+///
+/// ```
+/// use kvs_core::config::{output_limit, OutputLimit, OUTPUT_BUFFER_DEFAULTS};
+/// assert_eq!(
+///     output_limit(OUTPUT_BUFFER_DEFAULTS, "pubsub"),
+///     OutputLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 }
+/// );
+/// ```
+pub fn output_limit(value: &str, class: &str) -> OutputLimit {
+    let words: Vec<&str> = value.split(' ').collect();
+    words
+        .chunks(4)
+        .find(|g| g.first() == Some(&class))
+        .and_then(|g| {
+            Some(OutputLimit {
+                hard: g.get(1)?.parse().ok()?,
+                soft: g.get(2)?.parse().ok()?,
+                soft_seconds: g.get(3)?.parse().ok()?,
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// `current` with the classes `value` names set as it says, or Redis's
+/// reason it is wrong (nothing is set then).
+fn merge_output_limits(current: &str, value: &[u8]) -> Result<String, ConfigError> {
+    let invalid = |why: &str| ConfigError::Invalid(why.to_string());
+    let text = core::str::from_utf8(value)
+        .map_err(|_| invalid("Wrong number of arguments in buffer limit configuration."))?;
+    let words: Vec<&str> = if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split(' ').collect()
+    };
+    if !words.len().is_multiple_of(4) {
+        return Err(invalid(
+            "Wrong number of arguments in buffer limit configuration.",
+        ));
+    }
+    let mut classes: Vec<(&str, OutputLimit)> = OUTPUT_CLASSES
+        .iter()
+        .map(|&c| (c, output_limit(current, c)))
+        .collect();
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err(invalid(
+                    "Invalid client class specified in buffer limit configuration.",
+                ));
+            }
+        };
+        let bytes = |w: &str| parse_memory(w.as_bytes()).and_then(|n| u64::try_from(n).ok());
+        let seconds = parse_i64(group[3].as_bytes()).and_then(|n| u64::try_from(n).ok());
+        let (Some(hard), Some(soft), Some(soft_seconds)) =
+            (bytes(group[1]), bytes(group[2]), seconds)
+        else {
+            return Err(invalid(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            ));
+        };
+        classes[class].1 = OutputLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+    }
+    let shown: Vec<String> = classes
+        .iter()
+        .map(|(c, l)| alloc::format!("{c} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect();
+    Ok(shown.join(" "))
 }
 
 /// One parameter.
@@ -256,6 +360,9 @@ impl Table {
     /// `value` checked for parameter `i`, as `CONFIG GET` shows it.
     fn check(&self, i: usize, value: &[u8]) -> Result<String, ConfigError> {
         let kind = &self.params[i].kind;
+        if let Kind::OutputBufferLimits = kind {
+            return merge_output_limits(&self.values[i], value);
+        }
         let normal = normalise(kind, value)?;
         match (self.greatest[i], kind) {
             (Some(greatest), Kind::Int { min, .. } | Kind::Memory { min })
@@ -412,6 +519,7 @@ pub fn normalise(kind: &Kind, value: &[u8]) -> Result<String, ConfigError> {
             }
             Ok(text.to_string())
         }
+        Kind::OutputBufferLimits => merge_output_limits(OUTPUT_BUFFER_DEFAULTS, value),
         Kind::Text => core::str::from_utf8(value)
             .map(ToString::to_string)
             .map_err(|_| invalid("argument must be text")),
@@ -528,6 +636,72 @@ mod tests {
         assert_eq!(
             t.matching(&[b"lfu*", b"*decay*"]),
             alloc::vec![("lfu-decay-time", "1"), ("lfu-log-factor", "10")]
+        );
+    }
+
+    /// What redis-server 7.0.15 answers to the same `CONFIG SET`s, one
+    /// after the other.
+    #[test]
+    fn output_buffer_limits_set_the_classes_they_name() {
+        static PARAMS: &[Param] = &[Param::new(
+            "client-output-buffer-limit",
+            Kind::OutputBufferLimits,
+            OUTPUT_BUFFER_DEFAULTS,
+        )];
+        let mut t = Table::new(PARAMS);
+        let name = "client-output-buffer-limit";
+        let wrong = "Wrong number of arguments in buffer limit configuration.";
+        let class = "Invalid client class specified in buffer limit configuration.";
+        let number = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let steps: &[(&str, Option<&str>, &str)] = &[
+            (
+                "normal 1mb 0 0",
+                None,
+                "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
+            ("normal 1 2", Some(wrong), ""),
+            ("foo 1 2 3", Some(class), ""),
+            ("master 1 2 3", Some(class), ""),
+            ("normal x 0 0", Some(number), ""),
+            ("normal -1 0 0", Some(number), ""),
+            ("normal 1 2 3x", Some(number), ""),
+            ("normal 1 2 -3", Some(number), ""),
+            ("normal  1 2 3", Some(wrong), ""),
+            (
+                "replica 1 2 3 pubsub 4k 5kb 6",
+                None,
+                "normal 1048576 0 0 slave 1 2 3 pubsub 4000 5120 6",
+            ),
+            (
+                "",
+                None,
+                "normal 1048576 0 0 slave 1 2 3 pubsub 4000 5120 6",
+            ),
+            (
+                "normal 1 2 3 normal 4 5 6",
+                None,
+                "normal 4 5 6 slave 1 2 3 pubsub 4000 5120 6",
+            ),
+            ("NORMAL 7 8 9 slave 1 2 x", Some(number), ""),
+        ];
+        for (value, error, shown) in steps {
+            let before = t.get(name).unwrap().to_string();
+            match (t.set(name, value), error) {
+                (Ok(()), None) => assert_eq!(t.get(name), Some(*shown), "{value:?}"),
+                (Err(ConfigError::Invalid(why)), Some(e)) => {
+                    assert_eq!(why, *e, "{value:?}");
+                    assert_eq!(t.get(name), Some(before.as_str()), "{value:?} changed it");
+                }
+                (got, _) => panic!("{value:?}: {got:?}"),
+            }
+        }
+        assert_eq!(
+            output_limit(t.get(name).unwrap(), "normal"),
+            OutputLimit {
+                hard: 4,
+                soft: 5,
+                soft_seconds: 6
+            }
         );
     }
 }
