@@ -147,7 +147,7 @@ const CASES: [Case; 13] = [
         cpu: None,
     },
     Case {
-        name: "kvs: power cut (config/kvs-persist: QEMU killed while writing under fsync = always, rebooted on the same disk)",
+        name: "kvs: power cut (config/kvs-persist: QEMU killed while writing under fsync = always, rebooted on the same disk), then kvs faulted in the middle of a round",
         scenario: Scenario::PowerCut,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -274,13 +274,36 @@ fn net_test_config(dir: &Path) -> Result<PathBuf> {
 }
 
 /// `config/kvs-persist` with `kvs-crash` in `mode` (`write` or `verify`).
+/// `config/kvs-persist` with `kvs-crash` in `mode`; verifying, it also
+/// faults the store in the middle of a round (`interrupt`), which
+/// `DEBUG SEGFAULT` does.
 fn kvs_persist_config(dir: &Path, mode: &str) -> Result<PathBuf> {
-    test_config(
+    let verify = mode == "verify";
+    let dst = test_config(
         dir,
         "kvs-persist",
         &["kvs-crash"],
-        &format!("mode = \"{mode}\""),
-    )
+        &format!(
+            "mode = \"{mode}\"\ninterrupt = \"{}\"",
+            if verify { "yes" } else { "no" }
+        ),
+    )?;
+    if verify {
+        let kvs = dst.join("kvs.toml");
+        let text = fs::read_to_string(&kvs)?;
+        // Faulted on purpose, and started again.
+        let enabled = text
+            .replacen("[args]\n", "[args]\nenable-debug-command = \"yes\"\n", 1)
+            .replacen("restart = \"never\"", "restart = \"on-failure\"", 1);
+        if !enabled.contains("enable-debug-command") || !enabled.contains("on-failure") {
+            return Err(fail!(
+                "{} has no [args] table or no `restart = \"never\"`",
+                kvs.display()
+            ));
+        }
+        fs::write(&kvs, enabled)?;
+    }
+    Ok(dst)
 }
 
 /// The power-cut test's disk (under the selftest directory), and how many
@@ -582,6 +605,11 @@ fn check_power_cut_verify(status: Option<i32>, serial: &str, acked: u64) -> Resu
             "{rounds} rounds survived, but rounds 0 to {acked} were acknowledged"
         ));
     }
+    expect_line(serial, "init: started kvs (generation 2")?;
+    expect_line(
+        serial,
+        "kvs-crash: a round cut by a crash: 1 of 3 commands took effect, and the store holds it",
+    )?;
     Ok(())
 }
 

@@ -159,7 +159,11 @@ fn from_kvs(error: kvs::Error) -> StoreError {
         kvs::Error::BadAnswer | kvs::Error::BadRound | kvs::Error::Rpc(RpcError::Remote(_)) => {
             StoreError::BadReply
         }
-        kvs::Error::Rpc(_) | kvs::Error::NoChannel => StoreError::Unavailable,
+        // Single commands travel untagged: a restart leaves their fate
+        // unknown, as the 503 says.
+        kvs::Error::Rpc(_) | kvs::Error::NoChannel | kvs::Error::Interrupted { .. } => {
+            StoreError::Unavailable
+        }
     }
 }
 

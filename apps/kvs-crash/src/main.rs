@@ -13,6 +13,13 @@
 //!
 //! The test compares `<n>` with the last `acked` line before the kill:
 //! under `fsync = always` every acknowledged round must be there.
+//!
+//! With `interrupt = "yes"` (and a kvs server that has `DEBUG SEGFAULT`),
+//! `verify` then sends one round of `INCR crash:fate`, `DEBUG SEGFAULT`,
+//! `INCR crash:fate`: the server faults in the middle, and the client
+//! must learn that the first command took effect and the last did not —
+//! and find the counter one higher. It prints
+//! `kvs-crash: a round cut by a crash: 1 of 3 commands took effect, and the store holds it`.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![cfg_attr(not(any(target_os = "none", test)), allow(dead_code))]
@@ -48,10 +55,17 @@ fn run(start: &'static libcap::Start) -> Result<(), String> {
     match start.arg("mode") {
         Some("write") => loop_rounds(&mut kvs, |i| info!("acked {i}")),
         Some("verify") => {
-            let result = verify(&mut kvs);
-            match &result {
-                Ok(n) => info!("recovered {n} rounds"),
-                Err(e) => error!("FAIL {e}"),
+            let interrupt = start.arg("interrupt") == Some("yes");
+            let result = verify(&mut kvs).and_then(|n| {
+                info!("recovered {n} rounds");
+                if interrupt {
+                    interrupted_round(&mut kvs)?;
+                    info!("a round cut by a crash: 1 of 3 commands took effect, and the store holds it");
+                }
+                Ok(n)
+            });
+            if let Err(e) = &result {
+                error!("FAIL {e}");
             }
             libcap::syscall::try_debug_exit(result.is_ok());
             result.map(|_| ())
@@ -101,6 +115,56 @@ fn bulk(value: &str) -> Vec<u8> {
     format!("${}\r\n{value}\r\n", value.len()).into_bytes()
 }
 
+/// The value of counter `key` (0 when missing).
+fn counter<T: Transport>(kvs: &mut Connection<T>, key: &[u8]) -> Result<u64, String> {
+    match get(kvs, &[b"GET", key])?.as_slice() {
+        b"$-1\r\n" => Ok(0),
+        reply => String::from_utf8_lossy(reply)
+            .lines()
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "{} holds {}",
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(reply)
+                )
+            }),
+    }
+}
+
+/// One round whose second command faults the server: the client must be
+/// told the first took effect and the third had none, and the store must
+/// agree.
+fn interrupted_round<T: Transport>(kvs: &mut Connection<T>) -> Result<(), String> {
+    let before = counter(kvs, b"crash:fate")?;
+    let mut request = Vec::new();
+    for args in [
+        &[&b"INCR"[..], b"crash:fate"][..],
+        &[b"DEBUG", b"SEGFAULT"],
+        &[b"INCR", b"crash:fate"],
+    ] {
+        let mut encoded = Vec::new();
+        kvs::proto::encode_command(args, &mut encoded);
+        kvs::proto::push_round_entry(1, &encoded, &mut request);
+    }
+    let mut replies = Vec::new();
+    match kvs.round(&request, &mut replies) {
+        Err(kvs::Error::Interrupted {
+            replied: 0,
+            applied: 1,
+        }) => {}
+        other => return Err(format!("the round cut by a crash answered {other:?}")),
+    }
+    let after = counter(kvs, b"crash:fate")?;
+    if after != before + 1 {
+        return Err(format!(
+            "crash:fate went from {before} to {after}; one INCR took effect"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that the store holds a prefix of the command stream; the
 /// number of rounds whose SET survived.
 fn verify<T: Transport>(kvs: &mut Connection<T>) -> Result<u64, String> {
@@ -121,14 +185,7 @@ fn verify<T: Transport>(kvs: &mut Connection<T>) -> Result<u64, String> {
             return Err(format!("crash:{later} survived but crash:{sets} did not"));
         }
     }
-    let count = match get(kvs, &[b"GET", b"crash:count"])?.as_slice() {
-        b"$-1\r\n" => 0,
-        reply => String::from_utf8_lossy(reply)
-            .lines()
-            .nth(1)
-            .and_then(|n| n.parse::<u64>().ok())
-            .ok_or_else(|| format!("crash:count holds {}", String::from_utf8_lossy(reply)))?,
-    };
+    let count = counter(kvs, b"crash:count")?;
     let len = get(kvs, &[b"LLEN", b"crash:list"])?;
     let len: u64 = String::from_utf8_lossy(&len)
         .trim_start_matches(':')

@@ -82,6 +82,42 @@ pub(crate) fn lost(s: &mut Session) {
     s.closing = true;
 }
 
+/// Answers a command of a round the store's restart interrupted: whether
+/// it took effect (the store's log shows it) or had none, then the
+/// connection closes (its state in the store is gone).
+pub(crate) fn interrupted(s: &mut Session, took_effect: bool) {
+    let msg: &[u8] = if took_effect {
+        b"ERR the key-value store restarted after this command took effect; its reply is lost, and so is this connection's state"
+    } else {
+        NO_EFFECT
+    };
+    reply::error(&mut s.out, msg);
+    s.closing = true;
+}
+
+/// What a command that did not reach the store is answered once the
+/// store restarted.
+const NO_EFFECT: &[u8] = b"ERR the key-value store restarted before this command took effect; it had no effect, and this connection's state is lost";
+
+/// Whether the connection's session in the store is gone (the store
+/// restarted since it first used it): then the command is answered that it
+/// had no effect and the connection closes. Otherwise the connection's
+/// session is counted as the store's current one.
+pub(crate) fn stale<S: Store, C: Clock>(s: &mut Session, fe: &Frontend<S, C>) -> bool {
+    let now = fe.store.generation();
+    match s.store_generation {
+        Some(then) if then != now => {
+            reply::error(&mut s.out, NO_EFFECT);
+            s.closing = true;
+            true
+        }
+        _ => {
+            s.store_generation = Some(now);
+            false
+        }
+    }
+}
+
 /// Whether `cmd` may wait for a round: a store command whose reply the
 /// front end need not follow (not a transaction's, not SELECT).
 pub(crate) fn deferrable(s: &Session, cmd: Command<'_>) -> bool {
@@ -126,6 +162,9 @@ pub(crate) fn execute<S: Store, C: Clock>(
 
 /// Passes `cmd` to the store in the connection's session.
 fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
+    if stale(s, fe) {
+        return;
+    }
     s.used_store = true;
     let start = s.out.len();
     match fe.store.exec(s.id, cmd, &mut s.out) {
@@ -170,7 +209,7 @@ fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Co
             s.out.truncate(start);
             reply::error(&mut s.out, TOO_LARGE);
         }
-        Err(StoreError::Lost) => {
+        Err(StoreError::Lost | StoreError::Interrupted { .. }) => {
             s.out.truncate(start);
             lost(s);
         }

@@ -51,6 +51,9 @@ pub(crate) struct Session {
     pub(crate) in_multi: bool,
     /// The store has a session for it (to close when it goes).
     pub(crate) used_store: bool,
+    /// The store's generation when it first used the store: its session
+    /// lives there.
+    pub(crate) store_generation: Option<u64>,
 }
 
 /// One client connection. Make it with
@@ -103,6 +106,7 @@ impl Connection {
                 closing: false,
                 in_multi: false,
                 used_store: false,
+                store_generation: None,
             },
             queued: Vec::new(),
             round: 0,
@@ -125,8 +129,9 @@ impl Connection {
         let outcome = &fe.outcome;
         let mut errors = 0;
         let mut ran = 0;
-        let whole = !outcome.lost && self.round + 1 == outcome.run;
-        for &i in queued.iter().take_while(|_| whole) {
+        let latest = self.round + 1 == outcome.run;
+        let known = latest && (!outcome.lost || outcome.applied.is_some());
+        for &i in queued.iter().take_while(|_| known) {
             let Some(reply) = outcome.reply(i) else {
                 break;
             };
@@ -134,10 +139,26 @@ impl Connection {
             errors += usize::from(reply.first() == Some(&b'-'));
             ran += 1;
         }
+        // Those of a round the store's restart interrupted: each learns
+        // whether it took effect, and the connection closes.
+        let took_effect = outcome
+            .applied
+            .filter(|_| latest)
+            .map(|applied| outcome.ends.len() + applied);
+        let mut fates = 0;
+        if let Some(end) = took_effect {
+            for &i in &queued[ran..] {
+                cmds::interrupted(&mut self.session, i < end);
+                fates += 1;
+            }
+        }
         for error in (0..ran).map(|n| n < errors) {
             cmds::count(fe, error);
         }
-        if ran < queued.len() {
+        for _ in 0..fates {
+            cmds::count(fe, true);
+        }
+        if ran + fates < queued.len() {
             // One error reply for the rest, and the connection closes.
             cmds::lost(&mut self.session);
             cmds::count(fe, true);
@@ -422,6 +443,9 @@ fn dispatch<S: Store, C: Clock>(
     }
     if queued.len() >= ROUND_COMMANDS_PER_CONNECTION {
         return false;
+    }
+    if cmds::stale(session, fe) {
+        return true;
     }
     match fe.queue(session, cmd) {
         Some(i) => {

@@ -117,7 +117,8 @@ pub trait Store {
     /// Runs the commands of `round`, in order, each in its session;
     /// appends their replies to `replies` one after the other and the end
     /// of each to `ends`. A command or reply too large to travel gets an
-    /// error reply in its place; [`StoreError::Lost`] fails the round. The
+    /// error reply in its place; [`StoreError::Lost`] fails the round,
+    /// [`StoreError::Interrupted`] after the replies it got. The
     /// default runs them one by one with [`exec`](Self::exec); a store
     /// that can take them in one call does so.
     fn exec_round(
@@ -127,6 +128,14 @@ pub trait Store {
         ends: &mut Vec<usize>,
     ) -> Result<(), StoreError> {
         round::one_by_one(self, round, replies, ends)
+    }
+
+    /// Which instance of the store the sessions belong to: a store that
+    /// restarted and lost them has a new one, and a connection that used
+    /// the store before is then closed at its next command. The default
+    /// never changes.
+    fn generation(&self) -> u64 {
+        0
     }
 
     /// The number of keys in database `db` for `INFO keyspace`; `None`
@@ -166,6 +175,15 @@ pub enum StoreError {
     /// client's SELECT, MULTI and WATCH state is gone, so the client gets an
     /// error reply and the connection closes, as if the server had.
     Lost,
+    /// The store restarted during a round ([`Store::exec_round`]): the
+    /// replies appended are those of the round's first commands, the next
+    /// `applied` commands took effect (their replies are lost), and the
+    /// rest had none. Their connections' state is gone, as with
+    /// [`Lost`](Self::Lost), but each command's client learns which.
+    Interrupted {
+        /// Commands after the answered ones that took effect.
+        applied: usize,
+    },
 }
 
 /// One command: its arguments (the name first), and their encoding as a
@@ -318,14 +336,23 @@ impl<T: libcap::rpc::Transport> Store for kvs::Connection<T> {
             kvs::proto::push_round_entry(session, cmd.encoded(), &mut request);
         }
         let start = replies.len();
-        self.round(&request, replies)
-            .map_err(|_| StoreError::Lost)?;
+        let result = match self.round(&request, replies) {
+            Ok(()) => Ok(()),
+            Err(kvs::Error::Interrupted { applied, .. }) => {
+                Err(StoreError::Interrupted { applied })
+            }
+            Err(_) => return Err(StoreError::Lost),
+        };
         let mut pos = start;
         while pos < replies.len() {
             pos += kvs::proto::reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
             ends.push(pos);
         }
-        Ok(())
+        result
+    }
+
+    fn generation(&self) -> u64 {
+        kvs::Connection::generation(self)
     }
 }
 

@@ -96,6 +96,9 @@ pub(crate) struct Outcome {
     pub(crate) replies: Vec<u8>,
     pub(crate) ends: Vec<usize>,
     pub(crate) lost: bool,
+    /// When the store restarted during the round: how many commands after
+    /// the answered ones took effect (the rest had none).
+    pub(crate) applied: Option<usize>,
 }
 
 impl Outcome {
@@ -103,10 +106,12 @@ impl Outcome {
     pub(crate) fn take<S: Store>(&mut self, store: &mut S, round: &Round) {
         self.replies.clear();
         self.ends.clear();
-        self.lost = store
-            .exec_round(round, &mut self.replies, &mut self.ends)
-            .is_err()
-            || self.ends.len() != round.len();
+        let result = store.exec_round(round, &mut self.replies, &mut self.ends);
+        self.applied = match result {
+            Err(StoreError::Interrupted { applied }) => Some(applied),
+            _ => None,
+        };
+        self.lost = result.is_err() || self.ends.len() != round.len();
         self.run += 1;
     }
 
@@ -134,7 +139,7 @@ pub(crate) fn one_by_one<S: Store + ?Sized>(
                 replies.truncate(start);
                 crate::reply::error(replies, crate::cmds::TOO_LARGE);
             }
-            Err(StoreError::Lost) => return Err(StoreError::Lost),
+            Err(e @ (StoreError::Lost | StoreError::Interrupted { .. })) => return Err(e),
         }
         ends.push(replies.len());
     }

@@ -16,6 +16,16 @@
 //! index, `u32` argument count, and per argument `u32` length + bytes (all
 //! integers little-endian).
 //!
+//! **Tagged records** ([`RECORD_TAGGED`], `0xA6`) carry, before that
+//! payload, `u32` tag count and per [`Tag`] `u64` client, `u64` call,
+//! `u32` entry: which command of which client's call made the record, so
+//! that after a crash the server can tell a client which commands of the
+//! call in flight took effect ([`Marks`]). A record is applied whole or not
+//! at all, so its tag is on the disk exactly when its change is. A record
+//! with tags and no command restates the marks (a compaction writes one).
+//! Untagged records keep the original kind, so logs written before tags
+//! existed replay unchanged.
+//!
 //! **The salt** is a number the log's owner picks for each new log
 //! (`kvs::persist` takes a new one at every compaction): the checksum
 //! starts from it, so records of an older log that happen to lie past the
@@ -56,6 +66,29 @@ use crate::store::{DATABASES, Session, Store};
 
 /// The kind byte of a record holding a batch of commands.
 pub const RECORD_BATCH: u8 = 0xA5;
+
+/// The kind byte of a record holding tags, then a batch of commands.
+pub const RECORD_TAGGED: u8 = 0xA6;
+
+/// Which command made a record: entry `entry` (from 0) of call `call` of
+/// client `client` (the badge the server knows it by). A client numbers
+/// its calls so that no number comes twice, across its own restarts too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tag {
+    /// The client.
+    pub client: u64,
+    /// The client's number for the call.
+    pub call: u64,
+    /// The command's place in the call.
+    pub entry: u32,
+}
+
+/// The last tag each client's records carried, by client: what a restarted
+/// server knows of the calls that were in flight.
+pub type Marks = alloc::collections::BTreeMap<u64, Tag>;
+
+/// Bytes of a tag in a record.
+const TAG_LEN: usize = 20;
 
 /// Bytes in a record's header (kind, length, checksum).
 pub const HEADER_LEN: usize = 9;
@@ -113,23 +146,41 @@ pub struct LoggedCommand {
     pub args: Vec<Vec<u8>>,
 }
 
-/// One record: when its commands ran and what they were.
+/// One record: when its commands ran, what they were, and the tags of
+/// the calls that made them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// The server's clock when the commands ran, in milliseconds.
     pub time_ms: u64,
     /// The commands, applied in order.
     pub commands: Vec<LoggedCommand>,
+    /// The tags (none for an untagged record).
+    pub tags: Vec<Tag>,
 }
 
 /// Encodes one record holding `commands`, run at `time_ms`, for a log with
-/// `salt`, and appends it to `out`.
-pub fn encode_record(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[LoggedCommand]) {
+/// `salt`, with `tags`, and appends it to `out`.
+pub fn encode_record(
+    out: &mut Vec<u8>,
+    salt: u32,
+    time_ms: u64,
+    commands: &[LoggedCommand],
+    tags: &[Tag],
+) {
     let borrowed: Vec<Borrowed<'_>> = commands
         .iter()
         .map(|c| (c.db, c.args.iter().map(|a| Cow::Borrowed(&a[..])).collect()))
         .collect();
-    encode(out, salt, time_ms, &borrowed);
+    encode(out, salt, time_ms, &borrowed, tags);
+}
+
+/// Appends a record restating `marks` (no commands) for a log with `salt`.
+pub fn encode_marks(out: &mut Vec<u8>, salt: u32, time_ms: u64, marks: &Marks) {
+    if marks.is_empty() {
+        return;
+    }
+    let tags: Vec<Tag> = marks.values().copied().collect();
+    encode(out, salt, time_ms, &[], &tags);
 }
 
 /// A command with its arguments borrowed from the store where they can
@@ -137,9 +188,17 @@ pub fn encode_record(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[Log
 type Borrowed<'a> = (u8, Vec<Cow<'a, [u8]>>);
 
 /// [`encode_record`] of borrowed commands.
-fn encode(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[Borrowed<'_>]) {
+fn encode(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[Borrowed<'_>], tags: &[Tag]) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_LEN]);
+    if !tags.is_empty() {
+        put_u32(out, tags.len());
+        for t in tags {
+            out.extend_from_slice(&t.client.to_le_bytes());
+            out.extend_from_slice(&t.call.to_le_bytes());
+            out.extend_from_slice(&t.entry.to_le_bytes());
+        }
+    }
     out.extend_from_slice(&time_ms.to_le_bytes());
     put_u32(out, commands.len());
     for (db, args) in commands {
@@ -151,7 +210,11 @@ fn encode(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[Borrowed<'_>])
         }
     }
     let len = out.len() - start - HEADER_LEN;
-    out[start] = RECORD_BATCH;
+    out[start] = if tags.is_empty() {
+        RECORD_BATCH
+    } else {
+        RECORD_TAGGED
+    };
     out[start + 1..start + 5].copy_from_slice(&(len as u32).to_le_bytes());
     let crc = crc32c(
         crc32c(salt, &out[start..start + 5]),
@@ -182,9 +245,11 @@ pub fn decode_record(bytes: &[u8], salt: u32) -> Result<(Record, usize), Stop> {
     if bytes.is_empty() {
         return Err(Stop::End);
     }
-    if bytes[0] != RECORD_BATCH {
-        return Err(Stop::Corrupt);
-    }
+    let tagged = match bytes[0] {
+        RECORD_BATCH => false,
+        RECORD_TAGGED => true,
+        _ => return Err(Stop::Corrupt),
+    };
     if bytes.len() < HEADER_LEN {
         return Err(Stop::Incomplete);
     }
@@ -199,15 +264,37 @@ pub fn decode_record(bytes: &[u8], salt: u32) -> Result<(Record, usize), Stop> {
     if crc32c(crc32c(salt, &bytes[..5]), payload) != crc {
         return Err(Stop::Corrupt);
     }
-    let record = parse_payload(payload).ok_or(Stop::Corrupt)?;
+    let record = parse_payload(payload, tagged).ok_or(Stop::Corrupt)?;
     Ok((record, HEADER_LEN + len))
 }
 
-fn parse_payload(mut p: &[u8]) -> Option<Record> {
+fn parse_payload(mut p: &[u8], tagged: bool) -> Option<Record> {
     fn u32_(p: &mut &[u8]) -> Option<usize> {
         let (head, rest) = p.split_at_checked(4)?;
         *p = rest;
         Some(u32::from_le_bytes(head.try_into().ok()?) as usize)
+    }
+    fn u64_(p: &mut &[u8]) -> Option<u64> {
+        let (head, rest) = p.split_at_checked(8)?;
+        *p = rest;
+        Some(u64::from_le_bytes(head.try_into().ok()?))
+    }
+    let mut tags = Vec::new();
+    if tagged {
+        let count = u32_(&mut p)?;
+        if count == 0 || count > p.len() / TAG_LEN {
+            return None;
+        }
+        for _ in 0..count {
+            let client = u64_(&mut p)?;
+            let call = u64_(&mut p)?;
+            let entry = u32::try_from(u32_(&mut p)?).ok()?;
+            tags.push(Tag {
+                client,
+                call,
+                entry,
+            });
+        }
     }
     let (time, rest) = p.split_at_checked(8)?;
     let time_ms = u64::from_le_bytes(time.try_into().ok()?);
@@ -233,7 +320,11 @@ fn parse_payload(mut p: &[u8]) -> Option<Record> {
         }
         commands.push(LoggedCommand { db, args });
     }
-    p.is_empty().then_some(Record { time_ms, commands })
+    p.is_empty().then_some(Record {
+        time_ms,
+        commands,
+        tags,
+    })
 }
 
 /// What [`replay`] did.
@@ -262,6 +353,8 @@ pub struct Replayer {
     pub records: usize,
     /// The time of the last record applied (0 if none).
     pub last_time_ms: u64,
+    /// The last tag of each client in the records applied.
+    pub marks: Marks,
 }
 
 impl Replayer {
@@ -272,6 +365,7 @@ impl Replayer {
             session: Session::new(),
             records: 0,
             last_time_ms: 0,
+            marks: Marks::new(),
         }
     }
 
@@ -287,6 +381,9 @@ impl Replayer {
                     self.last_time_ms = self.last_time_ms.max(record.time_ms);
                     for c in &record.commands {
                         apply(store, &mut self.session, c, self.last_time_ms);
+                    }
+                    for t in &record.tags {
+                        self.marks.insert(t.client, *t);
                     }
                     at += len;
                     self.records += 1;
@@ -336,6 +433,8 @@ pub struct AofWriter {
     buf: Vec<u8>,
     records: usize,
     salt: u32,
+    /// The last tag each client's records carried (replayed ones too).
+    marks: Marks,
     /// While a new log is being written: what it needs to follow the
     /// changes made meanwhile.
     shadow: Option<Shadow>,
@@ -365,7 +464,7 @@ impl Shadow {
                 .extend(keys.into_iter().map(|k| (i, k.clone())));
         }
         if !flushes.is_empty() {
-            encode(&mut self.buf, self.salt, now_ms, &flushes);
+            encode(&mut self.buf, self.salt, now_ms, &flushes, &[]);
         }
     }
 }
@@ -451,17 +550,30 @@ impl AofWriter {
         core::mem::take(&mut self.buf)
     }
 
+    /// The last tag each client's records carried: what the log holds
+    /// once the records appended so far are on it.
+    pub fn marks(&self) -> &Marks {
+        &self.marks
+    }
+
+    /// Starts from `marks` (what replay found).
+    pub fn set_marks(&mut self, marks: Marks) {
+        self.marks = marks;
+    }
+
     /// Runs a command like [`Store::execute`] and appends one record if it
     /// changed data (a change from lazy expiry included; see the module
-    /// documentation for what the record holds); returns the reply.
-    /// Changes made outside `execute` (such as [`Store::active_expire`])
-    /// are not logged: replay restores expiry times, so they need not be.
+    /// documentation for what the record holds), tagged with `tag` if
+    /// given; returns the reply. Changes made outside `execute` (such as
+    /// [`Store::active_expire`]) are not logged: replay restores expiry
+    /// times, so they need not be.
     pub fn execute(
         &mut self,
         store: &mut Store,
         session: &mut Session,
         args: &[&[u8]],
         now_ms: u64,
+        tag: Option<Tag>,
     ) -> Reply {
         let db = session.db() as u8;
         // Keys evicted for memory are deleted before the command, and
@@ -474,7 +586,7 @@ impl AofWriter {
         let evicted = take_journals(store);
         if evicted.iter().any(|j| !j.keys.is_empty()) {
             let commands = effect(store, &evicted);
-            encode(&mut self.buf, self.salt, now_ms, &commands);
+            encode(&mut self.buf, self.salt, now_ms, &commands, &[]);
             self.records += 1;
             if let Some(shadow) = self.shadow.as_mut() {
                 shadow.follow(&evicted, now_ms);
@@ -502,8 +614,12 @@ impl AofWriter {
             alloc::vec![(db, args.iter().map(|a| Cow::Borrowed(*a)).collect())]
         };
         if !commands.is_empty() {
-            encode(&mut self.buf, self.salt, now_ms, &commands);
+            let tags = tag.as_slice();
+            encode(&mut self.buf, self.salt, now_ms, &commands, tags);
             self.records += 1;
+            if let Some(t) = tag {
+                self.marks.insert(t.client, t);
+            }
         }
         reply
     }
@@ -603,7 +719,7 @@ impl<'a, 'o> Records<'a, 'o> {
         if let Some(split) = self.split.as_mut()
             && !self.pending.is_empty()
         {
-            encode(split.out, split.salt, split.time_ms, &self.pending);
+            encode(split.out, split.salt, split.time_ms, &self.pending, &[]);
             (split.spill)(split.out);
             self.pending.clear();
             self.bytes = 0;
@@ -677,7 +793,7 @@ pub fn recopy_record(
             db as u8,
             alloc::vec![Cow::Borrowed(&b"DEL"[..]), Cow::Borrowed(key)],
         )];
-        encode(out, salt, now_ms, &del);
+        encode(out, salt, now_ms, &del, &[]);
         spill(out);
     }
 }

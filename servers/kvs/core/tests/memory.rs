@@ -548,6 +548,7 @@ fn evictions_are_in_the_log() {
             &mut t.s,
             &[b"SET", format!("k{i}").as_bytes(), v.as_bytes()],
             t.now,
+            None,
         );
         assert_eq!(reply, Reply::ok());
     }

@@ -8,6 +8,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use libcap::rpc::{RpcError, Transport};
 
+/// The most bytes of a tagged round that travel in the call's message
+/// words: the generation and the call number take two of the words a
+/// plain round leaves to its bytes.
+const INLINE_TAGGED_ROUND: usize = INLINE_REQUEST - 8;
+
 /// The reply that stands for a command of a round too large to send.
 const TOO_LARGE_TO_SEND: &[u8] =
     b"-ERR the command is larger than the client's shared region (it did not run)\r\n";
@@ -29,6 +34,17 @@ pub enum Error {
     NoChannel,
     /// A round's request is not whole entries ([`proto::parse_round`]).
     BadRound,
+    /// The server restarted during a round ([`Connection::round`]): the
+    /// replies of its first `replied` commands were appended, the next
+    /// `applied` commands took effect (the log shows them; their replies
+    /// are lost), and the rest had none. The connection has set itself up
+    /// again with the new server instance, whose sessions are new.
+    Interrupted {
+        /// Commands answered.
+        replied: usize,
+        /// Commands after those that took effect unanswered.
+        applied: usize,
+    },
 }
 
 impl From<RpcError> for Error {
@@ -51,6 +67,11 @@ pub struct Connection<T: Transport> {
     client: KvsClient<T>,
     region: Option<(String, SharedBuf)>,
     request: Vec<u8>,
+    /// The server generation its sessions were set up with.
+    generation: u64,
+    /// The number of the next tagged call: counted up from the TSC at
+    /// open, so that no number repeats across this client's restarts.
+    next_call: u64,
 }
 
 impl Connection<libcap::Endpoint> {
@@ -75,13 +96,12 @@ impl<T: Transport> Connection<T> {
             client,
             region: region.map(|(name, buf)| (String::from(name), buf)),
             request: Vec::new(),
+            generation: 0,
+            next_call: libcap::time::rdtsc().max(1),
         };
-        match c.setup() {
-            // The first call may see a server that restarted since this
-            // client's previous instance: set up again with it.
-            Err(Error::Rpc(RpcError::Restarted { .. })) => c.setup()?,
-            other => other?,
-        }
+        // The first call may see a server that restarted since this
+        // client's previous instance: set up again with it.
+        c.setup_again()?;
         Ok(c)
     }
 
@@ -106,12 +126,61 @@ impl<T: Transport> Connection<T> {
         self.region_len().max(INLINE_REQUEST)
     }
 
+    /// The server generation the connection's sessions belong to: it
+    /// changes when the server restarted and the connection set itself up
+    /// again, and a session used before is then gone.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     fn setup(&mut self) -> Result<(), Error> {
         self.client.reset()?;
         if let Some((name, _)) = &self.region {
             self.client.attach(name)?;
         }
+        self.generation = self.client.generation();
         Ok(())
+    }
+
+    /// [`setup`](Self::setup), with a server that may just have
+    /// restarted (the first call to it reports that).
+    fn setup_again(&mut self) -> Result<(), Error> {
+        match self.setup() {
+            Err(Error::Rpc(RpcError::Restarted { .. })) => self.setup(),
+            other => other,
+        }
+    }
+
+    /// After a tagged call of number `call` failed with `error`: how many
+    /// of its entries took effect, the connection set up again; or the
+    /// error, when that cannot be known.
+    fn took_effect(&mut self, call: u64, error: RpcError) -> Result<usize, Error> {
+        let took = match error {
+            // The server refused the call: a new instance (the reply says
+            // so first), or one the connection has not set up with.
+            RpcError::Restarted { .. } | RpcError::Remote(crate::STALE) => 0,
+            // It crashed during the call: its log says how far it got.
+            RpcError::Unavailable => {
+                let mut asked = self.client.applied();
+                for _ in 0..2 {
+                    match asked {
+                        Err(RpcError::Restarted { .. } | RpcError::Unavailable) => {
+                            asked = self.client.applied();
+                        }
+                        _ => break,
+                    }
+                }
+                let applied = asked?;
+                if applied.call == call {
+                    usize::try_from(applied.entries).map_err(|_| Error::BadAnswer)?
+                } else {
+                    0
+                }
+            }
+            other => return Err(Error::Rpc(other)),
+        };
+        self.setup_again()?;
+        Ok(took)
     }
 
     /// Runs the command `args` in session 0; returns the RESP2 encoding
@@ -181,13 +250,16 @@ impl<T: Transport> Connection<T> {
     /// other, in as many calls as the replies need (a round stops early
     /// when its replies outgrow the region). A change the disk could not
     /// take answers each command from there on with Redis's `-MISCONF`.
+    /// Each call is tagged ([`Kvs::exec_round_tagged`](crate::Kvs::exec_round_tagged)):
+    /// when the server restarts during the round, [`Error::Interrupted`]
+    /// says which commands took effect.
     pub fn round(&mut self, request: &[u8], replies: &mut Vec<u8>) -> Result<(), Error> {
         let ends: Vec<usize> = proto::parse_round(request)
             .ok_or(Error::BadRound)?
             .into_iter()
             .map(|e| e.end)
             .collect();
-        let limit = self.request_limit();
+        let limit = self.region_len().max(INLINE_TAGGED_ROUND);
         let offset = |i: usize| i.checked_sub(1).map_or(0, |i| ends[i]);
         let mut next: usize = 0;
         // The server holds a reply back for the next call.
@@ -206,18 +278,21 @@ impl<T: Transport> Connection<T> {
                 continue;
             }
             let part = &request[start..offset(last)];
-            let answer = if part.len() <= INLINE_REQUEST {
-                self.client.exec_round(part)
+            let (generation, call) = (self.generation, self.next_call);
+            self.next_call += 1;
+            let answer = if part.len() <= INLINE_TAGGED_ROUND {
+                self.client.exec_round_tagged(generation, call, part)
             } else {
                 let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
                 if !buf.write(part) {
                     return Err(Error::TooLarge);
                 }
-                self.client.exec_round_shared(part.len() as u64)
+                self.client
+                    .exec_round_shared_tagged(generation, call, part.len() as u64)
             };
             let answer = match answer {
                 Ok(a) => a,
-                Err(e) => {
+                Err(e @ RpcError::Remote(DISK_FULL | DISK_ERROR)) => {
                     // The rest of the round has this one reply each.
                     let mut one = Vec::new();
                     self.answer_into(Err(e), &mut one)?;
@@ -225,6 +300,15 @@ impl<T: Transport> Connection<T> {
                         replies.extend_from_slice(&one);
                     }
                     return Ok(());
+                }
+                Err(e) => {
+                    // A reply held back belongs to a command of an earlier
+                    // call, which took effect.
+                    let took = self.took_effect(call, e)?;
+                    return Err(Error::Interrupted {
+                        replied: next - usize::from(held),
+                        applied: usize::from(held) + took,
+                    });
                 }
             };
             self.answer_into(Ok(answer.replies), replies)?;

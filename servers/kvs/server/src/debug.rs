@@ -17,6 +17,12 @@ pub(crate) fn is_debug(args: &[&[u8]]) -> bool {
         .is_some_and(|n| n.eq_ignore_ascii_case(b"DEBUG"))
 }
 
+/// Whether `args` (a `DEBUG` command) faults the server.
+pub(crate) fn faults(args: &[&[u8]]) -> bool {
+    args.get(1)
+        .is_some_and(|sub| sub.eq_ignore_ascii_case(b"SEGFAULT"))
+}
+
 /// Answers `DEBUG …` into `reply`; `crash` (when the component enables the
 /// command) is how the server faults for `DEBUG SEGFAULT`.
 pub(crate) fn reply(args: &[&[u8]], crash: Option<fn() -> !>, reply: &mut Vec<u8>) {

@@ -147,6 +147,53 @@ libcap::rpc_interface! {
         /// Like [`exec_round`](Kvs::exec_round), with the entries in the
         /// first `len` bytes of the caller's region.
         fn exec_round_shared(len: u64) -> RoundAnswer = 11;
+        /// Like [`exec_round`](Kvs::exec_round), if the server is
+        /// generation `generation` (the one the caller set its sessions up
+        /// with), else fails with [`STALE`] and runs nothing. Each entry's
+        /// change is logged with its tag (the caller's badge, `call`, the
+        /// entry's index), so that after a crash [`applied`](Kvs::applied)
+        /// tells which entries of the call took effect. `call` is the
+        /// caller's number for it: never 0, never used twice.
+        fn exec_round_tagged(generation: u64, call: u64, request: &[u8]) -> RoundAnswer = 12;
+        /// Like [`exec_round_tagged`](Kvs::exec_round_tagged), with the
+        /// entries in the first `len` bytes of the caller's region.
+        fn exec_round_shared_tagged(generation: u64, call: u64, len: u64) -> RoundAnswer = 13;
+        /// The last of the caller's tagged calls whose change is in the log,
+        /// and how many of its entries took effect ([`Applied`]); read it
+        /// after a call the server's crash cut short.
+        fn applied() -> Applied = 14;
+    }
+}
+
+/// Error code of [`Kvs::exec_round_tagged`]: the server is not the
+/// generation the caller set up with (it restarted since); nothing ran.
+pub const STALE: u64 = 9;
+
+/// The answer to [`Kvs::applied`]: the caller's last tagged call with a
+/// change in the log (0: none), and how many of its entries took effect
+/// (every entry up to and including the last one that logged a change;
+/// the ones after it had no effect).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Applied {
+    /// The call's number (0: none).
+    pub call: u64,
+    /// Entries of it that took effect, from the first.
+    pub entries: u64,
+}
+
+impl Encode for Applied {
+    fn encode(&self, enc: &mut Encoder) -> Result<(), WireError> {
+        enc.push(self.call)?;
+        enc.push(self.entries)
+    }
+}
+
+impl Decode<'_> for Applied {
+    fn decode(dec: &mut Decoder<'_>) -> Result<Self, WireError> {
+        Ok(Self {
+            call: dec.word()?,
+            entries: dec.word()?,
+        })
     }
 }
 

@@ -38,7 +38,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use kvs_core::aof::{self, Replayer, Stop, crc32c};
+use kvs_core::aof::{self, Marks, Replayer, Stop, Tag, crc32c};
 use kvs_core::{AofWriter, Reply, Session, Store};
 
 /// Bytes of a sector.
@@ -328,6 +328,8 @@ pub struct Log<D> {
     seed: u64,
     /// The compaction under way.
     rewrite: Option<Rewrite>,
+    /// The marks replay found, until [`Persistence::new`] takes them.
+    replayed: Marks,
 }
 
 impl<D: SectorDevice> Log<D> {
@@ -393,8 +395,10 @@ impl<D: SectorDevice> Log<D> {
             unflushed: false,
             seed,
             rewrite: None,
+            replayed: Marks::new(),
         };
-        let (end, torn, replayer) = log.replay(store)?;
+        let (end, torn, mut replayer) = log.replay(store)?;
+        let marks = core::mem::take(&mut replayer.marks);
         report.records = replayer.records;
         report.bytes = end;
         report.torn_tail = torn;
@@ -402,7 +406,7 @@ impl<D: SectorDevice> Log<D> {
         log.end = end;
         log.base = end;
         if torn {
-            log.compact(store, replayer.last_time_ms)?;
+            log.compact(store, &marks, replayer.last_time_ms)?;
         } else if !end.is_multiple_of(SECTOR as u64) {
             let sector = end / SECTOR as u64;
             let mut buf = [0u8; SECTOR];
@@ -412,6 +416,7 @@ impl<D: SectorDevice> Log<D> {
             )?;
             log.tail = buf[..(end % SECTOR as u64) as usize].to_vec();
         }
+        log.replayed = marks;
         Ok((log, report))
     }
 
@@ -449,6 +454,12 @@ impl<D: SectorDevice> Log<D> {
                 Stop::Incomplete => return Ok((consumed, true, replayer)),
             }
         }
+    }
+
+    /// Takes the marks replay found: which call of each client its last
+    /// tagged record came from (see [`kvs_core::aof::Tag`]).
+    pub fn take_marks(&mut self) -> Marks {
+        core::mem::take(&mut self.replayed)
     }
 
     /// The superblock in force.
@@ -605,13 +616,15 @@ impl<D: SectorDevice> Log<D> {
     /// Copies the requeued keys and up to `budget` more keys of `store`
     /// into the new log, after `changes` (the records of the changes made
     /// since the last step);
-    /// once every key is copied, installs the new log (see the module
+    /// once every key is copied, restates `marks` (the calls the log's
+    /// tags tell of) and installs the new log (see the module
     /// documentation) and returns `true`. Fails with [`LogError::Full`]
     /// (and drops the compaction) if the new log outgrows its area.
     pub fn compaction_step(
         &mut self,
         store: &Store,
         changes: &[u8],
+        marks: &Marks,
         budget: usize,
         now_ms: u64,
     ) -> Result<bool, LogError> {
@@ -658,6 +671,10 @@ impl<D: SectorDevice> Log<D> {
             };
             aof::effect_record(image, salt, store, db, &key, now_ms, &mut spill);
         }
+        if rw.keys.is_empty() {
+            // The new log tells of the calls the old one did.
+            aof::encode_marks(image, salt, now_ms, marks);
+        }
         if let Some(e) = failed {
             self.rewrite = None;
             return Err(e);
@@ -702,13 +719,13 @@ impl<D: SectorDevice> Log<D> {
     }
 
     /// Replaces the log by one recreating `store` as of `now_ms` at once
-    /// (finishing a compaction under way); the new salt, for the records
-    /// that follow.
-    pub fn compact(&mut self, store: &Store, now_ms: u64) -> Result<u32, LogError> {
+    /// (finishing a compaction under way), with `marks`; the new salt, for
+    /// the records that follow.
+    pub fn compact(&mut self, store: &Store, marks: &Marks, now_ms: u64) -> Result<u32, LogError> {
         let salt = self.start_compaction(store);
         // In steps, so that the image in memory stays a chunk, not a copy
         // of the data set.
-        while !self.compaction_step(store, &[], COMPACT_STEP, now_ms)? {}
+        while !self.compaction_step(store, &[], marks, COMPACT_STEP, now_ms)? {}
         Ok(salt)
     }
 }
@@ -784,8 +801,9 @@ pub struct Persistence<D> {
 
 impl<D: SectorDevice> Persistence<D> {
     /// Persistence through `log` (opened with [`Log::open`]).
-    pub fn new(log: Log<D>, fsync: Fsync) -> Self {
-        let writer = AofWriter::with_salt(log.superblock.salt);
+    pub fn new(mut log: Log<D>, fsync: Fsync) -> Self {
+        let mut writer = AofWriter::with_salt(log.superblock.salt);
+        writer.set_marks(log.take_marks());
         Persistence {
             log,
             writer,
@@ -817,6 +835,12 @@ impl<D: SectorDevice> Persistence<D> {
     /// server leaves them out of `maxmemory` (`Store::set_uncounted`).
     pub fn buffered(&self) -> usize {
         self.pending.capacity() + self.writer.buffered() + self.log.buffered()
+    }
+
+    /// The last tag each client's records carried: the calls whose
+    /// changes the log holds once what is pending is written.
+    pub fn marks(&self) -> &Marks {
+        self.writer.marks()
     }
 
     /// Whether changes wait for [`settle`](Self::settle).
@@ -910,6 +934,19 @@ impl<D: SectorDevice> Persistence<D> {
         args: &[&[u8]],
         now_ms: u64,
     ) -> Reply {
+        self.execute_tagged(store, session, args, now_ms, None)
+    }
+
+    /// [`execute`](Self::execute), its change's record tagged with `tag`
+    /// (see [`kvs_core::aof::Tag`]).
+    pub fn execute_tagged(
+        &mut self,
+        store: &mut Store,
+        session: &mut Session,
+        args: &[&[u8]],
+        now_ms: u64,
+        tag: Option<Tag>,
+    ) -> Reply {
         let name = args.first().copied().unwrap_or_default();
         let queued = session.in_multi() && !name.eq_ignore_ascii_case(b"EXEC");
         if self.refusing && kvs_core::writes(name) && !queued {
@@ -920,7 +957,7 @@ impl<D: SectorDevice> Persistence<D> {
                 return misconf(e);
             }
         }
-        let reply = self.writer.execute(store, session, args, now_ms);
+        let reply = self.writer.execute(store, session, args, now_ms, tag);
         match self.commit(store, now_ms) {
             Ok(()) => reply,
             Err(e) => misconf(e),
@@ -935,9 +972,13 @@ impl<D: SectorDevice> Persistence<D> {
         self.log.requeue(self.writer.take_touched());
         // In steps, so that the image in memory stays a chunk.
         loop {
-            let step = self
-                .log
-                .compaction_step(store, &changes, COMPACT_STEP, now_ms);
+            let step = self.log.compaction_step(
+                store,
+                &changes,
+                self.writer.marks(),
+                COMPACT_STEP,
+                now_ms,
+            );
             changes.clear();
             if self.after_step(step, now_ms)? {
                 return Ok(());
@@ -1013,9 +1054,13 @@ impl<D: SectorDevice> Persistence<D> {
         if self.log.compacting() {
             let changes = self.writer.take_shadow();
             self.log.requeue(self.writer.take_touched());
-            let step = self
-                .log
-                .compaction_step(store, &changes, COMPACTION_STEP, now_ms);
+            let step = self.log.compaction_step(
+                store,
+                &changes,
+                self.writer.marks(),
+                COMPACTION_STEP,
+                now_ms,
+            );
             // Not fitting is not an error of this change: it is in the log.
             match self.after_step(step, now_ms) {
                 Ok(_) | Err(LogError::Full) => {}

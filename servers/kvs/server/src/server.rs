@@ -4,14 +4,16 @@
 use crate::persist::{LogError, Persistence, SectorDevice};
 use crate::shared::SharedBuf;
 use crate::{
-    Answer, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS, NO_SUCH_REGION,
-    NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, TOO_MANY_SESSIONS,
+    Answer, Applied, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS,
+    NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, STALE,
+    TOO_MANY_SESSIONS,
 };
 use crate::{debug, info, proto};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use kvs_core::aof::Tag;
 use kvs_core::config::ConfigError;
 use kvs_core::memory::Gauge;
 use kvs_core::{Session, Store};
@@ -285,19 +287,25 @@ impl<C: Clock> KvsServer<C> {
         let state = client.session(session).ok_or(TOO_MANY_SESSIONS)?;
         reply.clear();
         if let Some(args) = single {
-            engine.execute(state, &args, reply);
+            engine.execute(state, &args, reply, None);
         } else {
             let mut rest = request;
             while let Some((args, used)) = proto::parse_prefix(rest) {
                 rest = &rest[used..];
-                engine.execute(state, &args, reply);
+                engine.execute(state, &args, reply, None);
             }
         }
         self.answer(region, INLINE_REPLY)
     }
 
-    /// Runs a round ([`Kvs::exec_round`]) of client `badge`.
-    fn run_round(&mut self, badge: u64, request: &[u8]) -> Result<RoundAnswer, u64> {
+    /// Runs a round ([`Kvs::exec_round`]) of client `badge`, its changes
+    /// tagged with call `call` if given ([`Kvs::exec_round_tagged`]).
+    fn run_round(
+        &mut self,
+        badge: u64,
+        request: &[u8],
+        call: Option<u64>,
+    ) -> Result<RoundAnswer, u64> {
         let entries = proto::parse_round(request).ok_or(BAD_REQUEST)?;
         let region = self.clients.get(&badge).and_then(|c| c.region);
         let room = region.map_or(INLINE_ROUND_REPLY, |r| self.regions[r].buf.len());
@@ -309,10 +317,15 @@ impl<C: Clock> KvsServer<C> {
         }
         let mut ran = 0;
         let mut held = false;
-        for entry in &entries {
+        for (index, entry) in entries.iter().enumerate() {
             let start = reply.len();
+            let tag = call.map(|call| Tag {
+                client: badge,
+                call,
+                entry: index as u32,
+            });
             match client.session(entry.session) {
-                Some(state) => engine.execute(state, &entry.args, reply),
+                Some(state) => engine.execute(state, &entry.args, reply, tag),
                 None => reply.extend_from_slice(b"-ERR too many sessions for one client\r\n"),
             }
             ran += 1;
@@ -328,6 +341,16 @@ impl<C: Clock> KvsServer<C> {
         }
         let replies = self.answer(region, INLINE_ROUND_REPLY)?;
         Ok(RoundAnswer { ran, held, replies })
+    }
+
+    /// Fails with [`STALE`] unless this server is `generation`: a tagged
+    /// round runs only in the sessions its caller set up.
+    fn check_generation(&self, generation: u64) -> Result<(), u64> {
+        if generation == self.lineage.generation {
+            Ok(())
+        } else {
+            Err(STALE)
+        }
     }
 
     /// The parts that run commands, the clients and the reply buffer,
@@ -452,9 +475,24 @@ struct Engine<'a, C> {
 
 impl<C: Clock> Engine<'_, C> {
     /// Runs one command in `state`, active expiry first when it is due,
-    /// and appends its reply's encoding to `reply`.
-    fn execute(&mut self, state: &mut Session, args: &[&[u8]], reply: &mut Vec<u8>) {
+    /// and appends its reply's encoding to `reply`; its change is logged
+    /// with `tag`.
+    fn execute(
+        &mut self,
+        state: &mut Session,
+        args: &[&[u8]],
+        reply: &mut Vec<u8>,
+        tag: Option<Tag>,
+    ) {
         if debug::is_debug(args) && !state.in_multi() {
+            if debug::faults(args)
+                && let Some(p) = self.persistence.as_mut()
+            {
+                // What ran before the fault is on the disk first, so that
+                // a test can tell the commands that took effect from
+                // those that did not.
+                let _ = p.settle(self.store, self.clock.now_ms());
+            }
             return debug::reply(args, self.crash, reply);
         }
         if info::is_info(args) && !state.in_multi() {
@@ -484,7 +522,7 @@ impl<C: Clock> Engine<'_, C> {
             *self.last_expire = now;
         }
         let r = match self.persistence.as_mut() {
-            Some(p) => p.execute(self.store, state, args, now),
+            Some(p) => p.execute_tagged(self.store, state, args, now, tag),
             None => self.store.execute(state, args, now),
         };
         r.encode_resp2(reply);
@@ -578,11 +616,52 @@ impl<C: Clock> Kvs for KvsServer<C> {
     }
 
     fn exec_round(&mut self, caller: Caller, request: &[u8]) -> Result<RoundAnswer, u64> {
-        self.run_round(caller.badge, request)
+        self.run_round(caller.badge, request, None)
     }
 
     fn exec_round_shared(&mut self, caller: Caller, len: u64) -> Result<RoundAnswer, u64> {
-        self.with_shared(caller.badge, len, |s, r| s.run_round(caller.badge, r))
+        self.with_shared(caller.badge, len, |s, r| s.run_round(caller.badge, r, None))
+    }
+
+    fn exec_round_tagged(
+        &mut self,
+        caller: Caller,
+        generation: u64,
+        call: u64,
+        request: &[u8],
+    ) -> Result<RoundAnswer, u64> {
+        self.check_generation(generation)?;
+        self.run_round(caller.badge, request, Some(call))
+    }
+
+    fn exec_round_shared_tagged(
+        &mut self,
+        caller: Caller,
+        generation: u64,
+        call: u64,
+        len: u64,
+    ) -> Result<RoundAnswer, u64> {
+        self.check_generation(generation)?;
+        self.with_shared(caller.badge, len, |s, r| {
+            s.run_round(caller.badge, r, Some(call))
+        })
+    }
+
+    fn applied(&mut self, caller: Caller) -> Result<Applied, u64> {
+        let mark = self
+            .persistence
+            .as_ref()
+            .and_then(|p| p.marks().get(&caller.badge).copied());
+        Ok(mark.map_or(
+            Applied {
+                call: 0,
+                entries: 0,
+            },
+            |t| Applied {
+                call: t.call,
+                entries: u64::from(t.entry) + 1,
+            },
+        ))
     }
 
     fn attach(&mut self, caller: Caller, region: &str) -> Result<u64, u64> {

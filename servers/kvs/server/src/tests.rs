@@ -636,3 +636,208 @@ fn debug_segfault_only_when_enabled() {
     }));
     assert!(crashed.is_err(), "DEBUG SEGFAULT runs the crash");
 }
+
+/// A RAM disk the test and the server instances on it share: a crash of
+/// the server leaves what it wrote (a crash, not a power cut).
+#[derive(Clone, Debug)]
+struct SharedDisk(Rc<core::cell::RefCell<crate::persist::ramdisk::RamDisk>>);
+
+impl crate::persist::SectorDevice for SharedDisk {
+    fn sectors(&self) -> u64 {
+        self.0.borrow().sectors()
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), crate::persist::DeviceError> {
+        self.0.borrow_mut().read(sector, buf)
+    }
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), crate::persist::DeviceError> {
+        self.0.borrow_mut().write(sector, data)
+    }
+    fn flush(&mut self) -> Result<(), crate::persist::DeviceError> {
+        self.0.borrow_mut().flush()
+    }
+}
+
+/// How `DEBUG SEGFAULT` "faults" a server on the host: a panic, which
+/// [`Crashing`] turns into a crash.
+fn panic_on_purpose() -> ! {
+    panic!("DEBUG SEGFAULT")
+}
+
+/// Server generation `generation` on `disk` (`fsync = always`), its log
+/// replayed, `DEBUG SEGFAULT` enabled.
+fn on_disk(disk: &SharedDisk, generation: u64) -> Server {
+    use crate::persist::{Fsync, Log, Persistence, SectorDevice};
+    let mut store = kvs_core::Store::new();
+    let device: Box<dyn SectorDevice> = Box::new(disk.clone());
+    let (log, _) = Log::open(device, &mut store, generation).unwrap();
+    let clock = Box::new(|| 1_000_000u64) as Box<dyn FnMut() -> u64>;
+    let mut s = KvsServer::with_store(store, clock, Vec::new());
+    s.set_lineage(generation, None);
+    s.enable_debug(panic_on_purpose);
+    s.persist(Persistence::new(log, Fsync::Always));
+    s
+}
+
+/// The transport to a server that crashes: a call during which it
+/// panics fails as a crash does (the kernel aborts it), and `init` has
+/// started the next generation on the same disk.
+struct Crashing<'a> {
+    local: &'a Local<Server>,
+    disk: SharedDisk,
+}
+
+impl libcap::rpc::Transport for Crashing<'_> {
+    fn call(&self, label: u64, words: &mut libcap::rpc::Encoder) -> Result<u64, libcap::Error> {
+        let local = self.local;
+        let call =
+            std::panic::AssertUnwindSafe(|| libcap::rpc::Transport::call(local, label, words));
+        match std::panic::catch_unwind(call) {
+            Ok(answer) => answer,
+            Err(_) => {
+                local.restart(on_disk(&self.disk, local.generation() + 1));
+                Err(libcap::Error::Aborted)
+            }
+        }
+    }
+}
+
+#[test]
+fn a_crash_during_a_round_tells_which_commands_took_effect() {
+    let disk = SharedDisk(Rc::new(core::cell::RefCell::new(
+        crate::persist::ramdisk::RamDisk::new(400),
+    )));
+    let local = Local::new(on_disk(&disk, 1), Server::rpc_dispatch);
+    let transport = Crashing {
+        local: &local,
+        disk: disk.clone(),
+    };
+    let mut c = Connection::open(KvsClient::new(transport), None).unwrap();
+    assert_eq!(c.generation(), 1);
+    let mut replies = Vec::new();
+    c.round(&round_of(&[(1, &[b"SET", b"a", b"1"])]), &mut replies)
+        .unwrap();
+    assert_eq!(replies, b"+OK\r\n");
+    // Two changes and a read take effect before the fault; what follows
+    // it never runs.
+    let request = round_of(&[
+        (1, &[b"INCR", b"n"]),
+        (2, &[b"GET", b"a"]),
+        (1, &[b"SET", b"b", b"2"]),
+        (2, &[b"DEBUG", b"SEGFAULT"]),
+        (1, &[b"SET", b"c", b"3"]),
+    ]);
+    replies.clear();
+    assert_eq!(
+        c.round(&request, &mut replies),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 3
+        })
+    );
+    assert_eq!(c.generation(), 2, "set up with the new server");
+    assert_eq!(
+        c.command(&[b"MGET", b"a", b"b", b"c", b"n"]).unwrap(),
+        b"*4\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n$1\r\n1\r\n"
+    );
+    // A fault before any change: nothing took effect.
+    let request = round_of(&[(3, &[b"DEBUG", b"SEGFAULT"]), (3, &[b"SET", b"d", b"4"])]);
+    assert_eq!(
+        c.round(&request, &mut replies),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 0
+        })
+    );
+    assert_eq!(c.command(&[b"EXISTS", b"d"]).unwrap(), b":0\r\n");
+    // A server that restarted while the client was idle runs nothing of
+    // the next round: the sessions it would run in are gone.
+    local.restart(on_disk(&disk, 4));
+    let request = round_of(&[(1, &[b"SET", b"e", b"5"])]);
+    assert_eq!(
+        c.round(&request, &mut replies),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 0
+        })
+    );
+    assert_eq!(c.generation(), 4);
+    assert_eq!(c.command(&[b"EXISTS", b"e"]).unwrap(), b":0\r\n");
+    // And the next one runs.
+    replies.clear();
+    c.round(&request, &mut replies).unwrap();
+    assert_eq!(replies, b"+OK\r\n");
+}
+
+#[test]
+fn a_compaction_keeps_what_the_log_knows_of_calls() {
+    use crate::persist::{Fsync, Log, Persistence, SectorDevice, ramdisk::RamDisk};
+    use kvs_core::aof::Tag;
+    // Log areas of 16 sectors: a few dozen records fill one.
+    let disk = SharedDisk(Rc::new(core::cell::RefCell::new(RamDisk::new(34))));
+    let open = || {
+        let mut store = kvs_core::Store::new();
+        let device: Box<dyn SectorDevice> = Box::new(disk.clone());
+        let (log, _) = Log::open(device, &mut store, 1).unwrap();
+        (store, Persistence::new(log, Fsync::Always))
+    };
+    let (mut store, mut p) = open();
+    let mut s = kvs_core::Session::new();
+    let tag = Tag {
+        client: 3,
+        call: 77,
+        entry: 1,
+    };
+    p.execute_tagged(&mut store, &mut s, &[b"SET", b"a", b"1"], 10, Some(tag));
+    // Untagged changes until the log is compacted: only the new log's
+    // restatement can tell of the tagged one then.
+    let first = p.log().superblock().sequence;
+    let value = [b'v'; 100];
+    let mut writes = 0;
+    while p.log().superblock().sequence == first {
+        p.execute(&mut store, &mut s, &[b"SET", b"b", &value], 11);
+        writes += 1;
+        assert!(writes < 1000, "the log never compacted");
+    }
+    let (replayed, again) = open();
+    assert_eq!(again.marks().get(&3), Some(&tag));
+    assert_eq!(replayed.dbsize(0), 2);
+}
+
+#[test]
+fn rounds_of_every_size_travel_without_a_region() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    // One entry of each request size around what a message holds: those
+    // that fit go in the message words, a larger one is refused unrun.
+    for n in 880..960 {
+        let value = vec![b'x'; n];
+        let request = round_of(&[(1, &[b"SET", b"k", &value])]);
+        let mut replies = Vec::new();
+        c.round(&request, &mut replies).unwrap();
+        let fits = request.len() <= INLINE_REQUEST - 8;
+        if fits {
+            assert_eq!(replies, b"+OK\r\n", "{} bytes", request.len());
+        } else {
+            assert!(
+                replies.starts_with(b"-ERR the command is larger"),
+                "{} bytes",
+                request.len()
+            );
+        }
+    }
+    // Many entries take as many calls as they need.
+    let entries: Vec<(u64, Vec<Vec<u8>>)> = (0..200)
+        .map(|i| (i % 3, vec![b"INCR".to_vec(), b"n".to_vec()]))
+        .collect();
+    let mut request = Vec::new();
+    for (session, args) in &entries {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut encoded = Vec::new();
+        proto::encode_command(&args, &mut encoded);
+        proto::push_round_entry(*session, &encoded, &mut request);
+    }
+    let mut replies = Vec::new();
+    c.round(&request, &mut replies).unwrap();
+    assert_eq!(split_replies(&replies).len(), 200);
+    assert_eq!(c.command(&[b"GET", b"n"]).unwrap(), b"$3\r\n200\r\n");
+}

@@ -140,7 +140,7 @@ fn command(p: Pick) -> Vec<String> {
 
 fn run(w: &mut AofWriter, st: &mut Store, s: &mut Session, line: &str, now: u64) -> Reply {
     let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-    w.execute(st, s, &args, now)
+    w.execute(st, s, &args, now, None)
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn random_round_trips() {
         for _ in 0..400 {
             let words = random_command(&mut r);
             let args: Vec<&[u8]> = words.iter().map(String::as_bytes).collect();
-            w.execute(&mut a, &mut s, &args, now);
+            w.execute(&mut a, &mut s, &args, now, None);
             now += r.below(20);
         }
         let mut b = Store::with_seed(seed ^ 0xFFFF);
@@ -448,7 +448,7 @@ proptest::proptest! {
         for (p, step) in picks.iter().zip(&steps) {
             let words = command(*p);
             let args: Vec<&[u8]> = words.iter().map(String::as_bytes).collect();
-            w.execute(&mut st, &mut s, &args, now);
+            w.execute(&mut st, &mut s, &args, now, None);
             now += step;
         }
         let mut original = Store::with_seed(seed.rotate_left(7));
@@ -479,7 +479,7 @@ proptest::proptest! {
         let run = |w: &mut AofWriter, st: &mut Store, s: &mut Session, p: Pick, now: u64| {
             let words = command(p);
             let args: Vec<&[u8]> = words.iter().map(String::as_bytes).collect();
-            w.execute(st, s, &args, now);
+            w.execute(st, s, &args, now, None);
         };
         for p in &before {
             run(&mut w, &mut st, &mut s, *p, now);
@@ -546,4 +546,98 @@ fn a_large_key_is_compacted_a_piece_at_a_time() {
     let report = replay(&log, &mut again, 7);
     assert_eq!(report.records, records);
     assert_eq!(dump(&again, 0), dump(&st, 0));
+}
+
+fn tag(client: u64, call: u64, entry: u32) -> Tag {
+    Tag {
+        client,
+        call,
+        entry,
+    }
+}
+
+#[test]
+fn tagged_records_carry_their_tag_and_replay_into_marks() {
+    let mut st = Store::with_seed(1);
+    let mut s = Session::new();
+    let mut w = AofWriter::with_salt(9);
+    let set: [&[u8]; 3] = [b"SET", b"k", b"v"];
+    let get: [&[u8]; 2] = [b"GET", b"k"];
+    w.execute(&mut st, &mut s, &set, 10, Some(tag(7, 100, 0)));
+    // A read writes no record, so its tag goes nowhere.
+    w.execute(&mut st, &mut s, &get, 11, Some(tag(7, 100, 1)));
+    w.execute(&mut st, &mut s, &[b"INCR", b"n"], 12, Some(tag(7, 100, 2)));
+    w.execute(&mut st, &mut s, &[b"INCR", b"n"], 13, Some(tag(8, 5, 0)));
+    w.execute(&mut st, &mut s, &[b"INCR", b"m"], 14, None);
+    assert_eq!(w.records(), 4);
+    assert_eq!(w.marks().get(&7), Some(&tag(7, 100, 2)));
+    assert_eq!(w.marks().get(&8), Some(&tag(8, 5, 0)));
+    let log = w.bytes().to_vec();
+    let (first, len) = decode_record(&log, 9).unwrap();
+    assert_eq!(log[0], RECORD_TAGGED);
+    assert_eq!(first.tags, [tag(7, 100, 0)]);
+    assert_eq!(
+        first.commands[0].args,
+        [b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]
+    );
+    // The untagged one keeps the original kind.
+    let mut at = len;
+    for _ in 0..2 {
+        at += decode_record(&log[at..], 9).unwrap().1;
+    }
+    assert_eq!(log[at], RECORD_BATCH);
+    assert!(decode_record(&log[at..], 9).unwrap().0.tags.is_empty());
+
+    let mut b = Store::with_seed(2);
+    let mut replayer = Replayer::new(9);
+    assert_eq!(replayer.apply(&mut b, &log), (log.len(), Stop::End));
+    assert_eq!(&replayer.marks, w.marks());
+    assert_eq!(dump(&b, 20), dump(&st, 20));
+    // A log cut inside the third record knows only the first call's first
+    // command took effect.
+    let mut c = Store::with_seed(3);
+    let mut cut = Replayer::new(9);
+    let second = len + decode_record(&log[len..], 9).unwrap().1;
+    cut.apply(&mut c, &log[..second - 1]);
+    assert_eq!(cut.marks.get(&7), Some(&tag(7, 100, 0)));
+    assert_eq!(cut.marks.get(&8), None);
+}
+
+#[test]
+fn a_marks_record_restates_the_marks_without_commands() {
+    let mut marks = Marks::new();
+    marks.insert(7, tag(7, 100, 2));
+    marks.insert(8, tag(8, 5, 0));
+    let mut log = Vec::new();
+    encode_marks(&mut log, 3, 50, &marks);
+    let (record, len) = decode_record(&log, 3).unwrap();
+    assert_eq!(len, log.len());
+    assert!(record.commands.is_empty());
+    assert_eq!(record.tags, [tag(7, 100, 2), tag(8, 5, 0)]);
+    let mut st = Store::with_seed(1);
+    let mut r = Replayer::new(3);
+    r.apply(&mut st, &log);
+    assert_eq!(r.marks, marks);
+    // No marks, no record.
+    let mut empty = Vec::new();
+    encode_marks(&mut empty, 3, 50, &Marks::new());
+    assert!(empty.is_empty());
+}
+
+#[test]
+fn malformed_tags_are_corruption() {
+    let mut log = Vec::new();
+    encode_record(&mut log, 0, 1, &[], &[tag(1, 2, 3)]);
+    // A tag count larger than the payload holds.
+    let mut bad = log.clone();
+    bad[HEADER_LEN] = 200;
+    let crc = crc32c(crc32c(0, &bad[..5]), &bad[HEADER_LEN..]);
+    bad[5..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(decode_record(&bad, 0).unwrap_err(), Stop::Corrupt);
+    // A tagged record needs a tag.
+    let mut none = log.clone();
+    none[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&0u32.to_le_bytes());
+    let crc = crc32c(crc32c(0, &none[..5]), &none[HEADER_LEN..]);
+    none[5..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(decode_record(&none, 0).unwrap_err(), Stop::Corrupt);
 }
