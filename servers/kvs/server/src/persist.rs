@@ -964,6 +964,20 @@ impl<D: SectorDevice> Persistence<D> {
         }
     }
 
+    /// A step of the compaction under way ([`Log::compaction_step`]),
+    /// the new log told of the calls the writer's tags tell of.
+    fn compaction_step(
+        &mut self,
+        store: &Store,
+        changes: &[u8],
+        budget: usize,
+        now_ms: u64,
+    ) -> Result<bool, LogError> {
+        let marks = self.writer.marks();
+        self.log
+            .compaction_step(store, changes, marks, budget, now_ms)
+    }
+
     /// Compacts at once (finishing a compaction under way); on
     /// [`LogError::Full`] sets when to try again.
     fn compact(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
@@ -972,13 +986,7 @@ impl<D: SectorDevice> Persistence<D> {
         self.log.requeue(self.writer.take_touched());
         // In steps, so that the image in memory stays a chunk.
         loop {
-            let step = self.log.compaction_step(
-                store,
-                &changes,
-                self.writer.marks(),
-                COMPACT_STEP,
-                now_ms,
-            );
+            let step = self.compaction_step(store, &changes, COMPACT_STEP, now_ms);
             changes.clear();
             if self.after_step(step, now_ms)? {
                 return Ok(());
@@ -1054,13 +1062,7 @@ impl<D: SectorDevice> Persistence<D> {
         if self.log.compacting() {
             let changes = self.writer.take_shadow();
             self.log.requeue(self.writer.take_touched());
-            let step = self.log.compaction_step(
-                store,
-                &changes,
-                self.writer.marks(),
-                COMPACTION_STEP,
-                now_ms,
-            );
+            let step = self.compaction_step(store, &changes, COMPACTION_STEP, now_ms);
             // Not fitting is not an error of this change: it is in the log.
             match self.after_step(step, now_ms) {
                 Ok(_) | Err(LogError::Full) => {}
