@@ -6,13 +6,20 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::Limits;
+use crate::budget::grow;
 use crate::head::{self, Framing, Head, Reject, Rejected};
 use crate::status::Method;
 
 /// Receive buffers above this capacity are shrunk once they are nearly
-/// empty, so a connection that once took a large body does not hold its
-/// memory while idle.
+/// empty between requests, so a connection that once took a large body
+/// does not hold its memory.
 const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// An idle connection (nothing buffered) keeps a receive buffer of at
+/// most this capacity, for its next small request; a larger one is
+/// freed, so that idle connections hold next to nothing of
+/// [`Limits::max_buffered`].
+const IDLE_CAPACITY: usize = 1024;
 
 /// The state of one TCP connection; create it with
 /// [`Server::open`](crate::Server::open) and pass it to
@@ -100,9 +107,36 @@ impl Connection {
         self.buf.len() - self.pos
     }
 
-    pub(crate) fn push(&mut self, input: &[u8]) {
-        if !self.is_closed() {
-            self.buf.extend_from_slice(input);
+    /// Heap bytes the connection holds for what it received: the
+    /// capacity of its receive buffer and of a chunked body being
+    /// decoded (what counts towards [`Limits::max_buffered`]).
+    pub fn held(&self) -> usize {
+        let body = match &self.phase {
+            Phase::Chunked(_, body, _) => body.capacity(),
+            _ => 0,
+        };
+        self.buf.capacity() + body
+    }
+
+    /// Buffers `input`, if the buffers' capacity stays within `room`
+    /// bytes (else nothing is buffered).
+    pub(crate) fn push(&mut self, input: &[u8], room: usize) -> Result<(), Reject> {
+        if self.is_closed() || input.is_empty() {
+            return Ok(());
+        }
+        let most = room.saturating_sub(self.held() - self.buf.capacity());
+        grow(&mut self.buf, input.len(), most)?;
+        self.buf.extend_from_slice(input);
+        Ok(())
+    }
+
+    /// The method of the request that `input` (not buffered) continues,
+    /// as far as it is known.
+    pub(crate) fn method_of(&self, input: &[u8]) -> Method {
+        match &self.phase {
+            Phase::Length(head, _) | Phase::Chunked(head, ..) => head.method,
+            _ if self.buffered() > 0 => method_hint(&self.buf[self.pos..]),
+            _ => method_hint(input),
         }
     }
 
@@ -126,19 +160,26 @@ impl Connection {
     }
 
     /// Drops the handled bytes (which invalidates the ranges of earlier
-    /// [`Body::Buffered`]).
+    /// [`Body::Buffered`]) and, between requests, memory the buffer no
+    /// longer needs (inside a body it keeps the room made for it).
     pub(crate) fn compact(&mut self) {
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        if self.buf.capacity() > KEEP_CAPACITY && self.buf.len() <= KEEP_CAPACITY / 4 {
+        if !matches!(self.phase, Phase::Head) {
+            return;
+        }
+        if self.buf.is_empty() && self.buf.capacity() > IDLE_CAPACITY {
+            self.buf = Vec::new();
+        } else if self.buf.capacity() > KEEP_CAPACITY && self.buf.len() <= KEEP_CAPACITY / 4 {
             self.buf.shrink_to(KEEP_CAPACITY / 4);
         }
     }
 
-    /// Reads on in the received bytes.
-    pub(crate) fn poll(&mut self, limits: &Limits) -> Event {
+    /// Reads on in the received bytes; the buffers' capacity may grow to
+    /// `room` bytes.
+    pub(crate) fn poll(&mut self, limits: &Limits, room: usize) -> Event {
         loop {
             match core::mem::replace(&mut self.phase, Phase::Closed) {
                 Phase::Head => match self.read_head(limits) {
@@ -147,6 +188,18 @@ impl Connection {
                         return Event::NeedMore;
                     }
                     Ok(Some(head)) => {
+                        // A body of known length gets its room at once (one
+                        // allocation), or the request is refused before it
+                        // arrives.
+                        if let Framing::Length(n) = head.framing {
+                            let short = self.pos.saturating_add(n).saturating_sub(self.buf.len());
+                            if let Err(reject) = grow(&mut self.buf, short, room) {
+                                return self.reject(Rejected {
+                                    reject,
+                                    method: head.method,
+                                });
+                            }
+                        }
                         // RFC 9110 §10.1.1 lets a server that already has
                         // (some of) the body skip the interim response.
                         let owe_continue = head.expect_continue
@@ -174,7 +227,7 @@ impl Connection {
                     return Event::Request(head, Body::Buffered(body));
                 }
                 Phase::Chunked(head, mut body, mut chunk) => {
-                    match self.read_chunked(&mut body, &mut chunk, limits) {
+                    match self.read_chunked(&mut body, &mut chunk, limits, room) {
                         Ok(true) => {
                             self.phase = Phase::Head;
                             return Event::Request(head, Body::Decoded(body));
@@ -250,13 +303,15 @@ impl Connection {
         head.map(Some)
     }
 
-    /// Decodes what arrived of a chunked body into `body`; `true` once the
-    /// body and its trailer section are complete.
+    /// Decodes what arrived of a chunked body into `body`, whose capacity
+    /// may grow to what the receive buffer leaves of `room`; `true` once
+    /// the body and its trailer section are complete.
     fn read_chunked(
         &mut self,
         body: &mut Vec<u8>,
         chunk: &mut Chunk,
         limits: &Limits,
+        room: usize,
     ) -> Result<bool, Reject> {
         loop {
             match *chunk {
@@ -278,6 +333,10 @@ impl Connection {
                 }
                 Chunk::Data(left) => {
                     let n = left.min(self.buffered());
+                    let most = room
+                        .saturating_sub(self.buf.capacity())
+                        .min(limits.max_body);
+                    grow(body, n, most)?;
                     body.extend_from_slice(&self.buf[self.pos..self.pos + n]);
                     self.pos += n;
                     if n < left {

@@ -45,6 +45,10 @@ pub enum Reject {
     BodyTooLarge,
     /// A chunked body whose framing is malformed.
     Chunk,
+    /// The request's bytes do not fit what the other connections leave of
+    /// [`Limits::max_buffered`] (or the heap refused the allocation): it
+    /// is not buffered.
+    Busy,
 }
 
 impl Reject {
@@ -66,6 +70,7 @@ impl Reject {
             Reject::LineTooLong => Status::UriTooLong,
             Reject::HeadTooLarge | Reject::TooManyFields => Status::HeaderFieldsTooLarge,
             Reject::BodyTooLarge => Status::ContentTooLarge,
+            Reject::Busy => Status::ServiceUnavailable,
         }
     }
 
@@ -88,6 +93,7 @@ impl Reject {
             Reject::TooManyFields => "too many header fields",
             Reject::BodyTooLarge => "request body too large",
             Reject::Chunk => "malformed chunked body",
+            Reject::Busy => "too many request bytes waiting in the server: retry later",
         }
     }
 }

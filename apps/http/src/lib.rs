@@ -35,6 +35,7 @@
 
 extern crate alloc;
 
+mod budget;
 mod conn;
 mod head;
 mod metrics;
@@ -48,6 +49,7 @@ mod tests;
 
 use alloc::vec::Vec;
 
+pub use budget::CONNECTION_COST;
 pub use conn::Connection;
 pub use head::Reject;
 pub use metrics::Metrics;
@@ -77,16 +79,24 @@ pub struct Limits {
     /// [`Server::feed`] stops answering requests once the output buffer
     /// holds this many bytes, and returns [`Flow::Drain`].
     pub output_pause: usize,
+    /// The most heap bytes every connection together may hold for what it
+    /// received: receive buffers (a head, a body, pipelined requests) and
+    /// chunked bodies being decoded, counted by capacity. Bytes that would
+    /// take more are not buffered: the request gets 503 and its connection
+    /// closes. [`Limits::fit`] derives it from the heap.
+    pub max_buffered: usize,
 }
 
 impl Default for Limits {
-    /// 8 KiB of head, 100 fields, 1 MiB of body, pause at 64 KiB of output.
+    /// 8 KiB of head, 100 fields, 1 MiB of body, pause at 64 KiB of
+    /// output, 4 MiB of received bytes in all.
     fn default() -> Self {
         Self {
             max_head: 8 * 1024,
             max_fields: 100,
             max_body: 1024 * 1024,
             output_pause: 64 * 1024,
+            max_buffered: 4 * 1024 * 1024,
         }
     }
 }
@@ -110,6 +120,9 @@ pub struct Server<S> {
     store: S,
     limits: Limits,
     metrics: Metrics,
+    /// Heap bytes the connections hold for received bytes, as of their
+    /// last [`Server::feed`]: within [`Limits::max_buffered`].
+    buffered: usize,
 }
 
 impl<S: Store> Server<S> {
@@ -119,6 +132,7 @@ impl<S: Store> Server<S> {
             store,
             limits,
             metrics: Metrics::default(),
+            buffered: 0,
         }
     }
 
@@ -130,29 +144,57 @@ impl<S: Store> Server<S> {
 
     /// Counts `conn` closed, by either side, and drops it.
     pub fn close(&mut self, conn: Connection) {
+        self.buffered = self.buffered.saturating_sub(conn.held());
         drop(conn);
         self.metrics.connection_closed();
+    }
+
+    /// Heap bytes every connection together holds for received bytes
+    /// (at most [`Limits::max_buffered`]).
+    pub fn buffered(&self) -> usize {
+        self.buffered
     }
 
     /// Takes `input`, the next bytes received on `conn` (any number: part
     /// of a request, or several pipelined ones), answers every request
     /// complete by then, in order, appending the responses to `out`, and
     /// says what to do next. `out` may still hold unsent bytes of earlier
-    /// responses; they count towards [`Limits::output_pause`].
+    /// responses; they count towards [`Limits::output_pause`]. The
+    /// connection's received bytes may take what the others leave of
+    /// [`Limits::max_buffered`].
     pub fn feed(&mut self, conn: &mut Connection, input: &[u8], out: &mut Vec<u8>) -> Flow {
         if conn.is_closed() {
             return Flow::Close;
         }
         let out_start = out.len();
-        conn.push(input);
-        let flow = loop {
+        let others = self.buffered.saturating_sub(conn.held());
+        let room = self.limits.max_buffered.saturating_sub(others);
+        let flow = match conn.push(input, room) {
+            Ok(()) => self.answer_all(conn, room, out),
+            Err(reject) => {
+                let method = conn.method_of(input);
+                conn.close();
+                self.reject(Rejected { reject, method }, out);
+                Flow::Close
+            }
+        };
+        conn.compact();
+        self.buffered = others + conn.held();
+        self.metrics
+            .count_bytes(input.len(), out.len().saturating_sub(out_start));
+        flow
+    }
+
+    /// Answers the requests complete in what `conn` holds, in order.
+    fn answer_all(&mut self, conn: &mut Connection, room: usize, out: &mut Vec<u8>) -> Flow {
+        loop {
             if out.len() >= self.limits.output_pause
                 && conn.between_requests()
                 && conn.buffered() > 0
             {
                 break Flow::Drain;
             }
-            match conn.poll(&self.limits) {
+            match conn.poll(&self.limits, room) {
                 Event::NeedMore => break Flow::Read,
                 Event::Continue => out.extend_from_slice(response::CONTINUE),
                 Event::Reject(rejected) => {
@@ -167,11 +209,7 @@ impl<S: Store> Server<S> {
                     }
                 }
             }
-        };
-        conn.compact();
-        self.metrics
-            .count_bytes(input.len(), out.len().saturating_sub(out_start));
-        flow
+        }
     }
 
     /// The limits.

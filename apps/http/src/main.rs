@@ -3,7 +3,7 @@
 //! the kvs server. It logs:
 //!
 //! ```text
-//! http: port 8080, 1000 connections at most, bodies up to 1024 KiB
+//! http: port 8080, 1000 connections at most, bodies up to 1024 KiB, 3596 KiB of requests in all
 //! http: listening on port 8080
 //! ```
 //!
@@ -12,8 +12,10 @@
 //! (default 8080), `backlog` (default 64), `max-connections` (default
 //! 1000), `kvs-region` (the region shared with the kvs server for large
 //! values, default `http-kvs`; without it a value must fit in a message),
-//! `max-body` (bytes; default 1 MiB, at most what the kvs region carries),
-//! `max-head` (bytes, default 8192).
+//! `max-body` (bytes; default 1 MiB, at most what the kvs region carries
+//! and what the heap allows), `max-head` (bytes, default 8192). The heap
+//! and `max-connections` decide how many received bytes all connections
+//! may hold together (`http::Limits::fit`).
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -43,6 +45,9 @@ enum Failure {
     Kvs(kvs::Error),
     /// The net server's region or notifications are missing.
     Net(net::client::ClientError),
+    /// The heap (bytes) cannot hold `max-connections` connections and a
+    /// request's head.
+    HeapTooSmall(usize),
 }
 
 #[cfg(target_os = "none")]
@@ -68,13 +73,18 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     // A body must fit in one SET through the region (or the message).
     let carried = store.request_limit().saturating_sub(limits.max_head + 128);
     limits.max_body = number("max-body", limits.max_body)?.min(carried);
+    let heap = start.heap().1 as usize;
+    let limits = limits
+        .fit(heap, max_connections)
+        .ok_or(Failure::HeapTooSmall(heap))?;
     let server = http::Server::new(store, limits);
     let mut front = StreamServer::new(server, port, backlog, max_connections);
     let mut net = net::client::Sockets::attach(start, start.arg("region").unwrap_or("http-net"))
         .map_err(Failure::Net)?;
     libcap::log::info!(
-        "port {port}, {max_connections} connections at most, bodies up to {} KiB",
-        limits.max_body / 1024
+        "port {port}, {max_connections} connections at most, bodies up to {} KiB, {} KiB of requests in all",
+        limits.max_body / 1024,
+        limits.max_buffered / 1024
     );
     front.serve(&mut net)
 }

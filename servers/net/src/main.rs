@@ -8,7 +8,7 @@
 //! net: virtio-net 1af4:1000 at configuration page 0xb0010000, 2 BARs, DMA region 512 KiB at physical 0xff00000
 //! net: interrupts: MSI-X entry 0 on line 24 (receive and transmit), RTC tick 16 Hz on line 8: sleeping on net-wake when idle
 //! net: MAC 52:54:00:12:34:56; 1100 TCP sockets of 8 KiB + 8 KiB at most (18 MiB of heap)
-//! net: serving 1 app: echo-net
+//! net: serving 1 app: echo-net (1100 sockets)
 //! net: address 10.0.2.15/24, gateway 10.0.2.2 (DHCP)
 //! ```
 //!
@@ -43,12 +43,13 @@ libcap::component!(component::run);
 #[cfg(target_os = "none")]
 mod component {
     use alloc::vec::Vec;
+    use core::fmt::Write;
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info, warn};
     use libcap::{IoPorts, IrqHandler, Notification};
     use net::client::EVENT_SUFFIX;
     use net::nic::{NicError, QUEUES, VirtioNic};
-    use net::settings::{ArgError, Settings};
+    use net::settings::{self, ArgError, QuotaError, Settings};
     use net::stack::{Addressing, Net, StackError};
     use net::tick::{self, Tick};
     use smoltcp::time::Instant;
@@ -69,6 +70,9 @@ mod component {
     pub enum Failure {
         /// An argument is malformed.
         Args(ArgError),
+        /// A `quota-<region>` argument is malformed, or the quotas do not
+        /// fit `max-sockets`.
+        Quota(QuotaError),
         /// The device could not be found or started.
         Open(OpenError),
         /// The driver failed.
@@ -258,11 +262,24 @@ mod component {
                 Err(e) => error!("region {}: {e:?}: skipped", g.name),
             }
         }
+        // The apps are numbered in the order they attached.
+        let quotas = settings::quotas(
+            |k| start.arg(k),
+            &apps,
+            settings.limits.max_sockets,
+            limits.max_sockets,
+        )
+        .map_err(Failure::Quota)?;
+        let mut served = alloc::string::String::new();
+        for (app, (region, quota)) in apps.iter().zip(&quotas).enumerate() {
+            net.set_quota(app, *quota);
+            let sep = if app == 0 { "" } else { ", " };
+            let _ = write!(served, "{sep}{region} ({quota} sockets)");
+        }
         info!(
-            "serving {} app{}: {}",
+            "serving {} app{}: {served}",
             apps.len(),
             if apps.len() == 1 { "" } else { "s" },
-            apps.join(", ")
         );
         if let Addressing::Static { address, gateway } = settings.addressing {
             match gateway {

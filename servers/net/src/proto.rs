@@ -203,6 +203,10 @@ pub enum Error {
     InUse = 2,
     /// The server's connection or socket limit is reached.
     Limit = 3,
+    /// The app holds its whole socket quota (the server's `quota-<region>`
+    /// argument): its connections and listeners use every socket it may
+    /// have.
+    Quota = 4,
 }
 
 impl Error {
@@ -213,6 +217,7 @@ impl Error {
             0 => None,
             2 => Some(Self::InUse),
             3 => Some(Self::Limit),
+            4 => Some(Self::Quota),
             _ => Some(Self::Invalid),
         }
     }

@@ -7,9 +7,11 @@
 //! rather than queued, so a full event ring only delays them: a
 //! connection's data, credit, end of stream and close are reported once
 //! there is room. The per-connection limits ([`Limits::rx_window`], the
-//! send credit) keep one connection from filling an app's rings, and the
+//! send credit) keep one connection from filling an app's rings, the
 //! socket limit ([`Limits::max_sockets`]) bounds the memory a flood of
-//! connections can take.
+//! connections can take, and each app's socket quota
+//! ([`Service::set_quota`]) keeps one app's connections from taking the
+//! sockets another app needs.
 
 use crate::proto::{
     self, AttachError, ByteRing, CloseReason, ControlBlock, Endpoint, Error, Event, Request,
@@ -109,8 +111,11 @@ pub struct Stats {
     pub sockets: usize,
     /// Connections half open: SYN received, handshake not complete.
     pub half_open: usize,
-    /// Times a listener could not get a socket (the limit).
+    /// Times a listener could not get a socket (the limit, or its app's
+    /// quota).
     pub refused: u64,
+    /// Of those, the times its app held its whole quota.
+    pub over_quota: u64,
     /// Payload bytes moved to apps.
     pub rx_bytes: u64,
     /// Payload bytes taken from apps.
@@ -141,6 +146,13 @@ struct Client<W> {
     events_full: bool,
     reset_sent: bool,
     address_sent: Option<u64>,
+    /// The most TCP sockets the app may hold.
+    quota: usize,
+    /// TCP sockets the app holds: its listeners' (listening and half
+    /// open), its connections' (until their socket is closed), and those
+    /// of either still sending their RST. A socket counts from the moment
+    /// it is taken for the app until it is back among the spares.
+    held: usize,
 }
 
 impl<W> Client<W> {
@@ -207,8 +219,9 @@ pub struct Service<W> {
     bindings: Vec<Binding>,
     /// Closed TCP sockets ready for reuse.
     spare: Vec<SocketHandle>,
-    /// Aborted sockets whose RST has not gone out yet.
-    dying: Vec<SocketHandle>,
+    /// Aborted sockets whose RST has not gone out yet, and the app that
+    /// held them (they count towards its quota until then).
+    dying: Vec<(SocketHandle, usize)>,
     /// UDP sockets of ports no longer bound, for reuse.
     spare_udp: Vec<SocketHandle>,
     tcp_sockets: usize,
@@ -283,7 +296,9 @@ impl<W: Wake> Service<W> {
     }
 
     /// Attaches an app's region; `wake` signals the app. Its requests are
-    /// served from the next pass on, after a RESET event.
+    /// served from the next pass on, after a RESET event. Its socket quota
+    /// is the whole pool until [`set_quota`](Self::set_quota) says
+    /// otherwise.
     ///
     /// # Errors
     ///
@@ -313,8 +328,29 @@ impl<W: Wake> Service<W> {
             events_full: false,
             reset_sent: false,
             address_sent: None,
+            quota: self.limits.max_sockets,
+            held: 0,
         });
         Ok(self.clients.len() - 1)
+    }
+
+    /// Lets app `app` hold at most `quota` TCP sockets: listening, half
+    /// open and connected ones. With quotas that add up to at most
+    /// [`Limits::max_sockets`], no app can take a socket that another
+    /// app's quota leaves it: an app at its quota gets no new listening
+    /// sockets, so SYNs for its ports are reset until one of its sockets
+    /// is free again, and its LISTEN requests fail with
+    /// [`Error::Quota`]. A quota below what the app holds takes nothing
+    /// away; it only stops the app from taking more.
+    pub fn set_quota(&mut self, app: usize, quota: usize) {
+        if let Some(client) = self.clients.get_mut(app) {
+            client.quota = quota;
+        }
+    }
+
+    /// App `app`'s TCP sockets now and its quota (`None` for no such app).
+    pub fn sockets_of(&self, app: usize) -> Option<(usize, usize)> {
+        self.clients.get(app).map(|c| (c.held, c.quota))
     }
 
     /// Records the interface's address (`None` while it has none); apps
@@ -549,22 +585,32 @@ impl<W: Wake> Service<W> {
             .filter(|conn| conn.client == c && conn.generation == r.generation && !conn.app_closed)
     }
 
-    /// A TCP socket: a spare one or a new one, within the limit.
-    fn socket(&mut self, sockets: &mut SocketSet<'static>) -> Option<SocketHandle> {
-        let handle = match self.spare.pop() {
-            Some(h) => h,
-            None if self.tcp_sockets < self.limits.max_sockets => {
-                self.tcp_sockets += 1;
-                sockets.add(tcp::Socket::new(
-                    tcp::SocketBuffer::new(vec![0; self.limits.rx_buffer]),
-                    tcp::SocketBuffer::new(vec![0; self.limits.tx_buffer]),
-                ))
-            }
-            None => {
-                self.stats.refused += 1;
-                return None;
-            }
-        };
+    /// A TCP socket for app `c`: a spare one or a new one, within the
+    /// app's quota ([`Error::Quota`]) and the limit ([`Error::Limit`]).
+    fn socket(
+        &mut self,
+        c: usize,
+        sockets: &mut SocketSet<'static>,
+    ) -> Result<SocketHandle, Error> {
+        // With quotas that add up to at most the limit, only an app at
+        // its quota can find no socket: say so rather than `Limit`.
+        if self.clients[c].held >= self.clients[c].quota {
+            self.stats.refused += 1;
+            self.stats.over_quota += 1;
+            return Err(Error::Quota);
+        }
+        if self.spare.is_empty() && self.tcp_sockets >= self.limits.max_sockets {
+            self.stats.refused += 1;
+            return Err(Error::Limit);
+        }
+        let handle = self.spare.pop().unwrap_or_else(|| {
+            self.tcp_sockets += 1;
+            sockets.add(tcp::Socket::new(
+                tcp::SocketBuffer::new(vec![0; self.limits.rx_buffer]),
+                tcp::SocketBuffer::new(vec![0; self.limits.tx_buffer]),
+            ))
+        });
+        self.clients[c].held += 1;
         let s = sockets.get_mut::<tcp::Socket>(handle);
         // Request/response traffic: no Nagle (a small reply goes out at
         // once) and no delayed ACK (which with the peer's Nagle holds a
@@ -577,29 +623,33 @@ impl<W: Wake> Service<W> {
         // none of them is dropped.
         s.set_timeout(Some(self.limits.tcp_timeout));
         s.set_keep_alive(Some(self.limits.tcp_timeout / 4));
-        Some(handle)
+        Ok(handle)
     }
 
-    /// Puts a socket that left a connection or a listener back to use:
-    /// aborted sockets first send their RST.
-    fn retire(&mut self, handle: SocketHandle, sockets: &mut SocketSet<'static>) {
+    /// Puts a socket that left a connection or a listener of app `owner`
+    /// back to use: aborted sockets first send their RST, and count
+    /// towards the app's quota until then.
+    fn retire(&mut self, handle: SocketHandle, owner: usize, sockets: &mut SocketSet<'static>) {
         let s = sockets.get_mut::<tcp::Socket>(handle);
         if s.state() == tcp::State::Closed && s.remote_endpoint().is_none() {
             self.spare.push(handle);
+            self.clients[owner].held -= 1;
         } else {
             s.abort();
-            self.dying.push(handle);
+            self.dying.push((handle, owner));
         }
     }
 
     /// Moves aborted sockets whose RST went out to the spares.
     fn reap(&mut self, sockets: &mut SocketSet<'static>) {
         let spare = &mut self.spare;
-        self.dying.retain(|&h| {
+        let clients = &mut self.clients;
+        self.dying.retain(|&(h, owner)| {
             let s = sockets.get::<tcp::Socket>(h);
             let done = s.state() == tcp::State::Closed && s.remote_endpoint().is_none();
             if done {
                 spare.push(h);
+                clients[owner].held -= 1;
             }
             !done
         });
@@ -633,10 +683,10 @@ impl<W: Wake> Service<W> {
             half_open: Vec::new(),
         });
         let l = self.listeners.len() - 1;
-        self.replenish(l, sockets, now);
+        let topped = self.replenish(l, sockets, now);
         if self.listeners[l].idle.is_empty() {
             self.listeners.pop();
-            return Error::Limit as u32;
+            return topped.err().unwrap_or(Error::Limit) as u32;
         }
         0
     }
@@ -655,29 +705,32 @@ impl<W: Wake> Service<W> {
             .into_iter()
             .chain(l.half_open.into_iter().map(|(h, _)| h))
         {
-            self.retire(h, sockets);
+            self.retire(h, c, sockets);
         }
     }
 
     /// Tops listener `l` up to its backlog of listening sockets (while
     /// its half-open ones are fewer than the backlog: a SYN flood takes
-    /// at most twice the backlog).
-    fn replenish(&mut self, l: usize, sockets: &mut SocketSet<'static>, _now: Instant) {
+    /// at most twice the backlog); says why it stopped short, if it did.
+    fn replenish(
+        &mut self,
+        l: usize,
+        sockets: &mut SocketSet<'static>,
+        _now: Instant,
+    ) -> Result<(), Error> {
         loop {
             let listener = &self.listeners[l];
             if listener.idle.len() >= listener.backlog
                 || listener.idle.len() + listener.half_open.len() >= 2 * listener.backlog
             {
-                return;
+                return Ok(());
             }
-            let port = listener.port;
-            let Some(h) = self.socket(sockets) else {
-                return;
-            };
+            let (port, client) = (listener.port, listener.client);
+            let h = self.socket(client, sockets)?;
             let s = sockets.get_mut::<tcp::Socket>(h);
             if s.listen(IpListenEndpoint { addr: None, port }).is_err() {
-                self.retire(h, sockets);
-                return;
+                self.retire(h, client, sockets);
+                return Err(Error::Invalid);
             }
             self.listeners[l].idle.push(h);
         }
@@ -727,12 +780,14 @@ impl<W: Wake> Service<W> {
             self.listeners[l].idle = idle;
             self.listeners[l].half_open = half_open;
             for h in back {
-                self.retire(h, sockets);
+                self.retire(h, client, sockets);
             }
             for h in promote {
                 self.promote(h, client, port, sockets);
             }
-            self.replenish(l, sockets, now);
+            // Short of sockets (the app's quota, the limit), the listener
+            // serves with those it has: SYNs beyond them are reset.
+            let _ = self.replenish(l, sockets, now);
         }
     }
 
@@ -894,8 +949,9 @@ impl<W: Wake> Service<W> {
             // is not stuck on a zero window while the FIN goes out.
             let _ = s.recv(|b| (b.len(), ()));
             if matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait) {
+                let owner = conn.client;
                 self.free_slot(slot);
-                self.retire(handle, sockets);
+                self.retire(handle, owner, sockets);
             }
             return;
         }
@@ -979,8 +1035,9 @@ impl<W: Wake> Service<W> {
             tcp::State::Closed | tcp::State::TimeWait
                 if push(client, id(ev::CLOSED, CloseReason::Reset as u32), activity) =>
             {
+                let owner = conn.client;
                 self.free_slot(slot);
-                self.retire(handle, sockets);
+                self.retire(handle, owner, sockets);
             }
             _ => {}
         }

@@ -3,6 +3,8 @@
 
 use crate::service::Limits;
 use crate::stack::Addressing;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 use smoltcp::time::Duration;
@@ -168,6 +170,103 @@ impl Settings<'static> {
             rtc_ports: arg("rtc-ports").unwrap_or("rtc-ports"),
         })
     }
+}
+
+/// A bad socket quota (`quota-<region>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaError {
+    /// `quota-<region>` is not a whole number from 1 to `max-sockets`.
+    Malformed {
+        /// The app's region.
+        region: &'static str,
+        /// The argument's value.
+        value: &'static str,
+    },
+    /// The quotas given add up to more than `max-sockets`.
+    Oversubscribed {
+        /// Their sum.
+        given: usize,
+        /// `max-sockets`.
+        max_sockets: usize,
+    },
+    /// The quotas given leave nothing to share for the app on `region`,
+    /// which has none.
+    NoneLeft {
+        /// The app's region.
+        region: &'static str,
+    },
+}
+
+/// The argument that sets the socket quota of the app on `region`.
+pub fn quota_key(region: &str) -> String {
+    alloc::format!("quota-{region}")
+}
+
+/// Each app's socket quota, in the order of `regions` (the apps'
+/// regions): its `quota-<region>` argument where given, else an even
+/// share of what the given ones leave of `max_sockets` (the argument).
+/// If the heap holds only `served` sockets, every quota shrinks in
+/// proportion (to one socket at least), so that they still add up to at
+/// most the pool.
+///
+/// # Errors
+///
+/// A quota that is not a number from 1 to `max_sockets`, quotas that add
+/// up to more than `max_sockets`, or nothing left for an app without one.
+///
+/// ```
+/// use net::settings::{QuotaError, quotas};
+/// let arg = |k: &str| (k == "quota-http-net").then_some("100");
+/// let apps = ["resp-net", "http-net", "echo-net"];
+/// assert_eq!(quotas(arg, &apps, 1100, 1100), Ok(vec![500, 100, 500]));
+/// // A heap that holds half the sockets halves every quota.
+/// assert_eq!(quotas(arg, &apps, 1100, 550), Ok(vec![250, 50, 250]));
+/// assert_eq!(quotas(|_| None, &apps[..2], 1100, 1100), Ok(vec![550, 550]));
+/// assert_eq!(
+///     quotas(|_| Some("600"), &apps[..2], 1100, 1100),
+///     Err(QuotaError::Oversubscribed { given: 1200, max_sockets: 1100 })
+/// );
+/// ```
+pub fn quotas(
+    arg: impl Fn(&str) -> Option<&'static str>,
+    regions: &[&'static str],
+    max_sockets: usize,
+    served: usize,
+) -> Result<Vec<usize>, QuotaError> {
+    let given = regions
+        .iter()
+        .map(|&region| {
+            arg(&quota_key(region))
+                .map(|value| {
+                    value
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=max_sockets).contains(n))
+                        .ok_or(QuotaError::Malformed { region, value })
+                })
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let sum: usize = given.iter().flatten().sum();
+    if sum > max_sockets {
+        return Err(QuotaError::Oversubscribed {
+            given: sum,
+            max_sockets,
+        });
+    }
+    let unset = given.iter().filter(|q| q.is_none()).count();
+    let share = (max_sockets - sum) / unset.max(1);
+    regions
+        .iter()
+        .zip(given)
+        .map(|(&region, quota)| match quota.unwrap_or(share) {
+            0 => Err(QuotaError::NoneLeft { region }),
+            // At most `max_sockets` * 65536 (the arguments' ranges): no
+            // overflow.
+            q => Ok((q * served.min(max_sockets) / max_sockets).max(1)),
+        })
+        .collect()
 }
 
 impl Limits {

@@ -125,6 +125,17 @@ impl<D: Device, W: Wake> Net<D, W> {
         self.service.attach(region, wake)
     }
 
+    /// Sets app `app`'s socket quota (see [`Service::set_quota`]).
+    pub fn set_quota(&mut self, app: usize, quota: usize) {
+        self.service.set_quota(app, quota);
+    }
+
+    /// App `app`'s TCP sockets now and its quota (see
+    /// [`Service::sockets_of`]).
+    pub fn sockets_of(&self, app: usize) -> Option<(usize, usize)> {
+        self.service.sockets_of(app)
+    }
+
     /// One round: frames in, DHCP, the service, frames out.
     pub fn poll(&mut self, now: Instant) -> Progress {
         let mut progress = Progress {

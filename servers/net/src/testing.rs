@@ -1,8 +1,8 @@
 //! Host-side test bench (not built for Basalt): the server's stack on an
 //! in-memory Ethernet wire to a second smoltcp stack that plays the
-//! remote host, and an app's [`Sockets`] on a region in the heap. Apps
-//! (`net-echo`, and the front ends to come) test their event handling
-//! over real TCP with it.
+//! remote host, and an app's [`Sockets`] on a region in the heap (more
+//! apps with [`Bench::attach_app`]). Apps (`net-echo`, and the front
+//! ends to come) test their event handling over real TCP with it.
 //!
 //! ```
 //! use net::client::{Event, Io};
@@ -278,6 +278,26 @@ pub struct Bench {
     pub tick_rounds: u64,
 }
 
+/// Another app on the bench's server ([`Bench::attach_app`]).
+pub struct App {
+    /// Its side of its region.
+    pub sockets: Sockets<Bell>,
+    /// Its number on the server (for [`Net::set_quota`]); the bench's
+    /// own app is 0.
+    pub id: usize,
+}
+
+impl App {
+    /// The app drains its events through `handle` and publishes its
+    /// requests.
+    pub fn run(&mut self, mut handle: impl FnMut(Event<'_>, &mut Io<Bell>)) {
+        while let Some((event, io)) = self.sockets.next_event() {
+            handle(event, io);
+        }
+        self.sockets.flush();
+    }
+}
+
 /// The state of a server that sleeps between rounds.
 #[derive(Clone, Copy, Debug)]
 struct Sleep {
@@ -365,6 +385,21 @@ impl Bench {
             steps: 0,
             rounds: 0,
             tick_rounds: 0,
+        }
+    }
+
+    /// Attaches another app to the server, on a region of its own
+    /// ([`REGION`] bytes). The bench's steps do not run it: call
+    /// [`App::run`] between them.
+    pub fn attach_app(&mut self) -> App {
+        let (server_side, app_side) = proto::test_region(REGION);
+        let id = self
+            .server
+            .attach(server_side, Bell::default())
+            .expect("a usable region");
+        App {
+            sockets: Sockets::new(app_side, self.server_bell.clone()).expect("a usable region"),
+            id,
         }
     }
 

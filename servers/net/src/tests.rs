@@ -6,7 +6,8 @@
 use crate::client::{ConnId, Event, Io};
 use crate::proto::{self, CloseReason, Endpoint, Error, Layout, Request, Writer, op};
 use crate::service::Limits;
-use crate::testing::{Bell, Bench, PEER, SERVER, TICK};
+use crate::settings::{QuotaError, quotas};
+use crate::testing::{App, Bell, Bench, PEER, SERVER, TICK};
 use smoltcp::socket::{icmp, tcp};
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress};
 use std::collections::{BTreeMap, VecDeque};
@@ -395,6 +396,125 @@ fn a_connection_flood_stays_within_the_socket_limit() {
     let h = bench.peer.connect(7);
     run(&mut bench, &mut echo, 20);
     round_trip(&mut bench, &mut echo, h, b"still serving");
+}
+
+/// Two apps with a quota of 12 sockets each, of 24 in all: app 0 on port
+/// 7, another on port 9, each with a backlog of 4.
+fn two_apps() -> (Bench, Echo, App, Echo) {
+    let limits = Limits {
+        max_sockets: 24,
+        max_backlog: 4,
+        ..Limits::default()
+    };
+    let mut bench = Bench::new(limits);
+    let other = bench.attach_app();
+    bench.server.set_quota(0, 12);
+    bench.server.set_quota(other.id, 12);
+    let mut first = Echo::new(7);
+    first.backlog = 4;
+    let mut second = Echo::new(9);
+    second.backlog = 4;
+    (bench, first, other, second)
+}
+
+/// `steps` steps of the bench with `first` as its app and `second` as
+/// `other`.
+fn run_both(bench: &mut Bench, first: &mut Echo, other: &mut App, second: &mut Echo, steps: usize) {
+    for _ in 0..steps {
+        bench.step(&mut |e, io| first.handle(e, io));
+        other.run(|e, io| second.handle(e, io));
+    }
+}
+
+#[test]
+fn an_app_at_its_quota_leaves_the_others_their_sockets() {
+    let (mut bench, mut first, mut other, mut second) = two_apps();
+    run_both(&mut bench, &mut first, &mut other, &mut second, 5);
+    assert_eq!(first.listening, [(7, Ok(()))]);
+    assert_eq!(second.listening, [(9, Ok(()))]);
+    // Idle connections to the first app, far more than its quota: it
+    // holds 12 sockets at most, the rest are reset.
+    let mut flood = Vec::new();
+    for _ in 0..40 {
+        flood.push(bench.peer.connect_with(7, 2048));
+        run_both(&mut bench, &mut first, &mut other, &mut second, 3);
+        let (held, quota) = bench.server.sockets_of(0).expect("app 0");
+        assert!(held <= quota, "{held} sockets over a quota of {quota}");
+    }
+    run_both(&mut bench, &mut first, &mut other, &mut second, 50);
+    let established = flood
+        .iter()
+        .filter(|&&h| bench.peer.tcp(h).state() == tcp::State::Established)
+        .count();
+    assert_eq!(established, 12, "the first app's whole quota, no more");
+    assert_eq!(first.accepted.len(), 12);
+    assert!(bench.server.stats().over_quota > 0);
+    // The second app still gets sockets: more connections than its
+    // backlog, all held open at once, each echoing. Without the quota
+    // the flood would have taken every socket its listener did not hold
+    // already, and all but the first 4 would be reset.
+    let mut mine = Vec::new();
+    for _ in 0..10 {
+        mine.push(bench.peer.connect(9));
+        run_both(&mut bench, &mut first, &mut other, &mut second, 3);
+    }
+    run_both(&mut bench, &mut first, &mut other, &mut second, 20);
+    for (i, &h) in mine.iter().enumerate() {
+        let line = format!("second app, connection {i}");
+        bench.peer.send(h, line.as_bytes());
+        run_both(&mut bench, &mut first, &mut other, &mut second, 20);
+        assert_eq!(bench.peer.recv(h), line.as_bytes(), "{line}: no echo");
+    }
+    assert_eq!(second.accepted.len(), 10);
+    // A LISTEN of the app at its quota says so.
+    bench.sockets.io().listen(8, 4);
+    run_both(&mut bench, &mut first, &mut other, &mut second, 5);
+    assert_eq!(first.listening, [(7, Ok(())), (8, Err(Error::Quota))]);
+    // The flood ends: the first app's sockets come back, and it serves
+    // again.
+    for &h in &flood {
+        bench.peer.tcp(h).abort();
+    }
+    run_both(&mut bench, &mut first, &mut other, &mut second, 100);
+    let (held, _) = bench.server.sockets_of(0).expect("app 0");
+    assert_eq!(held, 4, "only its listener's sockets are left");
+    let h = bench.peer.connect(7);
+    run_both(&mut bench, &mut first, &mut other, &mut second, 20);
+    bench.peer.send(h, b"served again");
+    run_both(&mut bench, &mut first, &mut other, &mut second, 20);
+    assert_eq!(bench.peer.recv(h), b"served again");
+}
+
+#[test]
+fn an_app_without_quota_left_cannot_listen() {
+    let (mut bench, mut first, mut other, mut second) = two_apps();
+    bench.server.set_quota(other.id, 0);
+    run_both(&mut bench, &mut first, &mut other, &mut second, 5);
+    assert_eq!(first.listening, [(7, Ok(()))]);
+    assert_eq!(second.listening, [(9, Err(Error::Quota))]);
+}
+
+#[test]
+fn quotas_come_from_the_arguments() {
+    let apps = ["resp-net", "http-net"];
+    let args = |value: &'static str| move |k: &str| (k == "quota-http-net").then_some(value);
+    assert_eq!(quotas(args("300"), &apps, 1100, 1100), Ok(vec![800, 300]));
+    for bad in ["0", "1101", "lots", "-1"] {
+        assert_eq!(
+            quotas(args(bad), &apps, 1100, 1100),
+            Err(QuotaError::Malformed {
+                region: "http-net",
+                value: bad
+            })
+        );
+    }
+    assert_eq!(
+        quotas(args("1100"), &apps, 1100, 1100),
+        Err(QuotaError::NoneLeft { region: "resp-net" })
+    );
+    // Shrunk with the pool, never to nothing.
+    assert_eq!(quotas(args("1099"), &apps, 1100, 10), Ok(vec![1, 9]));
+    assert_eq!(quotas(|_| None, &[], 1100, 1100), Ok(vec![]));
 }
 
 #[test]

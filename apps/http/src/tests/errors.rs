@@ -322,6 +322,7 @@ fn garbage_never_panics_and_stays_within_the_limits() {
         max_fields: 8,
         max_body: 512,
         output_pause: 4096,
+        max_buffered: 4096,
     };
     // Pieces to splice: valid fragments make the random streams get far.
     let pieces: [&[u8]; 16] = [
@@ -365,8 +366,10 @@ fn garbage_never_panics_and_stays_within_the_limits() {
                 }
             }
             let flow = s.feed(&mut conn, &chunk, &mut out);
-            // What waits is at most a head and a body, plus the chunk.
+            // What waits is at most a head and a body, plus the chunk,
+            // and its memory stays within the budget.
             assert!(conn.buffered() <= 256 + 512 + chunk.len());
+            assert!(s.buffered() <= limits.max_buffered);
             if flow == Flow::Close {
                 closed += 1;
                 break;
@@ -375,6 +378,7 @@ fn garbage_never_panics_and_stays_within_the_limits() {
         }
         s.close(conn);
         assert_eq!(s.metrics().open_connections(), 0);
+        assert_eq!(s.buffered(), 0);
     }
     assert!(closed > 100, "the streams reach errors ({closed})");
 }

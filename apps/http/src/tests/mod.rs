@@ -3,6 +3,7 @@
 
 extern crate std;
 
+mod budget;
 mod errors;
 mod kvs;
 mod protocol;
