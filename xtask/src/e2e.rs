@@ -59,6 +59,17 @@ const CALL_TIMEOUT_SECS: u32 = 60;
 /// floods that fill the store's share of it stay short under TCG.
 pub const MEMORY_MIB: u64 = 256;
 
+/// Idle connections opened to the HTTP port: more than its socket quota
+/// in config/default (550 of the net server's 1100), fewer than the
+/// front end's `max-connections` (1000), so that only the quota stops
+/// them.
+const IDLE_HTTP: usize = 1000;
+
+/// Connections to RESP held open beside them: more than its listener's
+/// backlog (64 sockets), so that RESP needs sockets the HTTP connections
+/// would have taken without the quota.
+const RESP_BESIDE: usize = 100;
+
 /// Runs `program` with `args` (and `input` on its standard input) for at
 /// most [`CALL_TIMEOUT_SECS`]; its standard output, or why it failed.
 fn run(program: &str, args: &[&str], input: Option<&[u8]>) -> Result<String> {
@@ -358,6 +369,109 @@ fn oversized_queries(redis_port: u16) -> Result<()> {
     expect("SET after them", r(&["set", "after-hogs", "1"]), "OK")
 }
 
+/// Sends a GET of a missing path on `s`; the start of the answer's status
+/// line (`HTTP/1.1 404`), or `None` if the guest reset the connection
+/// (QEMU then closes the host's side).
+fn http_status(s: &mut TcpStream, what: &str) -> Result<Option<Vec<u8>>> {
+    if s.write_all(b"GET /idle HTTP/1.1\r\nHost: h\r\n\r\n")
+        .is_err()
+    {
+        return Ok(None);
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while got.len() < 12 {
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
+            Err(e) => return Err(fail!("{what}: neither answered nor closed: {e}")),
+        }
+    }
+    got.truncate(12);
+    Ok(Some(got))
+}
+
+/// The net server's socket quotas: [`IDLE_HTTP`] connections to the HTTP
+/// port, each answered once (a 404: it paces the connections, which QEMU
+/// accepts on the host before the guest sees them, and shows which the
+/// guest took) and then left open, idle. HTTP holds its quota of them and
+/// the net server resets the rest; meanwhile RESP accepts [`RESP_BESIDE`]
+/// connections, held open together, each answering PING. Without the
+/// quota HTTP would hold all 1000 of the 1100 sockets and RESP's 65th
+/// connection would be reset. Once they all close, HTTP answers again.
+fn idle_http_connections(redis_port: u16, http_port: u16) -> Result<()> {
+    let started = Instant::now();
+    let connect = |port: u16| -> Result<TcpStream> {
+        let s = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    };
+    let mut idle = Vec::new();
+    let mut reset = 0;
+    for i in 0..IDLE_HTTP {
+        let mut s = connect(http_port)?;
+        match http_status(&mut s, &format!("HTTP connection {i}"))? {
+            Some(line) if line == b"HTTP/1.1 404" => idle.push(s),
+            Some(line) => {
+                return Err(fail!(
+                    "HTTP connection {i} answered {:?}",
+                    String::from_utf8_lossy(&line)
+                ));
+            }
+            None => reset += 1,
+        }
+    }
+    if idle.is_empty() || reset == 0 {
+        return Err(fail!(
+            "of {IDLE_HTTP} HTTP connections {} were served and {reset} reset: \
+             the HTTP front end's socket quota should stop them part way",
+            idle.len()
+        ));
+    }
+    let mut beside = Vec::new();
+    for i in 0..RESP_BESIDE {
+        let mut s = connect(redis_port)?;
+        s.write_all(b"*1\r\n$4\r\nPING\r\n")?;
+        let pong = read_line(&mut s).map_err(|e| {
+            fail!(
+                "RESP connection {i} beside {} idle HTTP connections: {}",
+                idle.len(),
+                e.0
+            )
+        })?;
+        if pong != "+PONG" {
+            return Err(fail!("RESP connection {i}: PING answered {pong:?}"));
+        }
+        beside.push(s);
+    }
+    let held = idle.len();
+    drop(idle);
+    drop(beside);
+    // HTTP's sockets come back as its connections close.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut s = connect(http_port)?;
+        let answer = http_status(&mut s, "HTTP after the idle connections")?;
+        if answer.as_deref() == Some(b"HTTP/1.1 404") {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(fail!(
+                "HTTP does not answer 30 s after its idle connections closed"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "     {IDLE_HTTP} idle HTTP connections: {held} held, {reset} reset at the quota; \
+         {RESP_BESIDE} RESP connections beside them ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// `maxmemory`, from `INFO memory`.
 fn maxmemory(redis_port: u16) -> Result<usize> {
     let info = redis(redis_port, &["info", "memory"])?;
@@ -464,6 +578,7 @@ fn first_boot(redis_port: u16, http_port: u16, qmp: &Path) -> Result<()> {
     if read.1 != "v" {
         return Err(fail!("curl GET /kv/k gave {:?}", read.1));
     }
+    idle_http_connections(redis_port, http_port)?;
     append_flood(redis_port)
 }
 
@@ -512,7 +627,7 @@ fn benchmark(redis_port: u16, log: &Path) -> Result<()> {
 /// Boots `image` with the system's devices on `disk` and free host ports;
 /// once both front ends answer, runs `checks`, then kills QEMU (a power
 /// cut). The serial log goes to `log`.
-fn boot(
+pub(crate) fn boot(
     image: &Path,
     machine_for: &dyn Fn(HostPorts) -> Result<Machine>,
     disk: &Path,

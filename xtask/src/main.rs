@@ -5,6 +5,7 @@ mod bench_kvs;
 mod build;
 mod compose;
 mod config;
+mod durability;
 mod e2e;
 mod fuzz;
 mod image;

@@ -60,6 +60,9 @@ enum Scenario {
     /// The kernel fuzzer (`tests/kfuzz`, `cargo xtask fuzz`): a short
     /// campaign of [`FUZZ_SEEDS`] seeds of [`FUZZ_CALLS`] calls.
     Fuzz,
+    /// `kill -9` of QEMU under load, for `fsync = always` and `everysec`
+    /// (`crate::durability`): config/default in release builds.
+    Durability,
 }
 
 /// The short fuzzing campaign every test run makes: 200,000 calls.
@@ -75,7 +78,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 13] = [
+const CASES: [Case; 14] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -161,13 +164,53 @@ const CASES: [Case; 13] = [
         cpu: None,
     },
     Case {
-        name: "system: config/default, release build (redis-cli and curl from the host, an APPEND flood past maxmemory, a power cut, the data after the reboot, oversized queries and clients closed, LRU eviction, redis-benchmark)",
+        name: "system: config/default, release build (redis-cli and curl from the host, 1,000 idle HTTP connections beside RESP, an APPEND flood past maxmemory, a power cut, the data after the reboot, oversized queries and clients closed, LRU eviction, redis-benchmark)",
         scenario: Scenario::Default,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
         cpu: None,
     },
+    Case {
+        name: "durability: kill -9 of QEMU under redis-benchmark load (config/default, release, fsync always and everysec), every acknowledged write logged and read back after a reboot",
+        scenario: Scenario::Durability,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
 ];
+
+/// The machine the boot tests of config/default (system `m`) give it:
+/// [`crate::e2e::MEMORY_MIB`] of RAM, the devices and forwarded ports it
+/// needs.
+fn e2e_machine(
+    m: &manifest::Manifest,
+    ports: crate::machine::HostPorts,
+) -> Result<crate::machine::Machine> {
+    let machine = crate::machine::Machine::for_system(m, ports)?;
+    Ok(crate::machine::Machine {
+        memory_mib: crate::e2e::MEMORY_MIB,
+        ..machine
+    })
+}
+
+/// The image of config/default with `fsync = "always"` next to `image`
+/// (the durability test's `everysec` one).
+fn fsync_always_image(image: &Path) -> PathBuf {
+    image.with_file_name("durability-always.iso")
+}
+
+/// config/default copied with kvs logging under `fsync = "always"`.
+fn fsync_always_config(dir: &Path) -> Result<PathBuf> {
+    let dst = test_config(dir, "default", &[], "")?;
+    let kvs = dst.join("kvs.toml");
+    let text = fs::read_to_string(&kvs)?;
+    let always = text.replacen("fsync = \"everysec\"", "fsync = \"always\"", 1);
+    if always == text {
+        return Err(fail!("{} sets no `fsync = \"everysec\"`", kvs.display()));
+    }
+    fs::write(&kvs, always)?;
+    Ok(dst)
+}
 
 /// Copies the config tree `config/<name>` to `<dir>/<name>-config` and
 /// adds the `extra` arguments (TOML lines) to the `[args]` of each listed
@@ -394,6 +437,7 @@ pub fn run_all(accel: Accel, only: Option<&str>) -> Result<()> {
         Scenario::Net,
         Scenario::Default,
         Scenario::Fuzz,
+        Scenario::Durability,
     ]
     .into_iter()
     .filter(|s| cases.iter().any(|c| c.scenario == *s))
@@ -404,6 +448,7 @@ pub fn run_all(accel: Accel, only: Option<&str>) -> Result<()> {
             Scenario::PowerCut => ("kvs-persist-write.iso", "test=roottask"),
             Scenario::Net => ("net.iso", "test=roottask"),
             Scenario::Default => ("default.iso", ""),
+            Scenario::Durability => ("durability-everysec.iso", ""),
             Scenario::Fuzz => ("kfuzz.iso", "test=roottask"),
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
@@ -418,6 +463,17 @@ pub fn run_all(accel: Accel, only: Option<&str>) -> Result<()> {
         let modules: &[Module] = match scenario {
             // The fuzzer makes an image per seed.
             Scenario::Fuzz => continue,
+            // Release builds, as for config/default.
+            Scenario::Durability => {
+                default_system = compose::system_image(None, Profile::Release, path)?;
+                compose::compose_with_args(
+                    &fsync_always_config(&dir)?,
+                    compose::Binaries::Build(Profile::Release),
+                    &fsync_always_image(path),
+                    args,
+                )?;
+                continue;
+            }
             Scenario::Default => {
                 // A release build, as `cargo xtask run --release` boots:
                 // redis-benchmark's 180,000 requests take half an hour in
@@ -637,15 +693,21 @@ fn run_case(
             timeout: Some(Duration::from_secs(300)),
         });
     }
+    if case.scenario == Scenario::Durability {
+        let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
+        let machine_for = |ports| e2e_machine(m, ports);
+        for (image, policy) in [
+            (fsync_always_image(image), crate::durability::Policy::Always),
+            (image.to_path_buf(), crate::durability::Policy::EverySec),
+        ] {
+            let line = crate::durability::run(&image, policy, &machine_for, dir, accel)?;
+            println!("     {line}");
+        }
+        return Ok(());
+    }
     if case.scenario == Scenario::Default {
         let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
-        let machine_for = |ports| {
-            let machine = crate::machine::Machine::for_system(m, ports);
-            machine.map(|machine| crate::machine::Machine {
-                memory_mib: crate::e2e::MEMORY_MIB,
-                ..machine
-            })
-        };
+        let machine_for = |ports| e2e_machine(m, ports);
         return crate::e2e::run_default(image, &machine_for, dir, accel);
     }
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
@@ -705,6 +767,7 @@ fn run_case(
         Scenario::Net => unreachable!("run_net runs it"),
         Scenario::Default => unreachable!("e2e::run_default runs it"),
         Scenario::Fuzz => unreachable!("fuzz::run runs it"),
+        Scenario::Durability => unreachable!("durability::run runs it"),
     };
     result.map_err(|e| {
         fail!(

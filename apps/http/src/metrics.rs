@@ -166,6 +166,16 @@ impl Metrics {
             "How often init restarted the store.",
             stats.restarts,
         );
+        if let Some(reason) = stats.last_exit.as_deref().filter(|r| !r.is_empty()) {
+            w.family(
+                "basalt_kvs_last_exit_info",
+                "gauge",
+                "How the store's previous start ended (init's words), as a label.",
+            );
+            w.text("basalt_kvs_last_exit_info{reason=\"");
+            w.label_value(reason);
+            w.text("\"} 1\n");
+        }
     }
 }
 
@@ -175,6 +185,22 @@ struct Writer<'a>(&'a mut Vec<u8>);
 impl Writer<'_> {
     fn text(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
+    }
+
+    /// `value` as a label value: backslash, double quote and newline
+    /// escaped, as the text format wants.
+    fn label_value(&mut self, value: &str) {
+        for c in value.chars() {
+            match c {
+                '\\' => self.text("\\\\"),
+                '"' => self.text("\\\""),
+                '\n' => self.text("\\n"),
+                c => {
+                    let mut utf8 = [0u8; 4];
+                    self.text(c.encode_utf8(&mut utf8));
+                }
+            }
+        }
     }
 
     fn number(&mut self, n: u64) {

@@ -49,7 +49,7 @@ impl StoreError {
 
 /// What the store reports about itself for `GET /metrics`; `None` for
 /// what it does not report.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct StoreStats {
     /// It answered (`basalt_kvs_up`).
     pub up: bool,
@@ -69,6 +69,9 @@ pub struct StoreStats {
     pub evicted_keys: Option<u64>,
     /// How often init restarted it (`basalt_kvs_restarts_total`).
     pub restarts: Option<u64>,
+    /// How its previous start ended, as init told it (`page fault`, …;
+    /// empty for none): the label of `basalt_kvs_last_exit_info`.
+    pub last_exit: Option<String>,
 }
 
 /// A key-value store of byte strings: what the routes need.
@@ -260,6 +263,9 @@ pub(crate) fn read_info(info: &[u8], stats: &mut StoreStats) {
             b"maxmemory" => stats.maxmemory = number(),
             b"evicted_keys" => stats.evicted_keys = number(),
             b"basalt_restarts" => stats.restarts = number(),
+            b"basalt_last_exit" => {
+                stats.last_exit = Some(String::from_utf8_lossy(value).into_owned());
+            }
             _ => {}
         }
     }

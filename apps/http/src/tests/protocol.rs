@@ -141,6 +141,7 @@ fn metrics_show_what_the_store_reports() {
                 maxmemory: Some(1 << 30),
                 evicted_keys: Some(3),
                 restarts: Some(1),
+                last_exit: Some("page fault \"at\" 0x0\\".into()),
             }
         }
     }
@@ -156,6 +157,7 @@ fn metrics_show_what_the_store_reports() {
         "basalt_kvs_maxmemory_bytes 1073741824",
         "basalt_kvs_evicted_keys_total 3",
         "basalt_kvs_restarts_total 1",
+        "basalt_kvs_last_exit_info{reason=\"page fault \\\"at\\\" 0x0\\\\\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }

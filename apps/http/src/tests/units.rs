@@ -72,7 +72,7 @@ fn resp_replies() {
 fn info_fields() {
     let mut stats = StoreStats::default();
     read_info(
-        b"# Server\r\nbasalt_restarts:2\r\n\r\n# Memory\r\nused_memory:1024\r\nused_memory_human:1K\r\nmaxmemory:4096\r\n\r\n# Persistence\r\naof_enabled:1\r\naof_last_write_status:err\r\naof_current_size:77\r\nbad line\r\n\r\n# Stats\r\nevicted_keys:9\r\n",
+        b"# Server\r\nbasalt_restarts:2\r\nbasalt_last_exit:page fault\r\n\r\n# Memory\r\nused_memory:1024\r\nused_memory_human:1K\r\nmaxmemory:4096\r\n\r\n# Persistence\r\naof_enabled:1\r\naof_last_write_status:err\r\naof_current_size:77\r\nbad line\r\n\r\n# Stats\r\nevicted_keys:9\r\n",
         &mut stats,
     );
     assert_eq!(
@@ -87,6 +87,7 @@ fn info_fields() {
             maxmemory: Some(4096),
             evicted_keys: Some(9),
             restarts: Some(2),
+            last_exit: Some("page fault".into()),
         }
     );
     read_info(
