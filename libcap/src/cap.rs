@@ -375,6 +375,21 @@ impl Notification {
         ipc::wait(self.0)
     }
 
+    /// Like [`wait`](Self::wait), but gives up when the time-stamp
+    /// counter reaches `deadline`: [`Error::TimedOut`] ([`ipc::wait_until`]).
+    ///
+    /// ```no_run
+    /// let soon = libcap::time::rdtsc() + 1_000_000;
+    /// match libcap::Notification::from_raw(10).wait_until(soon) {
+    ///     Ok(bits) => println!("signalled {bits:#x}"),
+    ///     Err(libcap::Error::TimedOut) => println!("time"),
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
+    pub fn wait_until(self, deadline: u64) -> Result<u64, Error> {
+        ipc::wait_until(self.0, deadline)
+    }
+
     /// Takes the word without waiting; [`Error::WouldBlock`] when it is
     /// zero ([`ipc::poll`]).
     ///

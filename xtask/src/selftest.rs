@@ -157,7 +157,7 @@ const CASES: [Case; 14] = [
         cpu: None,
     },
     Case {
-        name: "net: config/net-test (virtio-net with MSI-X and the RTC tick, DHCP, TCP and UDP echo from the host through QEMU's user networking)",
+        name: "net: config/net-test (virtio-net with MSI-X, timers by timed waits, DHCP, TCP and UDP echo from the host through QEMU's user networking)",
         scenario: Scenario::Net,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -1267,7 +1267,7 @@ mod tests {
     #[test]
     fn the_net_check_wants_the_conversation_and_a_clean_log() {
         let serial = format!(
-            "{NET_SLEEPS}24 (receive and transmit), RTC tick 16 Hz on line 8: sleeping on net-wake when idle\n{}\nnet-echo: 10.0.2.2:40000 connected (1 open)\n",
+            "{NET_SLEEPS}24 (receive and transmit): sleeping on net-wake when idle, until the next timer\n{}\nnet-echo: 10.0.2.2:40000 connected (1 open)\n",
             nettest::READY.join("\n")
         );
         let ok = || Ok("fine".to_string());

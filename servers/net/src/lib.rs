@@ -9,13 +9,13 @@
 //! | [`stack`] | [`stack::Net`]: the smoltcp interface, DHCPv4 or a static address, and the service |
 //! | `testing` | (host only) a bench: the stack on an in-memory wire to a second smoltcp stack, and an app |
 //! | [`nic`] | the virtio-net device as a smoltcp `Device` |
-//! | [`tick`] | the RTC's periodic interrupt, which wakes a sleeping server for its timers |
 //! | [`settings`] | the server's config arguments |
 //!
 //! The binary (`src/main.rs`) finds the virtio-net device through what
 //! `init` granted, attaches every app region, and runs rounds, sleeping
-//! on its notification between them when the device's interrupt and the
-//! tick are granted (polling otherwise). See `docs/net.md` and
+//! on its notification between them when the device's interrupt is
+//! granted (polling otherwise), until the next timer at the latest
+//! ([`stack::Net::poll_at`], a timed wait). See `docs/net.md` and
 //! `config/net-test`.
 
 #![cfg_attr(not(test), no_std)]
@@ -34,4 +34,3 @@ pub mod stack;
 pub mod testing;
 #[cfg(test)]
 mod tests;
-pub mod tick;

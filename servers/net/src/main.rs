@@ -44,14 +44,13 @@ libcap::component!(component::run);
 mod component {
     use alloc::vec::Vec;
     use core::fmt::Write;
+    use libcap::Notification;
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info, warn};
-    use libcap::{IoPorts, IrqHandler, Notification};
     use net::client::EVENT_SUFFIX;
     use net::nic::{NicError, QUEUES, VirtioNic};
     use net::settings::{self, ArgError, QuotaError, Settings};
     use net::stack::{Addressing, Net, StackError};
-    use net::tick::{self, Tick};
     use smoltcp::time::Instant;
     use virtio_pci::device::{self, Names, OpenError};
     use virtio_pci::interrupt::{Interrupt, NoInterrupt};
@@ -90,9 +89,12 @@ mod component {
 
     impl Clock {
         fn now(&self) -> Instant {
-            // SAFETY: RDTSC only reads a counter.
-            let t = unsafe { core::arch::x86_64::_rdtsc() };
-            Instant::from_micros((t / self.ticks_per_us) as i64)
+            Instant::from_micros((libcap::time::rdtsc() / self.ticks_per_us) as i64)
+        }
+
+        /// The time-stamp counter's reading at `at`.
+        fn tsc_at(&self, at: Instant) -> u64 {
+            (at.total_micros().max(0) as u64).saturating_mul(self.ticks_per_us)
         }
     }
 
@@ -100,21 +102,14 @@ mod component {
     enum Idle {
         /// Yield to the threads of the same priority.
         Poll,
-        /// Wait on the notification that the NIC's interrupt, the tick
-        /// and the apps signal.
-        Sleep {
-            wake: Notification,
-            tick: Tick<IoPorts, IrqHandler>,
-        },
+        /// Wait on the notification that the NIC's interrupt and the apps
+        /// signal, until the next timer at the latest.
+        Sleep { wake: Notification },
     }
 
-    /// Sleeping needs the NIC's interrupt on both queues and the tick;
-    /// without either the server polls, and says why.
-    fn idle(
-        start: &'static libcap::Start,
-        settings: &Settings<'static>,
-        interrupt: Result<Interrupt, NoInterrupt>,
-    ) -> Idle {
+    /// Sleeping needs the NIC's interrupt on both queues; without it the
+    /// server polls, and says why.
+    fn idle(settings: &Settings<'static>, interrupt: Result<Interrupt, NoInterrupt>) -> Idle {
         const POLLING: &str = "polling (net must run at its apps' priority)";
         let interrupt = match interrupt {
             Ok(i) if QUEUES.iter().all(|&q| i.routed(q)) => i,
@@ -131,49 +126,12 @@ mod component {
                 return Idle::Poll;
             }
         };
-        let Some(rtc) = start.irq(settings.rtc).filter(|r| r.line == tick::IRQ) else {
-            warn!(
-                "no IRQ {} `{}` for the tick: {POLLING}",
-                tick::IRQ,
-                settings.rtc
-            );
-            return Idle::Poll;
-        };
-        let Some(ports) = start
-            .io_ports(settings.rtc_ports)
-            .filter(|p| p.first <= tick::INDEX_PORT && p.last >= tick::DATA_PORT)
-        else {
-            warn!(
-                "no I/O ports `{}` covering 0x70-0x71 for the tick: {POLLING}",
-                settings.rtc_ports
-            );
-            return Idle::Poll;
-        };
-        // `device::open` bound the NIC's line to the same notification,
-        // so the signal capability is there.
-        let bound = start
-            .signal(settings.wake)
-            .map_or(Err(libcap::Error::InvalidCapability), |s| {
-                rtc.handler.set_notification(s)
-            });
-        match bound.and_then(|()| Tick::start(ports.ports, rtc.handler)) {
-            Ok(tick) => {
-                info!(
-                    "interrupts: MSI-X entry 0 on line {} (receive and transmit), RTC tick {} Hz on line {}: sleeping on {} when idle",
-                    interrupt.line,
-                    tick::HZ,
-                    rtc.line,
-                    settings.wake
-                );
-                Idle::Sleep {
-                    wake: interrupt.notification,
-                    tick,
-                }
-            }
-            Err(e) => {
-                warn!("the tick failed to start: {e:?}; {POLLING}");
-                Idle::Poll
-            }
+        info!(
+            "interrupts: MSI-X entry 0 on line {} (receive and transmit): sleeping on {} when idle, until the next timer",
+            interrupt.line, settings.wake
+        );
+        Idle::Sleep {
+            wake: interrupt.notification,
         }
     }
 
@@ -198,7 +156,7 @@ mod component {
         let opened = device::open(start, &names, &NET_DEVICES).map_err(Failure::Open)?;
         info!("{}", opened.describe("virtio-net"));
         let mut nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
-        let idle = idle(start, &settings, opened.interrupt);
+        let idle = idle(&settings, opened.interrupt);
         nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
         let mac = nic.mac();
 
@@ -307,16 +265,23 @@ mod component {
                 // Work that came in since the round (the apps may have
                 // looked before the request) is served without sleeping.
                 Idle::Sleep { .. } if net.request_wakes() => {}
-                Idle::Sleep { wake, tick } => {
-                    let woken = wake.wait().map(drop).and_then(|()| tick.rearm());
-                    // Neither fails while the server holds its
-                    // capabilities; if one did, the loop would go on
-                    // without sleeping or without ticks.
-                    if let Err(e) = woken
-                        && !failed
-                    {
-                        failed = true;
-                        error!("waiting for a wake-up failed: {e:?}");
+                Idle::Sleep { wake } => {
+                    // Until a signal, or the next timer (smoltcp's and the
+                    // service's) at the latest.
+                    let woken = match net.poll_at(clock.now()) {
+                        Some(at) => wake.wait_until(clock.tsc_at(at)),
+                        None => wake.wait(),
+                    };
+                    // It does not fail while the server holds its
+                    // capability; if it did, the loop would go on without
+                    // sleeping.
+                    match woken {
+                        Ok(_) | Err(libcap::Error::TimedOut) => {}
+                        Err(e) if !failed => {
+                            failed = true;
+                            error!("waiting for a wake-up failed: {e:?}");
+                        }
+                        Err(_) => {}
                     }
                 }
             }

@@ -534,6 +534,6 @@ mod load {
                 "round {round}: {got:?}"
             );
         }
-        assert_eq!(bench.tick_rounds, 0, "wake-ups missed");
+        assert_eq!(bench.timer_rounds, 0, "wake-ups missed");
     }
 }

@@ -71,7 +71,9 @@ impl Default for Limits {
 }
 
 /// The longest the service goes without walking its sockets (for what
-/// timers change: half-open timeouts, connections smoltcp dropped).
+/// timers change: half-open timeouts, connections smoltcp dropped) while
+/// it runs rounds; a sleeping server wakes for them at
+/// [`Service::poll_at`] and at smoltcp's own deadline.
 pub const SCAN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Datagrams a UDP socket queues each way.
@@ -734,6 +736,17 @@ impl<W: Wake> Service<W> {
             }
             self.listeners[l].idle.push(h);
         }
+    }
+
+    /// When the service's own timers want a pass next: the first
+    /// half-open connection's SYN timeout. `None`: none is running.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let syn_timeout = self.limits.syn_timeout;
+        self.listeners
+            .iter()
+            .flat_map(|l| l.half_open.iter())
+            .map(|&(_, since)| since + syn_timeout)
+            .min()
     }
 
     /// Promotes listening sockets that connected, recycles failed ones,

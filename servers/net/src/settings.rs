@@ -22,12 +22,8 @@ pub struct Settings<'a> {
     /// The PCI device's name (`device`, default `nic`).
     pub device: &'a str,
     /// The notification apps signal (`wake`, default `net-wake`); the
-    /// device's interrupt and the tick signal it too.
+    /// device's interrupt signals it too.
     pub wake: &'a str,
-    /// The RTC's interrupt line, the tick (`rtc`, default `rtc`).
-    pub rtc: &'a str,
-    /// The RTC's ports 0x70-0x71 (`rtc-ports`, default `rtc-ports`).
-    pub rtc_ports: &'a str,
 }
 
 /// A bad argument: its name and what is wrong.
@@ -166,8 +162,6 @@ impl Settings<'static> {
             dma: arg("dma").unwrap_or("net-dma"),
             device: arg("device").unwrap_or("nic"),
             wake: arg("wake").unwrap_or("net-wake"),
-            rtc: arg("rtc").unwrap_or("rtc"),
-            rtc_ports: arg("rtc-ports").unwrap_or("rtc-ports"),
         })
     }
 }

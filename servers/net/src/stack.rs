@@ -65,6 +65,9 @@ pub struct Net<D, W> {
     sockets: SocketSet<'static>,
     dhcp: Option<SocketHandle>,
     service: Service<W>,
+    /// The last round's second interface poll changed sockets after the
+    /// service's pass: the next pass looks at them.
+    changed: bool,
 }
 
 impl<D: Device, W: Wake> Net<D, W> {
@@ -109,6 +112,7 @@ impl<D: Device, W: Wake> Net<D, W> {
             sockets,
             dhcp,
             service,
+            changed: false,
         })
     }
 
@@ -164,12 +168,16 @@ impl<D: Device, W: Wake> Net<D, W> {
                 None => {}
             }
         }
-        progress.service = self.service.pass(&mut self.sockets, now, progress.frames);
+        let changed = progress.frames || core::mem::take(&mut self.changed);
+        progress.service = self.service.pass(&mut self.sockets, now, changed);
         if progress.service.any()
             && self.iface.poll(now, &mut self.device, &mut self.sockets)
                 == PollResult::SocketStateChanged
         {
             progress.frames = true;
+            // Sockets changed after the service looked: the next pass
+            // must look again, whatever the next poll finds.
+            self.changed = true;
         }
         progress
     }
@@ -201,6 +209,18 @@ impl<D: Device, W: Wake> Net<D, W> {
     /// Whether an app released rx space the service was waiting for.
     pub fn rx_released(&mut self) -> bool {
         self.service.rx_released()
+    }
+
+    /// When a round is due next for a timer, if any is running:
+    /// smoltcp's (TCP retransmission, delayed ACKs, keep-alive,
+    /// TIME-WAIT, DHCP) and the service's (SYN timeouts). A sleeping
+    /// server waits for its notification until then at most.
+    pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
+        let stack = self.iface.poll_at(now, &self.sockets);
+        match (stack, self.service.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Asks the apps for wake-ups before the server sleeps; true if work

@@ -273,9 +273,9 @@ pub struct Bench {
     pub steps: u64,
     /// Rounds the server ran (one per step unless it sleeps).
     pub rounds: u64,
-    /// Rounds of a sleeping server that only the tick woke and that did
-    /// something: a timer's work, or a wake-up the server missed.
-    pub tick_rounds: u64,
+    /// Rounds of a sleeping server that only its deadline woke and that
+    /// did something: a timer's work, or a wake-up the server missed.
+    pub timer_rounds: u64,
 }
 
 /// Another app on the bench's server ([`Bench::attach_app`]).
@@ -305,14 +305,10 @@ struct Sleep {
     asleep: bool,
     /// Its bell's count when it went to sleep.
     bell: u64,
-    /// When the tick wakes it next.
-    tick: Instant,
+    /// When its timed wait ends ([`Net::poll_at`]): `None` waits for a
+    /// signal alone.
+    deadline: Option<Instant>,
 }
-
-/// The period of the bench's tick, like the RTC's on Basalt
-/// (`net::tick`): a sleeping server's timers are served this late at
-/// worst.
-pub const TICK: Duration = Duration::from_micros(62_500);
 
 /// The bench's region size for the app (unless [`Bench::with`] says).
 pub const REGION: usize = 1 << 20;
@@ -322,7 +318,8 @@ impl Bench {
     /// with interrupts: after a round with nothing done it asks for
     /// wake-ups ([`Net::request_wakes`]) and, if nothing is there yet,
     /// runs again only when its bell rings after that, a frame arrives
-    /// for it (the NIC's interrupt) or the [`TICK`] passes.
+    /// for it (the NIC's interrupt) or its timers' deadline
+    /// ([`Net::poll_at`]) comes.
     pub fn sleeping(limits: Limits) -> Self {
         Self::with(limits, REGION, true)
     }
@@ -380,11 +377,11 @@ impl Bench {
             sleep: sleeping.then_some(Sleep {
                 asleep: false,
                 bell: 0,
-                tick: now,
+                deadline: None,
             }),
             steps: 0,
             rounds: 0,
-            tick_rounds: 0,
+            timer_rounds: 0,
         }
     }
 
@@ -429,22 +426,22 @@ impl Bench {
 
     /// The server's turn: a round, unless it sleeps and nothing wakes it.
     fn server_turn(&mut self) {
-        let mut by_tick = false;
+        let mut by_timer = false;
         if let Some(sleep) = &mut self.sleep
             && sleep.asleep
         {
             let signalled =
                 self.server_bell.rings() != sleep.bell || !self.peer.to_server.borrow().is_empty();
-            by_tick = !signalled && self.now >= sleep.tick;
-            if !signalled && !by_tick {
+            by_timer = !signalled && sleep.deadline.is_some_and(|d| self.now >= d);
+            if !signalled && !by_timer {
                 return;
             }
             sleep.asleep = false;
         }
         self.rounds += 1;
         let progress = self.server.poll(self.now);
-        if by_tick && progress.any() {
-            self.tick_rounds += 1;
+        if by_timer && progress.any() {
+            self.timer_rounds += 1;
         }
         if let Some(sleep) = &mut self.sleep
             && !progress.any()
@@ -457,7 +454,7 @@ impl Bench {
                 *sleep = Sleep {
                     asleep: true,
                     bell,
-                    tick: self.now + TICK,
+                    deadline: self.server.poll_at(self.now),
                 };
             }
         }
