@@ -209,7 +209,11 @@ fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Co
             s.out.truncate(start);
             reply::error(&mut s.out, TOO_LARGE);
         }
-        Err(StoreError::Lost | StoreError::Interrupted { .. }) => {
+        Err(StoreError::Interrupted { applied }) => {
+            s.out.truncate(start);
+            interrupted(s, applied > 0);
+        }
+        Err(StoreError::Lost) => {
             s.out.truncate(start);
             lost(s);
         }

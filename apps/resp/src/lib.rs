@@ -175,10 +175,12 @@ pub enum StoreError {
     /// client's SELECT, MULTI and WATCH state is gone, so the client gets an
     /// error reply and the connection closes, as if the server had.
     Lost,
-    /// The store restarted during a round ([`Store::exec_round`]): the
-    /// replies appended are those of the round's first commands, the next
-    /// `applied` commands took effect (their replies are lost), and the
-    /// rest had none. Their connections' state is gone, as with
+    /// The store restarted during the command or the round
+    /// ([`Store::exec_round`]), or before it (it was not run in sessions
+    /// the new store does not have): the replies appended are those of
+    /// the round's first commands, the next `applied` commands took effect
+    /// (their replies are lost), and the rest had none (for one command:
+    /// `applied` is 1 or 0). Their connections' state is gone, as with
     /// [`Lost`](Self::Lost), but each command's client learns which.
     Interrupted {
         /// Commands after the answered ones that took effect.
@@ -313,6 +315,9 @@ impl<T: libcap::rpc::Transport> Store for kvs::Connection<T> {
             Err(kvs::Error::TooLarge)
             | Err(kvs::Error::Rpc(libcap::rpc::RpcError::Remote(kvs::REPLY_TOO_LARGE))) => {
                 Err(StoreError::TooLarge)
+            }
+            Err(kvs::Error::Interrupted { applied, .. }) => {
+                Err(StoreError::Interrupted { applied })
             }
             Err(_) => Err(StoreError::Lost),
         }

@@ -116,6 +116,12 @@ fn each_command_of_the_interrupted_round_learns_whether_it_took_effect() {
     // A connection with state in the store, not in the round.
     assert_eq!(run(&mut idle, &mut fe, "SELECT 1\r\n"), "+OK\r\n");
     assert_eq!(run(&mut idle, &mut fe, "SET x 0\r\n"), "+OK\r\n");
+    // And one inside a transaction.
+    let mut tx = connect(&mut fe);
+    assert_eq!(
+        run(&mut tx, &mut fe, "MULTI\r\nINCR n\r\n"),
+        "+OK\r\n+QUEUED\r\n"
+    );
     // One round: a's INCR and b's RPUSH take effect before b's fault;
     // a's SET after it does not.
     let flows = vec![
@@ -146,7 +152,12 @@ fn each_command_of_the_interrupted_round_learns_whether_it_took_effect() {
         drive(&mut idle, &mut fe, b"INCR x\r\n"),
         (format!("-{NO_EFFECT}\r\n").into_bytes(), Flow::Close)
     );
-    for c in [a, b, idle] {
+    // The transaction's queue went with the old store: EXEC is not run.
+    assert_eq!(
+        drive(&mut tx, &mut fe, b"EXEC\r\n"),
+        (format!("-{NO_EFFECT}\r\n").into_bytes(), Flow::Close)
+    );
+    for c in [a, b, idle, tx] {
         fe.disconnect(c);
     }
     // A new connection sees what took effect, and nothing else.

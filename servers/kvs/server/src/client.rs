@@ -3,7 +3,7 @@
 
 use crate::persist::{DeviceError, LogError, misconf};
 use crate::shared::SharedBuf;
-use crate::{Answer, DISK_ERROR, DISK_FULL, INLINE_REQUEST, KvsClient, proto};
+use crate::{Answer, DISK_ERROR, DISK_FULL, INLINE_COMMAND, INLINE_REQUEST, KvsClient, proto};
 use alloc::string::String;
 use alloc::vec::Vec;
 use libcap::rpc::{RpcError, Transport};
@@ -34,11 +34,13 @@ pub enum Error {
     NoChannel,
     /// A round's request is not whole entries ([`proto::parse_round`]).
     BadRound,
-    /// The server restarted during a round ([`Connection::round`]): the
-    /// replies of its first `replied` commands were appended, the next
-    /// `applied` commands took effect (the log shows them; their replies
-    /// are lost), and the rest had none. The connection has set itself up
-    /// again with the new server instance, whose sessions are new.
+    /// The server restarted during a round ([`Connection::round`]) or a
+    /// command, or had restarted before it (it refused to run it in
+    /// sessions it does not have): the replies of the first `replied`
+    /// commands were appended, the next `applied` commands took effect
+    /// (the log shows them; their replies are lost), and the rest had
+    /// none. The connection has set itself up again with the new server
+    /// instance, whose sessions are new.
     Interrupted {
         /// Commands answered.
         replied: usize,
@@ -223,25 +225,54 @@ impl<T: Transport> Connection<T> {
     /// Sends `encoded` in the message words when it fits, else through the
     /// region; one command, or a batch.
     fn call(&mut self, session: u64, encoded: &[u8], batch: bool) -> Result<Vec<u8>, Error> {
+        if !batch {
+            return self.tagged(session, encoded);
+        }
         let answer = if encoded.len() <= INLINE_REQUEST {
-            if batch {
-                self.client.exec_batch_in(session, encoded)
-            } else {
-                self.client.exec_in(session, encoded)
+            self.client.exec_batch_in(session, encoded)
+        } else {
+            let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
+            if !buf.write(encoded) {
+                return Err(Error::TooLarge);
             }
+            self.client
+                .exec_batch_shared_in(session, encoded.len() as u64)
+        };
+        self.answer(answer)
+    }
+
+    /// One command, tagged ([`Kvs::exec_in_tagged`](crate::Kvs::exec_in_tagged)):
+    /// when the server restarts during the call, or had restarted before
+    /// it, [`Error::Interrupted`] says whether it took effect.
+    fn tagged(&mut self, session: u64, encoded: &[u8]) -> Result<Vec<u8>, Error> {
+        let (generation, call) = (self.generation, self.next_call);
+        self.next_call += 1;
+        let answer = if encoded.len() <= INLINE_COMMAND {
+            self.client
+                .exec_in_tagged(generation, call, session, encoded)
         } else {
             let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
             if !buf.write(encoded) {
                 return Err(Error::TooLarge);
             }
             let len = encoded.len() as u64;
-            if batch {
-                self.client.exec_batch_shared_in(session, len)
-            } else {
-                self.client.exec_shared_in(session, len)
-            }
+            self.client
+                .exec_shared_in_tagged(generation, call, session, len)
         };
-        self.answer(answer)
+        match answer {
+            Err(
+                e @ (RpcError::Unavailable
+                | RpcError::Restarted { .. }
+                | RpcError::Remote(crate::STALE)),
+            ) => {
+                let applied = self.took_effect(call, e)?;
+                Err(Error::Interrupted {
+                    replied: 0,
+                    applied,
+                })
+            }
+            answer => self.answer(answer),
+        }
     }
 
     /// Runs a round: `request` holds entries made with

@@ -49,6 +49,11 @@ pub const INLINE_REPLY: usize = 944;
 /// bytes; [`Kvs::exec`], which has no session word, takes 8 more).
 pub const INLINE_REQUEST: usize = 944;
 
+/// The most bytes of an encoded command [`Connection`] sends in the call's
+/// message words: it tags each ([`Kvs::exec_in_tagged`]), and the
+/// generation and the call number take two of [`INLINE_REQUEST`]'s words.
+pub const INLINE_COMMAND: usize = INLINE_REQUEST - 16;
+
 /// Error code: [`Kvs::exec_shared`] without a region attached (or a reply
 /// too large for the message words, and no region to put it in).
 pub const NOT_ATTACHED: u64 = 1;
@@ -162,6 +167,14 @@ libcap::rpc_interface! {
         /// and how many of its entries took effect ([`Applied`]); read it
         /// after a call the server's crash cut short.
         fn applied() -> Applied = 14;
+        /// Like [`exec_in`](Kvs::exec_in), tagged as
+        /// [`exec_round_tagged`](Kvs::exec_round_tagged) tags a round of
+        /// one entry: it runs only on server generation `generation`
+        /// ([`STALE`] otherwise), and its change is logged with its tag.
+        fn exec_in_tagged(generation: u64, call: u64, session: u64, request: &[u8]) -> Answer = 15;
+        /// Like [`exec_in_tagged`](Kvs::exec_in_tagged), with the request
+        /// in the first `len` bytes of the caller's region.
+        fn exec_shared_in_tagged(generation: u64, call: u64, session: u64, len: u64) -> Answer = 16;
     }
 }
 

@@ -274,6 +274,19 @@ impl<C: Clock> KvsServer<C> {
         request: &[u8],
         batch: bool,
     ) -> Result<Answer, u64> {
+        self.run_tagged(badge, session, request, batch, None)
+    }
+
+    /// [`run`](Self::run), a single command's change tagged with call
+    /// `call` if given ([`Kvs::exec_in_tagged`]).
+    fn run_tagged(
+        &mut self,
+        badge: u64,
+        session: u64,
+        request: &[u8],
+        batch: bool,
+        call: Option<u64>,
+    ) -> Result<Answer, u64> {
         // A batch is checked whole before any of it runs.
         let single = if batch {
             proto::count_commands(request).ok_or(BAD_REQUEST)?;
@@ -287,7 +300,12 @@ impl<C: Clock> KvsServer<C> {
         let state = client.session(session).ok_or(TOO_MANY_SESSIONS)?;
         reply.clear();
         if let Some(args) = single {
-            engine.execute(state, &args, reply, None);
+            let tag = call.map(|call| Tag {
+                client: badge,
+                call,
+                entry: 0,
+            });
+            engine.execute(state, &args, reply, tag);
         } else {
             let mut rest = request;
             while let Some((args, used)) = proto::parse_prefix(rest) {
@@ -644,6 +662,32 @@ impl<C: Clock> Kvs for KvsServer<C> {
         self.check_generation(generation)?;
         self.with_shared(caller.badge, len, |s, r| {
             s.run_round(caller.badge, r, Some(call))
+        })
+    }
+
+    fn exec_in_tagged(
+        &mut self,
+        caller: Caller,
+        generation: u64,
+        call: u64,
+        session: u64,
+        request: &[u8],
+    ) -> Result<Answer, u64> {
+        self.check_generation(generation)?;
+        self.run_tagged(caller.badge, session, request, false, Some(call))
+    }
+
+    fn exec_shared_in_tagged(
+        &mut self,
+        caller: Caller,
+        generation: u64,
+        call: u64,
+        session: u64,
+        len: u64,
+    ) -> Result<Answer, u64> {
+        self.check_generation(generation)?;
+        self.with_shared(caller.badge, len, |s, r| {
+            s.run_tagged(caller.badge, session, r, false, Some(call))
         })
     }
 

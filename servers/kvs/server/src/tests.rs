@@ -54,13 +54,13 @@ fn commands_round_trip_inline() {
 fn the_inline_limits_are_what_fits_in_a_message() {
     let (s, _) = server(Vec::new());
     let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
-    // The largest request that travels inline.
-    let n = (0..INLINE_REQUEST)
+    // The largest command that travels inline (tagged: INLINE_COMMAND).
+    let n = (0..INLINE_COMMAND)
         .rev()
-        .find(|&n| proto::encoded_len(&[b"SET", b"k", &vec![b'x'; n]]) <= INLINE_REQUEST)
+        .find(|&n| proto::encoded_len(&[b"SET", b"k", &vec![b'x'; n]]) <= INLINE_COMMAND)
         .unwrap();
     let value = vec![b'x'; n];
-    assert_eq!(proto::encoded_len(&[b"SET", b"k", &value]), INLINE_REQUEST);
+    assert_eq!(proto::encoded_len(&[b"SET", b"k", &value]), INLINE_COMMAND);
     assert_eq!(c.command(&[b"SET", b"k", &value]).unwrap(), b"+OK\r\n");
     // One byte more needs a region.
     let more = vec![b'x'; value.len() + 1];
@@ -169,14 +169,22 @@ fn a_restart_is_reported_once_and_the_connection_sets_up_again() {
     let mut c = Connection::open(KvsClient::new(&s), Some(("buf", client_side))).unwrap();
     c.command(&[b"SET", b"k", b"v"]).unwrap();
     let (again, _) = region(8192);
-    s.restart(KvsServer::new(
+    let mut restarted = KvsServer::new(
         Box::new(|| 0u64) as Box<dyn FnMut() -> u64>,
         vec![("buf".into(), again)],
-    ));
-    assert!(matches!(
-        c.command(&[b"GET", b"k"]),
-        Err(Error::Rpc(RpcError::Restarted { generation: 2 }))
-    ));
+    );
+    restarted.set_lineage(2, None);
+    s.restart(restarted);
+    // The server the command was meant for is gone: it does not run in
+    // the new one (its session is not there), and says so.
+    assert_eq!(
+        c.command(&[b"SET", b"k", b"new"]),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 0
+        })
+    );
+    assert_eq!(c.generation(), 2);
     assert_eq!(c.command(&[b"GET", b"k"]).unwrap(), b"$-1\r\n");
     assert_eq!(s.state().sessions(), 1, "attached again");
 }
@@ -517,6 +525,13 @@ fn reply_lengths_cover_every_resp2_kind() {
 #[test]
 fn info_reports_memory_and_the_log() {
     let (s, _) = persistent();
+    // The store's third start: commands run only on the generation the
+    // RPC layer reports.
+    for _ in 0..2 {
+        let blank = KvsServer::new(Box::new(|| 0u64) as Box<dyn FnMut() -> u64>, Vec::new());
+        let state = core::mem::replace(&mut *s.state_mut(), blank);
+        s.restart(state);
+    }
     s.state_mut().set_memory(|| 4096, || 5000, 1 << 20);
     s.state_mut()
         .set_lineage(3, Some("page fault at 0x4000, address 0x0, code 0x4"));
@@ -684,6 +699,17 @@ fn on_disk(disk: &SharedDisk, generation: u64) -> Server {
 struct Crashing<'a> {
     local: &'a Local<Server>,
     disk: SharedDisk,
+    /// The server crashes after the next call, once its changes are
+    /// written, before its reply.
+    after: Cell<bool>,
+}
+
+impl Crashing<'_> {
+    fn crash(&self) -> Result<u64, libcap::Error> {
+        let local = self.local;
+        local.restart(on_disk(&self.disk, local.generation() + 1));
+        Err(libcap::Error::Aborted)
+    }
 }
 
 impl libcap::rpc::Transport for Crashing<'_> {
@@ -692,11 +718,14 @@ impl libcap::rpc::Transport for Crashing<'_> {
         let call =
             std::panic::AssertUnwindSafe(|| libcap::rpc::Transport::call(local, label, words));
         match std::panic::catch_unwind(call) {
-            Ok(answer) => answer,
-            Err(_) => {
-                local.restart(on_disk(&self.disk, local.generation() + 1));
-                Err(libcap::Error::Aborted)
+            Ok(_) if self.after.take() => {
+                // What the server does before it replies (group commit:
+                // `serve_held`), then the crash.
+                let _ = libcap::rpc::Settle::settle(&mut *local.state_mut());
+                self.crash()
             }
+            Ok(answer) => answer,
+            Err(_) => self.crash(),
         }
     }
 }
@@ -710,6 +739,7 @@ fn a_crash_during_a_round_tells_which_commands_took_effect() {
     let transport = Crashing {
         local: &local,
         disk: disk.clone(),
+        after: Cell::new(false),
     };
     let mut c = Connection::open(KvsClient::new(transport), None).unwrap();
     assert_eq!(c.generation(), 1);
@@ -840,4 +870,48 @@ fn rounds_of_every_size_travel_without_a_region() {
     c.round(&request, &mut replies).unwrap();
     assert_eq!(split_replies(&replies).len(), 200);
     assert_eq!(c.command(&[b"GET", b"n"]).unwrap(), b"$3\r\n200\r\n");
+}
+
+#[test]
+fn a_single_command_learns_whether_it_took_effect_across_a_crash() {
+    let disk = SharedDisk(Rc::new(core::cell::RefCell::new(
+        crate::persist::ramdisk::RamDisk::new(400),
+    )));
+    let local = Local::new(on_disk(&disk, 1), Server::rpc_dispatch);
+    let transport = Crashing {
+        local: &local,
+        disk: disk.clone(),
+        after: Cell::new(false),
+    };
+    let mut c = Connection::open(KvsClient::new(&transport), None).unwrap();
+    // Crashed after its change was logged, before the reply.
+    transport.after.set(true);
+    assert_eq!(
+        c.command(&[b"INCR", b"n"]),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 1
+        })
+    );
+    assert_eq!(c.command(&[b"GET", b"n"]).unwrap(), b"$1\r\n1\r\n");
+    // A read then a crash: the last call that changed something was
+    // another, so this one had no effect (it had none to have).
+    transport.after.set(true);
+    assert_eq!(
+        c.command(&[b"GET", b"n"]),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 0
+        })
+    );
+    // The fault itself: nothing.
+    assert_eq!(
+        c.command(&[b"DEBUG", b"SEGFAULT"]),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 0
+        })
+    );
+    assert_eq!(c.command(&[b"INCR", b"n"]).unwrap(), b":2\r\n");
+    assert_eq!(c.generation(), 4);
 }
