@@ -4,7 +4,7 @@
 //! sectors 4-7 by four requests in flight at once and read back the same
 //! way; sector 0 (the test disk starts `BASALT-BLOCKTEST`); requests the
 //! server must refuse, in one batch with a good one; a flush; and
-//! [`block::disk::Disk`] writing, flushing and reading back 100 sectors
+//! [`block_api::disk::Disk`] writing, flushing and reading back 100 sectors
 //! from sector 16 on (several batches of several requests). It prints one
 //! line per check and a summary:
 //!
@@ -19,7 +19,7 @@
 //! exits, with status 0 when nothing failed.
 //!
 //! **It overwrites sectors 4-7 and 16-115** of the disk, with
-//! `block::check::pattern`.
+//! `block_api::pattern`.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 // The script is portable so that its tests run on the host; there only
@@ -30,9 +30,9 @@ extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
-use block::client::Rings;
-use block::disk::{Disk, DiskError};
-use block::{BAD_OP, Geometry, MISALIGNED, OK, OUT_OF_RANGE, Request, TOO_LARGE};
+use block_api::client::Rings;
+use block_api::disk::{Disk, DiskError};
+use block_api::{BAD_OP, Geometry, MISALIGNED, OK, OUT_OF_RANGE, Request, TOO_LARGE};
 use libcap::rpc::{RpcError, Transport};
 
 /// The region argument's default.
@@ -96,7 +96,7 @@ impl From<RpcError> for Problem {
 
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failed> {
-    use block::BlockClient;
+    use block_api::BlockClient;
     use libcap::log::info;
 
     let exit_when_done = start.arg("exit") == Some("on-success");
@@ -295,7 +295,7 @@ fn write_pattern<T: Transport>(rings: &mut Rings<T>) -> Result<(), Problem> {
     let mut requests = Vec::new();
     for s in 0..COUNT {
         for (i, b) in sector.iter_mut().enumerate() {
-            *b = block::check::pattern(FIRST + s, i);
+            *b = block_api::pattern(FIRST + s, i);
         }
         let at = OUT + s as usize * SECTOR;
         if !rings.data().write_at(at, &sector) {
@@ -328,7 +328,7 @@ fn read_back<T: Transport>(rings: &mut Rings<T>) -> Result<(), Problem> {
     for s in 0..COUNT {
         rings.data().read_at(IN + s as usize * SECTOR, &mut sector);
         for (i, &read) in sector.iter().enumerate() {
-            let wrote = block::check::pattern(FIRST + s, i);
+            let wrote = block_api::pattern(FIRST + s, i);
             if read != wrote {
                 return Err(Problem::Mismatch {
                     offset: s as usize * SECTOR + i,
@@ -358,7 +358,7 @@ fn sector0<T: Transport>(rings: &mut Rings<T>) -> Result<(), Problem> {
 /// What the kvs log does: `Disk` over the same rings.
 fn through_disk<T: Transport>(rings: Rings<T>) -> Result<(), Problem> {
     let mut disk = Disk::from_rings(rings).map_err(Problem::Disk)?;
-    let pattern = |i: usize| block::check::pattern(DISK_FIRST + (i / SECTOR) as u64, i % SECTOR);
+    let pattern = |i: usize| block_api::pattern(DISK_FIRST + (i / SECTOR) as u64, i % SECTOR);
     let data: Vec<u8> = (0..DISK_COUNT * SECTOR).map(pattern).collect();
     disk.write_and_flush(DISK_FIRST, &data)
         .map_err(Problem::Disk)?;

@@ -102,7 +102,7 @@ impl Default for Limits {
 }
 
 /// What the glue does after [`Server::feed`] (the net library's type, so
-/// that [`Server`] is a [`net::serve::Protocol`]):
+/// that [`Server`] is a [`net_api::serve::Protocol`]):
 ///
 /// - `Read`: send what the output holds; feed the next bytes received.
 /// - `Drain`: requests wait in the connection while the output holds
@@ -111,7 +111,7 @@ impl Default for Limits {
 /// - `Close`: send what the output holds, then close the connection (and
 ///   call [`Server::close`]). Later calls to [`Server::feed`] ignore their
 ///   input and return `Close` again.
-pub use net::serve::Flow;
+pub use net_api::serve::Flow;
 
 /// The server: the store, the limits and the metrics every connection
 /// shares.
@@ -357,12 +357,12 @@ impl Reply {
     }
 }
 
-/// The server on the net server's sockets: `net::serve::StreamServer`
+/// The server on the net server's sockets: `net_api::serve::StreamServer`
 /// runs it, one [`Connection`] per TCP connection.
-impl<S: Store> net::serve::Protocol for Server<S> {
+impl<S: Store> net_api::serve::Protocol for Server<S> {
     type Conn = Connection;
 
-    fn open(&mut self, _peer: net::proto::Endpoint, _port: u16) -> Connection {
+    fn open(&mut self, _peer: net_api::proto::Endpoint, _port: u16) -> Connection {
         Server::open(self)
     }
 

@@ -42,9 +42,9 @@ enum Failure {
     /// An argument that is not valid.
     BadArgument(libcap::start::BadArgument),
     /// No channel `kvs`, or the kvs server did not take the client.
-    Kvs(kvs::Error),
+    Kvs(kvs_api::Error),
     /// The net server's region or notifications are missing.
-    Net(net::client::ClientError),
+    Net(net_api::client::ClientError),
     /// The heap (bytes) cannot hold `max-connections` connections and a
     /// request's head.
     HeapTooSmall(usize),
@@ -52,7 +52,7 @@ enum Failure {
 
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failure> {
-    use net::serve::StreamServer;
+    use net_api::serve::StreamServer;
 
     let number = |key: &'static str, default: usize| {
         start.parsed_arg(key, default).map_err(Failure::BadArgument)
@@ -64,7 +64,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         .parsed_arg("backlog", 64u16)
         .map_err(Failure::BadArgument)?;
     let max_connections = number("max-connections", 1000)?;
-    let store = kvs::Connection::attach(start, start.arg("kvs-region").unwrap_or("http-kvs"))
+    let store = kvs_api::Connection::attach(start, start.arg("kvs-region").unwrap_or("http-kvs"))
         .map_err(Failure::Kvs)?;
     let mut limits = http::Limits {
         max_head: number("max-head", 8192)?,
@@ -79,8 +79,9 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         .ok_or(Failure::HeapTooSmall(heap))?;
     let server = http::Server::new(store, limits);
     let mut front = StreamServer::new(server, port, backlog, max_connections);
-    let mut net = net::client::Sockets::attach(start, start.arg("region").unwrap_or("http-net"))
-        .map_err(Failure::Net)?;
+    let mut net =
+        net_api::client::Sockets::attach(start, start.arg("region").unwrap_or("http-net"))
+            .map_err(Failure::Net)?;
     libcap::log::info!(
         "port {port}, {max_connections} connections at most, bodies up to {} KiB, {} KiB of requests in all",
         limits.max_body / 1024,

@@ -1,5 +1,5 @@
 //! The store behind the routes: the [`Store`] trait, and its implementation
-//! for the kvs server's client, [`kvs::Connection`].
+//! for the kvs server's client, [`kvs_api::Connection`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -153,18 +153,18 @@ fn refused(error: &[u8]) -> StoreError {
     }
 }
 
-fn from_kvs(error: kvs::Error) -> StoreError {
+fn from_kvs(error: kvs_api::Error) -> StoreError {
     match error {
-        kvs::Error::TooLarge
-        | kvs::Error::Rpc(RpcError::Remote(kvs::REPLY_TOO_LARGE | kvs::NOT_ATTACHED)) => {
+        kvs_api::Error::TooLarge
+        | kvs_api::Error::Rpc(RpcError::Remote(kvs_api::REPLY_TOO_LARGE | kvs_api::NOT_ATTACHED)) => {
             StoreError::TooLarge
         }
-        kvs::Error::BadAnswer | kvs::Error::BadRound | kvs::Error::Rpc(RpcError::Remote(_)) => {
-            StoreError::BadReply
-        }
+        kvs_api::Error::BadAnswer
+        | kvs_api::Error::BadRound
+        | kvs_api::Error::Rpc(RpcError::Remote(_)) => StoreError::BadReply,
         // Single commands travel untagged: a restart leaves their fate
         // unknown, as the 503 says.
-        kvs::Error::Rpc(_) | kvs::Error::NoChannel | kvs::Error::Interrupted { .. } => {
+        kvs_api::Error::Rpc(_) | kvs_api::Error::NoChannel | kvs_api::Error::Interrupted { .. } => {
             StoreError::Unavailable
         }
     }
@@ -177,7 +177,7 @@ fn from_kvs(error: kvs::Error) -> StoreError {
 /// The statistics come from `DBSIZE` and, when the server answers it, from
 /// `INFO` (Redis's fields `used_memory`, `aof_enabled`,
 /// `aof_last_write_status`, `aof_current_size`).
-impl<T: Transport> Store for kvs::Connection<T> {
+impl<T: Transport> Store for kvs_api::Connection<T> {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let mut reply = self.command(&[b"GET", key]).map_err(from_kvs)?;
         match Resp::parse(&reply)? {

@@ -29,7 +29,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kvs::Connection;
+use kvs_api::Connection;
 use libcap::rpc::Transport;
 
 #[cfg(not(target_os = "none"))]
@@ -146,12 +146,12 @@ fn interrupted_round<T: Transport>(kvs: &mut Connection<T>) -> Result<(), String
         &[b"INCR", b"crash:fate"],
     ] {
         let mut encoded = Vec::new();
-        kvs::proto::encode_command(args, &mut encoded);
-        kvs::proto::push_round_entry(1, &encoded, &mut request);
+        kvs_api::proto::encode_command(args, &mut encoded);
+        kvs_api::proto::push_round_entry(1, &encoded, &mut request);
     }
     let mut replies = Vec::new();
     match kvs.round(&request, &mut replies) {
-        Err(kvs::Error::Interrupted {
+        Err(kvs_api::Error::Interrupted {
             replied: 0,
             applied: 1,
         }) => {}

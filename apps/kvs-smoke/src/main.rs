@@ -33,7 +33,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kvs::Connection;
+use kvs_api::Connection;
 use libcap::rpc::Transport;
 
 /// The region argument's default.
@@ -70,7 +70,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failed> {
         Ok(()) => info!("ok {what}"),
         Err(e) => info!("FAIL {what}: {e}"),
     };
-    let (passed, failed) = match start.channel_client::<kvs::KvsClient>("kvs") {
+    let (passed, failed) = match start.channel_client::<kvs_api::KvsClient>("kvs") {
         None => {
             report(
                 "connect",
@@ -81,7 +81,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failed> {
         Some(client) => {
             let region = start
                 .shared_region(region_name)
-                .map(|r| (region_name, kvs::SharedBuf::from_region(r)));
+                .map(|r| (region_name, kvs_api::SharedBuf::from_region(r)));
             match Connection::open(client, region) {
                 Ok(mut kvs) => {
                     let (mut passed, mut failed) = script(&mut kvs, &mut report);
@@ -167,7 +167,7 @@ fn script<T: Transport>(
 /// test can fault a real server, so this exists on the target alone.
 #[cfg(target_os = "none")]
 fn crashes<T: Transport>(kvs: &mut Connection<T>, n: u64) -> Result<(), String> {
-    use kvs::Error;
+    use kvs_api::Error;
     let first = generation(kvs)?;
     for i in 1..=n {
         match kvs.command(&[b"DEBUG", b"SEGFAULT"]) {

@@ -1,7 +1,7 @@
 //! `net-echo`: a Basalt component that echoes what it receives on a TCP
 //! port (every byte back, in order, until the peer closes) and on the
 //! same UDP port (each datagram back to its sender), through the net
-//! server ([`net::client::Sockets`]). `config/net-test` boots it with the
+//! server ([`net_api::client::Sockets`]). `config/net-test` boots it with the
 //! server. It logs:
 //!
 //! ```text
@@ -28,8 +28,8 @@ extern crate alloc;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use libcap::ring::Wake;
-use net::client::{ConnId, Event, Io};
-use net::proto::Endpoint;
+use net_api::client::{ConnId, Event, Io};
+use net_api::proto::Endpoint;
 
 /// Bytes a connection may have waiting to be echoed before its receiving
 /// stops.
@@ -52,7 +52,7 @@ libcap::component!(run);
 #[derive(Debug)]
 #[allow(dead_code)] // read only by `Debug`
 enum Failure {
-    Attach(net::client::ClientError),
+    Attach(net_api::client::ClientError),
     BadPort(&'static str),
 }
 
@@ -66,7 +66,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     };
     let port = number("port", 7)?;
     let backlog = number("backlog", 64)?;
-    let mut net = net::client::Sockets::attach(start, region).map_err(Failure::Attach)?;
+    let mut net = net_api::client::Sockets::attach(start, region).map_err(Failure::Attach)?;
     let mut echo = Echo::new(port, backlog, start.arg("quiet") != Some("true"));
     loop {
         net.wait();

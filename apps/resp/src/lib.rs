@@ -108,7 +108,7 @@ pub trait Store {
         let mut answer = Vec::new();
         self.exec(INTERNAL_SESSION, buf.set(&[b"INFO"]), &mut answer)
             .ok()?;
-        let len = kvs::proto::reply_len(&answer)?;
+        let len = kvs_api::proto::reply_len(&answer)?;
         let body = answer.get(..len)?.strip_prefix(b"$")?;
         let header = body.iter().position(|&b| b == b'\r')?;
         Some(body.get(header + 2..body.len() - 2)?.to_vec())
@@ -190,7 +190,7 @@ pub enum StoreError {
 
 /// One command: its arguments (the name first), and their encoding as a
 /// RESP array of bulk strings (`*<n>\r\n` then `$<len>\r\n<bytes>\r\n` per
-/// argument), which is what `kvs::Kvs::exec` takes. For a command that
+/// argument), which is what `kvs_api::Kvs::exec` takes. For a command that
 /// arrived in that form the encoding is the received bytes themselves.
 #[derive(Clone, Copy, Debug)]
 pub struct Command<'a> {
@@ -298,9 +298,9 @@ impl<F: FnMut() -> u64> Clock for F {
 }
 
 /// The kvs server through its IPC client: each connection's session is a
-/// kvs session of this client (`kvs::Kvs::exec_in`), and a command goes on
+/// kvs session of this client (`kvs_api::Kvs::exec_in`), and a command goes on
 /// in the encoding the client sent.
-impl<T: libcap::rpc::Transport> Store for kvs::Connection<T> {
+impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
     fn exec(
         &mut self,
         session: u64,
@@ -312,11 +312,11 @@ impl<T: libcap::rpc::Transport> Store for kvs::Connection<T> {
                 reply.extend_from_slice(&bytes);
                 Ok(())
             }
-            Err(kvs::Error::TooLarge)
-            | Err(kvs::Error::Rpc(libcap::rpc::RpcError::Remote(kvs::REPLY_TOO_LARGE))) => {
+            Err(kvs_api::Error::TooLarge)
+            | Err(kvs_api::Error::Rpc(libcap::rpc::RpcError::Remote(kvs_api::REPLY_TOO_LARGE))) => {
                 Err(StoreError::TooLarge)
             }
-            Err(kvs::Error::Interrupted { applied, .. }) => {
+            Err(kvs_api::Error::Interrupted { applied, .. }) => {
                 Err(StoreError::Interrupted { applied })
             }
             Err(_) => Err(StoreError::Lost),
@@ -338,42 +338,47 @@ impl<T: libcap::rpc::Transport> Store for kvs::Connection<T> {
     ) -> Result<(), StoreError> {
         let mut request = Vec::new();
         for (session, cmd) in round.commands() {
-            kvs::proto::push_round_entry(session, cmd.encoded(), &mut request);
+            kvs_api::proto::push_round_entry(session, cmd.encoded(), &mut request);
         }
         let start = replies.len();
         let result = match self.round(&request, replies) {
             Ok(()) => Ok(()),
-            Err(kvs::Error::Interrupted { applied, .. }) => {
+            Err(kvs_api::Error::Interrupted { applied, .. }) => {
                 Err(StoreError::Interrupted { applied })
             }
             Err(_) => return Err(StoreError::Lost),
         };
         let mut pos = start;
         while pos < replies.len() {
-            pos += kvs::proto::reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
+            pos += kvs_api::proto::reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
             ends.push(pos);
         }
         result
     }
 
     fn generation(&self) -> u64 {
-        kvs::Connection::generation(self)
+        kvs_api::Connection::generation(self)
     }
 }
 
-/// The front end on the net server's sockets: `net::serve::StreamServer`
+/// The front end on the net server's sockets: `net_api::serve::StreamServer`
 /// runs it, one [`Connection`] per TCP connection.
-impl<S: Store, C: Clock> net::serve::Protocol for Frontend<S, C> {
+impl<S: Store, C: Clock> net_api::serve::Protocol for Frontend<S, C> {
     type Conn = Connection;
 
-    fn open(&mut self, peer: net::proto::Endpoint, port: u16) -> Connection {
+    fn open(&mut self, peer: net_api::proto::Endpoint, port: u16) -> Connection {
         let [a, b, c, d] = peer.addr;
         let peer = core::net::SocketAddr::from(([a, b, c, d], peer.port));
         let local = core::net::SocketAddr::from((self.local_ip(), port));
         self.connect(peer, local)
     }
 
-    fn feed(&mut self, conn: &mut Connection, input: &[u8], out: &mut Vec<u8>) -> net::serve::Flow {
+    fn feed(
+        &mut self,
+        conn: &mut Connection,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> net_api::serve::Flow {
         let flow = conn.feed(self, input);
         // Commands wait in the connection while its output is this full.
         let waiting = !conn.wants_input() && !conn.is_closing();
@@ -382,10 +387,10 @@ impl<S: Store, C: Clock> net::serve::Protocol for Frontend<S, C> {
         let n = output.len();
         conn.consume(n);
         match flow {
-            Flow::Close => net::serve::Flow::Close,
-            Flow::Wait => net::serve::Flow::Wait,
-            Flow::Continue if waiting => net::serve::Flow::Drain,
-            Flow::Continue => net::serve::Flow::Read,
+            Flow::Close => net_api::serve::Flow::Close,
+            Flow::Wait => net_api::serve::Flow::Wait,
+            Flow::Continue if waiting => net_api::serve::Flow::Drain,
+            Flow::Continue => net_api::serve::Flow::Read,
         }
     }
 

@@ -40,9 +40,9 @@ enum Failure {
     /// An argument that is not valid.
     BadArgument(libcap::start::BadArgument),
     /// No channel `kvs`, or the kvs server did not take the client.
-    Kvs(kvs::Error),
+    Kvs(kvs_api::Error),
     /// The net server's region or notifications are missing.
-    Net(net::client::ClientError),
+    Net(net_api::client::ClientError),
 }
 
 /// Bytes of a request that are not the bulk string itself (the command
@@ -53,7 +53,7 @@ const REQUEST_OVERHEAD: usize = 16 * 1024;
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     use alloc::format;
-    use net::serve::StreamServer;
+    use net_api::serve::StreamServer;
 
     let number = |key: &'static str, default: usize| {
         start.parsed_arg(key, default).map_err(Failure::BadArgument)
@@ -65,7 +65,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         .parsed_arg("backlog", 128u16)
         .map_err(Failure::BadArgument)?;
     let max_connections = number("max-connections", 1000)?;
-    let store = kvs::Connection::attach(start, start.arg("kvs-region").unwrap_or("resp-kvs"))
+    let store = kvs_api::Connection::attach(start, start.arg("kvs-region").unwrap_or("resp-kvs"))
         .map_err(Failure::Kvs)?;
     // A bulk string must travel to the store in one request.
     let region = store.request_limit() as u64;
@@ -107,8 +107,9 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     // The server takes one more connection than `maxclients`, so that the
     // front end refuses the extra one with Redis's words.
     let mut server = StreamServer::new(front, port, backlog, max_connections + 1);
-    let mut net = net::client::Sockets::attach(start, start.arg("region").unwrap_or("resp-net"))
-        .map_err(Failure::Net)?;
+    let mut net =
+        net_api::client::Sockets::attach(start, start.arg("region").unwrap_or("resp-net"))
+            .map_err(Failure::Net)?;
     server.serve(&mut net)
 }
 

@@ -82,14 +82,7 @@ impl<D: Device> Disk for OneAtATime<'_, D> {
     }
 }
 
-/// Byte `i` of the pattern written to `sector`.
-///
-/// ```
-/// assert_ne!(block::check::pattern(1, 0), block::check::pattern(2, 0));
-/// ```
-pub fn pattern(sector: u64, i: usize) -> u8 {
-    (i as u64 * 31 + sector * 97 + 0x5a) as u8 ^ (i >> 8) as u8
-}
+pub use block_api::pattern;
 
 /// What a passing check learned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

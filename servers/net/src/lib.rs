@@ -1,10 +1,9 @@
-//! `net`: Basalt's network server and the library apps use to talk to it.
+//! `net`: Basalt's network server. Its interface (the shared-region
+//! protocol, the apps' client, the front ends' stream server) is the
+//! `net-api` crate, which apps depend on instead of this one.
 //!
 //! | module | holds |
 //! | --- | --- |
-//! | [`proto`] | the shared-region protocol: layout, requests, events, byte rings |
-//! | [`client`] | [`client::Sockets`], what an app's event loop uses (listen, accept, send, receive, close) |
-//! | [`serve`] | [`serve::StreamServer`]: a request/response protocol on a TCP port, one state per connection, with back-pressure (the front ends' loop) |
 //! | [`service`] | the server's socket service: requests onto smoltcp sockets, socket state into events, limits |
 //! | [`stack`] | [`stack::Net`]: the smoltcp interface, DHCPv4 or a static address, and the service |
 //! | `testing` | (host only) a bench: the stack on an in-memory wire to a second smoltcp stack, and an app |
@@ -23,10 +22,12 @@
 
 extern crate alloc;
 
-pub mod client;
+// The interface, as the server's own modules name it.
+use net_api::proto;
+
 pub mod nic;
-pub mod proto;
-pub mod serve;
+#[cfg(test)]
+mod serve_tests;
 pub mod service;
 pub mod settings;
 pub mod stack;

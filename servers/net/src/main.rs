@@ -1,7 +1,7 @@
 //! `net`: the Basalt component that drives a virtio-net PCI device with
 //! the `virtio-drivers` crate, runs the smoltcp TCP/IP stack on it (DHCPv4
 //! or a static address; ARP, ICMP echo, TCP, UDP) and serves sockets to
-//! apps through shared regions ([`net::client::Sockets`] is their side).
+//! apps through shared regions ([`net_api::client::Sockets`] is their side).
 //! `init` starts it (see `docs/net.md` and `config/net-test`). It logs:
 //!
 //! ```text
@@ -47,10 +47,10 @@ mod component {
     use libcap::Notification;
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info, warn};
-    use net::client::EVENT_SUFFIX;
     use net::nic::{NicError, QUEUES, VirtioNic};
     use net::settings::{self, ArgError, QuotaError, Settings};
     use net::stack::{Addressing, Net, StackError};
+    use net_api::client::EVENT_SUFFIX;
     use smoltcp::time::Instant;
     use virtio_pci::device::{self, Names, OpenError};
     use virtio_pci::interrupt::{Interrupt, NoInterrupt};
@@ -60,6 +60,9 @@ mod component {
     /// Heap kept for everything but the TCP and UDP sockets: the socket
     /// set, the interface, the service's tables.
     const HEAP_RESERVE: usize = 512 * 1024;
+    /// How soon a sleeping server looks again while the device holds
+    /// buffers it has not taken back (see `VirtioNic::unfinished`).
+    const UNFINISHED_RECHECK: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(1);
     /// The TSC frequency assumed when the kernel did not measure it.
     const DEFAULT_TSC_HZ: u64 = 2_000_000_000;
 
@@ -267,8 +270,15 @@ mod component {
                 Idle::Sleep { .. } if net.request_wakes() => {}
                 Idle::Sleep { wake } => {
                     // Until a signal, or the next timer (smoltcp's and the
-                    // service's) at the latest.
-                    let woken = match net.poll_at(clock.now()) {
+                    // service's) at the latest; soon while the device holds
+                    // buffers the driver has not taken back.
+                    let now = clock.now();
+                    let mut deadline = net.poll_at(now);
+                    if net.device_mut().unfinished() {
+                        let soon = now + UNFINISHED_RECHECK;
+                        deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
+                    }
+                    let woken = match deadline {
                         Some(at) => wake.wait_until(clock.tsc_at(at)),
                         None => wake.wait(),
                     };

@@ -115,6 +115,17 @@ impl<T: Transport> VirtioNic<T> {
         Ok(nic)
     }
 
+    /// Whether the device has used buffers the driver has not taken back:
+    /// a received frame not yet handed to the stack (it waits for a free
+    /// transmit buffer, as a reply may be needed) or a sent frame not yet
+    /// reclaimed. With `VIRTIO_F_EVENT_IDX` the device interrupts only as
+    /// it passes the last buffer the driver took, so while this holds a
+    /// sleeping server must look again soon instead of waiting for an
+    /// interrupt that may not come.
+    pub fn unfinished(&mut self) -> bool {
+        self.device.poll_receive().is_some() || self.device.poll_transmit().is_some()
+    }
+
     /// Whether the device interrupts when it has used a buffer (received
     /// a frame, sent one): on for a server that sleeps between rounds.
     /// (With `VIRTIO_F_EVENT_IDX`, which QEMU offers, the device

@@ -79,8 +79,7 @@ pub const SCAN_INTERVAL: Duration = Duration::from_millis(10);
 /// Datagrams a UDP socket queues each way.
 const UDP_PACKETS: usize = 32;
 
-/// The largest datagram an app may send (an Ethernet MTU's worth).
-pub const MAX_DATAGRAM: usize = 1472;
+pub use net_api::proto::MAX_DATAGRAM;
 
 impl Limits {
     /// Heap bytes the TCP sockets can take at most: their buffers and

@@ -5,7 +5,7 @@
 //! ends to come) test their event handling over real TCP with it.
 //!
 //! ```
-//! use net::client::{Event, Io};
+//! use net_api::client::{Event, Io};
 //! use net::testing::{Bell, Bench};
 //!
 //! fn echo(event: Event<'_>, io: &mut Io<Bell>) {
@@ -27,9 +27,7 @@
 //! assert_eq!(bench.peer.recv(c), b"hello");
 //! ```
 
-use crate::client::{Event, Io, Sockets};
 use crate::proto;
-use crate::serve::{Protocol, StreamServer};
 use crate::service::Limits;
 use crate::stack::{Addressing, Net};
 use alloc::collections::VecDeque;
@@ -38,6 +36,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use libcap::ring::Wake;
+use net_api::client::{Event, Io, Sockets};
+use net_api::serve::{Protocol, StreamServer};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{icmp, tcp, udp};

@@ -3,11 +3,11 @@
 //! frames, protocol violations, UDP, ICMP, an app's restart; and the
 //! ring protocol's pieces.
 
-use crate::client::{ConnId, Event, Io};
 use crate::proto::{self, CloseReason, Endpoint, Error, Layout, Request, Writer, op};
 use crate::service::Limits;
 use crate::settings::{QuotaError, quotas};
 use crate::testing::{App, Bell, Bench, PEER, SERVER};
+use net_api::client::{ConnId, Event, Io};
 use smoltcp::socket::{icmp, tcp};
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress};
 use std::collections::{BTreeMap, VecDeque};

@@ -175,8 +175,8 @@ fn a_store_down_or_restarted_is_503_then_recovers() {
 
 #[test]
 fn over_tcp_through_the_net_server() {
-    use net::serve::StreamServer;
     use net::testing::Bench;
+    use net_api::serve::StreamServer;
 
     let kvs = kvs(Vec::new());
     let store = Connection::open(KvsClient::new(&kvs), None).unwrap();

@@ -80,7 +80,7 @@ fn run(start: &'static libcap::Start) -> ! {
     let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
     let mut store = kvs_core::Store::with_seed(seed);
     let persistence = start
-        .channel_client::<block::BlockClient>("block")
+        .channel_client::<block_api::BlockClient>("block")
         .map(
             |client| match open_log(start, client, disk_region, &mut store, seed) {
                 Ok(p) => p,
@@ -193,7 +193,7 @@ const HELD_REPLIES: usize = 16;
 #[cfg(target_os = "none")]
 enum OpenError {
     NoRegion(&'static str),
-    Disk(block::disk::DiskError),
+    Disk(block_api::disk::DiskError),
     BadFsync(&'static str),
     Log(kvs::persist::LogError),
 }
@@ -221,7 +221,7 @@ impl core::fmt::Display for OpenError {
 #[cfg(target_os = "none")]
 fn open_log(
     start: &'static libcap::Start,
-    client: block::BlockClient,
+    client: block_api::BlockClient,
     region: &'static str,
     store: &mut kvs_core::Store,
     seed: u64,
@@ -241,7 +241,7 @@ fn open_log(
     let shared = start
         .shared_region(region)
         .ok_or(OpenError::NoRegion(region))?;
-    let disk = block::disk::Disk::open(client, shared).map_err(OpenError::Disk)?;
+    let disk = block_api::disk::Disk::open(client, shared).map_err(OpenError::Disk)?;
     let device: alloc::boxed::Box<dyn kvs::persist::SectorDevice> = alloc::boxed::Box::new(disk);
     let (log, report) = Log::open(device, store, seed).map_err(OpenError::Log)?;
     let sb = log.superblock();

@@ -56,7 +56,7 @@ pub const COMPACTION_STEP: usize = 64;
 /// A log smaller than this is never compacted for its size alone.
 pub const MIN_REWRITE_BYTES: u64 = 1 << 20;
 
-/// A disk as the log sees it (on Basalt, `block::disk::Disk`).
+/// A disk as the log sees it (on Basalt, `block_api::disk::Disk`).
 pub trait SectorDevice: fmt::Debug {
     /// The disk's size in sectors.
     fn sectors(&self) -> u64;
@@ -102,28 +102,28 @@ macro_rules! forward_device {
 forward_device!(alloc::boxed::Box<D>, &mut D);
 
 /// The block server's disk.
-impl<T: libcap::rpc::Transport + fmt::Debug> SectorDevice for block::disk::Disk<T> {
+impl<T: libcap::rpc::Transport + fmt::Debug> SectorDevice for block_api::disk::Disk<T> {
     fn sectors(&self) -> u64 {
-        block::disk::Disk::sectors(self)
+        block_api::disk::Disk::sectors(self)
     }
     fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        block::disk::Disk::read(self, sector, buf).map_err(DeviceError::from)
+        block_api::disk::Disk::read(self, sector, buf).map_err(DeviceError::from)
     }
     fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
-        block::disk::Disk::write(self, sector, data).map_err(DeviceError::from)
+        block_api::disk::Disk::write(self, sector, data).map_err(DeviceError::from)
     }
     fn flush(&mut self) -> Result<(), DeviceError> {
-        block::disk::Disk::flush(self).map_err(DeviceError::from)
+        block_api::disk::Disk::flush(self).map_err(DeviceError::from)
     }
     fn write_durable(&mut self, sector: u64, data: &[u8]) -> Result<(), DeviceError> {
-        block::disk::Disk::write_and_flush(self, sector, data).map_err(DeviceError::from)
+        block_api::disk::Disk::write_and_flush(self, sector, data).map_err(DeviceError::from)
     }
 }
 
-impl From<block::disk::DiskError> for DeviceError {
-    fn from(e: block::disk::DiskError) -> Self {
+impl From<block_api::disk::DiskError> for DeviceError {
+    fn from(e: block_api::disk::DiskError) -> Self {
         match e {
-            block::disk::DiskError::Io => DeviceError::Io,
+            block_api::disk::DiskError::Io => DeviceError::Io,
             // The log only asks for whole sectors inside the disk: any
             // other answer means the server is not doing its job.
             _ => DeviceError::Unreachable,
@@ -768,13 +768,11 @@ fn salt_for(seed: u64, sequence: u64) -> u32 {
 /// The error reply a write gets when the log cannot take it (Redis's
 /// words for a failed AOF write).
 pub fn misconf(e: LogError) -> Reply {
-    let why = match e {
-        LogError::Full => "No space left on device",
-        _ => "Input/output error",
-    };
-    Reply::Error(alloc::format!(
-        "MISCONF Errors writing to the AOF file: {why}"
-    ))
+    match e {
+        LogError::Full => kvs_api::LogFailure::Full,
+        _ => kvs_api::LogFailure::Io,
+    }
+    .misconf()
 }
 
 /// A store's persistence: the log, the record writer, the policy, and

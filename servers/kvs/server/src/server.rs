@@ -1,8 +1,8 @@
 //! The server: one [`Store`], one [`Session`] per client badge, the shared
 //! regions it may attach to clients, and a clock.
 
+use crate::SharedBuf;
 use crate::persist::{LogError, Persistence, SectorDevice};
-use crate::shared::SharedBuf;
 use crate::{
     Answer, Applied, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS,
     NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, STALE,

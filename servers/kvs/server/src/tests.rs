@@ -324,24 +324,6 @@ fn under_always_replies_are_held_until_the_flush() {
 }
 
 #[test]
-fn durability_errors_reach_the_client_as_misconf() {
-    let (s, _) = server(Vec::new());
-    let c = KvsClient::new(&s);
-    let mut conn = Connection::open(c, None).unwrap();
-    // Stand-ins for a failed settle: the codes the hold loop sends back.
-    for (code, words) in [
-        (DISK_FULL, "No space left on device"),
-        (DISK_ERROR, "Input/output error"),
-    ] {
-        let reply = conn.answer(Err(RpcError::Remote(code))).unwrap();
-        assert_eq!(
-            reply,
-            format!("-MISCONF Errors writing to the AOF file: {words}\r\n").into_bytes()
-        );
-    }
-}
-
-#[test]
 fn a_batch_runs_in_order_in_one_call() {
     let (server_side, client_side) = region(64 * 1024);
     let (s, _) = server(vec![("buf".into(), server_side)]);

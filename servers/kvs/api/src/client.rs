@@ -1,7 +1,7 @@
 //! The client side: [`Connection`] picks the message words or the shared
 //! region for each request and reply.
 
-use crate::persist::{DeviceError, LogError, misconf};
+use crate::LogFailure;
 use crate::shared::SharedBuf;
 use crate::{Answer, DISK_ERROR, DISK_FULL, INLINE_COMMAND, INLINE_REQUEST, KvsClient, proto};
 use alloc::string::String;
@@ -58,12 +58,15 @@ impl From<RpcError> for Error {
 /// A client's connection to the kvs server: the RPC client and, if the
 /// config gives it one, the shared region for large requests and replies.
 ///
-/// ```
-/// use kvs::{Connection, Kvs, KvsClient, KvsServer, ManualClock};
-/// let server = libcap::rpc::Local::new(KvsServer::new(ManualClock(0), Vec::new()), KvsServer::rpc_dispatch);
-/// let mut kvs = Connection::open(KvsClient::new(&server), None).unwrap();
+/// ```no_run
+/// # fn run(start: &'static libcap::Start) {
+/// let mut kvs = kvs_api::Connection::attach(start, "my-kvs-region").expect("channel kvs");
 /// assert_eq!(kvs.command(&[b"INCR", b"n"]).unwrap(), b":1\r\n");
+/// # }
 /// ```
+///
+/// (The server crate's documentation runs the same against a
+/// `KvsServer` on the host.)
 #[derive(Debug)]
 pub struct Connection<T: Transport> {
     client: KvsClient<T>,
@@ -386,12 +389,12 @@ impl<T: Transport> Connection<T> {
             // The command ran; only its durability failed: the client
             // gets Redis's words for that.
             Err(RpcError::Remote(code @ (DISK_FULL | DISK_ERROR))) => {
-                let e = if code == DISK_FULL {
-                    LogError::Full
+                let failure = if code == DISK_FULL {
+                    LogFailure::Full
                 } else {
-                    LogError::Device(DeviceError::Io)
+                    LogFailure::Io
                 };
-                misconf(e).encode_resp2(reply);
+                failure.misconf().encode_resp2(reply);
             }
             Err(e @ RpcError::Restarted { .. }) => {
                 self.setup()?;
@@ -400,5 +403,45 @@ impl<T: Transport> Connection<T> {
             Err(e) => return Err(Error::Rpc(e)),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::{DISK_ERROR, DISK_FULL};
+    use libcap::rpc::Encoder;
+
+    /// A server that is never called.
+    struct Nobody;
+
+    impl Transport for Nobody {
+        fn call(&self, _: u64, _: &mut Encoder) -> Result<u64, libcap::Error> {
+            Err(libcap::Error::Aborted)
+        }
+    }
+
+    #[test]
+    fn durability_errors_reach_the_client_as_misconf() {
+        let mut conn = Connection {
+            client: KvsClient::new(Nobody),
+            region: None,
+            request: Vec::new(),
+            generation: 1,
+            next_call: 1,
+        };
+        // The codes the server's hold loop sends back for a failed settle.
+        for (code, words) in [
+            (DISK_FULL, "No space left on device"),
+            (DISK_ERROR, "Input/output error"),
+        ] {
+            let reply = conn.answer(Err(RpcError::Remote(code))).unwrap();
+            assert_eq!(
+                reply,
+                alloc::format!("-MISCONF Errors writing to the AOF file: {words}\r\n").into_bytes()
+            );
+        }
     }
 }

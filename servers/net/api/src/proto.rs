@@ -35,6 +35,9 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use libcap::ring::{self, Consumer, Descriptor, Producer, RingError, Wake};
 use libcap::start::SharedRegion;
 
+/// The largest datagram an app may send (an Ethernet MTU's worth).
+pub const MAX_DATAGRAM: usize = 1472;
+
 /// Bytes of the control block at the region's start.
 pub const CONTROL_BYTES: usize = 4096;
 /// The smallest region that holds a usable layout.
@@ -170,7 +173,7 @@ impl Endpoint {
     /// Packs it into a word: port in bits 0-15, address in bits 16-47.
     ///
     /// ```
-    /// use net::proto::Endpoint;
+    /// use net_api::proto::Endpoint;
     /// let e = Endpoint { addr: [10, 0, 2, 2], port: 5555 };
     /// assert_eq!(Endpoint::unpack(e.pack()), e);
     /// ```
@@ -274,11 +277,11 @@ impl Layout {
     /// and rx data; `None` below [`MIN_REGION`].
     ///
     /// ```
-    /// let l = net::proto::Layout::new(1 << 20).unwrap();
+    /// let l = net_api::proto::Layout::new(1 << 20).unwrap();
     /// assert_eq!(l.ring, 1024);
     /// assert_eq!(l.tx.1, l.rx.1);
     /// assert!(l.rx.0 + l.rx.1 <= 1 << 20);
-    /// assert!(net::proto::Layout::new(32 * 1024).is_none());
+    /// assert!(net_api::proto::Layout::new(32 * 1024).is_none());
     /// ```
     pub const fn new(len: usize) -> Option<Self> {
         if len < MIN_REGION {
@@ -445,7 +448,7 @@ impl Writer {
     /// true: at most `pos`, at least `pos - size`).
     ///
     /// ```
-    /// use net::proto::Writer;
+    /// use net_api::proto::Writer;
     /// assert_eq!(Writer::resume(4096, 10_000, 0).free(), 0);
     /// assert_eq!(Writer::resume(4096, 10_000, 9_000).free(), 3096);
     /// assert_eq!(Writer::resume(4096, 10_000, 20_000).free(), 4096);
@@ -480,7 +483,7 @@ impl Writer {
     /// backwards or ahead of what was written frees nothing.
     ///
     /// ```
-    /// use net::proto::Writer;
+    /// use net_api::proto::Writer;
     /// let w = Writer::new(4096, 100);
     /// assert!(!w.advances(100));
     /// let mut w = w;
@@ -501,7 +504,7 @@ impl Writer {
     /// ring's end: its position and length (0 when the ring is full).
     ///
     /// ```
-    /// use net::proto::Writer;
+    /// use net_api::proto::Writer;
     /// let mut w = Writer::new(4096, 4000);
     /// assert_eq!(w.reserve(500), (4000, 96)); // clipped at the end
     /// w.commit(4000, 96);
@@ -519,7 +522,7 @@ impl Writer {
     /// there is not room.
     ///
     /// ```
-    /// use net::proto::Writer;
+    /// use net_api::proto::Writer;
     /// let w = Writer { pos: 4000, released: 50, size: 4096 };
     /// assert_eq!(w.reserve_whole(100), None); // 96 to the end, 50 after
     /// let w = Writer { pos: 4000, released: 3000, size: 4096 };

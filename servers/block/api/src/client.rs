@@ -4,8 +4,8 @@
 //! [`Block::wait`](crate::Block::wait)).
 //!
 //! ```
-//! # fn demo<T: libcap::rpc::Transport>(mut rings: block::client::Rings<T>) -> Result<(), libcap::rpc::RpcError> {
-//! use block::Request;
+//! # fn demo<T: libcap::rpc::Transport>(mut rings: block_api::client::Rings<T>) -> Result<(), libcap::rpc::RpcError> {
+//! use block_api::Request;
 //! // Two reads in flight at once, into the first two sectors of the data area.
 //! rings.push(Request::read(1, 100, 1, 0)).unwrap();
 //! rings.push(Request::read(2, 200, 1, 512)).unwrap();
@@ -13,7 +13,7 @@
 //! while done < 2 {
 //!     rings.wait()?;
 //!     while let Some(c) = rings.pop() {
-//!         assert_eq!(c.status, block::OK);
+//!         assert_eq!(c.status, block_api::OK);
 //!         done += 1;
 //!     }
 //! }

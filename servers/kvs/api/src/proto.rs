@@ -4,9 +4,9 @@
 //!
 //! ```
 //! let mut wire = Vec::new();
-//! kvs::proto::encode_command(&[b"GET", b"k"], &mut wire);
+//! kvs_api::proto::encode_command(&[b"GET", b"k"], &mut wire);
 //! assert_eq!(wire, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
-//! assert_eq!(kvs::proto::parse_command(&wire), Some(vec![&b"GET"[..], b"k"]));
+//! assert_eq!(kvs_api::proto::parse_command(&wire), Some(vec![&b"GET"[..], b"k"]));
 //! ```
 
 use alloc::vec::Vec;
@@ -29,7 +29,7 @@ pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
 /// How many bytes [`encode_command`] writes for `args`.
 ///
 /// ```
-/// assert_eq!(kvs::proto::encoded_len(&[b"GET", b"k"]), 20);
+/// assert_eq!(kvs_api::proto::encoded_len(&[b"GET", b"k"]), 20);
 /// ```
 pub fn encoded_len(args: &[&[u8]]) -> usize {
     let header = 3 + decimal_len(args.len());
@@ -44,7 +44,7 @@ pub fn encoded_len(args: &[&[u8]]) -> usize {
 /// `None` otherwise.
 ///
 /// ```
-/// use kvs::proto::parse_command;
+/// use kvs_api::proto::parse_command;
 /// assert_eq!(parse_command(b"*1\r\n$4\r\nPING\r\n"), Some(vec![&b"PING"[..]]));
 /// assert_eq!(parse_command(b"*0\r\n"), None);
 /// assert_eq!(parse_command(b"*1\r\n$4\r\nPING\r\nx"), None);
@@ -59,7 +59,7 @@ pub fn parse_command(bytes: &[u8]) -> Option<Vec<&[u8]>> {
 /// a whole one.
 ///
 /// ```
-/// use kvs::proto::parse_prefix;
+/// use kvs_api::proto::parse_prefix;
 /// let two = b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
 /// assert_eq!(parse_prefix(two), Some((vec![&b"PING"[..]], 14)));
 /// assert_eq!(parse_prefix(&two[14..]), Some((vec![&b"GET"[..], b"k"], 20)));
@@ -99,7 +99,7 @@ fn walk<'a>(bytes: &'a [u8], mut arg: impl FnMut(&'a [u8])) -> Option<usize> {
 /// [`Kvs::exec_batch_in`]: crate::Kvs::exec_batch_in
 ///
 /// ```
-/// use kvs::proto::count_commands;
+/// use kvs_api::proto::count_commands;
 /// assert_eq!(count_commands(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"), Some(2));
 /// assert_eq!(count_commands(b"*1\r\n$4\r\nPING\r\n*1"), None);
 /// assert_eq!(count_commands(b""), None);
@@ -127,8 +127,8 @@ pub const MAX_BATCH: usize = 4096;
 ///
 /// ```
 /// let mut round = Vec::new();
-/// kvs::proto::push_round_entry(7, b"*1\r\n$4\r\nPING\r\n", &mut round);
-/// let entries = kvs::proto::parse_round(&round).unwrap();
+/// kvs_api::proto::push_round_entry(7, b"*1\r\n$4\r\nPING\r\n", &mut round);
+/// let entries = kvs_api::proto::parse_round(&round).unwrap();
 /// assert_eq!((entries[0].session, entries[0].end), (7, 8 + 14));
 /// assert_eq!(entries[0].args, [&b"PING"[..]]);
 /// ```
@@ -175,7 +175,7 @@ pub fn parse_round(bytes: &[u8]) -> Option<Vec<RoundEntry<'_>>> {
 /// the replies of a batch or a round with it.
 ///
 /// ```
-/// use kvs::proto::reply_len;
+/// use kvs_api::proto::reply_len;
 /// assert_eq!(reply_len(b"+OK\r\n:1\r\n"), Some(5));
 /// assert_eq!(reply_len(b"*2\r\n$1\r\na\r\n$-1\r\n"), Some(16));
 /// assert_eq!(reply_len(b"$3\r\nab"), None);
