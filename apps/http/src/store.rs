@@ -4,6 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use kvs_api::ops::{Existing, OpError};
 use libcap::rpc::{RpcError, Transport};
 
 /// What `PUT` did.
@@ -89,84 +90,26 @@ pub trait Store {
     fn stats(&mut self) -> StoreStats;
 }
 
-/// One RESP2 reply value (no arrays: the commands used return none).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Resp<'a> {
-    Simple(&'a [u8]),
-    Error(&'a [u8]),
-    Integer(i64),
-    /// The range of a bulk string's bytes in the reply; `None` for nil.
-    Bulk(Option<(usize, usize)>),
-}
-
-impl Resp<'_> {
-    /// `reply`, which must be exactly one RESP2 value.
-    pub(crate) fn parse(reply: &[u8]) -> Result<Resp<'_>, StoreError> {
-        let line_end = reply
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or(StoreError::BadReply)?;
-        let (&kind, line) = reply[..line_end]
-            .split_first()
-            .ok_or(StoreError::BadReply)?;
-        let rest = &reply[line_end + 2..];
-        let value = match kind {
-            b'+' => Resp::Simple(line),
-            b'-' => Resp::Error(line),
-            b':' => Resp::Integer(decimal(line)?),
-            b'$' if line == b"-1" => Resp::Bulk(None),
-            b'$' => {
-                let len = usize::try_from(decimal(line)?).map_err(|_| StoreError::BadReply)?;
-                if rest.len() != len.checked_add(2).ok_or(StoreError::BadReply)?
-                    || !rest.ends_with(b"\r\n")
-                {
-                    return Err(StoreError::BadReply);
-                }
-                let start = line_end + 2;
-                return Ok(Resp::Bulk(Some((start, start + len))));
-            }
-            _ => return Err(StoreError::BadReply),
-        };
-        if rest.is_empty() {
-            Ok(value)
-        } else {
-            Err(StoreError::BadReply)
-        }
-    }
-}
-
-/// A signed decimal integer.
-fn decimal(digits: &[u8]) -> Result<i64, StoreError> {
-    core::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(StoreError::BadReply)
-}
-
-/// The error of an error reply: `WRONGTYPE` has its own, the others carry
-/// the store's words.
-fn refused(error: &[u8]) -> StoreError {
-    if error.starts_with(b"WRONGTYPE") {
-        StoreError::WrongType
-    } else {
-        StoreError::Refused(String::from_utf8_lossy(error).into_owned())
-    }
-}
-
-fn from_kvs(error: kvs_api::Error) -> StoreError {
+/// The operation's error as the routes see it.
+fn from_op(error: OpError) -> StoreError {
     match error {
-        kvs_api::Error::TooLarge
-        | kvs_api::Error::Rpc(RpcError::Remote(kvs_api::REPLY_TOO_LARGE | kvs_api::NOT_ATTACHED)) => {
-            StoreError::TooLarge
-        }
-        kvs_api::Error::BadAnswer
-        | kvs_api::Error::BadRound
-        | kvs_api::Error::Rpc(RpcError::Remote(_)) => StoreError::BadReply,
-        // Single commands travel untagged: a restart leaves their fate
-        // unknown, as the 503 says.
-        kvs_api::Error::Rpc(_) | kvs_api::Error::NoChannel | kvs_api::Error::Interrupted { .. } => {
-            StoreError::Unavailable
-        }
+        OpError::WrongType => StoreError::WrongType,
+        OpError::Refused(why) => StoreError::Refused(why),
+        OpError::BadReply => StoreError::BadReply,
+        OpError::Call(
+            kvs_api::Error::TooLarge
+            | kvs_api::Error::Rpc(RpcError::Remote(kvs_api::REPLY_TOO_LARGE | kvs_api::NOT_ATTACHED)),
+        ) => StoreError::TooLarge,
+        OpError::Call(
+            kvs_api::Error::BadAnswer
+            | kvs_api::Error::BadRound
+            | kvs_api::Error::Rpc(RpcError::Remote(_)),
+        ) => StoreError::BadReply,
+        // The store restarted or cannot be reached: whether a write took
+        // effect is not told apart here (the 503 says so).
+        OpError::Call(
+            kvs_api::Error::Rpc(_) | kvs_api::Error::NoChannel | kvs_api::Error::Interrupted { .. },
+        ) => StoreError::Unavailable,
     }
 }
 
@@ -179,94 +122,41 @@ fn from_kvs(error: kvs_api::Error) -> StoreError {
 /// `aof_last_write_status`, `aof_current_size`).
 impl<T: Transport> Store for kvs_api::Connection<T> {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut reply = self.command(&[b"GET", key]).map_err(from_kvs)?;
-        match Resp::parse(&reply)? {
-            Resp::Bulk(Some((start, end))) => {
-                reply.truncate(end);
-                reply.drain(..start);
-                Ok(Some(reply))
-            }
-            Resp::Bulk(None) => Ok(None),
-            Resp::Error(e) => Err(refused(e)),
-            _ => Err(StoreError::BadReply),
-        }
+        kvs_api::Connection::get(self, key).map_err(from_op)
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<SetOutcome, StoreError> {
-        let reply = self
-            .command(&[b"SET", key, value, b"NX"])
-            .map_err(from_kvs)?;
-        match Resp::parse(&reply)? {
-            Resp::Simple(b"OK") => return Ok(SetOutcome::Created),
-            Resp::Bulk(None) => {}
-            Resp::Error(e) => return Err(refused(e)),
-            _ => return Err(StoreError::BadReply),
+        if kvs_api::Connection::set(self, key, value, Existing::Keep).map_err(from_op)? {
+            return Ok(SetOutcome::Created);
         }
-        let reply = self.command(&[b"SET", key, value]).map_err(from_kvs)?;
-        match Resp::parse(&reply)? {
-            Resp::Simple(b"OK") => Ok(SetOutcome::Replaced),
-            Resp::Error(e) => Err(refused(e)),
-            _ => Err(StoreError::BadReply),
-        }
+        kvs_api::Connection::set(self, key, value, Existing::Replace).map_err(from_op)?;
+        Ok(SetOutcome::Replaced)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool, StoreError> {
-        let reply = self.command(&[b"DEL", key]).map_err(from_kvs)?;
-        match Resp::parse(&reply)? {
-            Resp::Integer(n) => Ok(n > 0),
-            Resp::Error(e) => Err(refused(e)),
-            _ => Err(StoreError::BadReply),
-        }
+        kvs_api::Connection::delete(self, key).map_err(from_op)
     }
 
     fn ping(&mut self) -> Result<(), StoreError> {
-        let reply = self.command(&[b"PING"]).map_err(from_kvs)?;
-        match Resp::parse(&reply)? {
-            Resp::Simple(b"PONG") => Ok(()),
-            Resp::Error(e) => Err(refused(e)),
-            _ => Err(StoreError::BadReply),
-        }
+        kvs_api::Connection::ping(self).map_err(from_op)
     }
 
     fn stats(&mut self) -> StoreStats {
-        let mut stats = StoreStats::default();
-        if let Ok(reply) = self.command(&[b"DBSIZE"])
-            && let Ok(Resp::Integer(n)) = Resp::parse(&reply)
-        {
-            stats.up = true;
-            stats.keys = u64::try_from(n).ok();
-        }
-        if let Ok(reply) = self.command(&[b"INFO"])
-            && let Ok(Resp::Bulk(Some((start, end)))) = Resp::parse(&reply)
-        {
-            stats.up = true;
-            read_info(&reply[start..end], &mut stats);
-        }
-        stats
-    }
-}
-
-/// Fills `stats` from the text of an `INFO` reply (`field:value` lines).
-pub(crate) fn read_info(info: &[u8], stats: &mut StoreStats) {
-    for line in info.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let (field, value) = (&line[..colon], &line[colon + 1..]);
-        let number = || core::str::from_utf8(value).ok()?.parse::<u64>().ok();
-        match field {
-            b"used_memory" => stats.used_memory = number(),
-            b"aof_enabled" => stats.aof_enabled = number().map(|n| n != 0),
-            b"aof_current_size" => stats.aof_size = number(),
-            b"aof_last_write_status" => stats.aof_last_write_ok = Some(value == b"ok"),
-            b"maxmemory" => stats.maxmemory = number(),
-            b"evicted_keys" => stats.evicted_keys = number(),
-            b"basalt_restarts" => stats.restarts = number(),
-            b"basalt_last_exit" => {
-                stats.last_exit = Some(String::from_utf8_lossy(value).into_owned());
-            }
-            _ => {}
+        let keys = self.dbsize().ok();
+        let info = self.info().ok();
+        let up = keys.is_some() || info.is_some();
+        let info = info.unwrap_or_default();
+        StoreStats {
+            up,
+            keys,
+            used_memory: info.used_memory,
+            aof_enabled: info.aof_enabled,
+            aof_size: info.aof_size,
+            aof_last_write_ok: info.aof_last_write_ok,
+            maxmemory: info.maxmemory,
+            evicted_keys: info.evicted_keys,
+            restarts: info.restarts,
+            last_exit: info.last_exit,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! `kvs-api`: the key-value store component's interface, and nothing
 //! the server itself needs: the RPC interface [`Kvs`] (its client
 //! [`KvsClient`]), its answers and error codes, the request encoding
-//! ([`proto`]), the shared-region buffer ([`SharedBuf`]) and the client
-//! helper front ends use ([`Connection`]). The server (`servers/kvs/server`,
+//! ([`proto`]), the shared-region buffer ([`SharedBuf`]), the client
+//! helper front ends use ([`Connection`]) and its typed operations
+//! ([`ops`]: GET, SET, DEL, INFO's fields, for clients that want values,
+//! not RESP). The server (`servers/kvs/server`,
 //! crate `kvs`) implements [`Kvs`]; `docs/kvs.md` describes the
 //! interface.
 //!
@@ -19,6 +21,7 @@
 extern crate alloc;
 
 mod client;
+pub mod ops;
 pub mod proto;
 mod shared;
 
