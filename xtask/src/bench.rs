@@ -474,6 +474,12 @@ fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Whether `bench` knows suite `name` (this module's or `bench kvs`).
+#[cfg(test)]
+pub fn is_suite(name: &str) -> bool {
+    name == crate::bench_kvs::SUITE || SUITES.iter().any(|s| s.name == name)
+}
+
 /// `cargo xtask bench <suite>`.
 pub fn run(
     suite: &str,

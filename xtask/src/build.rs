@@ -73,40 +73,6 @@ pub fn listen_backlog() -> Result<PathBuf> {
         .clone())
 }
 
-/// Makes sure the standard library of [`TARGET`] is installed for the
-/// toolchain `rust-toolchain.toml` pins, once per xtask run. rustup fetches
-/// that toolchain on first use, but not every rustup adds the targets the
-/// file lists (nor does it when the toolchain was already present), and
-/// cargo's own error for a missing target names neither cause nor cure.
-fn ensure_target() -> Result<()> {
-    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    if READY.get().is_some() {
-        return Ok(());
-    }
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .current_dir(root())
-        .output()
-        .map_err(|e| fail!("cannot run rustc: {e}"))?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if !sysroot.join("lib/rustlib").join(TARGET).is_dir() {
-        eprintln!("xtask: the {TARGET} target is not installed; adding it with rustup");
-        check(
-            Command::new("rustup")
-                .args(["target", "add", TARGET])
-                .current_dir(root()),
-        )
-        .map_err(|e| {
-            fail!(
-                "{}: install the target with `rustup target add {TARGET}` in this repository",
-                e.0
-            )
-        })?;
-    }
-    let _ = READY.set(());
-    Ok(())
-}
-
 /// Builds the kernel ELF and returns its path.
 pub fn kernel(profile: Profile) -> Result<PathBuf> {
     bare_metal_binary("basalt-kernel", profile)
@@ -129,7 +95,8 @@ pub fn user_program(package: &str, profile: Profile) -> Result<PathBuf> {
 /// workspace package of the same name, under servers/ or apps/) in one
 /// cargo run and returns the directory that holds them.
 pub fn user_binaries(names: &[&str], profile: Profile) -> Result<PathBuf> {
-    ensure_target()?;
+    // The commands check up front; this is the backstop (checked once a run).
+    crate::toolchain::check()?;
     let mut c = cargo();
     c.args(["build", "--target", TARGET]);
     // Naming the packages keeps the host-only ones (xtask) out of the
@@ -147,7 +114,8 @@ pub fn user_binaries(names: &[&str], profile: Profile) -> Result<PathBuf> {
 
 /// Builds the binary named like its `package` for the bare-metal target.
 fn bare_metal_binary(package: &str, profile: Profile) -> Result<PathBuf> {
-    ensure_target()?;
+    // The commands check up front; this is the backstop (checked once a run).
+    crate::toolchain::check()?;
     let mut c = cargo();
     c.args([
         "build",

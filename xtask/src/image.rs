@@ -2,9 +2,7 @@
 //! CD or, written raw to a USB stick or disk, from legacy BIOS and UEFI.
 
 use crate::build::{self, Profile};
-use crate::tools::{
-    self, FAKETIME, FAKETIME_LIB, GRUB_BIOS, GRUB_EFI, GRUB_MKRESCUE, MTOOLS, XORRISO,
-};
+use crate::tools::{self, FAKETIME_LIB};
 use crate::{Result, fail};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -48,14 +46,7 @@ fn grub_cfg(contents: &Contents<'_>) -> String {
 
 /// Writes the image for `contents` to `out`.
 pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
-    tools::require(&[
-        &GRUB_MKRESCUE,
-        &XORRISO,
-        &MTOOLS,
-        &GRUB_BIOS,
-        &GRUB_EFI,
-        &FAKETIME,
-    ])?;
+    tools::require(&tools::IMAGE)?;
     let stem = out
         .file_name()
         .ok_or_else(|| fail!("{} is not a file name", out.display()))?;

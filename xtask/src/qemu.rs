@@ -6,28 +6,16 @@ use crate::{Result, fail};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Accel {
     /// Software emulation: slow but works everywhere.
     #[default]
     Tcg,
-    /// Hardware virtualisation through /dev/kvm.
+    /// Hardware virtualisation through /dev/kvm (`-cpu host`).
     Kvm,
-}
-
-impl FromStr for Accel {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "tcg" => Ok(Self::Tcg),
-            "kvm" => Ok(Self::Kvm),
-            _ => Err(fail!("--accel takes `tcg` or `kvm`, not `{s}`")),
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use crate::compose;
 use crate::image::{self, Contents, Module};
 use crate::nettest;
 use crate::qemu::{Accel, Firmware, Media, Vm};
+use crate::tools::{self, Tool};
 use crate::{Result, fail};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -392,20 +393,72 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Runs the host unit tests and every boot test, or, with `only`, just
-/// the boot tests whose name contains it.
-pub fn run_all(accel: Accel, only: Option<&str>) -> Result<()> {
+/// What `cargo xtask test` runs: every boot test and the host unit tests,
+/// or, with a filter, just the boot tests whose names contain it.
+pub struct Plan {
+    cases: Vec<&'static Case>,
+    filtered: bool,
+}
+
+/// The plan for `filter`: an error where it selects no boot test.
+pub fn plan(filter: Option<&str>) -> Result<Plan> {
     let cases: Vec<&Case> = CASES
         .iter()
-        .filter(|c| only.is_none_or(|o| c.name.contains(o)))
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
         .collect();
     if cases.is_empty() {
         return Err(fail!(
-            "no boot test's name contains `{}`",
-            only.unwrap_or_default()
+            "no boot test's name contains `{}`; `cargo xtask test --list` names them",
+            filter.unwrap_or_default()
         ));
     }
-    if only.is_none() {
+    Ok(Plan {
+        cases,
+        filtered: filter.is_some(),
+    })
+}
+
+impl Plan {
+    /// Whether the host unit tests run too (not with a filter).
+    pub fn host_tests(&self) -> bool {
+        !self.filtered
+    }
+
+    /// The names of the boot tests, in the order they run.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.cases.iter().map(|c| c.name)
+    }
+
+    /// The host tools its boot tests need: every one boots an image under
+    /// QEMU; some boot under OVMF, and config/default's are driven with
+    /// Redis's tools and curl.
+    pub fn host_tools(&self) -> Vec<&'static Tool> {
+        let mut needed: Vec<&'static Tool> = tools::IMAGE.to_vec();
+        needed.push(&tools::QEMU);
+        let any = |f: &dyn Fn(&Case) -> bool| self.cases.iter().any(|c| f(c));
+        if any(&|c| c.firmware == Firmware::Uefi) {
+            needed.push(&tools::OVMF_FIRMWARE);
+        }
+        if any(&|c| c.scenario == Scenario::Default) {
+            needed.extend([
+                &tools::REDIS_CLI,
+                &tools::CURL,
+                &tools::TIMEOUT,
+                &tools::REDIS_BENCHMARK,
+            ]);
+        }
+        if any(&|c| c.scenario == Scenario::Durability) {
+            needed.push(&tools::REDIS_BENCHMARK);
+        }
+        needed
+    }
+}
+
+/// Runs what `plan` holds: the host unit tests unless it was filtered,
+/// then its boot tests.
+pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
+    let cases = &plan.cases;
+    if plan.host_tests() {
         println!("== host unit tests");
         build::host_tests()?;
     }
@@ -524,12 +577,13 @@ pub fn run_all(accel: Accel, only: Option<&str>) -> Result<()> {
     }
 
     let mut failures = Vec::new();
-    for case in &cases {
+    for case in cases {
         let image = &images
             .iter()
             .find(|(s, _, _)| *s == case.scenario)
             .expect("an image per scenario")
             .1;
+        println!("run  {}", case.name);
         let started = Instant::now();
         match run_case(case, image, accel, &dir, &module, default_system.as_ref()) {
             Ok(()) => println!(
@@ -1212,6 +1266,58 @@ fn check_root_task(status: Option<i32>, serial: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_selects_the_boot_tests_whose_names_contain_it() {
+        let all = plan(None).unwrap();
+        assert!(all.host_tests());
+        assert_eq!(all.names().count(), CASES.len());
+        // `cargo xtask test kvs` runs the `kvs:` group and nothing else.
+        let kvs = plan(Some("kvs")).unwrap();
+        assert!(!kvs.host_tests());
+        let names: Vec<&str> = kvs.names().collect();
+        let group: Vec<&str> = CASES
+            .iter()
+            .map(|c| c.name)
+            .filter(|n| n.starts_with("kvs:"))
+            .collect();
+        assert!(!group.is_empty());
+        assert_eq!(names, group);
+        let one = plan(Some("boot, SeaBIOS, CD-ROM")).unwrap();
+        assert_eq!(one.names().collect::<Vec<_>>(), ["boot, SeaBIOS, CD-ROM"]);
+        let e = plan(Some("no such test")).err().unwrap().0;
+        assert!(
+            e.contains("no boot test's name contains `no such test`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn boot_test_names_are_unique() {
+        for (i, c) in CASES.iter().enumerate() {
+            assert!(
+                CASES[..i].iter().all(|d| d.name != c.name),
+                "{} twice",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn each_plan_needs_the_tools_of_its_tests() {
+        let has = |p: &Plan, t: &Tool| p.host_tools().iter().any(|n| n.name() == t.name());
+        let boot = plan(Some("boot, SeaBIOS, CD-ROM")).unwrap();
+        assert!(has(&boot, &tools::QEMU) && has(&boot, &tools::GRUB_MKRESCUE));
+        assert!(!has(&boot, &tools::OVMF_FIRMWARE) && !has(&boot, &tools::REDIS_CLI));
+        assert!(has(&plan(Some("OVMF")).unwrap(), &tools::OVMF_FIRMWARE));
+        let all = plan(None).unwrap();
+        for t in [&tools::REDIS_CLI, &tools::CURL, &tools::REDIS_BENCHMARK] {
+            assert!(has(&all, t));
+        }
+        let durability = plan(Some("durability:")).unwrap();
+        assert!(has(&durability, &tools::REDIS_BENCHMARK));
+        assert!(!has(&durability, &tools::CURL));
+    }
 
     #[test]
     fn fnv1a_matches_published_vectors() {

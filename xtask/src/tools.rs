@@ -45,6 +45,39 @@ pub const GDB: Tool = Tool {
     what: "gdb",
     package: "gdb",
 };
+pub const REDIS_CLI: Tool = Tool {
+    what: "redis-cli",
+    package: "redis-tools",
+};
+pub const REDIS_BENCHMARK: Tool = Tool {
+    what: "redis-benchmark",
+    package: "redis-tools",
+};
+pub const CURL: Tool = Tool {
+    what: "curl",
+    package: "curl",
+};
+/// coreutils' `timeout`, which bounds each `redis-cli` and `curl` call.
+pub const TIMEOUT: Tool = Tool {
+    what: "timeout",
+    package: "coreutils",
+};
+/// The UEFI firmware, in either of [`OVMF`]'s layouts.
+pub const OVMF_FIRMWARE: Tool = Tool {
+    what: OVMF_NAME,
+    package: "ovmf",
+};
+const OVMF_NAME: &str = "OVMF (UEFI firmware)";
+
+/// What writing a boot image takes (see `image::build`).
+pub const IMAGE: [&Tool; 6] = [
+    &GRUB_MKRESCUE,
+    &XORRISO,
+    &MTOOLS,
+    &GRUB_BIOS,
+    &GRUB_EFI,
+    &FAKETIME,
+];
 
 /// OVMF firmware: code and variable-store templates, newest layout first.
 const OVMF: [(&str, &str); 2] = [
@@ -58,7 +91,7 @@ const OVMF: [(&str, &str); 2] = [
     ),
 ];
 
-fn on_path(program: &str) -> Option<PathBuf> {
+pub fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
@@ -66,8 +99,16 @@ fn on_path(program: &str) -> Option<PathBuf> {
 }
 
 impl Tool {
+    /// The program or file, as the error names it.
+    #[cfg(test)]
+    pub fn name(&self) -> &'static str {
+        self.what
+    }
+
     fn present(&self) -> bool {
-        if self.what.starts_with('/') {
+        if self.what == OVMF_NAME {
+            ovmf().is_ok()
+        } else if self.what.starts_with('/') {
             Path::new(self.what).exists()
         } else {
             on_path(self.what).is_some()
@@ -78,14 +119,30 @@ impl Tool {
 /// Checks that every tool is there; one error lists all that are missing
 /// with the command that installs them.
 pub fn require(tools: &[&Tool]) -> Result<()> {
-    let missing: Vec<&&Tool> = tools.iter().filter(|t| !t.present()).collect();
-    if missing.is_empty() {
-        return Ok(());
+    let missing: Vec<&Tool> = tools.iter().copied().filter(|t| !t.present()).collect();
+    match missing_message(&missing) {
+        None => Ok(()),
+        Some(message) => Err(fail!("{message}")),
     }
-    let mut packages: Vec<&str> = missing.iter().map(|t| t.package).collect();
-    packages.dedup();
-    let names: Vec<&str> = missing.iter().map(|t| t.what).collect();
-    Err(fail!(
+}
+
+/// What to say when `missing` are not there: each once, and the packages
+/// that bring them, each once.
+fn missing_message(missing: &[&Tool]) -> Option<String> {
+    if missing.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    let mut packages: Vec<&str> = Vec::new();
+    for t in missing {
+        if !names.contains(&t.what) {
+            names.push(t.what);
+        }
+        if !packages.contains(&t.package) {
+            packages.push(t.package);
+        }
+    }
+    Some(format!(
         "missing host tools: {}\n  install them with: sudo apt-get install {}",
         names.join(", "),
         packages.join(" ")
@@ -100,4 +157,24 @@ pub fn ovmf() -> Result<(PathBuf, PathBuf)> {
         .ok_or_else(|| {
             fail!("UEFI firmware (OVMF) not found\n  install it with: sudo apt-get install ovmf")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_missing_says_nothing() {
+        assert_eq!(missing_message(&[]), None);
+    }
+
+    #[test]
+    fn each_missing_tool_and_package_is_named_once() {
+        let m = missing_message(&[&REDIS_CLI, &QEMU, &REDIS_BENCHMARK, &REDIS_CLI]).unwrap();
+        assert_eq!(
+            m,
+            "missing host tools: redis-cli, qemu-system-x86_64, redis-benchmark\n  \
+             install them with: sudo apt-get install redis-tools qemu-system-x86"
+        );
+    }
 }
