@@ -3,8 +3,13 @@
 //!
 //! A tree is a `system.toml` and one `<component>.toml` per component.
 //! [`check`] reports every error it finds, each tied to a file, a line and
-//! a column; only a tree without errors yields a [`Manifest`].
+//! a column; only a tree without errors yields a [`Manifest`]. A
+//! component's `[args]` are checked against what its binary declares in
+//! its crate's `Cargo.toml` ([`declare`], read from the workspace by
+//! [`load`]).
 
+pub mod args;
+pub mod declare;
 pub mod diag;
 pub mod graph;
 pub mod parse;
@@ -15,6 +20,7 @@ pub mod validate;
 mod tests;
 
 use crate::{Result, fail};
+use declare::Declarations;
 use diag::{Loc, Report, Source};
 use manifest::Manifest;
 use parse::Reader;
@@ -79,8 +85,9 @@ pub fn resolve(dir: Option<&Path>) -> PathBuf {
     }
 }
 
-/// Checks a tree; the manifest if it is sound, else every error found.
-pub fn check(tree: &Tree) -> std::result::Result<Manifest, Report> {
+/// Checks a tree, each component's `[args]` against `decls` (what the
+/// binaries declare); the manifest if it is sound, else every error found.
+pub fn check(tree: &Tree, decls: &Declarations) -> std::result::Result<Manifest, Report> {
     let mut report = Report::default();
     for (name, text) in &tree.files {
         report.sources.push(Source {
@@ -211,6 +218,13 @@ pub fn check(tree: &Tree) -> std::result::Result<Manifest, Report> {
         };
         components.push(parse::component(&mut r, name, doc));
     }
+    // Arguments: what each file gives against what its binary takes, and
+    // wiring arguments against its grants (regions only once system.toml
+    // could be read).
+    for c in &components {
+        let regions = system.as_ref().map(|s| s.regions.as_slice());
+        args::check(&mut report, c, regions, decls);
+    }
     let complete = syntax_ok && listed.iter().all(|(_, f)| f.is_some());
 
     let manifest = match (&system, complete) {
@@ -240,12 +254,27 @@ pub fn load(dir: &Path) -> Result<Manifest> {
         ));
     }
     let tree = Tree::read(dir)?;
-    check(&tree).map_err(|report| {
+    let decls = declarations()?;
+    check(&tree, &decls).map_err(|report| {
         eprint!("{}", report.render());
         let n = report.diagnostics.len();
         fail!(
             "{}: {n} error{} in the config",
             dir.display(),
+            if n == 1 { "" } else { "s" }
+        )
+    })
+}
+
+/// What the workspace's binaries declare as their arguments (their
+/// crates' `[package.metadata.basalt.args]`); on errors in them prints
+/// them all to standard error and fails.
+pub fn declarations() -> Result<Declarations> {
+    declare::load(&crate::build::root()).map_err(|report| {
+        eprint!("{}", report.render());
+        let n = report.diagnostics.len();
+        fail!(
+            "{n} error{} in the argument declarations (docs/config.md)",
             if n == 1 { "" } else { "s" }
         )
     })

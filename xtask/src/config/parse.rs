@@ -92,7 +92,9 @@ pub struct ComponentFile {
     pub heap: At<Heap>,
     pub stack: u64,
     pub restart: Restart,
-    pub args: Vec<(String, String)>,
+    /// The `[args]`, in the file's order (checked against the binary's
+    /// declaration in `args`).
+    pub args: Vec<Arg>,
     /// The `[args]` table, if any.
     pub args_loc: Option<Loc>,
     pub serves: Vec<At<String>>,
@@ -100,6 +102,24 @@ pub struct ComponentFile {
     pub notifications: Vec<At<String>>,
     pub signals: Vec<At<String>>,
     pub devices: Vec<At<Device>>,
+}
+
+/// One `[args]` entry: its key and its value as the component reads it
+/// (text), each with its place, and what the TOML value was.
+#[derive(Clone, Debug)]
+pub struct Arg {
+    pub key: At<String>,
+    pub value: At<String>,
+    pub toml: ArgType,
+}
+
+/// The TOML type of an argument's value (the component gets text either
+/// way: integers in decimal, booleans as `true` or `false`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgType {
+    String,
+    Integer,
+    Boolean,
 }
 
 /// Reads the values of one file, reporting what is wrong.
@@ -136,7 +156,7 @@ pub fn bad_name(name: &str, max: usize) -> Option<String> {
 }
 
 /// The closest of `known` to `key`, if one is close enough to be a typo.
-fn suggest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+pub fn suggest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
         .map(|k| (edit_distance(key, k), *k))
@@ -618,7 +638,7 @@ fn restart(r: &mut Reader<'_>, doc: &DeTable<'_>) -> Restart {
     }
 }
 
-fn args(r: &mut Reader<'_>, v: &Value<'_>) -> Vec<(String, String)> {
+fn args(r: &mut Reader<'_>, v: &Value<'_>) -> Vec<Arg> {
     let DeValue::Table(t) = v.get_ref() else {
         r.wrong_type("args", v, "a table (`[args]`)");
         return Vec::new();
@@ -633,10 +653,15 @@ fn args(r: &mut Reader<'_>, v: &Value<'_>) -> Vec<(String, String)> {
             );
             continue;
         }
-        let text = match value.get_ref() {
-            DeValue::String(s) => s.to_string(),
-            DeValue::Integer(i) => i.to_string(),
-            DeValue::Boolean(b) => b.to_string(),
+        let (text, toml) = match value.get_ref() {
+            DeValue::String(s) => (s.to_string(), ArgType::String),
+            // In decimal, whatever the file's radix: components parse
+            // decimal numbers.
+            DeValue::Integer(_) => match r.integer(&k, value) {
+                Some(n) => (n.to_string(), ArgType::Integer),
+                None => continue,
+            },
+            DeValue::Boolean(b) => (b.to_string(), ArgType::Boolean),
             _ => {
                 r.wrong_type(&k, value, "a string, an integer or a boolean");
                 continue;
@@ -649,7 +674,17 @@ fn args(r: &mut Reader<'_>, v: &Value<'_>) -> Vec<(String, String)> {
             );
             continue;
         }
-        out.push((k, text));
+        out.push(Arg {
+            key: At {
+                value: k,
+                loc: r.loc(key.span()),
+            },
+            value: At {
+                value: text,
+                loc: r.loc(value.span()),
+            },
+            toml,
+        });
     }
     out
 }

@@ -2,11 +2,43 @@
 //! points (`file:line:col`), plus the manifest a sound tree yields.
 
 use super::*;
+use declare::Binary;
 use manifest::{Budget, Device, Exhausted, Heap, PciInterrupt, Restart};
 
 const SYSTEM: &str = "name = \"demo\"\n";
 const SERVER: &str = "binary = \"srv\"\npriority = 100\nserves = [\"greeter\"]\n";
 const CLIENT: &str = "binary = \"cli\"\npriority = 90\nuses = [\"greeter\"]\n";
+
+/// What the tests' binaries declare: `srv`, `cli` and `x` the arguments
+/// the tests below give them, `w` one of each kind; `bare`'s crate
+/// declares nothing.
+fn decls() -> Declarations {
+    let mut d = Declarations::default();
+    d.declare(
+        "srv",
+        "srv/Cargo.toml",
+        "mode = \"text\"\nport = \"port\"\nverbose = [\"true\", \"false\"]\n",
+    );
+    d.declare("cli", "cli/Cargo.toml", "who = \"text\"\n");
+    d.declare("x", "x/Cargo.toml", "text = \"text\"\n");
+    d.declare(
+        "w",
+        "w/Cargo.toml",
+        "count = \"count\"\nport = \"port\"\nsize = \"size\"\nmode = [\"fast\", \"slow\"]\n\
+         flag = [\"true\", \"false\"]\nnote = \"text\"\n\
+         region = \"region\"\nwait = \"notification\"\nwake = \"signal\"\nchan = \"channel\"\n\
+         irq = \"irq\"\nports = \"io-ports\"\ndev = \"device\"\n\
+         \"quota-<region>\" = \"count\"\n\"x-*\" = \"text\"\n",
+    );
+    d.binaries.insert(
+        "bare".into(),
+        Binary {
+            source: "bare/Cargo.toml".into(),
+            args: None,
+        },
+    );
+    d
+}
 
 fn tree(files: &[(&str, &str)]) -> Tree {
     let mut files: Vec<(String, String)> = files
@@ -22,7 +54,7 @@ fn tree(files: &[(&str, &str)]) -> Tree {
 
 /// The `file:line:col: message` lines of a tree that must fail.
 fn errors(files: &[(&str, &str)]) -> Vec<String> {
-    match check(&tree(files)) {
+    match check(&tree(files), &decls()) {
         Ok(m) => panic!("the tree passed: {m:?}"),
         Err(report) => report.headlines(),
     }
@@ -36,7 +68,7 @@ fn error(files: &[(&str, &str)]) -> String {
 }
 
 fn ok(files: &[(&str, &str)]) -> Manifest {
-    match check(&tree(files)) {
+    match check(&tree(files), &decls()) {
         Ok(m) => m,
         Err(report) => panic!("the tree failed:\n{}", report.render()),
     }
@@ -188,6 +220,11 @@ fn servers_start_before_their_clients_down_a_chain() {
 
 #[test]
 fn the_hello_tree_and_every_tree_in_config_pass() {
+    // With what the workspace's binaries really declare.
+    let real = match declare::load(&crate::build::root()) {
+        Ok(d) => d,
+        Err(report) => panic!("the declarations fail:\n{}", report.render()),
+    };
     let root = crate::build::root().join("config");
     let mut checked = 0;
     for entry in fs::read_dir(&root).unwrap() {
@@ -196,13 +233,13 @@ fn the_hello_tree_and_every_tree_in_config_pass() {
             continue;
         }
         let tree = Tree::read(&dir).unwrap();
-        if let Err(report) = check(&tree) {
+        if let Err(report) = check(&tree, &real) {
             panic!("{} fails:\n{}", dir.display(), report.render());
         }
         checked += 1;
     }
     assert!(checked >= 1);
-    let hello = check(&Tree::read(&root.join("hello")).unwrap()).unwrap();
+    let hello = check(&Tree::read(&root.join("hello")).unwrap(), &real).unwrap();
     assert_eq!(hello.system, "hello");
     assert_eq!(hello.components[0].name, "hello-server");
     assert_eq!(hello.components[1].name, "hello-client");
@@ -221,10 +258,13 @@ fn the_hello_tree_and_every_tree_in_config_pass() {
 
 #[test]
 fn errors_print_the_place_the_line_and_a_caret() {
-    let report = check(&tree(&[
-        ("system.toml", SYSTEM),
-        ("a.toml", "binary = \"x\"\n\tpriority = 300\n"),
-    ]))
+    let report = check(
+        &tree(&[
+            ("system.toml", SYSTEM),
+            ("a.toml", "binary = \"x\"\n\tpriority = 300\n"),
+        ]),
+        &decls(),
+    )
     .unwrap_err();
     assert_eq!(
         report.render(),
@@ -1020,4 +1060,374 @@ fn a_system_without_components_is_reported() {
         error(&[("system.toml", "name = \"demo\"\ncomponents = []\n")]),
         "cfg/system.toml:2:14: the system has no components: add a <component>.toml file for each"
     );
+}
+
+/// A component of binary `w` (every kind of argument, see [`decls`])
+/// with `grants` (keys before its `[args]`) and `args`.
+fn wired(grants: &str, args: &str) -> String {
+    format!("binary = \"w\"\npriority = 1\n{grants}[args]\n{args}")
+}
+
+#[test]
+fn unknown_arguments_are_reported_with_what_the_binary_takes() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"srv\"\npriority = 1\n[args]\nprot = 6379\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"cli\"\npriority = 1\n[args]\nwho = \"me\"\ncolour = \"red\"\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:1: unknown argument `prot`: binary `srv` takes `mode`, `port`, `verbose` \
+             (srv/Cargo.toml) and `log` (every component); did you mean `port`?",
+            "cfg/b.toml:5:1: unknown argument `colour`: binary `cli` takes `who` (cli/Cargo.toml) \
+             and `log` (every component)",
+        ]
+    );
+}
+
+#[test]
+fn argument_values_of_the_wrong_kind_are_reported() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            &wired(
+                "",
+                "count = -1\nport = 0\nsize = \"8 KB\"\nmode = \"fats\"\nflag = \"yes\"\n",
+            ),
+        ),
+        (
+            "b.toml",
+            &wired(
+                "",
+                "count = \"many\"\nport = \"http\"\nsize = true\nmode = 1\n",
+            ),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:9: `count` = -1 is not a count: write a whole number, 0 or more",
+            "cfg/a.toml:5:8: `port` = 0 is not a port: ports are 1-65535",
+            "cfg/a.toml:6:8: `size`: `8 KB`: write KiB, MiB or GiB (powers of 1024), not `KB`",
+            "cfg/a.toml:7:8: `mode` = \"fats\": use \"fast\" or \"slow\" (did you mean \"fast\"?)",
+            "cfg/a.toml:8:8: `flag` = \"yes\": use \"true\" or \"false\"",
+            "cfg/b.toml:4:9: `count` = \"many\" is not a count: write a whole number, 0 or more",
+            "cfg/b.toml:5:8: `port` = \"http\" is not a port: ports are 1-65535",
+            "cfg/b.toml:6:8: `size` = true is not a size: write a number of bytes, or KiB, MiB or GiB, e.g. \"8 KiB\"",
+            "cfg/b.toml:7:8: `mode` = 1: use \"fast\" or \"slow\"",
+        ]
+    );
+    // Values of each kind that pass; integers reach the component in
+    // decimal, booleans as words.
+    let m = ok(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            &wired(
+                "",
+                "count = \"10\"\nport = 0x1f90\nsize = \"8 KiB\"\nmode = \"slow\"\nflag = true\n\
+                 note = 3\nlog = \"debug\"\n",
+            ),
+        ),
+    ]);
+    let args: Vec<(&str, &str)> = m.components[0]
+        .args
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        args,
+        [
+            ("count", "10"),
+            ("port", "8080"),
+            ("size", "8 KiB"),
+            ("mode", "slow"),
+            ("flag", "true"),
+            ("note", "3"),
+            ("log", "debug"),
+        ]
+    );
+}
+
+#[test]
+fn wiring_arguments_must_name_what_the_config_grants() {
+    let system = "name = \"demo\"\n\
+                  [[region]]\nname = \"ring\"\nsize = 4096\nwriters = [\"a\"]\n\
+                  [[region]]\nname = \"other\"\nsize = 4096\nwriters = [\"b\"]\n";
+    let grants = "serves = [\"svc\"]\nnotifications = [\"ev\"]\nsignals = [\"wake\"]\n\
+                  [[device]]\nkind = \"irq\"\nname = \"rtc\"\nirq = 8\n\
+                  [[device]]\nkind = \"io-ports\"\nname = \"cmos\"\nfirst = 0x70\nlast = 0x71\n\
+                  [[device]]\nkind = \"pci\"\nname = \"nic\"\nvendor = 1\ndevice = 2\ninterrupt = \"msi\"\n";
+    // Every kind, naming what is granted: a PCI device's grants count.
+    ok(&[
+        ("system.toml", system),
+        (
+            "a.toml",
+            &wired(
+                grants,
+                "region = \"ring\"\nwait = \"ev\"\nwake = \"wake\"\nchan = \"svc\"\nirq = \"nic.msi\"\n\
+                 ports = \"cmos\"\ndev = \"nic.bar4\"\n",
+            ),
+        ),
+        (
+            "b.toml",
+            "binary = \"x\"\npriority = 1\nuses = [\"svc\"]\nnotifications = [\"wake\"]\n",
+        ),
+    ]);
+    let e = errors(&[
+        ("system.toml", system),
+        (
+            "a.toml",
+            &wired(
+                grants,
+                "region = \"rnig\"\nwait = \"wake\"\nwake = \"ev\"\nchan = \"greeter\"\nirq = \"cmos\"\n\
+                 ports = \"rtc\"\ndev = \"disk\"\n",
+            ),
+        ),
+        (
+            "b.toml",
+            &wired(
+                "uses = [\"svc\"]\nnotifications = [\"wake\"]\n",
+                "region = \"ring\"\n",
+            ),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:22:10: no region `rnig` is granted to `a`; did you mean `ring`?",
+            "cfg/a.toml:23:8: no notification `wake` is granted to `a` to wait on (its `notifications`: `ev`)",
+            "cfg/a.toml:24:8: no notification `ev` is granted to `a` to signal (its `signals`: `wake`)",
+            "cfg/a.toml:25:8: no channel `greeter` is granted to `a` (its `serves` and `uses`: `svc`)",
+            "cfg/a.toml:26:7: no IRQ `cmos` is granted to `a` (its `kind = \"irq\"` devices, and `<name>.msi` of its \
+             PCI devices with `interrupt = \"msi\"`: `rtc` and `nic.msi`)",
+            "cfg/a.toml:27:9: no I/O-port range `rtc` is granted to `a` (its `kind = \"io-ports\"` devices: `cmos`)",
+            "cfg/a.toml:28:7: no device `disk` is granted to `a` (its `[[device]]` names, with a PCI device's \
+             `<name>.bar<N>`, `<name>.config` and `<name>.msi`: `rtc`, `cmos` and `nic`)",
+            "cfg/b.toml:6:10: no region `ring` is granted to `b` (the regions system.toml shares with it: `other`)",
+        ]
+    );
+}
+
+#[test]
+fn argument_families_take_their_hole_from_the_grants() {
+    let system = "name = \"demo\"\n\
+                  [[region]]\nname = \"app-net\"\nsize = 4096\nwriters = [\"a\"]\n";
+    ok(&[
+        ("system.toml", system),
+        (
+            "a.toml",
+            &wired("", "quota-app-net = 5\nx-anything = \"goes\"\n"),
+        ),
+    ]);
+    let e = errors(&[
+        ("system.toml", system),
+        (
+            "a.toml",
+            &wired("", "quota-ap-net = 5\nquota-app-net = \"lots\"\nx- = 1\n"),
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:1: argument `quota-ap-net` (quota-<region>): no region `ap-net` is granted to `a`; did you mean `app-net`?",
+            "cfg/a.toml:5:17: `quota-app-net` = \"lots\" is not a count: write a whole number, 0 or more",
+            "cfg/a.toml:6:1: unknown argument `x-`: binary `w` takes `count`, `port`, `size`, `mode`, `flag`, `note`, \
+             `region`, `wait`, `wake`, `chan`, `irq`, `ports`, `dev`, `quota-<region>`, `x-*` (w/Cargo.toml) and \
+             `log` (every component)",
+        ]
+    );
+}
+
+#[test]
+fn arguments_of_a_binary_that_declares_none_are_reported() {
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"bare\"\npriority = 1\n[args]\nlog = \"debug\"\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"ghost\"\npriority = 1\n[args]\nport = 1\n",
+        ),
+        // Without arguments, neither needs a declaration.
+        ("c.toml", "binary = \"bare\"\npriority = 1\n"),
+        ("d.toml", "binary = \"ghost\"\npriority = 1\n"),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:1: binary `bare` declares no arguments: list those it reads under \
+             [package.metadata.basalt.args] in bare/Cargo.toml (docs/config.md)",
+            "cfg/b.toml:4:1: no crate of the workspace builds binary `ghost`, so nothing declares the \
+             arguments it takes: declare them under [package.metadata.basalt.args] in its crate's \
+             Cargo.toml (docs/config.md)",
+        ]
+    );
+}
+
+#[test]
+fn bad_declarations_are_reported_where_they_are() {
+    let text = "[package]\nname = \"p\"\n\n[[bin]]\nname = \"one\"\n[[bin]]\nname = \"two\"\n\n\
+                [package.metadata.basalt]\nargz = 1\n\
+                [package.metadata.basalt.args]\nport = \"prot\"\nmode = []\nlog = \"text\"\n\
+                \"a-*-*\" = \"text\"\n\"q-<regoin>\" = \"count\"\n\"*\" = \"text\"\nn = 5\n";
+    let report = declare::crate_file("p/Cargo.toml", text).unwrap_err();
+    assert_eq!(
+        report.headlines(),
+        [
+            "p/Cargo.toml:10:1: unknown key `argz` in [package.metadata.basalt]; did you mean `args`?",
+            "p/Cargo.toml:12:8: unknown argument kind `prot`; did you mean `port`?",
+            "p/Cargo.toml:13:8: a word list needs at least one word",
+            "p/Cargo.toml:14:1: `log` is an argument every component takes (docs/config.md): it needs no declaration",
+            "p/Cargo.toml:15:1: `a-*-*` has more than one hole: a family has one `*` or `<kind>`",
+            "p/Cargo.toml:16:1: `q-<regoin>`: `<regoin>` is not a wiring kind: use `*` or one of <region>, \
+             <notification>, <signal>, <channel>, <irq>, <io-ports>, <device>",
+            "p/Cargo.toml:17:1: `*` would take any argument: give the family a fixed part, e.g. `quota-*`",
+            "p/Cargo.toml:18:5: an argument's kind is a string (text, count, port, size, region, notification, \
+             signal, channel, irq, io-ports, device) or a list of words, not integer",
+        ]
+    );
+    // A sound one applies to each of the crate's binaries; a crate
+    // without a [[bin]] builds the package's.
+    let found = declare::crate_file(
+        "p/Cargo.toml",
+        "[package]\nname = \"p\"\n[[bin]]\nname = \"one\"\n[[bin]]\nname = \"two\"\n\
+         [package.metadata.basalt.args]\nport = \"port\"\n\"quota-<region>\" = \"count\"\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["one", "two"]);
+    let args = found[1].1.args.as_ref().unwrap();
+    assert_eq!(args[0].kind, declare::Kind::Port);
+    assert_eq!(args[1].key.show(), "quota-<region>");
+    let found = declare::crate_file("q/Cargo.toml", "[package]\nname = \"q\"\n").unwrap();
+    assert_eq!(found[0].0, "q");
+    assert!(found[0].1.args.is_none());
+}
+
+/// The arguments the boot tests and benchmarks add to copies of the
+/// trees (`selftest::test_config` and its callers) are declared too.
+#[test]
+fn the_arguments_the_boot_tests_add_are_declared() {
+    let real = declare::load(&crate::build::root()).unwrap_or_else(|r| panic!("{}", r.render()));
+    let exit = crate::selftest::EXIT_ON_SUCCESS;
+    let disk = "\n[[device]]\nkind = \"pci\"\nname = \"disk\"\nvendor = 0x1af4\ndevice = 0x1001\n";
+    let cases: [(&str, &[(&str, String)]); 7] = [
+        (
+            "hello",
+            &[(
+                "hello-client",
+                format!("{exit}\nvirtio-device = \"disk.bar4\"\ncrashes = \"10\"{disk}"),
+            )],
+        ),
+        (
+            "block-test",
+            &[
+                ("block", exit.to_string()),
+                ("block-smoke", exit.to_string()),
+            ],
+        ),
+        (
+            "kvs-test",
+            &[
+                ("kvs-smoke", format!("{exit}\ncrashes = \"10\"")),
+                ("kvs", "enable-debug-command = \"yes\"".to_string()),
+            ],
+        ),
+        ("net-test", &[("net", exit.to_string())]),
+        (
+            "kvs-persist",
+            &[(
+                "kvs-crash",
+                "mode = \"write\"\ninterrupt = \"no\"".to_string(),
+            )],
+        ),
+        (
+            "kvs-persist",
+            &[
+                (
+                    "kvs-crash",
+                    "mode = \"verify\"\ninterrupt = \"yes\"".to_string(),
+                ),
+                ("kvs", "enable-debug-command = \"yes\"".to_string()),
+            ],
+        ),
+        ("kvs-bench", &[("kvs-bench", exit.to_string())]),
+    ];
+    for (system, extras) in cases {
+        let mut tree = Tree::read(&crate::build::root().join("config").join(system)).unwrap();
+        for (component, extra) in extras {
+            let file = format!("{component}.toml");
+            let (_, text) = tree.files.iter_mut().find(|(n, _)| *n == file).unwrap();
+            // As test_config adds them: into the [args] table, else a new one
+            // at the end (tables, like [[device]], after it).
+            let (args, tables) = extra
+                .split_once("\n[[")
+                .map_or((extra.as_str(), String::new()), |(a, t)| {
+                    (a, format!("\n[[{t}"))
+                });
+            *text = if text.contains("[args]") {
+                text.replacen("[args]", &format!("[args]\n{args}"), 1)
+            } else {
+                format!("{text}\n[args]\n{args}\n")
+            } + &tables;
+        }
+        if let Err(report) = check(&tree, &real) {
+            panic!(
+                "config/{system} with the boot test's arguments fails:\n{}",
+                report.render()
+            );
+        }
+    }
+}
+
+#[test]
+fn declarations_are_read_from_the_workspace_members() {
+    let root = std::env::temp_dir().join(format!("basalt-declare-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    for (path, text) in [
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"a\", \"lib\", \"bad\"]\n",
+        ),
+        (
+            "a/Cargo.toml",
+            "[package]\nname = \"a\"\n[package.metadata.basalt.args]\nport = \"port\"\n",
+        ),
+        ("lib/Cargo.toml", "[package]\nname = \"lib\"\n"),
+        (
+            "bad/Cargo.toml",
+            "[package]\nname = \"bad\"\n[package.metadata.basalt.args]\nport = \"prot\"\n",
+        ),
+    ] {
+        let file = root.join(path);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, text).unwrap();
+    }
+    let e = declare::load(&root).unwrap_err().headlines();
+    assert_eq!(
+        e,
+        ["bad/Cargo.toml:4:8: unknown argument kind `prot`; did you mean `port`?"]
+    );
+    fs::write(
+        root.join("bad/Cargo.toml"),
+        "[package]\nname = \"bad\"\n[package.metadata.basalt.args]\n",
+    )
+    .unwrap();
+    let d = declare::load(&root).unwrap();
+    fs::remove_dir_all(&root).unwrap();
+    assert_eq!(d.binaries["a"].source, "a/Cargo.toml");
+    assert_eq!(d.binaries["a"].args.as_ref().unwrap().len(), 1);
+    assert!(d.binaries["lib"].args.is_none());
+    assert_eq!(d.binaries["bad"].args.as_deref(), Some(&[][..]));
 }

@@ -390,7 +390,11 @@ pub fn system(
                 ),
             );
         }
-        let args: usize = c.args.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let args: usize = c
+            .args
+            .iter()
+            .map(|a| a.key.value.len() + a.value.value.len() + 2)
+            .sum();
         if args > ARGS_BYTES
             && let Some(at) = &c.args_loc
         {
@@ -474,7 +478,11 @@ pub fn system(
                 heap: c.heap.value,
                 stack_bytes: c.stack,
                 restart: c.restart,
-                args: c.args.clone(),
+                args: c
+                    .args
+                    .iter()
+                    .map(|a| (a.key.value.clone(), a.value.value.clone()))
+                    .collect(),
                 devices: c.devices.iter().map(|d| d.value.clone()).collect(),
                 start_order: 0,
             })
