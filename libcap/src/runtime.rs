@@ -395,8 +395,8 @@ mod tests {
             "PANIC in hello-server: boom at src/main.rs:7\n"
         );
         assert_eq!(
-            line(None, "oops", Some(("servers/roottest/src/main.rs", 1))),
-            "PANIC: oops at servers/roottest/src/main.rs:1\n"
+            line(None, "oops", Some(("tests/roottest/src/main.rs", 1))),
+            "PANIC: oops at tests/roottest/src/main.rs:1\n"
         );
         assert_eq!(line(None, "x", None), "PANIC: x\n");
     }

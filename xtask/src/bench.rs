@@ -4,8 +4,8 @@
 //!
 //! | suite | what boots |
 //! | --- | --- |
-//! | `ipc` | `servers/ipcbench` as the root task: system-call and IPC latency |
-//! | `kvs-ipc` | `config/kvs-bench`: `init`, the kvs server and `apps/kvs-bench`, which times GET and SET over IPC and in-process |
+//! | `ipc` | `tests/ipcbench` as the root task: system-call and IPC latency |
+//! | `kvs-ipc` | `config/kvs-bench`: `init`, the kvs server and `tests/kvs-bench`, which times GET and SET over IPC and in-process |
 //!
 //! `cargo xtask bench kvs` (redis-benchmark against Basalt and Linux)
 //! reads no serial log; [`crate::bench_kvs`] runs it.
@@ -628,7 +628,7 @@ bench: done
         assert!(check(Some(35), &parse(GOOD), &ipc).is_err());
         for crash in [
             "KERNEL FAULT: page fault (vector 14)",
-            "PANIC: oops at servers/ipcbench/src/bench.rs:1",
+            "PANIC: oops at tests/ipcbench/src/bench.rs:1",
             "PANIC in kvs: index out of bounds at servers/kvs/server/src/server.rs:9",
             "init: kvs (generation 1) faulted: page fault at 0x401000, address 0x0, code 0x4",
             "init: cannot start kvs-bench: out of memory",

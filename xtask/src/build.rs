@@ -92,7 +92,7 @@ pub fn user_program(package: &str, profile: Profile) -> Result<PathBuf> {
 }
 
 /// Builds the bare-metal binaries `names` (each the binary of the
-/// workspace package of the same name, under servers/ or apps/) in one
+/// workspace package of the same name, under servers/, apps/ or tests/) in one
 /// cargo run and returns the directory that holds them.
 pub fn user_binaries(names: &[&str], profile: Profile) -> Result<PathBuf> {
     // The commands check up front; this is the backstop (checked once a run).

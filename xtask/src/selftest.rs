@@ -1361,7 +1361,7 @@ mod tests {
         assert!(check_root_task(Some(EXIT_SUCCESS), few).is_err());
         let failing = "FAIL b: Ok vs Err(WrongType)\nroottest: 31 passed, 1 failed\n";
         assert!(check_root_task(Some(EXIT_FAILURE), failing).is_err());
-        let panicked = "PANIC: oops at servers/roottest/src/main.rs:1\n";
+        let panicked = "PANIC: oops at tests/roottest/src/main.rs:1\n";
         assert!(check_root_task(Some(EXIT_FAILURE), panicked).is_err());
         let fault = format!("KERNEL FAULT: page fault (vector 14)\n{ok}");
         assert!(check_root_task(Some(EXIT_SUCCESS), &fault).is_err());
