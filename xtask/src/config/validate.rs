@@ -159,60 +159,88 @@ pub fn system(
         .enumerate()
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
-
-    // Channels: one server each, and a server for every channel used.
     let channels = collect(components, |c| &c.serves, |c| &c.uses);
-    for (name, d) in &channels {
-        match d.owners.as_slice() {
-            [] => {
-                let (_, at) = &d.users[0];
-                report.error(
-                    at,
-                    format!("channel `{name}` is used but no component serves it"),
-                );
-            }
-            [(first, first_at), rest @ ..] => {
-                for (other, at) in rest {
-                    let msg = format!(
-                        "channel `{name}` is served by both `{}` ({}) and `{}`: a channel has one server",
-                        components[*first].name,
-                        place(report, first_at),
-                        components[*other].name
-                    );
-                    report.error(at, msg);
-                }
-            }
-        }
-    }
-
-    // Notifications: one owner each, and an owner for every one signalled.
+    check_owners(report, components, &channels, &CHANNEL);
     let notifications = collect(components, |c| &c.notifications, |c| &c.signals);
-    for (name, d) in &notifications {
+    check_owners(report, components, &notifications, &NOTIFICATION);
+    let region_names = check_regions(report, sys, &index);
+    let seen = check_name_space(report, &channels, &notifications, &region_names);
+    check_devices(report, components, &seen);
+    check_start_info(report, sys, components);
+    check_modules(report, components);
+    check_memory(report, sys, components);
+    let calls = check_calls(report, components, &channels);
+    if report.diagnostics.len() > errors_before {
+        return None;
+    }
+    manifest_of(sys, components, &index, &channels, &notifications, &calls)
+}
+
+/// How messages name the two kinds of owned names.
+struct Kind {
+    /// `channel`, `notification`.
+    name: &'static str,
+    /// What having none is: "is used but no component serves it".
+    unowned: &'static str,
+    /// What having two is: "is served by both", "is waited on by both".
+    twice: &'static str,
+    /// Why one: "a channel has one server".
+    rule: &'static str,
+}
+
+const CHANNEL: Kind = Kind {
+    name: "channel",
+    unowned: "is used but no component serves it",
+    twice: "is served by both",
+    rule: "a channel has one server",
+};
+
+const NOTIFICATION: Kind = Kind {
+    name: "notification",
+    unowned: "is signalled but no component lists it in `notifications`",
+    twice: "is waited on by both",
+    rule: "a notification has one owner",
+};
+
+/// Channels and notifications: one owner each (a server, a waiter), and
+/// an owner for every one used.
+fn check_owners(
+    report: &mut Report,
+    components: &[ComponentFile],
+    decls: &[(String, Decl)],
+    kind: &Kind,
+) {
+    for (name, d) in decls {
         match d.owners.as_slice() {
             [] => {
                 let (_, at) = &d.users[0];
-                report.error(
-                    at,
-                    format!(
-                        "notification `{name}` is signalled but no component lists it in `notifications`"
-                    ),
-                );
+                report.error(at, format!("{} `{name}` {}", kind.name, kind.unowned));
             }
             [(first, first_at), rest @ ..] => {
                 for (other, at) in rest {
                     let msg = format!(
-                        "notification `{name}` is waited on by both `{}` ({}) and `{}`: a notification has one owner",
+                        "{} `{name}` {} `{}` ({}) and `{}`: {}",
+                        kind.name,
+                        kind.twice,
                         components[*first].name,
                         place(report, first_at),
-                        components[*other].name
+                        components[*other].name,
+                        kind.rule
                     );
                     report.error(at, msg);
                 }
             }
         }
     }
+}
 
-    // Regions: unique names, known users.
+/// Regions: unique names, known users. The names and where each was
+/// declared first.
+fn check_regions<'s>(
+    report: &mut Report,
+    sys: &'s SystemFile,
+    index: &BTreeMap<&str, usize>,
+) -> Vec<(&'s str, &'s Loc)> {
     let mut region_names: Vec<(&str, &Loc)> = Vec::new();
     for r in &sys.regions {
         let Some(name) = &r.name else { continue };
@@ -239,9 +267,17 @@ pub fn system(
         }
     }
 
-    // One name space for channels, notifications and regions: a component
-    // finds each capability by name.
-    let mut seen: BTreeMap<&str, (&str, &Loc)> = BTreeMap::new();
+    region_names
+}
+
+/// One name space for channels, notifications and regions: a component
+/// finds each capability by name. The kind and first place of each name.
+fn check_name_space<'a>(
+    report: &mut Report,
+    channels: &'a [(String, Decl)],
+    notifications: &'a [(String, Decl)],
+    region_names: &[(&'a str, &'a Loc)],
+) -> BTreeMap<&'a str, (&'static str, Loc)> {
     let first_loc = |d: &Decl| {
         d.owners
             .iter()
@@ -251,23 +287,20 @@ pub fn system(
             .expect("a declared name has a place")
             .clone()
     };
-    let channel_locs: Vec<(&str, Loc)> = channels
+    let named = channels
         .iter()
-        .map(|(n, d)| (n.as_str(), first_loc(d)))
-        .collect();
-    let notification_locs: Vec<(&str, Loc)> = notifications
-        .iter()
-        .map(|(n, d)| (n.as_str(), first_loc(d)))
-        .collect();
-    let named = channel_locs
-        .iter()
-        .map(|(n, l)| ("channel", *n, l))
+        .map(|(n, d)| ("channel", n.as_str(), first_loc(d)))
         .chain(
-            notification_locs
+            notifications
                 .iter()
-                .map(|(n, l)| ("notification", *n, l)),
+                .map(|(n, d)| ("notification", n.as_str(), first_loc(d))),
         )
-        .chain(region_names.iter().map(|(n, l)| ("region", *n, *l)));
+        .chain(
+            region_names
+                .iter()
+                .map(|(n, l)| ("region", *n, (*l).clone())),
+        );
+    let mut seen: BTreeMap<&'a str, (&'static str, Loc)> = BTreeMap::new();
     for (kind, name, loc) in named {
         match seen.get(name) {
             Some((other, first)) => {
@@ -275,16 +308,23 @@ pub fn system(
                     "`{name}` names both a {other} ({}) and a {kind}: channels, notifications and regions need distinct names",
                     place(report, first)
                 );
-                report.error(loc, msg);
+                report.error(&loc, msg);
             }
             None => {
                 seen.insert(name, (kind, loc));
             }
         }
     }
+    seen
+}
 
-    // Devices: names distinct within a component and from the shared
-    // names; no IRQ, port or PCI function granted twice.
+/// Devices: names distinct within a component and from the shared names
+/// (`seen`); no IRQ, port or PCI function granted twice.
+fn check_devices(
+    report: &mut Report,
+    components: &[ComponentFile],
+    seen: &BTreeMap<&str, (&'static str, Loc)>,
+) {
     let mut irqs: Vec<(u8, usize, &Loc)> = Vec::new();
     let mut ports: Vec<(u16, u16, usize, &Loc)> = Vec::new();
     let mut pcis: Vec<(u16, u16, usize, &Loc)> = Vec::new();
@@ -346,8 +386,11 @@ pub fn system(
             }
         }
     }
+}
 
-    // Per-component limits of the start-info page.
+/// What each component's start-info page can hold: its capabilities and
+/// its arguments.
+fn check_start_info(report: &mut Report, sys: &SystemFile, components: &[ComponentFile]) {
     for c in components {
         let regions = sys
             .regions
@@ -406,8 +449,10 @@ pub fn system(
             );
         }
     }
+}
 
-    // Boot modules: the manifest and one per distinct binary.
+/// Boot modules: the manifest and one per distinct binary.
+fn check_modules(report: &mut Report, components: &[ComponentFile]) {
     let mut binaries: Vec<&At<String>> = Vec::new();
     for c in components {
         if let Some(b) = &c.binary
@@ -426,10 +471,15 @@ pub fn system(
             ),
         );
     }
+}
 
-    check_memory(report, sys, components);
-
-    // Synchronous calls must not form a cycle: component -> servers it calls.
+/// Synchronous calls must not form a cycle: who calls whom (component ->
+/// the servers of the channels it uses, with the `uses` entry), checked.
+fn check_calls<'c>(
+    report: &mut Report,
+    components: &'c [ComponentFile],
+    channels: &[(String, Decl)],
+) -> Vec<Vec<(usize, &'c At<String>)>> {
     let server_of: BTreeMap<&str, usize> = channels
         .iter()
         .filter_map(|(n, d)| d.owners.first().map(|(s, _)| (n.as_str(), *s)))
@@ -457,10 +507,19 @@ pub fn system(
             ),
         );
     }
+    calls
+}
 
-    if report.diagnostics.len() > errors_before {
-        return None;
-    }
+/// The manifest of a checked tree; `None` without a system name (already
+/// reported).
+fn manifest_of(
+    sys: &SystemFile,
+    components: &[ComponentFile],
+    index: &BTreeMap<&str, usize>,
+    channels: &[(String, Decl)],
+    notifications: &[(String, Decl)],
+    calls: &[Vec<(usize, &At<String>)>],
+) -> Option<Manifest> {
     let name = sys.name.as_ref()?.value.clone();
     let comp = |n: &str| index[n] as u32;
     let mut manifest = Manifest {
@@ -522,7 +581,7 @@ pub fn system(
             })
             .collect(),
     };
-    for (order, i) in start_order(&calls).into_iter().enumerate() {
+    for (order, i) in start_order(calls).into_iter().enumerate() {
         manifest.components[i].start_order = order as u32;
     }
     Some(manifest)
