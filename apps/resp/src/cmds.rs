@@ -2,11 +2,12 @@
 
 use crate::conn::Session;
 use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
-use crate::table::{self, Spec};
+use crate::table;
 use crate::{Clock, Command, Store, StoreError, docs, info, reply};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use kvs_core::command::Spec;
 use kvs_core::num::parse_i64;
 
 /// The commands the front end answers itself.
@@ -385,13 +386,13 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
         return;
     };
     let Some(sub_name) = cmd.arg(1) else {
-        reply::array(out, table::COMMANDS.len());
-        for spec in table::COMMANDS {
+        reply::array(out, table::count());
+        for spec in table::all() {
             docs::write_info(spec, out);
         }
         return;
     };
-    let Some(sub) = table::subcommand(container, sub_name) else {
+    let Some(sub) = container.subcommand(sub_name) else {
         return reply::unknown_subcommand(out, sub_name, "COMMAND");
     };
     if !sub_arity_ok(sub, cmd.len(), out) {
@@ -399,10 +400,10 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
     }
     let names: Vec<&[u8]> = cmd.args().skip(2).collect();
     match sub.name {
-        "command|count" => reply::int(out, docs::count() as i64),
+        "command|count" => reply::int(out, table::count() as i64),
         "command|info" if names.is_empty() => {
-            reply::array(out, table::COMMANDS.len());
-            for spec in table::COMMANDS {
+            reply::array(out, table::count());
+            for spec in table::all() {
                 docs::write_info(spec, out);
             }
         }
@@ -417,7 +418,7 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
         }
         "command|docs" => {
             let specs: Vec<&Spec> = if names.is_empty() {
-                table::COMMANDS.iter().collect()
+                table::all().collect()
             } else {
                 names.iter().filter_map(|n| table::lookup(n)).collect()
             };
@@ -427,8 +428,7 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
             }
         }
         "command|list" => {
-            let all: Vec<&Spec> = table::COMMANDS
-                .iter()
+            let all: Vec<&Spec> = table::all()
                 .flat_map(|s| core::iter::once(s).chain(s.subcommands))
                 .collect();
             reply::array(out, all.len());
@@ -465,7 +465,7 @@ fn config<S: Store, C: Clock>(
     out: &mut Vec<u8>,
 ) {
     let sub_name = cmd.arg(1).unwrap_or_default();
-    let Some(sub) = table::subcommand(container, sub_name) else {
+    let Some(sub) = container.subcommand(sub_name) else {
         return reply::unknown_subcommand(out, sub_name, "CONFIG");
     };
     if !sub_arity_ok(sub, cmd.len(), out) {
@@ -579,7 +579,7 @@ fn client<S: Store, C: Clock>(
 ) {
     let out = &mut s.out;
     let sub_name = cmd.arg(1).unwrap_or_default();
-    let Some(sub) = table::subcommand(container, sub_name) else {
+    let Some(sub) = container.subcommand(sub_name) else {
         return reply::unknown_subcommand(out, sub_name, "CLIENT");
     };
     if !sub_arity_ok(sub, cmd.len(), out) {

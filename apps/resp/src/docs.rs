@@ -18,9 +18,9 @@
 //! as the hint after the command name.
 
 use crate::reply;
-use crate::table::{COMMANDS, Spec};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use kvs_core::command::{Flag, Spec};
 
 /// What kind of argument.
 #[derive(Debug, PartialEq)]
@@ -346,23 +346,27 @@ pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>) {
     reply::int(out, i64::from(spec.arity));
     reply::array(out, spec.flags.len());
     for flag in spec.flags {
-        reply::simple(out, flag);
+        reply::simple(out, flag.name());
     }
-    reply::int(out, i64::from(spec.keys.0));
-    reply::int(out, i64::from(spec.keys.1));
-    reply::int(out, i64::from(spec.keys.2));
+    reply::int(out, i64::from(spec.keys.first));
+    reply::int(out, i64::from(spec.keys.last));
+    reply::int(out, i64::from(spec.keys.step));
     let mut categories: Vec<&str> = Vec::new();
-    if spec.has("write") {
+    if spec.has(Flag::Write) {
         categories.push("@write");
     }
-    if spec.has("readonly") {
+    if spec.has(Flag::Readonly) {
         categories.push("@read");
     }
     if !spec.subcommands.is_empty() {
         categories.push("@slow");
     } else {
         categories.push(spec.group.category());
-        categories.push(if spec.has("fast") { "@fast" } else { "@slow" });
+        categories.push(if spec.has(Flag::Fast) {
+            "@fast"
+        } else {
+            "@slow"
+        });
     }
     reply::array(out, categories.len());
     for category in categories {
@@ -376,16 +380,10 @@ pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>) {
     }
 }
 
-/// The number of commands `COMMAND COUNT` reports (subcommands not
-/// counted, as in Redis).
-pub(crate) fn count() -> usize {
-    COMMANDS.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::lookup;
+    use crate::table::{all, lookup};
 
     /// The hint redis-cli 7 prints for these arguments (its rules, from
     /// the COMMAND DOCS fields).
@@ -431,10 +429,7 @@ mod tests {
 
     #[test]
     fn every_syntax_parses() {
-        for spec in COMMANDS
-            .iter()
-            .chain(COMMANDS.iter().flat_map(|s| s.subcommands))
-        {
+        for spec in all().chain(all().flat_map(|s| s.subcommands)) {
             assert!(parse(spec.syntax).is_ok(), "{}: {}", spec.name, spec.syntax);
         }
     }

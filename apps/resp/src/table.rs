@@ -1,1618 +1,196 @@
 //! The command table `COMMAND` reports: every command Basalt answers, the
-//! front end's and the store's, with Redis's arity, flags, key positions,
-//! group and the version that introduced it, a summary, and its syntax
-//! (from which `COMMAND DOCS` builds the argument descriptions redis-cli
-//! turns into hints; see [`crate::docs`]).
+//! front end's own (here) and the store's (kvs-core's table, of the same
+//! row type), with Redis's arity, flags, key positions, group and the
+//! version that introduced it, a summary, and its syntax (from which
+//! `COMMAND DOCS` builds the argument descriptions redis-cli turns into
+//! hints; see [`crate::docs`]). PING, ECHO and CONFIG are the store's rows
+//! though the front end answers them too: the store runs them inside
+//! MULTI, and its CONFIG holds its own parameters.
 
-/// A command's group, as `COMMAND DOCS` names it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Group {
-    Connection,
-    Generic,
-    Hash,
-    List,
-    Server,
-    Set,
-    SortedSet,
-    String,
-    Transactions,
-}
+use kvs_core::command::{self, COMMANDS, Spec};
+use kvs_core::spec;
 
-impl Group {
-    /// The name in `COMMAND DOCS`.
-    pub(crate) fn doc_name(self) -> &'static str {
-        match self {
-            Self::Connection => "connection",
-            Self::Generic => "generic",
-            Self::Hash => "hash",
-            Self::List => "list",
-            Self::Server => "server",
-            Self::Set => "set",
-            Self::SortedSet => "sorted-set",
-            Self::String => "string",
-            Self::Transactions => "transactions",
-        }
-    }
-
-    /// The ACL category in `COMMAND INFO`.
-    pub(crate) fn category(self) -> &'static str {
-        match self {
-            Self::Connection => "@connection",
-            Self::Generic => "@keyspace",
-            Self::Hash => "@hash",
-            Self::List => "@list",
-            Self::Server => "@admin",
-            Self::Set => "@set",
-            Self::SortedSet => "@sortedset",
-            Self::String => "@string",
-            Self::Transactions => "@transaction",
-        }
-    }
-}
-
-/// One command (or subcommand, named `container|sub`).
-#[derive(Debug)]
-pub(crate) struct Spec {
-    pub(crate) name: &'static str,
-    /// Redis's arity: `n > 0` exactly n arguments (the name included),
-    /// `n < 0` at least −n.
-    pub(crate) arity: i32,
-    pub(crate) flags: &'static [&'static str],
-    /// First key, last key (negative: from the end), step.
-    pub(crate) keys: (i32, i32, i32),
-    pub(crate) group: Group,
-    pub(crate) since: &'static str,
-    pub(crate) summary: &'static str,
-    /// The arguments after the name, in the notation of [`crate::docs`].
-    pub(crate) syntax: &'static str,
-    pub(crate) subcommands: &'static [Spec],
-}
-
-impl Spec {
-    /// Whether `argc` arguments (the name included) satisfy the arity.
-    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
-        let need = self.arity.unsigned_abs() as usize;
-        if self.arity >= 0 {
-            argc == need
-        } else {
-            argc >= need
-        }
-    }
-
-    /// Whether the command has the flag `flag`.
-    pub(crate) fn has(&self, flag: &str) -> bool {
-        self.flags.contains(&flag)
-    }
-}
-
-const W: &[&str] = &["write"];
-const WF: &[&str] = &["write", "fast"];
-const WD: &[&str] = &["write", "denyoom"];
-const WDF: &[&str] = &["write", "denyoom", "fast"];
-const R: &[&str] = &["readonly"];
-const RF: &[&str] = &["readonly", "fast"];
-/// Connection and transaction commands that touch no keys.
-const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
-const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
-const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
-
-const NONE: (i32, i32, i32) = (0, 0, 0);
-const ONE: (i32, i32, i32) = (1, 1, 1);
-const ALL: (i32, i32, i32) = (1, -1, 1);
-const PAIRS: (i32, i32, i32) = (1, -1, 2);
-const TWO: (i32, i32, i32) = (1, 2, 1);
-
-/// A command without subcommands.
-#[allow(clippy::too_many_arguments)]
-const fn c(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: (i32, i32, i32),
-    group: Group,
-    since: &'static str,
-    summary: &'static str,
-    syntax: &'static str,
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags,
-        keys,
-        group,
-        since,
-        summary,
-        syntax,
-        subcommands: &[],
-    }
-}
-
-/// A container command (CLIENT, COMMAND, CONFIG).
-const fn container(
-    name: &'static str,
-    arity: i32,
-    group: Group,
-    since: &'static str,
-    summary: &'static str,
-    subcommands: &'static [Spec],
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags: &[],
-        keys: NONE,
-        group,
-        since,
-        summary,
-        syntax: "",
-        subcommands,
-    }
-}
-
-use Group::*;
-
-const SUB: &[&str] = &["noscript", "loading", "stale"];
-
+/// CLIENT's subcommands.
 static CLIENT: &[Spec] = &[
-    c(
-        "client|getname",
-        2,
-        SUB,
-        NONE,
-        Connection,
-        "2.6.9",
-        "Returns the name of this connection.",
-        "",
-    ),
-    c(
-        "client|help",
-        2,
-        SUB,
-        NONE,
-        Connection,
-        "5.0.0",
-        "Lists the CLIENT subcommands.",
-        "",
-    ),
-    c(
-        "client|id",
-        2,
-        SUB,
-        NONE,
-        Connection,
-        "5.0.0",
-        "Returns the id of this connection.",
-        "",
-    ),
-    c(
-        "client|info",
-        2,
-        SUB,
-        NONE,
-        Connection,
-        "6.2.0",
-        "Describes this connection, as one line of CLIENT LIST.",
-        "",
-    ),
-    c(
-        "client|list",
-        -2,
-        ADMIN,
-        NONE,
-        Connection,
-        "2.4.0",
-        "Describes the open connections, one per line.",
-        "[TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id:integer...]",
-    ),
-    c(
-        "client|setinfo",
-        4,
-        SUB,
-        NONE,
-        Connection,
-        "7.2.0",
-        "Records the client library's name or version for CLIENT LIST.",
-        "(LIB-NAME libname|LIB-VER libver)",
-    ),
-    c(
-        "client|setname",
-        3,
-        SUB,
-        NONE,
-        Connection,
-        "2.6.9",
-        "Names this connection.",
-        "connection-name",
-    ),
+    spec! {
+        name: "client|getname", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "2.6.9", run: None,
+        summary: "Returns the name of this connection.",
+        syntax: "",
+    },
+    spec! {
+        name: "client|help", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "5.0.0", run: None,
+        summary: "Lists the CLIENT subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "client|id", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "5.0.0", run: None,
+        summary: "Returns the id of this connection.",
+        syntax: "",
+    },
+    spec! {
+        name: "client|info", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "6.2.0", run: None,
+        summary: "Describes this connection, as one line of CLIENT LIST.",
+        syntax: "",
+    },
+    spec! {
+        name: "client|list", arity: -2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "2.4.0", run: None,
+        summary: "Describes the open connections, one per line.",
+        syntax: "[TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id:integer...]",
+    },
+    spec! {
+        name: "client|setinfo", arity: 4, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "7.2.0", run: None,
+        summary: "Records the client library's name or version for CLIENT LIST.",
+        syntax: "(LIB-NAME libname|LIB-VER libver)",
+    },
+    spec! {
+        name: "client|setname", arity: 3, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "2.6.9", run: None,
+        summary: "Names this connection.",
+        syntax: "connection-name",
+    },
 ];
 
+/// COMMAND's subcommands.
 static COMMAND: &[Spec] = &[
-    c(
-        "command|count",
-        2,
-        SUB,
-        NONE,
-        Server,
-        "2.8.13",
-        "Returns the number of commands.",
-        "",
-    ),
-    c(
-        "command|docs",
-        -2,
-        SUB,
-        NONE,
-        Server,
-        "7.0.0",
-        "Describes commands and their arguments.",
-        "[command-name...]",
-    ),
-    c(
-        "command|help",
-        2,
-        SUB,
-        NONE,
-        Server,
-        "5.0.0",
-        "Lists the COMMAND subcommands.",
-        "",
-    ),
-    c(
-        "command|info",
-        -2,
-        SUB,
-        NONE,
-        Server,
-        "2.8.13",
-        "Returns arity, flags and key positions of commands.",
-        "[command-name...]",
-    ),
-    c(
-        "command|list",
-        2,
-        SUB,
-        NONE,
-        Server,
-        "7.0.0",
-        "Returns the names of all commands.",
-        "",
-    ),
+    spec! {
+        name: "command|count", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Returns the number of commands.",
+        syntax: "",
+    },
+    spec! {
+        name: "command|docs", arity: -2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "7.0.0", run: None,
+        summary: "Describes commands and their arguments.",
+        syntax: "[command-name...]",
+    },
+    spec! {
+        name: "command|help", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "5.0.0", run: None,
+        summary: "Lists the COMMAND subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "command|info", arity: -2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Returns arity, flags and key positions of commands.",
+        syntax: "[command-name...]",
+    },
+    spec! {
+        name: "command|list", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "7.0.0", run: None,
+        summary: "Returns the names of all commands.",
+        syntax: "",
+    },
 ];
 
-static CONFIG: &[Spec] = &[
-    c(
-        "config|get",
-        -3,
-        ADMIN,
-        NONE,
-        Server,
-        "2.0.0",
-        "Returns the parameters matching glob patterns, and their values.",
-        "parameter...",
-    ),
-    c(
-        "config|help",
-        2,
-        SUB,
-        NONE,
-        Server,
-        "5.0.0",
-        "Lists the CONFIG subcommands.",
-        "",
-    ),
-    c(
-        "config|resetstat",
-        2,
-        ADMIN,
-        NONE,
-        Server,
-        "2.0.0",
-        "Zeroes the counters INFO reports.",
-        "",
-    ),
-    c(
-        "config|rewrite",
-        2,
-        ADMIN,
-        NONE,
-        Server,
-        "2.8.0",
-        "Refused: there is no configuration file.",
-        "",
-    ),
-    c(
-        "config|set",
-        -4,
-        ADMIN,
-        NONE,
-        Server,
-        "2.0.0",
-        "Sets parameters, all or none.",
-        "(parameter value)...",
-    ),
+/// The commands only the front end answers, sorted by name (a test
+/// checks the order); the store's, which it also describes, are
+/// [`kvs_core::command::COMMANDS`].
+static OWN: &[Spec] = &[
+    spec! {
+        name: "auth", arity: -2, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
+        group: Connection, since: "1.0.0", run: None,
+        summary: "Authenticates the connection (there is only the default user, without a password).",
+        syntax: "[username] password",
+    },
+    spec! {
+        name: "client", arity: -2, flags: [], keys: NONE,
+        group: Connection, since: "2.4.0", run: None,
+        summary: "Inspects and names connections.",
+        syntax: "",
+        subcommands: CLIENT,
+    },
+    spec! {
+        name: "command", arity: -1, flags: [], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Describes the commands.",
+        syntax: "",
+        subcommands: COMMAND,
+    },
+    spec! {
+        name: "hello", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
+        group: Connection, since: "6.0.0", run: None,
+        summary: "Handshakes: chooses the protocol (2), optionally authenticates and names the connection.",
+        syntax: "[protover:integer [AUTH (username password)] [SETNAME clientname]]",
+    },
+    spec! {
+        name: "info", arity: -1, flags: [Loading, Stale], keys: NONE,
+        group: Server, since: "1.0.0", run: None,
+        summary: "Reports the server's state and counters.",
+        syntax: "[section...]",
+    },
+    spec! {
+        name: "quit", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
+        group: Connection, since: "1.0.0", run: None,
+        summary: "Closes the connection.",
+        syntax: "",
+    },
+    spec! {
+        name: "time", arity: 1, flags: [Loading, Stale, Fast], keys: NONE,
+        group: Server, since: "2.6.0", run: None,
+        summary: "Returns the server's time: seconds and microseconds.",
+        syntax: "",
+    },
 ];
 
-/// Every command, sorted by name (a test checks the order).
-pub(crate) static COMMANDS: &[Spec] = &[
-    c(
-        "append",
-        3,
-        WDF,
-        ONE,
-        String,
-        "2.0.0",
-        "Appends a string to a key's value, creating the key if needed.",
-        "key value",
-    ),
-    c(
-        "auth",
-        -2,
-        &["noscript", "loading", "stale", "fast", "no_auth"],
-        NONE,
-        Connection,
-        "1.0.0",
-        "Authenticates the connection (there is only the default user, without a password).",
-        "[username] password",
-    ),
-    container(
-        "client",
-        -2,
-        Connection,
-        "2.4.0",
-        "Inspects and names connections.",
-        CLIENT,
-    ),
-    container(
-        "command",
-        -1,
-        Server,
-        "2.8.13",
-        "Describes the commands.",
-        COMMAND,
-    ),
-    container(
-        "config",
-        -2,
-        Server,
-        "2.0.0",
-        "Reads and changes parameters.",
-        CONFIG,
-    ),
-    c(
-        "dbsize",
-        1,
-        RF,
-        NONE,
-        Server,
-        "1.0.0",
-        "Returns the number of keys in the selected database.",
-        "",
-    ),
-    c(
-        "decr",
-        2,
-        WDF,
-        ONE,
-        String,
-        "1.0.0",
-        "Decrements a key's integer value by one.",
-        "key",
-    ),
-    c(
-        "decrby",
-        3,
-        WDF,
-        ONE,
-        String,
-        "1.0.0",
-        "Decrements a key's integer value by a number.",
-        "key decrement:integer",
-    ),
-    c(
-        "del",
-        -2,
-        W,
-        ALL,
-        Generic,
-        "1.0.0",
-        "Deletes keys.",
-        "key...",
-    ),
-    c(
-        "discard",
-        1,
-        TX,
-        NONE,
-        Transactions,
-        "2.0.0",
-        "Drops the queued commands of a transaction.",
-        "",
-    ),
-    c(
-        "echo",
-        2,
-        &["fast"],
-        NONE,
-        Connection,
-        "1.0.0",
-        "Returns its argument.",
-        "message",
-    ),
-    c(
-        "exec",
-        1,
-        &["noscript", "loading", "stale", "skip_slowlog"],
-        NONE,
-        Transactions,
-        "1.2.0",
-        "Runs the queued commands of a transaction.",
-        "",
-    ),
-    c(
-        "exists",
-        -2,
-        RF,
-        ALL,
-        Generic,
-        "1.0.0",
-        "Counts how many of the keys exist.",
-        "key...",
-    ),
-    c(
-        "expire",
-        -3,
-        WF,
-        ONE,
-        Generic,
-        "1.0.0",
-        "Sets a key's time to live in seconds.",
-        "key seconds:integer [NX|XX|GT|LT]",
-    ),
-    c(
-        "expireat",
-        -3,
-        WF,
-        ONE,
-        Generic,
-        "1.2.0",
-        "Sets a key's expiry as a Unix time in seconds.",
-        "key unix-time-seconds:unix-time [NX|XX|GT|LT]",
-    ),
-    c(
-        "expiretime",
-        2,
-        RF,
-        ONE,
-        Generic,
-        "7.0.0",
-        "Returns a key's expiry as a Unix time in seconds.",
-        "key",
-    ),
-    c(
-        "flushall",
-        -1,
-        W,
-        NONE,
-        Server,
-        "1.0.0",
-        "Deletes the keys of every database.",
-        "[ASYNC|SYNC]",
-    ),
-    c(
-        "flushdb",
-        -1,
-        W,
-        NONE,
-        Server,
-        "1.0.0",
-        "Deletes the keys of the selected database.",
-        "[ASYNC|SYNC]",
-    ),
-    c(
-        "get",
-        2,
-        RF,
-        ONE,
-        String,
-        "1.0.0",
-        "Returns a key's string value.",
-        "key",
-    ),
-    c(
-        "getdel",
-        2,
-        WF,
-        ONE,
-        String,
-        "6.2.0",
-        "Returns a key's string value and deletes the key.",
-        "key",
-    ),
-    c(
-        "getex",
-        -2,
-        WF,
-        ONE,
-        String,
-        "6.2.0",
-        "Returns a key's string value and changes its expiry.",
-        "key [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|PERSIST]",
-    ),
-    c(
-        "getrange",
-        4,
-        R,
-        ONE,
-        String,
-        "2.4.0",
-        "Returns a substring of a key's value.",
-        "key start:integer end:integer",
-    ),
-    c(
-        "getset",
-        3,
-        WDF,
-        ONE,
-        String,
-        "1.0.0",
-        "Sets a key's value and returns the old one.",
-        "key value",
-    ),
-    c(
-        "hdel",
-        -3,
-        WF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Deletes fields of a hash.",
-        "key field...",
-    ),
-    c(
-        "hello",
-        -1,
-        &["noscript", "loading", "stale", "fast", "no_auth"],
-        NONE,
-        Connection,
-        "6.0.0",
-        "Handshakes: chooses the protocol (2), optionally authenticates and names the connection.",
-        "[protover:integer [AUTH (username password)] [SETNAME clientname]]",
-    ),
-    c(
-        "hexists",
-        3,
-        RF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Tells whether a hash field exists.",
-        "key field",
-    ),
-    c(
-        "hget",
-        3,
-        RF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Returns a hash field's value.",
-        "key field",
-    ),
-    c(
-        "hgetall",
-        2,
-        R,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Returns every field and value of a hash.",
-        "key",
-    ),
-    c(
-        "hincrby",
-        4,
-        WDF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Adds an integer to a hash field's value.",
-        "key field increment:integer",
-    ),
-    c(
-        "hincrbyfloat",
-        4,
-        WDF,
-        ONE,
-        Hash,
-        "2.6.0",
-        "Adds a number to a hash field's value.",
-        "key field increment:double",
-    ),
-    c(
-        "hkeys",
-        2,
-        R,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Returns the fields of a hash.",
-        "key",
-    ),
-    c(
-        "hlen",
-        2,
-        RF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Returns the number of fields in a hash.",
-        "key",
-    ),
-    c(
-        "hmget",
-        -3,
-        RF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Returns the values of hash fields.",
-        "key field...",
-    ),
-    c(
-        "hmset",
-        -4,
-        WDF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Sets hash fields (as HSET).",
-        "key (field value)...",
-    ),
-    c(
-        "hscan",
-        -3,
-        R,
-        ONE,
-        Hash,
-        "2.8.0",
-        "Iterates over the fields and values of a hash.",
-        "key cursor:integer [MATCH pattern] [COUNT count:integer]",
-    ),
-    c(
-        "hset",
-        -4,
-        WDF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Sets hash fields, creating the key if needed.",
-        "key (field value)...",
-    ),
-    c(
-        "hsetnx",
-        4,
-        WDF,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Sets a hash field only if it does not exist.",
-        "key field value",
-    ),
-    c(
-        "hstrlen",
-        3,
-        RF,
-        ONE,
-        Hash,
-        "3.2.0",
-        "Returns the length of a hash field's value.",
-        "key field",
-    ),
-    c(
-        "hvals",
-        2,
-        R,
-        ONE,
-        Hash,
-        "2.0.0",
-        "Returns the values of a hash.",
-        "key",
-    ),
-    c(
-        "incr",
-        2,
-        WDF,
-        ONE,
-        String,
-        "1.0.0",
-        "Increments a key's integer value by one.",
-        "key",
-    ),
-    c(
-        "incrby",
-        3,
-        WDF,
-        ONE,
-        String,
-        "1.0.0",
-        "Increments a key's integer value by a number.",
-        "key increment:integer",
-    ),
-    c(
-        "incrbyfloat",
-        3,
-        WDF,
-        ONE,
-        String,
-        "2.6.0",
-        "Adds a floating-point number to a key's value.",
-        "key increment:double",
-    ),
-    c(
-        "info",
-        -1,
-        &["loading", "stale"],
-        NONE,
-        Server,
-        "1.0.0",
-        "Reports the server's state and counters.",
-        "[section...]",
-    ),
-    c(
-        "keys",
-        2,
-        R,
-        NONE,
-        Generic,
-        "1.0.0",
-        "Returns the keys matching a glob pattern.",
-        "pattern",
-    ),
-    c(
-        "lindex",
-        3,
-        R,
-        ONE,
-        List,
-        "1.0.0",
-        "Returns the element at an index of a list.",
-        "key index:integer",
-    ),
-    c(
-        "linsert",
-        5,
-        WD,
-        ONE,
-        List,
-        "2.2.0",
-        "Inserts an element before or after another one.",
-        "key where=(BEFORE|AFTER) pivot element",
-    ),
-    c(
-        "llen",
-        2,
-        RF,
-        ONE,
-        List,
-        "1.0.0",
-        "Returns the length of a list.",
-        "key",
-    ),
-    c(
-        "lmove",
-        5,
-        WD,
-        TWO,
-        List,
-        "6.2.0",
-        "Pops an element from one list and pushes it onto another.",
-        "source:key destination:key wherefrom=(LEFT|RIGHT) whereto=(LEFT|RIGHT)",
-    ),
-    c(
-        "lpop",
-        -2,
-        WF,
-        ONE,
-        List,
-        "1.0.0",
-        "Removes and returns the first elements of a list.",
-        "key [count:integer]",
-    ),
-    c(
-        "lpos",
-        -3,
-        R,
-        ONE,
-        List,
-        "6.0.6",
-        "Returns the indexes of matching elements of a list.",
-        "key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]",
-    ),
-    c(
-        "lpush",
-        -3,
-        WDF,
-        ONE,
-        List,
-        "1.0.0",
-        "Prepends elements to a list, creating the key if needed.",
-        "key element...",
-    ),
-    c(
-        "lpushx",
-        -3,
-        WDF,
-        ONE,
-        List,
-        "2.2.0",
-        "Prepends elements to an existing list.",
-        "key element...",
-    ),
-    c(
-        "lrange",
-        4,
-        R,
-        ONE,
-        List,
-        "1.0.0",
-        "Returns a range of elements of a list.",
-        "key start:integer stop:integer",
-    ),
-    c(
-        "lrem",
-        4,
-        W,
-        ONE,
-        List,
-        "1.0.0",
-        "Removes elements equal to a value from a list.",
-        "key count:integer element",
-    ),
-    c(
-        "lset",
-        4,
-        WD,
-        ONE,
-        List,
-        "1.0.0",
-        "Sets the element at an index of a list.",
-        "key index:integer element",
-    ),
-    c(
-        "ltrim",
-        4,
-        W,
-        ONE,
-        List,
-        "1.0.0",
-        "Keeps only a range of a list.",
-        "key start:integer stop:integer",
-    ),
-    c(
-        "mget",
-        -2,
-        RF,
-        ALL,
-        String,
-        "1.0.0",
-        "Returns the values of several keys.",
-        "key...",
-    ),
-    c(
-        "mset",
-        -3,
-        WD,
-        PAIRS,
-        String,
-        "1.0.1",
-        "Sets several keys.",
-        "(key value)...",
-    ),
-    c(
-        "msetnx",
-        -3,
-        WD,
-        PAIRS,
-        String,
-        "1.0.1",
-        "Sets several keys only if none of them exists.",
-        "(key value)...",
-    ),
-    c(
-        "multi",
-        1,
-        TX,
-        NONE,
-        Transactions,
-        "1.2.0",
-        "Starts a transaction.",
-        "",
-    ),
-    c(
-        "persist",
-        2,
-        WF,
-        ONE,
-        Generic,
-        "2.2.0",
-        "Removes a key's expiry.",
-        "key",
-    ),
-    c(
-        "pexpire",
-        -3,
-        WF,
-        ONE,
-        Generic,
-        "2.6.0",
-        "Sets a key's time to live in milliseconds.",
-        "key milliseconds:integer [NX|XX|GT|LT]",
-    ),
-    c(
-        "pexpireat",
-        -3,
-        WF,
-        ONE,
-        Generic,
-        "2.6.0",
-        "Sets a key's expiry as a Unix time in milliseconds.",
-        "key unix-time-milliseconds:unix-time [NX|XX|GT|LT]",
-    ),
-    c(
-        "pexpiretime",
-        2,
-        RF,
-        ONE,
-        Generic,
-        "7.0.0",
-        "Returns a key's expiry as a Unix time in milliseconds.",
-        "key",
-    ),
-    c(
-        "ping",
-        -1,
-        &["fast"],
-        NONE,
-        Connection,
-        "1.0.0",
-        "Answers PONG, or its argument.",
-        "[message]",
-    ),
-    c(
-        "psetex",
-        4,
-        WD,
-        ONE,
-        String,
-        "2.6.0",
-        "Sets a key's value and time to live in milliseconds.",
-        "key milliseconds:integer value",
-    ),
-    c(
-        "pttl",
-        2,
-        RF,
-        ONE,
-        Generic,
-        "2.6.0",
-        "Returns a key's time to live in milliseconds.",
-        "key",
-    ),
-    c(
-        "quit",
-        -1,
-        &["noscript", "loading", "stale", "fast", "no_auth"],
-        NONE,
-        Connection,
-        "1.0.0",
-        "Closes the connection.",
-        "",
-    ),
-    c(
-        "randomkey",
-        1,
-        R,
-        NONE,
-        Generic,
-        "1.0.0",
-        "Returns a random key.",
-        "",
-    ),
-    c(
-        "rename",
-        3,
-        W,
-        TWO,
-        Generic,
-        "1.0.0",
-        "Renames a key, replacing the destination.",
-        "key newkey:key",
-    ),
-    c(
-        "renamenx",
-        3,
-        WF,
-        TWO,
-        Generic,
-        "1.0.0",
-        "Renames a key only if the new name is free.",
-        "key newkey:key",
-    ),
-    c(
-        "rpop",
-        -2,
-        WF,
-        ONE,
-        List,
-        "1.0.0",
-        "Removes and returns the last elements of a list.",
-        "key [count:integer]",
-    ),
-    c(
-        "rpoplpush",
-        3,
-        WD,
-        TWO,
-        List,
-        "1.2.0",
-        "Pops the last element of a list and prepends it to another.",
-        "source:key destination:key",
-    ),
-    c(
-        "rpush",
-        -3,
-        WDF,
-        ONE,
-        List,
-        "1.0.0",
-        "Appends elements to a list, creating the key if needed.",
-        "key element...",
-    ),
-    c(
-        "rpushx",
-        -3,
-        WDF,
-        ONE,
-        List,
-        "2.2.0",
-        "Appends elements to an existing list.",
-        "key element...",
-    ),
-    c(
-        "sadd",
-        -3,
-        WDF,
-        ONE,
-        Set,
-        "1.0.0",
-        "Adds members to a set, creating the key if needed.",
-        "key member...",
-    ),
-    c(
-        "scan",
-        -2,
-        R,
-        NONE,
-        Generic,
-        "2.8.0",
-        "Iterates over the keys of the selected database.",
-        "cursor:integer [MATCH pattern] [COUNT count:integer] [TYPE type]",
-    ),
-    c(
-        "scard",
-        2,
-        RF,
-        ONE,
-        Set,
-        "1.0.0",
-        "Returns the number of members of a set.",
-        "key",
-    ),
-    c(
-        "sdiff",
-        -2,
-        R,
-        ALL,
-        Set,
-        "1.0.0",
-        "Returns the members of the first set that no other set has.",
-        "key...",
-    ),
-    c(
-        "sdiffstore",
-        -3,
-        WD,
-        ALL,
-        Set,
-        "1.0.0",
-        "Stores the difference of sets.",
-        "destination:key key...",
-    ),
-    c(
-        "select",
-        2,
-        CONN,
-        NONE,
-        Connection,
-        "1.0.0",
-        "Selects the database of the connection.",
-        "index:integer",
-    ),
-    c(
-        "set",
-        -3,
-        WD,
-        ONE,
-        String,
-        "1.0.0",
-        "Sets a key's string value, with conditions and an expiry.",
-        "key value [NX|XX] [GET] [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|KEEPTTL]",
-    ),
-    c(
-        "setex",
-        4,
-        WD,
-        ONE,
-        String,
-        "2.0.0",
-        "Sets a key's value and time to live in seconds.",
-        "key seconds:integer value",
-    ),
-    c(
-        "setnx",
-        3,
-        WDF,
-        ONE,
-        String,
-        "1.0.0",
-        "Sets a key's value only if the key does not exist.",
-        "key value",
-    ),
-    c(
-        "setrange",
-        4,
-        WD,
-        ONE,
-        String,
-        "2.2.0",
-        "Overwrites part of a key's value at an offset.",
-        "key offset:integer value",
-    ),
-    c(
-        "sinter",
-        -2,
-        R,
-        ALL,
-        Set,
-        "1.0.0",
-        "Returns the members every set has.",
-        "key...",
-    ),
-    c(
-        "sinterstore",
-        -3,
-        WD,
-        ALL,
-        Set,
-        "1.0.0",
-        "Stores the intersection of sets.",
-        "destination:key key...",
-    ),
-    c(
-        "sismember",
-        3,
-        RF,
-        ONE,
-        Set,
-        "1.0.0",
-        "Tells whether a value is a member of a set.",
-        "key member",
-    ),
-    c(
-        "smembers",
-        2,
-        R,
-        ONE,
-        Set,
-        "1.0.0",
-        "Returns the members of a set.",
-        "key",
-    ),
-    c(
-        "smismember",
-        -3,
-        RF,
-        ONE,
-        Set,
-        "6.2.0",
-        "Tells for each value whether it is a member of a set.",
-        "key member...",
-    ),
-    c(
-        "smove",
-        4,
-        WF,
-        TWO,
-        Set,
-        "1.0.0",
-        "Moves a member from one set to another.",
-        "source:key destination:key member",
-    ),
-    c(
-        "spop",
-        -2,
-        WF,
-        ONE,
-        Set,
-        "1.0.0",
-        "Removes and returns random members of a set.",
-        "key [count:integer]",
-    ),
-    c(
-        "srandmember",
-        -2,
-        R,
-        ONE,
-        Set,
-        "1.0.0",
-        "Returns random members of a set.",
-        "key [count:integer]",
-    ),
-    c(
-        "srem",
-        -3,
-        WF,
-        ONE,
-        Set,
-        "1.0.0",
-        "Removes members from a set.",
-        "key member...",
-    ),
-    c(
-        "sscan",
-        -3,
-        R,
-        ONE,
-        Set,
-        "2.8.0",
-        "Iterates over the members of a set.",
-        "key cursor:integer [MATCH pattern] [COUNT count:integer]",
-    ),
-    c(
-        "strlen",
-        2,
-        RF,
-        ONE,
-        String,
-        "2.2.0",
-        "Returns the length of a key's value.",
-        "key",
-    ),
-    c(
-        "substr",
-        4,
-        R,
-        ONE,
-        String,
-        "1.0.0",
-        "Returns a substring of a key's value (as GETRANGE).",
-        "key start:integer end:integer",
-    ),
-    c(
-        "sunion",
-        -2,
-        R,
-        ALL,
-        Set,
-        "1.0.0",
-        "Returns the members of any of the sets.",
-        "key...",
-    ),
-    c(
-        "sunionstore",
-        -3,
-        WD,
-        ALL,
-        Set,
-        "1.0.0",
-        "Stores the union of sets.",
-        "destination:key key...",
-    ),
-    c(
-        "time",
-        1,
-        &["loading", "stale", "fast"],
-        NONE,
-        Server,
-        "2.6.0",
-        "Returns the server's time: seconds and microseconds.",
-        "",
-    ),
-    c(
-        "ttl",
-        2,
-        RF,
-        ONE,
-        Generic,
-        "1.0.0",
-        "Returns a key's time to live in seconds.",
-        "key",
-    ),
-    c(
-        "type",
-        2,
-        RF,
-        ONE,
-        Generic,
-        "1.0.0",
-        "Returns the type of a key's value.",
-        "key",
-    ),
-    c(
-        "unlink",
-        -2,
-        WF,
-        ALL,
-        Generic,
-        "4.0.0",
-        "Deletes keys.",
-        "key...",
-    ),
-    c(
-        "unwatch",
-        1,
-        TX,
-        NONE,
-        Transactions,
-        "2.2.0",
-        "Forgets the watched keys.",
-        "",
-    ),
-    c(
-        "watch",
-        -2,
-        TX,
-        ALL,
-        Transactions,
-        "2.2.0",
-        "Makes the next EXEC fail if any of the keys changes.",
-        "key...",
-    ),
-    c(
-        "zadd",
-        -4,
-        WDF,
-        ONE,
-        SortedSet,
-        "1.2.0",
-        "Adds members with scores to a sorted set, or updates their scores.",
-        "key [NX|XX] [GT|LT] [CH] [INCR] (score:double member)...",
-    ),
-    c(
-        "zcard",
-        2,
-        RF,
-        ONE,
-        SortedSet,
-        "1.2.0",
-        "Returns the number of members of a sorted set.",
-        "key",
-    ),
-    c(
-        "zcount",
-        4,
-        RF,
-        ONE,
-        SortedSet,
-        "2.0.0",
-        "Counts the members with scores in a range.",
-        "key min:double max:double",
-    ),
-    c(
-        "zincrby",
-        4,
-        WDF,
-        ONE,
-        SortedSet,
-        "1.2.0",
-        "Adds to a member's score.",
-        "key increment:double member",
-    ),
-    c(
-        "zlexcount",
-        4,
-        RF,
-        ONE,
-        SortedSet,
-        "2.8.9",
-        "Counts the members in a lexicographical range.",
-        "key min max",
-    ),
-    c(
-        "zmscore",
-        -3,
-        RF,
-        ONE,
-        SortedSet,
-        "6.2.0",
-        "Returns the scores of members.",
-        "key member...",
-    ),
-    c(
-        "zpopmax",
-        -2,
-        WF,
-        ONE,
-        SortedSet,
-        "5.0.0",
-        "Removes and returns the members with the highest scores.",
-        "key [count:integer]",
-    ),
-    c(
-        "zpopmin",
-        -2,
-        WF,
-        ONE,
-        SortedSet,
-        "5.0.0",
-        "Removes and returns the members with the lowest scores.",
-        "key [count:integer]",
-    ),
-    c(
-        "zrange",
-        -4,
-        R,
-        ONE,
-        SortedSet,
-        "1.2.0",
-        "Returns a range of members by rank, score or lexicographical order.",
-        "key start stop [BYSCORE|BYLEX] [REV] [LIMIT (offset:integer count:integer)] [WITHSCORES]",
-    ),
-    c(
-        "zrangebylex",
-        -4,
-        R,
-        ONE,
-        SortedSet,
-        "2.8.9",
-        "Returns the members in a lexicographical range.",
-        "key min max [LIMIT (offset:integer count:integer)]",
-    ),
-    c(
-        "zrangebyscore",
-        -4,
-        R,
-        ONE,
-        SortedSet,
-        "1.0.5",
-        "Returns the members with scores in a range.",
-        "key min:double max:double [WITHSCORES] [LIMIT (offset:integer count:integer)]",
-    ),
-    c(
-        "zrank",
-        -3,
-        RF,
-        ONE,
-        SortedSet,
-        "2.0.0",
-        "Returns a member's rank, lowest score first.",
-        "key member [WITHSCORE]",
-    ),
-    c(
-        "zrem",
-        -3,
-        WF,
-        ONE,
-        SortedSet,
-        "1.2.0",
-        "Removes members from a sorted set.",
-        "key member...",
-    ),
-    c(
-        "zrevrange",
-        -4,
-        R,
-        ONE,
-        SortedSet,
-        "1.2.0",
-        "Returns a range of members by rank, highest score first.",
-        "key start:integer stop:integer [WITHSCORES]",
-    ),
-    c(
-        "zrevrangebylex",
-        -4,
-        R,
-        ONE,
-        SortedSet,
-        "2.8.9",
-        "Returns the members in a lexicographical range, in reverse.",
-        "key max min [LIMIT (offset:integer count:integer)]",
-    ),
-    c(
-        "zrevrangebyscore",
-        -4,
-        R,
-        ONE,
-        SortedSet,
-        "2.2.0",
-        "Returns the members with scores in a range, highest first.",
-        "key max:double min:double [WITHSCORES] [LIMIT (offset:integer count:integer)]",
-    ),
-    c(
-        "zrevrank",
-        -3,
-        RF,
-        ONE,
-        SortedSet,
-        "2.0.0",
-        "Returns a member's rank, highest score first.",
-        "key member [WITHSCORE]",
-    ),
-    c(
-        "zscan",
-        -3,
-        R,
-        ONE,
-        SortedSet,
-        "2.8.0",
-        "Iterates over the members and scores of a sorted set.",
-        "key cursor:integer [MATCH pattern] [COUNT count:integer]",
-    ),
-    c(
-        "zscore",
-        3,
-        RF,
-        ONE,
-        SortedSet,
-        "1.2.0",
-        "Returns a member's score.",
-        "key member",
-    ),
-];
+/// Every command, the front end's and the store's, sorted by name.
+pub(crate) fn all() -> impl Iterator<Item = &'static Spec> {
+    let mut own = OWN.iter().peekable();
+    let mut store = COMMANDS.iter().peekable();
+    core::iter::from_fn(move || match (own.peek(), store.peek()) {
+        (Some(a), Some(b)) if a.name > b.name => store.next(),
+        (Some(_), _) => own.next(),
+        (None, _) => store.next(),
+    })
+}
+
+/// The number of commands (subcommands not counted, as in Redis).
+pub(crate) fn count() -> usize {
+    OWN.len() + COMMANDS.len()
+}
 
 /// The command called `name` (case-insensitive; `container|sub` names a
 /// subcommand).
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     match name.iter().position(|&b| b == b'|') {
-        None => {
-            // Binary search on the lower-case name: this runs for every
-            // command the front end answers itself.
-            let mut buf = [0u8; 24];
-            let lower = buf.get_mut(..name.len())?;
-            lower.copy_from_slice(name);
-            lower.make_ascii_lowercase();
-            let lower = &*lower;
-            COMMANDS
-                .binary_search_by(|s| s.name.as_bytes().cmp(lower))
-                .ok()
-                .map(|i| &COMMANDS[i])
-        }
-        Some(bar) => subcommand(lookup(&name[..bar])?, &name[bar + 1..]),
+        None => command::find(OWN, name).or_else(|| command::find(COMMANDS, name)),
+        Some(bar) => lookup(&name[..bar])?.subcommand(&name[bar + 1..]),
     }
-}
-
-/// The subcommand `sub` of `container` (case-insensitive).
-pub(crate) fn subcommand(container: &'static Spec, sub: &[u8]) -> Option<&'static Spec> {
-    let prefix = container.name.len() + 1;
-    container.subcommands.iter().find(|s| {
-        s.name
-            .as_bytes()
-            .get(prefix..)
-            .is_some_and(|n| n.eq_ignore_ascii_case(sub))
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
+    use kvs_core::command::Flag;
 
     #[test]
     fn table_is_sorted_and_unique() {
-        for w in COMMANDS.windows(2) {
+        let all: Vec<&Spec> = all().collect();
+        assert_eq!(all.len(), count());
+        for w in all.windows(2) {
             assert!(w[0].name < w[1].name, "{} >= {}", w[0].name, w[1].name);
         }
-        for spec in COMMANDS {
+        for spec in all {
+            assert_eq!(
+                lookup(spec.name.as_bytes()).map(|s| s.name),
+                Some(spec.name)
+            );
+        }
+        for spec in OWN {
             assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(
+                spec.run.is_none(),
+                "{}: the store does not run it",
+                spec.name
+            );
             for sub in spec.subcommands {
                 assert!(sub.name.starts_with(spec.name), "{}", sub.name);
                 assert_eq!(sub.name.as_bytes()[spec.name.len()], b'|');
@@ -1626,17 +204,19 @@ mod tests {
     #[test]
     fn lookups() {
         assert_eq!(lookup(b"GeT").map(|s| s.name), Some("get"));
+        assert_eq!(lookup(b"Hello").map(|s| s.name), Some("hello"));
         assert_eq!(lookup(b"client|LIST").map(|s| s.name), Some("client|list"));
+        assert_eq!(lookup(b"config|Set").map(|s| s.name), Some("config|set"));
         assert!(lookup(b"client|nope").is_none());
         assert!(lookup(b"get|x").is_none());
         assert!(lookup(b"nope").is_none());
         assert!(lookup(&[b'a'; 40]).is_none());
         let client = lookup(b"client").unwrap();
         assert_eq!(
-            subcommand(client, b"SetName").map(|s| s.name),
+            client.subcommand(b"SetName").map(|s| s.name),
             Some("client|setname")
         );
-        assert!(subcommand(client, b"kill").is_none());
+        assert!(client.subcommand(b"kill").is_none());
     }
 
     #[test]
@@ -1645,7 +225,7 @@ mod tests {
         assert!(get.arity_ok(2) && !get.arity_ok(1) && !get.arity_ok(3));
         let del = lookup(b"del").unwrap();
         assert!(del.arity_ok(2) && del.arity_ok(9) && !del.arity_ok(1));
-        assert!(lookup(b"set").unwrap().has("write"));
-        assert!(!lookup(b"get").unwrap().has("write"));
+        assert!(lookup(b"set").unwrap().has(Flag::Write));
+        assert!(!lookup(b"get").unwrap().has(Flag::Write));
     }
 }

@@ -58,6 +58,7 @@ extern crate alloc;
 
 pub mod aof;
 mod cmd;
+pub mod command;
 pub mod config;
 mod db;
 pub mod glob;

@@ -283,9 +283,9 @@ impl Store {
             flag_multi(session);
             return unknown_command(name, &args[1..]);
         };
-        if !command.arity_ok(args.len()) {
+        if !command.spec.arity_ok(args.len()) {
             flag_multi(session);
-            return Reply::arity(command.name);
+            return Reply::arity(command.spec.name);
         }
         for db in &mut self.dbs {
             db.now = now;
@@ -296,7 +296,7 @@ impl Store {
                 (Some(multi), Kind::Exec) => multi.denyoom,
                 (Some(_), Kind::Discard) => false,
                 (Some(_), _) => true,
-                (None, _) => command.denyoom,
+                (None, _) => command.denyoom(),
             };
             if refused {
                 if matches!(command.kind, Kind::Exec) {
@@ -329,7 +329,7 @@ impl Store {
     fn run(
         &mut self,
         session: &mut Session,
-        command: &'static cmd::Command,
+        command: cmd::Command,
         args: &[&[u8]],
         now: i64,
     ) -> Reply {
@@ -340,7 +340,7 @@ impl Store {
             )
         {
             multi.queue.push(args.iter().map(|a| a.to_vec()).collect());
-            multi.denyoom |= command.denyoom;
+            multi.denyoom |= command.denyoom();
             return Reply::simple("QUEUED");
         }
         match command.kind {
@@ -372,7 +372,7 @@ impl Store {
                 self.unwatch_all(session);
                 Reply::ok()
             }
-            Kind::Normal(handler) => {
+            Kind::Normal(handler) | Kind::Configure(handler) => {
                 let mut ctx = Ctx {
                     dbs: &mut self.dbs,
                     db: session.db,
@@ -385,7 +385,7 @@ impl Store {
                 };
                 let reply = handler(&mut ctx, args);
                 session.db = ctx.db;
-                if command.configures {
+                if matches!(command.kind, Kind::Configure(_)) {
                     self.apply_config();
                 }
                 reply

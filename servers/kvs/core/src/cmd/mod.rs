@@ -1,7 +1,9 @@
-//! The command table and the helpers the command families share.
+//! The command families, how the store finds one in the command table
+//! ([`table`]), and the helpers the families share.
 
 use alloc::vec::Vec;
 
+use crate::command::{self, COMMANDS, Flag, Spec};
 use crate::num;
 use crate::reply::{NOT_FLOAT, NOT_INTEGER, Reply};
 use crate::store::Ctx;
@@ -14,6 +16,7 @@ pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod strings;
+pub(crate) mod table;
 pub(crate) mod zsets;
 
 #[cfg(test)]
@@ -27,6 +30,9 @@ pub(crate) type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> Reply;
 pub(crate) enum Kind {
     /// An ordinary command, queued inside MULTI.
     Normal(Handler),
+    /// An ordinary command that may change the store's parameters (CONFIG
+    /// SET): the store applies them after it ran.
+    Configure(Handler),
     Multi,
     Exec,
     Discard,
@@ -35,193 +41,27 @@ pub(crate) enum Kind {
     Unwatch,
 }
 
-/// One entry of the command table.
+/// A command the store runs: its row, and what running it means.
+#[derive(Clone, Copy)]
 pub(crate) struct Command {
-    /// The lowercase name (also the one arity errors quote).
-    pub(crate) name: &'static str,
-    /// Redis's arity: `n > 0` exactly n arguments (name included), `n < 0`
-    /// at least -n.
-    pub(crate) arity: i32,
+    pub(crate) spec: &'static Spec,
     pub(crate) kind: Kind,
-    /// It may change data (what a full disk refuses).
-    pub(crate) writes: bool,
-    /// It may grow the data (Redis's `denyoom`: refused when out of
-    /// memory).
-    pub(crate) denyoom: bool,
-    /// It may change the store's parameters (`CONFIG SET`).
-    pub(crate) configures: bool,
 }
 
 impl Command {
-    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
-        let argc = argc as i64;
-        let a = i64::from(self.arity);
-        if a >= 0 { argc == a } else { argc >= -a }
+    /// It may change data (what a full disk refuses). EXEC counts: its
+    /// queue may, though Redis does not flag it `write`.
+    pub(crate) fn writes(&self) -> bool {
+        self.spec.has(Flag::Write) || matches!(self.kind, Kind::Exec)
+    }
+
+    /// It may grow the data (Redis's `denyoom`: refused when out of
+    /// memory).
+    pub(crate) fn denyoom(&self) -> bool {
+        self.spec.has(Flag::Denyoom)
     }
 }
 
-/// A command of `kind` that neither changes data nor configures.
-const fn other(name: &'static str, arity: i32, kind: Kind) -> Command {
-    Command {
-        name,
-        arity,
-        kind,
-        writes: false,
-        denyoom: false,
-        configures: false,
-    }
-}
-
-/// A command that only reads.
-const fn r(name: &'static str, arity: i32, h: Handler) -> Command {
-    other(name, arity, Kind::Normal(h))
-}
-
-/// A command that may change data but not grow it (deletions, expiry).
-const fn c(name: &'static str, arity: i32, h: Handler) -> Command {
-    Command {
-        writes: true,
-        ..r(name, arity, h)
-    }
-}
-
-/// A command that may grow the data.
-const fn g(name: &'static str, arity: i32, h: Handler) -> Command {
-    Command {
-        denyoom: true,
-        ..c(name, arity, h)
-    }
-}
-
-/// Every command, sorted by name (a test checks the order).
-static COMMANDS: &[Command] = &[
-    g("append", 3, strings::append),
-    Command {
-        configures: true,
-        ..r("config", -2, server::config)
-    },
-    r("dbsize", 1, server::dbsize),
-    g("decr", 2, strings::decr),
-    g("decrby", 3, strings::decrby),
-    c("del", -2, keys::del),
-    other("discard", 1, Kind::Discard),
-    r("echo", 2, server::echo),
-    Command {
-        writes: true,
-        ..other("exec", 1, Kind::Exec)
-    },
-    r("exists", -2, keys::exists),
-    c("expire", -3, expire::expire),
-    c("expireat", -3, expire::expireat),
-    r("expiretime", 2, expire::expiretime),
-    c("flushall", -1, server::flushall),
-    c("flushdb", -1, server::flushdb),
-    r("get", 2, strings::get),
-    c("getdel", 2, strings::getdel),
-    c("getex", -2, strings::getex),
-    r("getrange", 4, strings::getrange),
-    g("getset", 3, strings::getset),
-    c("hdel", -3, hashes::hdel),
-    r("hexists", 3, hashes::hexists),
-    r("hget", 3, hashes::hget),
-    r("hgetall", 2, hashes::hgetall),
-    g("hincrby", 4, hashes::hincrby),
-    g("hincrbyfloat", 4, hashes::hincrbyfloat),
-    r("hkeys", 2, hashes::hkeys),
-    r("hlen", 2, hashes::hlen),
-    r("hmget", -3, hashes::hmget),
-    g("hmset", -4, hashes::hmset),
-    r("hscan", -3, hashes::hscan),
-    g("hset", -4, hashes::hset),
-    g("hsetnx", 4, hashes::hsetnx),
-    r("hstrlen", 3, hashes::hstrlen),
-    r("hvals", 2, hashes::hvals),
-    g("incr", 2, strings::incr),
-    g("incrby", 3, strings::incrby),
-    g("incrbyfloat", 3, strings::incrbyfloat),
-    r("keys", 2, keys::keys),
-    r("lindex", 3, lists::lindex),
-    g("linsert", 5, lists::linsert),
-    r("llen", 2, lists::llen),
-    g("lmove", 5, lists::lmove),
-    c("lpop", -2, lists::lpop),
-    r("lpos", -3, lists::lpos),
-    g("lpush", -3, lists::lpush),
-    g("lpushx", -3, lists::lpushx),
-    r("lrange", 4, lists::lrange),
-    c("lrem", 4, lists::lrem),
-    g("lset", 4, lists::lset),
-    c("ltrim", 4, lists::ltrim),
-    r("mget", -2, strings::mget),
-    g("mset", -3, strings::mset),
-    g("msetnx", -3, strings::msetnx),
-    other("multi", 1, Kind::Multi),
-    r("object", -2, keys::object),
-    c("persist", 2, expire::persist),
-    c("pexpire", -3, expire::pexpire),
-    c("pexpireat", -3, expire::pexpireat),
-    r("pexpiretime", 2, expire::pexpiretime),
-    r("ping", -1, server::ping),
-    g("psetex", 4, strings::psetex),
-    r("pttl", 2, expire::pttl),
-    r("randomkey", 1, keys::randomkey),
-    c("rename", 3, keys::rename),
-    c("renamenx", 3, keys::renamenx),
-    c("rpop", -2, lists::rpop),
-    g("rpoplpush", 3, lists::rpoplpush),
-    g("rpush", -3, lists::rpush),
-    g("rpushx", -3, lists::rpushx),
-    g("sadd", -3, sets::sadd),
-    r("scan", -2, keys::scan),
-    r("scard", 2, sets::scard),
-    r("sdiff", -2, sets::sdiff),
-    g("sdiffstore", -3, sets::sdiffstore),
-    r("select", 2, server::select),
-    g("set", -3, strings::set),
-    g("setex", 4, strings::setex),
-    g("setnx", 3, strings::setnx),
-    g("setrange", 4, strings::setrange),
-    r("sinter", -2, sets::sinter),
-    g("sinterstore", -3, sets::sinterstore),
-    r("sismember", 3, sets::sismember),
-    r("smembers", 2, sets::smembers),
-    r("smismember", -3, sets::smismember),
-    c("smove", 4, sets::smove),
-    c("spop", -2, sets::spop),
-    r("srandmember", -2, sets::srandmember),
-    c("srem", -3, sets::srem),
-    r("sscan", -3, sets::sscan),
-    r("strlen", 2, strings::strlen),
-    r("substr", 4, strings::getrange),
-    r("sunion", -2, sets::sunion),
-    g("sunionstore", -3, sets::sunionstore),
-    r("ttl", 2, expire::ttl),
-    r("type", 2, keys::type_),
-    c("unlink", -2, keys::del),
-    other("unwatch", 1, Kind::Unwatch),
-    other("watch", -2, Kind::Watch),
-    g("zadd", -4, zsets::zadd),
-    r("zcard", 2, zsets::zcard),
-    r("zcount", 4, zsets::zcount),
-    g("zincrby", 4, zsets::zincrby),
-    r("zlexcount", 4, zsets::zlexcount),
-    r("zmscore", -3, zsets::zmscore),
-    c("zpopmax", -2, zsets::zpopmax),
-    c("zpopmin", -2, zsets::zpopmin),
-    r("zrange", -4, zsets::zrange),
-    r("zrangebylex", -4, zsets::zrangebylex),
-    r("zrangebyscore", -4, zsets::zrangebyscore),
-    r("zrank", -3, zsets::zrank),
-    c("zrem", -3, zsets::zrem),
-    r("zrevrange", -4, zsets::zrevrange),
-    r("zrevrangebylex", -4, zsets::zrevrangebylex),
-    r("zrevrangebyscore", -4, zsets::zrevrangebyscore),
-    r("zrevrank", -3, zsets::zrevrank),
-    r("zscan", -3, zsets::zscan),
-    r("zscore", 3, zsets::zscore),
-];
-
-/// Finds a command by name, case-insensitively.
 /// Whether the command `name` may change data (EXEC counts: its queue
 /// may); false for read-only, transaction-control and unknown commands.
 ///
@@ -232,21 +72,16 @@ static COMMANDS: &[Command] = &[
 /// assert!(!kvs_core::writes(b"nope"));
 /// ```
 pub fn writes(name: &[u8]) -> bool {
-    lookup(name).is_some_and(|c| c.writes)
+    lookup(name).is_some_and(|c| c.writes())
 }
 
-pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
-    let mut buf = [0u8; 24];
-    if name.len() > buf.len() {
-        return None;
-    }
-    let lower = &mut buf[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    COMMANDS
-        .binary_search_by(|c| c.name.as_bytes().cmp(lower))
-        .ok()
-        .map(|i| &COMMANDS[i])
+/// Finds a command the store runs by name, case-insensitively.
+pub(crate) fn lookup(name: &[u8]) -> Option<Command> {
+    let spec = command::find(COMMANDS, name)?;
+    Some(Command {
+        spec,
+        kind: spec.run?.0,
+    })
 }
 
 /// Case-insensitive comparison of an argument with an option word.
@@ -306,11 +141,39 @@ mod tests {
         }
         for c in COMMANDS {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
-            assert!(lookup(c.name.as_bytes()).is_some());
+            assert!(
+                lookup(c.name.as_bytes()).is_some(),
+                "{}: found and run",
+                c.name
+            );
+            for w in c.subcommands.windows(2) {
+                assert!(w[0].name < w[1].name, "{} >= {}", w[0].name, w[1].name);
+            }
+            for sub in c.subcommands {
+                assert!(sub.name.starts_with(c.name), "{}", sub.name);
+                assert_eq!(sub.name.as_bytes()[c.name.len()], b'|');
+                assert!(sub.run.is_none(), "{}: run by its container", sub.name);
+            }
         }
         assert!(lookup(b"GeT").is_some());
         assert!(lookup(b"nope").is_none());
         assert!(lookup(&[b'a'; 40]).is_none());
+    }
+
+    #[test]
+    fn flags_drive_the_store() {
+        let flags = |name: &str| {
+            let c = lookup(name.as_bytes()).unwrap();
+            (c.writes(), c.denyoom())
+        };
+        assert_eq!(flags("set"), (true, true));
+        assert_eq!(flags("del"), (true, false));
+        assert_eq!(flags("get"), (false, false));
+        assert_eq!(flags("exec"), (true, false));
+        assert_eq!(flags("multi"), (false, false));
+        let config = lookup(b"config").unwrap();
+        assert!(matches!(config.kind, Kind::Configure(_)));
+        assert_eq!(config.spec.subcommand(b"SET").map(|s| s.arity), Some(-4));
     }
 
     #[test]
