@@ -670,6 +670,38 @@ impl Frame {
         invoke::frame_map(self.0, vspace.0, vaddr, rights)
     }
 
+    /// Like [`map`](Self::map), but when a paging structure is missing
+    /// calls `add_table` with its type (the highest level missing) to make
+    /// and map one, then tries again ([`invoke::frame_map_with_tables`]).
+    ///
+    /// ```no_run
+    /// use libcap::{CNode, Frame, Untyped, VSpace, invoke};
+    /// use libcap::abi::{ObjectType, Rights};
+    ///
+    /// let (root, memory, vspace) = (CNode::from_raw(2), Untyped::from_raw(8), VSpace::from_raw(3));
+    /// let vaddr = 0x1000_0000_0000;
+    /// let mut next = 100;
+    /// Frame::from_raw(43)
+    ///     .map_with_tables(vspace, vaddr, Rights::READ, |ty: ObjectType| {
+    ///         memory.retype(ty, 0, 1, root, next)?;
+    ///         // The level is known only now, and every level maps the
+    ///         // same way: the untyped call fits.
+    ///         invoke::page_table_map(next, vspace.raw(), vaddr)?;
+    ///         next += 1;
+    ///         Ok(())
+    ///     })
+    ///     .expect("map");
+    /// ```
+    pub fn map_with_tables(
+        self,
+        vspace: VSpace,
+        vaddr: u64,
+        rights: Rights,
+        add_table: impl FnMut(ObjectType) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        invoke::frame_map_with_tables(self.0, vspace.0, vaddr, rights, add_table)
+    }
+
     /// Unmaps the frame ([`invoke::frame_unmap`]).
     ///
     /// ```no_run

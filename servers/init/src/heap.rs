@@ -3,7 +3,7 @@
 
 use crate::space::Space;
 use basalt_abi::ObjectType;
-use libcap::Error;
+use libcap::{Error, Frame};
 use talc::DefaultBinning;
 use talc::source::Manual;
 use talc::sync::TalcLock;
@@ -17,7 +17,8 @@ static HEAP: TalcLock<spin::Mutex<()>, Manual, DefaultBinning> = TalcLock::new(M
 
 /// Maps the heap and gives it to the allocator.
 pub fn init(space: &mut Space) -> Result<(), Error> {
-    let frame = space.global_object(ObjectType::Frame2M, 0)?;
+    // A 2 MiB frame: `Frame` names frames of either size.
+    let frame = Frame::from_raw(space.global_object(ObjectType::Frame2M, 0)?);
     space.map_into_self(frame, HEAP_ADDR)?;
     // SAFETY: the range is mapped read-write, belongs to nothing else, and
     // is claimed once.

@@ -8,10 +8,10 @@ use crate::space::{CNODE, IO_PORT_CONTROL, Space};
 use alloc::vec::Vec;
 use basalt_abi::ObjectType;
 use basalt_abi::boot_info::{BootInfo, slot};
-use libcap::{Error, invoke};
+use libcap::{Error, IoPorts, Untyped};
 
-const CONFIG_ADDRESS: u64 = 0xcf8;
-const CONFIG_DATA: u64 = 0xcfc;
+const CONFIG_ADDRESS: u16 = 0xcf8;
+const CONFIG_DATA: u16 = 0xcfc;
 const PAGE: u64 = 4096;
 
 /// A PCI function's address.
@@ -32,39 +32,38 @@ pub struct Bar {
 
 /// The configuration-space ports, issued to init itself.
 pub struct Config {
-    ports: u64,
+    ports: IoPorts,
 }
 
 impl Config {
     pub fn new(space: &mut Space) -> Result<Self, Error> {
-        let ports = space.slot()?;
-        invoke::io_port_issue(
-            IO_PORT_CONTROL,
-            CONFIG_ADDRESS,
-            CONFIG_DATA + 3,
+        let slot = space.slot()?;
+        let ports = IO_PORT_CONTROL.issue(
+            u64::from(CONFIG_ADDRESS),
+            u64::from(CONFIG_DATA) + 3,
             CNODE,
-            ports,
+            slot,
         )?;
         Ok(Self { ports })
     }
 
     fn select(&self, f: Function, offset: u8) -> Result<(), Error> {
         let address = 0x8000_0000
-            | u64::from(f.bus) << 16
-            | u64::from(f.device) << 11
-            | u64::from(f.function) << 8
-            | u64::from(offset & 0xfc);
-        invoke::io_port_out(self.ports, CONFIG_ADDRESS, 4, address)
+            | u32::from(f.bus) << 16
+            | u32::from(f.device) << 11
+            | u32::from(f.function) << 8
+            | u32::from(offset & 0xfc);
+        self.ports.write_u32(CONFIG_ADDRESS, address)
     }
 
     fn read(&self, f: Function, offset: u8) -> Result<u32, Error> {
         self.select(f, offset)?;
-        Ok(invoke::io_port_in(self.ports, CONFIG_DATA, 4)? as u32)
+        self.ports.read_u32(CONFIG_DATA)
     }
 
     fn write(&self, f: Function, offset: u8, value: u32) -> Result<(), Error> {
         self.select(f, offset)?;
-        invoke::io_port_out(self.ports, CONFIG_DATA, 4, u64::from(value))
+        self.ports.write_u32(CONFIG_DATA, value)
     }
 
     /// The first function with these IDs.
@@ -202,13 +201,13 @@ impl DeviceMemory {
             let fit = 63 - (offset - b.used).leading_zeros();
             let bits = align.min(fit) as u8;
             let s = space.slot()?;
-            invoke::untyped_retype(b.slot, ObjectType::Untyped, u64::from(bits), 1, CNODE, s)?;
+            Untyped::from_raw(b.slot).retype(ObjectType::Untyped, u64::from(bits), 1, CNODE, s)?;
             b.used += 1 << bits;
         }
         let mut frames = Vec::new();
         for _ in 0..size / PAGE {
             let s = space.slot()?;
-            invoke::untyped_retype(b.slot, ObjectType::Frame4K, 0, 1, CNODE, s)?;
+            Untyped::from_raw(b.slot).retype(ObjectType::Frame4K, 0, 1, CNODE, s)?;
             b.used += PAGE;
             frames.push(s);
         }

@@ -4,13 +4,16 @@
 
 use basalt_abi::boot_info::{BootInfo, MAX_UNTYPED, ROOT_CNODE_BITS, slot};
 use basalt_abi::{ObjectType, Rights};
-use libcap::{Error, invoke};
+use libcap::{
+    CNode, Error, Frame, IoPortControl, IrqControl, KernelObject, Untyped, VSpace, invoke,
+};
 
 /// Init's root CNode, VSpace and the control capabilities (well-known slots).
-pub const CNODE: u64 = slot::CNODE;
-pub const VSPACE: u64 = slot::VSPACE;
-pub const IRQ_CONTROL: u64 = slot::IRQ_CONTROL;
-pub const IO_PORT_CONTROL: u64 = slot::IO_PORT_CONTROL;
+pub const CNODE: CNode = CNode::from_raw(slot::CNODE);
+pub const VSPACE: VSpace = VSpace::from_raw(slot::VSPACE);
+pub const IRQ_CONTROL: IrqControl = IrqControl::from_raw(slot::IRQ_CONTROL);
+pub const IO_PORT_CONTROL: IoPortControl = IoPortControl::from_raw(slot::IO_PORT_CONTROL);
+/// The console's slot: init only copies it on, so it needs no handle.
 pub const CONSOLE: u64 = slot::CONSOLE;
 
 /// Where init maps a frame for a moment to fill it.
@@ -214,12 +217,23 @@ impl Space {
         let bits = object_bits(ty, size_bits);
         let block = memory.pick(bits).ok_or(Error::NotEnoughMemory)?;
         let dest = self.slot()?;
-        if let Err(e) = invoke::untyped_retype(block.slot, ty, size_bits, 1, CNODE, dest) {
+        if let Err(e) = Untyped::from_raw(block.slot).retype(ty, size_bits, 1, CNODE, dest) {
             self.release_slot(dest);
             return Err(e);
         }
         block.take(bits);
         Ok(dest)
+    }
+
+    /// One object of type `T` from `memory`, in a new root slot, as its
+    /// handle (`size_bits` for CNodes only, else 0).
+    pub fn make<T: KernelObject, const N: usize>(
+        &mut self,
+        memory: &mut Memory<N>,
+        size_bits: u64,
+    ) -> Result<T, Error> {
+        self.object_from(memory, T::TYPE, size_bits)
+            .map(T::from_addr)
     }
 
     /// One object of `ty` from the global pool (it lives as long as init).
@@ -287,35 +301,38 @@ impl Space {
     /// missing from `tables` (each new page table's slot goes to `keep`).
     pub fn map<const N: usize>(
         &mut self,
-        frame: u64,
-        vspace: u64,
+        frame: Frame,
+        vspace: VSpace,
         vaddr: u64,
         rights: Rights,
         tables: &mut Memory<N>,
         keep: &mut dyn FnMut(&mut Self, u64) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        invoke::frame_map_with_tables(frame, vspace, vaddr, rights, |ty| {
+        frame.map_with_tables(vspace, vaddr, rights, |ty| {
             let table = self.object_from(tables, ty, 0)?;
-            invoke::page_table_map(table, vspace, vaddr)?;
+            // The table's level is the kernel's answer, known only now, and
+            // every level maps the same way: the untyped call fits.
+            invoke::page_table_map(table, vspace.raw(), vaddr)?;
             keep(self, table)
         })
     }
 
     /// Maps `frame` into init itself, read-write (page tables from the
     /// global pool).
-    pub fn map_into_self(&mut self, frame: u64, vaddr: u64) -> Result<(), Error> {
+    pub fn map_into_self(&mut self, frame: Frame, vaddr: u64) -> Result<(), Error> {
         let rights = Rights::READ | Rights::WRITE;
-        invoke::frame_map_with_tables(frame, VSPACE, vaddr, rights, |ty| {
-            invoke::page_table_map(self.global_object(ty, 0)?, VSPACE, vaddr)
+        frame.map_with_tables(VSPACE, vaddr, rights, |ty| {
+            // As in `map`: a table of whichever level the kernel asks for.
+            invoke::page_table_map(self.global_object(ty, 0)?, VSPACE.raw(), vaddr)
         })
     }
 
     /// Runs `fill` on the page of `frame` (mapped for a moment into init).
-    pub fn fill(&mut self, frame: u64, fill: impl FnOnce(&mut [u8; 4096])) -> Result<(), Error> {
+    pub fn fill(&mut self, frame: Frame, fill: impl FnOnce(&mut [u8; 4096])) -> Result<(), Error> {
         self.map_into_self(frame, SCRATCH)?;
         // SAFETY: the frame is mapped read-write at SCRATCH right now, by
         // init alone, until the unmap below.
         fill(unsafe { &mut *(SCRATCH as *mut [u8; 4096]) });
-        invoke::frame_unmap(frame)
+        frame.unmap()
     }
 }

@@ -94,7 +94,7 @@ fn start(
 /// Tears component `c` down: everything made from its memory goes.
 fn stop(space: &mut Space, c: &mut Component) {
     for slot in c.memory.objects.slots().chain(c.memory.heap.slots()) {
-        let _ = invoke::cnode_revoke(CNODE, slot);
+        let _ = CNODE.revoke(slot);
     }
     c.memory.objects.reset();
     c.memory.heap.reset();
