@@ -7,42 +7,23 @@
 //! value of its system call. Results of the calling thread are written the
 //! same way. See `docs/ipc.md`.
 
+use crate::memory::USER_TOP;
 use crate::object::cap::Cap;
 use crate::object::cnode::{self, index_slot};
-use crate::object::objects::{
-    Endpoint, INITIAL_RFLAGS, Notification, SendKind, Tcb, ThreadState, tcb_slot,
-};
+use crate::object::objref::{EndpointRef, NotificationRef, TcbRef};
 use crate::object::ops;
-use crate::object::slot::{Slot, SlotRef};
-use crate::sched::{LinkKind, RunQueue, TcbRef};
+use crate::object::registers::UserRegisters;
+use crate::object::slot::SlotRef;
+use crate::object::tcb::{SendKind, ThreadState, WaitingOn, tcb_slot};
+use crate::sched::{LinkKind, RunQueue};
 use basalt_abi::{
     Error, MAX_MESSAGE_WORDS, MessageInfo, NOTIFICATION_LABEL, REGISTER_WORDS, Rights, fault,
     ipc_buffer,
 };
 
-use crate::memory::USER_TOP;
-
-fn endpoint(base: u64) -> &'static mut Endpoint {
-    // SAFETY: `base` comes from a live endpoint capability, or from a TCB
-    // queued on it (a thread leaves the queue before the endpoint dies);
-    // single-threaded kernel, no other reference held.
-    unsafe { &mut *(base as *mut Endpoint) }
-}
-
-fn notification(base: u64) -> &'static mut Notification {
-    // SAFETY: as for `endpoint`.
-    unsafe { &mut *(base as *mut Notification) }
-}
-
 /// Writes a successful result into `t`'s registers.
 fn complete(t: TcbRef, badge: u64, info: MessageInfo, words: [u64; REGISTER_WORDS]) {
-    t.with(|tcb| {
-        let c = &mut tcb.context;
-        c.rax = 0;
-        c.rdi = badge;
-        c.rsi = info.0;
-        [c.rdx, c.r10, c.r8, c.r9] = words;
-    });
+    t.with(|tcb| tcb.context.set_result(0, badge, info, words));
 }
 
 /// Writes an error result into `t`'s registers.
@@ -53,14 +34,16 @@ pub fn fail(t: TcbRef, e: Error) {
 /// Writes an error result into `t`'s registers, with `detail` as reply
 /// word 0 (see the error's documentation).
 pub fn fail_with(t: TcbRef, e: Error, detail: u64) {
-    complete(t, 0, MessageInfo::new(0, 0), [detail, 0, 0, 0]);
-    t.with(|tcb| tcb.context.rax = e as u64);
+    t.with(|tcb| {
+        tcb.context
+            .set_result(e as u64, 0, MessageInfo::new(0, 0), [detail, 0, 0, 0])
+    });
 }
 
 fn wake(rq: &mut RunQueue, t: TcbRef) {
     t.with(|tcb| {
         tcb.state = ThreadState::Runnable;
-        tcb.ipc.blocked_on = 0;
+        tcb.ipc.blocked_on = None;
     });
     rq.unsleep(t);
     rq.push(t);
@@ -74,14 +57,9 @@ pub fn time_out(rq: &mut RunQueue, t: TcbRef) {
     wake(rq, t);
 }
 
-/// The IPC buffer frame of `t` (kernel address), if it has one.
+/// The IPC buffer frame of `t`, if it has one.
 fn buffer(t: TcbRef) -> Option<*mut u64> {
-    match Tcb::slot(t.0, tcb_slot::IPC_BUFFER).cap() {
-        Cap::Frame {
-            base, large: false, ..
-        } => Some(base as *mut u64),
-        _ => None,
-    }
+    t.ipc_buffer().map(|base| base as *mut u64)
 }
 
 fn buffer_word(buf: *mut u64, i: usize) -> u64 {
@@ -96,7 +74,7 @@ fn transfer(from: TcbRef, to: TcbRef, badge: u64) {
         let i = &t.ipc;
         let regs = match i.kind {
             SendKind::Fault => [i.fault[1], i.fault[2], i.fault[3], i.fault[4]],
-            _ => [t.context.rdx, t.context.r10, t.context.r8, t.context.r9],
+            _ => t.context.message(),
         };
         (MessageInfo(i.info), i.can_grant, i.kind, regs)
     });
@@ -134,8 +112,8 @@ fn transfer(from: TcbRef, to: TcbRef, badge: u64) {
 /// Copies the capability the sender names into the slot the receiver
 /// names; false (and nothing happens) if either is not usable.
 fn transfer_cap(from: TcbRef, to: TcbRef, address: u64, dst: *mut u64) -> bool {
-    let from_cspace = Tcb::slot(from.0, tcb_slot::CSPACE).cap();
-    let to_cspace = Tcb::slot(to.0, tcb_slot::CSPACE).cap();
+    let from_cspace = from.slot(tcb_slot::CSPACE).cap();
+    let to_cspace = to.slot(tcb_slot::CSPACE).cap();
     let (cnode_address, index) = (
         buffer_word(dst, ipc_buffer::RECV_CNODE),
         buffer_word(dst, ipc_buffer::RECV_INDEX),
@@ -159,19 +137,21 @@ fn transfer_cap(from: TcbRef, to: TcbRef, address: u64, dst: *mut u64) -> bool {
 /// an earlier caller its reply loses that reply: the earlier caller's call
 /// is aborted rather than left blocked forever.
 fn link_reply(rq: &mut RunQueue, caller: TcbRef, receiver: TcbRef) {
-    let old = receiver.with(|t| core::mem::replace(&mut t.ipc.caller, caller.0));
-    if old != 0 && old != caller.0 {
-        abort_caller(rq, TcbRef(old));
+    let old = receiver.with(|t| t.ipc.caller.replace(caller));
+    if let Some(old) = old
+        && old != caller
+    {
+        abort_caller(rq, old);
     }
     caller.with(|t| {
         t.state = ThreadState::BlockedOnReply;
-        t.ipc.replier = receiver.0;
-        t.ipc.blocked_on = 0;
+        t.ipc.replier = Some(receiver);
+        t.ipc.blocked_on = None;
     });
 }
 
 fn abort_caller(rq: &mut RunQueue, caller: TcbRef) {
-    caller.with(|t| t.ipc.replier = 0);
+    caller.with(|t| t.ipc.replier = None);
     if caller.with(|t| t.ipc.kind) == SendKind::Fault {
         // A faulting thread cannot carry on without its handler.
         caller.with(|t| t.state = ThreadState::Inactive);
@@ -182,14 +162,14 @@ fn abort_caller(rq: &mut RunQueue, caller: TcbRef) {
     }
 }
 
-/// Sends `sender`'s message on the endpoint at `ep`. `badge` and
-/// `can_grant` come from the capability used. Blocks (or, if not
-/// `blocking`, fails with `WouldBlock`) while no receiver waits.
+/// Sends `sender`'s message on the endpoint `ep`. `badge` and `can_grant`
+/// come from the capability used. Blocks (or, if not `blocking`, fails
+/// with `WouldBlock`) while no receiver waits.
 #[allow(clippy::too_many_arguments)]
 pub fn send(
     rq: &mut RunQueue,
     sender: TcbRef,
-    ep: u64,
+    ep: EndpointRef,
     badge: u64,
     can_grant: bool,
     info: MessageInfo,
@@ -208,17 +188,21 @@ pub fn send(
         t.ipc.can_grant = can_grant;
         t.ipc.kind = kind;
     });
-    let e = endpoint(ep);
-    if e.receivers
-        && let Some(receiver) = e.queue.pop_front(LinkKind::Wait)
-    {
+    let receiver = ep.with(|e| {
+        if e.receivers {
+            e.queue.pop_front(LinkKind::Wait)
+        } else {
+            None
+        }
+    });
+    if let Some(receiver) = receiver {
         deliver(rq, sender, receiver, badge, kind, false);
         return Ok(());
     }
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    wait_on_endpoint(e, ep, sender, false);
+    wait_on_endpoint(ep, sender, false);
     Ok(())
 }
 
@@ -248,28 +232,33 @@ fn deliver(
     }
 }
 
-/// Queues `t` on the endpoint at `ep` as a receiver or a sender and blocks it.
-fn wait_on_endpoint(e: &mut Endpoint, ep: u64, t: TcbRef, receiving: bool) {
-    e.receivers = receiving;
-    e.queue.push_back(t, LinkKind::Wait);
+/// Queues `t` on the endpoint `ep` as a receiver or a sender and blocks it.
+fn wait_on_endpoint(ep: EndpointRef, t: TcbRef, receiving: bool) {
+    ep.with(|e| {
+        e.receivers = receiving;
+        e.queue.push_back(t, LinkKind::Wait);
+    });
     t.with(|tcb| {
         tcb.state = if receiving {
             ThreadState::BlockedOnReceive
         } else {
             ThreadState::BlockedOnSend
         };
-        tcb.ipc.blocked_on = ep;
+        tcb.ipc.blocked_on = Some(WaitingOn::Endpoint(ep));
     });
 }
 
-/// Receives on the endpoint at `ep` into `receiver`; a pending signal on
-/// its bound notification comes first.
-pub fn receive(rq: &mut RunQueue, receiver: TcbRef, ep: u64, blocking: bool) -> Result<(), Error> {
-    let bound = receiver.with(|t| t.ipc.bound_notification);
-    if bound != 0 {
-        let n = notification(bound);
-        if n.word != 0 {
-            let word = core::mem::take(&mut n.word);
+/// Receives on the endpoint `ep` into `receiver`; a pending signal on its
+/// bound notification comes first.
+pub fn receive(
+    rq: &mut RunQueue,
+    receiver: TcbRef,
+    ep: EndpointRef,
+    blocking: bool,
+) -> Result<(), Error> {
+    if let Some(bound) = receiver.with(|t| t.ipc.bound_notification) {
+        let word = bound.with(|n| core::mem::take(&mut n.word));
+        if word != 0 {
             complete(
                 receiver,
                 word,
@@ -279,10 +268,14 @@ pub fn receive(rq: &mut RunQueue, receiver: TcbRef, ep: u64, blocking: bool) -> 
             return Ok(());
         }
     }
-    let e = endpoint(ep);
-    if !e.receivers
-        && let Some(sender) = e.queue.pop_front(LinkKind::Wait)
-    {
+    let sender = ep.with(|e| {
+        if e.receivers {
+            None
+        } else {
+            e.queue.pop_front(LinkKind::Wait)
+        }
+    });
+    if let Some(sender) = sender {
         let (badge, kind) = sender.with(|t| (t.ipc.badge, t.ipc.kind));
         deliver(rq, sender, receiver, badge, kind, true);
         return Ok(());
@@ -290,21 +283,19 @@ pub fn receive(rq: &mut RunQueue, receiver: TcbRef, ep: u64, blocking: bool) -> 
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    wait_on_endpoint(e, ep, receiver, true);
+    wait_on_endpoint(ep, receiver, true);
     Ok(())
 }
 
 /// Replies to the thread whose call (or fault) `replier` received last.
 /// The reply message is in `replier`'s registers and IPC buffer.
 pub fn reply(rq: &mut RunQueue, replier: TcbRef, info: MessageInfo) -> Result<(), Error> {
-    let caller = replier.with(|t| t.ipc.caller);
-    if caller == 0 {
+    let Some(caller) = replier.with(|t| t.ipc.caller) else {
         return Err(Error::IllegalOperation);
-    }
-    let caller = TcbRef(caller);
+    };
     answer(rq, replier, caller, info)?;
-    replier.with(|t| t.ipc.caller = 0);
-    caller.with(|t| t.ipc.replier = 0);
+    replier.with(|t| t.ipc.caller = None);
+    caller.with(|t| t.ipc.replier = None);
     Ok(())
 }
 
@@ -321,15 +312,11 @@ fn answer(
 ) -> Result<(), Error> {
     if caller.with(|t| t.ipc.kind) == SendKind::Fault {
         if info.label() == fault::RESUME_AT {
-            let (rip, rsp) = replier.with(|t| (t.context.rdx, t.context.r10));
-            if rip >= USER_TOP || rsp >= USER_TOP || info.length() < 2 {
+            let [pc, sp, ..] = replier.with(|t| t.context.message());
+            if pc >= USER_TOP || sp >= USER_TOP || info.length() < 2 {
                 return Err(Error::InvalidArgument);
             }
-            // A thread sent elsewhere starts with a new thread's flags: a
-            // fault may have come from flags it set (TF single-steps it).
-            caller.with(|t| {
-                (t.context.rip, t.context.rsp, t.context.rflags) = (rip, rsp, INITIAL_RFLAGS)
-            });
+            caller.with(|t| t.context.restart_at(pc, sp));
         }
         caller.with(|t| t.ipc.kind = SendKind::Send);
         wake(rq, caller);
@@ -353,15 +340,16 @@ pub fn save_reply(replier: TcbRef, slot: SlotRef) -> Result<(), Error> {
     if !slot.is_empty() {
         return Err(Error::SlotOccupied);
     }
-    let caller = replier.with(|t| core::mem::take(&mut t.ipc.caller));
-    if caller == 0 {
+    let Some(caller) = replier.with(|t| t.ipc.caller.take()) else {
         return Err(Error::IllegalOperation);
-    }
-    TcbRef(caller).with(|t| {
-        t.ipc.replier = 0;
-        t.ipc.reply_slot = slot.addr();
+    };
+    caller.with(|t| {
+        t.ipc.replier = None;
+        t.ipc.reply_slot = Some(slot);
     });
-    slot.install_root(Cap::Reply { caller });
+    slot.install_root(Cap::Reply {
+        caller: Some(caller),
+    });
     Ok(())
 }
 
@@ -382,13 +370,12 @@ pub fn reply_through(
     if info.length() > MAX_MESSAGE_WORDS {
         return Err(Error::InvalidArgument);
     }
-    if caller == 0 {
+    let Some(caller) = caller else {
         let _ = slot.take();
         return Err(Error::Aborted);
-    }
-    let caller = TcbRef(caller);
+    };
     answer(rq, replier, caller, info)?;
-    caller.with(|t| t.ipc.reply_slot = 0);
+    caller.with(|t| t.ipc.reply_slot = None);
     let _ = slot.take();
     Ok(())
 }
@@ -397,7 +384,7 @@ pub fn reply_through(
 /// fails with `Aborted` (a faulting thread stays suspended, as when its
 /// handler goes away).
 pub fn drop_reply(rq: &mut RunQueue, caller: TcbRef) {
-    caller.with(|t| t.ipc.reply_slot = 0);
+    caller.with(|t| t.ipc.reply_slot = None);
     abort_caller(rq, caller);
 }
 
@@ -409,27 +396,25 @@ pub fn drop_reply(rq: &mut RunQueue, caller: TcbRef) {
 pub fn fast_call(
     rq: &mut RunQueue,
     caller: TcbRef,
-    ep: u64,
+    ep: EndpointRef,
     badge: u64,
     info: MessageInfo,
 ) -> bool {
     if info.length() > REGISTER_WORDS || info.has_cap() {
         return false;
     }
-    let e = endpoint(ep);
-    if !e.receivers || e.queue.is_empty() {
+    let Some(receiver) = ep.with(|e| if e.receivers { e.queue.head } else { None }) else {
         return false;
-    }
-    let receiver = TcbRef(e.queue.head);
+    };
     let prio = receiver.priority();
     if prio < caller.priority() || rq.highest().is_some_and(|h| h > prio) {
         return false;
     }
-    e.queue.remove(receiver, LinkKind::Wait);
+    ep.with(|e| e.queue.remove(receiver, LinkKind::Wait));
     let words = caller.with(|t| {
         t.ipc.kind = SendKind::Call;
         t.ipc.badge = badge;
-        [t.context.rdx, t.context.r10, t.context.r8, t.context.r9]
+        t.context.message()
     });
     complete(
         receiver,
@@ -439,7 +424,7 @@ pub fn fast_call(
     );
     receiver.with(|t| {
         t.state = ThreadState::Runnable;
-        t.ipc.blocked_on = 0;
+        t.ipc.blocked_on = None;
     });
     rq.unsleep(receiver);
     link_reply(rq, caller, receiver);
@@ -452,18 +437,25 @@ pub fn fast_call(
 /// faulting thread) of at least the replier's priority, with no sender
 /// waiting on the endpoint, so the replier blocks receiving and the caller
 /// runs directly. Returns false, having changed nothing, otherwise.
-pub fn fast_reply_recv(rq: &mut RunQueue, replier: TcbRef, ep: u64, info: MessageInfo) -> bool {
+pub fn fast_reply_recv(
+    rq: &mut RunQueue,
+    replier: TcbRef,
+    ep: EndpointRef,
+    info: MessageInfo,
+) -> bool {
     if info.length() > REGISTER_WORDS || info.has_cap() {
         return false;
     }
     let (caller, bound) = replier.with(|t| (t.ipc.caller, t.ipc.bound_notification));
-    if caller == 0 || (bound != 0 && notification(bound).word != 0) {
+    let Some(caller) = caller else {
+        return false;
+    };
+    if bound.is_some_and(|n| n.with(|n| n.word != 0)) {
         return false;
     }
-    let caller = TcbRef(caller);
-    let e = endpoint(ep);
+    let senders_wait = ep.with(|e| !e.receivers && !e.queue.is_empty());
     let prio = caller.priority();
-    if (!e.receivers && !e.queue.is_empty())
+    if senders_wait
         || caller.with(|t| t.ipc.kind) == SendKind::Fault
         || prio < replier.priority()
         || rq.highest().is_some_and(|h| h > prio)
@@ -471,8 +463,8 @@ pub fn fast_reply_recv(rq: &mut RunQueue, replier: TcbRef, ep: u64, info: Messag
         return false;
     }
     let words = replier.with(|t| {
-        t.ipc.caller = 0;
-        [t.context.rdx, t.context.r10, t.context.r8, t.context.r9]
+        t.ipc.caller = None;
+        t.context.message()
     });
     complete(
         caller,
@@ -482,94 +474,85 @@ pub fn fast_reply_recv(rq: &mut RunQueue, replier: TcbRef, ep: u64, info: Messag
     );
     caller.with(|t| {
         t.state = ThreadState::Runnable;
-        t.ipc.replier = 0;
+        t.ipc.replier = None;
     });
-    wait_on_endpoint(e, ep, replier, true);
+    wait_on_endpoint(ep, replier, true);
     rq.remove(replier);
     rq.current = Some(caller);
     true
 }
 
-/// Signals the notification at `ntfn` with `badge`.
-pub fn signal(rq: &mut RunQueue, ntfn: u64, badge: u64) {
-    let n = notification(ntfn);
-    if let Some(waiter) = n.queue.pop_front(LinkKind::Wait) {
-        complete(
-            waiter,
-            n.word | badge,
-            MessageInfo::new(0, 0),
-            [0; REGISTER_WORDS],
-        );
-        n.word = 0;
+/// Signals the notification `ntfn` with `badge`.
+pub fn signal(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) {
+    if let Some(waiter) = ntfn.with(|n| n.queue.pop_front(LinkKind::Wait)) {
+        let word = ntfn.with(|n| core::mem::take(&mut n.word)) | badge;
+        complete(waiter, word, MessageInfo::new(0, 0), [0; REGISTER_WORDS]);
         wake(rq, waiter);
         return;
     }
-    n.word |= badge;
-    if n.bound != 0 {
-        let t = TcbRef(n.bound);
-        if t.state() == ThreadState::BlockedOnReceive {
-            leave_queue(t);
-            let word = core::mem::take(&mut n.word);
-            complete(
-                t,
-                word,
-                MessageInfo::new(NOTIFICATION_LABEL, 0),
-                [0; REGISTER_WORDS],
-            );
-            wake(rq, t);
-        }
+    let bound = ntfn.with(|n| {
+        n.word |= badge;
+        n.bound
+    });
+    if let Some(t) = bound
+        && t.state() == ThreadState::BlockedOnReceive
+    {
+        leave_queue(t);
+        let word = ntfn.with(|n| core::mem::take(&mut n.word));
+        complete(
+            t,
+            word,
+            MessageInfo::new(NOTIFICATION_LABEL, 0),
+            [0; REGISTER_WORDS],
+        );
+        wake(rq, t);
     }
 }
 
-/// Waits on the notification at `ntfn` (or, if not `blocking`, polls it).
-pub fn wait(t: TcbRef, ntfn: u64, blocking: bool) -> Result<(), Error> {
-    let n = notification(ntfn);
-    if n.word != 0 {
-        let word = core::mem::take(&mut n.word);
+/// Waits on the notification `ntfn` (or, if not `blocking`, polls it).
+pub fn wait(t: TcbRef, ntfn: NotificationRef, blocking: bool) -> Result<(), Error> {
+    let word = ntfn.with(|n| core::mem::take(&mut n.word));
+    if word != 0 {
         complete(t, word, MessageInfo::new(0, 0), [0; REGISTER_WORDS]);
         return Ok(());
     }
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    n.queue.push_back(t, LinkKind::Wait);
+    ntfn.with(|n| n.queue.push_back(t, LinkKind::Wait));
     t.with(|tcb| {
         tcb.state = ThreadState::BlockedOnNotification;
-        tcb.ipc.blocked_on = ntfn;
+        tcb.ipc.blocked_on = Some(WaitingOn::Notification(ntfn));
     });
     Ok(())
 }
 
-/// Binds `t` to the notification at `ntfn` (0: unbinds).
-pub fn bind(t: TcbRef, ntfn: u64) -> Result<(), Error> {
-    let old = t.with(|tcb| tcb.ipc.bound_notification);
-    if ntfn != 0 && notification(ntfn).bound != 0 && notification(ntfn).bound != t.0 {
+/// Binds `t` to the notification `ntfn` (`None`: unbinds).
+pub fn bind(t: TcbRef, ntfn: Option<NotificationRef>) -> Result<(), Error> {
+    if let Some(n) = ntfn
+        && n.with(|n| n.bound.is_some_and(|b| b != t))
+    {
         return Err(Error::IllegalOperation);
     }
-    if old != 0 {
-        notification(old).bound = 0;
+    if let Some(old) = t.with(|tcb| tcb.ipc.bound_notification) {
+        old.with(|n| n.bound = None);
     }
     t.with(|tcb| tcb.ipc.bound_notification = ntfn);
-    if ntfn != 0 {
-        notification(ntfn).bound = t.0;
+    if let Some(n) = ntfn {
+        n.with(|n| n.bound = Some(t));
     }
     Ok(())
 }
 
 /// Takes a blocked thread off the endpoint or notification queue it is on.
 fn leave_queue(t: TcbRef) {
-    let (state, on) = t.with(|tcb| (tcb.state, tcb.ipc.blocked_on));
-    if on == 0 {
+    let Some(on) = t.with(|tcb| tcb.ipc.blocked_on.take()) else {
         return;
+    };
+    match on {
+        WaitingOn::Endpoint(ep) => ep.with(|e| e.queue.remove(t, LinkKind::Wait)),
+        WaitingOn::Notification(n) => n.with(|n| n.queue.remove(t, LinkKind::Wait)),
     }
-    match state {
-        ThreadState::BlockedOnSend | ThreadState::BlockedOnReceive => {
-            endpoint(on).queue.remove(t, LinkKind::Wait)
-        }
-        ThreadState::BlockedOnNotification => notification(on).queue.remove(t, LinkKind::Wait),
-        _ => {}
-    }
-    t.with(|tcb| tcb.ipc.blocked_on = 0);
 }
 
 /// Stops `t` wherever it is in IPC (suspend, or destruction when
@@ -584,41 +567,35 @@ pub fn cancel(rq: &mut RunQueue, t: TcbRef, destroying: bool) {
     leave_queue(t);
     rq.unsleep(t);
     let (replier, caller) = t.with(|tcb| (tcb.ipc.replier, tcb.ipc.caller));
-    if replier != 0 {
-        TcbRef(replier).with(|r| {
-            if r.ipc.caller == t.0 {
-                r.ipc.caller = 0;
+    if let Some(replier) = replier {
+        replier.with(|r| {
+            if r.ipc.caller == Some(t) {
+                r.ipc.caller = None;
             }
         });
     }
-    if caller != 0 {
-        abort_caller(rq, TcbRef(caller));
+    if let Some(caller) = caller {
+        abort_caller(rq, caller);
     }
-    let reply_slot = t.with(|tcb| core::mem::take(&mut tcb.ipc.reply_slot));
-    if reply_slot != 0 {
-        // SAFETY: `reply_slot` is set only while that slot holds the reply
-        // capability naming `t` (deleting or using it clears the field
-        // first), so the slot and the object holding it are alive.
-        let slot = unsafe { SlotRef::new(reply_slot as *mut Slot) };
-        slot.update_cap(Cap::Reply { caller: 0 });
+    if let Some(slot) = t.with(|tcb| tcb.ipc.reply_slot.take()) {
+        slot.update_cap(Cap::Reply { caller: None });
     }
     t.with(|tcb| {
-        tcb.ipc.replier = 0;
-        tcb.ipc.caller = 0;
+        tcb.ipc.replier = None;
+        tcb.ipc.caller = None;
         tcb.state = ThreadState::Inactive;
     });
     if destroying {
-        let _ = bind(t, 0);
+        let _ = bind(t, None);
     }
     rq.remove(t);
 }
 
-/// The endpoint at `ep` is being destroyed: every thread queued on it
-/// fails with `Aborted` (a thread sending a fault message is suspended).
-pub fn destroy_endpoint(rq: &mut RunQueue, ep: u64) {
-    let e = endpoint(ep);
-    while let Some(t) = e.queue.pop_front(LinkKind::Wait) {
-        t.with(|tcb| tcb.ipc.blocked_on = 0);
+/// The endpoint `ep` is being destroyed: every thread queued on it fails
+/// with `Aborted` (a thread sending a fault message is suspended).
+pub fn destroy_endpoint(rq: &mut RunQueue, ep: EndpointRef) {
+    while let Some(t) = ep.with(|e| e.queue.pop_front(LinkKind::Wait)) {
+        t.with(|tcb| tcb.ipc.blocked_on = None);
         if t.with(|tcb| tcb.state == ThreadState::BlockedOnSend && tcb.ipc.kind == SendKind::Fault)
         {
             t.with(|tcb| tcb.state = ThreadState::Inactive);
@@ -629,32 +606,35 @@ pub fn destroy_endpoint(rq: &mut RunQueue, ep: u64) {
     }
 }
 
-/// The notification at `ntfn` is being destroyed: waiters fail with
+/// The notification `ntfn` is being destroyed: waiters fail with
 /// `Aborted`, a bound thread is unbound.
-pub fn destroy_notification(rq: &mut RunQueue, ntfn: u64) {
-    let n = notification(ntfn);
-    while let Some(t) = n.queue.pop_front(LinkKind::Wait) {
-        t.with(|tcb| tcb.ipc.blocked_on = 0);
+pub fn destroy_notification(rq: &mut RunQueue, ntfn: NotificationRef) {
+    while let Some(t) = ntfn.with(|n| n.queue.pop_front(LinkKind::Wait)) {
+        t.with(|tcb| tcb.ipc.blocked_on = None);
         fail(t, Error::Aborted);
         wake(rq, t);
     }
-    if n.bound != 0 {
-        TcbRef(n.bound).with(|tcb| tcb.ipc.bound_notification = 0);
-        n.bound = 0;
+    if let Some(t) = ntfn.with(|n| n.bound.take()) {
+        t.with(|tcb| tcb.ipc.bound_notification = None);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::objects::{Endpoint, Notification};
+    use crate::object::objref::ObjRef;
+    use crate::object::slot::Slot;
+    use crate::object::tcb::Tcb;
     use std::alloc::{Layout, alloc_zeroed};
 
     /// A thread with an IPC buffer, in leaked host memory.
     fn thread(priority: u8) -> TcbRef {
-        let tcb = Box::leak(Box::new(Tcb::new()));
-        tcb.priority = priority;
-        tcb.state = ThreadState::Runnable;
-        let t = TcbRef(tcb as *mut Tcb as u64);
+        let t = object::<Tcb>();
+        t.with(|tcb| {
+            tcb.priority = priority;
+            tcb.state = ThreadState::Runnable;
+        });
         // SAFETY: a 4 KiB, 4 KiB-aligned zeroed allocation, never freed.
         let frame = unsafe { alloc_zeroed(Layout::from_size_align(4096, 4096).unwrap()) } as u64;
         let cap = Cap::Frame {
@@ -664,35 +644,34 @@ mod tests {
             rights: Rights::all(),
             mapping: None,
         };
-        Tcb::slot(t.0, tcb_slot::IPC_BUFFER).install_root(cap);
+        t.slot(tcb_slot::IPC_BUFFER).install_root(cap);
         t
     }
 
-    fn object<T: Default>() -> u64 {
-        Box::leak(Box::new(T::default())) as *mut T as u64
+    /// A new object in leaked host memory.
+    fn object<T: Default>() -> ObjRef<T> {
+        let o = Box::leak(Box::new(T::default()));
+        // SAFETY: a live object that is never freed.
+        unsafe { ObjRef::from_addr(o as *mut T as u64) }
     }
 
     fn set_message(t: TcbRef, words: [u64; 4]) {
-        t.with(|tcb| {
-            [
-                tcb.context.rdx,
-                tcb.context.r10,
-                tcb.context.r8,
-                tcb.context.r9,
-            ] = words
-        });
+        t.with(|tcb| tcb.context.set_message(words));
     }
 
     /// `t` sends `info` on `ep` unbadged, blocking, as a `kind`.
-    fn send_blocking(rq: &mut RunQueue, t: TcbRef, ep: u64, info: MessageInfo, kind: SendKind) {
+    fn send_blocking(
+        rq: &mut RunQueue,
+        t: TcbRef,
+        ep: EndpointRef,
+        info: MessageInfo,
+        kind: SendKind,
+    ) {
         send(rq, t, ep, 0, false, info, kind, true).unwrap();
     }
 
     fn result(t: TcbRef) -> (u64, u64, MessageInfo, [u64; 4]) {
-        t.with(|tcb| {
-            let c = &tcb.context;
-            (c.rax, c.rdi, MessageInfo(c.rsi), [c.rdx, c.r10, c.r8, c.r9])
-        })
+        t.with(|tcb| tcb.context.result())
     }
 
     fn buffer_of(t: TcbRef) -> *mut u64 {
@@ -704,7 +683,7 @@ mod tests {
         t.with(|tcb| {
             assert_eq!(
                 (tcb.wait.next, tcb.wait.prev, tcb.ipc.blocked_on),
-                (0, 0, 0)
+                (None, None, None)
             );
         });
     }
@@ -728,15 +707,15 @@ mod tests {
         .unwrap();
         assert_eq!(s.state(), ThreadState::BlockedOnSend);
         receive(&mut rq, r, ep, true).unwrap();
-        let (rax, badge, info, words) = result(r);
+        let (status, badge, info, words) = result(r);
         assert_eq!(
-            (rax, badge, info.label(), info.length(), words),
+            (status, badge, info.label(), info.length(), words),
             (0, 77, 9, 4, [1, 2, 3, 4])
         );
         assert_eq!(s.state(), ThreadState::Runnable);
         assert_eq!(result(s).0, 0, "the send completed");
         assert_unlinked(s);
-        assert!(endpoint(ep).queue.is_empty());
+        assert!(ep.with(|e| e.queue.is_empty()));
     }
 
     #[test]
@@ -800,13 +779,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(client.state(), ThreadState::BlockedOnReply);
-        assert_eq!(server.with(|t| t.ipc.caller), client.0);
+        assert_eq!(server.with(|t| t.ipc.caller), Some(client));
         set_message(server, [6, 0, 0, 0]);
         reply(&mut rq, server, MessageInfo::new(3, 1)).unwrap();
-        let (rax, badge, info, words) = result(client);
-        assert_eq!((rax, badge, info.label(), words[0]), (0, 0, 3, 6));
+        let (status, badge, info, words) = result(client);
+        assert_eq!((status, badge, info.label(), words[0]), (0, 0, 3, 6));
         assert_eq!(client.state(), ThreadState::Runnable);
-        assert_eq!(server.with(|t| t.ipc.caller), 0);
+        assert_eq!(server.with(|t| t.ipc.caller), None);
         assert_eq!(
             reply(&mut rq, server, MessageInfo::new(0, 0)),
             Err(Error::IllegalOperation)
@@ -844,7 +823,7 @@ mod tests {
             (client.state(), server.state()),
             (ThreadState::Runnable, ThreadState::BlockedOnReceive)
         );
-        assert_eq!(endpoint(ep).queue.head, server.0);
+        assert_eq!(ep.with(|e| e.queue.head), Some(server));
 
         let urgent = thread(200);
         rq.push(urgent);
@@ -880,7 +859,7 @@ mod tests {
         );
         assert_eq!(receive(&mut rq, t, ep, false), Err(Error::WouldBlock));
         assert_eq!(wait(t, n, false), Err(Error::WouldBlock));
-        assert!(endpoint(ep).queue.is_empty());
+        assert!(ep.with(|e| e.queue.is_empty()));
         assert_unlinked(t);
     }
 
@@ -923,7 +902,7 @@ mod tests {
         receive(&mut rq, r, ep, true).unwrap();
         assert_eq!(ts[0].state(), ThreadState::Runnable);
         assert_eq!(ts[2].state(), ThreadState::Runnable);
-        assert!(endpoint(ep).queue.is_empty());
+        assert!(ep.with(|e| e.queue.is_empty()));
     }
 
     #[test]
@@ -936,7 +915,7 @@ mod tests {
         cancel(&mut rq, server, true);
         assert_eq!(result(client).0, Error::Aborted as u64);
         assert_eq!(client.state(), ThreadState::Runnable);
-        assert_eq!(client.with(|t| t.ipc.replier), 0);
+        assert_eq!(client.with(|t| t.ipc.replier), None);
 
         let (client, server) = (thread(3), thread(3));
         receive(&mut rq, server, ep, true).unwrap();
@@ -944,7 +923,7 @@ mod tests {
         cancel(&mut rq, client, true);
         assert_eq!(
             server.with(|t| t.ipc.caller),
-            0,
+            None,
             "no reply to a dead thread"
         );
         assert_eq!(
@@ -963,7 +942,7 @@ mod tests {
         receive(&mut rq, server, ep, true).unwrap();
         send_blocking(&mut rq, b, ep, MessageInfo::new(0, 0), SendKind::Call);
         assert_eq!(result(a).0, Error::Aborted as u64);
-        assert_eq!(server.with(|t| t.ipc.caller), b.0);
+        assert_eq!(server.with(|t| t.ipc.caller), Some(b));
     }
 
     #[test]
@@ -991,7 +970,7 @@ mod tests {
         signal(&mut rq, n, 0b10);
         wait(t, n, true).unwrap();
         assert_eq!(result(t).1, 0b11);
-        assert_eq!(notification(n).word, 0);
+        assert_eq!(n.with(|n| n.word), 0);
         wait(t, n, true).unwrap();
         assert_eq!(t.state(), ThreadState::BlockedOnNotification);
         signal(&mut rq, n, 4);
@@ -1007,22 +986,22 @@ mod tests {
         let mut rq = RunQueue::new();
         let (ep, n) = (object::<Endpoint>(), object::<Notification>());
         let t = thread(2);
-        bind(t, n).unwrap();
+        bind(t, Some(n)).unwrap();
         assert_eq!(
-            bind(thread(2), n),
+            bind(thread(2), Some(n)),
             Err(Error::IllegalOperation),
             "one thread per notification"
         );
         receive(&mut rq, t, ep, true).unwrap();
         signal(&mut rq, n, 8);
-        let (rax, word, info, _) = result(t);
-        assert_eq!((rax, word, info.label()), (0, 8, NOTIFICATION_LABEL));
+        let (status, word, info, _) = result(t);
+        assert_eq!((status, word, info.label()), (0, 8, NOTIFICATION_LABEL));
         assert_unlinked(t);
         signal(&mut rq, n, 16);
         receive(&mut rq, t, ep, true).unwrap();
         assert_eq!(result(t).1, 16, "a pending signal is delivered at once");
         cancel(&mut rq, t, true);
-        assert_eq!(notification(n).bound, 0);
+        assert_eq!(n.with(|n| n.bound), None);
     }
 
     #[test]
@@ -1032,7 +1011,7 @@ mod tests {
         let (faulter, handler) = (thread(5), thread(5));
         faulter.with(|t| {
             t.ipc.fault = [basalt_abi::fault::PAGE_FAULT, 0x1000, 0x2000, 0xdead, 6];
-            t.context.rax = 42;
+            t.context.set_result(42, 0, MessageInfo::new(0, 0), [0; 4]);
         });
         receive(&mut rq, handler, ep, true).unwrap();
         send(
@@ -1058,10 +1037,8 @@ mod tests {
         set_message(handler, [0x4000, 0x5000, 0, 0]);
         reply(&mut rq, handler, MessageInfo::new(fault::RESUME_AT, 2)).unwrap();
         faulter.with(|t| {
-            assert_eq!(
-                (t.context.rip, t.context.rsp, t.context.rax),
-                (0x4000, 0x5000, 42)
-            );
+            let [pc, sp, _, status] = t.context.report();
+            assert_eq!((pc, sp, status), (0x4000, 0x5000, 42));
             assert_eq!(t.state, ThreadState::Runnable);
         });
     }
@@ -1074,7 +1051,7 @@ mod tests {
     }
 
     /// `client` calls the endpoint `ep`, where `server` receives.
-    fn call_to(rq: &mut RunQueue, client: TcbRef, server: TcbRef, ep: u64, word: u64) {
+    fn call_to(rq: &mut RunQueue, client: TcbRef, server: TcbRef, ep: EndpointRef, word: u64) {
         receive(rq, server, ep, true).unwrap();
         set_message(client, [word, 0, 0, 0]);
         send(
@@ -1088,7 +1065,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(server.with(|t| t.ipc.caller), client.0);
+        assert_eq!(server.with(|t| t.ipc.caller), Some(client));
     }
 
     #[test]
@@ -1099,12 +1076,12 @@ mod tests {
         let (sa, sb) = (slot(), slot());
         call_to(&mut rq, a, server, ep, 10);
         save_reply(server, sa).unwrap();
-        assert_eq!(sa.cap(), Cap::Reply { caller: a.0 });
+        assert_eq!(sa.cap(), Cap::Reply { caller: Some(a) });
         assert_eq!(
             (server.with(|t| t.ipc.caller), a.with(|t| t.ipc.replier)),
-            (0, 0)
+            (None, None)
         );
-        assert_eq!(a.with(|t| t.ipc.reply_slot), sa.addr());
+        assert_eq!(a.with(|t| t.ipc.reply_slot), Some(sa));
         assert_eq!(
             reply(&mut rq, server, MessageInfo::new(0, 0)),
             Err(Error::IllegalOperation),
@@ -1138,7 +1115,7 @@ mod tests {
         );
         assert_eq!(
             sa.cap(),
-            Cap::Reply { caller: a.0 },
+            Cap::Reply { caller: Some(a) },
             "kept after a bad message"
         );
         reply_through(&mut rq, server, sa, MessageInfo::new(6, 10).with_cap()).unwrap();
@@ -1149,7 +1126,7 @@ mod tests {
         );
         // SAFETY: word 9 of a live 512-word frame.
         assert_eq!(unsafe { buffer_of(a).add(9).read() }, 109);
-        assert_eq!(a.with(|t| t.ipc.reply_slot), 0);
+        assert_eq!(a.with(|t| t.ipc.reply_slot), None);
         assert_unlinked(a);
     }
 
@@ -1162,11 +1139,11 @@ mod tests {
         assert_eq!(save_reply(server, s), Err(Error::IllegalOperation));
         assert!(s.is_empty());
         call_to(&mut rq, client, server, ep, 1);
-        s.install_root(Cap::Reply { caller: 0 });
+        s.install_root(Cap::Reply { caller: None });
         assert_eq!(save_reply(server, s), Err(Error::SlotOccupied));
         assert_eq!(
             server.with(|t| t.ipc.caller),
-            client.0,
+            Some(client),
             "a refused save changes nothing"
         );
         let wrong = slot();
@@ -1186,8 +1163,8 @@ mod tests {
         call_to(&mut rq, client, server, ep, 1);
         save_reply(server, s).unwrap();
         cancel(&mut rq, client, false);
-        assert_eq!(s.cap(), Cap::Reply { caller: 0 });
-        assert_eq!(client.with(|t| t.ipc.reply_slot), 0);
+        assert_eq!(s.cap(), Cap::Reply { caller: None });
+        assert_eq!(client.with(|t| t.ipc.reply_slot), None);
         assert_eq!(
             result(client).0,
             Error::Aborted as u64,
@@ -1215,11 +1192,16 @@ mod tests {
             "a saved reply does not depend on the thread that saved it"
         );
         let (cap, _) = s.take();
-        assert_eq!(cap, Cap::Reply { caller: client.0 });
+        assert_eq!(
+            cap,
+            Cap::Reply {
+                caller: Some(client)
+            }
+        );
         drop_reply(&mut rq, client);
         assert_eq!(result(client).0, Error::Aborted as u64);
         assert_eq!(client.state(), ThreadState::Runnable);
-        assert_eq!(client.with(|t| t.ipc.reply_slot), 0);
+        assert_eq!(client.with(|t| t.ipc.reply_slot), None);
     }
 
     #[test]
@@ -1242,11 +1224,16 @@ mod tests {
             reply_through(&mut rq, handler, s, MessageInfo::new(fault::RESUME_AT, 2)),
             Err(Error::InvalidArgument)
         );
-        assert_eq!(s.cap(), Cap::Reply { caller: faulter.0 });
+        assert_eq!(
+            s.cap(),
+            Cap::Reply {
+                caller: Some(faulter)
+            }
+        );
         set_message(handler, [0x4000, 0x5000, 0, 0]);
         reply_through(&mut rq, handler, s, MessageInfo::new(fault::RESUME_AT, 2)).unwrap();
         faulter.with(|t| {
-            assert_eq!((t.context.rip, t.context.rsp), (0x4000, 0x5000));
+            assert_eq!(t.context.report()[..2], [0x4000, 0x5000]);
             assert_eq!(t.state, ThreadState::Runnable);
         });
 

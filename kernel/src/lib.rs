@@ -1,8 +1,8 @@
 //! The Basalt microkernel.
 //!
-//! Portable logic (physical memory bookkeeping now, the capability object
-//! model later) lives at the top of this crate and is unit-tested on the
-//! host; everything that touches the machine lives under [`arch`].
+//! Portable logic (the capability object model, IPC, scheduling, physical
+//! memory bookkeeping) lives at the top of this crate and is unit-tested on
+//! the host; everything that touches the machine lives under [`arch`].
 
 #![cfg_attr(not(test), no_std)]
 

@@ -7,36 +7,8 @@
 //! bitmap of the non-empty ones, so choosing the next thread is a few
 //! instructions; within a priority, threads take turns (round robin).
 
-use crate::object::objects::{Links, Tcb, ThreadState};
-
-/// A TCB in kernel memory, by address.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct TcbRef(pub u64);
-
-impl TcbRef {
-    pub fn ptr(self) -> *mut Tcb {
-        self.0 as *mut Tcb
-    }
-
-    /// Runs `f` on the TCB.
-    ///
-    /// The reference must name a live TCB: queues only hold TCBs that have
-    /// not been destroyed (a TCB leaves every queue before its memory can be
-    /// reused), and the kernel is single-threaded.
-    pub fn with<R>(self, f: impl FnOnce(&mut Tcb) -> R) -> R {
-        // SAFETY: see above; no other reference to the TCB is live while `f`
-        // runs.
-        f(unsafe { &mut *self.ptr() })
-    }
-
-    pub fn state(self) -> ThreadState {
-        self.with(|t| t.state)
-    }
-
-    pub fn priority(self) -> u8 {
-        self.with(|t| t.priority)
-    }
-}
+use crate::object::objref::TcbRef;
+use crate::object::tcb::{Links, ThreadState};
 
 /// Which links of a TCB a queue uses.
 #[derive(Clone, Copy)]
@@ -67,15 +39,18 @@ fn set_links(t: TcbRef, kind: LinkKind, l: Links) {
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub struct Queue {
-    pub head: u64,
-    pub tail: u64,
+    pub head: Option<TcbRef>,
+    pub tail: Option<TcbRef>,
 }
 
 impl Queue {
-    pub const EMPTY: Queue = Queue { head: 0, tail: 0 };
+    pub const EMPTY: Queue = Queue {
+        head: None,
+        tail: None,
+    };
 
     pub fn is_empty(&self) -> bool {
-        self.head == 0
+        self.head.is_none()
     }
 
     pub fn push_back(&mut self, t: TcbRef, kind: LinkKind) {
@@ -83,26 +58,25 @@ impl Queue {
             t,
             kind,
             Links {
-                next: 0,
+                next: None,
                 prev: self.tail,
             },
         );
-        if self.tail != 0 {
-            let mut tail = links(TcbRef(self.tail), kind);
-            tail.next = t.0;
-            set_links(TcbRef(self.tail), kind, tail);
-        } else {
-            self.head = t.0;
+        match self.tail {
+            Some(tail) => {
+                let mut l = links(tail, kind);
+                l.next = Some(t);
+                set_links(tail, kind, l);
+            }
+            None => self.head = Some(t),
         }
-        self.tail = t.0;
+        self.tail = Some(t);
     }
 
     pub fn pop_front(&mut self, kind: LinkKind) -> Option<TcbRef> {
-        let head = TcbRef(self.head);
-        (self.head != 0).then(|| {
-            self.remove(head, kind);
-            head
-        })
+        let head = self.head?;
+        self.remove(head, kind);
+        Some(head)
     }
 
     /// Inserts `t` before the first thread for which `after(t, that)` is
@@ -114,59 +88,68 @@ impl Queue {
         after: impl Fn(TcbRef, TcbRef) -> bool,
     ) {
         let mut at = self.head;
-        while at != 0 && after(t, TcbRef(at)) {
-            at = links(TcbRef(at), kind).next;
+        while let Some(that) = at
+            && after(t, that)
+        {
+            at = links(that, kind).next;
         }
-        if at == 0 {
+        let Some(next) = at else {
             self.push_back(t, kind);
             return;
-        }
-        let next = TcbRef(at);
+        };
         let prev = links(next, kind).prev;
         set_links(t, kind, Links { next: at, prev });
         let mut n = links(next, kind);
-        n.prev = t.0;
+        n.prev = Some(t);
         set_links(next, kind, n);
-        if prev == 0 {
-            self.head = t.0;
-        } else {
-            let mut p = links(TcbRef(prev), kind);
-            p.next = t.0;
-            set_links(TcbRef(prev), kind, p);
+        match prev {
+            None => self.head = Some(t),
+            Some(prev) => {
+                let mut p = links(prev, kind);
+                p.next = Some(t);
+                set_links(prev, kind, p);
+            }
         }
     }
 
     /// Removes `t`, which must be on this queue.
     pub fn remove(&mut self, t: TcbRef, kind: LinkKind) {
         let l = links(t, kind);
-        if l.prev != 0 {
-            let mut p = links(TcbRef(l.prev), kind);
-            p.next = l.next;
-            set_links(TcbRef(l.prev), kind, p);
-        } else {
-            self.head = l.next;
+        match l.prev {
+            Some(prev) => {
+                let mut p = links(prev, kind);
+                p.next = l.next;
+                set_links(prev, kind, p);
+            }
+            None => self.head = l.next,
         }
-        if l.next != 0 {
-            let mut n = links(TcbRef(l.next), kind);
-            n.prev = l.prev;
-            set_links(TcbRef(l.next), kind, n);
-        } else {
-            self.tail = l.prev;
+        match l.next {
+            Some(next) => {
+                let mut n = links(next, kind);
+                n.prev = l.prev;
+                set_links(next, kind, n);
+            }
+            None => self.tail = l.prev,
         }
-        set_links(t, kind, Links::default());
+        set_links(t, kind, Links::NONE);
     }
 
     /// Whether `t` is on this queue (by walking it; for assertions/tests).
     pub fn contains(&self, t: TcbRef, kind: LinkKind) -> bool {
         let mut at = self.head;
-        while at != 0 {
-            if at == t.0 {
+        while let Some(that) = at {
+            if that == t {
                 return true;
             }
-            at = links(TcbRef(at), kind).next;
+            at = links(that, kind).next;
         }
         false
     }
+}
+
+/// A thread's address for a report (0: none).
+fn addr(t: Option<TcbRef>) -> u64 {
+    t.map_or(0, TcbRef::addr)
 }
 
 const PRIORITIES: usize = 256;
@@ -200,7 +183,9 @@ impl RunQueue {
 
     fn queued(&self, t: TcbRef) -> bool {
         let l = links(t, LinkKind::Run);
-        l.next != 0 || l.prev != 0 || self.queues[usize::from(t.priority())].head == t.0
+        l.next.is_some()
+            || l.prev.is_some()
+            || self.queues[usize::from(t.priority())].head == Some(t)
     }
 
     /// `t`, which has just blocked, gives up at TSC time `deadline`.
@@ -214,7 +199,7 @@ impl RunQueue {
     /// Whether `t` waits with a deadline.
     pub fn is_sleeping(&self, t: TcbRef) -> bool {
         let l = links(t, LinkKind::Sleep);
-        l.next != 0 || l.prev != 0 || self.sleepers.head == t.0
+        l.next.is_some() || l.prev.is_some() || self.sleepers.head == Some(t)
     }
 
     /// `t` stopped waiting (it was woken, cancelled or destroyed): its
@@ -228,14 +213,14 @@ impl RunQueue {
 
     /// The earliest deadline of a waiting thread.
     pub fn next_deadline(&self) -> Option<u64> {
-        (self.sleepers.head != 0).then(|| TcbRef(self.sleepers.head).with(|t| t.deadline))
+        self.sleepers.head.map(|t| t.with(|t| t.deadline))
     }
 
     /// Takes the first thread whose deadline is `now` or earlier off the
     /// sleepers.
     pub fn expired(&mut self, now: u64) -> Option<TcbRef> {
-        let t = TcbRef(self.sleepers.head);
-        if self.sleepers.head == 0 || t.with(|tcb| tcb.deadline) > now {
+        let t = self.sleepers.head?;
+        if t.with(|tcb| tcb.deadline) > now {
             return None;
         }
         self.unsleep(t);
@@ -251,65 +236,64 @@ impl RunQueue {
     /// oracle): each non-empty queue has its bitmap bit and only runnable
     /// threads of its priority, linked both ways, none twice and none
     /// the running one; each empty queue has neither. Returns the first
-    /// fault found, with the thread it concerns (0 for none), after
-    /// following at most `limit` links per queue.
+    /// fault found, with what it concerns (a thread's address, 0 for none;
+    /// the priority of a wrong bitmap bit), after following at most
+    /// `limit` links per queue.
     pub fn check(&self, limit: usize) -> Result<(), (&'static str, u64)> {
         for (p, q) in self.queues.iter().enumerate() {
             let bit = self.bitmap[p / 64] & (1 << (p % 64)) != 0;
             if bit == q.is_empty() {
                 return Err(("a run-queue bitmap bit disagrees with its queue", p as u64));
             }
-            let (mut at, mut prev, mut n) = (q.head, 0, 0);
-            while at != 0 {
-                let t = TcbRef(at);
+            let (mut at, mut prev, mut n) = (q.head, None, 0);
+            while let Some(t) = at {
                 n += 1;
                 if n > limit {
-                    return Err(("a run queue does not end (a cycle?)", at));
+                    return Err(("a run queue does not end (a cycle?)", t.addr()));
                 }
                 let l = links(t, LinkKind::Run);
                 if l.prev != prev {
-                    return Err(("a run-queue back link is wrong", at));
+                    return Err(("a run-queue back link is wrong", t.addr()));
                 }
                 if t.state() != ThreadState::Runnable || usize::from(t.priority()) != p {
                     return Err((
                         "a thread on a run queue is not runnable at that priority",
-                        at,
+                        t.addr(),
                     ));
                 }
                 if self.current == Some(t) {
-                    return Err(("the running thread is also queued", at));
+                    return Err(("the running thread is also queued", t.addr()));
                 }
                 prev = at;
                 at = l.next;
             }
             if q.tail != prev {
-                return Err(("a run queue's tail is not its last thread", prev));
+                return Err(("a run queue's tail is not its last thread", addr(prev)));
             }
         }
-        let (mut at, mut prev, mut n, mut last) = (self.sleepers.head, 0, 0, 0);
-        while at != 0 {
-            let t = TcbRef(at);
+        let (mut at, mut prev, mut n, mut last) = (self.sleepers.head, None, 0, 0);
+        while let Some(t) = at {
             n += 1;
             if n > limit {
-                return Err(("the sleepers do not end (a cycle?)", at));
+                return Err(("the sleepers do not end (a cycle?)", t.addr()));
             }
             let (l, deadline, state) = t.with(|tcb| (tcb.sleep, tcb.deadline, tcb.state));
             if l.prev != prev {
-                return Err(("a sleeper's back link is wrong", at));
+                return Err(("a sleeper's back link is wrong", t.addr()));
             }
             if deadline < last {
-                return Err(("the sleepers are out of deadline order", at));
+                return Err(("the sleepers are out of deadline order", t.addr()));
             }
             if !matches!(
                 state,
                 ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
             ) {
-                return Err(("a sleeper does not wait to receive", at));
+                return Err(("a sleeper does not wait to receive", t.addr()));
             }
             (prev, last, at) = (at, deadline, l.next);
         }
         if self.sleepers.tail != prev {
-            return Err(("the sleepers' tail is not the last one", prev));
+            return Err(("the sleepers' tail is not the last one", addr(prev)));
         }
         Ok(())
     }
@@ -408,6 +392,7 @@ impl RunQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::tcb::Tcb;
 
     fn threads(priorities: &[u8]) -> (Vec<Tcb>, Vec<TcbRef>) {
         let mut t: Vec<Tcb> = priorities
@@ -419,7 +404,14 @@ mod tests {
                 tcb
             })
             .collect();
-        let r = t.iter_mut().map(|b| TcbRef(b as *mut Tcb as u64)).collect();
+        let r = t
+            .iter_mut()
+            .map(|b| {
+                // SAFETY: the TCBs live in `t`, which the caller keeps while
+                // it uses the references (and never moves: no pushes).
+                unsafe { TcbRef::from_addr(b as *mut Tcb as u64) }
+            })
+            .collect();
         (t, r)
     }
 

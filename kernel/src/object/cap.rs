@@ -2,6 +2,7 @@
 //! kernel address of its memory) and carries the rights and the badge or
 //! guard that this particular reference grants.
 
+use super::objref::TcbRef;
 use basalt_abi::Rights;
 use core::num::NonZeroU64;
 
@@ -105,13 +106,13 @@ pub enum Cap {
     /// The kernel console: who holds it may write to the serial port.
     Console,
     /// A one-shot reply capability (`SaveReply`): answering through it
-    /// wakes the thread at `caller`, which waits for the reply to its call.
-    /// `caller` is 0 once that thread is gone (suspended, restarted or
-    /// destroyed): the capability is dead and answering fails. It is never
-    /// copied or moved, so the caller's TCB can name the one slot that
-    /// holds it (`IpcState::reply_slot`).
+    /// wakes `caller`, which waits for the reply to its call. `caller` is
+    /// `None` once that thread is gone (suspended, restarted or destroyed):
+    /// the capability is dead and answering fails. It is never copied or
+    /// moved, so the caller's TCB can name the one slot that holds it
+    /// (`IpcState::reply_slot`), and clears `caller` before it goes.
     Reply {
-        caller: u64,
+        caller: Option<TcbRef>,
     },
 }
 

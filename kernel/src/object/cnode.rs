@@ -7,10 +7,16 @@
 //! consumes its guard bits (which must match its guard) and then `radix`
 //! bits of index, from the most significant end of the 64-bit address, until
 //! the bits are used up or a slot holds something other than a CNode.
+//!
+//! A CNode's invocations move capabilities between its slots; the
+//! operations themselves are in [`super::ops`].
 
 use super::cap::Cap;
+use super::invocation::{Message, NO_WORDS, Reply};
+use super::objref::ObjRef;
+use super::ops::{self, Machine};
 use super::slot::{SLOT_BITS, Slot, SlotRef};
-use basalt_abi::Error;
+use basalt_abi::{Error, Rights, label};
 
 /// Address bits a capability address carries.
 pub const ADDRESS_BITS: u32 = 64;
@@ -20,14 +26,26 @@ pub const MAX_RADIX: u8 = 20;
 
 /// Bookkeeping kept in the first slot of a CNode (and at the start of a
 /// TCB): the list of slot regions being emptied after their object died.
+/// All zeroes (a new CNode's memory) is a header on no list.
 #[repr(C, align(64))]
 pub struct RegionHeader {
-    pub dying_next: u64,
+    /// The region queued before this one.
+    pub dying_next: Option<ObjRef<RegionHeader>>,
+    /// The next slot to empty (its address), and how many are left.
     pub dying_slots: u64,
     pub dying_count: u64,
     /// Where emptying the subtree of the issuer in the current slot goes
-    /// on from (0: that slot itself; see `ops::delete_leaf`).
-    pub dying_cursor: u64,
+    /// on from (`None`: that slot itself; see `ops::delete_leaf`).
+    pub dying_cursor: Option<SlotRef>,
+}
+
+impl RegionHeader {
+    pub const NONE: RegionHeader = RegionHeader {
+        dying_next: None,
+        dying_slots: 0,
+        dying_count: 0,
+        dying_cursor: None,
+    };
 }
 
 const _: () = assert!(size_of::<RegionHeader>() <= size_of::<Slot>());
@@ -109,5 +127,47 @@ pub fn lookup(root: Cap, address: u64) -> Result<SlotRef, Error> {
         Err(Error::InvalidCapability)
     } else {
         Ok(slot)
+    }
+}
+
+/// Invokes the CNode capability `cnode` with `label`: copy, mint, move or
+/// mutate a capability into one of its slots, or delete or revoke one.
+pub fn invoke(
+    cnode: Cap,
+    label: u64,
+    cspace: Cap,
+    msg: &Message,
+    machine: &mut impl Machine,
+) -> Reply {
+    let w = |i| msg.word(i);
+    match label {
+        label::CNODE_COPY | label::CNODE_MINT | label::CNODE_MOVE | label::CNODE_MUTATE => {
+            let dest = index_slot(cnode, w(0)?)?;
+            let src = index_slot(lookup(cspace, w(1)?)?.cap(), w(2)?)?;
+            if src.is_empty() {
+                return Err(Error::InvalidCapability.into());
+            }
+            match label {
+                label::CNODE_COPY => ops::copy(src, dest, Rights::from_bits_truncate(w(3)? as u8))?,
+                label::CNODE_MINT => {
+                    ops::mint(src, dest, Rights::from_bits_truncate(w(3)? as u8), w(4)?)?
+                }
+                label::CNODE_MOVE => ops::move_cap(src, dest)?,
+                _ => ops::mutate(src, dest, w(3)?)?,
+            }
+            Ok(NO_WORDS)
+        }
+        label::CNODE_DELETE | label::CNODE_REVOKE => {
+            let target = index_slot(cnode, w(0)?)?;
+            if target.is_empty() {
+                return Err(Error::InvalidCapability.into());
+            }
+            if label == label::CNODE_DELETE {
+                ops::delete(target, machine).into()
+            } else {
+                ops::revoke(target, machine).into()
+            }
+        }
+        _ => Err(Error::UnknownInvocation.into()),
     }
 }

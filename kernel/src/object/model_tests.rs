@@ -20,9 +20,11 @@
 use super::cap::{Asid, Cap, Mapping, ObjectId};
 use super::cnode::{self, slot_at};
 use super::objects::object_size_bits;
+use super::objref::{EndpointRef, NotificationRef, TcbRef};
 use super::ops::{self, Machine, Progress};
 use super::oracle;
 use super::slot::{SLOT_BITS, SlotRef};
+use super::tcb::Tcb;
 use basalt_abi::{Error, ObjectType, Rights};
 use proptest::prelude::*;
 use std::alloc::{Layout, alloc_zeroed, dealloc};
@@ -215,13 +217,23 @@ impl Machine for Recorder {
         !self.uninterrupted && self.preemption_points.is_multiple_of(2)
     }
     fn release_irq(&mut self, _irq: u8) {}
-    fn forget_thread(&mut self, tcb: u64) {
-        self.forgotten_threads.push(tcb);
+    fn forget_thread(&mut self, tcb: TcbRef) {
+        self.forgotten_threads.push(tcb.addr());
     }
-    fn destroy_endpoint(&mut self, _base: u64) {}
-    fn destroy_notification(&mut self, _base: u64) {}
-    fn drop_reply(&mut self, caller: u64) {
-        self.dropped_replies.push(caller);
+    fn destroy_endpoint(&mut self, _ep: EndpointRef) {}
+    fn destroy_notification(&mut self, _ntfn: NotificationRef) {}
+    fn drop_reply(&mut self, caller: TcbRef) {
+        self.dropped_replies.push(caller.addr());
+    }
+    // The model invokes no threads (`ipc` and the boot tests do).
+    fn set_priority(&mut self, _tcb: TcbRef, _priority: u8) {
+        unreachable!("the model does not schedule threads")
+    }
+    fn resume(&mut self, _tcb: TcbRef) {
+        unreachable!("the model does not schedule threads")
+    }
+    fn suspend(&mut self, _tcb: TcbRef) {
+        unreachable!("the model does not schedule threads")
     }
 }
 
@@ -1355,10 +1367,10 @@ fn device_memory_only_becomes_frames_or_smaller_device_memory() {
 #[test]
 fn reply_capabilities_stay_put_and_their_deletion_is_reported() {
     let mut world = World::new();
-    const CALLER: u64 = 0x1000;
-    world
-        .root_slot(2)
-        .install_root(Cap::Reply { caller: CALLER });
+    let (caller, other_caller) = (thread(), thread());
+    world.root_slot(2).install_root(Cap::Reply {
+        caller: Some(caller),
+    });
     for (name, result) in [
         (
             "copy",
@@ -1383,23 +1395,37 @@ fn reply_capabilities_stay_put_and_their_deletion_is_reported() {
     revoke_fully(world.root_slot(2), &mut world.machine);
     assert_eq!(
         world.root_slot(2).cap(),
-        Cap::Reply { caller: CALLER },
+        Cap::Reply {
+            caller: Some(caller)
+        },
         "revoke leaves it (nothing derives from it)"
     );
     assert!(world.machine.dropped_replies.is_empty());
     delete_fully(world.root_slot(2), &mut world.machine);
-    assert_eq!(world.machine.dropped_replies, [CALLER]);
+    assert_eq!(world.machine.dropped_replies, [caller.addr()]);
 
     // A dead one (its caller gone) dies quietly; a live one in a CNode
     // that is destroyed is reported.
-    world.root_slot(2).install_root(Cap::Reply { caller: 0 });
+    world.root_slot(2).install_root(Cap::Reply { caller: None });
     delete_fully(world.root_slot(2), &mut world.machine);
     retype_into(&mut world, 1, ObjectType::CNode, 2, 1, 4).unwrap();
     let inner = cnode::index_slot(world.root_slot(4).cap(), 3).unwrap();
-    inner.install_root(Cap::Reply { caller: CALLER + 1 });
+    inner.install_root(Cap::Reply {
+        caller: Some(other_caller),
+    });
     revoke_fully(world.root_slot(1), &mut world.machine);
     assert!(world.root_slot(4).is_empty());
-    assert_eq!(world.machine.dropped_replies, [CALLER, CALLER + 1]);
+    assert_eq!(
+        world.machine.dropped_replies,
+        [caller.addr(), other_caller.addr()]
+    );
+}
+
+/// A thread in leaked host memory, for a reply capability to name.
+fn thread() -> TcbRef {
+    let tcb = Box::leak(Box::new(Tcb::new()));
+    // SAFETY: a live TCB that is never freed.
+    unsafe { TcbRef::from_addr(tcb as *mut Tcb as u64) }
 }
 
 /// A chain of copies (each the child of the one before) revoked from the
@@ -1653,7 +1679,7 @@ fn a_slot_emptied_by_deleting_a_copied_capability_is_unlinked() {
     ops::copy(world.root_slot(3), world.root_slot(4), Rights::all()).unwrap();
     delete_fully(world.root_slot(3), &mut world.machine);
     assert!(world.root_slot(3).is_clear());
-    world.root_slot(3).install_root(Cap::Reply { caller: 0 });
+    world.root_slot(3).install_root(Cap::Reply { caller: None });
     assert_eq!(world.root_slot(3).parent(), None);
     delete_fully(world.root_slot(3), &mut world.machine);
     assert_eq!(

@@ -8,8 +8,10 @@
 
 use super::cap::{Asid, Cap, Mapping};
 use super::cnode::{RegionHeader, cnode_size_bits, index_slot};
-use super::objects::{ENDPOINT_BITS, TCB_BITS, Tcb, object_size_bits, tcb_slot};
+use super::objects::{ENDPOINT_BITS, TCB_BITS, object_size_bits};
+use super::objref::{EndpointRef, NotificationRef, ObjRef, TcbRef};
 use super::slot::{Slot, SlotRef};
+use super::tcb::{Tcb, tcb_slot};
 use crate::memory::{PAGE_SIZE, USER_MAP_TOP, USER_TOP};
 use basalt_abi::{Error, ObjectType, Rights};
 
@@ -60,14 +62,20 @@ pub trait Machine {
     /// The IRQ's handler capability is gone: mask and free the line.
     fn release_irq(&mut self, irq: u8);
     /// The thread is going away: take it off every queue.
-    fn forget_thread(&mut self, tcb: u64);
+    fn forget_thread(&mut self, tcb: TcbRef);
     /// The endpoint is going away: wake the threads waiting on it.
-    fn destroy_endpoint(&mut self, base: u64);
+    fn destroy_endpoint(&mut self, ep: EndpointRef);
     /// The notification is going away: wake its waiters, unbind its thread.
-    fn destroy_notification(&mut self, base: u64);
-    /// A reply capability was deleted unanswered: the thread at `caller`,
-    /// which waits for that reply, must not wait forever.
-    fn drop_reply(&mut self, caller: u64);
+    fn destroy_notification(&mut self, ntfn: NotificationRef);
+    /// A reply capability was deleted unanswered: `caller`, which waits
+    /// for that reply, must not wait forever.
+    fn drop_reply(&mut self, caller: TcbRef);
+    /// Moves the thread to `priority`, keeping its place in the scheduler.
+    fn set_priority(&mut self, tcb: TcbRef, priority: u8);
+    /// Makes an inactive thread runnable (a blocked one stays blocked).
+    fn resume(&mut self, tcb: TcbRef);
+    /// Stops the thread, wherever it is in IPC, until it is resumed.
+    fn suspend(&mut self, tcb: TcbRef);
     /// A preemption point of a long operation (revoke, the deletion of
     /// untyped memory, retype): whether to stop here, because something
     /// more urgent than the caller is waiting. The operation has recorded
@@ -92,6 +100,11 @@ const ZEROED_PER_PREEMPTION_POINT: u64 = if cfg!(test) { 4096 } else { 64 << 10 
 
 /// Cleans up after the final capability to an object is gone. Returns the
 /// object's slot region if it has one that must be emptied.
+///
+/// The object itself is still there: nothing is made from untyped memory
+/// while a deletion runs, so its memory is not reused before this
+/// returns. So the references made below are to live objects, and the
+/// machine clears every link to them before it returns.
 fn finalize(cap: Cap, machine: &mut impl Machine) -> Option<(u64, u64, u64)> {
     match cap {
         Cap::Frame {
@@ -107,15 +120,24 @@ fn finalize(cap: Cap, machine: &mut impl Machine) -> Option<(u64, u64, u64)> {
         } => machine.unmap_page_table(m, level, base),
         Cap::VSpace { base, asid } => machine.destroy_vspace(asid, base),
         Cap::IrqHandler { irq } => machine.release_irq(irq),
-        Cap::Endpoint { base, .. } => machine.destroy_endpoint(base),
-        Cap::Notification { base, .. } => machine.destroy_notification(base),
-        Cap::Reply { caller } if caller != 0 => machine.drop_reply(caller),
+        Cap::Endpoint { base, .. } => {
+            // SAFETY: a live endpoint (see above).
+            machine.destroy_endpoint(unsafe { EndpointRef::from_addr(base) })
+        }
+        Cap::Notification { base, .. } => {
+            // SAFETY: a live notification (see above).
+            machine.destroy_notification(unsafe { NotificationRef::from_addr(base) })
+        }
+        Cap::Reply {
+            caller: Some(caller),
+        } => machine.drop_reply(caller),
         Cap::CNode { base, radix, .. } => {
             // Slot 0 is the header; the capability slots follow it.
             return Some((base, base + size_of::<Slot>() as u64, (1u64 << radix) - 1));
         }
         Cap::Tcb { base } => {
-            machine.forget_thread(base);
+            // SAFETY: a live TCB (see above).
+            machine.forget_thread(unsafe { TcbRef::from_addr(base) });
             let slots = base + core::mem::offset_of!(Tcb, slots) as u64;
             return Some((base, slots, tcb_slot::COUNT as u64));
         }
@@ -139,9 +161,9 @@ fn release_mapping(cap: Cap, machine: &mut impl Machine) {
     }
 }
 
-fn header(base: u64) -> *mut RegionHeader {
-    base as *mut RegionHeader
-}
+/// The regions of destroyed objects whose slots are still to be emptied,
+/// newest first (linked through their headers).
+type Dying = Option<ObjRef<RegionHeader>>;
 
 /// Deletes the capability in `slot` and everything its deletion destroys.
 /// Deleting an issuer (untyped memory, IRQ or I/O-port control) first
@@ -154,7 +176,7 @@ fn header(base: u64) -> *mut RegionHeader {
 /// capabilities only those objects held, which their holder paid for in
 /// untyped memory.
 pub fn delete(slot: SlotRef, machine: &mut impl Machine) -> Progress {
-    let mut dying: u64 = 0;
+    let mut dying: Dying = None;
     let mut cursor = slot;
     let mut steps: u32 = 0;
     loop {
@@ -177,7 +199,7 @@ fn remove(
     slot: SlotRef,
     cursor: &mut SlotRef,
     machine: &mut impl Machine,
-    dying: &mut u64,
+    dying: &mut Dying,
 ) -> bool {
     if slot.cap().is_issuer() && delete_leaf(slot, cursor, machine, dying) {
         return false;
@@ -204,7 +226,7 @@ fn delete_leaf(
     root: SlotRef,
     cursor: &mut SlotRef,
     machine: &mut impl Machine,
-    dying: &mut u64,
+    dying: &mut Dying,
 ) -> bool {
     if cursor.is_empty() {
         *cursor = root;
@@ -222,69 +244,55 @@ fn delete_leaf(
 }
 
 /// Empties the queued slot regions of destroyed objects, newest first.
-fn drain(machine: &mut impl Machine, dying: &mut u64) {
-    while *dying != 0 {
-        let h = header(*dying);
-        // SAFETY: `*dying` is the header of a destroyed CNode or TCB whose
-        // memory stays allocated (its untyped keeps children until the
-        // object is gone); only this loop uses the header now.
-        let (slots, count, next, at) = unsafe {
-            (
-                (*h).dying_slots,
-                (*h).dying_count,
-                (*h).dying_next,
-                (*h).dying_cursor,
-            )
-        };
+fn drain(machine: &mut impl Machine, dying: &mut Dying) {
+    while let Some(h) = *dying {
+        let (slots, count, next, at) =
+            h.with(|h| (h.dying_slots, h.dying_count, h.dying_next, h.dying_cursor));
         if count == 0 {
             *dying = next;
             continue;
         }
-        // SAFETY: `slots` points at one of the region's remaining slots,
-        // and a nonzero cursor at a slot of the subtree being emptied.
-        let (s, mut cursor) = unsafe {
-            let s = SlotRef::new(slots as *mut Slot);
-            (
-                s,
-                if at == 0 {
-                    s
-                } else {
-                    SlotRef::new(at as *mut Slot)
-                },
-            )
-        };
+        // SAFETY: `slots` points at one of the region's remaining slots.
+        let s = unsafe { SlotRef::new(slots as *mut Slot) };
+        let mut cursor = at.unwrap_or(s);
         let finished = s.is_empty() || remove(s, &mut cursor, machine, dying);
-        // SAFETY: as above; `h` is still this region's header even if
-        // `remove` queued newer regions in front of it.
-        unsafe {
+        // `h` is still this region's header even if `remove` queued newer
+        // regions in front of it.
+        h.with(|h| {
             if finished {
-                (*h).dying_slots = slots + size_of::<Slot>() as u64;
-                (*h).dying_count = count - 1;
-                (*h).dying_cursor = 0;
+                h.dying_slots = slots + size_of::<Slot>() as u64;
+                h.dying_count = count - 1;
+                h.dying_cursor = None;
             } else {
-                (*h).dying_cursor = cursor.addr();
+                h.dying_cursor = Some(cursor);
             }
-        }
+        });
     }
 }
 
-fn delete_one(slot: SlotRef, machine: &mut impl Machine, dying: &mut u64) {
+fn delete_one(slot: SlotRef, machine: &mut impl Machine, dying: &mut Dying) {
     let (cap, was_final) = slot.take();
     if !was_final {
         release_mapping(cap, machine);
         return;
     }
     if let Some((base, slots, count)) = finalize(cap, machine) {
-        let h = header(base);
-        // SAFETY: the object just lost its last capability, so its header is
-        // ours to use for the dying list.
-        unsafe {
-            (*h).dying_next = *dying;
-            (*h).dying_slots = slots;
-            (*h).dying_count = count;
-            (*h).dying_cursor = 0;
-        }
-        *dying = base;
+        // SAFETY: a CNode or TCB starts with its header (a CNode's slot 0,
+        // a TCB's first field). The object just lost its last capability,
+        // so the header is ours for the dying list, and its memory stays
+        // as it is until `drain` has emptied its slots: nothing is made
+        // from untyped memory during a deletion, which drains the list
+        // before it returns.
+        let h = unsafe { ObjRef::<RegionHeader>::from_addr(base) };
+        h.with(|h| {
+            *h = RegionHeader {
+                dying_next: *dying,
+                dying_slots: slots,
+                dying_count: count,
+                dying_cursor: None,
+            }
+        });
+        *dying = Some(h);
     }
 }
 
@@ -297,7 +305,7 @@ pub fn revoke(slot: SlotRef, machine: &mut impl Machine) -> Progress {
     // Deleting descendants can destroy the CNode holding `slot` itself;
     // stop as soon as the slot no longer holds what it held.
     while slot.cap() == original {
-        let mut dying = 0;
+        let mut dying: Dying = None;
         let more = delete_leaf(slot, &mut cursor, machine, &mut dying);
         drain(machine, &mut dying);
         if !more {

@@ -22,9 +22,10 @@
 //! memory is the caller's [`Scratch`] (the kernel allocates nothing).
 
 use super::cap::{Cap, Mapping, ObjectId};
-use super::objects::{Endpoint, Notification, Tcb, ThreadState};
+use super::objref::{EndpointRef, NotificationRef, TcbRef};
 use super::slot::SlotRef;
-use crate::sched::{RunQueue, TcbRef};
+use super::tcb::{Tcb, ThreadState};
+use crate::sched::RunQueue;
 use basalt_abi::Rights;
 
 /// One entry of a paging structure, as the oracle needs it.
@@ -528,6 +529,11 @@ fn page_reached<P: PageTables>(
     );
 }
 
+/// The address of the object `tcb` waits on (0: none).
+fn waiting_on(tcb: &Tcb) -> u64 {
+    tcb.ipc.blocked_on.map_or(0, |w| w.addr())
+}
+
 fn queues<P: PageTables>(c: &mut Checker<'_, P>, rq: &RunQueue) {
     let threads = (0..c.scratch.len)
         .filter(|&i| matches!(c.scratch.seen[i].cap, Cap::Tcb { .. }))
@@ -549,24 +555,24 @@ fn queues<P: PageTables>(c: &mut Checker<'_, P>, rq: &RunQueue) {
         }
         last = base;
         let (head, tail, receivers) = if is_endpoint {
-            // SAFETY: a live endpoint (a capability names it).
-            let e = unsafe { &*(base as *const Endpoint) };
-            (e.queue.head, e.queue.tail, e.receivers)
+            // SAFETY: a live endpoint (a capability in a live slot names it).
+            let ep = unsafe { EndpointRef::from_addr(base) };
+            ep.with(|e| (e.queue.head, e.queue.tail, e.receivers))
         } else {
-            // SAFETY: a live notification.
-            let n = unsafe { &*(base as *const Notification) };
-            (n.queue.head, n.queue.tail, false)
+            // SAFETY: a live notification, likewise.
+            let ntfn = unsafe { NotificationRef::from_addr(base) };
+            ntfn.with(|n| (n.queue.head, n.queue.tail, false))
         };
-        let (mut at, mut prev, mut n) = (head, 0, 0);
-        while at != 0 {
+        let (mut at, mut prev, mut n) = (head, None, 0);
+        while let Some(t) = at {
             n += 1;
             if n > limit {
                 c.fail("a wait queue does not end (a cycle?)", base);
                 break;
             }
-            let t = TcbRef(at);
+            let at_addr = t.addr();
             let (state, blocked_on, links) =
-                t.with(|tcb: &mut Tcb| (tcb.state, tcb.ipc.blocked_on, tcb.wait));
+                t.with(|tcb: &mut Tcb| (tcb.state, waiting_on(tcb), tcb.wait));
             let want = match (is_endpoint, receivers) {
                 (false, _) => ThreadState::BlockedOnNotification,
                 (true, true) => ThreadState::BlockedOnReceive,
@@ -575,15 +581,19 @@ fn queues<P: PageTables>(c: &mut Checker<'_, P>, rq: &RunQueue) {
             c.expect(
                 state == want,
                 "a queued thread waits for something else",
-                at,
+                at_addr,
             );
             c.expect(
                 blocked_on == base,
                 "a queued thread names another object",
-                at,
+                at_addr,
             );
-            c.expect(links.prev == prev, "a wait-queue back link is wrong", at);
-            let range = caps_at(c.scratch, at);
+            c.expect(
+                links.prev == prev,
+                "a wait-queue back link is wrong",
+                at_addr,
+            );
+            let range = caps_at(c.scratch, at_addr);
             if let Some(first) = range
                 .clone()
                 .find(|&j| matches!(c.scratch.seen[j].cap, Cap::Tcb { .. }))
@@ -610,9 +620,10 @@ fn queues<P: PageTables>(c: &mut Checker<'_, P>, rq: &RunQueue) {
         }
         last = base;
         let count = c.scratch.seen[i].count;
-        let t = TcbRef(base);
+        // SAFETY: a live TCB (a capability in a live slot names it).
+        let t = unsafe { TcbRef::from_addr(base) };
         let (state, blocked_on, links) =
-            t.with(|tcb: &mut Tcb| (tcb.state, tcb.ipc.blocked_on, tcb.wait));
+            t.with(|tcb: &mut Tcb| (tcb.state, waiting_on(tcb), tcb.wait));
         let waiting = matches!(
             state,
             ThreadState::BlockedOnSend
@@ -638,7 +649,7 @@ fn queues<P: PageTables>(c: &mut Checker<'_, P>, rq: &RunQueue) {
                 base,
             );
             c.expect(
-                links.next == 0 && links.prev == 0 && blocked_on == 0,
+                links.next.is_none() && links.prev.is_none() && blocked_on == 0,
                 "a thread that waits for nothing has wait links",
                 base,
             );

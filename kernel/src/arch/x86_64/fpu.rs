@@ -14,13 +14,17 @@
 //! is not enabled (CR4.OSXSAVE stays clear), so those instructions fault
 //! as invalid opcodes.
 
-use crate::object::objects::{FpuState, Tcb};
-use crate::sched::TcbRef;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use super::context::FpuState;
+use crate::object::objref::TcbRef;
+use crate::object::tcb::Tcb;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 
-/// The thread whose state the FPU registers hold (TCB address; 0: none).
-static OWNER: AtomicU64 = AtomicU64::new(0);
+/// The thread whose state the FPU registers hold (null: none). A pointer
+/// rather than a locked `TcbRef`, as every switch between threads reads
+/// it; a TCB gives the FPU up in `forget` before it dies.
+static OWNER: AtomicPtr<Tcb> = AtomicPtr::new(ptr::null_mut());
 /// Whether CR0.TS is set now (so switching need not read CR0).
 static TRAPPING: AtomicBool = AtomicBool::new(true);
 
@@ -67,22 +71,24 @@ fn set_trapping(on: bool) {
 /// `thread` is about to run: its FPU instructions trap unless it owns the
 /// FPU.
 pub fn switch_to(thread: TcbRef) {
-    set_trapping(OWNER.load(Ordering::Relaxed) != thread.0);
+    set_trapping(OWNER.load(Ordering::Relaxed) != thread.as_ptr());
 }
 
 /// #NM from `thread`, which used the FPU while another thread owned it (or
 /// nobody did): the FPU becomes its own.
 pub fn claim(thread: TcbRef) {
     set_trapping(false);
-    let owner = OWNER.swap(thread.0, Ordering::Relaxed);
-    if owner == thread.0 {
+    let owner = OWNER.swap(thread.as_ptr(), Ordering::Relaxed);
+    if owner == thread.as_ptr() {
         return;
     }
-    if owner != 0 {
-        TcbRef(owner).with(|t| {
-            // SAFETY: the owner's TCB is live (a TCB gives the FPU up in
-            // `forget` before it dies) and its state area is 512 bytes,
-            // 16-byte aligned, as `fxsave64` wants.
+    if !owner.is_null() {
+        // SAFETY: the owner's TCB is live: a TCB gives the FPU up in
+        // `forget` before it dies.
+        let owner = unsafe { TcbRef::from_addr(owner as u64) };
+        owner.with(|t| {
+            // SAFETY: the state area is 512 bytes, 16-byte aligned, as
+            // `fxsave64` wants.
             unsafe { core::arch::x86_64::_fxsave64(t.fpu.bytes.as_mut_ptr()) };
             t.fpu_used = true;
         });
@@ -99,7 +105,12 @@ pub fn claim(thread: TcbRef) {
 /// `thread` is going away: if it owns the FPU, its state is dropped.
 pub fn forget(thread: TcbRef) {
     if OWNER
-        .compare_exchange(thread.0, 0, Ordering::Relaxed, Ordering::Relaxed)
+        .compare_exchange(
+            thread.as_ptr(),
+            ptr::null_mut(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        )
         .is_ok()
     {
         set_trapping(true);

@@ -15,6 +15,8 @@
 use super::acpi::InterruptOverride;
 use super::ioapic::IoApic;
 use super::{apic, thread};
+use crate::object::objref::NotificationRef;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::{Mutex, Once};
 
 /// Vector of ISA IRQ 0.
@@ -51,9 +53,17 @@ pub fn msi_message(line: u8) -> Option<(u64, u64)> {
     ))
 }
 
+/// Where a line's interrupts go.
 struct Line {
-    notification: u64,
+    notification: Option<NotificationRef>,
     badge: u64,
+}
+
+impl Line {
+    const UNBOUND: Line = Line {
+        notification: None,
+        badge: 0,
+    };
 }
 
 struct Controller {
@@ -65,14 +75,7 @@ struct Controller {
 }
 
 static CONTROLLER: Once<Controller> = Once::new();
-static LINES: Mutex<[Line; IRQ_LINES]> = Mutex::new(
-    [const {
-        Line {
-            notification: 0,
-            badge: 0,
-        }
-    }; IRQ_LINES],
-);
+static LINES: Mutex<[Line; IRQ_LINES]> = Mutex::new([Line::UNBOUND; IRQ_LINES]);
 
 /// Takes over the (first) IOAPIC for device interrupts.
 pub fn init(ioapic: IoApic, gsi_base: u32, overrides: &[InterruptOverride], apic_id: u32) {
@@ -108,12 +111,12 @@ fn wiring(c: &Controller, irq: u8) -> Option<(u32, bool, bool)> {
     Some((input, low, level))
 }
 
-/// Delivers `irq` as a signal of `badge` on the notification at
-/// `notification`, and unmasks it. False if the line does not exist here.
-pub fn bind(irq: u8, notification: u64, badge: u64) -> bool {
+/// Delivers `irq` as a signal of `badge` on `notification`, and unmasks
+/// it. False if the line does not exist here.
+pub fn bind(irq: u8, notification: NotificationRef, badge: u64) -> bool {
     if is_msi(irq) {
         LINES.lock()[usize::from(irq)] = Line {
-            notification,
+            notification: Some(notification),
             badge,
         };
         return true;
@@ -125,7 +128,7 @@ pub fn bind(irq: u8, notification: u64, badge: u64) -> bool {
         return false;
     };
     LINES.lock()[usize::from(irq)] = Line {
-        notification,
+        notification: Some(notification),
         badge,
     };
     c.ioapic
@@ -143,7 +146,7 @@ pub fn ack(irq: u8) {
     let bound = LINES
         .lock()
         .get(usize::from(irq))
-        .is_some_and(|l| l.notification != 0);
+        .is_some_and(|l| l.notification.is_some());
     if bound {
         set_masked(irq, false);
     }
@@ -162,17 +165,38 @@ fn set_masked(irq: u8, masked: bool) {
 pub fn unbind(irq: u8) {
     set_masked(irq, true);
     if let Some(line) = LINES.lock().get_mut(usize::from(irq)) {
-        *line = Line {
-            notification: 0,
-            badge: 0,
-        };
+        *line = Line::UNBOUND;
     }
 }
 
+/// IRQ lines with a handler capability issued (bit per line).
+static ISSUED: AtomicU64 = AtomicU64::new(0);
+
+const _: () = assert!(IRQ_LINES <= 64);
+
+/// Claims `line` for a new handler capability: false if it has one
+/// already (there is one handler capability per line).
+pub fn claim(line: u8) -> bool {
+    let bit = 1u64 << line;
+    ISSUED.fetch_or(bit, Ordering::Relaxed) & bit == 0
+}
+
+/// Claims the first message-signalled line without a handler capability.
+pub fn claim_msi() -> Option<u8> {
+    (IOAPIC_LINES as u8..IRQ_LINES as u8).find(|&line| claim(line))
+}
+
+/// The line's handler capability is gone: the line stops and can be
+/// issued again.
+pub fn release(line: u8) {
+    unbind(line);
+    ISSUED.fetch_and(!(1u64 << line), Ordering::Relaxed);
+}
+
 /// A notification is going away: lines that signal it stop.
-pub fn forget_notification(notification: u64) {
+pub fn forget_notification(notification: NotificationRef) {
     for irq in 0..IRQ_LINES as u8 {
-        let bound = LINES.lock()[usize::from(irq)].notification == notification;
+        let bound = LINES.lock()[usize::from(irq)].notification == Some(notification);
         if bound {
             unbind(irq);
         }
@@ -192,7 +216,7 @@ pub fn handle(vector: u8) {
         let l = &lines[usize::from(irq)];
         (l.notification, l.badge)
     };
-    if notification != 0 {
+    if let Some(notification) = notification {
         crate::ipc::signal(&mut thread::RUN_QUEUE.lock(), notification, badge);
     }
     apic::end_of_interrupt();

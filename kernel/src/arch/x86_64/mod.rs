@@ -4,6 +4,7 @@
 pub mod acpi;
 pub mod apic;
 pub mod boot;
+pub mod context;
 pub mod cpu;
 #[cfg(target_os = "none")]
 mod entry;

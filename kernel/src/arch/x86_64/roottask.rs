@@ -10,9 +10,10 @@ use super::vspace;
 use crate::memory::{FrameAllocator, OutOfFrames, PAGE_SIZE, PhysRange, RangeSet};
 use crate::object::cap::{Asid, Cap, Mapping};
 use crate::object::cnode::{cnode_size_bits, slot_at};
-use crate::object::objects::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, Tcb, tcb_slot};
+use crate::object::objects::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS};
+use crate::object::objref::TcbRef;
 use crate::object::ops;
-use crate::sched::TcbRef;
+use crate::object::tcb::{Tcb, tcb_slot};
 use basalt_abi::Rights;
 use basalt_abi::boot_info::{self as bi, BootInfo, UntypedDesc, slot};
 use core::fmt;
@@ -244,6 +245,9 @@ pub fn create<const N: usize>(
     };
     // SAFETY: the TCB page is zeroed and ours.
     unsafe { (tcb as *mut Tcb).write(Tcb::new()) };
+    // SAFETY: the TCB was just made there, and its capability in the root
+    // CNode keeps it alive.
+    let thread = unsafe { TcbRef::from_addr(tcb) };
     root(slot::TCB).install_root(Cap::Tcb { base: tcb });
     root(slot::CNODE).install_root(cnode_cap);
     root(slot::VSPACE).install_root(Cap::VSpace { base: pml4, asid });
@@ -272,7 +276,7 @@ pub fn create<const N: usize>(
         (tcb_slot::VSPACE, slot::VSPACE),
         (tcb_slot::IPC_BUFFER, slot::IPC_BUFFER_FRAME),
     ] {
-        ops::copy(root(source), Tcb::slot(tcb, kind), Rights::all())
+        ops::copy(root(source), thread.slot(kind), Rights::all())
             .map_err(|_| RootTaskError::OutOfMemory)?;
     }
 
@@ -329,7 +333,7 @@ pub fn create<const N: usize>(
     info.wall_clock = super::timer::wall_clock();
     info.pci_ecam = pci_ecam;
 
-    TcbRef(tcb).with(|t| {
+    thread.with(|t| {
         t.context.rip = file.ehdr.e_entry;
         t.context.rsp = bi::ROOT_STACK_TOP;
         t.context.rdi = bi::BOOT_INFO_ADDR;
@@ -337,7 +341,7 @@ pub fn create<const N: usize>(
         t.ipc_buffer_addr = bi::IPC_BUFFER_ADDR;
     });
     Ok(RootTask {
-        tcb: TcbRef(tcb),
+        tcb: thread,
         entry: file.ehdr.e_entry,
         untyped: count,
         untyped_bytes: bytes,

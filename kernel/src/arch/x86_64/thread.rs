@@ -6,9 +6,10 @@ use super::trap::{TrapFrame, vector};
 use super::{boot, exception, irq, timer, user, vspace};
 use crate::ipc;
 use crate::object::cap::{Asid, Cap, Mapping};
-use crate::object::objects::{SendKind, Tcb, ThreadState, tcb_slot};
+use crate::object::objref::{EndpointRef, IpcCap, NotificationRef, TcbRef};
 use crate::object::ops::Machine;
-use crate::sched::{RunQueue, TcbRef};
+use crate::object::tcb::{SendKind, Tcb, ThreadState, tcb_slot};
+use crate::sched::RunQueue;
 use basalt_abi::{Error, MessageInfo, Rights, fault};
 use spin::Mutex;
 use x86_64::registers::control::Cr2;
@@ -55,21 +56,30 @@ impl Machine for KernelMachine {
         vspace::clear_page_table(base)
     }
     fn release_irq(&mut self, irq: u8) {
-        super::invoke::release_irq(irq)
+        irq::release(irq)
     }
-    fn forget_thread(&mut self, tcb: u64) {
-        ipc::cancel(&mut RUN_QUEUE.lock(), TcbRef(tcb), true);
-        super::fpu::forget(TcbRef(tcb));
+    fn forget_thread(&mut self, tcb: TcbRef) {
+        ipc::cancel(&mut RUN_QUEUE.lock(), tcb, true);
+        super::fpu::forget(tcb);
     }
-    fn destroy_endpoint(&mut self, base: u64) {
-        ipc::destroy_endpoint(&mut RUN_QUEUE.lock(), base);
+    fn destroy_endpoint(&mut self, ep: EndpointRef) {
+        ipc::destroy_endpoint(&mut RUN_QUEUE.lock(), ep);
     }
-    fn destroy_notification(&mut self, base: u64) {
-        irq::forget_notification(base);
-        ipc::destroy_notification(&mut RUN_QUEUE.lock(), base);
+    fn destroy_notification(&mut self, ntfn: NotificationRef) {
+        irq::forget_notification(ntfn);
+        ipc::destroy_notification(&mut RUN_QUEUE.lock(), ntfn);
     }
-    fn drop_reply(&mut self, caller: u64) {
-        ipc::drop_reply(&mut RUN_QUEUE.lock(), TcbRef(caller));
+    fn drop_reply(&mut self, caller: TcbRef) {
+        ipc::drop_reply(&mut RUN_QUEUE.lock(), caller);
+    }
+    fn set_priority(&mut self, tcb: TcbRef, priority: u8) {
+        RUN_QUEUE.lock().set_priority(tcb, priority);
+    }
+    fn resume(&mut self, tcb: TcbRef) {
+        resume(tcb);
+    }
+    fn suspend(&mut self, tcb: TcbRef) {
+        suspend(tcb);
     }
     /// Lets pending interrupts in (the long operations hold no lock at
     /// their preemption points), then stops the operation if a thread of
@@ -108,7 +118,7 @@ pub extern "C" fn handle_syscall() -> ! {
             arm_for_running(&RUN_QUEUE.lock());
             // SAFETY: the thread is live and current; nothing else touches
             // its context until it enters the kernel again.
-            user::return_to_caller(unsafe { &(*thread.ptr()).context })
+            user::return_to_caller(unsafe { &(*thread.as_ptr()).context })
         }
     }
     schedule()
@@ -164,7 +174,7 @@ fn user_fault(thread: TcbRef, frame: &TrapFrame) {
     }
     log::error!(
         "thread {:#x} faulted: {} at RIP {:#x} (error code {:#x}, CR2 {:#x}, RSP {:#x}); suspended, it has no fault handler",
-        thread.0,
+        thread.addr(),
         exception::name(frame.vector as usize),
         frame.rip,
         frame.error_code,
@@ -177,7 +187,7 @@ fn user_fault(thread: TcbRef, frame: &TrapFrame) {
 /// Sends a fault message for `thread` to its fault endpoint, as if the
 /// thread had called it. False if it has no (usable) fault endpoint.
 pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
-    let Cap::Endpoint { base, badge, .. } = Tcb::slot(thread.0, tcb_slot::FAULT_ENDPOINT).cap()
+    let Some(IpcCap::Endpoint { ep, badge, .. }) = thread.slot(tcb_slot::FAULT_ENDPOINT).ipc_cap()
     else {
         return false;
     };
@@ -186,7 +196,7 @@ pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
     ipc::send(
         &mut RUN_QUEUE.lock(),
         thread,
-        base,
+        ep,
         badge,
         false,
         info,
@@ -230,19 +240,19 @@ pub fn schedule() -> ! {
     loop {
         let next = RUN_QUEUE.lock().choose();
         if let Some(thread) = next {
-            match Tcb::slot(thread.0, tcb_slot::VSPACE).cap() {
+            match thread.slot(tcb_slot::VSPACE).cap() {
                 Cap::VSpace { base, asid } => {
                     vspace::activate(asid, base);
                     super::fpu::switch_to(thread);
                     arm_for_running(&RUN_QUEUE.lock());
                     // SAFETY: the TCB is live (it is current), and nothing
                     // else touches its context until the thread re-enters.
-                    user::resume(unsafe { &(*thread.ptr()).context })
+                    user::resume(unsafe { &(*thread.as_ptr()).context })
                 }
                 _ => {
                     log::error!(
                         "thread {:#x} has no address space any more; suspended",
-                        thread.0
+                        thread.addr()
                     );
                     suspend(thread);
                     continue;

@@ -8,8 +8,8 @@
 //! every exit restores some thread's registers from its TCB and starts
 //! over at the top of the stack.
 
+use super::context::UserContext;
 use super::stacks::{BOOT_STACK, KERNEL_STACK_SIZE};
-use crate::object::objects::UserContext;
 use core::sync::atomic::AtomicU64;
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
