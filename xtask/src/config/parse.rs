@@ -27,7 +27,7 @@ pub const MAX_PRIORITY: i128 = 254;
 /// Highest IRQ line the kernel hands out (docs/abi.md, `IRQ_CONTROL_GET`).
 pub const MAX_IRQ: i128 = 23;
 /// I/O ports the kernel drives itself and never hands out (kept in step
-/// with `KERNEL_PORTS` in kernel/src/arch/x86_64/invoke.rs).
+/// with `KERNEL_PORTS` in kernel/src/arch/x86_64/invoke/io_ports.rs).
 pub const KERNEL_PORTS: [(u16, u16, &str); 6] = [
     (0x20, 0x21, "the master PIC"),
     (0x40, 0x43, "the PIT"),
