@@ -639,6 +639,15 @@ fn debug_segfault_only_when_enabled() {
 #[derive(Clone, Debug)]
 struct SharedDisk(Rc<core::cell::RefCell<crate::persist::ramdisk::RamDisk>>);
 
+impl SharedDisk {
+    /// An all-zero disk of `sectors`.
+    fn new(sectors: u64) -> Self {
+        SharedDisk(Rc::new(core::cell::RefCell::new(
+            crate::persist::ramdisk::RamDisk::new(sectors),
+        )))
+    }
+}
+
 impl crate::persist::SectorDevice for SharedDisk {
     fn sectors(&self) -> u64 {
         self.0.borrow().sectors()
@@ -686,7 +695,16 @@ struct Crashing<'a> {
     after: Cell<bool>,
 }
 
-impl Crashing<'_> {
+impl<'a> Crashing<'a> {
+    /// The transport to `local`, whose next generations start on `disk`.
+    fn new(local: &'a Local<Server>, disk: &SharedDisk) -> Self {
+        Crashing {
+            local,
+            disk: disk.clone(),
+            after: Cell::new(false),
+        }
+    }
+
     fn crash(&self) -> Result<u64, libcap::Error> {
         let local = self.local;
         local.restart(on_disk(&self.disk, local.generation() + 1));
@@ -714,15 +732,9 @@ impl libcap::rpc::Transport for Crashing<'_> {
 
 #[test]
 fn a_crash_during_a_round_tells_which_commands_took_effect() {
-    let disk = SharedDisk(Rc::new(core::cell::RefCell::new(
-        crate::persist::ramdisk::RamDisk::new(400),
-    )));
+    let disk = SharedDisk::new(400);
     let local = Local::new(on_disk(&disk, 1), Server::rpc_dispatch);
-    let transport = Crashing {
-        local: &local,
-        disk: disk.clone(),
-        after: Cell::new(false),
-    };
+    let transport = Crashing::new(&local, &disk);
     let mut c = Connection::open(KvsClient::new(transport), None).unwrap();
     assert_eq!(c.generation(), 1);
     let mut replies = Vec::new();
@@ -782,10 +794,10 @@ fn a_crash_during_a_round_tells_which_commands_took_effect() {
 
 #[test]
 fn a_compaction_keeps_what_the_log_knows_of_calls() {
-    use crate::persist::{Fsync, Log, Persistence, SectorDevice, ramdisk::RamDisk};
+    use crate::persist::{Fsync, Log, Persistence, SectorDevice};
     use kvs_core::aof::Tag;
     // Log areas of 16 sectors: a few dozen records fill one.
-    let disk = SharedDisk(Rc::new(core::cell::RefCell::new(RamDisk::new(34))));
+    let disk = SharedDisk::new(34);
     let open = || {
         let mut store = kvs_core::Store::new();
         let device: Box<dyn SectorDevice> = Box::new(disk.clone());
@@ -856,15 +868,9 @@ fn rounds_of_every_size_travel_without_a_region() {
 
 #[test]
 fn a_single_command_learns_whether_it_took_effect_across_a_crash() {
-    let disk = SharedDisk(Rc::new(core::cell::RefCell::new(
-        crate::persist::ramdisk::RamDisk::new(400),
-    )));
+    let disk = SharedDisk::new(400);
     let local = Local::new(on_disk(&disk, 1), Server::rpc_dispatch);
-    let transport = Crashing {
-        local: &local,
-        disk: disk.clone(),
-        after: Cell::new(false),
-    };
+    let transport = Crashing::new(&local, &disk);
     let mut c = Connection::open(KvsClient::new(&transport), None).unwrap();
     // Crashed after its change was logged, before the reply.
     transport.after.set(true);
