@@ -53,6 +53,11 @@ pub const REDIS_BENCHMARK: Tool = Tool {
     what: "redis-benchmark",
     package: "redis-tools",
 };
+/// The real Redis that kvs-core's differential test compares with.
+pub const REDIS_SERVER: Tool = Tool {
+    what: "redis-server",
+    package: "redis-server",
+};
 pub const CURL: Tool = Tool {
     what: "curl",
     package: "curl",
@@ -157,6 +162,43 @@ pub fn ovmf() -> Result<(PathBuf, PathBuf)> {
         .ok_or_else(|| {
             fail!("UEFI firmware (OVMF) not found\n  install it with: sudo apt-get install ovmf")
         })
+}
+
+/// A `redis-server` of the host tests' own: on a free port of
+/// 127.0.0.1, keeping nothing on disk, killed (by its pid) when dropped.
+pub struct PrivateRedis {
+    child: std::process::Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a [`PrivateRedis`] and waits (5 s at most) until it answers.
+pub fn private_redis() -> Result<PrivateRedis> {
+    require(&[&REDIS_SERVER])?;
+    let port = crate::machine::free_port()?;
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| fail!("cannot start redis-server: {e}"))?;
+    let redis = PrivateRedis { child, port };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(fail!("redis-server on port {port} does not answer"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(redis)
 }
 
 #[cfg(test)]

@@ -44,7 +44,12 @@
 //! writes each touched key as its resulting state: `DEL key` and, if the
 //! key exists, commands recreating it (`SET`, `RPUSH`, `HSET`, `SADD`,
 //! `ZADD`) and its absolute expiry (`PEXPIREAT key ms`); a flush is
-//! `FLUSHDB` in that database.
+//! `FLUSHDB` in that database, and a database `SWAPDB` replaced is
+//! `FLUSHDB` and then every key it holds (as is each of the two for a
+//! compaction in the background: [`AofWriter::shadow`]). A change Redis
+//! makes without signalling it (`BITFIELD` growing a string for writes
+//! that all failed under `OVERFLOW FAIL`) is journalled, and logged,
+//! though WATCH does not see it.
 //!
 //! **Recovery rule.** [`replay`] applies records in order and stops at the
 //! first one that is incomplete (a power cut mid-write), has an unknown
@@ -450,18 +455,15 @@ struct Shadow {
 }
 
 impl Shadow {
-    /// Follows the changes in `journals`.
-    fn follow(&mut self, journals: &[crate::db::Journal], now_ms: u64) {
+    /// Follows the changes in `journals` (one per database of `dbs`).
+    fn follow(&mut self, dbs: &[Db], journals: &[crate::db::Journal], now_ms: u64) {
         let mut flushes: Vec<Borrowed<'_>> = Vec::new();
-        for (i, journal) in journals.iter().enumerate() {
+        for (i, (db, journal)) in dbs.iter().zip(journals).enumerate() {
             if journal.flushed {
                 flushes.push((i as u8, alloc::vec![Cow::Borrowed(&b"FLUSHDB"[..])]));
             }
-            let mut keys: Vec<&Vec<u8>> = journal.keys.iter().collect();
-            keys.sort_unstable();
-            keys.dedup();
             self.touched
-                .extend(keys.into_iter().map(|k| (i, k.clone())));
+                .extend(touched(db, journal).into_iter().map(|k| (i, k.clone())));
         }
         if !flushes.is_empty() {
             encode(&mut self.buf, self.salt, now_ms, &flushes, &[]);
@@ -589,7 +591,7 @@ impl AofWriter {
             encode(&mut self.buf, self.salt, now_ms, &commands, &[]);
             self.records += 1;
             if let Some(shadow) = self.shadow.as_mut() {
-                shadow.follow(&evicted, now_ms);
+                shadow.follow(store.dbs(), &evicted, now_ms);
             }
         }
         for d in store.dbs_mut() {
@@ -601,7 +603,7 @@ impl AofWriter {
             return reply;
         }
         if let Some(shadow) = self.shadow.as_mut() {
-            shadow.follow(&journals, now_ms);
+            shadow.follow(store.dbs(), &journals, now_ms);
         }
         let name = args.first().copied().unwrap_or_default();
         // One record, whatever its size: a transaction's effect must be
@@ -623,6 +625,18 @@ impl AofWriter {
         }
         reply
     }
+}
+
+/// The keys `journal` records as touched in `db`, sorted and once each:
+/// every key the database holds when it was replaced (SWAPDB).
+fn touched<'a>(db: &'a Db, journal: &'a crate::db::Journal) -> Vec<&'a Vec<u8>> {
+    let mut keys: Vec<&Vec<u8>> = journal.keys.iter().collect();
+    if journal.replaced {
+        keys.extend(db.entries().map(|(k, _)| k));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// What every database's journal recorded; the journals go off.
@@ -648,10 +662,7 @@ fn effect<'a>(store: &'a Store, journals: &'a [crate::db::Journal]) -> Vec<Borro
         if journal.flushed {
             out.push(dbi, alloc::vec![Cow::Borrowed(&b"FLUSHDB"[..])]);
         }
-        let mut keys: Vec<&Vec<u8>> = journal.keys.iter().collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
+        for key in touched(db, journal) {
             key_state(&mut out, dbi, key, db.raw_entry(key));
         }
     }

@@ -171,6 +171,8 @@ impl Keys {
     pub const ALL: Keys = Keys::new(1, -1, 1);
     /// Every other argument: key value pairs.
     pub const PAIRS: Keys = Keys::new(1, -1, 2);
+    /// Every argument from the second (BITOP's destination and sources).
+    pub const FROM_SECOND: Keys = Keys::new(2, -1, 1);
 
     const fn new(first: i32, last: i32, step: i32) -> Keys {
         Keys { first, last, step }
@@ -180,6 +182,8 @@ impl Keys {
 /// A command's group, as `COMMAND DOCS` names it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Group {
+    /// Bit operations on strings.
+    Bitmap,
     /// The connection's own state.
     Connection,
     /// Commands on keys of any type.
@@ -204,6 +208,7 @@ impl Group {
     /// The name in `COMMAND DOCS`.
     pub fn doc_name(self) -> &'static str {
         match self {
+            Self::Bitmap => "bitmap",
             Self::Connection => "connection",
             Self::Generic => "generic",
             Self::Hash => "hash",
@@ -219,6 +224,7 @@ impl Group {
     /// The ACL category in `COMMAND INFO`.
     pub fn category(self) -> &'static str {
         match self {
+            Self::Bitmap => "@bitmap",
             Self::Connection => "@connection",
             Self::Generic => "@keyspace",
             Self::Hash => "@hash",

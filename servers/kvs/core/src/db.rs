@@ -30,6 +30,22 @@ impl Value {
         }
     }
 
+    /// About the heap bytes the value holds: what a copy of it (COPY)
+    /// allocates, its elements' bytes and a few words of bookkeeping
+    /// each.
+    pub(crate) fn footprint(&self) -> usize {
+        fn sum(items: impl Iterator<Item = usize>, per: usize) -> usize {
+            items.fold(0usize, |n, len| n.saturating_add(len).saturating_add(per))
+        }
+        match self {
+            Value::Str(s) => s.len(),
+            Value::List(l) => sum(l.iter().map(Vec::len), 32),
+            Value::Hash(h) => sum(h.iter().map(|(f, v)| f.len() + v.len()), 64),
+            Value::Set(s) => sum(s.iter().map(Vec::len), 40),
+            Value::ZSet(z) => sum(z.iter().map(|(m, _)| 2 * m.len()), 96),
+        }
+    }
+
     /// Whether this is a collection with no elements (such keys are removed).
     fn is_empty_collection(&self) -> bool {
         match self {
@@ -95,6 +111,9 @@ pub(crate) struct Journal {
     pub(crate) flushed: bool,
     /// Keys touched since (or since the flush), duplicates possible.
     pub(crate) keys: Vec<Vec<u8>>,
+    /// The database's keys were swapped with another's (SWAPDB; `flushed`
+    /// is set too): every key it holds now counts as touched.
+    pub(crate) replaced: bool,
 }
 
 impl Db {
@@ -171,6 +190,12 @@ impl Db {
     /// The value of `key` without expiring it (for callers that just did).
     pub(crate) fn peek(&self, key: &[u8]) -> Option<&Value> {
         self.map.get(key).map(|e| &e.value)
+    }
+
+    /// [`peek`](Self::peek), mutable: the caller touches the key if it
+    /// changes it.
+    pub(crate) fn peek_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.map.get_mut(key).map(|e| &mut e.value)
     }
 
     /// The live entry of `key` (lazily expiring it), without recording an
@@ -310,6 +335,48 @@ impl Db {
         if let Some(slot) = self.watched.get_mut(key) {
             self.next_version += 1;
             slot.version = self.next_version;
+        }
+    }
+
+    /// Records a change of `key` in the journal only, WATCH not seeing it:
+    /// Redis's BITFIELD grows a string without signalling the change when
+    /// every write it asked for failed, and the log must still hold it.
+    pub(crate) fn journal_key(&mut self, key: &[u8]) {
+        if let Some(j) = self.journal.as_mut() {
+            j.keys.push(key.to_vec());
+        }
+    }
+
+    /// Swaps this database's keys (values and expiries) with `other`'s, as
+    /// SWAPDB does. The watched keys of each that exist in either are
+    /// touched; both journals note the replacement.
+    pub(crate) fn swap_keys(&mut self, other: &mut Db) {
+        self.touch_watched_in(other);
+        other.touch_watched_in(self);
+        core::mem::swap(&mut self.map, &mut other.map);
+        core::mem::swap(&mut self.expires, &mut other.expires);
+        for db in [self, other] {
+            if let Some(j) = db.journal.as_mut() {
+                j.flushed = true;
+                j.replaced = true;
+                j.keys.clear();
+            }
+        }
+    }
+
+    /// Touches the watched keys that exist here or in `other`.
+    fn touch_watched_in(&mut self, other: &Db) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let keys: Vec<Vec<u8>> = self
+            .watched
+            .keys()
+            .filter(|k| self.map.contains_key(k.as_slice()) || other.map.contains_key(k.as_slice()))
+            .cloned()
+            .collect();
+        for k in keys {
+            self.touch(&k);
         }
     }
 

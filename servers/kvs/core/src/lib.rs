@@ -47,6 +47,12 @@
 //! - Glob ranges compare bytes as signed `char`, as Redis does on x86.
 //! - Commands are run to completion; there are no blocking variants, no
 //!   keyspace notifications and no hash-field expiry.
+//! - Strings stop at Redis's default `proto-max-bulk-len` (512 MiB), and
+//!   bit offsets (SETBIT, GETBIT, BITFIELD) below 2^32, whatever a front
+//!   end sets the parameter to.
+//! - `BITFIELD` whose writes all failed under `OVERFLOW FAIL` but grew the
+//!   string is logged ([`aof`]), where Redis propagates nothing (WATCH
+//!   does not see it, as in Redis).
 //! - `volatile-ttl` evicts the key that expires soonest exactly, where
 //!   Redis samples ([`memory`]); replies too large to send are refused
 //!   before they are built.

@@ -360,6 +360,17 @@ impl Room {
         v.resize(len, 0);
         Ok(v)
     }
+
+    /// A zeroed byte string of `len` bytes with no room to grow (a
+    /// result made whole, such as BITOP's), or `-OOM`.
+    pub(crate) fn zeroed_exact(&self, len: usize) -> Result<Vec<u8>, Reply> {
+        let mut v = Vec::new();
+        if !self.fits(len) || v.try_reserve_exact(len).is_err() {
+            return Err(Reply::error(OOM));
+        }
+        v.resize(len, 0);
+        Ok(v)
+    }
 }
 
 /// What the replies of a command (of a whole transaction, for EXEC) may

@@ -37,6 +37,8 @@ pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
 /// `ERR index out of range`
 pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+/// `ERR source and destination objects are the same`
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 /// `ERR DB index is out of range`
 pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
 /// `ERR value is out of range, must be positive`

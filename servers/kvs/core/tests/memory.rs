@@ -191,9 +191,27 @@ fn noeviction_refuses_growth_but_not_reads_or_deletes() {
         "SADD s x",
         "APPEND k0 x",
         "SETRANGE k0 0 y",
+        "SETBIT k0 0 1",
+        "BITFIELD k0 SET u8 0 1",
+        "BITOP NOT n k0",
+        "COPY k0 n",
     ] {
         assert_eq!(t.run(grow), oom(), "{grow}");
     }
+    for read in [
+        "GETBIT k0 0",
+        "BITCOUNT k0",
+        "BITPOS k0 1",
+        "BITFIELD_RO k0 GET u8 0",
+    ] {
+        assert!(
+            matches!(t.run(read), Reply::Integer(_) | Reply::Array(_)),
+            "{read}"
+        );
+    }
+    assert_eq!(t.int("TOUCH k0"), 1);
+    let last = format!("MOVE k{} 1", stored - 1);
+    assert_eq!(t.int(&last), 1, "moving is not growth");
     assert_eq!(t.int("EXPIRE k1 100"), 1, "expiry is not growth");
     assert_eq!(t.int("EXISTS k0"), 1);
     // Inside MULTI everything queued is refused, and EXEC then aborts.
@@ -409,6 +427,43 @@ fn growth_past_the_ceiling_is_refused_without_allocating() {
         assert_eq!(t.run(huge), oom(), "{huge}");
     }
     assert_eq!(t.int("EXISTS new"), 0);
+}
+
+#[test]
+fn bitmaps_and_copies_past_the_ceiling_are_refused_without_allocating() {
+    let mut t = T::new("noeviction", 0, 16 * MIB);
+    t.store.configure("maxmemory", "0").unwrap();
+    let ten_mib = (10 << 20).to_string();
+    assert_eq!(t.int(&format!("SETRANGE big {ten_mib} x")), (10 << 20) + 1);
+    let before = used();
+    for huge in [
+        // Bits far out: 400 MB of string.
+        "SETBIT far 3200000000 1",
+        "SETBIT big 3200000000 1",
+        "BITFIELD far SET u8 #400000000 1",
+        "BITFIELD big INCRBY i64 3200000000 1",
+        "BITFIELD far OVERFLOW FAIL SET u8 3200000000 1000",
+        // Results and copies of 10 MiB, with 6 MiB of room.
+        "BITOP NOT d big",
+        "BITOP AND d big nope",
+        "BITOP OR big big big",
+        "COPY big copy",
+    ] {
+        assert_eq!(t.run(huge), oom(), "{huge}");
+    }
+    assert!(used() < before + MIB, "nothing was allocated");
+    for gone in ["far", "d", "copy"] {
+        assert_eq!(t.int(&format!("EXISTS {gone}")), 0, "{gone}");
+    }
+    assert_eq!(t.int("STRLEN big"), (10 << 20) + 1, "big unchanged");
+    assert_eq!(t.int("GETBIT big 3200000000"), 0);
+    assert_eq!(t.int("BITCOUNT big"), 4, "the x");
+    // What fits still runs.
+    assert_eq!(t.int("SETBIT big 7 1"), 0);
+    assert_eq!(t.int("SETBIT small 800000 1"), 0);
+    assert_eq!(t.int("BITOP NOT d small"), 100_001);
+    assert_eq!(t.int("COPY small copy"), 1);
+    assert_eq!(t.int("MOVE big 1"), 1, "moving allocates no value");
 }
 
 #[test]

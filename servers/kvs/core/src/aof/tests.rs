@@ -61,7 +61,7 @@ fn random_command(r: &mut Lcg) -> Vec<String> {
         k2: r.below(6),
         m: r.below(5),
         n: r.below(300) + 1,
-        which: r.below(30),
+        which: r.below(40),
         rare: r.below(8),
     };
     command(pick)
@@ -80,7 +80,7 @@ struct Pick {
 
 fn pick() -> impl proptest::strategy::Strategy<Value = Pick> {
     use proptest::prelude::*;
-    (0u64..6, 0u64..6, 0u64..5, 1u64..301, 0u64..30, 0u64..8).prop_map(
+    (0u64..6, 0u64..6, 0u64..5, 1u64..301, 0u64..40, 0u64..8).prop_map(
         |(k, k2, m, n, which, rare)| Pick {
             k,
             k2,
@@ -133,6 +133,31 @@ fn command(p: Pick) -> Vec<String> {
         26 => format!("LMOVE {k} {k2} LEFT RIGHT"),
         27 => format!("SETEX {k} 1 y"),
         28 => format!("ZADD {k} inf {m}"),
+        29 => format!("SETBIT {k} {n} 1"),
+        30 => format!("SETBIT {k} {} 0", n % 16),
+        31 => format!(
+            "BITFIELD {k} OVERFLOW FAIL INCRBY u8 #{} {n} OVERFLOW WRAP SET i4 {n} -3",
+            p.m
+        ),
+        // Grows the string without WATCH seeing it: still logged.
+        32 => format!("BITFIELD {k} OVERFLOW FAIL SET i8 {} 1000", n * 8),
+        33 => match p.m {
+            0 => format!("BITOP NOT {k} {k2}"),
+            1 => format!("BITOP AND {k} {k2} k1"),
+            2 => format!("BITOP OR {k} {k2} {k}"),
+            _ => format!("BITOP XOR {k} {k2} k5"),
+        },
+        34 => {
+            if p.rare < 4 {
+                format!("COPY {k} {k2} DB {} REPLACE", p.m % 3)
+            } else {
+                format!("COPY {k} {k2}")
+            }
+        }
+        35 => format!("MOVE {k} {}", p.m % 3),
+        36 => format!("SWAPDB {} {}", p.k % 3, p.k2 % 3),
+        37 => format!("TOUCH {k} {k2}"),
+        38 => format!("BITFIELD_RO {k} GET u8 0"),
         _ => format!("HINCRBYFLOAT {k} {m} 1.5"),
     };
     line.split(' ').map(String::from).collect()
@@ -219,6 +244,101 @@ fn select_and_multi_replay() {
     assert_eq!(dump(&st, 0), dump(&b, 0));
     assert_eq!(b.dbsize(5), 2);
     assert_eq!(b.dbsize(7), 1);
+}
+
+#[test]
+fn bitmap_and_keyspace_commands_replay() {
+    let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
+    for line in [
+        "SETBIT a 100 1",
+        "SETBIT a 100 1",
+        "SET b foobar EX 100",
+        "BITOP AND c a b",
+        "BITOP NOT d b",
+        "BITOP OR gone nope",
+        "BITFIELD e SET u8 #2 200 OVERFLOW SAT INCRBY i4 0 100",
+        "BITFIELD e OVERFLOW FAIL SET i8 400 1000",
+        "BITFIELD f OVERFLOW FAIL INCRBY u2 0 9",
+        "BITFIELD_RO e GET u8 #2",
+        "COPY b b2",
+        "COPY b b DB 2",
+        "COPY a b REPLACE",
+        "MOVE c 1",
+        "TOUCH a b",
+        "SELECT 1",
+        "SET only1 x",
+        "SWAPDB 1 3",
+        "MULTI",
+        "SWAPDB 0 1",
+        "SETBIT only1 0 1",
+        "SELECT 3",
+        "COPY c c DB 0",
+        "EXEC",
+    ] {
+        run(&mut w, &mut st, &mut s, line, 1000);
+    }
+    // Reads, and writes that changed nothing, are not logged.
+    let records = w.records();
+    for line in [
+        "TOUCH a",
+        "SETBIT only1 1 1",
+        "BITFIELD_RO e GET u8 0",
+        "SWAPDB 2 2",
+    ] {
+        run(&mut w, &mut st, &mut s, line, 1000);
+    }
+    assert_eq!(w.records(), records);
+    assert_eq!(dump(&st, 1000).len(), 11);
+    let mut b = Store::with_seed(5);
+    replay(w.bytes(), &mut b, 0);
+    assert_eq!(dump(&st, 1000), dump(&b, 1000));
+    let mut c = Store::new();
+    replay(&rewrite(&st, 1000, 0), &mut c, 0);
+    assert_eq!(dump(&st, 1000), dump(&c, 1000));
+    // The failed BITFIELD grew e and made f (in database 1 since the
+    // swap): both are in the log.
+    let mut bs = Session::new();
+    b.execute(&mut bs, &[b"SELECT", b"1"], 1000);
+    assert_eq!(
+        b.execute(&mut bs, &[b"STRLEN", b"e"], 1000),
+        Reply::Integer(51)
+    );
+    assert_eq!(
+        b.execute(&mut bs, &[b"EXISTS", b"f"], 1000),
+        Reply::Integer(1)
+    );
+}
+
+#[test]
+fn swapdb_during_a_background_compaction() {
+    let (mut st, mut s) = (Store::new(), Session::new());
+    let mut w = AofWriter::with_salt(1);
+    for line in [
+        "SET a 0", "SET b 0", "SELECT 1", "SET a 1", "SET c 1", "SELECT 0",
+    ] {
+        run(&mut w, &mut st, &mut s, line, 0);
+    }
+    w.shadow(Some(2));
+    let mut pending = keys(&st);
+    let mut log = Vec::new();
+    // Some keys are copied before the swap, the others after.
+    for (db, key) in pending.drain(..2) {
+        effect_record(&mut log, 2, &st, db, &key, 0, &mut |_| {});
+    }
+    run(&mut w, &mut st, &mut s, "SWAPDB 0 1", 0);
+    run(&mut w, &mut st, &mut s, "SET d 0", 0);
+    log.extend(w.take_shadow());
+    for (db, key) in w.take_touched() {
+        recopy_record(&mut log, 2, &st, db, &key, 0, &mut |_| {});
+    }
+    for (db, key) in pending.drain(..) {
+        effect_record(&mut log, 2, &st, db, &key, 0, &mut |_| {});
+    }
+    let mut b = Store::new();
+    replay(&log, &mut b, 2);
+    assert_eq!(dump(&st, 0), dump(&b, 0));
+    assert_eq!(b.dbsize(0), 3);
+    assert_eq!(b.dbsize(1), 2);
 }
 
 /// A small log with records of different sizes.

@@ -1,12 +1,12 @@
-//! Key-space commands: DEL, EXISTS, TYPE, RENAME, KEYS, SCAN, RANDOMKEY,
-//! OBJECT.
+//! Key-space commands: DEL, EXISTS, TOUCH, TYPE, RENAME, COPY, MOVE, KEYS,
+//! SCAN, RANDOMKEY, OBJECT.
 
 use crate::cmd::scan::{self, Family};
-use crate::cmd::{is, server};
+use crate::cmd::{db_arg, is, server, two_dbs};
 use crate::db::{Db, tri};
 use crate::glob;
-use crate::memory::Tracking;
-use crate::reply::{NO_SUCH_KEY, Reply};
+use crate::memory::{OOM, Tracking};
+use crate::reply::{NO_SUCH_KEY, Reply, SAME_OBJECT, SYNTAX};
 use crate::store::Ctx;
 
 /// DEL key [key ...] (also UNLINK)
@@ -27,6 +27,80 @@ pub(crate) fn exists(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let now = cx.now;
     let db = cx.db();
     Reply::Integer(a[1..].iter().filter(|k| db.exists(k, now)).count() as i64)
+}
+
+/// TOUCH key [key ...]: counts the keys that exist (a key named twice
+/// counts twice), an access to each.
+pub(crate) fn touch(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let now = cx.now;
+    let db = cx.db();
+    Reply::Integer(a[1..].iter().filter(|k| db.get(k, now).is_some()).count() as i64)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]: the value and
+/// its expiry, a new key (as Redis's copy, it starts with a fresh access
+/// record).
+pub(crate) fn copy(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let (src, dst) = (a[1], a[2]);
+    let mut to = cx.db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < a.len() {
+        if is(a[j], "replace") {
+            replace = true;
+        } else if is(a[j], "db") && j + 1 < a.len() {
+            to = tri!(db_arg(a[j + 1]));
+            j += 1;
+        } else {
+            return Reply::error(SYNTAX);
+        }
+        j += 1;
+    }
+    if to == cx.db && src == dst {
+        return Reply::error(SAME_OBJECT);
+    }
+    let (now, room, from) = (cx.now, cx.room, cx.db);
+    let source = &mut cx.dbs[from];
+    let Some(value) = source.get(src, now) else {
+        return Reply::Integer(0);
+    };
+    // Worked out before anything changes: the copy must fit.
+    if !room.fits(value.footprint()) {
+        return Reply::error(OOM);
+    }
+    let value = value.clone();
+    let expire_at = source.raw_entry(src).and_then(|e| e.expire_at);
+    let target = &mut cx.dbs[to];
+    if target.exists(dst, now) {
+        if !replace {
+            return Reply::Integer(0);
+        }
+        target.remove(dst);
+    }
+    target.set(dst, value, false);
+    if let Some(t) = expire_at {
+        target.set_expire(dst, t);
+    }
+    Reply::Integer(1)
+}
+
+/// MOVE key db: the key, its value, expiry and access record, to another
+/// database, unless the key is there already.
+pub(crate) fn move_(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let to = tri!(db_arg(a[2]));
+    if to == cx.db {
+        return Reply::error(SAME_OBJECT);
+    }
+    let (now, from, key) = (cx.now, cx.db, a[1]);
+    let (source, target) = two_dbs(cx.dbs, from, to);
+    if source.get(key, now).is_none() || target.exists(key, now) {
+        return Reply::Integer(0);
+    }
+    let Some(entry) = source.remove(key) else {
+        return Reply::Integer(0);
+    };
+    target.put_entry(key, entry);
+    Reply::Integer(1)
 }
 
 /// TYPE key (not an access, as in Redis)
@@ -197,6 +271,142 @@ mod tests {
             t.run("DEL"),
             err("ERR wrong number of arguments for 'del' command")
         );
+    }
+
+    #[test]
+    fn copy_values_and_expiry() {
+        let mut t = T::new();
+        t.run("SET a 1 EX 100");
+        assert_eq!(t.run("COPY a b"), int(1));
+        assert_eq!(t.run("TTL b"), int(100), "the expiry comes along");
+        assert_eq!(t.run("GET b"), bulk("1"));
+        assert_eq!(t.run("COPY a b"), int(0), "the destination exists");
+        t.run("SET a 2");
+        assert_eq!(t.run("COPY a b REPLACE"), int(1));
+        assert_eq!(t.run("GET b"), bulk("2"));
+        assert_eq!(t.run("TTL b"), int(-1), "replaced whole");
+        assert_eq!(t.run("COPY a b db 1 DB 2"), int(1), "the last DB counts");
+        t.run("SELECT 2");
+        assert_eq!(t.run("GET b"), bulk("2"));
+        t.run("SELECT 1");
+        assert_eq!(t.run("EXISTS b"), int(0));
+        t.run("SELECT 0");
+        t.run("RPUSH l x y");
+        t.run("HSET h f v");
+        t.run("SADD s m");
+        t.run("ZADD z 1.5 m");
+        assert_eq!(t.run("COPY l l2"), int(1));
+        assert_eq!(t.run("LRANGE l2 0 -1"), arr(&["x", "y"]));
+        t.run("RPUSH l z");
+        assert_eq!(t.run("LLEN l2"), int(2), "a copy, not a share");
+        assert_eq!(t.run("COPY h a REPLACE"), int(1));
+        assert_eq!(t.run("HGETALL a"), arr(&["f", "v"]));
+        assert_eq!(t.run("COPY s s2"), int(1));
+        assert_eq!(t.run("SMEMBERS s2"), arr(&["m"]));
+        assert_eq!(t.run("COPY z z2"), int(1));
+        assert_eq!(t.run("ZRANGE z2 0 -1 WITHSCORES"), arr(&["m", "1.5"]));
+        assert_eq!(t.run("COPY nope x"), int(0));
+        assert_eq!(t.run("EXISTS x"), int(0));
+    }
+
+    #[test]
+    fn copy_errors() {
+        let mut t = T::new();
+        t.run("SET a 1");
+        assert_eq!(t.run("COPY a a"), err(SAME_OBJECT));
+        assert_eq!(t.run("COPY a a DB 0"), err(SAME_OBJECT));
+        assert_eq!(t.run("COPY nope nope"), err(SAME_OBJECT));
+        assert_eq!(t.run("COPY a a DB 1"), int(1));
+        assert_eq!(t.run("COPY a b DB"), err(SYNTAX));
+        assert_eq!(t.run("COPY a b foo"), err(SYNTAX));
+        assert_eq!(t.run("COPY a b DB x"), err(NOT_INTEGER));
+        assert_eq!(t.run("COPY a b DB 16"), err(DB_INDEX_OUT_OF_RANGE));
+        assert_eq!(t.run("COPY a b DB -1"), err(DB_INDEX_OUT_OF_RANGE));
+        assert_eq!(
+            t.run("COPY a a DB 16"),
+            err(DB_INDEX_OUT_OF_RANGE),
+            "options first"
+        );
+        assert_eq!(
+            t.run("COPY a b DB 4294967296"),
+            err("ERR value is out of range, value must between -2147483648 and 2147483647")
+        );
+        assert_eq!(t.run("COPY nope b DB x"), err(NOT_INTEGER));
+        assert_eq!(
+            t.run("COPY a"),
+            err("ERR wrong number of arguments for 'copy' command")
+        );
+    }
+
+    #[test]
+    fn move_between_databases() {
+        let mut t = T::new();
+        t.run("SET a 1 EX 100");
+        assert_eq!(t.run("MOVE a 1"), int(1));
+        assert_eq!(t.run("EXISTS a"), int(0));
+        t.run("SELECT 1");
+        assert_eq!(t.run("TTL a"), int(100), "with its expiry");
+        assert_eq!(t.run("GET a"), bulk("1"));
+        t.run("SET b x");
+        t.run("SELECT 0");
+        t.run("SET b y");
+        assert_eq!(t.run("MOVE b 1"), int(0), "taken there");
+        assert_eq!(t.run("GET b"), bulk("y"));
+        assert_eq!(t.run("MOVE nope 3"), int(0));
+        assert_eq!(t.run("MOVE b 0"), err(SAME_OBJECT));
+        assert_eq!(t.run("MOVE nope 0"), err(SAME_OBJECT));
+        assert_eq!(t.run("MOVE b x"), err(NOT_INTEGER));
+        assert_eq!(t.run("MOVE b 16"), err(DB_INDEX_OUT_OF_RANGE));
+        assert_eq!(t.run("MOVE b -1"), err(DB_INDEX_OUT_OF_RANGE));
+        assert_eq!(
+            t.run("MOVE b 2147483648"),
+            err("ERR value is out of range, value must between -2147483648 and 2147483647")
+        );
+        t.run("SET gone v PX 10");
+        t.now += 11;
+        assert_eq!(t.run("MOVE gone 1"), int(0), "expired");
+        t.run("SELECT 1");
+        assert_eq!(t.run("EXISTS gone"), int(0));
+    }
+
+    #[test]
+    fn watch_sees_copy_and_move() {
+        let mut t = T::new();
+        let aborted = |t: &mut T, prep: &[&str], watch_db: &str, change: &str| {
+            t.run("FLUSHALL");
+            t.run("SELECT 0");
+            for p in prep {
+                t.run(p);
+            }
+            t.run(&alloc::format!("SELECT {watch_db}"));
+            t.run("WATCH k");
+            t.run("SELECT 0");
+            t.run(change);
+            t.run("MULTI");
+            t.run("PING");
+            t.run("EXEC") == Reply::nil_array()
+        };
+        assert!(aborted(&mut t, &["SET s 1"], "0", "COPY s k"));
+        assert!(aborted(&mut t, &["SET s 1"], "1", "COPY s k DB 1"));
+        assert!(!aborted(&mut t, &["SET s 1", "SET k 2"], "0", "COPY s k"));
+        assert!(aborted(&mut t, &["SET k 1"], "0", "MOVE k 1"), "the source");
+        assert!(aborted(&mut t, &["SET k 1"], "1", "MOVE k 1"), "the target");
+        assert!(!aborted(&mut t, &["SET k 1"], "0", "TOUCH k"));
+    }
+
+    #[test]
+    fn touch_counts_and_is_an_access() {
+        let mut t = T::new();
+        t.run("MSET a 1 b 2");
+        assert_eq!(t.run("TOUCH a b nope b"), int(3));
+        t.run("SET gone v PX 10");
+        t.now += 11;
+        assert_eq!(t.run("TOUCH gone"), int(0));
+        t.now += 5_000;
+        assert_eq!(t.run("OBJECT IDLETIME a"), int(5));
+        t.run("TOUCH a");
+        assert_eq!(t.run("OBJECT IDLETIME a"), int(0));
+        assert_eq!(t.run("OBJECT IDLETIME b"), int(5));
     }
 
     #[test]

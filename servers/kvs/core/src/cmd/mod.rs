@@ -4,10 +4,12 @@
 use alloc::vec::Vec;
 
 use crate::command::{self, COMMANDS, Flag, Spec};
+use crate::db::Db;
 use crate::num;
-use crate::reply::{NOT_FLOAT, NOT_INTEGER, Reply};
-use crate::store::Ctx;
+use crate::reply::{DB_INDEX_OUT_OF_RANGE, NOT_FLOAT, NOT_INTEGER, Reply};
+use crate::store::{Ctx, DATABASES};
 
+pub(crate) mod bits;
 pub(crate) mod expire;
 pub(crate) mod hashes;
 pub(crate) mod keys;
@@ -92,6 +94,36 @@ pub(crate) fn is(arg: &[u8], word: &str) -> bool {
 /// Parses an integer argument (`ERR value is not an integer or out of range`).
 pub(crate) fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
     num::parse_i64(arg).ok_or_else(|| Reply::error(NOT_INTEGER))
+}
+
+/// Parses an argument that must fit Redis's `int` (`ERR value is out of
+/// range, value must between -2147483648 and 2147483647` when it does
+/// not).
+pub(crate) fn int32_arg(arg: &[u8]) -> Result<i32, Reply> {
+    i32::try_from(int_arg(arg)?).map_err(|_| {
+        Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })
+}
+
+/// A database index argument of MOVE and COPY: an `int` ([`int32_arg`])
+/// naming a database (`ERR DB index is out of range`).
+pub(crate) fn db_arg(arg: &[u8]) -> Result<usize, Reply> {
+    usize::try_from(int32_arg(arg)?)
+        .ok()
+        .filter(|&i| i < DATABASES)
+        .ok_or_else(|| Reply::error(DB_INDEX_OUT_OF_RANGE))
+}
+
+/// The databases `i` and `j` (different) of `dbs`, both mutable.
+pub(crate) fn two_dbs(dbs: &mut [Db], i: usize, j: usize) -> (&mut Db, &mut Db) {
+    assert_ne!(i, j, "two different databases");
+    if i < j {
+        let (lo, hi) = dbs.split_at_mut(j);
+        (&mut lo[i], &mut hi[0])
+    } else {
+        let (lo, hi) = dbs.split_at_mut(i);
+        (&mut hi[0], &mut lo[j])
+    }
 }
 
 /// Parses a float argument (`ERR value is not a valid float`).

@@ -1,9 +1,11 @@
 //! Connection and server commands: PING, ECHO, SELECT, DBSIZE, FLUSHDB,
-//! FLUSHALL, and CONFIG for the store's parameters.
+//! FLUSHALL, SWAPDB, and CONFIG for the store's parameters.
 
+use alloc::format;
 use alloc::string::String;
 
-use crate::cmd::is;
+use crate::cmd::{is, two_dbs};
+use crate::db::tri;
 use crate::num;
 use crate::reply::{DB_INDEX_OUT_OF_RANGE, NOT_INTEGER, Reply, SYNTAX};
 use crate::store::{Ctx, DATABASES};
@@ -61,6 +63,29 @@ pub(crate) fn flushall(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
     for db in cx.dbs.iter_mut() {
         db.flush();
+    }
+    Reply::ok()
+}
+
+/// SWAPDB index1 index2: the two databases trade their keys (sessions
+/// stay on their index; WATCHed keys that exist in either are touched).
+pub(crate) fn swapdb(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let index = |arg: &[u8], which: &str| {
+        num::parse_i64(arg)
+            .filter(|v| i32::try_from(*v).is_ok())
+            .ok_or_else(|| Reply::Error(format!("ERR invalid {which} DB index")))
+    };
+    let i = tri!(index(a[1], "first"));
+    let j = tri!(index(a[2], "second"));
+    let (Ok(i), Ok(j)) = (usize::try_from(i), usize::try_from(j)) else {
+        return Reply::error(DB_INDEX_OUT_OF_RANGE);
+    };
+    if i >= DATABASES || j >= DATABASES {
+        return Reply::error(DB_INDEX_OUT_OF_RANGE);
+    }
+    if i != j {
+        let (x, y) = two_dbs(cx.dbs, i, j);
+        x.swap_keys(y);
     }
     Reply::ok()
 }
@@ -144,6 +169,73 @@ mod tests {
         assert_eq!(t.run("DBSIZE"), int(0));
         t.run("SELECT 1");
         assert_eq!(t.run("DBSIZE"), int(0));
+    }
+
+    #[test]
+    fn swapdb_trades_keys() {
+        let mut t = T::new();
+        t.run("SET a zero EX 100");
+        t.run("SELECT 1");
+        t.run("SET b one");
+        assert_eq!(t.run("SWAPDB 0 1"), ok());
+        assert_eq!(t.s.db(), 1, "the session stays on its index");
+        assert_eq!(t.run("GET a"), bulk("zero"));
+        assert_eq!(t.run("TTL a"), int(100), "expiries come along");
+        assert_eq!(t.run("EXISTS b"), int(0));
+        t.run("SELECT 0");
+        assert_eq!(t.run("GET b"), bulk("one"));
+        assert_eq!(t.run("DBSIZE"), int(1));
+        assert_eq!(t.run("SWAPDB 1 0"), ok());
+        assert_eq!(t.run("GET b"), nil());
+        assert_eq!(t.run("GET a"), bulk("zero"));
+        assert_eq!(t.run("SWAPDB 3 3"), ok());
+        assert_eq!(t.run("SWAPDB 0 15"), ok());
+        assert_eq!(t.run("DBSIZE"), int(0));
+        // An expired key moves, and expires, with its database.
+        t.run("SELECT 15");
+        assert_eq!(t.run("TTL a"), int(100));
+        t.now += 100_001;
+        assert_eq!(t.run("EXISTS a"), int(0));
+        assert_eq!(t.run("SWAPDB x 0"), err("ERR invalid first DB index"));
+        assert_eq!(t.run("SWAPDB x y"), err("ERR invalid first DB index"));
+        assert_eq!(t.run("SWAPDB 0 x"), err("ERR invalid second DB index"));
+        assert_eq!(t.run("SWAPDB 16 x"), err("ERR invalid second DB index"));
+        assert_eq!(
+            t.run("SWAPDB 4294967296 0"),
+            err("ERR invalid first DB index")
+        );
+        assert_eq!(t.run("SWAPDB 0 16"), err(DB_INDEX_OUT_OF_RANGE));
+        assert_eq!(t.run("SWAPDB -1 0"), err(DB_INDEX_OUT_OF_RANGE));
+        assert_eq!(
+            t.run("SWAPDB 0"),
+            err("ERR wrong number of arguments for 'swapdb' command")
+        );
+    }
+
+    #[test]
+    fn swapdb_touches_watched_keys_in_either() {
+        let mut t = T::new();
+        let aborted = |t: &mut T, db0: &str, db1: &str, swap: &str| {
+            t.run("FLUSHALL");
+            t.run("SELECT 1");
+            if !db1.is_empty() {
+                t.run(&alloc::format!("SET {db1} 1"));
+            }
+            t.run("SELECT 0");
+            if !db0.is_empty() {
+                t.run(&alloc::format!("SET {db0} 1"));
+            }
+            t.run("WATCH a");
+            t.run(swap);
+            t.run("MULTI");
+            t.run("PING");
+            t.run("EXEC") == Reply::nil_array()
+        };
+        assert!(aborted(&mut t, "a", "b", "SWAPDB 0 1"), "it was here");
+        assert!(aborted(&mut t, "", "a", "SWAPDB 0 1"), "it comes here");
+        assert!(!aborted(&mut t, "", "c", "SWAPDB 0 1"), "in neither");
+        assert!(!aborted(&mut t, "a", "", "SWAPDB 1 2"), "another pair");
+        assert!(!aborted(&mut t, "a", "", "SWAPDB 0 0"), "no swap");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The store's command table: each command's row, with the handler that
 //! runs it.
 
-use super::{Handler, Kind, expire, hashes, keys, lists, server, sets, strings, zsets};
+use super::{Handler, Kind, bits, expire, hashes, keys, lists, server, sets, strings, zsets};
 use crate::command::{Run, Spec};
 use crate::spec;
 
@@ -83,11 +83,47 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key value",
     },
     spec! {
+        name: "bitcount", arity: -2, flags: [Readonly], keys: ONE,
+        group: Bitmap, since: "2.6.0", run: normal(bits::bitcount),
+        summary: "Counts the set bits of a string, or of a range of its bytes or bits.",
+        syntax: "key [index=[start:integer end:integer index_unit=[BYTE|BIT]]]",
+    },
+    spec! {
+        name: "bitfield", arity: -2, flags: [Write, Denyoom], keys: ONE,
+        group: Bitmap, since: "3.2.0", run: normal(bits::bitfield),
+        summary: "Reads, sets and increments integer fields of any width and offset in a string.",
+        syntax: "key [operation=[GET encoding_offset=(encoding offset:integer)|write=([OVERFLOW wrap_sat_fail=(WRAP|SAT|FAIL)] write_operation=(SET encoding_offset_value=(encoding offset:integer value:integer)|INCRBY encoding_offset_increment=(encoding offset:integer increment:integer)))]...]",
+    },
+    spec! {
+        name: "bitfield_ro", arity: -2, flags: [Readonly, Fast], keys: ONE,
+        group: Bitmap, since: "6.0.0", run: normal(bits::bitfield_ro),
+        summary: "Reads integer fields of a string (BITFIELD's GET only).",
+        syntax: "key [GET encoding_offset=(encoding offset:integer)]...",
+    },
+    spec! {
+        name: "bitop", arity: -4, flags: [Write, Denyoom], keys: FROM_SECOND,
+        group: Bitmap, since: "2.6.0", run: normal(bits::bitop),
+        summary: "Stores the bitwise AND, OR, XOR of strings, or the NOT of one.",
+        syntax: "operation destkey:key key...",
+    },
+    spec! {
+        name: "bitpos", arity: -3, flags: [Readonly], keys: ONE,
+        group: Bitmap, since: "2.8.7", run: normal(bits::bitpos),
+        summary: "Returns the position of the first set or clear bit of a string or of a range of it.",
+        syntax: "key bit:integer [index=[start:integer end_index=[end:integer index_unit=[BYTE|BIT]]]]",
+    },
+    spec! {
         name: "config", arity: -2, flags: [], keys: NONE,
         group: Server, since: "2.0.0", run: runs(Kind::Configure(server::config)),
         summary: "Reads and changes parameters.",
         syntax: "",
         subcommands: CONFIG,
+    },
+    spec! {
+        name: "copy", arity: -3, flags: [Write, Denyoom], keys: TWO,
+        group: Generic, since: "6.2.0", run: normal(keys::copy),
+        summary: "Copies a key's value and expiry to another key, in this or another database.",
+        syntax: "source:key destination:key [DB destination-db:integer] [REPLACE]",
     },
     spec! {
         name: "dbsize", arity: 1, flags: [Readonly, Fast], keys: NONE,
@@ -172,6 +208,12 @@ pub static COMMANDS: &[Spec] = &[
         group: String, since: "1.0.0", run: normal(strings::get),
         summary: "Returns a key's string value.",
         syntax: "key",
+    },
+    spec! {
+        name: "getbit", arity: 3, flags: [Readonly, Fast], keys: ONE,
+        group: Bitmap, since: "2.2.0", run: normal(bits::getbit),
+        summary: "Returns the bit at an offset of a string.",
+        syntax: "key offset:integer",
     },
     spec! {
         name: "getdel", arity: 2, flags: [Write, Fast], keys: ONE,
@@ -390,6 +432,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key...",
     },
     spec! {
+        name: "move", arity: 3, flags: [Write, Fast], keys: ONE,
+        group: Generic, since: "1.0.0", run: normal(keys::move_),
+        summary: "Moves a key to another database.",
+        syntax: "key db:integer",
+    },
+    spec! {
         name: "mset", arity: -3, flags: [Write, Denyoom], keys: PAIRS,
         group: String, since: "1.0.1", run: normal(strings::mset),
         summary: "Sets several keys.",
@@ -541,6 +589,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key value [NX|XX] [GET] [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|KEEPTTL]",
     },
     spec! {
+        name: "setbit", arity: 4, flags: [Write, Denyoom], keys: ONE,
+        group: Bitmap, since: "2.2.0", run: normal(bits::setbit),
+        summary: "Sets or clears the bit at an offset of a string, creating or extending it.",
+        syntax: "key offset:integer value:integer",
+    },
+    spec! {
         name: "setex", arity: 4, flags: [Write, Denyoom], keys: ONE,
         group: String, since: "2.0.0", run: normal(strings::setex),
         summary: "Sets a key's value and time to live in seconds.",
@@ -641,6 +695,18 @@ pub static COMMANDS: &[Spec] = &[
         group: Set, since: "1.0.0", run: normal(sets::sunionstore),
         summary: "Stores the union of sets.",
         syntax: "destination:key key...",
+    },
+    spec! {
+        name: "swapdb", arity: 3, flags: [Write, Fast], keys: NONE,
+        group: Server, since: "4.0.0", run: normal(server::swapdb),
+        summary: "Swaps the keys of two databases.",
+        syntax: "index1:integer index2:integer",
+    },
+    spec! {
+        name: "touch", arity: -2, flags: [Readonly, Fast], keys: ALL,
+        group: Generic, since: "3.2.1", run: normal(keys::touch),
+        summary: "Counts the keys that exist, and marks them as used.",
+        syntax: "key...",
     },
     spec! {
         name: "ttl", arity: 2, flags: [Readonly, Fast], keys: ONE,

@@ -1,0 +1,700 @@
+//! The differential test: the same commands go to a kvs-core [`Store`]
+//! and to a real Redis 7.0 server, and every reply must be the same, byte
+//! for byte, in RESP2.
+//!
+//! It needs `redis-server` 7.0.x. `cargo xtask test` starts one of its
+//! own for the host tests (on a free port, killed afterwards) and sets
+//! `KVS_DIFF_REQUIRED=1`, so there a missing or wrong server fails the
+//! test. A plain `cargo test` looks on 127.0.0.1:7777 (start one with
+//! `redis-server --port 7777 --save '' --appendonly no --daemonize yes`)
+//! and, when nothing answers or it is not Redis 7.0, prints why and
+//! passes without comparing anything (`--nocapture` shows the message).
+//!
+//! - `KVS_DIFF_ADDR` (default `127.0.0.1:7777`): where the server is.
+//! - `KVS_DIFF_REQUIRED=1`: no skipping; without a Redis 7.0 the test
+//!   fails.
+//! - `KVS_DIFF_SEED`: the seed of the random commands (printed at the
+//!   start, and with any difference); by default one from the clock.
+//! - `KVS_DIFF_ROUNDS` (default 3000): how many random commands.
+//! - `KVS_DIFF_OWN_SERVER=1`: the server is the test's alone, so SWAPDB
+//!   may really swap databases 0 to 2.
+//!
+//! The server may be shared: every key the test uses starts with a prefix
+//! of its own (`kvsdiff:<pid>:<time>:`), it touches no other key, uses
+//! databases 0 to 2, deletes its keys when done, and unless told the
+//! server is its own never swaps databases (only SWAPDB's errors and a
+//! swap of a database with itself are compared). Expiry is left out: the
+//! server's clock runs, the store's does not.
+//!
+//! Covered: the bitmap commands (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP,
+//! BITFIELD, BITFIELD_RO) with negative and out-of-range offsets and
+//! ranges, both units, every overflow mode and extreme values, and the
+//! key-space commands COPY, MOVE, TOUCH and SWAPDB, with the errors of
+//! each.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kvs_core::{Session, Store};
+
+/// A connection to the real server.
+struct Redis {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Redis {
+    /// Connects, or says why not.
+    fn connect(addr: &str) -> Result<Redis, String> {
+        let addr: SocketAddr = addr
+            .parse()
+            .map_err(|e| format!("bad address {addr}: {e}"))?;
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map_err(|e| format!("nothing answers on {addr}: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .map_err(|e| e.to_string())?;
+        Ok(Redis {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Sends one command and returns its reply's bytes.
+    fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.stream.write_all(&out).expect("write to redis");
+        loop {
+            if let Some(n) = reply_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read from redis");
+            assert!(n > 0, "redis closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// The length of the whole RESP2 reply at the start of `b`, if it is
+/// all there.
+fn reply_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    let head = &b[1..line_end];
+    let after = line_end + 2;
+    let n = || -> i64 { std::str::from_utf8(head).unwrap().parse().unwrap() };
+    match b[0] {
+        b'+' | b'-' | b':' => Some(after),
+        b'$' if n() < 0 => Some(after),
+        b'$' => {
+            let end = after + n() as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' if n() < 0 => Some(after),
+        b'*' => {
+            let mut at = after;
+            for _ in 0..n() {
+                at += reply_len(&b[at..])?;
+            }
+            Some(at)
+        }
+        other => panic!("not a RESP2 reply: {:?}", other as char),
+    }
+}
+
+/// The random commands' source: SplitMix64.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, one_in: u64) -> bool {
+        self.below(one_in) == 0
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+}
+
+/// Builds one random command; keys get `prefix`.
+struct Gen<'a> {
+    r: Rng,
+    prefix: &'a str,
+    /// Whether SWAPDB may really swap (the server is the test's own).
+    swaps: bool,
+}
+
+/// The string keys, the list key (for WRONGTYPE) and a key never written.
+const KEYS: [&str; 6] = ["a", "b", "c", "d", "list", "none"];
+/// Keys a command may write.
+const WRITABLE: [&str; 4] = ["a", "b", "c", "d"];
+
+/// Integers where things happen.
+const EDGES: [&str; 16] = [
+    "0",
+    "1",
+    "-1",
+    "7",
+    "8",
+    "-8",
+    "63",
+    "64",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "-9223372036854775807",
+    "2147483648",
+    "-2147483649",
+    "536870912",
+];
+/// COPY's database option, as spelt.
+const DB_WORDS: [&str; 2] = ["DB", "db"];
+/// Arguments that are no integer.
+const JUNK: [&str; 6] = ["x", "", "01", "-0", "+1", " 1"];
+
+impl Gen<'_> {
+    fn key(&mut self, from: &[&str]) -> Vec<u8> {
+        format!("{}{}", self.prefix, self.r.pick(from)).into_bytes()
+    }
+
+    fn value(&mut self) -> Vec<u8> {
+        let len = if self.r.chance(8) {
+            self.r.below(40)
+        } else {
+            self.r.below(10)
+        };
+        (0..len)
+            .map(|_| match self.r.below(7) {
+                0 => 0x00,
+                1 => 0xff,
+                2 => 0x0f,
+                3 => 0xf0,
+                4 => 0x55,
+                5 => 0x80,
+                _ => self.r.next() as u8,
+            })
+            .collect()
+    }
+
+    /// A range bound: small (either sign), an edge, sometimes junk.
+    fn index(&mut self) -> String {
+        match self.r.below(20) {
+            0 => self.r.pick(&EDGES).to_string(),
+            1 => self.r.pick(&JUNK).to_string(),
+            2..=9 => self.r.range(-12, 12).to_string(),
+            _ => self.r.range(-120, 120).to_string(),
+        }
+    }
+
+    /// A bit offset for a write (small, or refused).
+    fn write_offset(&mut self) -> String {
+        match self.r.below(20) {
+            0 => self
+                .r
+                .pick(&["-1", "4294967296", "x", "-0", "9223372036854775807"])
+                .to_string(),
+            1..=4 => self.r.below(8).to_string(),
+            _ => self.r.below(300).to_string(),
+        }
+    }
+
+    /// A bit offset for a read (may be far: reading allocates nothing).
+    fn read_offset(&mut self) -> String {
+        if self.r.chance(6) {
+            self.r
+                .pick(&["4294967295", "4294967296", "536870912", "-1", "x"])
+                .to_string()
+        } else {
+            self.write_offset()
+        }
+    }
+
+    fn unit(&mut self) -> String {
+        self.r
+            .pick(&["BYTE", "BIT", "bit", "byte", "Bit", "bits", "x"])
+            .to_string()
+    }
+
+    /// A BITFIELD type, mostly valid.
+    fn field_type(&mut self) -> String {
+        match self.r.below(12) {
+            0 => self
+                .r
+                .pick(&[
+                    "i0", "u0", "u64", "i65", "I8", "x8", "i", "i08", "u-1", "i+8", "u8\0x", "\0",
+                ])
+                .to_string(),
+            1 => self.r.pick(&["i64", "u63", "i63", "u1", "i1"]).to_string(),
+            _ => format!("{}{}", self.r.pick(&["i", "u"]), self.r.range(1, 63)),
+        }
+    }
+
+    /// A BITFIELD offset for `write`s: plain or `#n`, sometimes refused.
+    fn field_offset(&mut self, write: bool) -> String {
+        match self.r.below(14) {
+            0 => self
+                .r
+                .pick(&[
+                    "#-1",
+                    "#",
+                    "##1",
+                    "-1",
+                    "x",
+                    "4294967296",
+                    "#9223372036854775807",
+                    "0\0",
+                    "#1\0",
+                ])
+                .to_string(),
+            1 if !write => self
+                .r
+                .pick(&["4294967295", "#536870911", "#67108863"])
+                .to_string(),
+            2..=4 => format!("#{}", self.r.below(6)),
+            _ => self.r.below(120).to_string(),
+        }
+    }
+
+    /// A BITFIELD value or increment.
+    fn field_value(&mut self) -> String {
+        match self.r.below(10) {
+            0 | 1 => self.r.pick(&EDGES).to_string(),
+            2 => self.r.pick(&JUNK).to_string(),
+            3 => (self.r.next() as i64).to_string(),
+            4 => {
+                let shift = self.r.below(64);
+                let v = 1i128 << shift;
+                let v = v + i128::from(self.r.range(-2, 2));
+                let v = if self.r.chance(2) { -v } else { v };
+                i64::try_from(v).unwrap_or(i64::MAX).to_string()
+            }
+            _ => self.r.range(-300, 300).to_string(),
+        }
+    }
+
+    fn bitfield(&mut self, read_only: bool) -> Vec<Vec<u8>> {
+        let name = if read_only { "BITFIELD_RO" } else { "BITFIELD" };
+        let mut args = vec![name.as_bytes().to_vec(), self.key(&KEYS)];
+        for _ in 0..self.r.below(5) {
+            let op = match self.r.below(20) {
+                0 => "OVERFLOW",
+                1 => "overflow",
+                2 => "bogus",
+                3..=7 => "SET",
+                8..=12 if !read_only => "INCRBY",
+                13 => "incrby",
+                14 => "set",
+                _ => "GET",
+            };
+            let write = op.eq_ignore_ascii_case("set") || op.eq_ignore_ascii_case("incrby");
+            args.push(op.as_bytes().to_vec());
+            if op.eq_ignore_ascii_case("overflow") {
+                let mode = self.r.pick(&["WRAP", "SAT", "FAIL", "fail", "Sat", "none"]);
+                args.push(mode.as_bytes().to_vec());
+                continue;
+            }
+            if op == "bogus" {
+                continue;
+            }
+            args.push(self.field_type().into_bytes());
+            args.push(self.field_offset(write).into_bytes());
+            if write {
+                args.push(self.field_value().into_bytes());
+            }
+        }
+        // Sometimes cut short.
+        if args.len() > 2 && self.r.chance(15) {
+            args.pop();
+        }
+        args
+    }
+
+    fn db(&mut self) -> String {
+        match self.r.below(10) {
+            0 => self
+                .r
+                .pick(&["16", "-1", "x", "4294967296", "2147483648", "01"])
+                .to_string(),
+            _ => self.r.below(3).to_string(),
+        }
+    }
+
+    fn command(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        match self.r.below(40) {
+            0..=2 => vec![s("SET"), self.key(&WRITABLE), self.value()],
+            3..=6 => {
+                let bit = match self.r.below(12) {
+                    0 => self.r.pick(&["2", "-1", "x", "01", ""]).to_string(),
+                    b => (b % 2).to_string(),
+                };
+                vec![
+                    s("SETBIT"),
+                    self.key(&KEYS),
+                    self.write_offset().into_bytes(),
+                    bit.into_bytes(),
+                ]
+            }
+            7..=8 => vec![
+                s("GETBIT"),
+                self.key(&KEYS),
+                self.read_offset().into_bytes(),
+            ],
+            9..=13 => {
+                let mut args = vec![s("BITCOUNT"), self.key(&KEYS)];
+                match self.r.below(10) {
+                    0 => {}
+                    1 => args.push(self.index().into_bytes()),
+                    2..=4 => {
+                        args.push(self.index().into_bytes());
+                        args.push(self.index().into_bytes());
+                    }
+                    _ => {
+                        args.push(self.index().into_bytes());
+                        args.push(self.index().into_bytes());
+                        args.push(self.unit().into_bytes());
+                        if self.r.chance(20) {
+                            args.push(s("BIT"));
+                        }
+                    }
+                }
+                args
+            }
+            14..=19 => {
+                let bit = match self.r.below(12) {
+                    0 => self.r.pick(&["2", "-1", "x"]).to_string(),
+                    b => (b % 2).to_string(),
+                };
+                let mut args = vec![s("BITPOS"), self.key(&KEYS), bit.into_bytes()];
+                let extra = self.r.below(5);
+                if extra >= 1 {
+                    args.push(self.index().into_bytes());
+                }
+                if extra >= 2 {
+                    args.push(self.index().into_bytes());
+                }
+                if extra >= 3 {
+                    args.push(self.unit().into_bytes());
+                }
+                if extra >= 4 && self.r.chance(4) {
+                    args.push(s("BYTE"));
+                }
+                args
+            }
+            20..=23 => {
+                let op = self
+                    .r
+                    .pick(&["AND", "OR", "XOR", "NOT", "and", "Not", "nand"]);
+                let mut args = vec![s("BITOP"), s(op), self.key(&WRITABLE)];
+                let sources = if op.eq_ignore_ascii_case("not") && !self.r.chance(6) {
+                    1
+                } else {
+                    self.r.below(4)
+                };
+                for _ in 0..sources {
+                    args.push(self.key(&KEYS));
+                }
+                args
+            }
+            24..=28 => self.bitfield(false),
+            29..=30 => self.bitfield(true),
+            31 => vec![s("GET"), self.key(&KEYS)],
+            32 => {
+                let mut args = vec![s("COPY"), self.key(&KEYS), self.key(&WRITABLE)];
+                for _ in 0..self.r.below(4) {
+                    match self.r.below(5) {
+                        0 => args.push(s("REPLACE")),
+                        1 => args.push(s("bogus")),
+                        _ => {
+                            let word: &&str = self.r.pick(&DB_WORDS);
+                            args.push(s(word));
+                            if !self.r.chance(10) {
+                                args.push(self.db().into_bytes());
+                            }
+                        }
+                    }
+                }
+                args
+            }
+            33 => vec![s("MOVE"), self.key(&KEYS), self.db().into_bytes()],
+            34 => {
+                let mut args = vec![s("TOUCH")];
+                for _ in 0..self.r.below(4) {
+                    args.push(self.key(&KEYS));
+                }
+                args
+            }
+            35 => vec![s("SELECT"), self.r.below(3).to_string().into_bytes()],
+            36 => vec![s("DEL"), self.key(&WRITABLE)],
+            37 => {
+                // A real swap only on a server of the test's own.
+                let (i, j) = match self.r.below(if self.swaps { 8 } else { 5 }) {
+                    0 => ("x".to_string(), "0".to_string()),
+                    1 => (
+                        "0".to_string(),
+                        self.r.pick(&["16", "x", "4294967296", "-1"]).to_string(),
+                    ),
+                    2 => (
+                        self.r.pick(&["16", "-1", "2147483648"]).to_string(),
+                        "x".to_string(),
+                    ),
+                    3 => {
+                        let i = self.r.below(3).to_string();
+                        (i.clone(), i)
+                    }
+                    4 => ("16".to_string(), "-1".to_string()),
+                    _ => (self.r.below(3).to_string(), self.r.below(3).to_string()),
+                };
+                let mut args = vec![s("SWAPDB"), i.into_bytes(), j.into_bytes()];
+                if self.r.chance(8) {
+                    args.pop();
+                }
+                args
+            }
+            38 => vec![s("STRLEN"), self.key(&KEYS)],
+            _ => {
+                // Arity errors.
+                let name = self.r.pick(&[
+                    "SETBIT",
+                    "GETBIT",
+                    "BITCOUNT",
+                    "BITPOS",
+                    "BITOP",
+                    "BITFIELD",
+                    "BITFIELD_RO",
+                    "COPY",
+                    "MOVE",
+                    "TOUCH",
+                    "SWAPDB",
+                ]);
+                let mut args = vec![s(name)];
+                for _ in 0..self.r.below(3) {
+                    args.push(self.key(&KEYS));
+                }
+                args
+            }
+        }
+    }
+}
+
+fn show(args: &[Vec<u8>]) -> String {
+    args.iter()
+        .map(|a| format!("{:?}", String::from_utf8_lossy(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The test's keys in the databases it uses, deleted when it ends
+/// (however it ends).
+struct Cleanup<'a> {
+    redis: &'a mut Redis,
+    prefix: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for db in 0..3 {
+            self.redis
+                .call(&[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+            let mut del = vec![b"DEL".to_vec()];
+            del.extend(
+                KEYS.iter()
+                    .map(|k| format!("{}{k}", self.prefix).into_bytes()),
+            );
+            self.redis.call(&del);
+        }
+        self.redis.call(&[b"SELECT".to_vec(), b"0".to_vec()]);
+    }
+}
+
+/// Says why no comparison is made; a failure where one is required
+/// (`KVS_DIFF_REQUIRED=1`).
+fn skip(why: &str) {
+    assert!(
+        std::env::var("KVS_DIFF_REQUIRED").as_deref() != Ok("1"),
+        "redis_diff: no comparison made, and one is required: {why}"
+    );
+    eprintln!("redis_diff: SKIPPED, no comparison made: {why}");
+}
+
+#[test]
+fn replies_match_redis_7_0() {
+    let addr = std::env::var("KVS_DIFF_ADDR").unwrap_or_else(|_| "127.0.0.1:7777".into());
+    let mut redis = match Redis::connect(&addr) {
+        Ok(r) => r,
+        Err(why) => {
+            skip(&format!(
+                "{why} (start one with `redis-server --port 7777 --save '' --appendonly no --daemonize yes`)"
+            ));
+            return;
+        }
+    };
+    let info = redis.call(&[b"INFO".to_vec(), b"server".to_vec()]);
+    let info = String::from_utf8_lossy(&info);
+    let version = info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("unknown")
+        .to_string();
+    if !version.starts_with("7.0.") {
+        skip(&format!("{addr} runs Redis {version}, not 7.0.x"));
+        return;
+    }
+    let seed = std::env::var("KVS_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    let rounds: usize = std::env::var("KVS_DIFF_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("kvsdiff:{}:{nanos}:", std::process::id());
+    eprintln!(
+        "redis_diff: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} commands, keys {prefix}*"
+    );
+
+    let mut store = Store::new();
+    let mut session = Session::new();
+    let cleanup = Cleanup {
+        redis: &mut redis,
+        prefix: prefix.clone(),
+    };
+    let swaps = std::env::var("KVS_DIFF_OWN_SERVER").is_ok_and(|v| v == "1");
+    let mut g = Gen {
+        r: Rng(seed),
+        prefix: &prefix,
+        swaps,
+    };
+    let mut history: Vec<String> = Vec::new();
+    // Per command name: replies that were errors, and the others.
+    let mut tally: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let mut compare = |args: Vec<Vec<u8>>, history: &mut Vec<String>, redis: &mut Redis| {
+        let theirs = redis.call(&args);
+        let counts = tally
+            .entry(String::from_utf8_lossy(&args[0]).to_uppercase())
+            .or_default();
+        if theirs.starts_with(b"-") {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut ours = Vec::new();
+        store
+            .execute(&mut session, &refs, 1_700_000_000_000)
+            .encode_resp2(&mut ours);
+        history.push(show(&args));
+        if ours != theirs {
+            let recent = history
+                .iter()
+                .rev()
+                .take(25)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ");
+            panic!(
+                "seed {seed}, command {}: {}\n redis:    {:?}\n kvs-core: {:?}\nthe commands before it:\n  {recent}",
+                history.len(),
+                show(&args),
+                String::from_utf8_lossy(&theirs),
+                String::from_utf8_lossy(&ours),
+            );
+        }
+    };
+    let list = format!("{prefix}list").into_bytes();
+    compare(
+        vec![b"SELECT".to_vec(), b"0".to_vec()],
+        &mut history,
+        cleanup.redis,
+    );
+    compare(
+        vec![b"RPUSH".to_vec(), list, b"x".to_vec()],
+        &mut history,
+        cleanup.redis,
+    );
+    for _ in 0..rounds {
+        let args = g.command();
+        // Now and then under WATCH of the key it writes (BITOP's
+        // destination, COPY's): whether the command counts as a change
+        // shows in whether the EXEC after it runs.
+        // (SWAPDB: any key.)
+        let any = g.key(&KEYS);
+        let watched = match args.first().map(|n| n.to_ascii_uppercase()) {
+            Some(n) if n == b"BITOP" || n == b"COPY" => args.get(2),
+            Some(n) if n == b"SWAPDB" => Some(&any),
+            _ => args.get(1),
+        }
+        .filter(|k| k.starts_with(prefix.as_bytes()))
+        .cloned();
+        match watched {
+            Some(key) if g.r.chance(3) => {
+                compare(vec![b"WATCH".to_vec(), key], &mut history, cleanup.redis);
+                compare(args, &mut history, cleanup.redis);
+                for word in ["MULTI", "PING", "EXEC"] {
+                    compare(vec![word.as_bytes().to_vec()], &mut history, cleanup.redis);
+                }
+            }
+            _ => compare(args, &mut history, cleanup.redis),
+        }
+    }
+    // The data each side ends with.
+    for db in 0..3 {
+        compare(
+            vec![b"SELECT".to_vec(), db.to_string().into_bytes()],
+            &mut history,
+            cleanup.redis,
+        );
+        for k in KEYS {
+            let key = format!("{prefix}{k}").into_bytes();
+            compare(
+                vec![b"TYPE".to_vec(), key.clone()],
+                &mut history,
+                cleanup.redis,
+            );
+            if k != "list" {
+                compare(vec![b"GET".to_vec(), key], &mut history, cleanup.redis);
+            }
+        }
+    }
+    let summary: Vec<String> = tally
+        .iter()
+        .map(|(name, (errors, others))| format!("{name} {others}+{errors} errors"))
+        .collect();
+    eprintln!(
+        "redis_diff: all {} replies the same ({})",
+        history.len(),
+        summary.join(", ")
+    );
+}
