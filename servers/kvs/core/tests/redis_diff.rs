@@ -29,8 +29,12 @@
 //! Covered: the bitmap commands (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP,
 //! BITFIELD, BITFIELD_RO) with negative and out-of-range offsets and
 //! ranges, both units, every overflow mode and extreme values, and the
-//! key-space commands COPY, MOVE, TOUCH and SWAPDB, with the errors of
-//! each.
+//! key-space commands COPY, MOVE, TOUCH and SWAPDB, LCS, the sorted-set
+//! commands ZADD, ZRANGE, ZRANGESTORE, ZREMRANGEBYRANK, ZREMRANGEBYSCORE
+//! and ZREMRANGEBYLEX, with the errors of each. ZRANDMEMBER and
+//! HRANDFIELD (with HSET and HDEL) are compared where they are
+//! deterministic: errors, nils and empty replies byte for byte, the
+//! others by shape, size, distinctness and membership in the key.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -108,6 +112,91 @@ fn reply_len(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// The bulk strings of a reply that is one bulk string or a flat array
+/// of them; `None` for anything else.
+fn bulks(b: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let one = |b: &[u8]| -> Option<(Vec<u8>, usize)> {
+        let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+        if b[0] != b'$' {
+            return None;
+        }
+        let n: usize = std::str::from_utf8(&b[1..line_end]).ok()?.parse().ok()?;
+        Some((b[line_end + 2..line_end + 2 + n].to_vec(), line_end + 4 + n))
+    };
+    match b.first()? {
+        b'$' => Some(vec![one(b)?.0]),
+        b'*' => {
+            let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+            let n: usize = std::str::from_utf8(&b[1..line_end]).ok()?.parse().ok()?;
+            let mut at = line_end + 2;
+            let mut out = Vec::new();
+            for _ in 0..n {
+                let (item, len) = one(&b[at..])?;
+                out.push(item);
+                at += len;
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Compares the replies of ZRANDMEMBER or HRANDFIELD (`args`) where they
+/// are random: errors, nils and empty replies byte for byte, the others
+/// by shape, size and membership in the key's contents (`contents`, its
+/// pairs as Redis lists them). `None` when they agree, else why not.
+fn random_replies_differ(
+    args: &[Vec<u8>],
+    ours: &[u8],
+    theirs: &[u8],
+    contents: &[Vec<u8>],
+) -> Option<String> {
+    let exact = theirs.starts_with(b"-") || theirs == b"$-1\r\n" || theirs == b"*0\r\n";
+    if exact || ours.first() != theirs.first() {
+        return (ours != theirs).then(|| "the replies differ".to_string());
+    }
+    let (Some(o), Some(t)) = (bulks(ours), bulks(theirs)) else {
+        return Some("not bulk strings".into());
+    };
+    if o.len() != t.len() {
+        return Some(format!("{} items, Redis {}", o.len(), t.len()));
+    }
+    let with = args.len() == 4;
+    let count: Option<i64> = args
+        .get(2)
+        .map(|c| String::from_utf8_lossy(c).parse().unwrap());
+    let pairs: Vec<(&[u8], &[u8])> = contents
+        .chunks(2)
+        .map(|p| (p[0].as_slice(), p[1].as_slice()))
+        .collect();
+    let groups = |items: &[Vec<u8>]| -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        let step = if with { 2 } else { 1 };
+        let mut out = Vec::new();
+        for g in items.chunks(step) {
+            let pair = pairs.iter().find(|p| p.0 == g[0].as_slice())?;
+            if with && pair.1 != g[1].as_slice() {
+                return None;
+            }
+            out.push((g[0].clone(), g.get(1).cloned().unwrap_or_default()));
+        }
+        Some(out)
+    };
+    let (Some(mut og), Some(mut tg)) = (groups(&o), groups(&t)) else {
+        return Some("an item not in the key".into());
+    };
+    if count.is_some_and(|c| c > 0) {
+        og.sort();
+        tg.sort();
+        if og.windows(2).any(|w| w[0] == w[1]) {
+            return Some("repeats with a positive count".into());
+        }
+        if count.unwrap() as usize >= pairs.len() && og != tg {
+            return Some("not the whole key".into());
+        }
+    }
+    None
+}
+
 /// The random commands' source: SplitMix64.
 struct Rng(u64);
 
@@ -147,6 +236,22 @@ struct Gen<'a> {
 
 /// The string keys, the list key (for WRONGTYPE) and a key never written.
 const KEYS: [&str; 6] = ["a", "b", "c", "d", "list", "none"];
+/// The sorted-set keys, which only sorted-set commands write: `za` and
+/// `zb` with any scores, `zl` with every score 0 (lexicographical ranges
+/// are only well defined so).
+const ZSETS: [&str; 3] = ["za", "zb", "zl"];
+/// The hash key, which only HSET and HDEL write.
+const HASH: &str = "ha";
+/// Keys a sorted-set command with any score may name: sorted sets, a
+/// string, a list and a key never written.
+const ZKEYS: [&str; 5] = ["za", "zb", "a", "list", "none"];
+/// Sorted-set members.
+const MEMBERS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "hh"];
+/// Scores, and score-range bounds without their `(`. Not `-0`: Redis keeps
+/// it as `0` in a small (listpack) sorted set, kvs-core as `-0`.
+const SCORES: [&str; 10] = ["0", "1", "2", "-1", "1.5", "3", "inf", "-inf", "10", "+inf"];
+/// Lexicographical-range bounds.
+const LEX: [&str; 10] = ["-", "+", "[a", "(a", "[c", "(c", "[hh", "(e", "[", "x"];
 /// Keys a command may write.
 const WRITABLE: [&str; 4] = ["a", "b", "c", "d"];
 
@@ -331,6 +436,196 @@ impl Gen<'_> {
         args
     }
 
+    /// A sorted-set key; `zl` often when `lex` (the commands that keep it
+    /// all zero scores, or only read or remove).
+    fn zkey(&mut self, lex: bool) -> Vec<u8> {
+        if lex && !self.r.chance(6) {
+            format!("{}zl", self.prefix).into_bytes()
+        } else {
+            self.key(&ZKEYS)
+        }
+    }
+
+    /// A score-range bound.
+    fn score_bound(&mut self) -> Vec<u8> {
+        let v = match self.r.below(12) {
+            0 => "x",
+            1 => "(x",
+            _ => *self.r.pick(&SCORES),
+        };
+        let open = if self.r.chance(3) { "(" } else { "" };
+        format!("{open}{v}").into_bytes()
+    }
+
+    /// A rank argument.
+    fn rank(&mut self) -> Vec<u8> {
+        match self.r.below(10) {
+            0 => self.r.pick(&JUNK).to_string(),
+            1 => self.r.pick(&EDGES).to_string(),
+            _ => self.r.range(-10, 10).to_string(),
+        }
+        .into_bytes()
+    }
+
+    /// A sorted-set command.
+    fn zset_command(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        match self.r.below(10) {
+            0..=2 => {
+                let lex = self.r.chance(3);
+                let key = self.zkey(lex);
+                let mut args = vec![s("ZADD"), key];
+                for _ in 0..1 + self.r.below(4) {
+                    let score = if lex { "0" } else { self.r.pick(&SCORES) };
+                    args.push(s(score));
+                    args.push(self.r.pick(&MEMBERS).as_bytes().to_vec());
+                }
+                args
+            }
+            3 => {
+                let lex = self.r.chance(3);
+                vec![
+                    s("ZREMRANGEBYRANK"),
+                    self.zkey(lex),
+                    self.rank(),
+                    self.rank(),
+                ]
+            }
+            4 => {
+                let lex = self.r.chance(3);
+                vec![
+                    s("ZREMRANGEBYSCORE"),
+                    self.zkey(lex),
+                    self.score_bound(),
+                    self.score_bound(),
+                ]
+            }
+            5 => vec![
+                s("ZREMRANGEBYLEX"),
+                self.zkey(true),
+                self.r.pick(&LEX).as_bytes().to_vec(),
+                self.r.pick(&LEX).as_bytes().to_vec(),
+            ],
+            6 => self.rand_command(),
+            7 => self.zrangestore(),
+            _ => {
+                let lex = self.r.chance(3);
+                vec![
+                    s("ZRANGE"),
+                    self.zkey(lex),
+                    s("0"),
+                    s("-1"),
+                    s("WITHSCORES"),
+                ]
+            }
+        }
+    }
+
+    /// ZRANGESTORE, into `zl` only from `zl` (which keeps its scores 0).
+    fn zrangestore(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        let by = self.r.below(3);
+        let lex = by == 2 || self.r.chance(4);
+        let src = self.zkey(lex);
+        let dst = if src.ends_with(b"zl") && self.r.chance(2) {
+            src.clone()
+        } else {
+            self.key(&["za", "zb", "none", "a"])
+        };
+        let mut args = vec![s("ZRANGESTORE"), dst, src];
+        match by {
+            0 => {
+                args.push(self.rank());
+                args.push(self.rank());
+            }
+            1 => {
+                args.push(self.score_bound());
+                args.push(self.score_bound());
+                args.push(s("BYSCORE"));
+            }
+            _ => {
+                args.push(self.r.pick(&LEX).as_bytes().to_vec());
+                args.push(self.r.pick(&LEX).as_bytes().to_vec());
+                args.push(s("bylex"));
+            }
+        }
+        if self.r.chance(3) {
+            args.push(s("REV"));
+        }
+        if self.r.chance(3) {
+            args.push(s("LIMIT"));
+            args.push(self.rank());
+            args.push(self.rank());
+        }
+        if self.r.chance(10) {
+            args.push(
+                self.r
+                    .pick(&["WITHSCORES", "BYSCORE", "x"])
+                    .as_bytes()
+                    .to_vec(),
+            );
+        }
+        args
+    }
+
+    /// ZRANDMEMBER or HRANDFIELD, or a write to the hash they read.
+    fn rand_command(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        let hash = self.r.chance(2);
+        let lex = self.r.chance(4);
+        let key = if !hash {
+            self.zkey(lex)
+        } else if self.r.chance(6) {
+            self.key(&["a", "list", "none", "za"])
+        } else {
+            format!("{}{HASH}", self.prefix).into_bytes()
+        };
+        if hash && self.r.chance(3) {
+            let hset = !self.r.chance(4);
+            let mut args = vec![s(if hset { "HSET" } else { "HDEL" }), key];
+            for _ in 0..1 + self.r.below(3) {
+                args.push(self.r.pick(&MEMBERS).as_bytes().to_vec());
+                if hset {
+                    args.push(self.value());
+                }
+            }
+            return args;
+        }
+        let mut args = vec![s(if hash { "HRANDFIELD" } else { "ZRANDMEMBER" }), key];
+        if self.r.chance(5) {
+            return args;
+        }
+        let count = match self.r.below(12) {
+            0 => self.r.pick(&JUNK).to_string(),
+            1 => self
+                .r
+                .pick(&[
+                    "-9223372036854775808",
+                    "4611686018427387904",
+                    "-4611686018427387904",
+                    "4611686018427387903",
+                ])
+                .to_string(),
+            _ => self.r.range(-12, 12).to_string(),
+        };
+        args.push(count.into_bytes());
+        match self.r.below(6) {
+            0 | 1 => {}
+            2 => args.push(s(if hash { "WITHSCORES" } else { "withvalues" })),
+            3 => {
+                args.push(s(if hash { "WITHVALUES" } else { "WITHSCORES" }));
+                args.push(s("x"));
+            }
+            _ => args.push(s(if hash { "withValues" } else { "withScores" })),
+        }
+        // A huge negative count is refused only with the option: without
+        // it, Redis would try to send that many replies.
+        if args.len() == 3 && args[2].starts_with(b"-46") {
+            args.push(s(if hash { "WITHVALUES" } else { "WITHSCORES" }));
+        }
+        args
+    }
+
     fn db(&mut self) -> String {
         match self.r.below(10) {
             0 => self
@@ -343,7 +638,7 @@ impl Gen<'_> {
 
     fn command(&mut self) -> Vec<Vec<u8>> {
         let s = |w: &str| w.as_bytes().to_vec();
-        match self.r.below(40) {
+        match self.r.below(49) {
             0..=2 => vec![s("SET"), self.key(&WRITABLE), self.value()],
             3..=6 => {
                 let bit = match self.r.below(12) {
@@ -474,6 +769,25 @@ impl Gen<'_> {
                 args
             }
             38 => vec![s("STRLEN"), self.key(&KEYS)],
+            47 => {
+                let mut args = vec![s("LCS"), self.key(&KEYS), self.key(&KEYS)];
+                for _ in 0..self.r.below(4) {
+                    match self.r.below(6) {
+                        0 => args.push(s("LEN")),
+                        1 | 2 => args.push(s("IDX")),
+                        3 => args.push(s("withmatchlen")),
+                        4 => {
+                            args.push(s("MINMATCHLEN"));
+                            if !self.r.chance(8) {
+                                args.push(self.rank());
+                            }
+                        }
+                        _ => args.push(s("bogus")),
+                    }
+                }
+                args
+            }
+            39..=46 => self.zset_command(),
             _ => {
                 // Arity errors.
                 let name = self.r.pick(&[
@@ -488,6 +802,13 @@ impl Gen<'_> {
                     "MOVE",
                     "TOUCH",
                     "SWAPDB",
+                    "ZREMRANGEBYRANK",
+                    "ZREMRANGEBYSCORE",
+                    "ZREMRANGEBYLEX",
+                    "ZRANGESTORE",
+                    "LCS",
+                    "ZRANDMEMBER",
+                    "HRANDFIELD",
                 ]);
                 let mut args = vec![s(name)];
                 for _ in 0..self.r.below(3) {
@@ -521,6 +842,8 @@ impl Drop for Cleanup<'_> {
             let mut del = vec![b"DEL".to_vec()];
             del.extend(
                 KEYS.iter()
+                    .chain(&ZSETS)
+                    .chain(&[HASH])
                     .map(|k| format!("{}{k}", self.prefix).into_bytes()),
             );
             self.redis.call(&del);
@@ -615,7 +938,22 @@ fn replies_match_redis_7_0() {
             .execute(&mut session, &refs, 1_700_000_000_000)
             .encode_resp2(&mut ours);
         history.push(show(&args));
-        if ours != theirs {
+        let name = args[0].to_ascii_uppercase();
+        let why = if (name == b"ZRANDMEMBER" || name == b"HRANDFIELD") && args.len() > 1 {
+            let mut read = if name == b"HRANDFIELD" {
+                vec![b"HGETALL".to_vec(), args[1].clone()]
+            } else {
+                ["ZRANGE", "", "0", "-1", "WITHSCORES"]
+                    .map(|w| w.as_bytes().to_vec())
+                    .to_vec()
+            };
+            read[1] = args[1].clone();
+            let contents = bulks(&redis.call(&read)).unwrap_or_default();
+            random_replies_differ(&args, &ours, &theirs, &contents)
+        } else {
+            (ours != theirs).then(|| "the replies differ".to_string())
+        };
+        if let Some(why) = why {
             let recent = history
                 .iter()
                 .rev()
@@ -625,7 +963,7 @@ fn replies_match_redis_7_0() {
                 .collect::<Vec<_>>()
                 .join("\n  ");
             panic!(
-                "seed {seed}, command {}: {}\n redis:    {:?}\n kvs-core: {:?}\nthe commands before it:\n  {recent}",
+                "seed {seed}, command {}: {}: {why}\n redis:    {:?}\n kvs-core: {:?}\nthe commands before it:\n  {recent}",
                 history.len(),
                 show(&args),
                 String::from_utf8_lossy(&theirs),
@@ -676,14 +1014,28 @@ fn replies_match_redis_7_0() {
             &mut history,
             cleanup.redis,
         );
-        for k in KEYS {
+        for k in KEYS.iter().chain(&ZSETS).chain(&[HASH]) {
             let key = format!("{prefix}{k}").into_bytes();
             compare(
                 vec![b"TYPE".to_vec(), key.clone()],
                 &mut history,
                 cleanup.redis,
             );
-            if k != "list" {
+            if k.starts_with('z') {
+                let args = ["ZRANGE", "0", "-1", "WITHSCORES"].map(|w| w.as_bytes().to_vec());
+                let mut args = args.to_vec();
+                args.insert(1, key);
+                compare(args, &mut history, cleanup.redis);
+            } else if *k == HASH {
+                compare(
+                    vec![b"HLEN".to_vec(), key.clone()],
+                    &mut history,
+                    cleanup.redis,
+                );
+                let mut args = vec![b"HMGET".to_vec(), key];
+                args.extend(MEMBERS.iter().map(|m| m.as_bytes().to_vec()));
+                compare(args, &mut history, cleanup.redis);
+            } else if *k != "list" {
                 compare(vec![b"GET".to_vec(), key], &mut history, cleanup.redis);
             }
         }

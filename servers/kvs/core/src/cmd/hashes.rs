@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use crate::cmd::scan::{self, Family};
-use crate::cmd::{float_arg, int_arg};
+use crate::cmd::{float_arg, int_arg, rand_count, rand_pick};
 use crate::db::{tri, typed, typed_or_create};
 use crate::hash::Map;
 use crate::num;
@@ -230,12 +230,90 @@ pub(crate) fn hscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     scan::reply(next, out)
 }
 
+/// HRANDFIELD key [count [WITHVALUES]] (negative count: repeats allowed)
+pub(crate) fn hrandfield(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let count = tri!(rand_count(a, "withvalues"));
+    let (room, budget) = (cx.room, cx.reply);
+    let rng = &mut *cx.rng;
+    let now = cx.now;
+    let db = &mut cx.dbs[cx.db];
+    let Some(h) = tri!(typed!(db, a[1], now, Hash)) else {
+        return match count {
+            Some(_) => Reply::array(Vec::new()),
+            None => Reply::nil(),
+        };
+    };
+    let Some((count, withvalues)) = count else {
+        let mut all: Vec<&[u8]> = h.keys().map(Vec::as_slice).collect();
+        return Reply::Bulk(rand_pick(&mut all, 1, rng).pop().map(<[u8]>::to_vec));
+    };
+    if count == 0 {
+        return Reply::array(Vec::new());
+    }
+    // At most |count| fields (repeats allowed when negative), each as long
+    // as the longest field and value.
+    let n = if count > 0 {
+        (count as usize).min(h.len())
+    } else {
+        usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
+    };
+    let longest = h
+        .iter()
+        .map(|(f, v)| f.len() + if withvalues { v.len() } else { 0 })
+        .max()
+        .unwrap_or(0);
+    let items = if withvalues { n.saturating_mul(2) } else { n };
+    tri!(budget.take(longest.saturating_mul(n), items));
+    tri!(scan::working_room(room, h.len()));
+    let mut all: Vec<(&[u8], &[u8])> = h
+        .iter()
+        .map(|(f, v)| (f.as_slice(), v.as_slice()))
+        .collect();
+    let picked = rand_pick(&mut all, count, rng);
+    let mut out = Vec::with_capacity(items);
+    for (f, v) in picked {
+        out.push(Reply::bulk(f));
+        if withvalues {
+            out.push(Reply::bulk(v));
+        }
+    }
+    Reply::array(out)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cmd::testutil::*;
     use crate::reply::*;
     use alloc::string::String;
     use alloc::vec::Vec;
+
+    #[test]
+    fn hrandfield() {
+        let mut t = T::new();
+        t.run("HSET h a 1 b 2 c 3");
+        assert_eq!(sorted(t.run("HRANDFIELD h 5")), ["a", "b", "c"]);
+        assert_eq!(sorted(t.run("HRANDFIELD h 2")).len(), 2);
+        let one = strings(crate::reply::Reply::array(alloc::vec![
+            t.run("HRANDFIELD h")
+        ]));
+        assert!(["a", "b", "c"].contains(&one[0].as_str()));
+        let pairs = strings(t.run("HRANDFIELD h -7 WITHVALUES"));
+        assert_eq!(pairs.len(), 14);
+        for p in pairs.chunks(2) {
+            assert_eq!(p[0].as_bytes()[0] - b'a' + b'1', p[1].as_bytes()[0]);
+        }
+        assert_eq!(t.run("HRANDFIELD h 0 WITHVALUES"), arr(&[]));
+        assert_eq!(t.run("HRANDFIELD nope"), nil());
+        assert_eq!(t.run("HRANDFIELD nope -2"), arr(&[]));
+        assert_eq!(t.run("HRANDFIELD h x"), err(NOT_INTEGER));
+        assert_eq!(t.run("HRANDFIELD h 1 WITHVALUE"), err(SYNTAX));
+        assert_eq!(
+            t.run("HRANDFIELD h -4611686018427387904 WITHVALUES"),
+            err("ERR value is out of range")
+        );
+        t.run("SET s v");
+        assert_eq!(t.run("HRANDFIELD s 1"), err(WRONGTYPE));
+    }
 
     #[test]
     fn set_get_del() {

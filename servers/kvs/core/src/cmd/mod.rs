@@ -5,8 +5,9 @@ use alloc::vec::Vec;
 
 use crate::command::{self, COMMANDS, Flag, Spec};
 use crate::db::Db;
+use crate::hash::Rng;
 use crate::num;
-use crate::reply::{DB_INDEX_OUT_OF_RANGE, NOT_FLOAT, NOT_INTEGER, Reply};
+use crate::reply::{DB_INDEX_OUT_OF_RANGE, NOT_FLOAT, NOT_INTEGER, Reply, SYNTAX};
 use crate::store::{Ctx, DATABASES};
 
 pub(crate) mod bits;
@@ -155,6 +156,54 @@ pub(crate) fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, us
         end = len - 1;
     }
     Some((start as usize, end as usize))
+}
+
+/// The count argument of ZRANDMEMBER and HRANDFIELD (`a[2]`, with `word`,
+/// WITHSCORES or WITHVALUES, optionally after it): `None` without one,
+/// else the count and whether `word` was given. Redis's checks, in its
+/// order: the count's range, the syntax, then half that range with `word`.
+pub(crate) fn rand_count(a: &[&[u8]], word: &str) -> Result<Option<(i64, bool)>, Reply> {
+    if a.len() < 3 {
+        return Ok(None);
+    }
+    let c = int_arg(a[2])?;
+    if c == i64::MIN {
+        return Err(Reply::Error(alloc::format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
+    if a.len() > 4 || (a.len() == 4 && !is(a[3], word)) {
+        return Err(Reply::error(SYNTAX));
+    }
+    let with = a.len() == 4;
+    if with && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c) {
+        return Err(Reply::error("ERR value is out of range"));
+    }
+    Ok(Some((c, with)))
+}
+
+/// Picks for ZRANDMEMBER and HRANDFIELD with a count from `all`: distinct
+/// entries (at most all, in `all`'s order when all) for `count >= 0`,
+/// `-count` independent draws otherwise.
+pub(crate) fn rand_pick<T: Copy>(all: &mut [T], count: i64, rng: &mut Rng) -> Vec<T> {
+    if count >= 0 {
+        let k = usize::try_from(count).unwrap_or(usize::MAX);
+        if k >= all.len() {
+            return all.to_vec();
+        }
+        for i in 0..k {
+            let j = i + rng.below(all.len() - i);
+            all.swap(i, j);
+        }
+        all[..k].to_vec()
+    } else if all.is_empty() {
+        Vec::new()
+    } else {
+        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        (0..n).map(|_| all[rng.below(all.len())]).collect()
+    }
 }
 
 /// The bulk-string array of owned byte strings.

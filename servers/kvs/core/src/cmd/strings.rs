@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::cmd::{int_arg, is};
 use crate::db::{Db, Value, tri, typed};
-use crate::memory::ReplyBudget;
+use crate::memory::{OOM, ReplyBudget};
 use crate::num;
 use crate::reply::{NAN_OR_INF, NOT_FLOAT, NOT_INTEGER, OVERFLOW, Reply, STRING_TOO_LONG, SYNTAX};
 use crate::store::Ctx;
@@ -457,10 +457,192 @@ pub(crate) fn incrbyfloat(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     Reply::Bulk(Some(out))
 }
 
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+pub(crate) fn lcs(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    const NOT_STRINGS: &str = "ERR The specified keys must contain string values";
+    let (now, room, budget) = (cx.now, cx.room, cx.reply);
+    let db = cx.db();
+    let x: Option<&Vec<u8>> =
+        tri!(typed!(db, a[1], now, Str).map_err(|_| Reply::error(NOT_STRINGS)));
+    let x = x.cloned().unwrap_or_default();
+    let y: Option<&Vec<u8>> =
+        tri!(typed!(db, a[2], now, Str).map_err(|_| Reply::error(NOT_STRINGS)));
+    let y = y.cloned().unwrap_or_default();
+    let (mut getidx, mut getlen, mut withmatchlen) = (false, false, false);
+    let mut minmatchlen: i64 = 0;
+    let mut j = 3;
+    while j < a.len() {
+        let more = a.len() - 1 - j;
+        if is(a[j], "idx") {
+            getidx = true;
+        } else if is(a[j], "len") {
+            getlen = true;
+        } else if is(a[j], "withmatchlen") {
+            withmatchlen = true;
+        } else if is(a[j], "minmatchlen") && more > 0 {
+            minmatchlen = tri!(int_arg(a[j + 1])).max(0);
+            j += 1;
+        } else {
+            return Reply::error(SYNTAX);
+        }
+        j += 1;
+    }
+    if getidx && getlen {
+        return Reply::error("ERR If you want both the length and indexes, please just use IDX.");
+    }
+    let (alen, blen) = (x.len(), y.len());
+    // The table of LCS lengths, (alen + 1) × (blen + 1) counters, besides
+    // the copies of the strings.
+    let cells = (alen + 1).saturating_mul(blen + 1);
+    if !room.fits(cells.saturating_mul(4).saturating_add(alen + blen)) {
+        return Reply::error(OOM);
+    }
+    let mut t = alloc::vec![0u32; cells];
+    let at = |i: usize, j: usize| i * (blen + 1) + j;
+    for i in 1..=alen {
+        for j in 1..=blen {
+            t[at(i, j)] = if x[i - 1] == y[j - 1] {
+                t[at(i - 1, j - 1)] + 1
+            } else {
+                t[at(i - 1, j)].max(t[at(i, j - 1)])
+            };
+        }
+    }
+    let total = t[at(alen, blen)] as usize;
+    if getlen {
+        return Reply::Integer(total as i64);
+    }
+    // Redis's walk back from the end: the common string, and the matching
+    // ranges (as [a_start, a_end], [b_start, b_end], length).
+    let mut common = alloc::vec![0u8; total];
+    let mut ranges: Vec<[usize; 5]> = Vec::new();
+    let (mut i, mut j, mut idx) = (alen, blen, total);
+    let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, 0, 0, 0);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if x[i - 1] == y[j - 1] {
+            common[idx - 1] = x[i - 1];
+            if a_start == alen {
+                (a_start, a_end, b_start, b_end) = (i - 1, i - 1, j - 1, j - 1);
+            } else if a_start == i && b_start == j {
+                a_start -= 1;
+                b_start -= 1;
+            } else {
+                emit = true;
+            }
+            if a_start == 0 || b_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if t[at(i - 1, j)] > t[at(i, j - 1)] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if a_start != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let len = a_end - a_start + 1;
+            if getidx && (minmatchlen == 0 || len as i64 >= minmatchlen) {
+                ranges.push([a_start, a_end, b_start, b_end, len]);
+            }
+            a_start = alen;
+        }
+    }
+    if !getidx {
+        tri!(budget.take(common.len(), 1));
+        return Reply::Bulk(Some(common));
+    }
+    let per = if withmatchlen { 9 } else { 8 };
+    tri!(budget.take(ranges.len() * per * 20 + 16, ranges.len() * per + 4));
+    let out = ranges
+        .into_iter()
+        .map(|[a0, a1, b0, b1, len]| {
+            let mut m = alloc::vec![
+                Reply::array(alloc::vec![
+                    Reply::Integer(a0 as i64),
+                    Reply::Integer(a1 as i64)
+                ]),
+                Reply::array(alloc::vec![
+                    Reply::Integer(b0 as i64),
+                    Reply::Integer(b1 as i64)
+                ]),
+            ];
+            if withmatchlen {
+                m.push(Reply::Integer(len as i64));
+            }
+            Reply::array(m)
+        })
+        .collect();
+    Reply::array(alloc::vec![
+        Reply::bulk(b"matches"),
+        Reply::array(out),
+        Reply::bulk(b"len"),
+        Reply::Integer(total as i64),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cmd::testutil::*;
     use crate::reply::*;
+    use alloc::vec;
+
+    #[test]
+    fn lcs() {
+        let mut t = T::new();
+        t.run("SET a ohmytext");
+        t.run("SET b mynewtext");
+        assert_eq!(t.run("LCS a b"), bulk("mytext"));
+        assert_eq!(t.run("LCS a b LEN"), int(6));
+        let pair = |x: i64, y: i64| Reply::array(vec![int(x), int(y)]);
+        assert_eq!(
+            t.run("LCS a b IDX"),
+            Reply::array(vec![
+                bulk("matches"),
+                Reply::array(vec![
+                    Reply::array(vec![pair(4, 7), pair(5, 8)]),
+                    Reply::array(vec![pair(2, 3), pair(0, 1)]),
+                ]),
+                bulk("len"),
+                int(6),
+            ])
+        );
+        assert_eq!(
+            t.run("LCS a b idx minmatchlen 4 withmatchlen"),
+            Reply::array(vec![
+                bulk("matches"),
+                Reply::array(vec![Reply::array(vec![pair(4, 7), pair(5, 8), int(4)])]),
+                bulk("len"),
+                int(6),
+            ])
+        );
+        assert_eq!(
+            t.run("LCS a nope IDX"),
+            Reply::array(vec![bulk("matches"), arr(&[]), bulk("len"), int(0)])
+        );
+        assert_eq!(t.run("LCS a nope"), bulk(""));
+        assert_eq!(
+            t.run("LCS a b IDX LEN"),
+            err("ERR If you want both the length and indexes, please just use IDX.")
+        );
+        assert_eq!(t.run("LCS a b MINMATCHLEN"), err(SYNTAX));
+        assert_eq!(t.run("LCS a b MINMATCHLEN x"), err(NOT_INTEGER));
+        t.run("RPUSH l x");
+        assert_eq!(
+            t.run("LCS l a BOGUS"),
+            err("ERR The specified keys must contain string values")
+        );
+        assert_eq!(
+            t.run("LCS a"),
+            err("ERR wrong number of arguments for 'lcs' command")
+        );
+    }
 
     #[test]
     fn get_set_basics() {

@@ -300,6 +300,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key (field value)...",
     },
     spec! {
+        name: "hrandfield", arity: -2, flags: [Readonly], keys: ONE,
+        group: Hash, since: "6.2.0", run: normal(hashes::hrandfield),
+        summary: "Returns one or more random fields from a hash.",
+        syntax: "key [count:integer [WITHVALUES]]",
+    },
+    spec! {
         name: "hscan", arity: -3, flags: [Readonly], keys: ONE,
         group: Hash, since: "2.8.0", run: normal(hashes::hscan),
         summary: "Iterates over the fields and values of a hash.",
@@ -352,6 +358,12 @@ pub static COMMANDS: &[Spec] = &[
         group: Generic, since: "1.0.0", run: normal(keys::keys),
         summary: "Returns the keys matching a glob pattern.",
         syntax: "pattern",
+    },
+    spec! {
+        name: "lcs", arity: -3, flags: [Readonly], keys: TWO,
+        group: String, since: "7.0.0", run: normal(strings::lcs),
+        summary: "Finds the longest common substring.",
+        syntax: "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len:integer] [WITHMATCHLEN]",
     },
     spec! {
         name: "lindex", arity: 3, flags: [Readonly], keys: ONE,
@@ -787,6 +799,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key [count:integer]",
     },
     spec! {
+        name: "zrandmember", arity: -2, flags: [Readonly], keys: ONE,
+        group: SortedSet, since: "6.2.0", run: normal(zsets::zrandmember),
+        summary: "Returns one or more random members from a sorted set.",
+        syntax: "key [count:integer [WITHSCORES]]",
+    },
+    spec! {
         name: "zrange", arity: -4, flags: [Readonly], keys: ONE,
         group: SortedSet, since: "1.2.0", run: normal(zsets::zrange),
         summary: "Returns a range of members by rank, score or lexicographical order.",
@@ -805,6 +823,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key min:double max:double [WITHSCORES] [LIMIT (offset:integer count:integer)]",
     },
     spec! {
+        name: "zrangestore", arity: -5, flags: [Write, Denyoom], keys: TWO,
+        group: SortedSet, since: "6.2.0", run: normal(zsets::zrangestore),
+        summary: "Stores a range of members from a sorted set in a key.",
+        syntax: "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT (offset:integer count:integer)]",
+    },
+    spec! {
         name: "zrank", arity: -3, flags: [Readonly, Fast], keys: ONE,
         group: SortedSet, since: "2.0.0", run: normal(zsets::zrank),
         summary: "Returns a member's rank, lowest score first.",
@@ -815,6 +839,24 @@ pub static COMMANDS: &[Spec] = &[
         group: SortedSet, since: "1.2.0", run: normal(zsets::zrem),
         summary: "Removes members from a sorted set.",
         syntax: "key member...",
+    },
+    spec! {
+        name: "zremrangebylex", arity: 4, flags: [Write], keys: ONE,
+        group: SortedSet, since: "2.8.9", run: normal(zsets::zremrangebylex),
+        summary: "Removes the members in a lexicographical range.",
+        syntax: "key min max",
+    },
+    spec! {
+        name: "zremrangebyrank", arity: 4, flags: [Write], keys: ONE,
+        group: SortedSet, since: "2.0.0", run: normal(zsets::zremrangebyrank),
+        summary: "Removes the members in a range of ranks.",
+        syntax: "key start:integer stop:integer",
+    },
+    spec! {
+        name: "zremrangebyscore", arity: 4, flags: [Write], keys: ONE,
+        group: SortedSet, since: "1.2.0", run: normal(zsets::zremrangebyscore),
+        summary: "Removes the members in a range of scores.",
+        syntax: "key min:double max:double",
     },
     spec! {
         name: "zrevrange", arity: -4, flags: [Readonly], keys: ONE,

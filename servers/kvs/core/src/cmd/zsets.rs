@@ -3,8 +3,9 @@
 use alloc::vec::Vec;
 
 use crate::cmd::scan::{self, Family};
-use crate::cmd::{float_arg, index_range, int_arg, is};
-use crate::db::{tri, typed, typed_mut, typed_or_create};
+use crate::cmd::{float_arg, index_range, int_arg, is, rand_count, rand_pick};
+use crate::db::{Value, tri, typed, typed_mut, typed_or_create};
+use crate::memory::OOM;
 use crate::num::{self, fmt_double};
 use crate::reply::{MUST_BE_POSITIVE, Reply, SYNTAX};
 use crate::store::Ctx;
@@ -379,7 +380,14 @@ fn select<'z>(
             }
         }
         Selector::Lex(r) => {
-            if offset < 0 {
+            // Redis's `zslIsInLexRange`: nothing unless the last member is
+            // past the minimum and the first before the maximum (which
+            // matters where scores differ).
+            let in_range = match (z.iter().next(), z.iter().next_back()) {
+                (Some((first, _)), Some((last, _))) => r.gte_min(last) && r.lte_max(first),
+                _ => false,
+            };
+            if offset < 0 || !in_range {
                 return Vec::new();
             }
             let limit = if count < 0 {
@@ -429,21 +437,33 @@ enum RangeType {
 
 /// The common core of ZRANGE and its legacy forms. `rtype`/`rev` are fixed
 /// by the legacy commands (`None` rev: ZRANGE decides with REV).
-fn zrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut rtype: RangeType, rev: Option<bool>) -> Reply {
+fn zrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], rtype: RangeType, rev: Option<bool>) -> Reply {
+    zrange_or_store(cx, a, rtype, rev, false)
+}
+
+/// ZRANGE and its forms (`store == false`: `a[1]` the key, options from
+/// `a[4]`) or ZRANGESTORE (`store`: `a[1]` the destination, `a[2]` the
+/// source, options from `a[5]`, no WITHSCORES).
+fn zrange_or_store(
+    cx: &mut Ctx<'_>,
+    a: &[&[u8]],
+    mut rtype: RangeType,
+    rev: Option<bool>,
+    store: bool,
+) -> Reply {
+    let base = usize::from(store);
     let mut withscores = false;
     let mut offset: i64 = 0;
     let mut limit: i64 = -1;
-    let mut limit_given = false;
     let mut reverse = rev.unwrap_or(false);
-    let mut j = 4;
+    let mut j = 4 + base;
     while j < a.len() {
         let left = a.len() - j - 1;
-        if is(a[j], "withscores") {
+        if !store && is(a[j], "withscores") {
             withscores = true;
         } else if is(a[j], "limit") && left >= 2 {
             offset = tri!(int_arg(a[j + 1]));
             limit = tri!(int_arg(a[j + 2]));
-            limit_given = true;
             j += 2;
         } else if rev.is_none() && !reverse && is(a[j], "rev") {
             reverse = true;
@@ -459,7 +479,8 @@ fn zrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut rtype: RangeType, rev: Opti
     if rtype == RangeType::Auto {
         rtype = RangeType::Rank;
     }
-    if limit_given && rtype == RangeType::Rank {
+    // Redis checks the count only: `LIMIT 5 -1` passes with a rank range.
+    if limit != -1 && rtype == RangeType::Rank {
         return Reply::error(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         );
@@ -469,7 +490,7 @@ fn zrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut rtype: RangeType, rev: Opti
             "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
         );
     }
-    let (mut lo, mut hi) = (a[2], a[3]);
+    let (mut lo, mut hi) = (a[2 + base], a[3 + base]);
     if reverse && rtype != RangeType::Rank {
         core::mem::swap(&mut lo, &mut hi);
     }
@@ -478,6 +499,9 @@ fn zrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut rtype: RangeType, rev: Opti
         RangeType::Lex => Selector::Lex(tri!(LexRange::parse(lo, hi))),
         _ => Selector::Rank(tri!(int_arg(lo)), tri!(int_arg(hi))),
     };
+    if store {
+        return zrangestore_run(cx, a, &sel, reverse, offset, limit);
+    }
     let (room, budget) = (cx.room, cx.reply);
     let Some(z) = tri!(read(cx, a[1])) else {
         return Reply::array(Vec::new());
@@ -490,6 +514,55 @@ fn zrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut rtype: RangeType, rev: Opti
         items.len() + scores
     ));
     range_reply(&items, withscores)
+}
+
+/// ZRANGESTORE's work once its arguments are parsed: the selection from
+/// the source (`a[2]`) replaces the destination (`a[1]`), which goes when
+/// nothing is selected (a missing source selects nothing).
+fn zrangestore_run(
+    cx: &mut Ctx<'_>,
+    a: &[&[u8]],
+    sel: &Selector,
+    reverse: bool,
+    offset: i64,
+    limit: i64,
+) -> Reply {
+    let room = cx.room;
+    let fits = |bytes: usize| {
+        if room.fits(bytes) {
+            Ok(())
+        } else {
+            Err(Reply::error(OOM))
+        }
+    };
+    let items: Vec<(Vec<u8>, f64)> = match tri!(read(cx, a[2])) {
+        None => Vec::new(),
+        Some(z) => {
+            tri!(scan::working_room(room, z.len()));
+            let items = select(z, sel, reverse, offset, limit);
+            // The copy is data: each member twice (map and index) and
+            // a few words.
+            tri!(fits(items.iter().map(|(m, _)| 2 * m.len() + 96).sum()));
+            items.into_iter().map(|(m, s)| (m.to_vec(), s)).collect()
+        }
+    };
+    let n = items.len();
+    let db = cx.db();
+    if items.is_empty() {
+        db.remove(a[1]);
+    } else {
+        let mut z = ZSet::new(db.state);
+        for (m, s) in items {
+            z.insert(&m, s);
+        }
+        db.set(a[1], Value::ZSet(z), false);
+    }
+    Reply::Integer(n as i64)
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
+pub(crate) fn zrangestore(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    zrange_or_store(cx, a, RangeType::Auto, None, true)
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
@@ -538,6 +611,50 @@ pub(crate) fn zlexcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     Reply::Integer(z.map_or(0, |z| {
         select(z, &Selector::Lex(r), false, 0, -1).len() as i64
     }))
+}
+
+/// The common core of ZREMRANGEBYRANK, ZREMRANGEBYSCORE and
+/// ZREMRANGEBYLEX: the range is parsed (and its errors given) before the
+/// key is looked up, as Redis does.
+fn zremrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], rtype: RangeType) -> Reply {
+    let sel = match rtype {
+        RangeType::Score => Selector::Score(tri!(ScoreRange::parse(a[2], a[3]))),
+        RangeType::Lex => Selector::Lex(tri!(LexRange::parse(a[2], a[3]))),
+        _ => Selector::Rank(tri!(int_arg(a[2])), tri!(int_arg(a[3]))),
+    };
+    let (now, room) = (cx.now, cx.room);
+    let db = cx.db();
+    let Some(z) = tri!(typed_mut!(db, a[1], now, ZSet)) else {
+        return Reply::Integer(0);
+    };
+    tri!(scan::working_room(room, z.len()));
+    let doomed: Vec<Vec<u8>> = select(z, &sel, false, 0, -1)
+        .into_iter()
+        .map(|(m, _)| m.to_vec())
+        .collect();
+    for m in &doomed {
+        z.remove(m);
+    }
+    if !doomed.is_empty() {
+        db.touch(a[1]);
+        db.drop_if_empty(a[1]);
+    }
+    Reply::Integer(doomed.len() as i64)
+}
+
+/// ZREMRANGEBYRANK key start stop
+pub(crate) fn zremrangebyrank(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    zremrange_generic(cx, a, RangeType::Rank)
+}
+
+/// ZREMRANGEBYSCORE key min max
+pub(crate) fn zremrangebyscore(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    zremrange_generic(cx, a, RangeType::Score)
+}
+
+/// ZREMRANGEBYLEX key min max
+pub(crate) fn zremrangebylex(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    zremrange_generic(cx, a, RangeType::Lex)
 }
 
 fn zrank_generic(cx: &mut Ctx<'_>, a: &[&[u8]], rev: bool, name: &str) -> Reply {
@@ -630,6 +747,43 @@ pub(crate) fn zpopmin(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// ZPOPMAX key [count]
 pub(crate) fn zpopmax(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     zpop_generic(cx, a, true)
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]] (negative count: repeats allowed)
+pub(crate) fn zrandmember(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let count = tri!(rand_count(a, "withscores"));
+    let (room, budget) = (cx.room, cx.reply);
+    let rng = &mut *cx.rng;
+    let now = cx.now;
+    let db = &mut cx.dbs[cx.db];
+    let Some(z) = tri!(typed!(db, a[1], now, ZSet)) else {
+        return match count {
+            Some(_) => Reply::array(Vec::new()),
+            None => Reply::nil(),
+        };
+    };
+    let Some((count, withscores)) = count else {
+        let mut all: Vec<&[u8]> = z.entries().map(|(m, _)| m.as_slice()).collect();
+        return Reply::Bulk(rand_pick(&mut all, 1, rng).pop().map(<[u8]>::to_vec));
+    };
+    if count == 0 {
+        return Reply::array(Vec::new());
+    }
+    // At most |count| members (repeats allowed when negative), each as
+    // long as the longest, and their scores.
+    let n = if count > 0 {
+        (count as usize).min(z.len())
+    } else {
+        usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
+    };
+    let longest = z.entries().map(|(m, _)| m.len()).max().unwrap_or(0);
+    let per = longest.saturating_add(if withscores { SCORE_TEXT } else { 0 });
+    let items = if withscores { n.saturating_mul(2) } else { n };
+    tri!(budget.take(per.saturating_mul(n), items));
+    tri!(scan::working_room(room, z.len()));
+    let mut all: Vec<(&[u8], f64)> = z.entries().map(|(m, s)| (m.as_slice(), *s)).collect();
+    let picked = rand_pick(&mut all, count, rng);
+    range_reply(&picked, withscores)
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
@@ -801,6 +955,11 @@ mod tests {
                 "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
             )
         );
+        assert_eq!(
+            t.run("ZRANGE z 0 1 LIMIT 3 -1"),
+            arr(&["a", "b"]),
+            "Redis checks LIMIT's count only"
+        );
         assert_eq!(t.run("ZRANGE z 0 1 BOGUS"), err(SYNTAX));
         assert_eq!(t.run("ZREVRANGE z 0 1 REV"), err(SYNTAX));
         assert_eq!(t.run("ZRANK z a"), int(0));
@@ -944,6 +1103,125 @@ mod tests {
         assert_eq!(t.run("ZPOPMIN z"), arr(&[]));
         assert_eq!(t.run("ZPOPMIN z -1"), err(MUST_BE_POSITIVE));
         assert_eq!(t.run("ZPOPMIN z 1 2"), err(SYNTAX));
+    }
+
+    #[test]
+    fn zremrange() {
+        let mut t = T::new();
+        setup(&mut t);
+        assert_eq!(t.run("ZREMRANGEBYRANK z 1 2"), int(2));
+        assert_eq!(t.run("ZRANGE z 0 -1"), arr(&["a", "d", "e"]));
+        assert_eq!(t.run("ZREMRANGEBYRANK z 5 10"), int(0));
+        assert_eq!(t.run("ZREMRANGEBYRANK z 2 1"), int(0));
+        assert_eq!(t.run("ZREMRANGEBYRANK z -1 -1"), int(1));
+        assert_eq!(t.run("ZREMRANGEBYRANK z -100 100"), int(2));
+        assert_eq!(t.run("EXISTS z"), int(0));
+        assert_eq!(t.run("ZREMRANGEBYRANK z 0 -1"), int(0));
+        assert_eq!(t.run("ZREMRANGEBYRANK z x 1"), err(NOT_INTEGER));
+        setup(&mut t);
+        assert_eq!(t.run("ZREMRANGEBYSCORE z (1 3"), int(2));
+        assert_eq!(t.run("ZREMRANGEBYSCORE z 4 (4"), int(0));
+        assert_eq!(t.run("ZREMRANGEBYSCORE z 5 1"), int(0));
+        assert_eq!(t.run("ZREMRANGEBYSCORE z -inf (5"), int(2));
+        assert_eq!(t.run("ZRANGE z 0 -1"), arr(&["e"]));
+        assert_eq!(t.run("ZREMRANGEBYSCORE z 5 +inf"), int(1));
+        assert_eq!(t.run("EXISTS z"), int(0));
+        assert_eq!(
+            t.run("ZREMRANGEBYSCORE z x 1"),
+            err("ERR min or max is not a float")
+        );
+        t.run("ZADD l 0 a 0 b 0 c 0 d 0 e");
+        assert_eq!(t.run("ZREMRANGEBYLEX l [b (d"), int(2));
+        assert_eq!(t.run("ZREMRANGEBYLEX l + -"), int(0));
+        assert_eq!(t.run("ZRANGE l 0 -1"), arr(&["a", "d", "e"]));
+        assert_eq!(t.run("ZREMRANGEBYLEX l - +"), int(3));
+        assert_eq!(t.run("EXISTS l"), int(0));
+        assert_eq!(
+            t.run("ZREMRANGEBYLEX l a b"),
+            err("ERR min or max not valid string range item")
+        );
+        // The range's errors come before the key's type.
+        t.run("SET s v");
+        assert_eq!(t.run("ZREMRANGEBYRANK s x 1"), err(NOT_INTEGER));
+        assert_eq!(t.run("ZREMRANGEBYRANK s 0 1"), err(WRONGTYPE));
+        assert_eq!(t.run("ZREMRANGEBYSCORE s 0 1"), err(WRONGTYPE));
+        assert_eq!(t.run("ZREMRANGEBYLEX s - +"), err(WRONGTYPE));
+        assert_eq!(
+            t.run("ZREMRANGEBYLEX l - + x"),
+            err("ERR wrong number of arguments for 'zremrangebylex' command")
+        );
+    }
+
+    #[test]
+    fn zrandmember() {
+        let mut t = T::new();
+        setup(&mut t);
+        let one = strings(Reply::array(vec![t.run("ZRANDMEMBER z")]));
+        assert!(["a", "b", "c", "d", "e"].contains(&one[0].as_str()));
+        assert_eq!(sorted(t.run("ZRANDMEMBER z 10")), ["a", "b", "c", "d", "e"]);
+        let three = sorted(t.run("ZRANDMEMBER z 3"));
+        assert_eq!(three.len(), 3);
+        assert!(three.windows(2).all(|w| w[0] != w[1]), "distinct");
+        let pairs = strings(t.run("ZRANDMEMBER z -20 WITHSCORES"));
+        assert_eq!(pairs.len(), 40);
+        for p in pairs.chunks(2) {
+            assert_eq!(p[0].as_bytes()[0] - b'a' + b'1', p[1].as_bytes()[0]);
+        }
+        assert_eq!(t.run("ZRANDMEMBER z 0"), arr(&[]));
+        assert_eq!(t.run("ZRANDMEMBER nope"), nil());
+        assert_eq!(t.run("ZRANDMEMBER nope 3 WITHSCORES"), arr(&[]));
+        assert_eq!(t.run("ZRANDMEMBER z x"), err(NOT_INTEGER));
+        assert_eq!(t.run("ZRANDMEMBER z 1 WITHSCORE"), err(SYNTAX));
+        assert_eq!(t.run("ZRANDMEMBER z 1 WITHSCORES x"), err(SYNTAX));
+        assert_eq!(
+            t.run("ZRANDMEMBER z -9223372036854775808"),
+            err(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+            )
+        );
+        assert_eq!(
+            t.run("ZRANDMEMBER z 4611686018427387904 WITHSCORES"),
+            err("ERR value is out of range")
+        );
+        t.run("SET s v");
+        assert_eq!(t.run("ZRANDMEMBER s"), err(WRONGTYPE));
+        assert_eq!(t.run("ZRANDMEMBER s 0"), err(WRONGTYPE));
+    }
+
+    #[test]
+    fn zrangestore() {
+        let mut t = T::new();
+        setup(&mut t);
+        assert_eq!(t.run("ZRANGESTORE d z 1 2"), int(2));
+        assert_eq!(
+            t.run("ZRANGE d 0 -1 WITHSCORES"),
+            arr(&["b", "2", "c", "3"])
+        );
+        assert_eq!(t.run("SET s v"), ok());
+        t.run("EXPIRE s 100");
+        assert_eq!(t.run("ZRANGESTORE s z (1 +inf BYSCORE LIMIT 1 2"), int(2));
+        assert_eq!(t.run("ZRANGE s 0 -1"), arr(&["c", "d"]));
+        assert_eq!(t.run("TTL s"), int(-1));
+        assert_eq!(t.run("ZRANGESTORE d z + [b BYLEX REV LIMIT 0 1"), int(1));
+        assert_eq!(t.run("ZRANGE d 0 -1"), arr(&["e"]));
+        assert_eq!(t.run("ZRANGESTORE d z 3 1"), int(0));
+        assert_eq!(t.run("EXISTS d"), int(0));
+        assert_eq!(t.run("ZRANGESTORE s nope 0 -1"), int(0));
+        assert_eq!(t.run("EXISTS s"), int(0));
+        t.run("SET s v");
+        assert_eq!(t.run("ZRANGESTORE d s 0 1"), err(WRONGTYPE));
+        assert_eq!(t.run("ZRANGESTORE d z 0 -1 WITHSCORES"), err(SYNTAX));
+        assert_eq!(t.run("ZRANGESTORE d z x 1"), err(NOT_INTEGER));
+        assert_eq!(
+            t.run("ZRANGESTORE d z 0 1 LIMIT 0 1"),
+            err(
+                "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+            )
+        );
+        assert_eq!(
+            t.run("ZRANGESTORE d z 0"),
+            err("ERR wrong number of arguments for 'zrangestore' command")
+        );
     }
 
     #[test]
