@@ -119,11 +119,9 @@ fn clients<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt
 
 /// Field `name` of an `INFO` text.
 fn field<'a>(info: &'a [u8], name: &str) -> Option<&'a str> {
-    info.split(|&b| b == b'\n').find_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let value = line.strip_prefix(name.as_bytes())?.strip_prefix(b":")?;
-        core::str::from_utf8(value).ok()
-    })
+    kvs_api::ops::info_fields(info)
+        .find(|(field, _)| *field == name.as_bytes())
+        .and_then(|(_, value)| core::str::from_utf8(value).ok())
 }
 
 fn memory<S: Store, C: Clock>(

@@ -146,6 +146,22 @@ pub struct Info {
     pub last_exit: Option<String>,
 }
 
+/// The `field:value` lines of an `INFO` text, split at the first colon
+/// (section headers and blank lines have none and are skipped).
+///
+/// ```
+/// let text = b"# Server\r\nbasalt_last_exit:page fault at 0x0\r\n";
+/// let fields: Vec<_> = kvs_api::ops::info_fields(text).collect();
+/// assert_eq!(fields, [(&b"basalt_last_exit"[..], &b"page fault at 0x0"[..])]);
+/// ```
+pub fn info_fields(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    text.split(|&b| b == b'\n').filter_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        Some((&line[..colon], &line[colon + 1..]))
+    })
+}
+
 impl Info {
     /// The fields of an `INFO` text (`field:value` lines; others and
     /// malformed values are skipped).
@@ -156,12 +172,7 @@ impl Info {
     /// ```
     pub fn parse(text: &[u8]) -> Info {
         let mut info = Info::default();
-        for line in text.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
-                continue;
-            };
-            let (field, value) = (&line[..colon], &line[colon + 1..]);
+        for (field, value) in info_fields(text) {
             let number = || core::str::from_utf8(value).ok()?.parse::<u64>().ok();
             match field {
                 b"used_memory" => info.used_memory = number(),
