@@ -62,6 +62,7 @@
 extern crate alloc;
 
 pub mod bench;
+pub mod bind;
 pub mod cap;
 pub mod console;
 pub mod heap;

@@ -125,6 +125,8 @@ pub struct Grant {
 pub struct SharedRegion {
     base: NonNull<u8>,
     len: usize,
+    /// Where a device doing DMA finds the first byte (0: not known).
+    physical: u64,
 }
 
 // SAFETY: a region is plain memory; it carries no thread-bound state.
@@ -146,7 +148,23 @@ impl SharedRegion {
     /// assert_eq!(region.len(), 4096);
     /// ```
     pub unsafe fn new(base: *mut u8, len: usize) -> Option<Self> {
-        NonNull::new(base).map(|base| Self { base, len })
+        NonNull::new(base).map(|base| Self {
+            base,
+            len,
+            physical: 0,
+        })
+    }
+
+    /// The physical address of the first byte, where a device doing DMA
+    /// finds it; 0 when not known (a region init did not place for DMA,
+    /// or one made with [`new`](Self::new)).
+    ///
+    /// ```
+    /// # let start = libcap::start::testing::start();
+    /// assert_eq!(start.shared_region("rx").unwrap().physical(), 0);
+    /// ```
+    pub const fn physical(&self) -> u64 {
+        self.physical
     }
 
     /// The first byte.
@@ -259,10 +277,16 @@ impl SharedRegion {
             Self {
                 base: self.base,
                 len: at,
+                physical: self.physical,
             },
             Self {
                 base: rest,
                 len: self.len - at,
+                physical: if self.physical == 0 {
+                    0
+                } else {
+                    self.physical + at as u64
+                },
             },
         ))
     }
@@ -667,7 +691,11 @@ impl Start {
         // SAFETY: init maps the region read-write at `address` for `value`
         // bytes for the component's lifetime (the start-info contract), and
         // the `taken` bit makes this the only hand-out.
-        unsafe { SharedRegion::new(g.address as *mut u8, len) }
+        let region = unsafe { SharedRegion::new(g.address as *mut u8, len) }?;
+        Some(SharedRegion {
+            physical: g.physical,
+            ..region
+        })
     }
 
     /// The `key=value` lines of the config's arguments.

@@ -7,15 +7,17 @@
 //! http: listening on port 8080
 //! ```
 //!
-//! Arguments: `region` (the region shared with the net server, default
-//! `http-net`; the component waits on notification `<region>-ev`), `port`
-//! (default 8080), `backlog` (default 64), `max-connections` (default
-//! 1000), `kvs-region` (the region shared with the kvs server for large
-//! values, default `http-kvs`; without it a value must fit in a message),
-//! `max-body` (bytes; default 1 MiB, at most what the kvs region carries
-//! and what the heap allows), `max-head` (bytes, default 8192). The heap
-//! and `max-connections` decide how many received bytes all connections
-//! may hold together (`http::Limits::fit`).
+//! Arguments (declared in its Cargo.toml; docs/http.md): `region` (the
+//! region shared with the net server), `net-event` (the notification the
+//! net server signals for it), `net-wake` (the one it signals the net
+//! server with), `kvs` (the store's channel), `port` (default 8080),
+//! `backlog` (default 64), `max-connections` (default 1000), `kvs-region`
+//! (optional: the region shared with the kvs server for large values;
+//! without it a value must fit in a message), `max-body` (bytes; default
+//! 1 MiB, at most what the kvs region carries and what the heap allows),
+//! `max-head` (bytes, default 8192). The heap and `max-connections`
+//! decide how many received bytes all connections may hold together
+//! (`http::Limits::fit`).
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -34,17 +36,23 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 /// Why the component could not start.
 #[cfg(target_os = "none")]
 #[derive(Debug)]
 #[allow(dead_code)] // the fields are read only by `Debug`
 enum Failure {
     /// An argument that is not valid.
-    BadArgument(libcap::start::BadArgument),
-    /// No channel `kvs`, or the kvs server did not take the client.
+    Args(libcap::bind::ArgError),
+    /// The kvs server did not take the client.
     Kvs(kvs_api::Error),
-    /// The net server's region or notifications are missing.
-    Net(net_api::client::ClientError),
+    /// The net server's region is unusable.
+    Net(net_api::proto::AttachError),
     /// The heap (bytes) cannot hold `max-connections` connections and a
     /// request's head.
     HeapTooSmall(usize),
@@ -52,27 +60,25 @@ enum Failure {
 
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failure> {
+    use libcap::bind::fit;
     use net_api::serve::StreamServer;
 
-    let number = |key: &'static str, default: usize| {
-        start.parsed_arg(key, default).map_err(Failure::BadArgument)
-    };
-    let port = start
-        .parsed_arg("port", 8080u16)
-        .map_err(Failure::BadArgument)?;
-    let backlog = start
-        .parsed_arg("backlog", 64u16)
-        .map_err(Failure::BadArgument)?;
-    let max_connections = number("max-connections", 1000)?;
-    let store = kvs_api::Connection::attach(start, start.arg("kvs-region").unwrap_or("http-kvs"))
-        .map_err(Failure::Kvs)?;
+    let args = args::Args::bind(start).map_err(Failure::Args)?;
+    let port = args.port.unwrap_or(8080);
+    let backlog = fit("backlog", args.backlog.unwrap_or(64)).map_err(Failure::Args)?;
+    let max_connections =
+        fit("max-connections", args.max_connections.unwrap_or(1000)).map_err(Failure::Args)?;
+    let store = kvs_api::Connection::attach(args.kvs.cap, args.kvs_region).map_err(Failure::Kvs)?;
     let mut limits = http::Limits {
-        max_head: number("max-head", 8192)?,
+        max_head: fit("max-head", args.max_head.unwrap_or(8192)).map_err(Failure::Args)?,
         ..http::Limits::default()
     };
     // A body must fit in one SET through the region (or the message).
     let carried = store.request_limit().saturating_sub(limits.max_head + 128);
-    limits.max_body = number("max-body", limits.max_body)?.min(carried);
+    let max_body = args
+        .max_body
+        .map_or(Ok(limits.max_body), |b| fit("max-body", b));
+    limits.max_body = max_body.map_err(Failure::Args)?.min(carried);
     let heap = start.heap().1 as usize;
     let limits = limits
         .fit(heap, max_connections)
@@ -80,7 +86,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let server = http::Server::new(store, limits);
     let mut front = StreamServer::new(server, port, backlog, max_connections);
     let mut net =
-        net_api::client::Sockets::attach(start, start.arg("region").unwrap_or("http-net"))
+        net_api::client::Sockets::attach(args.region.cap, args.net_event.cap, args.net_wake.cap)
             .map_err(Failure::Net)?;
     libcap::log::info!(
         "port {port}, {max_connections} connections at most, bodies up to {} KiB, {} KiB of requests in all",

@@ -107,9 +107,9 @@ fn from_op(error: OpError) -> StoreError {
         ) => StoreError::BadReply,
         // The store restarted or cannot be reached: whether a write took
         // effect is not told apart here (the 503 says so).
-        OpError::Call(
-            kvs_api::Error::Rpc(_) | kvs_api::Error::NoChannel | kvs_api::Error::Interrupted { .. },
-        ) => StoreError::Unavailable,
+        OpError::Call(kvs_api::Error::Rpc(_) | kvs_api::Error::Interrupted { .. }) => {
+            StoreError::Unavailable
+        }
     }
 }
 

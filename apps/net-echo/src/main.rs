@@ -11,8 +11,9 @@
 //! net-echo: 10.0.2.2:40212 done: 11 bytes echoed (0 open)
 //! ```
 //!
-//! Arguments: `region` (the region shared with the server, default
-//! `echo-net`; the app waits on notification `<region>-ev`), `port`
+//! Arguments (declared in its Cargo.toml): `region` (the region shared
+//! with the server), `net-event` (the notification the server signals
+//! for it), `net-wake` (the one it signals the server with), `port`
 //! (default 7), `backlog` (default 64), `quiet = true` (no line per
 //! connection).
 //!
@@ -47,27 +48,32 @@ fn main() {
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 /// Why the echo could not start.
 #[cfg(target_os = "none")]
 #[derive(Debug)]
 #[allow(dead_code)] // read only by `Debug`
 enum Failure {
-    Attach(net_api::client::ClientError),
-    BadPort(&'static str),
+    Args(libcap::bind::ArgError),
+    Attach(net_api::proto::AttachError),
 }
 
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failure> {
-    let region = start.arg("region").unwrap_or("echo-net");
-    let number = |key: &'static str, default: u16| {
-        start.arg(key).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| Failure::BadPort(key))
-        })
-    };
-    let port = number("port", 7)?;
-    let backlog = number("backlog", 64)?;
-    let mut net = net_api::client::Sockets::attach(start, region).map_err(Failure::Attach)?;
-    let mut echo = Echo::new(port, backlog, start.arg("quiet") != Some("true"));
+    let args = args::Args::bind(start).map_err(Failure::Args)?;
+    let port = args.port.unwrap_or(7);
+    let backlog =
+        libcap::bind::fit("backlog", args.backlog.unwrap_or(64)).map_err(Failure::Args)?;
+    let mut net =
+        net_api::client::Sockets::attach(args.region.cap, args.net_event.cap, args.net_wake.cap)
+            .map_err(Failure::Attach)?;
+    let quiet = args.quiet == Some(args::Quiet::True);
+    let mut echo = Echo::new(port, backlog, !quiet);
     loop {
         net.wait();
         while let Some((event, io)) = net.next_event() {

@@ -7,13 +7,14 @@
 //! resp: listening on port 6379
 //! ```
 //!
-//! Arguments: `region` (the region shared with the net server, default
-//! `resp-net`; the component waits on notification `<region>-ev`), `port`
+//! Arguments (declared in its Cargo.toml; docs/resp.md): `region` (the
+//! region shared with the net server), `net-event` (the notification the
+//! net server signals for it), `net-wake` (the one it signals the net
+//! server with), `kvs` (the store's channel), `kvs-region` (the region
+//! shared with the kvs server for large requests and replies), `port`
 //! (default 6379), `backlog` (default 128), `max-connections` (default
-//! 1000: `maxclients`), `kvs-region` (the region shared with the kvs
-//! server for large requests and replies, default `resp-kvs`),
-//! `appendonly` (what `CONFIG GET appendonly` says: `yes` when the kvs
-//! server keeps a log, default `no`).
+//! 1000: `maxclients`), `appendonly` (what `CONFIG GET appendonly` says:
+//! `yes` when the kvs server keeps a log, default `no`).
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -32,17 +33,26 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 /// Why the component could not start.
 #[cfg(target_os = "none")]
 #[derive(Debug)]
 #[allow(dead_code)] // the fields are read only by `Debug`
 enum Failure {
     /// An argument that is not valid.
-    BadArgument(libcap::start::BadArgument),
-    /// No channel `kvs`, or the kvs server did not take the client.
+    Args(libcap::bind::ArgError),
+    /// A setting the front end's config table refused (`maxclients`
+    /// from `max-connections`, say).
+    Setting(&'static str),
+    /// The kvs server did not take the client.
     Kvs(kvs_api::Error),
-    /// The net server's region or notifications are missing.
-    Net(net_api::client::ClientError),
+    /// The net server's region is unusable.
+    Net(net_api::proto::AttachError),
 }
 
 /// Bytes of a request that are not the bulk string itself (the command
@@ -53,20 +63,16 @@ const REQUEST_OVERHEAD: usize = 16 * 1024;
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     use alloc::format;
+    use libcap::bind::fit;
     use net_api::serve::StreamServer;
 
-    let number = |key: &'static str, default: usize| {
-        start.parsed_arg(key, default).map_err(Failure::BadArgument)
-    };
-    let port = start
-        .parsed_arg("port", 6379u16)
-        .map_err(Failure::BadArgument)?;
-    let backlog = start
-        .parsed_arg("backlog", 128u16)
-        .map_err(Failure::BadArgument)?;
-    let max_connections = number("max-connections", 1000)?;
-    let store = kvs_api::Connection::attach(start, start.arg("kvs-region").unwrap_or("resp-kvs"))
-        .map_err(Failure::Kvs)?;
+    let args = args::Args::bind(start).map_err(Failure::Args)?;
+    let port = args.port.unwrap_or(6379);
+    let backlog = fit("backlog", args.backlog.unwrap_or(128)).map_err(Failure::Args)?;
+    let max_connections: usize =
+        fit("max-connections", args.max_connections.unwrap_or(1000)).map_err(Failure::Args)?;
+    let store =
+        kvs_api::Connection::attach(args.kvs.cap, Some(args.kvs_region)).map_err(Failure::Kvs)?;
     // A bulk string must travel to the store in one request.
     let region = store.request_limit() as u64;
     let carried = region.saturating_sub(REQUEST_OVERHEAD as u64);
@@ -76,12 +82,15 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let settings = [
         ("port", format!("{port}")),
         ("maxclients", format!("{max_connections}")),
-        ("appendonly", start.arg("appendonly").unwrap_or("no").into()),
+        (
+            "appendonly",
+            args.appendonly.map_or("no".into(), |a| format!("{a}")),
+        ),
     ];
     for (name, value) in &settings {
         config
             .set(name, value)
-            .map_err(|_| Failure::BadArgument(libcap::start::BadArgument(name)))?;
+            .map_err(|_| Failure::Setting(name))?;
     }
     // The heap holds the connections' buffers and, besides them, a round
     // of commands on its way to the store, the replies that came back,
@@ -96,7 +105,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     for (name, greatest) in limits {
         config
             .limit(name, greatest)
-            .map_err(|_| Failure::BadArgument(libcap::start::BadArgument(name)))?;
+            .map_err(|_| Failure::Setting(name))?;
     }
     front.set_client_memory(clients);
     libcap::log::info!(
@@ -108,7 +117,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     // front end refuses the extra one with Redis's words.
     let mut server = StreamServer::new(front, port, backlog, max_connections + 1);
     let mut net =
-        net_api::client::Sockets::attach(start, start.arg("region").unwrap_or("resp-net"))
+        net_api::client::Sockets::attach(args.region.cap, args.net_event.cap, args.net_wake.cap)
             .map_err(Failure::Net)?;
     server.serve(&mut net)
 }

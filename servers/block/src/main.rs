@@ -22,11 +22,11 @@
 //! `exit = "on-success"` a failed start-up ends the QEMU self-test run
 //! through `DebugExit` (failure); otherwise the component exits, status 1.
 //!
-//! Arguments: `region` (the client's region, default `block-io`), `dma`
-//! (the DMA region, default `block-dma`), `device` (the PCI device's
-//! name, default `disk`: init grants its BARs, its configuration space
-//! and its interrupt), `irq-notification` (the notification the interrupt
-//! signals, default `block-irq`), `self-check`, `exit`.
+//! Arguments (declared in its Cargo.toml): `block` (the channel it
+//! serves), `region` (the client's region), `dma` (the DMA region),
+//! `device` (the PCI device's name: init grants its BARs, its
+//! configuration space and its interrupt), `irq-notification` (the
+//! notification the interrupt signals), `self-check`, `exit`.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -42,14 +42,20 @@ fn main() {
 #[cfg(target_os = "none")]
 libcap::component!(component::run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 #[cfg(target_os = "none")]
 mod component {
+    use crate::args::{Args, Exit, SelfCheck};
     use block::Block;
     use block::check::{self, CheckError, Failed, Hex, OneAtATime};
     use block::dma::{self, BlockHal, Window};
     use block::server::{BlockServer, Device};
     use block::virtio::{self, InitError, VirtioBlk};
-    use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info, warn};
     use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
     use virtio_pci::device::{self, Names, OpenError};
@@ -62,6 +68,8 @@ mod component {
     #[derive(Debug)]
     #[allow(dead_code)] // the fields are read only by `Debug`
     pub enum Failure {
+        /// An argument does not bind to the grants.
+        Args(libcap::bind::ArgError),
         /// The device could not be found or started: which grant (or
         /// step) failed.
         Open(OpenError),
@@ -78,9 +86,17 @@ mod component {
     const CHECK_PAGES: usize = 1;
 
     pub fn run(start: &'static libcap::Start) -> Result<(), Failure> {
-        let exit_on_failure = start.arg("exit") == Some("on-success");
-        match bring_up(start) {
-            Ok(server) => serve(start, server),
+        let args = Args::bind(start);
+        let exit_on_failure = matches!(&args, Ok(a) if a.exit == Some(Exit::OnSuccess));
+        let served = args.map_err(Failure::Args).and_then(|args| {
+            let check = args.self_check == Some(SelfCheck::On);
+            let interrupt = args.irq_notification.map(|n| n.name);
+            let disk = bring_up(start, args.dma.cap, args.device, interrupt, check)?;
+            let client = client_region(args.region);
+            Ok((BlockServer::new(disk, client), args.block.cap))
+        });
+        match served {
+            Ok((server, endpoint)) => serve(start, server, endpoint),
             Err(failure) => {
                 error!("start-up failed: {failure:?}");
                 if exit_on_failure {
@@ -92,15 +108,11 @@ mod component {
     }
 
     /// Serves channel `block` forever.
-    fn serve(start: &'static libcap::Start, mut server: BlockServer<VirtioBlk>) -> ! {
-        let endpoint = start.served("block");
-        let Some(endpoint) = endpoint else {
-            error!("the config gives block no channel `block` to serve");
-            if start.arg("exit") == Some("on-success") {
-                libcap::syscall::try_debug_exit(false);
-            }
-            libcap::syscall::exit(1)
-        };
+    fn serve(
+        start: &'static libcap::Start,
+        mut server: BlockServer<VirtioBlk>,
+        endpoint: libcap::Endpoint,
+    ) -> ! {
         info!(
             "serving block (generation {}, {} requests in flight, {} sectors per request at most)",
             start.generation(),
@@ -112,25 +124,25 @@ mod component {
 
     /// The client's region, its data area registered as memory the device
     /// may reach in place.
-    fn client_region(start: &'static libcap::Start) -> Option<libcap::start::SharedRegion> {
-        let name = start.arg("region").unwrap_or("block-io");
-        let grant = start
-            .find(CapKind::Region, name)
-            .filter(|g| g.physical != 0);
-        let (Some(grant), Some(region)) = (grant, start.shared_region(name)) else {
-            error!("no region `{name}` with a physical address: every request will fail");
+    fn client_region(
+        region: libcap::bind::Named<libcap::start::SharedRegion>,
+    ) -> Option<libcap::start::SharedRegion> {
+        let libcap::bind::Named { name, cap: region } = region;
+        let physical = region.physical();
+        if physical == 0 {
+            error!("region `{name}` has no physical address: every request will fail");
             return None;
-        };
+        }
         if region.len() > block::DATA_OFFSET {
             let window = Window {
-                phys: grant.physical + block::DATA_OFFSET as u64,
+                phys: physical + block::DATA_OFFSET as u64,
                 virt: region.as_ptr() as usize + block::DATA_OFFSET,
                 len: region.len() - block::DATA_OFFSET,
             };
             // SAFETY: init maps the region read-write for the component's
-            // lifetime, physically contiguous from `grant.physical`; the
-            // device writes only the buffers of read requests, which the
-            // server checked lie in the data area.
+            // lifetime, physically contiguous from `physical`; the device
+            // writes only the buffers of read requests, which the server
+            // checked lie in the data area.
             if !unsafe { dma::add_dma_window(window) } {
                 warn!("no DMA window left for `{name}`: its data goes through bounce pages");
             }
@@ -140,13 +152,19 @@ mod component {
 
     /// Finds the device, starts the driver, runs the self-check if asked
     /// to and makes the server.
-    fn bring_up(start: &'static libcap::Start) -> Result<BlockServer<VirtioBlk>, Failure> {
+    fn bring_up(
+        start: &'static libcap::Start,
+        dma: libcap::start::SharedRegion,
+        device: &'static str,
+        interrupt: Option<&'static str>,
+        self_check: bool,
+    ) -> Result<VirtioBlk, Failure> {
         let names = Names {
-            dma: start.arg("dma").unwrap_or("block-dma"),
-            device: start.arg("device").unwrap_or("disk"),
-            interrupt: start.arg("irq-notification").unwrap_or("block-irq"),
+            dma,
+            device,
+            interrupt,
         };
-        let opened = device::open(start, &names, &BLOCK_DEVICES).map_err(Failure::Open)?;
+        let opened = device::open(start, names, &BLOCK_DEVICES).map_err(Failure::Open)?;
         info!("{}", opened.describe("virtio-blk"));
         let dma_bytes = opened.dma.0;
         let mut disk = VirtioBlk::new(opened.transport).map_err(Failure::Init)?;
@@ -156,7 +174,9 @@ mod component {
                 disk.wait_for_interrupts(i.notification);
             }
             Ok(_) => warn!("the device refused MSI-X entry 0 for its queue: polling"),
-            Err(NoInterrupt::NotGranted) => info!("no interrupt: polling"),
+            Err(NoInterrupt::NotGranted | NoInterrupt::NoNotificationGiven) => {
+                info!("no interrupt: polling")
+            }
             Err(why) => warn!("{why}: polling"),
         }
         let capacity = disk.capacity();
@@ -167,7 +187,7 @@ mod component {
             if disk.read_only() { ", read-only" } else { "" }
         );
 
-        if start.arg("self-check") == Some("on") {
+        if self_check {
             // The check's buffer lies in the DMA region, used in place.
             if dma::free_dma_pages() < CHECK_PAGES {
                 return Err(Failure::DmaRegionTooSmall(dma_bytes));
@@ -190,6 +210,6 @@ mod component {
             info!("sector 0 starts {}", Hex(&report.sector0));
             info!("self-check passed");
         }
-        Ok(BlockServer::new(disk, client_region(start)))
+        Ok(disk)
     }
 }

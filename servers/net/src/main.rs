@@ -6,22 +6,22 @@
 //!
 //! ```text
 //! net: virtio-net 1af4:1000 at configuration page 0xb0010000, 2 BARs, DMA region 512 KiB at physical 0xff00000
-//! net: interrupts: MSI-X entry 0 on line 24 (receive and transmit), RTC tick 16 Hz on line 8: sleeping on net-wake when idle
+//! net: interrupts: MSI-X entry 0 on line 24 (receive and transmit): sleeping on net-wake when idle, until the next timer
 //! net: MAC 52:54:00:12:34:56; 1100 TCP sockets of 8 KiB + 8 KiB at most (18 MiB of heap)
 //! net: serving 1 app: echo-net (1100 sockets)
 //! net: address 10.0.2.15/24, gateway 10.0.2.2 (DHCP)
 //! ```
 //!
 //! With the device's interrupt (`interrupt = "msi"`, granted as
-//! `nic.msi`) and the RTC's (IRQ 8 and ports 0x70-0x71, the tick that
-//! serves timers: [`net::tick`]) it sleeps on its notification `net-wake`
-//! whenever a round finds nothing to do: the NIC's interrupt, the tick
-//! and the apps all signal it. It can then run at a higher priority than
-//! its apps. Without them it polls (it says why), yielding between
-//! rounds, and must run at its apps' priority.
+//! `nic.msi`) it sleeps on its notification `wake` whenever a round finds
+//! nothing to do, until the next timer (smoltcp's and the service's) at
+//! the latest: the NIC's interrupt and the apps signal it. It can then
+//! run at a higher priority than its apps. Without it it polls (it says
+//! why), yielding between rounds, and must run at its apps' priority.
 //!
-//! Arguments: see [`net::settings`] and `docs/net.md`; `exit =
-//! "on-success"` ends a self-test run (failure) if start-up fails.
+//! Arguments (declared in its Cargo.toml): see [`net::settings`] and
+//! `docs/net.md`; `exit = "on-success"` ends a self-test run (failure) if
+//! start-up fails.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -40,17 +40,22 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 libcap::component!(component::run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 #[cfg(target_os = "none")]
 mod component {
+    use crate::args;
     use alloc::vec::Vec;
     use core::fmt::Write;
     use libcap::Notification;
-    use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info, warn};
     use net::nic::{NicError, QUEUES, VirtioNic};
-    use net::settings::{self, ArgError, QuotaError, Settings};
+    use net::settings::{self, ArgError, Given, QuotaError, Settings};
     use net::stack::{Addressing, Net, StackError};
-    use net_api::client::EVENT_SUFFIX;
     use smoltcp::time::Instant;
     use virtio_pci::device::{self, Names, OpenError};
     use virtio_pci::interrupt::{Interrupt, NoInterrupt};
@@ -77,6 +82,8 @@ mod component {
     #[derive(Debug)]
     #[allow(dead_code)] // the fields are read only by `Debug`
     pub enum Failure {
+        /// An argument does not bind to the grants.
+        Bind(libcap::bind::ArgError),
         /// An argument is malformed.
         Args(ArgError),
         /// A `quota-<region>` argument is malformed, or the quotas do not
@@ -119,7 +126,7 @@ mod component {
 
     /// Sleeping needs the NIC's interrupt on both queues; without it the
     /// server polls, and says why.
-    fn idle(settings: &Settings<'static>, interrupt: Result<Interrupt, NoInterrupt>) -> Idle {
+    fn idle(wake: &str, interrupt: Result<Interrupt, NoInterrupt>) -> Idle {
         const POLLING: &str = "polling (net must run at its apps' priority)";
         let interrupt = match interrupt {
             Ok(i) if QUEUES.iter().all(|&q| i.routed(q)) => i,
@@ -138,7 +145,7 @@ mod component {
         };
         info!(
             "interrupts: MSI-X entry 0 on line {} (receive and transmit): sleeping on {} when idle, until the next timer",
-            interrupt.line, settings.wake
+            interrupt.line, wake
         );
         Idle::Sleep {
             wake: interrupt.notification,
@@ -146,27 +153,43 @@ mod component {
     }
 
     pub fn run(start: &'static libcap::Start) -> Result<(), Failure> {
-        let result = serve(start);
+        let args = args::Args::bind(start);
+        let exit = matches!(&args, Ok(a) if a.exit == Some(args::Exit::OnSuccess));
+        let result = args.map_err(Failure::Bind).and_then(|a| serve(start, a));
         if let Err(failure) = &result {
             error!("start-up failed: {failure:?}");
-            if start.arg("exit") == Some("on-success") {
+            if exit {
                 libcap::syscall::try_debug_exit(false);
             }
         }
         result
     }
 
-    fn serve(start: &'static libcap::Start) -> Result<(), Failure> {
-        let settings = Settings::from_args(|k| start.arg(k)).map_err(Failure::Args)?;
+    fn serve(start: &'static libcap::Start, args: args::Args) -> Result<(), Failure> {
+        let settings = Settings::new(Given {
+            address: args.address,
+            gateway: args.gateway,
+            max_sockets: args.max_sockets,
+            rx_buffer: args.rx_buffer,
+            tx_buffer: args.tx_buffer,
+            rx_window: args.rx_window,
+            backlog: args.backlog,
+            syn_timeout: args.syn_timeout,
+            tcp_timeout: args.tcp_timeout,
+            max_udp: args.max_udp,
+            udp_buffer: args.udp_buffer,
+        })
+        .map_err(Failure::Args)?;
+        let wake = args.wake.name;
         let names = Names {
-            dma: settings.dma,
-            device: settings.device,
-            interrupt: settings.wake,
+            dma: args.dma.cap,
+            device: args.device,
+            interrupt: Some(wake),
         };
-        let opened = device::open(start, &names, &NET_DEVICES).map_err(Failure::Open)?;
+        let opened = device::open(start, names, &NET_DEVICES).map_err(Failure::Open)?;
         info!("{}", opened.describe("virtio-net"));
         let mut nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
-        let idle = idle(&settings, opened.interrupt);
+        let idle = idle(wake, opened.interrupt);
         nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
         let mac = nic.mac();
 
@@ -209,30 +232,23 @@ mod component {
         )
         .map_err(Failure::Stack)?;
 
+        // Each app: its region and the notification to signal for it, as
+        // the `app-<region>` arguments bind them.
         let mut apps = Vec::new();
-        for g in start.grants() {
-            if g.kind != Some(CapKind::Region) || g.name == settings.dma || g.peer_badge == 0 {
-                continue;
-            }
-            let signal = alloc::format!("{}{EVENT_SUFFIX}", g.name);
-            let Some(wake) = start.signal(&signal) else {
-                error!(
-                    "region {} has no notification {signal} to signal: skipped",
-                    g.name
-                );
+        for (name, event) in args.app {
+            let Some(region) = start.shared_region(name) else {
+                error!("region {name}: not granted, or taken twice: skipped");
                 continue;
             };
-            let Some(region) = start.shared_region(g.name) else {
-                continue;
-            };
-            match net.attach(region, wake) {
-                Ok(_) => apps.push(g.name),
-                Err(e) => error!("region {}: {e:?}: skipped", g.name),
+            match net.attach(region, event.cap) {
+                Ok(_) => apps.push(name),
+                Err(e) => error!("region {name}: {e:?}: skipped"),
             }
         }
         // The apps are numbered in the order they attached.
+        let given: Vec<(&'static str, u64)> = args.quota.into_iter().collect();
         let quotas = settings::quotas(
-            |k| start.arg(k),
+            &given,
             &apps,
             settings.limits.max_sockets,
             limits.max_sockets,

@@ -3,145 +3,154 @@
 
 use crate::service::Limits;
 use crate::stack::Addressing;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 use smoltcp::time::Duration;
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 
-/// Everything the arguments decide.
+/// Everything the arguments decide (the wiring ones, `dma`, `device`,
+/// `wake` and `app-<region>`, are bound to their grants by the
+/// component's generated view, not here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Settings<'a> {
+pub struct Settings {
     /// DHCP, or the static `address` (and `gateway`).
     pub addressing: Addressing,
     /// Socket limits and sizes.
     pub limits: Limits,
-    /// The DMA region's name (`dma`, default `net-dma`).
-    pub dma: &'a str,
-    /// The PCI device's name (`device`, default `nic`).
-    pub device: &'a str,
-    /// The notification apps signal (`wake`, default `net-wake`); the
-    /// device's interrupt signals it too.
-    pub wake: &'a str,
 }
 
-/// A bad argument: its name and what is wrong.
+/// The value arguments as given (`None`: not in `[args]`), typed as the
+/// server declares them (sizes in bytes, seconds and counts as numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Given {
+    /// `address`: `dhcp` or an IPv4 address with its prefix length.
+    pub address: Option<&'static str>,
+    /// `gateway`: an IPv4 address (with a static `address` only).
+    pub gateway: Option<&'static str>,
+    /// `max-sockets`: TCP sockets in all, 1-65536.
+    pub max_sockets: Option<u64>,
+    /// `rx-buffer`: bytes of a TCP socket's receive buffer.
+    pub rx_buffer: Option<u64>,
+    /// `tx-buffer`: bytes of a TCP socket's send buffer.
+    pub tx_buffer: Option<u64>,
+    /// `rx-window`: bytes an app's connection may hold unread.
+    pub rx_window: Option<u64>,
+    /// `backlog`: the most listening sockets one listener keeps.
+    pub backlog: Option<u64>,
+    /// `syn-timeout`: seconds a half-open connection lives.
+    pub syn_timeout: Option<u64>,
+    /// `tcp-timeout`: seconds an idle connection lives without an answer.
+    pub tcp_timeout: Option<u64>,
+    /// `max-udp`: UDP sockets in all.
+    pub max_udp: Option<u64>,
+    /// `udp-buffer`: bytes of a UDP socket's buffers.
+    pub udp_buffer: Option<u64>,
+}
+
+/// A bad argument: its name, its value and what it must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArgError {
     /// The argument.
     pub key: &'static str,
     /// Its value.
-    pub value: Option<&'static str>,
+    pub value: Shown,
     /// What it must be.
     pub wanted: &'static str,
+}
+
+/// An argument's value in a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Text as given.
+    Text(&'static str),
+    /// A number (a size in bytes, a count).
+    Number(u64),
 }
 
 impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.value {
-            Some(v) => write!(f, "argument {} = \"{v}\": {}", self.key, self.wanted),
-            None => write!(f, "argument {}: {}", self.key, self.wanted),
+            Shown::Text(v) => write!(f, "argument {} = \"{v}\": {}", self.key, self.wanted),
+            Shown::Number(n) => write!(f, "argument {} = {n}: {}", self.key, self.wanted),
         }
     }
 }
 
-/// A size in bytes: a number, optionally with `KiB` or `MiB` (`"8 KiB"`).
-///
-/// ```
-/// use net::settings::parse_size;
-/// assert_eq!(parse_size("4096"), Some(4096));
-/// assert_eq!(parse_size("8 KiB"), Some(8192));
-/// assert_eq!(parse_size("2MiB"), Some(2 << 20));
-/// assert_eq!(parse_size("8 KB"), None);
-/// ```
-pub fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], s[i..].trim()),
-        None => (s, ""),
-    };
-    let n: usize = digits.parse().ok()?;
-    let scale = match unit {
-        "" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        _ => return None,
-    };
-    n.checked_mul(scale)
-}
-
-impl Settings<'static> {
-    /// The settings the arguments (`arg(key)`) give.
+impl Settings {
+    /// The settings the arguments give.
     ///
     /// # Errors
     ///
     /// The first argument that does not parse or is out of range.
     ///
     /// ```
-    /// use net::settings::Settings;
+    /// use net::settings::{Given, Settings};
     /// use net::stack::Addressing;
-    /// let s = Settings::from_args(|k| match k {
-    ///     "address" => Some("192.168.7.2/24"),
-    ///     "max-sockets" => Some("64"),
-    ///     _ => None,
+    /// let s = Settings::new(Given {
+    ///     address: Some("192.168.7.2/24"),
+    ///     max_sockets: Some(64),
+    ///     ..Given::default()
     /// })
     /// .unwrap();
     /// assert!(matches!(s.addressing, Addressing::Static { gateway: None, .. }));
     /// assert_eq!(s.limits.max_sockets, 64);
-    /// assert!(Settings::from_args(|k| (k == "rx-buffer").then_some("lots")).is_err());
+    /// assert!(Settings::new(Given { rx_buffer: Some(10), ..Given::default() }).is_err());
     /// ```
-    pub fn from_args(arg: impl Fn(&str) -> Option<&'static str>) -> Result<Self, ArgError> {
+    pub fn new(given: Given) -> Result<Self, ArgError> {
         let d = Limits::default();
-        let size = |key: &'static str, default: usize, min: usize, max: usize| {
-            arg(key).map_or(Ok(default), |v| {
-                parse_size(v)
-                    .filter(|n| (min..=max).contains(n))
-                    .ok_or(ArgError {
+        let within = |key: &'static str, value: Option<u64>, default: usize, min: u64, max: u64| {
+            value.map_or(Ok(default), |n| {
+                if (min..=max).contains(&n) {
+                    Ok(n as usize)
+                } else {
+                    Err(ArgError {
                         key,
-                        value: Some(v),
-                        wanted: "a size within the documented range (docs/net.md)",
+                        value: Shown::Number(n),
+                        wanted: "within the documented range (docs/net.md)",
                     })
+                }
             })
         };
-        let seconds = |key: &'static str, default: Duration| {
-            arg(key).map_or(Ok(default), |v| {
-                v.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|&s| (1..=3600).contains(&s))
-                    .map(Duration::from_secs)
-                    .ok_or(ArgError {
+        let seconds = |key: &'static str, value: Option<u64>, default: Duration| {
+            value.map_or(Ok(default), |s| {
+                if (1..=3600).contains(&s) {
+                    Ok(Duration::from_secs(s))
+                } else {
+                    Err(ArgError {
                         key,
-                        value: Some(v),
+                        value: Shown::Number(s),
                         wanted: "whole seconds, 1 to 3600",
                     })
+                }
             })
         };
+        let g = given;
         let limits = Limits {
-            max_sockets: size("max-sockets", d.max_sockets, 1, 65_536)?,
-            rx_buffer: size("rx-buffer", d.rx_buffer, 1024, 1 << 20)?,
-            tx_buffer: size("tx-buffer", d.tx_buffer, 1024, 1 << 20)?,
-            rx_window: size("rx-window", d.rx_window, 1024, 1 << 20)?,
-            max_backlog: size("backlog", d.max_backlog, 1, 1024)?,
-            syn_timeout: seconds("syn-timeout", d.syn_timeout)?,
-            tcp_timeout: seconds("tcp-timeout", d.tcp_timeout)?,
-            max_udp: size("max-udp", d.max_udp, 0, 1024)?,
-            udp_buffer: size("udp-buffer", d.udp_buffer, 2048, 1 << 20)?,
+            max_sockets: within("max-sockets", g.max_sockets, d.max_sockets, 1, 65_536)?,
+            rx_buffer: within("rx-buffer", g.rx_buffer, d.rx_buffer, 1024, 1 << 20)?,
+            tx_buffer: within("tx-buffer", g.tx_buffer, d.tx_buffer, 1024, 1 << 20)?,
+            rx_window: within("rx-window", g.rx_window, d.rx_window, 1024, 1 << 20)?,
+            max_backlog: within("backlog", g.backlog, d.max_backlog, 1, 1024)?,
+            syn_timeout: seconds("syn-timeout", g.syn_timeout, d.syn_timeout)?,
+            tcp_timeout: seconds("tcp-timeout", g.tcp_timeout, d.tcp_timeout)?,
+            max_udp: within("max-udp", g.max_udp, d.max_udp, 0, 1024)?,
+            udp_buffer: within("udp-buffer", g.udp_buffer, d.udp_buffer, 2048, 1 << 20)?,
         };
-        let addressing = match arg("address") {
+        let addressing = match g.address {
             None | Some("dhcp") => Addressing::Dhcp,
             Some(v) => {
                 let address = Ipv4Cidr::from_str(v.trim()).map_err(|()| ArgError {
                     key: "address",
-                    value: Some(v),
+                    value: Shown::Text(v),
                     wanted: "\"dhcp\" or an IPv4 address with prefix length, e.g. \"10.0.2.15/24\"",
                 })?;
-                let gateway = arg("gateway")
-                    .map(|g| {
-                        Ipv4Address::from_str(g.trim()).map_err(|_| ArgError {
+                let gateway = g
+                    .gateway
+                    .map(|gw| {
+                        Ipv4Address::from_str(gw.trim()).map_err(|_| ArgError {
                             key: "gateway",
-                            value: Some(g),
+                            value: Shown::Text(gw),
                             wanted: "an IPv4 address, e.g. \"10.0.2.2\"",
                         })
                     })
@@ -149,32 +158,32 @@ impl Settings<'static> {
                 Addressing::Static { address, gateway }
             }
         };
-        if matches!(addressing, Addressing::Dhcp) && arg("gateway").is_some() {
+        if let (Addressing::Dhcp, Some(gw)) = (addressing, g.gateway) {
             return Err(ArgError {
                 key: "gateway",
-                value: arg("gateway"),
+                value: Shown::Text(gw),
                 wanted: "only with a static `address` (DHCP gives the gateway)",
             });
         }
-        Ok(Self {
-            addressing,
-            limits,
-            dma: arg("dma").unwrap_or("net-dma"),
-            device: arg("device").unwrap_or("nic"),
-            wake: arg("wake").unwrap_or("net-wake"),
-        })
+        Ok(Self { addressing, limits })
     }
 }
 
 /// A bad socket quota (`quota-<region>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuotaError {
-    /// `quota-<region>` is not a whole number from 1 to `max-sockets`.
+    /// `quota-<region>` is not from 1 to `max-sockets`.
     Malformed {
         /// The app's region.
         region: &'static str,
         /// The argument's value.
-        value: &'static str,
+        value: u64,
+    },
+    /// `quota-<region>` names a region that is no app's (no
+    /// `app-<region>`).
+    NoSuchApp {
+        /// The region.
+        region: &'static str,
     },
     /// The quotas given add up to more than `max-sockets`.
     Oversubscribed {
@@ -191,13 +200,8 @@ pub enum QuotaError {
     },
 }
 
-/// The argument that sets the socket quota of the app on `region`.
-pub fn quota_key(region: &str) -> String {
-    alloc::format!("quota-{region}")
-}
-
 /// Each app's socket quota, in the order of `regions` (the apps'
-/// regions): its `quota-<region>` argument where given, else an even
+/// regions): its `quota-<region>` argument where `given`, else an even
 /// share of what the given ones leave of `max_sockets` (the argument).
 /// If the heap holds only `served` sockets, every quota shrinks in
 /// proportion (to one socket at least), so that they still add up to at
@@ -205,36 +209,40 @@ pub fn quota_key(region: &str) -> String {
 ///
 /// # Errors
 ///
-/// A quota that is not a number from 1 to `max_sockets`, quotas that add
-/// up to more than `max_sockets`, or nothing left for an app without one.
+/// A quota that is not from 1 to `max_sockets`, or for a region that is
+/// no app's, quotas that add up to more than `max_sockets`, or nothing
+/// left for an app without one.
 ///
 /// ```
 /// use net::settings::{QuotaError, quotas};
-/// let arg = |k: &str| (k == "quota-http-net").then_some("100");
+/// let given = [("http-net", 100)];
 /// let apps = ["resp-net", "http-net", "echo-net"];
-/// assert_eq!(quotas(arg, &apps, 1100, 1100), Ok(vec![500, 100, 500]));
+/// assert_eq!(quotas(&given, &apps, 1100, 1100), Ok(vec![500, 100, 500]));
 /// // A heap that holds half the sockets halves every quota.
-/// assert_eq!(quotas(arg, &apps, 1100, 550), Ok(vec![250, 50, 250]));
-/// assert_eq!(quotas(|_| None, &apps[..2], 1100, 1100), Ok(vec![550, 550]));
+/// assert_eq!(quotas(&given, &apps, 1100, 550), Ok(vec![250, 50, 250]));
+/// assert_eq!(quotas(&[], &apps[..2], 1100, 1100), Ok(vec![550, 550]));
 /// assert_eq!(
-///     quotas(|_| Some("600"), &apps[..2], 1100, 1100),
+///     quotas(&[("resp-net", 600), ("http-net", 600)], &apps[..2], 1100, 1100),
 ///     Err(QuotaError::Oversubscribed { given: 1200, max_sockets: 1100 })
 /// );
 /// ```
 pub fn quotas(
-    arg: impl Fn(&str) -> Option<&'static str>,
+    given: &[(&'static str, u64)],
     regions: &[&'static str],
     max_sockets: usize,
     served: usize,
 ) -> Result<Vec<usize>, QuotaError> {
+    if let Some(&(region, _)) = given.iter().find(|(r, _)| !regions.contains(r)) {
+        return Err(QuotaError::NoSuchApp { region });
+    }
     let given = regions
         .iter()
         .map(|&region| {
-            arg(&quota_key(region))
-                .map(|value| {
-                    value
-                        .trim()
-                        .parse::<usize>()
+            given
+                .iter()
+                .find(|(r, _)| *r == region)
+                .map(|&(_, value)| {
+                    usize::try_from(value)
                         .ok()
                         .filter(|n| (1..=max_sockets).contains(n))
                         .ok_or(QuotaError::Malformed { region, value })

@@ -493,11 +493,11 @@ fn an_app_without_quota_left_cannot_listen() {
 #[test]
 fn quotas_come_from_the_arguments() {
     let apps = ["resp-net", "http-net"];
-    let args = |value: &'static str| move |k: &str| (k == "quota-http-net").then_some(value);
-    assert_eq!(quotas(args("300"), &apps, 1100, 1100), Ok(vec![800, 300]));
-    for bad in ["0", "1101", "lots", "-1"] {
+    let given = |value: u64| [("http-net", value)];
+    assert_eq!(quotas(&given(300), &apps, 1100, 1100), Ok(vec![800, 300]));
+    for bad in [0, 1101, u64::MAX] {
         assert_eq!(
-            quotas(args(bad), &apps, 1100, 1100),
+            quotas(&given(bad), &apps, 1100, 1100),
             Err(QuotaError::Malformed {
                 region: "http-net",
                 value: bad
@@ -505,12 +505,16 @@ fn quotas_come_from_the_arguments() {
         );
     }
     assert_eq!(
-        quotas(args("1100"), &apps, 1100, 1100),
+        quotas(&given(1100), &apps, 1100, 1100),
         Err(QuotaError::NoneLeft { region: "resp-net" })
     );
+    assert_eq!(
+        quotas(&[("echo-net", 10)], &apps, 1100, 1100),
+        Err(QuotaError::NoSuchApp { region: "echo-net" })
+    );
     // Shrunk with the pool, never to nothing.
-    assert_eq!(quotas(args("1099"), &apps, 1100, 10), Ok(vec![1, 9]));
-    assert_eq!(quotas(|_| None, &[], 1100, 1100), Ok(vec![]));
+    assert_eq!(quotas(&given(1099), &apps, 1100, 10), Ok(vec![1, 9]));
+    assert_eq!(quotas(&[], &[], 1100, 1100), Ok(vec![]));
 }
 
 #[test]

@@ -6,10 +6,12 @@
 //! interrupt (`<device>.msi`, see [`crate::interrupt`]).
 //!
 //! ```no_run
-//! # fn run(start: &'static libcap::Start) -> Result<(), virtio_pci::device::OpenError> {
+//! # use libcap::start::SharedRegion;
+//! # fn run(start: &'static libcap::Start, dma: SharedRegion) -> Result<(), virtio_pci::device::OpenError> {
 //! use virtio_pci::device::{self, Names};
-//! let names = Names { dma: "net-dma", device: "nic", interrupt: "net-wake" };
-//! let opened = device::open(start, &names, &[0x1000, 0x1041])?;
+//! // `dma` as the driver's argument binds it (a region init placed for DMA).
+//! let names = Names { dma, device: "nic", interrupt: Some("net-wake") };
+//! let opened = device::open(start, names, &[0x1000, 0x1041])?;
 //! libcap::log::info!("{}", opened.describe("virtio-net"));
 //! match &opened.interrupt {
 //!     Ok(i) => libcap::log::info!("interrupts: MSI-X entry 0 on line {}", i.line),
@@ -25,34 +27,35 @@ use crate::interrupt::{self, Interrupt, MsixTransport, NoInterrupt};
 use crate::pci::{ConfigPage, PAGE_FUNCTION};
 use core::fmt;
 use libcap::abi::start_info::CapKind;
+use libcap::start::SharedRegion;
 use virtio_drivers::transport::pci::bus::{BarInfo, Command, PciError, PciRoot};
 use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
 
 /// The virtio vendor ID.
 pub const VIRTIO_VENDOR: u16 = 0x1af4;
 
-/// The names of the grants a driver starts from (its config arguments
-/// usually override the defaults).
-#[derive(Clone, Copy, Debug)]
+/// What a driver starts from: the grants its arguments bind.
+#[derive(Debug)]
 pub struct Names {
-    /// The DMA region: a `[[region]]` only this component uses.
-    pub dma: &'static str,
+    /// The DMA region: a `[[region]]` only this component uses, which
+    /// init placed for DMA (it has a physical address).
+    pub dma: SharedRegion,
     /// The PCI device (`[[device]] kind = "pci"`): its BARs are granted
     /// as `<device>.bar<N>`, its configuration space as
     /// `<device>.config`, its interrupt (`interrupt = "msi"`) as
     /// `<device>.msi`.
     pub device: &'static str,
-    /// The notification the interrupt signals: the component owns it
-    /// (`notifications`, to wait) and signals it (`signals`, to bind the
-    /// line to it).
-    pub interrupt: &'static str,
+    /// The notification the interrupt signals, if any: the component
+    /// owns it (`notifications`, to wait) and signals it (`signals`, to
+    /// bind the line to it). Without it the driver polls.
+    pub interrupt: Option<&'static str>,
 }
 
 /// The step that went wrong.
 #[derive(Debug)]
 pub enum OpenError {
-    /// No shared region of that name was granted (or it has no physical
-    /// address).
+    /// The DMA region has no physical address (init did not place it
+    /// for DMA).
     NoDmaRegion,
     /// No device memory `<device>.bar<N>` was granted.
     NoBars,
@@ -172,21 +175,19 @@ fn config_page(
 /// once.
 pub fn open(
     start: &'static libcap::Start,
-    names: &Names,
+    names: Names,
     device_ids: &[u16],
 ) -> Result<Opened, OpenError> {
-    let grant = start
-        .find(CapKind::Region, names.dma)
-        .filter(|g| g.physical != 0)
-        .ok_or(OpenError::NoDmaRegion)?;
-    let region = start
-        .shared_region(names.dma)
-        .ok_or(OpenError::NoDmaRegion)?;
+    let region = names.dma;
+    let physical = region.physical();
+    if physical == 0 {
+        return Err(OpenError::NoDmaRegion);
+    }
     // SAFETY: init maps the region read-write for the component's
     // lifetime, physically contiguous from `physical`; the config makes
-    // this component its only user, and `shared_region` hands it out once,
-    // to here.
-    unsafe { dma::set_dma_region(region.as_ptr(), grant.physical, region.len()) };
+    // this component its only user, and the region is handed out once,
+    // to here (`names` owns it).
+    unsafe { dma::set_dma_region(region.as_ptr(), physical, region.len()) };
 
     let mut bars = 0;
     for g in start.grants() {
@@ -237,7 +238,10 @@ pub fn open(
             return Err(OpenError::BarNotGranted(index, address));
         }
     }
-    let interrupt = interrupt::setup(start, names.device, names.interrupt, &mut root, cam);
+    let interrupt = match names.interrupt {
+        Some(notification) => interrupt::setup(start, names.device, notification, &mut root, cam),
+        None => Err(NoInterrupt::NoNotificationGiven),
+    };
     let transport =
         PciTransport::new::<VirtioHal, _>(&mut root, function).map_err(OpenError::Transport)?;
     Ok(Opened {
@@ -246,7 +250,7 @@ pub fn open(
         config,
         ids,
         bars,
-        dma: (region.len(), grant.physical),
+        dma: (region.len(), physical),
     })
 }
 

@@ -124,6 +124,8 @@ impl Interrupt {
 pub enum NoInterrupt {
     /// The config grants no `<device>.msi` (no `interrupt = "msi"`).
     NotGranted,
+    /// The driver was given no notification for the interrupt.
+    NoNotificationGiven,
     /// The component does not both own and signal the notification of
     /// that name.
     NoNotification(&'static str),
@@ -139,6 +141,7 @@ impl fmt::Display for NoInterrupt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotGranted => f.write_str("no interrupt granted (interrupt = \"msi\")"),
+            Self::NoNotificationGiven => f.write_str("no notification for the interrupt"),
             Self::NoNotification(n) => {
                 write!(f, "no notification `{n}` to wait on and signal")
             }

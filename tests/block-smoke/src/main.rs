@@ -35,9 +35,6 @@ use block_api::disk::{Disk, DiskError};
 use block_api::{BAD_OP, Geometry, MISALIGNED, OK, OUT_OF_RANGE, Request, TOO_LARGE};
 use libcap::rpc::{RpcError, Transport};
 
-/// The region argument's default.
-#[cfg(target_os = "none")]
-const DEFAULT_REGION: &str = "block-io";
 /// What the test disk holds at the start of sector 0.
 const MAGIC: &[u8; 16] = b"BASALT-BLOCKTEST";
 /// The sectors the pattern goes to: 4 to 7, one request each.
@@ -94,33 +91,33 @@ impl From<RpcError> for Problem {
     }
 }
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failed> {
     use block_api::BlockClient;
     use libcap::log::info;
 
-    let exit_when_done = start.arg("exit") == Some("on-success");
-    let region_name = start.arg("region").unwrap_or(DEFAULT_REGION);
+    let args = args::Args::bind(start);
+    let exit_when_done = matches!(&args, Ok(a) if a.exit == Some(args::Exit::OnSuccess));
     let mut report = |what: &str, result: &Result<(), Problem>| match result {
         Ok(()) => info!("ok {what}"),
         Err(e) => info!("FAIL {what}: {e:?}"),
     };
-    let client = start.channel_client::<BlockClient>("block");
-    let region = start.shared_region(region_name);
-    let (passed, failed) = match (client, region) {
-        (Some(client), Some(region)) => match Rings::new(client, region) {
+    let (passed, failed) = match args {
+        Ok(args) => match Rings::new(BlockClient::from(args.block.cap), args.region.cap) {
             Some(rings) => script(rings, &mut report),
             None => {
                 report("connect", &Err(Problem::Wrong("region too small")));
                 (0, 1)
             }
         },
-        (None, _) => {
-            report("connect", &Err(Problem::Wrong("no channel `block`")));
-            (0, 1)
-        }
-        (_, None) => {
-            report("connect", &Err(Problem::Wrong("no data region")));
+        Err(e) => {
+            info!("FAIL arguments: {e}");
             (0, 1)
         }
     };

@@ -58,6 +58,12 @@ struct Failed(u32);
 #[cfg(target_os = "none")]
 const DEFAULT_TSC_MHZ: u64 = 2000;
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failed> {
     use alloc::vec;
@@ -66,7 +72,8 @@ fn run(start: &'static libcap::Start) -> Result<(), Failed> {
     use libcap::rpc::Local;
     use ops::{Direct, Failure, Path};
 
-    let exit_when_done = start.arg("exit") == Some("on-success");
+    let args = args::Args::bind(start);
+    let exit_when_done = matches!(&args, Ok(a) if a.exit == Some(args::Exit::OnSuccess));
     libcap::log::info!(
         "{ITERATIONS} timed commands per benchmark after {WARMUP} untimed; \
          {} keys of {} bytes; unit: time-stamp counter ticks \
@@ -101,10 +108,9 @@ fn run(start: &'static libcap::Start) -> Result<(), Failed> {
         &mut print,
     ));
     drop(local);
-    let ipc = match start.channel_client::<KvsClient>("kvs") {
-        Some(client) => Connection::open(client, None).map_err(Failure::Connect),
-        None => Err(Failure::NoChannel),
-    };
+    let ipc = args.map_err(Failure::Args).and_then(|args| {
+        Connection::open(KvsClient::from(args.kvs.cap), None).map_err(Failure::Connect)
+    });
     tally(ops::run_path(
         ipc,
         Path::Ipc,

@@ -159,8 +159,8 @@ impl Target for Direct {
 /// Why a benchmark stopped.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Failure {
-    /// The config gives this component no channel `kvs`.
-    NoChannel,
+    /// The arguments do not bind (no channel `kvs`, say).
+    Args(libcap::bind::ArgError),
     /// Opening the connection (`reset`) failed.
     Connect(kvs::Error),
     /// A command got no reply.
@@ -179,9 +179,7 @@ pub enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::NoChannel => {
-                f.write_str("error=NoChannel (the config gives no channel `kvs`)")
-            }
+            Failure::Args(e) => write!(f, "error=Args ({e})"),
             Failure::Connect(e) => write!(f, "error={e:?} (opening the connection failed)"),
             Failure::Kvs(op, e) => write!(f, "error={e:?} ({} failed)", op.name()),
             Failure::WrongReply { op, key, got } => write!(
@@ -408,7 +406,11 @@ mod tests {
     fn without_a_connection_every_case_says_why() {
         let mut lines = Vec::new();
         let ok = run_path(
-            Err::<Direct, _>(Failure::NoChannel),
+            Err::<Direct, _>(Failure::Args(libcap::bind::ArgError::NotGranted {
+                key: "kvs",
+                name: "kvs",
+                kind: "channel",
+            })),
             Path::Ipc,
             &mut [0; 8],
             2,
@@ -418,7 +420,7 @@ mod tests {
         assert_eq!(lines.len(), CASES.len());
         assert_eq!(
             lines[3],
-            "bench: kvs_get_100b_ipc error=NoChannel (the config gives no channel `kvs`)"
+            "bench: kvs_get_100b_ipc error=Args (argument kvs: no channel `kvs` is granted)"
         );
     }
 }

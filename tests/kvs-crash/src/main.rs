@@ -44,18 +44,23 @@ fn main() {
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), String> {
     use libcap::log::{error, info};
 
-    let client = start
-        .channel_client("kvs")
-        .ok_or_else(|| String::from("no channel `kvs`"))?;
+    let args = args::Args::bind(start).map_err(|e| format!("{e}"))?;
+    let client = kvs_api::KvsClient::from(args.kvs.cap);
     let mut kvs = Connection::open(client, None).map_err(|e| format!("connect: {e:?}"))?;
-    match start.arg("mode") {
-        Some("write") => loop_rounds(&mut kvs, |i| info!("acked {i}")),
-        Some("verify") => {
-            let interrupt = start.arg("interrupt") == Some("yes");
+    match args.mode {
+        Some(args::Mode::Write) => loop_rounds(&mut kvs, |i| info!("acked {i}")),
+        Some(args::Mode::Verify) => {
+            let interrupt = args.interrupt == Some(args::Interrupt::Yes);
             let result = verify(&mut kvs).and_then(|n| {
                 info!("recovered {n} rounds");
                 if interrupt {
@@ -70,8 +75,8 @@ fn run(start: &'static libcap::Start) -> Result<(), String> {
             libcap::syscall::try_debug_exit(result.is_ok());
             result.map(|_| ())
         }
-        other => Err(format!(
-            "argument mode = {other:?}: use \"write\" or \"verify\""
+        None => Err(String::from(
+            "no argument mode: use \"write\" or \"verify\"",
         )),
     }
 }

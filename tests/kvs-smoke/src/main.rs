@@ -1,7 +1,7 @@
 //! `kvs-smoke`: a Basalt component that runs a script of commands against
 //! the kvs server (channel `kvs`) and checks each reply's RESP2 bytes. It
-//! attaches the shared region named by argument `region` (default
-//! `kvs-smoke-buf`) for the large value. It prints one line per check and
+//! attaches the shared region its argument `region` names, if any, for
+//! the large value. It prints one line per check and
 //! a summary:
 //!
 //! ```text
@@ -36,8 +36,6 @@ use alloc::vec::Vec;
 use kvs_api::Connection;
 use libcap::rpc::Transport;
 
-/// The region argument's default.
-const DEFAULT_REGION: &str = "kvs-smoke-buf";
 /// Bytes of the large value.
 const LARGE: usize = 64 * 1024;
 /// How many GETs the expiry check makes before giving up.
@@ -55,6 +53,12 @@ fn main() {
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 /// Checks that failed.
 #[derive(Debug)]
 #[allow(dead_code)] // read only by `Debug`
@@ -64,43 +68,33 @@ struct Failed(u32);
 fn run(start: &'static libcap::Start) -> Result<(), Failed> {
     use libcap::log::info;
 
-    let exit_when_done = start.arg("exit") == Some("on-success");
-    let region_name = start.arg("region").unwrap_or(DEFAULT_REGION);
+    let args = args::Args::bind(start);
+    let exit_when_done = matches!(&args, Ok(a) if a.exit == Some(args::Exit::OnSuccess));
     let mut report = |what: &str, result: &Result<(), String>| match result {
         Ok(()) => info!("ok {what}"),
         Err(e) => info!("FAIL {what}: {e}"),
     };
-    let (passed, failed) = match start.channel_client::<kvs_api::KvsClient>("kvs") {
-        None => {
-            report(
-                "connect",
-                &Err("the config gives me no channel `kvs`".into()),
-            );
+    let (passed, failed) = match args {
+        Err(e) => {
+            report("arguments", &Err(format!("{e}")));
             (0, 1)
         }
-        Some(client) => {
-            let region = start
-                .shared_region(region_name)
-                .map(|r| (region_name, kvs_api::SharedBuf::from_region(r)));
-            match Connection::open(client, region) {
+        Ok(args) => {
+            let region = args
+                .region
+                .map(|r| (r.name, kvs_api::SharedBuf::from_region(r.cap)));
+            match Connection::open(kvs_api::KvsClient::from(args.kvs.cap), region) {
                 Ok(mut kvs) => {
                     let (mut passed, mut failed) = script(&mut kvs, &mut report);
-                    match start.arg("crashes").map(str::parse::<u64>) {
-                        None => {}
-                        Some(Ok(n)) => {
-                            let result = crashes(&mut kvs, n);
-                            report(
-                                &format!("{n} faults in a row, the store back each time"),
-                                &result,
-                            );
-                            if result.is_ok() {
-                                passed += 1;
-                            } else {
-                                failed += 1;
-                            }
-                        }
-                        Some(Err(_)) => {
-                            report("crashes", &Err("argument crashes is not a number".into()));
+                    if let Some(n) = args.crashes {
+                        let result = crashes(&mut kvs, n);
+                        report(
+                            &format!("{n} faults in a row, the store back each time"),
+                            &result,
+                        );
+                        if result.is_ok() {
+                            passed += 1;
+                        } else {
                             failed += 1;
                         }
                     }
@@ -417,14 +411,8 @@ mod tests {
         if size > 0 {
             // SAFETY: leaked; the two sides take turns (synchronous calls).
             unsafe {
-                regions.push((
-                    DEFAULT_REGION.into(),
-                    SharedBuf::new(base, size).expect("not null"),
-                ));
-                ours = Some((
-                    DEFAULT_REGION,
-                    SharedBuf::new(base, size).expect("not null"),
-                ));
+                regions.push(("buf".into(), SharedBuf::new(base, size).expect("not null")));
+                ours = Some(("buf", SharedBuf::new(base, size).expect("not null")));
             }
         }
         let server = Local::new(KvsServer::new(tick, regions), Server::rpc_dispatch);

@@ -217,16 +217,21 @@ pub fn check(
     regions: Option<&[RegionDecl]>,
     decls: &Declarations,
 ) {
-    let (Some(binary), Some(first)) = (&c.binary, c.args.first()) else {
+    let Some(binary) = &c.binary else {
         return;
     };
     let bin = &binary.value;
-    let declared = match decls.binaries.get(bin) {
-        Some(Binary {
-            args: Some(args),
-            source,
-        }) => (args, source),
-        Some(Binary { args: None, source }) => {
+    let declared = match (decls.binaries.get(bin), c.args.first()) {
+        (
+            Some(Binary {
+                args: Some(args),
+                source,
+            }),
+            _,
+        ) => (args, source),
+        // Nothing given, nothing taken.
+        (_, None) => return,
+        (Some(Binary { args: None, source }), Some(first)) => {
             report.error(
                 &first.key.loc,
                 format!(
@@ -236,7 +241,7 @@ pub fn check(
             );
             return;
         }
-        None => {
+        (None, Some(first)) => {
             report.error(
                 &first.key.loc,
                 format!(
@@ -251,6 +256,26 @@ pub fn check(
     let (args, source) = declared;
     let all: Vec<&ArgDecl> = args.iter().chain(&decls.common).collect();
     let grants = Grants::of(c, regions);
+    // A wiring argument `[args]` is silent on binds the grant of its own
+    // name, which must be there.
+    for decl in args {
+        let (Some(w), Key::Exact(key)) = (decl.required_wiring(), &decl.key) else {
+            continue;
+        };
+        if c.args.iter().any(|a| a.key.value == *key) {
+            continue;
+        }
+        if let Some(why) = not_granted(&grants, w, key, &c.name) {
+            report.error(
+                &binary.loc,
+                format!(
+                    "binary `{bin}` takes {} argument `{key}` ({source}): name one in [args] \
+                     (`{key} = \"...\"`), or grant one named `{key}`: {why}",
+                    w.name()
+                ),
+            );
+        }
+    }
     for arg in &c.args {
         let key = arg.key.value.as_str();
         let Some((decl, hole)) = find(&all, key) else {

@@ -3,38 +3,29 @@
 /// The page size every heap, stack and region is a multiple of.
 pub const PAGE: u64 = 4096;
 
-/// Parses a size in bytes: a whole number, optionally followed (with or
-/// without a space) by `KiB`, `MiB` or `GiB`.
+/// Parses a size in bytes ([`basalt_abi::size`], which components read
+/// their `size` arguments with): a whole number, optionally followed
+/// (with or without a space) by `KiB`, `MiB` or `GiB`.
 pub fn parse(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let digits = t
-        .find(|c: char| !c.is_ascii_digit() && c != '_')
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(digits);
-    let number = number.replace('_', "");
+    use basalt_abi::size::SizeError;
     let hint =
         "write a whole number of bytes, KiB, MiB or GiB, e.g. \"4096\", \"64 KiB\", \"2 MiB\"";
-    if number.is_empty() {
-        return Err(format!("`{text}` is not a size: {hint}"));
-    }
-    let shift = match unit.trim_start() {
-        "" | "B" => 0,
-        "KiB" => 10,
-        "MiB" => 20,
-        "GiB" => 30,
-        "K" | "k" | "KB" | "kB" | "M" | "MB" | "G" | "GB" => {
-            return Err(format!(
-                "`{text}`: write KiB, MiB or GiB (powers of 1024), not `{}`",
-                unit.trim_start()
-            ));
-        }
-        other => return Err(format!("`{text}`: unknown unit `{other}`: {hint}")),
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1 << shift))
-        .ok_or_else(|| format!("`{text}` is too large"))
+    basalt_abi::size::parse(text).map_err(|e| match e {
+        SizeError::NotANumber => format!("`{text}` is not a size: {hint}"),
+        SizeError::DecimalUnit => format!(
+            "`{text}`: write KiB, MiB or GiB (powers of 1024), not `{}`",
+            text.trim()
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '_')
+                .trim()
+        ),
+        SizeError::UnknownUnit => format!(
+            "`{text}`: unknown unit `{}`: {hint}",
+            text.trim()
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '_')
+                .trim()
+        ),
+        SizeError::TooLarge => format!("`{text}` is too large"),
+    })
 }
 
 /// `bytes` the way a person writes it: the largest unit that divides it.

@@ -22,12 +22,23 @@ fn decls() -> Declarations {
     d.declare("cli", "cli/Cargo.toml", "who = \"text\"\n");
     d.declare("x", "x/Cargo.toml", "text = \"text\"\n");
     d.declare(
+        "need",
+        "need/Cargo.toml",
+        "kvs = \"channel\"\nev = \"notification\"\n\
+         spare = { kind = \"region\", optional = true }\n",
+    );
+    d.declare(
         "w",
         "w/Cargo.toml",
         "count = \"count\"\nport = \"port\"\nsize = \"size\"\nmode = [\"fast\", \"slow\"]\n\
          flag = [\"true\", \"false\"]\nnote = \"text\"\n\
-         region = \"region\"\nwait = \"notification\"\nwake = \"signal\"\nchan = \"channel\"\n\
-         irq = \"irq\"\nports = \"io-ports\"\ndev = \"device\"\n\
+         region = { kind = \"region\", optional = true }\n\
+         wait = { kind = \"notification\", optional = true }\n\
+         wake = { kind = \"signal\", optional = true }\n\
+         chan = { kind = \"channel\", optional = true }\n\
+         irq = { kind = \"irq\", optional = true }\n\
+         ports = { kind = \"io-ports\", optional = true }\n\
+         dev = { kind = \"device\", optional = true }\n\
          \"quota-<region>\" = \"count\"\n\"x-*\" = \"text\"\n",
     );
     d.binaries.insert(
@@ -1069,6 +1080,51 @@ fn wired(grants: &str, args: &str) -> String {
 }
 
 #[test]
+fn required_wiring_arguments_bind_by_value_or_by_their_own_name() {
+    // `kvs` unnamed and no channel of that name; `ev` named, granted.
+    let e = errors(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"need\"\npriority = 1\nuses = [\"store\"]\nnotifications = [\"a-ev\"]\n\
+             [args]\nev = \"a-ev\"\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"need\"\npriority = 1\nserves = [\"store\"]\nnotifications = [\"ev\"]\n",
+        ),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:1:10: binary `need` takes channel argument `kvs` (need/Cargo.toml): name \
+             one in [args] (`kvs = \"...\"`), or grant one named `kvs`: no channel `kvs` is \
+             granted to `a` (its `serves` and `uses`: `store`)",
+            "cfg/b.toml:1:10: binary `need` takes channel argument `kvs` (need/Cargo.toml): name \
+             one in [args] (`kvs = \"...\"`), or grant one named `kvs`: no channel `kvs` is \
+             granted to `b` (its `serves` and `uses`: `store`)",
+        ]
+    );
+    // Named in [args], or granted under its own name; `spare` may be
+    // left out.
+    let ok = tree(&[
+        ("system.toml", SYSTEM),
+        (
+            "a.toml",
+            "binary = \"need\"\npriority = 1\nuses = [\"store\"]\nnotifications = [\"a-ev\"]\n\
+             [args]\nkvs = \"store\"\nev = \"a-ev\"\n",
+        ),
+        (
+            "b.toml",
+            "binary = \"need\"\npriority = 1\nserves = [\"kvs\", \"store\"]\nnotifications = [\"ev\"]\n",
+        ),
+    ]);
+    if let Err(report) = check(&ok, &decls()) {
+        panic!("{}", report.render());
+    }
+}
+
+#[test]
 fn unknown_arguments_are_reported_with_what_the_binary_takes() {
     let e = errors(&[
         ("system.toml", SYSTEM),
@@ -1294,7 +1350,7 @@ fn bad_declarations_are_reported_where_they_are() {
              <notification>, <signal>, <channel>, <irq>, <io-ports>, <device>",
             "p/Cargo.toml:17:1: `*` would take any argument: give the family a fixed part, e.g. `quota-*`",
             "p/Cargo.toml:18:5: an argument's kind is a string (text, count, port, size, region, notification, \
-             signal, channel, irq, io-ports, device) or a list of words, not integer",
+             signal, channel, irq, io-ports, device), a list of words or a table { kind = \"...\", optional = true }, not integer",
         ]
     );
     // A sound one applies to each of the crate's binaries; a crate

@@ -51,10 +51,9 @@ const _: () = assert!(
 #[derive(Debug)]
 #[allow(dead_code)] // the fields are read only by `Debug`, and on Basalt
 enum Failure {
-    /// The config grants no channel `greeter`.
-    NoChannel,
-    /// An argument is not a number.
-    BadArgument(&'static str),
+    /// An argument does not bind to the grants.
+    #[cfg(target_os = "none")]
+    Args(libcap::bind::ArgError),
     /// A call failed.
     Call(&'static str, RpcError),
     /// A call returned something else than it should.
@@ -73,6 +72,12 @@ fn main() {
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 /// Reads a register of a virtio PCI device's common configuration (the
 /// device memory `name` init granted): shows that a BAR reaches the
 /// component mapped and usable. Offset 0x12 is `num_queues`.
@@ -84,9 +89,7 @@ fn report_virtio_device(start: &'static libcap::Start, name: &str) {
             // address for the component's lifetime; the register is a
             // 16-bit field inside it.
             let queues = unsafe { bar.as_ptr().add(0x12).cast::<u16>().read_volatile() };
-            let physical = start
-                .find(libcap::abi::start_info::CapKind::DeviceMemory, name)
-                .map_or(0, |g| g.physical);
+            let physical = bar.physical();
             info!(
                 "device {name}: {} KiB mapped, physical {physical:#x}, virtio num_queues = {queues}",
                 bar.len() >> 10
@@ -99,21 +102,17 @@ fn report_virtio_device(start: &'static libcap::Start, name: &str) {
 /// Runs the scenario; ends the self-test run if the arguments ask for it.
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> Result<(), Failure> {
-    let exit_when_done = start.arg("exit") == Some("on-success");
-    if let Some(name) = start.arg("virtio-device") {
-        report_virtio_device(start, name);
-    }
-    let crashes = start.arg("crashes").map_or(Ok(1), |n| {
-        n.parse().map_err(|_| Failure::BadArgument("crashes"))
-    });
-    let result = crashes.and_then(|crashes| {
-        start
-            .channel_client::<GreeterClient>("greeter")
-            .ok_or(Failure::NoChannel)
-            .and_then(|greeter| {
-                let stray = GreeterClient::new(libcap::Endpoint::from_raw(NOT_GRANTED));
-                scenario(&greeter, &stray, crashes)
-            })
+    let args = args::Args::bind(start);
+    let exit_when_done = matches!(&args, Ok(a) if a.exit == Some(args::Exit::OnSuccess));
+    let result = args.map_err(Failure::Args).and_then(|args| {
+        if let Some(name) = args.virtio_device {
+            report_virtio_device(start, name);
+        }
+        let greeter = GreeterClient::from(args.greeter.cap);
+        let stray = GreeterClient::new(libcap::Endpoint::from_raw(NOT_GRANTED));
+        let crashes =
+            libcap::bind::fit("crashes", args.crashes.unwrap_or(1)).map_err(Failure::Args)?;
+        scenario(&greeter, &stray, crashes)
     });
     match result {
         Ok(_) => {

@@ -4,9 +4,10 @@
 //! [`GreeterClient`]:
 //!
 //! ```no_run
-//! # fn run(start: &'static libcap::Start) {
+//! # fn run(channel: libcap::Endpoint) {
 //! use hello_server::GreeterClient;
-//! let greeter: GreeterClient = start.channel_client("greeter").expect("channel greeter");
+//! // The channel as the client's argument `greeter` binds it.
+//! let greeter = GreeterClient::from(channel);
 //! let greeting = greeter.hello("world").expect("hello");
 //! assert_eq!(greeting, "Hello, world!");
 //! # }
@@ -33,8 +34,8 @@ libcap::rpc_interface! {
     /// What the hello server serves. Method ids are the wire labels: keep
     /// them, and give a new method a new id.
     pub interface Greeter {
-        /// The client side of [`Greeter`]; make one with
-        /// `start.channel_client("greeter")`.
+        /// The client side of [`Greeter`]; make one from the endpoint of
+        /// channel `greeter` (`GreeterClient::from`).
         client GreeterClient;
         /// `"Hello, <name>!"`; fails with [`NAME_TOO_LONG`].
         fn hello(name: &str) -> Text<GREETING_BYTES> = 1;

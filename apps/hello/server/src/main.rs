@@ -25,14 +25,22 @@ fn main() {
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 /// Serves `greeter` forever.
 #[cfg(target_os = "none")]
 fn run(start: &'static libcap::Start) -> ! {
     use hello_server::{Greeter, Hello};
 
-    let endpoint = start
-        .served("greeter")
-        .expect("the config gives hello-server no channel `greeter` to serve");
+    let args = match args::Args::bind(start) {
+        Ok(args) => args,
+        Err(e) => panic!("{e}"),
+    };
+    let endpoint = args.greeter.cap;
     match start.last_exit() {
         Some(how) => libcap::log::info!(
             "serving greeter (generation {}; the last one ended: {how})",

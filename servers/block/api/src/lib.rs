@@ -87,8 +87,8 @@ libcap::rpc_interface! {
     /// keep them (2, 3 and 4 were the synchronous read, write and flush
     /// of the first version and are not reused).
     pub interface Block {
-        /// The client side of [`Block`]; make one with
-        /// `start.channel_client("block")`.
+        /// The client side of [`Block`]; make one from the endpoint
+        /// its component's argument `block` binds (`From<Endpoint>`).
         client BlockClient;
         /// The disk's size and the largest request.
         fn info() -> Geometry = 1;

@@ -30,8 +30,6 @@ pub enum Error {
     TooLarge,
     /// The server answered with a reply outside the region.
     BadAnswer,
-    /// The config gives the component no channel `kvs`.
-    NoChannel,
     /// A round's request is not whole entries ([`proto::parse_round`]).
     BadRound,
     /// The server restarted during a round ([`Connection::round`]) or a
@@ -59,8 +57,10 @@ impl From<RpcError> for Error {
 /// config gives it one, the shared region for large requests and replies.
 ///
 /// ```no_run
-/// # fn run(start: &'static libcap::Start) {
-/// let mut kvs = kvs_api::Connection::attach(start, "my-kvs-region").expect("channel kvs");
+/// # use libcap::{Endpoint, bind::Named, start::SharedRegion};
+/// # fn run(channel: Endpoint, region: Named<SharedRegion>) {
+/// // Bound from the component's arguments (`args.kvs.cap`, `args.kvs_region`).
+/// let mut kvs = kvs_api::Connection::attach(channel, Some(region)).expect("a session");
 /// assert_eq!(kvs.command(&[b"INCR", b"n"]).unwrap(), b":1\r\n");
 /// # }
 /// ```
@@ -80,15 +80,16 @@ pub struct Connection<T: Transport> {
 }
 
 impl Connection<libcap::Endpoint> {
-    /// A component's connection to the kvs server on its channel `kvs`,
-    /// with the shared region `region` for large requests and replies if
-    /// the config gives the component one.
-    pub fn attach(start: &libcap::Start, region: &str) -> Result<Self, Error> {
-        let client = start.channel_client("kvs").ok_or(Error::NoChannel)?;
-        let buf = start
-            .shared_region(region)
-            .map(|r| (region, SharedBuf::from_region(r)));
-        Self::open(client, buf)
+    /// A component's connection to the kvs server on `channel`, with the
+    /// shared region `region` for large requests and replies if the
+    /// config gives the component one (the server finds it by its name).
+    /// A component binds both from its arguments.
+    pub fn attach(
+        channel: libcap::Endpoint,
+        region: Option<libcap::bind::Named<libcap::start::SharedRegion>>,
+    ) -> Result<Self, Error> {
+        let buf = region.map(|r| (r.name, SharedBuf::from_region(r.cap)));
+        Self::open(KvsClient::from(channel), buf)
     }
 }
 

@@ -9,8 +9,11 @@
 //! interface.
 //!
 //! ```no_run
-//! # fn run(start: &'static libcap::Start) {
-//! let mut kvs = kvs_api::Connection::attach(start, "resp-kvs").expect("channel kvs");
+//! # use libcap::{Endpoint, bind::Named, start::SharedRegion};
+//! # fn run(channel: Endpoint, region: Named<SharedRegion>) {
+//! // The channel and region as the component's arguments bind them
+//! // (`args.kvs.cap`, `args.kvs_region`: docs/config.md, "Arguments").
+//! let mut kvs = kvs_api::Connection::attach(channel, Some(region)).expect("a session");
 //! assert_eq!(kvs.command(&[b"SET", b"k", b"v"]).unwrap(), b"+OK\r\n");
 //! # }
 //! ```
@@ -82,9 +85,9 @@ libcap::rpc_interface! {
     /// connection). Method ids are the wire labels: keep them, and give a
     /// new method a new id.
     pub interface Kvs {
-        /// The client side of [`Kvs`]; make one with
-        /// `start.channel_client("kvs")`, and use it through
-        /// [`Connection`].
+        /// The client side of [`Kvs`]; make one from the endpoint its
+        /// component's argument `kvs` binds (`From<Endpoint>`), and use
+        /// it through [`Connection`].
         client KvsClient;
         /// Runs one command: `request` is its argument list as a RESP
         /// array of bulk strings ([`proto::encode_command`]), at most

@@ -5,8 +5,9 @@
 //!
 //! ```no_run
 //! use kvs_api::ops::Existing;
-//! # fn run(start: &'static libcap::Start) -> Result<(), kvs_api::ops::OpError> {
-//! let mut kvs = kvs_api::Connection::attach(start, "http-kvs").expect("channel kvs");
+//! # use libcap::{Endpoint, bind::Named, start::SharedRegion};
+//! # fn run(channel: Endpoint, region: Named<SharedRegion>) -> Result<(), kvs_api::ops::OpError> {
+//! let mut kvs = kvs_api::Connection::attach(channel, Some(region)).expect("a session");
 //! assert!(kvs.set(b"k", b"v", Existing::Replace)?);
 //! assert_eq!(kvs.get(b"k")?, Some(b"v".to_vec()));
 //! assert!(kvs.delete(b"k")?);

@@ -6,9 +6,10 @@
 //! kvs: serving kvs (generation 1, 1 region, TSC 2000 MHz, clock 1795804249 s)
 //! ```
 //!
-//! Arguments: `tsc-mhz` (the TSC's frequency; default: the kernel's
-//! calibration from the start-info page, else 2000) and `epoch-ms`
-//! (the Unix time in milliseconds it takes the start to be; default: the
+//! Arguments (declared in its Cargo.toml): `kvs` (the channel it
+//! serves), `tsc-mhz` (the TSC's frequency; default: the kernel's
+//! calibration from the start-info page, else 2000) and `epoch-ms` (the
+//! Unix time in milliseconds it takes the start to be; default: the
 //! real-time clock the kernel read at boot, else 1700000000000), from
 //! which it counts time (see [`kvs::TscClock`]); `maxmemory` (default:
 //! the heap less what the server needs besides the data, see
@@ -17,17 +18,18 @@
 //!
 //! With a channel `block` (the block server) it keeps its data set in an
 //! append-only log on that disk ([`kvs::persist`]), replayed at start:
-//! `disk-region` names the region it shares with the block server
-//! (default `kvs-disk`), `fsync` is `always`, `everysec` (the default) or
-//! `no`. It logs what it found:
+//! `disk-region` names the region it shares with the block server,
+//! `fsync` is `always`, `everysec` (the default) or `no`. It logs what
+//! it found:
 //!
 //! ```text
 //! kvs: log: 1523 records (48 KiB) replayed, fsync always, area 0 of 2 x 1023 KiB
 //! ```
 //!
-//! Every other shared region the config gives it is a buffer clients may
-//! attach. With `enable-debug-command = "yes"`, `DEBUG SEGFAULT` faults
-//! it on purpose (for tests of its supervision).
+//! Every other shared region the config gives it is a buffer its clients
+//! may attach, each client the one it shares with (a client names it; the
+//! server checks whose it is). With `enable-debug-command = "yes"`,
+//! `DEBUG SEGFAULT` faults it on purpose (for tests of its supervision).
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -46,6 +48,12 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 libcap::component!(run);
 
+/// The arguments, bound to the grants (generated from Cargo.toml).
+#[cfg(target_os = "none")]
+mod args {
+    libcap::include_args!();
+}
+
 /// The TSC frequency assumed when neither the kernel nor the config gives one.
 #[cfg(target_os = "none")]
 const DEFAULT_TSC_MHZ: u64 = 2000;
@@ -62,39 +70,44 @@ fn run(start: &'static libcap::Start) -> ! {
     use libcap::abi::start_info::CapKind;
     use libcap::log::{error, info};
 
-    let endpoint = start
-        .served("kvs")
-        .expect("the config gives kvs no channel `kvs` to serve");
-    let number = |key: &str, default: u64| {
-        start
-            .arg(key)
-            .map(|v| v.parse().expect("a numeric argument"))
-            .unwrap_or(default)
+    let args = match args::Args::bind(start) {
+        Ok(args) => args,
+        Err(e) => {
+            error!("{e}");
+            libcap::syscall::exit(1)
+        }
     };
+    let endpoint = args.kvs.cap;
     // The kernel's calibration, unless the config overrides it.
     let measured = start.tsc_hz().map_or(DEFAULT_TSC_MHZ, |hz| hz / 1_000_000);
-    let tsc_mhz = number("tsc-mhz", measured);
+    let tsc_mhz = args.tsc_mhz.unwrap_or(measured);
     // The config's time, else the kernel's reading of the real-time clock.
-    let epoch_ms = number("epoch-ms", start.unix_time_ms().unwrap_or(DEFAULT_EPOCH_MS));
-    let disk_region = start.arg("disk-region").unwrap_or("kvs-disk");
+    let epoch_ms = args
+        .epoch_ms
+        .unwrap_or(start.unix_time_ms().unwrap_or(DEFAULT_EPOCH_MS));
+    let disk_region = args.disk_region.as_ref().map(|r| r.name);
     let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
     let mut store = kvs_core::Store::with_seed(seed);
-    let persistence = start
-        .channel_client::<block_api::BlockClient>("block")
-        .map(
-            |client| match open_log(start, client, disk_region, &mut store, seed) {
-                Ok(p) => p,
-                Err(e) => {
-                    error!("{e}");
-                    libcap::syscall::exit(1)
-                }
-            },
-        );
+    let fsync = match args.fsync {
+        None | Some(args::Fsync::Everysec) => kvs::persist::Fsync::EverySec,
+        Some(args::Fsync::Always) => kvs::persist::Fsync::Always,
+        Some(args::Fsync::No) => kvs::persist::Fsync::No,
+    };
+    let persistence = args.block.map(|block| {
+        let client = block_api::BlockClient::from(block.cap);
+        match open_log(client, args.disk_region, fsync, &mut store, seed) {
+            Ok(p) => p,
+            Err(e) => {
+                error!("{e}");
+                libcap::syscall::exit(1)
+            }
+        }
+    });
     // Time never runs backwards past what the log recorded.
     let last_logged = persistence.as_ref().map_or(0, |(_, last)| *last + 1);
     let names: Vec<&'static str> = start
         .grants()
-        .filter(|g| g.kind == Some(CapKind::Region) && g.name != disk_region)
+        .filter(|g| g.kind == Some(CapKind::Region) && Some(g.name) != disk_region)
         .map(|g| g.name)
         .collect();
     let regions: Vec<(String, SharedBuf)> = names
@@ -110,7 +123,7 @@ fn run(start: &'static libcap::Start) -> ! {
     let mut server = KvsServer::with_store(store, clock, regions);
     // Limits apply once the log is replayed: loading never evicts.
     server.set_lineage(start.generation(), start.last_exit());
-    if start.arg("enable-debug-command") == Some("yes") {
+    if args.enable_debug_command == Some(args::EnableDebugCommand::Yes) {
         server.enable_debug(fault_on_purpose);
     }
     let ceiling = memory_budget(start.heap().1, largest_region.unwrap_or(0));
@@ -120,12 +133,15 @@ fn run(start: &'static libcap::Start) -> ! {
         || libcap::runtime::heap_held().unwrap_or(0) as u64,
         ceiling,
     );
-    let maxmemory = alloc::format!("{ceiling}");
-    for (name, default) in [
+    let maxmemory = args
+        .maxmemory
+        .map_or(alloc::format!("{ceiling}"), String::from);
+    let policy = args.maxmemory_policy.map(|p| alloc::format!("{p}"));
+    for (name, value) in [
         ("maxmemory", Some(maxmemory.as_str())),
-        ("maxmemory-policy", None),
+        ("maxmemory-policy", policy.as_deref()),
     ] {
-        let Some(value) = start.arg(name).or(default) else {
+        let Some(value) = value else {
             continue;
         };
         if let Err(e) = server.configure(name, value) {
@@ -192,9 +208,8 @@ const HELD_REPLIES: usize = 16;
 /// Why persistence could not start.
 #[cfg(target_os = "none")]
 enum OpenError {
-    NoRegion(&'static str),
+    NoRegion,
     Disk(block_api::disk::DiskError),
-    BadFsync(&'static str),
     Log(kvs::persist::LogError),
 }
 
@@ -202,15 +217,10 @@ enum OpenError {
 impl core::fmt::Display for OpenError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            OpenError::NoRegion(name) => write!(
-                f,
-                "no region `{name}` shared with the block server: add it to the config or set disk-region"
+            OpenError::NoRegion => f.write_str(
+                "a channel `block` but no region shared with the block server: set disk-region",
             ),
             OpenError::Disk(e) => write!(f, "the disk: {e}"),
-            OpenError::BadFsync(v) => write!(
-                f,
-                "argument fsync = \"{v}\": use \"always\", \"everysec\" or \"no\""
-            ),
             OpenError::Log(e) => write!(f, "the log: {e}"),
         }
     }
@@ -220,9 +230,9 @@ impl core::fmt::Display for OpenError {
 /// the persistence and the time of the last record.
 #[cfg(target_os = "none")]
 fn open_log(
-    start: &'static libcap::Start,
     client: block_api::BlockClient,
-    region: &'static str,
+    region: Option<libcap::bind::Named<libcap::start::SharedRegion>>,
+    fsync: kvs::persist::Fsync,
     store: &mut kvs_core::Store,
     seed: u64,
 ) -> Result<
@@ -232,15 +242,9 @@ fn open_log(
     ),
     OpenError,
 > {
-    use kvs::persist::{Fsync, Log, Persistence};
+    use kvs::persist::{Log, Persistence};
 
-    let fsync = match start.arg("fsync") {
-        None => Fsync::EverySec,
-        Some(v) => Fsync::parse(v).ok_or(OpenError::BadFsync(v))?,
-    };
-    let shared = start
-        .shared_region(region)
-        .ok_or(OpenError::NoRegion(region))?;
+    let shared = region.ok_or(OpenError::NoRegion)?.cap;
     let disk = block_api::disk::Disk::open(client, shared).map_err(OpenError::Disk)?;
     let device: alloc::boxed::Box<dyn kvs::persist::SectorDevice> = alloc::boxed::Box::new(disk);
     let (log, report) = Log::open(device, store, seed).map_err(OpenError::Log)?;

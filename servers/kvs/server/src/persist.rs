@@ -154,18 +154,6 @@ pub enum Fsync {
 }
 
 impl Fsync {
-    /// The policy named `always`, `everysec` or `no` (any case).
-    pub fn parse(s: &str) -> Option<Fsync> {
-        [
-            ("always", Fsync::Always),
-            ("everysec", Fsync::EverySec),
-            ("no", Fsync::No),
-        ]
-        .into_iter()
-        .find(|(name, _)| s.eq_ignore_ascii_case(name))
-        .map(|(_, f)| f)
-    }
-
     /// Its name in the config (and in Redis).
     pub fn name(self) -> &'static str {
         match self {

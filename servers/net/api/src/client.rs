@@ -3,8 +3,11 @@
 //!
 //! ```no_run
 //! use net_api::client::{Event, Sockets};
-//! # fn run(start: &'static libcap::Start) {
-//! let mut net = Sockets::attach(start, "echo-net").expect("a region shared with net");
+//! # use libcap::{Notification, start::SharedRegion};
+//! # fn run(region: SharedRegion, event: Notification, wake: Notification) {
+//! // The grants as the app's arguments bind them (`args.region.cap`,
+//! // `args.net_event.cap`, `args.net_wake.cap`: docs/net.md, "Wiring").
+//! let mut net = Sockets::attach(region, event, wake).expect("a usable region");
 //! net.io().listen(7, 16);
 //! loop {
 //!     net.wait(); // until there are events
@@ -172,46 +175,23 @@ pub struct Sockets<W = Notification> {
     synced: bool,
 }
 
-/// Why [`Sockets::attach`] failed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ClientError {
-    /// No region of that name.
-    NoRegion,
-    /// No notification `<region>-ev` to wait on.
-    NoNotification,
-    /// No notification `net-wake` (or the `net-wake` argument's) to
-    /// signal.
-    NoServerNotification,
-    /// The region is unusable.
-    Region(AttachError),
-}
-
-/// The name of the server's notification that apps signal, unless the
-/// app's argument `net-wake` names another.
-pub const SERVER_NOTIFICATION: &str = "net-wake";
-
-/// The suffix of the notification an app waits on: region `R`, notification `R-ev`.
-pub const EVENT_SUFFIX: &str = "-ev";
-
 impl Sockets<Notification> {
-    /// Attaches to the server through region `region` (shared with the
-    /// net server only), waiting on notification `<region>-ev` and
-    /// signalling `net-wake` (or the app's `net-wake` argument).
+    /// Attaches to the server through `region` (shared with the net server
+    /// only), waiting on `event` (the notification the server signals for
+    /// this region: its `app-<region>` argument) and signalling `server`
+    /// (the notification it sleeps on). A component binds all three from
+    /// its arguments (docs/net.md, "Wiring").
     ///
     /// # Errors
     ///
-    /// A grant is missing or the region is unusable.
-    pub fn attach(start: &'static libcap::Start, region: &str) -> Result<Self, ClientError> {
-        let name = alloc::format!("{region}{EVENT_SUFFIX}");
-        let own = start
-            .notification(&name)
-            .ok_or(ClientError::NoNotification)?;
-        let server = start
-            .signal(start.arg("net-wake").unwrap_or(SERVER_NOTIFICATION))
-            .ok_or(ClientError::NoServerNotification)?;
-        let region = start.shared_region(region).ok_or(ClientError::NoRegion)?;
-        let mut sockets = Self::new(region, server).map_err(ClientError::Region)?;
-        sockets.own = Some(own);
+    /// The region is too small or misaligned.
+    pub fn attach(
+        region: SharedRegion,
+        event: Notification,
+        server: Notification,
+    ) -> Result<Self, AttachError> {
+        let mut sockets = Self::new(region, server)?;
+        sockets.own = Some(event);
         Ok(sockets)
     }
 
@@ -229,7 +209,7 @@ impl Sockets<Notification> {
 
 impl<W: Wake> Sockets<W> {
     /// The app's side of `region`; `server` wakes the server. (On Basalt,
-    /// [`Sockets::attach`] finds both by name.)
+    /// [`Sockets::attach`] also waits on the app's own notification.)
     ///
     /// # Errors
     ///

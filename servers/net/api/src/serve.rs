@@ -27,9 +27,10 @@
 //!     fn close(&mut self, _: Vec<u8>) {}
 //! }
 //!
-//! # fn run(start: &'static libcap::Start) -> ! {
+//! # use libcap::{Notification, start::SharedRegion};
+//! # fn run(region: SharedRegion, event: Notification, wake: Notification) -> ! {
 //! let mut server = StreamServer::new(Lengths, 7, 16, 100);
-//! let mut net = net_api::client::Sockets::attach(start, "lengths-net").expect("a region");
+//! let mut net = net_api::client::Sockets::attach(region, event, wake).expect("a region");
 //! server.serve(&mut net)
 //! # }
 //! ```
