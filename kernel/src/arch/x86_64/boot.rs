@@ -183,8 +183,9 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         (Some(SelfTest::Boot), _) => self_test_boot(),
         (Some(SelfTest::PageFault), _) => self_test_page_fault(),
         (_, Some(root)) => {
-            thread::resume(root.tcb);
-            thread::schedule()
+            let k = super::state::enter();
+            thread::resume(k, root.tcb);
+            thread::schedule(k)
         }
         (Some(SelfTest::RootTask), None) => fatal(format_args!(
             "test=roottask needs a boot module named `{}`",

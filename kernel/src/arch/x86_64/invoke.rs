@@ -12,6 +12,7 @@ mod paging;
 
 use super::boot;
 use super::context::UserContext;
+use super::state::Kernel;
 use super::thread::{self, KernelMachine};
 use crate::ipc;
 use crate::object::cap::Cap;
@@ -68,7 +69,7 @@ pub enum Next {
 }
 
 /// Handles the system call the current thread `t` made.
-pub fn syscall(t: TcbRef) -> Next {
+pub fn syscall(k: &mut Kernel, t: TcbRef) -> Next {
     let number = t.with(|tcb| tcb.context.rax);
     if number == Syscall::Null as u64 {
         // Nothing to decode: the cheapest way through the kernel.
@@ -85,35 +86,38 @@ pub fn syscall(t: TcbRef) -> Next {
                     Err(Error::MissingRight)
                 } else {
                     let can_grant = rights.contains(Rights::GRANT);
-                    let mut rq = thread::RUN_QUEUE.lock();
-                    if ipc::fast_call(&mut rq, t, ep, badge, info) {
+                    let rq = &mut k.sched;
+                    if ipc::fast_call(rq, t, ep, badge, info) {
                         Ok(Outcome::Done)
                     } else {
-                        ipc::send(&mut rq, t, ep, badge, can_grant, info, SendKind::Call, true)
+                        ipc::send(rq, t, ep, badge, can_grant, info, SendKind::Call, true)
                             .map(|()| Outcome::Done)
                     }
                 }
             }
             Some(Err(e)) => Err(e),
-            _ => Ok(invoke(t, &ctx, info, &mut next)),
+            _ => Ok(invoke(k, t, &ctx, info, &mut next)),
         },
-        Some(s @ (Syscall::Send | Syscall::NbSend)) => send(t, ctx.rdi, info, s == Syscall::Send),
-        Some(s @ (Syscall::Recv | Syscall::NbRecv)) => receive(t, ctx.rdi, s == Syscall::Recv),
-        Some(Syscall::RecvTimed) => receive_until(t, ctx.rdi, ctx.rdx),
-        Some(Syscall::Reply) => ipc::reply(&mut thread::RUN_QUEUE.lock(), t, info)
-            .map(|()| Outcome::Reply([0; REGISTER_WORDS])),
+        Some(s @ (Syscall::Send | Syscall::NbSend)) => {
+            send(k, t, ctx.rdi, info, s == Syscall::Send)
+        }
+        Some(s @ (Syscall::Recv | Syscall::NbRecv)) => receive(k, t, ctx.rdi, s == Syscall::Recv),
+        Some(Syscall::RecvTimed) => receive_until(k, t, ctx.rdi, ctx.rdx),
+        Some(Syscall::Reply) => {
+            ipc::reply(&mut k.sched, t, info).map(|()| Outcome::Reply([0; REGISTER_WORDS]))
+        }
         Some(Syscall::ReplyRecv) => match endpoint_arg(t, ctx.rdi) {
             Some(Ok(IpcCap::Endpoint { ep, rights, .. }))
                 if rights.contains(Rights::READ)
-                    && ipc::fast_reply_recv(&mut thread::RUN_QUEUE.lock(), t, ep, info) =>
+                    && ipc::fast_reply_recv(&mut k.sched, t, ep, info) =>
             {
                 Ok(Outcome::Done)
             }
             Some(Ok(cap)) if cap.rights().contains(Rights::READ) => {
                 // With nobody to reply to, this is a plain receive (as on
                 // the first round of a server loop).
-                let _ = ipc::reply(&mut thread::RUN_QUEUE.lock(), t, info);
-                receive(t, ctx.rdi, true)
+                let _ = ipc::reply(&mut k.sched, t, info);
+                receive(k, t, ctx.rdi, true)
             }
             // A receive that cannot work fails before anything is sent.
             Some(Ok(_)) => Err(Error::MissingRight),
@@ -125,14 +129,15 @@ pub fn syscall(t: TcbRef) -> Next {
             save_reply(t, ctx.rdi)
         }
         Some(Syscall::Yield) => {
-            thread::yield_current();
+            // The next runnable thread of the caller's priority runs.
+            k.sched.rotate();
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
         // Handled above.
         Some(Syscall::Null) => Ok(Outcome::Reply([0; REGISTER_WORDS])),
         Some(Syscall::Exit) => {
-            if !thread::send_fault(t, fault::EXITED, [ctx.rip, ctx.rsp, ctx.rdx, 0]) {
-                thread::suspend(t);
+            if !thread::send_fault(k, t, fault::EXITED, [ctx.rip, ctx.rsp, ctx.rdx, 0]) {
+                thread::suspend(k, t);
             }
             Ok(Outcome::Done)
         }
@@ -143,12 +148,12 @@ pub fn syscall(t: TcbRef) -> Next {
         Some(Syscall::DebugExit) if boot::in_self_test() => boot::stop(ctx.rdx == 0),
         Some(Syscall::DebugCheck) if boot::in_self_test() => {
             next = Next::Caller;
-            debug::check(t, [ctx.rdi, ctx.rdx]).map(Outcome::Reply)
+            debug::check(k, t, [ctx.rdi, ctx.rdx]).map(Outcome::Reply)
         }
         Some(Syscall::DebugCheck) => Err(Error::IllegalOperation),
         Some(Syscall::DebugExit) => Err(Error::IllegalOperation),
         None => {
-            if thread::send_fault(t, fault::UNKNOWN_SYSCALL, [ctx.rip, ctx.rsp, number, 0]) {
+            if thread::send_fault(k, t, fault::UNKNOWN_SYSCALL, [ctx.rip, ctx.rsp, number, 0]) {
                 Ok(Outcome::Done)
             } else {
                 Err(Error::UnknownSyscall)
@@ -178,26 +183,23 @@ fn endpoint_arg(t: TcbRef, address: u64) -> Option<Result<IpcCap, Error>> {
     }
 }
 
-fn send(t: TcbRef, address: u64, info: MessageInfo, blocking: bool) -> Result<Outcome, Error> {
+fn send(
+    k: &mut Kernel,
+    t: TcbRef,
+    address: u64,
+    info: MessageInfo,
+    blocking: bool,
+) -> Result<Outcome, Error> {
     let cspace = t.slot(tcb_slot::CSPACE).cap();
     let slot = cnode::lookup(cspace, address)?;
-    let mut rq = thread::RUN_QUEUE.lock();
+    let rq = &mut k.sched;
     match slot.ipc_cap() {
         Some(IpcCap::Endpoint { ep, badge, rights }) => {
             if !rights.contains(Rights::WRITE) {
                 return Err(Error::MissingRight);
             }
             let can_grant = rights.contains(Rights::GRANT);
-            ipc::send(
-                &mut rq,
-                t,
-                ep,
-                badge,
-                can_grant,
-                info,
-                SendKind::Send,
-                blocking,
-            )?;
+            ipc::send(rq, t, ep, badge, can_grant, info, SendKind::Send, blocking)?;
             Ok(Outcome::Done)
         }
         Some(IpcCap::Notification {
@@ -208,11 +210,11 @@ fn send(t: TcbRef, address: u64, info: MessageInfo, blocking: bool) -> Result<Ou
             if !rights.contains(Rights::WRITE) {
                 return Err(Error::MissingRight);
             }
-            ipc::signal(&mut rq, ntfn, badge);
+            ipc::signal(rq, ntfn, badge);
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
         None if matches!(slot.cap(), Cap::Reply { .. }) => {
-            ipc::reply_through(&mut rq, t, slot, info)?;
+            ipc::reply_through(rq, t, slot, info)?;
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
         None => Err(Error::WrongType),
@@ -226,33 +228,33 @@ fn save_reply(t: TcbRef, address: u64) -> Result<Outcome, Error> {
     Ok(Outcome::Reply([0; REGISTER_WORDS]))
 }
 
-fn receive(t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {
+fn receive(k: &mut Kernel, t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {
     let cap = endpoint_arg(t, address).unwrap_or(Err(Error::WrongType))?;
-    let mut rq = thread::RUN_QUEUE.lock();
+    let rq = &mut k.sched;
     if !cap.rights().contains(Rights::READ) {
         return Err(Error::MissingRight);
     }
     match cap {
-        IpcCap::Endpoint { ep, .. } => ipc::receive(&mut rq, t, ep, blocking)?,
+        IpcCap::Endpoint { ep, .. } => ipc::receive(rq, t, ep, blocking)?,
         IpcCap::Notification { ntfn, .. } => ipc::wait(t, ntfn, blocking)?,
     }
     Ok(Outcome::Done)
 }
 
 /// `RecvTimed`: a receive that gives up at TSC time `deadline`.
-fn receive_until(t: TcbRef, address: u64, deadline: u64) -> Result<Outcome, Error> {
+fn receive_until(k: &mut Kernel, t: TcbRef, address: u64, deadline: u64) -> Result<Outcome, Error> {
     if super::cpu::rdtsc() >= deadline {
-        return receive(t, address, false).map_err(|e| match e {
+        return receive(k, t, address, false).map_err(|e| match e {
             Error::WouldBlock => Error::TimedOut,
             e => e,
         });
     }
-    let outcome = receive(t, address, true)?;
+    let outcome = receive(k, t, address, true)?;
     if matches!(
         t.state(),
         ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
     ) {
-        thread::RUN_QUEUE.lock().sleep(t, deadline);
+        k.sched.sleep(t, deadline);
     }
     Ok(outcome)
 }
@@ -260,12 +262,18 @@ fn receive_until(t: TcbRef, address: u64, deadline: u64) -> Result<Outcome, Erro
 /// `Call` on a capability that is no endpoint or notification: a kernel
 /// invocation. A refusal is written as the result here; an invocation
 /// stopped at a preemption point is made again when the thread next runs.
-fn invoke(t: TcbRef, ctx: &SyscallArgs, info: MessageInfo, next: &mut Next) -> Outcome {
+fn invoke(
+    k: &mut Kernel,
+    t: TcbRef,
+    ctx: &SyscallArgs,
+    info: MessageInfo,
+    next: &mut Next,
+) -> Outcome {
     if invocation::leaves_threads_alone(info.label()) {
         *next = Next::Caller;
     }
     let regs = [ctx.rdx, ctx.r10, ctx.r8, ctx.r9];
-    match invoke_object(t, ctx.rdi, info, regs) {
+    match invoke_object(k, t, ctx.rdi, info, regs) {
         Ok(words) => Outcome::Reply(words),
         Err(Failure::Refused { error, detail }) => {
             ipc::fail_with(t, error, detail);
@@ -284,19 +292,25 @@ fn invoke(t: TcbRef, ctx: &SyscallArgs, info: MessageInfo, next: &mut Next) -> O
 
 /// Invokes the capability at `address` with the message `info` and
 /// `regs` (words 0-3) from `t`.
-fn invoke_object(t: TcbRef, address: u64, info: MessageInfo, regs: [u64; REGISTER_WORDS]) -> Reply {
+fn invoke_object(
+    k: &mut Kernel,
+    t: TcbRef,
+    address: u64,
+    info: MessageInfo,
+    regs: [u64; REGISTER_WORDS],
+) -> Reply {
     let cspace = t.slot(tcb_slot::CSPACE).cap();
     let slot = cnode::lookup(cspace, address)?;
     let msg = Message::new(t, info, regs);
     let label = info.label();
-    if let Some(reply) = invocation::invoke(slot, label, cspace, &msg, &mut KernelMachine) {
+    if let Some(reply) = invocation::invoke(slot, label, cspace, &msg, &mut KernelMachine(k)) {
         return reply;
     }
     match slot.cap() {
-        Cap::PageTable { level, .. } => paging::page_table(slot, level, label, cspace, &msg),
-        Cap::Frame { base, large, .. } => paging::frame(slot, base, large, label, cspace, &msg),
-        Cap::IrqControl => interrupts::control(slot, label, cspace, &msg),
-        Cap::IrqHandler { irq } => interrupts::handler(irq, label, cspace, &msg),
+        Cap::PageTable { level, .. } => paging::page_table(k, slot, level, label, cspace, &msg),
+        Cap::Frame { base, large, .. } => paging::frame(k, slot, base, large, label, cspace, &msg),
+        Cap::IrqControl => interrupts::control(&mut k.irqs, slot, label, cspace, &msg),
+        Cap::IrqHandler { irq } => interrupts::handler(&mut k.irqs, irq, label, cspace, &msg),
         Cap::IoPortControl => io_ports::control(slot, label, cspace, &msg),
         Cap::IoPort { first, last } => io_ports::ports(first, last, label, &msg),
         _ => Err(Error::UnknownInvocation.into()),

@@ -13,11 +13,11 @@
 //! must.
 
 use super::acpi::InterruptOverride;
+use super::apic;
 use super::ioapic::IoApic;
-use super::{apic, thread};
 use crate::object::objref::NotificationRef;
 use core::sync::atomic::{AtomicU64, Ordering};
-use spin::{Mutex, Once};
+use spin::Once;
 
 /// Vector of ISA IRQ 0.
 pub const IRQ_BASE: u8 = 0x30;
@@ -54,6 +54,7 @@ pub fn msi_message(line: u8) -> Option<(u64, u64)> {
 }
 
 /// Where a line's interrupts go.
+#[derive(Clone, Copy)]
 struct Line {
     notification: Option<NotificationRef>,
     badge: u64,
@@ -75,7 +76,6 @@ struct Controller {
 }
 
 static CONTROLLER: Once<Controller> = Once::new();
-static LINES: Mutex<[Line; IRQ_LINES]> = Mutex::new([Line::UNBOUND; IRQ_LINES]);
 
 /// Takes over the (first) IOAPIC for device interrupts.
 pub fn init(ioapic: IoApic, gsi_base: u32, overrides: &[InterruptOverride], apic_id: u32) {
@@ -111,44 +111,113 @@ fn wiring(c: &Controller, irq: u8) -> Option<(u32, bool, bool)> {
     Some((input, low, level))
 }
 
-/// Delivers `irq` as a signal of `badge` on `notification`, and unmasks
-/// it. False if the line does not exist here.
-pub fn bind(irq: u8, notification: NotificationRef, badge: u64) -> bool {
-    if is_msi(irq) {
-        LINES.lock()[usize::from(irq)] = Line {
+/// The lines as the kernel state ([`super::state::Kernel`]) holds them:
+/// where each one's interrupts go, and which have a handler capability.
+pub struct Lines {
+    lines: [Line; IRQ_LINES],
+    /// Bit per line: a handler capability was issued for it.
+    issued: u64,
+}
+
+const _: () = assert!(IRQ_LINES <= 64);
+
+impl Default for Lines {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Lines {
+    /// No line bound, none issued.
+    pub const fn new() -> Self {
+        Self {
+            lines: [Line::UNBOUND; IRQ_LINES],
+            issued: 0,
+        }
+    }
+
+    /// Delivers `irq` as a signal of `badge` on `notification`, and
+    /// unmasks it. False if the line does not exist here.
+    pub fn bind(&mut self, irq: u8, notification: NotificationRef, badge: u64) -> bool {
+        let line = Line {
             notification: Some(notification),
             badge,
         };
-        return true;
+        if is_msi(irq) {
+            self.lines[usize::from(irq)] = line;
+            return true;
+        }
+        let Some(c) = CONTROLLER.get() else {
+            return false;
+        };
+        let Some((input, low, level)) = wiring(c, irq) else {
+            return false;
+        };
+        self.lines[usize::from(irq)] = line;
+        c.ioapic
+            .route(input, IRQ_BASE + irq, c.apic_id, low, level, false);
+        true
     }
-    let Some(c) = CONTROLLER.get() else {
-        return false;
-    };
-    let Some((input, low, level)) = wiring(c, irq) else {
-        return false;
-    };
-    LINES.lock()[usize::from(irq)] = Line {
-        notification: Some(notification),
-        badge,
-    };
-    c.ioapic
-        .route(input, IRQ_BASE + irq, c.apic_id, low, level, false);
-    true
-}
 
-/// The driver handled the interrupt: unmask the line, if it is bound to a
-/// notification (an unbound line stays masked). A message-signalled line
-/// is never masked.
-pub fn ack(irq: u8) {
-    if is_msi(irq) {
-        return;
+    /// The driver handled the interrupt: unmask the line, if it is bound
+    /// to a notification (an unbound line stays masked). A
+    /// message-signalled line is never masked.
+    pub fn ack(&self, irq: u8) {
+        let bound = self
+            .lines
+            .get(usize::from(irq))
+            .is_some_and(|l| l.notification.is_some());
+        if !is_msi(irq) && bound {
+            set_masked(irq, false);
+        }
     }
-    let bound = LINES
-        .lock()
-        .get(usize::from(irq))
-        .is_some_and(|l| l.notification.is_some());
-    if bound {
-        set_masked(irq, false);
+
+    /// Stops delivering `irq`: masked, notification forgotten.
+    pub fn unbind(&mut self, irq: u8) {
+        set_masked(irq, true);
+        if let Some(line) = self.lines.get_mut(usize::from(irq)) {
+            *line = Line::UNBOUND;
+        }
+    }
+
+    /// Claims `line` for a new handler capability: false if it has one
+    /// already (there is one handler capability per line).
+    pub fn claim(&mut self, line: u8) -> bool {
+        let bit = 1u64 << line;
+        let free = self.issued & bit == 0;
+        self.issued |= bit;
+        free
+    }
+
+    /// Claims the first message-signalled line without a handler
+    /// capability.
+    pub fn claim_msi(&mut self) -> Option<u8> {
+        (IOAPIC_LINES as u8..IRQ_LINES as u8).find(|&line| self.claim(line))
+    }
+
+    /// The line's handler capability is gone: the line stops and can be
+    /// issued again.
+    pub fn release(&mut self, line: u8) {
+        self.unbind(line);
+        self.issued &= !(1u64 << line);
+    }
+
+    /// A notification is going away: lines that signal it stop.
+    pub fn forget_notification(&mut self, notification: NotificationRef) {
+        for irq in 0..IRQ_LINES as u8 {
+            if self.lines[usize::from(irq)].notification == Some(notification) {
+                self.unbind(irq);
+            }
+        }
+    }
+
+    /// The signals the lines that interrupted since the last call owe:
+    /// (notification, badge) of each bound one.
+    pub fn take_arrived(&self) -> impl Iterator<Item = (NotificationRef, u64)> + '_ {
+        let arrived = ARRIVED.swap(0, Ordering::Acquire);
+        (0..IRQ_LINES)
+            .filter(move |&i| arrived & (1 << i) != 0)
+            .filter_map(|i| self.lines[i].notification.map(|n| (n, self.lines[i].badge)))
     }
 }
 
@@ -161,64 +230,20 @@ fn set_masked(irq: u8, masked: bool) {
     }
 }
 
-/// Stops delivering `irq`: masked, notification forgotten.
-pub fn unbind(irq: u8) {
-    set_masked(irq, true);
-    if let Some(line) = LINES.lock().get_mut(usize::from(irq)) {
-        *line = Line::UNBOUND;
-    }
-}
+/// Lines that interrupted and whose signals are not delivered yet (bit
+/// per line): how an interrupt hands its line to the holder of the kernel
+/// state without touching the state.
+static ARRIVED: AtomicU64 = AtomicU64::new(0);
 
-/// IRQ lines with a handler capability issued (bit per line).
-static ISSUED: AtomicU64 = AtomicU64::new(0);
-
-const _: () = assert!(IRQ_LINES <= 64);
-
-/// Claims `line` for a new handler capability: false if it has one
-/// already (there is one handler capability per line).
-pub fn claim(line: u8) -> bool {
-    let bit = 1u64 << line;
-    ISSUED.fetch_or(bit, Ordering::Relaxed) & bit == 0
-}
-
-/// Claims the first message-signalled line without a handler capability.
-pub fn claim_msi() -> Option<u8> {
-    (IOAPIC_LINES as u8..IRQ_LINES as u8).find(|&line| claim(line))
-}
-
-/// The line's handler capability is gone: the line stops and can be
-/// issued again.
-pub fn release(line: u8) {
-    unbind(line);
-    ISSUED.fetch_and(!(1u64 << line), Ordering::Relaxed);
-}
-
-/// A notification is going away: lines that signal it stop.
-pub fn forget_notification(notification: NotificationRef) {
-    for irq in 0..IRQ_LINES as u8 {
-        let bound = LINES.lock()[usize::from(irq)].notification == Some(notification);
-        if bound {
-            unbind(irq);
-        }
-    }
-}
-
-/// Handles the interrupt on `vector` (an IRQ vector): mask an IOAPIC line
-/// until the driver acknowledges it, signal the driver, end the
-/// interrupt.
-pub fn handle(vector: u8) {
+/// An interrupt on `vector` (an IRQ vector): mask an IOAPIC line until
+/// the driver acknowledges it, record the line for delivery
+/// ([`Lines::take_arrived`]), end the interrupt.
+pub fn arrived(vector: u8) {
     let irq = vector - IRQ_BASE;
     if !is_msi(irq) {
         set_masked(irq, true);
     }
-    let (notification, badge) = {
-        let lines = LINES.lock();
-        let l = &lines[usize::from(irq)];
-        (l.notification, l.badge)
-    };
-    if let Some(notification) = notification {
-        crate::ipc::signal(&mut thread::RUN_QUEUE.lock(), notification, badge);
-    }
+    ARRIVED.fetch_or(1 << irq, Ordering::Release);
     apic::end_of_interrupt();
 }
 

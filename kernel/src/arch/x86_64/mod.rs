@@ -27,6 +27,7 @@ pub mod roottask;
 pub mod rtc;
 pub mod serial;
 pub mod stacks;
+pub mod state;
 pub mod thread;
 pub mod timer;
 pub mod trap;

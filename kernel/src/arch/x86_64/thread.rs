@@ -2,8 +2,9 @@
 //! choice of the next thread, user faults, and the kernel's implementation
 //! of the object model's [`Machine`] interface.
 
+use super::state::{self, Kernel};
 use super::trap::{TrapFrame, vector};
-use super::{boot, exception, irq, timer, user, vspace};
+use super::{boot, exception, timer, user, vspace};
 use crate::ipc;
 use crate::object::cap::{Asid, Cap, Mapping};
 use crate::object::objref::{EndpointRef, IpcCap, NotificationRef, TcbRef};
@@ -11,15 +12,12 @@ use crate::object::ops::Machine;
 use crate::object::tcb::{SendKind, Tcb, ThreadState, tcb_slot};
 use crate::sched::RunQueue;
 use basalt_abi::{Error, MessageInfo, Rights, fault};
-use spin::Mutex;
 use x86_64::registers::control::Cr2;
 
-pub static RUN_QUEUE: Mutex<RunQueue> = Mutex::new(RunQueue::new());
+/// The kernel's side of the object model, working on the kernel state.
+pub struct KernelMachine<'k>(pub &'k mut Kernel);
 
-/// The kernel's side of the object model.
-pub struct KernelMachine;
-
-impl Machine for KernelMachine {
+impl Machine for KernelMachine<'_> {
     fn create_vspace(&mut self, base: u64) -> Option<Asid> {
         vspace::create(base)
     }
@@ -56,40 +54,42 @@ impl Machine for KernelMachine {
         vspace::clear_page_table(base)
     }
     fn release_irq(&mut self, irq: u8) {
-        irq::release(irq)
+        self.0.irqs.release(irq)
     }
     fn forget_thread(&mut self, tcb: TcbRef) {
-        ipc::cancel(&mut RUN_QUEUE.lock(), tcb, true);
+        ipc::cancel(&mut self.0.sched, tcb, true);
         super::fpu::forget(tcb);
     }
     fn destroy_endpoint(&mut self, ep: EndpointRef) {
-        ipc::destroy_endpoint(&mut RUN_QUEUE.lock(), ep);
+        ipc::destroy_endpoint(&mut self.0.sched, ep);
     }
     fn destroy_notification(&mut self, ntfn: NotificationRef) {
-        irq::forget_notification(ntfn);
-        ipc::destroy_notification(&mut RUN_QUEUE.lock(), ntfn);
+        self.0.irqs.forget_notification(ntfn);
+        ipc::destroy_notification(&mut self.0.sched, ntfn);
     }
     fn drop_reply(&mut self, caller: TcbRef) {
-        ipc::drop_reply(&mut RUN_QUEUE.lock(), caller);
+        ipc::drop_reply(&mut self.0.sched, caller);
     }
     fn set_priority(&mut self, tcb: TcbRef, priority: u8) {
-        RUN_QUEUE.lock().set_priority(tcb, priority);
+        self.0.sched.set_priority(tcb, priority);
     }
     fn resume(&mut self, tcb: TcbRef) {
-        resume(tcb);
+        resume(self.0, tcb);
     }
     fn suspend(&mut self, tcb: TcbRef) {
-        suspend(tcb);
+        suspend(self.0, tcb);
     }
-    /// Lets pending interrupts in (the long operations hold no lock at
-    /// their preemption points), then stops the operation if a thread of
-    /// higher priority than the caller became runnable: its driver's
-    /// interrupt should not wait for a revoke or a retype to finish.
+    /// Lets pending interrupts in (they only record their lines, see
+    /// [`super::state`]), delivers them, then stops the operation if a
+    /// thread of higher priority than the caller became runnable: its
+    /// driver's interrupt should not wait for a revoke or a retype to
+    /// finish.
     fn preempt(&mut self) -> bool {
         x86_64::instructions::interrupts::enable();
         x86_64::instructions::nop();
         x86_64::instructions::interrupts::disable();
-        let rq = RUN_QUEUE.lock();
+        self.0.deliver_interrupts();
+        let rq = &self.0.sched;
         rq.current
             .is_some_and(|cur| rq.highest().is_some_and(|h| h > cur.priority()))
     }
@@ -110,47 +110,49 @@ fn save(frame: &TrapFrame, tcb: &mut Tcb) {
 /// thread's TCB already.
 pub extern "C" fn handle_syscall() -> ! {
     user::debug_check_entry_flags();
-    let current = RUN_QUEUE.lock().current;
-    if let Some(thread) = current {
-        let next = super::invoke::syscall(thread);
-        if next == super::invoke::Next::Caller || RUN_QUEUE.lock().keeps_running(thread) {
+    let k = state::enter();
+    if let Some(thread) = k.sched.current {
+        let next = super::invoke::syscall(k, thread);
+        if next == super::invoke::Next::Caller || k.sched.keeps_running(thread) {
             // The slice's timer may have fired at a preemption point.
-            arm_for_running(&RUN_QUEUE.lock());
+            arm_for_running(&k.sched);
+            state::leave(k);
             // SAFETY: the thread is live and current; nothing else touches
             // its context until it enters the kernel again.
             user::return_to_caller(unsafe { &(*thread.as_ptr()).context })
         }
     }
-    schedule()
+    schedule(k)
 }
 
 /// Every interrupt or exception from user mode: save the thread's
 /// registers, handle the event, run whichever thread should run next.
 pub fn user_entry(frame: &TrapFrame) -> ! {
-    let current = RUN_QUEUE.lock().current;
-    let Some(thread) = current else {
+    let k = state::enter();
+    let Some(thread) = k.sched.current else {
         // Nothing was running in user mode; treat as a kernel bug.
         exception::handle(frame)
     };
     thread.with(|t| save(frame, t));
     match frame.vector as u8 {
         vector::DEVICE_NOT_AVAILABLE => super::fpu::claim(thread),
-        v if v < vector::FIRST_EXTERNAL => user_fault(thread, frame),
+        v if v < vector::FIRST_EXTERNAL => user_fault(k, thread, frame),
         v => {
             super::trap::interrupt(v);
+            k.deliver_interrupts();
             if v == vector::TIMER {
                 // The end of a time slice: the next thread of this priority.
-                RUN_QUEUE.lock().rotate();
+                k.sched.rotate();
             }
         }
     }
-    schedule()
+    schedule(k)
 }
 
 /// A user thread faulted: its fault handler gets a fault message, or, if
 /// it has none, the thread is reported and suspended. The kernel itself
 /// carries on either way.
-fn user_fault(thread: TcbRef, frame: &TrapFrame) {
+fn user_fault(k: &mut Kernel, thread: TcbRef, frame: &TrapFrame) {
     let cr2 = if frame.vector == 14 {
         Cr2::read_raw()
     } else {
@@ -169,7 +171,7 @@ fn user_fault(thread: TcbRef, frame: &TrapFrame) {
     } else {
         frame.error_code
     };
-    if send_fault(thread, label, [frame.rip, frame.rsp, cr2, code]) {
+    if send_fault(k, thread, label, [frame.rip, frame.rsp, cr2, code]) {
         return;
     }
     log::error!(
@@ -181,12 +183,12 @@ fn user_fault(thread: TcbRef, frame: &TrapFrame) {
         cr2,
         frame.rsp
     );
-    suspend(thread);
+    suspend(k, thread);
 }
 
 /// Sends a fault message for `thread` to its fault endpoint, as if the
 /// thread had called it. False if it has no (usable) fault endpoint.
-pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
+pub fn send_fault(k: &mut Kernel, thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
     let Some(IpcCap::Endpoint { ep, badge, .. }) = thread.slot(tcb_slot::FAULT_ENDPOINT).ipc_cap()
     else {
         return false;
@@ -194,7 +196,7 @@ pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
     thread.with(|t| t.ipc.fault = [label, words[0], words[1], words[2], words[3]]);
     let info = MessageInfo::new(label, 4);
     ipc::send(
-        &mut RUN_QUEUE.lock(),
+        &mut k.sched,
         thread,
         ep,
         badge,
@@ -206,45 +208,31 @@ pub fn send_fault(thread: TcbRef, label: u64, words: [u64; 4]) -> bool {
     .is_ok()
 }
 
-/// Threads whose `RecvTimed` deadline has passed stop waiting, with
-/// `TimedOut` (at every timer interrupt).
-pub fn wake_sleepers() {
-    let now = super::cpu::rdtsc();
-    let mut rq = RUN_QUEUE.lock();
-    while let Some(t) = rq.expired(now) {
-        ipc::time_out(&mut rq, t);
-    }
-}
-
 /// Stops `thread` until it is resumed, wherever it is in IPC.
-pub fn suspend(thread: TcbRef) {
-    ipc::cancel(&mut RUN_QUEUE.lock(), thread, false);
+pub fn suspend(k: &mut Kernel, thread: TcbRef) {
+    ipc::cancel(&mut k.sched, thread, false);
 }
 
 /// Makes an inactive `thread` runnable (a blocked one stays blocked).
-pub fn resume(thread: TcbRef) {
+pub fn resume(k: &mut Kernel, thread: TcbRef) {
     if thread.state() == ThreadState::Inactive {
         thread.with(|t| t.state = ThreadState::Runnable);
-        RUN_QUEUE.lock().push(thread);
+        k.sched.push(thread);
     }
 }
 
-/// Lets the next runnable thread run.
-pub fn yield_current() {
-    RUN_QUEUE.lock().rotate();
-}
-
 /// Runs the current thread if it can still run, else the next runnable
-/// one; idles (interrupts on, CPU halted) while there is none.
-pub fn schedule() -> ! {
+/// one; idles (interrupts on, CPU halted) while there is none. Gives the
+/// kernel state back as the thread enters user mode.
+pub fn schedule(k: &'static mut Kernel) -> ! {
     loop {
-        let next = RUN_QUEUE.lock().choose();
-        if let Some(thread) = next {
+        if let Some(thread) = k.sched.choose() {
             match thread.slot(tcb_slot::VSPACE).cap() {
                 Cap::VSpace { base, asid } => {
                     vspace::activate(asid, base);
                     super::fpu::switch_to(thread);
-                    arm_for_running(&RUN_QUEUE.lock());
+                    arm_for_running(&k.sched);
+                    state::leave(k);
                     // SAFETY: the TCB is live (it is current), and nothing
                     // else touches its context until the thread re-enters.
                     user::resume(unsafe { &(*thread.as_ptr()).context })
@@ -254,12 +242,12 @@ pub fn schedule() -> ! {
                         "thread {:#x} has no address space any more; suspended",
                         thread.addr()
                     );
-                    suspend(thread);
+                    suspend(k, thread);
                     continue;
                 }
             }
         }
-        idle();
+        idle(k);
     }
 }
 
@@ -293,19 +281,20 @@ fn idle_wake(rq: &RunQueue) -> Option<u64> {
     at
 }
 
-/// Halts until an interrupt has made a thread runnable.
-fn idle() {
+/// Halts until an interrupt has made a thread runnable (interrupts only
+/// record their lines meanwhile: it delivers them after each halt).
+fn idle(k: &mut Kernel) {
     let started = timer::nanos_since_boot();
     loop {
         super::serial::drain();
-        timer::arm(idle_wake(&RUN_QUEUE.lock()));
+        timer::arm(idle_wake(&k.sched));
         x86_64::instructions::interrupts::enable_and_hlt();
         x86_64::instructions::interrupts::disable();
-        let q = RUN_QUEUE.lock();
+        k.deliver_interrupts();
+        let q = &k.sched;
         if q.current.is_some() || q.highest().is_some() {
             return;
         }
-        drop(q);
         if boot::in_self_test() && timer::nanos_since_boot() - started > SELF_TEST_IDLE_LIMIT_NS {
             boot::fatal(format_args!("no thread has been runnable for 10 s"));
         }

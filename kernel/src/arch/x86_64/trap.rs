@@ -238,10 +238,11 @@ fn drop_forged(v: u8) {
 /// Handles the external interrupt on `v`, whatever mode it arrived in.
 pub fn interrupt(v: u8) {
     match v {
-        v if super::irq::is_irq_vector(u64::from(v)) => super::irq::handle(v),
+        v if super::irq::is_irq_vector(u64::from(v)) => super::irq::arrived(v),
         vector::TIMER => {
+            // The timed waits it ends are delivered by the holder of the
+            // kernel state (`Kernel::deliver_interrupts`).
             timer::tick();
-            super::thread::wake_sleepers();
             super::serial::drain();
             apic::end_of_interrupt();
         }

@@ -1,7 +1,8 @@
 //! The debugging system calls: `DebugWrite` (the serial console) and
 //! `DebugCheck` (the invariant oracle, self-test mode only).
 
-use crate::arch::x86_64::{serial, thread, trap, vspace};
+use crate::arch::x86_64::state::Kernel;
+use crate::arch::x86_64::{serial, trap, vspace};
 use crate::object::cap::Cap;
 use crate::object::cnode;
 use crate::object::objref::TcbRef;
@@ -55,7 +56,7 @@ const ORACLE_LOG_LIMIT: u64 = 8;
 
 /// `DebugCheck`: the invariant oracle over what derives from the
 /// capabilities at `roots` (0: none).
-pub fn check(t: TcbRef, roots: [u64; 2]) -> Words {
+pub fn check(k: &Kernel, t: TcbRef, roots: [u64; 2]) -> Words {
     let cspace = t.slot(tcb_slot::CSPACE).cap();
     let mut slots = [None; 2];
     for (slot, &address) in slots.iter_mut().zip(&roots) {
@@ -74,11 +75,11 @@ pub fn check(t: TcbRef, roots: [u64; 2]) -> Words {
     } else {
         &list[..]
     };
-    let rq = thread::RUN_QUEUE.lock();
+    let rq = &k.sched;
     let mut logged = 0;
     let report = oracle::check(
         list,
-        &rq,
+        rq,
         &vspace::MmuTables,
         &mut ORACLE_SCRATCH.lock(),
         &mut |v| {

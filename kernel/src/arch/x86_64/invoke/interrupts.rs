@@ -10,7 +10,13 @@ use crate::object::slot::SlotRef;
 use basalt_abi::{Error, Rights, label};
 
 /// Invokes the IRQ control capability in `control` with `label`.
-pub fn control(control: SlotRef, label: u64, cspace: Cap, msg: &Message) -> Reply {
+pub fn control(
+    lines: &mut irq::Lines,
+    control: SlotRef,
+    label: u64,
+    cspace: Cap,
+    msg: &Message,
+) -> Reply {
     let w = |i| msg.word(i);
     match label {
         label::IRQ_CONTROL_GET => {
@@ -22,7 +28,7 @@ pub fn control(control: SlotRef, label: u64, cspace: Cap, msg: &Message) -> Repl
             if !dest.is_empty() {
                 return Err(Error::SlotOccupied.into());
             }
-            if !irq::claim(irq) {
+            if !lines.claim(irq) {
                 return Err(Error::IllegalOperation.into());
             }
             dest.install_child(Cap::IrqHandler { irq }, control);
@@ -36,7 +42,7 @@ pub fn control(control: SlotRef, label: u64, cspace: Cap, msg: &Message) -> Repl
             if irq::msi_message(irq::IOAPIC_LINES as u8).is_none() {
                 return Err(Error::IllegalOperation.into());
             }
-            let irq = irq::claim_msi().ok_or(Error::NotEnoughMemory)?;
+            let irq = lines.claim_msi().ok_or(Error::NotEnoughMemory)?;
             dest.install_child(Cap::IrqHandler { irq }, control);
             Ok([u64::from(irq), 0, 0, 0])
         }
@@ -45,7 +51,7 @@ pub fn control(control: SlotRef, label: u64, cspace: Cap, msg: &Message) -> Repl
 }
 
 /// Invokes a handler capability for IRQ `line` with `label`.
-pub fn handler(line: u8, label: u64, cspace: Cap, msg: &Message) -> Reply {
+pub fn handler(lines: &mut irq::Lines, line: u8, label: u64, cspace: Cap, msg: &Message) -> Reply {
     match label {
         label::IRQ_HANDLER_MSI_MESSAGE => {
             let (address, data) = irq::msi_message(line).ok_or(Error::IllegalOperation)?;
@@ -63,17 +69,17 @@ pub fn handler(line: u8, label: u64, cspace: Cap, msg: &Message) -> Reply {
             if !rights.contains(Rights::WRITE) {
                 return Err(Error::MissingRight.into());
             }
-            if !irq::bind(line, ntfn, badge) {
+            if !lines.bind(line, ntfn, badge) {
                 return Err(Error::RangeError.into());
             }
             Ok(NO_WORDS)
         }
         label::IRQ_HANDLER_ACK => {
-            irq::ack(line);
+            lines.ack(line);
             Ok(NO_WORDS)
         }
         label::IRQ_HANDLER_CLEAR => {
-            irq::unbind(line);
+            lines.unbind(line);
             Ok(NO_WORDS)
         }
         _ => Err(Error::UnknownInvocation.into()),

@@ -2,6 +2,7 @@
 //! address space, unmapping them, a frame's physical address.
 
 use crate::arch::x86_64::layout::PHYS_OFFSET;
+use crate::arch::x86_64::state::Kernel;
 use crate::arch::x86_64::thread::KernelMachine;
 use crate::arch::x86_64::vspace;
 use crate::object::cap::{Asid, Cap};
@@ -13,17 +14,24 @@ use basalt_abi::{Error, ObjectType, Rights, label};
 
 /// Invokes the capability in `slot` to a page table of `level` with
 /// `label`.
-pub fn page_table(slot: SlotRef, level: u8, label: u64, cspace: Cap, msg: &Message) -> Reply {
+pub fn page_table(
+    k: &mut Kernel,
+    slot: SlotRef,
+    level: u8,
+    label: u64,
+    cspace: Cap,
+    msg: &Message,
+) -> Reply {
     match label {
         label::PAGE_TABLE_MAP => {
             let asid = vspace_arg(cspace, msg.word(0)?)?;
             let vaddr = msg.word(1)?;
-            ops::map_page_table(slot, asid, vaddr, &mut KernelMachine)
+            ops::map_page_table(slot, asid, vaddr, &mut KernelMachine(k))
                 .map_err(|e| missing_table(e, asid, vaddr, level + 1))?;
             Ok(NO_WORDS)
         }
         label::PAGE_TABLE_UNMAP => {
-            ops::unmap_page_table(slot, &mut KernelMachine)?;
+            ops::unmap_page_table(slot, &mut KernelMachine(k))?;
             Ok(NO_WORDS)
         }
         _ => Err(Error::UnknownInvocation.into()),
@@ -33,6 +41,7 @@ pub fn page_table(slot: SlotRef, level: u8, label: u64, cspace: Cap, msg: &Messa
 /// Invokes the capability in `slot` to the frame at `base` (2 MiB when
 /// `large`) with `label`.
 pub fn frame(
+    k: &mut Kernel,
     slot: SlotRef,
     base: u64,
     large: bool,
@@ -44,12 +53,12 @@ pub fn frame(
         label::FRAME_MAP => {
             let asid = vspace_arg(cspace, msg.word(0)?)?;
             let (vaddr, wanted) = (msg.word(1)?, Rights::from_bits_truncate(msg.word(2)? as u8));
-            ops::map_frame(slot, asid, vaddr, wanted, &mut KernelMachine)
+            ops::map_frame(slot, asid, vaddr, wanted, &mut KernelMachine(k))
                 .map_err(|e| missing_table(e, asid, vaddr, if large { 2 } else { 1 }))?;
             Ok(NO_WORDS)
         }
         label::FRAME_UNMAP => {
-            ops::unmap_frame(slot, &mut KernelMachine)?;
+            ops::unmap_frame(slot, &mut KernelMachine(k))?;
             Ok(NO_WORDS)
         }
         label::FRAME_GET_ADDRESS => Ok([base - PHYS_OFFSET, 0, 0, 0]),
