@@ -7,7 +7,7 @@ use crate::{Clock, Command, Store, StoreError, docs, info, reply};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use kvs_core::command::Spec;
+use kvs_core::command::{Keys, Spec};
 use kvs_core::num::parse_i64;
 
 /// The commands the front end answers itself.
@@ -436,6 +436,7 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
                 reply::bulk(out, spec.name.as_bytes());
             }
         }
+        "command|getkeys" => getkeys(&names, out),
         _ => help(
             out,
             &[
@@ -450,10 +451,42 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
                 "    Return arity, flags and key positions of the commands (all of them by default).",
                 "LIST",
                 "    Return the names of every command and subcommand.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full command.",
                 "HELP",
                 "    Print this help.",
             ],
         ),
+    }
+}
+
+/// `COMMAND GETKEYS command arg...`: the keys the command table finds in
+/// the arguments, with Redis's errors.
+fn getkeys(args: &[&[u8]], out: &mut Vec<u8>) {
+    // A container's subcommand, when it has them and one is named.
+    let spec = table::lookup(args[0]).and_then(|spec| match args.get(1) {
+        Some(sub) if !spec.subcommands.is_empty() => spec.subcommand(sub),
+        _ => Some(spec),
+    });
+    let Some(spec) = spec else {
+        return reply::error(out, b"ERR Invalid command specified");
+    };
+    if spec.keys == Keys::NONE {
+        return reply::error(out, b"ERR The command has no key arguments");
+    }
+    if !spec.arity_ok(args.len()) {
+        return reply::error(
+            out,
+            b"ERR Invalid number of arguments specified for command",
+        );
+    }
+    let keys = spec.keys.positions(args);
+    if keys.is_empty() {
+        return reply::error(out, b"ERR Invalid arguments specified for command");
+    }
+    reply::array(out, keys.len());
+    for i in keys {
+        reply::bulk(out, args[i]);
     }
 }
 

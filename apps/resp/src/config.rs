@@ -75,7 +75,6 @@ static PARAMS: &[Param] = &[
         COUNT,
         "64",
     ),
-    p("hll-sparse-max-bytes", Kind::Memory { min: 0 }, "3000"),
     p("hz", Kind::Int { min: 1, max: 500 }, "10"),
     p("list-compress-depth", INT32, "0"),
     aliased(

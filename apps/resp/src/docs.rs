@@ -344,9 +344,14 @@ pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>) {
     reply::array(out, 10);
     reply::bulk(out, spec.name.as_bytes());
     reply::int(out, i64::from(spec.arity));
-    reply::array(out, spec.flags.len());
+    // Redis lists `movablekeys` after the command's own flags.
+    let movable = spec.keys.is_movable();
+    reply::array(out, spec.flags.len() + usize::from(movable));
     for flag in spec.flags {
         reply::simple(out, flag.name());
+    }
+    if movable {
+        reply::simple(out, "movablekeys");
     }
     reply::int(out, i64::from(spec.keys.first));
     reply::int(out, i64::from(spec.keys.last));

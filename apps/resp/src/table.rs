@@ -71,6 +71,12 @@ static COMMAND: &[Spec] = &[
         syntax: "[command-name...]",
     },
     spec! {
+        name: "command|getkeys", arity: -4, flags: [Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Returns the keys of a whole command, as the command table finds them.",
+        syntax: "command args...",
+    },
+    spec! {
         name: "command|help", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
         group: Server, since: "5.0.0", run: None,
         summary: "Lists the COMMAND subcommands.",

@@ -16,6 +16,8 @@
 //! assert_eq!(config.subcommand(b"GET").unwrap().name, "config|get");
 //! ```
 
+use alloc::vec::Vec;
+
 use crate::cmd::Kind;
 
 pub use crate::cmd::table::COMMANDS;
@@ -145,9 +147,11 @@ impl Flag {
     }
 }
 
-/// Where the keys are (Redis's first key, last key and step): the
-/// arguments `first`, `first + step`, … up to `last` (negative: counted
-/// from the end, −1 the last argument); none when `first` is 0.
+/// Where the keys are: Redis's first key, last key and step (what `COMMAND
+/// INFO` shows: the arguments `first`, `first + step`, … up to `last`,
+/// negative counted from the end, −1 the last argument; none when `first`
+/// is 0), and the keys that range cannot show, which only the arguments
+/// tell (Redis's "movable keys").
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Keys {
     /// The first key's position (the name is 0).
@@ -156,6 +160,27 @@ pub struct Keys {
     pub last: i32,
     /// The distance between keys.
     pub step: i32,
+    /// Keys found from the arguments, besides the range.
+    pub movable: Option<Movable>,
+}
+
+/// Keys a command's arguments locate (`COMMAND INFO` flags such a command
+/// `movablekeys`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Movable {
+    /// Redis's "keynum" key spec: argument `at` holds the number of keys,
+    /// which follow it one by one (ZUNION's `numkeys key...`).
+    Counted {
+        /// The count's position.
+        at: u8,
+    },
+    /// SORT's: the destination of its last `STORE` option, read the way
+    /// Redis's `sortGetKeys` reads the options; SORT_RO (`store: false`)
+    /// has no destination, only the range's key.
+    Sort {
+        /// Whether a STORE option names a key.
+        store: bool,
+    },
 }
 
 impl Keys {
@@ -173,10 +198,134 @@ impl Keys {
     pub const PAIRS: Keys = Keys::new(1, -1, 2);
     /// Every argument from the second (BITOP's destination and sources).
     pub const FROM_SECOND: Keys = Keys::new(2, -1, 1);
+    /// `numkeys key...` from the first argument (ZUNION, SINTERCARD,
+    /// ZMPOP): no fixed range.
+    pub const COUNTED: Keys = Keys::NONE.moving(Movable::Counted { at: 1 });
+    /// `destination numkeys key...` (ZUNIONSTORE).
+    pub const STORE_COUNTED: Keys = Keys::ONE.moving(Movable::Counted { at: 2 });
+    /// SORT's key and its STORE destination.
+    pub const SORT: Keys = Keys::ONE.moving(Movable::Sort { store: true });
+    /// SORT_RO's key (found by the same reading as SORT's, as in Redis).
+    pub const SORT_RO: Keys = Keys::ONE.moving(Movable::Sort { store: false });
 
     const fn new(first: i32, last: i32, step: i32) -> Keys {
-        Keys { first, last, step }
+        Keys {
+            first,
+            last,
+            step,
+            movable: None,
+        }
     }
+
+    const fn moving(self, movable: Movable) -> Keys {
+        Keys {
+            movable: Some(movable),
+            ..self
+        }
+    }
+
+    /// Whether the arguments locate keys the range cannot show (Redis's
+    /// `movablekeys` flag).
+    pub fn is_movable(&self) -> bool {
+        self.movable.is_some()
+    }
+
+    /// The positions of the keys in `args` (the command's name at 0, a
+    /// subcommand's at 1), ascending, as `COMMAND GETKEYS` finds them;
+    /// empty where the count is no valid number of keys for the
+    /// arguments given (Redis then reports them as invalid).
+    pub fn positions(&self, args: &[&[u8]]) -> Vec<usize> {
+        let argc = args.len();
+        let mut out = Vec::new();
+        match self.movable {
+            Some(Movable::Counted { at }) => {
+                // A STORE_COUNTED destination comes before the count.
+                out.extend(self.range(argc));
+                let at = usize::from(at);
+                let Some(count) = args.get(at).map(|c| atoi(c)) else {
+                    return Vec::new();
+                };
+                let first = at + 1;
+                match usize::try_from(count) {
+                    Ok(n) if n >= 1 && n <= argc.saturating_sub(first) => {
+                        out.extend(first..first + n)
+                    }
+                    _ => return Vec::new(),
+                }
+            }
+            Some(Movable::Sort { store }) => {
+                out.extend(self.range(argc));
+                if store && let Some(dest) = sort_store(args) {
+                    out.push(dest);
+                }
+            }
+            None => out.extend(self.range(argc)),
+        }
+        out
+    }
+
+    /// The positions of the range among `argc` arguments.
+    fn range(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let argc = argc as i64;
+        let first = i64::from(self.first);
+        let last = if self.last < 0 {
+            argc + i64::from(self.last)
+        } else {
+            i64::from(self.last)
+        };
+        let step = usize::try_from(self.step).unwrap_or(1).max(1);
+        let end = if first == 0 { 0 } else { (last + 1).min(argc) };
+        (first.max(0)..end.max(0)).step_by(step).map(|i| i as usize)
+    }
+}
+
+/// The position of SORT's destination: after the last `STORE` that has an
+/// argument, skipping the arguments of `LIMIT` (two), `GET` and `BY` (one
+/// each) as Redis's `sortGetKeys` does (so a STORE that is the argument of
+/// one of those is no option).
+fn sort_store(args: &[&[u8]]) -> Option<usize> {
+    let mut dest = None;
+    let mut i = 2;
+    while i < args.len() {
+        let word = args[i];
+        if word.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if word.eq_ignore_ascii_case(b"get") || word.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if word.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+            dest = Some(i + 1);
+        }
+        i += 1;
+    }
+    dest
+}
+
+/// C's `atoi`, as Redis's key finders read a key count: leading white
+/// space, a sign and the digits up to the first other byte (none: 0),
+/// saturated to a C `long` and then cut to an `int`.
+fn atoi(s: &[u8]) -> i32 {
+    // C's `isspace`: vertical tab included.
+    let blank = s
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .count();
+    let s = &s[blank..];
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for d in digits.iter().take_while(|d| d.is_ascii_digit()) {
+        let d = i64::from(d - b'0');
+        n = if negative {
+            n.saturating_mul(10).saturating_sub(d)
+        } else {
+            n.saturating_mul(10).saturating_add(d)
+        };
+    }
+    // The cut to 32 bits keeps the low bits, as C's conversion does.
+    n as i32
 }
 
 /// A command's group, as `COMMAND DOCS` names it.
@@ -190,6 +339,8 @@ pub enum Group {
     Generic,
     /// Hashes.
     Hash,
+    /// HyperLogLog cardinality estimates (on strings).
+    HyperLogLog,
     /// Lists.
     List,
     /// The server's state.
@@ -212,6 +363,7 @@ impl Group {
             Self::Connection => "connection",
             Self::Generic => "generic",
             Self::Hash => "hash",
+            Self::HyperLogLog => "hyperloglog",
             Self::List => "list",
             Self::Server => "server",
             Self::Set => "set",
@@ -228,6 +380,7 @@ impl Group {
             Self::Connection => "@connection",
             Self::Generic => "@keyspace",
             Self::Hash => "@hash",
+            Self::HyperLogLog => "@hyperloglog",
             Self::List => "@list",
             Self::Server => "@admin",
             Self::Set => "@set",
@@ -277,4 +430,70 @@ macro_rules! spec {
     };
     (@subcommands) => { &[] };
     (@subcommands $subcommands:expr) => { $subcommands };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(k: Keys, line: &str) -> Vec<&str> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        k.positions(&args)
+            .into_iter()
+            .map(|i| core::str::from_utf8(args[i]).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(keys(Keys::ONE, "get a"), ["a"]);
+        assert_eq!(keys(Keys::PAIRS, "mset a 1 b"), ["a", "b"]);
+        assert_eq!(keys(Keys::FROM_SECOND, "bitop and d a b"), ["d", "a", "b"]);
+        assert_eq!(keys(Keys::SECOND, "object freq a"), ["a"]);
+        assert!(keys(Keys::NONE, "ping x").is_empty());
+        assert!(!Keys::ALL.is_movable() && Keys::COUNTED.is_movable());
+    }
+
+    #[test]
+    fn counted_keys_as_redis_reads_the_count() {
+        assert_eq!(keys(Keys::COUNTED, "zunion 2 a b c d"), ["a", "b"]);
+        assert_eq!(keys(Keys::COUNTED, "zmpop 3 a b min"), ["a", "b", "min"]);
+        assert_eq!(
+            keys(Keys::STORE_COUNTED, "zunionstore d 2 a b"),
+            ["d", "a", "b"]
+        );
+        // C's atoi: blanks, a sign, digits up to the first other byte,
+        // and a cut to 32 bits.
+        assert_eq!(keys(Keys::COUNTED, "zunion 01 a"), ["a"]);
+        assert_eq!(keys(Keys::COUNTED, "zunion 1x a"), ["a"]);
+        assert_eq!(keys(Keys::COUNTED, "zunion 4294967297 a"), ["a"]);
+        assert_eq!(atoi(b" \x0b+7"), 7);
+        assert_eq!(atoi(b"99999999999999999999999"), -1);
+        // No keys at all when the count is no valid one.
+        for bad in [
+            "zunion 0 a",
+            "zunion -1 a",
+            "zunion x a",
+            "zunion 3 a b",
+            "zunion 2147483648 a",
+            "zunion",
+        ] {
+            assert!(keys(Keys::COUNTED, bad).is_empty(), "{bad}");
+        }
+        assert!(keys(Keys::STORE_COUNTED, "zunionstore d 2 a").is_empty());
+    }
+
+    #[test]
+    fn sort_finds_the_last_store() {
+        assert_eq!(keys(Keys::SORT, "sort a store d store e"), ["a", "e"]);
+        assert_eq!(
+            keys(Keys::SORT, "sort a limit store x y store z"),
+            ["a", "z"]
+        );
+        // GET's and BY's argument is no option, a last STORE has no key.
+        assert_eq!(keys(Keys::SORT, "sort a get store"), ["a"]);
+        assert_eq!(keys(Keys::SORT, "sort a by store store"), ["a"]);
+        assert_eq!(keys(Keys::SORT, "sort a store"), ["a"]);
+        assert_eq!(keys(Keys::SORT_RO, "sort_ro a store b"), ["a"]);
+    }
 }

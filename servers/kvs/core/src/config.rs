@@ -1,8 +1,9 @@
 //! Parameters as `CONFIG GET` and `CONFIG SET` see them: tables with
 //! Redis's names, value syntax, defaults and error words. The store keeps
-//! the parameters that govern it ([`STORE`]: memory and eviction) and
-//! answers `CONFIG` for them; a front end keeps its own in a table of
-//! the same kind and passes the store's on.
+//! the parameters that govern it ([`STORE`]: memory, eviction and the
+//! size of sparse HyperLogLogs) and answers `CONFIG` for them; a front
+//! end keeps its own in a table of the same kind and passes the store's
+//! on.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -208,6 +209,7 @@ const POLICIES: &[&str] = &[
 
 /// The store's parameters, sorted by name.
 pub static STORE: &[Param] = &[
+    Param::new("hll-sparse-max-bytes", Kind::Memory { min: 0 }, "3000"),
     Param::new("lfu-decay-time", POSITIVE_INT32, "1"),
     Param::new("lfu-log-factor", POSITIVE_INT32, "10"),
     Param::new("maxmemory", Kind::Memory { min: 0 }, "0"),

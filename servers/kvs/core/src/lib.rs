@@ -53,6 +53,9 @@
 //! - `BITFIELD` whose writes all failed under `OVERFLOW FAIL` but grew the
 //!   string is logged ([`aof`]), where Redis propagates nothing (WATCH
 //!   does not see it, as in Redis).
+//! - A corrupt sparse HyperLogLog that ends in half an XZERO opcode: Redis
+//!   reads, and PFADD may write, the byte past the string's end; kvs-core
+//!   reads 0 there and keeps nothing past the end (`docs/kvs.md`).
 //! - `volatile-ttl` evicts the key that expires soonest exactly, where
 //!   Redis samples ([`memory`]); replies too large to send are refused
 //!   before they are built.
@@ -69,6 +72,7 @@ pub mod config;
 mod db;
 pub mod glob;
 mod hash;
+mod hll;
 pub mod memory;
 pub mod num;
 mod reply;

@@ -372,7 +372,7 @@ impl Store {
                 self.unwatch_all(session);
                 Reply::ok()
             }
-            Kind::Normal(handler) | Kind::Configure(handler) => {
+            Kind::Normal(handler) | Kind::Configure(handler) | Kind::Caches(handler) => {
                 let mut ctx = Ctx {
                     dbs: &mut self.dbs,
                     db: session.db,

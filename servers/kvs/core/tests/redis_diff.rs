@@ -16,6 +16,8 @@
 //! - `KVS_DIFF_SEED`: the seed of the random commands (printed at the
 //!   start, and with any difference); by default one from the clock.
 //! - `KVS_DIFF_ROUNDS` (default 3000): how many random commands.
+//! - `KVS_DIFF_HISTORY` (default 25): how many of the commands before a
+//!   difference it shows.
 //! - `KVS_DIFF_OWN_SERVER=1`: the server is the test's alone, so SWAPDB
 //!   may really swap databases 0 to 2.
 //!
@@ -35,12 +37,30 @@
 //! HRANDFIELD (with HSET and HDEL) are compared where they are
 //! deterministic: errors, nils and empty replies byte for byte, the
 //! others by shape, size, distinctness and membership in the key.
+//! The commands that take a key count and SORT: SINTERCARD, ZUNION,
+//! ZINTER, ZDIFF and their STORE forms, ZINTERCARD, ZMPOP and LMPOP over
+//! sorted sets, sets, lists, strings, hashes and missing keys, with
+//! counts of 0, -1, junk, one too many or too few, LIMITs and COUNTs at
+//! their edges, WEIGHTS of the wrong length, every AGGREGATE, duplicate
+//! keys and a destination among the sources; SORT and SORT_RO of lists,
+//! sets and a sorted set with random BY (`nosort`, `w_*`, `h_*->f`), GET
+//! (`#`, patterns that find nothing), LIMIT, ASC/DESC, ALPHA and STORE,
+//! over numbers and words (so conversion errors); where Redis's order is
+//! its hash table's (see `sort_unordered`) compared as multisets. The
+//! WATCH before a movable-keys command watches one of the keys the
+//! command table finds.
+//! HyperLogLog: PFADD of up to thousands of elements (so sparse HLLs
+//! grow, split and turn dense), PFCOUNT of one key (which caches the
+//! count in the string) and of several, PFMERGE, GET of the HLLs byte for
+//! byte, and their errors: PFADD on plain strings and lists, and HLLs
+//! corrupted by SETRANGE, APPEND or forged with SET (bad headers, sparse
+//! opcodes that miss or overrun the registers, dense registers past 51).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kvs_core::{Session, Store};
+use kvs_core::{Session, Store, command};
 
 /// A connection to the real server.
 struct Redis {
@@ -139,6 +159,25 @@ fn bulks(b: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
         _ => None,
     }
+}
+
+/// The elements of an array reply, each as its bytes, sorted (an
+/// order-blind view); `None` for any other reply.
+fn elements(b: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    if b[0] != b'*' {
+        return None;
+    }
+    let n: usize = std::str::from_utf8(&b[1..line_end]).ok()?.parse().ok()?;
+    let mut at = line_end + 2;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let len = reply_len(&b[at..])?;
+        out.push(b[at..at + len].to_vec());
+        at += len;
+    }
+    out.sort();
+    Some(out)
 }
 
 /// Compares the replies of ZRANDMEMBER or HRANDFIELD (`args`) where they
@@ -242,6 +281,87 @@ const KEYS: [&str; 6] = ["a", "b", "c", "d", "list", "none"];
 const ZSETS: [&str; 3] = ["za", "zb", "zl"];
 /// The hash key, which only HSET and HDEL write.
 const HASH: &str = "ha";
+/// The HyperLogLog keys, which the PF commands write, and string writes
+/// corrupt now and then.
+const HLLS: [&str; 3] = ["h1", "h2", "h3"];
+/// The sets of the numkeys and SORT families: `sa` of numbers, `sb` of
+/// words. Only SADD and DEL write them, so they stay sets.
+const SETS: [&str; 2] = ["sa", "sb"];
+/// Their lists, alike; only pushes, pops, DEL and SORT's STORE write them.
+const LISTS: [&str; 2] = ["la", "lb"];
+/// Numbers as set and list elements.
+const NUMS: [&str; 8] = ["1", "2", "3", "10", "-1", "2.5", "0", "07"];
+/// Values of the strings and hash fields SORT's patterns read.
+const WEIGHTS: [&str; 11] = [
+    "1", "2", "-3", "10", "2.5", "0", " 4", "1e2", "x", "", "inf",
+];
+
+/// The keys SORT's patterns read: `w_<element>` (strings) and
+/// `h_<element>` (hashes with fields `f` and `g`).
+fn pattern_keys() -> Vec<String> {
+    NUMS.iter()
+        .chain(&MEMBERS)
+        .flat_map(|e| [format!("w_{e}"), format!("h_{e}")])
+        .collect()
+}
+
+/// Whether a numkeys argument counts more than the `n` keys given: the
+/// word after them would be read as a key, outside the test's prefix, so
+/// the generator adds none.
+fn too_many(count: &[u8], n: usize) -> bool {
+    std::str::from_utf8(count)
+        .ok()
+        .and_then(|c| c.parse::<i64>().ok())
+        .is_some_and(|c| c > n as i64)
+}
+
+/// Whether Redis's order of a SORT reply (`args`) is not defined by the
+/// data: a set in its hash order (BY without `*`, no STORE), or ALPHA BY
+/// a pattern, whose ties keep a set's or sorted set's hash order, or,
+/// with a LIMIT, fall as Redis's partial quicksort leaves them. Such
+/// replies are compared as multisets, and the generator gives them no
+/// LIMIT or STORE.
+fn sort_unordered(args: &[Vec<u8>]) -> bool {
+    let name = |suffix: &[&str]| {
+        args.get(1).is_some_and(|k| {
+            suffix
+                .iter()
+                .any(|s| k.ends_with(format!(":{s}").as_bytes()))
+        })
+    };
+    // Only SADD writes sets, and `la` and `lb` stay lists (or go); other
+    // keys may hold anything.
+    let set = name(&SETS);
+    let list = name(&LISTS);
+    let (mut alpha, mut by, mut dontsort, mut store) = (false, false, false, false);
+    let mut limit = false;
+    let mut i = 2;
+    while i < args.len() {
+        let w = args[i].to_ascii_lowercase();
+        let arg = args.get(i + 1);
+        match (w.as_slice(), arg) {
+            (b"alpha", _) => alpha = true,
+            (b"by", Some(p)) => {
+                by = true;
+                dontsort |= !p.contains(&b'*');
+                i += 1;
+            }
+            (b"store", Some(_)) => {
+                store = true;
+                i += 1;
+            }
+            (b"get", Some(_)) => i += 1,
+            (b"limit", Some(_)) if args.len() > i + 2 => {
+                limit = true;
+                i += 2;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let alpha_by = alpha && by && !dontsort;
+    (set && dontsort && !store) || (alpha_by && (!list || limit))
+}
 /// Keys a sorted-set command with any score may name: sorted sets, a
 /// string, a list and a key never written.
 const ZKEYS: [&str; 5] = ["za", "zb", "a", "list", "none"];
@@ -636,9 +756,145 @@ impl Gen<'_> {
         }
     }
 
+    /// An HLL key, now and then a plain string, a list or a missing key.
+    fn hll_key(&mut self) -> Vec<u8> {
+        if self.r.chance(12) {
+            self.key(&["a", "list", "none"])
+        } else {
+            self.key(&HLLS)
+        }
+    }
+
+    /// Whether `key` is one of [`HLLS`]: only those grow to dense HLLs
+    /// (12 KiB strings would take LCS of the other keys past Redis's
+    /// memory check).
+    fn is_hll_key(&self, key: &[u8]) -> bool {
+        HLLS.iter()
+            .any(|k| key == format!("{}{k}", self.prefix).as_bytes())
+    }
+
+    /// PFADD, PFCOUNT, PFMERGE, a GET of an HLL, a DEL (corrupt HLLs stay
+    /// so until then), or a string write that may corrupt one.
+    fn hll_command(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        match self.r.below(20) {
+            0..=7 => {
+                let key = self.hll_key();
+                // Few elements keep an HLL sparse; thousands make it dense.
+                let n = match self.r.below(10) {
+                    0 => 0,
+                    6..=8 if self.is_hll_key(&key) => self.r.below(300),
+                    9 if self.is_hll_key(&key) => self.r.below(5000),
+                    _ => self.r.below(8),
+                };
+                let mut args = vec![s("PFADD"), key];
+                let universe = *self.r.pick(&[50, 5000, 1_000_000]);
+                for _ in 0..n {
+                    if self.r.chance(50) {
+                        args.push(self.value());
+                    } else {
+                        args.push(format!("e{}", self.r.below(universe)).into_bytes());
+                    }
+                }
+                args
+            }
+            8..=10 => vec![s("PFCOUNT"), self.hll_key()],
+            11 | 12 => {
+                let mut args = vec![s("PFCOUNT")];
+                for _ in 0..2 + self.r.below(3) {
+                    args.push(self.hll_key());
+                }
+                args
+            }
+            13 | 14 => {
+                let dest = if self.r.chance(12) {
+                    self.key(&["list"])
+                } else {
+                    self.key(&HLLS)
+                };
+                let mut args = vec![s("PFMERGE"), dest];
+                for _ in 0..self.r.below(4) {
+                    args.push(self.hll_key());
+                }
+                args
+            }
+            15 => vec![s("GET"), self.hll_key()],
+            16 => vec![s("DEL"), self.key(&HLLS)],
+            17 => {
+                // Header bytes (the encoding, the cache's stale mark), or
+                // a dense HLL's registers (past a sparse one's end). Not
+                // among sparse opcodes: a string that comes to end in half
+                // an XZERO makes Redis read and write the byte past its end,
+                // which kvs-core does not copy (docs/kvs.md).
+                let (offset, bytes) = match self.r.below(5) {
+                    0 => (4, vec![*self.r.pick(&[0u8, 1, 2, 255])]),
+                    1 => (15, vec![*self.r.pick(&[0u8, 0x80, 0x7f])]),
+                    _ => (3100 + self.r.below(9300), self.value()),
+                };
+                vec![
+                    s("SETRANGE"),
+                    self.key(&HLLS),
+                    offset.to_string().into_bytes(),
+                    bytes,
+                ]
+            }
+            _ => {
+                if self.r.chance(2) {
+                    // One-byte opcodes only (no XZERO left open at the end).
+                    let mut tail = self.value();
+                    for b in &mut tail {
+                        if *b & 0xc0 == 0x40 {
+                            *b ^= 0x40;
+                        }
+                    }
+                    return vec![s("APPEND"), self.key(&HLLS), tail];
+                }
+                // A forged HLL: a header, then opcodes or registers.
+                let dense = self.r.chance(2);
+                let mut v = b"HYLL".to_vec();
+                v.push(u8::from(!dense));
+                v.extend_from_slice(&[0; 10]);
+                v.push(*self.r.pick(&[0u8, 0x80]));
+                if dense {
+                    let fill = *self.r.pick(&[0u8, 0xff, 0x41, 0xcc]);
+                    v.resize(12_304 - usize::from(self.r.chance(8)), fill);
+                    for _ in 0..self.r.below(30) {
+                        let at = 16 + self.r.below(12_288) as usize;
+                        if let Some(b) = v.get_mut(at) {
+                            *b = self.r.next() as u8;
+                        }
+                    }
+                } else {
+                    let mut left = 16_384u64;
+                    while left > 0 && !self.r.chance(40) {
+                        match self.r.below(3) {
+                            0 => {
+                                let run = 1 + self.r.below(left.min(64));
+                                v.push((run - 1) as u8);
+                                left -= run;
+                            }
+                            1 => {
+                                let run = 1 + self.r.below(left.min(4));
+                                v.push(0x80 | (self.r.below(32) as u8) << 2 | (run - 1) as u8);
+                                left -= run;
+                            }
+                            _ => {
+                                let run = 1 + self.r.below(left);
+                                v.push(0x40 | ((run - 1) >> 8) as u8);
+                                v.push((run - 1) as u8);
+                                left -= run;
+                            }
+                        }
+                    }
+                }
+                vec![s("SET"), self.key(&HLLS), v]
+            }
+        }
+    }
+
     fn command(&mut self) -> Vec<Vec<u8>> {
         let s = |w: &str| w.as_bytes().to_vec();
-        match self.r.below(49) {
+        match self.r.below(63) {
             0..=2 => vec![s("SET"), self.key(&WRITABLE), self.value()],
             3..=6 => {
                 let bit = match self.r.below(12) {
@@ -788,6 +1044,9 @@ impl Gen<'_> {
                 args
             }
             39..=46 => self.zset_command(),
+            49..=52 => self.hll_command(),
+            53..=57 => self.numkeys_command(),
+            58..=61 => self.sort_command(),
             _ => {
                 // Arity errors.
                 let name = self.r.pick(&[
@@ -809,6 +1068,17 @@ impl Gen<'_> {
                     "LCS",
                     "ZRANDMEMBER",
                     "HRANDFIELD",
+                    "PFADD",
+                    "PFCOUNT",
+                    "PFMERGE",
+                    "SINTERCARD",
+                    "ZUNION",
+                    "ZUNIONSTORE",
+                    "ZINTERCARD",
+                    "ZMPOP",
+                    "LMPOP",
+                    "SORT",
+                    "SORT_RO",
                 ]);
                 let mut args = vec![s(name)];
                 for _ in 0..self.r.below(3) {
@@ -817,6 +1087,330 @@ impl Gen<'_> {
                 args
             }
         }
+    }
+}
+
+/// The numkeys commands (SINTERCARD, ZUNION, ZINTER, ZDIFF, their STORE
+/// forms, ZINTERCARD, ZMPOP, LMPOP), SORT and SORT_RO, and the writes
+/// that give them sets, lists and pattern keys.
+impl Gen<'_> {
+    /// One of `words`.
+    fn word(&mut self, words: &[&str]) -> Vec<u8> {
+        self.r.pick(words).as_bytes().to_vec()
+    }
+
+    /// A key for SORT's patterns: the test's prefix, then `pattern`.
+    fn pattern(&self, pattern: &str) -> Vec<u8> {
+        format!("{}{pattern}", self.prefix).into_bytes()
+    }
+
+    /// A numkeys argument for `n` keys: mostly right, else wrong in one of
+    /// the ways Redis checks (`huge` allows LONG_MAX, which ZMPOP and
+    /// LMPOP do not survive: Redis overflows an index on it).
+    fn numkeys(&mut self, n: usize, huge: bool) -> Vec<u8> {
+        match self.r.below(16) {
+            0 => "0".to_string(),
+            1 => "-1".to_string(),
+            2 => (n + 1).to_string(),
+            3 => self.r.pick(&JUNK).to_string(),
+            4 if huge => "9223372036854775807".to_string(),
+            5 if n > 1 => (n - 1).to_string(),
+            _ => n.to_string(),
+        }
+        .into_bytes()
+    }
+
+    /// A source of ZUNION and its kin: sorted sets and sets mostly.
+    fn zsource(&mut self) -> Vec<u8> {
+        match self.r.below(12) {
+            0..=4 => self.key(&ZSETS),
+            5..=7 => self.key(&SETS),
+            8 => self.key(&LISTS),
+            9 => self.key(&["a", "ha"]),
+            _ => self.key(&["none"]),
+        }
+    }
+
+    /// A LIMIT value of SINTERCARD and ZINTERCARD.
+    fn card_limit(&mut self) -> Vec<u8> {
+        self.r
+            .pick(&["0", "1", "2", "3", "-1", "x", "100", "9223372036854775807"])
+            .as_bytes()
+            .to_vec()
+    }
+
+    /// SADD, a push, a pattern key's write or a DEL.
+    fn fill_command(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        let numbers = self.r.chance(2);
+        let pool: &[&str] = if numbers { &NUMS } else { &MEMBERS };
+        let elements = |g: &mut Self| -> Vec<Vec<u8>> {
+            (0..1 + g.r.below(4))
+                .map(|_| g.r.pick(pool).as_bytes().to_vec())
+                .collect()
+        };
+        match self.r.below(10) {
+            0..=2 => {
+                let key = self.key(&[SETS[usize::from(!numbers)]]);
+                let mut args = vec![s("SADD"), key];
+                args.extend(elements(self));
+                args
+            }
+            3..=5 => {
+                let key = self.key(&[LISTS[usize::from(!numbers)]]);
+                let push = *self.r.pick(&["RPUSH", "LPUSH"]);
+                let mut args = vec![s(push), key];
+                args.extend(elements(self));
+                args
+            }
+            6 | 7 => {
+                let e = self.r.pick(pool).to_string();
+                let value = self.r.pick(&WEIGHTS).as_bytes().to_vec();
+                vec![s("SET"), self.pattern(&format!("w_{e}")), value]
+            }
+            8 => {
+                let e = self.r.pick(pool).to_string();
+                let mut args = vec![s("HSET"), self.pattern(&format!("h_{e}"))];
+                for field in ["f", "g"] {
+                    if self.r.chance(4) {
+                        continue;
+                    }
+                    args.push(s(field));
+                    args.push(self.r.pick(&WEIGHTS).as_bytes().to_vec());
+                }
+                if args.len() == 2 {
+                    args.extend([s("f"), s("1")]);
+                }
+                args
+            }
+            _ => {
+                let key = self.key(&[SETS[0], SETS[1], LISTS[0], LISTS[1]]);
+                vec![s("DEL"), key]
+            }
+        }
+    }
+
+    /// A numkeys command, or a write that feeds them.
+    fn numkeys_command(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        match self.r.below(16) {
+            0..=3 => self.fill_command(),
+            4..=8 => {
+                let name = *self.r.pick(&[
+                    "ZUNION",
+                    "ZINTER",
+                    "ZDIFF",
+                    "ZUNIONSTORE",
+                    "ZINTERSTORE",
+                    "ZDIFFSTORE",
+                    "zunion",
+                    "zinterstore",
+                ]);
+                let store = name.to_ascii_uppercase().ends_with("STORE");
+                let mut args = vec![s(name)];
+                if store {
+                    // Sorted sets stay sorted sets (or go): `c` is the
+                    // only other key written.
+                    args.push(self.key(&["za", "zb", "c"]));
+                }
+                let n = 1 + self.r.below(3) as usize;
+                let count = self.numkeys(n, true);
+                let options = if too_many(&count, n) {
+                    0
+                } else {
+                    self.r.below(4)
+                };
+                args.push(count);
+                for _ in 0..n {
+                    args.push(self.zsource());
+                }
+                for _ in 0..options {
+                    match self.r.below(8) {
+                        0..=2 => {
+                            args.push(self.word(&["WEIGHTS", "weights"]));
+                            let m = match self.r.below(8) {
+                                0 => n + 1,
+                                1 => n - 1,
+                                _ => n,
+                            };
+                            for _ in 0..m {
+                                // Stored results keep no -0 (Redis's small
+                                // sorted sets turn it into 0): weights that
+                                // make none, there.
+                                let w: &[&str] = if store {
+                                    &["1", "2", "0.5", "3", "inf", "x"]
+                                } else {
+                                    &["1", "2", "0", "-1", "1.5", "inf", "-inf", "x", "nan"]
+                                };
+                                args.push(self.word(w));
+                            }
+                        }
+                        3 | 4 => {
+                            args.push(s("AGGREGATE"));
+                            if !self.r.chance(10) {
+                                let how = ["SUM", "MIN", "MAX", "min", "max", "avg"];
+                                args.push(self.word(&how));
+                            }
+                        }
+                        5 | 6 => args.push(self.word(&["WITHSCORES", "withscores"])),
+                        _ => args.push(self.word(&["LIMIT", "bogus", "1"])),
+                    }
+                }
+                args
+            }
+            9 | 10 => {
+                let (name, sources): (&str, &[&str]) = if self.r.chance(2) {
+                    ("ZINTERCARD", &["za", "zb", "zl", "sa", "sb", "a", "none"])
+                } else {
+                    ("SINTERCARD", &["sa", "sb", "sa", "sb", "za", "a", "none"])
+                };
+                let n = 1 + self.r.below(3) as usize;
+                let count = self.numkeys(n, true);
+                let options = if too_many(&count, n) {
+                    0
+                } else {
+                    self.r.below(6)
+                };
+                let mut args = vec![s(name), count];
+                for _ in 0..n {
+                    args.push(self.key(sources));
+                }
+                match options {
+                    0 | 1 => {}
+                    2 | 3 => {
+                        args.push(s("LIMIT"));
+                        args.push(self.card_limit());
+                    }
+                    4 => args.push(s("LIMIT")),
+                    _ => {
+                        args.push(self.word(&["LIMIT", "WEIGHTS", "bogus"]));
+                        args.push(self.card_limit());
+                        args.push(self.card_limit());
+                    }
+                }
+                args
+            }
+            _ => {
+                let zset = self.r.chance(2);
+                let (name, sources, ends): (&str, &[&str], [&str; 4]) = if zset {
+                    (
+                        "ZMPOP",
+                        &["za", "zb", "zl", "sa", "a", "none"],
+                        ["MIN", "MAX", "min", "left"],
+                    )
+                } else {
+                    (
+                        "LMPOP",
+                        &["la", "lb", "la", "za", "a", "none"],
+                        ["LEFT", "RIGHT", "right", "min"],
+                    )
+                };
+                let n = 1 + self.r.below(3) as usize;
+                let mut args = vec![s(name), self.numkeys(n, false)];
+                for _ in 0..n {
+                    args.push(self.key(sources));
+                }
+                if !self.r.chance(12) {
+                    args.push(self.word(&ends));
+                }
+                for _ in 0..self.r.below(3) {
+                    args.push(self.word(&["COUNT", "count", "bogus"]));
+                    if !self.r.chance(8) {
+                        let count = ["1", "2", "3", "10", "0", "-1", "x"];
+                        args.push(self.word(&count));
+                    }
+                }
+                args
+            }
+        }
+    }
+
+    /// SORT or SORT_RO with random options, or a write that feeds them.
+    fn sort_command(&mut self) -> Vec<Vec<u8>> {
+        let s = |w: &str| w.as_bytes().to_vec();
+        if self.r.chance(4) {
+            return self.fill_command();
+        }
+        let ro = self.r.chance(4);
+        // Of the sorted sets only `zl`, and no key that may be one: SORT
+        // turns Redis's small sorted sets into skiplists for good, and a
+        // skiplist answers a lex range over unequal scores by its random
+        // levels. `ha` only ever holds a hash, `unset` nothing.
+        let source = match self.r.below(12) {
+            0..=3 => self.key(&LISTS),
+            4..=6 => self.key(&SETS),
+            7..=9 => self.key(&["zl"]),
+            10 => self.key(&["ha"]),
+            _ => self.key(&["unset"]),
+        };
+        let mut args = vec![s(if ro { "SORT_RO" } else { "SORT" }), source];
+        let patterns = ["w_*", "h_*->f", "h_*->g", "w_*x", "h_*->"];
+        for _ in 0..self.r.below(6) {
+            match self.r.below(10) {
+                0 | 1 => {
+                    args.push(s("BY"));
+                    if self.r.chance(4) {
+                        args.push(self.word(&["nosort", "NOSORT", "x"]));
+                    } else {
+                        let p = *self.r.pick(&patterns);
+                        args.push(self.pattern(p));
+                    }
+                }
+                2 | 3 => {
+                    args.push(self.word(&["GET", "get"]));
+                    match self.r.below(4) {
+                        0 => args.push(s("#")),
+                        1 => args.push(self.pattern("nostar")),
+                        _ => {
+                            let p = *self.r.pick(&patterns);
+                            args.push(self.pattern(p));
+                        }
+                    }
+                }
+                4 => {
+                    args.push(s("LIMIT"));
+                    let offsets = ["0", "1", "2", "-1", "5", "100", "x"];
+                    args.push(self.word(&offsets));
+                    if !self.r.chance(10) {
+                        let counts = ["-1", "0", "1", "3", "100", "-5", "9223372036854775807"];
+                        args.push(self.word(&counts));
+                    }
+                }
+                5 => args.push(self.word(&["ASC", "DESC", "desc"])),
+                6 | 7 => args.push(self.word(&["ALPHA", "alpha"])),
+                8 => {
+                    // STORE without its key only last: a word after it
+                    // would be the key, outside the test's prefix.
+                    args.push(s("STORE"));
+                    args.push(self.key(&["la", "lb", "d"]));
+                }
+                _ => args.push(s("bogus")),
+            }
+        }
+        if self.r.chance(30) {
+            args.push(s("STORE"));
+        }
+        if sort_unordered(&args) {
+            // No LIMIT or STORE where Redis's order is its hash table's.
+            let mut i = 2;
+            while i < args.len() {
+                let w = args[i].to_ascii_lowercase();
+                let n = match w.as_slice() {
+                    b"limit" => 3,
+                    b"store" => 2,
+                    b"by" | b"get" => {
+                        i += 2;
+                        continue;
+                    }
+                    _ => {
+                        i += 1;
+                        continue;
+                    }
+                };
+                args.drain(i..(i + n).min(args.len()));
+            }
+        }
+        args
     }
 }
 
@@ -844,6 +1438,16 @@ impl Drop for Cleanup<'_> {
                 KEYS.iter()
                     .chain(&ZSETS)
                     .chain(&[HASH])
+                    .chain(&HLLS)
+                    .map(|k| format!("{}{k}", self.prefix).into_bytes()),
+            );
+            self.redis.call(&del);
+            let mut del = vec![b"DEL".to_vec()];
+            del.extend(
+                SETS.iter()
+                    .chain(&LISTS)
+                    .map(|k| k.to_string())
+                    .chain(pattern_keys())
                     .map(|k| format!("{}{k}", self.prefix).into_bytes()),
             );
             self.redis.call(&del);
@@ -920,6 +1524,11 @@ fn replies_match_redis_7_0() {
         swaps,
     };
     let mut history: Vec<String> = Vec::new();
+    // How many of the commands before a difference it shows.
+    let shown: usize = std::env::var("KVS_DIFF_HISTORY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(25);
     // Per command name: replies that were errors, and the others.
     let mut tally: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     let mut compare = |args: Vec<Vec<u8>>, history: &mut Vec<String>, redis: &mut Redis| {
@@ -950,6 +1559,12 @@ fn replies_match_redis_7_0() {
             read[1] = args[1].clone();
             let contents = bulks(&redis.call(&read)).unwrap_or_default();
             random_replies_differ(&args, &ours, &theirs, &contents)
+        } else if (name == b"SORT" || name == b"SORT_RO")
+            && sort_unordered(&args)
+            && !theirs.starts_with(b"-")
+        {
+            (elements(&ours) != elements(&theirs))
+                .then(|| "the replies differ as multisets".to_string())
         } else {
             (ours != theirs).then(|| "the replies differ".to_string())
         };
@@ -957,7 +1572,7 @@ fn replies_match_redis_7_0() {
             let recent = history
                 .iter()
                 .rev()
-                .take(25)
+                .take(shown)
                 .rev()
                 .cloned()
                 .collect::<Vec<_>>()
@@ -989,7 +1604,16 @@ fn replies_match_redis_7_0() {
         // shows in whether the EXEC after it runs.
         // (SWAPDB: any key.)
         let any = g.key(&KEYS);
+        // A movable-keys command: one of the keys the command table finds.
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let found: Vec<usize> = command::find(command::COMMANDS, &args[0])
+            .filter(|spec| spec.keys.is_movable())
+            .map(|spec| spec.keys.positions(&refs))
+            .unwrap_or_default();
+        let movable =
+            (!found.is_empty()).then(|| &args[found[g.r.below(found.len() as u64) as usize]]);
         let watched = match args.first().map(|n| n.to_ascii_uppercase()) {
+            _ if movable.is_some() => movable,
             Some(n) if n == b"BITOP" || n == b"COPY" => args.get(2),
             Some(n) if n == b"SWAPDB" => Some(&any),
             _ => args.get(1),
@@ -1014,7 +1638,7 @@ fn replies_match_redis_7_0() {
             &mut history,
             cleanup.redis,
         );
-        for k in KEYS.iter().chain(&ZSETS).chain(&[HASH]) {
+        for k in KEYS.iter().chain(&ZSETS).chain(&[HASH]).chain(&HLLS) {
             let key = format!("{prefix}{k}").into_bytes();
             compare(
                 vec![b"TYPE".to_vec(), key.clone()],
@@ -1037,6 +1661,24 @@ fn replies_match_redis_7_0() {
                 compare(args, &mut history, cleanup.redis);
             } else if *k != "list" {
                 compare(vec![b"GET".to_vec(), key], &mut history, cleanup.redis);
+            }
+        }
+        // The numkeys and SORT families' keys (and `c` and `d`, which they
+        // may turn into a sorted set and a list), in an order both agree on.
+        let more = SETS.iter().chain(&LISTS).chain(&["c", "d"]);
+        for k in more.map(|k| k.to_string()).chain(pattern_keys()) {
+            let key = format!("{prefix}{k}").into_bytes();
+            let mut reads = vec![
+                vec![b"TYPE".to_vec(), key.clone()],
+                vec![b"SORT".to_vec(), key.clone(), b"ALPHA".to_vec()],
+            ];
+            if k.starts_with("w_") {
+                reads.push(vec![b"GET".to_vec(), key]);
+            } else if k.starts_with("h_") {
+                reads.push(vec![b"HMGET".to_vec(), key, b"f".to_vec(), b"g".to_vec()]);
+            }
+            for args in reads {
+                compare(args, &mut history, cleanup.redis);
             }
         }
     }

@@ -13,13 +13,17 @@ use crate::store::{Ctx, DATABASES};
 pub(crate) mod bits;
 pub(crate) mod expire;
 pub(crate) mod hashes;
+pub(crate) mod hll;
 pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod mpop;
 pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;
+pub(crate) mod sort;
 pub(crate) mod strings;
 pub(crate) mod table;
+pub(crate) mod zsetops;
 pub(crate) mod zsets;
 
 #[cfg(test)]
@@ -36,6 +40,10 @@ pub(crate) enum Kind {
     /// An ordinary command that may change the store's parameters (CONFIG
     /// SET): the store applies them after it ran.
     Configure(Handler),
+    /// An ordinary command Redis flags read-only that may still change a
+    /// value: PFCOUNT stores the cardinality it computed in the HLL. It
+    /// counts as a write.
+    Caches(Handler),
     Multi,
     Exec,
     Discard,
@@ -53,9 +61,10 @@ pub(crate) struct Command {
 
 impl Command {
     /// It may change data (what a full disk refuses). EXEC counts: its
-    /// queue may, though Redis does not flag it `write`.
+    /// queue may, though Redis does not flag it `write`; so does PFCOUNT
+    /// ([`Kind::Caches`]).
     pub(crate) fn writes(&self) -> bool {
-        self.spec.has(Flag::Write) || matches!(self.kind, Kind::Exec)
+        self.spec.has(Flag::Write) || matches!(self.kind, Kind::Exec | Kind::Caches(_))
     }
 
     /// It may grow the data (Redis's `denyoom`: refused when out of
@@ -66,7 +75,8 @@ impl Command {
 }
 
 /// Whether the command `name` may change data (EXEC counts: its queue
-/// may); false for read-only, transaction-control and unknown commands.
+/// may; so does PFCOUNT, which caches what it computed in the value);
+/// false for read-only, transaction-control and unknown commands.
 ///
 /// ```
 /// assert!(kvs_core::writes(b"set"));
@@ -251,6 +261,7 @@ mod tests {
         assert_eq!(flags("del"), (true, false));
         assert_eq!(flags("get"), (false, false));
         assert_eq!(flags("exec"), (true, false));
+        assert_eq!(flags("pfcount"), (true, false));
         assert_eq!(flags("multi"), (false, false));
         let config = lookup(b"config").unwrap();
         assert!(matches!(config.kind, Kind::Configure(_)));

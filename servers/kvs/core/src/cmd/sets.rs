@@ -2,8 +2,8 @@
 
 use alloc::vec::Vec;
 
-use crate::cmd::int_arg;
 use crate::cmd::scan::{self, Family};
+use crate::cmd::{int_arg, is};
 use crate::db::{Value, tri, typed, typed_mut, typed_or_create};
 use crate::hash::{Rng, Set};
 use crate::memory::OOM;
@@ -367,6 +367,59 @@ pub(crate) fn sdiffstore(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     store_op(cx, a, Op::Diff)
 }
 
+/// SINTERCARD's count error (a count that is no integer included).
+const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]: the intersection's
+/// size, counted up to `limit` (0: no limit).
+pub(crate) fn sintercard(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let n = match int_arg(a[1]) {
+        Ok(n) if n >= 1 => n,
+        _ => return Reply::error(NUMKEYS_POSITIVE),
+    };
+    let Some(end) = usize::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_add(2))
+        .filter(|&end| end <= a.len())
+    else {
+        return Reply::error("ERR Number of keys can't be greater than number of args");
+    };
+    let mut limit = 0usize;
+    let mut opts = a[end..].iter();
+    while let Some(o) = opts.next() {
+        match opts.next() {
+            Some(v) if is(o, "limit") => {
+                limit = match int_arg(v) {
+                    Ok(l) if l >= 0 => usize::try_from(l).unwrap_or(usize::MAX),
+                    _ => return Reply::error("ERR LIMIT can't be negative"),
+                };
+            }
+            _ => return Reply::error(SYNTAX),
+        }
+    }
+    let now = cx.now;
+    let db = cx.db();
+    for k in &a[2..end] {
+        let _: Option<&MemberSet> = tri!(typed!(db, k, now, Set));
+    }
+    let mut sets: Vec<&MemberSet> = Vec::with_capacity(end - 2);
+    for k in &a[2..end] {
+        match db.peek(k) {
+            Some(Value::Set(s)) => sets.push(s),
+            _ => return Reply::Integer(0),
+        }
+    }
+    sets.sort_by_key(|s| s.len());
+    let (first, rest) = sets.split_first().expect("at least one key");
+    let found = first.iter().filter(|m| rest.iter().all(|s| s.contains(*m)));
+    let count = if limit == 0 {
+        found.count()
+    } else {
+        found.take(limit).count()
+    };
+    Reply::Integer(count as i64)
+}
+
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn sscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
@@ -398,6 +451,32 @@ mod tests {
     use alloc::string::String;
     use alloc::vec;
     use alloc::vec::Vec;
+
+    #[test]
+    fn intersection_cardinality() {
+        let mut t = T::new();
+        t.run("SADD a 1 2 3 4");
+        t.run("SADD b 2 3 4 5");
+        assert_eq!(t.run("SINTERCARD 2 a b"), int(3));
+        assert_eq!(t.run("SINTERCARD 2 a b LIMIT 2"), int(2));
+        assert_eq!(t.run("SINTERCARD 2 a b LIMIT 0"), int(3));
+        assert_eq!(t.run("SINTERCARD 2 a nope"), int(0));
+        assert_eq!(
+            t.run("SINTERCARD 0 a"),
+            err("ERR numkeys should be greater than 0")
+        );
+        assert_eq!(
+            t.run("SINTERCARD 3 a b"),
+            err("ERR Number of keys can't be greater than number of args")
+        );
+        assert_eq!(
+            t.run("SINTERCARD 1 a LIMIT x"),
+            err("ERR LIMIT can't be negative")
+        );
+        assert_eq!(t.run("SINTERCARD 1 a LIMIT"), err("ERR syntax error"));
+        t.run("SET s x");
+        assert_eq!(t.run("SINTERCARD 2 nope s"), err(WRONGTYPE));
+    }
 
     #[test]
     fn add_rem_members() {

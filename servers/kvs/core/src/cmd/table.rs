@@ -1,7 +1,10 @@
 //! The store's command table: each command's row, with the handler that
 //! runs it.
 
-use super::{Handler, Kind, bits, expire, hashes, keys, lists, server, sets, strings, zsets};
+use super::{
+    Handler, Kind, bits, expire, hashes, hll, keys, lists, mpop, server, sets, sort, strings,
+    zsetops, zsets,
+};
 use crate::command::{Run, Spec};
 use crate::spec;
 
@@ -390,6 +393,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "source:key destination:key wherefrom=(LEFT|RIGHT) whereto=(LEFT|RIGHT)",
     },
     spec! {
+        name: "lmpop", arity: -4, flags: [Write], keys: COUNTED,
+        group: List, since: "7.0.0", run: normal(mpop::lmpop),
+        summary: "Removes and returns elements from the first non-empty of several lists.",
+        syntax: "numkeys:integer key... where=(LEFT|RIGHT) [COUNT count:integer]",
+    },
+    spec! {
         name: "lpop", arity: -2, flags: [Write, Fast], keys: ONE,
         group: List, since: "1.0.0", run: normal(lists::lpop),
         summary: "Removes and returns the first elements of a list.",
@@ -497,6 +506,24 @@ pub static COMMANDS: &[Spec] = &[
         group: Generic, since: "7.0.0", run: normal(expire::pexpiretime),
         summary: "Returns a key's expiry as a Unix time in milliseconds.",
         syntax: "key",
+    },
+    spec! {
+        name: "pfadd", arity: -2, flags: [Write, Denyoom, Fast], keys: ONE,
+        group: HyperLogLog, since: "2.8.9", run: normal(hll::pfadd),
+        summary: "Adds elements to a HyperLogLog, creating it if needed.",
+        syntax: "key [element...]",
+    },
+    spec! {
+        name: "pfcount", arity: -2, flags: [Readonly], keys: ALL,
+        group: HyperLogLog, since: "2.8.9", run: runs(Kind::Caches(hll::pfcount)),
+        summary: "Estimates the number of distinct elements added to one HyperLogLog or to the union of several.",
+        syntax: "key...",
+    },
+    spec! {
+        name: "pfmerge", arity: -2, flags: [Write, Denyoom], keys: ALL,
+        group: HyperLogLog, since: "2.8.9", run: normal(hll::pfmerge),
+        summary: "Stores the union of HyperLogLogs in a destination HyperLogLog.",
+        syntax: "destkey:key sourcekey:key...",
     },
     spec! {
         name: "ping", arity: -1, flags: [Fast], keys: NONE,
@@ -631,6 +658,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key...",
     },
     spec! {
+        name: "sintercard", arity: -3, flags: [Readonly], keys: COUNTED,
+        group: Set, since: "7.0.0", run: normal(sets::sintercard),
+        summary: "Returns the number of members every set has, counted up to a limit.",
+        syntax: "numkeys:integer key... [LIMIT limit:integer]",
+    },
+    spec! {
         name: "sinterstore", arity: -3, flags: [Write, Denyoom], keys: ALL,
         group: Set, since: "1.0.0", run: normal(sets::sinterstore),
         summary: "Stores the intersection of sets.",
@@ -659,6 +692,18 @@ pub static COMMANDS: &[Spec] = &[
         group: Set, since: "1.0.0", run: normal(sets::smove),
         summary: "Moves a member from one set to another.",
         syntax: "source:key destination:key member",
+    },
+    spec! {
+        name: "sort", arity: -2, flags: [Write, Denyoom], keys: SORT,
+        group: Generic, since: "1.0.0", run: normal(sort::sort),
+        summary: "Sorts a list's, set's or sorted set's elements, optionally storing them in a list.",
+        syntax: "key [BY pattern] [LIMIT (offset:integer count:integer)] [GET pattern...] [ASC|DESC] [ALPHA] [STORE destination:key]",
+    },
+    spec! {
+        name: "sort_ro", arity: -2, flags: [Readonly], keys: SORT_RO,
+        group: Generic, since: "7.0.0", run: normal(sort::sort_ro),
+        summary: "Sorts a list's, set's or sorted set's elements.",
+        syntax: "key [BY pattern] [LIMIT (offset:integer count:integer)] [GET pattern...] [ASC|DESC] [ALPHA]",
     },
     spec! {
         name: "spop", arity: -2, flags: [Write, Fast], keys: ONE,
@@ -769,16 +814,52 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key min:double max:double",
     },
     spec! {
+        name: "zdiff", arity: -3, flags: [Readonly], keys: COUNTED,
+        group: SortedSet, since: "6.2.0", run: normal(zsetops::zdiff),
+        summary: "Returns the members of the first sorted set that no other has.",
+        syntax: "numkeys:integer key... [WITHSCORES]",
+    },
+    spec! {
+        name: "zdiffstore", arity: -4, flags: [Write, Denyoom], keys: STORE_COUNTED,
+        group: SortedSet, since: "6.2.0", run: normal(zsetops::zdiffstore),
+        summary: "Stores the members of the first sorted set that no other has.",
+        syntax: "destination:key numkeys:integer key...",
+    },
+    spec! {
         name: "zincrby", arity: 4, flags: [Write, Denyoom, Fast], keys: ONE,
         group: SortedSet, since: "1.2.0", run: normal(zsets::zincrby),
         summary: "Adds to a member's score.",
         syntax: "key increment:double member",
     },
     spec! {
+        name: "zinter", arity: -3, flags: [Readonly], keys: COUNTED,
+        group: SortedSet, since: "6.2.0", run: normal(zsetops::zinter),
+        summary: "Returns the members every sorted set has, with combined scores.",
+        syntax: "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]",
+    },
+    spec! {
+        name: "zintercard", arity: -3, flags: [Readonly], keys: COUNTED,
+        group: SortedSet, since: "7.0.0", run: normal(zsetops::zintercard),
+        summary: "Returns the number of members every sorted set has, counted up to a limit.",
+        syntax: "numkeys:integer key... [LIMIT limit:integer]",
+    },
+    spec! {
+        name: "zinterstore", arity: -4, flags: [Write, Denyoom], keys: STORE_COUNTED,
+        group: SortedSet, since: "2.0.0", run: normal(zsetops::zinterstore),
+        summary: "Stores the members every sorted set has, with combined scores.",
+        syntax: "destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX]",
+    },
+    spec! {
         name: "zlexcount", arity: 4, flags: [Readonly, Fast], keys: ONE,
         group: SortedSet, since: "2.8.9", run: normal(zsets::zlexcount),
         summary: "Counts the members in a lexicographical range.",
         syntax: "key min max",
+    },
+    spec! {
+        name: "zmpop", arity: -4, flags: [Write], keys: COUNTED,
+        group: SortedSet, since: "7.0.0", run: normal(mpop::zmpop),
+        summary: "Removes and returns the lowest or highest scoring members of the first non-empty sorted set.",
+        syntax: "numkeys:integer key... where=(MIN|MAX) [COUNT count:integer]",
     },
     spec! {
         name: "zmscore", arity: -3, flags: [Readonly, Fast], keys: ONE,
@@ -893,5 +974,17 @@ pub static COMMANDS: &[Spec] = &[
         group: SortedSet, since: "1.2.0", run: normal(zsets::zscore),
         summary: "Returns a member's score.",
         syntax: "key member",
+    },
+    spec! {
+        name: "zunion", arity: -3, flags: [Readonly], keys: COUNTED,
+        group: SortedSet, since: "6.2.0", run: normal(zsetops::zunion),
+        summary: "Returns the members of any of the sorted sets, with combined scores.",
+        syntax: "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]",
+    },
+    spec! {
+        name: "zunionstore", arity: -4, flags: [Write, Denyoom], keys: STORE_COUNTED,
+        group: SortedSet, since: "2.0.0", run: normal(zsetops::zunionstore),
+        summary: "Stores the members of any of the sorted sets, with combined scores.",
+        syntax: "destination:key numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX]",
     },
 ];
