@@ -56,7 +56,7 @@ enum Scenario {
     /// `config/net-test` composed and booted with a virtio-net NIC on
     /// QEMU's user networking: the host talks to `net-echo` through
     /// forwarded ports of 127.0.0.1; the server sleeps between rounds,
-    /// woken by the NIC's MSI-X interrupt, the RTC's tick and its app.
+    /// woken by the NIC's MSI-X interrupt and its app, or its next timer.
     Net,
     /// The kernel fuzzer (`tests/kfuzz`, `cargo xtask fuzz`): a short
     /// campaign of [`FUZZ_SEEDS`] seeds of [`FUZZ_CALLS`] calls.
@@ -875,7 +875,7 @@ fn run_net(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
 }
 
 /// The line the net server logs when it sleeps between rounds (woken by
-/// the NIC's MSI-X interrupt, the RTC's tick and its apps). `net-echo`
+/// the NIC's MSI-X interrupt and its apps, or its next timer). `net-echo`
 /// runs below the server's priority in `config/net-test`, so the
 /// conversation itself shows that the server blocks when idle: a polling
 /// server would never let it run.
