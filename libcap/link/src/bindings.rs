@@ -11,7 +11,7 @@
 //! | `count`, `size` (bytes) | `Option<u64>` |
 //! | `port` | `Option<u16>` |
 //! | word list | `Option<E>`, an enum generated for the key |
-//! | `region` | `Named<SharedRegion>` |
+//! | `region`, `dma` | `Named<SharedRegion>` |
 //! | `notification`, `signal` | `Named<Notification>` |
 //! | `channel` | `Named<Endpoint>` |
 //! | `irq`, `io-ports` | `Named<Irq>`, `Named<PortRange>` |
@@ -152,6 +152,7 @@ fn describe(decl: &ArgDecl) -> String {
         Kind::Wiring(w) => {
             let grant = match w {
                 Wiring::Region => "a region",
+                Wiring::Dma => "a region of its own (DMA memory)",
                 Wiring::Notification => "a notification it waits on",
                 Wiring::Signal => "a notification it signals",
                 Wiring::Channel => "a channel",
@@ -192,7 +193,7 @@ fn value_type(kind: &Kind) -> &'static str {
         Kind::Port => "u16",
         Kind::Words(_) => unreachable!("a word list has a generated enum"),
         Kind::Wiring(w) => match w {
-            Wiring::Region => "::libcap::start::SharedRegion",
+            Wiring::Region | Wiring::Dma => "::libcap::start::SharedRegion",
             Wiring::Notification | Wiring::Signal => "::libcap::cap::Notification",
             Wiring::Channel => "::libcap::cap::Endpoint",
             Wiring::Irq => "::libcap::start::Irq",
@@ -211,7 +212,7 @@ fn parser(kind: &Kind) -> &'static str {
         Kind::Size => "::libcap::bind::size",
         Kind::Words(_) => unreachable!("a word list has a generated enum"),
         Kind::Wiring(w) => match w {
-            Wiring::Region => "::libcap::bind::region",
+            Wiring::Region | Wiring::Dma => "::libcap::bind::region",
             Wiring::Notification => "::libcap::bind::notification",
             Wiring::Signal => "::libcap::bind::signal",
             Wiring::Channel => "::libcap::bind::channel",

@@ -10,6 +10,7 @@
 //! backlog = "count"          # an unsigned integer
 //! appendonly = ["yes", "no"] # one of these words
 //! kvs-region = "region"      # a region granted to the component
+//! dma = "dma"                # a region it has alone (a driver's DMA memory)
 //! kvs = "channel"            # (the grant named `kvs` when [args] is silent)
 //! virtio-device = { kind = "device", optional = true }
 //! "quota-<region>" = "count" # a family: quota-<each region it shares>
@@ -24,6 +25,9 @@ use toml::de::{DeTable, DeValue};
 pub enum Wiring {
     /// A region shared with the component (`writers` or `readers`).
     Region,
+    /// A region the component has alone (its only writer, no readers):
+    /// a driver's DMA memory, which the device reads and writes.
+    Dma,
     /// A notification the component owns (`notifications`).
     Notification,
     /// A notification the component may signal (`signals`).
@@ -41,8 +45,9 @@ pub enum Wiring {
 }
 
 impl Wiring {
-    pub const ALL: [Wiring; 7] = [
+    pub const ALL: [Wiring; 8] = [
         Wiring::Region,
+        Wiring::Dma,
         Wiring::Notification,
         Wiring::Signal,
         Wiring::Channel,
@@ -55,6 +60,7 @@ impl Wiring {
     pub fn name(self) -> &'static str {
         match self {
             Wiring::Region => "region",
+            Wiring::Dma => "dma",
             Wiring::Notification => "notification",
             Wiring::Signal => "signal",
             Wiring::Channel => "channel",
@@ -87,12 +93,13 @@ pub enum Kind {
 }
 
 /// The kinds' names, for messages and docs.
-pub const KIND_NAMES: [&str; 11] = [
+pub const KIND_NAMES: [&str; 12] = [
     "text",
     "count",
     "port",
     "size",
     "region",
+    "dma",
     "notification",
     "signal",
     "channel",

@@ -18,6 +18,8 @@ struct Grants {
     /// `None` when `system.toml` could not be read (nothing is checked
     /// against regions then).
     regions: Option<Vec<String>>,
+    /// The regions it has alone (its only writer, no readers).
+    own_regions: Option<Vec<String>>,
     notifications: Vec<String>,
     signals: Vec<String>,
     channels: Vec<String>,
@@ -52,6 +54,16 @@ impl Grants {
             }
         }
         Self {
+            own_regions: regions.map(|rs| {
+                rs.iter()
+                    .filter(|r| {
+                        r.readers.is_empty()
+                            && r.writers.len() == 1
+                            && r.writers.iter().all(|w| w.value == c.name)
+                    })
+                    .filter_map(|r| r.name.as_ref().map(|n| n.value.clone()))
+                    .collect()
+            }),
             regions: regions.map(|rs| {
                 rs.iter()
                     .filter(|r| {
@@ -76,6 +88,7 @@ impl Grants {
     fn of_kind(&self, w: Wiring) -> Option<&[String]> {
         Some(match w {
             Wiring::Region => self.regions.as_deref()?,
+            Wiring::Dma => self.own_regions.as_deref()?,
             Wiring::Notification => &self.notifications,
             Wiring::Signal => &self.signals,
             Wiring::Channel => &self.channels,
@@ -91,6 +104,10 @@ impl Grants {
 fn what(w: Wiring) -> (&'static str, &'static str) {
     match w {
         Wiring::Region => ("region", "the regions system.toml shares with it"),
+        Wiring::Dma => (
+            "region of its own",
+            "the regions system.toml gives it alone: `writers = [\"<it>\"]`, no readers",
+        ),
         Wiring::Notification => ("notification", "its `notifications`"),
         Wiring::Signal => ("notification", "its `signals`"),
         Wiring::Channel => ("channel", "its `serves` and `uses`"),

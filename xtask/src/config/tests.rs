@@ -21,6 +21,7 @@ fn decls() -> Declarations {
     );
     d.declare("cli", "cli/Cargo.toml", "who = \"text\"\n");
     d.declare("x", "x/Cargo.toml", "text = \"text\"\n");
+    d.declare("drv", "drv/Cargo.toml", "dma = \"dma\"\n");
     d.declare(
         "need",
         "need/Cargo.toml",
@@ -1274,6 +1275,47 @@ fn wiring_arguments_must_name_what_the_config_grants() {
 }
 
 #[test]
+fn a_dma_argument_names_a_region_the_component_has_alone() {
+    let system = "name = \"demo\"\n\
+                  [[region]]\nname = \"mine\"\nsize = 4096\nwriters = [\"a\"]\n\
+                  [[region]]\nname = \"shared\"\nsize = 4096\nwriters = [\"a\", \"b\"]\n\
+                  [[region]]\nname = \"read\"\nsize = 4096\nwriters = [\"a\"]\nreaders = [\"b\"]\n";
+    let b = "binary = \"x\"\npriority = 1\n";
+    ok(&[
+        ("system.toml", system),
+        (
+            "a.toml",
+            "binary = \"drv\"\npriority = 1\n[args]\ndma = \"mine\"\n",
+        ),
+        ("b.toml", b),
+    ]);
+    let e = errors(&[
+        ("system.toml", system),
+        (
+            "a.toml",
+            "binary = \"drv\"\npriority = 1\n[args]\ndma = \"shared\"\n",
+        ),
+        ("b.toml", b),
+    ]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:4:7: no region of its own `shared` is granted to `a` (the regions \
+             system.toml gives it alone: `writers = [\"<it>\"]`, no readers: `mine`)"
+        ]
+    );
+    let e = errors(&[
+        ("system.toml", system),
+        (
+            "a.toml",
+            "binary = \"drv\"\npriority = 1\n[args]\ndma = \"read\"\n",
+        ),
+        ("b.toml", b),
+    ]);
+    assert_eq!(e.len(), 1, "{e:?}");
+}
+
+#[test]
 fn argument_families_take_their_hole_from_the_grants() {
     let system = "name = \"demo\"\n\
                   [[region]]\nname = \"app-net\"\nsize = 4096\nwriters = [\"a\"]\n";
@@ -1346,10 +1388,10 @@ fn bad_declarations_are_reported_where_they_are() {
             "p/Cargo.toml:13:8: a word list needs at least one word",
             "p/Cargo.toml:14:1: `log` is an argument every component takes (docs/config.md): it needs no declaration",
             "p/Cargo.toml:15:1: `a-*-*` has more than one hole: a family has one `*` or `<kind>`",
-            "p/Cargo.toml:16:1: `q-<regoin>`: `<regoin>` is not a wiring kind: use `*` or one of <region>, \
+            "p/Cargo.toml:16:1: `q-<regoin>`: `<regoin>` is not a wiring kind: use `*` or one of <region>, <dma>, \
              <notification>, <signal>, <channel>, <irq>, <io-ports>, <device>",
             "p/Cargo.toml:17:1: `*` would take any argument: give the family a fixed part, e.g. `quota-*`",
-            "p/Cargo.toml:18:5: an argument's kind is a string (text, count, port, size, region, notification, \
+            "p/Cargo.toml:18:5: an argument's kind is a string (text, count, port, size, region, dma, notification, \
              signal, channel, irq, io-ports, device), a list of words or a table { kind = \"...\", optional = true }, not integer",
         ]
     );
