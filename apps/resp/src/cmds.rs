@@ -2,6 +2,7 @@
 
 use crate::conn::Session;
 use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
+use crate::pubsub::{Delivery, Kind};
 use crate::table;
 use crate::{Clock, Command, Store, StoreError, docs, info, reply};
 use alloc::string::String;
@@ -23,11 +24,16 @@ enum Own {
     Ping,
     Quit,
     Time,
+    Reset,
+    Subscribe(Kind),
+    Unsubscribe(Kind),
+    Publish { shard: bool },
+    Pubsub,
 }
 
 /// Which of the front end's commands `name` is.
 fn own(name: &[u8]) -> Option<Own> {
-    let mut buf = [0u8; 7];
+    let mut buf = [0u8; 12];
     let lower = buf.get_mut(..name.len())?;
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
@@ -42,8 +48,27 @@ fn own(name: &[u8]) -> Option<Own> {
         b"ping" => Own::Ping,
         b"quit" => Own::Quit,
         b"time" => Own::Time,
+        b"reset" => Own::Reset,
+        b"subscribe" => Own::Subscribe(Kind::Channel),
+        b"psubscribe" => Own::Subscribe(Kind::Pattern),
+        b"ssubscribe" => Own::Subscribe(Kind::Shard),
+        b"unsubscribe" => Own::Unsubscribe(Kind::Channel),
+        b"punsubscribe" => Own::Unsubscribe(Kind::Pattern),
+        b"sunsubscribe" => Own::Unsubscribe(Kind::Shard),
+        b"publish" => Own::Publish { shard: false },
+        b"spublish" => Own::Publish { shard: true },
+        b"pubsub" => Own::Pubsub,
         _ => return None,
     })
+}
+
+/// Whether a subscribed connection may run `own` (RESP2's subscribed
+/// mode).
+fn allowed_subscribed(own: Option<Own>) -> bool {
+    matches!(
+        own,
+        Some(Own::Subscribe(_) | Own::Unsubscribe(_) | Own::Ping | Own::Quit | Own::Reset)
+    )
 }
 
 /// The store commands whose effect on the session the front end follows
@@ -123,7 +148,7 @@ pub(crate) fn stale<S: Store, C: Clock>(s: &mut Session, fe: &Frontend<S, C>) ->
 /// front end need not follow (not a transaction's, not SELECT).
 pub(crate) fn deferrable(s: &Session, cmd: Command<'_>) -> bool {
     let name = cmd.name();
-    !s.in_multi && own(name).is_none() && tracked(name).is_none()
+    !s.in_multi && !s.subs.active() && own(name).is_none() && tracked(name).is_none()
 }
 
 /// Counts a command that ran and whether its reply is an error.
@@ -146,12 +171,19 @@ pub(crate) fn execute<S: Store, C: Clock>(
         info.set_cmd(name);
     }
     let start = s.out.len();
-    match own(name) {
+    let own = own(name);
+    match own {
         // QUIT closes even inside MULTI, as in Redis.
         Some(Own::Quit) => {
             reply::ok(&mut s.out);
             s.closing = true;
         }
+        // So does RESET (it ends the transaction).
+        Some(Own::Reset) if cmd.len() == 1 => reset(s, fe),
+        // A subscribed connection (RESP2) runs only the subscription
+        // commands, PING, QUIT and RESET; a command that does not exist
+        // or has the wrong arity gets that error first, as in Redis.
+        _ if s.subs.active() && !allowed_subscribed(own) => refuse_subscribed(s, fe, cmd),
         // Inside MULTI everything else goes to the store to be queued; the
         // store does not know the front end's commands, so it refuses them
         // and the transaction fails at EXEC (EXECABORT).
@@ -234,13 +266,63 @@ fn run_own<S: Store, C: Clock>(
     if !spec.arity_ok(cmd.len()) {
         return reply::arity(&mut s.out, spec.name);
     }
+    match own {
+        Own::Subscribe(kind) => {
+            let names: Vec<&[u8]> = cmd.args().skip(1).collect();
+            fe.pubsub
+                .subscribe(kind, s.id, &mut s.subs, &names, &mut s.out);
+            return subscribed(s, fe);
+        }
+        Own::Unsubscribe(kind) => {
+            let names: Vec<&[u8]> = cmd.args().skip(1).collect();
+            fe.pubsub
+                .unsubscribe(kind, s.id, &mut s.subs, &names, &mut s.out);
+            return subscribed(s, fe);
+        }
+        Own::Reset => return reset(s, fe),
+        _ => {}
+    }
     let out = &mut s.out;
     match own {
+        // A subscribed connection's PING answers as a message would.
+        Own::Ping if s.subs.active() => match cmd.arg(1) {
+            _ if cmd.len() > 2 => reply::arity(out, spec.name),
+            message => {
+                reply::array(out, 2);
+                reply::bulk(out, b"pong");
+                reply::bulk(out, message.unwrap_or_default());
+            }
+        },
         Own::Ping => match cmd.arg(1) {
             _ if cmd.len() > 2 => reply::arity(out, spec.name),
             None => reply::simple(out, "PONG"),
             Some(message) => reply::bulk(out, message),
         },
+        Own::Publish { shard } => {
+            let (channel, message) = (
+                cmd.arg(1).unwrap_or_default(),
+                cmd.arg(2).unwrap_or_default(),
+            );
+            let now_us = fe.clock.now_us();
+            let limit = fe.config.output_limit_pubsub();
+            let clients = &fe.clients;
+            let slots = &fe.slots;
+            let unsent = |id: u64| {
+                slots
+                    .get(&id)
+                    .and_then(|&slot| clients.get(slot)?.as_ref())
+                    .map_or(0, |c| c.omem)
+            };
+            let delivery = Delivery {
+                limit,
+                now_us,
+                unsent: &unsent,
+                budget: fe.client_memory_limit().saturating_sub(fe.clients_held()),
+            };
+            let n = fe.pubsub.publish(shard, channel, message, &delivery);
+            reply::int(out, n as i64);
+        }
+        Own::Pubsub => pubsub(fe, spec, cmd, out),
         Own::Echo => reply::bulk(out, cmd.arg(1).unwrap_or_default()),
         Own::Time => {
             let now = fe.clock.now_us();
@@ -266,6 +348,126 @@ fn run_own<S: Store, C: Clock>(
         Own::Config => config(fe, spec, cmd, out),
         // `execute` answers QUIT itself (it closes even inside MULTI).
         Own::Quit => reply::ok(out),
+        // Answered above.
+        Own::Subscribe(_) | Own::Unsubscribe(_) | Own::Reset => {}
+    }
+}
+
+/// A command a subscribed connection may not run: Redis's error naming
+/// it (a subcommand by its full name), after the errors that come first
+/// in Redis (an unknown command or subcommand, a wrong arity).
+fn refuse_subscribed<S: Store, C: Clock>(
+    s: &mut Session,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+) {
+    let Some(container) = table::lookup(cmd.name()) else {
+        // The store's words for an unknown command.
+        return forward(s, fe, cmd);
+    };
+    let spec = match cmd.arg(1) {
+        Some(sub) if !container.subcommands.is_empty() => match container.subcommand(sub) {
+            Some(spec) => spec,
+            None => {
+                let upper = container.name.to_ascii_uppercase();
+                return reply::unknown_subcommand(&mut s.out, sub, &upper);
+            }
+        },
+        _ => container,
+    };
+    if !spec.arity_ok(cmd.len()) {
+        return reply::arity(&mut s.out, spec.name);
+    }
+    let mut msg = b"ERR Can't execute '".to_vec();
+    msg.extend_from_slice(spec.name.as_bytes());
+    msg.extend_from_slice(
+        b"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+    );
+    reply::error(&mut s.out, &msg);
+}
+
+/// After a (un)subscription: the client list's counts.
+fn subscribed<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
+    let counts = s.subs.counts();
+    if let Some(info) = fe.client_mut(s) {
+        info.subs = counts;
+    }
+}
+
+/// `RESET`: the connection as new (its store session ends: no MULTI, no
+/// WATCH, database 0), no subscriptions, no name.
+fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
+    if s.used_store {
+        fe.store.close(s.id);
+        s.used_store = false;
+        s.store_generation = None;
+    }
+    s.in_multi = false;
+    fe.pubsub.leave(s.id, &mut s.subs);
+    if let Some(info) = fe.client_mut(s) {
+        info.db = 0;
+        info.multi = None;
+        info.name.clear();
+        info.subs = (0, 0, 0);
+    }
+    reply::simple(&mut s.out, "RESET");
+}
+
+/// `PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP`.
+fn pubsub<S: Store, C: Clock>(
+    fe: &Frontend<S, C>,
+    spec: &Spec,
+    cmd: Command<'_>,
+    out: &mut Vec<u8>,
+) {
+    let sub = cmd.arg(1).unwrap_or_default();
+    let Some(sub_spec) = spec.subcommand(sub) else {
+        return reply::unknown_subcommand(out, sub, "PUBSUB");
+    };
+    if !sub_arity_ok(sub_spec, cmd.len(), out) {
+        return;
+    }
+    let args: Vec<&[u8]> = cmd.args().skip(2).collect();
+    match sub_spec.name {
+        "pubsub|channels" | "pubsub|shardchannels" => {
+            if args.len() > 1 {
+                return reply::arity(out, sub_spec.name);
+            }
+            let shard = sub_spec.name == "pubsub|shardchannels";
+            let channels = fe.pubsub.active(shard, args.first().copied());
+            reply::array(out, channels.len());
+            for c in channels {
+                reply::bulk(out, c);
+            }
+        }
+        "pubsub|numsub" | "pubsub|shardnumsub" => {
+            let shard = sub_spec.name == "pubsub|shardnumsub";
+            reply::array(out, 2 * args.len());
+            for c in args {
+                reply::bulk(out, c);
+                reply::int(out, fe.pubsub.listeners(shard, c) as i64);
+            }
+        }
+        "pubsub|numpat" => reply::int(out, fe.pubsub.patterns() as i64),
+        _ => help(
+            out,
+            &[
+                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
     }
 }
 
@@ -754,15 +956,19 @@ fn client_list<S: Store, C: Clock>(
 fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
     let name = String::from_utf8_lossy(&c.name);
     let cmd = String::from_utf8_lossy(&c.cmd[..c.cmd_len]);
+    let (sub, psub, ssub) = c.subs;
+    let subscribed = sub + psub + ssub > 0;
     let (flags, multi) = match c.multi {
+        Some(n) if subscribed => ("xP", n as i64),
         Some(n) => ("x", n as i64),
+        None if subscribed => ("P", -1),
         None => ("N", -1),
     };
     // Writing to a String cannot fail.
     let _ = write!(
         line,
-        "id={} addr={} laddr={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
-         qbuf={} omem={} cmd={} user=default redir=-1 resp=2",
+        "id={} addr={} laddr={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} \
+         ssub={ssub} multi={} qbuf={} omem={} cmd={} user=default redir=-1 resp=2",
         c.id,
         c.addr,
         c.laddr,
@@ -794,7 +1000,26 @@ mod tests {
     #[test]
     fn own_commands_are_in_the_table() {
         for name in [
-            "auth", "client", "command", "config", "echo", "hello", "info", "ping", "quit", "time",
+            "auth",
+            "client",
+            "command",
+            "config",
+            "echo",
+            "hello",
+            "info",
+            "ping",
+            "psubscribe",
+            "publish",
+            "pubsub",
+            "punsubscribe",
+            "quit",
+            "reset",
+            "spublish",
+            "ssubscribe",
+            "subscribe",
+            "sunsubscribe",
+            "time",
+            "unsubscribe",
         ] {
             assert!(own(name.as_bytes()).is_some(), "{name}");
             assert!(
@@ -805,6 +1030,7 @@ mod tests {
         }
         assert_eq!(own(b"get"), None);
         assert_eq!(own(b"pingpong"), None);
+        assert_eq!(own(b"unsubscribesx"), None);
         assert_eq!(tracked(b"Multi"), Some(Tracked::Multi));
         assert_eq!(tracked(b"selects"), None);
     }

@@ -146,6 +146,7 @@ pub struct Config {
     maxclients: u64,
     maxmemory_clients: u64,
     output_normal: OutputLimit,
+    output_pubsub: OutputLimit,
     databases: u32,
 }
 
@@ -158,6 +159,7 @@ impl Default for Config {
             maxclients: 0,
             maxmemory_clients: 0,
             output_normal: OutputLimit::default(),
+            output_pubsub: OutputLimit::default(),
             databases: 0,
         };
         config.refresh();
@@ -234,6 +236,13 @@ impl Config {
         self.output_normal
     }
 
+    /// `client-output-buffer-limit` of class `pubsub`: the replies and
+    /// messages a subscribed connection may have waiting before it is
+    /// closed.
+    pub fn output_limit_pubsub(&self) -> OutputLimit {
+        self.output_pubsub
+    }
+
     /// `databases`: the number of databases `INFO keyspace` looks at.
     pub fn databases(&self) -> u32 {
         self.databases
@@ -256,10 +265,13 @@ impl Config {
         self.query_buffer_limit = num(self, "client-query-buffer-limit");
         self.maxclients = num(self, "maxclients");
         self.maxmemory_clients = num(self, "maxmemory-clients");
-        self.output_normal = output_limit(
-            self.get("client-output-buffer-limit").unwrap_or(""),
-            "normal",
+        let limits = self.get("client-output-buffer-limit").unwrap_or("");
+        let (normal, pubsub) = (
+            output_limit(limits, "normal"),
+            output_limit(limits, "pubsub"),
         );
+        self.output_normal = normal;
+        self.output_pubsub = pubsub;
         self.databases = u32::try_from(num(self, "databases")).unwrap_or(u32::MAX);
     }
 

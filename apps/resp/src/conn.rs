@@ -3,6 +3,7 @@
 
 use crate::frontend::Frontend;
 use crate::parse::{Parser, Step};
+use crate::pubsub::{Mail, Subscriptions};
 use crate::{Clock, Command, CommandBuf, ROUND_COMMANDS_PER_CONNECTION, Store, cmds};
 use alloc::vec::Vec;
 use libcap::log;
@@ -54,6 +55,8 @@ pub(crate) struct Session {
     /// The store's generation when it first used the store: its session
     /// lives there.
     pub(crate) store_generation: Option<u64>,
+    /// Its Pub/Sub subscriptions.
+    pub(crate) subs: Subscriptions,
 }
 
 /// One client connection. Make it with
@@ -107,6 +110,7 @@ impl Connection {
                 in_multi: false,
                 used_store: false,
                 store_generation: None,
+                subs: Subscriptions::default(),
             },
             queued: Vec::new(),
             round: 0,
@@ -179,6 +183,7 @@ impl Connection {
         fe.stats.net_input_bytes += input.len() as u64;
         let produced_from = self.session.out.len();
         self.collect(fe);
+        self.take_mail(fe);
         if self.session.closing {
             fe.stats.net_output_bytes += (self.session.out.len() - produced_from) as u64;
             return self.flow();
@@ -260,12 +265,41 @@ impl Connection {
         self.input.extend_from_slice(bytes);
     }
 
-    /// `client-output-buffer-limit` (class `normal`), as Redis applies it
-    /// when replies are added: past the hard limit the connection closes at
+    /// Appends the Pub/Sub messages published for this connection, or
+    /// closes it if it fell too far behind to take them.
+    fn take_mail<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>) {
+        match fe.pubsub.take(self.session.id) {
+            None => {}
+            Some(Mail::Messages(bytes)) if !self.session.closing => {
+                if self.session.out.try_reserve(bytes.len()).is_err() {
+                    self.evict(fe, "its messages");
+                    return;
+                }
+                self.session.out.extend_from_slice(&bytes);
+            }
+            Some(Mail::Messages(_)) => {}
+            Some(Mail::Overflowed) => {
+                fe.stats.output_buffer_overflows += 1;
+                log::warn!(
+                    "closing client id={} for overcoming its output buffer limits (class pubsub)",
+                    self.session.id
+                );
+                self.close_now();
+            }
+        }
+    }
+
+    /// `client-output-buffer-limit` (class `normal`, or `pubsub` for a
+    /// subscribed connection), as Redis applies it when replies are added: past the hard limit the connection closes at
     /// once; past the soft one, once it has stayed past it longer than
     /// the soft seconds. Its replies are dropped.
     fn check_output_limit<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>) {
-        let limit = fe.config.output_limit();
+        // A subscriber's output is class `pubsub`'s, as in Redis.
+        let limit = if self.session.subs.active() {
+            fe.config.output_limit_pubsub()
+        } else {
+            fe.config.output_limit()
+        };
         let pending = self.pending_output() as u64;
         let over_soft = limit.soft > 0 && pending > limit.soft;
         let passed = if limit.hard > 0 && pending > limit.hard {

@@ -2,8 +2,10 @@
 //! and the client list.
 
 use crate::conn::{Connection, Session};
+use crate::pubsub::PubSub;
 use crate::round::{Outcome, Round};
 use crate::{Clock, Command, Config, Stats, Store};
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -36,6 +38,8 @@ pub(crate) struct ClientInfo {
     /// The last command's name, in lower case (truncated).
     pub(crate) cmd: [u8; 32],
     pub(crate) cmd_len: usize,
+    /// Its channel, pattern and shard channel subscriptions.
+    pub(crate) subs: (usize, usize, usize),
 }
 
 impl ClientInfo {
@@ -60,6 +64,10 @@ pub struct Frontend<S, C> {
     pub(crate) stats: Stats,
     /// Open connections by slot; `free` lists the empty slots.
     pub(crate) clients: Vec<Option<ClientInfo>>,
+    /// The slot of each open connection, by id.
+    pub(crate) slots: BTreeMap<u64, usize>,
+    /// Subscriptions and the messages on their way.
+    pub(crate) pubsub: PubSub,
     free: Vec<usize>,
     next_id: u64,
     pub(crate) started_us: u64,
@@ -91,6 +99,8 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             config: Config::default(),
             stats: Stats::default(),
             clients: Vec::new(),
+            slots: BTreeMap::new(),
+            pubsub: PubSub::default(),
             free: Vec::new(),
             next_id: 1,
             started_us,
@@ -243,6 +253,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             omem: 0,
             cmd: [0; 32],
             cmd_len: 0,
+            subs: (0, 0, 0),
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -255,6 +266,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             }
         };
         self.stats.connected += 1;
+        self.slots.insert(id, slot);
         Connection::new(id, Some(slot))
     }
 
@@ -263,6 +275,8 @@ impl<S: Store, C: Clock> Frontend<S, C> {
     /// takes it off the client list.
     pub fn disconnect(&mut self, mut conn: Connection) {
         self.account(&mut conn.accounted, 0);
+        self.pubsub.leave(conn.session.id, &mut conn.session.subs);
+        self.slots.remove(&conn.session.id);
         let session = &conn.session;
         if let Some(slot) = session.slot
             && self
@@ -279,6 +293,13 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         } else if session.used_store {
             self.store.close(session.id);
         }
+    }
+
+    /// The connections (by [`Connection::id`]) that messages were
+    /// published for since they last ran: feed each of them (no bytes)
+    /// to take them into its output.
+    pub fn woken(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pubsub.with_mail()
     }
 
     /// The client list entry of `session`.

@@ -201,7 +201,10 @@ fn stats<S: Store, C: Clock>(
          rejected_connections:{}\r\n\
          total_error_replies:{}\r\n\
          evicted_keys:{}\r\n\
-         evicted_clients:{}\r\n",
+         evicted_clients:{}\r\n\
+         pubsub_channels:{}\r\n\
+         pubsub_patterns:{}\r\n\
+         pubsubshard_channels:{}\r\n",
         s.connections_received,
         s.commands_processed,
         s.net_input_bytes,
@@ -210,6 +213,9 @@ fn stats<S: Store, C: Clock>(
         s.error_replies,
         field(store, "evicted_keys").unwrap_or("0"),
         s.evicted_clients,
+        fe.pubsub.channel_counts().0,
+        fe.pubsub.patterns(),
+        fe.pubsub.channel_counts().1,
     )
 }
 

@@ -61,6 +61,7 @@ mod docs;
 mod frontend;
 mod info;
 mod parse;
+mod pubsub;
 mod reply;
 mod round;
 mod stats;
@@ -396,6 +397,14 @@ impl<S: Store, C: Clock> net_api::serve::Protocol for Frontend<S, C> {
 
     fn close(&mut self, conn: Connection) {
         self.disconnect(conn);
+    }
+
+    fn key(conn: &Connection) -> u64 {
+        conn.id()
+    }
+
+    fn woken(&mut self, keys: &mut Vec<u64>) {
+        keys.extend(Frontend::woken(self));
     }
 
     fn flush(&mut self) {

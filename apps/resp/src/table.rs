@@ -56,6 +56,46 @@ static CLIENT: &[Spec] = &[
     },
 ];
 
+/// PUBSUB's subcommands.
+static PUBSUB: &[Spec] = &[
+    spec! {
+        name: "pubsub|channels", arity: -2, flags: [Pubsub, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "2.8.0", run: None,
+        summary: "Lists the channels with subscribers, those a pattern matches.",
+        syntax: "[pattern]",
+    },
+    spec! {
+        name: "pubsub|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Pubsub, since: "6.2.0", run: None,
+        summary: "Lists the PUBSUB subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "pubsub|numpat", arity: 2, flags: [Pubsub, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "2.8.0", run: None,
+        summary: "Returns the number of patterns subscribed to.",
+        syntax: "",
+    },
+    spec! {
+        name: "pubsub|numsub", arity: -2, flags: [Pubsub, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "2.8.0", run: None,
+        summary: "Returns the subscribers of each channel (patterns not counted).",
+        syntax: "[channel...]",
+    },
+    spec! {
+        name: "pubsub|shardchannels", arity: -2, flags: [Pubsub, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "7.0.0", run: None,
+        summary: "Lists the shard channels with subscribers, those a pattern matches.",
+        syntax: "[pattern]",
+    },
+    spec! {
+        name: "pubsub|shardnumsub", arity: -2, flags: [Pubsub, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "7.0.0", run: None,
+        summary: "Returns the subscribers of each shard channel.",
+        syntax: "[shardchannel...]",
+    },
+];
+
 /// COMMAND's subcommands.
 static COMMAND: &[Spec] = &[
     spec! {
@@ -133,16 +173,77 @@ static OWN: &[Spec] = &[
         syntax: "[section...]",
     },
     spec! {
+        name: "psubscribe", arity: -2, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "2.0.0", run: None,
+        summary: "Listens for messages on the channels that glob patterns match.",
+        syntax: "pattern...",
+    },
+    spec! {
+        name: "publish", arity: 3, flags: [Pubsub, Loading, Stale, Fast], keys: NONE,
+        group: Pubsub, since: "2.0.0", run: None,
+        summary: "Sends a message to a channel's subscribers; returns how many got it.",
+        syntax: "channel message",
+    },
+    spec! {
+        name: "pubsub", arity: -2, flags: [], keys: NONE,
+        group: Pubsub, since: "2.8.0", run: None,
+        summary: "Inspects the Pub/Sub state.",
+        syntax: "",
+        subcommands: PUBSUB,
+    },
+    spec! {
+        name: "punsubscribe", arity: -1, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "2.0.0", run: None,
+        summary: "Stops listening on patterns (all of them without arguments).",
+        syntax: "[pattern...]",
+    },
+    spec! {
         name: "quit", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
         group: Connection, since: "1.0.0", run: None,
         summary: "Closes the connection.",
         syntax: "",
     },
     spec! {
+        name: "reset", arity: 1, flags: [Noscript, Loading, Stale, Fast, NoAuth, AllowBusy],
+        keys: NONE, group: Connection, since: "6.2.0", run: None,
+        summary: "Resets the connection: no transaction, no subscription, database 0, no name.",
+        syntax: "",
+    },
+    spec! {
+        name: "spublish", arity: 3, flags: [Pubsub, Loading, Stale, Fast], keys: ONE,
+        group: Pubsub, since: "7.0.0", run: None,
+        summary: "Sends a message to a shard channel's subscribers; returns how many got it.",
+        syntax: "shardchannel message",
+    },
+    spec! {
+        name: "ssubscribe", arity: -2, flags: [Pubsub, Noscript, Loading, Stale], keys: ALL,
+        group: Pubsub, since: "7.0.0", run: None,
+        summary: "Listens for messages on shard channels.",
+        syntax: "shardchannel...",
+    },
+    spec! {
+        name: "subscribe", arity: -2, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "2.0.0", run: None,
+        summary: "Listens for messages on channels.",
+        syntax: "channel...",
+    },
+    spec! {
+        name: "sunsubscribe", arity: -1, flags: [Pubsub, Noscript, Loading, Stale], keys: ALL,
+        group: Pubsub, since: "7.0.0", run: None,
+        summary: "Stops listening on shard channels (all of them without arguments).",
+        syntax: "[shardchannel...]",
+    },
+    spec! {
         name: "time", arity: 1, flags: [Loading, Stale, Fast], keys: NONE,
         group: Server, since: "2.6.0", run: None,
         summary: "Returns the server's time: seconds and microseconds.",
         syntax: "",
+    },
+    spec! {
+        name: "unsubscribe", arity: -1, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
+        group: Pubsub, since: "2.0.0", run: None,
+        summary: "Stops listening on channels (all of them without arguments).",
+        syntax: "[channel...]",
     },
 ];
 

@@ -561,7 +561,26 @@ fn every_store_command_in_the_table_is_known_to_the_store() {
     let (mut fe, _) = frontend();
     let mut c = connect(&mut fe);
     let own = [
-        "auth", "client", "command", "config", "echo", "hello", "info", "ping", "quit", "time",
+        "auth",
+        "client",
+        "command",
+        "config",
+        "echo",
+        "hello",
+        "info",
+        "ping",
+        "psubscribe",
+        "publish",
+        "pubsub",
+        "punsubscribe",
+        "quit",
+        "reset",
+        "spublish",
+        "ssubscribe",
+        "subscribe",
+        "sunsubscribe",
+        "time",
+        "unsubscribe",
     ];
     let list = read_all(run(&mut c, &mut fe, "COMMAND\r\n").as_bytes());
     let mut store = Kvs::new(1);

@@ -194,6 +194,83 @@ mod rounds {
 }
 
 #[cfg(test)]
+mod pushes {
+    extern crate std;
+
+    use crate::testing::Bench;
+    use alloc::collections::BTreeMap;
+    use alloc::vec;
+    use net_api::proto::Endpoint;
+    use net_api::serve::*;
+
+    /// A chat: each connection's bytes go to every other connection, which
+    /// receives them without sending anything (as Pub/Sub's messages do).
+    #[derive(Default)]
+    struct Chat {
+        next: u64,
+        /// Bytes waiting for each connection, by key.
+        mail: BTreeMap<u64, Vec<u8>>,
+        open: Vec<u64>,
+    }
+
+    impl Protocol for Chat {
+        type Conn = u64;
+        fn open(&mut self, _: Endpoint, _: u16) -> u64 {
+            self.next += 1;
+            self.open.push(self.next);
+            self.next
+        }
+        fn feed(&mut self, me: &mut u64, input: &[u8], out: &mut Vec<u8>) -> Flow {
+            for &other in self.open.iter().filter(|&&o| o != *me) {
+                self.mail.entry(other).or_default().extend_from_slice(input);
+            }
+            if let Some(mail) = self.mail.remove(me) {
+                out.extend(mail);
+            }
+            Flow::Read
+        }
+        fn close(&mut self, me: u64) {
+            self.open.retain(|&o| o != me);
+            self.mail.remove(&me);
+        }
+        fn key(me: &u64) -> u64 {
+            *me
+        }
+        fn woken(&mut self, keys: &mut Vec<u64>) {
+            keys.extend(self.mail.keys());
+        }
+    }
+
+    #[test]
+    fn a_connection_that_sends_nothing_gets_what_others_send() {
+        let mut s = StreamServer::new(Chat::default(), 9, 8, 10);
+        let mut bench = Bench::new(Default::default());
+        bench.serve(5, &mut s);
+        let peers: Vec<_> = (0..3).map(|_| bench.peer.connect(9)).collect();
+        bench.serve(40, &mut s);
+        assert_eq!(bench.peer.send(peers[0], b"hello"), 5);
+        let mut got = vec![Vec::new(); peers.len()];
+        for _ in 0..100 {
+            bench.serve(1, &mut s);
+            for (i, &p) in peers.iter().enumerate() {
+                got[i].extend(bench.peer.recv(p));
+            }
+        }
+        assert_eq!(got, [b"".to_vec(), b"hello".to_vec(), b"hello".to_vec()]);
+        // One goes: the others still hear each other.
+        bench.peer.tcp(peers[1]).abort();
+        bench.serve(20, &mut s);
+        assert_eq!(bench.peer.send(peers[2], b"bye"), 3);
+        for _ in 0..100 {
+            bench.serve(1, &mut s);
+            got[0].extend(bench.peer.recv(peers[0]));
+        }
+        assert_eq!(got[0], b"bye");
+        assert_eq!(s.protocol().open.len(), 2);
+    }
+}
+
+#[cfg(test)]
 mod load {
     extern crate std;
 

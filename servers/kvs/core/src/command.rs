@@ -126,6 +126,8 @@ pub enum Flag {
     NoAuth,
     /// Allowed while a script is busy.
     AllowBusy,
+    /// A Pub/Sub command.
+    Pubsub,
 }
 
 impl Flag {
@@ -143,6 +145,7 @@ impl Flag {
             Self::Fast => "fast",
             Self::NoAuth => "no_auth",
             Self::AllowBusy => "allow_busy",
+            Self::Pubsub => "pubsub",
         }
     }
 }
@@ -343,6 +346,8 @@ pub enum Group {
     HyperLogLog,
     /// Lists.
     List,
+    /// Publish and subscribe.
+    Pubsub,
     /// The server's state.
     Server,
     /// Sets.
@@ -365,6 +370,7 @@ impl Group {
             Self::Hash => "hash",
             Self::HyperLogLog => "hyperloglog",
             Self::List => "list",
+            Self::Pubsub => "pubsub",
             Self::Server => "server",
             Self::Set => "set",
             Self::SortedSet => "sorted-set",
@@ -382,6 +388,7 @@ impl Group {
             Self::Hash => "@hash",
             Self::HyperLogLog => "@hyperloglog",
             Self::List => "@list",
+            Self::Pubsub => "@pubsub",
             Self::Server => "@admin",
             Self::Set => "@set",
             Self::SortedSet => "@sortedset",

@@ -79,6 +79,15 @@ pub trait Protocol {
     fn flush(&mut self) {}
     /// A connection was turned away (over the limit).
     fn refused(&mut self) {}
+    /// The key by which [`woken`](Self::woken) names a connection.
+    fn key(_conn: &Self::Conn) -> u64 {
+        0
+    }
+    /// Appends the keys of the connections that have something to send
+    /// without having received anything (a message published for them by
+    /// another connection): the server feeds each of them, with no bytes,
+    /// after the events at hand.
+    fn woken(&mut self, _keys: &mut Vec<u64>) {}
     /// The server listens (or failed to): for the component's log.
     fn listening(&mut self, _port: u16, _ok: bool) {}
     /// This host's address changed (`None`: it has none, yet).
@@ -108,6 +117,8 @@ pub struct StreamServer<P: Protocol> {
     conns: BTreeMap<ConnId, Slot<P::Conn>>,
     /// The connections whose slot says `waiting`.
     waiting: Vec<ConnId>,
+    /// Each connection by the protocol's key ([`Protocol::key`]).
+    keys: BTreeMap<u64, ConnId>,
 }
 
 impl<P: Protocol> StreamServer<P> {
@@ -121,6 +132,7 @@ impl<P: Protocol> StreamServer<P> {
             max_connections,
             conns: BTreeMap::new(),
             waiting: Vec::new(),
+            keys: BTreeMap::new(),
         }
     }
 
@@ -156,6 +168,13 @@ impl<P: Protocol> StreamServer<P> {
     /// waited for it, until none waits: call it after handling the events
     /// at hand (a batch of them shares one flush).
     pub fn settle<W: Wake>(&mut self, io: &mut Io<W>) {
+        let mut woken = Vec::new();
+        self.protocol.woken(&mut woken);
+        for key in woken {
+            if let Some(&conn) = self.keys.get(&key) {
+                self.feed_idle(conn, io);
+            }
+        }
         while !self.waiting.is_empty() {
             self.protocol.flush();
             for conn in core::mem::take(&mut self.waiting) {
@@ -170,6 +189,20 @@ impl<P: Protocol> StreamServer<P> {
         }
     }
 
+    /// Feeds `conn` no bytes (to run what waits for it) and sends the
+    /// outcome.
+    fn feed_idle<W: Wake>(&mut self, conn: ConnId, io: &mut Io<W>) {
+        let Some(slot) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if slot.closing || slot.waiting {
+            return;
+        }
+        let flow = self.protocol.feed(&mut slot.state, &[], &mut slot.out);
+        Self::follow(slot, flow, conn, io, &mut self.waiting);
+        self.pump(conn, io);
+    }
+
     /// Handles one event of the socket service.
     pub fn handle<W: Wake>(&mut self, event: Event<'_>, io: &mut Io<W>) {
         match event {
@@ -178,6 +211,7 @@ impl<P: Protocol> StreamServer<P> {
                 for (_, slot) in core::mem::take(&mut self.conns) {
                     self.protocol.close(slot.state);
                 }
+                self.keys.clear();
                 io.listen(self.port, self.backlog);
             }
             Event::Listening { port, result } => self.protocol.listening(port, result.is_ok()),
@@ -187,8 +221,10 @@ impl<P: Protocol> StreamServer<P> {
                     io.close(conn);
                     return;
                 }
+                let state = self.protocol.open(peer, port);
+                self.keys.insert(P::key(&state), conn);
                 let slot = Slot {
-                    state: self.protocol.open(peer, port),
+                    state,
                     out: Vec::new(),
                     sent: 0,
                     draining: false,
@@ -217,6 +253,7 @@ impl<P: Protocol> StreamServer<P> {
             }
             Event::Closed { conn, .. } => {
                 if let Some(slot) = self.conns.remove(&conn) {
+                    self.keys.remove(&P::key(&slot.state));
                     self.protocol.close(slot.state);
                 }
             }
@@ -294,6 +331,7 @@ impl<P: Protocol> StreamServer<P> {
         // reports no `Closed` for a close the app asked for).
         io.close(conn);
         if let Some(slot) = self.conns.remove(&conn) {
+            self.keys.remove(&P::key(&slot.state));
             self.protocol.close(slot.state);
         }
     }

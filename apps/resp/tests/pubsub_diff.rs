@@ -1,0 +1,273 @@
+//! Pub/Sub against a real Redis 7.0: three connections on each side run
+//! the same seeded steps (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and their
+//! UNSUBSCRIBEs by name, PUBLISH, SPUBLISH, PUBSUB NUMSUB / NUMPAT /
+//! SHARDNUMSUB, PING, a command refused in subscribed mode, RESET), and
+//! after each step every connection's output must be what Redis sent on
+//! the same connection. A PUBLISH's messages to one subscriber that
+//! matches several patterns come in Redis's hash-table order, so those
+//! replies are compared as a multiset; everything else byte for byte.
+//!
+//! How a step's output is told complete: each connection then gets
+//! `PING <marker>`, whose answer (`$…` in normal mode, `[pong, marker]`
+//! subscribed) comes after everything the step sent it.
+//!
+//! The server comes from the environment as for kvs-core's differential
+//! test (`KVS_DIFF_ADDR`, `KVS_DIFF_REQUIRED`); `PUBSUB_DIFF_SEED`
+//! replays a run, `PUBSUB_DIFF_STEPS` (default 400) sets its length. The
+//! channels carry a prefix of the run's own, so a shared server is fine.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn server() -> Option<SocketAddr> {
+    let addr = std::env::var("KVS_DIFF_ADDR").unwrap_or_else(|_| "127.0.0.1:7777".into());
+    let required = std::env::var("KVS_DIFF_REQUIRED").is_ok_and(|v| v == "1");
+    let why = match addr.parse::<SocketAddr>() {
+        Err(e) => format!("bad KVS_DIFF_ADDR {addr}: {e}"),
+        Ok(a) => match TcpStream::connect_timeout(&a, Duration::from_secs(2)) {
+            Ok(mut s) => {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = s.write_all(b"INFO server\r\n");
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..n]).contains("redis_version:7.0.") {
+                    return Some(a);
+                }
+                format!("{addr} is not Redis 7.0")
+            }
+            Err(e) => format!("nothing answers on {addr}: {e}"),
+        },
+    };
+    assert!(!required, "KVS_DIFF_REQUIRED=1: {why}");
+    eprintln!("pubsub_diff: skipped, {why}");
+    None
+}
+
+fn multibulk(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// The top-level replies in `bytes`.
+fn replies(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let n = reply_len(&bytes[at..]).expect("whole replies");
+        out.push(bytes[at..at + n].to_vec());
+        at += n;
+    }
+    out
+}
+
+fn reply_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    let n = || -> i64 {
+        std::str::from_utf8(&b[1..line_end])
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let after = line_end + 2;
+    match b[0] {
+        b'+' | b'-' | b':' => Some(after),
+        b'$' if n() < 0 => Some(after),
+        b'$' => Some(after + n() as usize + 2).filter(|&end| b.len() >= end),
+        b'*' if n() < 0 => Some(after),
+        b'*' => {
+            let mut at = after;
+            for _ in 0..n() {
+                at += reply_len(&b[at..])?;
+            }
+            Some(at)
+        }
+        other => panic!("not a RESP2 reply: {:?}", other as char),
+    }
+}
+
+/// One Redis connection: sends, and reads up to the marker's answer.
+struct Remote {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Remote {
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to redis");
+    }
+
+    /// Everything before the answer to `PING marker` (either form).
+    fn until(&mut self, marker: &[u8]) -> Vec<u8> {
+        let plain = [format!("${}\r\n", marker.len()).as_bytes(), marker, b"\r\n"].concat();
+        let sub = [
+            b"*2\r\n$4\r\npong\r\n".as_slice(),
+            format!("${}\r\n", marker.len()).as_bytes(),
+            marker,
+            b"\r\n",
+        ]
+        .concat();
+        loop {
+            for end in [&sub, &plain] {
+                if let Some(at) = find(&self.buf, end) {
+                    let out = self.buf[..at].to_vec();
+                    self.buf.drain(..at + end.len());
+                    return out;
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read from redis");
+            assert!(n > 0, "redis closed a connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn pubsub_matches_redis() {
+    let Some(addr) = server() else {
+        return;
+    };
+    let seed = std::env::var("PUBSUB_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+        | 1;
+    let steps: u64 = std::env::var("PUBSUB_DIFF_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
+    eprintln!("pubsub_diff: seed {seed} (PUBSUB_DIFF_SEED={seed} replays it), {steps} steps");
+    let prefix = format!("psdiff:{}:{seed}:", std::process::id());
+    let channels: Vec<Vec<u8>> = ["a", "b", "ab", "news.x", "news.y"]
+        .iter()
+        .map(|c| format!("{prefix}{c}").into_bytes())
+        .collect();
+    let patterns: Vec<Vec<u8>> = ["a*", "news.*", "*b", "news.[xz]", "?"]
+        .iter()
+        .map(|p| format!("{prefix}{p}").into_bytes())
+        .collect();
+    let mut remotes: Vec<Remote> = (0..3)
+        .map(|_| {
+            let stream = TcpStream::connect(addr).expect("connect to redis");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            Remote {
+                stream,
+                buf: Vec::new(),
+            }
+        })
+        .collect();
+    let (mut fe, _) = frontend();
+    let mut locals: Vec<_> = (0..3).map(|_| connect(&mut fe)).collect();
+    let mut r = Rng(seed);
+    for step in 0..steps {
+        let who = r.below(3) as usize;
+        let ch = channels[r.below(channels.len() as u64) as usize].as_slice();
+        let pat = patterns[r.below(patterns.len() as u64) as usize].as_slice();
+        let (command, publish): (Vec<&[u8]>, bool) = match r.below(14) {
+            0 | 1 => (vec![b"SUBSCRIBE", ch], false),
+            2 => (vec![b"PSUBSCRIBE", pat], false),
+            3 => (vec![b"SSUBSCRIBE", ch], false),
+            4 => (vec![b"UNSUBSCRIBE", ch], false),
+            5 => (vec![b"PUNSUBSCRIBE", pat], false),
+            6 => (vec![b"SUNSUBSCRIBE", ch], false),
+            7..=9 => (vec![b"PUBLISH", ch, b"hello"], true),
+            10 => (vec![b"SPUBLISH", ch, b"shard"], true),
+            11 => match r.below(3) {
+                0 => (
+                    vec![b"PUBSUB", b"NUMSUB", ch, channels[0].as_slice()],
+                    false,
+                ),
+                1 => (vec![b"PUBSUB", b"NUMPAT"], false),
+                _ => (vec![b"PUBSUB", b"SHARDNUMSUB", ch], false),
+            },
+            12 => match r.below(3) {
+                0 => (vec![b"PING"], false),
+                1 => (vec![b"GET", ch], false),
+                _ => (vec![b"ECHO", b"x"], false),
+            },
+            _ => (vec![b"RESET"], false),
+        };
+        let request = multibulk(&command);
+        remotes[who].send(&request);
+        let (out, flow) = drive(&mut locals[who], &mut fe, &request);
+        assert_eq!(
+            flow,
+            resp::Flow::Continue,
+            "step {step}: the connection closed"
+        );
+        let marker = format!("{prefix}m{step}").into_bytes();
+        let ping = multibulk(&[b"PING", &marker]);
+        for (i, (remote, local)) in remotes.iter_mut().zip(locals.iter_mut()).enumerate() {
+            remote.send(&ping);
+            let theirs = remote.until(&marker);
+            let mut ours = if i == who { out.clone() } else { Vec::new() };
+            let (rest, _) = drive(local, &mut fe, &ping);
+            ours.extend(rest);
+            // Our side's PING answer ends its output the same way.
+            let ours_end = ours.len()
+                - [
+                    format!("${}\r\n", marker.len()).into_bytes(),
+                    marker.clone(),
+                    b"\r\n".to_vec(),
+                ]
+                .concat()
+                .len();
+            let ours_end = if ours[..ours_end].ends_with(b"*2\r\n$4\r\npong\r\n") {
+                ours_end - b"*2\r\n$4\r\npong\r\n".len()
+            } else {
+                ours_end
+            };
+            let ours = &ours[..ours_end];
+            let same = if publish {
+                let (mut a, mut b) = (replies(&theirs), replies(ours));
+                a.sort();
+                b.sort();
+                a == b
+            } else {
+                theirs == ours
+            };
+            assert!(
+                same,
+                "step {step} (seed {seed}), connection {i}, after {:?} on connection {who}\n redis:  {:?}\n basalt: {:?}",
+                String::from_utf8_lossy(&request),
+                String::from_utf8_lossy(&theirs),
+                String::from_utf8_lossy(ours),
+            );
+        }
+    }
+    eprintln!("pubsub_diff: {steps} steps the same on 3 connections");
+}
