@@ -68,9 +68,10 @@ mod component {
     /// The longest a sleeping server waits without a signal. Not needed
     /// by design: every event signals, and timers set the deadline. But
     /// the net-test boot test saw an echo stall for 10 s in a few runs
-    /// out of many once the 16 Hz tick was gone: a wake-up missed
-    /// somewhere not yet found (the tick had hidden it). This bounds such
-    /// a stall until it is found.
+    /// out of many once the 16 Hz tick was gone: a missed wake-up (the
+    /// tick had hidden it). A missing barrier before the last look at the
+    /// used rings was one cause (see `VirtioNic::unfinished`); this bounds
+    /// a stall from any other until longer runs show there is none.
     const MAX_SLEEP: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(100);
     /// How soon a sleeping server looks again while the device holds
     /// buffers it has not taken back (see `VirtioNic::unfinished`).

@@ -7,6 +7,7 @@
 //! A transmit buffer is taken from the free ones when smoltcp asks for a
 //! `TxToken` and comes back when the device reports it sent.
 
+use core::sync::atomic::{Ordering, fence};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use virtio_drivers::device::net::VirtIONetRaw;
@@ -122,7 +123,18 @@ impl<T: Transport> VirtioNic<T> {
     /// it passes the last buffer the driver took, so while this holds a
     /// sleeping server must look again soon instead of waiting for an
     /// interrupt that may not come.
+    ///
+    /// It is also the check before sleeping that the virtio spec asks
+    /// for: with `VIRTIO_F_EVENT_IDX` the driver tells the device where
+    /// to interrupt next by writing `used_event` (virtio-drivers does, as
+    /// it takes a buffer) and must then read the used index again behind
+    /// a full barrier. Without the barrier the CPU may read the index
+    /// before its `used_event` write is visible (a store followed by a
+    /// load may pass it, even on x86), while the device reads the old
+    /// `used_event` and decides not to interrupt: a frame that arrived
+    /// just then would wait for the next timer.
     pub fn unfinished(&mut self) -> bool {
+        fence(Ordering::SeqCst);
         self.device.poll_receive().is_some() || self.device.poll_transmit().is_some()
     }
 
