@@ -291,7 +291,12 @@ fn config_get_and_set() {
         ),
         "+OK\r\n"
     );
-    assert_eq!(fe.config().get("zset-max-listpack-value"), Some("32"));
+    // The encodings' thresholds are the store's.
+    assert_eq!(fe.config().get("zset-max-listpack-value"), None);
+    assert_eq!(
+        run(&mut c, &mut fe, "CONFIG GET zset-max-listpack-value\r\n"),
+        "*2\r\n$23\r\nzset-max-listpack-value\r\n$2\r\n32\r\n"
+    );
     assert_eq!(
         run(&mut c, &mut fe, "CONFIG SET save\r\n"),
         "-ERR wrong number of arguments for 'config|set' command\r\n"

@@ -171,6 +171,14 @@ pub struct Keys {
 /// `movablekeys`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Movable {
+    /// GEORADIUS's and GEORADIUSBYMEMBER's key specs: the argument after
+    /// the first `STORE`, then the one after the first `STOREDIST`, each
+    /// looked for from argument `from` (where the options start) to the
+    /// last but one.
+    GeoStore {
+        /// Where the options start.
+        from: u8,
+    },
     /// Redis's "keynum" key spec: argument `at` holds the number of keys,
     /// which follow it one by one (ZUNION's `numkeys key...`).
     Counted {
@@ -210,6 +218,10 @@ impl Keys {
     pub const SORT: Keys = Keys::ONE.moving(Movable::Sort { store: true });
     /// SORT_RO's key (found by the same reading as SORT's, as in Redis).
     pub const SORT_RO: Keys = Keys::ONE.moving(Movable::Sort { store: false });
+    /// GEORADIUS's key and its STORE and STOREDIST destinations.
+    pub const GEO_STORE: Keys = Keys::ONE.moving(Movable::GeoStore { from: 6 });
+    /// GEORADIUSBYMEMBER's, whose options start an argument earlier.
+    pub const GEO_MEMBER_STORE: Keys = Keys::ONE.moving(Movable::GeoStore { from: 5 });
 
     const fn new(first: i32, last: i32, step: i32) -> Keys {
         Keys {
@@ -234,7 +246,8 @@ impl Keys {
     }
 
     /// The positions of the keys in `args` (the command's name at 0, a
-    /// subcommand's at 1), ascending, as `COMMAND GETKEYS` finds them;
+    /// subcommand's at 1), in the order `COMMAND GETKEYS` lists them
+    /// (ascending, but for GEORADIUS's STORE before its STOREDIST);
     /// empty where the count is no valid number of keys for the
     /// arguments given (Redis then reports them as invalid).
     pub fn positions(&self, args: &[&[u8]]) -> Vec<usize> {
@@ -260,6 +273,12 @@ impl Keys {
                 out.extend(self.range(argc));
                 if store && let Some(dest) = sort_store(args) {
                     out.push(dest);
+                }
+            }
+            Some(Movable::GeoStore { from }) => {
+                out.extend(self.range(argc));
+                for word in ["store", "storedist"] {
+                    out.extend(after_keyword(args, usize::from(from), word));
                 }
             }
             None => out.extend(self.range(argc)),
@@ -303,6 +322,16 @@ fn sort_store(args: &[&[u8]]) -> Option<usize> {
     dest
 }
 
+/// The position after the first `keyword` from argument `from` on (a
+/// last argument is no keyword: nothing follows it), as Redis 7.0's
+/// keyword key specs find it.
+fn after_keyword(args: &[&[u8]], from: usize, keyword: &str) -> Option<usize> {
+    let last = args.len().checked_sub(1)?;
+    (from..last)
+        .find(|&i| args[i].eq_ignore_ascii_case(keyword.as_bytes()))
+        .map(|i| i + 1)
+}
+
 /// C's `atoi`, as Redis's key finders read a key count: leading white
 /// space, a sign and the digits up to the first other byte (none: 0),
 /// saturated to a C `long` and then cut to an `int`.
@@ -344,6 +373,8 @@ pub enum Group {
     Hash,
     /// HyperLogLog cardinality estimates (on strings).
     HyperLogLog,
+    /// Geospatial indexes (sorted sets of geohashes).
+    Geo,
     /// Lists.
     List,
     /// Publish and subscribe.
@@ -367,6 +398,7 @@ impl Group {
             Self::Bitmap => "bitmap",
             Self::Connection => "connection",
             Self::Generic => "generic",
+            Self::Geo => "geo",
             Self::Hash => "hash",
             Self::HyperLogLog => "hyperloglog",
             Self::List => "list",
@@ -385,6 +417,7 @@ impl Group {
             Self::Bitmap => "@bitmap",
             Self::Connection => "@connection",
             Self::Generic => "@keyspace",
+            Self::Geo => "@geo",
             Self::Hash => "@hash",
             Self::HyperLogLog => "@hyperloglog",
             Self::List => "@list",
@@ -502,5 +535,34 @@ mod tests {
         assert_eq!(keys(Keys::SORT, "sort a by store store"), ["a"]);
         assert_eq!(keys(Keys::SORT, "sort a store"), ["a"]);
         assert_eq!(keys(Keys::SORT_RO, "sort_ro a store b"), ["a"]);
+    }
+
+    #[test]
+    fn georadius_finds_store_then_storedist() {
+        // As redis-server 7.0.15's COMMAND GETKEYS lists them.
+        let geo = Keys::GEO_STORE;
+        assert!(geo.is_movable());
+        assert_eq!(keys(geo, "georadius k 1 2 3 km store d"), ["k", "d"]);
+        assert_eq!(
+            keys(geo, "georadius k 1 2 3 km storedist e STORE d store x"),
+            ["k", "d", "e"]
+        );
+        assert_eq!(
+            keys(geo, "georadius k 1 2 3 km store store"),
+            ["k", "store"]
+        );
+        // Not before the options, and a last keyword has no key.
+        assert_eq!(keys(geo, "georadius k 1 2 3 store d km"), ["k"]);
+        assert_eq!(keys(geo, "georadius k 1 2 3 km store"), ["k"]);
+        let member = Keys::GEO_MEMBER_STORE;
+        assert_eq!(
+            keys(member, "georadiusbymember k m 3 km x store d"),
+            ["k", "d"]
+        );
+        assert_eq!(
+            keys(member, "georadiusbymember k m 3 km store d"),
+            ["k", "d"]
+        );
+        assert_eq!(keys(member, "georadiusbymember k m store d km"), ["k"]);
     }
 }

@@ -1,7 +1,8 @@
 //! Parameters as `CONFIG GET` and `CONFIG SET` see them: tables with
 //! Redis's names, value syntax, defaults and error words. The store keeps
-//! the parameters that govern it ([`STORE`]: memory, eviction and the
-//! size of sparse HyperLogLogs) and answers `CONFIG` for them; a front
+//! the parameters that govern it ([`STORE`]: memory, eviction, the
+//! size of sparse HyperLogLogs and the thresholds of Redis's compact
+//! encodings, which `OBJECT ENCODING` and `DUMP` follow) and answers `CONFIG` for them; a front
 //! end keeps its own in a table of the same kind and passes the store's
 //! on.
 
@@ -207,11 +208,38 @@ const POLICIES: &[&str] = &[
     "noeviction",
 ];
 
+/// A count of elements or bytes, as Redis's `size_t` parameters take.
+const COUNT: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
+
 /// The store's parameters, sorted by name.
 pub static STORE: &[Param] = &[
+    Param::aliased(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        COUNT,
+        "512",
+    ),
+    Param::aliased(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        COUNT,
+        "64",
+    ),
     Param::new("hll-sparse-max-bytes", Kind::Memory { min: 0 }, "3000"),
     Param::new("lfu-decay-time", POSITIVE_INT32, "1"),
     Param::new("lfu-log-factor", POSITIVE_INT32, "10"),
+    Param::aliased(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "-2",
+    ),
     Param::new("maxmemory", Kind::Memory { min: 0 }, "0"),
     Param::new("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
     Param::new(
@@ -221,6 +249,19 @@ pub static STORE: &[Param] = &[
             max: i32::MAX as i64,
         },
         "5",
+    ),
+    Param::new("set-max-intset-entries", COUNT, "512"),
+    Param::aliased(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        COUNT,
+        "128",
+    ),
+    Param::aliased(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        COUNT,
+        "64",
     ),
 ];
 
@@ -583,6 +624,20 @@ mod tests {
             .map(|p| p.name())
             .collect();
         assert_eq!(names, known, "the words are the policies, in Redis's order");
+    }
+
+    #[test]
+    fn encoding_thresholds_answer_to_their_ziplist_names() {
+        let mut t = Table::new(STORE);
+        t.set_all(&[b"hash-max-ziplist-entries", b"1000"]).unwrap();
+        assert_eq!(t.get("hash-max-listpack-entries"), Some("1000"));
+        assert_eq!(
+            t.matching(&[b"HASH-MAX-ZIPLIST-ENTRIES"]),
+            [("hash-max-ziplist-entries", "1000")]
+        );
+        assert_eq!(t.matching(&[b"*max-listpack*"]).len(), 5);
+        assert_eq!(t.get("list-max-listpack-size"), Some("-2"));
+        assert!(t.set_all(&[b"set-max-intset-entries", b"-1"]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
+use crate::encoding::{Encoding, Thresholds};
 use crate::hash::{Map, Rng, SeededState, Set};
 use crate::memory::Tracking;
 use crate::reply::{Reply, WRONGTYPE};
@@ -58,13 +59,15 @@ impl Value {
     }
 }
 
-/// A key's value, absolute expiry time (ms) and access word (what
-/// eviction ranks it by: [`Tracking`]).
+/// A key's value, absolute expiry time (ms), access word (what
+/// eviction ranks it by: [`Tracking`]) and the encoding Redis would give
+/// the value ([`crate::encoding`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) value: Value,
     pub(crate) expire_at: Option<i64>,
     pub(crate) access: u32,
+    pub(crate) enc: Encoding,
 }
 
 #[derive(Clone, Debug)]
@@ -102,6 +105,9 @@ pub(crate) struct Db {
     pub(crate) tracking: Tracking,
     pub(crate) now: i64,
     rng: Rng,
+    /// The thresholds of Redis's compact encodings, from the store's
+    /// parameters.
+    pub(crate) thresholds: Thresholds,
 }
 
 /// What changed in one database since the journal was last taken.
@@ -128,6 +134,7 @@ impl Db {
             tracking: Tracking::Lru,
             now: 0,
             rng: Rng::new(seed),
+            thresholds: Thresholds::default(),
         }
     }
 
@@ -142,9 +149,66 @@ impl Db {
     /// A new entry's value with no expiry, made at the current time.
     fn fresh(&self, value: Value) -> Entry {
         Entry {
+            enc: Encoding::of_new(&value, &self.thresholds),
             value,
             expire_at: None,
             access: self.tracking.fresh(self.now),
+        }
+    }
+
+    /// A new entry for a value with the encoding `enc` (RESTORE's), made
+    /// at the current time.
+    pub(crate) fn fresh_entry(&self, value: Value, enc: Encoding) -> Entry {
+        Entry {
+            enc,
+            ..self.fresh(value)
+        }
+    }
+
+    /// The encoding of `key`'s value, if present (not an access).
+    pub(crate) fn encoding(&self, key: &[u8]) -> Option<Encoding> {
+        self.map.get(key).map(|e| e.enc)
+    }
+
+    /// Sets the encoding of `key`'s value (a command that leaves a
+    /// string `raw`, …). Not a change WATCH sees: the value is the same.
+    pub(crate) fn set_encoding(&mut self, key: &[u8], enc: Encoding) {
+        if let Some(e) = self.map.get_mut(key) {
+            e.enc = enc;
+        }
+    }
+
+    /// Gives `key`'s value the encoding of a value built whole from its
+    /// contents (SPOP's rebuilt set).
+    pub(crate) fn reencode(&mut self, key: &[u8]) {
+        let t = self.thresholds;
+        if let Some(e) = self.map.get_mut(key) {
+            e.enc = Encoding::of_new(&e.value, &t);
+        }
+    }
+
+    /// A set at `key` given the new members `added`
+    /// ([`Encoding::set_grew`]).
+    pub(crate) fn set_grew<'a>(&mut self, key: &[u8], added: impl IntoIterator<Item = &'a [u8]>) {
+        let t = self.thresholds;
+        if let Some(e) = self.map.get_mut(key)
+            && let Value::Set(s) = &e.value
+        {
+            e.enc.set_grew(added, s.len(), &t);
+        }
+    }
+
+    /// Turns `key`'s compact hash or sorted set into its general form
+    /// (`hashtable`, `skiplist`) when `cond` holds; never back.
+    pub(crate) fn promote(&mut self, key: &[u8], cond: bool) {
+        if let Some(e) = self.map.get_mut(key)
+            && cond
+            && e.enc == Encoding::Listpack
+        {
+            e.enc = match e.value {
+                Value::ZSet(_) => Encoding::Skiplist,
+                _ => Encoding::Hashtable,
+            };
         }
     }
 
@@ -225,6 +289,7 @@ impl Db {
     pub(crate) fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         match self.map.get_mut(key) {
             Some(e) => {
+                e.enc = Encoding::of_new(&value, &self.thresholds);
                 e.value = value;
                 if !keep_ttl && let Some(t) = e.expire_at.take() {
                     self.expires.remove(&(t, key.to_vec()));

@@ -56,6 +56,11 @@
 //! - A corrupt sparse HyperLogLog that ends in half an XZERO opcode: Redis
 //!   reads, and PFADD may write, the byte past the string's end; kvs-core
 //!   reads 0 there and keeps nothing past the end (`docs/kvs.md`).
+//! - Geo distances use `libm`'s sine, cosine and arcsine, which can
+//!   differ from glibc's in the last bit: about one distance in 500,000
+//!   prints one unit apart in its fourth decimal; equal distances cut by
+//!   COUNT are ordered stably, where Redis uses a partial quicksort
+//!   (`docs/kvs.md`).
 //! - `volatile-ttl` evicts the key that expires soonest exactly, where
 //!   Redis samples ([`memory`]); replies too large to send are refused
 //!   before they are built.
@@ -70,11 +75,15 @@ mod cmd;
 pub mod command;
 pub mod config;
 mod db;
+mod encoding;
+mod geo;
 pub mod glob;
 mod hash;
 mod hll;
+pub mod mc;
 pub mod memory;
 pub mod num;
+mod rdb;
 mod reply;
 mod store;
 mod zset;

@@ -116,6 +116,16 @@ impl Policy {
         matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
     }
 
+    /// Whether keys are ranked by their accesses (LRU or LFU), which
+    /// makes Redis give every integer string an object of its own
+    /// (`OBJECT REFCOUNT`).
+    pub(crate) fn evicts_by_access(self) -> bool {
+        matches!(
+            self,
+            Policy::AllKeysLru | Policy::AllKeysLfu | Policy::VolatileLru | Policy::VolatileLfu
+        )
+    }
+
     /// Whether only keys with an expiry may go.
     fn volatile(self) -> bool {
         matches!(
@@ -206,6 +216,20 @@ impl Tracking {
         match self {
             Tracking::Lru => lru_clock(now),
             Tracking::Lfu { .. } => lfu_word(minutes(now), LFU_INIT),
+        }
+    }
+
+    /// The access word of a key RESTORE made at `now` with `IDLETIME
+    /// idle` (seconds; counts under LRU) or `FREQ freq` (under LFU); a
+    /// fresh word without the one that counts.
+    pub(crate) fn restored(self, now: i64, idle: Option<u64>, freq: Option<u8>) -> u32 {
+        match (self, idle, freq) {
+            (Tracking::Lru, Some(idle), _) => {
+                let ticks = u32::try_from(idle.saturating_mul(LRU_HZ)).unwrap_or(u32::MAX);
+                lru_clock(now).wrapping_sub(ticks)
+            }
+            (Tracking::Lfu { .. }, _, Some(freq)) => lfu_word(minutes(now), freq),
+            _ => self.fresh(now),
         }
     }
 

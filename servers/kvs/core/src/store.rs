@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use crate::cmd::{self, Kind};
 use crate::config::{self, Table};
 use crate::db::Db;
+use crate::encoding::Thresholds;
 use crate::hash::{Rng, SeededState};
 use crate::memory::{self, Gauge, Limits, Memory, Policy, ReplyBudget, Room};
 use crate::reply::{
@@ -27,6 +28,8 @@ pub struct Store {
     memory: Memory,
     reply: ReplyBudget,
     config: Table,
+    /// The memcached front end's items, a namespace of their own.
+    mc: crate::mc::Items,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -134,7 +137,24 @@ impl Store {
             memory: Memory::default(),
             reply: ReplyBudget::default(),
             config: Table::new(config::STORE),
+            mc: crate::mc::Items::new(SeededState::new(seed.rotate_left(17))),
         }
+    }
+
+    /// The memcached items at time `now_ms` (ms since the Unix epoch),
+    /// within the store's memory budget ([`crate::mc`]).
+    pub fn memcached(&mut self, now_ms: u64) -> crate::mc::Cache<'_> {
+        crate::mc::Cache {
+            items: &mut self.mc,
+            now: now_ms / 1000,
+            room: self.memory.room,
+            maxmemory: self.memory.limits.maxmemory,
+        }
+    }
+
+    /// The memcached items' settings (`limit_maxbytes`).
+    pub fn memcached_items(&mut self) -> &mut crate::mc::Items {
+        &mut self.mc
     }
 
     /// Lends the store a gauge of the memory in use, and the most it may
@@ -200,8 +220,10 @@ impl Store {
     fn apply_config(&mut self) {
         self.memory.limits = limits_of(&self.config);
         let tracking = self.memory.limits.tracking();
+        let thresholds = thresholds_of(&self.config, &self.memory.limits);
         for db in &mut self.dbs {
             db.tracking = tracking;
+            db.thresholds = thresholds;
         }
         self.memory.clear_pool();
     }
@@ -467,6 +489,29 @@ fn limits_of(table: &Table) -> Limits {
         samples: small("maxmemory-samples", defaults.samples),
         lfu_log_factor: small("lfu-log-factor", defaults.lfu_log_factor),
         lfu_decay_time: small("lfu-decay-time", defaults.lfu_decay_time),
+    }
+}
+
+/// The thresholds of the compact encodings the parameter table holds.
+fn thresholds_of(table: &Table, limits: &Limits) -> Thresholds {
+    let defaults = Thresholds::default();
+    let count = |name: &str, default: usize| {
+        table
+            .get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX))
+    };
+    Thresholds {
+        list_fill: table
+            .get("list-max-listpack-size")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(defaults.list_fill),
+        hash_entries: count("hash-max-listpack-entries", defaults.hash_entries),
+        hash_value: count("hash-max-listpack-value", defaults.hash_value),
+        set_entries: count("set-max-intset-entries", defaults.set_entries),
+        zset_entries: count("zset-max-listpack-entries", defaults.zset_entries),
+        zset_value: count("zset-max-listpack-value", defaults.zset_value),
+        share_integers: limits.maxmemory == 0 || !limits.policy.evicts_by_access(),
     }
 }
 

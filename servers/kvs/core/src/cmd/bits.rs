@@ -12,6 +12,7 @@
 //! whose every write failed under `OVERFLOW FAIL` but grew the string is
 //! logged without WATCH seeing it.
 
+use crate::encoding::Encoding;
 use alloc::vec::Vec;
 
 use crate::cmd::strings::MAX_STRING;
@@ -89,12 +90,16 @@ fn padded<'d>(
     match db.get(key, now) {
         None => {
             let zeros = room.zeroed(len)?;
-            match db.get_or_create(key, now, move |_| Value::Str(zeros)) {
-                Value::Str(s) => Ok((s, true)),
+            db.get_or_create(key, now, move |_| Value::Str(zeros));
+            // Redis writes bits into a private `raw` string.
+            db.set_encoding(key, Encoding::Raw);
+            match db.peek_mut(key) {
+                Some(Value::Str(s)) => Ok((s, true)),
                 _ => Err(wrongtype()),
             }
         }
         Some(Value::Str(_)) => {
+            db.set_encoding(key, Encoding::Raw);
             let Some(Value::Str(s)) = db.peek_mut(key) else {
                 return Err(wrongtype());
             };
@@ -380,6 +385,7 @@ pub(crate) fn bitop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         }
     }
     db.set(dest, Value::Str(out), false);
+    db.set_encoding(dest, Encoding::Raw);
     Reply::Integer(len as i64)
 }
 

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{float_arg, int_arg, rand_count, rand_pick};
-use crate::db::{tri, typed, typed_or_create};
+use crate::db::{Value, tri, typed, typed_or_create};
 use crate::hash::Map;
 use crate::num;
 use crate::reply::{NAN_OR_INF, OVERFLOW, Reply};
@@ -27,6 +27,7 @@ fn hset_generic(cx: &mut Ctx<'_>, a: &[&[u8]], name: &str) -> Result<i64, Reply>
     if a.len() % 2 == 1 {
         return Err(Reply::arity(name));
     }
+    let t = cx.db().thresholds;
     let h = hash_or_create(cx, a[1])?;
     let mut created = 0;
     for fv in a[2..].chunks_exact(2) {
@@ -34,8 +35,31 @@ fn hset_generic(cx: &mut Ctx<'_>, a: &[&[u8]], name: &str) -> Result<i64, Reply>
             created += 1;
         }
     }
-    cx.db().touch(a[1]);
+    let len = h.len();
+    let db = cx.db();
+    db.touch(a[1]);
+    // Redis looks at every argument before it sets any, repeated fields
+    // and values replaced in the same call included.
+    let long = a[2..].iter().any(|x| x.len() > t.hash_value);
+    db.promote(a[1], long || len > t.hash_entries);
     Ok(created)
+}
+
+/// After one field of `key` was set (`set`: the field and its value):
+/// the change, and the hashtable a listpack turns into when either is too
+/// long or the hash has too many fields (Redis's hashTypeSet).
+fn grew(cx: &mut Ctx<'_>, key: &[u8], set: &[&[u8]; 2]) {
+    let db = cx.db();
+    db.touch(key);
+    let t = db.thresholds;
+    let len = match db.peek(key) {
+        Some(Value::Hash(h)) => h.len(),
+        _ => 0,
+    };
+    db.promote(
+        key,
+        set.iter().any(|x| x.len() > t.hash_value) || len > t.hash_entries,
+    );
 }
 
 /// HSET key field value [field value ...] (number of new fields)
@@ -55,7 +79,7 @@ pub(crate) fn hsetnx(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         return Reply::Integer(0);
     }
     tri!(hash_or_create(cx, a[1])).insert(a[2].to_vec(), a[3].to_vec());
-    cx.db().touch(a[1]);
+    grew(cx, a[1], &[a[2], a[3]]);
     Reply::Integer(1)
 }
 
@@ -174,8 +198,9 @@ pub(crate) fn hincrby(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let Some(n) = cur.checked_add(by) else {
         return Reply::error(OVERFLOW);
     };
-    tri!(hash_or_create(cx, a[1])).insert(a[2].to_vec(), num::int_bytes(n));
-    cx.db().touch(a[1]);
+    let value = num::int_bytes(n);
+    tri!(hash_or_create(cx, a[1])).insert(a[2].to_vec(), value.clone());
+    grew(cx, a[1], &[a[2], &value]);
     Reply::Integer(n)
 }
 
@@ -198,7 +223,7 @@ pub(crate) fn hincrbyfloat(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
     let out = num::fmt_human(v).into_bytes();
     tri!(hash_or_create(cx, a[1])).insert(a[2].to_vec(), out.clone());
-    cx.db().touch(a[1]);
+    grew(cx, a[1], &[a[2], &out]);
     Reply::Bulk(Some(out))
 }
 

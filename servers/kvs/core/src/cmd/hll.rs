@@ -15,6 +15,7 @@
 //! ceiling, and is refused with `-OOM` otherwise.
 
 use crate::db::{Value, tri, typed_mut, wrongtype};
+use crate::encoding::Encoding as StrEncoding;
 use crate::hll::{self, DEFAULT_SPARSE_MAX, DENSE_LEN, Encoding, HllError, Max};
 use crate::memory::{OOM, Room};
 use crate::reply::Reply;
@@ -80,6 +81,8 @@ pub(crate) fn pfadd(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         tri!(fits(room, elements.len(), sparse_max));
         db.set(key, Value::Str(hll::empty()), false);
     }
+    // Redis adds to a private `raw` copy, whether anything changes.
+    db.set_encoding(key, StrEncoding::Raw);
     let Some(Value::Str(s)) = db.peek_mut(key) else {
         return wrongtype();
     };
@@ -123,6 +126,12 @@ pub(crate) fn pfcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         return Reply::Integer(0);
     };
     tri!(hll::encoding(s).map_err(error));
+    // Redis reads (and may cache into) a private `raw` copy of a valid
+    // HLL, cached count or not.
+    db.set_encoding(a[1], StrEncoding::Raw);
+    let Some(Value::Str(s)) = db.peek_mut(a[1]) else {
+        return wrongtype();
+    };
     if let Some(card) = hll::cached(s) {
         return Reply::Integer(card as i64);
     }
@@ -156,6 +165,7 @@ pub(crate) fn pfmerge(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     if db.peek(dest).is_none() {
         db.set(dest, Value::Str(hll::empty()), false);
     }
+    db.set_encoding(dest, StrEncoding::Raw);
     let Some(Value::Str(s)) = db.peek_mut(dest) else {
         return wrongtype();
     };

@@ -1,11 +1,11 @@
 //! Key-space commands: DEL, EXISTS, TOUCH, TYPE, RENAME, COPY, MOVE, KEYS,
-//! SCAN, RANDOMKEY, OBJECT.
+//! SCAN, RANDOMKEY.
 
 use crate::cmd::scan::{self, Family};
-use crate::cmd::{db_arg, is, server, two_dbs};
+use crate::cmd::{db_arg, is, two_dbs};
 use crate::db::{Db, tri};
 use crate::glob;
-use crate::memory::{OOM, Tracking};
+use crate::memory::OOM;
 use crate::reply::{NO_SUCH_KEY, Reply, SAME_OBJECT, SYNTAX};
 use crate::store::Ctx;
 
@@ -69,7 +69,9 @@ pub(crate) fn copy(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         return Reply::error(OOM);
     }
     let value = value.clone();
-    let expire_at = source.raw_entry(src).and_then(|e| e.expire_at);
+    let (expire_at, enc) = source
+        .raw_entry(src)
+        .map_or((None, None), |e| (e.expire_at, Some(e.enc.copied())));
     let target = &mut cx.dbs[to];
     if target.exists(dst, now) {
         if !replace {
@@ -78,6 +80,9 @@ pub(crate) fn copy(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         target.remove(dst);
     }
     target.set(dst, value, false);
+    if let Some(enc) = enc {
+        target.set_encoding(dst, enc);
+    }
     if let Some(t) = expire_at {
         target.set_expire(dst, t);
     }
@@ -111,57 +116,6 @@ pub(crate) fn type_(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             .entry(a[1], now)
             .map_or("none", |e| e.value.type_name()),
     )
-}
-
-/// Redis's words for OBJECT FREQ and IDLETIME under the other family of
-/// policies.
-const NOT_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
-const NOT_LRU: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
-
-/// OBJECT FREQ key | OBJECT IDLETIME key | OBJECT HELP (neither is an
-/// access)
-pub(crate) fn object(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let sub = a[1];
-    if is(sub, "help") && a.len() == 2 {
-        return Reply::array(
-            [
-                "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "FREQ <key>",
-                "    Return the access frequency index of the <key>: the logarithm of how",
-                "    often it was used lately (LFU policies only).",
-                "IDLETIME <key>",
-                "    Return the seconds since the <key> was last used (LRU and other",
-                "    policies).",
-                "HELP",
-                "    Print this help.",
-            ]
-            .into_iter()
-            .map(Reply::simple)
-            .collect(),
-        );
-    }
-    let (freq, name) = if is(sub, "freq") {
-        (true, "object|freq")
-    } else if is(sub, "idletime") {
-        (false, "object|idletime")
-    } else {
-        return server::unknown_subcommand(sub, "OBJECT");
-    };
-    if a.len() != 3 {
-        return Reply::arity(name);
-    }
-    let now = cx.now;
-    let lfu = cx.memory.limits.policy.is_lfu();
-    let tracking = cx.memory.limits.tracking();
-    let Some(entry) = cx.db().entry(a[2], now) else {
-        return Reply::nil();
-    };
-    match (freq, lfu) {
-        (true, true) => Reply::Integer(i64::from(tracking.frequency(entry.access, now))),
-        (false, false) => Reply::Integer(i64::from(Tracking::idle_seconds(entry.access, now))),
-        (true, false) => Reply::error(NOT_LFU),
-        (false, true) => Reply::error(NOT_LRU),
-    }
 }
 
 fn rename_generic(cx: &mut Ctx<'_>, a: &[&[u8]], nx: bool) -> Reply {

@@ -11,12 +11,15 @@ use crate::reply::{DB_INDEX_OUT_OF_RANGE, NOT_FLOAT, NOT_INTEGER, Reply, SYNTAX}
 use crate::store::{Ctx, DATABASES};
 
 pub(crate) mod bits;
+pub(crate) mod dump;
 pub(crate) mod expire;
+pub(crate) mod geo;
 pub(crate) mod hashes;
 pub(crate) mod hll;
 pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod mpop;
+pub(crate) mod object;
 pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;

@@ -12,6 +12,10 @@ use crate::store::Ctx;
 
 type MemberSet = Set<Vec<u8>>;
 
+/// SPOP with a count rebuilds the set when the members that stay, times
+/// this, are at most the count (Redis's `SPOP_MOVE_STRATEGY_MUL`).
+const SPOP_MOVE_STRATEGY: usize = 5;
+
 fn set_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut MemberSet, Reply> {
     let now = cx.now;
     typed_or_create!(cx.db(), key, now, Set, Set::with_hasher)
@@ -25,11 +29,17 @@ fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a MemberSet>, Re
 /// SADD key member [member ...]
 pub(crate) fn sadd(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let s = tri!(set_or_create(cx, a[1]));
-    let n = a[2..].iter().filter(|m| s.insert(m.to_vec())).count();
-    if n > 0 {
-        cx.db().touch(a[1]);
+    let added: Vec<&[u8]> = a[2..]
+        .iter()
+        .copied()
+        .filter(|m| s.insert(m.to_vec()))
+        .collect();
+    let db = cx.db();
+    if !added.is_empty() {
+        db.touch(a[1]);
     }
-    Reply::Integer(n as i64)
+    db.set_grew(a[1], added.iter().copied());
+    Reply::Integer(added.len() as i64)
 }
 
 /// SREM key member [member ...]
@@ -117,6 +127,7 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let n = count.unwrap_or(1).min(s.len());
     let longest = s.iter().map(Vec::len).max().unwrap_or(0);
     tri!(budget.take(longest.saturating_mul(n), n));
+    let mut rebuilt = false;
     let reply = match count {
         Some(0) => return Reply::array(Vec::new()),
         None => {
@@ -128,6 +139,10 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             let picked = if n >= s.len() {
                 s.drain().collect()
             } else {
+                // Redis builds a new set of the members that stay when
+                // they are few (under a fifth of the count it pops): it
+                // takes the encoding of a set built whole.
+                rebuilt = (s.len() - n).saturating_mul(SPOP_MOVE_STRATEGY) <= n;
                 let p = pick_distinct(s, n, cx.rng);
                 for m in &p {
                     s.remove(m);
@@ -138,6 +153,9 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         }
     };
     db.touch(a[1]);
+    if rebuilt {
+        db.reencode(a[1]);
+    }
     db.drop_if_empty(a[1]);
     reply
 }
@@ -221,7 +239,9 @@ pub(crate) fn smove(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     db.touch(src);
     db.drop_if_empty(src);
     if tri!(set_or_create(cx, dst)).insert(m.to_vec()) {
-        cx.db().touch(dst);
+        let db = cx.db();
+        db.touch(dst);
+        db.set_grew(dst, [m]);
     }
     Reply::Integer(1)
 }

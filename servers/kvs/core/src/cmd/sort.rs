@@ -225,6 +225,9 @@ fn sort_generic(cx: &mut Ctx<'_>, a: &[&[u8]], readonly: bool) -> Reply {
         None | Some(Value::List(_) | Value::Set(_) | Value::ZSet(_)) => {}
         Some(_) => return wrongtype(),
     }
+    // Redis turns a small sorted set into a skiplist to sort it, for good
+    // (SORT_RO too); only a sorted set can be a listpack here.
+    db.promote(a[1], true);
     let v = db.peek(a[1]);
     // A set keeps no order of its own: stored (or, in Redis, replicated)
     // it is sorted as strings whatever BY says.

@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use crate::cmd::{int_arg, is};
 use crate::db::{Db, Value, tri, typed};
+use crate::encoding::Encoding;
 use crate::memory::{OOM, ReplyBudget};
 use crate::num;
 use crate::reply::{NAN_OR_INF, NOT_FLOAT, NOT_INTEGER, OVERFLOW, Reply, STRING_TOO_LONG, SYNTAX};
@@ -319,6 +320,8 @@ pub(crate) fn append(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             s.extend_from_slice(a[2]);
             let n = s.len();
             db.touch(a[1]);
+            // Redis appends to a private `raw` copy.
+            db.set_encoding(a[1], Encoding::Raw);
             n
         }
         Some(_) => return crate::db::wrongtype(),
@@ -375,6 +378,8 @@ pub(crate) fn setrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             s.extend_from_slice(val);
             let n = s.len();
             db.set(a[1], Value::Str(s), false);
+            // Built in place, never tried as an integer or embstr.
+            db.set_encoding(a[1], Encoding::Raw);
             Reply::Integer(n as i64)
         }
         Some(Value::Str(s)) => {
@@ -390,6 +395,7 @@ pub(crate) fn setrange(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             s[offset..end].copy_from_slice(val);
             let n = s.len();
             db.touch(a[1]);
+            db.set_encoding(a[1], Encoding::Raw);
             Reply::Integer(n as i64)
         }
         Some(_) => crate::db::wrongtype(),
@@ -454,6 +460,8 @@ pub(crate) fn incrbyfloat(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
     let out = num::fmt_human(v).into_bytes();
     db.set(a[1], Value::Str(out.clone()), true);
+    // Redis makes the result from its digits, without trying an integer.
+    db.set_encoding(a[1], Encoding::created(out.len()));
     Reply::Bulk(Some(out))
 }
 
@@ -494,6 +502,12 @@ pub(crate) fn lcs(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     // The table of LCS lengths, (alen + 1) × (blen + 1) counters, besides
     // the copies of the strings.
     let cells = (alen + 1).saturating_mul(blen + 1);
+    // Redis refuses a table larger than proto-max-bulk-len.
+    if cells.saturating_mul(4) > MAX_STRING {
+        return Reply::error(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        );
+    }
     if !room.fits(cells.saturating_mul(4).saturating_add(alen + blen)) {
         return Reply::error(OOM);
     }
@@ -633,6 +647,12 @@ mod tests {
         );
         assert_eq!(t.run("LCS a b MINMATCHLEN"), err(SYNTAX));
         assert_eq!(t.run("LCS a b MINMATCHLEN x"), err(NOT_INTEGER));
+        // A table past proto-max-bulk-len: 9 × 2^24 cells of 4 bytes.
+        t.run("SETRANGE big 16777215 x");
+        assert_eq!(
+            t.run("LCS a big"),
+            err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+        );
         t.run("RPUSH l x");
         assert_eq!(
             t.run("LCS l a BOGUS"),

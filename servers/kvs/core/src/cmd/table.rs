@@ -2,8 +2,8 @@
 //! runs it.
 
 use super::{
-    Handler, Kind, bits, expire, hashes, hll, keys, lists, mpop, server, sets, sort, strings,
-    zsetops, zsets,
+    Handler, Kind, bits, dump, expire, geo, hashes, hll, keys, lists, mpop, object, server, sets,
+    sort, strings, zsetops, zsets,
 };
 use crate::command::{Run, Spec};
 use crate::spec;
@@ -54,8 +54,14 @@ static CONFIG: &[Spec] = &[
     },
 ];
 
-/// OBJECT's subcommands ([`keys::object`] answers them).
+/// OBJECT's subcommands ([`object::object`] answers them).
 static OBJECT: &[Spec] = &[
+    spec! {
+        name: "object|encoding", arity: 3, flags: [Readonly], keys: SECOND,
+        group: Generic, since: "2.2.3", run: None,
+        summary: "Returns the internal encoding Redis 7.0 would give a key's value.",
+        syntax: "key",
+    },
     spec! {
         name: "object|freq", arity: 3, flags: [Readonly], keys: SECOND,
         group: Generic, since: "4.0.0", run: None,
@@ -73,6 +79,28 @@ static OBJECT: &[Spec] = &[
         group: Generic, since: "2.2.3", run: None,
         summary: "Returns the seconds since a key was last used (not under LFU policies).",
         syntax: "key",
+    },
+    spec! {
+        name: "object|refcount", arity: 3, flags: [Readonly], keys: SECOND,
+        group: Generic, since: "2.2.3", run: None,
+        summary: "Returns the reference count of a key's value.",
+        syntax: "key",
+    },
+];
+
+/// MEMORY's subcommands ([`object::memory`] answers them).
+static MEMORY: &[Spec] = &[
+    spec! {
+        name: "memory|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Server, since: "4.0.0", run: None,
+        summary: "Lists the MEMORY subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "memory|usage", arity: -3, flags: [Readonly], keys: SECOND,
+        group: Server, since: "4.0.0", run: None,
+        summary: "Estimates the bytes a key and its value take.",
+        syntax: "key [SAMPLES count:integer]",
     },
 ];
 
@@ -159,6 +187,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "",
     },
     spec! {
+        name: "dump", arity: 2, flags: [Readonly], keys: ONE,
+        group: Generic, since: "2.6.0", run: normal(dump::dump),
+        summary: "Returns a key's value serialized as Redis 7.0 serializes it.",
+        syntax: "key",
+    },
+    spec! {
         name: "echo", arity: 2, flags: [Fast], keys: NONE,
         group: Connection, since: "1.0.0", run: normal(server::echo),
         summary: "Returns its argument.",
@@ -205,6 +239,66 @@ pub static COMMANDS: &[Spec] = &[
         group: Server, since: "1.0.0", run: normal(server::flushdb),
         summary: "Deletes the keys of the selected database.",
         syntax: "[ASYNC|SYNC]",
+    },
+    spec! {
+        name: "geoadd", arity: -5, flags: [Write, Denyoom], keys: ONE,
+        group: Geo, since: "3.2.0", run: normal(geo::geoadd),
+        summary: "Adds points to a sorted set of geohashes, or moves them.",
+        syntax: "key [NX|XX] [CH] (longitude:double latitude:double member)...",
+    },
+    spec! {
+        name: "geodist", arity: -4, flags: [Readonly], keys: ONE,
+        group: Geo, since: "3.2.0", run: normal(geo::geodist),
+        summary: "Returns the distance between two points.",
+        syntax: "key member1 member2 [M|KM|FT|MI]",
+    },
+    spec! {
+        name: "geohash", arity: -2, flags: [Readonly], keys: ONE,
+        group: Geo, since: "3.2.0", run: normal(geo::geohash),
+        summary: "Returns points as standard geohash strings.",
+        syntax: "key [member...]",
+    },
+    spec! {
+        name: "geopos", arity: -2, flags: [Readonly], keys: ONE,
+        group: Geo, since: "3.2.0", run: normal(geo::geopos),
+        summary: "Returns the longitude and latitude of points.",
+        syntax: "key [member...]",
+    },
+    spec! {
+        name: "georadius", arity: -6, flags: [Write, Denyoom], keys: GEO_STORE,
+        group: Geo, since: "3.2.0", run: normal(geo::georadius),
+        summary: "Finds the points within a radius of a longitude and latitude, optionally storing them.",
+        syntax: "key longitude:double latitude:double radius:double (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT (count:integer [ANY])] [ASC|DESC] [STORE key|STOREDIST key]",
+    },
+    spec! {
+        name: "georadius_ro", arity: -6, flags: [Readonly], keys: ONE,
+        group: Geo, since: "3.2.10", run: normal(geo::georadius_ro),
+        summary: "Finds the points within a radius of a longitude and latitude.",
+        syntax: "key longitude:double latitude:double radius:double (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT (count:integer [ANY])] [ASC|DESC]",
+    },
+    spec! {
+        name: "georadiusbymember", arity: -5, flags: [Write, Denyoom], keys: GEO_MEMBER_STORE,
+        group: Geo, since: "3.2.0", run: normal(geo::georadiusbymember),
+        summary: "Finds the points within a radius of a member, optionally storing them.",
+        syntax: "key member radius:double (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT (count:integer [ANY])] [ASC|DESC] [STORE key|STOREDIST key]",
+    },
+    spec! {
+        name: "georadiusbymember_ro", arity: -5, flags: [Readonly], keys: ONE,
+        group: Geo, since: "3.2.10", run: normal(geo::georadiusbymember_ro),
+        summary: "Finds the points within a radius of a member.",
+        syntax: "key member radius:double (M|KM|FT|MI) [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT (count:integer [ANY])] [ASC|DESC]",
+    },
+    spec! {
+        name: "geosearch", arity: -7, flags: [Readonly], keys: ONE,
+        group: Geo, since: "6.2.0", run: normal(geo::geosearch),
+        summary: "Finds the points within a circle or a box around a member or a longitude and latitude.",
+        syntax: "key (FROMMEMBER member|FROMLONLAT (longitude:double latitude:double)) (BYRADIUS (radius:double (M|KM|FT|MI))|BYBOX (width:double height:double (M|KM|FT|MI))) [ASC|DESC] [COUNT (count:integer [ANY])] [WITHCOORD] [WITHDIST] [WITHHASH]",
+    },
+    spec! {
+        name: "geosearchstore", arity: -8, flags: [Write, Denyoom], keys: TWO,
+        group: Geo, since: "6.2.0", run: normal(geo::geosearchstore),
+        summary: "Stores the points within a circle or a box around a member or a longitude and latitude.",
+        syntax: "destination:key source:key (FROMMEMBER member|FROMLONLAT (longitude:double latitude:double)) (BYRADIUS (radius:double (M|KM|FT|MI))|BYBOX (width:double height:double (M|KM|FT|MI))) [ASC|DESC] [COUNT (count:integer [ANY])] [STOREDIST]",
     },
     spec! {
         name: "get", arity: 2, flags: [Readonly, Fast], keys: ONE,
@@ -447,6 +541,13 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key start:integer stop:integer",
     },
     spec! {
+        name: "memory", arity: -2, flags: [], keys: NONE,
+        group: Server, since: "4.0.0", run: normal(object::memory),
+        summary: "Reports memory use.",
+        syntax: "",
+        subcommands: MEMORY,
+    },
+    spec! {
         name: "mget", arity: -2, flags: [Readonly, Fast], keys: ALL,
         group: String, since: "1.0.0", run: normal(strings::mget),
         summary: "Returns the values of several keys.",
@@ -478,7 +579,7 @@ pub static COMMANDS: &[Spec] = &[
     },
     spec! {
         name: "object", arity: -2, flags: [], keys: NONE,
-        group: Generic, since: "2.2.3", run: normal(keys::object),
+        group: Generic, since: "2.2.3", run: normal(object::object),
         summary: "Inspects how keys are used.",
         syntax: "",
         subcommands: OBJECT,
@@ -560,6 +661,12 @@ pub static COMMANDS: &[Spec] = &[
         group: Generic, since: "1.0.0", run: normal(keys::renamenx),
         summary: "Renames a key only if the new name is free.",
         syntax: "key newkey:key",
+    },
+    spec! {
+        name: "restore", arity: -4, flags: [Write, Denyoom], keys: ONE,
+        group: Generic, since: "2.6.0", run: normal(dump::restore),
+        summary: "Creates a key from a value DUMP serialized.",
+        syntax: "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]",
     },
     spec! {
         name: "rpop", arity: -2, flags: [Write, Fast], keys: ONE,

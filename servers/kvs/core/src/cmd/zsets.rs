@@ -133,13 +133,20 @@ fn zadd_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut f: AddFlags) -> Reply {
     let mut last = 0.0;
     let mut error = None;
     if exists || !f.xx {
+        let t = cx.db().thresholds;
+        // A member too long for a listpack turns it into a skiplist as
+        // it goes in (Redis's zsetAdd).
+        let mut long_added = false;
         let z = tri!(zset_or_create(cx, key));
         for (score, member) in pairs {
             match zset_add(z, member, score, &f) {
                 Ok((outcome, s)) => {
                     last = s;
                     match outcome {
-                        AddOutcome::Added => added += 1,
+                        AddOutcome::Added => {
+                            added += 1;
+                            long_added |= member.len() > t.zset_value;
+                        }
                         AddOutcome::Updated => updated += 1,
                         AddOutcome::Unchanged => {}
                         AddOutcome::Nop => continue,
@@ -152,10 +159,12 @@ fn zadd_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut f: AddFlags) -> Reply {
                 }
             }
         }
+        let len = z.len();
         let db = cx.db();
         if added + updated > 0 {
             db.touch(key);
         }
+        db.promote(key, long_added || (added > 0 && len > t.zset_entries));
         db.drop_if_empty(key);
     }
     if let Some(e) = error {
