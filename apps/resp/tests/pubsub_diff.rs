@@ -18,59 +18,11 @@
 
 mod common;
 
+use common::redis::{Rng, multibulk, reply_len, seed_and_length, server};
 use common::*;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn server() -> Option<SocketAddr> {
-    let addr = std::env::var("KVS_DIFF_ADDR").unwrap_or_else(|_| "127.0.0.1:7777".into());
-    let required = std::env::var("KVS_DIFF_REQUIRED").is_ok_and(|v| v == "1");
-    let why = match addr.parse::<SocketAddr>() {
-        Err(e) => format!("bad KVS_DIFF_ADDR {addr}: {e}"),
-        Ok(a) => match TcpStream::connect_timeout(&a, Duration::from_secs(2)) {
-            Ok(mut s) => {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = s.write_all(b"INFO server\r\n");
-                let mut buf = vec![0u8; 8192];
-                let n = s.read(&mut buf).unwrap_or(0);
-                if String::from_utf8_lossy(&buf[..n]).contains("redis_version:7.0.") {
-                    return Some(a);
-                }
-                format!("{addr} is not Redis 7.0")
-            }
-            Err(e) => format!("nothing answers on {addr}: {e}"),
-        },
-    };
-    assert!(!required, "KVS_DIFF_REQUIRED=1: {why}");
-    eprintln!("pubsub_diff: skipped, {why}");
-    None
-}
-
-fn multibulk(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
+use std::net::TcpStream;
+use std::time::Duration;
 
 /// The top-level replies in `bytes`.
 fn replies(bytes: &[u8]) -> Vec<Vec<u8>> {
@@ -82,31 +34,6 @@ fn replies(bytes: &[u8]) -> Vec<Vec<u8>> {
         at += n;
     }
     out
-}
-
-fn reply_len(b: &[u8]) -> Option<usize> {
-    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
-    let n = || -> i64 {
-        std::str::from_utf8(&b[1..line_end])
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let after = line_end + 2;
-    match b[0] {
-        b'+' | b'-' | b':' => Some(after),
-        b'$' if n() < 0 => Some(after),
-        b'$' => Some(after + n() as usize + 2).filter(|&end| b.len() >= end),
-        b'*' if n() < 0 => Some(after),
-        b'*' => {
-            let mut at = after;
-            for _ in 0..n() {
-                at += reply_len(&b[at..])?;
-            }
-            Some(at)
-        }
-        other => panic!("not a RESP2 reply: {:?}", other as char),
-    }
 }
 
 /// One Redis connection: sends, and reads up to the marker's answer.
@@ -152,22 +79,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[test]
 fn pubsub_matches_redis() {
-    let Some(addr) = server() else {
+    let Some(addr) = server("pubsub_diff") else {
         return;
     };
-    let seed = std::env::var("PUBSUB_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
-        | 1;
-    let steps: u64 = std::env::var("PUBSUB_DIFF_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(400);
+    let (seed, steps) = seed_and_length("PUBSUB_DIFF", "STEPS", 400);
     eprintln!("pubsub_diff: seed {seed} (PUBSUB_DIFF_SEED={seed} replays it), {steps} steps");
     let prefix = format!("psdiff:{}:{seed}:", std::process::id());
     let channels: Vec<Vec<u8>> = ["a", "b", "ab", "news.x", "news.y"]
@@ -230,7 +145,7 @@ fn pubsub_matches_redis() {
             "step {step}: the connection closed"
         );
         let marker = format!("{prefix}m{step}").into_bytes();
-        let ping = multibulk(&[b"PING", &marker]);
+        let ping = multibulk(&[&b"PING"[..], &marker]);
         for (i, (remote, local)) in remotes.iter_mut().zip(locals.iter_mut()).enumerate() {
             remote.send(&ping);
             let theirs = remote.until(&marker);

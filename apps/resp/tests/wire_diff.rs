@@ -23,57 +23,12 @@
 
 mod common;
 
+use common::redis::{Rng, multibulk, seed_and_length, server};
 use common::*;
 use resp::Flow;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// A small deterministic generator (xorshift64*), so that a seed replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-/// The server, or why there is none to compare with.
-fn server() -> Option<SocketAddr> {
-    let addr = std::env::var("KVS_DIFF_ADDR").unwrap_or_else(|_| "127.0.0.1:7777".into());
-    let required = std::env::var("KVS_DIFF_REQUIRED").is_ok_and(|v| v == "1");
-    let why = match addr.parse::<SocketAddr>() {
-        Err(e) => format!("bad KVS_DIFF_ADDR {addr}: {e}"),
-        Ok(a) => match TcpStream::connect_timeout(&a, Duration::from_secs(2)) {
-            Ok(mut s) => {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = s.write_all(b"INFO server\r\n");
-                let mut buf = vec![0u8; 8192];
-                let n = s.read(&mut buf).unwrap_or(0);
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if text.contains("redis_version:7.0.") {
-                    return Some(a);
-                }
-                format!("{addr} is not Redis 7.0")
-            }
-            Err(e) => format!("nothing answers on {addr}: {e}"),
-        },
-    };
-    assert!(!required, "KVS_DIFF_REQUIRED=1: {why}");
-    eprintln!("wire_diff: skipped, {why}");
-    None
-}
+use std::time::Duration;
 
 /// One command, as a client library or a person would type it.
 fn command(r: &mut Rng, key: &dyn Fn(&str) -> String) -> Vec<Vec<u8>> {
@@ -100,17 +55,6 @@ fn command(r: &mut Rng, key: &dyn Fn(&str) -> String) -> Vec<Vec<u8>> {
         _ => vec!["TYPE".into(), k],
     };
     words.into_iter().map(String::into_bytes).collect()
-}
-
-/// `args` as a multibulk request.
-fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 /// `args` as an inline request: bare words where they can be, else in
@@ -269,22 +213,10 @@ fn basalt_side(fe: &mut Fe, pieces: &[Vec<u8>], end: &[u8], expect_end: &[u8]) -
 
 #[test]
 fn the_wire_matches_redis() {
-    let Some(addr) = server() else {
+    let Some(addr) = server("wire_diff") else {
         return;
     };
-    let seed = std::env::var("WIRE_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
-        | 1;
-    let streams: u64 = std::env::var("WIRE_DIFF_STREAMS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+    let (seed, streams) = seed_and_length("WIRE_DIFF", "STREAMS", 300);
     eprintln!("wire_diff: seed {seed} (WIRE_DIFF_SEED={seed} replays it), {streams} streams");
     let prefix = format!("wirediff:{}:{seed}:", std::process::id());
     let key = |k: &str| format!("{prefix}{k}");

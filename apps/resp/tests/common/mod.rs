@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use kvs::{Kvs as _, KvsClient, KvsServer, ManualClock, SharedBuf};
 use libcap::rpc::{Local, RpcError};
 use resp::{Command, Connection, Flow, Frontend, Store, StoreError};
