@@ -336,6 +336,7 @@ impl Setup {
                     HostPorts {
                         redis: Some(port),
                         http: Some(machine::free_port()?),
+                        memcached: Some(machine::free_port()?),
                     },
                 )?;
                 let least = machine::least_memory_mib(&self.basalt);

@@ -135,13 +135,16 @@ fn bare_metal_binary(package: &str, profile: Profile) -> Result<PathBuf> {
 
 /// Runs the host unit tests of the whole workspace.
 pub fn host_tests() -> Result<()> {
-    // A Redis 7.0 of the tests' own for kvs-core's differential test,
-    // which then must compare (KVS_DIFF_REQUIRED).
+    // A Redis 7.0 of the tests' own for kvs-core's and resp's differential
+    // tests, which then must compare (KVS_DIFF_REQUIRED); memcached's
+    // starts a memcached of its own, and must too (MC_DIFF_REQUIRED).
+    crate::tools::require(&[&crate::tools::MEMCACHED, &crate::tools::MEMCCAPABLE])?;
     let redis = crate::tools::private_redis()?;
     let mut test = cargo();
     test.args(["test", "--workspace"])
         .env("KVS_DIFF_ADDR", format!("127.0.0.1:{}", redis.port))
         .env("KVS_DIFF_OWN_SERVER", "1")
-        .env("KVS_DIFF_REQUIRED", "1");
+        .env("KVS_DIFF_REQUIRED", "1")
+        .env("MC_DIFF_REQUIRED", "1");
     check(&mut test)
 }

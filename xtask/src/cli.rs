@@ -38,7 +38,8 @@ pub enum Command {
     /// A system with a disk driver gets a virtio disk (FILE, made if
     /// missing and kept between runs), one with a network driver a virtio
     /// NIC on QEMU's user networking, with 127.0.0.1:N forwarded to its
-    /// RESP (6379) and HTTP (8080) front ends; xtask says when they answer.
+    /// RESP (6379), HTTP (8080) and memcached (11211) front ends; xtask
+    /// says when they answer.
     Run(RunArgs),
     /// Host unit tests, the config check, then the boot tests under SeaBIOS
     /// and OVMF.
@@ -140,6 +141,10 @@ pub struct RunArgs {
     /// the front end's port].
     #[arg(long, value_name = "N", value_parser = port)]
     pub http_port: Option<u16>,
+    /// The host port forwarded to the memcached front end's (11211)
+    /// [default: the front end's port].
+    #[arg(long, value_name = "N", value_parser = port)]
+    pub memcached_port: Option<u16>,
     /// The guest's RAM: MiB, or a size such as "2 GiB" in whole MiB
     /// [default: 1 GiB for a system with a heap that is a share of the
     /// machine, as kvs in config/default, else what the system needs].

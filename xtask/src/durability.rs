@@ -79,8 +79,8 @@ pub fn run(
         &disk,
         &dir.join(format!("durability-{}-load.log", policy.name())),
         accel,
-        &|redis_port, _, _| {
-            let result = write_under_load(redis_port, &mut log.borrow_mut());
+        &|ports, _| {
+            let result = write_under_load(ports.redis, &mut log.borrow_mut());
             // The boot kills QEMU as soon as this returns.
             log.borrow_mut().killed = Some(Instant::now());
             result
@@ -94,8 +94,8 @@ pub fn run(
         &disk,
         &dir.join(format!("durability-{}-verify.log", policy.name())),
         accel,
-        &|redis_port, _, _| {
-            *survived.borrow_mut() = read_back(redis_port, log.acked.len())?;
+        &|ports, _| {
+            *survived.borrow_mut() = read_back(ports.redis, log.acked.len())?;
             Ok(())
         },
     )?;

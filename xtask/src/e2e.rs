@@ -56,8 +56,9 @@ const BENCHMARK_TIMEOUT: Duration = Duration::from_secs(600);
 const CALL_TIMEOUT_SECS: u32 = 60;
 
 /// The guest's RAM: less than `cargo xtask run` gives, so that the
-/// floods that fill the store's share of it stay short under TCG.
-pub const MEMORY_MIB: u64 = 256;
+/// floods that fill the store's share of it stay short under TCG (with
+/// memcached's heap in config/default the store still gets about 70 MiB).
+pub const MEMORY_MIB: u64 = 320;
 
 /// Idle connections opened to the HTTP port: more than its socket quota
 /// in config/default (550 of the net server's 1100), fewer than the
@@ -73,7 +74,12 @@ const RESP_BESIDE: usize = 100;
 /// Runs `program` with `args` (and `input` on its standard input) for at
 /// most [`CALL_TIMEOUT_SECS`]; its standard output, or why it failed.
 fn run(program: &str, args: &[&str], input: Option<&[u8]>) -> Result<String> {
-    let limit = CALL_TIMEOUT_SECS.to_string();
+    run_for(CALL_TIMEOUT_SECS, program, args, input)
+}
+
+/// [`run`] with a limit of `secs` seconds.
+fn run_for(secs: u32, program: &str, args: &[&str], input: Option<&[u8]>) -> Result<String> {
+    let limit = secs.to_string();
     let mut child = Command::new("timeout")
         .arg(&limit)
         .arg(program)
@@ -499,8 +505,10 @@ fn read_line(s: &mut TcpStream) -> Result<String> {
     Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
-fn first_boot(redis_port: u16, http_port: u16, qmp: &Path) -> Result<()> {
+fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
+    let (redis_port, http_port) = (ports.redis, ports.http);
     idle_flush(redis_port, qmp)?;
+    pubsub(redis_port)?;
     let r = |args: &[&str]| redis(redis_port, args);
     expect("SET", r(&["set", "a", "1"]), "OK")?;
     expect("GET", r(&["get", "a"]), "1")?;
@@ -579,11 +587,19 @@ fn first_boot(redis_port: u16, http_port: u16, qmp: &Path) -> Result<()> {
         return Err(fail!("curl GET /kv/k gave {:?}", read.1));
     }
     idle_http_connections(redis_port, http_port)?;
-    append_flood(redis_port)
+    append_flood(redis_port)?;
+    // Last: memcached's items share the store's memory (memccapable's
+    // fill much of this small machine's), and the flood above has to
+    // find Redis's keys alone.
+    memcached_first(ports.memcached)?;
+    // The items are no Redis keys: the namespaces are apart.
+    expect("EXISTS mk", redis(redis_port, &["exists", "mk"]), "0")
 }
 
 /// The second boot's checks: what the first wrote is there.
-fn second_boot(redis_port: u16, http_port: u16) -> Result<()> {
+fn second_boot(ports: Ports) -> Result<()> {
+    let (redis_port, http_port) = (ports.redis, ports.http);
+    memcached_after_reboot(ports.memcached)?;
     expect(
         "GET a after the reboot",
         redis(redis_port, &["get", "a"]),
@@ -606,6 +622,125 @@ fn second_boot(redis_port: u16, http_port: u16) -> Result<()> {
     Ok(())
 }
 
+/// Sends `request` on `stream` and reads until the bytes read end with
+/// `end` (or fails after 10 s).
+fn exchange(stream: &mut TcpStream, request: &[u8], end: &[u8]) -> Result<Vec<u8>> {
+    stream.write_all(request)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(end) {
+        if Instant::now() > deadline {
+            return Err(fail!(
+                "waited 10 s for {:?}, got {:?}",
+                String::from_utf8_lossy(end),
+                String::from_utf8_lossy(&got)
+            ));
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return Err(fail!(
+                    "the connection closed; got {:?}",
+                    String::from_utf8_lossy(&got)
+                ));
+            }
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(got)
+}
+
+fn connect(port: u16) -> Result<TcpStream> {
+    let s = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+    s.set_read_timeout(Some(Duration::from_millis(500)))?;
+    Ok(s)
+}
+
+/// Pub/Sub across two connections: a subscriber that sends nothing gets
+/// the message another connection publishes (the front end's mailbox and
+/// the stream server's `woken`, on the target).
+fn pubsub(redis_port: u16) -> Result<()> {
+    let mut sub = connect(redis_port)?;
+    let mut publisher = connect(redis_port)?;
+    exchange(
+        &mut sub,
+        b"SUBSCRIBE news\r\n",
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+    )?;
+    exchange(&mut publisher, b"PUBLISH news hello\r\n", b":1\r\n")?;
+    let message = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
+    exchange(&mut sub, b"", message)?;
+    Ok(())
+}
+
+/// memcached's text and meta protocols on the memcached front end.
+fn memcached_first(port: u16) -> Result<()> {
+    let mut c = connect(port)?;
+    let version = exchange(&mut c, b"version\r\n", b"\r\n")?;
+    if !version.starts_with(b"VERSION 1.6") {
+        return Err(fail!(
+            "memcached version: {:?}",
+            String::from_utf8_lossy(&version)
+        ));
+    }
+    exchange(&mut c, b"set mk 5 0 5\r\nhello\r\n", b"STORED\r\n")?;
+    exchange(
+        &mut c,
+        b"get mk nope\r\n",
+        b"VALUE mk 5 5\r\nhello\r\nEND\r\n",
+    )?;
+    exchange(
+        &mut c,
+        b"set n 0 0 2\r\n41\r\nincr n 1\r\n",
+        b"STORED\r\n42\r\n",
+    )?;
+    exchange(&mut c, b"mg mk v f\r\n", b"VA 5 f5\r\nhello\r\n")?;
+    // A value through the kvs region (larger than a message).
+    let big = vec![b'x'; 300_000];
+    let mut set = b"set big 0 0 300000\r\n".to_vec();
+    set.extend_from_slice(&big);
+    set.extend_from_slice(b"\r\n");
+    exchange(&mut c, &set, b"STORED\r\n")?;
+    let got = exchange(&mut c, b"get big\r\n", b"END\r\n")?;
+    if got.len() != b"VALUE big 0 300000\r\n\r\nEND\r\n".len() + big.len() {
+        return Err(fail!("get big: {} bytes", got.len()));
+    }
+    // memcached's own checker: every ASCII test.
+    let p = port.to_string();
+    // Its tests store thousands of items: give it the emulator's time.
+    let report = run_for(
+        300,
+        "memccapable",
+        &["-h", "127.0.0.1", "-p", &p, "-a"],
+        None,
+    )?;
+    if !report.contains("All tests passed") {
+        return Err(fail!("memccapable -a:\n{report}"));
+    }
+    Ok(())
+}
+
+/// The items are a cache: a restart of the machine empties it.
+fn memcached_after_reboot(port: u16) -> Result<()> {
+    let mut c = connect(port)?;
+    exchange(&mut c, b"get mk\r\n", b"END\r\n").and_then(|got| {
+        if got == b"END\r\n" {
+            Ok(())
+        } else {
+            Err(fail!(
+                "get mk after the reboot: {:?}",
+                String::from_utf8_lossy(&got)
+            ))
+        }
+    })
+}
+
 /// The issue's `redis-benchmark` run: fails on an error in its output, a
 /// test without its rate, a failure status or [`BENCHMARK_TIMEOUT`];
 /// prints each test's rate.
@@ -624,23 +759,38 @@ fn benchmark(redis_port: u16, log: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The host ports forwarded to config/default's front ends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ports {
+    pub redis: u16,
+    pub http: u16,
+    pub memcached: u16,
+}
+
 /// Boots `image` with the system's devices on `disk` and free host ports;
-/// once both front ends answer, runs `checks`, then kills QEMU (a power
-/// cut). The serial log goes to `log`.
+/// once the front ends answer, runs `checks` (with the ports and QEMU's
+/// QMP socket), then kills QEMU (a power cut). The serial log goes to
+/// `log`.
 pub(crate) fn boot(
     image: &Path,
     machine_for: &dyn Fn(HostPorts) -> Result<Machine>,
     disk: &Path,
     log: &Path,
     accel: Accel,
-    checks: &dyn Fn(u16, u16, &Path) -> Result<()>,
+    checks: &dyn Fn(Ports, &Path) -> Result<()>,
 ) -> Result<()> {
-    let (redis_port, http_port) = (free_port()?, free_port()?);
+    let ports = Ports {
+        redis: free_port()?,
+        http: free_port()?,
+        memcached: free_port()?,
+    };
+    let redis_port = ports.redis;
     let qmp = log.with_extension("qmp");
     let _ = std::fs::remove_file(&qmp);
     let machine = machine_for(HostPorts {
-        redis: Some(redis_port),
-        http: Some(http_port),
+        redis: Some(ports.redis),
+        http: Some(ports.http),
+        memcached: Some(ports.memcached),
     })?;
     let mut vm = Vm::new(image, Media::Cdrom, Firmware::Bios, accel)?;
     vm.memory_mib(machine.memory_mib);
@@ -650,11 +800,10 @@ pub(crate) fn boot(
     let ready = |serial: &str| {
         serial.contains("resp: listening on port")
             && serial.contains("http: listening on port")
+            && serial.contains("memcached: listening on port")
             && answers_redis(redis_port)
     };
-    let served = vm.serve(log, BOOT_TIMEOUT, ready, || {
-        checks(redis_port, http_port, &qmp)
-    })?;
+    let served = vm.serve(log, BOOT_TIMEOUT, ready, || checks(ports, &qmp))?;
     let serial = served.serial;
     let failure = |e: crate::Error| {
         fail!(
@@ -718,11 +867,11 @@ pub fn run_default(
         &disk,
         &dir.join("default-second.log"),
         accel,
-        &|redis_port, http_port, _| {
-            second_boot(redis_port, http_port)?;
-            oversized_queries(redis_port)?;
-            lru_eviction(redis_port)?;
-            benchmark(redis_port, &benchmark_log)
+        &|ports, _| {
+            second_boot(ports)?;
+            oversized_queries(ports.redis)?;
+            lru_eviction(ports.redis)?;
+            benchmark(ports.redis, &benchmark_log)
         },
     )
 }

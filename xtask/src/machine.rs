@@ -44,9 +44,11 @@ enum Probe {
     Redis,
     /// `GET /health` answered with status 200.
     Http,
+    /// `version` answered with `VERSION …`.
+    Memcached,
 }
 
-const FRONT_ENDS: [FrontEnd; 2] = [
+const FRONT_ENDS: [FrontEnd; 3] = [
     FrontEnd {
         binary: "resp",
         default_port: 6379,
@@ -56,6 +58,11 @@ const FRONT_ENDS: [FrontEnd; 2] = [
         binary: "http",
         default_port: 8080,
         probe: Probe::Http,
+    },
+    FrontEnd {
+        binary: "memcached",
+        default_port: 11211,
+        probe: Probe::Memcached,
     },
 ];
 
@@ -108,6 +115,7 @@ pub struct Machine {
 pub struct HostPorts {
     pub redis: Option<u16>,
     pub http: Option<u16>,
+    pub memcached: Option<u16>,
 }
 
 impl Machine {
@@ -157,6 +165,7 @@ impl Machine {
             let host = match front.probe {
                 Probe::Redis => ports.redis,
                 Probe::Http => ports.http,
+                Probe::Memcached => ports.memcached,
             }
             .unwrap_or(guest);
             machine.forwards.push(Forward {
@@ -264,6 +273,7 @@ pub fn announce_when_ready(forwards: Vec<Forward>, patience: Duration) {
             let how = match f.probe {
                 Probe::Redis => format!("redis-cli -p {}", f.host),
                 Probe::Http => format!("curl localhost:{}/kv/<key>", f.host),
+                Probe::Memcached => format!("memcached on localhost:{}", f.host),
             };
             let state = if waiting.contains(f) {
                 "not answering"
@@ -341,6 +351,7 @@ fn answers(f: Forward) -> bool {
             b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
             b"HTTP/1.1 200",
         ),
+        Probe::Memcached => (b"version\r\n", b"VERSION "),
     };
     if stream.write_all(request).is_err() {
         return false;
@@ -418,6 +429,7 @@ mod tests {
         let ports = HostPorts {
             redis: Some(16379),
             http: None,
+            memcached: None,
         };
         let machine = Machine::for_system(&m, ports).unwrap();
         assert_eq!(machine.memory_mib, 256);

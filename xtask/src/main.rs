@@ -100,6 +100,7 @@ fn execute(command: Command) -> Result<()> {
                 let ports = machine::HostPorts {
                     redis: a.redis_port,
                     http: a.http_port,
+                    memcached: a.memcached_port,
                 };
                 let machine = machine::Machine::for_system(m, ports)?;
                 let least = machine::least_memory_mib(m);

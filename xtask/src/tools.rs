@@ -58,6 +58,17 @@ pub const REDIS_SERVER: Tool = Tool {
     what: "redis-server",
     package: "redis-server",
 };
+/// The real memcached that the memcached front end's differential test
+/// compares with (the test starts its own).
+pub const MEMCACHED: Tool = Tool {
+    what: "memcached",
+    package: "memcached",
+};
+/// memcached's conformance checker, run against the memcached front end.
+pub const MEMCCAPABLE: Tool = Tool {
+    what: "memccapable",
+    package: "libmemcached-tools",
+};
 pub const CURL: Tool = Tool {
     what: "curl",
     package: "curl",

@@ -407,6 +407,38 @@ impl<T: Transport> Connection<T> {
     }
 }
 
+/// The memcached items' operations over IPC ([`Kvs::mc`](crate::Kvs::mc)):
+/// with this, a connection is a [`mc::Cache`](crate::mc::Cache).
+impl<T: Transport> crate::mc::Call for Connection<T> {
+    type Error = Error;
+
+    fn call(
+        &mut self,
+        req: &crate::mc::Request<'_>,
+    ) -> Result<crate::mc::Response, crate::mc::CallError<Error>> {
+        use crate::mc::CallError;
+        let mut encoded = core::mem::take(&mut self.request);
+        encoded.clear();
+        req.encode(&mut encoded);
+        let answer = if encoded.len() <= INLINE_REQUEST {
+            self.client.mc(&encoded)
+        } else {
+            let written = self
+                .region
+                .as_mut()
+                .is_some_and(|(_, buf)| buf.write(&encoded));
+            if !written {
+                self.request = encoded;
+                return Err(CallError::Transport(Error::TooLarge));
+            }
+            self.client.mc_shared(encoded.len() as u64)
+        };
+        self.request = encoded;
+        let bytes = self.answer(answer).map_err(CallError::Transport)?;
+        crate::mc::Response::decode(&bytes).map_err(CallError::Decode)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

@@ -24,6 +24,7 @@
 extern crate alloc;
 
 mod client;
+pub mod mc;
 pub mod ops;
 pub mod proto;
 mod shared;
@@ -167,6 +168,15 @@ libcap::rpc_interface! {
         /// Like [`exec_in_tagged`](Kvs::exec_in_tagged), with the request
         /// in the first `len` bytes of the caller's region.
         fn exec_shared_in_tagged(generation: u64, call: u64, session: u64, len: u64) -> Answer = 16;
+        /// One operation on the memcached items ([`mc`]): `request` is a
+        /// [`mc::Request`]'s encoding, the answer its [`mc::Response`]'s
+        /// (inline up to [`INLINE_REPLY`] bytes, else in the caller's
+        /// region). Fails with [`BAD_REQUEST`] (an encoding that does not
+        /// decode: nothing ran), [`REPLY_TOO_LARGE`] or [`NOT_ATTACHED`].
+        fn mc(request: &[u8]) -> Answer = 17;
+        /// Like [`mc`](Kvs::mc), with the request in the first `len`
+        /// bytes of the caller's region.
+        fn mc_shared(len: u64) -> Answer = 18;
     }
 }
 

@@ -316,6 +316,19 @@ impl<C: Clock> KvsServer<C> {
         self.answer(region, INLINE_REPLY)
     }
 
+    /// Runs one operation on the memcached items for client `badge`
+    /// ([`Kvs::mc`]): decoded once, served on the store's items at the
+    /// clock's time, answered as a response's encoding.
+    fn run_mc(&mut self, badge: u64, request: &[u8]) -> Result<Answer, u64> {
+        let request = kvs_api::mc::Request::decode(request).map_err(|_| BAD_REQUEST)?;
+        let now = self.clock.now_ms();
+        let response = kvs_api::mc::serve(&mut self.store.memcached(now), &request);
+        self.reply.clear();
+        response.encode(&mut self.reply);
+        let region = self.clients.entry(badge).or_default().region;
+        self.answer(region, INLINE_REPLY)
+    }
+
     /// Runs a round ([`Kvs::exec_round`]) of client `badge`, its changes
     /// tagged with call `call` if given ([`Kvs::exec_round_tagged`]).
     fn run_round(
@@ -738,6 +751,14 @@ impl<C: Clock> Kvs for KvsServer<C> {
         self.with_shared(caller.badge, len, |s, r| {
             s.run(caller.badge, session, r, false)
         })
+    }
+
+    fn mc(&mut self, caller: Caller, request: &[u8]) -> Result<Answer, u64> {
+        self.run_mc(caller.badge, request)
+    }
+
+    fn mc_shared(&mut self, caller: Caller, len: u64) -> Result<Answer, u64> {
+        self.with_shared(caller.badge, len, |s, r| s.run_mc(caller.badge, r))
     }
 
     fn reset(&mut self, caller: Caller) -> Result<(), u64> {

@@ -903,3 +903,46 @@ fn a_single_command_learns_whether_it_took_effect_across_a_crash() {
     assert_eq!(c.command(&[b"INCR", b"n"]).unwrap(), b":2\r\n");
     assert_eq!(c.generation(), 4);
 }
+
+#[test]
+fn memcached_items_travel_over_ipc_inline_and_through_the_region() {
+    use kvs_api::mc::{Cache, Mode, StoreOutcome, StoreRequest};
+    let (server_side, client_side) = region(256 * 1024);
+    let (s, _) = server(vec![("buf".into(), server_side)]);
+    let mut c = Connection::open(KvsClient::new(&s), Some(("buf", client_side))).unwrap();
+    let big = vec![b'v'; 100_000];
+    for (key, value) in [(&b"small"[..], &b"12"[..]), (b"big", &big[..])] {
+        let set = StoreRequest {
+            mode: Mode::Set,
+            key,
+            value,
+            flags: 7,
+            exptime: 0,
+            cas: 0,
+            invalidate: false,
+        };
+        assert!(matches!(
+            Cache::store(&mut c, &set).unwrap(),
+            StoreOutcome::Stored(_)
+        ));
+    }
+    // (`Connection::get` is the Redis GET of `kvs_api::ops`.)
+    let got = Cache::get(&mut c, &[b"small", b"big", b"none"], None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got[0].as_ref().map(|v| (&v.data[..], v.flags)),
+        Some((&b"12"[..], 7))
+    );
+    assert_eq!(got[1].as_ref().map(|v| v.data.len()), Some(100_000));
+    assert!(got[2].is_none());
+    // The items are not Redis keys, nor the other way round.
+    assert_eq!(c.command(&[b"EXISTS", b"small"]).unwrap(), b":0\r\n");
+    assert_eq!(c.command(&[b"SET", b"k", b"v"]).unwrap(), b"+OK\r\n");
+    assert!(Cache::get(&mut c, &[b"k"], None).unwrap().unwrap()[0].is_none());
+    // A request that does not decode runs nothing.
+    assert_eq!(
+        KvsClient::new(&s).mc(&[99]),
+        Err(RpcError::Remote(BAD_REQUEST))
+    );
+}

@@ -1,0 +1,5 @@
+//! Links this user program with libcap's layout (see `libcap-link`).
+
+fn main() {
+    libcap_link::user_program();
+}

@@ -1,0 +1,307 @@
+//! memcached 1.6's text and meta protocols over a TCP byte stream, with
+//! the items in the kvs store's memcached namespace (`kvs_api::mc`).
+//!
+//! `no_std` + `alloc`, host-tested. A [`Connection`] takes the bytes of
+//! one client as they arrive, in any pieces ([`Connection::receive`]):
+//! it frames command lines and data blocks, decodes each line once into
+//! a [`Command`] ([`parse`]), runs it on a [`Cache`] and appends the
+//! replies. It buffers at most one line ([`Limits::max_line`], longer
+//! `get` lines up to [`Limits::max_get_line`]) or one data block
+//! (`item_size_max` and its `\r\n`); anything a client sends is answered
+//! or closes the connection as memcached does, never a panic.
+//!
+//! ```
+//! use kvs_api::mc::Local;
+//! use memcached::{Connection, Flow, Frontend, Limits};
+//! let mut cache = Local { store: kvs_core::Store::new(), clock: || 1_767_225_600_000 };
+//! let mut front = Frontend::new(11211, 1_767_225_600);
+//! let mut conn = Connection::new(Limits::default());
+//! let mut out = Vec::new();
+//! let flow = conn.receive(b"set k 0 0 2\r\nhi\r\nget k\r\n", &mut cache, &mut front, 1_767_225_600, &mut out);
+//! assert_eq!(flow, Flow::Open);
+//! assert_eq!(out, b"STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\n");
+//! ```
+
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod base64;
+mod exec;
+pub mod meta;
+pub mod parse;
+pub mod serve;
+mod stats;
+
+use alloc::vec::Vec;
+
+pub use kvs_api::mc::Cache;
+pub use parse::Command;
+
+/// The version `version` and `stats` report: memcached's, whose protocol
+/// this is, marked as Basalt's.
+pub const VERSION: &str = "1.6.18-basalt";
+
+/// Once a call has written this many bytes of replies, the connection
+/// stops running commands and keeps the rest of its input
+/// ([`Connection::stalled`]) until it is called again: a client that
+/// pipelines `get`s of large items without reading the replies is slowed
+/// down, not answered into memory without bound (each call writes at most
+/// this and one more reply).
+pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// What a connection may buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `item_size_max`: the largest item (memcached's `-I`, 1 MiB).
+    pub item_size_max: usize,
+    /// A line without its `\n` longer than this closes the connection
+    /// (memcached: 2048).
+    pub max_line: usize,
+    /// … unless it is a `get`/`gets` line, which may reach this.
+    pub max_get_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            item_size_max: kvs_core::mc::ITEM_SIZE_MAX,
+            max_line: 2048,
+            max_get_line: 256 * 1024,
+        }
+    }
+}
+
+/// Whether the connection stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// It does.
+    Open,
+    /// Send what was written, then close it (`quit`, a line too long, …).
+    Close,
+}
+
+/// The counters the front end keeps for `stats`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FrontCounters {
+    /// Open connections.
+    pub curr_connections: u64,
+    /// Connections opened.
+    pub total_connections: u64,
+    /// Bytes read from clients.
+    pub bytes_read: u64,
+    /// Bytes written to them.
+    pub bytes_written: u64,
+    /// Storage requests refused for `item_size_max`.
+    pub store_too_large: u64,
+}
+
+/// The front end's settings and counters, shared by its connections.
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    /// The TCP port (`stats settings`).
+    pub port: u16,
+    /// `maxconns`.
+    pub max_connections: u64,
+    /// `item_size_max`.
+    pub item_size_max: usize,
+    /// What `verbosity` last set.
+    pub verbosity: u32,
+    /// The version string.
+    pub version: &'static str,
+    /// When it started (Unix seconds).
+    pub started: u64,
+    /// The counters.
+    pub counters: FrontCounters,
+}
+
+impl Frontend {
+    /// A front end on `port` started at `now` (Unix seconds).
+    pub fn new(port: u16, now: u64) -> Frontend {
+        Frontend {
+            port,
+            max_connections: 1024,
+            item_size_max: kvs_core::mc::ITEM_SIZE_MAX,
+            verbosity: 0,
+            version: VERSION,
+            started: now,
+            counters: FrontCounters::default(),
+        }
+    }
+}
+
+/// What the connection waits for.
+#[derive(Debug)]
+enum State {
+    /// A command line.
+    Line,
+    /// The data block of a storage command: `len` bytes and `\r\n`.
+    Data(Command, usize),
+    /// Bytes to throw away (a refused command's data block).
+    Swallow(usize),
+    /// Closed: nothing more is read.
+    Closed,
+}
+
+/// One client's connection: its unparsed input and where it is.
+#[derive(Debug)]
+pub struct Connection {
+    input: Vec<u8>,
+    state: State,
+    limits: Limits,
+    /// The last call stopped at [`OUTPUT_HIGH_WATER`] with commands left.
+    stalled: bool,
+}
+
+impl Connection {
+    /// A new connection.
+    pub fn new(limits: Limits) -> Connection {
+        Connection {
+            input: Vec::new(),
+            state: State::Line,
+            limits,
+            stalled: false,
+        }
+    }
+
+    /// Whether the last call stopped at [`OUTPUT_HIGH_WATER`] with input
+    /// left: call [`receive`](Self::receive) again (with no bytes, once
+    /// the replies are sent) to run the rest.
+    pub fn stalled(&self) -> bool {
+        self.stalled
+    }
+
+    /// Takes `bytes` from the client, runs every command they complete on
+    /// `cache` and appends the replies to `out`; `now` is the time in Unix
+    /// seconds (for `stats`). After [`Flow::Close`] the connection reads
+    /// nothing more.
+    pub fn receive<C: Cache>(
+        &mut self,
+        bytes: &[u8],
+        cache: &mut C,
+        front: &mut Frontend,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Flow {
+        if matches!(self.state, State::Closed) {
+            return Flow::Close;
+        }
+        front.counters.bytes_read += bytes.len() as u64;
+        let before = out.len();
+        self.stalled = false;
+        let flow = self.run(bytes, cache, front, now, out);
+        front.counters.bytes_written += (out.len() - before) as u64;
+        if flow == Flow::Close {
+            self.state = State::Closed;
+            self.input = Vec::new();
+        }
+        flow
+    }
+
+    fn run<C: Cache>(
+        &mut self,
+        mut bytes: &[u8],
+        cache: &mut C,
+        front: &mut Frontend,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Flow {
+        let start = out.len();
+        loop {
+            // Bytes to throw away never enter the buffer.
+            if let State::Swallow(n) = self.state {
+                let from_buf = n.min(self.input.len());
+                self.input.drain(..from_buf);
+                let from_new = (n - from_buf).min(bytes.len());
+                bytes = &bytes[from_new..];
+                let left = n - from_buf - from_new;
+                if left > 0 {
+                    self.state = State::Swallow(left);
+                    return Flow::Open;
+                }
+                self.state = State::Line;
+            }
+            if !bytes.is_empty() {
+                if self.input.try_reserve(bytes.len()).is_err() {
+                    return Flow::Close;
+                }
+                self.input.extend_from_slice(bytes);
+                bytes = &[];
+            }
+            match core::mem::replace(&mut self.state, State::Line) {
+                State::Line => {
+                    let Some(nl) = self.input.iter().position(|&b| b == b'\n') else {
+                        return self.wait_for_line();
+                    };
+                    if out.len() - start >= OUTPUT_HIGH_WATER {
+                        self.stalled = true;
+                        return Flow::Open;
+                    }
+                    let mut end = nl;
+                    if nl > 1 && self.input[nl - 1] == b'\r' {
+                        end -= 1;
+                    }
+                    let command = parse::parse(&self.input[..end]);
+                    self.input.drain(..=nl);
+                    match command {
+                        Command::Store { len, .. } => {
+                            if let Some(refusal) = exec::too_large(&command, front) {
+                                exec::refusal(&refusal, cache, out);
+                                self.state = State::Swallow(refusal.swallow);
+                            } else {
+                                self.state = State::Data(command, len + 2);
+                            }
+                        }
+                        Command::MetaSet(ref m) => {
+                            let len = m.len;
+                            if let Some(refusal) = exec::too_large(&command, front) {
+                                exec::refusal(&refusal, cache, out);
+                                self.state = State::Swallow(refusal.swallow);
+                            } else {
+                                self.state = State::Data(command, len + 2);
+                            }
+                        }
+                        Command::Refuse(refusal) => {
+                            exec::refusal(&refusal, cache, out);
+                            if refusal.swallow > 0 {
+                                self.state = State::Swallow(refusal.swallow);
+                            }
+                        }
+                        command => {
+                            if exec::run(command, cache, front, now, out) == Flow::Close {
+                                return Flow::Close;
+                            }
+                        }
+                    }
+                }
+                State::Data(command, need) => {
+                    if self.input.len() < need {
+                        self.state = State::Data(command, need);
+                        return Flow::Open;
+                    }
+                    let block: Vec<u8> = self.input.drain(..need).collect();
+                    exec::stored(command, &block, cache, out);
+                }
+                State::Swallow(n) => self.state = State::Swallow(n),
+                State::Closed => return Flow::Close,
+            }
+        }
+    }
+
+    /// No whole line yet: wait, unless the client is past what a line may
+    /// be (memcached closes such a client, letting only `get`/`gets`
+    /// lines grow).
+    fn wait_for_line(&mut self) -> Flow {
+        if self.input.len() <= self.limits.max_line {
+            return Flow::Open;
+        }
+        let spaces = self.input.iter().take_while(|&&b| b == b' ').count();
+        let rest = &self.input[spaces..];
+        let get = rest.starts_with(b"get ") || rest.starts_with(b"gets ");
+        if spaces > 100 || !get || self.input.len() > self.limits.max_get_line {
+            return Flow::Close;
+        }
+        Flow::Open
+    }
+}
