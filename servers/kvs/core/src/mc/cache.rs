@@ -125,7 +125,7 @@ impl Cache<'_> {
     /// Whether `bytes` more fit: under `limit_maxbytes` by memcached's
     /// count, and in the store's memory by its gauge.
     fn fits(&self, counted: usize, allocated: usize) -> bool {
-        let under_limit = self.items.bytes.saturating_add(counted as u64) <= self.items.limit;
+        let under_limit = self.items.bytes.saturating_add(counted as u64) <= self.limit();
         let under_max = self.maxmemory == 0
             || self.room.used().is_none_or(|used| {
                 used.saturating_sub(self.room.uncounted)
@@ -133,6 +133,17 @@ impl Cache<'_> {
                     <= self.maxmemory
             });
         under_limit && under_max && self.room.fits(allocated)
+    }
+
+    /// What the items may hold by memcached's count: `limit_maxbytes`, and
+    /// at most half of the store's `maxmemory` when one is set, so that a
+    /// full cache leaves the Redis keys room (under `noeviction` they
+    /// would otherwise get `-OOM` once the items took everything).
+    fn limit(&self) -> u64 {
+        match self.maxmemory {
+            0 => self.items.limit,
+            max => self.items.limit.min(max / 2),
+        }
     }
 
     /// Evicts least recently used items until an item of `counted` bytes

@@ -303,6 +303,28 @@ fn evicts_least_recently_used() {
 }
 
 #[test]
+fn the_items_take_at_most_half_of_maxmemory() {
+    let mut s = Store::new();
+    s.configure("maxmemory", "2000000").unwrap();
+    let value = vec![b'x'; 100_000];
+    let keys: Vec<Vec<u8>> = (0..30)
+        .map(|i| alloc::format!("k{i}").into_bytes())
+        .collect();
+    for key in &keys {
+        assert!(matches!(
+            set(&mut s, T0, Mode::Set, key, &value, 0),
+            StoreOutcome::Stored(_)
+        ));
+    }
+    let st = s.memcached(T0).stats();
+    assert!(st.bytes <= 1_000_000, "{} bytes of items", st.bytes);
+    assert!(st.counters.evictions > 0);
+    // The newest are there, the oldest went.
+    assert!(get(&mut s, T0, &keys[29]).is_some());
+    assert!(get(&mut s, T0, &keys[0]).is_none());
+}
+
+#[test]
 fn delete_and_debug() {
     let mut s = Store::new();
     assert_eq!(
