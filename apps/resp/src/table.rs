@@ -139,7 +139,7 @@ static COMMAND: &[Spec] = &[
 /// The commands only the front end answers, sorted by name (a test
 /// checks the order); the store's, which it also describes, are
 /// [`kvs_core::command::COMMANDS`].
-static OWN: &[Spec] = &[
+pub(crate) static OWN: &[Spec] = &[
     spec! {
         name: "auth", arity: -2, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
         group: Connection, since: "1.0.0", run: None,
