@@ -634,13 +634,18 @@ impl Gen<'_> {
         args
     }
 
-    /// A sorted-set key; `zl` often when `lex` (the commands that keep it
-    /// all zero scores, or only read or remove).
+    /// A sorted-set key; when `lex`, `zl` (the commands that keep it all
+    /// zero scores, or only read or remove) or now and then a key that is
+    /// not a sorted set: Redis leaves a lex range over unequal scores
+    /// undefined (its answer depends on the set's encoding), so `za` and
+    /// `zb` never meet one.
     fn zkey(&mut self, lex: bool) -> Vec<u8> {
-        if lex && !self.r.chance(6) {
-            format!("{}zl", self.prefix).into_bytes()
-        } else {
+        if !lex {
             self.key(&ZKEYS)
+        } else if self.r.chance(6) {
+            self.key(&["a", "list", "none"])
+        } else {
+            format!("{}zl", self.prefix).into_bytes()
         }
     }
 
