@@ -192,16 +192,26 @@ fn opaque_too_long(tokens: &[&[u8]]) -> bool {
     tokens.iter().any(|t| t[0] == b'O' && t.len() > MAX_OPAQUE)
 }
 
-/// mg's line.
-pub fn parse_get(tokens: &[&[u8]]) -> Command {
+/// The checks every meta line starts with, in memcached's order: a key,
+/// not too long, and not too many tokens (`too_many` is the command's own
+/// wording). `least` is how many tokens the line needs before its flags.
+fn head(tokens: &[&[u8]], least: usize, too_many: &'static str) -> Result<(), Command> {
     if tokens.len() < 2 {
-        return refuse("ERROR", false);
+        return Err(refuse("ERROR", false));
     }
-    if tokens[1].len() > KEY_MAX {
-        return refuse(BAD_FORMAT, false);
+    if tokens[1].len() > KEY_MAX || tokens.len() < least {
+        return Err(refuse(BAD_FORMAT, false));
     }
     if tokens.len() + 1 > MAX_OPT_TOKENS {
-        return refuse("CLIENT_ERROR options flags are too long", false);
+        return Err(refuse(too_many, false));
+    }
+    Ok(())
+}
+
+/// mg's line.
+pub fn parse_get(tokens: &[&[u8]]) -> Command {
+    if let Err(refusal) = head(tokens, 2, "CLIENT_ERROR options flags are too long") {
+        return refusal;
     }
     let mut key = tokens[1].to_vec();
     let flags = &tokens[2..];
@@ -253,14 +263,8 @@ pub fn parse_get(tokens: &[&[u8]]) -> Command {
 
 /// ms's line.
 pub fn parse_set(tokens: &[&[u8]]) -> Command {
-    if tokens.len() < 2 {
-        return refuse("ERROR", false);
-    }
-    if tokens[1].len() > KEY_MAX || tokens.len() == 2 {
-        return refuse(BAD_FORMAT, false);
-    }
-    if tokens.len() + 1 > MAX_OPT_TOKENS {
-        return refuse("CLIENT_ERROR options flags too long", false);
+    if let Err(refusal) = head(tokens, 3, "CLIENT_ERROR options flags too long") {
+        return refusal;
     }
     let len = match strtol32(tokens[2]) {
         Some(n) if (0..=i32::MAX - 2).contains(&n) => n as usize,
@@ -312,14 +316,8 @@ pub fn parse_set(tokens: &[&[u8]]) -> Command {
 
 /// md's line.
 pub fn parse_delete(tokens: &[&[u8]]) -> Command {
-    if tokens.len() < 2 {
-        return refuse("ERROR", false);
-    }
-    if tokens[1].len() > KEY_MAX {
-        return refuse(BAD_FORMAT, false);
-    }
-    if tokens.len() + 1 > MAX_OPT_TOKENS {
-        return refuse("CLIENT_ERROR options flags too long", false);
+    if let Err(refusal) = head(tokens, 2, "CLIENT_ERROR options flags too long") {
+        return refusal;
     }
     let mut key = tokens[1].to_vec();
     let flags = &tokens[2..];
@@ -346,37 +344,28 @@ pub fn parse_delete(tokens: &[&[u8]]) -> Command {
 
 /// ma's line.
 pub fn parse_arith(tokens: &[&[u8]]) -> Command {
-    if tokens.len() < 2 {
-        return refuse("ERROR", false);
-    }
-    if tokens[1].len() > KEY_MAX {
-        return refuse(BAD_FORMAT, false);
-    }
-    if tokens.len() + 1 > MAX_OPT_TOKENS {
-        return refuse("CLIENT_ERROR options flags too long", false);
+    if let Err(refusal) = head(tokens, 2, "CLIENT_ERROR options flags too long") {
+        return refusal;
     }
     let mut key = tokens[1].to_vec();
     let flags = &tokens[2..];
     let Ok(f) = preparse(&mut key, flags) else {
         return refuse("CLIENT_ERROR invalid or duplicate flag", false);
     };
-    let vivify_after_touch = flags
-        .iter()
-        .position(|t| t[0] == b'T')
-        .zip(flags.iter().position(|t| t[0] == b'N'))
-        .is_some_and(|(t, n)| t < n);
     let incr = match f.mode {
         None | Some(b'I' | b'+') => true,
         Some(b'D' | b'-') => false,
         Some(_) => return refuse("CLIENT_ERROR invalid mode for ma M token", false),
     };
+    let meta = Meta {
+        key,
+        binary: f.binary,
+        tokens: owned(flags),
+        quiet: f.quiet,
+    };
+    let vivify_after_touch = meta.before(b'T', b'N');
     Command::MetaArith(MetaArith {
-        meta: Meta {
-            key,
-            binary: f.binary,
-            tokens: owned(flags),
-            quiet: f.quiet,
-        },
+        meta,
         req: mc::Arith {
             incr,
             delta: f.delta,
