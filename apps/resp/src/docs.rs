@@ -373,6 +373,9 @@ pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>) {
             "@slow"
         });
     }
+    if spec.has(Flag::Blocking) {
+        categories.push("@blocking");
+    }
     reply::array(out, categories.len());
     for category in categories {
         reply::simple(out, category);

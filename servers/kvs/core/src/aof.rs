@@ -46,7 +46,11 @@
 //! `ZADD`) and its absolute expiry (`PEXPIREAT key ms`); a flush is
 //! `FLUSHDB` in that database, and a database `SWAPDB` replaced is
 //! `FLUSHDB` and then every key it holds (as is each of the two for a
-//! compaction in the background: [`AofWriter::shadow`]). A change Redis
+//! compaction in the background: [`AofWriter::shadow`]). A command after
+//! which the store served blocked sessions (a push onto a list a `BLPOP`
+//! waits on) is followed, in its record, by the non-blocking commands that
+//! served them (`LPOP key`, `LMOVE …`: `crate::blocking`), which replay
+//! repeats. A change Redis
 //! makes without signalling it (`BITFIELD` growing a string for writes
 //! that all failed under `OVERFLOW FAIL`) is journalled, and logged,
 //! though WATCH does not see it.
@@ -599,6 +603,8 @@ impl AofWriter {
         }
         let reply = store.execute_evicted(session, args, now_ms, memory);
         let journals = take_journals(store);
+        // The pops that served blocked sessions after the command.
+        let served = store.take_served();
         if journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
             return reply;
         }
@@ -613,7 +619,12 @@ impl AofWriter {
         } else if name.eq_ignore_ascii_case(b"SPOP") {
             popped(db, args, &reply)
         } else {
-            alloc::vec![(db, args.iter().map(|a| Cow::Borrowed(*a)).collect())]
+            let mut commands = alloc::vec![(db, args.iter().map(|a| Cow::Borrowed(*a)).collect())];
+            commands.extend(served.into_iter().map(|(db, args)| {
+                let args: Vec<Cow<'_, [u8]>> = args.into_iter().map(Cow::Owned).collect();
+                (db as u8, args)
+            }));
+            commands
         };
         if !commands.is_empty() {
             let tags = tag.as_slice();

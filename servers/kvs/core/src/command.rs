@@ -128,6 +128,8 @@ pub enum Flag {
     AllowBusy,
     /// A Pub/Sub command.
     Pubsub,
+    /// It may block the client (BLPOP, …).
+    Blocking,
 }
 
 impl Flag {
@@ -146,6 +148,7 @@ impl Flag {
             Self::NoAuth => "no_auth",
             Self::AllowBusy => "allow_busy",
             Self::Pubsub => "pubsub",
+            Self::Blocking => "blocking",
         }
     }
 }
@@ -214,6 +217,11 @@ impl Keys {
     pub const COUNTED: Keys = Keys::NONE.moving(Movable::Counted { at: 1 });
     /// `destination numkeys key...` (ZUNIONSTORE).
     pub const STORE_COUNTED: Keys = Keys::ONE.moving(Movable::Counted { at: 2 });
+    /// Every argument but the last: the keys of BLPOP and its kin, whose
+    /// last argument is the timeout.
+    pub const ALL_BUT_LAST: Keys = Keys::new(1, -2, 1);
+    /// `timeout numkeys key...` (BLMPOP, BZMPOP).
+    pub const TIMEOUT_COUNTED: Keys = Keys::NONE.moving(Movable::Counted { at: 2 });
     /// SORT's key and its STORE destination.
     pub const SORT: Keys = Keys::ONE.moving(Movable::Sort { store: true });
     /// SORT_RO's key (found by the same reading as SORT's, as in Redis).

@@ -95,6 +95,12 @@ pub(crate) struct Db {
     /// Version counters of the keys some session WATCHes.
     watched: Map<Vec<u8>, WatchSlot>,
     next_version: u64,
+    /// The sessions blocked on each key (BLPOP, BZPOPMIN, …), in the
+    /// order they blocked (`crate::blocking`).
+    pub(crate) blocked: Map<Vec<u8>, VecDeque<u64>>,
+    /// Keys some session is blocked on that changed since the store last
+    /// served blocked sessions, in the order they first changed, once each.
+    pub(crate) ready: Vec<Vec<u8>>,
     pub(crate) state: SeededState,
     /// The change journal the append-only log reads (`crate::aof`): when
     /// on, every touched key is recorded, and a flush is noted.
@@ -129,6 +135,8 @@ impl Db {
             expires: BTreeSet::new(),
             watched: Map::with_hasher(state),
             next_version: 0,
+            blocked: Map::with_hasher(state),
+            ready: Vec::new(),
             state,
             journal: None,
             tracking: Tracking::Lru,
@@ -389,17 +397,33 @@ impl Db {
         self.map.get(key)
     }
 
-    /// Marks `key` as modified for WATCH (and in the journal, if on).
+    /// Marks `key` as modified for WATCH (and in the journal, if on), and
+    /// as ready if a session is blocked on it.
     pub(crate) fn touch(&mut self, key: &[u8]) {
         if let Some(j) = self.journal.as_mut() {
             j.keys.push(key.to_vec());
         }
+        self.signal_ready(key);
         if self.watched.is_empty() {
             return;
         }
         if let Some(slot) = self.watched.get_mut(key) {
             self.next_version += 1;
             slot.version = self.next_version;
+        }
+    }
+
+    /// Notes that `key` changed, if a session is blocked on it: the store
+    /// serves it after the command (Redis's `signalKeyAsReady`; Redis
+    /// signals only a key's creation, the one change that can make a key
+    /// some session blocked on hold something, and serving checks the
+    /// type and the contents anyway).
+    fn signal_ready(&mut self, key: &[u8]) {
+        if !self.blocked.is_empty()
+            && self.blocked.contains_key(key)
+            && !self.ready.iter().any(|k| k == key)
+        {
+            self.ready.push(key.to_vec());
         }
     }
 
@@ -420,6 +444,18 @@ impl Db {
         other.touch_watched_in(self);
         core::mem::swap(&mut self.map, &mut other.map);
         core::mem::swap(&mut self.expires, &mut other.expires);
+        // Keys sessions are blocked on may hold something now.
+        for db in [&mut *self, &mut *other] {
+            let held: Vec<Vec<u8>> = db
+                .blocked
+                .keys()
+                .filter(|k| db.map.contains_key(k.as_slice()))
+                .cloned()
+                .collect();
+            for k in held {
+                db.signal_ready(&k);
+            }
+        }
         for db in [self, other] {
             if let Some(j) = db.journal.as_mut() {
                 j.flushed = true;

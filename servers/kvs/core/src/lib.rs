@@ -45,8 +45,10 @@
 //! - Scores print with the shortest round-trip digits (Redis 7.2+ style,
 //!   `fpconv_dtoa` layout), so `1.1` is `1.1`, not `1.1000000000000001`.
 //! - Glob ranges compare bytes as signed `char`, as Redis does on x86.
-//! - Commands are run to completion; there are no blocking variants, no
-//!   keyspace notifications and no hash-field expiry.
+//! - The blocking pops wait only in sessions that may block
+//!   ([`Session::set_may_block`]); the store answers them later through
+//!   [`Store::take_answered`] (module `blocking`). There are no keyspace
+//!   notifications and no hash-field expiry.
 //! - Strings stop at Redis's default `proto-max-bulk-len` (512 MiB), and
 //!   bit offsets (SETBIT, GETBIT, BITFIELD) below 2^32, whatever a front
 //!   end sets the parameter to.
@@ -71,6 +73,7 @@
 extern crate alloc;
 
 pub mod aof;
+mod blocking;
 mod cmd;
 pub mod command;
 pub mod config;

@@ -3,6 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::blocking::Blocking;
 use crate::cmd::{self, Kind};
 use crate::config::{self, Table};
 use crate::db::Db;
@@ -30,6 +31,8 @@ pub struct Store {
     config: Table,
     /// The memcached front end's items, a namespace of their own.
     mc: crate::mc::Items,
+    /// The blocked sessions.
+    blocking: Blocking,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -38,11 +41,19 @@ pub struct Store {
 /// A session that WATCHed keys holds a reference in the store until EXEC,
 /// DISCARD, UNWATCH or [`Store::release`]; call `release` when a client
 /// goes away.
+///
+/// A session with an id ([`Session::with_id`]) that is let block
+/// ([`Session::set_may_block`]) can wait in a blocking command (BLPOP,
+/// …); any other answers those as if their timeout had passed, as Redis
+/// does inside MULTI.
 #[derive(Debug, Default)]
 pub struct Session {
     db: usize,
     multi: Option<MultiState>,
     watched: Vec<Watched>,
+    /// Its id among the store's sessions (0: none).
+    id: u64,
+    may_block: bool,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +77,27 @@ impl Session {
     /// A new session on database 0.
     pub fn new() -> Session {
         Session::default()
+    }
+
+    /// A new session on database 0 with `id` (not 0), which no other
+    /// session of the store has: what a blocked session is known by
+    /// ([`Store::take_answered`], [`Store::unblock`]).
+    pub fn with_id(id: u64) -> Session {
+        Session {
+            id,
+            ..Session::default()
+        }
+    }
+
+    /// Its id (0 for a session made with [`Session::new`]).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Lets its commands block (when it has an id), or not: the caller
+    /// lets them where it can deliver a reply later.
+    pub fn set_may_block(&mut self, on: bool) {
+        self.may_block = on;
     }
 
     /// The selected database.
@@ -102,6 +134,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) reply: &'a ReplyBudget,
     pub(crate) memory: &'a mut Memory,
     pub(crate) config: &'a mut Table,
+    /// Whether a blocking command may wait ...
+    pub(crate) may_block: bool,
+    /// ... and what it waits for, when it does.
+    pub(crate) block: Option<crate::blocking::Block>,
 }
 
 impl Ctx<'_> {
@@ -138,6 +174,7 @@ impl Store {
             reply: ReplyBudget::default(),
             config: Table::new(config::STORE),
             mc: crate::mc::Items::new(SeededState::new(seed.rotate_left(17))),
+            blocking: Blocking::default(),
         }
     }
 
@@ -273,6 +310,142 @@ impl Store {
     pub fn release(&mut self, session: &mut Session) {
         session.multi = None;
         self.unwatch_all(session);
+        if session.id != 0 {
+            self.stop_waiting(session.id);
+        }
+    }
+
+    /// Whether `session` is blocked: its last command waits, and its
+    /// reply comes from [`take_answered`](Self::take_answered). It must
+    /// run no other command until then.
+    pub fn is_blocked(&self, session: &Session) -> bool {
+        session.id != 0 && self.blocking.get(session.id).is_some()
+    }
+
+    /// How many sessions are blocked (INFO's `blocked_clients`).
+    pub fn blocked_sessions(&self) -> usize {
+        self.blocking.len()
+    }
+
+    /// The replies of the sessions that stopped waiting since the last
+    /// call (served, timed out or unblocked), by session id, in the order
+    /// they stopped.
+    pub fn take_answered(&mut self) -> Vec<(u64, Reply)> {
+        core::mem::take(&mut self.blocking.answered)
+    }
+
+    /// Ends the waits whose timeout passed by `now_ms`: each is answered
+    /// as its command answers a timeout ([`take_answered`](Self::take_answered));
+    /// how many.
+    pub fn expire_blocked(&mut self, now_ms: u64) -> usize {
+        let mut n = 0;
+        while let Some(id) = self.blocking.due(now_ms) {
+            if let Some(w) = self.stop_waiting(id) {
+                self.blocking.answered.push((id, w.op.timed_out()));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// When the next wait times out ([`expire_blocked`](Self::expire_blocked)).
+    pub fn next_block_deadline(&self) -> Option<u64> {
+        self.blocking.next_deadline()
+    }
+
+    /// Ends session `id`'s wait as `CLIENT UNBLOCK` does: answered as a
+    /// timeout, or with `-UNBLOCKED client unblocked via CLIENT UNBLOCK`
+    /// when `error`. Whether it was blocked.
+    pub fn unblock(&mut self, id: u64, error: bool) -> bool {
+        let Some(w) = self.stop_waiting(id) else {
+            return false;
+        };
+        let reply = if error {
+            Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        } else {
+            w.op.timed_out()
+        };
+        self.blocking.answered.push((id, reply));
+        true
+    }
+
+    /// The commands that served blocked sessions since the last call
+    /// (database, arguments), for the log: replaying them after the
+    /// command that made their keys ready repeats what serving did.
+    pub(crate) fn take_served(&mut self) -> Vec<(usize, Vec<Vec<u8>>)> {
+        core::mem::take(&mut self.blocking.served)
+    }
+
+    /// Takes session `id` off the blocked ones and its keys' queues.
+    fn stop_waiting(&mut self, id: u64) -> Option<crate::blocking::Waiter> {
+        let w = self.blocking.remove(id)?;
+        let db = &mut self.dbs[w.db];
+        for key in &w.keys {
+            if let Some(queue) = db.blocked.get_mut(key.as_slice()) {
+                queue.retain(|&other| other != id);
+                if queue.is_empty() {
+                    db.blocked.remove(key.as_slice());
+                }
+            }
+        }
+        Some(w)
+    }
+
+    /// Serves the sessions blocked on the keys that became ready, as the
+    /// module `crate::blocking` describes, until no key is ready.
+    fn serve_ready(&mut self, now: i64) {
+        while let Some(db) = self.dbs.iter().position(|d| !d.ready.is_empty()) {
+            for key in core::mem::take(&mut self.dbs[db].ready) {
+                self.serve_key(db, &key, now);
+            }
+        }
+    }
+
+    /// Serves the sessions blocked on `key` of database `db`, in the order
+    /// they blocked, while it holds something.
+    fn serve_key(&mut self, db: usize, key: &[u8], now: i64) {
+        let Some(queue) = self.dbs[db].blocked.get(key) else {
+            return;
+        };
+        for id in queue.iter().copied().collect::<Vec<u64>>() {
+            let Some(value) = self.dbs[db].get(key, now) else {
+                return;
+            };
+            let Some(op) = self
+                .blocking
+                .get(id)
+                .map(|w| w.op.clone())
+                .filter(|op| op.wants(value))
+            else {
+                continue;
+            };
+            self.reply.reset();
+            let mut ctx = self.ctx(db, now, false);
+            let reply = cmd::blocking::serve(&mut ctx, &op, key);
+            // A failure (BLMOVE onto a key of another type) changed
+            // nothing, and ends the wait with the error, as in Redis.
+            if !reply.is_error() {
+                self.blocking.served.push((db, op.command(key)));
+            }
+            self.stop_waiting(id);
+            self.blocking.answered.push((id, reply));
+        }
+    }
+
+    /// A handler's context in database `db`.
+    fn ctx(&mut self, db: usize, now: i64, may_block: bool) -> Ctx<'_> {
+        Ctx {
+            dbs: &mut self.dbs,
+            db,
+            now,
+            rng: &mut self.rng,
+            room: self.memory.room,
+            reply: &self.reply,
+            memory: &mut self.memory,
+            config: &mut self.config,
+            may_block,
+            block: None,
+        }
     }
 
     /// Executes one command (`args[0]` is the name, case-insensitive) for
@@ -332,7 +505,12 @@ impl Store {
                 return Reply::error(memory::OOM);
             }
         }
-        self.run(session, command, args, now)
+        let may_block = session.may_block && session.id != 0;
+        let reply = self.run(session, command, args, now, may_block);
+        if self.dbs.iter().any(|d| !d.ready.is_empty()) {
+            self.serve_ready(now);
+        }
+        reply
     }
 
     /// Deletes keys by `maxmemory-policy` while the memory in use is over
@@ -354,6 +532,7 @@ impl Store {
         command: cmd::Command,
         args: &[&[u8]],
         now: i64,
+        may_block: bool,
     ) -> Reply {
         if let Some(multi) = session.multi.as_mut()
             && !matches!(
@@ -395,18 +574,23 @@ impl Store {
                 Reply::ok()
             }
             Kind::Normal(handler) | Kind::Configure(handler) | Kind::Caches(handler) => {
-                let mut ctx = Ctx {
-                    dbs: &mut self.dbs,
-                    db: session.db,
-                    now,
-                    rng: &mut self.rng,
-                    room: self.memory.room,
-                    reply: &self.reply,
-                    memory: &mut self.memory,
-                    config: &mut self.config,
-                };
+                let mut ctx = self.ctx(session.db, now, may_block);
                 let reply = handler(&mut ctx, args);
                 session.db = ctx.db;
+                if let Some(block) = ctx.block.take() {
+                    let now_ms = u64::try_from(now).unwrap_or(0);
+                    let (id, db) = (session.id, session.db);
+                    // A session waits once: a new wait replaces an old one.
+                    self.stop_waiting(id);
+                    let keys = self.blocking.park(id, db, block, now_ms);
+                    for key in keys {
+                        self.dbs[db]
+                            .blocked
+                            .entry(key.clone())
+                            .or_default()
+                            .push_back(id);
+                    }
+                }
                 if matches!(command.kind, Kind::Configure(_)) {
                     self.apply_config();
                 }
@@ -462,7 +646,7 @@ impl Store {
             let args: Vec<&[u8]> = queued.iter().map(Vec::as_slice).collect();
             // Queued commands were looked up and checked when queued.
             let reply = match cmd::lookup(args[0]) {
-                Some(command) => self.run(session, command, &args, now),
+                Some(command) => self.run(session, command, &args, now, false),
                 None => unknown_command(args[0], &args[1..]),
             };
             replies.push(reply);

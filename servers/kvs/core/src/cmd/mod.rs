@@ -11,6 +11,7 @@ use crate::reply::{DB_INDEX_OUT_OF_RANGE, NOT_FLOAT, NOT_INTEGER, Reply, SYNTAX}
 use crate::store::{Ctx, DATABASES};
 
 pub(crate) mod bits;
+pub(crate) mod blocking;
 pub(crate) mod dump;
 pub(crate) mod expire;
 pub(crate) mod geo;

@@ -14,15 +14,16 @@ const SCORE_TEXT: usize = 24;
 
 /// What to pop: the keys, the end (ZMPOP's MIN or LMPOP's LEFT is
 /// `true`) and how many at most.
-struct Pop<'a> {
-    keys: &'a [&'a [u8]],
-    first_end: bool,
-    count: usize,
+pub(crate) struct Pop<'a> {
+    pub(crate) keys: &'a [&'a [u8]],
+    pub(crate) first_end: bool,
+    pub(crate) count: usize,
 }
 
 /// Parses `numkeys key... END [COUNT count]` with Redis's errors, in its
-/// order; `ends` names the two ends (the first one `true`).
-fn parse<'a>(a: &'a [&'a [u8]], ends: [&str; 2]) -> Result<Pop<'a>, Reply> {
+/// order; `ends` names the two ends (the first one `true`). `a[0]` is not
+/// read (the name; BLMPOP's timeout).
+pub(crate) fn parse<'a>(a: &'a [&'a [u8]], ends: [&str; 2]) -> Result<Pop<'a>, Reply> {
     let n = match int_arg(a[1]) {
         Ok(n) if n >= 1 => n,
         _ => return Err(Reply::error("ERR numkeys should be greater than 0")),

@@ -2,8 +2,8 @@
 //! runs it.
 
 use super::{
-    Handler, Kind, bits, dump, expire, geo, hashes, hll, keys, lists, mpop, object, server, sets,
-    sort, strings, zsetops, zsets,
+    Handler, Kind, bits, blocking, dump, expire, geo, hashes, hll, keys, lists, mpop, object,
+    server, sets, sort, strings, zsetops, zsets,
 };
 use crate::command::{Run, Spec};
 use crate::spec;
@@ -142,6 +142,54 @@ pub static COMMANDS: &[Spec] = &[
         group: Bitmap, since: "2.8.7", run: normal(bits::bitpos),
         summary: "Returns the position of the first set or clear bit of a string or of a range of it.",
         syntax: "key bit:integer [index=[start:integer end_index=[end:integer index_unit=[BYTE|BIT]]]]",
+    },
+    spec! {
+        name: "blmove", arity: 6, flags: [Write, Denyoom, Noscript, Blocking], keys: TWO,
+        group: List, since: "6.2.0", run: normal(blocking::blmove),
+        summary: "Pops an element from one list and pushes it onto another, or waits until there is one.",
+        syntax: "source:key destination:key wherefrom=(LEFT|RIGHT) whereto=(LEFT|RIGHT) timeout:double",
+    },
+    spec! {
+        name: "blmpop", arity: -5, flags: [Write, Blocking], keys: TIMEOUT_COUNTED,
+        group: List, since: "7.0.0", run: normal(blocking::blmpop),
+        summary: "Removes and returns elements from the first non-empty of several lists, or waits until one has some.",
+        syntax: "timeout:double numkeys:integer key... where=(LEFT|RIGHT) [COUNT count:integer]",
+    },
+    spec! {
+        name: "blpop", arity: -3, flags: [Write, Noscript, Blocking], keys: ALL_BUT_LAST,
+        group: List, since: "2.0.0", run: normal(blocking::blpop),
+        summary: "Removes and returns the first element of the first non-empty of several lists, or waits until one has one.",
+        syntax: "key... timeout:double",
+    },
+    spec! {
+        name: "brpop", arity: -3, flags: [Write, Noscript, Blocking], keys: ALL_BUT_LAST,
+        group: List, since: "2.0.0", run: normal(blocking::brpop),
+        summary: "Removes and returns the last element of the first non-empty of several lists, or waits until one has one.",
+        syntax: "key... timeout:double",
+    },
+    spec! {
+        name: "brpoplpush", arity: 4, flags: [Write, Denyoom, Noscript, Blocking], keys: TWO,
+        group: List, since: "2.2.0", run: normal(blocking::brpoplpush),
+        summary: "Pops the last element of a list and pushes it onto another, or waits until there is one.",
+        syntax: "source:key destination:key timeout:double",
+    },
+    spec! {
+        name: "bzmpop", arity: -5, flags: [Write, Blocking], keys: TIMEOUT_COUNTED,
+        group: SortedSet, since: "7.0.0", run: normal(blocking::bzmpop),
+        summary: "Removes and returns the lowest or highest scoring members of the first non-empty sorted set, or waits until one has some.",
+        syntax: "timeout:double numkeys:integer key... where=(MIN|MAX) [COUNT count:integer]",
+    },
+    spec! {
+        name: "bzpopmax", arity: -3, flags: [Write, Noscript, Blocking, Fast], keys: ALL_BUT_LAST,
+        group: SortedSet, since: "5.0.0", run: normal(blocking::bzpopmax),
+        summary: "Removes and returns the highest scoring member of the first non-empty sorted set, or waits until one has one.",
+        syntax: "key... timeout:double",
+    },
+    spec! {
+        name: "bzpopmin", arity: -3, flags: [Write, Noscript, Blocking, Fast], keys: ALL_BUT_LAST,
+        group: SortedSet, since: "5.0.0", run: normal(blocking::bzpopmin),
+        summary: "Removes and returns the lowest scoring member of the first non-empty sorted set, or waits until one has one.",
+        syntax: "key... timeout:double",
     },
     spec! {
         name: "config", arity: -2, flags: [], keys: NONE,
