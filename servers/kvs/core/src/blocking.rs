@@ -233,6 +233,7 @@ impl Blocking {
 /// (The product is a double here: within a few units of 2^63
 /// milliseconds, about 292 million years, it may round the other way.)
 pub(crate) fn parse_timeout(arg: &[u8]) -> Result<u64, Reply> {
+    const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
     const NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
     const NEGATIVE: &str = "ERR timeout is negative";
     let seconds = match num::parse_f64(arg) {
@@ -251,7 +252,7 @@ pub(crate) fn parse_timeout(arg: &[u8]) -> Result<u64, Reply> {
     };
     let ms = libm::ceil(seconds * 1000.0);
     // x86's conversion of a value out of range is the most negative one.
-    if !(0.0..9.223_372_036_854_775_807e18).contains(&ms) {
+    if !(0.0..TWO_TO_63).contains(&ms) {
         return Err(Reply::error(NEGATIVE));
     }
     Ok(ms as u64)
