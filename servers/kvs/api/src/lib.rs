@@ -177,6 +177,22 @@ libcap::rpc_interface! {
         /// Like [`mc`](Kvs::mc), with the request in the first `len`
         /// bytes of the caller's region.
         fn mc_shared(len: u64) -> Answer = 18;
+        /// The caller's mail: the replies of its sessions' blocking
+        /// commands that stopped waiting (served, timed out, unblocked),
+        /// as letters one after the other ([`proto::parse_mail`]), as many
+        /// as fit (inline up to [`INLINE_REPLY`] bytes, else in the
+        /// caller's region); what does not fit stays for the next call.
+        /// The server signals the client's notification (its
+        /// `wake-<region>` argument) when mail arrives for it. A command
+        /// blocks only in a round ([`exec_round`](Kvs::exec_round) and its
+        /// kin), which answers it [`proto::BLOCKED`].
+        fn mail() -> Answer = 19;
+        /// Ends the wait of the caller's session `session`, as `CLIENT
+        /// UNBLOCK` does: its command is answered as if its timeout had
+        /// passed, or with `-UNBLOCKED client unblocked via CLIENT
+        /// UNBLOCK` when `error`; the reply comes by mail. Whether the
+        /// session was blocked.
+        fn unblock(session: u64, error: bool) -> bool = 20;
     }
 }
 

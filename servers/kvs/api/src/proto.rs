@@ -169,6 +169,58 @@ pub fn parse_round(bytes: &[u8]) -> Option<Vec<RoundEntry<'_>>> {
     Some(entries)
 }
 
+/// What a round answers for a command that blocked its session (a
+/// `BLPOP` of lists that hold nothing): no RESP2 reply starts with `&`.
+/// The command's reply comes later, in the client's mail
+/// ([`Kvs::mail`](crate::Kvs::mail)); the session runs nothing until then.
+pub const BLOCKED: &[u8] = b"&\r\n";
+
+/// The length of the reply at the start of a round's answer `bytes`: a
+/// RESP2 reply ([`reply_len`]) or [`BLOCKED`].
+///
+/// ```
+/// use kvs_api::proto::{BLOCKED, round_reply_len};
+/// assert_eq!(round_reply_len(b"&\r\n:1\r\n"), Some(BLOCKED.len()));
+/// assert_eq!(round_reply_len(b":1\r\n&\r\n"), Some(4));
+/// ```
+pub fn round_reply_len(bytes: &[u8]) -> Option<usize> {
+    if bytes.starts_with(BLOCKED) {
+        Some(BLOCKED.len())
+    } else {
+        reply_len(bytes)
+    }
+}
+
+/// Appends one letter of a client's mail ([`Kvs::mail`](crate::Kvs::mail))
+/// to `out`: the session's number (8 bytes, little-endian), then the
+/// RESP2 reply its blocked command got.
+///
+/// ```
+/// let mut mail = Vec::new();
+/// kvs_api::proto::push_letter(3, b"$-1\r\n", &mut mail);
+/// kvs_api::proto::push_letter(9, b":1\r\n", &mut mail);
+/// let letters = kvs_api::proto::parse_mail(&mail).unwrap();
+/// assert_eq!(letters, [(3, &b"$-1\r\n"[..]), (9, &b":1\r\n"[..])]);
+/// ```
+pub fn push_letter(session: u64, reply: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&session.to_le_bytes());
+    out.extend_from_slice(reply);
+}
+
+/// The letters of a client's mail, each a session and its reply; `None`
+/// unless `bytes` is nothing but whole letters.
+pub fn parse_mail(bytes: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+    let mut letters = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let session = u64::from_le_bytes(bytes.get(pos..pos + 8)?.try_into().ok()?);
+        let len = reply_len(&bytes[pos + 8..])?;
+        letters.push((session, &bytes[pos + 8..pos + 8 + len]));
+        pos += 8 + len;
+    }
+    Some(letters)
+}
+
 /// The length of the RESP2 reply at the start of `bytes` (a simple
 /// string, error, integer, bulk string or array of them, nil included);
 /// `None` if `bytes` does not start with a whole one. A client splits

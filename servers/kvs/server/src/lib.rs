@@ -32,7 +32,7 @@ mod server;
 pub use debug::NOT_ALLOWED as DEBUG_NOT_ALLOWED;
 pub use kvs_api::*;
 pub use server::{
-    Clock, EXPIRE_BUDGET, EXPIRE_EVERY, EXPIRE_INTERVAL_MS, KvsServer, ManualClock, TscClock,
+    Clock, EXPIRE_BUDGET, EXPIRE_EVERY, EXPIRE_INTERVAL_MS, KvsServer, ManualClock, TscClock, Waker,
 };
 
 #[cfg(test)]

@@ -149,7 +149,6 @@ fn run(start: &'static libcap::Start) -> ! {
             libcap::syscall::exit(1)
         }
     }
-    let persistent = persistence.is_some();
     if let Some((p, _)) = persistence {
         server.persist(p);
     }
@@ -159,6 +158,17 @@ fn run(start: &'static libcap::Start) -> ! {
     {
         server.reserve(g.name, g.peer_badge);
     }
+    // The front ends it wakes when their blocked clients are answered.
+    for (region, wake) in args.wake {
+        let notification = wake.cap;
+        server.wake_with(
+            region,
+            kvs::Waker(alloc::boxed::Box::new(move || {
+                // A front end that is gone has nothing to wake.
+                let _ = notification.signal();
+            })),
+        );
+    }
     info!(
         "serving kvs (generation {}, {} region{}, TSC {tsc_mhz} MHz, clock {} s)",
         start.generation(),
@@ -166,14 +176,12 @@ fn run(start: &'static libcap::Start) -> ! {
         if names.len() == 1 { "" } else { "s" },
         clock_start / 1000
     );
-    if persistent {
-        // Replies that wait for a flush are held in these slots.
-        let pool =
-            libcap::rpc::ReplyPool::<HELD_REPLIES>::at(libcap::abi::start_info::slot::FIRST_FREE);
-        server.serve_held(endpoint, pool)
-    } else {
-        server.serve(endpoint)
-    }
+    // Replies that wait for a flush are held in these slots; without a
+    // disk none waits, and the loop still wakes for blocked clients'
+    // timeouts and keys' expiry.
+    let pool =
+        libcap::rpc::ReplyPool::<HELD_REPLIES>::at(libcap::abi::start_info::slot::FIRST_FREE);
+    server.serve_held(endpoint, pool)
 }
 
 /// How much of a heap of `heap` bytes the data may take, the ceiling

@@ -105,6 +105,18 @@ struct Client {
     region: Option<usize>,
     /// The reply a round held back for the next one.
     held: Option<Vec<u8>>,
+    /// Letters for it ([`Kvs::mail`]): replies of its blocked sessions.
+    mail: Vec<u8>,
+}
+
+/// How the server wakes a client that has mail: a closure over the
+/// notification its `wake-<region>` argument names (a counter in tests).
+pub struct Waker(pub Box<dyn FnMut()>);
+
+impl core::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Waker")
+    }
 }
 
 /// A region the server maps, and which client attached it.
@@ -115,6 +127,8 @@ struct Region {
     owner: Option<u64>,
     /// The only client that may attach it, when the config says whose it is.
     peer: Option<u64>,
+    /// How to wake the client that attached it when mail arrives for it.
+    waker: Option<Waker>,
 }
 
 /// The kvs server: implements [`Kvs`].
@@ -147,6 +161,10 @@ pub struct KvsServer<C> {
     lineage: Lineage,
     /// How `DEBUG SEGFAULT` faults the server, when enabled.
     crash: Option<fn() -> !>,
+    /// The id the next session gets in the store.
+    next_session: u64,
+    /// Whose the blocked sessions are: store id → (client, session).
+    blocked: BTreeMap<u64, (u64, u64)>,
 }
 
 /// Which start of the component a server is (`INFO`'s `basalt_*` fields).
@@ -171,6 +189,14 @@ impl<C: Clock> KvsServer<C> {
         }
     }
 
+    /// Wakes the client that attaches region `name` with `waker` when
+    /// mail arrives for it ([`Kvs::mail`]).
+    pub fn wake_with(&mut self, name: &str, waker: Waker) {
+        if let Some(r) = self.regions.iter_mut().find(|r| r.name == name) {
+            r.waker = Some(waker);
+        }
+    }
+
     /// The same with a store of the caller's (e.g. [`Store::with_seed`]).
     pub fn with_store(store: Store, clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
         Self {
@@ -184,6 +210,7 @@ impl<C: Clock> KvsServer<C> {
                     buf,
                     owner: None,
                     peer: None,
+                    waker: None,
                 })
                 .collect(),
             requests: 0,
@@ -197,6 +224,8 @@ impl<C: Clock> KvsServer<C> {
                 last_exit: None,
             },
             crash: None,
+            next_session: 1,
+            blocked: BTreeMap::new(),
         }
     }
 
@@ -294,10 +323,12 @@ impl<C: Clock> KvsServer<C> {
         } else {
             Some(proto::parse_command(request).ok_or(BAD_REQUEST)?)
         };
-        let (mut engine, clients, reply) = self.engine();
+        let (mut engine, clients, reply, next_session) = self.engine();
         let client = clients.entry(badge).or_default();
         let region = client.region;
-        let state = client.session(session).ok_or(TOO_MANY_SESSIONS)?;
+        let state = client
+            .session(session, next_session)
+            .ok_or(TOO_MANY_SESSIONS)?;
         reply.clear();
         if let Some(args) = single {
             let tag = call.map(|call| Tag {
@@ -313,6 +344,7 @@ impl<C: Clock> KvsServer<C> {
                 engine.execute(state, &args, reply, None);
             }
         }
+        self.deliver_mail();
         self.answer(region, INLINE_REPLY)
     }
 
@@ -340,9 +372,10 @@ impl<C: Clock> KvsServer<C> {
         let entries = proto::parse_round(request).ok_or(BAD_REQUEST)?;
         let region = self.clients.get(&badge).and_then(|c| c.region);
         let room = region.map_or(INLINE_ROUND_REPLY, |r| self.regions[r].buf.len());
-        let (mut engine, clients, reply) = self.engine();
+        let (mut engine, clients, reply, next_session) = self.engine();
         let client = clients.entry(badge).or_default();
         reply.clear();
+        let mut blocked = Vec::new();
         if let Some(held) = client.held.take() {
             reply.extend_from_slice(&held);
         }
@@ -355,8 +388,23 @@ impl<C: Clock> KvsServer<C> {
                 call,
                 entry: index as u32,
             });
-            match client.session(entry.session) {
-                Some(state) => engine.execute(state, &entry.args, reply, tag),
+            match client.session(entry.session, next_session) {
+                // A front end sends nothing for a session that waits; one
+                // that does is refused, so that no reply comes twice.
+                Some(state) if engine.store.is_blocked(state) => {
+                    reply.extend_from_slice(SESSION_BLOCKED)
+                }
+                Some(state) => {
+                    state.set_may_block(true);
+                    engine.execute(state, &entry.args, reply, tag);
+                    state.set_may_block(false);
+                    if engine.store.is_blocked(state) {
+                        // Its reply (encoded as a timeout's) is not sent.
+                        reply.truncate(start);
+                        reply.extend_from_slice(proto::BLOCKED);
+                        blocked.push((state.id(), entry.session));
+                    }
+                }
                 None => reply.extend_from_slice(b"-ERR too many sessions for one client\r\n"),
             }
             ran += 1;
@@ -370,6 +418,10 @@ impl<C: Clock> KvsServer<C> {
                 break;
             }
         }
+        for (id, session) in blocked {
+            self.blocked.insert(id, (badge, session));
+        }
+        self.deliver_mail();
         let replies = self.answer(region, INLINE_ROUND_REPLY)?;
         Ok(RoundAnswer { ran, held, replies })
     }
@@ -384,9 +436,78 @@ impl<C: Clock> KvsServer<C> {
         }
     }
 
-    /// The parts that run commands, the clients and the reply buffer,
-    /// borrowed apart.
-    fn engine(&mut self) -> (Engine<'_, C>, &mut BTreeMap<u64, Client>, &mut Vec<u8>) {
+    /// Moves the replies of sessions that stopped waiting into their
+    /// clients' mail, and wakes each client whose mail was empty.
+    fn deliver_mail(&mut self) {
+        let mut encoded = Vec::new();
+        for (id, reply) in self.store.take_answered() {
+            let Some((badge, session)) = self.blocked.remove(&id) else {
+                continue;
+            };
+            let Some(client) = self.clients.get_mut(&badge) else {
+                continue;
+            };
+            encoded.clear();
+            reply.encode_resp2(&mut encoded);
+            let first = client.mail.is_empty();
+            proto::push_letter(session, &encoded, &mut client.mail);
+            if first
+                && let Some(Waker(wake)) =
+                    client.region.and_then(|r| self.regions[r].waker.as_mut())
+            {
+                wake();
+            }
+        }
+    }
+
+    /// Answers client `badge`'s mail: the letters that fit the answer
+    /// (one too large for the region alone is replaced by an error
+    /// reply for its session); the rest stays, and wakes the client again.
+    fn take_mail(&mut self, badge: u64) -> Result<Answer, u64> {
+        let Some(client) = self.clients.get_mut(&badge) else {
+            return Ok(Answer::Inline(Bytes::default()));
+        };
+        let room = client.region.map_or(INLINE_REPLY, |r| {
+            self.regions[r].buf.len().max(INLINE_REPLY)
+        });
+        let mut taken = 0;
+        let mut out = core::mem::take(&mut self.reply);
+        out.clear();
+        while taken < client.mail.len() {
+            let rest = &client.mail[taken..];
+            let len = 8 + proto::reply_len(&rest[8..]).unwrap_or(rest.len() - 8);
+            if out.len() + len > room {
+                if out.is_empty() {
+                    // Alone it does not fit: its session learns that.
+                    out.extend_from_slice(&rest[..8]);
+                    out.extend_from_slice(TOO_LARGE_FOR_REGION);
+                    taken += len;
+                }
+                break;
+            }
+            out.extend_from_slice(&rest[..len]);
+            taken += len;
+        }
+        client.mail.drain(..taken);
+        let more = !client.mail.is_empty();
+        let region = client.region;
+        if more && let Some(Waker(wake)) = region.and_then(|r| self.regions[r].waker.as_mut()) {
+            wake();
+        }
+        self.reply = out;
+        self.answer(region, INLINE_REPLY)
+    }
+
+    /// The parts that run commands, the clients, the reply buffer and
+    /// the next session id, borrowed apart.
+    fn engine(
+        &mut self,
+    ) -> (
+        Engine<'_, C>,
+        &mut BTreeMap<u64, Client>,
+        &mut Vec<u8>,
+        &mut u64,
+    ) {
         let Self {
             clients,
             store,
@@ -398,6 +519,7 @@ impl<C: Clock> KvsServer<C> {
             held,
             lineage,
             crash,
+            next_session,
             ..
         } = self;
         let engine = Engine {
@@ -410,7 +532,7 @@ impl<C: Clock> KvsServer<C> {
             lineage: *lineage,
             crash: *crash,
         };
-        (engine, clients, reply)
+        (engine, clients, reply, next_session)
     }
 
     /// The reply buffer as an answer: inline up to `inline` bytes, else in
@@ -470,6 +592,10 @@ fn shrink(buf: &mut Vec<u8>) {
     }
 }
 
+/// The reply to a command for a session that waits in a blocking one.
+const SESSION_BLOCKED: &[u8] =
+    b"-ERR the session waits in a blocking command: it runs nothing until that is answered\r\n";
+
 /// The reply that stands for one too large for the client's region.
 const TOO_LARGE_FOR_REGION: &[u8] =
     b"-ERR the reply is larger than the client's shared region (the command ran)\r\n";
@@ -479,15 +605,16 @@ const TOO_LARGE_FOR_REGION: &[u8] =
 const INLINE_ROUND_REPLY: usize = INLINE_REPLY - 16;
 
 impl Client {
-    /// Session `id`, made if new; `None` if that would be one more than
-    /// [`MAX_SESSIONS`].
-    fn session(&mut self, id: u64) -> Option<&mut Session> {
+    /// Session `id`, made if new (with the store id `next`, which then
+    /// moves on); `None` if that would be one more than [`MAX_SESSIONS`].
+    fn session(&mut self, id: u64, next: &mut u64) -> Option<&mut Session> {
         let count = self.sessions.len();
         match self.sessions.entry(id) {
             alloc::collections::btree_map::Entry::Occupied(e) => Some(e.into_mut()),
-            alloc::collections::btree_map::Entry::Vacant(e) => {
-                (count < MAX_SESSIONS).then(|| e.insert(Session::default()))
-            }
+            alloc::collections::btree_map::Entry::Vacant(e) => (count < MAX_SESSIONS).then(|| {
+                *next += 1;
+                e.insert(Session::with_id(*next - 1))
+            }),
         }
     }
 }
@@ -579,10 +706,8 @@ impl<C: Clock> Settle for KvsServer<C> {
             .as_ref()
             .and_then(Persistence::flush_due_ms);
         let expiry = self.store.next_expiry().map(|t| t.saturating_add(1));
-        let due = match (flush, expiry) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
+        let blocked = self.store.next_block_deadline();
+        let due = [flush, expiry, blocked].into_iter().flatten().min()?;
         self.clock.tsc_at_ms(due)
     }
 
@@ -596,6 +721,8 @@ impl<C: Clock> Settle for KvsServer<C> {
         // keys lazily.
         self.store.active_expire(now, EXPIRE_BUDGET);
         self.last_expire = now;
+        self.store.expire_blocked(now);
+        self.deliver_mail();
     }
 
     fn settle(&mut self) -> Result<(), u64> {
@@ -761,9 +888,28 @@ impl<C: Clock> Kvs for KvsServer<C> {
         self.with_shared(caller.badge, len, |s, r| s.run_mc(caller.badge, r))
     }
 
+    fn mail(&mut self, caller: Caller) -> Result<Answer, u64> {
+        self.take_mail(caller.badge)
+    }
+
+    fn unblock(&mut self, caller: Caller, session: u64, error: bool) -> Result<bool, u64> {
+        let Some(id) = self
+            .clients
+            .get(&caller.badge)
+            .and_then(|c| c.sessions.get(&session))
+            .map(Session::id)
+        else {
+            return Ok(false);
+        };
+        let unblocked = self.store.unblock(id, error);
+        self.deliver_mail();
+        Ok(unblocked)
+    }
+
     fn reset(&mut self, caller: Caller) -> Result<(), u64> {
         if let Some(client) = self.clients.remove(&caller.badge) {
             for mut session in client.sessions.into_values() {
+                self.blocked.remove(&session.id());
                 self.store.release(&mut session);
             }
             if let Some(region) = client.region {
@@ -779,7 +925,19 @@ impl<C: Clock> Kvs for KvsServer<C> {
             .get_mut(&caller.badge)
             .and_then(|c| c.sessions.remove(&session))
         {
+            self.blocked.remove(&state.id());
             self.store.release(&mut state);
+        }
+        // A letter for it that came before goes with it.
+        if let Some(c) = self.clients.get_mut(&caller.badge) {
+            let letters = proto::parse_mail(&c.mail).unwrap_or_default();
+            if letters.iter().any(|&(s, _)| s == session) {
+                let mut kept = Vec::new();
+                for (s, reply) in letters.into_iter().filter(|&(s, _)| s != session) {
+                    proto::push_letter(s, reply, &mut kept);
+                }
+                c.mail = kept;
+            }
         }
         Ok(())
     }

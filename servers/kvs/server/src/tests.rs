@@ -946,3 +946,117 @@ fn memcached_items_travel_over_ipc_inline_and_through_the_region() {
         Err(RpcError::Remote(BAD_REQUEST))
     );
 }
+
+/// Rounds of `(session, command)` entries run by `client`; the replies.
+fn run_round(s: &mut KvsServer<TickingClock>, client: u64, entries: &[(u64, &str)]) -> Vec<u8> {
+    let mut request = Vec::new();
+    for (session, line) in entries {
+        let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+        let mut wire = Vec::new();
+        proto::encode_command(&args, &mut wire);
+        proto::push_round_entry(*session, &wire, &mut request);
+    }
+    match Kvs::exec_round(s, Caller { badge: client }, &request).unwrap() {
+        RoundAnswer {
+            replies: Answer::Inline(bytes),
+            ..
+        } => bytes.to_vec(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Client `client`'s mail, as (session, reply) letters.
+fn mail(s: &mut KvsServer<TickingClock>, client: u64) -> Vec<(u64, Vec<u8>)> {
+    let Answer::Inline(bytes) = Kvs::mail(s, Caller { badge: client }).unwrap() else {
+        panic!("inline");
+    };
+    proto::parse_mail(&bytes)
+        .unwrap()
+        .into_iter()
+        .map(|(session, reply)| (session, reply.to_vec()))
+        .collect()
+}
+
+#[test]
+fn blocked_sessions_get_their_replies_by_mail_and_wake_their_client() {
+    let now = Rc::new(Cell::new(1_000_000));
+    let (front, _) = region(4096);
+    let mut s = KvsServer::new(TickingClock(now.clone()), vec![(String::from("fe"), front)]);
+    let woken = Rc::new(Cell::new(0));
+    let w = woken.clone();
+    s.wake_with("fe", Waker(Box::new(move || w.set(w.get() + 1))));
+    let fe = Caller { badge: 1 };
+    Kvs::attach(&mut s, fe, "fe").unwrap();
+    // Client 1 (a front end): sessions 10 and 11 block, 12 does not.
+    assert_eq!(
+        run_round(
+            &mut s,
+            1,
+            &[(10, "BLPOP q 0"), (11, "BRPOP q 5"), (12, "RPUSH other x")]
+        ),
+        [proto::BLOCKED, proto::BLOCKED, b":1\r\n"].concat()
+    );
+    assert_eq!(s.store().blocked_sessions(), 2);
+    assert_eq!(
+        run_round(&mut s, 1, &[(10, "PING")]),
+        b"-ERR the session waits in a blocking command: it runs nothing until that is answered\r\n",
+        "a blocked session runs nothing"
+    );
+    assert!(mail(&mut s, 1).is_empty());
+    // Another client's push serves session 10, and wakes client 1 once.
+    assert_eq!(run_round(&mut s, 2, &[(1, "LPUSH q a")]), b":1\r\n");
+    assert_eq!(woken.get(), 1);
+    assert_eq!(
+        mail(&mut s, 1),
+        [(10, b"*2\r\n$1\r\nq\r\n$1\r\na\r\n".to_vec())]
+    );
+    // Session 11 times out when the server wakes for it.
+    assert_eq!(Settle::wake_at(&s), Some((1_000_000 + 5000) * 1000));
+    now.set(1_005_000);
+    Settle::woken(&mut s);
+    assert_eq!(woken.get(), 2);
+    assert_eq!(mail(&mut s, 1), [(11, b"*-1\r\n".to_vec())]);
+    // CLIENT UNBLOCK, and a session ended while blocked.
+    run_round(&mut s, 1, &[(10, "BZPOPMIN z 0"), (11, "BLPOP q 0")]);
+    assert!(Kvs::unblock(&mut s, fe, 10, true).unwrap());
+    assert!(!Kvs::unblock(&mut s, fe, 12, false).unwrap(), "not blocked");
+    assert_eq!(
+        mail(&mut s, 1),
+        [(
+            10,
+            b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+        )]
+    );
+    Kvs::end(&mut s, fe, 11).unwrap();
+    run_round(&mut s, 2, &[(1, "LPUSH q b")]);
+    assert!(mail(&mut s, 1).is_empty(), "nobody waits");
+    assert_eq!(s.store().blocked_sessions(), 0);
+    assert_eq!(run_round(&mut s, 2, &[(1, "LLEN q")]), b":1\r\n");
+}
+
+#[test]
+fn blocking_commands_do_not_block_outside_rounds() {
+    let (s, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    assert_eq!(c.command(&[b"BLPOP", b"q", b"0"]).unwrap(), b"*-1\r\n");
+    assert_eq!(
+        c.command(&[b"BLMOVE", b"q", b"d", b"LEFT", b"LEFT", b"0"])
+            .unwrap(),
+        b"$-1\r\n"
+    );
+}
+
+#[test]
+fn mail_too_large_for_the_answer_waits_for_the_next_call() {
+    let now = Rc::new(Cell::new(1_000_000));
+    let mut s = KvsServer::new(TickingClock(now), Vec::new());
+    let big = "x".repeat(600);
+    run_round(&mut s, 1, &[(1, "BLPOP q 0"), (2, "BLPOP q 0")]);
+    run_round(&mut s, 2, &[(1, &format!("RPUSH q {big} {big}"))]);
+    // Two letters of 600 bytes: one per inline answer.
+    let first = mail(&mut s, 1);
+    let second = mail(&mut s, 1);
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert_eq!((first[0].0, second[0].0), (1, 2));
+    assert!(mail(&mut s, 1).is_empty());
+}
