@@ -509,6 +509,7 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     let (redis_port, http_port) = (ports.redis, ports.http);
     idle_flush(redis_port, qmp)?;
     pubsub(redis_port)?;
+    job_queue(redis_port)?;
     let r = |args: &[&str]| redis(redis_port, args);
     expect("SET", r(&["set", "a", "1"]), "OK")?;
     expect("GET", r(&["get", "a"]), "1")?;
@@ -615,6 +616,18 @@ fn second_boot(ports: Ports) -> Result<()> {
         redis(redis_port, &["lrange", "l", "0", "-1"]),
         "z\ny\nx",
     )?;
+    // The log holds the consumers' pops, those that served blocked
+    // clients included: replayed, the queue is empty.
+    expect(
+        "the job queue after the reboot",
+        redis(redis_port, &["llen", "jobs"]),
+        "0",
+    )?;
+    expect(
+        "the jobs moved after the reboot",
+        redis(redis_port, &["llen", "jobs:done"]),
+        &JOBS.to_string(),
+    )?;
     let (code, body) = curl(http_port, "GET", "/kv/kept", None)?;
     if (code.as_str(), body.as_str()) != ("200", "yes") {
         return Err(fail!("curl GET /kv/kept after the reboot: {code} {body:?}"));
@@ -677,6 +690,93 @@ fn pubsub(redis_port: u16) -> Result<()> {
     let message = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
     exchange(&mut sub, b"", message)?;
     Ok(())
+}
+
+/// Consumers and jobs of [`job_queue`].
+const CONSUMERS: usize = 50;
+const JOBS: usize = 400;
+
+/// A work queue: 50 consumers blocked in `BLMOVE jobs jobs:done` (what a
+/// reliable queue does), a producer that pushes 400 jobs once all 50
+/// wait; every job reaches exactly one consumer, and each consumer goes
+/// on until the queue stays empty for its timeout.
+fn job_queue(redis_port: u16) -> Result<()> {
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|_| {
+            let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, redis_port))?;
+            s.set_read_timeout(Some(Duration::from_secs(60)))?;
+            Ok(std::thread::spawn(move || -> Result<Vec<String>> {
+                let mut got = Vec::new();
+                loop {
+                    s.write_all(b"BLMOVE jobs jobs:done RIGHT LEFT 3\r\n")?;
+                    match read_bulk(&mut s)? {
+                        Some(job) => got.push(job),
+                        None => return Ok(got),
+                    }
+                }
+            }))
+        })
+        .collect::<Result<_>>()?;
+    // All of them wait before the first job comes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = redis(redis_port, &["info", "clients"])?;
+        if info.contains(&format!("blocked_clients:{CONSUMERS}")) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(fail!("the consumers never all blocked: {info}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut producer = connect(redis_port)?;
+    for batch in 0..JOBS / 100 {
+        let mut push = String::from("LPUSH jobs");
+        for i in batch * 100..(batch + 1) * 100 {
+            push.push_str(&format!(" job:{i}"));
+        }
+        push.push_str("\r\n");
+        exchange(&mut producer, push.as_bytes(), b"\r\n")?;
+    }
+    let mut seen = Vec::new();
+    for c in consumers {
+        seen.extend(c.join().map_err(|_| fail!("a consumer panicked"))??);
+    }
+    seen.sort();
+    let mut wanted: Vec<String> = (0..JOBS).map(|i| format!("job:{i}")).collect();
+    wanted.sort();
+    if seen != wanted {
+        return Err(fail!(
+            "the consumers got {} jobs ({} distinct), wanted each of {JOBS} once",
+            seen.len(),
+            {
+                let mut d = seen.clone();
+                d.dedup();
+                d.len()
+            }
+        ));
+    }
+    expect(
+        "LLEN jobs:done",
+        redis(redis_port, &["llen", "jobs:done"]),
+        &JOBS.to_string(),
+    )
+}
+
+/// Reads one bulk-string reply (`None` for a nil one) from `s`.
+fn read_bulk(s: &mut TcpStream) -> Result<Option<String>> {
+    let header = read_line(s)?;
+    if header == "$-1" {
+        return Ok(None);
+    }
+    let len: usize = header
+        .strip_prefix('$')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| fail!("wanted a bulk string, got {header:?}"))?;
+    let mut data = vec![0u8; len + 2];
+    s.read_exact(&mut data)?;
+    data.truncate(len);
+    Ok(Some(String::from_utf8_lossy(&data).into_owned()))
 }
 
 /// memcached's text and meta protocols on the memcached front end.

@@ -151,6 +151,13 @@ pub(crate) fn deferrable(s: &Session, cmd: Command<'_>) -> bool {
     !s.in_multi && !s.subs.active() && own(name).is_none() && tracked(name).is_none()
 }
 
+/// Whether `cmd` may block its connection (the store's table flags it
+/// `blocking`): nothing after it is queued until its reply is known.
+pub(crate) fn may_block(cmd: Command<'_>) -> bool {
+    kvs_core::command::find(kvs_core::command::COMMANDS, cmd.name())
+        .is_some_and(|spec| spec.has(kvs_core::command::Flag::Blocking))
+}
+
 /// Counts a command that ran and whether its reply is an error.
 pub(crate) fn count<S, C>(fe: &mut Frontend<S, C>, error: bool) {
     if error {
@@ -874,6 +881,7 @@ fn client<S: Store, C: Clock>(
             reply::bulk(out, line.as_bytes());
         }
         "client|list" => client_list(fe, &cmd, now, out),
+        "client|unblock" => client_unblock(fe, &cmd, out),
         _ => help(
             out,
             &[
@@ -890,11 +898,44 @@ fn client<S: Store, C: Clock>(
                 "    Record the client library's name or version.",
                 "SETNAME <name>",
                 "    Name this connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    End the wait of a connection blocked in BLPOP or its kin.",
                 "HELP",
                 "    Print this help.",
             ],
         ),
     }
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 if connection `id` waited in a
+/// blocking command (its reply then comes as a timeout's, or as the
+/// UNBLOCKED error), 0 otherwise.
+fn client_unblock<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    cmd: &Command<'_>,
+    out: &mut Vec<u8>,
+) {
+    if cmd.len() > 4 {
+        return reply::error(
+            out,
+            b"ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        );
+    }
+    let Some(id) = cmd.arg(2).and_then(kvs_core::num::parse_i64) else {
+        return reply::error(out, b"ERR value is not an integer or out of range");
+    };
+    let error = match cmd.arg(3) {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case(b"timeout") => false,
+        Some(w) if w.eq_ignore_ascii_case(b"error") => true,
+        Some(_) => {
+            return reply::error(out, b"ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    };
+    let unblocked = u64::try_from(id).is_ok_and(|id| {
+        fe.blocked.contains_key(&id) && fe.store.unblock(id, error).unwrap_or(false)
+    });
+    reply::int(out, i64::from(unblocked));
 }
 
 /// `CLIENT LIST [TYPE type] [ID id …]`.
@@ -962,6 +1003,7 @@ fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
         Some(n) if subscribed => ("xP", n as i64),
         Some(n) => ("x", n as i64),
         None if subscribed => ("P", -1),
+        None if c.blocked => ("b", -1),
         None => ("N", -1),
     };
     // Writing to a String cannot fail.

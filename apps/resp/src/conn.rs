@@ -1,7 +1,7 @@
 //! One TCP connection: its input (the command in progress, and commands
 //! held back while the output is full), its parser and its output.
 
-use crate::frontend::Frontend;
+use crate::frontend::{Answer, Frontend};
 use crate::parse::{Parser, Step};
 use crate::pubsub::{Mail, Subscriptions};
 use crate::{Clock, Command, CommandBuf, ROUND_COMMANDS_PER_CONNECTION, Store, cmds};
@@ -57,6 +57,12 @@ pub(crate) struct Session {
     pub(crate) store_generation: Option<u64>,
     /// Its Pub/Sub subscriptions.
     pub(crate) subs: Subscriptions,
+    /// A command that may block (BLPOP, …) waits in the round: nothing
+    /// after it runs until its reply is known.
+    pub(crate) may_block: bool,
+    /// Its blocking command waits ([`Answer`]): nothing more runs until
+    /// the store answers it.
+    pub(crate) blocked: bool,
 }
 
 /// One client connection. Make it with
@@ -111,6 +117,8 @@ impl Connection {
                 used_store: false,
                 store_generation: None,
                 subs: Subscriptions::default(),
+                may_block: false,
+                blocked: false,
             },
             queued: Vec::new(),
             round: 0,
@@ -135,13 +143,36 @@ impl Connection {
         let mut ran = 0;
         let latest = self.round + 1 == outcome.run;
         let known = latest && (!outcome.lost || outcome.applied.is_some());
+        self.session.may_block = false;
+        let mut blocked = false;
         for &i in queued.iter().take_while(|_| known) {
             let Some(reply) = outcome.reply(i) else {
                 break;
             };
+            ran += 1;
+            if reply == kvs_api::proto::BLOCKED {
+                // The last of its commands: it waits for the store's mail.
+                blocked = true;
+                ran -= 1;
+                break;
+            }
             self.session.out.extend_from_slice(reply);
             errors += usize::from(reply.first() == Some(&b'-'));
-            ran += 1;
+        }
+        if blocked {
+            self.session.blocked = true;
+            let generation = fe.store.generation();
+            fe.blocked.insert(self.session.id, generation);
+            // Its command counts once answered.
+            let queued_len = queued.len();
+            for error in (0..ran).map(|n| n < errors) {
+                cmds::count(fe, error);
+            }
+            debug_assert_eq!(ran + 1, queued_len, "a blocking command is the last queued");
+            if let Some(info) = fe.client_mut(&self.session) {
+                info.blocked = true;
+            }
+            return;
         }
         // Those of a round the store's restart interrupted: each learns
         // whether it took effect, and the connection closes.
@@ -183,6 +214,7 @@ impl Connection {
         fe.stats.net_input_bytes += input.len() as u64;
         let produced_from = self.session.out.len();
         self.collect(fe);
+        self.take_answer(fe);
         self.take_mail(fe);
         if self.session.closing {
             fe.stats.net_output_bytes += (self.session.out.len() - produced_from) as u64;
@@ -263,6 +295,33 @@ impl Connection {
             return;
         }
         self.input.extend_from_slice(bytes);
+    }
+
+    /// Takes the store's answer to the blocking command this connection
+    /// waits in, if it came.
+    fn take_answer<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>) {
+        if !self.session.blocked {
+            return;
+        }
+        let Some(answer) = fe.answers.remove(&self.session.id) else {
+            return;
+        };
+        self.session.blocked = false;
+        if let Some(info) = fe.client_mut(&self.session) {
+            info.blocked = false;
+        }
+        match answer {
+            Answer::Reply(reply) => {
+                cmds::count(fe, reply.first() == Some(&b'-'));
+                if !self.session.closing {
+                    self.session.out.extend_from_slice(&reply);
+                }
+            }
+            Answer::Lost => {
+                cmds::count(fe, true);
+                cmds::lost(&mut self.session);
+            }
+        }
     }
 
     /// Appends the Pub/Sub messages published for this connection, or
@@ -362,7 +421,11 @@ impl Connection {
             ..
         } = self;
         let mut pos = 0;
-        while !session.closing && session.out.len() - session.sent < OUTPUT_HIGH_WATER {
+        while !session.closing
+            && !session.blocked
+            && !session.may_block
+            && session.out.len() - session.sent < OUTPUT_HIGH_WATER
+        {
             let rest = &data[pos..];
             match parser.step(rest, fe.config.proto_max_bulk_len()) {
                 Step::Incomplete => break,
@@ -485,6 +548,7 @@ fn dispatch<S: Store, C: Clock>(
         Some(i) => {
             queued.push(i);
             *round = fe.outcome.run;
+            session.may_block = cmds::may_block(cmd);
         }
         // A full round: run it alone, unless others wait before it.
         None if queued.is_empty() => cmds::execute(session, fe, cmd),

@@ -40,6 +40,8 @@ pub(crate) struct ClientInfo {
     pub(crate) cmd_len: usize,
     /// Its channel, pattern and shard channel subscriptions.
     pub(crate) subs: (usize, usize, usize),
+    /// It waits in a blocking command.
+    pub(crate) blocked: bool,
 }
 
 impl ClientInfo {
@@ -86,6 +88,20 @@ pub struct Frontend<S, C> {
     client_memory: u64,
     /// What they hold now: the sum of their [`Connection::accounted`].
     clients_held: u64,
+    /// The connections blocked in a blocking command (BLPOP, …), by id,
+    /// with the store generation they blocked in.
+    pub(crate) blocked: BTreeMap<u64, u64>,
+    /// What the store answered blocked connections, until each takes it.
+    pub(crate) answers: BTreeMap<u64, Answer>,
+}
+
+/// What a blocked connection's command came to.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// Its reply.
+    Reply(Vec<u8>),
+    /// The store was lost while it waited: the connection's state is gone.
+    Lost,
 }
 
 impl<S: Store, C: Clock> Frontend<S, C> {
@@ -110,6 +126,8 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             ended: Vec::new(),
             client_memory: u64::MAX,
             clients_held: 0,
+            blocked: BTreeMap::new(),
+            answers: BTreeMap::new(),
         }
     }
 
@@ -254,6 +272,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             cmd: [0; 32],
             cmd_len: 0,
             subs: (0, 0, 0),
+            blocked: false,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -288,6 +307,9 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             self.free.push(slot);
             self.stats.connected -= 1;
         }
+        // A blocked connection stops waiting when its session ends.
+        self.blocked.remove(&session.id);
+        self.answers.remove(&session.id);
         if conn.waits_for(self.outcome.run) {
             self.ended.push(session.id);
         } else if session.used_store {
@@ -296,10 +318,34 @@ impl<S: Store, C: Clock> Frontend<S, C> {
     }
 
     /// The connections (by [`Connection::id`]) that messages were
-    /// published for since they last ran: feed each of them (no bytes)
-    /// to take them into its output.
-    pub fn woken(&self) -> impl Iterator<Item = u64> + '_ {
-        self.pubsub.with_mail()
+    /// published for since they last ran, or whose blocking command was
+    /// answered (while a connection waits in one, this asks the store for
+    /// its mail): feed each of them (no bytes) to take them into its
+    /// output. Call it whenever the component wakes, and after each
+    /// [`flush`](Self::flush).
+    pub fn woken(&mut self) -> impl Iterator<Item = u64> + '_ {
+        if !self.blocked.is_empty() {
+            let mut letters = Vec::new();
+            let polled = self.store.mail(&mut letters);
+            for (session, reply) in letters {
+                if self.blocked.remove(&session).is_some() {
+                    self.answers.insert(session, Answer::Reply(reply));
+                }
+            }
+            // A store that restarted (or cannot be reached) forgot them.
+            let generation = self.store.generation();
+            let lost: Vec<u64> = self
+                .blocked
+                .iter()
+                .filter(|&(_, &g)| polled.is_err() || g != generation)
+                .map(|(&session, _)| session)
+                .collect();
+            for session in lost {
+                self.blocked.remove(&session);
+                self.answers.insert(session, Answer::Lost);
+            }
+        }
+        self.pubsub.with_mail().chain(self.answers.keys().copied())
     }
 
     /// The client list entry of `session`.

@@ -110,10 +110,11 @@ fn clients<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt
         "# Clients\r\n\
          connected_clients:{}\r\n\
          maxclients:{}\r\n\
-         blocked_clients:0\r\n\
+         blocked_clients:{}\r\n\
          tracking_clients:0\r\n",
         fe.stats.connected,
         fe.config.maxclients(),
+        fe.blocked.len(),
     )
 }
 

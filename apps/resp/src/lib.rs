@@ -131,6 +131,25 @@ pub trait Store {
         round::one_by_one(self, round, replies, ends)
     }
 
+    /// Appends the replies of blocking commands that stopped waiting
+    /// (served, timed out or unblocked) to `letters`, each with its
+    /// session: the kvs server's mail. A round answers a command that
+    /// blocked with `kvs_api::proto::BLOCKED`; the front end asks for its
+    /// reply here whenever it is woken while a connection waits. The
+    /// default has none (such a store never blocks).
+    fn mail(&mut self, letters: &mut Vec<(u64, Vec<u8>)>) -> Result<(), StoreError> {
+        let _ = letters;
+        Ok(())
+    }
+
+    /// Ends the wait of blocked `session` as `CLIENT UNBLOCK` does (its
+    /// reply, a timeout's or the UNBLOCKED error when `error`, comes by
+    /// [`mail`](Self::mail)); whether it was blocked. The default: never.
+    fn unblock(&mut self, session: u64, error: bool) -> Result<bool, StoreError> {
+        let _ = (session, error);
+        Ok(false)
+    }
+
     /// Which instance of the store the sessions belong to: a store that
     /// restarted and lost them has a new one, and a connection that used
     /// the store before is then closed at its next command. The default
@@ -351,7 +370,7 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
         };
         let mut pos = start;
         while pos < replies.len() {
-            pos += kvs_api::proto::reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
+            pos += kvs_api::proto::round_reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
             ends.push(pos);
         }
         result
@@ -359,6 +378,17 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
 
     fn generation(&self) -> u64 {
         kvs_api::Connection::generation(self)
+    }
+
+    fn mail(&mut self, letters: &mut Vec<(u64, Vec<u8>)>) -> Result<(), StoreError> {
+        let bytes = self.take_mail().map_err(|_| StoreError::Lost)?;
+        let parsed = kvs_api::proto::parse_mail(&bytes).ok_or(StoreError::Lost)?;
+        letters.extend(parsed.into_iter().map(|(s, r)| (s, r.to_vec())));
+        Ok(())
+    }
+
+    fn unblock(&mut self, session: u64, error: bool) -> Result<bool, StoreError> {
+        kvs_api::Connection::unblock(self, session, error).map_err(|_| StoreError::Lost)
     }
 }
 

@@ -54,6 +54,12 @@ static CLIENT: &[Spec] = &[
         summary: "Names this connection.",
         syntax: "connection-name",
     },
+    spec! {
+        name: "client|unblock", arity: -3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "5.0.0", run: None,
+        summary: "Ends the wait of a connection blocked in BLPOP or its kin.",
+        syntax: "client-id:integer [unblock_type=(TIMEOUT|ERROR)]",
+    },
 ];
 
 /// PUBSUB's subcommands.

@@ -116,6 +116,19 @@ impl<T: Transport> Connection<T> {
         Ok(self.client.end(session)?)
     }
 
+    /// The client's mail ([`Kvs::mail`](crate::Kvs::mail)): letters
+    /// ([`proto::parse_mail`]) with the replies of its sessions' blocking
+    /// commands that stopped waiting; as many as one answer holds.
+    pub fn take_mail(&mut self) -> Result<Vec<u8>, Error> {
+        let answer = self.client.mail();
+        self.answer(answer)
+    }
+
+    /// Ends the wait of blocked session `session` ([`Kvs::unblock`](crate::Kvs::unblock)).
+    pub fn unblock(&mut self, session: u64, error: bool) -> Result<bool, Error> {
+        Ok(self.client.unblock(session, error)?)
+    }
+
     /// The RPC client.
     pub fn client(&self) -> &KvsClient<T> {
         &self.client

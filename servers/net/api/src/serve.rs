@@ -168,23 +168,31 @@ impl<P: Protocol> StreamServer<P> {
     /// waited for it, until none waits: call it after handling the events
     /// at hand (a batch of them shares one flush).
     pub fn settle<W: Wake>(&mut self, io: &mut Io<W>) {
-        let mut woken = Vec::new();
-        self.protocol.woken(&mut woken);
-        for key in woken {
-            if let Some(&conn) = self.keys.get(&key) {
-                self.feed_idle(conn, io);
+        // What a flush runs may wake other connections (a push that serves
+        // a client blocked in BLPOP, a message published): ask again after
+        // each, until no connection waits for one.
+        loop {
+            let mut woken = Vec::new();
+            self.protocol.woken(&mut woken);
+            for key in woken {
+                if let Some(&conn) = self.keys.get(&key) {
+                    self.feed_idle(conn, io);
+                }
             }
-        }
-        while !self.waiting.is_empty() {
-            self.protocol.flush();
-            for conn in core::mem::take(&mut self.waiting) {
-                let Some(slot) = self.conns.get_mut(&conn) else {
-                    continue;
-                };
-                slot.waiting = false;
-                let flow = self.protocol.feed(&mut slot.state, &[], &mut slot.out);
-                Self::follow(slot, flow, conn, io, &mut self.waiting);
-                self.pump(conn, io);
+            if self.waiting.is_empty() {
+                return;
+            }
+            while !self.waiting.is_empty() {
+                self.protocol.flush();
+                for conn in core::mem::take(&mut self.waiting) {
+                    let Some(slot) = self.conns.get_mut(&conn) else {
+                        continue;
+                    };
+                    slot.waiting = false;
+                    let flow = self.protocol.feed(&mut slot.state, &[], &mut slot.out);
+                    Self::follow(slot, flow, conn, io, &mut self.waiting);
+                    self.pump(conn, io);
+                }
             }
         }
     }

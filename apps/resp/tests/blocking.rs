@@ -1,0 +1,169 @@
+//! Blocking commands through the front end and the real kvs client: a
+//! connection whose BLPOP waits sends nothing more, gets its reply when
+//! another connection pushes (the front end learns of it from the
+//! store's mail: `Frontend::woken`), when its timeout passes, or on
+//! CLIENT UNBLOCK; what it pipelined behind runs after.
+
+mod common;
+
+use common::{connect, drive, run};
+use kvs::{Kvs as _, KvsClient, KvsServer, SharedBuf};
+use libcap::rpc::{Local, Settle};
+use resp::{Flow, Frontend};
+use std::cell::Cell;
+use std::rc::Rc;
+
+type Server = KvsServer<Box<dyn FnMut() -> u64>>;
+type Fe = Frontend<kvs::Connection<&'static Local<Server>>, Box<dyn FnMut() -> u64>>;
+
+/// A front end over a kvs server, the server, and the server's clock
+/// (milliseconds).
+fn setup() -> (Fe, &'static Local<Server>, Rc<Cell<u64>>) {
+    const REGION: usize = 64 * 1024;
+    let mem: &'static mut [u8] = Box::leak(vec![0u8; REGION].into_boxed_slice());
+    let base = mem.as_mut_ptr();
+    // SAFETY: leaked, so mapped for ever; each side copies in and out only
+    // while the other does not (the calls are synchronous).
+    let (server_side, client_side) = unsafe {
+        (
+            SharedBuf::new(base, REGION).expect("not null"),
+            SharedBuf::new(base, REGION).expect("not null"),
+        )
+    };
+    let now = Rc::new(Cell::new(1_700_000_000_000));
+    let hand = now.clone();
+    let server: &'static Local<Server> = Box::leak(Box::new(Local::new(
+        KvsServer::new(
+            Box::new(move || hand.get()) as Box<dyn FnMut() -> u64>,
+            vec![("fe".into(), server_side)],
+        ),
+        Server::rpc_dispatch,
+    )));
+    server.set_badge(1);
+    let kvs = kvs::Connection::open(KvsClient::new(server), Some(("fe", client_side))).unwrap();
+    let fe = Frontend::new(
+        kvs,
+        Box::new(|| 1_700_000_000_000_000u64) as Box<dyn FnMut() -> u64>,
+    );
+    (fe, server, now)
+}
+
+/// The connections the front end wakes now, by id.
+fn woken(fe: &mut Fe) -> Vec<u64> {
+    fe.woken().collect()
+}
+
+#[test]
+fn a_push_from_another_connection_serves_the_one_that_waits() {
+    let (mut fe, _, _) = setup();
+    let mut a = connect(&mut fe);
+    let mut b = connect(&mut fe);
+    let (out, flow) = drive(&mut a, &mut fe, b"BLPOP q 0\r\nPING\r\n");
+    assert_eq!(
+        (out.as_slice(), flow),
+        (&b""[..], Flow::Continue),
+        "it waits"
+    );
+    assert_eq!(woken(&mut fe), Vec::<u64>::new());
+    assert!(run(&mut b, &mut fe, "INFO clients\r\n").contains("blocked_clients:1"));
+    assert!(run(&mut b, &mut fe, "CLIENT LIST\r\n").contains(" flags=b "));
+    assert_eq!(run(&mut b, &mut fe, "RPUSH q x y\r\n"), ":2\r\n");
+    assert_eq!(woken(&mut fe), [a.id()]);
+    assert_eq!(
+        run(&mut a, &mut fe, ""),
+        "*2\r\n$1\r\nq\r\n$1\r\nx\r\n+PONG\r\n",
+        "its reply, then what it pipelined"
+    );
+    assert_eq!(woken(&mut fe), Vec::<u64>::new());
+    assert!(run(&mut b, &mut fe, "INFO clients\r\n").contains("blocked_clients:0"));
+    assert_eq!(
+        run(&mut b, &mut fe, "LRANGE q 0 -1\r\n"),
+        "*1\r\n$1\r\ny\r\n"
+    );
+}
+
+#[test]
+fn timeouts_and_client_unblock_answer_it() {
+    let (mut fe, server, now) = setup();
+    let mut a = connect(&mut fe);
+    let mut b = connect(&mut fe);
+    assert_eq!(run(&mut a, &mut fe, "BZPOPMIN z 1.5\r\n"), "");
+    // The server wakes on its own when the timeout passes.
+    now.set(now.get() + 1500);
+    Settle::woken(&mut *server.state_mut());
+    assert_eq!(woken(&mut fe), [a.id()]);
+    assert_eq!(run(&mut a, &mut fe, ""), "*-1\r\n");
+
+    assert_eq!(run(&mut a, &mut fe, "BLMOVE s d LEFT LEFT 0\r\n"), "");
+    let unblock = format!("CLIENT UNBLOCK {}\r\n", a.id());
+    assert_eq!(run(&mut b, &mut fe, &unblock), ":1\r\n");
+    assert_eq!(run(&mut b, &mut fe, &unblock), ":0\r\n", "answered already");
+    assert_eq!(woken(&mut fe), [a.id()]);
+    assert_eq!(run(&mut a, &mut fe, ""), "$-1\r\n");
+
+    assert_eq!(run(&mut a, &mut fe, "BRPOP l 0\r\n"), "");
+    let unblock = format!("CLIENT UNBLOCK {} error\r\n", a.id());
+    assert_eq!(run(&mut b, &mut fe, &unblock), ":1\r\n");
+    assert_eq!(woken(&mut fe), [a.id()]);
+    assert_eq!(
+        run(&mut a, &mut fe, ""),
+        "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    for (line, reply) in [
+        (
+            "CLIENT UNBLOCK x\r\n",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            "CLIENT UNBLOCK 1 later\r\n",
+            "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n",
+        ),
+        ("CLIENT UNBLOCK 99\r\n", ":0\r\n"),
+    ] {
+        assert_eq!(run(&mut b, &mut fe, line), reply, "{line}");
+    }
+}
+
+#[test]
+fn inside_multi_it_does_not_wait_and_a_closed_connection_takes_nothing() {
+    let (mut fe, _, _) = setup();
+    let mut a = connect(&mut fe);
+    let mut b = connect(&mut fe);
+    assert_eq!(
+        run(&mut a, &mut fe, "MULTI\r\nBLPOP q 0\r\nEXEC\r\n"),
+        "+OK\r\n+QUEUED\r\n*1\r\n*-1\r\n"
+    );
+    assert_eq!(run(&mut a, &mut fe, "BLPOP q 0\r\n"), "");
+    fe.disconnect(a);
+    fe.flush();
+    assert_eq!(run(&mut b, &mut fe, "RPUSH q x\r\n"), ":1\r\n");
+    assert_eq!(woken(&mut fe), Vec::<u64>::new());
+    assert_eq!(run(&mut b, &mut fe, "LLEN q\r\n"), ":1\r\n");
+}
+
+#[test]
+fn consumers_are_served_in_order_none_twice() {
+    let (mut fe, _, _) = setup();
+    let mut consumers: Vec<_> = (0..20).map(|_| connect(&mut fe)).collect();
+    let mut producer = connect(&mut fe);
+    for c in &mut consumers {
+        assert_eq!(run(c, &mut fe, "BRPOP jobs 0\r\n"), "");
+    }
+    let mut push = String::from("LPUSH jobs");
+    for i in 0..20 {
+        push.push_str(&format!(" j{i}"));
+    }
+    push.push_str("\r\n");
+    assert_eq!(run(&mut producer, &mut fe, &push), ":20\r\n");
+    let ids: Vec<u64> = consumers.iter().map(|c| c.id()).collect();
+    assert_eq!(woken(&mut fe), ids);
+    for (i, c) in consumers.iter_mut().enumerate() {
+        let job = format!("j{i}");
+        assert_eq!(
+            run(c, &mut fe, ""),
+            format!("*2\r\n$4\r\njobs\r\n${}\r\n{job}\r\n", job.len()),
+            "the first to wait gets the first pushed"
+        );
+    }
+    assert_eq!(run(&mut producer, &mut fe, "EXISTS jobs\r\n"), ":0\r\n");
+}
