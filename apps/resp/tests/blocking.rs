@@ -99,7 +99,7 @@ fn timeouts_and_client_unblock_answer_it() {
     assert_eq!(run(&mut b, &mut fe, &unblock), ":1\r\n");
     assert_eq!(run(&mut b, &mut fe, &unblock), ":0\r\n", "answered already");
     assert_eq!(woken(&mut fe), [a.id()]);
-    assert_eq!(run(&mut a, &mut fe, ""), "$-1\r\n");
+    assert_eq!(run(&mut a, &mut fe, ""), "*-1\r\n", "BLMOVE's timeout too");
 
     assert_eq!(run(&mut a, &mut fe, "BRPOP l 0\r\n"), "");
     let unblock = format!("CLIENT UNBLOCK {} error\r\n", a.id());

@@ -120,10 +120,16 @@ impl Op {
     }
 
     /// The reply when it stops waiting without being served (its timeout,
-    /// CLIENT UNBLOCK … TIMEOUT), or when it may not wait (inside MULTI):
-    /// a nil bulk string for BLMOVE and BRPOPLPUSH, a nil array for the
-    /// others.
+    /// CLIENT UNBLOCK … TIMEOUT): a nil array, BLMOVE's and BRPOPLPUSH's
+    /// too, as Redis 7.0 answers.
     pub(crate) fn timed_out(&self) -> Reply {
+        Reply::nil_array()
+    }
+
+    /// The reply when it may not wait (inside MULTI) and none of its keys
+    /// holds anything: a nil bulk string for BLMOVE and BRPOPLPUSH (what
+    /// LMOVE answers), a nil array for the others.
+    pub(crate) fn without_waiting(&self) -> Reply {
         match self {
             Op::Move { .. } => Reply::nil(),
             _ => Reply::nil_array(),
@@ -354,6 +360,7 @@ mod tests {
         };
         let words: Vec<&[u8]> = alloc::vec![b"LMOVE", b"s", b"d", b"RIGHT", b"LEFT"];
         assert_eq!(op.command(b"s"), words);
-        assert_eq!(op.timed_out(), Reply::nil());
+        assert_eq!(op.without_waiting(), Reply::nil());
+        assert_eq!(op.timed_out(), Reply::nil_array());
     }
 }

@@ -89,81 +89,10 @@
 //! reading OBJECT ENCODING and DUMP after each write; the defaults are
 //! set back at the end (and by the cleanup, should the test fail).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
+use common::{Redis, Rng, count, key_prefix, redis_7_0, reply_len, seed};
 use kvs_core::{Session, Store, command};
-
-/// A connection to the real server.
-struct Redis {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Redis {
-    /// Connects, or says why not.
-    fn connect(addr: &str) -> Result<Redis, String> {
-        let addr: SocketAddr = addr
-            .parse()
-            .map_err(|e| format!("bad address {addr}: {e}"))?;
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-            .map_err(|e| format!("nothing answers on {addr}: {e}"))?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .map_err(|e| e.to_string())?;
-        Ok(Redis {
-            stream,
-            buf: Vec::new(),
-        })
-    }
-
-    /// Sends one command and returns its reply's bytes.
-    fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&out).expect("write to redis");
-        loop {
-            if let Some(n) = reply_len(&self.buf) {
-                return self.buf.drain(..n).collect();
-            }
-            let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk).expect("read from redis");
-            assert!(n > 0, "redis closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
-/// The length of the whole RESP2 reply at the start of `b`, if it is
-/// all there.
-fn reply_len(b: &[u8]) -> Option<usize> {
-    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
-    let head = &b[1..line_end];
-    let after = line_end + 2;
-    let n = || -> i64 { std::str::from_utf8(head).unwrap().parse().unwrap() };
-    match b[0] {
-        b'+' | b'-' | b':' => Some(after),
-        b'$' if n() < 0 => Some(after),
-        b'$' => {
-            let end = after + n() as usize + 2;
-            (b.len() >= end).then_some(end)
-        }
-        b'*' if n() < 0 => Some(after),
-        b'*' => {
-            let mut at = after;
-            for _ in 0..n() {
-                at += reply_len(&b[at..])?;
-            }
-            Some(at)
-        }
-        other => panic!("not a RESP2 reply: {:?}", other as char),
-    }
-}
 
 /// The bulk strings of a reply that is one bulk string or a flat array
 /// of them; `None` for anything else.
@@ -267,35 +196,6 @@ fn random_replies_differ(
         }
     }
     None
-}
-
-/// The random commands' source: SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
 }
 
 /// Builds one random command; keys get `prefix`.
@@ -2311,55 +2211,14 @@ fn dump_differs(redis: &mut Redis, prefix: &str, key: &[u8], ours: &[u8]) -> Opt
 
 /// Says why no comparison is made; a failure where one is required
 /// (`KVS_DIFF_REQUIRED=1`).
-fn skip(why: &str) {
-    assert!(
-        std::env::var("KVS_DIFF_REQUIRED").as_deref() != Ok("1"),
-        "redis_diff: no comparison made, and one is required: {why}"
-    );
-    eprintln!("redis_diff: SKIPPED, no comparison made: {why}");
-}
-
 #[test]
 fn replies_match_redis_7_0() {
-    let addr = std::env::var("KVS_DIFF_ADDR").unwrap_or_else(|_| "127.0.0.1:7777".into());
-    let mut redis = match Redis::connect(&addr) {
-        Ok(r) => r,
-        Err(why) => {
-            skip(&format!(
-                "{why} (start one with `redis-server --port 7777 --save '' --appendonly no --daemonize yes`)"
-            ));
-            return;
-        }
-    };
-    let info = redis.call(&[b"INFO".to_vec(), b"server".to_vec()]);
-    let info = String::from_utf8_lossy(&info);
-    let version = info
-        .lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))
-        .unwrap_or("unknown")
-        .to_string();
-    if !version.starts_with("7.0.") {
-        skip(&format!("{addr} runs Redis {version}, not 7.0.x"));
+    let Some((mut redis, version, addr)) = redis_7_0("redis_diff") else {
         return;
-    }
-    let seed = std::env::var("KVS_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    let rounds: usize = std::env::var("KVS_DIFF_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3000);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("kvsdiff:{}:{nanos}:", std::process::id());
+    };
+    let seed = seed();
+    let rounds = count("KVS_DIFF_ROUNDS", 3000);
+    let prefix = key_prefix("kvsdiff");
     eprintln!(
         "redis_diff: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} commands, keys {prefix}*"
     );

@@ -25,7 +25,7 @@ fn serve_or_block(cx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, timeout_ms: u64) -> 
         }
     }
     if !cx.may_block {
-        return op.timed_out();
+        return op.without_waiting();
     }
     let reply = op.timed_out();
     cx.block = Some(Block {
@@ -347,7 +347,7 @@ mod tests {
         assert_eq!(c.store.next_block_deadline(), Some(c.now + 200));
         assert_eq!(c.store.expire_blocked(c.now + 199), 0);
         assert_eq!(c.store.expire_blocked(c.now + 200), 1);
-        assert_eq!(c.answered(), [(2, nil())]);
+        assert_eq!(c.answered(), [(2, Reply::nil_array())], "BLMOVE's too");
         assert_eq!(c.store.expire_blocked(c.now + 1500), 1);
         assert_eq!(c.answered(), [(1, Reply::nil_array())]);
         assert_eq!(c.store.next_block_deadline(), None);

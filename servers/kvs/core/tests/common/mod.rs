@@ -1,0 +1,192 @@
+//! What the differential tests share: a connection to the real Redis
+//! server, RESP2 framing, the random source, and the rule for skipping
+//! when there is no Redis 7.0 to compare with.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A connection to the real server.
+pub struct Redis {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Redis {
+    /// Connects, or says why not.
+    pub fn connect(addr: &str) -> Result<Redis, String> {
+        let addr: SocketAddr = addr
+            .parse()
+            .map_err(|e| format!("bad address {addr}: {e}"))?;
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map_err(|e| format!("nothing answers on {addr}: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .map_err(|e| e.to_string())?;
+        Ok(Redis {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Sends one command without reading its reply.
+    pub fn send(&mut self, args: &[Vec<u8>]) {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.stream.write_all(&out).expect("write to redis");
+    }
+
+    /// The next reply's bytes (waiting up to the read timeout, 20 s).
+    pub fn reply(&mut self) -> Vec<u8> {
+        loop {
+            if !self.buf.is_empty()
+                && let Some(n) = reply_len(&self.buf)
+            {
+                return self.buf.drain(..n).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read from redis");
+            assert!(n > 0, "redis closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends one command and returns its reply's bytes.
+    pub fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
+        self.send(args);
+        self.reply()
+    }
+}
+
+/// Connects to the Redis 7.0 at `KVS_DIFF_ADDR` (default
+/// 127.0.0.1:7777) for test `test`, with its version; `None` (after
+/// [`skip`]) when there is none.
+pub fn redis_7_0(test: &str) -> Option<(Redis, String, String)> {
+    let addr = std::env::var("KVS_DIFF_ADDR").unwrap_or_else(|_| "127.0.0.1:7777".into());
+    let mut redis = match Redis::connect(&addr) {
+        Ok(r) => r,
+        Err(why) => {
+            skip(
+                test,
+                &format!(
+                    "{why} (start one with `redis-server --port 7777 --save '' --appendonly no --daemonize yes`)"
+                ),
+            );
+            return None;
+        }
+    };
+    let info = redis.call(&[b"INFO".to_vec(), b"server".to_vec()]);
+    let info = String::from_utf8_lossy(&info);
+    let version = info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("unknown")
+        .to_string();
+    if !version.starts_with("7.0.") {
+        skip(test, &format!("{addr} runs Redis {version}, not 7.0.x"));
+        return None;
+    }
+    Some((redis, version, addr))
+}
+
+/// Says why test `test` compared nothing; fails where a comparison is
+/// required (`KVS_DIFF_REQUIRED=1`, as `cargo xtask test` sets it).
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        std::env::var("KVS_DIFF_REQUIRED").as_deref() != Ok("1"),
+        "{test}: no comparison made, and one is required: {why}"
+    );
+    eprintln!("{test}: SKIPPED, no comparison made: {why}");
+}
+
+/// The seed in `KVS_DIFF_SEED`, or one from the clock.
+pub fn seed() -> u64 {
+    std::env::var("KVS_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+}
+
+/// The number in environment variable `var`, or `default`.
+pub fn count(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A prefix for the keys of one run of a test on a shared server.
+pub fn key_prefix(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{test}:{}:{nanos}:", std::process::id())
+}
+
+/// The length of the whole RESP2 reply at the start of `b`, if it is
+/// all there.
+pub fn reply_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    let head = &b[1..line_end];
+    let after = line_end + 2;
+    let n = || -> i64 { std::str::from_utf8(head).unwrap().parse().unwrap() };
+    match b[0] {
+        b'+' | b'-' | b':' => Some(after),
+        b'$' if n() < 0 => Some(after),
+        b'$' => {
+            let end = after + n() as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' if n() < 0 => Some(after),
+        b'*' => {
+            let mut at = after;
+            for _ in 0..n() {
+                at += reply_len(&b[at..])?;
+            }
+            Some(at)
+        }
+        other => panic!("not a RESP2 reply: {:?}", other as char),
+    }
+}
+
+/// The random commands' source: SplitMix64.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn chance(&mut self, one_in: u64) -> bool {
+        self.below(one_in) == 0
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+}
