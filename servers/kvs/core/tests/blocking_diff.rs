@@ -187,6 +187,26 @@ impl Gen {
     }
 }
 
+/// Waits until Redis shows connection `id` blocked (CLIENT LIST's flag
+/// `b`), failing after 10 s: the store blocked it, and Redis must have
+/// too before another connection acts.
+fn wait_blocked(admin: &mut Redis, id: i64, seed: u64) {
+    let ask = args(&["CLIENT".into(), "LIST".into(), "ID".into(), id.to_string()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list = admin.call(&ask);
+        if String::from_utf8_lossy(&list).contains(" flags=b ") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "seed {seed}: the store blocked a client Redis did not: {}",
+            String::from_utf8_lossy(&list)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 fn encode(r: &Reply) -> Vec<u8> {
     let mut out = Vec::new();
     r.encode_resp2(&mut out);
@@ -323,7 +343,11 @@ fn blocking_pops_match_redis_7_0() {
             let c = &mut clients[who];
             let reply = store.execute(&mut c.session, &refs, now);
             c.redis.send(&argv);
-            if !store.is_blocked(&c.session) {
+            if store.is_blocked(&c.session) {
+                // Redis reads each connection when it gets to it: the
+                // next step, on another connection, must find it blocked.
+                wait_blocked(&mut admin, c.redis_id, seed);
+            } else {
                 let theirs = c.redis.reply();
                 assert_eq!(
                     String::from_utf8_lossy(&encode(&reply)),
