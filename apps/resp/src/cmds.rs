@@ -151,11 +151,10 @@ pub(crate) fn deferrable(s: &Session, cmd: Command<'_>) -> bool {
     !s.in_multi && !s.subs.active() && own(name).is_none() && tracked(name).is_none()
 }
 
-/// Whether `cmd` may block its connection (the store's table flags it
-/// `blocking`): nothing after it is queued until its reply is known.
+/// Whether `cmd` may block its connection (BLPOP and its kin, WAIT):
+/// nothing after it is queued until its reply is known.
 pub(crate) fn may_block(cmd: Command<'_>) -> bool {
-    kvs_core::command::find(kvs_core::command::COMMANDS, cmd.name())
-        .is_some_and(|spec| spec.has(kvs_core::command::Flag::Blocking))
+    kvs_core::may_block(cmd.name())
 }
 
 /// Counts a command that ran and whether its reply is an error.

@@ -42,6 +42,9 @@ pub(crate) enum Op {
     ZPop { max: bool },
     /// BZMPOP: `[key, [[member, score], …]]`.
     ZMPop { max: bool, count: usize },
+    /// WAIT for replicas, of which there are none: it waits on no key,
+    /// only for its timeout, and answers 0.
+    Wait,
 }
 
 impl Op {
@@ -50,6 +53,7 @@ impl Op {
         match self {
             Op::Pop { .. } | Op::Move { .. } | Op::MPop { .. } => matches!(value, Value::List(_)),
             Op::ZPop { .. } | Op::ZMPop { .. } => matches!(value, Value::ZSet(_)),
+            Op::Wait => false,
         }
     }
 
@@ -99,6 +103,8 @@ impl Op {
                 args.extend(words(&[end(*max), "COUNT"]));
                 args.push(num::int_bytes(*count as i64));
             }
+            // Served by nothing ([`Op::wants`] no value).
+            Op::Wait => {}
         }
         args
     }
@@ -123,7 +129,10 @@ impl Op {
     /// CLIENT UNBLOCK … TIMEOUT): a nil array, BLMOVE's and BRPOPLPUSH's
     /// too, as Redis 7.0 answers.
     pub(crate) fn timed_out(&self) -> Reply {
-        Reply::nil_array()
+        match self {
+            Op::Wait => Reply::Integer(0),
+            _ => Reply::nil_array(),
+        }
     }
 
     /// The reply when it may not wait (inside MULTI) and none of its keys
@@ -132,6 +141,7 @@ impl Op {
     pub(crate) fn without_waiting(&self) -> Reply {
         match self {
             Op::Move { .. } => Reply::nil(),
+            Op::Wait => Reply::Integer(0),
             _ => Reply::nil_array(),
         }
     }

@@ -92,6 +92,6 @@ mod store;
 mod zset;
 
 pub use aof::{AofWriter, ReplayReport, replay, rewrite};
-pub use cmd::writes;
+pub use cmd::{may_block, writes};
 pub use reply::*;
 pub use store::{DATABASES, DEFAULT_SEED, Session, Store};

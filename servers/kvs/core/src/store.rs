@@ -573,7 +573,10 @@ impl Store {
                 self.unwatch_all(session);
                 Reply::ok()
             }
-            Kind::Normal(handler) | Kind::Configure(handler) | Kind::Caches(handler) => {
+            Kind::Normal(handler)
+            | Kind::Configure(handler)
+            | Kind::Caches(handler)
+            | Kind::Waits(handler) => {
                 let mut ctx = self.ctx(session.db, now, may_block);
                 let reply = handler(&mut ctx, args);
                 session.db = ctx.db;

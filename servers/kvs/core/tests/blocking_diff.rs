@@ -14,7 +14,8 @@
 //! next, so that no reply is missing or extra.
 //!
 //! Commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
-//! BZPOPMAX and BZMPOP over lists, sorted sets, a string and missing
+//! BZPOPMAX and BZMPOP over lists (and WAIT, which waits for replicas
+//! there are none of), sorted sets, a string and missing
 //! keys, with their errors (junk and negative timeouts, bad counts); the
 //! pushes and changes that serve them (LPUSH, RPUSH, LMOVE, ZADD, DEL,
 //! SET, LPOP) alone or inside MULTI/EXEC, blocking commands inside MULTI,
@@ -89,7 +90,12 @@ impl Gen {
     /// A blocking command.
     fn blocking(&mut self) -> Vec<String> {
         let mut c = Vec::new();
-        match self.r.below(8) {
+        match self.r.below(9) {
+            8 => {
+                c.push("WAIT".into());
+                c.push(self.r.pick(&["0", "1", "2", "-1", "x"]).to_string());
+                c.push(self.r.pick(&["0", "0", "100000", "-1", "x"]).to_string());
+            }
             0 | 1 => {
                 c.push(if self.r.chance(2) { "BLPOP" } else { "BRPOP" }.into());
                 c.extend(self.keys(&LISTS));

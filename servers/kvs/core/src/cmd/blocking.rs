@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::blocking::{Block, Op, parse_timeout};
-use crate::cmd::{is, lookup, mpop};
+use crate::cmd::{int_arg, is, lookup, mpop};
 use crate::db::{tri, wrongtype};
 use crate::reply::{Reply, SYNTAX};
 use crate::store::Ctx;
@@ -123,6 +123,28 @@ pub(crate) fn blmpop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         count: p.count,
     };
     serve_or_block(cx, p.keys, op, timeout)
+}
+
+/// WAIT numreplicas timeout: Basalt has no replicas, so 0 at once when
+/// no replica is asked for (or the session may not wait), else 0 once
+/// the timeout (milliseconds; 0 for ever) passes, as Redis without
+/// replicas answers.
+pub(crate) fn wait(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let replicas = tri!(int_arg(a[1]));
+    let timeout = match crate::num::parse_i64(a[2]) {
+        None => return Reply::error("ERR timeout is not an integer or out of range"),
+        Some(t) if t < 0 => return Reply::error("ERR timeout is negative"),
+        Some(t) => t as u64,
+    };
+    if replicas <= 0 || !cx.may_block {
+        return Op::Wait.without_waiting();
+    }
+    cx.block = Some(Block {
+        keys: Vec::new(),
+        op: Op::Wait,
+        timeout_ms: timeout,
+    });
+    Op::Wait.timed_out()
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
@@ -367,6 +389,32 @@ mod tests {
         c.run(1, "RPUSH k v");
         assert!(c.answered().is_empty());
         assert_eq!(c.run(1, "LLEN k"), Some(int(1)));
+    }
+
+    #[test]
+    fn wait_answers_0_with_no_replicas() {
+        let mut c = Clients::new(2);
+        assert_eq!(c.run(1, "WAIT 0 0"), Some(int(0)));
+        assert_eq!(c.run(1, "WAIT -5 100"), Some(int(0)));
+        for (line, e) in [
+            ("WAIT x 0", "ERR value is not an integer or out of range"),
+            ("WAIT 1 x", "ERR timeout is not an integer or out of range"),
+            ("WAIT 0 -1", "ERR timeout is negative"),
+        ] {
+            assert_eq!(c.run(1, line), Some(err(e)), "{line}");
+        }
+        assert_eq!(c.run(1, "WAIT 1 250"), None, "waits for its timeout");
+        c.run(2, "RPUSH k v");
+        assert!(c.answered().is_empty(), "no key serves it");
+        assert_eq!(c.store.expire_blocked(c.now + 250), 1);
+        assert_eq!(c.answered(), [(1, int(0))]);
+        assert_eq!(c.run(1, "WAIT 1 0"), None, "for ever");
+        assert!(c.store.unblock(1, false));
+        assert_eq!(c.answered(), [(1, int(0))]);
+        c.run(1, "MULTI");
+        c.run(1, "WAIT 1 0");
+        assert_eq!(c.run(1, "EXEC"), Some(Reply::array(vec![int(0)])));
+        assert!(crate::may_block(b"wait") && crate::may_block(b"bzmpop"));
     }
 
     #[test]

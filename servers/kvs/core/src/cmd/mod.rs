@@ -54,6 +54,9 @@ pub(crate) enum Kind {
     Watch,
     /// Queued inside MULTI like an ordinary command.
     Unwatch,
+    /// An ordinary command that may make its session wait (BLPOP and its
+    /// kin, WAIT): [`may_block`].
+    Waits(Handler),
 }
 
 /// A command the store runs: its row, and what running it means.
@@ -90,6 +93,19 @@ impl Command {
 /// ```
 pub fn writes(name: &[u8]) -> bool {
     lookup(name).is_some_and(|c| c.writes())
+}
+
+/// Whether the command `name` may make its session wait (BLPOP, BRPOP,
+/// BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP, WAIT): a front
+/// end sends nothing after it until its reply is known.
+///
+/// ```
+/// assert!(kvs_core::may_block(b"blpop"));
+/// assert!(kvs_core::may_block(b"WAIT"));
+/// assert!(!kvs_core::may_block(b"LPOP"));
+/// ```
+pub fn may_block(name: &[u8]) -> bool {
+    lookup(name).is_some_and(|c| matches!(c.kind, Kind::Waits(_)))
 }
 
 /// Finds a command the store runs by name, case-insensitively.

@@ -13,6 +13,11 @@ const fn normal(handler: Handler) -> Option<Run> {
     Some(Run(Kind::Normal(handler)))
 }
 
+/// A command that may make its session wait, run by `handler`.
+const fn waits(handler: Handler) -> Option<Run> {
+    Some(Run(Kind::Waits(handler)))
+}
+
 /// A command the store runs its own way.
 const fn runs(kind: Kind) -> Option<Run> {
     Some(Run(kind))
@@ -145,49 +150,49 @@ pub static COMMANDS: &[Spec] = &[
     },
     spec! {
         name: "blmove", arity: 6, flags: [Write, Denyoom, Noscript, Blocking], keys: TWO,
-        group: List, since: "6.2.0", run: normal(blocking::blmove),
+        group: List, since: "6.2.0", run: waits(blocking::blmove),
         summary: "Pops an element from one list and pushes it onto another, or waits until there is one.",
         syntax: "source:key destination:key wherefrom=(LEFT|RIGHT) whereto=(LEFT|RIGHT) timeout:double",
     },
     spec! {
         name: "blmpop", arity: -5, flags: [Write, Blocking], keys: TIMEOUT_COUNTED,
-        group: List, since: "7.0.0", run: normal(blocking::blmpop),
+        group: List, since: "7.0.0", run: waits(blocking::blmpop),
         summary: "Removes and returns elements from the first non-empty of several lists, or waits until one has some.",
         syntax: "timeout:double numkeys:integer key... where=(LEFT|RIGHT) [COUNT count:integer]",
     },
     spec! {
         name: "blpop", arity: -3, flags: [Write, Noscript, Blocking], keys: ALL_BUT_LAST,
-        group: List, since: "2.0.0", run: normal(blocking::blpop),
+        group: List, since: "2.0.0", run: waits(blocking::blpop),
         summary: "Removes and returns the first element of the first non-empty of several lists, or waits until one has one.",
         syntax: "key... timeout:double",
     },
     spec! {
         name: "brpop", arity: -3, flags: [Write, Noscript, Blocking], keys: ALL_BUT_LAST,
-        group: List, since: "2.0.0", run: normal(blocking::brpop),
+        group: List, since: "2.0.0", run: waits(blocking::brpop),
         summary: "Removes and returns the last element of the first non-empty of several lists, or waits until one has one.",
         syntax: "key... timeout:double",
     },
     spec! {
         name: "brpoplpush", arity: 4, flags: [Write, Denyoom, Noscript, Blocking], keys: TWO,
-        group: List, since: "2.2.0", run: normal(blocking::brpoplpush),
+        group: List, since: "2.2.0", run: waits(blocking::brpoplpush),
         summary: "Pops the last element of a list and pushes it onto another, or waits until there is one.",
         syntax: "source:key destination:key timeout:double",
     },
     spec! {
         name: "bzmpop", arity: -5, flags: [Write, Blocking], keys: TIMEOUT_COUNTED,
-        group: SortedSet, since: "7.0.0", run: normal(blocking::bzmpop),
+        group: SortedSet, since: "7.0.0", run: waits(blocking::bzmpop),
         summary: "Removes and returns the lowest or highest scoring members of the first non-empty sorted set, or waits until one has some.",
         syntax: "timeout:double numkeys:integer key... where=(MIN|MAX) [COUNT count:integer]",
     },
     spec! {
         name: "bzpopmax", arity: -3, flags: [Write, Noscript, Blocking, Fast], keys: ALL_BUT_LAST,
-        group: SortedSet, since: "5.0.0", run: normal(blocking::bzpopmax),
+        group: SortedSet, since: "5.0.0", run: waits(blocking::bzpopmax),
         summary: "Removes and returns the highest scoring member of the first non-empty sorted set, or waits until one has one.",
         syntax: "key... timeout:double",
     },
     spec! {
         name: "bzpopmin", arity: -3, flags: [Write, Noscript, Blocking, Fast], keys: ALL_BUT_LAST,
-        group: SortedSet, since: "5.0.0", run: normal(blocking::bzpopmin),
+        group: SortedSet, since: "5.0.0", run: waits(blocking::bzpopmin),
         summary: "Removes and returns the lowest scoring member of the first non-empty sorted set, or waits until one has one.",
         syntax: "key... timeout:double",
     },
@@ -943,6 +948,12 @@ pub static COMMANDS: &[Spec] = &[
         group: Transactions, since: "2.2.0", run: runs(Kind::Unwatch),
         summary: "Forgets the watched keys.",
         syntax: "",
+    },
+    spec! {
+        name: "wait", arity: 3, flags: [Noscript], keys: NONE,
+        group: Generic, since: "3.0.0", run: waits(blocking::wait),
+        summary: "Waits until the writes before it reach replicas: with none, 0 once its timeout passes.",
+        syntax: "numreplicas:integer timeout:integer",
     },
     spec! {
         name: "watch", arity: -2, flags: [Noscript, Loading, Stale, Fast, AllowBusy], keys: ALL,
