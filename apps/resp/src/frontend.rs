@@ -93,6 +93,9 @@ pub struct Frontend<S, C> {
     pub(crate) blocked: BTreeMap<u64, u64>,
     /// What the store answered blocked connections, until each takes it.
     pub(crate) answers: BTreeMap<u64, Answer>,
+    /// The store generation the blocked connections were last checked
+    /// against: only when it changes are they walked.
+    checked_generation: u64,
 }
 
 /// What a blocked connection's command came to.
@@ -128,6 +131,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             clients_held: 0,
             blocked: BTreeMap::new(),
             answers: BTreeMap::new(),
+            checked_generation: 0,
         }
     }
 
@@ -334,15 +338,18 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             }
             // A store that restarted (or cannot be reached) forgot them.
             let generation = self.store.generation();
-            let lost: Vec<u64> = self
-                .blocked
-                .iter()
-                .filter(|&(_, &g)| polled.is_err() || g != generation)
-                .map(|(&session, _)| session)
-                .collect();
-            for session in lost {
-                self.blocked.remove(&session);
-                self.answers.insert(session, Answer::Lost);
+            if polled.is_err() || generation != self.checked_generation {
+                let lost: Vec<u64> = self
+                    .blocked
+                    .iter()
+                    .filter(|&(_, &g)| polled.is_err() || g != generation)
+                    .map(|(&session, _)| session)
+                    .collect();
+                for session in lost {
+                    self.blocked.remove(&session);
+                    self.answers.insert(session, Answer::Lost);
+                }
+                self.checked_generation = generation;
             }
         }
         self.pubsub.with_mail().chain(self.answers.keys().copied())

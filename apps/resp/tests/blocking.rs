@@ -167,3 +167,29 @@ fn consumers_are_served_in_order_none_twice() {
     }
     assert_eq!(run(&mut producer, &mut fe, "EXISTS jobs\r\n"), ":0\r\n");
 }
+
+#[test]
+fn a_store_restart_answers_the_waiting_connections_and_closes_them() {
+    let (mut fe, server, _) = setup();
+    let mut a = connect(&mut fe);
+    assert_eq!(run(&mut a, &mut fe, "BLPOP q 0\r\n"), "");
+    let (side, _) = {
+        let mem: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
+        let base = mem.as_mut_ptr();
+        // SAFETY: leaked, so mapped for ever; only the server uses it.
+        unsafe { (SharedBuf::new(base, 4096).unwrap(), ()) }
+    };
+    server.restart(KvsServer::new(
+        Box::new(|| 1_700_000_000_000u64) as Box<dyn FnMut() -> u64>,
+        vec![("fe".into(), side)],
+    ));
+    assert_eq!(woken(&mut fe), [a.id()]);
+    let (out, flow) = drive(&mut a, &mut fe, b"");
+    assert_eq!(
+        (String::from_utf8(out).unwrap().as_str(), flow),
+        (
+            "-ERR the key-value store restarted or cannot be reached; this connection's state is lost\r\n",
+            Flow::Close
+        )
+    );
+}

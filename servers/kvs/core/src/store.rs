@@ -382,7 +382,10 @@ impl Store {
         let db = &mut self.dbs[w.db];
         for key in &w.keys {
             if let Some(queue) = db.blocked.get_mut(key.as_slice()) {
-                queue.retain(|&other| other != id);
+                // Served sessions are at the front: O(1) for them.
+                if let Some(at) = queue.iter().position(|&other| other == id) {
+                    queue.remove(at);
+                }
                 if queue.is_empty() {
                     db.blocked.remove(key.as_slice());
                 }
@@ -402,12 +405,16 @@ impl Store {
     }
 
     /// Serves the sessions blocked on `key` of database `db`, in the order
-    /// they blocked, while it holds something.
+    /// they blocked, while it holds something: the cost is the sessions
+    /// served and those passed over (waiting for another type), not the
+    /// queue's length.
     fn serve_key(&mut self, db: usize, key: &[u8], now: i64) {
-        let Some(queue) = self.dbs[db].blocked.get(key) else {
-            return;
-        };
-        for id in queue.iter().copied().collect::<Vec<u64>>() {
+        // Sessions passed over stay at the front, before `next`.
+        let mut next = 0;
+        loop {
+            let Some(&id) = self.dbs[db].blocked.get(key).and_then(|q| q.get(next)) else {
+                return;
+            };
             let Some(value) = self.dbs[db].get(key, now) else {
                 return;
             };
@@ -417,6 +424,7 @@ impl Store {
                 .map(|w| w.op.clone())
                 .filter(|op| op.wants(value))
             else {
+                next += 1;
                 continue;
             };
             self.reply.reset();
