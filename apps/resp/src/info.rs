@@ -41,7 +41,11 @@ pub(crate) fn write<S: Store, C: Clock>(
     let now = fe.clock.now_us();
     // The store's own INFO (its memory, its log, its evictions), when a
     // section wants it.
-    let store = if wanted[0] || wanted[2] || wanted[3] || wanted[4] {
+    let store = if wanted
+        .iter()
+        .zip(SECTIONS)
+        .any(|(&w, name)| w && name != "clients")
+    {
         fe.store.info().unwrap_or_default()
     } else {
         Vec::new()
@@ -61,7 +65,7 @@ pub(crate) fn write<S: Store, C: Clock>(
             "memory" => memory(fe, &store, &mut text),
             "persistence" => persistence(fe, &store, &mut text),
             "stats" => stats(fe, &store, &mut text),
-            _ => keyspace(fe, &mut text),
+            _ => keyspace(fe, &store, &mut text),
         };
     }
     reply::bulk(out, text.as_bytes());
@@ -220,10 +224,24 @@ fn stats<S: Store, C: Clock>(
     )
 }
 
-/// One line per non-empty database. The store counts keys; it does not
-/// report keys with an expiry, so `expires` is 0.
-fn keyspace<S: Store, C: Clock>(fe: &mut Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+/// One line per non-empty database: the store's own (the kvs server's
+/// INFO keyspace counts keys with an expiry and their mean time to live),
+/// or, from a store that does not report them, its DBSIZE of each with
+/// `expires` 0.
+fn keyspace<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    store: &[u8],
+    t: &mut String,
+) -> core::fmt::Result {
     t.push_str("# Keyspace\r\n");
+    let text = String::from_utf8_lossy(store);
+    if let Some(at) = text.find("# Keyspace\r\n") {
+        let lines = text[at..].lines().skip(1);
+        for line in lines.take_while(|l| l.starts_with("db")) {
+            write!(t, "{line}\r\n")?;
+        }
+        return Ok(());
+    }
     for db in 0..fe.config.databases() {
         match fe.store.dbsize(db) {
             Ok(Some(0)) => {}

@@ -698,7 +698,7 @@ fn info_sections() {
         run(
             &mut c,
             &mut fe,
-            "SET a 1\r\nSET b 2\r\nSELECT 3\r\nSET c 3\r\n"
+            "SET a 1\r\nSET b 2 PX 5000\r\nSELECT 3\r\nSET c 3\r\n"
         ),
         "+OK\r\n".repeat(4)
     );
@@ -733,7 +733,8 @@ fn info_sections() {
         "aof_enabled:0\r\n",
         "total_connections_received:1\r\n",
         "total_commands_processed:4\r\n",
-        "db0:keys=2,expires=0,avg_ttl=0\r\n",
+        // The store's clock stands still: b has its 5 s to live.
+        "db0:keys=2,expires=1,avg_ttl=5000\r\n",
         "db3:keys=1,expires=0,avg_ttl=0\r\n",
     ] {
         assert!(info.contains(field), "{field:?} missing from {info}");
@@ -747,7 +748,7 @@ fn info_sections() {
     let keyspace = read_all(run(&mut c, &mut fe, "info KEYSPACE\r\n").as_bytes())[0].text();
     assert_eq!(
         keyspace,
-        "# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
+        "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=5000\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
     );
     let two = read_all(run(&mut c, &mut fe, "INFO clients stats\r\n").as_bytes())[0].text();
     assert!(

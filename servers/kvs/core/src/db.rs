@@ -91,7 +91,7 @@ type Keys = indexmap::IndexMap<Vec<u8>, Entry, SeededState>;
 pub(crate) struct Db {
     map: Keys,
     /// (expire_at, key) for every key with an expiry, for active expiry.
-    expires: BTreeSet<(i64, Vec<u8>)>,
+    expires: Expiries,
     /// Version counters of the keys some session WATCHes.
     watched: Map<Vec<u8>, WatchSlot>,
     next_version: u64,
@@ -132,7 +132,7 @@ impl Db {
     pub(crate) fn new(state: SeededState, seed: u64) -> Db {
         Db {
             map: Keys::with_hasher(state),
-            expires: BTreeSet::new(),
+            expires: Expiries::default(),
             watched: Map::with_hasher(state),
             next_version: 0,
             blocked: Map::with_hasher(state),
@@ -586,6 +586,77 @@ impl Db {
     /// The key that expires first, and when.
     pub(crate) fn soonest_expiry(&self) -> Option<(i64, &[u8])> {
         self.expires.first().map(|(t, k)| (*t, k.as_slice()))
+    }
+
+    /// How many keys have an expiry (INFO keyspace's `expires`; keys past
+    /// their time not yet removed count).
+    pub(crate) fn volatile(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The mean time to live of the keys with an expiry at `now`, in
+    /// milliseconds (INFO keyspace's `avg_ttl`; 0 with none), from their
+    /// sum: O(1), where Redis estimates it from active expiry's samples.
+    pub(crate) fn avg_ttl(&self, now: i64) -> u64 {
+        let n = self.expires.len() as i128;
+        if n == 0 {
+            return 0;
+        }
+        let mean = self.expires.sum / n - i128::from(now);
+        u64::try_from(mean.max(0)).unwrap_or(u64::MAX)
+    }
+}
+
+/// (expire_at, key) for every key with an expiry, ordered by time, and
+/// the sum of the times.
+#[derive(Debug, Default)]
+struct Expiries {
+    set: BTreeSet<(i64, Vec<u8>)>,
+    sum: i128,
+}
+
+impl Expiries {
+    fn insert(&mut self, e: (i64, Vec<u8>)) {
+        let t = e.0;
+        if self.set.insert(e) {
+            self.sum += i128::from(t);
+        }
+    }
+
+    fn remove(&mut self, e: &(i64, Vec<u8>)) {
+        if self.set.remove(e) {
+            self.sum -= i128::from(e.0);
+        }
+    }
+
+    fn pop_first(&mut self) -> Option<(i64, Vec<u8>)> {
+        let e = self.set.pop_first()?;
+        self.sum -= i128::from(e.0);
+        Some(e)
+    }
+
+    fn clear(&mut self) {
+        self.set.clear();
+        self.sum = 0;
+    }
+
+    fn first(&self) -> Option<&(i64, Vec<u8>)> {
+        self.set.first()
+    }
+
+    fn last(&self) -> Option<&(i64, Vec<u8>)> {
+        self.set.last()
+    }
+
+    fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    fn range(
+        &self,
+        from: core::ops::RangeFrom<(i64, Vec<u8>)>,
+    ) -> alloc::collections::btree_set::Range<'_, (i64, Vec<u8>)> {
+        self.set.range(from)
     }
 }
 

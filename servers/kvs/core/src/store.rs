@@ -306,6 +306,14 @@ impl Store {
         &self.dbs
     }
 
+    /// Database `db`'s keys, keys with an expiry and their mean time to
+    /// live in milliseconds at `now_ms` (INFO keyspace's `keys`,
+    /// `expires`, `avg_ttl`).
+    pub fn keyspace(&self, db: usize, now_ms: u64) -> (usize, usize, u64) {
+        let d = &self.dbs[db];
+        (d.len(), d.volatile(), d.avg_ttl(clamp_now(now_ms)))
+    }
+
     /// Ends a session: drops its transaction and its WATCHes.
     pub fn release(&mut self, session: &mut Session) {
         session.multi = None;
@@ -959,6 +967,28 @@ mod tests {
         store.execute(&mut a, &[b"SET", b"k", b"1"], 0);
         store.execute(&mut b, &[b"MULTI"], 0);
         assert_eq!(store.execute(&mut b, &[b"EXEC"], 0), Reply::nil_array());
+    }
+
+    #[test]
+    fn keyspace_counts_expiries_and_their_mean_ttl() {
+        let mut t = T::new();
+        assert_eq!(t.store.keyspace(0, t.now), (0, 0, 0));
+        t.run("SET x 1 PX 1000");
+        t.run("SET y 1 PX 3000");
+        t.run("SET z 1");
+        assert_eq!(t.store.keyspace(0, t.now), (3, 2, 2000));
+        assert_eq!(t.store.keyspace(0, t.now + 500), (3, 2, 1500));
+        t.run("PERSIST y");
+        assert_eq!(t.store.keyspace(0, t.now), (3, 1, 1000));
+        t.run("PEXPIRE z 5000");
+        t.run("SET x 2");
+        assert_eq!(t.store.keyspace(0, t.now), (3, 1, 5000), "SET clears x's");
+        t.run("DEL z");
+        t.run("SETEX w 10 v");
+        t.run("RENAME w v");
+        assert_eq!(t.store.keyspace(0, t.now), (3, 1, 10_000));
+        t.run("FLUSHDB");
+        assert_eq!(t.store.keyspace(0, t.now), (0, 0, 0));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `INFO`: what the kvs server says about itself in Redis's words (the
 //! sections `server` (Basalt's own fields: its generation, restarts and
-//! how the last start ended), `memory`, `persistence` and `stats`), for
+//! how the last start ended), `memory`, `persistence`, `stats` and
+//! `keyspace`), for
 //! the front ends' `INFO` and metrics. `kvs-core` does not know the heap or the disk; the server
 //! answers it before the store sees it.
 
@@ -28,6 +29,7 @@ pub(crate) fn reply(
     held: Option<u64>,
     lineage: Lineage,
     persistence: Option<&Persistence<Box<dyn SectorDevice>>>,
+    now_ms: u64,
     reply: &mut Vec<u8>,
 ) {
     let wants = |section: &[u8]| {
@@ -107,6 +109,18 @@ pub(crate) fn reply(
     if wants(b"stats") {
         section("Stats", &mut text);
         let _ = write!(text, "evicted_keys:{}\r\n", store.evicted_keys());
+    }
+    if wants(b"keyspace") {
+        section("Keyspace", &mut text);
+        for db in 0..kvs_core::DATABASES {
+            let (keys, expires, avg_ttl) = store.keyspace(db, now_ms);
+            if keys > 0 {
+                let _ = write!(
+                    text,
+                    "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+                );
+            }
+        }
     }
     kvs_core::Reply::Bulk(Some(text.into_bytes())).encode_resp2(reply);
 }

@@ -655,12 +655,14 @@ impl<C: Clock> Engine<'_, C> {
         }
         if info::is_info(args) && !state.in_multi() {
             let held = self.held.map(|gauge| gauge());
+            let now = self.clock.now_ms();
             return info::reply(
                 args,
                 self.store,
                 held,
                 self.lineage,
                 self.persistence.as_ref(),
+                now,
                 reply,
             );
         }
