@@ -763,10 +763,11 @@ fn job_queue(redis_port: u16) -> Result<()> {
     )
 }
 
-/// Reads one bulk-string reply (`None` for a nil one) from `s`.
+/// Reads one bulk-string reply from `s`: `None` for the nil array a
+/// BLMOVE that timed out answers (Redis 7.0's).
 fn read_bulk(s: &mut TcpStream) -> Result<Option<String>> {
     let header = read_line(s)?;
-    if header == "$-1" {
+    if header == "*-1" {
         return Ok(None);
     }
     let len: usize = header
