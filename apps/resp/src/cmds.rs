@@ -2,7 +2,7 @@
 
 use crate::conn::Session;
 use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
-use crate::pubsub::{Delivery, Kind};
+use crate::pubsub::Kind;
 use crate::table;
 use crate::{Clock, Command, Store, StoreError, docs, info, reply};
 use alloc::string::String;
@@ -309,24 +309,8 @@ fn run_own<S: Store, C: Clock>(
                 cmd.arg(1).unwrap_or_default(),
                 cmd.arg(2).unwrap_or_default(),
             );
-            let now_us = fe.clock.now_us();
-            let limit = fe.config.output_limit_pubsub();
-            let clients = &fe.clients;
-            let slots = &fe.slots;
-            let unsent = |id: u64| {
-                slots
-                    .get(&id)
-                    .and_then(|&slot| clients.get(slot)?.as_ref())
-                    .map_or(0, |c| c.omem)
-            };
-            let delivery = Delivery {
-                limit,
-                now_us,
-                unsent: &unsent,
-                budget: fe.client_memory_limit().saturating_sub(fe.clients_held()),
-            };
-            let n = fe.pubsub.publish(shard, channel, message, &delivery);
-            reply::int(out, n as i64);
+            let n = fe.publish(shard, channel, message);
+            reply::int(&mut s.out, n as i64);
         }
         Own::Pubsub => pubsub(fe, spec, cmd, out),
         Own::Echo => reply::bulk(out, cmd.arg(1).unwrap_or_default()),

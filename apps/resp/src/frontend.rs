@@ -96,6 +96,8 @@ pub struct Frontend<S, C> {
     /// The store generation the blocked connections were last checked
     /// against: only when it changes are they walked.
     checked_generation: u64,
+    /// The store sends keyspace events (some connection listens).
+    events_on: bool,
 }
 
 /// What a blocked connection's command came to.
@@ -132,6 +134,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             blocked: BTreeMap::new(),
             answers: BTreeMap::new(),
             checked_generation: 0,
+            events_on: false,
         }
     }
 
@@ -328,12 +331,24 @@ impl<S: Store, C: Clock> Frontend<S, C> {
     /// output. Call it whenever the component wakes, and after each
     /// [`flush`](Self::flush).
     pub fn woken(&mut self) -> impl Iterator<Item = u64> + '_ {
-        if !self.blocked.is_empty() {
+        // Keyspace events are asked for while someone may hear them.
+        let listening = self.pubsub.listening();
+        if listening != self.events_on && self.store.events(listening).is_ok() {
+            self.events_on = listening;
+        }
+        if !self.blocked.is_empty() || self.events_on {
             let mut letters = Vec::new();
             let polled = self.store.mail(&mut letters);
-            for (session, reply) in letters {
-                if self.blocked.remove(&session).is_some() {
-                    self.answers.insert(session, Answer::Reply(reply));
+            for letter in letters {
+                match letter {
+                    crate::Letter::Reply { session, reply } => {
+                        if self.blocked.remove(&session).is_some() {
+                            self.answers.insert(session, Answer::Reply(reply));
+                        }
+                    }
+                    crate::Letter::Publish { channel, message } => {
+                        self.publish(false, &channel, &message);
+                    }
                 }
             }
             // A store that restarted (or cannot be reached) forgot them.
@@ -353,6 +368,32 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             }
         }
         self.pubsub.with_mail().chain(self.answers.keys().copied())
+    }
+
+    /// PUBLISH (`shard` false) or SPUBLISH `message` on `channel`: to
+    /// every listener, within `client-output-buffer-limit`'s `pubsub`
+    /// class and the clients' memory; how many got it.
+    pub(crate) fn publish(&mut self, shard: bool, channel: &[u8], message: &[u8]) -> usize {
+        let now_us = self.clock.now_us();
+        let limit = self.config.output_limit_pubsub();
+        let budget = self
+            .client_memory_limit()
+            .saturating_sub(self.clients_held());
+        let clients = &self.clients;
+        let slots = &self.slots;
+        let unsent = |id: u64| {
+            slots
+                .get(&id)
+                .and_then(|&slot| clients.get(slot)?.as_ref())
+                .map_or(0, |c| c.omem)
+        };
+        let delivery = crate::pubsub::Delivery {
+            limit,
+            now_us,
+            unsent: &unsent,
+            budget,
+        };
+        self.pubsub.publish(shard, channel, message, &delivery)
     }
 
     /// The client list entry of `session`.

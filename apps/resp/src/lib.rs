@@ -131,14 +131,24 @@ pub trait Store {
         round::one_by_one(self, round, replies, ends)
     }
 
-    /// Appends the replies of blocking commands that stopped waiting
-    /// (served, timed out or unblocked) to `letters`, each with its
-    /// session: the kvs server's mail. A round answers a command that
-    /// blocked with `kvs_api::proto::BLOCKED`; the front end asks for its
-    /// reply here whenever it is woken while a connection waits. The
-    /// default has none (such a store never blocks).
-    fn mail(&mut self, letters: &mut Vec<(u64, Vec<u8>)>) -> Result<(), StoreError> {
+    /// Appends the store's mail to `letters`: the replies of blocking
+    /// commands that stopped waiting (served, timed out or unblocked),
+    /// each with its session, and the keyspace events to publish if the
+    /// front end asked for them ([`events`](Self::events)). A round
+    /// answers a command that blocked with `kvs_api::proto::BLOCKED`; the
+    /// front end asks for its reply here whenever it is woken while a
+    /// connection waits or it takes events. The default has none (such a
+    /// store never blocks).
+    fn mail(&mut self, letters: &mut Vec<Letter>) -> Result<(), StoreError> {
         let _ = letters;
+        Ok(())
+    }
+
+    /// Asks for keyspace events in the mail (`on`), or stops them: the
+    /// front end does while some connection listens on a channel or a
+    /// pattern. The default: none come.
+    fn events(&mut self, on: bool) -> Result<(), StoreError> {
+        let _ = on;
         Ok(())
     }
 
@@ -182,6 +192,25 @@ pub trait Store {
             .and_then(kvs_core::num::parse_i64)
             .and_then(|n| u64::try_from(n).ok()))
     }
+}
+
+/// A letter of the store's mail ([`Store::mail`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Letter {
+    /// The reply of session `session`'s blocking command.
+    Reply {
+        /// The session.
+        session: u64,
+        /// The reply's RESP2 bytes.
+        reply: Vec<u8>,
+    },
+    /// A keyspace event to publish on `channel`.
+    Publish {
+        /// The channel (`__keyspace@0__:k`, `__keyevent@0__:set`).
+        channel: Vec<u8>,
+        /// The message.
+        message: Vec<u8>,
+    },
 }
 
 /// Why the store gave no reply.
@@ -380,11 +409,25 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
         kvs_api::Connection::generation(self)
     }
 
-    fn mail(&mut self, letters: &mut Vec<(u64, Vec<u8>)>) -> Result<(), StoreError> {
+    fn mail(&mut self, letters: &mut Vec<Letter>) -> Result<(), StoreError> {
+        use kvs_api::proto::Letter as Wire;
         let bytes = self.take_mail().map_err(|_| StoreError::Lost)?;
         let parsed = kvs_api::proto::parse_mail(&bytes).ok_or(StoreError::Lost)?;
-        letters.extend(parsed.into_iter().map(|(s, r)| (s, r.to_vec())));
+        letters.extend(parsed.into_iter().map(|l| match l {
+            Wire::Reply { session, reply } => Letter::Reply {
+                session,
+                reply: reply.to_vec(),
+            },
+            Wire::Publish { channel, message } => Letter::Publish {
+                channel: channel.to_vec(),
+                message: message.to_vec(),
+            },
+        }));
         Ok(())
+    }
+
+    fn events(&mut self, on: bool) -> Result<(), StoreError> {
+        self.client().events(on).map_err(|_| StoreError::Lost)
     }
 
     fn unblock(&mut self, session: u64, error: bool) -> Result<bool, StoreError> {

@@ -331,6 +331,12 @@ impl PubSub {
     pub(crate) fn channel_counts(&self) -> (usize, usize) {
         (self.channels.len(), self.shard.len())
     }
+
+    /// Whether some connection listens on a channel or a pattern (which
+    /// keyspace events may reach).
+    pub(crate) fn listening(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty()
+    }
 }
 
 /// A (un)subscription reply: `[word, name or nil, count]`.

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod redis;
+pub mod served;
 
 use kvs::{Kvs as _, KvsClient, KvsServer, ManualClock, SharedBuf};
 use libcap::rpc::{Local, RpcError};

@@ -193,6 +193,12 @@ libcap::rpc_interface! {
         /// UNBLOCK` when `error`; the reply comes by mail. Whether the
         /// session was blocked.
         fn unblock(session: u64, error: bool) -> bool = 20;
+        /// Asks for keyspace events (`notify-keyspace-events`) in the
+        /// caller's mail, as [`proto::Letter::Publish`] letters, or stops
+        /// them: a front end with Pub/Sub subscribers asks. Events of
+        /// every client's commands, of expiry and of eviction come, in the
+        /// order they happened.
+        fn events(on: bool) = 21;
     }
 }
 

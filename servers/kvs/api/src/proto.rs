@@ -191,32 +191,97 @@ pub fn round_reply_len(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-/// Appends one letter of a client's mail ([`Kvs::mail`](crate::Kvs::mail))
-/// to `out`: the session's number (8 bytes, little-endian), then the
-/// RESP2 reply its blocked command got.
-///
-/// ```
-/// let mut mail = Vec::new();
-/// kvs_api::proto::push_letter(3, b"$-1\r\n", &mut mail);
-/// kvs_api::proto::push_letter(9, b":1\r\n", &mut mail);
-/// let letters = kvs_api::proto::parse_mail(&mail).unwrap();
-/// assert_eq!(letters, [(3, &b"$-1\r\n"[..]), (9, &b":1\r\n"[..])]);
-/// ```
-pub fn push_letter(session: u64, reply: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&session.to_le_bytes());
-    out.extend_from_slice(reply);
+/// One letter of a client's mail ([`Kvs::mail`](crate::Kvs::mail)).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Letter<'a> {
+    /// The RESP2 reply session `session`'s blocked command got.
+    Reply {
+        /// The session.
+        session: u64,
+        /// The reply.
+        reply: &'a [u8],
+    },
+    /// A keyspace event to publish, as PUBLISH would
+    /// ([`Kvs::events`](crate::Kvs::events)).
+    Publish {
+        /// The channel (`__keyspace@0__:k`, `__keyevent@0__:set`).
+        channel: &'a [u8],
+        /// The message.
+        message: &'a [u8],
+    },
 }
 
-/// The letters of a client's mail, each a session and its reply; `None`
-/// unless `bytes` is nothing but whole letters.
-pub fn parse_mail(bytes: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+/// A letter's first byte: what follows.
+const REPLY_LETTER: u8 = 0;
+const PUBLISH_LETTER: u8 = 1;
+
+impl Letter<'_> {
+    /// Appends the letter to `out`: [`Letter::Reply`] as a byte 0, the
+    /// session (8 bytes, little-endian) and the reply;
+    /// [`Letter::Publish`] as a byte 1, then the channel and the message,
+    /// each as its length (4 bytes, little-endian) and its bytes.
+    ///
+    /// ```
+    /// use kvs_api::proto::{Letter, parse_mail};
+    /// let mut mail = Vec::new();
+    /// Letter::Reply { session: 3, reply: b"$-1\r\n" }.push(&mut mail);
+    /// Letter::Publish { channel: b"__keyevent@0__:set", message: b"k" }.push(&mut mail);
+    /// let letters = parse_mail(&mail).unwrap();
+    /// assert_eq!(letters[0], Letter::Reply { session: 3, reply: b"$-1\r\n" });
+    /// assert_eq!(letters[1], Letter::Publish { channel: b"__keyevent@0__:set", message: b"k" });
+    /// ```
+    pub fn push(&self, out: &mut Vec<u8>) {
+        match *self {
+            Letter::Reply { session, reply } => {
+                out.push(REPLY_LETTER);
+                out.extend_from_slice(&session.to_le_bytes());
+                out.extend_from_slice(reply);
+            }
+            Letter::Publish { channel, message } => {
+                out.push(PUBLISH_LETTER);
+                for part in [channel, message] {
+                    out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                    out.extend_from_slice(part);
+                }
+            }
+        }
+    }
+}
+
+/// The letter at the start of `bytes`, and its length; `None` unless a
+/// whole one is there.
+pub fn letter(bytes: &[u8]) -> Option<(Letter<'_>, usize)> {
+    match *bytes.first()? {
+        REPLY_LETTER => {
+            let session = u64::from_le_bytes(bytes.get(1..9)?.try_into().ok()?);
+            let len = reply_len(bytes.get(9..)?)?;
+            let reply = &bytes[9..9 + len];
+            Some((Letter::Reply { session, reply }, 9 + len))
+        }
+        PUBLISH_LETTER => {
+            let mut at = 1;
+            let mut part = || {
+                let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
+                let bytes = bytes.get(at + 4..at.checked_add(4 + len)?)?;
+                at += 4 + len;
+                Some(bytes)
+            };
+            let (channel, message) = (part()?, part()?);
+            Some((Letter::Publish { channel, message }, at))
+        }
+        _ => None,
+    }
+}
+
+/// The letters of a client's mail; `None` unless `bytes` is nothing but
+/// whole letters.
+pub fn parse_mail(bytes: &[u8]) -> Option<Vec<Letter<'_>>> {
     let mut letters = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
-        let session = u64::from_le_bytes(bytes.get(pos..pos + 8)?.try_into().ok()?);
-        let len = reply_len(&bytes[pos + 8..])?;
-        letters.push((session, &bytes[pos + 8..pos + 8 + len]));
-        pos += 8 + len;
+        let (l, len) = letter(&bytes[pos..])?;
+        letters.push(l);
+        pos += len;
     }
     Some(letters)
 }

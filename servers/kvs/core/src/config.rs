@@ -36,6 +36,9 @@ pub enum Kind {
     Save,
     /// Any string.
     Text,
+    /// `notify-keyspace-events`: letters of event classes
+    /// ([`crate::notify::Classes`]), shown in Redis's order.
+    KeyspaceEvents,
     /// `client-output-buffer-limit`: groups `<class> <hard> <soft>
     /// <soft-seconds>` separated by single spaces, the class `normal`,
     /// `replica` (or `slave`) or `pubsub`; a value sets the classes it
@@ -250,6 +253,7 @@ pub static STORE: &[Param] = &[
         },
         "5",
     ),
+    Param::new("notify-keyspace-events", Kind::KeyspaceEvents, ""),
     Param::new("set-max-intset-entries", COUNT, "512"),
     Param::aliased(
         "zset-max-listpack-entries",
@@ -566,6 +570,9 @@ pub fn normalise(kind: &Kind, value: &[u8]) -> Result<String, ConfigError> {
         Kind::Text => core::str::from_utf8(value)
             .map(ToString::to_string)
             .map_err(|_| invalid("argument must be text")),
+        Kind::KeyspaceEvents => crate::notify::Classes::parse(value)
+            .map(crate::notify::Classes::name)
+            .ok_or_else(|| invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")),
     }
 }
 

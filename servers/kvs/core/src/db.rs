@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use crate::encoding::{Encoding, Thresholds};
 use crate::hash::{Map, Rng, SeededState, Set};
 use crate::memory::Tracking;
+use crate::notify::{Classes, Notes};
 use crate::reply::{Reply, WRONGTYPE};
 use crate::zset::ZSet;
 
@@ -101,6 +102,8 @@ pub(crate) struct Db {
     /// Keys some session is blocked on that changed since the store last
     /// served blocked sessions, in the order they first changed, once each.
     pub(crate) ready: Vec<Vec<u8>>,
+    /// The keyspace events of the command running (`crate::notify`).
+    pub(crate) notes: Notes,
     pub(crate) state: SeededState,
     /// The change journal the append-only log reads (`crate::aof`): when
     /// on, every touched key is recorded, and a flush is noted.
@@ -137,6 +140,7 @@ impl Db {
             next_version: 0,
             blocked: Map::with_hasher(state),
             ready: Vec::new(),
+            notes: Notes::default(),
             state,
             journal: None,
             tracking: Tracking::Lru,
@@ -239,10 +243,54 @@ impl Db {
     pub(crate) fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
         match self.map.get(key) {
             Some(e) if Self::is_expired(e, now) => {
-                self.remove(key);
+                self.remove_as(key, Classes::EXPIRED, "expired");
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Removes `key` as [`remove`](Self::remove) does, raising `event` of
+    /// `class` for it instead of the command's (expiry, eviction, a
+    /// collection emptied).
+    pub(crate) fn remove_as(
+        &mut self,
+        key: &[u8],
+        class: Classes,
+        event: &'static str,
+    ) -> Option<Entry> {
+        if self.map.contains_key(key) {
+            self.notes.note(class, event, key);
+        }
+        self.remove_quietly(key)
+    }
+
+    /// Removes `key` as [`remove`](Self::remove) does, raising no event
+    /// (RESTORE's REPLACE, before the key is made anew).
+    pub(crate) fn remove_quietly(&mut self, key: &[u8]) -> Option<Entry> {
+        let current = self.notes.current.take();
+        let entry = self.remove(key);
+        self.notes.current = current;
+        entry
+    }
+
+    /// Removes `key`, raising `del` for it (a destination a command
+    /// leaves empty, an expiry in the past).
+    pub(crate) fn delete(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_as(key, Classes::GENERIC, "del")
+    }
+
+    /// Raises `event` of `class` for `key` now (commands whose events
+    /// are not their changes': RENAME's `rename_from`, COPY's `copy_to`).
+    pub(crate) fn note(&mut self, class: Classes, event: &'static str, key: &[u8]) {
+        self.notes.note(class, event, key);
+    }
+
+    /// Makes the changes from now on raise `event` of `class` (a command
+    /// that raises different events for different keys).
+    pub(crate) fn raise(&mut self, class: Classes, event: &'static str) {
+        if self.notes.on != Classes::none() {
+            self.notes.current = Some((class, event));
         }
     }
 
@@ -306,6 +354,7 @@ impl Db {
             None => {
                 let entry = self.fresh(value);
                 self.map.insert(key.to_vec(), entry);
+                self.notes.note(Classes::NEW, "new", key);
             }
         }
         self.touch(key);
@@ -318,6 +367,7 @@ impl Db {
             self.expires.insert((t, key.to_vec()));
         }
         self.map.insert(key.to_vec(), entry);
+        self.notes.note(Classes::NEW, "new", key);
         self.touch(key);
     }
 
@@ -334,18 +384,20 @@ impl Db {
         if self.accessed(key, now).is_none() {
             let entry = self.fresh(make(self.state));
             self.map.insert(key.to_vec(), entry);
+            self.notes.note(Classes::NEW, "new", key);
         }
         &mut self.map.get_mut(key).expect("just inserted").value
     }
 
-    /// Removes `key` if it holds an empty collection (touching it).
+    /// Removes `key` if it holds an empty collection (touching it, and
+    /// raising `del`).
     pub(crate) fn drop_if_empty(&mut self, key: &[u8]) {
         if self
             .map
             .get(key)
             .is_some_and(|e| e.value.is_empty_collection())
         {
-            self.remove(key);
+            self.remove_as(key, Classes::GENERIC, "del");
         }
     }
 
@@ -397,13 +449,15 @@ impl Db {
         self.map.get(key)
     }
 
-    /// Marks `key` as modified for WATCH (and in the journal, if on), and
-    /// as ready if a session is blocked on it.
+    /// Marks `key` as modified for WATCH (and in the journal, if on), as
+    /// ready if a session is blocked on it, and raises the command's
+    /// keyspace event for it.
     pub(crate) fn touch(&mut self, key: &[u8]) {
         if let Some(j) = self.journal.as_mut() {
             j.keys.push(key.to_vec());
         }
         self.signal_ready(key);
+        self.notes.changed(key);
         if self.watched.is_empty() {
             return;
         }
@@ -537,7 +591,7 @@ impl Db {
                     if let Some(e) = self.map.get_mut(&key) {
                         e.expire_at = None;
                     }
-                    self.remove(&key);
+                    self.remove_as(&key, Classes::EXPIRED, "expired");
                     n += 1;
                 }
                 _ => break,

@@ -47,8 +47,8 @@
 //! - Glob ranges compare bytes as signed `char`, as Redis does on x86.
 //! - The blocking pops wait only in sessions that may block
 //!   ([`Session::set_may_block`]); the store answers them later through
-//!   [`Store::take_answered`] (module `blocking`). There are no keyspace
-//!   notifications and no hash-field expiry.
+//!   [`Store::take_answered`] (module `blocking`). Keyspace events
+//!   ([`notify`]) leave out `keymiss`. There is no hash-field expiry.
 //! - Strings stop at Redis's default `proto-max-bulk-len` (512 MiB), and
 //!   bit offsets (SETBIT, GETBIT, BITFIELD) below 2^32, whatever a front
 //!   end sets the parameter to.
@@ -85,6 +85,7 @@ mod hash;
 mod hll;
 pub mod mc;
 pub mod memory;
+pub mod notify;
 pub mod num;
 mod rdb;
 mod reply;

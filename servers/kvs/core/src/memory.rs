@@ -467,7 +467,7 @@ impl Memory {
             let Some((db, key)) = self.victim(dbs, rng, now) else {
                 return false;
             };
-            dbs[db].remove(&key);
+            dbs[db].remove_as(&key, crate::notify::Classes::EVICTED, "evicted");
             self.evicted += 1;
         }
         true

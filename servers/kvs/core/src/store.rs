@@ -33,6 +33,9 @@ pub struct Store {
     mc: crate::mc::Items,
     /// The blocked sessions.
     blocking: Blocking,
+    /// The keyspace events `notify-keyspace-events` publishes (none: no
+    /// event is noted).
+    notify: crate::notify::Classes,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -175,6 +178,7 @@ impl Store {
             config: Table::new(config::STORE),
             mc: crate::mc::Items::new(SeededState::new(seed.rotate_left(17))),
             blocking: Blocking::default(),
+            notify: crate::notify::Classes::none(),
         }
     }
 
@@ -258,11 +262,51 @@ impl Store {
         self.memory.limits = limits_of(&self.config);
         let tracking = self.memory.limits.tracking();
         let thresholds = thresholds_of(&self.config, &self.memory.limits);
+        let classes = self
+            .config
+            .get("notify-keyspace-events")
+            .and_then(|v| crate::notify::Classes::parse(v.as_bytes()))
+            .unwrap_or_default();
+        // Nothing is noted unless something would be published.
+        self.notify = if classes.publishes() {
+            classes
+        } else {
+            crate::notify::Classes::none()
+        };
         for db in &mut self.dbs {
             db.tracking = tracking;
             db.thresholds = thresholds;
+            db.notes.on = self.notify;
+            if self.notify == crate::notify::Classes::none() {
+                db.notes.events.clear();
+            }
         }
         self.memory.clear_pool();
+    }
+
+    /// The keyspace events raised since the last call (by commands, and
+    /// by expiry and eviction between them), in order, with the classes
+    /// `notify-keyspace-events` publishes ([`crate::notify::Event::messages`]).
+    /// Empty while it publishes nothing.
+    pub fn take_events(&mut self) -> (crate::notify::Classes, Vec<crate::notify::Event>) {
+        let mut noted = Vec::new();
+        if self.notify.publishes() {
+            for (db, d) in self.dbs.iter_mut().enumerate() {
+                noted.extend(d.notes.events.drain(..).map(|(seq, class, name, key)| {
+                    (
+                        seq,
+                        crate::notify::Event {
+                            db,
+                            class,
+                            name,
+                            key,
+                        },
+                    )
+                }));
+            }
+        }
+        noted.sort_by_key(|&(seq, _)| seq);
+        (self.notify, noted.into_iter().map(|(_, e)| e).collect())
     }
 
     /// Number of keys in database `db` (expired keys not yet removed
@@ -593,6 +637,12 @@ impl Store {
             | Kind::Configure(handler)
             | Kind::Caches(handler)
             | Kind::Waits(handler) => {
+                if self.notify != crate::notify::Classes::none() {
+                    let event = crate::notify::of_command(command.spec.name);
+                    for db in &mut self.dbs {
+                        db.notes.current = event;
+                    }
+                }
                 let mut ctx = self.ctx(session.db, now, may_block);
                 let reply = handler(&mut ctx, args);
                 session.db = ctx.db;
@@ -608,6 +658,11 @@ impl Store {
                             .entry(key.clone())
                             .or_default()
                             .push_back(id);
+                    }
+                }
+                if self.notify != crate::notify::Classes::none() {
+                    for db in &mut self.dbs {
+                        db.notes.current = None;
                     }
                 }
                 if matches!(command.kind, Kind::Configure(_)) {

@@ -105,9 +105,20 @@ struct Client {
     region: Option<usize>,
     /// The reply a round held back for the next one.
     held: Option<Vec<u8>>,
-    /// Letters for it ([`Kvs::mail`]): replies of its blocked sessions.
+    /// Letters for it ([`Kvs::mail`]): replies of its blocked sessions,
+    /// and keyspace events if it asked for them.
     mail: Vec<u8>,
+    /// It asked for keyspace events ([`Kvs::events`]).
+    events: bool,
+    /// Events it did not get because its mail held [`MAIL_EVENTS_LIMIT`].
+    dropped_events: u64,
 }
+
+/// Past this many bytes of mail, a client gets no more keyspace events
+/// until it takes its mail (a front end that stopped asking cannot make
+/// the store hold events without bound); replies of blocked sessions are
+/// never dropped.
+pub const MAIL_EVENTS_LIMIT: usize = 4 << 20;
 
 /// How the server wakes a client that has mail: a closure over the
 /// notification its `wake-<region>` argument names (a counter in tests).
@@ -450,8 +461,42 @@ impl<C: Clock> KvsServer<C> {
             encoded.clear();
             reply.encode_resp2(&mut encoded);
             let first = client.mail.is_empty();
-            proto::push_letter(session, &encoded, &mut client.mail);
+            proto::Letter::Reply {
+                session,
+                reply: &encoded,
+            }
+            .push(&mut client.mail);
             if first
+                && let Some(Waker(wake)) =
+                    client.region.and_then(|r| self.regions[r].waker.as_mut())
+            {
+                wake();
+            }
+        }
+        self.deliver_events();
+    }
+
+    /// Moves the keyspace events raised since the last call into the mail
+    /// of each client that asked for them, waking each whose mail was
+    /// empty.
+    fn deliver_events(&mut self) {
+        let (classes, events) = self.store.take_events();
+        if events.is_empty() {
+            return;
+        }
+        let messages: Vec<(Vec<u8>, Vec<u8>)> =
+            events.iter().flat_map(|e| e.messages(classes)).collect();
+        for client in self.clients.values_mut().filter(|c| c.events) {
+            let first = client.mail.is_empty();
+            for (channel, message) in &messages {
+                if client.mail.len() >= MAIL_EVENTS_LIMIT {
+                    client.dropped_events += 1;
+                    continue;
+                }
+                proto::Letter::Publish { channel, message }.push(&mut client.mail);
+            }
+            if first
+                && !client.mail.is_empty()
                 && let Some(Waker(wake)) =
                     client.region.and_then(|r| self.regions[r].waker.as_mut())
             {
@@ -475,12 +520,21 @@ impl<C: Clock> KvsServer<C> {
         out.clear();
         while taken < client.mail.len() {
             let rest = &client.mail[taken..];
-            let len = 8 + proto::reply_len(&rest[8..]).unwrap_or(rest.len() - 8);
+            // The server wrote every letter whole.
+            let Some((letter, len)) = proto::letter(rest) else {
+                break;
+            };
             if out.len() + len > room {
                 if out.is_empty() {
-                    // Alone it does not fit: its session learns that.
-                    out.extend_from_slice(&rest[..8]);
-                    out.extend_from_slice(TOO_LARGE_FOR_REGION);
+                    // Alone it does not fit: a session learns that, an
+                    // event is dropped.
+                    if let proto::Letter::Reply { session, .. } = letter {
+                        proto::Letter::Reply {
+                            session,
+                            reply: TOO_LARGE_FOR_REGION,
+                        }
+                        .push(&mut out);
+                    }
                     taken += len;
                 }
                 break;
@@ -894,6 +948,11 @@ impl<C: Clock> Kvs for KvsServer<C> {
         self.take_mail(caller.badge)
     }
 
+    fn events(&mut self, caller: Caller, on: bool) -> Result<(), u64> {
+        self.clients.entry(caller.badge).or_default().events = on;
+        Ok(())
+    }
+
     fn unblock(&mut self, caller: Caller, session: u64, error: bool) -> Result<bool, u64> {
         let Some(id) = self
             .clients
@@ -933,10 +992,11 @@ impl<C: Clock> Kvs for KvsServer<C> {
         // A letter for it that came before goes with it.
         if let Some(c) = self.clients.get_mut(&caller.badge) {
             let letters = proto::parse_mail(&c.mail).unwrap_or_default();
-            if letters.iter().any(|&(s, _)| s == session) {
+            let its = |l: &proto::Letter<'_>| matches!(*l, proto::Letter::Reply { session: s, .. } if s == session);
+            if letters.iter().any(its) {
                 let mut kept = Vec::new();
-                for (s, reply) in letters.into_iter().filter(|&(s, _)| s != session) {
-                    proto::push_letter(s, reply, &mut kept);
+                for l in letters.iter().filter(|l| !its(l)) {
+                    l.push(&mut kept);
                 }
                 c.mail = kept;
             }

@@ -973,7 +973,10 @@ fn mail(s: &mut KvsServer<TickingClock>, client: u64) -> Vec<(u64, Vec<u8>)> {
     proto::parse_mail(&bytes)
         .unwrap()
         .into_iter()
-        .map(|(session, reply)| (session, reply.to_vec()))
+        .map(|letter| match letter {
+            proto::Letter::Reply { session, reply } => (session, reply.to_vec()),
+            other => panic!("not a reply: {other:?}"),
+        })
         .collect()
 }
 

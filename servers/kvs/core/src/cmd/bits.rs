@@ -357,7 +357,7 @@ pub(crate) fn bitop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         .collect();
     let len = sources.iter().map(|s| s.len()).max().unwrap_or(0);
     if len == 0 {
-        db.remove(dest);
+        db.delete(dest);
         return Reply::Integer(0);
     }
     let mut out = tri!(room.zeroed_exact(len));

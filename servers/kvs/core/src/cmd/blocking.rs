@@ -42,9 +42,16 @@ fn serve_or_block(cx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, timeout_ms: u64) -> 
 pub(crate) fn serve(cx: &mut Ctx<'_>, op: &Op, key: &[u8]) -> Reply {
     let args = op.command(key);
     let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-    let Some(crate::cmd::Kind::Normal(handler)) = lookup(args[0]).map(|c| c.kind) else {
+    let Some(command) = lookup(args[0]) else {
+        unreachable!("the non-blocking pops are in the table");
+    };
+    let crate::cmd::Kind::Normal(handler) = command.kind else {
         unreachable!("the non-blocking pops are ordinary commands");
     };
+    // Its events are the non-blocking command's (LPOP's `lpop`).
+    if let Some((class, event)) = crate::notify::of_command(command.spec.name) {
+        cx.db().raise(class, event);
+    }
     let done = handler(cx, &args);
     op.reply(key, done)
 }

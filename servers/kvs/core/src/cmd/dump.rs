@@ -104,17 +104,21 @@ pub(crate) fn restore(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         Err(PayloadError::Format(_)) => return Reply::error(BAD_DATA),
         Err(PayloadError::Memory) => return Reply::error(OOM),
     };
-    if o.replace {
-        db.remove(key);
-    }
     let expire_at = match ttl {
         0 => None,
         t if o.absttl => Some(t),
         t => Some(t.saturating_add(now)),
     };
-    // Already past: nothing is made (a replaced key is gone all the same).
+    // Already past: nothing is made (a replaced key is gone all the same,
+    // and that is a `del`).
     if expire_at.is_some_and(|t| t <= now) {
+        if o.replace {
+            db.delete(key);
+        }
         return Reply::ok();
+    }
+    if o.replace {
+        db.remove_quietly(key);
     }
     let mut entry = db.fresh_entry(value, enc);
     entry.expire_at = expire_at;

@@ -81,7 +81,7 @@ fn expire_generic(
         return Reply::Integer(0);
     }
     if when <= now {
-        db.remove(a[1]);
+        db.delete(a[1]);
     } else {
         db.set_expire(a[1], when);
     }

@@ -515,7 +515,7 @@ fn search_command(cx: &mut Ctx<'_>, a: &[&[u8]], form: Form) -> Reply {
         // A missing source: nothing found, and a destination deleted.
         return match q.dest {
             Some(dest) => {
-                cx.db().remove(dest);
+                cx.db().delete(dest);
                 Reply::Integer(0)
             }
             None => Reply::array(Vec::new()),
@@ -561,7 +561,7 @@ fn search_command(cx: &mut Ctx<'_>, a: &[&[u8]], form: Form) -> Reply {
         .collect();
     let db = cx.db();
     if items.is_empty() {
-        db.remove(dest);
+        db.delete(dest);
     } else {
         let mut stored = ZSet::new(db.state);
         for (member, score) in &items {

@@ -86,6 +86,7 @@ pub(crate) fn copy(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     if let Some(t) = expire_at {
         target.set_expire(dst, t);
     }
+    target.note(crate::notify::Classes::GENERIC, "copy_to", dst);
     Reply::Integer(1)
 }
 
@@ -105,6 +106,8 @@ pub(crate) fn move_(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         return Reply::Integer(0);
     };
     target.put_entry(key, entry);
+    source.note(crate::notify::Classes::GENERIC, "move_from", key);
+    target.note(crate::notify::Classes::GENERIC, "move_to", key);
     Reply::Integer(1)
 }
 
@@ -134,6 +137,8 @@ fn rename_generic(cx: &mut Ctx<'_>, a: &[&[u8]], nx: bool) -> Reply {
     }
     let entry = db.remove(src).expect("exists");
     db.put_entry(dst, entry);
+    db.note(crate::notify::Classes::GENERIC, "rename_from", src);
+    db.note(crate::notify::Classes::GENERIC, "rename_to", dst);
     done()
 }
 

@@ -1,6 +1,7 @@
 //! List commands (a `VecDeque` per key: O(1) at both ends, O(n) in the
 //! middle for LINSERT, LREM, LSET far from the ends is O(1)).
 
+use crate::notify::Classes;
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::vec::Vec;
@@ -386,7 +387,10 @@ fn lmove_generic(
         d.push_back(v.clone());
     }
     let db = cx.db();
+    // The destination's event first, then the source's, as in Redis.
+    db.raise(Classes::LIST, if to_left { "lpush" } else { "rpush" });
     db.touch(dst);
+    db.raise(Classes::LIST, if from_left { "lpop" } else { "rpop" });
     db.touch(src);
     db.drop_if_empty(src);
     Reply::Bulk(Some(v))

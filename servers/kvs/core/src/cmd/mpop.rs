@@ -108,6 +108,8 @@ pub(crate) fn zmpop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             Reply::Bulk(Some(fmt_double(s).into_bytes())),
         ]));
     }
+    let event = if p.first_end { "zpopmin" } else { "zpopmax" };
+    db.raise(crate::notify::Classes::ZSET, event);
     db.touch(key);
     db.drop_if_empty(key);
     Reply::array(alloc::vec![Reply::bulk(key), Reply::array(popped)])
@@ -143,6 +145,8 @@ pub(crate) fn lmpop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         })
         .map(|v| Reply::Bulk(Some(v)))
         .collect();
+    let event = if p.first_end { "lpop" } else { "rpop" };
+    db.raise(crate::notify::Classes::LIST, event);
     db.touch(key);
     db.drop_if_empty(key);
     Reply::array(alloc::vec![Reply::bulk(key), Reply::array(popped)])

@@ -236,8 +236,10 @@ pub(crate) fn smove(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     if let Ok(Some(s)) = typed_mut!(db, src, now, Set) {
         s.remove(m);
     }
+    db.raise(crate::notify::Classes::SET, "srem");
     db.touch(src);
     db.drop_if_empty(src);
+    db.raise(crate::notify::Classes::SET, "sadd");
     if tri!(set_or_create(cx, dst)).insert(m.to_vec()) {
         let db = cx.db();
         db.touch(dst);
@@ -348,7 +350,7 @@ fn store_op(cx: &mut Ctx<'_>, a: &[&[u8]], op: Op) -> Reply {
     let db = cx.db();
     let n = members.len();
     if members.is_empty() {
-        db.remove(a[1]);
+        db.delete(a[1]);
     } else {
         let mut s = Set::with_hasher(db.state);
         s.extend(members);

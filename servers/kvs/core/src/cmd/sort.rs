@@ -325,7 +325,7 @@ fn sort_generic(cx: &mut Ctx<'_>, a: &[&[u8]], readonly: bool) -> Reply {
         .collect();
     let db = cx.db();
     if list.is_empty() {
-        db.remove(dest);
+        db.delete(dest);
     } else {
         db.set(dest, Value::List(list), false);
     }

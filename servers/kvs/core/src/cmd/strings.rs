@@ -1,5 +1,6 @@
 //! String commands: GET, SET and friends, counters, ranges.
 
+use crate::notify::Classes;
 use alloc::vec::Vec;
 
 use crate::cmd::{int_arg, is};
@@ -157,6 +158,7 @@ fn set_generic(
     }
     db.set(key, Value::Str(val.to_vec()), o.keepttl);
     if let Some(t) = when {
+        db.raise(Classes::GENERIC, "expire");
         db.set_expire(key, t);
     }
     match old {
@@ -240,11 +242,13 @@ pub(crate) fn getex(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     if let Some((u, arg)) = o.expire {
         let t = tri!(expire_at(u, arg, now, "getex"));
         if matches!(u, Unit::ExAt | Unit::PxAt) && t <= now {
-            db.remove(a[1]);
+            db.delete(a[1]);
         } else {
+            db.raise(Classes::GENERIC, "expire");
             db.set_expire(a[1], t);
         }
     } else if o.persist {
+        db.raise(Classes::GENERIC, "persist");
         db.persist(a[1]);
     }
     Reply::Bulk(Some(v))

@@ -359,7 +359,7 @@ fn generic(cx: &mut Ctx<'_>, a: &[&[u8]], at: usize, op: Op, form: Form) -> Repl
     }
     let len = z.len();
     if z.is_empty() {
-        db.remove(a[1]);
+        db.delete(a[1]);
     } else {
         db.set(a[1], Value::ZSet(z), false);
     }

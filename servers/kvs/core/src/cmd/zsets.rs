@@ -558,7 +558,7 @@ fn zrangestore_run(
     let n = items.len();
     let db = cx.db();
     if items.is_empty() {
-        db.remove(a[1]);
+        db.delete(a[1]);
     } else {
         let mut z = ZSet::new(db.state);
         for (m, s) in items {
