@@ -3,8 +3,9 @@
 //!
 //! Every database notes the events of the command running
 //! ([`Notes`]): the command's own (its name in Redis's words, `lpush`,
-//! `set`, `incrby`, … [`of_command`]) for each key it changes, when it
-//! changes it (the hook WATCH uses, `Db::touch`; once per key in a row);
+//! `set`, `incrby`, … [`of_command`]) for each change of a key, when it
+//! changes it (the hook WATCH uses, `Db::touch`: MSET of a key twice
+//! raises `set` twice, as in Redis);
 //! `new` when a key is created; `del` when a command empties a
 //! collection; `expired` and `evicted` when expiry or eviction removes a
 //! key. Commands that raise different events for different keys (LMOVE's
@@ -191,18 +192,15 @@ pub(crate) struct Notes {
 static SEQUENCE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 impl Notes {
-    /// Notes `name` of `class` for `key`, unless its class is off or it
-    /// repeats the last event noted (a command that changes a key twice
-    /// raises its event once).
+    /// A command starts (serving a blocked session counts as one) with
+    /// `current` as its event.
+    pub(crate) fn start(&mut self, current: Option<(Classes, &'static str)>) {
+        self.current = current;
+    }
+
+    /// Notes `name` of `class` for `key`, unless its class is off.
     pub(crate) fn note(&mut self, class: Classes, name: &'static str, key: &[u8]) {
         if !self.on.contains(class) {
-            return;
-        }
-        if self
-            .events
-            .last()
-            .is_some_and(|(_, _, n, k)| *n == name && k == key)
-        {
             return;
         }
         // Only the order matters; no other memory depends on it.

@@ -480,6 +480,11 @@ impl Store {
                 continue;
             };
             self.reply.reset();
+            if self.notify != crate::notify::Classes::none() {
+                for d in &mut self.dbs {
+                    d.notes.start(None);
+                }
+            }
             let mut ctx = self.ctx(db, now, false);
             let reply = cmd::blocking::serve(&mut ctx, &op, key);
             // A failure (BLMOVE onto a key of another type) changed
@@ -640,7 +645,7 @@ impl Store {
                 if self.notify != crate::notify::Classes::none() {
                     let event = crate::notify::of_command(command.spec.name);
                     for db in &mut self.dbs {
-                        db.notes.current = event;
+                        db.notes.start(event);
                     }
                 }
                 let mut ctx = self.ctx(session.db, now, may_block);

@@ -28,7 +28,7 @@
 
 mod common;
 
-use common::{Redis, Rng, count, key_prefix, redis_7_0, seed};
+use common::{Events, Redis, Rng, count, key_prefix, redis_7_0, seed, store_events};
 use kvs_core::{Reply, Session, Store};
 
 /// Clients that may block; the last is the controller, which never
@@ -235,6 +235,15 @@ fn blocking_pops_match_redis_7_0() {
         "blocking_diff: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} steps, {CLIENTS} clients, keys {prefix}*"
     );
     let mut store = Store::new();
+    // Keyspace events too: what serving a blocked client raises.
+    admin.call(&args(&[
+        "CONFIG".into(),
+        "SET".into(),
+        "notify-keyspace-events".into(),
+        "KEAn".into(),
+    ]));
+    store.configure("notify-keyspace-events", "KEAn").unwrap();
+    let mut events = Events::subscribe(&addr, &prefix);
     let mut clients: Vec<Client> = (0..CLIENTS)
         .map(|i| {
             let mut redis = Redis::connect(&addr).expect("a connection per client");
@@ -285,6 +294,13 @@ fn blocking_pops_match_redis_7_0() {
     };
 
     for step in 0..rounds {
+        let (theirs, ours) = (events.since(), store_events(&mut store, &prefix));
+        assert_eq!(
+            theirs,
+            ours,
+            "seed {seed}: the keyspace events of the last step differ; last steps:\n{}",
+            history[history.len().saturating_sub(30)..].join("\n")
+        );
         let free: Vec<usize> = (0..CLIENTS)
             .filter(|&i| !store.is_blocked(&clients[i].session))
             .collect();
@@ -400,6 +416,12 @@ fn blocking_pops_match_redis_7_0() {
             i + 1
         );
     }
+    admin.call(&args(&[
+        "CONFIG".into(),
+        "SET".into(),
+        "notify-keyspace-events".into(),
+        String::new(),
+    ]));
     let mut del = vec!["DEL".to_string()];
     del.extend(
         ["l1", "l2", "z1", "z2", "s"]

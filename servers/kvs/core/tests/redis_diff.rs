@@ -91,7 +91,7 @@
 
 mod common;
 
-use common::{Redis, Rng, count, key_prefix, redis_7_0, reply_len, seed};
+use common::{Events, Redis, Rng, count, key_prefix, redis_7_0, reply_len, seed, store_events};
 use kvs_core::{Session, Store, command};
 
 /// The bulk strings of a reply that is one bulk string or a flat array
@@ -2147,62 +2147,6 @@ impl Drop for Cleanup<'_> {
         }
         self.redis.call(&defaults);
     }
-}
-
-/// A subscriber to every keyspace event (`__keyevent@*__:*`) on the real
-/// server, keeping those of the test's keys.
-struct Events {
-    sub: Redis,
-    prefix: Vec<u8>,
-}
-
-impl Events {
-    fn subscribe(addr: &str, prefix: &str) -> Events {
-        let mut sub = Redis::connect(addr).expect("a subscriber");
-        sub.call(&[b"PSUBSCRIBE".to_vec(), b"__keyevent@*__:*".to_vec()]);
-        Events {
-            sub,
-            prefix: prefix.as_bytes().to_vec(),
-        }
-    }
-
-    /// The events since the last call, as `db:event:key`: a PING after
-    /// them comes back after every message published before it.
-    fn since(&mut self) -> Vec<String> {
-        self.sub.send(&[b"PING".to_vec()]);
-        let mut out = Vec::new();
-        loop {
-            let reply = self.sub.reply();
-            let parts = bulks(&reply).unwrap_or_default();
-            if parts.first().is_some_and(|p| p == b"pong") {
-                return out;
-            }
-            let [kind, _, channel, key] = &parts[..] else {
-                panic!("not a message: {:?}", String::from_utf8_lossy(&reply));
-            };
-            assert_eq!(kind, b"pmessage");
-            if !key.starts_with(&self.prefix) {
-                continue;
-            }
-            let channel = String::from_utf8_lossy(channel);
-            let (db, event) = channel
-                .strip_prefix("__keyevent@")
-                .and_then(|c| c.split_once("__:"))
-                .expect("a keyevent channel");
-            out.push(format!("{db}:{event}:{}", String::from_utf8_lossy(key)));
-        }
-    }
-}
-
-/// The store's events since the last call, as [`Events::since`] shows
-/// Redis's.
-fn store_events(store: &mut Store, prefix: &str) -> Vec<String> {
-    let (_, events) = store.take_events();
-    events
-        .into_iter()
-        .filter(|e| e.key.starts_with(prefix.as_bytes()))
-        .map(|e| format!("{}:{}:{}", e.db, e.name, String::from_utf8_lossy(&e.key)))
-        .collect()
 }
 
 /// Compares the replies of OBJECT FREQ/IDLETIME and MEMORY USAGE, whose

@@ -79,7 +79,8 @@ pub(crate) fn pfadd(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     };
     if created {
         tri!(fits(room, elements.len(), sparse_max));
-        db.set(key, Value::Str(hll::empty()), false);
+        // Made without a change of its own: the one `pfadd` comes below.
+        db.get_or_create(key, now, |_| Value::Str(hll::empty()));
     }
     // Redis adds to a private `raw` copy, whether anything changes.
     db.set_encoding(key, StrEncoding::Raw);
@@ -163,7 +164,7 @@ pub(crate) fn pfmerge(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
     tri!(fits(room, max.raised().count(), sparse_max));
     if db.peek(dest).is_none() {
-        db.set(dest, Value::Str(hll::empty()), false);
+        db.get_or_create(dest, now, |_| Value::Str(hll::empty()));
     }
     db.set_encoding(dest, StrEncoding::Raw);
     let Some(Value::Str(s)) = db.peek_mut(dest) else {

@@ -162,6 +162,9 @@ fn zadd_generic(cx: &mut Ctx<'_>, a: &[&[u8]], mut f: AddFlags) -> Reply {
         let len = z.len();
         let db = cx.db();
         if added + updated > 0 {
+            if f.incr {
+                db.raise(crate::notify::Classes::ZSET, "zincr");
+            }
             db.touch(key);
         }
         db.promote(key, long_added || (added > 0 && len > t.zset_entries));

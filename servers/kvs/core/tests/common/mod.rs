@@ -9,6 +9,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kvs_core::Store;
+
 /// A connection to the real server.
 pub struct Redis {
     stream: TcpStream,
@@ -134,6 +136,88 @@ pub fn key_prefix(test: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("{test}:{}:{nanos}:", std::process::id())
+}
+
+/// The bulk strings of a flat array reply (a message, a PING's pong in
+/// subscribed mode).
+fn bulks(b: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Some(end) = b.windows(2).position(|w| w == b"\r\n") else {
+        return out;
+    };
+    let n: usize = std::str::from_utf8(&b[1..end])
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    let mut at = end + 2;
+    for _ in 0..n {
+        let Some(line) = b[at..].windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let len: usize = std::str::from_utf8(&b[at + 1..at + line])
+            .unwrap()
+            .parse()
+            .unwrap();
+        out.push(b[at + line + 2..at + line + 2 + len].to_vec());
+        at += line + 4 + len;
+    }
+    out
+}
+
+/// A subscriber to every keyspace event (`__keyevent@*__:*`) on the real
+/// server, keeping those of the test's keys.
+pub struct Events {
+    sub: Redis,
+    prefix: Vec<u8>,
+}
+
+impl Events {
+    pub fn subscribe(addr: &str, prefix: &str) -> Events {
+        let mut sub = Redis::connect(addr).expect("a subscriber");
+        sub.call(&[b"PSUBSCRIBE".to_vec(), b"__keyevent@*__:*".to_vec()]);
+        Events {
+            sub,
+            prefix: prefix.as_bytes().to_vec(),
+        }
+    }
+
+    /// The events since the last call, as `db:event:key`: a PING after
+    /// them comes back after every message published before it.
+    pub fn since(&mut self) -> Vec<String> {
+        self.sub.send(&[b"PING".to_vec()]);
+        let mut out = Vec::new();
+        loop {
+            let reply = self.sub.reply();
+            let parts = bulks(&reply);
+            if parts.first().is_some_and(|p| p == b"pong") {
+                return out;
+            }
+            let [kind, _, channel, key] = &parts[..] else {
+                panic!("not a message: {:?}", String::from_utf8_lossy(&reply));
+            };
+            assert_eq!(kind, b"pmessage");
+            if !key.starts_with(&self.prefix) {
+                continue;
+            }
+            let channel = String::from_utf8_lossy(channel);
+            let (db, event) = channel
+                .strip_prefix("__keyevent@")
+                .and_then(|c| c.split_once("__:"))
+                .expect("a keyevent channel");
+            out.push(format!("{db}:{event}:{}", String::from_utf8_lossy(key)));
+        }
+    }
+}
+
+/// The store's events since the last call, as [`Events::since`] shows
+/// Redis's.
+pub fn store_events(store: &mut Store, prefix: &str) -> Vec<String> {
+    let (_, events) = store.take_events();
+    events
+        .into_iter()
+        .filter(|e| e.key.starts_with(prefix.as_bytes()))
+        .map(|e| format!("{}:{}:{}", e.db, e.name, String::from_utf8_lossy(&e.key)))
+        .collect()
 }
 
 /// The length of the whole RESP2 reply at the start of `b`, if it is
