@@ -78,8 +78,6 @@ static PARAMS: &[Param] = &[
     p("save", Kind::Save, ""),
     p("set-max-listpack-entries", COUNT, "128"),
     p("set-max-listpack-value", COUNT, "64"),
-    p("stream-node-max-bytes", Kind::Memory { min: 0 }, "4096"),
-    p("stream-node-max-entries", COUNT, "100"),
     p("tcp-keepalive", INT32, "300"),
     p("timeout", INT32, "0"),
 ];

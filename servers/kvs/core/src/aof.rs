@@ -912,6 +912,29 @@ fn recreate<'a>(out: &mut Records<'a, '_>, db: u8, key: &'a [u8], e: &'a Entry) 
                 );
             }
         }
+        Value::Stream(st) => {
+            use crate::stream::StreamId;
+            let id = |i: StreamId| Cow::Owned(i.to_bytes());
+            if st.len() == 0 {
+                // An empty stream: made by an entry taken out again.
+                let one = StreamId { ms: 0, seq: 1 };
+                let made = [id(one), Cow::Borrowed(&b"x"[..]), Cow::Borrowed(&b"x"[..])];
+                out.push(db, cmd(b"XADD", &mut made.into_iter()));
+                out.push(db, cmd(b"XDEL", &mut core::iter::once(id(one))));
+            }
+            for (at, fields) in st.iter() {
+                let mut rest = core::iter::once(id(at)).chain(fields.iter().map(b));
+                out.push(db, cmd(b"XADD", &mut rest));
+            }
+            let counters = [
+                id(st.last_id),
+                Cow::Borrowed(&b"ENTRIESADDED"[..]),
+                Cow::Owned(num::int_bytes(st.entries_added as i64)),
+                Cow::Borrowed(&b"MAXDELETEDID"[..]),
+                id(st.max_deleted),
+            ];
+            out.push(db, cmd(b"XSETID", &mut counters.into_iter()));
+        }
     }
     if let Some(t) = e.expire_at {
         out.push(

@@ -45,12 +45,23 @@ pub(crate) enum Op {
     /// WAIT for replicas, of which there are none: it waits on no key,
     /// only for its timeout, and answers 0.
     Wait,
+    /// XREAD: entries of a stream after an ID, at most `count` (0: all);
+    /// answered `[[key, entries]]` from the first stream that gets some.
+    Read {
+        wanted: Vec<crate::cmd::streams::Wanted>,
+        count: usize,
+    },
 }
 
 impl Op {
-    /// Whether `value` is of the type it pops from.
-    pub(crate) fn wants(&self, value: &Value) -> bool {
+    /// Whether `value`, what `key` holds, serves it: of the type it pops
+    /// from, or (XREAD) a stream with entries after the ID it waits past.
+    pub(crate) fn wants(&self, key: &[u8], value: &Value) -> bool {
         match self {
+            Op::Read { wanted, .. } => match value {
+                Value::Stream(s) => wanted.iter().any(|w| w.key == key && s.last_id > w.after),
+                _ => false,
+            },
             Op::Pop { .. } | Op::Move { .. } | Op::MPop { .. } => matches!(value, Value::List(_)),
             Op::ZPop { .. } | Op::ZMPop { .. } => matches!(value, Value::ZSet(_)),
             Op::Wait => false,
@@ -103,8 +114,9 @@ impl Op {
                 args.extend(words(&[end(*max), "COUNT"]));
                 args.push(num::int_bytes(*count as i64));
             }
-            // Served by nothing ([`Op::wants`] no value).
-            Op::Wait => {}
+            // Served by nothing ([`Op::wants`] no value), or (XREAD) by a
+            // read, which changes nothing.
+            Op::Wait | Op::Read { .. } => {}
         }
         args
     }

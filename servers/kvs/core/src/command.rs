@@ -188,6 +188,9 @@ pub enum Movable {
         /// The count's position.
         at: u8,
     },
+    /// XREAD's: the first half of the arguments after the first
+    /// `STREAMS` (the other half are IDs).
+    Streams,
     /// SORT's: the destination of its last `STORE` option, read the way
     /// Redis's `sortGetKeys` reads the options; SORT_RO (`store: false`)
     /// has no destination, only the range's key.
@@ -222,6 +225,8 @@ impl Keys {
     pub const ALL_BUT_LAST: Keys = Keys::new(1, -2, 1);
     /// `timeout numkeys key...` (BLMPOP, BZMPOP).
     pub const TIMEOUT_COUNTED: Keys = Keys::NONE.moving(Movable::Counted { at: 2 });
+    /// XREAD's: the keys after STREAMS, half of what follows it.
+    pub const STREAMS: Keys = Keys::NONE.moving(Movable::Streams);
     /// SORT's key and its STORE destination.
     pub const SORT: Keys = Keys::ONE.moving(Movable::Sort { store: true });
     /// SORT_RO's key (found by the same reading as SORT's, as in Redis).
@@ -288,6 +293,16 @@ impl Keys {
                 for word in ["store", "storedist"] {
                     out.extend(after_keyword(args, usize::from(from), word));
                 }
+            }
+            Some(Movable::Streams) => {
+                let Some(at) = args.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) else {
+                    return Vec::new();
+                };
+                let rest = argc - at - 1;
+                if rest == 0 || rest % 2 == 1 {
+                    return Vec::new();
+                }
+                out.extend(at + 1..at + 1 + rest / 2);
             }
             None => out.extend(self.range(argc)),
         }
@@ -393,6 +408,8 @@ pub enum Group {
     Set,
     /// Sorted sets.
     SortedSet,
+    /// Streams.
+    Stream,
     /// Strings.
     String,
     /// MULTI, EXEC and WATCH.
@@ -414,6 +431,7 @@ impl Group {
             Self::Server => "server",
             Self::Set => "set",
             Self::SortedSet => "sorted-set",
+            Self::Stream => "stream",
             Self::String => "string",
             Self::Transactions => "transactions",
         }
@@ -433,6 +451,7 @@ impl Group {
             Self::Server => "@admin",
             Self::Set => "@set",
             Self::SortedSet => "@sortedset",
+            Self::Stream => "@stream",
             Self::String => "@string",
             Self::Transactions => "@transaction",
         }

@@ -18,6 +18,7 @@ pub(crate) enum Value {
     Hash(Map<Vec<u8>, Vec<u8>>),
     Set(Set<Vec<u8>>),
     ZSet(ZSet),
+    Stream(crate::stream::Stream),
 }
 
 impl Value {
@@ -29,6 +30,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -45,6 +47,7 @@ impl Value {
             Value::Hash(h) => sum(h.iter().map(|(f, v)| f.len() + v.len()), 64),
             Value::Set(s) => sum(s.iter().map(Vec::len), 40),
             Value::ZSet(z) => sum(z.iter().map(|(m, _)| 2 * m.len()), 96),
+            Value::Stream(s) => s.footprint(),
         }
     }
 
@@ -56,6 +59,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // An empty stream stays, as in Redis.
+            Value::Stream(_) => false,
         }
     }
 }
@@ -219,6 +224,7 @@ impl Db {
         {
             e.enc = match e.value {
                 Value::ZSet(_) => Encoding::Skiplist,
+                Value::Stream(_) => Encoding::Stream,
                 _ => Encoding::Hashtable,
             };
         }

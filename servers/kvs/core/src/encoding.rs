@@ -45,6 +45,8 @@ pub(crate) enum Encoding {
     Hashtable,
     /// A large sorted set.
     Skiplist,
+    /// A stream.
+    Stream,
 }
 
 /// The longest string Redis keeps as `embstr`.
@@ -116,6 +118,7 @@ impl Encoding {
             Encoding::Listpack => "listpack",
             Encoding::Hashtable => "hashtable",
             Encoding::Skiplist => "skiplist",
+            Encoding::Stream => "stream",
         }
     }
 
@@ -166,6 +169,7 @@ impl Encoding {
         match value {
             Value::Str(s) => Encoding::of_string(s, t),
             Value::List(_) => Encoding::Quicklist,
+            Value::Stream(_) => Encoding::Stream,
             Value::Set(s) => {
                 let mut width = 2;
                 for m in s.iter() {

@@ -90,6 +90,7 @@ pub mod num;
 mod rdb;
 mod reply;
 mod store;
+mod stream;
 mod zset;
 
 pub use aof::{AofWriter, ReplayReport, replay, rewrite};

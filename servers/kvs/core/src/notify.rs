@@ -269,6 +269,10 @@ pub(crate) fn of_command(name: &str) -> Option<(Classes, &'static str)> {
         "sort" => (C::LIST, "sortstore"),
         "georadius" | "georadiusbymember" => (C::ZSET, "georadiusstore"),
         "geosearchstore" => (C::ZSET, "geosearchstore"),
+        "xadd" => (C::STREAM, "xadd"),
+        "xdel" => (C::STREAM, "xdel"),
+        "xtrim" => (C::STREAM, "xtrim"),
+        "xsetid" => (C::STREAM, "xsetid"),
         _ => return None,
     };
     Some(event)

@@ -474,7 +474,7 @@ impl Store {
                 .blocking
                 .get(id)
                 .map(|w| w.op.clone())
-                .filter(|op| op.wants(value))
+                .filter(|op| op.wants(key, value))
             else {
                 next += 1;
                 continue;
@@ -489,8 +489,9 @@ impl Store {
             let reply = cmd::blocking::serve(&mut ctx, &op, key);
             // A failure (BLMOVE onto a key of another type) changed
             // nothing, and ends the wait with the error, as in Redis.
-            if !reply.is_error() {
-                self.blocking.served.push((db, op.command(key)));
+            let command = op.command(key);
+            if !reply.is_error() && !command.is_empty() {
+                self.blocking.served.push((db, command));
             }
             self.stop_waiting(id);
             self.blocking.answered.push((id, reply));

@@ -34,6 +34,13 @@ fn dump(store: &Store, now: u64) -> Dump {
                     let v: Vec<_> = z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect();
                     format!("zset {v:?}")
                 }
+                Value::Stream(st) => {
+                    let v: Vec<_> = st.iter().map(|(id, f)| (id, f.clone())).collect();
+                    format!(
+                        "stream {v:?} last {:?} deleted {:?} added {}",
+                        st.last_id, st.max_deleted, st.entries_added
+                    )
+                }
             };
             out.insert((i, k.clone()), (v, e.expire_at));
         }
@@ -61,7 +68,7 @@ fn random_command(r: &mut Lcg) -> Vec<String> {
         k2: r.below(6),
         m: r.below(5),
         n: r.below(300) + 1,
-        which: r.below(40),
+        which: r.below(44),
         rare: r.below(8),
     };
     command(pick)
@@ -80,7 +87,7 @@ struct Pick {
 
 fn pick() -> impl proptest::strategy::Strategy<Value = Pick> {
     use proptest::prelude::*;
-    (0u64..6, 0u64..6, 0u64..5, 1u64..301, 0u64..40, 0u64..8).prop_map(
+    (0u64..6, 0u64..6, 0u64..5, 1u64..301, 0u64..44, 0u64..8).prop_map(
         |(k, k2, m, n, which, rare)| Pick {
             k,
             k2,
@@ -158,6 +165,12 @@ fn command(p: Pick) -> Vec<String> {
         36 => format!("SWAPDB {} {}", p.k % 3, p.k2 % 3),
         37 => format!("TOUCH {k} {k2}"),
         38 => format!("BITFIELD_RO {k} GET u8 0"),
+        // Streams: made, trimmed (approximately too: whole nodes), taken
+        // from, their counters set.
+        40 => format!("XADD {k} MAXLEN ~ {} {n}-* f {m}", p.rare * 40),
+        41 => format!("XDEL {k} {n}-0 {}-1", n / 2),
+        42 => format!("XTRIM {k} MINID {}", n / 3),
+        43 => format!("XSETID {k} {}-5 ENTRIESADDED 9999", n + 300),
         _ => format!("HINCRBYFLOAT {k} {m} 1.5"),
     };
     line.split(' ').map(String::from).collect()

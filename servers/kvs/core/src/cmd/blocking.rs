@@ -20,7 +20,7 @@ fn serve_or_block(cx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, timeout_ms: u64) -> 
     for &key in keys {
         match cx.db().get(key, now) {
             None => continue,
-            Some(v) if op.wants(v) => return serve(cx, &op, key),
+            Some(v) if op.wants(key, v) => return serve(cx, &op, key),
             Some(_) => return wrongtype(),
         }
     }
@@ -40,6 +40,15 @@ fn serve_or_block(cx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, timeout_ms: u64) -> 
 /// Does `op` on `key` by its non-blocking command; the blocking command's
 /// reply. What the store also runs to serve a blocked session.
 pub(crate) fn serve(cx: &mut Ctx<'_>, op: &Op, key: &[u8]) -> Reply {
+    if let Op::Read { wanted, count } = op {
+        // The stream that got entries, alone.
+        let this: Vec<_> = wanted.iter().filter(|w| w.key == key).cloned().collect();
+        return match crate::cmd::streams::read(cx, &this, *count) {
+            Ok(Some(reply)) => reply,
+            Ok(None) => Reply::nil_array(),
+            Err(e) => e,
+        };
+    }
     let args = op.command(key);
     let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let Some(command) = lookup(args[0]) else {

@@ -25,6 +25,7 @@ pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod sort;
+pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod table;
 pub(crate) mod zsetops;

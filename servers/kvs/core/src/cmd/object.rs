@@ -158,6 +158,8 @@ fn usage(key: &[u8], entry: &Entry) -> usize {
     };
     let value = match (&entry.value, entry.enc) {
         (_, Encoding::Int { .. }) => OBJECT,
+        // Listpacks in a radix tree: about the entries' bytes.
+        (Value::Stream(s), _) => OBJECT + 96 + s.footprint(),
         (Value::Str(s), Encoding::Embstr) => allocation(OBJECT + 3 + s.len() + 1),
         (Value::Str(s), _) => OBJECT + sds(s.len()),
         (Value::List(l), _) => {

@@ -3,7 +3,7 @@
 
 use super::{
     Handler, Kind, bits, blocking, dump, expire, geo, hashes, hll, keys, lists, mpop, object,
-    server, sets, sort, strings, zsetops, zsets,
+    server, sets, sort, streams, strings, zsetops, zsets,
 };
 use crate::command::{Run, Spec};
 use crate::spec;
@@ -960,6 +960,54 @@ pub static COMMANDS: &[Spec] = &[
         group: Transactions, since: "2.2.0", run: runs(Kind::Watch),
         summary: "Makes the next EXEC fail if any of the keys changes.",
         syntax: "key...",
+    },
+    spec! {
+        name: "xadd", arity: -5, flags: [Write, Denyoom, Fast], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(streams::xadd),
+        summary: "Appends an entry to a stream, making the stream if needed.",
+        syntax: "key [NOMKSTREAM] [trim=(strategy=(MAXLEN|MINID) [operator=(=|~)] threshold [LIMIT count:integer])] id_or_auto=(*|id) (field value)...",
+    },
+    spec! {
+        name: "xdel", arity: -3, flags: [Write, Fast], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(streams::xdel),
+        summary: "Takes entries out of a stream.",
+        syntax: "key id...",
+    },
+    spec! {
+        name: "xlen", arity: 2, flags: [Readonly, Fast], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(streams::xlen),
+        summary: "Returns the number of entries of a stream.",
+        syntax: "key",
+    },
+    spec! {
+        name: "xrange", arity: -4, flags: [Readonly], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(streams::xrange),
+        summary: "Returns the entries of a stream between two IDs.",
+        syntax: "key start end [COUNT count:integer]",
+    },
+    spec! {
+        name: "xread", arity: -4, flags: [Readonly, Blocking], keys: STREAMS,
+        group: Stream, since: "5.0.0", run: waits(streams::xread),
+        summary: "Returns the entries of streams after IDs, or waits for some.",
+        syntax: "[COUNT count:integer] [BLOCK milliseconds:integer] STREAMS key... id...",
+    },
+    spec! {
+        name: "xrevrange", arity: -4, flags: [Readonly], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(streams::xrevrange),
+        summary: "Returns the entries of a stream between two IDs, newest first.",
+        syntax: "key end start [COUNT count:integer]",
+    },
+    spec! {
+        name: "xsetid", arity: -3, flags: [Write, Denyoom, Fast], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(streams::xsetid),
+        summary: "Sets the last ID and the counters of a stream.",
+        syntax: "key last-id [ENTRIESADDED entries-added:integer] [MAXDELETEDID max-deleted-id]",
+    },
+    spec! {
+        name: "xtrim", arity: -4, flags: [Write], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(streams::xtrim),
+        summary: "Deletes the oldest entries of a stream.",
+        syntax: "key trim=(strategy=(MAXLEN|MINID) [operator=(=|~)] threshold [LIMIT count:integer])",
     },
     spec! {
         name: "zadd", arity: -4, flags: [Write, Denyoom, Fast], keys: ONE,

@@ -522,9 +522,12 @@ impl<'a> Reader<'a> {
 /// Strings above 20 bytes are LZF-compressed as Redis compresses them
 /// ([`lzf`]). Sets and hashes in hash tables come in kvs-core's order,
 /// which RESTORE accepts but which is not Redis's.
-pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Vec<u8> {
+/// `None` for a stream: its RDB form (listpacks in a radix tree) is not
+/// written yet.
+pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match value {
+        Value::Stream(_) => return None,
         Value::Str(s) => {
             out.push(TYPE_STRING);
             write_string(&mut out, s);
@@ -604,7 +607,7 @@ pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Vec<u8> {
     out.extend_from_slice(&VERSION.to_le_bytes());
     let crc = crc64::crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Some(out)
 }
 
 /// The quicklist nodes of a list as Redis fills them pushing at the tail

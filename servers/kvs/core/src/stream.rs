@@ -1,0 +1,253 @@
+//! The stream type: entries ordered by ID, each a list of field-value
+//! pairs, with the counters Redis 7.0 keeps (the last ID, the most
+//! recent deleted ID, the entries ever added) and the shape of Redis's
+//! storage that approximate trimming (`MAXLEN ~`, `MINID ~`) depends on:
+//! entries go into nodes of at most `stream-node-max-entries` appended
+//! entries, a node goes when its last live entry does, and approximate
+//! trimming removes only whole nodes.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use crate::num;
+
+/// An entry ID: milliseconds and a sequence number, ordered as a pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct StreamId {
+    pub(crate) ms: u64,
+    pub(crate) seq: u64,
+}
+
+impl StreamId {
+    pub(crate) const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    pub(crate) const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
+
+    /// `ms-seq`, or `ms` with `missing_seq` (0 for a range's start,
+    /// `u64::MAX` for its end); `-` and `+` when `specials`.
+    pub(crate) fn parse(arg: &[u8], missing_seq: u64, specials: bool) -> Option<StreamId> {
+        if specials && arg == b"-" {
+            return Some(StreamId::MIN);
+        }
+        if specials && arg == b"+" {
+            return Some(StreamId::MAX);
+        }
+        match arg.iter().position(|&b| b == b'-') {
+            None => Some(StreamId {
+                ms: num::parse_cursor(arg)?,
+                seq: missing_seq,
+            }),
+            Some(dash) => Some(StreamId {
+                ms: num::parse_cursor(&arg[..dash])?,
+                seq: num::parse_cursor(&arg[dash + 1..])?,
+            }),
+        }
+    }
+
+    /// The next ID, if there is one.
+    pub(crate) fn next(self) -> Option<StreamId> {
+        match self.seq.checked_add(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => Some(StreamId {
+                ms: self.ms.checked_add(1)?,
+                seq: 0,
+            }),
+        }
+    }
+
+    /// The previous ID, if there is one.
+    pub(crate) fn prev(self) -> Option<StreamId> {
+        match self.seq.checked_sub(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => Some(StreamId {
+                ms: self.ms.checked_sub(1)?,
+                seq: u64::MAX,
+            }),
+        }
+    }
+
+    /// `ms-seq`.
+    pub(crate) fn to_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24);
+        num::push_u64(&mut out, self.ms);
+        out.push(b'-');
+        num::push_u64(&mut out, self.seq);
+        out
+    }
+}
+
+/// A node of Redis's storage, as far as trimming sees it.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    /// The ID of the last entry appended to it.
+    last: StreamId,
+    /// Entries appended to it (deleted ones included).
+    appended: usize,
+    /// Entries of it still there.
+    live: usize,
+}
+
+/// How to trim: to a length, or below an ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trim {
+    MaxLen(usize),
+    MinId(StreamId),
+}
+
+/// A stream.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stream {
+    entries: BTreeMap<StreamId, Vec<Vec<u8>>>,
+    /// The nodes, oldest first, each with the ID of its first entry.
+    nodes: VecDeque<(StreamId, Node)>,
+    pub(crate) last_id: StreamId,
+    pub(crate) max_deleted: StreamId,
+    pub(crate) entries_added: u64,
+}
+
+impl Stream {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The last entry's ID, if it has entries.
+    pub(crate) fn last_entry(&self) -> Option<StreamId> {
+        self.entries.keys().next_back().copied()
+    }
+
+    /// Appends `fields` (field, value, …) as entry `id`, greater than
+    /// [`last_id`](Self::last_id); a node holds at most `node_max` (0:
+    /// no limit).
+    pub(crate) fn append(&mut self, id: StreamId, fields: Vec<Vec<u8>>, node_max: usize) {
+        match self.nodes.back_mut() {
+            Some((_, n)) if node_max == 0 || n.appended < node_max => {
+                n.appended += 1;
+                n.live += 1;
+                n.last = id;
+            }
+            _ => self.nodes.push_back((
+                id,
+                Node {
+                    last: id,
+                    appended: 1,
+                    live: 1,
+                },
+            )),
+        }
+        self.entries.insert(id, fields);
+        self.last_id = id;
+        self.entries_added += 1;
+    }
+
+    /// The node holding `id`.
+    fn node_of(&self, id: StreamId) -> Option<usize> {
+        let at = self.nodes.partition_point(|(first, _)| *first <= id);
+        at.checked_sub(1)
+    }
+
+    /// Takes entry `id` out (XDEL: the node goes with its last live
+    /// entry); whether it was there.
+    pub(crate) fn delete(&mut self, id: StreamId) -> bool {
+        if self.entries.remove(&id).is_none() {
+            return false;
+        }
+        if let Some(i) = self.node_of(id) {
+            self.nodes[i].1.live -= 1;
+            if self.nodes[i].1.live == 0 {
+                self.nodes.remove(i);
+            }
+        }
+        if id > self.max_deleted {
+            self.max_deleted = id;
+        }
+        true
+    }
+
+    /// Trims from the oldest entries as Redis 7.0 does: whole nodes while
+    /// they are all in excess, then (unless `approx`) entries of the node
+    /// that is not; never past `limit` entries (0: no limit). How many
+    /// went.
+    pub(crate) fn trim(&mut self, how: Trim, approx: bool, limit: usize) -> usize {
+        let mut deleted = 0;
+        while let Some(&(first, node)) = self.nodes.front() {
+            if let Trim::MaxLen(max) = how
+                && self.len() <= max
+            {
+                break;
+            }
+            if limit != 0 && deleted + node.live > limit {
+                break;
+            }
+            let whole = match how {
+                Trim::MaxLen(max) => self.len() - node.live >= max,
+                Trim::MinId(min) => node.last < min,
+            };
+            let ids: Vec<StreamId> = self
+                .entries
+                .range(first..=node.last)
+                .map(|(id, _)| *id)
+                .collect();
+            if whole {
+                for id in ids {
+                    self.entries.remove(&id);
+                }
+                deleted += node.live;
+                self.nodes.pop_front();
+                continue;
+            }
+            if approx {
+                break;
+            }
+            for id in ids {
+                let stop = match how {
+                    Trim::MaxLen(max) => self.len() <= max,
+                    Trim::MinId(min) => id >= min,
+                };
+                if stop {
+                    break;
+                }
+                self.entries.remove(&id);
+                self.nodes[0].1.live -= 1;
+                deleted += 1;
+            }
+            break;
+        }
+        deleted
+    }
+
+    /// The entries with IDs in `lo..=hi`, from the oldest or (`rev`) the
+    /// newest, at most `count` (0: all).
+    pub(crate) fn range(
+        &self,
+        lo: StreamId,
+        hi: StreamId,
+        rev: bool,
+        count: usize,
+    ) -> Vec<(StreamId, &Vec<Vec<u8>>)> {
+        if lo > hi {
+            return Vec::new();
+        }
+        let it = self.entries.range(lo..=hi).map(|(id, f)| (*id, f));
+        let take = if count == 0 { usize::MAX } else { count };
+        if rev {
+            it.rev().take(take).collect()
+        } else {
+            it.take(take).collect()
+        }
+    }
+
+    /// Every entry, oldest first.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (StreamId, &Vec<Vec<u8>>)> {
+        self.entries.iter().map(|(id, f)| (*id, f))
+    }
+
+    /// About the bytes it holds.
+    pub(crate) fn footprint(&self) -> usize {
+        self.entries
+            .values()
+            .map(|f| f.iter().map(|x| x.len() + 16).sum::<usize>() + 48)
+            .sum()
+    }
+}

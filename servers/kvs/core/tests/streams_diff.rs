@@ -1,0 +1,238 @@
+//! The differential test of the stream commands without consumer groups:
+//! seeded random XADD (explicit and `ms-*` IDs, NOMKSTREAM, MAXLEN and
+//! MINID with `=`, `~` and LIMIT), XLEN, XRANGE, XREVRANGE (exclusive
+//! bounds, COUNT), XDEL, XTRIM, XSETID and XREAD (without BLOCK; the
+//! blocking one is `blocking_diff`'s), with junk arguments among them,
+//! on two streams and a string, against a real Redis 7.0: replies and
+//! keyspace events must be the same after every command. Auto IDs (`*`)
+//! are left out: they come from the clocks, which differ.
+//!
+//! Environment: as `redis_diff` (`KVS_DIFF_ADDR`, `KVS_DIFF_REQUIRED`,
+//! `KVS_DIFF_SEED`), and `KVS_STREAMS_ROUNDS` (default 3000 commands).
+
+mod common;
+
+use common::{Events, Rng, count, key_prefix, redis_7_0, seed, store_events};
+use kvs_core::{Session, Store};
+
+const KEYS: [&str; 3] = ["x1", "x2", "str"];
+
+fn one(r: &mut Rng, from: &[&str]) -> String {
+    r.pick(from).to_string()
+}
+
+/// An ID near the others: small milliseconds and sequence numbers, so
+/// that IDs meet, and now and then an edge.
+fn id(r: &mut Rng) -> String {
+    match r.below(12) {
+        0 => one(
+            r,
+            &[
+                "0-0",
+                "0-1",
+                "18446744073709551615-18446744073709551615",
+                "x",
+                "1-x",
+                "-",
+                "+",
+            ],
+        ),
+        1 => r.range(0, 30).to_string(),
+        _ => format!("{}-{}", r.range(0, 30), r.range(0, 3)),
+    }
+}
+
+fn bound(r: &mut Rng, end: bool) -> String {
+    match r.below(6) {
+        0 => (if end { "+" } else { "-" }).to_string(),
+        1 => format!("({}", id(r)),
+        _ => id(r),
+    }
+}
+
+fn trim_args(r: &mut Rng, out: &mut Vec<String>) {
+    if r.chance(2) {
+        out.push(one(r, &["MAXLEN", "MINID", "maxlen"]));
+    }
+    if r.chance(2) {
+        out.push(one(r, &["=", "~"]));
+    }
+    if r.chance(6) {
+        out.push(one(r, &["x", "-1"]));
+    } else if out.last().is_some_and(|w| w.eq_ignore_ascii_case("minid")) || r.chance(3) {
+        out.push(id(r));
+    } else {
+        out.push(r.range(0, 12).to_string());
+    }
+    if r.chance(4) {
+        out.push("LIMIT".into());
+        out.push(one(r, &["0", "1", "5", "100", "-1"]));
+    }
+}
+
+fn command(r: &mut Rng, p: &str) -> Vec<String> {
+    let key = |r: &mut Rng| format!("{p}{}", one(r, &KEYS));
+    let mut c: Vec<String> = Vec::new();
+    match r.below(14) {
+        0..=4 => {
+            c.push("XADD".into());
+            c.push(key(r));
+            if r.chance(8) {
+                c.push("NOMKSTREAM".into());
+            }
+            if r.chance(3) {
+                trim_args(r, &mut c);
+            }
+            c.push(if r.chance(3) {
+                format!("{}-*", r.range(0, 30))
+            } else {
+                id(r)
+            });
+            for _ in 0..r.range(0, 2) {
+                c.push(one(r, &["f", "g"]));
+                c.push(one(r, &["1", "v"]));
+            }
+            if r.chance(10) {
+                c.push("odd".into());
+            }
+        }
+        5 => c.extend(["XLEN".to_string(), key(r)]),
+        6 | 7 => {
+            let rev = r.chance(2);
+            c.push((if rev { "XREVRANGE" } else { "XRANGE" }).into());
+            c.push(key(r));
+            let (a, b) = (bound(r, !rev), bound(r, rev));
+            c.extend([a, b]);
+            if r.chance(2) {
+                c.push("COUNT".into());
+                c.push(one(r, &["0", "1", "2", "5", "-1", "x"]));
+            }
+        }
+        8 => {
+            c.extend(["XDEL".to_string(), key(r)]);
+            for _ in 0..r.range(1, 3) {
+                c.push(id(r));
+            }
+        }
+        9 => {
+            c.extend(["XTRIM".to_string(), key(r)]);
+            trim_args(r, &mut c);
+        }
+        10 => {
+            c.extend(["XSETID".to_string(), key(r), id(r)]);
+            if r.chance(2) {
+                c.push("ENTRIESADDED".into());
+                c.push(one(r, &["0", "5", "100", "-1"]));
+            }
+            if r.chance(2) {
+                c.push("MAXDELETEDID".into());
+                c.push(id(r));
+            }
+        }
+        11 | 12 => {
+            c.push("XREAD".into());
+            if r.chance(2) {
+                c.push("COUNT".into());
+                c.push(one(r, &["0", "1", "2", "-1", "x"]));
+            }
+            c.push("STREAMS".into());
+            let n = r.range(1, 2);
+            let keys: Vec<String> = (0..n).map(|_| key(r)).collect();
+            let ids: Vec<String> = (0..n)
+                .map(|_| if r.chance(4) { "$".to_string() } else { id(r) })
+                .collect();
+            c.extend(keys);
+            c.extend(ids);
+            if r.chance(10) {
+                c.pop();
+            }
+        }
+        _ => match r.below(4) {
+            0 => c.extend(["DEL".to_string(), key(r)]),
+            1 => c.extend(["SET".to_string(), format!("{p}str"), "v".into()]),
+            2 => c.extend(["TYPE".to_string(), key(r)]),
+            _ => c.extend(["OBJECT".to_string(), "ENCODING".into(), key(r)]),
+        },
+    }
+    c
+}
+
+#[test]
+fn streams_match_redis_7_0() {
+    let Some((mut redis, version, addr)) = redis_7_0("streams_diff") else {
+        return;
+    };
+    let seed = seed();
+    let rounds = count("KVS_STREAMS_ROUNDS", 3000);
+    let prefix = key_prefix("streamsdiff");
+    eprintln!(
+        "streams_diff: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} commands, keys {prefix}*"
+    );
+    let set = |redis: &mut common::Redis, value: &str| {
+        redis.call(&[
+            b"CONFIG".to_vec(),
+            b"SET".to_vec(),
+            b"notify-keyspace-events".to_vec(),
+            value.as_bytes().to_vec(),
+        ])
+    };
+    set(&mut redis, "KEAn");
+    let mut store = Store::new();
+    store.configure("notify-keyspace-events", "KEAn").unwrap();
+    // Nodes of 3 entries, whatever their bytes: approximate trimming's
+    // whole nodes come into play with few entries.
+    for (name, value) in [
+        ("stream-node-max-entries", "3"),
+        ("stream-node-max-bytes", "0"),
+    ] {
+        redis.call(&[
+            b"CONFIG".to_vec(),
+            b"SET".to_vec(),
+            name.as_bytes().to_vec(),
+            value.as_bytes().to_vec(),
+        ]);
+        store.configure(name, value).unwrap();
+    }
+    let mut events = Events::subscribe(&addr, &prefix);
+    let mut session = Session::new();
+    let mut r = Rng(seed);
+    let mut history = Vec::new();
+    for i in 0..rounds {
+        let words = command(&mut r, &prefix);
+        history.push(words.join(" "));
+        let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let theirs = redis.call(&args);
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut ours = Vec::new();
+        store
+            .execute(&mut session, &refs, 1_700_000_000_000)
+            .encode_resp2(&mut ours);
+        let (their_events, our_events) = (events.since(), store_events(&mut store, &prefix));
+        let last = history[history.len().saturating_sub(20)..].join("\n  ");
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+            "seed {seed}, command {i}: the replies differ; the commands:\n  {last}"
+        );
+        assert_eq!(
+            our_events, their_events,
+            "seed {seed}, command {i}: the events differ; the commands:\n  {last}"
+        );
+    }
+    set(&mut redis, "");
+    for (name, value) in [
+        ("stream-node-max-entries", "100"),
+        ("stream-node-max-bytes", "4096"),
+    ] {
+        redis.call(&[
+            b"CONFIG".to_vec(),
+            b"SET".to_vec(),
+            name.as_bytes().to_vec(),
+            value.as_bytes().to_vec(),
+        ]);
+    }
+    let mut del = vec![b"DEL".to_vec()];
+    del.extend(KEYS.iter().map(|k| format!("{prefix}{k}").into_bytes()));
+    redis.call(&del);
+    eprintln!("streams_diff: all {rounds} replies and their events the same");
+}
