@@ -10,7 +10,7 @@
 //! - an upper-case word is a token; followed by an argument or a group, it
 //!   introduces it (`EX seconds:integer`), else it stands alone (`NX`);
 //! - `[…]` is optional, `(…)` groups, `a|b` inside either chooses one,
-//!   `…...` repeats; `name=(…)` names a group.
+//!   `…...` repeats; `name=(…)` names a group (`=` alone is a token).
 //!
 //! `COMMAND DOCS` describes each argument as redis-cli 7 expects: name,
 //! type, token and flags (`optional`, `multiple`) as simple strings, and
@@ -138,7 +138,11 @@ impl Cursor {
     fn item(&mut self) -> Result<Item, BadSyntax> {
         let start = self.at;
         while let Some(c) = self.peek() {
-            if matches!(c, b' ' | b'|' | b'[' | b']' | b'(' | b')' | b'=')
+            // `=` names a group after a word; at a word's start it is the
+            // token `=` (XADD's `MAXLEN = n`).
+            let naming = c == b'=' && self.at > start;
+            if matches!(c, b' ' | b'|' | b'[' | b']' | b'(' | b')')
+                || naming
                 || self.s[self.at..].starts_with("...")
             {
                 break;
@@ -497,9 +501,16 @@ mod tests {
         assert_eq!(args[3].name, "where");
         assert!(!args[3].optional);
         assert_eq!(args[4].kind, Kind::Value("pattern"));
-        for bad in ["[a", "a]", "(a|)", "x:float", "A...", "=(a)", "a|b"] {
+        for bad in ["[a", "a]", "(a|)", "x:float", "A...", "a=b", "a|b"] {
             assert_eq!(parse(bad), Err(BadSyntax), "{bad}");
         }
+        // `=` alone is a token (XADD's `MAXLEN = n`).
+        let op = parse("[op=(=|~)]").unwrap();
+        let Kind::OneOf(choices) = &op[0].kind else {
+            panic!("{op:?}");
+        };
+        assert_eq!(choices[0].kind, Kind::PureToken);
+        assert_eq!(choices[0].token, Some("="));
         assert_eq!(parse(""), Ok(Vec::new()));
     }
 
