@@ -59,7 +59,12 @@ impl Op {
     pub(crate) fn wants(&self, key: &[u8], value: &Value) -> bool {
         match self {
             Op::Read { wanted, .. } => match value {
-                Value::Stream(s) => wanted.iter().any(|w| w.key == key && s.last_id > w.after),
+                // The first ID given for the key (a key named twice
+                // waits once, as in Redis).
+                Value::Stream(s) => wanted
+                    .iter()
+                    .find(|w| w.key == key)
+                    .is_some_and(|w| s.last_id > w.after),
                 _ => false,
             },
             Op::Pop { .. } | Op::Move { .. } | Op::MPop { .. } => matches!(value, Value::List(_)),

@@ -14,8 +14,8 @@
 //! next, so that no reply is missing or extra.
 //!
 //! Commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
-//! BZPOPMAX and BZMPOP over lists (and WAIT, which waits for replicas
-//! there are none of), sorted sets, a string and missing
+//! BZPOPMAX and BZMPOP over lists, XREAD BLOCK over streams (served by
+//! XADD), WAIT (which waits for replicas there are none of), sorted sets, a string and missing
 //! keys, with their errors (junk and negative timeouts, bad counts); the
 //! pushes and changes that serve them (LPUSH, RPUSH, LMOVE, ZADD, DEL,
 //! SET, LPOP) alone or inside MULTI/EXEC, blocking commands inside MULTI,
@@ -90,7 +90,32 @@ impl Gen {
     /// A blocking command.
     fn blocking(&mut self) -> Vec<String> {
         let mut c = Vec::new();
-        match self.r.below(9) {
+        match self.r.below(10) {
+            9 => {
+                c.push("XREAD".into());
+                if self.r.chance(2) {
+                    c.push("COUNT".into());
+                    c.push(self.r.pick(&["1", "2", "0"]).to_string());
+                }
+                c.push("BLOCK".into());
+                c.push(self.r.pick(&["0", "0", "100000", "-1"]).to_string());
+                c.push("STREAMS".into());
+                let keys: Vec<String> = (0..self.r.range(1, 2))
+                    .map(|_| self.key(&["x1", "x2", "x1", "s"]))
+                    .collect();
+                let ids: Vec<String> = keys
+                    .iter()
+                    .map(|_| {
+                        if self.r.chance(2) {
+                            "$".to_string()
+                        } else {
+                            format!("{}-0", self.next_value.saturating_sub(self.r.below(5)))
+                        }
+                    })
+                    .collect();
+                c.extend(keys);
+                c.extend(ids);
+            }
             8 => {
                 c.push("WAIT".into());
                 c.push(self.r.pick(&["0", "1", "2", "-1", "x"]).to_string());
@@ -152,7 +177,15 @@ impl Gen {
     /// A command that may make keys ready (or change their type).
     fn change(&mut self) -> Vec<String> {
         let mut c = Vec::new();
-        match self.r.below(10) {
+        match self.r.below(12) {
+            10 | 11 => {
+                c.push("XADD".into());
+                c.push(self.key(&["x1", "x2", "x1", "s"]));
+                self.next_value += 1;
+                c.push(format!("{}-*", self.next_value));
+                c.push("f".into());
+                c.push(self.value());
+            }
             0..=3 => {
                 c.push(if self.r.chance(2) { "LPUSH" } else { "RPUSH" }.into());
                 c.push(self.key(&["l1", "l2", "l1", "s", "z1"]));
@@ -424,7 +457,7 @@ fn blocking_pops_match_redis_7_0() {
     ]));
     let mut del = vec!["DEL".to_string()];
     del.extend(
-        ["l1", "l2", "z1", "z2", "s"]
+        ["l1", "l2", "z1", "z2", "s", "x1", "x2"]
             .iter()
             .map(|k| format!("{prefix}{k}")),
     );

@@ -41,8 +41,14 @@ fn serve_or_block(cx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, timeout_ms: u64) -> 
 /// reply. What the store also runs to serve a blocked session.
 pub(crate) fn serve(cx: &mut Ctx<'_>, op: &Op, key: &[u8]) -> Reply {
     if let Op::Read { wanted, count } = op {
-        // The stream that got entries, alone.
-        let this: Vec<_> = wanted.iter().filter(|w| w.key == key).cloned().collect();
+        // The stream that got entries, alone, after the first ID given
+        // for it (a key named twice waits once, as in Redis).
+        let this: Vec<_> = wanted
+            .iter()
+            .find(|w| w.key == key)
+            .cloned()
+            .into_iter()
+            .collect();
         return match crate::cmd::streams::read(cx, &this, *count) {
             Ok(Some(reply)) => reply,
             Ok(None) => Reply::nil_array(),
