@@ -525,6 +525,9 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     expect("LRANGE", r(&["lrange", "l", "0", "-1"]), "z\ny\nx")?;
     expect("ZADD", r(&["zadd", "z", "2", "b", "1", "a"]), "2")?;
     expect("ZRANGE", r(&["zrange", "z", "0", "-1"]), "a\nb")?;
+    expect("XADD", r(&["xadd", "events", "1-1", "type", "signup"]), "1-1")?;
+    expect("XADD", r(&["xadd", "events", "1-*", "type", "login"]), "1-2")?;
+    expect("XDEL", r(&["xdel", "events", "1-1"]), "1")?;
     // A transaction, through one connection (commands on stdin).
     let p = redis_port.to_string();
     let multi = run(
@@ -615,6 +618,11 @@ fn second_boot(ports: Ports) -> Result<()> {
         "LRANGE after the reboot",
         redis(redis_port, &["lrange", "l", "0", "-1"]),
         "z\ny\nx",
+    )?;
+    expect(
+        "a stream after the reboot",
+        redis(redis_port, &["xrange", "events", "-", "+"]),
+        "1-2\ntype\nlogin",
     )?;
     // The log holds the consumers' pops, those that served blocked
     // clients included: replayed, the queue is empty.
