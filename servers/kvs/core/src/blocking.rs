@@ -295,17 +295,7 @@ pub(crate) fn parse_timeout(arg: &[u8]) -> Result<u64, Reply> {
 /// ([`num::parse_f64`] refuses those): 0 where it underflows though its
 /// digits are not all zero, an infinity where it overflows.
 fn beyond_double(arg: &[u8]) -> Option<f64> {
-    let text = core::str::from_utf8(arg).ok()?;
-    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let well_formed = body
-        .bytes()
-        .next()
-        .is_some_and(|c| c.is_ascii_digit() || c == b'.')
-        && body
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
-    let v = text.parse::<f64>().ok().filter(|_| well_formed)?;
-    (v == 0.0 || v.is_infinite()).then_some(v)
+    num::parse_decimal_unbounded(arg).filter(|v| *v == 0.0 || v.is_infinite())
 }
 
 /// A hexadecimal integer (`0x10`), which `strtold` takes as seconds.

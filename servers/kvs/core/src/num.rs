@@ -113,10 +113,14 @@ pub fn parse_f64_lenient(s: &[u8]) -> Option<f64> {
     if s.is_empty() {
         return Some(0.0);
     }
-    if let Some(v) = parse_f64(s) {
-        return Some(v);
-    }
     // Overflow and underflow are fine here; the grammar is not.
+    parse_f64(s).or_else(|| parse_decimal_unbounded(s))
+}
+
+/// A decimal number in `strtod`'s grammar (a sign, digits, a point, an
+/// exponent; no infinity words, no hexadecimal), where overflow gives an
+/// infinity and underflow 0 instead of an error.
+pub(crate) fn parse_decimal_unbounded(s: &[u8]) -> Option<f64> {
     let text = core::str::from_utf8(s).ok()?;
     let body = text.strip_prefix(['+', '-']).unwrap_or(text);
     let ok = body

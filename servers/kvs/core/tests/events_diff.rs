@@ -13,8 +13,7 @@
 
 mod common;
 
-use common::{Events, Rng, count, key_prefix, redis_7_0, seed, store_events};
-use kvs_core::{Session, Store};
+use common::{Differ, Rng, count, key_prefix, seed};
 
 /// The keys, by what they usually hold (any command may meet any type).
 const STRINGS: [&str; 3] = ["s1", "s2", "n"];
@@ -197,69 +196,26 @@ fn command(r: &mut Rng, p: &str) -> Vec<String> {
 
 #[test]
 fn keyspace_events_match_redis_7_0() {
-    let Some((mut redis, version, addr)) = redis_7_0("events_diff") else {
-        return;
-    };
     let seed = seed();
     let rounds = count("KVS_EVENTS_ROUNDS", 3000);
     let prefix = key_prefix("eventsdiff");
-    eprintln!(
-        "events_diff: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} commands, keys {prefix}*"
-    );
-    let set = |redis: &mut common::Redis, value: &str| {
-        redis.call(&[
-            b"CONFIG".to_vec(),
-            b"SET".to_vec(),
-            b"notify-keyspace-events".to_vec(),
-            value.as_bytes().to_vec(),
-        ])
+    let Some(mut d) = Differ::new("events_diff", &prefix, seed, &[]) else {
+        return;
     };
-    set(&mut redis, "KEAn");
-    let mut store = Store::new();
-    store.configure("notify-keyspace-events", "KEAn").unwrap();
-    let mut events = Events::subscribe(&addr, &prefix);
-    let mut session = Session::new();
     let mut r = Rng(seed);
-    let mut history = Vec::new();
-    let mut heard = 0;
-    for i in 0..rounds {
-        let words = command(&mut r, &prefix);
-        history.push(words.join(" "));
-        let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
-        let theirs = redis.call(&args);
-        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let mut ours = Vec::new();
-        store
-            .execute(&mut session, &refs, 1_700_000_000_000)
-            .encode_resp2(&mut ours);
-        let (their_events, our_events) = (events.since(), store_events(&mut store, &prefix));
-        let last = history[history.len().saturating_sub(20)..].join("\n  ");
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(&theirs),
-            "seed {seed}, command {i}: the replies differ; the commands:\n  {last}"
-        );
-        assert_eq!(
-            our_events, their_events,
-            "seed {seed}, command {i}: the events differ; the commands:\n  {last}"
-        );
-        heard += their_events.len();
+    for _ in 0..rounds {
+        d.step(&command(&mut r, &prefix));
     }
-    set(&mut redis, "");
-    for db in ["1", "0"] {
-        redis.call(&[b"SELECT".to_vec(), db.as_bytes().to_vec()]);
-        let mut del = vec![b"DEL".to_vec()];
-        for k in STRINGS
-            .iter()
-            .chain(&LISTS)
-            .chain(&HASHES)
-            .chain(&SETS)
-            .chain(&ZSETS)
-            .chain(&["p1", "p2"])
-        {
-            del.push(format!("{prefix}{k}").into_bytes());
-        }
-        redis.call(&del);
-    }
+    let heard = d.heard;
+    let keys: Vec<&str> = STRINGS
+        .iter()
+        .chain(&LISTS)
+        .chain(&HASHES)
+        .chain(&SETS)
+        .chain(&ZSETS)
+        .chain(&["p1", "p2"])
+        .copied()
+        .collect();
+    d.finish(&keys);
     eprintln!("events_diff: all {rounds} replies and {heard} events the same");
 }

@@ -12,8 +12,7 @@
 
 mod common;
 
-use common::{Events, Rng, count, key_prefix, redis_7_0, seed, store_events};
-use kvs_core::{Session, Store};
+use common::{Differ, Rng, count, key_prefix, seed};
 
 const KEYS: [&str; 3] = ["x1", "x2", "str"];
 
@@ -159,80 +158,23 @@ fn command(r: &mut Rng, p: &str) -> Vec<String> {
 
 #[test]
 fn streams_match_redis_7_0() {
-    let Some((mut redis, version, addr)) = redis_7_0("streams_diff") else {
-        return;
-    };
     let seed = seed();
     let rounds = count("KVS_STREAMS_ROUNDS", 3000);
     let prefix = key_prefix("streamsdiff");
-    eprintln!(
-        "streams_diff: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} commands, keys {prefix}*"
-    );
-    let set = |redis: &mut common::Redis, value: &str| {
-        redis.call(&[
-            b"CONFIG".to_vec(),
-            b"SET".to_vec(),
-            b"notify-keyspace-events".to_vec(),
-            value.as_bytes().to_vec(),
-        ])
-    };
-    set(&mut redis, "KEAn");
-    let mut store = Store::new();
-    store.configure("notify-keyspace-events", "KEAn").unwrap();
     // Nodes of 3 entries, whatever their bytes: approximate trimming's
     // whole nodes come into play with few entries.
-    for (name, value) in [
-        ("stream-node-max-entries", "3"),
-        ("stream-node-max-bytes", "0"),
-    ] {
-        redis.call(&[
-            b"CONFIG".to_vec(),
-            b"SET".to_vec(),
-            name.as_bytes().to_vec(),
-            value.as_bytes().to_vec(),
-        ]);
-        store.configure(name, value).unwrap();
-    }
-    let mut events = Events::subscribe(&addr, &prefix);
-    let mut session = Session::new();
+    let params = [
+        ("stream-node-max-entries", "3", "100"),
+        ("stream-node-max-bytes", "0", "4096"),
+    ];
+    let Some(mut d) = Differ::new("streams_diff", &prefix, seed, &params) else {
+        return;
+    };
     let mut r = Rng(seed);
-    let mut history = Vec::new();
-    for i in 0..rounds {
-        let words = command(&mut r, &prefix);
-        history.push(words.join(" "));
-        let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
-        let theirs = redis.call(&args);
-        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let mut ours = Vec::new();
-        store
-            .execute(&mut session, &refs, 1_700_000_000_000)
-            .encode_resp2(&mut ours);
-        let (their_events, our_events) = (events.since(), store_events(&mut store, &prefix));
-        let last = history[history.len().saturating_sub(20)..].join("\n  ");
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(&theirs),
-            "seed {seed}, command {i}: the replies differ; the commands:\n  {last}"
-        );
-        assert_eq!(
-            our_events, their_events,
-            "seed {seed}, command {i}: the events differ; the commands:\n  {last}"
-        );
+    for _ in 0..rounds {
+        d.step(&command(&mut r, &prefix));
     }
-    set(&mut redis, "");
-    for (name, value) in [
-        ("stream-node-max-entries", "100"),
-        ("stream-node-max-bytes", "4096"),
-    ] {
-        redis.call(&[
-            b"CONFIG".to_vec(),
-            b"SET".to_vec(),
-            name.as_bytes().to_vec(),
-            value.as_bytes().to_vec(),
-        ]);
-    }
-    let mut del = vec![b"DEL".to_vec()];
-    del.extend(KEYS.iter().map(|k| format!("{prefix}{k}").into_bytes()));
-    redis.call(&del);
-    eprintln!("streams_diff: all {rounds} replies and their events the same");
+    let heard = d.heard;
+    d.finish(&KEYS);
+    eprintln!("streams_diff: all {rounds} replies and {heard} events the same");
 }

@@ -8,9 +8,9 @@
 use alloc::vec::Vec;
 
 use crate::blocking::{Block, Op, parse_timeout};
-use crate::cmd::{int_arg, is, lookup, mpop};
+use crate::cmd::{int_arg, lists, lookup, mpop};
 use crate::db::{tri, wrongtype};
-use crate::reply::{Reply, SYNTAX};
+use crate::reply::Reply;
 use crate::store::Ctx;
 
 /// Does `op` on the first of `keys` that holds something (WRONGTYPE when
@@ -71,16 +71,6 @@ pub(crate) fn serve(cx: &mut Ctx<'_>, op: &Op, key: &[u8]) -> Reply {
     op.reply(key, done)
 }
 
-fn side(arg: &[u8]) -> Result<bool, Reply> {
-    if is(arg, "left") {
-        Ok(true)
-    } else if is(arg, "right") {
-        Ok(false)
-    } else {
-        Err(Reply::error(SYNTAX))
-    }
-}
-
 /// `key [key ...] timeout`: the keys and the timeout.
 fn keys_then_timeout<'a>(a: &'a [&'a [u8]]) -> Result<(&'a [&'a [u8]], u64), Reply> {
     let timeout = parse_timeout(a[a.len() - 1])?;
@@ -113,8 +103,8 @@ pub(crate) fn bzpopmax(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
 pub(crate) fn blmove(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let from_left = tri!(side(a[3]));
-    let to_left = tri!(side(a[4]));
+    let from_left = tri!(lists::parse_side(a[3]));
+    let to_left = tri!(lists::parse_side(a[4]));
     let timeout = tri!(parse_timeout(a[5]));
     let op = Op::Move {
         dst: a[2].to_vec(),

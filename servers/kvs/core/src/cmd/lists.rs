@@ -344,7 +344,8 @@ pub(crate) fn lpos(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
 }
 
-fn parse_side(arg: &[u8]) -> Result<bool, Reply> {
+/// `LEFT` (true) or `RIGHT`, any case (LMOVE's and BLMOVE's ends).
+pub(crate) fn parse_side(arg: &[u8]) -> Result<bool, Reply> {
     if is(arg, "left") {
         Ok(true)
     } else if is(arg, "right") {

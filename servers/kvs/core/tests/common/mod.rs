@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kvs_core::Store;
+use kvs_core::{Session, Store};
 
 /// A connection to the real server.
 pub struct Redis {
@@ -218,6 +218,119 @@ pub fn store_events(store: &mut Store, prefix: &str) -> Vec<String> {
         .filter(|e| e.key.starts_with(prefix.as_bytes()))
         .map(|e| format!("{}:{}:{}", e.db, e.name, String::from_utf8_lossy(&e.key)))
         .collect()
+}
+
+/// One session of a kvs-core [`Store`] beside one connection to Redis,
+/// both with the same parameters and keyspace events on: each command
+/// goes to both, and its reply and its events must be the same.
+pub struct Differ {
+    pub redis: Redis,
+    pub store: Store,
+    session: Session,
+    events: Events,
+    prefix: String,
+    seed: u64,
+    history: Vec<String>,
+    /// Events heard so far.
+    pub heard: usize,
+    /// Parameters to set back on Redis at the end.
+    restore: Vec<(String, String)>,
+}
+
+impl Differ {
+    /// For test `test` (its name), with keys under `prefix`: the
+    /// parameters `params` (name, value, and the value to set back) on
+    /// both, `notify-keyspace-events KEAn` among them. `None` when there
+    /// is no Redis 7.0 ([`redis_7_0`] says why).
+    pub fn new(
+        test: &str,
+        prefix: &str,
+        seed: u64,
+        params: &[(&str, &str, &str)],
+    ) -> Option<Differ> {
+        let (mut redis, version, addr) = redis_7_0(test)?;
+        eprintln!(
+            "{test}: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), keys {prefix}*"
+        );
+        let mut store = Store::new();
+        let mut restore = Vec::new();
+        for &(name, value, back) in [("notify-keyspace-events", "KEAn", "")]
+            .iter()
+            .chain(params)
+        {
+            redis.call(&[
+                b"CONFIG".to_vec(),
+                b"SET".to_vec(),
+                name.as_bytes().to_vec(),
+                value.as_bytes().to_vec(),
+            ]);
+            store.configure(name, value).unwrap();
+            restore.push((name.to_string(), back.to_string()));
+        }
+        let events = Events::subscribe(&addr, prefix);
+        Some(Differ {
+            redis,
+            store,
+            session: Session::new(),
+            events,
+            prefix: prefix.to_string(),
+            seed,
+            history: Vec::new(),
+            heard: 0,
+            restore,
+        })
+    }
+
+    /// Runs `words` on both and compares the replies and the events
+    /// (panicking with the seed and the last commands if they differ).
+    pub fn step(&mut self, words: &[String]) {
+        self.history.push(words.join(" "));
+        let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let theirs = self.redis.call(&args);
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut ours = Vec::new();
+        self.store
+            .execute(&mut self.session, &refs, 1_700_000_000_000)
+            .encode_resp2(&mut ours);
+        let their_events = self.events.since();
+        let our_events = store_events(&mut self.store, &self.prefix);
+        let i = self.history.len() - 1;
+        let last = self.history[self.history.len().saturating_sub(20)..].join("\n  ");
+        let seed = self.seed;
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+            "seed {seed}, command {i}: the replies differ; the commands:\n  {last}"
+        );
+        assert_eq!(
+            our_events, their_events,
+            "seed {seed}, command {i}: the events differ; the commands:\n  {last}"
+        );
+        self.heard += their_events.len();
+    }
+
+    /// Sets the parameters back on Redis and deletes `keys` (under the
+    /// prefix) in databases 1 and 0.
+    pub fn finish(mut self, keys: &[&str]) {
+        for (name, value) in &self.restore {
+            self.redis.call(&[
+                b"CONFIG".to_vec(),
+                b"SET".to_vec(),
+                name.as_bytes().to_vec(),
+                value.as_bytes().to_vec(),
+            ]);
+        }
+        for db in ["1", "0"] {
+            self.redis
+                .call(&[b"SELECT".to_vec(), db.as_bytes().to_vec()]);
+            let mut del = vec![b"DEL".to_vec()];
+            del.extend(
+                keys.iter()
+                    .map(|k| format!("{}{k}", self.prefix).into_bytes()),
+            );
+            self.redis.call(&del);
+        }
+    }
 }
 
 /// The length of the whole RESP2 reply at the start of `b`, if it is
