@@ -126,18 +126,16 @@ impl Gen {
                 c.extend(self.keys(&LISTS));
                 c.push(self.timeout());
             }
-            2 => {
-                c.push("BLMOVE".into());
+            n @ (2 | 3) => {
+                // BLMOVE with its ends, or BRPOPLPUSH (RIGHT, LEFT).
+                let legacy = n == 3;
+                c.push((if legacy { "BRPOPLPUSH" } else { "BLMOVE" }).into());
                 c.push(self.key(&LISTS));
                 c.push(self.key(&LISTS));
-                c.push(self.side());
-                c.push(self.side());
-                c.push(self.timeout());
-            }
-            3 => {
-                c.push("BRPOPLPUSH".into());
-                c.push(self.key(&LISTS));
-                c.push(self.key(&LISTS));
+                if !legacy {
+                    c.push(self.side());
+                    c.push(self.side());
+                }
                 c.push(self.timeout());
             }
             4 => {
