@@ -1,14 +1,18 @@
-//! memcached 1.6's text and meta protocols over a TCP byte stream, with
-//! the items in the kvs store's memcached namespace (`kvs_api::mc`).
+//! memcached 1.6's text, meta and binary protocols over a TCP byte
+//! stream, with the items in the kvs store's memcached namespace
+//! (`kvs_api::mc`).
 //!
 //! `no_std` + `alloc`, host-tested. A [`Connection`] takes the bytes of
-//! one client as they arrive, in any pieces ([`Connection::receive`]):
-//! it frames command lines and data blocks, decodes each line once into
-//! a [`Command`] ([`parse`]), runs it on a [`Cache`] and appends the
-//! replies. It buffers at most one line ([`Limits::max_line`], longer
-//! `get` lines up to [`Limits::max_get_line`]) or one data block
-//! (`item_size_max` and its `\r\n`); anything a client sends is answered
-//! or closes the connection as memcached does, never a panic.
+//! one client as they arrive, in any pieces ([`Connection::receive`]).
+//! Its first byte picks the protocol, as memcached picks it: 0x80 is the
+//! [`binary`] protocol, anything else text. In text it frames command
+//! lines and data blocks, decodes each line once into a [`Command`]
+//! ([`parse`]), runs it on a [`Cache`] and appends the replies. It
+//! buffers at most one line ([`Limits::max_line`], longer `get` lines up
+//! to [`Limits::max_get_line`]) or one data block (`item_size_max` and
+//! its `\r\n`); in binary, one request's head or value. Anything a client
+//! sends is answered or closes the connection as memcached does, never a
+//! panic.
 //!
 //! ```
 //! use kvs_api::mc::Local;
@@ -28,6 +32,7 @@
 extern crate alloc;
 
 pub mod base64;
+pub mod binary;
 mod exec;
 pub mod meta;
 pub mod parse;
@@ -144,11 +149,24 @@ enum State {
     Closed,
 }
 
+/// The protocol a connection speaks, picked from its first byte as
+/// memcached picks it.
+#[derive(Debug)]
+enum Wire {
+    /// No byte yet.
+    Undecided,
+    /// Text and meta commands ([`State`]).
+    Text,
+    /// The binary protocol (0x80 first), with its own input.
+    Binary(binary::Session),
+}
+
 /// One client's connection: its unparsed input and where it is.
 #[derive(Debug)]
 pub struct Connection {
     input: Vec<u8>,
     state: State,
+    wire: Wire,
     limits: Limits,
     /// The last call stopped at [`OUTPUT_HIGH_WATER`] with commands left.
     stalled: bool,
@@ -160,6 +178,7 @@ impl Connection {
         Connection {
             input: Vec::new(),
             state: State::Line,
+            wire: Wire::Undecided,
             limits,
             stalled: false,
         }
@@ -195,6 +214,9 @@ impl Connection {
         if flow == Flow::Close {
             self.state = State::Closed;
             self.input = Vec::new();
+            if let Wire::Binary(session) = &mut self.wire {
+                *session = binary::Session::default();
+            }
         }
         flow
     }
@@ -207,6 +229,16 @@ impl Connection {
         now: u64,
         out: &mut Vec<u8>,
     ) -> Flow {
+        if let Wire::Undecided = self.wire {
+            self.wire = match bytes.first() {
+                None => return Flow::Open,
+                Some(&binary::header::REQUEST_MAGIC) => Wire::Binary(binary::Session::default()),
+                Some(_) => Wire::Text,
+            };
+        }
+        if let Wire::Binary(session) = &mut self.wire {
+            return session.run(bytes, &mut self.stalled, cache, front, now, out);
+        }
         let start = out.len();
         loop {
             // Bytes to throw away never enter the buffer.

@@ -8,12 +8,25 @@ use kvs_core::mc::{Stats, slab_class};
 
 use crate::{Frontend, parse::StatsGroup};
 
-fn stat(out: &mut Vec<u8>, name: &str, value: impl core::fmt::Display) {
-    out.extend_from_slice(format!("STAT {name} {value}\r\n").as_bytes());
+/// Takes each statistic's name and value, to write them in a protocol's
+/// form.
+pub type Sink<'a> = dyn FnMut(&str, &dyn core::fmt::Display) + 'a;
+
+fn stat(out: &mut Sink<'_>, name: &str, value: impl core::fmt::Display) {
+    out(name, &value);
 }
 
 /// Writes the reply to `stats <group>` (not `reset`/`detail`).
 pub fn write(group: StatsGroup, front: &Frontend, items: &Stats, now: u64, out: &mut Vec<u8>) {
+    each(group, front, items, now, &mut |name, value| {
+        out.extend_from_slice(format!("STAT {name} {value}\r\n").as_bytes());
+    });
+    out.extend_from_slice(b"END\r\n");
+}
+
+/// Hands each statistic of `stats <group>` (not `reset`/`detail`) to
+/// `out`, in memcached's order.
+pub fn each(group: StatsGroup, front: &Frontend, items: &Stats, now: u64, out: &mut Sink<'_>) {
     let c = &items.counters;
     match group {
         StatsGroup::General => {
@@ -114,7 +127,6 @@ pub fn write(group: StatsGroup, front: &Frontend, items: &Stats, now: u64, out: 
         StatsGroup::Sizes => stat(out, "sizes_status", "disabled"),
         StatsGroup::Reset | StatsGroup::Detail | StatsGroup::DetailDump => {}
     }
-    out.extend_from_slice(b"END\r\n");
 }
 
 /// The chunk size of slab class `class`.

@@ -14,7 +14,10 @@
 //!
 //! A step is one to a few commands sent together (pipelined), followed
 //! by `mn` so that the end of the replies is known; the front end gets
-//! the same bytes cut into random pieces. What is normalised, and
+//! the same bytes cut into random pieces. A quarter of the steps are
+//! binary-protocol requests instead, on a binary connection of each side
+//! over the same items, followed by a NOOP (`memcached_diff/binary.rs`
+//! says what they are and how their responses compare). What is normalised, and
 //! nothing else: CAS uniques (each side's must map one to one onto the
 //! other's, and a `cas`/`C` command sends each side the unique it saw);
 //! the version string; `t`, `l`, `exp=` and `la=` within two seconds;
@@ -32,6 +35,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kvs_api::mc::Local;
 use memcached::{Connection, Flow, Frontend, Limits};
+
+#[path = "memcached_diff/binary.rs"]
+mod binary;
 
 /// SplitMix64: a small seeded generator.
 struct Rng(u64);
@@ -719,9 +725,11 @@ fn count_mn(bytes: &[u8]) -> usize {
     n
 }
 
-/// Our side: a front end over an in-process store.
+/// Our side: a front end over an in-process store, with a text and a
+/// binary connection.
 struct Ours {
     conn: Connection,
+    bin: Connection,
     cache: Local<fn() -> u64>,
     front: Frontend,
 }
@@ -730,6 +738,7 @@ impl Ours {
     fn new() -> Ours {
         Ours {
             conn: Connection::new(Limits::default()),
+            bin: Connection::new(Limits::default()),
             cache: Local {
                 store: kvs_core::Store::new(),
                 clock: now_ms,
@@ -738,34 +747,42 @@ impl Ours {
         }
     }
 
+    /// Sends `bytes` on the text connection, cut at random.
     fn exchange(&mut self, bytes: &[u8], rng: &mut Rng) -> (Vec<u8>, Flow) {
-        let mut out = Vec::new();
-        let mut rest = bytes;
-        let mut flow = Flow::Open;
-        while !rest.is_empty() && flow == Flow::Open {
-            let cut = if rng.chance(30) {
-                1 + rng.below(rest.len())
-            } else {
-                rest.len()
-            };
-            flow = self.conn.receive(
-                &rest[..cut],
-                &mut self.cache,
-                &mut self.front,
-                now_s(),
-                &mut out,
-            );
-            rest = &rest[cut..];
-            // Past the high-water mark the rest waits for another call,
-            // as the stream server makes once the replies are out.
-            while flow == Flow::Open && self.conn.stalled() {
-                flow = self
-                    .conn
-                    .receive(b"", &mut self.cache, &mut self.front, now_s(), &mut out);
-            }
-        }
-        (out, flow)
+        feed(&mut self.conn, &mut self.cache, &mut self.front, bytes, rng)
     }
+
+    /// … on the binary connection.
+    fn exchange_bin(&mut self, bytes: &[u8], rng: &mut Rng) -> (Vec<u8>, Flow) {
+        feed(&mut self.bin, &mut self.cache, &mut self.front, bytes, rng)
+    }
+}
+
+fn feed(
+    conn: &mut Connection,
+    cache: &mut Local<fn() -> u64>,
+    front: &mut Frontend,
+    bytes: &[u8],
+    rng: &mut Rng,
+) -> (Vec<u8>, Flow) {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    let mut flow = Flow::Open;
+    while !rest.is_empty() && flow == Flow::Open {
+        let cut = if rng.chance(30) {
+            1 + rng.below(rest.len())
+        } else {
+            rest.len()
+        };
+        flow = conn.receive(&rest[..cut], cache, front, now_s(), &mut out);
+        rest = &rest[cut..];
+        // Past the high-water mark the rest waits for another call, as
+        // the stream server makes once the replies are out.
+        while flow == Flow::Open && conn.stalled() {
+            flow = conn.receive(b"", cache, front, now_s(), &mut out);
+        }
+    }
+    (out, flow)
 }
 
 fn free_port() -> u16 {
@@ -827,6 +844,7 @@ fn env_num(name: &str, default: u64) -> u64 {
 fn run_seed(addr: &str, seed: u64, rounds: u64) -> Result<(), String> {
     let mut real = Real::connect(addr)?;
     real.exchange(b"flush_all\r\n")?;
+    let mut real_bin = binary::RealBin::connect(addr)?;
     let mut ours = Ours::new();
     let mut rng = Rng(seed);
     let keys = (0..6)
@@ -841,6 +859,45 @@ fn run_seed(addr: &str, seed: u64, rounds: u64) -> Result<(), String> {
     let mut cas = CasMap::default();
     let mut history: Vec<String> = Vec::new();
     for round in 0..rounds {
+        if generator.rng.chance(25) {
+            let step = binary::step(&mut generator);
+            let bogus = (1 << 60) + generator.rng.next() % 1000;
+            let end = 0xE000_0000 | round as u32;
+            let real_bytes = step.render(&seen_real, bogus, end);
+            let our_bytes = step.render(&seen_ours, bogus, end);
+            history.push(step.describe());
+            let want = real_bin
+                .exchange(&real_bytes, end)
+                .map_err(|e| format!("seed {seed} round {round}: {e}\n  {}", step.describe()))?;
+            let (got, flow) = ours.exchange_bin(&our_bytes, &mut rng);
+            if std::env::var("MC_DIFF_TRACE").is_ok() {
+                eprintln!(
+                    "{round}: {}\n   real {want:02x?}\n   ours {got:02x?}",
+                    step.describe()
+                );
+            }
+            let same = if flow == Flow::Open {
+                binary::compare(
+                    &step,
+                    &want,
+                    &got,
+                    &mut cas,
+                    (&mut seen_real, &mut seen_ours),
+                )
+            } else {
+                Err(format!("the front end closed ({flow:?})"))
+            };
+            if let Err(e) = same {
+                let recent = history[history.len().saturating_sub(12)..].join("\n  ");
+                return Err(format!(
+                    "seed {seed} round {round}: responses differ: {e}\n  request: {}\n  memcached: {:02x?}\n  front end: {:02x?}\n  recent steps:\n  {recent}",
+                    step.describe(),
+                    &want[..want.len().min(300)],
+                    &got[..got.len().min(300)],
+                ));
+            }
+            continue;
+        }
         let step = generator.step();
         let bogus = (1 << 60) + generator.rng.next() % 1000;
         let real_bytes = render(&step, &seen_real, bogus);
@@ -952,7 +1009,7 @@ fn run_seed(addr: &str, seed: u64, rounds: u64) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    binary::closing(addr, &mut rng).map_err(|e| format!("seed {seed}: {e}"))
 }
 
 #[test]
