@@ -27,7 +27,12 @@ enum Step {
     /// Client `who` adds a fresh member to sorted set `key` (as `z<key>`).
     Zadd { who: usize, key: usize },
     /// Client `who` runs a blocking pop over `keys`.
-    Block { who: usize, keys: Vec<usize>, kind: u8, timeout: u8 },
+    Block {
+        who: usize,
+        keys: Vec<usize>,
+        kind: u8,
+        timeout: u8,
+    },
     /// Time passes (timeouts fire).
     Tick { ms: u64 },
     /// Client `target` is unblocked by CLIENT UNBLOCK.
@@ -211,11 +216,25 @@ impl World {
             }
         }
         for (v, n) in &self.taken {
-            prop_assert_eq!(*n, 1, "{:?} handed out {} times", String::from_utf8_lossy(v), n);
-            prop_assert!(!present.contains_key(v), "{:?} both taken and present", String::from_utf8_lossy(v));
+            prop_assert_eq!(
+                *n,
+                1,
+                "{:?} handed out {} times",
+                String::from_utf8_lossy(v),
+                n
+            );
+            prop_assert!(
+                !present.contains_key(v),
+                "{:?} both taken and present",
+                String::from_utf8_lossy(v)
+            );
         }
         let made = self.next_value as usize;
-        prop_assert_eq!(present.len() + self.taken.len(), made, "an element was lost");
+        prop_assert_eq!(
+            present.len() + self.taken.len(),
+            made,
+            "an element was lost"
+        );
         Ok(())
     }
 }
