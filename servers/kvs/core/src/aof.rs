@@ -934,6 +934,56 @@ fn recreate<'a>(out: &mut Records<'a, '_>, db: u8, key: &'a [u8], e: &'a Entry) 
                 id(st.max_deleted),
             ];
             out.push(db, cmd(b"XSETID", &mut counters.into_iter()));
+            // Each group, its consumers and its pending entries (as
+            // Redis's rewrite does: XCLAIM … FORCE of an entry no longer
+            // in the stream does nothing, so such a pending one is lost).
+            let word = |w: &'static [u8]| Cow::Borrowed(w);
+            let int = |n: u64| Cow::Owned(num::int_bytes(n as i64));
+            for (name, g) in &st.groups {
+                let read = match g.entries_read {
+                    Some(n) => int(n),
+                    None => Cow::Borrowed(&b"-1"[..]),
+                };
+                let create = [
+                    word(b"CREATE"),
+                    Cow::Borrowed(key),
+                    b(name),
+                    id(g.last_id),
+                    word(b"ENTRIESREAD"),
+                    read,
+                ];
+                out.push(
+                    db,
+                    alloc::vec::Vec::from_iter(core::iter::once(word(b"XGROUP")).chain(create)),
+                );
+                for consumer in g.consumers.keys() {
+                    let made = [
+                        word(b"CREATECONSUMER"),
+                        Cow::Borrowed(key),
+                        b(name),
+                        b(consumer),
+                    ];
+                    out.push(
+                        db,
+                        alloc::vec::Vec::from_iter(core::iter::once(word(b"XGROUP")).chain(made)),
+                    );
+                }
+                for (at, p) in &g.pending {
+                    let claim = [
+                        b(name),
+                        b(&p.consumer),
+                        word(b"0"),
+                        id(*at),
+                        word(b"TIME"),
+                        int(p.delivered_ms),
+                        word(b"RETRYCOUNT"),
+                        int(p.deliveries),
+                        word(b"FORCE"),
+                        word(b"JUSTID"),
+                    ];
+                    out.push(db, cmd(b"XCLAIM", &mut claim.into_iter()));
+                }
+            }
         }
     }
     if let Some(t) = e.expire_at {

@@ -51,6 +51,14 @@ pub(crate) enum Op {
         wanted: Vec<crate::cmd::streams::Wanted>,
         count: usize,
     },
+    /// XREADGROUP with `>`: new entries of a stream for `group`, to
+    /// `consumer`.
+    ReadGroup {
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+        count: usize,
+        noack: bool,
+    },
 }
 
 impl Op {
@@ -65,6 +73,11 @@ impl Op {
                     .iter()
                     .find(|w| w.key == key)
                     .is_some_and(|w| s.last_id > w.after),
+                _ => false,
+            },
+            // New entries past the group's last, or the group gone.
+            Op::ReadGroup { group, .. } => match value {
+                Value::Stream(s) => s.groups.get(group).is_none_or(|g| s.last_id > g.last_id),
                 _ => false,
             },
             Op::Pop { .. } | Op::Move { .. } | Op::MPop { .. } => matches!(value, Value::List(_)),
@@ -122,6 +135,27 @@ impl Op {
             // Served by nothing ([`Op::wants`] no value), or (XREAD) by a
             // read, which changes nothing.
             Op::Wait | Op::Read { .. } => {}
+            // XREADGROUP of new entries in that stream alone.
+            Op::ReadGroup {
+                group,
+                consumer,
+                count,
+                noack,
+            } => {
+                args.extend(words(&["XREADGROUP", "GROUP"]));
+                args.push(group.clone());
+                args.push(consumer.clone());
+                if *count > 0 {
+                    args.push(b"COUNT".to_vec());
+                    args.push(num::int_bytes(*count as i64));
+                }
+                if *noack {
+                    args.push(b"NOACK".to_vec());
+                }
+                args.push(b"STREAMS".to_vec());
+                args.push(key.to_vec());
+                args.push(b">".to_vec());
+            }
         }
         args
     }

@@ -6,7 +6,7 @@
 //! entries, a node goes when its last live entry does, and approximate
 //! trimming removes only whole nodes.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
 use crate::num;
@@ -96,6 +96,73 @@ pub(crate) enum Trim {
     MinId(StreamId),
 }
 
+/// A delivered entry not yet acknowledged: when, how often, to whom.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    pub(crate) delivered_ms: u64,
+    pub(crate) deliveries: u64,
+    pub(crate) consumer: Vec<u8>,
+}
+
+/// A consumer of a group: when it was last seen, what it holds.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Consumer {
+    pub(crate) seen_ms: u64,
+    pub(crate) pending: BTreeSet<StreamId>,
+}
+
+/// A consumer group: the last ID it delivered, how many entries it read
+/// (`None`: unknown), its pending entries and its consumers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Group {
+    pub(crate) last_id: StreamId,
+    pub(crate) entries_read: Option<u64>,
+    pub(crate) pending: BTreeMap<StreamId, Pending>,
+    pub(crate) consumers: BTreeMap<Vec<u8>, Consumer>,
+}
+
+impl Group {
+    /// Consumer `name`, made if new (seen at `now_ms` either way);
+    /// whether it was made.
+    pub(crate) fn consumer(&mut self, name: &[u8], now_ms: u64) -> (&mut Consumer, bool) {
+        let made = !self.consumers.contains_key(name);
+        let c = self.consumers.entry(name.to_vec()).or_default();
+        c.seen_ms = now_ms;
+        (c, made)
+    }
+
+    /// Takes `id` out of the pending entries (and its consumer's);
+    /// whether it was pending.
+    pub(crate) fn ack(&mut self, id: StreamId) -> bool {
+        let Some(p) = self.pending.remove(&id) else {
+            return false;
+        };
+        if let Some(c) = self.consumers.get_mut(&p.consumer) {
+            c.pending.remove(&id);
+        }
+        true
+    }
+
+    /// Makes `id` pending for `consumer`, delivered at `now_ms`
+    /// `deliveries` times (taking it from another consumer if needed).
+    pub(crate) fn assign(&mut self, id: StreamId, consumer: &[u8], now_ms: u64, deliveries: u64) {
+        self.ack(id);
+        self.pending.insert(
+            id,
+            Pending {
+                delivered_ms: now_ms,
+                deliveries,
+                consumer: consumer.to_vec(),
+            },
+        );
+        self.consumers
+            .entry(consumer.to_vec())
+            .or_default()
+            .pending
+            .insert(id);
+    }
+}
+
 /// A stream.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Stream {
@@ -105,6 +172,8 @@ pub(crate) struct Stream {
     pub(crate) last_id: StreamId,
     pub(crate) max_deleted: StreamId,
     pub(crate) entries_added: u64,
+    /// Its consumer groups, by name.
+    pub(crate) groups: BTreeMap<Vec<u8>, Group>,
 }
 
 impl Stream {
@@ -236,6 +305,11 @@ impl Stream {
         } else {
             it.take(take).collect()
         }
+    }
+
+    /// Entry `id`'s fields, if it is there.
+    pub(crate) fn get(&self, id: StreamId) -> Option<&Vec<Vec<u8>>> {
+        self.entries.get(&id)
     }
 
     /// Every entry, oldest first.

@@ -90,7 +90,22 @@ impl Gen {
     /// A blocking command.
     fn blocking(&mut self) -> Vec<String> {
         let mut c = Vec::new();
-        match self.r.below(10) {
+        match self.r.below(11) {
+            10 => {
+                c.extend(["XREADGROUP".into(), "GROUP".into()]);
+                c.push(self.r.pick(&["g", "g", "nog"]).to_string());
+                c.push(self.r.pick(&["c1", "c2"]).to_string());
+                if self.r.chance(2) {
+                    c.push("COUNT".into());
+                    c.push(self.r.pick(&["1", "2"]).to_string());
+                }
+                if self.r.chance(4) {
+                    c.push("NOACK".into());
+                }
+                c.extend(["BLOCK".into(), "0".into(), "STREAMS".into()]);
+                c.push(self.key(&["x1", "x2"]));
+                c.push(">".into());
+            }
             9 => {
                 c.push("XREAD".into());
                 if self.r.chance(2) {
@@ -175,7 +190,18 @@ impl Gen {
     /// A command that may make keys ready (or change their type).
     fn change(&mut self) -> Vec<String> {
         let mut c = Vec::new();
-        match self.r.below(12) {
+        match self.r.below(13) {
+            12 => {
+                if self.r.chance(2) {
+                    c.extend(["XGROUP".into(), "CREATE".into()]);
+                    c.push(self.key(&["x1", "x2"]));
+                    c.extend(["g".into(), "$".into(), "MKSTREAM".into()]);
+                } else {
+                    c.extend(["XGROUP".into(), "DESTROY".into()]);
+                    c.push(self.key(&["x1", "x2"]));
+                    c.push("g".into());
+                }
+            }
             10 | 11 => {
                 c.push("XADD".into());
                 c.push(self.key(&["x1", "x2", "x1", "s"]));

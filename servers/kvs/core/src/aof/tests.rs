@@ -36,8 +36,23 @@ fn dump(store: &Store, now: u64) -> Dump {
                 }
                 Value::Stream(st) => {
                     let v: Vec<_> = st.iter().map(|(id, f)| (id, f.clone())).collect();
+                    let groups: Vec<_> = st
+                        .groups
+                        .iter()
+                        .map(|(n, g)| {
+                            let pending: Vec<_> = g
+                                .pending
+                                .iter()
+                                .map(|(id, p)| {
+                                    (*id, p.consumer.clone(), p.deliveries, p.delivered_ms)
+                                })
+                                .collect();
+                            let consumers: Vec<_> = g.consumers.keys().cloned().collect();
+                            (n.clone(), g.last_id, g.entries_read, pending, consumers)
+                        })
+                        .collect();
                     format!(
-                        "stream {v:?} last {:?} deleted {:?} added {}",
+                        "stream {v:?} last {:?} deleted {:?} added {} groups {groups:?}",
                         st.last_id, st.max_deleted, st.entries_added
                     )
                 }
@@ -68,7 +83,7 @@ fn random_command(r: &mut Lcg) -> Vec<String> {
         k2: r.below(6),
         m: r.below(5),
         n: r.below(300) + 1,
-        which: r.below(44),
+        which: r.below(48),
         rare: r.below(8),
     };
     command(pick)
@@ -87,7 +102,7 @@ struct Pick {
 
 fn pick() -> impl proptest::strategy::Strategy<Value = Pick> {
     use proptest::prelude::*;
-    (0u64..6, 0u64..6, 0u64..5, 1u64..301, 0u64..44, 0u64..8).prop_map(
+    (0u64..6, 0u64..6, 0u64..5, 1u64..301, 0u64..48, 0u64..8).prop_map(
         |(k, k2, m, n, which, rare)| Pick {
             k,
             k2,
@@ -171,6 +186,20 @@ fn command(p: Pick) -> Vec<String> {
         41 => format!("XDEL {k} {n}-0 {}-1", n / 2),
         42 => format!("XTRIM {k} MINID {}", n / 3),
         43 => format!("XSETID {k} {}-5 ENTRIESADDED 9999", n + 300),
+        // Consumer groups: made, read from, acknowledged, claimed.
+        44 => format!("XGROUP CREATE {k} g{} 0 MKSTREAM", p.m % 2),
+        45 => format!(
+            "XREADGROUP GROUP g{} c{} COUNT 3 STREAMS {k} >",
+            p.m % 2,
+            p.rare % 3
+        ),
+        46 => format!("XACK {k} g{} {n}-0 {}-1", p.m % 2, n / 2),
+        47 => format!(
+            "XCLAIM {k} g{} c{} 0 {n}-0 {}-1 RETRYCOUNT 2",
+            p.m % 2,
+            p.rare % 3,
+            n / 2
+        ),
         _ => format!("HINCRBYFLOAT {k} {m} 1.5"),
     };
     line.split(' ').map(String::from).collect()

@@ -55,6 +55,23 @@ pub(crate) fn serve(cx: &mut Ctx<'_>, op: &Op, key: &[u8]) -> Reply {
             Err(e) => e,
         };
     }
+    if let Op::ReadGroup {
+        group,
+        consumer,
+        count,
+        noack,
+    } = op
+    {
+        use crate::cmd::groups::{From, serve_group};
+        return match serve_group(cx, key, group, consumer, &From::New, *count, *noack) {
+            Ok(Some(reply)) => Reply::array(alloc::vec![reply]),
+            // The group went: the waiting consumer learns it.
+            Ok(None) => Reply::error(
+                "NOGROUP the consumer group this client was blocked on no longer exists",
+            ),
+            Err(e) => e,
+        };
+    }
     let args = op.command(key);
     let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let Some(command) = lookup(args[0]) else {

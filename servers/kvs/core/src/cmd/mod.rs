@@ -15,6 +15,7 @@ pub(crate) mod blocking;
 pub(crate) mod dump;
 pub(crate) mod expire;
 pub(crate) mod geo;
+pub(crate) mod groups;
 pub(crate) mod hashes;
 pub(crate) mod hll;
 pub(crate) mod keys;

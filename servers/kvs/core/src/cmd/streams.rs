@@ -3,6 +3,7 @@
 //! [`crate::blocking`]), with Redis 7.0's options, errors and order of
 //! checks.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::blocking::{Block, Op};
@@ -13,7 +14,7 @@ use crate::reply::{NO_SUCH_KEY, Reply, SYNTAX};
 use crate::store::Ctx;
 use crate::stream::{Stream, StreamId, Trim};
 
-const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+pub(crate) const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
 /// Entries per node of Redis's storage, which approximate trimming
 /// removes whole: `stream-node-max-entries` (0: no limit).
@@ -29,12 +30,12 @@ fn id_arg(arg: &[u8], missing_seq: u64) -> Result<StreamId, Reply> {
 }
 
 /// A strict ID (no `-`, `+`), as XADD, MINID, XDEL and XSETID take.
-fn strict_id(arg: &[u8]) -> Result<StreamId, Reply> {
+pub(crate) fn strict_id(arg: &[u8]) -> Result<StreamId, Reply> {
     StreamId::parse(arg, 0, false).ok_or_else(|| Reply::error(INVALID_ID))
 }
 
 /// An entry as a reply: `[id, [field, value, …]]`.
-fn entry_reply(id: StreamId, fields: &[Vec<u8>]) -> Reply {
+pub(crate) fn entry_reply(id: StreamId, fields: &[Vec<u8>]) -> Reply {
     Reply::array(alloc::vec![
         Reply::Bulk(Some(id.to_bytes())),
         Reply::bulks(fields.iter().map(Vec::as_slice)),
@@ -228,32 +229,36 @@ pub(crate) fn xlen(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     Reply::Integer(tri!(typed!(db, a[1], now, Stream)).map_or(0, |s| s.len() as i64))
 }
 
+/// A range's bound (XRANGE, XPENDING): an ID, `ms` with `missing` as
+/// its sequence number, `-`, `+`, or `(id`, exclusive (the next ID for a
+/// `start`, the previous for an end).
+pub(crate) fn interval(arg: &[u8], missing: u64, start: bool) -> Result<StreamId, Reply> {
+    match arg.strip_prefix(b"(") {
+        Some(rest) => {
+            let id = strict_id(rest).map(|id| {
+                if rest.contains(&b'-') || missing == 0 {
+                    id
+                } else {
+                    StreamId { seq: missing, ..id }
+                }
+            })?;
+            let moved = if start { id.next() } else { id.prev() };
+            moved.ok_or_else(|| {
+                Reply::error(if start {
+                    "ERR invalid start ID for the interval"
+                } else {
+                    "ERR invalid end ID for the interval"
+                })
+            })
+        }
+        None => id_arg(arg, missing),
+    }
+}
+
 fn range_generic(cx: &mut Ctx<'_>, a: &[&[u8]], rev: bool) -> Reply {
     let (lo_arg, hi_arg) = if rev { (a[3], a[2]) } else { (a[2], a[3]) };
-    let bound = |arg: &[u8], missing: u64, start: bool| -> Result<StreamId, Reply> {
-        match arg.strip_prefix(b"(") {
-            Some(rest) => {
-                let id = strict_id(rest).map(|id| {
-                    if rest.contains(&b'-') || missing == 0 {
-                        id
-                    } else {
-                        StreamId { seq: missing, ..id }
-                    }
-                })?;
-                let moved = if start { id.next() } else { id.prev() };
-                moved.ok_or_else(|| {
-                    Reply::error(if start {
-                        "ERR invalid start ID for the interval"
-                    } else {
-                        "ERR invalid end ID for the interval"
-                    })
-                })
-            }
-            None => id_arg(arg, missing),
-        }
-    };
-    let lo = tri!(bound(lo_arg, 0, true));
-    let hi = tri!(bound(hi_arg, u64::MAX, false));
+    let lo = tri!(interval(lo_arg, 0, true));
+    let hi = tri!(interval(hi_arg, u64::MAX, false));
     let mut count: Option<i64> = None;
     let mut i = 4;
     while i < a.len() {
@@ -413,44 +418,91 @@ pub(crate) fn read(
     Ok((!out.is_empty()).then(|| Reply::array(out)))
 }
 
+/// What XREAD and XREADGROUP parse before the streams.
+pub(crate) struct ReadArgs<'a> {
+    pub(crate) count: usize,
+    pub(crate) block: Option<u64>,
+    pub(crate) noack: bool,
+    pub(crate) group: Option<(&'a [u8], &'a [u8])>,
+    pub(crate) keys: &'a [&'a [u8]],
+    pub(crate) ids: &'a [&'a [u8]],
+}
+
+/// Parses XREAD's or (`group`) XREADGROUP's options and streams, with
+/// Redis's errors in its order.
+pub(crate) fn parse_read<'a>(a: &'a [&'a [u8]], group: bool) -> Result<ReadArgs<'a>, Reply> {
+    let name = if group { "XREADGROUP" } else { "XREAD" };
+    let only = |opt: &str| {
+        let mut m = String::from("ERR The ");
+        m.push_str(opt);
+        m.push_str(" option is only supported by XREADGROUP. You called XREAD instead.");
+        Reply::Error(m)
+    };
+    let mut r = ReadArgs {
+        count: 0,
+        block: None,
+        noack: false,
+        group: None,
+        keys: &[],
+        ids: &[],
+    };
+    let mut i = 1;
+    let mut streams_at = None;
+    while i < a.len() {
+        let more = a.len() - 1 - i;
+        let opt = a[i];
+        if is(opt, "block") && more > 0 {
+            let ms = crate::num::parse_i64(a[i + 1])
+                .ok_or_else(|| Reply::error("ERR timeout is not an integer or out of range"))?;
+            if ms < 0 {
+                return Err(Reply::error("ERR timeout is negative"));
+            }
+            r.block = Some(ms as u64);
+            i += 2;
+        } else if is(opt, "count") && more > 0 {
+            let c = int_arg(a[i + 1])?;
+            r.count = usize::try_from(c.max(0)).unwrap_or(usize::MAX);
+            i += 2;
+        } else if is(opt, "streams") && more > 0 {
+            streams_at = Some(i + 1);
+            break;
+        } else if is(opt, "group") && more >= 2 {
+            if !group {
+                return Err(only("GROUP"));
+            }
+            r.group = Some((a[i + 1], a[i + 2]));
+            i += 3;
+        } else if is(opt, "noack") {
+            if !group {
+                return Err(only("NOACK"));
+            }
+            r.noack = true;
+            i += 1;
+        } else {
+            return Err(Reply::error(SYNTAX));
+        }
+    }
+    let Some(at) = streams_at else {
+        return Err(Reply::error(SYNTAX));
+    };
+    let rest = &a[at..];
+    if rest.len() % 2 == 1 {
+        let mut m = String::from("ERR Unbalanced ");
+        m.push_str(name);
+        m.push_str(" list of streams: for each stream key an ID or '");
+        m.push(if group { '>' } else { '$' });
+        m.push_str("' must be specified.");
+        return Err(Reply::Error(m));
+    }
+    (r.keys, r.ids) = rest.split_at(rest.len() / 2);
+    Ok(r)
+}
+
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id
 /// [id ...]
 pub(crate) fn xread(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let mut count: usize = 0;
-    let mut block: Option<u64> = None;
-    let mut i = 1;
-    let streams_at = loop {
-        if i >= a.len() {
-            return Reply::error(SYNTAX);
-        }
-        let more = i + 1 < a.len();
-        if is(a[i], "count") && more {
-            let c = tri!(int_arg(a[i + 1]));
-            count = usize::try_from(c.max(0)).unwrap_or(usize::MAX);
-            i += 2;
-        } else if is(a[i], "block") && more {
-            let ms = tri!(
-                crate::num::parse_i64(a[i + 1])
-                    .ok_or_else(|| Reply::error("ERR timeout is not an integer or out of range"))
-            );
-            if ms < 0 {
-                return Reply::error("ERR timeout is negative");
-            }
-            block = Some(ms as u64);
-            i += 2;
-        } else if is(a[i], "streams") {
-            break i + 1;
-        } else {
-            return Reply::error(SYNTAX);
-        }
-    };
-    let rest = &a[streams_at..];
-    if rest.is_empty() || rest.len() % 2 == 1 {
-        return Reply::error(
-            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-        );
-    }
-    let (keys, ids) = rest.split_at(rest.len() / 2);
+    let args = tri!(parse_read(a, false));
+    let (count, block, keys, ids) = (args.count, args.block, args.keys, args.ids);
     let now = cx.now;
     // Each key's type, then its ID, in order, before anything is read.
     let mut wanted = Vec::with_capacity(keys.len());

@@ -2,8 +2,8 @@
 //! runs it.
 
 use super::{
-    Handler, Kind, bits, blocking, dump, expire, geo, hashes, hll, keys, lists, mpop, object,
-    server, sets, sort, streams, strings, zsetops, zsets,
+    Handler, Kind, bits, blocking, dump, expire, geo, groups, hashes, hll, keys, lists, mpop,
+    object, server, sets, sort, streams, strings, zsetops, zsets,
 };
 use crate::command::{Run, Spec};
 use crate::spec;
@@ -106,6 +106,46 @@ static MEMORY: &[Spec] = &[
         group: Server, since: "4.0.0", run: None,
         summary: "Estimates the bytes a key and its value take.",
         syntax: "key [SAMPLES count:integer]",
+    },
+];
+
+/// XGROUP's subcommands ([`groups::xgroup`] answers them).
+static XGROUP: &[Spec] = &[
+    spec! {
+        name: "xgroup|create", arity: -5, flags: [Write, Denyoom], keys: SECOND,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Creates a consumer group.",
+        syntax: "key group id_or_last=(id|$) [MKSTREAM] [ENTRIESREAD entries-read:integer]",
+    },
+    spec! {
+        name: "xgroup|createconsumer", arity: 5, flags: [Write, Denyoom], keys: SECOND,
+        group: Stream, since: "6.2.0", run: None,
+        summary: "Creates a consumer in a consumer group.",
+        syntax: "key group consumer",
+    },
+    spec! {
+        name: "xgroup|delconsumer", arity: 5, flags: [Write], keys: SECOND,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Deletes a consumer from a consumer group.",
+        syntax: "key group consumer",
+    },
+    spec! {
+        name: "xgroup|destroy", arity: 4, flags: [Write], keys: SECOND,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Destroys a consumer group.",
+        syntax: "key group",
+    },
+    spec! {
+        name: "xgroup|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Lists the XGROUP subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "xgroup|setid", arity: -5, flags: [Write], keys: SECOND,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Sets the last delivered ID of a consumer group.",
+        syntax: "key group id_or_last=(id|$) [ENTRIESREAD entries-read:integer]",
     },
 ];
 
@@ -962,10 +1002,22 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key...",
     },
     spec! {
+        name: "xack", arity: -4, flags: [Write, Fast], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(groups::xack),
+        summary: "Acknowledges entries a consumer group delivered.",
+        syntax: "key group id...",
+    },
+    spec! {
         name: "xadd", arity: -5, flags: [Write, Denyoom, Fast], keys: ONE,
         group: Stream, since: "5.0.0", run: normal(streams::xadd),
         summary: "Appends an entry to a stream, making the stream if needed.",
         syntax: "key [NOMKSTREAM] [trim=(strategy=(MAXLEN|MINID) [operator=(=|~)] threshold [LIMIT count:integer])] id_or_auto=(*|id) (field value)...",
+    },
+    spec! {
+        name: "xclaim", arity: -6, flags: [Write, Fast], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(groups::xclaim),
+        summary: "Gives pending entries of a consumer group to another consumer.",
+        syntax: "key group consumer min-idle-time:integer id... [IDLE ms:integer] [TIME unix-time-milliseconds:unix-time] [RETRYCOUNT count:integer] [FORCE] [JUSTID] [LASTID lastid]",
     },
     spec! {
         name: "xdel", arity: -3, flags: [Write, Fast], keys: ONE,
@@ -974,10 +1026,23 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key id...",
     },
     spec! {
+        name: "xgroup", arity: -2, flags: [], keys: NONE,
+        group: Stream, since: "5.0.0", run: runs(Kind::Caches(groups::xgroup)),
+        summary: "Manages consumer groups.",
+        syntax: "",
+        subcommands: XGROUP,
+    },
+    spec! {
         name: "xlen", arity: 2, flags: [Readonly, Fast], keys: ONE,
         group: Stream, since: "5.0.0", run: normal(streams::xlen),
         summary: "Returns the number of entries of a stream.",
         syntax: "key",
+    },
+    spec! {
+        name: "xpending", arity: -3, flags: [Readonly], keys: ONE,
+        group: Stream, since: "5.0.0", run: normal(groups::xpending),
+        summary: "Returns the pending entries of a consumer group.",
+        syntax: "key group [filters=([IDLE min-idle-time:integer] start end count:integer [consumer])]",
     },
     spec! {
         name: "xrange", arity: -4, flags: [Readonly], keys: ONE,
@@ -990,6 +1055,12 @@ pub static COMMANDS: &[Spec] = &[
         group: Stream, since: "5.0.0", run: waits(streams::xread),
         summary: "Returns the entries of streams after IDs, or waits for some.",
         syntax: "[COUNT count:integer] [BLOCK milliseconds:integer] STREAMS key... id...",
+    },
+    spec! {
+        name: "xreadgroup", arity: -7, flags: [Write, Blocking], keys: STREAMS,
+        group: Stream, since: "5.0.0", run: waits(groups::xreadgroup),
+        summary: "Delivers entries of streams to a consumer of a group, or waits for some.",
+        syntax: "GROUP group consumer [COUNT count:integer] [BLOCK milliseconds:integer] [NOACK] STREAMS key... id...",
     },
     spec! {
         name: "xrevrange", arity: -4, flags: [Readonly], keys: ONE,

@@ -235,6 +235,9 @@ pub struct Differ {
     pub heard: usize,
     /// Parameters to set back on Redis at the end.
     restore: Vec<(String, String)>,
+    /// Per command name: replies that were errors, nils or empty, and the
+    /// others (what the comparison covered).
+    pub tally: std::collections::BTreeMap<String, (usize, usize)>,
 }
 
 impl Differ {
@@ -278,12 +281,19 @@ impl Differ {
             history: Vec::new(),
             heard: 0,
             restore,
+            tally: Default::default(),
         })
     }
 
     /// Runs `words` on both and compares the replies and the events
     /// (panicking with the seed and the last commands if they differ).
     pub fn step(&mut self, words: &[String]) {
+        self.step_with(words, |r| r.to_vec());
+    }
+
+    /// [`step`](Self::step), comparing the replies as `normalize` makes
+    /// them (what depends on the clocks, which differ, masked).
+    pub fn step_with(&mut self, words: &[String], normalize: fn(&[u8]) -> Vec<u8>) {
         self.history.push(words.join(" "));
         let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
         let theirs = self.redis.call(&args);
@@ -292,6 +302,17 @@ impl Differ {
         self.store
             .execute(&mut self.session, &refs, 1_700_000_000_000)
             .encode_resp2(&mut ours);
+        let (ours, theirs) = (normalize(&ours), normalize(&theirs));
+        let counts = self.tally.entry(words[0].to_uppercase()).or_default();
+        if theirs.starts_with(b"-")
+            || theirs == b"*-1\r\n"
+            || theirs == b"$-1\r\n"
+            || theirs == b"*0\r\n"
+        {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
         let their_events = self.events.since();
         let our_events = store_events(&mut self.store, &self.prefix);
         let i = self.history.len() - 1;
