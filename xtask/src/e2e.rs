@@ -536,6 +536,25 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
         "1-2",
     )?;
     expect("XDEL", r(&["xdel", "events", "1-1"]), "1")?;
+    // A consumer group with an entry delivered and not acknowledged.
+    expect(
+        "XGROUP CREATE",
+        r(&["xgroup", "create", "events", "workers", "0"]),
+        "OK",
+    )?;
+    expect(
+        "XREADGROUP",
+        r(&[
+            "xreadgroup",
+            "group",
+            "workers",
+            "w1",
+            "streams",
+            "events",
+            ">",
+        ]),
+        "events\n1-2\ntype\nlogin",
+    )?;
     // A transaction, through one connection (commands on stdin).
     let p = redis_port.to_string();
     let multi = run(
@@ -631,6 +650,11 @@ fn second_boot(ports: Ports) -> Result<()> {
         "a stream after the reboot",
         redis(redis_port, &["xrange", "events", "-", "+"]),
         "1-2\ntype\nlogin",
+    )?;
+    expect(
+        "a consumer group's pending entry after the reboot",
+        redis(redis_port, &["xpending", "events", "workers"]),
+        "1\n1-2\n1-2\nw1\n1",
     )?;
     // The log holds the consumers' pops, those that served blocked
     // clients included: replayed, the queue is empty.
