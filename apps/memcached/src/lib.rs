@@ -136,6 +136,17 @@ impl Frontend {
     }
 }
 
+/// Throws away `n` bytes a refused request sent: first from what
+/// `input` holds, then from `bytes` (moved past them), never buffering
+/// them; how many are still to come.
+pub(crate) fn swallow(n: usize, input: &mut Vec<u8>, bytes: &mut &[u8]) -> usize {
+    let from_buf = n.min(input.len());
+    input.drain(..from_buf);
+    let from_new = (n - from_buf).min(bytes.len());
+    *bytes = &bytes[from_new..];
+    n - from_buf - from_new
+}
+
 /// What the connection waits for.
 #[derive(Debug)]
 enum State {
@@ -243,11 +254,7 @@ impl Connection {
         loop {
             // Bytes to throw away never enter the buffer.
             if let State::Swallow(n) = self.state {
-                let from_buf = n.min(self.input.len());
-                self.input.drain(..from_buf);
-                let from_new = (n - from_buf).min(bytes.len());
-                bytes = &bytes[from_new..];
-                let left = n - from_buf - from_new;
+                let left = swallow(n, &mut self.input, &mut bytes);
                 if left > 0 {
                     self.state = State::Swallow(left);
                     return Flow::Open;

@@ -4,17 +4,12 @@
 //! lengths, a wrong magic, oversized bodies), and pipelined requests cut
 //! at every byte.
 
-use kvs_api::mc::Local;
+mod common;
+
+use common::Client;
 use memcached::binary::READ_BUFFER;
-use memcached::{Connection, Flow, Frontend, Limits, OUTPUT_HIGH_WATER};
+use memcached::{Flow, OUTPUT_HIGH_WATER};
 use proptest::prelude::*;
-
-/// 2026-01-01 in ms.
-const T0: u64 = 1_767_225_600_000;
-
-fn clock() -> u64 {
-    T0
-}
 
 // The opcodes.
 const GET: u8 = 0x00;
@@ -192,32 +187,13 @@ fn parse(mut bytes: &[u8]) -> Vec<Resp> {
     out
 }
 
-struct Client {
-    conn: Connection,
-    cache: Local<fn() -> u64>,
-    front: Frontend,
+/// The binary protocol's side of a client.
+trait Binary {
+    fn ask(&mut self, reqs: &[Req]) -> (Vec<Resp>, Flow);
+    fn one(&mut self, req: Req) -> Resp;
 }
 
-impl Client {
-    fn new() -> Client {
-        Client {
-            conn: Connection::new(Limits::default()),
-            cache: Local {
-                store: kvs_core::Store::new(),
-                clock,
-            },
-            front: Frontend::new(11211, T0 / 1000),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> (Vec<u8>, Flow) {
-        let mut out = Vec::new();
-        let flow = self
-            .conn
-            .receive(bytes, &mut self.cache, &mut self.front, T0 / 1000, &mut out);
-        (out, flow)
-    }
-
+impl Binary for Client {
     /// Sends the requests pipelined; the responses, and whether the
     /// connection stays.
     fn ask(&mut self, reqs: &[Req]) -> (Vec<Resp>, Flow) {

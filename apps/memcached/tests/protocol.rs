@@ -2,47 +2,11 @@
 //! errors, partial and pipelined input, and a property test with an
 //! oracle.
 
-use kvs_api::mc::Local;
-use memcached::{Connection, Flow, Frontend, Limits};
+mod common;
+
+use common::Client;
+use memcached::Flow;
 use proptest::prelude::*;
-
-/// 2026-01-01 in ms.
-const T0: u64 = 1_767_225_600_000;
-
-fn clock() -> u64 {
-    T0
-}
-
-struct Client {
-    conn: Connection,
-    cache: Local<fn() -> u64>,
-    front: Frontend,
-}
-
-impl Client {
-    fn new() -> Client {
-        Client {
-            conn: Connection::new(Limits::default()),
-            cache: Local {
-                store: kvs_core::Store::new(),
-                clock,
-            },
-            front: Frontend::new(11211, T0 / 1000),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> (Vec<u8>, Flow) {
-        let mut out = Vec::new();
-        let flow = self
-            .conn
-            .receive(bytes, &mut self.cache, &mut self.front, T0 / 1000, &mut out);
-        (out, flow)
-    }
-
-    fn say(&mut self, bytes: &str) -> String {
-        String::from_utf8(self.send(bytes.as_bytes()).0).unwrap()
-    }
-}
 
 #[test]
 fn pipelined_gets_of_large_items_stall_at_the_high_water_mark() {

@@ -68,11 +68,7 @@ impl Session {
         loop {
             // Bytes to throw away never enter the buffer.
             if let State::Swallow(n) = self.state {
-                let from_buf = n.min(input.len());
-                input.drain(..from_buf);
-                let from_new = (n - from_buf).min(bytes.len());
-                bytes = &bytes[from_new..];
-                let left = n - from_buf - from_new;
+                let left = crate::swallow(n, input, &mut bytes);
                 if left > 0 {
                     self.state = State::Swallow(left);
                     return Flow::Open;

@@ -1,0 +1,49 @@
+//! What the host tests share: a connection over an in-process store at a
+//! fixed time.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use kvs_api::mc::Local;
+use memcached::{Connection, Flow, Frontend, Limits};
+
+/// 2026-01-01 in ms.
+pub const T0: u64 = 1_767_225_600_000;
+
+pub fn clock() -> u64 {
+    T0
+}
+
+/// A client's connection to a front end over its own store.
+pub struct Client {
+    pub conn: Connection,
+    pub cache: Local<fn() -> u64>,
+    pub front: Frontend,
+}
+
+impl Client {
+    pub fn new() -> Client {
+        Client {
+            conn: Connection::new(Limits::default()),
+            cache: Local {
+                store: kvs_core::Store::new(),
+                clock,
+            },
+            front: Frontend::new(11211, T0 / 1000),
+        }
+    }
+
+    /// Sends `bytes`; what came back, and whether the connection stays.
+    pub fn send(&mut self, bytes: &[u8]) -> (Vec<u8>, Flow) {
+        let mut out = Vec::new();
+        let flow = self
+            .conn
+            .receive(bytes, &mut self.cache, &mut self.front, T0 / 1000, &mut out);
+        (out, flow)
+    }
+
+    /// Sends a text line (or lines); what came back, as text.
+    pub fn say(&mut self, bytes: &str) -> String {
+        String::from_utf8(self.send(bytes.as_bytes()).0).unwrap()
+    }
+}
