@@ -46,9 +46,10 @@ pub(crate) enum Kind {
     /// An ordinary command that may change the store's parameters (CONFIG
     /// SET): the store applies them after it ran.
     Configure(Handler),
-    /// An ordinary command Redis flags read-only that may still change a
-    /// value: PFCOUNT stores the cardinality it computed in the HLL. It
-    /// counts as a write.
+    /// An ordinary command whose row has no `write` flag that may still
+    /// change data: PFCOUNT (Redis flags it read-only) stores the
+    /// cardinality it computed in the HLL; XGROUP is a container whose
+    /// subcommands write. It counts as a write.
     Caches(Handler),
     Multi,
     Exec,
