@@ -39,7 +39,7 @@
 //!
 //! # Known differences from Redis
 //!
-//! - Streams have no XAUTOCLAIM or XINFO yet, DUMP refuses them, and
+//! - Streams have no XINFO yet, DUMP refuses them, and
 //!   their nodes are split by entry count only (`docs/kvs.md`, Streams).
 //! - Arithmetic is `f64`, not `long double`: INCRBYFLOAT/HINCRBYFLOAT print
 //!   via [`num::fmt_human`] (`0.1 + 0.2` gives `0.3` as in Redis, but very

@@ -75,13 +75,29 @@ fn trim_args(r: &mut Rng, out: &mut Vec<String>) {
 }
 
 /// A consumer group's command: XGROUP's subcommands, XREADGROUP
-/// (without BLOCK), XACK, XPENDING and XCLAIM, over two groups and three
+/// (without BLOCK), XACK, XPENDING, XCLAIM and XAUTOCLAIM, over two
+/// groups and three
 /// consumers.
 fn group_command(r: &mut Rng, key: String, clock: u64) -> Vec<String> {
     let group = one(r, &["g1", "g2", "g1", "nog"]);
     let consumer = one(r, &["c1", "c2", "c3"]);
     let mut c: Vec<String> = Vec::new();
-    match r.below(8) {
+    match r.below(9) {
+        8 => {
+            c.extend(["XAUTOCLAIM".into(), key, group, consumer, "0".into()]);
+            c.push(match r.below(4) {
+                0 => "-".into(),
+                1 => format!("({}", recent(r, clock)),
+                _ => recent(r, clock),
+            });
+            if r.chance(2) {
+                c.push("COUNT".into());
+                c.push(one(r, &["1", "2", "3", "0", "x"]));
+            }
+            if r.chance(3) {
+                c.push("JUSTID".into());
+            }
+        }
         0 => {
             c.extend(["XGROUP".into(), "CREATE".into(), key, group]);
             c.push(if r.chance(3) { "$".into() } else { id(r) });

@@ -629,3 +629,94 @@ pub(crate) fn xreadgroup(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     });
     Reply::nil_array()
 }
+
+/// XAUTOCLAIM key group consumer min-idle-time start [COUNT count]
+/// [JUSTID]: XCLAIM of the pending entries from `start` on, at most
+/// COUNT (100) of them in at most ten times as many looked at; answers
+/// the next start (0-0 at the end), what was claimed, and the IDs of
+/// pending entries no longer in the stream (taken off the list).
+pub(crate) fn xautoclaim(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let min_idle = match crate::num::parse_i64(a[4]) {
+        Some(n) => n.max(0),
+        None => return Reply::error("ERR Invalid min-idle-time argument for XAUTOCLAIM"),
+    };
+    let start = tri!(interval(a[5], 0, true));
+    let mut count: i64 = 100;
+    let mut justid = false;
+    let mut j = 6;
+    while j < a.len() {
+        if is(a[j], "count") && j + 1 < a.len() {
+            count = match crate::num::parse_i64(a[j + 1]) {
+                Some(n) if (1..=i64::MAX / 16).contains(&n) => n,
+                _ => return Reply::error("ERR COUNT must be > 0"),
+            };
+            j += 1;
+        } else if is(a[j], "justid") {
+            justid = true;
+        } else {
+            return Reply::error(SYNTAX);
+        }
+        j += 1;
+    }
+    let (now, ms, budget) = (cx.now, now_ms(cx), cx.reply);
+    let db = cx.db();
+    let key = a[1];
+    let Some(s) = tri!(typed_mut!(db, key, now, Stream)) else {
+        return nogroup_key(key, a[2], "");
+    };
+    let Some(g) = s.groups.get(a[2]) else {
+        return nogroup_key(key, a[2], "");
+    };
+    let ids: Vec<StreamId> = g.pending.range(start..).map(|(id, _)| *id).collect();
+    let mut attempts = count.saturating_mul(10);
+    let mut left = count;
+    let (mut next, mut claimed, mut gone) = (0, Vec::new(), Vec::new());
+    let mut made = false;
+    let mut changed = false;
+    while attempts > 0 && left > 0 && next < ids.len() {
+        attempts -= 1;
+        let id = ids[next];
+        next += 1;
+        let entry = s.get(id).cloned();
+        let Some(g) = s.groups.get_mut(a[2]) else {
+            break;
+        };
+        let Some(entry) = entry else {
+            g.ack(id);
+            gone.push(Reply::Bulk(Some(id.to_bytes())));
+            changed = true;
+            left -= 1;
+            continue;
+        };
+        let Some(p) = g.pending.get(&id) else {
+            continue;
+        };
+        if min_idle > 0 && (ms.saturating_sub(p.delivered_ms) as i64) < min_idle {
+            continue;
+        }
+        let deliveries = p.deliveries + u64::from(!justid);
+        made |= !g.consumers.contains_key(a[3]);
+        g.consumer(a[3], ms);
+        g.assign(id, a[3], ms, deliveries);
+        changed = true;
+        claimed.push(if justid {
+            Reply::Bulk(Some(id.to_bytes()))
+        } else {
+            tri!(budget.take_all(entry.iter().map(Vec::as_slice)));
+            entry_reply(id, &entry)
+        });
+        left -= 1;
+    }
+    let cursor = ids.get(next).copied().unwrap_or(StreamId::MIN);
+    if changed {
+        db.touch(key);
+    }
+    if made {
+        db.note(Classes::STREAM, "xgroup-createconsumer", key);
+    }
+    Reply::array(alloc::vec![
+        Reply::Bulk(Some(cursor.to_bytes())),
+        Reply::array(claimed),
+        Reply::array(gone),
+    ])
+}

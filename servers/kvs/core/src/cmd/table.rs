@@ -1014,6 +1014,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key [NOMKSTREAM] [trim=(strategy=(MAXLEN|MINID) [operator=(=|~)] threshold [LIMIT count:integer])] id_or_auto=(*|id) (field value)...",
     },
     spec! {
+        name: "xautoclaim", arity: -6, flags: [Write, Fast], keys: ONE,
+        group: Stream, since: "6.2.0", run: normal(groups::xautoclaim),
+        summary: "Gives the pending entries of a consumer group idle long enough to another consumer, from a start on.",
+        syntax: "key group consumer min-idle-time start [COUNT count:integer] [JUSTID]",
+    },
+    spec! {
         name: "xclaim", arity: -6, flags: [Write, Fast], keys: ONE,
         group: Stream, since: "5.0.0", run: normal(groups::xclaim),
         summary: "Gives pending entries of a consumer group to another consumer.",
