@@ -510,6 +510,7 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     idle_flush(redis_port, qmp)?;
     pubsub(redis_port)?;
     job_queue(redis_port)?;
+    client_library("redis_py.py", redis_port)?;
     let r = |args: &[&str]| redis(redis_port, args);
     expect("SET", r(&["set", "a", "1"]), "OK")?;
     expect("GET", r(&["get", "a"]), "1")?;
@@ -623,6 +624,7 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     // fill much of this small machine's), and the flood above has to
     // find Redis's keys alone.
     memcached_first(ports.memcached)?;
+    client_library("pymemcache_client.py", ports.memcached)?;
     // The items are no Redis keys: the namespaces are apart.
     expect("EXISTS mk", redis(redis_port, &["exists", "mk"]), "0")
 }
@@ -729,6 +731,19 @@ fn pubsub(redis_port: u16) -> Result<()> {
     exchange(&mut publisher, b"PUBLISH news hello\r\n", b":1\r\n")?;
     let message = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
     exchange(&mut sub, b"", message)?;
+    Ok(())
+}
+
+/// Runs the real client library's script `script` (in `tests/clients`,
+/// Debian's python3 with python3-redis and python3-pymemcache) against
+/// `port`: it must print `ok`.
+fn client_library(script: &str, port: u16) -> Result<()> {
+    let path = crate::build::root().join("tests/clients").join(script);
+    let path = path.to_string_lossy().into_owned();
+    let out = run_for(120, "/usr/bin/python3", &[&path, &port.to_string()], None)?;
+    if out.trim_end() != "ok" {
+        return Err(fail!("{script}: {out}"));
+    }
     Ok(())
 }
 

@@ -445,6 +445,8 @@ impl Plan {
                 &tools::CURL,
                 &tools::TIMEOUT,
                 &tools::REDIS_BENCHMARK,
+                &tools::REDIS_PY,
+                &tools::PYMEMCACHE,
             ]);
         }
         if any(&|c| c.scenario == Scenario::Durability) {

@@ -69,6 +69,16 @@ pub const MEMCCAPABLE: Tool = Tool {
     what: "memccapable",
     package: "libmemcached-tools",
 };
+/// Real client libraries, unchanged, against the default system's front
+/// ends (`tests/clients`).
+pub const REDIS_PY: Tool = Tool {
+    what: "/usr/lib/python3/dist-packages/redis/__init__.py",
+    package: "python3-redis",
+};
+pub const PYMEMCACHE: Tool = Tool {
+    what: "/usr/lib/python3/dist-packages/pymemcache/__init__.py",
+    package: "python3-pymemcache",
+};
 pub const CURL: Tool = Tool {
     what: "curl",
     package: "curl",

@@ -1,0 +1,90 @@
+"""A real client library, unchanged: Debian's redis-py (python3-redis)
+against a server on 127.0.0.1:<port> (argv[1]). Prints `ok` when every
+check passed; an assertion names the one that did not."""
+
+import sys
+import threading
+import time
+
+import redis
+
+port = int(sys.argv[1])
+r = redis.Redis(port=port, socket_timeout=30)
+assert r.ping()
+r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev")
+
+# Strings, a transaction, a hash.
+assert r.set("py:k", "v") and r.get("py:k") == b"v"
+with r.pipeline() as p:
+    p.incr("py:n")
+    p.incr("py:n")
+    assert p.execute() == [1, 2]
+r.hset("py:h", mapping={"a": "1", "b": "2"})
+assert r.hgetall("py:h") == {b"a": b"1", b"b": b"2"}
+
+# A worker blocked in BRPOP gets the job another connection pushes.
+got = []
+
+
+def consume():
+    c = redis.Redis(port=port, socket_timeout=30)
+    got.append(c.brpop("py:jobs", timeout=20))
+
+
+t = threading.Thread(target=consume)
+t.start()
+time.sleep(1)
+r.lpush("py:jobs", "job1")
+t.join(25)
+assert got == [(b"py:jobs", b"job1")], got
+
+# Pub/Sub and keyspace notifications.
+ps = r.pubsub()
+ps.subscribe("py:news")
+ps.psubscribe("__keyevent@0__:*")
+deadline = time.time() + 20
+subscribed = 0
+while subscribed < 2 and time.time() < deadline:
+    m = ps.get_message(timeout=1)
+    if m and m["type"] in ("subscribe", "psubscribe"):
+        subscribed += 1
+assert subscribed == 2
+r.config_set("notify-keyspace-events", "KEA")
+assert r.publish("py:news", "hi") == 1
+r.set("py:ev", "1")
+seen = set()
+while len(seen) < 2 and time.time() < deadline:
+    m = ps.get_message(timeout=1)
+    if m and m["type"] == "message":
+        assert (m["channel"], m["data"]) == (b"py:news", b"hi"), m
+        seen.add("message")
+    if m and m["type"] == "pmessage" and m["data"] == b"py:ev":
+        assert m["channel"] == b"__keyevent@0__:set", m
+        seen.add("event")
+assert seen == {"message", "event"}, seen
+r.config_set("notify-keyspace-events", "")
+ps.close()
+
+# A stream with a consumer group, and a blocked XREADGROUP.
+assert r.xadd("py:s", {"f": "v"}, id="1-1") == b"1-1"
+assert r.xgroup_create("py:s", "grp", id="0")
+assert r.xreadgroup("grp", "c1", {"py:s": ">"}) == [[b"py:s", [(b"1-1", {b"f": b"v"})]]]
+assert r.xpending("py:s", "grp")["pending"] == 1
+assert r.xack("py:s", "grp", "1-1") == 1
+read = []
+
+
+def reader():
+    c = redis.Redis(port=port, socket_timeout=30)
+    read.append(c.xreadgroup("grp", "c2", {"py:s": ">"}, block=20000))
+
+
+t = threading.Thread(target=reader)
+t.start()
+time.sleep(1)
+r.xadd("py:s", {"g": "w"}, id="2-1")
+t.join(25)
+assert read == [[[b"py:s", [(b"2-1", {b"g": b"w"})]]]], read
+
+r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev")
+print("ok")
