@@ -61,7 +61,7 @@ const CALL_TIMEOUT_SECS: u32 = 60;
 pub const MEMORY_MIB: u64 = 320;
 
 /// Idle connections opened to the HTTP port: more than its socket quota
-/// in config/default (550 of the net server's 1100), fewer than the
+/// in config/default (490 of the net server's 1140), fewer than the
 /// front end's `max-connections` (1000), so that only the quota stops
 /// them.
 const IDLE_HTTP: usize = 1000;
@@ -404,7 +404,7 @@ fn http_status(s: &mut TcpStream, what: &str) -> Result<Option<Vec<u8>>> {
 /// guest took) and then left open, idle. HTTP holds its quota of them and
 /// the net server resets the rest; meanwhile RESP accepts [`RESP_BESIDE`]
 /// connections, held open together, each answering PING. Without the
-/// quota HTTP would hold all 1000 of the 1100 sockets and RESP's 65th
+/// quota HTTP would hold all 1000 of the 1140 sockets and RESP's 65th
 /// connection would be reset. Once they all close, HTTP answers again.
 fn idle_http_connections(redis_port: u16, http_port: u16) -> Result<()> {
     let started = Instant::now();

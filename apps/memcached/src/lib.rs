@@ -14,6 +14,13 @@
 //! sends is answered or closes the connection as memcached does, never a
 //! panic.
 //!
+//! The connections share one budget ([`Frontend::client_memory`]): each
+//! is counted at what it buffers, input and output. A data block that
+//! would not fit in what the others leave is refused before it is read,
+//! as memcached refuses an item it cannot allocate (`SERVER_ERROR out of
+//! memory storing object`, or the binary status 0x82), and thrown away
+//! as it comes; a connection whose replies outgrow it is closed.
+//!
 //! ```
 //! use kvs_api::mc::Local;
 //! use memcached::{Connection, Flow, Frontend, Limits};
@@ -40,6 +47,7 @@ pub mod serve;
 mod stats;
 
 use alloc::vec::Vec;
+use net_api::budget::Budget;
 
 pub use kvs_api::mc::Cache;
 pub use parse::Command;
@@ -55,6 +63,10 @@ pub const VERSION: &str = "1.6.18-basalt";
 /// down, not answered into memory without bound (each call writes at most
 /// this and one more reply).
 pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// An idle connection's buffers are given back above this capacity, so
+/// that one large item does not stay counted against the budget.
+const SHRINK_ABOVE: usize = 16 * 1024;
 
 /// What a connection may buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +112,15 @@ pub struct FrontCounters {
     pub bytes_written: u64,
     /// Storage requests refused for `item_size_max`.
     pub store_too_large: u64,
+    /// Storage requests refused for the connections' budget (the store
+    /// counts those it refuses for its own memory).
+    pub store_no_memory: u64,
+    /// Connections closed because their replies outgrew the budget
+    /// (memcached's `response_obj_oom`).
+    pub response_obj_oom: u64,
+    /// Connections closed because their input (a command line) outgrew
+    /// it (memcached's `read_buf_oom`).
+    pub read_buf_oom: u64,
 }
 
 /// The front end's settings and counters, shared by its connections.
@@ -117,6 +138,12 @@ pub struct Frontend {
     pub version: &'static str,
     /// When it started (Unix seconds).
     pub started: u64,
+    /// The most bytes the connections may buffer together (input not yet
+    /// run, output not yet sent): the part of the component's heap that
+    /// is theirs.
+    pub client_memory: u64,
+    /// What they buffer now.
+    clients: Budget,
     /// The counters.
     pub counters: FrontCounters,
 }
@@ -131,8 +158,41 @@ impl Frontend {
             verbosity: 0,
             version: VERSION,
             started: now,
+            client_memory: u64::MAX,
+            clients: Budget::default(),
             counters: FrontCounters::default(),
         }
+    }
+
+    /// What the connections buffer together, as last accounted.
+    pub fn clients_held(&self) -> u64 {
+        self.clients.held()
+    }
+}
+
+/// The budget (`room` bytes more) or the heap has no room for a buffer's
+/// growth.
+pub(crate) struct NoRoom;
+
+/// Appends `bytes` to `buffer` if its growth (doubled, as `Vec` grows)
+/// fits in `room` and the heap has it.
+pub(crate) fn append(buffer: &mut Vec<u8>, bytes: &[u8], room: usize) -> Result<(), NoRoom> {
+    let needed = buffer.len() + bytes.len();
+    if needed > buffer.capacity() {
+        let grown = needed.max(buffer.capacity() * 2);
+        if grown - buffer.capacity() > room || buffer.try_reserve(bytes.len()).is_err() {
+            return Err(NoRoom);
+        }
+    }
+    buffer.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// Gives back most of `buffer`'s capacity once what it holds is a small
+/// part of it (a large item went through).
+pub(crate) fn shrink(buffer: &mut Vec<u8>) {
+    if buffer.capacity() > SHRINK_ABOVE && buffer.len() < buffer.capacity() / 4 {
+        buffer.shrink_to(buffer.len().max(SHRINK_ABOVE / 2));
     }
 }
 
@@ -181,6 +241,8 @@ pub struct Connection {
     limits: Limits,
     /// The last call stopped at [`OUTPUT_HIGH_WATER`] with commands left.
     stalled: bool,
+    /// What the budget counts it as holding.
+    accounted: u64,
 }
 
 impl Connection {
@@ -192,7 +254,33 @@ impl Connection {
             wire: Wire::Undecided,
             limits,
             stalled: false,
+            accounted: 0,
         }
+    }
+
+    /// What the connection buffers: its input and `out`, its output.
+    fn held(&self, out: &Vec<u8>) -> u64 {
+        let binary = match &self.wire {
+            Wire::Binary(session) => session.held(),
+            _ => 0,
+        };
+        (self.input.capacity() + binary + out.capacity()) as u64
+    }
+
+    /// What the connection may buffer, given what the others do.
+    fn allowed(&self, front: &Frontend) -> u64 {
+        front.clients.left(front.client_memory, self.accounted)
+    }
+
+    /// How many more bytes the connection may buffer now.
+    fn room(&self, front: &Frontend, out: &Vec<u8>) -> usize {
+        let room = self.allowed(front).saturating_sub(self.held(out));
+        usize::try_from(room).unwrap_or(usize::MAX)
+    }
+
+    /// The connection is gone: what it held is the others' again.
+    pub fn release(&mut self, front: &mut Frontend) {
+        front.clients.account(&mut self.accounted, 0);
     }
 
     /// Whether the last call stopped at [`OUTPUT_HIGH_WATER`] with input
@@ -220,8 +308,25 @@ impl Connection {
         front.counters.bytes_read += bytes.len() as u64;
         let before = out.len();
         self.stalled = false;
-        let flow = self.run(bytes, cache, front, now, out);
+        let mut flow = self.run(bytes, cache, front, now, out);
         front.counters.bytes_written += (out.len() - before) as u64;
+        // (Not the room reserved for a data block on its way.)
+        if !matches!(self.state, State::Data(..)) {
+            shrink(&mut self.input);
+        }
+        if out.is_empty() && out.capacity() > SHRINK_ABOVE {
+            *out = Vec::new();
+        }
+        if let Wire::Binary(session) = &mut self.wire {
+            session.shrink();
+        }
+        if flow == Flow::Open && self.held(out) > self.allowed(front) {
+            // The replies of this call outgrew what the connections may
+            // hold together (a data block never does: it is refused
+            // before it is read).
+            front.counters.response_obj_oom += 1;
+            flow = Flow::Close;
+        }
         if flow == Flow::Close {
             self.state = State::Closed;
             self.input = Vec::new();
@@ -229,6 +334,8 @@ impl Connection {
                 *session = binary::Session::default();
             }
         }
+        let held = self.held(out);
+        front.clients.account(&mut self.accounted, held);
         flow
     }
 
@@ -247,8 +354,9 @@ impl Connection {
                 Some(_) => Wire::Text,
             };
         }
+        let allowed = self.allowed(front);
         if let Wire::Binary(session) = &mut self.wire {
-            return session.run(bytes, &mut self.stalled, cache, front, now, out);
+            return session.run(bytes, &mut self.stalled, allowed, cache, front, now, out);
         }
         let start = out.len();
         loop {
@@ -261,12 +369,19 @@ impl Connection {
                 }
                 self.state = State::Line;
             }
-            if !bytes.is_empty() {
-                if self.input.try_reserve(bytes.len()).is_err() {
+            // A data block's bytes fill the room reserved for it and no
+            // more: what follows waits in `bytes` until the block is run.
+            let take = match self.state {
+                State::Data(_, need) => bytes.len().min(need.saturating_sub(self.input.len())),
+                _ => bytes.len(),
+            };
+            if take > 0 {
+                let room = self.room(front, out);
+                if append(&mut self.input, &bytes[..take], room).is_err() {
+                    front.counters.read_buf_oom += 1;
                     return Flow::Close;
                 }
-                self.input.extend_from_slice(bytes);
-                bytes = &[];
+                bytes = &bytes[take..];
             }
             match core::mem::replace(&mut self.state, State::Line) {
                 State::Line => {
@@ -285,21 +400,11 @@ impl Connection {
                     self.input.drain(..=nl);
                     match command {
                         Command::Store { len, .. } => {
-                            if let Some(refusal) = exec::too_large(&command, front) {
-                                exec::refusal(&refusal, cache, out);
-                                self.state = State::Swallow(refusal.swallow);
-                            } else {
-                                self.state = State::Data(command, len + 2);
-                            }
+                            self.begin_data(command, len, cache, front, out)
                         }
                         Command::MetaSet(ref m) => {
                             let len = m.len;
-                            if let Some(refusal) = exec::too_large(&command, front) {
-                                exec::refusal(&refusal, cache, out);
-                                self.state = State::Swallow(refusal.swallow);
-                            } else {
-                                self.state = State::Data(command, len + 2);
-                            }
+                            self.begin_data(command, len, cache, front, out);
                         }
                         Command::Refuse(refusal) => {
                             exec::refusal(&refusal, cache, out);
@@ -325,6 +430,37 @@ impl Connection {
                 State::Swallow(n) => self.state = State::Swallow(n),
                 State::Closed => return Flow::Close,
             }
+        }
+    }
+
+    /// A storage command's line is in: read its data block (`len` bytes
+    /// and `\r\n`), room for which is reserved now, or refuse it (too
+    /// large for `item_size_max`, or more than the connections' budget
+    /// leaves), answered and the block thrown away as it comes.
+    fn begin_data<C: Cache>(
+        &mut self,
+        command: Command,
+        len: usize,
+        cache: &mut C,
+        front: &mut Frontend,
+        out: &mut Vec<u8>,
+    ) {
+        let need = len + 2;
+        let more = need.saturating_sub(self.input.len());
+        let refused = exec::too_large(&command, front).or_else(|| {
+            let fits = more <= self.room(front, out) && self.input.try_reserve_exact(more).is_ok();
+            if fits {
+                None
+            } else {
+                exec::no_memory(&command, front)
+            }
+        });
+        match refused {
+            Some(refusal) => {
+                exec::refusal(&refusal, cache, out);
+                self.state = State::Swallow(refusal.swallow);
+            }
+            None => self.state = State::Data(command, need),
         }
     }
 

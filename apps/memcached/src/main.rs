@@ -4,7 +4,7 @@
 //! logs:
 //!
 //! ```text
-//! memcached: port 11211, 1000 connections at most, items up to 1024 KiB
+//! memcached: port 11211, 1000 connections at most, items up to 1024 KiB, 11264 KiB for the connections' buffers
 //! memcached: listening on port 11211
 //! ```
 //!
@@ -63,9 +63,14 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let mut clock = clock(start);
     let mut front = memcached::Frontend::new(port, clock());
     front.max_connections = max_connections as u64;
+    // The heap holds the connections' buffers and, besides them, a call
+    // on its way to the store and the answer that came back.
+    let region = cache.request_limit() as u64;
+    front.client_memory = net_api::budget::share_of_heap(start.heap().1, region);
     libcap::log::info!(
-        "port {port}, {max_connections} connections at most, items up to {} KiB",
-        front.item_size_max / 1024
+        "port {port}, {max_connections} connections at most, items up to {} KiB, {} KiB for the connections' buffers",
+        front.item_size_max / 1024,
+        front.client_memory / 1024
     );
     let server = memcached::serve::Server::new(cache, front, clock);
     let mut front = StreamServer::new(server, port, backlog, max_connections);

@@ -55,7 +55,8 @@ impl<C: Cache, T: FnMut() -> u64> Protocol for Server<C, T> {
         }
     }
 
-    fn close(&mut self, _conn: Connection) {
+    fn close(&mut self, mut conn: Connection) {
+        conn.release(&mut self.front);
         let c = &mut self.front.counters;
         c.curr_connections = c.curr_connections.saturating_sub(1);
     }

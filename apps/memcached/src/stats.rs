@@ -46,6 +46,8 @@ pub fn each(group: StatsGroup, front: &Frontend, items: &Stats, now: u64, out: &
                 "connection_structures",
                 front.counters.curr_connections,
             );
+            stat(out, "response_obj_oom", front.counters.response_obj_oom);
+            stat(out, "read_buf_oom", front.counters.read_buf_oom);
             for (name, value) in [
                 ("cmd_get", c.cmd_get),
                 ("cmd_set", c.cmd_set),
@@ -68,7 +70,10 @@ pub fn each(group: StatsGroup, front: &Frontend, items: &Stats, now: u64, out: &
                 ("touch_hits", c.touch_hits),
                 ("touch_misses", c.touch_misses),
                 ("store_too_large", front.counters.store_too_large),
-                ("store_no_memory", c.store_no_memory),
+                (
+                    "store_no_memory",
+                    c.store_no_memory + front.counters.store_no_memory,
+                ),
                 ("auth_cmds", 0),
                 ("auth_errors", 0),
                 ("bytes_read", front.counters.bytes_read),

@@ -9,6 +9,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
+use net_api::budget::Budget;
 
 /// The Redis version Basalt reports (HELLO, `INFO server`): the protocol
 /// and command semantics it follows. Clients compare it to decide what
@@ -87,7 +88,7 @@ pub struct Frontend<S, C> {
     /// run, output not yet sent): what the component's heap allows.
     client_memory: u64,
     /// What they hold now: the sum of their [`Connection::accounted`].
-    clients_held: u64,
+    clients_held: Budget,
     /// The connections blocked in a blocking command (BLPOP, …), by id,
     /// with the store generation they blocked in.
     pub(crate) blocked: BTreeMap<u64, u64>,
@@ -130,7 +131,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             outcome: Outcome::default(),
             ended: Vec::new(),
             client_memory: u64::MAX,
-            clients_held: 0,
+            clients_held: Budget::default(),
             blocked: BTreeMap::new(),
             answers: BTreeMap::new(),
             checked_generation: 0,
@@ -157,20 +158,19 @@ impl<S: Store, C: Clock> Frontend<S, C> {
 
     /// Bytes the connections hold now (INFO's `mem_clients_normal`).
     pub fn clients_held(&self) -> u64 {
-        self.clients_held
+        self.clients_held.held()
     }
 
     /// What a connection counted as holding `accounted` may hold, given
     /// what the others hold.
     pub(crate) fn client_memory_left(&self, accounted: u64) -> u64 {
-        let others = self.clients_held.saturating_sub(accounted);
-        self.client_memory_limit().saturating_sub(others)
+        self.clients_held
+            .left(self.client_memory_limit(), accounted)
     }
 
     /// Counts a connection as holding `now` bytes instead of `accounted`.
     pub(crate) fn account(&mut self, accounted: &mut u64, now: u64) {
-        self.clients_held = self.clients_held.saturating_sub(*accounted) + now;
-        *accounted = now;
+        self.clients_held.account(accounted, now);
     }
 
     /// Runs the round: the store commands connections queued since the

@@ -93,11 +93,8 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
             .map_err(|_| Failure::Setting(name))?;
     }
     // The heap holds the connections' buffers and, besides them, a round
-    // of commands on its way to the store, the replies that came back,
-    // and one reply copied into a connection's output before the budget
-    // check sees it: three times what the store's region carries.
-    let reserve = 3 * region + (2 << 20);
-    let clients = start.heap().1.saturating_sub(reserve).max(1 << 20);
+    // of commands on its way to the store and the replies that came back.
+    let clients = net_api::budget::share_of_heap(start.heap().1, region);
     let limits = [
         ("proto-max-bulk-len", carried),
         ("client-query-buffer-limit", clients),

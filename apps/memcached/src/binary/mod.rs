@@ -9,8 +9,9 @@
 //! `item_size_max`. What a connection buffers is bounded as memcached
 //! bounds it: a head up to [`READ_BUFFER`] bytes (a longer one closes
 //! the connection once that much is in), one value up to
-//! `item_size_max`; the bodies of refused requests are thrown away as
-//! they come, never buffered.
+//! `item_size_max`, if the connections' budget has room for it (else it
+//! is refused with status 0x82, out of memory); the bodies of refused
+//! requests are thrown away as they come, never buffered.
 
 mod exec;
 pub mod header;
@@ -51,13 +52,29 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// What the session buffers.
+    pub(crate) fn held(&self) -> usize {
+        self.input.capacity()
+    }
+
+    /// Gives back most of an input buffer that a large value left (not
+    /// the room reserved for a value on its way).
+    pub(crate) fn shrink(&mut self) {
+        if !matches!(self.state, State::Value(..)) {
+            crate::shrink(&mut self.input);
+        }
+    }
+
     /// Takes `bytes` and runs every request they complete, as
     /// `Connection::receive` does for text; sets `stalled` when it stops
-    /// at [`OUTPUT_HIGH_WATER`] with requests left.
+    /// at [`OUTPUT_HIGH_WATER`] with requests left. The connection may
+    /// buffer `allowed` bytes, input and `out` together.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run<C: Cache>(
         &mut self,
         mut bytes: &[u8],
         stalled: &mut bool,
+        allowed: u64,
         cache: &mut C,
         front: &mut Frontend,
         now: u64,
@@ -75,12 +92,19 @@ impl Session {
                 }
                 self.state = State::Head;
             }
-            if !bytes.is_empty() {
-                if input.try_reserve(bytes.len()).is_err() {
+            // A value's bytes fill the room reserved for it and no more:
+            // what follows waits in `bytes` until the value is stored.
+            let take = match self.state {
+                State::Value(_, _, need) => bytes.len().min(need.saturating_sub(input.len())),
+                _ => bytes.len(),
+            };
+            if take > 0 {
+                let room = room(allowed, input, out);
+                if crate::append(input, &bytes[..take], room).is_err() {
+                    front.counters.read_buf_oom += 1;
                     return Flow::Close;
                 }
-                input.extend_from_slice(bytes);
-                bytes = &[];
+                bytes = &bytes[take..];
             }
             match core::mem::take(&mut self.state) {
                 State::Head => {
@@ -125,7 +149,8 @@ impl Session {
                             self.state = State::Swallow(swallow);
                         }
                         Ok(store @ Request::Store { .. }) => {
-                            self.state = begin_store(store, header, cache, front, out);
+                            let room = room(allowed, input, out);
+                            self.state = begin_store(store, header, input, room, cache, front, out);
                         }
                         Ok(request) => {
                             if exec::run(request, &header, cache, front, now, out) == Flow::Close {
@@ -148,11 +173,22 @@ impl Session {
     }
 }
 
-/// A storage request's head is in: read its value, or refuse it for
-/// `item_size_max` (answered, and the value thrown away as it comes).
+/// How many more bytes a connection allowed `allowed` may buffer, holding
+/// `input` and `out`.
+fn room(allowed: u64, input: &Vec<u8>, out: &Vec<u8>) -> usize {
+    let held = (input.capacity() + out.capacity()) as u64;
+    usize::try_from(allowed.saturating_sub(held)).unwrap_or(usize::MAX)
+}
+
+/// A storage request's head is in: read its value into `input`, room for
+/// which is reserved now, or refuse it for `item_size_max` or for the
+/// connections' budget (`room` is what it leaves this one): answered, and
+/// the value thrown away as it comes.
 fn begin_store<C: Cache>(
     store: Request,
     header: Header,
+    input: &mut Vec<u8>,
+    room: usize,
     cache: &mut C,
     front: &mut Frontend,
     out: &mut Vec<u8>,
@@ -167,14 +203,21 @@ fn begin_store<C: Cache>(
     else {
         return State::Head;
     };
-    if item_size(key.len(), flags, len) <= front.item_size_max {
-        return State::Value(header, store, len);
-    }
-    front.counters.store_too_large += 1;
+    let status = if item_size(key.len(), flags, len) > front.item_size_max {
+        front.counters.store_too_large += 1;
+        Status::TooLarge
+    } else {
+        let more = len.saturating_sub(input.len());
+        if more <= room && input.try_reserve_exact(more).is_ok() {
+            return State::Value(header, store, len);
+        }
+        front.counters.store_no_memory += 1;
+        Status::OutOfMemory
+    };
     // The old value must not outlive a failed SET.
     if kind == StoreKind::Set {
         let _ = cache.discard(key);
     }
-    reply::error(out, &header, Status::TooLarge);
+    reply::error(out, &header, status);
     State::Swallow(len)
 }

@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | [`proto`] | the shared-region protocol: layout, requests, events, byte rings |
 //! | [`client`] | [`client::Sockets`], what an app's event loop uses (listen, accept, send, receive, close) |
+//! | [`budget`] | [`budget::Budget`]: what a front end's connections buffer together, against the part of its heap that is theirs |
 //! | [`serve`] | [`serve::StreamServer`]: a request/response protocol on a TCP port, one state per connection, with back-pressure (the front ends' loop) |
 //!
 //! The server (`servers/net`) implements the other side of [`proto`]; its
@@ -16,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod budget;
 pub mod client;
 pub mod proto;
 pub mod serve;
