@@ -7,14 +7,16 @@
 //! | `ipc` | `tests/ipcbench` as the root task: system-call and IPC latency |
 //! | `kvs-ipc` | `config/kvs-bench`: `init`, the kvs server and `tests/kvs-bench`, which times GET and SET over IPC and in-process |
 //!
-//! `cargo xtask bench kvs` (redis-benchmark against Basalt and Linux)
-//! reads no serial log; [`crate::bench_kvs`] runs it.
+//! `cargo xtask bench kvs` and `bench memcached` (redis-benchmark and
+//! memcaslap against Basalt and Linux) read no serial log;
+//! [`crate::bench_service`] runs them.
 //!
 //! Under TCG a run uses `-icount shift=0,sleep=off` unless told otherwise:
 //! the guest's time-stamp counter then advances by one per guest
 //! instruction, so a "cycle" is an instruction and the figures are the same
 //! on every host and every run.
 
+use crate::bench_service::Service;
 use crate::build::{self, Profile};
 use crate::compose;
 use crate::image::{self, Contents, Module};
@@ -474,10 +476,10 @@ fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// Whether `bench` knows suite `name` (this module's or `bench kvs`).
+/// Whether `bench` knows suite `name` (this module's or a service's).
 #[cfg(test)]
 pub fn is_suite(name: &str) -> bool {
-    name == crate::bench_kvs::SUITE || SUITES.iter().any(|s| s.name == name)
+    Service::ALL.iter().any(|s| s.suite() == name) || SUITES.iter().any(|s| s.name == name)
 }
 
 /// `cargo xtask bench <suite>`.
@@ -491,7 +493,7 @@ pub fn run(
         let names: Vec<String> = SUITES
             .iter()
             .map(|s| s.name)
-            .chain([crate::bench_kvs::SUITE])
+            .chain(Service::ALL.map(Service::suite))
             .map(|name| format!("`{name}`"))
             .collect();
         return Err(fail!(

@@ -1,22 +1,31 @@
-//! `cargo xtask bench kvs`: Debian's `redis-benchmark -t set,get -c 50`,
-//! with `-P 1` and `-P 16`, against Basalt's RESP server (a release build
-//! of `config/default`) and against Linux running `redis-server`, each in
-//! the same QEMU machine (q35, 512 MiB, one vCPU, the same accelerator, a
-//! virtio-net NIC on QEMU's user networking) and booted by this, in turns:
-//! per repetition Basalt, then Linux. It prints the medians side by side
-//! with the ratio Basalt / Linux, and, with `--icount`, guest instructions
-//! per request from a further boot of each under `-icount`.
-//! `docs/perf.md` explains the figures.
+//! A network service of `config/default` (a release build) against the
+//! same service on Linux, each in the same QEMU machine (q35, 512 MiB, one
+//! vCPU, the same accelerator, a virtio-net NIC on QEMU's user networking)
+//! and booted by this, in turns: per repetition Basalt, then Linux.
+//!
+//! - `cargo xtask bench kvs`: Debian's `redis-benchmark -t set,get -c 50`,
+//!   with `-P 1` and `-P 16`, against Basalt's RESP server and Linux's
+//!   `redis-server`;
+//! - `cargo xtask bench memcached`: Debian's `memcaslap` with 50
+//!   connections, sets alone and then 9 gets in 10, against Basalt's
+//!   memcached front end and Linux's `memcached`.
+//!
+//! It prints the medians side by side with the ratio Basalt / Linux, and,
+//! with `--icount`, guest time per request from a further boot of each
+//! under `-icount` (read from the RESP server's `TIME`, which both systems
+//! run). `docs/perf.md` explains the figures.
 //!
 //! The Linux guest is the shared baseline's (`bench/linux-guest/build.sh`
 //! in the project's shared folder builds its kernel and initramfs); this
 //! boots it with its own QEMU command line and the network contract of
-//! that harness: the guest answers on 10.0.2.15:6379.
+//! that harness: the guest answers on 10.0.2.15, RESP on 6379 and
+//! memcached on 11211.
 
 use crate::bench::{ICOUNT, crashed, thousands};
 use crate::build::{self, Profile};
 use crate::compose;
 use crate::machine::{self, HostPorts, Machine};
+use crate::memcaslap;
 use crate::qemu::{Accel, Firmware, Media, Vm};
 use crate::redisbench;
 use crate::{Result, fail};
@@ -25,22 +34,23 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The suite's name on the command line.
-pub const SUITE: &str = "kvs";
-/// redis-benchmark's clients, and the pipeline depths of the table.
-const CLIENTS: &str = "50";
+/// The connections of both load generators, and redis-benchmark's
+/// pipeline depths.
+const CLIENTS: u32 = 50;
 const PIPELINES: [u32; 2] = [1, 16];
 /// What redis-benchmark runs, and its name for each test.
 const COMMANDS: [&str; 2] = ["SET", "GET"];
-/// Requests per command and repetitions unless told otherwise.
+/// memcaslap's mixes: gets in ten requests (the rest sets).
+const MIXES: [u8; 2] = [0, 9];
+/// Requests per row and repetitions unless told otherwise.
 pub const DEFAULT_REQUESTS: u64 = 100_000;
 pub const DEFAULT_REPS: u32 = 3;
 /// The guest's memory, as the Linux baseline's harness gives it.
 const MEMORY_MIB: u64 = 512;
 /// How long a guest may take until it answers PING.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
-/// A redis-benchmark run may take this long plus [`MIN_RATE`]'s time for
-/// its requests, unless `--timeout` says otherwise.
+/// A load generator's run may take this long plus [`MIN_RATE`]'s time
+/// for its requests, unless `--timeout` says otherwise.
 const RUN_SLACK_SECS: u64 = 120;
 const MIN_RATE: u64 = 200;
 /// Where the shared harness's build.sh puts the Linux guest, and the
@@ -51,18 +61,96 @@ const LINUX_INITRD: &str = "initramfs.cpio.gz";
 /// The baseline's `/init` reads its address from the command line.
 const LINUX_APPEND: &str = "console=ttyS0 quiet panic=-1 lg.ip=10.0.2.15/24 lg.gw=10.0.2.2";
 
-/// What `cargo xtask bench kvs` was asked for.
+/// The service compared, and its suite's name on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// RESP: `cargo xtask bench kvs`.
+    Redis,
+    /// memcached's text protocol: `cargo xtask bench memcached`.
+    Memcached,
+}
+
+impl Service {
+    pub const ALL: [Service; 2] = [Service::Redis, Service::Memcached];
+
+    pub fn suite(self) -> &'static str {
+        match self {
+            Service::Redis => "kvs",
+            Service::Memcached => "memcached",
+        }
+    }
+
+    /// The rows of the table, in groups that one run of the load
+    /// generator measures together: redis-benchmark runs SET and GET at
+    /// one pipeline depth, memcaslap one mix.
+    fn groups(self) -> Vec<Vec<Row>> {
+        match self {
+            Service::Redis => PIPELINES
+                .iter()
+                .map(|&pipeline| {
+                    COMMANDS
+                        .iter()
+                        .map(|&command| Row::Redis { command, pipeline })
+                        .collect()
+                })
+                .collect(),
+            Service::Memcached => MIXES
+                .iter()
+                .map(|&gets_in_ten| vec![Row::Memcached { gets_in_ten }])
+                .collect(),
+        }
+    }
+
+    /// The rows, in the order they run.
+    fn rows(self) -> Vec<Row> {
+        self.groups().into_iter().flatten().collect()
+    }
+
+    /// The boot time's row: from QEMU's start to the probe's answer.
+    fn boot_title(self) -> &'static str {
+        match self {
+            Service::Redis => "boot to first PONG (s)",
+            Service::Memcached => "boot to first VERSION (s)",
+        }
+    }
+
+    /// Whether the service answers on `ports` now.
+    fn answers(self, ports: Ports) -> bool {
+        match self {
+            Service::Redis => machine::answers_redis(ports.redis),
+            Service::Memcached => machine::answers_memcached(ports.memcached),
+        }
+    }
+
+    /// What the load generator does, for the heading.
+    fn workload(self) -> String {
+        match self {
+            Service::Redis => {
+                format!("redis-benchmark -t set,get -c {CLIENTS} -P 1 and -P 16")
+            }
+            Service::Memcached => format!(
+                "memcaslap (text protocol) with {CLIENTS} connections on one thread, \
+                 {}-byte keys and {}-byte values: sets alone, then 9 gets in 10",
+                memcaslap::KEY_BYTES,
+                memcaslap::VALUE_BYTES
+            ),
+        }
+    }
+}
+
+/// What `cargo xtask bench kvs|memcached` was asked for.
 #[derive(Debug)]
 pub struct Settings {
+    pub service: Service,
     pub accel: Accel,
-    /// Requests per command and run (`--requests`).
+    /// Requests per row and run (`--requests`).
     pub requests: u64,
     /// Boots of each system (`--reps`).
     pub reps: u32,
     /// A further boot of each under `-icount` (`--icount`).
     pub icount: bool,
-    /// The limit of one redis-benchmark run (`--timeout`), else one from
-    /// the requests.
+    /// The limit of one load generator's run (`--timeout`), else one
+    /// from the requests.
     pub timeout_secs: Option<u64>,
     /// The Linux guest's kernel and initramfs (`--linux-kernel`,
     /// `--linux-initrd`), else `$LG_KERNEL` / `$LG_INITRD`, else
@@ -89,29 +177,34 @@ impl System {
     }
 }
 
-/// A row of the table: a command at a pipeline depth.
+/// A row of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Row {
-    command: &'static str,
-    pipeline: u32,
+enum Row {
+    /// redis-benchmark's test `command` at a pipeline depth.
+    Redis {
+        command: &'static str,
+        pipeline: u32,
+    },
+    /// memcaslap with this many gets in ten requests, the rest sets.
+    Memcached { gets_in_ten: u8 },
 }
 
 impl Row {
     fn title(self) -> String {
-        format!("{} -P {}", self.command, self.pipeline)
+        match self {
+            Row::Redis { command, pipeline } => format!("{command} -P {pipeline}"),
+            Row::Memcached { gets_in_ten: 0 } => "set".to_owned(),
+            Row::Memcached { gets_in_ten } => format!("get ({gets_in_ten} in 10)"),
+        }
     }
-}
 
-/// The rows, pipeline by pipeline as redis-benchmark runs them.
-fn rows() -> Vec<Row> {
-    PIPELINES
-        .iter()
-        .flat_map(|&pipeline| {
-            COMMANDS
-                .iter()
-                .map(move |&command| Row { command, pipeline })
-        })
-        .collect()
+    /// A name for files.
+    fn tag(self) -> String {
+        match self {
+            Row::Redis { command, pipeline } => format!("{}-P{pipeline}", command.to_lowercase()),
+            Row::Memcached { gets_in_ten } => format!("gets{gets_in_ten}"),
+        }
+    }
 }
 
 /// Everything measured: per system, one value per row and boot.
@@ -180,7 +273,7 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 /// The results as tables: medians of requests per second and the ratio
 /// per row, every run's figure, boot times, and the icount pass's
 /// instructions per request where there was one.
-fn table(r: &Results) -> String {
+fn table(service: Service, r: &Results) -> String {
     let mut out = String::new();
     let header = |out: &mut String, first: &str| {
         let _ = writeln!(
@@ -190,7 +283,7 @@ fn table(r: &Results) -> String {
         );
     };
     header(&mut out, "median requests/s");
-    for row in rows() {
+    for row in service.rows() {
         let [b, l] = SYSTEMS.map(|s| median(&r.rates_of(s, row)));
         let _ = writeln!(
             out,
@@ -206,13 +299,13 @@ fn table(r: &Results) -> String {
     let _ = writeln!(
         out,
         "{:<26} {:>10} {:>10} {:>13}",
-        "boot to first PONG (s)",
+        service.boot_title(),
         secs(b),
         secs(l),
         ratio(b, l)
     );
     let _ = writeln!(out, "\nevery run, requests/s:");
-    for row in rows() {
+    for row in service.rows() {
         for s in SYSTEMS {
             let runs: Vec<String> = r.rates_of(s, row).iter().map(|v| whole(Some(*v))).collect();
             let _ = writeln!(
@@ -231,7 +324,7 @@ fn table(r: &Results) -> String {
     if !r.per_request.is_empty() {
         out.push('\n');
         header(&mut out, "guest ns/request, icount");
-        for row in rows() {
+        for row in service.rows() {
             let [b, l] = SYSTEMS.map(|s| r.per_request_of(s, row));
             let _ = writeln!(
                 out,
@@ -279,8 +372,20 @@ fn linux_files(s: &Settings) -> Result<(PathBuf, PathBuf)> {
     Ok((kernel, initrd))
 }
 
+/// The host's ports forwarded to each system's RESP and memcached ports.
+#[derive(Clone, Copy, Debug)]
+struct Ports {
+    redis: u16,
+    memcached: u16,
+}
+
+/// How long a guest may take, after its service answers, until the RESP
+/// server answers too (for `TIME` in the icount pass).
+const RESP_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How to boot each system.
 struct Setup {
+    service: Service,
     accel: Accel,
     basalt_iso: PathBuf,
     basalt: manifest::Manifest,
@@ -291,16 +396,21 @@ struct Setup {
     run_timeout: Duration,
 }
 
-/// One boot: `vm` booted with its NIC forwarding 127.0.0.1:`port`, ready
-/// once PING is answered; `work` runs then. Returns the seconds from
-/// QEMU's start to the first answer and what `work` gave, or why the boot
-/// failed.
-fn boot<T>(vm: Vm, port: u16, log: &Path, work: impl FnOnce() -> T) -> Result<(f64, T)> {
+/// One boot of `vm`, its NIC forwarding `ports`, ready once `service`
+/// answers; `work` runs then. Returns the seconds from QEMU's start to
+/// the first answer and what `work` gave, or why the boot failed.
+fn boot<T>(
+    vm: Vm,
+    service: Service,
+    ports: Ports,
+    log: &Path,
+    work: impl FnOnce() -> T,
+) -> Result<(f64, T)> {
     let started = Instant::now();
     let served = vm.serve(
         log,
         BOOT_TIMEOUT,
-        |_| machine::answers_redis(port),
+        |_| service.answers(ports),
         || (started.elapsed().as_secs_f64(), work()),
     )?;
     let crash = served
@@ -313,11 +423,11 @@ fn boot<T>(vm: Vm, port: u16, log: &Path, work: impl FnOnce() -> T) -> Result<(f
     }
     served.result.ok_or_else(|| match served.status {
         Some(s) => fail!(
-            "QEMU exited (status {s}) before the guest answered PING; see {}",
+            "QEMU exited (status {s}) before the guest answered; see {}",
             log.display()
         ),
         None => fail!(
-            "the guest did not answer PING within {} s; see {}",
+            "the guest did not answer within {} s; see {}",
             BOOT_TIMEOUT.as_secs(),
             log.display()
         ),
@@ -325,18 +435,21 @@ fn boot<T>(vm: Vm, port: u16, log: &Path, work: impl FnOnce() -> T) -> Result<(f
 }
 
 impl Setup {
-    /// `system`'s machine, its RESP port forwarded from a free port of
-    /// 127.0.0.1, under `-icount` if `icount`.
-    fn vm(&self, system: System, icount: bool) -> Result<(Vm, u16)> {
-        let port = machine::free_port()?;
+    /// `system`'s machine, its RESP and memcached ports forwarded from
+    /// free ports of 127.0.0.1, under `-icount` if `icount`.
+    fn vm(&self, system: System, icount: bool) -> Result<(Vm, Ports)> {
+        let ports = Ports {
+            redis: machine::free_port()?,
+            memcached: machine::free_port()?,
+        };
         let (mut vm, machine) = match system {
             System::Basalt => {
                 let machine = Machine::for_system(
                     &self.basalt,
                     HostPorts {
-                        redis: Some(port),
+                        redis: Some(ports.redis),
                         http: Some(machine::free_port()?),
-                        memcached: Some(machine::free_port()?),
+                        memcached: Some(ports.memcached),
                     },
                 )?;
                 let least = machine::least_memory_mib(&self.basalt);
@@ -355,7 +468,8 @@ impl Setup {
                     LINUX_APPEND,
                     self.accel,
                 )?;
-                (vm, Machine::redis_server(port, MEMORY_MIB))
+                let machine = Machine::linux_baseline(ports.redis, ports.memcached, MEMORY_MIB);
+                (vm, machine)
             }
         };
         vm.memory_mib(MEMORY_MIB);
@@ -370,44 +484,76 @@ impl Setup {
         if icount {
             vm.args(&ICOUNT);
         }
-        Ok((vm, port))
+        Ok((vm, ports))
     }
 
-    /// One redis-benchmark run of `tests` at `pipeline`; its rates by
-    /// command, in [`COMMANDS`]' order.
-    fn benchmark(&self, port: u16, tests: &str, pipeline: u32, log: &Path) -> Result<Vec<f64>> {
-        let requests = self.requests.to_string();
-        let pipeline = pipeline.to_string();
-        let args = [
-            "-q", "-t", tests, "-n", &requests, "-c", CLIENTS, "-P", &pipeline,
-        ];
-        let output = redisbench::run(port, &args, self.run_timeout, log)?;
-        let wanted: Vec<&str> = COMMANDS
-            .iter()
-            .copied()
-            .filter(|c| tests.split(',').any(|t| t.eq_ignore_ascii_case(c)))
-            .collect();
-        Ok(redisbench::check(&output, &wanted)?
-            .into_iter()
-            .map(|r| r.per_second)
-            .collect())
+    /// One run of the load generator for `group` (rows of one
+    /// [`Service::groups`] entry, or one row of it); the rates in the
+    /// group's order.
+    fn load(&self, ports: Ports, group: &[Row], log: &Path) -> Result<Vec<f64>> {
+        match group {
+            [Row::Memcached { gets_in_ten }] => {
+                let load = memcaslap::Load {
+                    gets_in_ten: *gets_in_ten,
+                    requests: self.requests,
+                    concurrency: CLIENTS,
+                };
+                Ok(vec![memcaslap::run(
+                    ports.memcached,
+                    load,
+                    self.run_timeout,
+                    log,
+                )?])
+            }
+            _ => {
+                let mut tests = Vec::new();
+                let mut depth = None;
+                for row in group {
+                    let Row::Redis { command, pipeline } = *row else {
+                        return Err(fail!("one run cannot measure {group:?}"));
+                    };
+                    tests.push(command);
+                    depth = Some(pipeline);
+                }
+                let Some(pipeline) = depth else {
+                    return Err(fail!("a run of no rows"));
+                };
+                let (requests, pipeline) = (self.requests.to_string(), pipeline.to_string());
+                let clients = CLIENTS.to_string();
+                let list = tests.join(",").to_lowercase();
+                let args = [
+                    "-q", "-t", &list, "-n", &requests, "-c", &clients, "-P", &pipeline,
+                ];
+                let output = redisbench::run(ports.redis, &args, self.run_timeout, log)?;
+                Ok(redisbench::check(&output, &tests)?
+                    .into_iter()
+                    .map(|r| r.per_second)
+                    .collect())
+            }
+        }
     }
 
-    /// A boot of `system` for the throughput table: SET and GET at every
-    /// pipeline depth.
+    /// A boot of `system` for the throughput table: every group of rows.
     fn throughput(&self, system: System, rep: u32, r: &mut Results) {
-        let tag = format!("{}-r{rep}", system.name().to_lowercase());
+        let suite = self.service.suite();
+        let tag = format!("{suite}-{}-r{rep}", system.name().to_lowercase());
         let what = format!("{} run {rep}", system.name());
-        let booted = self.vm(system, false).and_then(|(vm, port)| {
+        let booted = self.vm(system, false).and_then(|(vm, ports)| {
             boot(
                 vm,
-                port,
-                &self.dir.join(format!("kvs-{tag}-serial.log")),
+                self.service,
+                ports,
+                &self.dir.join(format!("{tag}-serial.log")),
                 || {
-                    PIPELINES.map(|p| {
-                        let log = self.dir.join(format!("kvs-{tag}-P{p}.txt"));
-                        (p, self.benchmark(port, "set,get", p, &log))
-                    })
+                    self.service
+                        .groups()
+                        .into_iter()
+                        .map(|group| {
+                            let log = self.dir.join(format!("{tag}-{}.txt", group[0].tag()));
+                            let run = self.load(ports, &group, &log);
+                            (group, run)
+                        })
+                        .collect::<Vec<_>>()
                 },
             )
         });
@@ -416,19 +562,17 @@ impl Setup {
             Ok((secs, runs)) => {
                 r.boots.push((system, secs));
                 let mut line = format!("{what}: boot {secs:.1} s");
-                for (p, run) in runs {
+                for (group, run) in runs {
                     match run {
                         Ok(rates) => {
-                            for (command, rate) in COMMANDS.iter().zip(rates) {
-                                let row = Row {
-                                    command,
-                                    pipeline: p,
-                                };
+                            for (row, rate) in group.into_iter().zip(rates) {
                                 let _ = write!(line, ", {} {}", row.title(), whole(Some(rate)));
                                 r.rates.push((system, row, rate));
                             }
                         }
-                        Err(e) => r.failures.push(format!("{what}, -P {p}: {}", e.0)),
+                        Err(e) => r
+                            .failures
+                            .push(format!("{what}, {}: {}", group[0].title(), e.0)),
                     }
                 }
                 println!("{line}");
@@ -437,28 +581,31 @@ impl Setup {
     }
 
     /// A boot of `system` under `-icount`: per row, the guest's clock
-    /// (`TIME`) before and after a run of that command alone, in guest
-    /// nanoseconds per request.
+    /// (`TIME` of its RESP server) before and after a run of that row
+    /// alone, in guest nanoseconds per request.
     fn per_request(&self, system: System, r: &mut Results) {
-        let tag = format!("{}-icount", system.name().to_lowercase());
+        let suite = self.service.suite();
+        let tag = format!("{suite}-{}-icount", system.name().to_lowercase());
         let what = format!("{} under -icount", system.name());
-        let booted = self.vm(system, true).and_then(|(vm, port)| {
+        let booted = self.vm(system, true).and_then(|(vm, ports)| {
             boot(
                 vm,
-                port,
-                &self.dir.join(format!("kvs-{tag}-serial.log")),
+                self.service,
+                ports,
+                &self.dir.join(format!("{tag}-serial.log")),
                 || {
-                    rows()
+                    let resp = Instant::now() + RESP_TIMEOUT;
+                    while !machine::answers_redis(ports.redis) && Instant::now() < resp {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    self.service
+                        .rows()
                         .into_iter()
                         .map(|row| {
-                            let log = self.dir.join(format!(
-                                "kvs-{tag}-{}-P{}.txt",
-                                row.command.to_lowercase(),
-                                row.pipeline
-                            ));
-                            let before = machine::redis_time(port)?;
-                            self.benchmark(port, &row.command.to_lowercase(), row.pipeline, &log)?;
-                            let after = machine::redis_time(port)?;
+                            let log = self.dir.join(format!("{tag}-{}.txt", row.tag()));
+                            let before = machine::redis_time(ports.redis)?;
+                            self.load(ports, &[row], &log)?;
+                            let after = machine::redis_time(ports.redis)?;
                             let ns = after.saturating_sub(before).as_nanos() as f64;
                             Ok((row, ns / self.requests as f64))
                         })
@@ -485,7 +632,7 @@ impl Setup {
     }
 }
 
-/// `cargo xtask bench kvs`.
+/// `cargo xtask bench kvs|memcached`.
 pub fn run(s: &Settings) -> Result<()> {
     if s.icount && s.accel == Accel::Kvm {
         return Err(fail!("--icount needs TCG; drop it or use --accel tcg"));
@@ -493,17 +640,19 @@ pub fn run(s: &Settings) -> Result<()> {
     if s.requests == 0 || s.reps == 0 {
         return Err(fail!("--requests and --reps must be at least 1"));
     }
+    let suite = s.service.suite();
     let (linux_kernel, linux_initrd) = linux_files(s)?;
     let dir = build::target_dir().join("bench");
     fs::create_dir_all(&dir)?;
-    let basalt_iso = dir.join("kvs.iso");
+    let basalt_iso = dir.join(format!("{suite}.iso"));
     let basalt = compose::system_image(None, Profile::Release, &basalt_iso)?
-        .ok_or_else(|| fail!("bench kvs needs config/default"))?;
+        .ok_or_else(|| fail!("bench {suite} needs config/default"))?;
     let run_timeout = Duration::from_secs(
         s.timeout_secs
             .unwrap_or(RUN_SLACK_SECS + 2 * s.requests / MIN_RATE),
     );
     let setup = Setup {
+        service: s.service,
         accel: s.accel,
         basalt_iso,
         basalt,
@@ -518,9 +667,9 @@ pub fn run(s: &Settings) -> Result<()> {
         Accel::Kvm => "KVM",
     };
     println!(
-        "== redis-benchmark -t set,get -n {} -c {CLIENTS} -P 1 and -P 16; {} boots of each \
-         system, {accel}, q35, {MEMORY_MIB} MiB, 1 vCPU, virtio-net on user networking; \
-         each redis-benchmark run limited to {} s",
+        "== {}, {} requests a row; {} boots of each system, {accel}, q35, {MEMORY_MIB} MiB, \
+         1 vCPU, virtio-net on user networking; each run limited to {} s",
+        s.service.workload(),
         s.requests,
         s.reps,
         run_timeout.as_secs()
@@ -539,11 +688,11 @@ pub fn run(s: &Settings) -> Result<()> {
         }
     }
     println!(
-        "== {:.0} s; logs and redis-benchmark output in {}\n",
+        "== {:.0} s; logs and the load generator's output in {}\n",
         started.elapsed().as_secs_f64(),
         setup.dir.display()
     );
-    print!("{}", table(&results));
+    print!("{}", table(s.service, &results));
     if results.failures.is_empty() {
         Ok(())
     } else {
@@ -559,13 +708,38 @@ mod tests {
     use super::*;
 
     fn row(command: &'static str, pipeline: u32) -> Row {
-        Row { command, pipeline }
+        Row::Redis { command, pipeline }
     }
 
     #[test]
     fn rows_go_pipeline_by_pipeline() {
-        let titles: Vec<String> = rows().into_iter().map(Row::title).collect();
+        let titles: Vec<String> = Service::Redis.rows().into_iter().map(Row::title).collect();
         assert_eq!(titles, ["SET -P 1", "GET -P 1", "SET -P 16", "GET -P 16"]);
+        let groups = Service::Redis.groups();
+        assert_eq!(
+            groups,
+            [
+                [row("SET", 1), row("GET", 1)],
+                [row("SET", 16), row("GET", 16)]
+            ]
+        );
+    }
+
+    #[test]
+    fn memcached_rows_are_one_mix_a_run() {
+        let titles: Vec<String> = Service::Memcached
+            .rows()
+            .into_iter()
+            .map(Row::title)
+            .collect();
+        assert_eq!(titles, ["set", "get (9 in 10)"]);
+        assert!(Service::Memcached.groups().iter().all(|g| g.len() == 1));
+        let tags: Vec<String> = Service::Memcached
+            .rows()
+            .into_iter()
+            .map(Row::tag)
+            .collect();
+        assert_eq!(tags, ["gets0", "gets9"]);
     }
 
     #[test]
@@ -589,7 +763,7 @@ mod tests {
     fn three_runs() -> Results {
         let mut r = Results::default();
         for (i, base) in [2000.0, 2100.0, 1900.0].into_iter().enumerate() {
-            for (n, row) in rows().into_iter().enumerate() {
+            for (n, row) in Service::Redis.rows().into_iter().enumerate() {
                 let rate = base * (n + 1) as f64;
                 r.rates.push((System::Basalt, row, rate));
                 r.rates.push((System::Linux, row, rate * 2.0));
@@ -602,7 +776,7 @@ mod tests {
 
     #[test]
     fn the_table_has_medians_and_ratios() {
-        let t = table(&three_runs());
+        let t = table(Service::Redis, &three_runs());
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("median requests/s") && lines[0].contains("Basalt/Linux"));
         let set16: Vec<&str> = lines[3].split_whitespace().collect();
@@ -614,6 +788,24 @@ mod tests {
     }
 
     #[test]
+    fn the_memcached_table_has_its_rows_and_boot_probe() {
+        let mut r = Results::default();
+        for (system, rate) in [(System::Basalt, 3000.0), (System::Linux, 2000.0)] {
+            for row in Service::Memcached.rows() {
+                r.rates.push((system, row, rate));
+            }
+            r.boots.push((system, 4.0));
+        }
+        let t = table(Service::Memcached, &r);
+        let lines: Vec<&str> = t.lines().collect();
+        let set: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(set, ["set", "3,000", "2,000", "1.50x"]);
+        assert!(lines[2].starts_with("get (9 in 10) ") && lines[2].ends_with("1.50x"));
+        assert!(lines[3].starts_with("boot to first VERSION (s)"), "{t}");
+        assert!(!t.contains("-P"), "{t}");
+    }
+
+    #[test]
     fn missing_runs_show_as_dashes_and_failures_are_listed() {
         let mut r = three_runs();
         let get1 = row("GET", 1);
@@ -621,7 +813,7 @@ mod tests {
             .retain(|(s, rw, _)| !(*s == System::Linux && *rw == get1));
         r.failures
             .push("Linux run 2, -P 1: redis-benchmark did not finish".into());
-        let t = table(&r);
+        let t = table(Service::Redis, &r);
         let get1 = t.lines().find(|l| l.starts_with("GET -P 1 ")).unwrap();
         assert_eq!(
             get1.split_whitespace().collect::<Vec<_>>()[3..],
@@ -638,7 +830,7 @@ mod tests {
             .push((System::Basalt, row("SET", 1), 150_000.4));
         r.per_request
             .push((System::Linux, row("SET", 1), 100_000.0));
-        let t = table(&r);
+        let t = table(Service::Redis, &r);
         let at = t.find("guest ns/request, icount").unwrap();
         let set1 = t[at..].lines().nth(1).unwrap();
         assert_eq!(
@@ -655,6 +847,7 @@ mod tests {
     #[test]
     fn a_missing_linux_guest_names_build_sh() {
         let s = Settings {
+            service: Service::Memcached,
             accel: Accel::Tcg,
             requests: 1,
             reps: 1,

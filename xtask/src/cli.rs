@@ -233,7 +233,17 @@ pub enum Suite {
     /// build of config/default and against Linux's redis-server, REPS
     /// boots of each. The Linux guest comes from bench/linux-guest/build.sh
     /// in the shared folder (docs/perf.md).
-    Kvs(KvsBenchArgs),
+    Kvs(ServiceBenchArgs),
+    /// memcaslap sets and gets against config/default's memcached front
+    /// end and against Linux's memcached in the same QEMU machine, and the
+    /// ratio.
+    ///
+    /// memcaslap (text protocol, 50 connections, 32-byte keys, 64-byte
+    /// values): sets alone, then 9 gets in 10, against a release build of
+    /// config/default and against Linux's memcached, REPS boots of each.
+    /// The Linux guest comes from bench/linux-guest/build.sh in the shared
+    /// folder (docs/perf.md).
+    Memcached(ServiceBenchArgs),
 }
 
 impl Suite {
@@ -242,7 +252,8 @@ impl Suite {
         match self {
             Self::Ipc(_) => "ipc",
             Self::KvsIpc(_) => "kvs-ipc",
-            Self::Kvs(_) => crate::bench_kvs::SUITE,
+            Self::Kvs(_) => crate::bench_service::Service::Redis.suite(),
+            Self::Memcached(_) => crate::bench_service::Service::Memcached.suite(),
         }
     }
 }
@@ -274,14 +285,14 @@ impl IpcBenchArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct KvsBenchArgs {
-    /// redis-benchmark's requests per command and run (-n).
+pub struct ServiceBenchArgs {
+    /// Requests per row and run (redis-benchmark's -n, memcaslap's -x).
     #[arg(long, value_name = "N", value_parser = count::<u64>,
-          default_value_t = crate::bench_kvs::DEFAULT_REQUESTS)]
+          default_value_t = crate::bench_service::DEFAULT_REQUESTS)]
     pub requests: u64,
     /// Boots of each system.
     #[arg(long, value_name = "N", value_parser = count::<u32>,
-          default_value_t = crate::bench_kvs::DEFAULT_REPS)]
+          default_value_t = crate::bench_service::DEFAULT_REPS)]
     pub reps: u32,
     /// Also one boot of each under -icount: guest time per request
     /// (instructions plus idle warps).
@@ -289,8 +300,8 @@ pub struct KvsBenchArgs {
     pub icount: bool,
     #[command(flatten)]
     pub accel: AccelArg,
-    /// How long each redis-benchmark run may take [default: 120 s plus
-    /// 10 ms a request].
+    /// How long each run of the load generator may take [default: 120 s
+    /// plus 10 ms a request].
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     pub timeout: Option<u64>,
     /// The Linux guest's kernel [default: $LG_KERNEL, else the one
@@ -626,7 +637,8 @@ mod tests {
         ]) else {
             panic!()
         };
-        assert_eq!(b.suite.name(), crate::bench_kvs::SUITE);
+        assert_eq!(b.suite.name(), "kvs");
+        assert!(crate::bench::is_suite(b.suite.name()));
         let Suite::Kvs(k) = b.suite else { panic!() };
         assert_eq!((k.requests, k.reps, k.icount), (1000, 2, true));
         assert_eq!(k.linux_kernel, Some(PathBuf::from("k")));

@@ -178,19 +178,24 @@ impl Machine {
     }
 
     /// A machine of `memory_mib` with a NIC alone (transitional
-    /// virtio-net, as `config/default` drives) and 127.0.0.1:`host`
-    /// forwarded to the guest's RESP port 6379: how `cargo xtask bench kvs`
+    /// virtio-net, as `config/default` drives), 127.0.0.1:`redis`
+    /// forwarded to the guest's RESP port 6379 and 127.0.0.1:`memcached`
+    /// to its memcached port 11211: how `cargo xtask bench kvs|memcached`
     /// boots the Linux baseline.
-    pub fn redis_server(host: u16, memory_mib: u64) -> Machine {
+    pub fn linux_baseline(redis: u16, memcached: u16, memory_mib: u64) -> Machine {
+        let forward = |host, front: &FrontEnd| Forward {
+            host,
+            guest: front.default_port,
+            probe: front.probe,
+        };
         Machine {
             memory_mib,
             disk: None,
             nic: Some(false),
-            forwards: vec![Forward {
-                host,
-                guest: FRONT_ENDS[0].default_port,
-                probe: Probe::Redis,
-            }],
+            forwards: vec![
+                forward(redis, &FRONT_ENDS[0]),
+                forward(memcached, &FRONT_ENDS[2]),
+            ],
         }
     }
 
@@ -292,6 +297,15 @@ pub fn answers_redis(port: u16) -> bool {
         host: port,
         guest: port,
         probe: Probe::Redis,
+    })
+}
+
+/// Whether a memcached on 127.0.0.1:`port` answers `version`.
+pub fn answers_memcached(port: u16) -> bool {
+    answers(Forward {
+        host: port,
+        guest: port,
+        probe: Probe::Memcached,
     })
 }
 
@@ -526,13 +540,13 @@ mod tests {
 
     #[test]
     fn the_linux_baseline_machine_has_a_nic_alone() {
-        let m = Machine::redis_server(16379, 512);
+        let m = Machine::linux_baseline(16379, 21211, 512);
         assert_eq!(m.memory_mib, 512);
         assert_eq!(
             m.qemu_args(Path::new("unused")),
             [
                 "-netdev",
-                "user,id=net0,hostfwd=tcp:127.0.0.1:16379-:6379",
+                "user,id=net0,hostfwd=tcp:127.0.0.1:16379-:6379,hostfwd=tcp:127.0.0.1:21211-:11211",
                 "-device",
                 "virtio-net-pci,netdev=net0",
             ]

@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, image, run, test and debug Basalt.
 
 mod bench;
-mod bench_kvs;
+mod bench_service;
 mod build;
 mod cli;
 mod compose;
@@ -11,6 +11,7 @@ mod e2e;
 mod fuzz;
 mod image;
 mod machine;
+mod memcaslap;
 mod nettest;
 mod qemu;
 mod qmp;
@@ -19,6 +20,7 @@ mod selftest;
 mod toolchain;
 mod tools;
 
+use bench_service::Service;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Suite};
 use std::path::PathBuf;
@@ -194,11 +196,20 @@ fn execute(command: Command) -> Result<()> {
         Command::Bench(b) => {
             let name = b.suite.name();
             match b.suite {
-                Suite::Kvs(k) => {
+                Suite::Kvs(k) | Suite::Memcached(k) => {
+                    let service = if name == Service::Memcached.suite() {
+                        Service::Memcached
+                    } else {
+                        Service::Redis
+                    };
                     let mut needed = qemu_tools(false);
-                    needed.push(&tools::REDIS_BENCHMARK);
+                    needed.push(match service {
+                        Service::Redis => &tools::REDIS_BENCHMARK,
+                        Service::Memcached => &tools::MEMCASLAP,
+                    });
                     preflight(&needed)?;
-                    bench_kvs::run(&bench_kvs::Settings {
+                    bench_service::run(&bench_service::Settings {
+                        service,
                         accel: k.accel.accel,
                         requests: k.requests,
                         reps: k.reps,

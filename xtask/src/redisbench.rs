@@ -58,7 +58,7 @@ pub fn run(port: u16, args: &[&str], timeout: Duration, log: &Path) -> Result<St
 
 /// The last [`TAIL_CHARS`] characters of `output`, its progress lines
 /// (ended by `\r`) on lines of their own.
-fn tail(output: &str) -> String {
+pub fn tail(output: &str) -> String {
     let lines = output.replace('\r', "\n");
     let start = lines
         .char_indices()

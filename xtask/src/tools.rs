@@ -69,6 +69,11 @@ pub const MEMCCAPABLE: Tool = Tool {
     what: "memccapable",
     package: "libmemcached-tools",
 };
+/// memcached's load generator, `cargo xtask bench memcached`'s.
+pub const MEMCASLAP: Tool = Tool {
+    what: "memcaslap",
+    package: "libmemcached-tools",
+};
 /// Real client libraries, unchanged, against the default system's front
 /// ends (`tests/clients`).
 pub const REDIS_PY: Tool = Tool {
