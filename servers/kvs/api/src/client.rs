@@ -372,6 +372,70 @@ impl<T: Transport> Connection<T> {
         }
     }
 
+    /// Runs a round of memcached calls: `request` holds entries made with
+    /// [`mc_round::push_entry`](crate::mc_round::push_entry), the calls
+    /// of many connections. Their answers are appended to `answers`, one
+    /// after the other ([`mc_round::answers`](crate::mc_round::answers)),
+    /// in as many IPC calls as they need (a round stops early when its
+    /// responses outgrow the region); an entry too large to travel is
+    /// answered [`mc_round::TOO_LARGE`](crate::mc_round::TOO_LARGE)
+    /// without running. When the server fails part way (it restarted),
+    /// `answers` holds those of the calls that ran before.
+    pub fn mc_round(&mut self, request: &[u8], answers: &mut Vec<u8>) -> Result<(), Error> {
+        use crate::mc_round;
+        let entries = mc_round::entries(request).ok_or(Error::BadRound)?;
+        let limit = self.region_len().max(INLINE_REQUEST);
+        // Where each entry ends in `request`.
+        let mut ends = Vec::with_capacity(entries.len());
+        let mut end = 0;
+        for e in &entries {
+            end += 4 + e.len();
+            ends.push(end);
+        }
+        let offset = |i: usize| i.checked_sub(1).map_or(0, |i| ends[i]);
+        let (mut next, mut held) = (0, false);
+        loop {
+            let start = offset(next);
+            let mut last = next;
+            while last < ends.len() && ends[last] - start <= limit {
+                last += 1;
+            }
+            if last == next && next < ends.len() && !held {
+                mc_round::push_too_large(answers);
+                next += 1;
+                continue;
+            }
+            let part = &request[start..offset(last)];
+            let answer = if part.len() <= INLINE_REQUEST {
+                self.client.mc_round(part)
+            } else {
+                let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
+                if !buf.write(part) {
+                    return Err(Error::TooLarge);
+                }
+                self.client.mc_round_shared(part.len() as u64)
+            };
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e @ RpcError::Restarted { .. }) => {
+                    self.setup()?;
+                    return Err(Error::Rpc(e));
+                }
+                Err(e) => return Err(Error::Rpc(e)),
+            };
+            self.answer_into(Ok(answer.replies), answers)?;
+            let ran = usize::try_from(answer.ran).map_err(|_| Error::BadAnswer)?;
+            if ran > last - next || (ran < last - next && !answer.held) {
+                return Err(Error::BadAnswer);
+            }
+            next += ran;
+            held = answer.held;
+            if next == ends.len() && !held {
+                return Ok(());
+            }
+        }
+    }
+
     /// The reply bytes of a call's answer.
     pub(crate) fn answer(&mut self, answer: Result<Answer, RpcError>) -> Result<Vec<u8>, Error> {
         let mut reply = Vec::new();

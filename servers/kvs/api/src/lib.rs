@@ -25,6 +25,7 @@ extern crate alloc;
 
 mod client;
 pub mod mc;
+pub mod mc_round;
 pub mod ops;
 pub mod proto;
 mod shared;
@@ -199,6 +200,22 @@ libcap::rpc_interface! {
         /// every client's commands, of expiry and of eviction come, in the
         /// order they happened.
         fn events(on: bool) = 21;
+        /// Runs a round of memcached calls ([`mc_round`]): `request`
+        /// holds [`mc::Request`] entries (at most [`proto::MAX_BATCH`];
+        /// all are checked before any runs), the answer their
+        /// [`mc::Response`]s, in order: first the one the previous round
+        /// held back, if it held one. When the next response would not fit
+        /// after the others (the region's size, or [`INLINE_REPLY`]
+        /// without a region), the round stops after that call and holds
+        /// its response for the next round ([`RoundAnswer::held`]); a
+        /// response larger than the region alone is answered
+        /// [`mc_round::TOO_LARGE`]. What the memcached front end does with
+        /// the calls its connections wait for. Fails with [`BAD_REQUEST`]
+        /// (nothing ran).
+        fn mc_round(request: &[u8]) -> RoundAnswer = 22;
+        /// Like [`mc_round`](Kvs::mc_round), with the entries in the first
+        /// `len` bytes of the caller's region.
+        fn mc_round_shared(len: u64) -> RoundAnswer = 23;
     }
 }
 

@@ -105,6 +105,8 @@ struct Client {
     region: Option<usize>,
     /// The reply a round held back for the next one.
     held: Option<Vec<u8>>,
+    /// The response a round of memcached calls held back for the next.
+    mc_held: Option<Vec<u8>>,
     /// Letters for it ([`Kvs::mail`]): replies of its blocked sessions,
     /// and keyspace events if it asked for them.
     mail: Vec<u8>,
@@ -370,6 +372,45 @@ impl<C: Clock> KvsServer<C> {
         response.encode(&mut self.reply);
         let region = self.clients.entry(badge).or_default().region;
         self.answer(region, INLINE_REPLY)
+    }
+
+    /// Runs a round of memcached calls ([`Kvs::mc_round`]) for client
+    /// `badge`: each decoded before any runs, served in order at one
+    /// clock reading, their responses answered until the next would not
+    /// fit (it is held for the next round).
+    fn run_mc_round(&mut self, badge: u64, request: &[u8]) -> Result<RoundAnswer, u64> {
+        let entries = kvs_api::mc_round::entries(request).ok_or(BAD_REQUEST)?;
+        let requests = entries
+            .into_iter()
+            .map(kvs_api::mc::Request::decode)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| BAD_REQUEST)?;
+        let client = self.clients.entry(badge).or_default();
+        let region = client.region;
+        let room = region.map_or(INLINE_ROUND_REPLY, |r| self.regions[r].buf.len());
+        let reply = &mut self.reply;
+        reply.clear();
+        if let Some(held) = client.mc_held.take() {
+            reply.extend_from_slice(&held);
+        }
+        let mut cache = self.store.memcached(self.clock.now_ms());
+        let (mut ran, mut held) = (0, false);
+        for request in &requests {
+            let start = reply.len();
+            kvs_api::mc_round::push_answer(reply, &kvs_api::mc::serve(&mut cache, request));
+            ran += 1;
+            if reply.len() - start > room {
+                reply.truncate(start);
+                kvs_api::mc_round::push_too_large(reply);
+            }
+            if reply.len() > room {
+                client.mc_held = Some(reply.split_off(start));
+                held = true;
+                break;
+            }
+        }
+        let replies = self.answer(region, INLINE_ROUND_REPLY)?;
+        Ok(RoundAnswer { ran, held, replies })
     }
 
     /// Runs a round ([`Kvs::exec_round`]) of client `badge`, its changes
@@ -942,6 +983,14 @@ impl<C: Clock> Kvs for KvsServer<C> {
 
     fn mc_shared(&mut self, caller: Caller, len: u64) -> Result<Answer, u64> {
         self.with_shared(caller.badge, len, |s, r| s.run_mc(caller.badge, r))
+    }
+
+    fn mc_round(&mut self, caller: Caller, request: &[u8]) -> Result<RoundAnswer, u64> {
+        self.run_mc_round(caller.badge, request)
+    }
+
+    fn mc_round_shared(&mut self, caller: Caller, len: u64) -> Result<RoundAnswer, u64> {
+        self.with_shared(caller.badge, len, |s, r| s.run_mc_round(caller.badge, r))
     }
 
     fn mail(&mut self, caller: Caller) -> Result<Answer, u64> {

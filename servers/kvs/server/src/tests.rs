@@ -477,6 +477,129 @@ fn replies_that_outgrow_the_region_come_in_later_calls_each_once() {
     assert_eq!(replies[25], b":0\r\n");
 }
 
+/// The responses of a round of memcached calls' answer (`None`: too
+/// large).
+fn mc_answers(answers: &[u8]) -> Vec<Option<kvs_api::mc::Response>> {
+    kvs_api::mc_round::answers(answers)
+        .expect("an answer")
+        .into_iter()
+        .map(|a| a.map(|bytes| kvs_api::mc::Response::decode(bytes).expect("a response")))
+        .collect()
+}
+
+#[test]
+fn a_round_of_memcached_calls_runs_in_order_across_calls() {
+    use kvs_api::mc::{Arith, Mode, Request, Response, StoreOutcome, StoreRequest};
+    use kvs_api::mc_round::push_entry;
+    let (server_side, client_side) = region(1024);
+    let (s, _) = server(vec![("buf".into(), server_side)]);
+    let mut c = Connection::open(KvsClient::new(&s), Some(("buf", client_side))).unwrap();
+    let store = |key: &'static [u8], value: &'static [u8]| {
+        Request::Store(StoreRequest {
+            mode: Mode::Set,
+            key,
+            value,
+            flags: 7,
+            exptime: 0,
+            cas: 0,
+            invalidate: false,
+        })
+    };
+    let incr = Request::Arith(
+        b"n",
+        Arith {
+            incr: true,
+            delta: 1,
+            cas: 0,
+            vivify: None,
+            touch: None,
+            vivify_after_touch: false,
+        },
+    );
+    static VALUE: [u8; 300] = [b'v'; 300];
+    static HUGE: [u8; 2000] = [b'h'; 2000];
+    let mut request = Vec::new();
+    push_entry(&mut request, &store(b"n", b"0"));
+    push_entry(&mut request, &store(b"big", &VALUE));
+    // Ten responses of 300 bytes and more: more than the region holds,
+    // so the round goes on in later calls, each call run once.
+    for _ in 0..10 {
+        push_entry(&mut request, &incr);
+        push_entry(
+            &mut request,
+            &Request::Get {
+                keys: vec![b"big"],
+                touch: None,
+            },
+        );
+    }
+    // A call too large to travel does not run; a response larger than
+    // the region is answered too large.
+    push_entry(&mut request, &store(b"huge", &HUGE));
+    push_entry(
+        &mut request,
+        &Request::Get {
+            keys: vec![b"big", b"big", b"big", b"big"],
+            touch: None,
+        },
+    );
+    push_entry(&mut request, &incr);
+    push_entry(
+        &mut request,
+        &Request::Get {
+            keys: vec![b"huge"],
+            touch: None,
+        },
+    );
+    let mut answers = Vec::new();
+    c.mc_round(&request, &mut answers).unwrap();
+    let got = mc_answers(&answers);
+    assert_eq!(got.len(), 26);
+    assert!(matches!(
+        got[0],
+        Some(Response::Stored(StoreOutcome::Stored(_)))
+    ));
+    for i in 0..10 {
+        let Some(Response::Arith(kvs_api::mc::ArithOutcome::Value { value, .. })) = got[2 + 2 * i]
+        else {
+            panic!("{:?}", got[2 + 2 * i]);
+        };
+        assert_eq!(value, i as u64 + 1);
+        let Some(Response::Values(Some(values))) = &got[3 + 2 * i] else {
+            panic!("{:?}", got[3 + 2 * i]);
+        };
+        assert_eq!(values[0].as_ref().unwrap().data, VALUE);
+    }
+    assert_eq!(got[22], None);
+    assert_eq!(got[23], None);
+    let Some(Response::Arith(kvs_api::mc::ArithOutcome::Value { value: 11, .. })) = got[24] else {
+        panic!("{:?}", got[24]);
+    };
+    assert_eq!(got[25], Some(Response::Values(Some(vec![None]))));
+    // A round that is not one runs nothing.
+    let mut bad = Vec::new();
+    push_entry(&mut bad, &incr);
+    bad.extend_from_slice(&[9, 0, 0, 0, 1]);
+    assert_eq!(c.mc_round(&bad, &mut Vec::new()), Err(Error::BadRound));
+    // … and neither does one with a call the server cannot decode.
+    let mut bad = Vec::new();
+    push_entry(&mut bad, &incr);
+    bad.extend_from_slice(&[1, 0, 0, 0, 0xff]);
+    assert_eq!(
+        c.mc_round(&bad, &mut Vec::new()),
+        Err(Error::Rpc(RpcError::Remote(kvs_api::BAD_REQUEST)))
+    );
+    let mut one = Vec::new();
+    push_entry(&mut one, &incr);
+    let mut answers = Vec::new();
+    c.mc_round(&one, &mut answers).unwrap();
+    let Some(Response::Arith(kvs_api::mc::ArithOutcome::Value { value: 12, .. })) =
+        mc_answers(&answers)[0]
+    else {
+        panic!();
+    };
+}
+
 #[test]
 fn reply_lengths_cover_every_resp2_kind() {
     for (bytes, len) in [
