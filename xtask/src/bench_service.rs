@@ -305,12 +305,19 @@ fn table(service: Service, r: &Results) -> String {
         ratio(b, l)
     );
     let _ = writeln!(out, "\nevery run, requests/s:");
+    let width = service
+        .rows()
+        .into_iter()
+        .map(|row| row.title().len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     for row in service.rows() {
         for s in SYSTEMS {
             let runs: Vec<String> = r.rates_of(s, row).iter().map(|v| whole(Some(*v))).collect();
             let _ = writeln!(
                 out,
-                "  {:<10} {:<8} {}",
+                "  {:<width$} {:<8} {}",
                 row.title(),
                 s.name(),
                 if runs.is_empty() {
@@ -803,6 +810,8 @@ mod tests {
         assert!(lines[2].starts_with("get (9 in 10) ") && lines[2].ends_with("1.50x"));
         assert!(lines[3].starts_with("boot to first VERSION (s)"), "{t}");
         assert!(!t.contains("-P"), "{t}");
+        assert!(t.contains("\n  set           Basalt   3,000\n"), "{t}");
+        assert!(t.contains("\n  get (9 in 10) Linux    2,000\n"), "{t}");
     }
 
     #[test]

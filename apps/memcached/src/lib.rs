@@ -43,6 +43,7 @@ pub mod binary;
 mod exec;
 pub mod meta;
 pub mod parse;
+pub mod round;
 pub mod serve;
 mod stats;
 
@@ -97,6 +98,48 @@ pub enum Flow {
     Open,
     /// Send what was written, then close it (`quit`, a line too long, …).
     Close,
+    /// It waits for a call in the [`round::Batch`]: feed it again (with
+    /// no bytes) once the batch ran ([`Connection::receive_round`]).
+    Wait,
+}
+
+/// What a connection does with a command that calls the cache: run it
+/// now, or (`Some`) run it and ask the cache whether it put the call off
+/// to a round, then run it again once answered ([`round`]).
+type Defer<C> = Option<fn(&mut C) -> Option<round::Ticket>>;
+
+/// A command that calls the cache, as the connection runs it.
+#[derive(Debug)]
+enum Action {
+    /// A command without a data block.
+    Run(Command),
+    /// A storage command and its data block (with its `\r\n`).
+    Stored(Command, Vec<u8>),
+}
+
+impl Action {
+    fn run<C: Cache>(
+        &self,
+        cache: &mut C,
+        front: &mut Frontend,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Flow {
+        match self {
+            Action::Run(command) => exec::run(command.clone(), cache, front, now, out),
+            Action::Stored(command, block) => {
+                exec::stored(command.clone(), block, cache, out);
+                Flow::Open
+            }
+        }
+    }
+}
+
+/// A command whose call went into the batch, and its ticket.
+#[derive(Debug)]
+struct Pending {
+    action: Action,
+    ticket: round::Ticket,
 }
 
 /// The counters the front end keeps for `stats`.
@@ -167,6 +210,16 @@ impl Frontend {
     /// What the connections buffer together, as last accounted.
     pub fn clients_held(&self) -> u64 {
         self.clients.held()
+    }
+}
+
+/// Answers a refused command at once: its reply needs no answer from
+/// the cache, so a call it makes (dropping a refused set's old item) is
+/// not waited for even when put off to a round.
+fn refuse<C: Cache>(refusal: &parse::Refusal, cache: &mut C, defer: Defer<C>, out: &mut Vec<u8>) {
+    exec::refusal(refusal, cache, out);
+    if let Some(put_off) = defer {
+        put_off(cache);
     }
 }
 
@@ -243,6 +296,8 @@ pub struct Connection {
     stalled: bool,
     /// What the budget counts it as holding.
     accounted: u64,
+    /// The command that waits for its call in a round.
+    pending: Option<Pending>,
 }
 
 impl Connection {
@@ -255,6 +310,17 @@ impl Connection {
             limits,
             stalled: false,
             accounted: 0,
+            pending: None,
+        }
+    }
+
+    /// Whether the connection speaks the binary protocol, or will once
+    /// `bytes` arrive (binary connections are not served in rounds).
+    pub fn speaks_binary(&self, bytes: &[u8]) -> bool {
+        match self.wire {
+            Wire::Binary(_) => true,
+            Wire::Undecided => bytes.first() == Some(&binary::header::REQUEST_MAGIC),
+            Wire::Text => false,
         }
     }
 
@@ -302,14 +368,79 @@ impl Connection {
         now: u64,
         out: &mut Vec<u8>,
     ) -> Flow {
+        self.receive_with(bytes, cache, None, front, now, out)
+    }
+
+    /// Like [`receive`](Self::receive), but a text connection's cache
+    /// calls go into `batch` instead of being made at once ([`round`]):
+    /// at the first command that calls the cache, the connection keeps
+    /// the rest of its input and answers [`Flow::Wait`]. Fed again once
+    /// the batch ran, it writes that command's reply and goes on. (A
+    /// binary connection is served with [`receive`](Self::receive).)
+    pub fn receive_round(
+        &mut self,
+        bytes: &[u8],
+        batch: &mut round::Batch,
+        front: &mut Frontend,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Flow {
+        if matches!(self.state, State::Closed) {
+            return Flow::Close;
+        }
+        let mut turn = round::Turn::new(batch);
+        if let Some(pending) = self.pending.take() {
+            if !turn.answered(pending.ticket) {
+                // Its call has not run: keep what came meanwhile.
+                self.pending = Some(pending);
+                front.counters.bytes_read += bytes.len() as u64;
+                let flow = self.keep(bytes, front, out);
+                return self.settle(flow, front, out);
+            }
+            let before = out.len();
+            let flow = pending.action.run(&mut turn, front, now, out);
+            // A call its reply does not wait for (a discard after a
+            // failed store) goes into the batch all the same.
+            turn.take_put_off();
+            front.counters.bytes_written += (out.len() - before) as u64;
+            if flow == Flow::Close {
+                return self.settle(flow, front, out);
+            }
+        }
+        self.receive_with(
+            bytes,
+            &mut turn,
+            Some(round::Turn::take_put_off),
+            front,
+            now,
+            out,
+        )
+    }
+
+    fn receive_with<C: Cache>(
+        &mut self,
+        bytes: &[u8],
+        cache: &mut C,
+        defer: Defer<C>,
+        front: &mut Frontend,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Flow {
         if matches!(self.state, State::Closed) {
             return Flow::Close;
         }
         front.counters.bytes_read += bytes.len() as u64;
         let before = out.len();
         self.stalled = false;
-        let mut flow = self.run(bytes, cache, front, now, out);
+        let flow = self.run(bytes, cache, defer, front, now, out);
         front.counters.bytes_written += (out.len() - before) as u64;
+        self.settle(flow, front, out)
+    }
+
+    /// After a call: gives back buffers a large item left, checks the
+    /// budget, closes if the connection ends, accounts what it holds;
+    /// the flow, [`Flow::Wait`] while a command waits for its call.
+    fn settle(&mut self, mut flow: Flow, front: &mut Frontend, out: &mut Vec<u8>) -> Flow {
         // (Not the room reserved for a data block on its way.)
         if !matches!(self.state, State::Data(..)) {
             shrink(&mut self.input);
@@ -334,15 +465,60 @@ impl Connection {
                 *session = binary::Session::default();
             }
         }
+        if flow == Flow::Close {
+            self.pending = None;
+        }
         let held = self.held(out);
         front.clients.account(&mut self.accounted, held);
+        if flow == Flow::Open && self.pending.is_some() {
+            return Flow::Wait;
+        }
         flow
+    }
+
+    /// Keeps `bytes` in the input, unframed (a command waits for its
+    /// call), if the budget has room for them.
+    fn keep(&mut self, bytes: &[u8], front: &mut Frontend, out: &Vec<u8>) -> Flow {
+        if bytes.is_empty() {
+            return Flow::Open;
+        }
+        let room = self.room(front, out);
+        if append(&mut self.input, bytes, room).is_err() {
+            front.counters.read_buf_oom += 1;
+            return Flow::Close;
+        }
+        Flow::Open
+    }
+
+    /// Runs `action` now, or puts its call off ([`Defer`]): then it waits
+    /// as the pending command, its output of this run dropped, and
+    /// `None` says so.
+    fn act<C: Cache>(
+        &mut self,
+        action: Action,
+        cache: &mut C,
+        defer: Defer<C>,
+        front: &mut Frontend,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Option<Flow> {
+        let mark = out.len();
+        let flow = action.run(cache, front, now, out);
+        match defer.and_then(|put_off| put_off(cache)) {
+            Some(ticket) => {
+                out.truncate(mark);
+                self.pending = Some(Pending { action, ticket });
+                None
+            }
+            None => Some(flow),
+        }
     }
 
     fn run<C: Cache>(
         &mut self,
         mut bytes: &[u8],
         cache: &mut C,
+        defer: Defer<C>,
         front: &mut Frontend,
         now: u64,
         out: &mut Vec<u8>,
@@ -398,25 +574,29 @@ impl Connection {
                     }
                     let command = parse::parse(&self.input[..end]);
                     self.input.drain(..=nl);
-                    match command {
+                    let action = match command {
                         Command::Store { len, .. } => {
-                            self.begin_data(command, len, cache, front, out)
+                            self.begin_data(command, len, cache, defer, front, out);
+                            continue;
                         }
                         Command::MetaSet(ref m) => {
                             let len = m.len;
-                            self.begin_data(command, len, cache, front, out);
+                            self.begin_data(command, len, cache, defer, front, out);
+                            continue;
                         }
                         Command::Refuse(refusal) => {
-                            exec::refusal(&refusal, cache, out);
+                            refuse(&refusal, cache, defer, out);
                             if refusal.swallow > 0 {
                                 self.state = State::Swallow(refusal.swallow);
                             }
+                            continue;
                         }
-                        command => {
-                            if exec::run(command, cache, front, now, out) == Flow::Close {
-                                return Flow::Close;
-                            }
-                        }
+                        command => Action::Run(command),
+                    };
+                    match self.act(action, cache, defer, front, now, out) {
+                        Some(Flow::Close) => return Flow::Close,
+                        Some(_) => {}
+                        None => return self.keep(bytes, front, out),
                     }
                 }
                 State::Data(command, need) => {
@@ -425,7 +605,10 @@ impl Connection {
                         return Flow::Open;
                     }
                     let block: Vec<u8> = self.input.drain(..need).collect();
-                    exec::stored(command, &block, cache, out);
+                    let action = Action::Stored(command, block);
+                    if self.act(action, cache, defer, front, now, out).is_none() {
+                        return self.keep(bytes, front, out);
+                    }
                 }
                 State::Swallow(n) => self.state = State::Swallow(n),
                 State::Closed => return Flow::Close,
@@ -442,6 +625,7 @@ impl Connection {
         command: Command,
         len: usize,
         cache: &mut C,
+        defer: Defer<C>,
         front: &mut Frontend,
         out: &mut Vec<u8>,
     ) {
@@ -457,7 +641,7 @@ impl Connection {
         });
         match refused {
             Some(refusal) => {
-                exec::refusal(&refusal, cache, out);
+                refuse(&refusal, cache, defer, out);
                 self.state = State::Swallow(refusal.swallow);
             }
             None => self.state = State::Data(command, need),

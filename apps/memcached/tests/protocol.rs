@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Client;
+use common::{Client, request};
 use memcached::Flow;
 use proptest::prelude::*;
 
@@ -204,27 +204,6 @@ fn closing() {
         "a long get line may grow"
     );
     assert_eq!(c.send(&[b'k'; 300_000]).1, Flow::Close, "… up to a bound");
-}
-
-/// A request of the property test and how many reply lines it gets.
-fn request() -> impl Strategy<Value = Vec<u8>> {
-    let key = prop::sample::select(vec!["a", "b", "n"]);
-    prop_oneof![
-        (key.clone(), prop::collection::vec(any::<u8>(), 0..20)).prop_map(|(k, v)| {
-            let mut r = format!("set {k} 0 0 {}\r\n", v.len()).into_bytes();
-            r.extend(v);
-            r.extend(b"\r\n");
-            r
-        }),
-        key.clone()
-            .prop_map(|k| format!("get {k}\r\n").into_bytes()),
-        key.clone()
-            .prop_map(|k| format!("incr {k} 1\r\n").into_bytes()),
-        key.clone()
-            .prop_map(|k| format!("mg {k} v c t\r\n").into_bytes()),
-        key.prop_map(|k| format!("delete {k}\r\n").into_bytes()),
-        prop::collection::vec(any::<u8>(), 0..40),
-    ]
 }
 
 proptest! {

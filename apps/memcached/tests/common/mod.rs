@@ -6,6 +6,7 @@
 
 use kvs_api::mc::Local;
 use memcached::{Connection, Flow, Frontend, Limits};
+use proptest::prelude::*;
 
 /// 2026-01-01 in ms.
 pub const T0: u64 = 1_767_225_600_000;
@@ -46,4 +47,25 @@ impl Client {
     pub fn say(&mut self, bytes: &str) -> String {
         String::from_utf8(self.send(bytes.as_bytes()).0).unwrap()
     }
+}
+
+/// A request of the property tests: well-formed or any bytes.
+pub fn request() -> impl Strategy<Value = Vec<u8>> {
+    let key = prop::sample::select(vec!["a", "b", "n"]);
+    prop_oneof![
+        (key.clone(), prop::collection::vec(any::<u8>(), 0..20)).prop_map(|(k, v)| {
+            let mut r = format!("set {k} 0 0 {}\r\n", v.len()).into_bytes();
+            r.extend(v);
+            r.extend(b"\r\n");
+            r
+        }),
+        key.clone()
+            .prop_map(|k| format!("get {k}\r\n").into_bytes()),
+        key.clone()
+            .prop_map(|k| format!("incr {k} 1\r\n").into_bytes()),
+        key.clone()
+            .prop_map(|k| format!("mg {k} v c t\r\n").into_bytes()),
+        key.prop_map(|k| format!("delete {k}\r\n").into_bytes()),
+        prop::collection::vec(any::<u8>(), 0..40),
+    ]
 }

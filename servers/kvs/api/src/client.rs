@@ -377,14 +377,21 @@ impl<T: Transport> Connection<T> {
     /// of many connections. Their answers are appended to `answers`, one
     /// after the other ([`mc_round::answers`](crate::mc_round::answers)),
     /// in as many IPC calls as they need (a round stops early when its
-    /// responses outgrow the region); an entry too large to travel is
+    /// responses outgrow the region), until every entry ran or the
+    /// answers pass `limit` bytes; an entry too large to travel is
     /// answered [`mc_round::TOO_LARGE`](crate::mc_round::TOO_LARGE)
-    /// without running. When the server fails part way (it restarted),
-    /// `answers` holds those of the calls that ran before.
-    pub fn mc_round(&mut self, request: &[u8], answers: &mut Vec<u8>) -> Result<(), Error> {
+    /// without running. How many entries were answered, from the first.
+    /// When the server fails part way (it restarted), `answers` holds
+    /// those of the calls that ran before.
+    pub fn mc_round(
+        &mut self,
+        request: &[u8],
+        answers: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<usize, Error> {
         use crate::mc_round;
         let entries = mc_round::entries(request).ok_or(Error::BadRound)?;
-        let limit = self.region_len().max(INLINE_REQUEST);
+        let per_call = self.region_len().max(INLINE_REQUEST);
         // Where each entry ends in `request`.
         let mut ends = Vec::with_capacity(entries.len());
         let mut end = 0;
@@ -397,7 +404,7 @@ impl<T: Transport> Connection<T> {
         loop {
             let start = offset(next);
             let mut last = next;
-            while last < ends.len() && ends[last] - start <= limit {
+            while last < ends.len() && ends[last] - start <= per_call {
                 last += 1;
             }
             if last == next && next < ends.len() && !held {
@@ -430,8 +437,8 @@ impl<T: Transport> Connection<T> {
             }
             next += ran;
             held = answer.held;
-            if next == ends.len() && !held {
-                return Ok(());
+            if (next == ends.len() || answers.len() > limit) && !held {
+                return Ok(next);
             }
         }
     }

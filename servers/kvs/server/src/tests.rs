@@ -552,7 +552,7 @@ fn a_round_of_memcached_calls_runs_in_order_across_calls() {
         },
     );
     let mut answers = Vec::new();
-    c.mc_round(&request, &mut answers).unwrap();
+    assert_eq!(c.mc_round(&request, &mut answers, usize::MAX).unwrap(), 26);
     let got = mc_answers(&answers);
     assert_eq!(got.len(), 26);
     assert!(matches!(
@@ -580,19 +580,22 @@ fn a_round_of_memcached_calls_runs_in_order_across_calls() {
     let mut bad = Vec::new();
     push_entry(&mut bad, &incr);
     bad.extend_from_slice(&[9, 0, 0, 0, 1]);
-    assert_eq!(c.mc_round(&bad, &mut Vec::new()), Err(Error::BadRound));
+    assert_eq!(
+        c.mc_round(&bad, &mut Vec::new(), usize::MAX),
+        Err(Error::BadRound)
+    );
     // … and neither does one with a call the server cannot decode.
     let mut bad = Vec::new();
     push_entry(&mut bad, &incr);
     bad.extend_from_slice(&[1, 0, 0, 0, 0xff]);
     assert_eq!(
-        c.mc_round(&bad, &mut Vec::new()),
+        c.mc_round(&bad, &mut Vec::new(), usize::MAX),
         Err(Error::Rpc(RpcError::Remote(kvs_api::BAD_REQUEST)))
     );
     let mut one = Vec::new();
     push_entry(&mut one, &incr);
     let mut answers = Vec::new();
-    c.mc_round(&one, &mut answers).unwrap();
+    c.mc_round(&one, &mut answers, usize::MAX).unwrap();
     let Some(Response::Arith(kvs_api::mc::ArithOutcome::Value { value: 12, .. })) =
         mc_answers(&answers)[0]
     else {
