@@ -57,11 +57,12 @@ pub use parse::Command;
 /// this is, marked as Basalt's.
 pub const VERSION: &str = "1.6.18-basalt";
 
-/// Once a call has written this many bytes of replies, the connection
-/// stops running commands and keeps the rest of its input
+/// Once this many bytes of replies wait to be sent (in a binary
+/// connection: once a call has written this many), the connection stops
+/// running commands and keeps the rest of its input
 /// ([`Connection::stalled`]) until it is called again: a client that
 /// pipelines `get`s of large items without reading the replies is slowed
-/// down, not answered into memory without bound (each call writes at most
+/// down, not answered into memory without bound (a call writes at most
 /// this and one more reply).
 pub const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
@@ -534,7 +535,6 @@ impl Connection {
         if let Wire::Binary(session) = &mut self.wire {
             return session.run(bytes, &mut self.stalled, allowed, cache, front, now, out);
         }
-        let start = out.len();
         loop {
             // Bytes to throw away never enter the buffer.
             if let State::Swallow(n) = self.state {
@@ -564,7 +564,7 @@ impl Connection {
                     let Some(nl) = self.input.iter().position(|&b| b == b'\n') else {
                         return self.wait_for_line();
                     };
-                    if out.len() - start >= OUTPUT_HIGH_WATER {
+                    if out.len() >= OUTPUT_HIGH_WATER {
                         self.stalled = true;
                         return Flow::Open;
                     }

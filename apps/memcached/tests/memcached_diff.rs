@@ -765,7 +765,8 @@ fn feed(
     bytes: &[u8],
     rng: &mut Rng,
 ) -> (Vec<u8>, Flow) {
-    let mut out = Vec::new();
+    // What was sent, and what waits to be (sent after each call).
+    let (mut sent, mut out) = (Vec::new(), Vec::new());
     let mut rest = bytes;
     let mut flow = Flow::Open;
     while !rest.is_empty() && flow == Flow::Open {
@@ -775,14 +776,16 @@ fn feed(
             rest.len()
         };
         flow = conn.receive(&rest[..cut], cache, front, now_s(), &mut out);
+        sent.append(&mut out);
         rest = &rest[cut..];
         // Past the high-water mark the rest waits for another call, as
         // the stream server makes once the replies are out.
         while flow == Flow::Open && conn.stalled() {
             flow = conn.receive(b"", cache, front, now_s(), &mut out);
+            sent.append(&mut out);
         }
     }
-    (out, flow)
+    (sent, flow)
 }
 
 fn free_port() -> u16 {

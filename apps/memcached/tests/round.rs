@@ -143,6 +143,33 @@ fn calls_past_a_rounds_answer_limit_wait_for_the_next() {
     }
 }
 
+#[test]
+fn a_client_that_does_not_read_is_slowed_down_not_answered_into_memory() {
+    let mut f = Front::new(local(), 1);
+    f.feed(0, b"set big 0 0 40000\r\n");
+    f.feed(0, &[b'x'; 40000]);
+    f.feed(0, b"\r\n");
+    f.settle();
+    assert_eq!(f.output(0), "STORED\r\n");
+    let one = 40_000 + b"VALUE big 0 40000\r\n\r\nEND\r\n".len();
+    // Ten gets, none of whose replies is sent: once 64 KiB wait, the
+    // connection stops (the stream server sends, then feeds it again).
+    f.feed(0, &b"get big\r\n".repeat(10));
+    f.settle();
+    assert_eq!(f.conns[0].1.len(), 2 * one);
+    assert!(f.conns[0].0.stalled() && f.batch.is_empty());
+    let mut replies = 2;
+    while f.conns[0].0.stalled() || f.conns[0].2 == Flow::Wait {
+        f.sent(0);
+        f.feed(0, &[]);
+        f.settle();
+        let n = f.conns[0].1.len() / one;
+        assert!((1..=2).contains(&n));
+        replies += n;
+    }
+    assert_eq!(replies, 10);
+}
+
 /// A store that cannot be reached.
 struct Unreachable;
 
