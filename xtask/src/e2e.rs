@@ -61,7 +61,7 @@ const CALL_TIMEOUT_SECS: u32 = 60;
 pub const MEMORY_MIB: u64 = 320;
 
 /// Idle connections opened to the HTTP port: more than its socket quota
-/// in config/default (490 of the net server's 1140), fewer than the
+/// in config/default (440 of the net server's 1140), fewer than the
 /// front end's `max-connections` (1000), so that only the quota stops
 /// them.
 const IDLE_HTTP: usize = 1000;

@@ -107,7 +107,7 @@ pub enum Flow {
 /// What a connection does with a command that calls the cache: run it
 /// now, or (`Some`) run it and ask the cache whether it put the call off
 /// to a round, then run it again once answered ([`round`]).
-type Defer<C> = Option<fn(&mut C) -> Option<round::Ticket>>;
+type Defer<C> = Option<fn(&mut C) -> Option<(round::Ticket, usize)>>;
 
 /// A command that calls the cache, as the connection runs it.
 #[derive(Debug)]
@@ -136,11 +136,13 @@ impl Action {
     }
 }
 
-/// A command whose call went into the batch, and its ticket.
+/// A command whose call went into the batch, its ticket, and what the
+/// call takes there.
 #[derive(Debug)]
 struct Pending {
     action: Action,
     ticket: round::Ticket,
+    bytes: usize,
 }
 
 /// The counters the front end keeps for `stats`.
@@ -331,7 +333,9 @@ impl Connection {
             Wire::Binary(session) => session.held(),
             _ => 0,
         };
-        (self.input.capacity() + binary + out.capacity()) as u64
+        // A call waiting in the batch takes room there.
+        let waiting = self.pending.as_ref().map_or(0, |p| p.bytes);
+        (self.input.capacity() + binary + out.capacity() + waiting) as u64
     }
 
     /// What the connection may buffer, given what the others do.
@@ -506,9 +510,23 @@ impl Connection {
         let mark = out.len();
         let flow = action.run(cache, front, now, out);
         match defer.and_then(|put_off| put_off(cache)) {
-            Some(ticket) => {
+            Some((ticket, bytes)) => {
                 out.truncate(mark);
-                self.pending = Some(Pending { action, ticket });
+                let action = match action {
+                    // The value went into the batch; the second run needs
+                    // only whether the block ended well (its reply comes
+                    // from the answer), so the block's end is all it keeps.
+                    Action::Stored(command, block) => {
+                        let end = block.len().saturating_sub(2);
+                        Action::Stored(command, block[end..].to_vec())
+                    }
+                    run => run,
+                };
+                self.pending = Some(Pending {
+                    action,
+                    ticket,
+                    bytes,
+                });
                 None
             }
             None => Some(flow),
@@ -604,7 +622,9 @@ impl Connection {
                         self.state = State::Data(command, need);
                         return Flow::Open;
                     }
-                    let block: Vec<u8> = self.input.drain(..need).collect();
+                    // The block takes the input's buffer, not a copy.
+                    let rest = self.input.split_off(need);
+                    let block = core::mem::replace(&mut self.input, rest);
                     let action = Action::Stored(command, block);
                     if self.act(action, cache, defer, front, now, out).is_none() {
                         return self.keep(bytes, front, out);

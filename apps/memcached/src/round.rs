@@ -109,11 +109,24 @@ impl Batch {
         self.ends.len()
     }
 
-    /// Adds a call; its ticket.
-    fn push(&mut self, req: &Request<'_>) -> Ticket {
+    /// Adds a call; its ticket and the bytes it takes, or `None` when
+    /// the heap has no room for it.
+    fn push(&mut self, req: &Request<'_>) -> Option<(Ticket, usize)> {
+        // Room for the whole entry first: a large value's entry must not
+        // double the buffer, and a heap without room fails the call, not
+        // the component.
+        let hint = match req {
+            Request::Store(s) => s.key.len() + s.value.len() + 64,
+            Request::Get { keys, .. } => keys.iter().map(|k| k.len() + 8).sum::<usize>() + 64,
+            _ => 320,
+        };
+        self.request.try_reserve_exact(hint).ok()?;
+        self.ends.try_reserve(1).ok()?;
+        let before = self.request.len();
         mc_round::push_entry(&mut self.request, req);
         self.ends.push(self.request.len());
-        Ticket(self.first + self.ends.len() as u64 - 1)
+        let ticket = Ticket(self.first + self.ends.len() as u64 - 1);
+        Some((ticket, self.request.len() - before))
     }
 
     /// Runs the waiting calls through `rounds`, their answers up to about
@@ -141,6 +154,10 @@ impl Batch {
         }
         let used = self.ends[ran - 1];
         self.request.drain(..used);
+        if self.request.is_empty() {
+            // Large values went through: give their room back.
+            self.request = Vec::new();
+        }
         self.ends.drain(..ran);
         for end in &mut self.ends {
             *end -= used;
@@ -172,8 +189,9 @@ pub(crate) enum Unanswered {
 pub(crate) struct Turn<'a> {
     batch: &'a mut Batch,
     ready: Option<Option<Response>>,
-    /// The ticket of the last call put off.
-    put_off: Option<Ticket>,
+    /// The ticket of the last call put off, and the bytes it takes in
+    /// the batch.
+    put_off: Option<(Ticket, usize)>,
 }
 
 impl<'a> Turn<'a> {
@@ -196,8 +214,9 @@ impl<'a> Turn<'a> {
         }
     }
 
-    /// The ticket of the call put off since the last time asked.
-    pub(crate) fn take_put_off(&mut self) -> Option<Ticket> {
+    /// The call put off since the last time asked: its ticket and the
+    /// bytes it takes in the batch.
+    pub(crate) fn take_put_off(&mut self) -> Option<(Ticket, usize)> {
         self.put_off.take()
     }
 }
@@ -209,7 +228,12 @@ impl Call for Turn<'_> {
         if let Some(answer) = self.ready.take() {
             return answer.ok_or(CallError::Transport(Unanswered::Failed));
         }
-        self.put_off = Some(self.batch.push(req));
-        Err(CallError::Transport(Unanswered::PutOff))
+        match self.batch.push(req) {
+            Some(put_off) => {
+                self.put_off = Some(put_off);
+                Err(CallError::Transport(Unanswered::PutOff))
+            }
+            None => Err(CallError::Transport(Unanswered::Failed)),
+        }
     }
 }

@@ -170,6 +170,41 @@ fn a_client_that_does_not_read_is_slowed_down_not_answered_into_memory() {
     assert_eq!(replies, 10);
 }
 
+#[test]
+fn values_waiting_in_the_batch_count_against_the_budget() {
+    let mut f = Front::new(local(), 6);
+    f.front.client_memory = 3 << 20;
+    let value = vec![b'v'; 900 << 10];
+    // Six connections send a 900 KiB set each before the batch runs: each
+    // value waits in the batch, counted for its connection, so only
+    // some fit in 3 MiB; the others are refused as memcached refuses.
+    for c in 0..6 {
+        f.feed(c, format!("set k{c} 0 0 {}\r\n", value.len()).as_bytes());
+        f.feed(c, &value);
+        f.feed(c, b"\r\n");
+    }
+    assert!(
+        f.front.clients_held() <= 3 << 20,
+        "{}",
+        f.front.clients_held()
+    );
+    // Those refused were answered at once; the others wait.
+    let refused: Vec<usize> = (0..6)
+        .filter(|&c| f.output(c) == "SERVER_ERROR out of memory storing object\r\n")
+        .collect();
+    assert!((1..6).contains(&refused.len()), "{refused:?}");
+    f.settle();
+    for c in (0..6).filter(|c| !refused.contains(c)) {
+        assert_eq!(f.output(c), "STORED\r\n", "{c}");
+    }
+    // Once stored, the room is given back.
+    assert!(
+        f.front.clients_held() < 64 * 1024,
+        "{}",
+        f.front.clients_held()
+    );
+}
+
 /// A store that cannot be reached.
 struct Unreachable;
 
