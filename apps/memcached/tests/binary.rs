@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::Client;
+use common::{Client, in_pieces};
 use memcached::binary::READ_BUFFER;
 use memcached::{Flow, OUTPUT_HIGH_WATER};
 use proptest::prelude::*;
@@ -860,19 +860,7 @@ proptest! {
         let mut c = Client::new();
         let mut stream = vec![0x80];
         stream.extend(bytes);
-        let mut rest = &stream[..];
-        let mut out = Vec::new();
-        let mut i = 0;
-        while !rest.is_empty() {
-            let n = cuts[i % cuts.len()].min(rest.len());
-            let (o, flow) = c.send(&rest[..n]);
-            out.extend(o);
-            rest = &rest[n..];
-            i += 1;
-            if flow == Flow::Close {
-                break;
-            }
-        }
+        let (out, _) = in_pieces(&stream, &cuts, |piece| c.send(piece));
         parse(&out);
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Client, request};
+use common::{Client, in_pieces, request};
 use memcached::Flow;
 use proptest::prelude::*;
 
@@ -214,19 +214,7 @@ proptest! {
     fn never_panics_and_stays_bounded(reqs in prop::collection::vec(request(), 1..20), cuts in prop::collection::vec(1usize..50, 1..10)) {
         let mut c = Client::new();
         let stream: Vec<u8> = reqs.concat();
-        let mut rest = &stream[..];
-        let mut i = 0;
-        let mut out = Vec::new();
-        while !rest.is_empty() {
-            let n = cuts[i % cuts.len()].min(rest.len());
-            let (o, flow) = c.send(&rest[..n]);
-            out.extend(o);
-            rest = &rest[n..];
-            i += 1;
-            if flow == Flow::Close {
-                break;
-            }
-        }
+        let (out, _) = in_pieces(&stream, &cuts, |piece| c.send(piece));
         prop_assert!(out.is_empty() || out.ends_with(b"\r\n"));
         // An oracle on well-formed requests alone: after an `mn`, the
         // replies end with `MN`.

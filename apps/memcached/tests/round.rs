@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Client, T0, clock, request};
+use common::{Client, T0, clock, in_pieces, request};
 use kvs_api::mc::Local;
 use memcached::round::{Batch, Rounds};
 use memcached::{Connection, Flow, Frontend, Limits};
@@ -226,44 +226,26 @@ fn an_unreachable_store_answers_each_call_with_memcacheds_error() {
     assert_eq!(f.output(1), "SERVER_ERROR store unavailable\r\n");
 }
 
-/// `stream` to one connection in pieces of the sizes `cuts` cycles
-/// through: what it was sent, and whether it was closed.
+/// `stream` to one connection served in rounds, in pieces of the sizes
+/// `cuts` cycles through, the batch run after each.
 fn in_rounds(stream: &[u8], cuts: &[usize]) -> (Vec<u8>, bool) {
     let mut f = Front::new(local(), 1);
-    let mut rest = stream;
-    let mut i = 0;
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        let n = cuts[i % cuts.len()].min(rest.len());
-        let flow = f.feed(0, &rest[..n]);
-        rest = &rest[n..];
-        i += 1;
+    in_pieces(stream, cuts, |piece| {
+        let flow = f.feed(0, piece);
         f.settle();
-        let closed = flow == Flow::Close || f.conns[0].2 == Flow::Close;
-        out.extend(f.sent(0));
-        if closed {
-            return (out, true);
-        }
-    }
-    (out, false)
+        let flow = if f.conns[0].2 == Flow::Close {
+            Flow::Close
+        } else {
+            flow
+        };
+        (f.sent(0), flow)
+    })
 }
 
+/// … and with each call made at once.
 fn at_once(stream: &[u8], cuts: &[usize]) -> (Vec<u8>, bool) {
     let mut c = Client::new();
-    let mut rest = stream;
-    let mut i = 0;
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        let n = cuts[i % cuts.len()].min(rest.len());
-        let (o, flow) = c.send(&rest[..n]);
-        out.extend(o);
-        rest = &rest[n..];
-        i += 1;
-        if flow == Flow::Close {
-            return (out, true);
-        }
-    }
-    (out, false)
+    in_pieces(stream, cuts, |piece| c.send(piece))
 }
 
 proptest! {

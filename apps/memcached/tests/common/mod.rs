@@ -69,3 +69,28 @@ pub fn request() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..40),
     ]
 }
+
+/// Sends `stream` through `send` in pieces of the sizes `cuts` cycles
+/// through, until it is all sent or the connection closes: everything
+/// sent back, and whether it closed.
+pub fn in_pieces(
+    stream: &[u8],
+    cuts: &[usize],
+    mut send: impl FnMut(&[u8]) -> (Vec<u8>, Flow),
+) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut rest = stream;
+    for &cut in cuts.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let n = cut.clamp(1, rest.len());
+        let (o, flow) = send(&rest[..n]);
+        out.extend(o);
+        rest = &rest[n..];
+        if flow == Flow::Close {
+            return (out, true);
+        }
+    }
+    (out, false)
+}
