@@ -915,29 +915,38 @@ fn recreate<'a>(out: &mut Records<'a, '_>, db: u8, key: &'a [u8], e: &'a Entry) 
         Value::Stream(st) => {
             use crate::stream::StreamId;
             let id = |i: StreamId| Cow::Owned(i.to_bytes());
+            let word = |w: &'static [u8]| Cow::Borrowed(w);
             if st.len() == 0 {
-                // An empty stream: made by an entry taken out again.
+                // An empty stream: made by an entry trimmed away at once
+                // (trimming, unlike XDEL, leaves max-deleted-entry-id).
                 let one = StreamId { ms: 0, seq: 1 };
-                let made = [id(one), Cow::Borrowed(&b"x"[..]), Cow::Borrowed(&b"x"[..])];
+                let made = [word(b"MAXLEN"), word(b"0"), id(one), word(b"x"), word(b"x")];
                 out.push(db, cmd(b"XADD", &mut made.into_iter()));
-                out.push(db, cmd(b"XDEL", &mut core::iter::once(id(one))));
             }
             for (at, fields) in st.iter() {
                 let mut rest = core::iter::once(id(at)).chain(fields.iter().map(b));
                 out.push(db, cmd(b"XADD", &mut rest));
             }
-            let counters = [
+            // XSETID takes a MAXDELETEDID up to its last ID only, and
+            // reads 0-0 as none: a later one is set first with a last
+            // ID of its own, which the second XSETID then lowers.
+            let deleted = st.max_deleted;
+            if deleted > st.last_id {
+                let first = [id(deleted), word(b"MAXDELETEDID"), id(deleted)];
+                out.push(db, cmd(b"XSETID", &mut first.into_iter()));
+            }
+            let mut counters = alloc::vec![
                 id(st.last_id),
-                Cow::Borrowed(&b"ENTRIESADDED"[..]),
+                word(b"ENTRIESADDED"),
                 Cow::Owned(num::int_bytes(st.entries_added as i64)),
-                Cow::Borrowed(&b"MAXDELETEDID"[..]),
-                id(st.max_deleted),
             ];
+            if deleted != StreamId::MIN && deleted <= st.last_id {
+                counters.extend([word(b"MAXDELETEDID"), id(deleted)]);
+            }
             out.push(db, cmd(b"XSETID", &mut counters.into_iter()));
             // Each group, its consumers and its pending entries (as
             // Redis's rewrite does: XCLAIM … FORCE of an entry no longer
             // in the stream does nothing, so such a pending one is lost).
-            let word = |w: &'static [u8]| Cow::Borrowed(w);
             let int = |n: u64| Cow::Owned(num::int_bytes(n as i64));
             for (name, g) in &st.groups {
                 let read = match g.entries_read {

@@ -317,11 +317,183 @@ impl Stream {
         self.entries.iter().map(|(id, f)| (*id, f))
     }
 
+    /// The first entry's ID, 0-0 when it has none: Redis's `first_id`
+    /// (XINFO's `recorded-first-entry-id`).
+    pub(crate) fn first_id(&self) -> StreamId {
+        self.entries.keys().next().copied().unwrap_or_default()
+    }
+
+    /// Whether a deleted entry may lie at `start` or after it (Redis's
+    /// `streamRangeHasTombstones` to the end): only the latest deletion
+    /// is known, and none before the first entry counts.
+    pub(crate) fn tombstones_from(&self, start: StreamId) -> bool {
+        self.len() > 0
+            && self.max_deleted != StreamId::default()
+            && self.max_deleted >= self.first_id()
+            && start <= self.max_deleted
+    }
+
+    /// How many entries were added up to and including `id`, where that
+    /// can be told (Redis's `streamEstimateDistanceFromFirstEverEntry`):
+    /// exactly at the last entry and, with no deletion past the first
+    /// entry, at the first entry or before it.
+    pub(crate) fn entries_up_to(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.len() == 0 && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        match id.cmp(&self.last_id) {
+            core::cmp::Ordering::Equal => return Some(self.entries_added),
+            core::cmp::Ordering::Greater => return None,
+            core::cmp::Ordering::Less => {}
+        }
+        let first = self.first_id();
+        if self.max_deleted == StreamId::default() || self.max_deleted < first {
+            let before = self.entries_added.wrapping_sub(self.len() as u64);
+            match id.cmp(&first) {
+                core::cmp::Ordering::Less => return Some(before),
+                core::cmp::Ordering::Equal => return Some(before.wrapping_add(1)),
+                core::cmp::Ordering::Greater => {}
+            }
+        }
+        None
+    }
+
+    /// Entries not yet delivered to group `g` (XINFO's `lag`), where
+    /// that can be told: from its count of entries read while no
+    /// deletion lies ahead of it, else from where its last delivered ID
+    /// stands. Negative when `ENTRIESREAD` said more than were added.
+    pub(crate) fn lag(&self, g: &Group) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        let read = match g.entries_read {
+            Some(read) if !self.tombstones_from(g.last_id) => read,
+            _ => self.entries_up_to(g.last_id)?,
+        };
+        Some((self.entries_added as i64).wrapping_sub(read as i64))
+    }
+
+    /// A group that had read `read` entries delivers `id`, after its
+    /// last delivered ID: its count of entries read then, as Redis 7.0
+    /// keeps it (counted on while no deletion lies ahead, else estimated
+    /// again).
+    pub(crate) fn read_after(&self, read: Option<u64>, id: StreamId) -> Option<u64> {
+        match read {
+            Some(n) if !self.tombstones_from(id) => Some(n + 1),
+            _ if self.entries_added > 0 => self.entries_up_to(id),
+            _ => read,
+        }
+    }
+
+    /// The nodes of Redis's storage: keys of its radix tree (XINFO's
+    /// `radix-tree-keys`).
+    pub(crate) fn rax_keys(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The nodes of that radix tree (`radix-tree-nodes`), each node's
+    /// first ID a 16-byte big-endian key, as a radix tree that compresses
+    /// every run without a branch holds them: a compressed node for each
+    /// shared run, a branching node where keys part, a node at each key.
+    pub(crate) fn rax_nodes(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self
+            .nodes
+            .iter()
+            .map(|(id, _)| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&id.ms.to_be_bytes());
+                k[8..].copy_from_slice(&id.seq.to_be_bytes());
+                k
+            })
+            .collect();
+        if keys.is_empty() {
+            1
+        } else {
+            rax_subtree(&keys, 0)
+        }
+    }
+
     /// About the bytes it holds.
     pub(crate) fn footprint(&self) -> usize {
         self.entries
             .values()
             .map(|f| f.iter().map(|x| x.len() + 16).sum::<usize>() + 48)
             .sum()
+    }
+}
+
+/// The nodes of the radix tree under the node where `keys` (sorted,
+/// distinct, sharing their first `depth` bytes) go on at byte `depth`,
+/// that node included.
+fn rax_subtree(keys: &[[u8; 16]], depth: usize) -> usize {
+    if depth == 16 {
+        return 1;
+    }
+    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+    let shared = (depth..16).take_while(|&i| first[i] == last[i]).count();
+    if shared > 0 {
+        // One compressed node for the run they share.
+        return 1 + rax_subtree(keys, depth + shared);
+    }
+    // A branching node, a child for each byte they part on.
+    let mut nodes = 1;
+    let mut rest = keys;
+    while let Some(k) = rest.first() {
+        let n = rest.iter().take_while(|o| o[depth] == k[depth]).count();
+        nodes += rax_subtree(&rest[..n], depth + 1);
+        rest = &rest[n..];
+    }
+    nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream whose nodes start at `firsts` (one entry each).
+    fn with_nodes(firsts: &[(u64, u64)]) -> Stream {
+        let mut s = Stream::default();
+        for &(ms, seq) in firsts {
+            s.append(StreamId { ms, seq }, Vec::new(), 1);
+        }
+        s
+    }
+
+    #[test]
+    fn radix_tree_nodes_of_compressed_runs_and_branches() {
+        // Empty: the root alone; one key: a compressed root and the key.
+        assert_eq!(with_nodes(&[]).rax_nodes(), 1);
+        assert_eq!(with_nodes(&[(5, 0)]).rax_nodes(), 2);
+        // Parting at the last byte: the shared run, a branch, two keys.
+        assert_eq!(with_nodes(&[(5, 0), (5, 1)]).rax_nodes(), 4);
+        // Parting at the first byte: a branching root, then for each a
+        // compressed run and the key.
+        assert_eq!(with_nodes(&[(1, 0), (1 << 56, 0)]).rax_nodes(), 5);
+        // Three, two of them parting late (8, as Redis 7.0 counts them).
+        assert_eq!(with_nodes(&[(1, 0), (1, 1), (2, 0)]).rax_nodes(), 8);
+        assert_eq!(with_nodes(&[(1, 0), (1, 1), (2, 0)]).rax_keys(), 3);
+    }
+
+    #[test]
+    fn entries_read_is_estimated_where_it_can_be() {
+        let id = |ms| StreamId { ms, seq: 0 };
+        let mut s = with_nodes(&[(1, 0), (2, 0), (3, 0)]);
+        assert_eq!(s.entries_up_to(id(3)), Some(3));
+        assert_eq!(s.entries_up_to(id(1)), Some(1));
+        assert_eq!(s.entries_up_to(id(0)), Some(0));
+        assert_eq!(s.entries_up_to(id(2)), None, "in the middle");
+        assert_eq!(s.entries_up_to(id(4)), None, "in the future");
+        // A deletion ahead of a group stops its count.
+        s.delete(id(2));
+        assert!(s.tombstones_from(id(1)) && !s.tombstones_from(id(3)));
+        assert_eq!(s.read_after(Some(1), id(2)), None);
+        assert_eq!(s.read_after(Some(2), id(3)), Some(3));
+        // A deletion before the first entry does not count.
+        s.delete(id(1));
+        assert!(!s.tombstones_from(id(0)));
+        assert_eq!(s.entries_up_to(id(3)), Some(3));
     }
 }

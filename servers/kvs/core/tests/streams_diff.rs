@@ -2,7 +2,8 @@
 //! seeded random XADD (explicit and `ms-*` IDs, NOMKSTREAM, MAXLEN and
 //! MINID with `=`, `~` and LIMIT), XLEN, XRANGE, XREVRANGE (exclusive
 //! bounds, COUNT), XDEL, XTRIM, XSETID and XREAD (without BLOCK; the
-//! blocking one is `blocking_diff`'s), with junk arguments among them,
+//! blocking one is `blocking_diff`'s), consumer groups, and XINFO (its
+//! clock-made times masked), with junk arguments among them,
 //! on two streams and a string, against a real Redis 7.0: replies and
 //! keyspace events must be the same after every command. Auto IDs (`*`)
 //! are left out: they come from the clocks, which differ.
@@ -82,7 +83,28 @@ fn group_command(r: &mut Rng, key: String, clock: u64) -> Vec<String> {
     let group = one(r, &["g1", "g2", "g1", "nog"]);
     let consumer = one(r, &["c1", "c2", "c3"]);
     let mut c: Vec<String> = Vec::new();
-    match r.below(9) {
+    match r.below(11) {
+        9 | 10 => {
+            c.push("XINFO".into());
+            match r.below(7) {
+                0 => c.extend(["GROUPS".into(), key]),
+                1 => c.extend(["CONSUMERS".into(), key, group]),
+                2 => c.extend(["STREAM".into(), key]),
+                3 | 4 => {
+                    c.extend(["STREAM".into(), key, "FULL".into()]);
+                    if r.chance(2) {
+                        c.push("COUNT".into());
+                        c.push(one(r, &["0", "1", "2", "-1", "x"]));
+                    }
+                }
+                5 => c.push(one(r, &["HELP", "FOO", "STREAM"])),
+                _ => {
+                    c.extend(["STREAM".into(), key]);
+                    c.push(one(r, &["FULL", "full", "x"]));
+                    c.push(one(r, &["COUNT", "x"]));
+                }
+            }
+        }
         8 => {
             c.extend(["XAUTOCLAIM".into(), key, group, consumer, "0".into()]);
             c.push(match r.below(4) {
@@ -171,6 +193,31 @@ fn group_command(r: &mut Rng, key: String, clock: u64) -> Vec<String> {
         }
     }
     c
+}
+
+/// XINFO's reply with what the clocks made zeroed: the value after an
+/// `idle` or a `seen-time`, and every time in milliseconds since 1970
+/// (FULL's delivery times).
+fn mask_clocks(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    let mut out = String::new();
+    let mut after_clock_name = false;
+    for line in text.split_inclusive("\r\n") {
+        let bare = line.trim_end();
+        let clock_value = bare
+            .strip_prefix(':')
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| after_clock_name || n >= 1_000_000_000_000);
+        if clock_value {
+            out.push_str(":0\r\n");
+        } else {
+            out.push_str(line);
+        }
+        if !bare.starts_with('$') {
+            after_clock_name = bare == "idle" || bare == "seen-time";
+        }
+    }
+    out.into_bytes()
 }
 
 /// XPENDING's extended reply with its idle times (clock-made) zeroed:
@@ -312,6 +359,8 @@ fn streams_match_redis_7_0() {
         let words = command(&mut r, &prefix, &mut clock);
         if words[0] == "XPENDING" && words.len() > 3 {
             d.step_with(&words, mask_idle);
+        } else if words[0] == "XINFO" {
+            d.step_with(&words, mask_clocks);
         } else {
             d.step(&words);
         }

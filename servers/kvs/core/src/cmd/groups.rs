@@ -530,6 +530,15 @@ pub(crate) fn serve_group(
             ])),
         }
     }
+    // The group's count of entries read after each new entry.
+    let mut read = s.groups.get(group).and_then(|g| g.entries_read);
+    let reads: Vec<Option<u64>> = picked
+        .iter()
+        .map(|&id| {
+            read = s.read_after(read, id);
+            read
+        })
+        .collect();
     let Some(g) = s.groups.get_mut(group) else {
         return Ok(None);
     };
@@ -537,11 +546,9 @@ pub(crate) fn serve_group(
     g.consumer(consumer, ms);
     match from {
         From::New => {
-            for &id in &picked {
+            for (&id, &read) in picked.iter().zip(&reads) {
                 g.last_id = id;
-                if let Some(n) = g.entries_read.as_mut() {
-                    *n += 1;
-                }
+                g.entries_read = read;
                 if !noack {
                     g.assign(id, consumer, ms, 1);
                 }

@@ -29,6 +29,7 @@ pub(crate) mod sort;
 pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod table;
+pub(crate) mod xinfo;
 pub(crate) mod zsetops;
 pub(crate) mod zsets;
 

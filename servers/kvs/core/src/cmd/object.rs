@@ -19,7 +19,7 @@ const NOT_LRU: &str = "ERR An LFU maxmemory policy is selected, idle time not tr
 
 /// The row of the subcommand `a[1]` of `container` (lower case), with
 /// its arity checked as Redis checks a subcommand's before running it.
-fn subcommand(container: &str, a: &[&[u8]]) -> Result<&'static Spec, Reply> {
+pub(crate) fn subcommand(container: &str, a: &[&[u8]]) -> Result<&'static Spec, Reply> {
     let upper = container.to_ascii_uppercase();
     let sub = find(COMMANDS, container.as_bytes())
         .and_then(|c| c.subcommand(a[1]))

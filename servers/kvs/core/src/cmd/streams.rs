@@ -373,7 +373,9 @@ pub(crate) fn xsetid(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     if let Some(n) = added {
         s.entries_added = n;
     }
-    if let Some(m) = max_deleted {
+    // A MAXDELETEDID of 0-0 leaves the stream's as it is (Redis reads
+    // 0-0 as not given).
+    if let Some(m) = max_deleted.filter(|m| *m != StreamId::MIN) {
         s.max_deleted = m;
     }
     db.touch(a[1]);

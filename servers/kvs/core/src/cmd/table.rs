@@ -3,7 +3,7 @@
 
 use super::{
     Handler, Kind, bits, blocking, dump, expire, geo, groups, hashes, hll, keys, lists, mpop,
-    object, server, sets, sort, streams, strings, zsetops, zsets,
+    object, server, sets, sort, streams, strings, xinfo, zsetops, zsets,
 };
 use crate::command::{Run, Spec};
 use crate::spec;
@@ -146,6 +146,34 @@ static XGROUP: &[Spec] = &[
         group: Stream, since: "5.0.0", run: None,
         summary: "Sets the last delivered ID of a consumer group.",
         syntax: "key group id_or_last=(id|$) [ENTRIESREAD entries-read:integer]",
+    },
+];
+
+/// XINFO's subcommands ([`xinfo::xinfo`] answers them).
+static XINFO: &[Spec] = &[
+    spec! {
+        name: "xinfo|consumers", arity: 4, flags: [Readonly], keys: SECOND,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Lists the consumers of a consumer group.",
+        syntax: "key group",
+    },
+    spec! {
+        name: "xinfo|groups", arity: 3, flags: [Readonly], keys: SECOND,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Lists the consumer groups of a stream.",
+        syntax: "key",
+    },
+    spec! {
+        name: "xinfo|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Lists the XINFO subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "xinfo|stream", arity: -3, flags: [Readonly], keys: SECOND,
+        group: Stream, since: "5.0.0", run: None,
+        summary: "Describes a stream, and in full its entries, groups and consumers.",
+        syntax: "key [full_block=(FULL [COUNT count:integer])]",
     },
 ];
 
@@ -1037,6 +1065,13 @@ pub static COMMANDS: &[Spec] = &[
         summary: "Manages consumer groups.",
         syntax: "",
         subcommands: XGROUP,
+    },
+    spec! {
+        name: "xinfo", arity: -2, flags: [], keys: NONE,
+        group: Stream, since: "5.0.0", run: normal(xinfo::xinfo),
+        summary: "Describes streams, consumer groups and consumers.",
+        syntax: "",
+        subcommands: XINFO,
     },
     spec! {
         name: "xlen", arity: 2, flags: [Readonly, Fast], keys: ONE,
