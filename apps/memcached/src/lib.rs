@@ -152,6 +152,8 @@ pub struct FrontCounters {
     pub curr_connections: u64,
     /// Connections opened.
     pub total_connections: u64,
+    /// Connections refused past `maxconns`.
+    pub rejected_connections: u64,
     /// Bytes read from clients.
     pub bytes_read: u64,
     /// Bytes written to them.
@@ -301,6 +303,8 @@ pub struct Connection {
     accounted: u64,
     /// The command that waits for its call in a round.
     pending: Option<Pending>,
+    /// Past `maxconns`: answered memcached's error, then closed.
+    refused: bool,
 }
 
 impl Connection {
@@ -314,7 +318,22 @@ impl Connection {
             stalled: false,
             accounted: 0,
             pending: None,
+            refused: false,
         }
+    }
+
+    /// A connection past `maxconns`: whatever it sends is answered
+    /// `ERROR Too many open connections`, and it closes.
+    pub fn refused(limits: Limits) -> Connection {
+        Connection {
+            refused: true,
+            ..Connection::new(limits)
+        }
+    }
+
+    /// Whether it was made by [`refused`](Self::refused).
+    pub fn is_refused(&self) -> bool {
+        self.refused
     }
 
     /// Whether the connection speaks the binary protocol, or will once
@@ -436,6 +455,12 @@ impl Connection {
         }
         front.counters.bytes_read += bytes.len() as u64;
         let before = out.len();
+        if self.refused {
+            out.extend_from_slice(b"ERROR Too many open connections\r\n");
+            front.counters.bytes_written += (out.len() - before) as u64;
+            self.state = State::Closed;
+            return Flow::Close;
+        }
         self.stalled = false;
         let flow = self.run(bytes, cache, defer, front, now, out);
         front.counters.bytes_written += (out.len() - before) as u64;

@@ -73,7 +73,9 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         front.client_memory / 1024
     );
     let server = memcached::serve::Server::new(cache, front, clock);
-    let mut front = StreamServer::new(server, port, backlog, max_connections);
+    // The stream server takes one more connection than `max-connections`,
+    // so that the front end refuses the extra one in memcached's words.
+    let mut front = StreamServer::new(server, port, backlog, max_connections + 1);
     let mut net =
         net_api::client::Sockets::attach(args.region.cap, args.net_event.cap, args.net_wake.cap)
             .map_err(Failure::Net)?;

@@ -45,14 +45,22 @@ impl<C: Cache + Rounds, T: FnMut() -> u64> Server<C, T> {
 impl<C: Cache + Rounds, T: FnMut() -> u64> Protocol for Server<C, T> {
     type Conn = Connection;
 
+    /// A new connection; past `maxconns` one that answers memcached's
+    /// error and closes (the stream server takes one more than
+    /// `maxconns`, so that this can).
     fn open(&mut self, _peer: Endpoint, _port: u16) -> Connection {
-        let c = &mut self.front.counters;
-        c.curr_connections += 1;
-        c.total_connections += 1;
-        Connection::new(Limits {
+        let limits = Limits {
             item_size_max: self.front.item_size_max,
             ..Limits::default()
-        })
+        };
+        let c = &mut self.front.counters;
+        c.total_connections += 1;
+        if c.curr_connections >= self.front.max_connections {
+            c.rejected_connections += 1;
+            return Connection::refused(limits);
+        }
+        c.curr_connections += 1;
+        Connection::new(limits)
     }
 
     fn feed(&mut self, conn: &mut Connection, input: &[u8], out: &mut Vec<u8>) -> serve::Flow {
@@ -88,6 +96,9 @@ impl<C: Cache + Rounds, T: FnMut() -> u64> Protocol for Server<C, T> {
 
     fn close(&mut self, mut conn: Connection) {
         conn.release(&mut self.front);
+        if conn.is_refused() {
+            return;
+        }
         let c = &mut self.front.counters;
         c.curr_connections = c.curr_connections.saturating_sub(1);
     }

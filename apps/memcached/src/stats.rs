@@ -40,7 +40,11 @@ pub fn each(group: StatsGroup, front: &Frontend, items: &Stats, now: u64, out: &
             stat(out, "max_connections", front.max_connections);
             stat(out, "curr_connections", front.counters.curr_connections);
             stat(out, "total_connections", front.counters.total_connections);
-            stat(out, "rejected_connections", 0);
+            stat(
+                out,
+                "rejected_connections",
+                front.counters.rejected_connections,
+            );
             stat(
                 out,
                 "connection_structures",
