@@ -39,9 +39,8 @@
 //!
 //! # Known differences from Redis
 //!
-//! - DUMP refuses streams, their nodes are split by entry count only, and
-//!   XINFO's `radix-tree-nodes` counts a fully compressed radix tree
-//!   (`docs/kvs.md`, Streams).
+//! - DUMP refuses streams, and XINFO's `radix-tree-nodes` counts a fully
+//!   compressed radix tree (`docs/kvs.md`, Streams).
 //! - Arithmetic is `f64`, not `long double`: INCRBYFLOAT/HINCRBYFLOAT print
 //!   via [`num::fmt_human`] (`0.1 + 0.2` gives `0.3` as in Redis, but very
 //!   long decimals can differ in the last digits). Hex floats are refused.

@@ -2,14 +2,17 @@
 //! pairs, with the counters Redis 7.0 keeps (the last ID, the most
 //! recent deleted ID, the entries ever added) and the shape of Redis's
 //! storage that approximate trimming (`MAXLEN ~`, `MINID ~`) depends on:
-//! entries go into nodes of at most `stream-node-max-entries` appended
-//! entries, a node goes when its last live entry does, and approximate
-//! trimming removes only whole nodes.
+//! entries go into nodes (Redis's listpacks) of at most
+//! `stream-node-max-entries` appended entries and, counted as Redis
+//! encodes them, fewer bytes than `stream-node-max-bytes`; a node goes
+//! when its last live entry does, and approximate trimming removes only
+//! whole nodes.
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
 use crate::num;
+use crate::rdb::listpack::{EMPTY_SIZE, entry_size, int_entry_size};
 
 /// An entry ID: milliseconds and a sequence number, ordered as a pair.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,8 +81,9 @@ impl StreamId {
     }
 }
 
-/// A node of Redis's storage, as far as trimming sees it.
-#[derive(Clone, Copy, Debug)]
+/// A node of Redis's storage (a listpack), as far as trimming and its
+/// size limits see it.
+#[derive(Clone, Debug)]
 struct Node {
     /// The ID of the last entry appended to it.
     last: StreamId,
@@ -87,7 +91,93 @@ struct Node {
     appended: usize,
     /// Entries of it still there.
     live: usize,
+    /// The master entry's field names: those of the entry that made the
+    /// node (an entry with the same ones stores only its values).
+    master: Vec<Vec<u8>>,
+    /// The listpack's bytes but for its two counters (live and deleted
+    /// entries), which Redis rewrites in place and which grow as they do.
+    fixed: usize,
 }
+
+/// The bytes of a listpack entry holding `n`.
+fn int_size(n: i64) -> usize {
+    int_entry_size(n)
+}
+
+impl Node {
+    /// A node made by entry `id` with `fields` (field, value, …): its
+    /// master entry (the field count, the names, a zero) and the entry.
+    fn new(id: StreamId, fields: &[Vec<u8>]) -> Node {
+        let master: Vec<Vec<u8>> = fields.iter().step_by(2).cloned().collect();
+        let head = int_size(master.len() as i64)
+            + master.iter().map(|f| entry_size(f)).sum::<usize>()
+            + int_size(0);
+        let mut node = Node {
+            last: id,
+            appended: 0,
+            live: 0,
+            master,
+            fixed: EMPTY_SIZE + head,
+        };
+        node.push(id, id, fields);
+        node
+    }
+
+    /// The listpack's bytes (Redis's `lpBytes`).
+    fn bytes(&self) -> usize {
+        self.fixed
+            + int_size(self.live as i64)
+            + int_size(self.appended.saturating_sub(self.live) as i64)
+    }
+
+    /// Appends entry `id` of the node made by `first`: its flags, its ID
+    /// as differences from `first`'s, its field count and names unless
+    /// they are the master's, its values, and its element count.
+    fn push(&mut self, first: StreamId, id: StreamId, fields: &[Vec<u8>]) {
+        let pairs = fields.len() / 2;
+        let same = pairs == self.master.len()
+            && fields
+                .iter()
+                .step_by(2)
+                .zip(&self.master)
+                .all(|(f, m)| f == m);
+        let values: usize = fields
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|v| entry_size(v))
+            .sum();
+        let mut size = int_size(0)
+            + int_size(id.ms.wrapping_sub(first.ms) as i64)
+            + int_size(id.seq.wrapping_sub(first.seq) as i64)
+            + values;
+        let mut elements = pairs + 3;
+        if !same {
+            size += int_size(pairs as i64)
+                + fields
+                    .iter()
+                    .step_by(2)
+                    .map(|f| entry_size(f))
+                    .sum::<usize>();
+            elements += pairs + 1;
+        }
+        self.fixed += size + int_size(elements as i64);
+        self.appended += 1;
+        self.live += 1;
+        self.last = id;
+    }
+}
+
+/// Where Redis's stream nodes end: `stream-node-max-entries` (0: no
+/// limit) and `stream-node-max-bytes` (0: Redis's largest listpack).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NodeLimits {
+    pub(crate) entries: usize,
+    pub(crate) bytes: usize,
+}
+
+/// Redis's largest stream listpack (`STREAM_LISTPACK_MAX_SIZE`).
+const LISTPACK_MAX: usize = 1 << 30;
 
 /// How to trim: to a length, or below an ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,23 +277,23 @@ impl Stream {
     }
 
     /// Appends `fields` (field, value, …) as entry `id`, greater than
-    /// [`last_id`](Self::last_id); a node holds at most `node_max` (0:
-    /// no limit).
-    pub(crate) fn append(&mut self, id: StreamId, fields: Vec<Vec<u8>>, node_max: usize) {
+    /// [`last_id`](Self::last_id): to the last node, unless that is full
+    /// by `limits` as Redis finds it (its bytes and the entry's strings
+    /// reach the byte limit, or it was given the most entries).
+    pub(crate) fn append(&mut self, id: StreamId, fields: Vec<Vec<u8>>, limits: NodeLimits) {
+        let max_bytes = match limits.bytes {
+            0 => LISTPACK_MAX,
+            n => n.min(LISTPACK_MAX),
+        };
+        let strings: usize = fields.iter().map(Vec::len).sum();
         match self.nodes.back_mut() {
-            Some((_, n)) if node_max == 0 || n.appended < node_max => {
-                n.appended += 1;
-                n.live += 1;
-                n.last = id;
+            Some((first, n))
+                if n.bytes() + strings < max_bytes
+                    && (limits.entries == 0 || n.appended < limits.entries) =>
+            {
+                n.push(*first, id, &fields);
             }
-            _ => self.nodes.push_back((
-                id,
-                Node {
-                    last: id,
-                    appended: 1,
-                    live: 1,
-                },
-            )),
+            _ => self.nodes.push_back((id, Node::new(id, &fields))),
         }
         self.entries.insert(id, fields);
         self.last_id = id;
@@ -240,7 +330,7 @@ impl Stream {
     /// went.
     pub(crate) fn trim(&mut self, how: Trim, approx: bool, limit: usize) -> usize {
         let mut deleted = 0;
-        while let Some(&(first, node)) = self.nodes.front() {
+        while let Some((first, node)) = self.nodes.front().map(|(f, n)| (*f, n.clone())) {
             if let Trim::MaxLen(max) = how
                 && self.len() <= max
             {
@@ -457,7 +547,14 @@ mod tests {
     fn with_nodes(firsts: &[(u64, u64)]) -> Stream {
         let mut s = Stream::default();
         for &(ms, seq) in firsts {
-            s.append(StreamId { ms, seq }, Vec::new(), 1);
+            s.append(
+                StreamId { ms, seq },
+                Vec::new(),
+                NodeLimits {
+                    entries: 1,
+                    bytes: 0,
+                },
+            );
         }
         s
     }

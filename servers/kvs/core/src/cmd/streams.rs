@@ -12,17 +12,24 @@ use crate::db::{Value, tri, typed, typed_mut, wrongtype};
 use crate::notify::Classes;
 use crate::reply::{NO_SUCH_KEY, Reply, SYNTAX};
 use crate::store::Ctx;
-use crate::stream::{Stream, StreamId, Trim};
+use crate::stream::{NodeLimits, Stream, StreamId, Trim};
 
 pub(crate) const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
-/// Entries per node of Redis's storage, which approximate trimming
-/// removes whole: `stream-node-max-entries` (0: no limit).
-fn node_max_entries(cx: &Ctx<'_>) -> usize {
-    cx.config
-        .get("stream-node-max-entries")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+/// Where the nodes of Redis's storage end, which approximate trimming
+/// removes whole: `stream-node-max-entries` and `stream-node-max-bytes`
+/// (0: no limit).
+fn node_limits(cx: &Ctx<'_>) -> NodeLimits {
+    let param = |name, default| {
+        cx.config
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    NodeLimits {
+        entries: param("stream-node-max-entries", 100),
+        bytes: param("stream-node-max-bytes", 4096),
+    }
 }
 
 fn id_arg(arg: &[u8], missing_seq: u64) -> Result<StreamId, Reply> {
@@ -140,8 +147,8 @@ fn parse_new_id(arg: &[u8]) -> Result<NewId, Reply> {
     Ok(NewId::Exact(strict_id(arg)?))
 }
 
-/// Trims `s` as `t` says, with nodes of `node_max` entries; how many
-/// went.
+/// Trims `s` as `t` says, with nodes of at most `node_max` entries; how
+/// many went.
 fn trim(s: &mut Stream, t: &TrimArgs, node_max: usize) -> usize {
     let Some(how) = t.how else {
         return 0;
@@ -173,7 +180,7 @@ pub(crate) fn xadd(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     }
     let now = cx.now;
     let room = cx.room;
-    let node_max = node_max_entries(cx);
+    let limits = node_limits(cx);
     let db = cx.db();
     let key = a[1];
     match db.get(key, now) {
@@ -213,8 +220,8 @@ pub(crate) fn xadd(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             "ERR The ID specified in XADD is equal or smaller than the target stream top item",
         );
     };
-    s.append(new, fields.iter().map(|f| f.to_vec()).collect(), node_max);
-    let trimmed = trim(s, &t, node_max);
+    s.append(new, fields.iter().map(|f| f.to_vec()).collect(), limits);
+    let trimmed = trim(s, &t, limits.entries);
     db.touch(key);
     if trimmed > 0 {
         db.note(Classes::STREAM, "xtrim", key);
@@ -315,12 +322,12 @@ pub(crate) fn xdel(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn xtrim(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let (t, ..) = tri!(parse_options(a, false));
     let now = cx.now;
-    let node_max = node_max_entries(cx);
+    let limits = node_limits(cx);
     let db = cx.db();
     let Some(s) = tri!(typed_mut!(db, a[1], now, Stream)) else {
         return Reply::Integer(0);
     };
-    let trimmed = trim(s, &t, node_max);
+    let trimmed = trim(s, &t, limits.entries);
     if trimmed > 0 {
         db.touch(a[1]);
     }

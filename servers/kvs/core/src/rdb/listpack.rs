@@ -177,16 +177,26 @@ fn read_backlen(b: &[u8]) -> Option<usize> {
 /// Bytes the entry of `s` takes in a listpack (its backwards length
 /// included): what a listpack holding it grows by.
 pub(crate) fn entry_size(s: &[u8]) -> usize {
-    let len = match num::parse_i64(s) {
-        Some(0..=127) => 1,
-        Some(-4096..=4095) => 2,
-        Some(-32768..=32767) => 3,
-        Some(-8_388_608..=8_388_607) => 4,
-        Some(v) if i32::try_from(v).is_ok() => 5,
-        Some(_) => 9,
-        None if s.len() < 64 => 1 + s.len(),
-        None if s.len() < 4096 => 2 + s.len(),
-        None => 5 + s.len(),
+    if let Some(v) = num::parse_i64(s) {
+        return int_entry_size(v);
+    }
+    let len = match s.len() {
+        n if n < 64 => 1 + n,
+        n if n < 4096 => 2 + n,
+        n => 5 + n,
+    };
+    len + backlen_size(len)
+}
+
+/// Bytes the integer entry of `v` takes (`lpAppendInteger`'s).
+pub(crate) fn int_entry_size(v: i64) -> usize {
+    let len = match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        _ if i32::try_from(v).is_ok() => 5,
+        _ => 9,
     };
     len + backlen_size(len)
 }
