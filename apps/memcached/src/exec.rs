@@ -18,51 +18,78 @@ fn line(out: &mut Vec<u8>, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A storage command refused before its data block, which is swallowed:
-/// its reply is `reply`, kept back under `noreply`; a set drops the key's
-/// old item (memcached's rule: a failed set leaves no stale value). `None`
-/// for any other command.
-fn refuse_store(command: &Command, reply: &'static str) -> Option<Refusal> {
-    let (key, len, quiet, discard) = match command {
+/// What a storage command's line says of its item: key, flags, data
+/// length, `noreply`, and whether it is a set (which drops the key's old
+/// item when refused).
+struct StoreLine<'a> {
+    key: &'a Vec<u8>,
+    flags: u32,
+    len: usize,
+    quiet: bool,
+    set: bool,
+}
+
+fn store_line(command: &Command) -> Option<StoreLine<'_>> {
+    match command {
         Command::Store {
             mode,
             key,
+            flags,
             len,
             noreply,
             ..
-        } => (key, *len, *noreply, *mode == Mode::Set),
-        Command::MetaSet(m) => (&m.meta.key, m.len, false, true),
-        _ => return None,
-    };
-    Some(Refusal {
+        } => Some(StoreLine {
+            key,
+            flags: *flags,
+            len: *len,
+            quiet: *noreply,
+            set: *mode == Mode::Set,
+        }),
+        Command::MetaSet(m) => Some(StoreLine {
+            key: &m.meta.key,
+            flags: m.flags,
+            len: m.len,
+            quiet: false,
+            set: true,
+        }),
+        _ => None,
+    }
+}
+
+/// A storage command refused before its data block, which is swallowed:
+/// its reply is `reply`, kept back under `noreply`; a set drops the key's
+/// old item (memcached's rule: a failed set leaves no stale value).
+fn refuse_store(line: &StoreLine<'_>, reply: &'static str) -> Refusal {
+    Refusal {
         reply,
-        quiet,
-        swallow: len + 2,
-        discard: discard.then(|| key.clone()),
-    })
+        quiet: line.quiet,
+        swallow: line.len + 2,
+        discard: line.set.then(|| line.key.clone()),
+    }
 }
 
 /// A storage command whose item would pass `item_size_max`, refused.
 pub(crate) fn too_large(command: &Command, front: &mut Frontend) -> Option<Refusal> {
-    let (key, flags, len) = match command {
-        Command::Store {
-            key, flags, len, ..
-        } => (key, *flags, *len),
-        Command::MetaSet(m) => (&m.meta.key, m.flags, m.len),
-        _ => return None,
-    };
-    if item_size(key.len(), flags, len) <= front.item_size_max {
+    let line = store_line(command)?;
+    if item_size(line.key.len(), line.flags, line.len) <= front.item_size_max {
         return None;
     }
     front.counters.store_too_large += 1;
-    refuse_store(command, "SERVER_ERROR object too large for cache")
+    Some(refuse_store(
+        &line,
+        "SERVER_ERROR object too large for cache",
+    ))
 }
 
 /// A storage command whose data block the connections' budget has no
 /// room for, refused as memcached refuses an item it cannot allocate.
 pub(crate) fn no_memory(command: &Command, front: &mut Frontend) -> Option<Refusal> {
+    let line = store_line(command)?;
     front.counters.store_no_memory += 1;
-    refuse_store(command, "SERVER_ERROR out of memory storing object")
+    Some(refuse_store(
+        &line,
+        "SERVER_ERROR out of memory storing object",
+    ))
 }
 
 /// Answers a refused line.

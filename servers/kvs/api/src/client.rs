@@ -308,24 +308,15 @@ impl<T: Transport> Connection<T> {
             .map(|e| e.end)
             .collect();
         let limit = self.region_len().max(INLINE_TAGGED_ROUND);
-        let offset = |i: usize| i.checked_sub(1).map_or(0, |i| ends[i]);
-        let mut next: usize = 0;
-        // The server holds a reply back for the next call.
-        let mut held = false;
+        let mut at = Progress::new(ends);
         loop {
-            // The entries that travel in one call.
-            let start = offset(next);
-            let mut last = next;
-            while last < ends.len() && ends[last] - start <= limit {
-                last += 1;
-            }
-            if last == next && next < ends.len() && !held {
+            let Some(last) = at.fitting(limit) else {
                 // Too large to travel at all: it does not run.
                 replies.extend_from_slice(TOO_LARGE_TO_SEND);
-                next += 1;
+                at.next += 1;
                 continue;
-            }
-            let part = &request[start..offset(last)];
+            };
+            let part = at.part(request, last);
             let (generation, call) = (self.generation, self.next_call);
             self.next_call += 1;
             let answer = if part.len() <= INLINE_TAGGED_ROUND {
@@ -344,7 +335,7 @@ impl<T: Transport> Connection<T> {
                     // The rest of the round has this one reply each.
                     let mut one = Vec::new();
                     self.answer_into(Err(e), &mut one)?;
-                    for _ in next..ends.len() {
+                    for _ in at.next..at.ends.len() {
                         replies.extend_from_slice(&one);
                     }
                     return Ok(());
@@ -354,19 +345,14 @@ impl<T: Transport> Connection<T> {
                     // call, which took effect.
                     let took = self.took_effect(call, e)?;
                     return Err(Error::Interrupted {
-                        replied: next - usize::from(held),
-                        applied: usize::from(held) + took,
+                        replied: at.next - usize::from(at.held),
+                        applied: usize::from(at.held) + took,
                     });
                 }
             };
             self.answer_into(Ok(answer.replies), replies)?;
-            let ran = usize::try_from(answer.ran).map_err(|_| Error::BadAnswer)?;
-            if ran > last - next || (ran < last - next && !answer.held) {
-                return Err(Error::BadAnswer);
-            }
-            next += ran;
-            held = answer.held;
-            if next == ends.len() && !held {
+            at.ran(last, answer.ran, answer.held)?;
+            if at.done() {
                 return Ok(());
             }
         }
@@ -393,26 +379,21 @@ impl<T: Transport> Connection<T> {
         let entries = mc_round::entries(request).ok_or(Error::BadRound)?;
         let per_call = self.region_len().max(INLINE_REQUEST);
         // Where each entry ends in `request`.
-        let mut ends = Vec::with_capacity(entries.len());
-        let mut end = 0;
-        for e in &entries {
-            end += 4 + e.len();
-            ends.push(end);
-        }
-        let offset = |i: usize| i.checked_sub(1).map_or(0, |i| ends[i]);
-        let (mut next, mut held) = (0, false);
+        let ends = entries
+            .iter()
+            .scan(0, |end, e| {
+                *end += 4 + e.len();
+                Some(*end)
+            })
+            .collect();
+        let mut at = Progress::new(ends);
         loop {
-            let start = offset(next);
-            let mut last = next;
-            while last < ends.len() && ends[last] - start <= per_call {
-                last += 1;
-            }
-            if last == next && next < ends.len() && !held {
+            let Some(last) = at.fitting(per_call) else {
                 mc_round::push_too_large(answers);
-                next += 1;
+                at.next += 1;
                 continue;
-            }
-            let part = &request[start..offset(last)];
+            };
+            let part = at.part(request, last);
             let answer = if part.len() <= INLINE_REQUEST {
                 self.client.mc_round(part)
             } else {
@@ -431,14 +412,9 @@ impl<T: Transport> Connection<T> {
                 Err(e) => return Err(Error::Rpc(e)),
             };
             self.answer_into(Ok(answer.replies), answers)?;
-            let ran = usize::try_from(answer.ran).map_err(|_| Error::BadAnswer)?;
-            if ran > last - next || (ran < last - next && !answer.held) {
-                return Err(Error::BadAnswer);
-            }
-            next += ran;
-            held = answer.held;
-            if (next == ends.len() || answers.len() > limit) && !held {
-                return Ok(next);
+            at.ran(last, answer.ran, answer.held)?;
+            if at.done() || (answers.len() > limit && !at.held) {
+                return Ok(at.next);
             }
         }
     }
@@ -520,6 +496,66 @@ impl<T: Transport> crate::mc::Call for Connection<T> {
         self.request = encoded;
         let bytes = self.answer(answer).map_err(CallError::Transport)?;
         crate::mc::Response::decode(&bytes).map_err(CallError::Decode)
+    }
+}
+
+/// How far a round sent in several calls got: where each entry ends in
+/// the request, how many entries ran, and whether the server holds the
+/// last one's reply back for the next call.
+struct Progress {
+    ends: Vec<usize>,
+    next: usize,
+    held: bool,
+}
+
+impl Progress {
+    fn new(ends: Vec<usize>) -> Progress {
+        Progress {
+            ends,
+            next: 0,
+            held: false,
+        }
+    }
+
+    /// Where entry `i` starts in the request.
+    fn start(&self, i: usize) -> usize {
+        i.checked_sub(1).map_or(0, |i| self.ends[i])
+    }
+
+    /// The end (exclusive) of the entries the next call carries, as many
+    /// as fit in `limit` bytes; `None` when the next entry alone is
+    /// larger (it cannot travel).
+    fn fitting(&self, limit: usize) -> Option<usize> {
+        let start = self.start(self.next);
+        let mut last = self.next;
+        while last < self.ends.len() && self.ends[last] - start <= limit {
+            last += 1;
+        }
+        let stuck = last == self.next && self.next < self.ends.len() && !self.held;
+        (!stuck).then_some(last)
+    }
+
+    /// The bytes of the entries from the next up to `last`.
+    fn part<'a>(&self, request: &'a [u8], last: usize) -> &'a [u8] {
+        &request[self.start(self.next)..self.start(last)]
+    }
+
+    /// A call that carried the entries up to `last` ran `ran` of them,
+    /// holding the last one's reply back if `held`.
+    fn ran(&mut self, last: usize, ran: u64, held: bool) -> Result<(), Error> {
+        let ran = usize::try_from(ran).map_err(|_| Error::BadAnswer)?;
+        let sent = last - self.next;
+        if ran > sent || (ran < sent && !held) {
+            return Err(Error::BadAnswer);
+        }
+        self.next += ran;
+        self.held = held;
+        Ok(())
+    }
+
+    /// Every entry ran and its reply came.
+    fn done(&self) -> bool {
+        self.next == self.ends.len() && !self.held
     }
 }
 

@@ -12,7 +12,7 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
 use crate::num;
-use crate::rdb::listpack::{EMPTY_SIZE, entry_size, int_entry_size};
+use crate::rdb::listpack::{EMPTY_SIZE, entry_size, int_entry_size as int_size};
 
 /// An entry ID: milliseconds and a sequence number, ordered as a pair.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,11 +97,6 @@ struct Node {
     /// The listpack's bytes but for its two counters (live and deleted
     /// entries), which Redis rewrites in place and which grow as they do.
     fixed: usize,
-}
-
-/// The bytes of a listpack entry holding `n`.
-fn int_size(n: i64) -> usize {
-    int_entry_size(n)
 }
 
 impl Node {

@@ -530,15 +530,19 @@ pub(crate) fn serve_group(
             ])),
         }
     }
-    // The group's count of entries read after each new entry.
+    // The group's count of entries read after each new entry it
+    // delivers (history reads deliver none).
     let mut read = s.groups.get(group).and_then(|g| g.entries_read);
-    let reads: Vec<Option<u64>> = picked
-        .iter()
-        .map(|&id| {
-            read = s.read_after(read, id);
-            read
-        })
-        .collect();
+    let reads: Vec<Option<u64>> = match from {
+        From::New => picked
+            .iter()
+            .map(|&id| {
+                read = s.read_after(read, id);
+                read
+            })
+            .collect(),
+        From::History(_) => Vec::new(),
+    };
     let Some(g) = s.groups.get_mut(group) else {
         return Ok(None);
     };
