@@ -838,7 +838,7 @@ fn popped<'a>(db: u8, args: &[&'a [u8]], reply: &'a Reply) -> Vec<Borrowed<'a>> 
     let mut srem = alloc::vec![Cow::Borrowed(&b"SREM"[..]), Cow::Borrowed(args[1])];
     match reply {
         Reply::Bulk(Some(m)) => srem.push(Cow::Borrowed(&m[..])),
-        Reply::Array(Some(items)) => srem.extend(items.iter().filter_map(|r| match r {
+        Reply::Set(items) => srem.extend(items.iter().filter_map(|r| match r {
             Reply::Bulk(Some(m)) => Some(Cow::Borrowed(&m[..])),
             _ => None,
         })),

@@ -1,13 +1,26 @@
-//! Replies, mirroring the RESP2 types, and the error words Redis uses.
+//! Replies, typed as RESP3 types them and written in either protocol,
+//! and the error words Redis uses.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// One reply to one command, shaped like a RESP2 value.
-///
-/// Scores and other doubles are bulk strings in RESP2 (see
-/// [`crate::num::fmt_double`]); there is no separate double variant.
+/// The protocol a session's replies are written in: RESP2 unless its
+/// client said `HELLO 3`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// RESP2: doubles are bulk strings, maps and pairs flat arrays, both
+    /// nils `$-1` and `*-1`.
+    #[default]
+    Resp2,
+    /// RESP3: doubles, maps and sets have types of their own, and every
+    /// nil is `_`.
+    Resp3,
+}
+
+/// One reply to one command, with the types RESP3 tells apart, so that
+/// one value is written as Redis writes it in either protocol
+/// ([`encode`](Self::encode)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// A simple string (`+OK`, `+QUEUED`, `+string` for `TYPE`).
@@ -21,6 +34,21 @@ pub enum Reply {
     Bulk(Option<Vec<u8>>),
     /// An array; `None` is the nil array (`*-1`).
     Array(Option<Vec<Reply>>),
+    /// A double (`ZSCORE`), as its text ([`crate::num::fmt_double`], or
+    /// the long-double text GEOPOS uses): a bulk string in RESP2,
+    /// `,<text>` in RESP3.
+    Double(String),
+    /// A map (`HGETALL`, `XINFO STREAM`): an array of keys and values in
+    /// RESP2, `%` in RESP3.
+    Map(Vec<(Reply, Reply)>),
+    /// A set (`SMEMBERS`): an array in RESP2, `~` in RESP3.
+    Set(Vec<Reply>),
+    /// Pairs (`ZRANGE … WITHSCORES`, `HRANDFIELD … WITHVALUES`): one flat
+    /// array in RESP2, an array of two-element arrays in RESP3.
+    Pairs(Vec<(Reply, Reply)>),
+    /// A map that RESP2 writes as an array of `[key, value]` arrays
+    /// (XREAD's streams), `%` in RESP3.
+    Keyed(Vec<(Reply, Reply)>),
 }
 
 /// `WRONGTYPE Operation against a key holding the wrong kind of value`
@@ -96,6 +124,11 @@ impl Reply {
         Reply::Array(Some(items))
     }
 
+    /// The double `v`, written as Redis writes doubles (`%.17g`).
+    pub fn double(v: f64) -> Reply {
+        Reply::Double(crate::num::fmt_double(v))
+    }
+
     /// An array of bulk strings.
     pub fn bulks<I, B>(items: I) -> Reply
     where
@@ -125,11 +158,44 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
+    /// The same values with RESP2's types: doubles as bulk strings, maps,
+    /// sets and pairs as the arrays RESP2 writes them as. What a reader
+    /// of RESP2 (a script under RESP2, a test) sees.
+    pub fn into_resp2(self) -> Reply {
+        let all = |items: Vec<Reply>| items.into_iter().map(Reply::into_resp2).collect();
+        let flat = |pairs: Vec<(Reply, Reply)>| {
+            Reply::Array(Some(
+                pairs
+                    .into_iter()
+                    .flat_map(|(a, b)| [a.into_resp2(), b.into_resp2()])
+                    .collect(),
+            ))
+        };
+        match self {
+            Reply::Array(Some(items)) | Reply::Set(items) => Reply::Array(Some(all(items))),
+            Reply::Double(text) => Reply::Bulk(Some(text.into_bytes())),
+            Reply::Map(pairs) | Reply::Pairs(pairs) => flat(pairs),
+            Reply::Keyed(pairs) => Reply::Array(Some(
+                pairs
+                    .into_iter()
+                    .map(|(a, b)| Reply::Array(Some(alloc::vec![a.into_resp2(), b.into_resp2()])))
+                    .collect(),
+            )),
+            other => other,
+        }
+    }
+
     /// Appends the RESP2 encoding of this reply to `out`.
-    ///
-    /// Simple strings and errors cannot hold CR or LF in RESP2; those bytes
-    /// are written as spaces, as Redis does for error messages.
     pub fn encode_resp2(&self, out: &mut Vec<u8>) {
+        self.encode(Protocol::Resp2, out);
+    }
+
+    /// Appends this reply's encoding in `protocol` to `out`.
+    ///
+    /// Simple strings and errors cannot hold CR or LF; those bytes are
+    /// written as spaces, as Redis does for error messages.
+    pub fn encode(&self, protocol: Protocol, out: &mut Vec<u8>) {
+        let resp3 = protocol == Protocol::Resp3;
         match self {
             Reply::Simple(s) => {
                 out.push(b'+');
@@ -144,25 +210,68 @@ impl Reply {
                 crate::num::push_i64(out, *n);
                 out.extend_from_slice(b"\r\n");
             }
+            Reply::Bulk(None) | Reply::Array(None) if resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::Bulk(None) => out.extend_from_slice(b"$-1\r\n"),
-            Reply::Bulk(Some(b)) => {
-                out.push(b'$');
-                crate::num::push_i64(out, b.len() as i64);
-                out.extend_from_slice(b"\r\n");
-                out.extend_from_slice(b);
-                out.extend_from_slice(b"\r\n");
-            }
+            Reply::Bulk(Some(b)) => push_bulk(out, b),
             Reply::Array(None) => out.extend_from_slice(b"*-1\r\n"),
             Reply::Array(Some(items)) => {
-                out.push(b'*');
-                crate::num::push_i64(out, items.len() as i64);
-                out.extend_from_slice(b"\r\n");
+                push_header(out, b'*', items.len());
                 for item in items {
-                    item.encode_resp2(out);
+                    item.encode(protocol, out);
+                }
+            }
+            Reply::Double(text) if resp3 => {
+                out.push(b',');
+                push_line(out, text.as_bytes());
+            }
+            Reply::Double(text) => push_bulk(out, text.as_bytes()),
+            Reply::Map(pairs) => {
+                match resp3 {
+                    true => push_header(out, b'%', pairs.len()),
+                    false => push_header(out, b'*', 2 * pairs.len()),
+                }
+                for (key, value) in pairs {
+                    key.encode(protocol, out);
+                    value.encode(protocol, out);
+                }
+            }
+            Reply::Set(items) => {
+                push_header(out, if resp3 { b'~' } else { b'*' }, items.len());
+                for item in items {
+                    item.encode(protocol, out);
+                }
+            }
+            Reply::Pairs(pairs) | Reply::Keyed(pairs) => {
+                // Which of the two protocols nests each pair in an array.
+                let nested = resp3 == matches!(self, Reply::Pairs(_));
+                match (resp3, nested) {
+                    (true, false) => push_header(out, b'%', pairs.len()),
+                    (_, true) => push_header(out, b'*', pairs.len()),
+                    (false, false) => push_header(out, b'*', 2 * pairs.len()),
+                }
+                for (first, second) in pairs {
+                    if nested {
+                        push_header(out, b'*', 2);
+                    }
+                    first.encode(protocol, out);
+                    second.encode(protocol, out);
                 }
             }
         }
     }
+}
+
+/// `<kind><len>\r\n`, an aggregate's header.
+fn push_header(out: &mut Vec<u8>, kind: u8, len: usize) {
+    out.push(kind);
+    crate::num::push_u64(out, len as u64);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+    push_header(out, b'$', bytes.len());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn push_line(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -201,6 +310,52 @@ mod tests {
             enc(&Reply::array(vec![Reply::Integer(1), Reply::bulks([b"x"])])),
             b"*2\r\n:1\r\n*1\r\n$1\r\nx\r\n"
         );
+    }
+
+    fn enc3(r: &Reply) -> Vec<u8> {
+        let mut v = Vec::new();
+        r.encode(Protocol::Resp3, &mut v);
+        v
+    }
+
+    #[test]
+    fn each_type_in_both_protocols() {
+        let pair = || (Reply::bulk(b"k"), Reply::double(1.5));
+        let cases: [(Reply, &[u8], &[u8]); 8] = [
+            (Reply::nil(), b"$-1\r\n", b"_\r\n"),
+            (Reply::nil_array(), b"*-1\r\n", b"_\r\n"),
+            (Reply::double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n"),
+            (
+                Reply::Map(vec![pair()]),
+                b"*2\r\n$1\r\nk\r\n$3\r\n1.5\r\n",
+                b"%1\r\n$1\r\nk\r\n,1.5\r\n",
+            ),
+            (
+                Reply::Set(vec![Reply::Integer(1)]),
+                b"*1\r\n:1\r\n",
+                b"~1\r\n:1\r\n",
+            ),
+            (
+                Reply::Pairs(vec![pair()]),
+                b"*2\r\n$1\r\nk\r\n$3\r\n1.5\r\n",
+                b"*1\r\n*2\r\n$1\r\nk\r\n,1.5\r\n",
+            ),
+            (
+                Reply::Keyed(vec![pair()]),
+                b"*1\r\n*2\r\n$1\r\nk\r\n$3\r\n1.5\r\n",
+                b"%1\r\n$1\r\nk\r\n,1.5\r\n",
+            ),
+            (
+                Reply::array(vec![Reply::nil(), Reply::Set(vec![])]),
+                b"*2\r\n$-1\r\n*0\r\n",
+                b"*2\r\n_\r\n~0\r\n",
+            ),
+        ];
+        for (reply, resp2, resp3) in cases {
+            assert_eq!(enc(&reply), resp2, "{reply:?}");
+            assert_eq!(enc(&reply.clone().into_resp2()), resp2, "{reply:?}");
+            assert_eq!(enc3(&reply), resp3, "{reply:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::encoding::Thresholds;
 use crate::hash::{Rng, SeededState};
 use crate::memory::{self, Gauge, Limits, Memory, Policy, ReplyBudget, Room};
 use crate::reply::{
-    DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT, MULTI_NESTED, Reply, WATCH_IN_MULTI,
+    DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT, MULTI_NESTED, Protocol, Reply,
+    WATCH_IN_MULTI,
 };
 
 /// Number of logical databases (`SELECT 0` .. `SELECT 15`).
@@ -57,6 +58,8 @@ pub struct Session {
     /// Its id among the store's sessions (0: none).
     id: u64,
     may_block: bool,
+    /// What its replies are written in (its client's `HELLO`).
+    protocol: Protocol,
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +104,17 @@ impl Session {
     /// lets them where it can deliver a reply later.
     pub fn set_may_block(&mut self, on: bool) {
         self.may_block = on;
+    }
+
+    /// The protocol its replies are written in.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Writes its replies in `protocol` from now on: its client said
+    /// `HELLO 2` or `HELLO 3`, or `RESET`.
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
     }
 
     /// The selected database.

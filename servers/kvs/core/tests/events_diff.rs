@@ -14,6 +14,7 @@
 mod common;
 
 use common::{Differ, Rng, count, key_prefix, seed};
+use kvs_core::Protocol;
 
 /// The keys, by what they usually hold (any command may meet any type).
 const STRINGS: [&str; 3] = ["s1", "s2", "n"];
@@ -196,10 +197,21 @@ fn command(r: &mut Rng, p: &str) -> Vec<String> {
 
 #[test]
 fn keyspace_events_match_redis_7_0() {
+    run(Protocol::Resp2);
+}
+
+/// The same in RESP3: every reply as Redis writes it to a client that
+/// said `HELLO 3`.
+#[test]
+fn resp3_replies_match_redis_7_0() {
+    run(Protocol::Resp3);
+}
+
+fn run(protocol: Protocol) {
     let seed = seed();
     let rounds = count("KVS_EVENTS_ROUNDS", 3000);
     let prefix = key_prefix("eventsdiff");
-    let Some(mut d) = Differ::new("events_diff", &prefix, seed, &[]) else {
+    let Some(mut d) = Differ::new("events_diff", &prefix, seed, &[], protocol) else {
         return;
     };
     let mut r = Rng(seed);

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use kvs_core::{Reply, Session, Store};
 use proptest::prelude::*;
 
+/// Runs `args`; the reply as RESP2 types it.
 fn run(store: &mut Store, s: &mut Session, args: &[String]) -> Reply {
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    store.execute(s, &argv, 1_000)
+    store.execute(s, &argv, 1_000).into_resp2()
 }
 
 fn bulk(s: &str) -> Reply {

@@ -92,7 +92,7 @@
 mod common;
 
 use common::{Events, Redis, Rng, count, key_prefix, redis_7_0, reply_len, seed, store_events};
-use kvs_core::{Session, Store, command};
+use kvs_core::{Protocol, Session, Store, command};
 
 /// The bulk strings of a reply that is one bulk string or a flat array
 /// of them; `None` for anything else.
@@ -2197,7 +2197,7 @@ fn dump_differs(redis: &mut Redis, prefix: &str, key: &[u8], ours: &[u8]) -> Opt
         if read == "LRANGE" {
             args.extend([b"0".to_vec(), b"-1".to_vec()]);
         }
-        let items = bulks(&redis.call(&args)).unwrap_or_default();
+        let items = bulks(&flatten(&redis.call(&args))).unwrap_or_default();
         let step = if read == "HGETALL" { 2 } else { 1 };
         let mut groups: Vec<Vec<u8>> = items.chunks(step).map(|p| p.join(&b'\0')).collect();
         if read != "LRANGE" {
@@ -2210,19 +2210,118 @@ fn dump_differs(redis: &mut Redis, prefix: &str, key: &[u8], ours: &[u8]) -> Opt
     (!same).then(|| "kvs-core's payload restores another value in Redis".into())
 }
 
+/// A RESP3 reply's shape: its types and aggregate lengths, errors,
+/// simple strings and nulls in full, other strings and numbers by type.
+fn skeleton(b: &[u8]) -> Vec<u8> {
+    let len = reply_len(b).unwrap_or(b.len());
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < len {
+        let line_end = at + b[at..].windows(2).position(|w| w == b"\r\n").unwrap();
+        match b[at] {
+            b'$' | b'=' if &b[at + 1..line_end] != b"-1" => {
+                let n: usize = std::str::from_utf8(&b[at + 1..line_end])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                out.extend_from_slice(b"$ ");
+                at = line_end + 2 + n + 2;
+            }
+            b',' | b':' => {
+                out.extend_from_slice(&[b[at], b' ']);
+                at = line_end + 2;
+            }
+            _ => {
+                out.extend_from_slice(&b[at..line_end]);
+                out.push(b' ');
+                at = line_end + 2;
+            }
+        }
+    }
+    out
+}
+
+/// A RESP3 reply written as RESP2 would hold the same values, for the
+/// comparisons that read RESP2: maps and sets as arrays, doubles as bulk
+/// strings, nulls as `$-1`, and an array of pairs as one flat array.
+fn flatten(b: &[u8]) -> Vec<u8> {
+    fn walk(b: &[u8], out: &mut Vec<u8>) -> usize {
+        let line_end = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let head = &b[1..line_end];
+        let n = || -> usize { std::str::from_utf8(head).unwrap().parse().unwrap() };
+        let after = line_end + 2;
+        match b[0] {
+            b'_' => out.extend_from_slice(b"$-1\r\n"),
+            b',' => out.extend_from_slice(
+                format!("${}\r\n{}\r\n", head.len(), String::from_utf8_lossy(head)).as_bytes(),
+            ),
+            b'*' | b'~' | b'%' if head != b"-1" => {
+                let count = if b[0] == b'%' { 2 * n() } else { n() };
+                let mut items = Vec::new();
+                let mut at = after;
+                for _ in 0..count {
+                    let mut item = Vec::new();
+                    at += walk(&b[at..], &mut item);
+                    items.push(item);
+                }
+                let pairs = count > 0 && items.iter().all(|i| i.starts_with(b"*2\r\n"));
+                let total = if pairs { 2 * count } else { count };
+                out.extend_from_slice(format!("*{total}\r\n").as_bytes());
+                for item in items {
+                    out.extend_from_slice(if pairs { &item[4..] } else { &item });
+                }
+                return at;
+            }
+            _ => {
+                let len = reply_len(b).unwrap();
+                out.extend_from_slice(&b[..len]);
+                return len;
+            }
+        }
+        after
+    }
+    let mut out = Vec::new();
+    walk(b, &mut out);
+    out
+}
+
 /// Says why no comparison is made; a failure where one is required
 /// (`KVS_DIFF_REQUIRED=1`).
 #[test]
 fn replies_match_redis_7_0() {
-    let Some((mut redis, version, addr)) = redis_7_0("redis_diff") else {
+    run(Protocol::Resp2);
+}
+
+/// The same commands as [`replies_match_redis_7_0`], in sessions that
+/// said `HELLO 3`: every reply the same in RESP3.
+#[test]
+fn resp3_replies_match_redis_7_0() {
+    run(Protocol::Resp3);
+}
+
+/// Held by the test that runs: both set the server's configuration.
+static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run(protocol: Protocol) {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let test = match protocol {
+        Protocol::Resp2 => "redis_diff",
+        Protocol::Resp3 => "redis_diff (RESP3)",
+    };
+    let Some((mut redis, version, addr)) = redis_7_0(test) else {
         return;
     };
     let seed = seed();
     let rounds = count("KVS_DIFF_ROUNDS", 3000);
     let prefix = key_prefix("kvsdiff");
     eprintln!(
-        "redis_diff: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} commands, keys {prefix}*"
+        "{test}: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), {rounds} commands, keys {prefix}*"
     );
+    let resp3 = protocol == Protocol::Resp3;
+    if resp3 {
+        let hello = redis.call(&[b"HELLO".to_vec(), b"3".to_vec()]);
+        assert!(hello.starts_with(b"%"), "HELLO 3: {hello:?}");
+    }
 
     let mut store = Store::new();
     // Keyspace events: every class but key misses, on both; a subscriber
@@ -2246,6 +2345,7 @@ fn replies_match_redis_7_0() {
         .unwrap();
     let mut events = Events::subscribe(&addr, &prefix);
     let mut session = Session::new();
+    session.set_protocol(protocol);
     let cleanup = Cleanup {
         redis: &mut redis,
         prefix: prefix.clone(),
@@ -2280,10 +2380,22 @@ fn replies_match_redis_7_0() {
         let mut ours = Vec::new();
         store
             .execute(&mut session, &refs, 1_700_000_000_000)
-            .encode_resp2(&mut ours);
+            .encode(protocol, &mut ours);
         history.push(show(&args));
         let name = args[0].to_ascii_uppercase();
-        let why = if (name == b"ZRANDMEMBER" || name == b"HRANDFIELD") && args.len() > 1 {
+        // The comparisons below that read RESP2 read RESP3 flattened,
+        // after the shapes are found the same.
+        let exact = (ours != theirs).then(|| "the replies differ".to_string());
+        let shapes = (resp3 && skeleton(&ours) != skeleton(&theirs))
+            .then(|| "the replies differ in shape".to_string());
+        let (ours_sent, theirs_sent) = (ours.clone(), theirs.clone());
+        let (ours, theirs) = match resp3 {
+            true => (flatten(&ours), flatten(&theirs)),
+            false => (ours, theirs),
+        };
+        let why = if shapes.is_some() {
+            shapes
+        } else if (name == b"ZRANDMEMBER" || name == b"HRANDFIELD") && args.len() > 1 {
             let mut read = if name == b"HRANDFIELD" {
                 vec![b"HGETALL".to_vec(), args[1].clone()]
             } else {
@@ -2292,7 +2404,7 @@ fn replies_match_redis_7_0() {
                     .to_vec()
             };
             read[1] = args[1].clone();
-            let contents = bulks(&redis.call(&read)).unwrap_or_default();
+            let contents = bulks(&flatten(&redis.call(&read))).unwrap_or_default();
             random_replies_differ(&args, &ours, &theirs, &contents)
         } else if name.starts_with(b"GEO") || (name == b"ZRANGE" && args[1].ends_with(b":gd")) {
             geo_replies_differ(&ours, &theirs, name == b"ZRANGE")
@@ -2312,7 +2424,7 @@ fn replies_match_redis_7_0() {
             (elements(&ours) != elements(&theirs))
                 .then(|| "the replies differ as multisets".to_string())
         } else {
-            (ours != theirs).then(|| "the replies differ".to_string())
+            exact
         };
         let our_events = store_events(&mut store, &prefix);
         if name == b"DUMP" {
@@ -2337,8 +2449,8 @@ fn replies_match_redis_7_0() {
                 "seed {seed}, command {}: {}: {why}\n redis:    {:?}\n kvs-core: {:?}\nthe commands before it:\n  {recent}",
                 history.len(),
                 show(&args),
-                String::from_utf8_lossy(&theirs),
-                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs_sent),
+                String::from_utf8_lossy(&ours_sent),
             );
         }
     };
@@ -2552,7 +2664,7 @@ fn replies_match_redis_7_0() {
         .map(|(name, (errors, others))| format!("{name} {others}+{errors} errors"))
         .collect();
     eprintln!(
-        "redis_diff: all {} replies the same ({})",
+        "{test}: all {} replies the same ({})",
         history.len(),
         summary.join(", ")
     );

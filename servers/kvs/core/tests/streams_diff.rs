@@ -14,6 +14,7 @@
 mod common;
 
 use common::{Differ, Rng, count, key_prefix, seed};
+use kvs_core::Protocol;
 
 const KEYS: [&str; 3] = ["x1", "x2", "str"];
 
@@ -340,6 +341,16 @@ fn command(r: &mut Rng, p: &str, clock: &mut u64) -> Vec<String> {
 
 #[test]
 fn streams_match_redis_7_0() {
+    run(Protocol::Resp2);
+}
+
+/// The same in RESP3: XREAD's and XINFO's maps among them.
+#[test]
+fn resp3_streams_match_redis_7_0() {
+    run(Protocol::Resp3);
+}
+
+fn run(protocol: Protocol) {
     let seed = seed();
     let rounds = count("KVS_STREAMS_ROUNDS", 3000);
     let prefix = key_prefix("streamsdiff");
@@ -357,7 +368,7 @@ fn streams_match_redis_7_0() {
         ("stream-node-max-entries", entries, "100"),
         ("stream-node-max-bytes", bytes, "4096"),
     ];
-    let Some(mut d) = Differ::new("streams_diff", &prefix, seed, &params) else {
+    let Some(mut d) = Differ::new("streams_diff", &prefix, seed, &params, protocol) else {
         return;
     };
     let mut r = Rng(seed);

@@ -64,7 +64,7 @@ pub(crate) fn serve(cx: &mut Ctx<'_>, op: &Op, key: &[u8]) -> Reply {
     {
         use crate::cmd::groups::{From, serve_group};
         return match serve_group(cx, key, group, consumer, &From::New, *count, *noack) {
-            Ok(Some(reply)) => Reply::array(alloc::vec![reply]),
+            Ok(Some(served)) => Reply::Keyed(alloc::vec![served]),
             // The group went: the waiting consumer learns it.
             Ok(None) => Reply::error(
                 "NOGROUP the consumer group this client was blocked on no longer exists",
@@ -222,12 +222,13 @@ mod tests {
         fn run(&mut self, id: usize, line: &str) -> Option<Reply> {
             let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
             let s = &mut self.sessions[id - 1];
-            let reply = self.store.execute(s, &args, self.now);
+            let reply = self.store.execute(s, &args, self.now).into_resp2();
             (!self.store.is_blocked(s)).then_some(reply)
         }
 
         fn answered(&mut self) -> Vec<(u64, Reply)> {
-            self.store.take_answered()
+            let answered = self.store.take_answered().into_iter();
+            answered.map(|(id, r)| (id, r.into_resp2())).collect()
         }
     }
 

@@ -162,7 +162,7 @@ fn fmt_distance(d: f64) -> Vec<u8> {
 
 /// A coordinate as Redis prints one (`%.17Lf` of the double, trailing
 /// zeros and point cut, `-0` as `0`).
-fn fmt_coord(v: f64) -> Vec<u8> {
+fn fmt_coord(v: f64) -> String {
     let mut s = format!("{v:.17}");
     if s.contains('.') {
         let kept = s.trim_end_matches('0').trim_end_matches('.').len();
@@ -171,7 +171,7 @@ fn fmt_coord(v: f64) -> Vec<u8> {
     if s == "-0" {
         s.remove(0);
     }
-    s.into_bytes()
+    s
 }
 
 /// GEOADD key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]
@@ -257,8 +257,8 @@ pub(crate) fn geopos(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
                 Some(score) => {
                     let (lon, lat) = geo::point(score);
                     Reply::array(alloc::vec![
-                        Reply::Bulk(Some(fmt_coord(lon))),
-                        Reply::Bulk(Some(fmt_coord(lat))),
+                        Reply::Double(fmt_coord(lon)),
+                        Reply::Double(fmt_coord(lat)),
                     ])
                 }
                 None => Reply::nil_array(),
@@ -609,8 +609,8 @@ fn search_reply(
             }
             if q.withcoord {
                 item.push(Reply::array(alloc::vec![
-                    Reply::Bulk(Some(fmt_coord(f.lon))),
-                    Reply::Bulk(Some(fmt_coord(f.lat))),
+                    Reply::Double(fmt_coord(f.lon)),
+                    Reply::Double(fmt_coord(f.lat)),
                 ]));
             }
             Reply::array(item)
@@ -674,10 +674,10 @@ mod tests {
         assert_eq!(fmt_distance(0.00016), b"0.0002");
         assert_eq!(fmt_distance(166274.15156960033), b"166274.1516");
         assert_eq!(fmt_distance(f64::NAN), b"-922337203685477.5808");
-        assert_eq!(fmt_coord(13.361389338970184), b"13.36138933897018433");
-        assert_eq!(fmt_coord(180.0), b"180");
-        assert_eq!(fmt_coord(-0.000000000000000001), b"0");
-        assert_eq!(fmt_coord(85.05112878), b"85.0511287799999991");
+        assert_eq!(fmt_coord(13.361389338970184), "13.36138933897018433");
+        assert_eq!(fmt_coord(180.0), "180");
+        assert_eq!(fmt_coord(-0.000000000000000001), "0");
+        assert_eq!(fmt_coord(85.05112878), "85.0511287799999991");
     }
 
     #[test]

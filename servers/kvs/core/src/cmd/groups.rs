@@ -477,7 +477,7 @@ pub(crate) enum From {
 
 /// Serves XREADGROUP's `group`/`consumer` from stream `key` as `from`
 /// says, at most `count` entries (0: all); `None` when `>` finds nothing
-/// new (nothing changed then). `[key, entries]`.
+/// new (nothing changed then). The key and its entries.
 pub(crate) fn serve_group(
     cx: &mut Ctx<'_>,
     key: &[u8],
@@ -486,7 +486,7 @@ pub(crate) fn serve_group(
     from: &From,
     count: usize,
     noack: bool,
-) -> Result<Option<Reply>, Reply> {
+) -> Result<Option<(Reply, Reply)>, Reply> {
     let (now, ms, budget) = (cx.now, now_ms(cx), cx.reply);
     let db = cx.db();
     let Some(s) = typed_mut!(db, key, now, Stream)? else {
@@ -574,10 +574,7 @@ pub(crate) fn serve_group(
     if made {
         db.note(Classes::STREAM, "xgroup-createconsumer", key);
     }
-    Ok(Some(Reply::array(alloc::vec![
-        Reply::bulk(key),
-        Reply::array(out),
-    ])))
+    Ok(Some((Reply::bulk(key), Reply::array(out))))
 }
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds]
@@ -620,7 +617,7 @@ pub(crate) fn xreadgroup(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         }
     }
     if !served.is_empty() {
-        return Reply::array(served);
+        return Reply::Keyed(served);
     }
     let Some(timeout_ms) = args.block else {
         return Reply::nil_array();

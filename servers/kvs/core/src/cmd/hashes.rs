@@ -131,14 +131,12 @@ pub(crate) fn hgetall(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
                 .flat_map(|(f, v)| [f.as_slice(), v.as_slice()])
         )
     );
-    let mut out = Vec::new();
-    if let Some(h) = h {
-        for (f, v) in h {
-            out.push(Reply::bulk(f));
-            out.push(Reply::bulk(v));
-        }
-    }
-    Reply::array(out)
+    Reply::Map(
+        h.into_iter()
+            .flatten()
+            .map(|(f, v)| (Reply::bulk(f), Reply::bulk(v)))
+            .collect(),
+    )
 }
 
 /// HKEYS key
@@ -295,14 +293,15 @@ pub(crate) fn hrandfield(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         .map(|(f, v)| (f.as_slice(), v.as_slice()))
         .collect();
     let picked = rand_pick(&mut all, count, rng);
-    let mut out = Vec::with_capacity(items);
-    for (f, v) in picked {
-        out.push(Reply::bulk(f));
-        if withvalues {
-            out.push(Reply::bulk(v));
-        }
+    match withvalues {
+        true => Reply::Pairs(
+            picked
+                .into_iter()
+                .map(|(f, v)| (Reply::bulk(f), Reply::bulk(v)))
+                .collect(),
+        ),
+        false => Reply::array(picked.into_iter().map(|(f, _)| Reply::bulk(f)).collect()),
     }
-    Reply::array(out)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use alloc::vec::Vec;
 
 use crate::cmd::{int_arg, is};
 use crate::db::{Value, tri, wrongtype};
-use crate::num::fmt_double;
 use crate::reply::{Reply, SYNTAX};
 use crate::store::Ctx;
 
@@ -105,7 +104,7 @@ pub(crate) fn zmpop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         };
         popped.push(Reply::array(alloc::vec![
             Reply::Bulk(Some(m)),
-            Reply::Bulk(Some(fmt_double(s).into_bytes())),
+            Reply::double(s),
         ]));
     }
     let event = if p.first_end { "zpopmin" } else { "zpopmax" };

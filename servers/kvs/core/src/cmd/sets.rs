@@ -62,7 +62,7 @@ pub(crate) fn smembers(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let budget = cx.reply;
     let s = tri!(read(cx, a[1]));
     tri!(budget.take_all(s.into_iter().flatten().map(Vec::as_slice)));
-    Reply::array(s.into_iter().flatten().map(|m| Reply::bulk(m)).collect())
+    Reply::Set(s.into_iter().flatten().map(|m| Reply::bulk(m)).collect())
 }
 
 /// SISMEMBER key member
@@ -118,7 +118,7 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let db = &mut cx.dbs[cx.db];
     let Some(s) = tri!(typed_mut!(db, a[1], now, Set)) else {
         return match count {
-            Some(_) => Reply::array(Vec::new()),
+            Some(_) => Reply::Set(Vec::new()),
             None => Reply::nil(),
         };
     };
@@ -129,7 +129,7 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     tri!(budget.take(longest.saturating_mul(n), n));
     let mut rebuilt = false;
     let reply = match count {
-        Some(0) => return Reply::array(Vec::new()),
+        Some(0) => return Reply::Set(Vec::new()),
         None => {
             let m = pick_distinct(s, 1, cx.rng).pop().expect("non-empty set");
             s.remove(&m);
@@ -149,7 +149,7 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
                 }
                 p
             };
-            crate::cmd::bulk_array(picked)
+            Reply::Set(picked.into_iter().map(|m| Reply::Bulk(Some(m))).collect())
         }
     };
     db.touch(a[1]);
@@ -330,7 +330,7 @@ fn read_op(cx: &mut Ctx<'_>, a: &[&[u8]], op: Op) -> Reply {
     let budget = cx.reply;
     let members = tri!(combine(cx, &a[1..], op, |n| budget.take(0, n)));
     tri!(budget.take_all(members.iter().copied()));
-    Reply::bulks(members)
+    Reply::Set(members.into_iter().map(Reply::bulk).collect())
 }
 
 fn store_op(cx: &mut Ctx<'_>, a: &[&[u8]], op: Op) -> Reply {

@@ -419,12 +419,12 @@ pub(crate) fn read(
             continue;
         }
         budget.take_all(found.iter().flat_map(|(_, f)| f.iter().map(Vec::as_slice)))?;
-        out.push(Reply::array(alloc::vec![
+        out.push((
             Reply::bulk(&w.key),
             Reply::array(found.iter().map(|(id, f)| entry_reply(*id, f)).collect()),
-        ]));
+        ));
     }
-    Ok((!out.is_empty()).then(|| Reply::array(out)))
+    Ok((!out.is_empty()).then_some(Reply::Keyed(out)))
 }
 
 /// What XREAD and XREADGROUP parse before the streams.

@@ -597,11 +597,9 @@ pub(crate) fn lcs(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             Reply::array(m)
         })
         .collect();
-    Reply::array(alloc::vec![
-        Reply::bulk(b"matches"),
-        Reply::array(out),
-        Reply::bulk(b"len"),
-        Reply::Integer(total as i64),
+    Reply::Map(alloc::vec![
+        (Reply::bulk(b"matches"), Reply::array(out)),
+        (Reply::bulk(b"len"), Reply::Integer(total as i64)),
     ])
 }
 

@@ -21,15 +21,16 @@ impl T {
         }
     }
 
-    /// Runs a command given as space-separated words.
+    /// Runs a command given as space-separated words; its reply as RESP2
+    /// types it (the diff tests check the RESP3 types).
     pub(crate) fn run(&mut self, line: &str) -> Reply {
         let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-        self.store.execute(&mut self.s, &args, self.now)
+        self.argv(&args)
     }
 
     /// Runs a command given as separate arguments (binary or with spaces).
     pub(crate) fn argv(&mut self, args: &[&[u8]]) -> Reply {
-        self.store.execute(&mut self.s, args, self.now)
+        self.store.execute(&mut self.s, args, self.now).into_resp2()
     }
 }
 

@@ -4,7 +4,6 @@
 //! estimates them).
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use crate::cmd::object::subcommand;
 use crate::cmd::streams::entry_reply;
@@ -42,12 +41,12 @@ fn id(id: StreamId) -> Reply {
     Reply::Bulk(Some(id.to_bytes()))
 }
 
-fn field(name: &str, value: Reply) -> [Reply; 2] {
-    [Reply::bulk(name.as_bytes()), value]
+fn field(name: &str, value: Reply) -> (Reply, Reply) {
+    (Reply::bulk(name.as_bytes()), value)
 }
 
-fn map<const N: usize>(fields: [[Reply; 2]; N]) -> Reply {
-    Reply::array(fields.into_iter().flatten().collect())
+fn map<const N: usize>(fields: [(Reply, Reply); N]) -> Reply {
+    Reply::Map(fields.into())
 }
 
 /// XINFO CONSUMERS|GROUPS|STREAM|HELP
@@ -133,7 +132,7 @@ fn stream(s: &Stream, a: &[&[u8]]) -> Reply {
         }
         _ => return syntax(a[1]),
     };
-    let mut out: Vec<Reply> = [
+    let mut out = alloc::vec![
         field("length", Reply::Integer(s.len() as i64)),
         field("radix-tree-keys", Reply::Integer(s.rax_keys() as i64)),
         field("radix-tree-nodes", Reply::Integer(s.rax_nodes() as i64)),
@@ -141,20 +140,17 @@ fn stream(s: &Stream, a: &[&[u8]]) -> Reply {
         field("max-deleted-entry-id", id(s.max_deleted)),
         field("entries-added", Reply::Integer(s.entries_added as i64)),
         field("recorded-first-entry-id", id(s.first_id())),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    ];
     let Some(count) = full else {
         let edge = |rev: bool| {
             s.range(StreamId::MIN, StreamId::MAX, rev, 1)
                 .first()
                 .map_or_else(Reply::nil, |(id, f)| entry_reply(*id, f))
         };
-        out.extend(field("groups", Reply::Integer(s.groups.len() as i64)));
-        out.extend(field("first-entry", edge(false)));
-        out.extend(field("last-entry", edge(true)));
-        return Reply::array(out);
+        out.push(field("groups", Reply::Integer(s.groups.len() as i64)));
+        out.push(field("first-entry", edge(false)));
+        out.push(field("last-entry", edge(true)));
+        return Reply::Map(out);
     };
     let take = if count == 0 { usize::MAX } else { count };
     let entries = s
@@ -162,7 +158,7 @@ fn stream(s: &Stream, a: &[&[u8]]) -> Reply {
         .into_iter()
         .map(|(id, f)| entry_reply(id, f))
         .collect();
-    out.extend(field("entries", Reply::array(entries)));
+    out.push(field("entries", Reply::array(entries)));
     let groups = s
         .groups
         .iter()
@@ -216,6 +212,6 @@ fn stream(s: &Stream, a: &[&[u8]]) -> Reply {
             ])
         })
         .collect();
-    out.extend(field("groups", Reply::array(groups)));
-    Reply::array(out)
+    out.push(field("groups", Reply::array(groups)));
+    Reply::Map(out)
 }

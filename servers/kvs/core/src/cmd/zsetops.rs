@@ -9,7 +9,7 @@ use crate::cmd::{int_arg, is, scan};
 use crate::db::{Value, tri};
 use crate::hash::{Map, Set};
 use crate::memory::OOM;
-use crate::num::{self, fmt_double};
+use crate::num;
 use crate::reply::{NOT_INTEGER, Reply, SYNTAX};
 use crate::store::Ctx;
 use crate::zset::ZSet;
@@ -337,14 +337,15 @@ fn generic(cx: &mut Ctx<'_>, a: &[&[u8]], at: usize, op: Op, form: Form) -> Repl
         });
         let per = if opts.withscores { 2 } else { 1 };
         tri!(budget.take(bytes, items.len() * per));
-        let mut out = Vec::with_capacity(items.len() * per);
-        for (m, s) in items {
-            out.push(Reply::bulk(m));
-            if opts.withscores {
-                out.push(Reply::Bulk(Some(fmt_double(s).into_bytes())));
-            }
-        }
-        return Reply::array(out);
+        return match opts.withscores {
+            true => Reply::Pairs(
+                items
+                    .into_iter()
+                    .map(|(m, s)| (Reply::bulk(m), Reply::double(s)))
+                    .collect(),
+            ),
+            false => Reply::array(items.into_iter().map(|(m, _)| Reply::bulk(m)).collect()),
+        };
     }
     // The copy is data: each member twice (map and index) and a few words.
     let bytes = items

@@ -29,7 +29,7 @@ fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> 
 const SCORE_TEXT: usize = 24;
 
 fn score_reply(v: f64) -> Reply {
-    Reply::Bulk(Some(fmt_double(v).into_bytes()))
+    Reply::double(v)
 }
 
 #[derive(Default)]
@@ -428,15 +428,17 @@ fn select<'z>(
     items
 }
 
+/// Members, or members and their scores as pairs.
 fn range_reply(items: &[(&[u8], f64)], withscores: bool) -> Reply {
-    let mut out = Vec::with_capacity(items.len() * if withscores { 2 } else { 1 });
-    for (m, s) in items {
-        out.push(Reply::bulk(m));
-        if withscores {
-            out.push(score_reply(*s));
-        }
+    match withscores {
+        true => Reply::Pairs(
+            items
+                .iter()
+                .map(|(m, s)| (Reply::bulk(m), score_reply(*s)))
+                .collect(),
+        ),
+        false => Reply::array(items.iter().map(|(m, _)| Reply::bulk(m)).collect()),
     }
-    Reply::array(out)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -737,10 +739,7 @@ fn zpop_generic(cx: &mut Ctx<'_>, a: &[&[u8]], max: bool) -> Reply {
     let mut out = Vec::new();
     for _ in 0..count {
         match z.pop(max) {
-            Some((m, s)) => {
-                out.push(Reply::Bulk(Some(m)));
-                out.push(score_reply(s));
-            }
+            Some((m, s)) => out.push((Reply::Bulk(Some(m)), score_reply(s))),
             None => break,
         }
     }
@@ -748,7 +747,11 @@ fn zpop_generic(cx: &mut Ctx<'_>, a: &[&[u8]], max: bool) -> Reply {
         db.touch(a[1]);
         db.drop_if_empty(a[1]);
     }
-    Reply::array(out)
+    // With a count, pairs (nested in RESP3); without, one flat pair.
+    match a.len() {
+        3 => Reply::Pairs(out),
+        _ => Reply::array(out.into_iter().flat_map(|(m, s)| [m, s]).collect()),
+    }
 }
 
 /// ZPOPMIN key [count]
@@ -821,7 +824,8 @@ pub(crate) fn zscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     for (m, s) in batch {
         if opts.matches(m) {
             out.push(Reply::bulk(m));
-            out.push(score_reply(s));
+            // A bulk string in RESP3 too: SCAN's replies are strings.
+            out.push(Reply::Bulk(Some(fmt_double(s).into_bytes())));
         }
     }
     scan::reply(next, out)

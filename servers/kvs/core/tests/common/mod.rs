@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kvs_core::{Session, Store};
+use kvs_core::{Protocol, Session, Store};
 
 /// A connection to the real server.
 pub struct Redis {
@@ -220,10 +220,16 @@ pub fn store_events(store: &mut Store, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// Held while a test sets the server's parameters: the tests of one
+/// binary run at once, and they set the same ones.
+static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// One session of a kvs-core [`Store`] beside one connection to Redis,
-/// both with the same parameters and keyspace events on: each command
-/// goes to both, and its reply and its events must be the same.
+/// both with the same parameters and keyspace events on, and speaking the
+/// same protocol: each command goes to both, and its reply and its events
+/// must be the same.
 pub struct Differ {
+    _alone: std::sync::MutexGuard<'static, ()>,
     pub redis: Redis,
     pub store: Store,
     session: Session,
@@ -243,18 +249,27 @@ pub struct Differ {
 impl Differ {
     /// For test `test` (its name), with keys under `prefix`: the
     /// parameters `params` (name, value, and the value to set back) on
-    /// both, `notify-keyspace-events KEAn` among them. `None` when there
-    /// is no Redis 7.0 ([`redis_7_0`] says why).
+    /// both, `notify-keyspace-events KEAn` among them, and replies in
+    /// `protocol`. `None` when there is no Redis 7.0 ([`redis_7_0`] says
+    /// why).
     pub fn new(
         test: &str,
         prefix: &str,
         seed: u64,
         params: &[(&str, &str, &str)],
+        protocol: Protocol,
     ) -> Option<Differ> {
+        let alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
         let (mut redis, version, addr) = redis_7_0(test)?;
         eprintln!(
-            "{test}: Redis {version} at {addr}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), keys {prefix}*"
+            "{test}: Redis {version} at {addr}, {protocol:?}, seed {seed} (KVS_DIFF_SEED={seed} repeats it), keys {prefix}*"
         );
+        if protocol == Protocol::Resp3 {
+            let hello = redis.call(&[b"HELLO".to_vec(), b"3".to_vec()]);
+            assert!(hello.starts_with(b"%"), "HELLO 3: {hello:?}");
+        }
+        let mut session = Session::new();
+        session.set_protocol(protocol);
         let mut store = Store::new();
         let mut restore = Vec::new();
         for &(name, value, back) in [("notify-keyspace-events", "KEAn", "")]
@@ -272,9 +287,10 @@ impl Differ {
         }
         let events = Events::subscribe(&addr, prefix);
         Some(Differ {
+            _alone: alone,
             redis,
             store,
-            session: Session::new(),
+            session,
             events,
             prefix: prefix.to_string(),
             seed,
@@ -301,12 +317,13 @@ impl Differ {
         let mut ours = Vec::new();
         self.store
             .execute(&mut self.session, &refs, 1_700_000_000_000)
-            .encode_resp2(&mut ours);
+            .encode(self.session.protocol(), &mut ours);
         let (ours, theirs) = (normalize(&ours), normalize(&theirs));
         let counts = self.tally.entry(words[0].to_uppercase()).or_default();
         if theirs.starts_with(b"-")
             || theirs == b"*-1\r\n"
             || theirs == b"$-1\r\n"
+            || theirs == b"_\r\n"
             || theirs == b"*0\r\n"
         {
             counts.0 += 1;
@@ -354,29 +371,30 @@ impl Differ {
     }
 }
 
-/// The length of the whole RESP2 reply at the start of `b`, if it is
+/// The length of the whole RESP2 or RESP3 reply at the start of `b`, if it is
 /// all there.
 pub fn reply_len(b: &[u8]) -> Option<usize> {
     let line_end = b.windows(2).position(|w| w == b"\r\n")?;
     let head = &b[1..line_end];
     let after = line_end + 2;
     let n = || -> i64 { std::str::from_utf8(head).unwrap().parse().unwrap() };
+    let aggregate = |count: i64| {
+        let mut at = after;
+        for _ in 0..count {
+            at += reply_len(&b[at..])?;
+        }
+        Some(at)
+    };
     match b[0] {
-        b'+' | b'-' | b':' => Some(after),
-        b'$' if n() < 0 => Some(after),
-        b'$' => {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'*' if n() < 0 => Some(after),
+        b'$' | b'=' | b'!' => {
             let end = after + n() as usize + 2;
             (b.len() >= end).then_some(end)
         }
-        b'*' if n() < 0 => Some(after),
-        b'*' => {
-            let mut at = after;
-            for _ in 0..n() {
-                at += reply_len(&b[at..])?;
-            }
-            Some(at)
-        }
-        other => panic!("not a RESP2 reply: {:?}", other as char),
+        b'*' | b'~' | b'>' => aggregate(n()),
+        b'%' => aggregate(2 * n()),
+        other => panic!("not a RESP reply: {:?}", other as char),
     }
 }
 
