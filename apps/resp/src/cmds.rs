@@ -189,7 +189,9 @@ pub(crate) fn execute<S: Store, C: Clock>(
         // A subscribed connection (RESP2) runs only the subscription
         // commands, PING, QUIT and RESET; a command that does not exist
         // or has the wrong arity gets that error first, as in Redis.
-        _ if s.subs.active() && !allowed_subscribed(own) => refuse_subscribed(s, fe, cmd),
+        _ if s.subs.active() && !s.resp3 && !allowed_subscribed(own) => {
+            refuse_subscribed(s, fe, cmd)
+        }
         // Inside MULTI everything else goes to the store to be queued; the
         // store does not know the front end's commands, so it refuses them
         // and the transaction fails at EXEC (EXECABORT).
@@ -290,8 +292,9 @@ fn run_own<S: Store, C: Clock>(
     }
     let out = &mut s.out;
     match own {
-        // A subscribed connection's PING answers as a message would.
-        Own::Ping if s.subs.active() => match cmd.arg(1) {
+        // A subscribed connection's PING answers as a message would
+        // (in RESP2; RESP3 has no subscribed mode).
+        Own::Ping if s.subs.active() && !s.resp3 => match cmd.arg(1) {
             _ if cmd.len() > 2 => reply::arity(out, spec.name),
             message => {
                 reply::array(out, 2);
@@ -331,11 +334,11 @@ fn run_own<S: Store, C: Clock>(
         Own::Hello => hello(s, fe, cmd),
         Own::Info => {
             let sections: Vec<&[u8]> = cmd.args().skip(1).collect();
-            info::write(fe, &sections, out);
+            info::write(fe, &sections, out, s.resp3);
         }
-        Own::Command => command(cmd, out),
+        Own::Command => command(cmd, out, s.resp3),
         Own::Client => client(s, fe, spec, cmd),
-        Own::Config => config(fe, spec, cmd, out),
+        Own::Config => config(fe, spec, cmd, out, s.resp3),
         // `execute` answers QUIT itself (it closes even inside MULTI).
         Own::Quit => reply::ok(out),
         // Answered above.
@@ -385,7 +388,7 @@ fn subscribed<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
 }
 
 /// `RESET`: the connection as new (its store session ends: no MULTI, no
-/// WATCH, database 0), no subscriptions, no name.
+/// WATCH, database 0), no subscriptions, no name, RESP2.
 fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
     if s.used_store {
         fe.store.close(s.id);
@@ -394,11 +397,15 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
     }
     s.in_multi = false;
     fe.pubsub.leave(s.id, &mut s.subs);
+    // Back to RESP2: the store's session went (the next is RESP2's),
+    // and so did the subscriptions.
+    s.resp3 = false;
     if let Some(info) = fe.client_mut(s) {
         info.db = 0;
         info.multi = None;
         info.name.clear();
         info.subs = (0, 0, 0);
+        info.resp3 = false;
     }
     reply::simple(&mut s.out, "RESET");
 }
@@ -487,7 +494,7 @@ const BAD_NAME: &[u8] = b"ERR Client names cannot contain spaces, newlines or sp
 fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
     let out = &mut s.out;
     let args: Vec<&[u8]> = cmd.args().skip(1).collect();
-    let mut resp3 = false;
+    let mut resp3 = s.resp3;
     if let Some(version) = args.first() {
         match parse_i64(version) {
             None => {
@@ -496,9 +503,7 @@ fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Comm
                     b"ERR Protocol version is not an integer or out of range",
                 );
             }
-            Some(2) => {}
-            // Redis checks RESP3's options before switching; Basalt
-            // checks them too, then refuses to switch.
+            Some(2) => resp3 = false,
             Some(3) => resp3 = true,
             Some(_) => return reply::error(out, NOPROTO),
         }
@@ -529,22 +534,32 @@ fn hello<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Comm
     if name.is_some_and(|name| !valid_name(name)) {
         return reply::error(out, BAD_NAME);
     }
-    if resp3 {
-        return reply::error(out, NOPROTO);
+    if resp3 != s.resp3 {
+        // The store writes the session's replies (and mail) in it too.
+        if stale(s, fe) {
+            return;
+        }
+        s.used_store = true;
+        if fe.store.protocol(s.id, resp3).is_err() {
+            return lost(s);
+        }
+        s.resp3 = resp3;
+        fe.pubsub.set_resp3(s.id, resp3);
     }
-    if let Some(name) = name
-        && let Some(info) = fe.client_mut(s)
-    {
-        info.name = name.to_vec();
+    if let Some(info) = fe.client_mut(s) {
+        info.resp3 = resp3;
+        if let Some(name) = name {
+            info.name = name.to_vec();
+        }
     }
     let out = &mut s.out;
-    reply::array(out, 14);
+    reply::map(out, 7, resp3);
     reply::bulk(out, b"server");
     reply::bulk(out, b"redis");
     reply::bulk(out, b"version");
     reply::bulk(out, REDIS_VERSION.as_bytes());
     reply::bulk(out, b"proto");
-    reply::int(out, 2);
+    reply::int(out, if resp3 { 3 } else { 2 });
     reply::bulk(out, b"id");
     reply::int(out, s.id as i64);
     reply::bulk(out, b"mode");
@@ -573,14 +588,14 @@ fn sub_arity_ok(sub: &Spec, argc: usize, out: &mut Vec<u8>) -> bool {
 }
 
 /// `COMMAND [COUNT|DOCS|INFO|LIST|HELP …]`.
-fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
+fn command(cmd: Command<'_>, out: &mut Vec<u8>, resp3: bool) {
     let Some(container) = table::lookup(b"command") else {
         return;
     };
     let Some(sub_name) = cmd.arg(1) else {
         reply::array(out, table::count());
         for spec in table::all() {
-            docs::write_info(spec, out);
+            docs::write_info(spec, out, resp3);
         }
         return;
     };
@@ -596,15 +611,15 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
         "command|info" if names.is_empty() => {
             reply::array(out, table::count());
             for spec in table::all() {
-                docs::write_info(spec, out);
+                docs::write_info(spec, out, resp3);
             }
         }
         "command|info" => {
             reply::array(out, names.len());
             for name in names {
                 match table::lookup(name) {
-                    Some(spec) => docs::write_info(spec, out),
-                    None => reply::nil(out),
+                    Some(spec) => docs::write_info(spec, out, resp3),
+                    None => reply::null(out, resp3),
                 }
             }
         }
@@ -614,9 +629,9 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>) {
             } else {
                 names.iter().filter_map(|n| table::lookup(n)).collect()
             };
-            reply::array(out, specs.len() * 2);
+            reply::map(out, specs.len(), resp3);
             for spec in specs {
-                docs::write_docs(spec, out);
+                docs::write_docs(spec, out, resp3);
             }
         }
         "command|list" => {
@@ -688,6 +703,7 @@ fn config<S: Store, C: Clock>(
     container: &'static Spec,
     cmd: Command<'_>,
     out: &mut Vec<u8>,
+    resp3: bool,
 ) {
     let sub_name = cmd.arg(1).unwrap_or_default();
     let Some(sub) = container.subcommand(sub_name) else {
@@ -698,7 +714,7 @@ fn config<S: Store, C: Clock>(
     }
     let rest: Vec<&[u8]> = cmd.args().skip(2).collect();
     match sub.name {
-        "config|get" => config_get(fe, &rest, out),
+        "config|get" => config_get(fe, &rest, out, resp3),
         "config|set" => config_set(fe, &rest, out),
         "config|resetstat" => {
             fe.stats.reset();
@@ -737,11 +753,17 @@ fn ask_store<S: Store, C: Clock>(fe: &mut Frontend<S, C>, args: &[&[u8]]) -> Opt
 
 /// `CONFIG GET pattern…`: the front end's parameters, then the store's
 /// (which the store reports itself).
-fn config_get<S: Store, C: Clock>(fe: &mut Frontend<S, C>, patterns: &[&[u8]], out: &mut Vec<u8>) {
+fn config_get<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    patterns: &[&[u8]],
+    out: &mut Vec<u8>,
+    resp3: bool,
+) {
     let mut ask: Vec<&[u8]> = alloc::vec![b"CONFIG", b"GET"];
     ask.extend_from_slice(patterns);
-    // The store's reply is an array of name/value pairs: its count, then
-    // its elements after the header line.
+    // The store's reply (in the front end's own session, RESP2) is an
+    // array of name/value pairs: its count, then its elements after the
+    // header line.
     let store = ask_store(fe, &ask).and_then(|reply| {
         let count = reply.strip_prefix(b"*")?;
         let end = count.iter().position(|&b| b == b'\r')?;
@@ -750,7 +772,7 @@ fn config_get<S: Store, C: Clock>(fe: &mut Frontend<S, C>, patterns: &[&[u8]], o
     });
     let own = fe.config.matching(patterns);
     let (store_count, store_body) = store.unwrap_or_default();
-    reply::array(out, own.len() * 2 + store_count);
+    reply::map(out, own.len() + store_count / 2, resp3);
     for (name, value) in own {
         reply::bulk(out, name.as_bytes());
         reply::bulk(out, value.as_bytes());
@@ -820,7 +842,7 @@ fn client<S: Store, C: Clock>(
         "client|id" => reply::int(out, s.id as i64),
         "client|getname" => match fe.client_list().find(|c| c.id == s.id) {
             Some(info) if !info.name.is_empty() => reply::bulk(out, &info.name),
-            _ => reply::nil(out),
+            _ => reply::null(out, s.resp3),
         },
         "client|setname" => {
             let name = arg(2);
@@ -861,9 +883,9 @@ fn client<S: Store, C: Clock>(
             if let Some(info) = fe.client_list().find(|c| c.id == s.id) {
                 client_line(info, now, &mut line);
             }
-            reply::bulk(out, line.as_bytes());
+            reply::verbatim(out, line.as_bytes(), s.resp3);
         }
-        "client|list" => client_list(fe, &cmd, now, out),
+        "client|list" => client_list(fe, &cmd, now, out, s.resp3),
         "client|unblock" => client_unblock(fe, &cmd, out),
         _ => help(
             out,
@@ -927,6 +949,7 @@ fn client_list<S: Store, C: Clock>(
     cmd: &Command<'_>,
     now: u64,
     out: &mut Vec<u8>,
+    resp3: bool,
 ) {
     let args: Vec<&[u8]> = cmd.args().skip(2).collect();
     let mut ids: Option<Vec<u64>> = None;
@@ -973,7 +996,7 @@ fn client_list<S: Store, C: Clock>(
     for info in clients {
         client_line(info, now, &mut text);
     }
-    reply::bulk(out, text.as_bytes());
+    reply::verbatim(out, text.as_bytes(), resp3);
 }
 
 /// One line of CLIENT LIST: Redis's fields that Basalt can tell.
@@ -993,7 +1016,7 @@ fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
     let _ = write!(
         line,
         "id={} addr={} laddr={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} \
-         ssub={ssub} multi={} qbuf={} omem={} cmd={} user=default redir=-1 resp=2",
+         ssub={ssub} multi={} qbuf={} omem={} cmd={} user=default redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -1006,6 +1029,7 @@ fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
         c.qbuf,
         c.omem,
         cmd,
+        if c.resp3 { 3 } else { 2 },
     );
     if !c.lib_name.is_empty() || !c.lib_ver.is_empty() {
         let _ = write!(

@@ -63,6 +63,8 @@ pub(crate) struct Session {
     /// Its blocking command waits ([`Answer`]): nothing more runs until
     /// the store answers it.
     pub(crate) blocked: bool,
+    /// It said `HELLO 3`: replies are RESP3's, messages pushes.
+    pub(crate) resp3: bool,
 }
 
 /// One client connection. Make it with
@@ -119,6 +121,7 @@ impl Connection {
                 subs: Subscriptions::default(),
                 may_block: false,
                 blocked: false,
+                resp3: false,
             },
             queued: Vec::new(),
             round: 0,

@@ -257,8 +257,8 @@ fn word_item(word: &'static str) -> Result<Item, BadSyntax> {
     }))
 }
 
-/// Appends one argument's description (a flat map).
-fn write_arg(arg: &Arg, out: &mut Vec<u8>) {
+/// Appends one argument's description (a map; flat in RESP2).
+fn write_arg(arg: &Arg, out: &mut Vec<u8>, resp3: bool) {
     let flags: Vec<&str> = [(arg.optional, "optional"), (arg.multiple, "multiple")]
         .into_iter()
         .filter_map(|(on, f)| on.then_some(f))
@@ -271,7 +271,7 @@ fn write_arg(arg: &Arg, out: &mut Vec<u8>) {
         + usize::from(arg.token.is_some())
         + usize::from(!flags.is_empty())
         + usize::from(children.is_some());
-    reply::array(out, pairs * 2);
+    reply::map(out, pairs, resp3);
     reply::bulk(out, b"name");
     reply::bulk(out, arg.name.as_bytes());
     reply::bulk(out, b"type");
@@ -290,37 +290,37 @@ fn write_arg(arg: &Arg, out: &mut Vec<u8>) {
     }
     if !flags.is_empty() {
         reply::bulk(out, b"flags");
-        reply::array(out, flags.len());
+        reply::set(out, flags.len(), resp3);
         for flag in flags {
             reply::simple(out, flag);
         }
     }
     if let Some(args) = children {
         reply::bulk(out, b"arguments");
-        write_args(args, out);
+        write_args(args, out, resp3);
     }
 }
 
-fn write_args(args: &[Arg], out: &mut Vec<u8>) {
+fn write_args(args: &[Arg], out: &mut Vec<u8>, resp3: bool) {
     reply::array(out, args.len());
     for arg in args {
-        write_arg(arg, out);
+        write_arg(arg, out, resp3);
     }
 }
 
-/// Appends a command's documentation: its name, then a flat map of
-/// summary, since, group, arguments and subcommands.
-pub(crate) fn write_docs(spec: &Spec, out: &mut Vec<u8>) {
+/// Appends a command's documentation: its name, then a map (flat in
+/// RESP2) of summary, since, group, arguments and subcommands.
+pub(crate) fn write_docs(spec: &Spec, out: &mut Vec<u8>, resp3: bool) {
     reply::bulk(out, spec.name.as_bytes());
-    write_doc_map(spec, out);
+    write_doc_map(spec, out, resp3);
 }
 
-fn write_doc_map(spec: &Spec, out: &mut Vec<u8>) {
+fn write_doc_map(spec: &Spec, out: &mut Vec<u8>, resp3: bool) {
     // The table's syntax strings all parse (a test checks); a broken one
     // would only lose its argument list.
     let args = parse(spec.syntax).unwrap_or_default();
     let pairs = 3 + usize::from(!args.is_empty()) + usize::from(!spec.subcommands.is_empty());
-    reply::array(out, pairs * 2);
+    reply::map(out, pairs, resp3);
     reply::bulk(out, b"summary");
     reply::bulk(out, spec.summary.as_bytes());
     reply::bulk(out, b"since");
@@ -329,28 +329,28 @@ fn write_doc_map(spec: &Spec, out: &mut Vec<u8>) {
     reply::bulk(out, spec.group.doc_name().as_bytes());
     if !args.is_empty() {
         reply::bulk(out, b"arguments");
-        write_args(&args, out);
+        write_args(&args, out, resp3);
     }
     if !spec.subcommands.is_empty() {
         reply::bulk(out, b"subcommands");
-        reply::array(out, spec.subcommands.len() * 2);
+        reply::map(out, spec.subcommands.len(), resp3);
         for sub in spec.subcommands {
             reply::bulk(out, sub.name.as_bytes());
-            write_doc_map(sub, out);
+            write_doc_map(sub, out, resp3);
         }
     }
 }
 
 /// Appends a command's `COMMAND INFO` entry: name, arity, flags, first
 /// key, last key, step, ACL categories, tips, key specifications (none
-/// given) and subcommands.
-pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>) {
+/// given) and subcommands; the lists are sets in RESP3.
+pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>, resp3: bool) {
     reply::array(out, 10);
     reply::bulk(out, spec.name.as_bytes());
     reply::int(out, i64::from(spec.arity));
     // Redis lists `movablekeys` after the command's own flags.
     let movable = spec.keys.is_movable();
-    reply::array(out, spec.flags.len() + usize::from(movable));
+    reply::set(out, spec.flags.len() + usize::from(movable), resp3);
     for flag in spec.flags {
         reply::simple(out, flag.name());
     }
@@ -380,15 +380,15 @@ pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>) {
     if spec.has(Flag::Blocking) {
         categories.push("@blocking");
     }
-    reply::array(out, categories.len());
+    reply::set(out, categories.len(), resp3);
     for category in categories {
         reply::simple(out, category);
     }
-    reply::array(out, 0);
-    reply::array(out, 0);
-    reply::array(out, spec.subcommands.len());
+    reply::set(out, 0, resp3);
+    reply::set(out, 0, resp3);
+    reply::set(out, spec.subcommands.len(), resp3);
     for sub in spec.subcommands {
-        write_info(sub, out);
+        write_info(sub, out, resp3);
     }
 }
 
@@ -517,7 +517,7 @@ mod tests {
     #[test]
     fn docs_reply_shape() {
         let mut out = Vec::new();
-        write_docs(lookup(b"get").unwrap(), &mut out);
+        write_docs(lookup(b"get").unwrap(), &mut out, false);
         assert_eq!(
             core::str::from_utf8(&out).unwrap(),
             "$3\r\nget\r\n*8\r\n$7\r\nsummary\r\n$29\r\nReturns a key's string value.\r\n\
@@ -525,7 +525,7 @@ mod tests {
              $9\r\narguments\r\n*1\r\n*4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n"
         );
         out.clear();
-        write_docs(lookup(b"ping").unwrap(), &mut out);
+        write_docs(lookup(b"ping").unwrap(), &mut out, false);
         assert!(
             core::str::from_utf8(&out)
                 .unwrap()
@@ -537,14 +537,14 @@ mod tests {
     #[test]
     fn info_reply_shape() {
         let mut out = Vec::new();
-        write_info(lookup(b"get").unwrap(), &mut out);
+        write_info(lookup(b"get").unwrap(), &mut out, false);
         assert_eq!(
             core::str::from_utf8(&out).unwrap(),
             "*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
              *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n"
         );
         out.clear();
-        write_info(lookup(b"client").unwrap(), &mut out);
+        write_info(lookup(b"client").unwrap(), &mut out, false);
         let text = core::str::from_utf8(&out).unwrap();
         assert!(text.starts_with("*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n"));
         assert!(text.contains("$11\r\nclient|list\r\n"));

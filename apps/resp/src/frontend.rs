@@ -43,6 +43,8 @@ pub(crate) struct ClientInfo {
     pub(crate) subs: (usize, usize, usize),
     /// It waits in a blocking command.
     pub(crate) blocked: bool,
+    /// It said `HELLO 3`.
+    pub(crate) resp3: bool,
 }
 
 impl ClientInfo {
@@ -280,6 +282,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             cmd_len: 0,
             subs: (0, 0, 0),
             blocked: false,
+            resp3: false,
         };
         let slot = match self.free.pop() {
             Some(slot) => {

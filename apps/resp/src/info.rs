@@ -18,11 +18,13 @@ const SECTIONS: [&str; 6] = [
 
 /// Appends `INFO [section …]`: the named sections (case-insensitive;
 /// `default`, `all` and `everything` and no name at all mean every one;
-/// unknown names add nothing) as one bulk string.
+/// unknown names add nothing) as one bulk string (verbatim text in
+/// RESP3).
 pub(crate) fn write<S: Store, C: Clock>(
     fe: &mut Frontend<S, C>,
     names: &[&[u8]],
     out: &mut Vec<u8>,
+    resp3: bool,
 ) {
     let mut wanted = [names.is_empty(); SECTIONS.len()];
     for name in names {
@@ -68,7 +70,7 @@ pub(crate) fn write<S: Store, C: Clock>(
             _ => keyspace(fe, &store, &mut text),
         };
     }
-    reply::bulk(out, text.as_bytes());
+    reply::verbatim(out, text.as_bytes(), resp3);
 }
 
 fn server<S: Store, C: Clock>(

@@ -152,6 +152,16 @@ pub trait Store {
         Ok(())
     }
 
+    /// Writes `session`'s replies (opening it if it is new) in RESP3
+    /// (`resp3`: its client said `HELLO 3`) or RESP2 (`HELLO 2`) from
+    /// now on, its mail's too. The default does nothing: a store whose
+    /// replies hold no map, set, double or nil writes the same bytes in
+    /// both.
+    fn protocol(&mut self, session: u64, resp3: bool) -> Result<(), StoreError> {
+        let _ = (session, resp3);
+        Ok(())
+    }
+
     /// Ends the wait of blocked `session` as `CLIENT UNBLOCK` does (its
     /// reply, a timeout's or the UNBLOCKED error when `error`, comes by
     /// [`mail`](Self::mail)); whether it was blocked. The default: never.
@@ -432,6 +442,10 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
 
     fn unblock(&mut self, session: u64, error: bool) -> Result<bool, StoreError> {
         kvs_api::Connection::unblock(self, session, error).map_err(|_| StoreError::Lost)
+    }
+
+    fn protocol(&mut self, session: u64, resp3: bool) -> Result<(), StoreError> {
+        kvs_api::Connection::protocol(self, session, resp3).map_err(|_| StoreError::Lost)
     }
 }
 

@@ -99,6 +99,9 @@ pub(crate) struct PubSub {
     mail: BTreeMap<u64, Mailbox>,
     /// Bytes in all mailboxes.
     mail_bytes: usize,
+    /// The connections that said `HELLO 3`: their messages and
+    /// confirmations are pushes.
+    resp3: BTreeSet<u64>,
 }
 
 /// What a connection's mail came to when it took it.
@@ -132,6 +135,14 @@ impl PubSub {
         }
     }
 
+    /// Connection `id` speaks RESP3 (`on`) or RESP2 from now on.
+    pub(crate) fn set_resp3(&mut self, id: u64, on: bool) {
+        match on {
+            true => self.resp3.insert(id),
+            false => self.resp3.remove(&id),
+        };
+    }
+
     /// SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE: connection `id` (with `subs`)
     /// listens on each of `names`; one reply each.
     pub(crate) fn subscribe(
@@ -142,6 +153,7 @@ impl PubSub {
         names: &[&[u8]],
         out: &mut Vec<u8>,
     ) {
+        let resp3 = self.resp3.contains(&id);
         for &name in names {
             if subs.of(kind).insert(name.to_vec()) {
                 self.registry(kind)
@@ -149,7 +161,7 @@ impl PubSub {
                     .or_default()
                     .insert(id);
             }
-            confirm(out, kind.words().0, Some(name), subs.count(kind));
+            confirm(out, kind.words().0, Some(name), subs.count(kind), resp3);
         }
     }
 
@@ -165,14 +177,15 @@ impl PubSub {
         out: &mut Vec<u8>,
     ) {
         let word = kind.words().1;
+        let resp3 = self.resp3.contains(&id);
         if names.is_empty() {
             let all: Vec<Vec<u8>> = core::mem::take(subs.of(kind)).into_iter().collect();
             if all.is_empty() {
-                confirm(out, word, None, subs.count(kind));
+                confirm(out, word, None, subs.count(kind), resp3);
             }
             for name in all {
                 self.forget(kind, id, &name);
-                confirm(out, word, Some(&name), subs.count(kind));
+                confirm(out, word, Some(&name), subs.count(kind), resp3);
             }
             return;
         }
@@ -180,7 +193,7 @@ impl PubSub {
             if subs.of(kind).remove(name) {
                 self.forget(kind, id, name);
             }
-            confirm(out, word, Some(name), subs.count(kind));
+            confirm(out, word, Some(name), subs.count(kind), resp3);
         }
     }
 
@@ -196,8 +209,9 @@ impl PubSub {
     }
 
     /// Connection `id` goes (or is RESET): every subscription ends,
-    /// without replies, and its mail is dropped.
+    /// without replies, its mail is dropped, and it is RESP2's again.
     pub(crate) fn leave(&mut self, id: u64, subs: &mut Subscriptions) {
+        self.resp3.remove(&id);
         for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
             for name in core::mem::take(subs.of(kind)) {
                 self.forget(kind, id, &name);
@@ -245,7 +259,11 @@ impl PubSub {
                 letters.extend(ids.iter().map(|&id| (id, letter.clone())));
             }
         }
-        for (id, letter) in letters {
+        for (id, mut letter) in letters {
+            // A push to a RESP3 connection: `>` where RESP2 has `*`.
+            if self.resp3.contains(&id) {
+                letter[0] = b'>';
+            }
             self.post(id, &letter, delivery);
             sent += 1;
         }
@@ -339,13 +357,14 @@ impl PubSub {
     }
 }
 
-/// A (un)subscription reply: `[word, name or nil, count]`.
-fn confirm(out: &mut Vec<u8>, word: &[u8], name: Option<&[u8]>, count: usize) {
-    reply::array(out, 3);
+/// A (un)subscription reply: `[word, name or nil, count]`, pushed in
+/// RESP3.
+fn confirm(out: &mut Vec<u8>, word: &[u8], name: Option<&[u8]>, count: usize, resp3: bool) {
+    reply::push(out, 3, resp3);
     reply::bulk(out, word);
     match name {
         Some(n) => reply::bulk(out, n),
-        None => out.extend_from_slice(b"$-1\r\n"),
+        None => reply::null(out, resp3),
     }
     reply::int(out, count as i64);
 }

@@ -58,8 +58,52 @@ pub(crate) fn nil(out: &mut Vec<u8>) {
 
 /// `*<len>\r\n`, the header of an array of `len` elements.
 pub(crate) fn array(out: &mut Vec<u8>, len: usize) {
-    out.push(b'*');
+    header(out, b'*', len);
+}
+
+fn header(out: &mut Vec<u8>, kind: u8, len: usize) {
+    out.push(kind);
     push_u64(out, len as u64);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The header of a map of `pairs` keys and values: `%` in RESP3, an
+/// array of twice as many elements in RESP2.
+pub(crate) fn map(out: &mut Vec<u8>, pairs: usize, resp3: bool) {
+    match resp3 {
+        true => header(out, b'%', pairs),
+        false => header(out, b'*', 2 * pairs),
+    }
+}
+
+/// The header of a set of `len` elements: `~` in RESP3, an array in RESP2.
+pub(crate) fn set(out: &mut Vec<u8>, len: usize, resp3: bool) {
+    header(out, if resp3 { b'~' } else { b'*' }, len);
+}
+
+/// The header of a push (a Pub/Sub message, a subscription's
+/// confirmation): `>` in RESP3, an array in RESP2.
+pub(crate) fn push(out: &mut Vec<u8>, len: usize, resp3: bool) {
+    header(out, if resp3 { b'>' } else { b'*' }, len);
+}
+
+/// The null: `_` in RESP3, the nil bulk string in RESP2.
+pub(crate) fn null(out: &mut Vec<u8>, resp3: bool) {
+    match resp3 {
+        true => out.extend_from_slice(b"_\r\n"),
+        false => nil(out),
+    }
+}
+
+/// Text for a person (INFO, CLIENT LIST): a verbatim string of format
+/// `txt` in RESP3, a bulk string in RESP2.
+pub(crate) fn verbatim(out: &mut Vec<u8>, text: &[u8], resp3: bool) {
+    if !resp3 {
+        return bulk(out, text);
+    }
+    header(out, b'=', text.len() + 4);
+    out.extend_from_slice(b"txt:");
+    out.extend_from_slice(text);
     out.extend_from_slice(b"\r\n");
 }
 

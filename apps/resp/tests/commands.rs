@@ -53,17 +53,9 @@ fn hello_and_auth() {
     assert_eq!(run(&mut c, &mut fe, "HELLO\r\n"), expect);
     assert_eq!(run(&mut c, &mut fe, "HELLO 2\r\n"), expect);
     assert_eq!(
-        run(&mut c, &mut fe, "HELLO 3\r\n"),
-        "-NOPROTO unsupported protocol version\r\n"
-    );
-    assert_eq!(
-        run(&mut c, &mut fe, "HELLO 3 FOO\r\n"),
-        "-ERR Syntax error in HELLO option 'FOO'\r\n"
-    );
-    assert_eq!(
-        run(&mut c, &mut fe, "HELLO 3 SETNAME x\r\nCLIENT GETNAME\r\n"),
-        "-NOPROTO unsupported protocol version\r\n$-1\r\n",
-        "refused, so nothing is applied"
+        run(&mut c, &mut fe, "HELLO 3 FOO\r\nCLIENT GETNAME\r\n"),
+        "-ERR Syntax error in HELLO option 'FOO'\r\n$-1\r\n",
+        "refused, so nothing is applied (still RESP2)"
     );
     assert_eq!(
         run(&mut c, &mut fe, "HELLO 4 FOO\r\n"),
@@ -94,6 +86,35 @@ fn hello_and_auth() {
         expect
     );
     assert_eq!(run(&mut c, &mut fe, "CLIENT GETNAME\r\n"), "$3\r\napp\r\n");
+    // RESP3: HELLO answers a map, and the replies, the front end's and
+    // the store's, take RESP3's types until RESET.
+    let resp3 = expect
+        .replacen("*14", "%7", 1)
+        .replacen(":2\r\n", ":3\r\n", 1);
+    assert_eq!(run(&mut c, &mut fe, "HELLO 3\r\n"), resp3);
+    assert_eq!(run(&mut c, &mut fe, "HELLO\r\n"), resp3);
+    assert_eq!(
+        run(
+            &mut c,
+            &mut fe,
+            "CLIENT SETNAME \"\"\r\nCLIENT GETNAME\r\nGET nokey\r\nZADD hz 1.5 m\r\nZSCORE hz m\r\n\
+             HSET hh f v\r\nHGETALL hh\r\nMULTI\r\nZSCORE hz m\r\nEXEC\r\n\
+             CONFIG GET maxclients\r\nCOMMAND INFO nosuch\r\nDEL hz hh\r\n"
+        ),
+        "+OK\r\n_\r\n_\r\n:1\r\n,1.5\r\n:1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n+OK\r\n+QUEUED\r\n\
+         *1\r\n,1.5\r\n%1\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n*1\r\n_\r\n:2\r\n"
+    );
+    let info = run(&mut c, &mut fe, "CLIENT INFO\r\n");
+    assert!(
+        info.starts_with('=') && info.contains("\r\ntxt:id=") && info.contains(" resp=3"),
+        "{info}"
+    );
+    assert!(run(&mut c, &mut fe, "INFO keyspace\r\n").starts_with('='));
+    assert_eq!(
+        run(&mut c, &mut fe, "RESET\r\nGET nokey\r\n"),
+        "+RESET\r\n$-1\r\n"
+    );
+    assert_eq!(run(&mut c, &mut fe, "HELLO 2 AUTH default pw\r\n"), expect);
     assert_eq!(run(&mut c, &mut fe, "AUTH default secret\r\n"), "+OK\r\n");
     assert_eq!(
         run(&mut c, &mut fe, "AUTH secret\r\n"),

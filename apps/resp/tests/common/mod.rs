@@ -64,6 +64,26 @@ impl Kvs {
         }
     }
 
+    /// The connection of `session`'s client (its badge set), opened if
+    /// new.
+    fn conn(
+        &mut self,
+        session: u64,
+    ) -> Result<&mut kvs::Connection<&'static Local<Server>>, StoreError> {
+        self.server.set_badge(session + 1);
+        if !self.conns.contains_key(&session) {
+            let name = format!("s{session}");
+            let region = self
+                .regions
+                .remove(&session)
+                .map(|buf| (name.as_str(), buf));
+            let conn = kvs::Connection::open(KvsClient::new(self.server), region)
+                .map_err(|_| StoreError::Lost)?;
+            self.conns.insert(session, conn);
+        }
+        self.conns.get_mut(&session).ok_or(StoreError::Lost)
+    }
+
     /// How many sessions the kvs server holds.
     pub fn sessions(&self) -> usize {
         self.server.state().sessions()
@@ -77,18 +97,7 @@ impl Store for Kvs {
         command: Command<'_>,
         reply: &mut Vec<u8>,
     ) -> Result<(), StoreError> {
-        self.server.set_badge(session + 1);
-        if !self.conns.contains_key(&session) {
-            let name = format!("s{session}");
-            let region = self
-                .regions
-                .remove(&session)
-                .map(|buf| (name.as_str(), buf));
-            let conn = kvs::Connection::open(KvsClient::new(self.server), region)
-                .map_err(|_| StoreError::Lost)?;
-            self.conns.insert(session, conn);
-        }
-        let conn = self.conns.get_mut(&session).ok_or(StoreError::Lost)?;
+        let conn = self.conn(session)?;
         match conn.request(command.encoded()) {
             Ok(bytes) => {
                 reply.extend_from_slice(&bytes);
@@ -100,6 +109,11 @@ impl Store for Kvs {
             ) => Err(StoreError::TooLarge),
             Err(_) => Err(StoreError::Lost),
         }
+    }
+
+    fn protocol(&mut self, session: u64, resp3: bool) -> Result<(), StoreError> {
+        let conn = self.conn(session)?;
+        conn.protocol(0, resp3).map_err(|_| StoreError::Lost)
     }
 
     fn close(&mut self, session: u64) {

@@ -89,18 +89,19 @@ pub fn reply_len(b: &[u8]) -> Option<usize> {
             .unwrap()
     };
     let after = line_end + 2;
-    match b[0] {
-        b'+' | b'-' | b':' => Some(after),
-        b'$' if n() < 0 => Some(after),
-        b'$' => Some(after + n() as usize + 2).filter(|&end| b.len() >= end),
-        b'*' if n() < 0 => Some(after),
-        b'*' => {
-            let mut at = after;
-            for _ in 0..n() {
-                at += reply_len(&b[at..])?;
-            }
-            Some(at)
+    let aggregate = |count: i64| {
+        let mut at = after;
+        for _ in 0..count {
+            at += reply_len(&b[at..])?;
         }
-        other => panic!("not a RESP2 reply: {:?}", other as char),
+        Some(at)
+    };
+    match b[0] {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'*' if n() < 0 => Some(after),
+        b'$' | b'=' | b'!' => Some(after + n() as usize + 2).filter(|&end| b.len() >= end),
+        b'*' | b'~' | b'>' => aggregate(n()),
+        b'%' => aggregate(2 * n()),
+        other => panic!("not a RESP reply: {:?}", other as char),
     }
 }

@@ -129,6 +129,12 @@ impl<T: Transport> Connection<T> {
         Ok(self.client.unblock(session, error)?)
     }
 
+    /// Writes session `session`'s replies in RESP3 or RESP2
+    /// ([`Kvs::protocol`](crate::Kvs::protocol)).
+    pub fn protocol(&mut self, session: u64, resp3: bool) -> Result<(), Error> {
+        Ok(self.client.protocol(session, resp3)?)
+    }
+
     /// The RPC client.
     pub fn client(&self) -> &KvsClient<T> {
         &self.client

@@ -216,6 +216,12 @@ libcap::rpc_interface! {
         /// Like [`mc_round`](Kvs::mc_round), with the entries in the first
         /// `len` bytes of the caller's region.
         fn mc_round_shared(len: u64) -> RoundAnswer = 23;
+        /// Writes the replies of the caller's session `session` (made if
+        /// new) in RESP3 (`resp3`, its client said `HELLO 3`) or RESP2
+        /// (`HELLO 2`, `RESET`) from now on: maps, sets, doubles and
+        /// nulls as RESP3 types them, the mail's replies too. Fails with
+        /// [`TOO_MANY_SESSIONS`].
+        fn protocol(session: u64, resp3: bool) = 24;
     }
 }
 

@@ -170,7 +170,8 @@ pub fn parse_round(bytes: &[u8]) -> Option<Vec<RoundEntry<'_>>> {
 }
 
 /// What a round answers for a command that blocked its session (a
-/// `BLPOP` of lists that hold nothing): no RESP2 reply starts with `&`.
+/// `BLPOP` of lists that hold nothing): no RESP2 or RESP3 reply starts
+/// with `&`.
 /// The command's reply comes later, in the client's mail
 /// ([`Kvs::mail`](crate::Kvs::mail)); the session runs nothing until then.
 pub const BLOCKED: &[u8] = b"&\r\n";
@@ -286,15 +287,17 @@ pub fn parse_mail(bytes: &[u8]) -> Option<Vec<Letter<'_>>> {
     Some(letters)
 }
 
-/// The length of the RESP2 reply at the start of `bytes` (a simple
-/// string, error, integer, bulk string or array of them, nil included);
-/// `None` if `bytes` does not start with a whole one. A client splits
-/// the replies of a batch or a round with it.
+/// The length of the RESP2 or RESP3 reply at the start of `bytes` (a
+/// simple string, error, integer, bulk string, array of them, nil
+/// included, or RESP3's null, double, boolean, big number, verbatim
+/// string, map, set or push); `None` if `bytes` does not start with a
+/// whole one. A client splits the replies of a batch or a round with it.
 ///
 /// ```
 /// use kvs_api::proto::reply_len;
 /// assert_eq!(reply_len(b"+OK\r\n:1\r\n"), Some(5));
 /// assert_eq!(reply_len(b"*2\r\n$1\r\na\r\n$-1\r\n"), Some(16));
+/// assert_eq!(reply_len(b"%1\r\n$1\r\nk\r\n,1.5\r\n_\r\n"), Some(17));
 /// assert_eq!(reply_len(b"$3\r\nab"), None);
 /// ```
 pub fn reply_len(bytes: &[u8]) -> Option<usize> {
@@ -309,22 +312,17 @@ pub fn reply_len(bytes: &[u8]) -> Option<usize> {
         let header = &line[..end];
         pos += 1 + end + 2;
         match kind {
-            b'+' | b'-' | b':' => {}
-            b'$' | b'*' => {
-                if header == b"-1" {
-                    continue;
+            b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => {}
+            b'$' | b'*' if header == b"-1" => {}
+            b'$' | b'=' | b'!' => {
+                let data_end = pos.checked_add(decimal(header)?)?;
+                if bytes.get(data_end..data_end + 2)? != b"\r\n" {
+                    return None;
                 }
-                let n = decimal(header)?;
-                if kind == b'$' {
-                    let data_end = pos.checked_add(n)?;
-                    if bytes.get(data_end..data_end + 2)? != b"\r\n" {
-                        return None;
-                    }
-                    pos = data_end + 2;
-                } else {
-                    pending = pending.checked_add(n)?;
-                }
+                pos = data_end + 2;
             }
+            b'*' | b'~' | b'>' => pending = pending.checked_add(decimal(header)?)?,
+            b'%' => pending = pending.checked_add(decimal(header)?.checked_mul(2)?)?,
             _ => return None,
         }
     }

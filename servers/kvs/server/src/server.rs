@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use kvs_core::aof::Tag;
 use kvs_core::config::ConfigError;
 use kvs_core::memory::Gauge;
-use kvs_core::{Session, Store};
+use kvs_core::{Protocol, Session, Store};
 use libcap::rpc::{Bytes, Caller, Settle};
 
 /// Active expiry runs after every this many requests ...
@@ -500,7 +500,11 @@ impl<C: Clock> KvsServer<C> {
                 continue;
             };
             encoded.clear();
-            reply.encode_resp2(&mut encoded);
+            let protocol = client
+                .sessions
+                .get(&session)
+                .map_or(Protocol::Resp2, Session::protocol);
+            reply.encode(protocol, &mut encoded);
             let first = client.mail.is_empty();
             proto::Letter::Reply {
                 session,
@@ -780,7 +784,7 @@ impl<C: Clock> Engine<'_, C> {
             Some(p) => p.execute_tagged(self.store, state, args, now, tag),
             None => self.store.execute(state, args, now),
         };
-        r.encode_resp2(reply);
+        r.encode(state.protocol(), reply);
     }
 }
 
@@ -999,6 +1003,18 @@ impl<C: Clock> Kvs for KvsServer<C> {
 
     fn events(&mut self, caller: Caller, on: bool) -> Result<(), u64> {
         self.clients.entry(caller.badge).or_default().events = on;
+        Ok(())
+    }
+
+    fn protocol(&mut self, caller: Caller, session: u64, resp3: bool) -> Result<(), u64> {
+        let client = self.clients.entry(caller.badge).or_default();
+        let state = client
+            .session(session, &mut self.next_session)
+            .ok_or(TOO_MANY_SESSIONS)?;
+        state.set_protocol(match resp3 {
+            true => Protocol::Resp3,
+            false => Protocol::Resp2,
+        });
         Ok(())
     }
 

@@ -1164,6 +1164,38 @@ fn blocked_sessions_get_their_replies_by_mail_and_wake_their_client() {
 }
 
 #[test]
+fn a_session_said_hello_3_gets_resp3_replies_and_mail() {
+    let now = Rc::new(Cell::new(1_000_000));
+    let (front, _) = region(4096);
+    let mut s = KvsServer::new(TickingClock(now.clone()), vec![(String::from("fe"), front)]);
+    let fe = Caller { badge: 1 };
+    Kvs::attach(&mut s, fe, "fe").unwrap();
+    Kvs::protocol(&mut s, fe, 10, true).unwrap();
+    assert_eq!(
+        run_round(
+            &mut s,
+            1,
+            &[
+                (10, "ZADD z 1.5 m"),
+                (10, "ZSCORE z m"),
+                (10, "HGET h f"),
+                (11, "ZSCORE z m"),
+                (10, "BZPOPMIN empty 0"),
+            ]
+        ),
+        [&b":1\r\n,1.5\r\n_\r\n$3\r\n1.5\r\n"[..], proto::BLOCKED].concat()
+    );
+    run_round(&mut s, 1, &[(11, "ZADD empty 2 x")]);
+    assert_eq!(
+        mail(&mut s, 1),
+        [(10, b"*3\r\n$5\r\nempty\r\n$1\r\nx\r\n,2\r\n".to_vec())]
+    );
+    // Back to RESP2 (RESET).
+    Kvs::protocol(&mut s, fe, 10, false).unwrap();
+    assert_eq!(run_round(&mut s, 1, &[(10, "HGET h f")]), b"$-1\r\n");
+}
+
+#[test]
 fn blocking_commands_do_not_block_outside_rounds() {
     let (s, _) = server(Vec::new());
     let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
