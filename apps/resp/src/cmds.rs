@@ -4,7 +4,7 @@ use crate::conn::Session;
 use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
 use crate::pubsub::Kind;
 use crate::table;
-use crate::{Clock, Command, Store, StoreError, docs, info, reply};
+use crate::{Clock, Command, Store, StoreError, docs, info, reply, tracking};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -173,11 +173,24 @@ pub(crate) fn execute<S: Store, C: Clock>(
     cmd: Command<'_>,
 ) {
     let name = cmd.name();
+    let caching = fe
+        .client(s.id)
+        .and_then(|c| c.tracking.as_ref())
+        .is_some_and(|t| t.caching);
     if let Some(info) = fe.client_mut(s) {
         info.set_cmd(name);
     }
     let start = s.out.len();
     let own = own(name);
+    // One of the front end's own commands uses up CLIENT CACHING (the
+    // store's commands do in the store), as any command does in Redis.
+    if caching
+        && !s.in_multi
+        && own.is_some_and(|o| o != Own::Client)
+        && fe.store.caching(s.id, None).is_err()
+    {
+        return lost(s);
+    }
     match own {
         // QUIT closes even inside MULTI, as in Redis.
         Some(Own::Quit) => {
@@ -406,6 +419,10 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
         info.name.clear();
         info.subs = (0, 0, 0);
         info.resp3 = false;
+    }
+    // Tracking went with the store's session.
+    if fe.client_mut(s).and_then(|c| c.tracking.take()).is_some() {
+        fe.trackers -= 1;
     }
     reply::simple(&mut s.out, "RESET");
 }
@@ -887,6 +904,16 @@ fn client<S: Store, C: Clock>(
         }
         "client|list" => client_list(fe, &cmd, now, out, s.resp3),
         "client|unblock" => client_unblock(fe, &cmd, out),
+        "client|tracking" => client_tracking(s, fe, &cmd),
+        "client|caching" => client_caching(s, fe, arg(2)),
+        "client|getredir" => {
+            let tracking = fe.client(s.id).and_then(|c| c.tracking.as_ref());
+            reply::int(out, tracking.map_or(-1, |t| t.redirect as i64));
+        }
+        "client|trackinginfo" => {
+            let tracking = fe.client(s.id).and_then(|c| c.tracking.as_ref());
+            tracking::info(out, tracking, s.resp3);
+        }
         _ => help(
             out,
             &[
@@ -905,6 +932,16 @@ fn client<S: Store, C: Clock>(
                 "    Name this connection.",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "    End the wait of a connection blocked in BLPOP or its kin.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Track the keys read (or, BCAST, every key under the prefixes) and",
+                "    hear of their changes: client-side caching.",
+                "CACHING (YES|NO)",
+                "    Whether the next command's keys are tracked (OPTIN, OPTOUT).",
+                "GETREDIR",
+                "    Where the invalidations go: 0 here, -1 when not tracking.",
+                "TRACKINGINFO",
+                "    Describe this connection's tracking.",
                 "HELP",
                 "    Print this help.",
             ],
@@ -915,6 +952,83 @@ fn client<S: Store, C: Clock>(
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: 1 if connection `id` waited in a
 /// blocking command (its reply then comes as a timeout's, or as the
 /// UNBLOCKED error), 0 otherwise.
+/// `CLIENT TRACKING on|off [REDIRECT id] [PREFIX p …] [BCAST] [OPTIN]
+/// [OPTOUT] [NOLOOP]`: checked as Redis checks it, then set in the
+/// store (which tracks the session's reads) and in the client list.
+fn client_tracking<S: Store, C: Clock>(
+    s: &mut Session,
+    fe: &mut Frontend<S, C>,
+    cmd: &Command<'_>,
+) {
+    let args: Vec<&[u8]> = cmd.args().skip(2).collect();
+    let current = fe.client(s.id).and_then(|c| c.tracking.clone());
+    let exists = |id: u64| fe.client(id).is_some();
+    let request = match tracking::parse(&args, current.as_ref(), exists) {
+        Ok(request) => request,
+        Err(e) => return reply::error(&mut s.out, e.as_bytes()),
+    };
+    let next = match request {
+        tracking::Request::Off => None,
+        tracking::Request::On { redirect, mode, .. } => {
+            Some(tracking::Tracking::enable(current.as_ref(), redirect, mode))
+        }
+    };
+    if current.is_some() || next.is_some() {
+        if stale(s, fe) {
+            return;
+        }
+        s.used_store = true;
+        if fe
+            .store
+            .track(s.id, next.as_ref().map(|t| &t.mode))
+            .is_err()
+        {
+            return lost(s);
+        }
+    }
+    fe.trackers = fe.trackers + usize::from(next.is_some()) - usize::from(current.is_some());
+    if let Some(info) = fe.client_mut(s) {
+        info.tracking = next;
+    }
+    reply::ok(&mut s.out);
+}
+
+/// `CLIENT CACHING yes|no`.
+fn client_caching<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, word: &[u8]) {
+    let Some(t) = fe.client(s.id).and_then(|c| c.tracking.as_ref()) else {
+        return reply::error(
+            &mut s.out,
+            b"ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        );
+    };
+    let yes = if word.eq_ignore_ascii_case(b"yes") {
+        if !t.mode.optin {
+            return reply::error(
+                &mut s.out,
+                b"ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+        true
+    } else if word.eq_ignore_ascii_case(b"no") {
+        if !t.mode.optout {
+            return reply::error(
+                &mut s.out,
+                b"ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+        false
+    } else {
+        return reply::syntax(&mut s.out);
+    };
+    if fe.store.caching(s.id, Some(yes)).is_err() {
+        return lost(s);
+    }
+    if let Some(t) = fe.client_mut(s).and_then(|c| c.tracking.as_mut()) {
+        t.caching = true;
+    }
+    reply::ok(&mut s.out);
+}
+
 fn client_unblock<S: Store, C: Clock>(
     fe: &mut Frontend<S, C>,
     cmd: &Command<'_>,
@@ -1005,18 +1119,28 @@ fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
     let cmd = String::from_utf8_lossy(&c.cmd[..c.cmd_len]);
     let (sub, psub, ssub) = c.subs;
     let subscribed = sub + psub + ssub > 0;
-    let (flags, multi) = match c.multi {
-        Some(n) if subscribed => ("xP", n as i64),
-        Some(n) => ("x", n as i64),
-        None if subscribed => ("P", -1),
-        None if c.blocked => ("b", -1),
-        None => ("N", -1),
-    };
+    let tracking = c.tracking.as_ref();
+    let mut flags: String = [
+        (subscribed, 'P'),
+        (c.multi.is_some(), 'x'),
+        (c.blocked, 'b'),
+        (tracking.is_some(), 't'),
+        (tracking.is_some_and(|t| t.broken), 'R'),
+        (tracking.is_some_and(|t| t.mode.bcast), 'B'),
+    ]
+    .into_iter()
+    .filter_map(|(on, flag)| on.then_some(flag))
+    .collect();
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let multi = c.multi.map_or(-1, |n| n as i64);
+    let redirect = tracking.map_or(-1, |t| t.redirect as i64);
     // Writing to a String cannot fail.
     let _ = write!(
         line,
         "id={} addr={} laddr={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} \
-         ssub={ssub} multi={} qbuf={} omem={} cmd={} user=default redir=-1 resp={}",
+         ssub={ssub} multi={} qbuf={} omem={} cmd={} user=default redir={redirect} resp={}",
         c.id,
         c.addr,
         c.laddr,

@@ -4,6 +4,7 @@
 use crate::conn::{Connection, Session};
 use crate::pubsub::PubSub;
 use crate::round::{Outcome, Round};
+use crate::tracking::{self, Tracking};
 use crate::{Clock, Command, Config, Stats, Store};
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -45,11 +46,24 @@ pub(crate) struct ClientInfo {
     pub(crate) blocked: bool,
     /// It said `HELLO 3`.
     pub(crate) resp3: bool,
+    /// Its `CLIENT TRACKING`, while on.
+    pub(crate) tracking: Option<Tracking>,
 }
 
 impl ClientInfo {
-    /// Records the name of the command running now.
+    /// Records the name of the command running now. One that is not
+    /// CLIENT (or MULTI), outside MULTI, uses up `CLIENT CACHING`.
     pub(crate) fn set_cmd(&mut self, name: &[u8]) {
+        let client = name
+            .get(..6)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"client"));
+        if self.multi.is_none()
+            && !client
+            && !name.eq_ignore_ascii_case(b"multi")
+            && let Some(t) = self.tracking.as_mut()
+        {
+            t.caching = false;
+        }
         let n = name.len().min(self.cmd.len());
         self.cmd[..n].copy_from_slice(&name[..n]);
         self.cmd[..n].make_ascii_lowercase();
@@ -101,6 +115,9 @@ pub struct Frontend<S, C> {
     checked_generation: u64,
     /// The store sends keyspace events (some connection listens).
     events_on: bool,
+    /// How many connections track keys (`CLIENT TRACKING on`): while
+    /// some do, the store's mail is read at every wake.
+    pub(crate) trackers: usize,
 }
 
 /// What a blocked connection's command came to.
@@ -138,6 +155,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             answers: BTreeMap::new(),
             checked_generation: 0,
             events_on: false,
+            trackers: 0,
         }
     }
 
@@ -283,6 +301,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             subs: (0, 0, 0),
             blocked: false,
             resp3: false,
+            tracking: None,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -305,6 +324,12 @@ impl<S: Store, C: Clock> Frontend<S, C> {
     pub fn disconnect(&mut self, mut conn: Connection) {
         self.account(&mut conn.accounted, 0);
         self.pubsub.leave(conn.session.id, &mut conn.session.subs);
+        if self
+            .client(conn.session.id)
+            .is_some_and(|c| c.tracking.is_some())
+        {
+            self.trackers -= 1;
+        }
         self.slots.remove(&conn.session.id);
         let session = &conn.session;
         if let Some(slot) = session.slot
@@ -339,7 +364,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         if listening != self.events_on && self.store.events(listening).is_ok() {
             self.events_on = listening;
         }
-        if !self.blocked.is_empty() || self.events_on {
+        if !self.blocked.is_empty() || self.events_on || self.trackers > 0 {
             let mut letters = Vec::new();
             let polled = self.store.mail(&mut letters);
             for letter in letters {
@@ -351,6 +376,9 @@ impl<S: Store, C: Clock> Frontend<S, C> {
                     }
                     crate::Letter::Publish { channel, message } => {
                         self.publish(false, &channel, &message);
+                    }
+                    crate::Letter::Invalidate { session, keys } => {
+                        self.invalidate(session, keys.as_deref());
                     }
                 }
             }
@@ -373,10 +401,57 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         self.pubsub.with_mail().chain(self.answers.keys().copied())
     }
 
+    /// Tells tracking connection `session` (or its redirection) that
+    /// `keys` changed (`None`: everything), as [`crate::tracking`] says.
+    fn invalidate(&mut self, session: u64, keys: Option<&[Vec<u8>]>) {
+        let Some(info) = self.client(session) else {
+            return;
+        };
+        let Some(redirect) = info.tracking.as_ref().map(|t| t.redirect) else {
+            return;
+        };
+        let resp3 = info.resp3;
+        let (to, letter) = match redirect {
+            0 if resp3 => (session, tracking::message(keys, true)),
+            0 => return,
+            _ => match self.client(redirect) {
+                Some(r) if r.resp3 => (redirect, tracking::message(keys, true)),
+                Some(r) if r.subs != (0, 0, 0) => (redirect, tracking::message(keys, false)),
+                Some(_) => return,
+                None => {
+                    // Said each time, as Redis does, to a connection
+                    // that can hear pushes.
+                    let Some(t) = self
+                        .client_mut_by_id(session)
+                        .and_then(|c| c.tracking.as_mut())
+                    else {
+                        return;
+                    };
+                    t.broken = true;
+                    if !resp3 {
+                        return;
+                    }
+                    (session, tracking::broken(redirect))
+                }
+            },
+        };
+        self.deliver(|pubsub, delivery| pubsub.post(to, &letter, delivery));
+    }
+
     /// PUBLISH (`shard` false) or SPUBLISH `message` on `channel`: to
     /// every listener, within `client-output-buffer-limit`'s `pubsub`
     /// class and the clients' memory; how many got it.
     pub(crate) fn publish(&mut self, shard: bool, channel: &[u8], message: &[u8]) -> usize {
+        self.deliver(|pubsub, delivery| pubsub.publish(shard, channel, message, delivery))
+    }
+
+    /// Runs `post` on the mailboxes with what limits them now:
+    /// `client-output-buffer-limit`'s `pubsub` class and the clients'
+    /// memory.
+    fn deliver<T>(
+        &mut self,
+        post: impl FnOnce(&mut PubSub, &crate::pubsub::Delivery<'_>) -> T,
+    ) -> T {
         let now_us = self.clock.now_us();
         let limit = self.config.output_limit_pubsub();
         let budget = self
@@ -396,7 +471,17 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             unsent: &unsent,
             budget,
         };
-        self.pubsub.publish(shard, channel, message, &delivery)
+        post(&mut self.pubsub, &delivery)
+    }
+
+    /// The client list entry of connection `id`.
+    pub(crate) fn client(&self, id: u64) -> Option<&ClientInfo> {
+        self.clients.get(*self.slots.get(&id)?)?.as_ref()
+    }
+
+    /// The client list entry of connection `id`, to change.
+    pub(crate) fn client_mut_by_id(&mut self, id: u64) -> Option<&mut ClientInfo> {
+        self.clients.get_mut(*self.slots.get(&id)?)?.as_mut()
     }
 
     /// The client list entry of `session`.

@@ -66,6 +66,7 @@ mod reply;
 mod round;
 mod stats;
 mod table;
+mod tracking;
 
 pub use config::{Config, ConfigError};
 pub use conn::{Connection, Flow, OUTPUT_HIGH_WATER};
@@ -162,6 +163,28 @@ pub trait Store {
         Ok(())
     }
 
+    /// `CLIENT TRACKING` for `session` (opening it if it is new): on as
+    /// `mode` says (the front end checked it as Redis does), or off
+    /// (`None`). The invalidations it is owed come by
+    /// [`mail`](Self::mail). The default does nothing: a store whose keys
+    /// never change owes none.
+    fn track(
+        &mut self,
+        session: u64,
+        mode: Option<&kvs_core::caching::Mode>,
+    ) -> Result<(), StoreError> {
+        let _ = (session, mode);
+        Ok(())
+    }
+
+    /// `CLIENT CACHING yes|no` (`Some`) for `session`'s next command, or
+    /// (`None`) a command of the front end's own used it up. The default
+    /// does nothing.
+    fn caching(&mut self, session: u64, said: Option<bool>) -> Result<(), StoreError> {
+        let _ = (session, said);
+        Ok(())
+    }
+
     /// Ends the wait of blocked `session` as `CLIENT UNBLOCK` does (its
     /// reply, a timeout's or the UNBLOCKED error when `error`, comes by
     /// [`mail`](Self::mail)); whether it was blocked. The default: never.
@@ -213,6 +236,14 @@ pub enum Letter {
         session: u64,
         /// The reply's RESP2 bytes.
         reply: Vec<u8>,
+    },
+    /// Keys tracking session `session` read (or watches, BCAST)
+    /// changed ([`Store::track`]).
+    Invalidate {
+        /// The session.
+        session: u64,
+        /// The keys; `None`: everything (a flush).
+        keys: Option<Vec<Vec<u8>>>,
     },
     /// A keyspace event to publish on `channel`.
     Publish {
@@ -423,15 +454,23 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
         use kvs_api::proto::Letter as Wire;
         let bytes = self.take_mail().map_err(|_| StoreError::Lost)?;
         let parsed = kvs_api::proto::parse_mail(&bytes).ok_or(StoreError::Lost)?;
-        letters.extend(parsed.into_iter().map(|l| match l {
-            Wire::Reply { session, reply } => Letter::Reply {
-                session,
-                reply: reply.to_vec(),
-            },
-            Wire::Publish { channel, message } => Letter::Publish {
-                channel: channel.to_vec(),
-                message: message.to_vec(),
-            },
+        letters.extend(parsed.into_iter().map(|l| {
+            match l {
+                Wire::Reply { session, reply } => Letter::Reply {
+                    session,
+                    reply: reply.to_vec(),
+                },
+                Wire::Publish { channel, message } => Letter::Publish {
+                    channel: channel.to_vec(),
+                    message: message.to_vec(),
+                },
+                Wire::Invalidate { session, keys } => Letter::Invalidate {
+                    session,
+                    keys: keys
+                        .and_then(kvs_api::proto::parts)
+                        .map(|keys| keys.into_iter().map(<[u8]>::to_vec).collect()),
+                },
+            }
         }));
         Ok(())
     }
@@ -446,6 +485,35 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
 
     fn protocol(&mut self, session: u64, resp3: bool) -> Result<(), StoreError> {
         kvs_api::Connection::protocol(self, session, resp3).map_err(|_| StoreError::Lost)
+    }
+
+    fn track(
+        &mut self,
+        session: u64,
+        mode: Option<&kvs_core::caching::Mode>,
+    ) -> Result<(), StoreError> {
+        use kvs_api::tracking::{BCAST, NOLOOP, ON, OPTIN, OPTOUT};
+        let (flags, prefixes) = match mode {
+            None => (0, Vec::new()),
+            Some(m) => (
+                [
+                    (true, ON),
+                    (m.bcast, BCAST),
+                    (m.optin, OPTIN),
+                    (m.optout, OPTOUT),
+                ]
+                .into_iter()
+                .chain([(m.noloop, NOLOOP)])
+                .filter_map(|(on, bit)| on.then_some(bit))
+                .sum(),
+                m.prefixes.iter().map(Vec::as_slice).collect(),
+            ),
+        };
+        kvs_api::Connection::track(self, session, flags, &prefixes).map_err(|_| StoreError::Lost)
+    }
+
+    fn caching(&mut self, session: u64, said: Option<bool>) -> Result<(), StoreError> {
+        kvs_api::Connection::caching(self, session, said).map_err(|_| StoreError::Lost)
     }
 }
 

@@ -273,7 +273,7 @@ impl PubSub {
     /// Puts `letter` in connection `id`'s mailbox, unless that passes the
     /// `pubsub` limit: then the mailbox overflows (its mail is dropped,
     /// the connection will close).
-    fn post(&mut self, id: u64, letter: &[u8], delivery: &Delivery<'_>) {
+    pub(crate) fn post(&mut self, id: u64, letter: &[u8], delivery: &Delivery<'_>) {
         let unsent = (delivery.unsent)(id);
         let total = self.mail_bytes + letter.len();
         let mailbox = self.mail.entry(id).or_default();

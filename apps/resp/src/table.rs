@@ -13,9 +13,21 @@ use kvs_core::spec;
 /// CLIENT's subcommands.
 static CLIENT: &[Spec] = &[
     spec! {
+        name: "client|caching", arity: 3, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "6.0.0", run: None,
+        summary: "Says whether the next command's keys are tracked (OPTIN, OPTOUT).",
+        syntax: "mode=(YES|NO)",
+    },
+    spec! {
         name: "client|getname", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
         group: Connection, since: "2.6.9", run: None,
         summary: "Returns the name of this connection.",
+        syntax: "",
+    },
+    spec! {
+        name: "client|getredir", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "6.0.0", run: None,
+        summary: "Returns where this connection's invalidations go (-1: not tracking).",
         syntax: "",
     },
     spec! {
@@ -53,6 +65,18 @@ static CLIENT: &[Spec] = &[
         group: Connection, since: "2.6.9", run: None,
         summary: "Names this connection.",
         syntax: "connection-name",
+    },
+    spec! {
+        name: "client|tracking", arity: -3, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "6.0.0", run: None,
+        summary: "Turns client-side caching's key tracking on or off.",
+        syntax: "status=(ON|OFF) [REDIRECT client-id:integer] [PREFIX prefix...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]",
+    },
+    spec! {
+        name: "client|trackinginfo", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "6.2.0", run: None,
+        summary: "Describes this connection's key tracking.",
+        syntax: "",
     },
     spec! {
         name: "client|unblock", arity: -3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,

@@ -181,7 +181,7 @@ fn client_subcommands() {
         run(&mut a, &mut fe, "CLIENT\r\n"),
         "-ERR wrong number of arguments for 'client' command\r\n"
     );
-    assert!(run(&mut a, &mut fe, "CLIENT HELP\r\n").starts_with("*17\r\n+CLIENT <subcommand>"));
+    assert!(run(&mut a, &mut fe, "CLIENT HELP\r\n").starts_with("*27\r\n+CLIENT <subcommand>"));
 
     assert_eq!(run(&mut b, &mut fe, "SELECT 3\r\n"), "+OK\r\n");
     now.set(now.get() + 5_000_000);

@@ -135,6 +135,22 @@ impl<T: Transport> Connection<T> {
         Ok(self.client.protocol(session, resp3)?)
     }
 
+    /// `CLIENT TRACKING` for session `session`
+    /// ([`Kvs::track`](crate::Kvs::track)).
+    pub fn track(&mut self, session: u64, flags: u64, prefixes: &[&[u8]]) -> Result<(), Error> {
+        let mut encoded = Vec::new();
+        crate::proto::push_parts(prefixes, &mut encoded);
+        Ok(self.client.track(session, flags, &encoded)?)
+    }
+
+    /// `CLIENT CACHING yes|no` for session `session` (`None`: used up;
+    /// [`Kvs::caching`](crate::Kvs::caching)).
+    pub fn caching(&mut self, session: u64, said: Option<bool>) -> Result<(), Error> {
+        Ok(self
+            .client
+            .caching(session, said.is_some(), said == Some(true))?)
+    }
+
     /// The RPC client.
     pub fn client(&self) -> &KvsClient<T> {
         &self.client

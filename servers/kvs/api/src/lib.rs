@@ -222,7 +222,34 @@ libcap::rpc_interface! {
         /// nulls as RESP3 types them, the mail's replies too. Fails with
         /// [`TOO_MANY_SESSIONS`].
         fn protocol(session: u64, resp3: bool) = 24;
+        /// `CLIENT TRACKING` for the caller's session `session` (made if
+        /// new): on or off, BCAST, OPTIN, OPTOUT and NOLOOP as
+        /// [`tracking`]'s bits in `flags`, BCAST's prefixes as
+        /// [`proto::push_parts`] writes them (added to those it had). The
+        /// invalidations it is owed come as [`proto::Letter::Invalidate`]
+        /// letters in the caller's mail. The caller checks the options as
+        /// Redis does. Fails with [`BAD_REQUEST`] or [`TOO_MANY_SESSIONS`].
+        fn track(session: u64, flags: u64, prefixes: &[u8]) = 25;
+        /// `CLIENT CACHING yes|no` for the caller's session `session`
+        /// (`said`): whether its next command's keys are tracked (OPTIN,
+        /// OPTOUT); not `said`: a command of the front end's own used it
+        /// up.
+        fn caching(session: u64, said: bool, yes: bool) = 26;
     }
+}
+
+/// The bits of [`Kvs::track`]'s `flags`.
+pub mod tracking {
+    /// Tracking on (off without it).
+    pub const ON: u64 = 1;
+    /// BCAST: every change under the prefixes.
+    pub const BCAST: u64 = 2;
+    /// OPTIN: keys read right after `CLIENT CACHING yes` only.
+    pub const OPTIN: u64 = 4;
+    /// OPTOUT: keys read except right after `CLIENT CACHING no`.
+    pub const OPTOUT: u64 = 8;
+    /// NOLOOP: not the session's own changes.
+    pub const NOLOOP: u64 = 16;
 }
 
 /// Error code of [`Kvs::exec_round_tagged`]: the server is not the

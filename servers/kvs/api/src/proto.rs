@@ -210,17 +210,64 @@ pub enum Letter<'a> {
         /// The message.
         message: &'a [u8],
     },
+    /// Keys session `session` tracks changed ([`Kvs::track`](crate::Kvs::track)).
+    Invalidate {
+        /// The tracking session.
+        session: u64,
+        /// The keys, as [`push_parts`] writes them ([`parts`] reads
+        /// them); `None`: everything (a flush).
+        keys: Option<&'a [u8]>,
+    },
 }
 
 /// A letter's first byte: what follows.
 const REPLY_LETTER: u8 = 0;
 const PUBLISH_LETTER: u8 = 1;
+const INVALIDATE_LETTER: u8 = 2;
+
+/// Appends `items` to `out`, each as its length (4 bytes, little-endian)
+/// and its bytes: how a letter or a call carries a list of strings.
+///
+/// ```
+/// use kvs_api::proto::{parts, push_parts};
+/// let mut out = Vec::new();
+/// push_parts(&[b"user:", b""], &mut out);
+/// assert_eq!(parts(&out), Some(vec![&b"user:"[..], b""]));
+/// assert_eq!(parts(&out[..6]), None);
+/// ```
+pub fn push_parts(items: &[&[u8]], out: &mut Vec<u8>) {
+    for item in items {
+        out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        out.extend_from_slice(item);
+    }
+}
+
+/// The strings [`push_parts`] wrote, if `bytes` is nothing but them.
+pub fn parts(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let (part, len) = part(&bytes[at..])?;
+        out.push(part);
+        at += len;
+    }
+    Some(out)
+}
+
+/// The string [`push_parts`] wrote at the start of `bytes`, and the
+/// bytes it takes.
+fn part(bytes: &[u8]) -> Option<(&[u8], usize)> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    Some((bytes.get(4..len.checked_add(4)?)?, len + 4))
+}
 
 impl Letter<'_> {
     /// Appends the letter to `out`: [`Letter::Reply`] as a byte 0, the
     /// session (8 bytes, little-endian) and the reply;
-    /// [`Letter::Publish`] as a byte 1, then the channel and the message,
-    /// each as its length (4 bytes, little-endian) and its bytes.
+    /// [`Letter::Publish`] as a byte 1, then the channel and the message
+    /// as [`push_parts`] writes them; [`Letter::Invalidate`] as a byte 2,
+    /// the session, then the keys' length (4 bytes, little-endian; all
+    /// ones: everything) and the keys.
     ///
     /// ```
     /// use kvs_api::proto::{Letter, parse_mail};
@@ -240,9 +287,14 @@ impl Letter<'_> {
             }
             Letter::Publish { channel, message } => {
                 out.push(PUBLISH_LETTER);
-                for part in [channel, message] {
-                    out.extend_from_slice(&(part.len() as u32).to_le_bytes());
-                    out.extend_from_slice(part);
+                push_parts(&[channel, message], out);
+            }
+            Letter::Invalidate { session, keys } => {
+                out.push(INVALIDATE_LETTER);
+                out.extend_from_slice(&session.to_le_bytes());
+                match keys {
+                    Some(keys) => push_parts(&[keys], out),
+                    None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
                 }
             }
         }
@@ -260,15 +312,25 @@ pub fn letter(bytes: &[u8]) -> Option<(Letter<'_>, usize)> {
             Some((Letter::Reply { session, reply }, 9 + len))
         }
         PUBLISH_LETTER => {
-            let mut at = 1;
-            let mut part = || {
-                let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
-                let bytes = bytes.get(at + 4..at.checked_add(4 + len)?)?;
-                at += 4 + len;
-                Some(bytes)
-            };
-            let (channel, message) = (part()?, part()?);
-            Some((Letter::Publish { channel, message }, at))
+            let (channel, first) = part(bytes.get(1..)?)?;
+            let (message, second) = part(bytes.get(1 + first..)?)?;
+            Some((Letter::Publish { channel, message }, 1 + first + second))
+        }
+        INVALIDATE_LETTER => {
+            let session = u64::from_le_bytes(bytes.get(1..9)?.try_into().ok()?);
+            if bytes.get(9..13)? == u32::MAX.to_le_bytes() {
+                return Some((
+                    Letter::Invalidate {
+                        session,
+                        keys: None,
+                    },
+                    13,
+                ));
+            }
+            let (keys, len) = part(bytes.get(9..)?)?;
+            parts(keys)?;
+            let keys = Some(keys);
+            Some((Letter::Invalidate { session, keys }, 9 + len))
         }
         _ => None,
     }

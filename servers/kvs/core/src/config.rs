@@ -255,10 +255,16 @@ pub static STORE: &[Param] = &[
     ),
     Param::new("notify-keyspace-events", Kind::KeyspaceEvents, ""),
     Param::new("set-max-intset-entries", COUNT, "512"),
-    // Accepted and shown; the store does not split nodes by bytes
-    // (docs/kvs.md, Streams).
     Param::new("stream-node-max-bytes", Kind::Memory { min: 0 }, "4096"),
     Param::new("stream-node-max-entries", COUNT, "100"),
+    Param::new(
+        "tracking-table-max-keys",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "1000000",
+    ),
     Param::aliased(
         "zset-max-listpack-entries",
         "zset-max-ziplist-entries",

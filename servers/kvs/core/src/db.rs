@@ -113,6 +113,9 @@ pub(crate) struct Db {
     /// The change journal the append-only log reads (`crate::aof`): when
     /// on, every touched key is recorded, and a flush is noted.
     journal: Option<Journal>,
+    /// While sessions track keys (client-side caching): the keys touched
+    /// since the store last looked, and flushes (`None`).
+    pub(crate) changes: Option<Vec<Option<Vec<u8>>>>,
     /// How accesses are recorded, the time of the command running (for
     /// the access words of keys it makes) and the randomness of LFU's
     /// counters.
@@ -148,6 +151,7 @@ impl Db {
             notes: Notes::default(),
             state,
             journal: None,
+            changes: None,
             tracking: Tracking::Lru,
             now: 0,
             rng: Rng::new(seed),
@@ -462,6 +466,9 @@ impl Db {
         if let Some(j) = self.journal.as_mut() {
             j.keys.push(key.to_vec());
         }
+        if let Some(c) = self.changes.as_mut() {
+            c.push(Some(key.to_vec()));
+        }
         self.signal_ready(key);
         self.notes.changed(key);
         if self.watched.is_empty() {
@@ -546,6 +553,9 @@ impl Db {
         if let Some(j) = self.journal.as_mut() {
             j.flushed = true;
             j.keys.clear();
+        }
+        if let Some(c) = self.changes.as_mut() {
+            c.push(None);
         }
         if !self.watched.is_empty() {
             let keys: Vec<Vec<u8>> = self

@@ -76,6 +76,7 @@ extern crate alloc;
 
 pub mod aof;
 mod blocking;
+pub mod caching;
 mod cmd;
 pub mod command;
 pub mod config;

@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::blocking::Blocking;
+use crate::caching::Caching;
 use crate::cmd::{self, Kind};
 use crate::config::{self, Table};
 use crate::db::Db;
@@ -37,6 +38,10 @@ pub struct Store {
     /// The keyspace events `notify-keyspace-events` publishes (none: no
     /// event is noted).
     notify: crate::notify::Classes,
+    /// Client-side caching: the tracking sessions and what they are owed.
+    caching: Caching,
+    /// `tracking-table-max-keys`.
+    tracking_max: usize,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -193,6 +198,8 @@ impl Store {
             mc: crate::mc::Items::new(SeededState::new(seed.rotate_left(17))),
             blocking: Blocking::default(),
             notify: crate::notify::Classes::none(),
+            caching: Caching::default(),
+            tracking_max: 1_000_000,
         }
     }
 
@@ -274,6 +281,11 @@ impl Store {
     /// the parameter table.
     fn apply_config(&mut self) {
         self.memory.limits = limits_of(&self.config);
+        self.tracking_max = self
+            .config
+            .get("tracking-table-max-keys")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
         let tracking = self.memory.limits.tracking();
         let thresholds = thresholds_of(&self.config, &self.memory.limits);
         let classes = self
@@ -378,7 +390,64 @@ impl Store {
         self.unwatch_all(session);
         if session.id != 0 {
             self.stop_waiting(session.id);
+            self.track(session, None);
         }
+    }
+
+    /// `CLIENT TRACKING`: `session` (one with an id) tracks the keys it
+    /// reads as `mode` says, or stops (`None`); the invalidations it is
+    /// owed come from [`take_invalidations`](Self::take_invalidations).
+    /// The caller checks the options as Redis does (`CLIENT TRACKING`'s
+    /// errors are the front end's).
+    pub fn track(&mut self, session: &Session, mode: Option<crate::caching::Mode>) {
+        if session.id == 0 {
+            return;
+        }
+        self.drain_changes(0);
+        self.caching.set(session.id, mode);
+        self.report_changes();
+    }
+
+    /// Has the databases report changes while client-side caching needs
+    /// them.
+    fn report_changes(&mut self) {
+        let active = self.caching.active();
+        for db in &mut self.dbs {
+            if active != db.changes.is_some() {
+                db.changes = active.then(Vec::new);
+            }
+        }
+    }
+
+    /// `CLIENT CACHING yes|no` (`Some`): whether `session`'s next command
+    /// (in OPTIN or OPTOUT mode) has its keys tracked; `None`: a command
+    /// the store does not see (the front end's own) used it up.
+    pub fn caching(&mut self, session: &Session, said: Option<bool>) {
+        self.caching.caching(session.id, said);
+    }
+
+    /// The invalidations owed to tracking sessions since the last call
+    /// (changes by commands, expiry, eviction and flushes), in order.
+    pub fn take_invalidations(&mut self) -> Vec<crate::caching::Invalidation> {
+        self.drain_changes(0);
+        self.caching.take()
+    }
+
+    /// Hands the keys the databases saw change (and their flushes) to
+    /// client-side caching, as changed by session `by` (0: none).
+    fn drain_changes(&mut self, by: u64) {
+        for db in &mut self.dbs {
+            let Some(changes) = db.changes.as_mut().filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            for change in core::mem::take(changes) {
+                match change {
+                    Some(key) => self.caching.changed_key(&key, by),
+                    None => self.caching.flushed(),
+                }
+            }
+        }
+        self.report_changes();
     }
 
     /// Whether `session` is blocked: its last command waits, and its
@@ -550,6 +619,27 @@ impl Store {
         now_ms: u64,
         memory: bool,
     ) -> Reply {
+        let reply = self.dispatch(session, args, now_ms, memory);
+        if self.caching.active() {
+            self.drain_changes(session.id);
+            // Any command, refused ones too, uses up CLIENT CACHING,
+            // unless it left the session in MULTI.
+            if session.multi.is_none() {
+                self.caching.command_done(session.id);
+            }
+        }
+        reply
+    }
+
+    /// [`execute_evicted`](Self::execute_evicted) but for client-side
+    /// caching's bookkeeping.
+    fn dispatch(
+        &mut self,
+        session: &mut Session,
+        args: &[&[u8]],
+        now_ms: u64,
+        memory: bool,
+    ) -> Reply {
         let now = clamp_now(now_ms);
         let Some(name) = args.first() else {
             return unknown_command(b"", &[]);
@@ -586,7 +676,14 @@ impl Store {
             }
         }
         let may_block = session.may_block && session.id != 0;
+        if self.caching.active() {
+            // Evictions and expiry before the command are nobody's.
+            self.drain_changes(0);
+        }
         let reply = self.run(session, command, args, now, may_block);
+        if self.caching.active() {
+            self.drain_changes(session.id);
+        }
         if self.dbs.iter().any(|d| !d.ready.is_empty()) {
             self.serve_ready(now);
         }
@@ -666,7 +763,24 @@ impl Store {
                 let mut ctx = self.ctx(session.db, now, may_block);
                 let reply = handler(&mut ctx, args);
                 session.db = ctx.db;
-                if let Some(block) = ctx.block.take() {
+                let block = ctx.block.take();
+                if self.caching.active() && session.id != 0 {
+                    // The command's changes (a lazy expiry among them)
+                    // before its reads: a reader hears of changes after
+                    // its read only.
+                    self.drain_changes(session.id);
+                    if command.spec.has(crate::command::Flag::Readonly) {
+                        let keys: Vec<&[u8]> = command
+                            .spec
+                            .keys
+                            .positions(args)
+                            .into_iter()
+                            .filter_map(|i| args.get(i).copied())
+                            .collect();
+                        self.caching.read(session.id, &keys, self.tracking_max);
+                    }
+                }
+                if let Some(block) = block {
                     let now_ms = u64::try_from(now).unwrap_or(0);
                     let (id, db) = (session.id, session.db);
                     // A session waits once: a new wait replaces an old one.
@@ -846,6 +960,52 @@ mod tests {
         assert!(!t.s.in_multi());
         assert_eq!(t.run("EXEC"), err(EXEC_WITHOUT_MULTI));
         assert_eq!(t.run("DISCARD"), err(DISCARD_WITHOUT_MULTI));
+    }
+
+    #[test]
+    fn tracking_sessions_hear_of_changes_to_what_they_read() {
+        use crate::caching::{Invalidation, Mode};
+        let mut store = Store::new();
+        let (mut a, mut b) = (Session::with_id(1), Session::with_id(2));
+        let run = |store: &mut Store, s: &mut Session, line: &str| {
+            let args: alloc::vec::Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+            store.execute(s, &args, 1_000_000)
+        };
+        let owed = |session: u64, keys: Option<&[&str]>| Invalidation {
+            session,
+            keys: keys.map(|k| k.iter().map(|k| k.as_bytes().to_vec()).collect()),
+        };
+        store.track(&a, Some(Mode::default()));
+        run(&mut store, &mut a, "MGET k1 k2");
+        run(&mut store, &mut a, "MULTI");
+        run(&mut store, &mut a, "STRLEN k3");
+        run(&mut store, &mut a, "EXEC");
+        run(&mut store, &mut b, "MSET k1 x k3 y other z");
+        run(&mut store, &mut b, "SET k1 again");
+        assert_eq!(
+            store.take_invalidations(),
+            [owed(1, Some(&["k1"])), owed(1, Some(&["k3"]))]
+        );
+        // A write by the reader itself is heard too; so is an expiry
+        // another session's read finds.
+        run(&mut store, &mut a, "GET k2");
+        run(&mut store, &mut a, "SET k2 v PX 10");
+        assert_eq!(store.take_invalidations(), [owed(1, Some(&["k2"]))]);
+        run(&mut store, &mut a, "GET k2");
+        assert_eq!(store.take_invalidations(), []);
+        assert_eq!(
+            store.execute(&mut b, &[b"GET", b"k2"], 2_000_000),
+            Reply::nil()
+        );
+        assert_eq!(store.take_invalidations(), [owed(1, Some(&["k2"]))]);
+        // A flush owes everything; a session released is owed nothing.
+        run(&mut store, &mut a, "GET k1");
+        run(&mut store, &mut b, "FLUSHALL");
+        assert_eq!(store.take_invalidations(), [owed(1, None)]);
+        run(&mut store, &mut a, "GET k1");
+        store.release(&mut a);
+        run(&mut store, &mut b, "SET k1 z");
+        assert_eq!(store.take_invalidations(), []);
     }
 
     #[test]

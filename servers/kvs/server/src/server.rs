@@ -8,7 +8,7 @@ use crate::{
     NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, STALE,
     TOO_MANY_SESSIONS,
 };
-use crate::{debug, info, proto};
+use crate::{debug, info, proto, tracking};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -122,6 +122,11 @@ struct Client {
 /// never dropped.
 pub const MAIL_EVENTS_LIMIT: usize = 4 << 20;
 
+/// The most bytes of keys one invalidation letter carries; past it, the
+/// session is told to drop everything instead (the letter must fit the
+/// smallest region a client reads its mail through).
+pub const INVALIDATION_KEYS_LIMIT: usize = 64 << 10;
+
 /// How the server wakes a client that has mail: a closure over the
 /// notification its `wake-<region>` argument names (a counter in tests).
 pub struct Waker(pub Box<dyn FnMut()>);
@@ -178,6 +183,9 @@ pub struct KvsServer<C> {
     next_session: u64,
     /// Whose the blocked sessions are: store id → (client, session).
     blocked: BTreeMap<u64, (u64, u64)>,
+    /// Whose the tracking sessions are ([`Kvs::track`]): store id →
+    /// (client, session).
+    trackers: BTreeMap<u64, (u64, u64)>,
 }
 
 /// Which start of the component a server is (`INFO`'s `basalt_*` fields).
@@ -239,6 +247,7 @@ impl<C: Clock> KvsServer<C> {
             crash: None,
             next_session: 1,
             blocked: BTreeMap::new(),
+            trackers: BTreeMap::new(),
         }
     }
 
@@ -519,6 +528,44 @@ impl<C: Clock> KvsServer<C> {
             }
         }
         self.deliver_events();
+        self.deliver_invalidations();
+    }
+
+    /// Moves the invalidations owed to tracking sessions into their
+    /// clients' mail, waking each whose mail was empty. One that would
+    /// make the mail pass [`MAIL_EVENTS_LIMIT`], or whose keys pass
+    /// [`INVALIDATION_KEYS_LIMIT`] bytes, becomes an invalidation of
+    /// everything: never dropped, since a cache it missed would stay
+    /// stale.
+    fn deliver_invalidations(&mut self) {
+        let mut keys = Vec::new();
+        for owed in self.store.take_invalidations() {
+            let Some(&(badge, session)) = self.trackers.get(&owed.session) else {
+                continue;
+            };
+            let Some(client) = self.clients.get_mut(&badge) else {
+                continue;
+            };
+            keys.clear();
+            if let Some(list) = &owed.keys {
+                let list: Vec<&[u8]> = list.iter().map(Vec::as_slice).collect();
+                proto::push_parts(&list, &mut keys);
+            }
+            let fits = client.mail.len() + keys.len() <= MAIL_EVENTS_LIMIT
+                && keys.len() <= INVALIDATION_KEYS_LIMIT;
+            let first = client.mail.is_empty();
+            proto::Letter::Invalidate {
+                session,
+                keys: owed.keys.is_some().then_some(&keys[..]).filter(|_| fits),
+            }
+            .push(&mut client.mail);
+            if first
+                && let Some(Waker(wake)) =
+                    client.region.and_then(|r| self.regions[r].waker.as_mut())
+            {
+                wake();
+            }
+        }
     }
 
     /// Moves the keyspace events raised since the last call into the mail
@@ -571,14 +618,21 @@ impl<C: Clock> KvsServer<C> {
             };
             if out.len() + len > room {
                 if out.is_empty() {
-                    // Alone it does not fit: a session learns that, an
-                    // event is dropped.
-                    if let proto::Letter::Reply { session, .. } = letter {
-                        proto::Letter::Reply {
+                    // Alone it does not fit: a session learns that, a
+                    // tracking session drops everything, an event is
+                    // dropped.
+                    match letter {
+                        proto::Letter::Reply { session, .. } => proto::Letter::Reply {
                             session,
                             reply: TOO_LARGE_FOR_REGION,
                         }
-                        .push(&mut out);
+                        .push(&mut out),
+                        proto::Letter::Invalidate { session, .. } => proto::Letter::Invalidate {
+                            session,
+                            keys: None,
+                        }
+                        .push(&mut out),
+                        proto::Letter::Publish { .. } => {}
                     }
                     taken += len;
                 }
@@ -1018,6 +1072,44 @@ impl<C: Clock> Kvs for KvsServer<C> {
         Ok(())
     }
 
+    fn track(
+        &mut self,
+        caller: Caller,
+        session: u64,
+        flags: u64,
+        prefixes: &[u8],
+    ) -> Result<(), u64> {
+        let prefixes = proto::parts(prefixes).ok_or(BAD_REQUEST)?;
+        let mode = (flags & tracking::ON != 0).then(|| kvs_core::caching::Mode {
+            bcast: flags & tracking::BCAST != 0,
+            prefixes: prefixes.iter().map(|p| p.to_vec()).collect(),
+            optin: flags & tracking::OPTIN != 0,
+            optout: flags & tracking::OPTOUT != 0,
+            noloop: flags & tracking::NOLOOP != 0,
+        });
+        let client = self.clients.entry(caller.badge).or_default();
+        let state = client
+            .session(session, &mut self.next_session)
+            .ok_or(TOO_MANY_SESSIONS)?;
+        match mode.is_some() {
+            true => self.trackers.insert(state.id(), (caller.badge, session)),
+            false => self.trackers.remove(&state.id()),
+        };
+        self.store.track(state, mode);
+        Ok(())
+    }
+
+    fn caching(&mut self, caller: Caller, session: u64, said: bool, yes: bool) -> Result<(), u64> {
+        if let Some(state) = self
+            .clients
+            .get(&caller.badge)
+            .and_then(|c| c.sessions.get(&session))
+        {
+            self.store.caching(state, said.then_some(yes));
+        }
+        Ok(())
+    }
+
     fn unblock(&mut self, caller: Caller, session: u64, error: bool) -> Result<bool, u64> {
         let Some(id) = self
             .clients
@@ -1036,6 +1128,7 @@ impl<C: Clock> Kvs for KvsServer<C> {
         if let Some(client) = self.clients.remove(&caller.badge) {
             for mut session in client.sessions.into_values() {
                 self.blocked.remove(&session.id());
+                self.trackers.remove(&session.id());
                 self.store.release(&mut session);
             }
             if let Some(region) = client.region {
@@ -1052,12 +1145,17 @@ impl<C: Clock> Kvs for KvsServer<C> {
             .and_then(|c| c.sessions.remove(&session))
         {
             self.blocked.remove(&state.id());
+            self.trackers.remove(&state.id());
             self.store.release(&mut state);
         }
         // A letter for it that came before goes with it.
         if let Some(c) = self.clients.get_mut(&caller.badge) {
             let letters = proto::parse_mail(&c.mail).unwrap_or_default();
-            let its = |l: &proto::Letter<'_>| matches!(*l, proto::Letter::Reply { session: s, .. } if s == session);
+            let its = |l: &proto::Letter<'_>| match *l {
+                proto::Letter::Reply { session: s, .. }
+                | proto::Letter::Invalidate { session: s, .. } => s == session,
+                proto::Letter::Publish { .. } => false,
+            };
             if letters.iter().any(its) {
                 let mut kept = Vec::new();
                 for l in letters.iter().filter(|l| !its(l)) {

@@ -1164,6 +1164,58 @@ fn blocked_sessions_get_their_replies_by_mail_and_wake_their_client() {
 }
 
 #[test]
+fn tracking_sessions_get_invalidations_by_mail() {
+    let now = Rc::new(Cell::new(1_000_000));
+    let (front, _) = region(4096);
+    let mut s = KvsServer::new(TickingClock(now.clone()), vec![(String::from("fe"), front)]);
+    let woken = Rc::new(Cell::new(0));
+    let w = woken.clone();
+    s.wake_with("fe", Waker(Box::new(move || w.set(w.get() + 1))));
+    let fe = Caller { badge: 1 };
+    Kvs::attach(&mut s, fe, "fe").unwrap();
+    let mut prefixes = Vec::new();
+    proto::push_parts(&[b"user:"], &mut prefixes);
+    Kvs::track(&mut s, fe, 10, kvs_api::tracking::ON, &[]).unwrap();
+    let bcast = kvs_api::tracking::ON | kvs_api::tracking::BCAST | kvs_api::tracking::NOLOOP;
+    Kvs::track(&mut s, fe, 11, bcast, &prefixes).unwrap();
+    assert_eq!(
+        Kvs::track(&mut s, fe, 12, kvs_api::tracking::ON, b"\x05"),
+        Err(BAD_REQUEST)
+    );
+    run_round(&mut s, 1, &[(10, "MGET k user:1"), (11, "SET user:2 own")]);
+    run_round(&mut s, 2, &[(1, "MSET k 1 user:1 2 user:3 3")]);
+    assert_eq!(woken.get(), 1);
+    let Answer::Inline(mail) = Kvs::mail(&mut s, fe).unwrap() else {
+        panic!("inline");
+    };
+    let letters = proto::parse_mail(&mail).unwrap();
+    let keys = |l: &proto::Letter<'_>| match *l {
+        proto::Letter::Invalidate { session, keys } => {
+            (session, keys.map(|k| proto::parts(k).unwrap().concat()))
+        }
+        ref other => panic!("not an invalidation: {other:?}"),
+    };
+    let got: Vec<_> = letters.iter().map(keys).collect();
+    assert_eq!(
+        got,
+        [
+            (10, Some(b"k".to_vec())),
+            (10, Some(b"user:1".to_vec())),
+            (11, Some(b"user:1user:3".to_vec())),
+        ],
+        "the default mode's per key, BCAST's gathered (NOLOOP left out its own user:2)"
+    );
+    // A flush: everything, to each; an ended session hears nothing more.
+    run_round(&mut s, 2, &[(1, "FLUSHALL")]);
+    Kvs::end(&mut s, fe, 11).unwrap();
+    let Answer::Inline(mail) = Kvs::mail(&mut s, fe).unwrap() else {
+        panic!("inline");
+    };
+    let got: Vec<_> = proto::parse_mail(&mail).unwrap().iter().map(keys).collect();
+    assert_eq!(got, [(10, None)]);
+}
+
+#[test]
 fn a_session_said_hello_3_gets_resp3_replies_and_mail() {
     let now = Rc::new(Cell::new(1_000_000));
     let (front, _) = region(4096);
