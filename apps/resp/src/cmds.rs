@@ -205,13 +205,101 @@ pub(crate) fn execute<S: Store, C: Clock>(
         _ if s.subs.active() && !s.resp3 && !allowed_subscribed(own) => {
             refuse_subscribed(s, fe, cmd)
         }
-        // Inside MULTI everything else goes to the store to be queued; the
-        // store does not know the front end's commands, so it refuses them
-        // and the transaction fails at EXEC (EXECABORT).
         Some(own) if !s.in_multi => run_own(own, s, fe, cmd),
-        _ => forward(s, fe, cmd),
+        // Inside MULTI the front end queues its own commands, and the
+        // store the rest; EXEC runs both.
+        Some(_) => queue_own(s, fe, cmd),
+        None if s.in_multi && tracked(name) == Some(Tracked::Exec) => exec(s, fe, cmd),
+        None => forward(s, fe, cmd),
     }
     count(fe, s.out.get(start) == Some(&b'-'));
+}
+
+/// Queues one of the front end's own commands inside MULTI, after the
+/// checks Redis makes when it queues (the command's subcommand and
+/// arity: a failure there fails the transaction).
+fn queue_own<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
+    if checked_spec(cmd, &mut s.out).is_none() {
+        s.multi.dirty = true;
+        return;
+    }
+    s.multi.own.push((s.multi.queued, cmd.encoded().to_vec()));
+    s.multi.queued += 1;
+    if let Some(info) = fe.client_mut(s) {
+        info.multi = Some(info.multi.unwrap_or(0) + 1);
+    }
+    reply::simple(&mut s.out, "QUEUED");
+}
+
+/// EXEC: the store runs its queued commands (as one, atomically), then
+/// the front end runs its own, each reply in its place among theirs.
+fn exec<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
+    let queued = core::mem::take(&mut s.multi);
+    if queued.dirty {
+        // The store's queue goes too; the transaction fails as in Redis.
+        let mut buf = crate::CommandBuf::new();
+        forward(s, fe, buf.set(&[b"DISCARD"]));
+        if !s.closing {
+            s.out.truncate(s.out.len() - b"+OK\r\n".len());
+            reply::error(&mut s.out, kvs_core::EXECABORT.as_bytes());
+        }
+        return;
+    }
+    let start = s.out.len();
+    forward(s, fe, cmd);
+    let theirs = s.out.split_off(start);
+    let Some(mut rest) = theirs
+        .strip_prefix(b"*")
+        .filter(|_| !queued.own.is_empty() && !theirs.starts_with(b"*-1"))
+    else {
+        // An error, a nil (WATCH), or nothing of the front end's.
+        return s.out.extend_from_slice(&theirs);
+    };
+    let line = rest.iter().position(|&b| b == b'\r').unwrap_or(0);
+    let count = parse_i64(&rest[..line]).unwrap_or(0).max(0) as usize;
+    rest = &rest[line + 2..];
+    reply::array(&mut s.out, count + queued.own.len());
+    let mut queued = queued.own.into_iter().peekable();
+    let mut buf = crate::CommandBuf::new();
+    for i in 0..count + queued.len() {
+        match queued.next_if(|(at, _)| *at == i) {
+            Some((_, encoded)) => {
+                let args = kvs_api::proto::parse_command(&encoded).unwrap_or_default();
+                let cmd = buf.set(&args);
+                // Queued, so one of the front end's own.
+                if let Some(o) = own(cmd.name()) {
+                    run_own(o, s, fe, cmd);
+                }
+            }
+            None => {
+                let len = kvs_api::proto::reply_len(rest).unwrap_or(rest.len());
+                s.out.extend_from_slice(&rest[..len]);
+                rest = &rest[len..];
+            }
+        }
+    }
+}
+
+/// The spec `cmd` runs by (its subcommand's for a container), or `None`
+/// after writing Redis's error: an unknown subcommand, a wrong arity.
+fn checked_spec(cmd: Command<'_>, out: &mut Vec<u8>) -> Option<&'static Spec> {
+    let container = table::lookup(cmd.name())?;
+    let spec = match cmd.arg(1) {
+        Some(sub) if !container.subcommands.is_empty() => match container.subcommand(sub) {
+            Some(spec) => spec,
+            None => {
+                let upper = container.name.to_ascii_uppercase();
+                reply::unknown_subcommand(out, sub, &upper);
+                return None;
+            }
+        },
+        _ => container,
+    };
+    if !spec.arity_ok(cmd.len()) {
+        reply::arity(out, spec.name);
+        return None;
+    }
+    Some(spec)
 }
 
 /// Passes `cmd` to the store in the connection's session.
@@ -224,11 +312,11 @@ fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Co
     match fe.store.exec(s.id, cmd, &mut s.out) {
         Ok(()) => {
             let Some(t) = tracked(cmd.name()) else {
-                if s.in_multi
-                    && s.out[start..] == *b"+QUEUED\r\n"
-                    && let Some(info) = fe.client_mut(s)
-                {
-                    info.multi = Some(info.multi.unwrap_or(0) + 1);
+                if s.in_multi && s.out[start..] == *b"+QUEUED\r\n" {
+                    s.multi.queued += 1;
+                    if let Some(info) = fe.client_mut(s) {
+                        info.multi = Some(info.multi.unwrap_or(0) + 1);
+                    }
                 }
                 return;
             };
@@ -237,12 +325,14 @@ fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Co
             match t {
                 Tracked::Multi if ok => {
                     s.in_multi = true;
+                    s.multi = Default::default();
                     if let Some(info) = info {
                         info.multi = Some(0);
                     }
                 }
                 Tracked::Exec | Tracked::Discard if s.in_multi => {
                     s.in_multi = false;
+                    s.multi = Default::default();
                     if let Some(info) = info {
                         info.multi = None;
                     }
@@ -367,23 +457,13 @@ fn refuse_subscribed<S: Store, C: Clock>(
     fe: &mut Frontend<S, C>,
     cmd: Command<'_>,
 ) {
-    let Some(container) = table::lookup(cmd.name()) else {
+    if table::lookup(cmd.name()).is_none() {
         // The store's words for an unknown command.
         return forward(s, fe, cmd);
-    };
-    let spec = match cmd.arg(1) {
-        Some(sub) if !container.subcommands.is_empty() => match container.subcommand(sub) {
-            Some(spec) => spec,
-            None => {
-                let upper = container.name.to_ascii_uppercase();
-                return reply::unknown_subcommand(&mut s.out, sub, &upper);
-            }
-        },
-        _ => container,
-    };
-    if !spec.arity_ok(cmd.len()) {
-        return reply::arity(&mut s.out, spec.name);
     }
+    let Some(spec) = checked_spec(cmd, &mut s.out) else {
+        return;
+    };
     let mut msg = b"ERR Can't execute '".to_vec();
     msg.extend_from_slice(spec.name.as_bytes());
     msg.extend_from_slice(
@@ -409,6 +489,7 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
         s.store_generation = None;
     }
     s.in_multi = false;
+    s.multi = Default::default();
     fe.pubsub.leave(s.id, &mut s.subs);
     // Back to RESP2: the store's session went (the next is RESP2's),
     // and so did the subscriptions.

@@ -50,6 +50,8 @@ pub(crate) struct Session {
     pub(crate) closing: bool,
     /// Inside MULTI (commands go to the store to be queued).
     pub(crate) in_multi: bool,
+    /// What the front end queued of MULTI's commands (its own).
+    pub(crate) multi: Queued,
     /// The store has a session for it (to close when it goes).
     pub(crate) used_store: bool,
     /// The store's generation when it first used the store: its session
@@ -65,6 +67,18 @@ pub(crate) struct Session {
     pub(crate) blocked: bool,
     /// It said `HELLO 3`: replies are RESP3's, messages pushes.
     pub(crate) resp3: bool,
+}
+
+/// The front end's part of a transaction: its own commands queued
+/// inside MULTI (the store queues the rest), to run at EXEC.
+#[derive(Debug, Default)]
+pub(crate) struct Queued {
+    /// Each with its place among all the commands queued.
+    pub(crate) own: Vec<(usize, Vec<u8>)>,
+    /// How many commands are queued, the store's and its own.
+    pub(crate) queued: usize,
+    /// One of its own was refused when queued: EXEC answers EXECABORT.
+    pub(crate) dirty: bool,
 }
 
 /// One client connection. Make it with
@@ -116,6 +130,7 @@ impl Connection {
                 sent: 0,
                 closing: false,
                 in_multi: false,
+                multi: Queued::default(),
                 used_store: false,
                 store_generation: None,
                 subs: Subscriptions::default(),

@@ -656,11 +656,33 @@ fn transactions_go_through_the_store() {
     assert_eq!(run(&mut b, &mut fe, "SET k 100\r\n"), "+OK\r\n");
     assert_eq!(run(&mut a, &mut fe, "EXEC\r\n"), "*-1\r\n");
     assert_eq!(run(&mut a, &mut fe, "UNWATCH\r\n"), "+OK\r\n");
-    // The front end's own commands cannot be queued: the store refuses
-    // them and the transaction aborts.
-    assert_eq!(run(&mut a, &mut fe, "MULTI\r\n"), "+OK\r\n");
-    assert!(run(&mut a, &mut fe, "CLIENT ID\r\n").starts_with("-ERR unknown command 'CLIENT'"));
+    // The front end queues its own commands, and runs them at EXEC, each
+    // reply in its place among the store's.
+    let id = a.id();
+    assert_eq!(
+        run(
+            &mut a,
+            &mut fe,
+            "MULTI\r\nCLIENT ID\r\nINCR k\r\nECHO e\r\nPUBLISH ch m\r\nGET k\r\nEXEC\r\n"
+        ),
+        format!(
+            "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n\
+             *5\r\n:{id}\r\n:101\r\n$1\r\ne\r\n:0\r\n$3\r\n101\r\n"
+        )
+    );
+    // One refused when queued fails the transaction; the store's part
+    // goes too.
+    assert_eq!(
+        run(
+            &mut a,
+            &mut fe,
+            "MULTI\r\nINCR k\r\nCLIENT NOPE\r\nCLIENT ID x\r\n"
+        ),
+        "+OK\r\n+QUEUED\r\n-ERR unknown subcommand 'NOPE'. Try CLIENT HELP.\r\n\
+         -ERR wrong number of arguments for 'client|id' command\r\n"
+    );
     assert!(run(&mut a, &mut fe, "EXEC\r\n").starts_with("-EXECABORT"));
+    assert_eq!(run(&mut a, &mut fe, "GET k\r\n"), "$3\r\n101\r\n");
     assert_eq!(
         run(&mut a, &mut fe, "PING\r\n"),
         "+PONG\r\n",

@@ -36,7 +36,7 @@ fn command(r: &mut Rng, key: &dyn Fn(&str) -> String) -> Vec<Vec<u8>> {
     let v = r
         .pick(&["v", "hello world", "", "42", "-7", "x\"y", "3.5"])
         .to_string();
-    let words: Vec<String> = match r.below(16) {
+    let words: Vec<String> = match r.below(18) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["GET".into(), k],
         2 => vec!["INCR".into(), k],
@@ -52,6 +52,16 @@ fn command(r: &mut Rng, key: &dyn Fn(&str) -> String) -> Vec<Vec<u8>> {
         12 => vec![r.pick(&["MULTI", "EXEC", "DISCARD"]).to_string()],
         13 => vec!["FOOBAR".into(), v],
         14 => vec![r.pick(&["GET", "SET", "INCR", "ECHO"]).to_string()],
+        // The front end's own (queued by it inside MULTI).
+        15 => match r.below(6) {
+            0 => vec!["CLIENT".into(), "GETNAME".into()],
+            1 => vec!["CLIENT".into(), r.pick(&["NOPE", "ID"]).to_string(), v],
+            2 => vec!["PUBLISH".into(), k, v],
+            3 => vec!["PUBSUB".into(), "NUMSUB".into(), k],
+            4 => vec!["CONFIG".into(), "GET".into(), "maxclients".into()],
+            _ => vec!["HELLO".into(), "4".into()],
+        },
+        16 => vec!["PING".into(), v],
         _ => vec!["TYPE".into(), k],
     };
     words.into_iter().map(String::into_bytes).collect()
