@@ -550,18 +550,26 @@ impl Store {
             let Some(&id) = self.dbs[db].blocked.get(key).and_then(|q| q.get(next)) else {
                 return;
             };
-            let Some(value) = self.dbs[db].get(key, now) else {
-                return;
-            };
-            let Some(op) = self
-                .blocking
-                .get(id)
-                .map(|w| w.op.clone())
-                .filter(|op| op.wants(key, value))
-            else {
+            let value = self.dbs[db].get(key, now);
+            let stream = matches!(value, Some(crate::db::Value::Stream(_)));
+            let Some(op) = self.blocking.get(id).map(|w| w.op.clone()) else {
                 next += 1;
                 continue;
             };
+            // XREADGROUP's wait ends when its stream goes (deleted, or
+            // now of another type), as in Redis 7.0: so a key that goes
+            // has its queue walked, where one that holds something is
+            // walked only as far as it serves.
+            if matches!(op, crate::blocking::Op::ReadGroup { .. }) && !stream {
+                self.stop_waiting(id);
+                let gone = Reply::error("UNBLOCKED the stream key no longer exists");
+                self.blocking.answered.push((id, gone));
+                continue;
+            }
+            if !self.dbs[db].get(key, now).is_some_and(|v| op.wants(key, v)) {
+                next += 1;
+                continue;
+            }
             self.reply.reset();
             if self.notify != crate::notify::Classes::none() {
                 for d in &mut self.dbs {

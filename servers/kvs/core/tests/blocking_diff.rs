@@ -18,7 +18,8 @@
 //! XADD), WAIT (which waits for replicas there are none of), sorted sets, a string and missing
 //! keys, with their errors (junk and negative timeouts, bad counts); the
 //! pushes and changes that serve them (LPUSH, RPUSH, LMOVE, ZADD, DEL,
-//! SET, LPOP) alone or inside MULTI/EXEC, blocking commands inside MULTI,
+//! SET, LPOP; DEL and SET of a stream end XREADGROUP's wait with an
+//! error) alone or inside MULTI/EXEC, blocking commands inside MULTI,
 //! and CLIENT UNBLOCK with TIMEOUT and ERROR. Timeouts are 0 (for ever)
 //! or 1000 s: the clocks of the two differ, so none is let pass.
 //!
@@ -36,7 +37,7 @@ use kvs_core::{Reply, Session, Store};
 const CLIENTS: usize = 6;
 const LISTS: [&str; 3] = ["l1", "l2", "s"];
 const ZSETS: [&str; 3] = ["z1", "z2", "s"];
-const ANY: [&str; 5] = ["l1", "l2", "z1", "s", "none"];
+const ANY: [&str; 6] = ["l1", "l2", "z1", "s", "none", "x1"];
 
 /// One client: its store session and its Redis connection.
 struct Client {
@@ -238,7 +239,7 @@ impl Gen {
             }
             8 => {
                 c.push("SET".into());
-                c.push(self.key(&["s", "s", "l2", "z2"]));
+                c.push(self.key(&["s", "s", "l2", "z2", "x2"]));
                 c.push(self.value());
             }
             _ => {

@@ -370,6 +370,36 @@ mod tests {
     }
 
     #[test]
+    fn xreadgroup_waits_end_when_the_stream_or_group_goes() {
+        let mut c = Clients::new(4);
+        c.run(4, "XGROUP CREATE x g $ MKSTREAM");
+        c.run(4, "XGROUP CREATE y g $ MKSTREAM");
+        for (id, key) in [(1, "x"), (2, "x"), (3, "y")] {
+            let wait = alloc::format!("XREADGROUP GROUP g c{id} BLOCK 0 STREAMS {key} >");
+            assert_eq!(c.run(id, &wait), None);
+        }
+        let gone = err("UNBLOCKED the stream key no longer exists");
+        c.run(4, "DEL x");
+        assert_eq!(c.answered(), [(1, gone.clone()), (2, gone)]);
+        c.run(4, "XGROUP DESTROY y g");
+        assert_eq!(
+            c.answered(),
+            [(
+                3,
+                err("NOGROUP the consumer group this client was blocked on no longer exists")
+            )]
+        );
+        c.run(4, "XGROUP CREATE y g $");
+        assert_eq!(c.run(3, "XREADGROUP GROUP g c BLOCK 0 STREAMS y >"), None);
+        c.run(4, "DEL y");
+        c.run(4, "SET y s");
+        assert_eq!(
+            c.answered(),
+            [(3, err("UNBLOCKED the stream key no longer exists"))]
+        );
+    }
+
+    #[test]
     fn blmove_onto_another_type_fails_and_moves_nothing() {
         let mut c = Clients::new(3);
         c.run(3, "SET s x");
