@@ -509,6 +509,7 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     let (redis_port, http_port) = (ports.redis, ports.http);
     idle_flush(redis_port, qmp)?;
     pubsub(redis_port)?;
+    client_side_caching(redis_port)?;
     job_queue(redis_port)?;
     client_library("redis_py.py", redis_port)?;
     let r = |args: &[&str]| redis(redis_port, args);
@@ -731,6 +732,26 @@ fn pubsub(redis_port: u16) -> Result<()> {
     exchange(&mut publisher, b"PUBLISH news hello\r\n", b":1\r\n")?;
     let message = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
     exchange(&mut sub, b"", message)?;
+    Ok(())
+}
+
+/// RESP3 and client-side caching across two connections: after `HELLO
+/// 3` a score is a double; a connection that tracks and read a key gets
+/// an invalidation push, sending nothing, when another connection
+/// changes it (the store's mail, the front end's mailbox and the stream
+/// server's `woken`, on the target).
+fn client_side_caching(redis_port: u16) -> Result<()> {
+    let mut cache = connect(redis_port)?;
+    let mut writer = connect(redis_port)?;
+    exchange(&mut cache, b"HELLO 3\r\n", b"$7\r\nmodules\r\n*0\r\n")?;
+    exchange(
+        &mut cache,
+        b"ZADD scores 1.5 m\r\nZSCORE scores m\r\nCLIENT TRACKING on\r\nGET cached\r\n",
+        b":1\r\n,1.5\r\n+OK\r\n_\r\n",
+    )?;
+    exchange(&mut writer, b"SET cached v\r\n", b"+OK\r\n")?;
+    let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\ncached\r\n";
+    exchange(&mut cache, b"", push)?;
     Ok(())
 }
 
