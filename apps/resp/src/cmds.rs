@@ -3,6 +3,7 @@
 use crate::conn::Session;
 use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
 use crate::pubsub::Kind;
+use crate::stats::Named;
 use crate::table;
 use crate::{Clock, Command, Store, StoreError, docs, info, reply, tracking};
 use alloc::string::String;
@@ -158,12 +159,13 @@ pub(crate) fn may_block(cmd: Command<'_>) -> bool {
 }
 
 /// Counts a command that ran and whether its reply is an error.
-pub(crate) fn count<S, C>(fe: &mut Frontend<S, C>, error: bool) {
-    if error {
+pub(crate) fn count<S, C>(fe: &mut Frontend<S, C>, named: Named, reply: &[u8], usec: u64) {
+    if reply.first() == Some(&b'-') {
         fe.stats.error_replies += 1;
     }
     // Counted once it ran, as Redis does (INFO does not count itself).
     fe.stats.commands_processed += 1;
+    fe.calls.count(named, reply, usec);
 }
 
 /// Runs `cmd` for the connection `s`, appending the reply to its output.
@@ -173,6 +175,8 @@ pub(crate) fn execute<S: Store, C: Clock>(
     cmd: Command<'_>,
 ) {
     let name = cmd.name();
+    let named = Named::of(cmd);
+    let started = fe.clock.now_us();
     let caching = fe
         .client(s.id)
         .and_then(|c| c.tracking.as_ref())
@@ -212,7 +216,13 @@ pub(crate) fn execute<S: Store, C: Clock>(
         None if s.in_multi && tracked(name) == Some(Tracked::Exec) => exec(s, fe, cmd),
         None => forward(s, fe, cmd),
     }
-    count(fe, s.out.get(start) == Some(&b'-'));
+    let usec = fe.clock.now_us().saturating_sub(started);
+    let end = s.out[start..]
+        .iter()
+        .position(|&b| b == b'\r')
+        .map_or(s.out.len(), |n| start + n);
+    let reply = s.out[start..end].to_vec();
+    count(fe, named, &reply, usec);
 }
 
 /// Queues one of the front end's own commands inside MULTI, after the
@@ -816,6 +826,7 @@ fn config<S: Store, C: Clock>(
         "config|set" => config_set(fe, &rest, out),
         "config|resetstat" => {
             fe.stats.reset();
+            fe.calls = Default::default();
             reply::ok(out);
         }
         "config|rewrite" => reply::error(out, b"ERR The server is running without a config file"),

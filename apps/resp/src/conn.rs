@@ -4,6 +4,7 @@
 use crate::frontend::{Answer, Frontend};
 use crate::parse::{Parser, Step};
 use crate::pubsub::{Mail, Subscriptions};
+use crate::stats::Named;
 use crate::{Clock, Command, CommandBuf, ROUND_COMMANDS_PER_CONNECTION, Store, cmds};
 use alloc::vec::Vec;
 use libcap::log;
@@ -65,6 +66,8 @@ pub(crate) struct Session {
     /// Its blocking command waits ([`Answer`]): nothing more runs until
     /// the store answers it.
     pub(crate) blocked: bool,
+    /// That command, to count once answered.
+    pub(crate) blocked_on: Named,
     /// It said `HELLO 3`: replies are RESP3's, messages pushes.
     pub(crate) resp3: bool,
 }
@@ -107,7 +110,7 @@ pub struct Connection {
     encoded: CommandBuf,
     pub(crate) session: Session,
     /// Its commands in the front end's round (their indices), in order.
-    queued: Vec<usize>,
+    queued: Vec<(usize, Named)>,
     /// The number of the round they are in.
     round: u64,
     /// What the front end counts it as holding ([`Frontend::account`]).
@@ -136,6 +139,7 @@ impl Connection {
                 subs: Subscriptions::default(),
                 may_block: false,
                 blocked: false,
+                blocked_on: Named::default(),
                 resp3: false,
             },
             queued: Vec::new(),
@@ -157,36 +161,43 @@ impl Connection {
         }
         let queued = core::mem::take(&mut self.queued);
         let outcome = &fe.outcome;
-        let mut errors = 0;
-        let mut ran = 0;
+        // Each command that ran, and its error reply's first line.
+        let mut ran: Vec<(Named, Option<Vec<u8>>)> = Vec::new();
         let latest = self.round + 1 == outcome.run;
         let known = latest && (!outcome.lost || outcome.applied.is_some());
         self.session.may_block = false;
-        let mut blocked = false;
-        for &i in queued.iter().take_while(|_| known) {
+        let mut blocked = None;
+        for &(i, named) in queued.iter().take_while(|_| known) {
             let Some(reply) = outcome.reply(i) else {
                 break;
             };
-            ran += 1;
             if reply == kvs_api::proto::BLOCKED {
                 // The last of its commands: it waits for the store's mail.
-                blocked = true;
-                ran -= 1;
+                blocked = Some(named);
                 break;
             }
             self.session.out.extend_from_slice(reply);
-            errors += usize::from(reply.first() == Some(&b'-'));
+            let error = reply.starts_with(b"-").then(|| first_line(reply).to_vec());
+            ran.push((named, error));
         }
-        if blocked {
+        let usec = outcome.usec_each;
+        let count = |fe: &mut Frontend<S, C>, ran: &[(Named, Option<Vec<u8>>)]| {
+            for (named, error) in ran {
+                cmds::count(fe, *named, error.as_deref().unwrap_or(b"+"), usec);
+            }
+        };
+        if let Some(named) = blocked {
             self.session.blocked = true;
+            self.session.blocked_on = named;
             let generation = fe.store.generation();
             fe.blocked.insert(self.session.id, generation);
             // Its command counts once answered.
-            let queued_len = queued.len();
-            for error in (0..ran).map(|n| n < errors) {
-                cmds::count(fe, error);
-            }
-            debug_assert_eq!(ran + 1, queued_len, "a blocking command is the last queued");
+            debug_assert_eq!(
+                ran.len() + 1,
+                queued.len(),
+                "a blocking command is the last queued"
+            );
+            count(fe, &ran);
             if let Some(info) = fe.client_mut(&self.session) {
                 info.blocked = true;
             }
@@ -198,23 +209,24 @@ impl Connection {
             .applied
             .filter(|_| latest)
             .map(|applied| outcome.ends.len() + applied);
+        let answered = ran.len();
+        count(fe, &ran);
         let mut fates = 0;
         if let Some(end) = took_effect {
-            for &i in &queued[ran..] {
+            for &(i, named) in &queued[answered..] {
+                let at = self.session.out.len();
                 cmds::interrupted(&mut self.session, i < end);
+                let reply = self.session.out[at..].to_vec();
+                cmds::count(fe, named, &reply, 0);
                 fates += 1;
             }
         }
-        for error in (0..ran).map(|n| n < errors) {
-            cmds::count(fe, error);
-        }
-        for _ in 0..fates {
-            cmds::count(fe, true);
-        }
-        if ran + fates < queued.len() {
+        if answered + fates < queued.len() {
             // One error reply for the rest, and the connection closes.
+            let at = self.session.out.len();
             cmds::lost(&mut self.session);
-            cmds::count(fe, true);
+            let reply = self.session.out[at..].to_vec();
+            cmds::count(fe, Named::default(), &reply, 0);
         }
     }
 
@@ -328,16 +340,19 @@ impl Connection {
         if let Some(info) = fe.client_mut(&self.session) {
             info.blocked = false;
         }
+        let named = core::mem::take(&mut self.session.blocked_on);
         match answer {
             Answer::Reply(reply) => {
-                cmds::count(fe, reply.first() == Some(&b'-'));
+                cmds::count(fe, named, first_line(&reply), 0);
                 if !self.session.closing {
                     self.session.out.extend_from_slice(&reply);
                 }
             }
             Answer::Lost => {
-                cmds::count(fe, true);
+                let at = self.session.out.len();
                 cmds::lost(&mut self.session);
+                let reply = self.session.out[at..].to_vec();
+                cmds::count(fe, named, &reply, 0);
             }
         }
     }
@@ -451,9 +466,11 @@ impl Connection {
                 // Answered after the queued commands.
                 Step::Error(_) if !queued.is_empty() => break,
                 Step::Error(e) => {
+                    let at = session.out.len();
                     e.write(&mut session.out);
                     fe.stats.error_replies += 1;
                     fe.stats.protocol_errors += 1;
+                    fe.calls.error(&session.out[at + 1..]);
                     session.closing = true;
                 }
                 Step::Multibulk { len, canonical } => {
@@ -539,12 +556,20 @@ impl Connection {
     }
 }
 
+/// The first line of a reply (an error's words).
+fn first_line(reply: &[u8]) -> &[u8] {
+    &reply[..reply
+        .iter()
+        .position(|&b| b == b'\r')
+        .unwrap_or(reply.len())]
+}
+
 /// Runs `cmd`, or queues it in the front end's round (`queued` lists the
 /// connection's commands there, `round` the round's number); false to
 /// stop before it (it runs after the queued ones).
 fn dispatch<S: Store, C: Clock>(
     session: &mut Session,
-    queued: &mut Vec<usize>,
+    queued: &mut Vec<(usize, Named)>,
     round: &mut u64,
     fe: &mut Frontend<S, C>,
     cmd: Command<'_>,
@@ -564,7 +589,7 @@ fn dispatch<S: Store, C: Clock>(
     }
     match fe.queue(session, cmd) {
         Some(i) => {
-            queued.push(i);
+            queued.push((i, Named::of(cmd)));
             *round = fe.outcome.run;
             session.may_block = cmds::may_block(cmd);
         }

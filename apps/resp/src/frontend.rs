@@ -4,6 +4,7 @@
 use crate::conn::{Connection, Session};
 use crate::pubsub::PubSub;
 use crate::round::{Outcome, Round};
+use crate::stats::CommandStats;
 use crate::tracking::{self, Tracking};
 use crate::{Clock, Command, Config, Stats, Store};
 use alloc::collections::BTreeMap;
@@ -81,6 +82,9 @@ pub struct Frontend<S, C> {
     pub(crate) clock: C,
     pub(crate) config: Config,
     pub(crate) stats: Stats,
+    /// Counts per command and per error (`INFO commandstats`,
+    /// `errorstats`).
+    pub(crate) calls: CommandStats,
     /// Open connections by slot; `free` lists the empty slots.
     pub(crate) clients: Vec<Option<ClientInfo>>,
     /// The slot of each open connection, by id.
@@ -139,6 +143,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             clock,
             config: Config::default(),
             stats: Stats::default(),
+            calls: CommandStats::default(),
             clients: Vec::new(),
             slots: BTreeMap::new(),
             pubsub: PubSub::default(),
@@ -203,7 +208,10 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         if self.round.is_empty() {
             return;
         }
+        let started = self.clock.now_us();
         self.outcome.take(&mut self.store, &self.round);
+        let usec = self.clock.now_us().saturating_sub(started);
+        self.outcome.usec_each = usec / self.round.len() as u64;
         self.round.clear();
         for session in core::mem::take(&mut self.ended) {
             self.store.close(session);

@@ -7,32 +7,49 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 /// The sections, in the order INFO prints them.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
     "keyspace",
 ];
 
+/// The sections `default` (and no name) leaves out, as Redis does.
+const NOT_DEFAULT: [&str; 1] = ["commandstats"];
+
 /// Appends `INFO [section …]`: the named sections (case-insensitive;
-/// `default`, `all` and `everything` and no name at all mean every one;
-/// unknown names add nothing) as one bulk string (verbatim text in
-/// RESP3).
+/// `all` and `everything` mean every one, `default` and no name at all
+/// every one but commandstats; unknown names add nothing) as one bulk
+/// string (verbatim text in RESP3).
 pub(crate) fn write<S: Store, C: Clock>(
     fe: &mut Frontend<S, C>,
     names: &[&[u8]],
     out: &mut Vec<u8>,
     resp3: bool,
 ) {
-    let mut wanted = [names.is_empty(); SECTIONS.len()];
+    let default = SECTIONS.map(|s| !NOT_DEFAULT.contains(&s));
+    let mut wanted = match names.is_empty() {
+        true => default,
+        false => [false; SECTIONS.len()],
+    };
     for name in names {
-        if [&b"default"[..], b"all", b"everything"]
+        if [&b"all"[..], b"everything"]
             .iter()
             .any(|all| name.eq_ignore_ascii_case(all))
         {
             wanted = [true; SECTIONS.len()];
+        } else if name.eq_ignore_ascii_case(b"default") {
+            for (w, d) in wanted.iter_mut().zip(default) {
+                *w |= d;
+            }
         } else if let Some(i) = SECTIONS
             .iter()
             .position(|s| name.eq_ignore_ascii_case(s.as_bytes()))
@@ -43,11 +60,9 @@ pub(crate) fn write<S: Store, C: Clock>(
     let now = fe.clock.now_us();
     // The store's own INFO (its memory, its log, its evictions), when a
     // section wants it.
-    let store = if wanted
-        .iter()
-        .zip(SECTIONS)
-        .any(|(&w, name)| w && name != "clients")
-    {
+    let store = if wanted.iter().zip(SECTIONS).any(|(&w, name)| {
+        w && ["server", "memory", "persistence", "stats", "keyspace"].contains(&name)
+    }) {
         fe.store.info().unwrap_or_default()
     } else {
         Vec::new()
@@ -67,6 +82,16 @@ pub(crate) fn write<S: Store, C: Clock>(
             "memory" => memory(fe, &store, &mut text),
             "persistence" => persistence(fe, &store, &mut text),
             "stats" => stats(fe, &store, &mut text),
+            "replication" => replication(fe, &mut text),
+            "cpu" => text.write_str(
+                "# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n\
+                 used_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n\
+                 used_cpu_sys_main_thread:0.000000\r\nused_cpu_user_main_thread:0.000000\r\n",
+            ),
+            "modules" => text.write_str("# Modules\r\n"),
+            "commandstats" => commandstats(fe, &mut text),
+            "errorstats" => errorstats(fe, &mut text),
+            "cluster" => text.write_str("# Cluster\r\ncluster_enabled:0\r\n"),
             _ => keyspace(fe, &store, &mut text),
         };
     }
@@ -117,11 +142,71 @@ fn clients<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt
          connected_clients:{}\r\n\
          maxclients:{}\r\n\
          blocked_clients:{}\r\n\
-         tracking_clients:0\r\n",
+         tracking_clients:{}\r\n",
         fe.stats.connected,
         fe.config.maxclients(),
         fe.blocked.len(),
+        fe.trackers,
     )
+}
+
+/// A master with no replicas, as a lone Redis reports itself; the
+/// replication id (40 hex digits) is made of the start time, so that it
+/// is new at each start, as Redis's random one is.
+fn replication<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    let start = fe.started_us;
+    let id = alloc::format!("{:016x}{:016x}{:08x}", start, !start, start as u32);
+    write!(
+        t,
+        "# Replication\r\n\
+         role:master\r\n\
+         connected_slaves:0\r\n\
+         master_failover_state:no-failover\r\n\
+         master_replid:{id}\r\n\
+         master_replid2:0000000000000000000000000000000000000000\r\n\
+         master_repl_offset:0\r\n\
+         second_repl_offset:-1\r\n\
+         repl_backlog_active:0\r\n\
+         repl_backlog_size:1048576\r\n\
+         repl_backlog_first_byte_offset:0\r\n\
+         repl_backlog_histlen:0\r\n"
+    )
+}
+
+/// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,failed_calls=…`.
+fn commandstats<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    t.push_str("# Commandstats\r\n");
+    for (name, c) in &fe.calls.commands {
+        // Two decimals of usec / calls, rounded as printf's %.2f does.
+        let hundredths = match c.calls {
+            0 => 0,
+            n => (c.usec * 100 + n / 2) / n,
+        };
+        write!(
+            t,
+            "cmdstat_{name}:calls={},usec={},usec_per_call={}.{:02},rejected_calls={},failed_calls={}\r\n",
+            c.calls,
+            c.usec,
+            hundredths / 100,
+            hundredths % 100,
+            c.rejected,
+            c.failed
+        )?;
+    }
+    Ok(())
+}
+
+/// `errorstat_<word>:count=…`, by the error's first word.
+fn errorstats<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt::Result {
+    t.push_str("# Errorstats\r\n");
+    for (word, count) in &fe.calls.errors {
+        write!(
+            t,
+            "errorstat_{}:count={count}\r\n",
+            String::from_utf8_lossy(word)
+        )?;
+    }
+    Ok(())
 }
 
 /// Field `name` of an `INFO` text.

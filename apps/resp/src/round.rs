@@ -99,6 +99,9 @@ pub(crate) struct Outcome {
     /// When the store restarted during the round: how many commands after
     /// the answered ones took effect (the rest had none).
     pub(crate) applied: Option<usize>,
+    /// The round's time shared by its commands, in microseconds (what
+    /// `INFO commandstats` counts for each).
+    pub(crate) usec_each: u64,
 }
 
 impl Outcome {

@@ -1,5 +1,9 @@
 //! The counters `INFO` reports.
 
+use crate::Command;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
 /// Counters of the front end, reported by `INFO` (sections clients,
 /// memory and stats) and readable by the component for its own metrics.
 /// [`Frontend`](crate::Frontend) and [`Connection`](crate::Connection)
@@ -48,5 +52,100 @@ impl Stats {
             used_memory: self.used_memory,
             ..Self::default()
         };
+    }
+}
+
+/// A command as `INFO commandstats` counts it: the name of its table row
+/// (a subcommand's for a container: `client|list`), none for a command
+/// that does not exist; whether it is refused before it runs (its arity).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Named {
+    pub(crate) name: Option<&'static str>,
+    pub(crate) rejected: bool,
+}
+
+impl Named {
+    /// What the command table says of `cmd`.
+    pub(crate) fn of(cmd: Command<'_>) -> Named {
+        let Some(container) = crate::table::lookup(cmd.name()) else {
+            return Named::default();
+        };
+        let spec = match cmd.arg(1) {
+            Some(sub) if !container.subcommands.is_empty() => match container.subcommand(sub) {
+                Some(spec) => spec,
+                // Refused, and counted as the container's, as Redis does.
+                None => {
+                    return Named {
+                        name: Some(container.name),
+                        rejected: true,
+                    };
+                }
+            },
+            _ => container,
+        };
+        Named {
+            name: Some(spec.name),
+            rejected: !spec.arity_ok(cmd.len()),
+        }
+    }
+}
+
+/// One command's counts (`cmdstat_<name>`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Calls {
+    /// Runs, failed ones included.
+    pub(crate) calls: u64,
+    /// Microseconds spent (a round's time shared by its commands).
+    pub(crate) usec: u64,
+    /// Refused before running (`rejected_calls`).
+    pub(crate) rejected: u64,
+    /// Ran and answered an error (`failed_calls`).
+    pub(crate) failed: u64,
+}
+
+/// `INFO commandstats` and `INFO errorstats`: counts per command and per
+/// error prefix (`ERR`, `WRONGTYPE`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CommandStats {
+    pub(crate) commands: BTreeMap<&'static str, Calls>,
+    pub(crate) errors: BTreeMap<Vec<u8>, u64>,
+}
+
+impl CommandStats {
+    /// Counts `named`, which answered `reply`, in `usec` microseconds.
+    pub(crate) fn count(&mut self, named: Named, reply: &[u8], usec: u64) {
+        let error = reply.strip_prefix(b"-");
+        if let Some(name) = named.name {
+            let calls = self.commands.entry(name).or_default();
+            match (error.is_some(), named.rejected) {
+                (true, true) => calls.rejected += 1,
+                (failed, _) => {
+                    calls.calls += 1;
+                    calls.usec += usec;
+                    calls.failed += u64::from(failed);
+                }
+            }
+        }
+        if let Some(error) = error {
+            self.error(error);
+        }
+    }
+
+    /// Counts an error reply by its first word (`errorstat_<word>`).
+    pub(crate) fn error(&mut self, text: &[u8]) {
+        let end = text
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .unwrap_or(text.len());
+        let word = &text[..end.min(64)];
+        let room = self.errors.len() < 128;
+        match self.errors.get_mut(word) {
+            Some(n) => *n += 1,
+            // Redis keeps at most 128 prefixes, to bound the table.
+            None if room => {
+                self.errors.insert(word.to_vec(), 1);
+            }
+            None => {}
+        }
     }
 }

@@ -789,6 +789,18 @@ fn info_sections() {
         "sections are separated by a blank line"
     );
     assert!(info.ends_with("avg_ttl=0\r\n"));
+    // Redis's other sections; commandstats only when asked for (or all).
+    for section in [
+        "# Replication\r\nrole:master\r\n",
+        "# CPU\r\n",
+        "# Errorstats\r\n",
+        "# Cluster\r\ncluster_enabled:0\r\n",
+    ] {
+        assert!(info.contains(section), "{section:?} in {info}");
+    }
+    assert!(!info.contains("# Commandstats"));
+    let all = read_all(run(&mut c, &mut fe, "INFO all\r\n").as_bytes())[0].text();
+    assert!(all.contains("# Commandstats\r\n"));
     let keyspace = read_all(run(&mut c, &mut fe, "info KEYSPACE\r\n").as_bytes())[0].text();
     assert_eq!(
         keyspace,
@@ -944,6 +956,46 @@ impl Store for Reporting {
     }
 
     fn close(&mut self, _session: u64) {}
+}
+
+#[test]
+fn info_counts_calls_per_command_and_errors_per_word() {
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    run(
+        &mut c,
+        &mut fe,
+        "SET k v\r\nGET k\r\nGET\r\nLPUSH k x\r\nCLIENT ID\r\nCLIENT NOPE\r\nNOSUCH\r\n",
+    );
+    let stats =
+        read_all(run(&mut c, &mut fe, "INFO commandstats errorstats\r\n").as_bytes())[0].text();
+    for line in [
+        "cmdstat_set:calls=1,",
+        "cmdstat_get:calls=1,",
+        "rejected_calls=1,failed_calls=0\r\n",
+        "cmdstat_lpush:calls=1,",
+        "rejected_calls=0,failed_calls=1\r\n",
+        "cmdstat_client|id:calls=1,",
+        "cmdstat_client:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n",
+        "errorstat_ERR:count=3\r\n",
+        "errorstat_WRONGTYPE:count=1\r\n",
+    ] {
+        assert!(stats.contains(line), "{line:?} in {stats}");
+    }
+    let get = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_get:"))
+        .unwrap();
+    assert!(get.ends_with(",rejected_calls=1,failed_calls=0"), "{get}");
+    assert_eq!(run(&mut c, &mut fe, "CONFIG RESETSTAT\r\n"), "+OK\r\n");
+    let stats =
+        read_all(run(&mut c, &mut fe, "INFO commandstats errorstats\r\n").as_bytes())[0].text();
+    // As in Redis, CONFIG RESETSTAT counts after it reset.
+    assert!(
+        stats.starts_with("# Commandstats\r\ncmdstat_config|resetstat:calls=1,")
+            && stats.ends_with("failed_calls=0\r\n\r\n# Errorstats\r\n"),
+        "{stats}"
+    );
 }
 
 #[test]
