@@ -30,6 +30,8 @@ enum Own {
     Unsubscribe(Kind),
     Publish { shard: bool },
     Pubsub,
+    Slowlog,
+    Latency,
 }
 
 /// Which of the front end's commands `name` is.
@@ -59,6 +61,8 @@ fn own(name: &[u8]) -> Option<Own> {
         b"publish" => Own::Publish { shard: false },
         b"spublish" => Own::Publish { shard: true },
         b"pubsub" => Own::Pubsub,
+        b"slowlog" => Own::Slowlog,
+        b"latency" => Own::Latency,
         _ => return None,
     })
 }
@@ -216,13 +220,20 @@ pub(crate) fn execute<S: Store, C: Clock>(
         None if s.in_multi && tracked(name) == Some(Tracked::Exec) => exec(s, fe, cmd),
         None => forward(s, fe, cmd),
     }
-    let usec = fe.clock.now_us().saturating_sub(started);
+    let now = fe.clock.now_us();
+    let usec = now.saturating_sub(started);
     let end = s.out[start..]
         .iter()
         .position(|&b| b == b'\r')
         .map_or(s.out.len(), |n| start + n);
     let reply = s.out[start..end].to_vec();
     count(fe, named, &reply, usec);
+    // Refused commands (unknown, or of the wrong arity) are not logged,
+    // nor queued ones: EXEC is, as itself.
+    let refused = named.name.is_none() || named.rejected && reply.starts_with(b"-");
+    if !refused && !s.in_multi {
+        fe.record_slow(s.id, cmd, usec, now);
+    }
 }
 
 /// Queues one of the front end's own commands inside MULTI, after the
@@ -429,6 +440,8 @@ fn run_own<S: Store, C: Clock>(
             reply::int(&mut s.out, n as i64);
         }
         Own::Pubsub => pubsub(fe, spec, cmd, out),
+        Own::Slowlog => slowlog(fe, spec, cmd, out),
+        Own::Latency => latency(fe, spec, cmd, out, s.resp3),
         Own::Echo => reply::bulk(out, cmd.arg(1).unwrap_or_default()),
         Own::Time => {
             let now = fe.clock.now_us();
@@ -516,6 +529,113 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
         fe.trackers -= 1;
     }
     reply::simple(&mut s.out, "RESET");
+}
+
+/// `SLOWLOG GET [count]|LEN|RESET|HELP`.
+fn slowlog<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    container: &Spec,
+    cmd: Command<'_>,
+    out: &mut Vec<u8>,
+) {
+    let sub_name = cmd.arg(1).unwrap_or_default();
+    let Some(sub) = container.subcommand(sub_name) else {
+        return reply::unknown_subcommand(out, sub_name, "SLOWLOG");
+    };
+    if !sub_arity_ok(sub, cmd.len(), out) {
+        return;
+    }
+    match sub.name {
+        "slowlog|get" => {
+            let count = match cmd.arg(2).map(|c| parse_i64(c).filter(|&n| n >= -1)) {
+                None => None,
+                Some(Some(n)) => Some(n),
+                Some(None) => {
+                    return reply::error(out, b"ERR count should be greater than or equal to -1");
+                }
+            };
+            if cmd.len() > 3 {
+                return reply::arity(out, sub.name);
+            }
+            fe.slow.get(count, out);
+        }
+        "slowlog|len" => reply::int(out, fe.slow.len() as i64),
+        "slowlog|reset" => {
+            fe.slow.reset();
+            reply::ok(out);
+        }
+        _ => help(
+            out,
+            &[
+                "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET [<count>]",
+                "    Return the newest <count> entries (10 by default, all with -1): id,",
+                "    Unix time, microseconds, arguments, client address and name.",
+                "LEN",
+                "    Return the number of entries.",
+                "RESET",
+                "    Empty the slow log.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
+    }
+}
+
+/// `LATENCY LATEST|HISTORY event|RESET [event …]|DOCTOR|HELP`.
+fn latency<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    container: &Spec,
+    cmd: Command<'_>,
+    out: &mut Vec<u8>,
+    resp3: bool,
+) {
+    let sub_name = cmd.arg(1).unwrap_or_default();
+    let Some(sub) = container.subcommand(sub_name) else {
+        return reply::unknown_subcommand(out, sub_name, "LATENCY");
+    };
+    if !sub_arity_ok(sub, cmd.len(), out) {
+        return;
+    }
+    match sub.name {
+        "latency|latest" => fe.slow.latest(out),
+        "latency|history" => fe.slow.history(cmd.arg(2).unwrap_or_default(), out),
+        "latency|reset" => {
+            let names: Vec<&[u8]> = cmd.args().skip(2).collect();
+            reply::int(out, fe.slow.reset_events(&names) as i64);
+        }
+        "latency|doctor" => {
+            let threshold = fe.config.slow().latency_threshold_ms;
+            let text = match (threshold, fe.slow.has_events()) {
+                (0, _) => String::from(
+                    "The latency monitor is off: set latency-monitor-threshold (milliseconds) to record the commands that take that long or longer.\n",
+                ),
+                (ms, false) => alloc::format!(
+                    "No command has taken {ms} ms or longer (latency-monitor-threshold) since the events were last reset.\n"
+                ),
+                (ms, true) => alloc::format!(
+                    "Commands took {ms} ms or longer (latency-monitor-threshold): LATENCY LATEST and LATENCY HISTORY command tell when and how long; SLOWLOG GET tells which.\n"
+                ),
+            };
+            reply::verbatim(out, text.as_bytes(), resp3);
+        }
+        _ => help(
+            out,
+            &[
+                "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "LATEST",
+                "    Return each event's latest sample (Unix time, milliseconds) and its longest.",
+                "HISTORY <event>",
+                "    Return an event's samples, oldest first.",
+                "RESET [<event> ...]",
+                "    Forget the events named, or all of them.",
+                "DOCTOR",
+                "    Describe what was recorded.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
+    }
 }
 
 /// `PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP`.

@@ -55,6 +55,7 @@ static PARAMS: &[Param] = &[
         "16",
     ),
     p("hz", Kind::Int { min: 1, max: 500 }, "10"),
+    p("latency-monitor-threshold", COUNT, "0"),
     p("list-compress-depth", INT32, "0"),
     p(
         "loglevel",
@@ -78,6 +79,15 @@ static PARAMS: &[Param] = &[
     p("save", Kind::Save, ""),
     p("set-max-listpack-entries", COUNT, "128"),
     p("set-max-listpack-value", COUNT, "64"),
+    p(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        "10000",
+    ),
+    p("slowlog-max-len", COUNT, "128"),
     p("tcp-keepalive", INT32, "300"),
     p("timeout", INT32, "0"),
 ];
@@ -103,6 +113,21 @@ pub struct Config {
     output_normal: OutputLimit,
     output_pubsub: OutputLimit,
     databases: u32,
+    slow: Slow,
+}
+
+/// What SLOWLOG and LATENCY record (`slowlog-log-slower-than`,
+/// `slowlog-max-len`, `latency-monitor-threshold`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Slow {
+    /// Commands that take at least this many microseconds go to the
+    /// slow log; none when negative.
+    pub(crate) log_slower_than_us: i64,
+    /// The most entries the slow log keeps.
+    pub(crate) log_max_len: u64,
+    /// Commands that take at least this many milliseconds are a latency
+    /// event; none when 0.
+    pub(crate) latency_threshold_ms: u64,
 }
 
 impl Default for Config {
@@ -116,6 +141,7 @@ impl Default for Config {
             output_normal: OutputLimit::default(),
             output_pubsub: OutputLimit::default(),
             databases: 0,
+            slow: Slow::default(),
         };
         config.refresh();
         config
@@ -228,6 +254,19 @@ impl Config {
         self.output_normal = normal;
         self.output_pubsub = pubsub;
         self.databases = u32::try_from(num(self, "databases")).unwrap_or(u32::MAX);
+        self.slow = Slow {
+            log_slower_than_us: self
+                .get("slowlog-log-slower-than")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(-1),
+            log_max_len: num(self, "slowlog-max-len"),
+            latency_threshold_ms: num(self, "latency-monitor-threshold"),
+        };
+    }
+
+    /// What SLOWLOG and LATENCY record.
+    pub(crate) fn slow(&self) -> Slow {
+        self.slow
     }
 
     /// The parameters matching `patterns` (`CONFIG GET`), each once, in

@@ -4,7 +4,8 @@
 use crate::conn::{Connection, Session};
 use crate::pubsub::PubSub;
 use crate::round::{Outcome, Round};
-use crate::stats::CommandStats;
+use crate::slow::SlowLog;
+use crate::stats::{CommandStats, Named};
 use crate::tracking::{self, Tracking};
 use crate::{Clock, Command, Config, Stats, Store};
 use alloc::collections::BTreeMap;
@@ -85,6 +86,8 @@ pub struct Frontend<S, C> {
     /// Counts per command and per error (`INFO commandstats`,
     /// `errorstats`).
     pub(crate) calls: CommandStats,
+    /// The slow log and the latency events.
+    pub(crate) slow: SlowLog,
     /// Open connections by slot; `free` lists the empty slots.
     pub(crate) clients: Vec<Option<ClientInfo>>,
     /// The slot of each open connection, by id.
@@ -144,6 +147,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             config: Config::default(),
             stats: Stats::default(),
             calls: CommandStats::default(),
+            slow: SlowLog::default(),
             clients: Vec::new(),
             slots: BTreeMap::new(),
             pubsub: PubSub::default(),
@@ -210,8 +214,21 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         }
         let started = self.clock.now_us();
         self.outcome.take(&mut self.store, &self.round);
-        let usec = self.clock.now_us().saturating_sub(started);
-        self.outcome.usec_each = usec / self.round.len() as u64;
+        let now = self.clock.now_us();
+        let usec = now.saturating_sub(started);
+        let each = usec / self.round.len() as u64;
+        self.outcome.usec_each = each;
+        let slow = self.config.slow();
+        let logged = u64::try_from(slow.log_slower_than_us).is_ok_and(|t| each >= t);
+        if logged || slow.latency_threshold_ms > 0 {
+            let round = core::mem::take(&mut self.round);
+            for (session, cmd) in round.commands() {
+                if !Named::of(cmd).rejected {
+                    self.record_slow(session, cmd, each, now);
+                }
+            }
+            self.round = round;
+        }
         self.round.clear();
         for session in core::mem::take(&mut self.ended) {
             self.store.close(session);
@@ -480,6 +497,19 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             budget,
         };
         post(&mut self.pubsub, &delivery)
+    }
+
+    /// Records `cmd` of connection `id`, which took `usec` microseconds,
+    /// in the slow log and the latency events, as their thresholds say.
+    pub(crate) fn record_slow(&mut self, id: u64, cmd: Command<'_>, usec: u64, now_us: u64) {
+        let info = self
+            .slots
+            .get(&id)
+            .and_then(|&slot| self.clients.get(slot)?.as_ref());
+        let (addr, name) = info.map_or((&[][..], &[][..]), |c| (c.addr.as_bytes(), &c.name[..]));
+        let client = crate::slow::Client { addr, name };
+        self.slow
+            .record(self.config.slow(), cmd.args(), usec, now_us, client);
     }
 
     /// The client list entry of connection `id`.

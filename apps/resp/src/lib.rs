@@ -64,6 +64,7 @@ mod parse;
 mod pubsub;
 mod reply;
 mod round;
+mod slow;
 mod stats;
 mod table;
 mod tracking;

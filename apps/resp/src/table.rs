@@ -166,6 +166,68 @@ static COMMAND: &[Spec] = &[
     },
 ];
 
+/// LATENCY's subcommands.
+static LATENCY: &[Spec] = &[
+    spec! {
+        name: "latency|doctor", arity: 2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Describes the latency events recorded, for a person.",
+        syntax: "",
+    },
+    spec! {
+        name: "latency|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Lists the LATENCY subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "latency|history", arity: 3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Returns an event's samples: when, and how many milliseconds.",
+        syntax: "event",
+    },
+    spec! {
+        name: "latency|latest", arity: 2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Returns each event's latest sample and its longest.",
+        syntax: "",
+    },
+    spec! {
+        name: "latency|reset", arity: -2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Forgets the events named, or all of them.",
+        syntax: "[event...]",
+    },
+];
+
+/// SLOWLOG's subcommands.
+static SLOWLOG: &[Spec] = &[
+    spec! {
+        name: "slowlog|get", arity: -2, flags: [Admin, Loading, Stale], keys: NONE,
+        group: Server, since: "2.2.12", run: None,
+        summary: "Returns the slow log's newest entries.",
+        syntax: "[count:integer]",
+    },
+    spec! {
+        name: "slowlog|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Server, since: "6.2.0", run: None,
+        summary: "Lists the SLOWLOG subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "slowlog|len", arity: 2, flags: [Admin, Loading, Stale], keys: NONE,
+        group: Server, since: "2.2.12", run: None,
+        summary: "Returns the number of entries in the slow log.",
+        syntax: "",
+    },
+    spec! {
+        name: "slowlog|reset", arity: 2, flags: [Admin, Loading, Stale], keys: NONE,
+        group: Server, since: "2.2.12", run: None,
+        summary: "Empties the slow log.",
+        syntax: "",
+    },
+];
+
 /// The commands only the front end answers, sorted by name (a test
 /// checks the order); the store's, which it also describes, are
 /// [`kvs_core::command::COMMANDS`].
@@ -193,7 +255,7 @@ pub(crate) static OWN: &[Spec] = &[
     spec! {
         name: "hello", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
         group: Connection, since: "6.0.0", run: None,
-        summary: "Handshakes: chooses the protocol (2), optionally authenticates and names the connection.",
+        summary: "Handshakes: chooses the protocol (2 or 3), optionally authenticates and names the connection.",
         syntax: "[protover:integer [AUTH (username password)] [SETNAME clientname]]",
     },
     spec! {
@@ -201,6 +263,13 @@ pub(crate) static OWN: &[Spec] = &[
         group: Server, since: "1.0.0", run: None,
         summary: "Reports the server's state and counters.",
         syntax: "[section...]",
+    },
+    spec! {
+        name: "latency", arity: -2, flags: [], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Reports the latency monitor's events.",
+        syntax: "",
+        subcommands: LATENCY,
     },
     spec! {
         name: "psubscribe", arity: -2, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
@@ -238,6 +307,13 @@ pub(crate) static OWN: &[Spec] = &[
         keys: NONE, group: Connection, since: "6.2.0", run: None,
         summary: "Resets the connection: no transaction, no subscription, database 0, no name.",
         syntax: "",
+    },
+    spec! {
+        name: "slowlog", arity: -2, flags: [], keys: NONE,
+        group: Server, since: "2.2.12", run: None,
+        summary: "Reports the slow log.",
+        syntax: "",
+        subcommands: SLOWLOG,
     },
     spec! {
         name: "spublish", arity: 3, flags: [Pubsub, Loading, Stale, Fast], keys: ONE,

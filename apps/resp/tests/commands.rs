@@ -999,6 +999,76 @@ fn info_counts_calls_per_command_and_errors_per_word() {
 }
 
 #[test]
+fn slowlog_and_latency() {
+    let (mut fe, now) = frontend();
+    let mut c = connect(&mut fe);
+    assert_eq!(
+        run(&mut c, &mut fe, "SLOWLOG LEN\r\nLATENCY LATEST\r\n"),
+        ":0\r\n*0\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut c,
+            &mut fe,
+            "CONFIG SET slowlog-log-slower-than 0 slowlog-max-len 2\r\n"
+        ),
+        "+OK\r\n"
+    );
+    run(
+        &mut c,
+        &mut fe,
+        "CLIENT SETNAME me\r\nSET k v\r\nGET\r\nGET k\r\n",
+    );
+    let log = read_all(run(&mut c, &mut fe, "SLOWLOG GET\r\n").as_bytes());
+    let entries = log[0].items();
+    assert_eq!(
+        entries.len(),
+        2,
+        "slowlog-max-len; the GET refused is not logged"
+    );
+    let newest = entries[0].items();
+    assert_eq!(
+        newest[3],
+        Value::Array(Some(vec![Value::bulk("GET"), Value::bulk("k")]))
+    );
+    assert_eq!(
+        (newest[4].text(), newest[5].text()),
+        ("127.0.0.1:50000".into(), "me".into())
+    );
+    let id = |e: &Value| match e.items()[0] {
+        Value::Int(n) => n,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(id(&entries[1]) + 1, id(&entries[0]));
+    assert_eq!(
+        run(
+            &mut c,
+            &mut fe,
+            "SLOWLOG GET -2\r\nSLOWLOG RESET\r\nSLOWLOG NOPE\r\n"
+        ),
+        "-ERR count should be greater than or equal to -1\r\n+OK\r\n\
+         -ERR unknown subcommand 'NOPE'. Try SLOWLOG HELP.\r\n"
+    );
+    // SLOWLOG RESET itself is logged, as in Redis (and LEN after it
+    // answered).
+    assert_eq!(run(&mut c, &mut fe, "SLOWLOG LEN\r\n"), ":1\r\n");
+    // The latency monitor: off by default; a command of 0 ms is no event
+    // at 1 ms.
+    assert!(run(&mut c, &mut fe, "LATENCY DOCTOR\r\n").contains("monitor is off"));
+    run(
+        &mut c,
+        &mut fe,
+        "CONFIG SET latency-monitor-threshold 1\r\n",
+    );
+    run(&mut c, &mut fe, "GET k\r\n");
+    assert_eq!(
+        run(&mut c, &mut fe, "LATENCY LATEST\r\nLATENCY RESET\r\n"),
+        "*0\r\n:0\r\n"
+    );
+    let _ = now;
+}
+
+#[test]
 fn info_takes_memory_and_the_log_from_the_store() {
     let mut fe = Frontend::new(Reporting, || 0u64);
     fe.config_mut().set("appendonly", "yes").unwrap();
