@@ -1,6 +1,6 @@
 //! Running one command: the front end's own, or forwarded to the store.
 
-use crate::conn::Session;
+use crate::conn::{Replies, Session};
 use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
 use crate::pubsub::Kind;
 use crate::stats::Named;
@@ -181,6 +181,7 @@ pub(crate) fn execute<S: Store, C: Clock>(
     let name = cmd.name();
     let named = Named::of(cmd);
     let started = fe.clock.now_us();
+    let replies = s.reply;
     let caching = fe
         .client(s.id)
         .and_then(|c| c.tracking.as_ref())
@@ -219,6 +220,12 @@ pub(crate) fn execute<S: Store, C: Clock>(
         Some(_) => queue_own(s, fe, cmd),
         None if s.in_multi && tracked(name) == Some(Tracked::Exec) => exec(s, fe, cmd),
         None => forward(s, fe, cmd),
+    }
+    // CLIENT REPLY OFF or SKIP said before: the reply goes (CLIENT REPLY
+    // answers for itself, and RESET turns replies on).
+    if replies != Replies::On && !matches!(named.name, Some("client|reply" | "reset")) {
+        s.out.truncate(start);
+        s.reply = s.reply.after_one();
     }
     let now = fe.clock.now_us();
     let usec = now.saturating_sub(started);
@@ -513,6 +520,7 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
     }
     s.in_multi = false;
     s.multi = Default::default();
+    s.reply = Replies::On;
     fe.pubsub.leave(s.id, &mut s.subs);
     // Back to RESP2: the store's session went (the next is RESP2's),
     // and so did the subscriptions.
@@ -523,6 +531,7 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
         info.name.clear();
         info.subs = (0, 0, 0);
         info.resp3 = false;
+        info.no_evict = false;
     }
     // Tracking went with the store's session.
     if fe.client_mut(s).and_then(|c| c.tracking.take()).is_some() {
@@ -1116,6 +1125,34 @@ fn client<S: Store, C: Clock>(
         }
         "client|list" => client_list(fe, &cmd, now, out, s.resp3),
         "client|unblock" => client_unblock(fe, &cmd, out),
+        "client|kill" => client_kill(s, fe, &cmd),
+        "client|reply" => {
+            let word = arg(2);
+            s.reply = if word.eq_ignore_ascii_case(b"on") {
+                reply::ok(out);
+                Replies::On
+            } else if word.eq_ignore_ascii_case(b"off") {
+                Replies::Off
+            } else if word.eq_ignore_ascii_case(b"skip") {
+                Replies::Skip
+            } else {
+                return reply::syntax(out);
+            };
+        }
+        "client|no-evict" => {
+            let word = arg(2);
+            let on = if word.eq_ignore_ascii_case(b"on") {
+                true
+            } else if word.eq_ignore_ascii_case(b"off") {
+                false
+            } else {
+                return reply::syntax(out);
+            };
+            if let Some(info) = fe.client_mut(s) {
+                info.no_evict = on;
+            }
+            reply::ok(&mut s.out);
+        }
         "client|tracking" => client_tracking(s, fe, &cmd),
         "client|caching" => client_caching(s, fe, arg(2)),
         "client|getredir" => {
@@ -1241,6 +1278,125 @@ fn client_caching<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, 
     reply::ok(&mut s.out);
 }
 
+/// The kinds of client `CLIENT LIST TYPE` and `CLIENT KILL TYPE` name,
+/// as Redis tells them: subscribed connections are `pubsub`, the others
+/// `normal`; there are no replicas.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Pubsub,
+    Replica,
+}
+
+impl ClientType {
+    /// The type named `word`, or Redis's error.
+    fn parse(word: &[u8], out: &mut Vec<u8>) -> Option<ClientType> {
+        Some(match word.to_ascii_lowercase().as_slice() {
+            b"normal" => ClientType::Normal,
+            b"pubsub" => ClientType::Pubsub,
+            b"master" | b"replica" | b"slave" => ClientType::Replica,
+            _ => {
+                let mut msg = b"ERR Unknown client type '".to_vec();
+                msg.extend_from_slice(word);
+                msg.push(b'\'');
+                reply::error(out, &msg);
+                return None;
+            }
+        })
+    }
+
+    /// Whether connection `c` is of this type.
+    fn of(self, c: &ClientInfo) -> bool {
+        let subscribed = c.subs != (0, 0, 0);
+        match self {
+            ClientType::Normal => !subscribed,
+            ClientType::Pubsub => subscribed,
+            ClientType::Replica => false,
+        }
+    }
+}
+
+/// `CLIENT KILL ip:port`, or `CLIENT KILL [ID id] [TYPE type] [USER
+/// name] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]`: the
+/// connections it names close (their pending replies dropped); this one
+/// closes once it answered.
+fn client_kill<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: &Command<'_>) {
+    let args: Vec<&[u8]> = cmd.args().skip(2).collect();
+    let out = &mut s.out;
+    // What a connection must be to go.
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut kind = None;
+    let mut skipme = true;
+    let old = args.len() == 1;
+    if old {
+        addr = Some(args[0]);
+    } else {
+        if !args.len().is_multiple_of(2) {
+            return reply::syntax(out);
+        }
+        for pair in args.chunks(2) {
+            let (filter, value) = (pair[0], pair[1]);
+            let is = |word: &[u8]| filter.eq_ignore_ascii_case(word);
+            if is(b"id") {
+                match parse_i64(value) {
+                    Some(n) if n > 0 => id = Some(n as u64),
+                    _ => return reply::error(out, b"ERR client-id should be greater than 0"),
+                }
+            } else if is(b"type") {
+                let Some(k) = ClientType::parse(value, out) else {
+                    return;
+                };
+                kind = Some(k);
+            } else if is(b"user") {
+                if value != b"default" {
+                    let mut msg = b"ERR No such user '".to_vec();
+                    msg.extend_from_slice(value);
+                    msg.push(b'\'');
+                    return reply::error(out, &msg);
+                }
+            } else if is(b"addr") {
+                addr = Some(value);
+            } else if is(b"laddr") {
+                laddr = Some(value);
+            } else if is(b"skipme") {
+                skipme = if value.eq_ignore_ascii_case(b"yes") {
+                    true
+                } else if value.eq_ignore_ascii_case(b"no") {
+                    false
+                } else {
+                    return reply::syntax(out);
+                };
+            } else {
+                return reply::syntax(out);
+            }
+        }
+    }
+    let me = s.id;
+    let targets: Vec<u64> = fe
+        .client_list()
+        .filter(|c| kind.is_none_or(|k| k.of(c)))
+        .filter(|c| id.is_none_or(|id| c.id == id))
+        .filter(|c| addr.is_none_or(|a| c.addr.as_bytes() == a))
+        .filter(|c| laddr.is_none_or(|a| c.laddr.as_bytes() == a))
+        .filter(|c| !(skipme && !old && c.id == me))
+        .map(|c| c.id)
+        .collect();
+    for &target in &targets {
+        if target == me {
+            s.closing = true;
+        } else {
+            fe.killed.insert(target);
+        }
+    }
+    match old {
+        true if targets.is_empty() => reply::error(&mut s.out, b"ERR No such client"),
+        true => reply::ok(&mut s.out),
+        false => reply::int(&mut s.out, targets.len() as i64),
+    }
+}
+
 fn client_unblock<S: Store, C: Clock>(
     fe: &mut Frontend<S, C>,
     cmd: &Command<'_>,
@@ -1279,22 +1435,14 @@ fn client_list<S: Store, C: Clock>(
 ) {
     let args: Vec<&[u8]> = cmd.args().skip(2).collect();
     let mut ids: Option<Vec<u64>> = None;
-    let mut none = false;
+    let mut kind = None;
     let mut i = 0;
     while i < args.len() {
         if args[i].eq_ignore_ascii_case(b"TYPE") && i + 1 < args.len() {
-            let ty = args[i + 1].to_ascii_lowercase();
-            match ty.as_slice() {
-                b"normal" => {}
-                // Basalt has no replicas and no pub/sub connections.
-                b"master" | b"replica" | b"slave" | b"pubsub" => none = true,
-                _ => {
-                    let mut msg = b"ERR Unknown client type '".to_vec();
-                    msg.extend_from_slice(args[i + 1]);
-                    msg.push(b'\'');
-                    return reply::error(out, &msg);
-                }
-            }
+            let Some(k) = ClientType::parse(args[i + 1], out) else {
+                return;
+            };
+            kind = Some(k);
             i += 2;
         } else if args[i].eq_ignore_ascii_case(b"ID") && i + 1 < args.len() {
             let mut list = Vec::new();
@@ -1315,7 +1463,8 @@ fn client_list<S: Store, C: Clock>(
     }
     let mut clients: Vec<&ClientInfo> = fe
         .client_list()
-        .filter(|c| !none && ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+        .filter(|c| kind.is_none_or(|k| k.of(c)))
+        .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
         .collect();
     clients.sort_by_key(|c| c.id);
     let mut text = String::new();
@@ -1339,6 +1488,7 @@ fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
         (tracking.is_some(), 't'),
         (tracking.is_some_and(|t| t.broken), 'R'),
         (tracking.is_some_and(|t| t.mode.bcast), 'B'),
+        (c.no_evict, 'e'),
     ]
     .into_iter()
     .filter_map(|(on, flag)| on.then_some(flag))

@@ -70,6 +70,28 @@ pub(crate) struct Session {
     pub(crate) blocked_on: Named,
     /// It said `HELLO 3`: replies are RESP3's, messages pushes.
     pub(crate) resp3: bool,
+    /// `CLIENT REPLY`.
+    pub(crate) reply: Replies,
+}
+
+/// `CLIENT REPLY`: whether the connection's replies are sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Replies {
+    #[default]
+    On,
+    Off,
+    /// Not the next command's.
+    Skip,
+}
+
+impl Replies {
+    /// What holds after a command whose reply was held back.
+    pub(crate) fn after_one(self) -> Replies {
+        match self {
+            Replies::Skip => Replies::On,
+            other => other,
+        }
+    }
 }
 
 /// The front end's part of a transaction: its own commands queued
@@ -141,6 +163,7 @@ impl Connection {
                 blocked: false,
                 blocked_on: Named::default(),
                 resp3: false,
+                reply: Replies::On,
             },
             queued: Vec::new(),
             round: 0,
@@ -176,7 +199,10 @@ impl Connection {
                 blocked = Some(named);
                 break;
             }
-            self.session.out.extend_from_slice(reply);
+            if self.session.reply == Replies::On {
+                self.session.out.extend_from_slice(reply);
+            }
+            self.session.reply = self.session.reply.after_one();
             let error = reply.starts_with(b"-").then(|| first_line(reply).to_vec());
             ran.push((named, error));
         }
@@ -242,6 +268,11 @@ impl Connection {
     /// further input is ignored.
     pub fn feed<S: Store, C: Clock>(&mut self, fe: &mut Frontend<S, C>, input: &[u8]) -> Flow {
         fe.stats.net_input_bytes += input.len() as u64;
+        if fe.killed.remove(&self.session.id) {
+            // CLIENT KILL by another connection: at once, output dropped.
+            self.close_now();
+            return self.flow();
+        }
         let produced_from = self.session.out.len();
         self.collect(fe);
         self.take_answer(fe);
@@ -344,9 +375,10 @@ impl Connection {
         match answer {
             Answer::Reply(reply) => {
                 cmds::count(fe, named, first_line(&reply), 0);
-                if !self.session.closing {
+                if !self.session.closing && self.session.reply == Replies::On {
                     self.session.out.extend_from_slice(&reply);
                 }
+                self.session.reply = self.session.reply.after_one();
             }
             Answer::Lost => {
                 let at = self.session.out.len();

@@ -50,6 +50,8 @@ pub(crate) struct ClientInfo {
     pub(crate) resp3: bool,
     /// Its `CLIENT TRACKING`, while on.
     pub(crate) tracking: Option<Tracking>,
+    /// `CLIENT NO-EVICT on`.
+    pub(crate) no_evict: bool,
 }
 
 impl ClientInfo {
@@ -122,6 +124,8 @@ pub struct Frontend<S, C> {
     checked_generation: u64,
     /// The store sends keyspace events (some connection listens).
     events_on: bool,
+    /// Connections CLIENT KILL closed, until each is fed.
+    pub(crate) killed: alloc::collections::BTreeSet<u64>,
     /// How many connections track keys (`CLIENT TRACKING on`): while
     /// some do, the store's mail is read at every wake.
     pub(crate) trackers: usize,
@@ -165,6 +169,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             checked_generation: 0,
             events_on: false,
             trackers: 0,
+            killed: Default::default(),
         }
     }
 
@@ -327,6 +332,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             blocked: false,
             resp3: false,
             tracking: None,
+            no_evict: false,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -370,6 +376,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         // A blocked connection stops waiting when its session ends.
         self.blocked.remove(&session.id);
         self.answers.remove(&session.id);
+        self.killed.remove(&session.id);
         if conn.waits_for(self.outcome.run) {
             self.ended.push(session.id);
         } else if session.used_store {
@@ -423,7 +430,10 @@ impl<S: Store, C: Clock> Frontend<S, C> {
                 self.checked_generation = generation;
             }
         }
-        self.pubsub.with_mail().chain(self.answers.keys().copied())
+        self.pubsub
+            .with_mail()
+            .chain(self.answers.keys().copied())
+            .chain(self.killed.iter().copied())
     }
 
     /// Tells tracking connection `session` (or its redirection) that

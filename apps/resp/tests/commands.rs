@@ -999,6 +999,99 @@ fn info_counts_calls_per_command_and_errors_per_word() {
 }
 
 #[test]
+fn client_kill_reply_and_no_evict() {
+    let (mut fe, _) = frontend();
+    let mut a = connect(&mut fe);
+    let mut b = connect(&mut fe);
+    let mut c = connect(&mut fe);
+    // Redis 7.0.15's answers.
+    for (request, answer) in [
+        ("CLIENT KILL 1.2.3.4:5\r\n", "-ERR No such client\r\n"),
+        ("CLIENT KILL ID 999999\r\n", ":0\r\n"),
+        (
+            "CLIENT KILL ID x\r\n",
+            "-ERR client-id should be greater than 0\r\n",
+        ),
+        ("CLIENT KILL ID\r\n", "-ERR No such client\r\n"),
+        (
+            "CLIENT KILL TYPE bogus\r\n",
+            "-ERR Unknown client type 'bogus'\r\n",
+        ),
+        ("CLIENT KILL FOO bar\r\n", "-ERR syntax error\r\n"),
+        ("CLIENT KILL SKIPME maybe\r\n", "-ERR syntax error\r\n"),
+        (
+            "CLIENT KILL USER nobody\r\n",
+            "-ERR No such user 'nobody'\r\n",
+        ),
+        ("CLIENT KILL TYPE master\r\n", ":0\r\n"),
+        ("CLIENT REPLY MAYBE\r\n", "-ERR syntax error\r\n"),
+        ("CLIENT NO-EVICT x\r\n", "-ERR syntax error\r\n"),
+    ] {
+        assert_eq!(run(&mut a, &mut fe, request), answer, "{request:?}");
+    }
+    // Another connection, by id: it closes when next fed (the front end
+    // names it as woken), its pending output dropped.
+    let kill = format!("CLIENT KILL ID {}\r\n", b.id());
+    assert_eq!(run(&mut a, &mut fe, &kill), ":1\r\n");
+    assert!(fe.woken().any(|id| id == b.id()));
+    assert_eq!(
+        drive(&mut b, &mut fe, b"PING\r\n"),
+        (Vec::new(), Flow::Close)
+    );
+    fe.disconnect(b);
+    // By type: subscribed connections are pubsub's.
+    assert!(run(&mut c, &mut fe, "SUBSCRIBE ch\r\n").starts_with("*3\r\n"));
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT LIST TYPE pubsub\r\n")
+            .matches("id=")
+            .count(),
+        1
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT KILL TYPE pubsub\r\n"),
+        ":1\r\n"
+    );
+    assert_eq!(drive(&mut c, &mut fe, b"").1, Flow::Close);
+    fe.disconnect(c);
+    let mut c = connect(&mut fe);
+    // By address.
+    let addr = "127.0.0.1:50000";
+    assert_eq!(
+        run(
+            &mut a,
+            &mut fe,
+            &format!("CLIENT KILL ADDR {addr} SKIPME yes\r\n")
+        ),
+        ":1\r\n",
+        "c (every test connection has that address), not a"
+    );
+    assert_eq!(drive(&mut c, &mut fe, b"").1, Flow::Close);
+    fe.disconnect(c);
+    // REPLY: SKIP drops the next reply, OFF all until ON.
+    assert_eq!(
+        run(
+            &mut a,
+            &mut fe,
+            "CLIENT REPLY SKIP\r\nPING\r\nECHO x\r\nCLIENT REPLY OFF\r\nSET k v\r\nGET k\r\nCLIENT REPLY ON\r\nGET k\r\n"
+        ),
+        "$1\r\nx\r\n+OK\r\n$1\r\nv\r\n"
+    );
+    assert_eq!(
+        run(&mut a, &mut fe, "CLIENT REPLY OFF\r\nRESET\r\nPING\r\n"),
+        "+RESET\r\n+PONG\r\n"
+    );
+    // NO-EVICT shows as flag e.
+    assert_eq!(run(&mut a, &mut fe, "CLIENT NO-EVICT on\r\n"), "+OK\r\n");
+    assert!(run(&mut a, &mut fe, "CLIENT INFO\r\n").contains(" flags=e "));
+    // A connection killing itself answers, then closes.
+    let me = format!("CLIENT KILL SKIPME no ID {}\r\n", a.id());
+    assert_eq!(
+        drive(&mut a, &mut fe, me.as_bytes()),
+        (b":1\r\n".to_vec(), Flow::Close)
+    );
+}
+
+#[test]
 fn slowlog_and_latency() {
     let (mut fe, now) = frontend();
     let mut c = connect(&mut fe);
