@@ -27,6 +27,7 @@ extern crate alloc;
 mod debug;
 mod info;
 pub mod persist;
+mod save;
 mod server;
 
 pub use debug::NOT_ALLOWED as DEBUG_NOT_ALLOWED;

@@ -783,6 +783,8 @@ pub struct Persistence<D> {
     grouped: bool,
     /// The last write (or flush) to the log failed.
     failed: bool,
+    /// When the last compaction finished (ms since the epoch).
+    last_compacted_ms: Option<u64>,
 }
 
 impl<D: SectorDevice> Persistence<D> {
@@ -796,6 +798,7 @@ impl<D: SectorDevice> Persistence<D> {
             pending: Vec::new(),
             fsync,
             last_flush_ms: 0,
+            last_compacted_ms: None,
             retry_ms: 0,
             refusing: false,
             grouped: false,
@@ -964,6 +967,27 @@ impl<D: SectorDevice> Persistence<D> {
             .compaction_step(store, changes, marks, budget, now_ms)
     }
 
+    /// `SAVE`: compacts at once ([`compact`](Self::compact)).
+    pub fn compact_now(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
+        self.compact(store, now_ms)
+    }
+
+    /// `BGSAVE`, `BGREWRITEAOF`: starts a compaction that goes on a few
+    /// keys with each change; false if one is under way.
+    pub fn compact_in_background(&mut self, store: &Store) -> bool {
+        if self.log.compacting() {
+            return false;
+        }
+        let salt = self.log.start_compaction(store);
+        self.writer.shadow(Some(salt));
+        true
+    }
+
+    /// When the last compaction finished (`LASTSAVE`), if one did.
+    pub fn last_compacted_ms(&self) -> Option<u64> {
+        self.last_compacted_ms
+    }
+
     /// Compacts at once (finishing a compaction under way); on
     /// [`LogError::Full`] sets when to try again.
     fn compact(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
@@ -986,6 +1010,7 @@ impl<D: SectorDevice> Persistence<D> {
     fn after_step(&mut self, step: Result<bool, LogError>, now_ms: u64) -> Result<bool, LogError> {
         match step {
             Ok(true) => {
+                self.last_compacted_ms = Some(now_ms);
                 self.pending.clear();
                 self.writer.shadow(None);
                 self.writer.set_salt(self.log.superblock.salt);
@@ -1055,8 +1080,7 @@ impl<D: SectorDevice> Persistence<D> {
                 Err(e) => return Err(e),
             }
         } else if self.log.wants_compaction() && now_ms >= self.retry_ms {
-            let salt = self.log.start_compaction(store);
-            self.writer.shadow(Some(salt));
+            self.compact_in_background(store);
         }
         Ok(())
     }

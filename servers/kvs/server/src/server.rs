@@ -8,7 +8,7 @@ use crate::{
     NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, STALE,
     TOO_MANY_SESSIONS,
 };
-use crate::{debug, info, proto, tracking};
+use crate::{debug, info, proto, save, tracking};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -186,6 +186,9 @@ pub struct KvsServer<C> {
     /// Whose the tracking sessions are ([`Kvs::track`]): store id →
     /// (client, session).
     trackers: BTreeMap<u64, (u64, u64)>,
+    /// When the server started (ms since the epoch): `LASTSAVE` before
+    /// any compaction.
+    started_ms: u64,
 }
 
 /// Which start of the component a server is (`INFO`'s `basalt_*` fields).
@@ -219,7 +222,8 @@ impl<C: Clock> KvsServer<C> {
     }
 
     /// The same with a store of the caller's (e.g. [`Store::with_seed`]).
-    pub fn with_store(store: Store, clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
+    pub fn with_store(store: Store, mut clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
+        let started_ms = clock.now_ms();
         Self {
             store,
             clock,
@@ -248,6 +252,7 @@ impl<C: Clock> KvsServer<C> {
             next_session: 1,
             blocked: BTreeMap::new(),
             trackers: BTreeMap::new(),
+            started_ms,
         }
     }
 
@@ -673,6 +678,7 @@ impl<C: Clock> KvsServer<C> {
             lineage,
             crash,
             next_session,
+            started_ms,
             ..
         } = self;
         let engine = Engine {
@@ -684,6 +690,7 @@ impl<C: Clock> KvsServer<C> {
             held: *held,
             lineage: *lineage,
             crash: *crash,
+            started_ms: *started_ms,
         };
         (engine, clients, reply, next_session)
     }
@@ -782,6 +789,7 @@ struct Engine<'a, C> {
     held: Option<Gauge>,
     lineage: Lineage,
     crash: Option<fn() -> !>,
+    started_ms: u64,
 }
 
 impl<C: Clock> Engine<'_, C> {
@@ -805,6 +813,20 @@ impl<C: Clock> Engine<'_, C> {
                 let _ = p.settle(self.store, self.clock.now_ms());
             }
             return debug::reply(args, self.crash, reply);
+        }
+        if let Some(save) = save::parse(args).filter(|_| !state.in_multi()) {
+            let now = self.clock.now_ms();
+            let answer = match save {
+                Ok(save) => save::reply(
+                    save,
+                    self.persistence.as_mut(),
+                    self.store,
+                    now,
+                    self.started_ms,
+                ),
+                Err(e) => e,
+            };
+            return answer.encode(state.protocol(), reply);
         }
         if info::is_info(args) && !state.in_multi() {
             let held = self.held.map(|gauge| gauge());

@@ -302,6 +302,77 @@ fn persistent() -> (Local<Server>, Rc<Cell<u64>>) {
 }
 
 #[test]
+fn save_and_bgsave_compact_the_log() {
+    let (s, now) = persistent();
+    let mut c = Connection::open(KvsClient::new(&s), None).unwrap();
+    // Before any compaction, LASTSAVE is the server's start (1,000 s).
+    assert_eq!(c.command(&[b"LASTSAVE"]).unwrap(), b":1000\r\n");
+    for i in 0..50u32 {
+        c.command(&[b"SET", b"k", alloc::format!("{i}").as_bytes()])
+            .unwrap();
+    }
+    let size = |c: &mut Connection<&Local<Server>>| -> u64 {
+        // What serve_held does before it answers: the log written.
+        assert_eq!(libcap::rpc::Settle::settle(&mut *s.state_mut()), Ok(()));
+        let info = String::from_utf8(c.command(&[b"INFO", b"persistence"]).unwrap()).unwrap();
+        let field = info.split("aof_current_size:").nth(1).unwrap();
+        field.split('\r').next().unwrap().parse().unwrap()
+    };
+    let before = size(&mut c);
+    now.set(2_000_000);
+    assert_eq!(c.command(&[b"SAVE"]).unwrap(), b"+OK\r\n");
+    let after = size(&mut c);
+    assert!(
+        after < before,
+        "the 50 SETs are one now: {before} then {after}"
+    );
+    assert_eq!(c.command(&[b"LASTSAVE"]).unwrap(), b":2000\r\n");
+    assert_eq!(
+        c.command(&[b"BGSAVE"]).unwrap(),
+        b"+Background saving started\r\n"
+    );
+    assert_eq!(
+        c.command(&[b"BGREWRITEAOF"]).unwrap(),
+        b"-ERR Background append only file rewriting already in progress\r\n"
+    );
+    assert_eq!(
+        c.command(&[b"BGSAVE", b"SCHEDULE"]).unwrap(),
+        b"+Background saving scheduled\r\n"
+    );
+    assert_eq!(
+        c.command(&[b"BGSAVE", b"x"]).unwrap(),
+        b"-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        c.command(&[b"SAVE", b"x"]).unwrap(),
+        b"-ERR wrong number of arguments for 'save' command\r\n"
+    );
+    // Changes carry the background compaction to its end.
+    now.set(3_000_000);
+    for _ in 0..20 {
+        c.command(&[b"SET", b"k", b"v"]).unwrap();
+    }
+    assert_eq!(c.command(&[b"LASTSAVE"]).unwrap(), b":3000\r\n");
+    // Inside MULTI they are queued, but EXEC cannot run them.
+    c.command(&[b"MULTI"]).unwrap();
+    assert_eq!(c.command(&[b"LASTSAVE"]).unwrap(), b"+QUEUED\r\n");
+    assert!(
+        c.command(&[b"EXEC"])
+            .unwrap()
+            .starts_with(b"*1\r\n-ERR LASTSAVE runs outside MULTI only")
+    );
+    // Without a disk there is nothing to save to.
+    let (plain, _) = server(Vec::new());
+    let mut c = Connection::open(KvsClient::new(&plain), None).unwrap();
+    assert!(
+        c.command(&[b"BGSAVE"])
+            .unwrap()
+            .starts_with(b"-ERR the store keeps no log")
+    );
+    assert_eq!(c.command(&[b"LASTSAVE"]).unwrap(), b":1000\r\n");
+}
+
+#[test]
 fn under_always_replies_are_held_until_the_flush() {
     use libcap::rpc::Settle;
     let (s, _) = persistent();

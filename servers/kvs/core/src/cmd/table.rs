@@ -187,6 +187,18 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "key value",
     },
     spec! {
+        name: "bgrewriteaof", arity: 1, flags: [Admin, Noscript], keys: NONE,
+        group: Server, since: "1.0.0", run: normal(server::log_command),
+        summary: "Compacts the log in the background (the kvs server answers it).",
+        syntax: "",
+    },
+    spec! {
+        name: "bgsave", arity: -1, flags: [Admin, Noscript], keys: NONE,
+        group: Server, since: "1.0.0", run: normal(server::log_command),
+        summary: "Compacts the log in the background, the store's saving (the kvs server answers it).",
+        syntax: "[SCHEDULE]",
+    },
+    spec! {
         name: "bitcount", arity: -2, flags: [Readonly], keys: ONE,
         group: Bitmap, since: "2.6.0", run: normal(bits::bitcount),
         summary: "Counts the set bits of a string, or of a range of its bytes or bits.",
@@ -578,6 +590,12 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "pattern",
     },
     spec! {
+        name: "lastsave", arity: 1, flags: [Loading, Stale, Fast], keys: NONE,
+        group: Server, since: "1.0.0", run: normal(server::log_command),
+        summary: "Returns when the log was last compacted (the kvs server answers it).",
+        syntax: "",
+    },
+    spec! {
         name: "lcs", arity: -3, flags: [Readonly], keys: TWO,
         group: String, since: "7.0.0", run: normal(strings::lcs),
         summary: "Finds the longest common substring.",
@@ -818,6 +836,12 @@ pub static COMMANDS: &[Spec] = &[
         group: Set, since: "1.0.0", run: normal(sets::sadd),
         summary: "Adds members to a set, creating the key if needed.",
         syntax: "key member...",
+    },
+    spec! {
+        name: "save", arity: 1, flags: [Admin, Noscript], keys: NONE,
+        group: Server, since: "1.0.0", run: normal(server::log_command),
+        summary: "Compacts the log at once, the store's saving (the kvs server answers it).",
+        syntax: "",
     },
     spec! {
         name: "scan", arity: -2, flags: [Readonly], keys: NONE,
