@@ -32,6 +32,7 @@ enum Own {
     Pubsub,
     Slowlog,
     Latency,
+    Role,
 }
 
 /// Which of the front end's commands `name` is.
@@ -63,6 +64,7 @@ fn own(name: &[u8]) -> Option<Own> {
         b"pubsub" => Own::Pubsub,
         b"slowlog" => Own::Slowlog,
         b"latency" => Own::Latency,
+        b"role" => Own::Role,
         _ => return None,
     })
 }
@@ -448,6 +450,13 @@ fn run_own<S: Store, C: Clock>(
         }
         Own::Pubsub => pubsub(fe, spec, cmd, out),
         Own::Slowlog => slowlog(fe, spec, cmd, out),
+        // A master with no replicas and no replication offset.
+        Own::Role => {
+            reply::array(out, 3);
+            reply::bulk(out, b"master");
+            reply::int(out, 0);
+            reply::array(out, 0);
+        }
         Own::Latency => latency(fe, spec, cmd, out, s.resp3),
         Own::Echo => reply::bulk(out, cmd.arg(1).unwrap_or_default()),
         Own::Time => {

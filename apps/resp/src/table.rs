@@ -327,6 +327,12 @@ pub(crate) static OWN: &[Spec] = &[
         syntax: "",
     },
     spec! {
+        name: "role", arity: 1, flags: [Noscript, Loading, Stale, Fast], keys: NONE,
+        group: Server, since: "2.8.12", run: None,
+        summary: "Returns the server's replication role: a master with no replicas.",
+        syntax: "",
+    },
+    spec! {
         name: "slowlog", arity: -2, flags: [], keys: NONE,
         group: Server, since: "2.2.12", run: None,
         summary: "Reports the slow log.",

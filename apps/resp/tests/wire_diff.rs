@@ -53,12 +53,13 @@ fn command(r: &mut Rng, key: &dyn Fn(&str) -> String) -> Vec<Vec<u8>> {
         13 => vec!["FOOBAR".into(), v],
         14 => vec![r.pick(&["GET", "SET", "INCR", "ECHO"]).to_string()],
         // The front end's own (queued by it inside MULTI).
-        15 => match r.below(6) {
+        15 => match r.below(7) {
             0 => vec!["CLIENT".into(), "GETNAME".into()],
             1 => vec!["CLIENT".into(), r.pick(&["NOPE", "ID"]).to_string(), v],
             2 => vec!["PUBLISH".into(), k, v],
             3 => vec!["PUBSUB".into(), "NUMSUB".into(), k],
             4 => vec!["CONFIG".into(), "GET".into(), "maxclients".into()],
+            5 => vec!["ROLE".into()],
             _ => vec!["HELLO".into(), "4".into()],
         },
         16 => vec!["PING".into(), v],
