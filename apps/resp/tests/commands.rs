@@ -1179,3 +1179,52 @@ fn info_takes_memory_and_the_log_from_the_store() {
         "{persistence}"
     );
 }
+
+/// docs/resp.md's list of every Redis 7.0 command says, of each, whether
+/// Basalt has it: what COMMAND's table holds.
+#[test]
+fn the_docs_list_every_command_as_the_table_has_it() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/resp.md"))
+        .expect("docs/resp.md");
+    let section = docs
+        .split("### Every Redis 7.0 command")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("the section");
+    let names = |part: &str| -> Vec<String> {
+        part.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|n| {
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || "|_-".contains(c))
+            })
+            .map(String::from)
+            .collect()
+    };
+    let (present, absent) = section.split_once("Absent:").expect("Absent:");
+    let present = names(present.split("Present:").nth(1).expect("Present:"));
+    let absent = names(absent);
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let list = read_all(run(&mut c, &mut fe, "COMMAND LIST\r\n").as_bytes());
+    let table: Vec<String> = list[0].items().iter().map(|v| v.text()).collect();
+    for name in &present {
+        assert!(
+            table.contains(name),
+            "{name} is listed as present but not in the table"
+        );
+    }
+    for name in &absent {
+        assert!(
+            !table.contains(name),
+            "{name} is listed as absent but in the table"
+        );
+    }
+    for name in &table {
+        assert!(
+            present.contains(name) || name == "client|setinfo",
+            "{name} is in the table but not listed as present"
+        );
+    }
+}
