@@ -2386,7 +2386,17 @@ fn run(protocol: Protocol) {
         // The comparisons below that read RESP2 read RESP3 flattened,
         // after the shapes are found the same.
         let exact = (ours != theirs).then(|| "the replies differ".to_string());
-        let shapes = (resp3 && skeleton(&ours) != skeleton(&theirs))
+        // SORT in hash order: the elements' shapes as a multiset.
+        let unordered = (name == b"SORT" || name == b"SORT_RO") && sort_unordered(&args);
+        let shape = |reply: &[u8]| match (unordered, elements(reply)) {
+            (true, Some(items)) => {
+                let mut shapes: Vec<Vec<u8>> = items.iter().map(|i| skeleton(i)).collect();
+                shapes.sort();
+                shapes.concat()
+            }
+            _ => skeleton(reply),
+        };
+        let shapes = (resp3 && shape(&ours) != shape(&theirs))
             .then(|| "the replies differ in shape".to_string());
         let (ours_sent, theirs_sent) = (ours.clone(), theirs.clone());
         let (ours, theirs) = match resp3 {
