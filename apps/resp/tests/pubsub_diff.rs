@@ -18,11 +18,8 @@
 
 mod common;
 
-use common::redis::{Rng, multibulk, reply_len, seed_and_length, server};
+use common::redis::{Remote, Rng, multibulk, reply_len, seed_and_length, server};
 use common::*;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
 /// The top-level replies in `bytes`.
 fn replies(bytes: &[u8]) -> Vec<Vec<u8>> {
@@ -34,47 +31,6 @@ fn replies(bytes: &[u8]) -> Vec<Vec<u8>> {
         at += n;
     }
     out
-}
-
-/// One Redis connection: sends, and reads up to the marker's answer.
-struct Remote {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Remote {
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("write to redis");
-    }
-
-    /// Everything before the answer to `PING marker` (either form).
-    fn until(&mut self, marker: &[u8]) -> Vec<u8> {
-        let plain = [format!("${}\r\n", marker.len()).as_bytes(), marker, b"\r\n"].concat();
-        let sub = [
-            b"*2\r\n$4\r\npong\r\n".as_slice(),
-            format!("${}\r\n", marker.len()).as_bytes(),
-            marker,
-            b"\r\n",
-        ]
-        .concat();
-        loop {
-            for end in [&sub, &plain] {
-                if let Some(at) = find(&self.buf, end) {
-                    let out = self.buf[..at].to_vec();
-                    self.buf.drain(..at + end.len());
-                    return out;
-                }
-            }
-            let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk).expect("read from redis");
-            assert!(n > 0, "redis closed a connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[test]
@@ -109,18 +65,7 @@ fn run(resp3: bool) {
         .iter()
         .map(|p| format!("{prefix}{p}").into_bytes())
         .collect();
-    let mut remotes: Vec<Remote> = (0..3)
-        .map(|_| {
-            let stream = TcpStream::connect(addr).expect("connect to redis");
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .expect("timeout");
-            Remote {
-                stream,
-                buf: Vec::new(),
-            }
-        })
-        .collect();
+    let mut remotes: Vec<Remote> = (0..3).map(|_| Remote::connect(addr)).collect();
     let (mut fe, _) = frontend();
     let mut locals: Vec<_> = (0..3).map(|_| connect(&mut fe)).collect();
     if resp3 {

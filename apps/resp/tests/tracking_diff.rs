@@ -28,44 +28,10 @@
 
 mod common;
 
-use common::redis::{Rng, multibulk, reply_len, seed_and_length, server};
+use common::redis::{Remote, Rng, multibulk, reply_len, seed_and_length, server};
 use common::served::{Fe, setup};
 use common::{connect, drive};
 use resp::Connection;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-/// One Redis connection: sends, and reads up to the marker's answer.
-struct Remote {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Remote {
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("write to redis");
-    }
-
-    /// Everything before the answer to `PING marker` (either form).
-    fn until(&mut self, marker: &[u8]) -> Vec<u8> {
-        let end = [format!("${}\r\n", marker.len()).as_bytes(), marker, b"\r\n"].concat();
-        loop {
-            if let Some(at) = self.buf.windows(end.len()).position(|w| w == end) {
-                let mut out = self.buf[..at].to_vec();
-                self.buf.drain(..at + end.len());
-                if out.ends_with(PONG) {
-                    out.truncate(out.len() - PONG.len());
-                }
-                return out;
-            }
-            let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk).expect("read from redis");
-            assert!(n > 0, "redis closed a connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
 
 /// What a subscribed RESP2 connection's `PING <marker>` starts with.
 const PONG: &[u8] = b"*2\r\n$4\r\npong\r\n";
@@ -223,18 +189,6 @@ fn command(r: &mut Rng, key: &dyn Fn(&str) -> Vec<u8>, prefix: &[u8]) -> Vec<Vec
     }
 }
 
-/// A connection to Redis.
-fn remote(addr: std::net::SocketAddr) -> Remote {
-    let stream = TcpStream::connect(addr).expect("connect to redis");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    Remote {
-        stream,
-        buf: Vec::new(),
-    }
-}
-
 /// Connection `i` on both sides, set up for its part (0 and 3 RESP3, 2
 /// subscribed to the invalidation channel), with both sides' ids.
 fn open(
@@ -243,7 +197,7 @@ fn open(
     i: usize,
     prefix: &str,
 ) -> (Remote, Connection, (u64, u64)) {
-    let (mut remote, mut local) = (remote(addr), connect(fe));
+    let (mut remote, mut local) = (Remote::connect(addr), connect(fe));
     let marker = format!("{prefix}setup{i}").into_bytes();
     let mut run = |args: &[&[u8]]| {
         let request = [multibulk(args), multibulk(&[&b"PING"[..], &marker])].concat();
@@ -289,7 +243,7 @@ fn tracking_matches_redis() {
     }
     // Kills Redis's side of a connection that goes (CLIENT KILL answers
     // once it is gone, so that no step races its closing).
-    let mut admin = remote(addr);
+    let mut admin = Remote::connect(addr);
     let mut r = Rng(seed);
     let mut history = Vec::new();
     // Invalidations (and broken redirections) heard, on both sides.

@@ -1,10 +1,57 @@
 //! What the tests against a real Redis 7.0 share: finding the server the
-//! environment names, a seeded generator, the seed and length a run
-//! takes from the environment, and RESP2 framing.
+//! environment names, a connection that reads up to a marker, a seeded
+//! generator, the seed and length a run takes from the environment, and
+//! RESP framing.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// One connection to Redis: sends, and reads up to a marker's answer.
+pub struct Remote {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Remote {
+    /// Connects to `addr` (reads wait at most 10 s).
+    pub fn connect(addr: SocketAddr) -> Remote {
+        let stream = TcpStream::connect(addr).expect("connect to redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Remote {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to redis");
+    }
+
+    /// Everything before the answer to `PING marker`, in either form
+    /// (`$marker`, or `[pong, marker]` from a subscribed RESP2
+    /// connection).
+    pub fn until(&mut self, marker: &[u8]) -> Vec<u8> {
+        let plain = [format!("${}\r\n", marker.len()).as_bytes(), marker, b"\r\n"].concat();
+        let sub = [b"*2\r\n$4\r\npong\r\n".as_slice(), &plain].concat();
+        let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+        loop {
+            for end in [&sub, &plain] {
+                if let Some(at) = find(&self.buf, end) {
+                    let out = self.buf[..at].to_vec();
+                    self.buf.drain(..at + end.len());
+                    return out;
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read from redis");
+            assert!(n > 0, "redis closed a connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
 
 /// A small deterministic generator (xorshift64*), so that a seed replays.
 pub struct Rng(pub u64);
