@@ -66,11 +66,14 @@ pub enum Command {
     Graph(GraphArgs),
     /// Benchmarks in release builds (docs/perf.md).
     Bench(BenchArgs),
-    /// The kernel fuzzer (tests/kfuzz, docs/security.md).
+    /// The kernel fuzzer (tests/kfuzz, docs/security.md), or (`fuzz
+    /// redis`) the differential tests against redis-server, long.
     ///
-    /// Random system calls from three threads against a sandbox, the
-    /// kernel's invariant oracle after each, for K seeds from N; a failure
-    /// names the seed and the command that replays it.
+    /// Kernel: random system calls from three threads against a sandbox,
+    /// the kernel's invariant oracle after each, for K seeds from N.
+    /// Redis: kvs-core's and resp's differential tests, --sequences
+    /// commands each, for K seeds from N, against a redis-server of their
+    /// own. A failure names the seed and the command that replays it.
     Fuzz(FuzzArgs),
     /// Boot halted under QEMU's gdb stub and attach gdb.
     Gdb(GdbArgs),
@@ -314,8 +317,24 @@ pub struct ServiceBenchArgs {
     pub linux_initrd: Option<PathBuf>,
 }
 
+/// What `cargo xtask fuzz` fuzzes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FuzzTarget {
+    /// The kernel's system calls.
+    #[default]
+    Kernel,
+    /// The store and the RESP front end, against redis-server.
+    Redis,
+}
+
 #[derive(Debug, Args)]
 pub struct FuzzArgs {
+    /// What to fuzz.
+    #[arg(value_enum, default_value_t = FuzzTarget::Kernel)]
+    pub target: FuzzTarget,
+    /// Commands (steps, streams) per differential test and seed (redis).
+    #[arg(long, value_name = "N", value_parser = count::<u64>, default_value_t = 20_000)]
+    pub sequences: u64,
     /// The first seed.
     #[arg(long, value_name = "N", value_parser = count::<u64>, default_value_t = 1)]
     pub seed: u64,
@@ -666,6 +685,15 @@ mod tests {
         };
         assert_eq!((f.seed, f.seeds, f.calls, f.release), (7, 3, 500, true));
         assert_eq!(f.timeout, Some(90));
+        assert_eq!(f.target, FuzzTarget::Kernel);
+        let Command::Fuzz(f) = command(&["fuzz", "redis", "--sequences", "500", "--seeds=2"])
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (f.target, f.sequences, f.seeds),
+            (FuzzTarget::Redis, 500, 2)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod config;
 mod durability;
 mod e2e;
 mod fuzz;
+mod fuzz_redis;
 mod image;
 mod machine;
 mod memcaslap;
@@ -144,6 +145,9 @@ fn execute(command: Command) -> Result<()> {
             preflight(&plan.host_tools())?;
             config::check_for_test(a.config.as_deref())?;
             selftest::run_all(&plan, a.accel.accel)?
+        }
+        Command::Fuzz(a) if a.target == cli::FuzzTarget::Redis => {
+            fuzz_redis::run(a.seed, a.seeds, a.sequences)?
         }
         Command::Fuzz(a) => {
             preflight(&qemu_tools(false))?;
