@@ -90,6 +90,7 @@ pub mod mc;
 pub mod memory;
 pub mod notify;
 pub mod num;
+mod ostree;
 mod rdb;
 mod reply;
 mod store;

@@ -1,11 +1,10 @@
 //! The sorted-set value: a member → score map plus an ordered index.
 
-use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
-use core::ops::Bound;
 
 use crate::hash::{Map, SeededState};
+use crate::ostree::OsTree;
 
 /// A score in the ordered index. Never NaN, so ordering is total; `-0` and
 /// `0` compare equal (as in Redis, where ties then order by member).
@@ -29,19 +28,19 @@ impl Ord for Score {
     }
 }
 
-/// A sorted set: O(1) member lookups, O(log n) inserts and removals,
-/// ordered iteration by (score, member). Rank queries walk the index (O(n)).
+/// A sorted set: O(1) member lookups, O(log n) inserts, removals and
+/// ranks, ordered iteration by (score, member) from any rank or score.
 #[derive(Clone, Debug)]
 pub(crate) struct ZSet {
     scores: Map<Vec<u8>, f64>,
-    order: BTreeSet<(Score, Vec<u8>)>,
+    order: OsTree<(Score, Vec<u8>)>,
 }
 
 impl ZSet {
     pub(crate) fn new(state: SeededState) -> ZSet {
         ZSet {
             scores: Map::with_hasher(state),
-            order: BTreeSet::new(),
+            order: OsTree::default(),
         }
     }
 
@@ -63,8 +62,10 @@ impl ZSet {
         match self.scores.get_mut(member) {
             Some(old) => {
                 if old.to_bits() != score.to_bits() {
-                    self.order.remove(&(Score(*old), member.to_vec()));
-                    self.order.insert((Score(score), member.to_vec()));
+                    let mut key = (Score(*old), member.to_vec());
+                    self.order.remove(&key);
+                    key.0 = Score(score);
+                    self.order.insert(key);
                     *old = score;
                 }
                 false
@@ -90,49 +91,48 @@ impl ZSet {
 
     /// Members in ascending (score, member) order.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> + '_ {
-        self.order.iter().map(|(s, m)| (m.as_slice(), s.0))
+        self.by_rank(0, self.len())
+    }
+
+    /// Members of ranks `start..end` (ascending; O(log n) to the first).
+    pub(crate) fn by_rank(
+        &self,
+        start: usize,
+        end: usize,
+    ) -> impl DoubleEndedIterator<Item = (&[u8], f64)> + '_ {
+        self.order
+            .range(start, end)
+            .map(|(s, m)| (m.as_slice(), s.0))
     }
 
     /// Members from the first whose score is `>= min` (ascending).
     pub(crate) fn iter_from(&self, min: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
-        self.order
-            .range((Bound::Included((Score(min), Vec::new())), Bound::Unbounded))
-            .map(|(s, m)| (m.as_slice(), s.0))
+        let start = self.order.count_while(|(s, _)| *s < Score(min));
+        self.by_rank(start, self.len())
     }
 
     /// Members with score `<= max`, descending.
     pub(crate) fn iter_rev_to(&self, max: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
-        // Everything with score < max, then the ties at max (any member).
-        let below = self
-            .order
-            .range((Bound::Unbounded, Bound::Excluded((Score(max), Vec::new()))));
-        let ties = self
-            .order
-            .range((Bound::Included((Score(max), Vec::new())), Bound::Unbounded))
-            .take_while(move |(s, _)| s.0 <= max)
-            .collect::<Vec<_>>();
-        ties.into_iter()
-            .rev()
-            .chain(below.rev())
-            .map(|(s, m)| (m.as_slice(), s.0))
+        let end = self.order.count_while(|(s, _)| *s <= Score(max));
+        self.by_rank(0, end).rev()
     }
 
-    /// The 0-based rank of `member` in ascending order (O(n)).
+    /// The 0-based rank of `member` in ascending order (O(log n)).
     pub(crate) fn rank(&self, member: &[u8]) -> Option<usize> {
-        let score = self.score(member)?;
-        let key = (Score(score), member.to_vec());
-        Some(self.order.range(..key).count())
+        let score = Score(self.score(member)?);
+        Some(
+            self.order
+                .count_while(|(s, m)| (*s, m.as_slice()) < (score, member)),
+        )
     }
 
     /// Removes and returns the lowest (`max == false`) or highest entry.
     pub(crate) fn pop(&mut self, max: bool) -> Option<(Vec<u8>, f64)> {
-        let (s, m) = if max {
-            self.order.pop_last()?
-        } else {
-            self.order.pop_first()?
-        };
-        self.scores.remove(&m);
-        Some((m, s.0))
+        let rank = if max { self.len().checked_sub(1)? } else { 0 };
+        let (score, member) = self.order.get(rank)?.clone();
+        self.order.remove(&(score, member.clone()));
+        self.scores.remove(&member);
+        Some((member, score.0))
     }
 
     /// Every member with its score, in hash-map order.

@@ -360,10 +360,12 @@ fn select<'z>(
             let Some((s, e)) = index_range(*start, *end, z.len()) else {
                 return Vec::new();
             };
+            // O(log n) to the first, as Redis's skiplist.
+            let n = z.len();
             if rev {
-                z.iter().rev().skip(s).take(e - s + 1).collect()
+                z.by_rank(n - 1 - e, n - s).rev().collect()
             } else {
-                z.iter().skip(s).take(e - s + 1).collect()
+                z.by_rank(s, e + 1).collect()
             }
         }
         Selector::Score(r) => {
