@@ -72,6 +72,9 @@ impl<K: Ord> OsTree<K> {
     pub(crate) fn remove(&mut self, key: &K) -> bool {
         let (root, removed) = self.remove_at(self.root, key);
         self.root = root;
+        if removed {
+            self.shrink();
+        }
         removed
     }
 
@@ -184,15 +187,57 @@ impl<K: Ord> OsTree<K> {
         }
     }
 
+    /// Frees node `i`'s slot (its subtree is the caller's to relink).
     fn release(&mut self, i: u32) -> K {
         let node = self.slots[i as usize].take().expect("a live node");
         self.free.push(i);
-        if self.free.len() == self.slots.len() {
-            // Empty: give the memory back.
-            self.slots = Vec::new();
-            self.free = Vec::new();
-        }
         node.key
+    }
+
+    /// Gives memory back once most slots are free (a set that shrank):
+    /// the keys move to a new, packed tree, balanced from their order.
+    /// O(n), at most once per n/2 removals.
+    fn shrink(&mut self) {
+        if self.free.len() * 2 <= self.slots.len() || self.slots.len() < 64 {
+            return;
+        }
+        let mut keys = Vec::with_capacity(self.len());
+        let mut stack = Vec::new();
+        let mut t = self.root;
+        // In order, each slot emptied as its key is taken.
+        loop {
+            while t != NIL {
+                stack.push(t);
+                t = self.node(t).left;
+            }
+            let Some(n) = stack.pop() else {
+                break;
+            };
+            let node = self.slots[n as usize].take().expect("a live node");
+            keys.push(node.key);
+            t = node.right;
+        }
+        *self = OsTree::default();
+        self.slots.reserve_exact(keys.len());
+        self.root = self.build(&mut keys.into_iter().map(Some).collect::<Vec<_>>());
+    }
+
+    /// A balanced tree of `keys` (in order, each taken).
+    fn build(&mut self, keys: &mut [Option<K>]) -> u32 {
+        if keys.is_empty() {
+            return NIL;
+        }
+        let mid = keys.len() / 2;
+        let (left, rest) = keys.split_at_mut(mid);
+        let (here, right) = rest.split_first_mut().expect("not empty");
+        let l = self.build(left);
+        let i = self.alloc(here.take().expect("each key once"));
+        let r = self.build(right);
+        let n = self.node_mut(i);
+        n.left = l;
+        n.right = r;
+        self.update(i);
+        i
     }
 
     fn insert_at(&mut self, t: u32, key: K) -> u32 {
@@ -442,10 +487,22 @@ mod tests {
         assert!(tree.height(tree.root) <= 13, "{}", tree.height(tree.root));
         assert_eq!(tree.get(4095), Some(&4095));
         assert_eq!(tree.count_while(|k| *k < 1000), 1000);
-        for k in 0..4096u16 {
+        for k in 0..4000u16 {
             assert!(tree.remove(&k));
+            if k % 500 == 0 {
+                check(&tree);
+            }
         }
-        assert_eq!(tree.len(), 0);
-        assert!(tree.slots.is_empty(), "memory given back");
+        check(&tree);
+        assert_eq!(tree.len(), 96);
+        assert!(
+            tree.slots.len() < 200,
+            "memory given back: {} slots",
+            tree.slots.len()
+        );
+        assert_eq!(
+            tree.range(0, 96).copied().collect::<Vec<_>>(),
+            (4000..4096).collect::<Vec<u16>>()
+        );
     }
 }
