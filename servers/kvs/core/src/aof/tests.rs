@@ -11,6 +11,18 @@ type Dump = BTreeMap<(usize, Vec<u8>), (String, Option<i64>)>;
 
 /// Every live key at `now` with a canonical rendering of its value.
 fn dump(store: &Store, now: u64) -> Dump {
+    dump_with(store, now, false)
+}
+
+/// [`dump`] as a compaction keeps the data: without the pending entries
+/// of consumer groups that are no longer in their stream, which do not
+/// survive one, as they do not Redis's rewrite (its XCLAIM … FORCE of
+/// them does nothing).
+fn dump_as_compacted(store: &Store, now: u64) -> Dump {
+    dump_with(store, now, true)
+}
+
+fn dump_with(store: &Store, now: u64, compacted: bool) -> Dump {
     let mut out = BTreeMap::new();
     for (i, db) in store.dbs().iter().enumerate() {
         for (k, e) in db.entries() {
@@ -43,6 +55,7 @@ fn dump(store: &Store, now: u64) -> Dump {
                             let pending: Vec<_> = g
                                 .pending
                                 .iter()
+                                .filter(|(id, _)| !compacted || v.iter().any(|(e, _)| e == *id))
                                 .map(|(id, p)| {
                                     (*id, p.consumer.clone(), p.deliveries, p.delivered_ms)
                                 })
@@ -620,7 +633,10 @@ proptest::proptest! {
         let mut compacted = Store::with_seed(seed.rotate_left(13));
         replay(&compact, &mut compacted, 99);
         for later in [0, 100, 1000, 400_000] {
-            proptest::prop_assert_eq!(dump(&original, now + later), dump(&compacted, now + later));
+            proptest::prop_assert_eq!(
+                dump_as_compacted(&original, now + later),
+                dump_as_compacted(&compacted, now + later)
+            );
         }
         proptest::prop_assert_eq!(dump(&st, now), dump(&original, now));
     }
@@ -669,7 +685,10 @@ proptest::proptest! {
         let report = replay(&log, &mut b, 2);
         proptest::prop_assert_eq!(report.bytes_used, log.len());
         for later in [0, 100, 400_000] {
-            proptest::prop_assert_eq!(dump(&st, now + later), dump(&b, now + later));
+            proptest::prop_assert_eq!(
+                dump_as_compacted(&st, now + later),
+                dump_as_compacted(&b, now + later)
+            );
         }
     }
 }
