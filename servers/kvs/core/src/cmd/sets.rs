@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{int_arg, is};
 use crate::db::{Value, tri, typed, typed_mut, typed_or_create};
+use crate::encoding::Encoding;
 use crate::hash::{Rng, Set};
 use crate::memory::OOM;
 use crate::reply::{MUST_BE_POSITIVE, Reply, SYNTAX};
@@ -57,12 +58,34 @@ pub(crate) fn srem(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     Reply::Integer(n as i64)
 }
 
-/// SMEMBERS key (hash order)
+/// SMEMBERS key (hash order; an intset's ascending, as Redis lists one)
 pub(crate) fn smembers(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
-    let budget = cx.reply;
+    let (budget, intset) = (cx.reply, is_intset(cx, a[1]));
     let s = tri!(read(cx, a[1]));
     tri!(budget.take_all(s.into_iter().flatten().map(Vec::as_slice)));
-    Reply::Set(s.into_iter().flatten().map(|m| Reply::bulk(m)).collect())
+    let members = s.into_iter().flatten().map(Vec::as_slice);
+    Reply::Set(
+        in_order(members, intset)
+            .into_iter()
+            .map(Reply::bulk)
+            .collect(),
+    )
+}
+
+/// Whether `key` holds a set Redis keeps as an intset (its members then
+/// come in ascending order).
+fn is_intset(cx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    matches!(cx.db().encoding(key), Some(Encoding::Intset { .. }))
+}
+
+/// `members` as Redis lists them: an intset's ascending by value, any
+/// other set's in hash order.
+fn in_order<'a>(members: impl Iterator<Item = &'a [u8]>, intset: bool) -> Vec<&'a [u8]> {
+    let mut members: Vec<&[u8]> = members.collect();
+    if intset {
+        members.sort_by_key(|m| crate::num::parse_i64(m).unwrap_or(0));
+    }
+    members
 }
 
 /// SISMEMBER key member
@@ -446,11 +469,19 @@ pub(crate) fn sintercard(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn sscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
     let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
+    let intset = is_intset(cx, a[1]);
     let Some(s) = tri!(read(cx, a[1])) else {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Other));
     tri!(scan::working_room(room, s.len()));
+    if intset {
+        // All of a small set at once, in its order, as Redis scans one.
+        let members = in_order(s.iter().map(Vec::as_slice), true);
+        tri!(budget.take_all(members.iter().copied()));
+        let out = members.into_iter().filter(|m| opts.matches(m));
+        return scan::reply(0, out.map(Reply::bulk).collect());
+    }
     let (batch, next) = scan::select(
         &state,
         s.iter().map(|m| (m.as_slice(), m)),

@@ -807,11 +807,29 @@ pub(crate) fn zrandmember(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn zscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
     let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
+    let listpack = matches!(
+        cx.db().encoding(a[1]),
+        Some(crate::encoding::Encoding::Listpack)
+    );
     let Some(z) = tri!(read(cx, a[1])) else {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Other));
     tri!(scan::working_room(room, z.len()));
+    if listpack {
+        // All of a small sorted set at once, in its order, as Redis scans
+        // a listpack.
+        tri!(budget.take(
+            z.iter().map(|(m, _)| m.len() + SCORE_TEXT).sum(),
+            2 * z.len()
+        ));
+        let mut out = Vec::new();
+        for (m, s) in z.iter().filter(|(m, _)| opts.matches(m)) {
+            out.push(Reply::bulk(m));
+            out.push(Reply::Bulk(Some(fmt_double(s).into_bytes())));
+        }
+        return scan::reply(0, out);
+    }
     let (batch, next) = scan::select(
         &state,
         z.entries().map(|(m, s)| (m.as_slice(), (m, *s))),
