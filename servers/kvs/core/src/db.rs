@@ -4,7 +4,7 @@ use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
 use crate::encoding::{Encoding, Thresholds};
-use crate::hash::{Map, Rng, SeededState, Set};
+use crate::hash::{Map, OrderedMap, Rng, SeededState, Set};
 use crate::memory::Tracking;
 use crate::notify::{Classes, Notes};
 use crate::reply::{Reply, WRONGTYPE};
@@ -15,7 +15,7 @@ use crate::zset::ZSet;
 pub(crate) enum Value {
     Str(Vec<u8>),
     List(VecDeque<Vec<u8>>),
-    Hash(Map<Vec<u8>, Vec<u8>>),
+    Hash(OrderedMap<Vec<u8>, Vec<u8>>),
     Set(Set<Vec<u8>>),
     ZSet(ZSet),
     Stream(crate::stream::Stream),

@@ -166,28 +166,19 @@ fn command(r: &mut Rng, p: &str, clock: &mut u64) -> Vec<String> {
     c
 }
 
-/// Whether the reply of `words` lists a set, a hash, random members or a
-/// scan's batch in an order of its own: compared by shape and as a
-/// multiset. (kvs-core lists hash-table sets and hashes in its own hash
-/// order, and small hashes too, where Redis keeps a listpack's order; a
-/// count past the size returns every member, but in its order. Intsets
-/// and small sorted sets it lists and scans as Redis does: those are
-/// compared byte for byte.)
+/// Whether the reply of `words` lists a hash-table set, random members
+/// or a scan's batch in an order of its own: compared by shape and as a
+/// multiset. (kvs-core lists hash-table sets in its own hash order; a
+/// count past the size returns every member, but in its order. Intsets,
+/// small hashes and small sorted sets it lists and scans as Redis does:
+/// those are compared byte for byte.)
 fn unordered(words: &[String]) -> bool {
     let intset = words.get(1).is_some_and(|k| k.ends_with(":i1"));
     match words[0].to_ascii_uppercase().as_str() {
         "SMEMBERS" | "SSCAN" => !intset,
         name => matches!(
             name,
-            "SINTER"
-                | "SUNION"
-                | "SDIFF"
-                | "SRANDMEMBER"
-                | "SPOP"
-                | "HSCAN"
-                | "HRANDFIELD"
-                | "HGETALL"
-                | "ZRANDMEMBER"
+            "SINTER" | "SUNION" | "SDIFF" | "SRANDMEMBER" | "SPOP" | "HRANDFIELD" | "ZRANDMEMBER"
         ),
     }
 }

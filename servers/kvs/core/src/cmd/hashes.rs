@@ -5,17 +5,17 @@ use alloc::vec::Vec;
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{float_arg, int_arg, rand_count, rand_pick};
 use crate::db::{Value, tri, typed, typed_or_create};
-use crate::hash::Map;
+use crate::hash::OrderedMap;
 use crate::num;
 use crate::reply::{NAN_OR_INF, OVERFLOW, Reply};
 use crate::store::Ctx;
 
-type Hash = Map<Vec<u8>, Vec<u8>>;
+type Hash = OrderedMap<Vec<u8>, Vec<u8>>;
 
 /// The hash at `key`, created if missing (the caller drops it if empty).
 fn hash_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut Hash, Reply> {
     let now = cx.now;
-    typed_or_create!(cx.db(), key, now, Hash, Map::with_hasher)
+    typed_or_create!(cx.db(), key, now, Hash, OrderedMap::with_hasher)
 }
 
 fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a Hash>, Reply> {
@@ -109,10 +109,17 @@ pub(crate) fn hmget(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn hdel(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let now = cx.now;
     let db = cx.db();
+    // A listpack keeps its order when a field goes; a hash table's order
+    // is its own (and the swap is O(1)).
+    let listpack = matches!(db.encoding(a[1]), Some(crate::encoding::Encoding::Listpack));
     let Some(h) = tri!(crate::db::typed_mut!(db, a[1], now, Hash)) else {
         return Reply::Integer(0);
     };
-    let n = a[2..].iter().filter(|f| h.remove(**f).is_some()).count();
+    let mut gone = |f: &[u8]| match listpack {
+        true => h.shift_remove(f).is_some(),
+        false => h.swap_remove(f).is_some(),
+    };
+    let n = a[2..].iter().filter(|f| gone(f)).count();
     if n > 0 {
         db.touch(a[1]);
         db.drop_if_empty(a[1]);
@@ -120,7 +127,8 @@ pub(crate) fn hdel(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     Reply::Integer(n as i64)
 }
 
-/// HGETALL key (field, value, field, value, ... in hash order)
+/// HGETALL key (fields and values in the hash's order: a small hash's
+/// insertion order, as a listpack's)
 pub(crate) fn hgetall(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let budget = cx.reply;
     let h = tri!(read(cx, a[1]));
@@ -229,17 +237,25 @@ pub(crate) fn hincrbyfloat(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn hscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
     let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
+    let listpack = matches!(
+        cx.db().encoding(a[1]),
+        Some(crate::encoding::Encoding::Listpack)
+    );
     let Some(h) = tri!(read(cx, a[1])) else {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Hscan));
     tri!(scan::working_room(room, h.len()));
-    let (batch, next) = scan::select(
-        &state,
-        h.iter().map(|(f, v)| (f.as_slice(), (f, v))),
-        cursor,
-        opts.count,
-    );
+    // A small hash all at once, in its order, as Redis scans a listpack.
+    let (batch, next) = match listpack {
+        true => (h.iter().collect(), 0),
+        false => scan::select(
+            &state,
+            h.iter().map(|(f, v)| (f.as_slice(), (f, v))),
+            cursor,
+            opts.count,
+        ),
+    };
     tri!(budget.take_all(batch.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()])));
     let mut out = Vec::new();
     for (f, v) in batch {

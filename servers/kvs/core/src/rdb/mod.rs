@@ -39,7 +39,7 @@ use alloc::vec::Vec;
 
 use crate::db::Value;
 use crate::encoding::{Encoding, Thresholds, int_width};
-use crate::hash::{Map, SeededState, Set};
+use crate::hash::{OrderedMap, SeededState, Set};
 use crate::memory::Room;
 use crate::num;
 use crate::zset::ZSet;
@@ -197,7 +197,7 @@ pub(crate) fn load(
         TYPE_HASH => r.hash(t, state),
         TYPE_HASH_LISTPACK => {
             let blob = r.string()?;
-            let mut hash = Map::with_hasher(state);
+            let mut hash = OrderedMap::with_hasher(state);
             for pair in pairs(&blob)? {
                 r.charge(ELEMENT_OVERHEAD)?;
                 if hash
@@ -444,7 +444,7 @@ impl<'a> Reader<'a> {
         } else {
             Encoding::Listpack
         };
-        let mut hash = Map::with_hasher(state);
+        let mut hash = OrderedMap::with_hasher(state);
         for _ in 0..n {
             let field = self.element()?;
             let value = self.string()?;
