@@ -2162,15 +2162,17 @@ fn shape_differs(ours: &[u8], theirs: &[u8]) -> Option<String> {
 }
 
 /// Where kvs-core's DUMP of `key` differs from Redis's, what is wrong
-/// with it (`ours`, the reply): nothing if the value is a set or hash
-/// (whose order kvs-core does not keep) or a list (whose nodes Redis
+/// with it (`ours`, the reply): nothing if the value is a hash-table set
+/// or hash (whose order is each one's own) or a list (whose nodes Redis
 /// splits by its history) and the payload, RESTOREd into Redis, reads
-/// back as the key does.
+/// back as the key does. A listpack hash keeps Redis's order: its DUMP
+/// must be the same.
 fn dump_differs(redis: &mut Redis, prefix: &str, key: &[u8], ours: &[u8]) -> Option<String> {
     let kind = redis.call(&[b"TYPE".to_vec(), key.to_vec()]);
+    let encoding = redis.call(&[b"OBJECT".to_vec(), b"ENCODING".to_vec(), key.to_vec()]);
     let read = match kind.as_slice() {
         b"+set\r\n" => "SMEMBERS",
-        b"+hash\r\n" => "HGETALL",
+        b"+hash\r\n" if encoding != b"$8\r\nlistpack\r\n" => "HGETALL",
         b"+list\r\n" => "LRANGE",
         _ => return Some("the payloads differ".into()),
     };
