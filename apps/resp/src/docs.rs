@@ -20,7 +20,7 @@
 use crate::reply;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use kvs_core::command::{Flag, Spec};
+use kvs_core::command::{Begin, Find, KeySpec, Spec};
 
 /// What kind of argument.
 #[derive(Debug, PartialEq)]
@@ -342,8 +342,9 @@ fn write_doc_map(spec: &Spec, out: &mut Vec<u8>, resp3: bool) {
 }
 
 /// Appends a command's `COMMAND INFO` entry: name, arity, flags, first
-/// key, last key, step, ACL categories, tips, key specifications (none
-/// given) and subcommands; the lists are sets in RESP3.
+/// key, last key, step, ACL categories, tips, key specifications and
+/// subcommands; the lists are sets in RESP3. Redis's notes on key specs
+/// are its own prose and are left out.
 pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>, resp3: bool) {
     reply::array(out, 10);
     reply::bulk(out, spec.name.as_bytes());
@@ -360,35 +361,88 @@ pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>, resp3: bool) {
     reply::int(out, i64::from(spec.keys.first));
     reply::int(out, i64::from(spec.keys.last));
     reply::int(out, i64::from(spec.keys.step));
-    let mut categories: Vec<&str> = Vec::new();
-    if spec.has(Flag::Write) {
-        categories.push("@write");
-    }
-    if spec.has(Flag::Readonly) {
-        categories.push("@read");
-    }
-    if !spec.subcommands.is_empty() {
-        categories.push("@slow");
-    } else {
-        categories.push(spec.group.category());
-        categories.push(if spec.has(Flag::Fast) {
-            "@fast"
-        } else {
-            "@slow"
-        });
-    }
-    if spec.has(Flag::Blocking) {
-        categories.push("@blocking");
-    }
+    let categories = spec.categories();
     reply::set(out, categories.len(), resp3);
     for category in categories {
-        reply::simple(out, category);
+        reply::simple(out, category.name());
     }
-    reply::set(out, 0, resp3);
-    reply::set(out, 0, resp3);
+    reply::set(out, spec.tips.len(), resp3);
+    for tip in spec.tips {
+        reply::bulk(out, tip.as_bytes());
+    }
+    reply::set(out, spec.key_specs.len(), resp3);
+    for key_spec in spec.key_specs {
+        write_key_spec(key_spec, out, resp3);
+    }
     reply::set(out, spec.subcommands.len(), resp3);
     for sub in spec.subcommands {
         write_info(sub, out, resp3);
+    }
+}
+
+/// One key spec: a map (flat in RESP2) of flags, begin_search and
+/// find_keys, each search a map of its type and its parameters.
+fn write_key_spec(key_spec: &KeySpec, out: &mut Vec<u8>, resp3: bool) {
+    reply::map(out, 3, resp3);
+    reply::bulk(out, b"flags");
+    reply::set(out, key_spec.flags.len(), resp3);
+    for flag in key_spec.flags {
+        reply::simple(out, flag.name());
+    }
+    let (kind, params): (&str, &[(&str, Param)]) = match key_spec.begin {
+        Begin::Index { at } => ("index", &[("index", Param::Int(at))]),
+        Begin::Keyword { keyword, from } => (
+            "keyword",
+            &[
+                ("keyword", Param::Text(keyword)),
+                ("startfrom", Param::Int(from)),
+            ],
+        ),
+        Begin::Unknown => ("unknown", &[]),
+    };
+    reply::bulk(out, b"begin_search");
+    write_search(kind, params, out, resp3);
+    let (kind, params): (&str, &[(&str, Param)]) = match key_spec.find {
+        Find::Range { last, step, limit } => (
+            "range",
+            &[
+                ("lastkey", Param::Int(last)),
+                ("keystep", Param::Int(step)),
+                ("limit", Param::Int(limit)),
+            ],
+        ),
+        Find::Keynum { at, first, step } => (
+            "keynum",
+            &[
+                ("keynumidx", Param::Int(at)),
+                ("firstkey", Param::Int(first)),
+                ("keystep", Param::Int(step)),
+            ],
+        ),
+        Find::Unknown => ("unknown", &[]),
+    };
+    reply::bulk(out, b"find_keys");
+    write_search(kind, params, out, resp3);
+}
+
+/// A parameter of a key search.
+enum Param {
+    Int(i32),
+    Text(&'static str),
+}
+
+fn write_search(kind: &str, params: &[(&str, Param)], out: &mut Vec<u8>, resp3: bool) {
+    reply::map(out, 2, resp3);
+    reply::bulk(out, b"type");
+    reply::bulk(out, kind.as_bytes());
+    reply::bulk(out, b"spec");
+    reply::map(out, params.len(), resp3);
+    for (name, param) in params {
+        reply::bulk(out, name.as_bytes());
+        match param {
+            Param::Int(n) => reply::int(out, i64::from(*n)),
+            Param::Text(t) => reply::bulk(out, t.as_bytes()),
+        }
     }
 }
 
@@ -541,7 +595,13 @@ mod tests {
         assert_eq!(
             core::str::from_utf8(&out).unwrap(),
             "*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
-             *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n"
+             *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n\
+             *1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n\
+             $12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n\
+             $4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n\
+             $9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n\
+             $4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n\
+             $5\r\nlimit\r\n:0\r\n*0\r\n"
         );
         out.clear();
         write_info(lookup(b"client").unwrap(), &mut out, false);

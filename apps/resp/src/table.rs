@@ -31,7 +31,7 @@ static CLIENT: &[Spec] = &[
         syntax: "",
     },
     spec! {
-        name: "client|help", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        name: "client|help", arity: 2, flags: [Loading, Stale], keys: NONE,
         group: Connection, since: "5.0.0", run: None,
         summary: "Lists the CLIENT subcommands.",
         syntax: "",
@@ -47,6 +47,7 @@ static CLIENT: &[Spec] = &[
         group: Connection, since: "6.2.0", run: None,
         summary: "Describes this connection, as one line of CLIENT LIST.",
         syntax: "",
+        tips: ["nondeterministic_output"],
     },
     spec! {
         name: "client|kill", arity: -3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
@@ -59,6 +60,7 @@ static CLIENT: &[Spec] = &[
         group: Connection, since: "2.4.0", run: None,
         summary: "Describes the open connections, one per line.",
         syntax: "[TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id:integer...]",
+        tips: ["nondeterministic_output"],
     },
     spec! {
         name: "client|no-evict", arity: 3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
@@ -111,76 +113,91 @@ static PUBSUB: &[Spec] = &[
         group: Pubsub, since: "2.8.0", run: None,
         summary: "Lists the channels with subscribers, those a pattern matches.",
         syntax: "[pattern]",
+        acl: [],
     },
     spec! {
         name: "pubsub|help", arity: 2, flags: [Loading, Stale], keys: NONE,
         group: Pubsub, since: "6.2.0", run: None,
         summary: "Lists the PUBSUB subcommands.",
         syntax: "",
+        acl: [],
     },
     spec! {
         name: "pubsub|numpat", arity: 2, flags: [Pubsub, Loading, Stale], keys: NONE,
         group: Pubsub, since: "2.8.0", run: None,
         summary: "Returns the number of patterns subscribed to.",
         syntax: "",
+        acl: [],
     },
     spec! {
         name: "pubsub|numsub", arity: -2, flags: [Pubsub, Loading, Stale], keys: NONE,
         group: Pubsub, since: "2.8.0", run: None,
         summary: "Returns the subscribers of each channel (patterns not counted).",
         syntax: "[channel...]",
+        acl: [],
     },
     spec! {
         name: "pubsub|shardchannels", arity: -2, flags: [Pubsub, Loading, Stale], keys: NONE,
         group: Pubsub, since: "7.0.0", run: None,
         summary: "Lists the shard channels with subscribers, those a pattern matches.",
         syntax: "[pattern]",
+        acl: [],
     },
     spec! {
         name: "pubsub|shardnumsub", arity: -2, flags: [Pubsub, Loading, Stale], keys: NONE,
         group: Pubsub, since: "7.0.0", run: None,
         summary: "Returns the subscribers of each shard channel.",
         syntax: "[shardchannel...]",
+        acl: [],
     },
 ];
 
 /// COMMAND's subcommands.
 static COMMAND: &[Spec] = &[
     spec! {
-        name: "command|count", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        name: "command|count", arity: 2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "2.8.13", run: None,
         summary: "Returns the number of commands.",
         syntax: "",
+        acl: [Connection],
     },
     spec! {
-        name: "command|docs", arity: -2, flags: [Noscript, Loading, Stale], keys: NONE,
+        name: "command|docs", arity: -2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "7.0.0", run: None,
         summary: "Describes commands and their arguments.",
         syntax: "[command-name...]",
+        acl: [Connection],
+        tips: ["nondeterministic_output_order"],
     },
     spec! {
         name: "command|getkeys", arity: -4, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "2.8.13", run: None,
         summary: "Returns the keys of a whole command, as the command table finds them.",
         syntax: "command args...",
+        acl: [Connection],
     },
     spec! {
-        name: "command|help", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        name: "command|help", arity: 2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "5.0.0", run: None,
         summary: "Lists the COMMAND subcommands.",
         syntax: "",
+        acl: [Connection],
     },
     spec! {
-        name: "command|info", arity: -2, flags: [Noscript, Loading, Stale], keys: NONE,
+        name: "command|info", arity: -2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "2.8.13", run: None,
         summary: "Returns arity, flags and key positions of commands.",
         syntax: "[command-name...]",
+        acl: [Connection],
+        tips: ["nondeterministic_output_order"],
     },
     spec! {
-        name: "command|list", arity: 2, flags: [Noscript, Loading, Stale], keys: NONE,
+        name: "command|list", arity: -2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "7.0.0", run: None,
         summary: "Returns the names of all commands.",
         syntax: "",
+        acl: [Connection],
+        tips: ["nondeterministic_output_order"],
     },
 ];
 
@@ -191,6 +208,7 @@ static LATENCY: &[Spec] = &[
         group: Server, since: "2.8.13", run: None,
         summary: "Describes the latency events recorded, for a person.",
         syntax: "",
+        tips: ["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
     },
     spec! {
         name: "latency|help", arity: 2, flags: [Loading, Stale], keys: NONE,
@@ -203,18 +221,21 @@ static LATENCY: &[Spec] = &[
         group: Server, since: "2.8.13", run: None,
         summary: "Returns an event's samples: when, and how many milliseconds.",
         syntax: "event",
+        tips: ["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
     },
     spec! {
         name: "latency|latest", arity: 2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
         group: Server, since: "2.8.13", run: None,
         summary: "Returns each event's latest sample and its longest.",
         syntax: "",
+        tips: ["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
     },
     spec! {
         name: "latency|reset", arity: -2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
         group: Server, since: "2.8.13", run: None,
         summary: "Forgets the events named, or all of them.",
         syntax: "[event...]",
+        tips: ["request_policy:all_nodes", "response_policy:all_succeeded"],
     },
 ];
 
@@ -225,6 +246,7 @@ static SLOWLOG: &[Spec] = &[
         group: Server, since: "2.2.12", run: None,
         summary: "Returns the slow log's newest entries.",
         syntax: "[count:integer]",
+        tips: ["request_policy:all_nodes", "nondeterministic_output"],
     },
     spec! {
         name: "slowlog|help", arity: 2, flags: [Loading, Stale], keys: NONE,
@@ -237,12 +259,14 @@ static SLOWLOG: &[Spec] = &[
         group: Server, since: "2.2.12", run: None,
         summary: "Returns the number of entries in the slow log.",
         syntax: "",
+        tips: ["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
     },
     spec! {
         name: "slowlog|reset", arity: 2, flags: [Admin, Loading, Stale], keys: NONE,
         group: Server, since: "2.2.12", run: None,
         summary: "Empties the slow log.",
         syntax: "",
+        tips: ["request_policy:all_nodes", "response_policy:all_succeeded"],
     },
 ];
 
@@ -251,7 +275,7 @@ static SLOWLOG: &[Spec] = &[
 /// [`kvs_core::command::COMMANDS`].
 pub(crate) static OWN: &[Spec] = &[
     spec! {
-        name: "auth", arity: -2, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
+        name: "auth", arity: -2, flags: [Noscript, Loading, Stale, Fast, NoAuth, AllowBusy], keys: NONE,
         group: Connection, since: "1.0.0", run: None,
         summary: "Authenticates the connection (there is only the default user, without a password).",
         syntax: "[username] password",
@@ -264,14 +288,16 @@ pub(crate) static OWN: &[Spec] = &[
         subcommands: CLIENT,
     },
     spec! {
-        name: "command", arity: -1, flags: [], keys: NONE,
+        name: "command", arity: -1, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "2.8.13", run: None,
         summary: "Describes the commands.",
         syntax: "",
+        acl: [Connection],
+        tips: ["nondeterministic_output_order"],
         subcommands: COMMAND,
     },
     spec! {
-        name: "hello", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
+        name: "hello", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth, AllowBusy], keys: NONE,
         group: Connection, since: "6.0.0", run: None,
         summary: "Handshakes: chooses the protocol (2 or 3), optionally authenticates and names the connection.",
         syntax: "[protover:integer [AUTH (username password)] [SETNAME clientname]]",
@@ -281,6 +307,8 @@ pub(crate) static OWN: &[Spec] = &[
         group: Server, since: "1.0.0", run: None,
         summary: "Reports the server's state and counters.",
         syntax: "[section...]",
+        acl: [Dangerous],
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
     },
     spec! {
         name: "latency", arity: -2, flags: [], keys: NONE,
@@ -294,12 +322,14 @@ pub(crate) static OWN: &[Spec] = &[
         group: Pubsub, since: "2.0.0", run: None,
         summary: "Listens for messages on the channels that glob patterns match.",
         syntax: "pattern...",
+        acl: [],
     },
     spec! {
         name: "publish", arity: 3, flags: [Pubsub, Loading, Stale, Fast], keys: NONE,
         group: Pubsub, since: "2.0.0", run: None,
         summary: "Sends a message to a channel's subscribers; returns how many got it.",
         syntax: "channel message",
+        acl: [],
     },
     spec! {
         name: "pubsub", arity: -2, flags: [], keys: NONE,
@@ -313,9 +343,10 @@ pub(crate) static OWN: &[Spec] = &[
         group: Pubsub, since: "2.0.0", run: None,
         summary: "Stops listening on patterns (all of them without arguments).",
         syntax: "[pattern...]",
+        acl: [],
     },
     spec! {
-        name: "quit", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth], keys: NONE,
+        name: "quit", arity: -1, flags: [Noscript, Loading, Stale, Fast, NoAuth, AllowBusy], keys: NONE,
         group: Connection, since: "1.0.0", run: None,
         summary: "Closes the connection.",
         syntax: "",
@@ -331,6 +362,7 @@ pub(crate) static OWN: &[Spec] = &[
         group: Server, since: "2.8.12", run: None,
         summary: "Returns the server's replication role: a master with no replicas.",
         syntax: "",
+        acl: [Admin, Dangerous],
     },
     spec! {
         name: "slowlog", arity: -2, flags: [], keys: NONE,
@@ -344,36 +376,45 @@ pub(crate) static OWN: &[Spec] = &[
         group: Pubsub, since: "7.0.0", run: None,
         summary: "Sends a message to a shard channel's subscribers; returns how many got it.",
         syntax: "shardchannel message",
+        acl: [],
+        key_specs: [[NotKey; index(1); range(0, 1, 0)]],
     },
     spec! {
         name: "ssubscribe", arity: -2, flags: [Pubsub, Noscript, Loading, Stale], keys: ALL,
         group: Pubsub, since: "7.0.0", run: None,
         summary: "Listens for messages on shard channels.",
         syntax: "shardchannel...",
+        acl: [],
+        key_specs: [[NotKey; index(1); range(-1, 1, 0)]],
     },
     spec! {
         name: "subscribe", arity: -2, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
         group: Pubsub, since: "2.0.0", run: None,
         summary: "Listens for messages on channels.",
         syntax: "channel...",
+        acl: [],
     },
     spec! {
         name: "sunsubscribe", arity: -1, flags: [Pubsub, Noscript, Loading, Stale], keys: ALL,
         group: Pubsub, since: "7.0.0", run: None,
         summary: "Stops listening on shard channels (all of them without arguments).",
         syntax: "[shardchannel...]",
+        acl: [],
+        key_specs: [[NotKey; index(1); range(-1, 1, 0)]],
     },
     spec! {
         name: "time", arity: 1, flags: [Loading, Stale, Fast], keys: NONE,
         group: Server, since: "2.6.0", run: None,
         summary: "Returns the server's time: seconds and microseconds.",
         syntax: "",
+        tips: ["nondeterministic_output"],
     },
     spec! {
         name: "unsubscribe", arity: -1, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
         group: Pubsub, since: "2.0.0", run: None,
         summary: "Stops listening on channels (all of them without arguments).",
         syntax: "[channel...]",
+        acl: [],
     },
 ];
 
@@ -406,7 +447,7 @@ pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
-    use kvs_core::command::Flag;
+    use kvs_core::command::{Begin, Find, Flag};
 
     #[test]
     fn table_is_sorted_and_unique() {
@@ -435,6 +476,47 @@ mod tests {
             for w in spec.subcommands.windows(2) {
                 assert!(w[0].name < w[1].name);
             }
+        }
+    }
+
+    /// Redis's first key, last key and step as the key specs give them
+    /// (shard channels included, as in Redis), and whether some keys only
+    /// the arguments locate: the specs that find keys at fixed positions,
+    /// which must follow one another.
+    fn range_of(spec: &Spec) -> (i32, i32, i32, bool) {
+        let keys = spec.key_specs;
+        let movable = keys.iter().any(|k| !k.is_range());
+        let mut range = (0, 0, 0);
+        for k in keys.iter().filter(|k| k.is_range()) {
+            let (Begin::Index { at }, Find::Range { last, step, .. }) = (k.begin, k.find) else {
+                unreachable!("a range");
+            };
+            let end = if last < 0 { last } else { at + last };
+            if range.0 == 0 {
+                range = (at, end, step);
+            } else {
+                assert!(
+                    range.1 >= 0 && range.1 + 1 == at && range.2 == 1 && step == 1,
+                    "{}: key specs that leave gaps",
+                    spec.name
+                );
+                range.1 = end;
+            }
+        }
+        (range.0, range.1, range.2, movable)
+    }
+
+    #[test]
+    fn key_specs_agree_with_the_key_finder() {
+        let rows = all().flat_map(|s| core::iter::once(s).chain(s.subcommands));
+        for spec in rows {
+            let k = spec.keys;
+            assert_eq!(
+                range_of(spec),
+                (k.first, k.last, k.step, k.is_movable()),
+                "{}",
+                spec.name
+            );
         }
     }
 

@@ -20,7 +20,10 @@ use alloc::vec::Vec;
 
 use crate::cmd::Kind;
 
+mod meta;
+
 pub use crate::cmd::table::COMMANDS;
+pub use meta::{Begin, Category, Find, KeyFlag, KeySpec};
 
 /// One command, or one subcommand (named `container|sub`).
 pub struct Spec {
@@ -43,6 +46,16 @@ pub struct Spec {
     /// end's `COMMAND DOCS` (`key [EX seconds:integer|KEEPTTL]`; it is
     /// described in `apps/resp/src/docs.rs`, which reads it).
     pub syntax: &'static str,
+    /// ACL categories besides those the flags imply (see
+    /// [`Spec::categories`]); `None`: the group's.
+    pub acl: Option<&'static [Category]>,
+    /// Redis's tips to clients: output order, and how a cluster client
+    /// sends the command to shards and merges their replies.
+    pub tips: &'static [&'static str],
+    /// How the keys are found among the arguments, and what the command
+    /// does with each (what `COMMAND INFO` shows; [`Spec::keys`] is the
+    /// finder, and a test holds the two to the same range).
+    pub key_specs: &'static [KeySpec],
     /// A container's subcommands, sorted by name.
     pub subcommands: &'static [Spec],
     /// How the store runs the command: `None` for a front end's own
@@ -65,6 +78,43 @@ impl Spec {
     /// Whether the command has `flag`.
     pub fn has(&self, flag: Flag) -> bool {
         self.flags.contains(&flag)
+    }
+
+    /// The ACL categories, in Redis's order: those the flags imply
+    /// (`write`, `readonly` outside scripting, `admin` with `dangerous`,
+    /// `pubsub`, `fast`, `blocking`, and `slow` for every command not
+    /// fast), and the row's own ([`Spec::acl`], else the group's; a
+    /// container has none of its own).
+    pub fn categories(&self) -> Vec<Category> {
+        let own: &[Category] = match (self.acl, self.group.category()) {
+            (Some(own), _) => own,
+            (None, Some(group)) if self.subcommands.is_empty() => &[group],
+            (None, _) => &[],
+        };
+        let mut all: Vec<Category> = own.to_vec();
+        let implied = [
+            (Flag::Write, Category::Write),
+            (Flag::Admin, Category::Admin),
+            (Flag::Admin, Category::Dangerous),
+            (Flag::Pubsub, Category::Pubsub),
+            (Flag::Fast, Category::Fast),
+            (Flag::Blocking, Category::Blocking),
+        ];
+        all.extend(
+            implied
+                .into_iter()
+                .filter(|(flag, _)| self.has(*flag))
+                .map(|(_, c)| c),
+        );
+        if self.has(Flag::Readonly) && !own.contains(&Category::Scripting) {
+            all.push(Category::Read);
+        }
+        if !all.contains(&Category::Fast) {
+            all.push(Category::Slow);
+        }
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// The subcommand `sub` (case-insensitive).
@@ -130,6 +180,10 @@ pub enum Flag {
     Pubsub,
     /// It may block the client (BLPOP, …).
     Blocking,
+    /// Refused while a replica loads its data in the background.
+    NoAsyncLoading,
+    /// Refused inside MULTI.
+    NoMulti,
 }
 
 impl Flag {
@@ -149,6 +203,8 @@ impl Flag {
             Self::AllowBusy => "allow_busy",
             Self::Pubsub => "pubsub",
             Self::Blocking => "blocking",
+            Self::NoAsyncLoading => "no_async_loading",
+            Self::NoMulti => "no_multi",
         }
     }
 }
@@ -437,42 +493,59 @@ impl Group {
         }
     }
 
-    /// The ACL category in `COMMAND INFO`.
-    pub fn category(self) -> &'static str {
-        match self {
-            Self::Bitmap => "@bitmap",
-            Self::Connection => "@connection",
-            Self::Generic => "@keyspace",
-            Self::Geo => "@geo",
-            Self::Hash => "@hash",
-            Self::HyperLogLog => "@hyperloglog",
-            Self::List => "@list",
-            Self::Pubsub => "@pubsub",
-            Self::Server => "@admin",
-            Self::Set => "@set",
-            Self::SortedSet => "@sortedset",
-            Self::Stream => "@stream",
-            Self::String => "@string",
-            Self::Transactions => "@transaction",
-        }
+    /// The ACL category of the group's commands (none for the server's:
+    /// theirs come from their flags and rows).
+    pub const fn category(self) -> Option<Category> {
+        Some(match self {
+            Self::Bitmap => Category::Bitmap,
+            Self::Connection => Category::Connection,
+            Self::Generic => Category::Keyspace,
+            Self::Geo => Category::Geo,
+            Self::Hash => Category::Hash,
+            Self::HyperLogLog => Category::HyperLogLog,
+            Self::List => Category::List,
+            Self::Pubsub => Category::Pubsub,
+            Self::Server => return None,
+            Self::Set => Category::Set,
+            Self::SortedSet => Category::SortedSet,
+            Self::Stream => Category::Stream,
+            Self::String => Category::String,
+            Self::Transactions => Category::Transaction,
+        })
     }
 }
 
-/// A [`Spec`] with every field named, in this order; `subcommands` may be
-/// left out (none). `flags` lists [`Flag`]s, `keys` names a [`Keys`]
-/// constant and `group` a [`Group`].
+/// A [`Spec`] with every field named, in this order; `acl`, `tips`,
+/// `key_specs` and `subcommands` may be left out (the group's category,
+/// none, none, none). `flags` lists [`Flag`]s, `keys` names a [`Keys`]
+/// constant, `group` a [`Group`] and `acl` [`Category`]s. A key spec is
+/// written `[flags…; begin; find]`, with [`KeyFlag`]s and the
+/// constructors of [`Begin`] and [`Find`].
 ///
 /// ```
-/// use kvs_core::command::{Flag, Keys, Spec};
+/// use kvs_core::command::{Begin, Category, Flag, KeyFlag, Keys, Spec};
 /// static TIME: Spec = kvs_core::spec! {
 ///     name: "time", arity: 1, flags: [Loading, Stale, Fast], keys: NONE,
 ///     group: Server, since: "2.6.0", run: None,
 ///     summary: "Returns the server's time: seconds and microseconds.",
 ///     syntax: "",
+///     tips: ["nondeterministic_output"],
 /// };
 /// assert_eq!(TIME.flags, [Flag::Loading, Flag::Stale, Flag::Fast]);
 /// assert_eq!(TIME.keys, Keys::NONE);
-/// assert!(TIME.subcommands.is_empty());
+/// assert_eq!(TIME.categories(), [Category::Fast]);
+/// assert!(TIME.subcommands.is_empty() && TIME.key_specs.is_empty());
+///
+/// static GET: Spec = kvs_core::spec! {
+///     name: "get", arity: 2, flags: [Readonly, Fast], keys: ONE,
+///     group: String, since: "1.0.0", run: None,
+///     summary: "Returns a string's value.",
+///     syntax: "key",
+///     key_specs: [[Ro Access; index(1); range(0, 1, 0)]],
+/// };
+/// assert_eq!(GET.key_specs[0].flags, [KeyFlag::Ro, KeyFlag::Access]);
+/// assert_eq!(GET.key_specs[0].begin, Begin::index(1));
+/// assert_eq!(GET.categories(), [Category::Read, Category::String, Category::Fast]);
 /// ```
 #[macro_export]
 macro_rules! spec {
@@ -480,6 +553,7 @@ macro_rules! spec {
         name: $name:expr, arity: $arity:expr, flags: [$($flag:ident),* $(,)?],
         keys: $keys:ident, group: $group:ident, since: $since:expr, run: $run:expr,
         summary: $summary:expr, syntax: $syntax:expr
+        $(, acl: $acl:tt)? $(, tips: $tips:tt)? $(, key_specs: $key_specs:tt)?
         $(, subcommands: $subcommands:expr)? $(,)?
     ) => {
         $crate::command::Spec {
@@ -491,9 +565,28 @@ macro_rules! spec {
             since: $since,
             summary: $summary,
             syntax: $syntax,
+            acl: $crate::spec!(@acl $($acl)?),
+            tips: $crate::spec!(@tips $($tips)?),
+            key_specs: $crate::spec!(@key_specs $($key_specs)?),
             subcommands: $crate::spec!(@subcommands $($subcommands)?),
             run: $run,
         }
+    };
+    (@acl) => { None };
+    (@acl [$($category:ident),* $(,)?]) => {
+        Some(&[$($crate::command::Category::$category),*])
+    };
+    (@tips) => { &[] };
+    (@tips [$($tip:expr),* $(,)?]) => { &[$($tip),*] };
+    (@key_specs) => { &[] };
+    (@key_specs [$(
+        [$($flag:ident)*; $begin:ident($($b:expr),*); $find:ident($($f:expr),*)]
+    ),* $(,)?]) => {
+        &[$($crate::command::KeySpec {
+            flags: &[$($crate::command::KeyFlag::$flag),*],
+            begin: $crate::command::Begin::$begin($($b),*),
+            find: $crate::command::Find::$find($($f),*),
+        }),*]
     };
     (@subcommands) => { &[] };
     (@subcommands $subcommands:expr) => { $subcommands };
