@@ -81,6 +81,9 @@ pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 /// `ERR MULTI calls can not be nested`
 pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+/// `ERR Command not allowed inside a transaction` (a `no_multi` command
+/// such as SAVE)
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 /// `ERR WATCH inside MULTI is not allowed`
 pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)`

@@ -6,14 +6,15 @@ use alloc::vec::Vec;
 use crate::blocking::Blocking;
 use crate::caching::Caching;
 use crate::cmd::{self, Kind};
+use crate::command::Flag;
 use crate::config::{self, Table};
 use crate::db::Db;
 use crate::encoding::Thresholds;
 use crate::hash::{Rng, SeededState};
 use crate::memory::{self, Gauge, Limits, Memory, Policy, ReplyBudget, Room};
 use crate::reply::{
-    DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT, MULTI_NESTED, Protocol, Reply,
-    WATCH_IN_MULTI,
+    DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT, MULTI_NESTED, NOT_IN_MULTI, Protocol,
+    Reply, WATCH_IN_MULTI,
 };
 
 /// Number of logical databases (`SELECT 0` .. `SELECT 15`).
@@ -660,6 +661,10 @@ impl Store {
             flag_multi(session);
             return Reply::arity(command.spec.name);
         }
+        if session.multi.is_some() && command.spec.has(Flag::NoMulti) {
+            flag_multi(session);
+            return Reply::error(NOT_IN_MULTI);
+        }
         for db in &mut self.dbs {
             db.now = now;
         }
@@ -777,7 +782,7 @@ impl Store {
                     // before its reads: a reader hears of changes after
                     // its read only.
                     self.drain_changes(session.id);
-                    if command.spec.has(crate::command::Flag::Readonly) {
+                    if command.spec.has(Flag::Readonly) {
                         let keys: Vec<&[u8]> = command
                             .spec
                             .keys
@@ -1034,6 +1039,16 @@ mod tests {
         assert_eq!(t.run("MULTI"), err(MULTI_NESTED));
         t.run("SET a 1");
         assert_eq!(t.run("EXEC"), Reply::array(vec![ok()]));
+    }
+
+    #[test]
+    fn no_multi_commands_are_refused_when_queued() {
+        let mut t = T::new();
+        t.run("MULTI");
+        t.run("SET a 1");
+        assert_eq!(t.run("SAVE"), err(NOT_IN_MULTI));
+        assert_eq!(t.run("EXEC"), err(EXECABORT));
+        assert_eq!(t.run("GET a"), nil(), "nothing ran");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! keys with each change as the log's own compactions go. LASTSAVE is
 //! when one last finished (the server's start before any). The server
 //! answers them before the store sees them, outside MULTI; inside, the
-//! store queues them and EXEC answers each with an error.
+//! store refuses SAVE as it is queued (Redis's `no_multi`), and queues the
+//! others, which EXEC answers each with an error.
 
 use crate::persist::{Persistence, SectorDevice, misconf};
 use alloc::boxed::Box;

@@ -361,6 +361,13 @@ fn save_and_bgsave_compact_the_log() {
             .unwrap()
             .starts_with(b"*1\r\n-ERR LASTSAVE runs outside MULTI only")
     );
+    // SAVE is refused there, as in Redis.
+    c.command(&[b"MULTI"]).unwrap();
+    assert_eq!(
+        c.command(&[b"SAVE"]).unwrap(),
+        b"-ERR Command not allowed inside a transaction\r\n"
+    );
+    assert!(c.command(&[b"EXEC"]).unwrap().starts_with(b"-EXECABORT"));
     // Without a disk there is nothing to save to.
     let (plain, _) = server(Vec::new());
     let mut c = Connection::open(KvsClient::new(&plain), None).unwrap();
