@@ -93,5 +93,5 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
         limits.max_body / 1024,
         limits.max_buffered / 1024
     );
-    front.serve(&mut net)
+    front.serve(&mut net, start.tsc_hz())
 }

@@ -79,7 +79,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let mut net =
         net_api::client::Sockets::attach(args.region.cap, args.net_event.cap, args.net_wake.cap)
             .map_err(Failure::Net)?;
-    front.serve(&mut net)
+    front.serve(&mut net, start.tsc_hz())
 }
 
 /// Unix seconds: the kernel's RTC reading plus the TSC since (without

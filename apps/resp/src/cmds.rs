@@ -2,6 +2,7 @@
 
 use crate::conn::{Replies, Session};
 use crate::frontend::{ClientInfo, Frontend, REDIS_VERSION};
+use crate::pause::Holds;
 use crate::pubsub::Kind;
 use crate::stats::Named;
 use crate::table;
@@ -9,7 +10,7 @@ use crate::{Clock, Command, Store, StoreError, docs, info, reply, tracking};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use kvs_core::command::{Keys, Spec};
+use kvs_core::command::{Flag, Keys, Spec};
 use kvs_core::num::parse_i64;
 
 /// The commands the front end answers itself.
@@ -310,26 +311,87 @@ fn exec<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Comma
     }
 }
 
-/// The spec `cmd` runs by (its subcommand's for a container), or `None`
-/// after writing Redis's error: an unknown subcommand, a wrong arity.
-fn checked_spec(cmd: Command<'_>, out: &mut Vec<u8>) -> Option<&'static Spec> {
-    let container = table::lookup(cmd.name())?;
+/// Why a command has no spec to run by.
+enum Unresolved<'a> {
+    /// No such command.
+    Unknown,
+    /// The container has no such subcommand.
+    Subcommand(&'static Spec, &'a [u8]),
+    /// The arity is wrong.
+    Arity(&'static Spec),
+}
+
+/// The spec `cmd` runs by (its subcommand's for a container), once it
+/// exists and has its arity: what Redis checks before anything else.
+fn resolve(cmd: Command<'_>) -> Result<&'static Spec, Unresolved<'_>> {
+    let container = table::lookup(cmd.name()).ok_or(Unresolved::Unknown)?;
     let spec = match cmd.arg(1) {
-        Some(sub) if !container.subcommands.is_empty() => match container.subcommand(sub) {
-            Some(spec) => spec,
-            None => {
-                let upper = container.name.to_ascii_uppercase();
-                reply::unknown_subcommand(out, sub, &upper);
-                return None;
-            }
-        },
+        Some(sub) if !container.subcommands.is_empty() => container
+            .subcommand(sub)
+            .ok_or(Unresolved::Subcommand(container, sub))?,
         _ => container,
     };
     if !spec.arity_ok(cmd.len()) {
-        reply::arity(out, spec.name);
-        return None;
+        return Err(Unresolved::Arity(spec));
     }
-    Some(spec)
+    Ok(spec)
+}
+
+/// The spec `cmd` runs by (its subcommand's for a container), or `None`
+/// after writing Redis's error: an unknown subcommand, a wrong arity.
+fn checked_spec(cmd: Command<'_>, out: &mut Vec<u8>) -> Option<&'static Spec> {
+    match resolve(cmd) {
+        Ok(spec) => Some(spec),
+        Err(Unresolved::Unknown) => None,
+        Err(Unresolved::Subcommand(container, sub)) => {
+            let upper = container.name.to_ascii_uppercase();
+            reply::unknown_subcommand(out, sub, &upper);
+            None
+        }
+        Err(Unresolved::Arity(spec)) => {
+            reply::arity(out, spec.name);
+            None
+        }
+    }
+}
+
+/// Whether Redis would send the command to replicas: what `CLIENT PAUSE
+/// WRITE` holds.
+fn replicated(spec: &Spec) -> bool {
+    spec.has(Flag::Write) || spec.has(Flag::MayReplicate)
+}
+
+/// Whether `cmd` waits for a `CLIENT PAUSE` to end (see [`crate::pause`]):
+/// the pause holds it, and it would get past the checks Redis makes before
+/// a pause holds a command (it exists, has its arity, and may run on a
+/// subscribed RESP2 connection). The connection is then postponed.
+pub(crate) fn held_by_pause<S: Store, C: Clock>(
+    s: &Session,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+) -> bool {
+    if !fe.pause.is_on() {
+        return false;
+    }
+    let Ok(spec) = resolve(cmd) else {
+        return false;
+    };
+    if s.subs.active() && !s.resp3 && !allowed_subscribed(own(cmd.name())) {
+        return false;
+    }
+    // What Redis sends to replicas (a write, PUBLISH, PFCOUNT), and EXEC
+    // of a transaction that queued one.
+    let writes = replicated(spec) || (s.in_multi && spec.name == "exec" && s.multi.writes);
+    let now = fe.clock.now_us();
+    if !fe.pause.holds(now, writes) {
+        return false;
+    }
+    fe.pause.postpone(s.id);
+    if let Some(info) = fe.client_mut(s) {
+        info.blocked = true;
+        info.record_cmd(spec.name.as_bytes());
+    }
+    true
 }
 
 /// Passes `cmd` to the store in the connection's session.
@@ -344,6 +406,7 @@ fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Co
             let Some(t) = tracked(cmd.name()) else {
                 if s.in_multi && s.out[start..] == *b"+QUEUED\r\n" {
                     s.multi.queued += 1;
+                    s.multi.writes |= table::lookup(cmd.name()).is_some_and(replicated);
                     if let Some(info) = fe.client_mut(s) {
                         info.multi = Some(info.multi.unwrap_or(0) + 1);
                     }
@@ -833,6 +896,37 @@ fn sub_arity_ok(sub: &Spec, argc: usize, out: &mut Vec<u8>) -> bool {
     ok
 }
 
+/// `CLIENT PAUSE timeout [WRITE|ALL]`, with Redis's checks in its order:
+/// the number of arguments, the mode, then the timeout (milliseconds, an
+/// integer as Redis reads one, not negative).
+fn client_pause<S: Store, C: Clock>(
+    fe: &mut Frontend<S, C>,
+    cmd: &Command<'_>,
+    now: u64,
+    out: &mut Vec<u8>,
+) {
+    if cmd.len() > 4 {
+        let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        msg.extend_from_slice(cmd.arg(1).unwrap_or_default());
+        msg.extend_from_slice(b"'. Try CLIENT HELP.");
+        return reply::error(out, &msg);
+    }
+    let holds = match cmd.arg(3) {
+        None => Holds::All,
+        Some(m) if m.eq_ignore_ascii_case(b"all") => Holds::All,
+        Some(m) if m.eq_ignore_ascii_case(b"write") => Holds::Writes,
+        Some(_) => return reply::error(out, b"ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    match cmd.arg(2).and_then(parse_i64) {
+        None => reply::error(out, b"ERR timeout is not an integer or out of range"),
+        Some(ms) if ms < 0 => reply::error(out, b"ERR timeout is negative"),
+        Some(ms) => {
+            fe.pause.start(now, ms, holds);
+            reply::ok(out);
+        }
+    }
+}
+
 /// `COMMAND [COUNT|DOCS|INFO|LIST|HELP …]`.
 fn command(cmd: Command<'_>, out: &mut Vec<u8>, resp3: bool) {
     let Some(container) = table::lookup(b"command") else {
@@ -1134,6 +1228,11 @@ fn client<S: Store, C: Clock>(
         }
         "client|list" => client_list(fe, &cmd, now, out, s.resp3),
         "client|unblock" => client_unblock(fe, &cmd, out),
+        "client|pause" => client_pause(fe, &cmd, now, out),
+        "client|unpause" => {
+            fe.pause.stop();
+            reply::ok(out);
+        }
         "client|kill" => client_kill(s, fe, &cmd),
         "client|reply" => {
             let word = arg(2);
@@ -1190,6 +1289,10 @@ fn client<S: Store, C: Clock>(
                 "    Name this connection.",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "    End the wait of a connection blocked in BLPOP or its kin.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Hold every command, or those that write, for <timeout> milliseconds.",
+                "UNPAUSE",
+                "    End the pause: the commands it held run.",
                 "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
                 "         [OPTIN] [OPTOUT] [NOLOOP]",
                 "    Track the keys read (or, BCAST, every key under the prefixes) and",

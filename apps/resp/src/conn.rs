@@ -104,6 +104,9 @@ pub(crate) struct Queued {
     pub(crate) queued: usize,
     /// One of its own was refused when queued: EXEC answers EXECABORT.
     pub(crate) dirty: bool,
+    /// A command that writes is queued (a `CLIENT PAUSE WRITE` holds
+    /// EXEC).
+    pub(crate) writes: bool,
 }
 
 /// One client connection. Make it with
@@ -606,6 +609,9 @@ fn dispatch<S: Store, C: Clock>(
     fe: &mut Frontend<S, C>,
     cmd: Command<'_>,
 ) -> bool {
+    if cmds::held_by_pause(session, fe, cmd) {
+        return false;
+    }
     if !cmds::deferrable(session, cmd) {
         if !queued.is_empty() {
             return false;

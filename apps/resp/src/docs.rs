@@ -20,7 +20,7 @@
 use crate::reply;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use kvs_core::command::{Begin, Find, KeySpec, Spec};
+use kvs_core::command::{Begin, Find, Flag, KeySpec, Spec};
 
 /// What kind of argument.
 #[derive(Debug, PartialEq)]
@@ -349,10 +349,12 @@ pub(crate) fn write_info(spec: &Spec, out: &mut Vec<u8>, resp3: bool) {
     reply::array(out, 10);
     reply::bulk(out, spec.name.as_bytes());
     reply::int(out, i64::from(spec.arity));
-    // Redis lists `movablekeys` after the command's own flags.
+    // Redis lists `movablekeys` after the command's own flags, and 7.0
+    // leaves `may_replicate` out.
     let movable = spec.keys.is_movable();
-    reply::set(out, spec.flags.len() + usize::from(movable), resp3);
-    for flag in spec.flags {
+    let flags = || spec.flags.iter().filter(|&&f| f != Flag::MayReplicate);
+    reply::set(out, flags().count() + usize::from(movable), resp3);
+    for flag in flags() {
         reply::simple(out, flag.name());
     }
     if movable {

@@ -2,6 +2,7 @@
 //! and the client list.
 
 use crate::conn::{Connection, Session};
+use crate::pause::Pause;
 use crate::pubsub::PubSub;
 use crate::round::{Outcome, Round};
 use crate::slow::SlowLog;
@@ -68,6 +69,11 @@ impl ClientInfo {
         {
             t.caching = false;
         }
+        self.record_cmd(name);
+    }
+
+    /// Records `name` as the last command's (CLIENT LIST's `cmd`).
+    pub(crate) fn record_cmd(&mut self, name: &[u8]) {
         let n = name.len().min(self.cmd.len());
         self.cmd[..n].copy_from_slice(&name[..n]);
         self.cmd[..n].make_ascii_lowercase();
@@ -129,6 +135,8 @@ pub struct Frontend<S, C> {
     /// How many connections track keys (`CLIENT TRACKING on`): while
     /// some do, the store's mail is read at every wake.
     pub(crate) trackers: usize,
+    /// `CLIENT PAUSE`, and the connections it holds.
+    pub(crate) pause: Pause,
 }
 
 /// What a blocked connection's command came to.
@@ -169,6 +177,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             checked_generation: 0,
             events_on: false,
             trackers: 0,
+            pause: Pause::default(),
             killed: Default::default(),
         }
     }
@@ -377,6 +386,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         self.blocked.remove(&session.id);
         self.answers.remove(&session.id);
         self.killed.remove(&session.id);
+        self.pause.forget(session.id);
         if conn.waits_for(self.outcome.run) {
             self.ended.push(session.id);
         } else if session.used_store {
@@ -430,10 +440,28 @@ impl<S: Store, C: Clock> Frontend<S, C> {
                 self.checked_generation = generation;
             }
         }
+        // A pause whose time is up releases the connections it held.
+        let now = self.clock.now_us();
+        self.pause.tick(now);
+        let released = self.pause.take_released();
+        for &id in &released {
+            if let Some(info) = self.client_mut_by_id(id) {
+                info.blocked = false;
+            }
+        }
         self.pubsub
             .with_mail()
             .chain(self.answers.keys().copied())
             .chain(self.killed.iter().copied())
+            .chain(released)
+    }
+
+    /// When, on the front end's clock (microseconds), something is due
+    /// that no event brings (a `CLIENT PAUSE` that ends while it holds
+    /// connections): the component wakes by then, and asks
+    /// [`woken`](Self::woken).
+    pub fn due_us(&self) -> Option<u64> {
+        self.pause.due_us()
     }
 
     /// Tells tracking connection `session` (or its redirection) that

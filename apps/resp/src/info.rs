@@ -145,7 +145,7 @@ fn clients<S: Store, C: Clock>(fe: &Frontend<S, C>, t: &mut String) -> core::fmt
          tracking_clients:{}\r\n",
         fe.stats.connected,
         fe.config.maxclients(),
-        fe.blocked.len(),
+        fe.blocked.len() + fe.pause.postponed(),
         fe.trackers,
     )
 }

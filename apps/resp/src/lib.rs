@@ -61,6 +61,7 @@ mod docs;
 mod frontend;
 mod info;
 mod parse;
+mod pause;
 mod pubsub;
 mod reply;
 mod round;
@@ -565,6 +566,11 @@ impl<S: Store, C: Clock> net_api::serve::Protocol for Frontend<S, C> {
 
     fn flush(&mut self) {
         Frontend::flush(self);
+    }
+
+    fn due_in_us(&mut self) -> Option<u64> {
+        let due = self.due_us()?;
+        Some(due.saturating_sub(self.clock.now_us()))
     }
 
     fn address(&mut self, ip: Option<[u8; 4]>) {

@@ -116,7 +116,7 @@ fn run(start: &'static libcap::Start) -> Result<(), Failure> {
     let mut net =
         net_api::client::Sockets::attach(args.region.cap, args.net_event.cap, args.net_wake.cap)
             .map_err(Failure::Net)?;
-    server.serve(&mut net)
+    server.serve(&mut net, start.tsc_hz())
 }
 
 /// Microseconds since the Unix epoch: the kernel's RTC reading plus the

@@ -69,6 +69,12 @@ static CLIENT: &[Spec] = &[
         syntax: "enabled=(ON|OFF)",
     },
     spec! {
+        name: "client|pause", arity: -3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "2.9.50", run: None,
+        summary: "Holds the connections' commands (all, or those that write) for a while.",
+        syntax: "timeout:integer [mode=(WRITE|ALL)]",
+    },
+    spec! {
         name: "client|reply", arity: 3, flags: [Noscript, Loading, Stale], keys: NONE,
         group: Connection, since: "3.2.0", run: None,
         summary: "Turns this connection's replies off, on, or off for the next command.",
@@ -103,6 +109,12 @@ static CLIENT: &[Spec] = &[
         group: Connection, since: "5.0.0", run: None,
         summary: "Ends the wait of a connection blocked in BLPOP or its kin.",
         syntax: "client-id:integer [unblock_type=(TIMEOUT|ERROR)]",
+    },
+    spec! {
+        name: "client|unpause", arity: 2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Connection, since: "6.2.0", run: None,
+        summary: "Ends a CLIENT PAUSE: the commands it held run.",
+        syntax: "",
     },
 ];
 
@@ -325,7 +337,7 @@ pub(crate) static OWN: &[Spec] = &[
         acl: [],
     },
     spec! {
-        name: "publish", arity: 3, flags: [Pubsub, Loading, Stale, Fast], keys: NONE,
+        name: "publish", arity: 3, flags: [Pubsub, Loading, Stale, Fast, MayReplicate], keys: NONE,
         group: Pubsub, since: "2.0.0", run: None,
         summary: "Sends a message to a channel's subscribers; returns how many got it.",
         syntax: "channel message",
@@ -372,7 +384,7 @@ pub(crate) static OWN: &[Spec] = &[
         subcommands: SLOWLOG,
     },
     spec! {
-        name: "spublish", arity: 3, flags: [Pubsub, Loading, Stale, Fast], keys: ONE,
+        name: "spublish", arity: 3, flags: [Pubsub, Loading, Stale, Fast, MayReplicate], keys: ONE,
         group: Pubsub, since: "7.0.0", run: None,
         summary: "Sends a message to a shard channel's subscribers; returns how many got it.",
         syntax: "shardchannel message",
@@ -535,7 +547,7 @@ mod tests {
             client.subcommand(b"SetName").map(|s| s.name),
             Some("client|setname")
         );
-        assert!(client.subcommand(b"pause").is_none());
+        assert!(client.subcommand(b"nope").is_none());
     }
 
     #[test]

@@ -181,7 +181,7 @@ fn client_subcommands() {
         run(&mut a, &mut fe, "CLIENT\r\n"),
         "-ERR wrong number of arguments for 'client' command\r\n"
     );
-    assert!(run(&mut a, &mut fe, "CLIENT HELP\r\n").starts_with("*27\r\n+CLIENT <subcommand>"));
+    assert!(run(&mut a, &mut fe, "CLIENT HELP\r\n").starts_with("*31\r\n+CLIENT <subcommand>"));
 
     assert_eq!(run(&mut b, &mut fe, "SELECT 3\r\n"), "+OK\r\n");
     now.set(now.get() + 5_000_000);
@@ -485,7 +485,15 @@ fn command_info_count_list() {
     assert_eq!(entries.len(), 3);
     assert_eq!(
         entries[0],
-        read_all(b"*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n")[0]
+        read_all(
+            b"*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+              *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n\
+              *1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n\
+              $12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n\
+              *2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n\
+              $5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n\
+              $7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n"
+        )[0]
     );
     assert_eq!(entries[1], Value::Bulk(None));
     assert_eq!(entries[2].items()[0], Value::bulk("client|list"));

@@ -3,7 +3,7 @@
 //! generator, the seed and length a run takes from the environment, and
 //! RESP framing.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +28,25 @@ impl Remote {
 
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write to redis");
+    }
+
+    /// What arrives until nothing has for `window` (for a connection
+    /// that may be held, which cannot be asked to PING).
+    pub fn quiet(&mut self, window: Duration) -> Vec<u8> {
+        self.stream.set_read_timeout(Some(window)).expect("timeout");
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e) => panic!("read from redis: {e}"),
+            }
+        }
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        std::mem::take(&mut self.buf)
     }
 
     /// Everything before the answer to `PING marker`, in either form

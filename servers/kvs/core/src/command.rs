@@ -184,6 +184,10 @@ pub enum Flag {
     NoAsyncLoading,
     /// Refused inside MULTI.
     NoMulti,
+    /// Sent to replicas though it writes nothing (PUBLISH, PFCOUNT): a
+    /// `CLIENT PAUSE WRITE` holds it. Redis 7.0's `COMMAND INFO` does not
+    /// list it, nor does Basalt's.
+    MayReplicate,
 }
 
 impl Flag {
@@ -205,6 +209,7 @@ impl Flag {
             Self::Blocking => "blocking",
             Self::NoAsyncLoading => "no_async_loading",
             Self::NoMulti => "no_multi",
+            Self::MayReplicate => "may_replicate",
         }
     }
 }

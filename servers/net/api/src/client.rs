@@ -198,10 +198,21 @@ impl Sockets<Notification> {
     /// Publishes the requests, then blocks until an event is there (or,
     /// after a short send, ring space came back).
     pub fn wait(&mut self) {
+        self.wait_until(None);
+    }
+
+    /// Like [`wait`](Self::wait), but no longer than until the time-stamp
+    /// counter reaches `deadline`, if one is given.
+    pub fn wait_until(&mut self, deadline: Option<u64>) {
         let own = self.own;
         self.wait_with(|| {
+            // A failed wait (the capability gone) or the deadline: the
+            // loop goes on, and finds out what is there.
             if let Some(n) = own {
-                let _ = n.wait();
+                let _ = match deadline {
+                    Some(tsc) => n.wait_until(tsc),
+                    None => n.wait(),
+                };
             }
         });
     }

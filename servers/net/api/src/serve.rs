@@ -31,7 +31,7 @@
 //! # fn run(region: SharedRegion, event: Notification, wake: Notification) -> ! {
 //! let mut server = StreamServer::new(Lengths, 7, 16, 100);
 //! let mut net = net_api::client::Sockets::attach(region, event, wake).expect("a region");
-//! server.serve(&mut net)
+//! server.serve(&mut net, None)
 //! # }
 //! ```
 //!
@@ -88,6 +88,12 @@ pub trait Protocol {
     /// another connection): the server feeds each of them, with no bytes,
     /// after the events at hand.
     fn woken(&mut self, _keys: &mut Vec<u64>) {}
+    /// Microseconds until the protocol has work that no event brings (a
+    /// pause that ends): the server wakes by then and asks
+    /// [`woken`](Self::woken). `None`: nothing is due.
+    fn due_in_us(&mut self) -> Option<u64> {
+        None
+    }
     /// The server listens (or failed to): for the component's log.
     fn listening(&mut self, _port: u16, _ok: bool) {}
     /// This host's address changed (`None`: it has none, yet).
@@ -153,10 +159,22 @@ impl<P: Protocol> StreamServer<P> {
     }
 
     /// Serves for ever on `net` (an app's sockets on Basalt): waits for
-    /// events, handles them, then settles what they queued.
-    pub fn serve(&mut self, net: &mut crate::client::Sockets<libcap::Notification>) -> ! {
+    /// events, or until the protocol's next due time ([`Protocol::due_in_us`],
+    /// turned into time-stamp counter ticks at `tsc_hz`; without a rate
+    /// the loop does not sleep while something is due), handles them,
+    /// then settles what they queued.
+    pub fn serve(
+        &mut self,
+        net: &mut crate::client::Sockets<libcap::Notification>,
+        tsc_hz: Option<u64>,
+    ) -> ! {
         loop {
-            net.wait();
+            let deadline = self.protocol.due_in_us().map(|us| match tsc_hz {
+                Some(hz) => libcap::time::rdtsc()
+                    .saturating_add((u128::from(us) * u128::from(hz) / 1_000_000) as u64),
+                None => 0,
+            });
+            net.wait_until(deadline);
             while let Some((event, io)) = net.next_event() {
                 self.handle(event, io);
             }

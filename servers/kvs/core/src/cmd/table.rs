@@ -901,7 +901,7 @@ pub static COMMANDS: &[Spec] = &[
         key_specs: [[Rw Insert; index(1); range(0, 1, 0)]],
     },
     spec! {
-        name: "pfcount", arity: -2, flags: [Readonly], keys: ALL,
+        name: "pfcount", arity: -2, flags: [Readonly, MayReplicate], keys: ALL,
         group: HyperLogLog, since: "2.8.9", run: runs(Kind::Caches(hll::pfcount)),
         summary: "Estimates the number of distinct elements added to one HyperLogLog or to the union of several.",
         syntax: "key...",
