@@ -510,6 +510,7 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     idle_flush(redis_port, qmp)?;
     pubsub(redis_port)?;
     client_side_caching(redis_port)?;
+    client_pause(redis_port)?;
     job_queue(redis_port)?;
     client_library("redis_py.py", redis_port)?;
     let r = |args: &[&str]| redis(redis_port, args);
@@ -752,6 +753,21 @@ fn client_side_caching(redis_port: u16) -> Result<()> {
     exchange(&mut writer, b"SET cached v\r\n", b"+OK\r\n")?;
     let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\ncached\r\n";
     exchange(&mut cache, b"", push)?;
+    Ok(())
+}
+
+/// CLIENT PAUSE on the target: a write another connection sends waits
+/// (a read shows it has not run), and runs when the pause's time is up
+/// with nothing else sent: the stream server woke for it (the front end's
+/// due time, the net client's timed wait).
+fn client_pause(redis_port: u16) -> Result<()> {
+    let mut pauser = connect(redis_port)?;
+    let mut writer = connect(redis_port)?;
+    exchange(&mut pauser, b"CLIENT PAUSE 3000 WRITE\r\n", b"+OK\r\n")?;
+    writer.write_all(b"SET paused v\r\n")?;
+    exchange(&mut pauser, b"GET paused\r\n", b"$-1\r\n")?;
+    exchange(&mut writer, b"", b"+OK\r\n")?;
+    exchange(&mut pauser, b"GET paused\r\n", b"$1\r\nv\r\n")?;
     Ok(())
 }
 
