@@ -3,8 +3,9 @@
 use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
+use crate::dict::{Dict, DictSet};
 use crate::encoding::{Encoding, Thresholds};
-use crate::hash::{Map, OrderedMap, Rng, SeededState, Set};
+use crate::hash::{Map, Rng, SeededState};
 use crate::memory::Tracking;
 use crate::notify::{Classes, Notes};
 use crate::reply::{Reply, WRONGTYPE};
@@ -15,8 +16,8 @@ use crate::zset::ZSet;
 pub(crate) enum Value {
     Str(Vec<u8>),
     List(VecDeque<Vec<u8>>),
-    Hash(OrderedMap<Vec<u8>, Vec<u8>>),
-    Set(Set<Vec<u8>>),
+    Hash(Dict<Vec<u8>, Vec<u8>>),
+    Set(DictSet<Vec<u8>>),
     ZSet(ZSet),
     Stream(crate::stream::Stream),
 }
@@ -87,10 +88,9 @@ pub(crate) fn wrongtype() -> Reply {
     Reply::error(WRONGTYPE)
 }
 
-/// The key space of a database: a hash map that also indexes its
-/// entries, so that a random key (RANDOMKEY, eviction's samples) costs
-/// O(1).
-type Keys = indexmap::IndexMap<Vec<u8>, Entry, SeededState>;
+/// The key space of a database: a [`Dict`], so that a random key
+/// (RANDOMKEY, eviction's samples) costs O(1) and a SCAN call O(COUNT).
+type Keys = Dict<Vec<u8>, Entry>;
 
 /// One of the 16 databases.
 #[derive(Debug)]
@@ -244,6 +244,12 @@ impl Db {
         self.map.iter()
     }
 
+    /// Up to `count` keys and entries from SCAN's `cursor` on (expired
+    /// ones included), and the next cursor ([`Dict::scan`]).
+    pub(crate) fn scan(&self, cursor: u64, count: usize) -> (Vec<(&Vec<u8>, &Entry)>, u64) {
+        self.map.scan(cursor, count)
+    }
+
     /// Whether an entry is logically expired at `now` (Redis: `now > when`).
     pub(crate) fn is_expired(e: &Entry, now: i64) -> bool {
         e.expire_at.is_some_and(|t| now > t)
@@ -342,7 +348,7 @@ impl Db {
 
     /// Removes `key`, touching it; returns its entry.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let e = self.map.swap_remove(key)?;
+        let e = self.map.remove(key)?;
         if let Some(t) = e.expire_at {
             self.expires.remove(&(t, key.to_vec()));
         }
@@ -631,10 +637,7 @@ impl Db {
 
     /// A key and its entry, uniformly at random (expired or not).
     pub(crate) fn random_entry(&self, rng: &mut Rng) -> Option<(&[u8], &Entry)> {
-        if self.map.is_empty() {
-            return None;
-        }
-        let (k, e) = self.map.get_index(rng.below(self.map.len()))?;
+        let (k, e) = self.map.random(rng)?;
         Some((k, e))
     }
 

@@ -90,9 +90,6 @@ impl Hasher for SeededHasher {
 
 /// A hashbrown map using [`SeededState`].
 pub type Map<K, V> = hashbrown::HashMap<K, V, SeededState>;
-/// An insertion-ordered map using [`SeededState`]: a hash's fields, which
-/// Redis lists in a listpack's order while the hash is small.
-pub type OrderedMap<K, V> = indexmap::IndexMap<K, V, SeededState>;
 /// A hashbrown set using [`SeededState`].
 pub type Set<K> = hashbrown::HashSet<K, SeededState>;
 

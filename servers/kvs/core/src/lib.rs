@@ -81,6 +81,7 @@ mod cmd;
 pub mod command;
 pub mod config;
 mod db;
+mod dict;
 mod encoding;
 mod geo;
 pub mod glob;

@@ -3,7 +3,8 @@
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
-use crate::hash::{Map, SeededState};
+use crate::dict::Dict;
+use crate::hash::SeededState;
 use crate::ostree::OsTree;
 
 /// A score in the ordered index. Never NaN, so ordering is total; `-0` and
@@ -28,18 +29,19 @@ impl Ord for Score {
     }
 }
 
-/// A sorted set: O(1) member lookups, O(log n) inserts, removals and
-/// ranks, ordered iteration by (score, member) from any rank or score.
+/// A sorted set: O(1) member lookups and random picks, O(log n) inserts,
+/// removals and ranks, ordered iteration by (score, member) from any rank
+/// or score, and scans of O(COUNT) ([`Dict`]).
 #[derive(Clone, Debug)]
 pub(crate) struct ZSet {
-    scores: Map<Vec<u8>, f64>,
+    scores: Dict<Vec<u8>, f64>,
     order: OsTree<(Score, Vec<u8>)>,
 }
 
 impl ZSet {
     pub(crate) fn new(state: SeededState) -> ZSet {
         ZSet {
-            scores: Map::with_hasher(state),
+            scores: Dict::with_hasher(state),
             order: OsTree::default(),
         }
     }
@@ -135,9 +137,14 @@ impl ZSet {
         Some((member, score.0))
     }
 
-    /// Every member with its score, in hash-map order.
+    /// Every member with its score, in the order they were added.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (&Vec<u8>, &f64)> + '_ {
         self.scores.iter()
+    }
+
+    /// The members and scores, for random picks and scans.
+    pub(crate) fn members(&self) -> &Dict<Vec<u8>, f64> {
+        &self.scores
     }
 }
 

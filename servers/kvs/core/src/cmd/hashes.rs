@@ -5,17 +5,17 @@ use alloc::vec::Vec;
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{float_arg, int_arg, rand_count, rand_pick};
 use crate::db::{Value, tri, typed, typed_or_create};
-use crate::hash::OrderedMap;
+use crate::dict::Dict;
 use crate::num;
 use crate::reply::{NAN_OR_INF, OVERFLOW, Reply};
 use crate::store::Ctx;
 
-type Hash = OrderedMap<Vec<u8>, Vec<u8>>;
+type Hash = Dict<Vec<u8>, Vec<u8>>;
 
 /// The hash at `key`, created if missing (the caller drops it if empty).
 fn hash_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut Hash, Reply> {
     let now = cx.now;
-    typed_or_create!(cx.db(), key, now, Hash, OrderedMap::with_hasher)
+    typed_or_create!(cx.db(), key, now, Hash, Dict::with_hasher)
 }
 
 fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a Hash>, Reply> {
@@ -109,17 +109,11 @@ pub(crate) fn hmget(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn hdel(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let now = cx.now;
     let db = cx.db();
-    // A listpack keeps its order when a field goes; a hash table's order
-    // is its own (and the swap is O(1)).
-    let listpack = matches!(db.encoding(a[1]), Some(crate::encoding::Encoding::Listpack));
+    // The other fields keep their order, as a listpack's do.
     let Some(h) = tri!(crate::db::typed_mut!(db, a[1], now, Hash)) else {
         return Reply::Integer(0);
     };
-    let mut gone = |f: &[u8]| match listpack {
-        true => h.shift_remove(f).is_some(),
-        false => h.swap_remove(f).is_some(),
-    };
-    let n = a[2..].iter().filter(|f| gone(f)).count();
+    let n = a[2..].iter().filter(|f| h.remove(**f).is_some()).count();
     if n > 0 {
         db.touch(a[1]);
         db.drop_if_empty(a[1]);
@@ -236,7 +230,7 @@ pub(crate) fn hincrbyfloat(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
 pub(crate) fn hscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
-    let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
+    let budget = cx.reply;
     let listpack = matches!(
         cx.db().encoding(a[1]),
         Some(crate::encoding::Encoding::Listpack)
@@ -245,16 +239,10 @@ pub(crate) fn hscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Hscan));
-    tri!(scan::working_room(room, h.len()));
     // A small hash all at once, in its order, as Redis scans a listpack.
     let (batch, next) = match listpack {
         true => (h.iter().collect(), 0),
-        false => scan::select(
-            &state,
-            h.iter().map(|(f, v)| (f.as_slice(), (f, v))),
-            cursor,
-            opts.count,
-        ),
+        false => h.scan(cursor, opts.count),
     };
     tri!(budget.take_all(batch.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()])));
     let mut out = Vec::new();
@@ -272,7 +260,7 @@ pub(crate) fn hscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// HRANDFIELD key [count [WITHVALUES]] (negative count: repeats allowed)
 pub(crate) fn hrandfield(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let count = tri!(rand_count(a, "withvalues"));
-    let (room, budget) = (cx.room, cx.reply);
+    let budget = cx.reply;
     let rng = &mut *cx.rng;
     let now = cx.now;
     let db = &mut cx.dbs[cx.db];
@@ -283,32 +271,17 @@ pub(crate) fn hrandfield(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         };
     };
     let Some((count, withvalues)) = count else {
-        let mut all: Vec<&[u8]> = h.keys().map(Vec::as_slice).collect();
-        return Reply::Bulk(rand_pick(&mut all, 1, rng).pop().map(<[u8]>::to_vec));
+        let (f, _) = h.random(rng).expect("a hash has fields");
+        tri!(budget.take(f.len(), 1));
+        return Reply::bulk(f);
     };
-    if count == 0 {
-        return Reply::array(Vec::new());
-    }
-    // At most |count| fields (repeats allowed when negative), each as long
-    // as the longest field and value.
-    let n = if count > 0 {
-        (count as usize).min(h.len())
-    } else {
-        usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
-    };
-    let longest = h
+    let per = if withvalues { 2 } else { 1 };
+    let picked = tri!(rand_pick(h, count, per, budget, rng));
+    let bytes = picked
         .iter()
         .map(|(f, v)| f.len() + if withvalues { v.len() } else { 0 })
-        .max()
-        .unwrap_or(0);
-    let items = if withvalues { n.saturating_mul(2) } else { n };
-    tri!(budget.take(longest.saturating_mul(n), items));
-    tri!(scan::working_room(room, h.len()));
-    let mut all: Vec<(&[u8], &[u8])> = h
-        .iter()
-        .map(|(f, v)| (f.as_slice(), v.as_slice()))
-        .collect();
-    let picked = rand_pick(&mut all, count, rng);
+        .sum();
+    tri!(budget.take(bytes, 0));
     match withvalues {
         true => Reply::Pairs(
             picked

@@ -173,22 +173,22 @@ pub(crate) fn keys(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 pub(crate) fn scan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[1]));
     let opts = tri!(scan::parse_opts(&a[2..], Family::Scan));
-    let (now, room, budget) = (cx.now, cx.room, cx.reply);
+    let (now, budget) = (cx.now, cx.reply);
     let db = cx.db();
-    let state = db.state;
-    tri!(scan::working_room(room, db.len()));
-    let (batch, next) = scan::select(
-        &state,
-        db.entries()
-            .filter(|(_, e)| !Db::is_expired(e, now))
-            .map(|(k, e)| (k.as_slice(), (k, e.value.type_name()))),
-        cursor,
-        opts.count,
-    );
-    tri!(budget.take_all(batch.iter().map(|(k, _)| k.as_slice())));
-    let items = batch
+    let (batch, next) = db.scan(cursor, opts.count);
+    let live: alloc::vec::Vec<_> = batch
         .into_iter()
-        .filter(|(k, t)| opts.matches(k) && opts.type_name.is_none_or(|want| want == *t))
+        .filter(|(_, e)| !Db::is_expired(e, now))
+        .collect();
+    tri!(budget.take_all(live.iter().map(|(k, _)| k.as_slice())));
+    let items = live
+        .into_iter()
+        .filter(|(k, e)| {
+            opts.matches(k)
+                && opts
+                    .type_name
+                    .is_none_or(|want| want == e.value.type_name())
+        })
         .map(|(k, _)| Reply::bulk(k))
         .collect();
     scan::reply(next, items)

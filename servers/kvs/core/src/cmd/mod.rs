@@ -5,10 +5,13 @@ use alloc::vec::Vec;
 
 use crate::command::{self, COMMANDS, Flag, Spec};
 use crate::db::Db;
+use crate::dict::Dict;
 use crate::hash::Rng;
+use crate::memory::ReplyBudget;
 use crate::num;
 use crate::reply::{DB_INDEX_OUT_OF_RANGE, NOT_FLOAT, NOT_INTEGER, Reply, SYNTAX};
 use crate::store::{Ctx, DATABASES};
+use core::hash::Hash;
 
 pub(crate) mod bits;
 pub(crate) mod blocking;
@@ -218,31 +221,25 @@ pub(crate) fn rand_count(a: &[&[u8]], word: &str) -> Result<Option<(i64, bool)>,
     Ok(Some((c, with)))
 }
 
-/// Picks for ZRANDMEMBER and HRANDFIELD with a count from `all`: distinct
-/// entries (at most all, in `all`'s order when all) for `count >= 0`,
-/// `-count` independent draws otherwise.
-pub(crate) fn rand_pick<T: Copy>(all: &mut [T], count: i64, rng: &mut Rng) -> Vec<T> {
+/// Picks for ZRANDMEMBER and HRANDFIELD with a count from `all`:
+/// distinct entries (at most all, in `all`'s order when all) for a count
+/// not negative, `-count` independent draws otherwise, in O(|count|)
+/// expected time. Their number, `per` reply elements each, is taken from
+/// `budget` first (the caller takes their bytes).
+pub(crate) fn rand_pick<'a, K: Hash + Eq, V>(
+    all: &'a Dict<K, V>,
+    count: i64,
+    per: usize,
+    budget: &ReplyBudget,
+    rng: &mut Rng,
+) -> Result<Vec<(&'a K, &'a V)>, Reply> {
+    let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     if count >= 0 {
-        let k = usize::try_from(count).unwrap_or(usize::MAX);
-        if k >= all.len() {
-            return all.to_vec();
-        }
-        for i in 0..k {
-            let j = i + rng.below(all.len() - i);
-            all.swap(i, j);
-        }
-        all[..k].to_vec()
-    } else if all.is_empty() {
-        Vec::new()
-    } else {
-        let n = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-        (0..n).map(|_| all[rng.below(all.len())]).collect()
+        budget.take(0, n.min(all.len()).saturating_mul(per))?;
+        return Ok(all.sample(n, rng));
     }
-}
-
-/// The bulk-string array of owned byte strings.
-pub(crate) fn bulk_array(items: Vec<Vec<u8>>) -> Reply {
-    Reply::array(items.into_iter().map(|b| Reply::Bulk(Some(b))).collect())
+    budget.take(0, n.saturating_mul(per))?;
+    Ok((0..n).filter_map(|_| all.random(rng)).collect())
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@ use alloc::vec::Vec;
 use crate::cmd::scan::{self, Family};
 use crate::cmd::{int_arg, is};
 use crate::db::{Value, tri, typed, typed_mut, typed_or_create};
+use crate::dict::DictSet;
 use crate::encoding::Encoding;
-use crate::hash::{Rng, Set};
+use crate::hash::Set;
 use crate::memory::OOM;
 use crate::reply::{MUST_BE_POSITIVE, Reply, SYNTAX};
 use crate::store::Ctx;
 
-type MemberSet = Set<Vec<u8>>;
+type MemberSet = DictSet<Vec<u8>>;
 
 /// SPOP with a count rebuilds the set when the members that stay, times
 /// this, are at most the count (Redis's `SPOP_MOVE_STRATEGY_MUL`).
@@ -19,7 +20,7 @@ const SPOP_MOVE_STRATEGY: usize = 5;
 
 fn set_or_create<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut MemberSet, Reply> {
     let now = cx.now;
-    typed_or_create!(cx.db(), key, now, Set, Set::with_hasher)
+    typed_or_create!(cx.db(), key, now, Set, DictSet::with_hasher)
 }
 
 fn read<'a>(cx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a MemberSet>, Reply> {
@@ -111,18 +112,6 @@ pub(crate) fn scard(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     Reply::Integer(tri!(read(cx, a[1])).map_or(0, |s| s.len() as i64))
 }
 
-/// Picks `k` distinct members at random (partial Fisher-Yates; O(n)).
-fn pick_distinct(s: &MemberSet, k: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
-    let mut all: Vec<&Vec<u8>> = s.iter().collect();
-    let k = k.min(all.len());
-    for i in 0..k {
-        let j = i + rng.below(all.len() - i);
-        all.swap(i, j);
-    }
-    all.truncate(k);
-    all.into_iter().cloned().collect()
-}
-
 /// SPOP key [count]
 pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     if a.len() > 3 {
@@ -145,28 +134,27 @@ pub(crate) fn spop(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             None => Reply::nil(),
         };
     };
-    // What goes into the reply: at most `count` members, as long as the
-    // longest ones.
-    let n = count.unwrap_or(1).min(s.len());
-    let longest = s.iter().map(Vec::len).max().unwrap_or(0);
-    tri!(budget.take(longest.saturating_mul(n), n));
     let mut rebuilt = false;
     let reply = match count {
         Some(0) => return Reply::Set(Vec::new()),
         None => {
-            let m = pick_distinct(s, 1, cx.rng).pop().expect("non-empty set");
+            let m = s.random(cx.rng).expect("non-empty set").clone();
+            tri!(budget.take(m.len(), 1));
             s.remove(&m);
             Reply::Bulk(Some(m))
         }
         Some(n) => {
-            let picked = if n >= s.len() {
+            let picked: Vec<Vec<u8>> = if n >= s.len() {
+                tri!(budget.take_all(s.iter().map(Vec::as_slice)));
                 s.drain().collect()
             } else {
                 // Redis builds a new set of the members that stay when
                 // they are few (under a fifth of the count it pops): it
                 // takes the encoding of a set built whole.
                 rebuilt = (s.len() - n).saturating_mul(SPOP_MOVE_STRATEGY) <= n;
-                let p = pick_distinct(s, n, cx.rng);
+                let p = s.sample(n, cx.rng);
+                tri!(budget.take_all(p.iter().map(|m| m.as_slice())));
+                let p: Vec<Vec<u8>> = p.into_iter().cloned().collect();
                 for m in &p {
                     s.remove(m);
                 }
@@ -209,35 +197,29 @@ pub(crate) fn srandmember(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
             None => Reply::nil(),
         };
     };
-    // At most |count| members (repeats allowed when negative), each as
-    // long as the longest.
-    let n = match count {
-        None => 1,
-        Some(c) if c >= 0 => (c as usize).min(s.len()),
-        Some(c) => usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX),
-    };
-    let longest = s.iter().map(Vec::len).max().unwrap_or(0);
-    tri!(budget.take(longest.saturating_mul(n), n));
-    match count {
-        None => Reply::Bulk(pick_distinct(s, 1, cx.rng).pop()),
-        Some(c) if c >= 0 => {
-            let c = c as usize;
-            if c >= s.len() {
-                Reply::bulks(s.iter())
-            } else {
-                crate::cmd::bulk_array(pick_distinct(s, c, cx.rng))
-            }
+    let picked: Vec<&[u8]> = match count {
+        None => {
+            let m = s.random(cx.rng).expect("non-empty set");
+            tri!(budget.take(m.len(), 1));
+            return Reply::bulk(m);
         }
+        Some(c) if c >= 0 => s
+            .sample(usize::try_from(c).unwrap_or(usize::MAX), cx.rng)
+            .into_iter()
+            .map(Vec::as_slice)
+            .collect(),
         Some(c) => {
-            let all: Vec<&Vec<u8>> = s.iter().collect();
-            let n = c.unsigned_abs() as usize;
-            let mut out = Vec::with_capacity(n.min(1 << 20));
-            for _ in 0..n {
-                out.push(Reply::bulk(all[cx.rng.below(all.len())]));
-            }
-            Reply::array(out)
+            // Repeats allowed: |count| picks, their number checked first.
+            let n = usize::try_from(c.unsigned_abs()).unwrap_or(usize::MAX);
+            tri!(budget.take(0, n));
+            let picks = (0..n).map(|_| s.random(cx.rng).expect("non-empty set"));
+            let picked: Vec<&[u8]> = picks.map(Vec::as_slice).collect();
+            tri!(budget.take(picked.iter().map(|m| m.len()).sum(), 0));
+            return Reply::array(picked.into_iter().map(Reply::bulk).collect());
         }
-    }
+    };
+    tri!(budget.take_all(picked.iter().copied()));
+    Reply::array(picked.into_iter().map(Reply::bulk).collect())
 }
 
 /// SMOVE source destination member
@@ -327,7 +309,7 @@ fn combine_sets<'a>(sets: &[Option<&'a MemberSet>], op: Op) -> Vec<&'a [u8]> {
             let mut out: Vec<&[u8]> = Vec::new();
             let mut seen: Option<Set<&[u8]>> = None;
             for s in sets.iter().flatten() {
-                let seen = seen.get_or_insert_with(|| Set::with_hasher(*s.hasher()));
+                let seen = seen.get_or_insert_with(|| Set::with_hasher(s.state()));
                 for m in s.iter() {
                     if seen.insert(m) {
                         out.push(m);
@@ -375,7 +357,7 @@ fn store_op(cx: &mut Ctx<'_>, a: &[&[u8]], op: Op) -> Reply {
     if members.is_empty() {
         db.delete(a[1]);
     } else {
-        let mut s = Set::with_hasher(db.state);
+        let mut s = DictSet::with_hasher(db.state);
         s.extend(members);
         db.set(a[1], Value::Set(s), false);
     }
@@ -468,13 +450,12 @@ pub(crate) fn sintercard(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn sscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
-    let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
+    let budget = cx.reply;
     let intset = is_intset(cx, a[1]);
     let Some(s) = tri!(read(cx, a[1])) else {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Other));
-    tri!(scan::working_room(room, s.len()));
     if intset {
         // All of a small set at once, in its order, as Redis scans one.
         let members = in_order(s.iter().map(Vec::as_slice), true);
@@ -482,12 +463,7 @@ pub(crate) fn sscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         let out = members.into_iter().filter(|m| opts.matches(m));
         return scan::reply(0, out.map(Reply::bulk).collect());
     }
-    let (batch, next) = scan::select(
-        &state,
-        s.iter().map(|m| (m.as_slice(), m)),
-        cursor,
-        opts.count,
-    );
+    let (batch, next) = s.scan(cursor, opts.count);
     tri!(budget.take_all(batch.iter().map(|m| m.as_slice())));
     let out = batch
         .into_iter()

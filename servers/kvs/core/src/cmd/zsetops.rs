@@ -7,7 +7,8 @@ use core::cmp::Ordering;
 
 use crate::cmd::{int_arg, is, scan};
 use crate::db::{Value, tri};
-use crate::hash::{Map, Set};
+use crate::dict::DictSet;
+use crate::hash::Map;
 use crate::memory::OOM;
 use crate::num;
 use crate::reply::{NOT_INTEGER, Reply, SYNTAX};
@@ -65,7 +66,7 @@ impl Aggregate {
 #[derive(Clone, Copy)]
 enum Source<'a> {
     Missing,
-    Set(&'a Set<Vec<u8>>),
+    Set(&'a DictSet<Vec<u8>>),
     ZSet(&'a ZSet),
 }
 

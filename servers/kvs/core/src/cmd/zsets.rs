@@ -769,7 +769,7 @@ pub(crate) fn zpopmax(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// ZRANDMEMBER key [count [WITHSCORES]] (negative count: repeats allowed)
 pub(crate) fn zrandmember(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let count = tri!(rand_count(a, "withscores"));
-    let (room, budget) = (cx.room, cx.reply);
+    let budget = cx.reply;
     let rng = &mut *cx.rng;
     let now = cx.now;
     let db = &mut cx.dbs[cx.db];
@@ -780,33 +780,25 @@ pub(crate) fn zrandmember(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         };
     };
     let Some((count, withscores)) = count else {
-        let mut all: Vec<&[u8]> = z.entries().map(|(m, _)| m.as_slice()).collect();
-        return Reply::Bulk(rand_pick(&mut all, 1, rng).pop().map(<[u8]>::to_vec));
+        let (m, _) = z.members().random(rng).expect("a sorted set has members");
+        tri!(budget.take(m.len(), 1));
+        return Reply::bulk(m);
     };
-    if count == 0 {
-        return Reply::array(Vec::new());
-    }
-    // At most |count| members (repeats allowed when negative), each as
-    // long as the longest, and their scores.
-    let n = if count > 0 {
-        (count as usize).min(z.len())
-    } else {
-        usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
-    };
-    let longest = z.entries().map(|(m, _)| m.len()).max().unwrap_or(0);
-    let per = longest.saturating_add(if withscores { SCORE_TEXT } else { 0 });
-    let items = if withscores { n.saturating_mul(2) } else { n };
-    tri!(budget.take(per.saturating_mul(n), items));
-    tri!(scan::working_room(room, z.len()));
-    let mut all: Vec<(&[u8], f64)> = z.entries().map(|(m, s)| (m.as_slice(), *s)).collect();
-    let picked = rand_pick(&mut all, count, rng);
+    let per = if withscores { 2 } else { 1 };
+    let picked = tri!(rand_pick(z.members(), count, per, budget, rng));
+    let score_text = if withscores { SCORE_TEXT } else { 0 };
+    tri!(budget.take(picked.iter().map(|(m, _)| m.len() + score_text).sum(), 0));
+    let picked: Vec<(&[u8], f64)> = picked
+        .into_iter()
+        .map(|(m, s)| (m.as_slice(), *s))
+        .collect();
     range_reply(&picked, withscores)
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn zscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let cursor = tri!(scan::parse_cursor(a[2]));
-    let (state, room, budget) = (cx.db().state, cx.room, cx.reply);
+    let budget = cx.reply;
     let listpack = matches!(
         cx.db().encoding(a[1]),
         Some(crate::encoding::Encoding::Listpack)
@@ -815,7 +807,6 @@ pub(crate) fn zscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         return scan::reply(0, Vec::new());
     };
     let opts = tri!(scan::parse_opts(&a[3..], Family::Other));
-    tri!(scan::working_room(room, z.len()));
     if listpack {
         // All of a small sorted set at once, in its order, as Redis scans
         // a listpack.
@@ -830,12 +821,8 @@ pub(crate) fn zscan(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         }
         return scan::reply(0, out);
     }
-    let (batch, next) = scan::select(
-        &state,
-        z.entries().map(|(m, s)| (m.as_slice(), (m, *s))),
-        cursor,
-        opts.count,
-    );
+    let (batch, next) = z.members().scan(cursor, opts.count);
+    let batch: Vec<(&Vec<u8>, f64)> = batch.into_iter().map(|(m, s)| (m, *s)).collect();
     tri!(budget.take(
         batch.iter().map(|(m, _)| m.len() + SCORE_TEXT).sum(),
         2 * batch.len()

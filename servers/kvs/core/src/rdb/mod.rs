@@ -38,8 +38,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::db::Value;
+use crate::dict::{Dict, DictSet};
 use crate::encoding::{Encoding, Thresholds, int_width};
-use crate::hash::{OrderedMap, SeededState, Set};
+use crate::hash::SeededState;
 use crate::memory::Room;
 use crate::num;
 use crate::zset::ZSet;
@@ -182,7 +183,7 @@ pub(crate) fn load(
         TYPE_SET_INTSET => {
             let blob = r.string()?;
             let (width, members) = intset::decode(&blob).map_err(FormatError::Intset)?;
-            let mut set = Set::with_hasher(state);
+            let mut set = DictSet::with_hasher(state);
             for m in members {
                 r.charge(ELEMENT_OVERHEAD)?;
                 set.insert(num::int_bytes(m));
@@ -197,7 +198,7 @@ pub(crate) fn load(
         TYPE_HASH => r.hash(t, state),
         TYPE_HASH_LISTPACK => {
             let blob = r.string()?;
-            let mut hash = OrderedMap::with_hasher(state);
+            let mut hash = Dict::with_hasher(state);
             for pair in pairs(&blob)? {
                 r.charge(ELEMENT_OVERHEAD)?;
                 if hash
@@ -414,7 +415,7 @@ impl<'a> Reader<'a> {
         } else {
             Encoding::Intset { width: 2 }
         };
-        let mut set = Set::with_hasher(state);
+        let mut set = DictSet::with_hasher(state);
         for _ in 0..n {
             let m = self.element()?;
             if let Encoding::Intset { width } = &mut enc {
@@ -444,7 +445,7 @@ impl<'a> Reader<'a> {
         } else {
             Encoding::Listpack
         };
-        let mut hash = OrderedMap::with_hasher(state);
+        let mut hash = Dict::with_hasher(state);
         for _ in 0..n {
             let field = self.element()?;
             let value = self.string()?;
