@@ -10,7 +10,7 @@ use crate::{Clock, Command, Store, StoreError, docs, info, reply, tracking};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use kvs_core::command::{Flag, Keys, Spec};
+use kvs_core::command::{Flag, Spec};
 use kvs_core::num::parse_i64;
 
 /// The commands the front end answers itself.
@@ -983,7 +983,8 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>, resp3: bool) {
                 reply::bulk(out, spec.name.as_bytes());
             }
         }
-        "command|getkeys" => getkeys(&names, out),
+        "command|getkeys" => getkeys(&names, out, None),
+        "command|getkeysandflags" => getkeys(&names, out, Some(resp3)),
         _ => help(
             out,
             &[
@@ -1000,6 +1001,8 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>, resp3: bool) {
                 "    Return the names of every command and subcommand.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys from a full command, each with what the command does with it.",
                 "HELP",
                 "    Print this help.",
             ],
@@ -1008,8 +1011,10 @@ fn command(cmd: Command<'_>, out: &mut Vec<u8>, resp3: bool) {
 }
 
 /// `COMMAND GETKEYS command arg...`: the keys the command table finds in
-/// the arguments, with Redis's errors.
-fn getkeys(args: &[&[u8]], out: &mut Vec<u8>) {
+/// the arguments, with Redis's errors; with `flags` (whether the reply
+/// is RESP3), `COMMAND GETKEYSANDFLAGS`: each key with its key spec's
+/// flags.
+fn getkeys(args: &[&[u8]], out: &mut Vec<u8>, flags: Option<bool>) {
     // A container's subcommand, when it has them and one is named.
     let spec = table::lookup(args[0]).and_then(|spec| match args.get(1) {
         Some(sub) if !spec.subcommands.is_empty() => spec.subcommand(sub),
@@ -1018,7 +1023,7 @@ fn getkeys(args: &[&[u8]], out: &mut Vec<u8>) {
     let Some(spec) = spec else {
         return reply::error(out, b"ERR Invalid command specified");
     };
-    if spec.keys == Keys::NONE {
+    if !spec.has_keys() {
         return reply::error(out, b"ERR The command has no key arguments");
     }
     if !spec.arity_ok(args.len()) {
@@ -1033,7 +1038,17 @@ fn getkeys(args: &[&[u8]], out: &mut Vec<u8>) {
     }
     reply::array(out, keys.len());
     for i in keys {
+        let Some(resp3) = flags else {
+            reply::bulk(out, args[i]);
+            continue;
+        };
+        reply::array(out, 2);
         reply::bulk(out, args[i]);
+        let flags = spec.key_flags(args, i);
+        reply::set(out, flags.len(), resp3);
+        for flag in flags {
+            reply::simple(out, flag.name());
+        }
     }
 }
 

@@ -189,6 +189,13 @@ static COMMAND: &[Spec] = &[
         acl: [Connection],
     },
     spec! {
+        name: "command|getkeysandflags", arity: -4, flags: [Loading, Stale], keys: NONE,
+        group: Server, since: "7.0.0", run: None,
+        summary: "Returns the keys of a whole command, each with what the command does with it.",
+        syntax: "command args...",
+        acl: [Connection],
+    },
+    spec! {
         name: "command|help", arity: 2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "5.0.0", run: None,
         summary: "Lists the COMMAND subcommands.",

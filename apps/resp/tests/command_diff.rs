@@ -1,6 +1,9 @@
 //! `COMMAND INFO` of every command Basalt has, against a real Redis 7.0's,
 //! byte for byte in RESP2 and RESP3: arity, flags, key range, ACL
-//! categories, tips, key specs and subcommands.
+//! categories, tips, key specs and subcommands; and `COMMAND GETKEYS` and
+//! `COMMAND GETKEYSANDFLAGS` of commands that find their keys every way
+//! there is (ranges, counts, keywords, SORT's and GEORADIUS's options,
+//! flags that depend on the arguments) and of wrong ones.
 //!
 //! The differences docs/resp.md documents are allowed for: Redis's notes
 //! on key specs (its prose) are taken out of its replies; Redis lists a
@@ -23,7 +26,6 @@ const NEWER_ARITY: &[&str] = &["zrank", "zrevrank"];
 
 /// Subcommands Basalt does not have (docs/resp.md says why).
 const MISSING: &[&str] = &[
-    "command|getkeysandflags",
     "latency|graph",
     "latency|histogram",
     "memory|doctor",
@@ -175,6 +177,108 @@ fn command_info_is_redis_7_0s() {
                 continue;
             }
             compare(o, t, &mut diffs);
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+/// Whole commands whose keys COMMAND GETKEYS and GETKEYSANDFLAGS find.
+const WHOLE: &[&str] = &[
+    "get k",
+    "set k v",
+    "set k v get",
+    "set k v nx GeT",
+    "set k get",
+    "append k v",
+    "getex k",
+    "getdel k",
+    "incr k",
+    "mset a 1 b 2",
+    "del a b",
+    "rename a b",
+    "copy a b",
+    "lmove a b left right",
+    "smove a b m",
+    "blmpop 0 2 a b left",
+    "blmpop 0 3 a b left",
+    "zmpop 1 a min",
+    "sintercard 2 a b",
+    "zunionstore d 2 a b",
+    "zunionstore d 0 a",
+    "zunionstore d x a",
+    "zrangestore d s 0 1",
+    "bitop and d a b",
+    "bitfield k get u8 0",
+    "bitfield k set u8 0 1",
+    "bitfield k incrby u8 0 1",
+    "bitfield_ro k get u8 0",
+    "sort k",
+    "sort k store d",
+    "sort k by w_* get o_* store d",
+    "sort k store",
+    "sort_ro k",
+    "georadius k 0 0 1 km store d storedist e",
+    "georadius k 0 0 1 km store",
+    "georadiusbymember k m 1 km storedist e",
+    "geosearchstore d s frommember m byradius 1 km",
+    "xread count 1 streams a b 0 0",
+    "xread streams a",
+    "xreadgroup group g c streams a 0",
+    "xgroup create k g $",
+    "object encoding k",
+    "memory usage k",
+    "pfcount a b",
+    "pfmerge d a b",
+    "restore k 0 x",
+    "lcs a b",
+    "hset h f v",
+    "blpop a b 0",
+    "spublish ch m",
+    "ssubscribe a b",
+    "publish ch m",
+    "ping",
+    "get",
+    "get k x",
+    "lmove a",
+    "nosuch k",
+    "client list",
+];
+
+#[test]
+fn getkeys_are_redis_7_0s() {
+    let Some(addr) = server("command_diff") else {
+        return;
+    };
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let mut redis = Remote::connect(addr);
+    let mut diffs = Vec::new();
+    for protocol in ["2", "3"] {
+        let hello = multibulk(&["HELLO", protocol]);
+        drive(&mut c, &mut fe, &hello);
+        redis.send(&[hello.as_slice(), &multibulk(&["PING", "hello"])].concat());
+        redis.until(b"hello");
+        for line in WHOLE {
+            for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+                let mut args = vec!["COMMAND", sub];
+                args.extend(line.split(' '));
+                let request = multibulk(&args);
+                let ours = drive(&mut c, &mut fe, &request).0;
+                redis.send(&[request.as_slice(), &multibulk(&["PING", "m"])].concat());
+                let theirs = redis.until(b"m");
+                if ours != theirs {
+                    diffs.push(format!(
+                        "RESP{protocol} COMMAND {sub} {line}: Basalt {}, Redis {}",
+                        text(&ours),
+                        text(&theirs)
+                    ));
+                }
+            }
         }
     }
     assert!(

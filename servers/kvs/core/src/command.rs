@@ -80,6 +80,46 @@ impl Spec {
         self.flags.contains(&flag)
     }
 
+    /// Whether its keys are keys: false where it has none, or where every
+    /// key spec finds shard channels (SPUBLISH), as Redis's COMMAND GETKEYS
+    /// tells.
+    pub fn has_keys(&self) -> bool {
+        self.keys != Keys::NONE
+            && (self.key_specs.is_empty()
+                || self
+                    .key_specs
+                    .iter()
+                    .any(|k| !k.flags.contains(&KeyFlag::NotKey)))
+    }
+
+    /// What the command does with the key at `at` among `args` (the name
+    /// at 0), as `COMMAND GETKEYSANDFLAGS` says: the flags of the first
+    /// key spec that finds it there, else of the last spec only the
+    /// arguments can follow (SORT's STORE). SET's and BITFIELD's flags
+    /// depend on the arguments, as Redis's key finders read them: SET with
+    /// GET reads the old value, and BITFIELD with SET or INCRBY writes.
+    pub fn key_flags(&self, args: &[&[u8]], at: usize) -> &'static [KeyFlag] {
+        use KeyFlag::{Access, Ow, Ro, Rw, Update};
+        let after = |from: usize, words: &[&str]| {
+            args.iter()
+                .skip(from)
+                .any(|a| words.iter().any(|w| a.eq_ignore_ascii_case(w.as_bytes())))
+        };
+        match self.name {
+            "set" if after(3, &["get"]) => return &[Rw, Access, Update],
+            "set" => return &[Ow, Update],
+            "bitfield" if after(2, &["set", "incrby"]) => return &[Rw, Access, Update],
+            "bitfield" => return &[Ro, Access],
+            _ => {}
+        }
+        let specs = self.key_specs.iter();
+        specs
+            .clone()
+            .find(|k| k.finds(args, at))
+            .or_else(|| specs.rev().find(|k| k.begin == Begin::Unknown))
+            .map_or(&[], |k| k.flags)
+    }
+
     /// The ACL categories, in Redis's order: those the flags imply
     /// (`write`, `readonly` outside scripting, `admin` with `dangerous`,
     /// `pubsub`, `fast`, `blocking`, and `slow` for every command not

@@ -248,6 +248,68 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
+    /// Whether argument `at` of `args` (the command's name at 0) is one of
+    /// the keys this spec finds there, searching as Redis 7.0's key specs
+    /// search: from an index, or after a keyword looked for from
+    /// `from` (forwards, or backwards from the end when negative); then a
+    /// range (to `last`, relative, or counted from the end, or, with a
+    /// limit, up to that fraction of what remains) or a count of keys.
+    /// An unknown search finds nothing.
+    pub fn finds(&self, args: &[&[u8]], at: usize) -> bool {
+        let argc = args.len() as i64;
+        let first = match self.begin {
+            Begin::Index { at } => i64::from(at),
+            Begin::Keyword { keyword, from } => {
+                let from = i64::from(from);
+                let mut found = None;
+                let mut i = if from > 0 { from } else { argc + from };
+                while (1..argc).contains(&i) {
+                    if args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                        found = Some(i + 1);
+                        break;
+                    }
+                    i += if from > 0 { 1 } else { -1 };
+                }
+                let Some(first) = found else {
+                    return false;
+                };
+                first
+            }
+            Begin::Unknown => return false,
+        };
+        let (first, last, step) = match self.find {
+            Find::Range { last, step, limit } => {
+                let last = i64::from(last);
+                let end = if last >= 0 {
+                    first + last
+                } else if limit <= 0 {
+                    argc + last
+                } else {
+                    first + (argc - first) / i64::from(limit) + last
+                };
+                (first, end, i64::from(step))
+            }
+            Find::Keynum {
+                at,
+                first: key,
+                step,
+            } => {
+                let Some(count) = args
+                    .get((first + i64::from(at)) as usize)
+                    .and_then(|c| crate::num::parse_i64(c))
+                    .filter(|&n| n >= 0)
+                else {
+                    return false;
+                };
+                let start = first + i64::from(key);
+                (start, start + count - 1, i64::from(step))
+            }
+            Find::Unknown => return false,
+        };
+        let at = at as i64;
+        step > 0 && first <= at && at <= last && last < argc && (at - first) % step == 0
+    }
+
     /// Whether it finds keys at fixed positions (an index and a range
     /// without limit): what Redis's first/last/step range can show.
     pub fn is_range(&self) -> bool {
