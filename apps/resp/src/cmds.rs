@@ -34,6 +34,7 @@ enum Own {
     Slowlog,
     Latency,
     Role,
+    Monitor,
 }
 
 /// Which of the front end's commands `name` is.
@@ -66,6 +67,7 @@ fn own(name: &[u8]) -> Option<Own> {
         b"slowlog" => Own::Slowlog,
         b"latency" => Own::Latency,
         b"role" => Own::Role,
+        b"monitor" => Own::Monitor,
         _ => return None,
     })
 }
@@ -156,7 +158,7 @@ pub(crate) fn stale<S: Store, C: Clock>(s: &mut Session, fe: &Frontend<S, C>) ->
 /// front end need not follow (not a transaction's, not SELECT).
 pub(crate) fn deferrable(s: &Session, cmd: Command<'_>) -> bool {
     let name = cmd.name();
-    !s.in_multi && !s.subs.active() && own(name).is_none() && tracked(name).is_none()
+    !s.in_multi && !s.subs.active() && !s.monitor && own(name).is_none() && tracked(name).is_none()
 }
 
 /// Whether `cmd` may block its connection (BLPOP and its kin, WAIT):
@@ -194,6 +196,15 @@ pub(crate) fn execute<S: Store, C: Clock>(
     }
     let start = s.out.len();
     let own = own(name);
+    // A monitor is a replica to Redis: no command that reads or writes.
+    if s.monitor
+        && let Ok(spec) = resolve(cmd)
+        && (spec.has(Flag::Readonly) || replicated(spec))
+    {
+        reply::error(&mut s.out, b"ERR Replica can't interact with the keyspace");
+        count(fe, Named::default(), b"-ERR", 0);
+        return;
+    }
     // One of the front end's own commands uses up CLIENT CACHING (the
     // store's commands do in the store), as any command does in Redis.
     if caching
@@ -203,6 +214,8 @@ pub(crate) fn execute<S: Store, C: Clock>(
     {
         return lost(s);
     }
+    let was_multi = s.in_multi;
+    let mut refused_here = false;
     match own {
         // QUIT closes even inside MULTI, as in Redis.
         Some(Own::Quit) => {
@@ -215,6 +228,7 @@ pub(crate) fn execute<S: Store, C: Clock>(
         // commands, PING, QUIT and RESET; a command that does not exist
         // or has the wrong arity gets that error first, as in Redis.
         _ if s.subs.active() && !s.resp3 && !allowed_subscribed(own) => {
+            refused_here = true;
             refuse_subscribed(s, fe, cmd)
         }
         Some(own) if !s.in_multi => run_own(own, s, fe, cmd),
@@ -223,6 +237,10 @@ pub(crate) fn execute<S: Store, C: Clock>(
         Some(_) => queue_own(s, fe, cmd),
         None if s.in_multi && tracked(name) == Some(Tracked::Exec) => exec(s, fe, cmd),
         None => forward(s, fe, cmd),
+    }
+    if !fe.monitors.is_empty() && !refused_here {
+        let head = s.out[start..].iter().take(4).copied().collect::<Vec<u8>>();
+        monitor_ran(s, fe, cmd, was_multi, &head);
     }
     // CLIENT REPLY OFF or SKIP said before: the reply goes (CLIENT REPLY
     // answers for itself, and RESET turns replies on).
@@ -243,6 +261,77 @@ pub(crate) fn execute<S: Store, C: Clock>(
     let refused = named.name.is_none() || named.rejected && reply.starts_with(b"-");
     if !refused && !s.in_multi {
         fe.record_slow(s.id, cmd, usec, now);
+    }
+}
+
+/// Tells the monitors that `cmd` ran on connection `s` (its reply starts
+/// with `head`; `was_multi`: the connection was in MULTI before it), as
+/// [`crate::monitor`] says: not a command Redis refuses first, nor one it
+/// marks admin; a command queued in MULTI once EXEC runs it, before EXEC.
+fn monitor_ran<S: Store, C: Clock>(
+    s: &mut Session,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+    was_multi: bool,
+    head: &[u8],
+) {
+    let Ok(spec) = resolve(cmd) else {
+        return;
+    };
+    let queued = core::mem::take(&mut s.monitored);
+    if was_multi && s.in_multi && head.starts_with(b"+QUE") {
+        s.monitored = queued;
+        s.monitored.push(cmd.encoded().to_vec());
+        return;
+    }
+    // An EXEC that ran its commands (not a nil or an error).
+    if spec.name == "exec" && was_multi && head.starts_with(b"*") && !head.starts_with(b"*-1") {
+        let mut buf = crate::CommandBuf::new();
+        for encoded in queued {
+            let args = kvs_api::proto::parse_command(&encoded).unwrap_or_default();
+            if let Ok(spec) = resolve(buf.set(&args))
+                && !spec.has(Flag::Admin)
+            {
+                show(s, fe, &args);
+            }
+        }
+    }
+    if !spec.has(Flag::Admin) {
+        let args: Vec<&[u8]> = cmd.args().collect();
+        show(s, fe, &args);
+    }
+}
+
+/// Shows `args`, which connection `s` ran, to the monitors; a monitor's
+/// own line joins its output at once, after the mail it has.
+fn show<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, args: &[&[u8]]) {
+    let Some(line) = fe.monitor(s.id, args) else {
+        return;
+    };
+    match fe.pubsub.take(s.id) {
+        Some(crate::pubsub::Mail::Overflowed) => s.closing = true,
+        Some(crate::pubsub::Mail::Messages(mail)) => s.out.extend_from_slice(&mail),
+        None => {}
+    }
+    s.out.extend_from_slice(&line);
+}
+
+/// Tells the monitors of `cmd`, queued in the round for connection `s`
+/// (the store runs it in order, unless the store is lost).
+pub(crate) fn monitor_queued<S: Store, C: Clock>(
+    s: &Session,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+) {
+    if fe.monitors.is_empty() {
+        return;
+    }
+    if let Ok(spec) = resolve(cmd)
+        && !spec.has(Flag::Admin)
+    {
+        // Not a monitor's: a monitor's commands are not queued.
+        let args: Vec<&[u8]> = cmd.args().collect();
+        fe.monitor(s.id, &args);
     }
 }
 
@@ -297,9 +386,15 @@ fn exec<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Comma
             Some((_, encoded)) => {
                 let args = kvs_api::proto::parse_command(&encoded).unwrap_or_default();
                 let cmd = buf.set(&args);
-                // Queued, so one of the front end's own.
-                if let Some(o) = own(cmd.name()) {
-                    run_own(o, s, fe, cmd);
+                // Queued, so one of the front end's own. A transaction
+                // may not block, nor become a monitor (Redis's words).
+                match own(cmd.name()) {
+                    Some(Own::Monitor) => reply::error(
+                        &mut s.out,
+                        b"ERR MONITOR isn't allowed for DENY BLOCKING client",
+                    ),
+                    Some(o) => run_own(o, s, fe, cmd),
+                    None => {}
                 }
             }
             None => {
@@ -484,6 +579,16 @@ fn run_own<S: Store, C: Clock>(
             return subscribed(s, fe);
         }
         Own::Reset => return reset(s, fe),
+        // Again: nothing, as in Redis.
+        Own::Monitor if s.monitor => return,
+        Own::Monitor => {
+            s.monitor = true;
+            fe.monitors.push(s.id);
+            if let Some(info) = fe.client_mut(s) {
+                info.monitor = true;
+            }
+            return reply::ok(&mut s.out);
+        }
         _ => {}
     }
     let out = &mut s.out;
@@ -547,7 +652,7 @@ fn run_own<S: Store, C: Clock>(
         // `execute` answers QUIT itself (it closes even inside MULTI).
         Own::Quit => reply::ok(out),
         // Answered above.
-        Own::Subscribe(_) | Own::Unsubscribe(_) | Own::Reset => {}
+        Own::Subscribe(_) | Own::Unsubscribe(_) | Own::Reset | Own::Monitor => {}
     }
 }
 
@@ -593,6 +698,10 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
     s.in_multi = false;
     s.multi = Default::default();
     s.reply = Replies::On;
+    if s.monitor {
+        s.monitor = false;
+        fe.monitors.retain(|&m| m != s.id);
+    }
     fe.pubsub.leave(s.id, &mut s.subs);
     // Back to RESP2: the store's session went (the next is RESP2's),
     // and so did the subscriptions.
@@ -604,6 +713,7 @@ fn reset<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>) {
         info.subs = (0, 0, 0);
         info.resp3 = false;
         info.no_evict = false;
+        info.monitor = false;
     }
     // Tracking went with the store's session.
     if fe.client_mut(s).and_then(|c| c.tracking.take()).is_some() {
@@ -1609,6 +1719,7 @@ fn client_line(c: &ClientInfo, now: u64, line: &mut String) {
     let subscribed = sub + psub + ssub > 0;
     let tracking = c.tracking.as_ref();
     let mut flags: String = [
+        (c.monitor, 'O'),
         (subscribed, 'P'),
         (c.multi.is_some(), 'x'),
         (c.blocked, 'b'),

@@ -72,6 +72,11 @@ pub(crate) struct Session {
     pub(crate) resp3: bool,
     /// `CLIENT REPLY`.
     pub(crate) reply: Replies,
+    /// It said MONITOR.
+    pub(crate) monitor: bool,
+    /// The commands it queued in MULTI, while some connection monitors:
+    /// they are shown when EXEC runs them.
+    pub(crate) monitored: Vec<Vec<u8>>,
 }
 
 /// `CLIENT REPLY`: whether the connection's replies are sent.
@@ -167,6 +172,8 @@ impl Connection {
                 blocked_on: Named::default(),
                 resp3: false,
                 reply: Replies::On,
+                monitor: false,
+                monitored: Vec::new(),
             },
             queued: Vec::new(),
             round: 0,
@@ -627,6 +634,7 @@ fn dispatch<S: Store, C: Clock>(
     }
     match fe.queue(session, cmd) {
         Some(i) => {
+            cmds::monitor_queued(session, fe, cmd);
             queued.push((i, Named::of(cmd)));
             *round = fe.outcome.run;
             session.may_block = cmds::may_block(cmd);

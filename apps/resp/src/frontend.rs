@@ -53,6 +53,8 @@ pub(crate) struct ClientInfo {
     pub(crate) tracking: Option<Tracking>,
     /// `CLIENT NO-EVICT on`.
     pub(crate) no_evict: bool,
+    /// It said MONITOR (flag `O`).
+    pub(crate) monitor: bool,
 }
 
 impl ClientInfo {
@@ -137,6 +139,8 @@ pub struct Frontend<S, C> {
     pub(crate) trackers: usize,
     /// `CLIENT PAUSE`, and the connections it holds.
     pub(crate) pause: Pause,
+    /// The connections that said MONITOR, by id.
+    pub(crate) monitors: Vec<u64>,
 }
 
 /// What a blocked connection's command came to.
@@ -178,6 +182,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             events_on: false,
             trackers: 0,
             pause: Pause::default(),
+            monitors: Vec::new(),
             killed: Default::default(),
         }
     }
@@ -342,6 +347,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             resp3: false,
             tracking: None,
             no_evict: false,
+            monitor: false,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -387,6 +393,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         self.answers.remove(&session.id);
         self.killed.remove(&session.id);
         self.pause.forget(session.id);
+        self.monitors.retain(|&m| m != session.id);
         if conn.waits_for(self.outcome.run) {
             self.ended.push(session.id);
         } else if session.used_store {
@@ -454,6 +461,21 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             .chain(self.answers.keys().copied())
             .chain(self.killed.iter().copied())
             .chain(released)
+    }
+
+    /// Sends the monitors the line of `args`, which connection `id` ran
+    /// ([`crate::monitor`]); if `id` monitors too, its line is returned
+    /// instead, for its output (after its mail: the order Redis writes).
+    pub(crate) fn monitor(&mut self, id: u64, args: &[&[u8]]) -> Option<Vec<u8>> {
+        let now = self.clock.now_us();
+        let info = self.client(id)?;
+        let line = crate::monitor::line(now, info.db, &info.addr, args);
+        for m in self.monitors.clone() {
+            if m != id {
+                self.deliver(|pubsub, delivery| pubsub.post(m, &line, delivery));
+            }
+        }
+        self.monitors.contains(&id).then_some(line)
     }
 
     /// When, on the front end's clock (microseconds), something is due

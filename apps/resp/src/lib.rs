@@ -60,6 +60,7 @@ mod conn;
 mod docs;
 mod frontend;
 mod info;
+mod monitor;
 mod parse;
 mod pause;
 mod pubsub;

@@ -337,6 +337,12 @@ pub(crate) static OWN: &[Spec] = &[
         subcommands: LATENCY,
     },
     spec! {
+        name: "monitor", arity: 1, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "1.0.0", run: None,
+        summary: "Streams every command the server runs to this connection.",
+        syntax: "",
+    },
+    spec! {
         name: "psubscribe", arity: -2, flags: [Pubsub, Noscript, Loading, Stale], keys: NONE,
         group: Pubsub, since: "2.0.0", run: None,
         summary: "Listens for messages on the channels that glob patterns match.",
