@@ -85,7 +85,15 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.state.hash_one(key);
+        self.find(self.state.hash_one(key), key)
+    }
+
+    /// The position of `key`'s entry, its hash given.
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let slots = &self.slots;
         self.index
             .find(hash, |&at| {
@@ -129,11 +137,11 @@ impl<K: Hash + Eq, V> Dict<K, V> {
     /// Sets `key`'s value; the old one, if it had one (it keeps its place
     /// in the order).
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
-        if let Some(at) = self.position(&key) {
+        let hash = self.state.hash_one(&key);
+        if let Some(at) = self.find(hash, &key) {
             let (_, old) = self.slots[at].item.as_mut()?;
             return Some(core::mem::replace(old, value));
         }
-        let hash = self.state.hash_one(&key);
         let at = self.slots.len();
         self.slots.push(Slot {
             stamp: self.next_stamp,
@@ -174,6 +182,11 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         let at = found.ok()?.remove().0;
         let item = self.slots[at].item.take();
         self.live -= 1;
+        // Holes at the end go at once (an entry made and removed again
+        // costs no growth); the others wait for a packing.
+        while self.slots.last().is_some_and(|s| s.item.is_none()) {
+            self.slots.pop();
+        }
         self.pack_if_sparse();
         item
     }

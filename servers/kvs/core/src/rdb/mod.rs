@@ -516,13 +516,12 @@ impl<'a> Reader<'a> {
 /// The DUMP payload of `value`, whose encoding is `enc`, under `t`.
 ///
 /// Byte for byte Redis's wherever Redis's bytes follow from the value:
-/// strings, intsets, listpack hashes whose fields kvs-core lists in
-/// Redis's order (it lists them in its own hash order, so only one-field
-/// hashes are sure to match), listpack and skiplist sorted sets, and
-/// lists packed into quicklist nodes as Redis packs pushes at the tail.
+/// strings, intsets, listpack hashes (their fields in insertion order, as
+/// a listpack keeps them), listpack and skiplist sorted sets, and lists
+/// packed into quicklist nodes as Redis packs pushes at the tail.
 /// Strings above 20 bytes are LZF-compressed as Redis compresses them
-/// ([`lzf`]). Sets and hashes in hash tables come in kvs-core's order,
-/// which RESTORE accepts but which is not Redis's.
+/// ([`lzf`]). Sets and hashes in hash tables come in kvs-core's order
+/// (insertion order), which RESTORE accepts but which is not Redis's.
 /// `None` for a stream: its RDB form (listpacks in a radix tree) is not
 /// written yet.
 pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Option<Vec<u8>> {
