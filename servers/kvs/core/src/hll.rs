@@ -452,6 +452,75 @@ pub(crate) fn to_dense(s: &[u8]) -> Result<Vec<u8>, HllError> {
     Ok(dense)
 }
 
+/// The registers of the dense HLL `s`, in order (PFDEBUG GETREG).
+pub(crate) fn registers(s: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let regs = s.get(HEADER_LEN..).unwrap_or_default();
+    (0..REGISTERS).map(move |i| dense_get(regs, i))
+}
+
+/// The opcodes of the sparse HLL `s` in words, as PFDEBUG DECODE writes
+/// them: `z:<run>` for a ZERO, `Z:<run>` for an XZERO, `v:<value>,<run>`
+/// for a VAL, separated by spaces.
+pub(crate) fn decode(s: &[u8]) -> alloc::string::String {
+    use core::fmt::Write;
+    let mut out = alloc::string::String::new();
+    let mut p = HEADER_LEN;
+    while p < s.len() {
+        let op = Op::at(s, p);
+        let _ = match op {
+            Op::Zero { run, long: false } => write!(out, "z:{run} "),
+            Op::Zero { run, long: true } => write!(out, "Z:{run} "),
+            Op::Val { value, run } => write!(out, "v:{value},{run} "),
+        };
+        p += op.len();
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// PFSELFTEST's checks (see `cmd::hll::pfselftest`), drawing from `rng`;
+/// what failed, if something did.
+pub(crate) fn self_test(rng: &mut crate::hash::Rng) -> Result<(), &'static str> {
+    // Every register of a dense HLL holds what was put in it, and only
+    // that.
+    let mut regs = vec![0u8; REGISTERS * REGISTER_BITS / 8];
+    let values: Vec<u8> = (0..REGISTERS)
+        .map(|_| (rng.next_u64() as u8) & REGISTER_MASK)
+        .collect();
+    for (i, &v) in values.iter().enumerate() {
+        dense_put(&mut regs, i, v);
+    }
+    if values
+        .iter()
+        .enumerate()
+        .any(|(i, &v)| dense_get(&regs, i) != v)
+    {
+        return Err("dense registers do not read back what was set");
+    }
+    // The same elements in a sparse and a dense HLL: the same registers,
+    // and estimates within five standard errors.
+    let mut sparse = empty();
+    let mut dense = to_dense(&sparse).map_err(|_| "an empty sparse HLL does not convert")?;
+    // The standard error, 1.04/√16384.
+    let error = 1.04 / 128.0;
+    for n in 1..=50_000u64 {
+        let element = rng.next_u64().to_le_bytes();
+        add(&mut sparse, &element, usize::MAX).map_err(|_| "PFADD failed on a sparse HLL")?;
+        add(&mut dense, &element, usize::MAX).map_err(|_| "PFADD failed on a dense HLL")?;
+        if n % 5_000 == 0 {
+            let as_dense = to_dense(&sparse).map_err(|_| "a sparse HLL does not convert")?;
+            if as_dense[HEADER_LEN..] != dense[HEADER_LEN..] {
+                return Err("the sparse and dense registers differ");
+            }
+            let estimate = estimate(&histogram(&dense).map_err(|_| "no histogram")?) as f64;
+            if (estimate - n as f64).abs() > 5.0 * error * n as f64 {
+                return Err("an estimate is off by more than five standard errors");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads the opcodes of the sparse HLL `s`, calling `val(first, value,
 /// run)` for each VAL opcode; `Corrupt` unless they cover the registers
 /// exactly. (Redis 7.0.15 as released let a VAL past a whole cover pass

@@ -29,13 +29,14 @@
 //!
 //! # SCAN cursors
 //!
-//! SCAN, HSCAN, SSCAN and ZSCAN visit elements in the order of their 64-bit
-//! hash under the store's seeded hasher; the cursor is the hash to resume
-//! from. A full iteration returns every element present for its whole
+//! SCAN, HSCAN, SSCAN and ZSCAN visit elements in the order they were
+//! inserted; the cursor is the insertion number to resume from (see
+//! `dict`). A full iteration returns every element present for its whole
 //! duration exactly once, whatever is added or removed meanwhile (elements
-//! added or removed during it may or may not appear). Elements sharing a
-//! hash come together, so a reply may exceed COUNT; MATCH and TYPE filter
-//! after selection, as in Redis. Each call costs O(n) in the collection.
+//! added or removed during it may or may not appear). A call costs
+//! O(log n) to find the cursor and O(COUNT) after it, and may return fewer
+//! than COUNT elements before the end; MATCH and TYPE filter after
+//! selection, as in Redis.
 //!
 //! # Known differences from Redis
 //!
@@ -43,7 +44,10 @@
 //!   compressed radix tree (`docs/kvs.md`, Streams).
 //! - Arithmetic is `f64`, not `long double`: INCRBYFLOAT/HINCRBYFLOAT print
 //!   via [`num::fmt_human`] (`0.1 + 0.2` gives `0.3` as in Redis, but very
-//!   long decimals can differ in the last digits). Hex floats are refused.
+//!   long decimals can differ in the last digits, and so can a long chain
+//!   of increments: where Redis's 64-bit mantissa drifts, `10001.01` after
+//!   thousands of `+0.5`s and others reads `10001.00999999999999979` there).
+//!   Hex floats are refused.
 //! - Scores print with the shortest round-trip digits (Redis 7.2+ style,
 //!   `fpconv_dtoa` layout), so `1.1` is `1.1`, not `1.1000000000000001`.
 //! - Glob ranges compare bytes as signed `char`, as Redis does on x86.

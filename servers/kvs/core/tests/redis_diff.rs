@@ -51,7 +51,8 @@
 //! command table finds.
 //! HyperLogLog: PFADD of up to thousands of elements (so sparse HLLs
 //! grow, split and turn dense), PFCOUNT of one key (which caches the
-//! count in the string) and of several, PFMERGE, GET of the HLLs byte for
+//! count in the string) and of several, PFMERGE, PFDEBUG (the registers,
+//! the opcodes, the encoding, made dense), GET of the HLLs byte for
 //! byte, and their errors: PFADD on plain strings and lists, and HLLs
 //! corrupted by SETRANGE, APPEND or forged with SET (bad headers, sparse
 //! opcodes that miss or overrun the registers, dense registers past 51).
@@ -756,11 +757,17 @@ impl Gen<'_> {
             .any(|k| key == format!("{}{k}", self.prefix).as_bytes())
     }
 
-    /// PFADD, PFCOUNT, PFMERGE, a GET of an HLL, a DEL (corrupt HLLs stay
-    /// so until then), or a string write that may corrupt one.
+    /// PFADD, PFCOUNT, PFMERGE, PFDEBUG, a GET of an HLL, a DEL (corrupt
+    /// HLLs stay so until then), or a string write that may corrupt one.
     fn hll_command(&mut self) -> Vec<Vec<u8>> {
         let s = |w: &str| w.as_bytes().to_vec();
-        match self.r.below(20) {
+        match self.r.below(22) {
+            20 | 21 => {
+                let sub = *self
+                    .r
+                    .pick(&["GETREG", "decode", "ENCODING", "todense", "nope"]);
+                vec![s("PFDEBUG"), s(sub), self.hll_key()]
+            }
             0..=7 => {
                 let key = self.hll_key();
                 // Few elements keep an HLL sparse; thousands make it dense.

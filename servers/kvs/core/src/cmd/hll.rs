@@ -1,6 +1,6 @@
 //! HyperLogLog commands: PFADD, PFCOUNT and PFMERGE, on string values in
 //! Redis 7.0's layout ([`crate::hll`]), so GET shows the bytes Redis
-//! would hold.
+//! would hold; and Redis's debugging commands PFDEBUG and PFSELFTEST.
 //!
 //! As in Redis, PFADD signals a change (WATCH, the log) when it made the
 //! key or raised a register; PFCOUNT of one key whose cached cardinality
@@ -144,6 +144,78 @@ pub(crate) fn pfcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     Reply::Integer(card as i64)
 }
 
+/// PFDEBUG GETREG|DECODE|ENCODING|TODENSE key, with Redis's checks in its
+/// order: the key, its type, then the subcommand. GETREG and TODENSE make
+/// a sparse HLL dense (a change, as in Redis).
+pub(crate) fn pfdebug(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
+    let (now, room) = (cx.now, cx.room);
+    let db = cx.db();
+    let s = match db.get(a[2], now) {
+        None => return Reply::error("ERR The specified key does not exist"),
+        Some(Value::Str(s)) => s,
+        Some(_) => return wrongtype(),
+    };
+    let encoding = tri!(hll::encoding(s).map_err(error));
+    // Redis works on a private `raw` copy of a valid HLL, whatever the
+    // subcommand.
+    db.set_encoding(a[2], StrEncoding::Raw);
+    let sub = a[1];
+    let densify = sub.eq_ignore_ascii_case(b"getreg") || sub.eq_ignore_ascii_case(b"todense");
+    let converted = densify && encoding == Encoding::Sparse;
+    if converted {
+        if !room.fits(DENSE_LEN) {
+            return Reply::error(OOM);
+        }
+        let Some(Value::Str(s)) = db.peek(a[2]) else {
+            return wrongtype();
+        };
+        let dense = tri!(hll::to_dense(s).map_err(error));
+        if let Some(Value::Str(s)) = db.peek_mut(a[2]) {
+            *s = dense;
+        }
+        db.touch(a[2]);
+    }
+    let Some(Value::Str(s)) = db.peek(a[2]) else {
+        return wrongtype();
+    };
+    if sub.eq_ignore_ascii_case(b"getreg") {
+        Reply::array(
+            hll::registers(s)
+                .map(|r| Reply::Integer(i64::from(r)))
+                .collect(),
+        )
+    } else if sub.eq_ignore_ascii_case(b"decode") {
+        match encoding {
+            Encoding::Sparse => Reply::Bulk(Some(hll::decode(s).into_bytes())),
+            Encoding::Dense => Reply::error("ERR HLL encoding is not sparse"),
+        }
+    } else if sub.eq_ignore_ascii_case(b"encoding") {
+        Reply::simple(match encoding {
+            Encoding::Sparse => "sparse",
+            Encoding::Dense => "dense",
+        })
+    } else if sub.eq_ignore_ascii_case(b"todense") {
+        Reply::Integer(i64::from(converted))
+    } else {
+        Reply::Error(alloc::format!(
+            "ERR Unknown PFDEBUG subcommand '{}'",
+            alloc::string::String::from_utf8_lossy(sub)
+        ))
+    }
+}
+
+/// PFSELFTEST: checks the HLL code on this machine, as Redis's does: every
+/// register of a dense HLL set and read back, and the same elements added
+/// to a sparse and a dense HLL giving the same registers and an estimate
+/// within a few standard errors (1.04/√16384) of the true count. `+OK`,
+/// or an error naming what failed.
+pub(crate) fn pfselftest(cx: &mut Ctx<'_>, _a: &[&[u8]]) -> Reply {
+    match hll::self_test(cx.rng) {
+        Ok(()) => Reply::ok(),
+        Err(what) => Reply::Error(alloc::format!("ERR TESTFAILED {what}")),
+    }
+}
+
 /// PFMERGE destkey [sourcekey ...]
 pub(crate) fn pfmerge(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let dest = a[1];
@@ -190,6 +262,7 @@ mod tests {
     use crate::cmd::testutil::*;
     use crate::reply::{Reply, WRONGTYPE};
     use alloc::format;
+    use alloc::string::String;
     use alloc::vec::Vec;
 
     fn get(t: &mut T, key: &str) -> Vec<u8> {
@@ -197,6 +270,55 @@ mod tests {
             Reply::Bulk(Some(b)) => b,
             other => panic!("GET {key}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn pfdebug_and_pfselftest() {
+        let mut t = T::new();
+        assert_eq!(t.run("PFSELFTEST"), Reply::ok());
+        assert_eq!(
+            t.run("PFDEBUG GETREG h"),
+            Reply::error("ERR The specified key does not exist")
+        );
+        t.run("PFADD h a b");
+        assert_eq!(t.run("PFDEBUG ENCODING h"), Reply::simple("sparse"));
+        let Reply::Bulk(Some(decoded)) = t.run("PFDEBUG DECODE h") else {
+            panic!("DECODE of a sparse HLL")
+        };
+        // Two registers set, zero runs around them, 16384 in all.
+        let text = String::from_utf8(decoded).unwrap();
+        let runs: usize = text
+            .split(' ')
+            .map(|op| {
+                let (_, n) = op.split_once(':').unwrap();
+                n.rsplit(',').next().unwrap().parse::<usize>().unwrap()
+            })
+            .sum();
+        assert_eq!(runs, 16384, "{text}");
+        assert_eq!(text.matches("v:").count(), 2, "{text}");
+        let Reply::Array(Some(regs)) = t.run("PFDEBUG getreg h") else {
+            panic!("GETREG")
+        };
+        assert_eq!(regs.len(), 16384);
+        assert_eq!(regs.iter().filter(|r| **r != Reply::Integer(0)).count(), 2);
+        assert_eq!(
+            t.run("PFDEBUG ENCODING h"),
+            Reply::simple("dense"),
+            "made dense"
+        );
+        assert_eq!(t.run("PFDEBUG TODENSE h"), Reply::Integer(0));
+        assert_eq!(
+            t.run("PFDEBUG DECODE h"),
+            Reply::error("ERR HLL encoding is not sparse")
+        );
+        assert_eq!(
+            t.run("PFDEBUG nope h"),
+            Reply::error("ERR Unknown PFDEBUG subcommand 'nope'")
+        );
+        t.run("SET s abc");
+        assert_eq!(t.run("PFDEBUG nope s"), Reply::error(super::NOT_HLL));
+        t.run("RPUSH l x");
+        assert_eq!(t.run("PFDEBUG ENCODING l"), Reply::error(WRONGTYPE));
     }
 
     #[test]

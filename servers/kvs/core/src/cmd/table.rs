@@ -908,6 +908,13 @@ pub static COMMANDS: &[Spec] = &[
         key_specs: [[Rw Access; index(1); range(-1, 1, 0)]],
     },
     spec! {
+        name: "pfdebug", arity: 3, flags: [Write, Denyoom, Admin], keys: SECOND,
+        group: HyperLogLog, since: "2.8.9", run: normal(hll::pfdebug),
+        summary: "Shows an HLL's registers, opcodes or encoding, or makes it dense (debugging).",
+        syntax: "subcommand key",
+        key_specs: [[Rw Access; index(2); range(0, 1, 0)]],
+    },
+    spec! {
         name: "pfmerge", arity: -2, flags: [Write, Denyoom], keys: ALL,
         group: HyperLogLog, since: "2.8.9", run: normal(hll::pfmerge),
         summary: "Stores the union of HyperLogLogs in a destination HyperLogLog.",
@@ -916,6 +923,12 @@ pub static COMMANDS: &[Spec] = &[
             [Rw Access Insert; index(1); range(0, 1, 0)],
             [Ro Access; index(2); range(-1, 1, 0)],
         ],
+    },
+    spec! {
+        name: "pfselftest", arity: 1, flags: [Admin], keys: NONE,
+        group: HyperLogLog, since: "2.8.9", run: normal(hll::pfselftest),
+        summary: "Checks the HyperLogLog code: registers read back, sparse and dense agree, estimates are close.",
+        syntax: "",
     },
     spec! {
         name: "ping", arity: -1, flags: [Fast], keys: NONE,
