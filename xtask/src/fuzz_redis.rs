@@ -11,7 +11,7 @@ use crate::{Result, fail};
 
 /// Each differential test: its package, its name, and the variables
 /// that set its length and its seed.
-const TESTS: [(&str, &str, &str, &str); 8] = [
+const TESTS: [(&str, &str, &str, &str); 9] = [
     ("kvs-core", "redis_diff", "KVS_DIFF_ROUNDS", "KVS_DIFF_SEED"),
     (
         "kvs-core",
@@ -29,6 +29,12 @@ const TESTS: [(&str, &str, &str, &str); 8] = [
         "kvs-core",
         "events_diff",
         "KVS_EVENTS_ROUNDS",
+        "KVS_DIFF_SEED",
+    ),
+    (
+        "kvs-core",
+        "incrbyfloat_diff",
+        "KVS_FLOAT_ROUNDS",
         "KVS_DIFF_SEED",
     ),
     (

@@ -42,12 +42,9 @@
 //!
 //! - DUMP refuses streams, and XINFO's `radix-tree-nodes` counts a fully
 //!   compressed radix tree (`docs/kvs.md`, Streams).
-//! - Arithmetic is `f64`, not `long double`: INCRBYFLOAT/HINCRBYFLOAT print
-//!   via [`num::fmt_human`] (`0.1 + 0.2` gives `0.3` as in Redis, but very
-//!   long decimals can differ in the last digits, and so can a long chain
-//!   of increments: where Redis's 64-bit mantissa drifts, `10001.01` after
-//!   thousands of `+0.5`s and others reads `10001.00999999999999979` there).
-//!   Hex floats are refused.
+//! - INCRBYFLOAT and HINCRBYFLOAT compute in `long double` as Redis does
+//!   on x86-64 (80-bit, in software: `ld`), but read no hexadecimal
+//!   floats, which `strtold` reads.
 //! - Scores print with the shortest round-trip digits (Redis 7.2+ style,
 //!   `fpconv_dtoa` layout), so `1.1` is `1.1`, not `1.1000000000000001`.
 //! - Glob ranges compare bytes as signed `char`, as Redis does on x86.
@@ -91,6 +88,7 @@ mod geo;
 pub mod glob;
 mod hash;
 mod hll;
+mod ld;
 pub mod mc;
 pub mod memory;
 pub mod notify;

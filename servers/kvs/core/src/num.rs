@@ -206,55 +206,6 @@ pub fn fmt_double(v: f64) -> String {
     out
 }
 
-/// Formats the result of `INCRBYFLOAT`/`HINCRBYFLOAT` like Redis's
-/// `ld2string(.., LD_STR_HUMAN)`: plain decimal notation (never an exponent),
-/// at most 17 digits after the point, no trailing zeros, `-0` written `0`.
-///
-/// Redis computes in `long double`; this crate uses `f64`. To print what the
-/// `long double` computation would for everyday decimals (`0.1 + 0.2` is
-/// `0.3`), a value within one unit in the last place of a 15- or
-/// 16-significant-digit decimal is printed as that decimal; otherwise the
-/// shortest round-trip form is printed.
-pub fn fmt_human(v: f64) -> String {
-    if v.is_infinite() {
-        return String::from(if v > 0.0 { "inf" } else { "-inf" });
-    }
-    let v = snap_decimal(v);
-    let mut s = format!("{v}");
-    if let Some(dot) = s.find('.')
-        && s.len() - dot - 1 > 17
-    {
-        s = format!("{v:.17}");
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
-    if s == "-0" {
-        s = String::from("0");
-    }
-    s
-}
-
-fn snap_decimal(v: f64) -> f64 {
-    if v == 0.0 || !v.is_finite() {
-        return v;
-    }
-    let a = v.abs();
-    let ulp = f64::from_bits(a.to_bits() + 1) - a;
-    for prec in [14usize, 15] {
-        let s = format!("{v:.prec$e}");
-        if let Ok(w) = s.parse::<f64>()
-            && (w - v).abs() <= ulp
-        {
-            return w;
-        }
-    }
-    v
-}
-
 /// Appends the decimal digits of `n`, without allocating.
 ///
 /// ```
@@ -393,18 +344,5 @@ mod tests {
         assert_eq!(fmt_double(1e18), "1000000000000000000");
         assert_eq!(fmt_double(1e30), "1e+30");
         assert_eq!(fmt_double(-2.5e-5), "-0.000025");
-    }
-
-    #[test]
-    fn human_like_ld2string() {
-        assert_eq!(fmt_human(10.6), "10.6");
-        assert_eq!(fmt_human(3.0), "3");
-        assert_eq!(fmt_human(-0.0), "0");
-        assert_eq!(fmt_human(5.0e3), "5000");
-        assert_eq!(fmt_human(1e20), "100000000000000000000");
-        assert_eq!(fmt_human(1e-20), "0");
-        assert_eq!(fmt_human(0.1 + 0.2), "0.3");
-        assert_eq!(fmt_human(1.0 / 3.0), "0.3333333333333333");
-        assert_eq!(fmt_human(10.5 + 0.1), "10.6");
     }
 }
