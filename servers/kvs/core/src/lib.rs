@@ -40,8 +40,9 @@
 //!
 //! # Known differences from Redis
 //!
-//! - DUMP refuses streams, and XINFO's `radix-tree-nodes` counts a fully
-//!   compressed radix tree (`docs/kvs.md`, Streams).
+//! - DUMP of a stream leaves out the XDEL'd entries Redis keeps in its
+//!   listpacks, and XINFO's `radix-tree-nodes` counts a fully compressed
+//!   radix tree (`docs/kvs.md`, Streams).
 //! - INCRBYFLOAT and HINCRBYFLOAT compute in `long double` as Redis does
 //!   on x86-64 (80-bit, in software: `ld`), but read no hexadecimal
 //!   floats, which `strtold` reads.

@@ -104,18 +104,34 @@ impl Node {
     /// master entry (the field count, the names, a zero) and the entry.
     fn new(id: StreamId, fields: &[Vec<u8>]) -> Node {
         let master: Vec<Vec<u8>> = fields.iter().step_by(2).cloned().collect();
+        let mut node = Node::empty(id, master);
+        node.push(id, id, fields);
+        node
+    }
+
+    /// A node with master fields `master` and no entry yet.
+    fn empty(first: StreamId, master: Vec<Vec<u8>>) -> Node {
         let head = int_size(master.len() as i64)
             + master.iter().map(|f| entry_size(f)).sum::<usize>()
             + int_size(0);
-        let mut node = Node {
-            last: id,
+        Node {
+            last: first,
             appended: 0,
             live: 0,
             master,
             fixed: EMPTY_SIZE + head,
-        };
-        node.push(id, id, fields);
-        node
+        }
+    }
+
+    /// Whether `fields` (field, value, …) name the master's fields, in
+    /// order: such an entry stores only its values.
+    fn same_fields(&self, fields: &[Vec<u8>]) -> bool {
+        fields.len() / 2 == self.master.len()
+            && fields
+                .iter()
+                .step_by(2)
+                .zip(&self.master)
+                .all(|(f, m)| f == m)
     }
 
     /// The listpack's bytes (Redis's `lpBytes`).
@@ -130,12 +146,7 @@ impl Node {
     /// they are the master's, its values, and its element count.
     fn push(&mut self, first: StreamId, id: StreamId, fields: &[Vec<u8>]) {
         let pairs = fields.len() / 2;
-        let same = pairs == self.master.len()
-            && fields
-                .iter()
-                .step_by(2)
-                .zip(&self.master)
-                .all(|(f, m)| f == m);
+        let same = self.same_fields(fields);
         let values: usize = fields
             .iter()
             .skip(1)
@@ -173,6 +184,17 @@ pub(crate) struct NodeLimits {
 
 /// Redis's largest stream listpack (`STREAM_LISTPACK_MAX_SIZE`).
 const LISTPACK_MAX: usize = 1 << 30;
+
+/// A node as DUMP writes it ([`Stream::dump_nodes`]).
+pub(crate) struct DumpNode<'a> {
+    /// Its master entry's ID.
+    pub(crate) first: StreamId,
+    /// Its master entry's field names.
+    pub(crate) master: &'a [Vec<u8>],
+    /// Its live entries: ID, fields and values, and whether the fields
+    /// are the master's.
+    pub(crate) entries: Vec<(StreamId, &'a Vec<Vec<u8>>, bool)>,
+}
 
 /// How to trim: to a length, or below an ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -499,6 +521,60 @@ impl Stream {
         } else {
             rax_subtree(&keys, 0)
         }
+    }
+
+    /// The nodes as DUMP writes them: each one's first ID (its master
+    /// entry's), its master fields, and its live entries, each with
+    /// whether it names the master's fields.
+    pub(crate) fn dump_nodes(&self) -> Vec<DumpNode<'_>> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (first, node))| {
+                let end = self.nodes.get(i + 1).map(|(next, _)| *next);
+                let entries = self
+                    .entries
+                    .range(*first..)
+                    .take_while(|(id, _)| end.is_none_or(|e| **id < e))
+                    .map(|(id, f)| (*id, f, node.same_fields(f)))
+                    .collect();
+                DumpNode {
+                    first: *first,
+                    master: &node.master,
+                    entries,
+                }
+            })
+            .collect()
+    }
+
+    /// RESTORE: appends a node made by `first`, with master fields
+    /// `master`, holding `entries` in order (those `deleted` are counted
+    /// in the node, as Redis's listpack keeps them, but are gone). False
+    /// if an entry is not after the one before it.
+    pub(crate) fn restore_node(
+        &mut self,
+        first: StreamId,
+        master: Vec<Vec<u8>>,
+        entries: Vec<(StreamId, Vec<Vec<u8>>, bool)>,
+    ) -> bool {
+        let mut node = Node::empty(first, master);
+        let mut last = self.nodes.back().map(|(_, n)| n.last);
+        for (id, fields, deleted) in entries {
+            if last.is_some_and(|l| id <= l) {
+                return false;
+            }
+            last = Some(id);
+            node.push(first, id, &fields);
+            if deleted {
+                node.live -= 1;
+            } else {
+                self.entries.insert(id, fields);
+            }
+        }
+        if node.live > 0 {
+            self.nodes.push_back((first, node));
+        }
+        true
     }
 
     /// About the bytes it holds.

@@ -33,10 +33,7 @@ pub(crate) fn dump(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     tri!(budget.take(size, 1));
     let value = value.clone();
     let enc = db.encoding(a[1]).unwrap_or(crate::encoding::Encoding::Raw);
-    match rdb::dump(&value, enc, &thresholds) {
-        Some(payload) => Reply::Bulk(Some(payload)),
-        None => Reply::error("ERR DUMP of a stream is not supported yet"),
-    }
+    Reply::Bulk(Some(rdb::dump(&value, enc, &thresholds)))
 }
 
 /// RESTORE's options.

@@ -43,6 +43,7 @@ use crate::encoding::{Encoding, Thresholds, int_width};
 use crate::hash::SeededState;
 use crate::memory::Room;
 use crate::num;
+use crate::stream::{Consumer, Group, Pending, Stream, StreamId};
 use crate::zset::ZSet;
 
 use intset::IntsetError;
@@ -64,6 +65,13 @@ const TYPE_SET_INTSET: u8 = 11;
 const TYPE_HASH_LISTPACK: u8 = 16;
 const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
+/// A stream as Redis 7.0 writes it (listpacks in a radix tree, the
+/// first ID, the greatest deleted ID, entries added, groups' entries read).
+const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+/// An entry's flags in a stream listpack: deleted; its fields are the
+/// master entry's (only its values follow).
+const STREAM_DELETED: i64 = 1;
+const STREAM_SAME_FIELDS: i64 = 2;
 
 /// Quicklist node containers.
 const NODE_PLAIN: u64 = 1;
@@ -114,6 +122,9 @@ pub(crate) enum FormatError {
     BadScore,
     /// A listpack of pairs with an odd element count.
     Unpaired,
+    /// A stream whose nodes, counts, IDs or consumer groups do not hold
+    /// together.
+    BadStream,
 }
 
 impl From<FormatError> for PayloadError {
@@ -236,8 +247,66 @@ pub(crate) fn load(
             };
             Ok((Value::ZSet(z), enc))
         }
+        TYPE_STREAM_LISTPACKS_2 => Ok((Value::Stream(r.stream()?), Encoding::Stream)),
         other => Err(FormatError::UnknownType(other).into()),
     }
+}
+
+/// A stream node's listpack, read: its master fields, and its entries
+/// (ID, fields and values, deleted) in order; made by entry `first`.
+#[allow(clippy::type_complexity)]
+fn stream_node(
+    items: &[Item<'_>],
+    first: StreamId,
+) -> Result<(Vec<Vec<u8>>, Vec<(StreamId, Vec<Vec<u8>>, bool)>), FormatError> {
+    let mut it = items.iter().copied();
+    fn take<'a>(it: &mut impl Iterator<Item = Item<'a>>) -> Result<Item<'a>, FormatError> {
+        it.next().ok_or(FormatError::BadStream)
+    }
+    let int = |item: Item<'_>| match item {
+        Item::Int(v) => Ok(v),
+        Item::Str(_) => Err(FormatError::BadStream),
+    };
+    let count = |v: i64| usize::try_from(v).map_err(|_| FormatError::BadStream);
+    let live = count(int(take(&mut it)?)?)?;
+    let deleted = count(int(take(&mut it)?)?)?;
+    let fields = count(int(take(&mut it)?)?)?;
+    let mut master = Vec::new();
+    for _ in 0..fields {
+        master.push(take(&mut it)?.to_bytes());
+    }
+    if int(take(&mut it)?)? != 0 {
+        return Err(FormatError::BadStream);
+    }
+    let mut entries = Vec::new();
+    while it.len() > 0 {
+        let flags = int(take(&mut it)?)?;
+        let ms = first.ms.wrapping_add(int(take(&mut it)?)? as u64);
+        let seq = first.seq.wrapping_add(int(take(&mut it)?)? as u64);
+        let same = flags & STREAM_SAME_FIELDS != 0;
+        let pairs = if same {
+            master.len()
+        } else {
+            count(int(take(&mut it)?)?)?
+        };
+        let mut entry = Vec::with_capacity(pairs.min(1 << 16) * 2);
+        for field in master.iter().take(if same { pairs } else { 0 }) {
+            entry.push(field.clone());
+            entry.push(take(&mut it)?.to_bytes());
+        }
+        for _ in 0..if same { 0 } else { pairs } {
+            entry.push(take(&mut it)?.to_bytes());
+            entry.push(take(&mut it)?.to_bytes());
+        }
+        // The element count, which only backward walks need.
+        take(&mut it)?;
+        entries.push((StreamId { ms, seq }, entry, flags & STREAM_DELETED != 0));
+    }
+    let gone = entries.iter().filter(|e| e.2).count();
+    if entries.is_empty() || gone != deleted || entries.len() - gone != live {
+        return Err(FormatError::BadStream);
+    }
+    Ok((master, entries))
 }
 
 /// `Err(Empty)` for a collection with no elements (Redis refuses them).
@@ -370,6 +439,124 @@ impl<'a> Reader<'a> {
     fn element(&mut self) -> Result<Vec<u8>, PayloadError> {
         self.charge(ELEMENT_OVERHEAD)?;
         self.string()
+    }
+
+    /// A 16-byte stream ID (raw, or as a string).
+    fn raw_id(bytes: &[u8]) -> Result<StreamId, FormatError> {
+        if bytes.len() != 16 {
+            return Err(FormatError::BadStream);
+        }
+        let mut ms = [0u8; 8];
+        let mut seq = [0u8; 8];
+        ms.copy_from_slice(&bytes[..8]);
+        seq.copy_from_slice(&bytes[8..]);
+        Ok(StreamId {
+            ms: u64::from_be_bytes(ms),
+            seq: u64::from_be_bytes(seq),
+        })
+    }
+
+    /// An ID as two lengths.
+    fn id(&mut self) -> Result<StreamId, FormatError> {
+        Ok(StreamId {
+            ms: self.count()?,
+            seq: self.count()?,
+        })
+    }
+
+    /// Milliseconds, 8 bytes little-endian.
+    fn millis(&mut self) -> Result<u64, FormatError> {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(w))
+    }
+
+    /// A stream, as [`dump_stream`] writes one (deleted entries in its
+    /// listpacks allowed, as Redis's have them).
+    fn stream(&mut self) -> Result<Stream, PayloadError> {
+        let mut stream = Stream::default();
+        let nodes = self.count()?;
+        for _ in 0..nodes {
+            let key = self.string()?;
+            let first = Self::raw_id(&key)?;
+            let blob = self.string()?;
+            let items = listpack::decode(&blob).map_err(FormatError::Listpack)?;
+            let (master, entries) = stream_node(&items, first)?;
+            self.charge(entries.len().saturating_mul(ELEMENT_OVERHEAD))?;
+            if !stream.restore_node(first, master, entries) {
+                return Err(FormatError::BadStream.into());
+            }
+        }
+        let length = self.count()?;
+        if length != stream.len() as u64 {
+            return Err(FormatError::BadStream.into());
+        }
+        stream.last_id = self.id()?;
+        let _first = self.id()?;
+        stream.max_deleted = self.id()?;
+        stream.entries_added = self.count()?;
+        if stream
+            .last_entry()
+            .is_some_and(|last| last > stream.last_id)
+        {
+            return Err(FormatError::BadStream.into());
+        }
+        let groups = self.count()?;
+        for _ in 0..groups {
+            let name = self.string()?;
+            let mut group = Group {
+                last_id: self.id()?,
+                ..Group::default()
+            };
+            group.entries_read = match self.count()? {
+                u64::MAX => None,
+                n => Some(n),
+            };
+            let pending = self.count()?;
+            for _ in 0..pending {
+                let id = Self::raw_id(self.take(16)?)?;
+                let delivered_ms = self.millis()?;
+                let deliveries = self.count()?;
+                self.charge(ELEMENT_OVERHEAD)?;
+                group.pending.insert(
+                    id,
+                    Pending {
+                        delivered_ms,
+                        deliveries,
+                        consumer: Vec::new(),
+                    },
+                );
+            }
+            let consumers = self.count()?;
+            for _ in 0..consumers {
+                let cname = self.string()?;
+                let seen_ms = self.millis()?;
+                let mut consumer = Consumer {
+                    seen_ms,
+                    ..Consumer::default()
+                };
+                for _ in 0..self.count()? {
+                    let id = Self::raw_id(self.take(16)?)?;
+                    // Each of a consumer's entries is one of the group's,
+                    // and no other consumer's.
+                    match group.pending.get_mut(&id) {
+                        Some(p) if p.consumer.is_empty() => p.consumer = cname.clone(),
+                        _ => return Err(FormatError::BadStream.into()),
+                    }
+                    consumer.pending.insert(id);
+                }
+                if group.consumers.insert(cname, consumer).is_some() {
+                    return Err(FormatError::Duplicate.into());
+                }
+            }
+            if group.pending.values().any(|p| p.consumer.is_empty()) {
+                return Err(FormatError::BadStream.into());
+            }
+            if stream.groups.insert(name, group).is_some() {
+                return Err(FormatError::Duplicate.into());
+            }
+        }
+        Ok(stream)
     }
 
     fn quicklist(&mut self) -> Result<(Value, Encoding), PayloadError> {
@@ -522,12 +709,13 @@ impl<'a> Reader<'a> {
 /// Strings above 20 bytes are LZF-compressed as Redis compresses them
 /// ([`lzf`]). Sets and hashes in hash tables come in kvs-core's order
 /// (insertion order), which RESTORE accepts but which is not Redis's.
-/// `None` for a stream: its RDB form (listpacks in a radix tree) is not
-/// written yet.
-pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Option<Vec<u8>> {
+/// A stream's nodes keep Redis's boundaries and master entries, but hold
+/// only their live entries: where Redis keeps an XDEL'd entry in its
+/// listpack, flagged, Basalt has forgotten it, so those bytes differ.
+pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Vec<u8> {
     let mut out = Vec::new();
     match value {
-        Value::Stream(_) => return None,
+        Value::Stream(stream) => dump_stream(stream, &mut out),
         Value::Str(s) => {
             out.push(TYPE_STRING);
             write_string(&mut out, s);
@@ -607,7 +795,87 @@ pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Option<Vec<u
     out.extend_from_slice(&VERSION.to_le_bytes());
     let crc = crc64::crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    Some(out)
+    out
+}
+
+/// Appends a stream's RDB form: its nodes (each a 16-byte big-endian
+/// master ID and a listpack: the live and deleted counts, the master
+/// fields, a zero, then each entry's flags, ID differences from the
+/// master's, field count and names unless the master's, values, and its
+/// element count), its length, last, first and greatest deleted IDs,
+/// entries added, and its groups (name, last ID, entries read, the
+/// pending entries with their delivery time and count, the consumers
+/// with their seen time and pending IDs).
+fn dump_stream(stream: &Stream, out: &mut Vec<u8>) {
+    out.push(TYPE_STREAM_LISTPACKS_2);
+    let nodes = stream.dump_nodes();
+    write_length(out, nodes.len() as u64);
+    for node in nodes {
+        write_string(out, &raw_id(node.first));
+        let mut lp = Builder::new();
+        lp.push_int(node.entries.len() as i64);
+        lp.push_int(0);
+        lp.push_int(node.master.len() as i64);
+        for field in node.master {
+            lp.push(field);
+        }
+        lp.push_int(0);
+        for (id, fields, same) in node.entries {
+            lp.push_int(if same { STREAM_SAME_FIELDS } else { 0 });
+            lp.push_int(id.ms.wrapping_sub(node.first.ms) as i64);
+            lp.push_int(id.seq.wrapping_sub(node.first.seq) as i64);
+            let pairs = fields.len() / 2;
+            if !same {
+                lp.push_int(pairs as i64);
+            }
+            for pair in fields.chunks(2) {
+                if !same {
+                    lp.push(&pair[0]);
+                }
+                lp.push(pair.get(1).map_or(&[][..], Vec::as_slice));
+            }
+            let elements = 3 + pairs + if same { 0 } else { pairs + 1 };
+            lp.push_int(elements as i64);
+        }
+        write_string(out, &lp.finish());
+    }
+    write_length(out, stream.len() as u64);
+    for id in [stream.last_id, stream.first_id(), stream.max_deleted] {
+        write_length(out, id.ms);
+        write_length(out, id.seq);
+    }
+    write_length(out, stream.entries_added);
+    write_length(out, stream.groups.len() as u64);
+    for (name, group) in &stream.groups {
+        write_string(out, name);
+        write_length(out, group.last_id.ms);
+        write_length(out, group.last_id.seq);
+        write_length(out, group.entries_read.unwrap_or(u64::MAX));
+        write_length(out, group.pending.len() as u64);
+        for (id, pending) in &group.pending {
+            out.extend_from_slice(&raw_id(*id));
+            out.extend_from_slice(&pending.delivered_ms.to_le_bytes());
+            write_length(out, pending.deliveries);
+        }
+        write_length(out, group.consumers.len() as u64);
+        for (name, consumer) in &group.consumers {
+            write_string(out, name);
+            out.extend_from_slice(&consumer.seen_ms.to_le_bytes());
+            write_length(out, consumer.pending.len() as u64);
+            for id in &consumer.pending {
+                out.extend_from_slice(&raw_id(*id));
+            }
+        }
+    }
+}
+
+/// A stream ID as Redis keys its radix trees: milliseconds and sequence,
+/// big-endian.
+fn raw_id(id: StreamId) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&id.ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.seq.to_be_bytes());
+    k
 }
 
 /// The quicklist nodes of a list as Redis fills them pushing at the tail

@@ -310,16 +310,28 @@ impl Differ {
     /// [`step`](Self::step), comparing the replies as `normalize` makes
     /// them (what depends on the clocks, which differ, masked).
     pub fn step_with(&mut self, words: &[String], normalize: fn(&[u8]) -> Vec<u8>) {
-        self.history.push(words.join(" "));
         let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
-        let theirs = self.redis.call(&args);
+        self.step_args(&args, normalize);
+    }
+
+    /// [`step_with`](Self::step_with) for arguments that are bytes (a
+    /// DUMP payload).
+    pub fn step_args(&mut self, args: &[Vec<u8>], normalize: fn(&[u8]) -> Vec<u8>) {
+        self.history.push(
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let theirs = self.redis.call(args);
         let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
         let mut ours = Vec::new();
         self.store
             .execute(&mut self.session, &refs, 1_700_000_000_000)
             .encode(self.session.protocol(), &mut ours);
         let (ours, theirs) = (normalize(&ours), normalize(&theirs));
-        let counts = self.tally.entry(words[0].to_uppercase()).or_default();
+        let name = String::from_utf8_lossy(&args[0]).to_uppercase();
+        let counts = self.tally.entry(name).or_default();
         if theirs.starts_with(b"-")
             || theirs == b"*-1\r\n"
             || theirs == b"$-1\r\n"
@@ -345,6 +357,14 @@ impl Differ {
             "seed {seed}, command {i}: the events differ; the commands:\n  {last}"
         );
         self.heard += their_events.len();
+    }
+
+    /// What kvs-core's store answers `args` with, in a session of its own
+    /// (database 0, RESP2), outside the comparison: its DUMP payloads.
+    pub fn ours(&mut self, args: &[Vec<u8>]) -> kvs_core::Reply {
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        self.store
+            .execute(&mut Session::new(), &refs, 1_700_000_000_000)
     }
 
     /// Sets the parameters back on Redis and deletes `keys` (under the
