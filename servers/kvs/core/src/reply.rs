@@ -49,6 +49,9 @@ pub enum Reply {
     /// A map that RESP2 writes as an array of `[key, value]` arrays
     /// (XREAD's streams), `%` in RESP3.
     Keyed(Vec<(Reply, Reply)>),
+    /// Text for people (MEMORY DOCTOR): RESP3's verbatim string of format
+    /// `txt`, a bulk string in RESP2.
+    Verbatim(Vec<u8>),
 }
 
 /// `WRONGTYPE Operation against a key holding the wrong kind of value`
@@ -178,6 +181,7 @@ impl Reply {
             Reply::Array(Some(items)) | Reply::Set(items) => Reply::Array(Some(all(items))),
             Reply::Double(text) => Reply::Bulk(Some(text.into_bytes())),
             Reply::Map(pairs) | Reply::Pairs(pairs) => flat(pairs),
+            Reply::Verbatim(text) => Reply::Bulk(Some(text)),
             Reply::Keyed(pairs) => Reply::Array(Some(
                 pairs
                     .into_iter()
@@ -228,6 +232,13 @@ impl Reply {
                 push_line(out, text.as_bytes());
             }
             Reply::Double(text) => push_bulk(out, text.as_bytes()),
+            Reply::Verbatim(text) if resp3 => {
+                push_header(out, b'=', text.len() + 4);
+                out.extend_from_slice(b"txt:");
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Verbatim(text) => push_bulk(out, text),
             Reply::Map(pairs) => {
                 match resp3 {
                     true => push_header(out, b'%', pairs.len()),
@@ -295,6 +306,18 @@ mod tests {
         let mut v = Vec::new();
         r.encode_resp2(&mut v);
         v
+    }
+
+    #[test]
+    fn verbatim_text_is_txt_in_resp3_and_bulk_in_resp2() {
+        let r = Reply::Verbatim(b"hi\n".to_vec());
+        let mut out = Vec::new();
+        r.encode(Protocol::Resp3, &mut out);
+        assert_eq!(out, b"=7\r\ntxt:hi\n\r\n");
+        out.clear();
+        r.encode(Protocol::Resp2, &mut out);
+        assert_eq!(out, b"$3\r\nhi\n\r\n");
+        assert_eq!(r.into_resp2(), Reply::Bulk(Some(b"hi\n".to_vec())));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::cmd::{int_arg, is, server};
 use crate::command::{COMMANDS, Spec, find};
 use crate::db::{Entry, Value, tri};
 use crate::encoding::Encoding;
-use crate::memory::Tracking;
+use crate::memory::{Policy, Tracking};
 use crate::rdb::listpack;
 use crate::reply::{Reply, SYNTAX};
 use crate::store::Ctx;
@@ -91,15 +91,36 @@ pub(crate) fn object(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// element is counted.
 pub(crate) fn memory(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let sub = tri!(subcommand("memory", a));
-    if sub.name == "memory|help" {
-        return help(
-            "MEMORY",
-            &[
-                "USAGE <key> [SAMPLES <count>]",
-                "    Return an estimate of the bytes <key> and its value take. Every element",
-                "    is counted; <count> is accepted for compatibility.",
-            ],
-        );
+    match sub.name {
+        "memory|help" => {
+            return help(
+                "MEMORY",
+                &[
+                    "DOCTOR",
+                    "    Report in words how the store uses its memory.",
+                    "MALLOC-STATS",
+                    "    Say what the allocator reports.",
+                    "PURGE",
+                    "    Ask the allocator to give memory back (nothing to do here).",
+                    "USAGE <key> [SAMPLES <count>]",
+                    "    Return an estimate of the bytes <key> and its value take. Every element",
+                    "    is counted; <count> is accepted for compatibility.",
+                ],
+            );
+        }
+        "memory|doctor" => return Reply::Verbatim(doctor(cx).into_bytes()),
+        "memory|malloc-stats" => {
+            return Reply::Verbatim(
+                b"The store's allocator keeps no statistics of its own; INFO memory \
+                  gives the memory in use (used_memory) and how much more the \
+                  allocator holds for it (mem_fragmentation_ratio).\n"
+                    .to_vec(),
+            );
+        }
+        // The component's heap is mapped whole when it starts: there are
+        // no pages to hand back.
+        "memory|purge" => return Reply::ok(),
+        _ => {}
     }
     let mut j = 3;
     while j < a.len() {
@@ -117,6 +138,49 @@ pub(crate) fn memory(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
         Some(entry) => Reply::Integer(usage(key, entry) as i64),
         None => Reply::nil(),
     }
+}
+
+/// MEMORY DOCTOR's report, in Basalt's words: the memory in use against
+/// `maxmemory`, and what stands out (the limit near, or reached with a
+/// policy that cannot evict).
+fn doctor(cx: &mut Ctx<'_>) -> alloc::string::String {
+    use core::fmt::Write;
+    let mut out = alloc::string::String::new();
+    let keys: usize = cx.dbs.iter().map(|d| d.len()).sum();
+    let Some(used) = cx.room.used() else {
+        let _ = writeln!(
+            out,
+            "The store runs without a memory gauge: it holds {keys} keys and cannot tell their bytes."
+        );
+        return out;
+    };
+    let limits = cx.memory.limits;
+    let _ = write!(out, "The store holds {keys} keys in {used} bytes");
+    if limits.maxmemory == 0 {
+        let _ = writeln!(out, ", with no maxmemory set (the heap is the limit).");
+        return out;
+    }
+    let share = used.saturating_mul(100) / limits.maxmemory.max(1);
+    let _ = writeln!(
+        out,
+        ", {share}% of maxmemory ({} bytes, policy {}).",
+        limits.maxmemory,
+        limits.policy.name()
+    );
+    if share >= 90 {
+        let _ = writeln!(
+            out,
+            "* It is near maxmemory: {}",
+            if limits.policy == Policy::NoEviction {
+                "writes that need memory will be refused with -OOM; raise maxmemory or choose an eviction policy."
+            } else {
+                "keys are evicted to make room for writes."
+            }
+        );
+    } else {
+        let _ = writeln!(out, "Nothing stands out.");
+    }
+    out
 }
 
 /// Bytes jemalloc hands out for a request of `n`: its size classes (8
@@ -214,6 +278,35 @@ mod tests {
     /// OBJECT ENCODING of `key`.
     fn enc(t: &mut T, key: &str) -> Reply {
         t.run(&alloc::format!("OBJECT ENCODING {key}"))
+    }
+
+    #[test]
+    fn memory_doctor_malloc_stats_purge() {
+        let mut t = T::new();
+        assert_eq!(t.run("MEMORY PURGE"), ok());
+        // The harness reads replies as RESP2: text is a bulk string.
+        let Reply::Bulk(Some(text)) = t.run("MEMORY MALLOC-STATS") else {
+            panic!("text")
+        };
+        assert!(text.ends_with(b"\n"));
+        t.run("SET a 1");
+        let Reply::Bulk(Some(text)) = t.run("MEMORY DOCTOR") else {
+            panic!("text")
+        };
+        let text = alloc::string::String::from_utf8(text).unwrap();
+        assert!(text.contains("1 keys"), "{text}");
+        assert_eq!(
+            t.run("MEMORY DOCTOR x"),
+            err("ERR wrong number of arguments for 'memory|doctor' command")
+        );
+        let Reply::Array(Some(help)) = t.run("MEMORY HELP") else {
+            panic!("help")
+        };
+        assert_eq!(
+            help.len(),
+            12,
+            "a line for MEMORY, 9 for the subcommands, 2 for HELP"
+        );
     }
 
     #[test]

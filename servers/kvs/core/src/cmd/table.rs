@@ -105,10 +105,31 @@ static OBJECT: &[Spec] = &[
 /// MEMORY's subcommands ([`object::memory`] answers them).
 static MEMORY: &[Spec] = &[
     spec! {
+        name: "memory|doctor", arity: 2, flags: [], keys: NONE,
+        group: Server, since: "4.0.0", run: None,
+        summary: "Reports in words how the store uses its memory.",
+        syntax: "",
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+    },
+    spec! {
         name: "memory|help", arity: 2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "4.0.0", run: None,
         summary: "Lists the MEMORY subcommands.",
         syntax: "",
+    },
+    spec! {
+        name: "memory|malloc-stats", arity: 2, flags: [], keys: NONE,
+        group: Server, since: "4.0.0", run: None,
+        summary: "Says what the allocator reports.",
+        syntax: "",
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+    },
+    spec! {
+        name: "memory|purge", arity: 2, flags: [], keys: NONE,
+        group: Server, since: "4.0.0", run: None,
+        summary: "Asks the allocator to give memory back (there is nothing to give here).",
+        syntax: "",
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
     },
     spec! {
         name: "memory|usage", arity: -3, flags: [Readonly], keys: SECOND,
