@@ -15,7 +15,7 @@
 mod common;
 
 use common::redis::{Remote, multibulk, reply_len, server};
-use common::{connect, drive, frontend, read_all};
+use common::{Fe, connect, drive, frontend, read_all};
 use std::collections::BTreeMap;
 
 /// Subcommands Basalt has that Redis 7.0 does not.
@@ -137,6 +137,24 @@ fn compare(ours: &[u8], theirs: &[u8], diffs: &mut Vec<String>) {
     }
 }
 
+/// Both sides speak RESP `protocol` from now on.
+fn hello(c: &mut resp::Connection, fe: &mut Fe, redis: &mut Remote, protocol: &str) {
+    let hello = multibulk(&["HELLO", protocol]);
+    drive(c, fe, &hello);
+    redis.send(&[hello.as_slice(), &multibulk(&["PING", "hello"])].concat());
+    redis.until(b"hello");
+}
+
+/// Fails with every difference found.
+fn no_differences(diffs: &[String]) {
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
 #[test]
 fn command_info_is_redis_7_0s() {
     let Some(addr) = server("command_diff") else {
@@ -155,10 +173,7 @@ fn command_info_is_redis_7_0s() {
     let mut redis = Remote::connect(addr);
     let mut diffs = Vec::new();
     for protocol in ["2", "3"] {
-        let hello = multibulk(&["HELLO", protocol]);
-        drive(&mut c, &mut fe, &hello);
-        redis.send(&[hello.as_slice(), &multibulk(&["PING", "hello"])].concat());
-        redis.until(b"hello");
+        hello(&mut c, &mut fe, &mut redis, protocol);
         for name in &names {
             let request = multibulk(&["COMMAND", "INFO", name]);
             let ours = drive(&mut c, &mut fe, &request).0;
@@ -172,12 +187,7 @@ fn command_info_is_redis_7_0s() {
             compare(o, t, &mut diffs);
         }
     }
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    no_differences(&diffs);
 }
 
 /// Whole commands whose keys COMMAND GETKEYS and GETKEYSANDFLAGS find.
@@ -252,10 +262,7 @@ fn getkeys_are_redis_7_0s() {
     let mut redis = Remote::connect(addr);
     let mut diffs = Vec::new();
     for protocol in ["2", "3"] {
-        let hello = multibulk(&["HELLO", protocol]);
-        drive(&mut c, &mut fe, &hello);
-        redis.send(&[hello.as_slice(), &multibulk(&["PING", "hello"])].concat());
-        redis.until(b"hello");
+        hello(&mut c, &mut fe, &mut redis, protocol);
         for line in WHOLE {
             for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
                 let mut args = vec!["COMMAND", sub];
@@ -274,12 +281,7 @@ fn getkeys_are_redis_7_0s() {
             }
         }
     }
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    no_differences(&diffs);
 }
 
 /// The notes are taken out whole, in both protocols, and nothing else.

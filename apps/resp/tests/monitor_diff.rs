@@ -143,18 +143,7 @@ fn monitor_matches_redis() {
         remotes[*who].send(&bytes);
         let mut ours = vec![Vec::new(); locals.len()];
         ours[*who] = drive(&mut locals[*who], &mut fe, &bytes).0;
-        loop {
-            let woken: Vec<u64> = fe.woken().collect();
-            if woken.is_empty() {
-                break;
-            }
-            for id in woken {
-                if let Some(i) = locals.iter().position(|c| c.id() == id) {
-                    let (out, _) = drive(&mut locals[i], &mut fe, &[]);
-                    ours[i].extend(out);
-                }
-            }
-        }
+        feed_woken(&mut fe, &mut locals, &mut ours);
         for (i, remote) in remotes.iter_mut().enumerate() {
             let theirs = normalized(&remote.quiet(QUIET));
             let ours = normalized(&ours[i]);

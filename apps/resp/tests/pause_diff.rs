@@ -175,18 +175,7 @@ fn pause_matches_redis() {
         }
         // The connections the step woke (another's UNPAUSE, a pause's
         // end, a message) take what waits for them.
-        loop {
-            let woken: Vec<u64> = fe.woken().collect();
-            if woken.is_empty() {
-                break;
-            }
-            for id in woken {
-                if let Some(i) = locals.iter().position(|c| c.id() == id) {
-                    let (out, _) = drive(&mut locals[i], &mut fe, &[]);
-                    ours[i].extend(out);
-                }
-            }
-        }
+        feed_woken(&mut fe, &mut locals, &mut ours);
         for (i, remote) in remotes.iter_mut().enumerate() {
             let theirs = remote.quiet(QUIET);
             assert!(

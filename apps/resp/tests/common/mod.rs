@@ -175,6 +175,29 @@ pub fn drive<S: Store, C: resp::Clock>(
     }
 }
 
+/// Feeds (no bytes) each of `conns` the front end names as woken (a
+/// message, a pause's end, another's UNPAUSE), again until none is,
+/// appending what each wrote to its place in `outs`: what the component's
+/// loop does after each batch of events.
+pub fn feed_woken<S: Store, C: resp::Clock>(
+    fe: &mut Frontend<S, C>,
+    conns: &mut [Connection],
+    outs: &mut [Vec<u8>],
+) {
+    loop {
+        let woken: Vec<u64> = fe.woken().collect();
+        if woken.is_empty() {
+            return;
+        }
+        for id in woken {
+            if let Some(i) = conns.iter().position(|c| c.id() == id) {
+                let (out, _) = drive(&mut conns[i], fe, &[]);
+                outs[i].extend(out);
+            }
+        }
+    }
+}
+
 /// Runs `input` on a connection and returns the output as text.
 pub fn run<S: Store, C: resp::Clock>(
     conn: &mut Connection,

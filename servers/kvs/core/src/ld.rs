@@ -236,34 +236,7 @@ fn decimal(s: &[u8]) -> Option<(Vec<u8>, i64)> {
     if !seen {
         return None;
     }
-    if i < s.len() && (s[i] == b'e' || s[i] == b'E') {
-        i += 1;
-        let negative = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        let mut e: i64 = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            // Past any value's range anyway: keep it from overflowing.
-            e = (e * 10 + i64::from(s[i] - b'0')).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        exp10 += if negative { -e } else { e };
-    }
-    if i != s.len() {
-        return None;
-    }
+    exp10 += exponent(&s[i..], b'e')?;
     let first = digits.iter().position(|&d| d != 0).unwrap_or(digits.len());
     digits.drain(..first);
     // Trailing zeros move into the exponent.
@@ -272,6 +245,31 @@ fn decimal(s: &[u8]) -> Option<(Vec<u8>, i64)> {
         exp10 += 1;
     }
     Some((digits, exp10))
+}
+
+/// What is left of a number after its digits: nothing (an exponent of
+/// 0), or `marker` (either case), a sign and decimal digits; `None` for
+/// anything else. A huge exponent is cut where any value is out of range
+/// anyway.
+fn exponent(rest: &[u8], marker: u8) -> Option<i64> {
+    let Some((&first, rest)) = rest.split_first() else {
+        return Some(0);
+    };
+    if first.to_ascii_lowercase() != marker {
+        return None;
+    }
+    let (negative, digits) = match rest.first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let e = digits
+        .iter()
+        .fold(0i64, |e, d| (e * 10 + i64::from(d - b'0')).min(1 << 40));
+    Some(if negative { -e } else { e })
 }
 
 /// A hexadecimal float after its `0x`: hexadecimal digits with a point
@@ -301,33 +299,7 @@ fn from_hex(s: &[u8]) -> Option<Magnitude> {
     if !seen {
         return None;
     }
-    if i < s.len() && (s[i] == b'p' || s[i] == b'P') {
-        i += 1;
-        let negative = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        let mut e: i64 = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            e = (e * 10 + i64::from(s[i] - b'0')).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        exp2 += if negative { -e } else { e };
-    }
-    if i != s.len() {
-        return None;
-    }
+    exp2 += exponent(&s[i..], b'p')?;
     if n.is_zero() {
         return Some(Magnitude::Zero);
     }
