@@ -35,6 +35,7 @@ enum Own {
     Latency,
     Role,
     Monitor,
+    Lolwut,
 }
 
 /// Which of the front end's commands `name` is.
@@ -68,6 +69,7 @@ fn own(name: &[u8]) -> Option<Own> {
         b"latency" => Own::Latency,
         b"role" => Own::Role,
         b"monitor" => Own::Monitor,
+        b"lolwut" => Own::Lolwut,
         _ => return None,
     })
 }
@@ -627,6 +629,22 @@ fn run_own<S: Store, C: Clock>(
         }
         Own::Latency => latency(fe, spec, cmd, out, s.resp3),
         Own::Echo => reply::bulk(out, cmd.arg(1).unwrap_or_default()),
+        // Art is Redis's own (its versions 5 and 6 draw some): the line it
+        // gives for the other versions, after its check of VERSION's
+        // number.
+        Own::Lolwut => {
+            let version = match (cmd.arg(1), cmd.arg(2)) {
+                (Some(word), Some(v)) if word.eq_ignore_ascii_case(b"version") => parse_i64(v),
+                _ => Some(0),
+            };
+            match version {
+                Some(_) => {
+                    let line = alloc::format!("Redis ver. {REDIS_VERSION}\n");
+                    reply::verbatim(out, line.as_bytes(), s.resp3);
+                }
+                None => reply::error(out, b"ERR value is not an integer or out of range"),
+            }
+        }
         Own::Time => {
             let now = fe.clock.now_us();
             reply::array(out, 2);
@@ -791,6 +809,17 @@ fn latency<S: Store, C: Clock>(
     match sub.name {
         "latency|latest" => fe.slow.latest(out),
         "latency|history" => fe.slow.history(cmd.arg(2).unwrap_or_default(), out),
+        "latency|graph" => match fe
+            .slow
+            .graph(cmd.arg(2).unwrap_or_default(), fe.clock.now_us())
+        {
+            Ok(text) => reply::verbatim(out, text.as_bytes(), resp3),
+            Err(e) => reply::error(out, e.as_bytes()),
+        },
+        "latency|histogram" => {
+            let names: Vec<&[u8]> = cmd.args().skip(2).collect();
+            latency_histogram(fe, &names, out, resp3);
+        }
         "latency|reset" => {
             let names: Vec<&[u8]> = cmd.args().skip(2).collect();
             reply::int(out, fe.slow.reset_events(&names) as i64);
@@ -822,10 +851,70 @@ fn latency<S: Store, C: Clock>(
                 "    Forget the events named, or all of them.",
                 "DOCTOR",
                 "    Describe what was recorded.",
+                "GRAPH <event>",
+                "    Draw an event's samples as a chart of text.",
+                "HISTOGRAM [<command> ...]",
+                "    Return how long the commands named (or all) took: their calls, and how",
+                "    many took at most each power of two microseconds.",
                 "HELP",
                 "    Print this help.",
             ],
         ),
+    }
+}
+
+/// `LATENCY HISTOGRAM [command …]`: for each command named (a
+/// container's subcommands for a container; unknown names and commands
+/// that never ran left out), or every command that ran, a map of its
+/// calls and `histogram_usec`, a map from each power of two of
+/// microseconds to the calls that took at most that long, where that
+/// count grows (Redis's shape; its buckets are its HDR histogram's).
+fn latency_histogram<S: Store, C: Clock>(
+    fe: &Frontend<S, C>,
+    names: &[&[u8]],
+    out: &mut Vec<u8>,
+    resp3: bool,
+) {
+    let mut chosen: Vec<&'static str> = Vec::new();
+    if names.is_empty() {
+        chosen.extend(fe.calls.commands.keys().copied());
+    } else {
+        for name in names {
+            let Some(spec) = table::lookup(name) else {
+                continue;
+            };
+            for s in core::iter::once(spec).chain(spec.subcommands) {
+                if !chosen.contains(&s.name) {
+                    chosen.push(s.name);
+                }
+            }
+        }
+    }
+    let ran: Vec<(&str, &crate::stats::Calls)> = chosen
+        .into_iter()
+        .filter_map(|name| Some((name, fe.calls.commands.get(name)?)))
+        .filter(|(_, c)| c.calls > 0)
+        .collect();
+    reply::map(out, ran.len(), resp3);
+    for (name, calls) in ran {
+        reply::bulk(out, name.as_bytes());
+        reply::map(out, 2, resp3);
+        reply::bulk(out, b"calls");
+        reply::int(out, calls.calls as i64);
+        reply::bulk(out, b"histogram_usec");
+        let mut steps = Vec::new();
+        let mut total = 0;
+        for (k, &n) in calls.histogram.iter().enumerate() {
+            if n > 0 {
+                total += n;
+                steps.push((1i64 << k, total));
+            }
+        }
+        reply::map(out, steps.len(), resp3);
+        for (usec, count) in steps {
+            reply::int(out, usec);
+            reply::int(out, count as i64);
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 use crate::config::Slow;
 use crate::reply;
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// The most arguments an entry keeps (the last of them then says how
@@ -176,6 +177,72 @@ impl SlowLog {
         }
     }
 
+    /// `LATENCY GRAPH event`: its samples as a chart of text, at `now_us`
+    /// (a Unix time): Redis's first two lines (the highest and lowest
+    /// sample, the longest ever; a rule), then a column per sample, the
+    /// newest 80, oldest first: a bar of up to four rows scaled to the
+    /// highest, and under it how long ago it was, written downwards
+    /// (`5s`, `3m`, `2h`, `1d`). An error for an event without samples.
+    pub(crate) fn graph(&self, event: &[u8], now_us: u64) -> Result<String, String> {
+        let Some(e) = self
+            .events
+            .iter()
+            .find(|(name, _)| name.as_bytes() == event)
+            .map(|(_, e)| e)
+            .filter(|e| !e.samples.is_empty())
+        else {
+            return Err(alloc::format!(
+                "ERR No samples available for event '{}'",
+                String::from_utf8_lossy(event)
+            ));
+        };
+        let name = String::from_utf8_lossy(event);
+        let samples: Vec<(u64, u64)> = e.samples.iter().rev().take(80).rev().copied().collect();
+        let high = samples.iter().map(|s| s.1).max().unwrap_or(0);
+        let low = samples.iter().map(|s| s.1).min().unwrap_or(0);
+        let mut text = alloc::format!(
+            "{name} - high {high} ms, low {low} ms (all time high {} ms)\n{}\n",
+            e.max,
+            "-".repeat(80)
+        );
+        const ROWS: u64 = 4;
+        for row in (0..ROWS).rev() {
+            let line: String = samples
+                .iter()
+                .map(|&(_, ms)| {
+                    let height = (ms * ROWS).div_ceil(high.max(1)).max(1);
+                    if height > row { '#' } else { ' ' }
+                })
+                .collect();
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        let now = now_us / 1_000_000;
+        let ages: Vec<Vec<u8>> = samples
+            .iter()
+            .map(|&(time, _)| {
+                let ago = now.saturating_sub(time);
+                let (n, unit) = match ago {
+                    0..60 => (ago, 's'),
+                    60..3600 => (ago / 60, 'm'),
+                    3600..86_400 => (ago / 3600, 'h'),
+                    _ => (ago / 86_400, 'd'),
+                };
+                alloc::format!("{n}{unit}").into_bytes()
+            })
+            .collect();
+        let depth = ages.iter().map(Vec::len).max().unwrap_or(0);
+        for row in 0..depth {
+            let line: String = ages
+                .iter()
+                .map(|a| a.get(row).map_or(' ', |&c| char::from(c)))
+                .collect();
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
     /// `LATENCY RESET [event …]`: how many events it dropped (all, with
     /// none named).
     pub(crate) fn reset_events(&mut self, names: &[&[u8]]) -> usize {
@@ -269,5 +336,27 @@ mod tests {
         assert_eq!(out, b"*2\r\n*2\r\n:3\r\n:9\r\n*2\r\n:4\r\n:5\r\n");
         assert_eq!(log.reset_events(&[b"nope"]), 0);
         assert_eq!(log.reset_events(&[]), 1);
+    }
+
+    #[test]
+    fn graphs_draw_the_samples() {
+        let mut log = SlowLog::default();
+        assert_eq!(
+            log.graph(b"command", 0),
+            Err(String::from("ERR No samples available for event 'command'"))
+        );
+        log.record(ALL, [&b"GET"[..]].into_iter(), 8_000, 10_000_000, client());
+        log.record(ALL, [&b"GET"[..]].into_iter(), 6_000, 70_000_000, client());
+        let text = log.graph(b"command", 75_000_000).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "command - high 8 ms, low 6 ms (all time high 8 ms)"
+        );
+        assert_eq!(lines[1], "-".repeat(80));
+        // Four rows of bars: the 8 ms one full, the 6 ms one three.
+        assert_eq!(&lines[2..6], ["#", "##", "##", "##"]);
+        // Then how long ago, downwards: 1 minute, 5 seconds.
+        assert_eq!(&lines[6..], ["15", "ms"]);
     }
 }

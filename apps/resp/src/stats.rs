@@ -101,6 +101,21 @@ pub(crate) struct Calls {
     pub(crate) rejected: u64,
     /// Ran and answered an error (`failed_calls`).
     pub(crate) failed: u64,
+    /// The runs by time (`LATENCY HISTOGRAM`): bucket `k` counts those
+    /// of at most 2^k µs and more than half that (bucket 0: 1 µs or
+    /// less; the last: everything longer).
+    pub(crate) histogram: [u64; BUCKETS],
+}
+
+/// Latency buckets: up to 2^31 µs (about 36 minutes), and longer.
+pub(crate) const BUCKETS: usize = 32;
+
+/// The bucket of a run of `usec` µs.
+fn bucket(usec: u64) -> usize {
+    if usec <= 1 {
+        return 0;
+    }
+    ((64 - (usec - 1).leading_zeros()) as usize).min(BUCKETS - 1)
 }
 
 /// `INFO commandstats` and `INFO errorstats`: counts per command and per
@@ -123,6 +138,7 @@ impl CommandStats {
                     calls.calls += 1;
                     calls.usec += usec;
                     calls.failed += u64::from(failed);
+                    calls.histogram[bucket(usec)] += 1;
                 }
             }
         }
@@ -147,5 +163,20 @@ impl CommandStats {
             }
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_fall_in_power_of_two_buckets() {
+        assert_eq!([bucket(0), bucket(1), bucket(2), bucket(3)], [0, 0, 1, 2]);
+        assert_eq!(
+            [bucket(4), bucket(5), bucket(1024), bucket(1025)],
+            [2, 3, 10, 11]
+        );
+        assert_eq!(bucket(u64::MAX), BUCKETS - 1);
     }
 }

@@ -230,10 +230,24 @@ static LATENCY: &[Spec] = &[
         tips: ["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
     },
     spec! {
+        name: "latency|graph", arity: 3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "2.8.13", run: None,
+        summary: "Draws an event's samples as a chart of text.",
+        syntax: "event",
+        tips: ["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+    },
+    spec! {
         name: "latency|help", arity: 2, flags: [Loading, Stale], keys: NONE,
         group: Server, since: "2.8.13", run: None,
         summary: "Lists the LATENCY subcommands.",
         syntax: "",
+    },
+    spec! {
+        name: "latency|histogram", arity: -2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "7.0.0", run: None,
+        summary: "Returns how long the commands took: each one's calls, in buckets of powers of two microseconds.",
+        syntax: "[command...]",
+        tips: ["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
     },
     spec! {
         name: "latency|history", arity: 3, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
@@ -335,6 +349,12 @@ pub(crate) static OWN: &[Spec] = &[
         summary: "Reports the latency monitor's events.",
         syntax: "",
         subcommands: LATENCY,
+    },
+    spec! {
+        name: "lolwut", arity: -1, flags: [Readonly, Fast], keys: NONE,
+        group: Server, since: "5.0.0", run: None,
+        summary: "Returns the version line Redis gives for a LOLWUT version without art.",
+        syntax: "[VERSION version:integer]",
     },
     spec! {
         name: "monitor", arity: 1, flags: [Admin, Noscript, Loading, Stale], keys: NONE,

@@ -1236,3 +1236,68 @@ fn the_docs_list_every_command_as_the_table_has_it() {
         );
     }
 }
+
+/// LATENCY HISTOGRAM: each command named (a container's subcommands), its
+/// calls, and the calls that took at most each power of two µs (the
+/// test's clock stands still: every call took 0 µs, at most 1).
+#[test]
+fn latency_histogram() {
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    run(
+        &mut c,
+        &mut fe,
+        "SET a 1\r\nGET a\r\nGET a\r\nCLIENT ID\r\n",
+    );
+    let reply = read_all(
+        run(
+            &mut c,
+            &mut fe,
+            "LATENCY HISTOGRAM set GET client nosuch zadd\r\n",
+        )
+        .as_bytes(),
+    );
+    let flat: Vec<String> = reply[0]
+        .items()
+        .iter()
+        .map(|v| match v {
+            Value::Array(Some(_)) => format!("{v:?}"),
+            other => other.text(),
+        })
+        .collect();
+    assert_eq!(
+        flat.len(),
+        6,
+        "set, get and client|id, each with its map: {flat:?}"
+    );
+    assert_eq!([&flat[0], &flat[2], &flat[4]], ["set", "get", "client|id"]);
+    let get = reply[0].items()[3].items();
+    assert_eq!(get[0].text(), "calls");
+    assert_eq!(get[1], Value::Int(2));
+    assert_eq!(get[2].text(), "histogram_usec");
+    assert_eq!(get[3].items(), [Value::Int(1), Value::Int(2)]);
+    // All of them, when none is named: LATENCY itself has run by now.
+    let all = read_all(run(&mut c, &mut fe, "LATENCY HISTOGRAM\r\n").as_bytes());
+    assert!(all[0].items().contains(&Value::bulk("latency|histogram")));
+}
+
+/// LOLWUT: the version line Redis gives for a version without art, and
+/// its error for a VERSION that is no number.
+#[test]
+fn lolwut() {
+    let (mut fe, _) = frontend();
+    let mut c = connect(&mut fe);
+    let line = "$17\r\nRedis ver. 7.0.0\n\r\n";
+    assert_eq!(run(&mut c, &mut fe, "LOLWUT\r\n"), line);
+    assert_eq!(run(&mut c, &mut fe, "LOLWUT VERSION 5 1 2\r\n"), line);
+    assert_eq!(run(&mut c, &mut fe, "LOLWUT anything\r\n"), line);
+    assert_eq!(
+        run(&mut c, &mut fe, "LOLWUT VERSION x\r\n"),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    run(&mut c, &mut fe, "HELLO 3\r\n");
+    assert_eq!(
+        run(&mut c, &mut fe, "LOLWUT\r\n"),
+        "=21\r\ntxt:Redis ver. 7.0.0\n\r\n"
+    );
+}

@@ -47,10 +47,10 @@ fn flush_mode_ok(a: &[&[u8]]) -> bool {
     a.len() == 1 || (a.len() == 2 && (is(a[1], "sync") || is(a[1], "async")))
 }
 
-/// SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE: the kvs server answers them
-/// (compacting its log) before the store sees them; what reaches the
-/// store is one queued inside MULTI and run by EXEC, which the store
-/// cannot do.
+/// SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE and DEBUG: the kvs server
+/// answers them (compacting its log; refusing DEBUG, or faulting) before
+/// the store sees them; what reaches the store is one queued inside MULTI
+/// and run by EXEC, which the store cannot do.
 pub(crate) fn log_command(_cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let name = alloc::string::String::from_utf8_lossy(a[0]).to_ascii_uppercase();
     Reply::Error(alloc::format!(

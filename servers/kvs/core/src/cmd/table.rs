@@ -365,6 +365,12 @@ pub static COMMANDS: &[Spec] = &[
         tips: ["request_policy:all_shards", "response_policy:agg_sum"],
     },
     spec! {
+        name: "debug", arity: -2, flags: [Admin, Noscript, Loading, Stale], keys: NONE,
+        group: Server, since: "1.0.0", run: normal(server::log_command),
+        summary: "Refused, as Redis 7.0 refuses it by default; where a component enables it, SEGFAULT faults the store on purpose (the kvs server answers it).",
+        syntax: "subcommand [arg...]",
+    },
+    spec! {
         name: "decr", arity: 2, flags: [Write, Denyoom, Fast], keys: ONE,
         group: String, since: "1.0.0", run: normal(strings::decr),
         summary: "Decrements a key's integer value by one.",
