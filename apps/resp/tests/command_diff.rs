@@ -25,7 +25,7 @@ const NEWER: &[&str] = &["client|setinfo"];
 const NEWER_ARITY: &[&str] = &["zrank", "zrevrank"];
 
 /// Subcommands Basalt does not have (docs/resp.md says why).
-const MISSING: &[&str] = &["memory|stats"];
+const MISSING: &[&str] = &[];
 
 /// The elements of the aggregate at the start of `b` (a map's keys and
 /// values in turn).

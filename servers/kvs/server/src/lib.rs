@@ -26,6 +26,7 @@ extern crate alloc;
 
 mod debug;
 mod info;
+mod memory;
 pub mod persist;
 mod save;
 mod server;

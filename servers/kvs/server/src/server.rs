@@ -189,6 +189,9 @@ pub struct KvsServer<C> {
     /// When the server started (ms since the epoch): `LASTSAVE` before
     /// any compaction.
     started_ms: u64,
+    /// The memory in use when the gauge came, and the most since
+    /// (`MEMORY STATS`).
+    footprint: crate::memory::Footprint,
 }
 
 /// Which start of the component a server is (`INFO`'s `basalt_*` fields).
@@ -253,6 +256,7 @@ impl<C: Clock> KvsServer<C> {
             blocked: BTreeMap::new(),
             trackers: BTreeMap::new(),
             started_ms,
+            footprint: Default::default(),
         }
     }
 
@@ -279,6 +283,11 @@ impl<C: Clock> KvsServer<C> {
     pub fn set_memory(&mut self, used: Gauge, held: Gauge, ceiling: u64) {
         self.store.set_memory(used, ceiling);
         self.held = Some(held);
+        let now = used();
+        self.footprint = crate::memory::Footprint {
+            startup: now,
+            peak: now,
+        };
     }
 
     /// Refuses commands whose replies would copy more than `bytes` out of
@@ -679,6 +688,7 @@ impl<C: Clock> KvsServer<C> {
             crash,
             next_session,
             started_ms,
+            footprint,
             ..
         } = self;
         let engine = Engine {
@@ -691,6 +701,7 @@ impl<C: Clock> KvsServer<C> {
             lineage: *lineage,
             crash: *crash,
             started_ms: *started_ms,
+            footprint,
         };
         (engine, clients, reply, next_session)
     }
@@ -790,6 +801,7 @@ struct Engine<'a, C> {
     lineage: Lineage,
     crash: Option<fn() -> !>,
     started_ms: u64,
+    footprint: &'a mut crate::memory::Footprint,
 }
 
 impl<C: Clock> Engine<'_, C> {
@@ -828,6 +840,13 @@ impl<C: Clock> Engine<'_, C> {
             };
             return answer.encode(state.protocol(), reply);
         }
+        if crate::memory::is_stats(args) && !state.in_multi() {
+            let held = self.held.map(|gauge| gauge());
+            let log = self.persistence.as_ref().map_or(0, Persistence::buffered);
+            let now = self.clock.now_ms();
+            return crate::memory::stats(self.store, *self.footprint, held, log as u64, now)
+                .encode(state.protocol(), reply);
+        }
         if info::is_info(args) && !state.in_multi() {
             let held = self.held.map(|gauge| gauge());
             let now = self.clock.now_ms();
@@ -860,6 +879,9 @@ impl<C: Clock> Engine<'_, C> {
             Some(p) => p.execute_tagged(self.store, state, args, now, tag),
             None => self.store.execute(state, args, now),
         };
+        if let Some(used) = self.store.used_memory() {
+            self.footprint.peak = self.footprint.peak.max(used);
+        }
         r.encode(state.protocol(), reply);
     }
 }

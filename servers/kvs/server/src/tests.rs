@@ -1351,3 +1351,53 @@ fn mail_too_large_for_the_answer_waits_for_the_next_call() {
     assert_eq!((first[0].0, second[0].0), (1, 2));
     assert!(mail(&mut s, 1).is_empty());
 }
+
+#[test]
+fn memory_stats_come_from_the_gauges() {
+    use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static USED: AtomicU64 = AtomicU64::new(1000);
+    // The reply is longer than an inline one: it goes through a region.
+    let (server_side, client_side) = region(64 * 1024);
+    let (s, _) = server(vec![("buf".into(), server_side)]);
+    s.state_mut()
+        .set_memory(|| USED.load(Relaxed), || 4500, 1 << 20);
+    let mut c = Connection::open(KvsClient::new(&s), Some(("buf", client_side))).unwrap();
+    USED.store(9000, Relaxed);
+    c.command(&[b"SET", b"k", b"v"]).unwrap();
+    USED.store(3000, Relaxed);
+    c.command(&[b"SET", b"e", b"v", b"EX", b"100"]).unwrap();
+    let reply = c.command(&[b"MEMORY", b"STATS"]).unwrap();
+    let text = String::from_utf8(reply).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    // A flat array in RESP2: each field's name, then its value.
+    let field = |name: &str| {
+        let at = lines
+            .iter()
+            .position(|l| *l == name)
+            .unwrap_or_else(|| panic!("{name} in {text}"));
+        lines[at + 1]
+    };
+    assert_eq!(
+        field("peak.allocated"),
+        ":9000",
+        "the most since the gauge came"
+    );
+    assert_eq!(field("total.allocated"), ":3000");
+    assert_eq!(field("startup.allocated"), ":1000");
+    assert_eq!(field("keys.count"), ":2");
+    assert_eq!(field("keys.bytes-per-key"), ":1000");
+    assert_eq!(field("allocator.active"), ":4500");
+    assert_eq!(field("fragmentation.bytes"), ":1500");
+    assert_eq!(field("fragmentation"), "$3");
+    assert_eq!(field("$3"), "1.5");
+    assert!(
+        text.contains("db.0\r\n*6\r\n"),
+        "db.0 and its three fields: {text}"
+    );
+    assert!(!text.contains("db.1\r\n"));
+    // Queued in MULTI, it is the store's: an error EXEC gives back.
+    c.command(&[b"MULTI"]).unwrap();
+    c.command(&[b"MEMORY", b"STATS"]).unwrap();
+    let exec = c.command(&[b"EXEC"]).unwrap();
+    assert!(exec.starts_with(b"*1\r\n-ERR MEMORY runs outside MULTI only"));
+}

@@ -132,6 +132,13 @@ static MEMORY: &[Spec] = &[
         tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
     },
     spec! {
+        name: "memory|stats", arity: 2, flags: [], keys: NONE,
+        group: Server, since: "4.0.0", run: None,
+        summary: "Describes the memory in use, the peak, the keys' overhead and the allocator's share (the kvs server answers it).",
+        syntax: "",
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+    },
+    spec! {
         name: "memory|usage", arity: -3, flags: [Readonly], keys: SECOND,
         group: Server, since: "4.0.0", run: None,
         summary: "Estimates the bytes a key and its value take.",
