@@ -107,16 +107,17 @@ impl ZSet {
             .map(|(s, m)| (m.as_slice(), s.0))
     }
 
+    /// How many members come first, in ascending order, for which
+    /// `before(member, score)` holds: it must hold for a prefix and for
+    /// none after it (O(log n)).
+    pub(crate) fn count_while(&self, before: impl Fn(&[u8], f64) -> bool) -> usize {
+        self.order.count_while(|(s, m)| before(m, s.0))
+    }
+
     /// Members from the first whose score is `>= min` (ascending).
     pub(crate) fn iter_from(&self, min: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
         let start = self.order.count_while(|(s, _)| *s < Score(min));
         self.by_rank(start, self.len())
-    }
-
-    /// Members with score `<= max`, descending.
-    pub(crate) fn iter_rev_to(&self, max: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
-        let end = self.order.count_while(|(s, _)| *s <= Score(max));
-        self.by_rank(0, end).rev()
     }
 
     /// The 0-based rank of `member` in ascending order (O(log n)).
@@ -196,9 +197,9 @@ mod tests {
         }
         let up: Vec<_> = s.iter_from(2.0).map(|(m, _)| m[0]).collect();
         assert_eq!(up, b"bcd");
-        let down: Vec<_> = s.iter_rev_to(2.0).map(|(m, _)| m[0]).collect();
-        assert_eq!(down, b"cba");
-        let down: Vec<_> = s.iter_rev_to(f64::INFINITY).map(|(m, _)| m[0]).collect();
-        assert_eq!(down, b"dcba");
+        // Ranks by binary search: before score 2, up to score 2.
+        assert_eq!(s.count_while(|_, sc| sc < 2.0), 1);
+        assert_eq!(s.count_while(|_, sc| sc <= 2.0), 3);
+        assert_eq!(s.count_while(|m, _| m < b"c".as_slice()), 2);
     }
 }

@@ -339,6 +339,25 @@ impl LexRange {
     }
 }
 
+/// The ranks `lo..hi` of the members a score or lex range selects, by
+/// binary search (O(log n)): those before the first in range, and those
+/// up to the last. A lex range assumes equal scores, as Redis's does
+/// (where they differ, which members it gives is unspecified).
+fn span(z: &ZSet, sel: &Selector) -> (usize, usize) {
+    let (lo, hi) = match sel {
+        Selector::Score(r) => (
+            z.count_while(|_, score| !r.gte_min(score)),
+            z.count_while(|_, score| r.lte_max(score)),
+        ),
+        Selector::Lex(r) => (
+            z.count_while(|m, _| !r.gte_min(m)),
+            z.count_while(|m, _| r.lte_max(m)),
+        ),
+        Selector::Rank(..) => (0, 0),
+    };
+    (lo, hi.max(lo))
+}
+
 /// What a ZRANGE-like command selects.
 enum Selector {
     Rank(i64, i64),
@@ -368,62 +387,23 @@ fn select<'z>(
                 z.by_rank(s, e + 1).collect()
             }
         }
-        Selector::Score(r) => {
+        Selector::Score(_) | Selector::Lex(_) => {
             if offset < 0 {
                 return Vec::new();
             }
-            let limit = if count < 0 {
-                usize::MAX
-            } else {
-                count as usize
-            };
+            let (lo, hi) = span(z, sel);
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            let limit = usize::try_from(count).unwrap_or(usize::MAX);
+            // O(log n) to the first, skipping `offset` by rank, as Redis's
+            // skiplist goes.
             if rev {
-                z.iter_rev_to(r.max)
-                    .skip_while(|(_, s)| !r.lte_max(*s))
-                    .take_while(|(_, s)| r.gte_min(*s))
-                    .skip(offset as usize)
-                    .take(limit)
-                    .collect()
+                let end = hi.saturating_sub(offset).max(lo);
+                let start = end.saturating_sub(limit).max(lo);
+                z.by_rank(start, end).rev().collect()
             } else {
-                z.iter_from(r.min)
-                    .skip_while(|(_, s)| !r.gte_min(*s))
-                    .take_while(|(_, s)| r.lte_max(*s))
-                    .skip(offset as usize)
-                    .take(limit)
-                    .collect()
-            }
-        }
-        Selector::Lex(r) => {
-            // Redis's `zslIsInLexRange`: nothing unless the last member is
-            // past the minimum and the first before the maximum (which
-            // matters where scores differ).
-            let in_range = match (z.iter().next(), z.iter().next_back()) {
-                (Some((first, _)), Some((last, _))) => r.gte_min(last) && r.lte_max(first),
-                _ => false,
-            };
-            if offset < 0 || !in_range {
-                return Vec::new();
-            }
-            let limit = if count < 0 {
-                usize::MAX
-            } else {
-                count as usize
-            };
-            if rev {
-                z.iter()
-                    .rev()
-                    .skip_while(|(m, _)| !r.lte_max(m))
-                    .take_while(|(m, _)| r.gte_min(m))
-                    .skip(offset as usize)
-                    .take(limit)
-                    .collect()
-            } else {
-                z.iter()
-                    .skip_while(|(m, _)| !r.gte_min(m))
-                    .take_while(|(m, _)| r.lte_max(m))
-                    .skip(offset as usize)
-                    .take(limit)
-                    .collect()
+                let start = lo.saturating_add(offset).min(hi);
+                let end = start.saturating_add(limit).min(hi);
+                z.by_rank(start, end).collect()
             }
         }
     };
@@ -616,7 +596,8 @@ pub(crate) fn zcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let r = tri!(ScoreRange::parse(a[2], a[3]));
     let z = tri!(read(cx, a[1]));
     Reply::Integer(z.map_or(0, |z| {
-        select(z, &Selector::Score(r), false, 0, -1).len() as i64
+        let (lo, hi) = span(z, &Selector::Score(r));
+        (hi - lo) as i64
     }))
 }
 
@@ -625,7 +606,8 @@ pub(crate) fn zlexcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let r = tri!(LexRange::parse(a[2], a[3]));
     let z = tri!(read(cx, a[1]));
     Reply::Integer(z.map_or(0, |z| {
-        select(z, &Selector::Lex(r), false, 0, -1).len() as i64
+        let (lo, hi) = span(z, &Selector::Lex(r));
+        (hi - lo) as i64
     }))
 }
 
