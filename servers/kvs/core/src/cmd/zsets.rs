@@ -349,10 +349,11 @@ fn span(z: &ZSet, sel: &Selector) -> (usize, usize) {
             z.count_while(|_, score| !r.gte_min(score)),
             z.count_while(|_, score| r.lte_max(score)),
         ),
-        Selector::Lex(r) => (
+        Selector::Lex(r, Search::Bisect) => (
             z.count_while(|m, _| !r.gte_min(m)),
             z.count_while(|m, _| r.lte_max(m)),
         ),
+        Selector::Lex(_, Search::Scan) => (0, select(z, sel, false, 0, -1).len()),
         Selector::Rank(..) => (0, 0),
     };
     (lo, hi.max(lo))
@@ -362,7 +363,28 @@ fn span(z: &ZSet, sel: &Selector) -> (usize, usize) {
 enum Selector {
     Rank(i64, i64),
     Score(ScoreRange),
-    Lex(LexRange),
+    Lex(LexRange, Search),
+}
+
+/// How a lex range finds its members, as Redis's encodings do: a
+/// listpack is scanned in order, a skiplist searched. They differ only
+/// where scores differ (where Redis leaves the members unspecified), and
+/// Redis's small sorted sets are listpacks, so the scan is what a client
+/// sees of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Search {
+    Scan,
+    Bisect,
+}
+
+impl Search {
+    /// How key `key` of `cx`'s database is searched.
+    fn of(cx: &mut Ctx<'_>, key: &[u8]) -> Search {
+        match cx.db().encoding(key) {
+            Some(crate::encoding::Encoding::Listpack) => Search::Scan,
+            _ => Search::Bisect,
+        }
+    }
 }
 
 /// Selects members in order (`rev` for descending), then applies
@@ -387,7 +409,36 @@ fn select<'z>(
                 z.by_rank(s, e + 1).collect()
             }
         }
-        Selector::Score(_) | Selector::Lex(_) => {
+        Selector::Lex(r, Search::Scan) => {
+            // Redis's `zzlIsInLexRange`: nothing unless the last member
+            // is past the minimum and the first before the maximum.
+            let in_range = match (z.iter().next(), z.iter().next_back()) {
+                (Some((first, _)), Some((last, _))) => r.gte_min(last) && r.lte_max(first),
+                _ => false,
+            };
+            if offset < 0 || !in_range {
+                return Vec::new();
+            }
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            let limit = usize::try_from(count).unwrap_or(usize::MAX);
+            if rev {
+                z.iter()
+                    .rev()
+                    .skip_while(|(m, _)| !r.lte_max(m))
+                    .take_while(|(m, _)| r.gte_min(m))
+                    .skip(offset)
+                    .take(limit)
+                    .collect()
+            } else {
+                z.iter()
+                    .skip_while(|(m, _)| !r.gte_min(m))
+                    .take_while(|(m, _)| r.lte_max(m))
+                    .skip(offset)
+                    .take(limit)
+                    .collect()
+            }
+        }
+        Selector::Score(_) | Selector::Lex(_, Search::Bisect) => {
             if offset < 0 {
                 return Vec::new();
             }
@@ -490,9 +541,11 @@ fn zrange_or_store(
     if reverse && rtype != RangeType::Rank {
         core::mem::swap(&mut lo, &mut hi);
     }
+    // ZRANGESTORE's source is its second key.
+    let source = if store { a[2] } else { a[1] };
     let sel = match rtype {
         RangeType::Score => Selector::Score(tri!(ScoreRange::parse(lo, hi))),
-        RangeType::Lex => Selector::Lex(tri!(LexRange::parse(lo, hi))),
+        RangeType::Lex => Selector::Lex(tri!(LexRange::parse(lo, hi)), Search::of(cx, source)),
         _ => Selector::Rank(tri!(int_arg(lo)), tri!(int_arg(hi))),
     };
     if store {
@@ -604,9 +657,10 @@ pub(crate) fn zcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 /// ZLEXCOUNT key min max
 pub(crate) fn zlexcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     let r = tri!(LexRange::parse(a[2], a[3]));
+    let search = Search::of(cx, a[1]);
     let z = tri!(read(cx, a[1]));
     Reply::Integer(z.map_or(0, |z| {
-        let (lo, hi) = span(z, &Selector::Lex(r));
+        let (lo, hi) = span(z, &Selector::Lex(r, search));
         (hi - lo) as i64
     }))
 }
@@ -617,7 +671,7 @@ pub(crate) fn zlexcount(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
 fn zremrange_generic(cx: &mut Ctx<'_>, a: &[&[u8]], rtype: RangeType) -> Reply {
     let sel = match rtype {
         RangeType::Score => Selector::Score(tri!(ScoreRange::parse(a[2], a[3]))),
-        RangeType::Lex => Selector::Lex(tri!(LexRange::parse(a[2], a[3]))),
+        RangeType::Lex => Selector::Lex(tri!(LexRange::parse(a[2], a[3])), Search::of(cx, a[1])),
         _ => Selector::Rank(tri!(int_arg(a[2])), tri!(int_arg(a[3]))),
     };
     let (now, room) = (cx.now, cx.room);
