@@ -1,0 +1,98 @@
+//! Lua 5.1 for Basalt's key-value store: the language Redis embeds for
+//! EVAL and FUNCTION, written in Rust for the bare-metal target.
+//!
+//! [`Lua`] holds a state (globals, the standard library, the string
+//! metatable); [`Lua::load`] compiles a chunk into a function and
+//! [`Lua::call`] runs one. What the store provides (`redis.call` and the
+//! rest) are [`Host`] functions: the interpreter hands their calls to the
+//! host it was given, which also decides, every thousand steps
+//! ([`Host::tick`]), whether a script may go on, and whether there is room
+//! for a large allocation ([`Host::room_for`]).
+//!
+//! docs/scripting.md says why an interpreter of our own and where it
+//! differs from the reference one.
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+mod ast;
+mod exec;
+mod format;
+mod lexer;
+mod lib_base;
+mod lib_math;
+mod lib_string;
+mod lib_table;
+mod number;
+mod parser;
+mod pattern;
+mod state;
+mod table;
+mod value;
+
+pub use exec::Exec;
+pub use state::{Host, Lua};
+pub use table::Table;
+pub use value::{Function, NativeFn, NativeResult, TableRef, Value};
+
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use ast::BinOp;
+
+/// The longest string a script may build.
+pub const MAX_STRING: usize = 512 << 20;
+
+/// An error a script raised, or one raised in it: Lua's error value (a
+/// message string, usually), and whether `pcall` may catch it (a script the
+/// host stops cannot catch its own stopping).
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub value: Value,
+    pub fatal: bool,
+}
+
+impl Error {
+    /// A catchable error with `value`.
+    pub fn new(value: Value) -> Error {
+        Error {
+            value,
+            fatal: false,
+        }
+    }
+
+    /// An error with a message string.
+    pub fn message(text: &[u8]) -> Error {
+        Error::new(Value::Str(Rc::from(text)))
+    }
+
+    /// The error as text: its string or number, or what Lua's stand-alone
+    /// interpreter says of another value.
+    pub fn text(&self) -> Vec<u8> {
+        match self.value.to_bytes() {
+            Some(s) => s.to_vec(),
+            None => {
+                alloc::format!("(error object is a {} value)", self.value.type_name()).into_bytes()
+            }
+        }
+    }
+}
+
+/// Arithmetic on two numbers, as Lua 5.1 defines `%` (`a - floor(a/b)*b`)
+/// and `^` (C's `pow`).
+fn arith(op: BinOp, a: f64, b: f64) -> f64 {
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Mod => a - libm::floor(a / b) * b,
+        BinOp::Pow => libm::pow(a, b),
+        _ => unreachable!("only arithmetic operators reach arith"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
