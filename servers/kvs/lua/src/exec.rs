@@ -115,6 +115,12 @@ impl<'a> Exec<'a> {
         };
     }
 
+    /// An error positioned at the Lua function that called the running
+    /// native function (`luaL_error`), for the host's functions.
+    pub fn caller_error(&self, message: &str) -> Error {
+        crate::lib_base::native_error(self, message)
+    }
+
     /// A runtime error at the running Lua function's current line.
     pub fn runtime_error(&self, message: &str) -> Error {
         let mut text = self.lua.position(0);
@@ -169,53 +175,46 @@ impl<'a> Exec<'a> {
             return Err(self.runtime_error("stack overflow"));
         }
         self.step()?;
-        match &*func {
-            Function::Lua { proto, upvalues } => {
-                self.lua.stack.push(CallInfo {
-                    chunk: Some(proto.chunk.clone()),
-                    line: proto.line,
-                    name: "?",
-                    method,
-                });
-                let result = self.run(proto, upvalues, args);
-                self.lua.stack.pop();
-                result
-            }
-            Function::Native { name, run } => {
-                self.lua.stack.push(CallInfo {
-                    chunk: None,
-                    line: 0,
-                    name,
-                    method,
-                });
-                let result = run(self, args);
-                self.lua.stack.pop();
-                result
-            }
-            Function::Bound { name, run, state } => {
-                self.lua.stack.push(CallInfo {
-                    chunk: None,
-                    line: 0,
-                    name,
-                    method,
-                });
+        let info = match &*func {
+            Function::Lua { proto, .. } => CallInfo {
+                chunk: Some(proto.chunk.clone()),
+                line: proto.line,
+                name: "?",
+                method,
+            },
+            Function::Native { name, .. }
+            | Function::Bound { name, .. }
+            | Function::Host { name, .. } => CallInfo {
+                chunk: None,
+                line: 0,
+                name,
+                method,
+            },
+        };
+        self.lua.stack.push(info);
+        let mut result = match &*func {
+            Function::Lua { proto, upvalues } => self.run(proto, upvalues, args),
+            Function::Native { run, .. } => run(self, args),
+            Function::Bound { run, state, .. } => {
                 args.insert(0, state.clone());
-                let result = run(self, args);
-                self.lua.stack.pop();
-                result
+                run(self, args)
             }
-            Function::Host { name, id } => {
-                self.lua.stack.push(CallInfo {
-                    chunk: None,
-                    line: 0,
-                    name,
-                    method,
-                });
-                let result = self.host.call(self.lua, *id, args);
-                self.lua.stack.pop();
-                result
-            }
+            Function::Host { id, .. } => self.host.call(self.lua, *id, args),
+        };
+        if let Err(e) = &mut result
+            && e.at.is_none()
+        {
+            // The innermost Lua function on the stack raised it (a
+            // native function's error is its caller's).
+            e.at = self
+                .lua
+                .stack
+                .iter()
+                .rev()
+                .find_map(|info| Some((info.chunk.clone()?, info.line)));
         }
+        self.lua.stack.pop();
+        result
     }
 
     fn run(&mut self, proto: &Proto, upvalues: &[Cell], mut args: Vec<Value>) -> NativeResult {

@@ -9,6 +9,10 @@
 //! ([`Host::tick`]), whether a script may go on, and whether there is room
 //! for a large allocation ([`Host::room_for`]).
 //!
+//! Besides Lua's own libraries, the state has those Redis embeds as
+//! globals: `bit` (LuaBitOp), `struct`, `cjson` (lua-cjson 2.1.0) and
+//! `cmsgpack` (lua_cmsgpack), as Redis 7.0 has them.
+//!
 //! docs/scripting.md says why an interpreter of our own and where it
 //! differs from the reference one.
 
@@ -23,8 +27,12 @@ mod exec;
 mod format;
 mod lexer;
 mod lib_base;
+mod lib_bit;
+mod lib_cjson;
+mod lib_cmsgpack;
 mod lib_math;
 mod lib_string;
+mod lib_struct;
 mod lib_table;
 mod number;
 mod parser;
@@ -34,6 +42,7 @@ mod table;
 mod value;
 
 pub use exec::Exec;
+pub use format::c_double_to_i64;
 pub use state::{Host, Lua};
 pub use table::Table;
 pub use value::{Function, NativeFn, NativeResult, TableRef, Value};
@@ -52,6 +61,10 @@ pub const MAX_STRING: usize = 512 << 20;
 pub struct Error {
     pub value: Value,
     pub fatal: bool,
+    /// The chunk and line of the Lua function running when it was raised
+    /// (the caller of a native function that raised it): what Redis names
+    /// in an error's `on @user_script:1.`.
+    pub at: Option<(Rc<[u8]>, u32)>,
 }
 
 impl Error {
@@ -60,6 +73,7 @@ impl Error {
         Error {
             value,
             fatal: false,
+            at: None,
         }
     }
 
@@ -80,6 +94,20 @@ impl Error {
     }
 }
 
+/// `x` as C's `%.<precision>g` writes it (Redis passes numbers to
+/// commands as `%.17g`).
+pub fn format_g(x: f64, precision: usize) -> Vec<u8> {
+    let spec = format::Spec {
+        flags: format::Flags::default(),
+        width: None,
+        precision: Some(precision),
+        conv: b'g',
+    };
+    let mut out = Vec::new();
+    format::float(&spec, x, &mut out);
+    out
+}
+
 /// Arithmetic on two numbers, as Lua 5.1 defines `%` (`a - floor(a/b)*b`)
 /// and `^` (C's `pow`).
 fn arith(op: BinOp, a: f64, b: f64) -> f64 {
@@ -94,5 +122,7 @@ fn arith(op: BinOp, a: f64, b: f64) -> f64 {
     }
 }
 
+#[cfg(test)]
+mod libs_tests;
 #[cfg(test)]
 mod tests;

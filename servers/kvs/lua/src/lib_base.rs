@@ -120,11 +120,12 @@ fn one(v: Value) -> NativeResult {
 // The functions.
 
 pub(crate) fn open(lua: &mut Lua) {
-    let functions: [(&'static str, crate::NativeFn); 20] = [
+    let functions: [(&'static str, crate::NativeFn); 21] = [
         ("assert", assert),
         ("error", error),
         ("getmetatable", getmetatable),
         ("ipairs", ipairs),
+        ("load", load),
         ("loadstring", loadstring),
         ("next", next),
         ("pairs", pairs),
@@ -205,7 +206,9 @@ fn setmetatable(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     if protected {
         return Err(native_error(exec, "cannot change a protected metatable"));
     }
-    t.borrow_mut().meta = meta;
+    t.borrow_mut()
+        .set_meta(meta)
+        .map_err(|e| Error::message(e.message().as_bytes()))?;
     one(Value::Table(t))
 }
 
@@ -293,9 +296,10 @@ fn rawset(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let t = check_table(exec, &args, 1)?;
     let k = check_any(exec, &args, 2)?;
     let v = check_any(exec, &args, 3)?;
+    // Raised inside the C function in Lua: no position.
     t.borrow_mut()
         .set(k, v)
-        .map_err(|e| native_error(exec, e.message()))?;
+        .map_err(|e| Error::message(e.message().as_bytes()))?;
     one(Value::Table(t))
 }
 
@@ -378,6 +382,8 @@ pub(crate) fn tostring_value(exec: &mut Exec<'_>, v: &Value) -> Result<Rc<[u8]>,
         Value::Bool(true) => Rc::from(&b"true"[..]),
         Value::Bool(false) => Rc::from(&b"false"[..]),
         Value::Num(_) | Value::Str(_) => v.to_bytes().unwrap_or_else(|| Rc::from(&b""[..])),
+        // C's `%p`, as Lua prints an identity: glibc writes a null one so.
+        Value::Light(0) => Rc::from(&b"userdata: (nil)"[..]),
         other => Rc::from(format!("{}: {:#x}", other.type_name(), other.address()).as_bytes()),
     })
 }
@@ -412,20 +418,60 @@ fn unpack(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 
 fn loadstring(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let src = check_str(exec, &args, 1)?;
-    let name = match arg(&args, 2) {
-        Value::Nil => chunk_id(&src),
-        _ => check_str(exec, &args, 2)?.to_vec(),
-    };
-    match exec.lua.load(&src, &name) {
+    let name = opt_str(exec, &args, 2, &src)?;
+    compile(exec, &src, &name)
+}
+
+/// `load(reader [, name])`: the chunk is what `reader` returns, piece by
+/// piece, until it returns nil or an empty string.
+fn load(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
+    let reader = arg(&args, 1);
+    if !matches!(reader, Value::Function(_)) {
+        return Err(type_error(exec, &args, 1, "function"));
+    }
+    let name = opt_str(exec, &args, 2, b"=(load)")?;
+    let mut src = Vec::new();
+    loop {
+        let piece = exec
+            .call(&reader, Vec::new())?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        match piece {
+            Value::Nil => break,
+            Value::Str(s) if s.is_empty() => break,
+            Value::Str(s) => {
+                exec.check_alloc(src.len() + s.len())?;
+                src.extend_from_slice(&s);
+            }
+            _ => {
+                return Ok(vec![
+                    Value::Nil,
+                    Value::str(b"reader function must return a string"),
+                ]);
+            }
+        }
+    }
+    compile(exec, &src, &name)
+}
+
+/// A chunk compiled, or nil and the message.
+fn compile(exec: &mut Exec<'_>, src: &[u8], name: &[u8]) -> NativeResult {
+    match exec.lua.load(src, &chunk_id(name)) {
         Ok(f) => one(f),
         Err(e) => Ok(vec![Value::Nil, e.value]),
     }
 }
 
-/// The name messages give a chunk loaded from a string: `[string "…"]`
-/// with its first line, shortened as Lua shortens it.
-fn chunk_id(src: &[u8]) -> Vec<u8> {
+/// What messages call a chunk named `name` (Lua's `luaO_chunkid`): the rest
+/// of a name starting with `=` or `@`, else `[string "…"]` with its first
+/// line, shortened as Lua shortens it.
+fn chunk_id(name: &[u8]) -> Vec<u8> {
     const ROOM: usize = 60 - 15;
+    if let Some(rest) = name.strip_prefix(b"=").or_else(|| name.strip_prefix(b"@")) {
+        return rest.to_vec();
+    }
+    let src = name;
     let line_end = src.iter().position(|&c| c == b'\n' || c == b'\r');
     let mut first = &src[..line_end.unwrap_or(src.len())];
     let cut = line_end.is_some() || first.len() > ROOM;

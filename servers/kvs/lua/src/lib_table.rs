@@ -37,9 +37,12 @@ fn get(t: &TableRef, i: i64) -> Value {
     t.borrow().get(&Value::Num(i as f64))
 }
 
-fn set(t: &TableRef, i: i64, v: Value) {
-    // Integer keys are never refused.
-    let _ = t.borrow_mut().set(Value::Num(i as f64), v);
+/// `t[i] = v`: refused only by a read-only table (raised in C in Lua:
+/// no position).
+fn set(t: &TableRef, i: i64, v: Value) -> Result<(), Error> {
+    t.borrow_mut()
+        .set(Value::Num(i as f64), v)
+        .map_err(|e| Error::message(e.message().as_bytes()))
 }
 
 fn getn(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
@@ -68,7 +71,7 @@ fn insert(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let t = check_table(exec, &args, 1)?;
     let n = len(&t) + 1;
     match args.len() {
-        2 => set(&t, n, arg(&args, 2)),
+        2 => set(&t, n, arg(&args, 2))?,
         3 => {
             let pos = check_int(exec, &args, 2)?;
             // Lua 5.1 grows to the position given, moving up what is there.
@@ -76,10 +79,10 @@ fn insert(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
             let mut i = n;
             while i > pos {
                 let v = get(&t, i - 1);
-                set(&t, i, v);
+                set(&t, i, v)?;
                 i -= 1;
             }
-            set(&t, pos, arg(&args, 3));
+            set(&t, pos, arg(&args, 3))?;
         }
         _ => return Err(native_error(exec, "wrong number of arguments to 'insert'")),
     }
@@ -98,10 +101,10 @@ fn remove(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let mut i = pos;
     while i < n {
         let v = get(&t, i + 1);
-        set(&t, i, v);
+        set(&t, i, v)?;
         i += 1;
     }
-    set(&t, n, Value::Nil);
+    set(&t, n, Value::Nil)?;
     Ok(vec![removed])
 }
 
@@ -179,7 +182,7 @@ fn sort(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let mut items: Vec<Value> = (1..=n).map(|i| get(&t, i)).collect();
     merge_sort(exec, &mut items, &cmp)?;
     for (i, v) in items.into_iter().enumerate() {
-        set(&t, i as i64 + 1, v);
+        set(&t, i as i64 + 1, v)?;
     }
     Ok(Vec::new())
 }

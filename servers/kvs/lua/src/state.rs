@@ -96,6 +96,10 @@ impl Lua {
         crate::lib_string::open(&mut lua);
         crate::lib_table::open(&mut lua);
         crate::lib_math::open(&mut lua);
+        crate::lib_bit::open(&mut lua);
+        crate::lib_struct::open(&mut lua);
+        crate::lib_cjson::open(&mut lua);
+        crate::lib_cmsgpack::open(&mut lua);
         lua
     }
 
@@ -133,12 +137,12 @@ impl Lua {
         Table::with_capacity(self.keys, array, hash)
     }
 
-    /// Sets global `name` (no metamethods).
+    /// Sets global `name` (no metamethods, read-only globals too).
     pub fn set_global(&mut self, name: &str, value: Value) {
         let _ = self
             .globals
             .borrow_mut()
-            .set(Value::str(name.as_bytes()), value);
+            .set_unchecked(Value::str(name.as_bytes()), value);
     }
 
     /// Global `name` (no metamethods).

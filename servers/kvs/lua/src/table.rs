@@ -42,6 +42,9 @@ pub struct Table {
     /// Entries of `hash` whose value is not nil.
     live: usize,
     pub meta: Option<TableRef>,
+    /// Refuses every change, its metatable's included (a sandbox's
+    /// libraries: Redis's `lua_enablereadonlytable`).
+    readonly: bool,
 }
 
 /// Why a key cannot be assigned.
@@ -49,6 +52,7 @@ pub struct Table {
 pub enum KeyError {
     Nil,
     NaN,
+    ReadOnly,
 }
 
 impl KeyError {
@@ -57,6 +61,7 @@ impl KeyError {
         match self {
             KeyError::Nil => "table index is nil",
             KeyError::NaN => "table index is NaN",
+            KeyError::ReadOnly => "Attempt to modify a readonly table",
         }
     }
 }
@@ -82,6 +87,7 @@ impl Table {
             hash: IndexMap::with_hasher(keys),
             live: 0,
             meta: None,
+            readonly: false,
         }
     }
 
@@ -92,6 +98,7 @@ impl Table {
             hash: IndexMap::with_capacity_and_hasher(hash, keys),
             live: 0,
             meta: None,
+            readonly: false,
         }
     }
 
@@ -118,6 +125,15 @@ impl Table {
 
     /// `t[key] = value` without metamethods.
     pub fn set(&mut self, key: Value, value: Value) -> Result<(), KeyError> {
+        if self.readonly {
+            return Err(KeyError::ReadOnly);
+        }
+        self.set_unchecked(key, value)
+    }
+
+    /// [`Table::set`] even if the table is read-only (what the host does,
+    /// to put a script's `KEYS` in the protected globals).
+    pub fn set_unchecked(&mut self, key: Value, value: Value) -> Result<(), KeyError> {
         match &key {
             Value::Nil => return Err(KeyError::Nil),
             Value::Num(n) if n.is_nan() => return Err(KeyError::NaN),
@@ -186,6 +202,24 @@ impl Table {
                 _ => break,
             }
         }
+    }
+
+    /// Makes the table read-only, or writable again.
+    pub fn set_readonly(&mut self, on: bool) {
+        self.readonly = on;
+    }
+
+    pub fn is_readonly(&self) -> bool {
+        self.readonly
+    }
+
+    /// Sets the metatable, unless the table is read-only.
+    pub fn set_meta(&mut self, meta: Option<TableRef>) -> Result<(), KeyError> {
+        if self.readonly {
+            return Err(KeyError::ReadOnly);
+        }
+        self.meta = meta;
+        Ok(())
     }
 
     /// Whether the table has no live entry.
@@ -278,6 +312,29 @@ impl Table {
         self.hash.clear();
         self.live = 0;
         self.meta = None;
+    }
+
+    /// Moves out everything the table holds.
+    pub(crate) fn take_all(&mut self, out: &mut Vec<Value>) {
+        out.append(&mut self.array);
+        for (k, v) in self.hash.drain(..) {
+            out.push(k);
+            out.push(v);
+        }
+        if let Some(m) = self.meta.take() {
+            out.push(Value::Table(m));
+        }
+        self.live = 0;
+    }
+}
+
+/// Dropping a table drops what only it held from a list
+/// ([`crate::value::drop_iteratively`]), not by recursion.
+impl Drop for Table {
+    fn drop(&mut self) {
+        let mut pending = Vec::new();
+        self.take_all(&mut pending);
+        crate::value::drop_iteratively(pending);
     }
 }
 

@@ -391,6 +391,20 @@ fn cycles_are_collected() {
 }
 
 #[test]
+fn a_million_nested_tables_drop_without_recursion() {
+    assert_eq!(
+        run("local t = {} for i = 1, 1000000 do t = {t} end return 1"),
+        "1"
+    );
+    assert_eq!(
+        run(
+            "local f = function() end for i = 1, 300000 do local g = f f = function() return g end end return 1"
+        ),
+        "1"
+    );
+}
+
+#[test]
 fn deep_recursion_is_a_stack_overflow_error() {
     // Within the machine stack the state may use (1 MiB: half a test
     // thread's), whatever the build's frame sizes.
@@ -403,4 +417,23 @@ fn deep_recursion_is_a_stack_overflow_error() {
         .unwrap_or_else(|e| panic!("{:?}", e.value));
     assert!(matches!(r[0], Value::Num(n) if n >= 50.0), "{r:?}");
     assert_eq!(r[1], Value::str(b"t:1: stack overflow"));
+}
+
+#[test]
+fn loadstring_and_load_compile_chunks() {
+    assert_eq!(run("return loadstring('return 1 + 1')()"), "2");
+    assert_eq!(
+        run("return loadstring('return +')"),
+        "nil [string \"return +\"]:1: unexpected symbol near '+'"
+    );
+    assert_eq!(
+        run("return loadstring('return +', '=mine')"),
+        "nil mine:1: unexpected symbol near '+'"
+    );
+    assert_eq!(
+        run(
+            "local parts = {'return ', '4', '2'} local i = 0 return load(function() i = i + 1 return parts[i] end)()"
+        ),
+        "42"
+    );
 }

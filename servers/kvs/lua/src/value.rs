@@ -120,6 +120,52 @@ impl Value {
     }
 }
 
+/// Drops `pending` and what only it holds one value at a time, from a
+/// list, rather than by recursion: a script can nest tables (`t = {t}` in
+/// a loop) or closures a million deep, which recursive drops would
+/// overflow the machine stack with. Each value's contents are moved out
+/// onto the list before it goes, so that its own drop finds it empty.
+pub(crate) fn drop_iteratively(mut pending: Vec<Value>) {
+    // `try_unwrap`, not `get_mut`: the weak references the state keeps for
+    // its collection must not stop this.
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Table(t) => {
+                if let Ok(cell) = Rc::try_unwrap(t) {
+                    cell.into_inner().take_all(&mut pending);
+                }
+            }
+            Value::Function(f) => {
+                if let Ok(mut f) = Rc::try_unwrap(f)
+                    && let Function::Lua { upvalues, .. } = &mut f
+                {
+                    take_cells(upvalues, &mut pending);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Moves the values only these cells hold onto `out`.
+fn take_cells(cells: &mut Vec<Cell>, out: &mut Vec<Value>) {
+    for cell in cells.drain(..) {
+        if let Ok(cell) = Rc::try_unwrap(cell) {
+            out.push(cell.into_inner());
+        }
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        if let Function::Lua { upvalues, .. } = self {
+            let mut pending = Vec::new();
+            take_cells(upvalues, &mut pending);
+            drop_iteratively(pending);
+        }
+    }
+}
+
 /// Raw equality (`rawequal`): numbers by value, strings by content, tables
 /// and functions by identity.
 impl PartialEq for Value {
