@@ -614,7 +614,10 @@ impl AofWriter {
         let name = args.first().copied().unwrap_or_default();
         // One record, whatever its size: a transaction's effect must be
         // replayed whole or not at all.
-        let commands: Vec<Borrowed<'_>> = if name.eq_ignore_ascii_case(b"EXEC") {
+        let by_effect = [&b"EXEC"[..], b"EVAL", b"EVALSHA"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n));
+        let commands: Vec<Borrowed<'_>> = if by_effect {
             effect(store, &journals)
         } else if name.eq_ignore_ascii_case(b"SPOP") {
             popped(db, args, &reply)

@@ -210,6 +210,10 @@ pub enum Flag {
     Stale,
     /// Not logged in the slow log.
     SkipSlowlog,
+    /// Not shown to MONITOR as it is (EVAL: the script's commands are).
+    SkipMonitor,
+    /// Movable keys of which there may be none (EVAL's numkeys may be 0).
+    NoMandatoryKeys,
     /// O(1) or O(log n), never delaying the server.
     Fast,
     /// Allowed before authentication.
@@ -242,6 +246,8 @@ impl Flag {
             Self::Loading => "loading",
             Self::Stale => "stale",
             Self::SkipSlowlog => "skip_slowlog",
+            Self::SkipMonitor => "skip_monitor",
+            Self::NoMandatoryKeys => "no_mandatory_keys",
             Self::Fast => "fast",
             Self::NoAuth => "no_auth",
             Self::AllowBusy => "allow_busy",
@@ -324,7 +330,8 @@ impl Keys {
     /// Every argument but the last: the keys of BLPOP and its kin, whose
     /// last argument is the timeout.
     pub const ALL_BUT_LAST: Keys = Keys::new(1, -2, 1);
-    /// `timeout numkeys key...` (BLMPOP, BZMPOP).
+    /// `x numkeys key...`, the count second: BLMPOP's and BZMPOP's after
+    /// their timeout, EVAL's after its script.
     pub const TIMEOUT_COUNTED: Keys = Keys::NONE.moving(Movable::Counted { at: 2 });
     /// XREAD's: the keys after STREAMS, half of what follows it.
     pub const STREAMS: Keys = Keys::NONE.moving(Movable::Streams);
@@ -515,6 +522,8 @@ pub enum Group {
     String,
     /// MULTI, EXEC and WATCH.
     Transactions,
+    /// EVAL and the script cache.
+    Scripting,
 }
 
 impl Group {
@@ -535,6 +544,7 @@ impl Group {
             Self::Stream => "stream",
             Self::String => "string",
             Self::Transactions => "transactions",
+            Self::Scripting => "scripting",
         }
     }
 
@@ -556,6 +566,7 @@ impl Group {
             Self::Stream => Category::Stream,
             Self::String => Category::String,
             Self::Transactions => Category::Transaction,
+            Self::Scripting => Category::Scripting,
         })
     }
 }

@@ -97,6 +97,7 @@ pub mod num;
 mod ostree;
 mod rdb;
 mod reply;
+mod script;
 mod store;
 mod stream;
 mod zset;

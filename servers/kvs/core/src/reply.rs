@@ -49,9 +49,15 @@ pub enum Reply {
     /// A map that RESP2 writes as an array of `[key, value]` arrays
     /// (XREAD's streams), `%` in RESP3.
     Keyed(Vec<(Reply, Reply)>),
-    /// Text for people (MEMORY DOCTOR): RESP3's verbatim string of format
-    /// `txt`, a bulk string in RESP2.
-    Verbatim(Vec<u8>),
+    /// Text with a three-byte format (`txt` for MEMORY DOCTOR's text for
+    /// people): RESP3's verbatim string, a bulk string in RESP2.
+    Verbatim([u8; 3], Vec<u8>),
+    /// A boolean (a script's, after `redis.setresp(3)`): `#t`/`#f` in
+    /// RESP3, the integer 1 or 0 in RESP2.
+    Bool(bool),
+    /// A big number as its decimal text (a script's `{big_number=…}`):
+    /// `(` in RESP3, a bulk string in RESP2.
+    BigNumber(String),
 }
 
 /// `WRONGTYPE Operation against a key holding the wrong kind of value`
@@ -181,7 +187,9 @@ impl Reply {
             Reply::Array(Some(items)) | Reply::Set(items) => Reply::Array(Some(all(items))),
             Reply::Double(text) => Reply::Bulk(Some(text.into_bytes())),
             Reply::Map(pairs) | Reply::Pairs(pairs) => flat(pairs),
-            Reply::Verbatim(text) => Reply::Bulk(Some(text)),
+            Reply::Verbatim(_, text) => Reply::Bulk(Some(text)),
+            Reply::Bool(b) => Reply::Integer(i64::from(b)),
+            Reply::BigNumber(text) => Reply::Bulk(Some(text.into_bytes())),
             Reply::Keyed(pairs) => Reply::Array(Some(
                 pairs
                     .into_iter()
@@ -232,13 +240,23 @@ impl Reply {
                 push_line(out, text.as_bytes());
             }
             Reply::Double(text) => push_bulk(out, text.as_bytes()),
-            Reply::Verbatim(text) if resp3 => {
+            Reply::Verbatim(format, text) if resp3 => {
                 push_header(out, b'=', text.len() + 4);
-                out.extend_from_slice(b"txt:");
+                out.extend_from_slice(format);
+                out.push(b':');
                 out.extend_from_slice(text);
                 out.extend_from_slice(b"\r\n");
             }
-            Reply::Verbatim(text) => push_bulk(out, text),
+            Reply::Verbatim(_, text) => push_bulk(out, text),
+            Reply::Bool(b) if resp3 => {
+                out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
+            }
+            Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            Reply::BigNumber(text) if resp3 => {
+                out.push(b'(');
+                push_line(out, text.as_bytes());
+            }
+            Reply::BigNumber(text) => push_bulk(out, text.as_bytes()),
             Reply::Map(pairs) => {
                 match resp3 {
                     true => push_header(out, b'%', pairs.len()),
@@ -310,7 +328,7 @@ mod tests {
 
     #[test]
     fn verbatim_text_is_txt_in_resp3_and_bulk_in_resp2() {
-        let r = Reply::Verbatim(b"hi\n".to_vec());
+        let r = Reply::Verbatim(*b"txt", b"hi\n".to_vec());
         let mut out = Vec::new();
         r.encode(Protocol::Resp3, &mut out);
         assert_eq!(out, b"=7\r\ntxt:hi\n\r\n");

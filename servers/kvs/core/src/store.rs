@@ -43,6 +43,11 @@ pub struct Store {
     caching: Caching,
     /// `tracking-table-max-keys`.
     tracking_max: usize,
+    /// The Lua state and the scripts it compiled (EVAL, SCRIPT).
+    pub(crate) scripts: crate::script::Scripts,
+    /// Whether the command being run found room to grow the data (what a
+    /// script's own commands are held to).
+    memory_ok: bool,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -201,7 +206,16 @@ impl Store {
             notify: crate::notify::Classes::none(),
             caching: Caching::default(),
             tracking_max: 1_000_000,
+            scripts: crate::script::Scripts::new(seed.rotate_left(29)),
+            memory_ok: true,
         }
+    }
+
+    /// Lets a script's calls use `bytes` of the machine stack (1 MiB
+    /// unless set): the thread's stack less what the server needs around
+    /// the store. Past it a script fails with `stack overflow`.
+    pub fn set_script_stack(&mut self, bytes: usize) {
+        self.scripts.set_stack_limit(bytes);
     }
 
     /// The memcached items at time `now_ms` (ms since the Unix epoch),
@@ -693,6 +707,7 @@ impl Store {
             // Evictions and expiry before the command are nobody's.
             self.drain_changes(0);
         }
+        self.memory_ok = memory;
         let reply = self.run(session, command, args, now, may_block);
         if self.caching.active() {
             self.drain_changes(session.id);
@@ -713,6 +728,18 @@ impl Store {
         let now = clamp_now(now_ms);
         let under_max = self.memory.evict(&mut self.dbs, &mut self.rng, now);
         under_max && self.memory.room.fits(0)
+    }
+
+    /// Runs a command a script calls, found and checked by the script's
+    /// host ([`crate::script`]), on the script's session; it never waits.
+    pub(crate) fn run_from_script(
+        &mut self,
+        session: &mut Session,
+        command: cmd::Command,
+        args: &[&[u8]],
+        now: i64,
+    ) -> Reply {
+        self.run(session, command, args, now, false)
     }
 
     /// Runs a command found and checked by [`execute`](Self::execute).
@@ -763,6 +790,11 @@ impl Store {
                 self.unwatch_all(session);
                 Reply::ok()
             }
+            Kind::Eval(how) => {
+                let memory = self.memory_ok;
+                crate::script::eval(self, session, how, args, now, memory)
+            }
+            Kind::Script => crate::script::script(self, args),
             Kind::Normal(handler)
             | Kind::Configure(handler)
             | Kind::Caches(handler)

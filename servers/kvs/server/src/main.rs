@@ -54,6 +54,13 @@ mod args {
     libcap::include_args!();
 }
 
+/// The machine stack a script's calls may use: the configs give the kvs
+/// thread 1 MiB (`stack` in config/*/kvs.toml); the rest is the server's
+/// own frames around the store, the group commit's held replies among
+/// them.
+#[cfg(target_os = "none")]
+const SCRIPT_STACK: usize = 640 << 10;
+
 /// The TSC frequency assumed when neither the kernel nor the config gives one.
 #[cfg(target_os = "none")]
 const DEFAULT_TSC_MHZ: u64 = 2000;
@@ -88,6 +95,7 @@ fn run(start: &'static libcap::Start) -> ! {
     let disk_region = args.disk_region.as_ref().map(|r| r.name);
     let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
     let mut store = kvs_core::Store::with_seed(seed);
+    store.set_script_stack(SCRIPT_STACK);
     let fsync = match args.fsync {
         None | Some(args::Fsync::Everysec) => kvs::persist::Fsync::EverySec,
         Some(args::Fsync::Always) => kvs::persist::Fsync::Always,

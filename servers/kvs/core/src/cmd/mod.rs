@@ -64,6 +64,10 @@ pub(crate) enum Kind {
     /// An ordinary command that may make its session wait (BLPOP and its
     /// kin, WAIT): [`may_block`].
     Waits(Handler),
+    /// EVAL and its kin: a script that runs commands through the store.
+    Eval(crate::script::Eval),
+    /// SCRIPT: the store's script cache.
+    Script,
 }
 
 /// A command the store runs: its row, and what running it means.
@@ -78,7 +82,9 @@ impl Command {
     /// queue may, though Redis does not flag it `write`; so does PFCOUNT
     /// ([`Kind::Caches`]).
     pub(crate) fn writes(&self) -> bool {
-        self.spec.has(Flag::Write) || matches!(self.kind, Kind::Exec | Kind::Caches(_))
+        self.spec.has(Flag::Write)
+            || matches!(self.kind, Kind::Exec | Kind::Caches(_))
+            || matches!(self.kind, Kind::Eval(how) if !how.read_only())
     }
 
     /// It may grow the data (Redis's `denyoom`: refused when out of

@@ -32,7 +32,7 @@ pub(crate) fn subcommand(container: &str, a: &[&[u8]]) -> Result<&'static Spec, 
 }
 
 /// A HELP reply: Redis's first line, the subcommands' lines, and HELP's.
-fn help(command: &str, lines: &[&str]) -> Reply {
+pub(crate) fn help(command: &str, lines: &[&str]) -> Reply {
     let head = alloc::format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     let mut out = Vec::with_capacity(lines.len() + 3);
     out.push(Reply::Simple(head));
@@ -110,9 +110,10 @@ pub(crate) fn memory(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
                 ],
             );
         }
-        "memory|doctor" => return Reply::Verbatim(doctor(cx).into_bytes()),
+        "memory|doctor" => return Reply::Verbatim(*b"txt", doctor(cx).into_bytes()),
         "memory|malloc-stats" => {
             return Reply::Verbatim(
+                *b"txt",
                 b"The store's allocator keeps no statistics of its own; INFO memory \
                   gives the memory in use (used_memory) and how much more the \
                   allocator holds for it (mem_fragmentation_ratio).\n"

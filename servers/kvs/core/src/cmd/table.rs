@@ -6,6 +6,7 @@ use super::{
     object, server, sets, sort, streams, strings, xinfo, zsetops, zsets,
 };
 use crate::command::{Run, Spec};
+use crate::script::Eval;
 use crate::spec;
 
 /// An ordinary command, run by `handler` (queued inside MULTI).
@@ -22,6 +23,50 @@ const fn waits(handler: Handler) -> Option<Run> {
 const fn runs(kind: Kind) -> Option<Run> {
     Some(Run(kind))
 }
+
+/// SCRIPT's subcommands, which the store answers through the container.
+static SCRIPT: &[Spec] = &[
+    spec! {
+        name: "script|debug", arity: 3, flags: [Noscript], keys: NONE,
+        group: Scripting, since: "3.2.0", run: None,
+        summary: "Sets the debug mode of the scripts that follow (only NO: Basalt has no debugger).",
+        syntax: "(YES|SYNC|NO)",
+    },
+    spec! {
+        name: "script|exists", arity: -3, flags: [Noscript], keys: NONE,
+        group: Scripting, since: "2.6.0", run: None,
+        summary: "Says, for each SHA1, whether the script cache holds its script.",
+        syntax: "sha1...",
+        tips: ["request_policy:all_shards", "response_policy:agg_logical_and"],
+    },
+    spec! {
+        name: "script|flush", arity: -2, flags: [Noscript], keys: NONE,
+        group: Scripting, since: "2.6.0", run: None,
+        summary: "Empties the script cache.",
+        syntax: "[ASYNC|SYNC]",
+        tips: ["request_policy:all_nodes", "response_policy:all_succeeded"],
+    },
+    spec! {
+        name: "script|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Scripting, since: "5.0.0", run: None,
+        summary: "Lists the SCRIPT subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "script|kill", arity: 2, flags: [Noscript, AllowBusy], keys: NONE,
+        group: Scripting, since: "2.6.0", run: None,
+        summary: "Stops the running script (none runs between two commands).",
+        syntax: "",
+        tips: ["request_policy:all_shards", "response_policy:one_succeeded"],
+    },
+    spec! {
+        name: "script|load", arity: 3, flags: [Noscript, Stale], keys: NONE,
+        group: Scripting, since: "2.6.0", run: None,
+        summary: "Compiles a script into the cache without running it.",
+        syntax: "script",
+        tips: ["request_policy:all_nodes", "response_policy:all_succeeded"],
+    },
+];
 
 /// CONFIG's subcommands. The store answers GET and SET for its own
 /// parameters ([`crate::config::STORE`]); a front end answers the rest of
@@ -418,6 +463,34 @@ pub static COMMANDS: &[Spec] = &[
         group: Connection, since: "1.0.0", run: normal(server::echo),
         summary: "Returns its argument.",
         syntax: "message",
+    },
+    spec! {
+        name: "eval", arity: -3, flags: [Noscript, Stale, SkipMonitor, MayReplicate, NoMandatoryKeys], keys: TIMEOUT_COUNTED,
+        group: Scripting, since: "2.6.0", run: runs(Kind::Eval(Eval::Body)),
+        summary: "Runs a Lua script in the store.",
+        syntax: "script numkeys:integer [key...] [arg...]",
+        key_specs: [[Rw Access Update; index(2); keynum(0, 1, 1)]],
+    },
+    spec! {
+        name: "eval_ro", arity: -3, flags: [Readonly, Noscript, Stale, SkipMonitor, NoMandatoryKeys], keys: TIMEOUT_COUNTED,
+        group: Scripting, since: "7.0.0", run: runs(Kind::Eval(Eval::BodyReadOnly)),
+        summary: "Runs a Lua script that only reads.",
+        syntax: "script numkeys:integer [key...] [arg...]",
+        key_specs: [[Ro Access; index(2); keynum(0, 1, 1)]],
+    },
+    spec! {
+        name: "evalsha", arity: -3, flags: [Noscript, Stale, SkipMonitor, MayReplicate, NoMandatoryKeys], keys: TIMEOUT_COUNTED,
+        group: Scripting, since: "2.6.0", run: runs(Kind::Eval(Eval::Sha)),
+        summary: "Runs a cached Lua script by its SHA1.",
+        syntax: "sha1 numkeys:integer [key...] [arg...]",
+        key_specs: [[Rw Access Update; index(2); keynum(0, 1, 1)]],
+    },
+    spec! {
+        name: "evalsha_ro", arity: -3, flags: [Readonly, Noscript, Stale, SkipMonitor, NoMandatoryKeys], keys: TIMEOUT_COUNTED,
+        group: Scripting, since: "7.0.0", run: runs(Kind::Eval(Eval::ShaReadOnly)),
+        summary: "Runs a cached Lua script that only reads, by its SHA1.",
+        syntax: "sha1 numkeys:integer [key...] [arg...]",
+        key_specs: [[Ro Access; index(2); keynum(0, 1, 1)]],
     },
     spec! {
         name: "exec", arity: 1, flags: [Noscript, Loading, Stale, SkipSlowlog], keys: NONE,
@@ -1078,6 +1151,13 @@ pub static COMMANDS: &[Spec] = &[
         summary: "Returns the number of members of a set.",
         syntax: "key",
         key_specs: [[Ro; index(1); range(0, 1, 0)]],
+    },
+    spec! {
+        name: "script", arity: -2, flags: [], keys: NONE,
+        group: Scripting, since: "2.6.0", run: runs(Kind::Script),
+        summary: "Manages the script cache.",
+        syntax: "",
+        subcommands: SCRIPT,
     },
     spec! {
         name: "sdiff", arity: -2, flags: [Readonly], keys: ALL,

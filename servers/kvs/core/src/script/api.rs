@@ -1,0 +1,439 @@
+//! What a script sees: Redis 7.0's sandbox (the globals it keeps, all
+//! read-only, a read of an undeclared global an error) and the `redis`
+//! table, whose functions the [`Host`] answers with the store.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use lua::{Error, Exec, Lua, NativeResult, Value};
+
+use super::convert;
+use crate::cmd;
+use crate::command::Flag;
+use crate::memory::OOM;
+use crate::reply::Reply;
+use crate::store::{Session, Store};
+
+/// The globals Redis 7.0 leaves a script (besides `redis`, `KEYS`, `ARGV`).
+const KEPT: [&str; 22] = [
+    "_G",
+    "_VERSION",
+    "assert",
+    "collectgarbage",
+    "error",
+    "gcinfo",
+    "getmetatable",
+    "ipairs",
+    "load",
+    "loadstring",
+    "math",
+    "next",
+    "pairs",
+    "rawequal",
+    "rawget",
+    "rawset",
+    "select",
+    "setmetatable",
+    "string",
+    "table",
+    "tonumber",
+    "tostring",
+];
+
+/// The rest of Redis's list, kept when the interpreter has them.
+const KEPT_IF_PRESENT: [&str; 9] = [
+    "type",
+    "unpack",
+    "xpcall",
+    "pcall",
+    "bit",
+    "cjson",
+    "cmsgpack",
+    "struct",
+    "coroutine",
+];
+
+/// The `redis` table's functions, by the id the host knows them by.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Api {
+    Call,
+    Pcall,
+    Sha1hex,
+    ErrorReply,
+    StatusReply,
+    Log,
+    Setresp,
+    SetRepl,
+    ReplicateCommands,
+    Breakpoint,
+    Debug,
+    AclCheckCmd,
+}
+
+const API: [(&str, Api); 12] = [
+    ("call", Api::Call),
+    ("pcall", Api::Pcall),
+    ("sha1hex", Api::Sha1hex),
+    ("error_reply", Api::ErrorReply),
+    ("status_reply", Api::StatusReply),
+    ("log", Api::Log),
+    ("setresp", Api::Setresp),
+    ("set_repl", Api::SetRepl),
+    ("replicate_commands", Api::ReplicateCommands),
+    ("breakpoint", Api::Breakpoint),
+    ("debug", Api::Debug),
+    ("acl_check_cmd", Api::AclCheckCmd),
+];
+
+/// A state sandboxed as Redis 7.0's: only the kept globals, the `redis`
+/// table, Redis's `pcall`, and every table the globals reach read-only;
+/// reading a global that does not exist is an error.
+pub(super) fn sandbox(seed: u64) -> Lua {
+    let mut lua = Lua::new(seed);
+    let globals = lua.globals();
+    let all: Vec<Value> = {
+        let g = globals.borrow();
+        g.entries().map(|(k, _)| k).collect()
+    };
+    for key in all {
+        let keep = match &key {
+            Value::Str(name) => KEPT
+                .iter()
+                .chain(KEPT_IF_PRESENT.iter())
+                .any(|k| k.as_bytes() == &name[..]),
+            _ => false,
+        };
+        if !keep {
+            let _ = globals.borrow_mut().set(key, Value::Nil);
+        }
+    }
+    let pcall = lua.native("pcall", pcall);
+    lua.set_global("pcall", pcall);
+    let redis = lua.new_table();
+    for (i, (name, _)) in API.iter().enumerate() {
+        let f = lua.host_function(name, i as u32);
+        let _ = redis.borrow_mut().set(Value::str(name.as_bytes()), f);
+    }
+    let constants: [(&str, Value); 11] = [
+        ("LOG_DEBUG", Value::Num(0.0)),
+        ("LOG_VERBOSE", Value::Num(1.0)),
+        ("LOG_NOTICE", Value::Num(2.0)),
+        ("LOG_WARNING", Value::Num(3.0)),
+        ("REPL_NONE", Value::Num(0.0)),
+        ("REPL_AOF", Value::Num(1.0)),
+        ("REPL_SLAVE", Value::Num(2.0)),
+        ("REPL_REPLICA", Value::Num(2.0)),
+        ("REPL_ALL", Value::Num(3.0)),
+        ("REDIS_VERSION", Value::str(b"7.0.15")),
+        ("REDIS_VERSION_NUM", Value::Num(f64::from(0x07_00_0f))),
+    ];
+    for (name, value) in constants {
+        let _ = redis.borrow_mut().set(Value::str(name.as_bytes()), value);
+    }
+    lua.set_global("redis", Value::Table(redis));
+    let handler = lua.native("__redis__err__handler", error_handler);
+    lua.set_global("__redis__err__handler", handler);
+    let meta = lua.new_table();
+    let index = lua.native("__index", undeclared_global);
+    let _ = meta.borrow_mut().set(Value::str(b"__index"), index);
+    globals.borrow_mut().meta = Some(meta);
+    protect(&Value::Table(globals), &mut Vec::new());
+    lua
+}
+
+/// Makes `v` read-only if it is a table, and every table it reaches.
+fn protect(v: &Value, seen: &mut Vec<usize>) {
+    let Value::Table(t) = v else {
+        return;
+    };
+    if seen.contains(&v.address()) {
+        return;
+    }
+    seen.push(v.address());
+    let (entries, meta) = {
+        let t = t.borrow();
+        (t.entries().collect::<Vec<_>>(), t.meta.clone())
+    };
+    for (k, v) in entries {
+        protect(&k, seen);
+        protect(&v, seen);
+    }
+    if let Some(m) = meta {
+        protect(&Value::Table(m), seen);
+    }
+    t.borrow_mut().set_readonly(true);
+}
+
+/// `_G`'s `__index`: a global that does not exist.
+fn undeclared_global(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
+    let name = args.get(1).and_then(Value::to_bytes).unwrap_or_default();
+    Err(exec.caller_error(&format!(
+        "Script attempted to access nonexistent global variable '{}'",
+        String::from_utf8_lossy(&name)
+    )))
+}
+
+/// Redis's error handler as a global: it gives back what it is given.
+fn error_handler(_exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
+    Ok(args.into_iter().take(1).collect())
+}
+
+/// Redis's `pcall`: Lua's, but an error that is a table with an `err`
+/// string (what `redis.call` raises) is caught as that string.
+fn pcall(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
+    if args.is_empty() {
+        return Err(exec.caller_error("bad argument #1 to 'pcall' (value expected)"));
+    }
+    let f = args.remove(0);
+    match exec.call(&f, args) {
+        Ok(mut results) => {
+            results.insert(0, Value::Bool(true));
+            Ok(results)
+        }
+        Err(e) if e.fatal => Err(e),
+        Err(e) => {
+            let caught = match &e.value {
+                Value::Table(t) => match t.borrow().get(&Value::str(b"err")) {
+                    s @ Value::Str(_) => s,
+                    _ => e.value.clone(),
+                },
+                _ => e.value,
+            };
+            Ok(vec![Value::Bool(false), caught])
+        }
+    }
+}
+
+/// `{err = text}`, raised: how the `redis` functions fail.
+fn raise(lua: &mut Lua, text: &str) -> Error {
+    Error::new(convert::error_table(lua, text.as_bytes()))
+}
+
+/// The store as a script's `redis.call` reaches it.
+pub(super) struct Host<'a> {
+    store: &'a mut Store,
+    /// The script's own session: the caller's database at first, and
+    /// whatever SELECT the script makes (the caller's stays).
+    session: Session,
+    now: i64,
+    read_only: bool,
+    /// Commands that may grow the data are refused (the store had no room
+    /// when the script began, and the script did not say `allow-oom`).
+    out_of_memory: bool,
+    /// `redis.setresp(3)`: replies reach the script, and its booleans
+    /// leave it, as RESP3 types.
+    resp3: bool,
+}
+
+impl<'a> Host<'a> {
+    pub(super) fn new(
+        store: &'a mut Store,
+        db: usize,
+        now: i64,
+        read_only: bool,
+        out_of_memory: bool,
+    ) -> Host<'a> {
+        let mut session = Session::new();
+        session.set_db(db);
+        Host {
+            store,
+            session,
+            now,
+            read_only,
+            out_of_memory,
+            resp3: false,
+        }
+    }
+
+    pub(super) fn resp3(&self) -> bool {
+        self.resp3
+    }
+
+    /// `redis.call` and `redis.pcall`: the command's reply as a Lua
+    /// value, or the error reply (an `{err = …}` table) raised by `call`
+    /// and returned by `pcall`.
+    fn command(&mut self, lua: &mut Lua, args: Vec<Value>, raises: bool) -> NativeResult {
+        let reply = match self.checked_run(&args) {
+            Ok(reply) => reply,
+            Err(text) => Reply::Error(String::from(text)),
+        };
+        if let Reply::Error(text) = &reply {
+            let t = convert::error_table(lua, text.as_bytes());
+            if raises {
+                return Err(Error::new(t));
+            }
+            if let Value::Table(t) = &t {
+                let _ = t
+                    .borrow_mut()
+                    .set(Value::str(b"ignore_error_stats_update"), Value::Bool(true));
+            }
+            return Ok(vec![t]);
+        }
+        Ok(vec![convert::to_lua(lua, reply, self.resp3)])
+    }
+
+    /// Runs a command from a script after Redis's checks, in its order.
+    fn checked_run(&mut self, args: &[Value]) -> Result<Reply, &'static str> {
+        if args.is_empty() {
+            return Err("ERR Please specify at least one argument for this redis lib call");
+        }
+        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+        for v in args {
+            match v {
+                Value::Str(s) => argv.push(s.to_vec()),
+                Value::Num(n) => argv.push(lua::format_g(*n, 17)),
+                _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+            }
+        }
+        let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        let Some(command) = cmd::lookup(argv[0]) else {
+            return Err("ERR Unknown Redis command called from script");
+        };
+        let spec = match command.spec.subcommands {
+            [] => command.spec,
+            subs if argv.len() >= 2 => match command.spec.subcommand(argv[1]) {
+                Some(sub) => sub,
+                None if subs.is_empty() => command.spec,
+                None => return Err("ERR Unknown Redis command called from script"),
+            },
+            _ => command.spec,
+        };
+        if !command.spec.arity_ok(argv.len()) || !spec.arity_ok(argv.len()) {
+            return Err("ERR Wrong number of args calling Redis command from script");
+        }
+        if spec.has(Flag::Noscript) || command.spec.has(Flag::Noscript) {
+            return Err("ERR This Redis command is not allowed from script");
+        }
+        if command.spec.name == "xread" && argv.iter().any(|a| a.eq_ignore_ascii_case(b"block")) {
+            return Err("ERR xread command is not allowed with BLOCK option from scripts");
+        }
+        if self.read_only
+            && (command.writes() || spec.has(Flag::MayReplicate) || spec.has(Flag::Write))
+        {
+            return Err("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if self.out_of_memory && command.denyoom() {
+            return Err(OOM);
+        }
+        Ok(self
+            .store
+            .run_from_script(&mut self.session, command, &argv, self.now))
+    }
+}
+
+impl lua::Host for Host<'_> {
+    fn call(&mut self, lua: &mut Lua, id: u32, args: Vec<Value>) -> NativeResult {
+        let Some(&(_, api)) = API.get(id as usize) else {
+            return Ok(Vec::new());
+        };
+        match api {
+            Api::Call => self.command(lua, args, true),
+            Api::Pcall => self.command(lua, args, false),
+            Api::Sha1hex => {
+                if args.len() != 1 {
+                    return Err(raise(lua, "ERR wrong number of arguments"));
+                }
+                let bytes = args[0].to_bytes().unwrap_or_default();
+                Ok(vec![Value::str(&super::sha1_hex(&bytes))])
+            }
+            Api::ErrorReply | Api::StatusReply => {
+                let text = match args.as_slice() {
+                    [Value::Str(s)] => s.clone(),
+                    _ => {
+                        return Ok(vec![convert::error_table(
+                            lua,
+                            b"ERR wrong number or type of arguments",
+                        )]);
+                    }
+                };
+                if api == Api::StatusReply {
+                    let t = lua.new_table();
+                    let _ = t.borrow_mut().set(Value::str(b"ok"), Value::Str(text));
+                    return Ok(vec![Value::Table(t)]);
+                }
+                Ok(vec![convert::error_table(lua, &error_reply_text(&text))])
+            }
+            Api::Log => {
+                if args.len() < 2 {
+                    return Err(raise(
+                        lua,
+                        "ERR redis.log() requires two arguments or more.",
+                    ));
+                }
+                match args[0].to_num() {
+                    Some(level) if (0.0..4.0).contains(&level) => Ok(Vec::new()),
+                    Some(_) => Err(raise(lua, "ERR Invalid debug level.")),
+                    None => Err(raise(
+                        lua,
+                        "ERR First argument must be a number (log level).",
+                    )),
+                }
+            }
+            Api::Setresp => {
+                if args.len() != 1 {
+                    return Err(raise(lua, "ERR redis.setresp() requires one argument."));
+                }
+                match args[0].to_num().map(|n| n as i64) {
+                    Some(2) => self.resp3 = false,
+                    Some(3) => self.resp3 = true,
+                    _ => return Err(raise(lua, "ERR RESP version must be 2 or 3.")),
+                }
+                Ok(Vec::new())
+            }
+            Api::SetRepl => {
+                if args.len() != 1 {
+                    return Err(raise(lua, "ERR redis.set_repl() requires two arguments."));
+                }
+                let flags = args[0].to_num().map_or(0, |n| n as i64);
+                if !(0..=3).contains(&flags) {
+                    return Err(raise(
+                        lua,
+                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    ));
+                }
+                Ok(Vec::new())
+            }
+            Api::ReplicateCommands => Ok(vec![Value::Bool(true)]),
+            Api::Breakpoint => Ok(vec![Value::Bool(false)]),
+            Api::Debug => Ok(Vec::new()),
+            Api::AclCheckCmd => {
+                if args.is_empty() {
+                    return Err(raise(
+                        lua,
+                        "ERR Please specify at least one argument for this redis lib call",
+                    ));
+                }
+                let name = args[0].to_bytes().unwrap_or_default();
+                if cmd::lookup(&name).is_none()
+                    && crate::command::find(crate::command::COMMANDS, &name).is_none()
+                {
+                    return Err(raise(
+                        lua,
+                        "ERR Invalid command passed to redis.acl_check_cmd()",
+                    ));
+                }
+                // No ACLs: every user may run every command.
+                Ok(vec![Value::Bool(true)])
+            }
+        }
+    }
+}
+
+/// What `redis.error_reply(s)` makes of its text: a leading `-` dropped,
+/// `ERR ` put before a text with no code (no space), a trailing newline
+/// trimmed.
+fn error_reply_text(text: &[u8]) -> Vec<u8> {
+    let text = text.strip_prefix(b"-").unwrap_or(text);
+    let text = text
+        .strip_suffix(b"\r\n")
+        .or_else(|| text.strip_suffix(b"\n"))
+        .unwrap_or(text);
+    if text.contains(&b' ') {
+        return text.to_vec();
+    }
+    let mut out = b"ERR ".to_vec();
+    out.extend_from_slice(text);
+    out
+}

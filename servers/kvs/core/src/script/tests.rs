@@ -1,0 +1,363 @@
+//! Scripts through the store, with Redis 7.0.15's replies (taken from the
+//! server; `tests/scripting_diff.rs` compares with a live one).
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::Protocol;
+use crate::cmd::testutil::*;
+use crate::reply::Reply;
+
+/// `EVAL script 0 args…`, encoded in `protocol`.
+fn eval_in(t: &mut T, protocol: Protocol, script: &str, keys: &[&str], args: &[&str]) -> String {
+    let numkeys = alloc::format!("{}", keys.len());
+    let mut argv: Vec<&[u8]> = vec![b"EVAL", script.as_bytes(), numkeys.as_bytes()];
+    argv.extend(keys.iter().map(|k| k.as_bytes()));
+    argv.extend(args.iter().map(|a| a.as_bytes()));
+    t.s.set_protocol(protocol);
+    let mut out = Vec::new();
+    t.store
+        .execute(&mut t.s, &argv, t.now)
+        .encode(protocol, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn eval(t: &mut T, script: &str) -> String {
+    eval_in(t, Protocol::Resp2, script, &[], &[])
+}
+
+/// The ` script: <sha>, on @user_script:<line>.` a raised error ends with.
+fn suffix(script: &str, line: u32) -> String {
+    let sha = super::sha1_hex(script.as_bytes());
+    alloc::format!(
+        " script: {}, on @user_script:{line}.",
+        String::from_utf8_lossy(&sha)
+    )
+}
+
+#[test]
+fn values_leave_a_script_as_redis_converts_them() {
+    let mut t = T::new();
+    assert_eq!(eval(&mut t, "return 3.99"), ":3\r\n");
+    assert_eq!(eval(&mut t, "return -3.5"), ":-3\r\n");
+    assert_eq!(eval(&mut t, "return 1e20"), ":-9223372036854775808\r\n");
+    assert_eq!(eval(&mut t, "return 'a\\r\\nb'"), "$4\r\na\r\nb\r\n");
+    assert_eq!(eval(&mut t, "return nil"), "$-1\r\n");
+    assert_eq!(eval(&mut t, "return true"), ":1\r\n");
+    assert_eq!(eval(&mut t, "return false"), "$-1\r\n");
+    assert_eq!(eval(&mut t, "return {1,2,nil,4}"), "*2\r\n:1\r\n:2\r\n");
+    assert_eq!(eval(&mut t, "return {err='x'}"), "-x\r\n");
+    assert_eq!(eval(&mut t, "return {ok='fine'}"), "+fine\r\n");
+    assert_eq!(
+        eval(&mut t, "return redis.error_reply('my error')"),
+        "-my error\r\n"
+    );
+    assert_eq!(eval(&mut t, "return redis.error_reply('x')"), "-ERR x\r\n");
+    assert_eq!(
+        eval(&mut t, "return redis.status_reply()"),
+        "-ERR wrong number or type of arguments\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, "return {double=0.1}"),
+        "$19\r\n0.10000000000000001\r\n"
+    );
+    assert_eq!(
+        eval_in(&mut t, Protocol::Resp3, "return {double=3.5}", &[], &[]),
+        ",3.5\r\n"
+    );
+    assert_eq!(
+        eval_in(
+            &mut t,
+            Protocol::Resp3,
+            "redis.setresp(3) return {true, false}",
+            &[],
+            &[]
+        ),
+        "*2\r\n#t\r\n#f\r\n"
+    );
+    assert_eq!(eval(&mut t, "redis.setresp(3) return false"), ":0\r\n");
+    assert_eq!(
+        eval_in(
+            &mut t,
+            Protocol::Resp3,
+            "return {verbatim_string={format='markdown',string='x'}}",
+            &[],
+            &[]
+        ),
+        "=5\r\nmar:x\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, "return {map={a=1}}"),
+        "*2\r\n$1\r\na\r\n:1\r\n"
+    );
+    // A table that holds itself nests until the conversion stops.
+    assert!(
+        eval(&mut t, "local t = {} t[1] = t return t").contains("-ERR reached lua stack limit")
+    );
+}
+
+#[test]
+fn keys_args_and_commands() {
+    let mut t = T::new();
+    assert_eq!(
+        eval_in(
+            &mut t,
+            Protocol::Resp2,
+            "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])",
+            &["k"],
+            &["v"]
+        ),
+        "$1\r\nv\r\n"
+    );
+    assert_eq!(t.run("GET k"), bulk("v"));
+    assert_eq!(
+        eval(&mut t, "return redis.call('set', 'n', 3.99)"),
+        "+OK\r\n"
+    );
+    assert_eq!(t.run("GET n"), bulk("3.9900000000000002"));
+    assert_eq!(eval(&mut t, "return redis.call('get', 'nope')"), "$-1\r\n");
+    assert_eq!(
+        eval(&mut t, "return type(redis.call('get', 'nope'))"),
+        "$7\r\nboolean\r\n"
+    );
+    t.run("HSET h f v");
+    assert_eq!(
+        eval(
+            &mut t,
+            "redis.setresp(3) local r = redis.call('hgetall', 'h') return r.map.f"
+        ),
+        "$1\r\nv\r\n"
+    );
+    // SELECT in a script is the script's own.
+    assert_eq!(
+        eval(
+            &mut t,
+            "redis.call('select', '1') redis.call('set', 'd', '1') return 1"
+        ),
+        ":1\r\n"
+    );
+    assert_eq!(t.s.db(), 0);
+    assert_eq!(t.run("GET d"), nil());
+}
+
+#[test]
+fn errors_say_where_they_were_raised() {
+    let mut t = T::new();
+    let s = "error('x')";
+    assert_eq!(
+        eval(&mut t, s),
+        alloc::format!("-ERR user_script:1: x{}\r\n", suffix(s, 1))
+    );
+    let s = "local function f()\n  error('lvl2', 2)\nend\nf()";
+    assert_eq!(
+        eval(&mut t, s),
+        alloc::format!("-ERR user_script:4: lvl2{}\r\n", suffix(s, 2))
+    );
+    let s = "error({err='MY x'})";
+    assert_eq!(eval(&mut t, s), alloc::format!("-MY x{}\r\n", suffix(s, 1)));
+    let s = "error()";
+    assert_eq!(
+        eval(&mut t, s),
+        alloc::format!("-ERR nil{}\r\n", suffix(s, 1))
+    );
+    t.run("SET s abc");
+    let s = "return redis.call('incr','s')";
+    assert_eq!(
+        eval(&mut t, s),
+        alloc::format!(
+            "-ERR value is not an integer or out of range{}\r\n",
+            suffix(s, 1)
+        )
+    );
+    assert_eq!(
+        eval(&mut t, "return redis.pcall('incr','s')"),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            "local ok, e = pcall(redis.call, 'incr', 's') return e"
+        ),
+        "$43\r\nERR value is not an integer or out of range\r\n"
+    );
+    let s = "return g + 1";
+    assert_eq!(
+        eval(&mut t, s),
+        alloc::format!(
+            "-ERR user_script:1: Script attempted to access nonexistent global variable 'g'{}\r\n",
+            suffix(s, 1)
+        )
+    );
+    let s = "x = 1";
+    assert_eq!(
+        eval(&mut t, s),
+        alloc::format!(
+            "-ERR user_script:1: Attempt to modify a readonly table{}\r\n",
+            suffix(s, 1)
+        )
+    );
+    let s = "rawset(_G, 'x', 1)";
+    assert_eq!(
+        eval(&mut t, s),
+        alloc::format!(
+            "-ERR Attempt to modify a readonly table{}\r\n",
+            suffix(s, 1)
+        )
+    );
+    assert_eq!(
+        eval(&mut t, "return +"),
+        "-ERR Error compiling script (new function): user_script:1: unexpected symbol near '+'\r\n"
+    );
+}
+
+#[test]
+fn commands_a_script_may_not_run() {
+    let mut t = T::new();
+    let cases = [
+        (
+            "redis.call('nosuch')",
+            "ERR Unknown Redis command called from script",
+        ),
+        (
+            "redis.call('object', 'nosuch', 'k')",
+            "ERR Unknown Redis command called from script",
+        ),
+        (
+            "redis.call('get')",
+            "ERR Wrong number of args calling Redis command from script",
+        ),
+        (
+            "redis.call('multi')",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "redis.call('blpop', 'l', 0)",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "redis.call()",
+            "ERR Please specify at least one argument for this redis lib call",
+        ),
+        (
+            "redis.call('set', 'k', true)",
+            "ERR Lua redis lib command arguments must be strings or integers",
+        ),
+        (
+            "redis.call('xread', 'BLOCK', 0, 'STREAMS', 's', '$')",
+            "ERR xread command is not allowed with BLOCK option from scripts",
+        ),
+    ];
+    for (s, text) in cases {
+        assert_eq!(
+            eval(&mut t, s),
+            alloc::format!("-{text}{}\r\n", suffix(s, 1)),
+            "{s}"
+        );
+    }
+    let mut argv: Vec<&[u8]> = vec![b"EVAL_RO", b"return redis.call('set','k','v')", b"0"];
+    assert_eq!(
+        t.argv(&argv),
+        err(&alloc::format!(
+            "ERR Write commands are not allowed from read-only scripts.{}",
+            suffix("return redis.call('set','k','v')", 1)
+        ))
+    );
+    argv[1] = b"#!lua\nreturn 1";
+    assert_eq!(
+        t.argv(&argv),
+        err("ERR Can not execute a script with write flag using *_ro command.")
+    );
+    argv[1] = b"#!lua flags=no-writes\nreturn 1";
+    assert_eq!(t.argv(&argv), int(1));
+}
+
+#[test]
+fn the_script_cache() {
+    let mut t = T::new();
+    let sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";
+    assert_eq!(
+        t.run(&alloc::format!("EVALSHA {sha} 0")),
+        err(super::NOSCRIPT)
+    );
+    assert_eq!(t.argv(&[b"SCRIPT", b"LOAD", b"return 1"]), bulk(sha));
+    assert_eq!(
+        t.run(&alloc::format!("EVALSHA {} 0", sha.to_uppercase())),
+        int(1)
+    );
+    assert_eq!(
+        t.run(&alloc::format!("SCRIPT EXISTS {sha} nope")),
+        Reply::array(vec![int(1), int(0)])
+    );
+    assert_eq!(t.run("EVALSHA fff 0"), err(super::NOSCRIPT));
+    assert_eq!(
+        t.run("EVAL x -1"),
+        err("ERR Number of keys can't be negative")
+    );
+    assert_eq!(
+        t.run("EVAL x 2 a"),
+        err("ERR Number of keys can't be greater than number of args")
+    );
+    assert_eq!(
+        t.run("EVAL x +1"),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        t.run("SCRIPT FLUSH bad"),
+        err("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+    );
+    assert_eq!(t.run("SCRIPT FLUSH ASYNC"), ok());
+    assert_eq!(
+        t.run(&alloc::format!("SCRIPT EXISTS {sha}")),
+        Reply::array(vec![int(0)])
+    );
+    assert_eq!(
+        t.run("SCRIPT KILL"),
+        err("NOTBUSY No scripts in execution right now.")
+    );
+    assert_eq!(
+        t.argv(&[b"EVAL", b"#!python\nreturn 1", b"0"]),
+        err("ERR Unexpected engine in script shebang: #!python")
+    );
+    assert_eq!(
+        t.argv(&[b"EVAL", b"#!lua", b"0"]),
+        err("ERR Invalid script shebang")
+    );
+    assert_eq!(
+        t.argv(&[b"EVAL", b"#!lua flags=bogus\nreturn 1", b"0"]),
+        err("ERR Unexpected flag in script shebang: bogus")
+    );
+}
+
+#[test]
+fn a_script_inside_multi_runs_at_exec_and_keeps_its_writes_on_error() {
+    let mut t = T::new();
+    t.run("MULTI");
+    assert_eq!(
+        t.argv(&[b"EVAL", b"redis.call('set','w','1') error('boom')", b"0"]),
+        simple("QUEUED")
+    );
+    let Reply::Array(Some(replies)) = t.run("EXEC") else {
+        panic!("EXEC's array")
+    };
+    assert!(matches!(&replies[0], Reply::Error(e) if e.starts_with("ERR user_script:1: boom")));
+    assert_eq!(t.run("GET w"), bulk("1"));
+}
+
+#[test]
+fn math_random_is_redis_s_generator() {
+    let mut t = T::new();
+    // A fresh server's first values, and those after randomseed(42), from
+    // Redis 7.0.15.
+    assert_eq!(
+        eval(
+            &mut t,
+            "local t = {} for i = 1, 5 do t[i] = math.random(100) end return t"
+        ),
+        "*5\r\n:40\r\n:85\r\n:36\r\n:45\r\n:32\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, "math.randomseed(42) return tostring(math.random())"),
+        "$16\r\n0.74452500033403\r\n"
+    );
+}
