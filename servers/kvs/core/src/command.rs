@@ -20,9 +20,11 @@ use alloc::vec::Vec;
 
 use crate::cmd::Kind;
 
+mod front;
 mod meta;
 
 pub use crate::cmd::table::COMMANDS;
+pub use front::FRONT_END;
 pub use meta::{Begin, Category, Find, KeyFlag, KeySpec};
 
 /// One command, or one subcommand (named `container|sub`).
@@ -166,6 +168,22 @@ impl Spec {
                 .get(prefix..)
                 .is_some_and(|n| n.eq_ignore_ascii_case(sub))
         })
+    }
+}
+
+/// The row of the command called `name` (case-insensitive; `container|sub`
+/// names a subcommand), the store's or the front end's.
+///
+/// ```
+/// use kvs_core::command::row;
+/// assert_eq!(row(b"GeT").map(|s| s.name), Some("get"));
+/// assert_eq!(row(b"client|LIST").map(|s| s.name), Some("client|list"));
+/// assert!(row(b"nope").is_none());
+/// ```
+pub fn row(name: &[u8]) -> Option<&'static Spec> {
+    match name.iter().position(|&b| b == b'|') {
+        None => find(FRONT_END, name).or_else(|| find(COMMANDS, name)),
+        Some(bar) => row(&name[..bar])?.subcommand(&name[bar + 1..]),
     }
 }
 

@@ -126,7 +126,8 @@ pub enum Expr {
     Vararg,
     Local(u16),
     Upvalue(u16),
-    Global(Rc<[u8]>),
+    /// A global, read or assigned on `line`.
+    Global(Rc<[u8]>, u32),
     Index {
         obj: Box<Expr>,
         key: Box<Expr>,

@@ -74,7 +74,7 @@ impl Frame<'_> {
 fn describe(frame: &Frame<'_>, e: &Expr) -> Option<String> {
     let name = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
     match e {
-        Expr::Global(n) => Some(format!("global '{}'", name(n))),
+        Expr::Global(n, _) => Some(format!("global '{}'", name(n))),
         Expr::Local(s) => Some(format!(
             "local '{}'",
             name(&frame.proto.locals[*s as usize].name)
@@ -408,7 +408,8 @@ impl<'a> Exec<'a> {
             match target {
                 Expr::Local(slot) => frame.set(*slot, value),
                 Expr::Upvalue(i) => *frame.upvalues[*i as usize].borrow_mut() = value,
-                Expr::Global(name) => {
+                Expr::Global(name, line) => {
+                    self.set_line(*line);
                     let globals = Value::Table(self.lua.globals.clone());
                     self.set_index(&globals, Value::Str(name.clone()), value, None)?;
                 }
@@ -504,7 +505,8 @@ impl<'a> Exec<'a> {
             Expr::Vararg => frame.varargs.first().cloned().unwrap_or_default(),
             Expr::Local(slot) => frame.get(*slot),
             Expr::Upvalue(i) => frame.upvalues[*i as usize].borrow().clone(),
-            Expr::Global(name) => {
+            Expr::Global(name, line) => {
+                self.set_line(*line);
                 let globals = Value::Table(self.lua.globals.clone());
                 self.index(&globals, &Value::Str(name.clone()), None)?
             }

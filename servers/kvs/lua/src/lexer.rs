@@ -47,18 +47,13 @@ pub struct Lexer<'s> {
 
 impl<'s> Lexer<'s> {
     pub fn new(src: &'s [u8]) -> Lexer<'s> {
-        let mut lexer = Lexer {
+        // A first line starting with '#' is not skipped: Lua skips it in
+        // files only, and scripts are strings.
+        Lexer {
             src,
             pos: 0,
             line: 1,
-        };
-        // A first line starting with '#' (a Unix script's "#!") is skipped.
-        if src.first() == Some(&b'#') {
-            while lexer.peek(0).is_some_and(|c| c != b'\n') {
-                lexer.pos += 1;
-            }
         }
-        lexer
     }
 
     fn peek(&self, ahead: usize) -> Option<u8> {

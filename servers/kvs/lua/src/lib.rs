@@ -40,6 +40,7 @@ mod pattern;
 mod state;
 mod table;
 mod value;
+mod zeros;
 
 pub use exec::Exec;
 pub use format::c_double_to_i64;
@@ -108,6 +109,16 @@ pub fn format_g(x: f64, precision: usize) -> Vec<u8> {
     out
 }
 
+/// C's `pow` as glibc computes it: `libm`'s, but a NaN base to an
+/// integral power gives a NaN without the sign bit (glibc's; `libm`
+/// passes the base's sign on, and `tostring` shows it).
+pub(crate) fn pow(a: f64, b: f64) -> f64 {
+    if a.is_nan() && b != 0.0 && libm::trunc(b) == b {
+        return f64::NAN;
+    }
+    libm::pow(a, b)
+}
+
 /// Arithmetic on two numbers, as Lua 5.1 defines `%` (`a - floor(a/b)*b`)
 /// and `^` (C's `pow`).
 fn arith(op: BinOp, a: f64, b: f64) -> f64 {
@@ -117,7 +128,7 @@ fn arith(op: BinOp, a: f64, b: f64) -> f64 {
         BinOp::Mul => a * b,
         BinOp::Div => a / b,
         BinOp::Mod => a - libm::floor(a / b) * b,
-        BinOp::Pow => libm::pow(a, b),
+        BinOp::Pow => pow(a, b),
         _ => unreachable!("only arithmetic operators reach arith"),
     }
 }

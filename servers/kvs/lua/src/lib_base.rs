@@ -164,11 +164,12 @@ fn assert(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 fn error(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let value = arg(&args, 1);
     let level = opt_int(exec, &args, 2, 1)?;
-    if let Value::Str(s) = &value
+    // A string, or a number (which is one to Lua), gets the position.
+    if let (Value::Str(_) | Value::Num(_), Some(s)) = (&value, value.to_bytes())
         && level > 0
     {
         let mut text = exec.lua.position(level as usize);
-        text.extend_from_slice(s);
+        text.extend_from_slice(&s);
         return Err(Error::message(&text));
     }
     Err(Error::new(value))
@@ -234,7 +235,8 @@ fn next(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     match result {
         Ok(Some((k, v))) => Ok(vec![k, v]),
         Ok(None) => one(Value::Nil),
-        Err(_) => Err(native_error(exec, "invalid key to 'next'")),
+        // Raised inside the C function in Lua: no position.
+        Err(_) => Err(Error::message(b"invalid key to 'next'")),
     }
 }
 

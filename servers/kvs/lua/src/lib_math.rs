@@ -16,8 +16,8 @@ pub(crate) const RAND_INITIAL: u64 = 0x1234_ABCD_330E;
 pub(crate) fn open(lua: &mut Lua) {
     let functions: [(&'static str, crate::NativeFn); 29] = [
         ("abs", |e, a| unary(e, a, f64::abs)),
-        ("acos", |e, a| unary(e, a, libm::acos)),
-        ("asin", |e, a| unary(e, a, libm::asin)),
+        ("acos", |e, a| unary(e, a, |x| domain(x, libm::acos(x)))),
+        ("asin", |e, a| unary(e, a, |x| domain(x, libm::asin(x)))),
         ("atan", |e, a| unary(e, a, libm::atan)),
         ("atan2", |e, a| binary(e, a, libm::atan2)),
         ("ceil", |e, a| unary(e, a, libm::ceil)),
@@ -32,12 +32,12 @@ pub(crate) fn open(lua: &mut Lua) {
         ("frexp", frexp),
         ("ldexp", ldexp),
         ("log", |e, a| unary(e, a, libm::log)),
-        ("log10", |e, a| unary(e, a, libm::log10)),
+        ("log10", |e, a| unary(e, a, |x| domain(x, libm::log10(x)))),
         ("max", max),
         ("min", min),
         ("mod", |e, a| binary(e, a, libm::fmod)),
         ("modf", modf),
-        ("pow", |e, a| binary(e, a, libm::pow)),
+        ("pow", |e, a| binary(e, a, crate::pow)),
         ("rad", |e, a| {
             unary(e, a, |x| x * (core::f64::consts::PI / 180.0))
         }),
@@ -64,13 +64,27 @@ pub(crate) fn open(lua: &mut Lua) {
     lua.set_global("math", Value::Table(t));
 }
 
+/// glibc's NaN for an argument outside the domain of `asin`, `acos` and
+/// `log10`: positive, where `libm`'s has the sign bit set (`tostring`
+/// shows the sign: `nan` or `-nan`).
+fn domain(x: f64, y: f64) -> f64 {
+    if y.is_nan() && !x.is_nan() {
+        f64::NAN
+    } else {
+        y
+    }
+}
+
 fn unary(exec: &mut Exec<'_>, args: Vec<Value>, f: fn(f64) -> f64) -> NativeResult {
     Ok(vec![Value::Num(f(check_num(exec, &args, 1)?))])
 }
 
+/// A function of two numbers. Lua's C checks them in one call's
+/// arguments, which gcc evaluates right to left: the second is checked
+/// first (which a message naming the bad argument shows).
 fn binary(exec: &mut Exec<'_>, args: Vec<Value>, f: fn(f64, f64) -> f64) -> NativeResult {
-    let a = check_num(exec, &args, 1)?;
     let b = check_num(exec, &args, 2)?;
+    let a = check_num(exec, &args, 1)?;
     Ok(vec![Value::Num(f(a, b))])
 }
 
@@ -80,8 +94,9 @@ fn frexp(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 }
 
 fn ldexp(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
-    let x = check_num(exec, &args, 1)?;
+    // Checked right to left, as `binary`'s arguments.
     let e = check_int(exec, &args, 2)? as i32;
+    let x = check_num(exec, &args, 1)?;
     Ok(vec![Value::Num(libm::ldexp(x, e))])
 }
 

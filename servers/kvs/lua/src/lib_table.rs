@@ -126,7 +126,10 @@ fn concat(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
         }) else {
             return Err(native_error(
                 exec,
-                &alloc::format!("invalid value (at index {k}) in table for 'concat'"),
+                &alloc::format!(
+                    "invalid value ({}) at index {k} in table for 'concat'",
+                    v.type_name()
+                ),
             ));
         };
         exec.check_alloc(out.len() + s.len() + sep.len())?;

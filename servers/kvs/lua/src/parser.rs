@@ -35,8 +35,7 @@ struct FuncState {
     /// How many of `active` each open block started with.
     blocks: Vec<(usize, bool)>,
     upvalues: Vec<Upvalue>,
-    /// Slots and shared variables resolved: `Local(slot)` or
-    /// `Upvalue(index)`.
+    /// Loops open around the current point (`break` needs one).
     loops: usize,
 }
 
@@ -84,6 +83,20 @@ pub fn parse(src: &[u8], chunk: &[u8]) -> R<Rc<Proto>> {
         return Err(p.error_near("'<eof>' expected"));
     }
     Ok(p.close_function(body))
+}
+
+/// Lua 5.1's folding of arithmetic on two numerals: not a division or
+/// modulo by zero, nor a NaN result.
+fn fold(op: BinOp, a: f64, b: f64) -> Option<f64> {
+    let arithmetic = matches!(
+        op,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow
+    );
+    if !arithmetic || (matches!(op, BinOp::Div | BinOp::Mod) && b == 0.0) {
+        return None;
+    }
+    let n = crate::arith(op, a, b);
+    (!n.is_nan()).then_some(n)
 }
 
 fn lex_error(chunk: &[u8], e: LexError) -> SyntaxError {
@@ -207,6 +220,8 @@ impl<'s> Parser<'s> {
             .funcs
             .pop()
             .unwrap_or_else(|| unreachable!("a function is open"));
+        let mut body = body;
+        crate::zeros::one_zero(&mut body);
         Rc::new(Proto {
             chunk: self.chunk.clone(),
             line: f.line,
@@ -316,7 +331,7 @@ impl<'s> Parser<'s> {
         Ok(match self.resolve(level, &name)? {
             Some(Var::Local(slot)) => Expr::Local(slot),
             Some(Var::Upvalue(i)) => Expr::Upvalue(i),
-            None => Expr::Global(name),
+            None => Expr::Global(name, self.last_line),
         })
     }
 
@@ -541,7 +556,7 @@ impl<'s> Parser<'s> {
             let assignable = targets.last().is_some_and(|t| {
                 matches!(
                     t,
-                    Expr::Local(_) | Expr::Upvalue(_) | Expr::Global(_) | Expr::Index { .. }
+                    Expr::Local(_) | Expr::Upvalue(_) | Expr::Global(..) | Expr::Index { .. }
                 )
             });
             if !assignable {
@@ -665,11 +680,14 @@ impl<'s> Parser<'s> {
             let line = self.line;
             self.advance()?;
             let rhs = self.sub_expr(right)?;
-            lhs = Expr::Binary {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-                line,
+            lhs = match (&lhs, &rhs) {
+                (Expr::Num(a), Expr::Num(b)) if let Some(n) = fold(op, *a, *b) => Expr::Num(n),
+                _ => Expr::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                    line,
+                },
             };
         }
         self.leave();

@@ -74,6 +74,27 @@ fn arithmetic_and_coercion() {
 }
 
 #[test]
+fn nan_signs_are_glibc_s() {
+    // Redis 7.0.15's answers.
+    assert_eq!(
+        run(
+            "return tostring(math.sqrt(-1)), tostring(math.log(-1)), tostring(math.acos(2)), tostring(math.asin(-2)), tostring(math.log10(-1)), tostring(-(0/0))"
+        ),
+        "-nan -nan nan nan nan nan"
+    );
+}
+
+#[test]
+fn one_constant_per_value_and_minus_zero_is_zero() {
+    assert_eq!(run("return -0, 0"), "-0 -0");
+    assert_eq!(run("return 0, -0"), "0 0");
+    assert_eq!(run("local z = 0 return -z"), "-0");
+    // A folded -0 comes first (Lua folds arithmetic on numerals).
+    assert_eq!(run("local a = 0 / -7 return a, 0"), "-0 -0");
+    assert_eq!(run("return 1 / 0, 0 % 0 ~= 0 % 0, 2 ^ 10"), "inf true 1024");
+}
+
+#[test]
 fn locals_closures_and_loops() {
     assert_eq!(
         run(

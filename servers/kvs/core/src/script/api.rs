@@ -211,6 +211,11 @@ fn raise(lua: &mut Lua, text: &str) -> Error {
     Error::new(convert::error_table(lua, text.as_bytes()))
 }
 
+/// What a script gets for a command the RESP front end answers (PUBLISH,
+/// say): the store, where scripts run, cannot reach the front end.
+const FRONT_END_ONLY: &str =
+    "ERR This command is answered by Basalt's RESP front end, which scripts cannot reach";
+
 /// The store as a script's `redis.call` reaches it.
 pub(super) struct Host<'a> {
     store: &'a mut Store,
@@ -288,32 +293,37 @@ impl<'a> Host<'a> {
             }
         }
         let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-        let Some(command) = cmd::lookup(argv[0]) else {
+        // The whole table, the front end's commands included: Redis's
+        // checks come first.
+        let Some(row) = crate::command::row(argv[0]).filter(|_| !argv[0].contains(&b'|')) else {
             return Err("ERR Unknown Redis command called from script");
         };
-        let spec = match command.spec.subcommands {
-            [] => command.spec,
-            subs if argv.len() >= 2 => match command.spec.subcommand(argv[1]) {
+        let spec = match row.subcommands {
+            [] => row,
+            _ if argv.len() < 2 => row,
+            _ => match row.subcommand(argv[1]) {
                 Some(sub) => sub,
-                None if subs.is_empty() => command.spec,
                 None => return Err("ERR Unknown Redis command called from script"),
             },
-            _ => command.spec,
         };
-        if !command.spec.arity_ok(argv.len()) || !spec.arity_ok(argv.len()) {
+        if !row.arity_ok(argv.len()) || !spec.arity_ok(argv.len()) {
             return Err("ERR Wrong number of args calling Redis command from script");
         }
-        if spec.has(Flag::Noscript) || command.spec.has(Flag::Noscript) {
+        if spec.has(Flag::Noscript) || row.has(Flag::Noscript) {
             return Err("ERR This Redis command is not allowed from script");
         }
-        if command.spec.name == "xread" && argv.iter().any(|a| a.eq_ignore_ascii_case(b"block")) {
+        if row.name == "xread" && argv.iter().any(|a| a.eq_ignore_ascii_case(b"block")) {
             return Err("ERR xread command is not allowed with BLOCK option from scripts");
         }
-        if self.read_only
-            && (command.writes() || spec.has(Flag::MayReplicate) || spec.has(Flag::Write))
-        {
+        let writes = [Flag::Write, Flag::MayReplicate]
+            .iter()
+            .any(|&f| spec.has(f) || row.has(f));
+        if self.read_only && writes {
             return Err("ERR Write commands are not allowed from read-only scripts.");
         }
+        let Some(command) = cmd::lookup(argv[0]) else {
+            return Err(FRONT_END_ONLY);
+        };
         if self.out_of_memory && command.denyoom() {
             return Err(OOM);
         }

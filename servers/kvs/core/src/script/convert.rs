@@ -218,10 +218,13 @@ fn table_reply(t: &TableRef, resp3: bool, depth: usize) -> Reply {
 /// `ERR` and the value as `tostring` shows it, then where it was raised:
 /// ` script: <sha>, on @user_script:<line>.`
 pub(super) fn raised(e: &lua::Error, sha: &[u8; 40]) -> Reply {
+    // Here (unlike in a returned table) a number will do as `err`.
+    let err = match &e.value {
+        Value::Table(t) => t.borrow().get(&key("err")).to_bytes(),
+        _ => None,
+    };
     let message = match &e.value {
-        Value::Table(t) if string_field(t, "err").is_some() => {
-            text(&string_field(t, "err").unwrap_or_default())
-        }
+        _ if err.is_some() => text(&err.unwrap_or_default()),
         Value::Nil => String::from("ERR nil"),
         Value::Bool(b) => format!("ERR {b}"),
         Value::Num(_) | Value::Str(_) => format!("ERR {}", text(&e.text())),
