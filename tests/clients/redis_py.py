@@ -11,7 +11,7 @@ import redis
 port = int(sys.argv[1])
 r = redis.Redis(port=port, socket_timeout=30)
 assert r.ping()
-r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev")
+r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev", "py:lock", "py:rate")
 
 # Strings, a transaction, a hash.
 assert r.set("py:k", "v") and r.get("py:k") == b"v"
@@ -86,5 +86,39 @@ r.xadd("py:s", {"g": "w"}, id="2-1")
 t.join(25)
 assert read == [[[b"py:s", [(b"2-1", {b"g": b"w"})]]]], read
 
-r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev")
+# Scripts: redis-py's Lock runs its own Lua (EVALSHA, loading it on
+# NOSCRIPT), and a rate limiter through register_script.
+lock = r.lock("py:lock", timeout=10)
+assert lock.acquire(blocking=False)
+assert not r.lock("py:lock", timeout=10).acquire(blocking=False)
+assert lock.extend(5) and lock.locked() and lock.owned()
+lock.release()
+assert not r.exists("py:lock")
+# A holder whose lock expired cannot release the next holder's.
+assert lock.acquire(blocking=False)
+r.delete("py:lock")
+other = r.lock("py:lock", timeout=10)
+assert other.acquire(blocking=False)
+try:
+    lock.release()
+    raise AssertionError("released a lock another holds")
+except redis.exceptions.LockNotOwnedError:
+    pass
+other.release()
+
+limiter = r.register_script(
+    """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then return {0, n} end
+return {1, n}
+"""
+)
+calls = [limiter(keys=["py:rate"], args=[3, 60000]) for _ in range(5)]
+assert calls == [[1, 1], [1, 2], [1, 3], [0, 4], [0, 5]], calls
+assert 0 < r.pttl("py:rate") <= 60000
+r.script_flush()
+assert limiter(keys=["py:rate"], args=[3, 60000]) == [0, 6]
+
+r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev", "py:lock", "py:rate")
 print("ok")

@@ -11,7 +11,7 @@ use crate::{Result, fail};
 
 /// Each differential test: its package, its name, and the variables
 /// that set its length and its seed.
-const TESTS: [(&str, &str, &str, &str); 9] = [
+const TESTS: [(&str, &str, &str, &str); 10] = [
     ("kvs-core", "redis_diff", "KVS_DIFF_ROUNDS", "KVS_DIFF_SEED"),
     (
         "kvs-core",
@@ -41,6 +41,12 @@ const TESTS: [(&str, &str, &str, &str); 9] = [
         "kvs-core",
         "blocking_diff",
         "KVS_BLOCK_ROUNDS",
+        "KVS_DIFF_SEED",
+    ),
+    (
+        "kvs-core",
+        "scripting_diff",
+        "KVS_SCRIPT_ROUNDS",
         "KVS_DIFF_SEED",
     ),
     ("resp", "wire_diff", "WIRE_DIFF_STREAMS", "WIRE_DIFF_SEED"),

@@ -219,6 +219,10 @@ const COUNT: Kind = Kind::Int {
 
 /// The store's parameters, sorted by name.
 pub static STORE: &[Param] = &[
+    // How long a script may run (ms; 0: without limit). Redis answers
+    // others BUSY past it; Basalt's store, which runs one command at a
+    // time, stops the script there (docs/scripting.md).
+    Param::aliased("busy-reply-threshold", "lua-time-limit", COUNT, "5000"),
     Param::aliased(
         "hash-max-listpack-entries",
         "hash-max-ziplist-entries",

@@ -48,6 +48,9 @@ pub struct Store {
     /// Whether the command being run found room to grow the data (what a
     /// script's own commands are held to).
     memory_ok: bool,
+    /// A clock for scripts' time limit: a counter and its ticks per
+    /// millisecond.
+    script_clock: Option<(fn() -> u64, u64)>,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -208,7 +211,28 @@ impl Store {
             tracking_max: 1_000_000,
             scripts: crate::script::Scripts::new(seed.rotate_left(29)),
             memory_ok: true,
+            script_clock: None,
         }
+    }
+
+    /// Lends scripts a clock, `ticks` counting `per_ms` a millisecond, so
+    /// that one running past `busy-reply-threshold` is stopped (without
+    /// one, scripts have no time limit).
+    pub fn set_script_clock(&mut self, ticks: fn() -> u64, per_ms: u64) {
+        self.script_clock = Some((ticks, per_ms.max(1)));
+    }
+
+    /// What a script's time limit is measured by, and the limit in its
+    /// ticks (none without a clock or with `busy-reply-threshold 0`).
+    pub(crate) fn script_deadline(&self) -> Option<(fn() -> u64, u64)> {
+        let (clock, per_ms) = self.script_clock?;
+        let ms: u64 = self.config.get("busy-reply-threshold")?.parse().ok()?;
+        (ms > 0).then(|| (clock, clock().saturating_add(ms.saturating_mul(per_ms))))
+    }
+
+    /// Whether `bytes` more fit in the memory the store may use.
+    pub(crate) fn room_fits(&self, bytes: usize) -> bool {
+        self.memory.room.fits(bytes)
     }
 
     /// Lets a script's calls use `bytes` of the machine stack (1 MiB

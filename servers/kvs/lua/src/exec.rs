@@ -278,6 +278,8 @@ impl<'a> Exec<'a> {
             Stat::Do(body) => return self.block(frame, body),
             Stat::While { cond, body } => {
                 while self.eval(frame, cond)?.truthy() {
+                    // A step each time round, an empty body's too.
+                    self.step()?;
                     match self.block(frame, body)? {
                         Flow::Normal => {}
                         Flow::Break => break,
@@ -286,6 +288,7 @@ impl<'a> Exec<'a> {
                 }
             }
             Stat::Repeat { body, cond } => loop {
+                self.step()?;
                 match self.block(frame, body)? {
                     Flow::Normal => {}
                     Flow::Break => break,

@@ -96,6 +96,7 @@ fn run(start: &'static libcap::Start) -> ! {
     let seed = kvs_core::DEFAULT_SEED ^ tsc_seed();
     let mut store = kvs_core::Store::with_seed(seed);
     store.set_script_stack(SCRIPT_STACK);
+    store.set_script_clock(libcap::time::rdtsc, tsc_mhz.max(1) * 1000);
     let fsync = match args.fsync {
         None | Some(args::Fsync::Everysec) => kvs::persist::Fsync::EverySec,
         Some(args::Fsync::Always) => kvs::persist::Fsync::Always,

@@ -230,6 +230,8 @@ pub(super) struct Host<'a> {
     /// `redis.setresp(3)`: replies reach the script, and its booleans
     /// leave it, as RESP3 types.
     resp3: bool,
+    /// The clock and the tick past which the script is stopped.
+    deadline: Option<(fn() -> u64, u64)>,
 }
 
 impl<'a> Host<'a> {
@@ -242,7 +244,9 @@ impl<'a> Host<'a> {
     ) -> Host<'a> {
         let mut session = Session::new();
         session.set_db(db);
+        let deadline = store.script_deadline();
         Host {
+            deadline,
             store,
             session,
             now,
@@ -333,7 +337,37 @@ impl<'a> Host<'a> {
     }
 }
 
+/// An error `pcall` cannot catch: a script that ran too long, or filled
+/// the memory, ends.
+fn stop(text: &str) -> Error {
+    let mut e = Error::message(text.as_bytes());
+    e.fatal = true;
+    e
+}
+
 impl lua::Host for Host<'_> {
+    /// Between steps: the script stops past `busy-reply-threshold`, or
+    /// when the memory in use has passed what the store may use.
+    fn tick(&mut self, _lua: &mut Lua) -> Result<(), Error> {
+        if let Some((clock, deadline)) = self.deadline
+            && clock() > deadline
+        {
+            return Err(stop(
+                "Script stopped: it ran past busy-reply-threshold, and the store answers nothing else while a script runs",
+            ));
+        }
+        if !self.store.room_fits(0) {
+            return Err(stop("not enough memory"));
+        }
+        Ok(())
+    }
+
+    /// Room for a string or table of `bytes` being built (its buffer may
+    /// double as it grows).
+    fn room_for(&mut self, _lua: &Lua, bytes: usize) -> bool {
+        self.store.room_fits(bytes.saturating_mul(2))
+    }
+
     fn call(&mut self, lua: &mut Lua, id: u32, args: Vec<Value>) -> NativeResult {
         let Some(&(_, api)) = API.get(id as usize) else {
             return Ok(Vec::new());

@@ -361,3 +361,59 @@ fn math_random_is_redis_s_generator() {
         "$16\r\n0.74452500033403\r\n"
     );
 }
+
+#[test]
+fn a_script_past_busy_reply_threshold_is_stopped() {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    // A clock that moves a millisecond each time it is read.
+    static CLOCK: AtomicU64 = AtomicU64::new(0);
+    fn tick() -> u64 {
+        CLOCK.fetch_add(1, Ordering::Relaxed)
+    }
+    let mut t = T::new();
+    t.store.set_script_clock(tick, 1);
+    assert_eq!(t.run("CONFIG SET lua-time-limit 20"), ok());
+    let s = "redis.call('set', 'w', '1') while true do end";
+    let r = eval(&mut t, s);
+    assert!(
+        r.starts_with("-ERR Script stopped: it ran past busy-reply-threshold"),
+        "{r}"
+    );
+    // pcall cannot keep it going.
+    let r = eval(
+        &mut t,
+        "while true do pcall(function() while true do end end) end",
+    );
+    assert!(r.starts_with("-ERR Script stopped"), "{r}");
+    // What it wrote before stays, as after any error.
+    assert_eq!(t.run("GET w"), bulk("1"));
+    assert_eq!(eval(&mut t, "return 1"), ":1\r\n");
+}
+
+#[test]
+fn a_script_cannot_fill_the_memory() {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static USED: AtomicU64 = AtomicU64::new(0);
+    fn used() -> u64 {
+        USED.load(Ordering::Relaxed)
+    }
+    let mut t = T::new();
+    t.store.set_memory(used, 1 << 20);
+    let r = eval(&mut t, "return string.rep('x', 4 * 1024 * 1024)");
+    assert!(r.contains("not enough memory"), "{r}");
+    assert_eq!(
+        eval(&mut t, "return (pcall(string.rep, 'x', 4 * 1024 * 1024))"),
+        "$-1\r\n",
+        "a refused allocation is an error pcall catches"
+    );
+    // Past the ceiling (the gauge says so), the script stops between
+    // steps, and pcall does not catch that.
+    USED.store(2 << 20, Ordering::Relaxed);
+    let r = eval(
+        &mut t,
+        "local t = {} while true do pcall(function() t[#t + 1] = 1 end) end",
+    );
+    assert!(r.starts_with("-ERR not enough memory"), "{r}");
+    USED.store(0, Ordering::Relaxed);
+    assert_eq!(eval(&mut t, "return 2"), ":2\r\n");
+}
