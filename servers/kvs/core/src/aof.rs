@@ -40,8 +40,9 @@
 //! and `INCRBYFLOAT` rounding included), and a push onto a long list costs
 //! a record the size of the push. Two kinds are logged by their effect
 //! instead: `SPOP`, whose pick is random, becomes `SREM` of the members it
-//! returned; `EXEC` (whose queued commands may `SELECT` between databases)
-//! writes each touched key as its resulting state: `DEL key` and, if the
+//! returned; `EXEC` (whose queued commands may `SELECT` between databases),
+//! and `EVAL` and `EVALSHA` (whose scripts may, and whose random numbers
+//! replay would not repeat), write each touched key as its resulting state: `DEL key` and, if the
 //! key exists, commands recreating it (`SET`, `RPUSH`, `HSET`, `SADD`,
 //! `ZADD`) and its absolute expiry (`PEXPIREAT key ms`); a flush is
 //! `FLUSHDB` in that database, and a database `SWAPDB` replaced is
