@@ -622,12 +622,14 @@ fn every_store_command_in_the_table_is_known_to_the_store() {
 
 /// Whether the store counts `name` as a command that may write.
 fn kvs_core_writes(name: &str) -> bool {
-    // EXEC, EVAL and EVALSHA (which run what may write), PFCOUNT (which
+    // EXEC, EVAL, EVALSHA and FCALL (which run what may write), PFCOUNT (which
     // caches its count in the value) and XGROUP (a
     // container whose subcommands write) may write in the store's eyes;
     // the table keeps Redis's flags.
-    !matches!(name, "exec" | "pfcount" | "xgroup" | "eval" | "evalsha")
-        && kvs_core::writes(name.as_bytes())
+    !matches!(
+        name,
+        "exec" | "pfcount" | "xgroup" | "eval" | "evalsha" | "fcall"
+    ) && kvs_core::writes(name.as_bytes())
 }
 
 #[test]

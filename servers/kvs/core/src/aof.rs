@@ -606,11 +606,15 @@ impl AofWriter {
         let journals = take_journals(store);
         // The pops that served blocked sessions after the command.
         let served = store.take_served();
-        if journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
+        let functions = journals.iter().any(|j| j.functions);
+        if !functions && journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
             return reply;
         }
         if let Some(shadow) = self.shadow.as_mut() {
             shadow.follow(store.dbs(), &journals, now_ms);
+            if functions {
+                functions_record(&mut shadow.buf, shadow.salt, store, now_ms, true);
+            }
         }
         let name = args.first().copied().unwrap_or_default();
         // One record, whatever its size: a transaction's effect must be
@@ -618,10 +622,14 @@ impl AofWriter {
         let by_effect = [&b"EXEC"[..], b"EVAL", b"EVALSHA"]
             .iter()
             .any(|n| name.eq_ignore_ascii_case(n));
-        let commands: Vec<Borrowed<'_>> = if by_effect {
+        let function_libraries = functions.then(|| store.functions_command());
+        let mut commands: Vec<Borrowed<'_>> = if by_effect {
             effect(store, &journals)
         } else if name.eq_ignore_ascii_case(b"SPOP") {
             popped(db, args, &reply)
+        } else if function_libraries.is_some() && name.eq_ignore_ascii_case(b"FUNCTION") {
+            // Its change is the libraries' state, written below.
+            Vec::new()
         } else {
             let mut commands = alloc::vec![(db, args.iter().map(|a| Cow::Borrowed(*a)).collect())];
             commands.extend(served.into_iter().map(|(db, args)| {
@@ -630,6 +638,16 @@ impl AofWriter {
             }));
             commands
         };
+        // Any change to the libraries is logged as all of them.
+        if let Some(command) = &function_libraries {
+            commands.push((
+                0,
+                command
+                    .iter()
+                    .map(|a| Cow::Borrowed(a.as_slice()))
+                    .collect(),
+            ));
+        }
         if !commands.is_empty() {
             let tags = tag.as_slice();
             encode(&mut self.buf, self.salt, now_ms, &commands, tags);
@@ -1030,12 +1048,28 @@ fn runs<T>(items: &[T], bytes: impl Fn(&T) -> usize) -> impl Iterator<Item = &[T
     })
 }
 
+/// A record of `FUNCTION RESTORE <every library> FLUSH` (with `always`,
+/// even of none: what a change that deleted the last one logs; without, a
+/// compaction writes one only where there are libraries).
+pub fn functions_record(out: &mut Vec<u8>, salt: u32, store: &Store, now_ms: u64, always: bool) {
+    if !always && !store.has_functions() {
+        return;
+    }
+    let command = store.functions_command();
+    let args = command
+        .iter()
+        .map(|a| Cow::Borrowed(a.as_slice()))
+        .collect();
+    encode(out, salt, now_ms, &[(0, args)], &[]);
+}
+
 /// Compaction: a log with `salt` that recreates the data set of `store`
 /// as of `now_ms` (keys already expired then are left out), a key's
 /// records after another's.
 pub fn rewrite(store: &Store, now_ms: u64, salt: u32) -> Vec<u8> {
     let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
     let mut out = Vec::new();
+    functions_record(&mut out, salt, store, now_ms, false);
     for (i, db) in store.dbs().iter().enumerate() {
         for (key, e) in db.entries() {
             if Db::is_expired(e, now) {

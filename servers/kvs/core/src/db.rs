@@ -137,6 +137,9 @@ pub(crate) struct Journal {
     /// The database's keys were swapped with another's (SWAPDB; `flushed`
     /// is set too): every key it holds now counts as touched.
     pub(crate) replaced: bool,
+    /// The function libraries changed (noted in database 0's journal: they
+    /// belong to no database).
+    pub(crate) functions: bool,
 }
 
 impl Db {
@@ -497,6 +500,13 @@ impl Db {
             && !self.ready.iter().any(|k| k == key)
         {
             self.ready.push(key.to_vec());
+        }
+    }
+
+    /// Records in the journal, if on, that the function libraries changed.
+    pub(crate) fn journal_functions(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.functions = true;
         }
     }
 

@@ -9,6 +9,11 @@ pub fn matches(pattern: &[u8], string: &[u8]) -> bool {
     match_impl(pattern, string, &mut skip_longer, 0)
 }
 
+/// [`matches`] ignoring ASCII case (FUNCTION LIST's LIBRARYNAME).
+pub fn matches_nocase(pattern: &[u8], string: &[u8]) -> bool {
+    matches(&pattern.to_ascii_lowercase(), &string.to_ascii_lowercase())
+}
+
 fn at(s: &[u8], i: usize) -> u8 {
     s.get(i).copied().unwrap_or(0)
 }

@@ -29,6 +29,7 @@ use crate::store::{Session, Store};
 
 mod api;
 mod convert;
+pub(crate) mod functions;
 
 /// `NOSCRIPT No matching script. Please use EVAL.`
 pub(crate) const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -83,6 +84,8 @@ pub(crate) struct Scripts {
     seed: u64,
     /// The machine stack a script's calls may use.
     stack: usize,
+    /// FUNCTION's libraries, in a state of their own.
+    pub(crate) functions: functions::Functions,
 }
 
 // SAFETY: the interpreter's values are `Rc`s, which are not `Send` because
@@ -109,14 +112,17 @@ impl Scripts {
             cache: BTreeMap::new(),
             seed,
             stack: 1 << 20,
+            functions: functions::Functions::new(seed.rotate_left(13)),
         }
     }
 
-    /// SCRIPT FLUSH: the cache and every value the scripts left go.
+    /// SCRIPT FLUSH: the cache and every value the scripts left go (the
+    /// functions stay).
     fn flush(&mut self) {
-        let stack = self.stack;
-        *self = Scripts::new(self.seed);
-        self.set_stack_limit(stack);
+        let mut lua = api::sandbox(self.seed);
+        lua.set_stack_limit(self.stack);
+        self.lua = Some(Box::new(lua));
+        self.cache.clear();
     }
 
     /// How much machine stack a script's calls may use.
@@ -125,6 +131,7 @@ impl Scripts {
         if let Some(lua) = self.lua.as_mut() {
             lua.set_stack_limit(bytes);
         }
+        self.functions.set_stack_limit(bytes);
     }
 
     /// Compiles `body` unless it is cached; its SHA1.

@@ -230,6 +230,33 @@ impl Store {
         (ms > 0).then(|| (clock, clock().saturating_add(ms.saturating_mul(per_ms))))
     }
 
+    /// Notes for the log that the function libraries changed.
+    pub(crate) fn note_functions(&mut self) {
+        self.dbs[0].journal_functions();
+    }
+
+    /// The room the store has to grow.
+    pub(crate) fn room(&self) -> Room {
+        self.memory.room
+    }
+
+    /// `FUNCTION RESTORE <payload> FLUSH` of every library (a payload of
+    /// none when there are none): what the log writes for any change to
+    /// them, and what a compaction starts with.
+    pub fn functions_command(&self) -> [Vec<u8>; 4] {
+        [
+            b"FUNCTION".to_vec(),
+            b"RESTORE".to_vec(),
+            self.scripts.functions.dump(),
+            b"FLUSH".to_vec(),
+        ]
+    }
+
+    /// Whether there are function libraries.
+    pub fn has_functions(&self) -> bool {
+        !self.scripts.functions.is_empty()
+    }
+
     /// Whether `bytes` more fit in the memory the store may use.
     pub(crate) fn room_fits(&self, bytes: usize) -> bool {
         self.memory.room.fits(bytes)
@@ -819,6 +846,11 @@ impl Store {
                 crate::script::eval(self, session, how, args, now, memory)
             }
             Kind::Script => crate::script::script(self, args),
+            Kind::Fcall { read_only } => {
+                let memory = self.memory_ok;
+                crate::script::functions::fcall(self, session, read_only, args, now, memory)
+            }
+            Kind::Function => crate::script::functions::function(self, args, now),
             Kind::Normal(handler)
             | Kind::Configure(handler)
             | Kind::Caches(handler)

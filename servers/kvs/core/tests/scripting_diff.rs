@@ -5,7 +5,7 @@
 //! conversions both ways, every error and where it says it was raised,
 //! the sandbox, the libraries (string, table, math, cjson, cmsgpack,
 //! struct, bit), `redis.*`, the checks on commands a script may not run,
-//! SCRIPT and EVALSHA. Then seeded random scripts: chains of locals
+//! SCRIPT and EVALSHA, FUNCTION and FCALL. Then seeded random scripts: chains of locals
 //! computed from literals, each other, the libraries and `redis.call` on
 //! the keys (of every type, so WRONGTYPE and the rest come up), with a
 //! wrong type now and then on purpose (so that Lua's messages, which name
@@ -471,7 +471,139 @@ const COMMANDS: &[&[&str]] = &[
     &["MULTI"],
     &["EVAL", "return 1"],
     &["EXEC"],
+    // Functions.
+    &["FUNCTION", "FLUSH"],
+    &["FUNCTION", "LIST"],
+    &["FUNCTION", "DUMP"],
+    &["FUNCTION", "STATS"],
+    // FUNCTION LIST in Redis's order of libraries and functions (that of
+    // its hash tables, seeded at random) is left out: one library of one
+    // function at a time.
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=one\nredis.register_function{function_name='only', callback=function() return 1 end, flags={'allow-stale', 'no-writes'}, description='the one'}",
+    ],
+    &["FUNCTION", "LIST"],
+    &["FUNCTION", "LIST", "WITHCODE"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "o*", "WITHCODE"],
+    &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "ONE"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "nope*"],
+    &["FUNCTION", "LIST", "LIBRARYNAME"],
+    &["FUNCTION", "LIST", "bogus"],
+    &["FUNCTION", "DUMP"],
+    &["FUNCTION", "LOAD", LIBRARY],
+    &["FUNCTION", "LOAD", LIBRARY],
+    &["FUNCTION", "LOAD", "REPLACE", LIBRARY],
+    &["FUNCTION", "LOAD", "BAD", LIBRARY],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "one"],
+    &["FUNCTION", "STATS"],
+    &["FUNCTION", "DELETE", "one"],
+    &["FUNCTION", "DUMP"],
+    &["FCALL", "dbl", "0", "21"],
+    &["FCALL", "boom", "0"],
+    &["FCALL", "wr", "1", "@k1", "v"],
+    &["FCALL_RO", "wr", "1", "@k1", "v"],
+    &["FCALL_RO", "rd", "1", "@k1"],
+    &["FCALL", "inc", "1", "@k1"],
+    &["FCALL", "glob", "0"],
+    &["FCALL", "nosuch", "0"],
+    &["FCALL", "nosuch", "x"],
+    &["FCALL", "dbl", "-1"],
+    &["FCALL", "dbl", "5"],
+    &["FCALL", "dbl", "x"],
+    &["FCALL"],
+    &["FUNCTION", "LOAD", "return 1"],
+    &["FUNCTION", "LOAD", "#!lua\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=x"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=a-b\nredis.register_function('f', function() end)",
+    ],
+    &["FUNCTION", "LOAD", "#!python name=x\n"],
+    &["FUNCTION", "LOAD", "#!lua name=x foo=bar\n"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=y\nredis.register_function('dbl', function() return 1 end)",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.call('set','a','b')",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function('g-h', function() return 1 end)",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function('g', 5)",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function{function_name='g', callback=function() return 1 end, flags={'bogus'}}",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function('g', function() end) redis.register_function('g', function() end)",
+    ],
+    &["FUNCTION", "LOAD", "#!lua name=z\nlocal x = "],
+    &["FUNCTION", "LOAD", "#!lua name=z\nerror('boom')"],
+    &["FUNCTION", "LOAD", "#!lua name=z\nx = 1"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function{function_name='f4', callback=function() end, bogus=1}",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function('f5')",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function{callback=function() end}",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.register_function{function_name='f6'}",
+    ],
+    &["FUNCTION", "LOAD", "#!lua name=z\nlocal x = 1"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=z\nredis.log(redis.LOG_NOTICE, 'loading') redis.register_function('f7', function() return redis.REDIS_VERSION end)",
+    ],
+    &["FCALL", "f7", "0"],
+    &["FUNCTION", "DELETE", "z"],
+    &["FUNCTION", "DELETE", "nolib"],
+    &["FUNCTION", "KILL"],
+    &["FUNCTION", "FLUSH", "bad"],
+    &["FUNCTION", "RESTORE", "bad"],
+    &["FUNCTION", "DELETE", "lib1"],
+    &["FCALL", "dbl", "0", "1"],
+    &["FUNCTION", "FLUSH", "SYNC"],
 ];
+
+/// The library the function commands load.
+const LIBRARY: &str = "#!lua name=lib1
+local function helper(x) return x * 2 end
+redis.register_function('dbl', function(keys, args) return helper(tonumber(args[1])) end)
+redis.register_function('boom', function(keys, args)
+  error('bad')
+end)
+redis.register_function('wr', function(keys, args) return redis.call('set', keys[1], args[1]) end)
+redis.register_function{function_name='rd', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes', 'allow-oom'}, description='reads'}
+redis.register_function('inc', function(keys) return redis.call('incr', keys[1]) end)
+redis.register_function('glob', function(keys) return type(KEYS) end)";
 
 /// Runs `words` (keys and values under the prefix where they begin with
 /// `@`) on both.

@@ -108,6 +108,13 @@ impl Lua {
         self.globals.clone()
     }
 
+    /// Puts `globals` in place of the globals table, and returns the one it
+    /// replaces (a host runs code in another environment so, as Redis runs
+    /// a function library's loading).
+    pub fn set_globals(&mut self, globals: TableRef) -> TableRef {
+        core::mem::replace(&mut self.globals, globals)
+    }
+
     /// A new empty table, tracked for [`Lua::collect`].
     pub fn new_table(&mut self) -> TableRef {
         match self.wrap(Table::new(self.keys)) {

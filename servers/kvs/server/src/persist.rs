@@ -587,6 +587,7 @@ impl<D: SectorDevice> Log<D> {
                 recopy: Vec::new(),
                 written: 0,
                 image: Vec::new(),
+                functions: true,
             }
         });
         rewrite.next.salt
@@ -620,6 +621,9 @@ impl<D: SectorDevice> Log<D> {
         let Some(rw) = self.rewrite.as_mut() else {
             return Ok(false);
         };
+        if core::mem::take(&mut rw.functions) {
+            aof::functions_record(&mut rw.image, rw.next.salt, store, now_ms, false);
+        }
         rw.image.extend_from_slice(changes);
         let start = rw.next.area_start(rw.next.area);
         let (salt, device) = (rw.next.salt, &mut self.device);
@@ -736,6 +740,9 @@ struct Rewrite {
     written: u64,
     /// Bytes of the new log after those, not yet written.
     image: Vec<u8>,
+    /// The function libraries are still to copy (first, as they were when
+    /// the first step ran).
+    functions: bool,
 }
 
 /// Whether a log of `len` bytes and its end marker (zeros to the end of

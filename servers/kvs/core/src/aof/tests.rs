@@ -302,6 +302,51 @@ fn select_and_multi_replay() {
 }
 
 #[test]
+fn scripts_and_functions_replay_by_their_effect() {
+    let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
+    let lib = b"#!lua name=lib\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
+    let random = b"redis.call('set', KEYS[1], math.random(1000000)) redis.call('select', '3') redis.call('set', KEYS[1], 'three') return 1";
+    for args in [
+        &[&b"EVAL"[..], random, b"1", b"r"][..],
+        &[b"FUNCTION", b"LOAD", lib],
+        &[b"FCALL", b"bump", b"1", b"n"],
+        &[b"FCALL", b"bump", b"1", b"n"],
+        &[b"EVAL", b"return redis.call('get', KEYS[1])", b"1", b"r"],
+    ] {
+        w.execute(&mut st, &mut s, args, 0, None);
+    }
+    // The EVAL, the load, the two FCALLs; the read logs nothing.
+    assert_eq!(w.records(), 4);
+    let mut b = Store::new();
+    replay(w.bytes(), &mut b, 0);
+    assert_eq!(
+        dump(&st, 0),
+        dump(&b, 0),
+        "the random number as it was, and db 3"
+    );
+    // The library came back with the log, and by a compaction.
+    let mut bs = Session::new();
+    assert_eq!(
+        b.execute(&mut bs, &[b"FCALL", b"bump", b"1", b"n"], 0),
+        Reply::Integer(3)
+    );
+    let mut c = Store::new();
+    replay(&rewrite(&st, 0, 0), &mut c, 0);
+    assert_eq!(
+        c.execute(&mut bs, &[b"FCALL", b"bump", b"1", b"n"], 0),
+        Reply::Integer(3)
+    );
+    // Deleting the last library is logged too.
+    w.execute(&mut st, &mut s, &[b"FUNCTION", b"DELETE", b"lib"], 0, None);
+    let mut d = Store::new();
+    replay(w.bytes(), &mut d, 0);
+    assert_eq!(
+        d.execute(&mut bs, &[b"FCALL", b"bump", b"1", b"n"], 0),
+        Reply::error("ERR Function not found")
+    );
+}
+
+#[test]
 fn bitmap_and_keyspace_commands_replay() {
     let (mut st, mut s, mut w) = (Store::new(), Session::new(), AofWriter::new());
     for line in [

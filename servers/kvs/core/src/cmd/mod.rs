@@ -68,6 +68,12 @@ pub(crate) enum Kind {
     Eval(crate::script::Eval),
     /// SCRIPT: the store's script cache.
     Script,
+    /// FCALL and FCALL_RO: a function of a loaded library.
+    Fcall {
+        read_only: bool,
+    },
+    /// FUNCTION: the function libraries.
+    Function,
 }
 
 /// A command the store runs: its row, and what running it means.
@@ -85,6 +91,7 @@ impl Command {
         self.spec.has(Flag::Write)
             || matches!(self.kind, Kind::Exec | Kind::Caches(_))
             || matches!(self.kind, Kind::Eval(how) if !how.read_only())
+            || matches!(self.kind, Kind::Fcall { read_only: false })
     }
 
     /// It may grow the data (Redis's `denyoom`: refused when out of

@@ -24,6 +24,71 @@ const fn runs(kind: Kind) -> Option<Run> {
     Some(Run(kind))
 }
 
+/// FUNCTION's subcommands, which the store answers through the container.
+static FUNCTION: &[Spec] = &[
+    spec! {
+        name: "function|delete", arity: 3, flags: [Write, Noscript], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Deletes a library and its functions.",
+        syntax: "library-name",
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+    },
+    spec! {
+        name: "function|dump", arity: 2, flags: [Noscript], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Returns a payload of every library, for FUNCTION RESTORE.",
+        syntax: "",
+    },
+    spec! {
+        name: "function|flush", arity: -2, flags: [Write, Noscript], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Deletes every library.",
+        syntax: "[ASYNC|SYNC]",
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+    },
+    spec! {
+        name: "function|help", arity: 2, flags: [Loading, Stale], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Lists the FUNCTION subcommands.",
+        syntax: "",
+    },
+    spec! {
+        name: "function|kill", arity: 2, flags: [Noscript, AllowBusy], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Stops the running function (none runs between two commands).",
+        syntax: "",
+        tips: ["request_policy:all_shards", "response_policy:one_succeeded"],
+    },
+    spec! {
+        name: "function|list", arity: -2, flags: [Noscript], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Lists the libraries, their functions and their code.",
+        syntax: "[LIBRARYNAME library-name-pattern] [WITHCODE]",
+        tips: ["nondeterministic_output_order"],
+    },
+    spec! {
+        name: "function|load", arity: -3, flags: [Write, Denyoom, Noscript], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Loads a library of functions.",
+        syntax: "[REPLACE] function-code",
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+    },
+    spec! {
+        name: "function|restore", arity: -3, flags: [Write, Denyoom, Noscript], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Loads the libraries of a FUNCTION DUMP payload.",
+        syntax: "serialized-value [FLUSH|APPEND|REPLACE]",
+        tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+    },
+    spec! {
+        name: "function|stats", arity: 2, flags: [Noscript, AllowBusy], keys: NONE,
+        group: Scripting, since: "7.0.0", run: None,
+        summary: "Returns the running function (never one between commands) and the engines' counts.",
+        syntax: "",
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+    },
+];
+
 /// SCRIPT's subcommands, which the store answers through the container.
 static SCRIPT: &[Spec] = &[
     spec! {
@@ -528,6 +593,20 @@ pub static COMMANDS: &[Spec] = &[
         key_specs: [[Ro Access; index(1); range(0, 1, 0)]],
     },
     spec! {
+        name: "fcall", arity: -3, flags: [Noscript, Stale, SkipMonitor, MayReplicate, NoMandatoryKeys], keys: TIMEOUT_COUNTED,
+        group: Scripting, since: "7.0.0", run: runs(Kind::Fcall { read_only: false }),
+        summary: "Runs a function of a loaded library.",
+        syntax: "function numkeys:integer [key...] [arg...]",
+        key_specs: [[Rw Access Update; index(2); keynum(0, 1, 1)]],
+    },
+    spec! {
+        name: "fcall_ro", arity: -3, flags: [Readonly, Noscript, Stale, SkipMonitor, NoMandatoryKeys], keys: TIMEOUT_COUNTED,
+        group: Scripting, since: "7.0.0", run: runs(Kind::Fcall { read_only: true }),
+        summary: "Runs a function that only reads.",
+        syntax: "function numkeys:integer [key...] [arg...]",
+        key_specs: [[Ro Access; index(2); keynum(0, 1, 1)]],
+    },
+    spec! {
         name: "flushall", arity: -1, flags: [Write], keys: NONE,
         group: Server, since: "1.0.0", run: normal(server::flushall),
         summary: "Deletes the keys of every database.",
@@ -542,6 +621,13 @@ pub static COMMANDS: &[Spec] = &[
         syntax: "[ASYNC|SYNC]",
         acl: [Keyspace, Dangerous],
         tips: ["request_policy:all_shards", "response_policy:all_succeeded"],
+    },
+    spec! {
+        name: "function", arity: -2, flags: [], keys: NONE,
+        group: Scripting, since: "7.0.0", run: runs(Kind::Function),
+        summary: "Manages the function libraries.",
+        syntax: "",
+        subcommands: FUNCTION,
     },
     spec! {
         name: "geoadd", arity: -5, flags: [Write, Denyoom], keys: ONE,

@@ -700,6 +700,47 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The kind byte of a function library in a payload (`FUNCTION DUMP`).
+const FUNCTION_LIBRARY: u8 = 245;
+
+/// `FUNCTION DUMP`'s payload: each library's code as a string after its
+/// kind byte, then the footer.
+pub(crate) fn dump_functions<'a>(codes: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(FUNCTION_LIBRARY);
+        write_string(&mut out, code);
+    }
+    footer(&mut out);
+    out
+}
+
+/// The libraries' code a verified `FUNCTION DUMP` payload holds.
+pub(crate) fn load_functions(payload: &[u8], room: Room) -> Result<Vec<Vec<u8>>, PayloadError> {
+    let body = payload.len().saturating_sub(10);
+    let mut r = Reader {
+        b: &payload[..body],
+        at: 0,
+        room,
+        spent: 0,
+    };
+    let mut codes = Vec::new();
+    while r.at < body {
+        match r.byte()? {
+            FUNCTION_LIBRARY => codes.push(r.string()?),
+            other => return Err(FormatError::UnknownType(other).into()),
+        }
+    }
+    Ok(codes)
+}
+
+/// Appends the version and the checksum of everything before them.
+fn footer(out: &mut Vec<u8>) {
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    let crc = crc64::crc64(out);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
 /// The DUMP payload of `value`, whose encoding is `enc`, under `t`.
 ///
 /// Byte for byte Redis's wherever Redis's bytes follow from the value:
@@ -792,9 +833,7 @@ pub(crate) fn dump(value: &Value, enc: Encoding, t: &Thresholds) -> Vec<u8> {
             }
         }
     }
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    let crc = crc64::crc64(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    footer(&mut out);
     out
 }
 

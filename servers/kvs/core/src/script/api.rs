@@ -70,9 +70,13 @@ enum Api {
     Breakpoint,
     Debug,
     AclCheckCmd,
+    /// Only while a function library loads.
+    RegisterFunction,
 }
 
-const API: [(&str, Api); 12] = [
+/// The `redis` functions, by id: a script's are all but the last, which
+/// only a library's loading sees.
+const API: [(&str, Api); 13] = [
     ("call", Api::Call),
     ("pcall", Api::Pcall),
     ("sha1hex", Api::Sha1hex),
@@ -85,7 +89,56 @@ const API: [(&str, Api); 12] = [
     ("breakpoint", Api::Breakpoint),
     ("debug", Api::Debug),
     ("acl_check_cmd", Api::AclCheckCmd),
+    ("register_function", Api::RegisterFunction),
 ];
+
+/// The `redis` constants: the log levels, the replication flags and the
+/// version.
+fn constants() -> [(&'static str, Value); 11] {
+    [
+        ("LOG_DEBUG", Value::Num(0.0)),
+        ("LOG_VERBOSE", Value::Num(1.0)),
+        ("LOG_NOTICE", Value::Num(2.0)),
+        ("LOG_WARNING", Value::Num(3.0)),
+        ("REPL_NONE", Value::Num(0.0)),
+        ("REPL_AOF", Value::Num(1.0)),
+        ("REPL_SLAVE", Value::Num(2.0)),
+        ("REPL_REPLICA", Value::Num(2.0)),
+        ("REPL_ALL", Value::Num(3.0)),
+        ("REDIS_VERSION", Value::str(b"7.0.15")),
+        ("REDIS_VERSION_NUM", Value::Num(f64::from(0x07_00_0f))),
+    ]
+}
+
+/// The environment a function library loads in, as Redis 7.0's: a `redis`
+/// table with `register_function`, `log` and the constants but for the
+/// replication flags, and nothing else; reading anything else, in either,
+/// is an error.
+pub(super) fn loading_environment(lua: &mut Lua) -> lua::TableRef {
+    let redis = lua.new_table();
+    for name in ["register_function", "log"] {
+        let id = API.iter().position(|(n, _)| *n == name).unwrap_or_default();
+        let f = lua.host_function(API[id].0, id as u32);
+        let _ = redis.borrow_mut().set(Value::str(name.as_bytes()), f);
+    }
+    for (name, value) in constants() {
+        if !name.starts_with("REPL_") {
+            let _ = redis.borrow_mut().set(Value::str(name.as_bytes()), value);
+        }
+    }
+    let globals = lua.new_table();
+    let _ = globals
+        .borrow_mut()
+        .set(Value::str(b"redis"), Value::Table(redis.clone()));
+    for t in [&globals, &redis] {
+        let meta = lua.new_table();
+        let index = lua.native("__index", undeclared_global);
+        let _ = meta.borrow_mut().set(Value::str(b"__index"), index);
+        t.borrow_mut().meta = Some(meta);
+    }
+    protect(&Value::Table(globals.clone()), &mut Vec::new());
+    globals
+}
 
 /// A state sandboxed as Redis 7.0's: only the kept globals, the `redis`
 /// table, Redis's `pcall`, and every table the globals reach read-only;
@@ -112,24 +165,14 @@ pub(super) fn sandbox(seed: u64) -> Lua {
     let pcall = lua.native("pcall", pcall);
     lua.set_global("pcall", pcall);
     let redis = lua.new_table();
-    for (i, (name, _)) in API.iter().enumerate() {
+    for (i, (name, api)) in API.iter().enumerate() {
+        if *api == Api::RegisterFunction {
+            continue;
+        }
         let f = lua.host_function(name, i as u32);
         let _ = redis.borrow_mut().set(Value::str(name.as_bytes()), f);
     }
-    let constants: [(&str, Value); 11] = [
-        ("LOG_DEBUG", Value::Num(0.0)),
-        ("LOG_VERBOSE", Value::Num(1.0)),
-        ("LOG_NOTICE", Value::Num(2.0)),
-        ("LOG_WARNING", Value::Num(3.0)),
-        ("REPL_NONE", Value::Num(0.0)),
-        ("REPL_AOF", Value::Num(1.0)),
-        ("REPL_SLAVE", Value::Num(2.0)),
-        ("REPL_REPLICA", Value::Num(2.0)),
-        ("REPL_ALL", Value::Num(3.0)),
-        ("REDIS_VERSION", Value::str(b"7.0.15")),
-        ("REDIS_VERSION_NUM", Value::Num(f64::from(0x07_00_0f))),
-    ];
-    for (name, value) in constants {
+    for (name, value) in constants() {
         let _ = redis.borrow_mut().set(Value::str(name.as_bytes()), value);
     }
     lua.set_global("redis", Value::Table(redis));
@@ -232,6 +275,8 @@ pub(super) struct Host<'a> {
     resp3: bool,
     /// The clock and the tick past which the script is stopped.
     deadline: Option<(fn() -> u64, u64)>,
+    /// While a function library loads: the functions it registered.
+    registering: Option<Vec<super::functions::Registered>>,
 }
 
 impl<'a> Host<'a> {
@@ -247,6 +292,7 @@ impl<'a> Host<'a> {
         let deadline = store.script_deadline();
         Host {
             deadline,
+            registering: None,
             store,
             session,
             now,
@@ -258,6 +304,16 @@ impl<'a> Host<'a> {
 
     pub(super) fn resp3(&self) -> bool {
         self.resp3
+    }
+
+    /// Lets `redis.register_function` register, for a library's loading.
+    pub(super) fn start_registering(&mut self) {
+        self.registering = Some(Vec::new());
+    }
+
+    /// What the library registered.
+    pub(super) fn registered(&mut self) -> Vec<super::functions::Registered> {
+        self.registering.take().unwrap_or_default()
     }
 
     /// `redis.call` and `redis.pcall`: the command's reply as a Lua
@@ -438,6 +494,23 @@ impl lua::Host for Host<'_> {
                     ));
                 }
                 Ok(Vec::new())
+            }
+            Api::RegisterFunction => {
+                let registered =
+                    super::functions::register(args).map_err(|text| raise(lua, text))?;
+                match self.registering.as_mut() {
+                    Some(list) if list.iter().any(|r| r.name == registered.name) => {
+                        Err(raise(lua, "ERR Function already exists in the library"))
+                    }
+                    Some(list) => {
+                        list.push(registered);
+                        Ok(Vec::new())
+                    }
+                    None => Err(raise(
+                        lua,
+                        "ERR redis.register_function can only be called on FUNCTION LOAD command",
+                    )),
+                }
             }
             Api::ReplicateCommands => Ok(vec![Value::Bool(true)]),
             Api::Breakpoint => Ok(vec![Value::Bool(false)]),

@@ -214,29 +214,37 @@ fn table_reply(t: &TableRef, resp3: bool, depth: usize) -> Reply {
     Reply::array(items)
 }
 
-/// The reply to a script that raised `e`: its `err` string as it is, or
-/// `ERR` and the value as `tostring` shows it, then where it was raised:
-/// ` script: <sha>, on @user_script:<line>.`
-pub(super) fn raised(e: &lua::Error, sha: &[u8; 40]) -> Reply {
-    // Here (unlike in a returned table) a number will do as `err`.
+/// What a script that raised `e` is told, before where: its `err` string
+/// as it is (a number will do here, unlike in a returned table), or `ERR`
+/// and the value as `tostring` shows it.
+pub(super) fn message(e: &lua::Error) -> String {
     let err = match &e.value {
         Value::Table(t) => t.borrow().get(&key("err")).to_bytes(),
         _ => None,
     };
-    let message = match &e.value {
-        _ if err.is_some() => text(&err.unwrap_or_default()),
-        Value::Nil => String::from("ERR nil"),
-        Value::Bool(b) => format!("ERR {b}"),
-        Value::Num(_) | Value::Str(_) => format!("ERR {}", text(&e.text())),
-        other => format!("ERR {}: {:#x}", other.type_name(), other.address()),
-    };
+    match (&e.value, err) {
+        (_, Some(err)) => text(&err),
+        (Value::Nil, _) => String::from("ERR nil"),
+        (Value::Bool(b), _) => format!("ERR {b}"),
+        (Value::Num(_) | Value::Str(_), _) => format!("ERR {}", text(&e.text())),
+        (other, _) => format!("ERR {}: {:#x}", other.type_name(), other.address()),
+    }
+}
+
+/// The reply to a script (or function, `name` being its SHA1 or name) that
+/// raised `e`: its [`message`], then where it was raised: ` script:
+/// <name>, on @user_script:<line>.`
+pub(super) fn raised(e: &lua::Error, name: &[u8]) -> Reply {
     let (chunk, line) = match &e.at {
-        Some((chunk, line)) if &chunk[..] == super::CHUNK => (String::from("@user_script"), *line),
+        Some((chunk, line)) if &chunk[..] == b"user_script" || &chunk[..] == b"user_function" => {
+            (format!("@{}", text(chunk)), *line)
+        }
         Some((chunk, line)) => (text(chunk), *line),
         None => (String::from("@user_script"), 0),
     };
     Reply::Error(format!(
-        "{message} script: {}, on {chunk}:{line}.",
-        text(sha)
+        "{} script: {}, on {chunk}:{line}.",
+        message(e),
+        text(name)
     ))
 }

@@ -417,3 +417,123 @@ fn a_script_cannot_fill_the_memory() {
     USED.store(0, Ordering::Relaxed);
     assert_eq!(eval(&mut t, "return 2"), ":2\r\n");
 }
+
+const LIBRARY: &str = "#!lua name=lib1
+local function helper(x) return x * 2 end
+redis.register_function('dbl', function(keys, args) return helper(tonumber(args[1])) end)
+redis.register_function('boom', function(keys, args)
+  error('bad')
+end)
+redis.register_function('wr', function(keys, args) return redis.call('set', keys[1], args[1]) end)
+redis.register_function{function_name='rd', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}";
+
+#[test]
+fn functions_load_and_run() {
+    let mut t = T::new();
+    assert_eq!(
+        t.argv(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]),
+        bulk("lib1")
+    );
+    assert_eq!(
+        t.argv(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]),
+        err("ERR Library 'lib1' already exists")
+    );
+    assert_eq!(t.run("FCALL dbl 0 21"), int(42));
+    assert_eq!(
+        t.run("FCALL boom 0"),
+        err("ERR user_function:5: bad script: boom, on @user_function:5.")
+    );
+    assert_eq!(t.run("FCALL wr 1 fk v"), ok());
+    assert_eq!(
+        t.run("FCALL_RO wr 1 fk v"),
+        err("ERR Can not execute a script with write flag using *_ro command.")
+    );
+    assert_eq!(t.run("FCALL_RO rd 1 fk"), bulk("v"));
+    assert_eq!(t.run("FCALL nosuch 0"), err("ERR Function not found"));
+    assert_eq!(t.run("FCALL dbl x"), err("ERR Bad number of keys provided"));
+    // SCRIPT FLUSH leaves functions; the libraries outlive a FLUSHALL.
+    t.run("SCRIPT FLUSH");
+    t.run("FLUSHALL");
+    assert_eq!(t.run("FCALL dbl 0 2"), int(4));
+    // DUMP, then RESTORE after a FLUSH.
+    let Reply::Bulk(Some(payload)) = t.run("FUNCTION DUMP") else {
+        panic!("a payload")
+    };
+    assert_eq!(t.run("FUNCTION FLUSH"), ok());
+    assert_eq!(t.run("FCALL dbl 0 2"), err("ERR Function not found"));
+    assert_eq!(t.argv(&[b"FUNCTION", b"RESTORE", &payload]), ok());
+    assert_eq!(
+        t.argv(&[b"FUNCTION", b"RESTORE", &payload]),
+        err("ERR Library 'lib1' already exists"),
+        "APPEND refuses a name taken"
+    );
+    assert_eq!(
+        t.argv(&[b"FUNCTION", b"RESTORE", &payload, b"REPLACE"]),
+        ok()
+    );
+    assert_eq!(
+        t.argv(&[b"FUNCTION", b"RESTORE", b"junk"]),
+        err("ERR DUMP payload version or checksum are wrong")
+    );
+    assert_eq!(t.run("FCALL dbl 0 3"), int(6));
+    assert_eq!(t.run("FUNCTION DELETE lib1"), ok());
+    assert_eq!(t.run("FUNCTION DELETE lib1"), err("ERR Library not found"));
+}
+
+#[test]
+fn a_library_loads_in_redis_s_narrow_environment() {
+    let mut t = T::new();
+    let load = |t: &mut T, code: &str| t.argv(&[b"FUNCTION", b"LOAD", code.as_bytes()]);
+    assert_eq!(
+        load(&mut t, "return 1"),
+        err("ERR Missing library metadata")
+    );
+    assert_eq!(
+        load(&mut t, "#!lua\nreturn 1"),
+        err("ERR Library name was not given")
+    );
+    assert_eq!(
+        load(&mut t, "#!python name=x\n"),
+        err("ERR Engine 'python' not found")
+    );
+    assert_eq!(
+        load(&mut t, "#!lua name=x foo=bar\n"),
+        err("ERR Invalid metadata value given: foo=bar")
+    );
+    assert_eq!(
+        load(&mut t, "#!lua name=z\nredis.call('set','a','b')"),
+        err(
+            "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'call'"
+        )
+    );
+    assert_eq!(
+        load(&mut t, "#!lua name=z\nx = 1"),
+        err(
+            "ERR Error registering functions: ERR user_function:2: Attempt to modify a readonly table"
+        )
+    );
+    assert_eq!(
+        load(&mut t, "#!lua name=z\nredis.register_function('g', 5)"),
+        err(
+            "ERR Error registering functions: ERR second argument to redis.register_function must be a function"
+        )
+    );
+    assert_eq!(
+        load(&mut t, "#!lua name=z\nlocal x = 1"),
+        err("ERR No functions registered")
+    );
+    assert_eq!(
+        load(&mut t, "#!lua name=z\nlocal x = "),
+        err("ERR Error compiling function: user_function:2: unexpected symbol near '<eof>'")
+    );
+    // At run time a function sees the whole sandbox, without
+    // register_function.
+    assert_eq!(
+        load(
+            &mut t,
+            "#!lua name=z\nredis.register_function('f', function() return {type(string), type(redis.register_function)} end)"
+        ),
+        bulk("z")
+    );
+    assert_eq!(t.run("FCALL f 0"), arr(&["table", "nil"]));
+}
