@@ -514,6 +514,9 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     job_queue(redis_port)?;
     client_library("redis_py.py", redis_port)?;
     let r = |args: &[&str]| redis(redis_port, args);
+    // A function library, which the log keeps across the power cut.
+    expect("FUNCTION LOAD", r(&["function", "load", VISITS]), "e2e")?;
+    expect("FCALL", r(&["fcall", "visits", "1", "fk"]), "1")?;
     expect("SET", r(&["set", "a", "1"]), "OK")?;
     expect("GET", r(&["get", "a"]), "1")?;
     expect("INCR", r(&["incr", "a"]), "2")?;
@@ -631,10 +634,18 @@ fn first_boot(ports: Ports, qmp: &Path) -> Result<()> {
     expect("EXISTS mk", redis(redis_port, &["exists", "mk"]), "0")
 }
 
+/// The function library the first boot loads and the second calls.
+const VISITS: &str = "#!lua name=e2e\nredis.register_function('visits', function(keys) return redis.call('incr', keys[1]) end)";
+
 /// The second boot's checks: what the first wrote is there.
 fn second_boot(ports: Ports) -> Result<()> {
     let (redis_port, http_port) = (ports.redis, ports.http);
     memcached_after_reboot(ports.memcached)?;
+    expect(
+        "FCALL of a library loaded before the power cut",
+        redis(redis_port, &["fcall", "visits", "1", "fk"]),
+        "2",
+    )?;
     expect(
         "GET a after the reboot",
         redis(redis_port, &["get", "a"]),

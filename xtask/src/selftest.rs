@@ -165,7 +165,7 @@ const CASES: [Case; 14] = [
         cpu: None,
     },
     Case {
-        name: "system: config/default, release build (redis-cli and curl from the host, 1,000 idle HTTP connections beside RESP, an APPEND flood past maxmemory, a power cut, the data after the reboot, oversized queries and clients closed, LRU eviction, redis-benchmark)",
+        name: "system: config/default, release build (redis-cli and curl from the host, 1,000 idle HTTP connections beside RESP, an APPEND flood past maxmemory, a power cut, the data and a function library after the reboot, oversized queries and clients closed, LRU eviction, redis-benchmark)",
         scenario: Scenario::Default,
         firmware: Firmware::Bios,
         media: Media::Cdrom,

@@ -134,6 +134,8 @@ fn arith(op: BinOp, a: f64, b: f64) -> f64 {
 }
 
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod libs_tests;
 #[cfg(test)]
 mod tests;

@@ -86,6 +86,25 @@ pub(crate) fn check_int(exec: &Exec<'_>, args: &[Value], n: usize) -> Result<i64
     Ok(crate::format::c_double_to_i64(check_num(exec, args, n)?))
 }
 
+/// An `int` argument (`luaL_checkint`): the integer cut to its low 32
+/// bits, as C's cast to `int` cuts it.
+pub(crate) fn check_c_int(exec: &Exec<'_>, args: &[Value], n: usize) -> Result<i64, Error> {
+    Ok(i64::from(check_int(exec, args, n)? as i32))
+}
+
+/// An optional `int` argument (`luaL_optint`).
+pub(crate) fn opt_c_int(
+    exec: &Exec<'_>,
+    args: &[Value],
+    n: usize,
+    default: i64,
+) -> Result<i64, Error> {
+    if arg(args, n).is_nil() {
+        return Ok(default);
+    }
+    check_c_int(exec, args, n)
+}
+
 pub(crate) fn opt_int(
     exec: &Exec<'_>,
     args: &[Value],
@@ -312,7 +331,7 @@ fn select(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
     {
         return one(Value::Num(n as f64));
     }
-    let i = check_int(exec, &args, 1)?;
+    let i = check_c_int(exec, &args, 1)?;
     let i = if i < 0 {
         n + i
     } else if i > n {
@@ -402,10 +421,10 @@ fn type_(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 
 fn unpack(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let t = check_table(exec, &args, 1)?;
-    let i = opt_int(exec, &args, 2, 1)?;
+    let i = opt_c_int(exec, &args, 2, 1)?;
     let j = match arg(&args, 3) {
         Value::Nil => t.borrow().len() as i64,
-        _ => check_int(exec, &args, 3)?,
+        _ => check_c_int(exec, &args, 3)?,
     };
     if i > j {
         return Ok(Vec::new());

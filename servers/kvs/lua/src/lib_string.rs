@@ -91,7 +91,7 @@ fn reverse(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 
 fn rep(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let s = check_str(exec, &args, 1)?;
-    let n = check_int(exec, &args, 2)?;
+    let n = crate::lib_base::check_c_int(exec, &args, 2)?;
     if n <= 0 || s.is_empty() {
         return Ok(vec![Value::str(b"")]);
     }
@@ -123,7 +123,7 @@ fn byte(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 fn char(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let mut out = Vec::with_capacity(args.len());
     for n in 1..=args.len() {
-        let c = check_int(exec, &args, n)?;
+        let c = crate::lib_base::check_c_int(exec, &args, n)?;
         let Ok(c) = u8::try_from(c) else {
             return Err(arg_error(exec, n, "invalid value"));
         };
@@ -322,7 +322,7 @@ fn gsub(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     }
     let max = match arg(&args, 4) {
         Value::Nil => i64::MAX,
-        _ => check_int(exec, &args, 4)?,
+        _ => crate::lib_base::check_c_int(exec, &args, 4)?,
     };
     let (anchored, p) = pattern::anchor(&p);
     let mut budget = Budget::default();

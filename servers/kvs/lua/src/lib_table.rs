@@ -5,7 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::exec::Exec;
-use crate::lib_base::{arg, check_int, check_table, native_error, opt_int, opt_str};
+use crate::lib_base::{arg, check_c_int, check_table, native_error, opt_c_int, opt_str};
 use crate::value::{NativeResult, TableRef, Value};
 use crate::{Error, Lua};
 
@@ -73,15 +73,10 @@ fn insert(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     match args.len() {
         2 => set(&t, n, arg(&args, 2))?,
         3 => {
-            let pos = check_int(exec, &args, 2)?;
-            // Lua 5.1 grows to the position given, moving up what is there.
-            let n = n.max(pos);
-            let mut i = n;
-            while i > pos {
-                let v = get(&t, i - 1);
-                set(&t, i, v)?;
-                i -= 1;
-            }
+            let pos = check_c_int(exec, &args, 2)?;
+            // Lua 5.1 grows to the position given, moving up what is
+            // there: t[i] = t[i - 1] from the end down to pos + 1.
+            shift(&t, pos, n.max(pos), 1)?;
             set(&t, pos, arg(&args, 3))?;
         }
         _ => return Err(native_error(exec, "wrong number of arguments to 'insert'")),
@@ -93,28 +88,72 @@ fn insert(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 fn remove(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let t = check_table(exec, &args, 1)?;
     let n = len(&t);
-    let pos = opt_int(exec, &args, 2, n)?;
-    if n == 0 {
+    let pos = opt_c_int(exec, &args, 2, n)?;
+    // Nothing to remove outside 1..=n (Lua 5.1's rule).
+    if !(1 <= pos && pos <= n) {
         return Ok(Vec::new());
     }
     let removed = get(&t, pos);
-    let mut i = pos;
-    while i < n {
-        let v = get(&t, i + 1);
-        set(&t, i, v)?;
-        i += 1;
-    }
+    shift(&t, pos, n, -1)?;
     set(&t, n, Value::Nil)?;
     Ok(vec![removed])
+}
+
+/// The integer keys of `t` within `lo..=hi`.
+fn int_keys(t: &TableRef, lo: i64, hi: i64) -> Vec<(i64, Value)> {
+    t.borrow()
+        .entries()
+        .filter_map(|(k, v)| match k {
+            Value::Num(n) if libm::trunc(n) == n && (lo as f64..=hi as f64).contains(&n) => {
+                Some((n as i64, v))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Moves the values between `from` and `to` one place: up (`by` 1:
+/// t[i] = t[i - 1] for i from `to` down to `from` + 1) or down (-1:
+/// t[i] = t[i + 1] for i from `from` up to `to` - 1). Key by key, as Lua
+/// does, where the range is about the table's size; where it is far
+/// larger (a position of -2^31), only the keys the table has move, to the
+/// same end, so that a hostile position costs no more than the table.
+fn shift(t: &TableRef, from: i64, to: i64, by: i64) -> Result<(), Error> {
+    let span = to.saturating_sub(from);
+    let size = t.borrow().entries().count() as i64;
+    if span <= 2 * size + 64 {
+        let mut i = if by > 0 { to } else { from };
+        while if by > 0 { i > from } else { i < to } {
+            let v = get(t, i - by);
+            set(t, i, v)?;
+            i -= by;
+        }
+        return Ok(());
+    }
+    // The sources (from..to-1 moving up, from+1..to moving down), and the
+    // destinations, which hold nil unless a source lands there.
+    let (lo, hi) = if by > 0 {
+        (from, to - 1)
+    } else {
+        (from + 1, to)
+    };
+    let moving = int_keys(t, lo, hi);
+    for (k, _) in int_keys(t, lo + by, hi + by) {
+        set(t, k, Value::Nil)?;
+    }
+    for (k, v) in moving {
+        set(t, k + by, v)?;
+    }
+    Ok(())
 }
 
 fn concat(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let t = check_table(exec, &args, 1)?;
     let sep = opt_str(exec, &args, 2, b"")?;
-    let i = opt_int(exec, &args, 3, 1)?;
+    let i = opt_c_int(exec, &args, 3, 1)?;
     let j = match arg(&args, 4) {
         Value::Nil => len(&t),
-        _ => check_int(exec, &args, 4)?,
+        _ => check_c_int(exec, &args, 4)?,
     };
     let mut out = Vec::new();
     let mut k = i;
