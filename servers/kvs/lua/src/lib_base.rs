@@ -99,10 +99,7 @@ pub(crate) fn opt_c_int(
     n: usize,
     default: i64,
 ) -> Result<i64, Error> {
-    if arg(args, n).is_nil() {
-        return Ok(default);
-    }
-    check_c_int(exec, args, n)
+    Ok(i64::from(opt_int(exec, args, n, default)? as i32))
 }
 
 pub(crate) fn opt_int(

@@ -224,42 +224,32 @@ fn encode_keep_buffer(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult
     Ok(vec![v])
 }
 
-fn encode_max_depth(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
+/// A configuration function that sets one integer field (`lo..=hi`)
+/// and returns it.
+fn integer_setting(
+    exec: &mut Exec<'_>,
+    mut args: Vec<Value>,
+    field: fn(&mut Config) -> &mut i64,
+    lo: i64,
+    hi: i64,
+) -> NativeResult {
     let state = config_args(exec, &mut args, 1)?;
     let mut cfg = Config::load(&state);
-    let v = integer_option(
-        exec,
-        &args,
-        1,
-        &mut cfg.encode_max_depth,
-        1,
-        i32::MAX.into(),
-    )?;
+    let v = integer_option(exec, &args, 1, field(&mut cfg), lo, hi)?;
     cfg.save(&state);
     Ok(vec![v])
 }
 
-fn decode_max_depth(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
-    let state = config_args(exec, &mut args, 1)?;
-    let mut cfg = Config::load(&state);
-    let v = integer_option(
-        exec,
-        &args,
-        1,
-        &mut cfg.decode_max_depth,
-        1,
-        i32::MAX.into(),
-    )?;
-    cfg.save(&state);
-    Ok(vec![v])
+fn encode_max_depth(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
+    integer_setting(exec, args, |c| &mut c.encode_max_depth, 1, i32::MAX.into())
 }
 
-fn encode_number_precision(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
-    let state = config_args(exec, &mut args, 1)?;
-    let mut cfg = Config::load(&state);
-    let v = integer_option(exec, &args, 1, &mut cfg.precision, 1, 14)?;
-    cfg.save(&state);
-    Ok(vec![v])
+fn decode_max_depth(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
+    integer_setting(exec, args, |c| &mut c.decode_max_depth, 1, i32::MAX.into())
+}
+
+fn encode_number_precision(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
+    integer_setting(exec, args, |c| &mut c.precision, 1, 14)
 }
 
 fn encode_sparse_array(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {

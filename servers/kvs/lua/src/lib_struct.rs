@@ -71,6 +71,18 @@ struct Fmt<'a> {
     pos: usize,
 }
 
+/// A reader at the start of `bytes`, and the default header (little
+/// endian, no alignment), as every function begins.
+fn reader(bytes: &[u8]) -> (Fmt<'_>, Header) {
+    (
+        Fmt { bytes, pos: 0 },
+        Header {
+            little: true,
+            align: 1,
+        },
+    )
+}
+
 impl Fmt<'_> {
     /// The next option byte (a zero byte ends the format, as in C).
     fn next(&mut self) -> Option<u8> {
@@ -170,14 +182,7 @@ fn pack_num(exec: &Exec<'_>, args: &[Value], n: usize) -> Result<f64, Error> {
 
 fn pack(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let fmt_bytes = check_str(exec, &args, 1)?;
-    let mut fmt = Fmt {
-        bytes: &fmt_bytes,
-        pos: 0,
-    };
-    let mut h = Header {
-        little: true,
-        align: 1,
-    };
+    let (mut fmt, mut h) = reader(&fmt_bytes);
     let mut n = 2;
     let mut total: usize = 0;
     let mut out = Vec::new();
@@ -289,14 +294,7 @@ fn unpack(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
         return Err(arg_error(exec, 3, "offset must be 1 or greater"));
     }
     let mut pos = (start - 1) as usize;
-    let mut fmt = Fmt {
-        bytes: &fmt_bytes,
-        pos: 0,
-    };
-    let mut h = Header {
-        little: true,
-        align: 1,
-    };
+    let (mut fmt, mut h) = reader(&fmt_bytes);
     let mut results: Vec<Value> = Vec::new();
     while let Some(opt) = fmt.next() {
         let mut size = option_size(exec, opt, &mut fmt)?;
@@ -364,14 +362,7 @@ fn unpack(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
 
 fn size(exec: &mut Exec<'_>, args: Vec<Value>) -> NativeResult {
     let fmt_bytes = check_str(exec, &args, 1)?;
-    let mut fmt = Fmt {
-        bytes: &fmt_bytes,
-        pos: 0,
-    };
-    let mut h = Header {
-        little: true,
-        align: 1,
-    };
+    let (mut fmt, mut h) = reader(&fmt_bytes);
     let mut pos: usize = 0;
     while let Some(opt) = fmt.next() {
         let size = option_size(exec, opt, &mut fmt)?;
