@@ -77,6 +77,33 @@ pub enum Command {
     Fuzz(FuzzArgs),
     /// Boot halted under QEMU's gdb stub and attach gdb.
     Gdb(GdbArgs),
+    /// Write a system's boot image to a USB stick or disk, and verify it.
+    ///
+    /// Builds the image (release) of the config tree, or takes --image
+    /// FILE; refuses a partition, a mounted device, a disk that is not
+    /// removable (unless --force) and one smaller than the image; says
+    /// what it will overwrite and asks for `yes` (unless --yes); writes,
+    /// flushes and reads the image back. docs/boot.md walks through a
+    /// board.
+    Flash(FlashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FlashArgs {
+    /// The whole device to write (`/dev/sdX`; a regular file also works).
+    #[arg(long, value_name = "PATH")]
+    pub device: PathBuf,
+    /// An image to write instead of building one.
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Write a disk that is not removable.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// `--config DIR` where it is optional.

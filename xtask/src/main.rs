@@ -8,6 +8,7 @@ mod compose;
 mod config;
 mod durability;
 mod e2e;
+mod flash;
 mod fuzz;
 mod fuzz_redis;
 mod image;
@@ -228,6 +229,31 @@ fn execute(command: Command) -> Result<()> {
                     bench::run(name, a.accel.accel, a.icount(), a.timeout)?
                 }
             }
+        }
+        Command::Flash(a) => {
+            let image = match a.image {
+                Some(image) => image,
+                None => {
+                    preflight(&tools::IMAGE)?;
+                    let out = build::target_dir().join("basalt-flash.iso");
+                    compose::system_image(
+                        a.config.config.as_deref(),
+                        build::Profile::Release,
+                        &out,
+                    )?;
+                    out
+                }
+            };
+            let stdin = std::io::stdin();
+            flash::flash(
+                &image,
+                &a.device,
+                &flash::System::this_machine(),
+                a.force,
+                a.yes,
+                &mut stdin.lock(),
+                &mut std::io::stdout(),
+            )?;
         }
         Command::Gdb(a) => {
             let mut needed = qemu_tools(a.uefi);
