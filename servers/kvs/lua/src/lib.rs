@@ -109,12 +109,19 @@ pub fn format_g(x: f64, precision: usize) -> Vec<u8> {
     out
 }
 
-/// C's `pow` as glibc computes it: `libm`'s, but a NaN base to an
-/// integral power gives a NaN without the sign bit (glibc's; `libm`
-/// passes the base's sign on, and `tostring` shows it).
+/// C's `pow` as glibc computes it: `libm`'s, but for a NaN base, whose
+/// sign glibc keeps except to an odd integral power of a NaN with the sign
+/// bit set, which comes out without it (`tostring` shows the sign: `nan`
+/// or `-nan`; checked against Redis 7.0.15 for powers 1 to 4, -1, -2,
+/// 0.5, 1.5, 100, 2^53, 2^63, 1e300 and the infinities).
 pub(crate) fn pow(a: f64, b: f64) -> f64 {
-    if a.is_nan() && b != 0.0 && libm::trunc(b) == b {
-        return f64::NAN;
+    if a.is_nan() && b != 0.0 {
+        let odd = libm::trunc(b) == b && b.abs() < 9_007_199_254_740_992.0 && (b as i64) % 2 != 0;
+        return if a.is_sign_negative() && odd {
+            f64::NAN
+        } else {
+            a
+        };
     }
     libm::pow(a, b)
 }

@@ -82,6 +82,13 @@ fn nan_signs_are_glibc_s() {
         ),
         "-nan -nan nan nan nan nan"
     );
+    // A NaN to a power, as glibc's pow gives it (Redis 7.0.15's answers).
+    assert_eq!(
+        run(
+            "local z = 0 local n = z/z local out = {} for _, y in ipairs({1, 2, 3, 4, -2, -1, 0.5, 1.5, 1e300, 2^53, 2^63, 1/0, -1/0, 100}) do out[#out+1] = tostring(n^y) end return table.concat(out, ' '), tostring((-n)^21), tostring((-n)^2)"
+        ),
+        "nan -nan nan -nan -nan nan -nan -nan -nan -nan -nan -nan -nan -nan nan nan"
+    );
 }
 
 #[test]
