@@ -315,7 +315,9 @@ fn cannot(exec: &Exec<'_>, v: &Value, reason: &str) -> Error {
     )
 }
 
-fn encode(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
+/// The state an encoder or decoder is bound to (its first argument), and
+/// a check that exactly one argument follows it.
+fn bound_state(exec: &Exec<'_>, args: &mut Vec<Value>) -> Result<Value, Error> {
     let state = if args.is_empty() {
         Value::Nil
     } else {
@@ -324,6 +326,11 @@ fn encode(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
     if args.len() != 1 {
         return Err(arg_error(exec, 1, "expected 1 argument"));
     }
+    Ok(state)
+}
+
+fn encode(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
+    let state = bound_state(exec, &mut args)?;
     let mut enc = Encoder {
         cfg: Config::load(&state),
         out: Vec::new(),
@@ -890,14 +897,7 @@ enum Open {
 }
 
 fn decode(exec: &mut Exec<'_>, mut args: Vec<Value>) -> NativeResult {
-    let state = if args.is_empty() {
-        Value::Nil
-    } else {
-        args.remove(0)
-    };
-    if args.len() != 1 {
-        return Err(arg_error(exec, 1, "expected 1 argument"));
-    }
+    let state = bound_state(exec, &mut args)?;
     let cfg = Config::load(&state);
     let data = check_str(exec, &args, 1)?;
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
