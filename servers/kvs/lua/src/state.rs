@@ -53,9 +53,13 @@ pub struct Lua {
     /// read.
     allocated: usize,
     /// Every table and shared cell made since the last collection, to clear
-    /// the unreachable ones (cycles).
+    /// the unreachable ones (cycles)...
     tables: Vec<Weak<RefCell<Table>>>,
     cells: Vec<Weak<RefCell<Value>>>,
+    /// ... and those an earlier collection found reachable, which may have
+    /// become garbage since.
+    old_tables: Vec<Weak<RefCell<Table>>>,
+    old_cells: Vec<Weak<RefCell<Value>>>,
     /// Where the machine stack was when [`Lua::call`] began, and how much
     /// of it calls may use below that (`stack overflow` past it).
     stack_base: usize,
@@ -89,6 +93,8 @@ impl Lua {
             allocated: 0,
             tables: Vec::new(),
             cells: Vec::new(),
+            old_tables: Vec::new(),
+            old_cells: Vec::new(),
             stack_base: 0,
             stack_limit: 1 << 20,
         };
@@ -242,7 +248,25 @@ impl Lua {
     /// cycles it was part of (a recursive local function holds itself; a
     /// table may hold itself). Run it when no script is running: values a
     /// running script holds in its frames are not roots.
+    ///
+    /// Where every table and cell made since the last collection is gone
+    /// already (freed by its count: a script that kept nothing), there is
+    /// nothing to mark, and this costs a pass over what they left. What an
+    /// earlier collection found reachable is looked at again only with a
+    /// marking, or by [`Lua::collect_all`].
     pub fn collect(&mut self, roots: &[Value]) {
+        self.tables.retain(|t| t.strong_count() > 0);
+        self.cells.retain(|c| c.strong_count() > 0);
+        if self.tables.is_empty() && self.cells.is_empty() {
+            self.allocated = 0;
+            return;
+        }
+        self.collect_all(roots);
+    }
+
+    /// [`Lua::collect`], marking whatever was made since the last one (what
+    /// a host runs when it dropped roots: a function library deleted).
+    pub fn collect_all(&mut self, roots: &[Value]) {
         let mut marked = BTreeSet::new();
         let mut pending: Vec<Value> = vec![Value::Table(self.globals.clone())];
         if let Some(m) = &self.string_meta {
@@ -280,23 +304,33 @@ impl Lua {
                 _ => {}
             }
         }
-        // The reachable stay tracked: they may become garbage later.
-        self.tables.retain(|t| match t.upgrade() {
-            Some(t) if marked.contains(&(Rc::as_ptr(&t) as *const u8 as usize)) => true,
-            Some(t) => {
-                t.borrow_mut().clear();
-                false
-            }
-            None => false,
-        });
-        self.cells.retain(|c| match c.upgrade() {
-            Some(c) if cells_seen.contains(&(Rc::as_ptr(&c) as usize)) => true,
-            Some(c) => {
-                *c.borrow_mut() = Value::Nil;
-                false
-            }
-            None => false,
-        });
+        // The reachable stay tracked, as old: they may become garbage later.
+        let mut tables = core::mem::take(&mut self.tables);
+        tables.append(&mut self.old_tables);
+        self.old_tables = tables
+            .into_iter()
+            .filter(|t| match t.upgrade() {
+                Some(t) if marked.contains(&(Rc::as_ptr(&t) as *const u8 as usize)) => true,
+                Some(t) => {
+                    t.borrow_mut().clear();
+                    false
+                }
+                None => false,
+            })
+            .collect();
+        let mut cells = core::mem::take(&mut self.cells);
+        cells.append(&mut self.old_cells);
+        self.old_cells = cells
+            .into_iter()
+            .filter(|c| match c.upgrade() {
+                Some(c) if cells_seen.contains(&(Rc::as_ptr(&c) as usize)) => true,
+                Some(c) => {
+                    *c.borrow_mut() = Value::Nil;
+                    false
+                }
+                None => false,
+            })
+            .collect();
         self.allocated = 0;
     }
 }

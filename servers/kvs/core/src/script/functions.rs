@@ -320,6 +320,11 @@ pub(crate) fn function(store: &mut Store, a: &[&[u8]], now: i64) -> Reply {
                 return Reply::error("ERR Library not found");
             };
             f.libraries.remove(i);
+            // What the library held may be garbage now that nothing new is.
+            let roots = f.roots();
+            if let Some(lua) = f.lua.as_mut() {
+                lua.collect_all(&roots);
+            }
             store.note_functions();
             Reply::ok()
         }
