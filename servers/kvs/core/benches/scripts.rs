@@ -25,7 +25,9 @@ fn load(store: &mut Store, s: &mut Session, body: &[u8]) -> Vec<u8> {
 fn main() {
     let mut store = Store::new();
     let mut s = Session::new();
-    fill(&mut store, &mut s, "MSET", "", 1, |_| args(&[b"k", b"value"]));
+    fill(&mut store, &mut s, "MSET", "", 1, |_| {
+        args(&[b"k", b"value"])
+    });
     let get = load(&mut store, &mut s, b"return redis.call('GET', KEYS[1])");
     let incr = load(&mut store, &mut s, b"return redis.call('INCR', KEYS[1])");
     let sum = load(
