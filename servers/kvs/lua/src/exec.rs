@@ -254,6 +254,14 @@ impl<'a> Exec<'a> {
     fn stat(&mut self, frame: &mut Frame<'_>, stat: &Stat) -> R<Flow> {
         self.step()?;
         match stat {
+            // One name, one value: no list to build (loops are full of
+            // these).
+            Stat::Local { slots, values }
+                if slots.len() == 1 && values.len() == 1 && !values[0].is_multi() =>
+            {
+                let value = self.eval(frame, &values[0])?;
+                self.declare(frame, slots[0], value);
+            }
             Stat::Local { slots, values } => {
                 let mut values = self.exprs(frame, values)?;
                 values.resize(slots.len(), Value::Nil);
@@ -392,6 +400,38 @@ impl<'a> Exec<'a> {
         values: &[Expr],
         line: u32,
     ) -> R<()> {
+        // One local or shared variable, one value: no lists to build.
+        if let ([target @ (Expr::Local(_) | Expr::Upvalue(_))], [value]) = (targets, values)
+            && !value.is_multi()
+        {
+            let value = self.eval(frame, value)?;
+            match target {
+                Expr::Local(slot) => frame.set(*slot, value),
+                Expr::Upvalue(i) => *frame.upvalues[*i as usize].borrow_mut() = value,
+                _ => unreachable!("matched above"),
+            }
+            return Ok(());
+        }
+        // One indexed target, one value: its table and key, then the value.
+        if let ([Expr::Index { obj, key, .. }], [value]) = (targets, values)
+            && !value.is_multi()
+        {
+            let table = self.eval(frame, obj)?;
+            let key = self.eval(frame, key)?;
+            let value = self.eval(frame, value)?;
+            self.set_line(line);
+            // A plain table takes it at once; the rest (metatables, errors
+            // that name the variable) go the whole way.
+            if let Value::Table(t) = &table
+                && t.borrow().meta.is_none()
+            {
+                self.lua.account(32);
+                let result = t.borrow_mut().set(key, value);
+                return result.map_err(|e| self.runtime_error(e.message()));
+            }
+            let desc = describe(frame, obj);
+            return self.set_index(&table, key, value, desc);
+        }
         // The tables and keys of indexed targets are evaluated first, as
         // Lua evaluates them before the values.
         let mut places = Vec::with_capacity(targets.len());
