@@ -232,15 +232,7 @@ pub(crate) fn eval(
     if how.by_sha() && a[1].len() != 40 {
         return Reply::error(NOSCRIPT);
     }
-    let Some(numkeys) = num::parse_i64(a[2]) else {
-        return Reply::error(NOT_INTEGER);
-    };
-    if numkeys > (a.len() - 3) as i64 {
-        return Reply::error("ERR Number of keys can't be greater than number of args");
-    }
-    if numkeys < 0 {
-        return Reply::error("ERR Number of keys can't be negative");
-    }
+    let (keys, argv) = tri!(keys_and_args(a, NOT_INTEGER));
     let sha = if how.by_sha() {
         let mut sha = [0u8; 40];
         sha.copy_from_slice(&a[1].to_ascii_lowercase());
@@ -256,35 +248,93 @@ pub(crate) fn eval(
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }
     let function = script.function.clone();
-    let (keys, argv) = a[3..].split_at(numkeys as usize);
     let Some(mut lua) = store.scripts.lua.take() else {
         return Reply::error("ERR a script is running");
     };
     for (name, items) in [("KEYS", keys), ("ARGV", argv)] {
-        let t = lua.new_table();
-        for item in items {
-            t.borrow_mut().push(Value::str(item));
-        }
-        lua.set_global(name, Value::Table(t));
+        let t = strings(&mut lua, items);
+        lua.set_global(name, t);
     }
-    let mut host = api::Host::new(
+    let limits = Limits {
+        read_only: how.read_only() || flags.no_writes,
+        out_of_memory: !memory && !flags.allow_oom,
+    };
+    let reply = run(
         store,
+        &mut lua,
+        &function,
+        Vec::new(),
         session.db(),
         now,
-        how.read_only() || flags.no_writes,
-        !memory && !flags.allow_oom,
+        limits,
+        &sha,
     );
-    let result = lua.call(&mut host, &function, Vec::new());
-    let resp3 = host.resp3();
-    let reply = match result {
-        Ok(values) => convert::to_reply(values.first().unwrap_or(&Value::Nil), resp3),
-        Err(e) => convert::raised(&e, &sha),
-    };
     lua.set_global("KEYS", Value::Nil);
     lua.set_global("ARGV", Value::Nil);
     lua.collect(&store.scripts.roots());
     store.scripts.lua = Some(lua);
     reply
+}
+
+/// Splits what follows a script or function, `numkeys key... arg...`,
+/// into its keys and its arguments, with Redis's checks of the count
+/// (`bad`: the error for one that is no integer).
+fn keys_and_args<'a, 'b>(a: &'b [&'a [u8]], bad: &str) -> Result<Split<'a, 'b>, Reply> {
+    let Some(numkeys) = num::parse_i64(a[2]) else {
+        return Err(Reply::error(bad));
+    };
+    if numkeys > (a.len() - 3) as i64 {
+        return Err(Reply::error(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(Reply::error("ERR Number of keys can't be negative"));
+    }
+    Ok(a[3..].split_at(numkeys as usize))
+}
+
+/// A script's keys and its arguments.
+type Split<'a, 'b> = (&'b [&'a [u8]], &'b [&'a [u8]]);
+
+/// A list of strings, as a script's keys and arguments are given.
+fn strings(lua: &mut Lua, items: &[&[u8]]) -> Value {
+    let t = lua.new_table();
+    for item in items {
+        t.borrow_mut().push(Value::str(item));
+    }
+    Value::Table(t)
+}
+
+/// What a script's commands are held to.
+#[derive(Clone, Copy)]
+pub(super) struct Limits {
+    read_only: bool,
+    /// Commands that may grow the data are refused.
+    out_of_memory: bool,
+}
+
+/// Runs `function(args)` on `lua`, the store answering its `redis.*`
+/// calls: its result as the reply, or what it raised, said of `name` (a
+/// script's SHA1, a function's name).
+#[allow(clippy::too_many_arguments)]
+fn run(
+    store: &mut Store,
+    lua: &mut Lua,
+    function: &Value,
+    args: Vec<Value>,
+    db: usize,
+    now: i64,
+    limits: Limits,
+    name: &[u8],
+) -> Reply {
+    let mut host = api::Host::new(store, db, now, limits);
+    let result = lua.call(&mut host, function, args);
+    let resp3 = host.resp3();
+    match result {
+        Ok(values) => convert::to_reply(values.first().unwrap_or(&Value::Nil), resp3),
+        Err(e) => convert::raised(&e, name),
+    }
 }
 
 /// SCRIPT LOAD|EXISTS|FLUSH|KILL|DEBUG|HELP.

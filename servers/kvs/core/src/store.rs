@@ -51,6 +51,8 @@ pub struct Store {
     /// A clock for scripts' time limit: a counter and its ticks per
     /// millisecond.
     script_clock: Option<(fn() -> u64, u64)>,
+    /// `busy-reply-threshold`, in milliseconds.
+    busy_ms: u64,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -212,6 +214,7 @@ impl Store {
             scripts: crate::script::Scripts::new(seed.rotate_left(29)),
             memory_ok: true,
             script_clock: None,
+            busy_ms: 5000,
         }
     }
 
@@ -226,7 +229,7 @@ impl Store {
     /// ticks (none without a clock or with `busy-reply-threshold 0`).
     pub(crate) fn script_deadline(&self) -> Option<(fn() -> u64, u64)> {
         let (clock, per_ms) = self.script_clock?;
-        let ms: u64 = self.config.get("busy-reply-threshold")?.parse().ok()?;
+        let ms = self.busy_ms;
         (ms > 0).then(|| (clock, clock().saturating_add(ms.saturating_mul(per_ms))))
     }
 
@@ -347,6 +350,11 @@ impl Store {
     /// the parameter table.
     fn apply_config(&mut self) {
         self.memory.limits = limits_of(&self.config);
+        self.busy_ms = self
+            .config
+            .get("busy-reply-threshold")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000);
         self.tracking_max = self
             .config
             .get("tracking-table-max-keys")

@@ -69,32 +69,53 @@ impl Frame<'_> {
     }
 }
 
-/// What an error message calls the variable an expression reads, if any:
-/// `global 'x'`, `local 'x'`, `upvalue 'x'`, `field 'x'`.
-fn describe(frame: &Frame<'_>, e: &Expr) -> Option<String> {
-    let name = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
-    match e {
-        Expr::Global(n, _) => Some(format!("global '{}'", name(n))),
-        Expr::Local(s) => Some(format!(
-            "local '{}'",
-            name(&frame.proto.locals[*s as usize].name)
-        )),
-        Expr::Upvalue(i) => Some(format!(
-            "upvalue '{}'",
-            name(&frame.proto.upvalues[*i as usize].name)
-        )),
-        Expr::Index { key, .. } => match &**key {
-            Expr::Str(k) => Some(format!("field '{}'", name(k))),
-            _ => Some(String::from("field '?'")),
-        },
-        Expr::Paren(inner) => describe(frame, inner),
-        _ => None,
+/// What an error blames: the variable an expression reads, a method by
+/// name, or nothing. Worked out into words only when an error is raised,
+/// so that indexing and calling cost no text.
+#[derive(Clone, Copy)]
+enum Blame<'e> {
+    Nothing,
+    /// The expression `e` of function `proto`.
+    Expr(&'e Proto, &'e Expr),
+    Method(&'e [u8]),
+}
+
+impl Blame<'_> {
+    /// What an error message calls it: `global 'x'`, `local 'x'`,
+    /// `upvalue 'x'`, `field 'x'`, `method 'x'`, or nothing.
+    fn words(self) -> Option<String> {
+        let name = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
+        match self {
+            Blame::Nothing => None,
+            Blame::Method(m) => Some(format!("method '{}'", name(m))),
+            Blame::Expr(proto, e) => match e {
+                Expr::Global(n, _) => Some(format!("global '{}'", name(n))),
+                Expr::Local(s) => {
+                    Some(format!("local '{}'", name(&proto.locals[*s as usize].name)))
+                }
+                Expr::Upvalue(i) => Some(format!(
+                    "upvalue '{}'",
+                    name(&proto.upvalues[*i as usize].name)
+                )),
+                Expr::Index { key, .. } => match &**key {
+                    Expr::Str(k) => Some(format!("field '{}'", name(k))),
+                    _ => Some(String::from("field '?'")),
+                },
+                Expr::Paren(inner) => Blame::Expr(proto, inner).words(),
+                _ => None,
+            },
+        }
     }
 }
 
+/// What expression `e` of the running function blames.
+fn blame<'e>(frame: &Frame<'e>, e: &'e Expr) -> Blame<'e> {
+    Blame::Expr(frame.proto, e)
+}
+
 /// `attempt to <what> <variable> (a <type> value)`.
-fn type_error(what: &str, desc: Option<String>, v: &Value) -> String {
-    match desc {
+fn type_error(what: &str, blame: Blame<'_>, v: &Value) -> String {
+    match blame.words() {
         Some(d) => format!("attempt to {what} {d} (a {} value)", v.type_name()),
         None => format!("attempt to {what} a {} value", v.type_name()),
     }
@@ -148,14 +169,14 @@ impl<'a> Exec<'a> {
     /// Calls `f` with `args`: a function, or a value whose metatable has
     /// `__call`.
     pub fn call(&mut self, f: &Value, args: Vec<Value>) -> NativeResult {
-        self.call_named(f, args, None, false)
+        self.call_named(f, args, Blame::Nothing, false)
     }
 
     fn call_named(
         &mut self,
         f: &Value,
         mut args: Vec<Value>,
-        desc: Option<String>,
+        blame: Blame<'_>,
         method: bool,
     ) -> NativeResult {
         let func = match f {
@@ -167,7 +188,7 @@ impl<'a> Exec<'a> {
                         args.insert(0, other.clone());
                         func
                     }
-                    _ => return Err(self.runtime_error(&type_error("call", desc, other))),
+                    _ => return Err(self.runtime_error(&type_error("call", blame, other))),
                 }
             }
         };
@@ -429,8 +450,7 @@ impl<'a> Exec<'a> {
                 let result = t.borrow_mut().set(key, value);
                 return result.map_err(|e| self.runtime_error(e.message()));
             }
-            let desc = describe(frame, obj);
-            return self.set_index(&table, key, value, desc);
+            return self.set_index(&table, key, value, blame(frame, obj));
         }
         // The tables and keys of indexed targets are evaluated first, as
         // Lua evaluates them before the values.
@@ -454,12 +474,11 @@ impl<'a> Exec<'a> {
                 Expr::Global(name, line) => {
                     self.set_line(*line);
                     let globals = Value::Table(self.lua.globals.clone());
-                    self.set_index(&globals, Value::Str(name.clone()), value, None)?;
+                    self.set_index(&globals, Value::Str(name.clone()), value, Blame::Nothing)?;
                 }
                 Expr::Index { obj, .. } => {
                     if let Some((table, key)) = place {
-                        let desc = describe(frame, obj);
-                        self.set_index(&table, key, value, desc)?;
+                        self.set_index(&table, key, value, blame(frame, obj))?;
                     }
                 }
                 _ => unreachable!("the parser accepts only variables as targets"),
@@ -517,15 +536,14 @@ impl<'a> Exec<'a> {
 
     fn call_expr(&mut self, frame: &mut Frame<'_>, call: &Call) -> NativeResult {
         let callee = self.eval(frame, &call.func)?;
-        let (f, mut args, desc) = match &call.method {
+        let (f, mut args, blame) = match &call.method {
             Some(name) => {
                 let key = Value::Str(name.clone());
                 self.set_line(call.line);
-                let f = self.index(&callee, &key, describe(frame, &call.func))?;
-                let desc = Some(format!("method '{}'", String::from_utf8_lossy(name)));
-                (f, vec![callee], desc)
+                let f = self.index(&callee, &key, blame(frame, &call.func))?;
+                (f, vec![callee], Blame::Method(name))
             }
-            None => (callee, Vec::new(), describe(frame, &call.func)),
+            None => (callee, Vec::new(), blame(frame, &call.func)),
         };
         for (i, e) in call.args.iter().enumerate() {
             if i + 1 == call.args.len() && e.is_multi() {
@@ -535,7 +553,7 @@ impl<'a> Exec<'a> {
             }
         }
         self.set_line(call.line);
-        self.call_named(&f, args, desc, call.method.is_some())
+        self.call_named(&f, args, blame, call.method.is_some())
     }
 
     fn eval(&mut self, frame: &mut Frame<'_>, e: &Expr) -> R<Value> {
@@ -551,13 +569,13 @@ impl<'a> Exec<'a> {
             Expr::Global(name, line) => {
                 self.set_line(*line);
                 let globals = Value::Table(self.lua.globals.clone());
-                self.index(&globals, &Value::Str(name.clone()), None)?
+                self.index(&globals, &Value::Str(name.clone()), Blame::Nothing)?
             }
             Expr::Index { obj, key, line } => {
                 let o = self.eval(frame, obj)?;
                 let k = self.eval(frame, key)?;
                 self.set_line(*line);
-                self.index(&o, &k, describe(frame, obj))?
+                self.index(&o, &k, blame(frame, obj))?
             }
             Expr::Call(call) => self
                 .call_expr(frame, call)?
@@ -576,7 +594,7 @@ impl<'a> Exec<'a> {
                         let handler = self.lua.metamethod(&v, "__unm");
                         if handler.is_nil() {
                             let msg =
-                                type_error("perform arithmetic on", describe(frame, operand), &v);
+                                type_error("perform arithmetic on", blame(frame, operand), &v);
                             return Err(self.runtime_error(&msg));
                         }
                         self.first(&handler, vec![v.clone(), v])?
@@ -590,7 +608,7 @@ impl<'a> Exec<'a> {
                     Value::Str(s) => Value::Num(s.len() as f64),
                     Value::Table(t) => Value::Num(t.borrow().len() as f64),
                     _ => {
-                        let msg = type_error("get length of", describe(frame, operand), &v);
+                        let msg = type_error("get length of", blame(frame, operand), &v);
                         return Err(self.runtime_error(&msg));
                     }
                 }
@@ -616,7 +634,7 @@ impl<'a> Exec<'a> {
                     let l = self.eval(frame, lhs)?;
                     let r = self.eval(frame, rhs)?;
                     self.set_line(*line);
-                    self.binary(*op, l, r, || (describe(frame, lhs), describe(frame, rhs)))?
+                    self.binary(*op, l, r, (blame(frame, lhs), blame(frame, rhs)))?
                 }
             },
             Expr::Table { items, line } => self.table(frame, items, *line)?,
@@ -668,7 +686,11 @@ impl<'a> Exec<'a> {
     // Operations with their metamethods.
 
     /// `obj[key]`, through `__index`.
-    pub fn index(&mut self, obj: &Value, key: &Value, desc: Option<String>) -> R<Value> {
+    pub fn get(&mut self, obj: &Value, key: &Value) -> R<Value> {
+        self.index(obj, key, Blame::Nothing)
+    }
+
+    fn index(&mut self, obj: &Value, key: &Value, blame: Blame<'_>) -> R<Value> {
         let mut obj = obj.clone();
         for _ in 0..100 {
             let handler = match &obj {
@@ -686,7 +708,7 @@ impl<'a> Exec<'a> {
                 _ => {
                     let handler = self.lua.metamethod(&obj, "__index");
                     if handler.is_nil() {
-                        let msg = type_error("index", desc, &obj);
+                        let msg = type_error("index", blame, &obj);
                         return Err(self.runtime_error(&msg));
                     }
                     handler
@@ -701,13 +723,7 @@ impl<'a> Exec<'a> {
     }
 
     /// `obj[key] = value`, through `__newindex`.
-    pub fn set_index(
-        &mut self,
-        obj: &Value,
-        key: Value,
-        value: Value,
-        desc: Option<String>,
-    ) -> R<()> {
+    fn set_index(&mut self, obj: &Value, key: Value, value: Value, blame: Blame<'_>) -> R<()> {
         let mut obj = obj.clone();
         for _ in 0..100 {
             let handler = match &obj {
@@ -730,7 +746,7 @@ impl<'a> Exec<'a> {
                 _ => {
                     let handler = self.lua.metamethod(&obj, "__newindex");
                     if handler.is_nil() {
-                        let msg = type_error("index", desc, &obj);
+                        let msg = type_error("index", blame, &obj);
                         return Err(self.runtime_error(&msg));
                     }
                     handler
@@ -750,7 +766,7 @@ impl<'a> Exec<'a> {
         op: BinOp,
         l: Value,
         r: Value,
-        names: impl FnOnce() -> (Option<String>, Option<String>),
+        (left, right): (Blame<'_>, Blame<'_>),
     ) -> R<Value> {
         match op {
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow => {
@@ -770,12 +786,11 @@ impl<'a> Exec<'a> {
                     handler = self.lua.metamethod(&r, event);
                 }
                 if handler.is_nil() {
-                    let (dl, dr) = names();
                     // Lua blames the first operand that is not a number.
                     let (d, v) = if l.to_num().is_none() {
-                        (dl, &l)
+                        (left, &l)
                     } else {
-                        (dr, &r)
+                        (right, &r)
                     };
                     let msg = type_error("perform arithmetic on", d, v);
                     return Err(self.runtime_error(&msg));
@@ -783,7 +798,7 @@ impl<'a> Exec<'a> {
                 self.first(&handler, vec![l, r])
             }
             BinOp::Concat => {
-                if let (Some(a), Some(b)) = (concat_part(&l), concat_part(&r)) {
+                if let (Some(a), Some(b)) = (l.to_bytes(), r.to_bytes()) {
                     self.check_alloc(a.len() + b.len())?;
                     let mut out = Vec::with_capacity(a.len() + b.len());
                     out.extend_from_slice(&a);
@@ -795,11 +810,10 @@ impl<'a> Exec<'a> {
                     handler = self.lua.metamethod(&r, "__concat");
                 }
                 if handler.is_nil() {
-                    let (dl, dr) = names();
-                    let (d, v) = if concat_part(&l).is_some() {
-                        (dr, &r)
+                    let (d, v) = if l.to_bytes().is_some() {
+                        (right, &r)
                     } else {
-                        (dl, &l)
+                        (left, &l)
                     };
                     let msg = type_error("concatenate", d, v);
                     return Err(self.runtime_error(&msg));
@@ -875,11 +889,6 @@ impl<'a> Exec<'a> {
         }
         Ok(())
     }
-}
-
-/// What a value concatenates as: a string, or a number's `%.14g`.
-fn concat_part(v: &Value) -> Option<Rc<[u8]>> {
-    v.to_bytes()
 }
 
 impl Lua {

@@ -390,7 +390,7 @@ fn replace(
         }
         Value::Table(t) => {
             let key = capture_value(s, m, 0).map_err(|e| pattern_error(exec, e))?;
-            exec.index(&Value::Table(t.clone()), &key, None)?
+            exec.get(&Value::Table(t.clone()), &key)?
         }
         _ => {
             let caps = captures(exec, s, m)?;

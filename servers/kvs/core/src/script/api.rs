@@ -16,12 +16,17 @@ use crate::memory::OOM;
 use crate::reply::Reply;
 use crate::store::{Session, Store};
 
-/// The globals Redis 7.0 leaves a script (besides `redis`, `KEYS`, `ARGV`).
-const KEPT: [&str; 22] = [
+/// The globals Redis 7.0 leaves a script (besides `redis`, `KEYS`,
+/// `ARGV`); those the interpreter lacks (`coroutine`) are simply absent.
+const KEPT: [&str; 31] = [
     "_G",
     "_VERSION",
     "assert",
+    "bit",
+    "cjson",
+    "cmsgpack",
     "collectgarbage",
+    "coroutine",
     "error",
     "gcinfo",
     "getmetatable",
@@ -31,28 +36,20 @@ const KEPT: [&str; 22] = [
     "math",
     "next",
     "pairs",
+    "pcall",
     "rawequal",
     "rawget",
     "rawset",
     "select",
     "setmetatable",
     "string",
+    "struct",
     "table",
     "tonumber",
     "tostring",
-];
-
-/// The rest of Redis's list, kept when the interpreter has them.
-const KEPT_IF_PRESENT: [&str; 9] = [
     "type",
     "unpack",
     "xpcall",
-    "pcall",
-    "bit",
-    "cjson",
-    "cmsgpack",
-    "struct",
-    "coroutine",
 ];
 
 /// The `redis` table's functions, by the id the host knows them by.
@@ -152,10 +149,7 @@ pub(super) fn sandbox(seed: u64) -> Lua {
     };
     for key in all {
         let keep = match &key {
-            Value::Str(name) => KEPT
-                .iter()
-                .chain(KEPT_IF_PRESENT.iter())
-                .any(|k| k.as_bytes() == &name[..]),
+            Value::Str(name) => KEPT.iter().any(|k| k.as_bytes() == &name[..]),
             _ => false,
         };
         if !keep {
@@ -284,8 +278,7 @@ impl<'a> Host<'a> {
         store: &'a mut Store,
         db: usize,
         now: i64,
-        read_only: bool,
-        out_of_memory: bool,
+        limits: super::Limits,
     ) -> Host<'a> {
         let mut session = Session::new();
         session.set_db(db);
@@ -296,8 +289,8 @@ impl<'a> Host<'a> {
             store,
             session,
             now,
-            read_only,
-            out_of_memory,
+            read_only: limits.read_only,
+            out_of_memory: limits.out_of_memory,
             resp3: false,
         }
     }

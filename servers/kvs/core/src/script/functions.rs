@@ -22,7 +22,6 @@ use lua::{Lua, TableRef, Value};
 use super::{api, convert};
 use crate::cmd::object::{help, subcommand};
 use crate::db::tri;
-use crate::num;
 use crate::reply::Reply;
 use crate::store::{Session, Store};
 
@@ -238,7 +237,12 @@ fn compile(store: &mut Store, code: &[u8], now: i64) -> Result<Library, Reply> {
         })?;
         let loading = store.scripts.functions.loading.clone();
         let globals = lua.set_globals(loading);
-        let mut host = api::Host::new(store, 0, now, true, false);
+        // A library's loading reaches no command.
+        let limits = super::Limits {
+            read_only: true,
+            out_of_memory: false,
+        };
+        let mut host = api::Host::new(store, 0, now, limits);
         host.start_registering();
         let ran = lua.call(&mut host, &chunk, Vec::new());
         let registered = host.registered();
@@ -533,44 +537,32 @@ pub(crate) fn fcall(
         return Reply::error("ERR Function not found");
     };
     let (callback, flags) = (function.callback.clone(), function.flags);
-    let Some(numkeys) = num::parse_i64(a[2]) else {
-        return Reply::error("ERR Bad number of keys provided");
-    };
-    if numkeys > (a.len() - 3) as i64 {
-        return Reply::error("ERR Number of keys can't be greater than number of args");
-    }
-    if numkeys < 0 {
-        return Reply::error("ERR Number of keys can't be negative");
-    }
+    let (keys, args) = tri!(super::keys_and_args(a, "ERR Bad number of keys provided"));
     let no_writes = flags[0];
     if read_only && !no_writes {
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }
-    let (keys, args) = a[3..].split_at(numkeys as usize);
     let Some(mut lua) = store.scripts.functions.lua.take() else {
         return Reply::error("ERR a function is running");
     };
-    let mut tables = Vec::with_capacity(2);
-    for items in [keys, args] {
-        let t = lua.new_table();
-        for item in items {
-            t.borrow_mut().push(Value::str(item));
-        }
-        tables.push(Value::Table(t));
-    }
-    let mut host = api::Host::new(
+    let tables = vec![
+        super::strings(&mut lua, keys),
+        super::strings(&mut lua, args),
+    ];
+    let limits = super::Limits {
+        read_only: read_only || no_writes,
+        out_of_memory: !memory && !flags[1],
+    };
+    let reply = super::run(
         store,
+        &mut lua,
+        &callback,
+        tables,
         session.db(),
         now,
-        read_only || no_writes,
-        !memory && !flags[1],
+        limits,
+        a[1],
     );
-    let result = lua.call(&mut host, &callback, tables);
-    let resp3 = host.resp3();
-    let reply = match result {
-        Ok(values) => convert::to_reply(values.first().unwrap_or(&Value::Nil), resp3),
-        Err(e) => convert::raised(&e, a[1]),
-    };
     lua.collect(&store.scripts.functions.roots());
     store.scripts.functions.lua = Some(lua);
     reply
