@@ -800,10 +800,10 @@ impl<'a> Exec<'a> {
             BinOp::Concat => {
                 if let (Some(a), Some(b)) = (l.to_bytes(), r.to_bytes()) {
                     self.check_alloc(a.len() + b.len())?;
-                    let mut out = Vec::with_capacity(a.len() + b.len());
-                    out.extend_from_slice(&a);
-                    out.extend_from_slice(&b);
-                    return Ok(Value::Str(Rc::from(out)));
+                    // One allocation, of the exact size (an iterator of
+                    // known length), not a buffer and then its copy.
+                    let joined: Rc<[u8]> = a.iter().chain(b.iter()).copied().collect();
+                    return Ok(Value::Str(joined));
                 }
                 let mut handler = self.lua.metamethod(&l, "__concat");
                 if handler.is_nil() {

@@ -271,6 +271,8 @@ pub(super) struct Host<'a> {
     deadline: Option<(fn() -> u64, u64)>,
     /// While a function library loads: the functions it registered.
     registering: Option<Vec<super::functions::Registered>>,
+    /// The memory in use when the script began (with a gauge).
+    start_used: Option<u64>,
 }
 
 impl<'a> Host<'a> {
@@ -283,9 +285,11 @@ impl<'a> Host<'a> {
         let mut session = Session::new();
         session.set_db(db);
         let deadline = store.script_deadline();
+        let start_used = store.room().used();
         Host {
             deadline,
             registering: None,
+            start_used,
             store,
             session,
             now,
@@ -405,16 +409,28 @@ impl lua::Host for Host<'_> {
                 "Script stopped: it ran past busy-reply-threshold, and the store answers nothing else while a script runs",
             ));
         }
-        if !self.store.room_fits(0) {
+        // Room for as much again as the script holds now: a table's list
+        // doubles at once when it grows, and an allocation that fails
+        // would stop the whole store.
+        let used = self.store.room().used();
+        let growth = used
+            .zip(self.start_used)
+            .map_or(0, |(now, start)| now.saturating_sub(start));
+        if !self
+            .store
+            .room_fits(usize::try_from(growth).unwrap_or(usize::MAX))
+        {
             return Err(stop("not enough memory"));
         }
         Ok(())
     }
 
-    /// Room for a string or table of `bytes` being built (its buffer may
-    /// double as it grows).
+    /// Room for a string or table of `bytes` being built: four times it,
+    /// for the buffer growing by doubling, the copy into the value, and
+    /// the heap's free space coming in pieces (a failed allocation stops
+    /// the whole store).
     fn room_for(&mut self, _lua: &Lua, bytes: usize) -> bool {
-        self.store.room_fits(bytes.saturating_mul(2))
+        self.store.room_fits(bytes.saturating_mul(4))
     }
 
     fn call(&mut self, lua: &mut Lua, id: u32, args: Vec<Value>) -> NativeResult {

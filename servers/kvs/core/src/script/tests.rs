@@ -537,3 +537,24 @@ fn a_library_loads_in_redis_s_narrow_environment() {
     );
     assert_eq!(t.run("FCALL f 0"), arr(&["table", "nil"]));
 }
+
+#[test]
+fn a_script_stops_while_there_is_room_for_its_next_doubling() {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    // Memory in use grows 64 KiB each time it is read: the script's tables.
+    static USED: AtomicU64 = AtomicU64::new(0);
+    fn used() -> u64 {
+        USED.fetch_add(64 << 10, Ordering::Relaxed)
+    }
+    let mut t = T::new();
+    t.store.set_memory(used, 4 << 20);
+    let start = USED.load(Ordering::Relaxed);
+    let r = eval(
+        &mut t,
+        "local t = {} local i = 0 while true do i = i + 1 t[i] = i end",
+    );
+    assert!(r.starts_with("-ERR not enough memory"), "{r}");
+    // Stopped once it held half of what was left, not at the ceiling.
+    let held = USED.load(Ordering::Relaxed) - start;
+    assert!(held < 3 << 20, "stopped after {held} bytes");
+}
