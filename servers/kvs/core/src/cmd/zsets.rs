@@ -438,7 +438,34 @@ fn select<'z>(
                     .collect()
             }
         }
-        Selector::Score(_) | Selector::Lex(_, Search::Bisect) => {
+        // Redis's skiplist: a descent to the first member in range (the
+        // last, in reverse), then a walk while members stay in range. Where
+        // scores differ the walk stops at the first member out of range,
+        // as Redis's does (events_diff seed 1796652414598720146).
+        Selector::Lex(r, Search::Bisect) => {
+            if offset < 0 {
+                return Vec::new();
+            }
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            let limit = usize::try_from(count).unwrap_or(usize::MAX);
+            if rev {
+                let hi = z.count_while(|m, _| r.lte_max(m));
+                z.by_rank(0, hi)
+                    .rev()
+                    .take_while(|(m, _)| r.gte_min(m))
+                    .skip(offset)
+                    .take(limit)
+                    .collect()
+            } else {
+                let lo = z.count_while(|m, _| !r.gte_min(m));
+                z.by_rank(lo, z.len())
+                    .take_while(|(m, _)| r.lte_max(m))
+                    .skip(offset)
+                    .take(limit)
+                    .collect()
+            }
+        }
+        Selector::Score(_) => {
             if offset < 0 {
                 return Vec::new();
             }
