@@ -105,4 +105,5 @@ mod zset;
 pub use aof::{AofWriter, ReplayReport, replay, rewrite};
 pub use cmd::{may_block, writes};
 pub use reply::*;
+pub use script::watch::{Overtime, Verdict, Watch};
 pub use store::{DATABASES, DEFAULT_SEED, Session, Store};

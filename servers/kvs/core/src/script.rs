@@ -30,6 +30,7 @@ use crate::store::{Session, Store};
 mod api;
 mod convert;
 pub(crate) mod functions;
+pub mod watch;
 
 /// `NOSCRIPT No matching script. Please use EVAL.`
 pub(crate) const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -258,6 +259,7 @@ pub(crate) fn eval(
     let limits = Limits {
         read_only: how.read_only() || flags.no_writes,
         out_of_memory: !memory && !flags.allow_oom,
+        function: false,
     };
     let reply = run(
         store,
@@ -306,12 +308,33 @@ fn strings(lua: &mut Lua, items: &[&[u8]]) -> Value {
     Value::Table(t)
 }
 
+/// When a script passes `busy-reply-threshold`: `at`, in ticks of
+/// `clock` (`per_ms` a millisecond), `threshold_ms` after it began.
+#[derive(Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) clock: fn() -> u64,
+    pub(crate) per_ms: u64,
+    pub(crate) threshold_ms: u64,
+    pub(crate) at: u64,
+}
+
+impl Deadline {
+    /// Milliseconds since the script began, once past the deadline
+    /// (`None` before it).
+    fn passed(&self) -> Option<u64> {
+        let now = (self.clock)();
+        (now > self.at).then(|| self.threshold_ms + (now - self.at) / self.per_ms)
+    }
+}
+
 /// What a script's commands are held to.
 #[derive(Clone, Copy)]
 pub(super) struct Limits {
     read_only: bool,
     /// Commands that may grow the data are refused.
     out_of_memory: bool,
+    /// An FCALL's function, not an EVAL's script (which KILL ends it).
+    function: bool,
 }
 
 /// Runs `function(args)` on `lua`, the store answering its `redis.*`

@@ -53,6 +53,8 @@ pub struct Store {
     script_clock: Option<(fn() -> u64, u64)>,
     /// `busy-reply-threshold`, in milliseconds.
     busy_ms: u64,
+    /// Who decides what becomes of a script past the threshold.
+    script_watch: Option<crate::Watch>,
 }
 
 /// One client's state: the selected database, the MULTI queue and the
@@ -215,22 +217,44 @@ impl Store {
             memory_ok: true,
             script_clock: None,
             busy_ms: 5000,
+            script_watch: None,
         }
     }
 
     /// Lends scripts a clock, `ticks` counting `per_ms` a millisecond, so
-    /// that one running past `busy-reply-threshold` is stopped (without
-    /// one, scripts have no time limit).
+    /// that one running past `busy-reply-threshold` is noticed: stopped,
+    /// or whatever the watch ([`set_script_watch`](Self::set_script_watch))
+    /// says (without a clock, scripts have no time limit).
     pub fn set_script_clock(&mut self, ticks: fn() -> u64, per_ms: u64) {
         self.script_clock = Some((ticks, per_ms.max(1)));
     }
 
-    /// What a script's time limit is measured by, and the limit in its
-    /// ticks (none without a clock or with `busy-reply-threshold 0`).
-    pub(crate) fn script_deadline(&self) -> Option<(fn() -> u64, u64)> {
+    /// Sets who decides, between a script's steps once it has run past
+    /// `busy-reply-threshold`, whether it goes on, stops or is killed
+    /// ([`crate::script::watch`]). Without one it stops.
+    pub fn set_script_watch(&mut self, watch: crate::Watch) {
+        self.script_watch = Some(watch);
+    }
+
+    /// What the watch says of a script past the threshold (stop, without
+    /// a watch).
+    pub(crate) fn overtime(&mut self, over: &crate::Overtime) -> crate::Verdict {
+        self.script_watch
+            .as_mut()
+            .map_or(crate::Verdict::Stop, |w| (w.0)(over))
+    }
+
+    /// A script's time limit from now (none without a clock or with
+    /// `busy-reply-threshold 0`).
+    pub(crate) fn script_deadline(&self) -> Option<crate::script::Deadline> {
         let (clock, per_ms) = self.script_clock?;
-        let ms = self.busy_ms;
-        (ms > 0).then(|| (clock, clock().saturating_add(ms.saturating_mul(per_ms))))
+        let threshold_ms = self.busy_ms;
+        (threshold_ms > 0).then(|| crate::script::Deadline {
+            clock,
+            per_ms,
+            threshold_ms,
+            at: clock().saturating_add(threshold_ms.saturating_mul(per_ms)),
+        })
     }
 
     /// Notes for the log that the function libraries changed.

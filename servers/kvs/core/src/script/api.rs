@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use lua::{Error, Exec, Lua, NativeResult, Value};
 
 use super::convert;
+use super::watch::{Overtime, Verdict};
 use crate::cmd;
 use crate::command::Flag;
 use crate::memory::OOM;
@@ -267,8 +268,12 @@ pub(super) struct Host<'a> {
     /// `redis.setresp(3)`: replies reach the script, and its booleans
     /// leave it, as RESP3 types.
     resp3: bool,
-    /// The clock and the tick past which the script is stopped.
-    deadline: Option<(fn() -> u64, u64)>,
+    /// When the script passes `busy-reply-threshold`.
+    deadline: Option<super::Deadline>,
+    /// An FCALL's function, not an EVAL's script.
+    function: bool,
+    /// It ran a write command (it can no longer be killed).
+    wrote: bool,
     /// While a function library loads: the functions it registered.
     registering: Option<Vec<super::functions::Registered>>,
     /// The memory in use when the script began (with a gauge).
@@ -295,6 +300,8 @@ impl<'a> Host<'a> {
             now,
             read_only: limits.read_only,
             out_of_memory: limits.out_of_memory,
+            function: limits.function,
+            wrote: false,
             resp3: false,
         }
     }
@@ -384,11 +391,21 @@ impl<'a> Host<'a> {
         if self.out_of_memory && command.denyoom() {
             return Err(OOM);
         }
+        // Redis's rule: a write command that ran, changing anything or
+        // not, makes the script unkillable.
+        self.wrote |= spec.has(Flag::Write) || row.has(Flag::Write);
         Ok(self
             .store
             .run_from_script(&mut self.session, command, &argv, self.now))
     }
 }
+
+/// Why a script past `busy-reply-threshold` stopped when nobody could be
+/// told that the store is busy (and so nobody could kill it).
+const STOPPED: &str = "Script stopped: it ran past busy-reply-threshold, and its caller cannot be told that the store is busy";
+
+/// Redis's words for a script SCRIPT KILL or FUNCTION KILL ended.
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// An error `pcall` cannot catch: a script that ran too long, or filled
 /// the memory, ends.
@@ -399,15 +416,30 @@ fn stop(text: &str) -> Error {
 }
 
 impl lua::Host for Host<'_> {
-    /// Between steps: the script stops past `busy-reply-threshold`, or
-    /// when the memory in use has passed what the store may use.
+    /// Between steps: past `busy-reply-threshold` the store's watch says
+    /// whether the script goes on, stops or is killed
+    /// ([`super::watch`]); and the script stops when the memory in use
+    /// has passed what the store may use.
     fn tick(&mut self, _lua: &mut Lua) -> Result<(), Error> {
-        if let Some((clock, deadline)) = self.deadline
-            && clock() > deadline
-        {
-            return Err(stop(
-                "Script stopped: it ran past busy-reply-threshold, and the store answers nothing else while a script runs",
-            ));
+        if let Some(elapsed_ms) = self.deadline.as_ref().and_then(super::Deadline::passed) {
+            let over = Overtime {
+                function: self.function,
+                wrote: self.wrote,
+                elapsed_ms,
+            };
+            // A library that is still loading past the threshold stops:
+            // its FUNCTION LOAD is not a script anyone could kill.
+            let verdict = match self.registering {
+                Some(_) => Verdict::Stop,
+                None => self.store.overtime(&over),
+            };
+            match verdict {
+                Verdict::Run => {}
+                // A script that wrote runs to its end, whatever is asked.
+                Verdict::Kill if self.wrote => {}
+                Verdict::Kill => return Err(stop(KILLED)),
+                Verdict::Stop => return Err(stop(STOPPED)),
+            }
         }
         // Room for as much again as the script holds now: a table's list
         // doubles at once when it grows, and an allocation that fails

@@ -241,6 +241,7 @@ fn compile(store: &mut Store, code: &[u8], now: i64) -> Result<Library, Reply> {
         let limits = super::Limits {
             read_only: true,
             out_of_memory: false,
+            function: true,
         };
         let mut host = api::Host::new(store, 0, now, limits);
         host.start_registering();
@@ -552,6 +553,7 @@ pub(crate) fn fcall(
     let limits = super::Limits {
         read_only: read_only || no_writes,
         out_of_memory: !memory && !flags[1],
+        function: true,
     };
     let reply = super::run(
         store,

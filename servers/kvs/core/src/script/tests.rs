@@ -377,7 +377,7 @@ fn a_script_past_busy_reply_threshold_is_stopped() {
     let r = eval(&mut t, s);
     assert!(
         r.starts_with("-ERR Script stopped: it ran past busy-reply-threshold"),
-        "{r}"
+        "without a watch: {r}"
     );
     // pcall cannot keep it going.
     let r = eval(
@@ -388,6 +388,120 @@ fn a_script_past_busy_reply_threshold_is_stopped() {
     // What it wrote before stays, as after any error.
     assert_eq!(t.run("GET w"), bulk("1"));
     assert_eq!(eval(&mut t, "return 1"), ":1\r\n");
+}
+
+/// A watch that records what it was told and answers as `verdict` says
+/// (`Kill` from the `kill_after`th call on).
+fn watched(
+    t: &mut T,
+    kill_after: usize,
+) -> alloc::rc::Rc<core::cell::RefCell<Vec<crate::Overtime>>> {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static CLOCK: AtomicU64 = AtomicU64::new(0);
+    fn tick() -> u64 {
+        CLOCK.fetch_add(1, Ordering::Relaxed)
+    }
+    let seen = alloc::rc::Rc::new(core::cell::RefCell::new(Vec::new()));
+    let log = seen.clone();
+    t.store.set_script_clock(tick, 1);
+    t.store
+        .set_script_watch(crate::Watch(alloc::boxed::Box::new(
+            move |o: &crate::Overtime| {
+                let mut log = log.borrow_mut();
+                log.push(*o);
+                if log.len() >= kill_after {
+                    crate::Verdict::Kill
+                } else {
+                    crate::Verdict::Run
+                }
+            },
+        )));
+    assert_eq!(t.run("CONFIG SET busy-reply-threshold 20"), ok());
+    seen
+}
+
+#[test]
+fn a_watched_script_runs_on_past_the_threshold_until_killed() {
+    let mut t = T::new();
+    let seen = watched(&mut t, 50);
+    let r = eval(&mut t, "local n = 0 while true do n = n + 1 end");
+    assert!(
+        r.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{r}"
+    );
+    assert!(r.ends_with(", on @user_script:1.\r\n"), "{r}");
+    {
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 50, "asked between steps until it said kill");
+        assert!(seen.iter().all(|o| !o.function && !o.wrote));
+        assert!(
+            seen[0].elapsed_ms >= 20,
+            "only past the threshold: {:?}",
+            seen[0]
+        );
+        assert!(seen.windows(2).all(|w| w[0].elapsed_ms <= w[1].elapsed_ms));
+    }
+    // pcall cannot catch a kill.
+    let r = eval(
+        &mut t,
+        "while true do pcall(function() while true do end end) end",
+    );
+    assert!(r.starts_with("-ERR Script killed by user"), "{r}");
+}
+
+#[test]
+fn a_script_that_wrote_is_not_killed() {
+    let mut t = T::new();
+    let seen = watched(&mut t, 1);
+    // A write command that changes nothing still counts, as in Redis;
+    // one refused before it ran does not.
+    let s = "redis.pcall('set', 'k') local n = 0 while n < 200000 do n = n + 1 end return n";
+    assert!(
+        eval(&mut t, s).starts_with("-ERR Script killed"),
+        "refused write"
+    );
+    seen.borrow_mut().clear();
+    let s = "redis.call('del', 'none') local n = 0 while n < 200000 do n = n + 1 end return n";
+    assert_eq!(
+        eval(&mut t, s),
+        ":200000\r\n",
+        "asked to kill, it ran to its end"
+    );
+    assert!(
+        seen.borrow().iter().all(|o| o.wrote),
+        "{:?}",
+        seen.borrow().first()
+    );
+    // A read leaves it killable.
+    let s = "redis.call('get', 'none') while true do end";
+    assert!(eval(&mut t, s).starts_with("-ERR Script killed"));
+}
+
+#[test]
+fn a_function_past_the_threshold_says_so_and_a_loading_library_stops() {
+    let mut t = T::new();
+    let seen = watched(&mut t, 3);
+    let lib = "#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
+    assert_eq!(
+        t.argv(&[b"FUNCTION", b"LOAD", lib.as_bytes()]),
+        bulk("spin")
+    );
+    assert_eq!(
+        t.run("FCALL spin 0"),
+        err("ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.")
+    );
+    assert!(seen.borrow().iter().all(|o| o.function));
+    seen.borrow_mut().clear();
+    let lib = "#!lua name=slow\nwhile true do end";
+    let r = t.argv(&[b"FUNCTION", b"LOAD", lib.as_bytes()]);
+    assert!(
+        matches!(&r, Reply::Error(e) if e.contains("Script stopped")),
+        "{r:?}"
+    );
+    assert!(
+        seen.borrow().is_empty(),
+        "the watch is not asked about a loading library"
+    );
 }
 
 #[test]
