@@ -1145,6 +1145,18 @@ pub fn handle<S>(
     reply_label(status, generation)
 }
 
+/// Answers the call being handled with the error `code` at once, before
+/// its handler returns, so that the caller goes on while the server keeps
+/// working for it (the kvs server answers a round whose script runs past
+/// `busy-reply-threshold` this way, and gives the result later). The
+/// loop's own reply to that call then finds nobody waiting and is
+/// dropped. The reply carries this component's generation, as the
+/// loop's replies do; the caller sees [`RpcError::Remote`]`(code)`.
+pub fn answer_early(code: u64) -> Result<(), Error> {
+    let label = reply_label(Status::Remote, crate::runtime::generation());
+    crate::ipc::reply(&crate::ipc::Message::new(label, &[code]))
+}
+
 /// A server's loop: receives calls on `endpoint`, answers each through
 /// `dispatch` with `generation` in the reply label, and passes the
 /// serving thread's bound-notification signals to `notified`. The first

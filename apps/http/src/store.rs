@@ -103,6 +103,8 @@ fn from_op(error: OpError) -> StoreError {
         OpError::Call(
             kvs_api::Error::BadAnswer
             | kvs_api::Error::BadRound
+            // Only a round runs on, and this store sends none.
+            | kvs_api::Error::Running
             | kvs_api::Error::Rpc(RpcError::Remote(_)),
         ) => StoreError::BadReply,
         // The store restarted or cannot be reached: whether a write took

@@ -10,6 +10,7 @@ use crate::{Clock, Command, Store, StoreError, docs, info, reply, tracking};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use kvs_api::busy::Running;
 use kvs_core::command::{Flag, Spec};
 use kvs_core::num::parse_i64;
 
@@ -491,6 +492,79 @@ pub(crate) fn held_by_pause<S: Store, C: Clock>(
     true
 }
 
+/// Redis's refusal while an EVAL's script runs on past
+/// `busy-reply-threshold`.
+const BUSY_SCRIPT: &[u8] =
+    b"BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The same while an FCALL's function does.
+const BUSY_FUNCTION: &[u8] =
+    b"BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+/// SCRIPT KILL or FUNCTION KILL of a script that has written.
+const UNKILLABLE: &[u8] = b"UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+
+/// Runs `cmd` of connection `s` (which has no command in the round)
+/// while a script runs on past `busy-reply-threshold` (`running`), as
+/// Redis does then: an unknown command or a wrong arity gets its usual
+/// error, SCRIPT KILL or FUNCTION KILL (whichever fits the script) kills
+/// a script that has not written, QUIT closes, and everything else gets
+/// `-BUSY` (failing a transaction it was queued in). The commands Redis
+/// allows while busy that need the store (AUTH, HELLO, MULTI, DISCARD,
+/// RESET) and EXEC wait for the round's end instead; false then (the
+/// connection is fed again when it ends).
+pub(crate) fn while_busy<S: Store, C: Clock>(
+    s: &mut Session,
+    fe: &mut Frontend<S, C>,
+    cmd: Command<'_>,
+    running: Running,
+) -> bool {
+    let start = s.out.len();
+    let busy = if running.function {
+        BUSY_FUNCTION
+    } else {
+        BUSY_SCRIPT
+    };
+    match resolve(cmd).map(|spec| spec.name) {
+        Err(_) => {
+            if checked_spec(cmd, &mut s.out).is_none() && s.out.len() == start {
+                let args: Vec<&[u8]> = cmd.args().skip(1).collect();
+                kvs_core::unknown_command(cmd.name(), &args)
+                    .encode(kvs_core::Protocol::Resp2, &mut s.out);
+            }
+        }
+        Ok("quit") => {
+            reply::ok(&mut s.out);
+            s.closing = true;
+        }
+        Ok(kill @ ("script|kill" | "function|kill")) => {
+            if (kill == "function|kill") != running.function {
+                reply::error(&mut s.out, busy);
+            } else if running.wrote {
+                reply::error(&mut s.out, UNKILLABLE);
+            } else {
+                fe.store.kill_script();
+                reply::ok(&mut s.out);
+            }
+        }
+        Ok("auth" | "hello" | "multi" | "discard" | "reset" | "exec") => {
+            if let Some(b) = fe.busy.as_mut() {
+                b.held.push(s.id);
+            }
+            return false;
+        }
+        Ok(_) => reply::error(&mut s.out, busy),
+    }
+    if s.in_multi && s.out[start..].starts_with(b"-") {
+        s.multi.dirty = true;
+    }
+    let end = s.out[start..]
+        .iter()
+        .position(|&b| b == b'\r')
+        .map_or(s.out.len(), |n| start + n);
+    let reply = s.out[start..end].to_vec();
+    count(fe, Named::of(cmd), &reply, 0);
+    true
+}
+
 /// Passes `cmd` to the store in the connection's session.
 fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Command<'_>) {
     if stale(s, fe) {
@@ -547,7 +621,9 @@ fn forward<S: Store, C: Clock>(s: &mut Session, fe: &mut Frontend<S, C>, cmd: Co
             s.out.truncate(start);
             interrupted(s, applied > 0);
         }
-        Err(StoreError::Lost) => {
+        // A single command never runs on (a script in it past the
+        // threshold is stopped); a store that says so is not to be trusted.
+        Err(StoreError::Lost | StoreError::Running(_)) => {
             s.out.truncate(start);
             lost(s);
         }

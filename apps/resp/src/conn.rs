@@ -619,6 +619,12 @@ fn dispatch<S: Store, C: Clock>(
     if cmds::held_by_pause(session, fe, cmd) {
         return false;
     }
+    if let Some(running) = fe.running() {
+        // A connection whose commands are in the round that runs on
+        // waits for it, as Redis reads nothing more of a client whose
+        // script runs; the others are answered now.
+        return queued.is_empty() && cmds::while_busy(session, fe, cmd, running);
+    }
     if !cmds::deferrable(session, cmd) {
         if !queued.is_empty() {
             return false;

@@ -13,6 +13,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
+use kvs_api::busy::Running;
 use net_api::budget::Budget;
 
 /// The Redis version Basalt reports (HELLO, `INFO server`): the protocol
@@ -141,6 +142,22 @@ pub struct Frontend<S, C> {
     pub(crate) pause: Pause,
     /// The connections that said MONITOR, by id.
     pub(crate) monitors: Vec<u64>,
+    /// The round runs on: a script in it passed `busy-reply-threshold`.
+    pub(crate) busy: Option<Busy>,
+}
+
+/// A round whose script runs on past `busy-reply-threshold`: the front
+/// end answers `-BUSY` meanwhile, as Redis does, and calls nothing of the
+/// store (every call would wait for the script).
+#[derive(Debug)]
+pub(crate) struct Busy {
+    /// What the store said of the script last.
+    pub(crate) running: Running,
+    /// When the round began (for the slow log).
+    started_us: u64,
+    /// Connections with a command that waits for the round's end (one
+    /// Redis allows while busy that needs the store): fed again then.
+    pub(crate) held: Vec<u64>,
 }
 
 /// What a blocked connection's command came to.
@@ -184,6 +201,7 @@ impl<S: Store, C: Clock> Frontend<S, C> {
             pause: Pause::default(),
             monitors: Vec::new(),
             killed: Default::default(),
+            busy: None,
         }
     }
 
@@ -227,12 +245,35 @@ impl<S: Store, C: Clock> Frontend<S, C> {
     /// bytes) before the next flush: its replies join its output (a
     /// connection fed only after a later round lost them and answers with
     /// the store-lost error).
+    ///
+    /// When a script in the round runs on past `busy-reply-threshold`
+    /// ([`StoreError::Running`](crate::StoreError::Running)), the round is
+    /// not over: the connections answer `-BUSY` meanwhile, and each flush
+    /// asks the store whether it is done ([`Store::resume_round`]); the
+    /// waiting connections are fed after the flush that finds it done.
     pub fn flush(&mut self) {
-        if self.round.is_empty() {
-            return;
-        }
-        let started = self.clock.now_us();
-        self.outcome.take(&mut self.store, &self.round);
+        let started = match self.busy.as_mut() {
+            Some(busy) => match self.outcome.resume(&mut self.store, &self.round) {
+                Some(running) => {
+                    busy.running = running;
+                    return;
+                }
+                None => busy.started_us,
+            },
+            None if self.round.is_empty() => return,
+            None => {
+                let started = self.clock.now_us();
+                if let Some(running) = self.outcome.take(&mut self.store, &self.round) {
+                    self.busy = Some(Busy {
+                        running,
+                        started_us: started,
+                        held: Vec::new(),
+                    });
+                    return;
+                }
+                started
+            }
+        };
         let now = self.clock.now_us();
         let usec = now.saturating_sub(started);
         let each = usec / self.round.len() as u64;
@@ -252,6 +293,21 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         for session in core::mem::take(&mut self.ended) {
             self.store.close(session);
         }
+        // The connections that waited for the end of a busy round go on.
+        if let Some(busy) = self.busy.take() {
+            self.pause.release(busy.held);
+        }
+    }
+
+    /// The script that runs on past `busy-reply-threshold`, if one does.
+    pub(crate) fn running(&self) -> Option<Running> {
+        self.busy.as_ref().map(|b| b.running)
+    }
+
+    /// Whether a round runs on: the connections waiting for it are fed
+    /// only after a later [`flush`](Self::flush).
+    pub fn is_busy(&self) -> bool {
+        self.busy.is_some()
     }
 
     /// Queues `cmd` of `session` in the round, if it has room; its index.
@@ -394,7 +450,8 @@ impl<S: Store, C: Clock> Frontend<S, C> {
         self.killed.remove(&session.id);
         self.pause.forget(session.id);
         self.monitors.retain(|&m| m != session.id);
-        if conn.waits_for(self.outcome.run) {
+        if conn.waits_for(self.outcome.run) || (self.busy.is_some() && session.used_store) {
+            // Closed once the round ran: the store is busy until then.
             self.ended.push(session.id);
         } else if session.used_store {
             self.store.close(session.id);
@@ -408,12 +465,14 @@ impl<S: Store, C: Clock> Frontend<S, C> {
     /// output. Call it whenever the component wakes, and after each
     /// [`flush`](Self::flush).
     pub fn woken(&mut self) -> impl Iterator<Item = u64> + '_ {
-        // Keyspace events are asked for while someone may hear them.
+        // Keyspace events are asked for while someone may hear them; the
+        // store is not asked anything while a round runs on.
         let listening = self.pubsub.listening();
-        if listening != self.events_on && self.store.events(listening).is_ok() {
+        let idle = self.busy.is_none();
+        if idle && listening != self.events_on && self.store.events(listening).is_ok() {
             self.events_on = listening;
         }
-        if !self.blocked.is_empty() || self.events_on || self.trackers > 0 {
+        if idle && (!self.blocked.is_empty() || self.events_on || self.trackers > 0) {
             let mut letters = Vec::new();
             let polled = self.store.mail(&mut letters);
             for letter in letters {

@@ -135,6 +135,26 @@ pub trait Store {
         round::one_by_one(self, round, replies, ends)
     }
 
+    /// The round [`exec_round`](Self::exec_round) left running
+    /// ([`StoreError::Running`]): still running (`Ok(Some)`, as it says
+    /// now; nothing was called), or done (`Ok(None)`): its remaining
+    /// replies appended to `replies` and the ends of all of them to
+    /// `ends`, as `exec_round` would have. Fails as `exec_round` does.
+    /// The default: no round runs on.
+    fn resume_round(
+        &mut self,
+        replies: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<Option<kvs_api::busy::Running>, StoreError> {
+        let _ = (replies, ends);
+        Ok(None)
+    }
+
+    /// Asks the store to kill the script that runs on (`SCRIPT KILL`,
+    /// `FUNCTION KILL`: the front end checked that it may). The default
+    /// does nothing.
+    fn kill_script(&mut self) {}
+
     /// Appends the store's mail to `letters`: the replies of blocking
     /// commands that stopped waiting (served, timed out or unblocked),
     /// each with its session, and the keyspace events to publish if the
@@ -279,6 +299,12 @@ pub enum StoreError {
         /// Commands after the answered ones that took effect.
         applied: usize,
     },
+    /// A script in the round ([`Store::exec_round`]) passed
+    /// `busy-reply-threshold` and runs on (`kvs_api::busy`), as it says:
+    /// the round is not over. The front end answers `-BUSY` meanwhile and
+    /// calls nothing else of the store until
+    /// [`Store::resume_round`] says the round is done.
+    Running(kvs_api::busy::Running),
 }
 
 /// One command: its arguments (the name first), and their encoding as a
@@ -433,20 +459,27 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
         for (session, cmd) in round.commands() {
             kvs_api::proto::push_round_entry(session, cmd.encoded(), &mut request);
         }
-        let start = replies.len();
-        let result = match self.round(&request, replies) {
-            Ok(()) => Ok(()),
-            Err(kvs_api::Error::Interrupted { applied, .. }) => {
-                Err(StoreError::Interrupted { applied })
-            }
-            Err(_) => return Err(StoreError::Lost),
-        };
-        let mut pos = start;
-        while pos < replies.len() {
-            pos += kvs_api::proto::round_reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
-            ends.push(pos);
+        let result = self.round(&request, replies);
+        match self.round_ended(result, replies, ends)? {
+            Some(running) => Err(StoreError::Running(running)),
+            None => Ok(()),
         }
-        result
+    }
+
+    fn resume_round(
+        &mut self,
+        replies: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<Option<kvs_api::busy::Running>, StoreError> {
+        match self.resume(replies) {
+            Ok(kvs_api::Resumed::Running(running)) => Ok(Some(running)),
+            Ok(kvs_api::Resumed::Done) => self.round_ended(Ok(()), replies, ends),
+            Err(e) => self.round_ended(Err(e), replies, ends),
+        }
+    }
+
+    fn kill_script(&mut self) {
+        self.kill();
     }
 
     fn generation(&self) -> u64 {
@@ -520,6 +553,48 @@ impl<T: libcap::rpc::Transport> Store for kvs_api::Connection<T> {
     }
 }
 
+/// How a round of the kvs client ended, or that it runs on: the ends of
+/// the replies appended since the last one in `ends`, the error as the
+/// front end knows it.
+trait RoundEnd {
+    fn round_ended(
+        &mut self,
+        result: Result<(), kvs_api::Error>,
+        replies: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<Option<kvs_api::busy::Running>, StoreError>;
+}
+
+impl<T: libcap::rpc::Transport> RoundEnd for kvs_api::Connection<T> {
+    fn round_ended(
+        &mut self,
+        mut result: Result<(), kvs_api::Error>,
+        replies: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<Option<kvs_api::busy::Running>, StoreError> {
+        let result = loop {
+            match result {
+                Ok(()) => break Ok(()),
+                Err(kvs_api::Error::Running) => match self.running() {
+                    Some(running) => return Ok(Some(running)),
+                    // Done already: its answer now.
+                    None => result = self.resume(replies).map(|_| ()),
+                },
+                Err(kvs_api::Error::Interrupted { applied, .. }) => {
+                    break Err(StoreError::Interrupted { applied });
+                }
+                Err(_) => return Err(StoreError::Lost),
+            }
+        };
+        let mut pos = ends.last().copied().unwrap_or(0);
+        while pos < replies.len() {
+            pos += kvs_api::proto::round_reply_len(&replies[pos..]).ok_or(StoreError::Lost)?;
+            ends.push(pos);
+        }
+        result.map(|()| None)
+    }
+}
+
 /// The front end on the net server's sockets: `net_api::serve::StreamServer`
 /// runs it, one [`Connection`] per TCP connection.
 impl<S: Store, C: Clock> net_api::serve::Protocol for Frontend<S, C> {
@@ -567,6 +642,10 @@ impl<S: Store, C: Clock> net_api::serve::Protocol for Frontend<S, C> {
 
     fn flush(&mut self) {
         Frontend::flush(self);
+    }
+
+    fn busy(&mut self) -> bool {
+        self.is_busy()
     }
 
     fn due_in_us(&mut self) -> Option<u64> {

@@ -105,6 +105,17 @@ impl Pause {
         self.released.retain(|&p| p != id);
     }
 
+    /// Connections that held a command back for another reason (a round
+    /// that ran on past `busy-reply-threshold`) go on: fed with those the
+    /// pause released, unless the pause still holds them.
+    pub(crate) fn release(&mut self, ids: Vec<u64>) {
+        for id in ids {
+            if !self.released.contains(&id) && !self.postponed.contains(&id) {
+                self.released.push(id);
+            }
+        }
+    }
+
     /// The released connections, in order, to feed.
     pub(crate) fn take_released(&mut self) -> Vec<u64> {
         core::mem::take(&mut self.released)

@@ -7,6 +7,7 @@ use crate::parse::Span;
 use crate::{Command, Store, StoreError};
 use alloc::vec::Vec;
 use core::ops::Range;
+use kvs_api::busy::Running;
 
 /// The most commands one round holds.
 pub const ROUND_COMMANDS: usize = 1024;
@@ -105,17 +106,36 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    /// Runs `round` on `store`, replacing the last outcome.
-    pub(crate) fn take<S: Store>(&mut self, store: &mut S, round: &Round) {
+    /// Runs `round` on `store`, replacing the last outcome; or, when a
+    /// script in it runs on past `busy-reply-threshold`, what it says (the
+    /// round is not over: [`resume`](Self::resume) it).
+    pub(crate) fn take<S: Store>(&mut self, store: &mut S, round: &Round) -> Option<Running> {
         self.replies.clear();
         self.ends.clear();
         let result = store.exec_round(round, &mut self.replies, &mut self.ends);
+        self.ended(result, round)
+    }
+
+    /// The round that runs on: what it says now, or `None` once it is
+    /// over (the outcome is then complete).
+    pub(crate) fn resume<S: Store>(&mut self, store: &mut S, round: &Round) -> Option<Running> {
+        let result = store
+            .resume_round(&mut self.replies, &mut self.ends)
+            .and_then(|running| running.map_or(Ok(()), |r| Err(StoreError::Running(r))));
+        self.ended(result, round)
+    }
+
+    fn ended(&mut self, result: Result<(), StoreError>, round: &Round) -> Option<Running> {
+        if let Err(StoreError::Running(running)) = result {
+            return Some(running);
+        }
         self.applied = match result {
             Err(StoreError::Interrupted { applied }) => Some(applied),
             _ => None,
         };
         self.lost = result.is_err() || self.ends.len() != round.len();
         self.run += 1;
+        None
     }
 
     /// Reply `i` of the last round.
@@ -142,7 +162,11 @@ pub(crate) fn one_by_one<S: Store + ?Sized>(
                 replies.truncate(start);
                 crate::reply::error(replies, crate::cmds::TOO_LARGE);
             }
-            Err(e @ (StoreError::Lost | StoreError::Interrupted { .. })) => return Err(e),
+            Err(
+                e @ (StoreError::Lost | StoreError::Interrupted { .. } | StoreError::Running(_)),
+            ) => {
+                return Err(e);
+            }
         }
         ends.push(replies.len());
     }

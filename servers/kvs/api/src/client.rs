@@ -2,8 +2,12 @@
 //! region for each request and reply.
 
 use crate::LogFailure;
+use crate::busy::State;
 use crate::shared::SharedBuf;
-use crate::{Answer, DISK_ERROR, DISK_FULL, INLINE_COMMAND, INLINE_REQUEST, KvsClient, proto};
+use crate::{
+    Answer, DISK_ERROR, DISK_FULL, INLINE_COMMAND, INLINE_REQUEST, KvsClient, RUNNING, RoundAnswer,
+    proto,
+};
 use alloc::string::String;
 use alloc::vec::Vec;
 use libcap::rpc::{RpcError, Transport};
@@ -45,6 +49,12 @@ pub enum Error {
         /// Commands after those that took effect unanswered.
         applied: usize,
     },
+    /// A script in the round ([`Connection::round`]) passed
+    /// `busy-reply-threshold` and runs on ([`crate::busy`]): the replies
+    /// of the calls before it were appended; the rest come from
+    /// [`Connection::resume`] once it is done. Until then the client
+    /// calls nothing (the call would wait for the script).
+    Running,
 }
 
 impl From<RpcError> for Error {
@@ -77,6 +87,27 @@ pub struct Connection<T: Transport> {
     /// The number of the next tagged call: counted up from the TSC at
     /// open, so that no number repeats across this client's restarts.
     next_call: u64,
+    /// The round whose script runs on ([`Error::Running`]).
+    pending: Option<Pending>,
+}
+
+/// A round that runs on: its request, how far it got, and the call that
+/// was answered early.
+#[derive(Debug)]
+struct Pending {
+    request: Vec<u8>,
+    at: Progress,
+    last: usize,
+    call: u64,
+}
+
+/// Where a round that ran on stands ([`Connection::resume`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resumed {
+    /// Its script still runs, as the control words say.
+    Running(crate::busy::Running),
+    /// It is done: every reply was appended.
+    Done,
 }
 
 impl Connection<libcap::Endpoint> {
@@ -104,6 +135,7 @@ impl<T: Transport> Connection<T> {
             request: Vec::new(),
             generation: 0,
             next_call: libcap::time::rdtsc().max(1),
+            pending: None,
         };
         // The first call may see a server that restarted since this
         // client's previous instance: set up again with it.
@@ -323,36 +355,123 @@ impl<T: Transport> Connection<T> {
     /// Each call is tagged ([`Kvs::exec_round_tagged`](crate::Kvs::exec_round_tagged)):
     /// when the server restarts during the round, [`Error::Interrupted`]
     /// says which commands took effect.
+    ///
+    /// A script in the round that passes `busy-reply-threshold` makes it
+    /// fail with [`Error::Running`] (when the region has control words):
+    /// then [`resume`](Self::resume) finishes it.
     pub fn round(&mut self, request: &[u8], replies: &mut Vec<u8>) -> Result<(), Error> {
         let ends: Vec<usize> = proto::parse_round(request)
             .ok_or(Error::BadRound)?
             .into_iter()
             .map(|e| e.end)
             .collect();
+        self.round_from(request, Progress::new(ends), None, replies)
+    }
+
+    /// The round that failed with [`Error::Running`]: still running (as
+    /// the region's control words say; nothing is called), or done, its
+    /// remaining replies appended to `replies` (the round may then run
+    /// on again, in a later call of it). Fails as [`round`](Self::round)
+    /// does; `Ok(Done)` when no round runs on.
+    pub fn resume(&mut self, replies: &mut Vec<u8>) -> Result<Resumed, Error> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(Resumed::Done);
+        };
+        let state = self
+            .region
+            .as_mut()
+            .and_then(|(_, b)| b.control())
+            .map_or(State::Idle, |c| c.state());
+        if let State::Running(running) = state {
+            self.pending = Some(pending);
+            return Ok(Resumed::Running(running));
+        }
+        // Done, or cleared by a server that restarted (the call says so).
+        let answer = match self.client.finished() {
+            Ok(answer) => Ok(answer),
+            // Whatever went wrong, the log knows what took effect.
+            Err(_) => Err(RpcError::Unavailable),
+        };
+        if let Some(c) = self.region.as_mut().and_then(|(_, b)| b.control()) {
+            c.clear();
+        }
+        let Pending {
+            request,
+            at,
+            last,
+            call,
+        } = pending;
+        self.round_from(&request, at, Some((last, call, answer)), replies)
+            .map(|()| Resumed::Done)
+    }
+
+    /// The script that runs on, as the region's control words say now
+    /// (`None`: no round ran on, or it is done).
+    pub fn running(&mut self) -> Option<crate::busy::Running> {
+        self.pending.as_ref()?;
+        match self.region.as_mut()?.1.control()?.state() {
+            State::Running(running) => Some(running),
+            _ => None,
+        }
+    }
+
+    /// Asks the server to kill the script that runs on (see
+    /// [`crate::busy`]); nothing when none does.
+    pub fn kill(&mut self) {
+        if self.pending.is_some()
+            && let Some(c) = self.region.as_mut().and_then(|(_, b)| b.control())
+        {
+            c.kill();
+        }
+    }
+
+    /// Runs the round's calls from `at` on; the first one's answer is
+    /// `first` when it came already (a round that ran on).
+    fn round_from(
+        &mut self,
+        request: &[u8],
+        mut at: Progress,
+        mut first: Option<(usize, u64, Result<RoundAnswer, RpcError>)>,
+        replies: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let limit = self.region_len().max(INLINE_TAGGED_ROUND);
-        let mut at = Progress::new(ends);
         loop {
-            let Some(last) = at.fitting(limit) else {
-                // Too large to travel at all: it does not run.
-                replies.extend_from_slice(TOO_LARGE_TO_SEND);
-                at.next += 1;
-                continue;
-            };
-            let part = at.part(request, last);
-            let (generation, call) = (self.generation, self.next_call);
-            self.next_call += 1;
-            let answer = if part.len() <= INLINE_TAGGED_ROUND {
-                self.client.exec_round_tagged(generation, call, part)
-            } else {
-                let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
-                if !buf.write(part) {
-                    return Err(Error::TooLarge);
+            let (last, call, answer) = match first.take() {
+                Some(came) => came,
+                None => {
+                    let Some(last) = at.fitting(limit) else {
+                        // Too large to travel at all: it does not run.
+                        replies.extend_from_slice(TOO_LARGE_TO_SEND);
+                        at.next += 1;
+                        continue;
+                    };
+                    let part = at.part(request, last);
+                    let (generation, call) = (self.generation, self.next_call);
+                    self.next_call += 1;
+                    let answer = if part.len() <= INLINE_TAGGED_ROUND {
+                        self.client.exec_round_tagged(generation, call, part)
+                    } else {
+                        let (_, buf) = self.region.as_mut().ok_or(Error::TooLarge)?;
+                        if !buf.write(part) {
+                            return Err(Error::TooLarge);
+                        }
+                        self.client
+                            .exec_round_shared_tagged(generation, call, part.len() as u64)
+                    };
+                    (last, call, answer)
                 }
-                self.client
-                    .exec_round_shared_tagged(generation, call, part.len() as u64)
             };
             let answer = match answer {
                 Ok(a) => a,
+                Err(RpcError::Remote(RUNNING)) => {
+                    self.pending = Some(Pending {
+                        request: request.to_vec(),
+                        at,
+                        last,
+                        call,
+                    });
+                    return Err(Error::Running);
+                }
                 Err(e @ RpcError::Remote(DISK_FULL | DISK_ERROR)) => {
                     // The rest of the round has this one reply each.
                     let mut one = Vec::new();
@@ -524,6 +643,7 @@ impl<T: Transport> crate::mc::Call for Connection<T> {
 /// How far a round sent in several calls got: where each entry ends in
 /// the request, how many entries ran, and whether the server holds the
 /// last one's reply back for the next call.
+#[derive(Debug)]
 struct Progress {
     ends: Vec<usize>,
     next: usize,
@@ -606,6 +726,7 @@ mod tests {
             request: Vec::new(),
             generation: 1,
             next_call: 1,
+            pending: None,
         };
         // The codes the server's hold loop sends back for a failed settle.
         for (code, words) in [

@@ -23,6 +23,7 @@
 
 extern crate alloc;
 
+pub mod busy;
 mod client;
 pub mod mc;
 pub mod mc_round;
@@ -30,8 +31,8 @@ pub mod ops;
 pub mod proto;
 mod shared;
 
-pub use client::{Connection, Error};
-pub use shared::SharedBuf;
+pub use client::{Connection, Error, Resumed};
+pub use shared::{CONTROL_BYTES, SharedBuf};
 
 use libcap::rpc::{Bytes, Decode, Decoder, Encode, Encoder, WireError};
 
@@ -235,6 +236,13 @@ libcap::rpc_interface! {
         /// OPTOUT); not `said`: a command of the front end's own used it
         /// up.
         fn caching(session: u64, said: bool, yes: bool) = 26;
+        /// The answer to the caller's round that ran on: a round call
+        /// ([`exec_round`](Kvs::exec_round) and its kin) answered
+        /// [`RUNNING`] when a script in it passed `busy-reply-threshold`
+        /// and went on running; once it is done the server says so in the
+        /// region's control words and signals the caller ([`busy`]).
+        /// Fails with [`NOT_RUNNING`] when no answer waits.
+        fn finished() -> RoundAnswer = 27;
     }
 }
 
@@ -255,6 +263,14 @@ pub mod tracking {
 /// Error code of [`Kvs::exec_round_tagged`]: the server is not the
 /// generation the caller set up with (it restarted since); nothing ran.
 pub const STALE: u64 = 9;
+
+/// Error code of the round calls: a script in the round passed
+/// `busy-reply-threshold` and runs on; the round's answer comes from
+/// [`Kvs::finished`] once it is done ([`busy`]). Only for a client whose
+/// region has control words and whom the server can signal.
+pub const RUNNING: u64 = 10;
+/// Error code of [`Kvs::finished`]: no round of the caller's ran on.
+pub const NOT_RUNNING: u64 = 11;
 
 /// The answer to [`Kvs::applied`]: the caller's last tagged call with a
 /// change in the log (0: none), and how many of its entries took effect

@@ -106,4 +106,4 @@ pub use aof::{AofWriter, ReplayReport, replay, rewrite};
 pub use cmd::{may_block, writes};
 pub use reply::*;
 pub use script::watch::{Overtime, Verdict, Watch};
-pub use store::{DATABASES, DEFAULT_SEED, Session, Store};
+pub use store::{DATABASES, DEFAULT_SEED, Session, Store, unknown_command};

@@ -1051,7 +1051,8 @@ fn flag_multi(session: &mut Session) {
 }
 
 /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `
-fn unknown_command(name: &[u8], args: &[&[u8]]) -> Reply {
+/// (Redis's words, which the front end uses too).
+pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Reply {
     let mut msg = String::from("ERR unknown command '");
     msg.push_str(&String::from_utf8_lossy(&name[..name.len().min(128)]));
     msg.push_str("', with args beginning with: ");

@@ -27,12 +27,14 @@ extern crate alloc;
 mod debug;
 mod info;
 mod memory;
+mod overtime;
 pub mod persist;
 mod save;
 mod server;
 
 pub use debug::NOT_ALLOWED as DEBUG_NOT_ALLOWED;
 pub use kvs_api::*;
+pub use overtime::AnswerEarly;
 pub use server::{
     Clock, EXPIRE_BUDGET, EXPIRE_EVERY, EXPIRE_INTERVAL_MS, KvsServer, ManualClock, TscClock, Waker,
 };

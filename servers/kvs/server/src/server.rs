@@ -2,10 +2,11 @@
 //! regions it may attach to clients, and a clock.
 
 use crate::SharedBuf;
+use crate::overtime::{AnswerEarly, Overtime};
 use crate::persist::{LogError, Persistence, SectorDevice};
 use crate::{
     Answer, Applied, BAD_REQUEST, DISK_ERROR, DISK_FULL, INLINE_REPLY, Kvs, MAX_SESSIONS,
-    NO_SUCH_REGION, NOT_ATTACHED, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, STALE,
+    NO_SUCH_REGION, NOT_ATTACHED, NOT_RUNNING, REGION_TAKEN, REPLY_TOO_LARGE, RoundAnswer, STALE,
     TOO_MANY_SESSIONS,
 };
 use crate::{debug, info, proto, save, tracking};
@@ -107,6 +108,8 @@ struct Client {
     held: Option<Vec<u8>>,
     /// The response a round of memcached calls held back for the next.
     mc_held: Option<Vec<u8>>,
+    /// The answer of its round that ran on, for [`Kvs::finished`].
+    finished: Option<Result<RoundAnswer, u64>>,
     /// Letters for it ([`Kvs::mail`]): replies of its blocked sessions,
     /// and keyspace events if it asked for them.
     mail: Vec<u8>,
@@ -192,6 +195,11 @@ pub struct KvsServer<C> {
     /// The memory in use when the gauge came, and the most since
     /// (`MEMORY STATS`).
     footprint: crate::memory::Footprint,
+    /// Rounds whose script runs on past `busy-reply-threshold`.
+    overtime: Overtime,
+    /// The last call was answered early: its reply goes to nobody, and
+    /// is not held.
+    answered_early: bool,
 }
 
 /// Which start of the component a server is (`INFO`'s `basalt_*` fields).
@@ -225,22 +233,26 @@ impl<C: Clock> KvsServer<C> {
     }
 
     /// The same with a store of the caller's (e.g. [`Store::with_seed`]).
-    pub fn with_store(store: Store, mut clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
+    pub fn with_store(mut store: Store, mut clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
         let started_ms = clock.now_ms();
+        let mut regions: Vec<Region> = regions
+            .into_iter()
+            .map(|(name, buf)| Region {
+                name,
+                buf,
+                owner: None,
+                peer: None,
+                waker: None,
+            })
+            .collect();
+        let controls = regions.iter_mut().map(|r| r.buf.take_control()).collect();
+        let (overtime, watch) = Overtime::new(controls);
+        store.set_script_watch(watch);
         Self {
             store,
             clock,
             clients: BTreeMap::new(),
-            regions: regions
-                .into_iter()
-                .map(|(name, buf)| Region {
-                    name,
-                    buf,
-                    owner: None,
-                    peer: None,
-                    waker: None,
-                })
-                .collect(),
+            regions,
             requests: 0,
             last_expire: 0,
             request: Vec::new(),
@@ -257,7 +269,17 @@ impl<C: Clock> KvsServer<C> {
             trackers: BTreeMap::new(),
             started_ms,
             footprint: Default::default(),
+            overtime,
+            answered_early: false,
         }
+    }
+
+    /// Lets a round whose script passes `busy-reply-threshold` run on
+    /// (`kvs_api::busy`), its call answered early by `answer` (on Basalt,
+    /// `libcap::rpc::answer_early(RUNNING)`). Without it such a script
+    /// is stopped.
+    pub fn answer_early_with(&mut self, answer: AnswerEarly) {
+        self.overtime.answer_early_with(answer);
     }
 
     /// Enables `DEBUG SEGFAULT`, which runs `crash` (Redis's
@@ -447,6 +469,10 @@ impl<C: Clock> KvsServer<C> {
         let entries = proto::parse_round(request).ok_or(BAD_REQUEST)?;
         let region = self.clients.get(&badge).and_then(|c| c.region);
         let room = region.map_or(INLINE_ROUND_REPLY, |r| self.regions[r].buf.len());
+        // A script past busy-reply-threshold may run on if the client can
+        // be told when it is done.
+        self.overtime
+            .begin(region.filter(|&r| self.regions[r].waker.is_some()));
         let (mut engine, clients, reply, next_session) = self.engine();
         let client = clients.entry(badge).or_default();
         reply.clear();
@@ -496,9 +522,23 @@ impl<C: Clock> KvsServer<C> {
         for (id, session) in blocked {
             self.blocked.insert(id, (badge, session));
         }
+        let early = self.overtime.end();
         self.deliver_mail();
-        let replies = self.answer(region, INLINE_ROUND_REPLY)?;
-        Ok(RoundAnswer { ran, held, replies })
+        let answer = self
+            .answer(region, INLINE_ROUND_REPLY)
+            .map(|replies| RoundAnswer { ran, held, replies });
+        if early && let Some(r) = region {
+            // The client has gone on: the answer waits for `finished`.
+            self.answered_early = true;
+            if let Some(client) = self.clients.get_mut(&badge) {
+                client.finished = Some(answer.clone());
+            }
+            self.overtime.done(r);
+            if let Some(Waker(wake)) = self.regions[r].waker.as_mut() {
+                wake();
+            }
+        }
+        answer
     }
 
     /// Fails with [`STALE`] unless this server is `generation`: a tagged
@@ -890,6 +930,11 @@ impl<C: Clock> Engine<'_, C> {
 /// (a read could have seen them); `settle` writes and flushes them all.
 impl<C: Clock> Settle for KvsServer<C> {
     fn hold(&mut self) -> bool {
+        // Nobody waits for the reply of a call answered early; its
+        // changes are settled before `finished` answers.
+        if core::mem::take(&mut self.answered_early) {
+            return false;
+        }
         self.persistence
             .as_ref()
             .is_some_and(Persistence::unsettled)
@@ -1166,6 +1211,15 @@ impl<C: Clock> Kvs for KvsServer<C> {
         let unblocked = self.store.unblock(id, error);
         self.deliver_mail();
         Ok(unblocked)
+    }
+
+    fn finished(&mut self, caller: Caller) -> Result<RoundAnswer, u64> {
+        let client = self.clients.get_mut(&caller.badge).ok_or(NOT_RUNNING)?;
+        let answer = client.finished.take().ok_or(NOT_RUNNING)?;
+        if let Some(r) = client.region {
+            self.overtime.clear(r);
+        }
+        answer
     }
 
     fn reset(&mut self, caller: Caller) -> Result<(), u64> {

@@ -106,8 +106,10 @@ fn a_region_belongs_to_one_client_at_a_time() {
     let (s, _) = server(vec![("buf".into(), server_side)]);
     let c = KvsClient::new(&s);
     s.set_badge(1);
-    assert_eq!(c.attach("buf"), Ok(8192));
-    assert_eq!(c.attach("buf"), Ok(8192), "again by the same client");
+    // The region less its control words.
+    let room = (8192 - kvs_api::CONTROL_BYTES) as u64;
+    assert_eq!(c.attach("buf"), Ok(room));
+    assert_eq!(c.attach("buf"), Ok(room), "again by the same client");
     assert_eq!(c.attach("other"), Err(RpcError::Remote(NO_SUCH_REGION)));
     s.set_badge(2);
     assert_eq!(c.attach("buf"), Err(RpcError::Remote(REGION_TAKEN)));
@@ -115,7 +117,7 @@ fn a_region_belongs_to_one_client_at_a_time() {
     s.set_badge(1);
     c.reset().unwrap();
     s.set_badge(2);
-    assert_eq!(c.attach("buf"), Ok(8192), "free after the owner's reset");
+    assert_eq!(c.attach("buf"), Ok(room), "free after the owner's reset");
     assert_eq!(c.exec_shared(9000), Err(RpcError::Remote(BAD_REQUEST)));
     assert_eq!(c.exec(b"*1\r\n"), Err(RpcError::Remote(BAD_REQUEST)));
 }
@@ -233,7 +235,8 @@ fn a_reserved_region_can_only_be_attached_by_its_peer() {
         "not its region"
     );
     s.set_badge(2);
-    assert_eq!(c.attach("buf"), Ok(8192), "the peer init named");
+    let room = (8192 - kvs_api::CONTROL_BYTES) as u64;
+    assert_eq!(c.attach("buf"), Ok(room), "the peer init named");
 }
 
 #[test]
@@ -1400,4 +1403,190 @@ fn memory_stats_come_from_the_gauges() {
     c.command(&[b"MEMORY", b"STATS"]).unwrap();
     let exec = c.command(&[b"EXEC"]).unwrap();
     assert!(exec.starts_with(b"*1\r\n-ERR MEMORY runs outside MULTI only"));
+}
+
+/// A command's RESP encoding.
+fn encoded(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    proto::encode_command(args, &mut out);
+    out
+}
+
+/// A server whose scripts pass `busy-reply-threshold` (20 ms) after a few
+/// thousand steps, with region `fe` (client badge 1, woken through the
+/// counter) and `quiet` (badge 2, nobody to wake); the client's view of
+/// `fe`; and what its early answers saw of the control words (asking a
+/// kill when `kill` is set).
+struct Overtime {
+    s: Local<Server>,
+    fe: std::sync::Arc<std::sync::Mutex<SharedBuf>>,
+    woken: Rc<Cell<u64>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<kvs_api::busy::State>>>,
+    kill: std::sync::Arc<core::sync::atomic::AtomicBool>,
+}
+
+impl Overtime {
+    fn new() -> Overtime {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static TICKS: AtomicU64 = AtomicU64::new(0);
+        fn tick() -> u64 {
+            TICKS.fetch_add(1, Ordering::Relaxed)
+        }
+        let (server_side, client_side) = region(1 << 16);
+        let (quiet, _) = region(1 << 16);
+        let mut store = kvs_core::Store::new();
+        // A tick a millisecond: the threshold passes after 20 reads.
+        store.set_script_clock(tick, 1);
+        let clock = Box::new(|| 1_000_000u64) as Box<dyn FnMut() -> u64>;
+        let regions = vec![("fe".into(), server_side), ("quiet".into(), quiet)];
+        let mut server = KvsServer::with_store(store, clock, regions);
+        let woken = Rc::new(Cell::new(0));
+        let w = woken.clone();
+        server.wake_with("fe", Waker(Box::new(move || w.set(w.get() + 1))));
+        let fe = std::sync::Arc::new(std::sync::Mutex::new(client_side));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kill = std::sync::Arc::new(core::sync::atomic::AtomicBool::new(false));
+        let (view, log, asked) = (fe.clone(), seen.clone(), kill.clone());
+        server.answer_early_with(Box::new(move || {
+            let mut view = view.lock().unwrap();
+            let control = view.control().expect("control words");
+            log.lock().unwrap().push(control.state());
+            if asked.load(core::sync::atomic::Ordering::Relaxed) {
+                control.kill();
+            }
+        }));
+        let s = Local::new(server, Server::rpc_dispatch);
+        s.set_badge(2);
+        KvsClient::new(&s).attach("quiet").unwrap();
+        s.set_badge(1);
+        let c = KvsClient::new(&s);
+        c.attach("fe").unwrap();
+        c.exec(&encoded(&[
+            b"CONFIG",
+            b"SET",
+            b"busy-reply-threshold",
+            b"20",
+        ]))
+        .unwrap();
+        Overtime {
+            s,
+            fe,
+            woken,
+            seen,
+            kill,
+        }
+    }
+
+    /// A round of `commands`, each in its own session; its answer's
+    /// replies as text, and the answer.
+    fn round(&self, commands: &[&[&[u8]]]) -> (String, RoundAnswer) {
+        let mut request = Vec::new();
+        for (i, args) in commands.iter().enumerate() {
+            proto::push_round_entry(i as u64 + 1, &encoded(args), &mut request);
+        }
+        let answer = KvsClient::new(&self.s).exec_round(&request).unwrap();
+        (self.replies(&answer), answer)
+    }
+
+    fn replies(&self, answer: &RoundAnswer) -> String {
+        let bytes = match &answer.replies {
+            Answer::Inline(b) => b.to_vec(),
+            Answer::Shared(len) => {
+                let mut out = Vec::new();
+                assert!(self.fe.lock().unwrap().read(*len as usize, &mut out));
+                out
+            }
+        };
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn state(&self) -> kvs_api::busy::State {
+        self.fe.lock().unwrap().control().unwrap().state()
+    }
+}
+
+#[test]
+fn a_round_whose_script_runs_on_is_answered_early_and_finished_later() {
+    use kvs_api::busy::State;
+    let t = Overtime::new();
+    let spin = b"local n = 0 while n < 100000 do n = n + 1 end return n";
+    let (text, answer) = t.round(&[&[b"EVAL", spin, b"0"], &[b"GET", b"k"]]);
+    assert_eq!(text, ":100000\r\n$-1\r\n");
+    // Answered early once, the state said first.
+    let seen = t.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        matches!(seen[0], State::Running(r) if !r.function && !r.wrote && r.elapsed_ms >= 20),
+        "{seen:?}"
+    );
+    // Then done, the client woken, the answer kept for it.
+    assert_eq!(t.state(), State::Done);
+    assert_eq!(t.woken.get(), 1);
+    let c = KvsClient::new(&t.s);
+    assert_eq!(c.finished(), Ok(answer));
+    assert_eq!(t.state(), State::Idle, "taken");
+    assert_eq!(c.finished(), Err(RpcError::Remote(NOT_RUNNING)));
+    // A quick script is answered as usual.
+    let (text, _) = t.round(&[&[b"EVAL", b"return 1", b"0"]]);
+    assert_eq!(text, ":1\r\n");
+    assert_eq!(t.seen.lock().unwrap().len(), 1);
+    assert_eq!(c.finished(), Err(RpcError::Remote(NOT_RUNNING)));
+}
+
+#[test]
+fn a_kill_ends_a_script_that_has_not_written_and_the_round_goes_on() {
+    use kvs_api::busy::State;
+    let t = Overtime::new();
+    t.kill.store(true, core::sync::atomic::Ordering::Relaxed);
+    let lib = b"#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
+    let (text, _) = t.round(&[
+        &[b"EVAL", b"while true do end", b"0"],
+        &[b"FUNCTION", b"LOAD", lib],
+        &[b"FCALL", b"spin", b"0"],
+        &[b"SET", b"k", b"v"],
+    ]);
+    assert!(
+        text.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "$4\r\nspin\r\n-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.\r\n+OK\r\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(t.seen.lock().unwrap().len(), 1, "one early answer a round");
+    assert_eq!(t.state(), State::Done);
+    assert!(KvsClient::new(&t.s).finished().is_ok());
+    // A script that wrote runs to its end.
+    let wrote =
+        b"redis.call('set', 'w', '1') local n = 0 while n < 100000 do n = n + 1 end return n";
+    let (text, _) = t.round(&[&[b"EVAL", wrote, b"0"]]);
+    assert_eq!(text, ":100000\r\n");
+    assert!(matches!(t.state(), State::Done));
+    let seen = t.seen.lock().unwrap().clone();
+    assert!(matches!(seen[1], State::Running(r) if r.wrote), "{seen:?}");
+}
+
+#[test]
+fn a_script_whose_caller_cannot_be_told_is_stopped() {
+    let t = Overtime::new();
+    let stopped = "-ERR Script stopped: it ran past busy-reply-threshold";
+    // One command outside a round.
+    let c = KvsClient::new(&t.s);
+    let answer = c
+        .exec_in(9, &encoded(&[b"EVAL", b"while true do end", b"0"]))
+        .unwrap();
+    let Answer::Inline(bytes) = answer else {
+        panic!("inline")
+    };
+    assert!(bytes.starts_with(stopped.as_bytes()));
+    // A round of a client the server cannot wake.
+    t.s.set_badge(2);
+    let (text, _) = t.round(&[&[b"EVAL", b"while true do end", b"0"]]);
+    assert!(text.starts_with(stopped), "{text}");
+    assert!(
+        t.seen.lock().unwrap().is_empty(),
+        "nobody was answered early"
+    );
 }

@@ -77,6 +77,14 @@ pub trait Protocol {
     /// Runs the work that connections queued ([`Flow::Wait`]), once the
     /// events at hand are handled; they are fed again after it.
     fn flush(&mut self) {}
+    /// The work the last [`flush`](Self::flush) started is not done: it
+    /// runs on elsewhere (the RESP front end's round whose script passed
+    /// `busy-reply-threshold`). The connections that wait for it are fed
+    /// after a later flush finds it done (one at each wake-up); the
+    /// others are read and fed meanwhile.
+    fn busy(&mut self) -> bool {
+        false
+    }
     /// A connection was turned away (over the limit).
     fn refused(&mut self) {}
     /// The key by which [`woken`](Self::woken) names a connection.
@@ -202,6 +210,9 @@ impl<P: Protocol> StreamServer<P> {
             }
             while !self.waiting.is_empty() {
                 self.protocol.flush();
+                if self.protocol.busy() {
+                    return;
+                }
                 for conn in core::mem::take(&mut self.waiting) {
                     let Some(slot) = self.conns.get_mut(&conn) else {
                         continue;

@@ -1,6 +1,8 @@
 //! Scripts through the store, with Redis 7.0.15's replies (taken from the
 //! server; `tests/scripting_diff.rs` compares with a live one).
 
+extern crate std;
+
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -390,24 +392,35 @@ fn a_script_past_busy_reply_threshold_is_stopped() {
     assert_eq!(eval(&mut t, "return 1"), ":1\r\n");
 }
 
+/// What a test's watch was told.
+#[derive(Clone, Default)]
+struct Seen(std::sync::Arc<std::sync::Mutex<Vec<crate::Overtime>>>);
+
+impl Seen {
+    fn borrow(&self) -> std::sync::MutexGuard<'_, Vec<crate::Overtime>> {
+        self.0.lock().unwrap()
+    }
+
+    fn borrow_mut(&self) -> std::sync::MutexGuard<'_, Vec<crate::Overtime>> {
+        self.0.lock().unwrap()
+    }
+}
+
 /// A watch that records what it was told and answers as `verdict` says
 /// (`Kill` from the `kill_after`th call on).
-fn watched(
-    t: &mut T,
-    kill_after: usize,
-) -> alloc::rc::Rc<core::cell::RefCell<Vec<crate::Overtime>>> {
+fn watched(t: &mut T, kill_after: usize) -> Seen {
     use core::sync::atomic::{AtomicU64, Ordering};
     static CLOCK: AtomicU64 = AtomicU64::new(0);
     fn tick() -> u64 {
         CLOCK.fetch_add(1, Ordering::Relaxed)
     }
-    let seen = alloc::rc::Rc::new(core::cell::RefCell::new(Vec::new()));
+    let seen = Seen::default();
     let log = seen.clone();
     t.store.set_script_clock(tick, 1);
     t.store
         .set_script_watch(crate::Watch(alloc::boxed::Box::new(
             move |o: &crate::Overtime| {
-                let mut log = log.borrow_mut();
+                let mut log = log.0.lock().unwrap();
                 log.push(*o);
                 if log.len() >= kill_after {
                     crate::Verdict::Kill

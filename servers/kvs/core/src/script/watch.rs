@@ -38,8 +38,8 @@ pub enum Verdict {
     Kill,
 }
 
-/// The store's watch over overtime scripts.
-pub struct Watch(pub Box<dyn FnMut(&Overtime) -> Verdict>);
+/// The store's watch over overtime scripts (`Send`, as the store is).
+pub struct Watch(pub Box<dyn FnMut(&Overtime) -> Verdict + Send>);
 
 impl core::fmt::Debug for Watch {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
