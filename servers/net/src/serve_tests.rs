@@ -161,6 +161,76 @@ mod rounds {
         }
     }
 
+    /// [`Rounds`] whose flushes leave the round running `stalls` times
+    /// first (as the RESP front end's round whose script runs on).
+    #[derive(Default)]
+    struct Stalls {
+        rounds: Rounds,
+        stalls: usize,
+        busy: bool,
+    }
+
+    impl Protocol for Stalls {
+        type Conn = u32;
+        fn open(&mut self, peer: Endpoint, port: u16) -> u32 {
+            self.rounds.open(peer, port)
+        }
+        fn feed(&mut self, id: &mut u32, input: &[u8], out: &mut Vec<u8>) -> Flow {
+            let flow = self.rounds.feed(id, input, out);
+            // Still in the round: it waits for it again.
+            if self.rounds.queued.contains_key(id) {
+                Flow::Wait
+            } else {
+                flow
+            }
+        }
+        fn close(&mut self, id: u32) {
+            self.rounds.close(id)
+        }
+        fn flush(&mut self) {
+            self.busy = self.stalls > 0;
+            if self.busy {
+                self.stalls -= 1;
+                return;
+            }
+            self.rounds.flush();
+        }
+        fn busy(&mut self) -> bool {
+            self.busy
+        }
+    }
+
+    #[test]
+    fn a_round_that_runs_on_is_answered_at_a_later_wake_up() {
+        let protocol = Stalls {
+            stalls: 3,
+            ..Default::default()
+        };
+        let mut s = StreamServer::new(protocol, 9, 64, 100);
+        let mut bench = Bench::new(Default::default());
+        bench.serve(5, &mut s);
+        let p = bench.peer.connect(9);
+        bench.serve(40, &mut s);
+        assert_eq!(bench.peer.send(p, b"abc"), 3);
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            bench.serve(1, &mut s);
+            if s.protocol().stalls < 3 {
+                break;
+            }
+        }
+        // One flush, and the server went back to waiting for events
+        // instead of flushing again at once.
+        assert_eq!(s.protocol().stalls, 2);
+        for _ in 0..200 {
+            bench.serve(1, &mut s);
+            got.extend(bench.peer.recv(p));
+        }
+        assert_eq!(got, b"ABC");
+        assert_eq!(s.protocol().stalls, 0);
+        assert_eq!(s.protocol().rounds.flushes, 1, "run once it could");
+    }
+
     #[test]
     fn connections_share_rounds_and_a_finished_peer_gets_its_answer() {
         let mut s = StreamServer::new(Rounds::default(), 9, 64, 100);

@@ -178,6 +178,10 @@ fn run(start: &'static libcap::Start) -> ! {
             })),
         );
     }
+    // A front end whose round ran on in a previous instance asks now.
+    if start.generation() > 1 {
+        server.wake_all();
+    }
     // A round whose script passes busy-reply-threshold is answered now
     // and runs on: its front end answers -BUSY meanwhile (kvs_api::busy).
     server.answer_early_with(alloc::boxed::Box::new(|| {

@@ -232,6 +232,17 @@ impl<C: Clock> KvsServer<C> {
         }
     }
 
+    /// Wakes every client the server can wake: a new instance does, so
+    /// that a front end whose round ran on in the previous one (the
+    /// control words are cleared now) learns at once that it is lost.
+    pub fn wake_all(&mut self) {
+        for r in &mut self.regions {
+            if let Some(Waker(wake)) = r.waker.as_mut() {
+                wake();
+            }
+        }
+    }
+
     /// The same with a store of the caller's (e.g. [`Store::with_seed`]).
     pub fn with_store(mut store: Store, mut clock: C, regions: Vec<(String, SharedBuf)>) -> Self {
         let started_ms = clock.now_ms();

@@ -1590,3 +1590,127 @@ fn a_script_whose_caller_cannot_be_told_is_stopped() {
         "nobody was answered early"
     );
 }
+
+/// The kvs server through [`Local`], except that a call the server
+/// answered early (its script ran on) returns that early answer,
+/// `RUNNING`, as on Basalt; the call's work is done by then (a local
+/// call runs to its end), so the control words say done.
+struct Early<'a> {
+    local: &'a Local<Server>,
+    answered: std::sync::Arc<core::sync::atomic::AtomicBool>,
+}
+
+impl libcap::rpc::Transport for Early<'_> {
+    fn call(&self, label: u64, words: &mut libcap::rpc::Encoder) -> Result<u64, libcap::Error> {
+        use libcap::rpc::{Status, reply_label, split_reply_label};
+        let reply = libcap::rpc::Transport::call(self.local, label, words)?;
+        if !self
+            .answered
+            .swap(false, core::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(reply);
+        }
+        words.clear();
+        words.push(RUNNING).unwrap();
+        Ok(reply_label(Status::Remote, split_reply_label(reply).1))
+    }
+}
+
+#[test]
+fn the_client_resumes_a_round_that_ran_on() {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use kvs_api::busy::{Running, State};
+    static TICKS: AtomicU64 = AtomicU64::new(0);
+    fn tick() -> u64 {
+        TICKS.fetch_add(1, Ordering::Relaxed)
+    }
+    let len = 1 << 16;
+    let mem: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+    let base = mem.as_mut_ptr();
+    // SAFETY: leaked, so mapped for ever; the views copy in and out only
+    // while the others do not (the calls are synchronous).
+    let [server_side, client_side, mut peek, restarted] =
+        [(); 4].map(|()| unsafe { SharedBuf::new(base, len) }.expect("not null"));
+    let mut store = kvs_core::Store::new();
+    store.set_script_clock(tick, 1);
+    let clock = Box::new(|| 1_000_000u64) as Box<dyn FnMut() -> u64>;
+    let mut server = KvsServer::with_store(store, clock, vec![("fe".into(), server_side)]);
+    server.wake_with("fe", Waker(Box::new(|| {})));
+    let answered = std::sync::Arc::new(core::sync::atomic::AtomicBool::new(false));
+    let flag = answered.clone();
+    server.answer_early_with(Box::new(move || flag.store(true, Ordering::Relaxed)));
+    let local = Local::new(server, Server::rpc_dispatch);
+    let transport = Early {
+        local: &local,
+        answered,
+    };
+    let mut c = Connection::open(KvsClient::new(transport), Some(("fe", client_side))).unwrap();
+    c.command(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"20"])
+        .unwrap();
+    let mut request = Vec::new();
+    let spin = b"local n = 0 while n < 100000 do n = n + 1 end return n";
+    proto::push_round_entry(1, &encoded(&[b"SET", b"k", b"v"]), &mut request);
+    proto::push_round_entry(2, &encoded(&[b"EVAL", spin, b"0"]), &mut request);
+    proto::push_round_entry(3, &encoded(&[b"GET", b"k"]), &mut request);
+    let mut replies = Vec::new();
+    assert_eq!(c.round(&request, &mut replies), Err(Error::Running));
+    assert!(replies.is_empty(), "one call: nothing answered yet");
+    // While the control words say it runs, nothing is called.
+    let running = Running {
+        function: false,
+        wrote: false,
+        elapsed_ms: 21,
+    };
+    let control = peek.control().unwrap();
+    assert_eq!(control.state(), State::Done, "a local call ran to its end");
+    control.publish(&running);
+    assert_eq!(c.running(), Some(running));
+    assert_eq!(c.resume(&mut replies), Ok(Resumed::Running(running)));
+    c.kill();
+    assert!(
+        peek.control().unwrap().kill_asked(),
+        "the kill is in the words"
+    );
+    // Done: the rest of the replies come, and the words are cleared.
+    peek.control().unwrap().done();
+    assert_eq!(c.resume(&mut replies), Ok(Resumed::Done));
+    assert_eq!(
+        String::from_utf8(replies).unwrap(),
+        "+OK\r\n:100000\r\n$1\r\nv\r\n"
+    );
+    assert_eq!(peek.control().unwrap().state(), State::Idle);
+    assert_eq!(c.running(), None);
+    let mut replies = Vec::new();
+    assert_eq!(c.resume(&mut replies), Ok(Resumed::Done), "none runs on");
+    assert!(replies.is_empty());
+    // The round before the script ran; the next round is as usual.
+    assert_eq!(c.command(&[b"GET", b"k"]).unwrap(), b"$1\r\nv\r\n");
+    // A server that lost the round (it restarted): the words are idle,
+    // and `finished` fails; the client learns what took effect.
+    let mut replies = Vec::new();
+    assert_eq!(c.round(&request, &mut replies), Err(Error::Running));
+    let clock = Box::new(|| 1_000_000u64) as Box<dyn FnMut() -> u64>;
+    // A new instance (the second: init says so) clears the words.
+    let mut again = KvsServer::new(clock, vec![("fe".into(), restarted)]);
+    again.set_lineage(2, Some("killed"));
+    let woken = Rc::new(Cell::new(0));
+    let w = woken.clone();
+    again.wake_with("fe", Waker(Box::new(move || w.set(w.get() + 1))));
+    again.wake_all();
+    assert_eq!(woken.get(), 1, "its clients are told to look");
+    local.restart(again);
+    assert_eq!(peek.control().unwrap().state(), State::Idle);
+    assert_eq!(
+        c.resume(&mut replies),
+        Err(Error::Interrupted {
+            replied: 0,
+            applied: 0
+        }),
+        "the new instance's log has none of it"
+    );
+    assert_eq!(
+        c.command(&[b"GET", b"k"]).unwrap(),
+        b"$-1\r\n",
+        "set up again"
+    );
+}
