@@ -2,6 +2,7 @@
 against a server on 127.0.0.1:<port> (argv[1]). Prints `ok` when every
 check passed; an assertion names the one that did not."""
 
+import os
 import sys
 import threading
 import time
@@ -11,7 +12,7 @@ import redis
 port = int(sys.argv[1])
 r = redis.Redis(port=port, socket_timeout=30)
 assert r.ping()
-r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev", "py:lock", "py:rate")
+r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev", "py:lock", "py:rate", "py:w")
 
 # Strings, a transaction, a hash.
 assert r.set("py:k", "v") and r.get("py:k") == b"v"
@@ -120,5 +121,64 @@ assert 0 < r.pttl("py:rate") <= 60000
 r.script_flush()
 assert limiter(keys=["py:rate"], args=[3, 60000]) == [0, 6]
 
-r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev", "py:lock", "py:rate")
+# A script past busy-reply-threshold: the others get BUSY, and SCRIPT
+# KILL ends it unless it wrote.
+r.config_set("busy-reply-threshold", 100)
+
+
+def busy_error(e):
+    return isinstance(e, redis.exceptions.ResponseError) and str(e).startswith("BUSY")
+
+
+def while_busy(script, *args):
+    """Runs `script` on another connection; returns once the others get
+    BUSY, with the thread and where its outcome will be."""
+    outcome = []
+
+    def call():
+        c = redis.Redis(port=port, socket_timeout=60)
+        try:
+            outcome.append(c.eval(script, *args))
+        except redis.exceptions.ResponseError as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=call)
+    t.start()
+    deadline = time.time() + 30
+    while True:
+        try:
+            r.ping()
+        except redis.exceptions.ResponseError as e:
+            assert busy_error(e), e
+            return t, outcome
+        assert time.time() < deadline and not outcome, ("never busy", outcome)
+        time.sleep(0.05)
+
+
+t, outcome = while_busy("while true do end", 0)
+try:
+    r.get("py:k")
+    raise AssertionError("GET answered during a script")
+except redis.exceptions.ResponseError as e:
+    assert busy_error(e) and "SCRIPT KILL" in str(e), e
+assert r.script_kill()
+t.join(30)
+assert "Script killed by user with SCRIPT KILL" in str(outcome[0]), outcome
+assert r.ping()
+# About three seconds on Basalt under TCG (REDIS_PY_SPIN: more for a
+# faster server).
+spin = int(os.environ.get("REDIS_PY_SPIN", "3000000"))
+writes = "redis.call('SET', KEYS[1], '1') local n = 0 while n < tonumber(ARGV[1]) do n = n + 1 end return n"
+t, outcome = while_busy(writes, 1, "py:w", spin)
+try:
+    r.script_kill()
+    raise AssertionError("killed a script that wrote")
+except redis.exceptions.ResponseError as e:
+    assert str(e).startswith("UNKILLABLE"), e
+t.join(60)
+assert outcome == [spin], outcome
+assert r.get("py:w") == b"1"
+r.config_set("busy-reply-threshold", 5000)
+
+r.delete("py:k", "py:n", "py:h", "py:jobs", "py:s", "py:ev", "py:lock", "py:rate", "py:w")
 print("ok")
