@@ -91,19 +91,15 @@ impl Overtime {
 
     /// Says in `region`'s control words that its round is done.
     pub(crate) fn done(&self, region: usize) {
-        if let Some(c) = self
-            .0
-            .lock()
-            .controls
-            .get_mut(region)
-            .and_then(Option::as_mut)
-        {
-            c.done();
-        }
+        self.with_control(region, Control::done);
     }
 
     /// Clears `region`'s control words: its answer was taken.
     pub(crate) fn clear(&self, region: usize) {
+        self.with_control(region, Control::clear);
+    }
+
+    fn with_control(&self, region: usize, f: fn(&mut Control)) {
         if let Some(c) = self
             .0
             .lock()
@@ -111,7 +107,7 @@ impl Overtime {
             .get_mut(region)
             .and_then(Option::as_mut)
         {
-            c.clear();
+            f(c);
         }
     }
 }
