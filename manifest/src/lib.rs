@@ -207,13 +207,29 @@ pub enum Device {
     Pci {
         /// The name the component looks the capability up by.
         name: String,
-        /// The PCI vendor ID.
-        vendor: u16,
-        /// The PCI device ID.
-        device: u16,
+        /// The functions the driver takes, in the order `init` looks for
+        /// them: the first present is granted (a driver of several cards,
+        /// such as the net server's, lists them all).
+        ids: Vec<PciId>,
         /// The interrupt the component gets for it.
         interrupt: PciInterrupt,
     },
+}
+
+/// A PCI function's vendor and device IDs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PciId {
+    /// The vendor ID.
+    pub vendor: u16,
+    /// The device ID.
+    pub device: u16,
+}
+
+impl fmt::Display for PciId {
+    /// `1af4:1000`, as `lspci -n` writes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04x}:{:04x}", self.vendor, self.device)
+    }
 }
 
 /// The interrupt a PCI device's driver is given.

@@ -29,8 +29,16 @@ fn hello() -> Manifest {
                     },
                     Device::Pci {
                         name: "net".into(),
-                        vendor: 0x1af4,
-                        device: 0x1041,
+                        ids: vec![
+                            PciId {
+                                vendor: 0x1af4,
+                                device: 0x1041,
+                            },
+                            PciId {
+                                vendor: 0x8086,
+                                device: 0x100e,
+                            },
+                        ],
                         interrupt: PciInterrupt::Msi,
                     },
                 ],
@@ -180,18 +188,23 @@ fn device() -> impl Strategy<Value = Device> {
         (any::<String>(), any::<u8>()).prop_map(|(name, irq)| Device::Irq { name, irq }),
         (any::<String>(), any::<u16>(), any::<u16>())
             .prop_map(|(name, first, last)| Device::IoPorts { name, first, last }),
-        (any::<String>(), any::<u16>(), any::<u16>(), any::<bool>()).prop_map(
-            |(name, vendor, device, msi)| Device::Pci {
+        (
+            any::<String>(),
+            proptest::collection::vec((any::<u16>(), any::<u16>()), 0..5),
+            any::<bool>()
+        )
+            .prop_map(|(name, ids, msi)| Device::Pci {
                 name,
-                vendor,
-                device,
+                ids: ids
+                    .into_iter()
+                    .map(|(vendor, device)| PciId { vendor, device })
+                    .collect(),
                 interrupt: if msi {
                     PciInterrupt::Msi
                 } else {
                     PciInterrupt::None
                 },
-            }
-        ),
+            }),
     ]
 }
 

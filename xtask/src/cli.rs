@@ -180,6 +180,10 @@ pub struct RunArgs {
     /// machine, as kvs in config/default, else what the system needs].
     #[arg(long, value_name = "SIZE", value_parser = memory_mib)]
     pub memory: Option<u64>,
+    /// The network card QEMU gives the guest, one the config's net device
+    /// lists [default: the first it lists].
+    #[arg(long, value_name = "MODEL")]
+    pub nic: Option<crate::machine::NicModel>,
 }
 
 #[derive(Debug, Args)]

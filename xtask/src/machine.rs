@@ -4,17 +4,44 @@
 //! a NIC, and a check that tells the user when the services answer.
 
 use crate::{Result, fail};
-use manifest::{Device, Heap, Manifest};
+use manifest::{Device, Heap, Manifest, PciId};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The virtio vendor ID and the device IDs QEMU gives virtio-blk and
-/// virtio-net: transitional (legacy + modern) and modern-only.
+/// The virtio vendor ID and the device IDs QEMU gives virtio-blk:
+/// transitional (legacy + modern) and modern-only.
 const VIRTIO: u16 = 0x1af4;
 const BLOCK_IDS: [(u16, bool); 2] = [(0x1001, false), (0x1042, true)];
-const NET_IDS: [(u16, bool); 2] = [(0x1000, false), (0x1041, true)];
+
+/// The network cards Basalt drives, by the PCI function the guest sees:
+/// which `--nic` names it, and QEMU's device for it.
+const NICS: [(PciId, NicModel, &str); 4] = [
+    (pci_id(VIRTIO, 0x1000), NicModel::Virtio, "virtio-net-pci"),
+    (
+        pci_id(VIRTIO, 0x1041),
+        NicModel::Virtio,
+        "virtio-net-pci,disable-legacy=on",
+    ),
+    (pci_id(0x8086, 0x100e), NicModel::E1000, "e1000"),
+    (pci_id(0x8086, 0x10d3), NicModel::E1000e, "e1000e"),
+];
+
+const fn pci_id(vendor: u16, device: u16) -> PciId {
+    PciId { vendor, device }
+}
+
+/// A network card `cargo xtask run --nic` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NicModel {
+    /// virtio-net (the default where the config lists it first).
+    Virtio,
+    /// Intel 82540EM.
+    E1000,
+    /// Intel 82574L.
+    E1000e,
+}
 
 /// The least disk image `run` creates when there is none, and the one the
 /// boot tests give config/default: kvs's log takes half of it at a time,
@@ -104,8 +131,9 @@ pub struct Machine {
     pub memory_mib: u64,
     /// A virtio-blk disk; `true` for a modern-only device.
     pub disk: Option<bool>,
-    /// A virtio-net NIC; `true` for a modern-only device.
-    pub nic: Option<bool>,
+    /// The network card: the PCI function the guest sees (one of
+    /// [`NICS`]).
+    pub nic: Option<PciId>,
     pub forwards: Vec<Forward>,
 }
 
@@ -133,18 +161,18 @@ impl Machine {
             memory_mib: least_memory_mib(m).max(least),
             ..Machine::default()
         };
-        let pci = m
-            .components
-            .iter()
-            .flat_map(|c| &c.devices)
-            .filter_map(|d| match d {
-                Device::Pci { vendor, device, .. } if *vendor == VIRTIO => Some(*device),
-                _ => None,
+        // Each device as init finds it: the first of its functions that
+        // the machine has, so the first one QEMU can give.
+        for ids in pci_devices(m) {
+            let disk = ids.iter().find_map(|id| {
+                let (_, modern) = BLOCK_IDS
+                    .iter()
+                    .find(|(d, _)| id.vendor == VIRTIO && *d == id.device)?;
+                Some(*modern)
             });
-        for id in pci {
-            let find = |ids: &[(u16, bool)]| ids.iter().find(|(d, _)| *d == id).map(|(_, m)| *m);
-            machine.disk = machine.disk.or(find(&BLOCK_IDS));
-            machine.nic = machine.nic.or(find(&NET_IDS));
+            let nic = ids.iter().find(|id| NICS.iter().any(|(n, _, _)| n == *id));
+            machine.disk = machine.disk.or(disk);
+            machine.nic = machine.nic.or(nic.copied());
         }
         if machine.nic.is_none() {
             return Ok(machine);
@@ -177,6 +205,39 @@ impl Machine {
         Ok(machine)
     }
 
+    /// Gives the guest a card of `model` instead of the one the config
+    /// lists first: the first function of that model a device of system
+    /// `m` lists (an error names what it lists when none is).
+    pub fn choose_nic(&mut self, m: &Manifest, model: NicModel) -> Result<()> {
+        let listed: Vec<PciId> = pci_devices(m)
+            .flatten()
+            .filter(|id| NICS.iter().any(|(n, _, _)| n == *id))
+            .copied()
+            .collect();
+        let chosen = listed
+            .iter()
+            .find(|id| NICS.iter().any(|(n, k, _)| n == *id && *k == model));
+        match chosen {
+            Some(&id) => {
+                self.nic = Some(id);
+                Ok(())
+            }
+            None if listed.is_empty() => {
+                Err(fail!("--nic: system `{}` has no network card", m.system))
+            }
+            None => Err(fail!(
+                "--nic {}: system `{}` drives no such card (its net device lists {})",
+                format!("{model:?}").to_lowercase(),
+                m.system,
+                listed
+                    .iter()
+                    .map(PciId::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
     /// A machine of `memory_mib` with a NIC alone (transitional
     /// virtio-net, as `config/default` drives), 127.0.0.1:`redis`
     /// forwarded to the guest's RESP port 6379 and 127.0.0.1:`memcached`
@@ -191,7 +252,7 @@ impl Machine {
         Machine {
             memory_mib,
             disk: None,
-            nic: Some(false),
+            nic: Some(pci_id(VIRTIO, 0x1000)),
             forwards: vec![
                 forward(redis, &FRONT_ENDS[0]),
                 forward(memcached, &FRONT_ENDS[2]),
@@ -213,7 +274,11 @@ impl Machine {
             args.push("-device".into());
             args.push(format!("virtio-blk-pci,drive=disk0{}", modern(m)));
         }
-        if let Some(m) = self.nic {
+        let model = self
+            .nic
+            .and_then(|id| NICS.iter().find(|(n, _, _)| *n == id))
+            .map(|(_, _, model)| *model);
+        if let Some(model) = model {
             let forwards: String = self
                 .forwards
                 .iter()
@@ -222,10 +287,27 @@ impl Machine {
             args.push("-netdev".into());
             args.push(format!("user,id=net0{forwards}"));
             args.push("-device".into());
-            args.push(format!("virtio-net-pci,netdev=net0{}", modern(m)));
+            let (device, options) = model.split_once(',').map_or((model, ""), |(d, o)| (d, o));
+            let options = if options.is_empty() {
+                String::new()
+            } else {
+                format!(",{options}")
+            };
+            args.push(format!("{device},netdev=net0{options}"));
         }
         args
     }
+}
+
+/// The functions each PCI device of `m` lists, in order.
+fn pci_devices(m: &Manifest) -> impl Iterator<Item = &[PciId]> {
+    m.components
+        .iter()
+        .flat_map(|c| &c.devices)
+        .filter_map(|d| match d {
+            Device::Pci { ids, .. } => Some(ids.as_slice()),
+            _ => None,
+        })
 }
 
 /// The disk image `run` uses: `path`, or `target/basalt-disk.img`, made
@@ -404,8 +486,7 @@ mod tests {
     fn pci(device: u16) -> Device {
         Device::Pci {
             name: "dev".into(),
-            vendor: VIRTIO,
-            device,
+            ids: vec![pci_id(VIRTIO, device)],
             interrupt: manifest::PciInterrupt::None,
         }
     }
@@ -448,7 +529,7 @@ mod tests {
         let machine = Machine::for_system(&m, ports).unwrap();
         assert_eq!(machine.memory_mib, 256);
         assert_eq!(machine.disk, Some(true));
-        assert_eq!(machine.nic, Some(false));
+        assert_eq!(machine.nic, Some(pci_id(VIRTIO, 0x1000)));
         let args = machine.qemu_args(Path::new("/tmp/d.img"));
         assert_eq!(
             args,
@@ -463,6 +544,46 @@ mod tests {
                 "virtio-net-pci,netdev=net0",
             ]
         );
+    }
+
+    #[test]
+    fn the_nic_is_the_first_card_listed_unless_asked_for() {
+        let nic = Device::Pci {
+            name: "nic".into(),
+            ids: vec![
+                pci_id(VIRTIO, 0x1000),
+                pci_id(0x8086, 0x100e),
+                pci_id(0x8086, 0x10d3),
+            ],
+            interrupt: manifest::PciInterrupt::Msi,
+        };
+        let m = system(vec![
+            component("net", "net", &[], vec![nic]),
+            component("resp", "resp", &[], vec![]),
+        ]);
+        let mut machine = Machine::for_system(&m, HostPorts::default()).unwrap();
+        assert_eq!(machine.nic, Some(pci_id(VIRTIO, 0x1000)));
+        let device = |machine: &Machine| machine.qemu_args(Path::new("d"))[3].clone();
+        assert_eq!(device(&machine), "virtio-net-pci,netdev=net0");
+        machine.choose_nic(&m, NicModel::E1000).unwrap();
+        assert_eq!(device(&machine), "e1000,netdev=net0");
+        machine.choose_nic(&m, NicModel::E1000e).unwrap();
+        assert_eq!(device(&machine), "e1000e,netdev=net0");
+        // A card the config does not list, and a system without one.
+        let only = system(vec![component("net", "net", &[], vec![pci(0x1041)])]);
+        let mut m2 = Machine::for_system(&only, HostPorts::default()).unwrap();
+        assert_eq!(device(&m2), "virtio-net-pci,netdev=net0,disable-legacy=on");
+        let e = m2.choose_nic(&only, NicModel::E1000).unwrap_err().0;
+        assert_eq!(
+            e,
+            "--nic e1000: system `t` drives no such card (its net device lists 1af4:1041)"
+        );
+        let none = system(vec![component("hello", "hello-server", &[], vec![])]);
+        let e = Machine::default()
+            .choose_nic(&none, NicModel::Virtio)
+            .unwrap_err()
+            .0;
+        assert_eq!(e, "--nic: system `t` has no network card");
     }
 
     #[test]

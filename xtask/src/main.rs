@@ -106,7 +106,10 @@ fn execute(command: Command) -> Result<()> {
                     http: a.http_port,
                     memcached: a.memcached_port,
                 };
-                let machine = machine::Machine::for_system(m, ports)?;
+                let mut machine = machine::Machine::for_system(m, ports)?;
+                if let Some(model) = a.nic {
+                    machine.choose_nic(m, model)?;
+                }
                 let least = machine::least_memory_mib(m);
                 let memory = match a.memory {
                     Some(mib) if mib < least => {

@@ -7,6 +7,7 @@ use crate::restart::{Decision, History};
 use crate::space::{CNODE, Memory, Space};
 use crate::{heap, plan};
 use alloc::format;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use basalt_abi::boot_info::{BootInfo, ModuleDesc};
 use basalt_abi::start_info::LAST_EXIT_BYTES;
@@ -154,18 +155,13 @@ fn pci_devices(
 ) -> Vec<Vec<DeviceGrant>> {
     let mut grants: Vec<Vec<DeviceGrant>> =
         manifest.components.iter().map(|_| Vec::new()).collect();
-    let wanted: Vec<(usize, &str, u16, u16)> = manifest
+    let wanted: Vec<(usize, &str, &[manifest::PciId])> = manifest
         .components
         .iter()
         .enumerate()
         .flat_map(|(i, c)| {
             c.devices.iter().filter_map(move |d| match d {
-                Device::Pci {
-                    name,
-                    vendor,
-                    device,
-                    ..
-                } => Some((i, name.as_str(), *vendor, *device)),
+                Device::Pci { name, ids, .. } => Some((i, name.as_str(), ids.as_slice())),
                 _ => None,
             })
         })
@@ -181,14 +177,28 @@ fn pci_devices(
         }
     };
     let mut pieces = Vec::new();
-    for (component, name, vendor, device) in wanted {
-        let f = match config.find(vendor, device) {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                println!("init: {name}: no PCI device {vendor:04x}:{device:04x}");
+    for (component, name, ids) in wanted {
+        // The first of the functions it lists that the machine has.
+        let found = ids
+            .iter()
+            .find_map(|id| match config.find(id.vendor, id.device) {
+                Ok(Some(f)) => Some(Ok((f, id))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            });
+        let f = match found {
+            Some(Ok((f, id))) => {
+                if ids.len() > 1 {
+                    println!("init: {name}: PCI device {id}");
+                }
+                f
+            }
+            None => {
+                let listed: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+                println!("init: {name}: no PCI device {}", listed.join(" or "));
                 continue;
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 println!("init: {name}: PCI scan failed: {e:?}");
                 continue;
             }

@@ -51,17 +51,19 @@ mod component {
     use crate::args;
     use alloc::vec::Vec;
     use core::fmt::Write;
+    use core::sync::atomic::AtomicU64;
     use libcap::Notification;
     use libcap::log::{error, info, warn};
-    use net::nic::{NicError, QUEUES, VirtioNic};
+    use net::nic::e1000::{self, Buffers, E1000, Mmio, Ring};
+    use net::nic::{Kind, Nic, NicError, QUEUES, VirtioNic};
     use net::settings::{self, ArgError, Given, QuotaError, Settings};
     use net::stack::{Addressing, Net, StackError};
     use smoltcp::time::Instant;
-    use virtio_pci::device::{self, Names, OpenError};
+    use virtio_pci::device::{self, OpenError};
+    use virtio_pci::dma::VirtioHal;
     use virtio_pci::interrupt::{Interrupt, NoInterrupt};
+    use virtio_pci::virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
 
-    /// The transitional and modern virtio-net device IDs.
-    const NET_DEVICES: [u16; 2] = [0x1000, 0x1041];
     /// Heap kept for everything but the TCP and UDP sockets: the socket
     /// set, the interface, the service's tables.
     const HEAP_RESERVE: usize = 512 * 1024;
@@ -94,6 +96,10 @@ mod component {
         Open(OpenError),
         /// The driver failed.
         Nic(NicError),
+        /// The e1000 did not start.
+        E1000(e1000::E1000Error),
+        /// The e1000's BAR 0 (its registers) is not mapped.
+        NoRegisters,
         /// The stack refused the device.
         Stack(StackError),
         /// The heap cannot hold a single socket.
@@ -182,18 +188,96 @@ mod component {
         })
         .map_err(Failure::Args)?;
         let wake = args.wake.name;
-        let names = Names {
-            dma: args.dma.cap,
-            device: args.device,
-            interrupt: Some(wake),
+        let apps = Apps {
+            regions: args.app,
+            quotas: args.quota,
         };
-        let opened = device::open(start, names, &NET_DEVICES).map_err(Failure::Open)?;
-        info!("{}", opened.describe("virtio-net"));
-        let mut nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
-        let idle = idle(wake, opened.interrupt);
-        nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
-        let mac = nic.mac();
+        let wanted = |vendor, id| Kind::of((vendor, id)).is_some();
+        let mut function = device::open_function(start, args.dma.cap, args.device, wanted)
+            .map_err(Failure::Open)?;
+        match Kind::of(function.ids) {
+            Some(Kind::E1000) => {
+                let (base, len) = function.memory_bar(0).ok_or(Failure::NoRegisters)?;
+                // SAFETY: BAR 0 of the card, which init mapped uncached for
+                // the component's lifetime and which only this driver uses
+                // (`open_function` registered it as a window).
+                let regs = unsafe { Mmio::new(base, len) }.ok_or(Failure::NoRegisters)?;
+                info!(
+                    "e1000 {:04x}:{:04x} at configuration page {:#x}, BAR0 {} KiB, DMA region {} KiB at physical {:#x}",
+                    function.ids.0,
+                    function.ids.1,
+                    function.config,
+                    len >> 10,
+                    function.dma.0 >> 10,
+                    function.dma.1
+                );
+                let nic = e1000_nic(regs)?;
+                // Its interrupt is not wired yet (MSI on the 82540EM is not
+                // there, the 82574L's MSI-X is not set up): it polls.
+                info!(
+                    "no interrupt for the e1000 yet: polling (net must run at its apps' priority)"
+                );
+                run_loop(start, apps, settings, nic, Idle::Poll)
+            }
+            _ => {
+                let opened = device::start_virtio(start, function, args.device, Some(wake))
+                    .map_err(Failure::Open)?;
+                info!("{}", opened.describe("virtio-net"));
+                let mut nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
+                let idle = idle(wake, opened.interrupt);
+                nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
+                run_loop(start, apps, settings, nic, idle)
+            }
+        }
+    }
 
+    /// The e1000's rings and buffers, from the DMA region.
+    fn e1000_nic(regs: Mmio) -> Result<E1000<Mmio>, Failure> {
+        let pages = |bytes: usize| bytes.div_ceil(PAGE_SIZE);
+        let ring_pages = pages(e1000::RING_BYTES);
+        let buffer_pages = pages(e1000::RING * e1000::BUFFER);
+        if virtio_pci::dma::free_dma_pages() < 2 * (ring_pages + buffer_pages) {
+            return Err(Failure::Nic(NicError::DmaRegionTooSmall));
+        }
+        let ring = || {
+            let (phys, ptr) = VirtioHal::dma_alloc(ring_pages, BufferDirection::Both);
+            // SAFETY: zeroed, page-aligned pages of the DMA region handed
+            // to this card for the rest of the program (never freed), read
+            // and written only as atomic words here and by the card.
+            let words = unsafe {
+                core::slice::from_raw_parts(ptr.as_ptr().cast::<AtomicU64>(), 2 * e1000::RING)
+            };
+            Ring { words, phys }
+        };
+        let buffers = || {
+            let (phys, ptr) = VirtioHal::dma_alloc(buffer_pages, BufferDirection::Both);
+            // SAFETY: as above; the bytes are read only after the card
+            // said it wrote them (DD), and written only while it does not
+            // own them.
+            let bytes = unsafe {
+                core::slice::from_raw_parts_mut(ptr.as_ptr(), e1000::RING * e1000::BUFFER)
+            };
+            Buffers { bytes, phys }
+        };
+        E1000::new(regs, (ring(), buffers()), (ring(), buffers())).map_err(Failure::E1000)
+    }
+
+    /// The apps' arguments: each one's region and notification
+    /// (`app-<region>`), and quota (`quota-<region>`).
+    struct Apps {
+        regions: libcap::bind::Family<libcap::bind::Named<Notification>>,
+        quotas: libcap::bind::Family<u64>,
+    }
+
+    /// Starts the stack on `nic` and serves the apps for ever.
+    fn run_loop<D: Nic>(
+        start: &'static libcap::Start,
+        given: Apps,
+        settings: Settings,
+        nic: D,
+        idle: Idle,
+    ) -> Result<(), Failure> {
+        let mac = nic.mac();
         let heap = start.heap().1 as usize;
         let limits = settings
             .limits
@@ -236,7 +320,7 @@ mod component {
         // Each app: its region and the notification to signal for it, as
         // the `app-<region>` arguments bind them.
         let mut apps = Vec::new();
-        for (name, event) in args.app {
+        for (name, event) in given.regions {
             let Some(region) = start.shared_region(name) else {
                 error!("region {name}: not granted, or taken twice: skipped");
                 continue;
@@ -247,7 +331,7 @@ mod component {
             }
         }
         // The apps are numbered in the order they attached.
-        let given: Vec<(&'static str, u64)> = args.quota.into_iter().collect();
+        let given: Vec<(&'static str, u64)> = given.quotas.into_iter().collect();
         let quotas = settings::quotas(
             &given,
             &apps,

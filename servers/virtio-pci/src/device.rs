@@ -63,8 +63,8 @@ pub enum OpenError {
     /// 256 bytes was granted: init grants it when the firmware describes
     /// an ECAM window covering the function (see its log).
     NoConfigSpace(&'static str),
-    /// The function `<device>.config` holds (the device's name) is not a
-    /// virtio device with one of the wanted IDs: its vendor and device IDs.
+    /// The function `<device>.config` holds (the device's name) is not
+    /// one with the wanted IDs: its vendor and device IDs.
     WrongDevice(&'static str, u16, u16),
     /// Sizing the function's BARs failed.
     Pci(PciError),
@@ -88,7 +88,7 @@ impl fmt::Display for OpenError {
             Self::WrongDevice(device, vendor, id) => write!(
                 f,
                 "`{device}.config` is the configuration space of {vendor:04x}:{id:04x}, \
-                 not one of the virtio devices this driver wants"
+                 not one of the devices this driver wants"
             ),
             Self::Pci(e) => write!(f, "sizing the BARs: {e:?}"),
             Self::BarNotGranted(i, a) => write!(f, "BAR{i} at {a:#x} was not granted"),
@@ -145,12 +145,12 @@ impl fmt::Display for Describe<'_> {
 }
 
 /// The configuration space granted as `<device>.config`, if it is that
-/// of a virtio device (vendor 0x1af4) with one of `device_ids`; its
+/// of a function whose vendor and device IDs `wanted` takes; its
 /// physical address.
 fn config_page(
     start: &'static libcap::Start,
     device: &'static str,
-    device_ids: &[u16],
+    wanted: impl Fn(u16, u16) -> bool,
 ) -> Result<(ConfigPage, u64), OpenError> {
     let (page, physical) = start
         .grants()
@@ -159,26 +159,55 @@ fn config_page(
         .and_then(|g| Some((ConfigPage::new(start.device_memory(g.name)?)?, g.physical)))
         .ok_or(OpenError::NoConfigSpace(device))?;
     match page.ids() {
-        (VIRTIO_VENDOR, id) if device_ids.contains(&id) => Ok((page, physical)),
+        (vendor, id) if wanted(vendor, id) => Ok((page, physical)),
         (vendor, id) => Err(OpenError::WrongDevice(device, vendor, id)),
     }
 }
 
-/// Gives [`VirtioHal`] the DMA region and the function's BAR windows,
-/// checks that the configuration space granted as `<device>.config` is a
-/// virtio function whose device ID is in `device_ids`, enables memory
-/// decoding and bus mastering, checks that every memory BAR was granted,
-/// sets up the MSI-X interrupt if one is granted ([`interrupt::setup`])
-/// and starts the PCI transport.
+/// A PCI function ready for its driver: memory decoding and bus
+/// mastering on, its memory BARs registered as windows (and every one
+/// granted), the DMA region given to [`VirtioHal`].
+pub struct Function {
+    /// The function's configuration space, as `virtio-drivers` reaches it.
+    pub root: PciRoot<ConfigPage>,
+    /// The same page, for the capabilities [`crate::interrupt`] reads.
+    pub cam: ConfigPage,
+    /// The physical address of the function's configuration space.
+    pub config: u64,
+    /// Its vendor and device IDs.
+    pub ids: (u16, u16),
+    /// How many BAR windows were registered.
+    pub bars: usize,
+    /// The DMA region's size in bytes and physical address.
+    pub dma: (usize, u64),
+}
+
+impl Function {
+    /// Where memory BAR `index` is mapped, and its length.
+    pub fn memory_bar(&mut self, index: usize) -> Option<(usize, usize)> {
+        let bars = self.root.bars(PAGE_FUNCTION).ok()?;
+        let (address, size) = bars.get(index)?.as_ref()?.memory_address_size()?;
+        let len = usize::try_from(size).ok()?;
+        Some((dma::window_virt(address, len)?, len))
+    }
+}
+
+/// Gives [`VirtioHal`] the DMA region `dma` and the BAR windows of PCI
+/// device `device` (the config's name), checks that the configuration
+/// space granted as `<device>.config` is a function whose vendor and
+/// device IDs `wanted` takes, enables memory decoding and bus
+/// mastering, and checks that every memory BAR was granted: what any PCI
+/// driver starts from.
 ///
 /// Call once per program: the region, windows and page are handed out
 /// once.
-pub fn open(
+pub fn open_function(
     start: &'static libcap::Start,
-    names: Names,
-    device_ids: &[u16],
-) -> Result<Opened, OpenError> {
-    let region = names.dma;
+    dma: SharedRegion,
+    device: &'static str,
+    wanted: impl Fn(u16, u16) -> bool,
+) -> Result<Function, OpenError> {
+    let region = dma;
     let physical = region.physical();
     if physical == 0 {
         return Err(OpenError::NoDmaRegion);
@@ -186,14 +215,14 @@ pub fn open(
     // SAFETY: init maps the region read-write for the component's
     // lifetime, physically contiguous from `physical`; the config makes
     // this component its only user, and the region is handed out once,
-    // to here (`names` owns it).
+    // to here (the caller owned it).
     unsafe { dma::set_dma_region(region.as_ptr(), physical, region.len()) };
 
     let mut bars = 0;
     for g in start.grants() {
         let is_bar = g.kind == Some(CapKind::DeviceMemory)
             && g.name
-                .strip_prefix(names.device)
+                .strip_prefix(device)
                 .is_some_and(|rest| rest.starts_with(".bar"));
         if is_bar && start.device_memory(g.name).is_some() {
             // SAFETY: init maps the BAR uncached for the component's
@@ -213,7 +242,7 @@ pub fn open(
         return Err(OpenError::NoBars);
     }
 
-    let (cam, config) = config_page(start, names.device, device_ids)?;
+    let (cam, config) = config_page(start, device, wanted)?;
     let ids = cam.ids();
     let mut root = PciRoot::new(cam);
     let function = PAGE_FUNCTION;
@@ -238,19 +267,63 @@ pub fn open(
             return Err(OpenError::BarNotGranted(index, address));
         }
     }
-    let interrupt = match names.interrupt {
-        Some(notification) => interrupt::setup(start, names.device, notification, &mut root, cam),
+    Ok(Function {
+        root,
+        cam,
+        config,
+        ids,
+        bars,
+        dma: (region.len(), physical),
+    })
+}
+
+/// Opens the virtio function `names` describes ([`open_function`], with
+/// one of the virtio `device_ids`) and starts it: sets up the MSI-X
+/// interrupt if one is granted ([`interrupt::setup`]) and the PCI
+/// transport.
+///
+/// Call once per program: the region, windows and page are handed out
+/// once.
+pub fn open(
+    start: &'static libcap::Start,
+    names: Names,
+    device_ids: &[u16],
+) -> Result<Opened, OpenError> {
+    let virtio = |vendor, id| vendor == VIRTIO_VENDOR && device_ids.contains(&id);
+    let function = open_function(start, names.dma, names.device, virtio)?;
+    start_virtio(start, function, names.device, names.interrupt)
+}
+
+/// Starts a virtio function [`open_function`] opened: its interrupt (if
+/// `interrupt`, the notification, is given and `<device>.msi` granted)
+/// and its PCI transport.
+pub fn start_virtio(
+    start: &'static libcap::Start,
+    function: Function,
+    device: &'static str,
+    interrupt: Option<&'static str>,
+) -> Result<Opened, OpenError> {
+    let Function {
+        mut root,
+        cam,
+        config,
+        ids,
+        bars,
+        dma,
+    } = function;
+    let interrupt = match interrupt {
+        Some(notification) => interrupt::setup(start, device, notification, &mut root, cam),
         None => Err(NoInterrupt::NoNotificationGiven),
     };
-    let transport =
-        PciTransport::new::<VirtioHal, _>(&mut root, function).map_err(OpenError::Transport)?;
+    let transport = PciTransport::new::<VirtioHal, _>(&mut root, PAGE_FUNCTION)
+        .map_err(OpenError::Transport)?;
     Ok(Opened {
         transport: MsixTransport::new(transport, interrupt.as_ref().ok()),
         interrupt,
         config,
         ids,
         bars,
-        dma: (region.len(), physical),
+        dma,
     })
 }
 
@@ -259,6 +332,11 @@ mod tests {
     use super::*;
     use libcap::start::testing;
     use virtio_drivers::transport::pci::bus::ConfigurationAccess;
+
+    /// The IDs in `list`, as `config_page` asks.
+    fn among(list: &[(u16, u16)]) -> impl Fn(u16, u16) -> bool + '_ {
+        |vendor, id| list.contains(&(vendor, id))
+    }
 
     /// A start whose `disk.config` is a page of host memory holding `id`
     /// (device ID << 16 | vendor ID) in its first register.
@@ -280,16 +358,19 @@ mod tests {
     #[test]
     fn the_configuration_page_must_hold_a_wanted_virtio_device() {
         let start = start_with_config(0x1042_1af4);
-        let (page, _) = config_page(start, "disk", &[0x1001, 0x1042]).unwrap();
+        let (page, _) =
+            config_page(start, "disk", among(&[(0x1af4, 0x1001), (0x1af4, 0x1042)])).unwrap();
         assert_eq!(page.ids(), (0x1af4, 0x1042));
         // It is handed out once.
         assert!(matches!(
-            config_page(start, "disk", &[0x1042]),
+            config_page(start, "disk", among(&[(0x1af4, 0x1042)])),
             Err(OpenError::NoConfigSpace("disk"))
         ));
 
         let start = start_with_config(0x1042_1af4);
-        let err = config_page(start, "disk", &[0x1000]).err().unwrap();
+        let err = config_page(start, "disk", among(&[(0x1af4, 0x1000)]))
+            .err()
+            .unwrap();
         assert!(matches!(
             err,
             OpenError::WrongDevice("disk", 0x1af4, 0x1042)
@@ -297,11 +378,11 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "`disk.config` is the configuration space of 1af4:1042, \
-             not one of the virtio devices this driver wants"
+             not one of the devices this driver wants"
         );
         let start = start_with_config(0x1042_8086);
         assert!(matches!(
-            config_page(start, "disk", &[0x1042]),
+            config_page(start, "disk", among(&[(0x1af4, 0x1042)])),
             Err(OpenError::WrongDevice("disk", 0x8086, 0x1042))
         ));
     }
@@ -309,7 +390,9 @@ mod tests {
     #[test]
     fn a_missing_configuration_page_is_named() {
         let start = start_with_config(0x1042_1af4);
-        let err = config_page(start, "nic", &[0x1000]).err().unwrap();
+        let err = config_page(start, "nic", among(&[(0x1af4, 0x1000)]))
+            .err()
+            .unwrap();
         assert!(matches!(err, OpenError::NoConfigSpace("nic")));
         assert!(err.to_string().contains("`nic.config` was not granted"));
     }

@@ -27,11 +27,14 @@ fn device(d: &Device) -> String {
         Device::IoPorts { name, first, last } => format!("{name}: ports {first:#x}-{last:#x}"),
         Device::Pci {
             name,
-            vendor,
-            device,
+            ids,
             interrupt,
         } => format!(
-            "{name}: PCI {vendor:04x}:{device:04x}{}",
+            "{name}: PCI {}{}",
+            ids.iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(" or "),
             match interrupt {
                 PciInterrupt::None => "",
                 PciInterrupt::Msi => ", MSI",

@@ -5,7 +5,7 @@
 use super::diag::{At, Loc, Report};
 use super::size;
 use basalt_abi::start_info::NAME_BYTES;
-use manifest::{Budget, Device, Exhausted, Heap, PciInterrupt, Restart};
+use manifest::{Budget, Device, Exhausted, Heap, PciId, PciInterrupt, Restart};
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
@@ -671,6 +671,57 @@ fn args(r: &mut Reader<'_>, v: &Value<'_>) -> Vec<Arg> {
 /// (`.bar<N>`, `.config`, `.msi`).
 const PCI_SUFFIX_BYTES: usize = ".config".len();
 
+/// `ids = ["1af4:1000", "8086:100e"]`: the functions a PCI device may be,
+/// in the order init looks for them (vendor and device ID in hex, as
+/// `lspci -n` writes them); at least one, none twice.
+fn pci_ids(r: &mut Reader<'_>, v: &Value<'_>) -> Option<Vec<PciId>> {
+    let items = r.array("ids", v)?;
+    let mut ids: Vec<PciId> = Vec::new();
+    let mut ok = true;
+    for item in items.iter() {
+        let Some(s) = r.string("ids", item) else {
+            ok = false;
+            continue;
+        };
+        let parsed = s.value.split_once(':').and_then(|(v, d)| {
+            let hex = |x: &str| {
+                (x.len() == 4)
+                    .then(|| u16::from_str_radix(x, 16).ok())
+                    .flatten()
+            };
+            Some(PciId {
+                vendor: hex(v).filter(|&v| v != 0xffff)?,
+                device: hex(d)?,
+            })
+        });
+        match parsed {
+            Some(id) if ids.contains(&id) => {
+                r.error(item.span(), format!("`{id}` is listed twice in `ids`"));
+                ok = false;
+            }
+            Some(id) => ids.push(id),
+            None => {
+                r.error(
+                    item.span(),
+                    format!(
+                        "`ids`: {:?} is not a PCI vendor and device ID such as \"8086:100e\" (four hex digits each; vendor ffff is no device)",
+                        s.value
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    if ids.is_empty() && ok {
+        r.error(
+            v.span(),
+            "`ids` is empty: name at least one PCI function such as \"8086:100e\"",
+        );
+        return None;
+    }
+    ok.then_some(ids)
+}
+
 fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Device> {
     let what = "[[device]]";
     let kind = r
@@ -685,7 +736,7 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
         "io-ports" => ("an io-ports device", &["kind", "name", "first", "last"]),
         "pci" => (
             "a pci device",
-            &["kind", "name", "vendor", "device", "interrupt"],
+            &["kind", "name", "vendor", "device", "ids", "interrupt"],
         ),
         other => {
             r.error(
@@ -757,9 +808,30 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
             }
         }
         _ => {
-            let range = "PCI IDs are 0-0xfffe";
-            let vendor = num("vendor", "vendor = 0x1af4", 0xfffe, range);
-            let device = num("device", "device = 0x1041", 0xffff, "PCI IDs are 0-0xffff");
+            let ids = match t.get("ids") {
+                Some(v) => {
+                    for key in ["vendor", "device"] {
+                        if let Some(k) = t.get(key) {
+                            r.error(
+                                k.span(),
+                                format!(
+                                    "`{key}` with `ids`: name the function by one or the other"
+                                ),
+                            );
+                        }
+                    }
+                    pci_ids(r, v)
+                }
+                None => {
+                    let range = "PCI IDs are 0-0xfffe";
+                    let vendor = num("vendor", "vendor = 0x1af4", 0xfffe, range);
+                    let device = num("device", "device = 0x1041", 0xffff, "PCI IDs are 0-0xffff");
+                    Some(vec![PciId {
+                        vendor: vendor? as u16,
+                        device: device? as u16,
+                    }])
+                }
+            };
             let interrupt = match t.get("interrupt") {
                 None => Some(PciInterrupt::None),
                 Some(v) => r
@@ -778,8 +850,7 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
             };
             Device::Pci {
                 name: name?.value,
-                vendor: vendor? as u16,
-                device: device? as u16,
+                ids: ids?,
                 interrupt: interrupt?,
             }
         }

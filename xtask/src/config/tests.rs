@@ -154,8 +154,10 @@ fn a_sound_tree_becomes_a_manifest() {
             },
             Device::Pci {
                 name: "net".into(),
-                vendor: 0x1af4,
-                device: 0x1041,
+                ids: vec![manifest::PciId {
+                    vendor: 0x1af4,
+                    device: 0x1041
+                }],
                 interrupt: PciInterrupt::Msi,
             }
         ]
@@ -501,6 +503,42 @@ fn regions_need_known_users_and_distinct_names() {
             "cfg/system.toml:9:12: `a` is both a writer and a reader of this region: list it in one",
             "cfg/system.toml:11:1: this region has no users: list components in `writers` or `readers`",
         ]
+    );
+}
+
+#[test]
+fn a_pci_device_may_list_the_functions_it_takes() {
+    let a = "binary = \"x\"\npriority = 1\n[[device]]\nkind = \"pci\"\nname = \"nic\"\n\
+             ids = [\"1af4:1000\", \"8086:100E\"]\ninterrupt = \"msi\"\n";
+    let m = check(&tree(&[("system.toml", SYSTEM), ("a.toml", a)]), &decls()).expect("valid");
+    let ids = |d: &Device| match d {
+        Device::Pci { ids, .. } => ids.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    assert_eq!(ids(&m.components[0].devices[0]), ["1af4:1000", "8086:100e"]);
+    // What it may not say, each named where it is.
+    let bad = "binary = \"x\"\npriority = 1\n\
+               [[device]]\nkind = \"pci\"\nname = \"n1\"\nids = [\"8086\", \"ffff:0001\", 5, \"8086:100e\", \"8086:100e\"]\n\
+               [[device]]\nkind = \"pci\"\nname = \"n2\"\nids = []\n\
+               [[device]]\nkind = \"pci\"\nname = \"n3\"\nvendor = 1\nids = [\"0001:0002\"]\n";
+    let e = errors(&[("system.toml", SYSTEM), ("a.toml", bad)]);
+    assert_eq!(
+        e,
+        [
+            "cfg/a.toml:6:8: `ids`: \"8086\" is not a PCI vendor and device ID such as \"8086:100e\" (four hex digits each; vendor ffff is no device)",
+            "cfg/a.toml:6:16: `ids`: \"ffff:0001\" is not a PCI vendor and device ID such as \"8086:100e\" (four hex digits each; vendor ffff is no device)",
+            "cfg/a.toml:6:29: `ids` must be a string, not an integer",
+            "cfg/a.toml:6:45: `8086:100e` is listed twice in `ids`",
+            "cfg/a.toml:10:7: `ids` is empty: name at least one PCI function such as \"8086:100e\"",
+            "cfg/a.toml:14:10: `vendor` with `ids`: name the function by one or the other",
+        ]
+    );
+    // Two devices that could be the same function.
+    let other = "binary = \"x\"\npriority = 1\n[[device]]\nkind = \"pci\"\nname = \"nic\"\nvendor = 0x8086\ndevice = 0x100e\n";
+    let e = errors(&[("system.toml", SYSTEM), ("a.toml", a), ("b.toml", other)]);
+    assert_eq!(
+        e,
+        ["cfg/b.toml:3:1: PCI device 8086:100e is already granted to `a` (a.toml:3)"]
     );
 }
 

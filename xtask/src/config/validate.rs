@@ -8,7 +8,7 @@ use super::size::show;
 use basalt_abi::boot_info::MAX_MODULES;
 use basalt_abi::start_info::{ARGS_BYTES, MAX_CAPS};
 use manifest::{
-    Channel, Component, Device, Heap, Manifest, NotificationDecl, PciInterrupt, Region,
+    Channel, Component, Device, Heap, Manifest, NotificationDecl, PciId, PciInterrupt, Region,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -327,7 +327,7 @@ fn check_devices(
 ) {
     let mut irqs: Vec<(u8, usize, &Loc)> = Vec::new();
     let mut ports: Vec<(u16, u16, usize, &Loc)> = Vec::new();
-    let mut pcis: Vec<(u16, u16, usize, &Loc)> = Vec::new();
+    let mut pcis: Vec<(PciId, usize, &Loc)> = Vec::new();
     for (ci, c) in components.iter().enumerate() {
         let mut names: Vec<(&str, &Loc)> = Vec::new();
         for d in &c.devices {
@@ -349,15 +349,15 @@ fn check_devices(
             }
             let owner =
                 |i: usize, at: &Loc| format!("`{}` ({})", components[i].name, place(report, at));
-            match d.value {
-                Device::Irq { irq, .. } => {
+            match &d.value {
+                &Device::Irq { irq, .. } => {
                     if let Some((_, other, at)) = irqs.iter().find(|(n, _, _)| *n == irq) {
                         let msg = format!("IRQ {irq} is already granted to {}", owner(*other, at));
                         report.error(&d.loc, msg);
                     }
                     irqs.push((irq, ci, &d.loc));
                 }
-                Device::IoPorts { first, last, .. } => {
+                &Device::IoPorts { first, last, .. } => {
                     if let Some((lo, hi, other, at)) = ports
                         .iter()
                         .find(|(lo, hi, _, _)| first <= *hi && *lo <= last)
@@ -370,18 +370,21 @@ fn check_devices(
                     }
                     ports.push((first, last, ci, &d.loc));
                 }
-                Device::Pci { vendor, device, .. } => {
-                    if let Some((_, _, other, at)) = pcis
+                Device::Pci { ids, .. } => {
+                    let taken: Vec<String> = ids
                         .iter()
-                        .find(|(v, dv, _, _)| *v == vendor && *dv == device)
-                    {
-                        let msg = format!(
-                            "PCI device {vendor:04x}:{device:04x} is already granted to {}",
-                            owner(*other, at)
-                        );
+                        .filter_map(|id| {
+                            let (_, other, at) = pcis.iter().find(|(i, _, _)| i == id)?;
+                            Some(format!(
+                                "PCI device {id} is already granted to {}",
+                                owner(*other, at)
+                            ))
+                        })
+                        .collect();
+                    for msg in taken {
                         report.error(&d.loc, msg);
                     }
-                    pcis.push((vendor, device, ci, &d.loc));
+                    pcis.extend(ids.iter().map(|&id| (id, ci, &d.loc)));
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! A transmit buffer is taken from the free ones when smoltcp asks for a
 //! `TxToken` and comes back when the device reports it sent.
 
+use super::{Nic, NicStats};
 use core::sync::atomic::{Ordering, fence};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -26,18 +27,6 @@ pub const BUFFER_PAGES: usize = 2 * QUEUE * BUFFER / PAGE_SIZE;
 
 /// The largest Ethernet frame (without the FCS) smoltcp may send.
 const MAX_FRAME: usize = 1514;
-
-/// Counters of the device's traffic.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NicStats {
-    /// Frames received.
-    pub rx_frames: u64,
-    /// Frames sent.
-    pub tx_frames: u64,
-    /// Completions the device got wrong (unknown token, bad length):
-    /// the buffer is posted again and the frame dropped.
-    pub errors: u64,
-}
 
 /// Receive buffers: their memory, which descriptor holds which, and
 /// which one is lent out.
@@ -116,46 +105,6 @@ impl<T: Transport> VirtioNic<T> {
         Ok(nic)
     }
 
-    /// Whether the device has used buffers the driver has not taken back:
-    /// a received frame not yet handed to the stack (it waits for a free
-    /// transmit buffer, as a reply may be needed) or a sent frame not yet
-    /// reclaimed. With `VIRTIO_F_EVENT_IDX` the device interrupts only as
-    /// it passes the last buffer the driver took, so while this holds a
-    /// sleeping server must look again soon instead of waiting for an
-    /// interrupt that may not come.
-    ///
-    /// It is also the check before sleeping that the virtio spec asks
-    /// for: with `VIRTIO_F_EVENT_IDX` the driver tells the device where
-    /// to interrupt next by writing `used_event` (virtio-drivers does, as
-    /// it takes a buffer) and must then read the used index again behind
-    /// a full barrier. Without the barrier the CPU may read the index
-    /// before its `used_event` write is visible (a store followed by a
-    /// load may pass it, even on x86), while the device reads the old
-    /// `used_event` and decides not to interrupt: a frame that arrived
-    /// just then would wait for the next timer.
-    pub fn unfinished(&mut self) -> bool {
-        fence(Ordering::SeqCst);
-        self.device.poll_receive().is_some() || self.device.poll_transmit().is_some()
-    }
-
-    /// Whether the device interrupts when it has used a buffer (received
-    /// a frame, sent one): on for a server that sleeps between rounds.
-    /// (With `VIRTIO_F_EVENT_IDX`, which QEMU offers, the device
-    /// interrupts regardless, once per batch the driver has caught up
-    /// with: virtio-drivers moves `used_event` as it takes buffers.)
-    pub fn set_interrupts(&mut self, on: bool) {
-        if on {
-            self.device.enable_interrupts();
-        } else {
-            self.device.disable_interrupts();
-        }
-    }
-
-    /// The device's MAC address.
-    pub fn mac(&self) -> [u8; 6] {
-        self.device.mac_address()
-    }
-
     /// Traffic counters.
     pub const fn stats(&self) -> NicStats {
         self.stats
@@ -204,6 +153,48 @@ impl<T: Transport> VirtioNic<T> {
         if let Some(i) = self.rx.lent.take() {
             self.post(i);
         }
+    }
+}
+
+impl<T: Transport> Nic for VirtioNic<T> {
+    /// Whether the device has used buffers the driver has not taken back:
+    /// a received frame not yet handed to the stack (it waits for a free
+    /// transmit buffer, as a reply may be needed) or a sent frame not yet
+    /// reclaimed. With `VIRTIO_F_EVENT_IDX` the device interrupts only as
+    /// it passes the last buffer the driver took, so while this holds a
+    /// sleeping server must look again soon instead of waiting for an
+    /// interrupt that may not come.
+    ///
+    /// It is also the check before sleeping that the virtio spec asks
+    /// for: with `VIRTIO_F_EVENT_IDX` the driver tells the device where
+    /// to interrupt next by writing `used_event` (virtio-drivers does, as
+    /// it takes a buffer) and must then read the used index again behind
+    /// a full barrier. Without the barrier the CPU may read the index
+    /// before its `used_event` write is visible (a store followed by a
+    /// load may pass it, even on x86), while the device reads the old
+    /// `used_event` and decides not to interrupt: a frame that arrived
+    /// just then would wait for the next timer.
+    fn unfinished(&mut self) -> bool {
+        fence(Ordering::SeqCst);
+        self.device.poll_receive().is_some() || self.device.poll_transmit().is_some()
+    }
+
+    /// Whether the device interrupts when it has used a buffer (received
+    /// a frame, sent one): on for a server that sleeps between rounds.
+    /// (With `VIRTIO_F_EVENT_IDX`, which QEMU offers, the device
+    /// interrupts regardless, once per batch the driver has caught up
+    /// with: virtio-drivers moves `used_event` as it takes buffers.)
+    fn set_interrupts(&mut self, on: bool) {
+        if on {
+            self.device.enable_interrupts();
+        } else {
+            self.device.disable_interrupts();
+        }
+    }
+
+    /// The device's MAC address.
+    fn mac(&self) -> [u8; 6] {
+        self.device.mac_address()
     }
 }
 
