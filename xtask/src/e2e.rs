@@ -3,7 +3,7 @@
 //! `curl` and `redis-benchmark` through QEMU's user networking, powered
 //! off (QEMU killed) and booted again on the same disk.
 
-use crate::machine::{HostPorts, Machine, answers_redis, free_port};
+use crate::machine::{HostPorts, Machine, NicModel, answers_redis, free_port};
 use crate::qemu::{Accel, Firmware, Media, Vm};
 use crate::redisbench;
 use crate::{Result, fail};
@@ -1044,6 +1044,74 @@ pub(crate) fn boot(
             None => fail!("the front ends did not answer within {BOOT_TIMEOUT:?}"),
         })),
     }
+}
+
+/// The network cards other than virtio-net: config/default booted with
+/// each of them (`machine_for` gives the machine; the card is chosen as
+/// `cargo xtask run --nic` does), DHCP, a 1 MiB value through redis-cli
+/// both ways and curl's `/health`; the serial log must say which driver
+/// took the card.
+pub fn run_cards(
+    image: &Path,
+    machine_for: &dyn Fn(HostPorts, NicModel) -> Result<Machine>,
+    dir: &Path,
+    accel: Accel,
+) -> Result<()> {
+    for (model, said) in [
+        (
+            NicModel::E1000,
+            "net: e1000 8086:100e at configuration page",
+        ),
+        (
+            NicModel::E1000e,
+            "net: e1000 8086:10d3 at configuration page",
+        ),
+    ] {
+        let name = format!("{model:?}").to_lowercase();
+        let disk = dir.join(format!("{name}-disk.img"));
+        let file = std::fs::File::create(&disk)?;
+        file.set_len(crate::machine::DISK_BYTES)?;
+        let log = dir.join(format!("{name}.log"));
+        boot(
+            image,
+            &|ports| machine_for(ports, model),
+            &disk,
+            &log,
+            accel,
+            &|ports, _| {
+                // Frames of every size, both ways, across both rings' wraps.
+                let value: String = (0..1 << 20)
+                    .map(|i| (b'a' + (i % 26) as u8) as char)
+                    .collect();
+                let port = ports.redis.to_string();
+                let set = run(
+                    "redis-cli",
+                    &["-p", &port, "-x", "set", "big"],
+                    Some(value.as_bytes()),
+                );
+                expect("SET", set.map(|s| s.trim_end().to_string()), "OK")?;
+                let got = redis(ports.redis, &["get", "big"])?;
+                if got != value {
+                    return Err(fail!(
+                        "GET big: {} bytes back, not the 1 MiB set",
+                        got.len()
+                    ));
+                }
+                expect("STRLEN", redis(ports.redis, &["strlen", "big"]), "1048576")?;
+                let (code, _) = curl(ports.http, "GET", "/health", None)?;
+                expect("GET /health", Ok(code), "200")
+            },
+        )
+        .map_err(|e| fail!("{name}: {}", e.0))?;
+        let serial = std::fs::read_to_string(&log)?;
+        if !serial.contains(said) {
+            return Err(fail!(
+                "{name}: the serial log ({}) lacks {said:?}",
+                log.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The test: a fresh disk, the first boot's checks, a power cut, the

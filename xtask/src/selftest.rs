@@ -64,6 +64,8 @@ enum Scenario {
     /// `kill -9` of QEMU under load, for `fsync = always` and `everysec`
     /// (`crate::durability`): config/default in release builds.
     Durability,
+    /// config/default on the Intel cards (`crate::e2e::run_cards`).
+    Cards,
 }
 
 /// The short fuzzing campaign every test run makes: 200,000 calls.
@@ -79,7 +81,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 14] = [
+const CASES: [Case; 15] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -167,6 +169,13 @@ const CASES: [Case; 14] = [
     Case {
         name: "system: config/default, release build (redis-cli and curl from the host, 1,000 idle HTTP connections beside RESP, an APPEND flood past maxmemory, a power cut, the data and a function library after the reboot, oversized queries and clients closed, LRU eviction, redis-benchmark)",
         scenario: Scenario::Default,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "net: config/default, release build, on Intel e1000 and e1000e cards (polling), each: DHCP, a 1 MiB value through redis-cli both ways, curl",
+        scenario: Scenario::Cards,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
         cpu: None,
@@ -491,6 +500,7 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
         Scenario::PowerCut,
         Scenario::Net,
         Scenario::Default,
+        Scenario::Cards,
         Scenario::Fuzz,
         Scenario::Durability,
     ]
@@ -502,7 +512,7 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
             Scenario::Kvs => ("kvs.iso", "test=roottask"),
             Scenario::PowerCut => ("kvs-persist-write.iso", "test=roottask"),
             Scenario::Net => ("net.iso", "test=roottask"),
-            Scenario::Default => ("default.iso", ""),
+            Scenario::Default | Scenario::Cards => ("default.iso", ""),
             Scenario::Durability => ("durability-everysec.iso", ""),
             Scenario::Fuzz => ("kfuzz.iso", "test=roottask"),
             Scenario::Boot => ("boot.iso", "test=boot"),
@@ -529,7 +539,9 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
                 )?;
                 continue;
             }
-            Scenario::Default => {
+            // The same image as config/default's test.
+            Scenario::Cards if images.iter().any(|(s, _, _)| *s == Scenario::Default) => continue,
+            Scenario::Default | Scenario::Cards => {
                 // A release build, as `cargo xtask run --release` boots:
                 // redis-benchmark's 180,000 requests take half an hour in
                 // a debug build under TCG, two minutes in this one.
@@ -761,6 +773,15 @@ fn run_case(
         }
         return Ok(());
     }
+    if case.scenario == Scenario::Cards {
+        let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
+        let machine_for = |ports, model| {
+            let mut machine = e2e_machine(m, ports)?;
+            machine.choose_nic(m, model)?;
+            Ok(machine)
+        };
+        return crate::e2e::run_cards(image, &machine_for, dir, accel);
+    }
     if case.scenario == Scenario::Default {
         let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
         let machine_for = |ports| e2e_machine(m, ports);
@@ -822,6 +843,7 @@ fn run_case(
         Scenario::PowerCut => unreachable!("run_power_cut runs it"),
         Scenario::Net => unreachable!("run_net runs it"),
         Scenario::Default => unreachable!("e2e::run_default runs it"),
+        Scenario::Cards => unreachable!("e2e::run_cards runs it"),
         Scenario::Fuzz => unreachable!("fuzz::run runs it"),
         Scenario::Durability => unreachable!("durability::run runs it"),
     };
