@@ -174,7 +174,7 @@ const CASES: [Case; 15] = [
         cpu: None,
     },
     Case {
-        name: "net: config/default, release build, on Intel e1000 and e1000e cards (polling), each: DHCP, a 1 MiB value through redis-cli both ways, curl",
+        name: "net: config/default, release build, on Intel e1000 (polling) and e1000e (MSI-X) cards, each: DHCP, a 1 MiB value through redis-cli both ways, curl",
         scenario: Scenario::Cards,
         firmware: Firmware::Bios,
         media: Media::Cdrom,

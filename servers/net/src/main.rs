@@ -59,11 +59,14 @@ mod component {
     use net::settings::{self, ArgError, Given, QuotaError, Settings};
     use net::stack::{Addressing, Net, StackError};
     use smoltcp::time::Instant;
-    use virtio_pci::device::{self, OpenError};
+    use virtio_pci::device::{self, Function, OpenError};
     use virtio_pci::dma::VirtioHal;
+    use virtio_pci::interrupt;
     use virtio_pci::interrupt::{Interrupt, NoInterrupt};
     use virtio_pci::virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
 
+    /// The 82574L's device ID (its MSI-X interrupt is set up).
+    const E1000E: u16 = 0x10d3;
     /// Heap kept for everything but the TCP and UDP sockets: the socket
     /// set, the interface, the service's tables.
     const HEAP_RESERVE: usize = 512 * 1024;
@@ -211,13 +214,39 @@ mod component {
                     function.dma.0 >> 10,
                     function.dma.1
                 );
-                let nic = e1000_nic(regs)?;
-                // Its interrupt is not wired yet (MSI on the 82540EM is not
-                // there, the 82574L's MSI-X is not set up): it polls.
-                info!(
-                    "no interrupt for the e1000 yet: polling (net must run at its apps' priority)"
-                );
-                run_loop(start, apps, settings, nic, Idle::Poll)
+                let mut nic = e1000_nic(regs)?;
+                // The 82574L interrupts through MSI-X; the 82540EM has
+                // neither MSI nor MSI-X, and its line-based interrupt
+                // (INTx) is not offered: it polls.
+                let idle = match function.ids {
+                    (_, E1000E) => {
+                        let Function { mut root, cam, .. } = function;
+                        match interrupt::msix(start, args.device, wake, &mut root, cam) {
+                            Ok(msi) => {
+                                nic.route_msix();
+                                info!(
+                                    "interrupts: MSI-X entry 0 on line {} (receive, transmit, link): sleeping on {wake} when idle, until the next timer",
+                                    msi.line
+                                );
+                                Idle::Sleep {
+                                    wake: msi.notification,
+                                }
+                            }
+                            Err(why) => {
+                                warn!("{why}: polling (net must run at its apps' priority)");
+                                Idle::Poll
+                            }
+                        }
+                    }
+                    _ => {
+                        info!(
+                            "the 82540EM has no MSI: polling (net must run at its apps' priority)"
+                        );
+                        Idle::Poll
+                    }
+                };
+                nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
+                run_loop(start, apps, settings, nic, idle)
             }
             _ => {
                 let opened = device::start_virtio(start, function, args.device, Some(wake))

@@ -154,19 +154,30 @@ impl fmt::Display for NoInterrupt {
     }
 }
 
+/// A function's MSI-X entry 0, routed: what it signals and its line.
+#[derive(Debug)]
+pub struct Msi {
+    /// What the interrupt signals: the driver waits on it.
+    pub notification: Notification,
+    /// The message-signalled line `init` granted (24 … 39).
+    pub line: u64,
+}
+
 /// Routes MSI-X table entry 0 of the function whose configuration space
 /// `cam` is (and `root` reaches) to the message-signalled line granted as
 /// `<device>.msi`, that line to `notification` (which the component owns
-/// and signals), and turns MSI-X on.
+/// and signals), and turns MSI-X on: any PCI driver's interrupt (the
+/// device's own registers then say which causes use entry 0).
 ///
-/// The function's BARs are registered as windows already (`open` did).
-pub fn setup(
+/// The function's BARs are registered as windows already
+/// ([`crate::device::open_function`] did).
+pub fn msix(
     start: &'static libcap::Start,
     device: &str,
     notification: &'static str,
     root: &mut PciRoot<ConfigPage>,
     mut cam: ConfigPage,
-) -> Result<Interrupt, NoInterrupt> {
+) -> Result<Msi, NoInterrupt> {
     let function = PAGE_FUNCTION;
     let grant = start
         .grants()
@@ -177,23 +188,9 @@ pub fn setup(
         return Err(NoInterrupt::NoNotification(notification));
     };
     let msix = Msix::find(root, &cam, function).ok_or(NoInterrupt::NoMsix)?;
-    let bars = root.bars(function).map_err(|_| NoInterrupt::NotMapped)?;
-    let bar = |index: u8| {
-        let (address, _) = bars
-            .get(usize::from(index))?
-            .as_ref()?
-            .memory_address_size()?;
-        Some(address)
-    };
-    let table = bar(msix.table_bar)
+    let table = bar_address(root, msix.table_bar)
         .and_then(|a| dma::window_virt(a + u64::from(msix.table_offset), MSIX_ENTRY_BYTES))
         .and_then(|t| NonNull::new(t as *mut u32))
-        .ok_or(NoInterrupt::NotMapped)?;
-    let common = common_cfg(root, &cam, function)
-        .and_then(|(index, offset)| {
-            dma::window_virt(bar(index)? + u64::from(offset), COMMON_CFG_BYTES)
-        })
-        .and_then(|c| NonNull::new(c as *mut u8))
         .ok_or(NoInterrupt::NotMapped)?;
     let handler = IrqHandler::from_raw(grant.slot);
     let message = handler.msi_message().map_err(NoInterrupt::Kernel)?;
@@ -204,9 +201,45 @@ pub fn setup(
     // uncached), which has at least one entry; only this driver writes it.
     unsafe { pci::write_msix_entry(table, usize::from(ENTRY), message) };
     msix.enable(&mut cam, function);
-    Ok(Interrupt {
+    Ok(Msi {
         notification: wait,
         line: grant.value,
+    })
+}
+
+/// The physical address of memory BAR `index` of the function `root`
+/// reaches.
+fn bar_address(root: &mut PciRoot<ConfigPage>, index: u8) -> Option<u64> {
+    let bars = root.bars(PAGE_FUNCTION).ok()?;
+    let (address, _) = bars
+        .get(usize::from(index))?
+        .as_ref()?
+        .memory_address_size()?;
+    Some(address)
+}
+
+/// [`msix`] for a virtio function, which also needs its common
+/// configuration mapped (to route the queues' vectors).
+pub fn setup(
+    start: &'static libcap::Start,
+    device: &str,
+    notification: &'static str,
+    root: &mut PciRoot<ConfigPage>,
+    cam: ConfigPage,
+) -> Result<Interrupt, NoInterrupt> {
+    let common = common_cfg(root, &cam, PAGE_FUNCTION)
+        .and_then(|(index, offset)| {
+            dma::window_virt(
+                bar_address(root, index)? + u64::from(offset),
+                COMMON_CFG_BYTES,
+            )
+        })
+        .and_then(|c| NonNull::new(c as *mut u8))
+        .ok_or(NoInterrupt::NotMapped)?;
+    let Msi { notification, line } = msix(start, device, notification, root, cam)?;
+    Ok(Interrupt {
+        notification,
+        line,
         common,
     })
 }

@@ -78,6 +78,9 @@ pub mod reg {
     pub const TDT: u32 = 0x3818;
     /// The multicast table: 128 words.
     pub const MTA: u32 = 0x5200;
+    /// The 82574L's interrupt vector allocation: which MSI-X entry each
+    /// cause signals.
+    pub const IVAR: u32 = 0x00e4;
     /// Receive address 0, low and high (bit 31: address valid).
     pub const RAL0: u32 = 0x5400;
     /// See [`RAL0`].
@@ -103,6 +106,12 @@ mod bits {
     pub const TIPG_COPPER: u32 = 10 | (8 << 10) | (6 << 20);
     /// Receive timer, overrun, descriptors low, transmit done, link.
     pub const INTERRUPTS: u32 = (1 << 7) | (1 << 6) | (1 << 4) | 1 | (1 << 2);
+    /// The 82574L's causes under MSI-X: receive queue 0, transmit queue
+    /// 0, other (link).
+    pub const MSIX_CAUSES: u32 = (1 << 20) | (1 << 22) | (1 << 24);
+    /// IVAR: receive queue 0, transmit queue 0 and other causes, each
+    /// valid (bit 3 of its field) on MSI-X entry 0.
+    pub const IVAR_ALL_TO_ENTRY_0: u32 = 0x8 | (0x8 << 8) | (0x8 << 16);
     /// A descriptor's status (bits 32-39 of its second word): done.
     pub const DD: u64 = 1 << 32;
     /// Receive status: end of packet.
@@ -198,6 +207,8 @@ pub struct E1000<R: Registers> {
     tx: TxSide,
     mac: [u8; 6],
     stats: NicStats,
+    /// The 82574L's causes go to MSI-X entry 0 ([`route_msix`](Self::route_msix)).
+    msix: bool,
 }
 
 struct RxSide {
@@ -267,6 +278,7 @@ impl<R: Registers> E1000<R> {
             },
             mac: [a, b, c, d, e, f],
             stats: NicStats::default(),
+            msix: false,
         };
         nic.start_rings();
         Ok(nic)
@@ -302,6 +314,25 @@ impl<R: Registers> E1000<R> {
             reg::TCTL,
             bits::TCTL_EN | bits::TCTL_PSP | bits::TCTL_CT_COLD,
         );
+    }
+
+    /// Sends every interrupt cause of an 82574L to MSI-X entry 0 (which
+    /// the caller set up): the card then interrupts, when
+    /// [`set_interrupts`](Nic::set_interrupts) is on, as frames arrive
+    /// and sent ones are done. Not for the 82540EM, which has no MSI-X.
+    pub fn route_msix(&mut self) {
+        self.regs.write(reg::IVAR, bits::IVAR_ALL_TO_ENTRY_0);
+        self.msix = true;
+    }
+
+    /// Clears the causes the card has raised, so that the next one
+    /// interrupts again (the card sends a message only for a cause not
+    /// already pending).
+    fn acknowledge(&mut self) {
+        let causes = self.regs.read(reg::ICR);
+        if causes != 0 {
+            self.regs.write(reg::ICR, causes);
+        }
     }
 
     /// Traffic counters.
@@ -370,7 +401,10 @@ impl<R: Registers> E1000<R> {
 }
 
 impl<R: Registers> Nic for E1000<R> {
+    /// Also acknowledges the causes raised so far: what comes after this
+    /// look interrupts again.
     fn unfinished(&mut self) -> bool {
+        self.acknowledge();
         fence(Ordering::SeqCst);
         let rx = self.rx.ring.words[2 * self.rx.next + 1].load(Ordering::Acquire) & bits::DD != 0;
         let tx = self.tx.clean != self.tx.tail
@@ -380,7 +414,8 @@ impl<R: Registers> Nic for E1000<R> {
 
     fn set_interrupts(&mut self, on: bool) {
         if on {
-            self.regs.write(reg::IMS, bits::INTERRUPTS);
+            let queues = if self.msix { bits::MSIX_CAUSES } else { 0 };
+            self.regs.write(reg::IMS, bits::INTERRUPTS | queues);
         } else {
             self.regs.write(reg::IMC, u32::MAX);
         }

@@ -39,6 +39,8 @@ impl Registers for Card {
     fn write(&mut self, offset: u32, value: u32) {
         let value = match offset {
             reg::CTRL if !self.stuck => value & !bits::CTRL_RST,
+            // Write 1 to clear.
+            reg::ICR => self.regs[offset as usize / 4] & !value,
             _ => value,
         };
         self.regs[offset as usize / 4] = value;
@@ -179,6 +181,23 @@ fn start_up_programs_the_rings_as_the_manual_says() {
     }
     nic.set_interrupts(true);
     assert_eq!(nic.parts().0.reg(reg::IMS) as u32, bits::INTERRUPTS);
+    // An 82574L under MSI-X: every cause on entry 0, the queues' causes
+    // unmasked too.
+    nic.route_msix();
+    nic.set_interrupts(true);
+    let card = nic.parts().0;
+    assert_eq!(card.reg(reg::IVAR) as u32, 0x0008_0808);
+    assert_eq!(
+        card.reg(reg::IMS) as u32,
+        bits::INTERRUPTS | bits::MSIX_CAUSES
+    );
+    // A look before sleeping acknowledges what was raised, so that the
+    // next cause interrupts again.
+    card.set(reg::ICR, (1 << 20) | (1 << 7));
+    assert!(!nic.unfinished());
+    assert_eq!(nic.parts().0.reg(reg::ICR), 0);
+    nic.set_interrupts(false);
+    assert_eq!(nic.parts().0.reg(reg::IMC) as u32, u32::MAX);
 }
 
 #[test]
