@@ -204,7 +204,8 @@ mod component {
                 // SAFETY: BAR 0 of the card, which init mapped uncached for
                 // the component's lifetime and which only this driver uses
                 // (`open_function` registered it as a window).
-                let regs = unsafe { Mmio::new(base, len) }.ok_or(Failure::NoRegisters)?;
+                let regs = unsafe { Mmio::new(base, len, e1000::reg::SPAN as usize) }
+                    .ok_or(Failure::NoRegisters)?;
                 info!(
                     "e1000 {:04x}:{:04x} at configuration page {:#x}, BAR0 {} KiB, DMA region {} KiB at physical {:#x}",
                     function.ids.0,

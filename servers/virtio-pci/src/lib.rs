@@ -1,11 +1,13 @@
-//! `virtio-pci`: what Basalt's virtio PCI drivers (the `block` and `net`
-//! servers) share, so that each holds only its device's logic.
+//! `virtio-pci`: what Basalt's PCI drivers (the `block` and `net`
+//! servers: virtio, Intel NICs, NVMe) share, so that each holds only its
+//! device's logic.
 //!
 //! | module | holds |
 //! | --- | --- |
 //! | [`dma`] | the page pool over the component's DMA region and [`dma::VirtioHal`], the [`virtio_drivers::Hal`] |
 //! | [`pci`] | [`pci::ConfigPage`], the function's PCI configuration space through its page of the ECAM window, and the MSI-X capability |
 //! | [`interrupt`] | the MSI-X interrupt: table entry 0 bound to the driver's notification, and [`interrupt::MsixTransport`], which routes every queue to it |
+//! | [`mmio`] | [`mmio::Registers`] and [`mmio::Mmio`]: the registers of a device a driver programs directly (the Intel NICs, NVMe) |
 //! | [`device`] | [`device::open`]: from what `init` granted (DMA region, BARs, configuration page, interrupt) to a started transport |
 //!
 //! See `docs/block.md` and `docs/net.md` for the config a driver needs.
@@ -16,6 +18,7 @@
 pub mod device;
 pub mod dma;
 pub mod interrupt;
+pub mod mmio;
 pub mod pci;
 
 pub use virtio_drivers;

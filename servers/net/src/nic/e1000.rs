@@ -19,12 +19,14 @@
 //! and counted. The card's RDH and TDH are never read.
 //!
 //! The registers are reached through [`Registers`] ([`Mmio`] on Basalt,
-//! a simulated card in the tests), the descriptors as atomic words.
+//! a simulated card in the tests; both from `virtio_pci::mmio`), the
+//! descriptors as atomic words.
 
 use super::{Nic, NicStats};
 use core::sync::atomic::{AtomicU64, Ordering, fence};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+pub use virtio_pci::mmio::{Mmio, Registers};
 
 /// Descriptors per ring (a multiple of 8: the card takes rings in
 /// 128-byte steps).
@@ -121,52 +123,6 @@ mod bits {
     /// Transmit command (bits 24-31): end of packet, insert FCS, report
     /// status.
     pub const TX_CMD: u64 = (1 | (1 << 1) | (1 << 3)) << 24;
-}
-
-/// The card's registers.
-pub trait Registers {
-    /// Reads the 32-bit register at `offset`.
-    fn read(&self, offset: u32) -> u32;
-    /// Writes the 32-bit register at `offset`.
-    fn write(&mut self, offset: u32, value: u32);
-}
-
-/// The registers in the card's mapped BAR 0: volatile 32-bit accesses.
-#[derive(Debug)]
-pub struct Mmio {
-    base: usize,
-}
-
-impl Mmio {
-    /// The registers at `base`, a mapping of `len` bytes; `None` if it
-    /// is shorter than the registers the driver uses or not aligned.
-    ///
-    /// # Safety
-    ///
-    /// `base..base + len` is the card's BAR 0, mapped uncached for the
-    /// rest of the program, and only this driver reaches it.
-    pub unsafe fn new(base: usize, len: usize) -> Option<Self> {
-        (base != 0 && base.is_multiple_of(4) && len >= reg::SPAN as usize).then_some(Self { base })
-    }
-
-    /// The register's address: every offset the driver uses is a
-    /// constant below [`reg::SPAN`], a multiple of 4.
-    fn at(&self, offset: u32) -> usize {
-        debug_assert!(offset < reg::SPAN && offset.is_multiple_of(4));
-        self.base + ((offset % reg::SPAN) & !3) as usize
-    }
-}
-
-impl Registers for Mmio {
-    fn read(&self, offset: u32) -> u32 {
-        // SAFETY: inside the mapped BAR and aligned (`new`, `at`).
-        unsafe { core::ptr::read_volatile(self.at(offset) as *const u32) }
-    }
-
-    fn write(&mut self, offset: u32, value: u32) {
-        // SAFETY: as in `read`; only this driver writes the card.
-        unsafe { core::ptr::write_volatile(self.at(offset) as *mut u32, value) }
-    }
 }
 
 /// Memory the card reaches by physical address: a ring of descriptors as
