@@ -9,6 +9,7 @@
 //! | [`dma`] | the page pool over the component's DMA region, the windows the device may reach in place, and [`dma::BlockHal`], the driver's [`virtio_drivers::Hal`] (from the `virtio-pci` library, shared with the net server) |
 //! | [`pci`] | [`pci::ConfigPage`], the device's PCI configuration space through its page of the ECAM window, and the MSI-X capability (from `virtio-pci`) |
 //! | [`virtio`] | [`virtio::VirtioBlk`], the disk as a [`server::Device`]: several requests in the virtqueue at once, completions in any order |
+//! | [`nvme`] | [`nvme::Nvme`], an NVMe controller's first namespace as a [`server::Device`]: an I/O queue pair, PRP lists, completions matched by command identifier |
 //! | [`check`] | the start-up self-check: capacity, write and read back sectors 1 and 2, sector 0 |
 //! | [`server`] | [`server::BlockServer`], which takes [`Request`]s from the submission ring, checks them, keeps the device busy and posts [`Completion`]s |
 //! | `testutil` (feature `testutil`, host only) | a RAM disk that completes requests out of order, and a server over it, for host tests |
@@ -27,6 +28,7 @@ pub use block_api::*;
 pub mod check;
 #[cfg(test)]
 mod disk_tests;
+pub mod nvme;
 pub mod server;
 
 /// DMA memory and the driver's `Hal`: `virtio_pci::dma`, which the net
