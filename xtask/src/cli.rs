@@ -184,6 +184,10 @@ pub struct RunArgs {
     /// lists [default: the first it lists].
     #[arg(long, value_name = "MODEL")]
     pub nic: Option<crate::machine::NicModel>,
+    /// The disk QEMU gives the guest, one the config's disk device lists
+    /// [default: the first it lists].
+    #[arg(long, value_name = "MODEL")]
+    pub storage: Option<crate::machine::StorageModel>,
 }
 
 #[derive(Debug, Args)]

@@ -10,10 +10,38 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The virtio vendor ID and the device IDs QEMU gives virtio-blk:
-/// transitional (legacy + modern) and modern-only.
+/// The virtio vendor ID.
 const VIRTIO: u16 = 0x1af4;
-const BLOCK_IDS: [(u16, bool); 2] = [(0x1001, false), (0x1042, true)];
+
+/// The disks Basalt drives, by the PCI function the guest sees: which
+/// `--storage` names it, and QEMU's device for it (`drive=disk0` is
+/// added).
+const DISKS: [(PciId, StorageModel, &str); 3] = [
+    (
+        pci_id(VIRTIO, 0x1001),
+        StorageModel::Virtio,
+        "virtio-blk-pci",
+    ),
+    (
+        pci_id(VIRTIO, 0x1042),
+        StorageModel::Virtio,
+        "virtio-blk-pci,disable-legacy=on",
+    ),
+    (
+        pci_id(0x1b36, 0x0010),
+        StorageModel::Nvme,
+        "nvme,serial=basalt0",
+    ),
+];
+
+/// A disk `cargo xtask run --storage` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageModel {
+    /// virtio-blk (the default where the config lists it first).
+    Virtio,
+    /// An NVMe controller.
+    Nvme,
+}
 
 /// The network cards Basalt drives, by the PCI function the guest sees:
 /// which `--nic` names it, and QEMU's device for it.
@@ -129,8 +157,8 @@ pub struct Machine {
     /// The guest's RAM in MiB: [`least_memory_mib`], raised to
     /// [`SHARE_MEMORY_MIB`] where a heap is a share of the machine.
     pub memory_mib: u64,
-    /// A virtio-blk disk; `true` for a modern-only device.
-    pub disk: Option<bool>,
+    /// The disk: the PCI function the guest sees (one of [`DISKS`]).
+    pub disk: Option<PciId>,
     /// The network card: the PCI function the guest sees (one of
     /// [`NICS`]).
     pub nic: Option<PciId>,
@@ -164,14 +192,9 @@ impl Machine {
         // Each device as init finds it: the first of its functions that
         // the machine has, so the first one QEMU can give.
         for ids in pci_devices(m) {
-            let disk = ids.iter().find_map(|id| {
-                let (_, modern) = BLOCK_IDS
-                    .iter()
-                    .find(|(d, _)| id.vendor == VIRTIO && *d == id.device)?;
-                Some(*modern)
-            });
+            let disk = ids.iter().find(|id| DISKS.iter().any(|(d, _, _)| d == *id));
             let nic = ids.iter().find(|id| NICS.iter().any(|(n, _, _)| n == *id));
-            machine.disk = machine.disk.or(disk);
+            machine.disk = machine.disk.or(disk.copied());
             machine.nic = machine.nic.or(nic.copied());
         }
         if machine.nic.is_none() {
@@ -205,37 +228,18 @@ impl Machine {
         Ok(machine)
     }
 
-    /// Gives the guest a card of `model` instead of the one the config
+    /// Gives the guest a disk of `model` instead of the one the config
     /// lists first: the first function of that model a device of system
     /// `m` lists (an error names what it lists when none is).
+    pub fn choose_storage(&mut self, m: &Manifest, model: StorageModel) -> Result<()> {
+        self.disk = Some(choose(m, &DISKS, model, "--storage", "disk")?);
+        Ok(())
+    }
+
+    /// The same for the network card.
     pub fn choose_nic(&mut self, m: &Manifest, model: NicModel) -> Result<()> {
-        let listed: Vec<PciId> = pci_devices(m)
-            .flatten()
-            .filter(|id| NICS.iter().any(|(n, _, _)| n == *id))
-            .copied()
-            .collect();
-        let chosen = listed
-            .iter()
-            .find(|id| NICS.iter().any(|(n, k, _)| n == *id && *k == model));
-        match chosen {
-            Some(&id) => {
-                self.nic = Some(id);
-                Ok(())
-            }
-            None if listed.is_empty() => {
-                Err(fail!("--nic: system `{}` has no network card", m.system))
-            }
-            None => Err(fail!(
-                "--nic {}: system `{}` drives no such card (its net device lists {})",
-                format!("{model:?}").to_lowercase(),
-                m.system,
-                listed
-                    .iter()
-                    .map(PciId::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        }
+        self.nic = Some(choose(m, &NICS, model, "--nic", "network card")?);
+        Ok(())
     }
 
     /// A machine of `memory_mib` with a NIC alone (transitional
@@ -263,8 +267,11 @@ impl Machine {
     /// QEMU's arguments for these devices, the disk being `disk`.
     pub fn qemu_args(&self, disk: &Path) -> Vec<String> {
         let mut args = Vec::new();
-        let modern = |m: bool| if m { ",disable-legacy=on" } else { "" };
-        if let Some(m) = self.disk {
+        let disk_model = self
+            .disk
+            .and_then(|id| DISKS.iter().find(|(d, _, _)| *d == id))
+            .map(|(_, _, model)| *model);
+        if let Some(model) = disk_model {
             args.push("-drive".into());
             // Writeback caching passes the guest's flushes on to the file.
             args.push(format!(
@@ -272,7 +279,7 @@ impl Machine {
                 disk.display()
             ));
             args.push("-device".into());
-            args.push(format!("virtio-blk-pci,drive=disk0{}", modern(m)));
+            args.push(with_option(model, "drive=disk0"));
         }
         let model = self
             .nic
@@ -287,15 +294,53 @@ impl Machine {
             args.push("-netdev".into());
             args.push(format!("user,id=net0{forwards}"));
             args.push("-device".into());
-            let (device, options) = model.split_once(',').map_or((model, ""), |(d, o)| (d, o));
-            let options = if options.is_empty() {
-                String::new()
-            } else {
-                format!(",{options}")
-            };
-            args.push(format!("{device},netdev=net0{options}"));
+            args.push(with_option(model, "netdev=net0"));
         }
         args
+    }
+}
+
+/// The first function of `model` (a row of `table`) that a device of `m`
+/// lists; else an error for `option` naming what it lists.
+fn choose<K: Copy + PartialEq + std::fmt::Debug>(
+    m: &Manifest,
+    table: &[(PciId, K, &str)],
+    model: K,
+    option: &str,
+    what: &str,
+) -> Result<PciId> {
+    let known = |id: &PciId, kind: Option<K>| {
+        table
+            .iter()
+            .any(|(t, k, _)| t == id && kind.is_none_or(|want| *k == want))
+    };
+    let listed: Vec<PciId> = pci_devices(m)
+        .flatten()
+        .filter(|id| known(id, None))
+        .copied()
+        .collect();
+    match listed.iter().find(|id| known(id, Some(model))) {
+        Some(&id) => Ok(id),
+        None if listed.is_empty() => Err(fail!("{option}: system `{}` has no {what}", m.system)),
+        None => Err(fail!(
+            "{option} {}: system `{}` drives no such {what} (its device lists {})",
+            format!("{model:?}").to_lowercase(),
+            m.system,
+            listed
+                .iter()
+                .map(PciId::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// QEMU's `-device` value `model` (a device and maybe options) with
+/// `option` right after the device's name.
+fn with_option(model: &str, option: &str) -> String {
+    match model.split_once(',') {
+        Some((device, rest)) => format!("{device},{option},{rest}"),
+        None => format!("{model},{option}"),
     }
 }
 
@@ -528,7 +573,7 @@ mod tests {
         };
         let machine = Machine::for_system(&m, ports).unwrap();
         assert_eq!(machine.memory_mib, 256);
-        assert_eq!(machine.disk, Some(true));
+        assert_eq!(machine.disk, Some(pci_id(VIRTIO, 0x1042)));
         assert_eq!(machine.nic, Some(pci_id(VIRTIO, 0x1000)));
         let args = machine.qemu_args(Path::new("/tmp/d.img"));
         assert_eq!(
@@ -576,7 +621,7 @@ mod tests {
         let e = m2.choose_nic(&only, NicModel::E1000).unwrap_err().0;
         assert_eq!(
             e,
-            "--nic e1000: system `t` drives no such card (its net device lists 1af4:1041)"
+            "--nic e1000: system `t` drives no such network card (its device lists 1af4:1041)"
         );
         let none = system(vec![component("hello", "hello-server", &[], vec![])]);
         let e = Machine::default()

@@ -110,6 +110,9 @@ fn execute(command: Command) -> Result<()> {
                 if let Some(model) = a.nic {
                     machine.choose_nic(m, model)?;
                 }
+                if let Some(model) = a.storage {
+                    machine.choose_storage(m, model)?;
+                }
                 let least = machine::least_memory_mib(m);
                 let memory = match a.memory {
                     Some(mib) if mib < least => {

@@ -54,15 +54,18 @@ mod component {
     use block::Block;
     use block::check::{self, CheckError, Failed, Hex, OneAtATime};
     use block::dma::{self, BlockHal, Window};
+    use block::nvme::{self, Memory, Mmio, Nvme, NvmeError, QueueMemory};
     use block::server::{BlockServer, Device};
     use block::virtio::{self, InitError, VirtioBlk};
     use libcap::log::{error, info, warn};
     use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
-    use virtio_pci::device::{self, Names, OpenError};
-    use virtio_pci::interrupt::NoInterrupt;
+    use virtio_pci::device::{self, Function, OpenError};
+    use virtio_pci::interrupt::{self, NoInterrupt};
 
-    /// The transitional and modern block device IDs.
+    /// The transitional and modern virtio-blk device IDs.
     const BLOCK_DEVICES: [u16; 2] = [0x1001, 0x1042];
+    /// QEMU's NVMe controller (Red Hat's vendor ID).
+    const NVME: (u16, u16) = (0x1b36, 0x0010);
 
     /// The step that went wrong (the runtime prints `block: main failed: …`).
     #[derive(Debug)]
@@ -75,6 +78,10 @@ mod component {
         Open(OpenError),
         /// The device could not be set up.
         Init(InitError),
+        /// The NVMe controller could not be set up.
+        Nvme(NvmeError),
+        /// The controller's BAR 0 (its registers) is not mapped.
+        NoRegisters,
         /// The DMA region has too few free pages for the self-check's
         /// buffer (its size).
         DmaRegionTooSmall(usize),
@@ -110,7 +117,7 @@ mod component {
     /// Serves channel `block` forever.
     fn serve(
         start: &'static libcap::Start,
-        mut server: BlockServer<VirtioBlk>,
+        mut server: BlockServer<Disk>,
         endpoint: libcap::Endpoint,
     ) -> ! {
         info!(
@@ -150,6 +157,52 @@ mod component {
         Some(region)
     }
 
+    /// The disk the server drives: virtio-blk or NVMe.
+    enum Disk {
+        Virtio(VirtioBlk),
+        Nvme(Nvme<Mmio>),
+    }
+
+    impl Device for Disk {
+        fn capacity(&self) -> u64 {
+            match self {
+                Disk::Virtio(d) => d.capacity(),
+                Disk::Nvme(d) => d.capacity(),
+            }
+        }
+
+        fn slots(&self) -> usize {
+            match self {
+                Disk::Virtio(d) => d.slots(),
+                Disk::Nvme(d) => d.slots(),
+            }
+        }
+
+        unsafe fn start(&mut self, slot: usize, transfer: block::server::Transfer) -> bool {
+            // SAFETY: the caller's contract, passed on.
+            unsafe {
+                match self {
+                    Disk::Virtio(d) => d.start(slot, transfer),
+                    Disk::Nvme(d) => d.start(slot, transfer),
+                }
+            }
+        }
+
+        fn poll(&mut self) -> Option<(usize, bool)> {
+            match self {
+                Disk::Virtio(d) => d.poll(),
+                Disk::Nvme(d) => d.poll(),
+            }
+        }
+
+        fn wait(&mut self) {
+            match self {
+                Disk::Virtio(d) => d.wait(),
+                Disk::Nvme(d) => d.wait(),
+            }
+        }
+    }
+
     /// Finds the device, starts the driver, runs the self-check if asked
     /// to and makes the server.
     fn bring_up(
@@ -158,34 +211,40 @@ mod component {
         device: &'static str,
         interrupt: Option<&'static str>,
         self_check: bool,
-    ) -> Result<VirtioBlk, Failure> {
-        let names = Names {
-            dma,
-            device,
-            interrupt,
+    ) -> Result<Disk, Failure> {
+        let wanted = |vendor, id| {
+            (vendor, id) == NVME || (vendor == device::VIRTIO_VENDOR && BLOCK_DEVICES.contains(&id))
         };
-        let opened = device::open(start, names, &BLOCK_DEVICES).map_err(Failure::Open)?;
-        info!("{}", opened.describe("virtio-blk"));
-        let dma_bytes = opened.dma.0;
-        let mut disk = VirtioBlk::new(opened.transport).map_err(Failure::Init)?;
-        match opened.interrupt {
-            Ok(i) if i.routed(virtio::QUEUE) => {
-                info!("interrupts: MSI-X entry 0 on line {}", i.line);
-                disk.wait_for_interrupts(i.notification);
+        let mut function =
+            device::open_function(start, dma, device, wanted).map_err(Failure::Open)?;
+        let dma_bytes = function.dma.0;
+        let mut disk = if function.ids == NVME {
+            Disk::Nvme(nvme(start, &mut function, device, interrupt)?)
+        } else {
+            let opened =
+                device::start_virtio(start, function, device, interrupt).map_err(Failure::Open)?;
+            info!("{}", opened.describe("virtio-blk"));
+            let mut disk = VirtioBlk::new(opened.transport).map_err(Failure::Init)?;
+            match opened.interrupt {
+                Ok(i) if i.routed(virtio::QUEUE) => {
+                    info!("interrupts: MSI-X entry 0 on line {}", i.line);
+                    disk.wait_for_interrupts(i.notification);
+                }
+                Ok(_) => warn!("the device refused MSI-X entry 0 for its queue: polling"),
+                Err(NoInterrupt::NotGranted | NoInterrupt::NoNotificationGiven) => {
+                    info!("no interrupt: polling")
+                }
+                Err(why) => warn!("{why}: polling"),
             }
-            Ok(_) => warn!("the device refused MSI-X entry 0 for its queue: polling"),
-            Err(NoInterrupt::NotGranted | NoInterrupt::NoNotificationGiven) => {
-                info!("no interrupt: polling")
-            }
-            Err(why) => warn!("{why}: polling"),
-        }
-        let capacity = disk.capacity();
-        info!(
-            "capacity {capacity} sectors ({} KiB){}{}",
-            capacity / 2,
-            if disk.has_flush() { ", flush" } else { "" },
-            if disk.read_only() { ", read-only" } else { "" }
-        );
+            let capacity = disk.capacity();
+            info!(
+                "capacity {capacity} sectors ({} KiB){}{}",
+                capacity / 2,
+                if disk.has_flush() { ", flush" } else { "" },
+                if disk.read_only() { ", read-only" } else { "" }
+            );
+            Disk::Virtio(disk)
+        };
 
         if self_check {
             // The check's buffer lies in the DMA region, used in place.
@@ -210,6 +269,93 @@ mod component {
             info!("sector 0 starts {}", Hex(&report.sector0));
             info!("self-check passed");
         }
+        Ok(disk)
+    }
+
+    /// Starts the NVMe controller of `function`: its queues in the DMA
+    /// region, its MSI-X entry 0 if `interrupt` is given.
+    fn nvme(
+        start: &'static libcap::Start,
+        function: &mut Function,
+        device: &'static str,
+        interrupt: Option<&'static str>,
+    ) -> Result<Nvme<Mmio>, Failure> {
+        let (base, len) = function.memory_bar(0).ok_or(Failure::NoRegisters)?;
+        // SAFETY: BAR 0 of the controller, which init mapped uncached for
+        // the component's lifetime and only this driver uses
+        // (`open_function` registered it as a window).
+        let regs = unsafe { Mmio::new(base, len, nvme::REGISTERS) }.ok_or(Failure::NoRegisters)?;
+        info!(
+            "nvme {:04x}:{:04x} at configuration page {:#x}, BAR0 {} KiB, DMA region {} KiB at physical {:#x}",
+            function.ids.0,
+            function.ids.1,
+            function.config,
+            len >> 10,
+            function.dma.0 >> 10,
+            function.dma.1
+        );
+        let pages: usize = Memory::WORDS
+            .iter()
+            .map(|w| (w * 8).div_ceil(PAGE_SIZE))
+            .sum();
+        if dma::free_dma_pages() < pages + CHECK_PAGES {
+            return Err(Failure::DmaRegionTooSmall(function.dma.0));
+        }
+        let piece = |i: usize| {
+            let words = Memory::WORDS[i];
+            let (phys, ptr) =
+                BlockHal::dma_alloc((words * 8).div_ceil(PAGE_SIZE), BufferDirection::Both);
+            // SAFETY: zeroed, page-aligned pages of the DMA region handed
+            // to the controller for the rest of the program (never freed),
+            // read and written only as atomic words here and by it.
+            let words = unsafe {
+                core::slice::from_raw_parts(
+                    ptr.as_ptr().cast::<core::sync::atomic::AtomicU64>(),
+                    words,
+                )
+            };
+            QueueMemory { words, phys }
+        };
+        let memory = Memory {
+            admin_sq: piece(0),
+            admin_cq: piece(1),
+            io_sq: piece(2),
+            io_cq: piece(3),
+            identify: piece(4),
+            prp: piece(5),
+        };
+        // MSI-X on before the queues are made: QEMU's controller takes a
+        // completion queue's vector only if MSI-X is on when it is made.
+        let msi = match interrupt {
+            Some(notification) => {
+                let root = &mut function.root;
+                match interrupt::msix(start, device, notification, root, function.cam) {
+                    Ok(msi) => {
+                        info!("interrupts: MSI-X entry 0 on line {}", msi.line);
+                        Some(msi.notification)
+                    }
+                    Err(why) => {
+                        warn!("{why}: polling");
+                        None
+                    }
+                }
+            }
+            None => {
+                info!("no interrupt: polling");
+                None
+            }
+        };
+        let mut disk = Nvme::new(regs, memory, dma::phys_in_place).map_err(Failure::Nvme)?;
+        if let Some(n) = msi {
+            disk.wait_for_interrupts(n);
+        }
+        let id = disk.identity();
+        info!(
+            "capacity {} sectors ({} KiB){}",
+            id.blocks,
+            id.blocks / 2,
+            if id.write_cache { ", flush" } else { "" }
+        );
         Ok(disk)
     }
 }

@@ -256,6 +256,13 @@ pub fn window_virt(phys: u64, len: usize) -> Option<usize> {
     })
 }
 
+/// The physical address of `virt..virt + len` if the device may use it in
+/// place (inside the DMA region or one DMA window, all of it): what a
+/// driver that describes buffers itself (NVMe's PRP entries) needs.
+pub fn phys_in_place(virt: usize, len: usize) -> Option<u64> {
+    with(|s| s.in_place(virt, len))
+}
+
 /// Free pages left in the DMA pool (0 before [`set_dma_region`]).
 pub fn free_dma_pages() -> usize {
     with(|s| s.pool.as_ref().map_or(0, PagePool::free_pages))
