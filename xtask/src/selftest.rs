@@ -66,6 +66,8 @@ enum Scenario {
     Durability,
     /// config/default on the Intel cards (`crate::e2e::run_cards`).
     Cards,
+    /// [`Scenario::PowerCut`] on an NVMe disk.
+    PowerCutNvme,
 }
 
 /// The short fuzzing campaign every test run makes: 200,000 calls.
@@ -81,7 +83,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 15] = [
+const CASES: [Case; 16] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -156,6 +158,13 @@ const CASES: [Case; 15] = [
         name: "kvs: power cut (config/kvs-persist: QEMU killed while writing under fsync = always, rebooted on the same disk), then kvs faulted in the middle of a round",
         scenario: Scenario::PowerCut,
         firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "kvs: the same power cut on an NVMe disk (QEMU's nvme, MSI-X), under OVMF",
+        scenario: Scenario::PowerCutNvme,
+        firmware: Firmware::Uefi,
         media: Media::Cdrom,
         cpu: None,
     },
@@ -498,6 +507,7 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
         Scenario::Block,
         Scenario::Kvs,
         Scenario::PowerCut,
+        Scenario::PowerCutNvme,
         Scenario::Net,
         Scenario::Default,
         Scenario::Cards,
@@ -510,7 +520,9 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
         let (file, args) = match s {
             Scenario::Block => ("block.iso", "test=roottask"),
             Scenario::Kvs => ("kvs.iso", "test=roottask"),
-            Scenario::PowerCut => ("kvs-persist-write.iso", "test=roottask"),
+            Scenario::PowerCut | Scenario::PowerCutNvme => {
+                ("kvs-persist-write.iso", "test=roottask")
+            }
             Scenario::Net => ("net.iso", "test=roottask"),
             Scenario::Default | Scenario::Cards => ("default.iso", ""),
             Scenario::Durability => ("durability-everysec.iso", ""),
@@ -541,6 +553,10 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
             }
             // The same image as config/default's test.
             Scenario::Cards if images.iter().any(|(s, _, _)| *s == Scenario::Default) => continue,
+            // The same images as the virtio power cut's.
+            Scenario::PowerCutNvme if images.iter().any(|(s, _, _)| *s == Scenario::PowerCut) => {
+                continue;
+            }
             Scenario::Default | Scenario::Cards => {
                 // A release build, as `cargo xtask run --release` boots:
                 // redis-benchmark's 180,000 requests take half an hour in
@@ -555,8 +571,9 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
             | Scenario::Kvs
             | Scenario::Block
             | Scenario::PowerCut
+            | Scenario::PowerCutNvme
             | Scenario::Net => {
-                if *scenario == Scenario::PowerCut {
+                if matches!(scenario, Scenario::PowerCut | Scenario::PowerCutNvme) {
                     compose::compose_with_args(
                         &kvs_persist_config(&dir, "verify")?,
                         compose::Binaries::Build(Profile::Debug),
@@ -567,7 +584,9 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
                 let config = match scenario {
                     Scenario::System => hello_test_config(&dir)?,
                     Scenario::Kvs => kvs_test_config(&dir)?,
-                    Scenario::PowerCut => kvs_persist_config(&dir, "write")?,
+                    Scenario::PowerCut | Scenario::PowerCutNvme => {
+                        kvs_persist_config(&dir, "write")?
+                    }
                     Scenario::Net => net_test_config(&dir)?,
                     _ => block_test_config(&dir)?,
                 };
@@ -641,7 +660,16 @@ fn last_acked(serial: &str) -> Option<u64> {
 /// Boots the writing image on a fresh disk and kills QEMU once enough
 /// rounds are acknowledged; boots the verifying image on the same disk and
 /// checks that every acknowledged round is there.
-fn run_power_cut(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
+/// `disk`: QEMU's device, and the line the block server logs when it
+/// drives it (each boot must show it).
+fn run_power_cut(
+    case: &Case,
+    image: &Path,
+    accel: Accel,
+    dir: &Path,
+    disk: (&str, &str),
+) -> Result<()> {
+    let (device, driven) = disk;
     let disk = dir.join("kvs-persist-disk.img");
     fs::write(&disk, vec![0u8; POWER_CUT_DISK_BYTES])?;
     // Writeback caching passes the guest's flushes on to the host file.
@@ -652,12 +680,7 @@ fn run_power_cut(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<
     let boot = |image: &Path| -> Result<Vm> {
         let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
         vm.debug_exit();
-        vm.args(&[
-            "-drive",
-            &drive,
-            "-device",
-            "virtio-blk-pci,drive=disk0,disable-legacy=on",
-        ]);
+        vm.args(&["-drive", &drive, "-device", device]);
         Ok(vm)
     };
     let with_log = |e: crate::Error, serial: &str, log: &Path| {
@@ -671,12 +694,21 @@ fn run_power_cut(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<
     let outcome = boot(image)?.run_until(&write_log, Duration::from_secs(120), |serial| {
         last_acked(serial).is_some_and(|n| n >= POWER_CUT_AFTER_ROUNDS)
     })?;
-    let acked = check_power_cut_write(outcome.status, &outcome.serial)
+    let drove = |serial: &str| {
+        if serial.contains(driven) {
+            Ok(())
+        } else {
+            Err(fail!("the block server never logged {driven:?}"))
+        }
+    };
+    let acked = drove(&outcome.serial)
+        .and_then(|()| check_power_cut_write(outcome.status, &outcome.serial))
         .map_err(|e| with_log(e, &outcome.serial, &write_log))?;
     let verify_log = dir.join("kvs-power-cut-verify.log");
     let outcome =
         boot(&power_cut_verify_image(image))?.run_captured(&verify_log, Duration::from_secs(60))?;
-    check_power_cut_verify(outcome.status, &outcome.serial, acked)
+    drove(&outcome.serial)
+        .and_then(|()| check_power_cut_verify(outcome.status, &outcome.serial, acked))
         .map_err(|e| with_log(e, &outcome.serial, &verify_log))
 }
 
@@ -746,7 +778,15 @@ fn run_case(
     default: Option<&manifest::Manifest>,
 ) -> Result<()> {
     if case.scenario == Scenario::PowerCut {
-        return run_power_cut(case, image, accel, dir);
+        let disk = (
+            "virtio-blk-pci,drive=disk0,disable-legacy=on",
+            "block: virtio-blk 1af4:1042",
+        );
+        return run_power_cut(case, image, accel, dir, disk);
+    }
+    if case.scenario == Scenario::PowerCutNvme {
+        let disk = ("nvme,drive=disk0,serial=basalt0", "block: nvme 1b36:0010");
+        return run_power_cut(case, image, accel, dir, disk);
     }
     if case.scenario == Scenario::Net {
         return run_net(case, image, accel, dir);
@@ -840,7 +880,7 @@ fn run_case(
         Scenario::System => check_hello(outcome.status, &serial),
         Scenario::Block => check_block(outcome.status, &serial, &fs::read(&block_disk)?),
         Scenario::Kvs => check_kvs(outcome.status, &serial),
-        Scenario::PowerCut => unreachable!("run_power_cut runs it"),
+        Scenario::PowerCut | Scenario::PowerCutNvme => unreachable!("run_power_cut runs it"),
         Scenario::Net => unreachable!("run_net runs it"),
         Scenario::Default => unreachable!("e2e::run_default runs it"),
         Scenario::Cards => unreachable!("e2e::run_cards runs it"),
