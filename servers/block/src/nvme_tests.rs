@@ -341,7 +341,7 @@ fn reads_and_writes_of_every_shape_land_where_they_should() {
         for (slot, wanted, buf) in &batch {
             if let Some(w) = wanted {
                 assert!(
-                    &buf[..] == &w[..],
+                    buf[..] == w[..],
                     "round {round}: slot {slot} read the wrong data"
                 );
             }
