@@ -382,7 +382,7 @@ fn what_a_controller_gets_wrong_is_not_trusted() {
     // A completion for a command never sent, then the real one failing.
     nvme.regs.pending.clear();
     nvme.regs.complete(1, 17, 0);
-    nvme.regs.complete(1, 0, 0x02 << 0);
+    nvme.regs.complete(1, 0, 0x02); // Invalid Field in Command
     assert_eq!(nvme.poll(), Some((0, false)));
     assert_eq!(nvme.strays, 1);
     assert_eq!(nvme.poll(), None);
