@@ -183,7 +183,7 @@ const CASES: [Case; 16] = [
         cpu: None,
     },
     Case {
-        name: "net: config/default, release build, on Intel e1000 (polling) and e1000e (MSI-X) cards, each: DHCP, a 1 MiB value through redis-cli both ways, curl",
+        name: "boards: config/default, release build, on e1000 + virtio-blk (SeaBIOS) and e1000e + NVMe (OVMF), each: DHCP, a 1 MiB value through redis-cli both ways, curl, an idle flush, a power cut and the data after the reboot",
         scenario: Scenario::Cards,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -815,9 +815,10 @@ fn run_case(
     }
     if case.scenario == Scenario::Cards {
         let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
-        let machine_for = |ports, model| {
+        let machine_for = |ports, nic, storage| {
             let mut machine = e2e_machine(m, ports)?;
-            machine.choose_nic(m, model)?;
+            machine.choose_nic(m, nic)?;
+            machine.choose_storage(m, storage)?;
             Ok(machine)
         };
         return crate::e2e::run_cards(image, &machine_for, dir, accel);
