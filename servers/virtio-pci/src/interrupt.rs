@@ -131,6 +131,8 @@ pub enum NoInterrupt {
     NoNotification(&'static str),
     /// The function has no MSI-X capability.
     NoMsix,
+    /// The function has no MSI capability.
+    NoMsi,
     /// The MSI-X table or the common configuration lies in no granted BAR.
     NotMapped,
     /// The kernel refused the line's message or its binding.
@@ -146,6 +148,7 @@ impl fmt::Display for NoInterrupt {
                 write!(f, "no notification `{n}` to wait on and signal")
             }
             Self::NoMsix => f.write_str("the device has no MSI-X capability"),
+            Self::NoMsi => f.write_str("the device has no MSI capability"),
             Self::NotMapped => {
                 f.write_str("the MSI-X table or the common configuration is in no granted BAR")
             }
@@ -179,32 +182,80 @@ pub fn msix(
     mut cam: ConfigPage,
 ) -> Result<Msi, NoInterrupt> {
     let function = PAGE_FUNCTION;
-    let grant = start
-        .grants()
-        .find(|g| g.kind == Some(CapKind::Irq) && g.name.strip_prefix(device) == Some(".msi"))
-        .ok_or(NoInterrupt::NotGranted)?;
-    let (Some(wait), Some(signal)) = (start.notification(notification), start.signal(notification))
-    else {
-        return Err(NoInterrupt::NoNotification(notification));
-    };
+    let line = Line::granted(start, device, notification)?;
     let msix = Msix::find(root, &cam, function).ok_or(NoInterrupt::NoMsix)?;
     let table = bar_address(root, msix.table_bar)
         .and_then(|a| dma::window_virt(a + u64::from(msix.table_offset), MSIX_ENTRY_BYTES))
         .and_then(|t| NonNull::new(t as *mut u32))
         .ok_or(NoInterrupt::NotMapped)?;
-    let handler = IrqHandler::from_raw(grant.slot);
-    let message = handler.msi_message().map_err(NoInterrupt::Kernel)?;
-    handler
-        .set_notification(signal)
-        .map_err(NoInterrupt::Kernel)?;
+    let message = line.bind()?;
     // SAFETY: `table` maps the function's MSI-X table (a granted BAR,
     // uncached), which has at least one entry; only this driver writes it.
     unsafe { pci::write_msix_entry(table, usize::from(ENTRY), message) };
     msix.enable(&mut cam, function);
-    Ok(Msi {
-        notification: wait,
-        line: grant.value,
-    })
+    Ok(line.msi)
+}
+
+/// Routes the plain MSI capability's one message of the function whose
+/// configuration space `cam` is (and `root` reaches) to the line granted
+/// as `<device>.msi`, that line to `notification`, and turns MSI on: for
+/// a device without MSI-X (the AHCI controller).
+pub fn msi(
+    start: &'static libcap::Start,
+    device: &str,
+    notification: &'static str,
+    root: &mut PciRoot<ConfigPage>,
+    mut cam: ConfigPage,
+) -> Result<Msi, NoInterrupt> {
+    let line = Line::granted(start, device, notification)?;
+    let cap = pci::Msi::find(root, PAGE_FUNCTION).ok_or(NoInterrupt::NoMsi)?;
+    let message = line.bind()?;
+    cap.enable(&mut cam, PAGE_FUNCTION, message);
+    Ok(line.msi)
+}
+
+/// A line `init` granted, and the notification it is to signal.
+struct Line {
+    handler: IrqHandler,
+    signal: Notification,
+    msi: Msi,
+}
+
+impl Line {
+    /// The line granted as `<device>.msi`, and `notification` (which the
+    /// component must own and signal).
+    fn granted(
+        start: &'static libcap::Start,
+        device: &str,
+        notification: &'static str,
+    ) -> Result<Line, NoInterrupt> {
+        let grant = start
+            .grants()
+            .find(|g| g.kind == Some(CapKind::Irq) && g.name.strip_prefix(device) == Some(".msi"))
+            .ok_or(NoInterrupt::NotGranted)?;
+        let (Some(wait), Some(signal)) =
+            (start.notification(notification), start.signal(notification))
+        else {
+            return Err(NoInterrupt::NoNotification(notification));
+        };
+        Ok(Line {
+            handler: IrqHandler::from_raw(grant.slot),
+            signal,
+            msi: Msi {
+                notification: wait,
+                line: grant.value,
+            },
+        })
+    }
+
+    /// Binds the line to its notification; the message that raises it.
+    fn bind(&self) -> Result<libcap::MsiMessage, NoInterrupt> {
+        let message = self.handler.msi_message().map_err(NoInterrupt::Kernel)?;
+        self.handler
+            .set_notification(self.signal)
+            .map_err(NoInterrupt::Kernel)?;
+        Ok(message)
+    }
 }
 
 /// The physical address of memory BAR `index` of the function `root`

@@ -139,6 +139,58 @@ impl Msix {
     }
 }
 
+const CAP_MSI: u8 = 0x05;
+/// Message control: MSI enable, 64-bit address capable, multiple message
+/// enable.
+const MSI_ENABLE: u32 = 1;
+const MSI_64BIT: u16 = 1 << 7;
+const MSI_MME: u32 = 0b111 << 4;
+
+/// A function's MSI capability (the plain one: a single message in the
+/// configuration space, for devices without MSI-X such as AHCI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Msi {
+    offset: u8,
+    /// The address register has 64 bits.
+    wide: bool,
+}
+
+impl Msi {
+    /// The MSI capability of `f`, if it has one.
+    pub fn find<C: ConfigurationAccess>(root: &PciRoot<C>, f: DeviceFunction) -> Option<Self> {
+        let cap = root.capabilities(f).find(|c| c.id == CAP_MSI)?;
+        Some(Self {
+            offset: cap.offset,
+            wide: cap.private_header & MSI_64BIT != 0,
+        })
+    }
+
+    /// Programs `message` (one message) and turns MSI on for `f` (and
+    /// with it INTx off).
+    pub fn enable<C: ConfigurationAccess>(
+        &self,
+        cam: &mut C,
+        f: DeviceFunction,
+        message: MsiMessage,
+    ) {
+        let o = self.offset;
+        cam.write_word(f, o + 4, message.address as u32);
+        let data_at = if self.wide {
+            cam.write_word(f, o + 8, (message.address >> 32) as u32);
+            o + 12
+        } else {
+            o + 8
+        };
+        // The data register is 16 bits; the word's upper half is reserved
+        // (or the mask bits' neighbours), kept as read.
+        let data = cam.read_word(f, data_at);
+        cam.write_word(f, data_at, (data & 0xffff_0000) | (message.data & 0xffff));
+        let header = cam.read_word(f, o);
+        let control = ((header >> 16) & !MSI_MME) | MSI_ENABLE;
+        cam.write_word(f, o, (header & 0xffff) | control << 16);
+    }
+}
+
 /// Fills entry `entry` of the MSI-X table at `table` with `message` and
 /// unmasks it.
 ///
@@ -249,5 +301,42 @@ pub(crate) mod tests {
         // Without a capability list there is no MSI-X.
         config.write_word(f, 4, 0);
         assert_eq!(Msix::find(&root, &config, f), None);
+    }
+
+    #[test]
+    fn the_msi_capability_takes_one_message_and_is_enabled() {
+        let (mut config, base) = page();
+        let f = PAGE_FUNCTION;
+        config.write_word(f, 4, 0x0010_0000);
+        config.write_word(f, 0x34, 0x80);
+        // MSI at 0x80: 64-bit capable, 8 messages asked (MMC 3), MME 2 set
+        // by someone before; a reserved word above the data.
+        config.write_word(f, 0x80, (0x0080 | 0b110 | 0b010_0000) << 16 | 0x05);
+        config.write_word(f, 0x8c, 0xabcd_0000);
+        let root = PciRoot::new(config);
+        assert!(Msix::find(&root, &config, f).is_none());
+        let msi = Msi::find(&root, f).unwrap();
+        let message = MsiMessage {
+            address: 0x1_fee0_0000,
+            data: 0x41,
+        };
+        msi.enable(&mut config, f, message);
+        // SAFETY: registers of the leaked page.
+        let word = |at: usize| unsafe { base.add(at / 4).read() };
+        assert_eq!(word(0x84), 0xfee0_0000);
+        assert_eq!(word(0x88), 1, "the address's upper half");
+        assert_eq!(word(0x8c), 0xabcd_0041, "the data, the rest kept");
+        // Enabled, one message, the capability bits kept.
+        assert_eq!(word(0x80) >> 16, 0x0080 | 0b110 | 1);
+        // A 32-bit capability: the data right after the address.
+        let (mut config, base) = page();
+        config.write_word(f, 4, 0x0010_0000);
+        config.write_word(f, 0x34, 0x80);
+        config.write_word(f, 0x80, 0x05);
+        let root = PciRoot::new(config);
+        Msi::find(&root, f).unwrap().enable(&mut config, f, message);
+        // SAFETY: as above.
+        let word = |at: usize| unsafe { base.add(at / 4).read() };
+        assert_eq!((word(0x84), word(0x88)), (0xfee0_0000, 0x41));
     }
 }
