@@ -9,6 +9,7 @@
 //! | [`dma`] | the page pool over the component's DMA region, the windows the device may reach in place, and [`dma::BlockHal`], the driver's [`virtio_drivers::Hal`] (from the `virtio-pci` library, shared with the net server) |
 //! | [`pci`] | [`pci::ConfigPage`], the device's PCI configuration space through its page of the ECAM window, and the MSI-X capability (from `virtio-pci`) |
 //! | [`virtio`] | [`virtio::VirtioBlk`], the disk as a [`server::Device`]: several requests in the virtqueue at once, completions in any order |
+//! | [`words`] | [`words::Words`]: memory a controller reaches by physical address, as atomic words (NVMe's and AHCI's queues and tables) |
 //! | [`nvme`] | [`nvme::Nvme`], an NVMe controller's first namespace as a [`server::Device`]: an I/O queue pair, PRP lists, completions matched by command identifier |
 //! | [`check`] | the start-up self-check: capacity, write and read back sectors 1 and 2, sector 0 |
 //! | [`server`] | [`server::BlockServer`], which takes [`Request`]s from the submission ring, checks them, keeps the device busy and posts [`Completion`]s |
@@ -30,6 +31,7 @@ pub mod check;
 mod disk_tests;
 pub mod nvme;
 pub mod server;
+pub mod words;
 
 /// DMA memory and the driver's `Hal`: `virtio_pci::dma`, which the net
 /// server's driver shares.

@@ -54,7 +54,7 @@ mod component {
     use block::Block;
     use block::check::{self, CheckError, Failed, Hex, OneAtATime};
     use block::dma::{self, BlockHal, Window};
-    use block::nvme::{self, Memory, Mmio, Nvme, NvmeError, QueueMemory};
+    use block::nvme::{self, Memory, Mmio, Nvme, NvmeError, Words};
     use block::server::{BlockServer, Device};
     use block::virtio::{self, InitError, VirtioBlk};
     use libcap::log::{error, info, warn};
@@ -316,7 +316,7 @@ mod component {
                     words,
                 )
             };
-            QueueMemory { words, phys }
+            Words { words, phys }
         };
         let memory = Memory {
             admin_sq: piece(0),

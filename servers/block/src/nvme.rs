@@ -25,8 +25,9 @@
 //! as atomic words; the registers through [`Registers`].
 
 use crate::server::{Device, MAX_SLOTS, Transfer};
+pub use crate::words::Words;
 use block_api::{MAX_SECTORS, SECTOR_SIZE};
-use core::sync::atomic::{AtomicU64, Ordering, fence};
+use core::sync::atomic::{Ordering, fence};
 use libcap::Notification;
 pub use virtio_pci::mmio::{Mmio, Registers};
 
@@ -74,33 +75,22 @@ mod op {
     pub const READ: u32 = 0x02;
 }
 
-/// A queue in memory the controller reaches: its words (two per
-/// completion entry, eight per command) and where the controller finds
-/// them.
-#[derive(Debug)]
-pub struct QueueMemory {
-    /// The words.
-    pub words: &'static [AtomicU64],
-    /// Their physical address (page-aligned).
-    pub phys: u64,
-}
-
 /// The memory the driver needs, each piece page-aligned, zeroed and the
 /// controller's to reach (see the module's table).
 #[derive(Debug)]
 pub struct Memory {
     /// Admin submission queue: 8 commands (64 words).
-    pub admin_sq: QueueMemory,
+    pub admin_sq: Words,
     /// Admin completion queue: 8 completions (16 words).
-    pub admin_cq: QueueMemory,
+    pub admin_cq: Words,
     /// I/O submission queue: [`IO_ENTRIES`] commands.
-    pub io_sq: QueueMemory,
+    pub io_sq: Words,
     /// I/O completion queue: [`IO_ENTRIES`] completions.
-    pub io_cq: QueueMemory,
+    pub io_cq: Words,
     /// The identify page: 512 words.
-    pub identify: QueueMemory,
+    pub identify: Words,
     /// The PRP lists: `PRP_LIST` words per slot, [`MAX_SLOTS`] slots.
-    pub prp: QueueMemory,
+    pub prp: Words,
 }
 
 impl Memory {
@@ -285,12 +275,9 @@ impl<R: Registers> Nvme<R> {
     fn identify(&mut self) -> Result<(), NvmeError> {
         let page = self.memory.identify.phys;
         self.admin_command(op::IDENTIFY, 0, page, [1, 0, 0])?;
-        let byte = |words: &[AtomicU64], at: usize| {
-            (words[at / 8].load(Ordering::Acquire) >> (8 * (at % 8))) as u8
-        };
-        let words = self.memory.identify.words;
-        let mdts = byte(words, 77);
-        let vwc = byte(words, 525) & 1 == 1;
+        let id = &self.memory.identify;
+        let mdts = id.byte(77);
+        let vwc = id.byte(525) & 1 == 1;
         // MDTS is in pages of CAP.MPSMIN (4 KiB here): a request of
         // MAX_SECTORS must fit.
         let needed = (MAX_SECTORS as usize * SECTOR_SIZE / PAGE).trailing_zeros() as u8;
@@ -298,9 +285,10 @@ impl<R: Registers> Nvme<R> {
             return Err(NvmeError::TransferLimit(mdts));
         }
         self.admin_command(op::IDENTIFY, 1, page, [0, 0, 0])?;
-        let blocks = words[0].load(Ordering::Acquire);
-        let format = usize::from(byte(words, 26) & 0xf);
-        let lbads = byte(words, 128 + 4 * format + 2);
+        let id = &self.memory.identify;
+        let blocks = id.words[0].load(Ordering::Acquire);
+        let format = usize::from(id.byte(26) & 0xf);
+        let lbads = id.byte(128 + 4 * format + 2);
         if blocks == 0 {
             return Err(NvmeError::NoNamespace);
         }
@@ -431,7 +419,7 @@ struct Command {
 }
 
 /// Writes `c` into entry `i` of submission queue `q`.
-fn write_command(q: &QueueMemory, i: usize, c: Command) {
+fn write_command(q: &Words, i: usize, c: Command) {
     let w = &q.words[i * 8..(i + 1) * 8];
     let dword = |lo: u32, hi: u32| u64::from(lo) | u64::from(hi) << 32;
     w[0].store(
@@ -456,7 +444,7 @@ struct Completion {
 
 /// The completion at `q`'s head, if the controller posted it (its phase
 /// bit is the one expected); the head moves past it.
-fn take_completion(memory: &QueueMemory, entries: usize, q: &mut Queue) -> Option<Completion> {
+fn take_completion(memory: &Words, entries: usize, q: &mut Queue) -> Option<Completion> {
     let high = memory.words[q.head * 2 + 1].load(Ordering::Acquire);
     let dw3 = (high >> 32) as u32;
     if (dw3 >> 16 & 1 == 1) != q.phase {

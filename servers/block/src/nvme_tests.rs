@@ -206,7 +206,7 @@ fn memory() -> Memory {
     let mut words = Memory::WORDS.iter().map(|&n| -> &'static [AtomicU64] {
         Box::leak((0..n).map(|_| AtomicU64::new(0)).collect())
     });
-    let mut next = |i: usize| QueueMemory {
+    let mut next = |i: usize| Words {
         words: words.next().unwrap(),
         phys: PHYS[i],
     };
