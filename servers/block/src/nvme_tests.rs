@@ -9,6 +9,7 @@ extern crate std;
 
 use super::*;
 use core::ptr::NonNull;
+use core::sync::atomic::AtomicU64;
 use std::boxed::Box;
 use std::vec;
 use std::vec::Vec;
