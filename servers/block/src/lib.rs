@@ -10,6 +10,7 @@
 //! | [`pci`] | [`pci::ConfigPage`], the device's PCI configuration space through its page of the ECAM window, and the MSI-X capability (from `virtio-pci`) |
 //! | [`virtio`] | [`virtio::VirtioBlk`], the disk as a [`server::Device`]: several requests in the virtqueue at once, completions in any order |
 //! | [`words`] | [`words::Words`]: memory a controller reaches by physical address, as atomic words (NVMe's and AHCI's queues and tables) |
+//! | [`ahci`] | [`ahci::Ahci`], a SATA disk behind an AHCI adapter as a [`server::Device`]: a command slot per request, READ/WRITE DMA EXT, FLUSH CACHE EXT |
 //! | [`nvme`] | [`nvme::Nvme`], an NVMe controller's first namespace as a [`server::Device`]: an I/O queue pair, PRP lists, completions matched by command identifier |
 //! | [`check`] | the start-up self-check: capacity, write and read back sectors 1 and 2, sector 0 |
 //! | [`server`] | [`server::BlockServer`], which takes [`Request`]s from the submission ring, checks them, keeps the device busy and posts [`Completion`]s |
@@ -26,6 +27,7 @@
 
 pub use block_api::*;
 
+pub mod ahci;
 pub mod check;
 #[cfg(test)]
 mod disk_tests;
