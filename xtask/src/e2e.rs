@@ -1059,15 +1059,15 @@ fn boot_on(
     }
 }
 
-/// The boards' devices: config/default booted on QEMU's e1000 with
-/// virtio-blk under SeaBIOS, and on its e1000e with an NVMe disk under
-/// OVMF (`machine_for` gives the machine with that card and disk, chosen
+/// The boards' devices: config/default booted on QEMU's e1000 with a
+/// SATA disk on q35's AHCI controller under SeaBIOS, and on its e1000e
+/// with an NVMe disk under OVMF (`machine_for` gives the machine with that card and disk, chosen
 /// as `cargo xtask run --nic --storage` do). Each: DHCP, a 1 MiB value
 /// through redis-cli both ways and curl's `/health`, an answered write
-/// flushed within a second of quiet (counted in QEMU's block statistics
-/// for virtio-blk, which leave NVMe's flushes out), then a power cut
+/// flushed within a second of quiet (counted in QEMU's block statistics,
+/// which leave NVMe's flushes out), then a power cut
 /// (QEMU killed) and a reboot on the same disk that finds the data; the serial logs must
-/// name the drivers and, for the e1000e and NVMe, their MSI-X interrupts.
+/// name the drivers and their interrupts (the e1000 polls).
 pub fn run_cards(
     image: &Path,
     machine_for: &dyn Fn(HostPorts, NicModel, StorageModel) -> Result<Machine>,
@@ -1077,7 +1077,8 @@ pub fn run_cards(
     let e1000: &[&str] = &[
         "net: e1000 8086:100e at configuration page",
         "net: the 82540EM has no MSI: polling",
-        "block: virtio-blk 1af4:1042",
+        "block: ahci 8086:2922",
+        "block: interrupts: MSI on line",
     ];
     let e1000e: &[&str] = &[
         "net: e1000 8086:10d3 at configuration page",
@@ -1089,7 +1090,7 @@ pub fn run_cards(
         .map(|i| (b'a' + (i % 26) as u8) as char)
         .collect();
     for (nic, storage, firmware, said) in [
-        (NicModel::E1000, StorageModel::Virtio, Firmware::Bios, e1000),
+        (NicModel::E1000, StorageModel::Ahci, Firmware::Bios, e1000),
         (NicModel::E1000e, StorageModel::Nvme, Firmware::Uefi, e1000e),
     ] {
         let name = format!("{nic:?}-{storage:?}").to_lowercase();
@@ -1123,7 +1124,7 @@ pub fn run_cards(
                 }
                 let (code, _) = curl(ports.http, "GET", "/health", None)?;
                 expect("GET /health", Ok(code), "200")?;
-                if storage == StorageModel::Virtio {
+                if storage != StorageModel::Nvme {
                     return idle_flush(ports.redis, qmp);
                 }
                 // QEMU's NVMe controller leaves its flushes out of the

@@ -16,7 +16,7 @@ const VIRTIO: u16 = 0x1af4;
 /// The disks Basalt drives, by the PCI function the guest sees: which
 /// `--storage` names it, and QEMU's device for it (`drive=disk0` is
 /// added).
-const DISKS: [(PciId, StorageModel, &str); 3] = [
+const DISKS: [(PciId, StorageModel, &str); 4] = [
     (
         pci_id(VIRTIO, 0x1001),
         StorageModel::Virtio,
@@ -32,6 +32,12 @@ const DISKS: [(PciId, StorageModel, &str); 3] = [
         StorageModel::Nvme,
         "nvme,serial=basalt0",
     ),
+    // q35's own SATA controller: the disk goes on its first port.
+    (
+        pci_id(0x8086, 0x2922),
+        StorageModel::Ahci,
+        "ide-hd,bus=ide.0",
+    ),
 ];
 
 /// A disk `cargo xtask run --storage` asks for.
@@ -41,6 +47,8 @@ pub enum StorageModel {
     Virtio,
     /// An NVMe controller.
     Nvme,
+    /// A SATA disk on q35's AHCI controller.
+    Ahci,
 }
 
 /// The network cards Basalt drives, by the PCI function the guest sees:

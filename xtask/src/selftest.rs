@@ -68,6 +68,8 @@ enum Scenario {
     Cards,
     /// [`Scenario::PowerCut`] on an NVMe disk.
     PowerCutNvme,
+    /// [`Scenario::PowerCut`] on a SATA disk behind AHCI.
+    PowerCutAhci,
 }
 
 /// The short fuzzing campaign every test run makes: 200,000 calls.
@@ -83,7 +85,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 16] = [
+const CASES: [Case; 17] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -169,6 +171,13 @@ const CASES: [Case; 16] = [
         cpu: None,
     },
     Case {
+        name: "kvs: the same power cut on a SATA disk (q35's AHCI controller, MSI)",
+        scenario: Scenario::PowerCutAhci,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
         name: "net: config/net-test (virtio-net with MSI-X, timers by timed waits, DHCP, TCP and UDP echo from the host through QEMU's user networking)",
         scenario: Scenario::Net,
         firmware: Firmware::Bios,
@@ -183,7 +192,7 @@ const CASES: [Case; 16] = [
         cpu: None,
     },
     Case {
-        name: "boards: config/default, release build, on e1000 + virtio-blk (SeaBIOS) and e1000e + NVMe (OVMF), each: DHCP, a 1 MiB value through redis-cli both ways, curl, an idle flush, a power cut and the data after the reboot",
+        name: "boards: config/default, release build, on e1000 + AHCI (SeaBIOS) and e1000e + NVMe (OVMF), each: DHCP, a 1 MiB value through redis-cli both ways, curl, an idle flush, a power cut and the data after the reboot",
         scenario: Scenario::Cards,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -508,6 +517,7 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
         Scenario::Kvs,
         Scenario::PowerCut,
         Scenario::PowerCutNvme,
+        Scenario::PowerCutAhci,
         Scenario::Net,
         Scenario::Default,
         Scenario::Cards,
@@ -520,7 +530,7 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
         let (file, args) = match s {
             Scenario::Block => ("block.iso", "test=roottask"),
             Scenario::Kvs => ("kvs.iso", "test=roottask"),
-            Scenario::PowerCut | Scenario::PowerCutNvme => {
+            Scenario::PowerCut | Scenario::PowerCutNvme | Scenario::PowerCutAhci => {
                 ("kvs-persist-write.iso", "test=roottask")
             }
             Scenario::Net => ("net.iso", "test=roottask"),
@@ -554,7 +564,9 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
             // The same image as config/default's test.
             Scenario::Cards if images.iter().any(|(s, _, _)| *s == Scenario::Default) => continue,
             // The same images as the virtio power cut's.
-            Scenario::PowerCutNvme if images.iter().any(|(s, _, _)| *s == Scenario::PowerCut) => {
+            Scenario::PowerCutNvme | Scenario::PowerCutAhci
+                if images.iter().any(|(s, _, _)| *s == Scenario::PowerCut) =>
+            {
                 continue;
             }
             Scenario::Default | Scenario::Cards => {
@@ -572,8 +584,12 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
             | Scenario::Block
             | Scenario::PowerCut
             | Scenario::PowerCutNvme
+            | Scenario::PowerCutAhci
             | Scenario::Net => {
-                if matches!(scenario, Scenario::PowerCut | Scenario::PowerCutNvme) {
+                if matches!(
+                    scenario,
+                    Scenario::PowerCut | Scenario::PowerCutNvme | Scenario::PowerCutAhci
+                ) {
                     compose::compose_with_args(
                         &kvs_persist_config(&dir, "verify")?,
                         compose::Binaries::Build(Profile::Debug),
@@ -584,7 +600,7 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
                 let config = match scenario {
                     Scenario::System => hello_test_config(&dir)?,
                     Scenario::Kvs => kvs_test_config(&dir)?,
-                    Scenario::PowerCut | Scenario::PowerCutNvme => {
+                    Scenario::PowerCut | Scenario::PowerCutNvme | Scenario::PowerCutAhci => {
                         kvs_persist_config(&dir, "write")?
                     }
                     Scenario::Net => net_test_config(&dir)?,
@@ -784,6 +800,10 @@ fn run_case(
         );
         return run_power_cut(case, image, accel, dir, disk);
     }
+    if case.scenario == Scenario::PowerCutAhci {
+        let disk = ("ide-hd,drive=disk0,bus=ide.0", "block: ahci 8086:2922");
+        return run_power_cut(case, image, accel, dir, disk);
+    }
     if case.scenario == Scenario::PowerCutNvme {
         let disk = ("nvme,drive=disk0,serial=basalt0", "block: nvme 1b36:0010");
         return run_power_cut(case, image, accel, dir, disk);
@@ -881,7 +901,9 @@ fn run_case(
         Scenario::System => check_hello(outcome.status, &serial),
         Scenario::Block => check_block(outcome.status, &serial, &fs::read(&block_disk)?),
         Scenario::Kvs => check_kvs(outcome.status, &serial),
-        Scenario::PowerCut | Scenario::PowerCutNvme => unreachable!("run_power_cut runs it"),
+        Scenario::PowerCut | Scenario::PowerCutNvme | Scenario::PowerCutAhci => {
+            unreachable!("run_power_cut runs it")
+        }
         Scenario::Net => unreachable!("run_net runs it"),
         Scenario::Default => unreachable!("e2e::run_default runs it"),
         Scenario::Cards => unreachable!("e2e::run_cards runs it"),

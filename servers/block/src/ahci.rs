@@ -210,24 +210,16 @@ impl<R: Registers> Ahci<R> {
         regs.write(reg::GHC, bits::GHC_AE);
         let cap = regs.read(reg::CAP);
         let implemented = regs.read(reg::PI);
-        let port = (0..32)
-            .filter(|p| implemented >> p & 1 == 1)
-            .find(|&p| {
-                let base = reg::PORTS + 0x80 * p;
-                let det = regs.read(base + port::SSTS) & 0xf;
-                det == bits::DET_PRESENT && regs.read(base + port::SIG) == bits::SIG_ATA
-            })
-            .ok_or(AhciError::NoDisk)?;
         let slots = MAX_SLOTS.min((cap >> 8 & 0x1f) as usize + 1);
         let mut ahci = Self {
             regs,
             memory,
             identity: Identity {
-                port,
+                port: 0,
                 sectors: 0,
                 flush: false,
             },
-            base: reg::PORTS + 0x80 * port,
+            base: reg::PORTS,
             slots,
             issued: 0,
             started: [None; MAX_SLOTS],
@@ -237,7 +229,23 @@ impl<R: Registers> Ahci<R> {
             interrupt: None,
             restarts: 0,
         };
-        ahci.start_port()?;
+        // A port's signature is known once it receives FISes: each port
+        // with a link up is tried in turn, and the first disk kept.
+        let disk = (0..32)
+            .filter(|p| implemented >> p & 1 == 1)
+            .find(|&p| {
+                ahci.base = reg::PORTS + 0x80 * p;
+                let linked = ahci.read(port::SSTS) & 0xf == bits::DET_PRESENT;
+                if linked && ahci.receive().is_ok() && ahci.read(port::SIG) == bits::SIG_ATA {
+                    return true;
+                }
+                let cmd = ahci.read(port::CMD);
+                ahci.write(port::CMD, cmd & !(bits::CMD_ST | bits::CMD_FRE));
+                false
+            })
+            .ok_or(AhciError::NoDisk)?;
+        ahci.identity.port = disk;
+        ahci.run();
         ahci.identify()?;
         Ok(ahci)
     }
@@ -265,8 +273,9 @@ impl<R: Registers> Ahci<R> {
     }
 
     /// Stops the port (§10.1.2), gives it the command list and FIS area,
-    /// clears its errors and starts it once its disk is not busy.
-    fn start_port(&mut self) -> Result<(), AhciError> {
+    /// clears its errors and lets it receive FISes; waits until its disk
+    /// is not busy (its signature is then known).
+    fn receive(&mut self) -> Result<(), AhciError> {
         let cmd = self.read(port::CMD);
         self.write(port::CMD, cmd & !(bits::CMD_ST | bits::CMD_FRE));
         self.wait_port(|cmd, _| cmd & (bits::CMD_CR | bits::CMD_FR) == 0)?;
@@ -281,10 +290,13 @@ impl<R: Registers> Ahci<R> {
         self.write(port::IS, u32::MAX);
         let cmd = self.read(port::CMD);
         self.write(port::CMD, cmd | bits::CMD_FRE);
-        self.wait_port(|_, tfd| tfd & (bits::TFD_BSY | bits::TFD_DRQ) == 0)?;
+        self.wait_port(|_, tfd| tfd & (bits::TFD_BSY | bits::TFD_DRQ) == 0)
+    }
+
+    /// Starts the port's command engine.
+    fn run(&mut self) {
         let cmd = self.read(port::CMD);
         self.write(port::CMD, cmd | bits::CMD_ST);
-        Ok(())
     }
 
     /// Waits until `done(PxCMD, PxTFD)`.
@@ -402,10 +414,11 @@ impl<R: Registers> Ahci<R> {
         let again = self.issued;
         self.issued = 0;
         // A port that does not come back fails what it held.
-        if self.start_port().is_err() {
+        if self.receive().is_err() {
             self.failed |= again;
             return;
         }
+        self.run();
         if again != 0 {
             self.issue(again);
         }

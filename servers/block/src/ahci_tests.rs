@@ -45,9 +45,11 @@ impl Adapter {
         // 32 command slots, 64-bit addressing, three ports.
         regs[reg::CAP as usize / 4] = (31 << 8) | (1 << 31) | 2;
         regs[reg::PI as usize / 4] = 0b111;
-        regs[at(0, port::SIG)] = 0xeb14_0101;
+        // The signatures show once a port receives FISes (FRE).
+        for p in 0..3 {
+            regs[at(p, port::SIG)] = u32::MAX;
+        }
         regs[at(0, port::SSTS)] = 0x113;
-        regs[at(DISK_PORT, port::SIG)] = bits::SIG_ATA;
         regs[at(DISK_PORT, port::SSTS)] = 0x113;
         Adapter {
             regs,
@@ -160,7 +162,17 @@ impl Registers for Adapter {
             }
             reg::IS => self.regs[i] &= !value,
             _ if i == disk(port::IS) || i == disk(port::SERR) => self.regs[i] &= !value,
+            // Port 0, the CD-ROM: its signature once it receives FISes.
+            _ if i == at(0, port::CMD) => {
+                self.regs[i] = value;
+                if value & bits::CMD_FRE != 0 {
+                    self.regs[at(0, port::SIG)] = 0xeb14_0101;
+                }
+            }
             _ if i == disk(port::CMD) => {
+                if value & bits::CMD_FRE != 0 {
+                    self.regs[disk(port::SIG)] = bits::SIG_ATA;
+                }
                 // The engines follow ST and FRE at once; a stopped port
                 // clears its issued commands.
                 let mut v = value & !(bits::CMD_CR | bits::CMD_FR);

@@ -52,6 +52,7 @@ mod args {
 mod component {
     use crate::args::{Args, Exit, SelfCheck};
     use block::Block;
+    use block::ahci::{self, Ahci, AhciError};
     use block::check::{self, CheckError, Failed, Hex, OneAtATime};
     use block::dma::{self, BlockHal, Window};
     use block::nvme::{self, Memory, Mmio, Nvme, NvmeError, Words};
@@ -66,6 +67,8 @@ mod component {
     const BLOCK_DEVICES: [u16; 2] = [0x1001, 0x1042];
     /// QEMU's NVMe controller (Red Hat's vendor ID).
     const NVME: (u16, u16) = (0x1b36, 0x0010);
+    /// Intel's ICH9 AHCI controller (q35's SATA).
+    const AHCI: (u16, u16) = (0x8086, 0x2922);
 
     /// The step that went wrong (the runtime prints `block: main failed: …`).
     #[derive(Debug)]
@@ -80,6 +83,8 @@ mod component {
         Init(InitError),
         /// The NVMe controller could not be set up.
         Nvme(NvmeError),
+        /// The AHCI adapter or its disk could not be set up.
+        Ahci(AhciError),
         /// The controller's BAR 0 (its registers) is not mapped.
         NoRegisters,
         /// The DMA region has too few free pages for the self-check's
@@ -163,6 +168,7 @@ mod component {
     enum Disk {
         Virtio(VirtioBlk),
         Nvme(Nvme<Mmio>),
+        Ahci(Ahci<Mmio>),
     }
 
     impl Device for Disk {
@@ -170,6 +176,7 @@ mod component {
             match self {
                 Disk::Virtio(d) => d.capacity(),
                 Disk::Nvme(d) => d.capacity(),
+                Disk::Ahci(d) => d.capacity(),
             }
         }
 
@@ -177,6 +184,7 @@ mod component {
             match self {
                 Disk::Virtio(d) => d.slots(),
                 Disk::Nvme(d) => d.slots(),
+                Disk::Ahci(d) => d.slots(),
             }
         }
 
@@ -186,6 +194,7 @@ mod component {
                 match self {
                     Disk::Virtio(d) => d.start(slot, transfer),
                     Disk::Nvme(d) => d.start(slot, transfer),
+                    Disk::Ahci(d) => d.start(slot, transfer),
                 }
             }
         }
@@ -194,6 +203,7 @@ mod component {
             match self {
                 Disk::Virtio(d) => d.poll(),
                 Disk::Nvme(d) => d.poll(),
+                Disk::Ahci(d) => d.poll(),
             }
         }
 
@@ -201,6 +211,7 @@ mod component {
             match self {
                 Disk::Virtio(d) => d.wait(),
                 Disk::Nvme(d) => d.wait(),
+                Disk::Ahci(d) => d.wait(),
             }
         }
     }
@@ -215,13 +226,17 @@ mod component {
         self_check: bool,
     ) -> Result<Disk, Failure> {
         let wanted = |vendor, id| {
-            (vendor, id) == NVME || (vendor == device::VIRTIO_VENDOR && BLOCK_DEVICES.contains(&id))
+            (vendor, id) == NVME
+                || (vendor, id) == AHCI
+                || (vendor == device::VIRTIO_VENDOR && BLOCK_DEVICES.contains(&id))
         };
         let mut function =
             device::open_function(start, dma, device, wanted).map_err(Failure::Open)?;
         let dma_bytes = function.dma.0;
         let mut disk = if function.ids == NVME {
             Disk::Nvme(nvme(start, &mut function, device, interrupt)?)
+        } else if function.ids == AHCI {
+            Disk::Ahci(ahci(start, &mut function, device, interrupt)?)
         } else {
             let opened =
                 device::start_virtio(start, function, device, interrupt).map_err(Failure::Open)?;
@@ -274,6 +289,81 @@ mod component {
         Ok(disk)
     }
 
+    /// `words` zeroed words of the DMA region, page-aligned, handed to a
+    /// controller for the rest of the program (the caller checked that
+    /// the region has the pages).
+    fn dma_words(words: usize) -> Words {
+        let (phys, ptr) =
+            BlockHal::dma_alloc((words * 8).div_ceil(PAGE_SIZE), BufferDirection::Both);
+        // SAFETY: zeroed, page-aligned pages of the DMA region handed to
+        // the controller for the rest of the program (never freed), read
+        // and written only as atomic words here and by it.
+        let words = unsafe {
+            core::slice::from_raw_parts(ptr.as_ptr().cast::<core::sync::atomic::AtomicU64>(), words)
+        };
+        Words { words, phys }
+    }
+
+    /// Starts the AHCI adapter of `function` and its first disk: its
+    /// memory in the DMA region, its MSI if `interrupt` is given.
+    fn ahci(
+        start: &'static libcap::Start,
+        function: &mut Function,
+        device: &'static str,
+        interrupt: Option<&'static str>,
+    ) -> Result<Ahci<Mmio>, Failure> {
+        let (base, len) = function.memory_bar(5).ok_or(Failure::NoRegisters)?;
+        // SAFETY: BAR 5 (ABAR) of the adapter, which init mapped uncached
+        // for the component's lifetime and only this driver uses.
+        let regs = unsafe { Mmio::new(base, len, 0x100 + 0x80) }.ok_or(Failure::NoRegisters)?;
+        info!(
+            "ahci {:04x}:{:04x} at configuration page {:#x}, ABAR {} KiB, DMA region {} KiB at physical {:#x}",
+            function.ids.0,
+            function.ids.1,
+            function.config,
+            len >> 10,
+            function.dma.0 >> 10,
+            function.dma.1
+        );
+        let pages: usize = ahci::Memory::WORDS
+            .iter()
+            .map(|w| (w * 8).div_ceil(PAGE_SIZE))
+            .sum();
+        if dma::free_dma_pages() < pages + CHECK_PAGES {
+            return Err(Failure::DmaRegionTooSmall(function.dma.0));
+        }
+        let [commands, fis, tables, identify] = ahci::Memory::WORDS.map(dma_words);
+        let memory = ahci::Memory {
+            commands,
+            fis,
+            tables,
+            identify,
+        };
+        let mut disk = Ahci::new(regs, memory, dma::phys_in_place).map_err(Failure::Ahci)?;
+        match interrupt {
+            Some(notification) => {
+                let root = &mut function.root;
+                match interrupt::msi(start, device, notification, root, function.cam) {
+                    Ok(msi) => {
+                        info!("interrupts: MSI on line {}", msi.line);
+                        disk.wait_for_interrupts(msi.notification);
+                    }
+                    Err(why) => warn!("{why}: polling"),
+                }
+            }
+            None => info!("no interrupt: polling"),
+        }
+        let id = disk.identity();
+        info!(
+            "port {}: capacity {} sectors ({} KiB){}",
+            id.port,
+            id.sectors,
+            id.sectors / 2,
+            if id.flush { ", flush" } else { "" }
+        );
+        Ok(disk)
+    }
+
     /// Starts the NVMe controller of `function`: its queues in the DMA
     /// region, its MSI-X entry 0 if `interrupt` is given.
     fn nvme(
@@ -303,21 +393,7 @@ mod component {
         if dma::free_dma_pages() < pages + CHECK_PAGES {
             return Err(Failure::DmaRegionTooSmall(function.dma.0));
         }
-        let piece = |i: usize| {
-            let words = Memory::WORDS[i];
-            let (phys, ptr) =
-                BlockHal::dma_alloc((words * 8).div_ceil(PAGE_SIZE), BufferDirection::Both);
-            // SAFETY: zeroed, page-aligned pages of the DMA region handed
-            // to the controller for the rest of the program (never freed),
-            // read and written only as atomic words here and by it.
-            let words = unsafe {
-                core::slice::from_raw_parts(
-                    ptr.as_ptr().cast::<core::sync::atomic::AtomicU64>(),
-                    words,
-                )
-            };
-            Words { words, phys }
-        };
+        let piece = |i: usize| dma_words(Memory::WORDS[i]);
         let memory = Memory {
             admin_sq: piece(0),
             admin_cq: piece(1),
