@@ -16,11 +16,24 @@ pub enum SelfTest {
     RootTask,
 }
 
+/// Where the kernel console goes (`console=`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Console {
+    /// The UART the firmware's SPCR table names, else COM1 (the default).
+    Auto,
+    /// A 16550 UART at this I/O port: `console=ttyS0`…`ttyS3` (0x3f8,
+    /// 0x2f8, 0x3e8, 0x2e8) or `console=0x2f8`.
+    Serial(u16),
+    /// No serial port (`console=none`): the screen alone.
+    Screen,
+}
+
 /// What the command line asks for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Args {
     pub log_level: LevelFilter,
     pub self_test: Option<SelfTest>,
+    pub console: Console,
 }
 
 impl Default for Args {
@@ -28,8 +41,21 @@ impl Default for Args {
         Self {
             log_level: LevelFilter::Info,
             self_test: None,
+            console: Console::Auto,
         }
     }
+}
+
+/// The I/O port `console=` names, if it names one.
+fn serial_port(value: &str) -> Option<u16> {
+    const PORTS: [u16; 4] = [0x3f8, 0x2f8, 0x3e8, 0x2e8];
+    if let Some(n) = value.strip_prefix("ttyS") {
+        return PORTS.get(n.parse::<usize>().ok()?).copied();
+    }
+    let hex = value.strip_prefix("0x")?;
+    u16::from_str_radix(hex, 16)
+        .ok()
+        .filter(|&p| p != 0 && p <= 0xfff8)
 }
 
 /// A word of the command line the kernel does not understand.
@@ -45,6 +71,12 @@ impl Args {
             let (key, value) = word.split_once('=').unwrap_or((word, ""));
             let understood = match key {
                 "loglevel" => value.parse().map(|l| args.log_level = l).is_ok(),
+                "console" => match value {
+                    "none" => Some(Console::Screen),
+                    _ => serial_port(value).map(Console::Serial),
+                }
+                .map(|c| args.console = c)
+                .is_some(),
                 "test" => match value {
                     "boot" => Some(SelfTest::Boot),
                     "pagefault" => Some(SelfTest::PageFault),
@@ -85,6 +117,25 @@ mod tests {
         assert_eq!(args.log_level, LevelFilter::Debug);
         assert_eq!(args.self_test, Some(SelfTest::PageFault));
         assert!(bad.is_empty());
+    }
+
+    #[test]
+    fn console_names_a_serial_port_or_none() {
+        assert_eq!(parse("").0.console, Console::Auto);
+        assert_eq!(parse("console=ttyS1").0.console, Console::Serial(0x2f8));
+        assert_eq!(parse("console=0x3e8").0.console, Console::Serial(0x3e8));
+        assert_eq!(parse("console=none").0.console, Console::Screen);
+        let (args, bad) = parse("console=ttyS4 console=0x0 console=lp0 console=0xffff");
+        assert_eq!(args.console, Console::Auto);
+        assert_eq!(
+            bad,
+            [
+                "console=ttyS4",
+                "console=0x0",
+                "console=lp0",
+                "console=0xffff"
+            ]
+        );
     }
 
     #[test]

@@ -14,4 +14,5 @@ pub mod ipc;
 pub mod memory;
 pub mod object;
 pub mod sched;
+pub mod text_screen;
 pub mod time;

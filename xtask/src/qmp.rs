@@ -1,5 +1,6 @@
 //! Just enough of QEMU's machine protocol (QMP, JSON lines over a Unix
-//! socket) for the tests: how many flushes the guest's disks received.
+//! socket) for the tests: how many flushes the guest's disks received, and
+//! a copy of guest memory (the text screen).
 
 use crate::{Result, fail};
 use std::io::{BufRead, BufReader, Write};
@@ -12,34 +13,59 @@ pub fn arg(socket: &Path) -> String {
     format!("unix:{},server=on,wait=off", socket.display())
 }
 
-/// Flushes the guest's block devices have completed so far
-/// (`query-blockstats`, `flush_operations`, summed over the devices).
-pub fn flushes(socket: &Path) -> Result<u64> {
-    let stream = UnixStream::connect(socket)
-        .map_err(|e| fail!("cannot reach QEMU's QMP socket {}: {e}", socket.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    let mut ask = |command: &str| -> Result<String> {
-        let mut s = &stream;
-        writeln!(s, "{{\"execute\": \"{command}\"}}")?;
+/// A QMP connection, out of negotiation mode.
+struct Session {
+    stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Session {
+    fn open(socket: &Path) -> Result<Session> {
+        let stream = UnixStream::connect(socket)
+            .map_err(|e| fail!("cannot reach QEMU's QMP socket {}: {e}", socket.display()))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let reader = BufReader::new(stream.try_clone()?);
+        let mut session = Session { stream, reader };
+        // The greeting, then leave negotiation mode.
+        session.ask("{\"execute\": \"qmp_capabilities\"}")?;
+        Ok(session)
+    }
+
+    /// Sends `command` (a JSON object); the answer's line.
+    fn ask(&mut self, command: &str) -> Result<String> {
+        writeln!(&self.stream, "{command}")?;
         // Events may come first; the answer is the line with "return".
+        let mut line = String::new();
         loop {
             line.clear();
-            if reader.read_line(&mut line)? == 0 {
+            if self.reader.read_line(&mut line)? == 0 {
                 return Err(fail!("QMP closed the connection"));
             }
             if line.contains("\"return\"") {
-                return Ok(line.clone());
+                return Ok(line);
             }
             if line.contains("\"error\"") {
                 return Err(fail!("QMP {command}: {}", line.trim()));
             }
         }
-    };
-    // The greeting, then leave negotiation mode.
-    ask("qmp_capabilities")?;
-    Ok(sum_of(&ask("query-blockstats")?, "\"flush_operations\":"))
+    }
+}
+
+/// Flushes the guest's block devices have completed so far
+/// (`query-blockstats`, `flush_operations`, summed over the devices).
+pub fn flushes(socket: &Path) -> Result<u64> {
+    let stats = Session::open(socket)?.ask("{\"execute\": \"query-blockstats\"}")?;
+    Ok(sum_of(&stats, "\"flush_operations\":"))
+}
+
+/// Saves `size` bytes of guest physical memory at `address` to `file`
+/// (`pmemsave`).
+pub fn pmemsave(socket: &Path, address: u64, size: u64, file: &Path) -> Result<()> {
+    let command = format!(
+        "{{\"execute\": \"pmemsave\", \"arguments\": {{\"val\": {address}, \"size\": {size}, \"filename\": \"{}\"}}}}",
+        file.display()
+    );
+    Session::open(socket)?.ask(&command).map(|_| ())
 }
 
 /// The sum of the numbers that follow `key` in `json`.

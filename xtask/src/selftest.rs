@@ -70,6 +70,10 @@ enum Scenario {
     PowerCutNvme,
     /// [`Scenario::PowerCut`] on a SATA disk behind AHCI.
     PowerCutAhci,
+    /// config/hello with no COM1: the log on the text screen.
+    Screen,
+    /// config/hello with an SPCR table naming COM2: the log moves there.
+    Spcr,
 }
 
 /// The short fuzzing campaign every test run makes: 200,000 calls.
@@ -85,7 +89,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 17] = [
+const CASES: [Case; 19] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -131,6 +135,20 @@ const CASES: [Case; 17] = [
     Case {
         name: "system: config/hello (init, RPC, restart, ungranted capability, PCI BARs)",
         scenario: Scenario::System,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "screen: config/hello with no COM1 (SeaBIOS): the kernel's log and the components' output on the VGA text screen, read from guest memory",
+        scenario: Scenario::Screen,
+        firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "console: config/hello with an ACPI SPCR table naming COM2 (SeaBIOS): the kernel moves its console there",
+        scenario: Scenario::Spcr,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
         cpu: None,
@@ -513,6 +531,8 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
         Scenario::PageFault,
         Scenario::RootTask,
         Scenario::System,
+        Scenario::Screen,
+        Scenario::Spcr,
         Scenario::Block,
         Scenario::Kvs,
         Scenario::PowerCut,
@@ -540,7 +560,7 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
             Scenario::Boot => ("boot.iso", "test=boot"),
             Scenario::PageFault => ("pagefault.iso", "test=pagefault"),
             Scenario::RootTask => ("roottest.iso", "test=roottask"),
-            Scenario::System => ("hello.iso", "test=roottask"),
+            Scenario::System | Scenario::Screen | Scenario::Spcr => ("hello.iso", "test=roottask"),
         };
         (s, dir.join(file), args)
     })
@@ -559,6 +579,12 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
                     &fsync_always_image(path),
                     args,
                 )?;
+                continue;
+            }
+            // The same image as config/hello's test.
+            Scenario::Screen | Scenario::Spcr
+                if images.iter().any(|(s, _, _)| *s == Scenario::System) =>
+            {
                 continue;
             }
             // The same image as config/default's test.
@@ -580,6 +606,8 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
             Scenario::Boot | Scenario::PageFault => &test_modules,
             // Composed systems: a test copy of their config tree.
             Scenario::System
+            | Scenario::Screen
+            | Scenario::Spcr
             | Scenario::Kvs
             | Scenario::Block
             | Scenario::PowerCut
@@ -598,7 +626,9 @@ pub fn run_all(plan: &Plan, accel: Accel) -> Result<()> {
                     )?;
                 }
                 let config = match scenario {
-                    Scenario::System => hello_test_config(&dir)?,
+                    Scenario::System | Scenario::Screen | Scenario::Spcr => {
+                        hello_test_config(&dir)?
+                    }
                     Scenario::Kvs => kvs_test_config(&dir)?,
                     Scenario::PowerCut | Scenario::PowerCutNvme | Scenario::PowerCutAhci => {
                         kvs_persist_config(&dir, "write")?
@@ -728,6 +758,148 @@ fn run_power_cut(
         .map_err(|e| with_log(e, &outcome.serial, &verify_log))
 }
 
+/// Boots config/hello with COM1 absent (`-serial none` first: the
+/// captured port becomes COM2, which the kernel does not look at), and
+/// reads the VGA text screen from guest memory (QMP `pmemsave`) while it
+/// runs: the kernel's boot log and the components' output must show
+/// there, and the run must pass as with a serial port.
+fn run_screen(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
+    let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
+    vm.debug_exit();
+    let qmp = dir.join("screen.qmp");
+    let _ = fs::remove_file(&qmp);
+    vm.args(&["-serial", "none", "-qmp", &crate::qmp::arg(&qmp)]);
+    hello_disk(&mut vm, dir, "screen")?;
+    let dump = dir.join("screen.bin");
+    let mut seen: Vec<String> = Vec::new();
+    let log = dir.join("screen-com2.log");
+    let outcome = vm.run_until(&log, Duration::from_secs(60), |_| {
+        if crate::qmp::pmemsave(&qmp, 0xb8000, 80 * 25 * 2, &dump).is_ok()
+            && let Ok(cells) = fs::read(&dump)
+        {
+            for row in cells.chunks(160) {
+                let line: String = row.iter().step_by(2).map(|&c| c as char).collect();
+                let line = line.trim_end().to_string();
+                if !line.is_empty() && !seen.contains(&line) {
+                    seen.push(line);
+                }
+            }
+        }
+        false
+    })?;
+    let screen = seen.join("\n");
+    // Lines that stay on the screen long enough to be read: the boot's
+    // end, init's, and a component's own output (written through the
+    // kernel's console call), which repeats as its server restarts.
+    let wanted = [
+        "Basalt: boot complete",
+        "init: started hello-client (generation 1",
+        "hello-client: server restarted (generation",
+    ];
+    let missing: Vec<&str> = wanted
+        .into_iter()
+        .filter(|w| !seen.iter().any(|l| l.contains(w)))
+        .collect();
+    if !missing.is_empty() || outcome.status != Some(EXIT_SUCCESS) {
+        return Err(fail!(
+            "the screen lacked {missing:?} (QEMU's status {:?})\n---- what the screen showed ----\n{screen}\n---- end ----",
+            outcome.status
+        ));
+    }
+    // GRUB writes to the first port the BIOS lists (COM2 here); the
+    // kernel, told nothing, only looks for COM1.
+    if outcome.serial.contains("boot summary") {
+        return Err(fail!(
+            "the kernel wrote to COM2, which it was not told to use"
+        ));
+    }
+    Ok(())
+}
+
+/// Gives `vm` the disk config/hello's client reads, as the system test
+/// does.
+fn hello_disk(vm: &mut Vm, dir: &Path, name: &str) -> Result<()> {
+    let disk = dir.join(format!("{name}-disk.img"));
+    fs::write(&disk, vec![0u8; 1 << 20])?;
+    let drive = format!("if=none,id=disk0,format=raw,file={}", disk.display());
+    vm.args(&[
+        "-drive",
+        &drive,
+        "-device",
+        "virtio-blk-pci,drive=disk0,num-queues=1",
+    ]);
+    Ok(())
+}
+
+/// An ACPI SPCR table (revision 4, 88 bytes) naming a 16550 at I/O port
+/// `port`, 115200 baud.
+fn spcr_table(port: u16) -> Vec<u8> {
+    let mut t = Vec::with_capacity(88);
+    t.extend_from_slice(b"SPCR");
+    t.extend_from_slice(&88u32.to_le_bytes());
+    t.push(4); // revision
+    t.push(0); // checksum, below
+    t.extend_from_slice(b"BASALT");
+    t.extend_from_slice(b"SPCRTEST");
+    t.extend_from_slice(&1u32.to_le_bytes());
+    t.extend_from_slice(b"BSLT");
+    t.extend_from_slice(&1u32.to_le_bytes());
+    t.push(0); // interface: full 16550
+    t.extend_from_slice(&[0; 3]);
+    // The base address: I/O space, 8 bits wide, byte access.
+    t.extend_from_slice(&[1, 8, 0, 1]);
+    t.extend_from_slice(&u64::from(port).to_le_bytes());
+    t.push(1); // interrupt type: 8259
+    t.push(3); // IRQ
+    t.extend_from_slice(&0u32.to_le_bytes());
+    // 115200 baud, no parity, one stop bit, no flow control, VT100.
+    t.extend_from_slice(&[7, 0, 1, 0, 0, 0]);
+    t.extend_from_slice(&0xffffu16.to_le_bytes());
+    t.extend_from_slice(&0xffffu16.to_le_bytes());
+    t.extend_from_slice(&[0, 0, 0]);
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.push(0); // PCI segment
+    t.extend_from_slice(&1_843_200u32.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes()); // precise baud: use the above
+    t.extend_from_slice(&0u16.to_le_bytes());
+    t.extend_from_slice(&88u16.to_le_bytes());
+    let sum = t.iter().fold(0u8, |a, &b| a.wrapping_add(b));
+    t[9] = 0u8.wrapping_sub(sum);
+    t
+}
+
+/// Boots config/hello with COM1 present but discarding (`-serial null`)
+/// and COM2 captured, and an SPCR table naming COM2: the kernel must
+/// move its console there (and say so), and the run pass.
+fn run_spcr(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
+    let table = dir.join("spcr.bin");
+    fs::write(&table, spcr_table(0x2f8))?;
+    let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
+    vm.debug_exit();
+    let acpi = format!("file={}", table.display());
+    vm.args(&["-serial", "null", "-acpitable", &acpi]);
+    hello_disk(&mut vm, dir, "spcr")?;
+    let log = dir.join("spcr-com2.log");
+    let outcome = vm.run_captured(&log, Duration::from_secs(60))?;
+    let serial = &outcome.serial;
+    let result = [
+        "console: the SPCR table's UART at I/O port 0x2f8 (115200 baud",
+        "init: started hello-client (generation 1",
+        "hello-client: all calls succeeded",
+    ]
+    .iter()
+    .find(|l| !serial.contains(*l))
+    .map_or(Ok(()), |l| Err(fail!("COM2 lacks {l:?}")))
+    .and_then(|()| expect_status(outcome.status, EXIT_SUCCESS));
+    result.map_err(|e| {
+        fail!(
+            "{}\n---- COM2 ({}) ----\n{serial}\n---- end ----",
+            e.0,
+            log.display()
+        )
+    })
+}
+
 /// The serial lines that fail any system test.
 const FATAL: [&str; 5] = [
     "KERNEL FAULT",
@@ -833,6 +1005,12 @@ fn run_case(
         }
         return Ok(());
     }
+    if case.scenario == Scenario::Screen {
+        return run_screen(case, image, accel, dir);
+    }
+    if case.scenario == Scenario::Spcr {
+        return run_spcr(case, image, accel, dir);
+    }
     if case.scenario == Scenario::Cards {
         let m = default.ok_or_else(|| fail!("config/default was not composed"))?;
         let machine_for = |ports, nic, storage| {
@@ -907,6 +1085,8 @@ fn run_case(
         Scenario::Net => unreachable!("run_net runs it"),
         Scenario::Default => unreachable!("e2e::run_default runs it"),
         Scenario::Cards => unreachable!("e2e::run_cards runs it"),
+        Scenario::Screen => unreachable!("run_screen runs it"),
+        Scenario::Spcr => unreachable!("run_spcr runs it"),
         Scenario::Fuzz => unreachable!("fuzz::run runs it"),
         Scenario::Durability => unreachable!("durability::run runs it"),
     };

@@ -6,8 +6,10 @@
 
 use super::layout::phys_to_virt;
 use super::multiboot::AcpiRoot;
+use acpi::address::AddressSpace;
 use acpi::sdt::madt::{Madt, MadtEntry};
 use acpi::sdt::mcfg::Mcfg;
+use acpi::sdt::spcr::{Spcr, SpcrInterfaceType};
 use acpi::{AcpiError, AcpiTables, Handler, PciAddress, PhysicalMapping, RawPhysicalMapping};
 use core::ptr::NonNull;
 use x86_64::instructions::port::Port;
@@ -88,6 +90,19 @@ pub struct Platform {
     pub ecam: List<EcamRegion, MAX_ECAM>,
     /// The board also has the two legacy 8259 PICs (to be masked).
     pub has_legacy_pics: bool,
+    /// The serial console the firmware's SPCR table names.
+    pub spcr: Option<SpcrUart>,
+}
+
+/// The UART an SPCR table describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpcrUart {
+    /// A 16550-compatible UART at an I/O port, at this baud rate (0: as
+    /// the firmware left it).
+    Port { port: u16, baud: u32 },
+    /// One the kernel does not drive (memory-mapped, or not a 16550):
+    /// what the table says, for the log.
+    Other { interface: u8, address: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +131,7 @@ impl Platform {
             overrides: List::new(),
             ecam: List::new(),
             has_legacy_pics: madt.get().supports_8259(),
+            spcr: None,
         };
         for entry in madt.get().entries() {
             match entry {
@@ -146,6 +162,28 @@ impl Platform {
                 }
                 _ => {}
             }
+        }
+        if let Some(spcr) = tables.find_table::<Spcr>() {
+            let spcr = spcr.get();
+            let interface = spcr.interface_type();
+            let sixteen550 = matches!(
+                interface,
+                SpcrInterfaceType::Full16550 | SpcrInterfaceType::Full16450
+            );
+            platform.spcr = match spcr.base_address() {
+                Some(Ok(a)) if sixteen550 && a.address_space == AddressSpace::SystemIo => {
+                    u16::try_from(a.address).ok().map(|port| SpcrUart::Port {
+                        port,
+                        baud: spcr.baud_rate().map_or(0, |b| b.get()),
+                    })
+                }
+                Some(Ok(a)) => Some(SpcrUart::Other {
+                    interface: interface_id(interface),
+                    address: a.address,
+                }),
+                // Console redirection off, or an address the crate refused.
+                _ => None,
+            };
         }
         if let Some(mcfg) = tables.find_table::<Mcfg>() {
             for e in mcfg.get().entries() {
@@ -305,5 +343,16 @@ impl Handler for DirectMap {
     }
     fn sleep(&self, milliseconds: u64) {
         super::timer::busy_wait_us(milliseconds * 1000);
+    }
+}
+
+/// SPCR's interface type number (for the log of one the kernel does not
+/// drive).
+fn interface_id(t: SpcrInterfaceType) -> u8 {
+    match t {
+        SpcrInterfaceType::Full16550 => 0,
+        SpcrInterfaceType::Full16450 => 1,
+        SpcrInterfaceType::ArmPL011 => 3,
+        _ => 0xff,
     }
 }

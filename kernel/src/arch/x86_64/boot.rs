@@ -1,16 +1,16 @@
 //! The boot sequence, from the entry code's jump to the higher half to the
 //! boot summary.
 
-use super::acpi::Platform;
+use super::acpi::{Platform, SpcrUart};
 use super::layout::{self, KERNEL_VIRT_OFFSET};
 use super::multiboot::{BootInfo, Firmware, Module};
 use super::paging::KernelPageTables;
 use super::timer::{Timer, TimerMode};
 use super::{
-    apic, cpu, fpu, gdt, idt, ioapic, irq, pic, qemu, roottask, serial, stacks, thread, timer,
-    user, vspace,
+    apic, cpu, fpu, gdt, idt, ioapic, irq, pic, qemu, roottask, screen, serial, stacks, thread,
+    timer, user, vspace,
 };
-use crate::cmdline::{Args, SelfTest};
+use crate::cmdline::{Args, Console, SelfTest};
 use crate::kprintln;
 use crate::memory::{FrameAllocator, FreeMemory, PhysRange, RangeSet};
 use core::fmt;
@@ -48,6 +48,46 @@ pub fn fatal(what: fmt::Arguments<'_>) -> ! {
     stop(false)
 }
 
+/// Where there is no serial console, the text screen the loader left
+/// (through the entry code's map of the first 4 GiB until the kernel's
+/// own tables map it).
+fn screen_without_serial(boot: &BootInfo) {
+    if serial::present() || screen::on() {
+        return;
+    }
+    if let Some((phys, cols, rows)) = boot.text_framebuffer() {
+        // SAFETY: the entry code maps the first 4 GiB, which holds the
+        // text buffer, at the direct map until the kernel's own tables
+        // take over (then `screen::move_to`); only the console writes it.
+        unsafe { screen::init(super::layout::phys_to_virt(phys) as usize, cols, rows) };
+    }
+}
+
+/// Moves the console to the UART the firmware's SPCR table names, if it
+/// is one the kernel drives and it answers (else it stays where it is).
+fn spcr_console(spcr: Option<SpcrUart>) {
+    match spcr {
+        Some(SpcrUart::Port { port, baud }) => {
+            let was = serial::present();
+            if serial::use_port(Some(port), baud) {
+                log::info!(
+                    "console: the SPCR table's UART at I/O port {port:#x} ({baud} baud, 0: 115200)"
+                );
+            } else {
+                // Back to COM1, if it was there.
+                if was {
+                    serial::use_port(Some(serial::COM1), 0);
+                }
+                log::warn!("console: the SPCR table's UART at I/O port {port:#x} does not answer");
+            }
+        }
+        Some(SpcrUart::Other { interface, address }) => log::warn!(
+            "console: the SPCR table names a UART the kernel does not drive (interface {interface}, address {address:#x})"
+        ),
+        None => {}
+    }
+}
+
 /// Entered from `entry.rs` on the boot stack, in the higher half, with the
 /// loader's EAX and EBX.
 pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
@@ -66,6 +106,16 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     let args = Args::parse(boot.command_line(), |u| {
         log::warn!("ignoring unknown kernel argument `{}`", u.0)
     });
+    match args.console {
+        Console::Serial(port) => {
+            serial::use_port(Some(port), 0);
+        }
+        Console::Screen => {
+            serial::use_port(None, 0);
+        }
+        Console::Auto => {}
+    }
+    screen_without_serial(&boot);
     SELF_TEST.store(args.self_test.is_some(), Ordering::Relaxed);
     crate::console::init(args.log_level);
     log::info!(
@@ -92,6 +142,17 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     features.enable_protections();
     vspace::init(tables.pml4(), features.pcid);
     let mut tables = tables;
+    // The screen's buffer, in the kernel's own tables now.
+    if screen::on()
+        && let Some((phys, cols, rows)) = boot.text_framebuffer()
+    {
+        match tables.map_device(&mut frames, phys, (cols * rows * 2) as u64) {
+            // SAFETY: the text buffer, mapped uncached for the rest of the
+            // program; only the console writes it.
+            Ok(virt) => unsafe { screen::move_to(virt as usize) },
+            Err(e) => fatal(format_args!("cannot map the text screen: {e:?}")),
+        }
+    }
 
     let Some(root) = boot.acpi_root() else {
         fatal(format_args!(
@@ -104,6 +165,9 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         Ok(p) => p,
         Err(e) => fatal(format_args!("cannot read the ACPI tables: {e:?}")),
     };
+    if args.console == Console::Auto {
+        spcr_console(platform.spcr);
+    }
 
     pic::disable();
     let apic_mode = if features.x2apic {

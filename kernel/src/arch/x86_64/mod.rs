@@ -25,6 +25,7 @@ pub mod pit;
 pub mod qemu;
 pub mod roottask;
 pub mod rtc;
+pub mod screen;
 pub mod serial;
 pub mod stacks;
 pub mod state;

@@ -142,6 +142,24 @@ impl BootInfo {
     }
 
     /// The ACPI root from the RSDP copy the loader passed (v2 preferred).
+    /// The text framebuffer the loader left: its physical address and
+    /// its columns and rows. The tag's EGA text type, or under a BIOS
+    /// without a tag the legacy VGA buffer; none for a pixel framebuffer
+    /// (GOP, VBE), which the kernel does not draw on yet.
+    pub fn text_framebuffer(&self) -> Option<(u64, usize, usize)> {
+        match self.info.framebuffer_tag() {
+            Some(Ok(tag)) => match tag.buffer_type() {
+                Ok(multiboot2::FramebufferType::Text) => {
+                    Some((tag.address(), tag.width() as usize, tag.height() as usize))
+                }
+                _ => None,
+            },
+            Some(Err(_)) => None,
+            None if self.firmware() == Firmware::Bios => Some((super::screen::VGA_TEXT, 80, 25)),
+            None => None,
+        }
+    }
+
     pub fn acpi_root(&self) -> Option<AcpiRoot> {
         if let Some(v2) = self.info.rsdp_v2_tag().filter(|t| t.checksum_is_valid())
             && v2.xsdt_address() != 0

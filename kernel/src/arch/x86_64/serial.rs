@@ -1,23 +1,61 @@
-//! The COM1 serial console (115200 8N1), the kernel's only output.
+//! The serial console: a 16550 UART (COM1 unless the command line or the
+//! firmware's SPCR table names another), and the screen where there is
+//! none ([`super::screen`]).
 
 use crate::console_queue::ConsoleQueue;
 use core::fmt::{self, Write};
 use spin::Mutex;
 use uart_16550::{Config, Uart16550, backend::PioBackend};
 
-const COM1: u16 = 0x3f8;
+/// COM1's I/O port.
+pub const COM1: u16 = 0x3f8;
 
 static PORT: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
 
 /// Programs COM1. Output before this call is dropped.
 pub fn init() {
-    // SAFETY: COM1's eight I/O ports belong to the kernel console alone.
-    let Ok(mut uart) = (unsafe { Uart16550::new_port(COM1) }) else {
-        return;
-    };
-    if uart.init(Config::default()).is_ok() {
-        *PORT.lock() = Some(uart);
+    use_port(Some(COM1), 0);
+}
+
+/// Moves the console to the UART at I/O port `port` (at `baud`, 0: the
+/// crate's default), or to none; whether a UART answers there (it must
+/// pass its loopback test: with no UART the port reads all ones).
+pub fn use_port(port: Option<u16>, baud: u32) -> bool {
+    let uart = port.and_then(|port| {
+        // SAFETY: the port's eight I/O ports belong to the kernel console
+        // alone (the config checker refuses them to components: see
+        // KERNEL_PORTS in xtask's config checker for COM1; another port
+        // the command line or SPCR names is the kernel's by that choice).
+        let mut uart = unsafe { Uart16550::new_port(port) }.ok()?;
+        let config = Config {
+            baud_rate: baud_rate(baud),
+            ..Config::default()
+        };
+        uart.init(config).ok()?;
+        uart.test_loopback().ok()?;
+        Some(uart)
+    });
+    let found = uart.is_some();
+    x86_64::instructions::interrupts::without_interrupts(|| *PORT.lock() = uart);
+    found
+}
+
+/// The crate's rate for `baud`; 0 is GRUB's 115200 (`grub.cfg`), so that
+/// the kernel's output follows the boot loader's at the same rate.
+fn baud_rate(baud: u32) -> uart_16550::BaudRate {
+    use uart_16550::BaudRate::*;
+    match baud {
+        0 | 115_200 => Baud115200,
+        57_600 => Baud57600,
+        38_400 => Baud38400,
+        9_600 => Baud9600,
+        other => Custom(other),
     }
+}
+
+/// Whether a UART is the console.
+pub fn present() -> bool {
+    x86_64::instructions::interrupts::without_interrupts(|| PORT.lock().is_some())
 }
 
 struct Writer<'a>(&'a mut Uart16550<PioBackend>);
@@ -45,11 +83,12 @@ impl Write for Writer<'_> {
 /// Writes `args` with interrupts held off, so a line is never interleaved
 /// with output from an interrupt handler.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
-    x86_64::instructions::interrupts::without_interrupts(|| {
-        if let Some(uart) = PORT.lock().as_mut() {
+    x86_64::instructions::interrupts::without_interrupts(|| match PORT.lock().as_mut() {
+        Some(uart) => {
             flush(uart);
             let _ = Writer(uart).write_fmt(args);
         }
+        None => super::screen::write_fmt(args),
     });
 }
 
@@ -63,6 +102,7 @@ pub fn queue_user_bytes(bytes: &[u8]) -> usize {
     x86_64::instructions::interrupts::without_interrupts(|| {
         let mut port = PORT.lock();
         let Some(uart) = port.as_mut() else {
+            super::screen::write(bytes);
             return bytes.len();
         };
         let mut pending = PENDING.lock();
@@ -106,7 +146,10 @@ pub fn write_fmt_emergency(args: fmt::Arguments<'_>) {
         // price of getting the report out at all.
         unsafe { PORT.force_unlock() };
     }
-    if let Some(uart) = PORT.lock().as_mut() {
-        let _ = Writer(uart).write_fmt(args);
+    match PORT.lock().as_mut() {
+        Some(uart) => {
+            let _ = Writer(uart).write_fmt(args);
+        }
+        None => super::screen::write_fmt_emergency(args),
     }
 }
