@@ -312,19 +312,10 @@ mod component {
         device: &'static str,
         interrupt: Option<&'static str>,
     ) -> Result<Ahci<Mmio>, Failure> {
-        let (base, len) = function.memory_bar(5).ok_or(Failure::NoRegisters)?;
-        // SAFETY: BAR 5 (ABAR) of the adapter, which init mapped uncached
-        // for the component's lifetime and only this driver uses.
-        let regs = unsafe { Mmio::new(base, len, 0x100 + 0x80) }.ok_or(Failure::NoRegisters)?;
-        info!(
-            "ahci {:04x}:{:04x} at configuration page {:#x}, ABAR {} KiB, DMA region {} KiB at physical {:#x}",
-            function.ids.0,
-            function.ids.1,
-            function.config,
-            len >> 10,
-            function.dma.0 >> 10,
-            function.dma.1
-        );
+        let (regs, len) = function
+            .registers(5, 0x100 + 0x80)
+            .ok_or(Failure::NoRegisters)?;
+        info!("{}", function.describe("ahci", (5, len)));
         let pages: usize = ahci::Memory::WORDS
             .iter()
             .map(|w| (w * 8).div_ceil(PAGE_SIZE))
@@ -372,20 +363,10 @@ mod component {
         device: &'static str,
         interrupt: Option<&'static str>,
     ) -> Result<Nvme<Mmio>, Failure> {
-        let (base, len) = function.memory_bar(0).ok_or(Failure::NoRegisters)?;
-        // SAFETY: BAR 0 of the controller, which init mapped uncached for
-        // the component's lifetime and only this driver uses
-        // (`open_function` registered it as a window).
-        let regs = unsafe { Mmio::new(base, len, nvme::REGISTERS) }.ok_or(Failure::NoRegisters)?;
-        info!(
-            "nvme {:04x}:{:04x} at configuration page {:#x}, BAR0 {} KiB, DMA region {} KiB at physical {:#x}",
-            function.ids.0,
-            function.ids.1,
-            function.config,
-            len >> 10,
-            function.dma.0 >> 10,
-            function.dma.1
-        );
+        let (regs, len) = function
+            .registers(0, nvme::REGISTERS)
+            .ok_or(Failure::NoRegisters)?;
+        info!("{}", function.describe("nvme", (0, len)));
         let pages: usize = Memory::WORDS
             .iter()
             .map(|w| (w * 8).div_ceil(PAGE_SIZE))

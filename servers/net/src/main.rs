@@ -200,21 +200,10 @@ mod component {
             .map_err(Failure::Open)?;
         match Kind::of(function.ids) {
             Some(Kind::E1000) => {
-                let (base, len) = function.memory_bar(0).ok_or(Failure::NoRegisters)?;
-                // SAFETY: BAR 0 of the card, which init mapped uncached for
-                // the component's lifetime and which only this driver uses
-                // (`open_function` registered it as a window).
-                let regs = unsafe { Mmio::new(base, len, e1000::reg::SPAN as usize) }
+                let (regs, len) = function
+                    .registers(0, e1000::reg::SPAN as usize)
                     .ok_or(Failure::NoRegisters)?;
-                info!(
-                    "e1000 {:04x}:{:04x} at configuration page {:#x}, BAR0 {} KiB, DMA region {} KiB at physical {:#x}",
-                    function.ids.0,
-                    function.ids.1,
-                    function.config,
-                    len >> 10,
-                    function.dma.0 >> 10,
-                    function.dma.1
-                );
+                info!("{}", function.describe("e1000", (0, len)));
                 let mut nic = e1000_nic(regs)?;
                 // The 82574L interrupts through MSI-X; the 82540EM has
                 // neither MSI nor MSI-X, and its line-based interrupt

@@ -24,6 +24,7 @@
 
 use crate::dma::{self, VirtioHal, Window};
 use crate::interrupt::{self, Interrupt, MsixTransport, NoInterrupt};
+use crate::mmio::Mmio;
 use crate::pci::{ConfigPage, PAGE_FUNCTION};
 use core::fmt;
 use libcap::abi::start_info::CapKind;
@@ -189,6 +190,43 @@ impl Function {
         let (address, size) = bars.get(index)?.as_ref()?.memory_address_size()?;
         let len = usize::try_from(size).ok()?;
         Some((dma::window_virt(address, len)?, len))
+    }
+
+    /// The device's registers in memory BAR `index`, if it is mapped and
+    /// holds at least `least` bytes, and the BAR's length: what a driver
+    /// that programs its device directly reaches it through.
+    pub fn registers(&mut self, index: usize, least: usize) -> Option<(Mmio, usize)> {
+        let (base, len) = self.memory_bar(index)?;
+        // SAFETY: the BAR is a window `open_function` registered: init
+        // mapped it uncached for the component's lifetime, and only the
+        // driver that opened this function uses it.
+        let regs = unsafe { Mmio::new(base, len, least) }?;
+        Some((regs, len))
+    }
+
+    /// One log line: `<what> 8086:10d3 at configuration page 0xb0018000,
+    /// BAR0 128 KiB, DMA region 512 KiB at physical 0x300000`.
+    pub fn describe<'a>(&'a self, what: &'a str, bar: (usize, usize)) -> impl fmt::Display + 'a {
+        DescribeFunction(self, what, bar)
+    }
+}
+
+struct DescribeFunction<'a>(&'a Function, &'a str, (usize, usize));
+
+impl fmt::Display for DescribeFunction<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (o, (index, len)) = (self.0, self.2);
+        write!(
+            f,
+            "{} {:04x}:{:04x} at configuration page {:#x}, BAR{index} {} KiB, DMA region {} KiB at physical {:#x}",
+            self.1,
+            o.ids.0,
+            o.ids.1,
+            o.config,
+            len >> 10,
+            o.dma.0 >> 10,
+            o.dma.1
+        )
     }
 }
 
