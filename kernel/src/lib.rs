@@ -13,6 +13,7 @@ pub mod console_queue;
 pub mod ipc;
 pub mod memory;
 pub mod object;
+pub mod pixel_screen;
 pub mod sched;
 pub mod text_screen;
 pub mod time;

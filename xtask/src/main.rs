@@ -18,6 +18,7 @@ mod nettest;
 mod qemu;
 mod qmp;
 mod redisbench;
+mod screendump;
 mod selftest;
 mod toolchain;
 mod tools;

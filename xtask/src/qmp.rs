@@ -68,6 +68,15 @@ pub fn pmemsave(socket: &Path, address: u64, size: u64, file: &Path) -> Result<(
     Session::open(socket)?.ask(&command).map(|_| ())
 }
 
+/// Saves the display as a PPM image in `file` (`screendump`).
+pub fn screendump(socket: &Path, file: &Path) -> Result<()> {
+    let command = format!(
+        "{{\"execute\": \"screendump\", \"arguments\": {{\"filename\": \"{}\"}}}}",
+        file.display()
+    );
+    Session::open(socket)?.ask(&command).map(|_| ())
+}
+
 /// The sum of the numbers that follow `key` in `json`.
 fn sum_of(json: &str, key: &str) -> u64 {
     json.split(key)

@@ -89,7 +89,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 19] = [
+const CASES: [Case; 20] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -143,6 +143,13 @@ const CASES: [Case; 19] = [
         name: "screen: config/hello with no COM1 (SeaBIOS): the kernel's log and the components' output on the VGA text screen, read from guest memory",
         scenario: Scenario::Screen,
         firmware: Firmware::Bios,
+        media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "screen: the same under OVMF: the log drawn on the GOP framebuffer, read back from QEMU's screendump glyph by glyph",
+        scenario: Scenario::Screen,
+        firmware: Firmware::Uefi,
         media: Media::Cdrom,
         cpu: None,
     },
@@ -766,25 +773,44 @@ fn run_power_cut(
 fn run_screen(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
     vm.debug_exit();
-    let qmp = dir.join("screen.qmp");
+    let qmp = dir.join(format!("screen-{:?}.qmp", case.firmware).to_lowercase());
     let _ = fs::remove_file(&qmp);
     vm.args(&["-serial", "none", "-qmp", &crate::qmp::arg(&qmp)]);
     hello_disk(&mut vm, dir, "screen")?;
-    let dump = dir.join("screen.bin");
+    let pixels = case.firmware == Firmware::Uefi;
+    let dump = dir.join(if pixels { "screen.ppm" } else { "screen.bin" });
     let mut seen: Vec<String> = Vec::new();
     let log = dir.join("screen-com2.log");
-    let outcome = vm.run_until(&log, Duration::from_secs(60), |_| {
-        if crate::qmp::pmemsave(&qmp, 0xb8000, 80 * 25 * 2, &dump).is_ok()
-            && let Ok(cells) = fs::read(&dump)
-        {
-            for row in cells.chunks(160) {
-                let line: String = row.iter().step_by(2).map(|&c| c as char).collect();
-                let line = line.trim_end().to_string();
-                if !line.is_empty() && !seen.contains(&line) {
-                    seen.push(line);
-                }
+    // What the screen shows now: the VGA text buffer's cells under a
+    // BIOS, the framebuffer's glyphs read back under UEFI.
+    let look = |seen: &mut Vec<String>| -> Option<()> {
+        let rows = if pixels {
+            crate::qmp::screendump(&qmp, &dump).ok()?;
+            crate::screendump::text(&fs::read(&dump).ok()?).ok()?
+        } else {
+            crate::qmp::pmemsave(&qmp, 0xb8000, 80 * 25 * 2, &dump).ok()?;
+            let cells = fs::read(&dump).ok()?;
+            cells
+                .chunks(160)
+                .map(|row| {
+                    row.iter()
+                        .step_by(2)
+                        .map(|&c| c as char)
+                        .collect::<String>()
+                })
+                .map(|l| l.trim_end().to_string())
+                .collect()
+        };
+        for line in rows {
+            if !line.is_empty() && !seen.contains(&line) {
+                seen.push(line);
             }
         }
+        Some(())
+    };
+    let timeout = Duration::from_secs(if pixels { 180 } else { 60 });
+    let outcome = vm.run_until(&log, timeout, |_| {
+        let _ = look(&mut seen);
         false
     })?;
     let screen = seen.join("\n");

@@ -55,11 +55,15 @@ fn screen_without_serial(boot: &BootInfo) {
     if serial::present() || screen::on() {
         return;
     }
-    if let Some((phys, cols, rows)) = boot.text_framebuffer() {
+    if let Some(fb) = boot.console_framebuffer() {
+        let (phys, _) = fb.range();
         // SAFETY: the entry code maps the first 4 GiB, which holds the
-        // text buffer, at the direct map until the kernel's own tables
-        // take over (then `screen::move_to`); only the console writes it.
-        unsafe { screen::init(super::layout::phys_to_virt(phys) as usize, cols, rows) };
+        // framebuffers the loaders give, at the direct map until the
+        // kernel's own tables take over (then `screen::move_to`); only the
+        // console writes it. One above 4 GiB is not used.
+        if phys < 1 << 32 {
+            unsafe { screen::init(fb, super::layout::phys_to_virt(phys) as usize) };
+        }
     }
 }
 
@@ -142,15 +146,16 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     features.enable_protections();
     vspace::init(tables.pml4(), features.pcid);
     let mut tables = tables;
-    // The screen's buffer, in the kernel's own tables now.
+    // The screen's framebuffer, in the kernel's own tables now.
     if screen::on()
-        && let Some((phys, cols, rows)) = boot.text_framebuffer()
+        && let Some(fb) = boot.console_framebuffer()
     {
-        match tables.map_device(&mut frames, phys, (cols * rows * 2) as u64) {
-            // SAFETY: the text buffer, mapped uncached for the rest of the
+        let (phys, len) = fb.range();
+        match tables.map_device(&mut frames, phys, len) {
+            // SAFETY: the framebuffer, mapped uncached for the rest of the
             // program; only the console writes it.
             Ok(virt) => unsafe { screen::move_to(virt as usize) },
-            Err(e) => fatal(format_args!("cannot map the text screen: {e:?}")),
+            Err(e) => fatal(format_args!("cannot map the screen's framebuffer: {e:?}")),
         }
     }
 
@@ -239,6 +244,7 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         timer,
         features,
         root_task: root_task.as_ref(),
+        console: (serial::port(), screen::on()),
     };
     kprintln!("{summary}");
 
@@ -387,6 +393,9 @@ struct Summary<'a> {
     timer: Timer,
     features: cpu::Features,
     root_task: Option<&'a roottask::RootTask>,
+    /// The console UART's port, and whether the screen is the console:
+    /// read before the summary is printed (printing holds the console).
+    console: (Option<u16>, bool),
 }
 
 impl fmt::Display for Summary<'_> {
@@ -403,6 +412,18 @@ impl fmt::Display for Summary<'_> {
             "  firmware   {firmware}, loaded by {}",
             self.boot.loader_name()
         )?;
+        match self.console {
+            (Some(port), _) => write!(f, "  console    16550 UART at I/O port {port:#x}")?,
+            (None, true) => write!(f, "  console    the screen (no serial port)")?,
+            (None, false) => write!(f, "  console    none")?,
+        }
+        match self.boot.framebuffer() {
+            Some((kind, address, width, height, bpp)) => writeln!(
+                f,
+                "; framebuffer {width}x{height} {kind}, {bpp} bpp at {address:#x}"
+            )?,
+            None => writeln!(f, "; no framebuffer described")?,
+        }
         writeln!(
             f,
             "  memory     {} total, {} usable in {} ranges; kernel image {kernel}, {} KiB of kernel page tables and boot objects",

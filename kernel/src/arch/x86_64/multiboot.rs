@@ -54,6 +54,35 @@ impl Module {
     }
 }
 
+/// A framebuffer the console can write to.
+#[derive(Clone, Copy, Debug)]
+pub enum Framebuffer {
+    /// EGA text: 16-bit cells.
+    Text { phys: u64, cols: usize, rows: usize },
+    /// Direct-colour pixels.
+    Pixels {
+        phys: u64,
+        width: usize,
+        height: usize,
+        format: crate::pixel_screen::Format,
+    },
+}
+
+impl Framebuffer {
+    /// Where it is and how many bytes it takes.
+    pub fn range(&self) -> (u64, u64) {
+        match *self {
+            Framebuffer::Text { phys, cols, rows } => (phys, (cols * rows * 2) as u64),
+            Framebuffer::Pixels {
+                phys,
+                height,
+                format,
+                ..
+            } => (phys, (format.pitch * height) as u64),
+        }
+    }
+}
+
 /// Which firmware interface booted the machine.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Firmware {
@@ -142,20 +171,53 @@ impl BootInfo {
     }
 
     /// The ACPI root from the RSDP copy the loader passed (v2 preferred).
-    /// The text framebuffer the loader left: its physical address and
-    /// its columns and rows. The tag's EGA text type, or under a BIOS
-    /// without a tag the legacy VGA buffer; none for a pixel framebuffer
-    /// (GOP, VBE), which the kernel does not draw on yet.
-    pub fn text_framebuffer(&self) -> Option<(u64, usize, usize)> {
+    /// The framebuffer the loader described, for the boot summary:
+    /// its kind, address, width and height (characters for text, pixels
+    /// otherwise) and bits per pixel.
+    pub fn framebuffer(&self) -> Option<(&'static str, u64, u32, u32, u8)> {
+        let tag = self.info.framebuffer_tag()?.ok()?;
+        let kind = match tag.buffer_type() {
+            Ok(multiboot2::FramebufferType::Text) => "EGA text",
+            Ok(multiboot2::FramebufferType::RGB { .. }) => "RGB",
+            Ok(multiboot2::FramebufferType::Indexed { .. }) => "indexed",
+            Err(_) => "unknown",
+        };
+        Some((kind, tag.address(), tag.width(), tag.height(), tag.bpp()))
+    }
+
+    /// The framebuffer the console may write to where there is no serial
+    /// port: the tag's EGA text buffer or RGB pixels, or under a BIOS
+    /// without a tag the legacy VGA text buffer.
+    pub fn console_framebuffer(&self) -> Option<Framebuffer> {
         match self.info.framebuffer_tag() {
             Some(Ok(tag)) => match tag.buffer_type() {
-                Ok(multiboot2::FramebufferType::Text) => {
-                    Some((tag.address(), tag.width() as usize, tag.height() as usize))
+                Ok(multiboot2::FramebufferType::Text) => Some(Framebuffer::Text {
+                    phys: tag.address(),
+                    cols: tag.width() as usize,
+                    rows: tag.height() as usize,
+                }),
+                Ok(multiboot2::FramebufferType::RGB { red, green, blue }) => {
+                    Some(Framebuffer::Pixels {
+                        phys: tag.address(),
+                        width: tag.width() as usize,
+                        height: tag.height() as usize,
+                        format: crate::pixel_screen::Format {
+                            bytes_per_pixel: usize::from(tag.bpp()).div_ceil(8),
+                            pitch: tag.pitch() as usize,
+                            red: (red.position, red.size),
+                            green: (green.position, green.size),
+                            blue: (blue.position, blue.size),
+                        },
+                    })
                 }
                 _ => None,
             },
             Some(Err(_)) => None,
-            None if self.firmware() == Firmware::Bios => Some((super::screen::VGA_TEXT, 80, 25)),
+            None if self.firmware() == Firmware::Bios => Some(Framebuffer::Text {
+                phys: super::screen::VGA_TEXT,
+                cols: 80,
+                rows: 25,
+            }),
             None => None,
         }
     }

@@ -1,11 +1,15 @@
-//! The screen console: the EGA/VGA text framebuffer the boot loader left
-//! (the Multiboot2 framebuffer tag of type EGA text, or the legacy 80x25
-//! buffer at 0xb8000 under a BIOS), written where there is no serial
-//! port, so that a board with only a screen shows the boot log, the
-//! components' output and faults.
+//! The screen console: the framebuffer the boot loader left (the
+//! Multiboot2 framebuffer tag: EGA text cells, or RGB pixels drawn with
+//! [`crate::pixel_screen`]; under a BIOS without a tag, the legacy 80x25
+//! text buffer at 0xb8000), written where there is no serial port, so
+//! that a board with only a screen shows the boot log, the components'
+//! output and faults.
 
+use super::multiboot::Framebuffer;
+use crate::pixel_screen::{PixelCells, Pixels};
 use crate::text_screen::{Cells, TextScreen};
 use core::fmt::{self, Write};
+use core::sync::atomic::AtomicU16;
 use spin::Mutex;
 
 /// The cells, at a virtual address.
@@ -32,36 +36,105 @@ impl Cells for Buffer {
     }
 }
 
-static SCREEN: Mutex<Option<(Buffer, TextScreen)>> = Mutex::new(None);
+/// A pixel framebuffer's memory, at a virtual address.
+struct PixelMemory {
+    base: usize,
+    len: usize,
+}
+
+impl Pixels for PixelMemory {
+    fn write(&mut self, at: usize, bytes: &[u8]) {
+        if at
+            .checked_add(bytes.len())
+            .is_some_and(|end| end <= self.len)
+        {
+            for (i, &b) in bytes.iter().enumerate() {
+                // SAFETY: inside the mapped framebuffer (`init`'s
+                // contract); only the console writes it.
+                unsafe { core::ptr::write_volatile((self.base + at + i) as *mut u8, b) };
+            }
+        }
+    }
+}
+
+/// What the console draws on.
+enum Display {
+    Text(Buffer),
+    Pixels(PixelCells<PixelMemory>),
+}
+
+impl Cells for Display {
+    fn get(&self, i: usize) -> u16 {
+        match self {
+            Display::Text(b) => b.get(i),
+            Display::Pixels(p) => p.get(i),
+        }
+    }
+
+    fn set(&mut self, i: usize, cell: u16) {
+        match self {
+            Display::Text(b) => b.set(i, cell),
+            Display::Pixels(p) => p.set(i, cell),
+        }
+    }
+}
+
+static SCREEN: Mutex<Option<(Display, TextScreen)>> = Mutex::new(None);
+
+/// What the pixel console's cells show (a 4K screen's worth of cells:
+/// static, as it is too large for the boot stack).
+static DRAWN: [AtomicU16; 1 << 15] = [const { AtomicU16::new(0) }; 1 << 15];
 
 /// The legacy VGA text buffer's physical address.
 pub const VGA_TEXT: u64 = 0xb8000;
 
-/// Writes from now on to the `cols` by `rows` text buffer at `base`.
+/// Writes from now on to `framebuffer`, mapped at `base`; whether the
+/// console can draw on it.
 ///
 /// # Safety
 ///
-/// `base..base + cols * rows * 2` maps the text buffer (uncached or the
-/// firmware's legacy mapping) until [`move_to`] or for the rest of the
-/// program, and only the console writes it.
-pub unsafe fn init(base: usize, cols: usize, rows: usize) {
-    *SCREEN.lock() = Some((
-        Buffer {
-            base,
-            cells: cols * rows,
-        },
-        TextScreen::new(cols, rows),
-    ));
+/// `base` maps the framebuffer's whole range ([`Framebuffer::range`])
+/// uncached (or as the firmware left it) until [`move_to`] or for the
+/// rest of the program, and only the console writes it.
+pub unsafe fn init(framebuffer: Framebuffer, base: usize) -> bool {
+    let (_, len) = framebuffer.range();
+    let screen = match framebuffer {
+        Framebuffer::Text { cols, rows, .. } => Some((
+            Display::Text(Buffer {
+                base,
+                cells: cols * rows,
+            }),
+            TextScreen::new(cols, rows),
+        )),
+        Framebuffer::Pixels {
+            width,
+            height,
+            format,
+            ..
+        } => {
+            let memory = PixelMemory {
+                base,
+                len: len as usize,
+            };
+            PixelCells::new(memory, format, width, height, &DRAWN)
+                .map(|(cells, cols, rows)| (Display::Pixels(cells), TextScreen::new(cols, rows)))
+        }
+    };
+    let drawn = screen.is_some();
+    *SCREEN.lock() = screen;
+    drawn
 }
 
-/// The same buffer, now at `base` (the kernel's own mapping).
+/// The same framebuffer, now at `base` (the kernel's own mapping).
 ///
 /// # Safety
 ///
 /// As [`init`]'s, for `base`.
 pub unsafe fn move_to(base: usize) {
-    if let Some((buffer, _)) = SCREEN.lock().as_mut() {
-        buffer.base = base;
+    match SCREEN.lock().as_mut() {
+        Some((Display::Text(b), _)) => b.base = base,
+        Some((Display::Pixels(p), _)) => p.pixels_mut().base = base,
+        None => {}
     }
 }
 
@@ -77,7 +150,7 @@ pub fn write(bytes: &[u8]) {
     }
 }
 
-struct Writer<'a>(&'a mut Buffer, &'a mut TextScreen);
+struct Writer<'a>(&'a mut Display, &'a mut TextScreen);
 
 impl Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {

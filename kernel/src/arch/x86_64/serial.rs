@@ -36,7 +36,10 @@ pub fn use_port(port: Option<u16>, baud: u32) -> bool {
         Some(uart)
     });
     let found = uart.is_some();
-    x86_64::instructions::interrupts::without_interrupts(|| *PORT.lock() = uart);
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        *PORT.lock() = uart;
+        *CONSOLE_PORT.lock() = port.filter(|_| found);
+    });
     found
 }
 
@@ -55,8 +58,16 @@ fn baud_rate(baud: u32) -> uart_16550::BaudRate {
 
 /// Whether a UART is the console.
 pub fn present() -> bool {
-    x86_64::instructions::interrupts::without_interrupts(|| PORT.lock().is_some())
+    port().is_some()
 }
+
+/// The console UART's I/O port, if there is one.
+pub fn port() -> Option<u16> {
+    x86_64::instructions::interrupts::without_interrupts(|| *CONSOLE_PORT.lock())
+}
+
+/// The port [`use_port`] last found a UART at.
+static CONSOLE_PORT: Mutex<Option<u16>> = Mutex::new(None);
 
 struct Writer<'a>(&'a mut Uart16550<PioBackend>);
 
