@@ -214,6 +214,8 @@ struct Results {
     rates: Vec<(System, Row, f64)>,
     /// `(system, seconds from QEMU's start to the first PONG)` per boot.
     boots: Vec<(System, f64)>,
+    /// When each of [`BOOT_MARKS`] showed in Basalt's serial log, per boot.
+    marks: Vec<Marks>,
     /// `(system, row, guest nanoseconds per request)` of the icount pass.
     per_request: Vec<(System, Row, f64)>,
     /// What failed, one line each.
@@ -304,6 +306,17 @@ fn table(service: Service, r: &Results) -> String {
         secs(l),
         ratio(b, l)
     );
+    if !r.marks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nwhere Basalt's boot goes (median s from QEMU's start, as its serial log shows):"
+        );
+        for (i, (_, what)) in BOOT_MARKS.iter().enumerate() {
+            let at: Vec<f64> = r.marks.iter().filter_map(|m| m.0[i]).collect();
+            let _ = writeln!(out, "  {what:<28} {}", secs(median(&at)));
+        }
+        let _ = writeln!(out, "  {:<28} {}", service.boot_title(), secs(b));
+    }
     let _ = writeln!(out, "\nevery run, requests/s:");
     let width = service
         .rows()
@@ -403,7 +416,34 @@ struct Setup {
     run_timeout: Duration,
 }
 
-/// One boot of `vm`, its NIC forwarding `ports`, ready once `service`
+/// Lines of Basalt's serial log that mark where a boot's time goes, and
+/// what each says happened by then.
+const BOOT_MARKS: [(&str, &str); 6] = [
+    ("Booting `Basalt'", "firmware done, GRUB boots"),
+    ("starting (command line:", "kernel entered"),
+    ("Basalt: boot complete", "kernel done, init runs"),
+    ("init: started memcached", "every component started"),
+    ("resp: listening on port", "RESP front end listens"),
+    ("net: address ", "DHCP lease"),
+];
+
+/// Seconds from QEMU's start to each of [`BOOT_MARKS`], as first seen in
+/// the serial log (the log is looked at every 100 ms or so).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Marks([Option<f64>; BOOT_MARKS.len()]);
+
+impl Marks {
+    /// Notes the marks in `serial` not seen before, at `secs`.
+    fn see(&mut self, serial: &str, secs: f64) {
+        for (seen, (line, _)) in self.0.iter_mut().zip(BOOT_MARKS) {
+            if seen.is_none() && serial.contains(line) {
+                *seen = Some(secs);
+            }
+        }
+    }
+}
+
+/// One boot of `vm`, its NIC forwarding `ports`, ready once `service`/// One boot of `vm`, its NIC forwarding `ports`, ready once `service`
 /// answers; `work` runs then. Returns the seconds from QEMU's start to
 /// the first answer and what `work` gave, or why the boot failed.
 fn boot<T>(
@@ -412,12 +452,16 @@ fn boot<T>(
     ports: Ports,
     log: &Path,
     work: impl FnOnce() -> T,
-) -> Result<(f64, T)> {
+) -> Result<(f64, T, Marks)> {
     let started = Instant::now();
+    let mut marks = Marks::default();
     let served = vm.serve(
         log,
         BOOT_TIMEOUT,
-        |_| service.answers(ports),
+        |serial| {
+            marks.see(serial, started.elapsed().as_secs_f64());
+            service.answers(ports)
+        },
         || (started.elapsed().as_secs_f64(), work()),
     )?;
     let crash = served
@@ -428,17 +472,20 @@ fn boot<T>(
     if let Some(line) = crash {
         return Err(fail!("the serial log ({}) has `{line}`", log.display()));
     }
-    served.result.ok_or_else(|| match served.status {
-        Some(s) => fail!(
-            "QEMU exited (status {s}) before the guest answered; see {}",
-            log.display()
-        ),
-        None => fail!(
-            "the guest did not answer within {} s; see {}",
-            BOOT_TIMEOUT.as_secs(),
-            log.display()
-        ),
-    })
+    served
+        .result
+        .map(|(secs, t)| (secs, t, marks))
+        .ok_or_else(|| match served.status {
+            Some(s) => fail!(
+                "QEMU exited (status {s}) before the guest answered; see {}",
+                log.display()
+            ),
+            None => fail!(
+                "the guest did not answer within {} s; see {}",
+                BOOT_TIMEOUT.as_secs(),
+                log.display()
+            ),
+        })
 }
 
 impl Setup {
@@ -566,8 +613,11 @@ impl Setup {
         });
         match booted {
             Err(e) => r.failures.push(format!("{what}: {}", e.0)),
-            Ok((secs, runs)) => {
+            Ok((secs, runs, marks)) => {
                 r.boots.push((system, secs));
+                if system == System::Basalt {
+                    r.marks.push(marks);
+                }
                 let mut line = format!("{what}: boot {secs:.1} s");
                 for (group, run) in runs {
                     match run {
@@ -622,7 +672,7 @@ impl Setup {
         });
         match booted {
             Err(e) => r.failures.push(format!("{what}: {}", e.0)),
-            Ok((_, rows)) => {
+            Ok((_, rows, _)) => {
                 let mut line = what.clone();
                 for row in rows {
                     match row {
@@ -779,6 +829,30 @@ mod tests {
             r.boots.push((System::Linux, 5.0));
         }
         r
+    }
+
+    #[test]
+    fn the_boot_breakdown_takes_each_mark_as_first_seen() {
+        let mut m = Marks::default();
+        m.see("  Booting `Basalt'\n", 0.8);
+        m.see(
+            "  Booting `Basalt'\n[INFO ] Basalt 0.1.0 starting (command line: ``)",
+            1.0,
+        );
+        m.see(
+            "... Basalt: boot complete\n... net: address 10.0.2.15/24",
+            1.5,
+        );
+        assert_eq!(
+            m.0,
+            [Some(0.8), Some(1.0), Some(1.5), None, None, Some(1.5)]
+        );
+        let mut r = three_runs();
+        r.marks = vec![m, Marks([Some(0.6); 6]), Marks([Some(1.0); 6])];
+        let t = table(Service::Redis, &r);
+        assert!(t.contains("  firmware done, GRUB boots    0.8"), "{t}");
+        assert!(t.contains("  every component started      0.8"), "{t}");
+        assert!(t.contains("  DHCP lease                   1.0"), "{t}");
     }
 
     #[test]
