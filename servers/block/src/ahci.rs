@@ -23,7 +23,7 @@
 //! | command tables | 256 bytes a slot | the command FIS, one PRD entry |
 //! | identify | 512 bytes | IDENTIFY DEVICE's answer |
 
-use crate::server::{Device, MAX_SLOTS, Transfer};
+use crate::server::{Device, MAX_SLOTS, Slots, Transfer, wait_on};
 pub use crate::words::Words;
 use block_api::SECTOR_SIZE;
 use core::sync::atomic::{Ordering, fence};
@@ -172,9 +172,9 @@ pub struct Ahci<R: Registers> {
     issued: u32,
     started: [Option<Transfer>; MAX_SLOTS],
     /// Slots answered without the disk (a flush with no write cache).
-    done_now: u32,
+    done_now: Slots,
     /// Slots that failed (a task file error), to report.
-    failed: u32,
+    failed: Slots,
     translate: fn(usize, usize) -> Option<u64>,
     interrupt: Option<Notification>,
     /// Ports restarted after errors.
@@ -223,8 +223,8 @@ impl<R: Registers> Ahci<R> {
             slots,
             issued: 0,
             started: [None; MAX_SLOTS],
-            done_now: 0,
-            failed: 0,
+            done_now: Slots::default(),
+            failed: Slots::default(),
             translate,
             interrupt: None,
             restarts: 0,
@@ -401,13 +401,13 @@ impl<R: Registers> Ahci<R> {
         let running = (self.read(port::CMD) >> 8 & 0x1f) as usize;
         let bit = 1u32 << running;
         if self.issued & bit != 0 {
-            self.failed |= bit;
+            self.failed.add(running);
             self.issued &= !bit;
         } else if self.issued != 0 {
             // CCS names no command of ours: fail the lowest, so that the
             // port cannot loop on it.
             let lowest = self.issued & self.issued.wrapping_neg();
-            self.failed |= lowest;
+            self.failed.add_mask(u64::from(lowest));
             self.issued &= !lowest;
         }
         self.restarts += 1;
@@ -415,7 +415,7 @@ impl<R: Registers> Ahci<R> {
         self.issued = 0;
         // A port that does not come back fails what it held.
         if self.receive().is_err() {
-            self.failed |= again;
+            self.failed.add_mask(u64::from(again));
             return;
         }
         self.run();
@@ -441,7 +441,7 @@ impl<R: Registers> Device for Ahci<R> {
         match transfer {
             Transfer::Flush if !self.identity.flush => {
                 self.started[slot] = Some(transfer);
-                self.done_now |= 1 << slot;
+                self.done_now.add(slot);
                 return true;
             }
             Transfer::Flush => self.fill(slot, ata::FLUSH_CACHE_EXT, 0, 0, None, false),
@@ -476,14 +476,9 @@ impl<R: Registers> Device for Ahci<R> {
     }
 
     fn poll(&mut self) -> Option<(usize, bool)> {
-        let report = |mask: &mut u32, started: &mut [Option<Transfer>; MAX_SLOTS], ok| {
-            let slot = mask.trailing_zeros() as usize;
-            *mask &= !(1 << slot);
-            started[slot] = None;
-            Some((slot, ok))
-        };
-        if self.done_now != 0 {
-            return report(&mut self.done_now, &mut self.started, true);
+        if let Some(slot) = self.done_now.take() {
+            self.started[slot] = None;
+            return Some((slot, true));
         }
         // Acknowledge what the port raised, so that the next event
         // interrupts again; then look.
@@ -496,26 +491,24 @@ impl<R: Registers> Device for Ahci<R> {
         if raised & bits::IS_ERRORS != 0 {
             self.recover();
         }
-        if self.failed != 0 {
-            return report(&mut self.failed, &mut self.started, false);
+        if let Some(slot) = self.failed.take() {
+            self.started[slot] = None;
+            return Some((slot, false));
         }
-        let mut done = self.issued & !self.read(port::CI);
+        let done = self.issued & !self.read(port::CI);
         if done == 0 {
             return None;
         }
-        self.issued &= !(done & done.wrapping_neg());
-        report(&mut done, &mut self.started, true)
+        let slot = done.trailing_zeros() as usize;
+        self.issued &= !(1 << slot);
+        self.started[slot] = None;
+        Some((slot, true))
     }
 
     /// Waits for the adapter's interrupt (a command done, an error); one
     /// that came since the last wait returns at once.
     fn wait(&mut self) {
-        match self.interrupt {
-            Some(n) => {
-                let _ = n.wait();
-            }
-            None => core::hint::spin_loop(),
-        }
+        wait_on(self.interrupt);
     }
 }
 

@@ -24,7 +24,7 @@
 //! Everything the controller writes (completions, identify data) is read
 //! as atomic words; the registers through [`Registers`].
 
-use crate::server::{Device, MAX_SLOTS, Transfer};
+use crate::server::{Device, MAX_SLOTS, Slots, Transfer, wait_on};
 pub use crate::words::Words;
 use block_api::{MAX_SECTORS, SECTOR_SIZE};
 use core::sync::atomic::{Ordering, fence};
@@ -165,7 +165,7 @@ pub struct Nvme<R: Registers> {
     /// What each slot started, and whether it is waiting.
     started: [Option<Transfer>; MAX_SLOTS],
     /// Slots answered without the controller (a flush with no cache).
-    done_now: u64,
+    done_now: Slots,
     /// How a virtual address of a transfer's buffer is found physically:
     /// `None` where the controller cannot reach it.
     translate: fn(usize, usize) -> Option<u64>,
@@ -248,7 +248,7 @@ impl<R: Registers> Nvme<R> {
                 ..Queue::default()
             },
             started: [None; MAX_SLOTS],
-            done_now: 0,
+            done_now: Slots::default(),
             translate,
             interrupt: None,
             strays: 0,
@@ -481,7 +481,7 @@ impl<R: Registers> Device for Nvme<R> {
         let (opcode, prp, cdw) = match transfer {
             Transfer::Flush if !self.identity.write_cache => {
                 self.started[slot] = Some(transfer);
-                self.done_now |= 1 << slot;
+                self.done_now.add(slot);
                 return true;
             }
             Transfer::Flush => (op::FLUSH, [0, 0], [0, 0, 0]),
@@ -523,9 +523,7 @@ impl<R: Registers> Device for Nvme<R> {
     }
 
     fn poll(&mut self) -> Option<(usize, bool)> {
-        if self.done_now != 0 {
-            let slot = self.done_now.trailing_zeros() as usize;
-            self.done_now &= !(1 << slot);
+        if let Some(slot) = self.done_now.take() {
             self.started[slot] = None;
             return Some((slot, true));
         }
@@ -545,12 +543,7 @@ impl<R: Registers> Device for Nvme<R> {
     /// controller posts; one that came since the last wait returns at
     /// once.
     fn wait(&mut self) {
-        match self.interrupt {
-            Some(n) => {
-                let _ = n.wait();
-            }
-            None => core::hint::spin_loop(),
-        }
+        wait_on(self.interrupt);
     }
 }
 

@@ -74,6 +74,46 @@ pub trait Device {
     fn wait(&mut self);
 }
 
+/// A set of slots (a bit each): those a driver answered without its
+/// device (a flush with no write cache to write back), or those that
+/// failed, for its next polls to report, lowest first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Slots(u64);
+
+impl Slots {
+    /// Adds `slot` (below [`MAX_SLOTS`]).
+    pub fn add(&mut self, slot: usize) {
+        self.0 |= 1 << (slot % 64);
+    }
+
+    /// Adds every slot of `mask`.
+    pub fn add_mask(&mut self, mask: u64) {
+        self.0 |= mask;
+    }
+
+    /// Takes the lowest slot.
+    pub fn take(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let slot = self.0.trailing_zeros() as usize;
+        self.0 &= !(1 << slot);
+        Some(slot)
+    }
+}
+
+/// [`Device::wait`] for a driver whose device interrupts through
+/// `interrupt`: a wait on it (one that came since the last wait, or a
+/// failed wait, returns at once), or with none a spin (the server polls).
+pub fn wait_on(interrupt: Option<libcap::Notification>) {
+    match interrupt {
+        Some(n) => {
+            let _ = n.wait();
+        }
+        None => core::hint::spin_loop(),
+    }
+}
+
 /// Why a request is refused: an error code of the crate.
 type Code = u64;
 

@@ -19,7 +19,7 @@
 //! instead of returning at once.
 
 use crate::dma::{self, BlockHal};
-use crate::server::{Device, MAX_SLOTS, Transfer};
+use crate::server::{Device, MAX_SLOTS, Slots, Transfer, wait_on};
 use core::ptr::NonNull;
 use libcap::Notification;
 use virtio_drivers::queue::VirtQueue;
@@ -96,7 +96,7 @@ pub struct VirtioBlk {
     slot_of: [Option<u8>; QUEUE_SIZE],
     /// Slots done without the device (flushes when it has no cache), one
     /// bit each.
-    done_now: u32,
+    done_now: Slots,
     /// The notification the device's interrupt signals; `None`: poll.
     interrupt: Option<Notification>,
 }
@@ -157,7 +157,7 @@ impl VirtioBlk {
             page: page.cast(),
             started: [None; MAX_SLOTS],
             slot_of: [None; QUEUE_SIZE],
-            done_now: 0,
+            done_now: Slots::default(),
             interrupt: None,
         })
     }
@@ -247,7 +247,7 @@ impl Device for VirtioBlk {
             Transfer::Write { sector, .. } => (T_OUT, sector),
             Transfer::Flush if !self.flush => {
                 self.started[slot] = Some(transfer);
-                self.done_now |= 1 << slot;
+                self.done_now.add(slot);
                 return true;
             }
             Transfer::Flush => (T_FLUSH, 0),
@@ -287,9 +287,7 @@ impl Device for VirtioBlk {
     }
 
     fn poll(&mut self) -> Option<(usize, bool)> {
-        if self.done_now != 0 {
-            let slot = self.done_now.trailing_zeros() as usize;
-            self.done_now &= !(1 << slot);
+        if let Some(slot) = self.done_now.take() {
             self.started[slot] = None;
             return Some((slot, true));
         }
@@ -323,13 +321,6 @@ impl Device for VirtioBlk {
     /// completes; one that came since the last wait (or before the
     /// caller last polled) returns at once, so none is lost.
     fn wait(&mut self) {
-        match self.interrupt {
-            // A failed wait (the notification is gone) returns at once:
-            // the server then polls.
-            Some(n) => {
-                let _ = n.wait();
-            }
-            None => core::hint::spin_loop(),
-        }
+        wait_on(self.interrupt);
     }
 }
