@@ -29,12 +29,12 @@ pub const IPC_BUFFER_ADDR: u64 = 0x7fff_f000_1000;
 /// The top of the root task's initial stack (it grows down).
 pub const ROOT_STACK_TOP: u64 = 0x7fff_e000_0000;
 /// Pages of initial stack the kernel maps for the root task.
-pub const ROOT_STACK_PAGES: u64 = 16;
+pub const ROOT_STACK_PAGES: u64 = 64;
 
 /// Value of [`BootInfo::magic`].
 pub const MAGIC: u64 = 0x4f46_4e49_544c_5342; // "BSLTINFO"
 /// Layout version of the boot-info page.
-pub const VERSION: u64 = 2;
+pub const VERSION: u64 = 3;
 
 /// Most untyped capabilities the page can list.
 pub const MAX_UNTYPED: usize = 180;
@@ -46,6 +46,13 @@ pub const MODULES_ADDR: u64 = 0x5000_0000_0000;
 pub const MAX_MODULES: usize = 16;
 /// Bytes of a module name (its GRUB command line; UTF-8, zero-padded).
 pub const MODULE_NAME_BYTES: usize = 40;
+
+/// Where the kernel maps its copy of the firmware's AML tables into the
+/// root task, read-only ([`BootInfo::acpi`]).
+pub const ACPI_TABLES_ADDR: u64 = 0x5100_0000_0000;
+/// Most bytes of AML tables the kernel copies; tables past it are left
+/// out (and the kernel says so).
+pub const MAX_ACPI_BYTES: u64 = 4 << 20;
 
 /// A boot module mapped into the root task.
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +110,22 @@ pub struct BootInfo {
     /// The PCI Express configuration window of PCI segment 0, from the
     /// ACPI MCFG table (`base` 0: none).
     pub pci_ecam: Ecam,
+    /// The firmware's DSDT and SSDTs, copied one after the other (each
+    /// whole, header first, in that order) and mapped read-only at
+    /// [`ACPI_TABLES_ADDR`]: what the root task needs to evaluate the
+    /// firmware's AML, such as a PCI function's interrupt routing
+    /// (`size` 0: the firmware has none).
+    pub acpi: AcpiTables,
+}
+
+/// The copy of the firmware's AML tables ([`BootInfo::acpi`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct AcpiTables {
+    /// Where the copy is mapped in the root task.
+    pub address: u64,
+    /// Its length in bytes: the tables' lengths added up.
+    pub size: u64,
 }
 
 /// A wall-clock reading: the Unix time at one moment and the time-stamp
@@ -156,3 +179,4 @@ impl Ecam {
 const _: () = assert!(size_of::<BootInfo>() <= 4096);
 // docs/abi.md gives the offsets.
 const _: () = assert!(core::mem::offset_of!(BootInfo, pci_ecam) == 3840);
+const _: () = assert!(core::mem::offset_of!(BootInfo, acpi) == 3856);

@@ -242,6 +242,12 @@ pub enum PciInterrupt {
     /// IRQ handler `<name>.msi`; the driver programs the device's MSI or
     /// MSI-X capability with the message the handler gives.
     Msi,
+    /// As [`Msi`](Self::Msi) where the function has an MSI or MSI-X
+    /// capability; otherwise its INTx pin's line, as the firmware's ACPI
+    /// tables route it, granted as the IRQ handler `<name>.intx` (a
+    /// level-triggered line: the kernel masks it at each interrupt, the
+    /// driver's acknowledgement unmasks it).
+    Any,
 }
 
 impl Device {

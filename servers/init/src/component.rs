@@ -68,6 +68,18 @@ pub struct Shared {
     /// Per component: the memory BARs and configuration pages of its PCI
     /// devices.
     pub devices: alloc::vec::Vec<alloc::vec::Vec<DeviceGrant>>,
+    /// Per component: what each of its `interrupt = "any"` PCI devices
+    /// interrupts through (a device missing here gets no interrupt).
+    pub lines: alloc::vec::Vec<alloc::vec::Vec<PciLine>>,
+}
+
+/// The interrupt init found for a PCI device with `interrupt = "any"`,
+/// by the device's name.
+pub enum PciLine {
+    /// The function has MSI or MSI-X: a message-signalled line.
+    Msi(alloc::string::String),
+    /// Its INTx pin drives this IRQ line.
+    Intx(alloc::string::String, u8),
 }
 
 /// A shared region's frames (physically contiguous) and where it starts.
@@ -149,7 +161,7 @@ pub fn start(
         me,
     )?;
     build.grant_regions(&mut page, &manifest.regions, &shared.regions, me)?;
-    build.grant_devices(&mut page, &c.devices)?;
+    build.grant_devices(&mut page, &c.devices, &shared.lines[index])?;
     build.grant_device_memory(&mut page, &shared.devices[index])?;
     page.write_args(&c.args);
     build.map_start_info(&page.info)?;
@@ -497,14 +509,15 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// The component's IRQs, I/O ports and PCI message-signalled
-    /// interrupts, made straight into its CNode. The handles the control
-    /// capabilities return name slots of the component's CSpace, not of
-    /// init's, so init drops them.
+    /// The component's IRQs, I/O ports and PCI interrupts (`lines`: what
+    /// init found for its `interrupt = "any"` devices), made straight into
+    /// its CNode. The handles the control capabilities return name slots
+    /// of the component's CSpace, not of init's, so init drops them.
     fn grant_devices(
         &mut self,
         page: &mut StartPage,
         devices: &[Device],
+        lines: &[PciLine],
     ) -> Result<(), BuildError> {
         for d in devices {
             match d {
@@ -525,19 +538,41 @@ impl<'a> Builder<'a> {
                     name,
                     interrupt: PciInterrupt::Msi,
                     ..
-                } => {
-                    let msi = alloc::format!("{name}.msi");
-                    let (dest, entry) = page.grant(CapKind::Irq, &msi, 0, 0)?;
-                    let (_, line) = IRQ_CONTROL
-                        .get_msi(self.cnode, dest)
-                        .doing("granting a message-signalled interrupt")?;
-                    entry.value = line;
-                }
+                } => self.grant_msi(page, name)?,
+                Device::Pci {
+                    name,
+                    interrupt: PciInterrupt::Any,
+                    ..
+                } => match lines.iter().find(|l| match l {
+                    PciLine::Msi(n) | PciLine::Intx(n, _) => n == name,
+                }) {
+                    Some(PciLine::Msi(_)) => self.grant_msi(page, name)?,
+                    Some(&PciLine::Intx(_, line)) => {
+                        let intx = alloc::format!("{name}.intx");
+                        let (dest, _) = page.grant(CapKind::Irq, &intx, 0, u64::from(line))?;
+                        IRQ_CONTROL
+                            .get(u64::from(line), self.cnode, dest)
+                            .doing("granting a PCI interrupt line")?;
+                    }
+                    // Init said at boot why there is none.
+                    None => {}
+                },
                 // The BARs and the configuration page are granted by
                 // `grant_device_memory`, from what init found at boot.
                 Device::Pci { .. } => {}
             }
         }
+        Ok(())
+    }
+
+    /// A message-signalled line for PCI device `name`, as `<name>.msi`.
+    fn grant_msi(&mut self, page: &mut StartPage, name: &str) -> Result<(), BuildError> {
+        let msi = alloc::format!("{name}.msi");
+        let (dest, entry) = page.grant(CapKind::Irq, &msi, 0, 0)?;
+        let (_, line) = IRQ_CONTROL
+            .get_msi(self.cnode, dest)
+            .doing("granting a message-signalled interrupt")?;
+        entry.value = line;
         Ok(())
     }
 

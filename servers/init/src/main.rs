@@ -25,6 +25,8 @@ mod component;
 #[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
+mod intx;
+#[cfg(target_os = "none")]
 mod pci;
 #[cfg(target_os = "none")]
 mod space;

@@ -61,6 +61,33 @@ impl Config {
         self.ports.read_u32(CONFIG_DATA)
     }
 
+    /// One byte of `f`'s configuration space.
+    pub fn read_byte(&self, f: Function, offset: u8) -> Result<u8, Error> {
+        Ok((self.read(f, offset)? >> (8 * (offset & 3))) as u8)
+    }
+
+    /// Whether `f` lists an MSI or MSI-X capability.
+    pub fn has_msi(&self, f: Function) -> Result<bool, Error> {
+        const CAPABILITIES: u32 = 1 << 20;
+        if self.read(f, 0x04)? & CAPABILITIES == 0 {
+            return Ok(false);
+        }
+        let mut next = self.read_byte(f, 0x34)? & 0xfc;
+        // At most 48 capabilities fit in the 192 bytes after the header:
+        // a list that loops ends there.
+        for _ in 0..48 {
+            if next == 0 {
+                break;
+            }
+            let header = self.read(f, next)?;
+            if matches!(header & 0xff, 0x05 | 0x11) {
+                return Ok(true);
+            }
+            next = (header >> 8) as u8 & 0xfc;
+        }
+        Ok(false)
+    }
+
     fn write(&self, f: Function, offset: u8, value: u32) -> Result<(), Error> {
         self.select(f, offset)?;
         self.ports.write_u32(CONFIG_DATA, value)

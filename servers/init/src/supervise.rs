@@ -1,11 +1,11 @@
 //! Init's main line: read the manifest, make the shared objects, start the
 //! components in order, then wait for faults and apply restart policies.
 
-use crate::component::{self, BuildError, DeviceGrant, Shared, SharedRegion, Started};
-use crate::pci;
+use crate::component::{self, BuildError, DeviceGrant, PciLine, Shared, SharedRegion, Started};
 use crate::restart::{Decision, History};
 use crate::space::{CNODE, Memory, Space};
 use crate::{heap, plan};
+use crate::{intx, pci};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -16,7 +16,7 @@ use elf::ElfBytes;
 use elf::abi::PT_LOAD;
 use elf::endian::LittleEndian;
 use libcap::{invoke, ipc, println};
-use manifest::{Device, Heap, Manifest, Restart};
+use manifest::{Device, Heap, Manifest, PciInterrupt, Restart};
 
 /// Name of the boot module holding the manifest.
 const MANIFEST_MODULE: &str = "manifest";
@@ -147,37 +147,45 @@ impl Piece {
 
 /// Finds the PCI functions the config names and carves frames for their
 /// memory BARs and their configuration space (a device that is missing or
-/// cannot be mapped is reported and left out).
+/// cannot be mapped is reported and left out); for a device with
+/// `interrupt = "any"`, finds whether it has MSI or which line its INTx
+/// pin drives.
 fn pci_devices(
     space: &mut Space,
     boot: &'static BootInfo,
     manifest: &Manifest,
-) -> Vec<Vec<DeviceGrant>> {
+) -> (Vec<Vec<DeviceGrant>>, Vec<Vec<PciLine>>) {
     let mut grants: Vec<Vec<DeviceGrant>> =
         manifest.components.iter().map(|_| Vec::new()).collect();
-    let wanted: Vec<(usize, &str, &[manifest::PciId])> = manifest
+    let mut lines: Vec<Vec<PciLine>> = manifest.components.iter().map(|_| Vec::new()).collect();
+    let wanted: Vec<(usize, &str, &[manifest::PciId], PciInterrupt)> = manifest
         .components
         .iter()
         .enumerate()
         .flat_map(|(i, c)| {
             c.devices.iter().filter_map(move |d| match d {
-                Device::Pci { name, ids, .. } => Some((i, name.as_str(), ids.as_slice())),
+                Device::Pci {
+                    name,
+                    ids,
+                    interrupt,
+                } => Some((i, name.as_str(), ids.as_slice(), *interrupt)),
                 _ => None,
             })
         })
         .collect();
     if wanted.is_empty() {
-        return grants;
+        return (grants, lines);
     }
     let config = match pci::Config::new(space) {
         Ok(c) => c,
         Err(e) => {
             println!("init: no access to PCI configuration space: {e:?}");
-            return grants;
+            return (grants, lines);
         }
     };
+    let mut routing = intx::Routing::new(&config, boot);
     let mut pieces = Vec::new();
-    for (component, name, ids) in wanted {
+    for (component, name, ids, interrupt) in wanted {
         // The first of the functions it lists that the machine has.
         let found = ids
             .iter()
@@ -203,6 +211,24 @@ fn pci_devices(
                 continue;
             }
         };
+        if interrupt == PciInterrupt::Any {
+            let bdf = format!("{:02x}:{:02x}.{}", f.bus, f.device, f.function);
+            let who = &manifest.components[component].name;
+            match routing.find(f) {
+                Ok(intx::Found::Msi) => lines[component].push(PciLine::Msi(name.into())),
+                Ok(intx::Found::Line { line, pin, route }) => {
+                    println!(
+                        "init: {who}: {name} ({bdf}) has no MSI: INT{}# goes to GSI {} ({}, active {}) as the firmware routes it: line {line} as {name}.intx",
+                        intx::pin_name(pin),
+                        route.gsi,
+                        if route.level { "level" } else { "edge" },
+                        if route.active_low { "low" } else { "high" },
+                    );
+                    lines[component].push(PciLine::Intx(name.into(), line));
+                }
+                Err(why) => println!("init: {who}: {name} ({bdf}): no interrupt: {why}"),
+            }
+        }
         match config.memory_bars(f) {
             Ok(found) => pieces.extend(
                 found
@@ -254,7 +280,7 @@ fn pci_devices(
             Err(e) => println!("init: {what} at {address:#x} cannot be granted: {e:?}"),
         }
     }
-    grants
+    (grants, lines)
 }
 
 /// Gives each component whose heap is a share of the machine its share
@@ -333,7 +359,7 @@ pub fn run(boot: &'static BootInfo) -> ! {
             )),
         })
         .collect();
-    let devices = pci_devices(&mut space, boot, &manifest);
+    let (devices, lines) = pci_devices(&mut space, boot, &manifest);
     let shared = Shared {
         channels,
         notifications,
@@ -342,6 +368,7 @@ pub fn run(boot: &'static BootInfo) -> ! {
         tsc_hz: boot.tsc_hz,
         wall_clock: boot.wall_clock,
         devices,
+        lines,
     };
 
     // A heap that is a share of the machine is no larger than all the

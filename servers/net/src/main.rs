@@ -12,8 +12,9 @@
 //! net: address 10.0.2.15/24, gateway 10.0.2.2 (DHCP)
 //! ```
 //!
-//! With the device's interrupt (`interrupt = "msi"`, granted as
-//! `nic.msi`) it sleeps on its notification `wake` whenever a round finds
+//! With the device's interrupt (`interrupt = "msi"` or `"any"`, granted
+//! as `nic.msi`, or as `nic.intx` for the 82540EM, which has no MSI and
+//! interrupts through its INTx line) it sleeps on its notification `wake` whenever a round finds
 //! nothing to do, until the next timer (smoltcp's and the service's) at
 //! the latest: the NIC's interrupt and the apps signal it. It can then
 //! run at a higher priority than its apps. Without it it polls (it says
@@ -52,8 +53,8 @@ mod component {
     use alloc::vec::Vec;
     use core::fmt::Write;
     use core::sync::atomic::AtomicU64;
-    use libcap::Notification;
     use libcap::log::{error, info, warn};
+    use libcap::{IrqHandler, Notification};
     use net::nic::e1000::{self, Buffers, E1000, Mmio, Ring};
     use net::nic::{Kind, Nic, NicError, QUEUES, VirtioNic};
     use net::settings::{self, ArgError, Given, QuotaError, Settings};
@@ -130,8 +131,13 @@ mod component {
         /// Yield to the threads of the same priority.
         Poll,
         /// Wait on the notification that the NIC's interrupt and the apps
-        /// signal, until the next timer at the latest.
-        Sleep { wake: Notification },
+        /// signal, until the next timer at the latest; with a line-based
+        /// interrupt, acknowledge its line first (the card's causes are
+        /// cleared by then).
+        Sleep {
+            wake: Notification,
+            line: Option<IrqHandler>,
+        },
     }
 
     /// Sleeping needs the NIC's interrupt on both queues; without it the
@@ -159,6 +165,7 @@ mod component {
         );
         Idle::Sleep {
             wake: interrupt.notification,
+            line: None,
         }
     }
 
@@ -220,6 +227,7 @@ mod component {
                                 );
                                 Idle::Sleep {
                                     wake: msi.notification,
+                                    line: None,
                                 }
                             }
                             Err(why) => {
@@ -228,12 +236,23 @@ mod component {
                             }
                         }
                     }
-                    _ => {
-                        info!(
-                            "the 82540EM has no MSI: polling (net must run at its apps' priority)"
-                        );
-                        Idle::Poll
-                    }
+                    // The 82540EM: its INTx line, as the firmware routes it.
+                    _ => match interrupt::intx(start, args.device, wake, function.cam) {
+                        Ok(intx) => {
+                            info!(
+                                "interrupts: INTx on line {} (receive, transmit, link; level-triggered, acknowledged before each sleep): sleeping on {wake} when idle, until the next timer",
+                                intx.line
+                            );
+                            Idle::Sleep {
+                                wake: intx.notification,
+                                line: Some(intx.handler),
+                            }
+                        }
+                        Err(why) => {
+                            warn!("{why}: polling (net must run at its apps' priority)");
+                            Idle::Poll
+                        }
+                    },
                 };
                 nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
                 run_loop(start, apps, settings, nic, idle)
@@ -395,7 +414,7 @@ mod component {
                 // Work that came in since the round (the apps may have
                 // looked before the request) is served without sleeping.
                 Idle::Sleep { .. } if net.request_wakes() => {}
-                Idle::Sleep { wake } => {
+                Idle::Sleep { wake, line } => {
                     // Until a signal, or the next timer (smoltcp's and the
                     // service's) at the latest; soon while the device holds
                     // buffers the driver has not taken back.
@@ -407,6 +426,16 @@ mod component {
                     };
                     let latest = now + recheck;
                     let deadline = net.poll_at(now).map_or(latest, |d| d.min(latest));
+                    // `unfinished` cleared the card's causes: the line may
+                    // be unmasked (a cause raised since asserts it again,
+                    // and the wait returns at once).
+                    if let Some(line) = line
+                        && let Err(e) = line.ack()
+                        && !failed
+                    {
+                        failed = true;
+                        error!("acknowledging the NIC's line failed: {e:?}");
+                    }
                     let woken = wake.wait_until(clock.tsc_at(deadline));
                     // It does not fail while the server holds its
                     // capability; if it did, the loop would go on without

@@ -122,7 +122,8 @@ impl Interrupt {
 /// Why the device has no interrupt (the driver then polls).
 #[derive(Debug)]
 pub enum NoInterrupt {
-    /// The config grants no `<device>.msi` (no `interrupt = "msi"`).
+    /// The config grants no `<device>.msi` (no `interrupt = "msi"`), or
+    /// no `<device>.intx` (no `interrupt = "any"`, or init found no route).
     NotGranted,
     /// The driver was given no notification for the interrupt.
     NoNotificationGiven,
@@ -142,7 +143,9 @@ pub enum NoInterrupt {
 impl fmt::Display for NoInterrupt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotGranted => f.write_str("no interrupt granted (interrupt = \"msi\")"),
+            Self::NotGranted => {
+                f.write_str("no interrupt granted (interrupt = \"msi\" or \"any\")")
+            }
             Self::NoNotificationGiven => f.write_str("no notification for the interrupt"),
             Self::NoNotification(n) => {
                 write!(f, "no notification `{n}` to wait on and signal")
@@ -212,6 +215,57 @@ pub fn msi(
     let message = line.bind()?;
     cap.enable(&mut cam, PAGE_FUNCTION, message);
     Ok(line.msi)
+}
+
+/// A function's INTx line, routed: what it signals, and the handler the
+/// driver acknowledges (unmasks) the line with once it has cleared the
+/// device's causes.
+#[derive(Debug)]
+pub struct Intx {
+    /// What the interrupt signals: the driver waits on it.
+    pub notification: Notification,
+    /// The IRQ line `init` granted (the GSI the firmware routes the pin
+    /// to).
+    pub line: u64,
+    /// Acknowledges the line: the kernel masks a level-triggered line at
+    /// each interrupt until then.
+    pub handler: IrqHandler,
+}
+
+/// Command register bit: the function's INTx is disabled.
+const INTX_DISABLE: u32 = 1 << 10;
+
+/// Binds the line init granted as `<device>.intx` (`interrupt = "any"`,
+/// for a function without MSI) to `notification` and lets the function
+/// assert its pin (clears Interrupt Disable in its command register). The
+/// line is shared with whatever else the board wires to it and level
+/// triggered: the driver clears the device's causes, then acknowledges
+/// ([`IrqHandler::ack`]) before it waits again.
+pub fn intx(
+    start: &'static libcap::Start,
+    device: &str,
+    notification: &'static str,
+    mut cam: ConfigPage,
+) -> Result<Intx, NoInterrupt> {
+    let grant = start
+        .grants()
+        .find(|g| g.kind == Some(CapKind::Irq) && g.name.strip_prefix(device) == Some(".intx"))
+        .ok_or(NoInterrupt::NotGranted)?;
+    let (Some(wait), Some(signal)) = (start.notification(notification), start.signal(notification))
+    else {
+        return Err(NoInterrupt::NoNotification(notification));
+    };
+    let handler = IrqHandler::from_raw(grant.slot);
+    handler
+        .set_notification(signal)
+        .map_err(NoInterrupt::Kernel)?;
+    let command = cam.read_word(PAGE_FUNCTION, 0x04);
+    cam.write_word(PAGE_FUNCTION, 0x04, command & !INTX_DISABLE);
+    Ok(Intx {
+        notification: wait,
+        line: grant.value,
+        handler,
+    })
 }
 
 /// A line `init` granted, and the notification it is to signal.

@@ -46,9 +46,16 @@ impl Grants {
                 } => {
                     devices.extend((0..PCI_BARS).map(|n| format!("{name}.bar{n}")));
                     devices.push(format!("{name}.config"));
-                    if *interrupt == PciInterrupt::Msi {
-                        irqs.push(format!("{name}.msi"));
-                        devices.push(format!("{name}.msi"));
+                    let lines: &[&str] = match interrupt {
+                        PciInterrupt::None => &[],
+                        PciInterrupt::Msi => &["msi"],
+                        // Init grants one of them, as the function has MSI
+                        // or not.
+                        PciInterrupt::Any => &["msi", "intx"],
+                    };
+                    for line in lines {
+                        irqs.push(format!("{name}.{line}"));
+                        devices.push(format!("{name}.{line}"));
                     }
                 }
             }

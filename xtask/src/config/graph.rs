@@ -38,6 +38,7 @@ fn device(d: &Device) -> String {
             match interrupt {
                 PciInterrupt::None => "",
                 PciInterrupt::Msi => ", MSI",
+                PciInterrupt::Any => ", MSI or INTx",
             }
         ),
     }

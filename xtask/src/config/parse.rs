@@ -839,10 +839,13 @@ fn device(r: &mut Reader<'_>, t: &DeTable<'_>, span: Range<usize>) -> Option<Dev
                     .and_then(|s| match s.value.as_str() {
                         "none" => Some(PciInterrupt::None),
                         "msi" => Some(PciInterrupt::Msi),
+                        "any" => Some(PciInterrupt::Any),
                         other => {
                             r.error(
                                 s.loc.span,
-                                format!("unknown PCI interrupt `{other}`: use \"none\" or \"msi\""),
+                                format!(
+                                    "unknown PCI interrupt `{other}`: use \"none\", \"msi\" or \"any\""
+                                ),
                             );
                             None
                         }

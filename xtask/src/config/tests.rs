@@ -625,7 +625,7 @@ fn ports_the_kernel_or_init_keeps_and_bad_device_values_are_reported() {
             "cfg/a.toml:15:1: port range 0x80-0x7f is empty: `first` is above `last`",
             "cfg/a.toml:20:1: ports 0xcf8-0xcff include 0xcf8-0xcff, the PCI configuration ports, which init keeps: \
              a driver gets its own function's configuration space from its `kind = \"pci\"` device",
-            "cfg/a.toml:30:13: unknown PCI interrupt `intx`: use \"none\" or \"msi\"",
+            "cfg/a.toml:30:13: unknown PCI interrupt `intx`: use \"none\", \"msi\" or \"any\"",
             "cfg/a.toml:33:8: `name`: `a-pci-device-name-26-bytes` is 26 bytes long; names are at most 25 bytes",
         ]
     );

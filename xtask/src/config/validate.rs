@@ -413,7 +413,7 @@ fn check_start_info(report: &mut Report, sys: &SystemFile, components: &[Compone
             .iter()
             .map(|d| match d.value {
                 Device::Pci {
-                    interrupt: PciInterrupt::Msi,
+                    interrupt: PciInterrupt::Msi | PciInterrupt::Any,
                     ..
                 } => 2,
                 Device::Pci { .. } => 1,

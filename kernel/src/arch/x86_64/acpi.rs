@@ -1,6 +1,9 @@
 //! The static ACPI tables the kernel needs at boot: the MADT (local APICs,
 //! IOAPICs, interrupt source overrides) and the MCFG (PCI Express ECAM,
 //! whose segment-0 window the boot-info page passes on to the root task).
+//! The AML tables (the DSDT and the SSDTs) are only found here:
+//! the kernel copies them for the root task, which evaluates what it
+//! needs of them (PCI interrupt routing) in user space.
 //! Read through the `acpi` crate;
 //! tables are reached through the direct map, so "mapping" is arithmetic.
 
@@ -19,6 +22,15 @@ const MAX_CPUS: usize = 64;
 const MAX_IOAPICS: usize = 8;
 const MAX_OVERRIDES: usize = 24;
 const MAX_ECAM: usize = 4;
+/// The DSDT and up to 63 SSDTs.
+const MAX_AML_TABLES: usize = 64;
+
+/// A table the root task is given a copy of: where it is and how long.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TableRange {
+    pub physical: u64,
+    pub length: u32,
+}
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IoApic {
@@ -92,6 +104,9 @@ pub struct Platform {
     pub has_legacy_pics: bool,
     /// The serial console the firmware's SPCR table names.
     pub spcr: Option<SpcrUart>,
+    /// The DSDT and the SSDTs, in that order: the tables the root task
+    /// gets copies of.
+    pub aml_tables: List<TableRange, MAX_AML_TABLES>,
 }
 
 /// The UART an SPCR table describes.
@@ -132,6 +147,7 @@ impl Platform {
             ecam: List::new(),
             has_legacy_pics: madt.get().supports_8259(),
             spcr: None,
+            aml_tables: List::new(),
         };
         for entry in madt.get().entries() {
             match entry {
@@ -192,6 +208,19 @@ impl Platform {
                     segment: e.pci_segment_group,
                     first_bus: e.bus_number_start,
                     last_bus: e.bus_number_end,
+                });
+            }
+        }
+        // A firmware without a DSDT has no AML to give.
+        if let Ok(dsdt) = tables.dsdt() {
+            platform.aml_tables.push(TableRange {
+                physical: dsdt.phys_address as u64,
+                length: dsdt.length,
+            });
+            for ssdt in tables.ssdts() {
+                platform.aml_tables.push(TableRange {
+                    physical: ssdt.phys_address as u64,
+                    length: ssdt.length,
                 });
             }
         }

@@ -225,6 +225,7 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
                 &mut frames,
                 &devices,
                 platform.segment0_ecam(),
+                platform.aml_tables.as_slice(),
             ) {
                 Ok(r) => r,
                 Err(e) => fatal(format_args!(
@@ -488,6 +489,17 @@ impl fmt::Display for Summary<'_> {
             )?;
         }
         writeln!(f, "ACPI revision {}", p.revision)?;
+        let aml = p.aml_tables.as_slice();
+        write!(
+            f,
+            "  aml        {} tables (DSDT, SSDTs), {} bytes, copied for the root task",
+            aml.len(),
+            aml.iter().map(|t| u64::from(t.length)).sum::<u64>()
+        )?;
+        match p.aml_tables.dropped {
+            0 => writeln!(f)?,
+            n => writeln!(f, "; {n} more SSDTs left out")?,
+        }
         let timer_mode = match self.timer.mode {
             TimerMode::TscDeadline => "TSC-deadline",
             TimerMode::OneShot => "one-shot",

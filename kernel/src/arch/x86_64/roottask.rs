@@ -4,6 +4,7 @@
 //! boot-info page, and gives it untyped capabilities to all remaining
 //! memory and to the device address space.
 
+use super::acpi::TableRange;
 use super::layout::{PHYS_OFFSET, phys_to_virt};
 use super::multiboot::Module;
 use super::vspace;
@@ -82,6 +83,54 @@ impl<const N: usize> Frames<'_, N> {
         Ok(frame)
     }
 
+    /// Copies `tables` one after the other into new frames mapped
+    /// read-only at [`bi::ACPI_TABLES_ADDR`], up to [`bi::MAX_ACPI_BYTES`]
+    /// (the tables past it are left out, with a warning): a copy rather
+    /// than a mapping, so that the root task reads exactly the tables and
+    /// no firmware memory around them.
+    fn copy_tables(
+        &mut self,
+        asid: Asid,
+        tables: &[TableRange],
+    ) -> Result<bi::AcpiTables, RootTaskError> {
+        let mut size = 0u64;
+        let mut frame = 0u64;
+        for (i, t) in tables.iter().enumerate() {
+            let length = u64::from(t.length);
+            if size + length > bi::MAX_ACPI_BYTES {
+                log::warn!(
+                    "the firmware's AML tables pass {} bytes: {} of {} given to the root task",
+                    bi::MAX_ACPI_BYTES,
+                    i,
+                    tables.len()
+                );
+                break;
+            }
+            // SAFETY: the table lies in firmware memory the direct map
+            // covers (the platform's tables were read through it), and
+            // nothing writes it.
+            let mut bytes = unsafe {
+                core::slice::from_raw_parts(phys_to_virt(t.physical) as *const u8, length as usize)
+            };
+            while !bytes.is_empty() {
+                let offset = size % PAGE_SIZE;
+                if offset == 0 {
+                    frame = self.map_new(asid, bi::ACPI_TABLES_ADDR + size, Rights::READ)?;
+                }
+                let n = bytes.len().min((PAGE_SIZE - offset) as usize);
+                // SAFETY: `frame` is a zeroed frame of ours and
+                // `offset + n <= 4096`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(bytes.as_ptr(), (frame + offset) as *mut u8, n)
+                };
+                bytes = &bytes[n..];
+                size += n as u64;
+            }
+        }
+        let address = if size == 0 { 0 } else { bi::ACPI_TABLES_ADDR };
+        Ok(bi::AcpiTables { address, size })
+    }
+
     fn map(
         &mut self,
         asid: Asid,
@@ -133,14 +182,16 @@ fn aligned_blocks(mut start: u64, end: u64, mut emit: impl FnMut(u64, u8)) {
 }
 
 /// Loads and prepares the root task (inactive: the caller resumes it),
-/// maps the `others` boot modules into it and tells it where PCI
-/// segment 0's configuration window is (`pci_ecam`).
+/// maps the `others` boot modules into it, tells it where PCI segment 0's
+/// configuration window is (`pci_ecam`) and gives it a copy of the
+/// firmware's AML tables (`aml_tables`).
 pub fn create<const N: usize>(
     module: &Module,
     others: impl Iterator<Item = Module>,
     allocator: &mut FrameAllocator<N>,
     device_space: &RangeSet<N>,
     pci_ecam: bi::Ecam,
+    aml_tables: &[TableRange],
 ) -> Result<RootTask, RootTaskError> {
     let image = module.bytes();
     let file = ElfBytes::<LittleEndian>::minimal_parse(image).map_err(RootTaskError::NotElf)?;
@@ -233,6 +284,8 @@ pub fn create<const N: usize>(
         info.module_count += 1;
         at += (page - first) + PAGE_SIZE;
     }
+
+    info.acpi = frames.copy_tables(asid, aml_tables)?;
 
     // SAFETY (all `slot_at` below): the root CNode was just allocated with
     // 2^ROOT_CNODE_BITS slots, all zero (empty).
