@@ -2,7 +2,7 @@
 //! invocations.
 
 use crate::harness::{CNODE, PAGE, SLOTS, Suite, VSPACE, probe};
-use libcap::abi::boot_info::{MAGIC, MAX_UNTYPED, VERSION, slot};
+use libcap::abi::boot_info::{ACPI_TABLES_ADDR, MAGIC, MAX_UNTYPED, VERSION, slot};
 use libcap::abi::{MessageInfo, ObjectType, Rights, Syscall};
 use libcap::{Error, invoke, println, syscall};
 
@@ -83,7 +83,49 @@ pub fn boot_info(t: &mut Suite) -> bool {
         format_args!("size_bits >= 12 and 4 KiB-aligned addresses"),
         format_args!("an untyped smaller or unaligned"),
     );
+    acpi_copy(t);
     true
+}
+
+/// The kernel's copy of the firmware's AML tables: where the page says,
+/// readable, and tables laid end to end, the DSDT first (QEMU's firmware
+/// always has one).
+fn acpi_copy(t: &mut Suite) {
+    let copy = t.boot.acpi;
+    if !t.check(
+        "boot info: the AML tables are copied",
+        copy.address == ACPI_TABLES_ADDR && copy.size >= 36,
+        format_args!("at {ACPI_TABLES_ADDR:#x}, at least a header"),
+        format_args!("at {:#x}, {} bytes", copy.address, copy.size),
+    ) {
+        return;
+    }
+    // SAFETY: the kernel maps `size` bytes read-only at `address` for the
+    // root task's lifetime (checked above to be where the ABI says).
+    let bytes =
+        unsafe { core::slice::from_raw_parts(copy.address as *const u8, copy.size as usize) };
+    let (mut at, mut tables, mut signatures_ok) = (0usize, 0, true);
+    while at + 36 <= bytes.len() {
+        let signature = &bytes[at..at + 4];
+        signatures_ok &= if tables == 0 {
+            signature == b"DSDT"
+        } else {
+            signature == b"SSDT"
+        };
+        let length =
+            u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        if length < 36 {
+            break;
+        }
+        at += length as usize;
+        tables += 1;
+    }
+    t.check(
+        "boot info: the copy is the DSDT, then SSDTs, end to end",
+        signatures_ok && at == bytes.len(),
+        format_args!("tables whose lengths add up to {} bytes", bytes.len()),
+        format_args!("{tables} tables ending at byte {at}, signatures in order: {signatures_ok}"),
+    );
 }
 
 /// Resolving capability addresses; a label meant for another object type.
