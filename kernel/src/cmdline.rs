@@ -24,6 +24,10 @@ pub enum Console {
     /// A 16550 UART at this I/O port: `console=ttyS0`…`ttyS3` (0x3f8,
     /// 0x2f8, 0x3e8, 0x2e8) or `console=0x2f8`.
     Serial(u16),
+    /// A memory-mapped 16550 at this physical address: `console=mmio,0x…`
+    /// (byte registers, one a byte) or `console=mmio32,0x…` (32-bit
+    /// registers, one every 4 bytes), as Linux's `earlycon` names them.
+    Mmio { address: u64, dword: bool },
     /// No serial port (`console=none`): the screen alone.
     Screen,
 }
@@ -58,6 +62,21 @@ fn serial_port(value: &str) -> Option<u16> {
         .filter(|&p| p != 0 && p <= 0xfff8)
 }
 
+/// The memory-mapped UART `console=mmio,0x…` or `mmio32,0x…` names: a
+/// page-aligned-or-not physical address, not 0, below 2^52.
+fn mmio_uart(value: &str) -> Option<Console> {
+    let (kind, address) = value.split_once(',')?;
+    let dword = match kind {
+        "mmio" => false,
+        "mmio32" => true,
+        _ => return None,
+    };
+    let address = u64::from_str_radix(address.strip_prefix("0x")?, 16)
+        .ok()
+        .filter(|&a| a != 0 && a < 1 << 52)?;
+    Some(Console::Mmio { address, dword })
+}
+
 /// A word of the command line the kernel does not understand.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct UnknownArg<'a>(pub &'a str);
@@ -73,7 +92,9 @@ impl Args {
                 "loglevel" => value.parse().map(|l| args.log_level = l).is_ok(),
                 "console" => match value {
                     "none" => Some(Console::Screen),
-                    _ => serial_port(value).map(Console::Serial),
+                    _ => serial_port(value)
+                        .map(Console::Serial)
+                        .or_else(|| mmio_uart(value)),
                 }
                 .map(|c| args.console = c)
                 .is_some(),
@@ -136,6 +157,29 @@ mod tests {
                 "console=0xffff"
             ]
         );
+    }
+
+    #[test]
+    fn console_names_a_memory_mapped_uart() {
+        assert_eq!(
+            parse("console=mmio32,0xfe032000").0.console,
+            Console::Mmio {
+                address: 0xfe03_2000,
+                dword: true
+            }
+        );
+        assert_eq!(
+            parse("console=mmio,0xFED00000").0.console,
+            Console::Mmio {
+                address: 0xfed0_0000,
+                dword: false
+            }
+        );
+        let (args, bad) = parse(
+            "console=mmio,0 console=mmio16,0x1000 console=mmio,1000 console=mmio32,0x10000000000000",
+        );
+        assert_eq!(args.console, Console::Auto);
+        assert_eq!(bad.len(), 4);
     }
 
     #[test]

@@ -72,7 +72,8 @@ enum Scenario {
     PowerCutAhci,
     /// config/hello with no COM1: the log on the text screen.
     Screen,
-    /// config/hello with an SPCR table naming COM2: the log moves there.
+    /// config/hello with an SPCR table naming COM2: the log moves there;
+    /// then one naming a silent memory-mapped UART.
     Spcr,
 }
 
@@ -154,7 +155,7 @@ const CASES: [Case; 20] = [
         cpu: None,
     },
     Case {
-        name: "console: config/hello with an ACPI SPCR table naming COM2 (SeaBIOS): the kernel moves its console there",
+        name: "console: config/hello with an ACPI SPCR table naming COM2 (SeaBIOS): the kernel moves its console there; then one naming a memory-mapped 16550 where nothing answers: refused, COM1 kept",
         scenario: Scenario::Spcr,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
@@ -857,9 +858,19 @@ fn hello_disk(vm: &mut Vm, dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// An ACPI SPCR table (revision 4, 88 bytes) naming a 16550 at I/O port
-/// `port`, 115200 baud.
-fn spcr_table(port: u16) -> Vec<u8> {
+/// Where an SPCR table's 16550 is: its Generic Address Structure's
+/// address space (0 memory, 1 I/O), register width, access size and
+/// address.
+struct SpcrBase {
+    space: u8,
+    width: u8,
+    access: u8,
+    address: u64,
+}
+
+/// An ACPI SPCR table (revision 4, 88 bytes) naming a 16550 at `base`,
+/// 115200 baud.
+fn spcr_table(base: SpcrBase) -> Vec<u8> {
     let mut t = Vec::with_capacity(88);
     t.extend_from_slice(b"SPCR");
     t.extend_from_slice(&88u32.to_le_bytes());
@@ -872,9 +883,8 @@ fn spcr_table(port: u16) -> Vec<u8> {
     t.extend_from_slice(&1u32.to_le_bytes());
     t.push(0); // interface: full 16550
     t.extend_from_slice(&[0; 3]);
-    // The base address: I/O space, 8 bits wide, byte access.
-    t.extend_from_slice(&[1, 8, 0, 1]);
-    t.extend_from_slice(&u64::from(port).to_le_bytes());
+    t.extend_from_slice(&[base.space, base.width, 0, base.access]);
+    t.extend_from_slice(&base.address.to_le_bytes());
     t.push(1); // interrupt type: 8259
     t.push(3); // IRQ
     t.extend_from_slice(&0u32.to_le_bytes());
@@ -896,10 +906,60 @@ fn spcr_table(port: u16) -> Vec<u8> {
 
 /// Boots config/hello with COM1 present but discarding (`-serial null`)
 /// and COM2 captured, and an SPCR table naming COM2: the kernel must
-/// move its console there (and say so), and the run pass.
+/// move its console there (and say so), and the run pass. Then with an
+/// SPCR table naming a memory-mapped 16550 (32-bit registers) where
+/// nothing answers: the kernel maps it, finds it silent without waiting
+/// on it for ever, says so on COM1, and the run passes.
 fn run_spcr(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
+    run_spcr_com2(case, image, accel, dir)?;
+    let table = dir.join("spcr-mmio.bin");
+    fs::write(
+        &table,
+        spcr_table(SpcrBase {
+            space: 0,
+            width: 32,
+            access: 3,
+            address: 0x3f_0000_0000,
+        }),
+    )?;
+    let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
+    vm.debug_exit();
+    let acpi = format!("file={}", table.display());
+    vm.args(&["-acpitable", &acpi]);
+    hello_disk(&mut vm, dir, "spcr-mmio")?;
+    let log = dir.join("spcr-mmio.log");
+    let outcome = vm.run_captured(&log, Duration::from_secs(60))?;
+    let serial = &outcome.serial;
+    [
+        "console: the SPCR table's UART at 0x3f00000000 does not answer",
+        "console    16550 UART at I/O port 0x3f8",
+        "hello-client: all calls succeeded",
+    ]
+    .iter()
+    .find(|l| !serial.contains(*l))
+    .map_or(Ok(()), |l| Err(fail!("COM1 lacks {l:?}")))
+    .and_then(|()| expect_status(outcome.status, EXIT_SUCCESS))
+    .map_err(|e| {
+        fail!(
+            "memory-mapped SPCR UART: {}\n---- COM1 ({}) ----\n{serial}\n---- end ----",
+            e.0,
+            log.display()
+        )
+    })
+}
+
+fn run_spcr_com2(case: &Case, image: &Path, accel: Accel, dir: &Path) -> Result<()> {
     let table = dir.join("spcr.bin");
-    fs::write(&table, spcr_table(0x2f8))?;
+    // I/O space, 8 bits wide, byte access.
+    fs::write(
+        &table,
+        spcr_table(SpcrBase {
+            space: 1,
+            width: 8,
+            access: 1,
+            address: 0x2f8,
+        }),
+    )?;
     let mut vm = Vm::new(image, case.media, case.firmware, accel)?;
     vm.debug_exit();
     let acpi = format!("file={}", table.display());

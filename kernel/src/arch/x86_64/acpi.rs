@@ -9,7 +9,7 @@
 
 use super::layout::phys_to_virt;
 use super::multiboot::AcpiRoot;
-use acpi::address::AddressSpace;
+use acpi::address::{AddressSpace, GenericAddress};
 use acpi::sdt::madt::{Madt, MadtEntry};
 use acpi::sdt::mcfg::Mcfg;
 use acpi::sdt::spcr::{Spcr, SpcrInterfaceType};
@@ -112,12 +112,70 @@ pub struct Platform {
 /// The UART an SPCR table describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpcrUart {
-    /// A 16550-compatible UART at an I/O port, at this baud rate (0: as
-    /// the firmware left it).
+    /// A 16550-compatible UART at an I/O port, at this baud rate (0:
+    /// 115200, GRUB's).
     Port { port: u16, baud: u32 },
-    /// One the kernel does not drive (memory-mapped, or not a 16550):
-    /// what the table says, for the log.
+    /// A memory-mapped 16550-compatible UART: a register every `stride`
+    /// bytes from `address`, accessed as bytes or (`dword`) 32-bit words.
+    Mmio {
+        address: u64,
+        stride: u8,
+        dword: bool,
+        baud: u32,
+    },
+    /// One the kernel does not drive (not a 16550, or registers it cannot
+    /// reach): what the table says, for the log.
     Other { interface: u8, address: u64 },
+}
+
+/// The UART an SPCR table's interface type, base address and baud rate
+/// (0: not given) describe. A 16550 (or 16450, or one "with parameters in
+/// the GAS", or Intel's LPSS UART, a 16550 with 32-bit registers) at an
+/// I/O port or in memory is driven; a memory-mapped one's register width
+/// (8 or 32 bits) is its stride, and its access size (byte or dword; 0:
+/// the register width) how it is read and written.
+pub fn spcr_uart(interface: SpcrInterfaceType, base: GenericAddress, baud: u32) -> SpcrUart {
+    let other = SpcrUart::Other {
+        interface: interface_id(interface),
+        address: base.address,
+    };
+    let lpss = matches!(interface, SpcrInterfaceType::IntelLPSS);
+    if !lpss
+        && !matches!(
+            interface,
+            SpcrInterfaceType::Full16550
+                | SpcrInterfaceType::Full16450
+                | SpcrInterfaceType::Generic16550
+        )
+    {
+        return other;
+    }
+    match base.address_space {
+        AddressSpace::SystemIo => u16::try_from(base.address)
+            .ok()
+            .filter(|&p| p != 0 && p <= 0xfff8)
+            .map_or(other, |port| SpcrUart::Port { port, baud }),
+        AddressSpace::SystemMemory if base.address != 0 => {
+            let stride = match (base.bit_width, lpss) {
+                (32, _) | (0, true) => 4,
+                (8, false) | (0, false) => 1,
+                _ => return other,
+            };
+            let dword = match base.access_size {
+                3 => true,
+                1 => false,
+                0 => stride == 4,
+                _ => return other,
+            };
+            SpcrUart::Mmio {
+                address: base.address,
+                stride,
+                dword: dword || lpss,
+                baud,
+            }
+        }
+        _ => other,
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -181,25 +239,12 @@ impl Platform {
         }
         if let Some(spcr) = tables.find_table::<Spcr>() {
             let spcr = spcr.get();
-            let interface = spcr.interface_type();
-            let sixteen550 = matches!(
-                interface,
-                SpcrInterfaceType::Full16550 | SpcrInterfaceType::Full16450
-            );
-            platform.spcr = match spcr.base_address() {
-                Some(Ok(a)) if sixteen550 && a.address_space == AddressSpace::SystemIo => {
-                    u16::try_from(a.address).ok().map(|port| SpcrUart::Port {
-                        port,
-                        baud: spcr.baud_rate().map_or(0, |b| b.get()),
-                    })
-                }
-                Some(Ok(a)) => Some(SpcrUart::Other {
-                    interface: interface_id(interface),
-                    address: a.address,
-                }),
-                // Console redirection off, or an address the crate refused.
-                _ => None,
-            };
+            // Console redirection off, or an address the crate refused:
+            // no UART.
+            if let Some(Ok(base)) = spcr.base_address() {
+                let baud = spcr.baud_rate().map_or(0, |b| b.get());
+                platform.spcr = Some(spcr_uart(spcr.interface_type(), base, baud));
+            }
         }
         if let Some(mcfg) = tables.find_table::<Mcfg>() {
             for e in mcfg.get().entries() {
@@ -383,5 +428,92 @@ fn interface_id(t: SpcrInterfaceType) -> u8 {
         SpcrInterfaceType::Full16450 => 1,
         SpcrInterfaceType::ArmPL011 => 3,
         _ => 0xff,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gas(space: AddressSpace, bit_width: u8, access_size: u8, address: u64) -> GenericAddress {
+        GenericAddress {
+            address_space: space,
+            bit_width,
+            bit_offset: 0,
+            access_size,
+            address,
+        }
+    }
+
+    #[test]
+    fn spcr_names_port_and_memory_mapped_16550s() {
+        use AddressSpace::{SystemIo, SystemMemory};
+        use SpcrInterfaceType::*;
+        assert_eq!(
+            spcr_uart(Full16550, gas(SystemIo, 8, 1, 0x2f8), 115_200),
+            SpcrUart::Port {
+                port: 0x2f8,
+                baud: 115_200
+            }
+        );
+        // 32-bit registers, dword accesses (an "mmio32" UART).
+        assert_eq!(
+            spcr_uart(Generic16550, gas(SystemMemory, 32, 3, 0xfe03_2000), 0),
+            SpcrUart::Mmio {
+                address: 0xfe03_2000,
+                stride: 4,
+                dword: true,
+                baud: 0
+            }
+        );
+        // Byte registers; an access size left 0 follows the width.
+        assert_eq!(
+            spcr_uart(Full16550, gas(SystemMemory, 8, 0, 0xfed0_0000), 9600),
+            SpcrUart::Mmio {
+                address: 0xfed0_0000,
+                stride: 1,
+                dword: false,
+                baud: 9600
+            }
+        );
+        // Intel's LPSS UART takes 32-bit accesses whatever the GAS says.
+        assert_eq!(
+            spcr_uart(IntelLPSS, gas(SystemMemory, 0, 1, 0xfe04_0000), 0),
+            SpcrUart::Mmio {
+                address: 0xfe04_0000,
+                stride: 4,
+                dword: true,
+                baud: 0
+            }
+        );
+    }
+
+    #[test]
+    fn spcr_uarts_the_kernel_cannot_drive_are_named_not_used() {
+        use AddressSpace::{SystemIo, SystemMemory};
+        use SpcrInterfaceType::*;
+        let other = |interface, address| SpcrUart::Other { interface, address };
+        // An Arm PL011, a 16-bit register layout, a word access size, an
+        // I/O port past the 16-bit space, a memory UART at 0.
+        assert_eq!(
+            spcr_uart(ArmPL011, gas(SystemMemory, 32, 3, 0x900_0000), 0),
+            other(3, 0x900_0000)
+        );
+        assert_eq!(
+            spcr_uart(Full16550, gas(SystemMemory, 16, 2, 0x1000), 0),
+            other(0, 0x1000)
+        );
+        assert_eq!(
+            spcr_uart(Full16550, gas(SystemMemory, 8, 2, 0x1000), 0),
+            other(0, 0x1000)
+        );
+        assert_eq!(
+            spcr_uart(Full16550, gas(SystemIo, 8, 1, 0x1_0000), 0),
+            other(0, 0x1_0000)
+        );
+        assert_eq!(
+            spcr_uart(Full16550, gas(SystemMemory, 8, 1, 0), 0),
+            other(0, 0)
+        );
     }
 }

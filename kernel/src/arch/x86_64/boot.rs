@@ -12,7 +12,7 @@ use super::{
 };
 use crate::cmdline::{Args, Console, SelfTest};
 use crate::kprintln;
-use crate::memory::{FrameAllocator, FreeMemory, PhysRange, RangeSet};
+use crate::memory::{FrameAllocator, FreeMemory, PAGE_SIZE, PhysRange, RangeSet};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -68,8 +68,13 @@ fn screen_without_serial(boot: &BootInfo) {
 }
 
 /// Moves the console to the UART the firmware's SPCR table names, if it
-/// is one the kernel drives and it answers (else it stays where it is).
-fn spcr_console(spcr: Option<SpcrUart>) {
+/// is one the kernel drives and it answers (else it stays where it is);
+/// the pages a memory-mapped one's registers took, if it answered.
+fn spcr_console<const N: usize>(
+    spcr: Option<SpcrUart>,
+    tables: &mut KernelPageTables,
+    frames: &mut FrameAllocator<N>,
+) -> Option<PhysRange> {
     match spcr {
         Some(SpcrUart::Port { port, baud }) => {
             let was = serial::present();
@@ -84,12 +89,83 @@ fn spcr_console(spcr: Option<SpcrUart>) {
                 }
                 log::warn!("console: the SPCR table's UART at I/O port {port:#x} does not answer");
             }
+            None
         }
-        Some(SpcrUart::Other { interface, address }) => log::warn!(
-            "console: the SPCR table names a UART the kernel does not drive (interface {interface}, address {address:#x})"
-        ),
-        None => {}
+        Some(SpcrUart::Mmio {
+            address,
+            stride,
+            dword,
+            baud,
+        }) => match mmio_console(address, stride, dword, baud, tables, frames) {
+            Ok(pages) => {
+                log::info!(
+                    "console: the SPCR table's UART at {address:#x} ({baud} baud, 0: 115200)"
+                );
+                Some(pages)
+            }
+            Err(why) => {
+                log::warn!("console: the SPCR table's UART {why}");
+                None
+            }
+        },
+        Some(SpcrUart::Other { interface, address }) => {
+            log::warn!(
+                "console: the SPCR table names a UART the kernel does not drive (interface {interface}, address {address:#x})"
+            );
+            None
+        }
+        None => None,
     }
+}
+
+/// Why a memory-mapped console UART is not used.
+enum MmioConsoleError {
+    Unmapped(u64, super::paging::MapError),
+    Silent(u64),
+}
+
+impl fmt::Display for MmioConsoleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unmapped(address, e) => write!(f, "at {address:#x} cannot be mapped: {e:?}"),
+            Self::Silent(address) => write!(f, "at {address:#x} does not answer"),
+        }
+    }
+}
+
+/// Maps the memory-mapped 16550 at `address` uncached and moves the
+/// console to it, if it answers (else back to COM1, if that was there):
+/// the pages it maps, or why not.
+fn mmio_console<const N: usize>(
+    address: u64,
+    stride: u8,
+    dword: bool,
+    baud: u32,
+    tables: &mut KernelPageTables,
+    frames: &mut FrameAllocator<N>,
+) -> Result<PhysRange, MmioConsoleError> {
+    let first = address & !(PAGE_SIZE - 1);
+    let end = (address + serial::Uart::span(stride)).next_multiple_of(PAGE_SIZE);
+    let virt = tables
+        .map_device(frames, first, end - first)
+        .map_err(|e| MmioConsoleError::Unmapped(address, e))?;
+    let uart = serial::Uart::Mmio {
+        physical: address,
+        virt: virt + (address - first),
+        stride,
+        dword,
+    };
+    let was = serial::present();
+    // SAFETY: the registers were just mapped uncached, for the rest of the
+    // program; the kernel keeps their pages out of the device memory it
+    // gives the root task (`kernel_devices`), so nothing else maps them.
+    if unsafe { serial::use_uart(Some(uart), baud) } {
+        return Ok(PhysRange::new(first, end));
+    }
+    if was {
+        serial::use_port(Some(serial::COM1), 0);
+    }
+    Err(MmioConsoleError::Silent(address))
 }
 
 /// Entered from `entry.rs` on the boot stack, in the higher half, with the
@@ -117,7 +193,9 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         Console::Screen => {
             serial::use_port(None, 0);
         }
-        Console::Auto => {}
+        // A memory-mapped UART once the kernel's own tables can map it
+        // uncached; COM1 until then.
+        Console::Auto | Console::Mmio { .. } => {}
     }
     screen_without_serial(&boot);
     SELF_TEST.store(args.self_test.is_some(), Ordering::Relaxed);
@@ -170,9 +248,18 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         Ok(p) => p,
         Err(e) => fatal(format_args!("cannot read the ACPI tables: {e:?}")),
     };
-    if args.console == Console::Auto {
-        spcr_console(platform.spcr);
-    }
+    // The page(s) of a memory-mapped console UART: the kernel's, kept out
+    // of the device memory init is given.
+    let uart_pages = match args.console {
+        Console::Auto => spcr_console(platform.spcr, &mut tables, &mut frames),
+        Console::Mmio { address, dword } => {
+            let stride = if dword { 4 } else { 1 };
+            mmio_console(address, stride, dword, 0, &mut tables, &mut frames)
+                .map_err(|why| log::warn!("console: `console=` {why}"))
+                .ok()
+        }
+        Console::Serial(_) | Console::Screen => None,
+    };
 
     pic::disable();
     let apic_mode = if features.x2apic {
@@ -210,12 +297,18 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         .modules()
         .find(|m| m.name == roottask::MODULE_NAME)
         .map(|module| {
-            let mut kernel_devices = [platform.local_apic_address; 9];
-            for (slot, io) in kernel_devices[1..]
+            // The local APIC, the IOAPICs and a memory-mapped console
+            // UART (two pages at most).
+            let mut kernel_devices = [platform.local_apic_address; 11];
+            for (slot, io) in kernel_devices[1..9]
                 .iter_mut()
                 .zip(platform.ioapics.as_slice())
             {
                 *slot = io.address;
+            }
+            if let Some(pages) = uart_pages {
+                kernel_devices[9] = pages.start;
+                kernel_devices[10] = pages.end - PAGE_SIZE;
             }
             let devices = roottask::device_space(&memory.ram, &kernel_devices);
             let others = boot.modules().filter(|m| m.name != roottask::MODULE_NAME);
@@ -245,7 +338,7 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
         timer,
         features,
         root_task: root_task.as_ref(),
-        console: (serial::port(), screen::on()),
+        console: (serial::uart(), screen::on()),
     };
     kprintln!("{summary}");
 
@@ -394,9 +487,9 @@ struct Summary<'a> {
     timer: Timer,
     features: cpu::Features,
     root_task: Option<&'a roottask::RootTask>,
-    /// The console UART's port, and whether the screen is the console:
-    /// read before the summary is printed (printing holds the console).
-    console: (Option<u16>, bool),
+    /// The console UART, and whether the screen is the console: read
+    /// before the summary is printed (printing holds the console).
+    console: (Option<serial::Uart>, bool),
 }
 
 impl fmt::Display for Summary<'_> {
@@ -414,7 +507,7 @@ impl fmt::Display for Summary<'_> {
             self.boot.loader_name()
         )?;
         match self.console {
-            (Some(port), _) => write!(f, "  console    16550 UART at I/O port {port:#x}")?,
+            (Some(uart), _) => write!(f, "  console    16550 UART at {uart}")?,
             (None, true) => write!(f, "  console    the screen (no serial port)")?,
             (None, false) => write!(f, "  console    none")?,
         }
