@@ -22,7 +22,9 @@
 //! memcached on 11211.
 
 use crate::bench::{ICOUNT, crashed, thousands};
+use crate::bench_tap;
 use crate::build::{self, Profile};
+use crate::cli::BenchNet;
 use crate::compose;
 use crate::machine::{self, HostPorts, Machine};
 use crate::memcaslap;
@@ -31,6 +33,7 @@ use crate::redisbench;
 use crate::{Result, fail};
 use std::fmt::Write as _;
 use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -59,7 +62,9 @@ const LINUX_BUILD_DIR: &str = "/tmp/linux-guest-build";
 const LINUX_KERNEL: &str = "vmlinuz";
 const LINUX_INITRD: &str = "initramfs.cpio.gz";
 /// The baseline's `/init` reads its address from the command line.
-const LINUX_APPEND: &str = "console=ttyS0 quiet panic=-1 lg.ip=10.0.2.15/24 lg.gw=10.0.2.2";
+const LINUX_APPEND: &str = "console=ttyS0 quiet panic=-1";
+/// The Linux guest's address and gateway on QEMU's user networking.
+const LINUX_USER_NET: &str = "lg.ip=10.0.2.15/24 lg.gw=10.0.2.2";
 
 /// The service compared, and its suite's name on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +162,8 @@ pub struct Settings {
     /// build.sh's output in `$LG_OUT` or /tmp/linux-guest-build.
     pub linux_kernel: Option<PathBuf>,
     pub linux_initrd: Option<PathBuf>,
+    /// User networking or a tap device (`--net`).
+    pub net: BenchNet,
 }
 
 /// The systems compared.
@@ -392,11 +399,13 @@ fn linux_files(s: &Settings) -> Result<(PathBuf, PathBuf)> {
     Ok((kernel, initrd))
 }
 
-/// The host's ports forwarded to each system's RESP and memcached ports.
+/// Where the load generator reaches each system's RESP and memcached
+/// servers: ports of 127.0.0.1 forwarded to the guest's, or the guest's
+/// own address on the tap device.
 #[derive(Clone, Copy, Debug)]
 struct Ports {
-    redis: u16,
-    memcached: u16,
+    redis: SocketAddr,
+    memcached: SocketAddr,
 }
 
 /// How long a guest may take, after its service answers, until the RESP
@@ -414,6 +423,7 @@ struct Setup {
     dir: PathBuf,
     requests: u64,
     run_timeout: Duration,
+    net: BenchNet,
 }
 
 /// Lines of Basalt's serial log that mark where a boot's time goes, and
@@ -490,20 +500,28 @@ fn boot<T>(
 
 impl Setup {
     /// `system`'s machine, its RESP and memcached ports forwarded from
-    /// free ports of 127.0.0.1, under `-icount` if `icount`.
+    /// free ports of 127.0.0.1 (or reached on the tap device), under
+    /// `-icount` if `icount`.
     fn vm(&self, system: System, icount: bool) -> Result<(Vm, Ports)> {
-        let ports = Ports {
-            redis: machine::free_port()?,
-            memcached: machine::free_port()?,
+        let (redis, memcached) = (machine::free_port()?, machine::free_port()?);
+        let ports = match self.net {
+            BenchNet::User => Ports {
+                redis: machine::local(redis),
+                memcached: machine::local(memcached),
+            },
+            BenchNet::Tap => Ports {
+                redis: bench_tap::guest(6379),
+                memcached: bench_tap::guest(11211),
+            },
         };
-        let (mut vm, machine) = match system {
+        let (mut vm, mut machine) = match system {
             System::Basalt => {
                 let machine = Machine::for_system(
                     &self.basalt,
                     HostPorts {
-                        redis: Some(ports.redis),
+                        redis: Some(redis),
                         http: Some(machine::free_port()?),
-                        memcached: Some(ports.memcached),
+                        memcached: Some(memcached),
                     },
                 )?;
                 let least = machine::least_memory_mib(&self.basalt);
@@ -516,16 +534,25 @@ impl Setup {
                 (vm, machine)
             }
             System::Linux => {
+                let net = match self.net {
+                    BenchNet::User => LINUX_USER_NET.to_owned(),
+                    BenchNet::Tap => {
+                        format!("lg.ip={}/24 lg.gw={}", bench_tap::GUEST, bench_tap::HOST)
+                    }
+                };
                 let vm = Vm::linux(
                     &self.linux_kernel,
                     &self.linux_initrd,
-                    LINUX_APPEND,
+                    &format!("{LINUX_APPEND} {net}"),
                     self.accel,
                 )?;
-                let machine = Machine::linux_baseline(ports.redis, ports.memcached, MEMORY_MIB);
+                let machine = Machine::linux_baseline(redis, memcached, MEMORY_MIB);
                 (vm, machine)
             }
         };
+        if self.net == BenchNet::Tap {
+            machine.tap = Some((bench_tap::TAP.to_owned(), bench_tap::MAC.to_owned()));
+        }
         vm.memory_mib(MEMORY_MIB);
         // A fresh disk for every boot: each run starts from an empty store.
         let disk = self.dir.join("kvs-basalt-disk.img");
@@ -689,6 +716,25 @@ impl Setup {
     }
 }
 
+/// A copy of config/default whose net server takes the tap device's
+/// static address (there is no DHCP server on the tap).
+fn tap_config(dir: &Path) -> Result<PathBuf> {
+    let config = crate::selftest::test_config(dir, "default", &[], "")?;
+    let net = config.join("net.toml");
+    let text = fs::read_to_string(&net)?;
+    let dhcp = "address = \"dhcp\"";
+    if !text.contains(dhcp) {
+        return Err(fail!("{} sets no `{dhcp}` to replace", net.display()));
+    }
+    let fixed = format!(
+        "address = \"{}/24\"\ngateway = \"{}\"",
+        bench_tap::GUEST,
+        bench_tap::HOST
+    );
+    fs::write(&net, text.replacen(dhcp, &fixed, 1))?;
+    Ok(config)
+}
+
 /// `cargo xtask bench kvs|memcached`.
 pub fn run(s: &Settings) -> Result<()> {
     if s.icount && s.accel == Accel::Kvm {
@@ -697,13 +743,23 @@ pub fn run(s: &Settings) -> Result<()> {
     if s.requests == 0 || s.reps == 0 {
         return Err(fail!("--requests and --reps must be at least 1"));
     }
+    if s.net == BenchNet::Tap && !bench_tap::inside() {
+        return bench_tap::run_inside();
+    }
     let suite = s.service.suite();
     let (linux_kernel, linux_initrd) = linux_files(s)?;
     let dir = build::target_dir().join("bench");
     fs::create_dir_all(&dir)?;
     let basalt_iso = dir.join(format!("{suite}.iso"));
-    let basalt = compose::system_image(None, Profile::Release, &basalt_iso)?
-        .ok_or_else(|| fail!("bench {suite} needs config/default"))?;
+    let basalt = match s.net {
+        BenchNet::User => compose::system_image(None, Profile::Release, &basalt_iso)?
+            .ok_or_else(|| fail!("bench {suite} needs config/default"))?,
+        BenchNet::Tap => compose::compose(
+            &tap_config(&dir)?,
+            compose::Binaries::Build(Profile::Release),
+            &basalt_iso,
+        )?,
+    };
     let run_timeout = Duration::from_secs(
         s.timeout_secs
             .unwrap_or(RUN_SLACK_SECS + 2 * s.requests / MIN_RATE),
@@ -718,14 +774,19 @@ pub fn run(s: &Settings) -> Result<()> {
         dir,
         requests: s.requests,
         run_timeout,
+        net: s.net,
     };
     let accel = match s.accel {
         Accel::Tcg => "TCG",
         Accel::Kvm => "KVM",
     };
+    let net = match s.net {
+        BenchNet::User => "user networking".to_owned(),
+        BenchNet::Tap => format!("tap device {} (no vhost)", bench_tap::TAP),
+    };
     println!(
         "== {}, {} requests a row; {} boots of each system, {accel}, q35, {MEMORY_MIB} MiB, \
-         1 vCPU, virtio-net on user networking; each run limited to {} s",
+         1 vCPU, virtio-net on {net}; each run limited to {} s",
         s.service.workload(),
         s.requests,
         s.reps,
@@ -938,6 +999,7 @@ mod tests {
             timeout_secs: None,
             linux_kernel: Some(PathBuf::from("/nonexistent/vmlinuz")),
             linux_initrd: Some(PathBuf::from("/nonexistent/initramfs.cpio.gz")),
+            net: BenchNet::User,
         };
         let e = linux_files(&s).unwrap_err().0;
         assert!(

@@ -350,6 +350,20 @@ pub struct ServiceBenchArgs {
     /// bench/linux-guest/build.sh wrote].
     #[arg(long, value_name = "FILE")]
     pub linux_initrd: Option<PathBuf>,
+    /// How the load generator reaches the guests.
+    #[arg(long, value_enum, default_value_t = BenchNet::User)]
+    pub net: BenchNet,
+}
+
+/// The network between the load generator and the guests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchNet {
+    /// QEMU's user networking, the guest's ports forwarded from 127.0.0.1.
+    #[default]
+    User,
+    /// A tap device in a network namespace the bench creates and removes
+    /// (needs root): no user-mode network stack between them.
+    Tap,
 }
 
 /// What `cargo xtask fuzz` fuzzes.

@@ -257,9 +257,10 @@ mod tests {
         };
         let blob = extract("/boot/module1", "manifest.bin");
         assert_eq!(Manifest::decode(&blob), Ok(m));
+        // An ELF module goes in as the loaders read it (`image::loadable`).
         assert_eq!(
             extract("/boot/module3", "module3"),
-            stand_in_elf("hello-client")
+            crate::image::loadable(&stand_in_elf("hello-client"))
         );
         let cfg = String::from_utf8(extract("/boot/grub/grub.cfg", "grub.cfg")).unwrap();
         for line in [

@@ -952,7 +952,12 @@ fn memcached_after_reboot(port: u16) -> Result<()> {
 /// prints each test's rate.
 fn benchmark(redis_port: u16, log: &Path) -> Result<()> {
     let started = Instant::now();
-    let output = redisbench::run(redis_port, &BENCHMARK_ARGS, BENCHMARK_TIMEOUT, log)?;
+    let output = redisbench::run(
+        crate::machine::local(redis_port),
+        &BENCHMARK_ARGS,
+        BENCHMARK_TIMEOUT,
+        log,
+    )?;
     let rates = redisbench::check(&output, &BENCHMARK_TESTS)?;
     println!(
         "     redis-benchmark {} ({:.0} s), requests/s:",
@@ -1020,7 +1025,7 @@ fn boot_on(
         serial.contains("resp: listening on port")
             && serial.contains("http: listening on port")
             && serial.contains("memcached: listening on port")
-            && answers_redis(redis_port)
+            && answers_redis(crate::machine::local(redis_port))
     };
     let served = vm.serve(log, BOOT_TIMEOUT, ready, || checks(ports, &qmp))?;
     let serial = served.serial;

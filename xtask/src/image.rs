@@ -44,6 +44,56 @@ fn grub_cfg(contents: &Contents<'_>) -> String {
     cfg
 }
 
+/// `bytes` as the loaders read it, if it is an ELF64 little-endian file:
+/// cut after the last byte a program header covers, with its section
+/// header table dropped (`e_shoff`, `e_shnum` and `e_shstrndx` zeroed).
+/// Init and the kernel load components by their program headers alone;
+/// the debug information and symbols after the loaded segments (nine
+/// tenths of a release binary, which GRUB would read from the boot medium
+/// at every boot) stay in `target/`, where `addr2line` reads them. Any
+/// other file, or an ELF whose headers do not fit it, comes back as is.
+pub fn loadable(bytes: &[u8]) -> Vec<u8> {
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    /// Bytes of the ELF64 header, which the cut always keeps.
+    const HEADER: u64 = 64;
+    // ELF magic, 64-bit, little-endian, a whole header.
+    if !bytes.starts_with(b"\x7fELF")
+        || bytes.get(4) != Some(&2)
+        || bytes.get(5) != Some(&1)
+        || (bytes.len() as u64) < HEADER
+    {
+        return bytes.to_vec();
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return bytes.to_vec();
+    };
+    let mut end = (phoff + u64::from(phentsize) * u64::from(phnum)).max(HEADER);
+    for i in 0..u64::from(phnum) {
+        let at = (phoff + i * u64::from(phentsize)) as usize;
+        let (Some(offset), Some(filesz)) = (u64_at(at + 0x08), u64_at(at + 0x20)) else {
+            return bytes.to_vec();
+        };
+        end = end.max(offset.saturating_add(filesz));
+    }
+    if end > bytes.len() as u64 {
+        return bytes.to_vec();
+    }
+    let mut cut = bytes[..end as usize].to_vec();
+    cut[0x28..0x30].fill(0); // e_shoff
+    cut[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
+    cut
+}
+
 /// Writes the image for `contents` to `out`.
 pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
     tools::require(&tools::IMAGE)?;
@@ -59,8 +109,9 @@ pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
     fs::copy(contents.kernel, boot.join("basalt-kernel"))
         .map_err(|e| fail!("cannot copy {}: {e}", contents.kernel.display()))?;
     for (i, m) in contents.modules.iter().enumerate() {
-        fs::copy(&m.path, boot.join(format!("module{i}")))
-            .map_err(|e| fail!("cannot copy module {}: {e}", m.path.display()))?;
+        let bytes =
+            fs::read(&m.path).map_err(|e| fail!("cannot read module {}: {e}", m.path.display()))?;
+        fs::write(boot.join(format!("module{i}")), loadable(&bytes))?;
     }
     fs::write(boot.join("grub").join("grub.cfg"), grub_cfg(contents))?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -183,5 +234,60 @@ mod tests {
         assert!(cfg.contains("terminal_output serial console\n"));
         assert!(cfg.contains("multiboot2 /boot/basalt-kernel test=boot\n"));
         assert!(cfg.contains("module2 /boot/module0 init\n"));
+    }
+
+    /// An ELF64 executable: two PT_LOAD segments (`a` at 0x1000, `b` at
+    /// 0x2000), then `tail` (debug sections), the section header table
+    /// said to be at its end.
+    fn elf(a: &[u8], b: &[u8], tail: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 0x2000 + b.len()];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2;
+        f[5] = 1;
+        f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        f[0x28..0x30].copy_from_slice(&((0x2000 + b.len() + tail.len()) as u64).to_le_bytes());
+        f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        f[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
+        f[0x3c..0x3e].copy_from_slice(&15u16.to_le_bytes());
+        f[0x3e..0x40].copy_from_slice(&13u16.to_le_bytes());
+        for (i, (offset, data)) in [(0x1000u64, a), (0x2000, b)].into_iter().enumerate() {
+            let ph = 64 + 56 * i;
+            f[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
+            f[ph + 8..ph + 16].copy_from_slice(&offset.to_le_bytes());
+            f[ph + 0x20..ph + 0x28].copy_from_slice(&(data.len() as u64).to_le_bytes());
+            f[offset as usize..offset as usize + data.len()].copy_from_slice(data);
+        }
+        f.extend_from_slice(tail);
+        f
+    }
+
+    #[test]
+    fn modules_keep_what_is_loaded_and_lose_the_rest() {
+        let full = elf(b"text", b"rodata+data", &[0xdb; 5000]);
+        let cut = loadable(&full);
+        assert_eq!(cut.len(), 0x2000 + b"rodata+data".len());
+        // Everything the program headers cover is unchanged...
+        assert_eq!(cut[0x40..], full[0x40..cut.len()]);
+        assert_eq!(cut[..0x28], full[..0x28]);
+        // ... and no section headers are claimed.
+        assert!(cut[0x28..0x30].iter().all(|&b| b == 0));
+        assert!(cut[0x3c..0x40].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn other_files_and_lying_elves_are_copied_as_they_are() {
+        let manifest = b"BSLTMANI not an ELF".to_vec();
+        assert_eq!(loadable(&manifest), manifest);
+        let mut short = elf(b"text", b"data", b"");
+        short.truncate(0x1800);
+        assert_eq!(loadable(&short), short);
+        let mut elf32 = elf(b"text", b"data", b"tail");
+        elf32[4] = 1;
+        assert_eq!(loadable(&elf32), elf32);
+        assert_eq!(loadable(b"\x7fELF\x02\x01"), b"\x7fELF\x02\x01");
+        // No program headers: the header alone, what follows it dropped.
+        let mut bare = elf(b"", b"", b"tail");
+        bare[0x38..0x3a].fill(0);
+        assert_eq!(loadable(&bare).len(), 64);
     }
 }

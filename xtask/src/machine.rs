@@ -171,6 +171,9 @@ pub struct Machine {
     /// [`NICS`]).
     pub nic: Option<PciId>,
     pub forwards: Vec<Forward>,
+    /// The NIC on this tap device with this MAC address instead of QEMU's
+    /// user networking (then nothing is forwarded).
+    pub tap: Option<(String, String)>,
 }
 
 /// Host ports the user asked for instead of the guest's (`--redis-port`,
@@ -269,6 +272,7 @@ impl Machine {
                 forward(redis, &FRONT_ENDS[0]),
                 forward(memcached, &FRONT_ENDS[2]),
             ],
+            tap: None,
         }
     }
 
@@ -294,15 +298,24 @@ impl Machine {
             .and_then(|id| NICS.iter().find(|(n, _, _)| *n == id))
             .map(|(_, _, model)| *model);
         if let Some(model) = model {
-            let forwards: String = self
-                .forwards
-                .iter()
-                .map(|f| format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest))
-                .collect();
             args.push("-netdev".into());
-            args.push(format!("user,id=net0{forwards}"));
-            args.push("-device".into());
-            args.push(with_option(model, "netdev=net0"));
+            match &self.tap {
+                None => {
+                    let forwards: String = self
+                        .forwards
+                        .iter()
+                        .map(|f| format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest))
+                        .collect();
+                    args.push(format!("user,id=net0{forwards}"));
+                    args.push("-device".into());
+                    args.push(with_option(model, "netdev=net0"));
+                }
+                Some((tap, mac)) => {
+                    args.push(format!("tap,id=net0,ifname={tap},script=no,downscript=no"));
+                    args.push("-device".into());
+                    args.push(with_option(model, &format!("netdev=net0,mac={mac}")));
+                }
+            }
         }
         args
     }
@@ -426,28 +439,24 @@ pub fn announce_when_ready(forwards: Vec<Forward>, patience: Duration) {
     });
 }
 
-/// Whether a RESP server on 127.0.0.1:`port` answers PING.
-pub fn answers_redis(port: u16) -> bool {
-    answers(Forward {
-        host: port,
-        guest: port,
-        probe: Probe::Redis,
-    })
+/// 127.0.0.1:`port`, where QEMU's user networking forwards a guest port.
+pub fn local(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
-/// Whether a memcached on 127.0.0.1:`port` answers `version`.
-pub fn answers_memcached(port: u16) -> bool {
-    answers(Forward {
-        host: port,
-        guest: port,
-        probe: Probe::Memcached,
-    })
+/// Whether a RESP server at `address` answers PING.
+pub fn answers_redis(address: SocketAddr) -> bool {
+    answers_at(address, Probe::Redis)
 }
 
-/// The clock of the RESP server on 127.0.0.1:`port`: its answer to
-/// `TIME`, as time since the Unix epoch.
-pub fn redis_time(port: u16) -> Result<Duration> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+/// Whether a memcached at `address` answers `version`.
+pub fn answers_memcached(address: SocketAddr) -> bool {
+    answers_at(address, Probe::Memcached)
+}
+
+/// The clock of the RESP server at `address`: its answer to `TIME`, as
+/// time since the Unix epoch.
+pub fn redis_time(address: SocketAddr) -> Result<Duration> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.write_all(b"TIME\r\n")?;
@@ -460,7 +469,7 @@ pub fn redis_time(port: u16) -> Result<Duration> {
         let n = stream.read(&mut buf)?;
         if n == 0 || reply.len() > 1024 {
             return Err(fail!(
-                "TIME on port {port} answered {:?}",
+                "TIME at {address} answered {:?}",
                 String::from_utf8_lossy(&reply)
             ));
         }
@@ -486,11 +495,17 @@ fn parse_time(reply: &[u8]) -> Option<Duration> {
     (micros < 1_000_000).then(|| Duration::from_secs(seconds) + Duration::from_micros(micros))
 }
 
-/// Whether the service behind `f` answers its probe now. QEMU accepts a
-/// forwarded connection before the guest does, so only an answer counts.
+/// Whether the service behind `f` answers its probe now.
 fn answers(f: Forward) -> bool {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, f.host));
-    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) else {
+    answers_at(local(f.host), f.probe)
+}
+
+/// Whether the service at `address` answers `probe` now. QEMU accepts a
+/// forwarded connection before the guest does, so only an answer counts.
+fn answers_at(address: SocketAddr, probe: Probe) -> bool {
+    // On a tap device nothing answers a guest that is not up yet: the
+    // connection times out, and this wait too rounds a boot's time up.
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(250)) else {
         return false;
     };
     // QEMU's user networking accepts the connection whether or not the
@@ -499,7 +514,7 @@ fn answers(f: Forward) -> bool {
     // rounding up to this wait (it used to be 2 s, and every boot to
     // first PONG measured about 4.2 s).
     let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
-    let (request, wanted): (&[u8], &[u8]) = match f.probe {
+    let (request, wanted): (&[u8], &[u8]) = match probe {
         Probe::Redis => (b"PING\r\n", b"+PONG"),
         Probe::Http => (
             b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
@@ -600,6 +615,22 @@ mod tests {
                 "user,id=net0,hostfwd=tcp:127.0.0.1:16379-:6379,hostfwd=tcp:127.0.0.1:8081-:8081",
                 "-device",
                 "virtio-net-pci,netdev=net0",
+            ]
+        );
+        // On a tap device (the bench's `--net tap`): nothing forwarded,
+        // the MAC the namespace's neighbour entry names.
+        let tapped = Machine {
+            tap: Some(("bbtap0".into(), "52:54:00:12:34:56".into())),
+            ..machine
+        };
+        let args = tapped.qemu_args(Path::new("/tmp/d.img"));
+        assert_eq!(
+            args[4..],
+            [
+                "-netdev",
+                "tap,id=net0,ifname=bbtap0,script=no,downscript=no",
+                "-device",
+                "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56",
             ]
         );
     }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_service;
+mod bench_tap;
 mod build;
 mod cli;
 mod compose;
@@ -229,6 +230,7 @@ fn execute(command: Command) -> Result<()> {
                         timeout_secs: k.timeout,
                         linux_kernel: k.linux_kernel,
                         linux_initrd: k.linux_initrd,
+                        net: k.net,
                     })?
                 }
                 Suite::Ipc(a) | Suite::KvsIpc(a) => {

@@ -1,6 +1,6 @@
 //! Debian's `memcaslap` (libmemcached-tools' load generator, memaslap)
-//! against a memcached behind a port of 127.0.0.1 (Basalt's front end or
-//! Linux's memcached, through QEMU's port forwarding), bounded in time,
+//! against a memcached (Basalt's front end or Linux's memcached, through
+//! QEMU's port forwarding or on a tap device), bounded in time,
 //! and what its summary says. `cargo xtask bench memcached` runs it.
 //!
 //! memcaslap takes its mix of commands and its key and value sizes from a
@@ -11,6 +11,7 @@ use crate::qemu;
 use crate::redisbench::tail;
 use crate::{Result, fail};
 use std::fs::{self, File};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,18 +41,18 @@ fn config(load: Load) -> String {
     )
 }
 
-/// Runs memcaslap against 127.0.0.1:`port` with `load`, its configuration
+/// Runs memcaslap against the memcached at `server` with `load`, its configuration
 /// written next to `log` and its output going to `log`, and kills it at
 /// `timeout`. Returns its requests per second, or why it failed: it could
 /// not start, ran out of time, exited with a failure status, or its
 /// summary is missing or shows fewer requests than asked or a get that
 /// missed (every get of this mix asks for a key it set).
-pub fn run(port: u16, load: Load, timeout: Duration, log: &Path) -> Result<f64> {
+pub fn run(server: SocketAddr, load: Load, timeout: Duration, log: &Path) -> Result<f64> {
     let cfg = log.with_extension("cfg");
     fs::write(&cfg, config(load))?;
     let file = File::create(log).map_err(|e| fail!("cannot create {}: {e}", log.display()))?;
     let args = [
-        format!("--servers=127.0.0.1:{port}"),
+        format!("--servers={server}"),
         format!("--cfg_cmd={}", cfg.display()),
         format!("--execute_number={}", load.requests),
         format!("--concurrency={}", load.concurrency),

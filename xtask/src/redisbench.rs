@@ -1,11 +1,11 @@
-//! Debian's `redis-benchmark` against a RESP server behind a port of
-//! 127.0.0.1 (Basalt's or Linux's, through QEMU's port forwarding), bounded
-//! in time, and what its `-q` output says. The end-to-end boot test and
+//! Debian's `redis-benchmark` against a RESP server (Basalt's or Linux's,
+//! through QEMU's port forwarding or on a tap device), bounded in time, and what its `-q` output says. The end-to-end boot test and
 //! `cargo xtask bench kvs` both run it through here.
 
 use crate::qemu;
 use crate::{Result, fail};
 use std::fs::{self, File};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,15 +26,16 @@ pub struct Rate {
     pub per_second: f64,
 }
 
-/// Runs `redis-benchmark -h 127.0.0.1 -p <port> <args>`, its standard
-/// output and error both going to `log`, and kills it at `timeout`.
-/// Returns the output, or why it failed: it could not start, it ran out of
-/// time or it exited with a failure status (its output's end quoted).
-pub fn run(port: u16, args: &[&str], timeout: Duration, log: &Path) -> Result<String> {
+/// Runs `redis-benchmark -h <ip> -p <port> <args>` against `server`, its
+/// standard output and error both going to `log`, and kills it at
+/// `timeout`. Returns the output, or why it failed: it could not start,
+/// it ran out of time or it exited with a failure status (its output's
+/// end quoted).
+pub fn run(server: SocketAddr, args: &[&str], timeout: Duration, log: &Path) -> Result<String> {
     let file = File::create(log).map_err(|e| fail!("cannot create {}: {e}", log.display()))?;
-    let port = port.to_string();
+    let (host, port) = (server.ip().to_string(), server.port().to_string());
     let mut child = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &port])
+        .args(["-h", &host, "-p", &port])
         .args(args)
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)

@@ -380,13 +380,7 @@ impl<H: Host> Interpreter<H> {
             }
             op @ (0x8a | 0x8b | 0x8c | 0x8d | 0x8f) => {
                 r.pos += 1;
-                let source = self.term_arg(r, f)?;
-                let Value::Buffer(buffer) = self.deref(source)? else {
-                    return Err(Error::Type {
-                        expected: "a buffer",
-                        at,
-                    });
-                };
+                let buffer = self.buffer(r, f)?;
                 let index = self.integer(r, f)?;
                 let name = r.name()?;
                 let (bit_offset, bits) = match op {
@@ -490,13 +484,7 @@ impl<H: Host> Interpreter<H> {
             }
             0x13 => {
                 r.pos += 2;
-                let source = self.term_arg(r, f)?;
-                let Value::Buffer(buffer) = self.deref(source)? else {
-                    return Err(Error::Type {
-                        expected: "a buffer",
-                        at,
-                    });
-                };
+                let buffer = self.buffer(r, f)?;
                 let bit_offset = self.integer(r, f)?;
                 let bits = self.integer(r, f)?;
                 let name = r.name()?;
@@ -586,6 +574,18 @@ impl<H: Host> Interpreter<H> {
             }
         }
         Ok(())
+    }
+
+    /// An operand that must be a buffer (the source of a buffer field).
+    fn buffer(&mut self, r: &mut Reader, f: &mut Frame) -> Result<Rc<RefCell<Vec<u8>>>, Error> {
+        let at = r.pos;
+        match self.term_arg(r, f).and_then(|v| self.deref(v))? {
+            Value::Buffer(buffer) => Ok(buffer),
+            _ => Err(Error::Type {
+                expected: "a buffer",
+                at,
+            }),
+        }
     }
 
     fn integer(&mut self, r: &mut Reader, f: &mut Frame) -> Result<u64, Error> {

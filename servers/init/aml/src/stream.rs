@@ -59,17 +59,8 @@ impl<'a> Reader<'a> {
     /// counts its own bytes), checked against the code.
     pub fn package_end(&mut self) -> Result<usize, Error> {
         let start = self.pos;
-        let lead = self.byte()?;
-        let extra = usize::from(lead >> 6);
-        let mut length = if extra == 0 {
-            usize::from(lead & 0x3f)
-        } else {
-            usize::from(lead & 0x0f)
-        };
-        for i in 0..extra {
-            length |= usize::from(self.byte()?) << (4 + 8 * i);
-        }
-        let end = start + length;
+        // At most 28 bits: it fits.
+        let end = start + self.package_length()? as usize;
         if end > self.code.len() || end < self.pos {
             return Err(Error::Truncated { at: start });
         }
