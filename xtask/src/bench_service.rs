@@ -319,10 +319,32 @@ fn table(service: Service, r: &Results) -> String {
             "\nwhere Basalt's boot goes (median s from QEMU's start, as its serial log shows):"
         );
         for (i, (_, what)) in BOOT_MARKS.iter().enumerate() {
-            let at: Vec<f64> = r.marks.iter().filter_map(|m| m.0[i]).collect();
+            let at: Vec<f64> = r.marks.iter().filter_map(|m| m.at[i]).collect();
             let _ = writeln!(out, "  {what:<28} {}", secs(median(&at)));
         }
         let _ = writeln!(out, "  {:<28} {}", service.boot_title(), secs(b));
+        let mut names: Vec<&str> = Vec::new();
+        for (name, _) in r.marks.iter().flat_map(|m| &m.builds) {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        if !names.is_empty() {
+            let _ = writeln!(
+                out,
+                "init's build of each component (median ms, as it logs it):"
+            );
+            for name in names {
+                let ms: Vec<f64> = r
+                    .marks
+                    .iter()
+                    .flat_map(|m| &m.builds)
+                    .filter(|(n, _)| n == name)
+                    .map(|&(_, ms)| ms as f64)
+                    .collect();
+                let _ = writeln!(out, "  {name:<28} {}", whole(median(&ms)));
+            }
+        }
     }
     let _ = writeln!(out, "\nevery run, requests/s:");
     let width = service
@@ -439,18 +461,38 @@ const BOOT_MARKS: [(&str, &str); 6] = [
 
 /// Seconds from QEMU's start to each of [`BOOT_MARKS`], as first seen in
 /// the serial log (the log is looked at every 100 ms or so).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Marks([Option<f64>; BOOT_MARKS.len()]);
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Marks {
+    at: [Option<f64>; BOOT_MARKS.len()],
+    /// How long init took to build each component, as it logs it (`init:
+    /// started net (generation 1, priority 100) in 120 ms`): the first
+    /// generation's, in start order.
+    builds: Vec<(String, u64)>,
+}
 
 impl Marks {
     /// Notes the marks in `serial` not seen before, at `secs`.
     fn see(&mut self, serial: &str, secs: f64) {
-        for (seen, (line, _)) in self.0.iter_mut().zip(BOOT_MARKS) {
+        for (seen, (line, _)) in self.at.iter_mut().zip(BOOT_MARKS) {
             if seen.is_none() && serial.contains(line) {
                 *seen = Some(secs);
             }
         }
     }
+}
+
+/// Each component's first build time as init logs it in `serial`, in
+/// start order.
+fn component_builds(serial: &str) -> Vec<(String, u64)> {
+    serial
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_end().strip_prefix("init: started ")?;
+            let (name, rest) = rest.split_once(" (generation 1, ")?;
+            let ms = rest.rsplit_once(") in ")?.1.strip_suffix(" ms")?;
+            Some((name.to_owned(), ms.parse().ok()?))
+        })
+        .collect()
 }
 
 /// One boot of `vm`, its NIC forwarding `ports`, ready once `service`/// One boot of `vm`, its NIC forwarding `ports`, ready once `service`
@@ -482,6 +524,7 @@ fn boot<T>(
     if let Some(line) = crash {
         return Err(fail!("the serial log ({}) has `{line}`", log.display()));
     }
+    marks.builds = component_builds(&served.serial);
     served
         .result
         .map(|(secs, t)| (secs, t, marks))
@@ -905,15 +948,37 @@ mod tests {
             1.5,
         );
         assert_eq!(
-            m.0,
+            m.at,
             [Some(0.8), Some(1.0), Some(1.5), None, None, Some(1.5)]
         );
         let mut r = three_runs();
-        r.marks = vec![m, Marks([Some(0.6); 6]), Marks([Some(1.0); 6])];
+        let builds = |net, kvs| vec![("net".to_owned(), net), ("kvs".to_owned(), kvs)];
+        let at = |s| Marks {
+            at: [Some(s); 6],
+            builds: builds(10, 300),
+        };
+        m.builds = builds(20, 500);
+        r.marks = vec![m, at(0.6), at(1.0)];
         let t = table(Service::Redis, &r);
         assert!(t.contains("  firmware done, GRUB boots    0.8"), "{t}");
         assert!(t.contains("  every component started      0.8"), "{t}");
         assert!(t.contains("  DHCP lease                   1.0"), "{t}");
+        assert!(
+            t.contains("  net                          10\n  kvs                          300\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn init_s_build_times_are_read_from_the_first_generation() {
+        let serial = "init: started net (generation 1, priority 100) in 12 ms\n\
+                      init: started kvs (generation 1, priority 100) in 840 ms\r\n\
+                      init: started kvs (generation 2, priority 100) in 700 ms\n\
+                      init: started resp (generation 1, priority 100)\n";
+        assert_eq!(
+            component_builds(serial),
+            [("net".to_owned(), 12), ("kvs".to_owned(), 840)]
+        );
     }
 
     #[test]
