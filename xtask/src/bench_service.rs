@@ -225,6 +225,9 @@ struct Results {
     marks: Vec<Marks>,
     /// `(system, row, guest nanoseconds per request)` of the icount pass.
     per_request: Vec<(System, Row, f64)>,
+    /// `(system, row, guest instructions per request)` of the icount
+    /// pass, counted by the `insn-count` plugin (idle time excluded).
+    instructions: Vec<(System, Row, f64)>,
     /// What failed, one line each.
     failures: Vec<String>,
 }
@@ -248,6 +251,13 @@ impl Results {
 
     fn per_request_of(&self, system: System, row: Row) -> Option<f64> {
         self.per_request
+            .iter()
+            .find(|(s, r, _)| *s == system && *r == row)
+            .map(|(_, _, v)| *v)
+    }
+
+    fn instructions_of(&self, system: System, row: Row) -> Option<f64> {
+        self.instructions
             .iter()
             .find(|(s, r, _)| *s == system && *r == row)
             .map(|(_, _, v)| *v)
@@ -387,6 +397,26 @@ fn table(service: Service, r: &Results) -> String {
         let _ = writeln!(
             out,
             "(1 ns = 1 guest instruction, plus the time QEMU skips while the guest idles: docs/perf.md)"
+        );
+    }
+    if !r.instructions.is_empty() {
+        out.push('\n');
+        header(&mut out, "guest instructions/request");
+        for row in service.rows() {
+            let [b, l] = SYSTEMS.map(|s| r.instructions_of(s, row));
+            let _ = writeln!(
+                out,
+                "{:<26} {:>10} {:>10} {:>13}",
+                row.title(),
+                whole(b),
+                whole(l),
+                ratio(b, l)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "(every instruction the guest executed during the row's run, kernel and all, idle excluded: \
+             the insn-count plugin)"
         );
     }
     if !r.failures.is_empty() {
@@ -543,9 +573,10 @@ fn boot<T>(
 
 impl Setup {
     /// `system`'s machine, its RESP and memcached ports forwarded from
-    /// free ports of 127.0.0.1 (or reached on the tap device), under
-    /// `-icount` if `icount`.
-    fn vm(&self, system: System, icount: bool) -> Result<(Vm, Ports)> {
+    /// free ports of 127.0.0.1 (or reached on the tap device); with
+    /// `counted`, under `-icount` with the `insn-count` plugin writing its
+    /// count there.
+    fn vm(&self, system: System, counted: Option<&Path>) -> Result<(Vm, Ports)> {
         let (redis, memcached) = (machine::free_port()?, machine::free_port()?);
         let ports = match self.net {
             BenchNet::User => Ports {
@@ -605,8 +636,14 @@ impl Setup {
         }
         let args = machine.qemu_args(&disk);
         vm.args(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        if icount {
+        if let Some(counts) = counted {
             vm.args(&ICOUNT);
+            let plugin = format!(
+                "{},out={}",
+                build::insn_count()?.display(),
+                counts.display()
+            );
+            vm.args(&["-plugin", &plugin]);
         }
         Ok((vm, ports))
     }
@@ -662,7 +699,7 @@ impl Setup {
         let suite = self.service.suite();
         let tag = format!("{suite}-{}-r{rep}", system.name().to_lowercase());
         let what = format!("{} run {rep}", system.name());
-        let booted = self.vm(system, false).and_then(|(vm, ports)| {
+        let booted = self.vm(system, None).and_then(|(vm, ports)| {
             boot(
                 vm,
                 self.service,
@@ -708,13 +745,16 @@ impl Setup {
     }
 
     /// A boot of `system` under `-icount`: per row, the guest's clock
-    /// (`TIME` of its RESP server) before and after a run of that row
-    /// alone, in guest nanoseconds per request.
+    /// (`TIME` of its RESP server) and the instructions it executed (the
+    /// `insn-count` plugin) before and after a run of that row alone, in
+    /// guest nanoseconds and instructions per request.
     fn per_request(&self, system: System, r: &mut Results) {
         let suite = self.service.suite();
         let tag = format!("{suite}-{}-icount", system.name().to_lowercase());
         let what = format!("{} under -icount", system.name());
-        let booted = self.vm(system, true).and_then(|(vm, ports)| {
+        let counts = self.dir.join(format!("{tag}-instructions"));
+        let _ = fs::remove_file(&counts);
+        let booted = self.vm(system, Some(&counts)).and_then(|(vm, ports)| {
             boot(
                 vm,
                 self.service,
@@ -731,12 +771,15 @@ impl Setup {
                         .map(|row| {
                             let log = self.dir.join(format!("{tag}-{}.txt", row.tag()));
                             let before = machine::redis_time(ports.redis)?;
+                            let executed = settled_count(&counts)?;
                             self.load(ports, &[row], &log)?;
                             let after = machine::redis_time(ports.redis)?;
+                            let executed = settled_count(&counts)?.saturating_sub(executed);
                             let ns = after.saturating_sub(before).as_nanos() as f64;
-                            Ok((row, ns / self.requests as f64))
+                            let n = self.requests as f64;
+                            Ok((row, ns / n, executed as f64 / n))
                         })
-                        .collect::<Vec<Result<(Row, f64)>>>()
+                        .collect::<Vec<Result<(Row, f64, f64)>>>()
                 },
             )
         });
@@ -746,15 +789,41 @@ impl Setup {
                 let mut line = what.clone();
                 for row in rows {
                     match row {
-                        Ok((row, per)) => {
-                            let _ = write!(line, ", {} {}", row.title(), whole(Some(per)));
+                        Ok((row, per, instructions)) => {
+                            let _ = write!(
+                                line,
+                                ", {} {} ns, {} instructions",
+                                row.title(),
+                                whole(Some(per)),
+                                whole(Some(instructions))
+                            );
                             r.per_request.push((system, row, per));
+                            r.instructions.push((system, row, instructions));
                         }
                         Err(e) => r.failures.push(format!("{what}: {}", e.0)),
                     }
                 }
                 println!("{line}");
             }
+        }
+    }
+}
+
+/// The guest's instruction count as the plugin last wrote it to `path`,
+/// once it has had time to write the count as it is now (the guest is
+/// between runs: nearly idle).
+fn settled_count(path: &Path) -> Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        std::thread::sleep(4 * insn_count::PERIOD);
+        if let Some(n) = insn_count::read(path) {
+            return Ok(n);
+        }
+        if Instant::now() > deadline {
+            return Err(fail!(
+                "the insn-count plugin wrote no count to {}",
+                path.display()
+            ));
         }
     }
 }
@@ -1050,6 +1119,18 @@ mod tests {
         assert!(
             get16.starts_with("GET -P 16") && get16.ends_with(" -"),
             "{get16}"
+        );
+        assert!(!t.contains("guest instructions/request"), "{t}");
+        r.instructions
+            .push((System::Basalt, row("GET", 16), 21_000.0));
+        r.instructions
+            .push((System::Linux, row("GET", 16), 30_000.0));
+        let t = table(Service::Redis, &r);
+        let at = t.find("guest instructions/request").unwrap();
+        let get16 = t[at..].lines().nth(4).unwrap();
+        assert_eq!(
+            get16.split_whitespace().collect::<Vec<_>>(),
+            ["GET", "-P", "16", "21,000", "30,000", "0.70x"]
         );
     }
 

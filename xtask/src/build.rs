@@ -73,6 +73,19 @@ pub fn listen_backlog() -> Result<PathBuf> {
         .clone())
 }
 
+/// Builds `xtask/insn-count` (the QEMU plugin the benchmarks' `--icount`
+/// pass loads: see its docs) and returns its path, once per xtask run.
+pub fn insn_count() -> Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(path) = BUILT.get() {
+        return Ok(path.clone());
+    }
+    check(cargo().args(["build", "--quiet", "-p", "insn-count"]))?;
+    Ok(BUILT
+        .get_or_init(|| target_dir().join("debug").join("libinsn_count.so"))
+        .clone())
+}
+
 /// Builds the kernel ELF and returns its path.
 pub fn kernel(profile: Profile) -> Result<PathBuf> {
     bare_metal_binary("basalt-kernel", profile)
