@@ -71,11 +71,6 @@ pub enum Next {
 /// Handles the system call the current thread `t` made.
 pub fn syscall(k: &mut Kernel, t: TcbRef) -> Next {
     let number = t.with(|tcb| tcb.context.rax);
-    if number == Syscall::Null as u64 {
-        // Nothing to decode: the cheapest way through the kernel.
-        t.with(|tcb| tcb.context.rax = 0);
-        return Next::Caller;
-    }
     let ctx = t.with(|tcb| SyscallArgs::of(&tcb.context));
     let info = MessageInfo(ctx.rsi);
     let mut next = Next::Scheduler;

@@ -11,7 +11,7 @@ use crate::object::objref::{EndpointRef, IpcCap, NotificationRef, TcbRef};
 use crate::object::ops::Machine;
 use crate::object::tcb::{SendKind, Tcb, ThreadState, tcb_slot};
 use crate::sched::RunQueue;
-use basalt_abi::{Error, MessageInfo, Rights, fault};
+use basalt_abi::{Error, MessageInfo, Rights, Syscall, fault};
 use x86_64::registers::control::Cr2;
 
 /// The kernel's side of the object model, working on the kernel state.
@@ -112,6 +112,16 @@ pub extern "C" fn handle_syscall() -> ! {
     user::debug_check_entry_flags();
     let k = state::enter();
     if let Some(thread) = k.sched.current {
+        // `Null` decodes nothing and changes nothing, the timer included
+        // (it passes no preemption point): straight back, without the
+        // decoder's frame or re-arming the slice. What it measures is the
+        // crossing itself (docs/perf.md).
+        if thread.with(|t| t.context.rax) == Syscall::Null as u64 {
+            thread.with(|t| t.context.rax = 0);
+            state::leave(k);
+            // SAFETY: as below.
+            user::return_to_caller(unsafe { &(*thread.as_ptr()).context })
+        }
         let next = super::invoke::syscall(k, thread);
         if next == super::invoke::Next::Caller || k.sched.keeps_running(thread) {
             // The slice's timer may have fired at a preemption point.

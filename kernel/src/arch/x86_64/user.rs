@@ -93,8 +93,9 @@ syscall_entry:
     push %r13
     push %r14
     push %r15
+    // No `cld`: `syscall` cleared DF already (SFMASK holds
+    // KERNEL_CLEARED_FLAGS).
     lea {stack}+{top}(%rip), %rsp
-    cld
     call {handler}
     ud2
 
@@ -186,6 +187,7 @@ pub fn kernel_stack_top() -> u64 {
 /// Returns from a system call to the thread that made it (the one whose
 /// registers the entry saved into `context`), with `sysretq`: the quick
 /// way out when the scheduler has nothing to change.
+#[inline(always)]
 pub fn return_to_caller(context: &UserContext) -> ! {
     // SAFETY: `context` is the current thread's, saved on this system
     // call's entry (so CURRENT_CONTEXT_TOP already points at it); its RIP
