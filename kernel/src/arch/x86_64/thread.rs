@@ -270,8 +270,7 @@ const SELF_TEST_IDLE_LIMIT_NS: u64 = 10_000_000_000;
 /// sooner already stays, so a thread that blocks and runs again often
 /// does not reprogram it each time.
 fn arm_for_running(rq: &RunQueue) {
-    let end = timer::slice_end();
-    timer::arm_by(rq.next_deadline().map_or(end, |d| d.min(end)));
+    timer::arm_slice(rq.next_deadline());
 }
 
 /// When the idle CPU must wake with no interrupt to wake it: the earliest

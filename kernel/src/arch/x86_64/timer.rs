@@ -7,7 +7,7 @@
 use super::apic::{self, LVT_MASKED, reg};
 use super::trap::vector;
 use super::{cpu, pit};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 
 const IA32_TSC_DEADLINE: u32 = 0x6e0;
@@ -46,6 +46,9 @@ static TSC_DEADLINE: core::sync::atomic::AtomicBool = core::sync::atomic::Atomic
 /// The TSC time the timer is set for (0: not set), so that setting it
 /// again for the same time costs nothing.
 static ARMED: AtomicU64 = AtomicU64::new(0);
+/// [`ARMED`] was set by [`arm_slice`], so it is no later than one slice
+/// after the moment it was set, and so than one slice from now.
+static SLICE_ARMED: AtomicBool = AtomicBool::new(false);
 
 /// Measures the TSC and APIC timer rates against the PIT.
 fn calibrate() -> (u64, u64) {
@@ -99,6 +102,7 @@ pub fn start(features: &cpu::Features) -> Timer {
 /// passed), or not at all (`None`). One time at a: setting it replaces the
 /// time set before.
 pub fn arm(at: Option<u64>) {
+    SLICE_ARMED.store(false, Ordering::Relaxed);
     let at = at.map(|t| t.max(1));
     if ARMED.swap(at.unwrap_or(0), Ordering::Relaxed) == at.unwrap_or(0) {
         return;
@@ -122,8 +126,25 @@ pub fn arm(at: Option<u64>) {
     apic::write(reg::TIMER_INITIAL, count);
 }
 
+/// Sets the timer for the running thread: the end of its slice, or
+/// `deadline` (the earliest timed wait's) if that comes first; a time set
+/// sooner already stays. A slice's end set since the last interrupt is
+/// sooner than a slice from now, so then nothing is read or computed
+/// unless `deadline` comes before it: the common case on every IPC
+/// switch.
+pub fn arm_slice(deadline: Option<u64>) {
+    let armed = ARMED.load(Ordering::Relaxed);
+    if armed != 0 && SLICE_ARMED.load(Ordering::Relaxed) && deadline.is_none_or(|d| d >= armed) {
+        return;
+    }
+    let end = slice_end();
+    arm_by(deadline.map_or(end, |d| d.min(end)));
+    // Whatever is set now is no later than `end`.
+    SLICE_ARMED.store(true, Ordering::Relaxed);
+}
+
 /// Sets the timer for `at` unless it is set for sooner already.
-pub fn arm_by(at: u64) {
+fn arm_by(at: u64) {
     let armed = ARMED.load(Ordering::Relaxed);
     if armed == 0 || armed > at {
         arm(Some(at));

@@ -35,19 +35,28 @@ static ASID_TABLE: Mutex<AsidTable> = Mutex::new(AsidTable {
 /// ASIDs whose TLB entries may be stale (something was unmapped while
 /// another address space was current, or the ASID was reused): the next
 /// switch to them flushes; every other switch keeps the TLB (PCID).
-static STALE: Mutex<[u64; ASIDS / 64]> = Mutex::new([0; ASIDS / 64]);
+/// Only the holder of the kernel state touches it (one CPU, interrupts
+/// off), so plain loads and stores do, without a lock: the address-space
+/// switch is on every IPC's path.
+static STALE: [AtomicU64; ASIDS / 64] = [const { AtomicU64::new(0) }; ASIDS / 64];
 
 fn mark_stale(asid: Asid) {
-    STALE.lock()[usize::from(asid) / 64] |= 1 << (asid % 64);
+    let word = &STALE[usize::from(asid) / 64];
+    word.store(
+        word.load(Ordering::Relaxed) | 1 << (asid % 64),
+        Ordering::Relaxed,
+    );
 }
 
 /// Whether `asid` needs a flush, clearing the mark.
 fn take_stale(asid: Asid) -> bool {
-    let mut s = STALE.lock();
-    let (word, bit) = (usize::from(asid) / 64, 1u64 << (asid % 64));
-    let stale = s[word] & bit != 0;
-    s[word] &= !bit;
-    stale
+    let (word, bit) = (&STALE[usize::from(asid) / 64], 1u64 << (asid % 64));
+    let bits = word.load(Ordering::Relaxed);
+    if bits & bit == 0 {
+        return false;
+    }
+    word.store(bits & !bit, Ordering::Relaxed);
+    true
 }
 
 /// CR3 bit 63: keep this PCID's TLB entries.
