@@ -66,6 +66,12 @@ pub enum Next {
     Caller,
     /// Perhaps: the scheduler decides.
     Scheduler,
+    /// An IPC fast path blocked the caller and made the thread it woke
+    /// current, having checked that nothing runnable outranks it: that
+    /// thread runs next, without the scheduler. It waited in a system call
+    /// (a receive, or a `Call` that was not a fault), so it returns with
+    /// `sysretq`.
+    Handoff,
 }
 
 /// Handles the system call the current thread `t` made.
@@ -83,6 +89,7 @@ pub fn syscall(k: &mut Kernel, t: TcbRef) -> Next {
                     let can_grant = rights.contains(Rights::GRANT);
                     let rq = &mut k.sched;
                     if ipc::fast_call(rq, t, ep, badge, info) {
+                        next = Next::Handoff;
                         Ok(Outcome::Done)
                     } else {
                         ipc::send(rq, t, ep, badge, can_grant, info, SendKind::Call, true)
@@ -106,6 +113,7 @@ pub fn syscall(k: &mut Kernel, t: TcbRef) -> Next {
                 if rights.contains(Rights::READ)
                     && ipc::fast_reply_recv(&mut k.sched, t, ep, info) =>
             {
+                next = Next::Handoff;
                 Ok(Outcome::Done)
             }
             Some(Ok(cap)) if cap.rights().contains(Rights::READ) => {

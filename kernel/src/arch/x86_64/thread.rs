@@ -123,6 +123,11 @@ pub extern "C" fn handle_syscall() -> ! {
             user::return_to_caller(unsafe { &(*thread.as_ptr()).context })
         }
         let next = super::invoke::syscall(k, thread);
+        if next == super::invoke::Next::Handoff
+            && let Some(to) = k.sched.current
+        {
+            handoff(k, to)
+        }
         if next == super::invoke::Next::Caller || k.sched.keeps_running(thread) {
             // The slice's timer may have fired at a preemption point.
             arm_for_running(&k.sched);
@@ -234,6 +239,26 @@ pub fn resume(k: &mut Kernel, thread: TcbRef) {
 /// Runs the current thread if it can still run, else the next runnable
 /// one; idles (interrupts on, CPU halted) while there is none. Gives the
 /// kernel state back as the thread enters user mode.
+/// Runs `to`, which an IPC fast path made current ([`Next::Handoff`]),
+/// as [`schedule`] would but without choosing: its address space, its
+/// FPU state, the slice's timer, and back to user mode with `sysretq`
+/// (it waited in a system call).
+///
+/// [`Next::Handoff`]: super::invoke::Next::Handoff
+fn handoff(k: &'static mut Kernel, to: TcbRef) -> ! {
+    let Cap::VSpace { base, asid } = to.slot(tcb_slot::VSPACE).cap() else {
+        schedule(k)
+    };
+    vspace::activate(asid, base);
+    super::fpu::switch_to(to);
+    arm_for_running(&k.sched);
+    state::leave(k);
+    // SAFETY: the TCB is live (it is current); it waited in a system call,
+    // so its RCX and R11 are the ABI's to clobber and its RIP is a user
+    // address; nothing else touches its context until it re-enters.
+    unsafe { user::return_to_syscaller(&(*to.as_ptr()).context) }
+}
+
 pub fn schedule(k: &'static mut Kernel) -> ! {
     loop {
         if let Some(thread) = k.sched.choose() {

@@ -196,6 +196,25 @@ pub fn return_to_caller(context: &UserContext) -> ! {
     unsafe { return_from_syscall(context) }
 }
 
+/// Returns to another thread than the one that made this system call,
+/// with `sysretq`: one that itself waits in a system call (an IPC fast
+/// path's handoff). The next system call saves the registers back into
+/// `context`.
+///
+/// # Safety
+///
+/// The thread of `context` entered the kernel last through a system call
+/// it still waits in (its RCX and R11 hold nothing it needs), and its
+/// RIP is a canonical user address.
+#[inline(always)]
+pub unsafe fn return_to_syscaller(context: &UserContext) -> ! {
+    let top = context as *const UserContext as u64 + size_of::<UserContext>() as u64;
+    CURRENT_CONTEXT_TOP.store(top, core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: the caller's contract, and SYSRET's needs as in
+    // `return_to_caller`; the next entry saves into `context`.
+    unsafe { return_from_syscall(context) }
+}
+
 /// Leaves the kernel for user mode with `context`'s registers; the next
 /// system call saves the registers back into `context`.
 pub fn resume(context: &UserContext) -> ! {
