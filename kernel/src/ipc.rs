@@ -482,13 +482,14 @@ pub fn fast_reply_recv(
     true
 }
 
-/// Signals the notification `ntfn` with `badge`.
-pub fn signal(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) {
+/// Signals the notification `ntfn` with `badge`; the thread it woke (a
+/// waiter, or the bound thread waiting to receive), if any.
+pub fn signal(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) -> Option<TcbRef> {
     if let Some(waiter) = ntfn.with(|n| n.queue.pop_front(LinkKind::Wait)) {
         let word = ntfn.with(|n| core::mem::take(&mut n.word)) | badge;
         complete(waiter, word, MessageInfo::new(0, 0), [0; REGISTER_WORDS]);
         wake(rq, waiter);
-        return;
+        return Some(waiter);
     }
     let bound = ntfn.with(|n| {
         n.word |= badge;
@@ -506,7 +507,9 @@ pub fn signal(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) {
             [0; REGISTER_WORDS],
         );
         wake(rq, t);
+        return Some(t);
     }
+    None
 }
 
 /// Waits on the notification `ntfn` (or, if not `blocking`, polls it).

@@ -340,6 +340,31 @@ impl RunQueue {
         Some(t)
     }
 
+    /// `t`, just made runnable, takes the CPU if [`choose`](Self::choose)
+    /// would give it to `t` now: it outranks the current thread, which is
+    /// runnable and goes to the back of its queue, and `t` is the first
+    /// of the highest queued priority. True if it did; otherwise nothing
+    /// changed. (A signal that wakes a higher-priority waiter hands the
+    /// CPU over this way, without the scheduler.)
+    pub fn preempt_for(&mut self, t: TcbRef) -> bool {
+        let Some(cur) = self.current else {
+            return false;
+        };
+        let p = t.priority();
+        if p <= cur.priority()
+            || cur.state() != ThreadState::Runnable
+            || self.highest() != Some(p)
+            || self.queues[usize::from(p)].head != Some(t)
+        {
+            return false;
+        }
+        self.remove(t);
+        self.current = None;
+        self.push(cur);
+        self.current = Some(t);
+        true
+    }
+
     /// Chooses who runs: the current thread keeps the CPU while it is
     /// runnable and nothing of higher priority waits; otherwise it goes to
     /// the back of its queue and the best queued thread runs.
@@ -455,6 +480,64 @@ mod tests {
         assert_eq!(q.rotate(), Some(r[3]));
         q.set_priority(r[2], 254);
         assert_eq!(q.highest(), Some(254));
+    }
+
+    /// `preempt_for` hands over exactly when `choose` would pick the same
+    /// thread, and leaves the queue as `choose` does: checked against
+    /// `choose` on a copy of the same situation, for every priority pair
+    /// and queue order.
+    #[test]
+    fn preempt_for_agrees_with_choose() {
+        for (cur_p, woken_p, other_p, other_first) in [
+            (10, 20, 0, false),
+            (10, 20, 20, true),
+            (10, 20, 20, false),
+            (10, 20, 30, false),
+            (10, 10, 0, false),
+            (10, 5, 0, false),
+            (10, 20, 15, false),
+        ] {
+            let run = |handoff: bool| {
+                let (t, r) = threads(&[cur_p, woken_p, other_p]);
+                let mut q = RunQueue::new();
+                q.push(r[0]);
+                assert_eq!(q.choose(), Some(r[0]));
+                if other_p > 0 && other_first {
+                    q.push(r[2]);
+                }
+                q.push(r[1]);
+                if other_p > 0 && !other_first {
+                    q.push(r[2]);
+                }
+                let index = |x: TcbRef| r.iter().position(|&y| y == x);
+                let chose = if handoff {
+                    q.preempt_for(r[1]).then_some(1)
+                } else {
+                    q.choose().and_then(index).filter(|&i| i == 1)
+                };
+                // After either, who runs next in turn must be the same.
+                let mut rest = Vec::new();
+                while let Some(i) = q.rotate().and_then(index) {
+                    if rest.contains(&i) {
+                        break;
+                    }
+                    rest.push(i);
+                }
+                drop(t);
+                (chose, rest)
+            };
+            let (by_handoff, after_handoff) = run(true);
+            let (by_choose, after_choose) = run(false);
+            let case = (cur_p, woken_p, other_p, other_first);
+            if by_handoff.is_some() {
+                assert_eq!(by_handoff, by_choose, "{case:?}");
+                assert_eq!(after_handoff, after_choose, "{case:?}");
+            } else {
+                // Declined: `choose` may still switch (to another thread),
+                // but never to the woken one when that is not first.
+                assert!(by_choose.is_none() || other_first, "{case:?}");
+            }
+        }
     }
 
     #[test]

@@ -66,11 +66,11 @@ pub enum Next {
     Caller,
     /// Perhaps: the scheduler decides.
     Scheduler,
-    /// An IPC fast path blocked the caller and made the thread it woke
-    /// current, having checked that nothing runnable outranks it: that
-    /// thread runs next, without the scheduler. It waited in a system call
-    /// (a receive, or a `Call` that was not a fault), so it returns with
-    /// `sysretq`.
+    /// An IPC fast path blocked the caller, or a signal preempted it, and
+    /// made the thread it woke current, having checked that nothing
+    /// runnable outranks it: that thread runs next, without the scheduler.
+    /// It waited in a system call (a receive, a wait, or a `Call` that was
+    /// not a fault), so it returns with `sysretq`.
     Handoff,
 }
 
@@ -101,7 +101,7 @@ pub fn syscall(k: &mut Kernel, t: TcbRef) -> Next {
             _ => Ok(invoke(k, t, &ctx, info, &mut next)),
         },
         Some(s @ (Syscall::Send | Syscall::NbSend)) => {
-            send(k, t, ctx.rdi, info, s == Syscall::Send)
+            send(k, t, ctx.rdi, info, s == Syscall::Send, &mut next)
         }
         Some(s @ (Syscall::Recv | Syscall::NbRecv)) => receive(k, t, ctx.rdi, s == Syscall::Recv),
         Some(Syscall::RecvTimed) => receive_until(k, t, ctx.rdi, ctx.rdx),
@@ -186,12 +186,15 @@ fn endpoint_arg(t: TcbRef, address: u64) -> Option<Result<IpcCap, Error>> {
     }
 }
 
+/// `Send`/`NbSend`; a signal that wakes a thread of higher priority
+/// hands it the CPU (`next`: [`Next::Handoff`]).
 fn send(
     k: &mut Kernel,
     t: TcbRef,
     address: u64,
     info: MessageInfo,
     blocking: bool,
+    next: &mut Next,
 ) -> Result<Outcome, Error> {
     let cspace = t.slot(tcb_slot::CSPACE).cap();
     let slot = cnode::lookup(cspace, address)?;
@@ -213,7 +216,13 @@ fn send(
             if !rights.contains(Rights::WRITE) {
                 return Err(Error::MissingRight);
             }
-            ipc::signal(rq, ntfn, badge);
+            // The woken thread waited in a system call (a wait or a
+            // receive), as a handoff needs.
+            if let Some(woken) = ipc::signal(rq, ntfn, badge)
+                && rq.preempt_for(woken)
+            {
+                *next = Next::Handoff;
+            }
             Ok(Outcome::Reply([0; REGISTER_WORDS]))
         }
         None if matches!(slot.cap(), Cap::Reply { .. }) => {
