@@ -248,20 +248,14 @@ impl Results {
             .map(|(_, v)| *v)
             .collect()
     }
+}
 
-    fn per_request_of(&self, system: System, row: Row) -> Option<f64> {
-        self.per_request
-            .iter()
-            .find(|(s, r, _)| *s == system && *r == row)
-            .map(|(_, _, v)| *v)
-    }
-
-    fn instructions_of(&self, system: System, row: Row) -> Option<f64> {
-        self.instructions
-            .iter()
-            .find(|(s, r, _)| *s == system && *r == row)
-            .map(|(_, _, v)| *v)
-    }
+/// `system`'s figure for `row` among `values`.
+fn figure_of(values: &[(System, Row, f64)], system: System, row: Row) -> Option<f64> {
+    values
+        .iter()
+        .find(|(s, r, _)| *s == system && *r == row)
+        .map(|(_, _, v)| *v)
 }
 
 /// The median of `values` (the mean of the middle two of an even count).
@@ -380,44 +374,38 @@ fn table(service: Service, r: &Results) -> String {
             );
         }
     }
-    if !r.per_request.is_empty() {
-        out.push('\n');
-        header(&mut out, "guest ns/request, icount");
-        for row in service.rows() {
-            let [b, l] = SYSTEMS.map(|s| r.per_request_of(s, row));
-            let _ = writeln!(
-                out,
-                "{:<26} {:>10} {:>10} {:>13}",
-                row.title(),
-                whole(b),
-                whole(l),
-                ratio(b, l)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "(1 ns = 1 guest instruction, plus the time QEMU skips while the guest idles: docs/perf.md)"
-        );
-    }
-    if !r.instructions.is_empty() {
-        out.push('\n');
-        header(&mut out, "guest instructions/request");
-        for row in service.rows() {
-            let [b, l] = SYSTEMS.map(|s| r.instructions_of(s, row));
-            let _ = writeln!(
-                out,
-                "{:<26} {:>10} {:>10} {:>13}",
-                row.title(),
-                whole(b),
-                whole(l),
-                ratio(b, l)
-            );
-        }
-        let _ = writeln!(
-            out,
+    // The icount pass's tables: a figure per row and system.
+    let icount_tables = [
+        (
+            &r.per_request,
+            "guest ns/request, icount",
+            "(1 ns = 1 guest instruction, plus the time QEMU skips while the guest idles: docs/perf.md)",
+        ),
+        (
+            &r.instructions,
+            "guest instructions/request",
             "(every instruction the guest executed during the row's run, kernel and all, idle excluded: \
-             the insn-count plugin)"
-        );
+             the insn-count plugin)",
+        ),
+    ];
+    for (values, title, note) in icount_tables {
+        if values.is_empty() {
+            continue;
+        }
+        out.push('\n');
+        header(&mut out, title);
+        for row in service.rows() {
+            let [b, l] = SYSTEMS.map(|s| figure_of(values, s, row));
+            let _ = writeln!(
+                out,
+                "{:<26} {:>10} {:>10} {:>13}",
+                row.title(),
+                whole(b),
+                whole(l),
+                ratio(b, l)
+            );
+        }
+        let _ = writeln!(out, "{note}");
     }
     if !r.failures.is_empty() {
         let _ = writeln!(out, "\nfailed runs:\n  {}", r.failures.join("\n  "));
