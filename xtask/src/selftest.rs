@@ -1351,7 +1351,9 @@ fn check_boot(
 /// succeed, the server crashes on request ten times in a row and comes
 /// back every time (past its budget of 3 restarts a second, after a
 /// back-off), the client notices each, and a capability it was not
-/// granted is refused.
+/// granted is refused. Each generation of the server writes and reads
+/// back most of its heap, whose 2 MiB frames init maps as they are first
+/// touched (and must map anew after each restart).
 fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
     for bad in [
         "KERNEL FAULT",
@@ -1383,6 +1385,13 @@ fn check_hello(status: Option<i32>, serial: &str) -> Result<()> {
     }
     if serial.contains("hello-server stays stopped") {
         return Err(fail!("init gave up on the server"));
+    }
+    let heap = "hello-server: 3120 KiB of heap written and read back";
+    let heaps = serial.matches(heap).count();
+    if heaps < 11 {
+        return Err(fail!(
+            "`{heap}` shows {heaps} times, not once for each of the server's 11 generations"
+        ));
     }
     // The client reads the disk's register through the BAR init granted,
     // and learns the BAR's physical address (for DMA-style use) from init.

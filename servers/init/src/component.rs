@@ -9,6 +9,8 @@
 use crate::plan::{self, BOOKKEEPING_BITS, LARGE_PAGE, PAGE};
 use crate::space::{CNODE, CONSOLE, IO_PORT_CONTROL, IRQ_CONTROL, Memory, Space};
 use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 use basalt_abi::start_info::{self as si, CapEntry, CapKind, StartInfo};
 use basalt_abi::{ObjectType, Rights};
 use elf::ElfBytes;
@@ -99,11 +101,66 @@ pub struct DeviceGrant {
     pub frames: alloc::vec::Vec<u64>,
 }
 
-/// The root slots a started component occupies in init's CNode (they
-/// empty when its memory is revoked).
+/// A started component: the root slots it occupies in init's CNode (they
+/// empty when its memory is revoked), and what init needs to map the
+/// rest of its heap as the component first touches it.
 pub struct Started {
-    pub tcb: u64,
-    pub bookkeeping: u64,
+    tcb: u64,
+    vspace: VSpace,
+    book: Bookkeeping,
+    /// Its heap's large frames (see [`plan::heap_split`]).
+    large: u64,
+    /// Which of them are mapped, a bit each.
+    mapped: Vec<u64>,
+}
+
+impl Started {
+    /// The root slots to release once its memory is revoked.
+    pub fn root_slots(&self) -> [u64; 3] {
+        [self.tcb, self.vspace.raw(), self.book.cnode.raw()]
+    }
+
+    /// Answers a page fault at `address` (error code `code`) that is the
+    /// first touch of one of the heap's large frames: a new zeroed frame
+    /// from the heap's own memory is mapped there, so that the thread can
+    /// retry. `None` when the fault is not that (the component failed);
+    /// `Some(Err)` when mapping failed. The heap's memory was set aside at
+    /// start, so a frame is always there for each large page, made at most
+    /// once: a component cannot make init do more than the heap's worth.
+    pub fn fault_in_heap(
+        &mut self,
+        space: &mut Space,
+        own: &mut Own,
+        address: u64,
+        code: u64,
+    ) -> Option<Result<(), Error>> {
+        let index = plan::heap_page(si::HEAP_BASE, self.large, address, code)?;
+        let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
+        if self.mapped[word] & bit != 0 {
+            // Another thread's fault on the same page, queued before the
+            // first was answered: the page is there now.
+            return Some(Ok(()));
+        }
+        let result = space
+            .object_from(&mut own.heap, ObjectType::Frame2M, 0)
+            .map(Frame::from_raw)
+            .and_then(|frame| {
+                let book = &mut self.book;
+                space.map(
+                    frame,
+                    self.vspace,
+                    si::HEAP_BASE + index * LARGE_PAGE,
+                    RW,
+                    &mut own.objects,
+                    &mut |space, table| book.keep(space, table),
+                )?;
+                self.book.keep(space, frame.raw())
+            });
+        if result.is_ok() {
+            self.mapped[word] |= bit;
+        }
+        Some(result)
+    }
 }
 
 /// Most blocks a component's heap frames come from: enough for the
@@ -147,7 +204,7 @@ pub fn start(
     let mut build = Builder::new(space, &mut own.objects)?;
     build.load_image(&image)?;
     build.map_stack(c.stack_bytes)?;
-    build.map_heap(&mut own.heap, own.heap_bytes)?;
+    build.map_heap_tail(own.heap_bytes)?;
     let ipc_buffer = build.map_ipc_buffer()?;
     build.grant_well_known(ipc_buffer)?;
 
@@ -172,6 +229,7 @@ pub fn start(
         me,
         c.priority,
         image.entry,
+        own.heap_bytes,
     )
 }
 
@@ -378,26 +436,12 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// The heap, `heap_bytes` from [`si::HEAP_BASE`]: in 2 MiB frames from
-    /// `heap` as far as it goes (a big heap would not fit the bookkeeping
-    /// CNode page by page), the rest in 4 KiB frames.
-    fn map_heap(
-        &mut self,
-        heap: &mut Memory<HEAP_BLOCKS>,
-        heap_bytes: u64,
-    ) -> Result<(), BuildError> {
+    /// The end of the heap (`heap_bytes` from [`si::HEAP_BASE`]) that is
+    /// not whole 2 MiB, in 4 KiB frames. The 2 MiB frames before it (a big
+    /// heap would not fit the bookkeeping CNode page by page) are mapped
+    /// when first touched: [`Started::fault_in_heap`].
+    fn map_heap_tail(&mut self, heap_bytes: u64) -> Result<(), BuildError> {
         let (large, small) = plan::heap_split(heap_bytes);
-        for i in 0..large {
-            // A `Frame` names a frame of either size.
-            let frame = self
-                .space
-                .object_from(heap, ObjectType::Frame2M, 0)
-                .map(Frame::from_raw)
-                .doing("frame")?;
-            self.map(frame, si::HEAP_BASE + i * LARGE_PAGE, RW)
-                .doing("mapping the heap")?;
-            self.keep(frame.raw()).doing("slot")?;
-        }
         let small_base = si::HEAP_BASE + large * LARGE_PAGE;
         for i in 0..small.div_ceil(PAGE) {
             let frame = self
@@ -615,7 +659,8 @@ impl<'a> Builder<'a> {
     /// The thread: its CSpace, VSpace and IPC buffer, faults reported to
     /// `fault_endpoint` badged `me + 1`, `priority`, and registers that
     /// start it at `entry` with the start-info page's address; then it
-    /// runs. Init keeps only the TCB in a root slot, to stop it.
+    /// runs. Init keeps the TCB (to stop it) and the VSpace (to map its
+    /// heap, `heap_bytes`, as it grows) in root slots.
     fn start_thread(
         mut self,
         ipc_buffer: Frame,
@@ -623,6 +668,7 @@ impl<'a> Builder<'a> {
         me: u32,
         priority: u8,
         entry: u64,
+        heap_bytes: u64,
     ) -> Result<Started, BuildError> {
         let fault_ep = Endpoint::from_raw(self.space.slot().doing("slot")?);
         CNODE
@@ -649,18 +695,17 @@ impl<'a> Builder<'a> {
         self.tcb
             .write_registers(entry, si::STACK_TOP, si::START_INFO_ADDR, 0)
             .doing("registers")?;
-        for slot in [
-            ipc_buffer.raw(),
-            self.vspace.raw(),
-            self.cspace.raw(),
-            self.cnode.raw(),
-        ] {
+        for slot in [ipc_buffer.raw(), self.cspace.raw(), self.cnode.raw()] {
             self.keep(slot).doing("slot")?;
         }
         self.tcb.resume().doing("starting the thread")?;
+        let (large, _) = plan::heap_split(heap_bytes);
         Ok(Started {
             tcb: self.tcb.raw(),
-            bookkeeping: self.book.cnode.raw(),
+            vspace: self.vspace,
+            book: self.book,
+            large,
+            mapped: vec![0; large.div_ceil(64) as usize],
         })
     }
 }

@@ -20,6 +20,32 @@ pub fn heap_split(heap_bytes: u64) -> (u64, u64) {
     (heap_bytes / LARGE_PAGE, heap_bytes % LARGE_PAGE)
 }
 
+/// The page-fault error code's bits that [`heap_page`] reads.
+mod fault_code {
+    /// The page was present: a protection fault, not a missing page.
+    pub const PRESENT: u64 = 1 << 0;
+    /// The access came from user mode.
+    pub const USER: u64 = 1 << 2;
+    /// A reserved bit was set in a paging entry.
+    pub const RESERVED: u64 = 1 << 3;
+}
+
+/// Which of a heap's large frames a page fault asks for, if init should
+/// map it and let the thread retry: the heap's 2 MiB frames are made and
+/// mapped when first touched, not at start (zeroing a share of the machine
+/// up front was most of a boot). That is a user-mode access to a page that
+/// is not present, at `address` inside the `large` frames from
+/// `heap_base`. Anything else (a protection fault, an address outside,
+/// a malformed code) is the component's fault as before.
+pub fn heap_page(heap_base: u64, large: u64, address: u64, code: u64) -> Option<u64> {
+    let wanted = code & (fault_code::PRESENT | fault_code::USER | fault_code::RESERVED);
+    if wanted != fault_code::USER {
+        return None;
+    }
+    let index = address.checked_sub(heap_base)? / LARGE_PAGE;
+    (index < large).then_some(index)
+}
+
 /// `percent` of `count` large frames, rounded down (a share of the
 /// machine; see `manifest::Heap::Share`).
 pub fn share_of(count: u64, percent: u8) -> u64 {
@@ -95,6 +121,42 @@ mod tests {
         assert!(
             huge >= small - (64 << 10) + 2 * PAGE,
             "a PD per GiB of large frames"
+        );
+    }
+
+    #[test]
+    fn only_a_missing_heap_page_touched_from_user_mode_is_mapped() {
+        let base = 0x1000_0000_0000;
+        let user_read = fault_code::USER;
+        let user_write = fault_code::USER | 2;
+        let user_fetch = fault_code::USER | 16;
+        assert_eq!(heap_page(base, 3, base, user_read), Some(0));
+        assert_eq!(
+            heap_page(base, 3, base + LARGE_PAGE - 1, user_write),
+            Some(0)
+        );
+        assert_eq!(heap_page(base, 3, base + LARGE_PAGE, user_write), Some(1));
+        assert_eq!(
+            heap_page(base, 3, base + 3 * LARGE_PAGE - 8, user_fetch),
+            Some(2)
+        );
+        // Outside the large frames: below, past the end (the small tail
+        // is mapped at start), and addresses that would wrap.
+        assert_eq!(heap_page(base, 3, base - 1, user_write), None);
+        assert_eq!(heap_page(base, 3, base + 3 * LARGE_PAGE, user_write), None);
+        assert_eq!(heap_page(base, 3, u64::MAX, user_write), None);
+        assert_eq!(heap_page(base, 3, 0, user_write), None);
+        assert_eq!(heap_page(base, 0, base, user_write), None);
+        // A protection fault (present page), a kernel-mode or
+        // reserved-bit fault are not missing pages.
+        assert_eq!(
+            heap_page(base, 3, base, user_write | fault_code::PRESENT),
+            None
+        );
+        assert_eq!(heap_page(base, 3, base, 2), None);
+        assert_eq!(
+            heap_page(base, 3, base, user_read | fault_code::RESERVED),
+            None
         );
     }
 

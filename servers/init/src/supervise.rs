@@ -15,6 +15,7 @@ use basalt_abi::{ObjectType, fault};
 use elf::ElfBytes;
 use elf::abi::PT_LOAD;
 use elf::endian::LittleEndian;
+use libcap::ipc::Message;
 use libcap::{invoke, ipc, println};
 use manifest::{Device, Heap, Manifest, PciInterrupt, Restart};
 
@@ -104,8 +105,9 @@ fn stop(space: &mut Space, c: &mut Component) {
     c.memory.objects.reset();
     c.memory.heap.reset();
     if let Some(s) = c.started.take() {
-        space.release_slot(s.tcb);
-        space.release_slot(s.bookkeeping);
+        for slot in s.root_slots() {
+            space.release_slot(slot);
+        }
     }
 }
 
@@ -486,6 +488,19 @@ pub fn run(boot: &'static BootInfo) -> ! {
         let c = &mut components[index];
         let w = msg.words();
         let word = |i: usize| w.get(i).copied().unwrap_or(0);
+        if msg.info.label() == fault::PAGE_FAULT
+            && let Some(started) = c.started.as_mut()
+            && let Some(mapped) = started.fault_in_heap(&mut space, &mut c.memory, word(2), word(3))
+        {
+            match mapped.and_then(|()| ipc::reply(&Message::new(fault::RESUME, &[]))) {
+                Ok(()) => continue,
+                Err(e) => println!(
+                    "init: {}: cannot map its heap at {:#x}: {e:?}",
+                    m.name,
+                    word(2)
+                ),
+            }
+        }
         let (failed, how) = if msg.info.label() == fault::EXITED {
             (word(2) != 0, format!("exited with status {}", word(2)))
         } else {
