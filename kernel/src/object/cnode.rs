@@ -78,45 +78,56 @@ pub fn index_slot(cnode: Cap, index: u64) -> Result<SlotRef, Error> {
 }
 
 /// Resolves `address` in the CSpace rooted at `root` to a slot.
+///
+/// Every system call that names a capability comes here, the IPC fast
+/// paths included, so the common case costs little: a level is one shift
+/// and two masks of the address, and the next slot's capability is read
+/// only when address bits are left for a further level.
 pub fn resolve(root: Cap, address: u64) -> Result<SlotRef, Error> {
-    let mut cnode = root;
+    /// The low `count` bits set (`count` up to 64).
+    fn mask(count: u32) -> u64 {
+        u64::MAX.checked_shr(64 - count).unwrap_or(0)
+    }
+    let Cap::CNode {
+        mut base,
+        mut radix,
+        mut guard,
+        mut guard_bits,
+    } = root
+    else {
+        return Err(Error::InvalidCapability);
+    };
     let mut remaining = ADDRESS_BITS;
     loop {
-        let Cap::CNode {
-            base,
-            radix,
-            guard,
-            guard_bits,
-        } = cnode
-        else {
+        let (radix_bits, level_bits) = (u32::from(radix), u32::from(radix) + u32::from(guard_bits));
+        // This level takes the address bits `[left, remaining)`: the guard
+        // above, the slot index below.
+        let Some(left) = remaining.checked_sub(level_bits) else {
             return Err(Error::InvalidCapability);
         };
-        let (radix, guard_bits) = (u32::from(radix), u32::from(guard_bits));
-        if radix + guard_bits > remaining {
+        let level = address.checked_shr(left).unwrap_or(0) & mask(level_bits);
+        if level.checked_shr(radix_bits).unwrap_or(0) != guard {
             return Err(Error::InvalidCapability);
         }
-        let bits = |count: u32, shift: u32| {
-            if count == 0 {
-                0
-            } else {
-                (address >> shift) & (u64::MAX >> (64 - count))
-            }
-        };
-        if bits(guard_bits, remaining - guard_bits) != guard {
-            return Err(Error::InvalidCapability);
-        }
-        remaining -= guard_bits + radix;
-        let index = bits(radix, remaining);
+        let index = level & mask(radix_bits);
         if index == 0 {
             return Err(Error::InvalidCapability);
         }
         // SAFETY: `index < 2^radix`, the CNode's slot count.
         let slot = unsafe { slot_at(base, index) };
-        let cap = slot.cap();
-        if remaining == 0 || !matches!(cap, Cap::CNode { .. }) {
+        if left == 0 {
             return Ok(slot);
         }
-        cnode = cap;
+        let Cap::CNode {
+            base: b,
+            radix: r,
+            guard: g,
+            guard_bits: gb,
+        } = slot.cap()
+        else {
+            return Ok(slot);
+        };
+        (base, radix, guard, guard_bits, remaining) = (b, r, g, gb, left);
     }
 }
 
