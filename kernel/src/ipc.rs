@@ -41,12 +41,18 @@ pub fn fail_with(t: TcbRef, e: Error, detail: u64) {
 }
 
 fn wake(rq: &mut RunQueue, t: TcbRef) {
+    runnable(rq, t);
+    rq.push(t);
+}
+
+/// `t` stops waiting (its deadline too) and may run; the caller queues it
+/// or runs it.
+fn runnable(rq: &mut RunQueue, t: TcbRef) {
     t.with(|tcb| {
         tcb.state = ThreadState::Runnable;
         tcb.ipc.blocked_on = None;
     });
     rq.unsleep(t);
-    rq.push(t);
 }
 
 /// `t`'s deadline passed while it waited (`RecvTimed`): it stops waiting
@@ -482,14 +488,30 @@ pub fn fast_reply_recv(
     true
 }
 
-/// Signals the notification `ntfn` with `badge`; the thread it woke (a
-/// waiter, or the bound thread waiting to receive), if any.
-pub fn signal(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) -> Option<TcbRef> {
+/// Signals the notification `ntfn` with `badge`: a thread it wakes (a
+/// waiter, or the bound thread waiting to receive) is queued to run.
+pub fn signal(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) {
+    signal_then(ntfn, badge, |t| wake(rq, t));
+}
+
+/// [`signal`] from the running thread: a thread it wakes takes the CPU at
+/// once where the scheduler would give it the CPU ([`RunQueue::push_preempting`]).
+/// True if it did.
+pub fn signal_preempting(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) -> bool {
+    signal_then(ntfn, badge, |t| {
+        runnable(rq, t);
+        rq.push_preempting(t)
+    })
+    .unwrap_or(false)
+}
+
+/// Signals `ntfn` with `badge`; `woken` makes a thread it wakes (a waiter,
+/// or the bound thread waiting to receive) run.
+fn signal_then<R>(ntfn: NotificationRef, badge: u64, woken: impl FnOnce(TcbRef) -> R) -> Option<R> {
     if let Some(waiter) = ntfn.with(|n| n.queue.pop_front(LinkKind::Wait)) {
         let word = ntfn.with(|n| core::mem::take(&mut n.word)) | badge;
         complete(waiter, word, MessageInfo::new(0, 0), [0; REGISTER_WORDS]);
-        wake(rq, waiter);
-        return Some(waiter);
+        return Some(woken(waiter));
     }
     let bound = ntfn.with(|n| {
         n.word |= badge;
@@ -506,8 +528,7 @@ pub fn signal(rq: &mut RunQueue, ntfn: NotificationRef, badge: u64) -> Option<Tc
             MessageInfo::new(NOTIFICATION_LABEL, 0),
             [0; REGISTER_WORDS],
         );
-        wake(rq, t);
-        return Some(t);
+        return Some(woken(t));
     }
     None
 }

@@ -218,9 +218,7 @@ fn send(
             }
             // The woken thread waited in a system call (a wait or a
             // receive), as a handoff needs.
-            if let Some(woken) = ipc::signal(rq, ntfn, badge)
-                && rq.preempt_for(woken)
-            {
+            if ipc::signal_preempting(rq, ntfn, badge) {
                 *next = Next::Handoff;
             }
             Ok(Outcome::Reply([0; REGISTER_WORDS]))

@@ -39,7 +39,7 @@ impl Kernel {
     /// timed waits whose deadline has passed.
     pub fn deliver_interrupts(&mut self) {
         for (notification, badge) in self.irqs.take_arrived() {
-            let _ = crate::ipc::signal(&mut self.sched, notification, badge);
+            crate::ipc::signal(&mut self.sched, notification, badge);
         }
         let now = super::cpu::rdtsc();
         while let Some(t) = self.sched.expired(now) {
