@@ -84,10 +84,6 @@ pub fn index_slot(cnode: Cap, index: u64) -> Result<SlotRef, Error> {
 /// and two masks of the address, and the next slot's capability is read
 /// only when address bits are left for a further level.
 pub fn resolve(root: Cap, address: u64) -> Result<SlotRef, Error> {
-    /// The low `count` bits set (`count` up to 64).
-    fn mask(count: u32) -> u64 {
-        u64::MAX.checked_shr(64 - count).unwrap_or(0)
-    }
     let Cap::CNode {
         mut base,
         mut radix,
@@ -101,15 +97,19 @@ pub fn resolve(root: Cap, address: u64) -> Result<SlotRef, Error> {
     loop {
         let (radix_bits, level_bits) = (u32::from(radix), u32::from(radix) + u32::from(guard_bits));
         // This level takes the address bits `[left, remaining)`: the guard
-        // above, the slot index below.
+        // above, the slot index below. From here on `1 <= radix_bits <=
+        // level_bits <= 64` and `left <= 63`: every shift is in range.
         let Some(left) = remaining.checked_sub(level_bits) else {
             return Err(Error::InvalidCapability);
         };
-        let level = address.checked_shr(left).unwrap_or(0) & mask(level_bits);
-        if level.checked_shr(radix_bits).unwrap_or(0) != guard {
+        if radix_bits == 0 {
             return Err(Error::InvalidCapability);
         }
-        let index = level & mask(radix_bits);
+        let level = (address >> left) & (u64::MAX >> (64 - level_bits));
+        if (level >> 1) >> (radix_bits - 1) != guard {
+            return Err(Error::InvalidCapability);
+        }
+        let index = level & (u64::MAX >> (64 - radix_bits));
         if index == 0 {
             return Err(Error::InvalidCapability);
         }

@@ -1326,7 +1326,7 @@ proptest! {
     /// that mismatch, bits that run out, levels that overflow 64 bits).
     #[test]
     fn resolve_agrees_with_the_plain_decoding(
-        first_radix in 1u8..=ROOT_RADIX,
+        first_radix in 0u8..=ROOT_RADIX,
         first_guard_bits in 0u8..=70,
         first_guard in any::<u64>(),
         second_guard_bits in 0u8..=64,
