@@ -394,6 +394,24 @@ pub fn drop_reply(rq: &mut RunQueue, caller: TcbRef) {
     abort_caller(rq, caller);
 }
 
+/// A message that travels in registers alone: at most [`REGISTER_WORDS`]
+/// words and no capability, what the fast paths carry (checked once, by
+/// whoever decodes the system call).
+#[derive(Clone, Copy, Debug)]
+pub struct RegisterMessage(MessageInfo);
+
+impl RegisterMessage {
+    /// `info`, if it is register-only.
+    pub fn new(info: MessageInfo) -> Option<Self> {
+        (info.length() <= REGISTER_WORDS && !info.has_cap()).then_some(Self(info))
+    }
+
+    /// What the receiver is told: the label and length (no capability).
+    fn delivered(self) -> MessageInfo {
+        MessageInfo::new(self.0.label(), self.0.length())
+    }
+}
+
 /// The fast path of `Call`: a register-only message (no capability) to an
 /// endpoint where a receiver of at least the caller's priority waits, and
 /// nothing of higher priority is runnable. The receiver becomes the
@@ -404,11 +422,8 @@ pub fn fast_call(
     caller: TcbRef,
     ep: EndpointRef,
     badge: u64,
-    info: MessageInfo,
+    info: RegisterMessage,
 ) -> bool {
-    if info.length() > REGISTER_WORDS || info.has_cap() {
-        return false;
-    }
     let Some(receiver) = ep.with(|e| if e.receivers { e.queue.head } else { None }) else {
         return false;
     };
@@ -422,12 +437,7 @@ pub fn fast_call(
         t.ipc.badge = badge;
         t.context.message()
     });
-    complete(
-        receiver,
-        badge,
-        MessageInfo::new(info.label(), info.length()),
-        words,
-    );
+    complete(receiver, badge, info.delivered(), words);
     receiver.with(|t| {
         t.state = ThreadState::Runnable;
         t.ipc.blocked_on = None;
@@ -447,11 +457,8 @@ pub fn fast_reply_recv(
     rq: &mut RunQueue,
     replier: TcbRef,
     ep: EndpointRef,
-    info: MessageInfo,
+    info: RegisterMessage,
 ) -> bool {
-    if info.length() > REGISTER_WORDS || info.has_cap() {
-        return false;
-    }
     let (caller, bound) = replier.with(|t| (t.ipc.caller, t.ipc.bound_notification));
     let Some(caller) = caller else {
         return false;
@@ -472,12 +479,7 @@ pub fn fast_reply_recv(
         t.ipc.caller = None;
         t.context.message()
     });
-    complete(
-        caller,
-        0,
-        MessageInfo::new(info.label(), info.length()),
-        words,
-    );
+    complete(caller, 0, info.delivered(), words);
     caller.with(|t| {
         t.state = ThreadState::Runnable;
         t.ipc.replier = None;
@@ -822,17 +824,19 @@ mod tests {
         let ep = object::<Endpoint>();
         let (client, server) = (thread(10), thread(10));
         rq.current = Some(client);
+        let registers = |label, length| RegisterMessage::new(MessageInfo::new(label, length));
         assert!(
-            !fast_call(&mut rq, client, ep, 5, MessageInfo::new(1, 1)),
+            !fast_call(&mut rq, client, ep, 5, registers(1, 1).unwrap()),
             "no receiver yet"
         );
         receive(&mut rq, server, ep, true).unwrap();
+        assert!(registers(1, 5).is_none(), "too long for registers");
         assert!(
-            !fast_call(&mut rq, client, ep, 5, MessageInfo::new(1, 5)),
-            "too long for registers"
+            RegisterMessage::new(MessageInfo::new(1, 1).with_cap()).is_none(),
+            "a capability does not travel in registers"
         );
         set_message(client, [11, 12, 13, 14]);
-        assert!(fast_call(&mut rq, client, ep, 5, MessageInfo::new(1, 4)));
+        assert!(fast_call(&mut rq, client, ep, 5, registers(1, 4).unwrap()));
         assert_eq!(rq.current, Some(server));
         assert_eq!(
             result(server),
@@ -840,7 +844,12 @@ mod tests {
         );
         assert_eq!(client.state(), ThreadState::BlockedOnReply);
         set_message(server, [21, 0, 0, 0]);
-        assert!(fast_reply_recv(&mut rq, server, ep, MessageInfo::new(2, 1)));
+        assert!(fast_reply_recv(
+            &mut rq,
+            server,
+            ep,
+            registers(2, 1).unwrap()
+        ));
         assert_eq!(rq.current, Some(client));
         assert_eq!(result(client).3[0], 21);
         assert_eq!(
@@ -852,7 +861,7 @@ mod tests {
         let urgent = thread(200);
         rq.push(urgent);
         assert!(
-            !fast_call(&mut rq, client, ep, 5, MessageInfo::new(1, 1)),
+            !fast_call(&mut rq, client, ep, 5, registers(1, 1).unwrap()),
             "a higher priority thread waits"
         );
         assert_eq!(

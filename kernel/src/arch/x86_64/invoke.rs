@@ -19,6 +19,7 @@ use crate::object::cap::Cap;
 use crate::object::cnode;
 use crate::object::invocation::{self, Failure, Message, Reply};
 use crate::object::objref::{IpcCap, TcbRef};
+use crate::object::slot::SlotRef;
 use crate::object::tcb::{SendKind, ThreadState, tcb_slot};
 use basalt_abi::{Error, MessageInfo, REGISTER_WORDS, Rights, Syscall, fault};
 
@@ -66,66 +67,102 @@ pub enum Next {
     Caller,
     /// Perhaps: the scheduler decides.
     Scheduler,
-    /// An IPC fast path blocked the caller, or a signal preempted it, and
-    /// made the thread it woke current, having checked that nothing
-    /// runnable outranks it: that thread runs next, without the scheduler.
-    /// It waited in a system call (a receive, a wait, or a `Call` that was
-    /// not a fault), so it returns with `sysretq`.
+    /// A signal preempted the caller and made the thread it woke current,
+    /// having checked that nothing runnable outranks it: that thread runs
+    /// next, without the scheduler. It waited in a system call (a receive
+    /// or a wait), so it returns with `sysretq`. (The IPC fast paths hand
+    /// over the same way, before the decoder: [`fast_ipc`].)
     Handoff,
 }
 
-/// Handles the system call the current thread `t` made.
-pub fn syscall(k: &mut Kernel, t: TcbRef) -> Next {
+/// The IPC fast paths, tried before the decoder (and its frame): `Call`
+/// (`call`) or `ReplyRecv` of a register-only message on an endpoint,
+/// where [`ipc::fast_call`] or [`ipc::fast_reply_recv`] can hand the CPU
+/// to the thread it wakes. `Ok` when it did (that thread is current);
+/// otherwise what the decoder needs to know: the slot `rdi` named, if it
+/// was looked up (so that no system call looks its capability up twice).
+#[inline(always)]
+pub fn fast_ipc(
+    k: &mut Kernel,
+    t: TcbRef,
+    call: bool,
+) -> Result<(), Option<Result<SlotRef, Error>>> {
+    let (address, info) = t.with(|tcb| (tcb.context.rdi, MessageInfo(tcb.context.rsi)));
+    let Some(message) = ipc::RegisterMessage::new(info) else {
+        return Err(None);
+    };
+    let slot = lookup(t, address);
+    if let Ok(found) = slot
+        && let Some(IpcCap::Endpoint { ep, badge, rights }) = found.ipc_cap()
+    {
+        let rq = &mut k.sched;
+        let handed_over = if call {
+            rights.contains(Rights::CALL) && ipc::fast_call(rq, t, ep, badge, message)
+        } else {
+            rights.contains(Rights::READ) && ipc::fast_reply_recv(rq, t, ep, message)
+        };
+        if handed_over {
+            return Ok(());
+        }
+    }
+    Err(Some(slot))
+}
+
+/// Handles the system call the current thread `t` made; `rdi_slot` is
+/// the slot its `rdi` names if [`fast_ipc`] looked it up already.
+pub fn syscall(k: &mut Kernel, t: TcbRef, rdi_slot: Option<Result<SlotRef, Error>>) -> Next {
     let number = t.with(|tcb| tcb.context.rax);
     let ctx = t.with(|tcb| SyscallArgs::of(&tcb.context));
     let info = MessageInfo(ctx.rsi);
     let mut next = Next::Scheduler;
+    // The capability `rdi` names: looked up once, by whichever arm needs it.
+    let rdi_slot = || rdi_slot.unwrap_or_else(|| lookup(t, ctx.rdi));
     let result = match Syscall::from_raw(number) {
-        Some(Syscall::Call) => match endpoint_arg(t, ctx.rdi) {
-            Some(Ok(IpcCap::Endpoint { ep, badge, rights })) => {
-                if !rights.contains(Rights::CALL) {
-                    Err(Error::MissingRight)
-                } else {
-                    let can_grant = rights.contains(Rights::GRANT);
-                    let rq = &mut k.sched;
-                    if ipc::fast_call(rq, t, ep, badge, info) {
-                        next = Next::Handoff;
-                        Ok(Outcome::Done)
+        // Register-only calls that could take the fast path have tried.
+        Some(Syscall::Call) => match rdi_slot() {
+            Ok(slot) => match slot.ipc_cap() {
+                Some(IpcCap::Endpoint { ep, badge, rights }) => {
+                    if !rights.contains(Rights::CALL) {
+                        Err(Error::MissingRight)
                     } else {
-                        ipc::send(rq, t, ep, badge, can_grant, info, SendKind::Call, true)
-                            .map(|()| Outcome::Done)
+                        let can_grant = rights.contains(Rights::GRANT);
+                        ipc::send(
+                            &mut k.sched,
+                            t,
+                            ep,
+                            badge,
+                            can_grant,
+                            info,
+                            SendKind::Call,
+                            true,
+                        )
+                        .map(|()| Outcome::Done)
                     }
                 }
-            }
-            Some(Err(e)) => Err(e),
-            _ => Ok(invoke(k, t, &ctx, info, &mut next)),
+                _ => Ok(invoke(k, t, slot, &ctx, info, &mut next)),
+            },
+            Err(e) => Err(e),
         },
         Some(s @ (Syscall::Send | Syscall::NbSend)) => {
-            send(k, t, ctx.rdi, info, s == Syscall::Send, &mut next)
+            send(k, t, rdi_slot(), info, s == Syscall::Send, &mut next)
         }
-        Some(s @ (Syscall::Recv | Syscall::NbRecv)) => receive(k, t, ctx.rdi, s == Syscall::Recv),
-        Some(Syscall::RecvTimed) => receive_until(k, t, ctx.rdi, ctx.rdx),
+        Some(s @ (Syscall::Recv | Syscall::NbRecv)) => {
+            receive(k, t, ipc_arg(rdi_slot()), s == Syscall::Recv)
+        }
+        Some(Syscall::RecvTimed) => receive_until(k, t, ipc_arg(rdi_slot()), ctx.rdx),
         Some(Syscall::Reply) => {
             ipc::reply(&mut k.sched, t, info).map(|()| Outcome::Reply([0; REGISTER_WORDS]))
         }
-        Some(Syscall::ReplyRecv) => match endpoint_arg(t, ctx.rdi) {
-            Some(Ok(IpcCap::Endpoint { ep, rights, .. }))
-                if rights.contains(Rights::READ)
-                    && ipc::fast_reply_recv(&mut k.sched, t, ep, info) =>
-            {
-                next = Next::Handoff;
-                Ok(Outcome::Done)
-            }
-            Some(Ok(cap)) if cap.rights().contains(Rights::READ) => {
+        Some(Syscall::ReplyRecv) => match ipc_arg(rdi_slot()) {
+            Ok(cap) if cap.rights().contains(Rights::READ) => {
                 // With nobody to reply to, this is a plain receive (as on
                 // the first round of a server loop).
                 let _ = ipc::reply(&mut k.sched, t, info);
-                receive(k, t, ctx.rdi, true)
+                receive(k, t, Ok(cap), true)
             }
             // A receive that cannot work fails before anything is sent.
-            Some(Ok(_)) => Err(Error::MissingRight),
-            Some(Err(e)) => Err(e),
-            None => Err(Error::WrongType),
+            Ok(_) => Err(Error::MissingRight),
+            Err(e) => Err(e),
         },
         Some(Syscall::SaveReply) => {
             next = Next::Caller;
@@ -176,14 +213,15 @@ pub fn syscall(k: &mut Kernel, t: TcbRef) -> Next {
     next
 }
 
-/// The capability at `address` if it is an endpoint or notification;
-/// `None` for any other (valid) capability.
-fn endpoint_arg(t: TcbRef, address: u64) -> Option<Result<IpcCap, Error>> {
-    let cspace = t.slot(tcb_slot::CSPACE).cap();
-    match cnode::lookup(cspace, address) {
-        Ok(slot) => slot.ipc_cap().map(Ok),
-        Err(e) => Some(Err(e)),
-    }
+/// The non-empty slot at `address` of `t`'s CSpace.
+fn lookup(t: TcbRef, address: u64) -> Result<SlotRef, Error> {
+    cnode::lookup(t.slot(tcb_slot::CSPACE).cap(), address)
+}
+
+/// The endpoint or notification a receive names (`WrongType` for any
+/// other capability).
+fn ipc_arg(slot: Result<SlotRef, Error>) -> Result<IpcCap, Error> {
+    slot?.ipc_cap().ok_or(Error::WrongType)
 }
 
 /// `Send`/`NbSend`; a signal that wakes a thread of higher priority
@@ -191,13 +229,12 @@ fn endpoint_arg(t: TcbRef, address: u64) -> Option<Result<IpcCap, Error>> {
 fn send(
     k: &mut Kernel,
     t: TcbRef,
-    address: u64,
+    slot: Result<SlotRef, Error>,
     info: MessageInfo,
     blocking: bool,
     next: &mut Next,
 ) -> Result<Outcome, Error> {
-    let cspace = t.slot(tcb_slot::CSPACE).cap();
-    let slot = cnode::lookup(cspace, address)?;
+    let slot = slot?;
     let rq = &mut k.sched;
     match slot.ipc_cap() {
         Some(IpcCap::Endpoint { ep, badge, rights }) => {
@@ -238,8 +275,13 @@ fn save_reply(t: TcbRef, address: u64) -> Result<Outcome, Error> {
     Ok(Outcome::Reply([0; REGISTER_WORDS]))
 }
 
-fn receive(k: &mut Kernel, t: TcbRef, address: u64, blocking: bool) -> Result<Outcome, Error> {
-    let cap = endpoint_arg(t, address).unwrap_or(Err(Error::WrongType))?;
+fn receive(
+    k: &mut Kernel,
+    t: TcbRef,
+    cap: Result<IpcCap, Error>,
+    blocking: bool,
+) -> Result<Outcome, Error> {
+    let cap = cap?;
     let rq = &mut k.sched;
     if !cap.rights().contains(Rights::READ) {
         return Err(Error::MissingRight);
@@ -252,14 +294,19 @@ fn receive(k: &mut Kernel, t: TcbRef, address: u64, blocking: bool) -> Result<Ou
 }
 
 /// `RecvTimed`: a receive that gives up at TSC time `deadline`.
-fn receive_until(k: &mut Kernel, t: TcbRef, address: u64, deadline: u64) -> Result<Outcome, Error> {
+fn receive_until(
+    k: &mut Kernel,
+    t: TcbRef,
+    cap: Result<IpcCap, Error>,
+    deadline: u64,
+) -> Result<Outcome, Error> {
     if super::cpu::rdtsc() >= deadline {
-        return receive(k, t, address, false).map_err(|e| match e {
+        return receive(k, t, cap, false).map_err(|e| match e {
             Error::WouldBlock => Error::TimedOut,
             e => e,
         });
     }
-    let outcome = receive(k, t, address, true)?;
+    let outcome = receive(k, t, cap, true)?;
     if matches!(
         t.state(),
         ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
@@ -269,12 +316,13 @@ fn receive_until(k: &mut Kernel, t: TcbRef, address: u64, deadline: u64) -> Resu
     Ok(outcome)
 }
 
-/// `Call` on a capability that is no endpoint or notification: a kernel
+/// `Call` on a capability that is no endpoint (in `slot`): a kernel
 /// invocation. A refusal is written as the result here; an invocation
 /// stopped at a preemption point is made again when the thread next runs.
 fn invoke(
     k: &mut Kernel,
     t: TcbRef,
+    slot: SlotRef,
     ctx: &SyscallArgs,
     info: MessageInfo,
     next: &mut Next,
@@ -283,7 +331,7 @@ fn invoke(
         *next = Next::Caller;
     }
     let regs = [ctx.rdx, ctx.r10, ctx.r8, ctx.r9];
-    match invoke_object(k, t, ctx.rdi, info, regs) {
+    match invoke_object(k, t, slot, info, regs) {
         Ok(words) => Outcome::Reply(words),
         Err(Failure::Refused { error, detail }) => {
             ipc::fail_with(t, error, detail);
@@ -300,17 +348,16 @@ fn invoke(
     }
 }
 
-/// Invokes the capability at `address` with the message `info` and
-/// `regs` (words 0-3) from `t`.
+/// Invokes the capability in `slot` with the message `info` and `regs`
+/// (words 0-3) from `t`.
 fn invoke_object(
     k: &mut Kernel,
     t: TcbRef,
-    address: u64,
+    slot: SlotRef,
     info: MessageInfo,
     regs: [u64; REGISTER_WORDS],
 ) -> Reply {
     let cspace = t.slot(tcb_slot::CSPACE).cap();
-    let slot = cnode::lookup(cspace, address)?;
     let msg = Message::new(t, info, regs);
     let label = info.label();
     if let Some(reply) = invocation::invoke(slot, label, cspace, &msg, &mut KernelMachine(k)) {
