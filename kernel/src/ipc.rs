@@ -444,8 +444,7 @@ pub fn fast_call(
     });
     rq.unsleep(receiver);
     link_reply(rq, caller, receiver);
-    rq.remove(caller);
-    rq.current = Some(receiver);
+    rq.hand_over(caller, receiver);
     true
 }
 
@@ -485,8 +484,7 @@ pub fn fast_reply_recv(
         t.ipc.replier = None;
     });
     wait_on_endpoint(ep, replier, true);
-    rq.remove(replier);
-    rq.current = Some(caller);
+    rq.hand_over(replier, caller);
     true
 }
 

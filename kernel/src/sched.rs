@@ -392,6 +392,15 @@ impl RunQueue {
         false
     }
 
+    /// `from`, the running thread, has just blocked, and `to` (which is
+    /// not queued) runs in its place: what [`remove`](Self::remove) and
+    /// setting [`current`](Self::current) would do, without looking for
+    /// `from` on a queue (the running thread never is on one).
+    pub fn hand_over(&mut self, from: TcbRef, to: TcbRef) {
+        debug_assert!(self.current == Some(from) && !self.queued(from) && !self.queued(to));
+        self.current = Some(to);
+    }
+
     /// Chooses who runs: the current thread keeps the CPU while it is
     /// runnable and nothing of higher priority waits; otherwise it goes to
     /// the back of its queue and the best queued thread runs.

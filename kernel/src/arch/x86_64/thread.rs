@@ -274,7 +274,11 @@ fn handoff(k: &'static mut Kernel, to: TcbRef) -> ! {
     };
     vspace::activate(asid, base);
     super::fpu::switch_to(to);
-    arm_for_running(&k.sched);
+    // A handoff only ever takes timed waits away (the woken thread's), so
+    // a timer set for the slice or sooner is still early enough.
+    if !timer::slice_armed() {
+        arm_for_running(&k.sched);
+    }
     state::leave(k);
     // SAFETY: the TCB is live (it is current); it waited in a system call,
     // so its RCX and R11 are the ABI's to clobber and its RIP is a user

@@ -143,6 +143,12 @@ pub fn arm_slice(deadline: Option<u64>) {
     SLICE_ARMED.store(true, Ordering::Relaxed);
 }
 
+/// Whether the timer is set for the end of the running slice or sooner
+/// (what [`arm_slice`] would leave as it is, whatever the deadline).
+pub fn slice_armed() -> bool {
+    ARMED.load(Ordering::Relaxed) != 0 && SLICE_ARMED.load(Ordering::Relaxed)
+}
+
 /// Sets the timer for `at` unless it is set for sooner already.
 fn arm_by(at: u64) {
     let armed = ARMED.load(Ordering::Relaxed);

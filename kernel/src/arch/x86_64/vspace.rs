@@ -122,7 +122,9 @@ fn pml4_of(asid: Asid) -> Option<u64> {
 static ACTIVE: AtomicU64 = AtomicU64::new(0);
 
 /// Switches the CPU to the VSpace at `base` with PCID `asid`, keeping its
-/// TLB entries unless some may be stale.
+/// TLB entries unless some may be stale. (On every thread switch, so
+/// inlined.)
+#[inline]
 pub fn activate(asid: Asid, base: u64) {
     if ACTIVE.load(Ordering::Relaxed) == base {
         return;
