@@ -259,13 +259,10 @@ pub fn resume(k: &mut Kernel, thread: TcbRef) {
     }
 }
 
-/// Runs the current thread if it can still run, else the next runnable
-/// one; idles (interrupts on, CPU halted) while there is none. Gives the
-/// kernel state back as the thread enters user mode.
-/// Runs `to`, which an IPC fast path made current ([`Next::Handoff`]),
-/// as [`schedule`] would but without choosing: its address space, its
-/// FPU state, the slice's timer, and back to user mode with `sysretq`
-/// (it waited in a system call).
+/// Runs `to`, which an IPC fast path or a signal made current
+/// ([`Next::Handoff`]), as [`schedule`] would but without choosing: its
+/// address space, its FPU state, the slice's timer, and back to user mode
+/// with `sysretq` (it waited in a system call).
 ///
 /// [`Next::Handoff`]: super::invoke::Next::Handoff
 fn handoff(k: &'static mut Kernel, to: TcbRef) -> ! {
@@ -286,6 +283,9 @@ fn handoff(k: &'static mut Kernel, to: TcbRef) -> ! {
     unsafe { user::return_to_syscaller(&(*to.as_ptr()).context) }
 }
 
+/// Runs the current thread if it can still run, else the next runnable
+/// one; idles (interrupts on, CPU halted) while there is none. Gives the
+/// kernel state back as the thread enters user mode.
 pub fn schedule(k: &'static mut Kernel) -> ! {
     loop {
         if let Some(thread) = k.sched.choose() {
