@@ -275,6 +275,8 @@ fn save_reply(t: TcbRef, address: u64) -> Result<Outcome, Error> {
     Ok(Outcome::Reply([0; REGISTER_WORDS]))
 }
 
+/// `Recv`/`NbRecv` (and `ReplyRecv`'s receive) on `cap`, the endpoint or
+/// notification `rdi` named.
 fn receive(
     k: &mut Kernel,
     t: TcbRef,
