@@ -585,31 +585,29 @@ impl AofWriter {
         let db = session.db() as u8;
         // Keys evicted for memory are deleted before the command, and
         // logged on their own (their deletion is no part of the command's
-        // arguments).
-        for d in store.dbs_mut() {
-            d.set_journal(true);
-        }
+        // arguments). Most commands change nothing and evict nothing: the
+        // journals are only looked at then, not taken.
+        start_journals(store);
         let memory = store.evict(now_ms);
-        let evicted = take_journals(store);
-        if evicted.iter().any(|j| !j.keys.is_empty()) {
+        if journals_changed(store) {
+            let evicted = take_journals(store);
             let commands = effect(store, &evicted);
             encode(&mut self.buf, self.salt, now_ms, &commands, &[]);
             self.records += 1;
             if let Some(shadow) = self.shadow.as_mut() {
                 shadow.follow(store.dbs(), &evicted, now_ms);
             }
-        }
-        for d in store.dbs_mut() {
-            d.set_journal(true);
+            start_journals(store);
         }
         let reply = store.execute_evicted(session, args, now_ms, memory);
-        let journals = take_journals(store);
         // The pops that served blocked sessions after the command.
         let served = store.take_served();
-        let functions = journals.iter().any(|j| j.functions);
-        if !functions && journals.iter().all(|j| !j.flushed && j.keys.is_empty()) {
+        if !journals_changed(store) {
+            stop_journals(store);
             return reply;
         }
+        let journals = take_journals(store);
+        let functions = journals.iter().any(|j| j.functions);
         if let Some(shadow) = self.shadow.as_mut() {
             shadow.follow(store.dbs(), &journals, now_ms);
             if functions {
@@ -670,6 +668,25 @@ fn touched<'a>(db: &'a Db, journal: &'a crate::db::Journal) -> Vec<&'a Vec<u8>> 
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+/// Every database's journal on and empty.
+fn start_journals(store: &mut Store) {
+    for d in store.dbs_mut() {
+        d.set_journal(true);
+    }
+}
+
+/// Whether some database's journal recorded a change.
+fn journals_changed(store: &Store) -> bool {
+    store.dbs().iter().any(|d| !d.journal_is_empty())
+}
+
+/// Every database's journal off, what it held dropped.
+fn stop_journals(store: &mut Store) {
+    for d in store.dbs_mut() {
+        d.set_journal(false);
+    }
 }
 
 /// What every database's journal recorded; the journals go off.

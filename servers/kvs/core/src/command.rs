@@ -17,6 +17,7 @@
 //! ```
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::cmd::Kind;
 
@@ -190,6 +191,17 @@ pub fn row(name: &[u8]) -> Option<&'static Spec> {
 /// The command called `name` in `table` (sorted by name), whatever the
 /// case of `name`.
 pub fn find(table: &'static [Spec], name: &[u8]) -> Option<&'static Spec> {
+    // A pipeline repeats its commands, and a front end and the store look
+    // each one up several times: the row found last in a table is tried
+    // first (one comparison instead of a binary search's eight). The hint
+    // is only a guess, checked against the name, so a stale or shared one
+    // costs a comparison, never a wrong row.
+    let hint = &LAST_FOUND[(table.as_ptr() as usize >> 6) % LAST_FOUND.len()];
+    if let Some(spec) = table.get(hint.load(Ordering::Relaxed))
+        && spec.name.as_bytes().eq_ignore_ascii_case(name)
+    {
+        return Some(spec);
+    }
     // Binary search on the lower-case name: every command is looked up
     // so. A name longer than the buffer is no command (a test checks that
     // the store's fit).
@@ -198,11 +210,16 @@ pub fn find(table: &'static [Spec], name: &[u8]) -> Option<&'static Spec> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     let lower = &*lower;
-    table
+    let i = table
         .binary_search_by(|s| s.name.as_bytes().cmp(lower))
-        .ok()
-        .map(|i| &table[i])
+        .ok()?;
+    hint.store(i, Ordering::Relaxed);
+    Some(&table[i])
 }
+
+/// [`find`]'s last row per table (tables share a hint when their
+/// addresses collide).
+static LAST_FOUND: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 
 /// How the store runs one of its commands: only the store's table makes
 /// one.
@@ -669,6 +686,46 @@ macro_rules! spec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever the hint holds, `find` answers what a plain search of the
+    /// table does: lookups in both tables interleaved, in any case,
+    /// repeated, with names that differ only in length or are no command.
+    #[test]
+    fn find_agrees_with_a_plain_search_whatever_came_before() {
+        let plain = |table: &'static [Spec], name: &[u8]| {
+            table
+                .iter()
+                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+        };
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for spec in COMMANDS.iter().chain(FRONT_END) {
+            names.push(spec.name.as_bytes().to_vec());
+            names.push(spec.name.to_ascii_uppercase().into_bytes());
+            let mut longer = spec.name.as_bytes().to_vec();
+            longer.push(b'x');
+            names.push(longer);
+            names.push(spec.name.as_bytes()[..spec.name.len() - 1].to_vec());
+        }
+        names.push(b"".to_vec());
+        names.push([b'g'; 40].to_vec());
+        // A fixed shuffle, each name asked of both tables, twice.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..4 * names.len() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let name = &names[(seed % names.len() as u64) as usize];
+            for table in [COMMANDS, FRONT_END, COMMANDS] {
+                let got = find(table, name).map(|s| s.name);
+                assert_eq!(
+                    got,
+                    plain(table, name).map(|s| s.name),
+                    "{:?}",
+                    alloc::string::String::from_utf8_lossy(name)
+                );
+            }
+        }
+    }
 
     fn keys(k: Keys, line: &str) -> Vec<&str> {
         let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();

@@ -142,6 +142,13 @@ pub(crate) struct Journal {
     pub(crate) functions: bool,
 }
 
+impl Journal {
+    /// Nothing changed.
+    fn is_empty(&self) -> bool {
+        !self.flushed && !self.replaced && !self.functions && self.keys.is_empty()
+    }
+}
+
 impl Db {
     pub(crate) fn new(state: SeededState, seed: u64) -> Db {
         Db {
@@ -452,9 +459,20 @@ impl Db {
         }
     }
 
-    /// Turns the change journal on or off (off drops what it held).
+    /// Turns the change journal on (empty) or off (off drops what it
+    /// held). The log does both around every command, in every database:
+    /// a journal already so is left as it is.
     pub(crate) fn set_journal(&mut self, on: bool) {
-        self.journal = if on { Some(Journal::default()) } else { None };
+        if !on {
+            self.journal = None;
+        } else if self.journal.as_ref().is_none_or(|j| !j.is_empty()) {
+            self.journal = Some(Journal::default());
+        }
+    }
+
+    /// Whether the journal recorded nothing (or is off).
+    pub(crate) fn journal_is_empty(&self) -> bool {
+        self.journal.as_ref().is_none_or(Journal::is_empty)
     }
 
     /// Takes what the journal recorded, leaving it on and empty; `None`
