@@ -199,6 +199,23 @@ type Borrowed<'a> = (u8, Vec<Cow<'a, [u8]>>);
 
 /// [`encode_record`] of borrowed commands.
 fn encode(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[Borrowed<'_>], tags: &[Tag]) {
+    let commands = commands
+        .iter()
+        .map(|(db, args)| (*db, args.iter().map(|a| &a[..])));
+    encode_commands(out, salt, time_ms, commands, tags);
+}
+
+/// [`encode`] of commands given as `(database, arguments)` in any form
+/// (a plain command's own arguments need no vector of their own).
+fn encode_commands<'a, A>(
+    out: &mut Vec<u8>,
+    salt: u32,
+    time_ms: u64,
+    commands: impl ExactSizeIterator<Item = (u8, A)>,
+    tags: &[Tag],
+) where
+    A: ExactSizeIterator<Item = &'a [u8]>,
+{
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_LEN]);
     if !tags.is_empty() {
@@ -212,7 +229,7 @@ fn encode(out: &mut Vec<u8>, salt: u32, time_ms: u64, commands: &[Borrowed<'_>],
     out.extend_from_slice(&time_ms.to_le_bytes());
     put_u32(out, commands.len());
     for (db, args) in commands {
-        out.push(*db);
+        out.push(db);
         put_u32(out, args.len());
         for a in args {
             put_u32(out, a.len());
@@ -583,11 +600,17 @@ impl AofWriter {
         tag: Option<Tag>,
     ) -> Reply {
         let db = session.db() as u8;
+        let name = args.first().copied().unwrap_or_default();
+        // One record, whatever its size: a transaction's effect must be
+        // replayed whole or not at all.
+        let by_effect = [&b"EXEC"[..], b"EVAL", b"EVALSHA"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n));
         // Keys evicted for memory are deleted before the command, and
         // logged on their own (their deletion is no part of the command's
         // arguments). Most commands change nothing and evict nothing: the
         // journals are only looked at then, not taken.
-        start_journals(store);
+        start_journals(store, true);
         let memory = store.evict(now_ms);
         if journals_changed(store) {
             let evicted = take_journals(store);
@@ -597,8 +620,12 @@ impl AofWriter {
             if let Some(shadow) = self.shadow.as_mut() {
                 shadow.follow(store.dbs(), &evicted, now_ms);
             }
-            start_journals(store);
         }
+        // Which keys changed is read only for a transaction's or script's
+        // effect and by a compaction's shadow; otherwise the journals only
+        // say whether anything did.
+        let keyed = by_effect || self.shadow.is_some();
+        start_journals(store, keyed);
         let reply = store.execute_evicted(session, args, now_ms, memory);
         // The pops that served blocked sessions after the command.
         let served = store.take_served();
@@ -606,20 +633,40 @@ impl AofWriter {
             stop_journals(store);
             return reply;
         }
-        let journals = take_journals(store);
-        let functions = journals.iter().any(|j| j.functions);
+        let functions = store.dbs().iter().any(Db::journal_has_functions);
+        let journals = if keyed {
+            take_journals(store)
+        } else {
+            stop_journals(store);
+            Vec::new()
+        };
+        let tags = tag.as_slice();
+        let plain = !by_effect && !functions && served.is_empty();
+        if plain && !name.eq_ignore_ascii_case(b"SPOP") {
+            // The common record: the command as it came.
+            let command = (db, args.iter().copied());
+            encode_commands(
+                &mut self.buf,
+                self.salt,
+                now_ms,
+                core::iter::once(command),
+                tags,
+            );
+            self.records += 1;
+            if let Some(t) = tag {
+                self.marks.insert(t.client, t);
+            }
+            if let Some(shadow) = self.shadow.as_mut() {
+                shadow.follow(store.dbs(), &journals, now_ms);
+            }
+            return reply;
+        }
         if let Some(shadow) = self.shadow.as_mut() {
             shadow.follow(store.dbs(), &journals, now_ms);
             if functions {
                 functions_record(&mut shadow.buf, shadow.salt, store, now_ms, true);
             }
         }
-        let name = args.first().copied().unwrap_or_default();
-        // One record, whatever its size: a transaction's effect must be
-        // replayed whole or not at all.
-        let by_effect = [&b"EXEC"[..], b"EVAL", b"EVALSHA"]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n));
         let function_libraries = functions.then(|| store.functions_command());
         let mut commands: Vec<Borrowed<'_>> = if by_effect {
             effect(store, &journals)
@@ -647,7 +694,6 @@ impl AofWriter {
             ));
         }
         if !commands.is_empty() {
-            let tags = tag.as_slice();
             encode(&mut self.buf, self.salt, now_ms, &commands, tags);
             self.records += 1;
             if let Some(t) = tag {
@@ -670,10 +716,12 @@ fn touched<'a>(db: &'a Db, journal: &'a crate::db::Journal) -> Vec<&'a Vec<u8>> 
     keys
 }
 
-/// Every database's journal on and empty.
-fn start_journals(store: &mut Store) {
+/// Every database's journal on and empty, recording the keys touched if
+/// `keyed` (else only that some were).
+fn start_journals(store: &mut Store, keyed: bool) {
     for d in store.dbs_mut() {
         d.set_journal(true);
+        d.set_journal_keyed(keyed);
     }
 }
 

@@ -111,8 +111,11 @@ pub(crate) struct Db {
     pub(crate) notes: Notes,
     pub(crate) state: SeededState,
     /// The change journal the append-only log reads (`crate::aof`): when
-    /// on, every touched key is recorded, and a flush is noted.
+    /// on, every touched key is recorded (or only that one was, unless
+    /// `journal_keyed`), and a flush is noted.
     journal: Option<Journal>,
+    /// Whether the journal records which keys were touched.
+    journal_keyed: bool,
     /// While sessions track keys (client-side caching): the keys touched
     /// since the store last looked, and flushes (`None`).
     pub(crate) changes: Option<Vec<Option<Vec<u8>>>>,
@@ -132,8 +135,11 @@ pub(crate) struct Db {
 pub(crate) struct Journal {
     /// The database was emptied (keys touched before that are dropped).
     pub(crate) flushed: bool,
-    /// Keys touched since (or since the flush), duplicates possible.
+    /// Keys touched since (or since the flush), duplicates possible; only
+    /// while the database's journal is keyed.
     pub(crate) keys: Vec<Vec<u8>>,
+    /// Some key was touched since (or since the flush).
+    pub(crate) touched: bool,
     /// The database's keys were swapped with another's (SWAPDB; `flushed`
     /// is set too): every key it holds now counts as touched.
     pub(crate) replaced: bool,
@@ -145,7 +151,15 @@ pub(crate) struct Journal {
 impl Journal {
     /// Nothing changed.
     fn is_empty(&self) -> bool {
-        !self.flushed && !self.replaced && !self.functions && self.keys.is_empty()
+        !self.flushed && !self.replaced && !self.functions && !self.touched
+    }
+
+    /// Records that `key` was touched (the key itself if `keyed`).
+    fn note(&mut self, key: &[u8], keyed: bool) {
+        self.touched = true;
+        if keyed {
+            self.keys.push(key.to_vec());
+        }
     }
 }
 
@@ -161,6 +175,7 @@ impl Db {
             notes: Notes::default(),
             state,
             journal: None,
+            journal_keyed: true,
             changes: None,
             tracking: Tracking::Lru,
             now: 0,
@@ -475,6 +490,19 @@ impl Db {
         self.journal.as_ref().is_none_or(Journal::is_empty)
     }
 
+    /// Whether the journal records the keys touched, or only that some
+    /// were (the log reads the keys only for a transaction's or script's
+    /// effect and while compacting: a copy of every key written would
+    /// otherwise be made and dropped with each command).
+    pub(crate) fn set_journal_keyed(&mut self, keyed: bool) {
+        self.journal_keyed = keyed;
+    }
+
+    /// Whether the journal noted a change of the function libraries.
+    pub(crate) fn journal_has_functions(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| j.functions)
+    }
+
     /// Takes what the journal recorded, leaving it on and empty; `None`
     /// when it is off.
     pub(crate) fn take_journal(&mut self) -> Option<Journal> {
@@ -491,7 +519,7 @@ impl Db {
     /// keyspace event for it.
     pub(crate) fn touch(&mut self, key: &[u8]) {
         if let Some(j) = self.journal.as_mut() {
-            j.keys.push(key.to_vec());
+            j.note(key, self.journal_keyed);
         }
         if let Some(c) = self.changes.as_mut() {
             c.push(Some(key.to_vec()));
@@ -533,7 +561,7 @@ impl Db {
     /// every write it asked for failed, and the log must still hold it.
     pub(crate) fn journal_key(&mut self, key: &[u8]) {
         if let Some(j) = self.journal.as_mut() {
-            j.keys.push(key.to_vec());
+            j.note(key, self.journal_keyed);
         }
     }
 
@@ -562,6 +590,7 @@ impl Db {
                 j.flushed = true;
                 j.replaced = true;
                 j.keys.clear();
+                j.touched = false;
             }
         }
     }
@@ -587,6 +616,7 @@ impl Db {
         if let Some(j) = self.journal.as_mut() {
             j.flushed = true;
             j.keys.clear();
+            j.touched = false;
         }
         if let Some(c) = self.changes.as_mut() {
             c.push(None);
