@@ -1,6 +1,7 @@
 //! Replies, typed as RESP3 types them and written in either protocol,
 //! and the error words Redis uses.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -23,8 +24,9 @@ pub enum Protocol {
 /// ([`encode`](Self::encode)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
-    /// A simple string (`+OK`, `+QUEUED`, `+string` for `TYPE`).
-    Simple(String),
+    /// A simple string (`+OK`, `+QUEUED`, `+string` for `TYPE`); most are
+    /// constants, which need no allocation.
+    Simple(Cow<'static, str>),
     /// An error: the whole message including its prefix word, e.g.
     /// `ERR syntax error` or `WRONGTYPE Operation against ...`.
     Error(String),
@@ -103,12 +105,12 @@ pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
 impl Reply {
     /// `+OK`
     pub fn ok() -> Reply {
-        Reply::Simple(String::from("OK"))
+        Reply::Simple(Cow::Borrowed("OK"))
     }
 
     /// A simple string.
     pub fn simple(s: &str) -> Reply {
-        Reply::Simple(String::from(s))
+        Reply::Simple(Cow::Owned(String::from(s)))
     }
 
     /// An error with its full text (prefix word included).

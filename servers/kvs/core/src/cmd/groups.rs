@@ -63,7 +63,7 @@ pub(crate) fn xgroup(cx: &mut Ctx<'_>, a: &[&[u8]]) -> Reply {
     if a.len() == 2 && is(sub, "help") {
         return Reply::array(
             HELP.iter()
-                .map(|l| Reply::Simple(String::from(*l)))
+                .map(|l| Reply::Simple(String::from(*l).into()))
                 .collect(),
         );
     }

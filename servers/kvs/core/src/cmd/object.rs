@@ -35,7 +35,7 @@ pub(crate) fn subcommand(container: &str, a: &[&[u8]]) -> Result<&'static Spec, 
 pub(crate) fn help(command: &str, lines: &[&str]) -> Reply {
     let head = alloc::format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     let mut out = Vec::with_capacity(lines.len() + 3);
-    out.push(Reply::Simple(head));
+    out.push(Reply::Simple(head.into()));
     out.extend(lines.iter().map(|l| Reply::simple(l)));
     out.push(Reply::simple("HELP"));
     out.push(Reply::simple("    Print this help."));

@@ -162,7 +162,7 @@ fn table_reply(t: &TableRef, resp3: bool, depth: usize) -> Reply {
         return Reply::Error(text(&err));
     }
     if let Some(ok) = string_field(t, "ok") {
-        return Reply::Simple(text(&ok));
+        return Reply::Simple(text(&ok).into());
     }
     let field = |name: &str| t.borrow().get(&key(name));
     if let Value::Num(d) = field("double") {
