@@ -362,7 +362,7 @@ impl<T: Transport> Connection<T> {
     pub fn round(&mut self, request: &[u8], replies: &mut Vec<u8>) -> Result<(), Error> {
         let ends: Vec<usize> = proto::parse_round(request)
             .ok_or(Error::BadRound)?
-            .into_iter()
+            .entries()
             .map(|e| e.end)
             .collect();
         self.round_from(request, Progress::new(ends), None, replies)

@@ -128,9 +128,10 @@ pub const MAX_BATCH: usize = 4096;
 /// ```
 /// let mut round = Vec::new();
 /// kvs_api::proto::push_round_entry(7, b"*1\r\n$4\r\nPING\r\n", &mut round);
-/// let entries = kvs_api::proto::parse_round(&round).unwrap();
-/// assert_eq!((entries[0].session, entries[0].end), (7, 8 + 14));
-/// assert_eq!(entries[0].args, [&b"PING"[..]]);
+/// let round = kvs_api::proto::parse_round(&round).unwrap();
+/// let entry = round.entries().next().unwrap();
+/// assert_eq!((entry.session, entry.end), (7, 8 + 14));
+/// assert_eq!(entry.args, [&b"PING"[..]]);
 /// ```
 pub fn push_round_entry(session: u64, encoded: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&session.to_le_bytes());
@@ -138,35 +139,80 @@ pub fn push_round_entry(session: u64, encoded: &[u8], out: &mut Vec<u8>) {
 }
 
 /// One entry of a round, as [`parse_round`] finds it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RoundEntry<'a> {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RoundEntry<'r, 'a> {
     /// The session it runs in.
     pub session: u64,
     /// The command's arguments, its name first.
-    pub args: Vec<&'a [u8]>,
+    pub args: &'r [&'a [u8]],
     /// The offset just past it in the round.
     pub end: usize,
 }
 
+/// A round's entries: every entry's arguments in one vector, so that a
+/// round of many commands allocates twice, not once per command.
+#[derive(Clone, Debug, Default)]
+pub struct Round<'a> {
+    args: Vec<&'a [u8]>,
+    /// Per entry: its session, where its arguments end in `args`, and
+    /// the offset just past it in the round.
+    entries: Vec<(u64, usize, usize)>,
+}
+
+impl<'a> Round<'a> {
+    /// How many entries it has.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Its entries, in order.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = RoundEntry<'_, 'a>> {
+        let mut from = 0;
+        self.entries.iter().map(move |&(session, to, end)| {
+            let args = &self.args[from..to];
+            from = to;
+            RoundEntry { session, args, end }
+        })
+    }
+}
+
 /// The entries of a round. `None` unless `bytes` is nothing but whole
 /// entries, at most [`MAX_BATCH`] of them; no entries is a round.
-pub fn parse_round(bytes: &[u8]) -> Option<Vec<RoundEntry<'_>>> {
-    let mut entries = Vec::new();
+///
+/// ```
+/// use kvs_api::proto::{parse_round, push_round_entry};
+/// let mut bytes = Vec::new();
+/// push_round_entry(1, b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n", &mut bytes);
+/// push_round_entry(9, b"*1\r\n$4\r\nPING\r\n", &mut bytes);
+/// push_round_entry(1, b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$0\r\n\r\n", &mut bytes);
+/// let round = parse_round(&bytes).unwrap();
+/// let entries: Vec<_> = round.entries().map(|e| (e.session, e.args.to_vec(), e.end)).collect();
+/// assert_eq!(entries, [
+///     (1, vec![&b"GET"[..], b"a"], 28),
+///     (9, vec![&b"PING"[..]], 50),
+///     (1, vec![&b"SET"[..], b"a", b""], 84),
+/// ]);
+/// assert!(parse_round(&bytes[..83]).is_none(), "a cut entry");
+/// assert!(parse_round(&[]).unwrap().is_empty());
+/// ```
+pub fn parse_round(bytes: &[u8]) -> Option<Round<'_>> {
+    let mut round = Round::default();
     let mut pos = 0;
     while pos < bytes.len() {
-        if entries.len() == MAX_BATCH {
+        if round.entries.len() == MAX_BATCH {
             return None;
         }
         let session = u64::from_le_bytes(bytes.get(pos..pos + 8)?.try_into().ok()?);
-        let (args, used) = parse_prefix(&bytes[pos + 8..])?;
-        pos += 8 + used;
-        entries.push(RoundEntry {
-            session,
-            args,
-            end: pos,
-        });
+        let args = &mut round.args;
+        pos += 8 + walk(&bytes[pos + 8..], |a| args.push(a))?;
+        round.entries.push((session, round.args.len(), pos));
     }
-    Some(entries)
+    Some(round)
 }
 
 /// What a round answers for a command that blocked its session (a

@@ -493,7 +493,7 @@ impl<C: Clock> KvsServer<C> {
         }
         let mut ran = 0;
         let mut held = false;
-        for (index, entry) in entries.iter().enumerate() {
+        for (index, entry) in entries.entries().enumerate() {
             let start = reply.len();
             let tag = call.map(|call| Tag {
                 client: badge,
@@ -508,7 +508,7 @@ impl<C: Clock> KvsServer<C> {
                 }
                 Some(state) => {
                     state.set_may_block(true);
-                    engine.execute(state, &entry.args, reply, tag);
+                    engine.execute(state, entry.args, reply, tag);
                     state.set_may_block(false);
                     if engine.store.is_blocked(state) {
                         // Its reply (encoded as a timeout's) is not sent.
