@@ -65,9 +65,6 @@ pub struct Net<D, W> {
     sockets: SocketSet<'static>,
     dhcp: Option<SocketHandle>,
     service: Service<W>,
-    /// The last round's second interface poll changed sockets after the
-    /// service's pass: the next pass looks at them.
-    changed: bool,
 }
 
 impl<D: Device, W: Wake> Net<D, W> {
@@ -112,7 +109,6 @@ impl<D: Device, W: Wake> Net<D, W> {
             sockets,
             dhcp,
             service,
-            changed: false,
         })
     }
 
@@ -140,7 +136,8 @@ impl<D: Device, W: Wake> Net<D, W> {
         self.service.sockets_of(app)
     }
 
-    /// One round: frames in, DHCP, the service, frames out.
+    /// One round: frames in and out (out: what the last round queued),
+    /// DHCP, the service.
     pub fn poll(&mut self, now: Instant) -> Progress {
         let mut progress = Progress {
             frames: self.iface.poll(now, &mut self.device, &mut self.sockets)
@@ -168,17 +165,10 @@ impl<D: Device, W: Wake> Net<D, W> {
                 None => {}
             }
         }
-        let changed = progress.frames || core::mem::take(&mut self.changed);
-        progress.service = self.service.pass(&mut self.sockets, now, changed);
-        if progress.service.any()
-            && self.iface.poll(now, &mut self.device, &mut self.sockets)
-                == PollResult::SocketStateChanged
-        {
-            progress.frames = true;
-            // Sockets changed after the service looked: the next pass
-            // must look again, whatever the next poll finds.
-            self.changed = true;
-        }
+        progress.service = self.service.pass(&mut self.sockets, now, progress.frames);
+        // What the service queued goes out with the next round's poll: a
+        // round that did anything is followed by another at once (the
+        // caller's loop), and a poll walks every socket, so one a round.
         progress
     }
 
