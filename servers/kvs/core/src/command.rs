@@ -183,7 +183,12 @@ impl Spec {
 /// ```
 pub fn row(name: &[u8]) -> Option<&'static Spec> {
     match name.iter().position(|&b| b == b'|') {
-        None => find(FRONT_END, name).or_else(|| find(COMMANDS, name)),
+        // The tables share no name (a test checks), so the last rows found
+        // in either may be tried before searching the front end's.
+        None => hinted(FRONT_END, name)
+            .or_else(|| hinted(COMMANDS, name))
+            .or_else(|| find(FRONT_END, name))
+            .or_else(|| find(COMMANDS, name)),
         Some(bar) => row(&name[..bar])?.subcommand(&name[bar + 1..]),
     }
 }
@@ -196,10 +201,7 @@ pub fn find(table: &'static [Spec], name: &[u8]) -> Option<&'static Spec> {
     // first (one comparison instead of a binary search's eight). The hint
     // is only a guess, checked against the name, so a stale or shared one
     // costs a comparison, never a wrong row.
-    let hint = &LAST_FOUND[(table.as_ptr() as usize >> 6) % LAST_FOUND.len()];
-    if let Some(spec) = table.get(hint.load(Ordering::Relaxed))
-        && spec.name.as_bytes().eq_ignore_ascii_case(name)
-    {
+    if let Some(spec) = hinted(table, name) {
         return Some(spec);
     }
     // Binary search on the lower-case name: every command is looked up
@@ -213,8 +215,20 @@ pub fn find(table: &'static [Spec], name: &[u8]) -> Option<&'static Spec> {
     let i = table
         .binary_search_by(|s| s.name.as_bytes().cmp(lower))
         .ok()?;
-    hint.store(i, Ordering::Relaxed);
+    hint(table).store(i, Ordering::Relaxed);
     Some(&table[i])
+}
+
+/// The row [`find`] found last in `table`, if it is `name`'s.
+fn hinted(table: &'static [Spec], name: &[u8]) -> Option<&'static Spec> {
+    table
+        .get(hint(table).load(Ordering::Relaxed))
+        .filter(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// `table`'s slot in [`LAST_FOUND`].
+fn hint(table: &'static [Spec]) -> &'static AtomicUsize {
+    &LAST_FOUND[(table.as_ptr() as usize >> 6) % LAST_FOUND.len()]
 }
 
 /// [`find`]'s last row per table (tables share a hint when their
@@ -687,16 +701,30 @@ macro_rules! spec {
 mod tests {
     use super::*;
 
+    /// `row` may try either table's hint first only because no name is
+    /// in both.
+    #[test]
+    fn the_front_end_and_the_store_share_no_command() {
+        for spec in FRONT_END {
+            assert!(
+                plain_find(COMMANDS, spec.name.as_bytes()).is_none(),
+                "{} is in both tables",
+                spec.name
+            );
+        }
+    }
+
+    fn plain_find(table: &'static [Spec], name: &[u8]) -> Option<&'static Spec> {
+        table
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+
     /// Whatever the hint holds, `find` answers what a plain search of the
     /// table does: lookups in both tables interleaved, in any case,
     /// repeated, with names that differ only in length or are no command.
     #[test]
     fn find_agrees_with_a_plain_search_whatever_came_before() {
-        let plain = |table: &'static [Spec], name: &[u8]| {
-            table
-                .iter()
-                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
-        };
         let mut names: Vec<Vec<u8>> = Vec::new();
         for spec in COMMANDS.iter().chain(FRONT_END) {
             names.push(spec.name.as_bytes().to_vec());
@@ -708,7 +736,7 @@ mod tests {
         }
         names.push(b"".to_vec());
         names.push([b'g'; 40].to_vec());
-        // A fixed shuffle, each name asked of both tables, twice.
+        // A fixed shuffle, each name asked of both tables and of `row`.
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..4 * names.len() {
             seed ^= seed << 13;
@@ -719,10 +747,14 @@ mod tests {
                 let got = find(table, name).map(|s| s.name);
                 assert_eq!(
                     got,
-                    plain(table, name).map(|s| s.name),
+                    plain_find(table, name).map(|s| s.name),
                     "{:?}",
                     alloc::string::String::from_utf8_lossy(name)
                 );
+            }
+            let either = plain_find(FRONT_END, name).or_else(|| plain_find(COMMANDS, name));
+            if !name.contains(&b'|') {
+                assert_eq!(row(name).map(|s| s.name), either.map(|s| s.name));
             }
         }
     }
