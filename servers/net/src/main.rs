@@ -261,7 +261,9 @@ mod component {
                 let opened = device::start_virtio(start, function, args.device, Some(wake))
                     .map_err(Failure::Open)?;
                 info!("{}", opened.describe("virtio-net"));
-                let mut nic = VirtioNic::new(opened.transport).map_err(Failure::Nic)?;
+                let mut nic = VirtioNic::new(opened.transport)
+                    .map_err(Failure::Nic)?
+                    .with_doorbell(opened.doorbell);
                 let idle = idle(wake, opened.interrupt);
                 nic.set_interrupts(matches!(idle, Idle::Sleep { .. }));
                 run_loop(start, apps, settings, nic, idle)
@@ -397,7 +399,11 @@ mod component {
 
         let mut failed = false;
         loop {
+            // The round's notifications to the card go out once, at its
+            // end (`Nic::round_begins`).
+            net.device_mut().round_begins();
             let progress = net.poll(clock.now());
+            net.device_mut().round_done();
             match progress.dhcp {
                 Some(Some((address, Some(gateway)))) => {
                     info!("address {address}, gateway {gateway} (DHCP)")

@@ -23,6 +23,7 @@
 //! ```
 
 use crate::dma::{self, VirtioHal, Window};
+use crate::doorbell::Doorbell;
 use crate::interrupt::{self, Interrupt, MsixTransport, NoInterrupt};
 use crate::mmio::Mmio;
 use crate::pci::{ConfigPage, PAGE_FUNCTION};
@@ -106,6 +107,10 @@ pub struct Opened {
     /// The device's interrupt, or why it has none (then the driver
     /// polls).
     pub interrupt: Result<Interrupt, NoInterrupt>,
+    /// Holds the transport's queue notifications while the driver says
+    /// so (`None` if a second transport to the function could not be
+    /// made: then every notification is written at once).
+    pub doorbell: Option<Doorbell>,
     /// The physical address of the function's configuration space.
     pub config: u64,
     /// Its vendor and device IDs.
@@ -355,9 +360,13 @@ pub fn start_virtio(
     };
     let transport = PciTransport::new::<VirtioHal, _>(&mut root, PAGE_FUNCTION)
         .map_err(OpenError::Transport)?;
+    let doorbell = PciTransport::new::<VirtioHal, _>(&mut root, PAGE_FUNCTION)
+        .ok()
+        .map(Doorbell::new);
     Ok(Opened {
-        transport: MsixTransport::new(transport, interrupt.as_ref().ok()),
+        transport: MsixTransport::new(transport, interrupt.as_ref().ok(), doorbell.clone()),
         interrupt,
+        doorbell,
         config,
         ids,
         bars,

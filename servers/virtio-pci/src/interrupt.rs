@@ -14,6 +14,7 @@
 //! took the vector.
 
 use crate::dma;
+use crate::doorbell::Doorbell;
 use crate::pci::{self, ConfigPage, MSIX_ENTRY_BYTES, Msix, PAGE_FUNCTION};
 use core::fmt;
 use core::ptr::NonNull;
@@ -356,14 +357,22 @@ pub struct MsixTransport {
     inner: PciTransport,
     /// The common configuration, when queues are to be routed.
     common: Option<NonNull<u8>>,
+    /// Where notifications are held while the driver says so.
+    doorbell: Option<Doorbell>,
 }
 
 impl MsixTransport {
-    /// Wraps `inner`; `interrupt` is the device's, if [`setup`] made one.
-    pub fn new(inner: PciTransport, interrupt: Option<&Interrupt>) -> Self {
+    /// Wraps `inner`; `interrupt` is the device's, if [`setup`] made one;
+    /// `doorbell`, if given, may hold its queue notifications.
+    pub fn new(
+        inner: PciTransport,
+        interrupt: Option<&Interrupt>,
+        doorbell: Option<Doorbell>,
+    ) -> Self {
         Self {
             inner,
             common: interrupt.map(|i| i.common),
+            doorbell,
         }
     }
 }
@@ -394,6 +403,9 @@ impl Transport for MsixTransport {
     }
 
     fn notify(&mut self, queue: u16) {
+        if self.doorbell.as_ref().is_some_and(|d| d.held(queue)) {
+            return;
+        }
         self.inner.notify(queue);
     }
 

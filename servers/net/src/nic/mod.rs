@@ -36,6 +36,12 @@ pub trait Nic: smoltcp::phy::Device {
     fn set_interrupts(&mut self, on: bool);
     /// The card's MAC address.
     fn mac(&self) -> [u8; 6];
+    /// A round begins: the card may hold back telling the device of the
+    /// buffers the round adds until [`round_done`](Self::round_done).
+    fn round_begins(&mut self) {}
+    /// The round is over: what was held back is told now, before the
+    /// server looks at the card again or sleeps.
+    fn round_done(&mut self) {}
 }
 
 /// The cards, by PCI vendor and device ID.

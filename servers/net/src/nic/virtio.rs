@@ -15,6 +15,7 @@ use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::Transport;
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE};
 use virtio_pci::dma::VirtioHal;
+use virtio_pci::doorbell::Doorbell;
 
 /// Descriptors per virtqueue, and buffers each way.
 pub const QUEUE: usize = 64;
@@ -52,6 +53,9 @@ pub struct VirtioNic<T: Transport> {
     rx: RxSide,
     tx: TxSide,
     stats: NicStats,
+    /// Holds the queue notifications of a round, if the transport has
+    /// one: a round's frames and returned buffers are told once.
+    doorbell: Option<Doorbell>,
 }
 
 /// Why the device could not start.
@@ -97,12 +101,20 @@ impl<T: Transport> VirtioNic<T> {
                 free: [true; QUEUE],
                 by_token: [None; QUEUE],
             },
+            doorbell: None,
             stats: NicStats::default(),
         };
         for i in 0..QUEUE {
             nic.post(i);
         }
         Ok(nic)
+    }
+
+    /// Holds a round's queue notifications in `doorbell`, the one its
+    /// transport was made with ([`Nic::round_begins`]).
+    pub fn with_doorbell(mut self, doorbell: Option<Doorbell>) -> Self {
+        self.doorbell = doorbell;
+        self
     }
 
     /// Traffic counters.
@@ -177,6 +189,21 @@ impl<T: Transport> Nic for VirtioNic<T> {
     fn unfinished(&mut self) -> bool {
         fence(Ordering::SeqCst);
         self.device.poll_receive().is_some() || self.device.poll_transmit().is_some()
+    }
+
+    /// Holds the queue notifications of the round (the frames it sends,
+    /// the receive buffers it gives back) until [`round_done`](Nic::round_done).
+    fn round_begins(&mut self) {
+        if let Some(d) = &self.doorbell {
+            d.hold();
+        }
+    }
+
+    /// Tells the device of the round's buffers, once per queue.
+    fn round_done(&mut self) {
+        if let Some(d) = &self.doorbell {
+            d.release();
+        }
     }
 
     /// Whether the device interrupts when it has used a buffer (received
