@@ -193,6 +193,9 @@ pub fn encode_marks(out: &mut Vec<u8>, salt: u32, time_ms: u64, marks: &Marks) {
     encode(out, salt, time_ms, &[], &tags);
 }
 
+/// The most room [`AofWriter::move_to`] keeps in the writer's buffer.
+const KEPT_BUFFER: usize = 64 << 10;
+
 /// A command with its arguments borrowed from the store where they can
 /// be (numbers printed for it are owned).
 type Borrowed<'a> = (u8, Vec<Cow<'a, [u8]>>);
@@ -572,6 +575,24 @@ impl AofWriter {
     /// leaving the buffer empty.
     pub fn take(&mut self) -> Vec<u8> {
         core::mem::take(&mut self.buf)
+    }
+
+    /// Moves the bytes appended so far to the end of `out`; false if there
+    /// were none. The buffer keeps its room for the next records (a
+    /// writer taken after every command would otherwise grow a new one,
+    /// a reallocation or four, for each record).
+    pub fn move_to(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.buf.is_empty() {
+            return false;
+        }
+        out.extend_from_slice(&self.buf);
+        if self.buf.capacity() > KEPT_BUFFER {
+            // A large value's record: its room is not kept.
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+        true
     }
 
     /// The last tag each client's records carried: what the log holds

@@ -1060,15 +1060,9 @@ impl<D: SectorDevice> Persistence<D> {
     /// change while one is under way, a new one when the log has grown
     /// enough, all of it at once when a record does not fit.
     fn commit(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
-        let records = self.writer.take();
         // A command that changed nothing does not retry pending records.
-        if records.is_empty() {
+        if !self.writer.move_to(&mut self.pending) {
             return Ok(());
-        }
-        if self.pending.is_empty() {
-            self.pending = records;
-        } else {
-            self.pending.extend_from_slice(&records);
         }
         if !self.grouped {
             let written = self

@@ -867,3 +867,27 @@ fn malformed_tags_are_corruption() {
     none[5..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
     assert_eq!(decode_record(&none, 0).unwrap_err(), Stop::Corrupt);
 }
+
+#[test]
+fn records_moved_out_are_the_bytes_appended_and_a_large_one_keeps_no_room() {
+    let (mut st, mut s, mut w) = (Store::with_seed(1), Session::new(), AofWriter::new());
+    let mut out = b"earlier".to_vec();
+    assert!(!w.move_to(&mut out), "nothing appended yet");
+    run(&mut w, &mut st, &mut s, "SET k v", 1000);
+    run(&mut w, &mut st, &mut s, "GET k", 1000);
+    let appended = w.bytes().to_vec();
+    assert!(!appended.is_empty());
+    assert!(w.move_to(&mut out));
+    assert_eq!(out, [&b"earlier"[..], &appended].concat());
+    assert!(w.bytes().is_empty() && !w.move_to(&mut out));
+    let kept = w.buffered();
+    assert!(kept >= appended.len(), "the room stays for the next records");
+    let big = "x".repeat(200 << 10);
+    run(&mut w, &mut st, &mut s, &format!("SET big {big}"), 1000);
+    assert!(w.move_to(&mut out));
+    assert!(w.buffered() < 64 << 10, "a large record's room goes");
+    let mut replayed = Store::with_seed(2);
+    let report = replay(&out[7..], &mut replayed, 0);
+    assert_eq!(report.bytes_used, out.len() - 7);
+    assert_eq!(dump(&replayed, 1000), dump(&st, 1000));
+}
