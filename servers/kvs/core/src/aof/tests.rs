@@ -881,7 +881,10 @@ fn records_moved_out_are_the_bytes_appended_and_a_large_one_keeps_no_room() {
     assert_eq!(out, [&b"earlier"[..], &appended].concat());
     assert!(w.bytes().is_empty() && !w.move_to(&mut out));
     let kept = w.buffered();
-    assert!(kept >= appended.len(), "the room stays for the next records");
+    assert!(
+        kept >= appended.len(),
+        "the room stays for the next records"
+    );
     let big = "x".repeat(200 << 10);
     run(&mut w, &mut st, &mut s, &format!("SET big {big}"), 1000);
     assert!(w.move_to(&mut out));
