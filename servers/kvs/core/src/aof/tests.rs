@@ -227,6 +227,45 @@ fn run(w: &mut AofWriter, st: &mut Store, s: &mut Session, line: &str, now: u64)
 fn crc32c_known_value() {
     assert_eq!(crc32c(0, b"123456789"), 0xE306_9283);
     assert_eq!(crc32c(crc32c(0, b"1234"), b"56789"), 0xE306_9283);
+    // RFC 3720's test vectors (iSCSI), which run past eight bytes.
+    assert_eq!(crc32c(0, &[0u8; 32]), 0x8A91_36AA);
+    assert_eq!(crc32c(0, &[0xFFu8; 32]), 0x62A8_AB43);
+    let ascending: Vec<u8> = (0..32).collect();
+    assert_eq!(crc32c(0, &ascending), 0x46DD_794E);
+}
+
+/// The checksum eight bytes at a time equals the plain one, byte by
+/// byte, for every length, start and split.
+#[test]
+fn crc32c_by_eight_is_crc32c_by_one() {
+    fn by_one(crc: u32, data: &[u8]) -> u32 {
+        let mut c = !crc;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0x82F6_3B78
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    let mut r = Lcg(7);
+    let data: Vec<u8> = (0..300).map(|_| r.next() as u8).collect();
+    for start in 0..9 {
+        for end in start..data.len() {
+            let piece = &data[start..end];
+            assert_eq!(crc32c(0, piece), by_one(0, piece), "{start}..{end}");
+            let split = (end - start) / 3;
+            assert_eq!(
+                crc32c(crc32c(5, &piece[..split]), &piece[split..]),
+                by_one(by_one(5, &piece[..split]), &piece[split..]),
+                "{start}..{end} split at {split}"
+            );
+        }
+    }
 }
 
 #[test]
