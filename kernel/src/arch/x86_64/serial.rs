@@ -57,52 +57,51 @@ impl fmt::Display for Uart {
 /// The crate's register accesses, for either kind of UART.
 struct Registers(Uart);
 
-impl Backend for Registers {
-    unsafe fn read(&mut self, register: u8) -> u8 {
+/// Where a register is: an I/O port, or a memory-mapped one (its
+/// address, and whether it is accessed as a 32-bit word).
+enum Register {
+    Port(u16),
+    Memory(u64, bool),
+}
+
+impl Registers {
+    fn at(&self, register: u8) -> Register {
         match self.0 {
-            // SAFETY: `use_uart`'s contract: the eight ports are the
-            // console's; `register` < 8 (the crate's contract).
-            Uart::Port(port) => unsafe { Port::<u8>::new(port + u16::from(register)).read() },
+            Uart::Port(port) => Register::Port(port + u16::from(register)),
             Uart::Mmio {
                 virt,
                 stride,
                 dword,
                 ..
-            } => {
-                let at = virt + u64::from(register) * u64::from(stride);
-                // SAFETY: `use_uart`'s contract: `virt` maps the registers
-                // (`Uart::span` bytes); `register` < 8.
-                unsafe {
-                    if dword {
-                        (at as *const u32).read_volatile() as u8
-                    } else {
-                        (at as *const u8).read_volatile()
-                    }
-                }
-            }
+            } => Register::Memory(virt + u64::from(register) * u64::from(stride), dword),
+        }
+    }
+}
+
+impl Backend for Registers {
+    unsafe fn read(&mut self, register: u8) -> u8 {
+        match self.at(register) {
+            // SAFETY: `use_uart`'s contract: the eight ports are the
+            // console's; `register` < 8 (the crate's contract).
+            Register::Port(port) => unsafe { Port::<u8>::new(port).read() },
+            // SAFETY: `use_uart`'s contract: `virt` maps the registers
+            // (`Uart::span` bytes); `register` < 8.
+            Register::Memory(at, true) => unsafe { (at as *const u32).read_volatile() as u8 },
+            // SAFETY: as above.
+            Register::Memory(at, false) => unsafe { (at as *const u8).read_volatile() },
         }
     }
 
     unsafe fn write(&mut self, register: u8, value: u8) {
-        match self.0 {
+        match self.at(register) {
             // SAFETY: as in `read`.
-            Uart::Port(port) => unsafe { Port::<u8>::new(port + u16::from(register)).write(value) },
-            Uart::Mmio {
-                virt,
-                stride,
-                dword,
-                ..
-            } => {
-                let at = virt + u64::from(register) * u64::from(stride);
-                // SAFETY: as in `read`.
-                unsafe {
-                    if dword {
-                        (at as *mut u32).write_volatile(u32::from(value))
-                    } else {
-                        (at as *mut u8).write_volatile(value)
-                    }
-                }
-            }
+            Register::Port(port) => unsafe { Port::<u8>::new(port).write(value) },
+            // SAFETY: as in `read`.
+            Register::Memory(at, true) => unsafe {
+                (at as *mut u32).write_volatile(u32::from(value))
+            },
+            // SAFETY: as in `read`.
+            Register::Memory(at, false) => unsafe { (at as *mut u8).write_volatile(value) },
         }
     }
 }

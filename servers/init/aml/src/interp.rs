@@ -173,6 +173,26 @@ impl<H: Host> Interpreter<H> {
         self.objects.contains_key(&p).then_some(p)
     }
 
+    /// Declares `path` a field of `bits` bits at `bit_offset` of `buffer`
+    /// (`CreateField` and its fixed-size forms).
+    fn buffer_field(
+        &mut self,
+        path: Path,
+        buffer: Rc<RefCell<Vec<u8>>>,
+        bit_offset: u64,
+        bits: u64,
+    ) -> Result<Flow, Error> {
+        self.insert(
+            path,
+            Object::BufferField {
+                buffer,
+                bit_offset,
+                bits,
+            },
+        );
+        Ok(Flow::Normal)
+    }
+
     fn insert(&mut self, path: Path, object: Object) {
         // A declaration by `External` gives way to the definition.
         if matches!(object, Object::External { .. }) && self.objects.contains_key(&path) {
@@ -390,15 +410,7 @@ impl<H: Host> Interpreter<H> {
                     0x8d => (index, 1),
                     _ => (index * 8, 64),
                 };
-                self.insert(
-                    name.resolve(&f.scope),
-                    Object::BufferField {
-                        buffer,
-                        bit_offset,
-                        bits,
-                    },
-                );
-                Ok(Flow::Normal)
+                self.buffer_field(name.resolve(&f.scope), buffer, bit_offset, bits)
             }
             _ => {
                 self.term_arg(r, f)?;
@@ -488,15 +500,7 @@ impl<H: Host> Interpreter<H> {
                 let bit_offset = self.integer(r, f)?;
                 let bits = self.integer(r, f)?;
                 let name = r.name()?;
-                self.insert(
-                    name.resolve(&f.scope),
-                    Object::BufferField {
-                        buffer,
-                        bit_offset,
-                        bits,
-                    },
-                );
-                Ok(Flow::Normal)
+                self.buffer_field(name.resolve(&f.scope), buffer, bit_offset, bits)
             }
             0x88 => {
                 r.pos += 2;
