@@ -495,25 +495,17 @@ mod tests {
         let other = |interface, address| SpcrUart::Other { interface, address };
         // An Arm PL011, a 16-bit register layout, a word access size, an
         // I/O port past the 16-bit space, a memory UART at 0.
-        assert_eq!(
-            spcr_uart(ArmPL011, gas(SystemMemory, 32, 3, 0x900_0000), 0),
-            other(3, 0x900_0000)
-        );
-        assert_eq!(
-            spcr_uart(Full16550, gas(SystemMemory, 16, 2, 0x1000), 0),
-            other(0, 0x1000)
-        );
-        assert_eq!(
-            spcr_uart(Full16550, gas(SystemMemory, 8, 2, 0x1000), 0),
-            other(0, 0x1000)
-        );
-        assert_eq!(
-            spcr_uart(Full16550, gas(SystemIo, 8, 1, 0x1_0000), 0),
-            other(0, 0x1_0000)
-        );
-        assert_eq!(
-            spcr_uart(Full16550, gas(SystemMemory, 8, 1, 0), 0),
-            other(0, 0)
-        );
+        for (interface, space, width, access, address, kind) in [
+            (ArmPL011, SystemMemory, 32, 3, 0x900_0000, 3),
+            (Full16550, SystemMemory, 16, 2, 0x1000, 0),
+            (Full16550, SystemMemory, 8, 2, 0x1000, 0),
+            (Full16550, SystemIo, 8, 1, 0x1_0000, 0),
+            (Full16550, SystemMemory, 8, 1, 0, 0),
+        ] {
+            assert_eq!(
+                spcr_uart(interface, gas(space, width, access, address), 0),
+                other(kind, address)
+            );
+        }
     }
 }
