@@ -654,7 +654,13 @@ impl<'s> Parser<'s> {
         const UNARY: u8 = 8;
         let line = self.line;
         let mut lhs = if self.accept("not")? {
-            Expr::Not(Box::new(self.sub_expr(UNARY)?))
+            // Folded as Lua folds it: a constant operand never becomes
+            // a constant of the function (`not -0` leaves `0` its own).
+            match self.sub_expr(UNARY)? {
+                Expr::Nil | Expr::False => Expr::True,
+                Expr::True | Expr::Num(_) | Expr::Str(_) => Expr::False,
+                operand => Expr::Not(Box::new(operand)),
+            }
         } else if self.accept("-")? {
             let operand = self.sub_expr(UNARY)?;
             match operand {
@@ -730,7 +736,12 @@ impl<'s> Parser<'s> {
                 self.advance()?;
                 let e = self.expr()?;
                 self.expect_match(")", "(", line)?;
-                Ok(Expr::Paren(Box::new(e)))
+                // A numeral stays one in parentheses, so that Lua's
+                // folding goes on through them: `(1 - 1) / -2` is a -0.
+                Ok(match e {
+                    Expr::Num(n) => Expr::Num(n),
+                    e => Expr::Paren(Box::new(e)),
+                })
             }
             _ => Err(self.error_near("unexpected symbol")),
         }

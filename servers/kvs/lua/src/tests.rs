@@ -98,6 +98,16 @@ fn one_constant_per_value_and_minus_zero_is_zero() {
     assert_eq!(run("local z = 0 return -z"), "-0");
     // A folded -0 comes first (Lua folds arithmetic on numerals).
     assert_eq!(run("local a = 0 / -7 return a, 0"), "-0 -0");
+    // Folding goes through parentheses, and a `not` folded away leaves
+    // no constant (each as Redis's Lua 5.1 answers).
+    assert_eq!(run("local a = (1 + -1) / -652 return a, 0"), "-0 -0");
+    assert_eq!(run("local a = ((0)) * -1 return a, 0"), "-0 -0");
+    assert_eq!(run("local a = {(0)} return -(0), 0"), "0 0");
+    assert_eq!(run("local a = not -0 return a, 0"), "false 0");
+    assert_eq!(
+        run("return not nil, not 'x', not (1 < 2)"),
+        "true false false"
+    );
     assert_eq!(run("return 1 / 0, 0 % 0 ~= 0 % 0, 2 ^ 10"), "inf true 1024");
 }
 
