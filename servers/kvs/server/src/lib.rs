@@ -40,4 +40,6 @@ pub use server::{
 };
 
 #[cfg(test)]
+mod largest;
+#[cfg(test)]
 mod tests;
