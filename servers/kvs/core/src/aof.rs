@@ -497,7 +497,18 @@ pub struct AofWriter {
     /// While a new log is being written: what it needs to follow the
     /// changes made meanwhile.
     shadow: Option<Shadow>,
+    /// A change was made whose record would have been larger than
+    /// [`EFFECT_RECORD_LIMIT`]: none was written, and only a compaction
+    /// (which copies keys a piece at a time) brings the log up to the
+    /// store ([`take_unrecorded`](AofWriter::take_unrecorded)).
+    unrecorded: bool,
 }
+
+/// The largest record a change's effect is written as (a transaction or
+/// script restates every key it touched, so appending a byte to a large
+/// string would make a record of the whole string, and a second copy of
+/// it in memory, where the heap may have no room for one).
+pub const EFFECT_RECORD_LIMIT: usize = 4 * RECORD_SPLIT;
 
 /// The changes made while a new log is written: records of the databases
 /// they flushed, in order, and the keys they touched, to copy again.
@@ -744,14 +755,36 @@ impl AofWriter {
             ));
         }
         if !commands.is_empty() {
-            encode(&mut self.buf, self.salt, now_ms, &commands, tags);
-            self.records += 1;
+            if encoded_len(&commands, tags) > EFFECT_RECORD_LIMIT {
+                self.unrecorded = true;
+            } else {
+                encode(&mut self.buf, self.salt, now_ms, &commands, tags);
+                self.records += 1;
+            }
             if let Some(t) = tag {
                 self.marks.insert(t.client, t);
             }
         }
         reply
     }
+
+    /// Whether a change went unrecorded since the last call (its record
+    /// would have been larger than [`EFFECT_RECORD_LIMIT`]): the log no
+    /// longer holds what the store does until a compaction, which the
+    /// caller must make before it writes further records.
+    pub fn take_unrecorded(&mut self) -> bool {
+        core::mem::take(&mut self.unrecorded)
+    }
+}
+
+/// The bytes [`encode`] makes of `commands` with `tags`, at most.
+fn encoded_len(commands: &[Borrowed<'_>], tags: &[Tag]) -> usize {
+    let tags = 4 + core::mem::size_of_val(tags);
+    commands.iter().fold(HEADER_LEN + 4 + tags, |n, (_, args)| {
+        args.iter().fold(n.saturating_add(1 + 4), |n, a| {
+            n.saturating_add(4 + a.len())
+        })
+    })
 }
 
 /// The keys `journal` records as touched in `db`, sorted and once each:

@@ -801,6 +801,9 @@ pub struct Persistence<D> {
     failed: bool,
     /// When the last compaction finished (ms since the epoch).
     last_compacted_ms: Option<u64>,
+    /// A change went unrecorded (`AofWriter::take_unrecorded`): the log
+    /// holds what the store does again only once a compaction finishes.
+    behind: bool,
 }
 
 impl<D: SectorDevice> Persistence<D> {
@@ -819,6 +822,7 @@ impl<D: SectorDevice> Persistence<D> {
             refusing: false,
             grouped: false,
             failed: false,
+            behind: false,
         }
     }
 
@@ -1031,6 +1035,7 @@ impl<D: SectorDevice> Persistence<D> {
                 self.writer.shadow(None);
                 self.writer.set_salt(self.log.superblock.salt);
                 self.refusing = false;
+                self.behind = false;
                 Ok(true)
             }
             Ok(false) => Ok(false),
@@ -1047,6 +1052,11 @@ impl<D: SectorDevice> Persistence<D> {
     /// Appends the pending records, compacting at once if they do not fit
     /// (the store holds their changes, so the compacted log does too).
     fn write_pending(&mut self, store: &Store, now_ms: u64, durable: bool) -> Result<(), LogError> {
+        if self.behind {
+            // The log lacks a change: records after it would replay
+            // without it.
+            return self.catch_up(store, now_ms);
+        }
         let written = if durable {
             self.log.append_durable(&self.pending)
         } else {
@@ -1057,11 +1067,19 @@ impl<D: SectorDevice> Persistence<D> {
                 self.pending.clear();
                 Ok(())
             }
-            Err(LogError::Full) => self.compact(store, now_ms).inspect_err(|e| {
-                self.refusing = *e == LogError::Full;
-            }),
+            Err(LogError::Full) => self.catch_up(store, now_ms),
             Err(e) => Err(e),
         }
+    }
+
+    /// Compacts at once, so that the log holds every change the store
+    /// does (pending records, a change too large for one, or one that did
+    /// not fit); if the new log does not fit either, writes are refused
+    /// until one does.
+    fn catch_up(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
+        self.compact(store, now_ms).inspect_err(|e| {
+            self.refusing = *e == LogError::Full;
+        })
     }
 
     /// Writes what the writer holds, flushes as the policy says, and moves
@@ -1069,8 +1087,18 @@ impl<D: SectorDevice> Persistence<D> {
     /// change while one is under way, a new one when the log has grown
     /// enough, all of it at once when a record does not fit.
     fn commit(&mut self, store: &Store, now_ms: u64) -> Result<(), LogError> {
+        let recorded = self.writer.move_to(&mut self.pending);
+        if self.writer.take_unrecorded() {
+            // A change too large for a record: the log takes it by a
+            // compaction now (grouped or not: it is durable before it is
+            // answered), which copies the store a piece of a key at a time.
+            self.behind = true;
+            let caught_up = self.catch_up(store, now_ms);
+            self.failed = caught_up.is_err();
+            return caught_up;
+        }
         // A command that changed nothing does not retry pending records.
-        if !self.writer.move_to(&mut self.pending) {
+        if !recorded {
             return Ok(());
         }
         if !self.grouped {

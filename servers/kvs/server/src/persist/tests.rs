@@ -645,3 +645,56 @@ impl SectorDevice for Unnoted<'_> {
         crate::largest::unnoted(|| self.0.flush())
     }
 }
+
+#[test]
+fn a_transaction_on_a_large_key_is_logged_by_a_compaction() {
+    // A transaction's or a script's effect restates the keys it touched:
+    // for a key of 12 MiB the record would be a second copy of it. The
+    // change goes to the log by a compaction instead, a piece at a time,
+    // and nothing is written after it until one has.
+    const MIB: usize = 1 << 20;
+    let mut disk = RamDisk::new(2 + 2 * (64 * MIB / SECTOR) as u64);
+    let mut store = Store::new();
+    let (log, _) = Log::open(Unnoted(&mut disk), &mut store, 42).unwrap();
+    let mut p = Persistence::new(log, Fsync::EverySec);
+    let mut s = Session::new();
+    let piece = alloc::vec![b'x'; MIB];
+    for _ in 0..12 {
+        p.execute(&mut store, &mut s, &[b"APPEND", b"big", &piece], 1000);
+    }
+    let sequence = p.log().superblock().sequence;
+    let mut run = |p: &mut Persistence<_>, line: &str| {
+        crate::largest::take();
+        let reply = p.execute(&mut store, &mut s, &args(line), 1000);
+        let largest = crate::largest::take();
+        assert!(largest <= 3 * MIB, "{line}: a block of {largest} bytes");
+        reply
+    };
+    assert_eq!(run(&mut p, "MULTI"), Reply::ok());
+    run(&mut p, "SETRANGE big 0 y");
+    assert_eq!(
+        run(&mut p, "EXEC"),
+        Reply::Array(Some(alloc::vec![Reply::Integer(12 * MIB as i64)]))
+    );
+    assert_eq!(p.log().superblock().sequence, sequence + 1, "compacted");
+    // A compaction that fails leaves the log behind: the change is
+    // refused an answer, and the next change waits for one that works.
+    p.log.device.0.fail = true;
+    let script = "EVAL return(redis.call('setrange',KEYS[1],1,'z')) 1 big";
+    assert!(matches!(run(&mut p, script), Reply::Error(e) if e.starts_with("MISCONF")));
+    assert!(!p.last_write_ok());
+    p.log.device.0.fail = false;
+    assert_eq!(run(&mut p, "SET after 1"), Reply::ok());
+    assert!(p.last_write_ok());
+    assert_eq!(p.log().superblock().sequence, sequence + 2);
+    drop(p);
+    let (_, _, mut store) = open(&mut disk);
+    let Reply::Bulk(Some(v)) = store.execute(&mut s, &args("GET big"), 1000) else {
+        panic!("the key is there");
+    };
+    assert_eq!((v.len(), &v[..3]), (12 * MIB, &b"yzx"[..]));
+    assert_eq!(
+        store.execute(&mut s, &args("GET after"), 1000),
+        Reply::bulk(b"1")
+    );
+}
