@@ -580,17 +580,13 @@ fn a_value_larger_than_a_chunk_is_compacted_in_pieces() {
     assert_eq!(dump(&mut got, 1000), dump(&mut store, 1000));
 }
 
-#[test]
-fn a_compaction_that_outgrows_its_area_makes_no_copy_of_a_large_key() {
-    // Areas of 16 MiB and a key of 12 MiB that changes during a
-    // compaction: each change copies it to the new log again, which soon
-    // outgrows its area. The compaction is dropped; until then, and
-    // after, no step holds more than a piece or two of the key (a MiB
-    // each) in memory.
-    const MIB: usize = 1 << 20;
-    let mut disk = RamDisk::new(2 + 2 * (16 * MIB / SECTOR) as u64);
+const MIB: usize = 1 << 20;
+
+/// A store logged on `disk` (`everysec`) holding `big`, 12 MiB of `x`
+/// appended a MiB at a time; the allocations of `disk` are not noted.
+fn with_large_key(disk: &mut RamDisk) -> (Persistence<Unnoted<'_>>, Store, Session) {
     let mut store = Store::new();
-    let (log, _) = Log::open(Unnoted(&mut disk), &mut store, 42).unwrap();
+    let (log, _) = Log::open(Unnoted(disk), &mut store, 42).unwrap();
     let mut p = Persistence::new(log, Fsync::EverySec);
     let mut s = Session::new();
     let piece = alloc::vec![b'x'; MIB];
@@ -598,6 +594,18 @@ fn a_compaction_that_outgrows_its_area_makes_no_copy_of_a_large_key() {
         let reply = p.execute(&mut store, &mut s, &[b"APPEND", b"big", &piece], 1000);
         assert_eq!(reply, Reply::Integer((i * MIB) as i64));
     }
+    (p, store, s)
+}
+
+#[test]
+fn a_compaction_that_outgrows_its_area_makes_no_copy_of_a_large_key() {
+    // Areas of 16 MiB and a key of 12 MiB that changes during a
+    // compaction: each change copies it to the new log again, which soon
+    // outgrows its area. The compaction is dropped; until then, and
+    // after, no step holds more than a piece or two of the key (a MiB
+    // each) in memory.
+    let mut disk = RamDisk::new(2 + 2 * (16 * MIB / SECTOR) as u64);
+    let (mut p, mut store, mut s) = with_large_key(&mut disk);
     p.compact_in_background(&store);
     let mut dropped = false;
     for i in 0..5u64 {
@@ -652,16 +660,8 @@ fn a_transaction_on_a_large_key_is_logged_by_a_compaction() {
     // for a key of 12 MiB the record would be a second copy of it. The
     // change goes to the log by a compaction instead, a piece at a time,
     // and nothing is written after it until one has.
-    const MIB: usize = 1 << 20;
     let mut disk = RamDisk::new(2 + 2 * (64 * MIB / SECTOR) as u64);
-    let mut store = Store::new();
-    let (log, _) = Log::open(Unnoted(&mut disk), &mut store, 42).unwrap();
-    let mut p = Persistence::new(log, Fsync::EverySec);
-    let mut s = Session::new();
-    let piece = alloc::vec![b'x'; MIB];
-    for _ in 0..12 {
-        p.execute(&mut store, &mut s, &[b"APPEND", b"big", &piece], 1000);
-    }
+    let (mut p, mut store, mut s) = with_large_key(&mut disk);
     let sequence = p.log().superblock().sequence;
     let mut run = |p: &mut Persistence<_>, line: &str| {
         crate::largest::take();
