@@ -498,7 +498,7 @@ pub struct AofWriter {
     /// changes made meanwhile.
     shadow: Option<Shadow>,
     /// A change was made whose record would have been larger than
-    /// [`EFFECT_RECORD_LIMIT`]: none was written, and only a compaction
+    /// [`EFFECT_RECORD_LIMIT`] (or found no memory): none was written, and only a compaction
     /// (which copies keys a piece at a time) brings the log up to the
     /// store ([`take_unrecorded`](AofWriter::take_unrecorded)).
     unrecorded: bool,
@@ -507,8 +507,10 @@ pub struct AofWriter {
 /// The largest record a change's effect is written as (a transaction or
 /// script restates every key it touched, so appending a byte to a large
 /// string would make a record of the whole string, and a second copy of
-/// it in memory, where the heap may have no room for one).
-pub const EFFECT_RECORD_LIMIT: usize = 4 * RECORD_SPLIT;
+/// it in memory, where the heap may have no room for one). The largest
+/// request a front end's region carries in config/default: the runner
+/// keeps room for one above the ceiling.
+pub const EFFECT_RECORD_LIMIT: usize = 8 * RECORD_SPLIT;
 
 /// The changes made while a new log is written: records of the databases
 /// they flushed, in order, and the keys they touched, to copy again.
@@ -755,7 +757,10 @@ impl AofWriter {
             ));
         }
         if !commands.is_empty() {
-            if encoded_len(&commands, tags) > EFFECT_RECORD_LIMIT {
+            let len = encoded_len(&commands, tags);
+            // Room made exactly (growing by doubling would ask for up to
+            // twice the record), and none is no panic either.
+            if len > EFFECT_RECORD_LIMIT || self.buf.try_reserve_exact(len).is_err() {
                 self.unrecorded = true;
             } else {
                 encode(&mut self.buf, self.salt, now_ms, &commands, tags);
@@ -769,7 +774,8 @@ impl AofWriter {
     }
 
     /// Whether a change went unrecorded since the last call (its record
-    /// would have been larger than [`EFFECT_RECORD_LIMIT`]): the log no
+    /// would have been larger than [`EFFECT_RECORD_LIMIT`], or found no
+    /// memory): the log no
     /// longer holds what the store does until a compaction, which the
     /// caller must make before it writes further records.
     pub fn take_unrecorded(&mut self) -> bool {
