@@ -785,12 +785,17 @@ impl AofWriter {
 
 /// The bytes [`encode`] makes of `commands` with `tags`, at most.
 fn encoded_len(commands: &[Borrowed<'_>], tags: &[Tag]) -> usize {
+    // The header, the tags (a count and each tag), the time and the
+    // count of commands; then each command's database, count of
+    // arguments, and each argument's length and bytes.
     let tags = 4 + core::mem::size_of_val(tags);
-    commands.iter().fold(HEADER_LEN + 4 + tags, |n, (_, args)| {
-        args.iter().fold(n.saturating_add(1 + 4), |n, a| {
-            n.saturating_add(4 + a.len())
+    commands
+        .iter()
+        .fold(HEADER_LEN + tags + 8 + 4, |n, (_, args)| {
+            args.iter().fold(n.saturating_add(1 + 4), |n, a| {
+                n.saturating_add(4 + a.len())
+            })
         })
-    })
 }
 
 /// The keys `journal` records as touched in `db`, sorted and once each:

@@ -268,6 +268,46 @@ fn crc32c_by_eight_is_crc32c_by_one() {
     }
 }
 
+/// `encoded_len` is what `encode` makes, or more, for any commands and
+/// tags (the limit on effect records is checked with it before encoding).
+#[test]
+fn encoded_len_bounds_the_encoding() {
+    let mut r = Lcg(11);
+    for case in 0..500 {
+        let args: Vec<Vec<Vec<u8>>> = (0..r.next() % 5)
+            .map(|_| {
+                (0..r.next() % 6)
+                    .map(|_| vec![b'a'; (r.next() % 300) as usize])
+                    .collect()
+            })
+            .collect();
+        let commands: Vec<Borrowed<'_>> = args
+            .iter()
+            .map(|a| {
+                let db = (r.next() % 16) as u8;
+                (db, a.iter().map(|x| Cow::Borrowed(&x[..])).collect())
+            })
+            .collect();
+        let tags: Vec<Tag> = (0..r.next() % 3)
+            .map(|i| Tag {
+                client: r.next(),
+                call: r.next(),
+                entry: i as u32,
+            })
+            .collect();
+        let mut out = vec![0; (r.next() % 4) as usize];
+        let before = out.len();
+        encode(&mut out, 9, 1000, &commands, &tags);
+        let made = out.len() - before;
+        let bound = encoded_len(&commands, &tags);
+        assert!(made <= bound, "case {case}: {made} bytes, bound {bound}");
+        assert!(
+            bound - made <= 8 * tags.len() + 8,
+            "case {case}: a loose bound"
+        );
+    }
+}
+
 #[test]
 fn random_round_trips() {
     for seed in 0..40 {
