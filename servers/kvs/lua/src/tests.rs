@@ -108,6 +108,17 @@ fn one_constant_per_value_and_minus_zero_is_zero() {
         run("return not nil, not 'x', not (1 < 2)"),
         "true false false"
     );
+    // The order Lua makes constants in: arithmetic on a numeral makes
+    // its right operand's first; a numeral left of `and` is none.
+    assert_eq!(run("local x = 5 return -0 * (x + 0), 0"), "0 0");
+    assert_eq!(run("local x = 5 local a = -0 / 0 return 0"), "0");
+    assert_eq!(run("local x = 5 local a = -0 and x return 0"), "0");
+    assert_eq!(run("local x = 5 local a = -0 or x return 0"), "-0");
+    assert_eq!(run("local x = 5 return -0 * x, 0"), "-0 -0");
+    assert_eq!(
+        run("local x = 5 return x == -0, -0 == x, 0"),
+        "false false -0"
+    );
     assert_eq!(run("return 1 / 0, 0 % 0 ~= 0 % 0, 2 ^ 10"), "inf true 1024");
 }
 

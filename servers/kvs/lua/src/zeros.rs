@@ -6,9 +6,12 @@
 //! `return -0, 0` gives `-0` twice, and a script whose first zero is a
 //! folded `-0` passes `-0` where it wrote `0` (Redis then refuses `-0` as
 //! an integer argument). Scripts tested against Redis meet this; the
-//! numerals left after folding are the constants, met in source order.
+//! numerals left after folding are the constants, met in the order Lua
+//! 5.1's code generator makes them: source order, but for arithmetic on
+//! a numeral, whose right operand comes first, and a numeral left of
+//! `and`, which is never made a constant.
 
-use crate::ast::{Block, Call, Expr, Item, Stat};
+use crate::ast::{BinOp, Block, Call, Expr, Item, Stat};
 
 /// Gives every zero numeral of `body` (not of the functions inside it,
 /// which have constants of their own) the sign of the first.
@@ -93,10 +96,24 @@ fn expr(e: &mut Expr, first: &mut Option<f64>) {
             expr(key, first);
         }
         Expr::Call(c) => call(c, first),
-        Expr::Binary { lhs, rhs, .. } => {
-            expr(lhs, first);
-            expr(rhs, first);
-        }
+        Expr::Binary { op, lhs, rhs, .. } => match (op, &**lhs) {
+            // `0 and x` is `x`: Lua drops a constant left of `and`
+            // without making it one of the function's.
+            (BinOp::And, Expr::Num(_)) => expr(rhs, first),
+            // Arithmetic on a numeral it could not fold (`x * 0`, or
+            // `0 / 0`): Lua makes the right operand's constants first.
+            (
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow,
+                Expr::Num(_),
+            ) => {
+                expr(rhs, first);
+                expr(lhs, first);
+            }
+            _ => {
+                expr(lhs, first);
+                expr(rhs, first);
+            }
+        },
         Expr::Not(inner) | Expr::Paren(inner) => expr(inner, first),
         Expr::Neg { operand, .. } | Expr::Len { operand, .. } => expr(operand, first),
         Expr::Table { items, .. } => {
