@@ -671,36 +671,42 @@ impl AofWriter {
             .any(|n| name.eq_ignore_ascii_case(n));
         // Keys evicted for memory are deleted before the command, and
         // logged on their own (their deletion is no part of the command's
-        // arguments). Most commands change nothing and evict nothing: the
-        // journals are only looked at then, not taken.
-        start_journals(store, true);
-        let memory = store.evict(now_ms);
-        if journals_changed(store) {
-            let evicted = take_journals(store);
-            let commands = effect(store, &evicted);
-            encode(&mut self.buf, self.salt, now_ms, &commands, &[]);
-            self.records += 1;
-            if let Some(shadow) = self.shadow.as_mut() {
-                shadow.follow(store.dbs(), &evicted, now_ms);
+        // arguments); journaled apart only when there are any, which is
+        // rare (each pass over the journals visits every database).
+        let memory = if store.evicts() {
+            start_journals(store, true);
+            let memory = store.evict(now_ms);
+            if journals_changed(store) {
+                let evicted = take_journals(store);
+                let commands = effect(store, &evicted);
+                encode(&mut self.buf, self.salt, now_ms, &commands, &[]);
+                self.records += 1;
+                if let Some(shadow) = self.shadow.as_mut() {
+                    shadow.follow(store.dbs(), &evicted, now_ms);
+                }
             }
-        }
+            memory
+        } else {
+            // Whether there is memory; nothing is deleted.
+            store.evict(now_ms)
+        };
         // Which keys changed is read only for a transaction's or script's
         // effect and by a compaction's shadow; otherwise the journals only
-        // say whether anything did.
+        // say whether anything did. They stay on between commands (what
+        // changes outside `execute` is dropped here), so that most
+        // commands, which change nothing, cost two passes over them.
         let keyed = by_effect || self.shadow.is_some();
         start_journals(store, keyed);
         let reply = store.execute_evicted(session, args, now_ms, memory);
         // The pops that served blocked sessions after the command.
         let served = store.take_served();
         if !journals_changed(store) {
-            stop_journals(store);
             return reply;
         }
         let functions = store.dbs().iter().any(Db::journal_has_functions);
         let journals = if keyed {
             take_journals(store)
         } else {
-            stop_journals(store);
             Vec::new()
         };
         let tags = tag.as_slice();
@@ -814,8 +820,7 @@ fn touched<'a>(db: &'a Db, journal: &'a crate::db::Journal) -> Vec<&'a Vec<u8>> 
 /// `keyed` (else only that some were).
 fn start_journals(store: &mut Store, keyed: bool) {
     for d in store.dbs_mut() {
-        d.set_journal(true);
-        d.set_journal_keyed(keyed);
+        d.start_journal(keyed);
     }
 }
 
@@ -824,23 +829,12 @@ fn journals_changed(store: &Store) -> bool {
     store.dbs().iter().any(|d| !d.journal_is_empty())
 }
 
-/// Every database's journal off, what it held dropped.
-fn stop_journals(store: &mut Store) {
-    for d in store.dbs_mut() {
-        d.set_journal(false);
-    }
-}
-
-/// What every database's journal recorded; the journals go off.
+/// What every database's journal recorded, leaving them on and empty.
 fn take_journals(store: &mut Store) -> Vec<crate::db::Journal> {
     store
         .dbs_mut()
         .iter_mut()
-        .map(|d| {
-            let j = d.take_journal().unwrap_or_default();
-            d.set_journal(false);
-            j
-        })
+        .map(|d| d.take_journal().unwrap_or_default())
         .collect()
 }
 

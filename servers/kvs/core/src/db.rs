@@ -474,28 +474,22 @@ impl Db {
         }
     }
 
-    /// Turns the change journal on (empty) or off (off drops what it
-    /// held). The log does both around every command, in every database:
-    /// a journal already so is left as it is.
-    pub(crate) fn set_journal(&mut self, on: bool) {
-        if !on {
-            self.journal = None;
-        } else if self.journal.as_ref().is_none_or(|j| !j.is_empty()) {
+    /// Turns the change journal on and empty (the log does so before
+    /// every command, in every database: a journal already so is left as
+    /// it is), recording the keys touched if `keyed` (else only that some
+    /// were: the log reads the keys only for a transaction's or script's
+    /// effect and while compacting, and a copy of every key written would
+    /// otherwise be made and dropped with each command).
+    pub(crate) fn start_journal(&mut self, keyed: bool) {
+        if self.journal.as_ref().is_none_or(|j| !j.is_empty()) {
             self.journal = Some(Journal::default());
         }
+        self.journal_keyed = keyed;
     }
 
     /// Whether the journal recorded nothing (or is off).
     pub(crate) fn journal_is_empty(&self) -> bool {
         self.journal.as_ref().is_none_or(Journal::is_empty)
-    }
-
-    /// Whether the journal records the keys touched, or only that some
-    /// were (the log reads the keys only for a transaction's or script's
-    /// effect and while compacting: a copy of every key written would
-    /// otherwise be made and dropped with each command).
-    pub(crate) fn set_journal_keyed(&mut self, keyed: bool) {
-        self.journal_keyed = keyed;
     }
 
     /// Whether the journal noted a change of the function libraries.

@@ -452,15 +452,7 @@ impl Memory {
     /// `maxmemory`; whether it does (true when there is no limit or no
     /// gauge).
     pub(crate) fn evict(&mut self, dbs: &mut [Db], rng: &mut Rng, now: i64) -> bool {
-        let (Some(gauge), max) = (self.room.gauge, self.limits.maxmemory) else {
-            return true;
-        };
-        if max == 0 {
-            return true;
-        }
-        // The runner's buffers are not data: evicting keys would not
-        // shrink them (Redis leaves its log's out the same way).
-        while gauge().saturating_sub(self.room.uncounted) > max {
+        while self.over_maxmemory() {
             if self.limits.policy == Policy::NoEviction {
                 return false;
             }
@@ -471,6 +463,16 @@ impl Memory {
             self.evicted += 1;
         }
         true
+    }
+
+    /// Whether the gauge reads more than `maxmemory` (false with no limit
+    /// or no gauge). The runner's buffers are not data: evicting keys
+    /// would not shrink them (Redis leaves its log's out the same way).
+    pub(crate) fn over_maxmemory(&self) -> bool {
+        match (self.room.gauge, self.limits.maxmemory) {
+            (Some(gauge), max) if max > 0 => gauge().saturating_sub(self.room.uncounted) > max,
+            _ => false,
+        }
     }
 
     /// The next key to delete, if the policy may pick any.

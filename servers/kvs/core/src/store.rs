@@ -801,6 +801,12 @@ impl Store {
         reply
     }
 
+    /// Whether [`evict`](Self::evict) would delete keys now: the data
+    /// is past `maxmemory` under a policy that evicts.
+    pub(crate) fn evicts(&self) -> bool {
+        self.memory.limits.policy != Policy::NoEviction && self.memory.over_maxmemory()
+    }
+
     /// Deletes keys by `maxmemory-policy` while the memory in use is over
     /// `maxmemory` (what [`execute`](Self::execute) does first); whether
     /// the store has memory: false when it is still over `maxmemory` with
