@@ -498,9 +498,10 @@ pub struct AofWriter {
     /// changes made meanwhile.
     shadow: Option<Shadow>,
     /// A change was made whose record would have been larger than
-    /// [`EFFECT_RECORD_LIMIT`] (or found no memory): none was written, and only a compaction
-    /// (which copies keys a piece at a time) brings the log up to the
-    /// store ([`take_unrecorded`](AofWriter::take_unrecorded)).
+    /// [`EFFECT_RECORD_LIMIT`] (or found no memory): none was written,
+    /// and only a compaction (which copies keys a piece at a time) brings
+    /// the log up to the store
+    /// ([`take_unrecorded`](AofWriter::take_unrecorded)).
     unrecorded: bool,
 }
 
@@ -709,6 +710,12 @@ impl AofWriter {
         } else {
             Vec::new()
         };
+        if let Some(shadow) = self.shadow.as_mut() {
+            shadow.follow(store.dbs(), &journals, now_ms);
+            if functions {
+                functions_record(&mut shadow.buf, shadow.salt, store, now_ms, true);
+            }
+        }
         let tags = tag.as_slice();
         let plain = !by_effect && !functions && served.is_empty();
         if plain && !name.eq_ignore_ascii_case(b"SPOP") {
@@ -725,16 +732,7 @@ impl AofWriter {
             if let Some(t) = tag {
                 self.marks.insert(t.client, t);
             }
-            if let Some(shadow) = self.shadow.as_mut() {
-                shadow.follow(store.dbs(), &journals, now_ms);
-            }
             return reply;
-        }
-        if let Some(shadow) = self.shadow.as_mut() {
-            shadow.follow(store.dbs(), &journals, now_ms);
-            if functions {
-                functions_record(&mut shadow.buf, shadow.salt, store, now_ms, true);
-            }
         }
         let function_libraries = functions.then(|| store.functions_command());
         let mut commands: Vec<Borrowed<'_>> = if by_effect {
@@ -781,9 +779,9 @@ impl AofWriter {
 
     /// Whether a change went unrecorded since the last call (its record
     /// would have been larger than [`EFFECT_RECORD_LIMIT`], or found no
-    /// memory): the log no
-    /// longer holds what the store does until a compaction, which the
-    /// caller must make before it writes further records.
+    /// memory): the log no longer holds what the store does until a
+    /// compaction, which the caller must make before it writes further
+    /// records.
     pub fn take_unrecorded(&mut self) -> bool {
         core::mem::take(&mut self.unrecorded)
     }

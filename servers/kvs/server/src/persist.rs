@@ -632,30 +632,24 @@ impl<D: SectorDevice> Log<D> {
         // image in memory stays about a chunk and a record.
         let mut failed = None;
         let mut spill = |image: &mut Vec<u8>| {
+            if failed.is_none() && image.len() >= READ_CHUNK {
+                let whole = image.len() / SECTOR * SECTOR;
+                let at = start + *written / SECTOR as u64;
+                if !fits(*written + whole as u64, capacity) {
+                    failed = Some(LogError::Full);
+                } else if let Err(e) = device.write(at, &image[..whole]) {
+                    failed = Some(e.into());
+                } else {
+                    image.drain(..whole);
+                    *written += whole as u64;
+                }
+            }
             if failed.is_some() {
                 // The compaction is dropped: what the rest of a large key
                 // makes goes nowhere, rather than piling up in memory (a
                 // whole copy of the key, where the heap may have no room
                 // for one).
                 image.clear();
-                return;
-            }
-            if image.len() < READ_CHUNK {
-                return;
-            }
-            let whole = image.len() / SECTOR * SECTOR;
-            if !fits(*written + whole as u64, capacity) {
-                failed = Some(LogError::Full);
-                image.clear();
-                return;
-            }
-            let at = start + *written / SECTOR as u64;
-            match device.write(at, &image[..whole]) {
-                Ok(()) => {
-                    image.drain(..whole);
-                    *written += whole as u64;
-                }
-                Err(e) => failed = Some(e.into()),
             }
         };
         // Keys changes touched first (after the changes' records), then
