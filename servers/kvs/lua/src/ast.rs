@@ -117,6 +117,17 @@ pub enum BinOp {
     Or,
 }
 
+impl BinOp {
+    /// `+ - * / % ^`: what Lua folds on numerals, and codes with the
+    /// right operand's constants made first.
+    pub fn is_arithmetic(self) -> bool {
+        matches!(
+            self,
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow
+        )
+    }
+}
+
 pub enum Expr {
     Nil,
     True,

@@ -88,11 +88,7 @@ pub fn parse(src: &[u8], chunk: &[u8]) -> R<Rc<Proto>> {
 /// Lua 5.1's folding of arithmetic on two numerals: not a division or
 /// modulo by zero, nor a NaN result.
 fn fold(op: BinOp, a: f64, b: f64) -> Option<f64> {
-    let arithmetic = matches!(
-        op,
-        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow
-    );
-    if !arithmetic || (matches!(op, BinOp::Div | BinOp::Mod) && b == 0.0) {
+    if !op.is_arithmetic() || (matches!(op, BinOp::Div | BinOp::Mod) && b == 0.0) {
         return None;
     }
     let n = crate::arith(op, a, b);

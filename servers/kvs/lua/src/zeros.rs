@@ -100,12 +100,9 @@ fn expr(e: &mut Expr, first: &mut Option<f64>) {
             // `0 and x` is `x`: Lua drops a constant left of `and`
             // without making it one of the function's.
             (BinOp::And, Expr::Num(_)) => expr(rhs, first),
-            // Arithmetic on a numeral it could not fold (`x * 0`, or
+            // Arithmetic on a numeral it could not fold (`0 * x`, or
             // `0 / 0`): Lua makes the right operand's constants first.
-            (
-                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow,
-                Expr::Num(_),
-            ) => {
+            (op, Expr::Num(_)) if op.is_arithmetic() => {
                 expr(rhs, first);
                 expr(lhs, first);
             }
