@@ -22,13 +22,16 @@ pub struct Contents<'a> {
 }
 
 /// GRUB's configuration: serial console at 115200 8N1 as well as the
-/// screen, no menu delay.
+/// screen, no menu delay. The video drivers are for UEFI alone, where the
+/// kernel's screen is the framebuffer GRUB sets up through them; under
+/// BIOS the kernel gets VGA text mode without them, and loading the lot
+/// from the boot medium took about 0.1 s of every boot under TCG.
 fn grub_cfg(contents: &Contents<'_>) -> String {
     let mut cfg = String::from(
         "serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1\n\
          terminal_input serial console\n\
          terminal_output serial console\n\
-         insmod all_video\n\
+         if [ \"$grub_platform\" = efi ]; then insmod all_video; fi\n\
          set timeout=0\n\
          set default=0\n\n\
          menuentry \"Basalt\" {\n",
@@ -47,11 +50,13 @@ fn grub_cfg(contents: &Contents<'_>) -> String {
 /// `bytes` as the loaders read it, if it is an ELF64 little-endian file:
 /// cut after the last byte a program header covers, with its section
 /// header table dropped (`e_shoff`, `e_shnum` and `e_shstrndx` zeroed).
-/// Init and the kernel load components by their program headers alone;
-/// the debug information and symbols after the loaded segments (nine
-/// tenths of a release binary, which GRUB would read from the boot medium
-/// at every boot) stay in `target/`, where `addr2line` reads them. Any
-/// other file, or an ELF whose headers do not fit it, comes back as is.
+/// GRUB loads the kernel, and init and the kernel load components, by
+/// their program headers alone; the debug information and symbols after
+/// the loaded segments (nine tenths of a release binary, which GRUB would
+/// read from the boot medium at every boot: 0.25 s of TCG's boot for the
+/// kernel's 2.3 MB) stay in `target/`, where `addr2line` and `gdb` read
+/// them. Any other file, or an ELF whose headers do not fit it, comes back
+/// as is.
 pub fn loadable(bytes: &[u8]) -> Vec<u8> {
     let u16_at = |at: usize| {
         bytes
@@ -106,8 +111,9 @@ pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
     }
     let boot = staging.join("boot");
     fs::create_dir_all(boot.join("grub"))?;
-    fs::copy(contents.kernel, boot.join("basalt-kernel"))
-        .map_err(|e| fail!("cannot copy {}: {e}", contents.kernel.display()))?;
+    let kernel = fs::read(contents.kernel)
+        .map_err(|e| fail!("cannot read {}: {e}", contents.kernel.display()))?;
+    fs::write(boot.join("basalt-kernel"), loadable(&kernel))?;
     for (i, m) in contents.modules.iter().enumerate() {
         let bytes =
             fs::read(&m.path).map_err(|e| fail!("cannot read module {}: {e}", m.path.display()))?;
@@ -232,6 +238,7 @@ mod tests {
         assert!(cfg.contains("set timeout=0\n"));
         assert!(cfg.contains("serial --unit=0 --speed=115200"));
         assert!(cfg.contains("terminal_output serial console\n"));
+        assert!(cfg.contains("if [ \"$grub_platform\" = efi ]; then insmod all_video; fi\n"));
         assert!(cfg.contains("multiboot2 /boot/basalt-kernel test=boot\n"));
         assert!(cfg.contains("module2 /boot/module0 init\n"));
     }
