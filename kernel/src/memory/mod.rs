@@ -1,14 +1,17 @@
 //! Physical memory bookkeeping that does not depend on the architecture:
 //! the firmware's memory map, the set of free ranges derived from it, and the
-//! boot-time frame allocator. All of it is tested on the host.
+//! boot-time frame allocator, and how new objects' memory is zeroed. All
+//! of it is tested on the host.
 
 mod frames;
 mod map;
 mod range_set;
+mod zero;
 
 pub use frames::{FrameAllocator, OutOfFrames};
 pub use map::{FreeMemory, MemoryMapError, Region, RegionKind};
 pub use range_set::{PhysRange, RangeSet, RangeSetFull};
+pub use zero::zero;
 
 /// User addresses are below this: the lower canonical half of the 48-bit
 /// address space.

@@ -500,7 +500,7 @@ pub fn retype(
             let chunk = (end - clean).min(ZEROED_PER_PREEMPTION_POINT);
             // SAFETY: `[clean, clean + chunk)` lies inside the untyped
             // region, past its watermark, so no live object uses it.
-            unsafe { core::ptr::write_bytes((base + clean) as *mut u8, 0, chunk as usize) };
+            unsafe { crate::memory::zero((base + clean) as *mut u8, chunk as usize) };
             clean += chunk;
             if clean < end && machine.preempt() {
                 record(watermark, clean);

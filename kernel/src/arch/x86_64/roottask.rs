@@ -72,7 +72,7 @@ impl<const N: usize> Frames<'_, N> {
         let virt = phys_to_virt(phys);
         // SAFETY: freshly allocated, unused memory reached through the
         // direct map.
-        unsafe { core::ptr::write_bytes(virt as *mut u8, 0, size as usize) };
+        unsafe { crate::memory::zero(virt as *mut u8, size as usize) };
         Ok(virt)
     }
 
