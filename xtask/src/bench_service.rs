@@ -26,7 +26,7 @@ use crate::bench_tap;
 use crate::build::{self, Profile};
 use crate::cli::BenchNet;
 use crate::compose;
-use crate::machine::{self, HostPorts, Machine};
+use crate::machine::{self, HostPorts, Machine, Probe, Prober};
 use crate::memcaslap;
 use crate::qemu::{Accel, Firmware, Media, Vm};
 use crate::redisbench;
@@ -119,11 +119,11 @@ impl Service {
         }
     }
 
-    /// Whether the service answers on `ports` now.
-    fn answers(self, ports: Ports) -> bool {
+    /// Starts probing the service on `ports`.
+    fn prober(self, ports: Ports) -> Prober {
         match self {
-            Service::Redis => machine::answers_redis(ports.redis),
-            Service::Memcached => machine::answers_memcached(ports.memcached),
+            Service::Redis => Prober::start(ports.redis, Probe::Redis),
+            Service::Memcached => Prober::start(ports.memcached, Probe::Memcached),
         }
     }
 
@@ -524,15 +524,19 @@ fn boot<T>(
     work: impl FnOnce() -> T,
 ) -> Result<(f64, T, Marks)> {
     let started = Instant::now();
+    let prober = service.prober(ports);
     let mut marks = Marks::default();
     let served = vm.serve(
         log,
         BOOT_TIMEOUT,
         |serial| {
             marks.see(serial, started.elapsed().as_secs_f64());
-            service.answers(ports)
+            prober.answered().is_some()
         },
-        || (started.elapsed().as_secs_f64(), work()),
+        || {
+            let answered = prober.answered().expect("ready once answered");
+            ((answered - started).as_secs_f64(), work())
+        },
     )?;
     let crash = served
         .serial
