@@ -16,6 +16,7 @@
 #![no_std]
 
 pub mod boot_info;
+pub mod module_archive;
 pub mod size;
 pub mod start_info;
 

@@ -153,6 +153,11 @@ pub struct RunArgs {
     /// Boot under OVMF (UEFI) instead of SeaBIOS.
     #[arg(long)]
     pub uefi: bool,
+    /// Boot without GRUB: QEMU loads the kernel and the modules itself
+    /// (`-kernel`, the kernel's PVH entry; SeaBIOS only). See
+    /// docs/boot.md.
+    #[arg(long, conflicts_with = "uefi")]
+    pub direct: bool,
     #[command(flatten)]
     pub accel: AccelArg,
     /// Stop QEMU after SECS seconds.

@@ -4,6 +4,7 @@
 use crate::build::{self, Profile};
 use crate::tools::{self, FAKETIME_LIB};
 use crate::{Result, fail};
+use basalt_abi::module_archive;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,7 +100,68 @@ pub fn loadable(bytes: &[u8]) -> Vec<u8> {
     cut
 }
 
-/// Writes the image for `contents` to `out`.
+/// The files QEMU's direct boot takes for the image at an ISO's path,
+/// written beside it by [`build`]: the kernel cut to its loaded segments
+/// (`-kernel`; QEMU enters it through its PVH note), the modules in one
+/// archive ([`basalt_abi::module_archive`], `-initrd`), and the kernel's
+/// command line (`-append`). No firmware boot loader reads the medium:
+/// SeaBIOS runs QEMU's PVH option ROM, which loads these by fw_cfg.
+pub struct Direct {
+    pub kernel: PathBuf,
+    pub archive: PathBuf,
+    command_line: PathBuf,
+}
+
+impl Direct {
+    /// The direct-boot files of the image at `iso`.
+    pub fn beside(iso: &Path) -> Direct {
+        Direct {
+            kernel: iso.with_extension("kernel"),
+            archive: iso.with_extension("modules"),
+            command_line: iso.with_extension("cmdline"),
+        }
+    }
+
+    /// The kernel's command line.
+    pub fn command_line(&self) -> Result<String> {
+        fs::read_to_string(&self.command_line).map_err(|e| {
+            fail!(
+                "cannot read {} ({e}): build the image again",
+                self.command_line.display()
+            )
+        })
+    }
+
+    /// Writes the files for `kernel`, `modules` (name, bytes as loaded)
+    /// and the command line `args`.
+    fn write(&self, kernel: &[u8], modules: &[(&str, Vec<u8>)], args: &str) -> Result<()> {
+        fs::write(&self.kernel, kernel)?;
+        fs::write(&self.command_line, args)?;
+        fs::write(&self.archive, archive(modules)?)?;
+        Ok(())
+    }
+}
+
+/// The module archive of `modules` (name, bytes): the header page, then
+/// each module at the offset its entry names.
+fn archive(modules: &[(&str, Vec<u8>)]) -> Result<Vec<u8>> {
+    let sizes: Vec<(&str, u64)> = modules
+        .iter()
+        .map(|(name, bytes)| (*name, bytes.len() as u64))
+        .collect();
+    let mut header = [0u8; module_archive::PAGE as usize];
+    module_archive::header(&sizes, &mut header)
+        .map_err(|e| fail!("cannot make the module archive: {e:?}"))?;
+    let mut out = header.to_vec();
+    for (_, bytes) in modules {
+        out.resize(module_archive::next_offset(0, out.len() as u64) as usize, 0);
+        out.extend_from_slice(bytes);
+    }
+    Ok(out)
+}
+
+/// Writes the image for `contents` to `out`, and the files for QEMU's
+/// direct boot of it beside it ([`Direct::beside`]).
 pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
     tools::require(&tools::IMAGE)?;
     let stem = out
@@ -113,16 +175,21 @@ pub fn build(contents: &Contents<'_>, out: &Path) -> Result<()> {
     fs::create_dir_all(boot.join("grub"))?;
     let kernel = fs::read(contents.kernel)
         .map_err(|e| fail!("cannot read {}: {e}", contents.kernel.display()))?;
-    fs::write(boot.join("basalt-kernel"), loadable(&kernel))?;
+    let kernel = loadable(&kernel);
+    fs::write(boot.join("basalt-kernel"), &kernel)?;
+    let mut modules = Vec::new();
     for (i, m) in contents.modules.iter().enumerate() {
         let bytes =
             fs::read(&m.path).map_err(|e| fail!("cannot read module {}: {e}", m.path.display()))?;
-        fs::write(boot.join(format!("module{i}")), loadable(&bytes))?;
+        let bytes = loadable(&bytes);
+        fs::write(boot.join(format!("module{i}")), &bytes)?;
+        modules.push((m.name.as_str(), bytes));
     }
     fs::write(boot.join("grub").join("grub.cfg"), grub_cfg(contents))?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
+    Direct::beside(out).write(&kernel, &modules, contents.kernel_args)?;
     let output = reproducible(
         Command::new("grub-mkrescue")
             .arg("-o")
@@ -223,6 +290,24 @@ pub fn build_default(profile: Profile, out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_archive_holds_each_module_page_aligned() {
+        let modules = [("roottask", vec![1u8; 4097]), ("manifest", vec![2u8; 3])];
+        let bytes = archive(&modules).unwrap();
+        let entries = module_archive::entries(&bytes).unwrap();
+        let read: Vec<_> = entries
+            .clone()
+            .map(|e| (e.name, e.offset, entries.bytes(&e).to_vec()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("roottask", 4096, modules[0].1.clone()),
+                ("manifest", 3 * 4096, modules[1].1.clone())
+            ]
+        );
+    }
 
     #[test]
     fn grub_cfg_boots_at_once_on_serial_with_args_and_modules() {

@@ -100,7 +100,12 @@ fn execute(command: Command) -> Result<()> {
             let profile = build::Profile::from_release(a.release);
             let iso = build::target_dir().join("basalt.iso");
             let system = compose::system_image(a.config.config.as_deref(), profile, &iso)?;
-            let mut vm = qemu::Vm::new(&iso, qemu::Media::Cdrom, firmware(a.uefi), a.accel.accel)?;
+            let media = if a.direct {
+                qemu::Media::Direct
+            } else {
+                qemu::Media::Cdrom
+            };
+            let mut vm = qemu::Vm::new(&iso, media, firmware(a.uefi), a.accel.accel)?;
             vm.interactive();
             if let Some(m) = &system {
                 let ports = machine::HostPorts {

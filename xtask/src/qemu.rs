@@ -1,8 +1,8 @@
 //! Running Basalt under QEMU (q35) with SeaBIOS or OVMF.
 
-use crate::build;
 use crate::tools::{self, GDB, QEMU};
 use crate::{Result, fail};
+use crate::{build, image};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,6 +30,9 @@ pub enum Media {
     Cdrom,
     /// A raw hard disk, as when the image is written to a USB stick.
     Disk,
+    /// No medium: QEMU loads the files written beside the image
+    /// ([`image::Direct`]) itself and enters the kernel (SeaBIOS only).
+    Direct,
 }
 
 pub struct Vm {
@@ -80,11 +83,7 @@ impl Vm {
     /// `cargo xtask bench kvs` boots.
     pub fn linux(kernel: &Path, initrd: &Path, append: &str, accel: Accel) -> Result<Self> {
         let mut c = Self::machine(accel)?;
-        c.arg("-kernel")
-            .arg(kernel)
-            .arg("-initrd")
-            .arg(initrd)
-            .args(["-append", append]);
+        boot_directly(&mut c, kernel, initrd, append);
         Ok(Self {
             command: c,
             vars: None,
@@ -93,13 +92,31 @@ impl Vm {
 
     pub fn new(image: &Path, media: Media, firmware: Firmware, accel: Accel) -> Result<Self> {
         let mut c = Self::machine(accel)?;
-        let image = image.display();
         match media {
-            Media::Cdrom => c.arg("-cdrom").arg(image.to_string()),
-            Media::Disk => c
-                .arg("-drive")
-                .arg(format!("file={image},format=raw,if=ide,media=disk")),
-        };
+            Media::Cdrom => {
+                c.arg("-cdrom").arg(image);
+            }
+            Media::Disk => {
+                c.arg("-drive").arg(format!(
+                    "file={},format=raw,if=ide,media=disk",
+                    image.display()
+                ));
+            }
+            Media::Direct if firmware == Firmware::Uefi => {
+                return Err(fail!(
+                    "QEMU's direct boot runs under SeaBIOS: boot the image under OVMF instead"
+                ));
+            }
+            Media::Direct => {
+                let direct = image::Direct::beside(image);
+                boot_directly(
+                    &mut c,
+                    &direct.kernel,
+                    &direct.archive,
+                    &direct.command_line()?,
+                );
+            }
+        }
         let mut vars = None;
         if firmware == Firmware::Uefi {
             let (code, template) = tools::ovmf()?;
@@ -281,6 +298,16 @@ impl Drop for Vm {
             let _ = fs::remove_file(vars);
         }
     }
+}
+
+/// QEMU's own loading of a kernel (`-kernel`), its initrd and its
+/// command line, as Linux and Basalt's direct boot take them.
+fn boot_directly(c: &mut Command, kernel: &Path, initrd: &Path, append: &str) {
+    c.arg("-kernel")
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", append]);
 }
 
 /// Waits for `child` (QEMU, or any other program); at `deadline`, or once

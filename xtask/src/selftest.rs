@@ -90,12 +90,19 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 20] = [
+const CASES: [Case; 21] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "boot, SeaBIOS, direct (QEMU's -kernel: the PVH entry, the modules in one archive)",
+        scenario: Scenario::Boot,
+        firmware: Firmware::Bios,
+        media: Media::Direct,
         cpu: None,
     },
     Case {
@@ -1294,7 +1301,14 @@ fn check_boot(
         Firmware::Bios => "firmware   BIOS",
         Firmware::Uefi => "firmware   UEFI",
     };
-    expect_line(serial, firmware)?;
+    let loader = expect_line(serial, firmware)?;
+    let by = match case.media {
+        Media::Direct => "loaded by QEMU's direct boot (PVH)",
+        Media::Cdrom | Media::Disk => "loaded by GRUB",
+    };
+    if !loader.contains(by) {
+        return Err(fail!("`{loader}` does not say `{by}`"));
+    }
     let memory = expect_line(serial, "  memory ")?;
     // QEMU gives the guest 256 MiB; firmware keeps a little of it.
     let total: u64 = memory

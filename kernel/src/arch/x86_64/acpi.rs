@@ -7,8 +7,8 @@
 //! Read through the `acpi` crate;
 //! tables are reached through the direct map, so "mapping" is arithmetic.
 
+use super::boot_info::AcpiRoot;
 use super::layout::phys_to_virt;
-use super::multiboot::AcpiRoot;
 use acpi::address::{AddressSpace, GenericAddress};
 use acpi::sdt::madt::{Madt, MadtEntry};
 use acpi::sdt::mcfg::Mcfg;

@@ -2,8 +2,8 @@
 //! boot summary.
 
 use super::acpi::{Platform, SpcrUart};
+use super::boot_info::{BootInfo, Firmware, Module};
 use super::layout::{self, KERNEL_VIRT_OFFSET};
-use super::multiboot::{BootInfo, Firmware, Module};
 use super::paging::KernelPageTables;
 use super::timer::{Timer, TimerMode};
 use super::{
@@ -175,12 +175,13 @@ pub extern "C" fn kernel_main(magic: u32, boot_info_phys: u32) -> ! {
     crate::console::init(log::LevelFilter::Info);
 
     // SAFETY: `magic` and the address come straight from the loader, and the
-    // entry code's tables map the first 4 GiB (where Multiboot2 puts the
+    // entry code's tables map the first 4 GiB (where both loaders put the
     // information) at the direct map.
     let boot = match unsafe { BootInfo::load(magic, u64::from(boot_info_phys)) } {
         Ok(b) => b,
         Err(e) => fatal(format_args!(
-            "unusable boot information: {e:?}; boot Basalt with a Multiboot2 loader (GRUB)"
+            "unusable boot information: {e:?}; boot Basalt with a Multiboot2 loader (GRUB) \
+             or QEMU's -kernel with a module archive as -initrd (cargo xtask run --direct)"
         )),
     };
     let args = Args::parse(boot.command_line(), |u| {

@@ -1,7 +1,9 @@
 //! The Multiboot2 header and the 32-bit entry point.
 //!
 //! GRUB enters `_start` in 32-bit protected mode with paging off, EAX holding
-//! the Multiboot2 magic and EBX the physical address of the boot information.
+//! the Multiboot2 magic and EBX the physical address of the boot information;
+//! QEMU's direct boot enters `_start_pvh` (named by the PVH note) the same
+//! way with EBX alone, and it joins `_start`.
 //! The code here, which runs from the identity-mapped `.boot` section, builds
 //! temporary page tables that map the first 4 GiB three times (identity, the
 //! direct map at `PHYS_OFFSET`, and the kernel image in the top 2 GiB), enters
@@ -24,6 +26,18 @@ mb2_header:
     .long 8
 mb2_header_end:
 
+    /* The PVH note (Xen's ELF note type 18, XEN_ELFNOTE_PHYS32_ENTRY):
+       where QEMU's direct boot (`-kernel`) enters the kernel, in 32-bit
+       protected mode with paging off and EBX pointing at its start info. */
+    .section .note.Xen, "a", @note
+    .balign 4
+    .long 4                                           /* name size */
+    .long 4                                           /* descriptor size */
+    .long 18                                          /* type */
+    .asciz "Xen"
+    .balign 4
+    .long _start_pvh
+
     .section .boot.bss, "aw", @nobits
     .balign 4096
 boot_pml4:      .skip 4096
@@ -33,6 +47,13 @@ boot_pd:        .skip 4 * 4096                         /* 4 GiB in 2 MiB pages *
 
     .section .boot.text, "ax"
     .code32
+    /* The PVH ABI defines no register but EBX: EAX gets the start info's
+       magic, which `BootInfo::load` tells from Multiboot2's. */
+    .global _start_pvh
+_start_pvh:
+    mov ${pvh_magic}, %eax
+    jmp _start
+
     .global _start
 _start:
     cli
@@ -149,5 +170,6 @@ higher_half_entry:
     stack = sym BOOT_STACK,
     stack_top = const BOOT_STACK_TOP,
     main = sym super::boot::kernel_main,
+    pvh_magic = const super::pvh::MAGIC,
     options(att_syntax)
 );

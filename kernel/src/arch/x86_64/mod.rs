@@ -4,6 +4,7 @@
 pub mod acpi;
 pub mod apic;
 pub mod boot;
+pub mod boot_info;
 pub mod context;
 pub mod cpu;
 #[cfg(target_os = "none")]
@@ -22,6 +23,7 @@ pub mod paging;
 mod panic;
 pub mod pic;
 pub mod pit;
+pub mod pvh;
 pub mod qemu;
 pub mod roottask;
 pub mod rtc;

@@ -1,105 +1,26 @@
-//! What the Multiboot2 loader tells the kernel: memory map, modules,
-//! command line, ACPI root pointer.
+//! What a Multiboot2 loader (GRUB) tells the kernel: memory map,
+//! modules, command line, ACPI root pointer, framebuffer.
 
-use super::layout::{PHYS_OFFSET, phys_to_virt};
+use super::boot_info::{AcpiRoot, BootInfoError, Firmware, Framebuffer, Module};
+use super::layout::PHYS_OFFSET;
 use crate::memory::{PhysRange, Region, RegionKind};
 use multiboot2::{BootInformation, BootInformationHeader};
 
 /// EAX at entry when a Multiboot2 loader started us.
 pub const BOOTLOADER_MAGIC: u32 = 0x36d7_6289;
 
-/// Why the boot information cannot be used.
-#[derive(Clone, Copy, Debug)]
-pub enum BootInfoError {
-    /// Not started by a Multiboot2 loader (EAX held this instead).
-    NotMultiboot2(u32),
-    /// The structure at the address the loader gave is malformed.
-    Malformed,
-    /// Neither a memory map nor an EFI memory map tag is present.
-    NoMemoryMap,
-}
-
-pub struct BootInfo {
+/// The Multiboot2 boot information.
+pub struct Multiboot2 {
     info: BootInformation<'static>,
 }
 
-/// Where the root system description pointer says the ACPI tables are.
-#[derive(Clone, Copy, Debug)]
-pub struct AcpiRoot {
-    /// Physical address of the RSDT or XSDT.
-    pub table: u64,
-    /// 8 for the XSDT, 4 for the RSDT.
-    pub entry_size: usize,
-    pub revision: u8,
-}
-
-/// A boot module: its loader command line and where it was loaded.
-#[derive(Clone, Copy, Debug)]
-pub struct Module {
-    pub name: &'static str,
-    pub range: PhysRange,
-}
-
-impl Module {
-    /// The module's contents, through the direct map.
-    pub fn bytes(&self) -> &'static [u8] {
-        // SAFETY: the loader put the module at this physical range, which
-        // the frame allocator never hands out and the direct map covers.
-        unsafe {
-            core::slice::from_raw_parts(
-                phys_to_virt(self.range.start) as *const u8,
-                self.range.len() as usize,
-            )
-        }
-    }
-}
-
-/// A framebuffer the console can write to.
-#[derive(Clone, Copy, Debug)]
-pub enum Framebuffer {
-    /// EGA text: 16-bit cells.
-    Text { phys: u64, cols: usize, rows: usize },
-    /// Direct-colour pixels.
-    Pixels {
-        phys: u64,
-        width: usize,
-        height: usize,
-        format: crate::pixel_screen::Format,
-    },
-}
-
-impl Framebuffer {
-    /// Where it is and how many bytes it takes.
-    pub fn range(&self) -> (u64, u64) {
-        match *self {
-            Framebuffer::Text { phys, cols, rows } => (phys, (cols * rows * 2) as u64),
-            Framebuffer::Pixels {
-                phys,
-                height,
-                format,
-                ..
-            } => (phys, (format.pitch * height) as u64),
-        }
-    }
-}
-
-/// Which firmware interface booted the machine.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Firmware {
-    Bios,
-    Uefi,
-}
-
-impl BootInfo {
+impl Multiboot2 {
     /// Reads the boot information at physical address `phys`.
     ///
     /// # Safety
-    /// `magic` and `phys` must be the values the loader passed in EAX/EBX,
-    /// and the memory there must be mapped at the direct map.
-    pub unsafe fn load(magic: u32, phys: u64) -> Result<Self, BootInfoError> {
-        if magic != BOOTLOADER_MAGIC {
-            return Err(BootInfoError::NotMultiboot2(magic));
-        }
+    /// `phys` must be the address a Multiboot2 loader passed in EBX, and
+    /// the memory there must be mapped at the direct map.
+    pub unsafe fn load(phys: u64) -> Result<Self, BootInfoError> {
         let header = (PHYS_OFFSET + phys) as *const BootInformationHeader;
         // SAFETY: the loader's contract, upheld by the caller.
         let info =
@@ -170,7 +91,6 @@ impl BootInfo {
         })
     }
 
-    /// The ACPI root from the RSDP copy the loader passed (v2 preferred).
     /// The framebuffer the loader described, for the boot summary:
     /// its kind, address, width and height (characters for text, pixels
     /// otherwise) and bits per pixel.
@@ -185,43 +105,39 @@ impl BootInfo {
         Some((kind, tag.address(), tag.width(), tag.height(), tag.bpp()))
     }
 
-    /// The framebuffer the console may write to where there is no serial
-    /// port: the tag's EGA text buffer or RGB pixels, or under a BIOS
-    /// without a tag the legacy VGA text buffer.
-    pub fn console_framebuffer(&self) -> Option<Framebuffer> {
-        match self.info.framebuffer_tag() {
-            Some(Ok(tag)) => match tag.buffer_type() {
-                Ok(multiboot2::FramebufferType::Text) => Some(Framebuffer::Text {
-                    phys: tag.address(),
-                    cols: tag.width() as usize,
-                    rows: tag.height() as usize,
-                }),
-                Ok(multiboot2::FramebufferType::RGB { red, green, blue }) => {
-                    Some(Framebuffer::Pixels {
-                        phys: tag.address(),
-                        width: tag.width() as usize,
-                        height: tag.height() as usize,
-                        format: crate::pixel_screen::Format {
-                            bytes_per_pixel: usize::from(tag.bpp()).div_ceil(8),
-                            pitch: tag.pitch() as usize,
-                            red: (red.position, red.size),
-                            green: (green.position, green.size),
-                            blue: (blue.position, blue.size),
-                        },
-                    })
-                }
-                _ => None,
-            },
-            Some(Err(_)) => None,
-            None if self.firmware() == Firmware::Bios => Some(Framebuffer::Text {
-                phys: super::screen::VGA_TEXT,
-                cols: 80,
-                rows: 25,
+    /// The framebuffer the console may write to, if the loader described
+    /// one: the tag's EGA text buffer or RGB pixels (`Some(None)`: a tag
+    /// the console cannot use; `None`: no tag).
+    pub fn console_framebuffer(&self) -> Option<Option<Framebuffer>> {
+        let tag = match self.info.framebuffer_tag()? {
+            Ok(tag) => tag,
+            Err(_) => return Some(None),
+        };
+        Some(match tag.buffer_type() {
+            Ok(multiboot2::FramebufferType::Text) => Some(Framebuffer::Text {
+                phys: tag.address(),
+                cols: tag.width() as usize,
+                rows: tag.height() as usize,
             }),
-            None => None,
-        }
+            Ok(multiboot2::FramebufferType::RGB { red, green, blue }) => {
+                Some(Framebuffer::Pixels {
+                    phys: tag.address(),
+                    width: tag.width() as usize,
+                    height: tag.height() as usize,
+                    format: crate::pixel_screen::Format {
+                        bytes_per_pixel: usize::from(tag.bpp()).div_ceil(8),
+                        pitch: tag.pitch() as usize,
+                        red: (red.position, red.size),
+                        green: (green.position, green.size),
+                        blue: (blue.position, blue.size),
+                    },
+                })
+            }
+            _ => None,
+        })
     }
 
+    /// The ACPI root from the RSDP copy the loader passed (v2 preferred).
     pub fn acpi_root(&self) -> Option<AcpiRoot> {
         if let Some(v2) = self.info.rsdp_v2_tag().filter(|t| t.checksum_is_valid())
             && v2.xsdt_address() != 0

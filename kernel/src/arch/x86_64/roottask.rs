@@ -5,8 +5,8 @@
 //! memory and to the device address space.
 
 use super::acpi::TableRange;
+use super::boot_info::Module;
 use super::layout::{PHYS_OFFSET, phys_to_virt};
-use super::multiboot::Module;
 use super::vspace;
 use crate::memory::{FrameAllocator, OutOfFrames, PAGE_SIZE, PhysRange, RangeSet};
 use crate::object::cap::{Asid, Cap, Mapping};

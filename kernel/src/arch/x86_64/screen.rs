@@ -5,7 +5,7 @@
 //! that a board with only a screen shows the boot log, the components'
 //! output and faults.
 
-use super::multiboot::Framebuffer;
+use super::boot_info::Framebuffer;
 use crate::pixel_screen::{PixelCells, Pixels};
 use crate::text_screen::{Cells, TextScreen};
 use core::fmt::{self, Write};
