@@ -90,7 +90,7 @@ struct Case {
     cpu: Option<&'static str>,
 }
 
-const CASES: [Case; 21] = [
+const CASES: [Case; 22] = [
     Case {
         name: "boot, SeaBIOS, CD-ROM",
         scenario: Scenario::Boot,
@@ -145,6 +145,13 @@ const CASES: [Case; 21] = [
         scenario: Scenario::System,
         firmware: Firmware::Bios,
         media: Media::Cdrom,
+        cpu: None,
+    },
+    Case {
+        name: "system: config/hello, direct boot (init and the components from the module archive)",
+        scenario: Scenario::System,
+        firmware: Firmware::Bios,
+        media: Media::Direct,
         cpu: None,
     },
     Case {
