@@ -17,8 +17,8 @@
 //! Every module starts on a page of its own, so that a loader that puts
 //! the archive on a page boundary (QEMU does) puts each module on one, as
 //! GRUB does: the kernel hands the modules to the root task as frames.
-//! [`header`] writes the header, [`entries`] reads it back; both take
-//! their layout from [`next_offset`].
+//! [`header`] writes the header, [`entries`] reads it back; the layout
+//! is [`offsets`]'.
 
 /// The archive's first bytes.
 pub const MAGIC: [u8; 8] = *b"BSLTMODS";
@@ -63,8 +63,18 @@ pub struct Entry<'a> {
 /// Where the module after one at `offset` of `len` bytes starts: the
 /// first page boundary at or after its end (the first module's is
 /// `next_offset(0, PAGE)`, the page after the header).
-pub const fn next_offset(offset: u64, len: u64) -> u64 {
+const fn next_offset(offset: u64, len: u64) -> u64 {
     (offset + len).div_ceil(PAGE) * PAGE
+}
+
+/// Where the modules of `lens` bytes start, in order: the layout
+/// [`header`] writes and a writer puts the modules' bytes at.
+pub fn offsets(lens: impl IntoIterator<Item = u64>) -> impl Iterator<Item = u64> {
+    lens.into_iter().scan(next_offset(0, PAGE), |next, len| {
+        let at = *next;
+        *next = next_offset(at, len);
+        Some(at)
+    })
 }
 
 /// The modules of `archive`, every entry checked before any is returned.
@@ -97,8 +107,8 @@ pub fn header(modules: &[(&str, u64)], page: &mut [u8; PAGE as usize]) -> Result
     page.fill(0);
     page[..8].copy_from_slice(&MAGIC);
     page[8..12].copy_from_slice(&(modules.len() as u32).to_le_bytes());
-    let mut offset = next_offset(0, PAGE);
-    for (index, &(name, len)) in modules.iter().enumerate() {
+    let starts = offsets(modules.iter().map(|&(_, len)| len));
+    for (index, (&(name, len), offset)) in modules.iter().zip(starts).enumerate() {
         if name.len() > NAME_BYTES || name.contains('\0') {
             return Err(ArchiveError::BadName { index });
         }
@@ -106,7 +116,6 @@ pub fn header(modules: &[(&str, u64)], page: &mut [u8; PAGE as usize]) -> Result
         page[at..at + 8].copy_from_slice(&offset.to_le_bytes());
         page[at + 8..at + 16].copy_from_slice(&len.to_le_bytes());
         page[at + 16..at + 16 + name.len()].copy_from_slice(name.as_bytes());
-        offset = next_offset(offset, len);
     }
     Ok(())
 }
@@ -174,8 +183,8 @@ mod tests {
         let mut page = [0u8; PAGE as usize];
         header(&sizes, &mut page).unwrap();
         let mut out = page.to_vec();
-        for (_, bytes) in modules {
-            out.resize(next_offset(0, out.len() as u64) as usize, 0);
+        for ((_, bytes), at) in modules.iter().zip(offsets(sizes.iter().map(|s| s.1))) {
+            out.resize(at as usize, 0);
             out.extend_from_slice(bytes);
         }
         out

@@ -153,8 +153,9 @@ fn archive(modules: &[(&str, Vec<u8>)]) -> Result<Vec<u8>> {
     module_archive::header(&sizes, &mut header)
         .map_err(|e| fail!("cannot make the module archive: {e:?}"))?;
     let mut out = header.to_vec();
-    for (_, bytes) in modules {
-        out.resize(module_archive::next_offset(0, out.len() as u64) as usize, 0);
+    let starts = module_archive::offsets(sizes.iter().map(|&(_, len)| len));
+    for ((_, bytes), at) in modules.iter().zip(starts) {
+        out.resize(at as usize, 0);
         out.extend_from_slice(bytes);
     }
     Ok(out)

@@ -127,12 +127,7 @@ impl Pvh {
         }
 
         if command_line != 0 {
-            // Up to the NUL, which need not be COMMAND_LINE_MAX bytes away
-            // from the end of memory: read what there is.
-            let text = (1..=COMMAND_LINE_MAX)
-                .rev()
-                .find_map(|len| read(command_line, len))
-                .ok_or(PvhError::Unreachable(command_line))?;
+            let text = bytes(command_line, COMMAND_LINE_MAX)?;
             let len = text
                 .iter()
                 .position(|&b| b == 0)
